@@ -1,0 +1,176 @@
+//! The `ils` command line.
+
+use crate::config::{Config, ConfigError, LogFormat};
+use crate::{db, schema, seed, server};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "ils",
+    version,
+    about = "ILS: the GraphQL API of the optical trade"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Seed demo data into an empty database.
+    Seed,
+    /// Create a platform admin account.
+    CreatePlatformAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long, default_value = "Platform")]
+        first_name: String,
+        #[arg(long, default_value = "Admin")]
+        last_name: String,
+    },
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Schema) = cli.command {
+        println!("{}", schema::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => return fail_config(&e),
+    };
+    init_tracing(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ils: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => {
+                let conn = db::connect(&config, &Default::default()).await?;
+                db::migrate(&conn).await?;
+                println!("migrations applied");
+                Ok(())
+            }
+            Command::Seed => {
+                let (state, _) = server::build(Config {
+                    seed_demo: false,
+                    ..config
+                })
+                .await?;
+                let seeded = seed::seed_if_empty(&state.db, &state.tokens)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                println!(
+                    "{}",
+                    if seeded {
+                        "demo data seeded"
+                    } else {
+                        "the database already has companies; nothing seeded"
+                    }
+                );
+                Ok(())
+            }
+            Command::CreatePlatformAdmin {
+                email,
+                password,
+                first_name,
+                last_name,
+            } => {
+                let (state, _) = server::build(Config {
+                    seed_demo: false,
+                    ..config
+                })
+                .await?;
+                seed::create_platform_admin(&state.db, &email, &password, &first_name, &last_name)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e))?;
+                println!("platform admin {email} created");
+                Ok(())
+            }
+            Command::Schema => unreachable!("handled above"),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match e.downcast_ref::<ConfigError>() {
+            Some(c) => fail_config(c),
+            None => {
+                eprintln!("ils: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn fail_config(e: &ConfigError) -> ExitCode {
+    eprintln!("ils: {e}");
+    ExitCode::from(2)
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ILS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let running = server::start(config).await?;
+    let addr = running.addr;
+    println!("ILS is listening on http://{addr}");
+    println!("  playground: http://{addr}/playground");
+    println!("  GraphQL:    http://{addr}/graphql  (WebSocket: ws://{addr}/graphql/ws)");
+    if !running.state.demo_logins.is_empty() {
+        println!("  demo logins:");
+        for d in running.state.demo_logins.iter() {
+            println!("    {:<22} {:<28} {}", d.label, d.email, d.password);
+        }
+    }
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => return std::future::pending::<()>().await,
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

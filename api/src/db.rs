@@ -1,0 +1,56 @@
+//! Connecting to the database and migrating it.
+#![allow(clippy::disallowed_methods)] // connection set-up and migrations run below the guard
+
+use crate::config::Config;
+use anyhow::Context as _;
+use ils_migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Counts every SQL statement the server sends (transaction control aside), for
+/// `/metrics` and for tests that count what an operation costs.
+#[derive(Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+pub async fn connect(
+    config: &Config,
+    counter: &StatementCounter,
+) -> anyhow::Result<DatabaseConnection> {
+    let mut opts = ConnectOptions::new(config.database_url.clone());
+    opts.sqlx_logging(false)
+        .max_connections(config.db_max_connections)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10));
+    if config.is_sqlite() {
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    }
+    let mut conn = Database::connect(opts)
+        .await
+        .context("cannot connect to the database")?;
+    let c = counter.0.clone();
+    conn.set_metric_callback(move |info| {
+        c.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("ils_sql_statements_total", "failed" => if info.failed { "true" } else { "false" }).increment(1);
+        metrics::histogram!("ils_sql_statement_duration_seconds").record(info.elapsed.as_secs_f64());
+    });
+    Ok(conn)
+}
+
+pub async fn migrate(conn: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(conn, None)
+        .await
+        .context("database migration failed")
+}

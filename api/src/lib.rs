@@ -1,0 +1,17 @@
+//! The `ils` server: configuration, transport, credentials and schema assembly. Domain
+//! logic lives in the module crates; this crate only wires them to HTTP.
+
+pub mod cli;
+pub mod config;
+pub mod credentials;
+pub mod db;
+pub mod extension;
+pub mod metrics;
+pub mod playground;
+pub mod redis_throttle;
+pub mod schema;
+pub mod seed;
+pub mod server;
+pub mod state;
+pub mod transport;
+pub mod ws;

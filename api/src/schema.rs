@@ -1,0 +1,92 @@
+//! The one schema: every module's parts merged, plus the Relay `Node` entry points.
+
+use crate::extension::Protections;
+use async_graphql::{Context, ID, Interface, MergedObject, Object, Result, Schema, SchemaBuilder};
+use ils_kernel::{Module, id, request_parts};
+use ils_tenancy::Tenancy;
+use ils_tenancy::graphql::{node as tenancy_node, types as t};
+
+#[derive(MergedObject, Default)]
+pub struct Query(NodeQuery, <Tenancy as Module>::Query);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(<Tenancy as Module>::Mutation);
+
+pub type Subscription = <Tenancy as Module>::Subscription;
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+/// Every type with a global ID.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    User(t::User),
+    Company(t::Company),
+    Invitation(t::Invitation),
+    ApiKey(t::ApiKey),
+}
+
+impl From<tenancy_node::TenancyNode> for Node {
+    fn from(n: tenancy_node::TenancyNode) -> Self {
+        use tenancy_node::TenancyNode as T;
+        match n {
+            T::User(v) => Node::User(v),
+            T::Company(v) => Node::Company(v),
+            T::Invitation(v) => Node::Invitation(v),
+            T::ApiKey(v) => Node::ApiKey(v),
+        }
+    }
+}
+
+/// At most this many IDs in one `nodes` call.
+pub const MAX_NODES: usize = 100;
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Any object by its global ID; null when it does not exist or is not yours.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let Some((type_name, uuid)) = id::decode_any(&id) else {
+            return Ok(None);
+        };
+        Ok(tenancy_node::fetch(db, tenant, &type_name, uuid)
+            .await?
+            .map(Node::from))
+    }
+
+    /// Several objects by global ID, in the order asked; null for each one not found.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(
+                ils_kernel::AppError::bad_input("ids", format!("at most {MAX_NODES} IDs")).into(),
+            );
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.node(ctx, id).await?);
+        }
+        Ok(out)
+    }
+}
+
+/// The schema with its limits; `data` is added by the caller (database, token settings…).
+pub fn builder(limits: &Protections) -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_directives(limits.max_directives)
+    .limit_recursive_depth(limits.max_depth.max(32))
+    .extension(crate::extension::ProtectionsFactory(limits.clone()))
+}
+
+/// The SDL that `schema.graphql` must equal.
+pub fn sdl() -> String {
+    builder(&Protections::default()).finish().sdl()
+}

@@ -1,0 +1,273 @@
+//! Building the application and serving it: the router, timeouts, request ids, graceful
+//! shutdown.
+
+use crate::config::{Config, Environment};
+use crate::db::{self, StatementCounter};
+use crate::extension::Protections;
+use crate::state::AppState;
+use crate::{metrics as m, playground, redis_throttle::RedisThrottle, schema, seed, transport, ws};
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use ils_kernel::Db;
+use ils_kernel::throttle::{MemoryThrottle, Throttle};
+use ils_tenancy::tokens::TokenSettings;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Connects, migrates, seeds (when asked) and assembles the state.
+pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter)> {
+    m::handle(); // install the recorder before anything records
+    let counter = StatementCounter::default();
+    let conn = db::connect(&config, &counter).await?;
+    db::migrate(&conn).await?;
+    let db = Db::new(conn, Some(config.db_app_role.clone()));
+    let tokens = TokenSettings {
+        secret: config.signing_secret()?,
+        issuer: config.jwt_issuer.clone(),
+        audience: config.jwt_audience.clone(),
+        access_ttl: Duration::from_secs(config.access_token_ttl_secs),
+        refresh_ttl: Duration::from_secs(config.refresh_token_ttl_secs),
+    };
+    let redis = match &config.redis_url {
+        Some(url) => {
+            let client =
+                redis::Client::open(url.as_str()).context("REDIS_URL is not a valid Redis URL")?;
+            Some(
+                redis::aio::ConnectionManager::new(client)
+                    .await
+                    .context("cannot connect to Redis")?,
+            )
+        }
+        None => None,
+    };
+    let throttle: Arc<dyn Throttle> = match &redis {
+        Some(conn) => Arc::new(RedisThrottle::new(conn.clone(), &config.redis_prefix)),
+        None => Arc::new(MemoryThrottle::default()),
+    };
+    let demo = config.seed_demo && config.env == Environment::Development;
+    let mut demo_logins = vec![];
+    if demo {
+        if seed::seed_if_empty(&db, &tokens)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding demo data failed: {e:?}"))?
+        {
+            tracing::info!("seeded demo data");
+        }
+        demo_logins = seed::demo_logins();
+    }
+    let schema = schema::builder(&Protections::from(&config))
+        .data(db.clone())
+        .data(tokens.clone())
+        .data(throttle)
+        .finish();
+    let state = AppState {
+        config: Arc::new(config),
+        schema,
+        db,
+        tokens,
+        redis,
+        operation_names: Arc::new(m::OperationNames::default()),
+        demo_logins: Arc::new(demo_logins),
+    };
+    Ok((state, counter))
+}
+
+pub fn router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let request_id = HeaderName::from_static("x-request-id");
+    let http = Router::new()
+        .route("/graphql", get(transport::get).post(transport::post))
+        .route("/playground", get(playground_page))
+        .route("/playground/", get(playground_page))
+        .route("/playground/assets/{name}", get(playground::asset))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_page))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
+    Router::new()
+        .route("/graphql/ws", get(ws::handler))
+        .merge(http)
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let rid = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn playground_page(State(app): State<AppState>) -> Response {
+    let env = match app.config.env {
+        Environment::Development => "development",
+        Environment::Production => "production",
+    };
+    playground::page(&app.demo_logins, env)
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    let database = app.db.ping().await.is_ok();
+    let redis = match &app.redis {
+        None => None,
+        Some(c) => {
+            let mut c = c.clone();
+            let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut c).await;
+            Some(pong.is_ok())
+        }
+    };
+    let ok = database && redis.unwrap_or(true);
+    let word = |b: bool| if b { "ok" } else { "unavailable" };
+    let body = serde_json::json!({
+        "database": word(database),
+        "redis": redis.map(word).unwrap_or("not configured"),
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics_page(State(app): State<AppState>) -> Response {
+    pool_gauges(&app.db);
+    let text = m::handle().render();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+fn pool_gauges(db: &Db) {
+    #[allow(clippy::disallowed_methods)]
+    let conn = db.raw_connection();
+    let (size, idle) = match db.backend() {
+        sea_orm::DbBackend::Postgres => {
+            let p = conn.get_postgres_connection_pool();
+            (p.size(), p.num_idle())
+        }
+        _ => {
+            let p = conn.get_sqlite_connection_pool();
+            (p.size(), p.num_idle())
+        }
+    };
+    metrics::gauge!("ils_db_pool_connections", "state" => "open").set(size as f64);
+    metrics::gauge!("ils_db_pool_connections", "state" => "idle").set(idle as f64);
+}
+
+/// A server running in this process (tests start one per test on a free port).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub statements: StatementCounter,
+    pub state: AppState,
+    shutdown: CancellationToken,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.done.await;
+    }
+}
+
+/// Builds the application and serves it until `shutdown` is cancelled.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (state, statements) = build(config).await?;
+    let shutdown = CancellationToken::new();
+    let done = tokio::spawn(serve(
+        listener,
+        router(state.clone()),
+        state.config.clone(),
+        shutdown.clone(),
+    ));
+    Ok(RunningServer {
+        addr,
+        statements,
+        state,
+        shutdown,
+        done,
+    })
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    config: Arc<Config>,
+    shutdown: CancellationToken,
+) {
+    let tracker = TaskTracker::new();
+    let header_timeout = Duration::from_secs(config.header_read_timeout_secs);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let service =
+            app.clone()
+                .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req
+                });
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // Without a timer hyper never enforces the header-read timeout (slowloris).
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let hyper_service = hyper_util::service::TowerToHyperService::new(service);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    tracker.close();
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        tracing::warn!("connections still open after the shutdown grace period; closing them");
+    }
+}

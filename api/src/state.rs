@@ -1,0 +1,18 @@
+use crate::config::Config;
+use crate::metrics::OperationNames;
+use crate::schema::AppSchema;
+use ils_kernel::Db;
+use ils_tenancy::tokens::TokenSettings;
+use std::sync::Arc;
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub schema: AppSchema,
+    pub db: Db,
+    pub tokens: TokenSettings,
+    pub redis: Option<redis::aio::ConnectionManager>,
+    pub operation_names: Arc<OperationNames>,
+    pub demo_logins: Arc<Vec<crate::playground::DemoLogin>>,
+}

@@ -1,0 +1,498 @@
+//! GraphQL over HTTP, following the GraphQL-over-HTTP specification: content negotiation
+//! between `application/graphql-response+json` and `application/json`, the status codes
+//! each requires, queries only over GET, and the protections async-graphql leaves to the
+//! transport (body size, batching, CSRF-safe content types).
+
+use crate::config::{Environment, Introspection};
+use crate::credentials::{self, Presented};
+use crate::extension::{RequestMeta, is_request_error};
+use crate::state::AppState;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, Request, Response as GqlResponse};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ils_kernel::{AppError, ClientInfo, TenantContext};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// Headers that a browser cannot send cross-site without a preflight, so their presence
+/// proves the request is not a CSRF "simple request".
+const CSRF_HEADERS: [&str; 4] = [
+    "x-ils-csrf",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "graphql-preflight",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    GraphQLResponse,
+    Json,
+}
+
+impl MediaType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MediaType::GraphQLResponse => "application/graphql-response+json; charset=utf-8",
+            MediaType::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the response media type from `Accept`; `None` when the client accepts neither.
+fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(MediaType::Json);
+    };
+    let mut best: Option<(MediaType, f32)> = None;
+    for part in accept.split(',') {
+        let mut bits = part.split(';');
+        let media = bits.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = bits
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let kind = match media.as_str() {
+            GRAPHQL_RESPONSE_JSON => MediaType::GraphQLResponse,
+            JSON | "application/*" | "*/*" => MediaType::Json,
+            _ => continue,
+        };
+        if q > 0.0
+            && best.is_none_or(|(b, bq)| {
+                q > bq || (q == bq && kind == MediaType::GraphQLResponse && b != kind)
+            })
+        {
+            best = Some((kind, q));
+        }
+    }
+    best.map(|(k, _)| k)
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// An error the transport answers itself, before any GraphQL runs.
+fn refuse(
+    media: MediaType,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    metrics::counter!("ils_graphql_errors_total", "code" => code.to_owned()).increment(1);
+    let body = serde_json::json!({
+        "errors": [{ "message": message, "extensions": { "code": code, "requestId": request_id } }]
+    });
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(media.as_str()),
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn refuse_app(media: MediaType, err: AppError, request_id: &str) -> Response {
+    let status = match err {
+        AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Internal(ref detail) => {
+            tracing::error!(%detail, "internal error before execution");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let message = match err {
+        AppError::Internal(_) => "internal error".to_owned(),
+        ref other => other.to_string(),
+    };
+    refuse(media, status, err.code(), &message, request_id)
+}
+
+#[derive(serde::Deserialize)]
+pub struct GetParams {
+    query: Option<String>,
+    variables: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    extensions: Option<String>,
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let rid = request_id(&headers);
+    let Some(media) = negotiate(&headers) else {
+        return refuse(
+            MediaType::Json,
+            StatusCode::NOT_ACCEPTABLE,
+            "BAD_REQUEST",
+            "acceptable response types: application/graphql-response+json, application/json",
+            &rid,
+        );
+    };
+    let Ok(Query(params)) = params else {
+        return refuse(
+            media,
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "malformed query string",
+            &rid,
+        );
+    };
+    let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
+        return refuse(
+            media,
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the `query` parameter is required",
+            &rid,
+        );
+    };
+    let mut request = Request::new(query.clone());
+    if let Some(name) = &params.operation_name {
+        request = request.operation_name(name.clone());
+    }
+    for (raw, what) in [
+        (&params.variables, "variables"),
+        (&params.extensions, "extensions"),
+    ] {
+        if let Some(raw) = raw {
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(raw) else {
+                return refuse(
+                    media,
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    &format!("`{what}` is not JSON"),
+                    &rid,
+                );
+            };
+            if what == "variables" {
+                request.variables = async_graphql::Variables::from_json(value);
+            }
+        }
+    }
+    // Only queries may run over GET: a GET must never change anything.
+    if let Ok(doc) = async_graphql::parser::parse_query(&query) {
+        let op = match &params.operation_name {
+            Some(name) => doc
+                .operations
+                .iter()
+                .find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str()))
+                .map(|(_, o)| o.node.ty),
+            None => doc.operations.iter().next().map(|(_, o)| o.node.ty),
+        };
+        if matches!(
+            op,
+            Some(OperationType::Mutation | OperationType::Subscription)
+        ) {
+            let mut r = refuse(
+                media,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "BAD_REQUEST",
+                "only queries may be sent with GET; use POST",
+                &rid,
+            );
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return r;
+        }
+    }
+    execute(
+        &app,
+        media,
+        &headers,
+        peer,
+        BatchRequest::Single(request),
+        rid,
+    )
+    .await
+}
+
+pub async fn post(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let rid = request_id(&headers);
+    let Some(media) = negotiate(&headers) else {
+        return refuse(
+            MediaType::Json,
+            StatusCode::NOT_ACCEPTABLE,
+            "BAD_REQUEST",
+            "acceptable response types: application/graphql-response+json, application/json",
+            &rid,
+        );
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let preflighted = CSRF_HEADERS.iter().any(|h| headers.contains_key(*h));
+    let is_json = essence == JSON || essence == GRAPHQL_RESPONSE_JSON;
+    let simple = matches!(
+        essence.as_str(),
+        "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data" | ""
+    );
+    if simple && !preflighted {
+        return refuse(
+            media,
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "this content type needs a CSRF-preventing header (x-ils-csrf); send application/json instead",
+            &rid,
+        );
+    }
+    if !is_json && !simple {
+        return refuse(
+            media,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_REQUEST",
+            "send the request as application/json",
+            &rid,
+        );
+    }
+
+    let bytes: Bytes = match axum::body::to_bytes(body, app.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return refuse(
+                media,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &format!(
+                    "the request body is larger than {} bytes",
+                    app.config.max_body_bytes
+                ),
+                &rid,
+            );
+        }
+    };
+    let batch = if essence == "multipart/form-data" {
+        let opts = async_graphql::http::MultipartOptions::default().max_num_files(0);
+        async_graphql::http::receive_batch_body(
+            Some(content_type.as_str()),
+            futures_util::io::Cursor::new(bytes.to_vec()),
+            opts,
+        )
+        .await
+        .map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice::<BatchRequest>(&bytes).map_err(|e| e.to_string())
+    };
+    let batch = match batch {
+        Ok(b) => b,
+        Err(_) => {
+            return refuse(
+                media,
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the body is not a GraphQL request (a JSON object with a `query`)",
+                &rid,
+            );
+        }
+    };
+    if let BatchRequest::Batch(items) = &batch {
+        let max = app.config.max_batch;
+        if max == 0 {
+            return refuse(
+                media,
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "batched requests are disabled",
+                &rid,
+            );
+        }
+        if items.len() > max || items.is_empty() {
+            return refuse(
+                media,
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("a batch holds 1 to {max} requests"),
+                &rid,
+            );
+        }
+    }
+    execute(&app, media, &headers, peer, batch, rid).await
+}
+
+fn may_introspect(app: &AppState, ctx: &TenantContext) -> bool {
+    match app.config.introspection {
+        Introspection::On => true,
+        Introspection::Off => false,
+        Introspection::Auto => !(app.config.env == Environment::Production && ctx.is_anonymous()),
+    }
+}
+
+async fn execute(
+    app: &AppState,
+    media: MediaType,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    batch: BatchRequest,
+    rid: String,
+) -> Response {
+    let started = Instant::now();
+    let presented = match Presented::from_headers(headers) {
+        Ok(p) => p,
+        Err(e) => return refuse_app(media, e, &rid),
+    };
+    let tenant = match credentials::resolve(app, presented).await {
+        Ok(t) => t,
+        Err(e) => return refuse_app(media, e, &rid),
+    };
+    if tenant.persisted_only {
+        // Persisted operations are not stored yet, so such a key can run nothing ad hoc.
+        return refuse(
+            media,
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "this API key may run persisted operations only",
+            &rid,
+        );
+    }
+    let client = ClientInfo {
+        address: Some(peer.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let introspection = may_introspect(app, &tenant);
+    let meta = RequestMeta {
+        request_id: rid.clone(),
+        suggestions: introspection,
+    };
+    let prepare = |mut r: Request| {
+        if !introspection {
+            r = r.disable_introspection();
+        }
+        r.data(tenant.clone())
+            .data(client.clone())
+            .data(meta.clone())
+    };
+    let names: Vec<String> = match &batch {
+        BatchRequest::Single(r) => vec![app.operation_names.label(r.operation_name.as_deref())],
+        BatchRequest::Batch(rs) => rs
+            .iter()
+            .map(|r| app.operation_names.label(r.operation_name.as_deref()))
+            .collect(),
+    };
+    let (status, body, responses) = match batch {
+        BatchRequest::Single(r) => {
+            let resp = app.schema.execute(prepare(r)).await;
+            let status = if media == MediaType::GraphQLResponse && is_request_error(&resp) {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            let body = serde_json::to_string(&resp);
+            (status, body, vec![resp])
+        }
+        BatchRequest::Batch(rs) => {
+            let batch = BatchRequest::Batch(rs.into_iter().map(prepare).collect());
+            let resp = app.schema.execute_batch(batch).await;
+            let body = serde_json::to_string(&resp);
+            let list = match resp {
+                BatchResponse::Single(r) => vec![r],
+                BatchResponse::Batch(rs) => rs,
+            };
+            (StatusCode::OK, body, list)
+        }
+    };
+    record(&names, &responses, status, started);
+    match body {
+        Ok(body) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(media.as_str()),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "response serialisation failed");
+            refuse(
+                media,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "internal error",
+                &rid,
+            )
+        }
+    }
+}
+
+fn record(names: &[String], responses: &[GqlResponse], status: StatusCode, started: Instant) {
+    let seconds = started.elapsed().as_secs_f64();
+    for (name, resp) in names.iter().zip(responses) {
+        metrics::counter!("ils_graphql_requests_total", "operation" => name.clone(), "status" => status.as_u16().to_string()).increment(1);
+        metrics::histogram!("ils_graphql_request_duration_seconds", "operation" => name.clone())
+            .record(seconds);
+        for e in &resp.errors {
+            let code = e
+                .extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .and_then(|c| match c {
+                    async_graphql::Value::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "UNKNOWN".into());
+            metrics::counter!("ils_graphql_errors_total", "code" => code).increment(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn negotiation_follows_accept() {
+        assert!(negotiate(&HeaderMap::new()) == Some(MediaType::Json));
+        assert!(
+            negotiate(&accept("application/graphql-response+json"))
+                == Some(MediaType::GraphQLResponse)
+        );
+        assert!(
+            negotiate(&accept(
+                "application/graphql-response+json, application/json;q=0.9"
+            )) == Some(MediaType::GraphQLResponse)
+        );
+        assert!(negotiate(&accept("application/json")) == Some(MediaType::Json));
+        assert!(negotiate(&accept("*/*")) == Some(MediaType::Json));
+        assert!(negotiate(&accept("text/html")).is_none());
+    }
+}

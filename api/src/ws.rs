@@ -1,0 +1,48 @@
+//! `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws, authenticated in
+//! `connection_init` with the same credentials as HTTP.
+
+use crate::credentials::{self, Presented};
+use crate::extension::RequestMeta;
+use crate::state::AppState;
+use async_graphql::Data;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::response::Response;
+use ils_kernel::ClientInfo;
+use std::net::SocketAddr;
+
+pub async fn handler(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let schema = app.schema.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let tenant = credentials::resolve(&app, Presented::from_json(&payload))
+                        .await
+                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                    if tenant.persisted_only {
+                        return Err(async_graphql::Error::new(
+                            "this API key may run persisted operations only",
+                        ));
+                    }
+                    let mut data = Data::default();
+                    data.insert(tenant);
+                    data.insert(ClientInfo {
+                        address: Some(peer.ip().to_string()),
+                        user_agent: None,
+                    });
+                    data.insert(RequestMeta {
+                        request_id: uuid::Uuid::now_v7().to_string(),
+                        suggestions: true,
+                    });
+                    Ok(data)
+                })
+                .serve()
+        })
+}

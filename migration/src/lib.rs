@@ -1,0 +1,22 @@
+//! Backend-neutral schema migrations, plus the PostgreSQL-only security step that turns on
+//! row-level security (the tenant guard's second wall).
+
+#![allow(clippy::disallowed_methods)] // migrations build the schema and the RLS wall, below the guard
+
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_tenancy;
+mod m0002_tenancy_rls;
+pub mod rls;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_tenancy::Migration),
+            Box::new(m0002_tenancy_rls::Migration),
+        ]
+    }
+}

@@ -1,0 +1,32 @@
+//! What every domain needs and no domain owns: the tenant context, the tenant guard over
+//! SeaORM (the only way module code reaches tenant tables), errors, typed global IDs,
+//! cursor pagination and the `Module` contract.
+
+pub mod context;
+pub mod error;
+pub mod guard;
+pub mod id;
+pub mod module;
+pub mod pagination;
+pub mod policy;
+pub mod throttle;
+
+pub use context::{Actor, ClientInfo, Role, TenantContext};
+pub use error::{AppError, AppResult};
+pub use guard::{Db, Scope, Tx};
+pub use module::Module;
+pub use policy::{Guarded, Policy};
+
+/// The tenant context and guarded database of a GraphQL resolver. `api` puts both into
+/// every request's data; a resolver without them is a bug, reported as INTERNAL.
+pub fn request_parts<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> Result<(&'a TenantContext, &'a Db), AppError> {
+    let tenant = ctx
+        .data::<TenantContext>()
+        .map_err(|_| AppError::internal("request has no tenant context"))?;
+    let db = ctx
+        .data::<Db>()
+        .map_err(|_| AppError::internal("schema has no database"))?;
+    Ok((tenant, db))
+}

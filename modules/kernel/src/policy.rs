@@ -1,0 +1,87 @@
+//! Each tenant table's visibility, declared once. An entity without a `Guarded` impl cannot
+//! be read or written through the guard at all: deny by default. These mirror the
+//! PostgreSQL policies in `migration/src/rls.rs` column for column.
+
+use ils_entity::{api_key, company, invitation, refresh_token, user};
+use sea_orm::EntityTrait;
+
+pub struct Policy<E: EntityTrait> {
+    /// Set from the acting company on insert; never from client input.
+    pub owner: Option<E::Column>,
+    /// A row is visible when any of these columns names the acting company.
+    pub parties: Vec<E::Column>,
+    /// A row is visible to the user it names (a user's own row, own sessions).
+    pub own_rows: Option<E::Column>,
+    /// A row is visible to a credential look-up that presents this column's value.
+    pub lookup: Option<E::Column>,
+    /// Platform admins see every row (companies only).
+    pub platform_visible: bool,
+}
+
+impl<E: EntityTrait> Policy<E> {
+    /// A table owned by the company named in `column`.
+    pub fn owned(column: E::Column) -> Self {
+        Policy {
+            owner: Some(column),
+            parties: vec![column],
+            own_rows: None,
+            lookup: None,
+            platform_visible: false,
+        }
+    }
+
+    pub fn with_own_rows(mut self, column: E::Column) -> Self {
+        self.own_rows = Some(column);
+        self
+    }
+
+    pub fn with_lookup(mut self, column: E::Column) -> Self {
+        self.lookup = Some(column);
+        self
+    }
+}
+
+pub trait Guarded: EntityTrait {
+    fn policy() -> Policy<Self>;
+}
+
+impl Guarded for company::Entity {
+    fn policy() -> Policy<Self> {
+        Policy {
+            platform_visible: true,
+            ..Policy::owned(company::Column::Id)
+        }
+    }
+}
+
+impl Guarded for user::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(user::Column::CompanyId)
+            .with_own_rows(user::Column::Id)
+            .with_lookup(user::Column::Email)
+    }
+}
+
+impl Guarded for invitation::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(invitation::Column::CompanyId).with_lookup(invitation::Column::TokenHash)
+    }
+}
+
+impl Guarded for api_key::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(api_key::Column::CompanyId).with_lookup(api_key::Column::KeyHash)
+    }
+}
+
+impl Guarded for refresh_token::Entity {
+    fn policy() -> Policy<Self> {
+        Policy {
+            owner: None,
+            parties: vec![],
+            own_rows: Some(refresh_token::Column::UserId),
+            lookup: Some(refresh_token::Column::TokenHash),
+            platform_visible: false,
+        }
+    }
+}

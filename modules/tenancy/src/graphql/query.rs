@@ -1,0 +1,92 @@
+use super::page;
+use super::types::{ApiKey, Company, Invitation, Me, User};
+use crate::model::{CompanyStatus, CompanyType};
+use crate::service::{api_keys, auth, platform, roles_of, team};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, InputObject, Object, Result};
+use ils_kernel::request_parts;
+
+#[derive(Default)]
+pub struct TenancyQuery;
+
+#[derive(InputObject, Default)]
+pub struct CompanyFilter {
+    pub status: Option<CompanyStatus>,
+    #[graphql(name = "type")]
+    pub company_type: Option<CompanyType>,
+    /// Part of the name, any case.
+    pub search: Option<String>,
+}
+
+#[Object]
+impl TenancyQuery {
+    /// The signed-in user, their company and roles; null when anonymous or for API keys.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<Me>> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(auth::me(db, tenant).await?.map(|(user, company)| Me {
+            roles: roles_of(&user),
+            platform_admin: tenant.platform_admin,
+            user: User(user),
+            company: company.map(Company),
+        }))
+    }
+
+    /// The members of the acting company.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, User>> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(team::users(db, tenant, page(first, after, last, before)).await?)
+    }
+
+    /// Invitations of the acting company (company admins).
+    async fn invitations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, Invitation>> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(team::invitations(db, tenant, page(first, after, last, before)).await?)
+    }
+
+    /// API keys of the acting company, without their secrets (company admins).
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, ApiKey>> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(api_keys::list(db, tenant, page(first, after, last, before)).await?)
+    }
+
+    /// Every company on the platform (platform admins only).
+    async fn companies(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CompanyFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, Company>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let f = filter.unwrap_or_default();
+        let filter = platform::CompanyFilter {
+            status: f.status,
+            company_type: f.company_type,
+            search: f.search,
+        };
+        Ok(platform::companies(db, tenant, filter, page(first, after, last, before)).await?)
+    }
+}

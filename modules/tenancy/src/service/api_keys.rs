@@ -1,0 +1,84 @@
+//! API keys for partners: the secret is shown once; only its digest is kept.
+
+use super::{require_role, validate};
+use crate::tokens::{digest, random_secret};
+use ils_entity::api_key;
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppError, AppResult, Db, Role, TenantContext};
+use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
+use uuid::Uuid;
+
+/// Every key starts with this, so a leaked one is easy to find in code and logs.
+pub const KEY_PREFIX: &str = "ils_";
+
+pub async fn create(
+    db: &Db,
+    ctx: &TenantContext,
+    name: &str,
+    role: Role,
+    persisted_only: bool,
+) -> AppResult<(api_key::Model, String)> {
+    require_role(ctx, Role::CompanyAdmin)?;
+    let name = validate::text(name, "name", 100)?;
+    let creator = ctx
+        .responsible_user()
+        .ok_or_else(AppError::unauthenticated)?;
+    let secret = format!("{KEY_PREFIX}{}", random_secret());
+    let tx = db.tenant(ctx).await?;
+    let key = tx
+        .insert(api_key::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: Set(Uuid::nil()),
+            name: Set(name),
+            role: Set(role.as_str().into()),
+            persisted_only: Set(persisted_only),
+            key_prefix: Set(secret.chars().take(KEY_PREFIX.len() + 6).collect()),
+            key_hash: Set(digest(&secret)),
+            created_by: Set(creator),
+            created_at: Set(chrono::Utc::now()),
+            last_used_at: Set(None),
+            revoked_at: Set(None),
+        })
+        .await?;
+    tx.commit().await?;
+    Ok((key, secret))
+}
+
+pub async fn list(
+    db: &Db,
+    ctx: &TenantContext,
+    page: PageArgs,
+) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::ApiKey>> {
+    require_role(ctx, Role::CompanyAdmin)?;
+    let tx = db.tenant(ctx).await?;
+    let conn = paginate(
+        tx.conn(),
+        tx.select::<api_key::Entity>(),
+        api_key::Column::Id,
+        page,
+        |k| k.id,
+        crate::graphql::types::ApiKey,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(conn)
+}
+
+pub async fn revoke(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<api_key::Model> {
+    require_role(ctx, Role::CompanyAdmin)?;
+    let tx = db.tenant(ctx).await?;
+    let key = tx
+        .select::<api_key::Entity>()
+        .filter(api_key::Column::Id.eq(id))
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if key.revoked_at.is_some() {
+        return Ok(key);
+    }
+    let mut model = key.into_active_model();
+    model.revoked_at = Set(Some(chrono::Utc::now()));
+    let key = tx.update(model).await?;
+    tx.commit().await?;
+    Ok(key)
+}

@@ -1,0 +1,55 @@
+//! The acting company's own profile.
+
+use super::{require_role, validate};
+use ils_entity::company;
+use ils_kernel::{AppError, AppResult, Db, Role, TenantContext};
+use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
+
+/// A partial update: `None` leaves a field as it is, `Some("")` clears an optional one.
+#[derive(Default)]
+pub struct ProfileChange {
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub opening_hours: Option<String>,
+}
+
+pub async fn update_profile(
+    db: &Db,
+    ctx: &TenantContext,
+    change: ProfileChange,
+) -> AppResult<company::Model> {
+    let company_id = require_role(ctx, Role::CompanyAdmin)?;
+    let tx = db.tenant(ctx).await?;
+    let current = tx
+        .select::<company::Entity>()
+        .filter(company::Column::Id.eq(company_id))
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut model = current.into_active_model();
+    if let Some(name) = change.name {
+        model.name = Set(validate::text(&name, "input.name", 200)?);
+    }
+    if let Some(a) = change.address {
+        model.address = Set(validate::optional_text(Some(&a), "input.address", 500)?);
+    }
+    if let Some(p) = change.phone {
+        model.phone = Set(validate::phone(Some(&p), "input.phone")?);
+    }
+    if let Some(w) = change.website {
+        model.website = Set(validate::website(Some(&w), "input.website")?);
+    }
+    if let Some(h) = change.opening_hours {
+        model.opening_hours = Set(validate::optional_text(
+            Some(&h),
+            "input.openingHours",
+            1000,
+        )?);
+    }
+    model.updated_at = Set(chrono::Utc::now());
+    let company = tx.update(model).await?;
+    tx.commit().await?;
+    Ok(company)
+}

@@ -1,0 +1,72 @@
+//! Turning the credentials of a request into a `TenantContext`.
+
+use crate::model::CompanyStatus;
+use crate::tokens::{TokenSettings, digest};
+use ils_entity::{api_key, company};
+use ils_kernel::guard::Scope;
+use ils_kernel::{Actor, AppError, AppResult, Db, Role, TenantContext};
+use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
+
+/// A bearer access token: verified without touching the database.
+pub fn from_access_token(tokens: &TokenSettings, token: &str) -> AppResult<TenantContext> {
+    let claims = tokens.verify_access(token)?;
+    Ok(TenantContext {
+        company_id: claims.cid,
+        actor: Actor::User(claims.sub),
+        roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        platform_admin: claims.pa && claims.cid.is_none(),
+        persisted_only: false,
+    })
+}
+
+/// How stale `last_used_at` may get before a request refreshes it (saves a write per call).
+const LAST_USED_GRANULARITY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// An API key: looked up by digest; revoked keys and keys of inactive companies fail.
+pub async fn from_api_key(db: &Db, secret: &str) -> AppResult<TenantContext> {
+    let invalid = || AppError::Unauthenticated("invalid API key".into());
+    if !secret.starts_with(super::api_keys::KEY_PREFIX) {
+        return Err(invalid());
+    }
+    let hash = digest(secret);
+    let mut tx = db.open(Scope::lookup(hash.clone())).await?;
+    let key = tx
+        .select::<api_key::Entity>()
+        .filter(api_key::Column::KeyHash.eq(&hash))
+        .one(tx.conn())
+        .await?
+        .filter(|k| k.revoked_at.is_none())
+        .ok_or_else(invalid)?;
+    tx.assume(Some(key.company_id), Some(key.created_by))
+        .await?;
+    let company = tx
+        .select::<company::Entity>()
+        .filter(company::Column::Id.eq(key.company_id))
+        .one(tx.conn())
+        .await?
+        .ok_or_else(invalid)?;
+    if company.status != CompanyStatus::Active.as_str() {
+        return Err(invalid());
+    }
+    let ctx = TenantContext {
+        company_id: Some(key.company_id),
+        actor: Actor::ApiKey {
+            id: key.id,
+            created_by: key.created_by,
+        },
+        roles: Role::parse(&key.role).into_iter().collect(),
+        platform_admin: false,
+        persisted_only: key.persisted_only,
+    };
+    let now = chrono::Utc::now();
+    if key
+        .last_used_at
+        .is_none_or(|t| now - t > LAST_USED_GRANULARITY)
+    {
+        let mut model = key.into_active_model();
+        model.last_used_at = Set(Some(now));
+        tx.update(model).await?;
+    }
+    tx.commit().await?;
+    Ok(ctx)
+}

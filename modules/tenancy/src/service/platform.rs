@@ -1,0 +1,119 @@
+//! The platform operator: every company's registration, and nothing of their data.
+
+use crate::model::{CompanyStatus, CompanyType};
+use ils_entity::company;
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppError, AppResult, Db, TenantContext};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
+use uuid::Uuid;
+
+#[derive(Default)]
+pub struct CompanyFilter {
+    pub status: Option<CompanyStatus>,
+    pub company_type: Option<CompanyType>,
+    /// Case-insensitive part of the name.
+    pub search: Option<String>,
+}
+
+fn require_platform_admin(ctx: &TenantContext) -> AppResult<()> {
+    if ctx.is_anonymous() {
+        return Err(AppError::unauthenticated());
+    }
+    if !ctx.platform_admin {
+        return Err(AppError::forbidden("only platform admins may do this"));
+    }
+    Ok(())
+}
+
+pub async fn companies(
+    db: &Db,
+    ctx: &TenantContext,
+    filter: CompanyFilter,
+    page: PageArgs,
+) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::Company>> {
+    require_platform_admin(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let mut select = tx.select::<company::Entity>();
+    if let Some(s) = filter.status {
+        select = select.filter(company::Column::Status.eq(s.as_str()));
+    }
+    if let Some(t) = filter.company_type {
+        select = select.filter(company::Column::CompanyType.eq(t.as_str()));
+    }
+    if let Some(q) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+    {
+        let pattern = format!(
+            "%{}%",
+            q.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        select = select.filter(
+            sea_orm::sea_query::Expr::expr(sea_orm::sea_query::Func::lower(
+                sea_orm::sea_query::Expr::col((company::Entity, company::Column::Name)),
+            ))
+            .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    let conn = paginate(
+        tx.conn(),
+        select,
+        company::Column::Id,
+        page,
+        |c| c.id,
+        crate::graphql::types::Company,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(conn)
+}
+
+pub async fn decide(
+    db: &Db,
+    ctx: &TenantContext,
+    id: Uuid,
+    approve: bool,
+    reason: Option<String>,
+) -> AppResult<company::Model> {
+    require_platform_admin(ctx)?;
+    let reason = match (approve, reason) {
+        (false, r) => Some(super::validate::text(
+            r.as_deref().unwrap_or(""),
+            "reason",
+            1000,
+        )?),
+        (true, _) => None,
+    };
+    let tx = db.tenant(ctx).await?;
+    let company = tx
+        .select::<company::Entity>()
+        .filter(company::Column::Id.eq(id))
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if company.status != CompanyStatus::PendingApproval.as_str() {
+        return Err(AppError::Conflict(format!(
+            "this company is {}, not pending approval",
+            company.status
+        )));
+    }
+    let mut model = company.into_active_model();
+    model.status = Set(if approve {
+        CompanyStatus::Active
+    } else {
+        CompanyStatus::Rejected
+    }
+    .as_str()
+    .into());
+    model.rejection_reason = Set(reason);
+    model.updated_at = Set(chrono::Utc::now());
+    let company = tx.update(model).await?;
+    tx.commit().await?;
+    Ok(company)
+}

@@ -1,0 +1,251 @@
+//! The team: invitations, members, roles. Only company admins manage it, and a company
+//! always keeps at least one active admin.
+
+use super::{Session, require_member, require_role, start_session, validate};
+use crate::model::UserStatus;
+use crate::password;
+use crate::tokens::{TokenSettings, digest, random_secret};
+use ils_entity::{company, invitation, user};
+use ils_kernel::guard::Scope;
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx};
+use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
+use std::time::Duration;
+use uuid::Uuid;
+
+pub const INVITATION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+pub async fn invite(
+    db: &Db,
+    ctx: &TenantContext,
+    email: &str,
+    role: Role,
+) -> AppResult<(invitation::Model, String)> {
+    require_role(ctx, Role::CompanyAdmin)?;
+    let email = validate::email(email, "email")?;
+    let inviter = ctx
+        .responsible_user()
+        .ok_or_else(AppError::unauthenticated)?;
+    let token = random_secret();
+    let now = chrono::Utc::now();
+    let tx = db.tenant(ctx).await?;
+    let pending = tx
+        .select::<invitation::Entity>()
+        .filter(invitation::Column::Email.eq(&email))
+        .filter(invitation::Column::AcceptedAt.is_null())
+        .filter(invitation::Column::RevokedAt.is_null())
+        .filter(invitation::Column::ExpiresAt.gt(now))
+        .count(tx.conn())
+        .await?;
+    if pending > 0 {
+        return Err(AppError::Conflict(
+            "this email already has a pending invitation".into(),
+        ));
+    }
+    let inv = tx
+        .insert(invitation::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: Set(Uuid::nil()),
+            email: Set(email),
+            role: Set(role.as_str().into()),
+            token_hash: Set(digest(&token)),
+            invited_by: Set(inviter),
+            expires_at: Set(now + INVITATION_TTL),
+            accepted_at: Set(None),
+            revoked_at: Set(None),
+            created_at: Set(now),
+        })
+        .await?;
+    tx.commit().await?;
+    Ok((inv, token))
+}
+
+pub async fn revoke_invitation(
+    db: &Db,
+    ctx: &TenantContext,
+    id: Uuid,
+) -> AppResult<invitation::Model> {
+    require_role(ctx, Role::CompanyAdmin)?;
+    let tx = db.tenant(ctx).await?;
+    let inv = find_invitation(&tx, id).await?;
+    if inv.accepted_at.is_some() {
+        return Err(AppError::Conflict(
+            "this invitation was already accepted".into(),
+        ));
+    }
+    let mut model = inv.into_active_model();
+    model.revoked_at = Set(Some(chrono::Utc::now()));
+    let inv = tx.update(model).await?;
+    tx.commit().await?;
+    Ok(inv)
+}
+
+async fn find_invitation(tx: &Tx, id: Uuid) -> AppResult<invitation::Model> {
+    tx.select::<invitation::Entity>()
+        .filter(invitation::Column::Id.eq(id))
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+pub struct Acceptance {
+    pub token: String,
+    pub password: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// Accepts an invitation: creates the user in the inviting company and signs them in.
+pub async fn accept(db: &Db, tokens: &TokenSettings, input: Acceptance) -> AppResult<Session> {
+    let first_name = validate::text(&input.first_name, "firstName", 100)?;
+    let last_name = validate::text(&input.last_name, "lastName", 100)?;
+    password::validate(&input.password, "password")?;
+    let hash = digest(&input.token);
+    let mut tx = db.open(Scope::lookup(hash.clone())).await?;
+    let inv = tx
+        .select::<invitation::Entity>()
+        .filter(invitation::Column::TokenHash.eq(&hash))
+        .one(tx.conn())
+        .await?
+        .filter(|i| {
+            i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > chrono::Utc::now()
+        })
+        .ok_or_else(|| AppError::bad_input("token", "this invitation is invalid or has expired"))?;
+    let password_hash = password::hash(&input.password).await?;
+    let user_id = Uuid::now_v7();
+    tx.assume(Some(inv.company_id), Some(user_id)).await?;
+    let now = chrono::Utc::now();
+    let user = tx
+        .insert(user::ActiveModel {
+            id: Set(user_id),
+            company_id: Set(Some(inv.company_id)),
+            email: Set(inv.email.clone()),
+            password_hash: Set(password_hash),
+            first_name: Set(first_name),
+            last_name: Set(last_name),
+            role: Set(inv.role.clone()),
+            status: Set(UserStatus::Active.as_str().into()),
+            is_platform_admin: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .await
+        .map_err(super::auth::conflict_on_email)?;
+    let mut accepted = inv.into_active_model();
+    accepted.accepted_at = Set(Some(now));
+    tx.update(accepted).await?;
+    let company = tx
+        .select::<company::Entity>()
+        .filter(company::Column::Id.eq(user.company_id))
+        .one(tx.conn())
+        .await?;
+    let session = start_session(&tx, tokens, user, company, None).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+pub async fn users(
+    db: &Db,
+    ctx: &TenantContext,
+    page: PageArgs,
+) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::User>> {
+    require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let conn = paginate(
+        tx.conn(),
+        tx.select::<user::Entity>(),
+        user::Column::Id,
+        page,
+        |u| u.id,
+        crate::graphql::types::User,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(conn)
+}
+
+pub async fn invitations(
+    db: &Db,
+    ctx: &TenantContext,
+    page: PageArgs,
+) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::Invitation>> {
+    require_role(ctx, Role::CompanyAdmin)?;
+    let tx = db.tenant(ctx).await?;
+    let conn = paginate(
+        tx.conn(),
+        tx.select::<invitation::Entity>(),
+        invitation::Column::Id,
+        page,
+        |i| i.id,
+        crate::graphql::types::Invitation,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(conn)
+}
+
+pub async fn change_role(
+    db: &Db,
+    ctx: &TenantContext,
+    user_id: Uuid,
+    role: Role,
+) -> AppResult<user::Model> {
+    require_role(ctx, Role::CompanyAdmin)?;
+    let tx = db.tenant(ctx).await?;
+    let target = find_member(&tx, user_id).await?;
+    if target.role == Role::CompanyAdmin.as_str() && role != Role::CompanyAdmin {
+        ensure_another_admin(&tx, target.id).await?;
+    }
+    let mut model = target.into_active_model();
+    model.role = Set(role.as_str().into());
+    model.updated_at = Set(chrono::Utc::now());
+    let user = tx.update(model).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+pub async fn deactivate(db: &Db, ctx: &TenantContext, user_id: Uuid) -> AppResult<user::Model> {
+    require_role(ctx, Role::CompanyAdmin)?;
+    let tx = db.tenant(ctx).await?;
+    let target = find_member(&tx, user_id).await?;
+    if target.role == Role::CompanyAdmin.as_str() && target.status == UserStatus::Active.as_str() {
+        ensure_another_admin(&tx, target.id).await?;
+    }
+    let mut model = target.into_active_model();
+    model.status = Set(UserStatus::Deactivated.as_str().into());
+    model.updated_at = Set(chrono::Utc::now());
+    let user = tx.update(model).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+async fn find_member(tx: &Tx, id: Uuid) -> AppResult<user::Model> {
+    // Only rows of the acting company: a user's own row of another company (a platform
+    // admin) is not a team member.
+    let company = tx.scope().company.ok_or(AppError::NotFound)?;
+    tx.select::<user::Entity>()
+        .filter(user::Column::Id.eq(id))
+        .filter(user::Column::CompanyId.eq(company))
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Refuses to demote or deactivate the last active admin. The admins are locked first
+/// (on PostgreSQL) so two admins demoting each other at once cannot both succeed.
+async fn ensure_another_admin(tx: &Tx, leaving: Uuid) -> AppResult<()> {
+    let admins = tx
+        .lock_for_update(
+            tx.select::<user::Entity>()
+                .filter(user::Column::Role.eq(Role::CompanyAdmin.as_str()))
+                .filter(user::Column::Status.eq(UserStatus::Active.as_str())),
+        )
+        .all(tx.conn())
+        .await?;
+    if admins.iter().all(|a| a.id == leaving) {
+        return Err(AppError::Conflict(
+            "a company must keep at least one active admin".into(),
+        ));
+    }
+    Ok(())
+}
