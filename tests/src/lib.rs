@@ -1,1 +1,288 @@
+//! The black-box test harness. Every test gets its own database (a fresh SQLite file, or
+//! a fresh PostgreSQL database when `TEST_DATABASE_URL` names a server), its own Redis key
+//! namespace when `TEST_REDIS_URL` is set, and a real server on a free port.
+#![allow(clippy::disallowed_methods)] // tests inspect the database below the guard on purpose
 
+use ils_api::config::Config;
+use ils_api::server::{self, RunningServer};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const PASSWORD: &str = "Correct-Horse-42";
+
+/// Which database backend this run tests.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+}
+
+pub fn redis_url() -> Option<String> {
+    std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A fresh, empty database for one test; returns its URL.
+pub async fn fresh_database(dir: &tempfile::TempDir) -> String {
+    match postgres_admin_url() {
+        Some(admin) => {
+            let name = format!("ils_t_{}", uuid::Uuid::new_v4().simple());
+            let conn = Database::connect(&admin)
+                .await
+                .expect("TEST_DATABASE_URL reachable");
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            conn.close().await.ok();
+            replace_db_name(&admin, &name)
+        }
+        None => format!("sqlite://{}?mode=rwc", dir.path().join("ils.db").display()),
+    }
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map(|(b, q)| (b, Some(q)))
+        .unwrap_or((url, None));
+    let cut = base.rfind('/').expect("database URL has a path");
+    let mut out = format!("{}/{}", &base[..cut], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// The configuration tests start from: quiet, no demo data, known secret, free port.
+pub fn test_config(database_url: String, dir: &tempfile::TempDir) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url,
+        redis_url: redis_url(),
+        redis_prefix: format!("ils-test-{}", uuid::Uuid::new_v4().simple()),
+        data_dir: dir.path().join("data"),
+        jwt_secret: Some(JWT_SECRET.into()),
+        seed_demo: false,
+        db_max_connections: 5,
+        ..Config::default()
+    }
+}
+
+pub struct TestServer {
+    pub server: RunningServer,
+    pub database_url: String,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = fresh_database(&dir).await;
+        let mut config = test_config(database_url.clone(), &dir);
+        adjust(&mut config);
+        let server = server::start(config).await.expect("server starts");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestServer {
+            server,
+            database_url,
+            http,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+
+    /// SQL statements the server has sent so far.
+    pub fn statements(&self) -> u64 {
+        self.server.statements.get()
+    }
+
+    /// A connection to this test's database as its owner (below the guard and RLS).
+    pub async fn owner_connection(&self) -> DatabaseConnection {
+        Database::connect(&self.database_url)
+            .await
+            .expect("database reachable")
+    }
+
+    /// POST a GraphQL operation as JSON; returns the HTTP status and the JSON body.
+    pub async fn post(&self, auth: &Auth, query: &str, variables: Value) -> (u16, Value) {
+        let req = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        let resp = auth.apply(req).send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// The `data` of a successful operation; panics with the errors otherwise.
+    pub async fn ok(&self, auth: &Auth, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(auth, query, variables).await;
+        assert!(
+            body.get("errors").is_none() && status == 200,
+            "expected success, got {status}: {body}"
+        );
+        body["data"].clone()
+    }
+
+    /// The first error's `extensions.code` (panics when there is none).
+    pub async fn error_code(&self, auth: &Auth, query: &str, variables: Value) -> String {
+        let (_, body) = self.post(auth, query, variables).await;
+        first_code(&body).unwrap_or_else(|| panic!("expected an error, got {body}"))
+    }
+
+    /// Signs up a company and returns its admin's session.
+    pub async fn sign_up(&self, company: &str, kind: &str, email: &str) -> Session {
+        let data = self
+            .ok(
+                &Auth::None,
+                SIGN_UP,
+                json!({ "input": {
+                    "companyName": company, "companyType": kind, "email": email,
+                    "password": PASSWORD, "firstName": "Test", "lastName": "Admin"
+                }}),
+            )
+            .await;
+        Session::from_payload(&data["signUp"])
+    }
+
+    pub async fn log_in(&self, email: &str, password: &str) -> Session {
+        let data = self
+            .ok(
+                &Auth::None,
+                LOG_IN,
+                json!({ "email": email, "password": password }),
+            )
+            .await;
+        Session::from_payload(&data["logIn"])
+    }
+
+    /// Creates a platform admin (as `ils create-platform-admin` does) and logs in.
+    pub async fn platform_admin(&self) -> Session {
+        let email = format!("pa-{}@ils.example", uuid::Uuid::new_v4().simple());
+        ils_api::seed::create_platform_admin(
+            &self.server.state.db,
+            &email,
+            PASSWORD,
+            "Plat",
+            "Form",
+        )
+        .await
+        .expect("platform admin created");
+        self.log_in(&email, PASSWORD).await
+    }
+
+    /// Stops the server and, on PostgreSQL, drops the test database.
+    pub async fn finish(self) {
+        let url = self.database_url.clone();
+        self.server.stop().await;
+        if let Some(admin) = postgres_admin_url() {
+            let name = url
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            if let Ok(conn) = Database::connect(&admin).await {
+                let _ = conn
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            }
+        }
+    }
+}
+
+pub fn first_code(body: &Value) -> Option<String> {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+pub const SIGN_UP: &str = "mutation($input: SignUpInput!) { signUp(input: $input) {
+    accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+pub const LOG_IN: &str =
+    "mutation($email: String!, $password: String!) { logIn(email: $email, password: $password) {
+    accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+
+/// A signed-in session, as the client keeps it.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: String,
+    pub company_id: Option<String>,
+    pub company_status: Option<String>,
+}
+
+impl Session {
+    pub fn from_payload(p: &Value) -> Session {
+        Session {
+            access: p["accessToken"].as_str().expect("accessToken").to_owned(),
+            refresh: p["refreshToken"].as_str().expect("refreshToken").to_owned(),
+            user_id: p["user"]["id"].as_str().expect("user id").to_owned(),
+            company_id: p["company"]["id"].as_str().map(str::to_owned),
+            company_status: p["company"]["status"].as_str().map(str::to_owned),
+        }
+    }
+
+    pub fn auth(&self) -> Auth {
+        Auth::Bearer(self.access.clone())
+    }
+}
+
+/// The credential a request carries.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    ApiKey(String),
+    /// A raw Authorization header value.
+    Raw(String),
+}
+
+impl Auth {
+    pub fn apply(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => req,
+            Auth::Bearer(t) => req.header("authorization", format!("Bearer {t}")),
+            Auth::ApiKey(k) => req.header("x-api-key", k),
+            Auth::Raw(v) => req.header("authorization", v),
+        }
+    }
+
+    /// The same credential as a `connection_init` payload.
+    pub fn init_payload(&self) -> Value {
+        match self {
+            Auth::None => json!({}),
+            Auth::Bearer(t) => json!({ "Authorization": format!("Bearer {t}") }),
+            Auth::ApiKey(k) => json!({ "X-Api-Key": k }),
+            Auth::Raw(v) => json!({ "Authorization": v }),
+        }
+    }
+}
+
+/// A unique email for one test.
+pub fn email(tag: &str) -> String {
+    format!("{tag}-{}@test.example", uuid::Uuid::new_v4().simple())
+}

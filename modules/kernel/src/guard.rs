@@ -15,6 +15,7 @@ use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbBackend, DeleteMany, IntoActiveModel, QueryFilter,
     Related, Select, SelectTwo, Statement, TransactionTrait, UpdateMany, Value,
 };
+use sea_orm::{Iterable, PrimaryKeyToColumn};
 use uuid::Uuid;
 
 /// The database, as the modules see it: it only opens guarded transactions.
@@ -199,10 +200,16 @@ impl Tx {
         E: Guarded + Related<R>,
         R: Guarded,
     {
+        // The joined side may be absent (a LEFT JOIN); when present it must be visible.
+        let r_key = R::PrimaryKey::iter().next().map(|k| k.into_column());
+        let r_visible = match r_key {
+            Some(k) => Condition::any().add(k.is_null()).add(self.condition::<R>()),
+            None => self.condition::<R>(),
+        };
         E::find()
             .find_also_related(R::default())
             .filter(self.condition::<E>())
-            .filter(self.condition::<R>())
+            .filter(r_visible)
     }
 
     /// Inserts a row; the owner column is set from the scope, whatever the model says.

@@ -2,6 +2,7 @@
 //! SeaORM (the only way module code reaches tenant tables), errors, typed global IDs,
 //! cursor pagination and the `Module` contract.
 
+pub mod authz;
 pub mod context;
 pub mod error;
 pub mod guard;

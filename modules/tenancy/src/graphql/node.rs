@@ -27,6 +27,11 @@ pub async fn fetch(
         return Ok(None);
     }
     let tx = db.tenant(ctx).await?;
+    // Invitations and API keys are for company admins, as their lists are.
+    let admin = matches!(type_name, INVITATION | API_KEY)
+        && ils_kernel::authz::require_role(&tx, ctx, ils_kernel::Role::CompanyAdmin)
+            .await
+            .is_ok();
     let node = match type_name {
         USER => one::<user::Entity>(&tx, user::Column::Id, id)
             .await?
@@ -34,16 +39,12 @@ pub async fn fetch(
         COMPANY => one::<company::Entity>(&tx, company::Column::Id, id)
             .await?
             .map(|m| TenancyNode::Company(Company(m))),
-        INVITATION if ctx.has_role(ils_kernel::Role::CompanyAdmin) => {
-            one::<invitation::Entity>(&tx, invitation::Column::Id, id)
-                .await?
-                .map(|m| TenancyNode::Invitation(Invitation(m)))
-        }
-        API_KEY if ctx.has_role(ils_kernel::Role::CompanyAdmin) => {
-            one::<api_key::Entity>(&tx, api_key::Column::Id, id)
-                .await?
-                .map(|m| TenancyNode::ApiKey(ApiKey(m)))
-        }
+        INVITATION if admin => one::<invitation::Entity>(&tx, invitation::Column::Id, id)
+            .await?
+            .map(|m| TenancyNode::Invitation(Invitation(m))),
+        API_KEY if admin => one::<api_key::Entity>(&tx, api_key::Column::Id, id)
+            .await?
+            .map(|m| TenancyNode::ApiKey(ApiKey(m))),
         _ => None,
     };
     tx.commit().await?;

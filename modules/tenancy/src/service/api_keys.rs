@@ -18,13 +18,13 @@ pub async fn create(
     role: Role,
     persisted_only: bool,
 ) -> AppResult<(api_key::Model, String)> {
-    require_role(ctx, Role::CompanyAdmin)?;
     let name = validate::text(name, "name", 100)?;
     let creator = ctx
         .responsible_user()
         .ok_or_else(AppError::unauthenticated)?;
     let secret = format!("{KEY_PREFIX}{}", random_secret());
     let tx = db.tenant(ctx).await?;
+    require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let key = tx
         .insert(api_key::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -49,8 +49,8 @@ pub async fn list(
     ctx: &TenantContext,
     page: PageArgs,
 ) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::ApiKey>> {
-    require_role(ctx, Role::CompanyAdmin)?;
     let tx = db.tenant(ctx).await?;
+    require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let conn = paginate(
         tx.conn(),
         tx.select::<api_key::Entity>(),
@@ -65,8 +65,8 @@ pub async fn list(
 }
 
 pub async fn revoke(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<api_key::Model> {
-    require_role(ctx, Role::CompanyAdmin)?;
     let tx = db.tenant(ctx).await?;
+    require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let key = tx
         .select::<api_key::Entity>()
         .filter(api_key::Column::Id.eq(id))

@@ -180,8 +180,14 @@ pub async fn refresh(db: &Db, tokens: &TokenSettings, refresh_token: &str) -> Ap
         tracing::warn!(family = %token.family_id, "refresh token reused; family revoked");
         return Err(invalid_refresh());
     }
-    let (user, company) = load_user_and_company(&tx, token.user_id).await?;
+    let user = tx
+        .select::<user::Entity>()
+        .filter(user::Column::Id.eq(token.user_id))
+        .one(tx.conn())
+        .await?
+        .ok_or_else(invalid_refresh)?;
     tx.assume(user.company_id, Some(user.id)).await?;
+    let (user, company) = load_user_and_company(&tx, user.id).await?;
     let session = start_session(&tx, tokens, user, company, Some(token.family_id)).await?;
     tx.commit().await?;
     Ok(session)

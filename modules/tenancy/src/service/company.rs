@@ -20,8 +20,8 @@ pub async fn update_profile(
     ctx: &TenantContext,
     change: ProfileChange,
 ) -> AppResult<company::Model> {
-    let company_id = require_role(ctx, Role::CompanyAdmin)?;
     let tx = db.tenant(ctx).await?;
+    let company_id = require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let current = tx
         .select::<company::Entity>()
         .filter(company::Column::Id.eq(company_id))

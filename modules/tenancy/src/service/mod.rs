@@ -12,7 +12,7 @@ pub mod validate;
 use crate::model::{PLATFORM_ADMIN_ROLE, UserStatus};
 use crate::tokens::{TokenSettings, digest, random_secret};
 use ils_entity::{company as company_e, refresh_token, user};
-use ils_kernel::{AppError, AppResult, Role, TenantContext, Tx};
+use ils_kernel::{AppError, AppResult, Role, Tx};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -75,23 +75,4 @@ pub(crate) async fn load_user_and_company(
         .ok_or_else(|| AppError::Unauthenticated("this account is not active".into()))
 }
 
-/// Only a signed-in company member (or API key) of the given role gets past.
-pub fn require_role(ctx: &TenantContext, role: Role) -> AppResult<Uuid> {
-    let company = require_member(ctx)?;
-    if !ctx.has_role(role) {
-        return Err(AppError::forbidden(format!(
-            "requires the {} role",
-            role.as_str()
-        )));
-    }
-    Ok(company)
-}
-
-/// A signed-in company member or API key; returns the acting company.
-pub fn require_member(ctx: &TenantContext) -> AppResult<Uuid> {
-    if ctx.is_anonymous() {
-        return Err(AppError::unauthenticated());
-    }
-    ctx.company_id
-        .ok_or_else(|| AppError::forbidden("only company members may do this"))
-}
+pub use ils_kernel::authz::{require_member, require_platform_admin, require_role};

@@ -16,24 +16,14 @@ pub struct CompanyFilter {
     pub search: Option<String>,
 }
 
-fn require_platform_admin(ctx: &TenantContext) -> AppResult<()> {
-    if ctx.is_anonymous() {
-        return Err(AppError::unauthenticated());
-    }
-    if !ctx.platform_admin {
-        return Err(AppError::forbidden("only platform admins may do this"));
-    }
-    Ok(())
-}
-
 pub async fn companies(
     db: &Db,
     ctx: &TenantContext,
     filter: CompanyFilter,
     page: PageArgs,
 ) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::Company>> {
-    require_platform_admin(ctx)?;
     let tx = db.tenant(ctx).await?;
+    super::require_platform_admin(&tx, ctx).await?;
     let mut select = tx.select::<company::Entity>();
     if let Some(s) = filter.status {
         select = select.filter(company::Column::Status.eq(s.as_str()));
@@ -81,7 +71,6 @@ pub async fn decide(
     approve: bool,
     reason: Option<String>,
 ) -> AppResult<company::Model> {
-    require_platform_admin(ctx)?;
     let reason = match (approve, reason) {
         (false, r) => Some(super::validate::text(
             r.as_deref().unwrap_or(""),
@@ -91,6 +80,7 @@ pub async fn decide(
         (true, _) => None,
     };
     let tx = db.tenant(ctx).await?;
+    super::require_platform_admin(&tx, ctx).await?;
     let company = tx
         .select::<company::Entity>()
         .filter(company::Column::Id.eq(id))

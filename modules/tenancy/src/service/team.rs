@@ -21,7 +21,6 @@ pub async fn invite(
     email: &str,
     role: Role,
 ) -> AppResult<(invitation::Model, String)> {
-    require_role(ctx, Role::CompanyAdmin)?;
     let email = validate::email(email, "email")?;
     let inviter = ctx
         .responsible_user()
@@ -29,6 +28,7 @@ pub async fn invite(
     let token = random_secret();
     let now = chrono::Utc::now();
     let tx = db.tenant(ctx).await?;
+    require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let pending = tx
         .select::<invitation::Entity>()
         .filter(invitation::Column::Email.eq(&email))
@@ -65,8 +65,8 @@ pub async fn revoke_invitation(
     ctx: &TenantContext,
     id: Uuid,
 ) -> AppResult<invitation::Model> {
-    require_role(ctx, Role::CompanyAdmin)?;
     let tx = db.tenant(ctx).await?;
+    require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let inv = find_invitation(&tx, id).await?;
     if inv.accepted_at.is_some() {
         return Err(AppError::Conflict(
@@ -169,8 +169,8 @@ pub async fn invitations(
     ctx: &TenantContext,
     page: PageArgs,
 ) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::Invitation>> {
-    require_role(ctx, Role::CompanyAdmin)?;
     let tx = db.tenant(ctx).await?;
+    require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let conn = paginate(
         tx.conn(),
         tx.select::<invitation::Entity>(),
@@ -190,8 +190,8 @@ pub async fn change_role(
     user_id: Uuid,
     role: Role,
 ) -> AppResult<user::Model> {
-    require_role(ctx, Role::CompanyAdmin)?;
     let tx = db.tenant(ctx).await?;
+    require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let target = find_member(&tx, user_id).await?;
     if target.role == Role::CompanyAdmin.as_str() && role != Role::CompanyAdmin {
         ensure_another_admin(&tx, target.id).await?;
@@ -205,8 +205,8 @@ pub async fn change_role(
 }
 
 pub async fn deactivate(db: &Db, ctx: &TenantContext, user_id: Uuid) -> AppResult<user::Model> {
-    require_role(ctx, Role::CompanyAdmin)?;
     let tx = db.tenant(ctx).await?;
+    require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let target = find_member(&tx, user_id).await?;
     if target.role == Role::CompanyAdmin.as_str() && target.status == UserStatus::Active.as_str() {
         ensure_another_admin(&tx, target.id).await?;

@@ -1,0 +1,525 @@
+//! Sign-up, log-in, sessions: the tenancy contract as a client sees it.
+
+use ils_tests::{Auth, PASSWORD, SIGN_UP, Session, TestServer, email, first_code};
+use serde_json::json;
+
+const ME: &str = "{ me { user { id email firstName lastName } company { id name type status plan } roles platformAdmin } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_log_in_and_me() {
+    let s = TestServer::start().await;
+    let mail = email("ann");
+    let signed = s.sign_up("Brightside Optometry", "ECP", &mail).await;
+    assert_eq!(
+        signed.company_status.as_deref(),
+        Some("ACTIVE"),
+        "an ECP is active at once"
+    );
+
+    let session = s.log_in(&mail.to_uppercase(), PASSWORD).await;
+    let me = s.ok(&session.auth(), ME, json!({})).await;
+    assert_eq!(me["me"]["user"]["email"], mail);
+    assert_eq!(me["me"]["user"]["id"], signed.user_id);
+    assert_eq!(me["me"]["company"]["name"], "Brightside Optometry");
+    assert_eq!(me["me"]["company"]["type"], "ECP");
+    assert_eq!(me["me"]["company"]["plan"], "FREE_ECP");
+    assert_eq!(me["me"]["roles"], json!(["COMPANY_ADMIN"]));
+    assert_eq!(me["me"]["platformAdmin"], false);
+
+    let anonymous = s.ok(&Auth::None, ME, json!({})).await;
+    assert_eq!(anonymous["me"], serde_json::Value::Null);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labs_and_suppliers_wait_for_approval() {
+    let s = TestServer::start().await;
+    let lab = s.sign_up("Clearview Lens Lab", "LAB", &email("lab")).await;
+    let supplier = s
+        .sign_up("Northwind Frames", "SUPPLIER", &email("sup"))
+        .await;
+    assert_eq!(lab.company_status.as_deref(), Some("PENDING_APPROVAL"));
+    assert_eq!(supplier.company_status.as_deref(), Some("PENDING_APPROVAL"));
+
+    // Only the platform admin decides.
+    let approve = "mutation($id: ID!) { approveCompany(id: $id) { id status } }";
+    let id = json!({ "id": lab.company_id });
+    assert_eq!(
+        s.error_code(&lab.auth(), approve, id.clone()).await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        s.error_code(&Auth::None, approve, id.clone()).await,
+        "UNAUTHENTICATED"
+    );
+
+    let pa = s.platform_admin().await;
+    let pending = s
+        .ok(
+            &pa.auth(),
+            "{ companies(filter: { status: PENDING_APPROVAL }) { edges { node { id name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(pending["companies"]["edges"].as_array().unwrap().len(), 2);
+
+    let approved = s.ok(&pa.auth(), approve, id.clone()).await;
+    assert_eq!(approved["approveCompany"]["status"], "ACTIVE");
+    assert_eq!(
+        s.error_code(&pa.auth(), approve, id).await,
+        "CONFLICT",
+        "approving twice is a conflict"
+    );
+
+    let reject = "mutation($id: ID!, $r: String!) { rejectCompany(id: $id, reason: $r) { status rejectionReason } }";
+    let rejected = s
+        .ok(
+            &pa.auth(),
+            reject,
+            json!({ "id": supplier.company_id, "r": "No trading licence" }),
+        )
+        .await;
+    assert_eq!(rejected["rejectCompany"]["status"], "REJECTED");
+    assert_eq!(
+        rejected["rejectCompany"]["rejectionReason"],
+        "No trading licence"
+    );
+
+    let me = s.ok(&lab.auth(), ME, json!({})).await;
+    assert_eq!(me["me"]["company"]["status"], "ACTIVE");
+
+    // The platform admin sees companies, and none of a tenant's data.
+    let pa_me = s.ok(&pa.auth(), ME, json!({})).await;
+    assert_eq!(pa_me["me"]["platformAdmin"], true);
+    assert_eq!(pa_me["me"]["company"], serde_json::Value::Null);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_email_and_weak_passwords_are_refused() {
+    let s = TestServer::start().await;
+    let mail = email("dup");
+    s.sign_up("First Optical", "ECP", &mail).await;
+    let input = |email: &str, password: &str| {
+        json!({ "input": { "companyName": "Second Optical", "companyType": "ECP", "email": email,
+            "password": password, "firstName": "A", "lastName": "B" } })
+    };
+    // The same email in another case is the same account.
+    let (_, body) = s
+        .post(&Auth::None, SIGN_UP, input(&mail.to_uppercase(), PASSWORD))
+        .await;
+    assert_eq!(first_code(&body).as_deref(), Some("CONFLICT"), "{body}");
+
+    for weak in ["short", "password123", "QWERTYUIOP"] {
+        let (_, body) = s
+            .post(&Auth::None, SIGN_UP, input(&email("weak"), weak))
+            .await;
+        assert_eq!(
+            first_code(&body).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{weak}: {body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"],
+            json!(["input", "password"]),
+            "{body}"
+        );
+        assert_eq!(body["data"], serde_json::Value::Null);
+    }
+    let (_, body) = s
+        .post(&Auth::None, SIGN_UP, input("not-an-email", PASSWORD))
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        json!(["input", "email"]),
+        "{body}"
+    );
+
+    // Nothing of the refused sign-ups was written: only the first company exists.
+    let pa = s.platform_admin().await;
+    let all = s
+        .ok(
+            &pa.auth(),
+            "{ companies { edges { node { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        all["companies"]["edges"],
+        json!([{ "node": { "name": "First Optical" } }])
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_email_and_wrong_password_answer_alike() {
+    let s = TestServer::start().await;
+    let mail = email("known");
+    s.sign_up("Alike Optical", "ECP", &mail).await;
+    let q = ils_tests::LOG_IN;
+    let (st1, wrong) = s
+        .post(
+            &Auth::None,
+            q,
+            json!({ "email": mail, "password": "Wrong-Password-1" }),
+        )
+        .await;
+    let (st2, unknown) = s
+        .post(
+            &Auth::None,
+            q,
+            json!({ "email": email("nobody"), "password": "Wrong-Password-1" }),
+        )
+        .await;
+    assert_eq!(st1, st2);
+    assert_eq!(first_code(&wrong).as_deref(), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        wrong["errors"][0]["message"],
+        unknown["errors"][0]["message"]
+    );
+    assert_eq!(
+        wrong["errors"][0]["extensions"]["code"],
+        unknown["errors"][0]["extensions"]["code"]
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_are_throttled() {
+    let s = TestServer::start().await;
+    let mail = email("throttled");
+    s.sign_up("Throttle Optical", "ECP", &mail).await;
+    let q = ils_tests::LOG_IN;
+    for _ in 0..5 {
+        let code = s
+            .error_code(
+                &Auth::None,
+                q,
+                json!({ "email": mail, "password": "Wrong-Password-1" }),
+            )
+            .await;
+        assert_eq!(code, "UNAUTHENTICATED");
+    }
+    // Now even the right password is refused for this email until the window ends.
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            q,
+            json!({ "email": mail, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(first_code(&body).as_deref(), Some("RATE_LIMITED"), "{body}");
+    assert!(
+        body["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(body["data"], serde_json::Value::Null);
+    s.finish().await;
+}
+
+const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+
+async fn refresh(s: &TestServer, token: &str) -> Result<Session, String> {
+    let (_, body) = s.post(&Auth::None, REFRESH, json!({ "t": token })).await;
+    match first_code(&body) {
+        Some(code) => Err(code),
+        None => Ok(Session::from_payload(&body["data"]["refreshSession"])),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let s = TestServer::start().await;
+    let first = s.sign_up("Rotate Optical", "ECP", &email("rot")).await;
+    let second = refresh(&s, &first.refresh)
+        .await
+        .expect("first rotation works");
+    assert_ne!(second.refresh, first.refresh);
+    let me = s.ok(&second.auth(), ME, json!({})).await;
+    assert_eq!(me["me"]["company"]["name"], "Rotate Optical");
+    let third = refresh(&s, &second.refresh)
+        .await
+        .expect("second rotation works");
+
+    // A thief replays the first token: refused, and the whole family dies with it.
+    assert_eq!(
+        refresh(&s, &first.refresh).await.unwrap_err(),
+        "UNAUTHENTICATED"
+    );
+    assert_eq!(
+        refresh(&s, &third.refresh).await.unwrap_err(),
+        "UNAUTHENTICATED",
+        "the newest token of the family is revoked too"
+    );
+
+    // Another session of the same user is a different family and survives.
+    let other = s
+        .log_in(
+            &s.ok(&second.auth(), ME, json!({})).await["me"]["user"]["email"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            PASSWORD,
+        )
+        .await;
+    assert!(refresh(&s, &other.refresh).await.is_ok());
+    assert_eq!(
+        refresh(&s, "not-a-token").await.unwrap_err(),
+        "UNAUTHENTICATED"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_out_and_log_out_everywhere() {
+    let s = TestServer::start().await;
+    let mail = email("out");
+    let a = s.sign_up("Logout Optical", "ECP", &mail).await;
+    let b = s.log_in(&mail, PASSWORD).await;
+    let c = s.log_in(&mail, PASSWORD).await;
+
+    let out = s
+        .ok(
+            &Auth::None,
+            "mutation($t: String!) { logOut(refreshToken: $t) }",
+            json!({ "t": a.refresh }),
+        )
+        .await;
+    assert_eq!(out["logOut"], true);
+    assert_eq!(
+        refresh(&s, &a.refresh).await.unwrap_err(),
+        "UNAUTHENTICATED"
+    );
+    assert!(refresh(&s, &b.refresh).await.is_ok(), "other sessions stay");
+
+    assert_eq!(
+        s.error_code(&Auth::None, "mutation { logOutEverywhere }", json!({}))
+            .await,
+        "UNAUTHENTICATED"
+    );
+    let all = s
+        .ok(&c.auth(), "mutation { logOutEverywhere }", json!({}))
+        .await;
+    assert_eq!(all["logOutEverywhere"], true);
+    assert_eq!(
+        refresh(&s, &c.refresh).await.unwrap_err(),
+        "UNAUTHENTICATED"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_invitations_roles_and_the_last_admin() {
+    let s = TestServer::start().await;
+    let admin = s.sign_up("Team Optical", "ECP", &email("boss")).await;
+    let invite = "mutation($e: String!, $r: Role!) { inviteUser(email: $e, role: $r) { token invitation { id email role status } } }";
+    let staff_mail = email("staff");
+    let inv = s
+        .ok(
+            &admin.auth(),
+            invite,
+            json!({ "e": staff_mail, "r": "STAFF" }),
+        )
+        .await;
+    assert_eq!(inv["inviteUser"]["invitation"]["status"], "PENDING");
+    let token = inv["inviteUser"]["token"].as_str().unwrap().to_owned();
+
+    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\") { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+    let staff = Session::from_payload(
+        &s.ok(&Auth::None, accept, json!({ "t": token, "p": PASSWORD }))
+            .await["acceptInvitation"],
+    );
+    assert_eq!(staff.company_id, admin.company_id);
+    assert_eq!(
+        s.error_code(&Auth::None, accept, json!({ "t": token, "p": PASSWORD }))
+            .await,
+        "BAD_USER_INPUT",
+        "an invitation works once"
+    );
+
+    // Staff cannot manage the team.
+    assert_eq!(
+        s.error_code(
+            &staff.auth(),
+            invite,
+            json!({ "e": email("x"), "r": "STAFF" })
+        )
+        .await,
+        "FORBIDDEN"
+    );
+    let users = s
+        .ok(
+            &staff.auth(),
+            "{ users { edges { node { email role } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(users["users"]["edges"].as_array().unwrap().len(), 2);
+
+    // The last admin can be neither demoted nor deactivated.
+    let role = "mutation($u: ID!, $r: Role!) { changeUserRole(userId: $u, role: $r) { role } }";
+    let deactivate = "mutation($u: ID!) { deactivateUser(userId: $u) { status } }";
+    assert_eq!(
+        s.error_code(
+            &admin.auth(),
+            role,
+            json!({ "u": admin.user_id, "r": "STAFF" })
+        )
+        .await,
+        "CONFLICT"
+    );
+    assert_eq!(
+        s.error_code(&admin.auth(), deactivate, json!({ "u": admin.user_id }))
+            .await,
+        "CONFLICT"
+    );
+    // With a second admin, the first may step down.
+    let promoted = s
+        .ok(
+            &admin.auth(),
+            role,
+            json!({ "u": staff.user_id, "r": "COMPANY_ADMIN" }),
+        )
+        .await;
+    assert_eq!(promoted["changeUserRole"]["role"], "COMPANY_ADMIN");
+    let demoted = s
+        .ok(
+            &admin.auth(),
+            role,
+            json!({ "u": admin.user_id, "r": "MANAGER" }),
+        )
+        .await;
+    assert_eq!(demoted["changeUserRole"]["role"], "MANAGER");
+
+    // A deactivated user can no longer log in or refresh.
+    let gone = s
+        .ok(&staff.auth(), deactivate, json!({ "u": admin.user_id }))
+        .await;
+    assert_eq!(gone["deactivateUser"]["status"], "DEACTIVATED");
+    assert_eq!(
+        refresh(&s, &admin.refresh).await.unwrap_err(),
+        "UNAUTHENTICATED"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn company_profile_updates_and_validates() {
+    let s = TestServer::start().await;
+    let admin = s.sign_up("Profile Optical", "ECP", &email("prof")).await;
+    let update = "mutation($i: UpdateCompanyProfileInput!) { updateCompanyProfile(input: $i) { name address phone website openingHours } }";
+    let done = s
+        .ok(&admin.auth(), update, json!({ "i": { "name": "Profile Optical Ltd", "phone": "+44 20 7946 0000",
+            "website": "https://profile.example", "openingHours": "Mon-Fri 9-17", "address": "1 High St" } }))
+        .await;
+    assert_eq!(done["updateCompanyProfile"]["name"], "Profile Optical Ltd");
+    assert_eq!(
+        done["updateCompanyProfile"]["website"],
+        "https://profile.example"
+    );
+    let (_, bad) = s
+        .post(
+            &admin.auth(),
+            update,
+            json!({ "i": { "website": "javascript:alert(1)" } }),
+        )
+        .await;
+    assert_eq!(first_code(&bad).as_deref(), Some("BAD_USER_INPUT"));
+    assert_eq!(
+        bad["errors"][0]["extensions"]["field"],
+        json!(["input", "website"])
+    );
+    let me = s.ok(&admin.auth(), ME, json!({})).await;
+    assert_eq!(
+        me["me"]["company"]["name"], "Profile Optical Ltd",
+        "a refused update changes nothing"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_authenticate_until_revoked() {
+    let s = TestServer::start().await;
+    let admin = s.sign_up("Partner Optical", "ECP", &email("keys")).await;
+    let create = "mutation { createApiKey(name: \"LMS connector\", role: STAFF) { secret apiKey { id name role prefix persistedOnly } } }";
+    let created = s.ok(&admin.auth(), create, json!({})).await;
+    let secret = created["createApiKey"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key_id = created["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        secret.starts_with(
+            created["createApiKey"]["apiKey"]["prefix"]
+                .as_str()
+                .unwrap()
+        )
+    );
+
+    let key = Auth::ApiKey(secret.clone());
+    let users = s
+        .ok(
+            &key,
+            "{ users { edges { node { email } } } me { user { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        users["users"]["edges"].as_array().unwrap().len(),
+        1,
+        "the key acts for its company"
+    );
+    assert_eq!(
+        users["me"],
+        serde_json::Value::Null,
+        "an API key is not a user"
+    );
+    assert_eq!(
+        s.error_code(&key, create, json!({})).await,
+        "FORBIDDEN",
+        "a STAFF key cannot make keys"
+    );
+
+    let listed = s
+        .ok(
+            &admin.auth(),
+            "{ apiKeys { edges { node { id name lastUsedAt } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        !listed.to_string().contains(&secret),
+        "secrets are never listed"
+    );
+    assert!(listed["apiKeys"]["edges"][0]["node"]["lastUsedAt"].is_string());
+
+    let revoked = s
+        .ok(
+            &admin.auth(),
+            "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
+            json!({ "id": key_id }),
+        )
+        .await;
+    assert!(revoked["revokeApiKey"]["revokedAt"].is_string());
+    let (status, body) = s
+        .post(&key, "{ users { edges { node { email } } } }", json!({}))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(first_code(&body).as_deref(), Some("UNAUTHENTICATED"));
+    assert!(body.get("data").is_none_or(|d| d.is_null()));
+
+    // A persisted-only key cannot run ad-hoc operations.
+    let po = s.ok(&admin.auth(), "mutation { createApiKey(name: \"Locked\", role: STAFF, persistedOnly: true) { secret } }", json!({})).await;
+    let po = Auth::ApiKey(po["createApiKey"]["secret"].as_str().unwrap().to_owned());
+    assert_eq!(
+        s.error_code(&po, "{ users { edges { node { email } } } }", json!({}))
+            .await,
+        "FORBIDDEN"
+    );
+    s.finish().await;
+}

@@ -1,0 +1,109 @@
+//! What operations cost in SQL statements, counted (transaction control not included).
+
+use ils_tests::{Auth, TestServer, email};
+use serde_json::json;
+
+async fn cost(s: &TestServer, auth: &Auth, query: &str) -> u64 {
+    let before = s.statements();
+    s.ok(auth, query, json!({})).await;
+    s.statements() - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_costs_at_most_two_statements() {
+    let s = TestServer::start().await;
+    let a = s.sign_up("Counting Optics", "ECP", &email("count")).await;
+    let n = cost(&s, &a.auth(), "{ me { user { id email firstName lastName } company { id name type status plan } roles } }").await;
+    // PostgreSQL: the tenant settings (one statement) and one join; SQLite: the join only.
+    let expected = if s.is_postgres() { 2 } else { 1 };
+    assert_eq!(n, expected, "me cost {n} statements");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_users_costs_the_same_whatever_its_size() {
+    let s = TestServer::start().await;
+    let a = s.sign_up("Paging Optics", "ECP", &email("page")).await;
+    for i in 0..12 {
+        let inv = s
+            .ok(
+                &a.auth(),
+                "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
+                json!({ "e": email(&format!("p{i}")) }),
+            )
+            .await;
+        s.ok(
+            &Auth::None,
+            "mutation($t: String!) { acceptInvitation(token: $t, password: \"Correct-Horse-42\", firstName: \"P\", lastName: \"Q\") { user { id } } }",
+            json!({ "t": inv["inviteUser"]["token"] }),
+        )
+        .await;
+    }
+    let one = cost(
+        &s,
+        &a.auth(),
+        "{ users(first: 1) { edges { node { id email } } pageInfo { hasNextPage } } }",
+    )
+    .await;
+    let all = cost(
+        &s,
+        &a.auth(),
+        "{ users(first: 50) { edges { node { id email } } pageInfo { hasNextPage } } }",
+    )
+    .await;
+    assert_eq!(one, all, "page of 1: {one} statements, page of 13: {all}");
+    assert!(all <= 2, "{all}");
+
+    // Walking the pages in both directions visits every member once.
+    let mut seen = vec![];
+    let mut after: Option<String> = None;
+    loop {
+        let page = s
+            .ok(&a.auth(), "query($a: String) { users(first: 5, after: $a) { edges { cursor node { email } } pageInfo { hasNextPage endCursor } } }", json!({ "a": after }))
+            .await;
+        for e in page["users"]["edges"].as_array().unwrap() {
+            seen.push(e["node"]["email"].as_str().unwrap().to_owned());
+        }
+        if !page["users"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
+            break;
+        }
+        after = page["users"]["pageInfo"]["endCursor"]
+            .as_str()
+            .map(str::to_owned);
+    }
+    assert_eq!(seen.len(), 13);
+    let last = s
+        .ok(
+            &a.auth(),
+            "{ users(last: 3) { edges { node { email } } pageInfo { hasPreviousPage } } }",
+            json!({}),
+        )
+        .await;
+    let tail: Vec<_> = last["users"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["email"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(tail, seen[10..].to_vec());
+    assert_eq!(last["users"]["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(
+        s.error_code(
+            &a.auth(),
+            "{ users(first: 101) { edges { cursor } } }",
+            json!({})
+        )
+        .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        s.error_code(
+            &a.auth(),
+            "{ users(after: \"garbage\") { edges { cursor } } }",
+            json!({})
+        )
+        .await,
+        "BAD_USER_INPUT"
+    );
+    s.finish().await;
+}
