@@ -1,5 +1,6 @@
-//! The GraphQL-level protections async-graphql lacks (an alias limit) and the one place
-//! where every error gets its stable `extensions.code` and the request id.
+//! The GraphQL-level protections async-graphql lacks (document-wide alias and directive
+//! limits, introspection refused with an error) and the one place where every error gets
+//! its stable `extensions.code`.
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
@@ -18,8 +19,7 @@ pub struct Protections {
 
 impl Default for Protections {
     fn default() -> Self {
-        let c = crate::config::Config::default();
-        Protections::from(&c)
+        Protections::from(&crate::config::Config::default())
     }
 }
 
@@ -34,12 +34,14 @@ impl From<&crate::config::Config> for Protections {
     }
 }
 
-/// Per-request facts the transport puts in the request data.
+/// Per-request facts the transport puts in the request data. async-graphql shows request
+/// data to the parse and validation hooks (not to `request`), so the rules that need it
+/// live there; the transport stamps the request id on the finished response.
 #[derive(Clone, Debug)]
 pub struct RequestMeta {
     pub request_id: String,
-    /// "Did you mean …?" hints are removed from messages when false.
-    pub suggestions: bool,
+    /// Whether `__schema` / `__type` may be queried; "Did you mean …?" hints go with it.
+    pub introspection: bool,
 }
 
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -63,54 +65,58 @@ fn with_code(mut e: ServerError, code: &str) -> ServerError {
     e
 }
 
-fn count_aliases(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|s| match &s.node {
-            Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node)
-            }
-            Selection::InlineFragment(i) => count_aliases(&i.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
+/// What a document holds, counted once per written occurrence (a fragment counts once,
+/// however often it is spread; spreads are bounded by the depth and complexity limits).
+#[derive(Default, Debug, PartialEq, Eq)]
+pub struct Census {
+    pub aliases: usize,
+    pub directives: usize,
+    /// `__schema` or `__type` anywhere.
+    pub introspection: bool,
 }
 
-/// Aliases in the whole document, fragments counted once each (a spread fragment is still
-/// bounded by the depth and complexity limits).
-pub fn document_aliases(doc: &ExecutableDocument) -> usize {
-    let ops: usize = doc
-        .operations
-        .iter()
-        .map(|(_, op)| count_aliases(&op.node.selection_set.node))
-        .sum();
-    let frags: usize = doc
-        .fragments
-        .values()
-        .map(|f| count_aliases(&f.node.selection_set.node))
-        .sum();
-    ops + frags
+fn walk(set: &SelectionSet, c: &mut Census) {
+    for s in &set.items {
+        match &s.node {
+            Selection::Field(f) => {
+                let f = &f.node;
+                c.aliases += usize::from(f.alias.is_some());
+                c.directives += f.directives.len();
+                c.introspection |= matches!(f.name.node.as_str(), "__schema" | "__type");
+                walk(&f.selection_set.node, c);
+            }
+            Selection::InlineFragment(i) => {
+                c.directives += i.node.directives.len();
+                walk(&i.node.selection_set.node, c);
+            }
+            Selection::FragmentSpread(f) => c.directives += f.node.directives.len(),
+        }
+    }
+}
+
+pub fn census(doc: &ExecutableDocument) -> Census {
+    let mut c = Census::default();
+    for (_, op) in doc.operations.iter() {
+        c.directives += op.node.directives.len();
+        walk(&op.node.selection_set.node, &mut c);
+    }
+    for f in doc.fragments.values() {
+        c.directives += f.node.directives.len();
+        walk(&f.node.selection_set.node, &mut c);
+    }
+    c
 }
 
 #[async_trait::async_trait]
 impl Extension for ProtectionsExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        let meta = ctx.data_opt::<RequestMeta>();
         for e in &mut response.errors {
-            if !meta.map(|m| m.suggestions).unwrap_or(true)
-                && let Some(i) = e.message.find(" Did you mean")
-            {
-                e.message.truncate(i);
-            }
             let ext = e.extensions.get_or_insert_with(Default::default);
             if ext.get("code").is_none() {
                 // What reaches here without a code is async-graphql's own argument and
                 // variable coercion ("Invalid value for argument …", "Failed to parse …").
                 ext.set("code", "BAD_USER_INPUT");
-            }
-            if let Some(m) = meta {
-                ext.set("requestId", m.request_id.clone());
             }
         }
         response
@@ -127,18 +133,26 @@ impl Extension for ProtectionsExtension {
             .run(ctx, query, variables)
             .await
             .map_err(|e| with_code(e, PARSE_FAILED))?;
-        let aliases = document_aliases(&doc);
-        if aliases > self.0.max_aliases {
-            return Err(with_code(
-                ServerError::new(
-                    format!(
-                        "Query has too many aliases ({aliases}; at most {})",
-                        self.0.max_aliases
-                    ),
-                    None,
-                ),
-                VALIDATION_FAILED,
+        let c = census(&doc);
+        let refuse = |m: String| Err(with_code(ServerError::new(m, None), VALIDATION_FAILED));
+        let limits = &self.0;
+        if c.aliases > limits.max_aliases {
+            return refuse(format!(
+                "Query has too many aliases ({}; at most {})",
+                c.aliases, limits.max_aliases
             ));
+        }
+        if c.directives > limits.max_directives {
+            return refuse(format!(
+                "Query has too many directives ({}; at most {})",
+                c.directives, limits.max_directives
+            ));
+        }
+        let introspection = ctx
+            .data_opt::<RequestMeta>()
+            .is_none_or(|m| m.introspection);
+        if c.introspection && !introspection {
+            return refuse("Introspection is not allowed for this caller".into());
         }
         Ok(doc)
     }
@@ -148,11 +162,28 @@ impl Extension for ProtectionsExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
+        let hints = ctx
+            .data_opt::<RequestMeta>()
+            .is_none_or(|m| m.introspection);
         next.run(ctx).await.map_err(|errs| {
             errs.into_iter()
-                .map(|e| with_code(e, VALIDATION_FAILED))
+                .map(|mut e| {
+                    if !hints && let Some(i) = e.message.find(" Did you mean") {
+                        e.message.truncate(i);
+                    }
+                    with_code(e, VALIDATION_FAILED)
+                })
                 .collect()
         })
+    }
+}
+
+/// Stamps the request id on every error of a finished response.
+pub fn stamp_request_id(response: &mut Response, request_id: &str) {
+    for e in &mut response.errors {
+        e.extensions
+            .get_or_insert_with(Default::default)
+            .set("requestId", request_id);
     }
 }
 
@@ -176,11 +207,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn aliases_are_counted_in_operations_and_fragments() {
+    fn the_census_counts_aliases_directives_and_introspection() {
         let doc = async_graphql::parser::parse_query(
             "query { a: me { b: user { id } } ...F } fragment F on Query { c: me { roles } }",
         )
         .unwrap();
-        assert_eq!(document_aliases(&doc), 3);
+        let c = census(&doc);
+        assert_eq!(c.aliases, 3);
+        assert!(!c.introspection);
+        let doc = async_graphql::parser::parse_query(
+            "query @a { x @b @c { __type(name: \"Q\") { name } } ... on Query @d { y } ...F @e } fragment F on Query @f { z }",
+        )
+        .unwrap();
+        let c = census(&doc);
+        assert_eq!(c.directives, 6);
+        assert!(c.introspection);
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::config::{Environment, Introspection};
 use crate::credentials::{self, Presented};
-use crate::extension::{RequestMeta, is_request_error};
+use crate::extension::{RequestMeta, is_request_error, stamp_request_id};
 use crate::state::AppState;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response as GqlResponse};
@@ -316,6 +316,19 @@ pub async fn post(
             );
         }
     };
+    let queries: Vec<&str> = match &batch {
+        BatchRequest::Single(r) => vec![r.query.as_str()],
+        BatchRequest::Batch(rs) => rs.iter().map(|r| r.query.as_str()).collect(),
+    };
+    if queries.is_empty() || queries.iter().any(|q| q.trim().is_empty()) {
+        return refuse(
+            media,
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "every request needs a non-empty `query`",
+            &rid,
+        );
+    }
     if let BatchRequest::Batch(items) = &batch {
         let max = app.config.max_batch;
         if max == 0 {
@@ -340,7 +353,7 @@ pub async fn post(
     execute(&app, media, &headers, peer, batch, rid).await
 }
 
-fn may_introspect(app: &AppState, ctx: &TenantContext) -> bool {
+pub fn may_introspect(app: &AppState, ctx: &TenantContext) -> bool {
     match app.config.introspection {
         Introspection::On => true,
         Introspection::Off => false,
@@ -385,7 +398,7 @@ async fn execute(
     let introspection = may_introspect(app, &tenant);
     let meta = RequestMeta {
         request_id: rid.clone(),
-        suggestions: introspection,
+        introspection,
     };
     let prepare = |mut r: Request| {
         if !introspection {
@@ -404,7 +417,8 @@ async fn execute(
     };
     let (status, body, responses) = match batch {
         BatchRequest::Single(r) => {
-            let resp = app.schema.execute(prepare(r)).await;
+            let mut resp = app.schema.execute(prepare(r)).await;
+            stamp_request_id(&mut resp, &rid);
             let status = if media == MediaType::GraphQLResponse && is_request_error(&resp) {
                 StatusCode::BAD_REQUEST
             } else {
@@ -415,7 +429,11 @@ async fn execute(
         }
         BatchRequest::Batch(rs) => {
             let batch = BatchRequest::Batch(rs.into_iter().map(prepare).collect());
-            let resp = app.schema.execute_batch(batch).await;
+            let mut resp = app.schema.execute_batch(batch).await;
+            match &mut resp {
+                BatchResponse::Single(r) => stamp_request_id(r, &rid),
+                BatchResponse::Batch(rs) => rs.iter_mut().for_each(|r| stamp_request_id(r, &rid)),
+            }
             let body = serde_json::to_string(&resp);
             let list = match resp {
                 BatchResponse::Single(r) => vec![r],

@@ -26,11 +26,20 @@ pub async fn handler(
                     let tenant = credentials::resolve(&app, Presented::from_json(&payload))
                         .await
                         .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                    // Introspection and hints are off for anonymous callers in production, and
+                    // a socket cannot switch them per operation, so such sockets are refused.
+                    if tenant.is_anonymous()
+                        && app.config.env == crate::config::Environment::Production
+                        && app.config.introspection != crate::config::Introspection::On
+                    {
+                        return Err(async_graphql::Error::new("authentication required"));
+                    }
                     if tenant.persisted_only {
                         return Err(async_graphql::Error::new(
                             "this API key may run persisted operations only",
                         ));
                     }
+                    let introspection = crate::transport::may_introspect(&app, &tenant);
                     let mut data = Data::default();
                     data.insert(tenant);
                     data.insert(ClientInfo {
@@ -39,7 +48,7 @@ pub async fn handler(
                     });
                     data.insert(RequestMeta {
                         request_id: uuid::Uuid::now_v7().to_string(),
-                        suggestions: true,
+                        introspection,
                     });
                     Ok(data)
                 })

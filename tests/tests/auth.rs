@@ -255,14 +255,9 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     );
 
     // Another session of the same user is a different family and survives.
+    let me = s.ok(&second.auth(), ME, json!({})).await;
     let other = s
-        .log_in(
-            &s.ok(&second.auth(), ME, json!({})).await["me"]["user"]["email"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            PASSWORD,
-        )
+        .log_in(me["me"]["user"]["email"].as_str().unwrap(), PASSWORD)
         .await;
     assert!(refresh(&s, &other.refresh).await.is_ok());
     assert_eq!(

@@ -43,7 +43,8 @@ impl Scope {
     pub fn of(ctx: &TenantContext) -> Scope {
         Scope {
             company: ctx.company_id,
-            user: ctx.responsible_user(),
+            // Only a signed-in user has "own rows"; an API key acts for its company alone.
+            user: ctx.user_id(),
             lookup: None,
             platform: ctx.platform_admin,
             system: false,
@@ -333,7 +334,8 @@ mod tests {
             platform: true,
             ..Scope::default()
         };
-        assert!(!sql::<company::Entity>(&scope).contains("WHERE"));
+        let all = sql::<company::Entity>(&scope);
+        assert!(!all.contains("1 = 0") && !all.contains("\"id\" ="), "{all}");
         assert!(sql::<api_key::Entity>(&scope).contains("WHERE 1 = 0"));
     }
 

@@ -37,8 +37,7 @@ pub async fn from_api_key(db: &Db, secret: &str) -> AppResult<TenantContext> {
         .await?
         .filter(|k| k.revoked_at.is_none())
         .ok_or_else(invalid)?;
-    tx.assume(Some(key.company_id), Some(key.created_by))
-        .await?;
+    tx.assume(Some(key.company_id), None).await?;
     let company = tx
         .select::<company::Entity>()
         .filter(company::Column::Id.eq(key.company_id))

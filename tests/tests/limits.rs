@@ -1,0 +1,552 @@
+//! Query limits (depth, complexity, aliases, directives, fragment cycles) and the
+//! introspection and suggestion rules. A refused document runs nothing.
+
+use ils_api::config::{Environment, Introspection};
+use ils_tests::{Auth, PASSWORD, TestServer, email, first_code};
+use serde_json::{Value, json};
+
+const REQUEST_ERRORS: [&str; 2] = ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"];
+
+fn sign_up_vars(email: &str) -> Value {
+    json!({ "input": {
+        "companyName": "Limits Optics", "companyType": "ECP", "email": email,
+        "password": PASSWORD, "firstName": "Test", "lastName": "Admin"
+    }})
+}
+
+/// Asserts the request was refused before execution: a request-error code and no data.
+fn assert_refused(body: &Value, what: &str) {
+    let code = first_code(body);
+    assert!(
+        code.as_deref().is_some_and(|c| REQUEST_ERRORS.contains(&c)),
+        "{what}: expected a request error, got {body}"
+    );
+    assert!(
+        body.get("data").is_none_or(Value::is_null),
+        "{what}: refused but returned data: {body}"
+    );
+}
+
+/// A log-in small enough (depth 2, complexity 2) to pass the lowered limits some tests use.
+const TINY_LOG_IN: &str = "mutation($email: String!, $password: String!) { logIn(email: $email, password: $password) { accessToken } }";
+
+/// Asserts nobody can log in as `email`: the sign-up inside a refused document never ran.
+async fn assert_no_account(s: &TestServer, email: &str) {
+    let code = s
+        .error_code(
+            &Auth::None,
+            TINY_LOG_IN,
+            json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(code, "UNAUTHENTICATED", "an account for {email} exists");
+}
+
+/// Asserts `email` can log in with the test password.
+async fn assert_account(s: &TestServer, email: &str) {
+    let data = s
+        .ok(
+            &Auth::None,
+            TINY_LOG_IN,
+            json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    assert!(data["logIn"]["accessToken"].is_string(), "{data}");
+}
+
+/// `__schema { types { fields { type { ofType … { name } } } } }`: 5 + `of_types` levels.
+fn introspection_depth(of_types: usize) -> String {
+    let mut inner = "name".to_owned();
+    for _ in 0..of_types {
+        inner = format!("ofType {{ {inner} }}");
+    }
+    format!("{{ __schema {{ types {{ fields {{ type {{ {inner} }} }} }} }} }}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depth_limit() {
+    let s = TestServer::start().await;
+    // 12 levels: at the limit, allowed.
+    let data = s.ok(&Auth::None, &introspection_depth(7), json!({})).await;
+    assert!(
+        data["__schema"]["types"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
+
+    for of_types in [8, 10, 40] {
+        let (_, body) = s
+            .post(&Auth::None, &introspection_depth(of_types), json!({}))
+            .await;
+        assert_refused(&body, &format!("depth {}", 5 + of_types));
+    }
+
+    // The same bomb through a chain of fragments.
+    let mut doc = "{ __schema { types { ...F0 } } }".to_owned();
+    for i in 0..12 {
+        doc.push_str(&format!(
+            " fragment F{i} on __Type {{ name ofType {{ ...F{} }} }}",
+            i + 1
+        ));
+    }
+    doc.push_str(" fragment F12 on __Type { name }");
+    let (status, body) = s.post(&Auth::None, &doc, json!({})).await;
+    assert_eq!(status, 200);
+    assert_refused(&body, "depth through fragments");
+
+    // The Relay shapes of the schema stay well within the limit.
+    let session = s.sign_up("Deep Optics", "ECP", &email("depth")).await;
+    let data = s
+        .ok(
+            &session.auth(),
+            "{ users(first: 5) { edges { cursor node { id email } } pageInfo { hasNextPage endCursor } }
+               me { user { id } company { id name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["users"]["edges"].as_array().map(Vec::len), Some(1));
+
+    // With application/graphql-response+json a refused document is an HTTP 400.
+    let resp = s
+        .http
+        .post(s.url("/graphql"))
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": introspection_depth(10) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_refused(&body, "depth, graphql-response+json");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depth_limit_refuses_a_mutation_without_running_it() {
+    let s = TestServer::start_with(|c| c.max_depth = 2).await;
+    let mail = email("deep-mutation");
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            "mutation($input: SignUpInput!) { signUp(input: $input) { user { id } } }",
+            sign_up_vars(&mail),
+        )
+        .await;
+    assert_refused(&body, "depth 3 with max_depth 2");
+    assert_no_account(&s, &mail).await;
+
+    // Within the limit the same mutation runs.
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
+            sign_up_vars(&mail),
+        )
+        .await;
+    assert!(body["data"]["signUp"]["accessToken"].is_string(), "{body}");
+    assert_account(&s, &mail).await;
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alias_limit() {
+    let s = TestServer::start().await;
+    let aliases = |n: usize| {
+        (0..n)
+            .map(|i| format!("a{i}: __typename"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let data = s
+        .ok(&Auth::None, &format!("{{ {} }}", aliases(30)), json!({}))
+        .await;
+    assert_eq!(data["a29"], "Query");
+
+    for n in [31, 500] {
+        let (_, body) = s
+            .post(&Auth::None, &format!("{{ {} }}", aliases(n)), json!({}))
+            .await;
+        assert_refused(&body, &format!("{n} aliases"));
+        assert_eq!(
+            first_code(&body).as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED")
+        );
+    }
+
+    // Aliases in fragments count too.
+    let doc = format!(
+        "{{ {} ...F }} fragment F on Query {{ {} }}",
+        aliases(20),
+        (0..11)
+            .map(|i| format!("f{i}: __typename"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (_, body) = s.post(&Auth::None, &doc, json!({})).await;
+    assert_refused(&body, "aliases in a fragment");
+
+    // A mutation with too many aliases does not run.
+    let mail = email("alias-mutation");
+    let fields = (0..31)
+        .map(|i| format!("t{i}: accessToken"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            &format!("mutation($input: SignUpInput!) {{ signUp(input: $input) {{ {fields} }} }}"),
+            sign_up_vars(&mail),
+        )
+        .await;
+    assert_refused(&body, "31 aliases in a mutation");
+    assert_no_account(&s, &mail).await;
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directive_limit() {
+    let s = TestServer::start().await;
+    let directives = |n: usize| " @include(if: true)".repeat(n);
+    let data = s
+        .ok(
+            &Auth::None,
+            &format!("{{ __typename{} }}", directives(50)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["__typename"], "Query");
+
+    for n in [51, 1000] {
+        let (_, body) = s
+            .post(
+                &Auth::None,
+                &format!("{{ __typename{} }}", directives(n)),
+                json!({}),
+            )
+            .await;
+        assert_refused(&body, &format!("{n} directives"));
+    }
+
+    // Unknown directives by the thousand (directive overloading) are refused too.
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            &format!("{{ __typename{} }}", " @x".repeat(5000)),
+            json!({}),
+        )
+        .await;
+    assert_refused(&body, "5000 unknown directives");
+
+    // Inside a fragment.
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            &format!(
+                "{{ ...F }} fragment F on Query {{ __typename{} }}",
+                directives(51)
+            ),
+            json!({}),
+        )
+        .await;
+    assert_refused(&body, "51 directives in a fragment");
+
+    // A mutation with a directive flood does not run.
+    let mail = email("directive-mutation");
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            &format!(
+                "mutation($input: SignUpInput!) {{ signUp(input: $input) {{ accessToken{} }} }}",
+                directives(51)
+            ),
+            sign_up_vars(&mail),
+        )
+        .await;
+    assert_refused(&body, "51 directives in a mutation");
+    assert_no_account(&s, &mail).await;
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn circular_fragments_are_refused() {
+    let s = TestServer::start().await;
+    let mail = email("cycle");
+    let docs = [
+        "query { ...A } fragment A on Query { __typename ...B } fragment B on Query { __typename ...A }"
+            .to_owned(),
+        "query { ...A } fragment A on Query { __typename ...A }".to_owned(),
+        "query { me { ...M } } fragment M on Me { roles ...N } fragment N on Me { platformAdmin ...M }"
+            .to_owned(),
+    ];
+    for doc in &docs {
+        let (status, body) = s.post(&Auth::None, doc, json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_refused(&body, doc);
+    }
+
+    // A cycle next to a mutation: nothing runs.
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            "mutation($input: SignUpInput!) { signUp(input: $input) { ...P } }
+             fragment P on AuthPayload { accessToken ...Q }
+             fragment Q on AuthPayload { refreshToken ...P }",
+            sign_up_vars(&mail),
+        )
+        .await;
+    assert_refused(&body, "cyclic fragments in a mutation");
+    assert_no_account(&s, &mail).await;
+    s.finish().await;
+}
+
+/// 14 fields per repetition.
+const ME_FIELDS: &str = "me { user { id email firstName lastName role status createdAt } \
+                         roles platformAdmin company { id name } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complexity_limit() {
+    let s = TestServer::start().await;
+    let session = s.sign_up("Complex Optics", "ECP", &email("complex")).await;
+    let query = |n: usize| format!("{{ {} }}", ME_FIELDS.repeat(n));
+
+    // 60 × 14 = 840: allowed.
+    let data = s.ok(&session.auth(), &query(60), json!({})).await;
+    assert!(data["me"]["user"]["email"].is_string(), "{data}");
+
+    // 80 × 14 = 1120 and far beyond: refused.
+    for n in [80, 2000] {
+        let (_, body) = s.post(&session.auth(), &query(n), json!({})).await;
+        assert_refused(&body, &format!("complexity {}", n * 14));
+    }
+
+    // Repeated fragment spreads count each time.
+    let doc = format!(
+        "{{ {} }} fragment F on Query {{ {} }}",
+        "...F ".repeat(30),
+        ME_FIELDS.repeat(3)
+    );
+    let (_, body) = s.post(&session.auth(), &doc, json!({})).await;
+    assert_refused(&body, "complexity through fragment spreads");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complexity_limit_refuses_a_mutation_without_running_it() {
+    let s = TestServer::start_with(|c| c.max_complexity = 5).await;
+    let mail = email("complex-mutation");
+    let before = s.statements();
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            "mutation($input: SignUpInput!) { signUp(input: $input) {
+                accessToken refreshToken expiresIn user { id email } company { id name } } }",
+            sign_up_vars(&mail),
+        )
+        .await;
+    assert_refused(&body, "complexity 10 with max_complexity 5");
+    assert_eq!(
+        s.statements(),
+        before,
+        "a refused document reached the database"
+    );
+    assert_no_account(&s, &mail).await;
+
+    // Within the limit the same mutation runs.
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
+            sign_up_vars(&mail),
+        )
+        .await;
+    assert!(body["data"]["signUp"]["accessToken"].is_string(), "{body}");
+    assert_account(&s, &mail).await;
+    s.finish().await;
+}
+
+/// True when the body carries no introspection data at all.
+fn no_schema_data(body: &Value) -> bool {
+    body["data"]["__schema"].is_null() && body["data"]["__type"].is_null()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_in_production_needs_a_signed_in_caller() {
+    let s = TestServer::start_with(|c| {
+        c.env = Environment::Production;
+        c.introspection = Introspection::Auto;
+    })
+    .await;
+    let schema_query = "{ __schema { queryType { name } types { name } } }";
+    let type_query = "{ __type(name: \"User\") { fields { name } } }";
+
+    for q in [schema_query, type_query] {
+        let (_, body) = s.post(&Auth::None, q, json!({})).await;
+        assert!(
+            no_schema_data(&body),
+            "anonymous introspection in production: {body}"
+        );
+    }
+
+    // Ordinary anonymous queries still work.
+    let data = s
+        .ok(&Auth::None, "{ __typename me { roles } }", json!({}))
+        .await;
+    assert_eq!(data["__typename"], "Query");
+
+    let session = s.sign_up("Intro Optics", "ECP", &email("intro")).await;
+    let data = s.ok(&session.auth(), schema_query, json!({})).await;
+    assert_eq!(data["__schema"]["queryType"]["name"], "Query");
+    let data = s.ok(&session.auth(), type_query, json!({})).await;
+    assert!(
+        data["__type"]["fields"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x["name"] == "email")),
+        "{data}"
+    );
+    s.finish().await;
+}
+
+/// A refused introspection must say so: an error, not a silent `null` for the non-null
+/// `__schema` field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_introspection_is_reported_as_an_error() {
+    let s = TestServer::start_with(|c| {
+        c.env = Environment::Production;
+        c.introspection = Introspection::Auto;
+    })
+    .await;
+    let mut silent = vec![];
+    for q in [
+        "{ __schema { queryType { name } } }",
+        "{ __type(name: \"User\") { name } }",
+    ] {
+        let (_, body) = s.post(&Auth::None, q, json!({})).await;
+        assert!(no_schema_data(&body), "{body}");
+        if body["errors"].as_array().is_none_or(Vec::is_empty) {
+            silent.push(format!("{q} -> {body}"));
+        }
+    }
+    s.finish().await;
+    assert!(
+        silent.is_empty(),
+        "introspection refused without an error:\n{}",
+        silent.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_settings_override_the_default() {
+    // Off: nobody introspects, not even a signed-in user in development.
+    let s = TestServer::start_with(|c| c.introspection = Introspection::Off).await;
+    let session = s.sign_up("Off Optics", "ECP", &email("intro-off")).await;
+    let (_, body) = s
+        .post(
+            &session.auth(),
+            "{ __schema { queryType { name } } }",
+            json!({}),
+        )
+        .await;
+    assert!(no_schema_data(&body), "{body}");
+    s.finish().await;
+
+    // On: anonymous callers introspect even in production.
+    let s = TestServer::start_with(|c| {
+        c.env = Environment::Production;
+        c.introspection = Introspection::On;
+    })
+    .await;
+    let data = s
+        .ok(
+            &Auth::None,
+            "{ __schema { queryType { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["__schema"]["queryType"]["name"], "Query");
+    s.finish().await;
+
+    // Auto in development: anonymous callers introspect.
+    let s = TestServer::start().await;
+    let data = s
+        .ok(
+            &Auth::None,
+            "{ __schema { mutationType { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["__schema"]["mutationType"]["name"], "Mutation");
+    s.finish().await;
+}
+
+/// Misspellings close enough for async-graphql to suggest a fix.
+const MISSPELLED: [&str; 4] = [
+    "{ nodee(id: \"x\") { id } }",
+    "{ me { usr { id } } }",
+    "{ userss { pageInfo { hasNextPage } } }",
+    "{ users(firstt: 1) { pageInfo { hasNextPage } } }",
+];
+
+fn suggestion_messages(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["message"].as_str())
+        .filter(|m| m.contains("Did you mean"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suggestions_are_shown_in_development() {
+    let s = TestServer::start().await;
+    for q in MISSPELLED {
+        let (_, body) = s.post(&Auth::None, q, json!({})).await;
+        assert_eq!(
+            first_code(&body).as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "{q}: {body}"
+        );
+        assert!(
+            !suggestion_messages(&body).is_empty(),
+            "{q}: no suggestion in {body}"
+        );
+    }
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suggestions_are_hidden_from_anonymous_callers_in_production() {
+    let s = TestServer::start_with(|c| {
+        c.env = Environment::Production;
+        c.introspection = Introspection::Auto;
+    })
+    .await;
+    let mut leaked = vec![];
+    for q in MISSPELLED {
+        let (_, body) = s.post(&Auth::None, q, json!({})).await;
+        assert_eq!(
+            first_code(&body).as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "{q}: {body}"
+        );
+        let msg = body["errors"][0]["message"].as_str().unwrap_or("");
+        assert!(msg.starts_with("Unknown"), "{q}: {body}");
+        leaked.extend(
+            suggestion_messages(&body)
+                .into_iter()
+                .map(|m| format!("{q}: {m}")),
+        );
+    }
+
+    // Signed-in callers may introspect, so they get the hints.
+    let session = s.sign_up("Hint Optics", "ECP", &email("hint")).await;
+    let (_, body) = s.post(&session.auth(), MISSPELLED[0], json!({})).await;
+    assert!(!suggestion_messages(&body).is_empty(), "signed in: {body}");
+    s.finish().await;
+    assert!(
+        leaked.is_empty(),
+        "suggestions shown to anonymous callers in production:\n{}",
+        leaked.join("\n")
+    );
+}

@@ -1,0 +1,262 @@
+//! The `ils` binary as an operator runs it: configuration errors, the schema command,
+//! and `serve` with its embedded SQLite default, demo data and graceful SIGTERM.
+
+use serde_json::{Value, json};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const ILS: &str = env!("CARGO_BIN_EXE_ils-under-test");
+
+/// The binary with an empty environment (no ILS_*, DATABASE_URL or REDIS_URL from the
+/// caller) in `dir`.
+fn ils(dir: &tempfile::TempDir) -> Command {
+    let mut cmd = Command::new(ILS);
+    cmd.env_clear()
+        .current_dir(dir.path())
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Runs the binary with `vars`; returns exit status, stdout and stderr.
+async fn run(args: &[&str], vars: &[(&str, &str)]) -> (ExitStatus, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = ils(&dir);
+    cmd.args(args).envs(vars.iter().copied());
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("the binary finished within 60 s")
+        .expect("the binary ran");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn assert_config_error(vars: &[(&str, &str)], mentions: &str) {
+    let (status, stdout, stderr) = run(&[], vars).await;
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "{vars:?}: exit {status}; stderr: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{vars:?}: expected one line, got: {stderr}");
+    assert!(
+        lines[0].starts_with("ils: configuration error:"),
+        "{vars:?}: {stderr}"
+    );
+    assert!(lines[0].contains(mentions), "{vars:?}: {stderr}");
+    for word in ["panicked", "backtrace", "RUST_BACKTRACE"] {
+        assert!(!stderr.contains(word), "{vars:?}: {stderr}");
+    }
+    assert!(
+        !stdout.contains("listening"),
+        "{vars:?}: it started: {stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_without_a_jwt_secret_exits_2() {
+    assert_config_error(&[("ILS_ENV", "production")], "ILS_JWT_SECRET").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_database_url_exits_2() {
+    assert_config_error(&[("DATABASE_URL", "mysql://x")], "DATABASE_URL").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_configuration_errors_exit_2() {
+    assert_config_error(&[("ILS_JWT_SECRET", "short")], "ILS_JWT_SECRET").await;
+    assert_config_error(&[("REDIS_URL", "http://localhost:6379")], "REDIS_URL").await;
+    assert_config_error(&[("ILS_CONFIG", "/nonexistent/ils.toml")], "ILS_CONFIG").await;
+    assert_config_error(&[("ILS_MAX_DEPTH", "0")], "ILS_MAX_DEPTH").await;
+    // A value of the wrong type: still one line (figment's message is multi-line).
+    assert_config_error(&[("ILS_MAX_DEPTH", "deep")], "").await;
+    // Every subcommand that needs the configuration checks it.
+    let (status, _, stderr) = run(&["migrate"], &[("DATABASE_URL", "mysql://x")]).await;
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("ils: configuration error:"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_command_prints_the_checked_in_sdl() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql");
+    let checked_in = std::fs::read_to_string(path).expect("schema.graphql exists");
+    // `schema` needs no configuration: it works even with a broken one.
+    let (status, stdout, stderr) = run(&["schema"], &[("DATABASE_URL", "mysql://x")]).await;
+    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(stdout.contains("type Query {"), "{stdout}");
+    assert!(
+        stdout.trim_end_matches('\n') == checked_in.trim_end_matches('\n'),
+        "schema.graphql is out of date: regenerate it with \
+         `cargo run -q -p ils-api -- schema > schema.graphql`"
+    );
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+async fn wait_for_exit(child: &mut tokio::process::Child, limit: Duration) -> Option<ExitStatus> {
+    tokio::time::timeout(limit, child.wait())
+        .await
+        .ok()
+        .map(|r| r.expect("wait for the child"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_uses_sqlite_seeds_demo_data_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let stderr_path = dir.path().join("stderr.log");
+    let mut cmd = ils(&dir);
+    cmd.arg("serve")
+        .env("ILS_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap());
+    let mut child = cmd.spawn().expect("ils serve started");
+    let pid = child.id().expect("a pid");
+
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let stdout = stdout.clone();
+        let pipe = child.stdout.take().unwrap();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(pipe).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut s = stdout.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    };
+    let logs = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            && r.status().as_u16() == 200
+        {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("ils serve exited early ({status}); stderr:\n{}", logs());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not up after 60 s; stderr:\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The banner follows right after the listener is up; give it a moment to arrive.
+    let waited = Instant::now();
+    let banner = loop {
+        let banner = stdout.lock().unwrap().clone();
+        if banner.contains("brightside-demo-2026") || waited.elapsed() > Duration::from_secs(10) {
+            break banner;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(banner.contains("/playground"), "{banner}");
+    assert!(banner.contains(&format!("127.0.0.1:{port}")), "{banner}");
+    assert!(banner.contains("admin@brightside.example"), "{banner}");
+    assert!(banner.contains("brightside-demo-2026"), "{banner}");
+
+    // The embedded default: a SQLite file and the development secret in the working folder.
+    assert!(
+        dir.path().join("ils.db").exists(),
+        "no ils.db in the working folder"
+    );
+    assert!(
+        dir.path().join(".ils").join("jwt-secret").exists(),
+        "no development signing secret in .ils/"
+    );
+
+    let gql = |token: Option<&str>, query: &str, variables: Value| {
+        let mut req = http
+            .post(format!("{base}/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let resp = req.send().await.expect("request sent");
+            assert_eq!(resp.status().as_u16(), 200);
+            resp.json::<Value>().await.expect("JSON")
+        }
+    };
+    let body = gql(
+        None,
+        ils_tests::LOG_IN,
+        json!({ "email": "admin@brightside.example", "password": "brightside-demo-2026" }),
+    )
+    .await;
+    let token = body["data"]["logIn"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("demo login failed: {body}"))
+        .to_owned();
+    let body = gql(
+        Some(&token),
+        "{ me { user { email } company { name type status } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["me"]["company"]["name"], "Brightside Optometry",
+        "{body}"
+    );
+    assert_eq!(body["data"]["me"]["company"]["status"], "ACTIVE", "{body}");
+    assert_eq!(
+        body["data"]["me"]["user"]["email"], "admin@brightside.example",
+        "{body}"
+    );
+
+    // The playground of a development server lists the demo logins.
+    let html = http
+        .get(format!("{base}/playground"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("admin@brightside.example"), "{html}");
+
+    let killed = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill ran");
+    assert!(killed.success());
+    let status = wait_for_exit(&mut child, Duration::from_secs(30)).await;
+    let Some(status) = status else {
+        child.kill().await.ok();
+        panic!("still running 30 s after SIGTERM; stderr:\n{}", logs());
+    };
+    assert!(
+        status.success(),
+        "exit after SIGTERM: {status}; stderr:\n{}",
+        logs()
+    );
+    reader.await.ok();
+    assert!(
+        http.get(format!("{base}/healthz")).send().await.is_err(),
+        "still answering after exit"
+    );
+    assert!(!logs().contains("panicked"), "{}", logs());
+}

@@ -1,0 +1,863 @@
+//! GraphQL over HTTP: content negotiation, status codes, GET, CSRF protection, body size,
+//! batching, request ids, the operational endpoints and the header-read timeout.
+
+use ils_tests::{Auth, LOG_IN, PASSWORD, TestServer, email, first_code};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// Sends a prepared request; returns status, headers and the body parsed as JSON (Null
+/// when it is not JSON).
+async fn send(req: reqwest::RequestBuilder) -> (u16, HeaderMap, Value) {
+    let resp = req.send().await.expect("request sent");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body read");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn content_type(h: &HeaderMap) -> String {
+    h.get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn header(h: &HeaderMap, name: &str) -> String {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn sign_up_vars(email: &str) -> Value {
+    json!({ "input": {
+        "companyName": "Csrf Optics", "companyType": "ECP", "email": email,
+        "password": PASSWORD, "firstName": "Test", "lastName": "Admin"
+    }})
+}
+
+const SIGN_UP_MUTATION: &str =
+    "mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken } }";
+
+/// Asserts that nobody can log in as `email` (the sign-up that would create it never ran).
+async fn assert_no_account(s: &TestServer, email: &str) {
+    let code = s
+        .error_code(
+            &Auth::None,
+            LOG_IN,
+            json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(code, "UNAUTHENTICATED", "an account for {email} exists");
+}
+
+/// Asserts the response has an `x-request-id` header and every error of `body` a code.
+fn assert_error_shape(headers: &HeaderMap, body: &Value) {
+    assert!(
+        !header(headers, "x-request-id").is_empty(),
+        "no x-request-id header"
+    );
+    let errors = body["errors"].as_array().expect("errors array");
+    assert!(!errors.is_empty(), "no errors in {body}");
+    for e in errors {
+        assert!(
+            e["extensions"]["code"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty()),
+            "error without a code: {e}"
+        );
+    }
+}
+
+/// The errors of `body` whose `extensions.requestId` is not the `x-request-id` header.
+fn request_id_mismatches(headers: &HeaderMap, body: &Value) -> Vec<String> {
+    let rid = header(headers, "x-request-id");
+    body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| rid.is_empty() || e["extensions"]["requestId"].as_str() != Some(rid.as_str()))
+        .map(|e| format!("header {rid:?}, error {e}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_response_json_is_negotiated_and_request_errors_answer_400() {
+    let s = TestServer::start().await;
+    let post = |q: &str| {
+        s.http
+            .post(s.url("/graphql"))
+            .header("accept", GRAPHQL_RESPONSE)
+            .json(&json!({ "query": q }))
+    };
+
+    let (status, h, body) = send(post("{ __typename }")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        content_type(&h).starts_with(GRAPHQL_RESPONSE),
+        "content type {}",
+        content_type(&h)
+    );
+    assert_eq!(body["data"]["__typename"], "Query");
+
+    let (status, h, body) = send(post("{ me { ")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(content_type(&h).starts_with(GRAPHQL_RESPONSE));
+    assert_eq!(first_code(&body).as_deref(), Some("GRAPHQL_PARSE_FAILED"));
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+    assert_error_shape(&h, &body);
+
+    let (status, h, body) = send(post("{ noSuchField }")).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        first_code(&body).as_deref(),
+        Some("GRAPHQL_VALIDATION_FAILED")
+    );
+    assert_error_shape(&h, &body);
+
+    // A field error during execution is not a request error: 200 with partial data.
+    let (status, h, body) = send(post("{ users { edges { node { id } } } }")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(first_code(&body).as_deref(), Some("UNAUTHENTICATED"));
+    assert_error_shape(&h, &body);
+
+    // Preferred over application/json at equal quality.
+    let (status, h, _) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .header(
+                "accept",
+                "application/json, application/graphql-response+json",
+            )
+            .json(&json!({ "query": "{ __typename }" })),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(content_type(&h).starts_with(GRAPHQL_RESPONSE));
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_json_answers_200_even_for_validation_errors() {
+    let s = TestServer::start().await;
+    for accept in [None, Some("application/json"), Some("*/*")] {
+        let mut req = s
+            .http
+            .post(s.url("/graphql"))
+            .json(&json!({ "query": "{ noSuchField }" }));
+        if let Some(a) = accept {
+            req = req.header("accept", a);
+        }
+        let (status, h, body) = send(req).await;
+        assert_eq!(status, 200, "accept {accept:?}: {body}");
+        assert_eq!(
+            content_type(&h),
+            "application/json; charset=utf-8",
+            "accept {accept:?}"
+        );
+        assert_eq!(
+            first_code(&body).as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED")
+        );
+        assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+        assert_error_shape(&h, &body);
+    }
+    let (status, h, body) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .header("accept", "application/json")
+            .json(&json!({ "query": "{ me {" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(content_type(&h).starts_with("application/json"));
+    assert_eq!(first_code(&body).as_deref(), Some("GRAPHQL_PARSE_FAILED"));
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepting_only_html_is_406() {
+    let s = TestServer::start().await;
+    let (status, h, body) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .header("accept", "text/html")
+            .json(&json!({ "query": "{ __typename }" })),
+    )
+    .await;
+    assert_eq!(status, 406, "{body}");
+    assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"));
+    assert!(body.get("data").is_none(), "{body}");
+    assert_error_shape(&h, &body);
+
+    let (status, _, _) = send(
+        s.http
+            .get(s.url("/graphql"))
+            .query(&[("query", "{ __typename }")])
+            .header("accept", "text/html"),
+    )
+    .await;
+    assert_eq!(status, 406);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_runs_queries() {
+    let s = TestServer::start().await;
+    let (status, h, body) = send(
+        s.http
+            .get(s.url("/graphql"))
+            .query(&[("query", "{ __typename me { roles } }")]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(content_type(&h).starts_with("application/json"));
+    assert_eq!(body["data"]["__typename"], "Query");
+    assert!(body["data"]["me"].is_null(), "anonymous me: {body}");
+
+    // Variables and operationName travel as query parameters.
+    let (status, _, body) = send(s.http.get(s.url("/graphql")).query(&[
+        (
+            "query",
+            "query A($id: ID!) { node(id: $id) { id } } query B { __typename }",
+        ),
+        ("variables", r#"{"id":"nope"}"#),
+        ("operationName", "A"),
+    ]))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["node"].is_null(), "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+
+    // A signed-in GET sees the caller.
+    let mail = email("get");
+    let session = s.sign_up("Get Optics", "ECP", &mail).await;
+    let (status, _, body) = send(
+        s.http
+            .get(s.url("/graphql"))
+            .bearer_auth(&session.access)
+            .query(&[("query", "{ me { user { email } } }")]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["me"]["user"]["email"], mail.as_str());
+
+    // Missing query and malformed variables are refused.
+    let (status, _, body) = send(s.http.get(s.url("/graphql"))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"));
+    let (status, _, body) = send(
+        s.http
+            .get(s.url("/graphql"))
+            .query(&[("query", "{ __typename }"), ("variables", "{not json")]),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"));
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_refuses_mutations_without_running_them() {
+    let s = TestServer::start().await;
+    let mail = email("get-mutation");
+    let vars = sign_up_vars(&mail).to_string();
+    let before = s.statements();
+    let (status, h, body) = send(
+        s.http
+            .get(s.url("/graphql"))
+            .query(&[("query", SIGN_UP_MUTATION), ("variables", vars.as_str())]),
+    )
+    .await;
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(header(&h, "allow"), "POST");
+    assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"));
+    assert!(body.get("data").is_none(), "{body}");
+    assert_error_shape(&h, &body);
+    assert_eq!(
+        s.statements(),
+        before,
+        "the refused GET touched the database"
+    );
+
+    // The mutation chosen by operationName in a document that also holds a query.
+    let doc = format!("query Q {{ __typename }} {SIGN_UP_MUTATION}");
+    let (status, h, body) = send(s.http.get(s.url("/graphql")).query(&[
+        ("query", doc.as_str()),
+        ("variables", vars.as_str()),
+        ("operationName", "SignUp"),
+    ]))
+    .await;
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(header(&h, "allow"), "POST");
+    assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"));
+
+    // ... while the query of the same document runs.
+    let (status, _, body) = send(s.http.get(s.url("/graphql")).query(&[
+        ("query", doc.as_str()),
+        ("variables", vars.as_str()),
+        ("operationName", "Q"),
+    ]))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["__typename"], "Query");
+
+    assert_no_account(&s, &mail).await;
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_over_the_limit_are_413() {
+    let s = TestServer::start_with(|c| c.max_body_bytes = 4096).await;
+    let padding = " ".repeat(8192);
+    let big = json!({ "query": format!("{{ __typename {padding} }}") }).to_string();
+    let (status, h, body) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(big),
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(first_code(&body).as_deref(), Some("PAYLOAD_TOO_LARGE"));
+    assert_error_shape(&h, &body);
+
+    // Just under the limit is fine.
+    let small = json!({ "query": format!("{{ __typename {} }}", " ".repeat(3000)) }).to_string();
+    let (status, _, body) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(small),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["__typename"], "Query");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_body_limit_is_one_mebibyte() {
+    let s = TestServer::start().await;
+    let padding = " ".repeat(1024 * 1024 + 16);
+    let big = json!({ "query": format!("{{ __typename {padding} }}") }).to_string();
+    let (status, _, body) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .header("content-type", "application/json")
+            .body(big),
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(first_code(&body).as_deref(), Some("PAYLOAD_TOO_LARGE"));
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_refused_by_default() {
+    let s = TestServer::start().await;
+    let mail = email("batch-off");
+    let (status, h, body) = send(s.http.post(s.url("/graphql")).json(&json!([
+        { "query": "{ __typename }" },
+        { "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&mail) },
+    ])))
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("batched requests are disabled"),
+        "{body}"
+    );
+    assert_error_shape(&h, &body);
+    assert_no_account(&s, &mail).await;
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_up_to_max_batch_run() {
+    let s = TestServer::start_with(|c| c.max_batch = 2).await;
+    let mail = email("batch-on");
+    let (status, _, body) = send(s.http.post(s.url("/graphql")).json(&json!([
+        { "query": "{ __typename }" },
+        { "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&mail) },
+    ])))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let items = body.as_array().expect("an array response");
+    assert_eq!(items.len(), 2, "{body}");
+    assert_eq!(items[0]["data"]["__typename"], "Query");
+    assert!(
+        items[1]["data"]["signUp"]["accessToken"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    s.log_in(&mail, PASSWORD).await;
+
+    let too_many = email("batch-3");
+    let (status, _, body) = send(s.http.post(s.url("/graphql")).json(&json!([
+        { "query": "{ __typename }" },
+        { "query": "{ __typename }" },
+        { "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&too_many) },
+    ])))
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"));
+    assert_no_account(&s, &too_many).await;
+
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simple_content_types_need_a_csrf_header() {
+    let s = TestServer::start().await;
+    // (content type, body as a form rather than JSON)
+    let cases = [
+        (Some("text/plain"), false),
+        (Some("text/plain; charset=utf-8"), false),
+        (Some("application/x-www-form-urlencoded"), true),
+        (None, false),
+    ];
+    let mut mails = vec![];
+    for (ct, form) in cases {
+        let mail = email("csrf");
+        let body = if form {
+            format!(
+                "query={}&variables={}",
+                SIGN_UP_MUTATION.replace(' ', "+"),
+                sign_up_vars(&mail)
+            )
+        } else {
+            json!({ "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&mail) }).to_string()
+        };
+        let mut req = s.http.post(s.url("/graphql")).body(body);
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        let (status, h, body) = send(req).await;
+        assert_eq!(status, 400, "content type {ct:?}: {body}");
+        assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"), "{ct:?}");
+        assert!(body.get("data").is_none(), "{body}");
+        assert_error_shape(&h, &body);
+        mails.push(mail);
+    }
+
+    // multipart/form-data, the third "simple" type.
+    let mail = email("csrf-multipart");
+    let operations = json!({ "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&mail) });
+    let multipart = format!(
+        "--XBOUNDARYX\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+         --XBOUNDARYX\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{}}\r\n--XBOUNDARYX--\r\n"
+    );
+    let (status, _, body) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .header("content-type", "multipart/form-data; boundary=XBOUNDARYX")
+            .body(multipart),
+    )
+    .await;
+    assert_eq!(status, 400, "multipart: {body}");
+    assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"));
+    mails.push(mail);
+
+    for mail in &mails {
+        assert_no_account(&s, mail).await;
+    }
+
+    // With a preflight-forcing header, text/plain carrying JSON executes.
+    let mail = email("csrf-ok");
+    let (status, _, body) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .header("content-type", "text/plain")
+            .header("x-ils-csrf", "1")
+            .body(
+                json!({ "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&mail) }).to_string(),
+            ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["signUp"]["accessToken"].is_string(), "{body}");
+    s.log_in(&mail, PASSWORD).await;
+
+    for h in [
+        "apollo-require-preflight",
+        "x-apollo-operation-name",
+        "graphql-preflight",
+    ] {
+        let (status, _, body) = send(
+            s.http
+                .post(s.url("/graphql"))
+                .header("content-type", "text/plain")
+                .header(h, "1")
+                .body(json!({ "query": "{ __typename }" }).to_string()),
+        )
+        .await;
+        assert_eq!(status, 200, "{h}: {body}");
+        assert_eq!(body["data"]["__typename"], "Query", "{h}");
+    }
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_content_types_are_415_and_malformed_json_is_400() {
+    let s = TestServer::start().await;
+    for ct in ["application/xml", "application/graphql", "image/png"] {
+        let (status, h, body) = send(
+            s.http
+                .post(s.url("/graphql"))
+                .header("content-type", ct)
+                .header("x-ils-csrf", "1")
+                .body(json!({ "query": "{ __typename }" }).to_string()),
+        )
+        .await;
+        assert_eq!(status, 415, "{ct}: {body}");
+        assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"));
+        assert_error_shape(&h, &body);
+        assert_eq!(request_id_mismatches(&h, &body), Vec::<String>::new());
+    }
+
+    for bad in [
+        r#"{"query": "#,
+        "not json at all",
+        "42",
+        r#"{"query": 42}"#,
+        "",
+    ] {
+        let (status, h, body) = send(
+            s.http
+                .post(s.url("/graphql"))
+                .header("content-type", "application/json")
+                .body(bad),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"), "{bad}");
+        assert_error_shape(&h, &body);
+    }
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_has_a_code_and_the_request_id() {
+    let s = TestServer::start().await;
+    let session = s.sign_up("Rid Optics", "ECP", &email("rid")).await;
+
+    // Parse, validation, argument, resolver and transport errors alike.
+    let cases: Vec<(Auth, Value, &str)> = vec![
+        (
+            Auth::None,
+            json!({ "query": "{ me { user " }),
+            "GRAPHQL_PARSE_FAILED",
+        ),
+        (
+            Auth::None,
+            json!({ "query": "{ me { nope } }" }),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            Auth::None,
+            json!({ "query": "query($n: Int) { users(first: $n) { pageInfo { hasNextPage } } }",
+                    "variables": { "n": "ten" } }),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            session.auth(),
+            json!({ "query": "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+                    "variables": { "ids": vec!["x"; 101] } }),
+            "BAD_USER_INPUT",
+        ),
+        (
+            Auth::None,
+            json!({ "query": ils_tests::SIGN_UP, "variables": { "input": {
+                "companyName": "Weak Optics", "companyType": "ECP", "email": email("weak"),
+                "password": "short", "firstName": "T", "lastName": "A" } } }),
+            "BAD_USER_INPUT",
+        ),
+        (
+            Auth::None,
+            json!({ "query": "{ users { edges { node { id } } } }" }),
+            "UNAUTHENTICATED",
+        ),
+        (
+            Auth::Bearer("garbage".into()),
+            json!({ "query": "{ __typename }" }),
+            "UNAUTHENTICATED",
+        ),
+    ];
+    let mut mismatches = vec![];
+    for (auth, payload, code) in cases {
+        let (_, h, body) = send(auth.apply(s.http.post(s.url("/graphql")).json(&payload))).await;
+        assert_eq!(
+            first_code(&body).as_deref(),
+            Some(code),
+            "{payload}: {body}"
+        );
+        assert_error_shape(&h, &body);
+        mismatches.extend(request_id_mismatches(&h, &body));
+    }
+
+    // A client-chosen request id is kept and reported back.
+    let (_, h, body) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .header("x-request-id", "client-chosen-id-42")
+            .json(&json!({ "query": "{ nope }" })),
+    )
+    .await;
+    assert_eq!(header(&h, "x-request-id"), "client-chosen-id-42");
+    assert_error_shape(&h, &body);
+    mismatches.extend(request_id_mismatches(&h, &body));
+
+    // Successful responses carry a request id too, distinct per request.
+    let (_, h1, _) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .json(&json!({ "query": "{ __typename }" })),
+    )
+    .await;
+    let (_, h2, _) = send(
+        s.http
+            .post(s.url("/graphql"))
+            .json(&json!({ "query": "{ __typename }" })),
+    )
+    .await;
+    let (a, b) = (header(&h1, "x-request-id"), header(&h2, "x-request-id"));
+    assert!(!a.is_empty() && !b.is_empty() && a != b, "{a} / {b}");
+    s.finish().await;
+    assert!(
+        mismatches.is_empty(),
+        "errors without the response's request id:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_never_reveal_sql() {
+    let s = TestServer::start().await;
+    let mail = email("sql");
+    let session = s.sign_up("Sql Optics", "ECP", &mail).await;
+    let bad_id = "VXNlcjpub3QtYS11dWlk"; // base64 "User:not-a-uuid"
+    let cases: Vec<(Auth, &str, Value)> = vec![
+        // The same email twice: a unique-constraint violation underneath.
+        (
+            Auth::None,
+            ils_tests::SIGN_UP,
+            json!({ "input": {
+                "companyName": "Sql Optics 2", "companyType": "ECP", "email": mail,
+                "password": PASSWORD, "firstName": "T", "lastName": "A"
+            }}),
+        ),
+        (
+            session.auth(),
+            "{ users(after: \"'; DROP TABLE users; --\") { edges { node { id } } } }",
+            json!({}),
+        ),
+        (
+            session.auth(),
+            "{ users(first: -5) { edges { node { id } } } }",
+            json!({}),
+        ),
+        (
+            session.auth(),
+            "query($id: ID!) { node(id: $id) { id } nodes(ids: [$id, \"x\"]) { id } }",
+            json!({ "id": bad_id }),
+        ),
+        (
+            session.auth(),
+            "mutation { changeUserRole(userId: \"' OR 1=1 --\", role: STAFF) { id } }",
+            json!({}),
+        ),
+        (
+            session.auth(),
+            "mutation { revokeApiKey(id: \"QXBpS2V5OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA==\") { id } }",
+            json!({}),
+        ),
+        (
+            Auth::None,
+            LOG_IN,
+            json!({ "email": "x'; SELECT 1; --", "password": "nope-nope-nope" }),
+        ),
+        // A NUL character, which PostgreSQL text cannot hold.
+        (
+            session.auth(),
+            "mutation($a: String) { updateCompanyProfile(input: { address: $a }) { address } }",
+            json!({ "a": "Main St\u{0}1" }),
+        ),
+        (
+            Auth::None,
+            ils_tests::SIGN_UP,
+            json!({ "input": {
+                "companyName": "Nul\u{0}Optics", "companyType": "LAB", "email": email("nul"),
+                "password": PASSWORD, "firstName": "T", "lastName": "A"
+            }}),
+        ),
+    ];
+    let mut seen_errors = 0;
+    for (auth, q, vars) in cases {
+        let (_, body) = s.post(&auth, q, vars).await;
+        for e in body["errors"].as_array().into_iter().flatten() {
+            seen_errors += 1;
+            let msg = e["message"].as_str().unwrap_or("");
+            let whole = e.to_string();
+            let lower = whole.to_ascii_lowercase();
+            assert!(!msg.contains("SELECT"), "SQL in {e}");
+            for word in ["sqlx", "sqlite", "postgres", "insert into", "syntax error"] {
+                assert!(!lower.contains(word), "{word:?} in {e}");
+            }
+            assert!(e["extensions"]["code"].is_string(), "{e}");
+        }
+    }
+    assert!(
+        seen_errors >= 5,
+        "expected errors from the cases, saw {seen_errors}"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_ready_metrics_and_playground() {
+    let s = TestServer::start().await;
+
+    let resp = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.text().await.unwrap(), "ok");
+
+    let resp = s.http.get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let ready: Value = resp.json().await.unwrap();
+    assert_eq!(ready["database"], "ok", "{ready}");
+    let expected_redis = if ils_tests::redis_url().is_some() {
+        "ok"
+    } else {
+        "not configured"
+    };
+    assert_eq!(ready["redis"], expected_redis, "{ready}");
+
+    let (status, _, body) = send(s.http.post(s.url("/graphql")).json(
+        &json!({ "query": "query MetricsProbe { __typename }", "operationName": "MetricsProbe" }),
+    ))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    s.sign_up("Metrics Optics", "ECP", &email("metrics")).await;
+    let resp = s.http.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("ils_graphql_requests_total"), "{text}");
+    assert!(text.contains("ils_sql_statements_total"), "{text}");
+    assert!(
+        text.contains("MetricsProbe"),
+        "operation name label: {text}"
+    );
+
+    let resp = s.http.get(s.url("/playground")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("ils-config"), "{html}");
+    let open = r#"<script id="ils-config" type="application/json">"#;
+    let start = html.find(open).expect("ils-config script") + open.len();
+    let end = start + html[start..].find("</script>").expect("closing script");
+    let config: Value = serde_json::from_str(&html[start..end]).expect("ils-config is JSON");
+    assert_eq!(config["env"], "development", "{config}");
+    assert!(config["demoLogins"].is_array(), "{config}");
+
+    let resp = s
+        .http
+        .get(s.url("/playground/assets/graphiql.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(!resp.bytes().await.unwrap().is_empty());
+
+    let resp = s
+        .http
+        .get(s.url("/playground/assets/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(|c| c.header_read_timeout_secs = 1).await;
+    let mut stream = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    // Read until the server closes the connection (it may send a 408 first).
+    let closed = tokio::time::timeout(Duration::from_secs(4), async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the connection was still open after 4 s with a 1 s header-read timeout"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "closed after {:?}, before the timeout",
+        started.elapsed()
+    );
+
+    // A complete request on a fresh connection is still served.
+    let resp = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    s.finish().await;
+}
+
+/// A JSON body that is no GraphQL request (no `query`, an empty batch) is a malformed
+/// request: 400, as the transport's own message says ("a JSON object with a `query`").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_a_query_are_400() {
+    let s = TestServer::start_with(|c| c.max_batch = 2).await;
+    let mut wrong = vec![];
+    for bad in [json!({ "variables": {} }), json!({}), json!([])] {
+        let (status, _, body) = send(s.http.post(s.url("/graphql")).json(&bad)).await;
+        if status != 400 || first_code(&body).as_deref() != Some("BAD_REQUEST") {
+            wrong.push(format!("{bad} -> {status} {body}"));
+        }
+    }
+    s.finish().await;
+    assert!(
+        wrong.is_empty(),
+        "accepted as GraphQL requests:\n{}",
+        wrong.join("\n")
+    );
+}

@@ -1,0 +1,505 @@
+//! `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws, authenticated in
+//! `connection_init` like HTTP; bad credentials are refused without an ack.
+
+use futures_util::{SinkExt, StreamExt};
+use ils_api::config::{Environment, Introspection};
+use ils_tests::{Auth, TestServer, email};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const TRANSPORT_WS: &str = "graphql-transport-ws";
+const LEGACY_WS: &str = "graphql-ws";
+const ME_EMAIL: &str = "{ me { user { email } } }";
+
+/// What the server sent next.
+#[derive(Debug)]
+enum Event {
+    Json(Value),
+    /// A close frame (with its code) or the end of the stream (None).
+    Closed(Option<u16>),
+}
+
+async fn connect(s: &TestServer, protocol: &str) -> Ws {
+    let url = s.url("/graphql/ws").replacen("http://", "ws://", 1);
+    let mut req = url.into_client_request().expect("a WebSocket request");
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_str(protocol).unwrap(),
+    );
+    let (ws, resp) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(req),
+    )
+    .await
+    .expect("WebSocket handshake in time")
+    .expect("WebSocket handshake");
+    assert_eq!(
+        resp.headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok()),
+        Some(protocol),
+        "the server picked another subprotocol"
+    );
+    ws
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::text(v.to_string()))
+        .await
+        .expect("message sent");
+}
+
+/// The next message, skipping pings, pongs and keep-alives; panics after 10 s.
+async fn recv(ws: &mut Ws) -> Event {
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the server answered within 10 s");
+        match next {
+            None | Some(Err(_)) => return Event::Closed(None),
+            Some(Ok(Message::Close(frame))) => {
+                return Event::Closed(frame.map(|f| u16::from(f.code)));
+            }
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(t.as_str()).expect("a JSON message");
+                if matches!(v["type"].as_str(), Some("ka" | "ping" | "pong")) {
+                    continue;
+                }
+                return Event::Json(v);
+            }
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+async fn recv_json(ws: &mut Ws) -> Value {
+    match recv(ws).await {
+        Event::Json(v) => v,
+        Event::Closed(code) => panic!("the socket closed ({code:?}) instead of answering"),
+    }
+}
+
+/// connection_init with `auth`; asserts the ack.
+async fn init(ws: &mut Ws, auth: &Auth) {
+    send(
+        ws,
+        json!({ "type": "connection_init", "payload": auth.init_payload() }),
+    )
+    .await;
+    let ack = recv_json(ws).await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+}
+
+/// Runs one operation and returns its single result payload, checking the completion.
+async fn run(ws: &mut Ws, protocol: &str, id: &str, query: &str) -> Value {
+    let (start, data) = if protocol == TRANSPORT_WS {
+        ("subscribe", "next")
+    } else {
+        ("start", "data")
+    };
+    send(
+        ws,
+        json!({ "id": id, "type": start, "payload": { "query": query } }),
+    )
+    .await;
+    let msg = recv_json(ws).await;
+    assert_eq!(msg["type"], data, "{msg}");
+    assert_eq!(msg["id"], id, "{msg}");
+    let done = recv_json(ws).await;
+    assert_eq!(done["type"], "complete", "{done}");
+    assert_eq!(done["id"], id, "{done}");
+    msg["payload"].clone()
+}
+
+/// Collects what the server sends until it closes (at most 10 s per message).
+async fn until_closed(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
+    let mut seen = vec![];
+    loop {
+        match recv(ws).await {
+            Event::Json(v) => seen.push(v),
+            Event::Closed(code) => return (seen, code),
+        }
+    }
+}
+
+async fn signed_in_query_runs(protocol: &str) {
+    let s = TestServer::start().await;
+    let mail = email("ws");
+    let session = s.sign_up("Socket Optics", "ECP", &mail).await;
+    let mut ws = connect(&s, protocol).await;
+    init(&mut ws, &session.auth()).await;
+
+    let payload = run(&mut ws, protocol, "1", ME_EMAIL).await;
+    assert_eq!(
+        payload["data"]["me"]["user"]["email"],
+        mail.as_str(),
+        "{payload}"
+    );
+    assert!(payload.get("errors").is_none(), "{payload}");
+
+    // The connection stays usable for further operations.
+    let payload = run(
+        &mut ws,
+        protocol,
+        "2",
+        "{ me { company { name } roles } users { edges { node { email } } } }",
+    )
+    .await;
+    assert_eq!(payload["data"]["me"]["company"]["name"], "Socket Optics");
+    assert_eq!(payload["data"]["me"]["roles"], json!(["COMPANY_ADMIN"]));
+    assert_eq!(
+        payload["data"]["users"]["edges"][0]["node"]["email"],
+        mail.as_str()
+    );
+
+    // Errors of an operation arrive as its result, with a code.
+    let payload = run(&mut ws, protocol, "3", "{ companies { edges { cursor } } }").await;
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{payload}"
+    );
+    ws.close(None).await.ok();
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_ws_runs_queries_for_the_signed_in_user() {
+    signed_in_query_runs(TRANSPORT_WS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_graphql_ws_runs_queries_for_the_signed_in_user() {
+    signed_in_query_runs(LEGACY_WS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_connections_see_no_user() {
+    let s = TestServer::start().await;
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut ws = connect(&s, protocol).await;
+        init(&mut ws, &Auth::None).await;
+        let payload = run(&mut ws, protocol, "a", "{ __typename me { roles } }").await;
+        assert_eq!(payload["data"]["__typename"], "Query", "{payload}");
+        assert!(payload["data"]["me"].is_null(), "{payload}");
+        let payload = run(&mut ws, protocol, "b", "{ users { edges { cursor } } }").await;
+        assert_eq!(
+            payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{payload}"
+        );
+        ws.close(None).await.ok();
+    }
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_authenticate_in_connection_init() {
+    let s = TestServer::start().await;
+    let mail = email("ws-key");
+    let session = s.sign_up("Key Optics", "ECP", &mail).await;
+    let data = s
+        .ok(
+            &session.auth(),
+            "mutation { createApiKey(name: \"socket\", role: STAFF) { secret } }",
+            json!({}),
+        )
+        .await;
+    let secret = data["createApiKey"]["secret"].as_str().unwrap().to_owned();
+
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut ws = connect(&s, protocol).await;
+        init(&mut ws, &Auth::ApiKey(secret.clone())).await;
+        let payload = run(
+            &mut ws,
+            protocol,
+            "k",
+            "{ me { roles } users { edges { node { email } } } }",
+        )
+        .await;
+        assert!(payload["data"]["me"].is_null(), "{payload}");
+        assert_eq!(
+            payload["data"]["users"]["edges"][0]["node"]["email"],
+            mail.as_str(),
+            "{payload}"
+        );
+        ws.close(None).await.ok();
+    }
+
+    // A persisted-only key may run nothing ad hoc, over WebSocket neither.
+    let data = s
+        .ok(
+            &session.auth(),
+            "mutation { createApiKey(name: \"persisted\", role: STAFF, persistedOnly: true) { secret } }",
+            json!({}),
+        )
+        .await;
+    let persisted = data["createApiKey"]["secret"].as_str().unwrap().to_owned();
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut ws = connect(&s, protocol).await;
+        send(
+            &mut ws,
+            json!({ "type": "connection_init", "payload": Auth::ApiKey(persisted.clone()).init_payload() }),
+        )
+        .await;
+        let (seen, _) = until_closed(&mut ws).await;
+        assert!(
+            !seen.iter().any(|m| m["type"] == "connection_ack"),
+            "{protocol}: persisted-only key acknowledged: {seen:?}"
+        );
+    }
+    s.finish().await;
+}
+
+/// Bad credentials: no ack, and the socket is closed (transport-ws) or a
+/// `connection_error` is sent (legacy).
+async fn refused(s: &TestServer, protocol: &str, payload: Value) {
+    let mut ws = connect(s, protocol).await;
+    send(
+        &mut ws,
+        json!({ "type": "connection_init", "payload": payload }),
+    )
+    .await;
+    let (seen, code) = until_closed(&mut ws).await;
+    assert!(
+        !seen.iter().any(|m| m["type"] == "connection_ack"),
+        "{protocol} acknowledged {payload}: {seen:?}"
+    );
+    let errored = seen
+        .iter()
+        .any(|m| m["type"] == "connection_error" || m["type"] == "error");
+    assert!(
+        errored || code.is_some_and(|c| c == 4403 || c == 1002 || c == 4401),
+        "{protocol}: refused without an error message or a close code: {seen:?} {code:?}"
+    );
+    // Nothing can run on the refused connection.
+    let _ = send_and_expect_nothing(&mut ws, protocol).await;
+}
+
+/// After a refusal, an operation must not produce a result.
+async fn send_and_expect_nothing(ws: &mut Ws, protocol: &str) -> bool {
+    let start = if protocol == TRANSPORT_WS {
+        "subscribe"
+    } else {
+        "start"
+    };
+    if ws
+        .send(Message::text(
+            json!({ "id": "x", "type": start, "payload": { "query": ME_EMAIL } }).to_string(),
+        ))
+        .await
+        .is_err()
+    {
+        return true;
+    }
+    match tokio::time::timeout(Duration::from_secs(2), ws.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap_or(Value::Null);
+            assert!(
+                !matches!(v["type"].as_str(), Some("next" | "data")),
+                "an operation ran on a refused connection: {v}"
+            );
+            true
+        }
+        _ => true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_are_refused_without_an_ack() {
+    let s = TestServer::start().await;
+    let session = s.sign_up("Refused Optics", "ECP", &email("ws-bad")).await;
+    let payloads = [
+        Auth::Bearer("garbage".into()).init_payload(),
+        Auth::Bearer(format!("{}x", session.access)).init_payload(),
+        Auth::ApiKey("ils_not-a-real-key".into()).init_payload(),
+        Auth::Raw("Basic dXNlcjpwdw==".into()).init_payload(),
+        // Both credentials at once.
+        json!({ "Authorization": format!("Bearer {}", session.access), "X-Api-Key": "ils_x" }),
+    ];
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        for p in &payloads {
+            refused(&s, protocol, p.clone()).await;
+        }
+    }
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_before_connection_init_do_not_run() {
+    let s = TestServer::start().await;
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut ws = connect(&s, protocol).await;
+        let start = if protocol == TRANSPORT_WS {
+            "subscribe"
+        } else {
+            "start"
+        };
+        send(
+            &mut ws,
+            json!({ "id": "early", "type": start, "payload": { "query": "{ __typename }" } }),
+        )
+        .await;
+        let (seen, code) = until_closed(&mut ws).await;
+        assert!(
+            !seen
+                .iter()
+                .any(|m| matches!(m["type"].as_str(), Some("next" | "data"))),
+            "{protocol}: ran before connection_init: {seen:?}"
+        );
+        assert!(
+            code.is_some() || !seen.is_empty(),
+            "{protocol}: closed silently"
+        );
+    }
+    s.finish().await;
+}
+
+/// The production rules of HTTP hold over WebSocket too: anonymous callers may not
+/// introspect and get no "Did you mean" hints (refusing their sockets outright is fine);
+/// `introspection = off` holds for everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_introspection_rules_hold_over_websocket() {
+    let mut problems = vec![];
+    let s = TestServer::start_with(|c| {
+        c.env = Environment::Production;
+        c.introspection = Introspection::Auto;
+    })
+    .await;
+    let session = s.sign_up("Prod Optics", "ECP", &email("ws-prod")).await;
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut ws = connect(&s, protocol).await;
+        send(&mut ws, json!({ "type": "connection_init", "payload": {} })).await;
+        match recv(&mut ws).await {
+            Event::Json(m) if m["type"] == "connection_ack" => {
+                let payload = run(
+                    &mut ws,
+                    protocol,
+                    "i",
+                    "{ __schema { queryType { name } } }",
+                )
+                .await;
+                if !payload["data"]["__schema"].is_null() {
+                    problems.push(format!(
+                        "{protocol}: anonymous introspection in production: {payload}"
+                    ));
+                }
+                let payload = run(
+                    &mut ws,
+                    protocol,
+                    "s",
+                    "{ userss { pageInfo { hasNextPage } } }",
+                )
+                .await;
+                assert!(payload["errors"].is_array(), "{payload}");
+                if payload.to_string().contains("Did you mean") {
+                    problems.push(format!(
+                        "{protocol}: suggestions for an anonymous caller in production: {payload}"
+                    ));
+                }
+                ws.close(None).await.ok();
+            }
+            // Refused: an error message and/or the close; nothing may run afterwards.
+            Event::Json(m) => {
+                assert!(
+                    matches!(m["type"].as_str(), Some("connection_error" | "error")),
+                    "{protocol}: {m}"
+                );
+                let _ = send_and_expect_nothing(&mut ws, protocol).await;
+            }
+            Event::Closed(_) => {
+                let _ = send_and_expect_nothing(&mut ws, protocol).await;
+            }
+        }
+
+        // Signed in, introspection works.
+        let mut ws = connect(&s, protocol).await;
+        init(&mut ws, &session.auth()).await;
+        let payload = run(
+            &mut ws,
+            protocol,
+            "i",
+            "{ __schema { queryType { name } } }",
+        )
+        .await;
+        assert_eq!(
+            payload["data"]["__schema"]["queryType"]["name"], "Query",
+            "{payload}"
+        );
+        ws.close(None).await.ok();
+    }
+    s.finish().await;
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `introspection = off` holds for every caller, over WebSocket as over HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_off_holds_over_websocket() {
+    let mut problems = vec![];
+    let s = TestServer::start_with(|c| c.introspection = Introspection::Off).await;
+    let session = s.sign_up("Off Optics", "ECP", &email("ws-off")).await;
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut ws = connect(&s, protocol).await;
+        init(&mut ws, &session.auth()).await;
+        let payload = run(
+            &mut ws,
+            protocol,
+            "i",
+            "{ __schema { queryType { name } } }",
+        )
+        .await;
+        if !payload["data"]["__schema"].is_null() {
+            problems.push(format!(
+                "{protocol}: introspection with introspection = off: {payload}"
+            ));
+        }
+        ws.close(None).await.ok();
+    }
+    s.finish().await;
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_apply_over_websocket() {
+    let s = TestServer::start().await;
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut ws = connect(&s, protocol).await;
+        init(&mut ws, &Auth::None).await;
+        let aliases = (0..31)
+            .map(|i| format!("a{i}: __typename"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let start = if protocol == TRANSPORT_WS {
+            "subscribe"
+        } else {
+            "start"
+        };
+        send(
+            &mut ws,
+            json!({ "id": "l", "type": start, "payload": { "query": format!("{{ {aliases} }}") } }),
+        )
+        .await;
+        // Either an `error` message or a result carrying errors, never data.
+        let msg = recv_json(&mut ws).await;
+        let errors = if msg["type"] == "error" {
+            msg["payload"].clone()
+        } else {
+            assert!(
+                msg["payload"]["data"].is_null(),
+                "{protocol}: data despite the alias limit: {msg}"
+            );
+            msg["payload"]["errors"].clone()
+        };
+        assert_eq!(
+            errors[0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+            "{protocol}: {msg}"
+        );
+        ws.close(None).await.ok();
+    }
+    s.finish().await;
+}
