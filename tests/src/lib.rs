@@ -153,16 +153,33 @@ impl TestServer {
     /// Signs up a company and returns its admin's session.
     pub async fn sign_up(&self, company: &str, kind: &str, email: &str) -> Session {
         let data = self
-            .ok(
-                &Auth::None,
-                SIGN_UP,
-                json!({ "input": {
-                    "companyName": company, "companyType": kind, "email": email,
-                    "password": PASSWORD, "firstName": "Test", "lastName": "Admin"
-                }}),
-            )
+            .ok(&Auth::None, SIGN_UP, sign_up_input(company, kind, email))
             .await;
         Session::from_payload(&data["signUp"])
+    }
+
+    /// Asserts nobody can log in as `email` (a sign-up that would have created it never ran).
+    pub async fn assert_no_account(&self, email: &str) {
+        let code = self
+            .error_code(
+                &Auth::None,
+                TINY_LOG_IN,
+                json!({ "email": email, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(code, "UNAUTHENTICATED", "an account for {email} exists");
+    }
+
+    /// Asserts `email` can log in with the test password.
+    pub async fn assert_account(&self, email: &str) {
+        let data = self
+            .ok(
+                &Auth::None,
+                TINY_LOG_IN,
+                json!({ "email": email, "password": PASSWORD }),
+            )
+            .await;
+        assert!(data["logIn"]["accessToken"].is_string(), "{data}");
     }
 
     pub async fn log_in(&self, email: &str, password: &str) -> Session {
@@ -218,6 +235,17 @@ pub fn first_code(body: &Value) -> Option<String> {
         .as_str()
         .map(str::to_owned)
 }
+
+/// The variables of `SIGN_UP` for a new company and its admin (password `PASSWORD`).
+pub fn sign_up_input(company: &str, kind: &str, email: &str) -> Value {
+    json!({ "input": {
+        "companyName": company, "companyType": kind, "email": email,
+        "password": PASSWORD, "firstName": "Test", "lastName": "Admin"
+    }})
+}
+
+/// A log-in small enough (depth 2, complexity 2) to pass the lowered limits some tests use.
+pub const TINY_LOG_IN: &str = "mutation($email: String!, $password: String!) { logIn(email: $email, password: $password) { accessToken } }";
 
 pub const SIGN_UP: &str = "mutation($input: SignUpInput!) { signUp(input: $input) {
     accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";

@@ -2,17 +2,10 @@
 //! introspection and suggestion rules. A refused document runs nothing.
 
 use ils_api::config::{Environment, Introspection};
-use ils_tests::{Auth, PASSWORD, TestServer, email, first_code};
+use ils_tests::{Auth, TestServer, email, first_code, sign_up_input};
 use serde_json::{Value, json};
 
 const REQUEST_ERRORS: [&str; 2] = ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"];
-
-fn sign_up_vars(email: &str) -> Value {
-    json!({ "input": {
-        "companyName": "Limits Optics", "companyType": "ECP", "email": email,
-        "password": PASSWORD, "firstName": "Test", "lastName": "Admin"
-    }})
-}
 
 /// Asserts the request was refused before execution: a request-error code and no data.
 fn assert_refused(body: &Value, what: &str) {
@@ -25,33 +18,6 @@ fn assert_refused(body: &Value, what: &str) {
         body.get("data").is_none_or(Value::is_null),
         "{what}: refused but returned data: {body}"
     );
-}
-
-/// A log-in small enough (depth 2, complexity 2) to pass the lowered limits some tests use.
-const TINY_LOG_IN: &str = "mutation($email: String!, $password: String!) { logIn(email: $email, password: $password) { accessToken } }";
-
-/// Asserts nobody can log in as `email`: the sign-up inside a refused document never ran.
-async fn assert_no_account(s: &TestServer, email: &str) {
-    let code = s
-        .error_code(
-            &Auth::None,
-            TINY_LOG_IN,
-            json!({ "email": email, "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(code, "UNAUTHENTICATED", "an account for {email} exists");
-}
-
-/// Asserts `email` can log in with the test password.
-async fn assert_account(s: &TestServer, email: &str) {
-    let data = s
-        .ok(
-            &Auth::None,
-            TINY_LOG_IN,
-            json!({ "email": email, "password": PASSWORD }),
-        )
-        .await;
-    assert!(data["logIn"]["accessToken"].is_string(), "{data}");
 }
 
 /// `__schema { types { fields { type { ofType … { name } } } } }`: 5 + `of_types` levels.
@@ -129,22 +95,22 @@ async fn depth_limit_refuses_a_mutation_without_running_it() {
         .post(
             &Auth::None,
             "mutation($input: SignUpInput!) { signUp(input: $input) { user { id } } }",
-            sign_up_vars(&mail),
+            sign_up_input("Limits Optics", "ECP", &mail),
         )
         .await;
     assert_refused(&body, "depth 3 with max_depth 2");
-    assert_no_account(&s, &mail).await;
+    s.assert_no_account(&mail).await;
 
     // Within the limit the same mutation runs.
     let (_, body) = s
         .post(
             &Auth::None,
             "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
-            sign_up_vars(&mail),
+            sign_up_input("Limits Optics", "ECP", &mail),
         )
         .await;
     assert!(body["data"]["signUp"]["accessToken"].is_string(), "{body}");
-    assert_account(&s, &mail).await;
+    s.assert_account(&mail).await;
     s.finish().await;
 }
 
@@ -195,11 +161,11 @@ async fn alias_limit() {
         .post(
             &Auth::None,
             &format!("mutation($input: SignUpInput!) {{ signUp(input: $input) {{ {fields} }} }}"),
-            sign_up_vars(&mail),
+            sign_up_input("Limits Optics", "ECP", &mail),
         )
         .await;
     assert_refused(&body, "31 aliases in a mutation");
-    assert_no_account(&s, &mail).await;
+    s.assert_no_account(&mail).await;
     s.finish().await;
 }
 
@@ -259,11 +225,11 @@ async fn directive_limit() {
                 "mutation($input: SignUpInput!) {{ signUp(input: $input) {{ accessToken{} }} }}",
                 directives(51)
             ),
-            sign_up_vars(&mail),
+            sign_up_input("Limits Optics", "ECP", &mail),
         )
         .await;
     assert_refused(&body, "51 directives in a mutation");
-    assert_no_account(&s, &mail).await;
+    s.assert_no_account(&mail).await;
     s.finish().await;
 }
 
@@ -291,11 +257,11 @@ async fn circular_fragments_are_refused() {
             "mutation($input: SignUpInput!) { signUp(input: $input) { ...P } }
              fragment P on AuthPayload { accessToken ...Q }
              fragment Q on AuthPayload { refreshToken ...P }",
-            sign_up_vars(&mail),
+            sign_up_input("Limits Optics", "ECP", &mail),
         )
         .await;
     assert_refused(&body, "cyclic fragments in a mutation");
-    assert_no_account(&s, &mail).await;
+    s.assert_no_account(&mail).await;
     s.finish().await;
 }
 
@@ -340,7 +306,7 @@ async fn complexity_limit_refuses_a_mutation_without_running_it() {
             &Auth::None,
             "mutation($input: SignUpInput!) { signUp(input: $input) {
                 accessToken refreshToken expiresIn user { id email } company { id name } } }",
-            sign_up_vars(&mail),
+            sign_up_input("Limits Optics", "ECP", &mail),
         )
         .await;
     assert_refused(&body, "complexity 10 with max_complexity 5");
@@ -349,18 +315,18 @@ async fn complexity_limit_refuses_a_mutation_without_running_it() {
         before,
         "a refused document reached the database"
     );
-    assert_no_account(&s, &mail).await;
+    s.assert_no_account(&mail).await;
 
     // Within the limit the same mutation runs.
     let (_, body) = s
         .post(
             &Auth::None,
             "mutation($input: SignUpInput!) { signUp(input: $input) { accessToken } }",
-            sign_up_vars(&mail),
+            sign_up_input("Limits Optics", "ECP", &mail),
         )
         .await;
     assert!(body["data"]["signUp"]["accessToken"].is_string(), "{body}");
-    assert_account(&s, &mail).await;
+    s.assert_account(&mail).await;
     s.finish().await;
 }
 

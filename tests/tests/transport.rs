@@ -1,7 +1,7 @@
 //! GraphQL over HTTP: content negotiation, status codes, GET, CSRF protection, body size,
 //! batching, request ids, the operational endpoints and the header-read timeout.
 
-use ils_tests::{Auth, LOG_IN, PASSWORD, TestServer, email, first_code};
+use ils_tests::{Auth, LOG_IN, PASSWORD, TestServer, email, first_code, sign_up_input};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -33,27 +33,8 @@ fn header(h: &HeaderMap, name: &str) -> String {
         .to_owned()
 }
 
-fn sign_up_vars(email: &str) -> Value {
-    json!({ "input": {
-        "companyName": "Csrf Optics", "companyType": "ECP", "email": email,
-        "password": PASSWORD, "firstName": "Test", "lastName": "Admin"
-    }})
-}
-
 const SIGN_UP_MUTATION: &str =
     "mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken } }";
-
-/// Asserts that nobody can log in as `email` (the sign-up that would create it never ran).
-async fn assert_no_account(s: &TestServer, email: &str) {
-    let code = s
-        .error_code(
-            &Auth::None,
-            LOG_IN,
-            json!({ "email": email, "password": PASSWORD }),
-        )
-        .await;
-    assert_eq!(code, "UNAUTHENTICATED", "an account for {email} exists");
-}
 
 /// Asserts the response has an `x-request-id` header and every error of `body` a code.
 fn assert_error_shape(headers: &HeaderMap, body: &Value) {
@@ -265,7 +246,7 @@ async fn get_runs_queries() {
 async fn get_refuses_mutations_without_running_them() {
     let s = TestServer::start().await;
     let mail = email("get-mutation");
-    let vars = sign_up_vars(&mail).to_string();
+    let vars = sign_up_input("Csrf Optics", "ECP", &mail).to_string();
     let before = s.statements();
     let (status, h, body) = send(
         s.http
@@ -306,7 +287,7 @@ async fn get_refuses_mutations_without_running_them() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["__typename"], "Query");
 
-    assert_no_account(&s, &mail).await;
+    s.assert_no_account(&mail).await;
     s.finish().await;
 }
 
@@ -363,7 +344,7 @@ async fn batches_are_refused_by_default() {
     let mail = email("batch-off");
     let (status, h, body) = send(s.http.post(s.url("/graphql")).json(&json!([
         { "query": "{ __typename }" },
-        { "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&mail) },
+        { "query": SIGN_UP_MUTATION, "variables": sign_up_input("Csrf Optics", "ECP", &mail) },
     ])))
     .await;
     assert_eq!(status, 400, "{body}");
@@ -376,7 +357,7 @@ async fn batches_are_refused_by_default() {
         "{body}"
     );
     assert_error_shape(&h, &body);
-    assert_no_account(&s, &mail).await;
+    s.assert_no_account(&mail).await;
     s.finish().await;
 }
 
@@ -386,7 +367,7 @@ async fn batches_up_to_max_batch_run() {
     let mail = email("batch-on");
     let (status, _, body) = send(s.http.post(s.url("/graphql")).json(&json!([
         { "query": "{ __typename }" },
-        { "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&mail) },
+        { "query": SIGN_UP_MUTATION, "variables": sign_up_input("Csrf Optics", "ECP", &mail) },
     ])))
     .await;
     assert_eq!(status, 200, "{body}");
@@ -405,12 +386,12 @@ async fn batches_up_to_max_batch_run() {
     let (status, _, body) = send(s.http.post(s.url("/graphql")).json(&json!([
         { "query": "{ __typename }" },
         { "query": "{ __typename }" },
-        { "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&too_many) },
+        { "query": SIGN_UP_MUTATION, "variables": sign_up_input("Csrf Optics", "ECP", &too_many) },
     ])))
     .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(first_code(&body).as_deref(), Some("BAD_REQUEST"));
-    assert_no_account(&s, &too_many).await;
+    s.assert_no_account(&too_many).await;
 
     s.finish().await;
 }
@@ -432,10 +413,10 @@ async fn simple_content_types_need_a_csrf_header() {
             format!(
                 "query={}&variables={}",
                 SIGN_UP_MUTATION.replace(' ', "+"),
-                sign_up_vars(&mail)
+                sign_up_input("Csrf Optics", "ECP", &mail)
             )
         } else {
-            json!({ "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&mail) }).to_string()
+            json!({ "query": SIGN_UP_MUTATION, "variables": sign_up_input("Csrf Optics", "ECP", &mail) }).to_string()
         };
         let mut req = s.http.post(s.url("/graphql")).body(body);
         if let Some(ct) = ct {
@@ -451,7 +432,7 @@ async fn simple_content_types_need_a_csrf_header() {
 
     // multipart/form-data, the third "simple" type.
     let mail = email("csrf-multipart");
-    let operations = json!({ "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&mail) });
+    let operations = json!({ "query": SIGN_UP_MUTATION, "variables": sign_up_input("Csrf Optics", "ECP", &mail) });
     let multipart = format!(
         "--XBOUNDARYX\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
          --XBOUNDARYX\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{}}\r\n--XBOUNDARYX--\r\n"
@@ -468,7 +449,7 @@ async fn simple_content_types_need_a_csrf_header() {
     mails.push(mail);
 
     for mail in &mails {
-        assert_no_account(&s, mail).await;
+        s.assert_no_account(mail).await;
     }
 
     // With a preflight-forcing header, text/plain carrying JSON executes.
@@ -479,7 +460,7 @@ async fn simple_content_types_need_a_csrf_header() {
             .header("content-type", "text/plain")
             .header("x-ils-csrf", "1")
             .body(
-                json!({ "query": SIGN_UP_MUTATION, "variables": sign_up_vars(&mail) }).to_string(),
+                json!({ "query": SIGN_UP_MUTATION, "variables": sign_up_input("Csrf Optics", "ECP", &mail) }).to_string(),
             ),
     )
     .await;
