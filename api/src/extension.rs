@@ -94,6 +94,61 @@ fn walk(set: &SelectionSet, c: &mut Census) {
     }
 }
 
+/// How many fields the operations select once every fragment spread is expanded, counted
+/// with memoised fragment sizes, so a document that doubles itself through fragments
+/// (a few hundred bytes that expand to billions of fields) is measured in linear time.
+/// Cycles count as nothing here; validation refuses them.
+pub fn expanded_fields(doc: &ExecutableDocument) -> usize {
+    use std::collections::HashMap;
+    fn size<'a>(
+        set: &'a SelectionSet,
+        doc: &'a ExecutableDocument,
+        memo: &mut HashMap<&'a str, usize>,
+        visiting: &mut Vec<&'a str>,
+    ) -> usize {
+        set.items.iter().fold(0usize, |acc, s| {
+            let n = match &s.node {
+                Selection::Field(f) => {
+                    1usize.saturating_add(size(&f.node.selection_set.node, doc, memo, visiting))
+                }
+                Selection::InlineFragment(i) => {
+                    size(&i.node.selection_set.node, doc, memo, visiting)
+                }
+                Selection::FragmentSpread(f) => {
+                    let name = f.node.fragment_name.node.as_str();
+                    if let Some(n) = memo.get(name) {
+                        *n
+                    } else if visiting.contains(&name) {
+                        0
+                    } else if let Some(frag) = doc.fragments.get(&f.node.fragment_name.node) {
+                        visiting.push(name);
+                        let n = size(&frag.node.selection_set.node, doc, memo, visiting);
+                        visiting.pop();
+                        memo.insert(name, n);
+                        n
+                    } else {
+                        0
+                    }
+                }
+            };
+            acc.saturating_add(n)
+        })
+    }
+    let mut memo = HashMap::new();
+    doc.operations.iter().fold(0usize, |acc, (_, op)| {
+        acc.saturating_add(size(
+            &op.node.selection_set.node,
+            doc,
+            &mut memo,
+            &mut vec![],
+        ))
+    })
+}
+
+/// The most fields a document may expand to. Far above any real query (the complexity
+/// limit stops those much sooner); it only stops documents built to explode.
+pub const MAX_EXPANDED_FIELDS: usize = 20_000;
+
 pub fn census(doc: &ExecutableDocument) -> Census {
     let mut c = Census::default();
     for (_, op) in doc.operations.iter() {
@@ -129,12 +184,22 @@ impl Extension for ProtectionsExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        let refuse = |m: String| Err(with_code(ServerError::new(m, None), VALIDATION_FAILED));
+        // async-graphql's own parse step walks fragment spreads without memoising (for its
+        // recursion and directive checks), so the size is measured on a plain parse first.
+        if let Ok(plain) = async_graphql::parser::parse_query(query) {
+            let fields = expanded_fields(&plain);
+            if fields > MAX_EXPANDED_FIELDS {
+                return refuse(format!(
+                    "Query is too large once its fragments are expanded ({fields} fields; at most {MAX_EXPANDED_FIELDS})"
+                ));
+            }
+        }
         let doc = next
             .run(ctx, query, variables)
             .await
             .map_err(|e| with_code(e, PARSE_FAILED))?;
         let c = census(&doc);
-        let refuse = |m: String| Err(with_code(ServerError::new(m, None), VALIDATION_FAILED));
         let limits = &self.0;
         if c.aliases > limits.max_aliases {
             return refuse(format!(
@@ -222,5 +287,29 @@ mod tests {
         let c = census(&doc);
         assert_eq!(c.directives, 6);
         assert!(c.introspection);
+    }
+
+    #[test]
+    fn fragments_that_double_themselves_are_measured_in_linear_time() {
+        let mut q = String::from("query { ...F0 } ");
+        for i in 0..60 {
+            q.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{n} ...F{n} }} ",
+                n = i + 1
+            ));
+        }
+        q.push_str("fragment F60 on Query { __typename }");
+        let doc = async_graphql::parser::parse_query(&q).unwrap();
+        assert_eq!(expanded_fields(&doc), 1usize << 60);
+        let doc = async_graphql::parser::parse_query(
+            "{ a { b c } ...F } fragment F on Query { d ...G } fragment G on Query { e }",
+        )
+        .unwrap();
+        assert_eq!(expanded_fields(&doc), 5);
+        let cyclic = async_graphql::parser::parse_query(
+            "{ ...A } fragment A on Query { x ...B } fragment B on Query { y ...A }",
+        )
+        .unwrap();
+        assert_eq!(expanded_fields(&cyclic), 2);
     }
 }

@@ -443,6 +443,15 @@ async fn execute(
         }
     };
     record(&names, &responses, status, started);
+    // One line per request: the span around it carries the request id. Variables and
+    // credentials are never logged (they hold passwords, tokens and patient data).
+    tracing::info!(
+        operation = %names.join(","),
+        status = status.as_u16(),
+        errors = responses.iter().map(|r| r.errors.len()).sum::<usize>(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "graphql"
+    );
     match body {
         Ok(body) => (
             status,

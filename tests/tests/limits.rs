@@ -516,3 +516,37 @@ async fn suggestions_are_hidden_from_anonymous_callers_in_production() {
         leaked.join("\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragments_that_double_themselves_are_refused_before_they_expand() {
+    let s = TestServer::start().await;
+    // 1 KB that expands to 2^30 fields; without the memoised pre-check the server spent
+    // minutes of CPU on it before answering.
+    let mut q = String::from("query { ...F0 } ");
+    for i in 0..30 {
+        q.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{n} ...F{n} }} ",
+            n = i + 1
+        ));
+    }
+    q.push_str("fragment F30 on Query { __typename }");
+    let (status, body) = s.post(&Auth::None, &q, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        first_code(&body).as_deref(),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expanded"),
+        "{body}"
+    );
+    assert!(body.get("data").is_none_or(Value::is_null));
+    // An ordinary query with fragments still runs.
+    let ok = s.ok(&Auth::None, "query { ...A } fragment A on Query { __typename ...B } fragment B on Query { me { roles } }", json!({})).await;
+    assert_eq!(ok["__typename"], "Query");
+    s.finish().await;
+}

@@ -259,4 +259,20 @@ async fn serve_uses_sqlite_seeds_demo_data_and_stops_on_sigterm() {
         "still answering after exit"
     );
     assert!(!logs().contains("panicked"), "{}", logs());
+
+    // Each GraphQL request is logged with its request id and operation; secrets never are.
+    let log = logs();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("request_id=") && l.contains("operation=")),
+        "{log}"
+    );
+    assert!(
+        !log.contains("brightside-demo-2026"),
+        "a password reached the log:\n{log}"
+    );
+    assert!(
+        !log.contains(&token),
+        "an access token reached the log:\n{log}"
+    );
 }
