@@ -63,4 +63,17 @@ impl Throttle for RedisThrottle {
         let mut c = self.conn.clone();
         let _: redis::RedisResult<u64> = c.del(&key).await;
     }
+
+    async fn forgive(&self, key: &str) {
+        let key = format!("{}{key}", self.prefix);
+        let mut c = self.conn.clone();
+        // Only an existing counter is decremented; DECR alone would create one at -1.
+        const SCRIPT: &str = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0";
+        let _: redis::RedisResult<i64> = redis::cmd("EVAL")
+            .arg(SCRIPT)
+            .arg(1)
+            .arg(&key)
+            .query_async(&mut c)
+            .await;
+    }
 }

@@ -8,7 +8,7 @@ use ils_tenancy::model::{CompanyStatus, CompanyType, PLATFORM_ADMIN_ROLE, UserSt
 use ils_tenancy::service::auth::{SignUp, sign_up};
 use ils_tenancy::tokens::TokenSettings;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, PaginatorTrait};
 use uuid::Uuid;
 
 struct Demo {
@@ -91,14 +91,14 @@ pub async fn seed_if_empty(db: &Db, tokens: &TokenSettings) -> AppResult<bool> {
         .await?;
         if let Some(c) = s.company {
             let tx = db.system().await?;
-            tx.update_many::<company::Entity>()
-                .col_expr(
+            tx.update_many::<company::Entity>(
+                vec![(
                     company::Column::Status,
                     Expr::value(CompanyStatus::Active.as_str()),
-                )
-                .filter(company::Column::Id.eq(c.id))
-                .exec(tx.conn())
-                .await?;
+                )],
+                company::Column::Id.eq(c.id),
+            )
+            .await?;
             tx.commit().await?;
         }
     }

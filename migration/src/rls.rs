@@ -21,10 +21,12 @@ pub const PLATFORM: &str =
 pub fn ensure_app_role() -> String {
     format!(
         r#"DO $$ BEGIN
-  BEGIN
-    CREATE ROLE {APP_ROLE} NOLOGIN NOBYPASSRLS NOSUPERUSER NOINHERIT;
-  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-  END;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+    BEGIN
+      CREATE ROLE {APP_ROLE} NOLOGIN NOBYPASSRLS NOSUPERUSER NOINHERIT;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+  END IF;
   IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
     BEGIN
       EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
@@ -36,19 +38,51 @@ GRANT USAGE ON SCHEMA public TO {APP_ROLE};"#
     )
 }
 
-/// SQL that locks one table behind a policy: RLS enabled and forced (so even the table
-/// owner is subject to it), the app role granted plain DML and nothing else.
-pub fn protect(table: &str, using: &str, check: &str, grants: &str) -> String {
-    format!(
-        "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n\
-         ALTER TABLE {table} FORCE ROW LEVEL SECURITY;\n\
-         DROP POLICY IF EXISTS tenant_wall ON {table};\n\
-         CREATE POLICY tenant_wall ON {table} USING ({using}) WITH CHECK ({check});\n\
-         GRANT {grants} ON {table} TO {APP_ROLE};"
-    )
+/// Set by `Db::system` (the command line, seeding, cross-tenant workers). Only the
+/// owner's `system_access` policies read it, so the application role gains nothing by
+/// setting it.
+pub const SYSTEM: &str = "(select coalesce(current_setting('app.system', true), '') = 'on')";
+
+/// How one table is walled in.
+pub struct Wall<'a> {
+    pub table: &'a str,
+    /// Rows the application role may read, update and delete.
+    pub using: String,
+    /// Rows the application role may write (insert, and the new row of an update).
+    pub check: String,
+    /// A column a credential look-up may match, for reading only.
+    pub lookup: Option<&'a str>,
 }
 
-/// The usual policy of a table owned by one company.
+/// SQL that puts one table behind its wall: RLS enabled and forced (even the table owner
+/// is subject to it), the application role's policies, a read-only credential look-up
+/// policy, the owner's system policy, and plain DML for the application role.
+pub fn protect(w: &Wall) -> String {
+    let t = w.table;
+    let mut sql = format!(
+        "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;\n\
+         ALTER TABLE {t} FORCE ROW LEVEL SECURITY;\n\
+         DROP POLICY IF EXISTS tenant_wall ON {t};\n\
+         DROP POLICY IF EXISTS credential_lookup ON {t};\n\
+         DROP POLICY IF EXISTS system_access ON {t};\n\
+         CREATE POLICY tenant_wall ON {t} FOR ALL TO {APP_ROLE} USING ({using}) WITH CHECK ({check});\n",
+        using = w.using,
+        check = w.check,
+    );
+    if let Some(col) = w.lookup {
+        sql.push_str(&format!(
+            "CREATE POLICY credential_lookup ON {t} FOR SELECT TO {APP_ROLE} USING ({col} = {LOOKUP});\n"
+        ));
+    }
+    sql.push_str(&format!(
+        "DO $$ BEGIN EXECUTE format('CREATE POLICY system_access ON {t} FOR ALL TO %I USING ({sys}) WITH CHECK ({sys})', current_user); END $$;\n\
+         GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {APP_ROLE};",
+        sys = SYSTEM.replace('\'', "''"),
+    ));
+    sql
+}
+
+/// The usual rule of a table owned by one company.
 pub fn owned(column: &str) -> String {
     format!("{column} = {COMPANY}")
 }

@@ -87,6 +87,15 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = fresh_database(&dir).await;
+        Self::start_at(database_url, dir, adjust).await
+    }
+
+    /// A server on a database the test prepared itself.
+    pub async fn start_at(
+        database_url: String,
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = test_config(database_url.clone(), &dir);
         adjust(&mut config);
         let server = server::start(config).await.expect("server starts");

@@ -518,3 +518,84 @@ async fn api_keys_authenticate_until_revoked() {
     );
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_api_key_cannot_manage_people_or_keys() {
+    let s = TestServer::start().await;
+    let admin = s.sign_up("Keyed Optical", "ECP", &email("keyed")).await;
+    let made = s
+        .ok(
+            &admin.auth(),
+            "mutation { createApiKey(name: \"LMS\", role: COMPANY_ADMIN) { secret } }",
+            json!({}),
+        )
+        .await;
+    let key = Auth::ApiKey(made["createApiKey"]["secret"].as_str().unwrap().to_owned());
+    // It acts for the company (reads, the profile) ...
+    let renamed = s
+        .ok(
+            &key,
+            "mutation { updateCompanyProfile(input: { phone: \"+44 20 7946 0001\" }) { phone } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(renamed["updateCompanyProfile"]["phone"], "+44 20 7946 0001");
+    // ... but cannot create people or credentials that would outlive it.
+    for q in [
+        "mutation { inviteUser(email: \"x@keyed.example\", role: COMPANY_ADMIN) { token } }",
+        "mutation { createApiKey(name: \"child\", role: COMPANY_ADMIN) { secret } }",
+    ] {
+        assert_eq!(s.error_code(&key, q, json!({})).await, "FORBIDDEN", "{q}");
+    }
+    let q = "mutation($u: ID!) { changeUserRole(userId: $u, role: STAFF) { id } }";
+    assert_eq!(
+        s.error_code(&key, q, json!({ "u": admin.user_id })).await,
+        "FORBIDDEN"
+    );
+    let keys = s
+        .ok(
+            &admin.auth(),
+            "{ apiKeys { edges { node { name } } } invitations { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        keys["apiKeys"]["edges"].as_array().unwrap().len(),
+        1,
+        "no child key was made"
+    );
+    assert_eq!(keys["invitations"]["edges"].as_array().unwrap().len(), 0);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_company_cannot_refresh_its_sessions() {
+    let s = TestServer::start().await;
+    let lab = s.sign_up("Doomed Lab", "LAB", &email("doomed")).await;
+    let pa = s.platform_admin().await;
+    let reject = "mutation($id: ID!) { rejectCompany(id: $id, reason: \"Unverified\") { status } }";
+    s.ok(&pa.auth(), reject, json!({ "id": lab.company_id }))
+        .await;
+    assert_eq!(
+        refresh(&s, &lab.refresh).await.unwrap_err(),
+        "UNAUTHENTICATED"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refreshes_of_one_token_give_one_session() {
+    let s = TestServer::start().await;
+    let a = s.sign_up("Racing Optical", "ECP", &email("race")).await;
+    let results = futures_util::future::join_all((0..6).map(|_| refresh(&s, &a.refresh))).await;
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(winners, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|code| code == "UNAUTHENTICATED"),
+        "{results:?}"
+    );
+    s.finish().await;
+}

@@ -248,3 +248,105 @@ async fn guarded_work_runs_as_the_app_role_and_survives_a_missing_filter() {
     let _ = Auth::None;
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_role_gains_nothing_from_the_system_flag_or_a_lookup() {
+    if !postgres_or_skip("the_app_role_gains_nothing_from_the_system_flag_or_a_lookup") {
+        return;
+    }
+    let s = TestServer::start().await;
+    let mail = email("victim");
+    s.sign_up("Victim Optics", "ECP", &mail).await;
+    let conn = s.owner_connection().await;
+    let tx = conn.begin().await.unwrap();
+    tx.execute_unprepared("SET LOCAL ROLE ils_app")
+        .await
+        .unwrap();
+    tx.execute_unprepared("SELECT set_config('app.system', 'on', true)")
+        .await
+        .unwrap();
+    for t in [
+        "companies",
+        "users",
+        "invitations",
+        "api_keys",
+        "refresh_tokens",
+    ] {
+        assert_eq!(
+            count(&tx, &format!("SELECT count(*) FROM {t}")).await,
+            0,
+            "{t} with app.system as ils_app"
+        );
+    }
+    // A credential look-up reads the row it names and cannot change it.
+    tx.execute_unprepared(&format!("SELECT set_config('app.lookup', '{mail}', true)"))
+        .await
+        .unwrap();
+    assert_eq!(count(&tx, "SELECT count(*) FROM users").await, 1);
+    let moved = tx
+        .execute_unprepared("UPDATE users SET first_name = 'Mallory'")
+        .await
+        .unwrap();
+    assert_eq!(moved.rows_affected(), 0, "a look-up wrote a row");
+    let deleted = tx.execute_unprepared("DELETE FROM users").await.unwrap();
+    assert_eq!(deleted.rows_affected(), 0, "a look-up deleted a row");
+    tx.rollback().await.unwrap();
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_without_superuser_or_bypassrls_runs_the_server() {
+    if !postgres_or_skip("an_owner_without_superuser_or_bypassrls_runs_the_server") {
+        return;
+    }
+    // The set-up README.md documents: an owner role that may use ils_app, nothing more.
+    let admin = sea_orm::Database::connect(ils_tests::postgres_admin_url().unwrap())
+        .await
+        .unwrap();
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (owner, db) = (format!("ils_owner_{tag}"), format!("ils_t_{tag}"));
+    for sql in [
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ils_app') THEN CREATE ROLE ils_app NOLOGIN NOBYPASSRLS; END IF; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$".to_owned(),
+        format!("CREATE ROLE {owner} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE"),
+        format!("GRANT ils_app TO {owner}"),
+        format!("CREATE DATABASE {db} OWNER {owner}"),
+    ] {
+        admin.execute_unprepared(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let admin_url = ils_tests::postgres_admin_url().unwrap();
+    let host = admin_url
+        .split('@')
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let url = format!("postgres://{owner}@{host}/{db}");
+    let s = TestServer::start_at(url, tempfile::tempdir().unwrap(), |c| c.seed_demo = true).await;
+
+    // Seeding ran through the owner's system policy: the demo logins work.
+    let lab = s
+        .log_in("admin@clearview.example", "clearview-demo-2026")
+        .await;
+    assert_eq!(lab.company_status.as_deref(), Some("ACTIVE"));
+    let pa = s.log_in("platform@ils.example", "platform-demo-2026").await;
+    let all = s
+        .ok(
+            &pa.auth(),
+            "{ companies { edges { node { name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(all["companies"]["edges"].as_array().unwrap().len(), 3);
+    // And without the system flag the owner itself sees nothing (RLS is forced).
+    let conn = s.owner_connection().await;
+    let tx = conn.begin().await.unwrap();
+    assert_eq!(count(&tx, "SELECT count(*) FROM users").await, 0);
+    tx.rollback().await.unwrap();
+    conn.close().await.ok();
+    s.finish().await;
+    admin
+        .execute_unprepared(&format!("DROP ROLE IF EXISTS {owner}"))
+        .await
+        .ok();
+}

@@ -64,3 +64,14 @@ async fn current_user(tx: &Tx, id: Uuid) -> AppResult<user::Model> {
         .await?
         .ok_or_else(|| AppError::Unauthenticated("this account is not active".into()))
 }
+
+/// A person (not an API key) who currently holds `role`: team and key management create
+/// people and credentials that outlive any key, so a key may not do them.
+pub async fn require_user_role(tx: &Tx, ctx: &TenantContext, role: Role) -> AppResult<Uuid> {
+    if matches!(ctx.actor, Actor::ApiKey { .. }) {
+        return Err(AppError::forbidden(
+            "API keys cannot manage the team or other keys; sign in as a person",
+        ));
+    }
+    require_role(tx, ctx, role).await
+}

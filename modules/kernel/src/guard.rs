@@ -2,20 +2,20 @@
 //!
 //! Every unit of work is a transaction (`Tx`) opened for a `Scope`. Reads, updates and
 //! deletes get the scope's filter from the entity's `Policy`; inserts get the owner column
-//! from the scope. On PostgreSQL the transaction also switches to the application role and
-//! sets the scope as transaction-local settings, so row-level security enforces the same
-//! rule a second time (one statement per transaction, whatever it then runs).
+//! from the scope, and no write can change it. On PostgreSQL the transaction also switches
+//! to the application role and sets the scope as transaction-local settings, so row-level
+//! security enforces the same rule a second time (one statement per transaction).
 #![allow(clippy::disallowed_methods)] // the one place allowed to call SeaORM directly
 
 use crate::policy::Guarded;
 use crate::{AppError, AppResult, TenantContext};
-use sea_orm::sea_query::{Expr, IntoCondition};
+use sea_orm::sea_query::{Expr, IntoCondition, SimpleExpr};
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbBackend, DeleteMany, IntoActiveModel, QueryFilter,
-    Related, Select, SelectTwo, Statement, TransactionTrait, UpdateMany, Value,
+    AccessMode, ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DeleteMany, EntityTrait, IdenStatic,
+    IntoActiveModel, Iterable, PrimaryKeyToColumn, QueryFilter, Related, Select, SelectTwo,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
-use sea_orm::{Iterable, PrimaryKeyToColumn};
 use uuid::Uuid;
 
 /// The database, as the modules see it: it only opens guarded transactions.
@@ -26,16 +26,18 @@ pub struct Db {
     app_role: Option<String>,
 }
 
-/// What one transaction may see.
+/// What one transaction may see. Built from a request's `TenantContext`, or by the few
+/// credential flows that establish who is acting (`Db::open` and `Tx::assume` are banned
+/// by clippy everywhere else).
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
-    pub company: Option<Uuid>,
-    pub user: Option<Uuid>,
-    /// A credential being looked up (an email, a token digest): only rows that carry it.
-    pub lookup: Option<String>,
-    pub platform: bool,
-    /// Sees everything: for the command line, seeding and cross-tenant workers. Reached only
-    /// through `Db::system`, which clippy forbids outside the places that say why.
+    company: Option<Uuid>,
+    user: Option<Uuid>,
+    /// A credential being looked up (an email, a token digest): rows that carry it become
+    /// readable, never writable.
+    lookup: Option<String>,
+    platform: bool,
+    /// Sees everything: for the command line, seeding and cross-tenant workers.
     system: bool,
 }
 
@@ -45,12 +47,12 @@ impl Scope {
             company: ctx.company_id,
             // Only a signed-in user has "own rows"; an API key acts for its company alone.
             user: ctx.user_id(),
-            lookup: None,
             platform: ctx.platform_admin,
-            system: false,
+            ..Scope::default()
         }
     }
 
+    /// Nothing but the rows that carry `value` in their policy's lookup column.
     pub fn lookup(value: impl Into<String>) -> Scope {
         Scope {
             lookup: Some(value.into()),
@@ -58,8 +60,7 @@ impl Scope {
         }
     }
 
-    /// The scope of a company and (optionally) one of its users, for flows that establish
-    /// who is acting: sign-up, log-in, accepting an invitation.
+    /// A company and (optionally) one of its users, for flows that establish who acts.
     pub fn acting(company: Option<Uuid>, user: Option<Uuid>) -> Scope {
         Scope {
             company,
@@ -67,6 +68,21 @@ impl Scope {
             ..Scope::default()
         }
     }
+
+    pub fn company(&self) -> Option<Uuid> {
+        self.company
+    }
+
+    pub fn user(&self) -> Option<Uuid> {
+        self.user
+    }
+}
+
+/// Whether a condition is for reading or for changing rows: credential look-ups only read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Access {
+    Read,
+    Write,
 }
 
 impl Db {
@@ -88,11 +104,10 @@ impl Db {
         self.open(Scope::of(ctx)).await
     }
 
-    /// A transaction with an explicit scope (credential look-ups, sign-up).
+    /// A transaction with an explicit scope: only for the credential flows (clippy).
     pub async fn open(&self, scope: Scope) -> AppResult<Tx> {
-        let tx = self.conn.begin().await?;
         let tx = Tx {
-            tx,
+            tx: self.begin().await?,
             scope,
             app_role: self.app_role.clone(),
         };
@@ -100,18 +115,35 @@ impl Db {
         Ok(tx)
     }
 
-    /// A transaction that sees every tenant. Only for the command line, seeding and
-    /// cross-tenant workers; banned by clippy everywhere else.
+    /// A transaction that sees every tenant: only for the command line, seeding and
+    /// cross-tenant workers (clippy). On PostgreSQL it stays the connecting (owner) role
+    /// and sets `app.system`, which only the owner's `system_access` policies honour.
     pub async fn system(&self) -> AppResult<Tx> {
-        let tx = self.conn.begin().await?;
-        Ok(Tx {
-            tx,
+        let tx = Tx {
+            tx: self.begin().await?,
             scope: Scope {
                 system: true,
                 ..Scope::default()
             },
-            app_role: None,
-        })
+            app_role: self.app_role.clone(),
+        };
+        tx.apply_scope().await?;
+        Ok(tx)
+    }
+
+    async fn begin(&self) -> AppResult<DatabaseTransaction> {
+        // SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
+        // writes fails with SQLITE_BUSY when another writer committed in between.
+        let mode = match self.backend() {
+            DbBackend::Sqlite => Some(SqliteTransactionMode::Immediate),
+            _ => None,
+        };
+        let options = TransactionOptions {
+            isolation_level: None,
+            access_mode: None::<AccessMode>,
+            sqlite_transaction_mode: mode,
+        };
+        Ok(self.conn.begin_with_options(options).await?)
     }
 
     /// Reachability, for `/readyz`.
@@ -119,7 +151,7 @@ impl Db {
         self.conn.ping().await.map_err(AppError::from)
     }
 
-    /// The raw connection: for migrations and the kernel's own tests only.
+    /// The raw connection: for metrics of the pool and the kernel's own tests only.
     pub fn raw_connection(&self) -> &DatabaseConnection {
         &self.conn
     }
@@ -146,15 +178,15 @@ impl Tx {
         self.tx.commit().await.map_err(AppError::from)
     }
 
-    /// Switches the scope inside the transaction, once a flow has established who acts
-    /// (the user found by a log-in, the company created by a sign-up).
+    /// Switches the scope inside the transaction once a credential flow has established
+    /// who acts (the user a log-in found, the company a sign-up creates). Clippy bans it
+    /// outside those flows.
     pub async fn assume(&mut self, company: Option<Uuid>, user: Option<Uuid>) -> AppResult<()> {
         self.scope = Scope {
             company,
             user,
-            lookup: None,
-            platform: false,
             system: self.scope.system,
+            ..Scope::default()
         };
         self.apply_scope().await
     }
@@ -163,11 +195,14 @@ impl Tx {
         let Some(role) = &self.app_role else {
             return Ok(());
         };
-        if self.scope.system {
+        let s = &self.scope;
+        if s.system {
+            self.tx
+                .execute_unprepared("SELECT set_config('app.system', 'on', true)")
+                .await?;
             return Ok(());
         }
-        let s = &self.scope;
-        let opt = |v: Option<String>| Value::from(v.unwrap_or_default());
+        let text = |v: Option<String>| Value::from(v.unwrap_or_default());
         self.tx
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -176,9 +211,9 @@ impl Tx {
                  set_config('app.platform_admin', $5, true)",
                 [
                     Value::from(role.clone()),
-                    opt(s.company.map(|c| c.to_string())),
-                    opt(s.user.map(|u| u.to_string())),
-                    opt(s.lookup.clone()),
+                    text(s.company.map(|c| c.to_string())),
+                    text(s.user.map(|u| u.to_string())),
+                    text(s.lookup.clone()),
                     Value::from(if s.platform { "on" } else { "off" }),
                 ],
             ))
@@ -186,24 +221,22 @@ impl Tx {
         Ok(())
     }
 
-    /// The rows of `E` this scope may see.
+    /// The rows of `E` this scope may read.
     pub fn condition<E: Guarded>(&self) -> Condition {
-        condition::<E>(&self.scope)
+        condition::<E>(&self.scope, Access::Read)
     }
 
     pub fn select<E: Guarded>(&self) -> Select<E> {
         E::find().filter(self.condition::<E>())
     }
 
-    /// `E` joined to its related `R`, each side guarded.
+    /// `E` joined to its related `R`, each side guarded; `R` may be absent (a LEFT JOIN).
     pub fn select_also<E, R>(&self) -> SelectTwo<E, R>
     where
         E: Guarded + Related<R>,
         R: Guarded,
     {
-        // The joined side may be absent (a LEFT JOIN); when present it must be visible.
-        let r_key = R::PrimaryKey::iter().next().map(|k| k.into_column());
-        let r_visible = match r_key {
+        let r_visible = match R::PrimaryKey::iter().next().map(|k| k.into_column()) {
             Some(k) => Condition::any().add(k.is_null()).add(self.condition::<R>()),
             None => self.condition::<R>(),
         };
@@ -211,6 +244,16 @@ impl Tx {
             .find_also_related(R::default())
             .filter(self.condition::<E>())
             .filter(r_visible)
+    }
+
+    /// Locks the selected rows until commit, where the backend can (PostgreSQL); SQLite
+    /// transactions hold the write lock from BEGIN anyway.
+    pub fn lock_for_update<E: EntityTrait>(&self, select: Select<E>) -> Select<E> {
+        use sea_orm::QuerySelect;
+        match self.tx.get_database_backend() {
+            DbBackend::Postgres => select.lock_exclusive(),
+            _ => select,
+        }
     }
 
     /// Inserts a row; the owner column is set from the scope, whatever the model says.
@@ -232,7 +275,7 @@ impl Tx {
         model.insert(&self.tx).await.map_err(write_error)
     }
 
-    /// Updates one row the scope may see; another tenant's row is NOT_FOUND. The owner
+    /// Updates one row the scope may change; another tenant's row is NOT_FOUND. The owner
     /// column is never changed.
     pub async fn update<E, A>(&self, mut model: A) -> AppResult<E::Model>
     where
@@ -240,33 +283,48 @@ impl Tx {
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
         E::Model: IntoActiveModel<A>,
     {
-        // The owner column is never changed; a primary key that is also the owner (the
-        // companies table) stays as the row's identity.
+        // A primary key that is also the owner (the companies table) stays as the row's
+        // identity; only a *changed* owner is dropped.
         if let Some(owner) = E::policy().owner
             && model.get(owner).is_set()
         {
             model.not_set(owner);
         }
-        let update = E::update(model).validate()?.filter(self.condition::<E>());
+        let update = E::update(model)
+            .validate()?
+            .filter(condition::<E>(&self.scope, Access::Write));
         update.exec(&self.tx).await.map_err(write_error)
     }
 
-    /// Locks the selected rows until commit, where the backend can (PostgreSQL); SQLite
-    /// serialises writers anyway.
-    pub fn lock_for_update<E: sea_orm::EntityTrait>(&self, select: Select<E>) -> Select<E> {
-        use sea_orm::QuerySelect;
-        match self.tx.get_database_backend() {
-            DbBackend::Postgres => select.lock_exclusive(),
-            _ => select,
+    /// Sets columns on every row matching `filter` that the scope may change; returns how
+    /// many. The owner column cannot be set.
+    pub async fn update_many<E: Guarded>(
+        &self,
+        sets: Vec<(E::Column, SimpleExpr)>,
+        filter: impl IntoCondition,
+    ) -> AppResult<u64> {
+        let owner = E::policy().owner.map(|o| o.as_str());
+        if sets.iter().any(|(col, _)| Some(col.as_str()) == owner) {
+            return Err(AppError::internal(format!(
+                "update_many would move rows of {} between tenants",
+                E::default().table_name()
+            )));
         }
-    }
-
-    pub fn update_many<E: Guarded>(&self) -> UpdateMany<E> {
-        E::update_many().filter(self.condition::<E>())
+        let mut update = E::update_many()
+            .filter(condition::<E>(&self.scope, Access::Write))
+            .filter(filter);
+        for (col, value) in sets {
+            update = update.col_expr(col, value);
+        }
+        Ok(update
+            .exec(&self.tx)
+            .await
+            .map_err(write_error)?
+            .rows_affected)
     }
 
     pub fn delete_many<E: Guarded>(&self) -> DeleteMany<E> {
-        E::delete_many().filter(self.condition::<E>())
+        E::delete_many().filter(condition::<E>(&self.scope, Access::Write))
     }
 }
 
@@ -275,7 +333,7 @@ fn write_error(err: sea_orm::DbErr) -> AppError {
     AppError::from_db_conflict(err, "a record with this value already exists")
 }
 
-fn condition<E: Guarded>(scope: &Scope) -> Condition {
+fn condition<E: Guarded>(scope: &Scope, access: Access) -> Condition {
     let p = E::policy();
     if scope.system || (scope.platform && p.platform_visible) {
         return Condition::all();
@@ -289,7 +347,7 @@ fn condition<E: Guarded>(scope: &Scope) -> Condition {
     if let (Some(col), Some(user)) = (p.own_rows, scope.user) {
         any = any.add(col.eq(user));
     }
-    if let (Some(col), Some(value)) = (p.lookup, &scope.lookup) {
+    if let (Access::Read, Some(col), Some(value)) = (access, p.lookup, &scope.lookup) {
         any = any.add(col.eq(value.clone()));
     }
     if any.is_empty() {
@@ -305,23 +363,23 @@ mod tests {
     use ils_entity::{api_key, company, user};
     use sea_orm::QueryTrait;
 
-    fn sql<E: Guarded>(scope: &Scope) -> String {
+    fn sql<E: Guarded>(scope: &Scope, access: Access) -> String {
         E::find()
-            .filter(condition::<E>(scope))
+            .filter(condition::<E>(scope, access))
             .build(DbBackend::Postgres)
             .to_string()
     }
 
     #[test]
     fn anonymous_scope_matches_nothing() {
-        let s = sql::<api_key::Entity>(&Scope::default());
+        let s = sql::<api_key::Entity>(&Scope::default(), Access::Read);
         assert!(s.contains("WHERE 1 = 0"), "{s}");
     }
 
     #[test]
     fn company_scope_filters_on_the_owner_column() {
         let c = Uuid::now_v7();
-        let s = sql::<api_key::Entity>(&Scope::acting(Some(c), None));
+        let s = sql::<api_key::Entity>(&Scope::acting(Some(c), None), Access::Read);
         assert!(
             s.contains(&format!("\"api_keys\".\"company_id\" = '{c}'")),
             "{s}"
@@ -334,20 +392,28 @@ mod tests {
             platform: true,
             ..Scope::default()
         };
-        let all = sql::<company::Entity>(&scope);
+        let all = sql::<company::Entity>(&scope, Access::Read);
         assert!(!all.contains("1 = 0") && !all.contains("\"id\" ="), "{all}");
-        assert!(sql::<api_key::Entity>(&scope).contains("WHERE 1 = 0"));
+        assert!(sql::<api_key::Entity>(&scope, Access::Read).contains("WHERE 1 = 0"));
     }
 
     #[test]
     fn users_are_visible_to_their_company_themselves_and_a_lookup() {
         let (c, u) = (Uuid::now_v7(), Uuid::now_v7());
-        let s = sql::<user::Entity>(&Scope {
+        let scope = Scope {
             lookup: Some("a@b.c".into()),
             ..Scope::acting(Some(c), Some(u))
-        });
+        };
+        let s = sql::<user::Entity>(&scope, Access::Read);
         assert!(s.contains("\"users\".\"company_id\" ="), "{s}");
         assert!(s.contains(" OR \"users\".\"id\" ="), "{s}");
         assert!(s.contains(" OR \"users\".\"email\" = 'a@b.c'"), "{s}");
+    }
+
+    #[test]
+    fn a_lookup_reads_but_never_writes() {
+        let scope = Scope::lookup("a@b.c");
+        assert!(sql::<user::Entity>(&scope, Access::Read).contains("\"email\" = 'a@b.c'"));
+        assert!(sql::<user::Entity>(&scope, Access::Write).contains("WHERE 1 = 0"));
     }
 }

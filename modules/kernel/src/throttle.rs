@@ -14,6 +14,8 @@ pub trait Throttle: Send + Sync {
     /// The failures within the window, and the seconds until the window ends.
     async fn count(&self, key: &str) -> (u64, u64);
     async fn clear(&self, key: &str);
+    /// Takes one attempt back (a log-in that succeeded), without starting a window.
+    async fn forgive(&self, key: &str);
 }
 
 #[derive(Default)]
@@ -58,6 +60,17 @@ impl Throttle for MemoryThrottle {
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
     }
+
+    async fn forgive(&self, key: &str) {
+        if let Some(e) = self
+            .windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(key)
+        {
+            e.0 = e.0.saturating_sub(1);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -71,8 +84,12 @@ mod tests {
         assert_eq!(t.hit("a", Duration::from_secs(60)).await, 2);
         assert_eq!(t.count("a").await.0, 2);
         assert_eq!(t.count("b").await.0, 0);
+        t.forgive("a").await;
+        assert_eq!(t.count("a").await.0, 1);
         t.clear("a").await;
         assert_eq!(t.count("a").await.0, 0);
+        t.forgive("a").await;
+        assert_eq!(t.count("a").await.0, 0, "forgiving nothing starts nothing");
     }
 
     #[tokio::test]

@@ -35,7 +35,15 @@ pub fn validate(password: &str, field: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// At most this many hashes at once (each takes ~19 MiB and a core for a while), so a
+/// burst of log-ins queues instead of exhausting memory and the blocking pool.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
 pub async fn hash(password: &str) -> AppResult<String> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|_| AppError::internal("hashing closed"))?;
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         Argon2::default()
@@ -51,6 +59,9 @@ pub async fn hash(password: &str) -> AppResult<String> {
 /// so an unknown email costs the same time as a wrong password.
 pub async fn verify(password: &str, hash: Option<&str>) -> bool {
     const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$qk3qYpmfTebGd1ib0b0QIxzQY8B3pbQ9h/bR0a7AIiQ";
+    let Ok(_permit) = HASHING.acquire().await else {
+        return false;
+    };
     let known = hash.is_some();
     let hash = hash.unwrap_or(DECOY).to_owned();
     let password = password.to_owned();

@@ -1,6 +1,6 @@
 //! API keys for partners: the secret is shown once; only its digest is kept.
 
-use super::{require_role, validate};
+use super::{require_role, require_user_role, validate};
 use crate::tokens::{digest, random_secret};
 use ils_entity::api_key;
 use ils_kernel::pagination::{PageArgs, paginate};
@@ -24,11 +24,11 @@ pub async fn create(
         .ok_or_else(AppError::unauthenticated)?;
     let secret = format!("{KEY_PREFIX}{}", random_secret());
     let tx = db.tenant(ctx).await?;
-    require_role(&tx, ctx, Role::CompanyAdmin).await?;
+    require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     let key = tx
         .insert(api_key::ActiveModel {
             id: Set(Uuid::now_v7()),
-            company_id: Set(Uuid::nil()),
+            company_id: sea_orm::ActiveValue::NotSet,
             name: Set(name),
             role: Set(role.as_str().into()),
             persisted_only: Set(persisted_only),
@@ -66,7 +66,7 @@ pub async fn list(
 
 pub async fn revoke(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<api_key::Model> {
     let tx = db.tenant(ctx).await?;
-    require_role(&tx, ctx, Role::CompanyAdmin).await?;
+    require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     let key = tx
         .select::<api_key::Entity>()
         .filter(api_key::Column::Id.eq(id))

@@ -1,15 +1,15 @@
 //! Sign-up, log-in, session rotation and log-out.
 
+use super::scope::{assume, open_acting, open_lookup};
 use super::{Session, load_user_and_company, start_session, validate};
-use crate::model::{CompanyType, UserStatus};
+use crate::model::{CompanyStatus, CompanyType, UserStatus};
 use crate::password;
 use crate::tokens::{TokenSettings, digest};
 use ils_entity::{company, refresh_token, user};
-use ils_kernel::guard::Scope;
 use ils_kernel::throttle::Throttle;
-use ils_kernel::{AppError, AppResult, ClientInfo, Db, Role, TenantContext};
+use ils_kernel::{AppError, AppResult, ClientInfo, Db, Role, TenantContext, Tx};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -34,9 +34,7 @@ pub async fn sign_up(db: &Db, tokens: &TokenSettings, input: SignUp) -> AppResul
 
     let (company_id, user_id) = (Uuid::now_v7(), Uuid::now_v7());
     let now = chrono::Utc::now();
-    let tx = db
-        .open(Scope::acting(Some(company_id), Some(user_id)))
-        .await?;
+    let tx = open_acting(db, Some(company_id), Some(user_id)).await?;
     let company = tx
         .insert(company::ActiveModel {
             id: Set(company_id),
@@ -54,24 +52,44 @@ pub async fn sign_up(db: &Db, tokens: &TokenSettings, input: SignUp) -> AppResul
         })
         .await?;
     let user = tx
-        .insert(user::ActiveModel {
-            id: Set(user_id),
-            company_id: Set(Some(company_id)),
-            email: Set(email),
-            password_hash: Set(hash),
-            first_name: Set(first_name),
-            last_name: Set(last_name),
-            role: Set(Role::CompanyAdmin.as_str().into()),
-            status: Set(UserStatus::Active.as_str().into()),
-            is_platform_admin: Set(false),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
+        .insert(new_user(
+            user_id,
+            email,
+            hash,
+            first_name,
+            last_name,
+            Role::CompanyAdmin.as_str(),
+        ))
         .await
         .map_err(conflict_on_email)?;
     let session = start_session(&tx, tokens, user, Some(company), None).await?;
     tx.commit().await?;
     Ok(session)
+}
+
+/// A new active company user; the guard sets `company_id` from the transaction's scope.
+pub(crate) fn new_user(
+    id: Uuid,
+    email: String,
+    password_hash: String,
+    first: String,
+    last: String,
+    role: &str,
+) -> user::ActiveModel {
+    let now = chrono::Utc::now();
+    user::ActiveModel {
+        id: Set(id),
+        company_id: sea_orm::ActiveValue::NotSet,
+        email: Set(email),
+        password_hash: Set(password_hash),
+        first_name: Set(first),
+        last_name: Set(last),
+        role: Set(role.into()),
+        status: Set(UserStatus::Active.as_str().into()),
+        is_platform_admin: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
 }
 
 pub(crate) fn conflict_on_email(e: AppError) -> AppError {
@@ -85,11 +103,11 @@ pub(crate) fn conflict_on_email(e: AppError) -> AppError {
     }
 }
 
-/// Failures allowed per email and per client address before log-in is refused for the
-/// rest of the window.
-pub const MAX_FAILURES_PER_EMAIL: u64 = 5;
-pub const MAX_FAILURES_PER_ADDRESS: u64 = 30;
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Attempts allowed per email and per client address in one window; past them log-in is
+/// refused until the window ends.
+pub const MAX_ATTEMPTS_PER_EMAIL: u64 = 5;
+pub const MAX_ATTEMPTS_PER_ADDRESS: u64 = 30;
+pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 pub async fn log_in(
     db: &Db,
@@ -105,41 +123,43 @@ pub async fn log_in(
         "login:addr:{}",
         client.address.as_deref().unwrap_or("unknown")
     );
-    for (key, max) in [
-        (&email_key, MAX_FAILURES_PER_EMAIL),
-        (&address_key, MAX_FAILURES_PER_ADDRESS),
+    // Counted before the password is checked, so a burst of parallel guesses cannot all
+    // slip in under the limit; a success gives its attempt back.
+    let by_email = throttle.hit(&email_key, ATTEMPT_WINDOW).await;
+    let by_address = throttle.hit(&address_key, ATTEMPT_WINDOW).await;
+    for (count, max, key) in [
+        (by_email, MAX_ATTEMPTS_PER_EMAIL, &email_key),
+        (by_address, MAX_ATTEMPTS_PER_ADDRESS, &address_key),
     ] {
-        let (count, retry) = throttle.count(key).await;
-        if count >= max {
+        if count > max {
             return Err(AppError::RateLimited {
-                retry_after_secs: retry,
+                retry_after_secs: throttle.count(key).await.1.max(1),
             });
         }
     }
 
-    let mut tx = db.open(Scope::lookup(email.clone())).await?;
+    // The hash is checked outside any transaction: it is slow on purpose.
+    let tx = open_lookup(db, &email).await?;
     let found = tx
         .select::<user::Entity>()
         .filter(user::Column::Email.eq(&email))
         .one(tx.conn())
         .await?;
+    tx.commit().await?;
     let verified =
         password::verify(password, found.as_ref().map(|u| u.password_hash.as_str())).await;
     let user = match found {
         Some(u) if verified && u.status == UserStatus::Active.as_str() => u,
-        _ => {
-            throttle.hit(&email_key, FAILURE_WINDOW).await;
-            throttle.hit(&address_key, FAILURE_WINDOW).await;
-            return Err(AppError::Unauthenticated("wrong email or password".into()));
-        }
+        _ => return Err(AppError::Unauthenticated("wrong email or password".into())),
     };
     throttle.clear(&email_key).await;
+    throttle.forgive(&address_key).await;
 
-    tx.assume(user.company_id, Some(user.id)).await?;
+    let tx = open_acting(db, user.company_id, Some(user.id)).await?;
     let (user, company) = load_user_and_company(&tx, user.id).await?;
     if company
         .as_ref()
-        .is_some_and(|c| c.status == crate::model::CompanyStatus::Rejected.as_str())
+        .is_some_and(|c| c.status == CompanyStatus::Rejected.as_str())
     {
         return Err(AppError::forbidden(
             "this company's registration was rejected",
@@ -154,30 +174,35 @@ pub async fn log_in(
 /// legitimate owner after a thief) revokes its whole family.
 pub async fn refresh(db: &Db, tokens: &TokenSettings, refresh_token: &str) -> AppResult<Session> {
     let hash = digest(refresh_token);
-    let mut tx = db.open(Scope::lookup(hash.clone())).await?;
-    let token = tx
-        .select::<refresh_token::Entity>()
-        .filter(refresh_token::Column::TokenHash.eq(&hash))
-        .one(tx.conn())
+    let token = find_refresh_token(db, &hash)
         .await?
         .ok_or_else(invalid_refresh)?;
-    tx.assume(None, Some(token.user_id)).await?;
+
+    // Acting as the token's user, the claim is the first statement: of two concurrent uses
+    // exactly one matches `used_at IS NULL`.
+    let mut tx = open_acting(db, None, Some(token.user_id)).await?;
     let now = chrono::Utc::now();
-    if token.revoked_at.is_some() || token.expires_at <= now {
-        return Err(invalid_refresh());
-    }
-    // Claim the token with a conditional update, so two concurrent uses cannot both win.
     let claimed = tx
-        .update_many::<refresh_token::Entity>()
-        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
-        .filter(refresh_token::Column::Id.eq(token.id))
-        .filter(refresh_token::Column::UsedAt.is_null())
-        .exec(tx.conn())
+        .update_many::<refresh_token::Entity>(
+            vec![(refresh_token::Column::UsedAt, Expr::value(now))],
+            Condition::all()
+                .add(refresh_token::Column::Id.eq(token.id))
+                .add(refresh_token::Column::UsedAt.is_null())
+                .add(refresh_token::Column::RevokedAt.is_null())
+                .add(refresh_token::Column::ExpiresAt.gt(now)),
+        )
         .await?;
-    if claimed.rows_affected == 0 {
-        revoke_family(&tx, token.family_id).await?;
-        tx.commit().await?;
-        tracing::warn!(family = %token.family_id, "refresh token reused; family revoked");
+    if claimed == 0 {
+        let current = tx
+            .select::<refresh_token::Entity>()
+            .filter(refresh_token::Column::Id.eq(token.id))
+            .one(tx.conn())
+            .await?;
+        if current.is_some_and(|t| t.used_at.is_some() && t.revoked_at.is_none()) {
+            revoke_family(&tx, token.family_id).await?;
+            tx.commit().await?;
+            tracing::warn!(family = %token.family_id, "refresh token reused; family revoked");
+        }
         return Err(invalid_refresh());
     }
     let user = tx
@@ -186,42 +211,54 @@ pub async fn refresh(db: &Db, tokens: &TokenSettings, refresh_token: &str) -> Ap
         .one(tx.conn())
         .await?
         .ok_or_else(invalid_refresh)?;
-    tx.assume(user.company_id, Some(user.id)).await?;
-    let (user, company) = load_user_and_company(&tx, user.id).await?;
+    assume(&mut tx, user.company_id, Some(user.id)).await?;
+    let (user, company) = load_user_and_company(&tx, user.id)
+        .await
+        .map_err(|_| invalid_refresh())?;
+    if company
+        .as_ref()
+        .is_some_and(|c| c.status == CompanyStatus::Rejected.as_str())
+    {
+        return Err(invalid_refresh());
+    }
     let session = start_session(&tx, tokens, user, company, Some(token.family_id)).await?;
     tx.commit().await?;
     Ok(session)
+}
+
+async fn find_refresh_token(db: &Db, hash: &str) -> AppResult<Option<refresh_token::Model>> {
+    let tx = open_lookup(db, hash).await?;
+    let token = tx
+        .select::<refresh_token::Entity>()
+        .filter(refresh_token::Column::TokenHash.eq(hash))
+        .one(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(token)
 }
 
 fn invalid_refresh() -> AppError {
     AppError::Unauthenticated("invalid refresh token".into())
 }
 
-async fn revoke_family(tx: &ils_kernel::Tx, family: Uuid) -> AppResult<()> {
-    tx.update_many::<refresh_token::Entity>()
-        .col_expr(
+async fn revoke_family(tx: &Tx, family: Uuid) -> AppResult<u64> {
+    tx.update_many::<refresh_token::Entity>(
+        vec![(
             refresh_token::Column::RevokedAt,
             Expr::value(chrono::Utc::now()),
-        )
-        .filter(refresh_token::Column::FamilyId.eq(family))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(tx.conn())
-        .await?;
-    Ok(())
+        )],
+        Condition::all()
+            .add(refresh_token::Column::FamilyId.eq(family))
+            .add(refresh_token::Column::RevokedAt.is_null()),
+    )
+    .await
 }
 
 /// Ends the session the refresh token belongs to. Unknown tokens are not an error: the
 /// caller wanted that session gone, and it is.
 pub async fn log_out(db: &Db, refresh_token: &str) -> AppResult<bool> {
-    let hash = digest(refresh_token);
-    let mut tx = db.open(Scope::lookup(hash.clone())).await?;
-    let token = tx
-        .select::<refresh_token::Entity>()
-        .filter(refresh_token::Column::TokenHash.eq(&hash))
-        .one(tx.conn())
-        .await?;
-    if let Some(token) = token {
-        tx.assume(None, Some(token.user_id)).await?;
+    if let Some(token) = find_refresh_token(db, &digest(refresh_token)).await? {
+        let tx = open_acting(db, None, Some(token.user_id)).await?;
         revoke_family(&tx, token.family_id).await?;
         tx.commit().await?;
     }
@@ -233,15 +270,16 @@ pub async fn log_out(db: &Db, refresh_token: &str) -> AppResult<bool> {
 pub async fn log_out_everywhere(db: &Db, ctx: &TenantContext) -> AppResult<bool> {
     let user = ctx.user_id().ok_or_else(AppError::unauthenticated)?;
     let tx = db.tenant(ctx).await?;
-    tx.update_many::<refresh_token::Entity>()
-        .col_expr(
+    tx.update_many::<refresh_token::Entity>(
+        vec![(
             refresh_token::Column::RevokedAt,
             Expr::value(chrono::Utc::now()),
-        )
-        .filter(refresh_token::Column::UserId.eq(user))
-        .filter(refresh_token::Column::RevokedAt.is_null())
-        .exec(tx.conn())
-        .await?;
+        )],
+        Condition::all()
+            .add(refresh_token::Column::UserId.eq(user))
+            .add(refresh_token::Column::RevokedAt.is_null()),
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }

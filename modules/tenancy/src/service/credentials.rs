@@ -3,7 +3,6 @@
 use crate::model::CompanyStatus;
 use crate::tokens::{TokenSettings, digest};
 use ils_entity::{api_key, company};
-use ils_kernel::guard::Scope;
 use ils_kernel::{Actor, AppError, AppResult, Db, Role, TenantContext};
 use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
 
@@ -29,7 +28,7 @@ pub async fn from_api_key(db: &Db, secret: &str) -> AppResult<TenantContext> {
         return Err(invalid());
     }
     let hash = digest(secret);
-    let mut tx = db.open(Scope::lookup(hash.clone())).await?;
+    let mut tx = super::scope::open_lookup(db, &hash).await?;
     let key = tx
         .select::<api_key::Entity>()
         .filter(api_key::Column::KeyHash.eq(&hash))
@@ -37,7 +36,7 @@ pub async fn from_api_key(db: &Db, secret: &str) -> AppResult<TenantContext> {
         .await?
         .filter(|k| k.revoked_at.is_none())
         .ok_or_else(invalid)?;
-    tx.assume(Some(key.company_id), None).await?;
+    super::scope::assume(&mut tx, Some(key.company_id), None).await?;
     let company = tx
         .select::<company::Entity>()
         .filter(company::Column::Id.eq(key.company_id))

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod company;
 pub mod credentials;
 pub mod platform;
+mod scope;
 pub mod team;
 pub mod validate;
 
@@ -75,4 +76,6 @@ pub(crate) async fn load_user_and_company(
         .ok_or_else(|| AppError::Unauthenticated("this account is not active".into()))
 }
 
-pub use ils_kernel::authz::{require_member, require_platform_admin, require_role};
+pub use ils_kernel::authz::{
+    require_member, require_platform_admin, require_role, require_user_role,
+};

@@ -1,14 +1,17 @@
 //! The team: invitations, members, roles. Only company admins manage it, and a company
 //! always keeps at least one active admin.
 
-use super::{Session, require_member, require_role, start_session, validate};
+use super::auth::{conflict_on_email, new_user};
+use super::scope::{open_acting, open_lookup};
+use super::{Session, require_member, require_role, require_user_role, start_session, validate};
 use crate::model::UserStatus;
 use crate::password;
 use crate::tokens::{TokenSettings, digest, random_secret};
 use ils_entity::{company, invitation, user};
-use ils_kernel::guard::Scope;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx};
+use sea_orm::Condition;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, PaginatorTrait, QueryFilter};
 use std::time::Duration;
 use uuid::Uuid;
@@ -28,7 +31,7 @@ pub async fn invite(
     let token = random_secret();
     let now = chrono::Utc::now();
     let tx = db.tenant(ctx).await?;
-    require_role(&tx, ctx, Role::CompanyAdmin).await?;
+    require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     let pending = tx
         .select::<invitation::Entity>()
         .filter(invitation::Column::Email.eq(&email))
@@ -45,7 +48,7 @@ pub async fn invite(
     let inv = tx
         .insert(invitation::ActiveModel {
             id: Set(Uuid::now_v7()),
-            company_id: Set(Uuid::nil()),
+            company_id: sea_orm::ActiveValue::NotSet,
             email: Set(email),
             role: Set(role.as_str().into()),
             token_hash: Set(digest(&token)),
@@ -66,7 +69,7 @@ pub async fn revoke_invitation(
     id: Uuid,
 ) -> AppResult<invitation::Model> {
     let tx = db.tenant(ctx).await?;
-    require_role(&tx, ctx, Role::CompanyAdmin).await?;
+    require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     let inv = find_invitation(&tx, id).await?;
     if inv.accepted_at.is_some() {
         return Err(AppError::Conflict(
@@ -100,43 +103,49 @@ pub async fn accept(db: &Db, tokens: &TokenSettings, input: Acceptance) -> AppRe
     let first_name = validate::text(&input.first_name, "firstName", 100)?;
     let last_name = validate::text(&input.last_name, "lastName", 100)?;
     password::validate(&input.password, "password")?;
-    let hash = digest(&input.token);
-    let mut tx = db.open(Scope::lookup(hash.clone())).await?;
+    let invalid = || AppError::bad_input("token", "this invitation is invalid or has expired");
+    let digest = digest(&input.token);
+    let tx = open_lookup(db, &digest).await?;
     let inv = tx
         .select::<invitation::Entity>()
-        .filter(invitation::Column::TokenHash.eq(&hash))
+        .filter(invitation::Column::TokenHash.eq(&digest))
         .one(tx.conn())
         .await?
-        .filter(|i| {
-            i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > chrono::Utc::now()
-        })
-        .ok_or_else(|| AppError::bad_input("token", "this invitation is invalid or has expired"))?;
+        .ok_or_else(invalid)?;
+    tx.commit().await?;
     let password_hash = password::hash(&input.password).await?;
+
+    // Claimed first, so an invitation makes at most one account however often it is sent.
     let user_id = Uuid::now_v7();
-    tx.assume(Some(inv.company_id), Some(user_id)).await?;
+    let tx = open_acting(db, Some(inv.company_id), Some(user_id)).await?;
     let now = chrono::Utc::now();
+    let claimed = tx
+        .update_many::<invitation::Entity>(
+            vec![(invitation::Column::AcceptedAt, Expr::value(now))],
+            Condition::all()
+                .add(invitation::Column::Id.eq(inv.id))
+                .add(invitation::Column::AcceptedAt.is_null())
+                .add(invitation::Column::RevokedAt.is_null())
+                .add(invitation::Column::ExpiresAt.gt(now)),
+        )
+        .await?;
+    if claimed == 0 {
+        return Err(invalid());
+    }
     let user = tx
-        .insert(user::ActiveModel {
-            id: Set(user_id),
-            company_id: Set(Some(inv.company_id)),
-            email: Set(inv.email.clone()),
-            password_hash: Set(password_hash),
-            first_name: Set(first_name),
-            last_name: Set(last_name),
-            role: Set(inv.role.clone()),
-            status: Set(UserStatus::Active.as_str().into()),
-            is_platform_admin: Set(false),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
+        .insert(new_user(
+            user_id,
+            inv.email.clone(),
+            password_hash,
+            first_name,
+            last_name,
+            &inv.role,
+        ))
         .await
-        .map_err(super::auth::conflict_on_email)?;
-    let mut accepted = inv.into_active_model();
-    accepted.accepted_at = Set(Some(now));
-    tx.update(accepted).await?;
+        .map_err(conflict_on_email)?;
     let company = tx
         .select::<company::Entity>()
-        .filter(company::Column::Id.eq(user.company_id))
+        .filter(company::Column::Id.eq(inv.company_id))
         .one(tx.conn())
         .await?;
     let session = start_session(&tx, tokens, user, company, None).await?;
@@ -191,7 +200,7 @@ pub async fn change_role(
     role: Role,
 ) -> AppResult<user::Model> {
     let tx = db.tenant(ctx).await?;
-    require_role(&tx, ctx, Role::CompanyAdmin).await?;
+    require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     let target = find_member(&tx, user_id).await?;
     if target.role == Role::CompanyAdmin.as_str() && role != Role::CompanyAdmin {
         ensure_another_admin(&tx, target.id).await?;
@@ -206,7 +215,7 @@ pub async fn change_role(
 
 pub async fn deactivate(db: &Db, ctx: &TenantContext, user_id: Uuid) -> AppResult<user::Model> {
     let tx = db.tenant(ctx).await?;
-    require_role(&tx, ctx, Role::CompanyAdmin).await?;
+    require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     let target = find_member(&tx, user_id).await?;
     if target.role == Role::CompanyAdmin.as_str() && target.status == UserStatus::Active.as_str() {
         ensure_another_admin(&tx, target.id).await?;
@@ -222,7 +231,7 @@ pub async fn deactivate(db: &Db, ctx: &TenantContext, user_id: Uuid) -> AppResul
 async fn find_member(tx: &Tx, id: Uuid) -> AppResult<user::Model> {
     // Only rows of the acting company: a user's own row of another company (a platform
     // admin) is not a team member.
-    let company = tx.scope().company.ok_or(AppError::NotFound)?;
+    let company = tx.scope().company().ok_or(AppError::NotFound)?;
     tx.select::<user::Entity>()
         .filter(user::Column::Id.eq(id))
         .filter(user::Column::CompanyId.eq(company))
