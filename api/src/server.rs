@@ -99,7 +99,8 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
-        ));
+        ))
+        .layer(axum::middleware::map_response(explain_timeout));
     Router::new()
         .route("/graphql/ws", get(ws::handler))
         .merge(http)
@@ -110,8 +111,51 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path())
             }),
         )
+                .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// A JSON error for a client, from outside GraphQL (timeouts, panics).
+fn transport_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body =
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (
+        status,
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        )],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The timeout layer answers a bare 408; clients get the usual error shape instead.
+async fn explain_timeout(res: Response) -> Response {
+    if res.status() == StatusCode::REQUEST_TIMEOUT {
+        return transport_error(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            "the request took too long",
+        );
+    }
+    res
+}
+
+/// A panic is a bug: the client gets INTERNAL (the panic message goes to the log only).
+fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    tracing::error!(%detail, "handler panicked");
+    transport_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL",
+        "internal error",
+    )
 }
 
 async fn playground_page(State(app): State<AppState>) -> Response {

@@ -17,7 +17,11 @@ pub async fn handler(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // The same cap as an HTTP body: axum's default would take 64 MiB messages.
+    let max = app.config.max_body_bytes;
     upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let schema = app.schema.clone();

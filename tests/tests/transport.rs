@@ -842,3 +842,38 @@ async fn requests_without_a_query_are_400() {
         wrong.join("\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_times_out_gets_the_usual_error_shape() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start_with(|c| c.request_timeout_secs = 1).await;
+    // Headers promise a body that never fully arrives, so the handler outlives the timeout.
+    let mut tcp = tokio::net::TcpStream::connect(s.server.addr).await.unwrap();
+    let head = "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":";
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = tcp.read(&mut buf).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            response.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&response).contains("REQUEST_TIMEOUT") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer within 10 s");
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{text}"
+    );
+    assert!(text.contains("\"code\":\"REQUEST_TIMEOUT\""), "{text}");
+    s.finish().await;
+}
