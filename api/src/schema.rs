@@ -48,13 +48,7 @@ pub struct NodeQuery;
 impl NodeQuery {
     /// Any object by its global ID; null when it does not exist or is not yours.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let (tenant, db) = request_parts(ctx)?;
-        let Some((type_name, uuid)) = id::decode_any(&id) else {
-            return Ok(None);
-        };
-        Ok(tenancy_node::fetch(db, tenant, &type_name, uuid)
-            .await?
-            .map(Node::from))
+        Ok(resolve_nodes(ctx, &[id]).await?.pop().flatten())
     }
 
     /// Several objects by global ID, in the order asked; null for each one not found.
@@ -64,12 +58,21 @@ impl NodeQuery {
                 ils_kernel::AppError::bad_input("ids", format!("at most {MAX_NODES} IDs")).into(),
             );
         }
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.node(ctx, id).await?);
-        }
-        Ok(out)
+        Ok(resolve_nodes(ctx, &ids).await?)
     }
+}
+
+/// Decodes global IDs and loads them through each module's guard, in one pass per module.
+/// An ID that is not ours resolves to null, like a row that is not there.
+async fn resolve_nodes(ctx: &Context<'_>, ids: &[ID]) -> ils_kernel::AppResult<Vec<Option<Node>>> {
+    let (tenant, db) = request_parts(ctx)?;
+    let nil = (String::new(), uuid::Uuid::nil());
+    let decoded: Vec<(String, uuid::Uuid)> = ids
+        .iter()
+        .map(|id| id::decode_any(id).unwrap_or_else(|| nil.clone()))
+        .collect();
+    let found = tenancy_node::fetch_many(db, tenant, &decoded).await?;
+    Ok(found.into_iter().map(|n| n.map(Node::from)).collect())
 }
 
 /// The schema with its limits; `data` is added by the caller (database, token settings…).

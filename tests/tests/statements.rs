@@ -107,3 +107,45 @@ async fn a_page_of_users_costs_the_same_whatever_its_size() {
     );
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_cost_one_query_per_type_whatever_the_number_of_ids() {
+    let s = TestServer::start().await;
+    let a = s.sign_up("Batch Optics", "ECP", &email("batch")).await;
+    let mut ids = vec![a.user_id.clone()];
+    for i in 0..12 {
+        let inv = s
+            .ok(&a.auth(), "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { invitation { id } } }", json!({ "e": email(&format!("n{i}")) }))
+            .await;
+        ids.push(
+            inv["inviteUser"]["invitation"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let q = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }";
+    let cost_of = |ids: Vec<String>| {
+        let s = &s;
+        let auth = a.auth();
+        async move {
+            let before = s.statements();
+            let data = s.ok(&auth, q, json!({ "ids": ids })).await;
+            (s.statements() - before, data)
+        }
+    };
+    let (few, _) = cost_of(ids[..2].to_vec()).await;
+    let (all, data) = cost_of(ids.clone()).await;
+    assert_eq!(
+        few, all,
+        "a user and 1 invitation: {few} statements; a user and 12 invitations: {all}"
+    );
+    let got: Vec<_> = data["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(got, ids, "every node found, in the order asked");
+    s.finish().await;
+}
