@@ -113,7 +113,27 @@ pub fn router(state: AppState) -> Router {
         )
                 .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unsafe_request_id))
+}
+
+/// A caller may send its own `x-request-id` to correlate logs; it is kept only when it is
+/// short and plain (it lands in log lines and responses), otherwise a fresh one is made.
+async fn drop_unsafe_request_id(mut req: axum::extract::Request) -> axum::extract::Request {
+    let safe = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    if !safe {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
 }
 
 /// A JSON error for a client, from outside GraphQL (timeouts, panics).

@@ -877,3 +877,28 @@ async fn a_request_that_times_out_gets_the_usual_error_shape() {
     assert!(text.contains("\"code\":\"REQUEST_TIMEOUT\""), "{text}");
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callers_request_id_is_kept_only_when_plain() {
+    let s = TestServer::start().await;
+    let ask = |id: &'static str| {
+        s.http
+            .post(s.url("/graphql"))
+            .header("x-request-id", id)
+            .json(&json!({ "query": "{ nope }" }))
+    };
+    let (_, h, body) = send(ask("trace-42_ab")).await;
+    assert_eq!(header(&h, "x-request-id"), "trace-42_ab");
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], "trace-42_ab");
+    let (_, h, body) = send(ask("evil id\" with=spaces")).await;
+    let replaced = header(&h, "x-request-id");
+    assert!(
+        !replaced.is_empty() && !replaced.contains(' '),
+        "{replaced}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["requestId"],
+        json!(replaced)
+    );
+    s.finish().await;
+}
