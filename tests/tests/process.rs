@@ -276,3 +276,59 @@ async fn serve_uses_sqlite_seeds_demo_data_and_stops_on_sigterm() {
         "an access token reached the log:\n{log}"
     );
 }
+
+/// Runs the binary in `dir` (kept between calls); returns exit status, stdout and stderr.
+async fn run_in(dir: &tempfile::TempDir, args: &[&str]) -> (ExitStatus, String, String) {
+    let out = tokio::time::timeout(Duration::from_secs(60), ils(dir).args(args).output())
+        .await
+        .expect("the binary finished within 60 s")
+        .expect("the binary ran");
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_seed_and_create_platform_admin_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, stdout, stderr) = run_in(&dir, &["migrate"]).await;
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("migrations applied"), "{stdout}");
+    assert!(dir.path().join("ils.db").exists());
+
+    let (status, stdout, stderr) = run_in(&dir, &["seed"]).await;
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("demo data seeded"), "{stdout}");
+    let (status, stdout, _) = run_in(&dir, &["seed"]).await;
+    assert!(status.success());
+    assert!(
+        stdout.contains("nothing seeded"),
+        "seeding twice must not duplicate: {stdout}"
+    );
+
+    let args = [
+        "create-platform-admin",
+        "--email",
+        "ops@ils.example",
+        "--password",
+        "Operator-Pass-77",
+    ];
+    let (status, stdout, stderr) = run_in(&dir, &args).await;
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("ops@ils.example"), "{stdout}");
+    let (status, _, stderr) = run_in(&dir, &args).await;
+    assert!(!status.success(), "the same email twice must fail");
+    assert!(stderr.contains("already exists"), "{stderr}");
+    let weak = [
+        "create-platform-admin",
+        "--email",
+        "weak@ils.example",
+        "--password",
+        "short",
+    ];
+    let (status, _, stderr) = run_in(&dir, &weak).await;
+    assert!(!status.success());
+    assert!(stderr.contains("at least 10"), "{stderr}");
+}
