@@ -169,9 +169,18 @@ impl Extension for ProtectionsExtension {
         for e in &mut response.errors {
             let ext = e.extensions.get_or_insert_with(Default::default);
             if ext.get("code").is_none() {
-                // What reaches here without a code is async-graphql's own argument and
-                // variable coercion ("Invalid value for argument …", "Failed to parse …").
-                ext.set("code", "BAD_USER_INPUT");
+                // What reaches here without a code is async-graphql's own: choosing the
+                // operation (a request error), or coercing arguments and variables.
+                let choosing = e.message.starts_with("Unknown operation named")
+                    || e.message.starts_with("Operation name required");
+                ext.set(
+                    "code",
+                    if choosing {
+                        VALIDATION_FAILED
+                    } else {
+                        "BAD_USER_INPUT"
+                    },
+                );
             }
         }
         response

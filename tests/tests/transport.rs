@@ -902,3 +902,33 @@ async fn a_callers_request_id_is_kept_only_when_plain() {
     );
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn choosing_a_missing_operation_is_a_request_error() {
+    let s = TestServer::start().await;
+    for body in [
+        json!({ "query": "query A { __typename } query B { __typename }", "operationName": "C" }),
+        json!({ "query": "query A { __typename } query B { __typename }" }),
+    ] {
+        let req = s
+            .http
+            .post(s.url("/graphql"))
+            .header("accept", GRAPHQL_RESPONSE)
+            .json(&body);
+        let (status, _, resp) = send(req).await;
+        assert_eq!(status, 400, "{resp}");
+        assert_eq!(
+            first_code(&resp).as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "{resp}"
+        );
+    }
+    let chosen = s.http.post(s.url("/graphql")).json(&json!({ "query": "query A { a: __typename } query B { __typename }", "operationName": "A" }));
+    let (status, _, resp) = send(chosen).await;
+    assert_eq!(
+        (status, resp["data"]["a"].as_str()),
+        (200, Some("Query")),
+        "{resp}"
+    );
+    s.finish().await;
+}
