@@ -94,58 +94,70 @@ fn walk(set: &SelectionSet, c: &mut Census) {
     }
 }
 
-/// How many fields the operations select once every fragment spread is expanded, counted
-/// with memoised fragment sizes, so a document that doubles itself through fragments
-/// (a few hundred bytes that expand to billions of fields) is measured in linear time.
-/// Cycles count as nothing here; validation refuses them.
+/// How many selections (fields, inline fragments, spreads, known or not) the operations
+/// hold once every fragment spread is expanded, counted with memoised fragment sizes, so
+/// a document that doubles itself through fragments (a few hundred bytes that expand to
+/// billions) is measured in linear time. Nesting deeper than `MAX_NESTING` (which the
+/// depth limits refuse anyway) measures as unbounded, so the walk itself stays shallow.
+/// Cycles count once here; validation refuses them.
 pub fn expanded_fields(doc: &ExecutableDocument) -> usize {
-    use std::collections::HashMap;
-    fn size<'a>(
-        set: &'a SelectionSet,
+    use std::collections::{HashMap, HashSet};
+    struct Walk<'a> {
         doc: &'a ExecutableDocument,
-        memo: &mut HashMap<&'a str, usize>,
-        visiting: &mut Vec<&'a str>,
-    ) -> usize {
-        set.items.iter().fold(0usize, |acc, s| {
-            let n = match &s.node {
-                Selection::Field(f) => {
-                    1usize.saturating_add(size(&f.node.selection_set.node, doc, memo, visiting))
-                }
-                Selection::InlineFragment(i) => {
-                    size(&i.node.selection_set.node, doc, memo, visiting)
-                }
-                Selection::FragmentSpread(f) => {
-                    let name = f.node.fragment_name.node.as_str();
-                    if let Some(n) = memo.get(name) {
-                        *n
-                    } else if visiting.contains(&name) {
-                        0
-                    } else if let Some(frag) = doc.fragments.get(&f.node.fragment_name.node) {
-                        visiting.push(name);
-                        let n = size(&frag.node.selection_set.node, doc, memo, visiting);
-                        visiting.pop();
-                        memo.insert(name, n);
-                        n
-                    } else {
-                        0
-                    }
-                }
-            };
-            acc.saturating_add(n)
-        })
+        memo: HashMap<&'a str, usize>,
+        visiting: HashSet<&'a str>,
     }
-    let mut memo = HashMap::new();
+    impl<'a> Walk<'a> {
+        fn size(&mut self, set: &'a SelectionSet, depth: usize) -> usize {
+            if depth > MAX_NESTING {
+                return usize::MAX;
+            }
+            let mut total = 0usize;
+            for s in &set.items {
+                let inner = match &s.node {
+                    Selection::Field(f) => self.size(&f.node.selection_set.node, depth + 1),
+                    Selection::InlineFragment(i) => {
+                        self.size(&i.node.selection_set.node, depth + 1)
+                    }
+                    Selection::FragmentSpread(f) => {
+                        let name = f.node.fragment_name.node.as_str();
+                        if let Some(n) = self.memo.get(name) {
+                            *n
+                        } else if self.visiting.contains(name) {
+                            0
+                        } else if let Some(frag) =
+                            self.doc.fragments.get(&f.node.fragment_name.node)
+                        {
+                            self.visiting.insert(name);
+                            let n = self.size(&frag.node.selection_set.node, depth + 1);
+                            self.visiting.remove(name);
+                            self.memo.insert(name, n);
+                            n
+                        } else {
+                            0
+                        }
+                    }
+                };
+                total = total.saturating_add(1).saturating_add(inner);
+            }
+            total
+        }
+    }
+    let mut walk = Walk {
+        doc,
+        memo: HashMap::new(),
+        visiting: HashSet::new(),
+    };
     doc.operations.iter().fold(0usize, |acc, (_, op)| {
-        acc.saturating_add(size(
-            &op.node.selection_set.node,
-            doc,
-            &mut memo,
-            &mut vec![],
-        ))
+        acc.saturating_add(walk.size(&op.node.selection_set.node, 0))
     })
 }
 
-/// The most fields a document may expand to. Far above any real query (the complexity
+/// Selection sets nested deeper than this (through fields or fragments) are refused before
+/// anything walks them; the depth and recursion limits are far below it.
+pub const MAX_NESTING: usize = 64;
+
+/// The most selections a document may expand to. Far above any real query (the complexity
 /// limit stops those much sooner); it only stops documents built to explode.
 pub const MAX_EXPANDED_FIELDS: usize = 20_000;
 
@@ -199,8 +211,13 @@ impl Extension for ProtectionsExtension {
         if let Ok(plain) = async_graphql::parser::parse_query(query) {
             let fields = expanded_fields(&plain);
             if fields > MAX_EXPANDED_FIELDS {
+                let size = if fields == usize::MAX {
+                    "unbounded".to_owned()
+                } else {
+                    fields.to_string()
+                };
                 return refuse(format!(
-                    "Query is too large once its fragments are expanded ({fields} fields; at most {MAX_EXPANDED_FIELDS})"
+                    "Query is too large once its fragments are expanded ({size} selections; at most {MAX_EXPANDED_FIELDS})"
                 ));
             }
         }
@@ -309,16 +326,36 @@ mod tests {
         }
         q.push_str("fragment F60 on Query { __typename }");
         let doc = async_graphql::parser::parse_query(&q).unwrap();
-        assert_eq!(expanded_fields(&doc), 1usize << 60);
+        assert!(expanded_fields(&doc) > MAX_EXPANDED_FIELDS);
         let doc = async_graphql::parser::parse_query(
             "{ a { b c } ...F } fragment F on Query { d ...G } fragment G on Query { e }",
         )
         .unwrap();
-        assert_eq!(expanded_fields(&doc), 5);
+        // a { b c } = 3, the spread of F = 1, d = 1, the spread of G = 1, e = 1
+        assert_eq!(expanded_fields(&doc), 7);
         let cyclic = async_graphql::parser::parse_query(
             "{ ...A } fragment A on Query { x ...B } fragment B on Query { y ...A }",
         )
         .unwrap();
-        assert_eq!(expanded_fields(&cyclic), 2);
+        assert!(expanded_fields(&cyclic) < 10);
+        // Doubling through spreads of an undefined fragment is measured too.
+        let mut q = String::from("query { ...F0 } ");
+        for i in 0..31 {
+            q.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{n} ...F{n} }} ",
+                n = i + 1
+            ));
+        }
+        q.push_str("fragment F31 on Query { ...Nope }");
+        let doc = async_graphql::parser::parse_query(&q).unwrap();
+        assert!(expanded_fields(&doc) > MAX_EXPANDED_FIELDS);
+        // A long chain measures as unbounded without a deep walk.
+        let mut q = String::from("query { ...C0 } ");
+        for i in 0..5000 {
+            q.push_str(&format!("fragment C{i} on Query {{ ...C{} }} ", i + 1));
+        }
+        q.push_str("fragment C5000 on Query { __typename }");
+        let doc = async_graphql::parser::parse_query(&q).unwrap();
+        assert_eq!(expanded_fields(&doc), usize::MAX);
     }
 }

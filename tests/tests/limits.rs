@@ -550,3 +550,44 @@ async fn fragments_that_double_themselves_are_refused_before_they_expand() {
     assert_eq!(ok["__typename"], "Query");
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doubling_into_an_unknown_fragment_and_long_chains_are_refused() {
+    let s = TestServer::start().await;
+    // Doubling that ends in an undefined fragment: no field anywhere, 2^31 spreads.
+    let mut bomb = String::from("query { ...F0 } ");
+    for i in 0..31 {
+        bomb.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{n} ...F{n} }} ",
+            n = i + 1
+        ));
+    }
+    bomb.push_str("fragment F31 on Query { ...Nope }");
+    // A chain of 20,000 fragments, each spreading the next.
+    let mut chain = String::from("query { ...C0 } ");
+    for i in 0..20_000 {
+        chain.push_str(&format!("fragment C{i} on Query {{ ...C{} }} ", i + 1));
+    }
+    chain.push_str("fragment C20000 on Query { __typename }");
+    for (name, q) in [("unknown leaf", bomb), ("long chain", chain)] {
+        let (_, body) = s.post(&Auth::None, &q, json!({})).await;
+        assert_eq!(
+            first_code(&body).as_deref(),
+            Some("GRAPHQL_VALIDATION_FAILED"),
+            "{name}: {body}"
+        );
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("expanded"),
+            "{name}: {body}"
+        );
+    }
+    // The server is still there.
+    assert_eq!(
+        s.ok(&Auth::None, "{ __typename }", json!({})).await["__typename"],
+        "Query"
+    );
+    s.finish().await;
+}

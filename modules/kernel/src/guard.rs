@@ -283,8 +283,8 @@ impl Tx {
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
         E::Model: IntoActiveModel<A>,
     {
-        // A primary key that is also the owner (the companies table) stays as the row's
-        // identity; only a *changed* owner is dropped.
+        // The owner is never written by an update: a changed owner column is dropped (the
+        // companies table, whose owner is its key, passes its id unchanged).
         if let Some(owner) = E::policy().owner
             && model.get(owner).is_set()
         {
@@ -344,7 +344,9 @@ fn condition<E: Guarded>(scope: &Scope, access: Access) -> Condition {
             any = any.add(col.eq(company));
         }
     }
-    if let (Some(col), Some(user)) = (p.own_rows, scope.user) {
+    if let (Some(col), Some(user)) = (p.own_rows, scope.user)
+        && (access == Access::Read || p.own_rows_writable)
+    {
         any = any.add(col.eq(user));
     }
     if let (Access::Read, Some(col), Some(value)) = (access, p.lookup, &scope.lookup) {
@@ -414,6 +416,14 @@ mod tests {
     fn a_lookup_reads_but_never_writes() {
         let scope = Scope::lookup("a@b.c");
         assert!(sql::<user::Entity>(&scope, Access::Read).contains("\"email\" = 'a@b.c'"));
+        assert!(sql::<user::Entity>(&scope, Access::Write).contains("WHERE 1 = 0"));
+    }
+
+    #[test]
+    fn a_users_own_row_is_readable_but_changed_only_within_its_company() {
+        let u = Uuid::now_v7();
+        let scope = Scope::acting(None, Some(u));
+        assert!(sql::<user::Entity>(&scope, Access::Read).contains(&format!("\"id\" = '{u}'")));
         assert!(sql::<user::Entity>(&scope, Access::Write).contains("WHERE 1 = 0"));
     }
 }

@@ -12,6 +12,9 @@ pub struct Policy<E: EntityTrait> {
     pub parties: Vec<E::Column>,
     /// A row is visible to the user it names (a user's own row, own sessions).
     pub own_rows: Option<E::Column>,
+    /// Whether those own rows may also be changed (sessions yes, a user's row no: it is
+    /// changed only within its company, as the SQL policy's WITH CHECK says).
+    pub own_rows_writable: bool,
     /// A row is visible to a credential look-up that presents this column's value.
     pub lookup: Option<E::Column>,
     /// Platform admins see every row (companies only).
@@ -25,6 +28,7 @@ impl<E: EntityTrait> Policy<E> {
             owner: Some(column),
             parties: vec![column],
             own_rows: None,
+            own_rows_writable: false,
             lookup: None,
             platform_visible: false,
         }
@@ -80,6 +84,7 @@ impl Guarded for refresh_token::Entity {
             owner: None,
             parties: vec![],
             own_rows: Some(refresh_token::Column::UserId),
+            own_rows_writable: true,
             lookup: Some(refresh_token::Column::TokenHash),
             platform_visible: false,
         }

@@ -40,12 +40,15 @@ pub fn validate(password: &str, field: &str) -> AppResult<()> {
 static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
 
 pub async fn hash(password: &str) -> AppResult<String> {
-    let _permit = HASHING
+    let permit = HASHING
         .acquire()
         .await
         .map_err(|_| AppError::internal("hashing closed"))?;
     let password = password.to_owned();
+    // The permit moves into the blocking task: a hash keeps running when its request is
+    // cancelled, and must keep counting against the limit until it ends.
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
@@ -59,13 +62,14 @@ pub async fn hash(password: &str) -> AppResult<String> {
 /// so an unknown email costs the same time as a wrong password.
 pub async fn verify(password: &str, hash: Option<&str>) -> bool {
     const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$qk3qYpmfTebGd1ib0b0QIxzQY8B3pbQ9h/bR0a7AIiQ";
-    let Ok(_permit) = HASHING.acquire().await else {
+    let Ok(permit) = HASHING.acquire().await else {
         return false;
     };
     let known = hash.is_some();
     let hash = hash.unwrap_or(DECOY).to_owned();
     let password = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         PasswordHash::new(&hash)
             .map(|parsed| {
                 Argon2::default()
