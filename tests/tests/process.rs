@@ -22,20 +22,9 @@ fn ils(dir: &tempfile::TempDir) -> Command {
     cmd
 }
 
-/// Runs the binary with `vars`; returns exit status, stdout and stderr.
+/// Runs the binary with `vars` in a fresh folder; returns exit status, stdout and stderr.
 async fn run(args: &[&str], vars: &[(&str, &str)]) -> (ExitStatus, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = ils(&dir);
-    cmd.args(args).envs(vars.iter().copied());
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .expect("the binary finished within 60 s")
-        .expect("the binary ran");
-    (
-        out.status,
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_in(&tempfile::tempdir().unwrap(), args, vars).await
 }
 
 async fn assert_config_error(vars: &[(&str, &str)], mentions: &str) {
@@ -277,9 +266,16 @@ async fn serve_uses_sqlite_seeds_demo_data_and_stops_on_sigterm() {
     );
 }
 
-/// Runs the binary in `dir` (kept between calls); returns exit status, stdout and stderr.
-async fn run_in(dir: &tempfile::TempDir, args: &[&str]) -> (ExitStatus, String, String) {
-    let out = tokio::time::timeout(Duration::from_secs(60), ils(dir).args(args).output())
+/// Runs the binary in `dir` (kept between calls) with `vars`; returns exit status,
+/// stdout and stderr.
+async fn run_in(
+    dir: &tempfile::TempDir,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (ExitStatus, String, String) {
+    let mut cmd = ils(dir);
+    cmd.args(args).envs(vars.iter().copied());
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
         .expect("the binary finished within 60 s")
         .expect("the binary ran");
@@ -293,15 +289,15 @@ async fn run_in(dir: &tempfile::TempDir, args: &[&str]) -> (ExitStatus, String, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_seed_and_create_platform_admin_commands() {
     let dir = tempfile::tempdir().unwrap();
-    let (status, stdout, stderr) = run_in(&dir, &["migrate"]).await;
+    let (status, stdout, stderr) = run_in(&dir, &["migrate"], &[]).await;
     assert!(status.success(), "{stderr}");
     assert!(stdout.contains("migrations applied"), "{stdout}");
     assert!(dir.path().join("ils.db").exists());
 
-    let (status, stdout, stderr) = run_in(&dir, &["seed"]).await;
+    let (status, stdout, stderr) = run_in(&dir, &["seed"], &[]).await;
     assert!(status.success(), "{stderr}");
     assert!(stdout.contains("demo data seeded"), "{stdout}");
-    let (status, stdout, _) = run_in(&dir, &["seed"]).await;
+    let (status, stdout, _) = run_in(&dir, &["seed"], &[]).await;
     assert!(status.success());
     assert!(
         stdout.contains("nothing seeded"),
@@ -315,10 +311,10 @@ async fn migrate_seed_and_create_platform_admin_commands() {
         "--password",
         "Operator-Pass-77",
     ];
-    let (status, stdout, stderr) = run_in(&dir, &args).await;
+    let (status, stdout, stderr) = run_in(&dir, &args, &[]).await;
     assert!(status.success(), "{stderr}");
     assert!(stdout.contains("ops@ils.example"), "{stdout}");
-    let (status, _, stderr) = run_in(&dir, &args).await;
+    let (status, _, stderr) = run_in(&dir, &args, &[]).await;
     assert!(!status.success(), "the same email twice must fail");
     assert!(stderr.contains("already exists"), "{stderr}");
     let weak = [
@@ -328,7 +324,7 @@ async fn migrate_seed_and_create_platform_admin_commands() {
         "--password",
         "short",
     ];
-    let (status, _, stderr) = run_in(&dir, &weak).await;
+    let (status, _, stderr) = run_in(&dir, &weak, &[]).await;
     assert!(!status.success());
     assert!(stderr.contains("at least 10"), "{stderr}");
 }
