@@ -87,7 +87,6 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
 
 pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    let request_id = HeaderName::from_static("x-request-id");
     let http = Router::new()
         .route("/graphql", get(transport::get).post(transport::post))
         .route("/playground", get(playground_page))
@@ -99,22 +98,28 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
-        ))
-        .layer(axum::middleware::map_response(explain_timeout));
-    Router::new()
+        ));
+    let app = Router::new()
         .route("/graphql/ws", get(ws::handler))
         .merge(http)
-        .with_state(state)
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                let rid = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path())
-            }),
-        )
-                .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-                .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(axum::middleware::map_request(drop_unsafe_request_id))
+        .with_state(state);
+    with_request_layers(app)
+}
+
+/// What every route gets: a request id (the caller's when plain, else a fresh one), a
+/// trace span carrying it, panics caught, and timeouts and panics answered in the usual
+/// error shape with that id.
+fn with_request_layers(app: Router) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    app.layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+        let rid = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+        tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path())
+    }))
+    .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+    .layer(axum::middleware::from_fn(explain_transport_errors))
+    .layer(PropagateRequestIdLayer::new(request_id.clone()))
+    .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+    .layer(axum::middleware::map_request(drop_unsafe_request_id))
 }
 
 /// A caller may send its own `x-request-id` to correlate logs; it is kept only when it is
@@ -136,34 +141,24 @@ async fn drop_unsafe_request_id(mut req: axum::extract::Request) -> axum::extrac
     req
 }
 
-/// A JSON error for a client, from outside GraphQL (timeouts, panics).
-fn transport_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let body =
-        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    (
-        status,
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/json; charset=utf-8",
-        )],
-        body.to_string(),
-    )
-        .into_response()
+/// A JSON error for a client, from outside GraphQL (timeouts, panics), in the same shape
+/// as every other error.
+fn transport_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{
+        "message": message, "extensions": { "code": code, "requestId": request_id }
+    }] });
+    let json = [(
+        axum::http::header::CONTENT_TYPE,
+        "application/json; charset=utf-8",
+    )];
+    (status, json, body.to_string()).into_response()
 }
 
-/// The timeout layer answers a bare 408; clients get the usual error shape instead.
-async fn explain_timeout(res: Response) -> Response {
-    if res.status() == StatusCode::REQUEST_TIMEOUT {
-        return transport_error(
-            StatusCode::REQUEST_TIMEOUT,
-            "REQUEST_TIMEOUT",
-            "the request took too long",
-        );
-    }
-    res
-}
+/// Marks the response of a handler that panicked.
+#[derive(Clone, Copy)]
+struct Panicked;
 
-/// A panic is a bug: the client gets INTERNAL (the panic message goes to the log only).
+/// A panic is a bug: it is logged, and the client gets INTERNAL (shaped below).
 fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = err
         .downcast_ref::<String>()
@@ -171,11 +166,41 @@ fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default();
     tracing::error!(%detail, "handler panicked");
-    transport_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL",
-        "internal error",
-    )
+    let mut res = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    res.extensions_mut().insert(Panicked);
+    res
+}
+
+/// The timeout layer answers a bare 408 and the panic layer a bare 500; clients get the
+/// usual error shape instead, with the request id (this runs inside the request-id layer).
+async fn explain_transport_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let rid = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let res = next.run(req).await;
+    if res.status() == StatusCode::REQUEST_TIMEOUT {
+        return transport_error(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            "the request took too long",
+            &rid,
+        );
+    }
+    if res.extensions().get::<Panicked>().is_some() {
+        return transport_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+            &rid,
+        );
+    }
+    res
 }
 
 async fn playground_page(State(app): State<AppState>) -> Response {
@@ -333,5 +358,39 @@ async fn serve(
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
         tracing::warn!("connections still open after the shutdown grace period; closing them");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_internal_with_the_request_id() {
+        let app = with_request_layers(Router::new().route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("SELECT secret FROM somewhere");
+                }
+                "unreachable"
+            }),
+        ));
+        let req = axum::http::Request::get("/boom")
+            .header("x-request-id", "req-7")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(res.headers()["x-request-id"], "req-7");
+        let body = axum::body::to_bytes(res.into_body(), 10_000).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["errors"][0]["extensions"]["code"], "INTERNAL");
+        assert_eq!(json["errors"][0]["extensions"]["requestId"], "req-7");
+        assert!(
+            !String::from_utf8_lossy(&body).contains("secret"),
+            "the panic message stays in the log"
+        );
     }
 }

@@ -875,6 +875,15 @@ async fn a_request_that_times_out_gets_the_usual_error_shape() {
         "{text}"
     );
     assert!(text.contains("\"code\":\"REQUEST_TIMEOUT\""), "{text}");
+    let rid = text
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-request-id: ")
+                .map(|v| v.trim().to_owned())
+        })
+        .expect("an x-request-id header");
+    assert!(text.contains(&format!("\"requestId\":\"{rid}\"")), "{text}");
     s.finish().await;
 }
 
