@@ -141,19 +141,6 @@ async fn drop_unsafe_request_id(mut req: axum::extract::Request) -> axum::extrac
     req
 }
 
-/// A JSON error for a client, from outside GraphQL (timeouts, panics), in the same shape
-/// as every other error.
-fn transport_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{
-        "message": message, "extensions": { "code": code, "requestId": request_id }
-    }] });
-    let json = [(
-        axum::http::header::CONTENT_TYPE,
-        "application/json; charset=utf-8",
-    )];
-    (status, json, body.to_string()).into_response()
-}
-
 /// Marks the response of a handler that panicked.
 #[derive(Clone, Copy)]
 struct Panicked;
@@ -185,7 +172,7 @@ async fn explain_transport_errors(
         .to_owned();
     let res = next.run(req).await;
     if res.status() == StatusCode::REQUEST_TIMEOUT {
-        return transport_error(
+        return transport::json_error(
             StatusCode::REQUEST_TIMEOUT,
             "REQUEST_TIMEOUT",
             "the request took too long",
@@ -193,7 +180,7 @@ async fn explain_transport_errors(
         );
     }
     if res.extensions().get::<Panicked>().is_some() {
-        return transport_error(
+        return transport::json_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL",
             "internal error",

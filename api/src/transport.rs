@@ -82,6 +82,16 @@ fn request_id(headers: &HeaderMap) -> String {
 }
 
 /// An error the transport answers itself, before any GraphQL runs.
+/// An error answered outside GraphQL execution (timeouts and panics too), as JSON.
+pub(crate) fn json_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    request_id: &str,
+) -> Response {
+    refuse(MediaType::Json, status, code, message, request_id)
+}
+
 fn refuse(
     media: MediaType,
     status: StatusCode,

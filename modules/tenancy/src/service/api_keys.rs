@@ -5,7 +5,7 @@ use crate::tokens::{digest, random_secret};
 use ils_entity::api_key;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext};
-use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use uuid::Uuid;
 
 /// Every key starts with this, so a leaked one is easy to find in code and logs.
@@ -67,12 +67,7 @@ pub async fn list(
 pub async fn revoke(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<api_key::Model> {
     let tx = db.tenant(ctx).await?;
     require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
-    let key = tx
-        .select::<api_key::Entity>()
-        .filter(api_key::Column::Id.eq(id))
-        .one(tx.conn())
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let key = tx.get::<api_key::Entity>(id).await?;
     if key.revoked_at.is_some() {
         return Ok(key);
     }

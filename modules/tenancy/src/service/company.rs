@@ -2,8 +2,8 @@
 
 use super::{require_role, validate};
 use ils_entity::company;
-use ils_kernel::{AppError, AppResult, Db, Role, TenantContext};
-use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
+use ils_kernel::{AppResult, Db, Role, TenantContext};
+use sea_orm::{ActiveValue::Set, IntoActiveModel};
 
 /// A partial update: `None` leaves a field as it is, `Some("")` clears an optional one.
 #[derive(Default)]
@@ -22,12 +22,7 @@ pub async fn update_profile(
 ) -> AppResult<company::Model> {
     let tx = db.tenant(ctx).await?;
     let company_id = require_role(&tx, ctx, Role::CompanyAdmin).await?;
-    let current = tx
-        .select::<company::Entity>()
-        .filter(company::Column::Id.eq(company_id))
-        .one(tx.conn())
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let current = tx.get::<company::Entity>(company_id).await?;
     let mut model = current.into_active_model();
     if let Some(name) = change.name {
         model.name = Set(validate::text(&name, "input.name", 200)?);

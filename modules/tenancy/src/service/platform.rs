@@ -81,12 +81,7 @@ pub async fn decide(
     };
     let tx = db.tenant(ctx).await?;
     super::require_platform_admin(&tx, ctx).await?;
-    let company = tx
-        .select::<company::Entity>()
-        .filter(company::Column::Id.eq(id))
-        .one(tx.conn())
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let company = tx.get::<company::Entity>(id).await?;
     if company.status != CompanyStatus::PendingApproval.as_str() {
         return Err(AppError::Conflict(format!(
             "this company is {}, not pending approval",

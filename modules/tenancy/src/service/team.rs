@@ -84,11 +84,7 @@ pub async fn revoke_invitation(
 }
 
 async fn find_invitation(tx: &Tx, id: Uuid) -> AppResult<invitation::Model> {
-    tx.select::<invitation::Entity>()
-        .filter(invitation::Column::Id.eq(id))
-        .one(tx.conn())
-        .await?
-        .ok_or(AppError::NotFound)
+    tx.get::<invitation::Entity>(id).await
 }
 
 pub struct Acceptance {
