@@ -2,7 +2,12 @@
 //! table is declared in the kernel, which is the only crate allowed to query them directly.
 
 pub mod api_key;
+pub mod audit_entry;
 pub mod company;
+pub mod event;
 pub mod invitation;
+pub mod job;
 pub mod refresh_token;
 pub mod user;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_tenancy;
 mod m0002_tenancy_rls;
+mod m0003_backbone;
 pub mod rls;
 
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_tenancy::Migration),
             Box::new(m0002_tenancy_rls::Migration),
+            Box::new(m0003_backbone::Migration),
         ]
     }
 }

@@ -118,7 +118,7 @@ impl MigrationTrait for Migration {
     }
 }
 
-fn fk(table: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
+pub(crate) fn fk(table: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_{col}"))
         .from(table, col)
@@ -127,7 +127,7 @@ fn fk(table: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCre
         .to_owned()
 }
 
-async fn index(m: &SchemaManager<'_>, table: &'static str, col: &'static str) -> Result<(), DbErr> {
+pub(crate) async fn index(m: &SchemaManager<'_>, table: &'static str, col: &'static str) -> Result<(), DbErr> {
     m.create_index(
         Index::create()
             .name(format!("ix_{table}_{col}"))

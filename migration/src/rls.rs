@@ -86,3 +86,28 @@ pub fn protect(w: &Wall) -> String {
 pub fn owned(column: &str) -> String {
     format!("{column} = {COMPANY}")
 }
+
+/// SQL that walls in an append-only table: the application role may insert rows that pass
+/// `check` and read rows that pass `read` (none when `None`), and has no UPDATE or DELETE
+/// privilege at all. The owner's `system_access` policy is as in `protect`.
+pub fn append_only(t: &str, read: Option<&str>, check: &str) -> String {
+    let mut sql = format!(
+        "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;\n\
+         ALTER TABLE {t} FORCE ROW LEVEL SECURITY;\n\
+         CREATE POLICY tenant_insert ON {t} FOR INSERT TO {APP_ROLE} WITH CHECK ({check});\n"
+    );
+    let mut grants = "INSERT".to_owned();
+    if let Some(read) = read {
+        sql.push_str(&format!(
+            "CREATE POLICY tenant_read ON {t} FOR SELECT TO {APP_ROLE} USING ({read});\n"
+        ));
+        grants.push_str(", SELECT");
+    }
+    sql.push_str(&format!(
+        "DO $$ BEGIN EXECUTE format('CREATE POLICY system_access ON {t} FOR ALL TO %I USING ({sys}) WITH CHECK ({sys})', current_user); END $$;\n\
+         REVOKE ALL ON {t} FROM {APP_ROLE};\n\
+         GRANT {grants} ON {t} TO {APP_ROLE};",
+        sys = SYSTEM.replace('\'', "''"),
+    ));
+    sql
+}

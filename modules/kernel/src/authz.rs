@@ -29,7 +29,7 @@ pub async fn require_role(tx: &Tx, ctx: &TenantContext, role: Role) -> AppResult
             let me = current_user(tx, id).await?;
             me.company_id == Some(company) && me.role == role.as_str()
         }
-        Actor::Anonymous => false,
+        Actor::Anonymous | Actor::System => false,
     };
     if holds {
         Ok(company)

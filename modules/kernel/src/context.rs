@@ -34,6 +34,8 @@ pub enum Actor {
     Anonymous,
     User(Uuid),
     ApiKey { id: Uuid, created_by: Uuid },
+    /// The server itself: a background job or event handler acting for a company.
+    System,
 }
 
 /// Everything the data layer needs to know about the caller of one request. Built once by
@@ -59,6 +61,15 @@ impl TenantContext {
         }
     }
 
+    /// The context of background work for `company` (no person, no roles).
+    pub fn system_for(company: Option<Uuid>) -> Self {
+        TenantContext {
+            company_id: company,
+            actor: Actor::System,
+            ..TenantContext::anonymous()
+        }
+    }
+
     pub fn is_anonymous(&self) -> bool {
         self.actor == Actor::Anonymous
     }
@@ -75,7 +86,7 @@ impl TenantContext {
         match self.actor {
             Actor::User(id) => Some(id),
             Actor::ApiKey { created_by, .. } => Some(created_by),
-            Actor::Anonymous => None,
+            Actor::Anonymous | Actor::System => None,
         }
     }
 

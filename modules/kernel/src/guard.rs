@@ -7,8 +7,11 @@
 //! security enforces the same rule a second time (one statement per transaction).
 #![allow(clippy::disallowed_methods)] // the one place allowed to call SeaORM directly
 
+use crate::jobs::{Registry, Wake};
 use crate::policy::Guarded;
 use crate::{AppError, AppResult, TenantContext};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use sea_orm::sea_query::{Expr, IntoCondition, SimpleExpr};
 use sea_orm::{
     AccessMode, ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
@@ -24,6 +27,10 @@ pub struct Db {
     conn: DatabaseConnection,
     /// On PostgreSQL, the role guarded transactions run as (no BYPASSRLS).
     app_role: Option<String>,
+    /// Woken when a transaction that emitted events or enqueued jobs commits.
+    wake: Arc<Wake>,
+    /// The job kinds enqueues are checked against (every module's).
+    registry: Option<Arc<Registry>>,
 }
 
 /// What one transaction may see. Built from a request's `TenantContext`, or by the few
@@ -92,7 +99,35 @@ impl Db {
             DbBackend::Postgres => app_role,
             _ => None,
         };
-        Db { conn, app_role }
+        Db {
+            conn,
+            app_role,
+            wake: Arc::default(),
+            registry: None,
+        }
+    }
+
+    /// The same database, checking enqueued jobs against `registry`.
+    pub fn with_registry(mut self, registry: Arc<Registry>) -> Db {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// What commits that emitted events or enqueued jobs wake.
+    pub fn wake(&self) -> Arc<Wake> {
+        self.wake.clone()
+    }
+
+    fn tx(&self, tx: DatabaseTransaction, scope: Scope) -> Tx {
+        Tx {
+            tx,
+            scope,
+            app_role: self.app_role.clone(),
+            wake: self.wake.clone(),
+            registry: self.registry.clone(),
+            emitted: AtomicBool::new(false),
+            enqueued: AtomicBool::new(false),
+        }
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -106,27 +141,26 @@ impl Db {
 
     /// A transaction with an explicit scope: only for the credential flows (clippy).
     pub async fn open(&self, scope: Scope) -> AppResult<Tx> {
-        let tx = Tx {
-            tx: self.begin().await?,
-            scope,
-            app_role: self.app_role.clone(),
-        };
+        let tx = self.tx(self.begin().await?, scope);
         tx.apply_scope().await?;
         Ok(tx)
+    }
+
+    /// The audit writer's transaction: the caller's own scope, which may be anonymous (an
+    /// anonymous audit row is write-only for the application role).
+    pub(crate) async fn open_for_audit(&self, scope: Scope) -> AppResult<Tx> {
+        self.open(scope).await
     }
 
     /// A transaction that sees every tenant: only for the command line, seeding and
     /// cross-tenant workers (clippy). On PostgreSQL it stays the connecting (owner) role
     /// and sets `app.system`, which only the owner's `system_access` policies honour.
     pub async fn system(&self) -> AppResult<Tx> {
-        let tx = Tx {
-            tx: self.begin().await?,
-            scope: Scope {
-                system: true,
-                ..Scope::default()
-            },
-            app_role: self.app_role.clone(),
+        let scope = Scope {
+            system: true,
+            ..Scope::default()
         };
+        let tx = self.tx(self.begin().await?, scope);
         tx.apply_scope().await?;
         Ok(tx)
     }
@@ -162,6 +196,10 @@ pub struct Tx {
     tx: DatabaseTransaction,
     scope: Scope,
     app_role: Option<String>,
+    wake: Arc<Wake>,
+    registry: Option<Arc<Registry>>,
+    emitted: AtomicBool,
+    enqueued: AtomicBool,
 }
 
 impl Tx {
@@ -174,8 +212,33 @@ impl Tx {
         &self.tx
     }
 
+    /// Commits; then wakes the dispatcher and workers if events or jobs were written.
     pub async fn commit(self) -> AppResult<()> {
-        self.tx.commit().await.map_err(AppError::from)
+        let (emitted, enqueued) = (
+            self.emitted.load(Ordering::Relaxed),
+            self.enqueued.load(Ordering::Relaxed),
+        );
+        let wake = self.wake.clone();
+        self.tx.commit().await.map_err(AppError::from)?;
+        if emitted {
+            wake.events.notify_one();
+        }
+        if enqueued {
+            wake.jobs_enqueued();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn mark_emitted(&self) {
+        self.emitted.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn mark_enqueued(&self) {
+        self.enqueued.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn registry(&self) -> Option<&Registry> {
+        self.registry.as_deref()
     }
 
     /// Switches the scope inside the transaction once a credential flow has established

@@ -2,11 +2,15 @@
 //! SeaORM (the only way module code reaches tenant tables), errors, typed global IDs,
 //! cursor pagination and the `Module` contract.
 
+pub mod audit;
 pub mod authz;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod guard;
 pub mod id;
+pub mod jobs;
+pub mod mail;
 pub mod module;
 pub mod pagination;
 pub mod policy;
@@ -15,6 +19,8 @@ pub mod throttle;
 pub use context::{Actor, ClientInfo, Role, TenantContext};
 pub use error::{AppError, AppResult};
 pub use guard::{Db, Scope, Tx};
+pub use events::{Bus, DomainEvent, Event};
+pub use jobs::{JobKind, NewJob, Registry, Resources};
 pub use module::Module;
 pub use policy::{Guarded, Policy};
 

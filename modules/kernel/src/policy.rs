@@ -2,7 +2,10 @@
 //! be read or written through the guard at all: deny by default. These mirror the
 //! PostgreSQL policies in `migration/src/rls.rs` column for column.
 
-use ils_entity::{api_key, company, invitation, refresh_token, user};
+use ils_entity::{
+    api_key, audit_entry, company, invitation, job, refresh_token, user, webhook_delivery,
+    webhook_endpoint,
+};
 use sea_orm::EntityTrait;
 
 pub struct Policy<E: EntityTrait> {
@@ -87,6 +90,38 @@ impl Guarded for refresh_token::Entity {
             own_rows_writable: true,
             lookup: Some(refresh_token::Column::TokenHash),
             platform_visible: false,
+        }
+    }
+}
+
+/// Company admins see their company's jobs; platform admins see every job.
+impl Guarded for job::Entity {
+    fn policy() -> Policy<Self> {
+        Policy {
+            platform_visible: true,
+            ..Policy::owned(job::Column::CompanyId)
+        }
+    }
+}
+
+impl Guarded for webhook_endpoint::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(webhook_endpoint::Column::CompanyId)
+    }
+}
+
+impl Guarded for webhook_delivery::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(webhook_delivery::Column::CompanyId)
+    }
+}
+
+/// Read through the guard; written only by `audit::record` (append-only).
+impl Guarded for audit_entry::Entity {
+    fn policy() -> Policy<Self> {
+        Policy {
+            platform_visible: true,
+            ..Policy::owned(audit_entry::Column::CompanyId)
         }
     }
 }

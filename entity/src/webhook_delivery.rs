@@ -1,0 +1,31 @@
+use sea_orm::entity::prelude::*;
+
+/// One event sent (or being sent) to one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "webhook_deliveries")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: String,
+    /// The exact body that is POSTed.
+    #[sea_orm(column_type = "Text")]
+    pub body: String,
+    /// PENDING, DELIVERED, FAILED (retrying) or DEAD.
+    pub status: String,
+    pub attempts: i32,
+    pub last_status_code: Option<i32>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_error: Option<String>,
+    pub last_latency_ms: Option<i32>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub delivered_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

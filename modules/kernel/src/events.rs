@@ -1,0 +1,247 @@
+//! Domain events: recorded in the outbox inside the transaction of the write that caused
+//! them (`Tx::emit`), delivered at least once after commit by the dispatcher, which
+//! publishes them on the bus (GraphQL subscriptions, in-process or across replicas through
+//! a relay) and enqueues the jobs of every handler registered for their type. An event of
+//! a rolled-back transaction never existed; consumers are idempotent on the event id.
+#![allow(clippy::disallowed_methods)] // the outbox is read and marked below the guard, here only
+
+use crate::jobs::{NewJob, Registry};
+use crate::{AppError, AppResult, Db, Tx};
+use chrono::{DateTime, Utc};
+use ils_entity::event;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// A typed domain event. `TYPE` is its stable name (`connection.accepted`); the value is
+/// serialised as the event's `data`.
+pub trait DomainEvent: Serialize {
+    const TYPE: &'static str;
+}
+
+/// An event as delivered.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The company whose action caused it, if a company acted.
+    pub company_id: Option<Uuid>,
+    /// The companies allowed to see it.
+    pub audience: Vec<Uuid>,
+    pub data: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl Event {
+    pub fn visible_to(&self, company: Uuid) -> bool {
+        self.audience.contains(&company)
+    }
+
+    /// Whether `patterns` select this event: exact types, `prefix.*`, or `*`.
+    pub fn matches(&self, patterns: &[String]) -> bool {
+        patterns.iter().any(|p| type_matches(p, &self.event_type))
+    }
+
+    fn from_row(row: event::Model) -> AppResult<Event> {
+        Ok(Event {
+            id: row.id,
+            event_type: row.event_type,
+            company_id: row.company_id,
+            audience: serde_json::from_str(&row.audience)
+                .map_err(|e| AppError::internal(format!("bad event audience: {e}")))?,
+            data: serde_json::from_str(&row.data)
+                .map_err(|e| AppError::internal(format!("bad event data: {e}")))?,
+            occurred_at: row.occurred_at,
+        })
+    }
+}
+
+/// `*` matches everything, `order.*` every type under `order.`, anything else itself.
+pub fn type_matches(pattern: &str, event_type: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some("") => true,
+        Some(prefix) => event_type.starts_with(prefix),
+        None => pattern == event_type,
+    }
+}
+
+impl Tx {
+    /// Records `event` in the outbox, in this transaction. It is seen by the acting company
+    /// and by `parties` (the other side of a shared row). Returns the event id.
+    pub async fn emit<E: DomainEvent>(&self, event: &E, parties: &[Uuid]) -> AppResult<Uuid> {
+        let mut audience: Vec<Uuid> = self.scope().company().into_iter().collect();
+        for p in parties {
+            if !audience.contains(p) {
+                audience.push(*p);
+            }
+        }
+        let id = Uuid::now_v7();
+        let data = serde_json::to_string(event)
+            .map_err(|e| AppError::internal(format!("event not serialisable: {e}")))?;
+        // No RETURNING: the application role may add to the outbox but not read it.
+        event::Entity::insert(event::ActiveModel {
+            id: Set(id),
+            event_type: Set(E::TYPE.to_owned()),
+            company_id: Set(self.scope().company()),
+            audience: Set(serde_json::to_string(&audience).unwrap_or_else(|_| "[]".into())),
+            data: Set(data),
+            occurred_at: Set(Utc::now()),
+            dispatched_at: Set(None),
+        })
+        .exec_without_returning(self.conn())
+        .await?;
+        self.mark_emitted();
+        Ok(id)
+    }
+}
+
+/// Carries published events to every replica (Redis pub/sub); each replica's relay
+/// listener hands what it receives to `Bus::deliver_local`.
+#[async_trait::async_trait]
+pub trait Relay: Send + Sync {
+    async fn publish(&self, event: &Event) -> AppResult<()>;
+}
+
+/// Where live events flow to subscriptions. Without a relay it is one process's broadcast
+/// channel; with one, every event goes out through the relay and comes back in through
+/// each replica's listener, this one included, so there is one path and no duplicates.
+#[derive(Clone)]
+pub struct Bus {
+    local: broadcast::Sender<Arc<Event>>,
+    relay: Option<Arc<dyn Relay>>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Bus::in_process()
+    }
+}
+
+impl Bus {
+    pub fn in_process() -> Bus {
+        Bus {
+            local: broadcast::channel(4096).0,
+            relay: None,
+        }
+    }
+
+    pub fn with_relay(relay: Arc<dyn Relay>) -> Bus {
+        Bus {
+            relay: Some(relay),
+            ..Bus::in_process()
+        }
+    }
+
+    pub async fn publish(&self, event: Event) -> AppResult<()> {
+        match &self.relay {
+            Some(r) => r.publish(&event).await,
+            None => {
+                self.deliver_local(event);
+                Ok(())
+            }
+        }
+    }
+
+    /// Hands an event to this process's subscribers.
+    pub fn deliver_local(&self, event: Event) {
+        // No receivers is fine: nobody is listening right now.
+        let _ = self.local.send(Arc::new(event));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.local.subscribe()
+    }
+}
+
+/// Dispatches up to `batch` undelivered events: publishes each on the bus, enqueues the
+/// job of every handler registered for its type (idempotent on the event id), and marks
+/// it dispatched, all in one transaction. On PostgreSQL replicas share the work through
+/// `FOR UPDATE SKIP LOCKED`. A failure leaves the events for the next round: delivery is
+/// at least once. Returns how many events were dispatched.
+pub async fn dispatch_once(db: &Db, bus: &Bus, registry: &Registry, batch: u64) -> AppResult<usize> {
+    let tx = db.system().await?;
+    let mut select = event::Entity::find()
+        .filter(event::Column::DispatchedAt.is_null())
+        .order_by_asc(event::Column::OccurredAt)
+        .limit(batch);
+    if db.backend() == DbBackend::Postgres {
+        select = select.lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        );
+    }
+    let rows = select.all(tx.conn()).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    for row in rows {
+        let ev = Event::from_row(row)?;
+        for kind in registry.handlers_for(&ev.event_type) {
+            let payload = serde_json::to_value(&ev)
+                .map_err(|e| AppError::internal(format!("event not serialisable: {e}")))?;
+            tx.enqueue_for(
+                ev.company_id,
+                NewJob::new(kind, payload).key(format!("{kind}:{}", ev.id)),
+            )
+            .await?;
+        }
+        bus.publish(ev).await?;
+    }
+    event::Entity::update_many()
+        .col_expr(event::Column::DispatchedAt, Expr::value(Utc::now()))
+        .filter(event::Column::Id.is_in(ids.clone()))
+        .exec(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(ids.len())
+}
+
+/// Deletes dispatched events older than `keep`; returns how many.
+pub async fn prune(db: &Db, keep: chrono::Duration) -> AppResult<u64> {
+    let tx = db.system().await?;
+    let n = event::Entity::delete_many()
+        .filter(event::Column::DispatchedAt.lt(Utc::now() - keep))
+        .exec(tx.conn())
+        .await?
+        .rows_affected;
+    tx.commit().await?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_patterns() {
+        assert!(type_matches("*", "order.shipped"));
+        assert!(type_matches("order.*", "order.shipped"));
+        assert!(!type_matches("order.*", "orders_x"));
+        assert!(type_matches("order.shipped", "order.shipped"));
+        assert!(!type_matches("order.shipped", "order.submitted"));
+    }
+
+    #[tokio::test]
+    async fn in_process_bus_delivers_to_subscribers() {
+        let bus = Bus::in_process();
+        let mut rx = bus.subscribe();
+        let ev = Event {
+            id: Uuid::now_v7(),
+            event_type: "t.x".into(),
+            company_id: None,
+            audience: vec![],
+            data: serde_json::json!({"a": 1}),
+            occurred_at: Utc::now(),
+        };
+        bus.publish(ev.clone()).await.unwrap();
+        assert_eq!(*rx.recv().await.unwrap(), ev);
+    }
+}

@@ -1,0 +1,24 @@
+//! Outgoing mail goes through the job queue: a module enqueues a message in the
+//! transaction of the write that calls for it, and the mail job (backbone module) sends it
+//! by SMTP or writes it to the mail folder.
+
+use crate::jobs::NewJob;
+use crate::{AppResult, Tx};
+use serde::{Deserialize, Serialize};
+
+/// The job kind that sends one message.
+pub const SEND_MAIL: &str = "mail.send";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// Sends `mail` once the transaction commits.
+pub async fn send_later(tx: &Tx, mail: &Mail) -> AppResult<()> {
+    let payload = serde_json::to_value(mail).unwrap_or_default();
+    tx.enqueue(NewJob::new(SEND_MAIL, payload)).await?;
+    Ok(())
+}
