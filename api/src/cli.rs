@@ -20,6 +20,17 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve,
+    /// Run only the background work (outbox dispatcher, job workers, scheduler), to scale
+    /// it out beside `serve` processes that set ILS_WORKERS=0 or more.
+    Worker,
+    /// Measure job throughput: enqueue no-op jobs and time the workers draining them.
+    BenchJobs {
+        #[arg(long, default_value_t = 20_000)]
+        jobs: usize,
+        /// Jobs enqueued per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Print the GraphQL schema (SDL).
@@ -63,6 +74,8 @@ pub fn run() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
+            Command::Worker => worker(config).await,
+            Command::BenchJobs { jobs, batch } => crate::bench::jobs(config, jobs, batch).await,
             Command::Migrate => {
                 let conn = db::connect(&config, &Default::default()).await?;
                 db::migrate(&conn).await?;
@@ -157,6 +170,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     running.stop().await;
+    Ok(())
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let workers = config.workers.max(1);
+    let (state, _) = server::build(Config {
+        seed_demo: false,
+        workers,
+        ..config
+    })
+    .await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let tracker = server::start_background(&state, &shutdown).await;
+    println!("ILS worker running ({workers} job slots); Ctrl-C or SIGTERM stops it");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    let grace = std::time::Duration::from_secs(state.config.shutdown_grace_secs);
+    let _ = tokio::time::timeout(grace, tracker.wait()).await;
     Ok(())
 }
 

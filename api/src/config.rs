@@ -68,6 +68,25 @@ pub struct Config {
     pub header_read_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
     pub log_format: LogFormat,
+    /// Jobs run at once by this process; 0 runs no dispatcher, workers or scheduler here
+    /// (`ils worker` processes do that work).
+    pub workers: usize,
+    /// How often idle workers look for due jobs when nothing wakes them.
+    pub job_poll_ms: u64,
+    /// How long a claimed job is held before another worker may take it over.
+    pub job_lease_secs: u64,
+    pub webhook_timeout_ms: u64,
+    pub webhook_max_attempts: i32,
+    /// First retry delay of a webhook delivery; doubles per attempt up to the maximum.
+    pub webhook_retry_base_ms: u64,
+    pub webhook_retry_max_ms: u64,
+    /// Allow loopback, private and link-local webhook targets in production.
+    pub webhook_allow_private: bool,
+    /// `smtp://user:pass@host:587` or `smtps://…`; unset writes mail to `data_dir/mail`.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Open WebSockets per company in this process.
+    pub ws_max_per_company: usize,
 }
 
 impl Default for Config {
@@ -98,6 +117,18 @@ impl Default for Config {
             header_read_timeout_secs: 10,
             shutdown_grace_secs: 20,
             log_format: LogFormat::Text,
+            workers: 8,
+            job_poll_ms: 1000,
+            job_lease_secs: 120,
+            webhook_timeout_ms: 10_000,
+            // 20 s doubling to 6 h: the 14th attempt comes about a day after the first.
+            webhook_max_attempts: 14,
+            webhook_retry_base_ms: 20_000,
+            webhook_retry_max_ms: 6 * 3600 * 1000,
+            webhook_allow_private: false,
+            smtp_url: None,
+            mail_from: "ILS <no-reply@ils.example>".into(),
+            ws_max_per_company: 100,
         }
     }
 }
@@ -164,10 +195,35 @@ impl Config {
                 "token lifetimes must be positive, refresh longer than access".into(),
             ));
         }
+        if let Some(s) = &self.smtp_url
+            && !(s.starts_with("smtp://") || s.starts_with("smtps://"))
+        {
+            return Err(ConfigError(
+                "ILS_SMTP_URL must start with smtp:// or smtps://".into(),
+            ));
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError(
+                "ILS_MAIL_FROM must be a mail address such as `ILS <no-reply@example.com>`".into(),
+            ));
+        }
+        if self.webhook_max_attempts < 1 {
+            return Err(ConfigError(
+                "ILS_WEBHOOK_MAX_ATTEMPTS must be positive".into(),
+            ));
+        }
         for (name, v) in [
             ("ILS_MAX_DEPTH", self.max_depth),
             ("ILS_MAX_COMPLEXITY", self.max_complexity),
             ("ILS_MAX_BODY_BYTES", self.max_body_bytes),
+            ("ILS_JOB_POLL_MS", self.job_poll_ms as usize),
+            ("ILS_JOB_LEASE_SECS", self.job_lease_secs as usize),
+            ("ILS_WEBHOOK_TIMEOUT_MS", self.webhook_timeout_ms as usize),
+            (
+                "ILS_WEBHOOK_RETRY_BASE_MS",
+                self.webhook_retry_base_ms as usize,
+            ),
+            ("ILS_WS_MAX_PER_COMPANY", self.ws_max_per_company),
         ] {
             if v == 0 {
                 return Err(ConfigError(format!("{name} must be positive")));
@@ -184,6 +240,11 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Whether webhooks may target loopback, private and link-local addresses.
+    pub fn webhooks_may_reach_private(&self) -> bool {
+        self.env == Environment::Development || self.webhook_allow_private
     }
 
     pub fn is_sqlite(&self) -> bool {

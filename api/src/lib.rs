@@ -1,6 +1,9 @@
 //! The `ils` server: configuration, transport, credentials and schema assembly. Domain
 //! logic lives in the module crates; this crate only wires them to HTTP.
 
+pub mod audit;
+pub mod background;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod credentials;
@@ -8,6 +11,7 @@ pub mod db;
 pub mod extension;
 pub mod metrics;
 pub mod playground;
+pub mod redis_bus;
 pub mod redis_throttle;
 pub mod schema;
 pub mod seed;

@@ -1,18 +1,32 @@
 //! The one schema: every module's parts merged, plus the Relay `Node` entry points.
 
 use crate::extension::Protections;
-use async_graphql::{Context, ID, Interface, MergedObject, Object, Result, Schema, SchemaBuilder};
+use async_graphql::{
+    Context, ID, Interface, MergedObject, MergedSubscription, Object, Result, Schema, SchemaBuilder,
+};
+use ils_backbone::Backbone;
 use ils_kernel::{Module, id, request_parts};
 use ils_tenancy::Tenancy;
 use ils_tenancy::graphql::{node as tenancy_node, types as t};
 
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, <Tenancy as Module>::Query);
+pub struct Query(
+    NodeQuery,
+    <Tenancy as Module>::Query,
+    <Backbone as Module>::Query,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(<Tenancy as Module>::Mutation);
+pub struct Mutation(
+    <Tenancy as Module>::Mutation,
+    <Backbone as Module>::Mutation,
+);
 
-pub type Subscription = <Tenancy as Module>::Subscription;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(
+    <Tenancy as Module>::Subscription,
+    <Backbone as Module>::Subscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
@@ -87,6 +101,7 @@ pub fn builder(limits: &Protections) -> SchemaBuilder<Query, Mutation, Subscript
     .limit_directives(limits.max_directives)
     .limit_recursive_depth(limits.max_depth.max(32))
     .extension(crate::extension::ProtectionsFactory(limits.clone()))
+    .extension(crate::audit::AuditFactory)
 }
 
 /// The SDL that `schema.graphql` must equal.

@@ -33,7 +33,8 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
     let counter = StatementCounter::default();
     let conn = db::connect(&config, &counter).await?;
     db::migrate(&conn).await?;
-    let db = Db::new(conn, Some(config.db_app_role.clone()));
+    let registry = Arc::new(crate::background::registry());
+    let db = Db::new(conn, Some(config.db_app_role.clone())).with_registry(registry.clone());
     let tokens = TokenSettings {
         secret: config.signing_secret()?,
         issuer: config.jwt_issuer.clone(),
@@ -41,18 +42,33 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         access_ttl: Duration::from_secs(config.access_token_ttl_secs),
         refresh_ttl: Duration::from_secs(config.refresh_token_ttl_secs),
     };
-    let redis = match &config.redis_url {
+    let (redis, redis_client) = match &config.redis_url {
         Some(url) => {
             let client =
                 redis::Client::open(url.as_str()).context("REDIS_URL is not a valid Redis URL")?;
-            Some(
-                redis::aio::ConnectionManager::new(client)
-                    .await
-                    .context("cannot connect to Redis")?,
-            )
+            let conn = redis::aio::ConnectionManager::new(client.clone())
+                .await
+                .context("cannot connect to Redis")?;
+            (Some(conn), Some(client))
         }
-        None => None,
+        None => (None, None),
     };
+    // With Redis, events and job wake-ups travel between replicas through it.
+    let bus = match &redis {
+        Some(conn) => {
+            db.wake().set_remote(crate::redis_bus::wake_hook(
+                conn.clone(),
+                &config.redis_prefix,
+            ));
+            ils_kernel::Bus::with_relay(Arc::new(crate::redis_bus::RedisRelay::new(
+                conn.clone(),
+                &config.redis_prefix,
+            )))
+        }
+        None => ils_kernel::Bus::in_process(),
+    };
+    let webhooks = crate::background::webhook_settings(&config)?;
+    let resources = crate::background::resources(&config, webhooks.clone())?;
     let throttle: Arc<dyn Throttle> = match &redis {
         Some(conn) => Arc::new(RedisThrottle::new(conn.clone(), &config.redis_prefix)),
         None => Arc::new(MemoryThrottle::default()),
@@ -72,6 +88,8 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         .data(db.clone())
         .data(tokens.clone())
         .data(throttle)
+        .data(bus.clone())
+        .data(webhooks)
         .finish();
     let state = AppState {
         config: Arc::new(config),
@@ -81,6 +99,11 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         redis,
         operation_names: Arc::new(m::OperationNames::default()),
         demo_logins: Arc::new(demo_logins),
+        bus,
+        registry,
+        resources,
+        redis_client,
+        sockets: Arc::default(),
     };
     Ok((state, counter))
 }
@@ -252,6 +275,41 @@ fn pool_gauges(db: &Db) {
     metrics::gauge!("ils_db_pool_connections", "state" => "idle").set(idle as f64);
 }
 
+/// Starts what runs beside the HTTP server: the Redis listener (when configured) and, when
+/// `workers` is not 0, the dispatcher, the workers and the scheduler. Waits until the Redis
+/// listener is subscribed, so no event published after start-up is missed.
+pub async fn start_background(state: &AppState, shutdown: &CancellationToken) -> TaskTracker {
+    let tracker = TaskTracker::new();
+    if let Some(client) = &state.redis_client {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tracker.spawn(crate::redis_bus::listen(
+            client.clone(),
+            state.config.redis_prefix.clone(),
+            state.bus.clone(),
+            state.db.wake(),
+            shutdown.clone(),
+            Some(ready_tx),
+        ));
+        if tokio::time::timeout(Duration::from_secs(5), ready_rx)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the Redis listener is not subscribed yet; continuing");
+        }
+    }
+    crate::background::spawn_workers(
+        &tracker,
+        &state.config,
+        &state.db,
+        &state.bus,
+        state.registry.clone(),
+        state.resources.clone(),
+        shutdown,
+    );
+    tracker.close();
+    tracker
+}
+
 /// A server running in this process (tests start one per test on a free port).
 pub struct RunningServer {
     pub addr: SocketAddr,
@@ -259,6 +317,7 @@ pub struct RunningServer {
     pub state: AppState,
     shutdown: CancellationToken,
     done: tokio::task::JoinHandle<()>,
+    background: TaskTracker,
 }
 
 impl RunningServer {
@@ -269,6 +328,13 @@ impl RunningServer {
     pub async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.done.await;
+        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        if tokio::time::timeout(grace, self.background.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background work still running after the shutdown grace period");
+        }
     }
 }
 
@@ -280,6 +346,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let (state, statements) = build(config).await?;
     let shutdown = CancellationToken::new();
+    let background = start_background(&state, &shutdown).await;
     let done = tokio::spawn(serve(
         listener,
         router(state.clone()),
@@ -292,6 +359,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         state,
         shutdown,
         done,
+        background,
     })
 }
 

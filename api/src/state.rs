@@ -15,4 +15,11 @@ pub struct AppState {
     pub redis: Option<redis::aio::ConnectionManager>,
     pub operation_names: Arc<OperationNames>,
     pub demo_logins: Arc<Vec<crate::playground::DemoLogin>>,
+    /// Live events for subscriptions (in-process, or relayed through Redis).
+    pub bus: ils_kernel::Bus,
+    pub registry: Arc<ils_kernel::Registry>,
+    pub resources: ils_kernel::Resources,
+    pub redis_client: Option<redis::Client>,
+    /// Open WebSockets per company, for the per-company cap.
+    pub sockets: Arc<crate::ws::SocketCounts>,
 }

@@ -1,15 +1,127 @@
 //! `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws, authenticated in
-//! `connection_init` with the same credentials as HTTP.
+//! `connection_init` with the same credentials as HTTP. A socket lives no longer than its
+//! credential: it is closed with 4401 when its access token expires and with 4403 when its
+//! API key is revoked. Each company may hold a limited number of sockets per process
+//! (4429 beyond that).
 
 use crate::credentials::{self, Presented};
 use crate::extension::RequestMeta;
 use crate::state::AppState;
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::Response;
-use ils_kernel::ClientInfo;
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use ils_kernel::{Actor, ClientInfo, TenantContext};
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::{CancellationToken, PollSender};
+use uuid::Uuid;
+
+pub const CLOSE_EXPIRED: u16 = 4401;
+pub const CLOSE_REVOKED: u16 = 4403;
+pub const CLOSE_TOO_MANY: u16 = 4429;
+
+/// Open sockets per company in this process.
+#[derive(Default)]
+pub struct SocketCounts(Mutex<HashMap<Uuid, usize>>);
+
+/// One counted socket; dropping it frees the place.
+pub struct SocketSlot {
+    counts: Arc<SocketCounts>,
+    company: Uuid,
+}
+
+impl SocketCounts {
+    fn try_open(self: &Arc<Self>, company: Uuid, max: usize) -> Option<SocketSlot> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(company).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(SocketSlot {
+            counts: self.clone(),
+            company,
+        })
+    }
+
+    pub fn open(&self, company: Uuid) -> usize {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&company).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut map = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.company) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.company);
+            }
+        }
+    }
+}
+
+/// The expiry (`exp`) of a bearer token that `credentials::resolve` has already verified.
+fn token_expiry(authorization: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
+    let token = authorization?.split_once(' ')?.1.trim();
+    let claims = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    chrono::DateTime::from_timestamp(v.get("exp")?.as_i64()?, 0)
+}
+
+type Closer = watch::Sender<Option<(u16, &'static str)>>;
+
+/// Closes the socket when the credential it was opened with stops being valid.
+fn watch_credential(
+    app: &AppState,
+    tenant: &TenantContext,
+    expires: Option<chrono::DateTime<chrono::Utc>>,
+    close: Closer,
+    ended: CancellationToken,
+) {
+    if let Some(at) = expires {
+        let close = close.clone();
+        let ended = ended.clone();
+        tokio::spawn(async move {
+            let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => { let _ = close.send(Some((CLOSE_EXPIRED, "the access token expired"))); }
+                _ = ended.cancelled() => {}
+            }
+        });
+    }
+    if let Actor::ApiKey { id, .. } = tenant.actor {
+        let mut events = app.bus.subscribe();
+        let wanted = id.to_string();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    ev = events.recv() => match ev {
+                        Ok(ev) if ev.event_type == "api_key.revoked"
+                            && ev.data.get("apiKeyId").and_then(|v| v.as_str()) == Some(wanted.as_str()) =>
+                        {
+                            let _ = close.send(Some((CLOSE_REVOKED, "the API key was revoked")));
+                            return;
+                        }
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(_) => return,
+                    },
+                    _ = ended.cancelled() => return,
+                }
+            }
+        });
+    }
+}
 
 pub async fn handler(
     State(app): State<AppState>,
@@ -23,39 +135,119 @@ pub async fn handler(
         .max_message_size(max)
         .max_frame_size(max)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
+        .on_upgrade(move |socket| async move {
+            let (mut sink, stream) = socket.split();
+            let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
+            let (close_tx, mut close_rx) = watch::channel::<Option<(u16, &'static str)>>(None);
+            let ended = CancellationToken::new();
+            let _ended_guard = ended.clone().drop_guard();
+            let slot: Arc<Mutex<Option<SocketSlot>>> = Arc::default();
+
             let schema = app.schema.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let tenant = credentials::resolve(&app, Presented::from_json(&payload))
-                        .await
-                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-                    // Introspection and hints are off for anonymous callers in production, and
-                    // a socket cannot switch them per operation, so such sockets are refused.
-                    if tenant.is_anonymous()
-                        && app.config.env == crate::config::Environment::Production
-                        && app.config.introspection != crate::config::Introspection::On
-                    {
-                        return Err(async_graphql::Error::new("authentication required"));
+            let init_slot = slot.clone();
+            let init_ended = ended.clone();
+            let graphql = GraphQLWebSocket::new_with_pair(
+                PollSender::new(out_tx),
+                stream,
+                schema,
+                protocol,
+            )
+            .on_connection_init(move |payload| async move {
+                let presented = Presented::from_json(&payload);
+                let expires = token_expiry(presented.authorization.as_deref());
+                let tenant = credentials::resolve(&app, presented)
+                    .await
+                    .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                // Introspection and hints are off for anonymous callers in production, and
+                // a socket cannot switch them per operation, so such sockets are refused.
+                if tenant.is_anonymous()
+                    && app.config.env == crate::config::Environment::Production
+                    && app.config.introspection != crate::config::Introspection::On
+                {
+                    return Err(async_graphql::Error::new("authentication required"));
+                }
+                if tenant.persisted_only {
+                    return Err(async_graphql::Error::new(
+                        "this API key may run persisted operations only",
+                    ));
+                }
+                if let Some(company) = tenant.company_id {
+                    match app.sockets.try_open(company, app.config.ws_max_per_company) {
+                        Some(s) => {
+                            *init_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+                        }
+                        None => {
+                            let _ = close_tx.send(Some((
+                                CLOSE_TOO_MANY,
+                                "too many open sockets for this company",
+                            )));
+                            return Err(async_graphql::Error::new(
+                                "too many open sockets for this company",
+                            ));
+                        }
                     }
-                    if tenant.persisted_only {
-                        return Err(async_graphql::Error::new(
-                            "this API key may run persisted operations only",
-                        ));
+                }
+                watch_credential(&app, &tenant, expires, close_tx, init_ended);
+                let introspection = crate::transport::may_introspect(&app, &tenant);
+                let mut data = Data::default();
+                data.insert(tenant);
+                data.insert(ClientInfo {
+                    address: Some(peer.ip().to_string()),
+                    user_agent: None,
+                });
+                data.insert(RequestMeta {
+                    request_id: uuid::Uuid::now_v7().to_string(),
+                    introspection,
+                });
+                Ok(data)
+            })
+            .serve();
+
+            // Everything the protocol sends passes here, so a close of ours can cut in.
+            let forward = async move {
+                loop {
+                    tokio::select! {
+                        biased;
+                        changed = close_rx.changed() => {
+                            let reason = if changed.is_ok() { *close_rx.borrow() } else { None };
+                            if let Some((code, reason)) = reason {
+                                let _ = sink
+                                    .send(Message::Close(Some(CloseFrame { code, reason: reason.into() })))
+                                    .await;
+                                let _ = sink.close().await;
+                                return;
+                            }
+                            if changed.is_err() {
+                                // No closer any more: just forward.
+                                while let Some(msg) = out_rx.recv().await {
+                                    if sink.send(msg).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                return;
+                            }
+                        }
+                        msg = out_rx.recv() => match msg {
+                            Some(msg) => {
+                                if sink.send(msg).await.is_err() {
+                                    return;
+                                }
+                            }
+                            None => {
+                                let _ = sink.close().await;
+                                return;
+                            }
+                        },
                     }
-                    let introspection = crate::transport::may_introspect(&app, &tenant);
-                    let mut data = Data::default();
-                    data.insert(tenant);
-                    data.insert(ClientInfo {
-                        address: Some(peer.ip().to_string()),
-                        user_agent: None,
-                    });
-                    data.insert(RequestMeta {
-                        request_id: uuid::Uuid::now_v7().to_string(),
-                        introspection,
-                    });
-                    Ok(data)
-                })
-                .serve()
+                }
+            };
+            tokio::pin!(graphql, forward);
+            tokio::select! {
+                // The protocol ended (the client left, or its init was refused): what it
+                // queued last (a close frame, an error) still goes out.
+                _ = &mut graphql => forward.await,
+                _ = &mut forward => {}
+            }
+            drop(slot);
         })
 }

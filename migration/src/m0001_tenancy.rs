@@ -118,7 +118,11 @@ impl MigrationTrait for Migration {
     }
 }
 
-pub(crate) fn fk(table: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
+pub(crate) fn fk(
+    table: &'static str,
+    col: &'static str,
+    to: &'static str,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_{col}"))
         .from(table, col)
@@ -127,7 +131,11 @@ pub(crate) fn fk(table: &'static str, col: &'static str, to: &'static str) -> Fo
         .to_owned()
 }
 
-pub(crate) async fn index(m: &SchemaManager<'_>, table: &'static str, col: &'static str) -> Result<(), DbErr> {
+pub(crate) async fn index(
+    m: &SchemaManager<'_>,
+    table: &'static str,
+    col: &'static str,
+) -> Result<(), DbErr> {
     m.create_index(
         Index::create()
             .name(format!("ix_{table}_{col}"))

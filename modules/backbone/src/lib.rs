@@ -1,1 +1,58 @@
-//! placeholder
+//! The event backbone's public face: the `events` subscription, the job queue's admin
+//! operations, webhooks (endpoints, signed deliveries with retries, redelivery), the mail
+//! job, and the audit log reader. The mechanisms themselves (outbox, queue, bus) live in
+//! the kernel; this crate is what companies and the platform operator see of them.
+
+pub mod audit;
+pub mod events;
+pub mod jobs;
+pub mod mail;
+pub mod webhooks;
+
+use async_graphql::MergedObject;
+use ils_kernel::{AppError, TenantContext};
+
+/// The backbone module, as the server assembles it.
+pub struct Backbone;
+
+#[derive(MergedObject, Default)]
+pub struct BackboneQuery(jobs::JobsQuery, webhooks::WebhooksQuery, audit::AuditQuery);
+
+#[derive(MergedObject, Default)]
+pub struct BackboneMutation(jobs::JobsMutation, webhooks::WebhooksMutation);
+
+impl ils_kernel::Module for Backbone {
+    const NAME: &'static str = "backbone";
+    type Query = BackboneQuery;
+    type Mutation = BackboneMutation;
+    type Subscription = events::EventsSubscription;
+
+    fn jobs() -> Vec<ils_kernel::JobKind> {
+        vec![
+            webhooks::fanout_kind(),
+            webhooks::deliver_kind(),
+            mail::send_kind(),
+        ]
+    }
+}
+
+pub(crate) fn page(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> ils_kernel::pagination::PageArgs {
+    ils_kernel::pagination::PageArgs {
+        first,
+        after,
+        last,
+        before,
+    }
+}
+
+/// The tenant context and database of a resolver.
+pub(crate) fn parts<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> Result<(&'a TenantContext, &'a ils_kernel::Db), AppError> {
+    ils_kernel::request_parts(ctx)
+}

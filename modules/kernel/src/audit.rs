@@ -38,14 +38,24 @@ fn row(ctx: &TenantContext, client: &ClientInfo, e: &AuditEntry) -> audit_entry:
         target_ids: Set(serde_json::to_string(&e.target_ids).unwrap_or_else(|_| "[]".into())),
         client_address: Set(cap(&client.address, 64)),
         user_agent: Set(cap(&client.user_agent, 300)),
-        outcome: Set(if e.error_code.is_none() { "SUCCESS" } else { "FAILURE" }.into()),
+        outcome: Set(if e.error_code.is_none() {
+            "SUCCESS"
+        } else {
+            "FAILURE"
+        }
+        .into()),
         error_code: Set(e.error_code.clone()),
         occurred_at: Set(Utc::now()),
     }
 }
 
 /// Records an entry inside `tx` (a read of patient data, audited with the read itself).
-pub async fn record_in(tx: &Tx, ctx: &TenantContext, client: &ClientInfo, e: &AuditEntry) -> AppResult<()> {
+pub async fn record_in(
+    tx: &Tx,
+    ctx: &TenantContext,
+    client: &ClientInfo,
+    e: &AuditEntry,
+) -> AppResult<()> {
     audit_entry::Entity::insert(row(ctx, client, e))
         .exec_without_returning(tx.conn())
         .await?;
@@ -53,7 +63,12 @@ pub async fn record_in(tx: &Tx, ctx: &TenantContext, client: &ClientInfo, e: &Au
 }
 
 /// Records an entry in its own transaction, in the caller's scope.
-pub async fn record(db: &Db, ctx: &TenantContext, client: &ClientInfo, e: &AuditEntry) -> AppResult<()> {
+pub async fn record(
+    db: &Db,
+    ctx: &TenantContext,
+    client: &ClientInfo,
+    e: &AuditEntry,
+) -> AppResult<()> {
     let tx = db.open_for_audit(Scope::of(ctx)).await?;
     record_in(&tx, ctx, client, e).await?;
     tx.commit().await

@@ -33,7 +33,10 @@ impl Role {
 pub enum Actor {
     Anonymous,
     User(Uuid),
-    ApiKey { id: Uuid, created_by: Uuid },
+    ApiKey {
+        id: Uuid,
+        created_by: Uuid,
+    },
     /// The server itself: a background job or event handler acting for a company.
     System,
 }

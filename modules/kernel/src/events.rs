@@ -165,7 +165,12 @@ impl Bus {
 /// it dispatched, all in one transaction. On PostgreSQL replicas share the work through
 /// `FOR UPDATE SKIP LOCKED`. A failure leaves the events for the next round: delivery is
 /// at least once. Returns how many events were dispatched.
-pub async fn dispatch_once(db: &Db, bus: &Bus, registry: &Registry, batch: u64) -> AppResult<usize> {
+pub async fn dispatch_once(
+    db: &Db,
+    bus: &Bus,
+    registry: &Registry,
+    batch: u64,
+) -> AppResult<usize> {
     let tx = db.system().await?;
     let mut select = event::Entity::find()
         .filter(event::Column::DispatchedAt.is_null())

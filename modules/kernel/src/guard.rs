@@ -10,8 +10,6 @@
 use crate::jobs::{Registry, Wake};
 use crate::policy::Guarded;
 use crate::{AppError, AppResult, TenantContext};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use sea_orm::sea_query::{Expr, IntoCondition, SimpleExpr};
 use sea_orm::{
     AccessMode, ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
@@ -19,6 +17,8 @@ use sea_orm::{
     IntoActiveModel, Iterable, PrimaryKeyToColumn, QueryFilter, Related, Select, SelectTwo,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 /// The database, as the modules see it: it only opens guarded transactions.

@@ -434,7 +434,12 @@ impl Default for WorkerConfig {
 
 /// Claims up to `n` due jobs of the `kinds` this worker knows (jobs of unknown kinds wait
 /// for a worker that knows them), and jobs whose lease ran out.
-pub async fn claim(db: &Db, kinds: &[String], n: u64, cfg: &WorkerConfig) -> AppResult<Vec<job::Model>> {
+pub async fn claim(
+    db: &Db,
+    kinds: &[String],
+    n: u64,
+    cfg: &WorkerConfig,
+) -> AppResult<Vec<job::Model>> {
     let tx = db.system().await?;
     let now = Utc::now();
     let mut due = job::Entity::find()
@@ -507,19 +512,27 @@ pub async fn settle(
             Outcome::Failed(err) => {
                 let dead = err.permanent || job.attempts >= job.max_attempts;
                 let mut update = job::Entity::update_many()
-                    .col_expr(job::Column::LastError, Expr::value(truncate(&err.message, 2000)))
+                    .col_expr(
+                        job::Column::LastError,
+                        Expr::value(truncate(&err.message, 2000)),
+                    )
                     .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
-                    .col_expr(job::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                    .col_expr(
+                        job::Column::LeaseUntil,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
                     .col_expr(job::Column::UpdatedAt, Expr::value(now));
                 if dead {
                     update = update
                         .col_expr(job::Column::State, Expr::value(DEAD))
                         .col_expr(job::Column::FinishedAt, Expr::value(now));
                 } else {
-                    let delay = err.retry_after.unwrap_or_else(|| match registry.kind(&job.kind) {
-                        Some(k) => backoff_delay(k.backoff, k.backoff_max, job.attempts),
-                        None => Duration::from_secs(60),
-                    });
+                    let delay = err
+                        .retry_after
+                        .unwrap_or_else(|| match registry.kind(&job.kind) {
+                            Some(k) => backoff_delay(k.backoff, k.backoff_max, job.attempts),
+                            None => Duration::from_secs(60),
+                        });
                     let at = now + chrono::Duration::from_std(delay).unwrap_or_default();
                     update = update
                         .col_expr(job::Column::State, Expr::value(QUEUED))
@@ -538,7 +551,10 @@ pub async fn settle(
             .col_expr(job::Column::State, Expr::value(SUCCEEDED))
             .col_expr(job::Column::FinishedAt, Expr::value(now))
             .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
-            .col_expr(job::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(
+                job::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .col_expr(job::Column::UpdatedAt, Expr::value(now))
             .filter(job::Column::Id.is_in(ok))
             .filter(mine())
@@ -564,7 +580,10 @@ fn truncate(s: &str, max: usize) -> String {
 /// kind's timeout.
 async fn attempt(job: &job::Model, registry: &Registry, db: &Db, resources: &Resources) -> Outcome {
     let Some(kind) = registry.kind(&job.kind) else {
-        return Outcome::Failed(JobError::permanent(format!("unknown job kind {}", job.kind)));
+        return Outcome::Failed(JobError::permanent(format!(
+            "unknown job kind {}",
+            job.kind
+        )));
     };
     if job.attempts > job.max_attempts {
         // Its last worker died mid-attempt and there are no attempts left.
@@ -668,8 +687,12 @@ pub async fn run_workers(
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 break;
             };
-            let (db, registry, resources, done) =
-                (db.clone(), registry.clone(), resources.clone(), done_tx.clone());
+            let (db, registry, resources, done) = (
+                db.clone(),
+                registry.clone(),
+                resources.clone(),
+                done_tx.clone(),
+            );
             tokio::spawn(async move {
                 let outcome = attempt(&job, &registry, &db, &resources).await;
                 if let Outcome::Failed(e) = &outcome {
@@ -733,6 +756,28 @@ pub async fn enqueue_system(db: &Db, job: NewJob) -> AppResult<bool> {
     Ok(inserted)
 }
 
+/// Enqueues many platform-wide jobs in one transaction (bulk loads, the bench).
+pub async fn enqueue_system_many(db: &Db, jobs: impl IntoIterator<Item = NewJob>) -> AppResult<()> {
+    let tx = db.system().await?;
+    for job in jobs {
+        tx.enqueue_for(None, job).await?;
+    }
+    tx.commit().await
+}
+
+/// How many jobs whose idempotency key starts with `prefix` are in `state`.
+pub async fn count_by_key_prefix(db: &Db, prefix: &str, state: &str) -> AppResult<u64> {
+    use sea_orm::PaginatorTrait;
+    let tx = db.system().await?;
+    let n = job::Entity::find()
+        .filter(job::Column::IdempotencyKey.starts_with(prefix))
+        .filter(job::Column::State.eq(state))
+        .count(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 /// Deletes succeeded and discarded jobs finished more than `keep` ago; dead jobs stay
 /// until someone retries or discards them.
 pub async fn prune(db: &Db, keep: chrono::Duration) -> AppResult<u64> {
@@ -775,7 +820,10 @@ pub async fn discard(tx: &Tx, id: Uuid) -> AppResult<job::Model> {
     if job.state != DEAD && job.state != QUEUED {
         return Err(AppError::bad_input(
             "id",
-            format!("only QUEUED or DEAD jobs can be discarded; this one is {}", job.state),
+            format!(
+                "only QUEUED or DEAD jobs can be discarded; this one is {}",
+                job.state
+            ),
         ));
     }
     let now = Utc::now();
@@ -800,7 +848,11 @@ pub async fn counts(tx: &Tx) -> AppResult<Vec<(String, i64)>> {
     Ok(STATES
         .iter()
         .map(|s| {
-            let n = rows.iter().find(|(st, _)| st == s).map(|r| r.1).unwrap_or(0);
+            let n = rows
+                .iter()
+                .find(|(st, _)| st == s)
+                .map(|r| r.1)
+                .unwrap_or(0);
             (s.to_string(), n)
         })
         .collect())
@@ -814,9 +866,19 @@ mod tests {
     fn backoff_doubles_within_jitter_and_caps() {
         let first = Duration::from_secs(10);
         let max = Duration::from_secs(100);
-        for (attempt, expect) in [(1, 10.0), (2, 20.0), (3, 40.0), (4, 80.0), (5, 100.0), (40, 100.0)] {
+        for (attempt, expect) in [
+            (1, 10.0),
+            (2, 20.0),
+            (3, 40.0),
+            (4, 80.0),
+            (5, 100.0),
+            (40, 100.0),
+        ] {
             let d = backoff_delay(first, max, attempt).as_secs_f64();
-            assert!(d >= expect * 0.8 && d <= expect * 1.2, "attempt {attempt}: {d}");
+            assert!(
+                d >= expect * 0.8 && d <= expect * 1.2,
+                "attempt {attempt}: {d}"
+            );
         }
     }
 
@@ -837,7 +899,9 @@ mod tests {
         let parser = croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Optional)
             .build();
-        let at = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let daily = parser.parse("17 3 * * *").unwrap();
         assert_eq!(
             daily.find_next_occurrence(&at, false).unwrap().to_rfc3339(),
@@ -845,7 +909,10 @@ mod tests {
         );
         let every2s = parser.parse("*/2 * * * * *").unwrap();
         assert_eq!(
-            every2s.find_next_occurrence(&at, false).unwrap().to_rfc3339(),
+            every2s
+                .find_next_occurrence(&at, false)
+                .unwrap()
+                .to_rfc3339(),
             "2026-11-23T10:00:02+00:00"
         );
     }

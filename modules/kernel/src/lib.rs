@@ -18,8 +18,8 @@ pub mod throttle;
 
 pub use context::{Actor, ClientInfo, Role, TenantContext};
 pub use error::{AppError, AppResult};
-pub use guard::{Db, Scope, Tx};
 pub use events::{Bus, DomainEvent, Event};
+pub use guard::{Db, Scope, Tx};
 pub use jobs::{JobKind, NewJob, Registry, Resources};
 pub use module::Module;
 pub use policy::{Guarded, Policy};

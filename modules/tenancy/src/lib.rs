@@ -1,6 +1,7 @@
 //! Tenancy: companies, users and their roles, sign-up and log-in, sessions, invitations,
 //! API keys, and the platform operator's approvals.
 
+pub mod events;
 pub mod graphql;
 pub mod model;
 pub mod password;

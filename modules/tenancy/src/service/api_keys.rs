@@ -40,6 +40,15 @@ pub async fn create(
             revoked_at: Set(None),
         })
         .await?;
+    tx.emit(
+        &crate::events::ApiKeyCreated {
+            api_key_id: key.id,
+            name: key.name.clone(),
+            role: key.role.clone(),
+        },
+        &[],
+    )
+    .await?;
     tx.commit().await?;
     Ok((key, secret))
 }
@@ -74,6 +83,8 @@ pub async fn revoke(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<api_key
     let mut model = key.into_active_model();
     model.revoked_at = Set(Some(chrono::Utc::now()));
     let key = tx.update(model).await?;
+    tx.emit(&crate::events::ApiKeyRevoked { api_key_id: key.id }, &[])
+        .await?;
     tx.commit().await?;
     Ok(key)
 }

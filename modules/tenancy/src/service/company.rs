@@ -45,6 +45,13 @@ pub async fn update_profile(
     }
     model.updated_at = Set(chrono::Utc::now());
     let company = tx.update(model).await?;
+    tx.emit(
+        &crate::events::CompanyUpdated {
+            company_id: company.id,
+        },
+        &[],
+    )
+    .await?;
     tx.commit().await?;
     Ok(company)
 }

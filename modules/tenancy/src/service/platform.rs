@@ -99,6 +99,17 @@ pub async fn decide(
     model.rejection_reason = Set(reason);
     model.updated_at = Set(chrono::Utc::now());
     let company = tx.update(model).await?;
+    if approve {
+        let ev = crate::events::CompanyApproved {
+            company_id: company.id,
+        };
+        tx.emit(&ev, &[company.id]).await?;
+    } else {
+        let ev = crate::events::CompanyRejected {
+            company_id: company.id,
+        };
+        tx.emit(&ev, &[company.id]).await?;
+    }
     tx.commit().await?;
     Ok(company)
 }

@@ -59,6 +59,30 @@ pub async fn invite(
             created_at: Set(now),
         })
         .await?;
+    tx.emit(
+        &crate::events::UserInvited {
+            invitation_id: inv.id,
+            email: inv.email.clone(),
+            role: inv.role.clone(),
+        },
+        &[],
+    )
+    .await?;
+    ils_kernel::mail::send_later(
+        &tx,
+        &ils_kernel::mail::Mail {
+            to: inv.email.clone(),
+            subject: "You are invited to ILS".into(),
+            text: format!(
+                "You have been invited to join your team on ILS as {}.\n\n\
+                 Accept with the acceptInvitation operation and this invitation token:\n\n{token}\n\n\
+                 The invitation expires on {}.",
+                inv.role,
+                inv.expires_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok((inv, token))
 }
@@ -144,6 +168,14 @@ pub async fn accept(db: &Db, tokens: &TokenSettings, input: Acceptance) -> AppRe
         .filter(company::Column::Id.eq(inv.company_id))
         .one(tx.conn())
         .await?;
+    tx.emit(
+        &crate::events::UserJoined {
+            user_id: user.id,
+            email: user.email.clone(),
+        },
+        &[],
+    )
+    .await?;
     let session = start_session(&tx, tokens, user, company, None).await?;
     tx.commit().await?;
     Ok(session)
@@ -205,6 +237,14 @@ pub async fn change_role(
     model.role = Set(role.as_str().into());
     model.updated_at = Set(chrono::Utc::now());
     let user = tx.update(model).await?;
+    tx.emit(
+        &crate::events::UserRoleChanged {
+            user_id: user.id,
+            role: user.role.clone(),
+        },
+        &[],
+    )
+    .await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -220,6 +260,8 @@ pub async fn deactivate(db: &Db, ctx: &TenantContext, user_id: Uuid) -> AppResul
     model.status = Set(UserStatus::Deactivated.as_str().into());
     model.updated_at = Set(chrono::Utc::now());
     let user = tx.update(model).await?;
+    tx.emit(&crate::events::UserDeactivated { user_id: user.id }, &[])
+        .await?;
     tx.commit().await?;
     Ok(user)
 }

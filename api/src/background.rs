@@ -1,0 +1,130 @@
+//! The work that runs beside the HTTP server (or alone in `ils worker`): the outbox
+//! dispatcher, the job workers and the cron scheduler, plus, with Redis, the listener that
+//! carries events and wake-ups between replicas.
+
+use crate::config::Config;
+use ils_backbone::Backbone;
+use ils_backbone::mail::Mailer;
+use ils_backbone::webhooks::WebhookSettings;
+use ils_kernel::jobs::{Registry, Resources, WorkerConfig, run_scheduler, run_workers};
+use ils_kernel::{Bus, Db, Module};
+use ils_tenancy::Tenancy;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Every module's job kinds, event handlers and schedules.
+pub fn registry() -> Registry {
+    let mut r = Registry::with_builtins();
+    for kind in Tenancy::jobs().into_iter().chain(Backbone::jobs()) {
+        r.add(kind);
+    }
+    for s in Tenancy::schedules()
+        .into_iter()
+        .chain(Backbone::schedules())
+    {
+        r.schedule(s);
+    }
+    r
+}
+
+pub fn webhook_settings(config: &Config) -> anyhow::Result<WebhookSettings> {
+    WebhookSettings::new(
+        Duration::from_millis(config.webhook_timeout_ms),
+        config.webhook_max_attempts,
+        Duration::from_millis(config.webhook_retry_base_ms),
+        Duration::from_millis(
+            config
+                .webhook_retry_max_ms
+                .max(config.webhook_retry_base_ms),
+        ),
+        config.webhooks_may_reach_private(),
+    )
+    .map_err(anyhow::Error::msg)
+}
+
+/// What job handlers share.
+pub fn resources(config: &Config, webhooks: WebhookSettings) -> anyhow::Result<Resources> {
+    let mailer = Mailer::new(
+        config.smtp_url.as_deref(),
+        &config.mail_from,
+        config.data_dir.join("mail"),
+    )
+    .map_err(anyhow::Error::msg)?;
+    Ok(Resources::builder().with(mailer).with(webhooks).build())
+}
+
+/// Starts the dispatcher, `config.workers` job slots and the scheduler on `tracker`.
+pub fn spawn_workers(
+    tracker: &TaskTracker,
+    config: &Config,
+    db: &Db,
+    bus: &Bus,
+    registry: Arc<Registry>,
+    resources: Resources,
+    shutdown: &CancellationToken,
+) {
+    if config.workers == 0 {
+        return;
+    }
+    let poll = Duration::from_millis(config.job_poll_ms);
+    tracker.spawn(dispatch_loop(
+        db.clone(),
+        bus.clone(),
+        registry.clone(),
+        poll,
+        shutdown.clone(),
+    ));
+    let cfg = WorkerConfig {
+        concurrency: config.workers,
+        poll,
+        lease: Duration::from_secs(config.job_lease_secs),
+        ..WorkerConfig::default()
+    };
+    tracker.spawn(run_workers(
+        db.clone(),
+        registry.clone(),
+        resources,
+        cfg,
+        shutdown.clone(),
+    ));
+    tracker.spawn(run_scheduler(db.clone(), registry, shutdown.clone()));
+}
+
+/// Dispatches the outbox: at once after a local commit that emitted events, otherwise
+/// every `poll` (events committed by other replicas, or left by a process that died).
+async fn dispatch_loop(
+    db: Db,
+    bus: Bus,
+    registry: Arc<Registry>,
+    poll: Duration,
+    shutdown: CancellationToken,
+) {
+    let wake = db.wake();
+    let mut failures = 0u64;
+    while !shutdown.is_cancelled() {
+        match ils_kernel::events::dispatch_once(&db, &bus, &registry, 200).await {
+            Ok(n) if n > 0 => {
+                failures = 0;
+                continue;
+            }
+            Ok(_) => {
+                failures = 0;
+                tokio::select! {
+                    _ = wake.events.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(error = ?e, "could not dispatch events; will retry");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(200 * failures.min(25))) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+        }
+    }
+}

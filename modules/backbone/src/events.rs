@@ -1,0 +1,73 @@
+//! `events(types:)`: the live stream of the caller's company's domain events.
+
+use async_graphql::{Context, Json, Result, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use ils_kernel::authz::require_member;
+use ils_kernel::{AppError, Bus, Event};
+use tokio::sync::broadcast::error::RecvError;
+
+#[derive(Default)]
+pub struct EventsSubscription;
+
+/// A domain event as a subscriber sees it.
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "DomainEvent")]
+pub struct DomainEventView {
+    /// The event id; consumers de-duplicate on it (delivery is at least once).
+    pub id: String,
+    #[graphql(name = "type")]
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub data: Json<serde_json::Value>,
+}
+
+impl From<&Event> for DomainEventView {
+    fn from(e: &Event) -> Self {
+        DomainEventView {
+            id: e.id.to_string(),
+            event_type: e.event_type.clone(),
+            occurred_at: e.occurred_at,
+            data: Json(e.data.clone()),
+        }
+    }
+}
+
+#[Subscription]
+impl EventsSubscription {
+    /// Your company's events as they happen. `types` selects exact types (`api_key.created`),
+    /// families (`order.*`) or everything (`*`, the default).
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        types: Option<Vec<String>>,
+    ) -> Result<impl Stream<Item = DomainEventView> + use<>> {
+        let tenant = ctx
+            .data::<ils_kernel::TenantContext>()
+            .map_err(|_| AppError::internal("request has no tenant context"))?;
+        let company = require_member(tenant)?;
+        let bus = ctx
+            .data::<Bus>()
+            .map_err(|_| AppError::internal("schema has no event bus"))?;
+        let types = types.unwrap_or_else(|| vec!["*".into()]);
+        let rx = bus.subscribe();
+        Ok(futures_util::stream::unfold(rx, move |mut rx| {
+            let types = types.clone();
+            async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(ev) if ev.visible_to(company) && ev.matches(&types) => {
+                            return Some((DomainEventView::from(ev.as_ref()), rx));
+                        }
+                        Ok(_) => continue,
+                        Err(RecvError::Lagged(n)) => {
+                            tracing::warn!(missed = n, "a subscriber fell behind; events skipped");
+                            continue;
+                        }
+                        Err(RecvError::Closed) => return None,
+                    }
+                }
+            }
+        }))
+    }
+}
