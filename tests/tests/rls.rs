@@ -84,6 +84,31 @@ async fn rls_is_enabled_and_forced_on_every_tenant_table() {
     s.finish().await;
 }
 
+/// Tables the application role may only add to: the outbox (which it cannot read at all)
+/// and the audit log (which it reads, but can neither change nor delete).
+const APPEND_ONLY: [&str; 2] = ["events", "audit_log"];
+
+/// Waits until the company's webhook deliveries exist (the dispatcher makes them).
+async fn wait_for_deliveries(s: &TestServer, admin: &ils_tests::Session) {
+    for _ in 0..150 {
+        let data = s
+            .ok(
+                &admin.auth(),
+                "{ webhookDeliveries(first: 1) { edges { node { id } } } }",
+                json!({}),
+            )
+            .await;
+        if data["webhookDeliveries"]["edges"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no webhook delivery was made");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
     if !postgres_or_skip("raw_sql_as_the_app_role_sees_no_other_tenant") {
@@ -95,6 +120,14 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
         let mail = email(name);
         let admin = s.sign_up(&format!("{name} Optics"), "ECP", &mail).await;
         s.log_in(&mail, PASSWORD).await; // a second refresh token
+        // An endpoint for every event, so the events below leave webhook deliveries too
+        // (nothing listens on port 9: they only need to exist).
+        s.ok(
+            &admin.auth(),
+            "mutation { createWebhookEndpoint(input: { url: \"http://127.0.0.1:9/hook\", eventTypes: [\"*\"] }) { secret } }",
+            json!({}),
+        )
+        .await;
         s.ok(
             &admin.auth(),
             "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
@@ -107,6 +140,7 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
             json!({}),
         )
         .await;
+        wait_for_deliveries(&s, &admin).await;
         ids.push((
             uuid_of(admin.company_id.as_deref().unwrap()),
             uuid_of(&admin.user_id),
@@ -116,7 +150,12 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
 
     let conn = s.owner_connection().await;
     let tx = conn.begin().await.unwrap();
-    let tables = tenant_tables(&tx).await;
+    // The append-only tables have walls of their own, tested below.
+    let tables: Vec<String> = tenant_tables(&tx)
+        .await
+        .into_iter()
+        .filter(|t| !APPEND_ONLY.contains(&t.as_str()))
+        .collect();
     tx.execute_unprepared("SET LOCAL ROLE ils_app")
         .await
         .unwrap();
@@ -349,4 +388,74 @@ async fn an_owner_without_superuser_or_bypassrls_runs_the_server() {
         .execute_unprepared(&format!("DROP ROLE IF EXISTS {owner}"))
         .await
         .ok();
+}
+
+/// The outbox and the audit log are append-only for the application role: it cannot read
+/// the outbox at all, reads only its own company's audit rows, and can neither change nor
+/// delete either; a trigger refuses changes to the audit log even by the owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_and_the_audit_log_are_append_only() {
+    if !postgres_or_skip("the_outbox_and_the_audit_log_are_append_only") {
+        return;
+    }
+    let s = TestServer::start().await;
+    let a = s.sign_up("Alpha Optics", "ECP", &email("a")).await;
+    let b = s.sign_up("Beta Optics", "ECP", &email("b")).await;
+    for admin in [&a, &b] {
+        s.ok(
+            &admin.auth(),
+            "mutation { createApiKey(name: \"k\", role: STAFF) { secret } }",
+            json!({}),
+        )
+        .await;
+    }
+    let (a_id, b_id) = (
+        uuid_of(a.company_id.as_deref().unwrap()),
+        uuid_of(b.company_id.as_deref().unwrap()),
+    );
+    let conn = s.owner_connection().await;
+    let tx = conn.begin().await.unwrap();
+    tx.execute_unprepared(&format!(
+        "SET LOCAL ROLE ils_app; SELECT set_config('app.company_id', '{a_id}', true)"
+    ))
+    .await
+    .unwrap();
+    let refused = |sql: &'static str| {
+        let tx = &tx;
+        async move {
+            tx.execute_unprepared("SAVEPOINT probe").await.unwrap();
+            let err = tx.execute_unprepared(sql).await.expect_err(sql).to_string();
+            tx.execute_unprepared("ROLLBACK TO SAVEPOINT probe")
+                .await
+                .unwrap();
+            assert!(err.contains("permission denied"), "{sql}: {err}");
+        }
+    };
+    refused("SELECT count(*) FROM events").await;
+    refused("UPDATE events SET dispatched_at = NULL").await;
+    refused("DELETE FROM events").await;
+    refused("UPDATE audit_log SET outcome = 'SUCCESS'").await;
+    refused("DELETE FROM audit_log").await;
+    assert!(count(&tx, "SELECT count(*) FROM audit_log").await > 0);
+    assert_eq!(
+        count(
+            &tx,
+            &format!("SELECT count(*) FROM audit_log WHERE company_id = '{b_id}'")
+        )
+        .await,
+        0,
+        "B's audit rows leak to A"
+    );
+    tx.rollback().await.unwrap();
+
+    // Even the owner (here a superuser) cannot rewrite history: the trigger refuses.
+    let tx = conn.begin().await.unwrap();
+    let err = tx
+        .execute_unprepared("DELETE FROM audit_log")
+        .await
+        .expect_err("the audit log refuses deletes")
+        .to_string();
+    assert!(err.contains("append-only"), "{err}");
+    tx.rollback().await.unwrap();
+    s.finish().await;
 }
