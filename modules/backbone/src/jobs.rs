@@ -91,6 +91,8 @@ pub struct JobStateCount {
 pub struct JobFilter {
     pub states: Option<Vec<JobState>>,
     pub kind: Option<String>,
+    /// Only jobs with a failed attempt (retrying, dead, or recovered), or only the others.
+    pub failed: Option<bool>,
 }
 
 /// Company admins manage their company's jobs; platform admins every job.
@@ -143,6 +145,11 @@ impl JobsQuery {
         }
         if let Some(kind) = filter.kind {
             select = select.filter(job::Column::Kind.eq(kind));
+        }
+        match filter.failed {
+            Some(true) => select = select.filter(job::Column::LastError.is_not_null()),
+            Some(false) => select = select.filter(job::Column::LastError.is_null()),
+            None => {}
         }
         let conn = paginate(
             tx.conn(),
