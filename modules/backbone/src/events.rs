@@ -2,10 +2,9 @@
 
 use async_graphql::{Context, Json, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use ils_kernel::authz::require_member;
 use ils_kernel::{AppError, Bus, Event};
-use tokio::sync::broadcast::error::RecvError;
 
 #[derive(Default)]
 pub struct EventsSubscription;
@@ -50,24 +49,8 @@ impl EventsSubscription {
             .data::<Bus>()
             .map_err(|_| AppError::internal("schema has no event bus"))?;
         let types = types.unwrap_or_else(|| vec!["*".into()]);
-        let rx = bus.subscribe();
-        Ok(futures_util::stream::unfold(rx, move |mut rx| {
-            let types = types.clone();
-            async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(ev) if ev.visible_to(company) && ev.matches(&types) => {
-                            return Some((DomainEventView::from(ev.as_ref()), rx));
-                        }
-                        Ok(_) => continue,
-                        Err(RecvError::Lagged(n)) => {
-                            tracing::warn!(missed = n, "a subscriber fell behind; events skipped");
-                            continue;
-                        }
-                        Err(RecvError::Closed) => return None,
-                    }
-                }
-            }
-        }))
+        Ok(bus
+            .visible_stream(company, types)
+            .map(|ev| DomainEventView::from(ev.as_ref())))
     }
 }

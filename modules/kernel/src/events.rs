@@ -158,6 +158,35 @@ impl Bus {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.local.subscribe()
     }
+
+    /// The live events `company` may see whose type matches `patterns`: what every
+    /// subscription resolver builds on (a typed one maps and filters further). A subscriber
+    /// that falls too far behind skips what it missed (logged); live streams are not
+    /// durable, webhooks and handler jobs are.
+    pub fn visible_stream(
+        &self,
+        company: Uuid,
+        patterns: Vec<String>,
+    ) -> impl futures_util::Stream<Item = Arc<Event>> + Send + 'static + use<> {
+        futures_util::stream::unfold(self.subscribe(), move |mut rx| {
+            let patterns = patterns.clone();
+            async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(ev) if ev.visible_to(company) && ev.matches(&patterns) => {
+                            return Some((ev, rx));
+                        }
+                        Ok(_) => continue,
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(missed = n, "a subscriber fell behind; events skipped");
+                            continue;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+        })
+    }
 }
 
 /// Dispatches up to `batch` undelivered events: publishes each on the bus, enqueues the
@@ -232,6 +261,27 @@ mod tests {
         assert!(!type_matches("order.*", "orders_x"));
         assert!(type_matches("order.shipped", "order.shipped"));
         assert!(!type_matches("order.shipped", "order.submitted"));
+    }
+
+    #[tokio::test]
+    async fn visible_streams_carry_only_the_companys_matching_events() {
+        use futures_util::StreamExt;
+        let bus = Bus::in_process();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut stream = Box::pin(bus.visible_stream(a, vec!["order.*".into()]));
+        let ev = |ty: &str, audience: Vec<Uuid>| Event {
+            id: Uuid::now_v7(),
+            event_type: ty.into(),
+            company_id: None,
+            audience,
+            data: serde_json::json!({}),
+            occurred_at: Utc::now(),
+        };
+        bus.publish(ev("order.shipped", vec![b])).await.unwrap();
+        bus.publish(ev("user.invited", vec![a])).await.unwrap();
+        let mine = ev("order.shipped", vec![b, a]);
+        bus.publish(mine.clone()).await.unwrap();
+        assert_eq!(*stream.next().await.unwrap(), mine);
     }
 
     #[tokio::test]

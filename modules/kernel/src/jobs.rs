@@ -577,8 +577,15 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Runs one attempt: the handler in its own task (a panic is a failed attempt), under the
-/// kind's timeout.
-async fn attempt(job: &job::Model, registry: &Registry, db: &Db, resources: &Resources) -> Outcome {
+/// kind's timeout, and never longer than the lease (or another worker would take the job
+/// over while it still runs).
+async fn attempt(
+    job: &job::Model,
+    registry: &Registry,
+    db: &Db,
+    resources: &Resources,
+    lease: Duration,
+) -> Outcome {
     let Some(kind) = registry.kind(&job.kind) else {
         return Outcome::Failed(JobError::permanent(format!(
             "unknown job kind {}",
@@ -603,7 +610,7 @@ async fn attempt(job: &job::Model, registry: &Registry, db: &Db, resources: &Res
         resources: resources.clone(),
     };
     let fut = (kind.handler)(run);
-    let timeout = kind.timeout;
+    let timeout = kind.timeout.min(lease);
     match tokio::spawn(async move { tokio::time::timeout(timeout, fut).await }).await {
         Ok(Ok(Ok(()))) => Outcome::Succeeded,
         Ok(Ok(Err(e))) => Outcome::Failed(e),
@@ -693,8 +700,9 @@ pub async fn run_workers(
                 resources.clone(),
                 done_tx.clone(),
             );
+            let lease = cfg.lease;
             tokio::spawn(async move {
-                let outcome = attempt(&job, &registry, &db, &resources).await;
+                let outcome = attempt(&job, &registry, &db, &resources, lease).await;
                 if let Outcome::Failed(e) = &outcome {
                     tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e.message, "job attempt failed");
                 }
