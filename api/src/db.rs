@@ -24,9 +24,26 @@ pub async fn connect(
     config: &Config,
     counter: &StatementCounter,
 ) -> anyhow::Result<DatabaseConnection> {
+    connect_pool(config, counter, config.db_max_connections, "requests").await
+}
+
+/// The background work's own pool (dispatcher, workers, scheduler, audit writes stay on
+/// the request pool): busy jobs cannot starve requests, and statement counts of requests
+/// stay exact while workers poll.
+pub async fn connect_background(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let size = (config.workers as u32).clamp(1, config.db_max_connections) + 2;
+    connect_pool(config, &StatementCounter::default(), size, "background").await
+}
+
+async fn connect_pool(
+    config: &Config,
+    counter: &StatementCounter,
+    size: u32,
+    pool: &'static str,
+) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(config.database_url.clone());
     opts.sqlx_logging(false)
-        .max_connections(config.db_max_connections)
+        .max_connections(size)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10));
     if config.is_sqlite() {
@@ -43,7 +60,7 @@ pub async fn connect(
     let c = counter.0.clone();
     conn.set_metric_callback(move |info| {
         c.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("ils_sql_statements_total", "failed" => if info.failed { "true" } else { "false" }).increment(1);
+        metrics::counter!("ils_sql_statements_total", "pool" => pool, "failed" => if info.failed { "true" } else { "false" }).increment(1);
         metrics::histogram!("ils_sql_statement_duration_seconds").record(info.elapsed.as_secs_f64());
     });
     Ok(conn)

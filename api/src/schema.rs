@@ -22,11 +22,11 @@ pub struct Mutation(
     <Backbone as Module>::Mutation,
 );
 
+/// Only modules that have subscriptions take part: async-graphql's `EmptySubscription`
+/// (tenancy's) answers every field with an error, which would end the merged lookup before
+/// the modules after it are asked.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(
-    <Tenancy as Module>::Subscription,
-    <Backbone as Module>::Subscription,
-);
+pub struct Subscription(<Backbone as Module>::Subscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

@@ -67,6 +67,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         }
         None => ils_kernel::Bus::in_process(),
     };
+    let background_db = db.on_connection(db::connect_background(&config).await?);
     let webhooks = crate::background::webhook_settings(&config)?;
     let resources = crate::background::resources(&config, webhooks.clone())?;
     let throttle: Arc<dyn Throttle> = match &redis {
@@ -95,6 +96,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         config: Arc::new(config),
         schema,
         db,
+        background_db,
         tokens,
         redis,
         operation_names: Arc::new(m::OperationNames::default()),
@@ -286,7 +288,7 @@ pub async fn start_background(state: &AppState, shutdown: &CancellationToken) ->
             client.clone(),
             state.config.redis_prefix.clone(),
             state.bus.clone(),
-            state.db.wake(),
+            state.background_db.wake(),
             shutdown.clone(),
             Some(ready_tx),
         ));
@@ -300,7 +302,7 @@ pub async fn start_background(state: &AppState, shutdown: &CancellationToken) ->
     crate::background::spawn_workers(
         &tracker,
         &state.config,
-        &state.db,
+        &state.background_db,
         &state.bus,
         state.registry.clone(),
         state.resources.clone(),

@@ -11,6 +11,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub schema: AppSchema,
     pub db: Db,
+    /// The same database over the background work's own pool.
+    pub background_db: Db,
     pub tokens: TokenSettings,
     pub redis: Option<redis::aio::ConnectionManager>,
     pub operation_names: Arc<OperationNames>,

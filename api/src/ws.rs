@@ -102,7 +102,7 @@ fn watch_credential(
     }
     if let Actor::ApiKey { id, .. } = tenant.actor {
         let mut events = app.bus.subscribe();
-        let wanted = id.to_string();
+        let wanted = ils_kernel::id::encode("ApiKey", id).0;
         tokio::spawn(async move {
             loop {
                 tokio::select! {

@@ -9,6 +9,10 @@ import { createGraphiQLFetcher } from '@graphiql/toolkit';
 import signUpOperation from '../operations/sign-up.graphql';
 import logInOperation from '../operations/log-in.graphql';
 import meOperation from '../operations/me.graphql';
+import eventsOperation from '../operations/events.graphql';
+import webhooksOperations from '../operations/webhooks.graphql';
+import jobsOperations from '../operations/jobs.graphql';
+import auditLogOperation from '../operations/audit-log.graphql';
 
 import './style.css';
 
@@ -143,13 +147,28 @@ function DemoLoginBar({ logins, env }) {
   );
 }
 
+// The first tabs of a fresh playground (GraphiQL keeps the user's tabs in
+// localStorage afterwards). The variables prefill the operations that take an id.
+const DEFAULT_TABS = [
+  { query: signUpOperation },
+  { query: logInOperation },
+  { query: meOperation },
+  { query: eventsOperation },
+  {
+    query: webhooksOperations,
+    variables: JSON.stringify({ deliveryId: '<paste a delivery id from WebhookDeliveries>' }, null, 2),
+  },
+  {
+    query: jobsOperations,
+    variables: JSON.stringify({ id: '<paste a job id from DeadJobs>' }, null, 2),
+  },
+  { query: auditLogOperation },
+];
+
 function App({ config }) {
   const logins = demoLoginsFrom(config);
   const fetcher = React.useMemo(makeFetcher, []);
-  const defaultTabs = [signUpOperation, logInOperation, meOperation].map((query) => ({
-    query,
-    headers: PLACEHOLDER_HEADERS,
-  }));
+  const defaultTabs = DEFAULT_TABS.map((tab) => ({ ...tab, headers: PLACEHOLDER_HEADERS }));
   return (
     <GraphiQLProvider
       fetcher={fetcher}

@@ -3,6 +3,9 @@
 //! namespace when `TEST_REDIS_URL` is set, and a real server on a free port.
 #![allow(clippy::disallowed_methods)] // tests inspect the database below the guard on purpose
 
+pub mod receiver;
+pub mod ws;
+
 use ils_api::config::Config;
 use ils_api::server::{self, RunningServer};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};

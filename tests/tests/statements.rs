@@ -11,7 +11,7 @@ async fn cost(s: &TestServer, auth: &Auth, query: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn me_costs_at_most_two_statements() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(|c| c.workers = 0).await;
     let a = s.sign_up("Counting Optics", "ECP", &email("count")).await;
     let n = cost(&s, &a.auth(), "{ me { user { id email firstName lastName } company { id name type status plan } roles } }").await;
     // PostgreSQL: the tenant settings (one statement) and one join; SQLite: the join only.
@@ -22,7 +22,7 @@ async fn me_costs_at_most_two_statements() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_of_users_costs_the_same_whatever_its_size() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(|c| c.workers = 0).await;
     let a = s.sign_up("Paging Optics", "ECP", &email("page")).await;
     for i in 0..12 {
         let inv = s
@@ -110,7 +110,7 @@ async fn a_page_of_users_costs_the_same_whatever_its_size() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_cost_one_query_per_type_whatever_the_number_of_ids() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(|c| c.workers = 0).await;
     let a = s.sign_up("Batch Optics", "ECP", &email("batch")).await;
     let mut ids = vec![a.user_id.clone()];
     for i in 0..12 {

@@ -3,131 +3,16 @@
 
 use futures_util::{SinkExt, StreamExt};
 use ils_api::config::{Environment, Introspection};
+use ils_tests::ws::{
+    Event, LEGACY_WS, TRANSPORT_WS, Ws, connect, init, init_raw, recv, recv_json, run, send,
+    until_closed,
+};
 use ils_tests::{Auth, TestServer, email};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-const TRANSPORT_WS: &str = "graphql-transport-ws";
-const LEGACY_WS: &str = "graphql-ws";
 const ME_EMAIL: &str = "{ me { user { email } } }";
-
-/// What the server sent next.
-#[derive(Debug)]
-enum Event {
-    Json(Value),
-    /// A close frame (with its code) or the end of the stream (None).
-    Closed(Option<u16>),
-}
-
-async fn connect(s: &TestServer, protocol: &str) -> Ws {
-    let url = s.url("/graphql/ws").replacen("http://", "ws://", 1);
-    let mut req = url.into_client_request().expect("a WebSocket request");
-    req.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_str(protocol).unwrap(),
-    );
-    let (ws, resp) = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_tungstenite::connect_async(req),
-    )
-    .await
-    .expect("WebSocket handshake in time")
-    .expect("WebSocket handshake");
-    assert_eq!(
-        resp.headers()
-            .get("sec-websocket-protocol")
-            .and_then(|v| v.to_str().ok()),
-        Some(protocol),
-        "the server picked another subprotocol"
-    );
-    ws
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::text(v.to_string()))
-        .await
-        .expect("message sent");
-}
-
-/// The next message, skipping pings, pongs and keep-alives; panics after 10 s.
-async fn recv(ws: &mut Ws) -> Event {
-    loop {
-        let next = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("the server answered within 10 s");
-        match next {
-            None | Some(Err(_)) => return Event::Closed(None),
-            Some(Ok(Message::Close(frame))) => {
-                return Event::Closed(frame.map(|f| u16::from(f.code)));
-            }
-            Some(Ok(Message::Text(t))) => {
-                let v: Value = serde_json::from_str(t.as_str()).expect("a JSON message");
-                if matches!(v["type"].as_str(), Some("ka" | "ping" | "pong")) {
-                    continue;
-                }
-                return Event::Json(v);
-            }
-            Some(Ok(_)) => continue,
-        }
-    }
-}
-
-async fn recv_json(ws: &mut Ws) -> Value {
-    match recv(ws).await {
-        Event::Json(v) => v,
-        Event::Closed(code) => panic!("the socket closed ({code:?}) instead of answering"),
-    }
-}
-
-/// connection_init with `auth`; asserts the ack.
-async fn init(ws: &mut Ws, auth: &Auth) {
-    send(
-        ws,
-        json!({ "type": "connection_init", "payload": auth.init_payload() }),
-    )
-    .await;
-    let ack = recv_json(ws).await;
-    assert_eq!(ack["type"], "connection_ack", "{ack}");
-}
-
-/// Runs one operation and returns its single result payload, checking the completion.
-async fn run(ws: &mut Ws, protocol: &str, id: &str, query: &str) -> Value {
-    let (start, data) = if protocol == TRANSPORT_WS {
-        ("subscribe", "next")
-    } else {
-        ("start", "data")
-    };
-    send(
-        ws,
-        json!({ "id": id, "type": start, "payload": { "query": query } }),
-    )
-    .await;
-    let msg = recv_json(ws).await;
-    assert_eq!(msg["type"], data, "{msg}");
-    assert_eq!(msg["id"], id, "{msg}");
-    let done = recv_json(ws).await;
-    assert_eq!(done["type"], "complete", "{done}");
-    assert_eq!(done["id"], id, "{done}");
-    msg["payload"].clone()
-}
-
-/// Collects what the server sends until it closes (at most 10 s per message).
-async fn until_closed(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
-    let mut seen = vec![];
-    loop {
-        match recv(ws).await {
-            Event::Json(v) => seen.push(v),
-            Event::Closed(code) => return (seen, code),
-        }
-    }
-}
 
 async fn signed_in_query_runs(protocol: &str) {
     let s = TestServer::start().await;
@@ -501,5 +386,154 @@ async fn limits_apply_over_websocket() {
         );
         ws.close(None).await.ok();
     }
+    s.finish().await;
+}
+
+/// A socket signed in with a JWT lives as long as the token: at expiry the server closes
+/// it with 4401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_sockets_close_with_4401_when_the_token_expires() {
+    let s = TestServer::start_with(|c| c.access_token_ttl_secs = 4).await;
+    let session = s.sign_up("Expiring Optics", "ECP", &email("ws-exp")).await;
+    let mut ws = connect(&s, TRANSPORT_WS).await;
+    init(&mut ws, &session.auth()).await;
+    ils_tests::ws::subscribe(&mut ws, "events", ils_tests::ws::EVENTS, json!({})).await;
+    // Live until then.
+    let payload = run(&mut ws, TRANSPORT_WS, "me", "{ me { roles } }").await;
+    assert_eq!(
+        payload["data"]["me"]["roles"],
+        json!(["COMPANY_ADMIN"]),
+        "{payload}"
+    );
+
+    let (seen, code) = until_closed(&mut ws).await;
+    assert_eq!(code, Some(4401), "closed with {code:?} after {seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|m| matches!(m["type"].as_str(), Some("next" | "data"))),
+        "results after expiry: {seen:?}"
+    );
+    s.finish().await;
+}
+
+/// A socket signed in with an API key is closed with 4403 once the key is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_sockets_close_with_4403_when_the_key_is_revoked() {
+    let s = TestServer::start().await;
+    let session = s.sign_up("Revoking Optics", "ECP", &email("ws-rev")).await;
+    let create =
+        "mutation($n: String!) { createApiKey(name: $n, role: STAFF) { secret apiKey { id } } }";
+    let data = s
+        .ok(&session.auth(), create, json!({ "n": "doomed" }))
+        .await;
+    let secret = data["createApiKey"]["secret"].as_str().unwrap().to_owned();
+    let key_id = data["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Another key of the same company whose socket must survive.
+    let data = s.ok(&session.auth(), create, json!({ "n": "kept" })).await;
+    let kept = data["createApiKey"]["secret"].as_str().unwrap().to_owned();
+
+    let mut doomed = connect(&s, TRANSPORT_WS).await;
+    init(&mut doomed, &Auth::ApiKey(secret.clone())).await;
+    ils_tests::ws::subscribe(&mut doomed, "events", ils_tests::ws::EVENTS, json!({})).await;
+    let mut survivor = connect(&s, TRANSPORT_WS).await;
+    init(&mut survivor, &Auth::ApiKey(kept)).await;
+
+    s.ok(
+        &session.auth(),
+        "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+        json!({ "id": key_id }),
+    )
+    .await;
+    let (seen, code) = until_closed(&mut doomed).await;
+    assert_eq!(code, Some(4403), "closed with {code:?} after {seen:?}");
+
+    // The other key's socket still works, and the revoked key cannot open a new one.
+    let payload = run(
+        &mut survivor,
+        TRANSPORT_WS,
+        "u",
+        "{ users { edges { cursor } } }",
+    )
+    .await;
+    assert!(payload["data"]["users"]["edges"].is_array(), "{payload}");
+    survivor.close(None).await.ok();
+    let mut again = connect(&s, TRANSPORT_WS).await;
+    send(
+        &mut again,
+        json!({ "type": "connection_init", "payload": Auth::ApiKey(secret).init_payload() }),
+    )
+    .await;
+    let (seen, _) = until_closed(&mut again).await;
+    assert!(
+        !seen.iter().any(|m| m["type"] == "connection_ack"),
+        "a revoked key was acknowledged: {seen:?}"
+    );
+    s.finish().await;
+}
+
+/// `ws_max_per_company` caps one company's open sockets: the next `connection_init` is
+/// answered by closing with 4429; other companies are unaffected; a closed socket frees
+/// its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_per_company_are_capped_with_4429() {
+    let s = TestServer::start_with(|c| c.ws_max_per_company = 2).await;
+    let a = s.sign_up("Crowded Optics", "ECP", &email("ws-cap-a")).await;
+    let b = s.sign_up("Roomy Optics", "ECP", &email("ws-cap-b")).await;
+
+    let mut first = connect(&s, TRANSPORT_WS).await;
+    init(&mut first, &a.auth()).await;
+    let mut second = connect(&s, TRANSPORT_WS).await;
+    init(&mut second, &a.auth()).await;
+
+    let mut third = connect(&s, TRANSPORT_WS).await;
+    send(
+        &mut third,
+        json!({ "type": "connection_init", "payload": a.auth().init_payload() }),
+    )
+    .await;
+    let (seen, code) = until_closed(&mut third).await;
+    assert!(
+        !seen.iter().any(|m| m["type"] == "connection_ack"),
+        "a third socket was acknowledged: {seen:?}"
+    );
+    assert_eq!(code, Some(4429), "closed with {code:?} after {seen:?}");
+
+    // Another company still connects.
+    let mut other = connect(&s, TRANSPORT_WS).await;
+    init(&mut other, &b.auth()).await;
+    let payload = run(&mut other, TRANSPORT_WS, "o", "{ me { company { name } } }").await;
+    assert_eq!(payload["data"]["me"]["company"]["name"], "Roomy Optics");
+
+    // The first two still work.
+    for ws in [&mut first, &mut second] {
+        let payload = run(ws, TRANSPORT_WS, "a", "{ me { company { name } } }").await;
+        assert_eq!(payload["data"]["me"]["company"]["name"], "Crowded Optics");
+    }
+
+    // Closing one frees its place (the server notices the close shortly after).
+    first.close(None).await.ok();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut next = connect(&s, TRANSPORT_WS).await;
+        match init_raw(&mut next, &a.auth()).await {
+            Event::Json(m) if m["type"] == "connection_ack" => {
+                next.close(None).await.ok();
+                break;
+            }
+            refused => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no place freed after a socket closed: {refused:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    second.close(None).await.ok();
+    other.close(None).await.ok();
     s.finish().await;
 }

@@ -710,6 +710,14 @@ pub fn deliver_kind() -> JobKind {
                 .await?;
                 return Err(JobError::permanent("the endpoint is disabled"));
             }
+            // The attempt is counted before the request leaves, so the log counts every
+            // request a receiver may have seen, even one whose worker died mid-flight.
+            let tx = run.db.tenant(&tenant).await?;
+            let mut counted = delivery.clone().into_active_model();
+            counted.attempts = Set(delivery.attempts + 1);
+            counted.updated_at = Set(Utc::now());
+            let delivery = tx.update(counted).await?;
+            tx.commit().await?;
             let t = Utc::now().timestamp();
             let started = Instant::now();
             let sent = settings
@@ -778,7 +786,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// Writes an attempt's outcome to the delivery log.
+/// Writes an attempt's outcome to the delivery log (the attempt itself was counted when it
+/// started).
 async fn record(
     run: &JobRun,
     delivery: webhook_delivery::Model,
@@ -789,9 +798,7 @@ async fn record(
 ) -> Result<(), JobError> {
     let tx = run.db.tenant(&run.tenant()).await?;
     let now = Utc::now();
-    let attempts = delivery.attempts + 1;
     let mut am = delivery.into_active_model();
-    am.attempts = Set(attempts);
     am.last_status_code = Set(code);
     am.last_latency_ms = Set(latency);
     am.updated_at = Set(now);

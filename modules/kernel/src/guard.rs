@@ -113,6 +113,14 @@ impl Db {
         self
     }
 
+    /// The same database (scope rules, registry, wake-ups) over another connection pool.
+    pub fn on_connection(&self, conn: DatabaseConnection) -> Db {
+        Db {
+            conn,
+            ..self.clone()
+        }
+    }
+
     /// What commits that emitted events or enqueued jobs wake.
     pub fn wake(&self) -> Arc<Wake> {
         self.wake.clone()

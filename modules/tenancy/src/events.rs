@@ -1,8 +1,10 @@
-//! The tenancy module's domain events. Each is seen by the company it concerns.
+//! The tenancy module's domain events. Each is seen by the company it concerns. IDs in event
+//! data are the same global IDs the GraphQL API returns, so a webhook receiver or a
+//! subscriber can look the object up.
 
+use async_graphql::ID;
 use ils_kernel::DomainEvent;
 use serde::Serialize;
-use uuid::Uuid;
 
 macro_rules! event {
     ($name:ident, $ty:literal { $($field:ident : $t:ty),* $(,)? }) => {
@@ -15,12 +17,12 @@ macro_rules! event {
     };
 }
 
-event!(UserInvited, "user.invited" { invitation_id: Uuid, email: String, role: String });
-event!(UserJoined, "user.joined" { user_id: Uuid, email: String });
-event!(UserRoleChanged, "user.role_changed" { user_id: Uuid, role: String });
-event!(UserDeactivated, "user.deactivated" { user_id: Uuid });
-event!(ApiKeyCreated, "api_key.created" { api_key_id: Uuid, name: String, role: String });
-event!(ApiKeyRevoked, "api_key.revoked" { api_key_id: Uuid });
-event!(CompanyUpdated, "company.updated" { company_id: Uuid });
-event!(CompanyApproved, "company.approved" { company_id: Uuid });
-event!(CompanyRejected, "company.rejected" { company_id: Uuid });
+event!(UserInvited, "user.invited" { invitation_id: ID, email: String, role: String });
+event!(UserJoined, "user.joined" { user_id: ID, email: String });
+event!(UserRoleChanged, "user.role_changed" { user_id: ID, role: String });
+event!(UserDeactivated, "user.deactivated" { user_id: ID });
+event!(ApiKeyCreated, "api_key.created" { api_key_id: ID, name: String, role: String });
+event!(ApiKeyRevoked, "api_key.revoked" { api_key_id: ID });
+event!(CompanyUpdated, "company.updated" { company_id: ID });
+event!(CompanyApproved, "company.approved" { company_id: ID });
+event!(CompanyRejected, "company.rejected" { company_id: ID });

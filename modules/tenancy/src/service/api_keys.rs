@@ -42,7 +42,7 @@ pub async fn create(
         .await?;
     tx.emit(
         &crate::events::ApiKeyCreated {
-            api_key_id: key.id,
+            api_key_id: ils_kernel::id::encode(crate::graphql::types::API_KEY, key.id),
             name: key.name.clone(),
             role: key.role.clone(),
         },
@@ -83,8 +83,13 @@ pub async fn revoke(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<api_key
     let mut model = key.into_active_model();
     model.revoked_at = Set(Some(chrono::Utc::now()));
     let key = tx.update(model).await?;
-    tx.emit(&crate::events::ApiKeyRevoked { api_key_id: key.id }, &[])
-        .await?;
+    tx.emit(
+        &crate::events::ApiKeyRevoked {
+            api_key_id: ils_kernel::id::encode(crate::graphql::types::API_KEY, key.id),
+        },
+        &[],
+    )
+    .await?;
     tx.commit().await?;
     Ok(key)
 }

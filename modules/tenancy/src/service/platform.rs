@@ -101,12 +101,12 @@ pub async fn decide(
     let company = tx.update(model).await?;
     if approve {
         let ev = crate::events::CompanyApproved {
-            company_id: company.id,
+            company_id: ils_kernel::id::encode(crate::graphql::types::COMPANY, company.id),
         };
         tx.emit(&ev, &[company.id]).await?;
     } else {
         let ev = crate::events::CompanyRejected {
-            company_id: company.id,
+            company_id: ils_kernel::id::encode(crate::graphql::types::COMPANY, company.id),
         };
         tx.emit(&ev, &[company.id]).await?;
     }

@@ -61,7 +61,7 @@ pub async fn invite(
         .await?;
     tx.emit(
         &crate::events::UserInvited {
-            invitation_id: inv.id,
+            invitation_id: ils_kernel::id::encode(crate::graphql::types::INVITATION, inv.id),
             email: inv.email.clone(),
             role: inv.role.clone(),
         },
@@ -170,7 +170,7 @@ pub async fn accept(db: &Db, tokens: &TokenSettings, input: Acceptance) -> AppRe
         .await?;
     tx.emit(
         &crate::events::UserJoined {
-            user_id: user.id,
+            user_id: ils_kernel::id::encode(crate::graphql::types::USER, user.id),
             email: user.email.clone(),
         },
         &[],
@@ -239,7 +239,7 @@ pub async fn change_role(
     let user = tx.update(model).await?;
     tx.emit(
         &crate::events::UserRoleChanged {
-            user_id: user.id,
+            user_id: ils_kernel::id::encode(crate::graphql::types::USER, user.id),
             role: user.role.clone(),
         },
         &[],
@@ -260,8 +260,13 @@ pub async fn deactivate(db: &Db, ctx: &TenantContext, user_id: Uuid) -> AppResul
     model.status = Set(UserStatus::Deactivated.as_str().into());
     model.updated_at = Set(chrono::Utc::now());
     let user = tx.update(model).await?;
-    tx.emit(&crate::events::UserDeactivated { user_id: user.id }, &[])
-        .await?;
+    tx.emit(
+        &crate::events::UserDeactivated {
+            user_id: ils_kernel::id::encode(crate::graphql::types::USER, user.id),
+        },
+        &[],
+    )
+    .await?;
     tx.commit().await?;
     Ok(user)
 }

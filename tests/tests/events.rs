@@ -1,0 +1,379 @@
+//! Domain events end to end: the `events` subscription sees its own company's events only,
+//! filtered by type; an event of a rolled-back transaction never existed; events committed
+//! while no dispatcher ran are dispatched by the next process; replicas share events
+//! through Redis.
+#![allow(clippy::disallowed_methods)] // the tests read the outbox below the guard on purpose
+
+use ils_kernel::{DomainEvent, TenantContext};
+use ils_tests::receiver::Receiver;
+use ils_tests::ws;
+use ils_tests::{Auth, Session, TestServer, email, fresh_database, redis_url};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use uuid::Uuid;
+
+const CREATE_KEY: &str =
+    "mutation($name: String!) { createApiKey(name: $name, role: STAFF) { secret apiKey { id } } }";
+const REVOKE_KEY: &str = "mutation($id: ID!) { revokeApiKey(id: $id) { id } }";
+const INVITE: &str =
+    "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { invitation { id } } }";
+
+/// Creates a STAFF API key named `name`; returns its global id.
+async fn create_key(s: &TestServer, auth: &Auth, name: &str) -> String {
+    let data = s.ok(auth, CREATE_KEY, json!({ "name": name })).await;
+    data["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .expect("api key id")
+        .to_owned()
+}
+
+/// The row id behind the session's company global id.
+fn company_uuid(session: &Session) -> Uuid {
+    let gid = session.company_id.as_deref().expect("a company session");
+    let (ty, id) = ils_kernel::id::decode_any(gid).expect("a global id");
+    assert_eq!(ty, "Company", "{gid}");
+    id
+}
+
+/// Whether `v` is the global id `gid` (events carry the same global IDs as the API).
+fn same_id(v: &Value, gid: &str) -> bool {
+    v.as_str() == Some(gid)
+}
+
+/// Checks the shape every delivered event has.
+fn assert_event_shape(ev: &Value) {
+    let id = ev["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("event id: {ev}"));
+    assert!(Uuid::parse_str(id).is_ok(), "event id is not a uuid: {ev}");
+    let at = ev["occurredAt"]
+        .as_str()
+        .unwrap_or_else(|| panic!("occurredAt: {ev}"));
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(at).is_ok(),
+        "occurredAt is not RFC 3339: {ev}"
+    );
+    assert!(ev["data"].is_object(), "data is not an object: {ev}");
+}
+
+/// One number from the test database, read as its owner.
+async fn count(conn: &DatabaseConnection, sql: &str) -> i64 {
+    let row = conn
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .expect("count query")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_see_only_their_own_companys_events() {
+    let s = TestServer::start().await;
+    let a = s.sign_up("Alpha Optics", "ECP", &email("ev-a")).await;
+    let b = s.sign_up("Beta Optics", "ECP", &email("ev-b")).await;
+    let mut wa = ws::subscribe_events(&s, &a.auth(), None).await;
+    let mut wb = ws::subscribe_events(&s, &b.auth(), None).await;
+
+    let key_a = create_key(&s, &a.auth(), "alpha key").await;
+    let ev = ws::next_event(&mut wa).await;
+    assert_event_shape(&ev);
+    assert_eq!(ev["type"], "api_key.created", "{ev}");
+    assert_eq!(ev["data"]["name"], "alpha key", "{ev}");
+    assert!(same_id(&ev["data"]["apiKeyId"], &key_a), "{ev} vs {key_a}");
+    assert!(
+        ev["data"]["role"]
+            .as_str()
+            .is_some_and(|r| r.eq_ignore_ascii_case("staff")),
+        "{ev}"
+    );
+    ws::assert_no_event(&mut wb, "company B saw company A's event").await;
+
+    // B's socket is live: it gets B's own event, and A does not.
+    let key_b = create_key(&s, &b.auth(), "beta key").await;
+    let ev = ws::next_event(&mut wb).await;
+    assert_eq!(ev["type"], "api_key.created", "{ev}");
+    assert_eq!(ev["data"]["name"], "beta key", "{ev}");
+    assert!(same_id(&ev["data"]["apiKeyId"], &key_b), "{ev} vs {key_b}");
+    ws::assert_no_event(&mut wa, "company A saw company B's event").await;
+    ws::assert_no_event(&mut wb, "company B got a second event").await;
+
+    wa.close(None).await.ok();
+    wb.close(None).await.ok();
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_types_filter_selects_exact_types_and_families() {
+    let s = TestServer::start().await;
+    let a = s.sign_up("Filter Optics", "ECP", &email("ev-f")).await;
+    let mut all = ws::subscribe_events(&s, &a.auth(), None).await;
+    let mut family = ws::subscribe_events(&s, &a.auth(), Some(&["api_key.*"])).await;
+    let mut exact = ws::subscribe_events(&s, &a.auth(), Some(&["api_key.revoked"])).await;
+
+    s.ok(&a.auth(), INVITE, json!({ "e": email("ev-f-invitee") }))
+        .await;
+    let key = create_key(&s, &a.auth(), "filtered").await;
+    s.ok(&a.auth(), REVOKE_KEY, json!({ "id": key })).await;
+
+    // Unfiltered: all three (their order is not part of the contract).
+    let mut seen = BTreeSet::new();
+    for _ in 0..3 {
+        let ev = ws::next_event(&mut all).await;
+        assert_event_shape(&ev);
+        seen.insert(ev["type"].as_str().unwrap_or_default().to_owned());
+    }
+    let expected: BTreeSet<String> = ["user.invited", "api_key.created", "api_key.revoked"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(seen, expected);
+    ws::assert_no_event(&mut all, "an unfiltered subscriber got a fourth event").await;
+
+    // `api_key.*`: the two key events, not the invitation.
+    let mut seen = BTreeSet::new();
+    for _ in 0..2 {
+        let ev = ws::next_event(&mut family).await;
+        assert!(
+            ev["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("api_key.")),
+            "api_key.* let through {ev}"
+        );
+        assert!(same_id(&ev["data"]["apiKeyId"], &key), "{ev}");
+        seen.insert(ev["type"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(
+        seen,
+        ["api_key.created", "api_key.revoked"]
+            .into_iter()
+            .map(String::from)
+            .collect::<BTreeSet<_>>()
+    );
+    ws::assert_no_event(&mut family, "api_key.* let through another event").await;
+
+    // An exact type: the revocation only.
+    let ev = ws::next_event(&mut exact).await;
+    assert_eq!(ev["type"], "api_key.revoked", "{ev}");
+    assert!(same_id(&ev["data"]["apiKeyId"], &key), "{ev}");
+    ws::assert_no_event(&mut exact, "an exact filter let through another event").await;
+
+    for mut w in [all, family, exact] {
+        w.close(None).await.ok();
+    }
+    s.finish().await;
+}
+
+/// An event only these tests emit.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProbeEvent {
+    marker: String,
+}
+
+impl DomainEvent for ProbeEvent {
+    const TYPE: &'static str = "test.probe";
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_a_rolled_back_transaction_are_never_delivered() {
+    let s = TestServer::start().await;
+    let a = s.sign_up("Rollback Optics", "ECP", &email("ev-rb")).await;
+    let company = company_uuid(&a);
+    let mut w = ws::subscribe_events(&s, &a.auth(), Some(&["test.*"])).await;
+
+    let db = &s.server.state.db;
+    let ctx = TenantContext::system_for(Some(company));
+    let tx = db.tenant(&ctx).await.expect("a transaction");
+    let rolled_back = tx
+        .emit(
+            &ProbeEvent {
+                marker: "rolled-back".into(),
+            },
+            &[],
+        )
+        .await
+        .expect("emit");
+    drop(tx); // no commit: rolled back
+
+    let tx = db.tenant(&ctx).await.expect("a transaction");
+    let committed = tx
+        .emit(
+            &ProbeEvent {
+                marker: "committed".into(),
+            },
+            &[],
+        )
+        .await
+        .expect("emit");
+    tx.commit().await.expect("commit");
+
+    let ev = ws::next_event(&mut w).await;
+    assert_event_shape(&ev);
+    assert_eq!(ev["type"], "test.probe", "{ev}");
+    assert_eq!(ev["data"]["marker"], "committed", "{ev}");
+    assert_eq!(ev["id"], committed.to_string(), "{ev}");
+    ws::assert_no_event(&mut w, "an event of a rolled-back transaction arrived").await;
+
+    // Nor is it in the outbox, dispatched or not.
+    let conn = s.owner_connection().await;
+    let n = count(
+        &conn,
+        &format!("SELECT COUNT(*) AS n FROM events WHERE id = '{rolled_back}' OR data LIKE '%rolled-back%'"),
+    )
+    .await;
+    assert_eq!(n, 0, "the rolled-back event is in the outbox");
+    conn.close().await.ok();
+
+    w.close(None).await.ok();
+    s.finish().await;
+}
+
+/// An event committed while no process dispatched (server 1 runs with `workers = 0`) is
+/// dispatched by the next process on the same database. A subscription cannot observe
+/// this reliably: server 2 dispatches the backlog as it starts, possibly before any socket
+/// could subscribe. So the test observes the two durable effects of dispatching instead:
+/// the webhook subscribed to the event type receives it (a real HTTP receiver), and the
+/// outbox row is marked dispatched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_committed_without_a_dispatcher_are_dispatched_after_a_restart() {
+    // The database outlives server 1: its folder (the SQLite file) is held here.
+    let db_dir = tempfile::tempdir().expect("temp dir");
+    let url = fresh_database(&db_dir).await;
+    let s1 =
+        TestServer::start_at(url.clone(), tempfile::tempdir().unwrap(), |c| c.workers = 0).await;
+    let a = s1
+        .sign_up("Restart Optics", "ECP", &email("ev-restart"))
+        .await;
+    let receiver = Receiver::start().await;
+    s1.ok(
+        &a.auth(),
+        "mutation($url: String!) { createWebhookEndpoint(input: { url: $url, eventTypes: [\"api_key.*\"] }) { secret endpoint { id } } }",
+        json!({ "url": receiver.url("/hook") }),
+    )
+    .await;
+    let key = create_key(&s1, &a.auth(), "offline key").await;
+
+    let conn = s1.owner_connection().await;
+    let undispatched = "SELECT COUNT(*) AS n FROM events WHERE event_type = 'api_key.created' AND dispatched_at IS NULL";
+    let dispatched = "SELECT COUNT(*) AS n FROM events WHERE event_type = 'api_key.created' AND dispatched_at IS NOT NULL";
+    assert_eq!(
+        count(&conn, undispatched).await,
+        1,
+        "the event is not in the outbox"
+    );
+    // Nothing dispatches it while server 1 runs without workers.
+    tokio::time::sleep(ws::MUST_NOT_HAPPEN).await;
+    assert_eq!(
+        count(&conn, undispatched).await,
+        1,
+        "dispatched with workers = 0"
+    );
+    assert_eq!(receiver.count(), 0, "a webhook went out with workers = 0");
+    let event_id: String = {
+        let row = conn
+            .query_one_raw(Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT id FROM events WHERE event_type = 'api_key.created'",
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        match row.try_get::<Uuid>("", "id") {
+            Ok(id) => id.to_string(),
+            Err(_) => row.try_get::<String>("", "id").expect("event id"),
+        }
+    };
+    conn.close().await.ok();
+    s1.server.stop().await;
+
+    let s2 = TestServer::start_at(url, tempfile::tempdir().unwrap(), |c| c.job_poll_ms = 200).await;
+    let got = receiver
+        .wait_until(
+            Duration::from_secs(20),
+            "the event committed before the restart",
+            |r| r.iter().any(|r| r.json()["type"] == "api_key.created"),
+        )
+        .await;
+    let hook = got
+        .iter()
+        .find(|r| r.json()["type"] == "api_key.created")
+        .expect("the webhook");
+    let body = hook.json();
+    assert_eq!(body["data"]["name"], "offline key", "{body}");
+    assert!(same_id(&body["data"]["apiKeyId"], &key), "{body}");
+    assert!(
+        body["id"]
+            .as_str()
+            .is_some_and(|id| id.eq_ignore_ascii_case(&event_id)),
+        "{body} vs outbox id {event_id}"
+    );
+    assert!(
+        hook.event_id()
+            .is_some_and(|id| id.eq_ignore_ascii_case(&event_id)),
+        "x-ils-event-id {:?} vs {event_id}",
+        hook.event_id()
+    );
+
+    let conn = s2.owner_connection().await;
+    assert_eq!(count(&conn, undispatched).await, 0, "still undispatched");
+    assert_eq!(count(&conn, dispatched).await, 1, "not marked dispatched");
+    conn.close().await.ok();
+
+    // Server 2's live path works too.
+    let mut w = ws::subscribe_events(&s2, &a.auth(), None).await;
+    create_key(&s2, &a.auth(), "online key").await;
+    let ev = ws::next_event(&mut w).await;
+    assert_eq!(ev["data"]["name"], "online key", "{ev}");
+    w.close(None).await.ok();
+
+    s2.finish().await;
+    drop(db_dir);
+}
+
+/// Two replicas on one database and one Redis namespace: an event caused through
+/// replica 2 reaches a subscriber on replica 1. Replica 1 runs no dispatcher
+/// (`workers = 0`), so the event can only reach it through the Redis relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_cross_replicas_through_redis() {
+    if redis_url().is_none() {
+        println!("skipped: TEST_REDIS_URL is not set");
+        return;
+    }
+    let prefix = format!("ils-test-{}", Uuid::new_v4().simple());
+    let p1 = prefix.clone();
+    let s1 = TestServer::start_with(move |c| {
+        c.redis_prefix = p1;
+        c.workers = 0;
+    })
+    .await;
+    let s2 = TestServer::start_at(s1.database_url.clone(), tempfile::tempdir().unwrap(), |c| {
+        c.redis_prefix = prefix
+    })
+    .await;
+    let a = s1.sign_up("Replica Optics", "ECP", &email("ev-rep")).await;
+    let b = s1.sign_up("Other Optics", "ECP", &email("ev-rep-b")).await;
+    let mut on1 = ws::subscribe_events(&s1, &a.auth(), None).await;
+    let mut on2 = ws::subscribe_events(&s2, &a.auth(), None).await;
+    let mut other = ws::subscribe_events(&s1, &b.auth(), None).await;
+
+    let key = create_key(&s2, &a.auth(), "replicated").await;
+    for w in [&mut on1, &mut on2] {
+        let ev = ws::next_event(w).await;
+        assert_eq!(ev["type"], "api_key.created", "{ev}");
+        assert_eq!(ev["data"]["name"], "replicated", "{ev}");
+        assert!(same_id(&ev["data"]["apiKeyId"], &key), "{ev}");
+    }
+    // One path, no duplicates; and the relay keeps companies apart.
+    ws::assert_no_event(&mut on1, "replica 1 delivered the event twice").await;
+    ws::assert_no_event(&mut on2, "replica 2 delivered the event twice").await;
+    ws::assert_no_event(&mut other, "another company saw the event").await;
+
+    for mut w in [on1, on2, other] {
+        w.close(None).await.ok();
+    }
+    s2.server.stop().await;
+    s1.finish().await;
+}

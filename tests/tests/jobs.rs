@@ -1,0 +1,811 @@
+//! The durable job queue on the real database (SQLite, or PostgreSQL when
+//! `TEST_DATABASE_URL` is set): leases that outlive a dead worker, no lost or doubled jobs
+//! with two workers, retries then death, scheduling, priority, idempotency, cron
+//! schedules, the admin API over GraphQL, and a real process killed mid-delivery.
+#![allow(clippy::disallowed_methods)] // the tests read the jobs table below the guard
+
+use ils_entity::job;
+use ils_kernel::jobs::{
+    self, JobError, JobKind, JobRun, NewJob, Registry, Resources, Schedule, WorkerConfig, claim,
+    enqueue_system, handler, run_scheduler, run_workers,
+};
+use ils_kernel::{Db, TenantContext};
+use ils_tests::receiver::Receiver;
+use ils_tests::{Session, TestServer, email};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A server that runs no dispatcher, workers or scheduler of its own.
+async fn quiet_server() -> TestServer {
+    TestServer::start_with(|c| {
+        c.workers = 0;
+        c.job_poll_ms = 100;
+    })
+    .await
+}
+
+fn worker(id: &str, lease: Duration) -> WorkerConfig {
+    WorkerConfig {
+        concurrency: 4,
+        poll: Duration::from_millis(100),
+        lease,
+        worker_id: id.to_owned(),
+    }
+}
+
+fn spawn_workers(
+    db: &Db,
+    registry: &Arc<Registry>,
+    cfg: WorkerConfig,
+    stop: &CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(run_workers(
+        db.clone(),
+        registry.clone(),
+        Resources::default(),
+        cfg,
+        stop.clone(),
+    ))
+}
+
+/// Every job of `kind`, read below the guard.
+async fn jobs_of(db: &Db, kind: &str) -> Vec<job::Model> {
+    let tx = db.system().await.expect("system tx");
+    let rows = job::Entity::find()
+        .filter(job::Column::Kind.eq(kind))
+        .all(tx.conn())
+        .await
+        .expect("jobs read");
+    tx.commit().await.expect("commit");
+    rows
+}
+
+async fn job_by_id(db: &Db, id: Uuid) -> job::Model {
+    let tx = db.system().await.expect("system tx");
+    let row = job::Entity::find()
+        .filter(job::Column::Id.eq(id))
+        .one(tx.conn())
+        .await
+        .expect("job read")
+        .expect("the job exists");
+    tx.commit().await.expect("commit");
+    row
+}
+
+/// Polls until every job of `kind` is in `state` (and there are `n` of them).
+async fn wait_all(db: &Db, kind: &str, n: usize, state: &str) -> Vec<job::Model> {
+    let started = Instant::now();
+    loop {
+        let rows = jobs_of(db, kind).await;
+        if rows.len() == n && rows.iter().all(|j| j.state == state) {
+            return rows;
+        }
+        if started.elapsed() > WAIT {
+            let states: Vec<(String, i32, Option<String>)> = rows
+                .iter()
+                .map(|j| (j.state.clone(), j.attempts, j.last_error.clone()))
+                .collect();
+            panic!("{kind}: not {n} × {state} within {WAIT:?}: {states:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+type Seen = Arc<Mutex<HashMap<Uuid, Vec<i32>>>>;
+
+/// A kind whose handler records (job id → attempts it saw) and succeeds.
+fn recording_kind(name: &'static str, seen: &Seen) -> JobKind {
+    let seen = seen.clone();
+    JobKind::new(
+        name,
+        handler(move |run: JobRun| {
+            let seen = seen.clone();
+            async move {
+                seen.lock()
+                    .unwrap()
+                    .entry(run.id)
+                    .or_default()
+                    .push(run.attempt);
+                Ok(())
+            }
+        }),
+    )
+}
+
+fn company_uuid(session: &Session) -> Uuid {
+    let id = session.company_id.as_deref().expect("a company");
+    ils_kernel::id::decode_any(id).expect("a global id").1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_worker_died_runs_again_after_its_lease() {
+    let s = quiet_server().await;
+    let seen: Seen = Arc::default();
+    let mut reg = Registry::default();
+    reg.add(recording_kind("test.once", &seen));
+    let reg = Arc::new(reg);
+    let db = s.server.state.db.clone().with_registry(reg.clone());
+
+    assert!(
+        enqueue_system(&db, NewJob::new("test.once", json!({ "n": 1 })))
+            .await
+            .unwrap()
+    );
+    let kinds = vec!["test.once".to_owned()];
+    // The "killed" worker claims it with a 1 s lease and never reports back.
+    let dead = worker("killed-worker", Duration::from_secs(1));
+    let claimed = claim(&db, &kinds, 10, &dead).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let id = claimed[0].id;
+    assert_eq!(claimed[0].state, jobs::RUNNING);
+    assert_eq!(claimed[0].attempts, 1);
+    assert_eq!(claimed[0].locked_by.as_deref(), Some("killed-worker"));
+    // While the lease holds, nobody else gets it.
+    let other = worker("other", Duration::from_secs(30));
+    assert!(claim(&db, &kinds, 10, &other).await.unwrap().is_empty());
+
+    let stop = CancellationToken::new();
+    let live = spawn_workers(
+        &db,
+        &reg,
+        worker("live-worker", Duration::from_secs(30)),
+        &stop,
+    );
+    let done = wait_all(&db, "test.once", 1, jobs::SUCCEEDED).await;
+    stop.cancel();
+    live.await.unwrap();
+    assert_eq!(done[0].id, id);
+    assert_eq!(done[0].attempts, 2, "{:?}", done[0]);
+    assert!(done[0].finished_at.is_some());
+    assert!(done[0].locked_by.is_none(), "{:?}", done[0]);
+    assert_eq!(
+        seen.lock().unwrap().get(&id),
+        Some(&vec![2]),
+        "the handler ran once more, as attempt 2"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_run_fifty_jobs_each_exactly_once() {
+    let s = quiet_server().await;
+    let seen: Seen = Arc::default();
+    let mut reg = Registry::default();
+    reg.add(recording_kind("test.count", &seen));
+    let reg = Arc::new(reg);
+    let db = s.server.state.db.clone().with_registry(reg.clone());
+
+    let mut ids = vec![];
+    for n in 0..50 {
+        assert!(
+            enqueue_system(&db, NewJob::new("test.count", json!({ "n": n })))
+                .await
+                .unwrap()
+        );
+    }
+    for j in jobs_of(&db, "test.count").await {
+        ids.push(j.id);
+    }
+    assert_eq!(ids.len(), 50);
+
+    let stop = CancellationToken::new();
+    let w1 = spawn_workers(&db, &reg, worker("w1", Duration::from_secs(60)), &stop);
+    let w2 = spawn_workers(&db, &reg, worker("w2", Duration::from_secs(60)), &stop);
+    let done = wait_all(&db, "test.count", 50, jobs::SUCCEEDED).await;
+    // Give a doubled run the chance to show.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    w1.await.unwrap();
+    w2.await.unwrap();
+
+    assert!(done.iter().all(|j| j.attempts == 1), "a job ran twice");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 50, "every job ran");
+        for id in &ids {
+            assert_eq!(seen.get(id), Some(&vec![1]), "job {id} ran exactly once");
+        }
+    }
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_is_retried_with_backoff_then_dead() {
+    let s = quiet_server().await;
+    let calls: Seen = Arc::default();
+    let c = calls.clone();
+    let mut reg = Registry::default();
+    reg.add(
+        JobKind::new(
+            "test.fail",
+            handler(move |run: JobRun| {
+                let c = c.clone();
+                async move {
+                    c.lock()
+                        .unwrap()
+                        .entry(run.id)
+                        .or_default()
+                        .push(run.attempt);
+                    Err(JobError::retry(format!("boom on attempt {}", run.attempt)))
+                }
+            }),
+        )
+        .max_attempts(3)
+        .backoff(Duration::from_millis(50), Duration::from_millis(200)),
+    );
+    let reg = Arc::new(reg);
+    let db = s.server.state.db.clone().with_registry(reg.clone());
+    assert!(
+        enqueue_system(&db, NewJob::new("test.fail", json!({})))
+            .await
+            .unwrap()
+    );
+
+    let stop = CancellationToken::new();
+    let w = spawn_workers(&db, &reg, worker("w", Duration::from_secs(30)), &stop);
+    let dead = wait_all(&db, "test.fail", 1, jobs::DEAD).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    w.await.unwrap();
+    let j = &dead[0];
+    assert_eq!(j.attempts, 3, "{j:?}");
+    assert_eq!(j.max_attempts, 3, "{j:?}");
+    assert_eq!(j.last_error.as_deref(), Some("boom on attempt 3"), "{j:?}");
+    assert!(j.finished_at.is_some());
+    assert_eq!(calls.lock().unwrap().get(&j.id), Some(&vec![1, 2, 3]));
+    // Still dead afterwards: nothing claims it.
+    assert_eq!(job_by_id(&db, j.id).await.state, jobs::DEAD);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_at_priority_and_idempotency_keys() {
+    let s = quiet_server().await;
+    let mut reg = Registry::default();
+    let h = handler(|_| async { Ok(()) });
+    for k in ["test.later", "test.prio", "test.key"] {
+        reg.add(JobKind::new(k, h.clone()));
+    }
+    let reg = Arc::new(reg);
+    let db = s.server.state.db.clone().with_registry(reg.clone());
+    let cfg = worker("claimer", Duration::from_secs(60));
+
+    // Not before its time.
+    let at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    assert!(
+        enqueue_system(&db, NewJob::new("test.later", json!({})).run_at(at))
+            .await
+            .unwrap()
+    );
+    let later = vec!["test.later".to_owned()];
+    assert!(
+        claim(&db, &later, 10, &cfg).await.unwrap().is_empty(),
+        "a job was claimed before its run_at"
+    );
+    let started = Instant::now();
+    let got = loop {
+        let c = claim(&db, &later, 10, &cfg).await.unwrap();
+        if !c.is_empty() {
+            break c;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the scheduled job never became due"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(got.len(), 1);
+    assert!(chrono::Utc::now() >= at, "claimed before run_at");
+
+    // Higher priority first.
+    let prio = vec!["test.prio".to_owned()];
+    for (p, tag) in [(0, "low"), (10, "high"), (5, "mid")] {
+        assert!(
+            enqueue_system(
+                &db,
+                NewJob::new("test.prio", json!({ "tag": tag })).priority(p)
+            )
+            .await
+            .unwrap()
+        );
+    }
+    let mut order = vec![];
+    for _ in 0..3 {
+        let c = claim(&db, &prio, 1, &cfg).await.unwrap();
+        assert_eq!(c.len(), 1);
+        let payload: Value = serde_json::from_str(&c[0].payload).unwrap();
+        order.push(payload["tag"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(order, ["high", "mid", "low"]);
+
+    // One job per idempotency key.
+    assert!(
+        enqueue_system(
+            &db,
+            NewJob::new("test.key", json!({ "n": 1 })).key("once-only")
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !enqueue_system(
+            &db,
+            NewJob::new("test.key", json!({ "n": 2 })).key("once-only")
+        )
+        .await
+        .unwrap(),
+        "a taken idempotency key enqueued again"
+    );
+    let keyed = jobs_of(&db, "test.key").await;
+    assert_eq!(keyed.len(), 1);
+    assert_eq!(keyed[0].idempotency_key.as_deref(), Some("once-only"));
+    assert_eq!(keyed[0].payload, json!({ "n": 1 }).to_string());
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_schedules_make_one_job_per_occurrence_even_with_two_schedulers() {
+    let s = quiet_server().await;
+    let mut reg = Registry::default();
+    reg.add(JobKind::new("test.tick", handler(|_| async { Ok(()) })));
+    reg.schedule(Schedule {
+        name: "tick",
+        cron: "*/1 * * * * *",
+        job: || NewJob::new("test.tick", json!({})),
+    });
+    let reg = Arc::new(reg);
+    let db = s.server.state.db.clone().with_registry(reg.clone());
+
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    let one = tokio::spawn(run_scheduler(db.clone(), reg.clone(), stop.clone()));
+    let two = tokio::spawn(run_scheduler(db.clone(), reg.clone(), stop.clone()));
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    stop.cancel();
+    one.await.unwrap();
+    two.await.unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+
+    let ticks = jobs_of(&db, "test.tick").await;
+    assert!(ticks.len() >= 2, "only {} jobs in ~3 s", ticks.len());
+    let mut stamps = vec![];
+    for t in &ticks {
+        let key = t.idempotency_key.as_deref().expect("a cron job has a key");
+        let ts: i64 = key
+            .strip_prefix("cron:tick:")
+            .unwrap_or_else(|| panic!("key {key}"))
+            .parse()
+            .unwrap_or_else(|_| panic!("key {key}"));
+        stamps.push(ts);
+        assert_eq!(t.state, jobs::QUEUED);
+    }
+    stamps.sort();
+    stamps.dedup();
+    assert_eq!(
+        stamps.len(),
+        ticks.len(),
+        "an occurrence was enqueued twice"
+    );
+    assert!(
+        (ticks.len() as f64) <= elapsed.ceil() + 1.0,
+        "{} jobs in {elapsed:.1} s: two schedulers doubled occurrences",
+        ticks.len()
+    );
+    for w in stamps.windows(2) {
+        assert!(w[1] > w[0]);
+    }
+    s.finish().await;
+}
+
+const JOBS: &str = "{ jobs(first: 100) { edges { node {
+    id kind state priority attempts maxAttempts runAt lastError createdAt updatedAt finishedAt } } } }";
+const STATS: &str = "{ jobStats { state count } }";
+
+fn nodes(v: &Value) -> Vec<Value> {
+    v["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a connection: {v}"))
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+async fn stats(s: &TestServer, who: &Session) -> HashMap<String, i64> {
+    let data = s.ok(&who.auth(), STATS, json!({})).await;
+    let rows = data["jobStats"].as_array().expect("jobStats").clone();
+    assert_eq!(rows.len(), 5, "one row per state: {data}");
+    rows.iter()
+        .map(|r| {
+            (
+                r["state"].as_str().unwrap().to_owned(),
+                r["count"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn job_list(s: &TestServer, who: &Session) -> Vec<Value> {
+    nodes(&s.ok(&who.auth(), JOBS, json!({})).await["jobs"])
+}
+
+fn ids(list: &[Value]) -> Vec<String> {
+    list.iter()
+        .map(|j| j["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_admin_over_graphql_is_per_company() {
+    let s = quiet_server().await;
+    let a = s.sign_up("Jobs A Optical", "ECP", &email("ja")).await;
+    let b = s.sign_up("Jobs B Optical", "ECP", &email("jb")).await;
+    let (ca, cb) = (company_uuid(&a), company_uuid(&b));
+
+    let mut full = Registry::with_builtins();
+    let failing = JobKind::new(
+        "test.fail",
+        handler(|_| async { Err(JobError::retry("always fails (test)")) }),
+    )
+    .max_attempts(1);
+    full.add(failing.clone());
+    let db = s.server.state.db.clone().with_registry(Arc::new(full));
+    let enqueue_for = |company: Uuid, job: NewJob| {
+        let db = db.clone();
+        async move {
+            let tx = db
+                .tenant(&TenantContext::system_for(Some(company)))
+                .await
+                .expect("tx");
+            assert!(tx.enqueue(job).await.expect("enqueue"));
+            tx.commit().await.expect("commit");
+        }
+    };
+    enqueue_for(ca, NewJob::new("test.fail", json!({}))).await;
+    // Only the failing kind is worked on: it dies at once (one attempt).
+    let mut only_fail = Registry::default();
+    only_fail.add(failing);
+    let only_fail = Arc::new(only_fail);
+    let stop = CancellationToken::new();
+    let w = spawn_workers(&db, &only_fail, worker("w", Duration::from_secs(30)), &stop);
+    wait_all(&db, "test.fail", 1, jobs::DEAD).await;
+    stop.cancel();
+    w.await.unwrap();
+    enqueue_for(ca, NewJob::new("noop", json!({ "n": 1 })).priority(3)).await;
+    enqueue_for(ca, NewJob::new("noop", json!({ "n": 2 }))).await;
+    enqueue_for(cb, NewJob::new("noop", json!({ "n": 3 }))).await;
+
+    let sa = stats(&s, &a).await;
+    assert_eq!(sa["QUEUED"], 2, "{sa:?}");
+    assert_eq!(sa["DEAD"], 1, "{sa:?}");
+    assert_eq!(
+        sa["RUNNING"] + sa["SUCCEEDED"] + sa["DISCARDED"],
+        0,
+        "{sa:?}"
+    );
+    let sb = stats(&s, &b).await;
+    assert_eq!(sb["QUEUED"], 1, "{sb:?}");
+    assert_eq!(sb["DEAD"], 0, "{sb:?}");
+
+    let la = job_list(&s, &a).await;
+    let lb = job_list(&s, &b).await;
+    assert_eq!(la.len(), 3, "{la:#?}");
+    assert_eq!(lb.len(), 1, "{lb:#?}");
+    assert!(ids(&lb).iter().all(|id| !ids(&la).contains(id)));
+    let dead = la
+        .iter()
+        .find(|j| j["state"] == "DEAD")
+        .expect("a dead job")
+        .clone();
+    assert_eq!(dead["kind"], "test.fail");
+    assert_eq!(dead["attempts"], 1);
+    assert_eq!(dead["maxAttempts"], 1);
+    assert_eq!(dead["lastError"], "always fails (test)");
+    assert!(dead["finishedAt"].is_string());
+    let queued: Vec<&Value> = la.iter().filter(|j| j["state"] == "QUEUED").collect();
+    assert_eq!(queued.len(), 2);
+    assert!(
+        queued
+            .iter()
+            .all(|j| j["kind"] == "noop" && j["attempts"] == 0)
+    );
+    assert!(queued.iter().any(|j| j["priority"] == 3));
+    let queued_id = queued[0]["id"].clone();
+    let filtered = nodes(
+        &s.ok(
+            &a.auth(),
+            "{ jobs(filter: { states: [QUEUED], kind: \"noop\" }, first: 10) { edges { node { id state kind } } } }",
+            json!({}),
+        )
+        .await["jobs"],
+    );
+    assert_eq!(filtered.len(), 2, "{filtered:#?}");
+
+    // B cannot act on A's jobs.
+    let retry = "mutation($id: ID!) { retryJob(id: $id) { id state attempts } }";
+    let discard = "mutation($id: ID!) { discardJob(id: $id) { id state } }";
+    assert_eq!(
+        s.error_code(&b.auth(), retry, json!({ "id": dead["id"] }))
+            .await,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        s.error_code(&b.auth(), discard, json!({ "id": queued_id }))
+            .await,
+        "NOT_FOUND"
+    );
+    assert_eq!(stats(&s, &a).await, sa, "B changed A's jobs");
+
+    // A platform admin sees both companies' jobs.
+    let pa = s.platform_admin().await;
+    let all = ids(&job_list(&s, &pa).await);
+    for id in ids(&la).iter().chain(ids(&lb).iter()) {
+        assert!(all.contains(id), "the platform admin misses {id}");
+    }
+    let sp = stats(&s, &pa).await;
+    assert!(sp["QUEUED"] >= 3 && sp["DEAD"] >= 1, "{sp:?}");
+
+    // A retries its dead job and discards a queued one.
+    let r = s.ok(&a.auth(), retry, json!({ "id": dead["id"] })).await;
+    assert_eq!(r["retryJob"]["state"], "QUEUED", "{r}");
+    assert_eq!(r["retryJob"]["attempts"], 0, "{r}");
+    let d = s.ok(&a.auth(), discard, json!({ "id": queued_id })).await;
+    assert_eq!(d["discardJob"]["state"], "DISCARDED", "{d}");
+    let sa = stats(&s, &a).await;
+    assert_eq!(
+        (sa["QUEUED"], sa["DEAD"], sa["DISCARDED"]),
+        (2, 0, 1),
+        "{sa:?}"
+    );
+    assert_eq!(
+        s.error_code(&a.auth(), retry, json!({ "id": queued_id }))
+            .await,
+        "BAD_USER_INPUT",
+        "only DEAD jobs can be retried"
+    );
+
+    // Neither a STAFF member nor an anonymous caller sees jobs.
+    let staff = {
+        let inv = s
+            .ok(
+                &a.auth(),
+                "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
+                json!({ "e": email("jstaff") }),
+            )
+            .await;
+        let token = inv["inviteUser"]["token"].as_str().unwrap().to_owned();
+        let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\") { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+        Session::from_payload(
+            &s.ok(
+                &ils_tests::Auth::None,
+                accept,
+                json!({ "t": token, "p": ils_tests::PASSWORD }),
+            )
+            .await["acceptInvitation"],
+        )
+    };
+    assert_eq!(
+        s.error_code(&staff.auth(), JOBS, json!({})).await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        s.error_code(&staff.auth(), STATS, json!({})).await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        s.error_code(&staff.auth(), retry, json!({ "id": dead["id"] }))
+            .await,
+        "FORBIDDEN"
+    );
+    let anon = s.error_code(&ils_tests::Auth::None, STATS, json!({})).await;
+    assert!(anon == "UNAUTHENTICATED" || anon == "FORBIDDEN", "{anon}");
+    s.finish().await;
+}
+
+// ---- a real process killed in the middle of a webhook delivery ----
+
+const ILS: &str = env!("CARGO_BIN_EXE_ils-under-test");
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+struct Proc {
+    child: tokio::process::Child,
+    base: String,
+    stderr: std::path::PathBuf,
+}
+
+impl Proc {
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+/// `ils serve` on `database_url`, with one worker and a 3 s job lease; waits until it answers.
+async fn serve(dir: &tempfile::TempDir, database_url: &str, tag: &str, redis_prefix: &str) -> Proc {
+    let port = free_port();
+    let stderr = dir.path().join(format!("stderr-{tag}.log"));
+    let mut cmd = tokio::process::Command::new(ILS);
+    cmd.env_clear()
+        .current_dir(dir.path())
+        .arg("serve")
+        .env("RUST_BACKTRACE", "1")
+        .env("DATABASE_URL", database_url)
+        .env("ILS_JWT_SECRET", ils_tests::JWT_SECRET)
+        .env("ILS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ILS_DATA_DIR", dir.path().join("data"))
+        .env("ILS_SEED_DEMO", "false")
+        .env("ILS_WORKERS", "1")
+        .env("ILS_JOB_LEASE_SECS", "3")
+        .env("ILS_JOB_POLL_MS", "200")
+        .env("ILS_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("ILS_WEBHOOK_RETRY_BASE_MS", "50")
+        .env("ILS_WEBHOOK_RETRY_MAX_MS", "500")
+        .env("ILS_WEBHOOK_TIMEOUT_MS", "60000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .kill_on_drop(true);
+    if let Some(r) = ils_tests::redis_url() {
+        cmd.env("REDIS_URL", r)
+            .env("ILS_REDIS_PREFIX", redis_prefix);
+    }
+    let child = cmd.spawn().expect("ils serve started");
+    let mut p = Proc {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        stderr,
+    };
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = http.get(format!("{}/healthz", p.base)).send().await
+            && r.status().as_u16() == 200
+        {
+            return p;
+        }
+        if let Some(status) = p.child.try_wait().unwrap() {
+            panic!("ils serve exited early ({status}); stderr:\n{}", p.logs());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not up after 60 s; stderr:\n{}",
+            p.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn gql(base: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let body: Value = req.send().await.expect("sent").json().await.expect("JSON");
+    assert!(body.get("errors").is_none(), "{query}: {body}");
+    body["data"].clone()
+}
+
+async fn drop_database(url: &str) {
+    if let Some(admin) = ils_tests::postgres_admin_url() {
+        use sea_orm::ConnectionTrait;
+        let name = url
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .split('?')
+            .next()
+            .unwrap_or("");
+        if let Ok(conn) = sea_orm::Database::connect(&admin).await {
+            let _ = conn
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = ils_tests::fresh_database(&dir).await;
+    let prefix = format!("ils-test-{}", Uuid::new_v4().simple());
+    let rx = Receiver::start().await;
+    rx.hang_first(1);
+
+    let mut first = serve(&dir, &url, "first", &prefix).await;
+    let signed = gql(
+        &first.base,
+        None,
+        ils_tests::SIGN_UP,
+        ils_tests::sign_up_input("Crash Optical", "ECP", &email("crash")),
+    )
+    .await;
+    let token = signed["signUp"]["accessToken"].as_str().unwrap().to_owned();
+    let made = gql(
+        &first.base,
+        Some(&token),
+        "mutation($url: String!) { createWebhookEndpoint(input: { url: $url, eventTypes: [\"api_key.*\"] }) { secret endpoint { id } } }",
+        json!({ "url": rx.url("/crash") }),
+    )
+    .await;
+    let secret = made["createWebhookEndpoint"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    gql(
+        &first.base,
+        Some(&token),
+        "mutation { createApiKey(name: \"Crash\", role: STAFF) { secret } }",
+        json!({}),
+    )
+    .await;
+
+    // The first process is in the middle of the delivery (the receiver does not answer)…
+    let got = rx.wait_for(1, Duration::from_secs(20)).await;
+    let event_id = got[0].event_id().expect("event id").to_owned();
+    // …when it is killed.
+    first.child.kill().await.expect("SIGKILL");
+    let _ = first.child.wait().await;
+    let first_logs = first.logs();
+
+    let second = serve(&dir, &url, "second", &prefix).await;
+    let got = rx
+        .wait_until(
+            Duration::from_secs(30),
+            "the delivery retried by the second process",
+            |r| r.len() >= 2,
+        )
+        .await;
+    assert_eq!(got[1].event_id(), Some(event_id.as_str()));
+    assert!(got[1].verifies(&secret), "{:?}", got[1].headers);
+
+    let q = "{ webhookDeliveries(first: 10) { edges { node { id eventId status attempts lastStatusCode } } } }";
+    let started = Instant::now();
+    let delivery = loop {
+        let data = gql(&second.base, Some(&token), q, json!({})).await;
+        let list = nodes(&data["webhookDeliveries"]);
+        if let Some(d) = list.iter().find(|d| d["status"] == "DELIVERED") {
+            break d.clone();
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "not DELIVERED: {list:#?}\nfirst:\n{first_logs}\nsecond:\n{}",
+            second.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(delivery["eventId"], event_id);
+    assert_eq!(delivery["lastStatusCode"], 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.count(), 2, "delivered once more only");
+    // The job took two attempts: the killed one and the second process's.
+    let jobs = gql(
+        &second.base,
+        Some(&token),
+        "{ jobs(filter: { kind: \"webhook.deliver\" }, first: 10) { edges { node { id state attempts } } } }",
+        json!({}),
+    )
+    .await;
+    let jobs = nodes(&jobs["jobs"]);
+    assert_eq!(jobs.len(), 1, "{jobs:#?}");
+    assert_eq!(jobs[0]["state"], "SUCCEEDED", "{jobs:#?}");
+    assert_eq!(jobs[0]["attempts"], 2, "{jobs:#?}");
+    // The delivery log counts every request sent, the killed process's one included (an
+    // attempt is counted before its request leaves).
+    assert_eq!(delivery["attempts"], 2, "{delivery}");
+    drop(second);
+    drop(rx);
+    drop_database(&url).await;
+}

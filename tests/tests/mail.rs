@@ -1,0 +1,136 @@
+//! Outgoing mail goes through the job queue; with no SMTP server configured, each message
+//! is written as an .eml file into `<data_dir>/mail`.
+
+use base64::Engine;
+use ils_tests::{TestServer, email};
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The readable text of a message: headers as they are, the body with quoted-printable
+/// soft breaks and `=3D` undone, and base64 parts decoded.
+fn readable(raw: &str) -> String {
+    let mut out = raw
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    if raw
+        .to_ascii_lowercase()
+        .contains("content-transfer-encoding: base64")
+    {
+        // Decode every run of base64 lines after a blank line.
+        for part in raw.split("\r\n\r\n").chain(raw.split("\n\n")).skip(1) {
+            let b64: String = part
+                .lines()
+                .take_while(|l| !l.starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("");
+            let b64: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) {
+                out.push('\n');
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
+}
+
+/// The .eml files in `dir` (none when it does not exist).
+fn messages(dir: &Path) -> Vec<(std::path::PathBuf, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            Some((p, text))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_is_mailed_through_the_job_queue() {
+    let s = TestServer::start().await;
+    assert!(s.server.state.config.smtp_url.is_none());
+    let admin = s.sign_up("Mail Optical", "ECP", &email("mailer")).await;
+    let mail_dir = s.server.state.config.data_dir.join("mail");
+    let invitee = email("invitee");
+
+    let inv = s
+        .ok(
+            &admin.auth(),
+            "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token invitation { id } } }",
+            json!({ "e": invitee }),
+        )
+        .await;
+    let token = inv["inviteUser"]["token"].as_str().unwrap().to_owned();
+
+    let started = Instant::now();
+    let (path, raw) = loop {
+        let found = messages(&mail_dir)
+            .into_iter()
+            .find(|(_, text)| readable(text).contains(&invitee));
+        if let Some(f) = found {
+            break f;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no mail to {invitee} in {} within 10 s; there: {:?}",
+            mail_dir.display(),
+            messages(&mail_dir)
+                .iter()
+                .map(|(p, _)| p.clone())
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let text = readable(&raw);
+    let to = text
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("to:"))
+        .unwrap_or_else(|| panic!("no To: header in {}:\n{raw}", path.display()));
+    assert!(to.contains(&invitee), "addressed to {to}, not {invitee}");
+    assert!(
+        text.lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("subject:")),
+        "no subject:\n{raw}"
+    );
+    assert!(
+        text.contains(&token),
+        "the invitation token is not in the mail:\n{raw}"
+    );
+
+    // Exactly one message for this invitation; the mail job succeeded.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let to_invitee = messages(&mail_dir)
+        .into_iter()
+        .filter(|(_, t)| readable(t).contains(&token))
+        .count();
+    assert_eq!(
+        to_invitee, 1,
+        "the invitation was mailed {to_invitee} times"
+    );
+    let started = Instant::now();
+    loop {
+        let jobs = s
+            .ok(
+                &admin.auth(),
+                "{ jobs(filter: { states: [SUCCEEDED], kind: \"mail.send\" }, first: 10) { edges { node { id kind attempts } } } }",
+                json!({}),
+            )
+            .await;
+        let n = jobs["jobs"]["edges"].as_array().unwrap().len();
+        if n >= 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the mail job is not SUCCEEDED: {jobs}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.finish().await;
+}

@@ -1,0 +1,621 @@
+//! Webhooks as a company sees them: endpoints, signed deliveries to a real local
+//! receiver, retries with backoff, dead-lettering, redelivery, secret rotation, the SSRF
+//! guard of production mode, and isolation between companies.
+
+use ils_tests::receiver::Receiver;
+use ils_tests::{Auth, PASSWORD, Session, TestServer, email};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(15);
+const QUIET: Duration = Duration::from_millis(1500);
+
+const CREATE: &str = "mutation($url: String!, $types: [String!]!) {
+    createWebhookEndpoint(input: { url: $url, eventTypes: $types, description: \"test hook\" }) {
+        secret endpoint { id url description eventTypes enabled createdAt updatedAt } } }";
+const ENDPOINTS: &str =
+    "{ webhookEndpoints(first: 50) { edges { node { id url description eventTypes enabled } } } }";
+const DELIVERIES: &str = "{ webhookDeliveries(first: 100) { edges { node {
+    id endpointId eventId eventType status attempts lastStatusCode lastError lastLatencyMs
+    createdAt updatedAt deliveredAt } } } }";
+const CREATE_KEY: &str =
+    "mutation($n: String!) { createApiKey(name: $n, role: STAFF) { secret apiKey { id } } }";
+const REDELIVER: &str =
+    "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id status attempts eventId } }";
+const JOBS_DEAD: &str = "{ jobs(filter: { states: [DEAD] }, first: 100) { edges { node {
+    id kind state attempts maxAttempts lastError finishedAt } } } }";
+const RETRY_JOB: &str = "mutation($id: ID!) { retryJob(id: $id) { id state attempts } }";
+const DISCARD_JOB: &str = "mutation($id: ID!) { discardJob(id: $id) { id state } }";
+
+async fn hook_server() -> TestServer {
+    hook_server_with(|_| {}).await
+}
+
+async fn hook_server_with(adjust: impl FnOnce(&mut ils_api::config::Config)) -> TestServer {
+    TestServer::start_with(|c| {
+        c.webhook_allow_private = true;
+        c.webhook_retry_base_ms = 50;
+        c.webhook_retry_max_ms = 500;
+        c.job_poll_ms = 100;
+        adjust(c);
+    })
+    .await
+}
+
+fn nodes(v: &Value) -> Vec<Value> {
+    v["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a connection: {v}"))
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+/// Creates an endpoint; returns (endpoint id, secret).
+async fn create_endpoint(
+    s: &TestServer,
+    who: &Session,
+    url: &str,
+    types: &[&str],
+) -> (String, String) {
+    let data = s
+        .ok(&who.auth(), CREATE, json!({ "url": url, "types": types }))
+        .await;
+    let made = &data["createWebhookEndpoint"];
+    let secret = made["secret"].as_str().expect("a secret").to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_eq!(made["endpoint"]["url"], url, "{made}");
+    assert_eq!(made["endpoint"]["eventTypes"], json!(types), "{made}");
+    assert_eq!(made["endpoint"]["enabled"], true, "{made}");
+    assert_eq!(made["endpoint"]["description"], "test hook", "{made}");
+    (made["endpoint"]["id"].as_str().unwrap().to_owned(), secret)
+}
+
+/// Creates an API key (which emits `api_key.created`); returns its ID.
+async fn create_key(s: &TestServer, who: &Session, name: &str) -> String {
+    let data = s.ok(&who.auth(), CREATE_KEY, json!({ "n": name })).await;
+    data["createApiKey"]["apiKey"]["id"]
+        .as_str()
+        .expect("api key id")
+        .to_owned()
+}
+
+async fn deliveries(s: &TestServer, who: &Session) -> Vec<Value> {
+    nodes(&s.ok(&who.auth(), DELIVERIES, json!({})).await["webhookDeliveries"])
+}
+
+async fn endpoints(s: &TestServer, who: &Session) -> Vec<Value> {
+    nodes(&s.ok(&who.auth(), ENDPOINTS, json!({})).await["webhookEndpoints"])
+}
+
+/// Polls the deliveries until one satisfies `pred`; returns it.
+async fn wait_delivery(
+    s: &TestServer,
+    who: &Session,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    loop {
+        let all = deliveries(s, who).await;
+        if let Some(d) = all.iter().find(|d| pred(d)) {
+            return d.clone();
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "no delivery {what} within {WAIT:?}: {all:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether an event's `apiKeyId` names the key with global ID `key_id` (events carry the
+/// same global IDs as the API).
+fn names_key(v: &Value, key_id: &str) -> bool {
+    v == key_id
+}
+
+/// The requests whose body is about API key `key_id`.
+fn about_key(
+    r: &[ils_tests::receiver::Received],
+    key_id: &str,
+) -> Vec<ils_tests::receiver::Received> {
+    r.iter()
+        .filter(|r| names_key(&r.json()["data"]["apiKeyId"], key_id))
+        .cloned()
+        .collect()
+}
+
+/// Invites a STAFF member into the admin's company and signs them in.
+async fn staff_of(s: &TestServer, admin: &Session) -> Session {
+    let inv = s
+        .ok(
+            &admin.auth(),
+            "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
+            json!({ "e": email("staff") }),
+        )
+        .await;
+    let token = inv["inviteUser"]["token"].as_str().unwrap().to_owned();
+    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\") { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+    Session::from_payload(
+        &s.ok(&Auth::None, accept, json!({ "t": token, "p": PASSWORD }))
+            .await["acceptInvitation"],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_deliveries_are_retried_signed_and_can_be_redelivered() {
+    let s = hook_server().await;
+    let a = s.sign_up("Hook Optical", "ECP", &email("hook")).await;
+    let rx = Receiver::scripted(&[500, 500], 200).await;
+    let (endpoint_id, secret) =
+        create_endpoint(&s, &a, &rx.url("/hooks/ils"), &["api_key.*"]).await;
+
+    let key_id = create_key(&s, &a, "Connector").await;
+
+    // Two failures, then success: three signed requests for the same event.
+    let delivered = wait_delivery(&s, &a, "DELIVERED", |d| d["status"] == "DELIVERED").await;
+    rx.wait_for(3, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = rx.requests();
+    assert_eq!(got.len(), 3, "expected exactly 3 requests");
+    let event_id = got[0].event_id().expect("x-ils-event-id").to_owned();
+    for r in &got {
+        assert_eq!(r.path, "/hooks/ils");
+        assert_eq!(
+            r.event_id(),
+            Some(event_id.as_str()),
+            "same event id each time"
+        );
+        assert!(
+            r.verifies(&secret),
+            "signature does not verify: {:?}",
+            r.headers
+        );
+        assert!(!r.verifies("whsec_not-the-secret"));
+        assert!(
+            r.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "{:?}",
+            r.headers
+        );
+        assert_eq!(r.header("x-ils-event-type"), Some("api_key.created"));
+        let ts: i64 = r
+            .header("x-ils-timestamp")
+            .expect("x-ils-timestamp")
+            .parse()
+            .expect("unix seconds");
+        assert!((ts - chrono::Utc::now().timestamp()).abs() < 600, "{ts}");
+        let body = r.json();
+        assert_eq!(body["type"], "api_key.created", "{body}");
+        assert_eq!(body["id"], event_id, "{body}");
+        assert!(body["occurredAt"].is_string(), "{body}");
+        assert!(names_key(&body["data"]["apiKeyId"], &key_id), "{body}");
+        assert_eq!(body["data"]["name"], "Connector", "{body}");
+        assert_eq!(body["data"]["role"], "STAFF", "{body}");
+    }
+
+    assert_eq!(delivered["endpointId"], endpoint_id, "{delivered}");
+    assert_eq!(delivered["eventId"], event_id, "{delivered}");
+    assert_eq!(delivered["eventType"], "api_key.created", "{delivered}");
+    assert_eq!(delivered["attempts"], 3, "{delivered}");
+    assert_eq!(delivered["lastStatusCode"], 200, "{delivered}");
+    assert!(delivered["lastLatencyMs"].is_i64(), "{delivered}");
+    assert!(delivered["deliveredAt"].is_string(), "{delivered}");
+    assert_eq!(
+        deliveries(&s, &a).await.len(),
+        1,
+        "one delivery per event and endpoint"
+    );
+
+    // Redelivery sends the same event again.
+    let again = s
+        .ok(&a.auth(), REDELIVER, json!({ "id": delivered["id"] }))
+        .await;
+    assert_eq!(again["redeliverWebhook"]["id"], delivered["id"], "{again}");
+    assert_eq!(again["redeliverWebhook"]["eventId"], event_id, "{again}");
+    let got = rx.wait_for(4, WAIT).await;
+    let fourth = &got[3];
+    assert_eq!(fourth.event_id(), Some(event_id.as_str()));
+    assert!(fourth.verifies(&secret));
+    assert!(names_key(&fourth.json()["data"]["apiKeyId"], &key_id));
+    assert_eq!(fourth.json()["type"], "api_key.created");
+    let redelivered = wait_delivery(&s, &a, "redelivered", |d| {
+        d["status"] == "DELIVERED" && d["updatedAt"] != delivered["updatedAt"]
+    })
+    .await;
+    assert_eq!(redelivered["id"], delivered["id"]);
+    assert!(
+        redelivered["attempts"].as_i64().unwrap() > 3,
+        "the redelivery's attempt is counted on the same row: {redelivered}"
+    );
+    assert_eq!(redelivered["lastStatusCode"], 200);
+    assert_eq!(
+        deliveries(&s, &a).await.len(),
+        1,
+        "redelivery reuses the row"
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_discarded() {
+    let s = hook_server_with(|c| c.webhook_max_attempts = 3).await;
+    let a = s.sign_up("Dead Letter Optical", "ECP", &email("dl")).await;
+    let rx = Receiver::scripted(&[], 500).await;
+    let (endpoint_id, secret) = create_endpoint(&s, &a, &rx.url("/dl"), &["api_key.*"]).await;
+    let first_key = create_key(&s, &a, "First").await;
+
+    let dead = wait_delivery(&s, &a, "DEAD", |d| d["status"] == "DEAD").await;
+    assert_eq!(dead["endpointId"], endpoint_id);
+    assert_eq!(dead["attempts"], 3, "{dead}");
+    assert_eq!(dead["lastStatusCode"], 500, "{dead}");
+    assert!(dead["deliveredAt"].is_null(), "{dead}");
+    let got = rx.wait_for(3, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rx.count(), 3, "no attempt after the last: {got:?}");
+    assert!(got.iter().all(|r| r.verifies(&secret)));
+
+    // The dead webhook job is in the dead-letter list, with the reason.
+    let dead_jobs = nodes(&s.ok(&a.auth(), JOBS_DEAD, json!({})).await["jobs"]);
+    assert_eq!(dead_jobs.len(), 1, "{dead_jobs:#?}");
+    let job = &dead_jobs[0];
+    assert!(job["kind"].as_str().unwrap().contains("webhook"), "{job}");
+    assert_eq!(job["state"], "DEAD");
+    assert_eq!(job["attempts"], 3, "{job}");
+    assert_eq!(job["maxAttempts"], 3, "{job}");
+    assert!(job["finishedAt"].is_string(), "{job}");
+    assert!(
+        job["lastError"].as_str().is_some_and(|e| e.contains("500")),
+        "the last error names the status: {job}"
+    );
+    let job_id = job["id"].as_str().unwrap().to_owned();
+
+    // Retried, the job runs again; the receiver now accepts.
+    rx.set_script(&[], 200);
+    let retried = s.ok(&a.auth(), RETRY_JOB, json!({ "id": job_id })).await;
+    assert_eq!(retried["retryJob"]["id"], job_id);
+    assert_eq!(retried["retryJob"]["state"], "QUEUED", "{retried}");
+    assert_eq!(retried["retryJob"]["attempts"], 0, "{retried}");
+    let ok = wait_delivery(&s, &a, "DELIVERED after retryJob", |d| {
+        d["id"] == dead["id"] && d["status"] == "DELIVERED"
+    })
+    .await;
+    assert_eq!(ok["lastStatusCode"], 200, "{ok}");
+    let got = rx.wait_for(4, WAIT).await;
+    assert!(names_key(&got[3].json()["data"]["apiKeyId"], &first_key));
+    assert!(nodes(&s.ok(&a.auth(), JOBS_DEAD, json!({})).await["jobs"]).is_empty());
+
+    // Retrying a job that is not DEAD is refused.
+    let started = Instant::now();
+    loop {
+        let done = nodes(
+            &s.ok(
+                &a.auth(),
+                "{ jobs(filter: { states: [SUCCEEDED] }, first: 100) { edges { node { id state } } } }",
+                json!({}),
+            )
+            .await["jobs"],
+        );
+        if done.iter().any(|j| j["id"] == job_id) {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the retried job never SUCCEEDED: {done:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        s.error_code(&a.auth(), RETRY_JOB, json!({ "id": job_id }))
+            .await,
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        s.error_code(&a.auth(), DISCARD_JOB, json!({ "id": job_id }))
+            .await,
+        "BAD_USER_INPUT",
+        "a SUCCEEDED job cannot be discarded"
+    );
+
+    // Another dead job is discarded for good.
+    rx.set_script(&[], 500);
+    let second_key = create_key(&s, &a, "Second").await;
+    let started = Instant::now();
+    let second_job = loop {
+        let dead_jobs = nodes(&s.ok(&a.auth(), JOBS_DEAD, json!({})).await["jobs"]);
+        if let Some(j) = dead_jobs.first() {
+            break j["id"].as_str().unwrap().to_owned();
+        }
+        assert!(started.elapsed() < WAIT, "the second job never died");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_ne!(second_job, job_id);
+    let discarded = s
+        .ok(&a.auth(), DISCARD_JOB, json!({ "id": second_job }))
+        .await;
+    assert_eq!(discarded["discardJob"]["state"], "DISCARDED", "{discarded}");
+    assert_eq!(
+        s.error_code(&a.auth(), RETRY_JOB, json!({ "id": second_job }))
+            .await,
+        "BAD_USER_INPUT",
+        "a DISCARDED job cannot be retried"
+    );
+    let listed = nodes(
+        &s.ok(
+            &a.auth(),
+            "{ jobs(filter: { states: [DISCARDED] }, first: 100) { edges { node { id state } } } }",
+            json!({}),
+        )
+        .await["jobs"],
+    );
+    assert!(listed.iter().any(|j| j["id"] == second_job), "{listed:#?}");
+    // Nothing runs it any more.
+    let before = about_key(&rx.requests(), &second_key).len();
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(about_key(&rx.requests(), &second_key).len(), before);
+    assert_eq!(before, 3, "the second event was tried 3 times");
+    s.finish().await;
+}
+
+const PRIVATE_URLS: [&str; 5] = [
+    "http://127.0.0.1:9/x",
+    "http://10.0.0.1/",
+    "http://169.254.169.254/",
+    "http://[::1]/",
+    "ftp://x",
+];
+
+async fn production_server() -> TestServer {
+    TestServer::start_with(|c| {
+        c.env = ils_api::config::Environment::Production;
+        c.webhook_allow_private = false;
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_private_and_non_http_webhook_urls() {
+    let s = production_server().await;
+    let a = s.sign_up("Prod Optical", "ECP", &email("prod")).await;
+    for url in PRIVATE_URLS {
+        let (_, body) = s
+            .post(&a.auth(), CREATE, json!({ "url": url, "types": ["*"] }))
+            .await;
+        assert_eq!(
+            ils_tests::first_code(&body).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{url}: {body}"
+        );
+        assert!(body["data"].is_null() || body["data"]["createWebhookEndpoint"].is_null());
+        let field = body["errors"][0]["extensions"]["field"].clone();
+        assert!(
+            field.is_null() || field == "input.url" || field == json!(["input", "url"]),
+            "{url}: the error names input.url: {body}"
+        );
+    }
+    assert!(endpoints(&s, &a).await.is_empty(), "nothing was created");
+
+    // A public address is accepted (nothing is sent to it: no event matches yet).
+    let (_, _) =
+        create_endpoint(&s, &a, "https://93.184.215.14/hooks", &["company.approved"]).await;
+    assert_eq!(endpoints(&s, &a).await.len(), 1);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_disguised_private_hosts() {
+    let s = production_server().await;
+    let a = s.sign_up("Prod Two Optical", "ECP", &email("prod2")).await;
+    for url in [
+        "http://localhost:8080/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://192.168.1.10/",
+        "http://172.16.0.1/",
+        "http://0.0.0.0/",
+        "http://[fe80::1]/",
+        "http://[fd00::1]/",
+    ] {
+        let (_, body) = s
+            .post(&a.auth(), CREATE, json!({ "url": url, "types": ["*"] }))
+            .await;
+        assert_eq!(
+            ils_tests::first_code(&body).as_deref(),
+            Some("BAD_USER_INPUT"),
+            "{url}: {body}"
+        );
+    }
+    assert!(endpoints(&s, &a).await.is_empty(), "nothing was created");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_are_managed_and_isolated_per_company() {
+    let s = hook_server().await;
+    let a = s.sign_up("Managed Optical", "ECP", &email("ma")).await;
+    let b = s.sign_up("Other Optical", "ECP", &email("mb")).await;
+    let rx = Receiver::start().await;
+    let (ep, old_secret) = create_endpoint(&s, &a, &rx.url("/first"), &["company.updated"]).await;
+
+    let listed = endpoints(&s, &a).await;
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0]["id"], ep);
+    assert_eq!(listed[0]["url"], rx.url("/first"));
+
+    // Update: new URL and event types.
+    let upd = s
+        .ok(
+            &a.auth(),
+            "mutation($id: ID!, $url: String!) { updateWebhookEndpoint(id: $id, input: { url: $url, eventTypes: [\"api_key.*\"] }) { id url eventTypes enabled description } }",
+            json!({ "id": ep, "url": rx.url("/second") }),
+        )
+        .await;
+    let upd = &upd["updateWebhookEndpoint"];
+    assert_eq!(upd["url"], rx.url("/second"), "{upd}");
+    assert_eq!(upd["eventTypes"], json!(["api_key.*"]), "{upd}");
+    assert_eq!(upd["enabled"], true, "{upd}");
+    assert_eq!(
+        upd["description"], "test hook",
+        "untouched fields stay: {upd}"
+    );
+
+    let k1 = create_key(&s, &a, "One").await;
+    let got = rx
+        .wait_until(WAIT, "the first key's event", |r| {
+            !about_key(r, &k1).is_empty()
+        })
+        .await;
+    let first = &about_key(&got, &k1)[0];
+    assert_eq!(first.path, "/second", "the updated URL is used");
+    assert!(first.verifies(&old_secret));
+
+    // Disabled: nothing is sent.
+    let dis = s
+        .ok(
+            &a.auth(),
+            "mutation($id: ID!) { disableWebhookEndpoint(id: $id) { id enabled } }",
+            json!({ "id": ep }),
+        )
+        .await;
+    assert_eq!(dis["disableWebhookEndpoint"]["enabled"], false);
+    assert_eq!(endpoints(&s, &a).await[0]["enabled"], false);
+    let k2 = create_key(&s, &a, "Two").await;
+    tokio::time::sleep(QUIET).await;
+    assert!(
+        about_key(&rx.requests(), &k2).is_empty(),
+        "a disabled endpoint got an event"
+    );
+
+    // Enabled again, with a rotated secret: the next delivery verifies with the new one only.
+    let en = s
+        .ok(
+            &a.auth(),
+            "mutation($id: ID!) { enableWebhookEndpoint(id: $id) { id enabled } }",
+            json!({ "id": ep }),
+        )
+        .await;
+    assert_eq!(en["enableWebhookEndpoint"]["enabled"], true);
+    let rot = s
+        .ok(
+            &a.auth(),
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { id enabled } } }",
+            json!({ "id": ep }),
+        )
+        .await;
+    let new_secret = rot["rotateWebhookSecret"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(new_secret.starts_with("whsec_"), "{new_secret}");
+    assert_ne!(new_secret, old_secret);
+    assert_eq!(rot["rotateWebhookSecret"]["endpoint"]["id"], ep);
+    let k3 = create_key(&s, &a, "Three").await;
+    let got = rx
+        .wait_until(WAIT, "the third key's event", |r| {
+            !about_key(r, &k3).is_empty()
+        })
+        .await;
+    let third = &about_key(&got, &k3)[0];
+    assert!(third.verifies(&new_secret), "{:?}", third.headers);
+    assert!(
+        !third.verifies(&old_secret),
+        "the old secret still verifies"
+    );
+
+    // Company B sees none of it and cannot touch it.
+    assert!(endpoints(&s, &b).await.is_empty());
+    assert!(deliveries(&s, &b).await.is_empty());
+    let a_deliveries = deliveries(&s, &a).await;
+    assert!(!a_deliveries.is_empty());
+    let a_delivery = a_deliveries[0]["id"].clone();
+    for (q, vars) in [
+        (
+            "mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: { url: \"http://127.0.0.1:1/evil\" }) { id } }",
+            json!({ "id": ep }),
+        ),
+        (
+            "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+            json!({ "id": ep }),
+        ),
+        (
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            json!({ "id": ep }),
+        ),
+        (
+            "mutation($id: ID!) { disableWebhookEndpoint(id: $id) { id } }",
+            json!({ "id": ep }),
+        ),
+        (
+            "mutation($id: ID!) { enableWebhookEndpoint(id: $id) { id } }",
+            json!({ "id": ep }),
+        ),
+        (REDELIVER, json!({ "id": a_delivery })),
+    ] {
+        assert_eq!(
+            s.error_code(&b.auth(), q, vars.clone()).await,
+            "NOT_FOUND",
+            "{q}"
+        );
+    }
+    let still = endpoints(&s, &a).await;
+    assert_eq!(still.len(), 1);
+    assert_eq!(still[0]["url"], rx.url("/second"), "B changed A's endpoint");
+    assert_eq!(still[0]["enabled"], true);
+
+    // A STAFF member of A may not manage webhooks.
+    let staff = staff_of(&s, &a).await;
+    for (q, vars) in [
+        (ENDPOINTS, json!({})),
+        (DELIVERIES, json!({})),
+        (CREATE, json!({ "url": rx.url("/staff"), "types": ["*"] })),
+        (
+            "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+            json!({ "id": ep }),
+        ),
+        (
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            json!({ "id": ep }),
+        ),
+        (REDELIVER, json!({ "id": a_delivery })),
+    ] {
+        assert_eq!(
+            s.error_code(&staff.auth(), q, vars).await,
+            "FORBIDDEN",
+            "{q}"
+        );
+    }
+    assert_eq!(endpoints(&s, &a).await.len(), 1);
+
+    // Deleted: gone from the list, and nothing more is sent.
+    let del = s
+        .ok(
+            &a.auth(),
+            "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+            json!({ "id": ep }),
+        )
+        .await;
+    assert_eq!(del["deleteWebhookEndpoint"], ep);
+    assert!(endpoints(&s, &a).await.is_empty());
+    let k4 = create_key(&s, &a, "Four").await;
+    tokio::time::sleep(QUIET).await;
+    let all = rx.requests();
+    assert!(
+        about_key(&all, &k4).is_empty(),
+        "a deleted endpoint got an event"
+    );
+    assert!(
+        about_key(&all, &k2).is_empty(),
+        "the event from while it was disabled was sent later"
+    );
+    assert!(all.iter().all(|r| r.path != "/staff" && r.path != "/evil"));
+    assert_eq!(
+        s.error_code(
+            &a.auth(),
+            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+            json!({ "id": ep })
+        )
+        .await,
+        "NOT_FOUND"
+    );
+    s.finish().await;
+}
