@@ -134,3 +134,98 @@ async fn an_invitation_is_mailed_through_the_job_queue() {
     }
     s.finish().await;
 }
+
+/// A minimal SMTP server for one test: it accepts every command and hands each message's
+/// envelope recipients and DATA to the test.
+async fn fake_smtp() -> (
+    u16,
+    tokio::sync::mpsc::UnboundedReceiver<(Vec<String>, String)>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 fake ESMTP\r\n").await;
+                let mut rcpt = vec![];
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let upper = line.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                        b"250-fake\r\n250 8BITMIME\r\n"
+                    } else if upper.starts_with("RCPT TO:") {
+                        rcpt.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
+                        b"250 ok\r\n"
+                    } else if upper == "DATA" {
+                        let _ = write.write_all(b"354 go on\r\n").await;
+                        let mut data = String::new();
+                        while let Ok(Some(l)) = lines.next_line().await {
+                            if l == "." {
+                                break;
+                            }
+                            data.push_str(&l);
+                            data.push('\n');
+                        }
+                        let _ = tx.send((std::mem::take(&mut rcpt), data));
+                        b"250 queued\r\n"
+                    } else if upper == "QUIT" {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_smtp_configured_an_invitation_goes_out_by_smtp() {
+    let (port, mut received) = fake_smtp().await;
+    let s = TestServer::start_with(|c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        c.mail_from = "ILS Test <no-reply@ils.test>".into();
+    })
+    .await;
+    let admin = s.sign_up("Smtp Optical", "ECP", &email("smtp")).await;
+    let invitee = email("smtp-invitee");
+    let inv = s
+        .ok(
+            &admin.auth(),
+            "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
+            json!({ "e": invitee }),
+        )
+        .await;
+    let token = inv["inviteUser"]["token"].as_str().unwrap().to_owned();
+    let (rcpt, data) = tokio::time::timeout(Duration::from_secs(15), received.recv())
+        .await
+        .expect("a message reached the SMTP server within 15 s")
+        .expect("the SMTP server is running");
+    assert_eq!(rcpt, vec![invitee.clone()]);
+    let text = readable(&data);
+    assert!(
+        text.contains("From: \"ILS Test\" <no-reply@ils.test>")
+            || text.contains("From: ILS Test <no-reply@ils.test>"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&token),
+        "the token is not in the message:\n{text}"
+    );
+    // Nothing was written to the folder instead.
+    let folder = s.server.state.config.data_dir.join("mail");
+    assert!(
+        messages(&folder).is_empty(),
+        "a file was written though SMTP is set"
+    );
+    s.finish().await;
+}

@@ -235,6 +235,7 @@ pub async fn dispatch_once(
         .exec(tx.conn())
         .await?;
     tx.commit().await?;
+    metrics::counter!("ils_events_dispatched_total").increment(ids.len() as u64);
     Ok(ids.len())
 }
 

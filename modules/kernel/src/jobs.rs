@@ -508,9 +508,14 @@ pub async fn settle(
     let mut ok = vec![];
     for (job, outcome) in done {
         match outcome {
-            Outcome::Succeeded => ok.push(job.id),
+            Outcome::Succeeded => {
+                metrics::counter!("ils_jobs_total", "kind" => job.kind.clone(), "outcome" => "succeeded").increment(1);
+                ok.push(job.id)
+            }
             Outcome::Failed(err) => {
                 let dead = err.permanent || job.attempts >= job.max_attempts;
+                let outcome = if dead { "dead" } else { "retry" };
+                metrics::counter!("ils_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome).increment(1);
                 let mut update = job::Entity::update_many()
                     .col_expr(
                         job::Column::LastError,
@@ -611,6 +616,9 @@ async fn attempt(
     };
     let fut = (kind.handler)(run);
     let timeout = kind.timeout.min(lease);
+    let started = std::time::Instant::now();
+    let kind_name = job.kind.clone();
+    let _record = scopeguard_histogram(kind_name, started);
     match tokio::spawn(async move { tokio::time::timeout(timeout, fut).await }).await {
         Ok(Ok(Ok(()))) => Outcome::Succeeded,
         Ok(Ok(Err(e))) => Outcome::Failed(e),
@@ -620,6 +628,18 @@ async fn attempt(
         ))),
         Err(_) => Outcome::Failed(JobError::retry("the handler panicked")),
     }
+}
+
+/// Records an attempt's duration when dropped (whatever way the attempt ended).
+fn scopeguard_histogram(kind: String, started: std::time::Instant) -> impl Drop {
+    struct Timer(String, std::time::Instant);
+    impl Drop for Timer {
+        fn drop(&mut self) {
+            metrics::histogram!("ils_job_attempt_duration_seconds", "kind" => self.0.clone())
+                .record(self.1.elapsed().as_secs_f64());
+        }
+    }
+    Timer(kind, started)
 }
 
 /// Runs workers until `shutdown`: claims as many due jobs as there are free slots, runs
