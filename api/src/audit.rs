@@ -3,10 +3,10 @@
 //! outcome. An async-graphql extension, so HTTP and WebSocket mutations are covered alike.
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
-use async_graphql::{Response, ServerResult, Value, Variables};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
 use ils_kernel::audit::{AuditEntry, record};
 use ils_kernel::{ClientInfo, Db, TenantContext, id};
 use std::sync::{Arc, Mutex};
@@ -67,21 +67,49 @@ fn mutation_of(
         return None;
     }
     let mut p = Pending::default();
-    for sel in &op.node.selection_set.node.items {
-        if let Selection::Field(f) = &sel.node {
-            p.fields.push(f.node.name.node.to_string());
-            for (_, arg) in &f.node.arguments {
-                if let Ok(v) = arg
-                    .node
-                    .clone()
-                    .into_const_with(|name| variables.get(&name).cloned().ok_or(()))
-                {
-                    collect_ids(&v, &mut p.targets);
+    top_fields(doc, &op.node.selection_set.node, variables, &mut p, 0);
+    Some(p)
+}
+
+/// The mutation fields a selection set runs, through inline fragments and fragment spreads
+/// too (`mutation { ... on Mutation { revokeApiKey(…) } }` is audited like the plain form).
+fn top_fields(
+    doc: &ExecutableDocument,
+    set: &async_graphql::parser::types::SelectionSet,
+    variables: &Variables,
+    p: &mut Pending,
+    depth: usize,
+) {
+    if depth > 8 {
+        return;
+    }
+    for sel in &set.items {
+        match &sel.node {
+            Selection::Field(f) => {
+                let name = f.node.name.node.to_string();
+                if name != "__typename" && !p.fields.contains(&name) {
+                    p.fields.push(name);
+                }
+                for (_, arg) in &f.node.arguments {
+                    let value = arg
+                        .node
+                        .clone()
+                        .into_const_with(|name| variables.get(&name).cloned().ok_or(()));
+                    if let Ok(v) = value {
+                        collect_ids(&v, &mut p.targets);
+                    }
+                }
+            }
+            Selection::InlineFragment(i) => {
+                top_fields(doc, &i.node.selection_set.node, variables, p, depth + 1)
+            }
+            Selection::FragmentSpread(s) => {
+                if let Some(f) = doc.fragments.get(&s.node.fragment_name.node) {
+                    top_fields(doc, &f.node.selection_set.node, variables, p, depth + 1);
                 }
             }
         }
     }
-    Some(p)
 }
 
 #[async_trait::async_trait]
@@ -104,6 +132,23 @@ impl Extension for AuditExtension {
         }
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = pending;
         Ok(doc)
+    }
+
+    /// A mutation refused by validation (limits, unknown fields, bad variables) never runs,
+    /// but the attempt is audited as a failure.
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await;
+        if result.is_err() {
+            let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+            for (_, p) in pending {
+                write(ctx, p, Some(crate::extension::VALIDATION_FAILED.to_owned())).await;
+            }
+        }
+        result
     }
 
     async fn execute(
@@ -136,20 +181,25 @@ impl Extension for AuditExtension {
                 })
                 .unwrap_or_else(|| "INTERNAL".into())
         });
-        let (Some(tenant), Some(db)) = (ctx.data_opt::<TenantContext>(), ctx.data_opt::<Db>())
-        else {
-            return response;
-        };
-        let client = ctx.data_opt::<ClientInfo>().cloned().unwrap_or_default();
-        let entry = AuditEntry {
-            operation: pending.fields.join(","),
-            target_ids: pending.targets,
-            error_code,
-        };
-        if let Err(e) = record(db, tenant, &client, &entry).await {
-            metrics::counter!("ils_audit_failures_total").increment(1);
-            tracing::error!(error = ?e, operation = %entry.operation, "could not write the audit log");
-        }
+        write(ctx, pending, error_code).await;
         response
+    }
+}
+
+/// Records one audited mutation in its own transaction, in the caller's scope. A failure to
+/// write is logged and counted (`ils_audit_failures_total`); the caller's answer stands.
+async fn write(ctx: &ExtensionContext<'_>, pending: Pending, error_code: Option<String>) {
+    let (Some(tenant), Some(db)) = (ctx.data_opt::<TenantContext>(), ctx.data_opt::<Db>()) else {
+        return;
+    };
+    let client = ctx.data_opt::<ClientInfo>().cloned().unwrap_or_default();
+    let entry = AuditEntry {
+        operation: pending.fields.join(","),
+        target_ids: pending.targets,
+        error_code,
+    };
+    if let Err(e) = record(db, tenant, &client, &entry).await {
+        metrics::counter!("ils_audit_failures_total").increment(1);
+        tracing::error!(error = ?e, operation = %entry.operation, "could not write the audit log");
     }
 }

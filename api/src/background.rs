@@ -66,6 +66,12 @@ pub fn spawn_workers(
     shutdown: &CancellationToken,
 ) {
     if config.workers == 0 {
+        if config.redis_url.is_none() {
+            tracing::warn!(
+                "ILS_WORKERS=0 without REDIS_URL: this process dispatches no events and runs no \
+                 jobs, and `ils worker` processes cannot reach its subscribers"
+            );
+        }
         return;
     }
     let poll = Duration::from_millis(config.job_poll_ms);

@@ -170,6 +170,13 @@ impl Config {
                 "DATABASE_URL must start with sqlite:, postgres:// or postgresql://".into(),
             ));
         }
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(ConfigError(
+                "DATABASE_URL: an in-memory SQLite database cannot be shared by the request and \
+                 background pools; use a file"
+                    .into(),
+            ));
+        }
         if let Some(r) = &self.redis_url
             && !(r.starts_with("redis://") || r.starts_with("rediss://"))
         {

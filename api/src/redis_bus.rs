@@ -1,6 +1,7 @@
 //! Redis pub/sub between replicas: every dispatched event is published on
 //! `<prefix>:events` and each replica's listener hands it to its own subscribers; a commit
-//! that enqueued jobs publishes on `<prefix>:jobs` so idle workers everywhere wake at once.
+//! that enqueued jobs or emitted events publishes on `<prefix>:jobs` so idle workers and
+//! dispatchers everywhere wake at once (web replicas may run none: `ILS_WORKERS=0`).
 
 use futures_util::StreamExt;
 use ils_kernel::events::{Event, Relay};
@@ -103,7 +104,7 @@ pub async fn listen(
                 msg = stream.next() => match msg {
                     Some(msg) => {
                         if msg.get_channel_name() == jobs {
-                            wake.jobs.notify_one();
+                            wake.remote_wake();
                             continue;
                         }
                         let payload: String = match msg.get_payload() {

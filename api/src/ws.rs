@@ -18,6 +18,7 @@ use ils_kernel::{Actor, ClientInfo, TenantContext};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::{CancellationToken, PollSender};
 use uuid::Uuid;
@@ -25,6 +26,16 @@ use uuid::Uuid;
 pub const CLOSE_EXPIRED: u16 = 4401;
 pub const CLOSE_REVOKED: u16 = 4403;
 pub const CLOSE_TOO_MANY: u16 = 4429;
+/// graphql-transport-ws: no `connection_init` in time.
+pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+
+/// How long a client has to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one message may take to reach a client that stopped reading.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an API-key socket checks that its key is still valid, besides listening for
+/// the revocation event (which a lagging or reconnecting listener could miss).
+const KEY_RECHECK: Duration = Duration::from_secs(30);
 
 /// Open sockets per company in this process.
 #[derive(Default)]
@@ -48,11 +59,6 @@ impl SocketCounts {
             counts: self.clone(),
             company,
         })
-    }
-
-    pub fn open(&self, company: Uuid) -> usize {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&company).copied().unwrap_or(0)
     }
 }
 
@@ -81,11 +87,15 @@ fn token_expiry(authorization: Option<&str>) -> Option<chrono::DateTime<chrono::
 
 type Closer = watch::Sender<Option<(u16, &'static str)>>;
 
-/// Closes the socket when the credential it was opened with stops being valid.
+/// Closes the socket when the credential it was opened with stops being valid: at the
+/// token's expiry, or when the API key is revoked (the revocation event, subscribed to
+/// before the key was checked, plus a periodic re-check of the key).
 fn watch_credential(
     app: &AppState,
     tenant: &TenantContext,
     expires: Option<chrono::DateTime<chrono::Utc>>,
+    api_key: Option<String>,
+    mut events: tokio::sync::broadcast::Receiver<Arc<ils_kernel::Event>>,
     close: Closer,
     ended: CancellationToken,
 ) {
@@ -100,35 +110,61 @@ fn watch_credential(
             }
         });
     }
-    if let Actor::ApiKey { id, .. } = tenant.actor {
-        let mut events = app.bus.subscribe();
-        let wanted = ils_kernel::id::encode("ApiKey", id).0;
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    ev = events.recv() => match ev {
-                        Ok(ev) if ev.event_type == "api_key.revoked"
-                            && ev.data.get("apiKeyId").and_then(|v| v.as_str()) == Some(wanted.as_str()) =>
-                        {
-                            let _ = close.send(Some((CLOSE_REVOKED, "the API key was revoked")));
-                            return;
-                        }
-                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(_) => return,
-                    },
-                    _ = ended.cancelled() => return,
+    let (Actor::ApiKey { id, .. }, Some(key)) = (&tenant.actor, api_key) else {
+        return;
+    };
+    let wanted = ils_kernel::id::encode(ils_tenancy::graphql::types::API_KEY, *id).0;
+    let app = app.clone();
+    tokio::spawn(async move {
+        let revoked = || close.send(Some((CLOSE_REVOKED, "the API key was revoked")));
+        let mut recheck = tokio::time::interval(KEY_RECHECK);
+        recheck.tick().await;
+        loop {
+            let still_valid = tokio::select! {
+                ev = events.recv() => match ev {
+                    Ok(ev) => !(ev.event_type == <ils_tenancy::events::ApiKeyRevoked as ils_kernel::DomainEvent>::TYPE
+                        && ev.data.get("apiKeyId").and_then(|v| v.as_str()) == Some(wanted.as_str())),
+                    // Missed events: ask the database.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        credentials::resolve(&app, Presented { api_key: Some(key.clone()), ..Presented::default() }).await.is_ok()
+                    }
+                    Err(_) => return,
+                },
+                _ = recheck.tick() => {
+                    credentials::resolve(&app, Presented { api_key: Some(key.clone()), ..Presented::default() }).await.is_ok()
                 }
+                _ = ended.cancelled() => return,
+            };
+            if !still_valid {
+                let _ = revoked();
+                return;
             }
-        });
+        }
+    });
+}
+
+/// Sends one message, giving up after SEND_TIMEOUT (a client that stopped reading).
+async fn send_within<S>(sink: &mut S, msg: Message) -> Result<(), ()>
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    match tokio::time::timeout(SEND_TIMEOUT, sink.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
     }
 }
 
 pub async fn handler(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(300).collect::<String>());
     // The same cap as an HTTP body: axum's default would take 64 MiB messages.
     let max = app.config.max_body_bytes;
     upgrade
@@ -146,6 +182,7 @@ pub async fn handler(
             let schema = app.schema.clone();
             let init_slot = slot.clone();
             let init_ended = ended.clone();
+            let (inited_tx, mut inited_rx) = watch::channel(false);
             let graphql = GraphQLWebSocket::new_with_pair(
                 PollSender::new(out_tx),
                 stream,
@@ -153,8 +190,12 @@ pub async fn handler(
                 protocol,
             )
             .on_connection_init(move |payload| async move {
+                let _ = inited_tx.send(true);
                 let presented = Presented::from_json(&payload);
                 let expires = token_expiry(presented.authorization.as_deref());
+                let api_key = presented.api_key.clone();
+                // Subscribed before the key is checked, so a revocation in between is seen.
+                let events = app.bus.subscribe();
                 let tenant = credentials::resolve(&app, presented)
                     .await
                     .map_err(|e| async_graphql::Error::new(e.to_string()))?;
@@ -187,13 +228,13 @@ pub async fn handler(
                         }
                     }
                 }
-                watch_credential(&app, &tenant, expires, close_tx, init_ended);
+                watch_credential(&app, &tenant, expires, api_key, events, close_tx, init_ended);
                 let introspection = crate::transport::may_introspect(&app, &tenant);
                 let mut data = Data::default();
                 data.insert(tenant);
                 data.insert(ClientInfo {
                     address: Some(peer.ip().to_string()),
-                    user_agent: None,
+                    user_agent,
                 });
                 data.insert(RequestMeta {
                     request_id: uuid::Uuid::now_v7().to_string(),
@@ -203,38 +244,49 @@ pub async fn handler(
             })
             .serve();
 
-            // Everything the protocol sends passes here, so a close of ours can cut in.
+            // Everything the protocol sends passes here, so a close of ours can cut in. A
+            // client that stops reading is dropped after SEND_TIMEOUT; one that never sends
+            // `connection_init` after INIT_TIMEOUT.
             let forward = async move {
+                let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+                tokio::pin!(init_deadline);
+                let mut inited = false;
+                let mut closer_alive = true;
                 loop {
                     tokio::select! {
                         biased;
-                        changed = close_rx.changed() => {
-                            let reason = if changed.is_ok() { *close_rx.borrow() } else { None };
-                            if let Some((code, reason)) = reason {
-                                let _ = sink
-                                    .send(Message::Close(Some(CloseFrame { code, reason: reason.into() })))
-                                    .await;
-                                let _ = sink.close().await;
-                                return;
-                            }
+                        changed = close_rx.changed(), if closer_alive => {
                             if changed.is_err() {
-                                // No closer any more: just forward.
-                                while let Some(msg) = out_rx.recv().await {
-                                    if sink.send(msg).await.is_err() {
-                                        return;
-                                    }
-                                }
+                                closer_alive = false;
+                                continue;
+                            }
+                            let reason = *close_rx.borrow();
+                            if let Some((code, reason)) = reason {
+                                let frame = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+                                let _ = send_within(&mut sink, frame).await;
+                                let _ = tokio::time::timeout(SEND_TIMEOUT, sink.close()).await;
                                 return;
                             }
                         }
+                        _ = inited_rx.changed(), if !inited => {
+                            inited = true;
+                        }
+                        _ = &mut init_deadline, if !inited => {
+                            let frame = Message::Close(Some(CloseFrame {
+                                code: CLOSE_INIT_TIMEOUT,
+                                reason: "Connection initialisation timeout".into(),
+                            }));
+                            let _ = send_within(&mut sink, frame).await;
+                            return;
+                        }
                         msg = out_rx.recv() => match msg {
                             Some(msg) => {
-                                if sink.send(msg).await.is_err() {
+                                if send_within(&mut sink, msg).await.is_err() {
                                     return;
                                 }
                             }
                             None => {
-                                let _ = sink.close().await;
+                                let _ = tokio::time::timeout(SEND_TIMEOUT, sink.close()).await;
                                 return;
                             }
                         },

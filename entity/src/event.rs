@@ -13,6 +13,8 @@ pub struct Model {
     /// JSON array of the company ids allowed to see the event.
     #[sea_orm(column_type = "Text")]
     pub audience: String,
+    /// Only the audience's company admins may see it (team and credential events).
+    pub admins_only: bool,
     /// The event's JSON payload.
     #[sea_orm(column_type = "Text")]
     pub data: String,

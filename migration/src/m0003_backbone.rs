@@ -19,6 +19,7 @@ impl MigrationTrait for Migration {
                 .col(string("event_type"))
                 .col(uuid_null("company_id"))
                 .col(text("audience"))
+                .col(boolean("admins_only"))
                 .col(text("data"))
                 .col(timestamp_with_time_zone("occurred_at"))
                 .col(timestamp_with_time_zone_null("dispatched_at"))
@@ -49,14 +50,24 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        // The claim scans runnable jobs by state, then priority and due time.
+        // The claims walk these in claim order: due jobs by priority then due time, and
+        // running jobs by lease expiry.
         m.create_index(
             Index::create()
-                .name("ix_jobs_claim")
+                .name("ix_jobs_due")
                 .table("jobs")
                 .col("state")
-                .col("priority")
+                .col(("priority", IndexOrder::Desc))
                 .col("run_at")
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_jobs_lease")
+                .table("jobs")
+                .col("state")
+                .col("lease_until")
                 .to_owned(),
         )
         .await?;
@@ -109,6 +120,8 @@ impl MigrationTrait for Migration {
         )
         .await?;
         index(m, "webhook_deliveries", "company_id").await?;
+        index(m, "webhook_deliveries", "event_id").await?;
+        index(m, "webhook_deliveries", "created_at").await?;
         m.create_index(
             Index::create()
                 .name("ux_webhook_deliveries_endpoint_event")
@@ -174,7 +187,7 @@ impl MigrationTrait for Migration {
                     "events",
                     None,
                     // The acting company (or the platform) records the event.
-                    &format!("company_id IS NULL OR company_id = {COMPANY} OR {PLATFORM}"),
+                    &format!("company_id IS NOT DISTINCT FROM {COMPANY} OR {PLATFORM}"),
                 ))
                 .await?;
                 conn.execute_unprepared(&rls::append_only(
@@ -216,6 +229,11 @@ impl MigrationTrait for Migration {
             "events",
         ] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
+        }
+        if m.get_database_backend() == DbBackend::Postgres {
+            m.get_connection()
+                .execute_unprepared("DROP FUNCTION IF EXISTS ils_refuse_change()")
+                .await?;
         }
         Ok(())
     }

@@ -94,6 +94,9 @@ pub fn append_only(t: &str, read: Option<&str>, check: &str) -> String {
     let mut sql = format!(
         "ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;\n\
          ALTER TABLE {t} FORCE ROW LEVEL SECURITY;\n\
+         DROP POLICY IF EXISTS tenant_insert ON {t};\n\
+         DROP POLICY IF EXISTS tenant_read ON {t};\n\
+         DROP POLICY IF EXISTS system_access ON {t};\n\
          CREATE POLICY tenant_insert ON {t} FOR INSERT TO {APP_ROLE} WITH CHECK ({check});\n"
     );
     let mut grants = "INSERT".to_owned();

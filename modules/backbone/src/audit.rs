@@ -1,14 +1,15 @@
 //! `auditLog(filter)`: a company admin reads their own company's audit trail (platform
 //! admins read every company's). Nothing here or anywhere else changes or deletes entries.
 
-use crate::{page, parts};
+use crate::parts;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_entity::audit_entry;
-use ils_kernel::authz::{require_platform_admin, require_role};
+use ils_kernel::authz::require_admin_or_platform;
+use ils_kernel::id;
+use ils_kernel::pagination::PageArgs;
 use ils_kernel::pagination::paginate;
-use ils_kernel::{Role, id};
 use sea_orm::{ColumnTrait, QueryFilter};
 
 pub const AUDIT_ENTRY: &str = "AuditEntry";
@@ -99,11 +100,7 @@ impl AuditQuery {
             None => None,
         };
         let tx = db.tenant(tenant).await?;
-        if tenant.platform_admin {
-            require_platform_admin(&tx, tenant).await?;
-        } else {
-            require_role(&tx, tenant, Role::CompanyAdmin).await?;
-        }
+        require_admin_or_platform(&tx, tenant).await?;
         let mut select = tx.select::<audit_entry::Entity>();
         if let Some(op) = filter.operation {
             select = select.filter(audit_entry::Column::Operation.eq(op));
@@ -128,7 +125,7 @@ impl AuditQuery {
             tx.conn(),
             select,
             audit_entry::Column::Id,
-            page(first, after, last, before),
+            PageArgs::new(first, after, last, before),
             |a| a.id,
             AuditEntry::from,
         )

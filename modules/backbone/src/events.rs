@@ -35,7 +35,8 @@ impl From<&Event> for DomainEventView {
 #[Subscription]
 impl EventsSubscription {
     /// Your company's events as they happen. `types` selects exact types (`api_key.created`),
-    /// families (`order.*`) or everything (`*`, the default).
+    /// families (`order.*`) or everything (`*`, the default). Team and credential events
+    /// (`user.*`, `api_key.*`) reach company admins only.
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -49,8 +50,12 @@ impl EventsSubscription {
             .data::<Bus>()
             .map_err(|_| AppError::internal("schema has no event bus"))?;
         let types = types.unwrap_or_else(|| vec!["*".into()]);
+        ils_kernel::events::check_patterns(&types, "types")?;
+        // Admins-only events (team, credentials) go to sockets of a company admin (the role
+        // the credential carried when the socket opened; it closes when that expires).
+        let admin = tenant.has_role(ils_kernel::Role::CompanyAdmin);
         Ok(bus
-            .visible_stream(company, types)
+            .visible_stream(company, admin, types)
             .map(|ev| DomainEventView::from(ev.as_ref())))
     }
 }

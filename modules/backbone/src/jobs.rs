@@ -1,14 +1,15 @@
 //! The job queue as company admins (their company's jobs) and platform admins (every job)
 //! see it: counts by state, failed and dead jobs with their last error, retry and discard.
 
-use crate::{page, parts};
+use crate::parts;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_entity::job;
-use ils_kernel::authz::{require_platform_admin, require_role};
+use ils_kernel::authz::require_admin_or_platform;
+use ils_kernel::id;
+use ils_kernel::pagination::PageArgs;
 use ils_kernel::pagination::paginate;
-use ils_kernel::{AppResult, Role, TenantContext, Tx, id};
 use sea_orm::{ColumnTrait, QueryFilter};
 
 pub const JOB: &str = "Job";
@@ -95,15 +96,6 @@ pub struct JobFilter {
     pub failed: Option<bool>,
 }
 
-/// Company admins manage their company's jobs; platform admins every job.
-async fn require_job_admin(tx: &Tx, ctx: &TenantContext) -> AppResult<()> {
-    if ctx.platform_admin {
-        require_platform_admin(tx, ctx).await
-    } else {
-        require_role(tx, ctx, Role::CompanyAdmin).await.map(|_| ())
-    }
-}
-
 #[derive(Default)]
 pub struct JobsQuery;
 
@@ -113,7 +105,7 @@ impl JobsQuery {
     async fn job_stats(&self, ctx: &Context<'_>) -> Result<Vec<JobStateCount>> {
         let (tenant, db) = parts(ctx)?;
         let tx = db.tenant(tenant).await?;
-        require_job_admin(&tx, tenant).await?;
+        require_admin_or_platform(&tx, tenant).await?;
         let counts = ils_kernel::jobs::counts(&tx).await?;
         tx.commit().await?;
         Ok(counts
@@ -137,7 +129,7 @@ impl JobsQuery {
     ) -> Result<Connection<String, Job>> {
         let (tenant, db) = parts(ctx)?;
         let tx = db.tenant(tenant).await?;
-        require_job_admin(&tx, tenant).await?;
+        require_admin_or_platform(&tx, tenant).await?;
         let filter = filter.unwrap_or_default();
         let mut select = tx.select::<job::Entity>();
         if let Some(states) = filter.states {
@@ -155,7 +147,7 @@ impl JobsQuery {
             tx.conn(),
             select,
             job::Column::Id,
-            page(first, after, last, before),
+            PageArgs::new(first, after, last, before),
             |j| j.id,
             Job::from,
         )
@@ -175,7 +167,7 @@ impl JobsMutation {
         let (tenant, db) = parts(ctx)?;
         let job_id = id::decode(JOB, &id, "id")?;
         let tx = db.tenant(tenant).await?;
-        require_job_admin(&tx, tenant).await?;
+        require_admin_or_platform(&tx, tenant).await?;
         let job = ils_kernel::jobs::retry(&tx, job_id).await?;
         tx.commit().await?;
         Ok(job.into())
@@ -186,7 +178,7 @@ impl JobsMutation {
         let (tenant, db) = parts(ctx)?;
         let job_id = id::decode(JOB, &id, "id")?;
         let tx = db.tenant(tenant).await?;
-        require_job_admin(&tx, tenant).await?;
+        require_admin_or_platform(&tx, tenant).await?;
         let job = ils_kernel::jobs::discard(&tx, job_id).await?;
         tx.commit().await?;
         Ok(job.into())

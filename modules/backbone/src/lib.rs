@@ -36,20 +36,6 @@ impl ils_kernel::Module for Backbone {
     }
 }
 
-pub(crate) fn page(
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-) -> ils_kernel::pagination::PageArgs {
-    ils_kernel::pagination::PageArgs {
-        first,
-        after,
-        last,
-        before,
-    }
-}
-
 /// The tenant context and database of a resolver.
 pub(crate) fn parts<'a>(
     ctx: &async_graphql::Context<'a>,

@@ -83,4 +83,6 @@ pub fn send_kind() -> JobKind {
     )
     .max_attempts(8)
     .backoff(Duration::from_secs(30), Duration::from_secs(3600))
+    // Messages carry tokens (invitations): blanked once sent.
+    .sensitive()
 }

@@ -5,18 +5,19 @@
 //! in production loopback, private and link-local addresses are refused (at registration
 //! and again when connecting, so DNS cannot be turned against us) unless allowed.
 
-use crate::{page, parts};
+use crate::parts;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use ils_entity::{webhook_delivery, webhook_endpoint};
 use ils_kernel::authz::require_role;
-use ils_kernel::events::type_matches;
 use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, backoff_delay, handler};
+use ils_kernel::pagination::PageArgs;
 use ils_kernel::pagination::paginate;
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx, id};
 use rand::RngCore;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
 use sha2::Sha256;
 use std::net::{IpAddr, SocketAddr};
@@ -57,6 +58,8 @@ impl WebhookSettings {
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // HTTP(S)_PROXY must not route deliveries around the address checks.
+            .no_proxy()
             .user_agent("ILS-Webhooks/1");
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(PublicOnly));
@@ -74,7 +77,9 @@ impl WebhookSettings {
 }
 
 /// Whether an address is on the public internet (not loopback, private, link-local,
-/// carrier-grade NAT, documentation, multicast or unspecified).
+/// carrier-grade NAT, documentation, reserved, multicast or unspecified). IPv6 forms that
+/// carry an IPv4 address (mapped, compatible, 6to4) are judged by that address; NAT64
+/// prefixes and site-local addresses are refused outright.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -88,18 +93,59 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || o[0] == 0
                 || (o[0] == 100 && (64..128).contains(&o[1]))
-                || (o[0] == 198 && (o[1] == 18 || o[1] == 19)))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                // 240.0.0.0/4, reserved (the broadcast address included).
+                || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
             let seg = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                IpAddr::V4(std::net::Ipv4Addr::new(
+                    (hi >> 8) as u8,
+                    hi as u8,
+                    (lo >> 8) as u8,
+                    lo as u8,
+                ))
+            };
+            // IPv4-compatible ::a.b.c.d (deprecated ::/96; :: and ::1 land here too).
+            if seg[..6] == [0; 6] {
+                return is_public(embedded(seg[6], seg[7]));
+            }
+            // 6to4, 2002:AABB:CCDD::/48 routes to the IPv4 address AA.BB.CC.DD.
+            if seg[0] == 0x2002 {
+                return is_public(embedded(seg[1], seg[2]));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                // NAT64: 64:ff9b::/96 and 64:ff9b:1::/48 reach IPv4 through a translator.
+                || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || seg[..3] == [0x64, 0xff9b, 1]
+                // Documentation, 2001:db8::/32.
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+                // Unique local fc00::/7, link-local fe80::/10, site-local fec0::/10.
                 || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80)
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] & 0xffc0) == 0xfec0)
+        }
+    }
+}
+
+/// Whether a URL's host is refused without asking DNS: an IP literal that is not public,
+/// or a name that only means this machine or its local network. Used at registration and
+/// again at delivery (IP literals never reach the resolver that filters names).
+fn host_refused(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => !is_public(IpAddr::V4(*ip)),
+        url::Host::Ipv6(ip) => !is_public(IpAddr::V6(*ip)),
+        url::Host::Domain(d) => {
+            let d = d.to_ascii_lowercase();
+            let d = d.trim_end_matches('.');
+            d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local")
         }
     }
 }
@@ -136,29 +182,22 @@ pub async fn check_url(url: &str, allow_private: bool) -> AppResult<String> {
     if url.len() > 2000 {
         return Err(bad("at most 2000 characters"));
     }
-    let host = match parsed.host() {
-        Some(h) => h.to_owned(),
-        None => return Err(bad("the URL has no host")),
+    let Some(host) = parsed.host() else {
+        return Err(bad("the URL has no host"));
     };
     if !allow_private {
         let refused = || bad("loopback, private and link-local addresses are not allowed");
-        match host {
-            url::Host::Ipv4(ip) if !is_public(IpAddr::V4(ip)) => return Err(refused()),
-            url::Host::Ipv6(ip) if !is_public(IpAddr::V6(ip)) => return Err(refused()),
-            url::Host::Domain(d) => {
-                let d = d.to_ascii_lowercase();
-                if d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local") {
-                    return Err(refused());
-                }
-                // Resolvable names must resolve to public addresses now; the delivery
-                // client checks again at every connection.
-                if let Ok(addrs) = tokio::net::lookup_host((d.as_str(), 0)).await
-                    && addrs.into_iter().any(|a| !is_public(a.ip()))
-                {
-                    return Err(refused());
-                }
+        if host_refused(&host) {
+            return Err(refused());
+        }
+        if let url::Host::Domain(d) = host {
+            // Resolvable names must resolve to public addresses now; the delivery client
+            // checks again at every connection.
+            if let Ok(addrs) = tokio::net::lookup_host((d.to_ascii_lowercase().as_str(), 0)).await
+                && addrs.into_iter().any(|a| !is_public(a.ip()))
+            {
+                return Err(refused());
             }
-            _ => {}
         }
     }
     Ok(parsed.to_string())
@@ -180,32 +219,9 @@ fn new_secret() -> String {
     format!("whsec_{}", hex::encode(bytes))
 }
 
+/// The event types an endpoint subscribes to, checked like the `events` subscription's.
 fn check_types(types: &[String]) -> AppResult<Vec<String>> {
-    if types.is_empty() {
-        return Err(AppError::bad_input(
-            "input.eventTypes",
-            "name at least one event type (or \"*\")",
-        ));
-    }
-    if types.len() > 50 {
-        return Err(AppError::bad_input(
-            "input.eventTypes",
-            "at most 50 event types",
-        ));
-    }
-    for t in types {
-        let ok = !t.is_empty()
-            && t.len() <= 100
-            && t.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._*".contains(c))
-            && (!t.contains('*') || t == "*" || (t.ends_with(".*") && t.matches('*').count() == 1));
-        if !ok {
-            return Err(AppError::bad_input(
-                "input.eventTypes",
-                format!("{t:?} is not an event type, a prefix such as \"order.*\", or \"*\""),
-            ));
-        }
-    }
+    ils_kernel::events::check_patterns(types, "input.eventTypes")?;
     Ok(types.to_vec())
 }
 
@@ -365,7 +381,7 @@ impl WebhooksQuery {
             tx.conn(),
             tx.select::<webhook_endpoint::Entity>(),
             webhook_endpoint::Column::Id,
-            page(first, after, last, before),
+            PageArgs::new(first, after, last, before),
             |e| e.id,
             WebhookEndpoint::from,
         )
@@ -405,7 +421,7 @@ impl WebhooksQuery {
             tx.conn(),
             select,
             webhook_delivery::Column::Id,
-            page(first, after, last, before),
+            PageArgs::new(first, after, last, before),
             |d| d.id,
             WebhookDelivery::from,
         )
@@ -427,6 +443,11 @@ impl WebhooksMutation {
         input: CreateWebhookEndpointInput,
     ) -> Result<WebhookEndpointWithSecret> {
         let (tenant, db) = parts(ctx)?;
+        // Authorised before the URL is looked at: the check may ask DNS, which must not be
+        // an oracle for callers who may not manage webhooks, and no transaction stays open
+        // across the lookup.
+        let tx = admin_tx(db, tenant).await?;
+        tx.commit().await?;
         let url = check_url(&input.url, settings(ctx)?.allow_private).await?;
         let types = check_types(&input.event_types)?;
         let description = input.description.unwrap_or_default();
@@ -463,7 +484,9 @@ impl WebhooksMutation {
         input: UpdateWebhookEndpointInput,
     ) -> Result<WebhookEndpoint> {
         let (tenant, db) = parts(ctx)?;
-        let endpoint_id = id::decode(ENDPOINT, &id, "id")?;
+        // Authorised before validating, as in `create_webhook_endpoint`.
+        let tx = admin_tx(db, tenant).await?;
+        tx.commit().await?;
         let url = match &input.url {
             Some(u) => Some(check_url(u, settings(ctx)?.allow_private).await?),
             None => None,
@@ -474,36 +497,35 @@ impl WebhooksMutation {
         {
             return Err(AppError::bad_input("input.description", "at most 500 characters").into());
         }
-        let tx = admin_tx(db, tenant).await?;
-        let mut am = tx
-            .get::<webhook_endpoint::Entity>(endpoint_id)
-            .await?
-            .into_active_model();
-        if let Some(u) = url {
-            am.url = Set(u);
-        }
-        if let Some(t) = types {
-            am.event_types = Set(serde_json::to_string(&t).unwrap_or_default());
-        }
-        if let Some(d) = input.description {
-            am.description = Set(d);
-        }
-        if let Some(e) = input.enabled {
-            am.enabled = Set(e);
-        }
-        am.updated_at = Set(Utc::now());
-        let endpoint = tx.update(am).await?;
-        tx.commit().await?;
+        let endpoint = change_endpoint(ctx, &id, |am| {
+            if let Some(u) = url {
+                am.url = Set(u);
+            }
+            if let Some(t) = types {
+                am.event_types = Set(serde_json::to_string(&t).unwrap_or_default());
+            }
+            if let Some(d) = input.description {
+                am.description = Set(d);
+            }
+            if let Some(e) = input.enabled {
+                am.enabled = Set(e);
+            }
+        })
+        .await?;
         Ok(endpoint.into())
     }
 
     /// Stops deliveries to an endpoint until it is enabled again.
     async fn disable_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<WebhookEndpoint> {
-        set_enabled(ctx, id, false).await
+        Ok(change_endpoint(ctx, &id, |am| am.enabled = Set(false))
+            .await?
+            .into())
     }
 
     async fn enable_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<WebhookEndpoint> {
-        set_enabled(ctx, id, true).await
+        Ok(change_endpoint(ctx, &id, |am| am.enabled = Set(true))
+            .await?
+            .into())
     }
 
     /// Deletes an endpoint and its delivery log; returns its ID.
@@ -532,25 +554,16 @@ impl WebhooksMutation {
         ctx: &Context<'_>,
         id: ID,
     ) -> Result<WebhookEndpointWithSecret> {
-        let (tenant, db) = parts(ctx)?;
-        let endpoint_id = id::decode(ENDPOINT, &id, "id")?;
-        let tx = admin_tx(db, tenant).await?;
-        let mut am = tx
-            .get::<webhook_endpoint::Entity>(endpoint_id)
-            .await?
-            .into_active_model();
         let secret = new_secret();
-        am.secret = Set(secret.clone());
-        am.updated_at = Set(Utc::now());
-        let endpoint = tx.update(am).await?;
-        tx.commit().await?;
+        let endpoint = change_endpoint(ctx, &id, |am| am.secret = Set(secret.clone())).await?;
         Ok(WebhookEndpointWithSecret {
             endpoint: endpoint.into(),
             secret,
         })
     }
 
-    /// Sends a delivery again, with a fresh series of attempts.
+    /// Sends a DEAD or DELIVERED delivery again, with a fresh series of attempts (one that
+    /// is PENDING or FAILED is still being tried and is refused).
     async fn redeliver_webhook(
         &self,
         ctx: &Context<'_>,
@@ -560,13 +573,30 @@ impl WebhooksMutation {
         let did = id::decode(DELIVERY, &delivery_id, "deliveryId")?;
         let max = settings(ctx)?.max_attempts;
         let tx = admin_tx(db, tenant).await?;
-        let mut am = tx
-            .get::<webhook_delivery::Entity>(did)
-            .await?
-            .into_active_model();
-        am.status = Set(PENDING.into());
-        am.updated_at = Set(Utc::now());
-        let delivery = tx.update(am).await?;
+        // Checked and changed in one statement, so two redeliveries (or a redelivery and a
+        // running series) cannot both start a series.
+        let changed = tx
+            .update_many::<webhook_delivery::Entity>(
+                vec![
+                    (webhook_delivery::Column::Status, Expr::value(PENDING)),
+                    (webhook_delivery::Column::UpdatedAt, Expr::value(Utc::now())),
+                ],
+                sea_orm::Condition::all()
+                    .add(webhook_delivery::Column::Id.eq(did))
+                    .add(webhook_delivery::Column::Status.is_in([DEAD, DELIVERED])),
+            )
+            .await?;
+        let delivery = tx.get::<webhook_delivery::Entity>(did).await?;
+        if changed == 0 {
+            return Err(AppError::bad_input(
+                "deliveryId",
+                format!(
+                    "the delivery is {} and still being tried; only DEAD or DELIVERED deliveries can be redelivered",
+                    delivery.status
+                ),
+            )
+            .into());
+        }
         tx.enqueue(deliver_job(did, &Uuid::now_v7().to_string(), max))
             .await?;
         tx.commit().await?;
@@ -574,19 +604,25 @@ impl WebhooksMutation {
     }
 }
 
-async fn set_enabled(ctx: &Context<'_>, id: ID, enabled: bool) -> Result<WebhookEndpoint> {
+/// Loads an endpoint in a company admin's transaction, applies `change`, stamps
+/// `updated_at` and saves it.
+async fn change_endpoint(
+    ctx: &Context<'_>,
+    id: &ID,
+    change: impl FnOnce(&mut webhook_endpoint::ActiveModel),
+) -> AppResult<webhook_endpoint::Model> {
     let (tenant, db) = parts(ctx)?;
-    let endpoint_id = id::decode(ENDPOINT, &id, "id")?;
+    let endpoint_id = id::decode(ENDPOINT, id, "id")?;
     let tx = admin_tx(db, tenant).await?;
     let mut am = tx
         .get::<webhook_endpoint::Entity>(endpoint_id)
         .await?
         .into_active_model();
-    am.enabled = Set(enabled);
+    change(&mut am);
     am.updated_at = Set(Utc::now());
     let endpoint = tx.update(am).await?;
     tx.commit().await?;
-    Ok(endpoint.into())
+    Ok(endpoint)
 }
 
 fn deliver_job(delivery: Uuid, series: &str, max_attempts: i32) -> NewJob {
@@ -634,9 +670,7 @@ pub fn fanout_kind() -> JobKind {
                 for e in endpoints {
                     let types: Vec<String> =
                         serde_json::from_str(&e.event_types).unwrap_or_default();
-                    if done.contains(&e.id)
-                        || !types.iter().any(|t| type_matches(t, &ev.event_type))
-                    {
+                    if done.contains(&e.id) || !ev.matches(&types) {
                         continue;
                     }
                     let delivery = tx
@@ -710,13 +744,41 @@ pub fn deliver_kind() -> JobKind {
                 .await?;
                 return Err(JobError::permanent("the endpoint is disabled"));
             }
+            // An IP literal never reaches the resolver that drops non-public addresses, so
+            // it is checked here (again: the rules may have tightened since registration).
+            if !settings.allow_private
+                && let Ok(url) = reqwest::Url::parse(&endpoint.url)
+                && url.host().is_some_and(|h| host_refused(&h))
+            {
+                let message = "the endpoint address is not public";
+                record(&run, delivery, None, Some(message.into()), None, true).await?;
+                return Err(JobError::permanent(message));
+            }
             // The attempt is counted before the request leaves, so the log counts every
-            // request a receiver may have seen, even one whose worker died mid-flight.
+            // request a receiver may have seen, even one whose worker died mid-flight. One
+            // SQL increment, so concurrent attempts (a redelivery overlapping a worker whose
+            // lease ran out) are all counted.
             let tx = run.db.tenant(&tenant).await?;
-            let mut counted = delivery.clone().into_active_model();
-            counted.attempts = Set(delivery.attempts + 1);
-            counted.updated_at = Set(Utc::now());
-            let delivery = tx.update(counted).await?;
+            let counted = tx
+                .update_many::<webhook_delivery::Entity>(
+                    vec![
+                        (
+                            webhook_delivery::Column::Attempts,
+                            sea_orm::sea_query::ExprTrait::add(
+                                Expr::col(webhook_delivery::Column::Attempts),
+                                1,
+                            ),
+                        ),
+                        (webhook_delivery::Column::UpdatedAt, Expr::value(Utc::now())),
+                    ],
+                    webhook_delivery::Column::Id.eq(did),
+                )
+                .await?;
+            if counted == 0 {
+                // Deleted with its endpoint since it was read.
+                return Ok(());
+            }
+            let delivery = tx.get::<webhook_delivery::Entity>(did).await?;
             tx.commit().await?;
             let t = Utc::now().timestamp();
             let started = Instant::now();
@@ -771,7 +833,8 @@ pub fn deliver_kind() -> JobKind {
             }
         }),
     )
-    .max_attempts(14)
+    // No `max_attempts` here: every delivery job is enqueued by `deliver_job`, which sets
+    // it from `WebhookSettings::max_attempts`.
     .timeout(Duration::from_secs(120))
 }
 
@@ -847,11 +910,71 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            // Reserved IPv4: 192.0.0.0/24, 240.0.0.0/4 and the broadcast address.
+            "192.0.0.1",
+            "192.0.0.170",
+            "240.0.0.1",
+            "255.255.255.255",
+            "198.51.100.7",
+            // NAT64 (even of a public address: the translator may be ours).
+            "64:ff9b::7f00:1",
+            "64:ff9b::808:808",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:ffff::1",
+            // IPv4-compatible ::a.b.c.d, judged by the IPv4 address.
+            "::7f00:1",
+            "::a00:1",
+            "::a9fe:a9fe",
+            "::",
+            // 6to4 of private addresses.
+            "2002:7f00:1::1",
+            "2002:a00:1::1",
+            "2002:a9fe:a9fe::1",
+            // Site-local and documentation.
+            "fec0::1",
+            "feff::1",
+            "2001:db8::1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "8.8.8.8",
+            "::ffff:8.8.8.8",
+            "::808:808",
+            "2002:808:808::1",
+            "192.0.1.1",
+            "223.255.255.254",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn hosts_are_refused_without_dns() {
+        let host = |u: &str| {
+            let url = reqwest::Url::parse(u).unwrap();
+            host_refused(&url.host().unwrap())
+        };
+        for u in [
+            "http://127.0.0.1/",
+            "http://[::1]/",
+            "http://[64:ff9b::a00:1]/",
+            "http://[fec0::1]/",
+            "http://240.1.2.3/",
+            "http://0x7f000001/",
+            "http://LocalHost./",
+            "http://printer.local/",
+        ] {
+            assert!(host(u), "{u}");
+        }
+        for u in [
+            "http://8.8.8.8/",
+            "http://[2606:4700::1111]/",
+            "http://example.com/",
+        ] {
+            assert!(!host(u), "{u}");
         }
     }
 

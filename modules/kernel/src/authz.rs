@@ -65,6 +65,16 @@ async fn current_user(tx: &Tx, id: Uuid) -> AppResult<user::Model> {
         .ok_or_else(|| AppError::Unauthenticated("this account is not active".into()))
 }
 
+/// A company admin (for their own company's rows) or a platform admin (for every
+/// company's, where the table's policy lets the platform see them).
+pub async fn require_admin_or_platform(tx: &Tx, ctx: &TenantContext) -> AppResult<()> {
+    if ctx.platform_admin {
+        require_platform_admin(tx, ctx).await
+    } else {
+        require_role(tx, ctx, Role::CompanyAdmin).await.map(|_| ())
+    }
+}
+
 /// A person (not an API key) who currently holds `role`: team and key management create
 /// people and credentials that outlive any key, so a key may not do them.
 pub async fn require_user_role(tx: &Tx, ctx: &TenantContext, role: Role) -> AppResult<Uuid> {

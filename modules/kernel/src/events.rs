@@ -22,6 +22,9 @@ use uuid::Uuid;
 /// serialised as the event's `data`.
 pub trait DomainEvent: Serialize {
     const TYPE: &'static str;
+    /// Only the audience's company admins may see it (team and credential events: an
+    /// invitee's address, a new API key); others see every event of their company.
+    const ADMINS_ONLY: bool = false;
 }
 
 /// An event as delivered.
@@ -35,13 +38,17 @@ pub struct Event {
     pub company_id: Option<Uuid>,
     /// The companies allowed to see it.
     pub audience: Vec<Uuid>,
+    /// Only the audience's company admins may see it.
+    #[serde(default)]
+    pub admins_only: bool,
     pub data: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
 }
 
 impl Event {
-    pub fn visible_to(&self, company: Uuid) -> bool {
-        self.audience.contains(&company)
+    /// Whether a member of `company` (an admin or not) may see it.
+    pub fn visible_to(&self, company: Uuid, admin: bool) -> bool {
+        self.audience.contains(&company) && (admin || !self.admins_only)
     }
 
     /// Whether `patterns` select this event: exact types, `prefix.*`, or `*`.
@@ -56,11 +63,40 @@ impl Event {
             company_id: row.company_id,
             audience: serde_json::from_str(&row.audience)
                 .map_err(|e| AppError::internal(format!("bad event audience: {e}")))?,
+            admins_only: row.admins_only,
             data: serde_json::from_str(&row.data)
                 .map_err(|e| AppError::internal(format!("bad event data: {e}")))?,
             occurred_at: row.occurred_at,
         })
     }
+}
+
+/// Checks event type patterns given by a client: exact types (`api_key.created`), families
+/// (`order.*`) or `*`; at most 50. `field` is the argument path for the error.
+pub fn check_patterns(patterns: &[String], field: &str) -> AppResult<()> {
+    if patterns.is_empty() {
+        return Err(AppError::bad_input(
+            field,
+            "name at least one event type (or \"*\")",
+        ));
+    }
+    if patterns.len() > 50 {
+        return Err(AppError::bad_input(field, "at most 50 event types"));
+    }
+    for t in patterns {
+        let ok = !t.is_empty()
+            && t.len() <= 100
+            && t.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._*".contains(c))
+            && (!t.contains('*') || t == "*" || (t.ends_with(".*") && t.matches('*').count() == 1));
+        if !ok {
+            return Err(AppError::bad_input(
+                field,
+                format!("{t:?} is not an event type, a family such as \"order.*\", or \"*\""),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `*` matches everything, `order.*` every type under `order.`, anything else itself.
@@ -91,6 +127,7 @@ impl Tx {
             event_type: Set(E::TYPE.to_owned()),
             company_id: Set(self.scope().company()),
             audience: Set(serde_json::to_string(&audience).unwrap_or_else(|_| "[]".into())),
+            admins_only: Set(E::ADMINS_ONLY),
             data: Set(data),
             occurred_at: Set(Utc::now()),
             dispatched_at: Set(None),
@@ -166,6 +203,7 @@ impl Bus {
     pub fn visible_stream(
         &self,
         company: Uuid,
+        admin: bool,
         patterns: Vec<String>,
     ) -> impl futures_util::Stream<Item = Arc<Event>> + Send + 'static + use<> {
         futures_util::stream::unfold(self.subscribe(), move |mut rx| {
@@ -173,7 +211,7 @@ impl Bus {
             async move {
                 loop {
                     match rx.recv().await {
-                        Ok(ev) if ev.visible_to(company) && ev.matches(&patterns) => {
+                        Ok(ev) if ev.visible_to(company, admin) && ev.matches(&patterns) => {
                             return Some((ev, rx));
                         }
                         Ok(_) => continue,
@@ -189,11 +227,14 @@ impl Bus {
     }
 }
 
-/// Dispatches up to `batch` undelivered events: publishes each on the bus, enqueues the
-/// job of every handler registered for its type (idempotent on the event id), and marks
-/// it dispatched, all in one transaction. On PostgreSQL replicas share the work through
-/// `FOR UPDATE SKIP LOCKED`. A failure leaves the events for the next round: delivery is
-/// at least once. Returns how many events were dispatched.
+/// Dispatches up to `batch` undelivered events: enqueues the job of every handler
+/// registered for each one's type (platform-owned, idempotent on the event id), publishes
+/// it on the bus and marks it dispatched, in one transaction. On PostgreSQL replicas share
+/// the work through `FOR UPDATE SKIP LOCKED`. If the transaction fails, the events stay for
+/// the next round: delivery is at least once. A failed publish (Redis down) costs only the
+/// live subscribers that event; handlers and webhooks still get it. A row that cannot be
+/// read is set aside (marked dispatched, logged) rather than blocking the outbox. Returns
+/// how many events were taken.
 pub async fn dispatch_once(
     db: &Db,
     bus: &Bus,
@@ -216,18 +257,36 @@ pub async fn dispatch_once(
         return Ok(0);
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut live = vec![];
     for row in rows {
-        let ev = Event::from_row(row)?;
+        let id = row.id;
+        let ev = match Event::from_row(row) {
+            Ok(ev) => ev,
+            Err(e) => {
+                metrics::counter!("ils_events_unreadable_total").increment(1);
+                tracing::error!(event = %id, error = ?e, "an outbox row cannot be read; set aside");
+                continue;
+            }
+        };
         for kind in registry.handlers_for(&ev.event_type) {
             let payload = serde_json::to_value(&ev)
                 .map_err(|e| AppError::internal(format!("event not serialisable: {e}")))?;
+            // Handler jobs are the platform's own work: no company's admin can discard
+            // another's share of it.
             tx.enqueue_for(
-                ev.company_id,
+                None,
                 NewJob::new(kind, payload).key(format!("{kind}:{}", ev.id)),
             )
             .await?;
         }
-        bus.publish(ev).await?;
+        live.push(ev);
+    }
+    for ev in live {
+        let sent = tokio::time::timeout(std::time::Duration::from_secs(2), bus.publish(ev)).await;
+        if let Err(e) = sent.unwrap_or_else(|_| Err(AppError::internal("publish timed out"))) {
+            metrics::counter!("ils_events_publish_failures_total").increment(1);
+            tracing::warn!(error = ?e, "could not publish an event to live subscribers");
+        }
     }
     event::Entity::update_many()
         .col_expr(event::Column::DispatchedAt, Expr::value(Utc::now()))
@@ -256,6 +315,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn client_patterns_are_checked() {
+        assert!(
+            check_patterns(
+                &["*".into(), "order.*".into(), "api_key.created".into()],
+                "t"
+            )
+            .is_ok()
+        );
+        for bad in ["", "Order", "a*b", "**", "order.*.x"] {
+            assert!(check_patterns(&[bad.into()], "t").is_err(), "{bad}");
+        }
+        assert!(check_patterns(&[], "t").is_err());
+        assert!(check_patterns(&vec!["a".to_string(); 51], "t").is_err());
+    }
+
+    #[test]
     fn type_patterns() {
         assert!(type_matches("*", "order.shipped"));
         assert!(type_matches("order.*", "order.shipped"));
@@ -269,17 +344,23 @@ mod tests {
         use futures_util::StreamExt;
         let bus = Bus::in_process();
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        let mut stream = Box::pin(bus.visible_stream(a, vec!["order.*".into()]));
+        let mut stream = Box::pin(bus.visible_stream(a, false, vec!["order.*".into()]));
         let ev = |ty: &str, audience: Vec<Uuid>| Event {
             id: Uuid::now_v7(),
             event_type: ty.into(),
             company_id: None,
             audience,
+            admins_only: false,
             data: serde_json::json!({}),
             occurred_at: Utc::now(),
         };
         bus.publish(ev("order.shipped", vec![b])).await.unwrap();
         bus.publish(ev("user.invited", vec![a])).await.unwrap();
+        let secret = Event {
+            admins_only: true,
+            ..ev("order.secret", vec![a])
+        };
+        bus.publish(secret).await.unwrap();
         let mine = ev("order.shipped", vec![b, a]);
         bus.publish(mine.clone()).await.unwrap();
         assert_eq!(*stream.next().await.unwrap(), mine);
@@ -294,6 +375,7 @@ mod tests {
             event_type: "t.x".into(),
             company_id: None,
             audience: vec![],
+            admins_only: false,
             data: serde_json::json!({"a": 1}),
             occurred_at: Utc::now(),
         };

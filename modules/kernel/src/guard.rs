@@ -229,7 +229,7 @@ impl Tx {
         let wake = self.wake.clone();
         self.tx.commit().await.map_err(AppError::from)?;
         if emitted {
-            wake.events.notify_one();
+            wake.events_emitted();
         }
         if enqueued {
             wake.jobs_enqueued();

@@ -103,6 +103,21 @@ impl Wake {
 
     pub(crate) fn jobs_enqueued(&self) {
         self.jobs.notify_one();
+        self.tell_replicas();
+    }
+
+    pub(crate) fn events_emitted(&self) {
+        self.events.notify_one();
+        self.tell_replicas();
+    }
+
+    /// What a replica does when another one says there is work: look at once.
+    pub fn remote_wake(&self) {
+        self.jobs.notify_one();
+        self.events.notify_one();
+    }
+
+    fn tell_replicas(&self) {
         if let Some(hook) = self.remote.get() {
             hook();
         }
@@ -184,9 +199,14 @@ impl JobError {
 }
 
 impl From<AppError> for JobError {
+    /// An internal error's detail (often SQL) goes to the log only: `lastError` is shown to
+    /// company admins.
     fn from(e: AppError) -> Self {
         let message = match &e {
-            AppError::Internal(d) => d.clone(),
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, "internal error in a job");
+                "internal error (the detail is in the server log)".to_owned()
+            }
             other => other.to_string(),
         };
         JobError::retry(message)
@@ -283,6 +303,8 @@ pub struct JobKind {
     /// An attempt running longer fails.
     pub timeout: Duration,
     pub events: Vec<&'static str>,
+    /// Its payload holds secrets (a mailed token): blanked once the job has succeeded.
+    pub sensitive: bool,
     pub handler: Handler,
 }
 
@@ -295,8 +317,14 @@ impl JobKind {
             backoff_max: Duration::from_secs(3600),
             timeout: Duration::from_secs(60),
             events: vec![],
+            sensitive: false,
             handler,
         }
+    }
+
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
     }
 
     pub fn on_events(mut self, patterns: &[&'static str]) -> Self {
@@ -433,7 +461,9 @@ impl Default for WorkerConfig {
 }
 
 /// Claims up to `n` due jobs of the `kinds` this worker knows (jobs of unknown kinds wait
-/// for a worker that knows them), and jobs whose lease ran out.
+/// for a worker that knows them), then, if there is room, jobs whose lease ran out. Each
+/// claim is one `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` whose
+/// inner select walks an index in claim order (`ix_jobs_due`, `ix_jobs_lease`).
 pub async fn claim(
     db: &Db,
     kinds: &[String],
@@ -442,31 +472,45 @@ pub async fn claim(
 ) -> AppResult<Vec<job::Model>> {
     let tx = db.system().await?;
     let now = Utc::now();
-    let mut due = job::Entity::find()
+    let due = job::Entity::find()
         .select_only()
         .column(job::Column::Id)
+        .filter(job::Column::State.eq(QUEUED))
+        .filter(job::Column::RunAt.lte(now))
         .filter(job::Column::Kind.is_in(kinds.iter().cloned()))
-        .filter(
-            Condition::any()
-                .add(
-                    Condition::all()
-                        .add(job::Column::State.eq(QUEUED))
-                        .add(job::Column::RunAt.lte(now)),
-                )
-                .add(
-                    Condition::all()
-                        .add(job::Column::State.eq(RUNNING))
-                        .add(job::Column::LeaseUntil.lt(now)),
-                ),
-        )
         .order_by_desc(job::Column::Priority)
         .order_by_asc(job::Column::RunAt)
         .limit(n);
+    let mut jobs = take(&tx, db, due, now, cfg).await?;
+    if (jobs.len() as u64) < n {
+        let expired = job::Entity::find()
+            .select_only()
+            .column(job::Column::Id)
+            .filter(job::Column::State.eq(RUNNING))
+            .filter(job::Column::LeaseUntil.lt(now))
+            .filter(job::Column::Kind.is_in(kinds.iter().cloned()))
+            .order_by_asc(job::Column::LeaseUntil)
+            .limit(n - jobs.len() as u64);
+        jobs.extend(take(&tx, db, expired, now, cfg).await?);
+    }
+    tx.commit().await?;
+    jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)));
+    Ok(jobs)
+}
+
+/// Marks the jobs `ids` selects as running for this worker, under a fresh lease.
+async fn take(
+    tx: &Tx,
+    db: &Db,
+    mut ids: sea_orm::Select<job::Entity>,
+    now: DateTime<Utc>,
+    cfg: &WorkerConfig,
+) -> AppResult<Vec<job::Model>> {
     if db.backend() == DbBackend::Postgres {
-        due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        ids = ids.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     let lease = chrono::Duration::from_std(cfg.lease).unwrap_or(chrono::Duration::minutes(2));
-    let mut jobs = job::Entity::update_many()
+    Ok(job::Entity::update_many()
         .col_expr(job::Column::State, Expr::value(RUNNING))
         .col_expr(
             job::Column::Attempts,
@@ -475,12 +519,9 @@ pub async fn claim(
         .col_expr(job::Column::LockedBy, Expr::value(cfg.worker_id.clone()))
         .col_expr(job::Column::LeaseUntil, Expr::value(now + lease))
         .col_expr(job::Column::UpdatedAt, Expr::value(now))
-        .filter(job::Column::Id.in_subquery(due.into_query()))
+        .filter(job::Column::Id.in_subquery(ids.into_query()))
         .exec_with_returning(tx.conn())
-        .await?;
-    tx.commit().await?;
-    jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)));
-    Ok(jobs)
+        .await?)
 }
 
 /// The outcome of one attempt.
@@ -500,33 +541,42 @@ pub async fn settle(
 ) -> AppResult<()> {
     let tx = db.system().await?;
     let now = Utc::now();
-    let mine = || {
+    // Only the attempt this worker still holds: the lease may have run out and the job been
+    // claimed again, by another worker or by this one (a later attempt number).
+    let held = |job: &job::Model| {
         Condition::all()
             .add(job::Column::State.eq(RUNNING))
             .add(job::Column::LockedBy.eq(worker_id))
+            .add(job::Column::Attempts.eq(job.attempts))
     };
-    let mut ok = vec![];
+    let released = |update: sea_orm::UpdateMany<job::Entity>| {
+        update
+            .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+            .col_expr(
+                job::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+    };
+    // Successes in one statement per (attempt number, sensitivity): usually one.
+    let mut ok: HashMap<(i32, bool), Vec<Uuid>> = HashMap::new();
     for (job, outcome) in done {
         match outcome {
             Outcome::Succeeded => {
                 metrics::counter!("ils_jobs_total", "kind" => job.kind.clone(), "outcome" => "succeeded").increment(1);
-                ok.push(job.id)
+                let sensitive = registry.kind(&job.kind).is_some_and(|k| k.sensitive);
+                ok.entry((job.attempts, sensitive))
+                    .or_default()
+                    .push(job.id);
             }
             Outcome::Failed(err) => {
                 let dead = err.permanent || job.attempts >= job.max_attempts;
                 let outcome = if dead { "dead" } else { "retry" };
                 metrics::counter!("ils_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome).increment(1);
-                let mut update = job::Entity::update_many()
-                    .col_expr(
-                        job::Column::LastError,
-                        Expr::value(truncate(&err.message, 2000)),
-                    )
-                    .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
-                    .col_expr(
-                        job::Column::LeaseUntil,
-                        Expr::value(Option::<DateTime<Utc>>::None),
-                    )
-                    .col_expr(job::Column::UpdatedAt, Expr::value(now));
+                let mut update = released(job::Entity::update_many()).col_expr(
+                    job::Column::LastError,
+                    Expr::value(truncate(&err.message, 2000)),
+                );
                 if dead {
                     update = update
                         .col_expr(job::Column::State, Expr::value(DEAD))
@@ -545,30 +595,34 @@ pub async fn settle(
                 }
                 update
                     .filter(job::Column::Id.eq(job.id))
-                    .filter(mine())
+                    .filter(held(&job))
                     .exec(tx.conn())
                     .await?;
             }
         }
     }
-    if !ok.is_empty() {
-        job::Entity::update_many()
+    for ((attempts, sensitive), ids) in ok {
+        let mut update = released(job::Entity::update_many())
             .col_expr(job::Column::State, Expr::value(SUCCEEDED))
-            .col_expr(job::Column::FinishedAt, Expr::value(now))
-            .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
-            .col_expr(
-                job::Column::LeaseUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(job::Column::UpdatedAt, Expr::value(now))
-            .filter(job::Column::Id.is_in(ok))
-            .filter(mine())
+            .col_expr(job::Column::FinishedAt, Expr::value(now));
+        if sensitive {
+            // What it carried (a token in a mail) is not kept once it is done.
+            update = update.col_expr(job::Column::Payload, Expr::value(REDACTED));
+        }
+        update
+            .filter(job::Column::Id.is_in(ids))
+            .filter(job::Column::State.eq(RUNNING))
+            .filter(job::Column::LockedBy.eq(worker_id))
+            .filter(job::Column::Attempts.eq(attempts))
             .exec(tx.conn())
             .await?;
     }
     tx.commit().await?;
     Ok(())
 }
+
+/// The payload of a sensitive job once it has succeeded.
+pub const REDACTED: &str = r#"{"redacted":true}"#;
 
 fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
@@ -615,7 +669,17 @@ async fn attempt(
         resources: resources.clone(),
     };
     let fut = (kind.handler)(run);
-    let timeout = kind.timeout.min(lease);
+    // Finish well inside the lease, counted from the claim: past it another worker may take
+    // the job over.
+    let margin = (lease / 5).min(Duration::from_secs(5));
+    let left = job
+        .lease_until
+        .and_then(|until| (until - Utc::now()).to_std().ok())
+        .unwrap_or(lease);
+    let timeout = kind
+        .timeout
+        .min(left.saturating_sub(margin))
+        .max(Duration::from_millis(100));
     let started = std::time::Instant::now();
     let kind_name = job.kind.clone();
     let _record = scopeguard_histogram(kind_name, started);
@@ -726,7 +790,11 @@ pub async fn run_workers(
                 if let Outcome::Failed(e) = &outcome {
                     tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e.message, "job attempt failed");
                 }
-                let _ = done.send((job, outcome));
+                if done.send((job, outcome)).is_err() {
+                    tracing::error!(
+                        "the job settler stopped; this outcome is lost (the job runs again after its lease)"
+                    );
+                }
                 drop(permit);
             });
         }
@@ -823,43 +891,72 @@ pub async fn prune(db: &Db, keep: chrono::Duration) -> AppResult<u64> {
 /// Puts a DEAD job back in the queue with a fresh set of attempts (guarded: the caller's
 /// own company's jobs, or any for a platform admin).
 pub async fn retry(tx: &Tx, id: Uuid) -> AppResult<job::Model> {
-    let job = tx.get::<job::Entity>(id).await?;
-    if job.state != DEAD {
-        return Err(AppError::bad_input(
-            "id",
-            format!("only DEAD jobs can be retried; this one is {}", job.state),
-        ));
-    }
     let now = Utc::now();
-    let mut am: job::ActiveModel = job.into();
-    am.state = Set(QUEUED.into());
-    am.attempts = Set(0);
-    am.run_at = Set(now);
-    am.finished_at = Set(None);
-    am.updated_at = Set(now);
-    let job = tx.update(am).await?;
+    let job = change_state(
+        tx,
+        id,
+        &[DEAD],
+        vec![
+            (job::Column::State, Expr::value(QUEUED)),
+            (job::Column::Attempts, Expr::value(0)),
+            (job::Column::RunAt, Expr::value(now)),
+            (
+                job::Column::FinishedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            ),
+            (job::Column::UpdatedAt, Expr::value(now)),
+        ],
+    )
+    .await?;
     tx.mark_enqueued();
     Ok(job)
 }
 
 /// Gives up on a QUEUED or DEAD job for good.
 pub async fn discard(tx: &Tx, id: Uuid) -> AppResult<job::Model> {
+    let now = Utc::now();
+    change_state(
+        tx,
+        id,
+        &[QUEUED, DEAD],
+        vec![
+            (job::Column::State, Expr::value(DISCARDED)),
+            (job::Column::FinishedAt, Expr::value(Some(now))),
+            (job::Column::UpdatedAt, Expr::value(now)),
+        ],
+    )
+    .await
+}
+
+/// Applies `sets` to the job only while it is in one of `from` (one conditional statement,
+/// so a worker claiming it at the same moment cannot be overtaken): NOT_FOUND when the
+/// scope cannot see it, BAD_USER_INPUT naming its state when it is in another one.
+async fn change_state(
+    tx: &Tx,
+    id: Uuid,
+    from: &[&str],
+    sets: Vec<(job::Column, sea_orm::sea_query::SimpleExpr)>,
+) -> AppResult<job::Model> {
+    let changed = tx
+        .update_many::<job::Entity>(
+            sets,
+            Condition::all()
+                .add(job::Column::Id.eq(id))
+                .add(job::Column::State.is_in(from.iter().copied())),
+        )
+        .await?;
     let job = tx.get::<job::Entity>(id).await?;
-    if job.state != DEAD && job.state != QUEUED {
+    if changed == 0 {
         return Err(AppError::bad_input(
             "id",
             format!(
-                "only QUEUED or DEAD jobs can be discarded; this one is {}",
+                "only {} jobs can be changed so; this one is {}",
+                from.join(" or "),
                 job.state
             ),
         ));
     }
-    let now = Utc::now();
-    let mut am: job::ActiveModel = job.into();
-    am.state = Set(DISCARDED.into());
-    am.finished_at = Set(Some(now));
-    am.updated_at = Set(now);
-    tx.update(am).await
+    Ok(job)
 }
 
 /// Jobs per state, as the scope may see them.

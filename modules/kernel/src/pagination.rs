@@ -23,6 +23,23 @@ pub struct PageArgs {
     pub before: Option<String>,
 }
 
+impl PageArgs {
+    /// The four arguments as a resolver receives them.
+    pub fn new(
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> PageArgs {
+        PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+    }
+}
+
 fn encode_cursor(id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("c:{id}"))
 }

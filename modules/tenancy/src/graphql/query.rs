@@ -1,9 +1,9 @@
-use super::page;
 use super::types::{ApiKey, Company, Invitation, Me, User};
 use crate::model::{CompanyStatus, CompanyType};
 use crate::service::{api_keys, auth, platform, roles_of, team};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, Result};
+use ils_kernel::pagination::PageArgs;
 use ils_kernel::request_parts;
 
 #[derive(Default)]
@@ -41,7 +41,7 @@ impl TenancyQuery {
         before: Option<String>,
     ) -> Result<Connection<String, User>> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(team::users(db, tenant, page(first, after, last, before)).await?)
+        Ok(team::users(db, tenant, PageArgs::new(first, after, last, before)).await?)
     }
 
     /// Invitations of the acting company (company admins).
@@ -54,7 +54,7 @@ impl TenancyQuery {
         before: Option<String>,
     ) -> Result<Connection<String, Invitation>> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(team::invitations(db, tenant, page(first, after, last, before)).await?)
+        Ok(team::invitations(db, tenant, PageArgs::new(first, after, last, before)).await?)
     }
 
     /// API keys of the acting company, without their secrets (company admins).
@@ -67,7 +67,7 @@ impl TenancyQuery {
         before: Option<String>,
     ) -> Result<Connection<String, ApiKey>> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(api_keys::list(db, tenant, page(first, after, last, before)).await?)
+        Ok(api_keys::list(db, tenant, PageArgs::new(first, after, last, before)).await?)
     }
 
     /// Every company on the platform (platform admins only).
@@ -87,6 +87,12 @@ impl TenancyQuery {
             company_type: f.company_type,
             search: f.search,
         };
-        Ok(platform::companies(db, tenant, filter, page(first, after, last, before)).await?)
+        Ok(platform::companies(
+            db,
+            tenant,
+            filter,
+            PageArgs::new(first, after, last, before),
+        )
+        .await?)
     }
 }
