@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::server;
-use ils_kernel::jobs::{NOOP, NewJob, SUCCEEDED, WorkerConfig, run_workers};
+use ils_kernel::jobs::{NOOP, NewJob, WorkerConfig, run_workers};
 use std::time::{Duration, Instant};
 
 pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<()> {
@@ -33,6 +33,9 @@ pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<
         enqueued += n;
     }
     let enqueue_secs = started.elapsed().as_secs_f64();
+    ils_kernel::jobs::analyze(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let statements_before = counter.get();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let cfg = WorkerConfig {
@@ -48,14 +51,15 @@ pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<
         cfg,
         shutdown.clone(),
     ));
+    // Progress: the no-op jobs still queued or running (this bench's and any left over).
     loop {
-        let done = ils_kernel::jobs::count_by_key_prefix(&db, &format!("bench:{run}:"), SUCCEEDED)
+        let left = ils_kernel::jobs::count_unfinished(&db, NOOP)
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        if done as usize >= count {
+        if left == 0 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let secs = started.elapsed().as_secs_f64();
     let statements = counter.get() - statements_before;

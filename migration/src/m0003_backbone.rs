@@ -50,27 +50,19 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        // The claims walk these in claim order: due jobs by priority then due time, and
-        // running jobs by lease expiry.
-        m.create_index(
-            Index::create()
-                .name("ix_jobs_due")
-                .table("jobs")
-                .col("state")
-                .col(("priority", IndexOrder::Desc))
-                .col("run_at")
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(
-            Index::create()
-                .name("ix_jobs_lease")
-                .table("jobs")
-                .col("state")
-                .col("lease_until")
-                .to_owned(),
-        )
-        .await?;
+        // The claims walk these partial indexes in claim order: queued jobs by priority then
+        // due time, running jobs by lease expiry. Partial, so finished jobs cost the claim
+        // nothing; the claim names the state as a literal so the planner can use them.
+        m.get_connection()
+            .execute_unprepared(
+                "CREATE INDEX ix_jobs_due ON jobs (priority DESC, run_at) WHERE state = 'QUEUED'",
+            )
+            .await?;
+        m.get_connection()
+            .execute_unprepared(
+                "CREATE INDEX ix_jobs_lease ON jobs (lease_until) WHERE state = 'RUNNING'",
+            )
+            .await?;
         index(m, "jobs", "company_id").await?;
 
         m.create_table(
@@ -156,6 +148,14 @@ impl MigrationTrait for Migration {
         let conn = m.get_connection();
         match m.get_database_backend() {
             DbBackend::Postgres => {
+                // A queue table churns: vacuum and analyse it early, so dead versions of
+                // claimed and finished jobs do not pile up in front of the claims.
+                conn.execute_unprepared(
+                    "ALTER TABLE jobs SET (autovacuum_vacuum_scale_factor = 0.01, \
+                     autovacuum_vacuum_threshold = 500, autovacuum_analyze_scale_factor = 0.02, \
+                     autovacuum_vacuum_cost_delay = 0)",
+                )
+                .await?;
                 conn.execute_unprepared(&rls::ensure_app_role()).await?;
                 let owned = rls::owned("company_id");
                 for wall in [

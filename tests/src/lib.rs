@@ -326,3 +326,90 @@ impl Auth {
 pub fn email(tag: &str) -> String {
     format!("{tag}-{}@test.example", uuid::Uuid::new_v4().simple())
 }
+
+/// Polls `check` every 100 ms until it returns `Ok`, and returns that value. After
+/// `timeout` it panics naming `what` and showing the last `Err` (what was there instead).
+pub async fn eventually<F, Fut, T, E>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(last) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{what}: not within {timeout:?}; last seen: {last:?}"
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The nodes of a GraphQL connection (`{ edges { node } }`).
+pub fn nodes(connection: &Value) -> Vec<Value> {
+    connection["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a connection: {connection}"))
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+/// Invites a STAFF member into the admin's company and signs them in.
+pub async fn staff_of(s: &TestServer, admin: &Session) -> Session {
+    let inv = s
+        .ok(
+            &admin.auth(),
+            "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
+            json!({ "e": email("staff") }),
+        )
+        .await;
+    let token = inv["inviteUser"]["token"]
+        .as_str()
+        .expect("invitation token");
+    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\") {
+        accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+    Session::from_payload(
+        &s.ok(&Auth::None, accept, json!({ "t": token, "p": PASSWORD }))
+            .await["acceptInvitation"],
+    )
+}
+
+/// Creates a STAFF API key named `name` (which emits `api_key.created`); returns its
+/// global id and its secret.
+pub async fn create_api_key(s: &TestServer, who: &Session, name: &str) -> (String, String) {
+    let data = s
+        .ok(
+            &who.auth(),
+            "mutation($n: String!) { createApiKey(name: $n, role: STAFF) { secret apiKey { id } } }",
+            json!({ "n": name }),
+        )
+        .await;
+    let made = &data["createApiKey"];
+    (
+        made["apiKey"]["id"]
+            .as_str()
+            .expect("api key id")
+            .to_owned(),
+        made["secret"].as_str().expect("api key secret").to_owned(),
+    )
+}
+
+/// Creates a STAFF API key named `name` (which emits `api_key.created`); returns its
+/// global id.
+pub async fn create_key(s: &TestServer, who: &Session, name: &str) -> String {
+    create_api_key(s, who, name).await.0
+}
+
+/// The row id behind the session's company global id.
+pub fn company_uuid(session: &Session) -> uuid::Uuid {
+    let gid = session.company_id.as_deref().expect("a company session");
+    let (ty, id) = ils_kernel::id::decode_any(gid).expect("a global id");
+    assert_eq!(ty, "Company", "{gid}");
+    id
+}

@@ -143,24 +143,20 @@ impl Receiver {
         what: &str,
         pred: impl Fn(&[Received]) -> bool,
     ) -> Vec<Received> {
-        let started = Instant::now();
-        loop {
+        crate::eventually(&format!("receiver: {what}"), limit, || {
             let got = self.requests();
-            if pred(&got) {
-                return got;
-            }
-            if started.elapsed() > limit {
+            let result = if pred(&got) {
+                Ok(got)
+            } else {
                 let bodies: Vec<String> = got
                     .iter()
                     .map(|r| String::from_utf8_lossy(&r.body).into_owned())
                     .collect();
-                panic!(
-                    "receiver: {what} not within {limit:?}; got {} requests: {bodies:?}",
-                    got.len()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+                Err(format!("{} requests: {bodies:?}", got.len()))
+            };
+            async move { result }
+        })
+        .await
     }
 
     /// Waits until at least `n` requests arrived.

@@ -18,8 +18,13 @@ pub const LEGACY_WS: &str = "graphql-ws";
 
 /// How long something that should happen may take.
 pub const SHOULD_HAPPEN: Duration = Duration::from_secs(10);
-/// How long to watch for something that must not happen.
+/// How long to watch for something that must not happen where no sentinel can prove it
+/// (see `assert_no_event` for the sentinel way).
 pub const MUST_NOT_HAPPEN: Duration = Duration::from_secs(2);
+/// How long a subscription may take to become live (`ready`), sentinels resent included.
+pub const READY: Duration = Duration::from_secs(30);
+/// How long `ready` waits for one sentinel before it sends another.
+const SENTINEL_RESEND: Duration = Duration::from_secs(3);
 
 /// What the server sent next.
 #[derive(Debug)]
@@ -145,18 +150,29 @@ pub async fn run(ws: &mut Ws, protocol: &str, id: &str, query: &str) -> Value {
 
 /// Collects what the server sends until it closes (at most 10 s per message).
 pub async fn until_closed(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
+    until_closed_within(ws, SHOULD_HAPPEN).await
+}
+
+/// Collects what the server sends until it closes; panics when it is still open after
+/// `wait` in all.
+pub async fn until_closed_within(ws: &mut Ws, wait: Duration) -> (Vec<Value>, Option<u16>) {
+    let deadline = tokio::time::Instant::now() + wait;
     let mut seen = vec![];
     loop {
-        match recv(ws).await {
-            Event::Json(v) => seen.push(v),
-            Event::Closed(code) => return (seen, code),
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match recv_within(ws, left).await {
+            Some(Event::Json(v)) => seen.push(v),
+            Some(Event::Closed(code)) => return (seen, code),
+            None => panic!("the socket was still open after {wait:?}; it sent {seen:?}"),
         }
     }
 }
 
 /// Starts a subscription (graphql-transport-ws) on an acknowledged socket, then runs a
-/// trivial query on the same socket so the subscription has been set up by the time this
-/// returns (the server handles the messages of one socket in order).
+/// trivial query on the same socket to learn that the server accepted it (a refusal would
+/// have come first). Accepted is not yet live: the subscription may reach the event bus a
+/// little later. Tests that need events use `ready` (or `subscribe_events_ready`), which
+/// proves liveness with a sentinel event.
 pub async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) {
     send(
         ws,
@@ -181,9 +197,6 @@ pub async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) {
             _ => panic!("unexpected answer to the probe: {msg}"),
         }
     }
-    // The subscription stream is polled in the same loop as the probe; a short pause makes
-    // sure it reached the bus before the caller causes events.
-    tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
 /// The `events` subscription selecting every field of a `DomainEvent`.
@@ -191,12 +204,79 @@ pub const EVENTS: &str =
     "subscription($types: [String!]) { events(types: $types) { id type occurredAt data } }";
 
 /// Opens a graphql-transport-ws socket as `auth` and subscribes to `events(types:)` under
-/// the operation id `"events"`.
+/// the operation id `"events"` (accepted, not necessarily live yet: see `ready`).
 pub async fn subscribe_events(s: &TestServer, auth: &Auth, types: Option<&[&str]>) -> Ws {
     let mut ws = connect(s, TRANSPORT_WS).await;
     init(&mut ws, auth).await;
     subscribe(&mut ws, "events", EVENTS, json!({ "types": types })).await;
     ws
+}
+
+/// `subscribe_events`, then `ready` with `sentinel`: the returned socket's subscription is
+/// live and nothing is pending on it.
+pub async fn subscribe_events_ready<F, Fut>(
+    s: &TestServer,
+    auth: &Auth,
+    types: Option<&[&str]>,
+    sentinel: F,
+) -> Ws
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = String>,
+{
+    let mut ws = subscribe_events(s, auth, types).await;
+    ready(&mut [&mut ws], sentinel).await;
+    ws
+}
+
+/// Whether `event`'s data mentions `token` (an id or a marker a sentinel returned).
+fn mentions(event: &Value, token: &str) -> bool {
+    event["data"].to_string().contains(token)
+}
+
+/// Proves the `events` subscriptions on `sockets` are live with a sentinel.
+///
+/// `sentinel` is a harmless action that causes exactly one event every socket selects
+/// (creating an API key, say) and returns a string that event's `data` contains (its id,
+/// a marker). This waits until that event arrives on every socket, skipping what comes
+/// before it (leftovers of the test's setup). A sentinel fired before a subscription
+/// reached the bus is lost, so while it has not arrived everywhere another one is fired
+/// every few seconds, and the newest one is awaited on every socket. Events reach a
+/// socket in the order they were dispatched, so nothing of an earlier sentinel is left
+/// behind the newest one.
+pub async fn ready<F, Fut>(sockets: &mut [&mut Ws], mut sentinel: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = String>,
+{
+    let deadline = tokio::time::Instant::now() + READY;
+    loop {
+        let token = sentinel().await;
+        let round_end = tokio::time::Instant::now() + SENTINEL_RESEND;
+        let mut everywhere = true;
+        for ws in sockets.iter_mut() {
+            let mut arrived = false;
+            loop {
+                let left = round_end.saturating_duration_since(tokio::time::Instant::now());
+                match next_event_within(ws, "events", left).await {
+                    Some(ev) if mentions(&ev, &token) => {
+                        arrived = true;
+                        break;
+                    }
+                    Some(_) => continue,
+                    None => break,
+                }
+            }
+            everywhere &= arrived;
+        }
+        if everywhere {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no sentinel event arrived on every subscription within {READY:?}"
+        );
+    }
 }
 
 /// The next event of the subscription `id` within `wait` (`None` when none came); panics
@@ -221,9 +301,21 @@ pub async fn next_event(ws: &mut Ws) -> Value {
         .expect("an event within 10 s")
 }
 
-/// Asserts the `events` subscription delivers nothing for 2 s.
-pub async fn assert_no_event(ws: &mut Ws, why: &str) {
-    if let Some(ev) = next_event_within(ws, "events", MUST_NOT_HAPPEN).await {
-        panic!("{why}: unexpected event {ev}");
+/// Asserts the `events` subscriptions on `sockets` deliver nothing more of what happened so
+/// far: `sentinel` (as for `ready`) causes one later event every socket selects, and that
+/// must be the next event on each. Events arrive in the order they were dispatched, so
+/// anything that was on its way would have come first; no fixed waiting window.
+pub async fn assert_no_event<F, Fut>(sockets: &mut [&mut Ws], why: &str, mut sentinel: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = String>,
+{
+    let token = sentinel().await;
+    for ws in sockets.iter_mut() {
+        let ev = next_event(ws).await;
+        assert!(
+            mentions(&ev, &token),
+            "{why}: unexpected event {ev} (before the sentinel {token})"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The audit log: every mutation is recorded with who, from where, on what and how it
 //! ended; each company reads only its own; nothing can change or delete an entry.
 
-use ils_tests::{Auth, PASSWORD, Session, TestServer, email, first_code};
+use ils_tests::{Auth, TestServer, email, first_code, nodes, staff_of};
 use serde_json::{Value, json};
 
 const UA: &str = "ils-audit-test/1.0 (black box)";
@@ -26,33 +26,11 @@ async fn post_ua(s: &TestServer, auth: &Auth, query: &str, variables: Value) -> 
 }
 
 async fn audit_log(s: &TestServer, who: &Auth, filter: Value) -> Vec<Value> {
-    let data = s.ok(who, LOG, json!({ "f": filter })).await;
-    data["auditLog"]["edges"]
-        .as_array()
-        .expect("a connection")
-        .iter()
-        .map(|e| e["node"].clone())
-        .collect()
+    nodes(&s.ok(who, LOG, json!({ "f": filter })).await["auditLog"])
 }
 
 fn by_op<'a>(log: &'a [Value], op: &str) -> Vec<&'a Value> {
     log.iter().filter(|e| e["operation"] == op).collect()
-}
-
-async fn staff_of(s: &TestServer, admin: &Session) -> Session {
-    let inv = s
-        .ok(
-            &admin.auth(),
-            "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
-            json!({ "e": email("staff") }),
-        )
-        .await;
-    let token = inv["inviteUser"]["token"].as_str().unwrap().to_owned();
-    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\") { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
-    Session::from_payload(
-        &s.ok(&Auth::None, accept, json!({ "t": token, "p": PASSWORD }))
-            .await["acceptInvitation"],
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@
 use ils_kernel::{DomainEvent, TenantContext};
 use ils_tests::receiver::Receiver;
 use ils_tests::ws;
-use ils_tests::{Auth, Session, TestServer, email, fresh_database, redis_url};
+use ils_tests::{Session, TestServer, company_uuid, create_key, email, fresh_database, redis_url};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -15,27 +15,30 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use uuid::Uuid;
 
-const CREATE_KEY: &str =
-    "mutation($name: String!) { createApiKey(name: $name, role: STAFF) { secret apiKey { id } } }";
 const REVOKE_KEY: &str = "mutation($id: ID!) { revokeApiKey(id: $id) { id } }";
 const INVITE: &str =
     "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { invitation { id } } }";
 
-/// Creates a STAFF API key named `name`; returns its global id.
-async fn create_key(s: &TestServer, auth: &Auth, name: &str) -> String {
-    let data = s.ok(auth, CREATE_KEY, json!({ "name": name })).await;
-    data["createApiKey"]["apiKey"]["id"]
-        .as_str()
-        .expect("api key id")
-        .to_owned()
+/// A sentinel for unfiltered and `api_key.*` subscriptions: creates an API key (one
+/// `api_key.created`); returns its id.
+async fn key_sentinel(s: &TestServer, who: &Session) -> String {
+    create_key(s, who, "sentinel").await
 }
 
-/// The row id behind the session's company global id.
-fn company_uuid(session: &Session) -> Uuid {
-    let gid = session.company_id.as_deref().expect("a company session");
-    let (ty, id) = ils_kernel::id::decode_any(gid).expect("a global id");
-    assert_eq!(ty, "Company", "{gid}");
-    id
+/// A sentinel for `api_key.revoked` subscriptions: creates and revokes an API key;
+/// returns its id.
+async fn revoked_key_sentinel(s: &TestServer, who: &Session) -> String {
+    let key = create_key(s, who, "revoked sentinel").await;
+    s.ok(&who.auth(), REVOKE_KEY, json!({ "id": key })).await;
+    key
+}
+
+/// A sentinel for subscriptions that select `user.invited`: invites someone; returns the
+/// invitee's (unique) email, which the event carries.
+async fn invite_sentinel(s: &TestServer, who: &Session) -> String {
+    let invitee = email("sentinel");
+    s.ok(&who.auth(), INVITE, json!({ "e": invitee })).await;
+    invitee
 }
 
 /// Whether `v` is the global id `gid` (events carry the same global IDs as the API).
@@ -74,10 +77,10 @@ async fn subscribers_see_only_their_own_companys_events() {
     let s = TestServer::start().await;
     let a = s.sign_up("Alpha Optics", "ECP", &email("ev-a")).await;
     let b = s.sign_up("Beta Optics", "ECP", &email("ev-b")).await;
-    let mut wa = ws::subscribe_events(&s, &a.auth(), None).await;
-    let mut wb = ws::subscribe_events(&s, &b.auth(), None).await;
+    let mut wa = ws::subscribe_events_ready(&s, &a.auth(), None, || key_sentinel(&s, &a)).await;
+    let mut wb = ws::subscribe_events_ready(&s, &b.auth(), None, || key_sentinel(&s, &b)).await;
 
-    let key_a = create_key(&s, &a.auth(), "alpha key").await;
+    let key_a = create_key(&s, &a, "alpha key").await;
     let ev = ws::next_event(&mut wa).await;
     assert_event_shape(&ev);
     assert_eq!(ev["type"], "api_key.created", "{ev}");
@@ -89,16 +92,25 @@ async fn subscribers_see_only_their_own_companys_events() {
             .is_some_and(|r| r.eq_ignore_ascii_case("staff")),
         "{ev}"
     );
-    ws::assert_no_event(&mut wb, "company B saw company A's event").await;
+    ws::assert_no_event(&mut [&mut wb], "company B saw company A's event", || {
+        key_sentinel(&s, &b)
+    })
+    .await;
 
-    // B's socket is live: it gets B's own event, and A does not.
-    let key_b = create_key(&s, &b.auth(), "beta key").await;
+    // B's own events reach B, and not A.
+    let key_b = create_key(&s, &b, "beta key").await;
     let ev = ws::next_event(&mut wb).await;
     assert_eq!(ev["type"], "api_key.created", "{ev}");
     assert_eq!(ev["data"]["name"], "beta key", "{ev}");
     assert!(same_id(&ev["data"]["apiKeyId"], &key_b), "{ev} vs {key_b}");
-    ws::assert_no_event(&mut wa, "company A saw company B's event").await;
-    ws::assert_no_event(&mut wb, "company B got a second event").await;
+    ws::assert_no_event(&mut [&mut wa], "company A saw company B's event", || {
+        key_sentinel(&s, &a)
+    })
+    .await;
+    ws::assert_no_event(&mut [&mut wb], "company B got a second event", || {
+        key_sentinel(&s, &b)
+    })
+    .await;
 
     wa.close(None).await.ok();
     wb.close(None).await.ok();
@@ -109,13 +121,19 @@ async fn subscribers_see_only_their_own_companys_events() {
 async fn the_types_filter_selects_exact_types_and_families() {
     let s = TestServer::start().await;
     let a = s.sign_up("Filter Optics", "ECP", &email("ev-f")).await;
-    let mut all = ws::subscribe_events(&s, &a.auth(), None).await;
-    let mut family = ws::subscribe_events(&s, &a.auth(), Some(&["api_key.*"])).await;
-    let mut exact = ws::subscribe_events(&s, &a.auth(), Some(&["api_key.revoked"])).await;
+    // Made live one after the other, each with a sentinel the ones before do not select.
+    let mut exact = ws::subscribe_events_ready(&s, &a.auth(), Some(&["api_key.revoked"]), || {
+        revoked_key_sentinel(&s, &a)
+    })
+    .await;
+    let mut family =
+        ws::subscribe_events_ready(&s, &a.auth(), Some(&["api_key.*"]), || key_sentinel(&s, &a))
+            .await;
+    let mut all = ws::subscribe_events_ready(&s, &a.auth(), None, || invite_sentinel(&s, &a)).await;
 
     s.ok(&a.auth(), INVITE, json!({ "e": email("ev-f-invitee") }))
         .await;
-    let key = create_key(&s, &a.auth(), "filtered").await;
+    let key = create_key(&s, &a, "filtered").await;
     s.ok(&a.auth(), REVOKE_KEY, json!({ "id": key })).await;
 
     // Unfiltered: all three (their order is not part of the contract).
@@ -130,7 +148,14 @@ async fn the_types_filter_selects_exact_types_and_families() {
         .map(String::from)
         .collect();
     assert_eq!(seen, expected);
-    ws::assert_no_event(&mut all, "an unfiltered subscriber got a fourth event").await;
+    // (The sentinels, in this order, are selected by the subscription checked and by none
+    // checked later.)
+    ws::assert_no_event(
+        &mut [&mut all],
+        "an unfiltered subscriber got a fourth event",
+        || invite_sentinel(&s, &a),
+    )
+    .await;
 
     // `api_key.*`: the two key events, not the invitation.
     let mut seen = BTreeSet::new();
@@ -152,13 +177,23 @@ async fn the_types_filter_selects_exact_types_and_families() {
             .map(String::from)
             .collect::<BTreeSet<_>>()
     );
-    ws::assert_no_event(&mut family, "api_key.* let through another event").await;
+    ws::assert_no_event(
+        &mut [&mut family],
+        "api_key.* let through another event",
+        || key_sentinel(&s, &a),
+    )
+    .await;
 
     // An exact type: the revocation only.
     let ev = ws::next_event(&mut exact).await;
     assert_eq!(ev["type"], "api_key.revoked", "{ev}");
     assert!(same_id(&ev["data"]["apiKeyId"], &key), "{ev}");
-    ws::assert_no_event(&mut exact, "an exact filter let through another event").await;
+    ws::assert_no_event(
+        &mut [&mut exact],
+        "an exact filter let through another event",
+        || revoked_key_sentinel(&s, &a),
+    )
+    .await;
 
     for mut w in [all, family, exact] {
         w.close(None).await.ok();
@@ -177,12 +212,38 @@ impl DomainEvent for ProbeEvent {
     const TYPE: &'static str = "test.probe";
 }
 
+/// A sentinel for `test.*` subscriptions: commits one `test.probe` event with a unique
+/// marker for `company`; returns the marker.
+async fn probe_sentinel(s: &TestServer, company: Uuid) -> String {
+    let marker = format!("sentinel-{}", Uuid::new_v4().simple());
+    let tx = s
+        .server
+        .state
+        .db
+        .tenant(&TenantContext::system_for(Some(company)))
+        .await
+        .expect("a transaction");
+    tx.emit(
+        &ProbeEvent {
+            marker: marker.clone(),
+        },
+        &[],
+    )
+    .await
+    .expect("emit");
+    tx.commit().await.expect("commit");
+    marker
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_of_a_rolled_back_transaction_are_never_delivered() {
     let s = TestServer::start().await;
     let a = s.sign_up("Rollback Optics", "ECP", &email("ev-rb")).await;
     let company = company_uuid(&a);
-    let mut w = ws::subscribe_events(&s, &a.auth(), Some(&["test.*"])).await;
+    let mut w = ws::subscribe_events_ready(&s, &a.auth(), Some(&["test.*"]), || {
+        probe_sentinel(&s, company)
+    })
+    .await;
 
     let db = &s.server.state.db;
     let ctx = TenantContext::system_for(Some(company));
@@ -215,7 +276,12 @@ async fn events_of_a_rolled_back_transaction_are_never_delivered() {
     assert_eq!(ev["type"], "test.probe", "{ev}");
     assert_eq!(ev["data"]["marker"], "committed", "{ev}");
     assert_eq!(ev["id"], committed.to_string(), "{ev}");
-    ws::assert_no_event(&mut w, "an event of a rolled-back transaction arrived").await;
+    ws::assert_no_event(
+        &mut [&mut w],
+        "an event of a rolled-back transaction arrived",
+        || probe_sentinel(&s, company),
+    )
+    .await;
 
     // Nor is it in the outbox, dispatched or not.
     let conn = s.owner_connection().await;
@@ -254,7 +320,7 @@ async fn events_committed_without_a_dispatcher_are_dispatched_after_a_restart() 
         json!({ "url": receiver.url("/hook") }),
     )
     .await;
-    let key = create_key(&s1, &a.auth(), "offline key").await;
+    let key = create_key(&s1, &a, "offline key").await;
 
     let conn = s1.owner_connection().await;
     let undispatched = "SELECT COUNT(*) AS n FROM events WHERE event_type = 'api_key.created' AND dispatched_at IS NULL";
@@ -264,7 +330,8 @@ async fn events_committed_without_a_dispatcher_are_dispatched_after_a_restart() 
         1,
         "the event is not in the outbox"
     );
-    // Nothing dispatches it while server 1 runs without workers.
+    // Nothing dispatches it while server 1 runs without workers. (No sentinel can prove
+    // this: with no dispatcher, a sentinel would not be dispatched either.)
     tokio::time::sleep(ws::MUST_NOT_HAPPEN).await;
     assert_eq!(
         count(&conn, undispatched).await,
@@ -323,8 +390,8 @@ async fn events_committed_without_a_dispatcher_are_dispatched_after_a_restart() 
     conn.close().await.ok();
 
     // Server 2's live path works too.
-    let mut w = ws::subscribe_events(&s2, &a.auth(), None).await;
-    create_key(&s2, &a.auth(), "online key").await;
+    let mut w = ws::subscribe_events_ready(&s2, &a.auth(), None, || key_sentinel(&s2, &a)).await;
+    create_key(&s2, &a, "online key").await;
     let ev = ws::next_event(&mut w).await;
     assert_eq!(ev["data"]["name"], "online key", "{ev}");
     w.close(None).await.ok();
@@ -355,11 +422,14 @@ async fn events_cross_replicas_through_redis() {
     .await;
     let a = s1.sign_up("Replica Optics", "ECP", &email("ev-rep")).await;
     let b = s1.sign_up("Other Optics", "ECP", &email("ev-rep-b")).await;
+    // Keys are created through replica 2, whose dispatcher is the only one.
     let mut on1 = ws::subscribe_events(&s1, &a.auth(), None).await;
     let mut on2 = ws::subscribe_events(&s2, &a.auth(), None).await;
-    let mut other = ws::subscribe_events(&s1, &b.auth(), None).await;
+    ws::ready(&mut [&mut on1, &mut on2], || key_sentinel(&s2, &a)).await;
+    let mut other =
+        ws::subscribe_events_ready(&s1, &b.auth(), None, || key_sentinel(&s2, &b)).await;
 
-    let key = create_key(&s2, &a.auth(), "replicated").await;
+    let key = create_key(&s2, &a, "replicated").await;
     for w in [&mut on1, &mut on2] {
         let ev = ws::next_event(w).await;
         assert_eq!(ev["type"], "api_key.created", "{ev}");
@@ -367,9 +437,16 @@ async fn events_cross_replicas_through_redis() {
         assert!(same_id(&ev["data"]["apiKeyId"], &key), "{ev}");
     }
     // One path, no duplicates; and the relay keeps companies apart.
-    ws::assert_no_event(&mut on1, "replica 1 delivered the event twice").await;
-    ws::assert_no_event(&mut on2, "replica 2 delivered the event twice").await;
-    ws::assert_no_event(&mut other, "another company saw the event").await;
+    ws::assert_no_event(
+        &mut [&mut on1, &mut on2],
+        "a replica delivered the event twice",
+        || key_sentinel(&s2, &a),
+    )
+    .await;
+    ws::assert_no_event(&mut [&mut other], "another company saw the event", || {
+        key_sentinel(&s2, &b)
+    })
+    .await;
 
     for mut w in [on1, on2, other] {
         w.close(None).await.ok();

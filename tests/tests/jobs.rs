@@ -11,7 +11,7 @@ use ils_kernel::jobs::{
 };
 use ils_kernel::{Db, TenantContext};
 use ils_tests::receiver::Receiver;
-use ils_tests::{Session, TestServer, email};
+use ils_tests::{Session, TestServer, company_uuid, email, eventually, nodes, staff_of};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -83,21 +83,18 @@ async fn job_by_id(db: &Db, id: Uuid) -> job::Model {
 
 /// Polls until every job of `kind` is in `state` (and there are `n` of them).
 async fn wait_all(db: &Db, kind: &str, n: usize, state: &str) -> Vec<job::Model> {
-    let started = Instant::now();
-    loop {
+    eventually(&format!("{kind}: {n} × {state}"), WAIT, || async {
         let rows = jobs_of(db, kind).await;
         if rows.len() == n && rows.iter().all(|j| j.state == state) {
-            return rows;
-        }
-        if started.elapsed() > WAIT {
-            let states: Vec<(String, i32, Option<String>)> = rows
+            Ok(rows)
+        } else {
+            Err(rows
                 .iter()
                 .map(|j| (j.state.clone(), j.attempts, j.last_error.clone()))
-                .collect();
-            panic!("{kind}: not {n} × {state} within {WAIT:?}: {states:?}");
+                .collect::<Vec<_>>())
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 type Seen = Arc<Mutex<HashMap<Uuid, Vec<i32>>>>;
@@ -121,20 +118,34 @@ fn recording_kind(name: &'static str, seen: &Seen) -> JobKind {
     )
 }
 
-fn company_uuid(session: &Session) -> Uuid {
-    let id = session.company_id.as_deref().expect("a company");
-    ils_kernel::id::decode_any(id).expect("a global id").1
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_worker_died_runs_again_after_its_lease() {
     let s = quiet_server().await;
     let seen: Seen = Arc::default();
     let mut reg = Registry::default();
+    reg.add(recording_kind("test.held", &seen));
     reg.add(recording_kind("test.once", &seen));
     let reg = Arc::new(reg);
     let db = s.server.state.db.clone().with_registry(reg.clone());
+    let other = worker("other", Duration::from_secs(60));
 
+    // While a lease holds, nobody else gets the job (the lease is far longer than the test).
+    assert!(
+        enqueue_system(&db, NewJob::new("test.held", json!({})))
+            .await
+            .unwrap()
+    );
+    let held = vec!["test.held".to_owned()];
+    let holder = worker("holder", Duration::from_secs(600));
+    let claimed = claim(&db, &held, 10, &holder).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].locked_by.as_deref(), Some("holder"));
+    assert!(
+        claim(&db, &held, 10, &other).await.unwrap().is_empty(),
+        "a job was claimed again while its lease held"
+    );
+
+    // Once a lease expires, the job runs again.
     assert!(
         enqueue_system(&db, NewJob::new("test.once", json!({ "n": 1 })))
             .await
@@ -149,9 +160,6 @@ async fn a_job_whose_worker_died_runs_again_after_its_lease() {
     assert_eq!(claimed[0].state, jobs::RUNNING);
     assert_eq!(claimed[0].attempts, 1);
     assert_eq!(claimed[0].locked_by.as_deref(), Some("killed-worker"));
-    // While the lease holds, nobody else gets it.
-    let other = worker("other", Duration::from_secs(30));
-    assert!(claim(&db, &kinds, 10, &other).await.unwrap().is_empty());
 
     let stop = CancellationToken::new();
     let live = spawn_workers(
@@ -171,6 +179,15 @@ async fn a_job_whose_worker_died_runs_again_after_its_lease() {
         seen.lock().unwrap().get(&id),
         Some(&vec![2]),
         "the handler ran once more, as attempt 2"
+    );
+    // The held job was never run by the live worker: its lease still holds.
+    let still = jobs_of(&db, "test.held").await;
+    assert_eq!(still[0].state, jobs::RUNNING, "{:?}", still[0]);
+    assert_eq!(
+        still[0].locked_by.as_deref(),
+        Some("holder"),
+        "{:?}",
+        still[0]
     );
     s.finish().await;
 }
@@ -201,8 +218,7 @@ async fn two_workers_run_fifty_jobs_each_exactly_once() {
     let w1 = spawn_workers(&db, &reg, worker("w1", Duration::from_secs(60)), &stop);
     let w2 = spawn_workers(&db, &reg, worker("w2", Duration::from_secs(60)), &stop);
     let done = wait_all(&db, "test.count", 50, jobs::SUCCEEDED).await;
-    // Give a doubled run the chance to show.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once the workers have stopped, every run they made is recorded in `seen`.
     stop.cancel();
     w1.await.unwrap();
     w2.await.unwrap();
@@ -253,7 +269,7 @@ async fn a_failing_job_is_retried_with_backoff_then_dead() {
     let stop = CancellationToken::new();
     let w = spawn_workers(&db, &reg, worker("w", Duration::from_secs(30)), &stop);
     let dead = wait_all(&db, "test.fail", 1, jobs::DEAD).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once the worker has stopped, every run it made is recorded in `calls`.
     stop.cancel();
     w.await.unwrap();
     let j = &dead[0];
@@ -272,15 +288,15 @@ async fn run_at_priority_and_idempotency_keys() {
     let s = quiet_server().await;
     let mut reg = Registry::default();
     let h = handler(|_| async { Ok(()) });
-    for k in ["test.later", "test.prio", "test.key"] {
+    for k in ["test.later", "test.soon", "test.prio", "test.key"] {
         reg.add(JobKind::new(k, h.clone()));
     }
     let reg = Arc::new(reg);
     let db = s.server.state.db.clone().with_registry(reg.clone());
     let cfg = worker("claimer", Duration::from_secs(60));
 
-    // Not before its time.
-    let at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    // Not before its time: a job due in an hour is not claimed now…
+    let at = chrono::Utc::now() + chrono::Duration::hours(1);
     assert!(
         enqueue_system(&db, NewJob::new("test.later", json!({})).run_at(at))
             .await
@@ -291,20 +307,29 @@ async fn run_at_priority_and_idempotency_keys() {
         claim(&db, &later, 10, &cfg).await.unwrap().is_empty(),
         "a job was claimed before its run_at"
     );
-    let started = Instant::now();
-    let got = loop {
-        let c = claim(&db, &later, 10, &cfg).await.unwrap();
-        if !c.is_empty() {
-            break c;
+    // …and a job due in a second is claimed once it is due, not before.
+    let at = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert!(
+        enqueue_system(&db, NewJob::new("test.soon", json!({})).run_at(at))
+            .await
+            .unwrap()
+    );
+    let soon = vec!["test.soon".to_owned()];
+    let got = eventually("the scheduled job became due", WAIT, || async {
+        let c = claim(&db, &soon, 10, &cfg).await.unwrap();
+        if c.is_empty() {
+            Err("not claimable yet")
+        } else {
+            Ok(c)
         }
-        assert!(
-            started.elapsed() < WAIT,
-            "the scheduled job never became due"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     assert_eq!(got.len(), 1);
     assert!(chrono::Utc::now() >= at, "claimed before run_at");
+    assert!(
+        claim(&db, &later, 10, &cfg).await.unwrap().is_empty(),
+        "the job due in an hour was claimed"
+    );
 
     // Higher priority first.
     let prio = vec!["test.prio".to_owned()];
@@ -369,14 +394,24 @@ async fn cron_schedules_make_one_job_per_occurrence_even_with_two_schedulers() {
     let started = Instant::now();
     let one = tokio::spawn(run_scheduler(db.clone(), reg.clone(), stop.clone()));
     let two = tokio::spawn(run_scheduler(db.clone(), reg.clone(), stop.clone()));
-    tokio::time::sleep(Duration::from_millis(3200)).await;
+    // A scheduler skips occurrences it was late for, so on a loaded machine ticks may be
+    // missed: wait (generously) for two distinct occurrences rather than for a set time.
+    eventually("two cron occurrences", WAIT, || async {
+        let ticks = jobs_of(&db, "test.tick").await;
+        let mut keys: Vec<Option<String>> =
+            ticks.iter().map(|t| t.idempotency_key.clone()).collect();
+        keys.sort();
+        keys.dedup();
+        if keys.len() >= 2 { Ok(()) } else { Err(keys) }
+    })
+    .await;
     stop.cancel();
     one.await.unwrap();
     two.await.unwrap();
     let elapsed = started.elapsed().as_secs_f64();
 
     let ticks = jobs_of(&db, "test.tick").await;
-    assert!(ticks.len() >= 2, "only {} jobs in ~3 s", ticks.len());
+    assert!(ticks.len() >= 2, "only {} jobs", ticks.len());
     let mut stamps = vec![];
     for t in &ticks {
         let key = t.idempotency_key.as_deref().expect("a cron job has a key");
@@ -409,15 +444,6 @@ async fn cron_schedules_make_one_job_per_occurrence_even_with_two_schedulers() {
 const JOBS: &str = "{ jobs(first: 100) { edges { node {
     id kind state priority attempts maxAttempts runAt lastError createdAt updatedAt finishedAt } } } }";
 const STATS: &str = "{ jobStats { state count } }";
-
-fn nodes(v: &Value) -> Vec<Value> {
-    v["edges"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a connection: {v}"))
-        .iter()
-        .map(|e| e["node"].clone())
-        .collect()
-}
 
 async fn stats(s: &TestServer, who: &Session) -> HashMap<String, i64> {
     let data = s.ok(&who.auth(), STATS, json!({})).await;
@@ -573,25 +599,7 @@ async fn job_admin_over_graphql_is_per_company() {
     );
 
     // Neither a STAFF member nor an anonymous caller sees jobs.
-    let staff = {
-        let inv = s
-            .ok(
-                &a.auth(),
-                "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
-                json!({ "e": email("jstaff") }),
-            )
-            .await;
-        let token = inv["inviteUser"]["token"].as_str().unwrap().to_owned();
-        let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\") { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
-        Session::from_payload(
-            &s.ok(
-                &ils_tests::Auth::None,
-                accept,
-                json!({ "t": token, "p": ils_tests::PASSWORD }),
-            )
-            .await["acceptInvitation"],
-        )
-    };
+    let staff = staff_of(&s, &a).await;
     assert_eq!(
         s.error_code(&staff.auth(), JOBS, json!({})).await,
         "FORBIDDEN"
@@ -772,36 +780,43 @@ async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
     assert!(got[1].verifies(&secret), "{:?}", got[1].headers);
 
     let q = "{ webhookDeliveries(first: 10) { edges { node { id eventId status attempts lastStatusCode } } } }";
-    let started = Instant::now();
-    let delivery = loop {
+    let delivery = eventually("the delivery is DELIVERED", WAIT, || async {
         let data = gql(&second.base, Some(&token), q, json!({})).await;
         let list = nodes(&data["webhookDeliveries"]);
-        if let Some(d) = list.iter().find(|d| d["status"] == "DELIVERED") {
-            break d.clone();
+        match list.iter().find(|d| d["status"] == "DELIVERED") {
+            Some(d) => Ok(d.clone()),
+            None => Err(format!(
+                "{list:#?}\nfirst:\n{first_logs}\nsecond:\n{}",
+                second.logs()
+            )),
         }
-        assert!(
-            started.elapsed() < WAIT,
-            "not DELIVERED: {list:#?}\nfirst:\n{first_logs}\nsecond:\n{}",
-            second.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     assert_eq!(delivery["eventId"], event_id);
     assert_eq!(delivery["lastStatusCode"], 200);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(rx.count(), 2, "delivered once more only");
-    // The job took two attempts: the killed one and the second process's.
-    let jobs = gql(
-        &second.base,
-        Some(&token),
-        "{ jobs(filter: { kind: \"webhook.deliver\" }, first: 10) { edges { node { id state attempts } } } }",
-        json!({}),
-    )
+    // The job took two attempts: the killed one and the second process's. (Its state is
+    // settled after the handler returns, so it may trail the delivery's.)
+    let jobs = eventually("the webhook job SUCCEEDED", WAIT, || async {
+        let data = gql(
+            &second.base,
+            Some(&token),
+            "{ jobs(filter: { kind: \"webhook.deliver\" }, first: 10) { edges { node { id state attempts } } } }",
+            json!({}),
+        )
+        .await;
+        let jobs = nodes(&data["jobs"]);
+        if jobs.iter().any(|j| j["state"] == "SUCCEEDED") {
+            Ok(jobs)
+        } else {
+            Err(jobs)
+        }
+    })
     .await;
-    let jobs = nodes(&jobs["jobs"]);
     assert_eq!(jobs.len(), 1, "{jobs:#?}");
-    assert_eq!(jobs[0]["state"], "SUCCEEDED", "{jobs:#?}");
     assert_eq!(jobs[0]["attempts"], 2, "{jobs:#?}");
+    // The job is done, so nothing more goes out: the receiver got the cut-off request and
+    // the second process's.
+    assert_eq!(rx.count(), 2, "delivered once more only");
     // The delivery log counts every request sent, the killed process's one included (an
     // attempt is counted before its request leaves).
     assert_eq!(delivery["attempts"], 2, "{delivery}");

@@ -2,10 +2,10 @@
 //! is written as an .eml file into `<data_dir>/mail`.
 
 use base64::Engine;
-use ils_tests::{TestServer, email};
+use ils_tests::{TestServer, email, eventually, nodes};
 use serde_json::json;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The readable text of a message: headers as they are, the body with quoted-printable
 /// soft breaks and `=3D` undone, and base64 parts decoded.
@@ -68,25 +68,20 @@ async fn an_invitation_is_mailed_through_the_job_queue() {
         .await;
     let token = inv["inviteUser"]["token"].as_str().unwrap().to_owned();
 
-    let started = Instant::now();
-    let (path, raw) = loop {
-        let found = messages(&mail_dir)
-            .into_iter()
-            .find(|(_, text)| readable(text).contains(&invitee));
-        if let Some(f) = found {
-            break f;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no mail to {invitee} in {} within 10 s; there: {:?}",
-            mail_dir.display(),
-            messages(&mail_dir)
+    let (path, raw) = eventually(
+        &format!("a mail to {invitee} in {}", mail_dir.display()),
+        Duration::from_secs(15),
+        || {
+            let all = messages(&mail_dir);
+            let found = all
                 .iter()
-                .map(|(p, _)| p.clone())
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+                .find(|(_, text)| readable(text).contains(&invitee))
+                .cloned();
+            let result = found.ok_or_else(|| all.into_iter().map(|(p, _)| p).collect::<Vec<_>>());
+            async move { result }
+        },
+    )
+    .await;
     let text = readable(&raw);
     let to = text
         .lines()
@@ -103,8 +98,19 @@ async fn an_invitation_is_mailed_through_the_job_queue() {
         "the invitation token is not in the mail:\n{raw}"
     );
 
-    // Exactly one message for this invitation; the mail job succeeded.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The mail job succeeded, and once it has, exactly one message for this invitation
+    // exists (a job that is done sends nothing more).
+    eventually("the mail job SUCCEEDED", Duration::from_secs(15), || async {
+        let jobs = s
+            .ok(
+                &admin.auth(),
+                "{ jobs(filter: { states: [SUCCEEDED], kind: \"mail.send\" }, first: 10) { edges { node { id kind attempts } } } }",
+                json!({}),
+            )
+            .await;
+        if nodes(&jobs["jobs"]).is_empty() { Err(jobs) } else { Ok(()) }
+    })
+    .await;
     let to_invitee = messages(&mail_dir)
         .into_iter()
         .filter(|(_, t)| readable(t).contains(&token))
@@ -113,25 +119,6 @@ async fn an_invitation_is_mailed_through_the_job_queue() {
         to_invitee, 1,
         "the invitation was mailed {to_invitee} times"
     );
-    let started = Instant::now();
-    loop {
-        let jobs = s
-            .ok(
-                &admin.auth(),
-                "{ jobs(filter: { states: [SUCCEEDED], kind: \"mail.send\" }, first: 10) { edges { node { id kind attempts } } } }",
-                json!({}),
-            )
-            .await;
-        let n = jobs["jobs"]["edges"].as_array().unwrap().len();
-        if n >= 1 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the mail job is not SUCCEEDED: {jobs}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     s.finish().await;
 }
 

@@ -2,10 +2,10 @@
 //! receiver, retries with backoff, dead-lettering, redelivery, secret rotation, the SSRF
 //! guard of production mode, and isolation between companies.
 
-use ils_tests::receiver::Receiver;
-use ils_tests::{Auth, PASSWORD, Session, TestServer, email};
+use ils_tests::receiver::{Received, Receiver};
+use ils_tests::{Session, TestServer, create_key, email, eventually, nodes, staff_of};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(15);
 const QUIET: Duration = Duration::from_millis(1500);
@@ -18,8 +18,6 @@ const ENDPOINTS: &str =
 const DELIVERIES: &str = "{ webhookDeliveries(first: 100) { edges { node {
     id endpointId eventId eventType status attempts lastStatusCode lastError lastLatencyMs
     createdAt updatedAt deliveredAt } } } }";
-const CREATE_KEY: &str =
-    "mutation($n: String!) { createApiKey(name: $n, role: STAFF) { secret apiKey { id } } }";
 const REDELIVER: &str =
     "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id status attempts eventId } }";
 const JOBS_DEAD: &str = "{ jobs(filter: { states: [DEAD] }, first: 100) { edges { node {
@@ -42,15 +40,6 @@ async fn hook_server_with(adjust: impl FnOnce(&mut ils_api::config::Config)) -> 
     .await
 }
 
-fn nodes(v: &Value) -> Vec<Value> {
-    v["edges"]
-        .as_array()
-        .unwrap_or_else(|| panic!("not a connection: {v}"))
-        .iter()
-        .map(|e| e["node"].clone())
-        .collect()
-}
-
 /// Creates an endpoint; returns (endpoint id, secret).
 async fn create_endpoint(
     s: &TestServer,
@@ -71,13 +60,15 @@ async fn create_endpoint(
     (made["endpoint"]["id"].as_str().unwrap().to_owned(), secret)
 }
 
-/// Creates an API key (which emits `api_key.created`); returns its ID.
-async fn create_key(s: &TestServer, who: &Session, name: &str) -> String {
-    let data = s.ok(&who.auth(), CREATE_KEY, json!({ "n": name })).await;
-    data["createApiKey"]["apiKey"]["id"]
-        .as_str()
-        .expect("api key id")
-        .to_owned()
+async fn delete_endpoint(s: &TestServer, who: &Session, id: &str) {
+    let del = s
+        .ok(
+            &who.auth(),
+            "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(del["deleteWebhookEndpoint"], id, "{del}");
 }
 
 async fn deliveries(s: &TestServer, who: &Session) -> Vec<Value> {
@@ -95,18 +86,53 @@ async fn wait_delivery(
     what: &str,
     pred: impl Fn(&Value) -> bool,
 ) -> Value {
-    let started = Instant::now();
-    loop {
+    eventually(&format!("a delivery {what}"), WAIT, || async {
         let all = deliveries(s, who).await;
-        if let Some(d) = all.iter().find(|d| pred(d)) {
-            return d.clone();
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "no delivery {what} within {WAIT:?}: {all:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        all.iter().find(|d| pred(d)).cloned().ok_or(all)
+    })
+    .await
+}
+
+/// Polls the company's jobs in `state` until one satisfies `pred`; returns it.
+async fn wait_job(
+    s: &TestServer,
+    who: &Session,
+    state: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let q = format!(
+        "{{ jobs(filter: {{ states: [{state}] }}, first: 100) {{ edges {{ node {{
+            id kind state attempts maxAttempts lastError finishedAt }} }} }} }}"
+    );
+    eventually(&format!("a {state} job"), WAIT, || async {
+        let jobs = nodes(&s.ok(&who.auth(), &q, json!({})).await["jobs"]);
+        jobs.iter().find(|j| pred(j)).cloned().ok_or(jobs)
+    })
+    .await
+}
+
+/// Creates an `api_key.*` endpoint at `path` on `rx` that witnesses fan-outs. One fan-out
+/// job makes every delivery of an event, so once the witness received an event, any
+/// delivery of it to another endpoint exists too: a check that a delivery does not exist
+/// is then not a matter of waiting long enough.
+async fn witness(s: &TestServer, who: &Session, rx: &Receiver, path: &str) -> String {
+    create_endpoint(s, who, &rx.url(path), &["api_key.*"])
+        .await
+        .0
+}
+
+/// Waits until the witness at `path` received the event about key `key_id`; returns the
+/// event's id.
+async fn witnessed(rx: &Receiver, path: &str, key_id: &str) -> String {
+    let at_witness = |r: &[Received]| about_key(r, key_id).into_iter().find(|r| r.path == path);
+    let got = rx
+        .wait_until(WAIT, &format!("the witness {path} got {key_id}"), |r| {
+            at_witness(r).is_some()
+        })
+        .await;
+    at_witness(&got)
+        .and_then(|r| r.event_id().map(str::to_owned))
+        .expect("x-ils-event-id")
 }
 
 /// Whether an event's `apiKeyId` names the key with global ID `key_id` (events carry the
@@ -116,31 +142,11 @@ fn names_key(v: &Value, key_id: &str) -> bool {
 }
 
 /// The requests whose body is about API key `key_id`.
-fn about_key(
-    r: &[ils_tests::receiver::Received],
-    key_id: &str,
-) -> Vec<ils_tests::receiver::Received> {
+fn about_key(r: &[Received], key_id: &str) -> Vec<Received> {
     r.iter()
         .filter(|r| names_key(&r.json()["data"]["apiKeyId"], key_id))
         .cloned()
         .collect()
-}
-
-/// Invites a STAFF member into the admin's company and signs them in.
-async fn staff_of(s: &TestServer, admin: &Session) -> Session {
-    let inv = s
-        .ok(
-            &admin.auth(),
-            "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
-            json!({ "e": email("staff") }),
-        )
-        .await;
-    let token = inv["inviteUser"]["token"].as_str().unwrap().to_owned();
-    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\") { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
-    Session::from_payload(
-        &s.ok(&Auth::None, accept, json!({ "t": token, "p": PASSWORD }))
-            .await["acceptInvitation"],
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +162,8 @@ async fn failed_deliveries_are_retried_signed_and_can_be_redelivered() {
     // Two failures, then success: three signed requests for the same event.
     let delivered = wait_delivery(&s, &a, "DELIVERED", |d| d["status"] == "DELIVERED").await;
     rx.wait_for(3, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once the delivery job is settled, nothing more goes out.
+    wait_job(&s, &a, "SUCCEEDED", |j| j["kind"] == "webhook.deliver").await;
     let got = rx.requests();
     assert_eq!(got.len(), 3, "expected exactly 3 requests");
     let event_id = got[0].event_id().expect("x-ils-event-id").to_owned();
@@ -251,15 +258,11 @@ async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_di
     assert_eq!(dead["attempts"], 3, "{dead}");
     assert_eq!(dead["lastStatusCode"], 500, "{dead}");
     assert!(dead["deliveredAt"].is_null(), "{dead}");
-    let got = rx.wait_for(3, WAIT).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(rx.count(), 3, "no attempt after the last: {got:?}");
-    assert!(got.iter().all(|r| r.verifies(&secret)));
-
-    // The dead webhook job is in the dead-letter list, with the reason.
+    // The dead webhook job is in the dead-letter list, with the reason. (The job's state is
+    // settled after its handler returns, so it may trail the delivery's.)
+    let job = wait_job(&s, &a, "DEAD", |_| true).await;
     let dead_jobs = nodes(&s.ok(&a.auth(), JOBS_DEAD, json!({})).await["jobs"]);
     assert_eq!(dead_jobs.len(), 1, "{dead_jobs:#?}");
-    let job = &dead_jobs[0];
     assert!(job["kind"].as_str().unwrap().contains("webhook"), "{job}");
     assert_eq!(job["state"], "DEAD");
     assert_eq!(job["attempts"], 3, "{job}");
@@ -269,6 +272,10 @@ async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_di
         job["lastError"].as_str().is_some_and(|e| e.contains("500")),
         "the last error names the status: {job}"
     );
+    // The job is dead, so nothing more goes out: three signed attempts in all.
+    let got = rx.requests();
+    assert_eq!(got.len(), 3, "no attempt after the last: {got:?}");
+    assert!(got.iter().all(|r| r.verifies(&secret)));
     let job_id = job["id"].as_str().unwrap().to_owned();
 
     // Retried, the job runs again; the receiver now accepts.
@@ -287,25 +294,7 @@ async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_di
     assert!(nodes(&s.ok(&a.auth(), JOBS_DEAD, json!({})).await["jobs"]).is_empty());
 
     // Retrying a job that is not DEAD is refused.
-    let started = Instant::now();
-    loop {
-        let done = nodes(
-            &s.ok(
-                &a.auth(),
-                "{ jobs(filter: { states: [SUCCEEDED] }, first: 100) { edges { node { id state } } } }",
-                json!({}),
-            )
-            .await["jobs"],
-        );
-        if done.iter().any(|j| j["id"] == job_id) {
-            break;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "the retried job never SUCCEEDED: {done:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_job(&s, &a, "SUCCEEDED", |j| j["id"] == job_id).await;
     assert_eq!(
         s.error_code(&a.auth(), RETRY_JOB, json!({ "id": job_id }))
             .await,
@@ -321,15 +310,10 @@ async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_di
     // Another dead job is discarded for good.
     rx.set_script(&[], 500);
     let second_key = create_key(&s, &a, "Second").await;
-    let started = Instant::now();
-    let second_job = loop {
-        let dead_jobs = nodes(&s.ok(&a.auth(), JOBS_DEAD, json!({})).await["jobs"]);
-        if let Some(j) = dead_jobs.first() {
-            break j["id"].as_str().unwrap().to_owned();
-        }
-        assert!(started.elapsed() < WAIT, "the second job never died");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let second_job = wait_job(&s, &a, "DEAD", |_| true).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(second_job, job_id);
     let discarded = s
         .ok(&a.auth(), DISCARD_JOB, json!({ "id": second_job }))
@@ -350,7 +334,8 @@ async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_di
         .await["jobs"],
     );
     assert!(listed.iter().any(|j| j["id"] == second_job), "{listed:#?}");
-    // Nothing runs it any more.
+    // Nothing runs it any more. (No sentinel proves a job will never be claimed; this
+    // watches for a while.)
     let before = about_key(&rx.requests(), &second_key).len();
     tokio::time::sleep(QUIET).await;
     assert_eq!(about_key(&rx.requests(), &second_key).len(), before);
@@ -479,12 +464,23 @@ async fn endpoints_are_managed_and_isolated_per_company() {
         .await;
     assert_eq!(dis["disableWebhookEndpoint"]["enabled"], false);
     assert_eq!(endpoints(&s, &a).await[0]["enabled"], false);
+    let w = witness(&s, &a, &rx, "/witness").await;
     let k2 = create_key(&s, &a, "Two").await;
-    tokio::time::sleep(QUIET).await;
+    let k2_event = witnessed(&rx, "/witness", &k2).await;
     assert!(
-        about_key(&rx.requests(), &k2).is_empty(),
+        !deliveries(&s, &a)
+            .await
+            .iter()
+            .any(|d| d["endpointId"] == ep && d["eventId"] == k2_event),
+        "a delivery to a disabled endpoint was made"
+    );
+    assert!(
+        about_key(&rx.requests(), &k2)
+            .iter()
+            .all(|r| r.path == "/witness"),
         "a disabled endpoint got an event"
     );
+    delete_endpoint(&s, &a, &w).await;
 
     // Enabled again, with a rotated secret: the next delivery verifies with the new one only.
     let en = s
@@ -587,24 +583,25 @@ async fn endpoints_are_managed_and_isolated_per_company() {
     assert_eq!(endpoints(&s, &a).await.len(), 1);
 
     // Deleted: gone from the list, and nothing more is sent.
-    let del = s
-        .ok(
-            &a.auth(),
-            "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
-            json!({ "id": ep }),
-        )
-        .await;
-    assert_eq!(del["deleteWebhookEndpoint"], ep);
+    delete_endpoint(&s, &a, &ep).await;
     assert!(endpoints(&s, &a).await.is_empty());
+    witness(&s, &a, &rx, "/witness-2").await;
     let k4 = create_key(&s, &a, "Four").await;
-    tokio::time::sleep(QUIET).await;
+    let k4_event = witnessed(&rx, "/witness-2", &k4).await;
+    assert!(
+        !deliveries(&s, &a)
+            .await
+            .iter()
+            .any(|d| d["endpointId"] == ep && d["eventId"] == k4_event),
+        "a delivery to a deleted endpoint was made"
+    );
     let all = rx.requests();
     assert!(
-        about_key(&all, &k4).is_empty(),
+        about_key(&all, &k4).iter().all(|r| r.path == "/witness-2"),
         "a deleted endpoint got an event"
     );
     assert!(
-        about_key(&all, &k2).is_empty(),
+        about_key(&all, &k2).iter().all(|r| r.path == "/witness"),
         "the event from while it was disabled was sent later"
     );
     assert!(all.iter().all(|r| r.path != "/staff" && r.path != "/evil"));

@@ -5,9 +5,9 @@ use futures_util::{SinkExt, StreamExt};
 use ils_api::config::{Environment, Introspection};
 use ils_tests::ws::{
     Event, LEGACY_WS, TRANSPORT_WS, Ws, connect, init, init_raw, recv, recv_json, run, send,
-    until_closed,
+    until_closed, until_closed_within,
 };
-use ils_tests::{Auth, TestServer, email};
+use ils_tests::{Auth, TestServer, create_api_key, email, eventually};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::protocol::Message;
@@ -393,7 +393,13 @@ async fn limits_apply_over_websocket() {
 /// it with 4401.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_sockets_close_with_4401_when_the_token_expires() {
-    let s = TestServer::start_with(|c| c.access_token_ttl_secs = 4).await;
+    // Long enough for sign-up, connect, init, subscribe and a query on a loaded machine.
+    const TOKEN_LIFETIME: u64 = 8;
+    let s = TestServer::start_with(|c| {
+        c.access_token_ttl_secs = TOKEN_LIFETIME;
+        c.refresh_token_ttl_secs = 3600;
+    })
+    .await;
     let session = s.sign_up("Expiring Optics", "ECP", &email("ws-exp")).await;
     let mut ws = connect(&s, TRANSPORT_WS).await;
     init(&mut ws, &session.auth()).await;
@@ -406,7 +412,7 @@ async fn jwt_sockets_close_with_4401_when_the_token_expires() {
         "{payload}"
     );
 
-    let (seen, code) = until_closed(&mut ws).await;
+    let (seen, code) = until_closed_within(&mut ws, Duration::from_secs(TOKEN_LIFETIME + 30)).await;
     assert_eq!(code, Some(4401), "closed with {code:?} after {seen:?}");
     assert!(
         !seen
@@ -422,19 +428,9 @@ async fn jwt_sockets_close_with_4401_when_the_token_expires() {
 async fn api_key_sockets_close_with_4403_when_the_key_is_revoked() {
     let s = TestServer::start().await;
     let session = s.sign_up("Revoking Optics", "ECP", &email("ws-rev")).await;
-    let create =
-        "mutation($n: String!) { createApiKey(name: $n, role: STAFF) { secret apiKey { id } } }";
-    let data = s
-        .ok(&session.auth(), create, json!({ "n": "doomed" }))
-        .await;
-    let secret = data["createApiKey"]["secret"].as_str().unwrap().to_owned();
-    let key_id = data["createApiKey"]["apiKey"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (key_id, secret) = create_api_key(&s, &session, "doomed").await;
     // Another key of the same company whose socket must survive.
-    let data = s.ok(&session.auth(), create, json!({ "n": "kept" })).await;
-    let kept = data["createApiKey"]["secret"].as_str().unwrap().to_owned();
+    let (_, kept) = create_api_key(&s, &session, "kept").await;
 
     let mut doomed = connect(&s, TRANSPORT_WS).await;
     init(&mut doomed, &Auth::ApiKey(secret.clone())).await;
@@ -516,23 +512,21 @@ async fn sockets_per_company_are_capped_with_4429() {
 
     // Closing one frees its place (the server notices the close shortly after).
     first.close(None).await.ok();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut next = connect(&s, TRANSPORT_WS).await;
-        match init_raw(&mut next, &a.auth()).await {
-            Event::Json(m) if m["type"] == "connection_ack" => {
-                next.close(None).await.ok();
-                break;
+    eventually(
+        "a place freed after a socket closed",
+        Duration::from_secs(10),
+        || async {
+            let mut next = connect(&s, TRANSPORT_WS).await;
+            match init_raw(&mut next, &a.auth()).await {
+                Event::Json(m) if m["type"] == "connection_ack" => {
+                    next.close(None).await.ok();
+                    Ok(())
+                }
+                refused => Err(refused),
             }
-            refused => {
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "no place freed after a socket closed: {refused:?}"
-                );
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
+        },
+    )
+    .await;
     second.close(None).await.ok();
     other.close(None).await.ok();
     s.finish().await;

@@ -17,7 +17,7 @@ use ils_entity::job;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    QuerySelect,
 };
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -461,9 +461,9 @@ impl Default for WorkerConfig {
 }
 
 /// Claims up to `n` due jobs of the `kinds` this worker knows (jobs of unknown kinds wait
-/// for a worker that knows them), then, if there is room, jobs whose lease ran out. Each
-/// claim is one `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` whose
-/// inner select walks an index in claim order (`ix_jobs_due`, `ix_jobs_lease`).
+/// for a worker that knows them), then, if there is room, jobs whose lease ran out: a
+/// `SELECT … ORDER BY … LIMIT n FOR UPDATE SKIP LOCKED` walking an index in claim order
+/// (`ix_jobs_due`, `ix_jobs_lease`), then an `UPDATE … RETURNING` of those rows.
 pub async fn claim(
     db: &Db,
     kinds: &[String],
@@ -475,7 +475,7 @@ pub async fn claim(
     let due = job::Entity::find()
         .select_only()
         .column(job::Column::Id)
-        .filter(job::Column::State.eq(QUEUED))
+        .filter(Expr::cust("state = 'QUEUED'"))
         .filter(job::Column::RunAt.lte(now))
         .filter(job::Column::Kind.is_in(kinds.iter().cloned()))
         .order_by_desc(job::Column::Priority)
@@ -486,7 +486,7 @@ pub async fn claim(
         let expired = job::Entity::find()
             .select_only()
             .column(job::Column::Id)
-            .filter(job::Column::State.eq(RUNNING))
+            .filter(Expr::cust("state = 'RUNNING'"))
             .filter(job::Column::LeaseUntil.lt(now))
             .filter(job::Column::Kind.is_in(kinds.iter().cloned()))
             .order_by_asc(job::Column::LeaseUntil)
@@ -498,7 +498,10 @@ pub async fn claim(
     Ok(jobs)
 }
 
-/// Marks the jobs `ids` selects as running for this worker, under a fresh lease.
+/// Locks the jobs `ids` selects (skipping rows another worker holds) and marks them as
+/// running for this worker under a fresh lease: two statements, each driven by an index
+/// (the select walks the claim index, the update finds rows by primary key), so a claim
+/// costs the same whatever the table holds and whatever the planner's statistics say.
 async fn take(
     tx: &Tx,
     db: &Db,
@@ -508,6 +511,10 @@ async fn take(
 ) -> AppResult<Vec<job::Model>> {
     if db.backend() == DbBackend::Postgres {
         ids = ids.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let ids: Vec<Uuid> = ids.into_tuple().all(tx.conn()).await?;
+    if ids.is_empty() {
+        return Ok(vec![]);
     }
     let lease = chrono::Duration::from_std(cfg.lease).unwrap_or(chrono::Duration::minutes(2));
     Ok(job::Entity::update_many()
@@ -519,7 +526,7 @@ async fn take(
         .col_expr(job::Column::LockedBy, Expr::value(cfg.worker_id.clone()))
         .col_expr(job::Column::LeaseUntil, Expr::value(now + lease))
         .col_expr(job::Column::UpdatedAt, Expr::value(now))
-        .filter(job::Column::Id.in_subquery(ids.into_query()))
+        .filter(job::Column::Id.is_in(ids))
         .exec_with_returning(tx.conn())
         .await?)
 }
@@ -861,13 +868,26 @@ pub async fn enqueue_system_many(db: &Db, jobs: impl IntoIterator<Item = NewJob>
     tx.commit().await
 }
 
-/// How many jobs whose idempotency key starts with `prefix` are in `state`.
-pub async fn count_by_key_prefix(db: &Db, prefix: &str, state: &str) -> AppResult<u64> {
+/// Refreshes the planner's statistics of the queue (PostgreSQL): what autovacuum does
+/// within a minute of a bulk load, done at once (the bench, after enqueueing).
+pub async fn analyze(db: &Db) -> AppResult<()> {
+    if db.backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    use sea_orm::ConnectionTrait;
+    let tx = db.system().await?;
+    tx.conn().execute_unprepared("ANALYZE jobs").await?;
+    tx.commit().await
+}
+
+/// How many jobs of `kind` are still queued or running (an index range, however many
+/// finished jobs the table holds).
+pub async fn count_unfinished(db: &Db, kind: &str) -> AppResult<u64> {
     use sea_orm::PaginatorTrait;
     let tx = db.system().await?;
     let n = job::Entity::find()
-        .filter(job::Column::IdempotencyKey.starts_with(prefix))
-        .filter(job::Column::State.eq(state))
+        .filter(job::Column::State.is_in([QUEUED, RUNNING]))
+        .filter(job::Column::Kind.eq(kind))
         .count(tx.conn())
         .await?;
     tx.commit().await?;
