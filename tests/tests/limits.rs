@@ -1,8 +1,12 @@
 //! Query limits (depth, complexity, aliases, directives, fragment cycles) and the
-//! introspection and suggestion rules. A refused document runs nothing.
+//! introspection and suggestion rules. A refused document runs nothing (a refused mutation
+//! leaves only its audit record).
+
+#![allow(clippy::disallowed_methods)] // reads the audit table below the guard
 
 use ils_api::config::{Environment, Introspection};
 use ils_tests::{Auth, TestServer, email, first_code, sign_up_input};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 const REQUEST_ERRORS: [&str; 2] = ["GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"];
@@ -310,12 +314,28 @@ async fn complexity_limit_refuses_a_mutation_without_running_it() {
         )
         .await;
     assert_refused(&body, "complexity 10 with max_complexity 5");
+    // Nothing ran but the audit record of the refused attempt: one insert (on PostgreSQL
+    // after the statement that opens the guarded scope).
+    let audit_statements = if s.is_postgres() { 2 } else { 1 };
     assert_eq!(
-        s.statements(),
-        before,
+        s.statements() - before,
+        audit_statements,
         "a refused document reached the database"
     );
     s.assert_no_account(&mail).await;
+    let conn = s.owner_connection().await;
+    let refused = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT count(*) FROM audit_log WHERE operation = 'signUp' \
+             AND outcome = 'FAILURE' AND error_code = 'GRAPHQL_VALIDATION_FAILED'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(refused, 1, "the refused mutation is audited");
 
     // Within the limit the same mutation runs.
     let (_, body) = s
