@@ -224,20 +224,26 @@ impl TestServer {
     pub async fn finish(self) {
         let url = self.database_url.clone();
         self.server.stop().await;
-        if let Some(admin) = postgres_admin_url() {
-            let name = url
-                .rsplit('/')
-                .next()
-                .unwrap_or("")
-                .split('?')
-                .next()
-                .unwrap_or("")
-                .to_owned();
-            if let Ok(conn) = Database::connect(&admin).await {
-                let _ = conn
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-            }
+        drop_database(&url).await;
+    }
+}
+
+/// Drops a test database made by `fresh_database` (PostgreSQL; a SQLite file goes with its
+/// temporary folder).
+pub async fn drop_database(url: &str) {
+    if let Some(admin) = postgres_admin_url() {
+        let name = url
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        if let Ok(conn) = Database::connect(&admin).await {
+            let _ = conn
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
         }
     }
 }

@@ -706,24 +706,6 @@ async fn gql(base: &str, token: Option<&str>, query: &str, variables: Value) -> 
     body["data"].clone()
 }
 
-async fn drop_database(url: &str) {
-    if let Some(admin) = ils_tests::postgres_admin_url() {
-        use sea_orm::ConnectionTrait;
-        let name = url
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .split('?')
-            .next()
-            .unwrap_or("");
-        if let Ok(conn) = sea_orm::Database::connect(&admin).await {
-            let _ = conn
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
     let dir = tempfile::tempdir().unwrap();
@@ -822,5 +804,5 @@ async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
     assert_eq!(delivery["attempts"], 2, "{delivery}");
     drop(second);
     drop(rx);
-    drop_database(&url).await;
+    ils_tests::drop_database(&url).await;
 }
