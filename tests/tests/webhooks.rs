@@ -616,3 +616,68 @@ async fn endpoints_are_managed_and_isolated_per_company() {
     );
     s.finish().await;
 }
+
+/// The delivery log keeps 30 days: the daily prune job deletes older deliveries, of every
+/// company, and nothing newer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prune_job_drops_deliveries_past_their_retention() {
+    let s = hook_server().await;
+    let rx = Receiver::start().await;
+    let mut old = vec![];
+    for name in ["a", "b"] {
+        let admin = s
+            .sign_up(&format!("Prune {name} Optical"), "ECP", &email(name))
+            .await;
+        create_endpoint(&s, &admin, &rx.url("/prune"), &["api_key.*"]).await;
+        create_key(&s, &admin, "first").await;
+        let first = wait_delivery(&s, &admin, "made", |d| d["status"] == "DELIVERED").await;
+        create_key(&s, &admin, "second").await;
+        wait_delivery(&s, &admin, "made twice", |d| d["id"] != first["id"]).await;
+        old.push((admin, first["id"].as_str().unwrap().to_owned()));
+    }
+    // Age each company's first delivery past the retention (below the guard, as time would).
+    #[allow(clippy::disallowed_methods)]
+    {
+        use sea_orm::ConnectionTrait;
+        let conn = s.owner_connection().await;
+        let backend = conn.get_database_backend();
+        for (_, id) in &old {
+            let uuid = ils_kernel::id::decode_any(id).unwrap().1;
+            let aged = chrono::Utc::now() - chrono::Duration::days(31);
+            let sql = match backend {
+                sea_orm::DbBackend::Postgres => {
+                    "UPDATE webhook_deliveries SET created_at = $1 WHERE id = $2"
+                }
+                _ => "UPDATE webhook_deliveries SET created_at = ? WHERE id = ?",
+            };
+            let done = conn
+                .execute_raw(sea_orm::Statement::from_sql_and_values(
+                    backend,
+                    sql,
+                    [aged.into(), uuid.into()],
+                ))
+                .await
+                .unwrap();
+            assert_eq!(done.rows_affected(), 1);
+        }
+    }
+    ils_kernel::jobs::enqueue_system(
+        &s.server.state.db,
+        ils_kernel::NewJob::new("webhook.prune", json!({})),
+    )
+    .await
+    .unwrap();
+    for (admin, old_id) in &old {
+        let left = eventually("the old delivery pruned", WAIT, || async {
+            let all = deliveries(&s, admin).await;
+            if all.iter().any(|d| d["id"] == *old_id.as_str()) {
+                Err(all)
+            } else {
+                Ok(all)
+            }
+        })
+        .await;
+        assert_eq!(left.len(), 1, "the recent delivery stays: {left:?}");
+    }
+    s.finish().await;
+}

@@ -27,10 +27,15 @@ impl ils_kernel::Module for Backbone {
     type Mutation = BackboneMutation;
     type Subscription = events::EventsSubscription;
 
+    fn schedules() -> Vec<ils_kernel::jobs::Schedule> {
+        vec![webhooks::prune_schedule()]
+    }
+
     fn jobs() -> Vec<ils_kernel::JobKind> {
         vec![
             webhooks::fanout_kind(),
             webhooks::deliver_kind(),
+            webhooks::prune_kind(),
             mail::send_kind(),
         ]
     }
