@@ -872,6 +872,31 @@ pub fn deliver_kind() -> JobKind {
     // No `max_attempts` here: every delivery job is enqueued by `deliver_job`, which sets
     // it from `WebhookSettings::max_attempts`.
     .timeout(Duration::from_secs(120))
+    // A last attempt that died without recording (its worker stopped, it timed out) still
+    // leaves the delivery DEAD in the log, like its job.
+    .on_dead(handler(|run: JobRun| async move {
+        let did: Option<Uuid> = run.payload["payload"]["deliveryId"]
+            .as_str()
+            .and_then(|s| s.parse().ok());
+        let Some(did) = did else {
+            return Ok(());
+        };
+        let error = run.payload["error"].as_str().unwrap_or("failed").to_owned();
+        let tx = run.db.tenant(&run.tenant()).await?;
+        tx.update_many::<webhook_delivery::Entity>(
+            vec![
+                (webhook_delivery::Column::Status, Expr::value(DEAD)),
+                (webhook_delivery::Column::LastError, Expr::value(error)),
+                (webhook_delivery::Column::UpdatedAt, Expr::value(Utc::now())),
+            ],
+            sea_orm::Condition::all()
+                .add(webhook_delivery::Column::Id.eq(did))
+                .add(webhook_delivery::Column::Status.ne(DELIVERED)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

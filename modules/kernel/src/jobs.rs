@@ -305,6 +305,9 @@ pub struct JobKind {
     pub events: Vec<&'static str>,
     /// Its payload holds secrets (a mailed token): blanked once the job has succeeded.
     pub sensitive: bool,
+    /// Called when a job dies without its handler reporting the last failure (a timeout,
+    /// a panic, a worker that stopped): the run's payload is `{"payload": …, "error": …}`.
+    pub on_dead: Option<Handler>,
     pub handler: Handler,
 }
 
@@ -318,8 +321,14 @@ impl JobKind {
             timeout: Duration::from_secs(60),
             events: vec![],
             sensitive: false,
+            on_dead: None,
             handler,
         }
+    }
+
+    pub fn on_dead(mut self, hook: Handler) -> Self {
+        self.on_dead = Some(hook);
+        self
     }
 
     pub fn sensitive(mut self) -> Self {
@@ -658,24 +667,24 @@ async fn attempt(
             job.kind
         )));
     };
-    if job.attempts > job.max_attempts {
-        // Its last worker died mid-attempt and there are no attempts left.
-        return Outcome::Failed(JobError::permanent(
-            "the worker stopped during the last attempt (lease expired)",
-        ));
-    }
     let payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
-    let run = JobRun {
+    let run = || JobRun {
         id: job.id,
         kind: job.kind.clone(),
         company_id: job.company_id,
-        payload,
+        payload: payload.clone(),
         attempt: job.attempts,
         max_attempts: job.max_attempts,
         db: db.clone(),
         resources: resources.clone(),
     };
-    let fut = (kind.handler)(run);
+    if job.attempts > job.max_attempts {
+        // Its last worker died mid-attempt and there are no attempts left.
+        let message = "the worker stopped during the last attempt (lease expired)";
+        dead_end(kind, run(), message).await;
+        return Outcome::Failed(JobError::permanent(message));
+    }
+    let fut = (kind.handler)(run());
     // Finish well inside the lease, counted from the claim: past it another worker may take
     // the job over.
     let margin = (lease / 5).min(Duration::from_secs(5));
@@ -690,14 +699,34 @@ async fn attempt(
     let started = std::time::Instant::now();
     let kind_name = job.kind.clone();
     let _record = scopeguard_histogram(kind_name, started);
-    match tokio::spawn(async move { tokio::time::timeout(timeout, fut).await }).await {
-        Ok(Ok(Ok(()))) => Outcome::Succeeded,
-        Ok(Ok(Err(e))) => Outcome::Failed(e),
-        Ok(Err(_)) => Outcome::Failed(JobError::retry(format!(
-            "timed out after {} s",
-            timeout.as_secs_f64()
-        ))),
-        Err(_) => Outcome::Failed(JobError::retry("the handler panicked")),
+    let failure = match tokio::spawn(async move { tokio::time::timeout(timeout, fut).await }).await
+    {
+        Ok(Ok(Ok(()))) => return Outcome::Succeeded,
+        Ok(Ok(Err(e))) => return Outcome::Failed(e),
+        Ok(Err(_)) => format!("timed out after {} s", timeout.as_secs_f64()),
+        Err(_) => "the handler panicked".to_owned(),
+    };
+    // The handler could not report this failure itself: on the last attempt, let the kind
+    // record that the job is dead.
+    if job.attempts >= job.max_attempts {
+        dead_end(kind, run(), &failure).await;
+    }
+    Outcome::Failed(JobError::retry(failure))
+}
+
+/// Runs the kind's `on_dead` hook, if any, for a job that died without its handler saying
+/// so (timed out, panicked, or its worker stopped on the last attempt).
+async fn dead_end(kind: &JobKind, run: JobRun, why: &str) {
+    if let Some(hook) = &kind.on_dead {
+        let mut run = run;
+        run.payload = serde_json::json!({ "payload": run.payload, "error": why });
+        match tokio::time::timeout(Duration::from_secs(30), hook(run)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(kind = kind.name, error = %e.message, "on_dead hook failed")
+            }
+            Err(_) => tracing::warn!(kind = kind.name, "on_dead hook timed out"),
+        }
     }
 }
 
