@@ -52,19 +52,19 @@ pub async fn resolve(app: &AppState, presented: Presented) -> Result<TenantConte
         (Some(_), Some(_)) => Err(AppError::Unauthenticated(
             "send either a bearer token or an API key, not both".into(),
         )),
-        (Some(auth), None) => {
-            let token = auth
-                .split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, t)| t.trim())
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    AppError::Unauthenticated(
-                        "the Authorization header must be `Bearer <token>`".into(),
-                    )
-                })?;
-            credentials::from_access_token(&app.tokens, token)
-        }
+        (Some(auth), None) => credentials::from_access_token(&app.tokens, bearer_token(&auth)?),
         (None, Some(key)) => credentials::from_api_key(&app.db, key.trim()).await,
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` value.
+pub fn bearer_token(authorization: &str) -> Result<&str, AppError> {
+    authorization
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            AppError::Unauthenticated("the Authorization header must be `Bearer <token>`".into())
+        })
 }

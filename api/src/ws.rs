@@ -12,7 +12,6 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::Response;
-use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
 use ils_kernel::{Actor, ClientInfo, TenantContext};
 use std::collections::HashMap;
@@ -74,15 +73,14 @@ impl Drop for SocketSlot {
     }
 }
 
-/// The expiry (`exp`) of a bearer token that `credentials::resolve` has already verified.
-fn token_expiry(authorization: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
-    let token = authorization?.split_once(' ')?.1.trim();
-    let claims = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(claims)
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    chrono::DateTime::from_timestamp(v.get("exp")?.as_i64()?, 0)
+/// The expiry of a bearer token, from the claims the token settings verify.
+fn token_expiry(
+    app: &AppState,
+    authorization: Option<&str>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let token = credentials::bearer_token(authorization?).ok()?;
+    let claims = app.tokens.verify_access(token).ok()?;
+    chrono::DateTime::from_timestamp(claims.exp, 0)
 }
 
 type Closer = watch::Sender<Option<(u16, &'static str)>>;
@@ -117,6 +115,11 @@ fn watch_credential(
     let app = app.clone();
     tokio::spawn(async move {
         let revoked = || close.send(Some((CLOSE_REVOKED, "the API key was revoked")));
+        let key_valid = || async {
+            ils_tenancy::service::credentials::from_api_key(&app.db, key.trim())
+                .await
+                .is_ok()
+        };
         let mut recheck = tokio::time::interval(KEY_RECHECK);
         recheck.tick().await;
         loop {
@@ -125,14 +128,10 @@ fn watch_credential(
                     Ok(ev) => !(ev.event_type == <ils_tenancy::events::ApiKeyRevoked as ils_kernel::DomainEvent>::TYPE
                         && ev.data.get("apiKeyId").and_then(|v| v.as_str()) == Some(wanted.as_str())),
                     // Missed events: ask the database.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        credentials::resolve(&app, Presented { api_key: Some(key.clone()), ..Presented::default() }).await.is_ok()
-                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => key_valid().await,
                     Err(_) => return,
                 },
-                _ = recheck.tick() => {
-                    credentials::resolve(&app, Presented { api_key: Some(key.clone()), ..Presented::default() }).await.is_ok()
-                }
+                _ = recheck.tick() => key_valid().await,
                 _ = ended.cancelled() => return,
             };
             if !still_valid {
@@ -192,7 +191,7 @@ pub async fn handler(
             .on_connection_init(move |payload| async move {
                 let _ = inited_tx.send(true);
                 let presented = Presented::from_json(&payload);
-                let expires = token_expiry(presented.authorization.as_deref());
+                let expires = token_expiry(&app, presented.authorization.as_deref());
                 let api_key = presented.api_key.clone();
                 // Subscribed before the key is checked, so a revocation in between is seen.
                 let events = app.bus.subscribe();

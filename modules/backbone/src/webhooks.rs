@@ -18,7 +18,7 @@ use ils_kernel::pagination::paginate;
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx, id};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter, QuerySelect};
 use sha2::Sha256;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -631,8 +631,6 @@ fn deliver_job(delivery: Uuid, series: &str, max_attempts: i32) -> NewJob {
         .max_attempts(max_attempts)
 }
 
-/// Turns each event into one delivery per matching enabled endpoint of each company that
-/// may see it (idempotent: a second run for the same event adds nothing).
 pub const PRUNE: &str = "webhook.prune";
 /// How long the delivery log keeps a delivery.
 pub const KEEP_DELIVERIES_DAYS: i64 = 30;
@@ -669,6 +667,8 @@ pub fn prune_schedule() -> ils_kernel::jobs::Schedule {
     }
 }
 
+/// Turns each event into one delivery per matching enabled endpoint of each company that
+/// may see it (idempotent: a second run for the same event adds nothing).
 pub fn fanout_kind() -> JobKind {
     JobKind::new(
         FANOUT,
@@ -693,15 +693,16 @@ pub fn fanout_kind() -> JobKind {
                     .all(tx.conn())
                     .await
                     .map_err(AppError::from)?;
+                // The endpoints this event already reached (an earlier run of this job).
                 let done: Vec<Uuid> = tx
                     .select::<webhook_delivery::Entity>()
+                    .select_only()
+                    .column(webhook_delivery::Column::EndpointId)
                     .filter(webhook_delivery::Column::EventId.eq(ev.id))
+                    .into_tuple()
                     .all(tx.conn())
                     .await
-                    .map_err(AppError::from)?
-                    .into_iter()
-                    .map(|d| d.endpoint_id)
-                    .collect();
+                    .map_err(AppError::from)?;
                 let now = Utc::now();
                 for e in endpoints {
                     let types: Vec<String> =

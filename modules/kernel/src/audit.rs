@@ -3,7 +3,7 @@
 //! and on PostgreSQL the application role has no UPDATE or DELETE privilege).
 #![allow(clippy::disallowed_methods)] // appended without RETURNING: anonymous rows are write-only
 
-use crate::{Actor, AppResult, ClientInfo, Db, Scope, TenantContext, Tx};
+use crate::{Actor, AppResult, ClientInfo, Db, TenantContext, Tx};
 use chrono::Utc;
 use ils_entity::audit_entry;
 use sea_orm::{ActiveValue::Set, EntityTrait};
@@ -62,14 +62,15 @@ pub async fn record_in(
     Ok(())
 }
 
-/// Records an entry in its own transaction, in the caller's scope.
+/// Records an entry in its own transaction, in the caller's scope (which may be anonymous:
+/// such a row is write-only for the application role).
 pub async fn record(
     db: &Db,
     ctx: &TenantContext,
     client: &ClientInfo,
     e: &AuditEntry,
 ) -> AppResult<()> {
-    let tx = db.open_for_audit(Scope::of(ctx)).await?;
+    let tx = db.tenant(ctx).await?;
     record_in(&tx, ctx, client, e).await?;
     tx.commit().await
 }

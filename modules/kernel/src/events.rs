@@ -10,9 +10,7 @@ use crate::{AppError, AppResult, Db, Tx};
 use chrono::{DateTime, Utc};
 use ils_entity::event;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -242,22 +240,21 @@ pub async fn dispatch_once(
     batch: u64,
 ) -> AppResult<usize> {
     let tx = db.system().await?;
-    let mut select = event::Entity::find()
-        .filter(event::Column::DispatchedAt.is_null())
-        .order_by_asc(event::Column::OccurredAt)
-        .limit(batch);
-    if db.backend() == DbBackend::Postgres {
-        select = select.lock_with_behavior(
-            sea_orm::sea_query::LockType::Update,
-            sea_orm::sea_query::LockBehavior::SkipLocked,
-        );
-    }
-    let rows = select.all(tx.conn()).await?;
+    let rows = tx
+        .lock_skip_locked(
+            event::Entity::find()
+                .filter(event::Column::DispatchedAt.is_null())
+                .order_by_asc(event::Column::OccurredAt)
+                .limit(batch),
+        )
+        .all(tx.conn())
+        .await?;
     if rows.is_empty() {
         return Ok(0);
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut live = vec![];
+    let mut jobs = vec![];
     for row in rows {
         let id = row.id;
         let ev = match Event::from_row(row) {
@@ -271,16 +268,13 @@ pub async fn dispatch_once(
         for kind in registry.handlers_for(&ev.event_type) {
             let payload = serde_json::to_value(&ev)
                 .map_err(|e| AppError::internal(format!("event not serialisable: {e}")))?;
-            // Handler jobs are the platform's own work: no company's admin can discard
-            // another's share of it.
-            tx.enqueue_for(
-                None,
-                NewJob::new(kind, payload).key(format!("{kind}:{}", ev.id)),
-            )
-            .await?;
+            jobs.push(NewJob::new(kind, payload).key(format!("{kind}:{}", ev.id)));
         }
         live.push(ev);
     }
+    // Handler jobs are the platform's own work (no company's admin can discard another's
+    // share of it), enqueued for the whole batch in one statement.
+    tx.enqueue_many_for(None, jobs).await?;
     for ev in live {
         let sent = tokio::time::timeout(std::time::Duration::from_secs(2), bus.publish(ev)).await;
         if let Err(e) = sent.unwrap_or_else(|_| Err(AppError::internal("publish timed out"))) {

@@ -154,12 +154,6 @@ impl Db {
         Ok(tx)
     }
 
-    /// The audit writer's transaction: the caller's own scope, which may be anonymous (an
-    /// anonymous audit row is write-only for the application role).
-    pub(crate) async fn open_for_audit(&self, scope: Scope) -> AppResult<Tx> {
-        self.open(scope).await
-    }
-
     /// A transaction that sees every tenant: only for the command line, seeding and
     /// cross-tenant workers (clippy). On PostgreSQL it stays the connecting (owner) role
     /// and sets `app.system`, which only the owner's `system_access` policies honour.
@@ -337,6 +331,20 @@ impl Tx {
         use sea_orm::QuerySelect;
         match self.tx.get_database_backend() {
             DbBackend::Postgres => select.lock_exclusive(),
+            _ => select,
+        }
+    }
+
+    /// Locks the selected rows until commit, skipping rows another transaction holds
+    /// (PostgreSQL), so several workers share a queue without waiting on each other; SQLite
+    /// has one writer at a time anyway.
+    pub fn lock_skip_locked<E: EntityTrait>(&self, select: Select<E>) -> Select<E> {
+        use sea_orm::QuerySelect;
+        use sea_orm::sea_query::{LockBehavior, LockType};
+        match self.tx.get_database_backend() {
+            DbBackend::Postgres => {
+                select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            }
             _ => select,
         }
     }

@@ -14,7 +14,7 @@ use crate::{AppError, AppResult, Db, TenantContext, Tx};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 use ils_entity::job;
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -132,42 +132,62 @@ impl Tx {
     }
 
     pub(crate) async fn enqueue_for(&self, company: Option<Uuid>, job: NewJob) -> AppResult<bool> {
-        let kind = self.registry().and_then(|r| r.kind(&job.kind));
-        if self.registry().is_some() && kind.is_none() {
-            return Err(AppError::internal(format!("unknown job kind {}", job.kind)));
-        }
+        Ok(self.enqueue_many_for(company, vec![job]).await? == 1)
+    }
+
+    /// Enqueues jobs for `company` in as few statements as the backend allows (one per 500
+    /// jobs); a job whose idempotency key is taken is skipped. Returns how many were added.
+    pub(crate) async fn enqueue_many_for(
+        &self,
+        company: Option<Uuid>,
+        jobs: Vec<NewJob>,
+    ) -> AppResult<u64> {
         let now = Utc::now();
-        let max = job
-            .max_attempts
-            .or(kind.map(|k| k.max_attempts))
-            .unwrap_or(DEFAULT_MAX_ATTEMPTS);
-        let row = job::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            company_id: Set(company),
-            kind: Set(job.kind),
-            payload: Set(job.payload.to_string()),
-            state: Set(QUEUED.into()),
-            priority: Set(job.priority),
-            run_at: Set(job.run_at.unwrap_or(now)),
-            attempts: Set(0),
-            max_attempts: Set(max),
-            last_error: Set(None),
-            locked_by: Set(None),
-            lease_until: Set(None),
-            idempotency_key: Set(job.idempotency_key),
-            created_at: Set(now),
-            updated_at: Set(now),
-            finished_at: Set(None),
-        };
-        let res = job::Entity::insert(row)
-            .on_conflict_do_nothing_on([job::Column::IdempotencyKey])
-            .exec_without_returning(self.conn())
-            .await?;
-        let inserted = matches!(res, sea_orm::TryInsertResult::Inserted(n) if n > 0);
-        if inserted {
+        let mut rows = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let kind = self.registry().and_then(|r| r.kind(&job.kind));
+            if self.registry().is_some() && kind.is_none() {
+                return Err(AppError::internal(format!("unknown job kind {}", job.kind)));
+            }
+            let max = job
+                .max_attempts
+                .or(kind.map(|k| k.max_attempts))
+                .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+            rows.push(job::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                company_id: Set(company),
+                kind: Set(job.kind),
+                payload: Set(job.payload.to_string()),
+                state: Set(QUEUED.into()),
+                priority: Set(job.priority),
+                run_at: Set(job.run_at.unwrap_or(now)),
+                attempts: Set(0),
+                max_attempts: Set(max),
+                last_error: Set(None),
+                locked_by: Set(None),
+                lease_until: Set(None),
+                idempotency_key: Set(job.idempotency_key),
+                created_at: Set(now),
+                updated_at: Set(now),
+                finished_at: Set(None),
+            });
+        }
+        let mut added = 0;
+        // 500 rows of 16 values stay under SQLite's limit of bound values per statement.
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(500));
+            let res = job::Entity::insert_many(std::mem::replace(&mut rows, rest))
+                .on_conflict_do_nothing_on([job::Column::IdempotencyKey])
+                .exec_without_returning(self.conn())
+                .await?;
+            if let sea_orm::TryInsertResult::Inserted(n) = res {
+                added += n;
+            }
+        }
+        if added > 0 {
             self.mark_enqueued();
         }
-        Ok(inserted)
+        Ok(added)
     }
 }
 
@@ -484,23 +504,23 @@ pub async fn claim(
     let due = job::Entity::find()
         .select_only()
         .column(job::Column::Id)
-        .filter(Expr::cust("state = 'QUEUED'"))
+        .filter(Expr::cust(format!("state = '{QUEUED}'")))
         .filter(job::Column::RunAt.lte(now))
         .filter(job::Column::Kind.is_in(kinds.iter().cloned()))
         .order_by_desc(job::Column::Priority)
         .order_by_asc(job::Column::RunAt)
         .limit(n);
-    let mut jobs = take(&tx, db, due, now, cfg).await?;
+    let mut jobs = take(&tx, due, now, cfg).await?;
     if (jobs.len() as u64) < n {
         let expired = job::Entity::find()
             .select_only()
             .column(job::Column::Id)
-            .filter(Expr::cust("state = 'RUNNING'"))
+            .filter(Expr::cust(format!("state = '{RUNNING}'")))
             .filter(job::Column::LeaseUntil.lt(now))
             .filter(job::Column::Kind.is_in(kinds.iter().cloned()))
             .order_by_asc(job::Column::LeaseUntil)
             .limit(n - jobs.len() as u64);
-        jobs.extend(take(&tx, db, expired, now, cfg).await?);
+        jobs.extend(take(&tx, expired, now, cfg).await?);
     }
     tx.commit().await?;
     jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)));
@@ -513,15 +533,11 @@ pub async fn claim(
 /// costs the same whatever the table holds and whatever the planner's statistics say.
 async fn take(
     tx: &Tx,
-    db: &Db,
-    mut ids: sea_orm::Select<job::Entity>,
+    ids: sea_orm::Select<job::Entity>,
     now: DateTime<Utc>,
     cfg: &WorkerConfig,
 ) -> AppResult<Vec<job::Model>> {
-    if db.backend() == DbBackend::Postgres {
-        ids = ids.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let ids: Vec<Uuid> = ids.into_tuple().all(tx.conn()).await?;
+    let ids: Vec<Uuid> = tx.lock_skip_locked(ids).into_tuple().all(tx.conn()).await?;
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -891,9 +907,8 @@ pub async fn enqueue_system(db: &Db, job: NewJob) -> AppResult<bool> {
 /// Enqueues many platform-wide jobs in one transaction (bulk loads, the bench).
 pub async fn enqueue_system_many(db: &Db, jobs: impl IntoIterator<Item = NewJob>) -> AppResult<()> {
     let tx = db.system().await?;
-    for job in jobs {
-        tx.enqueue_for(None, job).await?;
-    }
+    tx.enqueue_many_for(None, jobs.into_iter().collect())
+        .await?;
     tx.commit().await
 }
 

@@ -42,6 +42,12 @@ impl<E: EntityTrait> Policy<E> {
         self
     }
 
+    /// Platform admins see every row.
+    pub fn with_platform(mut self) -> Self {
+        self.platform_visible = true;
+        self
+    }
+
     pub fn with_lookup(mut self, column: E::Column) -> Self {
         self.lookup = Some(column);
         self
@@ -54,10 +60,7 @@ pub trait Guarded: EntityTrait {
 
 impl Guarded for company::Entity {
     fn policy() -> Policy<Self> {
-        Policy {
-            platform_visible: true,
-            ..Policy::owned(company::Column::Id)
-        }
+        Policy::owned(company::Column::Id).with_platform()
     }
 }
 
@@ -97,10 +100,7 @@ impl Guarded for refresh_token::Entity {
 /// Company admins see their company's jobs; platform admins see every job.
 impl Guarded for job::Entity {
     fn policy() -> Policy<Self> {
-        Policy {
-            platform_visible: true,
-            ..Policy::owned(job::Column::CompanyId)
-        }
+        Policy::owned(job::Column::CompanyId).with_platform()
     }
 }
 
@@ -119,9 +119,6 @@ impl Guarded for webhook_delivery::Entity {
 /// Read through the guard; written only by `audit::record` (append-only).
 impl Guarded for audit_entry::Entity {
     fn policy() -> Policy<Self> {
-        Policy {
-            platform_visible: true,
-            ..Policy::owned(audit_entry::Column::CompanyId)
-        }
+        Policy::owned(audit_entry::Column::CompanyId).with_platform()
     }
 }
