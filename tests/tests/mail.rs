@@ -119,6 +119,23 @@ async fn an_invitation_is_mailed_through_the_job_queue() {
         to_invitee, 1,
         "the invitation was mailed {to_invitee} times"
     );
+    // Once sent, the job no longer holds the message (and so the token).
+    #[allow(clippy::disallowed_methods)] // reads the queue below the guard
+    {
+        use sea_orm::ConnectionTrait;
+        let conn = s.owner_connection().await;
+        let rows = conn
+            .query_all_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT payload FROM jobs WHERE kind = 'mail.send'",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        let payload: String = rows[0].try_get_by_index(0).unwrap();
+        assert_eq!(payload, ils_kernel::jobs::REDACTED);
+        assert!(!payload.contains(&token));
+    }
     s.finish().await;
 }
 

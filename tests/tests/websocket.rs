@@ -531,3 +531,14 @@ async fn sockets_per_company_are_capped_with_4429() {
     other.close(None).await.ok();
     s.finish().await;
 }
+
+/// graphql-transport-ws: a socket that never sends `connection_init` is closed with 4408.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_without_connection_init_is_closed_with_4408() {
+    let s = TestServer::start().await;
+    let mut ws = connect(&s, TRANSPORT_WS).await;
+    // The server waits 10 s for connection_init.
+    let (seen, code) = until_closed_within(&mut ws, Duration::from_secs(40)).await;
+    assert_eq!(code, Some(4408), "{seen:?}");
+    s.finish().await;
+}
