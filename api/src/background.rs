@@ -8,6 +8,7 @@ use ils_backbone::mail::Mailer;
 use ils_backbone::webhooks::WebhookSettings;
 use ils_kernel::jobs::{Registry, Resources, WorkerConfig, run_scheduler, run_workers};
 use ils_kernel::{Bus, Db, Module};
+use ils_marketplace::Marketplace;
 use ils_tenancy::Tenancy;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,12 +18,17 @@ use tokio_util::task::TaskTracker;
 /// Every module's job kinds, event handlers and schedules.
 pub fn registry() -> Registry {
     let mut r = Registry::with_builtins();
-    for kind in Tenancy::jobs().into_iter().chain(Backbone::jobs()) {
+    for kind in Tenancy::jobs()
+        .into_iter()
+        .chain(Backbone::jobs())
+        .chain(Marketplace::jobs())
+    {
         r.add(kind);
     }
     for s in Tenancy::schedules()
         .into_iter()
         .chain(Backbone::schedules())
+        .chain(Marketplace::schedules())
     {
         r.schedule(s);
     }
@@ -45,14 +51,22 @@ pub fn webhook_settings(config: &Config) -> anyhow::Result<WebhookSettings> {
 }
 
 /// What job handlers share.
-pub fn resources(config: &Config, webhooks: WebhookSettings) -> anyhow::Result<Resources> {
+pub fn resources(
+    config: &Config,
+    webhooks: WebhookSettings,
+    files: ils_kernel::files::Files,
+) -> anyhow::Result<Resources> {
     let mailer = Mailer::new(
         config.smtp_url.as_deref(),
         &config.mail_from,
         config.data_dir.join("mail"),
     )
     .map_err(anyhow::Error::msg)?;
-    Ok(Resources::builder().with(mailer).with(webhooks).build())
+    Ok(Resources::builder()
+        .with(mailer)
+        .with(webhooks)
+        .with(files)
+        .build())
 }
 
 /// Starts the dispatcher, `config.workers` job slots and the scheduler on `tracker`.

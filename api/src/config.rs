@@ -61,6 +61,11 @@ pub struct Config {
     pub max_aliases: usize,
     pub max_directives: usize,
     pub max_body_bytes: usize,
+    /// A multipart request (a file upload) may be this large.
+    pub max_upload_bytes: usize,
+    /// `ILS_FILES_URL`: where uploaded and generated files are kept (`file:///path`,
+    /// `memory:///`); unset keeps them in `data_dir/files`.
+    pub files_url: Option<String>,
     /// 0 refuses batched (array) requests.
     pub max_batch: usize,
     pub introspection: Introspection,
@@ -111,6 +116,8 @@ impl Default for Config {
             max_aliases: 30,
             max_directives: 50,
             max_body_bytes: 1024 * 1024,
+            max_upload_bytes: 16 * 1024 * 1024,
+            files_url: None,
             max_batch: 0,
             introspection: Introspection::Auto,
             request_timeout_secs: 30,
@@ -223,6 +230,7 @@ impl Config {
             ("ILS_MAX_DEPTH", self.max_depth),
             ("ILS_MAX_COMPLEXITY", self.max_complexity),
             ("ILS_MAX_BODY_BYTES", self.max_body_bytes),
+            ("ILS_MAX_UPLOAD_BYTES", self.max_upload_bytes),
             ("ILS_JOB_POLL_MS", self.job_poll_ms as usize),
             ("ILS_JOB_LEASE_SECS", self.job_lease_secs as usize),
             ("ILS_WEBHOOK_TIMEOUT_MS", self.webhook_timeout_ms as usize),
@@ -247,6 +255,18 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The file store this configuration names.
+    pub fn files(&self) -> Result<ils_kernel::files::Files, ConfigError> {
+        match &self.files_url {
+            Some(url) => ils_kernel::files::Files::from_url(url),
+            None => ils_kernel::files::Files::local(&self.data_dir.join("files")),
+        }
+        .map_err(|e| match e {
+            ils_kernel::AppError::Internal(detail) => ConfigError(detail),
+            e => ConfigError(e.to_string()),
+        })
     }
 
     /// Whether webhooks may target loopback, private and link-local addresses.

@@ -6,6 +6,8 @@ use async_graphql::{
 };
 use ils_backbone::Backbone;
 use ils_kernel::{Module, id, request_parts};
+use ils_marketplace::Marketplace;
+use ils_marketplace::node::{self as marketplace_node, MarketplaceNode};
 use ils_tenancy::Tenancy;
 use ils_tenancy::graphql::{node as tenancy_node, types as t};
 
@@ -14,19 +16,24 @@ pub struct Query(
     NodeQuery,
     <Tenancy as Module>::Query,
     <Backbone as Module>::Query,
+    <Marketplace as Module>::Query,
 );
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     <Tenancy as Module>::Mutation,
     <Backbone as Module>::Mutation,
+    <Marketplace as Module>::Mutation,
 );
 
 /// Only modules that have subscriptions take part: async-graphql's `EmptySubscription`
 /// (tenancy's) answers every field with an error, which would end the merged lookup before
 /// the modules after it are asked.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(<Backbone as Module>::Subscription);
+pub struct Subscription(
+    <Backbone as Module>::Subscription,
+    <Marketplace as Module>::Subscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
@@ -38,6 +45,21 @@ pub enum Node {
     Company(t::Company),
     Invitation(t::Invitation),
     ApiKey(t::ApiKey),
+    MarketplaceProfile(ils_marketplace::profile::MarketplaceProfile),
+    TradeConnection(ils_marketplace::connections::TradeConnection),
+    CatalogItem(ils_marketplace::catalog::items::CatalogItem),
+    CatalogImport(ils_marketplace::catalog::import::CatalogImport),
+}
+
+impl From<MarketplaceNode> for Node {
+    fn from(n: MarketplaceNode) -> Self {
+        match n {
+            MarketplaceNode::Profile(v) => Node::MarketplaceProfile(v),
+            MarketplaceNode::Connection(v) => Node::TradeConnection(v),
+            MarketplaceNode::Item(v) => Node::CatalogItem(v),
+            MarketplaceNode::Import(v) => Node::CatalogImport(v),
+        }
+    }
 }
 
 impl From<tenancy_node::TenancyNode> for Node {
@@ -85,8 +107,13 @@ async fn resolve_nodes(ctx: &Context<'_>, ids: &[ID]) -> ils_kernel::AppResult<V
         .iter()
         .map(|id| id::decode_any(id).unwrap_or_else(|| nil.clone()))
         .collect();
-    let found = tenancy_node::fetch_many(db, tenant, &decoded).await?;
-    Ok(found.into_iter().map(|n| n.map(Node::from)).collect())
+    let tenancy = tenancy_node::fetch_many(db, tenant, &decoded).await?;
+    let marketplace = marketplace_node::fetch_many(db, tenant, &decoded).await?;
+    Ok(tenancy
+        .into_iter()
+        .zip(marketplace)
+        .map(|(t, m)| t.map(Node::from).or(m.map(Node::from)))
+        .collect())
 }
 
 /// The schema with its limits; `data` is added by the caller (database, token settings…).

@@ -3,7 +3,7 @@
 
 use crate::playground::DemoLogin;
 use ils_entity::{company, user};
-use ils_kernel::{AppResult, Db};
+use ils_kernel::{Actor, AppResult, Db, Role, TenantContext};
 use ils_tenancy::model::{CompanyStatus, CompanyType, PLATFORM_ADMIN_ROLE, UserStatus};
 use ils_tenancy::service::auth::{SignUp, sign_up};
 use ils_tenancy::tokens::TokenSettings;
@@ -75,6 +75,7 @@ pub async fn seed_if_empty(db: &Db, tokens: &TokenSettings) -> AppResult<bool> {
     if companies > 0 {
         return Ok(false);
     }
+    let mut admins = Vec::new();
     for d in &DEMOS {
         let s = sign_up(
             db,
@@ -100,10 +101,162 @@ pub async fn seed_if_empty(db: &Db, tokens: &TokenSettings) -> AppResult<bool> {
             )
             .await?;
             tx.commit().await?;
+            admins.push(TenantContext {
+                company_id: Some(c.id),
+                actor: Actor::User(s.user.id),
+                roles: vec![Role::CompanyAdmin],
+                platform_admin: false,
+                persisted_only: false,
+            });
         }
+    }
+    if let [practice, lab, supplier] = admins.as_slice() {
+        seed_marketplace(db, practice, lab, supplier).await?;
     }
     create_platform_admin(db, PLATFORM_EMAIL, PLATFORM_PASSWORD, "Platform", "Admin").await?;
     Ok(true)
+}
+
+/// The demo lab and supplier listed in the directory, the practice connected to both, and
+/// a small supplier catalog: enough for every marketplace example in the playground.
+async fn seed_marketplace(
+    db: &Db,
+    practice: &TenantContext,
+    lab: &TenantContext,
+    supplier: &TenantContext,
+) -> AppResult<()> {
+    use ils_marketplace::catalog::draft::{
+        CatalogItemInput, Category, ContactLensAttributes, FrameAttributes,
+    };
+    use ils_marketplace::profile::{MarketplaceProfileInput, update};
+    use ils_marketplace::vocab::Specialty as S;
+    use ils_marketplace::{catalog::items, connections};
+    let profile = |description: &str, city: &str, region: &str, specialties: Vec<S>| {
+        MarketplaceProfileInput {
+            listed: Some(true),
+            description: Some(description.into()),
+            city: Some(city.into()),
+            region: Some(region.into()),
+            country: Some("GB".into()),
+            service_areas: Some(vec!["England".into(), "Wales".into()]),
+            specialties: Some(specialties),
+            logo_url: None,
+        }
+    };
+    update(
+        db,
+        lab,
+        profile(
+            "Free-form surfacing, AR coating and edging; progressives in three days.",
+            "Leeds",
+            "West Yorkshire",
+            vec![
+                S::SingleVision,
+                S::Progressive,
+                S::Index167,
+                S::AntiReflective,
+                S::Surfacing,
+                S::Edging,
+                S::Mounting,
+            ],
+        ),
+    )
+    .await?;
+    update(
+        db,
+        supplier,
+        profile(
+            "Acetate and titanium frames, monthly and daily contact lenses, shop sundries.",
+            "Manchester",
+            "Greater Manchester",
+            vec![S::Frames, S::ContactLenses, S::Sundries],
+        ),
+    )
+    .await?;
+    for (partner, message) in [
+        (lab, "We would like to send you our lens jobs."),
+        (
+            supplier,
+            "We would like to order frames and contact lenses.",
+        ),
+    ] {
+        let partner_id = partner.company_id.unwrap_or_default();
+        let asked = connections::request(db, practice, partner_id, Some(message.into())).await?;
+        connections::respond(db, partner, asked.row.id, true).await?;
+    }
+    let base = |sku: &str, name: &str, category: Category, price: &str| CatalogItemInput {
+        sku: sku.into(),
+        gtin: None,
+        name: name.into(),
+        brand: Some("Northwind".into()),
+        category,
+        price: price.parse().unwrap_or_default(),
+        currency: "GBP".into(),
+        min_order_quantity: None,
+        lead_time_days: Some(2),
+        active: None,
+        frame: None,
+        spectacle_lens: None,
+        lens_blank: None,
+        contact_lens: None,
+    };
+    let frame = |colour: &str, eye: i32| FrameAttributes {
+        model: Some("Harbour".into()),
+        colour: Some(colour.into()),
+        eye_size: eye,
+        bridge: 18,
+        temple_length: 140,
+        ..Default::default()
+    };
+    let items = [
+        CatalogItemInput {
+            gtin: Some("5012345678900".into()),
+            frame: Some(frame("Tortoise", 52)),
+            ..base(
+                "NW-HARB-TOR-52",
+                "Harbour acetate, tortoise 52[]18-140",
+                Category::Frame,
+                "38.50",
+            )
+        },
+        CatalogItemInput {
+            frame: Some(frame("Black", 54)),
+            ..base(
+                "NW-HARB-BLK-54",
+                "Harbour acetate, black 54[]18-140",
+                Category::Frame,
+                "38.50",
+            )
+        },
+        CatalogItemInput {
+            contact_lens: Some(ContactLensAttributes {
+                base_curve: "8.6".parse().unwrap_or_default(),
+                diameter: "14.2".parse().unwrap_or_default(),
+                power: "-2.25".parse().unwrap_or_default(),
+                pack_size: 30,
+                ..Default::default()
+            }),
+            ..base(
+                "NW-DAILY-860-142-M225-30",
+                "Northwind Daily 30 pack, -2.25",
+                Category::ContactLens,
+                "11.20",
+            )
+        },
+        CatalogItemInput {
+            min_order_quantity: Some(10),
+            ..base(
+                "NW-CLOTH-MICRO",
+                "Microfibre cleaning cloth",
+                Category::Sundry,
+                "0.45",
+            )
+        },
+    ];
+    for item in items {
+        items::create(db, supplier, item).await?;
+    }
+    Ok(())
 }
 
 pub async fn create_platform_admin(

@@ -69,7 +69,8 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
     };
     let background_db = db.on_connection(db::connect_background(&config).await?);
     let webhooks = crate::background::webhook_settings(&config)?;
-    let resources = crate::background::resources(&config, webhooks.clone())?;
+    let files = config.files()?;
+    let resources = crate::background::resources(&config, webhooks.clone(), files.clone())?;
     let throttle: Arc<dyn Throttle> = match &redis {
         Some(conn) => Arc::new(RedisThrottle::new(conn.clone(), &config.redis_prefix)),
         None => Arc::new(MemoryThrottle::default()),
@@ -91,6 +92,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         .data(throttle)
         .data(bus.clone())
         .data(webhooks)
+        .data(files)
         .finish();
     let state = AppState {
         config: Arc::new(config),

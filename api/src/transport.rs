@@ -287,23 +287,29 @@ pub async fn post(
         );
     }
 
-    let bytes: Bytes = match axum::body::to_bytes(body, app.config.max_body_bytes).await {
+    // A file upload (multipart) may be larger than a plain request.
+    let limit = if essence == "multipart/form-data" {
+        app.config.max_upload_bytes.max(app.config.max_body_bytes)
+    } else {
+        app.config.max_body_bytes
+    };
+    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             return refuse(
                 media,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
-                &format!(
-                    "the request body is larger than {} bytes",
-                    app.config.max_body_bytes
-                ),
+                &format!("the request body is larger than {limit} bytes"),
                 &rid,
             );
         }
     };
     let batch = if essence == "multipart/form-data" {
-        let opts = async_graphql::http::MultipartOptions::default().max_num_files(0);
+        // One file per request; its size is bounded by the body limit above.
+        let opts = async_graphql::http::MultipartOptions::default()
+            .max_num_files(1)
+            .max_file_size(limit);
         async_graphql::http::receive_batch_body(
             Some(content_type.as_str()),
             futures_util::io::Cursor::new(bytes.to_vec()),

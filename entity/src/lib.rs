@@ -3,11 +3,15 @@
 
 pub mod api_key;
 pub mod audit_entry;
+pub mod catalog_import;
+pub mod catalog_item;
 pub mod company;
 pub mod event;
 pub mod invitation;
 pub mod job;
+pub mod marketplace_profile;
 pub mod refresh_token;
+pub mod trade_connection;
 pub mod user;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_tenancy;
 mod m0002_tenancy_rls;
 mod m0003_backbone;
+mod m0004_marketplace;
 pub mod rls;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_tenancy::Migration),
             Box::new(m0002_tenancy_rls::Migration),
             Box::new(m0003_backbone::Migration),
+            Box::new(m0004_marketplace::Migration),
         ]
     }
 }

@@ -114,3 +114,14 @@ pub fn append_only(t: &str, read: Option<&str>, check: &str) -> String {
     ));
     sql
 }
+
+/// SQL for a second, read-only way into a walled table: rows that pass `using` are
+/// readable by the application role (policies of one table are OR-ed), never writable.
+/// Used for what a company shows to others: a listed directory profile, a supplier's
+/// catalog to its connected buyers.
+pub fn also_readable(table: &str, policy: &str, using: &str) -> String {
+    format!(
+        "DROP POLICY IF EXISTS {policy} ON {table};\n\
+         CREATE POLICY {policy} ON {table} FOR SELECT TO {APP_ROLE} USING ({using});"
+    )
+}

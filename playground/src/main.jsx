@@ -13,6 +13,8 @@ import eventsOperation from '../operations/events.graphql';
 import webhooksOperations from '../operations/webhooks.graphql';
 import jobsOperations from '../operations/jobs.graphql';
 import auditLogOperation from '../operations/audit-log.graphql';
+import marketplaceOperations from '../operations/marketplace.graphql';
+import catalogOperations from '../operations/catalog.graphql';
 
 import './style.css';
 
@@ -163,6 +165,22 @@ const DEFAULT_TABS = [
     variables: JSON.stringify({ id: '<paste a job id from DeadJobs>' }, null, 2),
   },
   { query: auditLogOperation },
+  {
+    query: marketplaceOperations,
+    variables: JSON.stringify(
+      { companyId: '<paste a companyId from FindLabs>', connectionId: '<paste an id from MyConnections>' },
+      null,
+      2,
+    ),
+  },
+  {
+    query: catalogOperations,
+    variables: JSON.stringify(
+      { supplierId: '<paste a companyId from FindSuppliers>', importId: '<paste an import id>' },
+      null,
+      2,
+    ),
+  },
 ];
 
 function App({ config }) {

@@ -85,3 +85,30 @@ pub async fn require_user_role(tx: &Tx, ctx: &TenantContext, role: Role) -> AppR
     }
     require_role(tx, ctx, role).await
 }
+
+/// The acting company, when the actor currently holds one of `roles` in it.
+pub async fn require_any_role(tx: &Tx, ctx: &TenantContext, roles: &[Role]) -> AppResult<Uuid> {
+    let company = require_member(ctx)?;
+    let holds = match ctx.actor {
+        Actor::ApiKey { .. } => roles.iter().any(|r| ctx.has_role(*r)),
+        Actor::User(id) => {
+            let me = current_user(tx, id).await?;
+            me.company_id == Some(company) && roles.iter().any(|r| me.role == r.as_str())
+        }
+        Actor::Anonymous | Actor::System => false,
+    };
+    if holds {
+        Ok(company)
+    } else {
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(AppError::forbidden(format!(
+            "requires one of the roles {}",
+            names.join(", ")
+        )))
+    }
+}
+
+/// Admins and managers: who may act for the company in trade (connections, catalogs).
+pub async fn require_manager(tx: &Tx, ctx: &TenantContext) -> AppResult<Uuid> {
+    require_any_role(tx, ctx, &[Role::CompanyAdmin, Role::Manager]).await
+}

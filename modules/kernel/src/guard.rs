@@ -368,6 +368,40 @@ impl Tx {
         model.insert(&self.tx).await.map_err(write_error)
     }
 
+    /// Inserts several rows in one statement; each one's owner column is set from the
+    /// scope, as `insert` does. Callers keep batches to a few hundred rows (SQLite allows
+    /// 32,766 bound values per statement).
+    pub async fn insert_many<E, A>(&self, models: Vec<A>) -> AppResult<()>
+    where
+        E: Guarded,
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
+    {
+        if models.is_empty() {
+            return Ok(());
+        }
+        let owner = match E::policy().owner {
+            Some(col) if !self.scope.system => {
+                let company = self
+                    .scope
+                    .company
+                    .ok_or_else(|| AppError::forbidden("no company to own these records"))?;
+                Some((col, company))
+            }
+            _ => None,
+        };
+        let models = models.into_iter().map(|mut m| {
+            if let Some((col, company)) = owner {
+                m.set(col, company.into());
+            }
+            m
+        });
+        E::insert_many(models)
+            .exec_without_returning(&self.tx)
+            .await
+            .map_err(write_error)?;
+        Ok(())
+    }
+
     /// Updates one row the scope may change; another tenant's row is NOT_FOUND. The owner
     /// column is never changed.
     pub async fn update<E, A>(&self, mut model: A) -> AppResult<E::Model>
@@ -444,6 +478,14 @@ fn condition<E: Guarded>(scope: &Scope, access: Access) -> Condition {
     }
     if let (Access::Read, Some(col), Some(value)) = (access, p.lookup, &scope.lookup) {
         any = any.add(col.eq(value.clone()));
+    }
+    if let (Access::Read, Some(company)) = (access, scope.company) {
+        if let Some(rows) = p.public_read {
+            any = any.add(rows);
+        }
+        if let Some(col) = p.connected_read {
+            any = any.add(crate::connections::connected_to(col, company));
+        }
     }
     if any.is_empty() {
         // Nothing in scope matches: a condition no row satisfies.

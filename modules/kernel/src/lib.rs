@@ -4,9 +4,11 @@
 
 pub mod audit;
 pub mod authz;
+pub mod connections;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod guard;
 pub mod id;
 pub mod jobs;

@@ -3,10 +3,10 @@
 //! PostgreSQL policies in `migration/src/rls.rs` column for column.
 
 use ils_entity::{
-    api_key, audit_entry, company, invitation, job, refresh_token, user, webhook_delivery,
-    webhook_endpoint,
+    api_key, audit_entry, catalog_import, catalog_item, company, invitation, job,
+    marketplace_profile, refresh_token, trade_connection, user, webhook_delivery, webhook_endpoint,
 };
-use sea_orm::EntityTrait;
+use sea_orm::{ColumnTrait, Condition, EntityTrait};
 
 pub struct Policy<E: EntityTrait> {
     /// Set from the acting company on insert; never from client input.
@@ -22,6 +22,11 @@ pub struct Policy<E: EntityTrait> {
     pub lookup: Option<E::Column>,
     /// Platform admins see every row (companies only).
     pub platform_visible: bool,
+    /// Rows any signed-in company may read (never change): what a company publishes.
+    pub public_read: Option<Condition>,
+    /// Rows readable (never changeable) by every company with an ACTIVE connection to
+    /// the company this column names: a supplier's catalog for its connected buyers.
+    pub connected_read: Option<E::Column>,
 }
 
 impl<E: EntityTrait> Policy<E> {
@@ -34,7 +39,21 @@ impl<E: EntityTrait> Policy<E> {
             own_rows_writable: false,
             lookup: None,
             platform_visible: false,
+            public_read: None,
+            connected_read: None,
         }
+    }
+
+    /// Rows matching `rows` become readable by any signed-in company.
+    pub fn with_public_read(mut self, rows: Condition) -> Self {
+        self.public_read = Some(rows);
+        self
+    }
+
+    /// Rows become readable by the companies actively connected to the one in `column`.
+    pub fn with_connected_read(mut self, column: E::Column) -> Self {
+        self.connected_read = Some(column);
+        self
     }
 
     pub fn with_own_rows(mut self, column: E::Column) -> Self {
@@ -93,6 +112,8 @@ impl Guarded for refresh_token::Entity {
             own_rows_writable: true,
             lookup: Some(refresh_token::Column::TokenHash),
             platform_visible: false,
+            public_read: None,
+            connected_read: None,
         }
     }
 }
@@ -120,5 +141,41 @@ impl Guarded for webhook_delivery::Entity {
 impl Guarded for audit_entry::Entity {
     fn policy() -> Policy<Self> {
         Policy::owned(audit_entry::Column::CompanyId).with_platform()
+    }
+}
+
+/// The directory: a company's own profile, and every listed profile of an ACTIVE company.
+impl Guarded for marketplace_profile::Entity {
+    fn policy() -> Policy<Self> {
+        use marketplace_profile::Column as C;
+        Policy::owned(C::CompanyId).with_public_read(
+            Condition::all()
+                .add(C::Listed.eq(true))
+                .add(C::Status.eq("ACTIVE")),
+        )
+    }
+}
+
+/// A connection is one row both parties see and change; the requester creates it.
+impl Guarded for trade_connection::Entity {
+    fn policy() -> Policy<Self> {
+        use trade_connection::Column as C;
+        let mut p = Policy::owned(C::RequesterCompanyId);
+        p.parties.push(C::ResponderCompanyId);
+        p
+    }
+}
+
+/// A supplier's catalog: its own to change, readable by actively connected companies.
+impl Guarded for catalog_item::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(catalog_item::Column::CompanyId)
+            .with_connected_read(catalog_item::Column::CompanyId)
+    }
+}
+
+impl Guarded for catalog_import::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(catalog_import::Column::CompanyId)
     }
 }

@@ -1,0 +1,36 @@
+use sea_orm::entity::prelude::*;
+
+/// One CSV upload of a supplier's catalog and the background job's progress through it.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "catalog_imports")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub file_name: String,
+    /// Where the uploaded file is kept (object store key).
+    pub object_key: String,
+    pub byte_size: i64,
+    /// QUEUED | RUNNING | COMPLETED | FAILED
+    pub status: String,
+    pub total_rows: i32,
+    pub processed_rows: i32,
+    pub created_count: i32,
+    pub updated_count: i32,
+    pub unchanged_count: i32,
+    pub error_count: i32,
+    /// JSON array of {row, column, message}, the first 1,000.
+    #[sea_orm(column_type = "Text")]
+    pub errors: String,
+    /// Why the whole import failed, if it did.
+    pub failure: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub finished_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,35 @@
+use sea_orm::entity::prelude::*;
+
+/// A connection between two companies (practice to lab, practice to supplier, lab to
+/// supplier): one row both parties see. The requester owns it; the responder is the other
+/// party. Names and types are copied at request time, since neither side may read the
+/// other's company row.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "connections")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub requester_company_id: Uuid,
+    pub responder_company_id: Uuid,
+    pub requester_name: String,
+    pub requester_type: String,
+    pub responder_name: String,
+    pub responder_type: String,
+    /// The two company ids in order, so a pair has one key whichever side asked: at most
+    /// one PENDING or ACTIVE connection per pair (a partial unique index).
+    pub pair_key: String,
+    /// PENDING | ACTIVE | REJECTED | ENDED
+    pub state: String,
+    pub message: Option<String>,
+    pub requested_by: Option<Uuid>,
+    pub responded_at: Option<DateTimeUtc>,
+    pub ended_at: Option<DateTimeUtc>,
+    pub ended_by_company_id: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

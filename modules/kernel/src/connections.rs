@@ -1,0 +1,62 @@
+//! Connections between companies are access grants: other modules ask whether two
+//! companies are actively connected (a lab takes orders only from connected practices), and
+//! the guard opens a supplier's catalog to the companies connected to it.
+
+use crate::{AppResult, Tx};
+use ils_entity::trade_connection::{self, Column as C};
+use sea_orm::sea_query::{IntoCondition, Query, SimpleExpr};
+use sea_orm::{ColumnTrait, Condition, PaginatorTrait, QueryFilter};
+use uuid::Uuid;
+
+pub const PENDING: &str = "PENDING";
+pub const ACTIVE: &str = "ACTIVE";
+pub const REJECTED: &str = "REJECTED";
+pub const ENDED: &str = "ENDED";
+
+/// One key per unordered pair of companies, whichever side asked.
+pub fn pair_key(a: Uuid, b: Uuid) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    format!("{lo}:{hi}")
+}
+
+/// Whether `a` and `b` have an ACTIVE connection, as the transaction's scope sees it (the
+/// acting company must be one of the two, or nothing is visible and the answer is no).
+pub async fn active_between(tx: &Tx, a: Uuid, b: Uuid) -> AppResult<bool> {
+    let n = tx
+        .select::<trade_connection::Entity>()
+        .filter(C::PairKey.eq(pair_key(a, b)))
+        .filter(C::State.eq(ACTIVE))
+        .count(tx.conn())
+        .await?;
+    Ok(n > 0)
+}
+
+/// The rows whose `column` names a company with an ACTIVE connection to `company`: two
+/// indexed sub-selects over the connections table, one per side of the pair.
+pub(crate) fn connected_to<Col: ColumnTrait>(column: Col, company: Uuid) -> Condition {
+    let side = |mine: C, theirs: C| -> SimpleExpr {
+        let sub = Query::select()
+            .column(theirs)
+            .from(trade_connection::Entity)
+            .and_where(C::State.eq(ACTIVE))
+            .and_where(mine.eq(company))
+            .to_owned();
+        column.in_subquery(sub)
+    };
+    Condition::any()
+        .add(side(C::RequesterCompanyId, C::ResponderCompanyId))
+        .add(side(C::ResponderCompanyId, C::RequesterCompanyId))
+        .into_condition()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_has_one_key_whichever_side_asks() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(pair_key(a, b), pair_key(b, a));
+        assert_ne!(pair_key(a, b), pair_key(a, Uuid::now_v7()));
+    }
+}

@@ -1,0 +1,632 @@
+//! CSV import of a supplier's catalog. The upload is checked whole before anything is
+//! written (a file that is not a catalog CSV fails with one error and leaves no trace),
+//! kept in the file store, and imported by a background job in batches: upsert by SKU,
+//! per-row errors that never block valid rows, and progress after every batch (a query,
+//! the `catalogImportProgress` subscription, and `catalog.import.*` events). Each batch
+//! commits its rows together with the progress that counts them, so a retried job resumes
+//! where the last commit left it; importing the same file twice changes nothing.
+
+use super::csv::{self as catalog_csv, RowError};
+use super::draft::ItemDraft;
+use super::items::{changed_row, new_row, same, supplier_tx};
+use crate::events::{
+    CatalogImportCompleted, CatalogImportFailed, CatalogImportProgressed, ImportProgress,
+};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Subscription, Upload};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use ils_entity::{catalog_import as import, catalog_item as item};
+use ils_kernel::authz::require_member;
+use ils_kernel::files::Files;
+use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, handler};
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppError, AppResult, Bus, Db, TenantContext, Tx, id, request_parts};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub const IMPORT: &str = "CatalogImport";
+pub const IMPORT_JOB: &str = "marketplace.catalog_import";
+/// Rows per transaction (and per progress report).
+pub const BATCH: usize = 500;
+/// Row errors kept for reading; the count covers them all.
+pub const MAX_KEPT_ERRORS: usize = 1000;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "CatalogImportStatus")]
+pub enum ImportStatus {
+    Queued,
+    Running,
+    Completed,
+    Failed,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Queued => "QUEUED",
+            ImportStatus::Running => "RUNNING",
+            ImportStatus::Completed => "COMPLETED",
+            ImportStatus::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ImportStatus> {
+        [
+            ImportStatus::Queued,
+            ImportStatus::Running,
+            ImportStatus::Completed,
+            ImportStatus::Failed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
+    pub fn finished(self) -> bool {
+        matches!(self, ImportStatus::Completed | ImportStatus::Failed)
+    }
+}
+
+/// A row the import could not take, and why.
+#[derive(SimpleObject, Clone)]
+#[graphql(name = "CatalogImportError")]
+pub struct ImportRowError {
+    /// The line in the file (the header is line 1).
+    pub row: i32,
+    /// The CSV column, when the problem is in one cell.
+    pub column: Option<String>,
+    pub message: String,
+}
+
+#[derive(Clone)]
+pub struct CatalogImport(pub import::Model);
+
+#[Object]
+impl CatalogImport {
+    pub async fn id(&self) -> ID {
+        id::encode(IMPORT, self.0.id)
+    }
+    async fn file_name(&self) -> &str {
+        &self.0.file_name
+    }
+    async fn byte_size(&self) -> i64 {
+        self.0.byte_size
+    }
+    async fn status(&self) -> Option<ImportStatus> {
+        ImportStatus::parse(&self.0.status)
+    }
+    /// Data rows in the file.
+    async fn total_rows(&self) -> i32 {
+        self.0.total_rows
+    }
+    async fn processed_rows(&self) -> i32 {
+        self.0.processed_rows
+    }
+    /// Items added.
+    async fn created(&self) -> i32 {
+        self.0.created_count
+    }
+    /// Items changed.
+    async fn updated(&self) -> i32 {
+        self.0.updated_count
+    }
+    /// Rows that matched the catalog already.
+    async fn unchanged(&self) -> i32 {
+        self.0.unchanged_count
+    }
+    /// Rows not imported (see `errors`).
+    async fn failed(&self) -> i32 {
+        self.0.error_count
+    }
+    /// The rows not imported and why, in file order (the first 1,000 are kept).
+    async fn errors(
+        &self,
+        #[graphql(default = 100, validator(minimum = 0, maximum = 1000))] first: i32,
+    ) -> Vec<ImportRowError> {
+        kept_errors(&self.0)
+            .into_iter()
+            .take(first as usize)
+            .map(|e| ImportRowError {
+                row: e.row as i32,
+                column: e.column,
+                message: e.message,
+            })
+            .collect()
+    }
+    /// Why the whole import failed, when it did.
+    async fn failure(&self) -> Option<&str> {
+        self.0.failure.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_at
+    }
+}
+
+fn kept_errors(m: &import::Model) -> Vec<RowError> {
+    serde_json::from_str(&m.errors).unwrap_or_default()
+}
+
+/// How far an import has got: what `catalogImportProgress` streams.
+#[derive(SimpleObject, Clone, Debug, PartialEq)]
+#[graphql(name = "CatalogImportProgress")]
+pub struct ProgressView {
+    pub import_id: ID,
+    pub status: ImportStatus,
+    pub total_rows: i32,
+    pub processed_rows: i32,
+    pub created: i32,
+    pub updated: i32,
+    pub unchanged: i32,
+    pub failed: i32,
+}
+
+fn progress(m: &import::Model) -> ImportProgress {
+    ImportProgress {
+        import_id: id::encode(IMPORT, m.id),
+        status: m.status.clone(),
+        total_rows: m.total_rows,
+        processed_rows: m.processed_rows,
+        created: m.created_count,
+        updated: m.updated_count,
+        unchanged: m.unchanged_count,
+        failed: m.error_count,
+    }
+}
+
+fn view(p: ImportProgress) -> Option<ProgressView> {
+    Some(ProgressView {
+        status: ImportStatus::parse(&p.status)?,
+        import_id: p.import_id,
+        total_rows: p.total_rows,
+        processed_rows: p.processed_rows,
+        created: p.created,
+        updated: p.updated,
+        unchanged: p.unchanged,
+        failed: p.failed,
+    })
+}
+
+#[derive(Default)]
+pub struct ImportQuery;
+
+#[Object]
+impl ImportQuery {
+    /// One of your company's catalog imports; null when it is not yours.
+    async fn catalog_import(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CatalogImport>> {
+        let (tenant, db) = request_parts(ctx)?;
+        require_member(tenant)?;
+        let row_id = id::decode(IMPORT, &id, "id")?;
+        let tx = db.tenant(tenant).await?;
+        let found = match tx.get::<import::Entity>(row_id).await {
+            Ok(m) => Some(CatalogImport(m)),
+            Err(AppError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    /// Your company's catalog imports, oldest first (`last: N` for the newest).
+    async fn catalog_imports(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, CatalogImport>> {
+        let (tenant, db) = request_parts(ctx)?;
+        require_member(tenant)?;
+        let tx = db.tenant(tenant).await?;
+        let page = paginate(
+            tx.conn(),
+            tx.select::<import::Entity>(),
+            import::Column::Id,
+            PageArgs::new(first, after, last, before),
+            |m| m.id,
+            CatalogImport,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(page)
+    }
+}
+
+#[derive(Default)]
+pub struct ImportMutation;
+
+#[Object]
+impl ImportMutation {
+    /// Imports your catalog from a CSV file sent as a GraphQL multipart request (suppliers;
+    /// admins and managers). The file is checked first: one that is not a catalog CSV is
+    /// refused with BAD_USER_INPUT and nothing is stored. Otherwise the import is queued
+    /// and its progress can be followed with `catalogImport` or `catalogImportProgress`.
+    /// Columns: sku, name, category, price, currency (required), gtin (or upc / ean),
+    /// brand, min_order_quantity, lead_time_days, active, and the category's attributes.
+    async fn import_catalog(&self, ctx: &Context<'_>, file: Upload) -> Result<CatalogImport> {
+        let (tenant, db) = request_parts(ctx)?;
+        let files = ctx
+            .data::<Files>()
+            .map_err(|_| AppError::internal("schema has no file store"))?;
+        // Authorised before the file is read.
+        let tx = supplier_tx(db, tenant).await?;
+        tx.commit().await?;
+        let upload = file
+            .value(ctx)
+            .map_err(|_| AppError::bad_input("file", "no file was uploaded under this name"))?;
+        let file_name = upload.filename.trim().chars().take(200).collect::<String>();
+        let bytes = tokio::task::spawn_blocking(move || {
+            let mut buf = Vec::new();
+            upload.into_read().read_to_end(&mut buf).map(|_| buf)
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?
+        .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?;
+        let parsed = catalog_csv::open(&bytes).map_err(|msg| AppError::bad_input("file", msg))?;
+        Ok(CatalogImport(
+            start(
+                db,
+                tenant,
+                files,
+                file_name,
+                Bytes::from(bytes),
+                parsed.len(),
+            )
+            .await?,
+        ))
+    }
+}
+
+/// Stores the file and queues its import, in that order: if the queueing fails the file is
+/// removed again.
+async fn start(
+    db: &Db,
+    ctx: &TenantContext,
+    files: &Files,
+    file_name: String,
+    bytes: Bytes,
+    rows: usize,
+) -> AppResult<import::Model> {
+    let company = require_member(ctx)?;
+    let id = Uuid::now_v7();
+    let key = format!("catalog-imports/{company}/{id}.csv");
+    let size = bytes.len() as i64;
+    files.put(&key, bytes).await?;
+    let queued = async {
+        let tx = supplier_tx(db, ctx).await?;
+        let now = Utc::now();
+        let row = tx
+            .insert(import::ActiveModel {
+                id: Set(id),
+                company_id: sea_orm::ActiveValue::NotSet,
+                file_name: Set(if file_name.is_empty() {
+                    "catalog.csv".into()
+                } else {
+                    file_name
+                }),
+                object_key: Set(key.clone()),
+                byte_size: Set(size),
+                status: Set(ImportStatus::Queued.as_str().into()),
+                total_rows: Set(rows as i32),
+                processed_rows: Set(0),
+                created_count: Set(0),
+                updated_count: Set(0),
+                unchanged_count: Set(0),
+                error_count: Set(0),
+                errors: Set("[]".into()),
+                failure: Set(None),
+                created_by: Set(ctx.responsible_user()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                finished_at: Set(None),
+            })
+            .await?;
+        tx.enqueue(
+            NewJob::new(IMPORT_JOB, serde_json::json!({ "importId": id }))
+                .key(format!("{IMPORT_JOB}:{id}")),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(row)
+    }
+    .await;
+    if queued.is_err()
+        && let Err(e) = files.delete(&key).await
+    {
+        tracing::warn!(error = %e, "an upload whose import was not queued could not be removed");
+    }
+    queued
+}
+
+#[derive(Default)]
+pub struct ImportSubscription;
+
+#[Subscription]
+impl ImportSubscription {
+    /// The progress of one of your company's catalog imports: its state now, then after
+    /// every batch, ending with COMPLETED or FAILED.
+    async fn catalog_import_progress(
+        &self,
+        ctx: &Context<'_>,
+        import_id: ID,
+    ) -> Result<impl Stream<Item = ProgressView> + use<>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let company = require_member(tenant)?;
+        let row_id = id::decode(IMPORT, &import_id, "importId")?;
+        let bus = ctx
+            .data::<Bus>()
+            .map_err(|_| AppError::internal("schema has no event bus"))?;
+        // Listening before reading, so no batch falls between the two.
+        let live = bus.visible_stream(company, false, vec!["catalog.import.*".into()]);
+        let tx = db.tenant(tenant).await?;
+        let now = tx.get::<import::Entity>(row_id).await?;
+        tx.commit().await?;
+        let first = view(progress(&now)).ok_or_else(|| AppError::internal("unknown status"))?;
+        let wanted = first.import_id.clone();
+        let updates = live.filter_map(move |ev| {
+            let p = serde_json::from_value::<ImportProgress>(ev.data.clone())
+                .ok()
+                .filter(|p| p.import_id == wanted)
+                .and_then(view);
+            async move { p }
+        });
+        let stream = futures_util::stream::once(async move { first })
+            .chain(updates)
+            // Stale reports (sent before the snapshot was read) are skipped; the stream
+            // ends after the import does.
+            .scan((0, false), |(seen, done), p| {
+                let out = if *done {
+                    None
+                } else if p.processed_rows < *seen && !p.status.finished() {
+                    Some(None)
+                } else {
+                    *seen = p.processed_rows;
+                    *done = p.status.finished();
+                    Some(Some(p))
+                };
+                async move { out }
+            })
+            .filter_map(|p| async move { p });
+        Ok(stream)
+    }
+}
+
+pub fn import_kind() -> JobKind {
+    JobKind::new(IMPORT_JOB, handler(run_import))
+        .max_attempts(5)
+        .timeout(Duration::from_secs(600))
+}
+
+async fn run_import(run: JobRun) -> Result<(), JobError> {
+    let id = run
+        .payload
+        .get("importId")
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| JobError::permanent("payload without an importId"))?;
+    let files = run.resources.need::<Files>()?.clone();
+    let ctx = run.tenant();
+    let outcome = import(&run.db, &ctx, &files, id).await;
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(e) if run.is_last_attempt() => {
+            fail(&run.db, &ctx, id, "the import stopped on an internal error").await;
+            Err(JobError::permanent(e.to_string()))
+        }
+        Err(e) => Err(JobError::retry(e.to_string())),
+    }
+}
+
+async fn emit_progress(tx: &Tx, row: &import::Model) -> AppResult<()> {
+    let p = progress(row);
+    match ImportStatus::parse(&row.status) {
+        Some(ImportStatus::Completed) => tx.emit(&CatalogImportCompleted(p), &[]).await?,
+        Some(ImportStatus::Failed) => tx.emit(&CatalogImportFailed(p), &[]).await?,
+        _ => tx.emit(&CatalogImportProgressed(p), &[]).await?,
+    };
+    Ok(())
+}
+
+/// Marks an import FAILED with `why`, if it has not finished.
+async fn fail(db: &Db, ctx: &TenantContext, id: Uuid, why: &str) {
+    let result = async {
+        let tx = db.tenant(ctx).await?;
+        let mut row = tx.get::<import::Entity>(id).await?;
+        if ImportStatus::parse(&row.status).is_some_and(ImportStatus::finished) {
+            return Ok(());
+        }
+        let now = Utc::now();
+        row = tx
+            .update(import::ActiveModel {
+                id: sea_orm::ActiveValue::Unchanged(id),
+                status: Set(ImportStatus::Failed.as_str().into()),
+                failure: Set(Some(why.into())),
+                updated_at: Set(now),
+                finished_at: Set(Some(now)),
+                ..Default::default()
+            })
+            .await?;
+        emit_progress(&tx, &row).await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, import = %id, "could not mark a catalog import failed");
+    }
+}
+
+/// Runs (or resumes) one import.
+async fn import(db: &Db, ctx: &TenantContext, files: &Files, id: Uuid) -> AppResult<()> {
+    let tx = db.tenant(ctx).await?;
+    let row = tx.get::<import::Entity>(id).await?;
+    tx.commit().await?;
+    if ImportStatus::parse(&row.status).is_some_and(ImportStatus::finished) {
+        return Ok(());
+    }
+    let bytes = files.get(&row.object_key).await?;
+    let file = match catalog_csv::open(&bytes) {
+        Ok(f) => f,
+        Err(why) => {
+            let why: String = why;
+            fail(db, ctx, id, &why).await;
+            return Ok(());
+        }
+    };
+    let rows: Vec<(usize, Result<ItemDraft, Vec<RowError>>)> = file.rows().collect();
+    let rows = without_repeated_skus(rows);
+    let total = rows.len() as i32;
+    let mut done = row.processed_rows.max(0) as usize;
+    let mut errors = kept_errors(&row);
+    let mut counts = (
+        row.created_count,
+        row.updated_count,
+        row.unchanged_count,
+        row.error_count,
+    );
+    if done == 0 || row.status != ImportStatus::Running.as_str() {
+        let tx = db.tenant(ctx).await?;
+        let row = tx
+            .update(import::ActiveModel {
+                id: sea_orm::ActiveValue::Unchanged(id),
+                status: Set(ImportStatus::Running.as_str().into()),
+                total_rows: Set(total),
+                updated_at: Set(Utc::now()),
+                ..Default::default()
+            })
+            .await?;
+        emit_progress(&tx, &row).await?;
+        tx.commit().await?;
+    }
+    while done < rows.len() {
+        let batch = &rows[done..(done + BATCH).min(rows.len())];
+        let tx = db.tenant(ctx).await?;
+        let (c, u, n, bad) = apply_batch(&tx, batch, &mut errors).await?;
+        counts = (counts.0 + c, counts.1 + u, counts.2 + n, counts.3 + bad);
+        done += batch.len();
+        let last = done >= rows.len();
+        let now = Utc::now();
+        let status = if last {
+            ImportStatus::Completed
+        } else {
+            ImportStatus::Running
+        };
+        let row = tx
+            .update(import::ActiveModel {
+                id: sea_orm::ActiveValue::Unchanged(id),
+                status: Set(status.as_str().into()),
+                processed_rows: Set(done as i32),
+                created_count: Set(counts.0),
+                updated_count: Set(counts.1),
+                unchanged_count: Set(counts.2),
+                error_count: Set(counts.3),
+                errors: Set(serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into())),
+                updated_at: Set(now),
+                finished_at: Set(last.then_some(now)),
+                ..Default::default()
+            })
+            .await?;
+        emit_progress(&tx, &row).await?;
+        tx.commit().await?;
+    }
+    if rows.is_empty() {
+        let tx = db.tenant(ctx).await?;
+        let now = Utc::now();
+        let row = tx
+            .update(import::ActiveModel {
+                id: sea_orm::ActiveValue::Unchanged(id),
+                status: Set(ImportStatus::Completed.as_str().into()),
+                updated_at: Set(now),
+                finished_at: Set(Some(now)),
+                ..Default::default()
+            })
+            .await?;
+        emit_progress(&tx, &row).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// A SKU given again later in the same file is an error on the later row: which of two
+/// rows was meant cannot be known.
+fn without_repeated_skus(
+    rows: Vec<(usize, Result<ItemDraft, Vec<RowError>>)>,
+) -> Vec<(usize, Result<ItemDraft, Vec<RowError>>)> {
+    let mut first: HashMap<String, usize> = HashMap::new();
+    rows.into_iter()
+        .map(|(line, r)| match r {
+            Ok(d) => match first.get(&d.sku) {
+                Some(earlier) => (
+                    line,
+                    Err(vec![RowError {
+                        row: line,
+                        column: Some("sku".into()),
+                        message: format!("SKU {} is already on line {earlier}", d.sku),
+                    }]),
+                ),
+                None => {
+                    first.insert(d.sku.clone(), line);
+                    (line, Ok(d))
+                }
+            },
+            Err(e) => (line, Err(e)),
+        })
+        .collect()
+}
+
+/// Upserts one batch by SKU: new SKUs inserted in one statement, changed items updated,
+/// identical ones left alone. Returns (created, updated, unchanged, failed).
+async fn apply_batch(
+    tx: &Tx,
+    batch: &[(usize, Result<ItemDraft, Vec<RowError>>)],
+    errors: &mut Vec<RowError>,
+) -> AppResult<(i32, i32, i32, i32)> {
+    let me = tx
+        .scope()
+        .company()
+        .ok_or_else(|| AppError::internal("an import without a company"))?;
+    let drafts: Vec<&ItemDraft> = batch.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
+    let skus: HashSet<&str> = drafts.iter().map(|d| d.sku.as_str()).collect();
+    let existing: HashMap<String, item::Model> = if skus.is_empty() {
+        HashMap::new()
+    } else {
+        tx.select::<item::Entity>()
+            .filter(item::Column::CompanyId.eq(me))
+            .filter(item::Column::Sku.is_in(skus))
+            .all(tx.conn())
+            .await?
+            .into_iter()
+            .map(|m| (m.sku.clone(), m))
+            .collect()
+    };
+    let (mut created, mut updated, mut unchanged, mut failed) = (Vec::new(), 0, 0, 0);
+    for (_, r) in batch {
+        match r {
+            Err(row_errors) => {
+                failed += 1;
+                for e in row_errors {
+                    if errors.len() < MAX_KEPT_ERRORS {
+                        errors.push(e.clone());
+                    }
+                }
+            }
+            Ok(d) => match existing.get(&d.sku) {
+                None => created.push(new_row(d)),
+                Some(current) if same(current, d) => unchanged += 1,
+                Some(current) => {
+                    tx.update(changed_row(current, d)).await?;
+                    updated += 1;
+                }
+            },
+        }
+    }
+    let n = created.len() as i32;
+    tx.insert_many(created).await?;
+    Ok((n, updated, unchanged, failed))
+}

@@ -1,0 +1,448 @@
+//! Connections between companies: requested by a practice (to a lab or supplier) or a lab
+//! (to a supplier), accepted or rejected by the company asked, ended by either. One shared
+//! row that both parties see and no one else does; an ACTIVE connection is what opens
+//! ordering and private catalogs (`ils_kernel::connections`).
+
+use crate::events::{
+    ConnectionAccepted, ConnectionChange, ConnectionEnded, ConnectionRejected, ConnectionRequested,
+};
+use crate::vocab::{ConnectionDirection, ConnectionState, may_request};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use ils_entity::{company, marketplace_profile as profile, trade_connection as conn};
+use ils_kernel::authz::{require_manager, require_member};
+use ils_kernel::connections::pair_key;
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppError, AppResult, Db, DomainEvent, TenantContext, Tx, id, request_parts};
+use ils_tenancy::graphql::types::COMPANY;
+use ils_tenancy::model::{CompanyStatus, CompanyType};
+use ils_tenancy::service::validate;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter};
+use uuid::Uuid;
+
+pub const CONNECTION: &str = "TradeConnection";
+
+/// One side of a connection, as the other side may see it.
+#[derive(SimpleObject, Clone)]
+pub struct ConnectionParty {
+    /// The company's global ID.
+    pub company_id: ID,
+    pub name: String,
+    #[graphql(name = "type")]
+    pub company_type: Option<CompanyType>,
+}
+
+/// A connection between the caller's company and another, seen from the caller's side.
+#[derive(Clone)]
+pub struct TradeConnection {
+    pub row: conn::Model,
+    /// The company looking at it (one of the two parties).
+    pub viewer: Uuid,
+}
+
+impl TradeConnection {
+    fn requester_party(&self) -> ConnectionParty {
+        ConnectionParty {
+            company_id: id::encode(COMPANY, self.row.requester_company_id),
+            name: self.row.requester_name.clone(),
+            company_type: CompanyType::parse(&self.row.requester_type),
+        }
+    }
+
+    fn responder_party(&self) -> ConnectionParty {
+        ConnectionParty {
+            company_id: id::encode(COMPANY, self.row.responder_company_id),
+            name: self.row.responder_name.clone(),
+            company_type: CompanyType::parse(&self.row.responder_type),
+        }
+    }
+
+    fn outgoing(&self) -> bool {
+        self.row.requester_company_id == self.viewer
+    }
+}
+
+#[Object]
+impl TradeConnection {
+    pub async fn id(&self) -> ID {
+        id::encode(CONNECTION, self.row.id)
+    }
+    async fn state(&self) -> Option<ConnectionState> {
+        ConnectionState::parse(&self.row.state)
+    }
+    /// OUTGOING when your company asked, INCOMING when it was asked.
+    async fn direction(&self) -> ConnectionDirection {
+        if self.outgoing() {
+            ConnectionDirection::Outgoing
+        } else {
+            ConnectionDirection::Incoming
+        }
+    }
+    /// The other company.
+    async fn counterparty(&self) -> ConnectionParty {
+        if self.outgoing() {
+            self.responder_party()
+        } else {
+            self.requester_party()
+        }
+    }
+    async fn requester(&self) -> ConnectionParty {
+        self.requester_party()
+    }
+    async fn responder(&self) -> ConnectionParty {
+        self.responder_party()
+    }
+    /// What the requester wrote with the request.
+    async fn message(&self) -> Option<&str> {
+        self.row.message.as_deref()
+    }
+    async fn requested_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    async fn responded_at(&self) -> Option<DateTime<Utc>> {
+        self.row.responded_at
+    }
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.row.ended_at
+    }
+    /// Which company ended it.
+    async fn ended_by_company_id(&self) -> Option<ID> {
+        self.row.ended_by_company_id.map(|c| id::encode(COMPANY, c))
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.row.updated_at
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct ConnectionFilter {
+    pub states: Option<Vec<ConnectionState>>,
+    pub direction: Option<ConnectionDirection>,
+}
+
+#[derive(Default)]
+pub struct ConnectionsQuery;
+
+#[Object]
+impl ConnectionsQuery {
+    /// Your company's connections, oldest first (`last: N` for the newest).
+    async fn connections(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ConnectionFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, TradeConnection>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let page = PageArgs::new(first, after, last, before);
+        Ok(list(db, tenant, filter.unwrap_or_default(), page).await?)
+    }
+
+    /// One of your company's connections; null when it is not yours.
+    async fn connection(&self, ctx: &Context<'_>, id: ID) -> Result<Option<TradeConnection>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let viewer = require_member(tenant)?;
+        let row_id = id::decode(CONNECTION, &id, "id")?;
+        let tx = db.tenant(tenant).await?;
+        let found = match tx.get::<conn::Entity>(row_id).await {
+            Ok(row) => Some(TradeConnection { row, viewer }),
+            Err(AppError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        tx.commit().await?;
+        Ok(found)
+    }
+}
+
+#[derive(Default)]
+pub struct ConnectionsMutation;
+
+#[Object]
+impl ConnectionsMutation {
+    /// Asks a listed lab or supplier to connect (admins and managers). Practices ask labs
+    /// and suppliers; labs ask suppliers.
+    async fn request_connection(
+        &self,
+        ctx: &Context<'_>,
+        company_id: ID,
+        message: Option<String>,
+    ) -> Result<TradeConnection> {
+        let (tenant, db) = request_parts(ctx)?;
+        let target = id::decode(COMPANY, &company_id, "companyId")?;
+        Ok(request(db, tenant, target, message).await?)
+    }
+
+    /// Accepts or rejects a pending request made to your company (admins and managers).
+    async fn respond_to_connection(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        accept: bool,
+    ) -> Result<TradeConnection> {
+        let (tenant, db) = request_parts(ctx)?;
+        let row_id = id::decode(CONNECTION, &id, "id")?;
+        Ok(respond(db, tenant, row_id, accept).await?)
+    }
+
+    /// Ends an active connection, or withdraws a pending one (either party; admins and
+    /// managers). Ordering and the catalog close at once.
+    async fn end_connection(&self, ctx: &Context<'_>, id: ID) -> Result<TradeConnection> {
+        let (tenant, db) = request_parts(ctx)?;
+        let row_id = id::decode(CONNECTION, &id, "id")?;
+        Ok(end(db, tenant, row_id).await?)
+    }
+}
+
+fn change(row: &conn::Model) -> ConnectionChange {
+    ConnectionChange {
+        connection_id: id::encode(CONNECTION, row.id),
+        requester_company_id: id::encode(COMPANY, row.requester_company_id),
+        responder_company_id: id::encode(COMPANY, row.responder_company_id),
+        state: row.state.clone(),
+    }
+}
+
+/// Records `event` for both parties.
+async fn emit<E: DomainEvent>(tx: &Tx, row: &conn::Model, event: E) -> AppResult<()> {
+    tx.emit(
+        &event,
+        &[row.requester_company_id, row.responder_company_id],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn request(
+    db: &Db,
+    ctx: &TenantContext,
+    target: Uuid,
+    message: Option<String>,
+) -> AppResult<TradeConnection> {
+    let tx = db.tenant(ctx).await?;
+    let me = require_manager(&tx, ctx).await?;
+    let mine = tx.get::<company::Entity>(me).await?;
+    if mine.status != CompanyStatus::Active.as_str() {
+        return Err(AppError::forbidden(
+            "your company is not active yet: it can connect once the platform approves it",
+        ));
+    }
+    if target == me {
+        return Err(AppError::bad_input(
+            "companyId",
+            "a company cannot connect to itself",
+        ));
+    }
+    let message = validate::optional_text(message.as_deref(), "message", 1000)?;
+    // The company asked must be in the directory: listed and active. Anything else
+    // answers as a company that does not exist.
+    let theirs = tx
+        .select::<profile::Entity>()
+        .filter(profile::Column::CompanyId.eq(target))
+        .filter(profile::Column::Listed.eq(true))
+        .filter(profile::Column::Status.eq(CompanyStatus::Active.as_str()))
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (Some(from), Some(to)) = (
+        CompanyType::parse(&mine.company_type),
+        CompanyType::parse(&theirs.company_type),
+    ) else {
+        return Err(AppError::internal("company without a known type"));
+    };
+    if !may_request(from, to) {
+        return Err(AppError::bad_input(
+            "companyId",
+            format!(
+                "a {} cannot ask a {} to connect (practices ask labs and suppliers, labs ask suppliers)",
+                from.as_str(),
+                to.as_str()
+            ),
+        ));
+    }
+    let key = pair_key(me, target);
+    let open = tx
+        .select::<conn::Entity>()
+        .filter(conn::Column::PairKey.eq(key.clone()))
+        .filter(conn::Column::State.is_in([
+            ConnectionState::Pending.as_str(),
+            ConnectionState::Active.as_str(),
+        ]))
+        .one(tx.conn())
+        .await?;
+    if let Some(open) = open {
+        return Err(AppError::Conflict(format!(
+            "these companies already have a {} connection",
+            open.state.to_lowercase()
+        )));
+    }
+    let now = Utc::now();
+    let row = tx
+        .insert(conn::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            requester_company_id: sea_orm::ActiveValue::NotSet,
+            responder_company_id: Set(target),
+            requester_name: Set(mine.name),
+            requester_type: Set(mine.company_type),
+            responder_name: Set(theirs.name),
+            responder_type: Set(theirs.company_type),
+            pair_key: Set(key),
+            state: Set(ConnectionState::Pending.as_str().into()),
+            message: Set(message),
+            requested_by: Set(ctx.responsible_user()),
+            responded_at: Set(None),
+            ended_at: Set(None),
+            ended_by_company_id: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .await
+        // Two requests racing past the check meet the unique index.
+        .map_err(|e| match e {
+            AppError::Conflict(_) => {
+                AppError::Conflict("these companies already have an open connection".into())
+            }
+            e => e,
+        })?;
+    emit(&tx, &row, ConnectionRequested(change(&row))).await?;
+    tx.commit().await?;
+    Ok(TradeConnection { row, viewer: me })
+}
+
+/// Moves a connection from `from` to a new state with `sets`, if it is still in `from`
+/// (a conditional update, so two racing answers cannot both win); CONFLICT otherwise.
+async fn transition(
+    tx: &Tx,
+    row: &conn::Model,
+    from: &[ConnectionState],
+    to: ConnectionState,
+    mut sets: Vec<(conn::Column, sea_orm::sea_query::SimpleExpr)>,
+) -> AppResult<conn::Model> {
+    let now = Utc::now();
+    sets.push((conn::Column::State, Expr::value(to.as_str())));
+    sets.push((conn::Column::UpdatedAt, Expr::value(now)));
+    let n = tx
+        .update_many::<conn::Entity>(
+            sets,
+            Condition::all()
+                .add(conn::Column::Id.eq(row.id))
+                .add(conn::Column::State.is_in(from.iter().map(|s| s.as_str()))),
+        )
+        .await?;
+    if n == 0 {
+        return Err(AppError::Conflict(format!(
+            "the connection is {}, so it cannot become {}",
+            row.state,
+            to.as_str()
+        )));
+    }
+    tx.get::<conn::Entity>(row.id).await
+}
+
+pub async fn respond(
+    db: &Db,
+    ctx: &TenantContext,
+    id: Uuid,
+    accept: bool,
+) -> AppResult<TradeConnection> {
+    let tx = db.tenant(ctx).await?;
+    let me = require_manager(&tx, ctx).await?;
+    let row = tx.get::<conn::Entity>(id).await?;
+    if row.responder_company_id != me {
+        return Err(AppError::forbidden(
+            "only the company that was asked can answer a request",
+        ));
+    }
+    let to = if accept {
+        ConnectionState::Active
+    } else {
+        ConnectionState::Rejected
+    };
+    let row = transition(
+        &tx,
+        &row,
+        &[ConnectionState::Pending],
+        to,
+        vec![(conn::Column::RespondedAt, Expr::value(Utc::now()))],
+    )
+    .await?;
+    if accept {
+        emit(&tx, &row, ConnectionAccepted(change(&row))).await?;
+    } else {
+        emit(&tx, &row, ConnectionRejected(change(&row))).await?;
+    }
+    tx.commit().await?;
+    Ok(TradeConnection { row, viewer: me })
+}
+
+pub async fn end(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<TradeConnection> {
+    let tx = db.tenant(ctx).await?;
+    let me = require_manager(&tx, ctx).await?;
+    let row = tx.get::<conn::Entity>(id).await?;
+    let row = transition(
+        &tx,
+        &row,
+        &[ConnectionState::Pending, ConnectionState::Active],
+        ConnectionState::Ended,
+        vec![
+            (conn::Column::EndedAt, Expr::value(Utc::now())),
+            (conn::Column::EndedByCompanyId, Expr::value(me)),
+        ],
+    )
+    .await?;
+    emit(&tx, &row, ConnectionEnded(change(&row))).await?;
+    tx.commit().await?;
+    Ok(TradeConnection { row, viewer: me })
+}
+
+pub async fn list(
+    db: &Db,
+    ctx: &TenantContext,
+    f: ConnectionFilter,
+    page: PageArgs,
+) -> AppResult<Connection<String, TradeConnection>> {
+    let viewer = require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let mut select = tx.select::<conn::Entity>();
+    if let Some(states) = f.states.filter(|s| !s.is_empty()) {
+        select = select.filter(conn::Column::State.is_in(states.iter().map(|s| s.as_str())));
+    }
+    match f.direction {
+        Some(ConnectionDirection::Outgoing) => {
+            select = select.filter(conn::Column::RequesterCompanyId.eq(viewer))
+        }
+        Some(ConnectionDirection::Incoming) => {
+            select = select.filter(conn::Column::ResponderCompanyId.eq(viewer))
+        }
+        None => {}
+    }
+    let page = paginate(
+        tx.conn(),
+        select,
+        conn::Column::Id,
+        page,
+        |r| r.id,
+        |row| TradeConnection { row, viewer },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(page)
+}
+
+/// The connections among `ids` the caller is a party to, for `node`/`nodes`.
+pub async fn by_ids(tx: &Tx, viewer: Uuid, ids: Vec<Uuid>) -> AppResult<Vec<TradeConnection>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(tx
+        .select::<conn::Entity>()
+        .filter(conn::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|row| TradeConnection { row, viewer })
+        .collect())
+}

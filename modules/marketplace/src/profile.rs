@@ -1,0 +1,460 @@
+//! The directory: each company's marketplace profile, and the lists of listed labs and
+//! suppliers. A profile copies its company's name, type and status (other tenants cannot
+//! read `companies`); it is refreshed when the profile is saved and by the handler of
+//! tenancy's company events.
+
+use crate::events::MarketplaceProfileUpdated;
+use crate::search;
+use crate::vocab::Specialty;
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use ils_entity::{company, marketplace_profile as profile};
+use ils_kernel::authz::{require_member, require_role};
+use ils_kernel::jobs::{JobError, JobKind, JobRun, handler};
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx, id, request_parts};
+use ils_tenancy::graphql::types::COMPANY;
+use ils_tenancy::model::{CompanyStatus, CompanyType};
+use ils_tenancy::service::validate;
+use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter};
+use uuid::Uuid;
+
+pub const PROFILE: &str = "MarketplaceProfile";
+pub const SYNC: &str = "marketplace.sync_profile";
+
+/// A company as the marketplace shows it: public fields only.
+#[derive(Clone)]
+pub struct MarketplaceProfile(pub profile::Model);
+
+#[Object]
+impl MarketplaceProfile {
+    pub async fn id(&self) -> ID {
+        id::encode(PROFILE, self.0.company_id)
+    }
+    /// The company's global ID (what `requestConnection` takes).
+    async fn company_id(&self) -> ID {
+        id::encode(COMPANY, self.0.company_id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    #[graphql(name = "type")]
+    async fn company_type(&self) -> Option<CompanyType> {
+        CompanyType::parse(&self.0.company_type)
+    }
+    /// Whether the company shows in the directory.
+    async fn listed(&self) -> bool {
+        self.0.listed
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn city(&self) -> Option<&str> {
+        self.0.city.as_deref()
+    }
+    async fn region(&self) -> Option<&str> {
+        self.0.region.as_deref()
+    }
+    /// ISO 3166-1 alpha-2.
+    async fn country(&self) -> Option<&str> {
+        self.0.country.as_deref()
+    }
+    /// Where the company delivers or serves (regions, postcodes, countries), as it says.
+    async fn service_areas(&self) -> Vec<String> {
+        serde_json::from_str(&self.0.service_areas).unwrap_or_default()
+    }
+    async fn specialties(&self) -> Vec<Specialty> {
+        specialties_of(&self.0)
+    }
+    async fn logo_url(&self) -> Option<&str> {
+        self.0.logo_url.as_deref()
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+fn specialties_of(p: &profile::Model) -> Vec<Specialty> {
+    serde_json::from_str::<Vec<String>>(&p.specialties)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| Specialty::parse(s))
+        .collect()
+}
+
+/// A partial update: an absent field stays as it is; an empty string clears a text.
+#[derive(InputObject, Default)]
+pub struct MarketplaceProfileInput {
+    /// Show the company in the directory (labs and suppliers only).
+    pub listed: Option<bool>,
+    pub description: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. "GB".
+    pub country: Option<String>,
+    pub service_areas: Option<Vec<String>>,
+    pub specialties: Option<Vec<Specialty>>,
+    pub logo_url: Option<String>,
+}
+
+#[derive(InputObject, Default)]
+pub struct DirectoryFilter {
+    /// Words to find in the name, description or specialties (any case; every word must
+    /// match; on PostgreSQL a full-text prefix search).
+    pub text: Option<String>,
+    pub specialty: Option<Specialty>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub region: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ProfileQuery;
+
+#[Object]
+impl ProfileQuery {
+    /// Your company's marketplace profile (unlisted defaults until you save one).
+    async fn my_marketplace_profile(&self, ctx: &Context<'_>) -> Result<MarketplaceProfile> {
+        let (tenant, db) = request_parts(ctx)?;
+        let company = require_member(tenant)?;
+        let tx = db.tenant(tenant).await?;
+        let p = current(&tx, company).await?;
+        tx.commit().await?;
+        Ok(MarketplaceProfile(p))
+    }
+
+    /// Listed, active labs: public profile fields only.
+    #[allow(clippy::too_many_arguments)]
+    async fn marketplace_labs(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DirectoryFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, MarketplaceProfile>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let page = PageArgs::new(first, after, last, before);
+        Ok(directory(
+            db,
+            tenant,
+            CompanyType::Lab,
+            filter.unwrap_or_default(),
+            page,
+        )
+        .await?)
+    }
+
+    /// Listed, active suppliers: public profile fields only.
+    #[allow(clippy::too_many_arguments)]
+    async fn marketplace_suppliers(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DirectoryFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, MarketplaceProfile>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let page = PageArgs::new(first, after, last, before);
+        Ok(directory(
+            db,
+            tenant,
+            CompanyType::Supplier,
+            filter.unwrap_or_default(),
+            page,
+        )
+        .await?)
+    }
+}
+
+#[derive(Default)]
+pub struct ProfileMutation;
+
+#[Object]
+impl ProfileMutation {
+    /// Edits your company's marketplace profile (company admins).
+    async fn update_marketplace_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: MarketplaceProfileInput,
+    ) -> Result<MarketplaceProfile> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(MarketplaceProfile(update(db, tenant, input).await?))
+    }
+}
+
+/// The company's profile as stored, or the unlisted defaults built from its company row.
+async fn current(tx: &Tx, company_id: Uuid) -> AppResult<profile::Model> {
+    if let Some(p) = tx
+        .select::<profile::Entity>()
+        .filter(profile::Column::CompanyId.eq(company_id))
+        .one(tx.conn())
+        .await?
+    {
+        return Ok(p);
+    }
+    let c = tx.get::<company::Entity>(company_id).await?;
+    let now = Utc::now();
+    Ok(profile::Model {
+        company_id,
+        search_text: search::text_of([c.name.as_str()]),
+        name: c.name,
+        company_type: c.company_type,
+        status: c.status,
+        listed: false,
+        description: None,
+        city: None,
+        region: None,
+        country: None,
+        service_areas: "[]".into(),
+        specialties: "[]".into(),
+        logo_url: None,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+fn country(value: &str, field: &str) -> AppResult<Option<String>> {
+    let c = value.trim().to_uppercase();
+    if c.is_empty() {
+        return Ok(None);
+    }
+    if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_uppercase()) {
+        Ok(Some(c))
+    } else {
+        Err(AppError::bad_input(
+            field,
+            "must be an ISO 3166-1 alpha-2 code, e.g. GB",
+        ))
+    }
+}
+
+pub async fn update(
+    db: &Db,
+    ctx: &TenantContext,
+    input: MarketplaceProfileInput,
+) -> AppResult<profile::Model> {
+    let tx = db.tenant(ctx).await?;
+    let company_id = require_role(&tx, ctx, Role::CompanyAdmin).await?;
+    let mut p = current(&tx, company_id).await?;
+    let exists = tx
+        .select::<profile::Entity>()
+        .filter(profile::Column::CompanyId.eq(company_id))
+        .one(tx.conn())
+        .await?
+        .is_some();
+    // The copy of the company is refreshed on every save.
+    let c = tx.get::<company::Entity>(company_id).await?;
+    let kind = CompanyType::parse(&c.company_type)
+        .ok_or_else(|| AppError::internal("company without a known type"))?;
+    (p.name, p.company_type, p.status) = (c.name, c.company_type, c.status);
+    if let Some(listed) = input.listed {
+        if listed && kind == CompanyType::Ecp {
+            return Err(AppError::bad_input(
+                "input.listed",
+                "practices are not listed in the directory; labs and suppliers are",
+            ));
+        }
+        p.listed = listed;
+    }
+    if let Some(d) = input.description {
+        p.description = validate::optional_text(Some(&d), "input.description", 2000)?;
+    }
+    if let Some(v) = input.city {
+        p.city = validate::optional_text(Some(&v), "input.city", 100)?;
+    }
+    if let Some(v) = input.region {
+        p.region = validate::optional_text(Some(&v), "input.region", 100)?;
+    }
+    if let Some(v) = input.country {
+        p.country = country(&v, "input.country")?;
+    }
+    if let Some(areas) = input.service_areas {
+        if areas.len() > 50 {
+            return Err(AppError::bad_input(
+                "input.serviceAreas",
+                "at most 50 areas",
+            ));
+        }
+        let mut clean = Vec::new();
+        for (i, a) in areas.iter().enumerate() {
+            let field = format!("input.serviceAreas.{i}");
+            if let Some(a) = validate::optional_text(Some(a), &field, 100)?
+                && !clean.contains(&a)
+            {
+                clean.push(a);
+            }
+        }
+        p.service_areas = serde_json::to_string(&clean).unwrap_or_else(|_| "[]".into());
+    }
+    if let Some(list) = input.specialties {
+        let mut clean: Vec<&str> = Vec::new();
+        for (i, s) in list.iter().enumerate() {
+            if !s.fits(kind) {
+                return Err(AppError::bad_input(
+                    &format!("input.specialties.{i}"),
+                    format!(
+                        "{} is not a specialty a {} lists",
+                        s.as_str(),
+                        kind.as_str()
+                    ),
+                ));
+            }
+            if !clean.contains(&s.as_str()) {
+                clean.push(s.as_str());
+            }
+        }
+        p.specialties = serde_json::to_string(&clean).unwrap_or_else(|_| "[]".into());
+    }
+    if let Some(url) = input.logo_url {
+        p.logo_url = validate::website(Some(&url), "input.logoUrl")?;
+    }
+    p.search_text = search_text(&p);
+    p.updated_at = Utc::now();
+    let saved = if exists {
+        tx.update(as_update(p)).await?
+    } else {
+        tx.insert(as_insert(p)).await?
+    };
+    tx.emit(
+        &MarketplaceProfileUpdated {
+            company_id: id::encode(COMPANY, company_id),
+            listed: saved.listed,
+        },
+        &[],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Every column of a profile built in memory, to insert.
+fn as_insert(p: profile::Model) -> profile::ActiveModel {
+    use sea_orm::{ActiveModelTrait, Iterable};
+    let mut m = p.into_active_model();
+    for col in profile::Column::iter() {
+        m.reset(col);
+    }
+    m
+}
+
+/// Every column but the key (which names the row) and the creation time, to update.
+fn as_update(p: profile::Model) -> profile::ActiveModel {
+    use sea_orm::{ActiveModelTrait, Iterable};
+    let mut m = p.into_active_model();
+    for col in profile::Column::iter() {
+        if !matches!(col, profile::Column::CompanyId | profile::Column::CreatedAt) {
+            m.reset(col);
+        }
+    }
+    m
+}
+
+fn search_text(p: &profile::Model) -> String {
+    let specialties: Vec<String> = specialties_of(p)
+        .iter()
+        .map(|s| s.as_str().replace('_', " "))
+        .collect();
+    let mut parts = vec![p.name.as_str(), p.description.as_deref().unwrap_or("")];
+    parts.extend(specialties.iter().map(String::as_str));
+    search::text_of(parts)
+}
+
+async fn directory(
+    db: &Db,
+    ctx: &TenantContext,
+    kind: CompanyType,
+    f: DirectoryFilter,
+    page: PageArgs,
+) -> AppResult<Connection<String, MarketplaceProfile>> {
+    require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    use profile::Column as C;
+    let mut select = tx
+        .select::<profile::Entity>()
+        .filter(C::CompanyType.eq(kind.as_str()))
+        .filter(C::Listed.eq(true))
+        .filter(C::Status.eq(CompanyStatus::Active.as_str()));
+    if let Some(text) = f.text.as_deref()
+        && let Some(cond) = search::condition(db.backend(), text)
+    {
+        select = select.filter(cond);
+    }
+    if let Some(s) = f.specialty {
+        select = select.filter(C::Specialties.contains(format!("\"{}\"", s.as_str())));
+    }
+    if let Some(c) = f.country.as_deref()
+        && let Some(c) = country(c, "filter.country")?
+    {
+        select = select.filter(C::Country.eq(c));
+    }
+    if let Some(r) = f.region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        select = select.filter(sea_orm::sea_query::Expr::cust_with_values(
+            "lower(region) = ?",
+            [r.to_lowercase()],
+        ));
+    }
+    let conn = paginate(
+        tx.conn(),
+        select,
+        C::CompanyId,
+        page,
+        |p| p.company_id,
+        MarketplaceProfile,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(conn)
+}
+
+/// Refreshes a profile's copy of its company (name, type, status) after tenancy reports a
+/// change: approval, rejection, a new name.
+pub fn sync_kind() -> JobKind {
+    JobKind::new(SYNC, handler(sync_from_event)).on_events(&[
+        "company.updated",
+        "company.approved",
+        "company.rejected",
+    ])
+}
+
+async fn sync_from_event(run: JobRun) -> Result<(), JobError> {
+    let event = run.event()?;
+    let Some(company_id) = event
+        .data
+        .get("companyId")
+        .and_then(|v| v.as_str())
+        .and_then(|g| id::decode(COMPANY, &ID::from(g), "companyId").ok())
+    else {
+        return Err(JobError::permanent("event without a company id"));
+    };
+    refresh(&run.db, company_id)
+        .await
+        .map_err(|e| JobError::retry(e.to_string()))
+}
+
+/// Copies the company's current name, type and status into its profile, if it has one.
+pub async fn refresh(db: &Db, company_id: Uuid) -> AppResult<()> {
+    let ctx = TenantContext::system_for(Some(company_id));
+    let tx = db.tenant(&ctx).await?;
+    let Some(p) = tx
+        .select::<profile::Entity>()
+        .filter(profile::Column::CompanyId.eq(company_id))
+        .one(tx.conn())
+        .await?
+    else {
+        return Ok(());
+    };
+    let c = tx.get::<company::Entity>(company_id).await?;
+    let mut next = p.clone();
+    (next.name, next.company_type, next.status) = (c.name, c.company_type, c.status);
+    next.search_text = search_text(&next);
+    if next != p {
+        next.updated_at = Utc::now();
+        tx.update(as_update(next)).await?;
+    }
+    tx.commit().await
+}
