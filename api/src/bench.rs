@@ -76,3 +76,113 @@ pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<
     );
     Ok(())
 }
+
+/// `ils bench-catalog-import`: a supplier's CSV catalog of `rows` rows (frames, lenses,
+/// contact lenses and sundries, every row valid) imported by the real job on the
+/// configured database, timed from the upload to COMPLETED; then the same file again,
+/// which must change nothing. A benchmark, not a test: release mode, a throwaway database.
+pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
+    use ils_entity::catalog_import;
+    use ils_kernel::{Actor, Role, TenantContext};
+    use ils_tenancy::model::CompanyType;
+    use ils_tenancy::service::auth::{SignUp, sign_up};
+    let err = |e: ils_kernel::AppError| anyhow::anyhow!("{e:?}");
+    let (state, _) = server::build(Config {
+        seed_demo: false,
+        ..config
+    })
+    .await?;
+    let db = state.db.clone();
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let session = sign_up(
+        &db,
+        &state.tokens,
+        SignUp {
+            company_name: format!("Bench Supplies {run}"),
+            company_type: CompanyType::Supplier,
+            email: format!("bench-{run}@bench.example"),
+            password: "bench-catalog-import-2026".into(),
+            first_name: "Bench".into(),
+            last_name: "Mark".into(),
+        },
+    )
+    .await
+    .map_err(err)?;
+    let ctx = TenantContext {
+        company_id: session.user.company_id,
+        actor: Actor::User(session.user.id),
+        roles: vec![Role::CompanyAdmin],
+        platform_admin: false,
+        persisted_only: false,
+    };
+    let csv = bench_csv(rows);
+    let files = state.config.files()?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let tracker = server::start_background(&state, &shutdown).await;
+    for pass in ["first import", "same file again"] {
+        let started = Instant::now();
+        let queued = ils_marketplace::catalog::import::start(
+            &db,
+            &ctx,
+            &files,
+            "bench.csv".into(),
+            bytes::Bytes::from(csv.clone()),
+        )
+        .await
+        .map_err(err)?;
+        let done: catalog_import::Model = loop {
+            let tx = db.tenant(&ctx).await.map_err(err)?;
+            let row = tx
+                .get::<catalog_import::Entity>(queued.id)
+                .await
+                .map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            if row.finished_at.is_some() {
+                break row;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{pass}: {rows} rows in {secs:.2} s ({:.0} rows/s): {} created, {} updated, {} unchanged, {} failed, status {}",
+            rows as f64 / secs,
+            done.created_count,
+            done.updated_count,
+            done.unchanged_count,
+            done.error_count,
+            done.status,
+        );
+    }
+    shutdown.cancel();
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tracker.wait()).await;
+    Ok(())
+}
+
+/// A realistic catalog: a quarter each frames, spectacle lenses, contact lenses, sundries.
+fn bench_csv(rows: usize) -> Vec<u8> {
+    let mut out = String::from(
+        "sku,name,brand,category,price,currency,min_order_quantity,lead_time_days,model,colour,eye_size,bridge,temple_length,design,index,treatments,sphere_min,sphere_max,base_curve,cl_diameter,power,pack_size\n",
+    );
+    for i in 0..rows {
+        let price = format!("{}.{:02}", 5 + i % 90, i % 100);
+        let line = match i % 4 {
+            0 => format!(
+                "FR-{i:06},Frame {i},Northwind,FRAME,{price},GBP,1,2,M{},Black,{},18,140,,,,,,,,,\n",
+                i % 50,
+                48 + i % 10
+            ),
+            1 => format!(
+                "SL-{i:06},Lens {i},Clearview,SPECTACLE_LENS,{price},GBP,2,3,,,,,,PROGRESSIVE,1.67,ANTI_REFLECTIVE|HARD_COAT,-8.00,6.00,,,,\n"
+            ),
+            2 => format!(
+                "CL-{i:06},Daily {i},Northwind,CONTACT_LENS,{price},GBP,1,1,,,,,,,,,,,8.6,14.2,-{}.{:02},30\n",
+                i % 10,
+                (i % 4) * 25
+            ),
+            _ => format!("SU-{i:06},Cloth {i},Northwind,SUNDRY,{price},GBP,10,1,,,,,,,,,,,,,,\n"),
+        };
+        out.push_str(&line);
+    }
+    out.into_bytes()
+}

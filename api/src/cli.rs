@@ -31,6 +31,12 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         batch: usize,
     },
+    /// Measure a supplier's CSV catalog import: upload to COMPLETED, then the same file
+    /// again (nothing changes).
+    BenchCatalogImport {
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Print the GraphQL schema (SDL).
@@ -76,6 +82,9 @@ pub fn run() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Worker => worker(config).await,
             Command::BenchJobs { jobs, batch } => crate::bench::jobs(config, jobs, batch).await,
+            Command::BenchCatalogImport { rows } => {
+                crate::bench::catalog_import(config, rows).await
+            }
             Command::Migrate => {
                 let conn = db::connect(&config, &Default::default()).await?;
                 db::migrate(&conn).await?;

@@ -393,10 +393,7 @@ async fn directory(
         select = select.filter(C::Country.eq(c));
     }
     if let Some(r) = f.region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        select = select.filter(sea_orm::sea_query::Expr::cust_with_values(
-            "lower(region) = ?",
-            [r.to_lowercase()],
-        ));
+        select = select.filter(search::equals_any_case(C::Region, r));
     }
     let conn = paginate(
         tx.conn(),

@@ -2,7 +2,7 @@
 //! (prefix matches of every word, served by a GIN index), SQLite a substring match of
 //! every word. Both are case-insensitive and need every word.
 
-use sea_orm::sea_query::{Expr, IntoCondition, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, IntoCondition, SimpleExpr};
 use sea_orm::{Condition, DbBackend};
 
 /// The words of a search, lower-cased: letters and digits only, at most 10.
@@ -28,8 +28,9 @@ pub fn condition(backend: DbBackend, text: &str) -> Option<Condition> {
                 .map(|w| format!("{w}:*"))
                 .collect::<Vec<_>>()
                 .join(" & ");
+            // sea-query numbers PostgreSQL placeholders `$1`; the other branch uses none.
             Expr::cust_with_values(
-                "to_tsvector('simple', search_text) @@ to_tsquery('simple', ?)",
+                "to_tsvector('simple', search_text) @@ to_tsquery('simple', $1)",
                 [query],
             )
             .into_condition()
@@ -42,7 +43,12 @@ pub fn condition(backend: DbBackend, text: &str) -> Option<Condition> {
 
 fn contains(word: &str) -> SimpleExpr {
     // Words are alphanumeric, so there is nothing for LIKE to escape.
-    Expr::cust_with_values("search_text LIKE ?", [format!("%{word}%")])
+    Expr::col(Alias::new("search_text")).like(format!("%{word}%"))
+}
+
+/// `column` equals `value`, both compared in lower case.
+pub fn equals_any_case(column: impl sea_orm::sea_query::IntoColumnRef, value: &str) -> SimpleExpr {
+    Expr::expr(Func::lower(Expr::col(column))).eq(value.to_lowercase())
 }
 
 /// Lower-cased text for the `search_text` column.

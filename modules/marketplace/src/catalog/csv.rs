@@ -1085,7 +1085,8 @@ mod tests {
             C-1,CL,CONTACT_LENS,9,EUR,7.5,16,-2.30,,90,4,0,weekly,maybe,,\n\
             C-2,CL,CONTACT_LENS,9,EUR,8.6,14.2,-2.25,-0.75,,,6,,,HARD_COAT,PMMA\n\
             C-3,CL,CONTACT_LENS,,,,,,,,,,,,,\n\
-            C-4,CL,CONTACT_LENS,9,EUR,8.6,14.2,-2.25,0,,,6,,,,\n";
+            C-4,CL,CONTACT_LENS,9,EUR,8.6,14.2,-2.25,0,,,6,,,,\n\
+            C-5,CL,CONTACT_LENS,9,EUR,8.6,14.2,-2.25,-1.x,90,,6,,,,\n";
         assert_eq!(
             row_errors(csv),
             [
@@ -1119,6 +1120,8 @@ mod tests {
                     "cylinder",
                     "must not be 0 (leave it empty for a spherical lens)"
                 ),
+                // and not also "axis: only with a cylinder"
+                err(6, "cylinder", "\"-1.x\" is not a number"),
             ]
         );
     }

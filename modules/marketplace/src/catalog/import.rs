@@ -269,31 +269,25 @@ impl ImportMutation {
         .await
         .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?
         .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?;
-        let parsed = catalog_csv::open(&bytes).map_err(|msg| AppError::bad_input("file", msg))?;
         Ok(CatalogImport(
-            start(
-                db,
-                tenant,
-                files,
-                file_name,
-                Bytes::from(bytes),
-                parsed.len(),
-            )
-            .await?,
+            start(db, tenant, files, file_name, Bytes::from(bytes)).await?,
         ))
     }
 }
 
-/// Stores the file and queues its import, in that order: if the queueing fails the file is
-/// removed again.
-async fn start(
+/// Checks a catalog file whole, stores it and queues its import, in that order: a file
+/// that is not a catalog CSV is refused (BAD_USER_INPUT on `file`) before anything is
+/// written, and if the queueing fails the stored file is removed again.
+pub async fn start(
     db: &Db,
     ctx: &TenantContext,
     files: &Files,
     file_name: String,
     bytes: Bytes,
-    rows: usize,
 ) -> AppResult<import::Model> {
+    let rows = catalog_csv::open(&bytes)
+        .map_err(|msg| AppError::bad_input("file", msg))?
+        .len();
     let company = require_member(ctx)?;
     let id = Uuid::now_v7();
     let key = format!("catalog-imports/{company}/{id}.csv");
@@ -402,14 +396,25 @@ pub fn import_kind() -> JobKind {
     JobKind::new(IMPORT_JOB, handler(run_import))
         .max_attempts(5)
         .timeout(Duration::from_secs(600))
+        // A job that dies without reporting (a timeout, a panic, a stopped worker) must
+        // not leave its import RUNNING for ever.
+        .on_dead(handler(|run: JobRun| async move {
+            if let Some(id) = import_id(&run.payload["payload"]) {
+                fail(&run.db, &run.tenant(), id, "the import stopped on an internal error").await;
+            }
+            Ok(())
+        }))
 }
 
-async fn run_import(run: JobRun) -> Result<(), JobError> {
-    let id = run
-        .payload
+fn import_id(payload: &serde_json::Value) -> Option<Uuid> {
+    payload
         .get("importId")
         .and_then(|v| v.as_str())
         .and_then(|s| Uuid::parse_str(s).ok())
+}
+
+async fn run_import(run: JobRun) -> Result<(), JobError> {
+    let id = import_id(&run.payload)
         .ok_or_else(|| JobError::permanent("payload without an importId"))?;
     let files = run.resources.need::<Files>()?.clone();
     let ctx = run.tenant();

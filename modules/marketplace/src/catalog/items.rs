@@ -18,7 +18,6 @@ use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
 use ils_tenancy::graphql::types::COMPANY;
 use ils_tenancy::model::CompanyType;
 use rust_decimal::Decimal;
-use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select};
 use uuid::Uuid;
 
@@ -389,10 +388,7 @@ fn filtered(db: &Db, mut select: Select<item::Entity>, f: &CatalogFilter) -> Sel
         select = select.filter(item::Column::Category.eq(c.as_str()));
     }
     if let Some(b) = f.brand.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
-        select = select.filter(Expr::cust_with_values(
-            "lower(brand) = ?",
-            [b.to_lowercase()],
-        ));
+        select = select.filter(search::equals_any_case(item::Column::Brand, b));
     }
     if let Some(text) = f.text.as_deref()
         && let Some(cond) = search::condition(db.backend(), text)

@@ -1,0 +1,104 @@
+//! The demo data and the playground's marketplace examples belong together: on a fresh
+//! development database the examples in `playground/operations/marketplace.graphql` and
+//! `catalog.graphql` find the demo lab and supplier, the demo practice's connections and
+//! the supplier's catalog. Run here exactly as the playground sends them (by name, from
+//! the files), so neither can drift from the other.
+
+use ils_tests::{Auth, TestServer};
+use serde_json::{Value, json};
+
+fn operations(file: &str) -> String {
+    let path = format!(
+        "{}/../playground/operations/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Runs the operation `name` of `document`; returns its data, failing on any error.
+async fn run(s: &TestServer, auth: &Auth, document: &str, name: &str, variables: Value) -> Value {
+    let req = reqwest::Client::new().post(s.url("/graphql")).json(&json!({
+        "query": document, "operationName": name, "variables": variables
+    }));
+    let body: Value = auth
+        .apply(req)
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("a JSON answer");
+    assert!(body.get("errors").is_none(), "{name}: {body}");
+    body["data"].clone()
+}
+
+fn edges(v: &Value) -> Vec<Value> {
+    ils_tests::nodes(v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_marketplace_examples_work_on_the_demo_data() {
+    let s = TestServer::start_with(|c| c.seed_demo = true).await;
+    let practice = s
+        .log_in("admin@brightside.example", "brightside-demo-2026")
+        .await
+        .auth();
+    let market = operations("marketplace.graphql");
+    let catalog = operations("catalog.graphql");
+
+    let labs = run(&s, &practice, &market, "FindLabs", json!({})).await;
+    let labs = edges(&labs["marketplaceLabs"]);
+    assert_eq!(labs.len(), 1, "{labs:?}");
+    assert_eq!(labs[0]["name"], "Clearview Lens Lab");
+
+    let suppliers = run(&s, &practice, &market, "FindSuppliers", json!({})).await;
+    let suppliers = edges(&suppliers["marketplaceSuppliers"]);
+    assert_eq!(suppliers.len(), 1, "{suppliers:?}");
+    assert_eq!(suppliers[0]["name"], "Northwind Frames");
+
+    let mine = run(&s, &practice, &market, "MyConnections", json!({})).await;
+    let mut partners: Vec<(String, String)> = edges(&mine["connections"])
+        .iter()
+        .map(|c| {
+            (
+                c["counterparty"]["name"].as_str().unwrap().to_owned(),
+                c["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    partners.sort();
+    assert_eq!(
+        partners,
+        [
+            ("Clearview Lens Lab".into(), "ACTIVE".into()),
+            ("Northwind Frames".into(), "ACTIVE".into())
+        ]
+    );
+
+    let frames = run(
+        &s,
+        &practice,
+        &catalog,
+        "BrowseSupplierCatalog",
+        json!({ "supplierId": suppliers[0]["companyId"] }),
+    )
+    .await;
+    let frames = edges(&frames["supplierCatalog"]);
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert!(frames.iter().all(|f| f["frame"]["bridge"] == 18));
+    assert_eq!(
+        frames[0]["price"],
+        json!({ "amount": "38.50", "currency": "GBP" })
+    );
+
+    // The supplier's own examples: its catalog, and adding the example item.
+    let supplier = s
+        .log_in("admin@northwind.example", "northwind-demo-2026")
+        .await
+        .auth();
+    let own = run(&s, &supplier, &catalog, "MyCatalog", json!({})).await;
+    assert_eq!(edges(&own["catalogItems"]).len(), 2);
+    let added = run(&s, &supplier, &catalog, "AddContactLens", json!({})).await;
+    assert_eq!(added["createCatalogItem"]["price"]["amount"], "14.90");
+    s.finish().await;
+}
