@@ -419,3 +419,141 @@ pub fn company_uuid(session: &Session) -> uuid::Uuid {
     assert_eq!(ty, "Company", "{gid}");
     id
 }
+
+// ---------------------------------------------------------------------------------------
+// File uploads: GraphQL multipart requests
+// (https://github.com/jaydenseric/graphql-multipart-request-spec), built by hand.
+// ---------------------------------------------------------------------------------------
+
+/// A GraphQL multipart request body carrying one file as the variable `$file`: the parts
+/// `operations` (`{query, variables: {file: null}}`), `map` (`{"0": ["variables.file"]}`)
+/// and `0` (the file, as `text/csv` named `file_name`). Returns the `Content-Type` header
+/// value (with its boundary) and the body.
+pub fn multipart_upload_body(query: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    // A boundary that cannot occur in the parts (a random token the file would have to
+    // contain by chance).
+    let boundary = format!("ils-test-boundary-{}", uuid::Uuid::new_v4().simple());
+    let operations = json!({ "query": query, "variables": { "file": null } }).to_string();
+    let map = json!({ "0": ["variables.file"] }).to_string();
+    let quoted_name = file_name.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut body = Vec::with_capacity(bytes.len() + 1024);
+    for (name, value) in [("operations", operations), ("map", map)] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"{quoted_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl TestServer {
+    /// Sends `query` (which takes `$file: Upload!`) as a GraphQL multipart request with
+    /// `bytes` as the file `file_name`, the CSRF-preventing header `x-ils-csrf: 1` and
+    /// `auth`; returns the HTTP status and the JSON body (`Null` when it is not JSON).
+    pub async fn upload(
+        &self,
+        auth: &Auth,
+        query: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> (u16, Value) {
+        self.upload_with(auth, query, file_name, bytes, true).await
+    }
+
+    /// `upload`, with or without the `x-ils-csrf: 1` header.
+    pub async fn upload_with(
+        &self,
+        auth: &Auth,
+        query: &str,
+        file_name: &str,
+        bytes: &[u8],
+        csrf_header: bool,
+    ) -> (u16, Value) {
+        let (content_type, body) = multipart_upload_body(query, file_name, bytes);
+        let mut req = self
+            .http
+            .post(self.url("/graphql"))
+            .header("content-type", content_type)
+            .body(body);
+        if csrf_header {
+            req = req.header("x-ils-csrf", "1");
+        }
+        let resp = auth.apply(req).send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+}
+
+/// Approves a company that waits for approval, as the platform admin `pa`.
+pub async fn approve(s: &TestServer, pa: &Session, company: &Session) {
+    let data = s
+        .ok(
+            &pa.auth(),
+            "mutation($id: ID!) { approveCompany(id: $id) { status } }",
+            json!({ "id": company.company_id }),
+        )
+        .await;
+    assert_eq!(data["approveCompany"]["status"], "ACTIVE", "{data}");
+}
+
+/// Invites a member with `role` (STAFF, MANAGER or COMPANY_ADMIN) into the admin's company
+/// and signs them in.
+pub async fn member_of(s: &TestServer, admin: &Session, role: &str) -> Session {
+    let inv = s
+        .ok(
+            &admin.auth(),
+            "mutation($e: String!, $r: Role!) { inviteUser(email: $e, role: $r) { token } }",
+            json!({ "e": email("member"), "r": role }),
+        )
+        .await;
+    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Max\", lastName: \"Moe\") {
+        accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+    Session::from_payload(
+        &s.ok(
+            &Auth::None,
+            accept,
+            json!({ "t": inv["inviteUser"]["token"], "p": PASSWORD }),
+        )
+        .await["acceptInvitation"],
+    )
+}
+
+/// A lab or supplier (`kind` LAB or SUPPLIER) that signed up, was approved by the platform
+/// admin `pa`, then saved a listed marketplace profile with the other
+/// `MarketplaceProfileInput` fields in `profile` (an object, or null): it shows in the
+/// directory at once. Returns its admin's session.
+pub async fn listed_company(
+    s: &TestServer,
+    pa: &Session,
+    name: &str,
+    kind: &str,
+    profile: Value,
+) -> Session {
+    let admin = s.sign_up(name, kind, &email("listed")).await;
+    approve(s, pa, &admin).await;
+    let mut input = match profile {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    input.insert("listed".into(), Value::Bool(true));
+    let saved = s
+        .ok(
+            &admin.auth(),
+            "mutation($input: MarketplaceProfileInput!) { updateMarketplaceProfile(input: $input) { listed } }",
+            json!({ "input": input }),
+        )
+        .await;
+    assert_eq!(saved["updateMarketplaceProfile"]["listed"], true, "{saved}");
+    admin
+}

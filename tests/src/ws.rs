@@ -319,3 +319,44 @@ where
         );
     }
 }
+
+/// Starts the operation `id` (graphql-transport-ws `subscribe`) on an acknowledged socket
+/// and collects every message the server sends for it, in order, until its `complete` or
+/// `error` (included as the last message), or until `wait` has passed in all (then the
+/// last message is neither). Messages for other operations are skipped; a close panics.
+/// Unlike `subscribe`, this does not wait for the operation to be accepted first, so it
+/// also sees results the server sends at once.
+pub async fn collect_operation(
+    ws: &mut Ws,
+    id: &str,
+    query: &str,
+    variables: Value,
+    wait: Duration,
+) -> Vec<Value> {
+    send(
+        ws,
+        json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut seen = vec![];
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match recv_within(ws, left).await {
+            None => return seen,
+            Some(Event::Closed(code)) => {
+                panic!("the socket closed ({code:?}) during operation {id}; it sent {seen:?}")
+            }
+            Some(Event::Json(msg)) => {
+                if msg["id"] != id {
+                    continue;
+                }
+                let end = matches!(msg["type"].as_str(), Some("complete" | "error"));
+                seen.push(msg);
+                if end {
+                    return seen;
+                }
+            }
+        }
+    }
+}

@@ -59,7 +59,7 @@ async fn rls_is_enabled_and_forced_on_every_tenant_table() {
     for t in tables
         .iter()
         .map(String::as_str)
-        .chain(["companies", "refresh_tokens"])
+        .chain(["companies", "refresh_tokens", "connections"])
     {
         let sql = format!(
             "SELECT (relrowsecurity AND relforcerowsecurity)::int::int8 FROM pg_class WHERE oid = 'public.{t}'::regclass"
@@ -118,7 +118,10 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
     let mut ids = vec![];
     for name in ["Alpha", "Beta"] {
         let mail = email(name);
-        let admin = s.sign_up(&format!("{name} Optics"), "ECP", &mail).await;
+        // Suppliers, so that every tenant table (catalogs and their imports too) has rows.
+        let admin = s
+            .sign_up(&format!("{name} Supplies"), "SUPPLIER", &mail)
+            .await;
         s.log_in(&mail, PASSWORD).await; // a second refresh token
         // An endpoint for every event, so the events below leave webhook deliveries too
         // (nothing listens on port 9: they only need to exist).
@@ -138,6 +141,46 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
             &admin.auth(),
             "mutation { createApiKey(name: \"k\", role: STAFF) { secret } }",
             json!({}),
+        )
+        .await;
+        s.ok(
+            &admin.auth(),
+            "mutation { updateMarketplaceProfile(input: { description: \"walled\" }) { listed } }",
+            json!({}),
+        )
+        .await;
+        let (_, imported) = s
+            .upload(
+                &admin.auth(),
+                "mutation($file: Upload!) { importCatalog(file: $file) { id } }",
+                "catalog.csv",
+                b"sku,name,category,price,currency\nCLOTH-1,Cloth,SUNDRY,0.45,GBP\n",
+            )
+            .await;
+        assert!(
+            imported["data"]["importCatalog"]["id"].is_string(),
+            "{imported}"
+        );
+        ils_tests::eventually(
+            "the import's item",
+            std::time::Duration::from_secs(10),
+            || async {
+                let data = s
+                    .ok(
+                        &admin.auth(),
+                        "{ catalogItems { edges { node { sku } } } }",
+                        json!({}),
+                    )
+                    .await;
+                if data["catalogItems"]["edges"]
+                    .as_array()
+                    .is_some_and(|e| e.len() == 1)
+                {
+                    Ok(())
+                } else {
+                    Err(data)
+                }
+            },
         )
         .await;
         wait_for_deliveries(&s, &admin).await;
@@ -457,5 +500,178 @@ async fn the_outbox_and_the_audit_log_are_append_only() {
         .to_string();
     assert!(err.contains("append-only"), "{err}");
     tx.rollback().await.unwrap();
+    s.finish().await;
+}
+
+/// Runs `sql` as the application role acting for `company` and returns the count it selects.
+async fn count_as(s: &TestServer, company: Uuid, sql: &str) -> i64 {
+    let conn = s.owner_connection().await;
+    let tx = conn.begin().await.unwrap();
+    tx.execute_unprepared(&format!(
+        "SET LOCAL ROLE ils_app; SELECT set_config('app.company_id', '{company}', true)"
+    ))
+    .await
+    .unwrap();
+    let n = count(&tx, sql).await;
+    tx.rollback().await.unwrap();
+    n
+}
+
+/// Runs a write as the application role acting for `company`; the rows it touched, or
+/// the database's refusal.
+async fn write_as(s: &TestServer, company: Uuid, sql: &str) -> Result<u64, String> {
+    let conn = s.owner_connection().await;
+    let tx = conn.begin().await.unwrap();
+    tx.execute_unprepared(&format!(
+        "SET LOCAL ROLE ils_app; SELECT set_config('app.company_id', '{company}', true)"
+    ))
+    .await
+    .unwrap();
+    let out = tx
+        .execute_unprepared(sql)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| e.to_string());
+    tx.rollback().await.unwrap();
+    out
+}
+
+/// The marketplace's extra ways into walled tables, proved in the database alone: a listed
+/// profile is readable by every company, a supplier's catalog only by companies actively
+/// connected to it (and not after the connection ends), a connection only by its two
+/// parties; none of these reads lets anyone change a row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marketplace_reads_open_only_through_listing_and_active_connections() {
+    if !postgres_or_skip("marketplace_reads_open_only_through_listing_and_active_connections") {
+        return;
+    }
+    let s = TestServer::start().await;
+    let platform = s.platform_admin().await;
+    let supplier = s
+        .sign_up("Wall Supplies", "SUPPLIER", &email("wall-sup"))
+        .await;
+    let lab = s.sign_up("Wall Lab", "LAB", &email("wall-lab")).await;
+    let buyer = s.sign_up("Wall Optics", "ECP", &email("wall-ecp")).await;
+    let stranger = s.sign_up("Other Optics", "ECP", &email("wall-x")).await;
+    for c in [&supplier, &lab] {
+        s.ok(
+            &platform.auth(),
+            "mutation($id: ID!) { approveCompany(id: $id) { status } }",
+            json!({ "id": c.company_id }),
+        )
+        .await;
+    }
+    s.ok(
+        &supplier.auth(),
+        "mutation { updateMarketplaceProfile(input: { listed: true, description: \"frames\" }) { listed } }",
+        json!({}),
+    )
+    .await;
+    s.ok(
+        &lab.auth(),
+        "mutation { updateMarketplaceProfile(input: { listed: false, description: \"private lab\" }) { listed } }",
+        json!({}),
+    )
+    .await;
+    s.ok(
+        &supplier.auth(),
+        "mutation { createCatalogItem(input: { sku: \"CLOTH-1\", name: \"Cloth\", category: SUNDRY, price: \"0.45\", currency: \"GBP\" }) { id } }",
+        json!({}),
+    )
+    .await;
+    let asked = s
+        .ok(
+            &buyer.auth(),
+            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
+            json!({ "c": supplier.company_id }),
+        )
+        .await;
+    let connection = asked["requestConnection"]["id"].clone();
+    let (sup, lab_id, buy, other) = (
+        uuid_of(supplier.company_id.as_deref().unwrap()),
+        uuid_of(lab.company_id.as_deref().unwrap()),
+        uuid_of(buyer.company_id.as_deref().unwrap()),
+        uuid_of(stranger.company_id.as_deref().unwrap()),
+    );
+    let items_of_sup = format!("SELECT count(*) FROM catalog_items WHERE company_id = '{sup}'");
+
+    // A pending request opens nothing.
+    assert_eq!(count_as(&s, buy, &items_of_sup).await, 0);
+    s.ok(
+        &supplier.auth(),
+        "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
+        json!({ "id": connection }),
+    )
+    .await;
+
+    // The listed supplier's profile is readable by anyone signed in; the unlisted lab's
+    // by nobody else.
+    for who in [buy, other] {
+        let p = format!("SELECT count(*) FROM marketplace_profiles WHERE company_id = '{sup}'");
+        assert_eq!(count_as(&s, who, &p).await, 1);
+        let p = format!("SELECT count(*) FROM marketplace_profiles WHERE company_id = '{lab_id}'");
+        assert_eq!(count_as(&s, who, &p).await, 0);
+    }
+    // The catalog and the connection: the connected buyer reads them, the stranger not.
+    assert_eq!(count_as(&s, buy, &items_of_sup).await, 1);
+    assert_eq!(count_as(&s, other, &items_of_sup).await, 0);
+    assert_eq!(
+        count_as(&s, buy, "SELECT count(*) FROM connections").await,
+        1
+    );
+    assert_eq!(
+        count_as(&s, sup, "SELECT count(*) FROM connections").await,
+        1
+    );
+    assert_eq!(
+        count_as(&s, other, "SELECT count(*) FROM connections").await,
+        0
+    );
+    assert_eq!(
+        count_as(&s, lab_id, "SELECT count(*) FROM connections").await,
+        0
+    );
+
+    // Reading is not writing: the buyer changes and deletes nothing of the supplier's,
+    // and cannot add to its catalog or edit its profile.
+    for sql in [
+        format!("UPDATE catalog_items SET name = 'mine' WHERE company_id = '{sup}'"),
+        format!("DELETE FROM catalog_items WHERE company_id = '{sup}'"),
+        format!("UPDATE marketplace_profiles SET description = 'x' WHERE company_id = '{sup}'"),
+        format!("DELETE FROM marketplace_profiles WHERE company_id = '{sup}'"),
+    ] {
+        assert_eq!(write_as(&s, buy, &sql).await, Ok(0), "{sql}");
+    }
+    let forged = write_as(
+        &s,
+        buy,
+        &format!(
+            "INSERT INTO catalog_items (id, company_id, sku, name, category, price_units, currency, \
+             min_order_quantity, lead_time_days, active, attributes, search_text, created_at, updated_at) \
+             VALUES ('{}', '{sup}', 'FORGED', 'x', 'SUNDRY', 1, 'GBP', 1, 0, true, '{{}}', 'x', now(), now())",
+            Uuid::now_v7()
+        ),
+    )
+    .await;
+    assert!(
+        forged
+            .as_ref()
+            .is_err_and(|e| e.contains("row-level security")),
+        "{forged:?}"
+    );
+    // A stranger cannot touch the connection either.
+    let end =
+        format!("UPDATE connections SET state = 'ENDED' WHERE requester_company_id = '{buy}'");
+    assert_eq!(write_as(&s, other, &end).await, Ok(0));
+
+    // Ending the connection closes the catalog at the next statement.
+    s.ok(
+        &buyer.auth(),
+        "mutation($id: ID!) { endConnection(id: $id) { state } }",
+        json!({ "id": connection }),
+    )
+    .await;
+    assert_eq!(count_as(&s, buy, &items_of_sup).await, 0);
+    assert_eq!(count_as(&s, sup, &items_of_sup).await, 1);
     s.finish().await;
 }

@@ -149,3 +149,59 @@ async fn nodes_cost_one_query_per_type_whatever_the_number_of_ids() {
     assert_eq!(got, ids, "every node found, in the order asked");
     s.finish().await;
 }
+
+/// A connected buyer's page of a supplier's catalog: the connection check and one page
+/// query (plus the tenant settings on PostgreSQL), whether the page holds 1 item or 30; the
+/// directory: one page query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_and_directory_pages_cost_the_same_whatever_their_size() {
+    let s = TestServer::start_with(|c| c.workers = 0).await;
+    let pa = s.platform_admin().await;
+    let supplier =
+        ils_tests::listed_company(&s, &pa, "Counting Frames", "SUPPLIER", json!({})).await;
+    let buyer = s.sign_up("Counting Optics", "ECP", &email("buyer")).await;
+    for i in 0..30 {
+        s.ok(
+            &supplier.auth(),
+            "mutation($sku: String!) { createCatalogItem(input: { sku: $sku, name: \"Cloth\", category: SUNDRY, price: \"0.45\", currency: \"GBP\" }) { id } }",
+            json!({ "sku": format!("CLOTH-{i}") }),
+        )
+        .await;
+    }
+    let asked = s
+        .ok(
+            &buyer.auth(),
+            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
+            json!({ "c": supplier.company_id }),
+        )
+        .await;
+    s.ok(
+        &supplier.auth(),
+        "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
+        json!({ "id": asked["requestConnection"]["id"] }),
+    )
+    .await;
+    let page = |n: u32| {
+        format!(
+            "{{ supplierCatalog(supplierId: \"{}\", first: {n}) {{ edges {{ node {{ id sku price {{ amount currency }} }} }} pageInfo {{ hasNextPage }} }} }}",
+            supplier.company_id.as_deref().unwrap()
+        )
+    };
+    let one = cost(&s, &buyer.auth(), &page(1)).await;
+    let thirty = cost(&s, &buyer.auth(), &page(30)).await;
+    let settings = u64::from(s.is_postgres());
+    assert_eq!(
+        one, thirty,
+        "page of 1: {one} statements, page of 30: {thirty}"
+    );
+    assert_eq!(thirty, 2 + settings, "{thirty}");
+
+    let directory = cost(
+        &s,
+        &buyer.auth(),
+        "{ marketplaceSuppliers(filter: { text: \"counting\" }, first: 50) { edges { node { name specialties } } } }",
+    )
+    .await;
+    assert_eq!(directory, 1 + settings, "{directory}");
+    s.finish().await;
+}

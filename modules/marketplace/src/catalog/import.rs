@@ -371,23 +371,29 @@ impl ImportSubscription {
                 .and_then(view);
             async move { p }
         });
-        let stream = futures_util::stream::once(async move { first })
-            .chain(updates)
-            // Stale reports (sent before the snapshot was read) are skipped; the stream
-            // ends after the import does.
-            .scan((0, false), |(seen, done), p| {
-                let out = if *done {
-                    None
-                } else if p.processed_rows < *seen && !p.status.finished() {
-                    Some(None)
-                } else {
-                    *seen = p.processed_rows;
-                    *done = p.status.finished();
-                    Some(Some(p))
-                };
-                async move { out }
-            })
-            .filter_map(|p| async move { p });
+        // The state now, then the reports after it: a stale report (sent before the
+        // snapshot was read) is skipped, and the stream ends right after the import does,
+        // without waiting for another event that will never come.
+        let stream = futures_util::stream::unfold(
+            (Some(first), Box::pin(updates), 0, false),
+            |(mut pending, mut updates, mut seen, done)| async move {
+                if done {
+                    return None;
+                }
+                loop {
+                    let p = match pending.take() {
+                        Some(p) => p,
+                        None => updates.next().await?,
+                    };
+                    if p.processed_rows < seen && !p.status.finished() {
+                        continue;
+                    }
+                    seen = p.processed_rows;
+                    let finished = p.status.finished();
+                    return Some((p, (None, updates, seen, finished)));
+                }
+            },
+        );
         Ok(stream)
     }
 }
