@@ -164,9 +164,7 @@ impl CatalogQuery {
         let (tenant, db) = request_parts(ctx)?;
         let supplier = id::decode(COMPANY, &supplier_id, "supplierId")?;
         let page = PageArgs::new(first, after, last, before);
-        let mut f = filter.unwrap_or_default();
-        f.active = Some(true);
-        Ok(browse(db, tenant, supplier, f, page).await?)
+        Ok(browse(db, tenant, supplier, filter.unwrap_or_default(), page).await?)
     }
 }
 
@@ -361,15 +359,17 @@ async fn browse(
 ) -> AppResult<Connection<String, CatalogItem>> {
     let me = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
-    if supplier != me && !active_between(&tx, me, supplier).await? {
-        return Err(AppError::NotFound);
+    let mut select = tx
+        .select::<item::Entity>()
+        .filter(item::Column::CompanyId.eq(supplier));
+    if supplier != me {
+        if !active_between(&tx, me, supplier).await? {
+            return Err(AppError::NotFound);
+        }
+        // Buyers see what can be ordered.
+        select = select.filter(item::Column::Active.eq(true));
     }
-    let select = filtered(
-        db,
-        tx.select::<item::Entity>()
-            .filter(item::Column::CompanyId.eq(supplier)),
-        &f,
-    );
+    let select = filtered(db, select, &f);
     let conn = paginate(
         tx.conn(),
         select,
