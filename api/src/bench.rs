@@ -80,7 +80,7 @@ pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<
 /// `ils bench-catalog-import`: a supplier's CSV catalog of `rows` rows (frames, lenses,
 /// contact lenses and sundries, every row valid) imported by the real job on the
 /// configured database, timed from the upload to COMPLETED; then the same file again,
-/// which must change nothing. A benchmark, not a test: release mode, a throwaway database.
+/// which must change nothing; then the file with every price changed (every row an update). A benchmark, not a test: release mode, a throwaway database.
 pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
     use ils_entity::catalog_import;
     use ils_kernel::{Actor, Role, TenantContext};
@@ -115,18 +115,22 @@ pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
         platform_admin: false,
         persisted_only: false,
     };
-    let csv = bench_csv(rows);
+    let passes = [
+        ("first import", bench_csv(rows, 0)),
+        ("same file again", bench_csv(rows, 0)),
+        ("every price changed", bench_csv(rows, 1)),
+    ];
     let files = state.config.files()?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let tracker = server::start_background(&state, &shutdown).await;
-    for pass in ["first import", "same file again"] {
+    for (pass, csv) in passes {
         let started = Instant::now();
         let queued = ils_marketplace::catalog::import::start(
             &db,
             &ctx,
             &files,
             "bench.csv".into(),
-            bytes::Bytes::from(csv.clone()),
+            bytes::Bytes::from(csv),
         )
         .await
         .map_err(err)?;
@@ -160,12 +164,13 @@ pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
 }
 
 /// A realistic catalog: a quarter each frames, spectacle lenses, contact lenses, sundries.
-fn bench_csv(rows: usize) -> Vec<u8> {
+/// `shift` moves every price by that many pounds.
+fn bench_csv(rows: usize, shift: usize) -> Vec<u8> {
     let mut out = String::from(
         "sku,name,brand,category,price,currency,min_order_quantity,lead_time_days,model,colour,eye_size,bridge,temple_length,design,index,treatments,sphere_min,sphere_max,base_curve,cl_diameter,power,pack_size\n",
     );
     for i in 0..rows {
-        let price = format!("{}.{:02}", 5 + i % 90, i % 100);
+        let price = format!("{}.{:02}", 5 + shift + i % 90, i % 100);
         let line = match i % 4 {
             0 => format!(
                 "FR-{i:06},Frame {i},Northwind,FRAME,{price},GBP,1,2,M{},Black,{},18,140,,,,,,,,,\n",

@@ -231,6 +231,7 @@ pub async fn get(
         peer,
         BatchRequest::Single(request),
         rid,
+        None,
     )
     .await
 }
@@ -287,9 +288,22 @@ pub async fn post(
         );
     }
 
-    // A file upload (multipart) may be larger than a plain request.
+    // A file upload (multipart) may be larger than a plain request, but only for a
+    // signed-in company member: the credentials are checked before the body is read, so
+    // nobody else can make the server buffer more than a plain request.
+    let mut tenant = None;
     let limit = if essence == "multipart/form-data" {
-        app.config.max_upload_bytes.max(app.config.max_body_bytes)
+        let caller = match authenticate(&app, media, &headers, &rid).await {
+            Ok(t) => t,
+            Err(refused) => return refused,
+        };
+        let member = !caller.is_anonymous() && caller.company_id.is_some();
+        tenant = Some(caller);
+        if member {
+            app.config.max_upload_bytes.max(app.config.max_body_bytes)
+        } else {
+            app.config.max_body_bytes
+        }
     } else {
         app.config.max_body_bytes
     };
@@ -366,7 +380,7 @@ pub async fn post(
             );
         }
     }
-    execute(&app, media, &headers, peer, batch, rid).await
+    execute(&app, media, &headers, peer, batch, rid, tenant).await
 }
 
 pub fn may_introspect(app: &AppState, ctx: &TenantContext) -> bool {
@@ -377,6 +391,20 @@ pub fn may_introspect(app: &AppState, ctx: &TenantContext) -> bool {
     }
 }
 
+/// The caller behind the request's credentials, or the refusal to send.
+async fn authenticate(
+    app: &AppState,
+    media: MediaType,
+    headers: &HeaderMap,
+    rid: &str,
+) -> Result<TenantContext, Response> {
+    let presented = Presented::from_headers(headers).map_err(|e| refuse_app(media, e, rid))?;
+    credentials::resolve(app, presented)
+        .await
+        .map_err(|e| refuse_app(media, e, rid))
+}
+
+/// Runs the request for `tenant` (resolved from the headers when not given).
 async fn execute(
     app: &AppState,
     media: MediaType,
@@ -384,15 +412,15 @@ async fn execute(
     peer: SocketAddr,
     batch: BatchRequest,
     rid: String,
+    tenant: Option<TenantContext>,
 ) -> Response {
     let started = Instant::now();
-    let presented = match Presented::from_headers(headers) {
-        Ok(p) => p,
-        Err(e) => return refuse_app(media, e, &rid),
-    };
-    let tenant = match credentials::resolve(app, presented).await {
-        Ok(t) => t,
-        Err(e) => return refuse_app(media, e, &rid),
+    let tenant = match tenant {
+        Some(t) => t,
+        None => match authenticate(app, media, headers, &rid).await {
+            Ok(t) => t,
+            Err(refused) => return refused,
+        },
     };
     if tenant.persisted_only {
         // Persisted operations are not stored yet, so such a key can run nothing ad hoc.

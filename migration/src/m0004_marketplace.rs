@@ -150,6 +150,14 @@ impl MigrationTrait for Migration {
         )
         .await?;
         index(m, "catalog_imports", "company_id").await?;
+        // One import at a time per supplier: two imports touching the same SKUs would
+        // race each other's inserts and counts.
+        m.get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX ux_catalog_imports_one_running ON catalog_imports (company_id) \
+                 WHERE status IN ('QUEUED', 'RUNNING')",
+            )
+            .await?;
 
         if m.get_database_backend() == DbBackend::Postgres {
             let conn = m.get_connection();
@@ -157,11 +165,17 @@ impl MigrationTrait for Migration {
             let owned = rls::owned("company_id");
             let parties =
                 format!("requester_company_id = {COMPANY} OR responder_company_id = {COMPANY}");
+            // A profile's copy of its company (name, type, status) is what the directory
+            // trusts, so a row is written only when the copy matches the company's own row.
+            let profile_check = format!(
+                "{owned} AND (name, company_type, status) = (SELECT c.name, c.company_type, c.status \
+                 FROM companies c WHERE c.id = marketplace_profiles.company_id)"
+            );
             for wall in [
                 Wall {
                     table: "marketplace_profiles",
                     using: owned.clone(),
-                    check: owned.clone(),
+                    check: profile_check,
                     lookup: None,
                 },
                 // Both parties see and change the shared row; only the requester creates
@@ -187,6 +201,49 @@ impl MigrationTrait for Migration {
             ] {
                 conn.execute_unprepared(&rls::protect(&wall)).await?;
             }
+            // A connection is an access grant, so the database itself says how one comes
+            // about: only the requester creates it, PENDING; it is never deleted; its
+            // parties and request never change; only the company asked accepts or rejects,
+            // either party ends it; each party renames only its own side. Two parties,
+            // and the pair key names them.
+            conn.execute_unprepared(&format!(
+                "DROP POLICY IF EXISTS requester_creates ON connections;\n\
+                 CREATE POLICY requester_creates ON connections AS RESTRICTIVE FOR INSERT TO {app} \
+                 WITH CHECK (requester_company_id = {COMPANY} AND state = 'PENDING');\n\
+                 REVOKE DELETE ON connections FROM {app};\n\
+                 ALTER TABLE connections ADD CONSTRAINT connections_two_parties \
+                 CHECK (requester_company_id <> responder_company_id);\n\
+                 ALTER TABLE connections ADD CONSTRAINT connections_pair_key CHECK (pair_key = \
+                 least(requester_company_id, responder_company_id)::text || ':' || \
+                 greatest(requester_company_id, responder_company_id)::text);\n\
+                 CREATE OR REPLACE FUNCTION ils_connection_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                 DECLARE me uuid := nullif(current_setting('app.company_id', true), '')::uuid;\n\
+                 BEGIN\n\
+                   IF current_user <> '{app}' THEN RETURN NEW; END IF;\n\
+                   IF NEW.requester_company_id <> OLD.requester_company_id\n\
+                      OR NEW.responder_company_id <> OLD.responder_company_id\n\
+                      OR NEW.pair_key <> OLD.pair_key OR NEW.created_at <> OLD.created_at\n\
+                      OR NEW.message IS DISTINCT FROM OLD.message\n\
+                      OR NEW.requested_by IS DISTINCT FROM OLD.requested_by\n\
+                      OR NEW.requester_type <> OLD.requester_type OR NEW.responder_type <> OLD.responder_type THEN\n\
+                     RAISE EXCEPTION 'a connection''s parties and request cannot change';\n\
+                   END IF;\n\
+                   IF (NEW.requester_name <> OLD.requester_name AND me IS DISTINCT FROM OLD.requester_company_id)\n\
+                      OR (NEW.responder_name <> OLD.responder_name AND me IS DISTINCT FROM OLD.responder_company_id) THEN\n\
+                     RAISE EXCEPTION 'a company renames only its own side of a connection';\n\
+                   END IF;\n\
+                   IF NEW.state <> OLD.state AND NOT (\n\
+                        (OLD.state = 'PENDING' AND NEW.state IN ('ACTIVE', 'REJECTED') AND me = OLD.responder_company_id)\n\
+                        OR (OLD.state IN ('PENDING', 'ACTIVE') AND NEW.state = 'ENDED')) THEN\n\
+                     RAISE EXCEPTION 'a connection cannot go from % to % this way', OLD.state, NEW.state;\n\
+                   END IF;\n\
+                   RETURN NEW;\n\
+                 END $$;\n\
+                 CREATE TRIGGER connections_rules BEFORE UPDATE ON connections \
+                 FOR EACH ROW EXECUTE FUNCTION ils_connection_rules();",
+                app = rls::APP_ROLE,
+            ))
+            .await?;
             // The directory: any company reads listed profiles of active companies.
             conn.execute_unprepared(&rls::also_readable(
                 "marketplace_profiles",
@@ -226,6 +283,11 @@ impl MigrationTrait for Migration {
             "marketplace_profiles",
         ] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
+        }
+        if m.get_database_backend() == DbBackend::Postgres {
+            m.get_connection()
+                .execute_unprepared("DROP FUNCTION IF EXISTS ils_connection_rules()")
+                .await?;
         }
         Ok(())
     }

@@ -1031,3 +1031,67 @@ async fn only_a_suppliers_managers_import_and_only_the_supplier_sees_its_imports
 
     s.finish().await;
 }
+
+/// A sundries catalog of `n` rows, about 40 bytes a row.
+fn sundries(n: usize) -> Vec<u8> {
+    let mut out = String::from("sku,name,category,price,currency\n");
+    for i in 0..n {
+        out.push_str(&format!("SU-{i:06},Cloth number {i},SUNDRY,0.45,GBP\n"));
+    }
+    out.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_may_exceed_the_plain_body_limit_only_for_signed_in_members() {
+    let s = TestServer::start_with(|c| {
+        c.max_body_bytes = 64 * 1024;
+        c.workers = 0;
+    })
+    .await;
+    let sup = supplier(&s, "Big Upload Frames").await;
+    let big = sundries(3000);
+    assert!(big.len() > 64 * 1024, "{}", big.len());
+    // Anonymous: refused at the plain limit before the body is taken in.
+    let (status, body) = s.upload(&Auth::None, IMPORT, "big.csv", &big).await;
+    assert_eq!(status, 413, "{body}");
+    // A bad credential is refused as such, before the body is read.
+    let (status, body) = s
+        .upload(&Auth::Bearer("not-a-token".into()), IMPORT, "big.csv", &big)
+        .await;
+    assert_eq!(
+        ils_tests::first_code(&body).as_deref(),
+        Some("UNAUTHENTICATED"),
+        "{status} {body}"
+    );
+    // The supplier: the upload limit applies.
+    let (status, body) = s.upload(&sup.auth(), IMPORT, "big.csv", &big).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["importCatalog"]["totalRows"], 3000, "{body}");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_import_waits_for_the_first_to_finish() {
+    // No workers: the first import stays QUEUED.
+    let s = TestServer::start_with(|c| c.workers = 0).await;
+    let sup = supplier(&s, "One At A Time Frames").await;
+    let (status, first) = s.upload(&sup.auth(), IMPORT, "a.csv", &sundries(3)).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(
+        first["data"]["importCatalog"]["status"], "QUEUED",
+        "{first}"
+    );
+    let (_, second) = s.upload(&sup.auth(), IMPORT, "b.csv", &sundries(3)).await;
+    assert_eq!(
+        ils_tests::first_code(&second).as_deref(),
+        Some("CONFLICT"),
+        "{second}"
+    );
+    // Another supplier is not held up.
+    let other = supplier(&s, "Other Frames").await;
+    let (status, third) = s.upload(&other.auth(), IMPORT, "c.csv", &sundries(3)).await;
+    assert_eq!(status, 200, "{third}");
+    assert!(third["data"]["importCatalog"]["id"].is_string(), "{third}");
+    assert_eq!(import_ids(&s, &sup).await.len(), 1);
+    s.finish().await;
+}

@@ -91,6 +91,23 @@ async fn the_marketplace_examples_work_on_the_demo_data() {
         json!({ "amount": "38.50", "currency": "GBP" })
     );
 
+    // A whole SKU finds its item on either database (PostgreSQL's parser would split
+    // `-142-M225` oddly if the stored text were not plain words).
+    for text in ["NW-DAILY-860-142-M225-30", "m225", "daily 142"] {
+        let found = s
+            .ok(
+                &practice,
+                "query($s: ID!, $t: String) { supplierCatalog(supplierId: $s, filter: { text: $t }) { edges { node { sku } } } }",
+                json!({ "s": suppliers[0]["companyId"], "t": text }),
+            )
+            .await;
+        let skus: Vec<Value> = edges(&found["supplierCatalog"])
+            .iter()
+            .map(|n| n["sku"].clone())
+            .collect();
+        assert_eq!(skus, [json!("NW-DAILY-860-142-M225-30")], "{text}");
+    }
+
     // The supplier's own examples: its catalog, and adding the example item.
     let supplier = s
         .log_in("admin@northwind.example", "northwind-demo-2026")

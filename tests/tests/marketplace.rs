@@ -1417,3 +1417,46 @@ async fn only_actively_connected_buyers_see_a_suppliers_active_items() {
     );
     s.finish().await;
 }
+
+/// A company that renames itself (tenancy's company profile) is shown by its new name in
+/// the directory and on both sides of its connections, shortly after (the sync handler).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_company_shows_its_new_name_in_the_directory_and_its_connections() {
+    let s = TestServer::start().await;
+    let pa = s.platform_admin().await;
+    let lab = listed_lab(&s, &pa, "Old Name Lab").await;
+    let practice = s.sign_up("Renaming Optics", "ECP", &email("rn")).await;
+    let asked = request(&s, &practice, cid(&lab), None).await;
+    s.ok(
+        &lab.auth(),
+        "mutation { updateCompanyProfile(input: { name: \"New Name Lab\" }) { name } }",
+        json!({}),
+    )
+    .await;
+    s.ok(
+        &practice.auth(),
+        "mutation { updateCompanyProfile(input: { name: \"Renamed Optics\" }) { name } }",
+        json!({}),
+    )
+    .await;
+    eventually("the new names", Duration::from_secs(10), || async {
+        let seen_by_practice = connection(&s, &practice, &asked["id"]).await;
+        let seen_by_lab = connection(&s, &lab, &asked["id"]).await;
+        let listed = lab_names(&s, &practice, json!({ "text": "new name" })).await;
+        let ok = seen_by_practice["counterparty"]["name"] == "New Name Lab"
+            && seen_by_lab["counterparty"]["name"] == "Renamed Optics"
+            && listed == set(&["New Name Lab"]);
+        if ok {
+            Ok(())
+        } else {
+            Err((seen_by_practice, seen_by_lab, listed))
+        }
+    })
+    .await;
+    assert!(
+        lab_names(&s, &practice, json!({ "text": "old" }))
+            .await
+            .is_empty()
+    );
+    s.finish().await;
+}

@@ -597,6 +597,93 @@ async fn marketplace_reads_open_only_through_listing_and_active_connections() {
 
     // A pending request opens nothing.
     assert_eq!(count_as(&s, buy, &items_of_sup).await, 0);
+
+    // The database decides how a connection comes about, whatever the first wall does.
+    let refused = |r: &Result<u64, String>, what: &str| {
+        assert!(r.is_err(), "{what} must be refused, got {r:?}");
+    };
+    let key = |a: Uuid, b: Uuid| {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        format!("{lo}:{hi}")
+    };
+    // The lab grants itself the supplier's catalog: an ACTIVE row, or one it did not ask.
+    for (requester, state) in [(lab_id, "ACTIVE"), (sup, "PENDING")] {
+        let responder = if requester == sup { lab_id } else { sup };
+        let forged = write_as(
+            &s,
+            lab_id,
+            &format!(
+                "INSERT INTO connections (id, requester_company_id, responder_company_id, requester_name, \
+                 requester_type, responder_name, responder_type, pair_key, state, created_at, updated_at) \
+                 VALUES ('{}', '{requester}', '{responder}', 'x', 'LAB', 'y', 'SUPPLIER', '{}', '{state}', now(), now())",
+                Uuid::now_v7(),
+                key(requester, responder)
+            ),
+        )
+        .await;
+        refused(
+            &forged,
+            &format!("a forged {state} connection asked by {requester}"),
+        );
+    }
+    // The buyer accepts its own request; re-points it at the lab; deletes it.
+    let conn_of_buyer = format!("requester_company_id = '{buy}'");
+    for (sql, what) in [
+        (
+            format!("UPDATE connections SET state = 'ACTIVE' WHERE {conn_of_buyer}"),
+            "accepting one's own request",
+        ),
+        (
+            format!(
+                "UPDATE connections SET responder_company_id = '{lab_id}' WHERE {conn_of_buyer}"
+            ),
+            "moving a connection",
+        ),
+        (
+            format!("UPDATE connections SET responder_name = 'Fake' WHERE {conn_of_buyer}"),
+            "renaming the other side",
+        ),
+    ] {
+        refused(&write_as(&s, buy, &sql).await, what);
+    }
+    let deleted = write_as(
+        &s,
+        buy,
+        &format!("DELETE FROM connections WHERE {conn_of_buyer}"),
+    )
+    .await;
+    refused(&deleted, "deleting a connection");
+    // A profile's copy of its company cannot be made up: not ACTIVE while pending, not
+    // another name.
+    let pending = s
+        .sign_up("Pending Lab", "LAB", &email("wall-pending"))
+        .await;
+    s.ok(
+        &pending.auth(),
+        "mutation { updateMarketplaceProfile(input: { description: \"soon\" }) { listed } }",
+        json!({}),
+    )
+    .await;
+    let pend = uuid_of(pending.company_id.as_deref().unwrap());
+    for sql in [
+        format!(
+            "UPDATE marketplace_profiles SET status = 'ACTIVE', listed = true WHERE company_id = '{pend}'"
+        ),
+        format!(
+            "UPDATE marketplace_profiles SET name = 'Wall Supplies' WHERE company_id = '{pend}'"
+        ),
+    ] {
+        let r = write_as(&s, pend, &sql).await;
+        assert!(
+            r.as_ref().is_err_and(|e| e.contains("row-level security")),
+            "{sql}: {r:?}"
+        );
+    }
+    // The honest edit passes.
+    let ok = format!(
+        "UPDATE marketplace_profiles SET description = 'later' WHERE company_id = '{pend}'"
+    );
+    assert_eq!(write_as(&s, pend, &ok).await, Ok(1));
     s.ok(
         &supplier.auth(),
         "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",

@@ -8,10 +8,15 @@ use sea_orm::sea_query::{IntoCondition, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
-pub const PENDING: &str = "PENDING";
-pub const ACTIVE: &str = "ACTIVE";
-pub const REJECTED: &str = "REJECTED";
-pub const ENDED: &str = "ENDED";
+crate::string_enum!(
+    /// Where a connection between two companies stands.
+    ConnectionState {
+        Pending = "PENDING",
+        Active = "ACTIVE",
+        Rejected = "REJECTED",
+        Ended = "ENDED",
+    }
+);
 
 /// One key per unordered pair of companies, whichever side asked.
 pub fn pair_key(a: Uuid, b: Uuid) -> String {
@@ -25,7 +30,7 @@ pub async fn active_between(tx: &Tx, a: Uuid, b: Uuid) -> AppResult<bool> {
     let n = tx
         .select::<trade_connection::Entity>()
         .filter(C::PairKey.eq(pair_key(a, b)))
-        .filter(C::State.eq(ACTIVE))
+        .filter(C::State.eq(ConnectionState::Active.as_str()))
         .count(tx.conn())
         .await?;
     Ok(n > 0)
@@ -38,7 +43,7 @@ pub(crate) fn connected_to<Col: ColumnTrait>(column: Col, company: Uuid) -> Cond
         let sub = Query::select()
             .column(theirs)
             .from(trade_connection::Entity)
-            .and_where(C::State.eq(ACTIVE))
+            .and_where(C::State.eq(ConnectionState::Active.as_str()))
             .and_where(mine.eq(company))
             .to_owned();
         column.in_subquery(sub)

@@ -349,6 +349,21 @@ impl Tx {
         }
     }
 
+    /// The owner column of `E` and the company an insert must put in it: the scope's
+    /// company, whatever the model says (none for system work or an unowned table).
+    fn owner_of<E: Guarded>(&self) -> AppResult<Option<(E::Column, Uuid)>> {
+        match E::policy().owner {
+            Some(col) if !self.scope.system => {
+                let company = self
+                    .scope
+                    .company
+                    .ok_or_else(|| AppError::forbidden("no company to own this record"))?;
+                Ok(Some((col, company)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Inserts a row; the owner column is set from the scope, whatever the model says.
     pub async fn insert<E, A>(&self, mut model: A) -> AppResult<E::Model>
     where
@@ -356,21 +371,15 @@ impl Tx {
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
         E::Model: IntoActiveModel<A>,
     {
-        if let Some(owner) = E::policy().owner
-            && !self.scope.system
-        {
-            let company = self
-                .scope
-                .company
-                .ok_or_else(|| AppError::forbidden("no company to own this record"))?;
-            model.set(owner, company.into());
+        if let Some((col, company)) = self.owner_of::<E>()? {
+            model.set(col, company.into());
         }
         model.insert(&self.tx).await.map_err(write_error)
     }
 
-    /// Inserts several rows in one statement; each one's owner column is set from the
-    /// scope, as `insert` does. Callers keep batches to a few hundred rows (SQLite allows
-    /// 32,766 bound values per statement).
+    /// Inserts several rows in one statement, each owned as `insert` owns one. Callers
+    /// keep batches to a few hundred rows (SQLite allows 32,766 bound values per
+    /// statement).
     pub async fn insert_many<E, A>(&self, models: Vec<A>) -> AppResult<()>
     where
         E: Guarded,
@@ -379,16 +388,7 @@ impl Tx {
         if models.is_empty() {
             return Ok(());
         }
-        let owner = match E::policy().owner {
-            Some(col) if !self.scope.system => {
-                let company = self
-                    .scope
-                    .company
-                    .ok_or_else(|| AppError::forbidden("no company to own these records"))?;
-                Some((col, company))
-            }
-            _ => None,
-        };
+        let owner = self.owner_of::<E>()?;
         let models = models.into_iter().map(|mut m| {
             if let Some((col, company)) = owner {
                 m.set(col, company.into());
@@ -410,12 +410,13 @@ impl Tx {
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
         E::Model: IntoActiveModel<A>,
     {
-        // The owner is never written by an update: a changed owner column is dropped (the
-        // companies table, whose owner is its key, passes its id unchanged).
-        if let Some(owner) = E::policy().owner
-            && model.get(owner).is_set()
-        {
-            model.not_set(owner);
+        // No update moves a row between tenants: a changed owner or party column is
+        // dropped (the companies table, whose owner is its key, passes its id unchanged).
+        let p = E::policy();
+        for col in p.owner.iter().chain(p.parties.iter()) {
+            if model.get(*col).is_set() {
+                model.not_set(*col);
+            }
         }
         let update = E::update(model)
             .validate()?
@@ -430,8 +431,17 @@ impl Tx {
         sets: Vec<(E::Column, SimpleExpr)>,
         filter: impl IntoCondition,
     ) -> AppResult<u64> {
-        let owner = E::policy().owner.map(|o| o.as_str());
-        if sets.iter().any(|(col, _)| Some(col.as_str()) == owner) {
+        let p = E::policy();
+        let tenant_columns: Vec<&str> = p
+            .owner
+            .iter()
+            .chain(p.parties.iter())
+            .map(|c| c.as_str())
+            .collect();
+        if sets
+            .iter()
+            .any(|(col, _)| tenant_columns.contains(&col.as_str()))
+        {
             return Err(AppError::internal(format!(
                 "update_many would move rows of {} between tenants",
                 E::default().table_name()

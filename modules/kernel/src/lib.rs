@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authz;
 pub mod connections;
 pub mod context;
+pub mod enums;
 pub mod error;
 pub mod events;
 pub mod files;

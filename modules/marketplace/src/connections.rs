@@ -333,9 +333,11 @@ async fn transition(
         )
         .await?;
     if n == 0 {
+        // Lost a race, or never could: say what the connection is now.
+        let now = tx.get::<conn::Entity>(row.id).await?;
         return Err(AppError::Conflict(format!(
             "the connection is {}, so it cannot become {}",
-            row.state,
+            now.state,
             to.as_str()
         )));
     }

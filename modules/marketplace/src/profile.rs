@@ -240,6 +240,16 @@ pub async fn update(
 ) -> AppResult<profile::Model> {
     let tx = db.tenant(ctx).await?;
     let company_id = require_role(&tx, ctx, Role::CompanyAdmin).await?;
+    // The company row first, locked: an approval or rename waits for this save, so the
+    // sync that follows it finds the profile (and never races a stale copy in).
+    let c = tx
+        .lock_for_update(
+            tx.select::<company::Entity>()
+                .filter(company::Column::Id.eq(company_id)),
+        )
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound)?;
     let mut p = current(&tx, company_id).await?;
     let exists = tx
         .select::<profile::Entity>()
@@ -248,7 +258,6 @@ pub async fn update(
         .await?
         .is_some();
     // The copy of the company is refreshed on every save.
-    let c = tx.get::<company::Entity>(company_id).await?;
     let kind = CompanyType::parse(&c.company_type)
         .ok_or_else(|| AppError::internal("company without a known type"))?;
     (p.name, p.company_type, p.status) = (c.name, c.company_type, c.status);
@@ -355,12 +364,8 @@ fn as_update(p: profile::Model) -> profile::ActiveModel {
 }
 
 fn search_text(p: &profile::Model) -> String {
-    let specialties: Vec<String> = specialties_of(p)
-        .iter()
-        .map(|s| s.as_str().replace('_', " "))
-        .collect();
     let mut parts = vec![p.name.as_str(), p.description.as_deref().unwrap_or("")];
-    parts.extend(specialties.iter().map(String::as_str));
+    parts.extend(specialties_of(p).iter().map(|s| s.as_str()));
     search::text_of(parts)
 }
 
@@ -428,30 +433,62 @@ async fn sync_from_event(run: JobRun) -> Result<(), JobError> {
     else {
         return Err(JobError::permanent("event without a company id"));
     };
-    refresh(&run.db, company_id)
-        .await
-        .map_err(|e| JobError::retry(e.to_string()))
+    refresh(&run.db, company_id).await.map_err(JobError::from)
 }
 
-/// Copies the company's current name, type and status into its profile, if it has one.
+/// Copies the company's current name, type and status into its profile (if it has one)
+/// and its name into its side of its connections. Only the copied columns are written, on
+/// the locked profile row, so a profile edit made meanwhile is never overwritten.
 pub async fn refresh(db: &Db, company_id: Uuid) -> AppResult<()> {
+    use ils_entity::trade_connection as conn;
+    use sea_orm::sea_query::Expr;
     let ctx = TenantContext::system_for(Some(company_id));
     let tx = db.tenant(&ctx).await?;
-    let Some(p) = tx
-        .select::<profile::Entity>()
-        .filter(profile::Column::CompanyId.eq(company_id))
-        .one(tx.conn())
-        .await?
-    else {
-        return Ok(());
-    };
     let c = tx.get::<company::Entity>(company_id).await?;
-    let mut next = p.clone();
-    (next.name, next.company_type, next.status) = (c.name, c.company_type, c.status);
-    next.search_text = search_text(&next);
-    if next != p {
-        next.updated_at = Utc::now();
-        tx.update(as_update(next)).await?;
+    let found = tx
+        .lock_for_update(
+            tx.select::<profile::Entity>()
+                .filter(profile::Column::CompanyId.eq(company_id)),
+        )
+        .one(tx.conn())
+        .await?;
+    if let Some(p) = found {
+        let mut next = p.clone();
+        (next.name, next.company_type, next.status) =
+            (c.name.clone(), c.company_type.clone(), c.status.clone());
+        next.search_text = search_text(&next);
+        if next != p {
+            use profile::Column as P;
+            tx.update_many::<profile::Entity>(
+                vec![
+                    (P::Name, Expr::value(next.name)),
+                    (P::CompanyType, Expr::value(next.company_type)),
+                    (P::Status, Expr::value(next.status)),
+                    (P::SearchText, Expr::value(next.search_text)),
+                    (P::UpdatedAt, Expr::value(Utc::now())),
+                ],
+                P::CompanyId.eq(company_id),
+            )
+            .await?;
+        }
+    }
+    for (mine, name) in [
+        (
+            conn::Column::RequesterCompanyId,
+            conn::Column::RequesterName,
+        ),
+        (
+            conn::Column::ResponderCompanyId,
+            conn::Column::ResponderName,
+        ),
+    ] {
+        tx.update_many::<conn::Entity>(
+            vec![(name, Expr::value(c.name.clone()))],
+            sea_orm::Condition::all()
+                .add(mine.eq(company_id))
+                .add(name.ne(c.name.clone())),
+        )
+        .await?;
     }
     tx.commit().await
 }

@@ -1,37 +1,8 @@
 //! The marketplace's words: connection states, directory specialties.
 
-use async_graphql::Enum;
+pub use ils_kernel::connections::ConnectionState;
+use ils_kernel::string_enum;
 use ils_tenancy::model::CompanyType;
-
-macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-        pub enum $name {
-            $(#[graphql(name = $text)] $variant),+
-        }
-
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-string_enum!(
-    /// Where a connection between two companies stands.
-    ConnectionState {
-        Pending = "PENDING",
-        Active = "ACTIVE",
-        Rejected = "REJECTED",
-        Ended = "ENDED",
-    }
-);
 
 string_enum!(
     /// Which side of a connection the caller is on.

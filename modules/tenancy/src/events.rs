@@ -4,27 +4,14 @@
 //! a webhook receiver or a subscriber can look the object up.
 
 use async_graphql::ID;
-use ils_kernel::DomainEvent;
-use serde::Serialize;
+use ils_kernel::domain_event;
 
-macro_rules! event {
-    ($name:ident, $ty:literal, $admins:literal { $($field:ident : $t:ty),* $(,)? }) => {
-        #[derive(Serialize, Debug, Clone)]
-        #[serde(rename_all = "camelCase")]
-        pub struct $name { $(pub $field: $t),* }
-        impl DomainEvent for $name {
-            const TYPE: &'static str = $ty;
-            const ADMINS_ONLY: bool = $admins;
-        }
-    };
-}
-
-event!(UserInvited, "user.invited", true { invitation_id: ID, email: String, role: String });
-event!(UserJoined, "user.joined", true { user_id: ID, email: String });
-event!(UserRoleChanged, "user.role_changed", true { user_id: ID, role: String });
-event!(UserDeactivated, "user.deactivated", true { user_id: ID });
-event!(ApiKeyCreated, "api_key.created", true { api_key_id: ID, name: String, role: String });
-event!(ApiKeyRevoked, "api_key.revoked", true { api_key_id: ID });
-event!(CompanyUpdated, "company.updated", false { company_id: ID });
-event!(CompanyApproved, "company.approved", false { company_id: ID });
-event!(CompanyRejected, "company.rejected", false { company_id: ID });
+domain_event!(UserInvited, "user.invited", admins_only: true { invitation_id: ID, email: String, role: String });
+domain_event!(UserJoined, "user.joined", admins_only: true { user_id: ID, email: String });
+domain_event!(UserRoleChanged, "user.role_changed", admins_only: true { user_id: ID, role: String });
+domain_event!(UserDeactivated, "user.deactivated", admins_only: true { user_id: ID });
+domain_event!(ApiKeyCreated, "api_key.created", admins_only: true { api_key_id: ID, name: String, role: String });
+domain_event!(ApiKeyRevoked, "api_key.revoked", admins_only: true { api_key_id: ID });
+domain_event!(CompanyUpdated, "company.updated", admins_only: false { company_id: ID });
+domain_event!(CompanyApproved, "company.approved", admins_only: false { company_id: ID });
+domain_event!(CompanyRejected, "company.rejected", admins_only: false { company_id: ID });

@@ -231,7 +231,7 @@ fn read_header(
             continue;
         }
         match find_column(cell) {
-            None => unknown.push(format!("\"{cell}\"")),
+            None => unknown.push(quoted(cell)),
             Some((column, shown)) => match written.get(column.name) {
                 Some(first) => {
                     duplicate.get_or_insert((*first, cell, column.name));
@@ -259,18 +259,26 @@ fn read_header(
             })
             .collect();
         let s = if unknown.len() == 1 { "" } else { "s" };
+        // A message, not an echo: at most ten names, each shortened.
+        let more = match unknown.len() {
+            n if n > 10 => format!(" and {} more", n - 10),
+            _ => String::new(),
+        };
+        unknown.truncate(10);
         return Err(format!(
-            "unknown column{s} {}; the columns are: {}",
+            "unknown column{s} {}{more}; the columns are: {}",
             unknown.join(", "),
             allowed.join(", ")
         ));
     }
     if let Some((first, second, name)) = duplicate {
         return Err(if header_key(first) == header_key(second) {
-            format!("the column \"{first}\" appears twice")
+            format!("the column {} appears twice", quoted(first))
         } else {
             format!(
-                "the columns \"{first}\" and \"{second}\" are the same column ({name}): keep one"
+                "the columns {} and {} are the same column ({name}): keep one",
+                quoted(first),
+                quoted(second)
             )
         });
     }

@@ -521,7 +521,7 @@ pub fn decimal_to_units(d: Decimal) -> Option<i64> {
 pub fn search_text(draft: &ItemDraft) -> String {
     let mut parts = vec![draft.sku.as_str(), draft.name.as_str()];
     parts.extend(draft.brand.as_deref());
-    parts.join(" ").to_lowercase()
+    crate::search::text_of(parts)
 }
 
 /// Trims and collapses inner whitespace (including line breaks) to single spaces.
@@ -878,7 +878,7 @@ mod tests {
                 attributes: Attributes::Frame(frame()),
             }
         );
-        assert_eq!(search_text(&draft), "rb-5154-2000-49 clubmaster ray-ban");
+        assert_eq!(search_text(&draft), "rb 5154 2000 49 clubmaster ray ban");
     }
 
     #[test]
@@ -939,7 +939,7 @@ mod tests {
         assert_eq!(draft.attributes, Attributes::Sundry);
         assert_eq!(draft.brand, None);
         assert_eq!(draft.name, "Microfibre cloth");
-        assert_eq!(search_text(&draft), "rb-5154-2000-49 microfibre cloth");
+        assert_eq!(search_text(&draft), "rb 5154 2000 49 microfibre cloth");
     }
 
     #[test]

@@ -9,11 +9,9 @@
 use super::csv::{self as catalog_csv, RowError};
 use super::draft::ItemDraft;
 use super::items::{changed_row, new_row, same, supplier_tx};
-use crate::events::{
-    CatalogImportCompleted, CatalogImportFailed, CatalogImportProgressed, ImportProgress,
-};
+use crate::events::{CatalogImportCompleted, CatalogImportFailed, CatalogImportProgressed};
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Subscription, Upload};
+use async_graphql::{Context, ID, Object, Result, SimpleObject, Subscription, Upload};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
@@ -24,6 +22,7 @@ use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, handler};
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Bus, Db, TenantContext, Tx, id, request_parts};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::time::Duration;
@@ -36,36 +35,20 @@ pub const BATCH: usize = 500;
 /// Row errors kept for reading; the count covers them all.
 pub const MAX_KEPT_ERRORS: usize = 1000;
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-#[graphql(name = "CatalogImportStatus")]
-pub enum ImportStatus {
-    Queued,
-    Running,
-    Completed,
-    Failed,
-}
+ils_kernel::string_enum!(
+    /// Where a catalog import stands.
+    CatalogImportStatus {
+        Queued = "QUEUED",
+        Running = "RUNNING",
+        Completed = "COMPLETED",
+        Failed = "FAILED",
+    }
+);
+
+/// The Rust name for it.
+pub use CatalogImportStatus as ImportStatus;
 
 impl ImportStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImportStatus::Queued => "QUEUED",
-            ImportStatus::Running => "RUNNING",
-            ImportStatus::Completed => "COMPLETED",
-            ImportStatus::Failed => "FAILED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ImportStatus> {
-        [
-            ImportStatus::Queued,
-            ImportStatus::Running,
-            ImportStatus::Completed,
-            ImportStatus::Failed,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
-    }
-
     pub fn finished(self) -> bool {
         matches!(self, ImportStatus::Completed | ImportStatus::Failed)
     }
@@ -153,10 +136,12 @@ fn kept_errors(m: &import::Model) -> Vec<RowError> {
     serde_json::from_str(&m.errors).unwrap_or_default()
 }
 
-/// How far an import has got: what `catalogImportProgress` streams.
-#[derive(SimpleObject, Clone, Debug, PartialEq)]
+/// How far an import has got: what `catalogImportProgress` streams and the
+/// `catalog.import.*` events carry.
+#[derive(SimpleObject, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[graphql(name = "CatalogImportProgress")]
-pub struct ProgressView {
+#[serde(rename_all = "camelCase")]
+pub struct ImportProgress {
     pub import_id: ID,
     pub status: ImportStatus,
     pub total_rows: i32,
@@ -167,29 +152,17 @@ pub struct ProgressView {
     pub failed: i32,
 }
 
-fn progress(m: &import::Model) -> ImportProgress {
-    ImportProgress {
+fn progress(m: &import::Model) -> AppResult<ImportProgress> {
+    Ok(ImportProgress {
         import_id: id::encode(IMPORT, m.id),
-        status: m.status.clone(),
+        status: ImportStatus::parse(&m.status)
+            .ok_or_else(|| AppError::internal(format!("import status {}", m.status)))?,
         total_rows: m.total_rows,
         processed_rows: m.processed_rows,
         created: m.created_count,
         updated: m.updated_count,
         unchanged: m.unchanged_count,
         failed: m.error_count,
-    }
-}
-
-fn view(p: ImportProgress) -> Option<ProgressView> {
-    Some(ProgressView {
-        status: ImportStatus::parse(&p.status)?,
-        import_id: p.import_id,
-        total_rows: p.total_rows,
-        processed_rows: p.processed_rows,
-        created: p.created,
-        updated: p.updated,
-        unchanged: p.unchanged,
-        failed: p.failed,
     })
 }
 
@@ -321,7 +294,14 @@ pub async fn start(
                 updated_at: Set(now),
                 finished_at: Set(None),
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                AppError::Conflict(_) => AppError::Conflict(
+                    "an import of your catalog is already under way; start the next one when it has finished"
+                        .into(),
+                ),
+                e => e,
+            })?;
         tx.enqueue(
             NewJob::new(IMPORT_JOB, serde_json::json!({ "importId": id }))
                 .key(format!("{IMPORT_JOB}:{id}")),
@@ -350,7 +330,7 @@ impl ImportSubscription {
         &self,
         ctx: &Context<'_>,
         import_id: ID,
-    ) -> Result<impl Stream<Item = ProgressView> + use<>> {
+    ) -> Result<impl Stream<Item = ImportProgress> + use<>> {
         let (tenant, db) = request_parts(ctx)?;
         let company = require_member(tenant)?;
         let row_id = id::decode(IMPORT, &import_id, "importId")?;
@@ -359,43 +339,74 @@ impl ImportSubscription {
             .map_err(|_| AppError::internal("schema has no event bus"))?;
         // Listening before reading, so no batch falls between the two.
         let live = bus.visible_stream(company, false, vec!["catalog.import.*".into()]);
-        let tx = db.tenant(tenant).await?;
-        let now = tx.get::<import::Entity>(row_id).await?;
-        tx.commit().await?;
-        let first = view(progress(&now)).ok_or_else(|| AppError::internal("unknown status"))?;
+        let first = read_progress(db, tenant, row_id).await?;
         let wanted = first.import_id.clone();
         let updates = live.filter_map(move |ev| {
             let p = serde_json::from_value::<ImportProgress>(ev.data.clone())
                 .ok()
-                .filter(|p| p.import_id == wanted)
-                .and_then(view);
+                .filter(|p| p.import_id == wanted);
             async move { p }
         });
-        // The state now, then the reports after it: a stale report (sent before the
-        // snapshot was read) is skipped, and the stream ends right after the import does,
-        // without waiting for another event that will never come.
-        let stream = futures_util::stream::unfold(
-            (Some(first), Box::pin(updates), 0, false),
-            |(mut pending, mut updates, mut seen, done)| async move {
-                if done {
-                    return None;
+        let state = Watch {
+            pending: Some(first),
+            updates: Box::pin(updates),
+            last: None,
+            done: false,
+            db: db.clone(),
+            tenant: tenant.clone(),
+            id: row_id,
+        };
+        // The state now, then the reports after it; a stale report (sent before the
+        // snapshot was read) is skipped. Live events can be lost (a lagging socket, a
+        // failed publish), so a quiet stream re-reads the import; the stream ends right
+        // after the import does.
+        Ok(futures_util::stream::unfold(state, |mut w| async move {
+            if w.done {
+                return None;
+            }
+            loop {
+                let p = match w.pending.take() {
+                    Some(p) => p,
+                    None => match tokio::time::timeout(RECHECK, w.updates.next()).await {
+                        Ok(Some(p)) => p,
+                        Ok(None) => return None,
+                        Err(_) => read_progress(&w.db, &w.tenant, w.id).await.ok()?,
+                    },
+                };
+                // Stale (older than what was sent) or nothing new (a quiet re-read).
+                if let Some((rows, status)) = w.last
+                    && ((p.processed_rows < rows && !p.status.finished())
+                        || (p.processed_rows == rows && p.status == status))
+                {
+                    continue;
                 }
-                loop {
-                    let p = match pending.take() {
-                        Some(p) => p,
-                        None => updates.next().await?,
-                    };
-                    if p.processed_rows < seen && !p.status.finished() {
-                        continue;
-                    }
-                    seen = p.processed_rows;
-                    let finished = p.status.finished();
-                    return Some((p, (None, updates, seen, finished)));
-                }
-            },
-        );
-        Ok(stream)
+                w.last = Some((p.processed_rows, p.status));
+                w.done = p.status.finished();
+                return Some((p, w));
+            }
+        }))
     }
+}
+
+/// How often a progress stream with no news re-reads its import.
+const RECHECK: Duration = Duration::from_secs(5);
+
+struct Watch {
+    pending: Option<ImportProgress>,
+    updates: std::pin::Pin<Box<dyn Stream<Item = ImportProgress> + Send>>,
+    /// The rows and status of the last report sent.
+    last: Option<(i32, ImportStatus)>,
+    done: bool,
+    db: Db,
+    tenant: TenantContext,
+    id: Uuid,
+}
+
+async fn read_progress(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<ImportProgress> {
+    let tx = db.tenant(ctx).await?;
+    let row = tx.get::<import::Entity>(id).await?;
+    tx.commit().await?;
+    progress(&row)
 }
 
 pub fn import_kind() -> JobKind {
@@ -406,7 +417,13 @@ pub fn import_kind() -> JobKind {
         // not leave its import RUNNING for ever.
         .on_dead(handler(|run: JobRun| async move {
             if let Some(id) = import_id(&run.payload["payload"]) {
-                fail(&run.db, &run.tenant(), id, "the import stopped on an internal error").await;
+                fail(
+                    &run.db,
+                    &run.tenant(),
+                    id,
+                    "the import stopped on an internal error",
+                )
+                .await;
             }
             Ok(())
         }))
@@ -427,19 +444,20 @@ async fn run_import(run: JobRun) -> Result<(), JobError> {
     let outcome = import(&run.db, &ctx, &files, id).await;
     match outcome {
         Ok(()) => Ok(()),
-        Err(e) if run.is_last_attempt() => {
-            fail(&run.db, &ctx, id, "the import stopped on an internal error").await;
-            Err(JobError::permanent(e.to_string()))
+        Err(e) => {
+            if run.is_last_attempt() {
+                fail(&run.db, &ctx, id, "the import stopped on an internal error").await;
+            }
+            Err(JobError::from(e))
         }
-        Err(e) => Err(JobError::retry(e.to_string())),
     }
 }
 
 async fn emit_progress(tx: &Tx, row: &import::Model) -> AppResult<()> {
-    let p = progress(row);
-    match ImportStatus::parse(&row.status) {
-        Some(ImportStatus::Completed) => tx.emit(&CatalogImportCompleted(p), &[]).await?,
-        Some(ImportStatus::Failed) => tx.emit(&CatalogImportFailed(p), &[]).await?,
+    let p = progress(row)?;
+    match p.status {
+        ImportStatus::Completed => tx.emit(&CatalogImportCompleted(p), &[]).await?,
+        ImportStatus::Failed => tx.emit(&CatalogImportFailed(p), &[]).await?,
         _ => tx.emit(&CatalogImportProgressed(p), &[]).await?,
     };
     Ok(())
@@ -473,7 +491,20 @@ async fn fail(db: &Db, ctx: &TenantContext, id: Uuid, why: &str) {
     }
 }
 
-/// Runs (or resumes) one import.
+/// The import row, locked for this transaction: two runs of one job (a worker whose
+/// lease ran out and came back) take turns, and each checks where the other left it.
+async fn locked(tx: &Tx, id: Uuid) -> AppResult<import::Model> {
+    tx.lock_for_update(
+        tx.select::<import::Entity>()
+            .filter(import::Column::Id.eq(id)),
+    )
+    .one(tx.conn())
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+/// Runs (or resumes) one import: each batch's rows and the progress that counts them
+/// commit together, on the locked import row, and only if no other run moved it on.
 async fn import(db: &Db, ctx: &TenantContext, files: &Files, id: Uuid) -> AppResult<()> {
     let tx = db.tenant(ctx).await?;
     let row = tx.get::<import::Entity>(id).await?;
@@ -490,53 +521,54 @@ async fn import(db: &Db, ctx: &TenantContext, files: &Files, id: Uuid) -> AppRes
             return Ok(());
         }
     };
-    let rows: Vec<(usize, Result<ItemDraft, Vec<RowError>>)> = file.rows().collect();
-    let rows = without_repeated_skus(rows);
-    let total = rows.len() as i32;
-    let mut done = row.processed_rows.max(0) as usize;
-    let mut errors = kept_errors(&row);
-    let mut counts = (
-        row.created_count,
-        row.updated_count,
-        row.unchanged_count,
-        row.error_count,
-    );
-    if done == 0 || row.status != ImportStatus::Running.as_str() {
+    let rows = without_repeated_skus(file.rows().collect());
+    let mut first = true;
+    loop {
         let tx = db.tenant(ctx).await?;
-        let row = tx
-            .update(import::ActiveModel {
-                id: sea_orm::ActiveValue::Unchanged(id),
-                status: Set(ImportStatus::Running.as_str().into()),
-                total_rows: Set(total),
-                updated_at: Set(Utc::now()),
-                ..Default::default()
-            })
-            .await?;
-        emit_progress(&tx, &row).await?;
-        tx.commit().await?;
-    }
-    while done < rows.len() {
-        let batch = &rows[done..(done + BATCH).min(rows.len())];
-        let tx = db.tenant(ctx).await?;
+        let row = locked(&tx, id).await?;
+        let status = ImportStatus::parse(&row.status);
+        if status.is_some_and(ImportStatus::finished) {
+            return Ok(()); // another run finished it
+        }
+        let done = row.processed_rows.max(0) as usize;
+        if first && status != Some(ImportStatus::Running) {
+            // QUEUED -> RUNNING, reported before the first batch.
+            let row = tx
+                .update(import::ActiveModel {
+                    id: sea_orm::ActiveValue::Unchanged(id),
+                    status: Set(ImportStatus::Running.as_str().into()),
+                    total_rows: Set(rows.len() as i32),
+                    updated_at: Set(Utc::now()),
+                    ..Default::default()
+                })
+                .await?;
+            emit_progress(&tx, &row).await?;
+            tx.commit().await?;
+            first = false;
+            continue;
+        }
+        first = false;
+        let batch = &rows[done.min(rows.len())..(done + BATCH).min(rows.len())];
+        let mut errors = kept_errors(&row);
         let (c, u, n, bad) = apply_batch(&tx, batch, &mut errors).await?;
-        counts = (counts.0 + c, counts.1 + u, counts.2 + n, counts.3 + bad);
-        done += batch.len();
-        let last = done >= rows.len();
+        let processed = done + batch.len();
+        let last = processed >= rows.len();
         let now = Utc::now();
-        let status = if last {
-            ImportStatus::Completed
-        } else {
-            ImportStatus::Running
-        };
         let row = tx
             .update(import::ActiveModel {
                 id: sea_orm::ActiveValue::Unchanged(id),
-                status: Set(status.as_str().into()),
-                processed_rows: Set(done as i32),
-                created_count: Set(counts.0),
-                updated_count: Set(counts.1),
-                unchanged_count: Set(counts.2),
-                error_count: Set(counts.3),
+                status: Set(if last {
+                    ImportStatus::Completed
+                } else {
+                    ImportStatus::Running
+                }
+                .as_str()
+                .into()),
+                processed_rows: Set(processed as i32),
+                created_count: Set(row.created_count + c),
+                updated_count: Set(row.updated_count + u),
+                unchanged_count: Set(row.unchanged_count + n),
+                error_count: Set(row.error_count + bad),
                 errors: Set(serde_json::to_string(&errors).unwrap_or_else(|_| "[]".into())),
                 updated_at: Set(now),
                 finished_at: Set(last.then_some(now)),
@@ -545,30 +577,17 @@ async fn import(db: &Db, ctx: &TenantContext, files: &Files, id: Uuid) -> AppRes
             .await?;
         emit_progress(&tx, &row).await?;
         tx.commit().await?;
+        if last {
+            return Ok(());
+        }
     }
-    if rows.is_empty() {
-        let tx = db.tenant(ctx).await?;
-        let now = Utc::now();
-        let row = tx
-            .update(import::ActiveModel {
-                id: sea_orm::ActiveValue::Unchanged(id),
-                status: Set(ImportStatus::Completed.as_str().into()),
-                updated_at: Set(now),
-                finished_at: Set(Some(now)),
-                ..Default::default()
-            })
-            .await?;
-        emit_progress(&tx, &row).await?;
-        tx.commit().await?;
-    }
-    Ok(())
 }
 
 /// A SKU given again later in the same file is an error on the later row: which of two
 /// rows was meant cannot be known.
-fn without_repeated_skus(
-    rows: Vec<(usize, Result<ItemDraft, Vec<RowError>>)>,
-) -> Vec<(usize, Result<ItemDraft, Vec<RowError>>)> {
+type Row = (usize, Result<ItemDraft, Vec<RowError>>);
+
+fn without_repeated_skus(rows: Vec<Row>) -> Vec<Row> {
     let mut first: HashMap<String, usize> = HashMap::new();
     rows.into_iter()
         .map(|(line, r)| match r {
@@ -595,7 +614,7 @@ fn without_repeated_skus(
 /// identical ones left alone. Returns (created, updated, unchanged, failed).
 async fn apply_batch(
     tx: &Tx,
-    batch: &[(usize, Result<ItemDraft, Vec<RowError>>)],
+    batch: &[Row],
     errors: &mut Vec<RowError>,
 ) -> AppResult<(i32, i32, i32, i32)> {
     let me = tx

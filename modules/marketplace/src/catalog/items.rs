@@ -211,8 +211,9 @@ pub async fn create(
     ctx: &TenantContext,
     input: CatalogItemInput,
 ) -> AppResult<item::Model> {
-    let d = checked(input)?;
+    // Who may, before what: a caller without the right learns nothing from validation.
     let tx = supplier_tx(db, ctx).await?;
+    let d = checked(input)?;
     let row = tx.insert(new_row(&d)).await.map_err(sku_conflict)?;
     tx.commit().await?;
     Ok(row)
@@ -225,8 +226,8 @@ pub async fn update(
     id: Uuid,
     input: CatalogItemInput,
 ) -> AppResult<item::Model> {
-    let d = checked(input)?;
     let tx = supplier_tx(db, ctx).await?;
+    let d = checked(input)?;
     let me = require_member(ctx)?;
     let current = own_item(&tx, me, id).await?;
     let row = if same(&current, &d) {
