@@ -295,18 +295,19 @@ impl Tx {
         E::find().filter(self.condition::<E>())
     }
 
-    /// The row with this primary key if the scope may read it; NOT_FOUND otherwise, the
-    /// same whether it is missing or another tenant's.
-    pub async fn get<E: Guarded>(&self, id: Uuid) -> AppResult<E::Model> {
+    /// The row with this primary key if the scope may read it; `None` otherwise, the same
+    /// whether it is missing or another tenant's.
+    pub async fn find<E: Guarded>(&self, id: Uuid) -> AppResult<Option<E::Model>> {
         let key = E::PrimaryKey::iter()
             .next()
             .map(|k| k.into_column())
             .ok_or_else(|| AppError::internal("entity without a primary key"))?;
-        self.select::<E>()
-            .filter(key.eq(id))
-            .one(&self.tx)
-            .await?
-            .ok_or(AppError::NotFound)
+        Ok(self.select::<E>().filter(key.eq(id)).one(&self.tx).await?)
+    }
+
+    /// The row with this primary key if the scope may read it; NOT_FOUND otherwise.
+    pub async fn get<E: Guarded>(&self, id: Uuid) -> AppResult<E::Model> {
+        self.find::<E>(id).await?.ok_or(AppError::NotFound)
     }
 
     /// `E` joined to its related `R`, each side guarded; `R` may be absent (a LEFT JOIN).

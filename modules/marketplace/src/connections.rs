@@ -148,11 +148,10 @@ impl ConnectionsQuery {
         let viewer = require_member(tenant)?;
         let row_id = id::decode(CONNECTION, &id, "id")?;
         let tx = db.tenant(tenant).await?;
-        let found = match tx.get::<conn::Entity>(row_id).await {
-            Ok(row) => Some(TradeConnection { row, viewer }),
-            Err(AppError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let found = tx
+            .find::<conn::Entity>(row_id)
+            .await?
+            .map(|row| TradeConnection { row, viewer });
         tx.commit().await?;
         Ok(found)
     }

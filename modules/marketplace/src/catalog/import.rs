@@ -177,11 +177,7 @@ impl ImportQuery {
         require_member(tenant)?;
         let row_id = id::decode(IMPORT, &id, "id")?;
         let tx = db.tenant(tenant).await?;
-        let found = match tx.get::<import::Entity>(row_id).await {
-            Ok(m) => Some(CatalogImport(m)),
-            Err(AppError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
+        let found = tx.find::<import::Entity>(row_id).await?.map(CatalogImport);
         tx.commit().await?;
         Ok(found)
     }
