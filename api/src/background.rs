@@ -9,6 +9,7 @@ use ils_backbone::webhooks::WebhookSettings;
 use ils_kernel::jobs::{Registry, Resources, WorkerConfig, run_scheduler, run_workers};
 use ils_kernel::{Bus, Db, Module};
 use ils_marketplace::Marketplace;
+use ils_orders::Orders;
 use ils_tenancy::Tenancy;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub fn registry() -> Registry {
         .into_iter()
         .chain(Backbone::jobs())
         .chain(Marketplace::jobs())
+        .chain(Orders::jobs())
     {
         r.add(kind);
     }
@@ -29,6 +31,7 @@ pub fn registry() -> Registry {
         .into_iter()
         .chain(Backbone::schedules())
         .chain(Marketplace::schedules())
+        .chain(Orders::schedules())
     {
         r.schedule(s);
     }

@@ -8,6 +8,8 @@ use ils_backbone::Backbone;
 use ils_kernel::{Module, id, request_parts};
 use ils_marketplace::Marketplace;
 use ils_marketplace::node::{self as marketplace_node, MarketplaceNode};
+use ils_orders::Orders;
+use ils_orders::node::{self as orders_node, OrdersNode};
 use ils_tenancy::Tenancy;
 use ils_tenancy::graphql::{node as tenancy_node, types as t};
 
@@ -17,6 +19,7 @@ pub struct Query(
     <Tenancy as Module>::Query,
     <Backbone as Module>::Query,
     <Marketplace as Module>::Query,
+    <Orders as Module>::Query,
 );
 
 #[derive(MergedObject, Default)]
@@ -24,6 +27,7 @@ pub struct Mutation(
     <Tenancy as Module>::Mutation,
     <Backbone as Module>::Mutation,
     <Marketplace as Module>::Mutation,
+    <Orders as Module>::Mutation,
 );
 
 /// Only modules that have subscriptions take part: async-graphql's `EmptySubscription`
@@ -49,6 +53,15 @@ pub enum Node {
     TradeConnection(ils_marketplace::connections::TradeConnection),
     CatalogItem(ils_marketplace::catalog::items::CatalogItem),
     CatalogImport(ils_marketplace::catalog::import::CatalogImport),
+    Patient(ils_orders::patients::Patient),
+}
+
+impl From<OrdersNode> for Node {
+    fn from(n: OrdersNode) -> Self {
+        match n {
+            OrdersNode::Patient(v) => Node::Patient(v),
+        }
+    }
 }
 
 impl From<MarketplaceNode> for Node {
@@ -107,12 +120,22 @@ async fn resolve_nodes(ctx: &Context<'_>, ids: &[ID]) -> ils_kernel::AppResult<V
         .iter()
         .map(|id| id::decode_any(id).unwrap_or_else(|| nil.clone()))
         .collect();
+    let client = ctx
+        .data::<ils_kernel::ClientInfo>()
+        .cloned()
+        .unwrap_or_default();
     let tenancy = tenancy_node::fetch_many(db, tenant, &decoded).await?;
     let marketplace = marketplace_node::fetch_many(db, tenant, &decoded).await?;
+    let orders = orders_node::fetch_many(db, tenant, &client, &decoded).await?;
     Ok(tenancy
         .into_iter()
         .zip(marketplace)
-        .map(|(t, m)| t.map(Node::from).or(m.map(Node::from)))
+        .zip(orders)
+        .map(|((t, m), o)| {
+            t.map(Node::from)
+                .or(m.map(Node::from))
+                .or(o.map(Node::from))
+        })
         .collect())
 }
 

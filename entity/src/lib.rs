@@ -10,6 +10,8 @@ pub mod event;
 pub mod invitation;
 pub mod job;
 pub mod marketplace_profile;
+pub mod patient;
+pub mod prescription;
 pub mod refresh_token;
 pub mod trade_connection;
 pub mod user;

@@ -9,6 +9,7 @@ mod m0001_tenancy;
 mod m0002_tenancy_rls;
 mod m0003_backbone;
 mod m0004_marketplace;
+mod m0005_orders;
 pub mod rls;
 
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_tenancy_rls::Migration),
             Box::new(m0003_backbone::Migration),
             Box::new(m0004_marketplace::Migration),
+            Box::new(m0005_orders::Migration),
         ]
     }
 }

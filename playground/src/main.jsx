@@ -15,6 +15,7 @@ import jobsOperations from '../operations/jobs.graphql';
 import auditLogOperation from '../operations/audit-log.graphql';
 import marketplaceOperations from '../operations/marketplace.graphql';
 import catalogOperations from '../operations/catalog.graphql';
+import patientsOperations from '../operations/patients.graphql';
 
 import './style.css';
 
@@ -180,6 +181,10 @@ const DEFAULT_TABS = [
       null,
       2,
     ),
+  },
+  {
+    query: patientsOperations,
+    variables: JSON.stringify({ patientId: '<paste an id from FindPatients>' }, null, 2),
   },
 ];
 

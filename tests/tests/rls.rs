@@ -192,6 +192,25 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
     let ((a, a_user), (b, b_user)) = (ids[0], ids[1]);
 
     let conn = s.owner_connection().await;
+    // Health data belongs to practices, and these tenants are suppliers: their rows are
+    // written below the wall (the owner in system scope), since the wall is what is tested.
+    let seed = conn.begin().await.unwrap();
+    seed.execute_unprepared("SELECT set_config('app.system', 'on', true)")
+        .await
+        .unwrap();
+    for company in [a, b] {
+        let patient = Uuid::now_v7();
+        seed.execute_unprepared(&format!(
+            "INSERT INTO patients (id, company_id, first_name, last_name, search_text, created_at, updated_at) \
+             VALUES ('{patient}', '{company}', 'Pat', 'Ient', 'pat ient', now(), now());\n\
+             INSERT INTO prescriptions (id, company_id, patient_id, rx, rx_minus_cyl, created_at, updated_at) \
+             VALUES ('{}', '{company}', '{patient}', '{{}}', '{{}}', now(), now());",
+            Uuid::now_v7()
+        ))
+        .await
+        .unwrap();
+    }
+    seed.commit().await.unwrap();
     let tx = conn.begin().await.unwrap();
     // The append-only tables have walls of their own, tested below.
     let tables: Vec<String> = tenant_tables(&tx)

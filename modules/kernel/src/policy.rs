@@ -4,7 +4,8 @@
 
 use ils_entity::{
     api_key, audit_entry, catalog_import, catalog_item, company, invitation, job,
-    marketplace_profile, refresh_token, trade_connection, user, webhook_delivery, webhook_endpoint,
+    marketplace_profile, patient, prescription, refresh_token, trade_connection, user,
+    webhook_delivery, webhook_endpoint,
 };
 use sea_orm::{ColumnTrait, Condition, EntityTrait};
 
@@ -177,5 +178,19 @@ impl Guarded for catalog_item::Entity {
 impl Guarded for catalog_import::Entity {
     fn policy() -> Policy<Self> {
         Policy::owned(catalog_import::Column::CompanyId)
+    }
+}
+
+/// Health data: the practice's own, nobody else's (a lab sees an order's patient reference,
+/// never these rows).
+impl Guarded for patient::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(patient::Column::CompanyId)
+    }
+}
+
+impl Guarded for prescription::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(prescription::Column::CompanyId)
     }
 }

@@ -1,0 +1,30 @@
+//! Lens orders between practices and labs: patients and prescriptions (the practice's
+//! health data), validated orders, the lab's workflow, live tracking, and DCS (OMA) job
+//! files.
+
+pub mod dcs;
+pub mod node;
+pub mod patients;
+pub mod prescriptions;
+pub mod rx;
+
+use async_graphql::MergedObject;
+
+/// The orders module, as the server assembles it.
+pub struct Orders;
+
+#[derive(MergedObject, Default)]
+pub struct OrdersQuery(patients::PatientsQuery, prescriptions::PrescriptionsQuery);
+
+#[derive(MergedObject, Default)]
+pub struct OrdersMutation(
+    patients::PatientsMutation,
+    prescriptions::PrescriptionsMutation,
+);
+
+impl ils_kernel::Module for Orders {
+    const NAME: &'static str = "orders";
+    type Query = OrdersQuery;
+    type Mutation = OrdersMutation;
+    type Subscription = async_graphql::EmptySubscription;
+}

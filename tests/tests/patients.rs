@@ -1,0 +1,300 @@
+//! Patients are the practice's health data: only the practice reads or writes them, by
+//! any path, and every read is in its audit log.
+
+use ils_tests::{Auth, Session, TestServer, email, nodes};
+use serde_json::{Value, json};
+
+const CREATE: &str = "mutation($input: PatientInput!) { createPatient(input: $input) {
+    id firstName lastName dateOfBirth email phone externalRef } }";
+const UPDATE: &str =
+    "mutation($id: ID!, $input: PatientInput!) { updatePatient(id: $id, input: $input) {
+    id firstName lastName externalRef } }";
+const LIST: &str = "query($filter: PatientFilter) { patients(filter: $filter, first: 50) {
+    edges { node { id firstName lastName externalRef } } } }";
+const ONE: &str = "query($id: ID!) { patient(id: $id) { id firstName } }";
+const NODE: &str =
+    "query($id: ID!) { node(id: $id) { id ... on Patient { firstName dateOfBirth } } }";
+const READS: &str = "{ auditLog(filter: { operation: \"patient.read\" }, first: 100) {
+    edges { node { operation targetIds actorKind } } } }";
+
+fn ada_input() -> Value {
+    json!({ "firstName": "Ada", "lastName": "Lovelace", "dateOfBirth": "1985-12-10",
+            "email": "ada@example.com", "phone": "+44 20 7946 0000", "externalRef": "PMS-1042" })
+}
+
+async fn create(s: &TestServer, who: &Session, input: Value) -> Value {
+    s.ok(&who.auth(), CREATE, json!({ "input": input })).await["createPatient"].clone()
+}
+
+async fn audited_reads(s: &TestServer, admin: &Session) -> Vec<Vec<String>> {
+    let log = s.ok(&admin.auth(), READS, json!({})).await;
+    nodes(&log["auditLog"])
+        .iter()
+        .map(|e| {
+            e["targetIds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_practice_keeps_its_patients_and_every_read_is_audited() {
+    let s = TestServer::start().await;
+    let practice = s.sign_up("Audit Optics", "ECP", &email("pat")).await;
+    let ada = create(&s, &practice, ada_input()).await;
+    assert_eq!(ada["dateOfBirth"], "1985-12-10");
+    assert_eq!(ada["externalRef"], "PMS-1042");
+    let grace = create(
+        &s,
+        &practice,
+        json!({ "firstName": "Grace", "lastName": "Hopper", "externalRef": "PMS-7" }),
+    )
+    .await;
+    assert!(
+        audited_reads(&s, &practice).await.is_empty(),
+        "creating is not reading"
+    );
+
+    // Search, by name or reference, any case.
+    let found = s
+        .ok(
+            &practice.auth(),
+            LIST,
+            json!({ "filter": { "text": "lovelace" } }),
+        )
+        .await;
+    assert_eq!(nodes(&found["patients"]).len(), 1);
+    let found = s
+        .ok(
+            &practice.auth(),
+            LIST,
+            json!({ "filter": { "text": "pms 7" } }),
+        )
+        .await;
+    assert_eq!(nodes(&found["patients"])[0]["id"], grace["id"]);
+    let all = s.ok(&practice.auth(), LIST, json!({})).await;
+    assert_eq!(nodes(&all["patients"]).len(), 2);
+
+    let one = s
+        .ok(&practice.auth(), ONE, json!({ "id": ada["id"] }))
+        .await;
+    assert_eq!(one["patient"]["firstName"], "Ada");
+    let node = s
+        .ok(&practice.auth(), NODE, json!({ "id": ada["id"] }))
+        .await;
+    assert_eq!(node["node"]["dateOfBirth"], "1985-12-10");
+
+    let updated = s
+        .ok(
+            &practice.auth(),
+            UPDATE,
+            json!({ "id": grace["id"], "input": { "firstName": "Grace", "lastName": "Hopper", "externalRef": "PMS-8" } }),
+        )
+        .await;
+    assert_eq!(updated["updatePatient"]["externalRef"], "PMS-8");
+
+    // Four reads with patients in them, each naming what it returned, oldest first.
+    let (a, g) = (
+        ada["id"].as_str().unwrap().to_owned(),
+        grace["id"].as_str().unwrap().to_owned(),
+    );
+    let mut reads = audited_reads(&s, &practice).await;
+    for r in &mut reads {
+        r.sort();
+    }
+    let mut both = vec![a.clone(), g.clone()];
+    both.sort();
+    assert_eq!(
+        reads,
+        vec![
+            vec![a.clone()],
+            vec![g.clone()],
+            both,
+            vec![a.clone()],
+            vec![a]
+        ]
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patient_input_is_checked() {
+    let s = TestServer::start().await;
+    let practice = s.sign_up("Careful Optics", "ECP", &email("chk")).await;
+    for (change, field) in [
+        (json!({ "firstName": " " }), "firstName"),
+        (json!({ "email": "not-an-address" }), "email"),
+        (json!({ "dateOfBirth": "2999-01-01" }), "dateOfBirth"),
+        (json!({ "phone": "call me" }), "phone"),
+    ] {
+        let mut input = ada_input();
+        for (k, v) in change.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        let (_, body) = s
+            .post(&practice.auth(), CREATE, json!({ "input": input }))
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"],
+            json!(["input", field]),
+            "{body}"
+        );
+    }
+    let list = s.ok(&practice.auth(), LIST, json!({})).await;
+    assert!(nodes(&list["patients"]).is_empty(), "nothing was written");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_other_company_reaches_a_practices_patients_by_any_path() {
+    let s = TestServer::start().await;
+    let practice = s.sign_up("Owner Optics", "ECP", &email("own")).await;
+    let other = s.sign_up("Other Optics", "ECP", &email("oth")).await;
+    let lab = s.sign_up("Some Lab", "LAB", &email("lab")).await;
+    let ada = create(&s, &practice, ada_input()).await;
+    let id = &ada["id"];
+
+    let list = s.ok(&other.auth(), LIST, json!({})).await;
+    assert!(nodes(&list["patients"]).is_empty());
+    let one = s.ok(&other.auth(), ONE, json!({ "id": id })).await;
+    assert_eq!(one["patient"], Value::Null);
+    let node = s.ok(&other.auth(), NODE, json!({ "id": id })).await;
+    assert_eq!(node["node"], Value::Null);
+    let nodes_q = s
+        .ok(
+            &other.auth(),
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": [id] }),
+        )
+        .await;
+    assert_eq!(nodes_q["nodes"], json!([null]));
+    let code = s
+        .error_code(
+            &other.auth(),
+            UPDATE,
+            json!({ "id": id, "input": { "firstName": "X", "lastName": "Y" } }),
+        )
+        .await;
+    assert_eq!(code, "NOT_FOUND");
+    // Labs and suppliers keep no patient records at all.
+    assert_eq!(
+        s.error_code(&lab.auth(), LIST, json!({})).await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        s.error_code(&lab.auth(), CREATE, json!({ "input": ada_input() }))
+            .await,
+        "FORBIDDEN"
+    );
+    let node = s.ok(&lab.auth(), NODE, json!({ "id": id })).await;
+    assert_eq!(node["node"], Value::Null);
+    assert_eq!(
+        s.error_code(&Auth::None, LIST, json!({})).await,
+        "UNAUTHENTICATED"
+    );
+
+    // Nothing was read, so nothing is in the owner's log; the owner's record is intact.
+    assert!(audited_reads(&s, &practice).await.is_empty());
+    let one = s.ok(&practice.auth(), ONE, json!({ "id": id })).await;
+    assert_eq!(one["patient"]["firstName"], "Ada");
+    s.finish().await;
+}
+
+const PRESCRIBE: &str =
+    "mutation($p: ID!, $rx: RxInput!) { createPrescription(patientId: $p, input: $rx) {
+    id patientId issuedOn prescriber
+    rx { right { sphere cylinder axis add } left { sphere cylinder axis add } binocularPd }
+    minusCyl { right { sphere cylinder axis } left { sphere cylinder axis } } } }";
+const RECORD: &str = "query($p: ID!) { patientRecord(patientId: $p) {
+    patient { id firstName } prescriptions { id rx { right { sphere } } } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prescriptions_are_checked_kept_in_minus_cylinder_form_and_read_with_an_audit() {
+    let s = TestServer::start().await;
+    let practice = s.sign_up("Rx Optics", "ECP", &email("rx")).await;
+    let other = s.sign_up("Nosy Optics", "ECP", &email("nosy")).await;
+    let ada = create(&s, &practice, ada_input()).await;
+    // DOMAIN.md's example: -3.00 +2.00 x30 is -1.00 -2.00 x120 in minus-cyl form.
+    let rx = json!({
+        "right": { "sphere": "-3.00", "cylinder": "+2.00", "axis": 30, "add": "2.00" },
+        "left": { "sphere": "-1.75", "cylinder": "-0.50", "axis": 10, "add": "2.00" },
+        "binocularPd": "63.5", "issuedOn": "2026-01-15", "prescriber": "Dr Iris Lens"
+    });
+    let made = s
+        .ok(
+            &practice.auth(),
+            PRESCRIBE,
+            json!({ "p": ada["id"], "rx": rx }),
+        )
+        .await["createPrescription"]
+        .clone();
+    assert_eq!(made["patientId"], ada["id"]);
+    assert_eq!(made["rx"]["right"]["cylinder"], "2.00");
+    assert_eq!(
+        made["minusCyl"]["right"],
+        json!({ "sphere": "-1.00", "cylinder": "-2.00", "axis": 120 })
+    );
+    assert_eq!(
+        made["minusCyl"]["left"],
+        json!({ "sphere": "-1.75", "cylinder": "-0.50", "axis": 10 })
+    );
+
+    // Off the grid, an axis without a cylinder: refused on the field, nothing kept.
+    for (eye, field) in [
+        (json!({ "sphere": "-1.10" }), "sphere"),
+        (json!({ "sphere": "-1.00", "axis": 90 }), "axis"),
+        (json!({ "sphere": "-1.00", "cylinder": "-0.75" }), "axis"),
+    ] {
+        let (_, body) = s
+            .post(
+                &practice.auth(),
+                PRESCRIBE,
+                json!({ "p": ada["id"], "rx": { "right": eye, "left": { "sphere": "0.00" } } }),
+            )
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["field"],
+            json!(["input", "right", field]),
+            "{body}"
+        );
+    }
+
+    let record = s
+        .ok(&practice.auth(), RECORD, json!({ "p": ada["id"] }))
+        .await;
+    let kept = record["patientRecord"]["prescriptions"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{record}");
+    let reads = audited_reads(&s, &practice).await;
+    assert_eq!(
+        reads,
+        vec![vec![
+            ada["id"].as_str().unwrap().to_owned(),
+            made["id"].as_str().unwrap().to_owned()
+        ]]
+    );
+
+    // Another practice: no record, no prescribing for someone else's patient.
+    let theirs = s.ok(&other.auth(), RECORD, json!({ "p": ada["id"] })).await;
+    assert_eq!(theirs["patientRecord"], Value::Null);
+    let code = s
+        .error_code(
+            &other.auth(),
+            PRESCRIBE,
+            json!({ "p": ada["id"], "rx": rx }),
+        )
+        .await;
+    assert_eq!(code, "NOT_FOUND");
+    s.finish().await;
+}
