@@ -44,6 +44,7 @@ pub type AppSchema = Schema<Query, Mutation, Subscription>;
 /// Every type with a global ID.
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
+#[allow(clippy::large_enum_variant)] // short-lived resolver values; boxing buys nothing
 pub enum Node {
     User(t::User),
     Company(t::Company),
@@ -54,12 +55,14 @@ pub enum Node {
     CatalogItem(ils_marketplace::catalog::items::CatalogItem),
     CatalogImport(ils_marketplace::catalog::import::CatalogImport),
     Patient(ils_orders::patients::Patient),
+    LensOrder(ils_orders::orders::LensOrder),
 }
 
 impl From<OrdersNode> for Node {
     fn from(n: OrdersNode) -> Self {
         match n {
             OrdersNode::Patient(v) => Node::Patient(v),
+            OrdersNode::Order(v) => Node::LensOrder(*v),
         }
     }
 }

@@ -10,6 +10,7 @@ mod m0002_tenancy_rls;
 mod m0003_backbone;
 mod m0004_marketplace;
 mod m0005_orders;
+mod m0006_lens_orders;
 pub mod rls;
 
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_backbone::Migration),
             Box::new(m0004_marketplace::Migration),
             Box::new(m0005_orders::Migration),
+            Box::new(m0006_lens_orders::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@ import auditLogOperation from '../operations/audit-log.graphql';
 import marketplaceOperations from '../operations/marketplace.graphql';
 import catalogOperations from '../operations/catalog.graphql';
 import patientsOperations from '../operations/patients.graphql';
+import ordersOperations from '../operations/orders.graphql';
 
 import './style.css';
 
@@ -185,6 +186,14 @@ const DEFAULT_TABS = [
   {
     query: patientsOperations,
     variables: JSON.stringify({ patientId: '<paste an id from FindPatients>' }, null, 2),
+  },
+  {
+    query: ordersOperations,
+    variables: JSON.stringify(
+      { orderId: '<paste an id from DraftOrder>', labId: '<paste a companyId from FindLabs>', version: 1 },
+      null,
+      2,
+    ),
   },
 ];
 

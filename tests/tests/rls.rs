@@ -86,7 +86,7 @@ async fn rls_is_enabled_and_forced_on_every_tenant_table() {
 
 /// Tables the application role may only add to: the outbox (which it cannot read at all)
 /// and the audit log (which it reads, but can neither change nor delete).
-const APPEND_ONLY: [&str; 2] = ["events", "audit_log"];
+const APPEND_ONLY: [&str; 3] = ["events", "audit_log", "order_status_changes"];
 
 /// Waits until the company's webhook deliveries exist (the dispatcher makes them).
 async fn wait_for_deliveries(s: &TestServer, admin: &ils_tests::Session) {
@@ -204,8 +204,15 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
             "INSERT INTO patients (id, company_id, first_name, last_name, search_text, created_at, updated_at) \
              VALUES ('{patient}', '{company}', 'Pat', 'Ient', 'pat ient', now(), now());\n\
              INSERT INTO prescriptions (id, company_id, patient_id, rx, rx_minus_cyl, created_at, updated_at) \
-             VALUES ('{}', '{company}', '{patient}', '{{}}', '{{}}', now(), now());",
-            Uuid::now_v7()
+             VALUES ('{}', '{company}', '{patient}', '{{}}', '{{}}', now(), now());\n\
+             INSERT INTO lens_orders (id, company_id, order_number, status, version, patient_ref, rx, \
+             rx_minus_cyl, lens, fit, job_type, created_at, updated_at) VALUES ('{order}', '{company}', \
+             'ORD-000001', 'DRAFT', 1, 'REF', '{{}}', '{{}}', '{{}}', '{{}}', 'NEW', now(), now());\n\
+             INSERT INTO order_status_changes (id, order_id, company_id, to_status, actor_company_id, created_at) \
+             VALUES ('{}', '{order}', '{company}', 'DRAFT', '{company}', now());",
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            order = Uuid::now_v7(),
         ))
         .await
         .unwrap();
@@ -261,11 +268,22 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
             .await
             .unwrap();
         assert_eq!(updated.rows_affected(), 0, "{t}: A updated B's rows");
-        let deleted = tx
-            .execute_unprepared(&format!("DELETE FROM {t} WHERE company_id = '{b}'"))
+        // Some tables (lens orders) may not be deleted from at all: refused is fine too.
+        tx.execute_unprepared("SAVEPOINT before_delete")
             .await
             .unwrap();
-        assert_eq!(deleted.rows_affected(), 0, "{t}: A deleted B's rows");
+        match tx
+            .execute_unprepared(&format!("DELETE FROM {t} WHERE company_id = '{b}'"))
+            .await
+        {
+            Ok(deleted) => assert_eq!(deleted.rows_affected(), 0, "{t}: A deleted B's rows"),
+            Err(e) => {
+                assert!(e.to_string().contains("permission denied"), "{t}: {e}");
+                tx.execute_unprepared("ROLLBACK TO SAVEPOINT before_delete")
+                    .await
+                    .unwrap();
+            }
+        }
     }
     assert_eq!(
         count(
@@ -779,5 +797,107 @@ async fn marketplace_reads_open_only_through_listing_and_active_connections() {
     .await;
     assert_eq!(count_as(&s, buy, &items_of_sup).await, 0);
     assert_eq!(count_as(&s, sup, &items_of_sup).await, 1);
+    s.finish().await;
+}
+
+/// A lens order is shared by exactly two companies, in the database too: the lab reads
+/// the order and its history; nobody else reads either; only the practice creates an
+/// order (as its own draft); nobody deletes one; history is written by a party as itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
+    if !postgres_or_skip("a_lens_order_is_walled_to_its_practice_and_its_lab") {
+        return;
+    }
+    let s = TestServer::start().await;
+    let pa = s.platform_admin().await;
+    let lab = ils_tests::listed_company(&s, &pa, "Wall Lab", "LAB", json!({})).await;
+    let practice = s.sign_up("Wall Optics", "ECP", &email("w-ecp")).await;
+    let stranger = ils_tests::listed_company(&s, &pa, "Other Lab", "LAB", json!({})).await;
+    let asked = s
+        .ok(
+            &practice.auth(),
+            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
+            json!({ "c": lab.company_id }),
+        )
+        .await;
+    s.ok(
+        &lab.auth(),
+        "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
+        json!({ "id": asked["requestConnection"]["id"] }),
+    )
+    .await;
+    let draft = s
+        .ok(
+            &practice.auth(),
+            "mutation { createOrderDraft(input: { patientRef: \"R1\", rx: { right: { sphere: \"-1.00\" }, left: { sphere: \"-1.00\" } }, lens: { design: SINGLE_VISION, index: \"1.50\" } }) { id } }",
+            json!({}),
+        )
+        .await;
+    s.ok(
+        &practice.auth(),
+        "mutation($id: ID!, $lab: ID!) { submitOrder(id: $id, labId: $lab) { status } }",
+        json!({ "id": draft["createOrderDraft"]["id"], "lab": lab.company_id }),
+    )
+    .await;
+    let (ecp, lab_id, other) = (
+        uuid_of(practice.company_id.as_deref().unwrap()),
+        uuid_of(lab.company_id.as_deref().unwrap()),
+        uuid_of(stranger.company_id.as_deref().unwrap()),
+    );
+    // The lab sees the history from the submission on (the draft was the practice's own).
+    for (who, orders, steps) in [(ecp, 1, 2), (lab_id, 1, 1), (other, 0, 0)] {
+        assert_eq!(
+            count_as(&s, who, "SELECT count(*) FROM lens_orders").await,
+            orders
+        );
+        assert_eq!(
+            count_as(&s, who, "SELECT count(*) FROM order_status_changes").await,
+            steps
+        );
+    }
+    // The lab cannot create orders for the practice, or a submitted one for itself.
+    for (company, status, lab_col) in [
+        (ecp, "DRAFT", "NULL".to_owned()),
+        (lab_id, "SUBMITTED", format!("'{lab_id}'")),
+    ] {
+        let forged = write_as(
+            &s,
+            lab_id,
+            &format!(
+                "INSERT INTO lens_orders (id, company_id, lab_company_id, order_number, status, version, patient_ref, \
+                 rx, rx_minus_cyl, lens, fit, job_type, created_at, updated_at) VALUES ('{}', '{company}', {lab_col}, \
+                 'X-1', '{status}', 1, 'R', '{{}}', '{{}}', '{{}}', '{{}}', 'NEW', now(), now())",
+                Uuid::now_v7()
+            ),
+        )
+        .await;
+        assert!(forged.is_err(), "{company} {status}: {forged:?}");
+    }
+    // A stranger changes nothing; nobody deletes; history is written as oneself.
+    assert_eq!(
+        write_as(&s, other, "UPDATE lens_orders SET status = 'CANCELLED'").await,
+        Ok(0)
+    );
+    let deleted = write_as(&s, ecp, "DELETE FROM lens_orders").await;
+    assert!(
+        deleted
+            .as_ref()
+            .is_err_and(|e| e.contains("permission denied")),
+        "{deleted:?}"
+    );
+    let forged = write_as(
+        &s,
+        lab_id,
+        &format!(
+            "INSERT INTO order_status_changes (id, order_id, company_id, lab_company_id, to_status, actor_company_id, created_at) \
+             SELECT '{}', id, company_id, lab_company_id, 'CANCELLED', company_id, now() FROM lens_orders",
+            Uuid::now_v7()
+        ),
+    )
+    .await;
+    assert!(
+        forged.is_err(),
+        "history in the practice's name: {forged:?}"
+    );
     s.finish().await;
 }

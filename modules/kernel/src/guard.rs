@@ -432,17 +432,11 @@ impl Tx {
         sets: Vec<(E::Column, SimpleExpr)>,
         filter: impl IntoCondition,
     ) -> AppResult<u64> {
+        // The owner never changes. Another party column may be filled once (an order is
+        // sent to a lab), never moved: setting one only touches rows where it is empty.
         let p = E::policy();
-        let tenant_columns: Vec<&str> = p
-            .owner
-            .iter()
-            .chain(p.parties.iter())
-            .map(|c| c.as_str())
-            .collect();
-        if sets
-            .iter()
-            .any(|(col, _)| tenant_columns.contains(&col.as_str()))
-        {
+        let owner = p.owner.map(|c| c.as_str());
+        if sets.iter().any(|(col, _)| Some(col.as_str()) == owner) {
             return Err(AppError::internal(format!(
                 "update_many would move rows of {} between tenants",
                 E::default().table_name()
@@ -451,6 +445,11 @@ impl Tx {
         let mut update = E::update_many()
             .filter(condition::<E>(&self.scope, Access::Write))
             .filter(filter);
+        for (col, _) in &sets {
+            if p.parties.iter().any(|party| party.as_str() == col.as_str()) {
+                update = update.filter(col.is_null());
+            }
+        }
         for (col, value) in sets {
             update = update.col_expr(col, value);
         }

@@ -3,9 +3,9 @@
 //! PostgreSQL policies in `migration/src/rls.rs` column for column.
 
 use ils_entity::{
-    api_key, audit_entry, catalog_import, catalog_item, company, invitation, job,
-    marketplace_profile, patient, prescription, refresh_token, trade_connection, user,
-    webhook_delivery, webhook_endpoint,
+    api_key, audit_entry, catalog_import, catalog_item, company, invitation, job, lens_order,
+    marketplace_profile, order_status_change, patient, prescription, refresh_token,
+    trade_connection, user, webhook_delivery, webhook_endpoint,
 };
 use sea_orm::{ColumnTrait, Condition, EntityTrait};
 
@@ -192,5 +192,31 @@ impl Guarded for patient::Entity {
 impl Guarded for prescription::Entity {
     fn policy() -> Policy<Self> {
         Policy::owned(prescription::Column::CompanyId)
+    }
+}
+
+/// A lens order: the practice owns it; the lab it was sent to is the other party.
+impl Guarded for lens_order::Entity {
+    fn policy() -> Policy<Self> {
+        let mut p = Policy::owned(lens_order::Column::CompanyId);
+        p.parties.push(lens_order::Column::LabCompanyId);
+        p
+    }
+}
+
+/// An order's history: both parties read it; each step names both, copied from the order.
+impl Guarded for order_status_change::Entity {
+    fn policy() -> Policy<Self> {
+        use order_status_change::Column as C;
+        Policy {
+            owner: None,
+            parties: vec![C::CompanyId, C::LabCompanyId],
+            own_rows: None,
+            own_rows_writable: false,
+            lookup: None,
+            platform_visible: false,
+            public_read: None,
+            connected_read: None,
+        }
     }
 }

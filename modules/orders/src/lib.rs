@@ -4,6 +4,7 @@
 
 pub mod dcs;
 pub mod node;
+pub mod orders;
 pub mod patients;
 pub mod prescriptions;
 pub mod rx;
@@ -14,10 +15,15 @@ use async_graphql::MergedObject;
 pub struct Orders;
 
 #[derive(MergedObject, Default)]
-pub struct OrdersQuery(patients::PatientsQuery, prescriptions::PrescriptionsQuery);
+pub struct OrdersQuery(
+    orders::LensOrdersQuery,
+    patients::PatientsQuery,
+    prescriptions::PrescriptionsQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct OrdersMutation(
+    orders::LensOrdersMutation,
     patients::PatientsMutation,
     prescriptions::PrescriptionsMutation,
 );

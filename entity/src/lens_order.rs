@@ -1,0 +1,64 @@
+use sea_orm::entity::prelude::*;
+
+/// A spectacle lens job from a practice to a lab: one row both parties see (the practice
+/// owns it; the lab is a party once the order is submitted to it).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "lens_orders")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// The practice (ECP).
+    pub company_id: Uuid,
+    /// The lab, once submitted.
+    pub lab_company_id: Option<Uuid>,
+    /// Human-readable, per practice: `ORD-000042`.
+    pub order_number: String,
+    pub status: String,
+    /// Bumped by every change: a move names the version it saw (optimistic locking).
+    pub version: i32,
+    pub patient_id: Option<Uuid>,
+    /// What the lab sees of the patient: a reference, not a name.
+    pub patient_ref: String,
+    /// The patient's name, copied only when the practice chose to share it on this order.
+    pub patient_name: Option<String>,
+    /// The prescription for this job (JSON, as entered) and its minus-cyl form.
+    #[sea_orm(column_type = "Text")]
+    pub rx: String,
+    #[sea_orm(column_type = "Text")]
+    pub rx_minus_cyl: String,
+    /// The lens (JSON: design, index, coatings, tint, product code).
+    #[sea_orm(column_type = "Text")]
+    pub lens: String,
+    /// The frame (JSON), or none while the frame is to come.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub frame: Option<String>,
+    /// Fitting heights per eye (JSON).
+    #[sea_orm(column_type = "Text")]
+    pub fit: String,
+    /// NEW | REMAKE
+    pub job_type: String,
+    pub remake_of: Option<Uuid>,
+    pub remake_reason: Option<String>,
+    pub requested_date: Option<Date>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub notes: Option<String>,
+    pub lab_job_number: Option<String>,
+    pub due_date: Option<Date>,
+    pub production_stage: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub hold_question: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub hold_answer: Option<String>,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub reject_reason: Option<String>,
+    pub submitted_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,1028 @@
+//! Lens orders: a practice drafts a job, submits it to a lab it is actively connected to,
+//! and both follow it through the lab's workflow to delivery. One row both parties see
+//! (the guard's parties and, on PostgreSQL, row-level security); every move names the
+//! version it saw, so two racing moves cannot both win; every move is kept in the history.
+
+use crate::patients::{PATIENT, practice_tx};
+use crate::prescriptions::PRESCRIPTION;
+use crate::rx::{EyeFit, FrameMeasure, LensDesignExt, Rx, minus_cyl, validate_fit, validate_rx};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ErrorExtensions, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use ils_entity::{company, lens_order as order, order_status_change as change, patient};
+use ils_entity::{prescription, trade_connection};
+use ils_kernel::authz::require_member;
+use ils_kernel::connections::{ConnectionState, pair_key};
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
+use ils_marketplace::catalog::draft::{FieldError, LensDesign, LensTreatment};
+use ils_marketplace::search;
+use ils_tenancy::graphql::types::COMPANY;
+use ils_tenancy::model::{CompanyStatus, CompanyType};
+use ils_tenancy::service::validate;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const ORDER: &str = "LensOrder";
+
+ils_kernel::string_enum!(
+    /// Where a lens order stands. The practice drafts, submits, may cancel before
+    /// production, and marks the job ARRIVED and DELIVERED (to the patient); the lab
+    /// RECEIVES it (accepts, with its job number and due date), may put it ON_HOLD with a
+    /// question or REJECT it, then moves it through production and quality check and SHIPS it.
+    OrderStatus {
+        Draft = "DRAFT",
+        Submitted = "SUBMITTED",
+        Received = "RECEIVED",
+        OnHold = "ON_HOLD",
+        InProduction = "IN_PRODUCTION",
+        QualityCheck = "QUALITY_CHECK",
+        Shipped = "SHIPPED",
+        Arrived = "ARRIVED",
+        Delivered = "DELIVERED",
+        Cancelled = "CANCELLED",
+        Rejected = "REJECTED",
+    }
+);
+
+ils_kernel::string_enum!(JobType { New = "NEW", Remake = "REMAKE" });
+
+ils_kernel::string_enum!(
+    /// Why a job is made again.
+    RemakeReason {
+        LabError = "LAB_ERROR",
+        PractitionerError = "PRACTITIONER_ERROR",
+        Warranty = "WARRANTY",
+        NonAdapt = "NON_ADAPT",
+    }
+);
+
+ils_kernel::string_enum!(
+    ProductionStage {
+        Surfacing = "SURFACING",
+        Coating = "COATING",
+        Edging = "EDGING",
+        Assembly = "ASSEMBLY",
+    }
+);
+
+/// Which side of an order a company is on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Party {
+    Practice,
+    Lab,
+}
+
+/// Every move each party may make: (from, to, who).
+const MOVES: &[(OrderStatus, OrderStatus, Party)] = {
+    use OrderStatus::*;
+    use Party::*;
+    &[
+        (Submitted, Cancelled, Practice),
+        (Received, Cancelled, Practice),
+        (OnHold, Cancelled, Practice),
+        (OnHold, Received, Practice), // the practice answers the lab's question
+        (Shipped, Arrived, Practice),
+        (Arrived, Delivered, Practice),
+        (Submitted, Received, Lab),
+        (Submitted, Rejected, Lab),
+        (Received, Rejected, Lab),
+        (Received, OnHold, Lab),
+        (Received, InProduction, Lab),
+        (InProduction, InProduction, Lab), // the next production stage
+        (InProduction, QualityCheck, Lab),
+        (QualityCheck, InProduction, Lab), // failed inspection: back to a stage
+        (QualityCheck, Shipped, Lab),
+    ]
+};
+
+/// Where `party` may move an order that is in `from`.
+pub fn allowed(from: OrderStatus, party: Party) -> Vec<OrderStatus> {
+    MOVES
+        .iter()
+        .filter(|(f, _, p)| *f == from && *p == party)
+        .map(|(_, t, _)| *t)
+        .collect()
+}
+
+/// The lens of a job.
+#[derive(SimpleObject, InputObject, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[graphql(input_name = "LensSpecInput")]
+#[serde(rename_all = "camelCase")]
+pub struct LensSpec {
+    pub design: LensDesign,
+    /// Refractive index: 1.50, 1.53, 1.56, 1.59, 1.60, 1.67 or 1.74.
+    pub index: Decimal,
+    /// Coatings and treatments (none when left out).
+    #[serde(default)]
+    #[graphql(default)]
+    pub treatments: Vec<LensTreatment>,
+    /// A tint, as the lab names it.
+    pub tint: Option<String>,
+    /// The lab's own lens code, when known.
+    pub product_code: Option<String>,
+}
+
+/// Fitting heights per eye.
+#[derive(SimpleObject, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fit {
+    pub right: EyeFit,
+    pub left: EyeFit,
+}
+
+#[derive(InputObject)]
+pub struct DraftOrderInput {
+    /// One of your patients; or give only `patientRef`.
+    pub patient_id: Option<ID>,
+    /// What the lab sees of the patient (defaults to the patient's external reference).
+    pub patient_ref: Option<String>,
+    /// Show the patient's name to the lab on this order (default false).
+    pub share_patient_name: Option<bool>,
+    /// A stored prescription to copy; or give `rx`.
+    pub prescription_id: Option<ID>,
+    pub rx: Option<Rx>,
+    pub lens: LensSpec,
+    /// The frame's measurements; leave out while the frame is to come.
+    pub frame: Option<FrameMeasure>,
+    pub right: Option<EyeFit>,
+    pub left: Option<EyeFit>,
+    pub job_type: Option<JobType>,
+    /// For a REMAKE: the earlier order.
+    pub remake_of: Option<ID>,
+    pub remake_reason: Option<RemakeReason>,
+    pub requested_date: Option<NaiveDate>,
+    pub notes: Option<String>,
+}
+
+/// A move of an order, with what that move needs.
+#[derive(InputObject)]
+pub struct MoveOrderInput {
+    pub id: ID,
+    /// The version you saw: a move on a changed order is CONFLICT.
+    pub version: i32,
+    pub to: OrderStatus,
+    /// IN_PRODUCTION: the stage.
+    pub stage: Option<ProductionStage>,
+    /// ON_HOLD: the lab's question.
+    pub question: Option<String>,
+    /// ON_HOLD -> RECEIVED: the practice's answer.
+    pub answer: Option<String>,
+    /// REJECTED: why.
+    pub reason: Option<String>,
+    /// SHIPPED.
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    /// RECEIVED by the lab: its job number (generated when absent) and due date
+    /// (computed from the design and treatments when absent).
+    pub lab_job_number: Option<String>,
+    pub due_date: Option<NaiveDate>,
+}
+
+#[derive(Clone)]
+pub struct LensOrder {
+    pub row: order::Model,
+    /// The company looking at it.
+    pub viewer: Uuid,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct StatusChange {
+    pub from_status: Option<OrderStatus>,
+    pub to_status: OrderStatus,
+    /// The company that made the move.
+    pub actor_company_id: Option<ID>,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+fn json<T: for<'a> Deserialize<'a>>(text: &str) -> Result<T> {
+    Ok(serde_json::from_str(text).map_err(|e| AppError::internal(format!("stored json: {e}")))?)
+}
+
+#[Object]
+impl LensOrder {
+    pub async fn id(&self) -> ID {
+        id::encode(ORDER, self.row.id)
+    }
+    /// The practice's order number.
+    async fn order_number(&self) -> &str {
+        &self.row.order_number
+    }
+    async fn status(&self) -> Option<OrderStatus> {
+        OrderStatus::parse(&self.row.status)
+    }
+    /// Name it in `moveOrder`.
+    async fn version(&self) -> i32 {
+        self.row.version
+    }
+    async fn practice_id(&self) -> ID {
+        id::encode(COMPANY, self.row.company_id)
+    }
+    async fn lab_id(&self) -> Option<ID> {
+        self.row.lab_company_id.map(|l| id::encode(COMPANY, l))
+    }
+    /// The practice's own patient record (the practice only).
+    async fn patient_id(&self) -> Option<ID> {
+        (self.viewer == self.row.company_id)
+            .then_some(self.row.patient_id)
+            .flatten()
+            .map(|p| id::encode(PATIENT, p))
+    }
+    async fn patient_ref(&self) -> &str {
+        &self.row.patient_ref
+    }
+    /// Only when the practice chose to share it on this order.
+    async fn patient_name(&self) -> Option<&str> {
+        self.row.patient_name.as_deref()
+    }
+    async fn rx(&self) -> Result<Rx> {
+        json(&self.row.rx)
+    }
+    /// The prescription in minus-cylinder form, as labs work.
+    async fn rx_minus_cyl(&self) -> Result<Rx> {
+        json(&self.row.rx_minus_cyl)
+    }
+    async fn lens(&self) -> Result<LensSpec> {
+        json(&self.row.lens)
+    }
+    /// Null while the frame is to come.
+    async fn frame(&self) -> Result<Option<FrameMeasure>> {
+        self.row.frame.as_deref().map(json).transpose()
+    }
+    async fn fit(&self) -> Result<Fit> {
+        json(&self.row.fit)
+    }
+    async fn job_type(&self) -> Option<JobType> {
+        JobType::parse(&self.row.job_type)
+    }
+    async fn remake_of(&self) -> Option<ID> {
+        self.row.remake_of.map(|o| id::encode(ORDER, o))
+    }
+    async fn remake_reason(&self) -> Option<RemakeReason> {
+        self.row
+            .remake_reason
+            .as_deref()
+            .and_then(RemakeReason::parse)
+    }
+    async fn requested_date(&self) -> Option<NaiveDate> {
+        self.row.requested_date
+    }
+    async fn notes(&self) -> Option<&str> {
+        self.row.notes.as_deref()
+    }
+    async fn lab_job_number(&self) -> Option<&str> {
+        self.row.lab_job_number.as_deref()
+    }
+    async fn due_date(&self) -> Option<NaiveDate> {
+        self.row.due_date
+    }
+    async fn production_stage(&self) -> Option<ProductionStage> {
+        self.row
+            .production_stage
+            .as_deref()
+            .and_then(ProductionStage::parse)
+    }
+    async fn hold_question(&self) -> Option<&str> {
+        self.row.hold_question.as_deref()
+    }
+    async fn hold_answer(&self) -> Option<&str> {
+        self.row.hold_answer.as_deref()
+    }
+    async fn carrier(&self) -> Option<&str> {
+        self.row.carrier.as_deref()
+    }
+    async fn tracking_number(&self) -> Option<&str> {
+        self.row.tracking_number.as_deref()
+    }
+    async fn reject_reason(&self) -> Option<&str> {
+        self.row.reject_reason.as_deref()
+    }
+    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
+        self.row.submitted_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.row.updated_at
+    }
+    /// Every move, oldest first, with who made it and when.
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<StatusChange>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let tx = db.tenant(tenant).await?;
+        let rows = tx
+            .select::<change::Entity>()
+            .filter(change::Column::OrderId.eq(self.row.id))
+            .order_by_asc(change::Column::Id)
+            .all(tx.conn())
+            .await
+            .map_err(AppError::from)?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|c| {
+                Some(StatusChange {
+                    from_status: c.from_status.as_deref().and_then(OrderStatus::parse),
+                    to_status: OrderStatus::parse(&c.to_status)?,
+                    actor_company_id: c.actor_company_id.map(|a| id::encode(COMPANY, a)),
+                    note: c.note,
+                    at: c.created_at,
+                })
+            })
+            .collect())
+    }
+}
+
+/// All of a validation's errors as GraphQL errors, each BAD_USER_INPUT with its field
+/// path: the first is returned, the rest are added to the response.
+fn all_errors(ctx: &Context<'_>, prefix: &str, errors: Vec<FieldError>) -> async_graphql::Error {
+    let mut out: Vec<async_graphql::Error> = errors
+        .into_iter()
+        .map(|e| {
+            async_graphql::Error::from(AppError::bad_input(
+                &format!("{prefix}.{}", e.field),
+                e.message,
+            ))
+        })
+        .collect();
+    let first = if out.is_empty() {
+        AppError::bad_input(prefix, "invalid").into()
+    } else {
+        out.remove(0)
+    };
+    for e in out {
+        ctx.add_error(e.extend().into_server_error(ctx.item.pos));
+    }
+    first
+}
+
+const INDICES: [&str; 7] = ["1.50", "1.53", "1.56", "1.59", "1.60", "1.67", "1.74"];
+
+/// The lab's default promise: three working days for stock single vision, more for
+/// multifocals and for coatings and tints (DOMAIN.md).
+pub fn due_date(today: NaiveDate, lens: &LensSpec) -> NaiveDate {
+    let mut days = 3;
+    if lens.design.multifocal() {
+        days += 2;
+    }
+    if !lens.treatments.is_empty() || lens.tint.is_some() {
+        days += 1;
+    }
+    today + Duration::days(days)
+}
+
+/// Everything `submitOrder` checks, all at once, with input paths.
+pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>, AppError> {
+    let rx: Rx = serde_json::from_str(&row.rx).map_err(|e| AppError::internal(e.to_string()))?;
+    let lens: LensSpec =
+        serde_json::from_str(&row.lens).map_err(|e| AppError::internal(e.to_string()))?;
+    let fit: Fit = serde_json::from_str(&row.fit).map_err(|e| AppError::internal(e.to_string()))?;
+    let frame: Option<FrameMeasure> = match &row.frame {
+        Some(f) => Some(serde_json::from_str(f).map_err(|e| AppError::internal(e.to_string()))?),
+        None => None,
+    };
+    let at = |prefix: &str, errors: Vec<FieldError>| -> Vec<FieldError> {
+        errors
+            .into_iter()
+            .map(|e| FieldError {
+                field: format!("{prefix}{}", e.field),
+                message: e.message,
+            })
+            .collect()
+    };
+    let mut errors = at("rx.", validate_rx(&rx, Some(lens.design), today));
+    errors.extend(validate_fit(
+        lens.design,
+        frame.as_ref(),
+        &fit.right,
+        &fit.left,
+        &rx,
+    ));
+    if !INDICES
+        .iter()
+        .any(|i| i.parse::<Decimal>().ok() == Some(lens.index))
+    {
+        errors.push(FieldError {
+            field: "lens.index".into(),
+            message: format!("must be one of {}", INDICES.join(", ")),
+        });
+    }
+    Ok(errors)
+}
+
+fn text(value: Option<String>, field: &str, max: usize) -> AppResult<Option<String>> {
+    validate::optional_text(value.as_deref(), field, max)
+}
+
+/// A new draft for the acting practice.
+pub async fn draft(
+    db: &Db,
+    ctx: &TenantContext,
+    input: DraftOrderInput,
+) -> AppResult<order::Model> {
+    let (tx, me) = practice_tx(db, ctx).await?;
+    let patient = match &input.patient_id {
+        Some(pid) => Some(
+            tx.get::<patient::Entity>(id::decode(PATIENT, pid, "input.patientId")?)
+                .await
+                .map_err(|_| AppError::bad_input("input.patientId", "no such patient"))?,
+        ),
+        None => None,
+    };
+    let patient_ref = match (text(input.patient_ref, "input.patientRef", 64)?, &patient) {
+        (Some(r), _) => r,
+        (None, Some(p)) => p
+            .external_ref
+            .clone()
+            .unwrap_or_else(|| format!("P-{}", &p.id.simple().to_string()[..8])),
+        (None, None) => {
+            return Err(AppError::bad_input(
+                "input.patientRef",
+                "give a patient or a patient reference",
+            ));
+        }
+    };
+    let patient_name = match (input.share_patient_name.unwrap_or(false), &patient) {
+        (true, Some(p)) => Some(format!("{} {}", p.first_name, p.last_name)),
+        (true, None) => {
+            return Err(AppError::bad_input(
+                "input.sharePatientName",
+                "there is no patient record to share",
+            ));
+        }
+        (false, _) => None,
+    };
+    let rx = match (&input.prescription_id, input.rx) {
+        (Some(rid), None) => {
+            let stored = tx
+                .get::<prescription::Entity>(id::decode(PRESCRIPTION, rid, "input.prescriptionId")?)
+                .await
+                .map_err(|_| AppError::bad_input("input.prescriptionId", "no such prescription"))?;
+            serde_json::from_str::<Rx>(&stored.rx).map_err(|e| AppError::internal(e.to_string()))?
+        }
+        (None, Some(rx)) => rx,
+        _ => {
+            return Err(AppError::bad_input(
+                "input.rx",
+                "give either a prescriptionId or an rx",
+            ));
+        }
+    };
+    let job_type = input.job_type.unwrap_or(JobType::New);
+    let remake_of = match (job_type, &input.remake_of, input.remake_reason) {
+        (JobType::New, None, None) => None,
+        (JobType::Remake, Some(of), Some(_)) => {
+            let earlier = id::decode(ORDER, of, "input.remakeOf")?;
+            let found = tx
+                .select::<order::Entity>()
+                .filter(order::Column::Id.eq(earlier))
+                .filter(order::Column::CompanyId.eq(me))
+                .one(tx.conn())
+                .await?;
+            if found.is_none() {
+                return Err(AppError::bad_input(
+                    "input.remakeOf",
+                    "no such order of yours",
+                ));
+            }
+            Some(earlier)
+        }
+        (JobType::Remake, _, _) => {
+            return Err(AppError::bad_input(
+                "input.remakeOf",
+                "a remake names the earlier order and a reason",
+            ));
+        }
+        (JobType::New, _, _) => {
+            return Err(AppError::bad_input(
+                "input.jobType",
+                "remakeOf and remakeReason are for REMAKE jobs",
+            ));
+        }
+    };
+    let minus = Rx {
+        right: minus_cyl(&rx.right),
+        left: minus_cyl(&rx.left),
+        ..rx.clone()
+    };
+    let fit = Fit {
+        right: input.right.unwrap_or_default(),
+        left: input.left.unwrap_or_default(),
+    };
+    let notes = text(input.notes, "input.notes", 2000)?;
+    let now = Utc::now();
+    // Order numbers count the practice's orders; two drafts racing for one number meet
+    // the unique index, and the loser takes the next.
+    let mut attempt = 0;
+    loop {
+        let n = tx
+            .select::<order::Entity>()
+            .filter(order::Column::CompanyId.eq(me))
+            .count(tx.conn())
+            .await?;
+        let row = order::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: sea_orm::ActiveValue::NotSet,
+            lab_company_id: Set(None),
+            order_number: Set(format!("ORD-{:06}", n + 1 + attempt)),
+            status: Set(OrderStatus::Draft.as_str().into()),
+            version: Set(1),
+            patient_id: Set(patient.as_ref().map(|p| p.id)),
+            patient_ref: Set(patient_ref.clone()),
+            patient_name: Set(patient_name.clone()),
+            rx: Set(enc(&rx)?),
+            rx_minus_cyl: Set(enc(&minus)?),
+            lens: Set(enc(&input.lens)?),
+            frame: Set(input.frame.as_ref().map(enc).transpose()?),
+            fit: Set(enc(&fit)?),
+            job_type: Set(job_type.as_str().into()),
+            remake_of: Set(remake_of),
+            remake_reason: Set(input.remake_reason.map(|r| r.as_str().into())),
+            requested_date: Set(input.requested_date),
+            notes: Set(notes.clone()),
+            lab_job_number: Set(None),
+            due_date: Set(None),
+            production_stage: Set(None),
+            hold_question: Set(None),
+            hold_answer: Set(None),
+            carrier: Set(None),
+            tracking_number: Set(None),
+            reject_reason: Set(None),
+            submitted_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        match tx.insert(row).await {
+            Ok(row) => {
+                history(&tx, ctx, &row, None, OrderStatus::Draft, None).await?;
+                tx.commit().await?;
+                return Ok(row);
+            }
+            Err(AppError::Conflict(_)) if attempt < 5 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A value for a JSON text column.
+fn enc<T: Serialize>(v: &T) -> AppResult<String> {
+    serde_json::to_string(v).map_err(|e| AppError::internal(format!("json: {e}")))
+}
+
+async fn history(
+    tx: &Tx,
+    ctx: &TenantContext,
+    row: &order::Model,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    note: Option<String>,
+) -> AppResult<()> {
+    tx.insert(change::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        order_id: Set(row.id),
+        company_id: Set(row.company_id),
+        lab_company_id: Set(row.lab_company_id),
+        from_status: Set(from.map(|f| f.as_str().into())),
+        to_status: Set(to.as_str().into()),
+        actor_company_id: Set(ctx.company_id),
+        actor_user_id: Set(ctx.responsible_user()),
+        note: Set(note),
+        created_at: Set(Utc::now()),
+    })
+    .await?;
+    Ok(())
+}
+
+ils_kernel::domain_event!(OrderSubmitted, "order.submitted", admins_only: false, OrderChange);
+ils_kernel::domain_event!(OrderStatusChanged, "order.status_changed", admins_only: false, OrderChange);
+ils_kernel::domain_event!(OrderShipped, "order.shipped", admins_only: false, OrderChange);
+
+/// What every order event says.
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderChange {
+    pub order_id: ID,
+    pub order_number: String,
+    pub status: String,
+    pub version: i32,
+    pub practice_id: ID,
+    pub lab_id: Option<ID>,
+}
+
+fn order_change(row: &order::Model) -> OrderChange {
+    OrderChange {
+        order_id: id::encode(ORDER, row.id),
+        order_number: row.order_number.clone(),
+        status: row.status.clone(),
+        version: row.version,
+        practice_id: id::encode(COMPANY, row.company_id),
+        lab_id: row.lab_company_id.map(|l| id::encode(COMPANY, l)),
+    }
+}
+
+/// Both parties of an order (for an event's audience).
+fn parties(row: &order::Model) -> Vec<Uuid> {
+    std::iter::once(row.company_id)
+        .chain(row.lab_company_id)
+        .collect()
+}
+
+/// Sends a draft to a lab the practice is actively connected to, after checking the whole
+/// job; every problem is reported (`Err(errors)`), each with its input path.
+pub async fn submit(
+    db: &Db,
+    ctx: &TenantContext,
+    order_id: Uuid,
+    lab: Uuid,
+) -> AppResult<Result<order::Model, Vec<FieldError>>> {
+    let (tx, me) = practice_tx(db, ctx).await?;
+    let mine = tx.get::<company::Entity>(me).await?;
+    if mine.status != CompanyStatus::Active.as_str() {
+        return Err(AppError::forbidden("your company is not active"));
+    }
+    let row = tx.get::<order::Entity>(order_id).await?;
+    if row.company_id != me {
+        return Err(AppError::NotFound);
+    }
+    if row.status != OrderStatus::Draft.as_str() {
+        return Err(AppError::Conflict(format!(
+            "the order is {}, not DRAFT",
+            row.status
+        )));
+    }
+    // The lab: an ACTIVE connection with a company that was asked as a lab (its side of
+    // the connection says what it is; the lab's own rows are not the practice's to read).
+    let link = tx
+        .select::<trade_connection::Entity>()
+        .filter(trade_connection::Column::PairKey.eq(pair_key(me, lab)))
+        .filter(trade_connection::Column::State.eq(ConnectionState::Active.as_str()))
+        .one(tx.conn())
+        .await?;
+    let is_lab = link.is_some_and(|c| {
+        let (their_id, their_type) = if c.requester_company_id == lab {
+            (c.requester_company_id, c.requester_type)
+        } else {
+            (c.responder_company_id, c.responder_type)
+        };
+        their_id == lab && their_type == CompanyType::Lab.as_str()
+    });
+    if !is_lab {
+        return Err(AppError::bad_input(
+            "labId",
+            "not a lab your practice has an ACTIVE connection with",
+        ));
+    }
+    let errors = check_job(&row, Utc::now().date_naive())?;
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let now = Utc::now();
+    let n = tx
+        .update_many::<order::Entity>(
+            vec![
+                (order::Column::LabCompanyId, Expr::value(lab)),
+                (
+                    order::Column::Status,
+                    Expr::value(OrderStatus::Submitted.as_str()),
+                ),
+                (
+                    order::Column::Version,
+                    Expr::col(order::Column::Version).add(1),
+                ),
+                (order::Column::SubmittedAt, Expr::value(now)),
+                (order::Column::UpdatedAt, Expr::value(now)),
+            ],
+            Condition::all()
+                .add(order::Column::Id.eq(order_id))
+                .add(order::Column::Status.eq(OrderStatus::Draft.as_str())),
+        )
+        .await?;
+    if n == 0 {
+        return Err(AppError::Conflict(
+            "the order was submitted meanwhile".into(),
+        ));
+    }
+    let row = tx.get::<order::Entity>(order_id).await?;
+    history(
+        &tx,
+        ctx,
+        &row,
+        Some(OrderStatus::Draft),
+        OrderStatus::Submitted,
+        None,
+    )
+    .await?;
+    tx.emit(&OrderSubmitted(order_change(&row)), &parties(&row))
+        .await?;
+    tx.commit().await?;
+    Ok(Ok(row))
+}
+
+/// One move of the workflow by the party allowed to make it, on the version the caller saw.
+pub async fn move_order(
+    db: &Db,
+    ctx: &TenantContext,
+    input: MoveOrderInput,
+) -> AppResult<order::Model> {
+    let me = require_member(ctx)?;
+    let order_id = id::decode(ORDER, &input.id, "input.id")?;
+    let tx = db.tenant(ctx).await?;
+    let row = tx.get::<order::Entity>(order_id).await?;
+    let party = if row.company_id == me {
+        Party::Practice
+    } else if row.lab_company_id == Some(me) {
+        Party::Lab
+    } else {
+        return Err(AppError::NotFound);
+    };
+    if row.version != input.version {
+        return Err(AppError::Conflict(format!(
+            "the order changed: it is {} at version {} (you named version {})",
+            row.status, row.version, input.version
+        )));
+    }
+    let from = OrderStatus::parse(&row.status)
+        .ok_or_else(|| AppError::internal(format!("order status {}", row.status)))?;
+    let to = input.to;
+    let may = allowed(from, party);
+    if !may.contains(&to) {
+        let list: Vec<&str> = may.iter().map(|s| s.as_str()).collect();
+        return Err(AppError::bad_input(
+            "input.to",
+            if list.is_empty() {
+                format!(
+                    "you cannot move an order that is {} any further",
+                    from.as_str()
+                )
+            } else {
+                format!(
+                    "from {} you may move the order to: {}",
+                    from.as_str(),
+                    list.join(", ")
+                )
+            },
+        ));
+    }
+    let required = |v: Option<String>, field: &str, max: usize| -> AppResult<String> {
+        validate::text(v.as_deref().unwrap_or(""), field, max)
+    };
+    let now = Utc::now();
+    let mut sets: Vec<(order::Column, SimpleExpr)> = vec![
+        (order::Column::Status, Expr::value(to.as_str())),
+        (
+            order::Column::Version,
+            Expr::col(order::Column::Version).add(1),
+        ),
+        (order::Column::UpdatedAt, Expr::value(now)),
+    ];
+    let mut note = None;
+    use OrderStatus as S;
+    match (from, to) {
+        (S::Submitted, S::Received) => {
+            let lens: LensSpec =
+                serde_json::from_str(&row.lens).map_err(|e| AppError::internal(e.to_string()))?;
+            let job = match input.lab_job_number {
+                Some(j) => validate::text(&j, "input.labJobNumber", 40)?,
+                None => format!("J-{}", &row.id.simple().to_string()[24..]),
+            };
+            let due = input
+                .due_date
+                .unwrap_or_else(|| due_date(now.date_naive(), &lens));
+            sets.push((order::Column::LabJobNumber, Expr::value(job)));
+            sets.push((order::Column::DueDate, Expr::value(due)));
+        }
+        (_, S::OnHold) => {
+            let q = required(input.question, "input.question", 1000)?;
+            sets.push((order::Column::HoldQuestion, Expr::value(q.clone())));
+            sets.push((
+                order::Column::HoldAnswer,
+                Expr::value(Option::<String>::None),
+            ));
+            note = Some(q);
+        }
+        (S::OnHold, S::Received) => {
+            let a = required(input.answer, "input.answer", 1000)?;
+            sets.push((order::Column::HoldAnswer, Expr::value(a.clone())));
+            note = Some(a);
+        }
+        (_, S::InProduction) => {
+            let stage = input
+                .stage
+                .ok_or_else(|| AppError::bad_input("input.stage", "say which production stage"))?;
+            sets.push((order::Column::ProductionStage, Expr::value(stage.as_str())));
+            note = Some(stage.as_str().into());
+        }
+        (_, S::Rejected) | (_, S::Cancelled) => {
+            let why = validate::optional_text(input.reason.as_deref(), "input.reason", 1000)?;
+            if to == S::Rejected && why.is_none() {
+                return Err(AppError::bad_input(
+                    "input.reason",
+                    "say why the order is rejected",
+                ));
+            }
+            sets.push((order::Column::RejectReason, Expr::value(why.clone())));
+            note = why;
+        }
+        (_, S::Shipped) => {
+            let carrier = required(input.carrier, "input.carrier", 100)?;
+            let tracking = required(input.tracking_number, "input.trackingNumber", 100)?;
+            sets.push((order::Column::Carrier, Expr::value(carrier)));
+            sets.push((order::Column::TrackingNumber, Expr::value(tracking.clone())));
+            note = Some(tracking);
+        }
+        _ => {}
+    }
+    let n = tx
+        .update_many::<order::Entity>(
+            sets,
+            Condition::all()
+                .add(order::Column::Id.eq(order_id))
+                .add(order::Column::Version.eq(input.version))
+                .add(order::Column::Status.eq(from.as_str())),
+        )
+        .await?;
+    if n == 0 {
+        let now = tx.get::<order::Entity>(order_id).await?;
+        return Err(AppError::Conflict(format!(
+            "the order changed: it is {} at version {} (you named version {})",
+            now.status, now.version, input.version
+        )));
+    }
+    let row = tx.get::<order::Entity>(order_id).await?;
+    history(&tx, ctx, &row, Some(from), to, note).await?;
+    tx.emit(&OrderStatusChanged(order_change(&row)), &parties(&row))
+        .await?;
+    if to == S::Shipped {
+        tx.emit(&OrderShipped(order_change(&row)), &parties(&row))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(row)
+}
+
+#[derive(InputObject, Default)]
+pub struct OrderFilter {
+    pub statuses: Option<Vec<OrderStatus>>,
+    /// Due on or before this day.
+    pub due_before: Option<NaiveDate>,
+    /// Words in the order number, patient reference or lab job number.
+    pub text: Option<String>,
+}
+
+async fn list(
+    db: &Db,
+    ctx: &TenantContext,
+    side: Party,
+    f: OrderFilter,
+    page: PageArgs,
+) -> AppResult<Connection<String, LensOrder>> {
+    let me = require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let mut select = tx.select::<order::Entity>();
+    select = match side {
+        Party::Practice => select.filter(order::Column::CompanyId.eq(me)),
+        // A lab's inbox: what was sent to it (never another practice's drafts).
+        Party::Lab => select.filter(order::Column::LabCompanyId.eq(me)),
+    };
+    if let Some(states) = f.statuses.filter(|s| !s.is_empty()) {
+        select = select.filter(order::Column::Status.is_in(states.iter().map(|s| s.as_str())));
+    }
+    if let Some(d) = f.due_before {
+        select = select.filter(order::Column::DueDate.lte(d));
+    }
+    if let Some(t) = f.text {
+        let words = search::words(&t);
+        for w in words {
+            let like = format!("%{w}%");
+            select = select.filter(
+                Condition::any()
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(order::Column::OrderNumber)))
+                            .like(like.clone()),
+                    )
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(order::Column::PatientRef)))
+                            .like(like.clone()),
+                    )
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(order::Column::LabJobNumber))).like(like),
+                    ),
+            );
+        }
+    }
+    let conn = paginate(
+        tx.conn(),
+        select,
+        order::Column::Id,
+        page,
+        |r| r.id,
+        |row| LensOrder { row, viewer: me },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(conn)
+}
+
+#[derive(Default)]
+pub struct LensOrdersQuery;
+
+#[Object]
+impl LensOrdersQuery {
+    /// Your practice's orders, oldest first (`last: N` for the newest).
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<OrderFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, LensOrder>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let page = PageArgs::new(first, after, last, before);
+        Ok(list(
+            db,
+            tenant,
+            Party::Practice,
+            filter.unwrap_or_default(),
+            page,
+        )
+        .await?)
+    }
+
+    /// Your lab's inbox: the orders practices sent you.
+    async fn lab_orders(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<OrderFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, LensOrder>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let page = PageArgs::new(first, after, last, before);
+        Ok(list(db, tenant, Party::Lab, filter.unwrap_or_default(), page).await?)
+    }
+
+    /// One order you are a party to; null otherwise.
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<LensOrder>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let me = require_member(tenant)?;
+        let row_id = id::decode(ORDER, &id, "id")?;
+        let tx = db.tenant(tenant).await?;
+        let found = tx.find::<order::Entity>(row_id).await?;
+        tx.commit().await?;
+        Ok(found.map(|row| LensOrder { row, viewer: me }))
+    }
+}
+
+#[derive(Default)]
+pub struct LensOrdersMutation;
+
+#[Object]
+impl LensOrdersMutation {
+    /// Starts a lens order (practices). Nothing is checked against the optical rules yet:
+    /// `submitOrder` does that.
+    async fn create_order_draft(
+        &self,
+        ctx: &Context<'_>,
+        input: DraftOrderInput,
+    ) -> Result<LensOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        let row = draft(db, tenant, input).await?;
+        Ok(LensOrder {
+            viewer: row.company_id,
+            row,
+        })
+    }
+
+    /// Sends a draft to a lab your practice has an ACTIVE connection with. The whole job is
+    /// checked first; every problem is its own BAD_USER_INPUT error with its path
+    /// (`rx.right.axis`, `right.fittingHeight`, `lens.index`), all reported at once.
+    async fn submit_order(&self, ctx: &Context<'_>, id: ID, lab_id: ID) -> Result<LensOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        let order_id = id::decode(ORDER, &id, "id")?;
+        let lab = id::decode(COMPANY, &lab_id, "labId")?;
+        match submit(db, tenant, order_id, lab).await? {
+            Ok(row) => Ok(LensOrder {
+                viewer: row.company_id,
+                row,
+            }),
+            Err(errors) => Err(all_errors(ctx, "order", errors)),
+        }
+    }
+
+    /// Moves an order along its workflow; an illegal move is BAD_USER_INPUT listing the
+    /// allowed ones, a move on a version that has changed is CONFLICT.
+    async fn move_order(&self, ctx: &Context<'_>, input: MoveOrderInput) -> Result<LensOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        let me = require_member(tenant)?;
+        let row = move_order(db, tenant, input).await?;
+        Ok(LensOrder { row, viewer: me })
+    }
+}

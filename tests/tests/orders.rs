@@ -1,0 +1,482 @@
+//! Lens orders between a practice and a lab: the journey from sign-up to shipment with
+//! live events, the checks at submission, the workflow's rules and races, and that nobody
+//! but the two parties sees an order (and the lab never the patient's name).
+
+use ils_tests::ws;
+use ils_tests::{Session, TestServer, approve, email, listed_company, nodes};
+use serde_json::{Value, json};
+
+const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version practiceId labId
+    patientId patientRef patientName labJobNumber dueDate productionStage holdQuestion
+    holdAnswer carrier trackingNumber rejectReason jobType remakeOf remakeReason
+    rxMinusCyl { right { sphere cylinder axis } }
+    history { fromStatus toStatus actorCompanyId note } }";
+
+fn q(op: &str) -> String {
+    format!("{op} {FIELDS}")
+}
+
+fn progressive_draft(patient_ref: &str) -> Value {
+    json!({
+        "patientRef": patient_ref,
+        "rx": {
+            "right": { "sphere": "-2.25", "cylinder": "-0.75", "axis": 175, "add": "2.00", "distancePd": "31.5" },
+            "left": { "sphere": "-1.75", "cylinder": "-0.50", "axis": 10, "add": "2.00", "distancePd": "32.0" }
+        },
+        "lens": { "design": "PROGRESSIVE", "index": "1.67", "treatments": ["ANTI_REFLECTIVE"] },
+        "frame": { "a": "52", "b": "36", "dbl": "18", "ed": "55" },
+        "right": { "fittingHeight": "19" },
+        "left": { "fittingHeight": "19" }
+    })
+}
+
+async fn draft(s: &TestServer, who: &Session, input: Value) -> Value {
+    s.ok(
+        &who.auth(),
+        &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+        json!({ "i": input }),
+    )
+    .await["createOrderDraft"]
+        .clone()
+}
+
+async fn submit(s: &TestServer, who: &Session, order: &Value, lab: &Session) -> (u16, Value) {
+    s.post(
+        &who.auth(),
+        &q("mutation($id: ID!, $lab: ID!) { submitOrder(id: $id, labId: $lab) { ...O } }"),
+        json!({ "id": order["id"], "lab": lab.company_id }),
+    )
+    .await
+}
+
+async fn mv(s: &TestServer, who: &Session, order: &Value, to: &str, extra: Value) -> (u16, Value) {
+    let mut input = json!({ "id": order["id"], "version": order["version"], "to": to });
+    for (k, v) in extra.as_object().unwrap() {
+        input[k] = v.clone();
+    }
+    s.post(
+        &who.auth(),
+        &q("mutation($i: MoveOrderInput!) { moveOrder(input: $i) { ...O } }"),
+        json!({ "i": input }),
+    )
+    .await
+}
+
+async fn moved(s: &TestServer, who: &Session, order: &Value, to: &str, extra: Value) -> Value {
+    let (_, body) = mv(s, who, order, to, extra).await;
+    assert!(body.get("errors").is_none(), "{to}: {body}");
+    body["data"]["moveOrder"].clone()
+}
+
+/// A practice actively connected to a listed, approved lab.
+async fn connected(s: &TestServer) -> (Session, Session, Session) {
+    let pa = s.platform_admin().await;
+    let lab = listed_company(s, &pa, "Journey Lens Lab", "LAB", json!({})).await;
+    let practice = s.sign_up("Journey Optics", "ECP", &email("journey")).await;
+    let asked = s
+        .ok(
+            &practice.auth(),
+            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
+            json!({ "c": lab.company_id }),
+        )
+        .await;
+    s.ok(
+        &lab.auth(),
+        "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
+        json!({ "id": asked["requestConnection"]["id"] }),
+    )
+    .await;
+    (pa, practice, lab)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followed_live() {
+    let s = TestServer::start().await;
+    let (_, practice, lab) = connected(&s).await;
+    // Live from here: a profile save is the sentinel that proves the subscription is on.
+    let sentinel = || async {
+        s.ok(
+            &practice.auth(),
+            "mutation { updateMarketplaceProfile(input: { description: \"x\" }) { companyId } }",
+            json!({}),
+        )
+        .await["updateMarketplaceProfile"]["companyId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let mut socket = ws::subscribe_events_ready(
+        &s,
+        &practice.auth(),
+        Some(&["order.*", "marketplace.profile_updated"]),
+        sentinel,
+    )
+    .await;
+
+    let order = draft(&s, &practice, progressive_draft("REF-7F3A")).await;
+    assert_eq!(order["status"], "DRAFT");
+    assert_eq!(order["orderNumber"], "ORD-000001");
+    assert_eq!(
+        order["rxMinusCyl"]["right"],
+        json!({ "sphere": "-2.25", "cylinder": "-0.75", "axis": 175 })
+    );
+    let (_, body) = submit(&s, &practice, &order, &lab).await;
+    let order = body["data"]["submitOrder"].clone();
+    assert_eq!(order["status"], "SUBMITTED", "{body}");
+    assert_eq!(order["labId"], json!(lab.company_id));
+
+    // The lab's inbox has it, with the reference and no name.
+    let inbox = s
+        .ok(
+            &lab.auth(),
+            &q("{ labOrders(first: 10) { edges { node { ...O } } } }"),
+            json!({}),
+        )
+        .await;
+    let seen = nodes(&inbox["labOrders"]);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["patientRef"], "REF-7F3A");
+    assert_eq!(seen[0]["patientName"], Value::Null);
+    assert_eq!(seen[0]["patientId"], Value::Null);
+
+    let o = moved(
+        &s,
+        &lab,
+        &seen[0],
+        "RECEIVED",
+        json!({ "labJobNumber": "CV-1042" }),
+    )
+    .await;
+    assert_eq!(o["labJobNumber"], "CV-1042");
+    assert!(o["dueDate"].is_string(), "{o}");
+    let o = moved(
+        &s,
+        &lab,
+        &o,
+        "ON_HOLD",
+        json!({ "question": "Frame shape trace please?" }),
+    )
+    .await;
+    let o = moved(
+        &s,
+        &practice,
+        &o,
+        "RECEIVED",
+        json!({ "answer": "Sent by post today" }),
+    )
+    .await;
+    assert_eq!(o["holdAnswer"], "Sent by post today");
+    let mut o = o;
+    for stage in ["SURFACING", "COATING", "EDGING", "ASSEMBLY"] {
+        o = moved(&s, &lab, &o, "IN_PRODUCTION", json!({ "stage": stage })).await;
+        assert_eq!(o["productionStage"], stage);
+    }
+    let o = moved(&s, &lab, &o, "QUALITY_CHECK", json!({})).await;
+    let o = moved(
+        &s,
+        &lab,
+        &o,
+        "SHIPPED",
+        json!({ "carrier": "Royal Mail", "trackingNumber": "RM123456789GB" }),
+    )
+    .await;
+    let o = moved(&s, &practice, &o, "ARRIVED", json!({})).await;
+    let o = moved(&s, &practice, &o, "DELIVERED", json!({})).await;
+    let steps: Vec<&str> = o["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["toStatus"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "DRAFT",
+            "SUBMITTED",
+            "RECEIVED",
+            "ON_HOLD",
+            "RECEIVED",
+            "IN_PRODUCTION",
+            "IN_PRODUCTION",
+            "IN_PRODUCTION",
+            "IN_PRODUCTION",
+            "QUALITY_CHECK",
+            "SHIPPED",
+            "ARRIVED",
+            "DELIVERED"
+        ]
+    );
+    assert_eq!(o["history"][2]["actorCompanyId"], json!(lab.company_id));
+    assert_eq!(
+        o["history"][4]["actorCompanyId"],
+        json!(practice.company_id)
+    );
+
+    // Live: submitted, every status change, and the shipment, in order.
+    let mut types = vec![];
+    while types.len() < 13 {
+        let ev = ws::next_event(&mut socket).await;
+        let t = ev["type"].as_str().unwrap().to_owned();
+        if t.starts_with("order.") {
+            assert_eq!(ev["data"]["orderId"], order["id"], "{ev}");
+            types.push(t);
+        }
+    }
+    assert_eq!(types[0], "order.submitted");
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "order.status_changed")
+            .count(),
+        11
+    );
+    assert_eq!(types.iter().filter(|t| *t == "order.shipped").count(), 1);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_checks_the_whole_job_and_reports_every_problem() {
+    let s = TestServer::start().await;
+    let (_, practice, lab) = connected(&s).await;
+    let mut bad = progressive_draft("REF-BAD");
+    bad["rx"]["right"]["axis"] = Value::Null; // cylinder without axis
+    bad["rx"]["left"]["sphere"] = json!("-1.80"); // off the 0.25 grid
+    bad["left"] = json!({}); // no fitting height for a progressive
+    bad["lens"]["index"] = json!("1.55");
+    let order = draft(&s, &practice, bad).await;
+    let (_, body) = submit(&s, &practice, &order, &lab).await;
+    let errors = body["errors"].as_array().expect("errors");
+    let mut fields: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+            e["extensions"]["field"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "order.left.fittingHeight",
+            "order.lens.index",
+            "order.rx.left.sphere",
+            "order.rx.right.axis"
+        ],
+        "{body}"
+    );
+    let still = s
+        .ok(
+            &practice.auth(),
+            &q("query($id: ID!) { order(id: $id) { ...O } }"),
+            json!({ "id": order["id"] }),
+        )
+        .await;
+    assert_eq!(still["order"]["status"], "DRAFT");
+
+    // Only to a lab with an ACTIVE connection.
+    let other_lab = s.sign_up("Stranger Lab", "LAB", &email("stranger")).await;
+    let good = draft(&s, &practice, progressive_draft("REF-OK")).await;
+    let (_, body) = submit(&s, &practice, &good, &other_lab).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["field"], json!(["labId"]));
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production() {
+    let s = TestServer::start().await;
+    let (_, practice, lab) = connected(&s).await;
+    let order = draft(&s, &practice, progressive_draft("REF-1")).await;
+    let (_, body) = submit(&s, &practice, &order, &lab).await;
+    let order = body["data"]["submitOrder"].clone();
+
+    // The practice cannot accept for the lab; the lab cannot ship what it has not made.
+    let (_, body) = mv(&s, &practice, &order, "RECEIVED", json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CANCELLED"),
+        "{body}"
+    );
+    let (_, body) = mv(
+        &s,
+        &lab,
+        &order,
+        "SHIPPED",
+        json!({ "carrier": "X", "trackingNumber": "Y" }),
+    )
+    .await;
+    let msg = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("RECEIVED") && msg.contains("REJECTED"),
+        "{body}"
+    );
+    // A move needs what it needs.
+    let (_, body) = mv(&s, &lab, &order, "REJECTED", json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        json!(["input", "reason"]),
+        "{body}"
+    );
+
+    // Two moves on the same version: one wins, the other is CONFLICT.
+    let (a, b) = tokio::join!(
+        mv(&s, &lab, &order, "RECEIVED", json!({})),
+        mv(
+            &s,
+            &practice,
+            &order,
+            "CANCELLED",
+            json!({ "reason": "patient changed mind" })
+        )
+    );
+    let codes: Vec<Option<String>> = [&a.1, &b.1]
+        .iter()
+        .map(|b| ils_tests::first_code(b))
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| c.is_none()).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    assert!(codes.contains(&Some("CONFLICT".into())), "{codes:?}");
+
+    // Cancelling: allowed before production, not after.
+    let o2 = draft(&s, &practice, progressive_draft("REF-2")).await;
+    let (_, body) = submit(&s, &practice, &o2, &lab).await;
+    let o2 = moved(
+        &s,
+        &lab,
+        &body["data"]["submitOrder"],
+        "RECEIVED",
+        json!({}),
+    )
+    .await;
+    let o2 = moved(
+        &s,
+        &lab,
+        &o2,
+        "IN_PRODUCTION",
+        json!({ "stage": "SURFACING" }),
+    )
+    .await;
+    let (_, body) = mv(&s, &practice, &o2, "CANCELLED", json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+
+    // A remake names its original and a reason.
+    let remake = draft(&s, &practice, {
+        let mut r = progressive_draft("REF-2");
+        r["jobType"] = json!("REMAKE");
+        r["remakeOf"] = o2["id"].clone();
+        r["remakeReason"] = json!("NON_ADAPT");
+        r
+    })
+    .await;
+    assert_eq!(remake["remakeOf"], o2["id"]);
+    assert_eq!(remake["orderNumber"], "ORD-000003");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
+    let s = TestServer::start().await;
+    let (pa, practice, lab) = connected(&s).await;
+    let second_lab = listed_company(&s, &pa, "Second Lab", "LAB", json!({})).await;
+    let supplier = listed_company(&s, &pa, "Some Supplier", "SUPPLIER", json!({})).await;
+    let other_practice = s.sign_up("Other Optics", "ECP", &email("other")).await;
+    approve(
+        &s,
+        &pa,
+        &s.sign_up("Unused Lab", "LAB", &email("unused")).await,
+    )
+    .await;
+    let patient = s
+        .ok(
+            &practice.auth(),
+            "mutation { createPatient(input: { firstName: \"Ada\", lastName: \"Lovelace\", externalRef: \"PMS-9\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let mut input = progressive_draft("ignored");
+    input.as_object_mut().unwrap().remove("patientRef");
+    input["patientId"] = patient["createPatient"]["id"].clone();
+    let order = draft(&s, &practice, input).await;
+    assert_eq!(order["patientRef"], "PMS-9");
+    let (_, body) = submit(&s, &practice, &order, &lab).await;
+    let order = body["data"]["submitOrder"].clone();
+
+    // The lab: the order, the reference, never the name (not shared on this order).
+    let theirs = s
+        .ok(
+            &lab.auth(),
+            &q("query($id: ID!) { order(id: $id) { ...O } }"),
+            json!({ "id": order["id"] }),
+        )
+        .await;
+    assert_eq!(theirs["order"]["patientRef"], "PMS-9");
+    assert_eq!(theirs["order"]["patientName"], Value::Null);
+    assert_eq!(theirs["order"]["patientId"], Value::Null);
+
+    for outsider in [&second_lab, &supplier, &other_practice] {
+        let one = s
+            .ok(
+                &outsider.auth(),
+                &q("query($id: ID!) { order(id: $id) { ...O } }"),
+                json!({ "id": order["id"] }),
+            )
+            .await;
+        assert_eq!(one["order"], Value::Null);
+        let node = s
+            .ok(
+                &outsider.auth(),
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": order["id"] }),
+            )
+            .await;
+        assert_eq!(node["node"], Value::Null);
+        for list in ["orders", "labOrders"] {
+            let l = s
+                .ok(
+                    &outsider.auth(),
+                    &format!("{{ {list}(first: 50) {{ edges {{ node {{ id }} }} }} }}"),
+                    json!({}),
+                )
+                .await;
+            assert!(nodes(&l[list]).is_empty(), "{list}: {l}");
+        }
+        let (_, body) = mv(&s, outsider, &order, "RECEIVED", json!({})).await;
+        assert_eq!(
+            ils_tests::first_code(&body).as_deref(),
+            Some("NOT_FOUND"),
+            "{body}"
+        );
+    }
+    // Nothing moved.
+    let mine = s
+        .ok(
+            &practice.auth(),
+            &q("query($id: ID!) { order(id: $id) { ...O } }"),
+            json!({ "id": order["id"] }),
+        )
+        .await;
+    assert_eq!(mine["order"]["status"], "SUBMITTED");
+    assert_eq!(mine["order"]["version"], order["version"]);
+    s.finish().await;
+}
