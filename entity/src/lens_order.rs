@@ -11,6 +11,8 @@ pub struct Model {
     pub company_id: Uuid,
     /// The lab, once submitted.
     pub lab_company_id: Option<Uuid>,
+    /// The lab's name as the practice's connection knew it at submission.
+    pub lab_name: Option<String>,
     /// Human-readable, per practice: `ORD-000042`.
     pub order_number: String,
     pub status: String,

@@ -18,6 +18,7 @@ impl MigrationTrait for Migration {
                 .col(pk_uuid("id"))
                 .col(uuid("company_id"))
                 .col(uuid_null("lab_company_id"))
+                .col(string_null("lab_name"))
                 .col(string("order_number"))
                 .col(string("status"))
                 .col(integer("version"))

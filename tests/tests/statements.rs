@@ -205,3 +205,62 @@ async fn catalog_and_directory_pages_cost_the_same_whatever_their_size() {
     assert_eq!(directory, 1 + settings, "{directory}");
     s.finish().await;
 }
+
+/// The practice's page of orders with the lab's name, the patient reference and the
+/// status: one page query (plus the tenant settings on PostgreSQL), for 1 order or 50.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_orders_costs_the_same_whatever_its_size() {
+    let s = TestServer::start_with(|c| c.workers = 0).await;
+    let pa = s.platform_admin().await;
+    let lab = ils_tests::listed_company(&s, &pa, "Counting Lab", "LAB", json!({})).await;
+    let practice = s.sign_up("Counting Optics", "ECP", &email("orders")).await;
+    let asked = s
+        .ok(
+            &practice.auth(),
+            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
+            json!({ "c": lab.company_id }),
+        )
+        .await;
+    s.ok(
+        &lab.auth(),
+        "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
+        json!({ "id": asked["requestConnection"]["id"] }),
+    )
+    .await;
+    for i in 0..50 {
+        let d = s
+            .ok(
+                &practice.auth(),
+                "mutation($r: String!) { createOrderDraft(input: { patientRef: $r, rx: { right: { sphere: \"-1.00\" }, left: { sphere: \"-1.25\" } }, lens: { design: SINGLE_VISION, index: \"1.50\" } }) { id } }",
+                json!({ "r": format!("REF-{i}") }),
+            )
+            .await;
+        s.ok(
+            &practice.auth(),
+            "mutation($id: ID!, $lab: ID!) { submitOrder(id: $id, labId: $lab) { status } }",
+            json!({ "id": d["createOrderDraft"]["id"], "lab": lab.company_id }),
+        )
+        .await;
+    }
+    let page = |n: u32| {
+        format!(
+            "{{ orders(first: {n}) {{ edges {{ node {{ orderNumber status labName patientRef dueDate }} }} }} }}"
+        )
+    };
+    let one = cost(&s, &practice.auth(), &page(1)).await;
+    let fifty = cost(&s, &practice.auth(), &page(50)).await;
+    assert_eq!(
+        one, fifty,
+        "page of 1: {one} statements, page of 50: {fifty}"
+    );
+    assert_eq!(fifty, 1 + u64::from(s.is_postgres()), "{fifty}");
+    let listed = s.ok(&practice.auth(), &page(50), json!({})).await;
+    let nodes = ils_tests::nodes(&listed["orders"]);
+    assert_eq!(nodes.len(), 50);
+    assert!(
+        nodes
+            .iter()
+            .all(|n| n["labName"] == "Counting Lab" && n["status"] == "SUBMITTED")
+    );
+    s.finish().await;
+}

@@ -225,6 +225,10 @@ impl LensOrder {
     async fn lab_id(&self) -> Option<ID> {
         self.row.lab_company_id.map(|l| id::encode(COMPANY, l))
     }
+    /// The lab's name, as your connection knew it when the order was submitted.
+    async fn lab_name(&self) -> Option<&str> {
+        self.row.lab_name.as_deref()
+    }
     /// The practice's own patient record (the practice only).
     async fn patient_id(&self) -> Option<ID> {
         (self.viewer == self.row.company_id)
@@ -528,6 +532,7 @@ pub async fn draft(
             id: Set(Uuid::now_v7()),
             company_id: sea_orm::ActiveValue::NotSet,
             lab_company_id: Set(None),
+            lab_name: Set(None),
             order_number: Set(format!("ORD-{:06}", n + 1 + attempt)),
             status: Set(OrderStatus::Draft.as_str().into()),
             version: Set(1),
@@ -662,20 +667,20 @@ pub async fn submit(
         .filter(trade_connection::Column::State.eq(ConnectionState::Active.as_str()))
         .one(tx.conn())
         .await?;
-    let is_lab = link.is_some_and(|c| {
-        let (their_id, their_type) = if c.requester_company_id == lab {
-            (c.requester_company_id, c.requester_type)
+    let lab_name = link.and_then(|c| {
+        let (their_id, their_type, their_name) = if c.requester_company_id == lab {
+            (c.requester_company_id, c.requester_type, c.requester_name)
         } else {
-            (c.responder_company_id, c.responder_type)
+            (c.responder_company_id, c.responder_type, c.responder_name)
         };
-        their_id == lab && their_type == CompanyType::Lab.as_str()
+        (their_id == lab && their_type == CompanyType::Lab.as_str()).then_some(their_name)
     });
-    if !is_lab {
+    let Some(lab_name) = lab_name else {
         return Err(AppError::bad_input(
             "labId",
             "not a lab your practice has an ACTIVE connection with",
         ));
-    }
+    };
     let errors = check_job(&row, Utc::now().date_naive())?;
     if !errors.is_empty() {
         return Ok(Err(errors));
@@ -685,6 +690,7 @@ pub async fn submit(
         .update_many::<order::Entity>(
             vec![
                 (order::Column::LabCompanyId, Expr::value(lab)),
+                (order::Column::LabName, Expr::value(lab_name)),
                 (
                     order::Column::Status,
                     Expr::value(OrderStatus::Submitted.as_str()),
