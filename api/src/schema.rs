@@ -37,6 +37,7 @@ pub struct Mutation(
 pub struct Subscription(
     <Backbone as Module>::Subscription,
     <Marketplace as Module>::Subscription,
+    <Orders as Module>::Subscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

@@ -480,3 +480,93 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     assert_eq!(mine["order"]["version"], order["version"]);
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_updated_streams_every_change_to_both_parties_and_nobody_else() {
+    let s = TestServer::start().await;
+    let (pa, practice, lab) = connected(&s).await;
+    let outsider = listed_company(&s, &pa, "Outside Lab", "LAB", json!({})).await;
+    let order = draft(&s, &practice, progressive_draft("REF-LIVE")).await;
+    let (_, body) = submit(&s, &practice, &order, &lab).await;
+    let order = body["data"]["submitOrder"].clone();
+    const LIVE: &str =
+        "subscription($id: ID!) { orderUpdated(id: $id) { status version order { id status } } }";
+
+    // An outsider is refused at once, as for an order that does not exist.
+    let mut theirs = ws::connect(&s, "graphql-transport-ws").await;
+    ws::init(&mut theirs, &outsider.auth()).await;
+    let refused = ws::collect_operation(
+        &mut theirs,
+        "x",
+        LIVE,
+        json!({ "id": order["id"] }),
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(
+        refused[0]["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{refused:?}"
+    );
+    assert_eq!(refused[0]["payload"]["data"], Value::Null, "{refused:?}");
+    assert_eq!(refused[1]["type"], "complete", "{refused:?}");
+
+    // Both parties follow it; the lab works while the streams are open.
+    let mut sockets = vec![];
+    for who in [&practice, &lab] {
+        let mut socket = ws::connect(&s, "graphql-transport-ws").await;
+        ws::init(&mut socket, &who.auth()).await;
+        sockets.push(socket);
+    }
+    let (practice_seen, lab_seen, ()) = {
+        let [a, b] = &mut sockets[..] else {
+            unreachable!()
+        };
+        let work = async {
+            // Give the subscriptions a moment to be registered; the stream starts with the
+            // order as it is, so nothing is lost either way.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let o = moved(&s, &lab, &order, "RECEIVED", json!({})).await;
+            let o = moved(
+                &s,
+                &lab,
+                &o,
+                "ON_HOLD",
+                json!({ "question": "Which tint?" }),
+            )
+            .await;
+            moved(
+                &s,
+                &practice,
+                &o,
+                "CANCELLED",
+                json!({ "reason": "patient changed mind" }),
+            )
+            .await;
+        };
+        let wait = std::time::Duration::from_secs(20);
+        tokio::join!(
+            ws::collect_operation(a, "p", LIVE, json!({ "id": order["id"] }), wait),
+            ws::collect_operation(b, "l", LIVE, json!({ "id": order["id"] }), wait),
+            work
+        )
+    };
+    for seen in [practice_seen, lab_seen] {
+        let statuses: Vec<&str> = seen
+            .iter()
+            .filter(|m| m["type"] == "next")
+            .map(|m| {
+                m["payload"]["data"]["orderUpdated"]["status"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            ["SUBMITTED", "RECEIVED", "ON_HOLD", "CANCELLED"],
+            "{seen:?}"
+        );
+        assert_eq!(seen.last().unwrap()["type"], "complete", "{seen:?}");
+    }
+    s.finish().await;
+}

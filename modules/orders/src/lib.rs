@@ -9,7 +9,7 @@ pub mod patients;
 pub mod prescriptions;
 pub mod rx;
 
-use async_graphql::MergedObject;
+use async_graphql::{MergedObject, MergedSubscription};
 
 /// The orders module, as the server assembles it.
 pub struct Orders;
@@ -28,9 +28,12 @@ pub struct OrdersMutation(
     prescriptions::PrescriptionsMutation,
 );
 
+#[derive(MergedSubscription, Default)]
+pub struct OrdersSubscription(orders::LensOrdersSubscription);
+
 impl ils_kernel::Module for Orders {
     const NAME: &'static str = "orders";
     type Query = OrdersQuery;
     type Mutation = OrdersMutation;
-    type Subscription = async_graphql::EmptySubscription;
+    type Subscription = OrdersSubscription;
 }

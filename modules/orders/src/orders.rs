@@ -1032,3 +1032,113 @@ impl LensOrdersMutation {
         Ok(LensOrder { row, viewer: me })
     }
 }
+
+impl OrderStatus {
+    /// Whether nothing more happens to an order in this status.
+    pub fn finished(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Delivered | OrderStatus::Cancelled | OrderStatus::Rejected
+        )
+    }
+}
+
+#[derive(Default)]
+pub struct LensOrdersSubscription;
+
+#[async_graphql::Subscription]
+impl LensOrdersSubscription {
+    /// One of your orders, live: its state now, then one update per change by either
+    /// party, in order (`status` and `version` say which change; `order` is the order as
+    /// read when the update is sent). The stream ends after the order is delivered,
+    /// cancelled or rejected. NOT_FOUND for an order you are not a party to. Live streams
+    /// are not durable: the order's `history` has every step.
+    async fn order_updated(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<impl futures_util::Stream<Item = OrderUpdate> + use<>> {
+        use futures_util::StreamExt;
+        let (tenant, db) = request_parts(ctx)?;
+        let me = require_member(tenant)?;
+        let order_id = id::decode(ORDER, &id, "id")?;
+        let bus = ctx
+            .data::<ils_kernel::Bus>()
+            .map_err(|_| AppError::internal("schema has no event bus"))?;
+        // Listening before reading, so no change falls between the two.
+        let live = bus.visible_stream(me, false, vec!["order.*".into()]);
+        let now = read(db, tenant, order_id).await?;
+        let first = OrderUpdate::of(now);
+        let (db, tenant) = (db.clone(), tenant.clone());
+        let wanted = id.to_string();
+        let changes = live.filter_map(move |ev| {
+            // order.shipped repeats its status change's version: the version check drops it.
+            let change = (ev.data["orderId"].as_str() == Some(wanted.as_str()))
+                .then(|| {
+                    Some((
+                        OrderStatus::parse(ev.data["status"].as_str()?)?,
+                        ev.data["version"].as_i64()? as i32,
+                    ))
+                })
+                .flatten();
+            let (db, tenant) = (db.clone(), tenant.clone());
+            async move {
+                let (status, version) = change?;
+                let order = read(&db, &tenant, order_id).await.ok()?;
+                Some(OrderUpdate {
+                    status,
+                    version,
+                    order,
+                })
+            }
+        });
+        let stream = futures_util::stream::once(async move { first }).chain(changes);
+        // One update per version, in order; stop after a final status.
+        Ok(futures_util::stream::unfold(
+            (Box::pin(stream), 0, false),
+            |(mut s, mut seen, done)| async move {
+                if done {
+                    return None;
+                }
+                loop {
+                    let u = s.next().await?;
+                    if u.version <= seen {
+                        continue;
+                    }
+                    seen = u.version;
+                    let finished = u.status.finished();
+                    return Some((u, (s, seen, finished)));
+                }
+            },
+        ))
+    }
+}
+
+/// One change of an order, as `orderUpdated` sends it.
+#[derive(SimpleObject, Clone)]
+pub struct OrderUpdate {
+    /// The status this change moved the order to.
+    pub status: OrderStatus,
+    /// The version this change made.
+    pub version: i32,
+    /// The order as read when the update was sent (it may be further along).
+    pub order: LensOrder,
+}
+
+impl OrderUpdate {
+    fn of(order: LensOrder) -> OrderUpdate {
+        OrderUpdate {
+            status: OrderStatus::parse(&order.row.status).unwrap_or(OrderStatus::Draft),
+            version: order.row.version,
+            order,
+        }
+    }
+}
+
+async fn read(db: &Db, ctx: &TenantContext, order_id: Uuid) -> AppResult<LensOrder> {
+    let me = require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let row = tx.get::<order::Entity>(order_id).await?;
+    tx.commit().await?;
+    Ok(LensOrder { row, viewer: me })
+}
