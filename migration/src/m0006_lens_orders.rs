@@ -98,7 +98,35 @@ impl MigrationTrait for Migration {
                 "DROP POLICY IF EXISTS practice_creates ON lens_orders;\n\
                  CREATE POLICY practice_creates ON lens_orders AS RESTRICTIVE FOR INSERT TO {app} \
                  WITH CHECK (company_id = {COMPANY} AND lab_company_id IS NULL AND status = 'DRAFT');\n\
-                 REVOKE DELETE ON lens_orders FROM {app};",
+                 REVOKE DELETE ON lens_orders FROM {app};\n\
+                 CREATE OR REPLACE FUNCTION ils_lens_order_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                 DECLARE me uuid := nullif(current_setting('app.company_id', true), '')::uuid;\n\
+                 BEGIN\n\
+                   IF current_user <> '{app}' THEN RETURN NEW; END IF;\n\
+                   IF NEW.company_id <> OLD.company_id OR NEW.order_number <> OLD.order_number\n\
+                      OR NEW.created_at <> OLD.created_at THEN\n\
+                     RAISE EXCEPTION 'an order''s practice and number cannot change';\n\
+                   END IF;\n\
+                   IF NEW.lab_company_id IS DISTINCT FROM OLD.lab_company_id AND NOT (\n\
+                        OLD.lab_company_id IS NULL AND OLD.status = 'DRAFT' AND NEW.status = 'SUBMITTED'\n\
+                        AND me = OLD.company_id) THEN\n\
+                     RAISE EXCEPTION 'an order is sent to a lab once, by its practice, when submitted';\n\
+                   END IF;\n\
+                   IF me IS DISTINCT FROM OLD.company_id AND (\n\
+                        NEW.rx <> OLD.rx OR NEW.rx_minus_cyl <> OLD.rx_minus_cyl OR NEW.lens <> OLD.lens\n\
+                        OR NEW.frame IS DISTINCT FROM OLD.frame OR NEW.fit <> OLD.fit\n\
+                        OR NEW.patient_ref <> OLD.patient_ref\n\
+                        OR NEW.patient_name IS DISTINCT FROM OLD.patient_name\n\
+                        OR NEW.patient_id IS DISTINCT FROM OLD.patient_id) THEN\n\
+                     RAISE EXCEPTION 'only the practice changes the job';\n\
+                   END IF;\n\
+                   IF NEW.version <> OLD.version + 1 THEN\n\
+                     RAISE EXCEPTION 'every change of an order is one version';\n\
+                   END IF;\n\
+                   RETURN NEW;\n\
+                 END $$;\n\
+                 CREATE TRIGGER lens_orders_rules BEFORE UPDATE ON lens_orders \
+                 FOR EACH ROW EXECUTE FUNCTION ils_lens_order_rules();",
                 app = rls::APP_ROLE,
             ))
             .await?;
@@ -106,7 +134,13 @@ impl MigrationTrait for Migration {
             conn.execute_unprepared(&rls::append_only(
                 "order_status_changes",
                 Some(&parties),
-                &format!("({parties}) AND actor_company_id = {COMPANY}"),
+                // A step names its order's own parties (the sub-select reads only orders
+                // the writer is a party to).
+                &format!(
+                    "({parties}) AND actor_company_id = {COMPANY} AND EXISTS (SELECT 1 FROM lens_orders o \
+                     WHERE o.id = order_id AND o.company_id = order_status_changes.company_id \
+                     AND o.lab_company_id IS NOT DISTINCT FROM order_status_changes.lab_company_id)"
+                ),
             ))
             .await?;
         }
@@ -116,6 +150,11 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for t in ["order_status_changes", "lens_orders"] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
+        }
+        if m.get_database_backend() == DbBackend::Postgres {
+            m.get_connection()
+                .execute_unprepared("DROP FUNCTION IF EXISTS ils_lens_order_rules()")
+                .await?;
         }
         Ok(())
     }

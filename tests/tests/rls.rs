@@ -873,6 +873,58 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
         .await;
         assert!(forged.is_err(), "{company} {status}: {forged:?}");
     }
+    // The parties and the job are fixed in the database too: the lab cannot hand the
+    // order to another practice or rewrite the prescription; the practice cannot re-send a
+    // submitted order to another lab; no change skips the version.
+    for (who, sql) in [
+        (
+            lab_id,
+            format!("UPDATE lens_orders SET company_id = '{other}', version = version + 1"),
+        ),
+        (
+            lab_id,
+            "UPDATE lens_orders SET rx = '{}', version = version + 1".to_owned(),
+        ),
+        (
+            ecp,
+            format!("UPDATE lens_orders SET lab_company_id = '{other}', version = version + 1"),
+        ),
+        (
+            ecp,
+            "UPDATE lens_orders SET status = 'CANCELLED'".to_owned(),
+        ),
+    ] {
+        let r = write_as(&s, who, &sql).await;
+        assert!(r.is_err(), "{sql}: {r:?}");
+    }
+    // A step must name its order's own parties: the lab cannot slip a step into another
+    // lab's order by naming itself.
+    let forged = write_as(
+        &s,
+        lab_id,
+        &format!(
+            "INSERT INTO order_status_changes (id, order_id, company_id, lab_company_id, to_status, actor_company_id, created_at) \
+             SELECT '{}', id, company_id, '{lab_id}', 'CANCELLED', '{lab_id}', now() FROM lens_orders",
+            Uuid::now_v7()
+        ),
+    )
+    .await;
+    assert_eq!(forged, Ok(1), "its own order's step, as itself, is fine");
+    let order_id = uuid_of(draft["createOrderDraft"]["id"].as_str().unwrap());
+    let forged = write_as(
+        &s,
+        other,
+        &format!(
+            "INSERT INTO order_status_changes (id, order_id, company_id, lab_company_id, to_status, actor_company_id, created_at) \
+             VALUES ('{}', '{order_id}', '{ecp}', '{other}', 'CANCELLED', '{other}', now())",
+            Uuid::now_v7()
+        ),
+    )
+    .await;
+    assert!(
+        forged.is_err(),
+        "a step in someone else's order: {forged:?}"
+    );
     // A stranger changes nothing; nobody deletes; history is written as oneself.
     assert_eq!(
         write_as(&s, other, "UPDATE lens_orders SET status = 'CANCELLED'").await,
