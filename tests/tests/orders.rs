@@ -279,6 +279,31 @@ async fn submission_checks_the_whole_job_and_reports_every_problem() {
         .await;
     assert_eq!(still["order"]["status"], "DRAFT");
 
+    // An expired prescription is refused at submission; absurd numbers already at the draft.
+    let mut expired = progressive_draft("REF-OLD");
+    expired["rx"]["issuedOn"] = json!("2020-01-01");
+    expired["rx"]["expiresOn"] = json!("2022-01-01");
+    let old = draft(&s, &practice, expired).await;
+    let (_, body) = submit(&s, &practice, &old, &lab).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        json!(["order", "rx", "expiresOn"]),
+        "{body}"
+    );
+    let mut huge = progressive_draft("REF-HUGE");
+    huge["rx"]["right"]["sphere"] = json!("79228162514264337593543950335");
+    let (_, body) = s
+        .post(
+            &practice.auth(),
+            &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+            json!({ "i": huge }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+
     // Only to a lab with an ACTIVE connection.
     let other_lab = s.sign_up("Stranger Lab", "LAB", &email("stranger")).await;
     let good = draft(&s, &practice, progressive_draft("REF-OK")).await;
@@ -468,6 +493,26 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
             "{body}"
         );
     }
+    // The practice's read of an order that names its patient is in its audit log.
+    s.ok(
+        &practice.auth(),
+        "query($id: ID!) { order(id: $id) { patientId } }",
+        json!({ "id": order["id"] }),
+    )
+    .await;
+    let reads = s
+        .ok(
+            &practice.auth(),
+            "{ auditLog(filter: { operation: \"patient.read\" }, first: 10) { edges { node { targetIds } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        nodes(&reads["auditLog"])
+            .iter()
+            .any(|e| e["targetIds"] == json!([order["id"]])),
+        "{reads}"
+    );
     // Nothing moved.
     let mine = s
         .ok(

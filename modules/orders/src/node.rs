@@ -59,6 +59,7 @@ pub async fn fetch_many(
             .filter(lens_order::Column::Id.is_in(orders))
             .all(tx.conn())
             .await?;
+        crate::orders::audit_identified(&tx, ctx, client, found_orders.iter()).await?;
     }
     tx.commit().await?;
     for (slot, (ty, id)) in out.iter_mut().zip(ids) {

@@ -14,7 +14,7 @@ use ils_entity::{prescription, trade_connection};
 use ils_kernel::authz::require_member;
 use ils_kernel::connections::{ConnectionState, pair_key};
 use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
+use ils_kernel::{AppError, AppResult, ClientInfo, Db, TenantContext, Tx, id, request_parts};
 use ils_marketplace::catalog::draft::{FieldError, LensDesign, LensTreatment};
 use ils_marketplace::search;
 use ils_tenancy::graphql::types::COMPANY;
@@ -399,6 +399,12 @@ pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>
             .collect()
     };
     let mut errors = at("rx.", validate_rx(&rx, Some(lens.design), today));
+    if rx.expires_on.is_some_and(|d| d < today) {
+        errors.push(FieldError {
+            field: "rx.expiresOn".into(),
+            message: "the prescription has expired".into(),
+        });
+    }
     errors.extend(validate_fit(
         lens.design,
         frame.as_ref(),
@@ -429,11 +435,23 @@ pub async fn draft(
     input: DraftOrderInput,
 ) -> AppResult<order::Model> {
     let (tx, me) = practice_tx(db, ctx).await?;
+    // One draft at a time per practice takes a number: the practice's row is locked
+    // (PostgreSQL; SQLite writes one at a time anyway), so numbers never collide.
+    tx.lock_for_update(
+        tx.select::<company::Entity>()
+            .filter(company::Column::Id.eq(me)),
+    )
+    .one(tx.conn())
+    .await?;
+    check_magnitudes(&input)?;
     let patient = match &input.patient_id {
         Some(pid) => Some(
             tx.get::<patient::Entity>(id::decode(PATIENT, pid, "input.patientId")?)
                 .await
-                .map_err(|_| AppError::bad_input("input.patientId", "no such patient"))?,
+                .map_err(|e| match e {
+                    AppError::NotFound => AppError::bad_input("input.patientId", "no such patient"),
+                    e => e,
+                })?,
         ),
         None => None,
     };
@@ -442,7 +460,8 @@ pub async fn draft(
         (None, Some(p)) => p
             .external_ref
             .clone()
-            .unwrap_or_else(|| format!("P-{}", &p.id.simple().to_string()[..8])),
+            // Random, not derived from the record (a UUIDv7 prefix would tell its time).
+            .unwrap_or_else(|| format!("P-{}", &Uuid::new_v4().simple().to_string()[..10])),
         (None, None) => {
             return Err(AppError::bad_input(
                 "input.patientRef",
@@ -465,7 +484,19 @@ pub async fn draft(
             let stored = tx
                 .get::<prescription::Entity>(id::decode(PRESCRIPTION, rid, "input.prescriptionId")?)
                 .await
-                .map_err(|_| AppError::bad_input("input.prescriptionId", "no such prescription"))?;
+                .map_err(|e| match e {
+                    AppError::NotFound => {
+                        AppError::bad_input("input.prescriptionId", "no such prescription")
+                    }
+                    e => e,
+                })?;
+            // 8: the prescription must be this patient's.
+            if patient.as_ref().is_some_and(|p| p.id != stored.patient_id) {
+                return Err(AppError::bad_input(
+                    "input.prescriptionId",
+                    "this prescription is another patient's",
+                ));
+            }
             serde_json::from_str::<Rx>(&stored.rx).map_err(|e| AppError::internal(e.to_string()))?
         }
         (None, Some(rx)) => rx,
@@ -519,10 +550,8 @@ pub async fn draft(
     };
     let notes = text(input.notes, "input.notes", 2000)?;
     let now = Utc::now();
-    // Order numbers count the practice's orders; two drafts racing for one number meet
-    // the unique index, and the loser takes the next.
-    let mut attempt = 0;
-    loop {
+    // Numbered by counting the practice's orders, under the lock taken above.
+    {
         let n = tx
             .select::<order::Entity>()
             .filter(order::Column::CompanyId.eq(me))
@@ -533,7 +562,7 @@ pub async fn draft(
             company_id: sea_orm::ActiveValue::NotSet,
             lab_company_id: Set(None),
             lab_name: Set(None),
-            order_number: Set(format!("ORD-{:06}", n + 1 + attempt)),
+            order_number: Set(format!("ORD-{:06}", n + 1)),
             status: Set(OrderStatus::Draft.as_str().into()),
             version: Set(1),
             patient_id: Set(patient.as_ref().map(|p| p.id)),
@@ -561,16 +590,73 @@ pub async fn draft(
             created_at: Set(now),
             updated_at: Set(now),
         };
-        match tx.insert(row).await {
-            Ok(row) => {
-                history(&tx, ctx, &row, None, OrderStatus::Draft, None).await?;
-                tx.commit().await?;
-                return Ok(row);
+        let row = tx.insert(row).await?;
+        history(&tx, ctx, &row, None, OrderStatus::Draft, None).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+}
+
+/// Numbers far outside anything optical are refused before any arithmetic on them (the
+/// optical grids are checked at submission; this keeps a draft from overflowing).
+fn check_magnitudes(input: &DraftOrderInput) -> AppResult<()> {
+    let limit = Decimal::from(1000);
+    let mut values: Vec<(String, Decimal)> = Vec::new();
+    if let Some(rx) = &input.rx {
+        for (side, eye) in [("right", &rx.right), ("left", &rx.left)] {
+            for (name, v) in [
+                ("sphere", Some(eye.sphere)),
+                ("cylinder", eye.cylinder),
+                ("add", eye.add),
+                ("prismHorizontal", eye.prism_horizontal),
+                ("prismVertical", eye.prism_vertical),
+                ("distancePd", eye.distance_pd),
+                ("nearPd", eye.near_pd),
+            ] {
+                if let Some(v) = v {
+                    values.push((format!("input.rx.{side}.{name}"), v));
+                }
             }
-            Err(AppError::Conflict(_)) if attempt < 5 => attempt += 1,
-            Err(e) => return Err(e),
+            if eye.axis.is_some_and(|a| !(-1000..=1000).contains(&a)) {
+                return Err(AppError::bad_input(
+                    &format!("input.rx.{side}.axis"),
+                    "out of range",
+                ));
+            }
+        }
+        values.extend(
+            rx.binocular_pd
+                .map(|v| ("input.rx.binocularPd".to_owned(), v)),
+        );
+        values.extend(
+            rx.near_binocular_pd
+                .map(|v| ("input.rx.nearBinocularPd".to_owned(), v)),
+        );
+    }
+    if let Some(f) = &input.frame {
+        values.push(("input.frame.a".into(), f.a));
+        values.push(("input.frame.b".into(), f.b));
+        values.push(("input.frame.dbl".into(), f.dbl));
+        values.extend(f.ed.map(|v| ("input.frame.ed".to_owned(), v)));
+    }
+    for (side, fit) in [("right", &input.right), ("left", &input.left)] {
+        if let Some(h) = fit.as_ref().and_then(|f| f.fitting_height) {
+            values.push((format!("input.{side}.fittingHeight"), h));
         }
     }
+    values.push(("input.lens.index".into(), input.lens.index));
+    for (field, v) in values {
+        if v.abs() > limit {
+            return Err(AppError::bad_input(&field, "out of range"));
+        }
+    }
+    let _ = text(input.lens.tint.clone(), "input.lens.tint", 100)?;
+    let _ = text(
+        input.lens.product_code.clone(),
+        "input.lens.productCode",
+        64,
+    )?;
+    Ok(())
 }
 
 /// A value for a JSON text column.
@@ -882,6 +968,7 @@ pub struct OrderFilter {
 async fn list(
     db: &Db,
     ctx: &TenantContext,
+    client: &ClientInfo,
     side: Party,
     f: OrderFilter,
     page: PageArgs,
@@ -929,8 +1016,28 @@ async fn list(
         |row| LensOrder { row, viewer: me },
     )
     .await?;
+    audit_identified(&tx, ctx, client, conn.edges.iter().map(|e| &e.node.row)).await?;
     tx.commit().await?;
     Ok(conn)
+}
+
+/// Orders that name a patient (linked to the practice's record, or with the name shared)
+/// are patient data: reading them is audited like reading the record.
+pub async fn audit_identified<'a>(
+    tx: &Tx,
+    ctx: &TenantContext,
+    client: &ClientInfo,
+    rows: impl Iterator<Item = &'a order::Model>,
+) -> AppResult<()> {
+    let ids: Vec<String> = rows
+        .filter(|r| r.patient_id.is_some() || r.patient_name.is_some())
+        .map(|r| id::encode(ORDER, r.id).to_string())
+        .collect();
+    crate::patients::audit_read(tx, ctx, client, ids).await
+}
+
+fn client_of(ctx: &Context<'_>) -> ClientInfo {
+    ctx.data::<ClientInfo>().cloned().unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -953,6 +1060,7 @@ impl LensOrdersQuery {
         Ok(list(
             db,
             tenant,
+            &client_of(ctx),
             Party::Practice,
             filter.unwrap_or_default(),
             page,
@@ -972,7 +1080,15 @@ impl LensOrdersQuery {
     ) -> Result<Connection<String, LensOrder>> {
         let (tenant, db) = request_parts(ctx)?;
         let page = PageArgs::new(first, after, last, before);
-        Ok(list(db, tenant, Party::Lab, filter.unwrap_or_default(), page).await?)
+        Ok(list(
+            db,
+            tenant,
+            &client_of(ctx),
+            Party::Lab,
+            filter.unwrap_or_default(),
+            page,
+        )
+        .await?)
     }
 
     /// One order you are a party to; null otherwise.
@@ -982,6 +1098,7 @@ impl LensOrdersQuery {
         let row_id = id::decode(ORDER, &id, "id")?;
         let tx = db.tenant(tenant).await?;
         let found = tx.find::<order::Entity>(row_id).await?;
+        audit_identified(&tx, tenant, &client_of(ctx), found.iter()).await?;
         tx.commit().await?;
         Ok(found.map(|row| LensOrder { row, viewer: me }))
     }

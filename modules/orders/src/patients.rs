@@ -194,8 +194,10 @@ impl PatientsQuery {
         let row_id = id::decode(PATIENT, &id, "id")?;
         let (tx, _) = practice_tx(db, tenant).await?;
         let found = tx.find::<patient::Entity>(row_id).await?;
-        if found.is_some() {
-            audit_read(&tx, tenant, &client(ctx), vec![id.to_string()]).await?;
+        if let Some(p) = &found {
+            // The ID of the row read, in its one canonical form (not as the caller spelt it).
+            let read = vec![ils_kernel::id::encode(PATIENT, p.id).to_string()];
+            audit_read(&tx, tenant, &client(ctx), read).await?;
         }
         tx.commit().await?;
         Ok(found.map(Patient))

@@ -86,7 +86,7 @@ impl PrescriptionsQuery {
             .all(tx.conn())
             .await
             .map_err(AppError::from)?;
-        let mut ids = vec![patient_id.to_string()];
+        let mut ids = vec![id::encode(PATIENT, p.id).to_string()];
         ids.extend(
             rxs.iter()
                 .map(|r| id::encode(PRESCRIPTION, r.id).to_string()),
