@@ -615,3 +615,46 @@ async fn order_updated_streams_every_change_to_both_parties_and_nobody_else() {
     }
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_exports_as_a_dcs_job_for_its_parties_only() {
+    let s = TestServer::start().await;
+    let (pa, practice, lab) = connected(&s).await;
+    let outsider = listed_company(&s, &pa, "Outside Lab", "LAB", json!({})).await;
+    let order = draft(&s, &practice, progressive_draft("REF7F3A")).await;
+    let (_, body) = submit(&s, &practice, &order, &lab).await;
+    let order = body["data"]["submitOrder"].clone();
+    let order = moved(
+        &s,
+        &lab,
+        &order,
+        "RECEIVED",
+        json!({ "labJobNumber": "ECP1042-0007" }),
+    )
+    .await;
+    const DCS: &str = "query($id: ID!) { orderDcs(id: $id) { fileName content storedAs } }";
+    for who in [&practice, &lab] {
+        let got = s.ok(&who.auth(), DCS, json!({ "id": order["id"] })).await;
+        let text = got["orderDcs"]["content"].as_str().unwrap();
+        // The file reads back with the DCS parser, and says what DOMAIN.md's example says.
+        let file = ils_orders::dcs::parse(text).expect("a valid DCS file");
+        assert_eq!(file.get("JOB"), Some("ECP1042-0007"));
+        assert_eq!(file.get("CLIENT"), Some("REF7F3A"));
+        assert_eq!(file.get_pair("SPH"), Some((Some("-2.25"), Some("-1.75"))));
+        assert_eq!(file.get_pair("CYL"), Some((Some("-0.75"), Some("-0.50"))));
+        assert_eq!(file.get_pair("AX"), Some((Some("175"), Some("10"))));
+        assert_eq!(file.get_pair("ADD"), Some((Some("2.00"), Some("2.00"))));
+        assert_eq!(file.get_pair("IPD"), Some((Some("31.50"), Some("32.00"))));
+        assert_eq!(file.get_pair("SEGHT"), Some((Some("19.00"), Some("19.00"))));
+        assert_eq!(file.get_pair("HBOX"), Some((Some("52.00"), Some("52.00"))));
+        assert_eq!(file.get("DBL"), Some("18.00"));
+        assert_eq!(file.write(), text, "lossless");
+        assert!(text.contains("\r\n"), "DCS lines end in CR LF");
+        assert_eq!(got["orderDcs"]["fileName"], "ORD-000001.oma");
+    }
+    let code = s
+        .error_code(&outsider.auth(), DCS, json!({ "id": order["id"] }))
+        .await;
+    assert_eq!(code, "NOT_FOUND");
+    s.finish().await;
+}

@@ -3,6 +3,7 @@
 //! files.
 
 pub mod dcs;
+pub mod export;
 pub mod node;
 pub mod orders;
 pub mod patients;
@@ -17,6 +18,7 @@ pub struct Orders;
 #[derive(MergedObject, Default)]
 pub struct OrdersQuery(
     orders::LensOrdersQuery,
+    export::ExportQuery,
     patients::PatientsQuery,
     prescriptions::PrescriptionsQuery,
 );

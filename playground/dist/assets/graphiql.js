@@ -949,6 +949,15 @@ mutation AcceptOrder($orderId: ID!, $version: Int!) {
     }
   }
 }
+
+# Either party: the order as a DCS (OMA) job file for the lab's machines (also kept in
+# the file store).
+query OrderDcs($orderId: ID!) {
+  orderDcs(id: $orderId) {
+    fileName
+    content
+  }
+}
 `;var pi=ie(cr()),HW=JSON.stringify({Authorization:"Bearer <paste accessToken from logIn>"},null,2);function Zde(){let e=document.getElementById("ils-config"),t=e&&e.textContent?e.textContent.trim():"";if(!t)return{};try{let n=JSON.parse(t);return n&&typeof n=="object"&&!Array.isArray(n)?n:{}}catch(n){return console.warn("ILS playground: ignoring unreadable #ils-config JSON",n),{}}}function epe(e){return Array.isArray(e.demoLogins)?e.demoLogins.filter(t=>t&&typeof t.email=="string"&&t.email&&typeof t.password=="string"):[]}function tpe(e){if(!e||typeof e!="object")return e;let t={};for(let[n,r]of Object.entries(e)){if(n.toLowerCase()==="authorization"){let i=r==null?"":String(r).trim();if(i===""||i.includes("<")||/^bearer$/i.test(i))continue}t[n]=r}return t}function npe(){let e=window.location.protocol==="https:"?"wss":"ws",t=q3({url:"/graphql",subscriptionUrl:`${e}://${window.location.host}/graphql/ws`,enableIncrementalDelivery:!1});return(n,r)=>t(n,r&&{...r,headers:tpe(r.headers)})}function $W(e){return JSON.stringify(String(e))}function rpe(e){return`# Demo login${e.label?`: ${e.label}`:""}
 # Run it, then paste accessToken into the Headers tab below as
 #   {"Authorization": "Bearer <accessToken>"}
