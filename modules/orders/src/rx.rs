@@ -12,6 +12,7 @@
 
 use async_graphql::{InputObject, SimpleObject};
 use chrono::NaiveDate;
+use ils_marketplace::grid::Grid;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -133,100 +134,31 @@ pub struct EyeFit {
 /// at about 14 mm).
 pub const MIN_PROGRESSIVE_FITTING_HEIGHT_MM: i64 = 14;
 
-/// A decimal range with a step, in units of `10^-scale`.
-struct Grid {
-    min: i64,
-    max: i64,
-    step: i64,
-    scale: u32,
-    /// Show a `+` on positive bounds (dioptres).
-    signed: bool,
-    /// Unit after the bounds, e.g. " mm".
-    unit: &'static str,
-}
+/// The grids prescriptions and fittings are checked on.
+mod grids {
+    use super::Grid;
 
-impl Grid {
     /// Sphere: -20.00..+20.00 D in 0.25 steps.
-    const SPHERE: Grid = Grid::dioptres(-2000, 2000);
+    pub const SPHERE: Grid = Grid::dioptres(-2000, 2000);
     /// Cylinder: -10.00..+10.00 D in 0.25 steps (0 allowed: no cylinder).
-    const CYLINDER: Grid = Grid::dioptres(-1000, 1000);
+    pub const CYLINDER: Grid = Grid::dioptres(-1000, 1000);
     /// Near addition: +0.75..+4.00 D in 0.25 steps.
-    const ADD: Grid = Grid::dioptres(75, 400);
+    pub const ADD: Grid = Grid::dioptres(75, 400);
     /// Prism: more than 0 and at most 10 prism dioptres in 0.25 steps.
-    const PRISM: Grid = Grid {
+    pub const PRISM: Grid = Grid {
         signed: false,
         ..Grid::dioptres(25, 1000)
     };
     /// Mono PD: 20.0..40.0 mm in 0.5 steps.
-    const MONO_PD: Grid = Grid::half_mm(200, 400);
+    pub const MONO_PD: Grid = Grid::half_mm(200, 400);
     /// Binocular PD: 40.0..80.0 mm in 0.5 steps.
-    const BINOCULAR_PD: Grid = Grid::half_mm(400, 800);
+    pub const BINOCULAR_PD: Grid = Grid::half_mm(400, 800);
     /// Frame A: 30..70 mm to 0.01 mm.
-    const FRAME_A: Grid = Grid::mm(3000, 7000);
+    pub const FRAME_A: Grid = Grid::mm(3000, 7000);
     /// Frame B: 15..60 mm to 0.01 mm.
-    const FRAME_B: Grid = Grid::mm(1500, 6000);
+    pub const FRAME_B: Grid = Grid::mm(1500, 6000);
     /// Frame DBL: 10..30 mm to 0.01 mm.
-    const FRAME_DBL: Grid = Grid::mm(1000, 3000);
-
-    const fn dioptres(min: i64, max: i64) -> Grid {
-        Grid {
-            min,
-            max,
-            step: 25,
-            scale: 2,
-            signed: true,
-            unit: "",
-        }
-    }
-
-    const fn half_mm(min: i64, max: i64) -> Grid {
-        Grid {
-            min,
-            max,
-            step: 5,
-            scale: 1,
-            signed: false,
-            unit: " mm",
-        }
-    }
-
-    const fn mm(min: i64, max: i64) -> Grid {
-        Grid {
-            min,
-            max,
-            step: 1,
-            scale: 2,
-            signed: false,
-            unit: " mm",
-        }
-    }
-
-    /// Whether `value` is in range and on a step (exact decimal arithmetic).
-    fn contains(&self, value: Decimal) -> bool {
-        let min = Decimal::new(self.min, self.scale);
-        let max = Decimal::new(self.max, self.scale);
-        let step = Decimal::new(self.step, self.scale);
-        (min..=max).contains(&value) && value.checked_rem(step).is_some_and(|r| r.is_zero())
-    }
-
-    fn show(&self, value: i64) -> String {
-        let d = Decimal::new(value, self.scale);
-        if self.signed && value > 0 {
-            format!("+{d}")
-        } else {
-            d.to_string()
-        }
-    }
-
-    fn message(&self) -> String {
-        format!(
-            "between {} and {}{} in {} steps",
-            self.show(self.min),
-            self.show(self.max),
-            self.unit,
-            Decimal::new(self.step, self.scale)
-        )
-    }
+    pub const FRAME_DBL: Grid = Grid::mm(1000, 3000);
 }
 
 /// The errors found so far, and the checks that add to them.
@@ -275,10 +207,10 @@ impl Errors {
     fn eye(&mut self, side: &str, eye: &EyeRx, design: Option<LensDesign>) {
         let path = |name: &str| format!("{side}.{name}");
 
-        self.on_grid(&path("sphere"), eye.sphere, &Grid::SPHERE);
+        self.on_grid(&path("sphere"), eye.sphere, &grids::SPHERE);
 
         if let Some(cylinder) = eye.cylinder {
-            self.on_grid(&path("cylinder"), cylinder, &Grid::CYLINDER);
+            self.on_grid(&path("cylinder"), cylinder, &grids::CYLINDER);
         }
         let has_cylinder = eye.cylinder.is_some_and(|c| !c.is_zero());
         match (has_cylinder, eye.axis) {
@@ -291,7 +223,7 @@ impl Errors {
         }
 
         if let Some(add) = eye.add {
-            self.on_grid(&path("add"), add, &Grid::ADD);
+            self.on_grid(&path("add"), add, &grids::ADD);
         }
         match (design, eye.add) {
             (Some(design), Some(_)) if !design.needs_add() => self.add(
@@ -317,8 +249,8 @@ impl Errors {
             false,
         );
 
-        let far = self.optional_on_grid(&path("distancePd"), eye.distance_pd, &Grid::MONO_PD);
-        let near = self.optional_on_grid(&path("nearPd"), eye.near_pd, &Grid::MONO_PD);
+        let far = self.optional_on_grid(&path("distancePd"), eye.distance_pd, &grids::MONO_PD);
+        let near = self.optional_on_grid(&path("nearPd"), eye.near_pd, &grids::MONO_PD);
         self.near_below_distance(&path("nearPd"), near, far);
     }
 
@@ -336,7 +268,7 @@ impl Errors {
         };
         let base_path = format!("{side}.{base_name}");
         if let Some(amount) = amount {
-            self.on_grid(&format!("{side}.{amount_name}"), amount, &Grid::PRISM);
+            self.on_grid(&format!("{side}.{amount_name}"), amount, &grids::PRISM);
         }
         match (amount, base) {
             (Some(_), None) => self.add(base_path, format!("required with a {kind} prism")),
@@ -350,9 +282,9 @@ impl Errors {
 
     /// Checks a frame's measurements; returns its B when valid.
     fn frame(&mut self, frame: &FrameMeasure) -> Option<Decimal> {
-        let a_ok = self.on_grid("frame.a", frame.a, &Grid::FRAME_A);
-        let b_ok = self.on_grid("frame.b", frame.b, &Grid::FRAME_B);
-        self.on_grid("frame.dbl", frame.dbl, &Grid::FRAME_DBL);
+        let a_ok = self.on_grid("frame.a", frame.a, &grids::FRAME_A);
+        let b_ok = self.on_grid("frame.b", frame.b, &grids::FRAME_B);
+        self.on_grid("frame.dbl", frame.dbl, &grids::FRAME_DBL);
         if let Some(ed) = frame.ed {
             let max = frame.a + Decimal::from(15);
             if ed < frame.a || ed > max || !hundredths(ed) {
@@ -384,9 +316,12 @@ pub fn validate_rx(rx: &Rx, design: Option<LensDesign>, today: NaiveDate) -> Vec
     errors.eye("right", &rx.right, design);
     errors.eye("left", &rx.left, design);
 
-    let far = errors.optional_on_grid("binocularPd", rx.binocular_pd, &Grid::BINOCULAR_PD);
-    let near =
-        errors.optional_on_grid("nearBinocularPd", rx.near_binocular_pd, &Grid::BINOCULAR_PD);
+    let far = errors.optional_on_grid("binocularPd", rx.binocular_pd, &grids::BINOCULAR_PD);
+    let near = errors.optional_on_grid(
+        "nearBinocularPd",
+        rx.near_binocular_pd,
+        &grids::BINOCULAR_PD,
+    );
     errors.near_below_distance("nearBinocularPd", near, far);
 
     if let Some(issued) = rx.issued_on

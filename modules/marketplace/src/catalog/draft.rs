@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::ops::RangeInclusive;
 
+use crate::grid::Grid;
 use async_graphql::{Enum, InputObject, SimpleObject};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -532,20 +533,6 @@ fn clean_text(s: &str) -> String {
 /// The refractive indices lenses and blanks are made in, in hundredths.
 const INDICES: [i64; 7] = [150, 153, 156, 159, 160, 167, 174];
 
-/// A decimal range with a step, and how its values are shown and stored.
-struct Grid {
-    /// Bounds and step in units of `10^-scale`.
-    min: i64,
-    max: i64,
-    step: i64,
-    /// Decimal places shown and stored.
-    scale: u32,
-    /// Show a `+` on positive bounds (dioptres).
-    signed: bool,
-    /// Unit after the bounds, e.g. " mm".
-    unit: &'static str,
-}
-
 impl Grid {
     /// Sphere or power in dioptres: -20.00..+20.00 in 0.25 steps.
     const POWER: Grid = Grid::dioptres(-2000, 2000);
@@ -563,55 +550,6 @@ impl Grid {
     const CL_BASE_CURVE: Grid = Grid::tenths_mm(80, 100);
     /// Contact lens diameter in mm: 13.0..15.0 in 0.1 steps.
     const CL_DIAMETER: Grid = Grid::tenths_mm(130, 150);
-
-    const fn dioptres(min: i64, max: i64) -> Grid {
-        Grid {
-            min,
-            max,
-            step: 25,
-            scale: 2,
-            signed: true,
-            unit: "",
-        }
-    }
-
-    const fn tenths_mm(min: i64, max: i64) -> Grid {
-        Grid {
-            min,
-            max,
-            step: 1,
-            scale: 1,
-            signed: false,
-            unit: " mm",
-        }
-    }
-
-    fn show(&self, value: i64) -> String {
-        let d = Decimal::new(value, self.scale);
-        if self.signed && value > 0 {
-            format!("+{d}")
-        } else {
-            d.to_string()
-        }
-    }
-
-    /// Whether `value` is in range and on a step (exact decimal arithmetic).
-    fn contains(&self, value: Decimal) -> bool {
-        let min = Decimal::new(self.min, self.scale);
-        let max = Decimal::new(self.max, self.scale);
-        let step = Decimal::new(self.step, self.scale);
-        (min..=max).contains(&value) && value.checked_rem(step).is_some_and(|r| r.is_zero())
-    }
-
-    fn message(&self) -> String {
-        format!(
-            "between {} and {}{} in {} steps",
-            self.show(self.min),
-            self.show(self.max),
-            self.unit,
-            Decimal::new(self.step, self.scale)
-        )
-    }
 }
 
 /// `value` with exactly `scale` decimal places and no negative zero; only for values
