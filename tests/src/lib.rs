@@ -557,3 +557,28 @@ pub async fn listed_company(
     assert_eq!(saved["updateMarketplaceProfile"]["listed"], true, "{saved}");
     admin
 }
+
+/// `asker` requests a connection to the listed company `target`, which accepts it; returns
+/// the connection's global id.
+pub async fn connect(s: &TestServer, asker: &Session, target: &Session) -> Value {
+    let asked = s
+        .ok(
+            &asker.auth(),
+            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
+            json!({ "c": target.company_id }),
+        )
+        .await;
+    let id = asked["requestConnection"]["id"].clone();
+    let answered = s
+        .ok(
+            &target.auth(),
+            "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        answered["respondToConnection"]["state"], "ACTIVE",
+        "{answered}"
+    );
+    id
+}

@@ -73,19 +73,7 @@ async fn connected(s: &TestServer) -> (Session, Session, Session) {
     let pa = s.platform_admin().await;
     let lab = listed_company(s, &pa, "Journey Lens Lab", "LAB", json!({})).await;
     let practice = s.sign_up("Journey Optics", "ECP", &email("journey")).await;
-    let asked = s
-        .ok(
-            &practice.auth(),
-            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
-            json!({ "c": lab.company_id }),
-        )
-        .await;
-    s.ok(
-        &lab.auth(),
-        "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
-        json!({ "id": asked["requestConnection"]["id"] }),
-    )
-    .await;
+    ils_tests::connect(s, &practice, &lab).await;
     (pa, practice, lab)
 }
 

@@ -813,19 +813,7 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
     let lab = ils_tests::listed_company(&s, &pa, "Wall Lab", "LAB", json!({})).await;
     let practice = s.sign_up("Wall Optics", "ECP", &email("w-ecp")).await;
     let stranger = ils_tests::listed_company(&s, &pa, "Other Lab", "LAB", json!({})).await;
-    let asked = s
-        .ok(
-            &practice.auth(),
-            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
-            json!({ "c": lab.company_id }),
-        )
-        .await;
-    s.ok(
-        &lab.auth(),
-        "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
-        json!({ "id": asked["requestConnection"]["id"] }),
-    )
-    .await;
+    ils_tests::connect(&s, &practice, &lab).await;
     let draft = s
         .ok(
             &practice.auth(),

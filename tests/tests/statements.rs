@@ -168,19 +168,7 @@ async fn catalog_and_directory_pages_cost_the_same_whatever_their_size() {
         )
         .await;
     }
-    let asked = s
-        .ok(
-            &buyer.auth(),
-            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
-            json!({ "c": supplier.company_id }),
-        )
-        .await;
-    s.ok(
-        &supplier.auth(),
-        "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
-        json!({ "id": asked["requestConnection"]["id"] }),
-    )
-    .await;
+    ils_tests::connect(&s, &buyer, &supplier).await;
     let page = |n: u32| {
         format!(
             "{{ supplierCatalog(supplierId: \"{}\", first: {n}) {{ edges {{ node {{ id sku price {{ amount currency }} }} }} pageInfo {{ hasNextPage }} }} }}",
@@ -214,19 +202,7 @@ async fn a_page_of_orders_costs_the_same_whatever_its_size() {
     let pa = s.platform_admin().await;
     let lab = ils_tests::listed_company(&s, &pa, "Counting Lab", "LAB", json!({})).await;
     let practice = s.sign_up("Counting Optics", "ECP", &email("orders")).await;
-    let asked = s
-        .ok(
-            &practice.auth(),
-            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
-            json!({ "c": lab.company_id }),
-        )
-        .await;
-    s.ok(
-        &lab.auth(),
-        "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
-        json!({ "id": asked["requestConnection"]["id"] }),
-    )
-    .await;
+    ils_tests::connect(&s, &practice, &lab).await;
     for i in 0..50 {
         let d = s
             .ok(

@@ -40,3 +40,9 @@ pub fn request_parts<'a>(
         .map_err(|_| AppError::internal("schema has no database"))?;
     Ok((tenant, db))
 }
+
+/// Where a request came from (address, user agent), for the audit log; empty for work
+/// that no client started.
+pub fn client_info(ctx: &async_graphql::Context<'_>) -> ClientInfo {
+    ctx.data_opt::<ClientInfo>().cloned().unwrap_or_default()
+}

@@ -189,22 +189,21 @@ impl ProfileMutation {
 
 /// The company's profile as stored, or the unlisted defaults built from its company row.
 async fn current(tx: &Tx, company_id: Uuid) -> AppResult<profile::Model> {
-    if let Some(p) = tx
-        .select::<profile::Entity>()
-        .filter(profile::Column::CompanyId.eq(company_id))
-        .one(tx.conn())
-        .await?
-    {
-        return Ok(p);
+    match tx.find::<profile::Entity>(company_id).await? {
+        Some(p) => Ok(p),
+        None => Ok(defaults(&tx.get::<company::Entity>(company_id).await?)),
     }
-    let c = tx.get::<company::Entity>(company_id).await?;
+}
+
+/// An unlisted profile for a company that has not saved one.
+fn defaults(c: &company::Model) -> profile::Model {
     let now = Utc::now();
-    Ok(profile::Model {
-        company_id,
+    profile::Model {
+        company_id: c.id,
         search_text: search::text_of([c.name.as_str()]),
-        name: c.name,
-        company_type: c.company_type,
-        status: c.status,
+        name: c.name.clone(),
+        company_type: c.company_type.clone(),
+        status: c.status.clone(),
         listed: false,
         description: None,
         city: None,
@@ -215,7 +214,7 @@ async fn current(tx: &Tx, company_id: Uuid) -> AppResult<profile::Model> {
         logo_url: None,
         created_at: now,
         updated_at: now,
-    })
+    }
 }
 
 fn country(value: &str, field: &str) -> AppResult<Option<String>> {
@@ -250,13 +249,9 @@ pub async fn update(
         .one(tx.conn())
         .await?
         .ok_or(AppError::NotFound)?;
-    let mut p = current(&tx, company_id).await?;
-    let exists = tx
-        .select::<profile::Entity>()
-        .filter(profile::Column::CompanyId.eq(company_id))
-        .one(tx.conn())
-        .await?
-        .is_some();
+    let stored = tx.find::<profile::Entity>(company_id).await?;
+    let exists = stored.is_some();
+    let mut p = stored.unwrap_or_else(|| defaults(&c));
     // The copy of the company is refreshed on every save.
     let kind = CompanyType::parse(&c.company_type)
         .ok_or_else(|| AppError::internal("company without a known type"))?;

@@ -3,7 +3,7 @@
 //! writer, and kept in the file store beside the order.
 
 use crate::dcs::{DcsFile, LineEnding};
-use crate::orders::{Fit, LensSpec, ORDER};
+use crate::orders::{Fit, LensSpec, ORDER, stored};
 use crate::rx::{EyeRx, FrameMeasure, Rx};
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use bytes::Bytes;
@@ -21,10 +21,6 @@ pub struct DcsJobFile {
     pub content: String,
     /// Where the file is kept in the file store.
     pub stored_as: String,
-}
-
-fn stored<T: serde::de::DeserializeOwned>(text: &str) -> AppResult<T> {
-    serde_json::from_str(text).map_err(|e| AppError::internal(format!("stored json: {e}")))
 }
 
 /// Two decimals, as DCS writes powers and millimetres.

@@ -199,8 +199,9 @@ pub struct StatusChange {
     pub at: DateTime<Utc>,
 }
 
-fn json<T: for<'a> Deserialize<'a>>(text: &str) -> Result<T> {
-    Ok(serde_json::from_str(text).map_err(|e| AppError::internal(format!("stored json: {e}")))?)
+/// A value of a JSON text column (what `enc` wrote).
+pub(crate) fn stored<T: for<'a> Deserialize<'a>>(text: &str) -> AppResult<T> {
+    serde_json::from_str(text).map_err(|e| AppError::internal(format!("stored json: {e}")))
 }
 
 #[Object]
@@ -244,21 +245,21 @@ impl LensOrder {
         self.row.patient_name.as_deref()
     }
     async fn rx(&self) -> Result<Rx> {
-        json(&self.row.rx)
+        Ok(stored(&self.row.rx)?)
     }
     /// The prescription in minus-cylinder form, as labs work.
     async fn rx_minus_cyl(&self) -> Result<Rx> {
-        json(&self.row.rx_minus_cyl)
+        Ok(stored(&self.row.rx_minus_cyl)?)
     }
     async fn lens(&self) -> Result<LensSpec> {
-        json(&self.row.lens)
+        Ok(stored(&self.row.lens)?)
     }
     /// Null while the frame is to come.
     async fn frame(&self) -> Result<Option<FrameMeasure>> {
-        self.row.frame.as_deref().map(json).transpose()
+        Ok(self.row.frame.as_deref().map(stored).transpose()?)
     }
     async fn fit(&self) -> Result<Fit> {
-        json(&self.row.fit)
+        Ok(stored(&self.row.fit)?)
     }
     async fn job_type(&self) -> Option<JobType> {
         JobType::parse(&self.row.job_type)
@@ -381,12 +382,11 @@ pub fn due_date(today: NaiveDate, lens: &LensSpec) -> NaiveDate {
 
 /// Everything `submitOrder` checks, all at once, with input paths.
 pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>, AppError> {
-    let rx: Rx = serde_json::from_str(&row.rx).map_err(|e| AppError::internal(e.to_string()))?;
-    let lens: LensSpec =
-        serde_json::from_str(&row.lens).map_err(|e| AppError::internal(e.to_string()))?;
-    let fit: Fit = serde_json::from_str(&row.fit).map_err(|e| AppError::internal(e.to_string()))?;
+    let rx: Rx = stored(&row.rx)?;
+    let lens: LensSpec = stored(&row.lens)?;
+    let fit: Fit = stored(&row.fit)?;
     let frame: Option<FrameMeasure> = match &row.frame {
-        Some(f) => Some(serde_json::from_str(f).map_err(|e| AppError::internal(e.to_string()))?),
+        Some(f) => Some(stored(f)?),
         None => None,
     };
     let at = |prefix: &str, errors: Vec<FieldError>| -> Vec<FieldError> {
@@ -481,7 +481,7 @@ pub async fn draft(
     };
     let rx = match (&input.prescription_id, input.rx) {
         (Some(rid), None) => {
-            let stored = tx
+            let kept = tx
                 .get::<prescription::Entity>(id::decode(PRESCRIPTION, rid, "input.prescriptionId")?)
                 .await
                 .map_err(|e| match e {
@@ -490,14 +490,14 @@ pub async fn draft(
                     }
                     e => e,
                 })?;
-            // 8: the prescription must be this patient's.
-            if patient.as_ref().is_some_and(|p| p.id != stored.patient_id) {
+            // The prescription must be this patient's.
+            if patient.as_ref().is_some_and(|p| p.id != kept.patient_id) {
                 return Err(AppError::bad_input(
                     "input.prescriptionId",
                     "this prescription is another patient's",
                 ));
             }
-            serde_json::from_str::<Rx>(&stored.rx).map_err(|e| AppError::internal(e.to_string()))?
+            stored::<Rx>(&kept.rx)?
         }
         (None, Some(rx)) => rx,
         _ => {
@@ -660,7 +660,7 @@ fn check_magnitudes(input: &DraftOrderInput) -> AppResult<()> {
 }
 
 /// A value for a JSON text column.
-fn enc<T: Serialize>(v: &T) -> AppResult<String> {
+pub(crate) fn enc<T: Serialize>(v: &T) -> AppResult<String> {
     serde_json::to_string(v).map_err(|e| AppError::internal(format!("json: {e}")))
 }
 
@@ -875,8 +875,7 @@ pub async fn move_order(
     use OrderStatus as S;
     match (from, to) {
         (S::Submitted, S::Received) => {
-            let lens: LensSpec =
-                serde_json::from_str(&row.lens).map_err(|e| AppError::internal(e.to_string()))?;
+            let lens: LensSpec = stored(&row.lens)?;
             let job = match input.lab_job_number {
                 Some(j) => validate::text(&j, "input.labJobNumber", 40)?,
                 None => format!("J-{}", &row.id.simple().to_string()[24..]),
@@ -1036,10 +1035,6 @@ pub async fn audit_identified<'a>(
     crate::patients::audit_read(tx, ctx, client, ids).await
 }
 
-fn client_of(ctx: &Context<'_>) -> ClientInfo {
-    ctx.data::<ClientInfo>().cloned().unwrap_or_default()
-}
-
 #[derive(Default)]
 pub struct LensOrdersQuery;
 
@@ -1060,7 +1055,7 @@ impl LensOrdersQuery {
         Ok(list(
             db,
             tenant,
-            &client_of(ctx),
+            &ils_kernel::client_info(ctx),
             Party::Practice,
             filter.unwrap_or_default(),
             page,
@@ -1083,7 +1078,7 @@ impl LensOrdersQuery {
         Ok(list(
             db,
             tenant,
-            &client_of(ctx),
+            &ils_kernel::client_info(ctx),
             Party::Lab,
             filter.unwrap_or_default(),
             page,
@@ -1098,7 +1093,7 @@ impl LensOrdersQuery {
         let row_id = id::decode(ORDER, &id, "id")?;
         let tx = db.tenant(tenant).await?;
         let found = tx.find::<order::Entity>(row_id).await?;
-        audit_identified(&tx, tenant, &client_of(ctx), found.iter()).await?;
+        audit_identified(&tx, tenant, &ils_kernel::client_info(ctx), found.iter()).await?;
         tx.commit().await?;
         Ok(found.map(|row| LensOrder { row, viewer: me }))
     }

@@ -101,10 +101,6 @@ pub async fn audit_read(
     record_in(tx, ctx, client, &entry).await
 }
 
-fn client(ctx: &Context<'_>) -> ClientInfo {
-    ctx.data::<ClientInfo>().cloned().unwrap_or_default()
-}
-
 fn checked(input: PatientInput, today: NaiveDate) -> AppResult<patient::ActiveModel> {
     let first = validate::text(&input.first_name, "input.firstName", 100)?;
     let last = validate::text(&input.last_name, "input.lastName", 100)?;
@@ -183,7 +179,7 @@ impl PatientsQuery {
             .iter()
             .map(|e| id::encode(PATIENT, e.node.0.id).to_string())
             .collect();
-        audit_read(&tx, tenant, &client(ctx), ids).await?;
+        audit_read(&tx, tenant, &ils_kernel::client_info(ctx), ids).await?;
         tx.commit().await?;
         Ok(page)
     }
@@ -197,7 +193,7 @@ impl PatientsQuery {
         if let Some(p) = &found {
             // The ID of the row read, in its one canonical form (not as the caller spelt it).
             let read = vec![ils_kernel::id::encode(PATIENT, p.id).to_string()];
-            audit_read(&tx, tenant, &client(ctx), read).await?;
+            audit_read(&tx, tenant, &ils_kernel::client_info(ctx), read).await?;
         }
         tx.commit().await?;
         Ok(found.map(Patient))

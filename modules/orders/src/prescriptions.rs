@@ -2,12 +2,13 @@
 //! with its minus-cylinder form (how labs work). Health data like the patient: the
 //! practice's only, every read audited.
 
+use crate::orders::{enc, stored};
 use crate::patients::{PATIENT, Patient, audit_read, practice_tx};
 use crate::rx::{Rx, minus_cyl, validate_rx};
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use ils_entity::{patient, prescription};
-use ils_kernel::{AppError, ClientInfo, id, request_parts};
+use ils_kernel::{AppError, id, request_parts};
 use ils_marketplace::catalog::items::field_errors;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -27,13 +28,11 @@ impl Prescription {
     }
     /// As entered.
     async fn rx(&self) -> Result<Rx> {
-        Ok(serde_json::from_str(&self.0.rx)
-            .map_err(|e| AppError::internal(format!("stored rx: {e}")))?)
+        Ok(stored(&self.0.rx)?)
     }
     /// The same prescription in minus-cylinder form.
     async fn minus_cyl(&self) -> Result<Rx> {
-        Ok(serde_json::from_str(&self.0.rx_minus_cyl)
-            .map_err(|e| AppError::internal(format!("stored rx: {e}")))?)
+        Ok(stored(&self.0.rx_minus_cyl)?)
     }
     async fn issued_on(&self) -> Option<NaiveDate> {
         self.0.issued_on
@@ -54,10 +53,6 @@ impl Prescription {
 pub struct PatientRecord {
     pub patient: Patient,
     pub prescriptions: Vec<Prescription>,
-}
-
-fn client(ctx: &Context<'_>) -> ClientInfo {
-    ctx.data::<ClientInfo>().cloned().unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -91,7 +86,7 @@ impl PrescriptionsQuery {
             rxs.iter()
                 .map(|r| id::encode(PRESCRIPTION, r.id).to_string()),
         );
-        audit_read(&tx, tenant, &client(ctx), ids).await?;
+        audit_read(&tx, tenant, &ils_kernel::client_info(ctx), ids).await?;
         tx.commit().await?;
         Ok(Some(PatientRecord {
             patient: Patient(p),
@@ -127,17 +122,14 @@ impl PrescriptionsMutation {
             left: minus_cyl(&input.left),
             ..input.clone()
         };
-        let json = |rx: &Rx| {
-            serde_json::to_string(rx).map_err(|e| AppError::internal(format!("rx json: {e}")))
-        };
         let now = Utc::now();
         let row = tx
             .insert(prescription::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 company_id: sea_orm::ActiveValue::NotSet,
                 patient_id: Set(pid),
-                rx: Set(json(&input)?),
-                rx_minus_cyl: Set(json(&minus)?),
+                rx: Set(enc(&input)?),
+                rx_minus_cyl: Set(enc(&minus)?),
                 issued_on: Set(input.issued_on),
                 expires_on: Set(input.expires_on),
                 prescriber: Set(input.prescriber.clone()),

@@ -7,7 +7,7 @@ use crate::service::{api_keys, auth, company, platform, team};
 use crate::tokens::TokenSettings;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use ils_kernel::throttle::Throttle;
-use ils_kernel::{AppError, ClientInfo, Role, id, request_parts};
+use ils_kernel::{AppError, Role, id, request_parts};
 use std::sync::Arc;
 
 #[derive(Default)]
@@ -73,7 +73,7 @@ impl TenancyMutation {
         let throttle = ctx
             .data::<Arc<dyn Throttle>>()
             .map_err(|_| AppError::internal("no throttle"))?;
-        let client = ctx.data::<ClientInfo>().cloned().unwrap_or_default();
+        let client = ils_kernel::client_info(ctx);
         let session = auth::log_in(
             db,
             tokens(ctx)?,
