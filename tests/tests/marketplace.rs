@@ -1460,3 +1460,37 @@ async fn a_renamed_company_shows_its_new_name_in_the_directory_and_its_connectio
     );
     s.finish().await;
 }
+
+/// A profile is public only when listed (and its company active): an unlisted profile
+/// answers `node` like a missing one for anyone but its own company, which alone edits it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlisted_profile_is_nobody_elses_by_any_path() {
+    let s = TestServer::start().await;
+    let pa = s.platform_admin().await;
+    let quiet = s.sign_up("Quiet Lab", "LAB", &email("quiet")).await;
+    approve(&s, &pa, &quiet).await;
+    let listed = listed_lab(&s, &pa, "Open Lab").await;
+    let other = s.sign_up("Looking Optics", "ECP", &email("look")).await;
+    let quiet_profile = save_profile(&s, &quiet, json!({ "description": "private" })).await;
+    let open_profile = s
+        .ok(&listed.auth(), "{ myMarketplaceProfile { id } }", json!({}))
+        .await["myMarketplaceProfile"]["id"]
+        .clone();
+    const NODE: &str =
+        "query($id: ID!) { node(id: $id) { id ... on MarketplaceProfile { name } } }";
+    let hidden = s
+        .ok(&other.auth(), NODE, json!({ "id": quiet_profile["id"] }))
+        .await;
+    assert_eq!(hidden["node"], Value::Null);
+    let mine = s
+        .ok(&quiet.auth(), NODE, json!({ "id": quiet_profile["id"] }))
+        .await;
+    assert_eq!(mine["node"]["name"], "Quiet Lab");
+    let public = s
+        .ok(&other.auth(), NODE, json!({ "id": open_profile }))
+        .await;
+    assert_eq!(public["node"]["name"], "Open Lab");
+    assert!(lab_names(&s, &other, json!({})).await.contains("Open Lab"));
+    assert!(!lab_names(&s, &other, json!({})).await.contains("Quiet Lab"));
+    s.finish().await;
+}
