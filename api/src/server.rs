@@ -69,7 +69,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
     };
     let background_db = db.on_connection(db::connect_background(&config).await?);
     let webhooks = crate::background::webhook_settings(&config)?;
-    let files = config.files()?;
+    let files = config.files()?.with_link_secret(&tokens.secret);
     let resources = crate::background::resources(&config, webhooks.clone(), files.clone())?;
     let throttle: Arc<dyn Throttle> = match &redis {
         Some(conn) => Arc::new(RedisThrottle::new(conn.clone(), &config.redis_prefix)),
@@ -92,7 +92,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         .data(throttle)
         .data(bus.clone())
         .data(webhooks)
-        .data(files)
+        .data(files.clone())
         .finish();
     let state = AppState {
         config: Arc::new(config),
@@ -108,8 +108,64 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         resources,
         redis_client,
         sockets: Arc::default(),
+        files,
     };
     Ok((state, counter))
+}
+
+#[derive(serde::Deserialize)]
+struct LinkQuery {
+    expires: i64,
+    signature: String,
+}
+
+/// A file through a signed download link (`Files::link`): the link is the credential, so
+/// no login is asked; a wrong or expired link is 403, a file that is gone 404.
+async fn download(
+    State(state): State<AppState>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+    query: Result<axum::extract::Query<LinkQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(axum::extract::Query(q)) = query else {
+        return (StatusCode::FORBIDDEN, "a download link needs its signature").into_response();
+    };
+    match state.files.open_link(&key, q.expires, &q.signature).await {
+        Ok(bytes) => {
+            let name = key.rsplit('/').next().unwrap_or("file");
+            let kind = match name.rsplit_once('.').map(|(_, ext)| ext) {
+                Some("oma" | "dcs" | "txt") => "text/plain; charset=utf-8",
+                Some("csv") => "text/csv; charset=utf-8",
+                _ => "application/octet-stream",
+            };
+            (
+                [
+                    (axum::http::header::CONTENT_TYPE, kind.to_owned()),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{}\"", name.replace('"', "")),
+                    ),
+                    (
+                        axum::http::header::CACHE_CONTROL,
+                        "private, no-store".to_owned(),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(ils_kernel::AppError::NotFound) => {
+            (StatusCode::NOT_FOUND, "no such file").into_response()
+        }
+        Err(ils_kernel::AppError::Forbidden(m)) => (StatusCode::FORBIDDEN, m).into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, "download failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the file could not be read",
+            )
+                .into_response()
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -122,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
+        .route("/files/{*key}", get(download))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

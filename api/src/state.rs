@@ -24,4 +24,6 @@ pub struct AppState {
     pub redis_client: Option<redis::Client>,
     /// Open WebSockets per company, for the per-company cap.
     pub sockets: Arc<crate::ws::SocketCounts>,
+    /// The file store, for signed download links.
+    pub files: ils_kernel::files::Files,
 }

@@ -9,6 +9,7 @@ pub mod company;
 pub mod event;
 pub mod invitation;
 pub mod job;
+pub mod lab_turnaround;
 pub mod lens_order;
 pub mod marketplace_profile;
 pub mod order_status_change;

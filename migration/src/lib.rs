@@ -11,6 +11,7 @@ mod m0003_backbone;
 mod m0004_marketplace;
 mod m0005_orders;
 mod m0006_lens_orders;
+mod m0007_order_files;
 pub mod rls;
 
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_marketplace::Migration),
             Box::new(m0005_orders::Migration),
             Box::new(m0006_lens_orders::Migration),
+            Box::new(m0007_order_files::Migration),
         ]
     }
 }

@@ -209,7 +209,8 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
              rx_minus_cyl, lens, fit, job_type, created_at, updated_at) VALUES ('{order}', '{company}', \
              'ORD-000001', 'DRAFT', 1, 'REF', '{{}}', '{{}}', '{{}}', '{{}}', 'NEW', now(), now());\n\
              INSERT INTO order_status_changes (id, order_id, company_id, to_status, actor_company_id, created_at) \
-             VALUES ('{}', '{order}', '{company}', 'DRAFT', '{company}', now());",
+             VALUES ('{}', '{order}', '{company}', 'DRAFT', '{company}', now());\n\
+             INSERT INTO lab_turnarounds (company_id, rules, updated_at) VALUES ('{company}', '{{}}', now());",
             Uuid::now_v7(),
             Uuid::now_v7(),
             order = Uuid::now_v7(),
@@ -885,6 +886,43 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
         let r = write_as(&s, who, &sql).await;
         assert!(r.is_err(), "{sql}: {r:?}");
     }
+    // Once submitted, the job is fixed for the practice too, and the lab re-measures it
+    // (frame and fitting heights only) only while it holds it.
+    let measure = "UPDATE lens_orders SET frame = '{\"a\":\"50\"}', version = version + 1";
+    for (who, sql) in [
+        (
+            ecp,
+            "UPDATE lens_orders SET rx = '{}', version = version + 1",
+        ),
+        (ecp, measure),
+        (lab_id, measure),
+    ] {
+        let r = write_as(&s, who, sql).await;
+        assert!(r.is_err(), "SUBMITTED, {sql}: {r:?}");
+    }
+    s.ok(
+        &lab.auth(),
+        "mutation($id: ID!) { moveOrder(input: { id: $id, version: 2, to: RECEIVED }) { status } }",
+        json!({ "id": draft["createOrderDraft"]["id"] }),
+    )
+    .await;
+    assert_eq!(write_as(&s, lab_id, measure).await, Ok(1));
+    for (who, sql) in [
+        (ecp, measure.to_owned()),
+        (
+            lab_id,
+            format!("UPDATE lens_orders SET frame = NULL, lens = '{{}}', version = version + 1"),
+        ),
+        (
+            lab_id,
+            "UPDATE lens_orders SET frame = '{}', status = 'SHIPPED', version = version + 1"
+                .to_owned(),
+        ),
+    ] {
+        let r = write_as(&s, who, &sql).await;
+        assert!(r.is_err(), "RECEIVED, {sql}: {r:?}");
+    }
+
     // A step must name its order's own parties: the lab cannot slip a step into another
     // lab's order by naming itself.
     let forged = write_as(

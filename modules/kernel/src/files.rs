@@ -1,6 +1,8 @@
 //! Files (uploads, DCS files, exports) through the `object_store` crate: a local folder by
 //! default, memory for tests, and whatever `object_store::parse_url` understands for a URL.
-//! Modules name files by key; where the bytes live is configuration.
+//! Modules name files by key; where the bytes live is configuration. A file a caller was
+//! allowed to see can be handed out as a signed, expiring download link (`/files/<key>`),
+//! like an object store's presigned URL, so a browser can fetch it without credentials.
 
 use crate::{AppError, AppResult};
 use bytes::Bytes;
@@ -13,7 +15,14 @@ pub struct Files {
     store: Arc<dyn ObjectStore>,
     /// Prefix inside the store (the path part of a URL).
     root: Path,
+    /// The key download links are signed with (none: no links).
+    link_key: Option<Arc<[u8]>>,
 }
+
+/// The path download links start with.
+pub const LINK_PREFIX: &str = "/files/";
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 impl Files {
     /// A folder on this machine (created if missing).
@@ -25,6 +34,7 @@ impl Files {
         Ok(Files {
             store: Arc::new(store),
             root: Path::default(),
+            link_key: None,
         })
     }
 
@@ -33,6 +43,7 @@ impl Files {
         Files {
             store: Arc::new(object_store::memory::InMemory::new()),
             root: Path::default(),
+            link_key: None,
         }
     }
 
@@ -52,7 +63,70 @@ impl Files {
         Ok(Files {
             store: Arc::from(store),
             root,
+            link_key: None,
         })
+    }
+
+    /// Signs download links with a key derived from `secret` (never the secret itself, so
+    /// a link's signature says nothing about the tokens signed with it).
+    pub fn with_link_secret(mut self, secret: &[u8]) -> Files {
+        use hmac::Mac;
+        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+        mac.update(b"ils file links v1");
+        self.link_key = Some(Arc::from(mac.finalize().into_bytes().to_vec()));
+        self
+    }
+
+    fn signature(&self, key: &str, expires: i64) -> AppResult<String> {
+        use hmac::Mac;
+        let link_key = self
+            .link_key
+            .as_ref()
+            .ok_or_else(|| AppError::internal("this file store signs no links"))?;
+        let mut mac = HmacSha256::new_from_slice(link_key).expect("HMAC takes any key length");
+        mac.update(key.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// A download link for `key` (a path from the server's root) that works until `ttl`
+    /// has passed. Hand it out only to a caller that may read the file.
+    pub fn link(&self, key: &str, ttl: std::time::Duration) -> AppResult<String> {
+        let expires = chrono::Utc::now().timestamp() + ttl.as_secs() as i64;
+        let signature = self.signature(key, expires)?;
+        Ok(format!(
+            "{LINK_PREFIX}{key}?expires={expires}&signature={signature}"
+        ))
+    }
+
+    /// The file a link names, if its signature is right and it has not expired
+    /// (FORBIDDEN otherwise, NOT_FOUND when the file is gone).
+    pub async fn open_link(&self, key: &str, expires: i64, signature: &str) -> AppResult<Bytes> {
+        use hmac::Mac;
+        let link_key = self
+            .link_key
+            .as_ref()
+            .ok_or_else(|| AppError::forbidden("this file store signs no links"))?;
+        let given = hex::decode(signature).map_err(|_| AppError::forbidden("bad link"))?;
+        let mut mac = HmacSha256::new_from_slice(link_key).expect("HMAC takes any key length");
+        mac.update(key.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        mac.verify_slice(&given)
+            .map_err(|_| AppError::forbidden("bad link"))?;
+        if expires < chrono::Utc::now().timestamp() {
+            return Err(AppError::forbidden("the link has expired"));
+        }
+        let found = self.store.get(&self.path(key)).await;
+        match found {
+            Err(object_store::Error::NotFound { .. }) => Err(AppError::NotFound),
+            Err(e) => Err(AppError::internal(format!("reading file {key}: {e}"))),
+            Ok(found) => found
+                .bytes()
+                .await
+                .map_err(|e| AppError::internal(format!("reading file {key}: {e}"))),
+        }
     }
 
     fn path(&self, key: &str) -> Path {
@@ -104,5 +178,57 @@ mod tests {
             assert!(files.get("a/b/c.csv").await.is_err());
         }
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn query(link: &str) -> (String, i64, String) {
+        let (path, query) = link.split_once('?').unwrap();
+        let mut expires = 0;
+        let mut signature = String::new();
+        for pair in query.split('&') {
+            match pair.split_once('=').unwrap() {
+                ("expires", v) => expires = v.parse().unwrap(),
+                ("signature", v) => signature = v.to_owned(),
+                _ => panic!("unexpected {pair}"),
+            }
+        }
+        (path[LINK_PREFIX.len()..].to_owned(), expires, signature)
+    }
+
+    #[tokio::test]
+    async fn links_open_their_own_file_until_they_expire() {
+        let files = Files::memory().with_link_secret(b"secret");
+        files
+            .put("a/1.oma", Bytes::from_static(b"JOB=1"))
+            .await
+            .unwrap();
+        files
+            .put("a/2.oma", Bytes::from_static(b"JOB=2"))
+            .await
+            .unwrap();
+        let link = files
+            .link("a/1.oma", std::time::Duration::from_secs(60))
+            .unwrap();
+        let (key, expires, sig) = query(&link);
+        assert_eq!(key, "a/1.oma");
+        assert_eq!(
+            files.open_link(&key, expires, &sig).await.unwrap(),
+            &b"JOB=1"[..]
+        );
+        // Another key, a later expiry, another secret: refused.
+        for (k, e) in [("a/2.oma", expires), ("a/1.oma", expires + 3600)] {
+            let err = files.open_link(k, e, &sig).await.unwrap_err();
+            assert!(matches!(err, AppError::Forbidden(_)), "{err:?}");
+        }
+        let other = Files::memory().with_link_secret(b"other");
+        assert!(other.open_link(&key, expires, &sig).await.is_err());
+        // An expired link, correctly signed, is refused too.
+        let old = files.signature("a/1.oma", 1).unwrap();
+        assert!(files.open_link("a/1.oma", 1, &old).await.is_err());
+        // A store without a link secret hands out no links.
+        assert!(
+            Files::memory()
+                .link("a", std::time::Duration::from_secs(1))
+                .is_err()
+        );
     }
 }

@@ -22,3 +22,10 @@ pub async fn send_later(tx: &Tx, mail: &Mail) -> AppResult<()> {
     tx.enqueue(NewJob::new(SEND_MAIL, payload)).await?;
     Ok(())
 }
+
+/// [`send_later`], at most once for `key`: a retried job that mails again cannot send
+/// the same message twice.
+pub async fn send_once(tx: &Tx, mail: &Mail, key: &str) -> AppResult<bool> {
+    let payload = serde_json::to_value(mail).unwrap_or_default();
+    tx.enqueue(NewJob::new(SEND_MAIL, payload).key(key)).await
+}

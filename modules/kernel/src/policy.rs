@@ -3,8 +3,8 @@
 //! PostgreSQL policies in `migration/src/rls.rs` column for column.
 
 use ils_entity::{
-    api_key, audit_entry, catalog_import, catalog_item, company, invitation, job, lens_order,
-    marketplace_profile, order_status_change, patient, prescription, refresh_token,
+    api_key, audit_entry, catalog_import, catalog_item, company, invitation, job, lab_turnaround,
+    lens_order, marketplace_profile, order_status_change, patient, prescription, refresh_token,
     trade_connection, user, webhook_delivery, webhook_endpoint,
 };
 use sea_orm::{ColumnTrait, Condition, EntityTrait};
@@ -192,6 +192,12 @@ impl Guarded for patient::Entity {
 impl Guarded for prescription::Entity {
     fn policy() -> Policy<Self> {
         Policy::owned(prescription::Column::CompanyId)
+    }
+}
+
+impl Guarded for lab_turnaround::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(lab_turnaround::Column::CompanyId)
     }
 }
 

@@ -213,7 +213,7 @@ fn split_pair(value: &str) -> (Option<&str>, Option<&str>) {
     }
 }
 
-fn parse_decimal(text: &str) -> Option<Decimal> {
+pub(crate) fn parse_decimal(text: &str) -> Option<Decimal> {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());

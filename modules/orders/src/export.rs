@@ -21,6 +21,8 @@ pub struct DcsJobFile {
     pub content: String,
     /// Where the file is kept in the file store.
     pub stored_as: String,
+    /// A link to download the file (good for 15 minutes, no login needed).
+    pub download_url: String,
 }
 
 /// Two decimals, as DCS writes powers and millimetres.
@@ -30,8 +32,8 @@ fn d2(v: Decimal) -> String {
 
 /// The DCS text of an order.
 pub fn dcs_of(row: &order::Model) -> AppResult<String> {
-    let rx: Rx = stored(&row.rx_minus_cyl)?;
-    let lens: LensSpec = stored(&row.lens)?;
+    let rx: Rx = stored::<Option<Rx>>(&row.rx_minus_cyl)?.unwrap_or_default();
+    let lens: Option<LensSpec> = stored(&row.lens)?;
     let fit: Fit = stored(&row.fit)?;
     let frame: Option<FrameMeasure> = row.frame.as_deref().map(stored).transpose()?;
     let mut f = DcsFile::new(LineEnding::CrLf);
@@ -40,14 +42,18 @@ pub fn dcs_of(row: &order::Model) -> AppResult<String> {
     f.set("JOB", job).map_err(bad)?;
     f.set("DO", "B").map_err(bad)?;
     f.set("CLIENT", &row.patient_ref).map_err(bad)?;
+    let has_rx = row.rx_minus_cyl != "null";
     let pair = |f: &mut DcsFile, label: &str, get: &dyn Fn(&EyeRx) -> Option<String>| {
+        if !has_rx {
+            return Ok(());
+        }
         let (r, l) = (get(&rx.right), get(&rx.left));
         if r.is_some() || l.is_some() {
             f.set_pair(label, r.as_deref(), l.as_deref()).map_err(bad)?;
         }
         Ok::<_, AppError>(())
     };
-    if let Some(code) = &lens.product_code {
+    if let Some(code) = lens.as_ref().and_then(|l| l.product_code.as_ref()) {
         f.set_pair("LNAM", Some(code), Some(code)).map_err(bad)?;
     }
     pair(&mut f, "SPH", &|e| Some(d2(e.sphere)))?;
@@ -75,6 +81,10 @@ pub fn dcs_of(row: &order::Model) -> AppResult<String> {
                 .map_err(bad)?;
         }
     }
+    let Some(lens) = lens else {
+        write_trace(&mut f, frame.as_ref()).map_err(bad)?;
+        return Ok(f.write());
+    };
     let index = d2(lens.index);
     f.set_pair("LIND", Some(&index), Some(&index))
         .map_err(bad)?;
@@ -92,7 +102,24 @@ pub fn dcs_of(row: &order::Model) -> AppResult<String> {
     if let Some(t) = &lens.tint {
         f.set_pair("TINT", Some(t), Some(t)).map_err(bad)?;
     }
+    write_trace(&mut f, frame.as_ref()).map_err(bad)?;
     Ok(f.write())
+}
+
+/// A frame's trace as a `TRCFMT` block: absolute radii, equally spaced, ten per `R=` line.
+fn write_trace(f: &mut DcsFile, frame: Option<&FrameMeasure>) -> Result<(), crate::dcs::DcsError> {
+    let Some(trace) = frame.and_then(|fr| fr.trace.as_ref()) else {
+        return Ok(());
+    };
+    f.push(
+        "TRCFMT",
+        &format!("{};{};E;{};F", trace.format, trace.radii.len(), trace.side),
+    )?;
+    for chunk in trace.radii.chunks(10) {
+        let line: Vec<String> = chunk.iter().map(i32::to_string).collect();
+        f.push("R", &line.join(";"))?;
+    }
+    Ok(())
 }
 
 #[derive(Default)]
@@ -128,6 +155,7 @@ impl ExportQuery {
         Ok(DcsJobFile {
             file_name,
             content,
+            download_url: files.link(&key, crate::import::LINK_TTL)?,
             stored_as: key,
         })
     }

@@ -4,11 +4,14 @@
 
 pub mod dcs;
 pub mod export;
+pub mod import;
 pub mod node;
+pub mod notify;
 pub mod orders;
 pub mod patients;
 pub mod prescriptions;
 pub mod rx;
+pub mod turnaround;
 
 use async_graphql::{MergedObject, MergedSubscription};
 
@@ -21,6 +24,7 @@ pub struct OrdersQuery(
     export::ExportQuery,
     patients::PatientsQuery,
     prescriptions::PrescriptionsQuery,
+    turnaround::TurnaroundQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -28,6 +32,8 @@ pub struct OrdersMutation(
     orders::LensOrdersMutation,
     patients::PatientsMutation,
     prescriptions::PrescriptionsMutation,
+    import::DcsImportMutation,
+    turnaround::TurnaroundMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -38,4 +44,8 @@ impl ils_kernel::Module for Orders {
     type Query = OrdersQuery;
     type Mutation = OrdersMutation;
     type Subscription = OrdersSubscription;
+
+    fn jobs() -> Vec<ils_kernel::JobKind> {
+        vec![notify::mail_kind()]
+    }
 }

@@ -5,10 +5,10 @@
 
 use crate::patients::{PATIENT, practice_tx};
 use crate::prescriptions::PRESCRIPTION;
-use crate::rx::{EyeFit, FrameMeasure, LensDesignExt, Rx, minus_cyl, validate_fit, validate_rx};
+use crate::rx::{EyeFit, FrameMeasure, Rx, minus_cyl, validate_fit, validate_rx};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ErrorExtensions, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ils_entity::{company, lens_order as order, order_status_change as change, patient};
 use ils_entity::{prescription, trade_connection};
 use ils_kernel::authz::require_member;
@@ -142,10 +142,11 @@ pub struct DraftOrderInput {
     pub patient_ref: Option<String>,
     /// Show the patient's name to the lab on this order (default false).
     pub share_patient_name: Option<bool>,
-    /// A stored prescription to copy; or give `rx`.
+    /// A stored prescription to copy, or `rx`; a draft may wait for either.
     pub prescription_id: Option<ID>,
     pub rx: Option<Rx>,
-    pub lens: LensSpec,
+    /// The lens; a draft may wait for it.
+    pub lens: Option<LensSpec>,
     /// The frame's measurements; leave out while the frame is to come.
     pub frame: Option<FrameMeasure>,
     pub right: Option<EyeFit>,
@@ -244,14 +245,16 @@ impl LensOrder {
     async fn patient_name(&self) -> Option<&str> {
         self.row.patient_name.as_deref()
     }
-    async fn rx(&self) -> Result<Rx> {
+    /// Null while a draft waits for its prescription.
+    async fn rx(&self) -> Result<Option<Rx>> {
         Ok(stored(&self.row.rx)?)
     }
     /// The prescription in minus-cylinder form, as labs work.
-    async fn rx_minus_cyl(&self) -> Result<Rx> {
+    async fn rx_minus_cyl(&self) -> Result<Option<Rx>> {
         Ok(stored(&self.row.rx_minus_cyl)?)
     }
-    async fn lens(&self) -> Result<LensSpec> {
+    /// Null while a draft waits for its lens.
+    async fn lens(&self) -> Result<Option<LensSpec>> {
         Ok(stored(&self.row.lens)?)
     }
     /// Null while the frame is to come.
@@ -344,7 +347,11 @@ impl LensOrder {
 
 /// All of a validation's errors as GraphQL errors, each BAD_USER_INPUT with its field
 /// path: the first is returned, the rest are added to the response.
-fn all_errors(ctx: &Context<'_>, prefix: &str, errors: Vec<FieldError>) -> async_graphql::Error {
+pub(crate) fn all_errors(
+    ctx: &Context<'_>,
+    prefix: &str,
+    errors: Vec<FieldError>,
+) -> async_graphql::Error {
     let mut out: Vec<async_graphql::Error> = errors
         .into_iter()
         .map(|e| {
@@ -367,38 +374,46 @@ fn all_errors(ctx: &Context<'_>, prefix: &str, errors: Vec<FieldError>) -> async
 
 const INDICES: [&str; 7] = ["1.50", "1.53", "1.56", "1.59", "1.60", "1.67", "1.74"];
 
-/// The lab's default promise: three working days for stock single vision, more for
-/// multifocals and for coatings and tints (DOMAIN.md).
-pub fn due_date(today: NaiveDate, lens: &LensSpec) -> NaiveDate {
-    let mut days = 3;
-    if lens.design.multifocal() {
-        days += 2;
-    }
-    if !lens.treatments.is_empty() || lens.tint.is_some() {
-        days += 1;
-    }
-    today + Duration::days(days)
-}
-
 /// Everything `submitOrder` checks, all at once, with input paths.
 pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>, AppError> {
-    let rx: Rx = stored(&row.rx)?;
-    let lens: LensSpec = stored(&row.lens)?;
+    let rx: Option<Rx> = stored(&row.rx)?;
+    let lens: Option<LensSpec> = stored(&row.lens)?;
     let fit: Fit = stored(&row.fit)?;
-    let frame: Option<FrameMeasure> = match &row.frame {
-        Some(f) => Some(stored(f)?),
-        None => None,
+    let frame: Option<FrameMeasure> = row.frame.as_deref().map(stored).transpose()?;
+    let (rx, lens) = match (rx, lens) {
+        (Some(rx), Some(lens)) => (rx, lens),
+        (rx, lens) => {
+            let mut missing = Vec::new();
+            if rx.is_none() {
+                missing.push(FieldError {
+                    field: "rx".into(),
+                    message: "the order needs a prescription".into(),
+                });
+            }
+            if lens.is_none() {
+                missing.push(FieldError {
+                    field: "lens".into(),
+                    message: "the order needs a lens".into(),
+                });
+            }
+            // What can be checked without the missing part is checked too.
+            if let Some(rx) = &rx {
+                missing.extend(prefixed("rx.", validate_rx(rx, None, today)));
+            }
+            if let Some(frame) = &frame {
+                let fit_errors = validate_fit(
+                    LensDesign::SingleVision,
+                    Some(frame),
+                    &fit.right,
+                    &fit.left,
+                    &Rx::default(),
+                );
+                missing.extend(fit_errors);
+            }
+            return Ok(missing);
+        }
     };
-    let at = |prefix: &str, errors: Vec<FieldError>| -> Vec<FieldError> {
-        errors
-            .into_iter()
-            .map(|e| FieldError {
-                field: format!("{prefix}{}", e.field),
-                message: e.message,
-            })
-            .collect()
-    };
-    let mut errors = at("rx.", validate_rx(&rx, Some(lens.design), today));
+    let mut errors = prefixed("rx.", validate_rx(&rx, Some(lens.design), today));
     if rx.expires_on.is_some_and(|d| d < today) {
         errors.push(FieldError {
             field: "rx.expiresOn".into(),
@@ -412,6 +427,9 @@ pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>
         &fit.left,
         &rx,
     ));
+    if let Some(frame) = &frame {
+        errors.extend(crate::rx::validate_blank(frame, &rx));
+    }
     if !INDICES
         .iter()
         .any(|i| i.parse::<Decimal>().ok() == Some(lens.index))
@@ -424,25 +442,69 @@ pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>
     Ok(errors)
 }
 
+/// Errors with a path prefix (`rx.` + `right.axis`).
+pub(crate) fn prefixed(prefix: &str, errors: Vec<FieldError>) -> Vec<FieldError> {
+    errors
+        .into_iter()
+        .map(|e| FieldError {
+            field: format!("{prefix}{}", e.field),
+            message: e.message,
+        })
+        .collect()
+}
+
 fn text(value: Option<String>, field: &str, max: usize) -> AppResult<Option<String>> {
     validate::optional_text(value.as_deref(), field, max)
 }
 
-/// A new draft for the acting practice.
-pub async fn draft(
-    db: &Db,
-    ctx: &TenantContext,
-    input: DraftOrderInput,
-) -> AppResult<order::Model> {
-    let (tx, me) = practice_tx(db, ctx).await?;
-    // One draft at a time per practice takes a number: the practice's row is locked
-    // (PostgreSQL; SQLite writes one at a time anyway), so numbers never collide.
-    tx.lock_for_update(
-        tx.select::<company::Entity>()
-            .filter(company::Column::Id.eq(me)),
-    )
-    .one(tx.conn())
-    .await?;
+/// The job a draft input describes, checked for form (not yet for optics).
+struct Job {
+    patient_id: Option<Uuid>,
+    patient_ref: String,
+    patient_name: Option<String>,
+    rx: Option<Rx>,
+    lens: Option<LensSpec>,
+    frame: Option<FrameMeasure>,
+    fit: Fit,
+    job_type: JobType,
+    remake_of: Option<Uuid>,
+    remake_reason: Option<RemakeReason>,
+    requested_date: Option<NaiveDate>,
+    notes: Option<String>,
+}
+
+impl Job {
+    /// The columns the job fills (the same for a new draft and a replaced one).
+    fn columns(&self) -> AppResult<Vec<(order::Column, sea_orm::Value)>> {
+        let minus = self.rx.as_ref().map(|rx| Rx {
+            right: minus_cyl(&rx.right),
+            left: minus_cyl(&rx.left),
+            ..rx.clone()
+        });
+        use order::Column as C;
+        Ok(vec![
+            (C::PatientId, self.patient_id.into()),
+            (C::PatientRef, self.patient_ref.clone().into()),
+            (C::PatientName, self.patient_name.clone().into()),
+            (C::Rx, enc(&self.rx)?.into()),
+            (C::RxMinusCyl, enc(&minus)?.into()),
+            (C::Lens, enc(&self.lens)?.into()),
+            (C::Frame, self.frame.as_ref().map(enc).transpose()?.into()),
+            (C::Fit, enc(&self.fit)?.into()),
+            (C::JobType, self.job_type.as_str().into()),
+            (C::RemakeOf, self.remake_of.into()),
+            (
+                C::RemakeReason,
+                self.remake_reason.map(|r| r.as_str().to_owned()).into(),
+            ),
+            (C::RequestedDate, self.requested_date.into()),
+            (C::Notes, self.notes.clone().into()),
+        ])
+    }
+}
+
+/// Reads a draft input against the practice's own records (`me`).
+async fn job_of(tx: &Tx, me: Uuid, input: DraftOrderInput) -> AppResult<Job> {
     check_magnitudes(&input)?;
     let patient = match &input.patient_id {
         Some(pid) => Some(
@@ -497,13 +559,13 @@ pub async fn draft(
                     "this prescription is another patient's",
                 ));
             }
-            stored::<Rx>(&kept.rx)?
+            Some(stored::<Rx>(&kept.rx)?)
         }
-        (None, Some(rx)) => rx,
-        _ => {
+        (None, rx) => rx,
+        (Some(_), Some(_)) => {
             return Err(AppError::bad_input(
                 "input.rx",
-                "give either a prescriptionId or an rx",
+                "give either a prescriptionId or an rx, not both",
             ));
         }
     };
@@ -539,61 +601,145 @@ pub async fn draft(
             ));
         }
     };
-    let minus = Rx {
-        right: minus_cyl(&rx.right),
-        left: minus_cyl(&rx.left),
-        ..rx.clone()
-    };
-    let fit = Fit {
-        right: input.right.unwrap_or_default(),
-        left: input.left.unwrap_or_default(),
-    };
-    let notes = text(input.notes, "input.notes", 2000)?;
+    Ok(Job {
+        patient_id: patient.as_ref().map(|p| p.id),
+        patient_ref,
+        patient_name,
+        rx,
+        lens: input.lens,
+        frame: input.frame,
+        fit: Fit {
+            right: input.right.unwrap_or_default(),
+            left: input.left.unwrap_or_default(),
+        },
+        job_type,
+        remake_of,
+        remake_reason: input.remake_reason,
+        requested_date: input.requested_date,
+        notes: text(input.notes, "input.notes", 2000)?,
+    })
+}
+
+/// A new draft for the acting practice.
+pub async fn draft(
+    db: &Db,
+    ctx: &TenantContext,
+    input: DraftOrderInput,
+) -> AppResult<order::Model> {
+    let (tx, me) = practice_tx(db, ctx).await?;
+    // One draft at a time per practice takes a number: the practice's row is locked
+    // (PostgreSQL; SQLite writes one at a time anyway), so numbers never collide.
+    tx.lock_for_update(
+        tx.select::<company::Entity>()
+            .filter(company::Column::Id.eq(me)),
+    )
+    .one(tx.conn())
+    .await?;
+    let job = job_of(&tx, me, input).await?;
+    let row = new_draft(&tx, ctx, me, &job).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Inserts a draft of `job`, numbered by counting the practice's orders (under the lock on
+/// the practice's row its caller took), with its first history step.
+async fn new_draft(tx: &Tx, ctx: &TenantContext, me: Uuid, job: &Job) -> AppResult<order::Model> {
     let now = Utc::now();
-    // Numbered by counting the practice's orders, under the lock taken above.
-    {
-        let n = tx
-            .select::<order::Entity>()
-            .filter(order::Column::CompanyId.eq(me))
-            .count(tx.conn())
-            .await?;
-        let row = order::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            company_id: sea_orm::ActiveValue::NotSet,
-            lab_company_id: Set(None),
-            lab_name: Set(None),
-            order_number: Set(format!("ORD-{:06}", n + 1)),
-            status: Set(OrderStatus::Draft.as_str().into()),
-            version: Set(1),
-            patient_id: Set(patient.as_ref().map(|p| p.id)),
-            patient_ref: Set(patient_ref.clone()),
-            patient_name: Set(patient_name.clone()),
-            rx: Set(enc(&rx)?),
-            rx_minus_cyl: Set(enc(&minus)?),
-            lens: Set(enc(&input.lens)?),
-            frame: Set(input.frame.as_ref().map(enc).transpose()?),
-            fit: Set(enc(&fit)?),
-            job_type: Set(job_type.as_str().into()),
-            remake_of: Set(remake_of),
-            remake_reason: Set(input.remake_reason.map(|r| r.as_str().into())),
-            requested_date: Set(input.requested_date),
-            notes: Set(notes.clone()),
-            lab_job_number: Set(None),
-            due_date: Set(None),
-            production_stage: Set(None),
-            hold_question: Set(None),
-            hold_answer: Set(None),
-            carrier: Set(None),
-            tracking_number: Set(None),
-            reject_reason: Set(None),
-            submitted_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
-        let row = tx.insert(row).await?;
-        history(&tx, ctx, &row, None, OrderStatus::Draft, None).await?;
-        tx.commit().await?;
-        Ok(row)
+    let n = tx
+        .select::<order::Entity>()
+        .filter(order::Column::CompanyId.eq(me))
+        .count(tx.conn())
+        .await?;
+    let mut row = order::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: sea_orm::ActiveValue::NotSet,
+        lab_company_id: Set(None),
+        lab_name: Set(None),
+        order_number: Set(format!("ORD-{:06}", n + 1)),
+        status: Set(OrderStatus::Draft.as_str().into()),
+        version: Set(1),
+        lab_job_number: Set(None),
+        due_date: Set(None),
+        production_stage: Set(None),
+        hold_question: Set(None),
+        hold_answer: Set(None),
+        carrier: Set(None),
+        tracking_number: Set(None),
+        reject_reason: Set(None),
+        submitted_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    for (column, value) in job.columns()? {
+        sea_orm::ActiveModelTrait::set(&mut row, column, value);
+    }
+    let row = tx.insert(row).await?;
+    history(tx, ctx, &row, None, OrderStatus::Draft, None).await?;
+    Ok(row)
+}
+
+/// Replaces the whole job of the practice's own DRAFT, on the version the caller saw.
+pub async fn update_draft(
+    db: &Db,
+    ctx: &TenantContext,
+    order_id: Uuid,
+    version: i32,
+    input: DraftOrderInput,
+) -> AppResult<order::Model> {
+    let (tx, me) = practice_tx(db, ctx).await?;
+    let row = tx.get::<order::Entity>(order_id).await?;
+    if row.company_id != me {
+        return Err(AppError::NotFound);
+    }
+    if row.status != OrderStatus::Draft.as_str() {
+        return Err(AppError::Conflict(format!(
+            "the order is {}, not DRAFT: its job can no longer change",
+            row.status
+        )));
+    }
+    let job = job_of(&tx, me, input).await?;
+    if job.remake_of == Some(order_id) {
+        return Err(AppError::bad_input(
+            "input.remakeOf",
+            "an order cannot remake itself",
+        ));
+    }
+    let mut sets: Vec<(order::Column, SimpleExpr)> = job
+        .columns()?
+        .into_iter()
+        .map(|(c, v)| (c, Expr::value(v)))
+        .collect();
+    sets.push((
+        order::Column::Version,
+        Expr::col(order::Column::Version).add(1),
+    ));
+    sets.push((order::Column::UpdatedAt, Expr::value(Utc::now())));
+    let n = tx
+        .update_many::<order::Entity>(
+            sets,
+            Condition::all()
+                .add(order::Column::Id.eq(order_id))
+                .add(order::Column::Version.eq(version))
+                .add(order::Column::Status.eq(OrderStatus::Draft.as_str())),
+        )
+        .await?;
+    if n == 0 {
+        return Err(stale(&tx, order_id, version).await);
+    }
+    let row = tx.get::<order::Entity>(order_id).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The CONFLICT for a write that found the order changed since `version`.
+async fn stale(tx: &Tx, order_id: Uuid, version: i32) -> AppError {
+    match tx.get::<order::Entity>(order_id).await {
+        Ok(now) => AppError::Conflict(format!(
+            "the order changed: it is {} at version {} (you named version {version})",
+            now.status, now.version
+        )),
+        Err(e) => e,
     }
 }
 
@@ -644,18 +790,27 @@ fn check_magnitudes(input: &DraftOrderInput) -> AppResult<()> {
             values.push((format!("input.{side}.fittingHeight"), h));
         }
     }
-    values.push(("input.lens.index".into(), input.lens.index));
+    if let Some(lens) = &input.lens {
+        values.push(("input.lens.index".into(), lens.index));
+    }
     for (field, v) in values {
         if v.abs() > limit {
             return Err(AppError::bad_input(&field, "out of range"));
         }
     }
-    let _ = text(input.lens.tint.clone(), "input.lens.tint", 100)?;
-    let _ = text(
-        input.lens.product_code.clone(),
-        "input.lens.productCode",
-        64,
-    )?;
+    if let Some(lens) = &input.lens {
+        let _ = text(lens.tint.clone(), "input.lens.tint", 100)?;
+        let _ = text(lens.product_code.clone(), "input.lens.productCode", 64)?;
+    }
+    // A trace is checked for form at once: it is the one list a client could make huge.
+    if let Some(trace) = input.frame.as_ref().and_then(|f| f.trace.as_ref())
+        && let Some(e) = crate::rx::validate_trace(trace).into_iter().next()
+    {
+        return Err(AppError::bad_input(
+            &format!("input.frame.{}", e.field),
+            e.message,
+        ));
+    }
     Ok(())
 }
 
@@ -691,6 +846,7 @@ async fn history(
 ils_kernel::domain_event!(OrderSubmitted, "order.submitted", admins_only: false, OrderChange);
 ils_kernel::domain_event!(OrderStatusChanged, "order.status_changed", admins_only: false, OrderChange);
 ils_kernel::domain_event!(OrderShipped, "order.shipped", admins_only: false, OrderChange);
+ils_kernel::domain_event!(OrderMeasured, "order.measurements_updated", admins_only: false, OrderChange);
 
 /// What every order event says.
 #[derive(Serialize, Debug, Clone)]
@@ -875,14 +1031,25 @@ pub async fn move_order(
     use OrderStatus as S;
     match (from, to) {
         (S::Submitted, S::Received) => {
-            let lens: LensSpec = stored(&row.lens)?;
+            let lens: LensSpec = stored::<Option<LensSpec>>(&row.lens)?
+                .ok_or_else(|| AppError::internal("a submitted order without a lens"))?;
             let job = match input.lab_job_number {
                 Some(j) => validate::text(&j, "input.labJobNumber", 40)?,
                 None => format!("J-{}", &row.id.simple().to_string()[24..]),
             };
-            let due = input
-                .due_date
-                .unwrap_or_else(|| due_date(now.date_naive(), &lens));
+            let today = now.date_naive();
+            let due = match input.due_date {
+                Some(d) if d < today => {
+                    return Err(AppError::bad_input(
+                        "input.dueDate",
+                        format!("a due date cannot be in the past (today is {today})"),
+                    ));
+                }
+                Some(d) => d,
+                None => crate::turnaround::rules_of(&tx, me)
+                    .await?
+                    .due(today, &lens),
+            };
             sets.push((order::Column::LabJobNumber, Expr::value(job)));
             sets.push((order::Column::DueDate, Expr::value(due)));
         }
@@ -953,6 +1120,113 @@ pub async fn move_order(
     }
     tx.commit().await?;
     Ok(row)
+}
+
+/// Where the lab may re-measure a job: while it holds it, before quality check.
+const LAB_MEASURES: [OrderStatus; 3] = [
+    OrderStatus::Received,
+    OrderStatus::OnHold,
+    OrderStatus::InProduction,
+];
+
+/// New measurements (the frame, and the fitting heights when given) for the practice's
+/// own draft, or for a job the acting lab holds. For the lab they are checked against the
+/// job at once (every problem, with its path) and the change is kept in the history and
+/// announced to both parties; a draft is checked at submission.
+pub async fn remeasure(
+    db: &Db,
+    ctx: &TenantContext,
+    order_id: Uuid,
+    version: i32,
+    frame: FrameMeasure,
+    fit: Option<Fit>,
+    note: String,
+) -> AppResult<Result<order::Model, Vec<FieldError>>> {
+    let me = require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let row = tx.get::<order::Entity>(order_id).await?;
+    let party = if row.company_id == me {
+        Party::Practice
+    } else if row.lab_company_id == Some(me) {
+        Party::Lab
+    } else {
+        return Err(AppError::NotFound);
+    };
+    let status = OrderStatus::parse(&row.status)
+        .ok_or_else(|| AppError::internal(format!("order status {}", row.status)))?;
+    let open = match party {
+        Party::Practice => status == OrderStatus::Draft,
+        Party::Lab => LAB_MEASURES.contains(&status),
+    };
+    if !open {
+        return Err(AppError::bad_input(
+            "orderId",
+            match party {
+                Party::Practice => format!(
+                    "the order is {}: after submission only the lab re-measures it",
+                    status.as_str()
+                ),
+                Party::Lab => format!(
+                    "the order is {}: a lab re-measures a job while it holds it \
+                     (RECEIVED, ON_HOLD, IN_PRODUCTION)",
+                    status.as_str()
+                ),
+            },
+        ));
+    }
+    if row.version != version {
+        return Err(stale(&tx, order_id, version).await);
+    }
+    let fit = match fit {
+        Some(f) => f,
+        None => stored(&row.fit)?,
+    };
+    let changed = order::Model {
+        frame: Some(enc(&frame)?),
+        fit: enc(&fit)?,
+        ..row.clone()
+    };
+    if party == Party::Lab {
+        let errors: Vec<FieldError> = check_job(&changed, Utc::now().date_naive())?
+            .into_iter()
+            .filter(|e| {
+                ["frame.", "right.", "left."]
+                    .iter()
+                    .any(|p| e.field.starts_with(p))
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Ok(Err(errors));
+        }
+    }
+    let n = tx
+        .update_many::<order::Entity>(
+            vec![
+                (order::Column::Frame, Expr::value(changed.frame.clone())),
+                (order::Column::Fit, Expr::value(changed.fit.clone())),
+                (
+                    order::Column::Version,
+                    Expr::col(order::Column::Version).add(1),
+                ),
+                (order::Column::UpdatedAt, Expr::value(Utc::now())),
+            ],
+            Condition::all()
+                .add(order::Column::Id.eq(order_id))
+                .add(order::Column::Version.eq(version))
+                .add(order::Column::Status.eq(status.as_str())),
+        )
+        .await?;
+    if n == 0 {
+        return Err(stale(&tx, order_id, version).await);
+    }
+    let row = tx.get::<order::Entity>(order_id).await?;
+    if party == Party::Lab {
+        history(&tx, ctx, &row, Some(status), status, Some(note)).await?;
+        tx.emit(&OrderMeasured(order_change(&row)), &parties(&row))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Ok(row))
 }
 
 #[derive(InputObject, Default)]
@@ -1113,6 +1387,24 @@ impl LensOrdersMutation {
     ) -> Result<LensOrder> {
         let (tenant, db) = request_parts(ctx)?;
         let row = draft(db, tenant, input).await?;
+        Ok(LensOrder {
+            viewer: row.company_id,
+            row,
+        })
+    }
+
+    /// Replaces the whole job of your practice's DRAFT (like createOrderDraft's input), on
+    /// the version you saw: CONFLICT when it changed or was submitted meanwhile.
+    async fn update_order_draft(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        input: DraftOrderInput,
+    ) -> Result<LensOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        let order_id = id::decode(ORDER, &id, "id")?;
+        let row = update_draft(db, tenant, order_id, version, input).await?;
         Ok(LensOrder {
             viewer: row.company_id,
             row,

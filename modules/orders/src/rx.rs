@@ -115,6 +115,55 @@ pub struct FrameMeasure {
     pub dbl: Decimal,
     /// Effective diameter (ED), from A to A + 15 mm.
     pub ed: Option<Decimal>,
+    /// The frame's shape as a tracer measured it, when traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<FrameTrace>,
+}
+
+/// A frame tracer's shape: radii from the box centre at equal angles, as the DCS `TRCFMT`
+/// block carries them.
+#[derive(SimpleObject, InputObject, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[graphql(input_name = "FrameTraceInput")]
+#[serde(rename_all = "camelCase")]
+pub struct FrameTrace {
+    /// R, L or B (both eyes, mirrored).
+    pub side: String,
+    /// The DCS trace format (`1`: absolute radii in ASCII), 1 to 8 of A-Z and 0-9.
+    pub format: String,
+    /// Radii in 0.01 mm, 1 to 10,000 of them, each 1..10,000 (0.01 to 100 mm).
+    pub radii: Vec<i32>,
+}
+
+/// The most radii a trace may have (tracers take 400 to 1,000).
+pub const MAX_TRACE_RADII: usize = 10_000;
+
+/// Checks a trace's form; paths are relative to the frame (`trace.radii`).
+pub fn validate_trace(trace: &FrameTrace) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut add = |field: &str, message: &str| {
+        errors.push(FieldError {
+            field: format!("trace.{field}"),
+            message: message.into(),
+        })
+    };
+    if !matches!(trace.side.as_str(), "R" | "L" | "B") {
+        add("side", "R, L or B");
+    }
+    if trace.format.is_empty()
+        || trace.format.len() > 8
+        || !trace
+            .format
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        add("format", "1 to 8 of A-Z and 0-9");
+    }
+    if trace.radii.is_empty() || trace.radii.len() > MAX_TRACE_RADII {
+        add("radii", "1 to 10000 radii");
+    } else if trace.radii.iter().any(|r| !(1..=10_000).contains(r)) {
+        add("radii", "each radius 1..10000 (0.01 mm)");
+    }
+    errors
 }
 
 /// How one lens is placed in the frame.
@@ -296,6 +345,11 @@ impl Errors {
                 self.add("frame.ed", format!("{bounds} to 0.01 mm"));
             }
         }
+        if let Some(trace) = &frame.trace {
+            for e in validate_trace(trace) {
+                self.add(format!("frame.{}", e.field), e.message);
+            }
+        }
         b_ok.then_some(frame.b)
     }
 }
@@ -418,6 +472,32 @@ pub fn min_blank_mm(frame: &FrameMeasure, mono_pd: Decimal) -> Option<Decimal> {
     Some(ed + two * decentration + two)
 }
 
+/// The largest uncut blank labs stock, in mm.
+pub const MAX_BLANK_MM: i64 = 80;
+
+/// Whether each eye's lens can be cut from a stock blank: [`min_blank_mm`] at most
+/// [`MAX_BLANK_MM`]. An eye's mono PD is its own, else half the binocular PD; nothing is
+/// checked without a measured ED or a PD. Errors are on `frame.ed`, naming the eye.
+pub fn validate_blank(frame: &FrameMeasure, rx: &Rx) -> Vec<FieldError> {
+    let max = Decimal::from(MAX_BLANK_MM);
+    [("right", &rx.right), ("left", &rx.left)]
+        .into_iter()
+        .filter_map(|(side, eye)| {
+            let pd = eye
+                .distance_pd
+                .or_else(|| rx.binocular_pd.map(|b| b / Decimal::TWO))?;
+            let need = min_blank_mm(frame, pd)?;
+            (need > max).then(|| FieldError {
+                field: "frame.ed".into(),
+                message: format!(
+                    "the {side} lens needs a {need} mm blank; the largest is {max} mm \
+                     (choose a smaller frame)"
+                ),
+            })
+        })
+        .collect()
+}
+
 /// The cylinder as a number: 0 when absent.
 fn cylinder_of(eye: &EyeRx) -> Decimal {
     eye.cylinder.unwrap_or(Decimal::ZERO)
@@ -528,6 +608,7 @@ mod tests {
             b: d("36"),
             dbl: d("18"),
             ed: Some(d("54.5")),
+            trace: None,
         }
     }
 
@@ -1113,6 +1194,7 @@ mod tests {
             b: d("10"),
             dbl: d("5"),
             ed: Some(d("79")),
+            trace: None,
         };
         let errors = validate_fit(LensDesign::Progressive, Some(&bad), &none, &fit("5"), &rx);
         assert_eq!(
@@ -1137,6 +1219,30 @@ mod tests {
         // A pupil outside the box centre (mono PD 36 > 35) still needs extra blank.
         assert_eq!(min_blank_mm(&frame(), d("36")), Some(d("58.5")));
         assert_eq!(min_blank_mm(&frame(), d("35")), Some(d("56.5")));
+        // 52[]18 ED 54.5 with mono PD 32 needs 62.5; a wide frame with a narrow PD does not fit.
+        let rx = Rx {
+            right: EyeRx {
+                distance_pd: Some(d("32")),
+                ..EyeRx::default()
+            },
+            left: EyeRx::default(),
+            binocular_pd: Some(d("50")),
+            ..Rx::default()
+        };
+        assert!(validate_blank(&frame(), &rx).is_empty());
+        let wide = FrameMeasure {
+            a: d("62"),
+            dbl: d("22"),
+            ed: Some(d("70")),
+            ..frame()
+        };
+        // Right: 70 + 2 x |62 + 22 - 64| / 2 + 2 = 92; left (PD 25): 70 + 34 + 2 = 106.
+        let errors = validate_blank(&wide, &rx);
+        assert_eq!(fields(&errors), ["frame.ed", "frame.ed"]);
+        assert!(
+            errors[0].message.contains("right lens needs a 92 mm"),
+            "{errors:?}"
+        );
         let no_ed = FrameMeasure {
             ed: None,
             ..frame()
