@@ -911,7 +911,7 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
         (ecp, measure.to_owned()),
         (
             lab_id,
-            format!("UPDATE lens_orders SET frame = NULL, lens = '{{}}', version = version + 1"),
+            "UPDATE lens_orders SET lens = '{}', version = version + 1".to_owned(),
         ),
         (
             lab_id,
