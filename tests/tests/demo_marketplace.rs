@@ -1,7 +1,8 @@
 //! The demo data and the playground's marketplace examples belong together: on a fresh
 //! development database the examples in `playground/operations/marketplace.graphql` and
 //! `catalog.graphql` find the demo lab and supplier, the demo practice's connections and
-//! the supplier's catalog. Run here exactly as the playground sends them (by name, from
+//! the supplier's catalog; the `orders.graphql` examples run between the demo practice
+//! and lab. Run here exactly as the playground sends them (by name, from
 //! the files), so neither can drift from the other.
 
 use ils_tests::{Auth, TestServer};
@@ -117,5 +118,85 @@ async fn the_marketplace_examples_work_on_the_demo_data() {
     assert_eq!(edges(&own["catalogItems"]).len(), 2);
     let added = run(&s, &supplier, &catalog, "AddContactLens", json!({})).await;
     assert_eq!(added["createCatalogItem"]["price"]["amount"], "14.90");
+    s.finish().await;
+}
+
+/// The orders tab: the demo practice drafts, submits to the demo lab, completes a second
+/// draft; the lab sees its inbox, accepts, sets its turnaround and exports the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_examples_work_on_the_demo_data() {
+    let s = TestServer::start_with(|c| c.seed_demo = true).await;
+    let practice = s
+        .log_in("admin@brightside.example", "brightside-demo-2026")
+        .await
+        .auth();
+    let lab = s
+        .log_in("admin@clearview.example", "clearview-demo-2026")
+        .await
+        .auth();
+    let market = operations("marketplace.graphql");
+    let orders = operations("orders.graphql");
+    let labs = run(&s, &practice, &market, "FindLabs", json!({})).await;
+    let lab_id = edges(&labs["marketplaceLabs"])[0]["companyId"].clone();
+
+    let draft = run(&s, &practice, &orders, "DraftOrder", json!({})).await;
+    let order_id = draft["createOrderDraft"]["id"].clone();
+    let submitted = run(
+        &s,
+        &practice,
+        &orders,
+        "SubmitOrder",
+        json!({ "orderId": order_id, "labId": lab_id }),
+    )
+    .await;
+    assert_eq!(submitted["submitOrder"]["status"], "SUBMITTED");
+    let mine = run(&s, &practice, &orders, "MyOrders", json!({})).await;
+    assert_eq!(edges(&mine["orders"]).len(), 1);
+
+    // A second draft, completed by the CompleteDraft example.
+    let second = run(&s, &practice, &orders, "DraftOrder", json!({})).await;
+    let completed = run(
+        &s,
+        &practice,
+        &orders,
+        "CompleteDraft",
+        json!({ "orderId": second["createOrderDraft"]["id"], "version": 1 }),
+    )
+    .await;
+    assert_eq!(completed["updateOrderDraft"]["version"], 2);
+
+    // The lab: its rules, its inbox, acceptance with a due date from the rules, the file.
+    let rules = run(&s, &lab, &orders, "MyTurnaround", json!({})).await;
+    assert_eq!(rules["labTurnaround"]["baseDays"], 3);
+    let set = run(&s, &lab, &orders, "SetTurnaround", json!({})).await;
+    assert_eq!(set["updateLabTurnaround"]["baseDays"], 4);
+    let inbox = run(&s, &lab, &orders, "LabInbox", json!({})).await;
+    let inbox = edges(&inbox["labOrders"]);
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    let accepted = run(
+        &s,
+        &lab,
+        &orders,
+        "AcceptOrder",
+        json!({ "orderId": order_id, "version": inbox[0]["version"] }),
+    )
+    .await;
+    assert_eq!(accepted["moveOrder"]["status"], "RECEIVED");
+    assert!(accepted["moveOrder"]["dueDate"].is_string());
+    let file = run(
+        &s,
+        &lab,
+        &orders,
+        "OrderDcs",
+        json!({ "orderId": order_id }),
+    )
+    .await;
+    let link = file["orderDcs"]["downloadUrl"].as_str().unwrap();
+    let got = reqwest::get(s.url(link)).await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(
+        got.text().await.unwrap(),
+        file["orderDcs"]["content"].as_str().unwrap()
+    );
     s.finish().await;
 }

@@ -2,9 +2,11 @@
 //! live events, the checks at submission, the workflow's rules and races, and that nobody
 //! but the two parties sees an order (and the lab never the patient's name).
 
+use ils_tests::receiver::{Received, Receiver};
 use ils_tests::ws;
-use ils_tests::{Session, TestServer, approve, email, listed_company, nodes};
+use ils_tests::{Session, TestServer, approve, email, eventually, listed_company, nodes};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version practiceId labId
     patientId patientRef patientName labJobNumber dueDate productionStage holdQuestion
@@ -79,8 +81,35 @@ async fn connected(s: &TestServer) -> (Session, Session, Session) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followed_live() {
-    let s = TestServer::start().await;
+    // Webhooks to a local receiver are allowed here (never in production mode).
+    let s = TestServer::start_with(|c| {
+        c.webhook_allow_private = true;
+        c.job_poll_ms = 100;
+    })
+    .await;
     let (_, practice, lab) = connected(&s).await;
+    // The practice also follows its orders by webhook.
+    let rx = Receiver::start().await;
+    let hook = s
+        .ok(
+            &practice.auth(),
+            "mutation($url: String!, $types: [String!]!) {
+                createWebhookEndpoint(input: { url: $url, eventTypes: $types }) {
+                    secret endpoint { id eventTypes enabled } } }",
+            json!({
+                "url": rx.url("/hooks/orders"),
+                "types": ["order.submitted", "order.status_changed", "order.shipped"]
+            }),
+        )
+        .await;
+    let hook_secret = hook["createWebhookEndpoint"]["secret"]
+        .as_str()
+        .expect("a webhook secret")
+        .to_owned();
+    assert_eq!(
+        hook["createWebhookEndpoint"]["endpoint"]["enabled"], true,
+        "{hook}"
+    );
     // Live from here: a profile save is the sentinel that proves the subscription is on.
     let sentinel = || async {
         s.ok(
@@ -219,6 +248,69 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
         11
     );
     assert_eq!(types.iter().filter(|t| *t == "order.shipped").count(), 1);
+
+    // By webhook: the submission, one status change per move (11 moves above: RECEIVED,
+    // ON_HOLD, the practice's RECEIVED, 4 x IN_PRODUCTION, QUALITY_CHECK, SHIPPED, ARRIVED,
+    // DELIVERED) and the shipment, each signed with the endpoint's secret.
+    let expected = [
+        ("order.submitted", 1),
+        ("order.status_changed", 11),
+        ("order.shipped", 1),
+    ];
+    let count_of = |got: &[Received], ty: &str| {
+        got.iter()
+            .filter(|r| r.json()["type"] == ty && r.json()["data"]["orderId"] == order["id"])
+            .count()
+    };
+    rx.wait_until(
+        Duration::from_secs(30),
+        "every order event of the journey",
+        |got| expected.iter().all(|(ty, n)| count_of(got, ty) >= *n),
+    )
+    .await;
+    // Once every delivery of the endpoint has succeeded, nothing more is on its way.
+    eventually(
+        "13 webhook deliveries, all DELIVERED",
+        Duration::from_secs(30),
+        || async {
+            let all = nodes(
+                &s.ok(
+                    &practice.auth(),
+                    "{ webhookDeliveries(first: 100) { edges { node { eventType status } } } }",
+                    json!({}),
+                )
+                .await["webhookDeliveries"],
+            );
+            if all.len() == 13 && all.iter().all(|d| d["status"] == "DELIVERED") {
+                Ok(())
+            } else {
+                Err(all)
+            }
+        },
+    )
+    .await;
+    let got = rx.requests();
+    assert_eq!(got.len(), 13, "exactly the 13 order events were delivered");
+    for (ty, n) in expected {
+        assert_eq!(count_of(&got, ty), n, "{ty}");
+    }
+    let mut event_ids = vec![];
+    for r in &got {
+        let body = r.json();
+        assert!(r.verifies(&hook_secret), "unsigned: {:?} {body}", r.headers);
+        assert_eq!(r.path, "/hooks/orders");
+        assert_eq!(body["data"]["orderId"], order["id"], "{body}");
+        assert_eq!(
+            r.header("x-ils-event-type"),
+            body["type"].as_str(),
+            "{body}"
+        );
+        assert_eq!(r.event_id(), body["id"].as_str(), "{body}");
+        event_ids.push(body["id"].as_str().expect("an event id").to_owned());
+    }
+    event_ids.sort();
+    event_ids.dedup();
+    assert_eq!(event_ids.len(), 13, "each event delivered once");
     s.finish().await;
 }
 

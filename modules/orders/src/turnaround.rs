@@ -14,6 +14,8 @@ use ils_kernel::{AppError, AppResult, Tx, request_parts};
 use ils_marketplace::catalog::draft::{FieldError, LensDesign, LensTreatment};
 use ils_tenancy::model::CompanyType;
 use sea_orm::ActiveValue::Set;
+use sea_orm::ColumnTrait;
+use sea_orm::sea_query::Expr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -216,18 +218,25 @@ impl TurnaroundMutation {
         if !errors.is_empty() {
             return Err(all_errors(ctx, "input", errors));
         }
-        let row = lab_turnaround::ActiveModel {
-            company_id: Set(me),
-            rules: Set(enc(&input)?),
-            updated_at: Set(Utc::now()),
-        };
-        match tx.find::<lab_turnaround::Entity>(me).await? {
-            Some(_) => {
-                tx.update(row).await?;
-            }
-            None => {
-                tx.insert(row).await?;
-            }
+        let (rules, now) = (enc(&input)?, Utc::now());
+        // The owner column is the key here, and the guard never writes an owner column in
+        // an update: the row is replaced by its key instead.
+        let updated = tx
+            .update_many::<lab_turnaround::Entity>(
+                vec![
+                    (lab_turnaround::Column::Rules, Expr::value(rules.clone())),
+                    (lab_turnaround::Column::UpdatedAt, Expr::value(now)),
+                ],
+                lab_turnaround::Column::CompanyId.eq(me),
+            )
+            .await?;
+        if updated == 0 {
+            tx.insert(lab_turnaround::ActiveModel {
+                company_id: Set(me),
+                rules: Set(rules),
+                updated_at: Set(now),
+            })
+            .await?;
         }
         tx.commit().await?;
         Ok(input)

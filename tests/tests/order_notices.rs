@@ -1,0 +1,854 @@
+//! What a practice hears about its orders without looking: an email to the person who
+//! submitted an order whenever the lab does something the practice must know (and never
+//! the patient's name), and due dates that follow the lab's own turnaround rules.
+
+use base64::Engine;
+use chrono::{Datelike, NaiveDate, Weekday};
+use ils_tests::{Auth, PASSWORD, Session, TestServer, email, eventually, listed_company};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version practiceId labId
+    patientId patientRef patientName labJobNumber dueDate productionStage holdQuestion
+    holdAnswer carrier trackingNumber rejectReason
+    history { fromStatus toStatus actorCompanyId note } }";
+
+fn q(op: &str) -> String {
+    format!("{op} {FIELDS}")
+}
+
+fn progressive_draft(patient_ref: &str) -> Value {
+    json!({
+        "patientRef": patient_ref,
+        "rx": {
+            "right": { "sphere": "-2.25", "cylinder": "-0.75", "axis": 175, "add": "2.00", "distancePd": "31.5" },
+            "left": { "sphere": "-1.75", "cylinder": "-0.50", "axis": 10, "add": "2.00", "distancePd": "32.0" }
+        },
+        "lens": { "design": "PROGRESSIVE", "index": "1.67", "treatments": ["ANTI_REFLECTIVE"] },
+        "frame": { "a": "52", "b": "36", "dbl": "18", "ed": "55" },
+        "right": { "fittingHeight": "19" },
+        "left": { "fittingHeight": "19" }
+    })
+}
+
+fn single_vision_draft(patient_ref: &str) -> Value {
+    json!({
+        "patientRef": patient_ref,
+        "rx": {
+            "right": { "sphere": "-1.25", "cylinder": "-0.50", "axis": 90, "distancePd": "31.0" },
+            "left": { "sphere": "-1.00", "cylinder": "-0.25", "axis": 80, "distancePd": "31.0" }
+        },
+        "lens": { "design": "SINGLE_VISION", "index": "1.60", "treatments": [] },
+        "frame": { "a": "50", "b": "34", "dbl": "19", "ed": "53" }
+    })
+}
+
+async fn draft(s: &TestServer, who: &Session, input: Value) -> Value {
+    s.ok(
+        &who.auth(),
+        &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+        json!({ "i": input }),
+    )
+    .await["createOrderDraft"]
+        .clone()
+}
+
+async fn submit(s: &TestServer, who: &Session, order: &Value, lab: &Session) -> (u16, Value) {
+    s.post(
+        &who.auth(),
+        &q("mutation($id: ID!, $lab: ID!) { submitOrder(id: $id, labId: $lab) { ...O } }"),
+        json!({ "id": order["id"], "lab": lab.company_id }),
+    )
+    .await
+}
+
+async fn submitted(s: &TestServer, who: &Session, order: &Value, lab: &Session) -> Value {
+    let (_, body) = submit(s, who, order, lab).await;
+    let o = body["data"]["submitOrder"].clone();
+    assert_eq!(o["status"], "SUBMITTED", "{body}");
+    o
+}
+
+async fn mv(s: &TestServer, who: &Session, order: &Value, to: &str, extra: Value) -> (u16, Value) {
+    let mut input = json!({ "id": order["id"], "version": order["version"], "to": to });
+    for (k, v) in extra.as_object().unwrap() {
+        input[k] = v.clone();
+    }
+    s.post(
+        &who.auth(),
+        &q("mutation($i: MoveOrderInput!) { moveOrder(input: $i) { ...O } }"),
+        json!({ "i": input }),
+    )
+    .await
+}
+
+async fn moved(s: &TestServer, who: &Session, order: &Value, to: &str, extra: Value) -> Value {
+    let (_, body) = mv(s, who, order, to, extra).await;
+    assert!(body.get("errors").is_none(), "{to}: {body}");
+    body["data"]["moveOrder"].clone()
+}
+
+/// A practice actively connected to a listed, approved lab.
+async fn connected(s: &TestServer) -> (Session, Session, Session) {
+    let pa = s.platform_admin().await;
+    let lab = listed_company(s, &pa, "Notice Lens Lab", "LAB", json!({})).await;
+    let practice = s.sign_up("Notice Optics", "ECP", &email("notice")).await;
+    ils_tests::connect(s, &practice, &lab).await;
+    (pa, practice, lab)
+}
+
+/// Invites a member with `role` into the admin's company and signs them in; returns the
+/// session and the member's login email.
+async fn member_with_email(s: &TestServer, admin: &Session, role: &str) -> (Session, String) {
+    let address = email("member");
+    let inv = s
+        .ok(
+            &admin.auth(),
+            "mutation($e: String!, $r: Role!) { inviteUser(email: $e, role: $r) { token } }",
+            json!({ "e": address, "r": role }),
+        )
+        .await;
+    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Nora\", lastName: \"Vance\") {
+        accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+    let session = Session::from_payload(
+        &s.ok(
+            &Auth::None,
+            accept,
+            json!({ "t": inv["inviteUser"]["token"], "p": PASSWORD }),
+        )
+        .await["acceptInvitation"],
+    );
+    (session, address)
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading the mail folder (as tests/tests/mail.rs does).
+
+/// The readable text of a message: headers as they are, the body with quoted-printable
+/// soft breaks and `=3D` undone, and base64 parts decoded.
+fn readable(raw: &str) -> String {
+    let mut out = raw
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    if raw
+        .to_ascii_lowercase()
+        .contains("content-transfer-encoding: base64")
+    {
+        // Decode every run of base64 lines after a blank line.
+        for part in raw.split("\r\n\r\n").chain(raw.split("\n\n")).skip(1) {
+            let b64: String = part
+                .lines()
+                .take_while(|l| !l.starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("");
+            let b64: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) {
+                out.push('\n');
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
+}
+
+/// The .eml files in `dir` (none when it does not exist).
+fn messages(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            Some((p, text))
+        })
+        .collect()
+}
+
+/// One message as the recipient reads it.
+#[derive(Clone, Debug)]
+struct Mail {
+    path: PathBuf,
+    to: String,
+    subject: String,
+    /// The whole message made readable (headers and decoded body).
+    text: String,
+}
+
+/// Undoes RFC 2047 encoded words (`=?utf-8?B?...?=`, `=?utf-8?Q?...?=`) in a header value.
+fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    let mut last_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let before = &rest[..start];
+        let after = &rest[start + 2..];
+        let parts: Vec<&str> = after.splitn(3, '?').collect();
+        let decoded = if parts.len() == 3 {
+            let (enc, tail) = (parts[1], parts[2]);
+            tail.find("?=").and_then(|end| {
+                let data = &tail[..end];
+                let bytes = match enc.to_ascii_uppercase().as_str() {
+                    "B" => base64::engine::general_purpose::STANDARD
+                        .decode(data.as_bytes())
+                        .ok()?,
+                    "Q" => qp_bytes(&data.replace('_', " ")),
+                    _ => return None,
+                };
+                let consumed = start + 2 + parts[0].len() + 1 + enc.len() + 1 + end + 2;
+                Some((String::from_utf8_lossy(&bytes).into_owned(), consumed))
+            })
+        } else {
+            None
+        };
+        match decoded {
+            Some((word, consumed)) => {
+                // Whitespace between two encoded words is not part of the text.
+                if !(last_was_word && before.trim().is_empty()) {
+                    out.push_str(before);
+                }
+                out.push_str(&word);
+                rest = &rest[consumed..];
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+                last_was_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Quoted-printable to bytes (soft line breaks removed, `=XX` decoded).
+fn qp_bytes(s: &str) -> Vec<u8> {
+    let s = s.replace("=\r\n", "").replace("=\n", "");
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'='
+            && i + 2 < b.len()
+            && let Ok(hex) = std::str::from_utf8(&b[i + 1..i + 3])
+            && let Ok(v) = u8::from_str_radix(hex, 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Parses an .eml file: unfolded headers, decoded subject, and the readable text (the
+/// body decoded by its transfer encoding, appended to `readable`).
+fn parse(path: &Path, raw: &str) -> Mail {
+    let normalised = raw.replace("\r\n", "\n");
+    let (head, body) = normalised
+        .split_once("\n\n")
+        .unwrap_or((normalised.as_str(), ""));
+    let mut headers: Vec<(String, String)> = vec![];
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = headers.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let encoding = get("content-transfer-encoding").to_ascii_lowercase();
+    let decoded_body = if encoding == "base64" {
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    } else if encoding == "quoted-printable" {
+        String::from_utf8_lossy(&qp_bytes(body)).into_owned()
+    } else {
+        body.to_owned()
+    };
+    Mail {
+        path: path.to_owned(),
+        to: decode_words(&get("to")),
+        subject: decode_words(&get("subject")),
+        text: format!("{}\n{}", readable(raw), decoded_body),
+    }
+}
+
+fn all_mail(dir: &Path) -> Vec<Mail> {
+    messages(dir).iter().map(|(p, raw)| parse(p, raw)).collect()
+}
+
+/// Lowercase, with `_` and `-` read as spaces (so ON_HOLD, On-hold and "on hold" match).
+fn words_of(s: &str) -> String {
+    s.to_lowercase().replace(['_', '-'], " ")
+}
+
+/// Waits for the mail about `order_number` whose subject names `status`, among the mail
+/// not in `seen`; returns it.
+async fn mail_about(
+    dir: &Path,
+    seen: &BTreeSet<PathBuf>,
+    order_number: &str,
+    status: &str,
+) -> Mail {
+    let word = words_of(status);
+    eventually(
+        &format!("a mail about {order_number} {status} in {}", dir.display()),
+        WAIT,
+        || {
+            let fresh: Vec<Mail> = all_mail(dir)
+                .into_iter()
+                .filter(|m| !seen.contains(&m.path))
+                .collect();
+            let found = fresh
+                .iter()
+                .find(|m| m.subject.contains(order_number) && words_of(&m.subject).contains(&word))
+                .cloned();
+            let result = found.ok_or_else(|| {
+                fresh
+                    .iter()
+                    .map(|m| format!("{} | {}", m.to, m.subject))
+                    .collect::<Vec<_>>()
+            });
+            async move { result }
+        },
+    )
+    .await
+}
+
+/// Waits until the job queue has nothing waiting or running (as the platform admin sees
+/// it: every company's jobs and the platform's own).
+async fn queue_idle(s: &TestServer, pa: &Session) {
+    eventually("the job queue is idle", WAIT, || async {
+        let stats = s
+            .ok(&pa.auth(), "{ jobStats { state count } }", json!({}))
+            .await;
+        let busy: i64 = stats["jobStats"]
+            .as_array()
+            .expect("jobStats")
+            .iter()
+            .filter(|r| r["state"] == "QUEUED" || r["state"] == "RUNNING")
+            .map(|r| r["count"].as_i64().unwrap())
+            .sum();
+        if busy == 0 { Ok(()) } else { Err(stats) }
+    })
+    .await;
+}
+
+/// The date as a practice might read it in a message.
+fn date_forms(d: NaiveDate) -> Vec<String> {
+    [
+        "%Y-%m-%d",
+        "%-d %B %Y",
+        "%-d %b %Y",
+        "%B %-d, %Y",
+        "%d/%m/%Y",
+    ]
+    .iter()
+    .map(|f| d.format(f).to_string())
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_practice_is_mailed_about_what_the_lab_does() {
+    let s = TestServer::start_with(|c| c.job_poll_ms = 100).await;
+    assert!(s.server.state.config.smtp_url.is_none());
+    let mail_dir = s.server.state.config.data_dir.join("mail");
+    let (pa, practice, lab) = connected(&s).await;
+    // The orders are drafted and submitted by a staff member, not the practice's admin:
+    // the mail goes to whoever submitted.
+    let (optician, optician_email) = member_with_email(&s, &practice, "STAFF").await;
+
+    // The invitation mail is the only mail before any order; set it aside.
+    eventually("the invitation mail", WAIT, || {
+        let all = all_mail(&mail_dir);
+        let ok = all.iter().any(|m| m.to.contains(&optician_email));
+        let r = if ok { Ok(()) } else { Err(all) };
+        async move { r }
+    })
+    .await;
+    queue_idle(&s, &pa).await;
+    let mut seen: BTreeSet<PathBuf> = all_mail(&mail_dir).into_iter().map(|m| m.path).collect();
+    let before_orders = seen.clone();
+
+    // A stored patient whose name is not shared with the lab (and never mailed).
+    let patient = s
+        .ok(
+            &optician.auth(),
+            "mutation { createPatient(input: { firstName: \"Philippa\", lastName: \"Quennell\", externalRef: \"PMS-4711\" }) { id } }",
+            json!({}),
+        )
+        .await["createPatient"]["id"]
+        .clone();
+    let from_patient = || {
+        let mut input = progressive_draft("ignored");
+        input.as_object_mut().unwrap().remove("patientRef");
+        input["patientId"] = patient.clone();
+        input["sharePatientName"] = json!(false);
+        input
+    };
+    let check = |m: &Mail, number: &str| {
+        assert!(
+            m.to.contains(&optician_email),
+            "mail to {} instead of the submitter {optician_email}: {}",
+            m.to,
+            m.text
+        );
+        assert!(m.subject.contains(number), "subject {:?}", m.subject);
+        assert!(
+            m.text.contains("PMS-4711"),
+            "no patient reference in:\n{}",
+            m.text
+        );
+        for name in ["Philippa", "Quennell"] {
+            assert!(
+                !m.text.contains(name),
+                "the patient's name is in the mail:\n{}",
+                m.text
+            );
+        }
+    };
+
+    // Submitted.
+    let order = draft(&s, &optician, from_patient()).await;
+    assert_eq!(order["patientRef"], "PMS-4711", "{order}");
+    let number = order["orderNumber"].as_str().unwrap().to_owned();
+    let order = submitted(&s, &optician, &order, &lab).await;
+    let m = mail_about(&mail_dir, &seen, &number, "submitted").await;
+    check(&m, &number);
+    seen.insert(m.path);
+
+    // Received by the lab: its job number and the due date.
+    let order = moved(
+        &s,
+        &lab,
+        &order,
+        "RECEIVED",
+        json!({ "labJobNumber": "LAB-77" }),
+    )
+    .await;
+    let due: NaiveDate = order["dueDate"]
+        .as_str()
+        .expect("a due date")
+        .parse()
+        .unwrap();
+    let m = mail_about(&mail_dir, &seen, &number, "received").await;
+    check(&m, &number);
+    assert!(m.text.contains("LAB-77"), "no lab job number:\n{}", m.text);
+    assert!(
+        date_forms(due).iter().any(|d| m.text.contains(d)),
+        "no due date {due} in:\n{}",
+        m.text
+    );
+    seen.insert(m.path);
+
+    // On hold: the lab's question.
+    let question = "Is the left PD really 32.0 mm or 33.0 mm?";
+    let order = moved(&s, &lab, &order, "ON_HOLD", json!({ "question": question })).await;
+    let m = mail_about(&mail_dir, &seen, &number, "on hold").await;
+    check(&m, &number);
+    assert!(m.text.contains(question), "no question in:\n{}", m.text);
+    seen.insert(m.path);
+
+    // The practice answers (its own move: no mail); production and QC: no mail.
+    let order = moved(
+        &s,
+        &optician,
+        &order,
+        "RECEIVED",
+        json!({ "answer": "32.0 mm, measured twice" }),
+    )
+    .await;
+    let order = moved(
+        &s,
+        &lab,
+        &order,
+        "IN_PRODUCTION",
+        json!({ "stage": "SURFACING" }),
+    )
+    .await;
+    let order = moved(&s, &lab, &order, "QUALITY_CHECK", json!({})).await;
+
+    // Shipped: the carrier and the tracking number.
+    let order = moved(
+        &s,
+        &lab,
+        &order,
+        "SHIPPED",
+        json!({ "carrier": "DPD Local", "trackingNumber": "15501234567890" }),
+    )
+    .await;
+    let m = mail_about(&mail_dir, &seen, &number, "shipped").await;
+    check(&m, &number);
+    assert!(m.text.contains("DPD Local"), "no carrier in:\n{}", m.text);
+    assert!(
+        m.text.contains("15501234567890"),
+        "no tracking number in:\n{}",
+        m.text
+    );
+    seen.insert(m.path);
+
+    // The practice's own moves: no mail.
+    let order = moved(&s, &optician, &order, "ARRIVED", json!({})).await;
+    let order = moved(&s, &optician, &order, "DELIVERED", json!({})).await;
+    assert_eq!(order["status"], "DELIVERED");
+
+    // A second order the lab rejects: its submission and the rejection with the reason.
+    let second = draft(&s, &optician, from_patient()).await;
+    let second_number = second["orderNumber"].as_str().unwrap().to_owned();
+    assert_ne!(second_number, number);
+    let second = submitted(&s, &optician, &second, &lab).await;
+    let m = mail_about(&mail_dir, &seen, &second_number, "submitted").await;
+    check(&m, &second_number);
+    seen.insert(m.path);
+    let reason = "The frame is too small for this prescription";
+    let second = moved(&s, &lab, &second, "REJECTED", json!({ "reason": reason })).await;
+    assert_eq!(second["rejectReason"], reason, "{second}");
+    let m = mail_about(&mail_dir, &seen, &second_number, "rejected").await;
+    check(&m, &second_number);
+    assert!(m.text.contains(reason), "no reason in:\n{}", m.text);
+    seen.insert(m.path);
+
+    // The rejection was the last event; once it is mailed and the queue has settled,
+    // every event's mail would exist: exactly these six, one per mailing event.
+    queue_idle(&s, &pa).await;
+    let order_mail: Vec<Mail> = all_mail(&mail_dir)
+        .into_iter()
+        .filter(|m| !before_orders.contains(&m.path))
+        .collect();
+    let summary: Vec<String> = order_mail
+        .iter()
+        .map(|m| format!("{} | {}", m.to, m.subject))
+        .collect();
+    assert_eq!(order_mail.len(), 6, "{summary:#?}");
+    let subjects_of = |n: &str| {
+        let mut v: Vec<String> = order_mail
+            .iter()
+            .filter(|m| m.subject.contains(n))
+            .map(|m| words_of(&m.subject))
+            .collect();
+        v.sort();
+        v
+    };
+    let first = subjects_of(&number);
+    assert_eq!(first.len(), 4, "{summary:#?}");
+    for word in ["submitted", "received", "on hold", "shipped"] {
+        assert_eq!(
+            first.iter().filter(|s| s.contains(word)).count(),
+            1,
+            "{word}: {summary:#?}"
+        );
+    }
+    let second_subjects = subjects_of(&second_number);
+    assert_eq!(second_subjects.len(), 2, "{summary:#?}");
+    for word in ["submitted", "rejected"] {
+        assert_eq!(
+            second_subjects.iter().filter(|s| s.contains(word)).count(),
+            1,
+            "{word}: {summary:#?}"
+        );
+    }
+    for m in &order_mail {
+        check(
+            m,
+            if m.subject.contains(&number) {
+                &number
+            } else {
+                &second_number
+            },
+        );
+    }
+    s.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Turnaround.
+
+const TURNAROUND: &str = "{ labTurnaround { baseDays tintDays
+    designDays { design days } treatmentDays { treatment days } } }";
+const UPDATE_TURNAROUND: &str =
+    "mutation($i: LabTurnaroundInput!) { updateLabTurnaround(input: $i) {
+    baseDays tintDays designDays { design days } treatmentDays { treatment days } } }";
+
+/// A turnaround with its lists sorted (the API does not promise an order).
+fn normalised(t: &Value) -> Value {
+    let sorted = |list: &Value, key: &str| {
+        let mut v: Vec<(String, i64)> = list
+            .as_array()
+            .unwrap_or_else(|| panic!("not a list: {t}"))
+            .iter()
+            .map(|e| {
+                (
+                    e[key].as_str().unwrap().to_owned(),
+                    e["days"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        json!(v)
+    };
+    json!({
+        "baseDays": t["baseDays"],
+        "tintDays": t["tintDays"],
+        "designDays": sorted(&t["designDays"], "design"),
+        "treatmentDays": sorted(&t["treatmentDays"], "treatment"),
+    })
+}
+
+/// `from` plus `n` working days (Saturdays and Sundays are not counted).
+fn add_working_days(from: NaiveDate, n: u32) -> NaiveDate {
+    let mut d = from;
+    let mut left = n;
+    while left > 0 {
+        d = d.succ_opt().unwrap();
+        if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    d
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// The lab receives `order` without a due date; returns the due date it got, checked to
+/// be `n` working days after the day it was received (either side of a midnight UTC).
+async fn received_due(s: &TestServer, lab: &Session, order: &Value, n: u32) -> NaiveDate {
+    let before = today();
+    let o = moved(s, lab, order, "RECEIVED", json!({})).await;
+    let after = today();
+    let due: NaiveDate = o["dueDate"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no due date: {o}"))
+        .parse()
+        .unwrap();
+    let expected = [add_working_days(before, n), add_working_days(after, n)];
+    assert!(
+        expected.contains(&due),
+        "due {due}, expected {} ({n} working days from {before})",
+        expected[0]
+    );
+    due
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lab_sets_its_own_turnaround_and_due_dates_follow_it() {
+    let s = TestServer::start().await;
+    let (_, practice, lab) = connected(&s).await;
+    let lab_staff = member_with_email(&s, &lab, "STAFF").await.0;
+    let lab_manager = member_with_email(&s, &lab, "MANAGER").await.0;
+
+    // The defaults, before any update; every member of the lab reads them.
+    let defaults = json!({
+        "baseDays": 3,
+        "tintDays": 1,
+        "designDays": [["BIFOCAL", 2], ["OFFICE", 2], ["PROGRESSIVE", 2], ["TRIFOCAL", 2]],
+        "treatmentDays": [["ANTI_REFLECTIVE", 1], ["BLUE_FILTER", 1], ["PHOTOCHROMIC", 1], ["POLARISED", 1], ["TINT", 1]],
+    });
+    for who in [&lab, &lab_staff, &lab_manager] {
+        let got = s.ok(&who.auth(), TURNAROUND, json!({})).await;
+        assert_eq!(normalised(&got["labTurnaround"]), defaults, "{got}");
+    }
+
+    let valid = json!({
+        "baseDays": 5,
+        "designDays": [{ "design": "PROGRESSIVE", "days": 3 }],
+        "treatmentDays": [
+            { "treatment": "ANTI_REFLECTIVE", "days": 2 },
+            { "treatment": "BLUE_FILTER", "days": 1 }
+        ],
+        "tintDays": 1
+    });
+    // Who may not: the lab's STAFF (update only), a practice (either).
+    assert_eq!(
+        s.error_code(&lab_staff.auth(), UPDATE_TURNAROUND, json!({ "i": valid }))
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        s.error_code(&practice.auth(), UPDATE_TURNAROUND, json!({ "i": valid }))
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        s.error_code(&practice.auth(), TURNAROUND, json!({})).await,
+        "FORBIDDEN"
+    );
+
+    // What may not be: days outside 0..=60, a design or treatment listed twice.
+    for (path, value) in [
+        ("baseDays", json!(61)),
+        ("baseDays", json!(-1)),
+        ("tintDays", json!(61)),
+        ("tintDays", json!(-1)),
+        (
+            "designDays",
+            json!([{ "design": "PROGRESSIVE", "days": 61 }]),
+        ),
+        (
+            "designDays",
+            json!([{ "design": "PROGRESSIVE", "days": -1 }]),
+        ),
+        (
+            "treatmentDays",
+            json!([{ "treatment": "ANTI_REFLECTIVE", "days": 61 }]),
+        ),
+        (
+            "treatmentDays",
+            json!([{ "treatment": "ANTI_REFLECTIVE", "days": -1 }]),
+        ),
+        (
+            "designDays",
+            json!([{ "design": "PROGRESSIVE", "days": 3 }, { "design": "PROGRESSIVE", "days": 4 }]),
+        ),
+        (
+            "treatmentDays",
+            json!([{ "treatment": "BLUE_FILTER", "days": 1 }, { "treatment": "BLUE_FILTER", "days": 2 }]),
+        ),
+    ] {
+        let mut input = valid.clone();
+        input[path] = value.clone();
+        let (_, body) = s
+            .post(&lab.auth(), UPDATE_TURNAROUND, json!({ "i": input }))
+            .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{path} = {value}: {body}"
+        );
+        // The field path names the input and the list or value at fault.
+        let field = &body["errors"][0]["extensions"]["field"];
+        assert_eq!(
+            (&field[0], &field[1]),
+            (&json!("input"), &json!(path)),
+            "{body}"
+        );
+    }
+    let unchanged = s.ok(&lab.auth(), TURNAROUND, json!({})).await;
+    assert_eq!(
+        normalised(&unchanged["labTurnaround"]),
+        defaults,
+        "a refused update changed nothing"
+    );
+
+    // The bounds themselves are fine.
+    let mut edges = valid.clone();
+    edges["baseDays"] = json!(0);
+    edges["tintDays"] = json!(60);
+    let set = s
+        .ok(&lab.auth(), UPDATE_TURNAROUND, json!({ "i": edges }))
+        .await;
+    assert_eq!(
+        (
+            &set["updateLabTurnaround"]["baseDays"],
+            &set["updateLabTurnaround"]["tintDays"]
+        ),
+        (&json!(0), &json!(60)),
+        "{set}"
+    );
+
+    // A manager sets the lab's rules.
+    let updated = s
+        .ok(
+            &lab_manager.auth(),
+            UPDATE_TURNAROUND,
+            json!({ "i": valid }),
+        )
+        .await["updateLabTurnaround"]
+        .clone();
+    let now = normalised(&updated);
+    assert_eq!(now["baseDays"], 5, "{updated}");
+    assert_eq!(now["tintDays"], 1, "{updated}");
+    let days_of = |list: &Value, name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e[0] == name)
+            .map(|e| e[1].clone())
+    };
+    assert_eq!(
+        days_of(&now["designDays"], "PROGRESSIVE"),
+        Some(json!(3)),
+        "{updated}"
+    );
+    assert_eq!(
+        days_of(&now["treatmentDays"], "ANTI_REFLECTIVE"),
+        Some(json!(2)),
+        "{updated}"
+    );
+    assert_eq!(
+        days_of(&now["treatmentDays"], "BLUE_FILTER"),
+        Some(json!(1)),
+        "{updated}"
+    );
+    let read = s.ok(&lab.auth(), TURNAROUND, json!({})).await;
+    assert_eq!(normalised(&read["labTurnaround"]), now, "{read}");
+
+    // A tinted progressive with two treatments: 5 + 3 + max(2, 1) + 1 = 11 working days.
+    let mut tinted = progressive_draft("REF-TAT-1");
+    tinted["lens"]["treatments"] = json!(["ANTI_REFLECTIVE", "BLUE_FILTER"]);
+    tinted["lens"]["tint"] = json!("Grey 50%");
+    let o = draft(&s, &practice, tinted).await;
+    let o = submitted(&s, &practice, &o, &lab).await;
+    received_due(&s, &lab, &o, 11).await;
+
+    // A single vision lens without treatments: the base days alone.
+    let o = draft(&s, &practice, single_vision_draft("REF-TAT-2")).await;
+    let o = submitted(&s, &practice, &o, &lab).await;
+    received_due(&s, &lab, &o, 5).await;
+
+    // An explicit due date in the past is refused; today or later is taken as given.
+    let o = draft(&s, &practice, progressive_draft("REF-TAT-3")).await;
+    let o = submitted(&s, &practice, &o, &lab).await;
+    let yesterday = today().pred_opt().unwrap();
+    let (_, body) = mv(
+        &s,
+        &lab,
+        &o,
+        "RECEIVED",
+        json!({ "dueDate": yesterday.to_string() }),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        json!(["input", "dueDate"]),
+        "{body}"
+    );
+    let later = today() + chrono::Duration::days(30);
+    let o = moved(
+        &s,
+        &lab,
+        &o,
+        "RECEIVED",
+        json!({ "dueDate": later.to_string() }),
+    )
+    .await;
+    assert_eq!(o["dueDate"], later.to_string(), "{o}");
+    s.finish().await;
+}
