@@ -23,6 +23,8 @@ pub struct Model {
     pub patient_ref: String,
     /// The patient's name, copied only when the practice chose to share it on this order.
     pub patient_name: Option<String>,
+    /// Shared only when the practice chose to, like the name.
+    pub patient_birth_date: Option<Date>,
     /// The prescription for this job (JSON, as entered) and its minus-cyl form.
     #[sea_orm(column_type = "Text")]
     pub rx: String,
@@ -55,6 +57,7 @@ pub struct Model {
     pub tracking_number: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub reject_reason: Option<String>,
+    pub cancel_reason: Option<String>,
     pub submitted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -20,6 +20,7 @@ fn order_rules(app: &str) -> String {
               OR NEW.lens <> OLD.lens OR NEW.patient_ref <> OLD.patient_ref\n\
               OR NEW.patient_name IS DISTINCT FROM OLD.patient_name\n\
               OR NEW.patient_id IS DISTINCT FROM OLD.patient_id OR NEW.job_type <> OLD.job_type\n\
+              OR NEW.patient_birth_date IS DISTINCT FROM OLD.patient_birth_date\n\
               OR NEW.remake_of IS DISTINCT FROM OLD.remake_of;\n\
          DECLARE measured boolean := NEW.frame IS DISTINCT FROM OLD.frame OR NEW.fit <> OLD.fit;\n\
          BEGIN\n\
@@ -52,6 +53,17 @@ fn order_rules(app: &str) -> String {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // A birth date the practice chose to share on an order, and why an order was
+        // cancelled (apart from why a lab rejected one).
+        for column in [date_null("patient_birth_date"), text_null("cancel_reason")] {
+            m.alter_table(
+                Table::alter()
+                    .table("lens_orders")
+                    .add_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
         m.create_table(
             Table::create()
                 .table("lab_turnarounds")
@@ -78,6 +90,15 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for column in ["patient_birth_date", "cancel_reason"] {
+            m.alter_table(
+                Table::alter()
+                    .table("lens_orders")
+                    .drop_column(column)
+                    .to_owned(),
+            )
+            .await?;
+        }
         m.drop_table(Table::drop().table("lab_turnarounds").to_owned())
             .await?;
         Ok(())

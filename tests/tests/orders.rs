@@ -10,7 +10,8 @@ use std::time::Duration;
 
 const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version practiceId labId
     patientId patientRef patientName labJobNumber dueDate productionStage holdQuestion
-    holdAnswer carrier trackingNumber rejectReason jobType remakeOf remakeReason
+    holdAnswer carrier trackingNumber rejectReason cancelReason jobType remakeOf remakeReason
+    patientBirthDate
     rxMinusCyl { right { sphere cylinder axis } }
     history { fromStatus toStatus actorCompanyId note } }";
 
@@ -484,18 +485,70 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
         body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{body}"
     );
+    // The same production stage twice is no move.
+    let (_, body) = mv(
+        &s,
+        &lab,
+        &o2,
+        "IN_PRODUCTION",
+        json!({ "stage": "SURFACING" }),
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        json!(["input", "stage"]),
+        "{body}"
+    );
 
-    // A remake names its original and a reason.
-    let remake = draft(&s, &practice, {
+    // A cancellation keeps its reason apart from a lab's rejection.
+    let o3 = draft(&s, &practice, progressive_draft("REF-3")).await;
+    let (_, body) = submit(&s, &practice, &o3, &lab).await;
+    let o3 = moved(
+        &s,
+        &practice,
+        &body["data"]["submitOrder"],
+        "CANCELLED",
+        json!({ "reason": "the patient moved away" }),
+    )
+    .await;
+    assert_eq!(o3["cancelReason"], "the patient moved away");
+    assert_eq!(o3["rejectReason"], Value::Null);
+
+    // A remake is of lenses that were made: not of a job still in production.
+    let remake_of = |original: &Value| {
         let mut r = progressive_draft("REF-2");
         r["jobType"] = json!("REMAKE");
-        r["remakeOf"] = o2["id"].clone();
+        r["remakeOf"] = original["id"].clone();
         r["remakeReason"] = json!("NON_ADAPT");
         r
-    })
+    };
+    let (_, body) = s
+        .post(
+            &practice.auth(),
+            &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+            json!({ "i": remake_of(&o2) }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        json!(["input", "remakeOf"]),
+        "{body}"
+    );
+    let o2 = moved(&s, &lab, &o2, "QUALITY_CHECK", json!({})).await;
+    let o2 = moved(
+        &s,
+        &lab,
+        &o2,
+        "SHIPPED",
+        json!({ "carrier": "DPD", "trackingNumber": "15501234" }),
+    )
     .await;
+
+    // A remake names its original and a reason.
+    let remake = draft(&s, &practice, remake_of(&o2)).await;
     assert_eq!(remake["remakeOf"], o2["id"]);
-    assert_eq!(remake["orderNumber"], "ORD-000003");
+    assert_eq!(remake["orderNumber"], "ORD-000004");
+    assert_eq!(remake["remakeReason"], "NON_ADAPT");
     s.finish().await;
 }
 
@@ -537,7 +590,52 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
         .await;
     assert_eq!(theirs["order"]["patientRef"], "PMS-9");
     assert_eq!(theirs["order"]["patientName"], Value::Null);
+    assert_eq!(theirs["order"]["patientBirthDate"], Value::Null);
     assert_eq!(theirs["order"]["patientId"], Value::Null);
+
+    // Shared on purpose, on another order: the name and birth date, never the record's id;
+    // sharing what the record does not have is refused.
+    let dated = s
+        .ok(
+            &practice.auth(),
+            "mutation { createPatient(input: { firstName: \"Grace\", lastName: \"Hopper\", dateOfBirth: \"1956-12-09\", externalRef: \"PMS-10\" }) { id } }",
+            json!({}),
+        )
+        .await;
+    let mut shared = progressive_draft("ignored");
+    shared.as_object_mut().unwrap().remove("patientRef");
+    shared["patientId"] = dated["createPatient"]["id"].clone();
+    shared["sharePatientName"] = json!(true);
+    shared["sharePatientBirthDate"] = json!(true);
+    let shared = draft(&s, &practice, shared).await;
+    let (_, body) = submit(&s, &practice, &shared, &lab).await;
+    assert!(body["errors"].is_null(), "{body}");
+    let seen = s
+        .ok(
+            &lab.auth(),
+            &q("query($id: ID!) { order(id: $id) { ...O } }"),
+            json!({ "id": shared["id"] }),
+        )
+        .await;
+    assert_eq!(seen["order"]["patientName"], "Grace Hopper");
+    assert_eq!(seen["order"]["patientBirthDate"], "1956-12-09");
+    assert_eq!(seen["order"]["patientId"], Value::Null);
+    let mut undated = progressive_draft("ignored");
+    undated.as_object_mut().unwrap().remove("patientRef");
+    undated["patientId"] = patient["createPatient"]["id"].clone();
+    undated["sharePatientBirthDate"] = json!(true);
+    let (_, body) = s
+        .post(
+            &practice.auth(),
+            &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+            json!({ "i": undated }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        json!(["input", "sharePatientBirthDate"]),
+        "{body}"
+    );
 
     for outsider in [&second_lab, &supplier, &other_practice] {
         let one = s

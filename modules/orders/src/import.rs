@@ -318,6 +318,7 @@ impl DcsImportMutation {
                         format!("DCS-{}", &Uuid::new_v4().simple().to_string()[..8])
                     })),
                     share_patient_name: None,
+                    share_patient_birth_date: None,
                     prescription_id: None,
                     rx: job.rx.clone(),
                     lens: job.lens.clone(),

@@ -142,6 +142,8 @@ pub struct DraftOrderInput {
     pub patient_ref: Option<String>,
     /// Show the patient's name to the lab on this order (default false).
     pub share_patient_name: Option<bool>,
+    /// Show the patient's birth date to the lab on this order (default false).
+    pub share_patient_birth_date: Option<bool>,
     /// A stored prescription to copy, or `rx`; a draft may wait for either.
     pub prescription_id: Option<ID>,
     pub rx: Option<Rx>,
@@ -245,6 +247,10 @@ impl LensOrder {
     async fn patient_name(&self) -> Option<&str> {
         self.row.patient_name.as_deref()
     }
+    /// Only when the practice chose to share it on this order.
+    async fn patient_birth_date(&self) -> Option<NaiveDate> {
+        self.row.patient_birth_date
+    }
     /// Null while a draft waits for its prescription.
     async fn rx(&self) -> Result<Option<Rx>> {
         Ok(stored(&self.row.rx)?)
@@ -306,8 +312,13 @@ impl LensOrder {
     async fn tracking_number(&self) -> Option<&str> {
         self.row.tracking_number.as_deref()
     }
+    /// Why the lab rejected the order.
     async fn reject_reason(&self) -> Option<&str> {
         self.row.reject_reason.as_deref()
+    }
+    /// Why the practice cancelled the order, if it said.
+    async fn cancel_reason(&self) -> Option<&str> {
+        self.row.cancel_reason.as_deref()
     }
     async fn submitted_at(&self) -> Option<DateTime<Utc>> {
         self.row.submitted_at
@@ -462,6 +473,7 @@ struct Job {
     patient_id: Option<Uuid>,
     patient_ref: String,
     patient_name: Option<String>,
+    patient_birth_date: Option<NaiveDate>,
     rx: Option<Rx>,
     lens: Option<LensSpec>,
     frame: Option<FrameMeasure>,
@@ -486,6 +498,7 @@ impl Job {
             (C::PatientId, self.patient_id.into()),
             (C::PatientRef, self.patient_ref.clone().into()),
             (C::PatientName, self.patient_name.clone().into()),
+            (C::PatientBirthDate, self.patient_birth_date.into()),
             (C::Rx, enc(&self.rx)?.into()),
             (C::RxMinusCyl, enc(&minus)?.into()),
             (C::Lens, enc(&self.lens)?.into()),
@@ -541,6 +554,21 @@ async fn job_of(tx: &Tx, me: Uuid, input: DraftOrderInput) -> AppResult<Job> {
         }
         (false, _) => None,
     };
+    let patient_birth_date = match (input.share_patient_birth_date.unwrap_or(false), &patient) {
+        (true, Some(p)) => Some(p.date_of_birth.ok_or_else(|| {
+            AppError::bad_input(
+                "input.sharePatientBirthDate",
+                "the patient record has no birth date",
+            )
+        })?),
+        (true, None) => {
+            return Err(AppError::bad_input(
+                "input.sharePatientBirthDate",
+                "there is no patient record to share",
+            ));
+        }
+        (false, _) => None,
+    };
     let rx = match (&input.prescription_id, input.rx) {
         (Some(rid), None) => {
             let kept = tx
@@ -580,10 +608,25 @@ async fn job_of(tx: &Tx, me: Uuid, input: DraftOrderInput) -> AppResult<Job> {
                 .filter(order::Column::CompanyId.eq(me))
                 .one(tx.conn())
                 .await?;
-            if found.is_none() {
+            let Some(found) = found else {
                 return Err(AppError::bad_input(
                     "input.remakeOf",
                     "no such order of yours",
+                ));
+            };
+            // A remake replaces lenses that were made: the original has left the lab.
+            let made = [
+                OrderStatus::Shipped,
+                OrderStatus::Arrived,
+                OrderStatus::Delivered,
+            ];
+            if !made.iter().any(|s| s.as_str() == found.status) {
+                return Err(AppError::bad_input(
+                    "input.remakeOf",
+                    format!(
+                        "{} is {}: only a shipped, arrived or delivered order is remade",
+                        found.order_number, found.status
+                    ),
                 ));
             }
             Some(earlier)
@@ -605,6 +648,7 @@ async fn job_of(tx: &Tx, me: Uuid, input: DraftOrderInput) -> AppResult<Job> {
         patient_id: patient.as_ref().map(|p| p.id),
         patient_ref,
         patient_name,
+        patient_birth_date,
         rx,
         lens: input.lens,
         frame: input.frame,
@@ -1071,6 +1115,12 @@ pub async fn move_order(
             let stage = input
                 .stage
                 .ok_or_else(|| AppError::bad_input("input.stage", "say which production stage"))?;
+            if from == S::InProduction && row.production_stage.as_deref() == Some(stage.as_str()) {
+                return Err(AppError::bad_input(
+                    "input.stage",
+                    format!("the job is already at {}", stage.as_str()),
+                ));
+            }
             sets.push((order::Column::ProductionStage, Expr::value(stage.as_str())));
             note = Some(stage.as_str().into());
         }
@@ -1082,7 +1132,12 @@ pub async fn move_order(
                     "say why the order is rejected",
                 ));
             }
-            sets.push((order::Column::RejectReason, Expr::value(why.clone())));
+            let column = if to == S::Rejected {
+                order::Column::RejectReason
+            } else {
+                order::Column::CancelReason
+            };
+            sets.push((column, Expr::value(why.clone())));
             note = why;
         }
         (_, S::Shipped) => {
@@ -1303,7 +1358,9 @@ pub async fn audit_identified<'a>(
     rows: impl Iterator<Item = &'a order::Model>,
 ) -> AppResult<()> {
     let ids: Vec<String> = rows
-        .filter(|r| r.patient_id.is_some() || r.patient_name.is_some())
+        .filter(|r| {
+            r.patient_id.is_some() || r.patient_name.is_some() || r.patient_birth_date.is_some()
+        })
         .map(|r| id::encode(ORDER, r.id).to_string())
         .collect();
     crate::patients::audit_read(tx, ctx, client, ids).await
