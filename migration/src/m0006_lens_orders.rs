@@ -9,6 +9,39 @@ use sea_orm_migration::{prelude::*, schema::*};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// This migration's order trigger function (m0007 replaces it, and its `down` puts this
+/// one back).
+pub(crate) fn order_rules(app: &str) -> String {
+    format!(
+        "CREATE OR REPLACE FUNCTION ils_lens_order_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                 DECLARE me uuid := nullif(current_setting('app.company_id', true), '')::uuid;\n\
+                 BEGIN\n\
+                   IF current_user <> '{app}' THEN RETURN NEW; END IF;\n\
+                   IF NEW.company_id <> OLD.company_id OR NEW.order_number <> OLD.order_number\n\
+                      OR NEW.created_at <> OLD.created_at THEN\n\
+                     RAISE EXCEPTION 'an order''s practice and number cannot change';\n\
+                   END IF;\n\
+                   IF NEW.lab_company_id IS DISTINCT FROM OLD.lab_company_id AND NOT (\n\
+                        OLD.lab_company_id IS NULL AND OLD.status = 'DRAFT' AND NEW.status = 'SUBMITTED'\n\
+                        AND me = OLD.company_id) THEN\n\
+                     RAISE EXCEPTION 'an order is sent to a lab once, by its practice, when submitted';\n\
+                   END IF;\n\
+                   IF me IS DISTINCT FROM OLD.company_id AND (\n\
+                        NEW.rx <> OLD.rx OR NEW.rx_minus_cyl <> OLD.rx_minus_cyl OR NEW.lens <> OLD.lens\n\
+                        OR NEW.frame IS DISTINCT FROM OLD.frame OR NEW.fit <> OLD.fit\n\
+                        OR NEW.patient_ref <> OLD.patient_ref\n\
+                        OR NEW.patient_name IS DISTINCT FROM OLD.patient_name\n\
+                        OR NEW.patient_id IS DISTINCT FROM OLD.patient_id) THEN\n\
+                     RAISE EXCEPTION 'only the practice changes the job';\n\
+                   END IF;\n\
+                   IF NEW.version <> OLD.version + 1 THEN\n\
+                     RAISE EXCEPTION 'every change of an order is one version';\n\
+                   END IF;\n\
+                   RETURN NEW;\n\
+                 END $$;"
+    )
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -99,35 +132,11 @@ impl MigrationTrait for Migration {
                  CREATE POLICY practice_creates ON lens_orders AS RESTRICTIVE FOR INSERT TO {app} \
                  WITH CHECK (company_id = {COMPANY} AND lab_company_id IS NULL AND status = 'DRAFT');\n\
                  REVOKE DELETE ON lens_orders FROM {app};\n\
-                 CREATE OR REPLACE FUNCTION ils_lens_order_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
-                 DECLARE me uuid := nullif(current_setting('app.company_id', true), '')::uuid;\n\
-                 BEGIN\n\
-                   IF current_user <> '{app}' THEN RETURN NEW; END IF;\n\
-                   IF NEW.company_id <> OLD.company_id OR NEW.order_number <> OLD.order_number\n\
-                      OR NEW.created_at <> OLD.created_at THEN\n\
-                     RAISE EXCEPTION 'an order''s practice and number cannot change';\n\
-                   END IF;\n\
-                   IF NEW.lab_company_id IS DISTINCT FROM OLD.lab_company_id AND NOT (\n\
-                        OLD.lab_company_id IS NULL AND OLD.status = 'DRAFT' AND NEW.status = 'SUBMITTED'\n\
-                        AND me = OLD.company_id) THEN\n\
-                     RAISE EXCEPTION 'an order is sent to a lab once, by its practice, when submitted';\n\
-                   END IF;\n\
-                   IF me IS DISTINCT FROM OLD.company_id AND (\n\
-                        NEW.rx <> OLD.rx OR NEW.rx_minus_cyl <> OLD.rx_minus_cyl OR NEW.lens <> OLD.lens\n\
-                        OR NEW.frame IS DISTINCT FROM OLD.frame OR NEW.fit <> OLD.fit\n\
-                        OR NEW.patient_ref <> OLD.patient_ref\n\
-                        OR NEW.patient_name IS DISTINCT FROM OLD.patient_name\n\
-                        OR NEW.patient_id IS DISTINCT FROM OLD.patient_id) THEN\n\
-                     RAISE EXCEPTION 'only the practice changes the job';\n\
-                   END IF;\n\
-                   IF NEW.version <> OLD.version + 1 THEN\n\
-                     RAISE EXCEPTION 'every change of an order is one version';\n\
-                   END IF;\n\
-                   RETURN NEW;\n\
-                 END $$;\n\
+                 {rules}\n\
                  CREATE TRIGGER lens_orders_rules BEFORE UPDATE ON lens_orders \
                  FOR EACH ROW EXECUTE FUNCTION ils_lens_order_rules();",
                 app = rls::APP_ROLE,
+                rules = order_rules(rls::APP_ROLE),
             ))
             .await?;
             // History is written once, by a party acting as itself, and read by both.

@@ -10,8 +10,11 @@ use sea_orm_migration::{prelude::*, schema::*};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The order trigger of m0006, with the measurements (frame and fitting) open to the lab
-/// while it holds the job, and the job closed to everyone once it left the draft.
+/// The order trigger of m0006, stricter: the job (everything the draft says) closes to
+/// everyone once submitted, except the measurements (frame and fitting heights), which the
+/// lab re-measures while it holds the job; the lab's own fields (job number, due date,
+/// stage, question, shipment, rejection) are written by the lab only, a cancellation's
+/// reason by the practice only.
 fn order_rules(app: &str) -> String {
     format!(
         "CREATE OR REPLACE FUNCTION ils_lens_order_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
@@ -21,8 +24,21 @@ fn order_rules(app: &str) -> String {
               OR NEW.patient_name IS DISTINCT FROM OLD.patient_name\n\
               OR NEW.patient_id IS DISTINCT FROM OLD.patient_id OR NEW.job_type <> OLD.job_type\n\
               OR NEW.patient_birth_date IS DISTINCT FROM OLD.patient_birth_date\n\
-              OR NEW.remake_of IS DISTINCT FROM OLD.remake_of;\n\
+              OR NEW.remake_of IS DISTINCT FROM OLD.remake_of\n\
+              OR NEW.remake_reason IS DISTINCT FROM OLD.remake_reason\n\
+              OR NEW.requested_date IS DISTINCT FROM OLD.requested_date\n\
+              OR NEW.notes IS DISTINCT FROM OLD.notes;\n\
          DECLARE measured boolean := NEW.frame IS DISTINCT FROM OLD.frame OR NEW.fit <> OLD.fit;\n\
+         DECLARE labs_part boolean := NEW.lab_job_number IS DISTINCT FROM OLD.lab_job_number\n\
+              OR NEW.due_date IS DISTINCT FROM OLD.due_date\n\
+              OR NEW.production_stage IS DISTINCT FROM OLD.production_stage\n\
+              OR NEW.hold_question IS DISTINCT FROM OLD.hold_question\n\
+              OR NEW.carrier IS DISTINCT FROM OLD.carrier\n\
+              OR NEW.tracking_number IS DISTINCT FROM OLD.tracking_number\n\
+              OR NEW.reject_reason IS DISTINCT FROM OLD.reject_reason;\n\
+         DECLARE practices_part boolean := NEW.cancel_reason IS DISTINCT FROM OLD.cancel_reason;\n\
+         DECLARE is_lab boolean := me IS NOT NULL AND me IS NOT DISTINCT FROM OLD.lab_company_id;\n\
+         DECLARE is_practice boolean := me IS NOT NULL AND me = OLD.company_id;\n\
          BEGIN\n\
            IF current_user <> '{app}' THEN RETURN NEW; END IF;\n\
            IF NEW.company_id <> OLD.company_id OR NEW.order_number <> OLD.order_number\n\
@@ -31,16 +47,22 @@ fn order_rules(app: &str) -> String {
            END IF;\n\
            IF NEW.lab_company_id IS DISTINCT FROM OLD.lab_company_id AND NOT (\n\
                 OLD.lab_company_id IS NULL AND OLD.status = 'DRAFT' AND NEW.status = 'SUBMITTED'\n\
-                AND me = OLD.company_id) THEN\n\
+                AND is_practice) THEN\n\
              RAISE EXCEPTION 'an order is sent to a lab once, by its practice, when submitted';\n\
            END IF;\n\
+           IF (job_changed OR measured) AND OLD.status = 'DRAFT' AND NOT is_practice THEN\n\
+             RAISE EXCEPTION 'only the practice changes its draft';\n\
+           END IF;\n\
            IF (job_changed OR measured) AND OLD.status <> 'DRAFT' AND NOT (\n\
-                NOT job_changed AND me = OLD.lab_company_id AND NEW.status = OLD.status\n\
+                NOT job_changed AND is_lab AND NEW.status = OLD.status\n\
                 AND OLD.status IN ('RECEIVED', 'ON_HOLD', 'IN_PRODUCTION')) THEN\n\
              RAISE EXCEPTION 'a job changes only as a draft; then only its lab re-measures it, while it holds it';\n\
            END IF;\n\
-           IF (job_changed OR measured) AND OLD.status = 'DRAFT' AND me IS DISTINCT FROM OLD.company_id THEN\n\
-             RAISE EXCEPTION 'only the practice changes its draft';\n\
+           IF labs_part AND NOT is_lab THEN\n\
+             RAISE EXCEPTION 'the job number, dates, stage, question, shipment and rejection are the lab''s';\n\
+           END IF;\n\
+           IF practices_part AND NOT is_practice THEN\n\
+             RAISE EXCEPTION 'a cancellation is the practice''s';\n\
            END IF;\n\
            IF NEW.version <> OLD.version + 1 THEN\n\
              RAISE EXCEPTION 'every change of an order is one version';\n\
@@ -90,6 +112,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // The earlier trigger first: this one reads the columns dropped below.
+        if m.get_database_backend() == DbBackend::Postgres {
+            m.get_connection()
+                .execute_unprepared(&crate::m0006_lens_orders::order_rules(rls::APP_ROLE))
+                .await?;
+        }
         for column in ["patient_birth_date", "cancel_reason"] {
             m.alter_table(
                 Table::alter()

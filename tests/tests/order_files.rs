@@ -618,6 +618,32 @@ async fn the_lab_updates_measurements_of_a_job_it_holds() {
         "{first}"
     );
 
+    // Both parties' event streams carry the re-measurement (each proven live with its own
+    // profile save as the sentinel).
+    let mut streams = vec![];
+    for who in [&practice, &lab] {
+        let sentinel = || async {
+            s.ok(
+                &who.auth(),
+                "mutation { updateMarketplaceProfile(input: { description: \"x\" }) { companyId } }",
+                json!({}),
+            )
+            .await["updateMarketplaceProfile"]["companyId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        streams.push(
+            ws::subscribe_events_ready(
+                &s,
+                &who.auth(),
+                Some(&["order.measurements_updated", "marketplace.profile_updated"]),
+                sentinel,
+            )
+            .await,
+        );
+    }
+
     // The lab traces the frame.
     let radii: Vec<u32> = (0..40).map(|i| 2500 + (i * 7) % 90).collect();
     let file = tracer_text("54.00", "38.00", "17.00", 'B', &radii);
@@ -647,6 +673,13 @@ async fn the_lab_updates_measurements_of_a_job_it_holds() {
     let labels = strings(&got["labelsRead"]);
     for label in ["HBOX", "VBOX", "DBL", "TRCFMT"] {
         assert!(labels.iter().any(|l| l == label), "{label}: {got}");
+    }
+
+    for stream in &mut streams {
+        let event = ws::next_event(stream).await;
+        assert_eq!(event["type"], "order.measurements_updated", "{event}");
+        assert_eq!(event["data"]["orderId"], id, "{event}");
+        assert_eq!(event["data"]["version"], json!(before + 1), "{event}");
     }
 
     // The practice sees the new frame, and was told live.
@@ -681,6 +714,41 @@ async fn the_lab_updates_measurements_of_a_job_it_holds() {
         errs.iter().all(|(code, _, _)| code == "BAD_USER_INPUT"),
         "B below the fitting height: {body}"
     );
+    let mut fields: Vec<&str> = errs.iter().map(|(_, f, _)| f.as_str()).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["order.left.fittingHeight", "order.right.fittingHeight"],
+        "{body}"
+    );
+    // Numbers far past anything optical, and a trace past any tracer, are refused before
+    // any arithmetic (no internal error).
+    for (huge, field) in [
+        (
+            tracer_text(
+                "79228162514264337593543950335",
+                "38.00",
+                "17.00",
+                'B',
+                &radii,
+            ),
+            "order.frame.a",
+        ),
+        (
+            format!(
+                "{}SEGHT=1000000000000;19\r\n",
+                tracer_text("54.00", "38.00", "17.00", 'B', &radii)
+            ),
+            "order.right.fittingHeight",
+        ),
+        (
+            tracer_text("54.00", "38.00", "17.00", 'B', &[2500; 10_001]),
+            "order.frame.trace.radii",
+        ),
+    ] {
+        let (_, body) = import(&s, &lab, Some((&id, now)), huge.as_bytes()).await;
+        assert_refused(&body, "BAD_USER_INPUT", Some(field), field);
+    }
     // A fitting height too short for a progressive.
     let low = format!(
         "{}SEGHT=12.00;12.00\r\n",
@@ -691,6 +759,13 @@ async fn the_lab_updates_measurements_of_a_job_it_holds() {
     assert!(
         errs.iter().all(|(code, _, _)| code == "BAD_USER_INPUT"),
         "a progressive fitting height of 12 mm: {body}"
+    );
+    let mut fields: Vec<&str> = errs.iter().map(|(_, f, _)| f.as_str()).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["order.left.fittingHeight", "order.right.fittingHeight"],
+        "{body}"
     );
     // No A in the file.
     let (_, body) = import(

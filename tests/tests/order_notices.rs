@@ -393,7 +393,8 @@ async fn the_practice_is_mailed_about_what_the_lab_does() {
     let mut seen: BTreeSet<PathBuf> = all_mail(&mail_dir).into_iter().map(|m| m.path).collect();
     let before_orders = seen.clone();
 
-    // A stored patient whose name is not shared with the lab (and never mailed).
+    // A stored patient whose name the practice shares with the lab on these orders: even
+    // so, it is never mailed.
     let patient = s
         .ok(
             &optician.auth(),
@@ -406,7 +407,7 @@ async fn the_practice_is_mailed_about_what_the_lab_does() {
         let mut input = progressive_draft("ignored");
         input.as_object_mut().unwrap().remove("patientRef");
         input["patientId"] = patient.clone();
-        input["sharePatientName"] = json!(false);
+        input["sharePatientName"] = json!(true);
         input
     };
     let check = |m: &Mail, number: &str| {

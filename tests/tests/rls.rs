@@ -907,6 +907,42 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
     )
     .await;
     assert_eq!(write_as(&s, lab_id, measure).await, Ok(1));
+    // The lab's fields are the lab's, a cancellation's reason the practice's, and the
+    // rest of the job (notes included) is fixed for both.
+    for (who, sql) in [
+        (
+            ecp,
+            "UPDATE lens_orders SET notes = 'changed', version = version + 1",
+        ),
+        (
+            lab_id,
+            "UPDATE lens_orders SET notes = 'changed', version = version + 1",
+        ),
+        (
+            ecp,
+            "UPDATE lens_orders SET due_date = '2030-01-01', version = version + 1",
+        ),
+        (
+            ecp,
+            "UPDATE lens_orders SET lab_job_number = 'X', version = version + 1",
+        ),
+        (
+            lab_id,
+            "UPDATE lens_orders SET cancel_reason = 'X', version = version + 1",
+        ),
+    ] {
+        let r = write_as(&s, who, sql).await;
+        assert!(r.is_err(), "RECEIVED, {sql}: {r:?}");
+    }
+    assert_eq!(
+        write_as(
+            &s,
+            lab_id,
+            "UPDATE lens_orders SET due_date = '2030-01-01', version = version + 1"
+        )
+        .await,
+        Ok(1)
+    );
     for (who, sql) in [
         (ecp, measure.to_owned()),
         (

@@ -92,6 +92,15 @@ pub fn job_of(file: &DcsFile) -> Result<DcsJob, DcsError> {
     // The prescription, when the file has spheres.
     let (sph_r, sph_l) = pair(file, "SPH")?;
     let rx = if sph_r.is_some() || sph_l.is_some() {
+        // An ILS order is a pair of lenses; a one-eye job would leave the other at plano.
+        if let Some(eyes) = file.get("DO").map(str::trim)
+            && eyes != "B"
+        {
+            return Err(DcsError {
+                line: line_of(file, "DO"),
+                message: format!("DO={eyes}: ILS orders are for both eyes (DO=B)"),
+            });
+        }
         let (cyl_r, cyl_l) = pair(file, "CYL")?;
         let (ax_r, ax_l) = pair(file, "AX")?;
         let (add_r, add_l) = pair(file, "ADD")?;
@@ -117,14 +126,18 @@ pub fn job_of(file: &DcsFile) -> Result<DcsJob, DcsError> {
                    ax: Option<i32>,
                    add: Option<Decimal>,
                    ipd: Option<Decimal>,
-                   npd: Option<Decimal>| EyeRx {
-            sphere: sph.unwrap_or(Decimal::ZERO),
-            cylinder: cyl,
-            axis: ax,
-            add,
-            distance_pd: ipd,
-            near_pd: npd,
-            ..EyeRx::default()
+                   npd: Option<Decimal>| {
+            // Practice systems write CYL=0 with AX=0 for a sphere: no cylinder, no axis.
+            let cyl = cyl.filter(|c| !c.is_zero());
+            EyeRx {
+                sphere: sph.unwrap_or(Decimal::ZERO),
+                axis: ax.filter(|_| cyl.is_some()),
+                cylinder: cyl,
+                add,
+                distance_pd: ipd,
+                near_pd: npd,
+                ..EyeRx::default()
+            }
         };
         Some(Rx {
             right: eye(sph_r, cyl_r, axis(ax_r)?, add_r, ipd_r, npd_r),
@@ -277,9 +290,16 @@ impl DcsImportMutation {
         let files = ctx
             .data::<Files>()
             .map_err(|_| AppError::internal("schema has no file store"))?;
-        // Authorised before the file is read: a new draft is a practice's.
+        // Authorised before the file is read: a new draft is a practice's; an order to
+        // re-measure must be one the caller is a party to.
         let target = match (&order_id, version) {
-            (Some(o), Some(v)) => Some((id::decode(ORDER, o, "orderId")?, v)),
+            (Some(o), Some(v)) => {
+                let order_id = id::decode(ORDER, o, "orderId")?;
+                let tx = db.tenant(tenant).await?;
+                tx.get::<ils_entity::lens_order::Entity>(order_id).await?;
+                tx.commit().await?;
+                Some((order_id, v))
+            }
             (Some(_), None) => {
                 return Err(AppError::bad_input("version", "name the version you saw").into());
             }
@@ -306,59 +326,30 @@ impl DcsImportMutation {
         .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?
         .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?;
         let job = read_file(&bytes)?;
+        if target.is_some() && job.frame.is_none() {
+            return Err(AppError::bad_input(
+                "file",
+                "re-measuring needs the frame's box: HBOX, VBOX and DBL",
+            )
+            .into());
+        }
 
-        // The original is kept first: once an order names it, it is there.
+        // The original is kept before the order names it, and removed again if the order
+        // is not written.
         let key = format!("dcs-imports/{me}/{}.oma", Uuid::now_v7());
         files.put(&key, Bytes::from(bytes)).await?;
-        let row = match target {
-            None => {
-                let input = DraftOrderInput {
-                    patient_id: None,
-                    patient_ref: Some(job.patient_ref.clone().unwrap_or_else(|| {
-                        format!("DCS-{}", &Uuid::new_v4().simple().to_string()[..8])
-                    })),
-                    share_patient_name: None,
-                    share_patient_birth_date: None,
-                    prescription_id: None,
-                    rx: job.rx.clone(),
-                    lens: job.lens.clone(),
-                    frame: job.frame.clone(),
-                    right: job.fit.as_ref().map(|f| f.right.clone()),
-                    left: job.fit.as_ref().map(|f| f.left.clone()),
-                    job_type: None,
-                    remake_of: None,
-                    remake_reason: None,
-                    requested_date: None,
-                    notes: None,
-                };
-                crate::orders::draft(db, tenant, input).await?
-            }
-            Some((order_id, version)) => {
-                let Some(frame) = job.frame.clone() else {
-                    return Err(AppError::bad_input(
-                        "file",
-                        "re-measuring needs the frame's box: HBOX, VBOX and DBL",
-                    )
-                    .into());
-                };
-                let note = format!(
-                    "measurements from a DCS file ({})",
-                    job.labels_read.join(", ")
-                );
-                match crate::orders::remeasure(
-                    db,
-                    tenant,
-                    order_id,
-                    version,
-                    frame,
-                    job.fit.clone(),
-                    note,
-                )
-                .await?
-                {
-                    Ok(row) => row,
-                    Err(errors) => return Err(all_errors(ctx, "order", errors)),
+        let written = write(db, tenant, &job, target, &key).await;
+        let row = match written {
+            Ok(Ok(row)) => row,
+            failed => {
+                if let Err(e) = files.delete(&key).await {
+                    tracing::warn!(error = %e, "an unused DCS upload could not be removed");
                 }
+                return match failed {
+                    Ok(Err(errors)) => Err(all_errors(ctx, "order", errors)),
+                    Err(e) => Err(e.into()),
+                    Ok(Ok(_)) => unreachable!("handled above"),
+                };
             }
         };
         Ok(DcsImport {
@@ -367,6 +358,66 @@ impl DcsImportMutation {
             labels_read: job.labels_read,
             order: LensOrder { row, viewer: me },
         })
+    }
+}
+
+/// The order a read file makes or re-measures; problems with the job, every one, as
+/// `Ok(Err(_))`. A draft's input problems are reported on `file` (the file is the input).
+async fn write(
+    db: &ils_kernel::Db,
+    tenant: &ils_kernel::TenantContext,
+    job: &DcsJob,
+    target: Option<(Uuid, i32)>,
+    key: &str,
+) -> AppResult<
+    Result<ils_entity::lens_order::Model, Vec<ils_marketplace::catalog::draft::FieldError>>,
+> {
+    match target {
+        None => {
+            let input = DraftOrderInput {
+                patient_id: None,
+                patient_ref: Some(job.patient_ref.clone().unwrap_or_else(|| {
+                    format!("DCS-{}", &Uuid::new_v4().simple().to_string()[..8])
+                })),
+                share_patient_name: None,
+                share_patient_birth_date: None,
+                prescription_id: None,
+                rx: job.rx.clone(),
+                lens: job.lens.clone(),
+                frame: job.frame.clone(),
+                right: job.fit.as_ref().map(|f| f.right.clone()),
+                left: job.fit.as_ref().map(|f| f.left.clone()),
+                job_type: None,
+                remake_of: None,
+                remake_reason: None,
+                requested_date: None,
+                notes: None,
+            };
+            let note = Some(format!("from the DCS file {key}"));
+            crate::orders::draft(db, tenant, input, note)
+                .await
+                .map(Ok)
+                .map_err(|e| match e {
+                    AppError::BadUserInput { message, field }
+                        if field.first().is_some_and(|f| f == "input") =>
+                    {
+                        AppError::bad_input("file", format!("{}: {message}", field[1..].join(".")))
+                    }
+                    e => e,
+                })
+        }
+        Some((order_id, version)) => {
+            let frame = job
+                .frame
+                .clone()
+                .ok_or_else(|| AppError::bad_input("file", "the file has no frame box"))?;
+            let note = format!(
+                "measurements from the DCS file {key} ({})",
+                job.labels_read.join(", ")
+            );
+            crate::orders::remeasure(db, tenant, order_id, version, frame, job.fit.clone(), note)
+                .await
+        }
     }
 }
 
@@ -413,6 +464,15 @@ mod tests {
         assert_eq!(job.fit.unwrap().left.fitting_height, Some(d("19")));
         assert!(!job.labels_read.contains(&"_VEN".to_owned()));
         assert!(!job.labels_read.contains(&"DO".to_owned()));
+
+        // A sphere written with CYL=0 and AX=0 has neither.
+        let text = "DO=B\nSPH=-1.00;-1.25\nCYL=0.00;-0.50\nAX=0;90\n";
+        let rx = read_file(text.as_bytes()).unwrap().rx.unwrap();
+        assert_eq!((rx.right.cylinder, rx.right.axis), (None, None));
+        assert_eq!(
+            (rx.left.cylinder, rx.left.axis),
+            (Some(d("-0.50")), Some(90))
+        );
     }
 
     #[test]
@@ -441,6 +501,7 @@ mod tests {
             ("JOB=1\nAX=90.5;10\nSPH=-1.00;-1.00\n", "line 2"),
             ("JOB=1\nHBOX=5O;50\n", "line 2"),
             ("JOB=1\nno equals\n", "line 2"),
+            ("JOB=1\nDO=R\nSPH=-1.00;\n", "line 2"),
             ("JOB=1\nTRCFMT=1;3;E;R;F\nR=1;2\n", "line 2"),
         ] {
             let e = read_file(text.as_bytes()).unwrap_err();

@@ -48,7 +48,8 @@ async fn mail_practice(run: JobRun) -> Result<(), JobError> {
     if !wanted {
         return Ok(());
     }
-    send(&run, event.id, order_id, practice, status)
+    let note = field("note").map(str::to_owned);
+    send(&run, event.id, order_id, practice, status, note)
         .await
         .map_err(JobError::from)
 }
@@ -59,6 +60,7 @@ async fn send(
     order_id: Uuid,
     practice: Uuid,
     status: OrderStatus,
+    note: Option<String>,
 ) -> AppResult<()> {
     let ctx = TenantContext::system_for(Some(practice));
     let tx = run.db.tenant(&ctx).await?;
@@ -92,7 +94,7 @@ async fn send(
             .filter(active)
             .collect();
     }
-    let mail = message(&row, status);
+    let mail = message(&row, status, note.as_deref());
     for person in to {
         send_once(
             &tx,
@@ -107,8 +109,10 @@ async fn send(
     tx.commit().await
 }
 
-/// The message for `status` (the status the event announced; the row may be further on).
-pub fn message(row: &order::Model, status: OrderStatus) -> Mail {
+/// The message for `status` (the status the event announced; the row may be further on,
+/// so what the step said, its `note`, comes from the event: a later hold's question does
+/// not rewrite an earlier mail).
+pub fn message(row: &order::Model, status: OrderStatus, note: Option<&str>) -> Mail {
     let lab = row.lab_name.as_deref().unwrap_or("the lab");
     let number = &row.order_number;
     let reference = &row.patient_ref;
@@ -130,7 +134,7 @@ pub fn message(row: &order::Model, status: OrderStatus) -> Mail {
             format!("{lab} has a question"),
             format!(
                 "{lab} put order {number} on hold and asks:\n\n{}\n\nAnswer with moveOrder (to RECEIVED, with your answer).",
-                row.hold_question.as_deref().unwrap_or("")
+                note.or(row.hold_question.as_deref()).unwrap_or("")
             ),
         ),
         OrderStatus::Shipped => (
@@ -145,7 +149,8 @@ pub fn message(row: &order::Model, status: OrderStatus) -> Mail {
             format!("rejected by {lab}"),
             format!(
                 "{lab} rejected order {number}:\n\n{}",
-                row.reject_reason.as_deref().unwrap_or("(no reason given)")
+                note.or(row.reject_reason.as_deref())
+                    .unwrap_or("(no reason given)")
             ),
         ),
         other => (

@@ -664,11 +664,13 @@ async fn job_of(tx: &Tx, me: Uuid, input: DraftOrderInput) -> AppResult<Job> {
     })
 }
 
-/// A new draft for the acting practice.
+/// A new draft for the acting practice; `note` goes on its first history step (where it
+/// came from, say).
 pub async fn draft(
     db: &Db,
     ctx: &TenantContext,
     input: DraftOrderInput,
+    note: Option<String>,
 ) -> AppResult<order::Model> {
     let (tx, me) = practice_tx(db, ctx).await?;
     // One draft at a time per practice takes a number: the practice's row is locked
@@ -680,14 +682,20 @@ pub async fn draft(
     .one(tx.conn())
     .await?;
     let job = job_of(&tx, me, input).await?;
-    let row = new_draft(&tx, ctx, me, &job).await?;
+    let row = new_draft(&tx, ctx, me, &job, note).await?;
     tx.commit().await?;
     Ok(row)
 }
 
 /// Inserts a draft of `job`, numbered by counting the practice's orders (under the lock on
 /// the practice's row its caller took), with its first history step.
-async fn new_draft(tx: &Tx, ctx: &TenantContext, me: Uuid, job: &Job) -> AppResult<order::Model> {
+async fn new_draft(
+    tx: &Tx,
+    ctx: &TenantContext,
+    me: Uuid,
+    job: &Job,
+    note: Option<String>,
+) -> AppResult<order::Model> {
     let now = Utc::now();
     let n = tx
         .select::<order::Entity>()
@@ -719,7 +727,7 @@ async fn new_draft(tx: &Tx, ctx: &TenantContext, me: Uuid, job: &Job) -> AppResu
         sea_orm::ActiveModelTrait::set(&mut row, column, value);
     }
     let row = tx.insert(row).await?;
-    history(tx, ctx, &row, None, OrderStatus::Draft, None).await?;
+    history(tx, ctx, &row, None, OrderStatus::Draft, note).await?;
     Ok(row)
 }
 
@@ -823,16 +831,15 @@ fn check_magnitudes(input: &DraftOrderInput) -> AppResult<()> {
                 .map(|v| ("input.rx.nearBinocularPd".to_owned(), v)),
         );
     }
-    if let Some(f) = &input.frame {
-        values.push(("input.frame.a".into(), f.a));
-        values.push(("input.frame.b".into(), f.b));
-        values.push(("input.frame.dbl".into(), f.dbl));
-        values.extend(f.ed.map(|v| ("input.frame.ed".to_owned(), v)));
-    }
-    for (side, fit) in [("right", &input.right), ("left", &input.left)] {
-        if let Some(h) = fit.as_ref().and_then(|f| f.fitting_height) {
-            values.push((format!("input.{side}.fittingHeight"), h));
-        }
+    if let Some(e) = measures_out_of_range(
+        input.frame.as_ref(),
+        input.right.as_ref(),
+        input.left.as_ref(),
+    ) {
+        return Err(AppError::bad_input(
+            &format!("input.{}", e.field),
+            e.message,
+        ));
     }
     if let Some(lens) = &input.lens {
         values.push(("input.lens.index".into(), lens.index));
@@ -846,16 +853,44 @@ fn check_magnitudes(input: &DraftOrderInput) -> AppResult<()> {
         let _ = text(lens.tint.clone(), "input.lens.tint", 100)?;
         let _ = text(lens.product_code.clone(), "input.lens.productCode", 64)?;
     }
-    // A trace is checked for form at once: it is the one list a client could make huge.
-    if let Some(trace) = input.frame.as_ref().and_then(|f| f.trace.as_ref())
-        && let Some(e) = crate::rx::validate_trace(trace).into_iter().next()
-    {
-        return Err(AppError::bad_input(
-            &format!("input.frame.{}", e.field),
-            e.message,
-        ));
-    }
     Ok(())
+}
+
+/// The first measurement far outside anything optical (refused before any arithmetic on
+/// it), or a trace that is not one (the one list a client could make huge); paths are
+/// relative (`frame.a`, `right.fittingHeight`, `frame.trace.radii`).
+fn measures_out_of_range(
+    frame: Option<&FrameMeasure>,
+    right: Option<&EyeFit>,
+    left: Option<&EyeFit>,
+) -> Option<FieldError> {
+    let limit = Decimal::from(1000);
+    let mut values: Vec<(String, Decimal)> = Vec::new();
+    if let Some(f) = frame {
+        values.push(("frame.a".into(), f.a));
+        values.push(("frame.b".into(), f.b));
+        values.push(("frame.dbl".into(), f.dbl));
+        values.extend(f.ed.map(|v| ("frame.ed".to_owned(), v)));
+    }
+    for (side, fit) in [("right", right), ("left", left)] {
+        if let Some(h) = fit.and_then(|f| f.fitting_height) {
+            values.push((format!("{side}.fittingHeight"), h));
+        }
+    }
+    if let Some((field, _)) = values.into_iter().find(|(_, v)| v.abs() > limit) {
+        return Some(FieldError {
+            field,
+            message: "out of range".into(),
+        });
+    }
+    let trace = frame.and_then(|f| f.trace.as_ref())?;
+    crate::rx::validate_trace(trace)
+        .into_iter()
+        .next()
+        .map(|e| FieldError {
+            field: format!("frame.{}", e.field),
+            message: e.message,
+        })
 }
 
 /// A value for a JSON text column.
@@ -902,9 +937,13 @@ pub struct OrderChange {
     pub version: i32,
     pub practice_id: ID,
     pub lab_id: Option<ID>,
+    /// What the step said: the question, the answer, the stage, the tracking number, the
+    /// reason, as in the order's history.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
-fn order_change(row: &order::Model) -> OrderChange {
+fn order_change(row: &order::Model, note: Option<&str>) -> OrderChange {
     OrderChange {
         order_id: id::encode(ORDER, row.id),
         order_number: row.order_number.clone(),
@@ -912,6 +951,7 @@ fn order_change(row: &order::Model) -> OrderChange {
         version: row.version,
         practice_id: id::encode(COMPANY, row.company_id),
         lab_id: row.lab_company_id.map(|l| id::encode(COMPANY, l)),
+        note: note.map(str::to_owned),
     }
 }
 
@@ -1008,7 +1048,7 @@ pub async fn submit(
         None,
     )
     .await?;
-    tx.emit(&OrderSubmitted(order_change(&row)), &parties(&row))
+    tx.emit(&OrderSubmitted(order_change(&row, None)), &parties(&row))
         .await?;
     tx.commit().await?;
     Ok(Ok(row))
@@ -1166,12 +1206,12 @@ pub async fn move_order(
         )));
     }
     let row = tx.get::<order::Entity>(order_id).await?;
+    let change = order_change(&row, note.as_deref());
     history(&tx, ctx, &row, Some(from), to, note).await?;
-    tx.emit(&OrderStatusChanged(order_change(&row)), &parties(&row))
+    tx.emit(&OrderStatusChanged(change.clone()), &parties(&row))
         .await?;
     if to == S::Shipped {
-        tx.emit(&OrderShipped(order_change(&row)), &parties(&row))
-            .await?;
+        tx.emit(&OrderShipped(change), &parties(&row)).await?;
     }
     tx.commit().await?;
     Ok(row)
@@ -1232,10 +1272,22 @@ pub async fn remeasure(
     if row.version != version {
         return Err(stale(&tx, order_id, version).await);
     }
+    // An eye the new measurements leave out keeps its fitting height.
+    let kept: Fit = stored(&row.fit)?;
     let fit = match fit {
-        Some(f) => f,
-        None => stored(&row.fit)?,
+        Some(f) => Fit {
+            right: EyeFit {
+                fitting_height: f.right.fitting_height.or(kept.right.fitting_height),
+            },
+            left: EyeFit {
+                fitting_height: f.left.fitting_height.or(kept.left.fitting_height),
+            },
+        },
+        None => kept,
     };
+    if let Some(e) = measures_out_of_range(Some(&frame), Some(&fit.right), Some(&fit.left)) {
+        return Ok(Err(vec![e]));
+    }
     let changed = order::Model {
         frame: Some(enc(&frame)?),
         fit: enc(&fit)?,
@@ -1277,7 +1329,7 @@ pub async fn remeasure(
     let row = tx.get::<order::Entity>(order_id).await?;
     if party == Party::Lab {
         history(&tx, ctx, &row, Some(status), status, Some(note)).await?;
-        tx.emit(&OrderMeasured(order_change(&row)), &parties(&row))
+        tx.emit(&OrderMeasured(order_change(&row, None)), &parties(&row))
             .await?;
     }
     tx.commit().await?;
@@ -1443,7 +1495,7 @@ impl LensOrdersMutation {
         input: DraftOrderInput,
     ) -> Result<LensOrder> {
         let (tenant, db) = request_parts(ctx)?;
-        let row = draft(db, tenant, input).await?;
+        let row = draft(db, tenant, input, None).await?;
         Ok(LensOrder {
             viewer: row.company_id,
             row,

@@ -14,13 +14,16 @@ use ils_kernel::{AppError, AppResult, Tx, request_parts};
 use ils_marketplace::catalog::draft::{FieldError, LensDesign, LensTreatment};
 use ils_tenancy::model::CompanyType;
 use sea_orm::ActiveValue::Set;
-use sea_orm::ColumnTrait;
 use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The most days any one rule may add.
 const MAX_DAYS: i32 = 60;
+
+/// The most entries a list of rules may have (there are six designs and six treatments).
+const MAX_RULES: usize = 6;
 
 #[derive(SimpleObject, InputObject, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[graphql(input_name = "DesignDaysInput")]
@@ -84,6 +87,18 @@ impl LabTurnaround {
     /// Every refused field (paths relative to the input).
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
+        // One entry per design or treatment at most (and no list to search at length).
+        for (field, len) in [
+            ("designDays", self.design_days.len()),
+            ("treatmentDays", self.treatment_days.len()),
+        ] {
+            if len > MAX_RULES {
+                return vec![FieldError {
+                    field: field.into(),
+                    message: format!("at most {MAX_RULES} entries"),
+                }];
+            }
+        }
         let mut days = |field: String, d: i32| {
             if !(0..=MAX_DAYS).contains(&d) {
                 errors.push(FieldError {
@@ -214,6 +229,14 @@ impl TurnaroundMutation {
         let tx = db.tenant(tenant).await?;
         let me = require_manager(&tx, tenant).await?;
         lab_of(&tx, me).await?;
+        // Saves of one lab's rules take turns (the first two at once would both insert).
+        tx.lock_for_update(
+            tx.select::<company::Entity>()
+                .filter(company::Column::Id.eq(me)),
+        )
+        .one(tx.conn())
+        .await
+        .map_err(AppError::from)?;
         let errors = input.validate();
         if !errors.is_empty() {
             return Err(all_errors(ctx, "input", errors));
@@ -312,5 +335,17 @@ mod tests {
         });
         let fields: Vec<String> = r.validate().into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["baseDays", "tintDays", "designDays.4.design"]);
+        let long = LabTurnaround {
+            treatment_days: vec![
+                TreatmentDays {
+                    treatment: LensTreatment::Tint,
+                    days: 1,
+                };
+                7
+            ],
+            ..LabTurnaround::default()
+        };
+        let fields: Vec<String> = long.validate().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["treatmentDays"]);
     }
 }
