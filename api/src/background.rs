@@ -6,6 +6,7 @@ use crate::config::Config;
 use ils_backbone::Backbone;
 use ils_backbone::mail::Mailer;
 use ils_backbone::webhooks::WebhookSettings;
+use ils_inventory::Inventory;
 use ils_kernel::jobs::{Registry, Resources, WorkerConfig, run_scheduler, run_workers};
 use ils_kernel::{Bus, Db, Module};
 use ils_marketplace::Marketplace;
@@ -24,6 +25,7 @@ pub fn registry() -> Registry {
         .chain(Backbone::jobs())
         .chain(Marketplace::jobs())
         .chain(Orders::jobs())
+        .chain(Inventory::jobs())
     {
         r.add(kind);
     }
@@ -32,6 +34,7 @@ pub fn registry() -> Registry {
         .chain(Backbone::schedules())
         .chain(Marketplace::schedules())
         .chain(Orders::schedules())
+        .chain(Inventory::schedules())
     {
         r.schedule(s);
     }

@@ -5,6 +5,8 @@ use async_graphql::{
     Context, ID, Interface, MergedObject, MergedSubscription, Object, Result, Schema, SchemaBuilder,
 };
 use ils_backbone::Backbone;
+use ils_inventory::Inventory;
+use ils_inventory::node::{self as inventory_node, InventoryNode};
 use ils_kernel::{Module, id, request_parts};
 use ils_marketplace::Marketplace;
 use ils_marketplace::node::{self as marketplace_node, MarketplaceNode};
@@ -20,6 +22,7 @@ pub struct Query(
     <Backbone as Module>::Query,
     <Marketplace as Module>::Query,
     <Orders as Module>::Query,
+    <Inventory as Module>::Query,
 );
 
 #[derive(MergedObject, Default)]
@@ -28,6 +31,7 @@ pub struct Mutation(
     <Backbone as Module>::Mutation,
     <Marketplace as Module>::Mutation,
     <Orders as Module>::Mutation,
+    <Inventory as Module>::Mutation,
 );
 
 /// Only modules that have subscriptions take part: async-graphql's `EmptySubscription`
@@ -57,6 +61,15 @@ pub enum Node {
     CatalogImport(ils_marketplace::catalog::import::CatalogImport),
     Patient(ils_orders::patients::Patient),
     LensOrder(ils_orders::orders::LensOrder),
+    Product(ils_inventory::products::Product),
+}
+
+impl From<InventoryNode> for Node {
+    fn from(n: InventoryNode) -> Self {
+        match n {
+            InventoryNode::Product(v) => Node::Product(v),
+        }
+    }
 }
 
 impl From<OrdersNode> for Node {
@@ -131,14 +144,17 @@ async fn resolve_nodes(ctx: &Context<'_>, ids: &[ID]) -> ils_kernel::AppResult<V
     let tenancy = tenancy_node::fetch_many(db, tenant, &decoded).await?;
     let marketplace = marketplace_node::fetch_many(db, tenant, &decoded).await?;
     let orders = orders_node::fetch_many(db, tenant, &client, &decoded).await?;
+    let inventory = inventory_node::fetch_many(db, tenant, &decoded).await?;
     Ok(tenancy
         .into_iter()
         .zip(marketplace)
         .zip(orders)
-        .map(|((t, m), o)| {
+        .zip(inventory)
+        .map(|(((t, m), o), i)| {
             t.map(Node::from)
                 .or(m.map(Node::from))
                 .or(o.map(Node::from))
+                .or(i.map(Node::from))
         })
         .collect())
 }

@@ -12,6 +12,7 @@ mod m0004_marketplace;
 mod m0005_orders;
 mod m0006_lens_orders;
 mod m0007_order_files;
+mod m0008_inventory;
 pub mod rls;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_orders::Migration),
             Box::new(m0006_lens_orders::Migration),
             Box::new(m0007_order_files::Migration),
+            Box::new(m0008_inventory::Migration),
         ]
     }
 }

@@ -86,7 +86,12 @@ async fn rls_is_enabled_and_forced_on_every_tenant_table() {
 
 /// Tables the application role may only add to: the outbox (which it cannot read at all)
 /// and the audit log (which it reads, but can neither change nor delete).
-const APPEND_ONLY: [&str; 3] = ["events", "audit_log", "order_status_changes"];
+const APPEND_ONLY: [&str; 4] = [
+    "events",
+    "audit_log",
+    "order_status_changes",
+    "stock_movements",
+];
 
 /// Waits until the company's webhook deliveries exist (the dispatcher makes them).
 async fn wait_for_deliveries(s: &TestServer, admin: &ils_tests::Session) {
@@ -210,10 +215,26 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
              'ORD-000001', 'DRAFT', 1, 'REF', '{{}}', '{{}}', '{{}}', '{{}}', 'NEW', now(), now());\n\
              INSERT INTO order_status_changes (id, order_id, company_id, to_status, actor_company_id, created_at) \
              VALUES ('{}', '{order}', '{company}', 'DRAFT', '{company}', now());\n\
-             INSERT INTO lab_turnarounds (company_id, rules, updated_at) VALUES ('{company}', '{{}}', now());",
+             INSERT INTO lab_turnarounds (company_id, rules, updated_at) VALUES ('{company}', '{{}}', now());\n\
+             INSERT INTO stock_locations (id, company_id, name, is_default, created_at, updated_at) \
+             VALUES ('{location}', '{company}', 'Main', true, now(), now());\n\
+             INSERT INTO products (id, company_id, sku, name, category, attributes, currency, active, \
+             search_text, created_at, updated_at) VALUES ('{product}', '{company}', 'SKU-1', 'Cloth', \
+             'SUNDRY', '{{}}', 'GBP', true, 'sku 1 cloth', now(), now());\n\
+             INSERT INTO stock_balances (id, company_id, location_id, product_id, on_hand, reserved, avg_cost, \
+             low, updated_at) VALUES ('{}', '{company}', '{location}', '{product}', 5, 0, 10000, false, now());\n\
+             INSERT INTO stock_movements (id, company_id, location_id, product_id, kind, quantity, reserved_delta, \
+             on_hand_after, avg_cost_after, created_at) VALUES ('{}', '{company}', '{location}', '{product}', \
+             'RECEIPT', 5, 0, 5, 10000, now());\n\
+             INSERT INTO inventory_settings (company_id, allow_negative_stock, updated_at) \
+             VALUES ('{company}', false, now());",
+            Uuid::now_v7(),
+            Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),
             order = Uuid::now_v7(),
+            location = Uuid::now_v7(),
+            product = Uuid::now_v7(),
         ))
         .await
         .unwrap();
@@ -285,6 +306,28 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
                     .unwrap();
             }
         }
+    }
+    // The stock ledger: A reads its own lines only, and nobody rewrites one.
+    assert_eq!(
+        count(
+            &tx,
+            &format!("SELECT count(*) FROM stock_movements WHERE company_id = '{b}'")
+        )
+        .await,
+        0,
+        "B's stock movements leak to A"
+    );
+    assert!(count(&tx, "SELECT count(*) FROM stock_movements").await > 0);
+    for sql in [
+        "UPDATE stock_movements SET quantity = 0",
+        "DELETE FROM stock_movements",
+    ] {
+        tx.execute_unprepared("SAVEPOINT ledger").await.unwrap();
+        let err = tx.execute_unprepared(sql).await.expect_err(sql).to_string();
+        assert!(err.contains("permission denied"), "{sql}: {err}");
+        tx.execute_unprepared("ROLLBACK TO SAVEPOINT ledger")
+            .await
+            .unwrap();
     }
     assert_eq!(
         count(

@@ -3,8 +3,9 @@
 //! PostgreSQL policies in `migration/src/rls.rs` column for column.
 
 use ils_entity::{
-    api_key, audit_entry, catalog_import, catalog_item, company, invitation, job, lab_turnaround,
-    lens_order, marketplace_profile, order_status_change, patient, prescription, refresh_token,
+    api_key, audit_entry, catalog_import, catalog_item, company, inventory_settings, invitation,
+    job, lab_turnaround, lens_order, marketplace_profile, order_status_change, patient,
+    prescription, product, refresh_token, stock_balance, stock_location, stock_movement,
     trade_connection, user, webhook_delivery, webhook_endpoint,
 };
 use sea_orm::{ColumnTrait, Condition, EntityTrait};
@@ -198,6 +199,36 @@ impl Guarded for prescription::Entity {
 impl Guarded for lab_turnaround::Entity {
     fn policy() -> Policy<Self> {
         Policy::owned(lab_turnaround::Column::CompanyId)
+    }
+}
+
+impl Guarded for stock_location::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(stock_location::Column::CompanyId)
+    }
+}
+
+impl Guarded for product::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(product::Column::CompanyId)
+    }
+}
+
+impl Guarded for stock_balance::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(stock_balance::Column::CompanyId)
+    }
+}
+
+impl Guarded for stock_movement::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(stock_movement::Column::CompanyId)
+    }
+}
+
+impl Guarded for inventory_settings::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(inventory_settings::Column::CompanyId)
     }
 }
 
