@@ -3,7 +3,7 @@
 //! append-only even for its owner's application role).
 
 use crate::m0001_tenancy::{fk, index};
-use crate::rls::{self, Wall};
+use crate::rls::{self, COMPANY, Wall};
 use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -157,6 +157,136 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
+        m.create_table(
+            Table::create()
+                .table("purchase_orders")
+                .col(pk_uuid("id"))
+                .col(uuid("company_id"))
+                .col(uuid("supplier_id"))
+                .col(uuid_null("supplier_company_id"))
+                .col(string("supplier_name"))
+                .col(string("po_number"))
+                .col(string("status"))
+                .col(integer("version"))
+                .col(string("currency"))
+                .col(uuid("location_id"))
+                .col(boolean("created_by_system"))
+                .col(uuid_null("approved_by"))
+                .col(timestamp_with_time_zone_null("approved_at"))
+                .col(timestamp_with_time_zone_null("submitted_at"))
+                .col(string_null("supplier_reference"))
+                .col(text_null("reject_reason"))
+                .col(text_null("notes"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .foreign_key(&mut fk("purchase_orders", "company_id", "companies"))
+                .foreign_key(&mut fk(
+                    "purchase_orders",
+                    "supplier_company_id",
+                    "companies",
+                ))
+                .foreign_key(&mut fk("purchase_orders", "location_id", "stock_locations"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ux_purchase_orders_number")
+                .table("purchase_orders")
+                .col("company_id")
+                .col("po_number")
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+        index(m, "purchase_orders", "supplier_company_id").await?;
+        m.create_table(
+            Table::create()
+                .table("purchase_order_lines")
+                .col(pk_uuid("id"))
+                .col(uuid("order_id"))
+                .col(uuid("company_id"))
+                .col(uuid_null("supplier_company_id"))
+                .col(uuid("catalog_item_id"))
+                .col(uuid("product_id"))
+                .col(string("sku"))
+                .col(string("name"))
+                .col(big_integer("quantity"))
+                .col(big_integer("unit_price"))
+                .col(big_integer("received_quantity"))
+                .foreign_key(&mut fk(
+                    "purchase_order_lines",
+                    "order_id",
+                    "purchase_orders",
+                ))
+                .foreign_key(&mut fk("purchase_order_lines", "product_id", "products"))
+                .to_owned(),
+        )
+        .await?;
+        index(m, "purchase_order_lines", "order_id").await?;
+
+        m.create_table(
+            Table::create()
+                .table("stock_counts")
+                .col(pk_uuid("id"))
+                .col(uuid("company_id"))
+                .col(uuid("location_id"))
+                .col(string("status"))
+                .col(timestamp_with_time_zone_null("posted_at"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .foreign_key(&mut fk("stock_counts", "company_id", "companies"))
+                .foreign_key(&mut fk("stock_counts", "location_id", "stock_locations"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("stock_count_lines")
+                .col(pk_uuid("id"))
+                .col(uuid("count_id"))
+                .col(uuid("company_id"))
+                .col(uuid("product_id"))
+                .col(big_integer("counted"))
+                .col(big_integer_null("expected"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .foreign_key(&mut fk("stock_count_lines", "count_id", "stock_counts"))
+                .foreign_key(&mut fk("stock_count_lines", "product_id", "products"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ux_stock_count_lines_product")
+                .table("stock_count_lines")
+                .col("count_id")
+                .col("product_id")
+                .unique()
+                .to_owned(),
+        )
+        .await?;
+
+        m.create_table(
+            Table::create()
+                .table("stock_discrepancies")
+                .col(pk_uuid("id"))
+                .col(uuid("company_id"))
+                .col(uuid("location_id"))
+                .col(uuid("product_id"))
+                .col(big_integer("balance_on_hand"))
+                .col(big_integer("ledger_on_hand"))
+                .col(big_integer("balance_reserved"))
+                .col(big_integer("ledger_reserved"))
+                .col(string("status"))
+                .col(timestamp_with_time_zone("found_at"))
+                .col(timestamp_with_time_zone_null("resolved_at"))
+                .col(uuid_null("resolved_by"))
+                .foreign_key(&mut fk("stock_discrepancies", "company_id", "companies"))
+                .to_owned(),
+        )
+        .await?;
+        index(m, "stock_discrepancies", "company_id").await?;
+
         if m.get_database_backend() == DbBackend::Postgres {
             let conn = m.get_connection();
             conn.execute_unprepared(&rls::ensure_app_role()).await?;
@@ -166,6 +296,9 @@ impl MigrationTrait for Migration {
                 "products",
                 "stock_balances",
                 "inventory_settings",
+                "stock_counts",
+                "stock_count_lines",
+                "stock_discrepancies",
             ] {
                 conn.execute_unprepared(&rls::protect(&Wall {
                     table,
@@ -175,6 +308,67 @@ impl MigrationTrait for Migration {
                 }))
                 .await?;
             }
+            // A purchase order and its lines: the buyer's, and the supplier's to read and
+            // answer once submitted. Only the buyer creates one (its own draft, no supplier
+            // party yet); nobody deletes a submitted one; the supplier changes nothing but
+            // its answer (a trigger); lines change by the buyer only.
+            let parties = format!("company_id = {COMPANY} OR supplier_company_id = {COMPANY}");
+            for table in ["purchase_orders", "purchase_order_lines"] {
+                conn.execute_unprepared(&rls::protect(&Wall {
+                    table,
+                    using: parties.clone(),
+                    check: parties.clone(),
+                    lookup: None,
+                }))
+                .await?;
+            }
+            conn.execute_unprepared(&format!(
+                "DROP POLICY IF EXISTS buyer_creates ON purchase_orders;\n\
+                 CREATE POLICY buyer_creates ON purchase_orders AS RESTRICTIVE FOR INSERT TO {app} \
+                 WITH CHECK (company_id = {COMPANY} AND supplier_company_id IS NULL AND status = 'DRAFT');\n\
+                 DROP POLICY IF EXISTS buyer_deletes ON purchase_orders;\n\
+                 CREATE POLICY buyer_deletes ON purchase_orders AS RESTRICTIVE FOR DELETE TO {app} \
+                 USING (company_id = {COMPANY} AND status = 'DRAFT');\n\
+                 DROP POLICY IF EXISTS buyer_writes_lines ON purchase_order_lines;\n\
+                 CREATE POLICY buyer_writes_lines ON purchase_order_lines AS RESTRICTIVE FOR UPDATE TO {app} \
+                 USING (company_id = {COMPANY});\n\
+                 DROP POLICY IF EXISTS buyer_adds_lines ON purchase_order_lines;\n\
+                 CREATE POLICY buyer_adds_lines ON purchase_order_lines AS RESTRICTIVE FOR INSERT TO {app} \
+                 WITH CHECK (company_id = {COMPANY} AND supplier_company_id IS NULL);\n\
+                 DROP POLICY IF EXISTS buyer_deletes_lines ON purchase_order_lines;\n\
+                 CREATE POLICY buyer_deletes_lines ON purchase_order_lines AS RESTRICTIVE FOR DELETE TO {app} \
+                 USING (company_id = {COMPANY} AND supplier_company_id IS NULL);\n\
+                 CREATE OR REPLACE FUNCTION ils_purchase_order_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                 DECLARE me uuid := nullif(current_setting('app.company_id', true), '')::uuid;\n\
+                 BEGIN\n\
+                   IF current_user <> '{app}' THEN RETURN NEW; END IF;\n\
+                   IF NEW.company_id <> OLD.company_id OR NEW.po_number <> OLD.po_number\n\
+                      OR NEW.supplier_id <> OLD.supplier_id OR NEW.created_at <> OLD.created_at THEN\n\
+                     RAISE EXCEPTION 'a purchase order''s buyer, number and supplier cannot change';\n\
+                   END IF;\n\
+                   IF NEW.supplier_company_id IS DISTINCT FROM OLD.supplier_company_id AND NOT (\n\
+                        OLD.supplier_company_id IS NULL AND NEW.supplier_company_id = OLD.supplier_id\n\
+                        AND OLD.status = 'DRAFT' AND NEW.status = 'SUBMITTED' AND me = OLD.company_id) THEN\n\
+                     RAISE EXCEPTION 'a purchase order goes to its own supplier once, when submitted';\n\
+                   END IF;\n\
+                   IF me IS DISTINCT FROM OLD.company_id AND (\n\
+                        NOT (OLD.status = 'SUBMITTED' AND NEW.status IN ('ACKNOWLEDGED', 'REJECTED'))\n\
+                        OR NEW.currency <> OLD.currency OR NEW.location_id <> OLD.location_id\n\
+                        OR NEW.approved_by IS DISTINCT FROM OLD.approved_by\n\
+                        OR NEW.notes IS DISTINCT FROM OLD.notes) THEN\n\
+                     RAISE EXCEPTION 'a supplier only acknowledges or rejects a submitted order';\n\
+                   END IF;\n\
+                   IF NEW.version <> OLD.version + 1 THEN\n\
+                     RAISE EXCEPTION 'every change of a purchase order is one version';\n\
+                   END IF;\n\
+                   RETURN NEW;\n\
+                 END $$;\n\
+                 DROP TRIGGER IF EXISTS purchase_orders_rules ON purchase_orders;\n\
+                 CREATE TRIGGER purchase_orders_rules BEFORE UPDATE ON purchase_orders \
+                 FOR EACH ROW EXECUTE FUNCTION ils_purchase_order_rules();",
+                app = rls::APP_ROLE,
+            ))
+            .await?;
             // Corrections are new movements: the ledger is never updated or deleted.
             conn.execute_unprepared(&rls::append_only("stock_movements", Some(&owned), &owned))
                 .await?;
@@ -183,7 +377,17 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        if m.get_database_backend() == DbBackend::Postgres {
+            m.get_connection()
+                .execute_unprepared("DROP FUNCTION IF EXISTS ils_purchase_order_rules() CASCADE")
+                .await?;
+        }
         for t in [
+            "stock_discrepancies",
+            "stock_count_lines",
+            "stock_counts",
+            "purchase_order_lines",
+            "purchase_orders",
             "inventory_settings",
             "stock_movements",
             "stock_balances",

@@ -227,7 +227,23 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
              on_hand_after, avg_cost_after, created_at) VALUES ('{}', '{company}', '{location}', '{product}', \
              'RECEIPT', 5, 0, 5, 10000, now());\n\
              INSERT INTO inventory_settings (company_id, allow_negative_stock, updated_at) \
-             VALUES ('{company}', false, now());",
+             VALUES ('{company}', false, now());\n\
+             INSERT INTO purchase_orders (id, company_id, supplier_id, supplier_name, po_number, status, version, \
+             currency, location_id, created_by_system, created_at, updated_at) VALUES ('{po}', '{company}', \
+             '{company}', 'S', 'PO-000001', 'DRAFT', 1, 'GBP', '{location}', false, now(), now());\n\
+             INSERT INTO purchase_order_lines (id, order_id, company_id, catalog_item_id, product_id, sku, name, \
+             quantity, unit_price, received_quantity) VALUES ('{}', '{po}', '{company}', '{product}', '{product}', \
+             'SKU-1', 'Cloth', 1, 4500, 0);\n\
+             INSERT INTO stock_counts (id, company_id, location_id, status, created_at, updated_at) \
+             VALUES ('{count}', '{company}', '{location}', 'OPEN', now(), now());\n\
+             INSERT INTO stock_count_lines (id, count_id, company_id, product_id, counted, updated_at) \
+             VALUES ('{}', '{count}', '{company}', '{product}', 4, now());\n\
+             INSERT INTO stock_discrepancies (id, company_id, location_id, product_id, balance_on_hand, \
+             ledger_on_hand, balance_reserved, ledger_reserved, status, found_at) VALUES ('{}', '{company}', \
+             '{location}', '{product}', 6, 5, 0, 0, 'OPEN', now());",
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),
@@ -235,6 +251,8 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
             order = Uuid::now_v7(),
             location = Uuid::now_v7(),
             product = Uuid::now_v7(),
+            po = Uuid::now_v7(),
+            count = Uuid::now_v7(),
         ))
         .await
         .unwrap();

@@ -2,10 +2,13 @@
 //! ledger with balances kept in the same transaction, reorder points, purchase orders to
 //! suppliers and stock counts.
 
+pub mod counts;
 pub mod ledger;
 pub mod locations;
 pub mod node;
 pub mod products;
+pub mod purchasing;
+pub mod reconcile;
 pub mod reorder;
 pub mod stock;
 
@@ -16,15 +19,21 @@ pub struct Inventory;
 
 #[derive(MergedObject, Default)]
 pub struct InventoryQuery(
+    counts::CountsQuery,
     locations::LocationsQuery,
     products::ProductsQuery,
+    purchasing::PurchasingQuery,
+    reconcile::ReconcileQuery,
     stock::StockQuery,
 );
 
 #[derive(MergedObject, Default)]
 pub struct InventoryMutation(
+    counts::CountsMutation,
     locations::LocationsMutation,
     products::ProductsMutation,
+    purchasing::PurchasingMutation,
+    reconcile::ReconcileMutation,
     stock::StockMutation,
 );
 
@@ -34,4 +43,12 @@ impl ils_kernel::Module for Inventory {
     type Mutation = InventoryMutation;
     /// Low stock and purchase events reach clients through the events subscription.
     type Subscription = async_graphql::EmptySubscription;
+
+    fn jobs() -> Vec<ils_kernel::JobKind> {
+        vec![reconcile::reconcile_kind(), reconcile::reconcile_all_kind()]
+    }
+
+    fn schedules() -> Vec<ils_kernel::jobs::Schedule> {
+        vec![reconcile::reconcile_schedule()]
+    }
 }

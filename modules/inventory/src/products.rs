@@ -363,6 +363,9 @@ pub async fn update(
         },
     );
     let row = tx.update(row).await.map_err(sku_conflict)?;
+    if (row.reorder_point, row.min_quantity) != (current.reorder_point, current.min_quantity) {
+        crate::stock::refresh_low(&tx, &row).await?;
+    }
     tx.commit().await?;
     Ok(row)
 }

@@ -16,7 +16,7 @@ use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
 use ils_marketplace::catalog::draft::{decimal_to_units, price_to_decimal};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -182,6 +182,30 @@ async fn with_parts(tx: &Tx, rows: &mut [&mut StockLevel]) -> AppResult<()> {
     Ok(())
 }
 
+/// The available stock at or below which a product is low: the larger of its reorder
+/// point and its minimum (none: never low).
+pub fn threshold_of(p: &product::Model) -> Option<i64> {
+    Ord::max(p.reorder_point, p.min_quantity)
+}
+
+/// Re-marks a product's balances low or not after its reorder settings changed (no event:
+/// the event is for stock crossing the threshold, not the threshold moving).
+pub async fn refresh_low(tx: &Tx, p: &product::Model) -> AppResult<()> {
+    let threshold = threshold_of(p);
+    let low: SimpleExpr = match threshold {
+        Some(t) => Expr::col(balance::Column::OnHand)
+            .sub(Expr::col(balance::Column::Reserved))
+            .lte(t),
+        None => Expr::value(false),
+    };
+    tx.update_many::<balance::Entity>(
+        vec![(balance::Column::Low, low)],
+        balance::Column::ProductId.eq(p.id),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Whether the company lets stock go below zero.
 pub async fn allows_negative(tx: &Tx, me: Uuid) -> AppResult<bool> {
     Ok(tx
@@ -190,7 +214,11 @@ pub async fn allows_negative(tx: &Tx, me: Uuid) -> AppResult<bool> {
         .is_some_and(|s| s.allow_negative_stock))
 }
 
-fn refused(e: LedgerError, field: &str) -> AppError {
+fn refused(e: LedgerError) -> AppError {
+    let field = match e {
+        LedgerError::BadCost(_) => "input.unitCost",
+        _ => "input.quantity",
+    };
     AppError::bad_input(field, e.to_string())
 }
 
@@ -200,7 +228,7 @@ fn text(v: Option<String>, field: &str, max: usize) -> AppResult<Option<String>>
 
 /// The product locked for this transaction: movements of one product take turns, so none
 /// is lost and every balance equals its ledger.
-async fn locked_product(tx: &Tx, product_id: Uuid) -> AppResult<product::Model> {
+pub(crate) async fn locked_product(tx: &Tx, product_id: Uuid) -> AppResult<product::Model> {
     tx.lock_for_update(
         tx.select::<product::Entity>()
             .filter(product::Column::Id.eq(product_id)),
@@ -213,7 +241,7 @@ async fn locked_product(tx: &Tx, product_id: Uuid) -> AppResult<product::Model> 
 /// What one movement does to one balance, written: the new balance (made on the first
 /// movement), the movement itself, and the low-stock state. The product is locked.
 #[allow(clippy::too_many_arguments)]
-async fn post(
+pub(crate) async fn post(
     tx: &Tx,
     ctx: &TenantContext,
     product: &product::Model,
@@ -235,12 +263,11 @@ async fn post(
         reserved: b.reserved,
         avg_cost: b.avg_cost,
     });
-    let (after, effect) =
-        ledger::apply(&before, &m, allow_negative).map_err(|e| refused(e, "input.quantity"))?;
+    let (after, effect) = ledger::apply(&before, &m, allow_negative).map_err(refused)?;
     let now = Utc::now();
     // The low-stock state: set on a downward crossing (announced once), cleared when
     // stock is above the threshold again.
-    let threshold = product.reorder_point.max(product.min_quantity);
+    let threshold = threshold_of(product);
     let was_low = current.as_ref().is_some_and(|b| b.low);
     let low = threshold.is_some_and(|t| after.available() <= t);
     match &current {
@@ -328,6 +355,12 @@ pub async fn post_movement(
     let product_id = id::decode(PRODUCT, &input.product_id, "input.productId")?;
     let unit_cost = match input.unit_cost {
         None => None,
+        Some(_) if !input.kind.takes_cost() => {
+            return Err(AppError::bad_input(
+                "input.unitCost",
+                format!("a {} carries no cost of its own", input.kind.as_str()),
+            ));
+        }
         Some(c) if c.is_sign_negative() => {
             return Err(AppError::bad_input("input.unitCost", "at least 0"));
         }

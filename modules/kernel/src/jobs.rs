@@ -131,6 +131,18 @@ impl Tx {
         self.enqueue_for(self.scope().company(), job).await
     }
 
+    /// Enqueues a job for `company` from a cross-tenant (system) transaction: a platform
+    /// job handing each company its own share of the work. Refused in a tenant
+    /// transaction, which may only enqueue for its own company.
+    pub async fn enqueue_for_company(&self, company: Uuid, job: NewJob) -> AppResult<bool> {
+        if self.scope().company().is_some_and(|c| c != company) {
+            return Err(AppError::internal(
+                "a tenant transaction enqueues for its own company only",
+            ));
+        }
+        self.enqueue_for(Some(company), job).await
+    }
+
     pub(crate) async fn enqueue_for(&self, company: Option<Uuid>, job: NewJob) -> AppResult<bool> {
         Ok(self.enqueue_many_for(company, vec![job]).await? == 1)
     }

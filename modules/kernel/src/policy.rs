@@ -5,7 +5,8 @@
 use ils_entity::{
     api_key, audit_entry, catalog_import, catalog_item, company, inventory_settings, invitation,
     job, lab_turnaround, lens_order, marketplace_profile, order_status_change, patient,
-    prescription, product, refresh_token, stock_balance, stock_location, stock_movement,
+    prescription, product, purchase_order, purchase_order_line, refresh_token, stock_balance,
+    stock_count, stock_count_line, stock_discrepancy, stock_location, stock_movement,
     trade_connection, user, webhook_delivery, webhook_endpoint,
 };
 use sea_orm::{ColumnTrait, Condition, EntityTrait};
@@ -229,6 +230,42 @@ impl Guarded for stock_movement::Entity {
 impl Guarded for inventory_settings::Entity {
     fn policy() -> Policy<Self> {
         Policy::owned(inventory_settings::Column::CompanyId)
+    }
+}
+
+/// A purchase order: the buyer owns it; the supplier is the other party once submitted.
+impl Guarded for purchase_order::Entity {
+    fn policy() -> Policy<Self> {
+        let mut p = Policy::owned(purchase_order::Column::CompanyId);
+        p.parties.push(purchase_order::Column::SupplierCompanyId);
+        p
+    }
+}
+
+impl Guarded for purchase_order_line::Entity {
+    fn policy() -> Policy<Self> {
+        let mut p = Policy::owned(purchase_order_line::Column::CompanyId);
+        p.parties
+            .push(purchase_order_line::Column::SupplierCompanyId);
+        p
+    }
+}
+
+impl Guarded for stock_count::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(stock_count::Column::CompanyId)
+    }
+}
+
+impl Guarded for stock_count_line::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(stock_count_line::Column::CompanyId)
+    }
+}
+
+impl Guarded for stock_discrepancy::Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(stock_discrepancy::Column::CompanyId)
     }
 }
 

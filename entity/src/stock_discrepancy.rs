@@ -1,0 +1,26 @@
+use sea_orm::entity::prelude::*;
+
+/// A balance that disagrees with its ledger, found by reconciliation: OPEN until a manager
+/// approves the correcting ADJUSTMENT (or it is found to agree again: RESOLVED).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "stock_discrepancies")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub location_id: Uuid,
+    pub product_id: Uuid,
+    pub balance_on_hand: i64,
+    pub ledger_on_hand: i64,
+    pub balance_reserved: i64,
+    pub ledger_reserved: i64,
+    pub status: String,
+    pub found_at: DateTimeUtc,
+    pub resolved_at: Option<DateTimeUtc>,
+    pub resolved_by: Option<Uuid>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,334 @@
+//! Stock counts: start a count of a location, record counted quantities (by product, SKU
+//! or barcode; the last recording of a product counts), post it: every difference from the
+//! balance becomes an ADJUSTMENT in one transaction, and a count is posted once.
+
+use crate::ledger::{Movement, MovementKind};
+use crate::locations::{LOCATION, location_of};
+use crate::products::PRODUCT;
+use crate::stock::{locked_product, post};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use ils_entity::{
+    product, stock_balance as balance, stock_count as count, stock_count_line as cline,
+};
+use ils_kernel::authz::{require_manager, require_member};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+pub const COUNT: &str = "StockCount";
+
+/// The most lines one recording may carry.
+const MAX_LINES: usize = 1000;
+
+ils_kernel::string_enum!(StockCountStatus { Open = "OPEN", Posted = "POSTED" });
+
+#[derive(InputObject)]
+pub struct CountedInput {
+    /// The product, or its SKU, or its barcode (GTIN): exactly one.
+    pub product_id: Option<ID>,
+    pub sku: Option<String>,
+    pub barcode: Option<String>,
+    /// Units found, 0 or more.
+    pub counted: i64,
+}
+
+#[derive(SimpleObject, Clone)]
+pub struct CountLine {
+    pub product_id: ID,
+    pub counted: i64,
+    /// On hand when the count was posted (null while open).
+    pub expected: Option<i64>,
+    /// Counted less expected, once posted.
+    pub difference: Option<i64>,
+}
+
+#[derive(Clone)]
+pub struct StockCount {
+    pub row: count::Model,
+    pub lines: Vec<cline::Model>,
+}
+
+#[Object]
+impl StockCount {
+    async fn id(&self) -> ID {
+        id::encode(COUNT, self.row.id)
+    }
+    async fn location_id(&self) -> ID {
+        id::encode(LOCATION, self.row.location_id)
+    }
+    async fn status(&self) -> Option<StockCountStatus> {
+        StockCountStatus::parse(&self.row.status)
+    }
+    async fn lines(&self) -> Vec<CountLine> {
+        self.lines
+            .iter()
+            .map(|l| CountLine {
+                product_id: id::encode(PRODUCT, l.product_id),
+                counted: l.counted,
+                expected: l.expected,
+                difference: l.expected.map(|e| l.counted - e),
+            })
+            .collect()
+    }
+    async fn posted_at(&self) -> Option<DateTime<Utc>> {
+        self.row.posted_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+}
+
+async fn load(tx: &Tx, count_id: Uuid) -> AppResult<StockCount> {
+    let row = tx.get::<count::Entity>(count_id).await?;
+    let lines = tx
+        .select::<cline::Entity>()
+        .filter(cline::Column::CountId.eq(count_id))
+        .order_by_asc(cline::Column::Id)
+        .all(tx.conn())
+        .await?;
+    Ok(StockCount { row, lines })
+}
+
+/// The product a counted line names.
+async fn product_of(tx: &Tx, c: &CountedInput, field: &str) -> AppResult<product::Model> {
+    let given = [c.product_id.is_some(), c.sku.is_some(), c.barcode.is_some()];
+    if given.iter().filter(|g| **g).count() != 1 {
+        return Err(AppError::bad_input(
+            field,
+            "name the product by exactly one of productId, sku, barcode",
+        ));
+    }
+    let select = tx.select::<product::Entity>();
+    let found = if let Some(p) = &c.product_id {
+        let pid = id::decode(PRODUCT, p, &format!("{field}.productId"))?;
+        select
+            .filter(product::Column::Id.eq(pid))
+            .one(tx.conn())
+            .await?
+    } else if let Some(sku) = &c.sku {
+        select
+            .filter(product::Column::Sku.eq(sku.trim()))
+            .one(tx.conn())
+            .await?
+    } else {
+        let digits: String = c
+            .barcode
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        select
+            .filter(product::Column::Gtin.eq(digits))
+            .one(tx.conn())
+            .await?
+    };
+    found.ok_or_else(|| AppError::bad_input(field, "no such product of yours"))
+}
+
+async fn open_count(tx: &Tx, count_id: Uuid) -> AppResult<count::Model> {
+    let row = tx.get::<count::Entity>(count_id).await?;
+    if row.status != StockCountStatus::Open.as_str() {
+        return Err(AppError::Conflict("the count is posted already".into()));
+    }
+    Ok(row)
+}
+
+pub async fn record(
+    db: &Db,
+    ctx: &TenantContext,
+    count_id: Uuid,
+    lines: Vec<CountedInput>,
+) -> AppResult<StockCount> {
+    require_member(ctx)?;
+    if lines.is_empty() || lines.len() > MAX_LINES {
+        return Err(AppError::bad_input(
+            "lines",
+            format!("1 to {MAX_LINES} lines"),
+        ));
+    }
+    let tx = db.tenant(ctx).await?;
+    let c = open_count(&tx, count_id).await?;
+    let now = Utc::now();
+    for (i, l) in lines.iter().enumerate() {
+        let field = format!("lines.{i}");
+        if !(0..=crate::ledger::MAX_QUANTITY).contains(&l.counted) {
+            return Err(AppError::bad_input(
+                &format!("{field}.counted"),
+                "0 or more",
+            ));
+        }
+        let p = product_of(&tx, l, &field).await?;
+        let n = tx
+            .update_many::<cline::Entity>(
+                vec![
+                    (cline::Column::Counted, Expr::value(l.counted)),
+                    (cline::Column::UpdatedAt, Expr::value(now)),
+                ],
+                Condition::all()
+                    .add(cline::Column::CountId.eq(c.id))
+                    .add(cline::Column::ProductId.eq(p.id)),
+            )
+            .await?;
+        if n == 0 {
+            tx.insert(cline::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                count_id: Set(c.id),
+                company_id: sea_orm::ActiveValue::NotSet,
+                product_id: Set(p.id),
+                counted: Set(l.counted),
+                expected: Set(None),
+                updated_at: Set(now),
+            })
+            .await?;
+        }
+    }
+    let out = load(&tx, count_id).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Posts a count: it is marked POSTED first (a second posting finds it so: CONFLICT),
+/// then each counted product's difference from its balance is written as an ADJUSTMENT,
+/// all in one transaction. A count records what is physically there, so its adjustments
+/// are taken even where reservations exceed the stock found.
+pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResult<StockCount> {
+    let tx = db.tenant(ctx).await?;
+    require_manager(&tx, ctx).await?;
+    let c = open_count(&tx, count_id).await?;
+    let now = Utc::now();
+    let n = tx
+        .update_many::<count::Entity>(
+            vec![
+                (
+                    count::Column::Status,
+                    Expr::value(StockCountStatus::Posted.as_str()),
+                ),
+                (count::Column::PostedAt, Expr::value(now)),
+                (count::Column::UpdatedAt, Expr::value(now)),
+            ],
+            Condition::all()
+                .add(count::Column::Id.eq(c.id))
+                .add(count::Column::Status.eq(StockCountStatus::Open.as_str())),
+        )
+        .await?;
+    if n == 0 {
+        return Err(AppError::Conflict("the count is posted already".into()));
+    }
+    let lines = tx
+        .select::<cline::Entity>()
+        .filter(cline::Column::CountId.eq(c.id))
+        .all(tx.conn())
+        .await?;
+    let reference = format!("count {}", id::encode(COUNT, c.id).as_str());
+    for l in lines {
+        let product = locked_product(&tx, l.product_id).await?;
+        let on_hand = tx
+            .select::<balance::Entity>()
+            .filter(balance::Column::LocationId.eq(c.location_id))
+            .filter(balance::Column::ProductId.eq(l.product_id))
+            .one(tx.conn())
+            .await?
+            .map_or(0, |b| b.on_hand);
+        let diff = l.counted - on_hand;
+        if diff != 0 {
+            post(
+                &tx,
+                ctx,
+                &product,
+                c.location_id,
+                Movement {
+                    kind: MovementKind::Adjustment,
+                    quantity: diff,
+                    unit_cost: None,
+                },
+                true,
+                None,
+                Some(reference.clone()),
+                Some("stock count".into()),
+            )
+            .await?;
+        }
+        tx.update_many::<cline::Entity>(
+            vec![(cline::Column::Expected, Expr::value(on_hand))],
+            cline::Column::Id.eq(l.id),
+        )
+        .await?;
+    }
+    let out = load(&tx, count_id).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+#[derive(Default)]
+pub struct CountsQuery;
+
+#[Object]
+impl CountsQuery {
+    async fn stock_count(&self, ctx: &Context<'_>, id: ID) -> Result<Option<StockCount>> {
+        let (tenant, db) = request_parts(ctx)?;
+        require_member(tenant)?;
+        let count_id = id::decode(COUNT, &id, "id")?;
+        let tx = db.tenant(tenant).await?;
+        let found = match load(&tx, count_id).await {
+            Ok(c) => Some(c),
+            Err(AppError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        tx.commit().await?;
+        Ok(found)
+    }
+}
+
+#[derive(Default)]
+pub struct CountsMutation;
+
+#[Object]
+impl CountsMutation {
+    /// Starts counting a location (your default one when left out).
+    async fn start_stock_count(
+        &self,
+        ctx: &Context<'_>,
+        location_id: Option<ID>,
+    ) -> Result<StockCount> {
+        let (tenant, db) = request_parts(ctx)?;
+        let me = require_member(tenant)?;
+        let tx = db.tenant(tenant).await?;
+        let location = location_of(&tx, me, location_id.as_ref(), "locationId").await?;
+        let now = Utc::now();
+        let row = tx
+            .insert(count::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                company_id: sea_orm::ActiveValue::NotSet,
+                location_id: Set(location.id),
+                status: Set(StockCountStatus::Open.as_str().into()),
+                posted_at: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+            .await?;
+        tx.commit().await?;
+        Ok(StockCount { row, lines: vec![] })
+    }
+
+    /// Records counted quantities (any member); recording a product again replaces its
+    /// count.
+    async fn record_stock_count(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        lines: Vec<CountedInput>,
+    ) -> Result<StockCount> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(record(db, tenant, id::decode(COUNT, &id, "id")?, lines).await?)
+    }
+
+    /// Posts a count (admins and managers): its differences become ADJUSTMENT movements in
+    /// one transaction; a count is posted once (again: CONFLICT).
+    async fn post_stock_count(&self, ctx: &Context<'_>, id: ID) -> Result<StockCount> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(post_count(db, tenant, id::decode(COUNT, &id, "id")?).await?)
+    }
+}

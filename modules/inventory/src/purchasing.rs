@@ -1,0 +1,1003 @@
+//! Purchase orders from a buyer (practice or lab) to a supplier it is actively connected
+//! with, with lines from that supplier's catalog: DRAFT -> SUBMITTED -> ACKNOWLEDGED or
+//! REJECTED by the supplier -> PARTIALLY_RECEIVED -> RECEIVED as the buyer receives stock
+//! (RECEIPT movements at the agreed price, so the moving average follows). A draft made by
+//! the system (the assistant) waits for a person's approval before it can be submitted.
+//! One row both parties see once submitted, like a lens order; every change names the
+//! version it saw.
+
+use crate::ledger::{Movement, MovementKind};
+use crate::locations::{LOCATION, location_of};
+use crate::products::PRODUCT;
+use crate::stock::{allows_negative, locked_product, post};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use ils_entity::{catalog_item, company, product, trade_connection};
+use ils_entity::{purchase_order as po, purchase_order_line as line};
+use ils_kernel::authz::{require_manager, require_member};
+use ils_kernel::connections::{ConnectionState, pair_key};
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
+use ils_marketplace::catalog::draft::price_to_decimal;
+use ils_marketplace::catalog::items::{ITEM, Money};
+use ils_marketplace::search;
+use ils_tenancy::graphql::types::COMPANY;
+use ils_tenancy::model::CompanyType;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub const PURCHASE_ORDER: &str = "PurchaseOrder";
+pub const LINE: &str = "PurchaseOrderLine";
+
+/// The most units one line may order.
+const MAX_LINE_QUANTITY: i64 = 1_000_000;
+/// The most lines one order may have.
+const MAX_LINES: usize = 200;
+
+ils_kernel::string_enum!(
+    /// Where a purchase order stands.
+    PurchaseOrderStatus {
+        Draft = "DRAFT",
+        Submitted = "SUBMITTED",
+        Acknowledged = "ACKNOWLEDGED",
+        Rejected = "REJECTED",
+        PartiallyReceived = "PARTIALLY_RECEIVED",
+        Received = "RECEIVED",
+        Cancelled = "CANCELLED",
+    }
+);
+
+/// What every purchase order event says.
+#[derive(Serialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct PurchaseOrderChange {
+    pub purchase_order_id: ID,
+    pub po_number: String,
+    pub status: String,
+    pub version: i32,
+    pub buyer_id: ID,
+    pub supplier_id: ID,
+}
+
+ils_kernel::domain_event!(PoSubmitted, "purchase_order.submitted", admins_only: false, PurchaseOrderChange);
+ils_kernel::domain_event!(PoAcknowledged, "purchase_order.acknowledged", admins_only: false, PurchaseOrderChange);
+ils_kernel::domain_event!(PoRejected, "purchase_order.rejected", admins_only: false, PurchaseOrderChange);
+ils_kernel::domain_event!(PoReceived, "purchase_order.received", admins_only: false, PurchaseOrderChange);
+ils_kernel::domain_event!(PoCancelled, "purchase_order.cancelled", admins_only: false, PurchaseOrderChange);
+
+fn change(row: &po::Model) -> PurchaseOrderChange {
+    PurchaseOrderChange {
+        purchase_order_id: id::encode(PURCHASE_ORDER, row.id),
+        po_number: row.po_number.clone(),
+        status: row.status.clone(),
+        version: row.version,
+        buyer_id: id::encode(COMPANY, row.company_id),
+        supplier_id: id::encode(COMPANY, row.supplier_id),
+    }
+}
+
+/// Both parties once submitted; the buyer alone before.
+fn parties(row: &po::Model) -> Vec<Uuid> {
+    std::iter::once(row.company_id)
+        .chain(row.supplier_company_id)
+        .collect()
+}
+
+#[derive(InputObject, Clone)]
+pub struct PurchaseLineInput {
+    /// An active item of the supplier's catalog.
+    pub catalog_item_id: ID,
+    /// Units, at least the item's minimum order quantity.
+    pub quantity: i64,
+}
+
+#[derive(InputObject)]
+pub struct PurchaseOrderInput {
+    /// A supplier your company has an ACTIVE connection with.
+    pub supplier_id: ID,
+    /// Where the stock will be received (your default location when left out).
+    pub location_id: Option<ID>,
+    pub lines: Vec<PurchaseLineInput>,
+    pub notes: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ReceiptLineInput {
+    pub line_id: ID,
+    /// Units received now, more than 0.
+    pub quantity: i64,
+}
+
+#[derive(Clone)]
+pub struct PurchaseOrderLine(pub line::Model, pub String);
+
+#[Object]
+impl PurchaseOrderLine {
+    async fn id(&self) -> ID {
+        id::encode(LINE, self.0.id)
+    }
+    async fn catalog_item_id(&self) -> ID {
+        id::encode(ITEM, self.0.catalog_item_id)
+    }
+    /// The buyer's product the line is received as (the buyer only).
+    async fn product_id(&self, ctx: &Context<'_>) -> Option<ID> {
+        let me = ctx.data::<TenantContext>().ok().and_then(|t| t.company_id);
+        (me == Some(self.0.company_id)).then(|| id::encode(PRODUCT, self.0.product_id))
+    }
+    async fn sku(&self) -> &str {
+        &self.0.sku
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn quantity(&self) -> i64 {
+        self.0.quantity
+    }
+    async fn unit_price(&self) -> Money {
+        Money {
+            amount: price_to_decimal(self.0.unit_price),
+            currency: self.1.clone(),
+        }
+    }
+    async fn received_quantity(&self) -> i64 {
+        self.0.received_quantity
+    }
+}
+
+#[derive(Clone)]
+pub struct PurchaseOrder {
+    pub row: po::Model,
+    pub lines: Vec<line::Model>,
+}
+
+#[Object]
+impl PurchaseOrder {
+    pub async fn id(&self) -> ID {
+        id::encode(PURCHASE_ORDER, self.row.id)
+    }
+    async fn po_number(&self) -> &str {
+        &self.row.po_number
+    }
+    async fn status(&self) -> Option<PurchaseOrderStatus> {
+        PurchaseOrderStatus::parse(&self.row.status)
+    }
+    /// Name it in every change.
+    async fn version(&self) -> i32 {
+        self.row.version
+    }
+    async fn buyer_id(&self) -> ID {
+        id::encode(COMPANY, self.row.company_id)
+    }
+    async fn supplier_id(&self) -> ID {
+        id::encode(COMPANY, self.row.supplier_id)
+    }
+    async fn supplier_name(&self) -> &str {
+        &self.row.supplier_name
+    }
+    async fn location_id(&self, ctx: &Context<'_>) -> Option<ID> {
+        let me = ctx.data::<TenantContext>().ok().and_then(|t| t.company_id);
+        (me == Some(self.row.company_id)).then(|| id::encode(LOCATION, self.row.location_id))
+    }
+    async fn lines(&self) -> Vec<PurchaseOrderLine> {
+        self.lines
+            .iter()
+            .cloned()
+            .map(|l| PurchaseOrderLine(l, self.row.currency.clone()))
+            .collect()
+    }
+    /// The sum of the lines at their agreed prices.
+    async fn total(&self) -> Money {
+        let units: i128 = self
+            .lines
+            .iter()
+            .map(|l| i128::from(l.quantity) * i128::from(l.unit_price))
+            .sum();
+        Money {
+            amount: Decimal::from_i128_with_scale(units, 4),
+            currency: self.row.currency.clone(),
+        }
+    }
+    async fn currency(&self) -> &str {
+        &self.row.currency
+    }
+    /// Drafted by the system: it needs a person's approval before submission.
+    async fn created_by_system(&self) -> bool {
+        self.row.created_by_system
+    }
+    async fn approved_at(&self) -> Option<DateTime<Utc>> {
+        self.row.approved_at
+    }
+    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
+        self.row.submitted_at
+    }
+    async fn supplier_reference(&self) -> Option<&str> {
+        self.row.supplier_reference.as_deref()
+    }
+    async fn reject_reason(&self) -> Option<&str> {
+        self.row.reject_reason.as_deref()
+    }
+    async fn notes(&self) -> Option<&str> {
+        self.row.notes.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.row.updated_at
+    }
+}
+
+/// The lines of these orders, in one statement.
+async fn lines_of(tx: &Tx, orders: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<line::Model>>> {
+    let mut out: HashMap<Uuid, Vec<line::Model>> = HashMap::new();
+    if orders.is_empty() {
+        return Ok(out);
+    }
+    for l in tx
+        .select::<line::Entity>()
+        .filter(line::Column::OrderId.is_in(orders.iter().copied()))
+        .order_by_asc(line::Column::Id)
+        .all(tx.conn())
+        .await?
+    {
+        out.entry(l.order_id).or_default().push(l);
+    }
+    Ok(out)
+}
+
+async fn load(tx: &Tx, order_id: Uuid) -> AppResult<PurchaseOrder> {
+    let row = tx.get::<po::Entity>(order_id).await?;
+    let lines = lines_of(tx, &[row.id])
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok(PurchaseOrder { row, lines })
+}
+
+/// The supplier's name on the ACTIVE connection between `me` and `supplier`, when the
+/// supplier side of it is a supplier.
+async fn connected_supplier(tx: &Tx, me: Uuid, supplier: Uuid) -> AppResult<Option<String>> {
+    let link = tx
+        .select::<trade_connection::Entity>()
+        .filter(trade_connection::Column::PairKey.eq(pair_key(me, supplier)))
+        .filter(trade_connection::Column::State.eq(ConnectionState::Active.as_str()))
+        .one(tx.conn())
+        .await?;
+    Ok(link.and_then(|c| {
+        let (their_id, their_type, their_name) = if c.requester_company_id == supplier {
+            (c.requester_company_id, c.requester_type, c.requester_name)
+        } else {
+            (c.responder_company_id, c.responder_type, c.responder_name)
+        };
+        (their_id == supplier && their_type == CompanyType::Supplier.as_str()).then_some(their_name)
+    }))
+}
+
+/// The buyer's product for a supplier item: the one linked to it, else a new one made from
+/// the item (its SKU, name, category, attributes, the price as cost).
+async fn product_for(
+    tx: &Tx,
+    item: &catalog_item::Model,
+    field: &str,
+) -> AppResult<product::Model> {
+    if let Some(p) = tx
+        .select::<product::Entity>()
+        .filter(product::Column::SupplierItemId.eq(item.id))
+        .one(tx.conn())
+        .await?
+    {
+        return Ok(p);
+    }
+    let now = Utc::now();
+    tx.insert(product::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: sea_orm::ActiveValue::NotSet,
+        sku: Set(item.sku.clone()),
+        gtin: Set(item.gtin.clone()),
+        name: Set(item.name.clone()),
+        brand: Set(item.brand.clone()),
+        category: Set(item.category.clone()),
+        attributes: Set(item.attributes.clone()),
+        cost_units: Set(Some(item.price_units)),
+        price_units: Set(None),
+        currency: Set(item.currency.clone()),
+        reorder_point: Set(None),
+        min_quantity: Set(None),
+        max_quantity: Set(None),
+        lead_time_days: Set(Some(item.lead_time_days)),
+        safety_stock: Set(None),
+        supplier_item_id: Set(Some(item.id)),
+        supplier_company_id: Set(Some(item.company_id)),
+        active: Set(true),
+        search_text: Set(search::text_of(
+            [item.sku.as_str(), item.name.as_str()]
+                .into_iter()
+                .chain(item.brand.as_deref()),
+        )),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .await
+    .map_err(|e| match e {
+        AppError::Conflict(_) => AppError::bad_input(
+            field,
+            format!(
+                "you have a product with SKU {} that is not linked to this item: link it \
+                 (updateProduct with supplierItemId) first",
+                item.sku
+            ),
+        ),
+        e => e,
+    })
+}
+
+/// A new draft for the acting buyer; `by_system` marks a draft that waits for approval.
+pub async fn create_draft(
+    db: &Db,
+    ctx: &TenantContext,
+    input: PurchaseOrderInput,
+    by_system: bool,
+) -> AppResult<PurchaseOrder> {
+    let tx = db.tenant(ctx).await?;
+    let me = if by_system {
+        require_member(ctx)?
+    } else {
+        require_manager(&tx, ctx).await?
+    };
+    let supplier = id::decode(COMPANY, &input.supplier_id, "input.supplierId")?;
+    let Some(supplier_name) = connected_supplier(&tx, me, supplier).await? else {
+        return Err(AppError::bad_input(
+            "input.supplierId",
+            "not a supplier your company has an ACTIVE connection with",
+        ));
+    };
+    if input.lines.is_empty() || input.lines.len() > MAX_LINES {
+        return Err(AppError::bad_input(
+            "input.lines",
+            format!("1 to {MAX_LINES} lines"),
+        ));
+    }
+    let notes =
+        ils_tenancy::service::validate::optional_text(input.notes.as_deref(), "input.notes", 2000)?;
+    // Numbers are taken one at a time per buyer.
+    tx.lock_for_update(
+        tx.select::<company::Entity>()
+            .filter(company::Column::Id.eq(me)),
+    )
+    .one(tx.conn())
+    .await?;
+    let location = location_of(&tx, me, input.location_id.as_ref(), "input.locationId").await?;
+    let mut currency: Option<String> = None;
+    let mut lines = Vec::new();
+    for (i, l) in input.lines.iter().enumerate() {
+        let field = format!("input.lines.{i}.catalogItemId");
+        let item_id = id::decode(ITEM, &l.catalog_item_id, &field)?;
+        let item = tx
+            .find::<catalog_item::Entity>(item_id)
+            .await?
+            .filter(|it| it.company_id == supplier && it.active)
+            .ok_or_else(|| AppError::bad_input(&field, "not an active item of this supplier"))?;
+        let qfield = format!("input.lines.{i}.quantity");
+        if !(1..=MAX_LINE_QUANTITY).contains(&l.quantity) {
+            return Err(AppError::bad_input(
+                &qfield,
+                format!("1..{MAX_LINE_QUANTITY}"),
+            ));
+        }
+        if l.quantity < i64::from(item.min_order_quantity) {
+            return Err(AppError::bad_input(
+                &qfield,
+                format!(
+                    "the supplier sells {} in at least {}",
+                    item.sku, item.min_order_quantity
+                ),
+            ));
+        }
+        match &currency {
+            None => currency = Some(item.currency.clone()),
+            Some(c) if *c != item.currency => {
+                return Err(AppError::bad_input(
+                    &field,
+                    format!(
+                        "one order is in one currency ({c}); this item is in {}",
+                        item.currency
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if lines
+            .iter()
+            .any(|(it, _, _): &(catalog_item::Model, i64, product::Model)| it.id == item.id)
+        {
+            return Err(AppError::bad_input(
+                &field,
+                "this item is on the order already",
+            ));
+        }
+        let product = product_for(&tx, &item, &field).await?;
+        lines.push((item, l.quantity, product));
+    }
+    let n = tx
+        .select::<po::Entity>()
+        .filter(po::Column::CompanyId.eq(me))
+        .count(tx.conn())
+        .await?;
+    let now = Utc::now();
+    let row = tx
+        .insert(po::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: sea_orm::ActiveValue::NotSet,
+            supplier_id: Set(supplier),
+            supplier_company_id: Set(None),
+            supplier_name: Set(supplier_name),
+            po_number: Set(format!("PO-{:06}", n + 1)),
+            status: Set(PurchaseOrderStatus::Draft.as_str().into()),
+            version: Set(1),
+            currency: Set(currency.unwrap_or_default()),
+            location_id: Set(location.id),
+            created_by_system: Set(by_system),
+            approved_by: Set(None),
+            approved_at: Set(None),
+            submitted_at: Set(None),
+            supplier_reference: Set(None),
+            reject_reason: Set(None),
+            notes: Set(notes),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .await?;
+    tx.insert_many::<line::Entity, _>(
+        lines
+            .iter()
+            .map(|(item, qty, product)| line::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                order_id: Set(row.id),
+                company_id: sea_orm::ActiveValue::NotSet,
+                supplier_company_id: Set(None),
+                catalog_item_id: Set(item.id),
+                product_id: Set(product.id),
+                sku: Set(item.sku.clone()),
+                name: Set(item.name.clone()),
+                quantity: Set(*qty),
+                unit_price: Set(item.price_units),
+                received_quantity: Set(0),
+            })
+            .collect(),
+    )
+    .await?;
+    let order = load(&tx, row.id).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// A draft purchase order made by the system for `company` (the assistant, reorder
+/// suggestions): it waits for a person's approval before it can be submitted.
+pub async fn system_draft(
+    db: &Db,
+    company: Uuid,
+    input: PurchaseOrderInput,
+) -> AppResult<PurchaseOrder> {
+    create_draft(db, &TenantContext::system_for(Some(company)), input, true).await
+}
+
+/// Applies one status change on the version the caller saw, with extra columns; CONFLICT
+/// when the order changed meanwhile.
+async fn set_status(
+    tx: &Tx,
+    row: &po::Model,
+    version: i32,
+    to: PurchaseOrderStatus,
+    mut sets: Vec<(po::Column, SimpleExpr)>,
+) -> AppResult<po::Model> {
+    sets.push((po::Column::Status, Expr::value(to.as_str())));
+    sets.push((po::Column::Version, Expr::col(po::Column::Version).add(1)));
+    sets.push((po::Column::UpdatedAt, Expr::value(Utc::now())));
+    let n = tx
+        .update_many::<po::Entity>(
+            sets,
+            Condition::all()
+                .add(po::Column::Id.eq(row.id))
+                .add(po::Column::Version.eq(version))
+                .add(po::Column::Status.eq(row.status.clone())),
+        )
+        .await?;
+    if n == 0 {
+        let now = tx.get::<po::Entity>(row.id).await?;
+        return Err(AppError::Conflict(format!(
+            "the purchase order changed: it is {} at version {} (you named version {version})",
+            now.status, now.version
+        )));
+    }
+    tx.get::<po::Entity>(row.id).await
+}
+
+/// The order as its buyer sees it; NOT_FOUND for anyone else.
+async fn buyers(tx: &Tx, me: Uuid, order_id: Uuid) -> AppResult<po::Model> {
+    let row = tx.get::<po::Entity>(order_id).await?;
+    if row.company_id != me {
+        return Err(AppError::NotFound);
+    }
+    Ok(row)
+}
+
+fn in_status(row: &po::Model, allowed: &[PurchaseOrderStatus], what: &str) -> AppResult<()> {
+    if allowed.iter().any(|s| s.as_str() == row.status) {
+        return Ok(());
+    }
+    let list: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+    Err(AppError::bad_input(
+        "id",
+        format!(
+            "{what} needs the order to be {}; it is {}",
+            list.join(" or "),
+            row.status
+        ),
+    ))
+}
+
+pub async fn approve(
+    db: &Db,
+    ctx: &TenantContext,
+    order_id: Uuid,
+    version: i32,
+) -> AppResult<PurchaseOrder> {
+    let tx = db.tenant(ctx).await?;
+    let me = require_manager(&tx, ctx).await?;
+    let row = buyers(&tx, me, order_id).await?;
+    in_status(&row, &[PurchaseOrderStatus::Draft], "approval")?;
+    if row.approved_at.is_some() {
+        return Err(AppError::Conflict("the order is approved already".into()));
+    }
+    let person = ctx
+        .responsible_user()
+        .ok_or_else(|| AppError::forbidden("a person approves a purchase order"))?;
+    set_status(
+        &tx,
+        &row,
+        version,
+        PurchaseOrderStatus::Draft,
+        vec![
+            (po::Column::ApprovedBy, Expr::value(person)),
+            (po::Column::ApprovedAt, Expr::value(Utc::now())),
+        ],
+    )
+    .await?;
+    let order = load(&tx, order_id).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+pub async fn submit(
+    db: &Db,
+    ctx: &TenantContext,
+    order_id: Uuid,
+    version: i32,
+) -> AppResult<PurchaseOrder> {
+    let tx = db.tenant(ctx).await?;
+    let me = require_manager(&tx, ctx).await?;
+    let row = buyers(&tx, me, order_id).await?;
+    in_status(&row, &[PurchaseOrderStatus::Draft], "submission")?;
+    if row.created_by_system && row.approved_at.is_none() {
+        return Err(AppError::bad_input(
+            "id",
+            "the system drafted this order: a person approves it (approvePurchaseOrder) before it is sent",
+        ));
+    }
+    if connected_supplier(&tx, me, row.supplier_id)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::bad_input(
+            "id",
+            "your company no longer has an ACTIVE connection with this supplier",
+        ));
+    }
+    let now = Utc::now();
+    let row = set_status(
+        &tx,
+        &row,
+        version,
+        PurchaseOrderStatus::Submitted,
+        vec![
+            (po::Column::SupplierCompanyId, Expr::value(row.supplier_id)),
+            (po::Column::SubmittedAt, Expr::value(now)),
+        ],
+    )
+    .await?;
+    tx.update_many::<line::Entity>(
+        vec![(
+            line::Column::SupplierCompanyId,
+            Expr::value(row.supplier_id),
+        )],
+        line::Column::OrderId.eq(row.id),
+    )
+    .await?;
+    tx.emit(&PoSubmitted(change(&row)), &parties(&row)).await?;
+    let order = load(&tx, order_id).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// The supplier's answer: acknowledged (with its reference) or rejected (with a reason).
+pub async fn answer(
+    db: &Db,
+    ctx: &TenantContext,
+    order_id: Uuid,
+    version: i32,
+    accept: bool,
+    text: Option<String>,
+) -> AppResult<PurchaseOrder> {
+    let tx = db.tenant(ctx).await?;
+    let me = require_manager(&tx, ctx).await?;
+    let row = tx.get::<po::Entity>(order_id).await?;
+    if row.supplier_company_id != Some(me) {
+        return Err(AppError::NotFound);
+    }
+    in_status(&row, &[PurchaseOrderStatus::Submitted], "an answer")?;
+    let row = if accept {
+        let reference = ils_tenancy::service::validate::optional_text(
+            text.as_deref(),
+            "supplierReference",
+            100,
+        )?;
+        set_status(
+            &tx,
+            &row,
+            version,
+            PurchaseOrderStatus::Acknowledged,
+            vec![(po::Column::SupplierReference, Expr::value(reference))],
+        )
+        .await?
+    } else {
+        let reason =
+            ils_tenancy::service::validate::text(text.as_deref().unwrap_or(""), "reason", 1000)?;
+        set_status(
+            &tx,
+            &row,
+            version,
+            PurchaseOrderStatus::Rejected,
+            vec![(po::Column::RejectReason, Expr::value(reason))],
+        )
+        .await?
+    };
+    if accept {
+        tx.emit(&PoAcknowledged(change(&row)), &parties(&row))
+            .await?;
+    } else {
+        tx.emit(&PoRejected(change(&row)), &parties(&row)).await?;
+    }
+    let order = load(&tx, order_id).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+pub async fn cancel(
+    db: &Db,
+    ctx: &TenantContext,
+    order_id: Uuid,
+    version: i32,
+) -> AppResult<PurchaseOrder> {
+    let tx = db.tenant(ctx).await?;
+    let me = require_manager(&tx, ctx).await?;
+    let row = buyers(&tx, me, order_id).await?;
+    in_status(
+        &row,
+        &[PurchaseOrderStatus::Draft, PurchaseOrderStatus::Submitted],
+        "cancelling",
+    )?;
+    let row = set_status(&tx, &row, version, PurchaseOrderStatus::Cancelled, vec![]).await?;
+    tx.emit(&PoCancelled(change(&row)), &parties(&row)).await?;
+    let order = load(&tx, order_id).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// Stock arriving for an acknowledged order: RECEIPT movements at the agreed prices, into
+/// the order's location, all in one transaction with the order's new status. More than
+/// ordered needs `allow_over_receipt`.
+pub async fn receive(
+    db: &Db,
+    ctx: &TenantContext,
+    order_id: Uuid,
+    version: i32,
+    receipts: Vec<ReceiptLineInput>,
+    allow_over_receipt: bool,
+) -> AppResult<PurchaseOrder> {
+    let me = require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let row = buyers(&tx, me, order_id).await?;
+    in_status(
+        &row,
+        &[
+            PurchaseOrderStatus::Acknowledged,
+            PurchaseOrderStatus::PartiallyReceived,
+        ],
+        "receiving",
+    )?;
+    if row.version != version {
+        return Err(AppError::Conflict(format!(
+            "the purchase order changed: it is {} at version {} (you named version {version})",
+            row.status, row.version
+        )));
+    }
+    if receipts.is_empty() {
+        return Err(AppError::bad_input("lines", "say what arrived"));
+    }
+    let mut lines = lines_of(&tx, &[row.id])
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
+    let allow_negative = allows_negative(&tx, me).await?;
+    for (i, r) in receipts.iter().enumerate() {
+        let field = format!("lines.{i}");
+        let line_id = id::decode(LINE, &r.line_id, &format!("{field}.lineId"))?;
+        let Some(l) = lines.iter_mut().find(|l| l.id == line_id) else {
+            return Err(AppError::bad_input(
+                &format!("{field}.lineId"),
+                "not a line of this order",
+            ));
+        };
+        if !(1..=MAX_LINE_QUANTITY).contains(&r.quantity) {
+            return Err(AppError::bad_input(
+                &format!("{field}.quantity"),
+                format!("1..{MAX_LINE_QUANTITY}"),
+            ));
+        }
+        let total = l.received_quantity + r.quantity;
+        if total > l.quantity && !allow_over_receipt {
+            return Err(AppError::bad_input(
+                &format!("{field}.quantity"),
+                format!(
+                    "{} ordered, {} received so far: receiving {} more than ordered needs allowOverReceipt",
+                    l.quantity,
+                    l.received_quantity,
+                    total - l.quantity
+                ),
+            ));
+        }
+        let product = locked_product(&tx, l.product_id).await?;
+        post(
+            &tx,
+            ctx,
+            &product,
+            row.location_id,
+            Movement {
+                kind: MovementKind::Receipt,
+                quantity: r.quantity,
+                unit_cost: Some(l.unit_price),
+            },
+            allow_negative,
+            None,
+            Some(row.po_number.clone()),
+            None,
+        )
+        .await?;
+        tx.update_many::<line::Entity>(
+            vec![(line::Column::ReceivedQuantity, Expr::value(total))],
+            line::Column::Id.eq(l.id),
+        )
+        .await?;
+        l.received_quantity = total;
+    }
+    let done = lines.iter().all(|l| l.received_quantity >= l.quantity);
+    let to = if done {
+        PurchaseOrderStatus::Received
+    } else {
+        PurchaseOrderStatus::PartiallyReceived
+    };
+    let row = set_status(&tx, &row, version, to, vec![]).await?;
+    tx.emit(&PoReceived(change(&row)), &parties(&row)).await?;
+    let order = load(&tx, order_id).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+#[derive(InputObject, Default)]
+pub struct PurchaseOrderFilter {
+    pub statuses: Option<Vec<PurchaseOrderStatus>>,
+}
+
+async fn list(
+    db: &Db,
+    ctx: &TenantContext,
+    as_supplier: bool,
+    f: PurchaseOrderFilter,
+    page: PageArgs,
+) -> AppResult<Connection<String, PurchaseOrder>> {
+    let me = require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let mut select = tx.select::<po::Entity>().filter(if as_supplier {
+        po::Column::SupplierCompanyId.eq(me)
+    } else {
+        po::Column::CompanyId.eq(me)
+    });
+    if let Some(statuses) = f.statuses {
+        select = select.filter(po::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+    }
+    let mut conn = paginate(
+        tx.conn(),
+        select,
+        po::Column::Id,
+        page,
+        |r| r.id,
+        |row| PurchaseOrder { row, lines: vec![] },
+    )
+    .await?;
+    let ids: Vec<Uuid> = conn.edges.iter().map(|e| e.node.row.id).collect();
+    let mut lines = lines_of(&tx, &ids).await?;
+    for e in conn.edges.iter_mut() {
+        e.node.lines = lines.remove(&e.node.row.id).unwrap_or_default();
+    }
+    tx.commit().await?;
+    Ok(conn)
+}
+
+#[derive(Default)]
+pub struct PurchasingQuery;
+
+#[Object]
+impl PurchasingQuery {
+    /// Your company's purchase orders (as the buyer).
+    async fn purchase_orders(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PurchaseOrderFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, PurchaseOrder>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let page = PageArgs::new(first, after, last, before);
+        Ok(list(db, tenant, false, filter.unwrap_or_default(), page).await?)
+    }
+
+    /// Purchase orders sent to your company (as the supplier): the inbox.
+    async fn supplier_purchase_orders(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PurchaseOrderFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, PurchaseOrder>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let page = PageArgs::new(first, after, last, before);
+        Ok(list(db, tenant, true, filter.unwrap_or_default(), page).await?)
+    }
+
+    /// A purchase order of yours, as buyer or supplier.
+    async fn purchase_order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PurchaseOrder>> {
+        let (tenant, db) = request_parts(ctx)?;
+        require_member(tenant)?;
+        let order_id = id::decode(PURCHASE_ORDER, &id, "id")?;
+        let tx = db.tenant(tenant).await?;
+        let found = match load(&tx, order_id).await {
+            Ok(o) => Some(o),
+            Err(AppError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        tx.commit().await?;
+        Ok(found)
+    }
+}
+
+#[derive(Default)]
+pub struct PurchasingMutation;
+
+#[Object]
+impl PurchasingMutation {
+    /// A draft purchase order to a supplier you are actively connected to, with lines from
+    /// its catalog at its prices (admins and managers). Each line is received as your
+    /// product linked to the item, made from the item when you have none.
+    async fn create_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        input: PurchaseOrderInput,
+    ) -> Result<PurchaseOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(create_draft(db, tenant, input, false).await?)
+    }
+
+    /// A person's approval of a draft the system made (admins and managers).
+    async fn approve_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+    ) -> Result<PurchaseOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(approve(db, tenant, id::decode(PURCHASE_ORDER, &id, "id")?, version).await?)
+    }
+
+    /// Sends a draft to its supplier (admins and managers).
+    async fn submit_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+    ) -> Result<PurchaseOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(submit(db, tenant, id::decode(PURCHASE_ORDER, &id, "id")?, version).await?)
+    }
+
+    /// The supplier accepts a submitted order, with its own reference.
+    async fn acknowledge_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        supplier_reference: Option<String>,
+    ) -> Result<PurchaseOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(answer(
+            db,
+            tenant,
+            id::decode(PURCHASE_ORDER, &id, "id")?,
+            version,
+            true,
+            supplier_reference,
+        )
+        .await?)
+    }
+
+    /// The supplier turns a submitted order down, saying why.
+    async fn reject_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        reason: String,
+    ) -> Result<PurchaseOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(answer(
+            db,
+            tenant,
+            id::decode(PURCHASE_ORDER, &id, "id")?,
+            version,
+            false,
+            Some(reason),
+        )
+        .await?)
+    }
+
+    /// The buyer withdraws a draft or a submitted order not yet answered.
+    async fn cancel_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+    ) -> Result<PurchaseOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(cancel(db, tenant, id::decode(PURCHASE_ORDER, &id, "id")?, version).await?)
+    }
+
+    /// Stock that arrived for an acknowledged order: RECEIPT movements at the agreed
+    /// prices; more than ordered only with `allowOverReceipt`.
+    async fn receive_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        version: i32,
+        lines: Vec<ReceiptLineInput>,
+        allow_over_receipt: Option<bool>,
+    ) -> Result<PurchaseOrder> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(receive(
+            db,
+            tenant,
+            id::decode(PURCHASE_ORDER, &id, "id")?,
+            version,
+            lines,
+            allow_over_receipt.unwrap_or(false),
+        )
+        .await?)
+    }
+}

@@ -1,0 +1,400 @@
+//! Reconciliation: every balance recomputed from its ledger. A balance that disagrees is
+//! reported as a discrepancy and left as it is; the fix is an ADJUSTMENT line in the ledger
+//! (bringing the ledger to the stock the balance shows and people have acted on) that a
+//! manager approves, never a silent overwrite. It runs on demand (`reconcileInventory`)
+//! and nightly for every company (a recurring job of the event backbone).
+
+use crate::ledger::MovementKind;
+use crate::locations::LOCATION;
+use crate::products::PRODUCT;
+use crate::stock::locked_product;
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use ils_entity::{
+    stock_balance as balance, stock_discrepancy as discrepancy, stock_movement as movement,
+};
+use ils_kernel::authz::{require_manager, require_member};
+use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, Schedule, handler};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+pub const DISCREPANCY: &str = "StockDiscrepancy";
+pub const RECONCILE: &str = "inventory.reconcile";
+pub const RECONCILE_ALL: &str = "inventory.reconcile_all";
+
+ils_kernel::string_enum!(DiscrepancyStatus { Open = "OPEN", Approved = "APPROVED", Resolved = "RESOLVED" });
+
+ils_kernel::domain_event!(DiscrepancyFound, "inventory.discrepancy_found", admins_only: false {
+    discrepancy_id: ID,
+    product_id: ID,
+    location_id: ID,
+    difference: i64,
+});
+
+#[derive(Clone)]
+pub struct StockDiscrepancy(pub discrepancy::Model);
+
+#[Object]
+impl StockDiscrepancy {
+    async fn id(&self) -> ID {
+        id::encode(DISCREPANCY, self.0.id)
+    }
+    async fn product_id(&self) -> ID {
+        id::encode(PRODUCT, self.0.product_id)
+    }
+    async fn location_id(&self) -> ID {
+        id::encode(LOCATION, self.0.location_id)
+    }
+    async fn balance_on_hand(&self) -> i64 {
+        self.0.balance_on_hand
+    }
+    /// On hand as the ledger adds up.
+    async fn ledger_on_hand(&self) -> i64 {
+        self.0.ledger_on_hand
+    }
+    async fn balance_reserved(&self) -> i64 {
+        self.0.balance_reserved
+    }
+    async fn ledger_reserved(&self) -> i64 {
+        self.0.ledger_reserved
+    }
+    async fn status(&self) -> Option<DiscrepancyStatus> {
+        DiscrepancyStatus::parse(&self.0.status)
+    }
+    async fn found_at(&self) -> DateTime<Utc> {
+        self.0.found_at
+    }
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ReconciliationReport {
+    /// Balances compared with their ledger.
+    pub balances_checked: i64,
+    /// Every balance that disagrees now (open discrepancies, new or earlier).
+    pub discrepancies: Vec<StockDiscrepancy>,
+}
+
+type Key = (Uuid, Uuid);
+
+/// (on hand, reserved) per (location, product) as the ledger adds up: one grouped query.
+async fn ledger_sums(tx: &Tx, only: Option<Key>) -> AppResult<HashMap<Key, (i64, i64)>> {
+    let mut select = tx
+        .select::<movement::Entity>()
+        .select_only()
+        .column(movement::Column::LocationId)
+        .column(movement::Column::ProductId)
+        .column_as(Expr::cust("CAST(SUM(quantity) AS BIGINT)"), "on_hand")
+        .column_as(
+            Expr::cust("CAST(SUM(reserved_delta) AS BIGINT)"),
+            "reserved",
+        )
+        .group_by(movement::Column::LocationId)
+        .group_by(movement::Column::ProductId);
+    if let Some((l, p)) = only {
+        select = select
+            .filter(movement::Column::LocationId.eq(l))
+            .filter(movement::Column::ProductId.eq(p));
+    }
+    let rows: Vec<(Uuid, Uuid, Option<i64>, Option<i64>)> =
+        select.into_tuple().all(tx.conn()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(l, p, on, res)| ((l, p), (on.unwrap_or(0), res.unwrap_or(0))))
+        .collect())
+}
+
+/// Compares every balance of the acting company with its ledger; records each new
+/// disagreement (announced once), closes earlier ones that agree again, and reports the
+/// open ones.
+pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<ReconciliationReport> {
+    let tx = db.tenant(ctx).await?;
+    let sums = ledger_sums(&tx, None).await?;
+    let balances = tx.select::<balance::Entity>().all(tx.conn()).await?;
+    let open = tx
+        .select::<discrepancy::Entity>()
+        .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str()))
+        .all(tx.conn())
+        .await?;
+    let now = Utc::now();
+    let mut found = Vec::new();
+    for b in &balances {
+        let key = (b.location_id, b.product_id);
+        let (on, res) = sums.get(&key).copied().unwrap_or((0, 0));
+        let earlier = open
+            .iter()
+            .find(|d| d.location_id == b.location_id && d.product_id == b.product_id);
+        if on == b.on_hand && res == b.reserved {
+            if let Some(d) = earlier {
+                tx.update_many::<discrepancy::Entity>(
+                    vec![
+                        (
+                            discrepancy::Column::Status,
+                            Expr::value(DiscrepancyStatus::Resolved.as_str()),
+                        ),
+                        (discrepancy::Column::ResolvedAt, Expr::value(now)),
+                    ],
+                    discrepancy::Column::Id.eq(d.id),
+                )
+                .await?;
+            }
+            continue;
+        }
+        let row = match earlier {
+            Some(d)
+                if d.balance_on_hand == b.on_hand
+                    && d.ledger_on_hand == on
+                    && d.balance_reserved == b.reserved
+                    && d.ledger_reserved == res =>
+            {
+                d.clone()
+            }
+            Some(d) => {
+                tx.update_many::<discrepancy::Entity>(
+                    vec![
+                        (discrepancy::Column::BalanceOnHand, Expr::value(b.on_hand)),
+                        (discrepancy::Column::LedgerOnHand, Expr::value(on)),
+                        (
+                            discrepancy::Column::BalanceReserved,
+                            Expr::value(b.reserved),
+                        ),
+                        (discrepancy::Column::LedgerReserved, Expr::value(res)),
+                        (discrepancy::Column::FoundAt, Expr::value(now)),
+                    ],
+                    discrepancy::Column::Id.eq(d.id),
+                )
+                .await?;
+                tx.get::<discrepancy::Entity>(d.id).await?
+            }
+            None => {
+                let row = tx
+                    .insert(discrepancy::ActiveModel {
+                        id: Set(Uuid::now_v7()),
+                        company_id: sea_orm::ActiveValue::NotSet,
+                        location_id: Set(b.location_id),
+                        product_id: Set(b.product_id),
+                        balance_on_hand: Set(b.on_hand),
+                        ledger_on_hand: Set(on),
+                        balance_reserved: Set(b.reserved),
+                        ledger_reserved: Set(res),
+                        status: Set(DiscrepancyStatus::Open.as_str().into()),
+                        found_at: Set(now),
+                        resolved_at: Set(None),
+                        resolved_by: Set(None),
+                    })
+                    .await?;
+                tx.emit(
+                    &DiscrepancyFound {
+                        discrepancy_id: id::encode(DISCREPANCY, row.id),
+                        product_id: id::encode(PRODUCT, row.product_id),
+                        location_id: id::encode(LOCATION, row.location_id),
+                        difference: b.on_hand - on,
+                    },
+                    &[],
+                )
+                .await?;
+                row
+            }
+        };
+        found.push(StockDiscrepancy(row));
+    }
+    tx.commit().await?;
+    Ok(ReconciliationReport {
+        balances_checked: balances.len() as i64,
+        discrepancies: found,
+    })
+}
+
+/// A manager's approval: the ledger gets an ADJUSTMENT that brings it to the balance (the
+/// balance itself is not touched), after checking, under the product's lock, that the
+/// two still disagree by what was reported.
+pub async fn approve(
+    db: &Db,
+    ctx: &TenantContext,
+    discrepancy_id: Uuid,
+) -> AppResult<StockDiscrepancy> {
+    let tx = db.tenant(ctx).await?;
+    require_manager(&tx, ctx).await?;
+    let d = tx.get::<discrepancy::Entity>(discrepancy_id).await?;
+    if d.status != DiscrepancyStatus::Open.as_str() {
+        return Err(AppError::Conflict(format!(
+            "the discrepancy is {}",
+            d.status
+        )));
+    }
+    locked_product(&tx, d.product_id).await?;
+    let key = (d.location_id, d.product_id);
+    let (on, res) = ledger_sums(&tx, Some(key))
+        .await?
+        .get(&key)
+        .copied()
+        .unwrap_or((0, 0));
+    let b = tx
+        .select::<balance::Entity>()
+        .filter(balance::Column::LocationId.eq(d.location_id))
+        .filter(balance::Column::ProductId.eq(d.product_id))
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if (b.on_hand, b.reserved, on, res)
+        != (
+            d.balance_on_hand,
+            d.balance_reserved,
+            d.ledger_on_hand,
+            d.ledger_reserved,
+        )
+    {
+        return Err(AppError::Conflict(
+            "the stock changed since the reconciliation: reconcile again".into(),
+        ));
+    }
+    let now = Utc::now();
+    tx.insert(movement::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: sea_orm::ActiveValue::NotSet,
+        location_id: Set(d.location_id),
+        product_id: Set(d.product_id),
+        kind: Set(MovementKind::Adjustment.as_str().into()),
+        quantity: Set(b.on_hand - on),
+        reserved_delta: Set(b.reserved - res),
+        unit_cost: Set(None),
+        on_hand_after: Set(b.on_hand),
+        avg_cost_after: Set(b.avg_cost),
+        transfer_id: Set(None),
+        reference: Set(Some(format!(
+            "reconciliation {}",
+            id::encode(DISCREPANCY, d.id).as_str()
+        ))),
+        note: Set(Some("approved reconciliation".into())),
+        actor_user_id: Set(ctx.responsible_user()),
+        created_at: Set(now),
+    })
+    .await?;
+    tx.update_many::<discrepancy::Entity>(
+        vec![
+            (
+                discrepancy::Column::Status,
+                Expr::value(DiscrepancyStatus::Approved.as_str()),
+            ),
+            (discrepancy::Column::ResolvedAt, Expr::value(now)),
+            (
+                discrepancy::Column::ResolvedBy,
+                Expr::value(ctx.responsible_user()),
+            ),
+        ],
+        discrepancy::Column::Id.eq(d.id),
+    )
+    .await?;
+    let row = tx.get::<discrepancy::Entity>(d.id).await?;
+    tx.commit().await?;
+    Ok(StockDiscrepancy(row))
+}
+
+/// One company's nightly reconciliation.
+pub fn reconcile_kind() -> JobKind {
+    JobKind::new(
+        RECONCILE,
+        handler(|run: JobRun| async move {
+            let company = run
+                .company_id
+                .ok_or_else(|| JobError::permanent("a reconciliation names its company"))?;
+            reconcile(&run.db, &TenantContext::system_for(Some(company))).await?;
+            Ok(())
+        }),
+    )
+    .max_attempts(3)
+}
+
+/// Every company with stock gets its reconciliation job (one per company per night).
+pub fn reconcile_all_kind() -> JobKind {
+    JobKind::new(
+        RECONCILE_ALL,
+        handler(|run: JobRun| async move {
+            #[allow(clippy::disallowed_methods)]
+            // a cross-tenant worker: it only lists which companies keep stock
+            let tx = run.db.system().await?;
+            let companies: Vec<Uuid> = tx
+                .select::<balance::Entity>()
+                .select_only()
+                .column(balance::Column::CompanyId)
+                .distinct()
+                .into_tuple()
+                .all(tx.conn())
+                .await
+                .map_err(AppError::from)?;
+            let night = Utc::now().format("%Y-%m-%d");
+            for company in companies {
+                tx.enqueue_for_company(
+                    company,
+                    NewJob::new(RECONCILE, serde_json::json!({}))
+                        .key(format!("{RECONCILE}:{company}:{night}")),
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }),
+    )
+    .max_attempts(3)
+}
+
+pub fn reconcile_schedule() -> Schedule {
+    Schedule {
+        name: "inventory-reconciliation",
+        cron: "17 2 * * *",
+        job: || NewJob::new(RECONCILE_ALL, serde_json::json!({})),
+    }
+}
+
+#[derive(Default)]
+pub struct ReconcileQuery;
+
+#[Object]
+impl ReconcileQuery {
+    /// Open discrepancies between balances and the ledger, oldest first.
+    async fn stock_discrepancies(&self, ctx: &Context<'_>) -> Result<Vec<StockDiscrepancy>> {
+        let (tenant, db) = request_parts(ctx)?;
+        require_member(tenant)?;
+        let tx = db.tenant(tenant).await?;
+        let rows = tx
+            .select::<discrepancy::Entity>()
+            .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str()))
+            .order_by_asc(discrepancy::Column::Id)
+            .all(tx.conn())
+            .await
+            .map_err(AppError::from)?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(StockDiscrepancy).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct ReconcileMutation;
+
+#[Object]
+impl ReconcileMutation {
+    /// Recomputes every balance from the ledger now (admins and managers) and reports
+    /// the disagreements; nothing is corrected without approval.
+    async fn reconcile_inventory(&self, ctx: &Context<'_>) -> Result<ReconciliationReport> {
+        let (tenant, db) = request_parts(ctx)?;
+        let tx = db.tenant(tenant).await?;
+        require_manager(&tx, tenant).await?;
+        tx.commit().await?;
+        Ok(reconcile(db, tenant).await?)
+    }
+
+    /// Approves the correcting ADJUSTMENT of an open discrepancy (admins and managers).
+    async fn approve_stock_discrepancy(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<StockDiscrepancy> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(approve(db, tenant, id::decode(DISCREPANCY, &id, "id")?).await?)
+    }
+}
