@@ -191,3 +191,252 @@ fn bench_csv(rows: usize, shift: usize) -> Vec<u8> {
     }
     out.into_bytes()
 }
+
+/// `ils bench-inventory`: one practice with `products` products and `rows` stock ledger
+/// lines (with their balances, bulk-written below the guard as a migration would), then
+/// two measurements through the real GraphQL schema (in process, no HTTP): a page of 50
+/// `stockLevels` with product and location, and `postStockMovement` (a sale or a receipt
+/// on a random product). Reports p50, p95 and p99 of each. A benchmark, not a test: run it
+/// in release mode against a throwaway database, on an idle machine.
+pub async fn inventory(
+    config: Config,
+    rows: usize,
+    products: usize,
+    samples: usize,
+) -> anyhow::Result<()> {
+    use ils_entity::{product, stock_balance, stock_location, stock_movement};
+    use ils_kernel::{Actor, Role, TenantContext};
+    use ils_tenancy::model::CompanyType;
+    use ils_tenancy::service::auth::{SignUp, sign_up};
+    use sea_orm::ActiveValue::Set;
+    let err = |e: ils_kernel::AppError| anyhow::anyhow!("{e:?}");
+    let products = products.max(1);
+    let (state, counter) = server::build(Config {
+        seed_demo: false,
+        ..config
+    })
+    .await?;
+    let db = state.db.clone();
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let session = sign_up(
+        &db,
+        &state.tokens,
+        SignUp {
+            company_name: format!("Bench Optics {run}"),
+            company_type: CompanyType::Ecp,
+            email: format!("bench-{run}@bench.example"),
+            password: "bench-inventory-2026".into(),
+            first_name: "Bench".into(),
+            last_name: "Mark".into(),
+        },
+    )
+    .await
+    .map_err(err)?;
+    let company = session.user.company_id.expect("a company");
+    let ctx = TenantContext {
+        company_id: Some(company),
+        actor: Actor::User(session.user.id),
+        roles: vec![Role::CompanyAdmin],
+        platform_admin: false,
+        persisted_only: false,
+    };
+    // The seed: products, one location, the ledger and its balances.
+    let started = Instant::now();
+    let now = chrono::Utc::now();
+    let location = uuid::Uuid::now_v7();
+    let product_ids: Vec<uuid::Uuid> = (0..products).map(|_| uuid::Uuid::now_v7()).collect();
+    {
+        #[allow(clippy::disallowed_methods)] // seeding below the guard, as a migration would
+        let tx = db.system().await.map_err(err)?;
+        tx.insert_many::<stock_location::Entity, _>(vec![stock_location::ActiveModel {
+            id: Set(location),
+            company_id: Set(company),
+            name: Set("Main".into()),
+            is_default: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }])
+        .await
+        .map_err(err)?;
+        for chunk in product_ids.chunks(1000) {
+            tx.insert_many::<product::Entity, _>(
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| product::ActiveModel {
+                        id: Set(*id),
+                        company_id: Set(company),
+                        sku: Set(format!("SKU-{}", id.simple())),
+                        gtin: Set(None),
+                        name: Set(format!("Product {i}")),
+                        brand: Set(None),
+                        category: Set("SUNDRY".into()),
+                        attributes: Set("{}".into()),
+                        cost_units: Set(Some(10_000)),
+                        price_units: Set(Some(25_000)),
+                        currency: Set("GBP".into()),
+                        reorder_point: Set(Some(5)),
+                        min_quantity: Set(None),
+                        max_quantity: Set(None),
+                        lead_time_days: Set(Some(7)),
+                        safety_stock: Set(None),
+                        supplier_item_id: Set(None),
+                        supplier_company_id: Set(None),
+                        active: Set(true),
+                        search_text: Set(format!("product {i}")),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                    })
+                    .collect(),
+            )
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+    }
+    // Each product's ledger: a receipt of 1,000,000 then sales of 1 (on hand stays high).
+    let mut on_hand: Vec<i64> = vec![0; products];
+    let batch = 5_000;
+    let mut written = 0usize;
+    while written < rows {
+        #[allow(clippy::disallowed_methods)]
+        let tx = db.system().await.map_err(err)?;
+        let n = batch.min(rows - written);
+        let lines: Vec<stock_movement::ActiveModel> = (written..written + n)
+            .map(|i| {
+                let p = i % products;
+                let first = i < products;
+                let q: i64 = if first { 1_000_000 } else { -1 };
+                on_hand[p] += q;
+                stock_movement::ActiveModel {
+                    id: Set(uuid::Uuid::now_v7()),
+                    company_id: Set(company),
+                    location_id: Set(location),
+                    product_id: Set(product_ids[p]),
+                    kind: Set(if first { "RECEIPT" } else { "SALE" }.into()),
+                    quantity: Set(q),
+                    reserved_delta: Set(0),
+                    unit_cost: Set(first.then_some(10_000)),
+                    on_hand_after: Set(on_hand[p]),
+                    avg_cost_after: Set(10_000),
+                    transfer_id: Set(None),
+                    reference: Set(None),
+                    note: Set(None),
+                    actor_user_id: Set(None),
+                    created_at: Set(now),
+                }
+            })
+            .collect();
+        tx.insert_many::<stock_movement::Entity, _>(lines)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        written += n;
+    }
+    {
+        #[allow(clippy::disallowed_methods)]
+        let tx = db.system().await.map_err(err)?;
+        let balances: Vec<stock_balance::ActiveModel> = product_ids
+            .iter()
+            .zip(&on_hand)
+            .filter(|(_, q)| **q != 0)
+            .map(|(p, q)| stock_balance::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                company_id: Set(company),
+                location_id: Set(location),
+                product_id: Set(*p),
+                on_hand: Set(*q),
+                reserved: Set(0),
+                avg_cost: Set(10_000),
+                low: Set(false),
+                updated_at: Set(now),
+            })
+            .collect();
+        for chunk in balances.chunks(1000) {
+            tx.insert_many::<stock_balance::Entity, _>(chunk.to_vec())
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+    }
+    if db.backend() == sea_orm::DbBackend::Postgres {
+        use sea_orm::ConnectionTrait;
+        #[allow(clippy::disallowed_methods)]
+        let tx = db.system().await.map_err(err)?;
+        tx.conn()
+            .execute_unprepared("ANALYZE stock_movements; ANALYZE stock_balances; ANALYZE products")
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tx.commit().await.map_err(err)?;
+    }
+    println!(
+        "seeded {rows} ledger lines over {products} products in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let run_op = |query: String, vars: serde_json::Value| {
+        let schema = state.schema.clone();
+        let ctx = ctx.clone();
+        async move {
+            let req = async_graphql::Request::new(query)
+                .variables(async_graphql::Variables::from_json(vars))
+                .data(ctx)
+                .data(ils_kernel::ClientInfo::default());
+            let started = Instant::now();
+            let res = schema.execute(req).await;
+            let took = started.elapsed();
+            if !res.errors.is_empty() {
+                anyhow::bail!("{:?}", res.errors);
+            }
+            Ok::<Duration, anyhow::Error>(took)
+        }
+    };
+    let report = |what: &str, mut times: Vec<Duration>, statements: u64| {
+        times.sort();
+        let at =
+            |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
+        println!(
+            "{what}: {} samples, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, {:.1} SQL statements each",
+            times.len(),
+            at(0.50).as_secs_f64() * 1000.0,
+            at(0.95).as_secs_f64() * 1000.0,
+            at(0.99).as_secs_f64() * 1000.0,
+            statements as f64 / times.len() as f64,
+        );
+    };
+    let page = "query($after: String) { stockLevels(first: 50, after: $after) { pageInfo { endCursor hasNextPage } \
+                edges { node { onHand reserved available averageCost value low product { sku name } location { name } } } } }"
+        .to_owned();
+    // Warm up, then walk pages (starting over at the end).
+    for _ in 0..20 {
+        run_op(page.clone(), serde_json::json!({})).await?;
+    }
+    let mut times = Vec::with_capacity(samples);
+    let before = counter.get();
+    for _ in 0..samples {
+        times.push(run_op(page.clone(), serde_json::json!({})).await?);
+    }
+    report("stockLevels page of 50", times, counter.get() - before);
+
+    let post = "mutation($i: MovementInput!) { postStockMovement(input: $i) { id onHandAfter } }"
+        .to_owned();
+    let gid =
+        |p: uuid::Uuid| ils_kernel::id::encode(ils_inventory::products::PRODUCT, p).to_string();
+    for i in 0..20 {
+        let vars = serde_json::json!({ "i": { "productId": gid(product_ids[i % products]), "kind": "SALE", "quantity": 1 } });
+        run_op(post.clone(), vars).await?;
+    }
+    let mut times = Vec::with_capacity(samples);
+    let before = counter.get();
+    for i in 0..samples {
+        let p = product_ids[(i * 7919) % products];
+        let vars = if i % 5 == 0 {
+            serde_json::json!({ "i": { "productId": gid(p), "kind": "RECEIPT", "quantity": 10, "unitCost": "1.00" } })
+        } else {
+            serde_json::json!({ "i": { "productId": gid(p), "kind": "SALE", "quantity": 1 } })
+        };
+        times.push(run_op(post.clone(), vars).await?);
+    }
+    report("postStockMovement", times, counter.get() - before);
+    Ok(())
+}

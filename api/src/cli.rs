@@ -37,6 +37,18 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         rows: usize,
     },
+    /// Measure stock reads and writes over a large ledger: a page of stockLevels and
+    /// postStockMovement, p50/p95/p99.
+    BenchInventory {
+        /// Ledger lines to seed for one company.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 1_000)]
+        products: usize,
+        /// Timed requests of each kind.
+        #[arg(long, default_value_t = 500)]
+        samples: usize,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Print the GraphQL schema (SDL).
@@ -82,6 +94,11 @@ pub fn run() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Worker => worker(config).await,
             Command::BenchJobs { jobs, batch } => crate::bench::jobs(config, jobs, batch).await,
+            Command::BenchInventory {
+                rows,
+                products,
+                samples,
+            } => crate::bench::inventory(config, rows, products, samples).await,
             Command::BenchCatalogImport { rows } => {
                 crate::bench::catalog_import(config, rows).await
             }

@@ -62,12 +62,14 @@ pub enum Node {
     Patient(ils_orders::patients::Patient),
     LensOrder(ils_orders::orders::LensOrder),
     Product(ils_inventory::products::Product),
+    PurchaseOrder(ils_inventory::purchasing::PurchaseOrder),
 }
 
 impl From<InventoryNode> for Node {
     fn from(n: InventoryNode) -> Self {
         match n {
             InventoryNode::Product(v) => Node::Product(v),
+            InventoryNode::PurchaseOrder(v) => Node::PurchaseOrder(*v),
         }
     }
 }

@@ -17,6 +17,7 @@ import marketplaceOperations from '../operations/marketplace.graphql';
 import catalogOperations from '../operations/catalog.graphql';
 import patientsOperations from '../operations/patients.graphql';
 import ordersOperations from '../operations/orders.graphql';
+import inventoryOperations from '../operations/inventory.graphql';
 
 import './style.css';
 
@@ -191,6 +192,21 @@ const DEFAULT_TABS = [
     query: ordersOperations,
     variables: JSON.stringify(
       { orderId: '<paste an id from DraftOrder>', labId: '<paste a companyId from FindLabs>', version: 1 },
+      null,
+      2,
+    ),
+  },
+  {
+    query: inventoryOperations,
+    variables: JSON.stringify(
+      {
+        productId: '<paste an id from AddFrameProduct>',
+        countId: '<paste an id from StartCount>',
+        supplierId: '<paste a companyId from FindSuppliers>',
+        itemId: '<paste an item id from BrowseSupplierCatalog>',
+        poId: '<paste an id from DraftPurchaseOrder>',
+        version: 1,
+      },
       null,
       2,
     ),

@@ -200,3 +200,144 @@ async fn the_order_examples_work_on_the_demo_data() {
     );
     s.finish().await;
 }
+
+/// The inventory tab on the demo data: the practice stocks a frame, sells, counts, plans,
+/// reconciles and buys from the demo supplier, who acknowledges from its inbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inventory_examples_work_on_the_demo_data() {
+    let s = TestServer::start_with(|c| c.seed_demo = true).await;
+    let practice = s
+        .log_in("admin@brightside.example", "brightside-demo-2026")
+        .await
+        .auth();
+    let supplier = s
+        .log_in("admin@northwind.example", "northwind-demo-2026")
+        .await
+        .auth();
+    let market = operations("marketplace.graphql");
+    let catalog = operations("catalog.graphql");
+    let inv = operations("inventory.graphql");
+
+    let places = run(&s, &practice, &inv, "MyLocations", json!({})).await;
+    assert_eq!(places["stockLocations"][0]["name"], "Main");
+    let added = run(&s, &practice, &inv, "AddFrameProduct", json!({})).await;
+    let product = added["createProduct"]["id"].clone();
+    let got = run(
+        &s,
+        &practice,
+        &inv,
+        "ReceiveStock",
+        json!({ "productId": product }),
+    )
+    .await;
+    assert_eq!(got["postStockMovement"]["onHandAfter"], 5);
+    let sold = run(
+        &s,
+        &practice,
+        &inv,
+        "SellOne",
+        json!({ "productId": product }),
+    )
+    .await;
+    assert_eq!(sold["postStockMovement"]["onHandAfter"], 4);
+    let levels = run(&s, &practice, &inv, "StockLevels", json!({})).await;
+    assert_eq!(edges(&levels["stockLevels"])[0]["available"], 4);
+    run(&s, &practice, &inv, "LowStock", json!({})).await;
+    let ledger = run(
+        &s,
+        &practice,
+        &inv,
+        "Ledger",
+        json!({ "productId": product }),
+    )
+    .await;
+    assert_eq!(edges(&ledger["stockMovements"]).len(), 2);
+    let plan = run(&s, &practice, &inv, "ReorderPlan", json!({})).await;
+    assert_eq!(plan["reorderSuggestions"].as_array().unwrap().len(), 1);
+    run(&s, &practice, &inv, "AbcClasses", json!({})).await;
+    let count = run(&s, &practice, &inv, "StartCount", json!({})).await;
+    let count_id = count["startStockCount"]["id"].clone();
+    run(
+        &s,
+        &practice,
+        &inv,
+        "RecordCount",
+        json!({ "countId": count_id }),
+    )
+    .await;
+    let posted = run(
+        &s,
+        &practice,
+        &inv,
+        "PostCount",
+        json!({ "countId": count_id }),
+    )
+    .await;
+    assert_eq!(posted["postStockCount"]["lines"][0]["difference"], -1);
+    let rec = run(&s, &practice, &inv, "Reconcile", json!({})).await;
+    assert_eq!(rec["reconcileInventory"]["discrepancies"], json!([]));
+
+    // Buying from the demo supplier.
+    let suppliers = run(&s, &practice, &market, "FindSuppliers", json!({})).await;
+    let supplier_id = edges(&suppliers["marketplaceSuppliers"])[0]["companyId"].clone();
+    let items = run(
+        &s,
+        &practice,
+        &catalog,
+        "BrowseSupplierCatalog",
+        json!({ "supplierId": supplier_id }),
+    )
+    .await;
+    let item = edges(&items["supplierCatalog"])[0]["id"].clone();
+    let po = run(
+        &s,
+        &practice,
+        &inv,
+        "DraftPurchaseOrder",
+        json!({ "supplierId": supplier_id, "itemId": item }),
+    )
+    .await;
+    let po_id = po["createPurchaseOrder"]["id"].clone();
+    assert_eq!(po["createPurchaseOrder"]["poNumber"], "PO-000001");
+    run(
+        &s,
+        &practice,
+        &inv,
+        "SubmitPurchaseOrder",
+        json!({ "poId": po_id, "version": 1 }),
+    )
+    .await;
+    let inbox = run(&s, &supplier, &inv, "PurchaseOrderInbox", json!({})).await;
+    let inbox = edges(&inbox["supplierPurchaseOrders"]);
+    assert_eq!(inbox.len(), 1);
+    let acked = run(
+        &s,
+        &supplier,
+        &inv,
+        "AcknowledgePurchaseOrder",
+        json!({ "poId": po_id, "version": inbox[0]["version"] }),
+    )
+    .await;
+    assert_eq!(acked["acknowledgePurchaseOrder"]["status"], "ACKNOWLEDGED");
+    let mine = s
+        .ok(
+            &practice,
+            "query($id: ID!) { purchaseOrder(id: $id) { version lines { id } } }",
+            json!({ "id": po_id }),
+        )
+        .await;
+    let received = run(
+        &s,
+        &practice,
+        &inv,
+        "ReceivePurchaseOrder",
+        json!({
+            "poId": po_id,
+            "version": mine["purchaseOrder"]["version"],
+            "lineId": mine["purchaseOrder"]["lines"][0]["id"],
+        }),
+    )
+    .await;
+    assert_eq!(received["receivePurchaseOrder"]["status"], "RECEIVED");
+    s.finish().await;
+}

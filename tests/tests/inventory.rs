@@ -1516,3 +1516,161 @@ async fn reorder_settings_and_costs_are_kept_straight() {
     assert_bad_input(&err, &["input", "unitCost"]);
     s.finish().await;
 }
+
+const SUGGESTIONS: &str = "query($d: Int, $s: ServiceLevel, $c: Decimal) {
+    reorderSuggestions(days: $d, serviceLevel: $s, orderCost: $c) {
+    product { sku } available meanDailyDemand demandStdDev leadTimeDays safetyStock reorderPoint
+    economicOrderQuantity orderUpTo reorderNow suggestedQuantity } }";
+const ABC: &str = "{ abcClassification { product { sku } annualValue cumulativeShare class } }";
+
+/// Reorder points from the sales history (DOMAIN.md: ROP = d x L + z x sigma x sqrt(L)),
+/// EOQ from costs, min/max, and the ABC ranking by consumption value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorder_points_and_abc_come_from_the_sales_history() {
+    let s = TestServer::start().await;
+    let admin = s.sign_up("Plan Optics", "ECP", &email("plan")).await;
+    let mut steady = sundry_input("STEADY");
+    steady["leadTimeDays"] = json!(3);
+    steady["cost"] = json!("10.00");
+    let steady = create_product(&s, &admin, steady).await;
+    posted(&s, &admin, receipt(&steady, 10, "10.00")).await;
+    // Seven days of 2 sales a day, written into the ledger's past below the guard.
+    let company = ils_tests::company_uuid(&admin);
+    let location =
+        s.ok(&admin.auth(), LOCATIONS, json!({})).await["stockLocations"][0]["id"].clone();
+    let uuid = |v: &Value| {
+        let (_, u) = ils_kernel::id::decode_any(v.as_str().unwrap()).unwrap();
+        u
+    };
+    let (product_id, location_id) = (uuid(&steady["id"]), uuid(&location));
+    let owner = s.owner_connection().await;
+    use sea_orm::ConnectionTrait;
+    // SQLite keeps UUIDs as 16-byte blobs, PostgreSQL as uuid.
+    let lit = |u: uuid::Uuid| {
+        if s.is_postgres() {
+            format!("'{u}'")
+        } else {
+            format!("X'{}'", u.simple())
+        }
+    };
+    for day in 0..7 {
+        let when = if s.is_postgres() {
+            format!("now() - interval '{day} days'")
+        } else {
+            format!("datetime('now', '-{day} days')")
+        };
+        let system = if s.is_postgres() {
+            "SELECT set_config('app.system', 'on', false); "
+        } else {
+            ""
+        };
+        owner
+            .execute_unprepared(&format!(
+                "{system}INSERT INTO stock_movements (id, company_id, location_id, product_id, kind, quantity, \
+                 reserved_delta, on_hand_after, avg_cost_after, created_at) VALUES ({}, {}, {}, {}, \
+                 'SALE', -2, 0, 0, 100000, {when})",
+                lit(uuid::Uuid::now_v7()),
+                lit(company),
+                lit(location_id),
+                lit(product_id),
+            ))
+            .await
+            .unwrap();
+    }
+    let got = s
+        .ok(
+            &admin.auth(),
+            SUGGESTIONS,
+            json!({ "d": 7, "s": "P95", "c": "50.00" }),
+        )
+        .await;
+    let plan = got["reorderSuggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"]["sku"] == "STEADY")
+        .unwrap()
+        .clone();
+    assert_eq!(plan["meanDailyDemand"], 2.0, "{plan}");
+    assert_eq!(plan["demandStdDev"], 0.0, "{plan}");
+    assert_eq!(plan["safetyStock"], 0, "{plan}");
+    assert_eq!(plan["reorderPoint"], 6, "{plan}");
+    // EOQ = sqrt(2 x (2 x 365) x 50 / (0.25 x 10)) = sqrt(29200) = 170.9 -> 171.
+    assert_eq!(plan["economicOrderQuantity"], 171, "{plan}");
+    assert_eq!(plan["available"], 10);
+    assert_eq!(plan["reorderNow"], false, "{plan}");
+    assert_eq!(plan["suggestedQuantity"], 0);
+    // Sold down to 5: at or below the reorder point, order the EOQ.
+    posted(&s, &admin, mv(&steady, "SALE", 5)).await;
+    let got = s
+        .ok(
+            &admin.auth(),
+            SUGGESTIONS,
+            json!({ "d": 7, "s": "P95", "c": "50.00" }),
+        )
+        .await;
+    let plan = got["reorderSuggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"]["sku"] == "STEADY")
+        .unwrap()
+        .clone();
+    // Today's sale is history too: 7 + 5 sold today moves the mean and the spread.
+    assert_eq!(plan["reorderNow"], true, "{plan}");
+    assert!(plan["demandStdDev"].as_f64().unwrap() > 0.0, "{plan}");
+    assert_eq!(
+        plan["suggestedQuantity"], plan["economicOrderQuantity"],
+        "{plan}"
+    );
+    assert!(
+        plan["suggestedQuantity"].as_i64() > Some(plan["reorderPoint"].as_i64().unwrap() - 5),
+        "{plan}"
+    );
+    // Out-of-range periods are refused.
+    let err = error_of(&s, &admin.auth(), SUGGESTIONS, json!({ "d": 5000 })).await;
+    assert_bad_input(&err, &["days"]);
+
+    // Min/max: at or below the minimum, order up to the maximum.
+    let mut minmax = sundry_input("MINMAX");
+    minmax["minQuantity"] = json!(4);
+    minmax["maxQuantity"] = json!(20);
+    let minmax = create_product(&s, &admin, minmax).await;
+    posted(&s, &admin, receipt(&minmax, 3, "1.00")).await;
+    let got = s.ok(&admin.auth(), SUGGESTIONS, json!({})).await;
+    let plan = got["reorderSuggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"]["sku"] == "MINMAX")
+        .unwrap()
+        .clone();
+    assert_eq!(plan["orderUpTo"], 17, "{plan}");
+    assert_eq!(plan["suggestedQuantity"], 17, "{plan}");
+
+    // ABC over today's sales: 800, 150 and 50 of value (80 %, 15 %, 5 %).
+    for (sku, sold) in [("ABC-A", 80), ("ABC-B", 15), ("ABC-C", 5)] {
+        let p = create_product(&s, &admin, sundry_input(sku)).await;
+        posted(&s, &admin, receipt(&p, 100, "10.00")).await;
+        posted(&s, &admin, mv(&p, "SALE", sold)).await;
+    }
+    let ranked = s.ok(&admin.auth(), ABC, json!({})).await;
+    let classes: HashMap<String, String> = ranked["abcClassification"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["product"]["sku"].as_str().unwrap().to_owned(),
+                e["class"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // STEADY's backdated sales (14 x 10.00 = 140) and today's 5 (50) count too.
+    assert_eq!(classes["ABC-A"], "A", "{ranked}");
+    assert_eq!(classes["MINMAX"], "C", "{ranked}");
+    let first = &ranked["abcClassification"][0];
+    assert_eq!(first["product"]["sku"], "ABC-A");
+    assert_eq!(dec(first["annualValue"].as_str().unwrap()), dec("800.00"));
+    s.finish().await;
+}

@@ -6,6 +6,7 @@ pub mod counts;
 pub mod ledger;
 pub mod locations;
 pub mod node;
+pub mod planning;
 pub mod products;
 pub mod purchasing;
 pub mod reconcile;
@@ -21,6 +22,7 @@ pub struct Inventory;
 pub struct InventoryQuery(
     counts::CountsQuery,
     locations::LocationsQuery,
+    planning::PlanningQuery,
     products::ProductsQuery,
     purchasing::PurchasingQuery,
     reconcile::ReconcileQuery,
