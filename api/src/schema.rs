@@ -69,7 +69,7 @@ impl From<InventoryNode> for Node {
     fn from(n: InventoryNode) -> Self {
         match n {
             InventoryNode::Product(v) => Node::Product(v),
-            InventoryNode::PurchaseOrder(v) => Node::PurchaseOrder(*v),
+            InventoryNode::PurchaseOrder(v) => Node::PurchaseOrder(v),
         }
     }
 }

@@ -8,9 +8,10 @@ use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 #[derive(Clone)]
+#[allow(clippy::large_enum_variant)] // short-lived resolver values; boxing buys nothing
 pub enum InventoryNode {
     Product(Product),
-    PurchaseOrder(Box<PurchaseOrder>),
+    PurchaseOrder(PurchaseOrder),
 }
 
 /// The rows named by (type, id), in the order asked; `None` where a row does not exist or
