@@ -74,10 +74,10 @@ pub async fn fetch_many(
                         .filter(|l| l.order_id == row.id)
                         .cloned()
                         .collect();
-                    InventoryNode::PurchaseOrder(Box::new(PurchaseOrder {
+                    InventoryNode::PurchaseOrder(PurchaseOrder {
                         row,
                         lines: order_lines,
-                    }))
+                    })
                 }),
             _ => None,
         };
