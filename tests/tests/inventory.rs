@@ -1674,3 +1674,46 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
     assert_eq!(dec(first["annualValue"].as_str().unwrap()), dec("800.00"));
     s.finish().await;
 }
+
+/// Stock levels export as a CSV file, downloadable once through its signed link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_levels_export_to_csv() {
+    let s = TestServer::start().await;
+    let admin = s.sign_up("Export Optics", "ECP", &email("export")).await;
+    let a = create_product(&s, &admin, sundry_input("EXP-A")).await;
+    let b = create_product(&s, &admin, sundry_input("EXP-B")).await;
+    posted(&s, &admin, receipt(&a, 10, "2.50")).await;
+    posted(&s, &admin, receipt(&b, 4, "1.00")).await;
+    posted(&s, &admin, mv(&b, "RESERVE", 1)).await;
+    let got = s
+        .ok(
+            &admin.auth(),
+            "mutation { exportStockLevels { fileName rows storedAs downloadUrl } }",
+            json!({}),
+        )
+        .await;
+    let e = &got["exportStockLevels"];
+    assert_eq!(e["rows"], 2, "{got}");
+    let url = s.url(e["downloadUrl"].as_str().unwrap());
+    let res = reqwest::get(&url).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("sku,name,location,on_hand,reserved,available,average_cost,value,currency,low")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(
+        rows.contains(&"EXP-A,Microfibre Cleaning Cloth,Main,10,0,10,2.50,25.00,EUR,false"),
+        "{text}"
+    );
+    assert!(
+        rows.contains(&"EXP-B,Microfibre Cleaning Cloth,Main,4,1,3,1.00,4.00,EUR,false"),
+        "{text}"
+    );
+    // A changed link opens nothing.
+    let res = reqwest::get(format!("{url}0")).await.unwrap();
+    assert_eq!(res.status(), 403);
+    s.finish().await;
+}

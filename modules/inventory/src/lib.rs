@@ -3,6 +3,7 @@
 //! suppliers and stock counts.
 
 pub mod counts;
+pub mod export;
 pub mod ledger;
 pub mod locations;
 pub mod node;
@@ -32,6 +33,7 @@ pub struct InventoryQuery(
 #[derive(MergedObject, Default)]
 pub struct InventoryMutation(
     counts::CountsMutation,
+    export::ExportMutation,
     locations::LocationsMutation,
     products::ProductsMutation,
     purchasing::PurchasingMutation,

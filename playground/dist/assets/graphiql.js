@@ -1259,6 +1259,15 @@ mutation ReceivePurchaseOrder($poId: ID!, $version: Int!, $lineId: ID!) {
     }
   }
 }
+
+# Your stock levels as a CSV file (the link works for 15 minutes without logging in).
+mutation ExportStock {
+  exportStockLevels {
+    fileName
+    rows
+    downloadUrl
+  }
+}
 `;var pi=ie(cr()),$G=JSON.stringify({Authorization:"Bearer <paste accessToken from logIn>"},null,2);function tpe(){let e=document.getElementById("ils-config"),t=e&&e.textContent?e.textContent.trim():"";if(!t)return{};try{let n=JSON.parse(t);return n&&typeof n=="object"&&!Array.isArray(n)?n:{}}catch(n){return console.warn("ILS playground: ignoring unreadable #ils-config JSON",n),{}}}function npe(e){return Array.isArray(e.demoLogins)?e.demoLogins.filter(t=>t&&typeof t.email=="string"&&t.email&&typeof t.password=="string"):[]}function rpe(e){if(!e||typeof e!="object")return e;let t={};for(let[n,r]of Object.entries(e)){if(n.toLowerCase()==="authorization"){let i=r==null?"":String(r).trim();if(i===""||i.includes("<")||/^bearer$/i.test(i))continue}t[n]=r}return t}function ipe(){let e=window.location.protocol==="https:"?"wss":"ws",t=W3({url:"/graphql",subscriptionUrl:`${e}://${window.location.host}/graphql/ws`,enableIncrementalDelivery:!1});return(n,r)=>t(n,r&&{...r,headers:rpe(r.headers)})}function qG(e){return JSON.stringify(String(e))}function ope(e){return`# Demo login${e.label?`: ${e.label}`:""}
 # Run it, then paste accessToken into the Headers tab below as
 #   {"Authorization": "Bearer <accessToken>"}
