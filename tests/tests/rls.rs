@@ -1076,3 +1076,119 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
     );
     s.finish().await;
 }
+
+/// A purchase order in the database: the buyer's, and the supplier's to read and answer
+/// once submitted; nobody else's. Only the buyer creates one (its own draft, no supplier
+/// yet), the supplier changes nothing but its answer, lines change by the buyer only, and
+/// a submitted order is never deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_order_is_walled_to_its_buyer_and_its_supplier() {
+    if !postgres_or_skip("a_purchase_order_is_walled_to_its_buyer_and_its_supplier") {
+        return;
+    }
+    let s = TestServer::start().await;
+    let pa = s.platform_admin().await;
+    let supplier = ils_tests::listed_company(&s, &pa, "Wall Supplies", "SUPPLIER", json!({})).await;
+    let buyer = s
+        .sign_up("Wall Buyer Optics", "ECP", &email("w-buyer"))
+        .await;
+    let stranger = s.sign_up("Other Optics", "ECP", &email("w-other")).await;
+    ils_tests::connect(&s, &buyer, &supplier).await;
+    let item = s
+        .ok(
+            &supplier.auth(),
+            "mutation { createCatalogItem(input: { sku: \"CLOTH-1\", name: \"Cloth\", category: SUNDRY, price: \"0.45\", currency: \"GBP\" }) { id } }",
+            json!({}),
+        )
+        .await["createCatalogItem"]["id"]
+        .clone();
+    let po = s
+        .ok(
+            &buyer.auth(),
+            "mutation($s: ID!, $i: ID!) { createPurchaseOrder(input: { supplierId: $s, lines: [{ catalogItemId: $i, quantity: 10 }] }) { id version } }",
+            json!({ "s": supplier.company_id, "i": item }),
+        )
+        .await["createPurchaseOrder"]
+        .clone();
+    let (b, sup, other) = (
+        uuid_of(buyer.company_id.as_deref().unwrap()),
+        uuid_of(supplier.company_id.as_deref().unwrap()),
+        uuid_of(stranger.company_id.as_deref().unwrap()),
+    );
+    // A draft is the buyer's alone.
+    for (who, n) in [(b, 1), (sup, 0), (other, 0)] {
+        assert_eq!(
+            count_as(&s, who, "SELECT count(*) FROM purchase_orders").await,
+            n
+        );
+        assert_eq!(
+            count_as(&s, who, "SELECT count(*) FROM purchase_order_lines").await,
+            n
+        );
+    }
+    s.ok(
+        &buyer.auth(),
+        "mutation($id: ID!, $v: Int!) { submitPurchaseOrder(id: $id, version: $v) { status } }",
+        json!({ "id": po["id"], "v": po["version"] }),
+    )
+    .await;
+    for (who, n) in [(b, 1), (sup, 1), (other, 0)] {
+        assert_eq!(
+            count_as(&s, who, "SELECT count(*) FROM purchase_orders").await,
+            n
+        );
+        assert_eq!(
+            count_as(&s, who, "SELECT count(*) FROM purchase_order_lines").await,
+            n
+        );
+    }
+    // The supplier answers, and does nothing else.
+    for sql in [
+        "UPDATE purchase_orders SET notes = 'x', version = version + 1",
+        "UPDATE purchase_orders SET status = 'RECEIVED', version = version + 1",
+        "DELETE FROM purchase_orders",
+    ] {
+        let r = write_as(&s, sup, sql).await;
+        assert!(r.is_err() || r == Ok(0), "{sql}: {r:?}");
+    }
+    assert_eq!(
+        write_as(&s, sup, "UPDATE purchase_order_lines SET quantity = 1").await,
+        Ok(0),
+        "the supplier cannot change lines"
+    );
+    assert_eq!(
+        write_as(
+            &s,
+            sup,
+            "UPDATE purchase_orders SET status = 'ACKNOWLEDGED', supplier_reference = 'S-1', version = version + 1"
+        )
+        .await,
+        Ok(1)
+    );
+    // Strangers change nothing; nobody creates an order for someone else, or one already
+    // naming its supplier; a submitted order is not deleted.
+    assert_eq!(
+        write_as(
+            &s,
+            other,
+            "UPDATE purchase_orders SET notes = 'x', version = version + 1"
+        )
+        .await,
+        Ok(0)
+    );
+    let forged = write_as(
+        &s,
+        b,
+        &format!(
+            "INSERT INTO purchase_orders (id, company_id, supplier_id, supplier_company_id, supplier_name, po_number, \
+             status, version, currency, location_id, created_by_system, created_at, updated_at) \
+             SELECT '{}', '{b}', '{sup}', '{sup}', 'S', 'PO-X', 'SUBMITTED', 1, 'GBP', location_id, false, now(), now() \
+             FROM purchase_orders LIMIT 1",
+            Uuid::now_v7()
+        ),
+    )
+    .await;
+    assert!(forged.is_err(), "{forged:?}");
+    assert_eq!(write_as(&s, b, "DELETE FROM purchase_orders").await, Ok(0));
+    s.finish().await;
+}

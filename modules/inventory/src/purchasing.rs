@@ -712,6 +712,13 @@ pub async fn receive(
     let me = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let row = buyers(&tx, me, order_id).await?;
+    // A stale version first: the order may have moved on since (received in full, say).
+    if row.version != version {
+        return Err(AppError::Conflict(format!(
+            "the purchase order changed: it is {} at version {} (you named version {version})",
+            row.status, row.version
+        )));
+    }
     in_status(
         &row,
         &[
@@ -720,12 +727,6 @@ pub async fn receive(
         ],
         "receiving",
     )?;
-    if row.version != version {
-        return Err(AppError::Conflict(format!(
-            "the purchase order changed: it is {} at version {} (you named version {version})",
-            row.status, row.version
-        )));
-    }
     if receipts.is_empty() {
         return Err(AppError::bad_input("lines", "say what arrived"));
     }
