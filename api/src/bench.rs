@@ -296,7 +296,7 @@ pub async fn inventory(
     }
     // Each product's ledger: a receipt of 1,000,000 then sales of 1 (on hand stays high).
     let mut on_hand: Vec<i64> = vec![0; products];
-    let batch = 5_000;
+    let batch = 3_000; // 15 columns a line: under PostgreSQL's 65,535 parameters
     let mut written = 0usize;
     while written < rows {
         let tx = db.system().await.map_err(err)?;
