@@ -334,35 +334,79 @@ impl MigrationTrait for Migration {
                  USING (company_id = {COMPANY});\n\
                  DROP POLICY IF EXISTS buyer_adds_lines ON purchase_order_lines;\n\
                  CREATE POLICY buyer_adds_lines ON purchase_order_lines AS RESTRICTIVE FOR INSERT TO {app} \
-                 WITH CHECK (company_id = {COMPANY} AND supplier_company_id IS NULL);\n\
+                 WITH CHECK (company_id = {COMPANY} AND supplier_company_id IS NULL AND EXISTS (\
+                 SELECT 1 FROM purchase_orders o WHERE o.id = order_id AND o.company_id = {COMPANY} \
+                 AND o.status = 'DRAFT'));\n\
                  DROP POLICY IF EXISTS buyer_deletes_lines ON purchase_order_lines;\n\
                  CREATE POLICY buyer_deletes_lines ON purchase_order_lines AS RESTRICTIVE FOR DELETE TO {app} \
                  USING (company_id = {COMPANY} AND supplier_company_id IS NULL);\n\
                  CREATE OR REPLACE FUNCTION ils_purchase_order_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
                  DECLARE me uuid := nullif(current_setting('app.company_id', true), '')::uuid;\n\
+                 DECLARE is_buyer boolean := me IS NOT NULL AND me = OLD.company_id;\n\
+                 DECLARE is_supplier boolean := me IS NOT NULL AND me IS NOT DISTINCT FROM OLD.supplier_company_id;\n\
                  BEGIN\n\
                    IF current_user <> '{app}' THEN RETURN NEW; END IF;\n\
                    IF NEW.company_id <> OLD.company_id OR NEW.po_number <> OLD.po_number\n\
-                      OR NEW.supplier_id <> OLD.supplier_id OR NEW.created_at <> OLD.created_at THEN\n\
+                      OR NEW.supplier_id <> OLD.supplier_id OR NEW.created_at <> OLD.created_at\n\
+                      OR NEW.created_by_system <> OLD.created_by_system OR NEW.supplier_name <> OLD.supplier_name THEN\n\
                      RAISE EXCEPTION 'a purchase order''s buyer, number and supplier cannot change';\n\
                    END IF;\n\
                    IF NEW.supplier_company_id IS DISTINCT FROM OLD.supplier_company_id AND NOT (\n\
                         OLD.supplier_company_id IS NULL AND NEW.supplier_company_id = OLD.supplier_id\n\
-                        AND OLD.status = 'DRAFT' AND NEW.status = 'SUBMITTED' AND me = OLD.company_id) THEN\n\
+                        AND OLD.status = 'DRAFT' AND NEW.status = 'SUBMITTED' AND is_buyer) THEN\n\
                      RAISE EXCEPTION 'a purchase order goes to its own supplier once, when submitted';\n\
                    END IF;\n\
-                   IF me IS DISTINCT FROM OLD.company_id AND (\n\
-                        NOT (OLD.status = 'SUBMITTED' AND NEW.status IN ('ACKNOWLEDGED', 'REJECTED'))\n\
-                        OR NEW.currency <> OLD.currency OR NEW.location_id <> OLD.location_id\n\
-                        OR NEW.approved_by IS DISTINCT FROM OLD.approved_by\n\
-                        OR NEW.notes IS DISTINCT FROM OLD.notes) THEN\n\
-                     RAISE EXCEPTION 'a supplier only acknowledges or rejects a submitted order';\n\
+                   IF OLD.status <> 'DRAFT' AND (NEW.currency <> OLD.currency OR NEW.location_id <> OLD.location_id\n\
+                        OR NEW.notes IS DISTINCT FROM OLD.notes OR NEW.approved_by IS DISTINCT FROM OLD.approved_by\n\
+                        OR NEW.approved_at IS DISTINCT FROM OLD.approved_at\n\
+                        OR NEW.submitted_at IS DISTINCT FROM OLD.submitted_at) THEN\n\
+                     RAISE EXCEPTION 'a purchase order''s terms are fixed once it is submitted';\n\
+                   END IF;\n\
+                   IF (NEW.supplier_reference IS DISTINCT FROM OLD.supplier_reference\n\
+                        OR NEW.reject_reason IS DISTINCT FROM OLD.reject_reason) AND NOT is_supplier THEN\n\
+                     RAISE EXCEPTION 'the answer is the supplier''s';\n\
+                   END IF;\n\
+                   IF NEW.status <> OLD.status AND NOT (\n\
+                        (is_buyer AND (OLD.status, NEW.status) IN (('DRAFT', 'SUBMITTED'), ('DRAFT', 'CANCELLED'),\n\
+                          ('SUBMITTED', 'CANCELLED'), ('ACKNOWLEDGED', 'PARTIALLY_RECEIVED'), ('ACKNOWLEDGED', 'RECEIVED'),\n\
+                          ('PARTIALLY_RECEIVED', 'RECEIVED')))\n\
+                        OR (is_supplier AND OLD.status = 'SUBMITTED' AND NEW.status IN ('ACKNOWLEDGED', 'REJECTED'))) THEN\n\
+                     RAISE EXCEPTION 'not a move this party may make';\n\
+                   END IF;\n\
+                   IF NEW.status = OLD.status AND NOT is_buyer THEN\n\
+                     RAISE EXCEPTION 'a supplier only answers a submitted order';\n\
                    END IF;\n\
                    IF NEW.version <> OLD.version + 1 THEN\n\
                      RAISE EXCEPTION 'every change of a purchase order is one version';\n\
                    END IF;\n\
                    RETURN NEW;\n\
                  END $$;\n\
+                 CREATE OR REPLACE FUNCTION ils_purchase_order_line_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                 DECLARE st text; sup uuid;\n\
+                 BEGIN\n\
+                   IF current_user <> '{app}' THEN RETURN NEW; END IF;\n\
+                   SELECT status, supplier_id INTO st, sup FROM purchase_orders WHERE id = OLD.order_id;\n\
+                   IF (NEW.order_id <> OLD.order_id OR NEW.company_id <> OLD.company_id\n\
+                        OR NEW.catalog_item_id <> OLD.catalog_item_id OR NEW.product_id <> OLD.product_id\n\
+                        OR NEW.sku <> OLD.sku OR NEW.name <> OLD.name OR NEW.quantity <> OLD.quantity\n\
+                        OR NEW.unit_price <> OLD.unit_price) AND st IS DISTINCT FROM 'DRAFT' THEN\n\
+                     RAISE EXCEPTION 'a line is fixed once its order is submitted';\n\
+                   END IF;\n\
+                   IF NEW.supplier_company_id IS DISTINCT FROM OLD.supplier_company_id AND NOT (\n\
+                        OLD.supplier_company_id IS NULL AND NEW.supplier_company_id = sup) THEN\n\
+                     RAISE EXCEPTION 'a line goes to its order''s supplier';\n\
+                   END IF;\n\
+                   IF NEW.received_quantity <> OLD.received_quantity AND (NEW.received_quantity < OLD.received_quantity\n\
+                        OR st NOT IN ('ACKNOWLEDGED', 'PARTIALLY_RECEIVED')) THEN\n\
+                     RAISE EXCEPTION 'receipts only add up, on an acknowledged order';\n\
+                   END IF;\n\
+                   RETURN NEW;\n\
+                 END $$;\n\
+                 DROP TRIGGER IF EXISTS purchase_order_lines_rules ON purchase_order_lines;\n\
+                 CREATE TRIGGER purchase_order_lines_rules BEFORE UPDATE ON purchase_order_lines \
+                 FOR EACH ROW EXECUTE FUNCTION ils_purchase_order_line_rules();\n\
+                 REVOKE DELETE ON products, stock_locations, stock_balances, stock_counts, stock_count_lines, \
+                 stock_discrepancies FROM {app};\n\
                  DROP TRIGGER IF EXISTS purchase_orders_rules ON purchase_orders;\n\
                  CREATE TRIGGER purchase_orders_rules BEFORE UPDATE ON purchase_orders \
                  FOR EACH ROW EXECUTE FUNCTION ils_purchase_order_rules();",
@@ -379,7 +423,10 @@ impl MigrationTrait for Migration {
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         if m.get_database_backend() == DbBackend::Postgres {
             m.get_connection()
-                .execute_unprepared("DROP FUNCTION IF EXISTS ils_purchase_order_rules() CASCADE")
+                .execute_unprepared(
+                    "DROP FUNCTION IF EXISTS ils_purchase_order_rules() CASCADE; \
+                     DROP FUNCTION IF EXISTS ils_purchase_order_line_rules() CASCADE",
+                )
                 .await?;
         }
         for t in [

@@ -1718,3 +1718,39 @@ async fn concurrent_orders_get_their_own_numbers_and_a_receipt_is_taken_once() {
     }
     s.finish().await;
 }
+
+/// DOMAIN.md's available stock counts what is on order: an open purchase order keeps the
+/// reorder plan from ordering the same stock twice, until it is received or cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_on_order_counts_in_the_reorder_plan() {
+    let s = TestServer::start().await;
+    let pa = s.platform_admin().await;
+    let (supplier, practice, sundry, _lens) = trading_pair(&s, &pa).await;
+    const PLAN: &str =
+        "{ reorderSuggestions { product { sku } available onOrder reorderNow suggestedQuantity } }";
+    let order = create(&s, &practice, order_input(&supplier, &[(&sundry, 20)])).await;
+    // The product the line is received as, given a minimum: reorder when at or below 5.
+    let products = s.ok(&practice.auth(), PRODUCTS, json!({})).await;
+    let product = nodes(&products["products"])[0].clone();
+    s.ok(
+        &practice.auth(),
+        "mutation($id: ID!) { updateProduct(id: $id, input: { sku: \"NW-CLOTH-01\", name: \"Cloth\", category: SUNDRY, currency: \"GBP\", minQuantity: 5, maxQuantity: 30 }) { id } }",
+        json!({ "id": product["id"] }),
+    )
+    .await;
+    let plan = |data: &Value| data["reorderSuggestions"][0].clone();
+    let before = plan(&s.ok(&practice.auth(), PLAN, json!({})).await);
+    assert_eq!(before["onOrder"], 0, "a draft is not on order: {before}");
+    assert_eq!(before["reorderNow"], true, "{before}");
+    assert_eq!(before["suggestedQuantity"], 30, "{before}");
+    submit(&s, &practice, &order).await;
+    let after = plan(&s.ok(&practice.auth(), PLAN, json!({})).await);
+    assert_eq!(after["onOrder"], 20, "{after}");
+    assert_eq!(after["available"], 0, "{after}");
+    assert_eq!(
+        after["reorderNow"], false,
+        "20 on order is above the minimum: {after}"
+    );
+    assert_eq!(after["suggestedQuantity"], 0, "{after}");
+    s.finish().await;
+}

@@ -1190,5 +1190,46 @@ async fn a_purchase_order_is_walled_to_its_buyer_and_its_supplier() {
     .await;
     assert!(forged.is_err(), "{forged:?}");
     assert_eq!(write_as(&s, b, "DELETE FROM purchase_orders").await, Ok(0));
+    // Nor does the buyer rewrite a submitted order: its lines' quantities and prices, whom
+    // they go to, the supplier's answer, the way back to a draft, extra lines; and no
+    // product, location or balance is deleted (their ledger would go with them).
+    for sql in [
+        "UPDATE purchase_order_lines SET unit_price = 1".to_owned(),
+        "UPDATE purchase_order_lines SET quantity = 999".to_owned(),
+        format!("UPDATE purchase_order_lines SET supplier_company_id = '{other}'"),
+        "UPDATE purchase_order_lines SET received_quantity = received_quantity - 1".to_owned(),
+        "UPDATE purchase_orders SET supplier_reference = 'forged', version = version + 1"
+            .to_owned(),
+        "UPDATE purchase_orders SET status = 'DRAFT', version = version + 1".to_owned(),
+        "UPDATE purchase_orders SET currency = 'USD', version = version + 1".to_owned(),
+        format!(
+            "INSERT INTO purchase_order_lines (id, order_id, company_id, catalog_item_id, product_id, sku, name, \
+             quantity, unit_price, received_quantity) SELECT '{}', order_id, company_id, catalog_item_id, \
+             product_id, 'X', 'X', 1, 1, 0 FROM purchase_order_lines LIMIT 1",
+            Uuid::now_v7()
+        ),
+        "DELETE FROM products".to_owned(),
+        "DELETE FROM stock_locations".to_owned(),
+        "DELETE FROM stock_balances".to_owned(),
+    ] {
+        let r = write_as(&s, b, &sql).await;
+        assert!(r.is_err(), "{sql}: {r:?}");
+    }
+    // What the buyer does do still works: receiving adds up, once the supplier answered.
+    s.ok(
+        &supplier.auth(),
+        "mutation($id: ID!) { acknowledgePurchaseOrder(id: $id, version: 2) { status } }",
+        json!({ "id": po["id"] }),
+    )
+    .await;
+    assert_eq!(
+        write_as(
+            &s,
+            b,
+            "UPDATE purchase_order_lines SET received_quantity = received_quantity + 1"
+        )
+        .await,
+        Ok(1)
+    );
     s.finish().await;
 }

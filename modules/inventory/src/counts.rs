@@ -128,8 +128,16 @@ async fn product_of(tx: &Tx, c: &CountedInput, field: &str) -> AppResult<product
     found.ok_or_else(|| AppError::bad_input(field, "no such product of yours"))
 }
 
+/// The count, locked for this transaction (recording and posting take turns), if open.
 async fn open_count(tx: &Tx, count_id: Uuid) -> AppResult<count::Model> {
-    let row = tx.get::<count::Entity>(count_id).await?;
+    let row = tx
+        .lock_for_update(
+            tx.select::<count::Entity>()
+                .filter(count::Column::Id.eq(count_id)),
+        )
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound)?;
     if row.status != StockCountStatus::Open.as_str() {
         return Err(AppError::Conflict("the count is posted already".into()));
     }
@@ -217,9 +225,11 @@ pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResu
     if n == 0 {
         return Err(AppError::Conflict("the count is posted already".into()));
     }
+    // Products are locked in one order (by id): no deadlock with a receipt of the same.
     let lines = tx
         .select::<cline::Entity>()
         .filter(cline::Column::CountId.eq(c.id))
+        .order_by_asc(cline::Column::ProductId)
         .all(tx.conn())
         .await?;
     let reference = format!("count {}", id::encode(COUNT, c.id).as_str());

@@ -62,7 +62,9 @@ pub fn csv_of(levels: &[StockLevel]) -> Result<String, csv::Error> {
             l.row.reserved.to_string(),
             (l.row.on_hand - l.row.reserved).to_string(),
             avg.to_string(),
-            (avg * Decimal::from(l.row.on_hand)).to_string(),
+            avg.checked_mul(Decimal::from(l.row.on_hand))
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             currency.to_owned(),
             l.row.low.to_string(),
         ])?;

@@ -72,6 +72,43 @@ async fn available(tx: &Tx) -> AppResult<HashMap<Uuid, i64>> {
     Ok(out)
 }
 
+/// Units on order per product: what open purchase orders (submitted, acknowledged, partly
+/// received) of the company have not delivered yet.
+async fn on_order(tx: &Tx, me: Uuid) -> AppResult<HashMap<Uuid, i64>> {
+    use crate::purchasing::PurchaseOrderStatus as S;
+    use ils_entity::{purchase_order as po, purchase_order_line as line};
+    let open: Vec<Uuid> = tx
+        .select::<po::Entity>()
+        .select_only()
+        .column(po::Column::Id)
+        .filter(po::Column::CompanyId.eq(me))
+        .filter(
+            po::Column::Status
+                .is_in([S::Submitted, S::Acknowledged, S::PartiallyReceived].map(|s| s.as_str())),
+        )
+        .into_tuple()
+        .all(tx.conn())
+        .await?;
+    let mut out: HashMap<Uuid, i64> = HashMap::new();
+    if open.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(Uuid, i64, i64)> = tx
+        .select::<line::Entity>()
+        .select_only()
+        .column(line::Column::ProductId)
+        .column(line::Column::Quantity)
+        .column(line::Column::ReceivedQuantity)
+        .filter(line::Column::OrderId.is_in(open))
+        .into_tuple()
+        .all(tx.conn())
+        .await?;
+    for (p, ordered, received) in rows {
+        *out.entry(p).or_default() += (ordered - received).max(0);
+    }
+    Ok(out)
+}
+
 fn check_days(days: i32) -> AppResult<i32> {
     if !(7..=MAX_DAYS).contains(&days) {
         return Err(AppError::bad_input("days", format!("7..{MAX_DAYS}")));
@@ -83,8 +120,10 @@ fn check_days(days: i32) -> AppResult<i32> {
 #[derive(SimpleObject)]
 pub struct ReorderSuggestion {
     pub product: Product,
-    /// Available now over all locations.
+    /// Available now over all locations (on hand less reserved).
     pub available: i64,
+    /// Ordered from suppliers and not yet received.
+    pub on_order: i64,
     pub mean_daily_demand: f64,
     pub demand_std_dev: f64,
     /// The product's lead time (null: not set, so no reorder point is computed).
@@ -97,7 +136,8 @@ pub struct ReorderSuggestion {
     pub economic_order_quantity: Option<i64>,
     /// Min/max policy: what to order to reach the maximum, when available <= min.
     pub order_up_to: Option<i64>,
-    /// Available stock is at or below the computed reorder point (or the min).
+    /// Available stock plus what is on order is at or below the computed reorder point
+    /// (or the min): DOMAIN.md's available = on hand + on order - reserved.
     pub reorder_now: bool,
     /// What to order now: the min/max quantity, else the EOQ (at least what brings stock
     /// back above the reorder point), else nothing.
@@ -132,7 +172,7 @@ impl PlanningQuery {
         holding_rate: Option<f64>,
     ) -> Result<Vec<ReorderSuggestion>> {
         let (tenant, db) = request_parts(ctx)?;
-        require_member(tenant)?;
+        let me = require_member(tenant)?;
         let days = check_days(days.unwrap_or(90))?;
         let z = service_level.unwrap_or(ServiceLevel::P95).z();
         let holding_rate = holding_rate.unwrap_or(0.25);
@@ -154,6 +194,7 @@ impl PlanningQuery {
             .map_err(AppError::from)?;
         let sales = sales(&tx, days).await?;
         let stock = available(&tx).await?;
+        let ordered = on_order(&tx, me).await?;
         tx.commit().await?;
         let today = Utc::now().date_naive();
         let mut out = Vec::new();
@@ -169,6 +210,8 @@ impl PlanningQuery {
                 .collect();
             let stats = reorder::demand_stats(&series);
             let available = stock.get(&p.id).copied().unwrap_or(0);
+            let on_order = ordered.get(&p.id).copied().unwrap_or(0);
+            let position = available + on_order;
             let lead = p.lead_time_days.map(f64::from);
             let safety = lead.map(|l| reorder::safety_stock(z, stats.std_dev, l));
             let rop = lead
@@ -183,20 +226,21 @@ impl PlanningQuery {
             let up_to = p
                 .min_quantity
                 .zip(p.max_quantity)
-                .and_then(|(min, max)| reorder::order_up_to(available, min, max));
+                .and_then(|(min, max)| reorder::order_up_to(position, min, max));
             let threshold = Ord::max(rop, p.min_quantity);
-            let reorder_now = threshold.is_some_and(|t| available <= t);
+            let reorder_now = threshold.is_some_and(|t| position <= t);
             let suggested = if !reorder_now {
                 0
             } else if let Some(q) = up_to {
                 q
             } else {
-                let gap = rop.map_or(0, |r| r + 1 - available).max(0);
+                let gap = rop.map_or(0, |r| r + 1 - position).max(0);
                 eoq.unwrap_or(0).max(gap)
             };
             out.push(ReorderSuggestion {
                 product: Product(p),
                 available,
+                on_order,
                 mean_daily_demand: stats.mean,
                 demand_std_dev: stats.std_dev,
                 lead_time_days: lead.map(|l| l as i32),
@@ -239,13 +283,11 @@ impl PlanningQuery {
             .collect();
         let by_id: HashMap<Uuid, product::Model> =
             products.into_iter().map(|p| (p.id, p)).collect();
+        let value_of: HashMap<Uuid, f64> = values.iter().copied().collect();
         Ok(reorder::abc(&values)
             .into_iter()
             .filter_map(|(id, class, share)| {
-                let value = values
-                    .iter()
-                    .find(|(v, _)| *v == id)
-                    .map_or(0.0, |(_, v)| *v);
+                let value = value_of.get(&id).copied().unwrap_or(0.0);
                 Some(AbcEntry {
                     product: Product(by_id.get(&id)?.clone()),
                     annual_value: Decimal::from_f64_retain(value)

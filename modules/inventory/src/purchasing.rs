@@ -291,6 +291,16 @@ async fn product_for(
         .one(tx.conn())
         .await?
     {
+        // Receipts blend the price into the product's average cost: one currency.
+        if p.currency != item.currency {
+            return Err(AppError::bad_input(
+                field,
+                format!(
+                    "your product {} is kept in {}, the item is sold in {}",
+                    p.sku, p.currency, item.currency
+                ),
+            ));
+        }
         return Ok(p);
     }
     let now = Utc::now();
@@ -727,13 +737,24 @@ pub async fn receive(
         ],
         "receiving",
     )?;
-    if receipts.is_empty() {
-        return Err(AppError::bad_input("lines", "say what arrived"));
+    if receipts.is_empty() || receipts.len() > MAX_LINES {
+        return Err(AppError::bad_input(
+            "lines",
+            format!("say what arrived: 1 to {MAX_LINES} lines"),
+        ));
     }
     let mut lines = lines_of(&tx, &[row.id])
         .await?
         .remove(&row.id)
         .unwrap_or_default();
+    // Products are locked in one order (by id), so two receipts or counts of the same
+    // products cannot deadlock each other.
+    let mut products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    products.sort();
+    products.dedup();
+    for p in products {
+        locked_product(&tx, p).await?;
+    }
     let allow_negative = allows_negative(&tx, me).await?;
     for (i, r) in receipts.iter().enumerate() {
         let field = format!("lines.{i}");

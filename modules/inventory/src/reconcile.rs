@@ -121,14 +121,16 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
         .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str()))
         .all(tx.conn())
         .await?;
+    let open: HashMap<Key, discrepancy::Model> = open
+        .into_iter()
+        .map(|d| ((d.location_id, d.product_id), d))
+        .collect();
     let now = Utc::now();
     let mut found = Vec::new();
     for b in &balances {
         let key = (b.location_id, b.product_id);
         let (on, res) = sums.get(&key).copied().unwrap_or((0, 0));
-        let earlier = open
-            .iter()
-            .find(|d| d.location_id == b.location_id && d.product_id == b.product_id);
+        let earlier = open.get(&key);
         if on == b.on_hand && res == b.reserved {
             if let Some(d) = earlier {
                 tx.update_many::<discrepancy::Entity>(

@@ -144,8 +144,8 @@ impl StockLevel {
         price_to_decimal(self.row.avg_cost)
     }
     /// On hand at the average cost.
-    async fn value(&self) -> Decimal {
-        price_to_decimal(self.row.avg_cost) * Decimal::from(self.row.on_hand)
+    async fn value(&self) -> Option<Decimal> {
+        price_to_decimal(self.row.avg_cost).checked_mul(Decimal::from(self.row.on_hand))
     }
     /// At or below the product's reorder threshold.
     async fn low(&self) -> bool {
@@ -363,6 +363,9 @@ pub async fn post_movement(
         }
         Some(c) if c.is_sign_negative() => {
             return Err(AppError::bad_input("input.unitCost", "at least 0"));
+        }
+        Some(c) if c > Decimal::from(999_999_999) => {
+            return Err(AppError::bad_input("input.unitCost", "at most 999,999,999"));
         }
         Some(c) => Some(
             decimal_to_units(c)
