@@ -295,7 +295,12 @@ pub async fn post(
     let limit = if essence == "multipart/form-data" {
         let caller = match authenticate(&app, media, &headers, &rid).await {
             Ok(t) => t,
-            Err(refused) => return refused,
+            Err(refused) => {
+                // Read and drop what the client is sending, so it gets this answer rather
+                // than a reset connection mid-upload.
+                let _ = read_limited(body, 0).await;
+                return refused;
+            }
         };
         let member = !caller.is_anonymous() && caller.company_id.is_some();
         tenant = Some(caller);
@@ -307,7 +312,7 @@ pub async fn post(
     } else {
         app.config.max_body_bytes
     };
-    let bytes: Bytes = match axum::body::to_bytes(body, limit).await {
+    let bytes: Bytes = match read_limited(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             return refuse(
@@ -392,6 +397,38 @@ pub fn may_introspect(app: &AppState, ctx: &TenantContext) -> bool {
 }
 
 /// The caller behind the request's credentials, or the refusal to send.
+/// How much of a refused body is read and dropped (never kept) so the client can read
+/// the refusal; past it the connection is simply closed.
+const DRAIN_BYTES: usize = 1024 * 1024;
+
+/// The body, if it is at most `limit` bytes. A larger one is refused (`Err`) after the rest
+/// of it, up to `DRAIN_BYTES` more, has been read and dropped: a client still writing its
+/// body then gets the 413 instead of a reset connection.
+async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ()> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut dropped = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            return Err(());
+        };
+        if dropped == 0 && kept.len() + chunk.len() <= limit {
+            kept.extend_from_slice(&chunk);
+        } else {
+            dropped += chunk.len();
+            if dropped > DRAIN_BYTES {
+                return Err(());
+            }
+        }
+    }
+    if dropped > 0 {
+        Err(())
+    } else {
+        Ok(Bytes::from(kept))
+    }
+}
+
 async fn authenticate(
     app: &AppState,
     media: MediaType,
