@@ -4,6 +4,7 @@
 //! file (checked against the job, versioned, followed live); only the parties touch an
 //! order; and the signed download links give back exactly the file they were made for.
 
+use ils_tests::progressive_draft;
 use ils_tests::ws;
 use ils_tests::{Session, TestServer, email, listed_company, nodes};
 use serde_json::{Value, json};
@@ -49,20 +50,6 @@ fn tracer_text(a: &str, b: &str, dbl: &str, side: char, radii: &[u32]) -> String
     let mut text = lines.join("\r\n");
     text.push_str("\r\n");
     text
-}
-
-fn progressive_draft(patient_ref: &str) -> Value {
-    json!({
-        "patientRef": patient_ref,
-        "rx": {
-            "right": { "sphere": "-2.25", "cylinder": "-0.75", "axis": 175, "add": "2.00", "distancePd": "31.5" },
-            "left": { "sphere": "-1.75", "cylinder": "-0.50", "axis": 10, "add": "2.00", "distancePd": "32.0" }
-        },
-        "lens": { "design": "PROGRESSIVE", "index": "1.67", "treatments": ["ANTI_REFLECTIVE"] },
-        "frame": { "a": "52", "b": "36", "dbl": "18", "ed": "55" },
-        "right": { "fittingHeight": "19" },
-        "left": { "fittingHeight": "19" }
-    })
 }
 
 async fn draft(s: &TestServer, who: &Session, input: Value) -> Value {

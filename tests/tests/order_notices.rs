@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use chrono::{Datelike, NaiveDate, Weekday};
+use ils_tests::progressive_draft;
 use ils_tests::{Auth, PASSWORD, Session, TestServer, email, eventually, listed_company};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -19,20 +20,6 @@ const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version pr
 
 fn q(op: &str) -> String {
     format!("{op} {FIELDS}")
-}
-
-fn progressive_draft(patient_ref: &str) -> Value {
-    json!({
-        "patientRef": patient_ref,
-        "rx": {
-            "right": { "sphere": "-2.25", "cylinder": "-0.75", "axis": 175, "add": "2.00", "distancePd": "31.5" },
-            "left": { "sphere": "-1.75", "cylinder": "-0.50", "axis": 10, "add": "2.00", "distancePd": "32.0" }
-        },
-        "lens": { "design": "PROGRESSIVE", "index": "1.67", "treatments": ["ANTI_REFLECTIVE"] },
-        "frame": { "a": "52", "b": "36", "dbl": "18", "ed": "55" },
-        "right": { "fittingHeight": "19" },
-        "left": { "fittingHeight": "19" }
-    })
 }
 
 fn single_vision_draft(patient_ref: &str) -> Value {

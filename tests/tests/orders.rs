@@ -2,6 +2,7 @@
 //! live events, the checks at submission, the workflow's rules and races, and that nobody
 //! but the two parties sees an order (and the lab never the patient's name).
 
+use ils_tests::progressive_draft;
 use ils_tests::receiver::{Received, Receiver};
 use ils_tests::ws;
 use ils_tests::{Session, TestServer, approve, email, eventually, listed_company, nodes};
@@ -17,20 +18,6 @@ const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version pr
 
 fn q(op: &str) -> String {
     format!("{op} {FIELDS}")
-}
-
-fn progressive_draft(patient_ref: &str) -> Value {
-    json!({
-        "patientRef": patient_ref,
-        "rx": {
-            "right": { "sphere": "-2.25", "cylinder": "-0.75", "axis": 175, "add": "2.00", "distancePd": "31.5" },
-            "left": { "sphere": "-1.75", "cylinder": "-0.50", "axis": 10, "add": "2.00", "distancePd": "32.0" }
-        },
-        "lens": { "design": "PROGRESSIVE", "index": "1.67", "treatments": ["ANTI_REFLECTIVE"] },
-        "frame": { "a": "52", "b": "36", "dbl": "18", "ed": "55" },
-        "right": { "fittingHeight": "19" },
-        "left": { "fittingHeight": "19" }
-    })
 }
 
 async fn draft(s: &TestServer, who: &Session, input: Value) -> Value {

@@ -13,10 +13,10 @@ use crate::stock::{allows_negative, locked_product, post};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
-use ils_entity::{catalog_item, company, product, trade_connection};
+use ils_entity::{catalog_item, company, product};
 use ils_entity::{purchase_order as po, purchase_order_line as line};
 use ils_kernel::authz::{require_manager, require_member};
-use ils_kernel::connections::{ConnectionState, pair_key};
+use ils_kernel::connections::active_partner;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
 use ils_marketplace::catalog::draft::price_to_decimal;
@@ -262,20 +262,7 @@ async fn load(tx: &Tx, order_id: Uuid) -> AppResult<PurchaseOrder> {
 /// The supplier's name on the ACTIVE connection between `me` and `supplier`, when the
 /// supplier side of it is a supplier.
 async fn connected_supplier(tx: &Tx, me: Uuid, supplier: Uuid) -> AppResult<Option<String>> {
-    let link = tx
-        .select::<trade_connection::Entity>()
-        .filter(trade_connection::Column::PairKey.eq(pair_key(me, supplier)))
-        .filter(trade_connection::Column::State.eq(ConnectionState::Active.as_str()))
-        .one(tx.conn())
-        .await?;
-    Ok(link.and_then(|c| {
-        let (their_id, their_type, their_name) = if c.requester_company_id == supplier {
-            (c.requester_company_id, c.requester_type, c.requester_name)
-        } else {
-            (c.responder_company_id, c.responder_type, c.responder_name)
-        };
-        (their_id == supplier && their_type == CompanyType::Supplier.as_str()).then_some(their_name)
-    }))
+    active_partner(tx, me, supplier, CompanyType::Supplier.as_str()).await
 }
 
 /// The buyer's product for a supplier item: the one linked to it, else a new one made from
@@ -749,11 +736,12 @@ pub async fn receive(
         .unwrap_or_default();
     // Products are locked in one order (by id), so two receipts or counts of the same
     // products cannot deadlock each other.
-    let mut products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
-    products.sort();
-    products.dedup();
-    for p in products {
-        locked_product(&tx, p).await?;
+    let mut ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    ids.sort();
+    ids.dedup();
+    let mut products = HashMap::new();
+    for p in ids {
+        products.insert(p, locked_product(&tx, p).await?);
     }
     let allow_negative = allows_negative(&tx, me).await?;
     for (i, r) in receipts.iter().enumerate() {
@@ -783,11 +771,13 @@ pub async fn receive(
                 ),
             ));
         }
-        let product = locked_product(&tx, l.product_id).await?;
+        let product = products
+            .get(&l.product_id)
+            .ok_or_else(|| AppError::internal("a line's product was not locked"))?;
         post(
             &tx,
             ctx,
-            &product,
+            product,
             row.location_id,
             Movement {
                 kind: MovementKind::Receipt,

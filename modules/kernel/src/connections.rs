@@ -36,6 +36,32 @@ pub async fn active_between(tx: &Tx, a: Uuid, b: Uuid) -> AppResult<bool> {
     Ok(n > 0)
 }
 
+/// The name `other` goes by on its ACTIVE connection with `me`, when its side of the
+/// connection says it is a company of `kind` (`LAB`, `SUPPLIER`): the partner check of
+/// anything sent to another company (a lens order to a lab, a purchase order to a
+/// supplier). The partner's own rows are not `me`'s to read; its side of the connection is.
+pub async fn active_partner(
+    tx: &Tx,
+    me: Uuid,
+    other: Uuid,
+    kind: &str,
+) -> AppResult<Option<String>> {
+    let link = tx
+        .select::<trade_connection::Entity>()
+        .filter(C::PairKey.eq(pair_key(me, other)))
+        .filter(C::State.eq(ConnectionState::Active.as_str()))
+        .one(tx.conn())
+        .await?;
+    Ok(link.and_then(|c| {
+        let (their_id, their_type, their_name) = if c.requester_company_id == other {
+            (c.requester_company_id, c.requester_type, c.requester_name)
+        } else {
+            (c.responder_company_id, c.responder_type, c.responder_name)
+        };
+        (their_id == other && their_type == kind).then_some(their_name)
+    }))
+}
+
 /// The rows whose `column` names a company with an ACTIVE connection to `company`: two
 /// indexed sub-selects over the connections table, one per side of the pair.
 pub(crate) fn connected_to<Col: ColumnTrait>(column: Col, company: Uuid) -> Condition {

@@ -129,6 +129,29 @@ impl Files {
         }
     }
 
+    /// An uploaded file (a GraphQL multipart request's `Upload`): its name (trimmed, at
+    /// most 200 characters) and bytes, read off the async runtime. BAD_USER_INPUT on
+    /// `field` when nothing was uploaded under that name.
+    pub async fn read_upload(
+        ctx: &async_graphql::Context<'_>,
+        file: async_graphql::Upload,
+        field: &str,
+    ) -> AppResult<(String, Vec<u8>)> {
+        let upload = file
+            .value(ctx)
+            .map_err(|_| AppError::bad_input(field, "no file was uploaded under this name"))?;
+        let name = upload.filename.trim().chars().take(200).collect::<String>();
+        let bytes = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut buf = Vec::new();
+            upload.into_read().read_to_end(&mut buf).map(|_| buf)
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?
+        .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?;
+        Ok((name, bytes))
+    }
+
     fn path(&self, key: &str) -> Path {
         self.root.parts().chain(Path::from(key).parts()).collect()
     }

@@ -314,17 +314,7 @@ impl DcsImportMutation {
                 None
             }
         };
-        let upload = file
-            .value(ctx)
-            .map_err(|_| AppError::bad_input("file", "no file was uploaded under this name"))?;
-        let bytes = tokio::task::spawn_blocking(move || {
-            use std::io::Read;
-            let mut buf = Vec::new();
-            upload.into_read().read_to_end(&mut buf).map(|_| buf)
-        })
-        .await
-        .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?
-        .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?;
+        let (_, bytes) = Files::read_upload(ctx, file, "file").await?;
         let job = read_file(&bytes)?;
         if target.is_some() && job.frame.is_none() {
             return Err(AppError::bad_input(

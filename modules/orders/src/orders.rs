@@ -9,10 +9,10 @@ use crate::rx::{EyeFit, FrameMeasure, Rx, minus_cyl, validate_fit, validate_rx};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ErrorExtensions, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
+use ils_entity::prescription;
 use ils_entity::{company, lens_order as order, order_status_change as change, patient};
-use ils_entity::{prescription, trade_connection};
 use ils_kernel::authz::require_member;
-use ils_kernel::connections::{ConnectionState, pair_key};
+use ils_kernel::connections::active_partner;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, ClientInfo, Db, TenantContext, Tx, id, request_parts};
 use ils_marketplace::catalog::draft::{FieldError, LensDesign, LensTreatment};
@@ -987,21 +987,7 @@ pub async fn submit(
     }
     // The lab: an ACTIVE connection with a company that was asked as a lab (its side of
     // the connection says what it is; the lab's own rows are not the practice's to read).
-    let link = tx
-        .select::<trade_connection::Entity>()
-        .filter(trade_connection::Column::PairKey.eq(pair_key(me, lab)))
-        .filter(trade_connection::Column::State.eq(ConnectionState::Active.as_str()))
-        .one(tx.conn())
-        .await?;
-    let lab_name = link.and_then(|c| {
-        let (their_id, their_type, their_name) = if c.requester_company_id == lab {
-            (c.requester_company_id, c.requester_type, c.requester_name)
-        } else {
-            (c.responder_company_id, c.responder_type, c.responder_name)
-        };
-        (their_id == lab && their_type == CompanyType::Lab.as_str()).then_some(their_name)
-    });
-    let Some(lab_name) = lab_name else {
+    let Some(lab_name) = active_partner(&tx, me, lab, CompanyType::Lab.as_str()).await? else {
         return Err(AppError::bad_input(
             "labId",
             "not a lab your practice has an ACTIVE connection with",

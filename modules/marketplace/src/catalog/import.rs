@@ -24,7 +24,6 @@ use ils_kernel::{AppError, AppResult, Bus, Db, TenantContext, Tx, id, request_pa
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -227,17 +226,7 @@ impl ImportMutation {
         // Authorised before the file is read.
         let tx = supplier_tx(db, tenant).await?;
         tx.commit().await?;
-        let upload = file
-            .value(ctx)
-            .map_err(|_| AppError::bad_input("file", "no file was uploaded under this name"))?;
-        let file_name = upload.filename.trim().chars().take(200).collect::<String>();
-        let bytes = tokio::task::spawn_blocking(move || {
-            let mut buf = Vec::new();
-            upload.into_read().read_to_end(&mut buf).map(|_| buf)
-        })
-        .await
-        .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?
-        .map_err(|e| AppError::internal(format!("reading the upload: {e}")))?;
+        let (file_name, bytes) = Files::read_upload(ctx, file, "file").await?;
         Ok(CatalogImport(
             start(db, tenant, files, file_name, Bytes::from(bytes)).await?,
         ))
