@@ -1720,3 +1720,52 @@ async fn stock_levels_export_to_csv() {
     assert_eq!(res.status(), 403);
     s.finish().await;
 }
+
+/// Discrepancies and inventory settings are each company's own: another company neither
+/// lists nor approves the first one's discrepancy, and keeps its own settings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discrepancies_and_settings_are_kept_per_company() {
+    let s = TestServer::start().await;
+    let admin = s
+        .sign_up("Own Drift Optics", "ECP", &email("own-drift"))
+        .await;
+    let other = s
+        .sign_up("Other Drift Optics", "ECP", &email("other-drift"))
+        .await;
+    let p = create_product(&s, &admin, sundry_input("OWN-1")).await;
+    posted(&s, &admin, receipt(&p, 3, "1.00")).await;
+    let owner = s.owner_connection().await;
+    use sea_orm::ConnectionTrait;
+    owner
+        .execute_unprepared(if s.is_postgres() {
+            "SELECT set_config('app.system', 'on', false); UPDATE stock_balances SET on_hand = on_hand + 2"
+        } else {
+            "UPDATE stock_balances SET on_hand = on_hand + 2"
+        })
+        .await
+        .unwrap();
+    let report = s.ok(&admin.auth(), RECONCILE, json!({})).await;
+    let d = report["reconcileInventory"]["discrepancies"][0].clone();
+    assert_eq!(d["status"], "OPEN", "{report}");
+    // The other company: nothing to see, nothing to approve, nothing of its own found.
+    let theirs = s.ok(&other.auth(), DISCREPANCIES, json!({})).await;
+    assert_eq!(theirs["stockDiscrepancies"], json!([]));
+    assert_eq!(
+        s.error_code(&other.auth(), APPROVE, json!({ "id": d["id"] }))
+            .await,
+        "NOT_FOUND"
+    );
+    let theirs = s.ok(&other.auth(), RECONCILE, json!({})).await;
+    assert_eq!(theirs["reconcileInventory"]["balancesChecked"], 0);
+    let still = s.ok(&admin.auth(), DISCREPANCIES, json!({})).await;
+    assert_eq!(still["stockDiscrepancies"][0]["status"], "OPEN");
+
+    // Settings: one company allowing negative stock leaves the other's as it was.
+    s.ok(&admin.auth(), UPDATE_SETTINGS, json!({ "a": true }))
+        .await;
+    let mine = s.ok(&admin.auth(), SETTINGS, json!({})).await;
+    assert_eq!(mine["inventorySettings"]["allowNegativeStock"], true);
+    let theirs = s.ok(&other.auth(), SETTINGS, json!({})).await;
+    assert_eq!(theirs["inventorySettings"]["allowNegativeStock"], false);
+    s.finish().await;
+}

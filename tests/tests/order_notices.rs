@@ -840,3 +840,28 @@ async fn a_lab_sets_its_own_turnaround_and_due_dates_follow_it() {
     assert_eq!(o["dueDate"], later.to_string(), "{o}");
     s.finish().await;
 }
+
+/// One lab's turnaround rules are its own: another lab keeps the defaults and its due
+/// dates follow them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_labs_turnaround_is_not_another_labs() {
+    let s = TestServer::start().await;
+    let (pa, _, lab) = connected(&s).await;
+    let other = listed_company(&s, &pa, "Other Turnaround Lab", "LAB", json!({})).await;
+    let before = s.ok(&other.auth(), TURNAROUND, json!({})).await;
+    s.ok(
+        &lab.auth(),
+        UPDATE_TURNAROUND,
+        json!({ "i": { "baseDays": 9, "designDays": [], "treatmentDays": [], "tintDays": 0 } }),
+    )
+    .await;
+    let mine = s.ok(&lab.auth(), TURNAROUND, json!({})).await;
+    assert_eq!(mine["labTurnaround"]["baseDays"], 9);
+    let after = s.ok(&other.auth(), TURNAROUND, json!({})).await;
+    assert_eq!(
+        normalised(&after["labTurnaround"]),
+        normalised(&before["labTurnaround"])
+    );
+    assert_eq!(after["labTurnaround"]["baseDays"], 3);
+    s.finish().await;
+}
