@@ -82,7 +82,7 @@ pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<
 /// configured database, timed from the upload to COMPLETED; then the same file again,
 /// which must change nothing; then the file with every price changed (every row an update). A benchmark, not a test: release mode, a throwaway database.
 pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
-    use ils_entity::catalog_import;
+    use ils_entity::data_import;
     use ils_kernel::{Actor, Role, TenantContext};
     use ils_tenancy::model::CompanyType;
     use ils_tenancy::service::auth::{SignUp, sign_up};
@@ -125,7 +125,7 @@ pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
     let tracker = server::start_background(&state, &shutdown).await;
     for (pass, csv) in passes {
         let started = Instant::now();
-        let queued = ils_marketplace::catalog::import::start(
+        let queued = ils_marketplace::imports::start::<ils_marketplace::catalog::import::Catalog>(
             &db,
             &ctx,
             &files,
@@ -134,10 +134,10 @@ pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
         )
         .await
         .map_err(err)?;
-        let done: catalog_import::Model = loop {
+        let done: data_import::Model = loop {
             let tx = db.tenant(&ctx).await.map_err(err)?;
             let row = tx
-                .get::<catalog_import::Entity>(queued.id)
+                .get::<data_import::Entity>(queued.id)
                 .await
                 .map_err(err)?;
             tx.commit().await.map_err(err)?;

@@ -42,6 +42,7 @@ pub struct Subscription(
     <Backbone as Module>::Subscription,
     <Marketplace as Module>::Subscription,
     <Orders as Module>::Subscription,
+    <Inventory as Module>::Subscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
@@ -63,6 +64,7 @@ pub enum Node {
     LensOrder(ils_orders::orders::LensOrder),
     Product(ils_inventory::products::Product),
     PurchaseOrder(ils_inventory::purchasing::PurchaseOrder),
+    ProductImport(ils_inventory::import::ProductImport),
 }
 
 impl From<InventoryNode> for Node {
@@ -70,6 +72,7 @@ impl From<InventoryNode> for Node {
         match n {
             InventoryNode::Product(v) => Node::Product(v),
             InventoryNode::PurchaseOrder(v) => Node::PurchaseOrder(v),
+            InventoryNode::Import(v) => Node::ProductImport(v),
         }
     }
 }

@@ -3,9 +3,9 @@
 
 pub mod api_key;
 pub mod audit_entry;
-pub mod catalog_import;
 pub mod catalog_item;
 pub mod company;
+pub mod data_import;
 pub mod event;
 pub mod inventory_settings;
 pub mod invitation;

@@ -13,6 +13,7 @@ mod m0005_orders;
 mod m0006_lens_orders;
 mod m0007_order_files;
 mod m0008_inventory;
+mod m0009_data_imports;
 pub mod rls;
 
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_lens_orders::Migration),
             Box::new(m0007_order_files::Migration),
             Box::new(m0008_inventory::Migration),
+            Box::new(m0009_data_imports::Migration),
         ]
     }
 }

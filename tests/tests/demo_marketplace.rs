@@ -339,5 +339,41 @@ async fn the_inventory_examples_work_on_the_demo_data() {
     )
     .await;
     assert_eq!(received["receivePurchaseOrder"]["status"], "RECEIVED");
+
+    // Importing products, as the curl line in the tab says, then following the import.
+    let (status, body) = s
+        .upload(
+            &practice,
+            "mutation($file: Upload!) { importProducts(file: $file) { id status totalRows } }",
+            "products.csv",
+            b"sku,name,category,currency,price,reorder_point
+DEMO-CLOTH,Lens cloth,SUNDRY,GBP,2.50,10
+",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let import_id = body["data"]["importProducts"]["id"].clone();
+    assert!(import_id.is_string(), "{body}");
+    let done = ils_tests::eventually(
+        "the product import",
+        std::time::Duration::from_secs(60),
+        || async {
+            let got = run(
+                &s,
+                &practice,
+                &inv,
+                "ProductImport",
+                json!({ "importId": import_id }),
+            )
+            .await;
+            match got["productImport"]["status"].as_str() {
+                Some("COMPLETED" | "FAILED") => Ok(got),
+                _ => Err(got),
+            }
+        },
+    )
+    .await;
+    assert_eq!(done["productImport"]["status"], "COMPLETED", "{done}");
+    assert_eq!(done["productImport"]["created"], 1, "{done}");
     s.finish().await;
 }

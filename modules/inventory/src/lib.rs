@@ -4,6 +4,7 @@
 
 pub mod counts;
 pub mod export;
+pub mod import;
 pub mod ledger;
 pub mod locations;
 pub mod node;
@@ -14,7 +15,7 @@ pub mod reconcile;
 pub mod reorder;
 pub mod stock;
 
-use async_graphql::MergedObject;
+use async_graphql::{MergedObject, MergedSubscription};
 
 /// The inventory module, as the server assembles it.
 pub struct Inventory;
@@ -22,6 +23,7 @@ pub struct Inventory;
 #[derive(MergedObject, Default)]
 pub struct InventoryQuery(
     counts::CountsQuery,
+    import::ProductImportQuery,
     locations::LocationsQuery,
     planning::PlanningQuery,
     products::ProductsQuery,
@@ -34,6 +36,7 @@ pub struct InventoryQuery(
 pub struct InventoryMutation(
     counts::CountsMutation,
     export::ExportMutation,
+    import::ProductImportMutation,
     locations::LocationsMutation,
     products::ProductsMutation,
     purchasing::PurchasingMutation,
@@ -41,15 +44,22 @@ pub struct InventoryMutation(
     stock::StockMutation,
 );
 
+#[derive(MergedSubscription, Default)]
+pub struct InventorySubscription(import::ProductImportSubscription);
+
 impl ils_kernel::Module for Inventory {
     const NAME: &'static str = "inventory";
     type Query = InventoryQuery;
     type Mutation = InventoryMutation;
     /// Low stock and purchase events reach clients through the events subscription.
-    type Subscription = async_graphql::EmptySubscription;
+    type Subscription = InventorySubscription;
 
     fn jobs() -> Vec<ils_kernel::JobKind> {
-        vec![reconcile::reconcile_kind(), reconcile::reconcile_all_kind()]
+        vec![
+            reconcile::reconcile_kind(),
+            reconcile::reconcile_all_kind(),
+            import::import_kind(),
+        ]
     }
 
     fn schedules() -> Vec<ils_kernel::jobs::Schedule> {

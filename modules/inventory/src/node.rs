@@ -1,5 +1,6 @@
 //! Resolving the inventory module's objects by global ID, through the guard.
 
+use crate::import::{IMPORT, ProductImport, Products};
 use crate::products::{PRODUCT, Product};
 use crate::purchasing::{PURCHASE_ORDER, PurchaseOrder};
 use ils_entity::{product, purchase_order, purchase_order_line};
@@ -12,6 +13,7 @@ use uuid::Uuid;
 pub enum InventoryNode {
     Product(Product),
     PurchaseOrder(PurchaseOrder),
+    Import(ProductImport),
 }
 
 /// The rows named by (type, id), in the order asked; `None` where a row does not exist or
@@ -28,8 +30,9 @@ pub async fn fetch_many(
             .map(|(_, id)| *id)
             .collect()
     };
-    let (products, orders) = (wanted(PRODUCT), wanted(PURCHASE_ORDER));
-    if (products.is_empty() && orders.is_empty()) || ctx.company_id.is_none() {
+    let (products, orders, imports) = (wanted(PRODUCT), wanted(PURCHASE_ORDER), wanted(IMPORT));
+    if (products.is_empty() && orders.is_empty() && imports.is_empty()) || ctx.company_id.is_none()
+    {
         return Ok(out);
     }
     let tx = db.tenant(ctx).await?;
@@ -56,6 +59,7 @@ pub async fn fetch_many(
             .all(tx.conn())
             .await?;
     }
+    let found_imports = ils_marketplace::imports::by_ids::<Products>(&tx, imports).await?;
     tx.commit().await?;
     for (slot, (ty, id)) in out.iter_mut().zip(ids) {
         *slot = match ty.as_str() {
@@ -79,6 +83,11 @@ pub async fn fetch_many(
                         lines: order_lines,
                     })
                 }),
+            IMPORT => found_imports
+                .iter()
+                .find(|i| i.0.id == *id)
+                .cloned()
+                .map(InventoryNode::Import),
             _ => None,
         };
     }

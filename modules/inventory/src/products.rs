@@ -62,21 +62,21 @@ pub struct ProductInput {
 }
 
 /// A product, checked and ready to store.
-struct Checked {
-    draft: draft::ItemDraft,
-    cost_units: Option<i64>,
-    price_units: Option<i64>,
-    reorder_point: Option<i64>,
-    min_quantity: Option<i64>,
-    max_quantity: Option<i64>,
-    lead_time_days: Option<i32>,
-    safety_stock: Option<i64>,
+pub struct Checked {
+    pub(crate) draft: draft::ItemDraft,
+    pub(crate) cost_units: Option<i64>,
+    pub(crate) price_units: Option<i64>,
+    pub(crate) reorder_point: Option<i64>,
+    pub(crate) min_quantity: Option<i64>,
+    pub(crate) max_quantity: Option<i64>,
+    pub(crate) lead_time_days: Option<i32>,
+    pub(crate) safety_stock: Option<i64>,
     supplier_item: Option<(Uuid, Uuid)>,
 }
 
 /// Every rule at once: the catalog's (SKU, GTIN, name, category attributes, currency) and
 /// the product's own (cost, price, reorder settings).
-fn validate(input: &ProductInput) -> Result<Checked, Vec<FieldError>> {
+pub(crate) fn validate(input: &ProductInput) -> Result<Checked, Vec<FieldError>> {
     let mut errors = Vec::new();
     let as_item = CatalogItemInput {
         sku: input.sku.clone(),
@@ -277,7 +277,7 @@ async fn supplier_item(tx: &Tx, item: &ID) -> AppResult<(Uuid, Uuid)> {
     Ok((found.id, found.company_id))
 }
 
-fn row_of(c: &Checked, mut row: product::ActiveModel) -> product::ActiveModel {
+pub(crate) fn row_of(c: &Checked, mut row: product::ActiveModel) -> product::ActiveModel {
     let d = &c.draft;
     row.sku = Set(d.sku.clone());
     row.gtin = Set(d.gtin.clone());
@@ -304,6 +304,27 @@ fn row_of(c: &Checked, mut row: product::ActiveModel) -> product::ActiveModel {
     ));
     row.updated_at = Set(Utc::now());
     row
+}
+
+/// Whether the stored product already says exactly what `c` says (its supplier link
+/// aside).
+pub(crate) fn same(current: &product::Model, c: &Checked) -> bool {
+    let d = &c.draft;
+    current.sku == d.sku
+        && current.gtin == d.gtin
+        && current.name == d.name
+        && current.brand == d.brand
+        && current.category == d.category.as_str()
+        && Attributes::from_json(d.category, &current.attributes).as_ref() == Some(&d.attributes)
+        && current.cost_units == c.cost_units
+        && current.price_units == c.price_units
+        && current.currency == d.currency
+        && current.reorder_point == c.reorder_point
+        && current.min_quantity == c.min_quantity
+        && current.max_quantity == c.max_quantity
+        && current.lead_time_days == c.lead_time_days
+        && current.safety_stock == c.safety_stock
+        && current.active == d.active
 }
 
 async fn checked(tx: &Tx, input: ProductInput) -> AppResult<Checked> {

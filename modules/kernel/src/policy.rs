@@ -3,11 +3,11 @@
 //! PostgreSQL policies in `migration/src/rls.rs` column for column.
 
 use ils_entity::{
-    api_key, audit_entry, catalog_import, catalog_item, company, inventory_settings, invitation,
-    job, lab_turnaround, lens_order, marketplace_profile, order_status_change, patient,
-    prescription, product, purchase_order, purchase_order_line, refresh_token, stock_balance,
-    stock_count, stock_count_line, stock_discrepancy, stock_location, stock_movement,
-    trade_connection, user, webhook_delivery, webhook_endpoint,
+    api_key, audit_entry, catalog_item, company, data_import, inventory_settings, invitation, job,
+    lab_turnaround, lens_order, marketplace_profile, order_status_change, patient, prescription,
+    product, purchase_order, purchase_order_line, refresh_token, stock_balance, stock_count,
+    stock_count_line, stock_discrepancy, stock_location, stock_movement, trade_connection, user,
+    webhook_delivery, webhook_endpoint,
 };
 use sea_orm::{ColumnTrait, Condition, EntityTrait};
 
@@ -177,9 +177,9 @@ impl Guarded for catalog_item::Entity {
     }
 }
 
-impl Guarded for catalog_import::Entity {
+impl Guarded for data_import::Entity {
     fn policy() -> Policy<Self> {
-        Policy::owned(catalog_import::Column::CompanyId)
+        Policy::owned(data_import::Column::CompanyId)
     }
 }
 

@@ -1,7 +1,7 @@
-//! The marketplace's domain events. Connection events reach both parties; catalog import
-//! events reach the supplier. IDs in event data are the global IDs the API returns.
+//! The marketplace's domain events. Connection events reach both parties; import events
+//! are named by each import target (see [`crate::imports`]). IDs in event data are the
+//! global IDs the API returns.
 
-use crate::catalog::import::ImportProgress;
 use async_graphql::ID;
 use ils_kernel::domain_event;
 use serde::Serialize;
@@ -25,7 +25,3 @@ domain_event!(MarketplaceProfileUpdated, "marketplace.profile_updated", admins_o
     company_id: ID,
     listed: bool,
 });
-
-domain_event!(CatalogImportProgressed, "catalog.import.progress", admins_only: false, ImportProgress);
-domain_event!(CatalogImportCompleted, "catalog.import.completed", admins_only: false, ImportProgress);
-domain_event!(CatalogImportFailed, "catalog.import.failed", admins_only: false, ImportProgress);

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod connections;
 pub mod events;
 pub mod grid;
+pub mod imports;
 pub mod node;
 pub mod profile;
 pub mod search;

@@ -1,11 +1,11 @@
 //! Resolving the marketplace's objects by global ID, through the guard: what a `node`
 //! query may return is exactly what the module's own queries would.
 
-use crate::catalog::import::{CatalogImport, IMPORT};
+use crate::catalog::import::{Catalog, CatalogImport, IMPORT};
 use crate::catalog::items::{self, CatalogItem, ITEM};
 use crate::connections::{self, CONNECTION, TradeConnection};
 use crate::profile::{MarketplaceProfile, PROFILE};
-use ils_entity::{catalog_import, marketplace_profile};
+use ils_entity::marketplace_profile;
 use ils_kernel::{AppResult, Db, TenantContext};
 use sea_orm::{ColumnTrait, QueryFilter};
 use std::collections::HashMap;
@@ -63,16 +63,8 @@ pub async fn fetch_many(
     for i in items::by_ids(&tx, me, wanted(ITEM)).await? {
         found.insert((ITEM, i.0.id), MarketplaceNode::Item(i));
     }
-    let imports = wanted(IMPORT);
-    if !imports.is_empty() {
-        for m in tx
-            .select::<catalog_import::Entity>()
-            .filter(catalog_import::Column::Id.is_in(imports))
-            .all(tx.conn())
-            .await?
-        {
-            found.insert((IMPORT, m.id), MarketplaceNode::Import(CatalogImport(m)));
-        }
+    for i in crate::imports::by_ids::<Catalog>(&tx, wanted(IMPORT)).await? {
+        found.insert((IMPORT, i.0.id), MarketplaceNode::Import(i));
     }
     tx.commit().await?;
     for (slot, (ty, id)) in out.iter_mut().zip(ids) {

@@ -1268,6 +1268,45 @@ mutation ExportStock {
     downloadUrl
   }
 }
+
+# Import products from CSV (admins and managers), upserting by SKU. GraphiQL cannot
+# attach files; send it with curl as a GraphQL multipart request (x-ils-csrf required):
+#   curl http://127.0.0.1:8080/graphql -H "Authorization: Bearer $TOKEN" -H "x-ils-csrf: 1" \\
+#     -F operations='{"query":"mutation($f: Upload!) { importProducts(file: $f) { id status totalRows } }","variables":{"f":null}}' \\
+#     -F map='{"0":["variables.f"]}' -F 0=@products.csv
+# Columns: sku, name, category, currency (required); gtin, brand, cost, price,
+# reorder_point, min_quantity, max_quantity, lead_time_days, safety_stock, active, and
+# the category's attributes (as in a catalog file). Then follow it with the import's id:
+query ProductImport($importId: ID!) {
+  productImport(id: $importId) {
+    status
+    totalRows
+    processedRows
+    created
+    updated
+    unchanged
+    failed
+    errors(first: 20) {
+      row
+      column
+      message
+    }
+    failure
+  }
+}
+
+# Or live (over WebSocket): progress after every 500 rows, ending with COMPLETED or FAILED.
+subscription ProductImportProgress($importId: ID!) {
+  productImportProgress(importId: $importId) {
+    status
+    processedRows
+    totalRows
+    created
+    updated
+    unchanged
+    failed
+  }
+}
 `;var pi=ie(cr()),$G=JSON.stringify({Authorization:"Bearer <paste accessToken from logIn>"},null,2);function tpe(){let e=document.getElementById("ils-config"),t=e&&e.textContent?e.textContent.trim():"";if(!t)return{};try{let n=JSON.parse(t);return n&&typeof n=="object"&&!Array.isArray(n)?n:{}}catch(n){return console.warn("ILS playground: ignoring unreadable #ils-config JSON",n),{}}}function npe(e){return Array.isArray(e.demoLogins)?e.demoLogins.filter(t=>t&&typeof t.email=="string"&&t.email&&typeof t.password=="string"):[]}function rpe(e){if(!e||typeof e!="object")return e;let t={};for(let[n,r]of Object.entries(e)){if(n.toLowerCase()==="authorization"){let i=r==null?"":String(r).trim();if(i===""||i.includes("<")||/^bearer$/i.test(i))continue}t[n]=r}return t}function ipe(){let e=window.location.protocol==="https:"?"wss":"ws",t=W3({url:"/graphql",subscriptionUrl:`${e}://${window.location.host}/graphql/ws`,enableIncrementalDelivery:!1});return(n,r)=>t(n,r&&{...r,headers:rpe(r.headers)})}function qG(e){return JSON.stringify(String(e))}function ope(e){return`# Demo login${e.label?`: ${e.label}`:""}
 # Run it, then paste accessToken into the Headers tab below as
 #   {"Authorization": "Bearer <accessToken>"}

@@ -1,10 +1,12 @@
-//! Reading a supplier's catalog from a CSV file.
+//! Reading catalog-like CSV files: a supplier's catalog ([`CATALOG`]) and, through the same
+//! reader with its own [`Layout`], a company's products (the inventory module's).
 //!
 //! [`open`] checks the whole file first and refuses it with one message (shown to the user
-//! as is) when it cannot be read as a catalog at all. [`CsvFile::rows`] then gives each data
-//! row as an [`ItemDraft`] or that row's errors. A row becomes a [`CatalogItemInput`] and is
-//! checked by [`draft::validate`], exactly like an item sent to the API; its field errors
-//! are reported on the CSV columns through one table ([`COLUMNS`]).
+//! as is) when it cannot be read at all. [`CsvFile::rows`] then gives each data row as the
+//! layout's value or that row's errors. A row becomes the API's input ([`Cells::item`] for
+//! the catalog fields every layout shares) and is checked by the same validation as an
+//! input sent to the API; its field errors are reported on the CSV columns through one
+//! table (each [`Column`]'s input paths).
 //!
 //! Header names are matched ignoring case, spaces, hyphens and underscores (`Eye Size`,
 //! `EYE_SIZE` and `eye_size` are the same column); a header cell left empty marks a column
@@ -21,8 +23,8 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
 use super::draft::{
-    self, CatalogItemInput, Category, Code, ContactLensAttributes, FrameAttributes, ItemDraft,
-    LensBlankAttributes, LensTreatment, SpectacleLensAttributes,
+    self, CatalogItemInput, Category, Code, ContactLensAttributes, FieldError, FrameAttributes,
+    ItemDraft, LensBlankAttributes, LensTreatment, SpectacleLensAttributes,
 };
 
 /// One error in one data row.
@@ -46,9 +48,54 @@ impl fmt::Display for RowError {
     }
 }
 
-/// A catalog CSV file that passed the file checks, held in memory.
-#[derive(Debug)]
-pub struct CsvFile {
+/// What a kind of CSV file holds: its columns, the ones every file must have, and how a
+/// data row becomes a checked value (its field errors are mapped onto the columns).
+pub struct Layout<T: 'static> {
+    /// The layout's columns, in the order they are listed to the user; the category
+    /// attribute columns ([`ATTRIBUTE_COLUMNS`]) follow in every layout.
+    pub columns: &'static [&'static Column],
+    /// Columns every file must have.
+    pub required: &'static [&'static Column],
+    pub read: fn(&mut Cells<'_>) -> Result<T, Vec<FieldError>>,
+}
+
+impl<T> Layout<T> {
+    /// What is wrong with the column table, if anything: two columns answering to one
+    /// header name, or an input path that two columns fill. (For the layouts' tests.)
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for column in every(self.columns) {
+            for name in std::iter::once(&column.name).chain(column.aliases) {
+                if let Some(other) = seen.insert(header_key(name), column.name) {
+                    problems.push(format!(
+                        "{other} and {} share the header {name}",
+                        column.name
+                    ));
+                }
+            }
+            for field in column.fields {
+                let found = column_of_field(self.columns, field).map(|c| c.name);
+                if found != Some(column.name) {
+                    problems.push(format!(
+                        "{field} is read from {found:?}, not {}",
+                        column.name
+                    ));
+                }
+            }
+        }
+        for required in self.required {
+            if !every(self.columns).any(|c| c.name == required.name) {
+                problems.push(format!("{} is required but not a column", required.name));
+            }
+        }
+        problems
+    }
+}
+
+/// A CSV file that passed the file checks, held in memory.
+pub struct CsvFile<T: 'static> {
+    layout: &'static Layout<T>,
     /// For each known column in the file (by canonical name): its position and the header
     /// name shown in errors (the alias used, e.g. `upc`).
     columns: HashMap<&'static str, (usize, &'static str)>,
@@ -58,7 +105,7 @@ pub struct CsvFile {
     rows: Vec<(usize, StringRecord)>,
 }
 
-impl CsvFile {
+impl<T> CsvFile<T> {
     /// Number of data rows (blank lines not counted).
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -70,14 +117,14 @@ impl CsvFile {
     }
 
     /// Each data row with its spreadsheet row number (the header is row 1): the validated
-    /// item, or every error found in the row.
-    pub fn rows(&self) -> impl Iterator<Item = (usize, Result<ItemDraft, Vec<RowError>>)> {
+    /// value, or every error found in the row.
+    pub fn rows(&self) -> impl Iterator<Item = (usize, Result<T, Vec<RowError>>)> + '_ {
         self.rows
             .iter()
             .map(|(row, record)| (*row, self.read_row(*row, record)))
     }
 
-    fn read_row(&self, row: usize, record: &StringRecord) -> Result<ItemDraft, Vec<RowError>> {
+    fn read_row(&self, row: usize, record: &StringRecord) -> Result<T, Vec<RowError>> {
         if record.len() != self.width {
             return Err(vec![RowError {
                 row,
@@ -90,60 +137,21 @@ impl CsvFile {
             }]);
         }
         let mut cells = Cells {
-            file: self,
+            columns: &self.columns,
+            known: self.layout.columns,
             record,
             errors: Vec::new(),
+            left_out: None,
         };
-        cells.require(&[&CATEGORY, &PRICE], "required");
-        let category = cells.parse(&CATEGORY, parse_code::<Category>);
-        let mut input = CatalogItemInput {
-            sku: cells.text(&SKU).unwrap_or_default(),
-            gtin: cells.text(&GTIN),
-            name: cells.text(&NAME).unwrap_or_default(),
-            brand: cells.text(&BRAND),
-            // Without a category no attributes are read, so SUNDRY checks the rest.
-            category: category.unwrap_or(Category::Sundry),
-            price: cells.parse(&PRICE, parse_decimal).unwrap_or_default(),
-            currency: cells.text(&CURRENCY).unwrap_or_default(),
-            min_order_quantity: cells.parse(&MIN_ORDER_QUANTITY, parse_int),
-            lead_time_days: cells.parse(&LEAD_TIME_DAYS, parse_int),
-            active: cells.parse(&ACTIVE, parse_bool),
-            frame: None,
-            spectacle_lens: None,
-            lens_blank: None,
-            contact_lens: None,
-        };
-
-        // A block missing a required cell is left out: the cells' errors say why, and
-        // validate's "required for … items" on the whole block would only repeat them.
-        let mut left_out = None;
-        if let Some(category) = category {
-            cells.refuse_other_attributes(category);
-            match category {
-                Category::Frame => input.frame = cells.frame(),
-                Category::SpectacleLens => input.spectacle_lens = cells.spectacle_lens(),
-                Category::LensBlank => input.lens_blank = cells.lens_blank(),
-                Category::ContactLens => input.contact_lens = cells.contact_lens(),
-                Category::Sundry => {}
-            }
-            let given = input.frame.is_some()
-                || input.spectacle_lens.is_some()
-                || input.lens_blank.is_some()
-                || input.contact_lens.is_some();
-            if !given {
-                left_out = category.attributes_field();
-            }
-        }
-
-        match draft::validate(input) {
-            Ok(item) if cells.errors.is_empty() => return Ok(item),
+        match (self.layout.read)(&mut cells) {
+            Ok(value) if cells.errors.is_empty() => return Ok(value),
             Ok(_) => {}
             Err(errors) => {
                 for error in errors {
-                    if left_out == Some(error.field.as_str()) {
+                    if cells.left_out == Some(error.field.as_str()) {
                         continue;
                     }
-                    match column_of_field(&error.field) {
+                    match column_of_field(self.layout.columns, &error.field) {
                         Some(column) if cells.has_error(column) => {}
                         Some(column) => cells.fail(column, error.message),
                         None => cells.errors.push((None, error.to_string())),
@@ -155,10 +163,10 @@ impl CsvFile {
     }
 }
 
-/// Reads and checks a whole catalog CSV file (UTF-8, optionally with a BOM). The error is
-/// one short message for the user about the file as a whole; problems in single rows are
-/// reported later by [`CsvFile::rows`].
-pub fn open(bytes: &[u8]) -> Result<CsvFile, String> {
+/// Reads and checks a whole CSV file of `layout` (UTF-8, optionally with a BOM). The error
+/// is one short message for the user about the file as a whole; problems in single rows
+/// are reported later by [`CsvFile::rows`].
+pub fn open<T>(bytes: &[u8], layout: &'static Layout<T>) -> Result<CsvFile<T>, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
         return Err("the file is UTF-16 text: save it as CSV UTF-8".to_owned());
@@ -211,15 +219,17 @@ pub fn open(bytes: &[u8]) -> Result<CsvFile, String> {
     }
     let header = header.ok_or("the file is empty")?;
     Ok(CsvFile {
-        columns: read_header(&header)?,
+        layout,
+        columns: read_header(&header, layout)?,
         width: header.len(),
         rows,
     })
 }
 
 /// Maps the header row to known columns, or says what is wrong with it.
-fn read_header(
+fn read_header<T>(
     header: &StringRecord,
+    layout: &Layout<T>,
 ) -> Result<HashMap<&'static str, (usize, &'static str)>, String> {
     let mut columns = HashMap::new();
     let mut written: HashMap<&'static str, &str> = HashMap::new();
@@ -230,7 +240,7 @@ fn read_header(
         if cell.is_empty() {
             continue;
         }
-        match find_column(cell) {
+        match find_column(layout.columns, cell) {
             None => unknown.push(quoted(cell)),
             Some((column, shown)) => match written.get(column.name) {
                 Some(first) => {
@@ -243,7 +253,10 @@ fn read_header(
             },
         }
     }
-    let required = || REQUIRED.map(|c| c.name).join(", ");
+    let required = || {
+        let names: Vec<&str> = layout.required.iter().map(|c| c.name).collect();
+        names.join(", ")
+    };
     if columns.is_empty() {
         return Err(format!(
             "the first row must be a header with column names such as {}",
@@ -251,8 +264,7 @@ fn read_header(
         ));
     }
     if !unknown.is_empty() {
-        let allowed: Vec<String> = COLUMNS
-            .iter()
+        let allowed: Vec<String> = every(layout.columns)
             .map(|c| match c.aliases {
                 [] => c.name.to_owned(),
                 aliases => format!("{} (or {})", c.name, aliases.join(", ")),
@@ -282,7 +294,8 @@ fn read_header(
             )
         });
     }
-    let missing: Vec<&str> = REQUIRED
+    let missing: Vec<&str> = layout
+        .required
         .iter()
         .filter(|c| !columns.contains_key(c.name))
         .map(|c| c.name)
@@ -297,9 +310,9 @@ fn read_header(
     Ok(columns)
 }
 
-/// A column the import understands.
+/// A column a layout understands.
 #[derive(Debug)]
-struct Column {
+pub struct Column {
     /// Canonical header name (snake_case).
     name: &'static str,
     /// Other accepted header names for the same column.
@@ -310,12 +323,17 @@ struct Column {
 }
 
 impl Column {
-    const fn new(name: &'static str, fields: &'static [&'static str]) -> Column {
+    /// A column named `name` in the header (snake_case), filling the input paths `fields`.
+    pub const fn new(name: &'static str, fields: &'static [&'static str]) -> Column {
         Column {
             name,
             aliases: &[],
             fields,
         }
+    }
+
+    pub const fn name(&self) -> &'static str {
+        self.name
     }
 
     /// Whether rows of `category` use this column: every row uses the common columns.
@@ -327,30 +345,30 @@ impl Column {
     }
 }
 
-const SKU: Column = Column::new("sku", &["sku"]);
-const GTIN: Column = Column {
+pub const SKU: Column = Column::new("sku", &["sku"]);
+pub const GTIN: Column = Column {
     aliases: &["upc", "ean"],
     ..Column::new("gtin", &["gtin"])
 };
-const NAME: Column = Column::new("name", &["name"]);
-const BRAND: Column = Column::new("brand", &["brand"]);
-const CATEGORY: Column = Column::new("category", &["category"]);
-const PRICE: Column = Column::new("price", &["price"]);
-const CURRENCY: Column = Column::new("currency", &["currency"]);
-const MIN_ORDER_QUANTITY: Column = Column::new("min_order_quantity", &["minOrderQuantity"]);
-const LEAD_TIME_DAYS: Column = Column::new("lead_time_days", &["leadTimeDays"]);
-const ACTIVE: Column = Column::new("active", &["active"]);
-const MODEL: Column = Column::new("model", &["frame.model"]);
-const COLOUR: Column = Column {
+pub const NAME: Column = Column::new("name", &["name"]);
+pub const BRAND: Column = Column::new("brand", &["brand"]);
+pub const CATEGORY: Column = Column::new("category", &["category"]);
+pub const PRICE: Column = Column::new("price", &["price"]);
+pub const CURRENCY: Column = Column::new("currency", &["currency"]);
+pub const MIN_ORDER_QUANTITY: Column = Column::new("min_order_quantity", &["minOrderQuantity"]);
+pub const LEAD_TIME_DAYS: Column = Column::new("lead_time_days", &["leadTimeDays"]);
+pub const ACTIVE: Column = Column::new("active", &["active"]);
+pub const MODEL: Column = Column::new("model", &["frame.model"]);
+pub const COLOUR: Column = Column {
     aliases: &["color"],
     ..Column::new("colour", &["frame.colour"])
 };
-const EYE_SIZE: Column = Column::new("eye_size", &["frame.eyeSize"]);
-const BRIDGE: Column = Column::new("bridge", &["frame.bridge"]);
-const TEMPLE_LENGTH: Column = Column::new("temple_length", &["frame.templeLength"]);
-const B_SIZE: Column = Column::new("b_size", &["frame.bSize"]);
-const FRAME_TYPE: Column = Column::new("frame_type", &["frame.frameType"]);
-const MATERIAL: Column = Column::new(
+pub const EYE_SIZE: Column = Column::new("eye_size", &["frame.eyeSize"]);
+pub const BRIDGE: Column = Column::new("bridge", &["frame.bridge"]);
+pub const TEMPLE_LENGTH: Column = Column::new("temple_length", &["frame.templeLength"]);
+pub const B_SIZE: Column = Column::new("b_size", &["frame.bSize"]);
+pub const FRAME_TYPE: Column = Column::new("frame_type", &["frame.frameType"]);
+pub const MATERIAL: Column = Column::new(
     "material",
     &[
         "frame.material",
@@ -358,72 +376,94 @@ const MATERIAL: Column = Column::new(
         "lensBlank.material",
     ],
 );
-const DESIGN: Column = Column::new("design", &["spectacleLens.design", "lensBlank.design"]);
-const INDEX: Column = Column::new("index", &["spectacleLens.index", "lensBlank.index"]);
-const TREATMENTS: Column = Column::new("treatments", &["spectacleLens.treatments"]);
-const SPHERE_MIN: Column = Column::new("sphere_min", &["spectacleLens.sphereMin"]);
-const SPHERE_MAX: Column = Column::new("sphere_max", &["spectacleLens.sphereMax"]);
-const CYLINDER_MAX: Column = Column::new("cylinder_max", &["spectacleLens.cylinderMax"]);
-const DIAMETER: Column = Column::new(
+pub const DESIGN: Column = Column::new("design", &["spectacleLens.design", "lensBlank.design"]);
+pub const INDEX: Column = Column::new("index", &["spectacleLens.index", "lensBlank.index"]);
+pub const TREATMENTS: Column = Column::new("treatments", &["spectacleLens.treatments"]);
+pub const SPHERE_MIN: Column = Column::new("sphere_min", &["spectacleLens.sphereMin"]);
+pub const SPHERE_MAX: Column = Column::new("sphere_max", &["spectacleLens.sphereMax"]);
+pub const CYLINDER_MAX: Column = Column::new("cylinder_max", &["spectacleLens.cylinderMax"]);
+pub const DIAMETER: Column = Column::new(
     "diameter",
     &["spectacleLens.diameter", "lensBlank.diameter"],
 );
-const BASE_CURVE: Column = Column::new(
+pub const BASE_CURVE: Column = Column::new(
     "base_curve",
     &["lensBlank.baseCurve", "contactLens.baseCurve"],
 );
-const CL_DIAMETER: Column = Column::new("cl_diameter", &["contactLens.diameter"]);
-const POWER: Column = Column::new("power", &["contactLens.power"]);
-const CYLINDER: Column = Column::new("cylinder", &["contactLens.cylinder"]);
-const AXIS: Column = Column::new("axis", &["contactLens.axis"]);
-const ADD: Column = Column::new("add", &["contactLens.add"]);
-const PACK_SIZE: Column = Column::new("pack_size", &["contactLens.packSize"]);
-const WEAR_SCHEDULE: Column = Column::new("wear_schedule", &["contactLens.wearSchedule"]);
+pub const CL_DIAMETER: Column = Column::new("cl_diameter", &["contactLens.diameter"]);
+pub const POWER: Column = Column::new("power", &["contactLens.power"]);
+pub const CYLINDER: Column = Column::new("cylinder", &["contactLens.cylinder"]);
+pub const AXIS: Column = Column::new("axis", &["contactLens.axis"]);
+pub const ADD: Column = Column::new("add", &["contactLens.add"]);
+pub const PACK_SIZE: Column = Column::new("pack_size", &["contactLens.packSize"]);
+pub const WEAR_SCHEDULE: Column = Column::new("wear_schedule", &["contactLens.wearSchedule"]);
 
-/// Every column, in the order they are listed to the user.
-const COLUMNS: &[Column] = &[
-    SKU,
-    GTIN,
-    NAME,
-    BRAND,
-    CATEGORY,
-    PRICE,
-    CURRENCY,
-    MIN_ORDER_QUANTITY,
-    LEAD_TIME_DAYS,
-    ACTIVE,
-    MODEL,
-    COLOUR,
-    EYE_SIZE,
-    BRIDGE,
-    TEMPLE_LENGTH,
-    B_SIZE,
-    FRAME_TYPE,
-    MATERIAL,
-    DESIGN,
-    INDEX,
-    TREATMENTS,
-    SPHERE_MIN,
-    SPHERE_MAX,
-    CYLINDER_MAX,
-    DIAMETER,
-    BASE_CURVE,
-    CL_DIAMETER,
-    POWER,
-    CYLINDER,
-    AXIS,
-    ADD,
-    PACK_SIZE,
-    WEAR_SCHEDULE,
+/// The category attribute columns (every category's), which every layout has after its
+/// own and [`Cells::item`] reads.
+pub const ATTRIBUTE_COLUMNS: &[&Column] = &[
+    &MODEL,
+    &COLOUR,
+    &EYE_SIZE,
+    &BRIDGE,
+    &TEMPLE_LENGTH,
+    &B_SIZE,
+    &FRAME_TYPE,
+    &MATERIAL,
+    &DESIGN,
+    &INDEX,
+    &TREATMENTS,
+    &SPHERE_MIN,
+    &SPHERE_MAX,
+    &CYLINDER_MAX,
+    &DIAMETER,
+    &BASE_CURVE,
+    &CL_DIAMETER,
+    &POWER,
+    &CYLINDER,
+    &AXIS,
+    &ADD,
+    &PACK_SIZE,
+    &WEAR_SCHEDULE,
 ];
 
-/// Columns every file must have.
-const REQUIRED: [&Column; 5] = [&SKU, &NAME, &CATEGORY, &PRICE, &CURRENCY];
+/// A layout's columns and then the attribute columns.
+fn every(own: &'static [&'static Column]) -> impl Iterator<Item = &'static Column> {
+    own.iter().chain(ATTRIBUTE_COLUMNS).copied()
+}
+
+/// A supplier's catalog: the columns of [`CatalogItemInput`].
+pub const CATALOG: Layout<ItemDraft> = Layout {
+    columns: &[
+        &SKU,
+        &GTIN,
+        &NAME,
+        &BRAND,
+        &CATEGORY,
+        &PRICE,
+        &CURRENCY,
+        &MIN_ORDER_QUANTITY,
+        &LEAD_TIME_DAYS,
+        &ACTIVE,
+    ],
+    required: &[&SKU, &NAME, &CATEGORY, &PRICE, &CURRENCY],
+    read: read_catalog_item,
+};
+
+/// A catalog row: an item exactly as `createCatalogItem` checks it.
+fn read_catalog_item(cells: &mut Cells<'_>) -> Result<ItemDraft, Vec<FieldError>> {
+    cells.require(&[&CATEGORY, &PRICE], "required");
+    let mut input = cells.item();
+    input.price = cells.decimal(&PRICE).unwrap_or_default();
+    draft::validate(input)
+}
 
 /// The column a header cell names, with the name (or alias) it matched.
-fn find_column(header: &str) -> Option<(&'static Column, &'static str)> {
+fn find_column(
+    known: &'static [&'static Column],
+    header: &str,
+) -> Option<(&'static Column, &'static str)> {
     let key = header_key(header);
-    COLUMNS.iter().find_map(|column| {
+    every(known).find_map(|column| {
         std::iter::once(&column.name)
             .chain(column.aliases)
             .find(|name| header_key(name) == key)
@@ -440,27 +480,33 @@ fn header_key(name: &str) -> String {
 }
 
 /// The column an input path is read from (`frame.eyeSize` → `eye_size`).
-fn column_of_field(field: &str) -> Option<&'static Column> {
-    COLUMNS.iter().find(|column| column.fields.contains(&field))
+fn column_of_field(known: &'static [&'static Column], field: &str) -> Option<&'static Column> {
+    every(known).find(|column| column.fields.contains(&field))
 }
 
 /// The cells of one data row being read, and the errors found in them.
-struct Cells<'a> {
-    file: &'a CsvFile,
+pub struct Cells<'a> {
+    /// The file's columns: position and the header name shown.
+    columns: &'a HashMap<&'static str, (usize, &'static str)>,
+    /// The layout's columns.
+    known: &'static [&'static Column],
     record: &'a StringRecord,
     /// Errors with their column (`None`: the whole row).
     errors: Vec<(Option<&'static Column>, String)>,
+    /// The attribute block [`Cells::item`] left out for a missing required cell: the
+    /// cells' errors say why, so validation's "required for … items" is not repeated.
+    left_out: Option<&'static str>,
 }
 
 impl<'a> Cells<'a> {
     /// The trimmed cell of a column; `None` when empty or the column is absent.
-    fn get(&self, column: &Column) -> Option<&'a str> {
-        let (position, _) = self.file.columns.get(column.name)?;
+    pub fn get(&self, column: &Column) -> Option<&'a str> {
+        let (position, _) = self.columns.get(column.name)?;
         let record: &'a StringRecord = self.record;
         Some(record.get(*position)?.trim()).filter(|cell| !cell.is_empty())
     }
 
-    fn text(&self, column: &Column) -> Option<String> {
+    pub fn text(&self, column: &Column) -> Option<String> {
         self.get(column).map(str::to_owned)
     }
 
@@ -479,19 +525,28 @@ impl<'a> Cells<'a> {
         }
     }
 
-    fn decimal(&mut self, column: &'static Column) -> Option<Decimal> {
+    pub fn decimal(&mut self, column: &'static Column) -> Option<Decimal> {
         self.parse(column, parse_decimal)
     }
 
-    fn int(&mut self, column: &'static Column) -> Option<i32> {
+    pub fn int(&mut self, column: &'static Column) -> Option<i32> {
         self.parse(column, parse_int)
+    }
+
+    /// A whole number of any size (quantities).
+    pub fn whole(&mut self, column: &'static Column) -> Option<i64> {
+        self.parse(column, parse_whole)
+    }
+
+    pub fn boolean(&mut self, column: &'static Column) -> Option<bool> {
+        self.parse(column, parse_bool)
     }
 
     fn code<T: Code>(&mut self, column: &'static Column) -> Option<T> {
         self.parse(column, parse_code::<T>)
     }
 
-    fn fail(&mut self, column: &'static Column, message: impl Into<String>) {
+    pub fn fail(&mut self, column: &'static Column, message: impl Into<String>) {
         self.errors.push((Some(column), message.into()));
     }
 
@@ -502,7 +557,7 @@ impl<'a> Cells<'a> {
     }
 
     /// An error on each of `columns` whose cell is empty.
-    fn require(&mut self, columns: &[&'static Column], message: &str) {
+    pub fn require(&mut self, columns: &[&'static Column], message: &str) {
         for column in columns {
             if self.get(column).is_none() {
                 self.fail(column, message);
@@ -512,11 +567,53 @@ impl<'a> Cells<'a> {
 
     /// An error on each filled attribute cell that `category` does not use.
     fn refuse_other_attributes(&mut self, category: Category) {
-        for column in COLUMNS {
+        for column in every(self.known) {
             if !column.used_by(category) && self.get(column).is_some() {
                 self.fail(column, format!("not used for {category} items"));
             }
         }
+    }
+
+    /// The catalog fields every layout shares, as an item input: the common columns and the
+    /// row's category block (price left at zero: each layout reads its own). A block
+    /// missing a required cell is left out, and its cells' errors say why.
+    pub fn item(&mut self) -> CatalogItemInput {
+        let category = self.parse(&CATEGORY, parse_code::<Category>);
+        let mut input = CatalogItemInput {
+            sku: self.text(&SKU).unwrap_or_default(),
+            gtin: self.text(&GTIN),
+            name: self.text(&NAME).unwrap_or_default(),
+            brand: self.text(&BRAND),
+            // Without a category no attributes are read, so SUNDRY checks the rest.
+            category: category.unwrap_or(Category::Sundry),
+            price: Decimal::ZERO,
+            currency: self.text(&CURRENCY).unwrap_or_default(),
+            min_order_quantity: self.parse(&MIN_ORDER_QUANTITY, parse_int),
+            lead_time_days: self.parse(&LEAD_TIME_DAYS, parse_int),
+            active: self.parse(&ACTIVE, parse_bool),
+            frame: None,
+            spectacle_lens: None,
+            lens_blank: None,
+            contact_lens: None,
+        };
+        if let Some(category) = category {
+            self.refuse_other_attributes(category);
+            match category {
+                Category::Frame => input.frame = self.frame(),
+                Category::SpectacleLens => input.spectacle_lens = self.spectacle_lens(),
+                Category::LensBlank => input.lens_blank = self.lens_blank(),
+                Category::ContactLens => input.contact_lens = self.contact_lens(),
+                Category::Sundry => {}
+            }
+            let given = input.frame.is_some()
+                || input.spectacle_lens.is_some()
+                || input.lens_blank.is_some()
+                || input.contact_lens.is_some();
+            if !given {
+                self.left_out = category.attributes_field();
+            }
+        }
+        input
     }
 
     // The attribute blocks. Every cell is read first so that all its errors are reported;
@@ -619,7 +716,7 @@ impl<'a> Cells<'a> {
 
     /// The errors as [`RowError`]s, in the order of the file's columns.
     fn into_row_errors(self, row: usize) -> Vec<RowError> {
-        let columns = &self.file.columns;
+        let columns = self.columns;
         let mut errors: Vec<(usize, RowError)> = self
             .errors
             .into_iter()
@@ -666,6 +763,20 @@ fn parse_decimal(cell: &str) -> Result<Decimal, String> {
         ),
         _ => Err(format!("{} is not a number", quoted(cell))),
     }
+}
+
+/// A whole number of any size; `12.0` is accepted as 12.
+fn parse_whole(cell: &str) -> Result<i64, String> {
+    if let Ok(value) = cell.parse::<i64>() {
+        return Ok(value);
+    }
+    let value = parse_decimal(cell)?;
+    if !value.fract().is_zero() {
+        return Err(format!("{} is not a whole number", quoted(cell)));
+    }
+    value
+        .to_i64()
+        .ok_or_else(|| format!("{} is too large", quoted(cell)))
 }
 
 /// A whole number; `52.0` is accepted as 52.
@@ -826,7 +937,10 @@ mod tests {
     }
 
     fn rows(csv: &str) -> Vec<(usize, Result<ItemDraft, Vec<RowError>>)> {
-        open(csv.as_bytes()).expect("file opens").rows().collect()
+        open(csv.as_bytes(), &CATALOG)
+            .expect("file opens")
+            .rows()
+            .collect()
     }
 
     fn row_errors(csv: &str) -> Vec<(usize, Option<String>, String)> {
@@ -847,7 +961,10 @@ mod tests {
     }
 
     fn open_err(bytes: &[u8]) -> String {
-        open(bytes).expect_err("file refused")
+        match open(bytes, &CATALOG) {
+            Ok(_) => panic!("file opened"),
+            Err(e) => e,
+        }
     }
 
     #[test]
@@ -992,7 +1109,7 @@ mod tests {
     fn only_the_columns_in_use_are_needed() {
         let csv = "SKU, Name ,Category,Price,Currency,UPC,Eye Size,Bridge,Temple-Length,Color\n\
             F-1,Frame one,frame,10,USD,036000291452,52,18,145,Havana\n";
-        let file = open(csv.as_bytes()).expect("opens");
+        let file = open(csv.as_bytes(), &CATALOG).expect("opens");
         assert_eq!(file.len(), 1);
         let (row, result) = file.rows().next().expect("a row");
         let item = result.expect("valid");
@@ -1007,7 +1124,7 @@ mod tests {
     #[test]
     fn bom_blank_lines_and_crlf() {
         let csv = "\u{FEFF}sku,name,category,price,currency\r\n\r\nA-1,One,SUNDRY,1,EUR\r\n,,,,\r\n\r\nA-2,Two,SUNDRY,2,EUR\r\n";
-        let file = open(csv.as_bytes()).expect("opens");
+        let file = open(csv.as_bytes(), &CATALOG).expect("opens");
         assert_eq!(file.len(), 2);
         let rows: Vec<(usize, String)> = file
             .rows()
@@ -1222,7 +1339,7 @@ mod tests {
 
     #[test]
     fn a_header_alone_has_no_rows() {
-        let file = open(b"sku,name,category,price,currency,\n").expect("opens");
+        let file = open(b"sku,name,category,price,currency,\n", &CATALOG).expect("opens");
         assert!(file.is_empty());
         assert_eq!(file.len(), 0);
     }
@@ -1233,7 +1350,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/data/catalog-sample.csv"
         ));
-        let file = open(bytes).expect("sample opens");
+        let file = open(bytes, &CATALOG).expect("sample opens");
         assert_eq!(file.len(), 12);
         let mut categories = Vec::new();
         for (row, result) in file.rows() {
@@ -1247,27 +1364,7 @@ mod tests {
 
     #[test]
     fn the_column_table_is_consistent() {
-        let mut keys: Vec<String> = COLUMNS
-            .iter()
-            .flat_map(|c| {
-                std::iter::once(&c.name)
-                    .chain(c.aliases)
-                    .map(|n| header_key(n))
-            })
-            .collect();
-        let count = keys.len();
-        keys.sort();
-        keys.dedup();
-        assert_eq!(keys.len(), count, "two columns share a header name");
-        for column in COLUMNS {
-            for field in column.fields {
-                assert_eq!(
-                    column_of_field(field).map(|c| c.name),
-                    Some(column.name),
-                    "{field}"
-                );
-            }
-        }
+        assert_eq!(CATALOG.problems(), Vec::<String>::new());
         // Every attribute field the input has is read from some column.
         let sdl = async_graphql::Schema::build(
             Probe,
@@ -1301,7 +1398,7 @@ mod tests {
                     .iter()
                     .any(|c| c.attributes_field() == Some(field));
                 assert!(
-                    is_block || column_of_field(&path).is_some(),
+                    is_block || column_of_field(CATALOG.columns, &path).is_some(),
                     "no column for {path}"
                 );
             }

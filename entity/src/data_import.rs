@@ -1,12 +1,15 @@
 use sea_orm::entity::prelude::*;
 
-/// One CSV upload of a supplier's catalog and the background job's progress through it.
+/// One CSV upload to import (a supplier's catalog, a company's products) and the
+/// background job's progress through it.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "catalog_imports")]
+#[sea_orm(table_name = "data_imports")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub company_id: Uuid,
+    /// What the file is imported into: CATALOG | PRODUCTS.
+    pub target: String,
     pub file_name: String,
     /// Where the uploaded file is kept (object store key).
     pub object_key: String,
