@@ -1299,10 +1299,45 @@ async fn concurrent_movements_never_lose_an_update() {
             failures
         }));
     }
+    // Meanwhile a manager reconciles again and again: movements committing while it reads
+    // must never look like drift.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reconciler = {
+        let (http, url, auth, stop) =
+            (s.http.clone(), s.url("/graphql"), shop.auth(), stop.clone());
+        tokio::spawn(async move {
+            let (mut runs, mut false_alarms) = (0, vec![]);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let req = http.post(&url).json(&json!({ "query": RECONCILE }));
+                let body = auth
+                    .apply(req)
+                    .send()
+                    .await
+                    .expect("reconcile sent")
+                    .json::<Value>()
+                    .await
+                    .unwrap_or(Value::Null);
+                let found = &body["data"]["reconcileInventory"]["discrepancies"];
+                if found != &json!([]) {
+                    false_alarms.push(body);
+                }
+                runs += 1;
+            }
+            (runs, false_alarms)
+        })
+    };
     let mut failures = vec![];
     for c in clients {
         failures.extend(c.await.expect("a client task"));
     }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (runs, false_alarms) = reconciler.await.expect("the reconciler task");
+    assert!(runs > 0);
+    assert!(
+        false_alarms.is_empty(),
+        "{} of {runs} reconciliations during the movements reported drift: {false_alarms:#?}",
+        false_alarms.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {} concurrent movements failed: {failures:#?}",

@@ -109,13 +109,31 @@ async fn ledger_sums(tx: &Tx, only: Option<Key>) -> AppResult<HashMap<Key, (i64,
         .collect())
 }
 
+/// One balance's (on hand, reserved) and its ledger's, read again under the product's
+/// lock: no movement of the product can commit in between, so the two agree unless the
+/// stock really drifted.
+async fn recheck(tx: &Tx, key: Key) -> AppResult<Option<(balance::Model, (i64, i64))>> {
+    locked_product(tx, key.1).await?;
+    let sums = ledger_sums(tx, Some(key)).await?;
+    let b = tx
+        .select::<balance::Entity>()
+        .filter(balance::Column::LocationId.eq(key.0))
+        .filter(balance::Column::ProductId.eq(key.1))
+        .one(tx.conn())
+        .await?;
+    Ok(b.map(|b| (b, sums.get(&key).copied().unwrap_or((0, 0)))))
+}
+
 /// Compares every balance of the acting company with its ledger; records each new
 /// disagreement (announced once), closes earlier ones that agree again, and reports the
-/// open ones.
+/// open ones. The first comparison reads all balances and all sums in two statements; a
+/// movement committing between them would look like drift, so each disagreement is read
+/// again under its product's lock (products in id order) before it is believed.
 pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<ReconciliationReport> {
     let tx = db.tenant(ctx).await?;
     let sums = ledger_sums(&tx, None).await?;
-    let balances = tx.select::<balance::Entity>().all(tx.conn()).await?;
+    let mut balances = tx.select::<balance::Entity>().all(tx.conn()).await?;
+    let checked = balances.len() as i64;
     let open = tx
         .select::<discrepancy::Entity>()
         .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str()))
@@ -125,11 +143,19 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
         .into_iter()
         .map(|d| ((d.location_id, d.product_id), d))
         .collect();
+    balances.sort_by_key(|b| (b.product_id, b.location_id));
     let now = Utc::now();
     let mut found = Vec::new();
-    for b in &balances {
+    for b in balances {
         let key = (b.location_id, b.product_id);
-        let (on, res) = sums.get(&key).copied().unwrap_or((0, 0));
+        let mut compared = (b, sums.get(&key).copied().unwrap_or((0, 0)));
+        if (compared.0.on_hand, compared.0.reserved) != compared.1 {
+            match recheck(&tx, key).await? {
+                Some(again) => compared = again,
+                None => continue,
+            }
+        }
+        let (b, (on, res)) = compared;
         let earlier = open.get(&key);
         if on == b.on_hand && res == b.reserved {
             if let Some(d) = earlier {
@@ -207,7 +233,7 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
     }
     tx.commit().await?;
     Ok(ReconciliationReport {
-        balances_checked: balances.len() as i64,
+        balances_checked: checked,
         discrepancies: found,
     })
 }
