@@ -1,6 +1,7 @@
 //! One import pipeline for every CSV target: the supplier catalog's import table becomes
 //! `data_imports`, and each row says what its file is imported into (`target`). One import
-//! runs at a time per company and target.
+//! runs at a time per company and target. (On PostgreSQL the table's key and foreign-key
+//! constraints keep their first names; its policies and grants move with it.)
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -18,6 +19,8 @@ impl MigrationTrait for Migration {
             "DROP INDEX ux_catalog_imports_one_running",
             "CREATE UNIQUE INDEX ux_data_imports_one_running ON data_imports (company_id, target) \
              WHERE status IN ('QUEUED', 'RUNNING')",
+            "DROP INDEX ix_catalog_imports_company_id",
+            "CREATE INDEX ix_data_imports_company_id ON data_imports (company_id)",
         ] {
             conn.execute_unprepared(sql).await?;
         }
@@ -36,11 +39,13 @@ impl MigrationTrait for Migration {
         let conn = m.get_connection();
         for sql in [
             "DELETE FROM data_imports WHERE target <> 'CATALOG'",
+            "DROP INDEX ix_data_imports_company_id",
             "DROP INDEX ux_data_imports_one_running",
             "ALTER TABLE data_imports DROP COLUMN target",
             "ALTER TABLE data_imports RENAME TO catalog_imports",
             "CREATE UNIQUE INDEX ux_catalog_imports_one_running ON catalog_imports (company_id) \
              WHERE status IN ('QUEUED', 'RUNNING')",
+            "CREATE INDEX ix_catalog_imports_company_id ON catalog_imports (company_id)",
         ] {
             conn.execute_unprepared(sql).await?;
         }

@@ -385,6 +385,29 @@ async fn an_import_keeps_a_products_supplier_link_and_its_currency() {
         .sign_up("Linked Opticians", "ECP", &email("prod-imp-link"))
         .await;
     ils_tests::connect(&s, &shop, &supplier).await;
+    // A product is linked only in the item's currency (receipts blend the item's price
+    // into its cost).
+    let (_, body) = s
+        .post(
+            &shop.auth(),
+            "mutation($i: ProductInput!) { createProduct(input: $i) { id } }",
+            json!({ "i": { "sku": "CLOTH", "name": "Cloth", "category": "SUNDRY", "currency": "EUR",
+                           "supplierItemId": item["id"] } }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        json!(["input", "currency"]),
+        "{body}"
+    );
+    assert_eq!(
+        body["errors"][0]["message"], "the supplier item is priced in GBP: use GBP",
+        "{body}"
+    );
     let product = s
         .ok(
             &shop.auth(),
@@ -412,7 +435,7 @@ async fn an_import_keeps_a_products_supplier_link_and_its_currency() {
         vec![err(
             2,
             "currency",
-            "the product is bought as a supplier item priced in GBP: keep GBP"
+            "the product is bought as a supplier item priced in GBP: use GBP"
         )],
         "{imp}"
     );

@@ -6,18 +6,14 @@
 
 use crate::products::{self, Checked, ProductInput};
 use crate::stock;
-use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, Object, Result, Subscription, Upload};
 use chrono::Utc;
-use futures_util::Stream;
-use ils_entity::product;
+use ils_entity::{catalog_item, product};
 use ils_kernel::authz::require_manager;
-use ils_kernel::pagination::PageArgs;
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, request_parts};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
 use ils_marketplace::catalog::csv::{self, Cells, Column, Layout, RowError};
 use ils_marketplace::catalog::draft::FieldError;
 use ils_marketplace::imports::{self, Applied, Import, ImportProgress, ImportTarget};
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, QueryFilter};
+use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
@@ -118,17 +114,40 @@ impl ImportTarget for Products {
 
     /// New SKUs inserted in one statement; a changed product updated (its low-stock flags
     /// follow new reorder settings, as with `updateProduct`); an identical one left alone.
+    /// The batch's existing products are locked first, in id order like receipts, counts
+    /// and reconciliation lock them: no deadlock with those, and no movement or edit of
+    /// them in between.
     async fn apply(tx: &Tx, rows: &[(usize, &Checked)]) -> AppResult<Applied> {
         let skus: HashSet<&str> = rows.iter().map(|(_, c)| c.draft.sku.as_str()).collect();
         let existing: HashMap<String, product::Model> = if skus.is_empty() {
             HashMap::new()
         } else {
-            tx.select::<product::Entity>()
-                .filter(product::Column::Sku.is_in(skus))
+            tx.lock_for_update(
+                tx.select::<product::Entity>()
+                    .filter(product::Column::Sku.is_in(skus))
+                    .order_by_asc(product::Column::Id),
+            )
+            .all(tx.conn())
+            .await?
+            .into_iter()
+            .map(|m| (m.sku.clone(), m))
+            .collect()
+        };
+        // The currencies of the supplier items the linked products are bought as (those the
+        // company can still read: an ended connection hides its catalog).
+        let linked: Vec<Uuid> = existing
+            .values()
+            .filter_map(|p| p.supplier_item_id)
+            .collect();
+        let item_currency: HashMap<Uuid, String> = if linked.is_empty() {
+            HashMap::new()
+        } else {
+            tx.select::<catalog_item::Entity>()
+                .filter(catalog_item::Column::Id.is_in(linked))
                 .all(tx.conn())
                 .await?
                 .into_iter()
-                .map(|m| (m.sku.clone(), m))
+                .map(|i| (i.id, i.currency))
                 .collect()
         };
         let mut applied = Applied::default();
@@ -146,13 +165,15 @@ impl ImportTarget for Products {
                 ));
                 continue;
             };
-            if current.supplier_item_id.is_some() && current.currency != c.draft.currency {
+            let bought_in = current
+                .supplier_item_id
+                .and_then(|item| item_currency.get(&item));
+            if let Some(currency) = bought_in.filter(|c2| **c2 != c.draft.currency) {
                 applied.refused.push(RowError {
                     row: *line,
                     column: Some("currency".into()),
                     message: format!(
-                        "the product is bought as a supplier item priced in {}: keep {}",
-                        current.currency, current.currency
+                        "the product is bought as a supplier item priced in {currency}: use {currency}"
                     ),
                 });
                 continue;
@@ -190,64 +211,26 @@ impl ImportTarget for Products {
     }
 }
 
-#[derive(Default)]
-pub struct ProductImportQuery;
-
-#[Object]
-impl ProductImportQuery {
-    /// One of your company's product imports; null when it is not yours.
-    async fn product_import(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProductImport>> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(imports::find::<Products>(db, tenant, &id).await?)
-    }
-
-    /// Your company's product imports, oldest first (`last: N` for the newest).
-    async fn product_imports(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<String, ProductImport>> {
-        let (tenant, db) = request_parts(ctx)?;
-        let page = PageArgs::new(first, after, last, before);
-        Ok(imports::list::<Products>(db, tenant, page).await?)
-    }
-}
-
-#[derive(Default)]
-pub struct ProductImportMutation;
-
-#[Object]
-impl ProductImportMutation {
-    /// Imports products from a CSV file sent as a GraphQL multipart request (admins and
-    /// managers), upserting by SKU. The file is checked first: one that is not a product
-    /// CSV is refused with BAD_USER_INPUT and nothing is stored. Otherwise the import is
-    /// queued and its progress can be followed with `productImport` or
-    /// `productImportProgress`; a bad row is reported with its line and column and does not
-    /// stop the others. Columns: sku, name, category, currency (required), gtin (or upc /
-    /// ean), brand, cost, price, reorder_point, min_quantity, max_quantity, lead_time_days,
-    /// safety_stock, active, and the category's attributes (as in a catalog file).
-    async fn import_products(&self, ctx: &Context<'_>, file: Upload) -> Result<ProductImport> {
-        Ok(imports::upload::<Products>(ctx, file).await?)
-    }
-}
-
-#[derive(Default)]
-pub struct ProductImportSubscription;
-
-#[Subscription]
-impl ProductImportSubscription {
-    /// The progress of one of your company's product imports: its state now, then after
-    /// every batch, ending with COMPLETED or FAILED.
-    async fn product_import_progress(
-        &self,
-        ctx: &Context<'_>,
-        import_id: ID,
-    ) -> Result<impl Stream<Item = ProductImportProgress> + use<>> {
-        Ok(imports::watch::<Products>(ctx, &import_id).await?)
-    }
+ils_marketplace::import_fields! {
+    target: Products,
+    what: "product",
+    query: ProductImportQuery { product_import, product_imports },
+    mutation: ProductImportMutation {
+        /// Imports products from a CSV file sent as a GraphQL multipart request (admins and
+        /// managers), upserting by SKU. The file is checked first: one that is not a
+        /// product CSV is refused with BAD_USER_INPUT and nothing is stored. Otherwise the
+        /// import is queued and its progress can be followed with `productImport` or
+        /// `productImportProgress`; a bad row is reported with its line and column and does
+        /// not stop the others. Columns: sku, name, category, currency (required), gtin (or
+        /// upc / ean), brand, cost, price, reorder_point, min_quantity, max_quantity,
+        /// lead_time_days, safety_stock, active, and the category's attributes (as in a
+        /// catalog file). Like `updateProduct`, a row replaces a product's details (a column
+        /// left out or empty clears that detail, `active` defaults to true), but the
+        /// product's supplier link stays, and the row must keep the currency of the
+        /// supplier item it is bought as.
+        import_products
+    },
+    subscription: ProductImportSubscription { product_import_progress },
 }
 
 pub fn import_kind() -> ils_kernel::JobKind {

@@ -262,8 +262,9 @@ impl Product {
 }
 
 /// The supplier item a product links to: an item the caller can read (a connected
-/// supplier's active catalog), with its supplier.
-async fn supplier_item(tx: &Tx, item: &ID) -> AppResult<(Uuid, Uuid)> {
+/// supplier's active catalog) and priced in the product's currency (receipts blend its
+/// price into the product's average cost), with its supplier.
+async fn supplier_item(tx: &Tx, item: &ID, currency: &str) -> AppResult<(Uuid, Uuid)> {
     let item_id = id::decode(ITEM, item, "input.supplierItemId")?;
     let found = tx
         .find::<catalog_item::Entity>(item_id)
@@ -274,6 +275,15 @@ async fn supplier_item(tx: &Tx, item: &ID) -> AppResult<(Uuid, Uuid)> {
                 "not an item of a supplier you are connected to",
             )
         })?;
+    if found.currency != currency {
+        return Err(AppError::bad_input(
+            "input.currency",
+            format!(
+                "the supplier item is priced in {}: use {}",
+                found.currency, found.currency
+            ),
+        ));
+    }
     Ok((found.id, found.company_id))
 }
 
@@ -330,7 +340,7 @@ pub(crate) fn same(current: &product::Model, c: &Checked) -> bool {
 async fn checked(tx: &Tx, input: ProductInput) -> AppResult<Checked> {
     let mut c = validate(&input).map_err(|errors| field_errors("input", &errors))?;
     if let Some(item) = &input.supplier_item_id {
-        c.supplier_item = Some(supplier_item(tx, item).await?);
+        c.supplier_item = Some(supplier_item(tx, item, &c.draft.currency).await?);
     }
     Ok(c)
 }

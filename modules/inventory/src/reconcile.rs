@@ -16,7 +16,7 @@ use ils_entity::{
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, Schedule, handler};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -167,7 +167,10 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
                         ),
                         (discrepancy::Column::ResolvedAt, Expr::value(now)),
                     ],
-                    discrepancy::Column::Id.eq(d.id),
+                    // (Still open: an approval that committed meanwhile stands.)
+                    discrepancy::Column::Id
+                        .eq(d.id)
+                        .and(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str())),
                 )
                 .await?;
             }
@@ -194,7 +197,10 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
                         (discrepancy::Column::LedgerReserved, Expr::value(res)),
                         (discrepancy::Column::FoundAt, Expr::value(now)),
                     ],
-                    discrepancy::Column::Id.eq(d.id),
+                    // (Still open: an approval that committed meanwhile stands.)
+                    discrepancy::Column::Id
+                        .eq(d.id)
+                        .and(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str())),
                 )
                 .await?;
                 tx.get::<discrepancy::Entity>(d.id).await?

@@ -7,8 +7,8 @@
 //! batch commits its rows together with the progress that counts them, so a retried job
 //! resumes where the last commit left it; importing the same file twice changes nothing.
 //!
-//! A target says what its rows are and how a batch is written ([`ImportTarget`]); its
-//! GraphQL fields are thin resolvers over [`find`], [`list`], [`start`] and [`watch`].
+//! A target says what its rows are and how a batch is written ([`ImportTarget`]);
+//! [`import_fields!`](crate::import_fields) gives it its GraphQL fields.
 
 use crate::catalog::csv::{self, Layout, RowError};
 use async_graphql::connection::Connection;
@@ -30,6 +30,92 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::time::Duration;
 use uuid::Uuid;
+
+pub use async_graphql::connection::Connection as ImportConnection;
+pub use futures_util::Stream as ProgressStream;
+pub use ils_kernel::pagination::PageArgs as ImportPage;
+
+/// The GraphQL fields of one import target `$target` (the `what` of its docs): a query
+/// object `$query` with `$one(id)` and `$list(first, after, last, before)`, a mutation
+/// object `$mutation` with `$upload(file)` (its docs given before it), and a subscription
+/// object `$subscription` with `$progress(importId)`, each a thin resolver over
+/// [`imports`](crate::imports).
+#[macro_export]
+macro_rules! import_fields {
+    (
+        target: $target:ty,
+        what: $what:literal,
+        query: $query:ident { $one:ident, $list:ident },
+        mutation: $mutation:ident { $(#[$doc:meta])* $upload:ident },
+        subscription: $subscription:ident { $progress:ident } $(,)?
+    ) => {
+        #[derive(Default)]
+        pub struct $query;
+
+        #[::async_graphql::Object]
+        impl $query {
+            #[doc = concat!("One of your company's ", $what, " imports; null when it is not yours.")]
+            async fn $one(
+                &self,
+                ctx: &::async_graphql::Context<'_>,
+                id: ::async_graphql::ID,
+            ) -> ::async_graphql::Result<Option<$crate::imports::Import<$target>>> {
+                Ok($crate::imports::find::<$target>(ctx, &id).await?)
+            }
+
+            #[doc = concat!("Your company's ", $what, " imports, oldest first (`last: N` for the newest).")]
+            async fn $list(
+                &self,
+                ctx: &::async_graphql::Context<'_>,
+                first: Option<i32>,
+                after: Option<String>,
+                last: Option<i32>,
+                before: Option<String>,
+            ) -> ::async_graphql::Result<
+                $crate::imports::ImportConnection<String, $crate::imports::Import<$target>>,
+            > {
+                let page = $crate::imports::ImportPage::new(first, after, last, before);
+                Ok($crate::imports::list::<$target>(ctx, page).await?)
+            }
+        }
+
+        #[derive(Default)]
+        pub struct $mutation;
+
+        #[::async_graphql::Object]
+        impl $mutation {
+            $(#[$doc])*
+            async fn $upload(
+                &self,
+                ctx: &::async_graphql::Context<'_>,
+                file: ::async_graphql::Upload,
+            ) -> ::async_graphql::Result<$crate::imports::Import<$target>> {
+                Ok($crate::imports::upload::<$target>(ctx, file).await?)
+            }
+        }
+
+        #[derive(Default)]
+        pub struct $subscription;
+
+        #[::async_graphql::Subscription]
+        impl $subscription {
+            #[doc = concat!(
+                "The progress of one of your company's ", $what,
+                " imports: its state now, then\nafter every batch, ending with COMPLETED or FAILED."
+            )]
+            async fn $progress(
+                &self,
+                ctx: &::async_graphql::Context<'_>,
+                import_id: ::async_graphql::ID,
+            ) -> ::async_graphql::Result<
+                impl $crate::imports::ProgressStream<Item = $crate::imports::ImportProgress<$target>>
+                + use<>,
+            > {
+                Ok($crate::imports::watch::<$target>(ctx, &import_id).await?)
+            }
+        }
+    };
+}
 
 /// Rows per transaction (and per progress report).
 pub const BATCH: usize = 500;
@@ -77,8 +163,8 @@ pub trait ImportTarget: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = AppResult<Applied>> + Send;
 }
 
-/// What a batch did. A row refused only when written (what the rows around it or the
-/// stored data decide) is in `refused`.
+/// What a batch did. A row refused only when written (what the stored data decide) is in
+/// `refused`, with one error: each entry counts as one failed row.
 #[derive(Default, Debug)]
 pub struct Applied {
     pub created: i32,
@@ -276,10 +362,10 @@ fn imports_of<T: ImportTarget>(tx: &Tx) -> Select<import::Entity> {
 
 /// One of the caller's imports of `T` by global ID; `None` when it is not theirs.
 pub async fn find<T: ImportTarget>(
-    db: &Db,
-    ctx: &TenantContext,
+    ctx: &async_graphql::Context<'_>,
     id: &ID,
 ) -> AppResult<Option<Import<T>>> {
+    let (ctx, db) = ils_kernel::request_parts(ctx)?;
     require_member(ctx)?;
     let row_id = id::decode(T::NAME, id, "id")?;
     let tx = db.tenant(ctx).await?;
@@ -308,10 +394,10 @@ pub async fn by_ids<T: ImportTarget>(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<I
 
 /// The caller's imports of `T`, oldest first.
 pub async fn list<T: ImportTarget>(
-    db: &Db,
-    ctx: &TenantContext,
+    ctx: &async_graphql::Context<'_>,
     page: PageArgs,
 ) -> AppResult<Connection<String, Import<T>>> {
+    let (ctx, db) = ils_kernel::request_parts(ctx)?;
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let page = paginate(
@@ -569,7 +655,7 @@ async fn emit_progress<T: ImportTarget>(tx: &Tx, row: &import::Model) -> AppResu
 async fn fail<T: ImportTarget>(db: &Db, ctx: &TenantContext, id: Uuid, why: &str) {
     let result = async {
         let tx = db.tenant(ctx).await?;
-        let mut row = tx.get::<import::Entity>(id).await?;
+        let mut row = locked::<T>(&tx, id).await?;
         if ImportStatus::parse(&row.status).is_some_and(ImportStatus::finished) {
             return Ok(());
         }
@@ -611,7 +697,11 @@ async fn import<T: ImportTarget>(
     id: Uuid,
 ) -> AppResult<()> {
     let tx = db.tenant(ctx).await?;
-    let row = tx.get::<import::Entity>(id).await?;
+    let row = imports_of::<T>(&tx)
+        .filter(import::Column::Id.eq(id))
+        .one(tx.conn())
+        .await?
+        .ok_or(AppError::NotFound)?;
     tx.commit().await?;
     if ImportStatus::parse(&row.status).is_some_and(ImportStatus::finished) {
         return Ok(());

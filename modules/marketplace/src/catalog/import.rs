@@ -5,12 +5,8 @@ use super::csv::{CATALOG, Layout};
 use super::draft::ItemDraft;
 use super::items::{changed_row, new_row, same, supplier_tx};
 use crate::imports::{self, Applied, ImportProgress, ImportTarget};
-use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, Object, Result, Subscription, Upload};
-use futures_util::Stream;
 use ils_entity::catalog_item as item;
-use ils_kernel::pagination::PageArgs;
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, request_parts};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
 use sea_orm::{ColumnTrait, QueryFilter};
 use std::collections::{HashMap, HashSet};
 
@@ -90,62 +86,21 @@ impl ImportTarget for Catalog {
     }
 }
 
-#[derive(Default)]
-pub struct ImportQuery;
-
-#[Object]
-impl ImportQuery {
-    /// One of your company's catalog imports; null when it is not yours.
-    async fn catalog_import(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CatalogImport>> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(imports::find::<Catalog>(db, tenant, &id).await?)
-    }
-
-    /// Your company's catalog imports, oldest first (`last: N` for the newest).
-    async fn catalog_imports(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<String, CatalogImport>> {
-        let (tenant, db) = request_parts(ctx)?;
-        let page = PageArgs::new(first, after, last, before);
-        Ok(imports::list::<Catalog>(db, tenant, page).await?)
-    }
-}
-
-#[derive(Default)]
-pub struct ImportMutation;
-
-#[Object]
-impl ImportMutation {
-    /// Imports your catalog from a CSV file sent as a GraphQL multipart request (suppliers;
-    /// admins and managers). The file is checked first: one that is not a catalog CSV is
-    /// refused with BAD_USER_INPUT and nothing is stored. Otherwise the import is queued
-    /// and its progress can be followed with `catalogImport` or `catalogImportProgress`.
-    /// Columns: sku, name, category, price, currency (required), gtin (or upc / ean),
-    /// brand, min_order_quantity, lead_time_days, active, and the category's attributes.
-    async fn import_catalog(&self, ctx: &Context<'_>, file: Upload) -> Result<CatalogImport> {
-        Ok(imports::upload::<Catalog>(ctx, file).await?)
-    }
-}
-
-#[derive(Default)]
-pub struct ImportSubscription;
-
-#[Subscription]
-impl ImportSubscription {
-    /// The progress of one of your company's catalog imports: its state now, then after
-    /// every batch, ending with COMPLETED or FAILED.
-    async fn catalog_import_progress(
-        &self,
-        ctx: &Context<'_>,
-        import_id: ID,
-    ) -> Result<impl Stream<Item = CatalogImportProgress> + use<>> {
-        Ok(imports::watch::<Catalog>(ctx, &import_id).await?)
-    }
+crate::import_fields! {
+    target: Catalog,
+    what: "catalog",
+    query: ImportQuery { catalog_import, catalog_imports },
+    mutation: ImportMutation {
+        /// Imports your catalog from a CSV file sent as a GraphQL multipart request
+        /// (suppliers; admins and managers). The file is checked first: one that is not a
+        /// catalog CSV is refused with BAD_USER_INPUT and nothing is stored. Otherwise the
+        /// import is queued and its progress can be followed with `catalogImport` or
+        /// `catalogImportProgress`. Columns: sku, name, category, price, currency
+        /// (required), gtin (or upc / ean), brand, min_order_quantity, lead_time_days,
+        /// active, and the category's attributes.
+        import_catalog
+    },
+    subscription: ImportSubscription { catalog_import_progress },
 }
 
 pub fn import_kind() -> ils_kernel::JobKind {
