@@ -3,6 +3,7 @@
 //! namespace when `TEST_REDIS_URL` is set, and a real server on a free port.
 #![allow(clippy::disallowed_methods)] // tests inspect the database below the guard on purpose
 
+pub mod imports;
 pub mod receiver;
 pub mod ws;
 

@@ -5,24 +5,11 @@
 //! streams over `catalogImportProgress` and `catalog.import.*` events; only the supplier's
 //! admins and managers import, and only the supplier sees its imports.
 
+use ils_tests::imports::{CATALOG, WAIT};
 use ils_tests::ws;
-use ils_tests::{Auth, Session, TestServer, email, eventually, nodes, staff_of};
+use ils_tests::{Auth, Session, TestServer, email, nodes, staff_of};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
-
-/// How long an import may take to finish.
-const WAIT: Duration = Duration::from_secs(60);
-
-const IMPORT: &str = "mutation($file: Upload!) { importCatalog(file: $file) {
-    id fileName byteSize status totalRows processedRows created updated unchanged failed
-    errors { row column message } failure createdAt finishedAt } }";
-
-const IMPORT_BY_ID: &str = "query($id: ID!) { catalogImport(id: $id) {
-    id fileName byteSize status totalRows processedRows created updated unchanged failed
-    errors(first: 1000) { row column message } failure createdAt finishedAt } }";
-
-const IMPORTS: &str = "{ catalogImports(first: 100) { edges { node { id status } } } }";
 
 const ITEMS: &str = "query($after: String) { catalogItems(first: 100, after: $after) {
     pageInfo { hasNextPage endCursor }
@@ -34,9 +21,6 @@ const ITEMS: &str = "query($after: String) { catalogItems(first: 100, after: $af
         lensBlank { index material design baseCurve diameter }
         contactLens { baseCurve diameter power cylinder axis add packSize wearSchedule }
         createdAt updatedAt } } } }";
-
-const PROGRESS: &str = "subscription($id: ID!) { catalogImportProgress(importId: $id) {
-    importId status totalRows processedRows created updated unchanged failed } }";
 
 /// Every column a catalog CSV may have, in the order these tests write them.
 const COLUMNS: &[&str] = &[
@@ -207,69 +191,6 @@ fn contact_lens_row(sku: &str) -> Row {
     ])
 }
 
-/// Uploads `bytes` as `file_name`; asserts the mutation succeeded and returns the import.
-async fn import_ok(s: &TestServer, who: &Session, file_name: &str, bytes: &[u8]) -> Value {
-    let (status, body) = s.upload(&who.auth(), IMPORT, file_name, bytes).await;
-    assert!(
-        status == 200 && body.get("errors").is_none(),
-        "importCatalog({file_name}) failed: {status} {body}"
-    );
-    let imp = body["data"]["importCatalog"].clone();
-    assert!(imp["id"].is_string(), "{body}");
-    imp
-}
-
-/// Uploads `bytes`; asserts the mutation was refused and returns (HTTP status, body).
-async fn import_refused(s: &TestServer, auth: &Auth, bytes: &[u8]) -> (u16, Value) {
-    let (status, body) = s.upload(auth, IMPORT, "catalog.csv", bytes).await;
-    assert!(
-        body["errors"][0].is_object(),
-        "the upload was not refused: {status} {body}"
-    );
-    assert!(
-        body["data"].is_null() || body["data"]["importCatalog"].is_null(),
-        "a refused upload returned an import: {body}"
-    );
-    (status, body)
-}
-
-async fn import_by_id(s: &TestServer, who: &Session, id: &str) -> Value {
-    s.ok(&who.auth(), IMPORT_BY_ID, json!({ "id": id })).await["catalogImport"].clone()
-}
-
-/// Waits until the import has finished (COMPLETED or FAILED) and returns it.
-async fn finished(s: &TestServer, who: &Session, id: &str) -> Value {
-    eventually(&format!("import {id} finished"), WAIT, || async {
-        let imp = import_by_id(s, who, id).await;
-        match imp["status"].as_str() {
-            Some("COMPLETED" | "FAILED") => Ok(imp),
-            _ => Err(imp),
-        }
-    })
-    .await
-}
-
-/// Waits until the import has finished and asserts it COMPLETED with (created, updated,
-/// unchanged, failed) = `counts` and every row processed; returns it.
-async fn completed(s: &TestServer, who: &Session, id: &str, counts: (i64, i64, i64, i64)) -> Value {
-    let imp = finished(s, who, id).await;
-    assert_eq!(imp["status"], "COMPLETED", "{imp}");
-    let got = (
-        imp["created"].as_i64().unwrap(),
-        imp["updated"].as_i64().unwrap(),
-        imp["unchanged"].as_i64().unwrap(),
-        imp["failed"].as_i64().unwrap(),
-    );
-    assert_eq!(
-        got, counts,
-        "(created, updated, unchanged, failed) of {imp}"
-    );
-    assert_eq!(imp["processedRows"], imp["totalRows"], "{imp}");
-    assert!(imp["failure"].is_null(), "{imp}");
-    assert!(imp["finishedAt"].is_string(), "{imp}");
-    imp
-}
-
 /// The caller's whole catalog (every page), by SKU.
 async fn items_by_sku(s: &TestServer, who: &Session) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
@@ -286,13 +207,6 @@ async fn items_by_sku(s: &TestServer, who: &Session) -> BTreeMap<String, Value> 
         }
         after = conn["pageInfo"]["endCursor"].clone();
     }
-}
-
-async fn import_ids(s: &TestServer, who: &Session) -> Vec<String> {
-    nodes(&s.ok(&who.auth(), IMPORTS, json!({})).await["catalogImports"])
-        .iter()
-        .map(|n| n["id"].as_str().expect("import id").to_owned())
-        .collect()
 }
 
 fn assert_bad_file(body: &Value, case: &str) {
@@ -384,7 +298,7 @@ async fn a_valid_file_lands_in_the_catalog_with_every_categorys_attributes() {
     // Excel writes CRLF line ends.
     let bytes = csv(COLUMNS, &rows, "\r\n");
 
-    let imp = import_ok(&s, &sup, "catalog-2025.csv", &bytes).await;
+    let imp = CATALOG.start(&s, &sup, "catalog-2025.csv", &bytes).await;
     assert!(
         matches!(
             imp["status"].as_str(),
@@ -397,12 +311,12 @@ async fn a_valid_file_lands_in_the_catalog_with_every_categorys_attributes() {
     assert_eq!(imp["byteSize"], bytes.len(), "{imp}");
     let id = imp["id"].as_str().unwrap();
 
-    let done = completed(&s, &sup, id, (6, 0, 0, 0)).await;
+    let done = CATALOG.completed(&s, &sup, id, (6, 0, 0, 0)).await;
     assert_eq!(done["totalRows"], 6, "{done}");
     assert_eq!(done["processedRows"], 6, "{done}");
     assert_eq!(done["errors"], json!([]), "{done}");
     assert_eq!(done["fileName"], "catalog-2025.csv", "{done}");
-    assert_eq!(import_ids(&s, &sup).await, vec![id.to_owned()]);
+    assert_eq!(CATALOG.ids(&s, &sup).await, vec![id.to_owned()]);
 
     let items = items_by_sku(&s, &sup).await;
     assert_eq!(
@@ -562,10 +476,10 @@ async fn invalid_rows_are_reported_by_line_and_column_and_valid_rows_still_land(
     lines.push(line(COLUMNS, &sundry_row("SU-2", "Nose pads", "0.35")));
     let bytes = format!("{}\n", lines.join("\n")).into_bytes();
 
-    let imp = import_ok(&s, &sup, "with-errors.csv", &bytes).await;
+    let imp = CATALOG.start(&s, &sup, "with-errors.csv", &bytes).await;
     assert_eq!(imp["totalRows"], 10, "{imp}");
     let id = imp["id"].as_str().unwrap();
-    let done = completed(&s, &sup, id, (4, 0, 0, 6)).await;
+    let done = CATALOG.completed(&s, &sup, id, (4, 0, 0, 6)).await;
     assert_eq!(done["totalRows"], 10, "{done}");
 
     let errors = done["errors"].as_array().expect("errors").clone();
@@ -642,15 +556,19 @@ async fn importing_the_same_file_again_changes_nothing() {
     ];
     let bytes = csv(COLUMNS, &rows, "\n");
 
-    let first = import_ok(&s, &sup, "catalog.csv", &bytes).await;
-    completed(&s, &sup, first["id"].as_str().unwrap(), (4, 0, 0, 0)).await;
+    let first = CATALOG.start(&s, &sup, "catalog.csv", &bytes).await;
+    CATALOG
+        .completed(&s, &sup, first["id"].as_str().unwrap(), (4, 0, 0, 0))
+        .await;
     let before = items_by_sku(&s, &sup).await;
     assert_eq!(before.len(), 4, "{before:?}");
 
     // The same file: every row matches.
-    let again = import_ok(&s, &sup, "catalog.csv", &bytes).await;
+    let again = CATALOG.start(&s, &sup, "catalog.csv", &bytes).await;
     assert_eq!(again["totalRows"], 4, "{again}");
-    let done = completed(&s, &sup, again["id"].as_str().unwrap(), (0, 0, 4, 0)).await;
+    let done = CATALOG
+        .completed(&s, &sup, again["id"].as_str().unwrap(), (0, 0, 4, 0))
+        .await;
     assert_eq!(done["errors"], json!([]), "{done}");
     let after = items_by_sku(&s, &sup).await;
     assert_eq!(
@@ -669,8 +587,10 @@ async fn importing_the_same_file_again_changes_nothing() {
         ],
         "\n",
     );
-    let third = import_ok(&s, &sup, "catalog-v2.csv", &changed).await;
-    completed(&s, &sup, third["id"].as_str().unwrap(), (0, 1, 3, 0)).await;
+    let third = CATALOG.start(&s, &sup, "catalog-v2.csv", &changed).await;
+    CATALOG
+        .completed(&s, &sup, third["id"].as_str().unwrap(), (0, 1, 3, 0))
+        .await;
     let now = items_by_sku(&s, &sup).await;
     assert_eq!(
         now.keys().collect::<Vec<_>>(),
@@ -688,7 +608,7 @@ async fn importing_the_same_file_again_changes_nothing() {
             assert_eq!(item, &before[sku], "an unchanged row changed {sku}");
         }
     }
-    assert_eq!(import_ids(&s, &sup).await.len(), 3);
+    assert_eq!(CATALOG.ids(&s, &sup).await.len(), 3);
 
     s.finish().await;
 }
@@ -737,7 +657,7 @@ async fn a_file_that_is_not_a_catalog_csv_is_refused_whole_and_leaves_no_trace()
         ),
     ];
     for (case, bytes, word) in &cases {
-        let (_, body) = import_refused(&s, &sup.auth(), bytes).await;
+        let (_, body) = CATALOG.refused(&s, &sup.auth(), bytes).await;
         assert_bad_file(&body, case);
         if let Some(word) = word {
             let msg = body["errors"][0]["message"]
@@ -750,7 +670,7 @@ async fn a_file_that_is_not_a_catalog_csv_is_refused_whole_and_leaves_no_trace()
             );
         }
         assert_eq!(
-            import_ids(&s, &sup).await,
+            CATALOG.ids(&s, &sup).await,
             Vec::<String>::new(),
             "{case}: an import was recorded"
         );
@@ -758,16 +678,17 @@ async fn a_file_that_is_not_a_catalog_csv_is_refused_whole_and_leaves_no_trace()
 
     // A valid file afterwards imports (the refusals were about the files), and by the time
     // it has finished nothing of the refused files has appeared.
-    let ok = import_ok(
-        &s,
-        &sup,
-        "good.csv",
-        b"sku,name,category,price,currency\nSU-OK,Good cloth,SUNDRY,1.00,EUR\n",
-    )
-    .await;
+    let ok = CATALOG
+        .start(
+            &s,
+            &sup,
+            "good.csv",
+            b"sku,name,category,price,currency\nSU-OK,Good cloth,SUNDRY,1.00,EUR\n",
+        )
+        .await;
     let id = ok["id"].as_str().unwrap().to_owned();
-    completed(&s, &sup, &id, (1, 0, 0, 0)).await;
-    assert_eq!(import_ids(&s, &sup).await, vec![id]);
+    CATALOG.completed(&s, &sup, &id, (1, 0, 0, 0)).await;
+    assert_eq!(CATALOG.ids(&s, &sup).await, vec![id]);
     let items = items_by_sku(&s, &sup).await;
     assert_eq!(
         items.keys().cloned().collect::<Vec<_>>(),
@@ -783,7 +704,9 @@ async fn a_file_that_is_not_a_catalog_csv_is_refused_whole_and_leaves_no_trace()
 async fn import_sentinel(s: &TestServer, who: &Session) -> String {
     let sku = format!("SENT-{}", uuid::Uuid::new_v4().simple());
     let bytes = format!("sku,name,category,price,currency\n{sku},Sentinel,SUNDRY,1.00,EUR\n");
-    let imp = import_ok(s, who, "sentinel.csv", bytes.as_bytes()).await;
+    let imp = CATALOG
+        .start(s, who, "sentinel.csv", bytes.as_bytes())
+        .await;
     imp["id"].as_str().unwrap().to_owned()
 }
 
@@ -807,7 +730,7 @@ async fn progress_streams_batch_by_batch_and_ends_with_the_completed_import() {
         ));
     }
     let bytes = text.into_bytes();
-    let imp = import_ok(&s, &sup, "bulk.csv", &bytes).await;
+    let imp = CATALOG.start(&s, &sup, "bulk.csv", &bytes).await;
     assert_eq!(imp["totalRows"], N, "{imp}");
     let id = imp["id"].as_str().unwrap().to_owned();
 
@@ -816,7 +739,7 @@ async fn progress_streams_batch_by_batch_and_ends_with_the_completed_import() {
     let msgs = ws::collect_operation(
         &mut progress,
         "progress",
-        PROGRESS,
+        &CATALOG.progress_query(),
         json!({ "id": id }),
         WAIT,
     )
@@ -869,7 +792,7 @@ async fn progress_streams_batch_by_batch_and_ends_with_the_completed_import() {
     progress.close(None).await.ok();
 
     // The query agrees.
-    let done = completed(&s, &sup, &id, (N as i64, 0, 0, 0)).await;
+    let done = CATALOG.completed(&s, &sup, &id, (N as i64, 0, 0, 0)).await;
     assert_eq!(done["totalRows"], N, "{done}");
     assert_eq!(done["processedRows"], N, "{done}");
     assert_eq!(done["fileName"], "bulk.csv", "{done}");
@@ -882,7 +805,7 @@ async fn progress_streams_batch_by_batch_and_ends_with_the_completed_import() {
     let late_msgs = ws::collect_operation(
         &mut late,
         "late",
-        PROGRESS,
+        &CATALOG.progress_query(),
         json!({ "id": id }),
         ws::SHOULD_HAPPEN,
     )
@@ -966,7 +889,7 @@ async fn only_a_suppliers_managers_import_and_only_the_supplier_sees_its_imports
     let bytes = b"sku,name,category,price,currency\nSU-1,Cloth,SUNDRY,1.00,EUR\n";
 
     for (who, auth) in [("an ECP", ecp.auth()), ("a STAFF member", staff.auth())] {
-        let (_, body) = import_refused(&s, &auth, bytes).await;
+        let (_, body) = CATALOG.refused(&s, &auth, bytes).await;
         assert_eq!(
             body["errors"][0]["extensions"]["code"], "FORBIDDEN",
             "{who}: {body}"
@@ -975,31 +898,37 @@ async fn only_a_suppliers_managers_import_and_only_the_supplier_sees_its_imports
 
     // Without a CSRF-preventing header a multipart request is refused before GraphQL.
     let (status, body) = s
-        .upload_with(&sup.auth(), IMPORT, "catalog.csv", bytes, false)
+        .upload_with(
+            &sup.auth(),
+            &CATALOG.upload_query(),
+            "catalog.csv",
+            bytes,
+            false,
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(body["data"].is_null(), "{body}");
     assert!(
-        import_ids(&s, &sup).await.is_empty(),
+        CATALOG.ids(&s, &sup).await.is_empty(),
         "a refused upload left an import"
     );
     assert!(items_by_sku(&s, &sup).await.is_empty());
 
-    let imp = import_ok(&s, &sup, "catalog.csv", bytes).await;
+    let imp = CATALOG.start(&s, &sup, "catalog.csv", bytes).await;
     let id = imp["id"].as_str().unwrap().to_owned();
-    completed(&s, &sup, &id, (1, 0, 0, 0)).await;
+    CATALOG.completed(&s, &sup, &id, (1, 0, 0, 0)).await;
     const NODE: &str =
         "query($id: ID!) { node(id: $id) { id ... on CatalogImport { status created } } }";
     let mine = s.ok(&sup.auth(), NODE, json!({ "id": id })).await;
     assert_eq!(mine["node"]["id"], id.as_str(), "{mine}");
     assert_eq!(mine["node"]["status"], "COMPLETED", "{mine}");
     // The supplier's staff can read it.
-    let seen = import_by_id(&s, &staff, &id).await;
+    let seen = CATALOG.by_id(&s, &staff, &id).await;
     assert_eq!(seen["id"], id.as_str(), "{seen}");
 
     // Nobody else can.
     for (who, session) in [("another supplier", &other), ("an ECP", &ecp)] {
-        let got = import_by_id(&s, session, &id).await;
+        let got = CATALOG.by_id(&s, session, &id).await;
         assert!(got.is_null(), "{who} read the import: {got}");
         let node = s.ok(&session.auth(), NODE, json!({ "id": id })).await;
         assert!(
@@ -1007,27 +936,12 @@ async fn only_a_suppliers_managers_import_and_only_the_supplier_sees_its_imports
             "{who} read the import by node: {node}"
         );
         assert!(
-            import_ids(&s, session).await.is_empty(),
+            CATALOG.ids(&s, session).await.is_empty(),
             "{who} lists the import"
         );
     }
     assert!(items_by_sku(&s, &other).await.is_empty());
-    let mut w = ws::connect(&s, ws::TRANSPORT_WS).await;
-    ws::init(&mut w, &other.auth()).await;
-    let msgs = ws::collect_operation(
-        &mut w,
-        "spy",
-        PROGRESS,
-        json!({ "id": id }),
-        ws::SHOULD_HAPPEN,
-    )
-    .await;
-    assert!(
-        msgs.iter()
-            .all(|m| m["payload"]["data"]["catalogImportProgress"].is_null()),
-        "another supplier followed the import's progress: {msgs:?}"
-    );
-    w.close(None).await.ok();
+    CATALOG.assert_cannot_follow(&s, &other, &id).await;
 
     s.finish().await;
 }
@@ -1052,11 +966,18 @@ async fn uploads_may_exceed_the_plain_body_limit_only_for_signed_in_members() {
     let big = sundries(3000);
     assert!(big.len() > 64 * 1024, "{}", big.len());
     // Anonymous: refused at the plain limit before the body is taken in.
-    let (status, body) = s.upload(&Auth::None, IMPORT, "big.csv", &big).await;
+    let (status, body) = s
+        .upload(&Auth::None, &CATALOG.upload_query(), "big.csv", &big)
+        .await;
     assert_eq!(status, 413, "{body}");
     // A bad credential is refused as such, before the body is read.
     let (status, body) = s
-        .upload(&Auth::Bearer("not-a-token".into()), IMPORT, "big.csv", &big)
+        .upload(
+            &Auth::Bearer("not-a-token".into()),
+            &CATALOG.upload_query(),
+            "big.csv",
+            &big,
+        )
         .await;
     assert_eq!(
         ils_tests::first_code(&body).as_deref(),
@@ -1064,7 +985,9 @@ async fn uploads_may_exceed_the_plain_body_limit_only_for_signed_in_members() {
         "{status} {body}"
     );
     // The supplier: the upload limit applies.
-    let (status, body) = s.upload(&sup.auth(), IMPORT, "big.csv", &big).await;
+    let (status, body) = s
+        .upload(&sup.auth(), &CATALOG.upload_query(), "big.csv", &big)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["importCatalog"]["totalRows"], 3000, "{body}");
     s.finish().await;
@@ -1075,13 +998,17 @@ async fn a_second_import_waits_for_the_first_to_finish() {
     // No workers: the first import stays QUEUED.
     let s = TestServer::start_with(|c| c.workers = 0).await;
     let sup = supplier(&s, "One At A Time Frames").await;
-    let (status, first) = s.upload(&sup.auth(), IMPORT, "a.csv", &sundries(3)).await;
+    let (status, first) = s
+        .upload(&sup.auth(), &CATALOG.upload_query(), "a.csv", &sundries(3))
+        .await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(
         first["data"]["importCatalog"]["status"], "QUEUED",
         "{first}"
     );
-    let (_, second) = s.upload(&sup.auth(), IMPORT, "b.csv", &sundries(3)).await;
+    let (_, second) = s
+        .upload(&sup.auth(), &CATALOG.upload_query(), "b.csv", &sundries(3))
+        .await;
     assert_eq!(
         ils_tests::first_code(&second).as_deref(),
         Some("CONFLICT"),
@@ -1089,9 +1016,16 @@ async fn a_second_import_waits_for_the_first_to_finish() {
     );
     // Another supplier is not held up.
     let other = supplier(&s, "Other Frames").await;
-    let (status, third) = s.upload(&other.auth(), IMPORT, "c.csv", &sundries(3)).await;
+    let (status, third) = s
+        .upload(
+            &other.auth(),
+            &CATALOG.upload_query(),
+            "c.csv",
+            &sundries(3),
+        )
+        .await;
     assert_eq!(status, 200, "{third}");
     assert!(third["data"]["importCatalog"]["id"].is_string(), "{third}");
-    assert_eq!(import_ids(&s, &sup).await.len(), 1);
+    assert_eq!(CATALOG.ids(&s, &sup).await.len(), 1);
     s.finish().await;
 }

@@ -8,33 +8,17 @@
 //! admins and managers import, and nobody else sees a company's imports by any path.
 
 use base64::Engine as _;
+use ils_tests::imports::{PRODUCTS, WAIT};
 use ils_tests::ws;
-use ils_tests::{Auth, Session, TestServer, email, eventually, listed_company, nodes, staff_of};
+use ils_tests::{Auth, Session, TestServer, email, listed_company, nodes, staff_of};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-/// How long an import may take to finish.
-const WAIT: Duration = Duration::from_secs(60);
-
-const IMPORT: &str = "mutation($file: Upload!) { importProducts(file: $file) {
-    id fileName byteSize status totalRows processedRows created updated unchanged failed
-    errors { row column message } failure createdAt finishedAt } }";
-
-const IMPORT_BY_ID: &str = "query($id: ID!) { productImport(id: $id) {
-    id fileName status totalRows processedRows created updated unchanged failed
-    errors(first: 1000) { row column message } failure finishedAt } }";
-
-const IMPORTS: &str = "{ productImports(first: 100) { edges { node { id status } } } }";
-
-const PRODUCTS: &str = "{ products(first: 100) { edges { node {
+const PRODUCT_LIST: &str = "{ products(first: 100) { edges { node {
     id sku gtin name brand category cost { amount currency } price { amount currency }
     frame { model colour eyeSize bridge templeLength frameType material }
     contactLens { baseCurve diameter power cylinder axis packSize wearSchedule }
     reorderPoint minQuantity maxQuantity leadTimeDays safetyStock supplierItemId active } } } }";
-
-const PROGRESS: &str = "subscription($id: ID!) { productImportProgress(importId: $id) {
-    importId status totalRows processedRows created updated unchanged failed } }";
 
 const NODE: &str =
     "query($id: ID!) { node(id: $id) { id ... on ProductImport { status created } } }";
@@ -51,59 +35,6 @@ fn good_file() -> String {
     )
 }
 
-/// Uploads `bytes` as `who`; asserts the mutation succeeded and returns the import.
-async fn import_ok(s: &TestServer, who: &Session, bytes: &[u8]) -> Value {
-    let (status, body) = s.upload(&who.auth(), IMPORT, "products.csv", bytes).await;
-    assert!(
-        status == 200 && body.get("errors").is_none(),
-        "importProducts failed: {status} {body}"
-    );
-    let imp = body["data"]["importProducts"].clone();
-    assert!(imp["id"].is_string(), "{body}");
-    imp
-}
-
-/// Uploads `bytes` as `auth`; asserts it was refused and returns the first error.
-async fn import_refused(s: &TestServer, auth: &Auth, bytes: &[u8]) -> Value {
-    let (_, body) = s.upload(auth, IMPORT, "products.csv", bytes).await;
-    assert!(
-        body["data"].is_null() || body["data"]["importProducts"].is_null(),
-        "a refused upload returned an import: {body}"
-    );
-    body["errors"][0].clone()
-}
-
-async fn import_by_id(s: &TestServer, who: &Session, id: &str) -> Value {
-    s.ok(&who.auth(), IMPORT_BY_ID, json!({ "id": id })).await["productImport"].clone()
-}
-
-/// Waits until the import COMPLETED, asserts its (created, updated, unchanged, failed)
-/// counts and returns it.
-async fn completed(s: &TestServer, who: &Session, id: &str, counts: (i64, i64, i64, i64)) -> Value {
-    let imp = eventually(&format!("import {id} finished"), WAIT, || async {
-        let imp = import_by_id(s, who, id).await;
-        match imp["status"].as_str() {
-            Some("COMPLETED" | "FAILED") => Ok(imp),
-            _ => Err(imp),
-        }
-    })
-    .await;
-    assert_eq!(imp["status"], "COMPLETED", "{imp}");
-    let got = (
-        imp["created"].as_i64().unwrap(),
-        imp["updated"].as_i64().unwrap(),
-        imp["unchanged"].as_i64().unwrap(),
-        imp["failed"].as_i64().unwrap(),
-    );
-    assert_eq!(
-        got, counts,
-        "(created, updated, unchanged, failed) of {imp}"
-    );
-    assert_eq!(imp["processedRows"], imp["totalRows"], "{imp}");
-    assert!(imp["failure"].is_null(), "{imp}");
-    imp
-}
-
 /// Uploads `bytes` and waits for the import to complete with `counts`.
 async fn imported(
     s: &TestServer,
@@ -111,21 +42,16 @@ async fn imported(
     bytes: &[u8],
     counts: (i64, i64, i64, i64),
 ) -> Value {
-    let imp = import_ok(s, who, bytes).await;
-    completed(s, who, imp["id"].as_str().unwrap(), counts).await
+    let imp = PRODUCTS.start(s, who, "products.csv", bytes).await;
+    PRODUCTS
+        .completed(s, who, imp["id"].as_str().unwrap(), counts)
+        .await
 }
 
 async fn products_by_sku(s: &TestServer, who: &Session) -> BTreeMap<String, Value> {
-    nodes(&s.ok(&who.auth(), PRODUCTS, json!({})).await["products"])
+    nodes(&s.ok(&who.auth(), PRODUCT_LIST, json!({})).await["products"])
         .into_iter()
         .map(|p| (p["sku"].as_str().unwrap().to_owned(), p))
-        .collect()
-}
-
-async fn import_ids(s: &TestServer, who: &Session) -> Vec<String> {
-    nodes(&s.ok(&who.auth(), IMPORTS, json!({})).await["productImports"])
-        .iter()
-        .map(|n| n["id"].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -166,7 +92,7 @@ async fn a_product_file_lands_with_its_reorder_settings_and_reports_progress() {
     let mut events = ws::subscribe_events(&s, &shop.auth(), Some(&["product.import.*"])).await;
 
     let bytes = good_file().into_bytes();
-    let imp = import_ok(&s, &shop, &bytes).await;
+    let imp = PRODUCTS.start(&s, &shop, "products.csv", &bytes).await;
     assert_eq!(imp["fileName"], "products.csv", "{imp}");
     assert_eq!(imp["byteSize"], bytes.len(), "{imp}");
     assert_eq!(imp["totalRows"], 3, "{imp}");
@@ -180,16 +106,7 @@ async fn a_product_file_lands_with_its_reorder_settings_and_reports_progress() {
     let id = imp["id"].as_str().unwrap().to_owned();
 
     // The progress subscription: the state now, then to COMPLETED, where it ends.
-    let mut progress = ws::connect(&s, ws::TRANSPORT_WS).await;
-    ws::init(&mut progress, &shop.auth()).await;
-    let msgs = ws::collect_operation(
-        &mut progress,
-        "progress",
-        PROGRESS,
-        json!({ "id": id }),
-        WAIT,
-    )
-    .await;
+    let msgs = PRODUCTS.follow(&s, &shop.auth(), &id, WAIT).await;
     assert_eq!(
         msgs.last().map(|m| m["type"].clone()),
         Some(json!("complete")),
@@ -208,8 +125,7 @@ async fn a_product_file_lands_with_its_reorder_settings_and_reports_progress() {
         (&json!(3), &json!(3), &json!(0)),
         "{last}"
     );
-    progress.close(None).await.ok();
-    completed(&s, &shop, &id, (3, 0, 0, 0)).await;
+    PRODUCTS.completed(&s, &shop, &id, (3, 0, 0, 0)).await;
 
     // The events subscription hears the same import finish.
     let finished = loop {
@@ -459,9 +375,9 @@ async fn only_managers_import_and_nobody_else_sees_a_companys_imports() {
     let staff = staff_of(&s, &shop).await;
     let bytes = b"sku,name,category,currency\nP-1,Cloth,SUNDRY,EUR\n";
 
-    let e = import_refused(&s, &staff.auth(), bytes).await;
+    let e = PRODUCTS.refused(&s, &staff.auth(), bytes).await.1["errors"][0].clone();
     assert_eq!(e["extensions"]["code"], "FORBIDDEN", "{e}");
-    let e = import_refused(&s, &Auth::None, bytes).await;
+    let e = PRODUCTS.refused(&s, &Auth::None, bytes).await.1["errors"][0].clone();
     assert_eq!(e["extensions"]["code"], "UNAUTHENTICATED", "{e}");
 
     // Not a product file: refused whole, nothing stored.
@@ -476,27 +392,27 @@ async fn only_managers_import_and_nobody_else_sees_a_companys_imports() {
         ),
         ("empty", b""),
     ] {
-        let e = import_refused(&s, &shop.auth(), file).await;
+        let e = PRODUCTS.refused(&s, &shop.auth(), file).await.1["errors"][0].clone();
         assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{case}: {e}");
         assert_eq!(e["extensions"]["field"], json!(["file"]), "{case}: {e}");
     }
     assert!(
-        import_ids(&s, &shop).await.is_empty(),
+        PRODUCTS.ids(&s, &shop).await.is_empty(),
         "a refused file left an import"
     );
     assert!(products_by_sku(&s, &shop).await.is_empty());
 
-    let imp = import_ok(&s, &shop, bytes).await;
+    let imp = PRODUCTS.start(&s, &shop, "products.csv", bytes).await;
     let id = imp["id"].as_str().unwrap().to_owned();
-    completed(&s, &shop, &id, (1, 0, 0, 0)).await;
+    PRODUCTS.completed(&s, &shop, &id, (1, 0, 0, 0)).await;
     let mine = s.ok(&shop.auth(), NODE, json!({ "id": id })).await;
     assert_eq!(mine["node"]["status"], "COMPLETED", "{mine}");
     assert_eq!(
-        import_by_id(&s, &staff, &id).await["id"],
+        PRODUCTS.by_id(&s, &staff, &id).await["id"],
         id.as_str(),
         "staff read it"
     );
-    assert_eq!(import_ids(&s, &shop).await, vec![id.clone()]);
+    assert_eq!(PRODUCTS.ids(&s, &shop).await, vec![id.clone()]);
     // A product import is not a catalog import, whatever its ID says.
     let as_catalog = retyped(&id, "CatalogImport");
     let got = s
@@ -511,32 +427,12 @@ async fn only_managers_import_and_nobody_else_sees_a_companys_imports() {
     assert!(got["node"].is_null(), "{got}");
 
     // Another company: not by ID, not by node, not in its list, not by subscription.
-    assert!(import_by_id(&s, &other, &id).await.is_null());
+    assert!(PRODUCTS.by_id(&s, &other, &id).await.is_null());
     let node = s.ok(&other.auth(), NODE, json!({ "id": id })).await;
     assert!(node["node"].is_null(), "{node}");
-    assert!(import_ids(&s, &other).await.is_empty());
+    assert!(PRODUCTS.ids(&s, &other).await.is_empty());
     assert!(products_by_sku(&s, &other).await.is_empty());
-    let mut w = ws::connect(&s, ws::TRANSPORT_WS).await;
-    ws::init(&mut w, &other.auth()).await;
-    let msgs = ws::collect_operation(
-        &mut w,
-        "spy",
-        PROGRESS,
-        json!({ "id": id }),
-        ws::SHOULD_HAPPEN,
-    )
-    .await;
-    assert!(
-        msgs.iter()
-            .all(|m| m["payload"]["data"]["productImportProgress"].is_null()),
-        "another company followed the import: {msgs:?}"
-    );
-    assert!(
-        msgs.iter()
-            .any(|m| m["type"] == "error" || m["payload"]["errors"].is_array()),
-        "the spy got an answer: {msgs:?}"
-    );
-    w.close(None).await.ok();
+    PRODUCTS.assert_cannot_follow(&s, &other, &id).await;
 
     s.finish().await;
 }
