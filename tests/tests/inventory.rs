@@ -1508,6 +1508,62 @@ async fn reconciliation_reports_drift_and_a_manager_approves_the_fix() {
 
 /// The low flag follows a change of the reorder settings, not only movements; a cost
 /// goes only with a movement that takes one, and a missing one is named.
+/// Reconciliations running at once (the nightly one and a manager's, say) record each
+/// drift once: every report names the same records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reconciliations_record_each_drift_once() {
+    const PRODUCTS: usize = 40;
+    const RUNS: usize = 6;
+    let s = TestServer::start().await;
+    let admin = s
+        .sign_up("Twice Optics", "ECP", &email("drift-twice"))
+        .await;
+    for i in 0..PRODUCTS {
+        let p = create_product(&s, &admin, sundry_input(&format!("TWICE-{i:02}"))).await;
+        posted(&s, &admin, receipt(&p, 10, "1.00")).await;
+    }
+    let owner = s.owner_connection().await;
+    use sea_orm::ConnectionTrait;
+    let sql = if s.is_postgres() {
+        "SELECT set_config('app.system', 'on', false); UPDATE stock_balances SET on_hand = on_hand + 2"
+    } else {
+        "UPDATE stock_balances SET on_hand = on_hand + 2"
+    };
+    owner.execute_unprepared(sql).await.unwrap();
+
+    let mut runs = vec![];
+    for _ in 0..RUNS {
+        let (http, url, auth) = (s.http.clone(), s.url("/graphql"), admin.auth());
+        runs.push(tokio::spawn(async move {
+            let req = http.post(&url).json(&json!({ "query": RECONCILE }));
+            let resp = auth.apply(req).send().await.expect("reconcile sent");
+            resp.json::<Value>().await.expect("a JSON answer")
+        }));
+    }
+    let mut reported = std::collections::BTreeSet::new();
+    for run in runs {
+        let body = run.await.expect("a reconcile task");
+        let found = body["data"]["reconcileInventory"]["discrepancies"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"));
+        assert_eq!(found.len(), PRODUCTS, "every drift reported: {body}");
+        reported.extend(found.iter().map(|d| d["id"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(
+        reported.len(),
+        PRODUCTS,
+        "one record per drift across {RUNS} runs"
+    );
+    let open = s.ok(&admin.auth(), DISCREPANCIES, json!({})).await;
+    assert_eq!(
+        open["stockDiscrepancies"].as_array().unwrap().len(),
+        PRODUCTS,
+        "{open}"
+    );
+
+    s.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reorder_settings_and_costs_are_kept_straight() {
     let s = TestServer::start().await;

@@ -109,10 +109,15 @@ async fn ledger_sums(tx: &Tx, only: Option<Key>) -> AppResult<HashMap<Key, (i64,
         .collect())
 }
 
-/// One balance's (on hand, reserved) and its ledger's, read again under the product's
-/// lock: no movement of the product can commit in between, so the two agree unless the
-/// stock really drifted.
-async fn recheck(tx: &Tx, key: Key) -> AppResult<Option<(balance::Model, (i64, i64))>> {
+/// What one balance is compared with: the balance, its ledger's (on hand, reserved), and
+/// the open discrepancy already recorded for it.
+type Compared = (balance::Model, (i64, i64), Option<discrepancy::Model>);
+
+/// One balance, its ledger and its open discrepancy, read again under the product's lock:
+/// no movement of the product can commit in between, so balance and ledger agree unless
+/// the stock really drifted; and a reconciliation running beside this one (which takes
+/// the same lock) has either recorded the drift already or waits.
+async fn recheck(tx: &Tx, key: Key) -> AppResult<Option<Compared>> {
     locked_product(tx, key.1).await?;
     let sums = ledger_sums(tx, Some(key)).await?;
     let b = tx
@@ -121,7 +126,14 @@ async fn recheck(tx: &Tx, key: Key) -> AppResult<Option<(balance::Model, (i64, i
         .filter(balance::Column::ProductId.eq(key.1))
         .one(tx.conn())
         .await?;
-    Ok(b.map(|b| (b, sums.get(&key).copied().unwrap_or((0, 0)))))
+    let open = tx
+        .select::<discrepancy::Entity>()
+        .filter(discrepancy::Column::LocationId.eq(key.0))
+        .filter(discrepancy::Column::ProductId.eq(key.1))
+        .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str()))
+        .one(tx.conn())
+        .await?;
+    Ok(b.map(|b| (b, sums.get(&key).copied().unwrap_or((0, 0)), open)))
 }
 
 /// Compares every balance of the acting company with its ledger; records each new
@@ -139,7 +151,7 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
         .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str()))
         .all(tx.conn())
         .await?;
-    let open: HashMap<Key, discrepancy::Model> = open
+    let mut open: HashMap<Key, discrepancy::Model> = open
         .into_iter()
         .map(|d| ((d.location_id, d.product_id), d))
         .collect();
@@ -148,15 +160,16 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
     let mut found = Vec::new();
     for b in balances {
         let key = (b.location_id, b.product_id);
-        let mut compared = (b, sums.get(&key).copied().unwrap_or((0, 0)));
-        if (compared.0.on_hand, compared.0.reserved) != compared.1 {
+        let sum = sums.get(&key).copied().unwrap_or((0, 0));
+        let (b, (on, res), earlier) = if (b.on_hand, b.reserved) == sum {
+            (b, sum, open.remove(&key))
+        } else {
             match recheck(&tx, key).await? {
-                Some(again) => compared = again,
+                Some(again) => again,
                 None => continue,
             }
-        }
-        let (b, (on, res)) = compared;
-        let earlier = open.get(&key);
+        };
+        let earlier = earlier.as_ref();
         if on == b.on_hand && res == b.reserved {
             if let Some(d) = earlier {
                 tx.update_many::<discrepancy::Entity>(
