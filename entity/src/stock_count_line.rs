@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// A counted quantity of one product in a stock count (the last recording counts);
-/// `expected` is the on-hand stock when the count was posted.
+/// `expected` is the on-hand stock by the books at that recording.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "stock_count_lines")]
 pub struct Model {

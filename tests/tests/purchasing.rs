@@ -1401,7 +1401,7 @@ async fn a_stock_count_posts_its_differences_once() {
     let lines = &body["data"]["recordStockCount"]["lines"];
     assert_eq!(
         lines,
-        &json!([{ "productId": cloth["id"], "counted": 7, "expected": null, "difference": null }]),
+        &json!([{ "productId": cloth["id"], "counted": 7, "expected": 10, "difference": -3 }]),
         "{body}"
     );
     let (_, body) = record(&staff, json!([{ "sku": "CLOTH-01", "counted": 8 }])).await;
@@ -1415,8 +1415,8 @@ async fn a_stock_count_posts_its_differences_once() {
     assert_eq!(
         lines,
         &json!([
-            { "productId": cloth["id"], "counted": 8, "expected": null, "difference": null },
-            { "productId": spray["id"], "counted": 3, "expected": null, "difference": null },
+            { "productId": cloth["id"], "counted": 8, "expected": 10, "difference": -2 },
+            { "productId": spray["id"], "counted": 3, "expected": 0, "difference": 3 },
         ]),
         "{body}"
     );
@@ -1470,6 +1470,14 @@ async fn a_stock_count_posts_its_differences_once() {
     );
     assert!(level_of(&s, &admin, &spray["id"]).await.is_none());
 
+    // A cloth is sold after the counting: the sale stands when the count is posted.
+    s.ok(
+        &admin.auth(),
+        POST_MOVEMENT,
+        json!({ "i": { "productId": cloth["id"], "kind": "SALE", "quantity": 1 } }),
+    )
+    .await;
+
     // STAFF do not post.
     let (_, body) = s
         .post(&staff.auth(), &sc(POST_COUNT), json!({ "id": id }))
@@ -1480,7 +1488,8 @@ async fn a_stock_count_posts_its_differences_once() {
         "{body}"
     );
 
-    // Posted: expected 10 / 0, differences -2 / +3.
+    // Posted: expected 10 / 0 when counted, differences -2 / +3; the cloth ends at 7
+    // (8 counted, 1 sold since).
     let posted = s
         .ok(&admin.auth(), &sc(POST_COUNT), json!({ "id": id }))
         .await["postStockCount"]
@@ -1498,7 +1507,7 @@ async fn a_stock_count_posts_its_differences_once() {
     let cloth_level = level_of(&s, &admin, &cloth["id"])
         .await
         .expect("cloth stock");
-    assert_eq!(cloth_level["onHand"], 8, "{cloth_level}");
+    assert_eq!(cloth_level["onHand"], 7, "{cloth_level}");
     assert_eq!(
         units(&cloth_level["averageCost"]),
         dec("0.40"),
@@ -1517,12 +1526,12 @@ async fn a_stock_count_posts_its_differences_once() {
         .collect();
     let c = by_product[cloth["id"].as_str().unwrap()];
     assert_eq!(c["quantity"], -2, "{c}");
-    assert_eq!(c["onHandAfter"], 8, "{c}");
+    assert_eq!(c["onHandAfter"], 7, "{c}");
     assert_eq!(c["locationId"], main, "{c}");
     let p = by_product[spray["id"].as_str().unwrap()];
     assert_eq!(p["quantity"], 3, "{p}");
     assert_eq!(p["onHandAfter"], 3, "{p}");
-    assert_eq!(movements(&s, &admin, json!({})).await.len(), 3);
+    assert_eq!(movements(&s, &admin, json!({})).await.len(), 4);
 
     // Posted once: again is a CONFLICT that moves nothing; so is recording on it.
     let (_, body) = s
@@ -1533,7 +1542,7 @@ async fn a_stock_count_posts_its_differences_once() {
         Some("CONFLICT"),
         "{body}"
     );
-    assert_eq!(movements(&s, &admin, json!({})).await.len(), 3);
+    assert_eq!(movements(&s, &admin, json!({})).await.len(), 4);
     let (_, body) = record(&staff, json!([{ "sku": "CLOTH-01", "counted": 1 }])).await;
     assert_eq!(
         ils_tests::first_code(&body).as_deref(),
@@ -1555,7 +1564,7 @@ async fn a_stock_count_posts_its_differences_once() {
         level_of(&s, &admin, &cloth["id"])
             .await
             .expect("cloth stock")["onHand"],
-        8
+        7
     );
     assert_eq!(
         level_of(&s, &admin, &spray["id"])
@@ -1597,7 +1606,7 @@ async fn a_stock_count_posts_its_differences_once() {
     );
     let adjustments = movements(&s, &admin, json!({ "kinds": ["ADJUSTMENT"] })).await;
     assert_eq!(adjustments.len(), 3, "{adjustments:?}");
-    assert_eq!(adjustments[2]["quantity"], -3, "{adjustments:?}");
+    assert_eq!(adjustments[2]["quantity"], -2, "{adjustments:?}");
     assert_eq!(
         level_of(&s, &admin, &cloth["id"])
             .await

@@ -38,9 +38,9 @@ pub struct CountedInput {
 pub struct CountLine {
     pub product_id: ID,
     pub counted: i64,
-    /// On hand when the count was posted (null while open).
+    /// On hand by the books when the product was counted (its last recording).
     pub expected: Option<i64>,
-    /// Counted less expected, once posted.
+    /// Counted less expected: the ADJUSTMENT that posting writes.
     pub difference: Option<i64>,
 }
 
@@ -169,10 +169,14 @@ pub async fn record(
             ));
         }
         let p = product_of(&tx, l, &field).await?;
+        // What the books say as the product is counted: posting adjusts by the difference,
+        // so movements between counting and posting (a sale that afternoon) stand.
+        let expected = on_hand(&tx, c.location_id, p.id).await?;
         let n = tx
             .update_many::<cline::Entity>(
                 vec![
                     (cline::Column::Counted, Expr::value(l.counted)),
+                    (cline::Column::Expected, Expr::value(expected)),
                     (cline::Column::UpdatedAt, Expr::value(now)),
                 ],
                 Condition::all()
@@ -187,7 +191,7 @@ pub async fn record(
                 company_id: sea_orm::ActiveValue::NotSet,
                 product_id: Set(p.id),
                 counted: Set(l.counted),
-                expected: Set(None),
+                expected: Set(Some(expected)),
                 updated_at: Set(now),
             })
             .await?;
@@ -198,10 +202,22 @@ pub async fn record(
     Ok(out)
 }
 
+/// On hand at `location` by the books (0 before the product's first movement there).
+async fn on_hand(tx: &Tx, location: Uuid, product: Uuid) -> AppResult<i64> {
+    Ok(tx
+        .select::<balance::Entity>()
+        .filter(balance::Column::LocationId.eq(location))
+        .filter(balance::Column::ProductId.eq(product))
+        .one(tx.conn())
+        .await?
+        .map_or(0, |b| b.on_hand))
+}
+
 /// Posts a count: it is marked POSTED first (a second posting finds it so: CONFLICT),
-/// then each counted product's difference from its balance is written as an ADJUSTMENT,
-/// all in one transaction. A count records what is physically there, so its adjustments
-/// are taken even where reservations exceed the stock found.
+/// then each counted product's difference (counted less what the books said when it was
+/// counted) is written as an ADJUSTMENT, all in one transaction; movements since the
+/// counting stand. A count records what is physically there, so its adjustments are taken
+/// even where reservations exceed the stock found.
 pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResult<StockCount> {
     let tx = db.tenant(ctx).await?;
     require_manager(&tx, ctx).await?;
@@ -235,14 +251,12 @@ pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResu
     let reference = format!("count {}", id::encode(COUNT, c.id).as_str());
     for l in lines {
         let product = locked_product(&tx, l.product_id).await?;
-        let on_hand = tx
-            .select::<balance::Entity>()
-            .filter(balance::Column::LocationId.eq(c.location_id))
-            .filter(balance::Column::ProductId.eq(l.product_id))
-            .one(tx.conn())
-            .await?
-            .map_or(0, |b| b.on_hand);
-        let diff = l.counted - on_hand;
+        // (A line recorded before counts kept their expected quantity: the books now.)
+        let expected = match l.expected {
+            Some(e) => e,
+            None => on_hand(&tx, c.location_id, l.product_id).await?,
+        };
+        let diff = l.counted - expected;
         if diff != 0 {
             post(
                 &tx,
@@ -261,11 +275,13 @@ pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResu
             )
             .await?;
         }
-        tx.update_many::<cline::Entity>(
-            vec![(cline::Column::Expected, Expr::value(on_hand))],
-            cline::Column::Id.eq(l.id),
-        )
-        .await?;
+        if l.expected.is_none() {
+            tx.update_many::<cline::Entity>(
+                vec![(cline::Column::Expected, Expr::value(expected))],
+                cline::Column::Id.eq(l.id),
+            )
+            .await?;
+        }
     }
     let out = load(&tx, count_id).await?;
     tx.commit().await?;
@@ -323,8 +339,8 @@ impl CountsMutation {
         Ok(StockCount { row, lines: vec![] })
     }
 
-    /// Records counted quantities (any member); recording a product again replaces its
-    /// count.
+    /// Records counted quantities (any member), each with what the books say at that
+    /// moment; recording a product again replaces its count.
     async fn record_stock_count(
         &self,
         ctx: &Context<'_>,
@@ -335,8 +351,10 @@ impl CountsMutation {
         Ok(record(db, tenant, id::decode(COUNT, &id, "id")?, lines).await?)
     }
 
-    /// Posts a count (admins and managers): its differences become ADJUSTMENT movements in
-    /// one transaction; a count is posted once (again: CONFLICT).
+    /// Posts a count (admins and managers): each product's difference (counted less what
+    /// the books said when it was counted) becomes an ADJUSTMENT movement, all in one
+    /// transaction, so sales and receipts since the counting stand; a count is posted once
+    /// (again: CONFLICT).
     async fn post_stock_count(&self, ctx: &Context<'_>, id: ID) -> Result<StockCount> {
         let (tenant, db) = request_parts(ctx)?;
         Ok(post_count(db, tenant, id::decode(COUNT, &id, "id")?).await?)
