@@ -759,6 +759,11 @@ async fn movements_keep_balances_equal_to_the_ledger() {
         (receipt(&lens, 0, "2.00"), vec!["input", "quantity"]),
         (receipt(&lens, 1, "-2.00"), vec!["input", "unitCost"]),
         (receipt(&lens, 1, "2.00001"), vec!["input", "unitCost"]),
+        // 36 on hand + 10^9 is more than a location may hold.
+        (
+            receipt(&lens, 1_000_000_000, "2.00"),
+            vec!["input", "quantity"],
+        ),
     ];
     for (input, field) in refusals {
         let err = refused(&s, &staff, input.clone()).await;

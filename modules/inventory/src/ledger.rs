@@ -104,6 +104,9 @@ pub enum LedgerError {
     Insufficient { available: i64, wanted: i64 },
     /// A RELEASE of more than is reserved.
     NotReserved { reserved: i64, wanted: i64 },
+    /// The balance would hold more than [`MAX_QUANTITY`] units (or owe more, or reserve
+    /// more): no shop holds that much, and quantities stay within a GraphQL `Int`.
+    BeyondLimit,
     /// The arithmetic would overflow (absurd quantities or costs).
     Overflow,
 }
@@ -118,6 +121,10 @@ impl fmt::Display for LedgerError {
             Self::NotReserved { reserved, wanted } => {
                 write!(f, "only {reserved} reserved, cannot release {wanted}")
             }
+            Self::BeyondLimit => write!(
+                f,
+                "a location holds at most {MAX_QUANTITY} units of a product, either way"
+            ),
             Self::Overflow => f.write_str("quantity or value out of range"),
         }
     }
@@ -203,6 +210,9 @@ pub fn apply(
         .checked_add(fx.reserved)
         .ok_or(LedgerError::Overflow)?;
     let available = on_hand.checked_sub(reserved).ok_or(LedgerError::Overflow)?;
+    if on_hand.unsigned_abs() > MAX_QUANTITY.unsigned_abs() || reserved > MAX_QUANTITY {
+        return Err(LedgerError::BeyondLimit);
+    }
     let wanted = m.quantity.abs();
     let insufficient = || LedgerError::Insufficient {
         available: b.available(),
@@ -490,13 +500,38 @@ mod tests {
             );
         }
         assert!(apply(&b, &mv(Adjustment, -MAX_QUANTITY), true).is_ok());
-        assert!(apply(&b, &costed(Receipt, MAX_QUANTITY, 1), true).is_ok());
+        assert!(apply(&bal(0, 0, 1), &costed(Receipt, MAX_QUANTITY, 1), true).is_ok());
         for m in [mv(Receipt, 1), mv(TransferIn, 1), costed(Receipt, 1, -1)] {
             assert!(
                 matches!(apply(&b, &m, true), Err(LedgerError::BadCost(_))),
                 "{m:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_balance_stays_within_the_limit() {
+        use MovementKind::*;
+        let full = bal(MAX_QUANTITY, 0, 1);
+        assert_eq!(
+            apply(&full, &costed(Receipt, 1, 1), false),
+            Err(LedgerError::BeyondLimit)
+        );
+        assert_eq!(
+            apply(&full, &mv(Adjustment, 1), false),
+            Err(LedgerError::BeyondLimit)
+        );
+        assert!(apply(&full, &mv(Reserve, MAX_QUANTITY), false).is_ok());
+        let owed = bal(-MAX_QUANTITY, 0, 1);
+        assert_eq!(
+            apply(&owed, &mv(Sale, 1), true),
+            Err(LedgerError::BeyondLimit)
+        );
+        assert!(apply(&owed, &mv(Return, 1), true).is_ok());
+        assert_eq!(
+            LedgerError::BeyondLimit.to_string(),
+            "a location holds at most 1000000000 units of a product, either way"
+        );
     }
 
     #[test]
