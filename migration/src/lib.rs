@@ -14,6 +14,7 @@ mod m0006_lens_orders;
 mod m0007_order_files;
 mod m0008_inventory;
 mod m0009_data_imports;
+mod m0010_one_open_count;
 pub mod rls;
 
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_order_files::Migration),
             Box::new(m0008_inventory::Migration),
             Box::new(m0009_data_imports::Migration),
+            Box::new(m0010_one_open_count::Migration),
         ]
     }
 }

@@ -1511,8 +1511,6 @@ async fn reconciliation_reports_drift_and_a_manager_approves_the_fix() {
     s.finish().await;
 }
 
-/// The low flag follows a change of the reorder settings, not only movements; a cost
-/// goes only with a movement that takes one, and a missing one is named.
 /// Reconciliations running at once (the nightly one and a manager's, say) record each
 /// drift once: every report names the same records.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1569,6 +1567,8 @@ async fn concurrent_reconciliations_record_each_drift_once() {
     s.finish().await;
 }
 
+/// The low flag follows a change of the reorder settings, not only movements; a cost
+/// goes only with a movement that takes one, and a missing one is named.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reorder_settings_and_costs_are_kept_straight() {
     let s = TestServer::start().await;

@@ -59,6 +59,7 @@ const RECORD_COUNT: &str =
     "mutation($id: ID!, $l: [CountedInput!]!) { recordStockCount(id: $id, lines: $l) { ...SC } }";
 const POST_COUNT: &str = "mutation($id: ID!) { postStockCount(id: $id) { ...SC } }";
 const ONE_COUNT: &str = "query($id: ID!) { stockCount(id: $id) { ...SC } }";
+const CANCEL_COUNT: &str = "mutation($id: ID!) { cancelStockCount(id: $id) { ...SC } }";
 
 fn po(query: &str) -> String {
     format!("{query} {PO_FIELDS}")
@@ -1470,13 +1471,20 @@ async fn a_stock_count_posts_its_differences_once() {
     );
     assert!(level_of(&s, &admin, &spray["id"]).await.is_none());
 
-    // A cloth is sold after the counting: the sale stands when the count is posted.
+    // A cloth is sold after the counting: the sale stands when the count is posted. A
+    // later recording corrects the count, not the moment it was taken (expected stays 10).
     s.ok(
         &admin.auth(),
         POST_MOVEMENT,
         json!({ "i": { "productId": cloth["id"], "kind": "SALE", "quantity": 1 } }),
     )
     .await;
+    let (_, body) = record(&staff, json!([{ "sku": "CLOTH-01", "counted": 8 }])).await;
+    assert_eq!(
+        body["data"]["recordStockCount"]["lines"][0],
+        json!({ "productId": cloth["id"], "counted": 8, "expected": 10, "difference": -2 }),
+        "{body}"
+    );
 
     // STAFF do not post.
     let (_, body) = s
@@ -1612,6 +1620,53 @@ async fn a_stock_count_posts_its_differences_once() {
             .await
             .expect("cloth stock")["onHand"],
         5
+    );
+
+    // One open count per location: another is CONFLICT until it is posted or cancelled;
+    // a cancelled count adjusts nothing and takes no more recordings.
+    let third =
+        s.ok(&admin.auth(), &sc(START_COUNT), json!({})).await["startStockCount"]["id"].clone();
+    let (_, body) = s.post(&staff.auth(), &sc(START_COUNT), json!({})).await;
+    assert_eq!(
+        ils_tests::first_code(&body).as_deref(),
+        Some("CONFLICT"),
+        "{body}"
+    );
+    let (_, body) = s
+        .post(
+            &admin.auth(),
+            &sc(RECORD_COUNT),
+            json!({ "id": third, "l": [{ "sku": "CLOTH-01", "counted": 1 }] }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let (_, body) = s
+        .post(&staff.auth(), &sc(CANCEL_COUNT), json!({ "id": third }))
+        .await;
+    assert_eq!(
+        ils_tests::first_code(&body).as_deref(),
+        Some("FORBIDDEN"),
+        "{body}"
+    );
+    let cancelled = s
+        .ok(&admin.auth(), &sc(CANCEL_COUNT), json!({ "id": third }))
+        .await["cancelStockCount"]
+        .clone();
+    assert_eq!(cancelled["status"], "CANCELLED", "{cancelled}");
+    for q in [CANCEL_COUNT, POST_COUNT] {
+        let (_, body) = s.post(&admin.auth(), &sc(q), json!({ "id": third })).await;
+        assert_eq!(
+            ils_tests::first_code(&body).as_deref(),
+            Some("CONFLICT"),
+            "{q}: {body}"
+        );
+    }
+    assert_eq!(
+        level_of(&s, &admin, &cloth["id"])
+            .await
+            .expect("cloth stock")["onHand"],
+        5,
+        "a cancelled count adjusts nothing"
     );
 
     // Another company sees nothing of the count and cannot touch it.

@@ -1,6 +1,8 @@
-//! Stock counts: start a count of a location, record counted quantities (by product, SKU
-//! or barcode; the last recording of a product counts), post it: every difference from the
-//! balance becomes an ADJUSTMENT in one transaction, and a count is posted once.
+//! Stock counts: start a count of a location (one open count per location), record
+//! counted quantities (by product, SKU or barcode; the last recording of a product counts,
+//! and its first recording keeps what the books said then), post it: every difference
+//! (counted less expected) becomes an ADJUSTMENT in one transaction, so movements since
+//! the counting stand, and a count is posted once; or cancel it.
 
 use crate::ledger::{Movement, MovementKind};
 use crate::locations::{LOCATION, location_of};
@@ -22,7 +24,11 @@ pub const COUNT: &str = "StockCount";
 /// The most lines one recording may carry.
 const MAX_LINES: usize = 1000;
 
-ils_kernel::string_enum!(StockCountStatus { Open = "OPEN", Posted = "POSTED" });
+ils_kernel::string_enum!(StockCountStatus {
+    Open = "OPEN",
+    Posted = "POSTED",
+    Cancelled = "CANCELLED",
+});
 
 #[derive(InputObject)]
 pub struct CountedInput {
@@ -38,7 +44,8 @@ pub struct CountedInput {
 pub struct CountLine {
     pub product_id: ID,
     pub counted: i64,
-    /// On hand by the books when the product was counted (its last recording).
+    /// On hand by the books when the product was first recorded in this count (a later
+    /// recording corrects the count, not the moment).
     pub expected: Option<i64>,
     /// Counted less expected: the ADJUSTMENT that posting writes.
     pub difference: Option<i64>,
@@ -139,7 +146,10 @@ async fn open_count(tx: &Tx, count_id: Uuid) -> AppResult<count::Model> {
         .await?
         .ok_or(AppError::NotFound)?;
     if row.status != StockCountStatus::Open.as_str() {
-        return Err(AppError::Conflict("the count is posted already".into()));
+        return Err(AppError::Conflict(format!(
+            "the count is {} already",
+            row.status.to_lowercase()
+        )));
     }
     Ok(row)
 }
@@ -169,14 +179,12 @@ pub async fn record(
             ));
         }
         let p = product_of(&tx, l, &field).await?;
-        // What the books say as the product is counted: posting adjusts by the difference,
-        // so movements between counting and posting (a sale that afternoon) stand.
-        let expected = on_hand(&tx, c.location_id, p.id).await?;
+        // A later recording of the product corrects its count and keeps the moment of the
+        // first.
         let n = tx
             .update_many::<cline::Entity>(
                 vec![
                     (cline::Column::Counted, Expr::value(l.counted)),
-                    (cline::Column::Expected, Expr::value(expected)),
                     (cline::Column::UpdatedAt, Expr::value(now)),
                 ],
                 Condition::all()
@@ -185,6 +193,10 @@ pub async fn record(
             )
             .await?;
         if n == 0 {
+            // What the books say as the product is counted: posting adjusts by the
+            // difference, so movements between counting and posting (a sale that
+            // afternoon) stand.
+            let expected = on_hand(&tx, c.location_id, p.id).await?;
             tx.insert(cline::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 count_id: Set(c.id),
@@ -268,12 +280,21 @@ pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResu
                     quantity: diff,
                     unit_cost: None,
                 },
+                "id",
                 true,
                 None,
                 Some(reference.clone()),
                 Some("stock count".into()),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // The count names no quantity: the message names the product.
+                AppError::BadUserInput { message, field } => AppError::BadUserInput {
+                    message: format!("{}: {message}", product.sku),
+                    field,
+                },
+                e => e,
+            })?;
         }
         if l.expected.is_none() {
             tx.update_many::<cline::Entity>(
@@ -313,7 +334,8 @@ pub struct CountsMutation;
 
 #[Object]
 impl CountsMutation {
-    /// Starts counting a location (your default one when left out).
+    /// Starts counting a location (your default one when left out). A location has one
+    /// open count at a time: while one is open, CONFLICT (post or cancel it first).
     async fn start_stock_count(
         &self,
         ctx: &Context<'_>,
@@ -334,13 +356,44 @@ impl CountsMutation {
                 created_at: Set(now),
                 updated_at: Set(now),
             })
-            .await?;
+            .await
+            .map_err(|e| match e {
+                AppError::Conflict(_) => AppError::Conflict(
+                    "this location has an open count: post or cancel it first".into(),
+                ),
+                e => e,
+            })?;
         tx.commit().await?;
         Ok(StockCount { row, lines: vec![] })
     }
 
-    /// Records counted quantities (any member), each with what the books say at that
-    /// moment; recording a product again replaces its count.
+    /// Cancels an open count (admins and managers): nothing is adjusted, and the location
+    /// can be counted again.
+    async fn cancel_stock_count(&self, ctx: &Context<'_>, id: ID) -> Result<StockCount> {
+        let (tenant, db) = request_parts(ctx)?;
+        let count_id = id::decode(COUNT, &id, "id")?;
+        let tx = db.tenant(tenant).await?;
+        require_manager(&tx, tenant).await?;
+        let c = open_count(&tx, count_id).await?;
+        let now = Utc::now();
+        tx.update_many::<count::Entity>(
+            vec![
+                (
+                    count::Column::Status,
+                    Expr::value(StockCountStatus::Cancelled.as_str()),
+                ),
+                (count::Column::UpdatedAt, Expr::value(now)),
+            ],
+            count::Column::Id.eq(c.id),
+        )
+        .await?;
+        let out = load(&tx, count_id).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Records counted quantities (any member); a product's first recording keeps what the
+    /// books say at that moment, and recording it again corrects its count.
     async fn record_stock_count(
         &self,
         ctx: &Context<'_>,

@@ -9,8 +9,8 @@
 //! Quantities are whole units (`i64`). Money is `i64` ten-thousandths of the currency unit
 //! (12.50 is `125000`), never floats. Stock is valued at a moving average unit cost: a
 //! receipt (or a transfer in) blends its cost into the average, every issue leaves it
-//! unchanged. All arithmetic is checked: absurd quantities are refused with
-//! [`LedgerError::Overflow`] rather than wrapping.
+//! unchanged. A balance holds, owes or reserves at most [`MAX_QUANTITY`] units
+//! ([`LedgerError::BeyondLimit`]), and all arithmetic is checked besides: nothing wraps.
 
 use std::fmt;
 
@@ -210,9 +210,6 @@ pub fn apply(
         .checked_add(fx.reserved)
         .ok_or(LedgerError::Overflow)?;
     let available = on_hand.checked_sub(reserved).ok_or(LedgerError::Overflow)?;
-    if on_hand.unsigned_abs() > MAX_QUANTITY.unsigned_abs() || reserved > MAX_QUANTITY {
-        return Err(LedgerError::BeyondLimit);
-    }
     let wanted = m.quantity.abs();
     let insufficient = || LedgerError::Insufficient {
         available: b.available(),
@@ -230,6 +227,15 @@ pub fn apply(
     }
     if fx.on_hand < 0 && available < 0 && !allow_negative {
         return Err(insufficient());
+    }
+    // Past the limit only by growing: a balance beyond it (from before the limit) can
+    // still be brought back.
+    let grows_past = |before: i64, after: i64| {
+        after.unsigned_abs() > MAX_QUANTITY.unsigned_abs()
+            && after.unsigned_abs() > before.unsigned_abs()
+    };
+    if grows_past(b.on_hand, on_hand) || grows_past(b.reserved, reserved) {
+        return Err(LedgerError::BeyondLimit);
     }
 
     let avg_cost = match (m.kind.takes_cost(), m.unit_cost) {
@@ -528,6 +534,19 @@ mod tests {
             Err(LedgerError::BeyondLimit)
         );
         assert!(apply(&owed, &mv(Return, 1), true).is_ok());
+        // A balance already past the limit may come back towards it, not grow.
+        let past = bal(2 * MAX_QUANTITY, 0, 1);
+        assert!(apply(&past, &mv(Sale, 5), false).is_ok());
+        assert!(apply(&past, &mv(Adjustment, -MAX_QUANTITY), false).is_ok());
+        assert_eq!(
+            apply(&past, &mv(Return, 1), false),
+            Err(LedgerError::BeyondLimit)
+        );
+        // Refused for lack of stock first: that is the message that helps.
+        assert!(matches!(
+            apply(&bal(0, 0, 1), &mv(Adjustment, -MAX_QUANTITY), false),
+            Err(LedgerError::Insufficient { .. })
+        ));
         assert_eq!(
             LedgerError::BeyondLimit.to_string(),
             "a location holds at most 1000000000 units of a product, either way"
@@ -658,6 +677,35 @@ mod tests {
             if let Ok((next, fx)) = first {
                 prop_assert_eq!(next.on_hand, b.on_hand + fx.on_hand);
                 prop_assert_eq!(next.reserved, b.reserved + fx.reserved);
+            }
+        }
+
+        /// A movement never takes a balance past the limit, and one refused only for the
+        /// limit would have grown it past.
+        #[test]
+        fn the_limit_is_never_crossed_outwards(
+            on_hand in -2 * MAX_QUANTITY..=2 * MAX_QUANTITY,
+            reserved in 0i64..=2 * MAX_QUANTITY,
+            kind in prop::sample::select(MovementKind::ALL),
+            quantity in -MAX_QUANTITY..=MAX_QUANTITY,
+        ) {
+            let b = bal(on_hand, reserved, 1);
+            let m = Movement { kind, quantity, unit_cost: Some(1) };
+            let limit = MAX_QUANTITY.unsigned_abs();
+            match apply(&b, &m, true) {
+                Ok((next, _)) => {
+                    prop_assert!(next.on_hand.unsigned_abs() <= limit.max(b.on_hand.unsigned_abs()));
+                    prop_assert!(next.reserved.unsigned_abs() <= limit.max(b.reserved.unsigned_abs()));
+                }
+                Err(LedgerError::BeyondLimit) => {
+                    let fx = effect(&m).unwrap();
+                    let (h, r) = (on_hand + fx.on_hand, reserved + fx.reserved);
+                    prop_assert!(
+                        (h.unsigned_abs() > limit && h.unsigned_abs() > on_hand.unsigned_abs())
+                            || (r.unsigned_abs() > limit && r.unsigned_abs() > reserved.unsigned_abs())
+                    );
+                }
+                Err(_) => {}
             }
         }
 

@@ -784,6 +784,7 @@ pub async fn receive(
                 quantity: r.quantity,
                 unit_cost: Some(l.unit_price),
             },
+            &format!("{field}.quantity"),
             allow_negative,
             None,
             Some(row.po_number.clone()),

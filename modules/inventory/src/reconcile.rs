@@ -139,8 +139,9 @@ async fn recheck(tx: &Tx, key: Key) -> AppResult<Option<Compared>> {
 /// Compares every balance of the acting company with its ledger; records each new
 /// disagreement (announced once), closes earlier ones that agree again, and reports the
 /// open ones. The first comparison reads all balances and all sums in two statements; a
-/// movement committing between them would look like drift, so each disagreement is read
-/// again under its product's lock (products in id order) before it is believed.
+/// movement committing between them could make a drift appear or vanish, so each
+/// disagreement, and each agreement that would close an open discrepancy, is read again
+/// under its product's lock (products in id order) before it is believed.
 pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<ReconciliationReport> {
     let tx = db.tenant(ctx).await?;
     let sums = ledger_sums(&tx, None).await?;
@@ -151,7 +152,7 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
         .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str()))
         .all(tx.conn())
         .await?;
-    let mut open: HashMap<Key, discrepancy::Model> = open
+    let open: HashMap<Key, discrepancy::Model> = open
         .into_iter()
         .map(|d| ((d.location_id, d.product_id), d))
         .collect();
@@ -161,8 +162,11 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
     for b in balances {
         let key = (b.location_id, b.product_id);
         let sum = sums.get(&key).copied().unwrap_or((0, 0));
-        let (b, (on, res), earlier) = if (b.on_hand, b.reserved) == sum {
-            (b, sum, open.remove(&key))
+        // Agreement is believed as read unless it would close a recorded drift: that, like
+        // any disagreement, is read again under the lock first.
+        let (b, (on, res), earlier) = if (b.on_hand, b.reserved) == sum && !open.contains_key(&key)
+        {
+            (b, sum, None)
         } else {
             match recheck(&tx, key).await? {
                 Some(again) => again,

@@ -214,12 +214,17 @@ pub async fn allows_negative(tx: &Tx, me: Uuid) -> AppResult<bool> {
         .is_some_and(|s| s.allow_negative_stock))
 }
 
-fn refused(e: LedgerError) -> AppError {
+/// A refused movement as BAD_USER_INPUT on the caller's `quantity_field` (or its sibling
+/// `unitCost` for a cost).
+fn refused(e: LedgerError, quantity_field: &str) -> AppError {
     let field = match e {
-        LedgerError::BadCost(_) => "input.unitCost",
-        _ => "input.quantity",
+        LedgerError::BadCost(_) => match quantity_field.rsplit_once('.') {
+            Some((parent, _)) => format!("{parent}.unitCost"),
+            None => "unitCost".to_owned(),
+        },
+        _ => quantity_field.to_owned(),
     };
-    AppError::bad_input(field, e.to_string())
+    AppError::bad_input(&field, e.to_string())
 }
 
 fn text(v: Option<String>, field: &str, max: usize) -> AppResult<Option<String>> {
@@ -239,7 +244,8 @@ pub(crate) async fn locked_product(tx: &Tx, product_id: Uuid) -> AppResult<produ
 }
 
 /// What one movement does to one balance, written: the new balance (made on the first
-/// movement), the movement itself, and the low-stock state. The product is locked.
+/// movement), the movement itself, and the low-stock state. The product is locked. A
+/// refusal is BAD_USER_INPUT on `quantity_field`, the caller's path of the quantity.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn post(
     tx: &Tx,
@@ -247,6 +253,7 @@ pub(crate) async fn post(
     product: &product::Model,
     location: Uuid,
     m: Movement,
+    quantity_field: &str,
     allow_negative: bool,
     transfer: Option<Uuid>,
     reference: Option<String>,
@@ -263,7 +270,8 @@ pub(crate) async fn post(
         reserved: b.reserved,
         avg_cost: b.avg_cost,
     });
-    let (after, effect) = ledger::apply(&before, &m, allow_negative).map_err(refused)?;
+    let (after, effect) =
+        ledger::apply(&before, &m, allow_negative).map_err(|e| refused(e, quantity_field))?;
     let now = Utc::now();
     // The low-stock state: set on a downward crossing (announced once), cleared when
     // stock is above the threshold again.
@@ -389,6 +397,7 @@ pub async fn post_movement(
         &product,
         location.id,
         m,
+        "input.quantity",
         allow,
         None,
         reference,
@@ -437,6 +446,7 @@ pub async fn transfer(
             quantity: input.quantity,
             unit_cost: None,
         },
+        "input.quantity",
         allow,
         Some(transfer_id),
         reference.clone(),
@@ -453,6 +463,7 @@ pub async fn transfer(
             quantity: input.quantity,
             unit_cost: Some(out.avg_cost_after),
         },
+        "input.quantity",
         allow,
         Some(transfer_id),
         reference,
