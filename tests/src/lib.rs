@@ -157,6 +157,23 @@ impl TestServer {
         body["data"].clone()
     }
 
+    /// The first error of `query`, which must fail with no data.
+    pub async fn error(&self, auth: &Auth, query: &str, variables: Value) -> Value {
+        let (_, body) = self.post(auth, query, variables).await;
+        assert!(
+            body["errors"][0].is_object(),
+            "expected an error, got {body}"
+        );
+        assert!(
+            body["data"].is_null()
+                || body["data"]
+                    .as_object()
+                    .is_some_and(|d| d.values().all(Value::is_null)),
+            "an error with data: {body}"
+        );
+        body["errors"][0].clone()
+    }
+
     /// The first error's `extensions.code` (panics when there is none).
     pub async fn error_code(&self, auth: &Auth, query: &str, variables: Value) -> String {
         let (_, body) = self.post(auth, query, variables).await;
@@ -247,6 +264,36 @@ pub async fn drop_database(url: &str) {
                 .await;
         }
     }
+}
+
+/// Asserts `err` is BAD_USER_INPUT naming `field`.
+pub fn assert_bad_input(err: &Value, field: &[&str]) {
+    assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
+    assert_eq!(err["extensions"]["field"], json!(field), "{err}");
+}
+
+/// A Decimal scalar (a string such as "2.75", "0.4500" or "-11.0000") in ten-thousandths,
+/// so decimals compare exactly whatever their written scale.
+pub fn units(v: &Value) -> i128 {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("a Decimal string, got {v}"));
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let frac = frac.trim_end_matches('0');
+    assert!(frac.len() <= 4, "more than 4 decimal places: {s}");
+    let n: i128 = format!("{int}{frac:0<4}")
+        .parse()
+        .unwrap_or_else(|_| panic!("not a decimal: {s}"));
+    if negative { -n } else { n }
+}
+
+/// `"2.75"` in ten-thousandths.
+pub fn dec(s: &str) -> i128 {
+    units(&json!(s))
 }
 
 pub fn first_code(body: &Value) -> Option<String> {

@@ -8,7 +8,7 @@
 #![allow(clippy::disallowed_methods)] // drift and history are written below the guard on purpose
 
 use ils_tests::ws;
-use ils_tests::{Auth, Session, TestServer, email, nodes, staff_of};
+use ils_tests::{Session, TestServer, assert_bad_input, dec, email, nodes, staff_of, units};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -48,33 +48,6 @@ const UPDATE_SETTINGS: &str = "mutation($a: Boolean!) { updateInventorySettings(
 
 fn with(query: &str, fragment: &str) -> String {
     format!("{query} {fragment}")
-}
-
-// ---------------------------------------------------------------------------------------
-// Decimals: compared exactly, in ten-thousandths, whatever their written scale.
-// ---------------------------------------------------------------------------------------
-
-/// A Decimal scalar (a string such as "2.75" or "-11.0000") in ten-thousandths.
-fn units(v: &Value) -> i128 {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("a Decimal string, got {v}"));
-    let (negative, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let frac = frac.trim_end_matches('0');
-    assert!(frac.len() <= 4, "more than 4 decimal places: {s}");
-    let n: i128 = format!("{int}{frac:0<4}")
-        .parse()
-        .unwrap_or_else(|_| panic!("not a decimal: {s}"));
-    if negative { -n } else { n }
-}
-
-/// `"2.75"` in ten-thousandths.
-fn dec(s: &str) -> i128 {
-    units(&json!(s))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -118,29 +91,6 @@ async fn create_product(s: &TestServer, who: &Session, input: Value) -> Value {
     )
     .await["createProduct"]
         .clone()
-}
-
-/// The first error of a request that must fail.
-async fn error_of(s: &TestServer, auth: &Auth, query: &str, variables: Value) -> Value {
-    let (_, body) = s.post(auth, query, variables).await;
-    assert!(
-        body["errors"][0].is_object(),
-        "expected an error, got {body}"
-    );
-    assert!(
-        body["data"].is_null()
-            || body["data"]
-                .as_object()
-                .is_some_and(|d| d.values().all(Value::is_null)),
-        "an error with data: {body}"
-    );
-    body["errors"][0].clone()
-}
-
-/// Asserts `err` is BAD_USER_INPUT naming `field`.
-fn assert_bad_input(err: &Value, field: &[&str]) {
-    assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
-    assert_eq!(err["extensions"]["field"], json!(field), "{err}");
 }
 
 /// The SKUs of `who`'s products matching `filter`, in list order.
@@ -187,8 +137,7 @@ async fn posted(s: &TestServer, who: &Session, input: Value) -> Value {
 
 /// Posts a movement that must be refused; returns the error.
 async fn refused(s: &TestServer, who: &Session, input: Value) -> Value {
-    error_of(
-        s,
+    s.error(
         &who.auth(),
         &with(POST, MOVEMENT_FIELDS),
         json!({ "i": input }),
@@ -448,25 +397,21 @@ async fn products_are_checked_and_kept_per_company() {
         ),
     ];
     for (vars, field) in cases {
-        let err = error_of(&s, &shop.auth(), &create, vars.clone()).await;
+        let err = s.error(&shop.auth(), &create, vars.clone()).await;
         assert_bad_input(&err, &field);
         assert_eq!(err["extensions"]["field"][0], "input", "{err}");
     }
     // A missing attribute block is refused too (whatever field it names, under input).
-    let err = error_of(
-        &s,
-        &shop.auth(),
-        &create,
-        bad(&|i| i["frame"] = Value::Null),
-    )
-    .await;
+    let err = s
+        .error(&shop.auth(), &create, bad(&|i| i["frame"] = Value::Null))
+        .await;
     assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
     assert_eq!(err["extensions"]["field"][0], "input", "{err}");
 
     // One SKU per company.
     let mut dup = contact_lens_input("NW-AVI-52");
     dup["name"] = json!("Another name, same SKU");
-    let err = error_of(&s, &shop.auth(), &create, json!({ "i": dup })).await;
+    let err = s.error(&shop.auth(), &create, json!({ "i": dup })).await;
     assert_eq!(err["extensions"]["code"], "CONFLICT", "{err}");
     assert_eq!(
         skus(&s, &shop, json!({})).await,
@@ -587,13 +532,13 @@ async fn products_are_checked_and_kept_per_company() {
     // Renaming onto another product's SKU is a conflict, and changes nothing.
     let mut clash = contact_lens_input("AQ-DAILY-30");
     clash["category"] = json!("CONTACT_LENS");
-    let err = error_of(
-        &s,
-        &shop.auth(),
-        &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
-        json!({ "id": frame["id"], "i": clash }),
-    )
-    .await;
+    let err = s
+        .error(
+            &shop.auth(),
+            &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
+            json!({ "id": frame["id"], "i": clash }),
+        )
+        .await;
     assert_eq!(err["extensions"]["code"], "CONFLICT", "{err}");
     // The stock was not touched by the update.
     let main = main_location(&s, &shop).await;
@@ -633,13 +578,13 @@ async fn products_are_checked_and_kept_per_company() {
         let err = refused(&s, &other, input).await;
         assert_bad_input(&err, &["input", "productId"]);
     }
-    let err = error_of(
-        &s,
-        &other.auth(),
-        &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
-        json!({ "id": frame["id"], "i": sundry_input("TAKEN-OVER") }),
-    )
-    .await;
+    let err = s
+        .error(
+            &other.auth(),
+            &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
+            json!({ "id": frame["id"], "i": sundry_input("TAKEN-OVER") }),
+        )
+        .await;
     assert_ne!(err["extensions"]["code"], Value::Null, "{err}");
     // Nothing changed for either company.
     assert_level(
@@ -1727,7 +1672,9 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
         "{plan}"
     );
     // Out-of-range periods are refused.
-    let err = error_of(&s, &admin.auth(), SUGGESTIONS, json!({ "d": 5000 })).await;
+    let err = s
+        .error(&admin.auth(), SUGGESTIONS, json!({ "d": 5000 }))
+        .await;
     assert_bad_input(&err, &["days"]);
 
     // Min/max: at or below the minimum, order up to the maximum.

@@ -7,7 +7,10 @@
 
 use ils_inventory::purchasing::{PurchaseLineInput, PurchaseOrderInput, system_draft};
 use ils_tests::ws;
-use ils_tests::{Auth, Session, TestServer, company_uuid, email, listed_company, nodes, staff_of};
+use ils_tests::{
+    Auth, Session, TestServer, assert_bad_input, company_uuid, dec, email, listed_company, nodes,
+    staff_of, units,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -72,33 +75,6 @@ fn sc(query: &str) -> String {
 /// The session's company global ID.
 fn cid(who: &Session) -> &str {
     who.company_id.as_deref().expect("a company session")
-}
-
-// ---------------------------------------------------------------------------------------
-// Decimals: compared exactly, in ten-thousandths, whatever their written scale.
-// ---------------------------------------------------------------------------------------
-
-/// A Decimal scalar (a string such as "53.7" or "0.4500") in ten-thousandths.
-fn units(v: &Value) -> i128 {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("a Decimal string, got {v}"));
-    let (negative, digits) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let frac = frac.trim_end_matches('0');
-    assert!(frac.len() <= 4, "more than 4 decimal places: {s}");
-    let n: i128 = format!("{int}{frac:0<4}")
-        .parse()
-        .unwrap_or_else(|_| panic!("not a decimal: {s}"));
-    if negative { -n } else { n }
-}
-
-/// `"0.45"` in ten-thousandths.
-fn dec(s: &str) -> i128 {
-    units(&json!(s))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -170,35 +146,12 @@ async fn done(s: &TestServer, who: &Session, query: &str, vars: Value, field: &s
     s.ok(&who.auth(), &po(query), vars).await[field].clone()
 }
 
-/// The first error of `query` as `who`, which must fail with no data.
-async fn error_of(s: &TestServer, who: &Session, query: &str, vars: Value) -> Value {
-    let (_, body) = s.post(&who.auth(), query, vars).await;
-    assert!(
-        body["errors"][0].is_object(),
-        "expected an error, got {body}"
-    );
-    assert!(
-        body["data"].is_null()
-            || body["data"]
-                .as_object()
-                .is_some_and(|d| d.values().all(Value::is_null)),
-        "an error with data: {body}"
-    );
-    body["errors"][0].clone()
-}
-
 /// The error code of a purchase order operation as `who`.
 async fn code_of(s: &TestServer, who: &Session, query: &str, vars: Value) -> String {
-    error_of(s, who, &po(query), vars).await["extensions"]["code"]
+    s.error(&who.auth(), &po(query), vars).await["extensions"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("an error code for {query}"))
         .to_owned()
-}
-
-/// Asserts `err` is BAD_USER_INPUT naming `field`.
-fn assert_bad_input(err: &Value, field: &[&str]) {
-    assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
-    assert_eq!(err["extensions"]["field"], json!(field), "{err}");
 }
 
 async fn create(s: &TestServer, who: &Session, input: Value) -> Value {
@@ -352,13 +305,13 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     .await;
 
     // Below the supplier's minimum: refused, and nothing is made.
-    let err = error_of(
-        &s,
-        &practice,
-        &po(CREATE),
-        json!({ "i": order_input(&supplier, &[(&sundry, 5), (&lens, 3)]) }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(CREATE),
+            json!({ "i": order_input(&supplier, &[(&sundry, 5), (&lens, 3)]) }),
+        )
+        .await;
     assert_bad_input(&err, &["input", "lines", "0", "quantity"]);
     assert!(orders_of(&s, &practice).await.is_empty());
 
@@ -457,9 +410,8 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     assert!(order["submittedAt"].is_string(), "{order}");
     // Submitted once: again is refused.
     assert_eq!(
-        error_of(
-            &s,
-            &practice,
+        s.error(
+            &practice.auth(),
             &po(SUBMIT),
             json!({ "id": order["id"], "v": order["version"] })
         )
@@ -522,9 +474,8 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     );
     // Nothing arrives before the supplier has accepted.
     assert_eq!(
-        error_of(
-            &s,
-            &practice,
+        s.error(
+            &practice.auth(),
             &po(RECEIVE),
             receipt(&order, &[(0, 1)], None)
         )
@@ -568,13 +519,13 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
 
     // More than ordered, without saying so: refused, and nothing of the receipt stays
     // (not even its first, acceptable line).
-    let err = error_of(
-        &s,
-        &practice,
-        &po(RECEIVE),
-        receipt(&order, &[(1, 3), (0, 13)], None),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(RECEIVE),
+            receipt(&order, &[(1, 3), (0, 13)], None),
+        )
+        .await;
     assert_bad_input(&err, &["lines", "1", "quantity"]);
     let unchanged = one(&s, &practice, &order["id"]).await;
     assert_eq!(unchanged["version"], 4, "{unchanged}");
@@ -621,13 +572,13 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     );
 
     // Received: nothing more arrives for it, even with allowOverReceipt.
-    let err = error_of(
-        &s,
-        &practice,
-        &po(RECEIVE),
-        receipt(&order, &[(1, 1)], Some(true)),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(RECEIVE),
+            receipt(&order, &[(1, 1)], Some(true)),
+        )
+        .await;
     assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
     assert_eq!(movements(&s, &practice, json!({})).await.len(), 3);
     // The supplier sees where it stands.
@@ -838,13 +789,13 @@ async fn rejected_and_cancelled_orders() {
         )
         .await["createProduct"]
         .clone();
-    let err = error_of(
-        &s,
-        &practice,
-        &po(CREATE),
-        json!({ "i": order_input(&supplier, &[(&lens, 1), (&sundry, 10)]) }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(CREATE),
+            json!({ "i": order_input(&supplier, &[(&lens, 1), (&sundry, 10)]) }),
+        )
+        .await;
     assert_bad_input(&err, &["input", "lines", "1", "catalogItemId"]);
     assert!(orders_of(&s, &practice).await.is_empty());
     assert_eq!(
@@ -869,13 +820,13 @@ async fn rejected_and_cancelled_orders() {
     )
     .await;
     for reason in ["", "   "] {
-        let err = error_of(
-            &s,
-            &supplier,
-            &po(REJECT),
-            json!({ "id": rejected["id"], "v": rejected["version"], "r": reason }),
-        )
-        .await;
+        let err = s
+            .error(
+                &supplier.auth(),
+                &po(REJECT),
+                json!({ "id": rejected["id"], "v": rejected["version"], "r": reason }),
+            )
+            .await;
         assert_bad_input(&err, &["reason"]);
     }
     assert_eq!(
@@ -998,13 +949,13 @@ async fn rejected_and_cancelled_orders() {
     )
     .await;
     let accepted = acknowledge(&s, &supplier, &accepted, "SO-77").await;
-    let err = error_of(
-        &s,
-        &practice,
-        &po(CANCEL),
-        json!({ "id": accepted["id"], "v": accepted["version"] }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(CANCEL),
+            json!({ "id": accepted["id"], "v": accepted["version"] }),
+        )
+        .await;
     assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
     assert_eq!(
         one(&s, &practice, &accepted["id"]).await["status"],
@@ -1053,13 +1004,13 @@ async fn rejected_and_cancelled_orders() {
     .await;
     let strangers_item = create_item(&s, &stranger, sundry_item("FB-CLOTH-01")).await;
     let to_stranger = order_input(&stranger, &[(&strangers_item, 10)]);
-    let err = error_of(
-        &s,
-        &practice,
-        &po(CREATE),
-        json!({ "i": to_stranger.clone() }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(CREATE),
+            json!({ "i": to_stranger.clone() }),
+        )
+        .await;
     assert_bad_input(&err, &["input", "supplierId"]);
     // A connection asked for but not answered is not enough.
     s.ok(
@@ -1068,56 +1019,58 @@ async fn rejected_and_cancelled_orders() {
         json!({ "c": cid(&stranger) }),
     )
     .await;
-    let err = error_of(&s, &practice, &po(CREATE), json!({ "i": to_stranger })).await;
+    let err = s
+        .error(&practice.auth(), &po(CREATE), json!({ "i": to_stranger }))
+        .await;
     assert_bad_input(&err, &["input", "supplierId"]);
     // A connected lab is not a supplier.
     let lab = listed_company(&s, &pa, "Clearview Lens Lab", "LAB", json!({})).await;
     ils_tests::connect(&s, &practice, &lab).await;
-    let err = error_of(
-        &s,
-        &practice,
-        &po(CREATE),
-        json!({ "i": order_input(&lab, &[(&sundry, 10)]) }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(CREATE),
+            json!({ "i": order_input(&lab, &[(&sundry, 10)]) }),
+        )
+        .await;
     assert_bad_input(&err, &["input", "supplierId"]);
     // Nor an item of another supplier on an order to this one.
-    let err = error_of(
-        &s,
-        &practice,
-        &po(CREATE),
-        json!({ "i": order_input(&supplier, &[(&strangers_item, 10)]) }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(CREATE),
+            json!({ "i": order_input(&supplier, &[(&strangers_item, 10)]) }),
+        )
+        .await;
     assert_bad_input(&err, &["input", "lines", "0", "catalogItemId"]);
     // Nor one item twice, nor two currencies on one order.
-    let err = error_of(
-        &s,
-        &practice,
-        &po(CREATE),
-        json!({ "i": order_input(&supplier, &[(&sundry, 10), (&sundry, 20)]) }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(CREATE),
+            json!({ "i": order_input(&supplier, &[(&sundry, 10), (&sundry, 20)]) }),
+        )
+        .await;
     assert_bad_input(&err, &["input", "lines", "1", "catalogItemId"]);
     let mut in_euros = lens_item("AV-DAILY-300");
     in_euros["currency"] = json!("EUR");
     let euro_item = create_item(&s, &supplier, in_euros).await;
-    let err = error_of(
-        &s,
-        &practice,
-        &po(CREATE),
-        json!({ "i": order_input(&supplier, &[(&sundry, 10), (&euro_item, 1)]) }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(CREATE),
+            json!({ "i": order_input(&supplier, &[(&sundry, 10), (&euro_item, 1)]) }),
+        )
+        .await;
     assert_bad_input(&err, &["input", "lines", "1", "catalogItemId"]);
     // Nor an order without lines.
-    let err = error_of(
-        &s,
-        &practice,
-        &po(CREATE),
-        json!({ "i": order_input(&supplier, &[]) }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(CREATE),
+            json!({ "i": order_input(&supplier, &[]) }),
+        )
+        .await;
     assert_bad_input(&err, &["input", "lines"]);
 
     // STAFF of the practice neither create nor send orders (nor withdraw them).
@@ -1170,22 +1123,22 @@ async fn rejected_and_cancelled_orders() {
         json!({ "id": link["id"] }),
     )
     .await;
-    let err = error_of(
-        &s,
-        &practice,
-        &po(SUBMIT),
-        json!({ "id": draft["id"], "v": draft["version"] }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(SUBMIT),
+            json!({ "id": draft["id"], "v": draft["version"] }),
+        )
+        .await;
     assert_bad_input(&err, &["id"]);
     assert!(one(&s, &supplier, &draft["id"]).await.is_null());
-    let err = error_of(
-        &s,
-        &practice,
-        &po(CREATE),
-        json!({ "i": order_input(&supplier, &both) }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(CREATE),
+            json!({ "i": order_input(&supplier, &both) }),
+        )
+        .await;
     assert_bad_input(&err, &["input", "supplierId"]);
     // Anonymous callers get nothing.
     let (_, body) = s
@@ -1273,13 +1226,13 @@ async fn a_system_draft_waits_for_a_person() {
     assert!(inbox_of(&s, &supplier).await.is_empty());
 
     // It is not sent before a person approved it.
-    let err = error_of(
-        &s,
-        &practice,
-        &po(SUBMIT),
-        json!({ "id": order["id"], "v": order["version"] }),
-    )
-    .await;
+    let err = s
+        .error(
+            &practice.auth(),
+            &po(SUBMIT),
+            json!({ "id": order["id"], "v": order["version"] }),
+        )
+        .await;
     assert_bad_input(&err, &["id"]);
     assert!(inbox_of(&s, &supplier).await.is_empty());
 

@@ -171,7 +171,7 @@ pub struct Product(pub product::Model);
 
 impl Product {
     fn attributes(&self) -> Option<Attributes> {
-        Category::parse(&self.0.category).and_then(|c| Attributes::from_json(c, &self.0.attributes))
+        Attributes::stored(&self.0.category, &self.0.attributes)
     }
     fn money(&self, units: Option<i64>) -> Option<Money> {
         units.map(|u| Money {
@@ -208,28 +208,16 @@ impl Product {
         self.money(self.0.price_units)
     }
     async fn frame(&self) -> Option<FrameAttributes> {
-        match self.attributes() {
-            Some(Attributes::Frame(a)) => Some(a),
-            _ => None,
-        }
+        self.attributes().and_then(Attributes::frame)
     }
     async fn spectacle_lens(&self) -> Option<SpectacleLensAttributes> {
-        match self.attributes() {
-            Some(Attributes::SpectacleLens(a)) => Some(a),
-            _ => None,
-        }
+        self.attributes().and_then(Attributes::spectacle_lens)
     }
     async fn lens_blank(&self) -> Option<LensBlankAttributes> {
-        match self.attributes() {
-            Some(Attributes::LensBlank(a)) => Some(a),
-            _ => None,
-        }
+        self.attributes().and_then(Attributes::lens_blank)
     }
     async fn contact_lens(&self) -> Option<ContactLensAttributes> {
-        match self.attributes() {
-            Some(Attributes::ContactLens(a)) => Some(a),
-            _ => None,
-        }
+        self.attributes().and_then(Attributes::contact_lens)
     }
     async fn reorder_point(&self) -> Option<i64> {
         self.0.reorder_point

@@ -334,6 +334,44 @@ impl Attributes {
         json.unwrap_or_else(|_| "{}".to_owned())
     }
 
+    /// Reads the attributes a row stores beside its category code (`FRAME`, …); `None`
+    /// when either does not read.
+    pub fn stored(category: &str, json: &str) -> Option<Attributes> {
+        Category::parse(category).and_then(|c| Self::from_json(c, json))
+    }
+
+    /// The frame block, when these are a frame's.
+    pub fn frame(self) -> Option<FrameAttributes> {
+        match self {
+            Self::Frame(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The spectacle lens block, when these are a spectacle lens's.
+    pub fn spectacle_lens(self) -> Option<SpectacleLensAttributes> {
+        match self {
+            Self::SpectacleLens(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The lens blank block, when these are a lens blank's.
+    pub fn lens_blank(self) -> Option<LensBlankAttributes> {
+        match self {
+            Self::LensBlank(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The contact lens block, when these are a contact lens's.
+    pub fn contact_lens(self) -> Option<ContactLensAttributes> {
+        match self {
+            Self::ContactLens(a) => Some(a),
+            _ => None,
+        }
+    }
+
     /// Reads attributes stored by [`Attributes::to_json`] for an item of `category`;
     /// `None` if the JSON does not fit that category.
     pub fn from_json(category: Category, json: &str) -> Option<Attributes> {

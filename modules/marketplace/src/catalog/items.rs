@@ -35,7 +35,7 @@ pub struct CatalogItem(pub item::Model);
 
 impl CatalogItem {
     fn attributes(&self) -> Option<Attributes> {
-        Category::parse(&self.0.category).and_then(|c| Attributes::from_json(c, &self.0.attributes))
+        Attributes::stored(&self.0.category, &self.0.attributes)
     }
 }
 
@@ -82,31 +82,19 @@ impl CatalogItem {
     }
     /// Set for frames.
     async fn frame(&self) -> Option<FrameAttributes> {
-        match self.attributes() {
-            Some(Attributes::Frame(a)) => Some(a),
-            _ => None,
-        }
+        self.attributes().and_then(Attributes::frame)
     }
     /// Set for spectacle lenses.
     async fn spectacle_lens(&self) -> Option<SpectacleLensAttributes> {
-        match self.attributes() {
-            Some(Attributes::SpectacleLens(a)) => Some(a),
-            _ => None,
-        }
+        self.attributes().and_then(Attributes::spectacle_lens)
     }
     /// Set for lens blanks.
     async fn lens_blank(&self) -> Option<LensBlankAttributes> {
-        match self.attributes() {
-            Some(Attributes::LensBlank(a)) => Some(a),
-            _ => None,
-        }
+        self.attributes().and_then(Attributes::lens_blank)
     }
     /// Set for contact lenses.
     async fn contact_lens(&self) -> Option<ContactLensAttributes> {
-        match self.attributes() {
-            Some(Attributes::ContactLens(a)) => Some(a),
-            _ => None,
-        }
+        self.attributes().and_then(Attributes::contact_lens)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
