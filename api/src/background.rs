@@ -3,15 +3,11 @@
 //! carries events and wake-ups between replicas.
 
 use crate::config::Config;
-use ils_backbone::Backbone;
+use crate::modules::ModuleList;
 use ils_backbone::mail::Mailer;
 use ils_backbone::webhooks::WebhookSettings;
-use ils_inventory::Inventory;
 use ils_kernel::jobs::{Registry, Resources, WorkerConfig, run_scheduler, run_workers};
-use ils_kernel::{Bus, Db, Module};
-use ils_marketplace::Marketplace;
-use ils_orders::Orders;
-use ils_tenancy::Tenancy;
+use ils_kernel::{Bus, Db};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -19,26 +15,7 @@ use tokio_util::task::TaskTracker;
 
 /// Every module's job kinds, event handlers and schedules.
 pub fn registry() -> Registry {
-    let mut r = Registry::with_builtins();
-    for kind in Tenancy::jobs()
-        .into_iter()
-        .chain(Backbone::jobs())
-        .chain(Marketplace::jobs())
-        .chain(Orders::jobs())
-        .chain(Inventory::jobs())
-    {
-        r.add(kind);
-    }
-    for s in Tenancy::schedules()
-        .into_iter()
-        .chain(Backbone::schedules())
-        .chain(Marketplace::schedules())
-        .chain(Orders::schedules())
-        .chain(Inventory::schedules())
-    {
-        r.schedule(s);
-    }
-    r
+    crate::schema::Modules::registry()
 }
 
 pub fn webhook_settings(config: &Config) -> anyhow::Result<WebhookSettings> {

@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::server;
-use ils_kernel::jobs::{NOOP, NewJob, WorkerConfig, run_workers};
+use ils_kernel::jobs::{NewJob, WorkerConfig, run_workers};
 use std::time::{Duration, Instant};
 
 pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<()> {
@@ -24,8 +24,7 @@ pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<
         ils_kernel::jobs::enqueue_system_many(
             &db,
             (0..n).map(|i| {
-                NewJob::new(NOOP, serde_json::json!({}))
-                    .key(format!("bench:{run}:{}", enqueued + i))
+                NewJob::of(&ils_kernel::jobs::Noop {}).key(format!("bench:{run}:{}", enqueued + i))
             }),
         )
         .await
@@ -53,7 +52,7 @@ pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<
     ));
     // Progress: the no-op jobs still queued or running (this bench's and any left over).
     loop {
-        let left = ils_kernel::jobs::count_unfinished(&db, NOOP)
+        let left = ils_kernel::jobs::count_unfinished(&db, ils_kernel::jobs::NOOP)
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         if left == 0 {
@@ -83,7 +82,7 @@ pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<
 /// which must change nothing; then the file with every price changed (every row an update). A benchmark, not a test: release mode, a throwaway database.
 pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
     use ils_entity::data_import;
-    use ils_kernel::{Actor, Role, TenantContext};
+    use ils_kernel::{Role, TenantContext};
     use ils_tenancy::model::CompanyType;
     use ils_tenancy::service::auth::{SignUp, sign_up};
     let err = |e: ils_kernel::AppError| anyhow::anyhow!("{e:?}");
@@ -108,13 +107,13 @@ pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
     )
     .await
     .map_err(err)?;
-    let ctx = TenantContext {
-        company_id: session.user.company_id,
-        actor: Actor::User(session.user.id),
-        roles: vec![Role::CompanyAdmin],
-        platform_admin: false,
-        persisted_only: false,
-    };
+    #[allow(clippy::disallowed_methods)] // the bench acts as the admin it just signed up
+    let ctx = TenantContext::for_user(
+        session.user.company_id,
+        session.user.id,
+        vec![Role::CompanyAdmin],
+        false,
+    );
     let passes = [
         ("first import", bench_csv(rows, 0)),
         ("same file again", bench_csv(rows, 0)),
@@ -206,7 +205,7 @@ pub async fn inventory(
     samples: usize,
 ) -> anyhow::Result<()> {
     use ils_entity::{product, stock_balance, stock_location, stock_movement};
-    use ils_kernel::{Actor, Role, TenantContext};
+    use ils_kernel::{Role, TenantContext};
     use ils_tenancy::model::CompanyType;
     use ils_tenancy::service::auth::{SignUp, sign_up};
     use sea_orm::ActiveValue::Set;
@@ -234,13 +233,13 @@ pub async fn inventory(
     .await
     .map_err(err)?;
     let company = session.user.company_id.expect("a company");
-    let ctx = TenantContext {
-        company_id: Some(company),
-        actor: Actor::User(session.user.id),
-        roles: vec![Role::CompanyAdmin],
-        platform_admin: false,
-        persisted_only: false,
-    };
+    #[allow(clippy::disallowed_methods)] // the bench acts as the admin it just signed up
+    let ctx = TenantContext::for_user(
+        Some(company),
+        session.user.id,
+        vec![Role::CompanyAdmin],
+        false,
+    );
     // The seed: products, one location, the ledger and its balances.
     let started = Instant::now();
     let now = chrono::Utc::now();

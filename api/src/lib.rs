@@ -10,6 +10,8 @@ pub mod credentials;
 pub mod db;
 pub mod extension;
 pub mod metrics;
+pub mod modules;
+pub mod node;
 pub mod playground;
 pub mod redis_bus;
 pub mod redis_throttle;
@@ -19,3 +21,11 @@ pub mod server;
 pub mod state;
 pub mod transport;
 pub mod ws;
+
+/// What `modules!` expands to refers to these, so a crate using the macro needs no more
+/// than `ils-api` and `async-graphql`.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_graphql;
+    pub use ils_kernel::Module;
+}

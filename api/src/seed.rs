@@ -3,7 +3,7 @@
 
 use crate::playground::DemoLogin;
 use ils_entity::{company, user};
-use ils_kernel::{Actor, AppResult, Db, Role, TenantContext};
+use ils_kernel::{AppResult, Db, Role, TenantContext};
 use ils_tenancy::model::{CompanyStatus, CompanyType, PLATFORM_ADMIN_ROLE, UserStatus};
 use ils_tenancy::service::auth::{SignUp, sign_up};
 use ils_tenancy::tokens::TokenSettings;
@@ -101,13 +101,12 @@ pub async fn seed_if_empty(db: &Db, tokens: &TokenSettings) -> AppResult<bool> {
             )
             .await?;
             tx.commit().await?;
-            admins.push(TenantContext {
-                company_id: Some(c.id),
-                actor: Actor::User(s.user.id),
-                roles: vec![Role::CompanyAdmin],
-                platform_admin: false,
-                persisted_only: false,
-            });
+            admins.push(TenantContext::for_user(
+                Some(c.id),
+                s.user.id,
+                vec![Role::CompanyAdmin],
+                false,
+            ));
         }
     }
     if let [practice, lab, supplier] = admins.as_slice() {
@@ -180,7 +179,7 @@ async fn seed_marketplace(
             "We would like to order frames and contact lenses.",
         ),
     ] {
-        let partner_id = partner.company_id.unwrap_or_default();
+        let partner_id = partner.company_id().unwrap_or_default();
         let asked = connections::request(db, practice, partner_id, Some(message.into())).await?;
         connections::respond(db, partner, asked.row.id, true).await?;
     }

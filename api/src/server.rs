@@ -86,7 +86,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         }
         demo_logins = seed::demo_logins();
     }
-    let schema = schema::builder(&Protections::from(&config))
+    let schema = schema::platform_builder(&Protections::from(&config))
         .data(db.clone())
         .data(tokens.clone())
         .data(throttle)

@@ -302,7 +302,7 @@ pub async fn post(
                 return refused;
             }
         };
-        let member = !caller.is_anonymous() && caller.company_id.is_some();
+        let member = !caller.is_anonymous() && caller.company_id().is_some();
         tenant = Some(caller);
         if member {
             app.config.max_upload_bytes.max(app.config.max_body_bytes)
@@ -459,7 +459,7 @@ async fn execute(
             Err(refused) => return refused,
         },
     };
-    if tenant.persisted_only {
+    if tenant.is_persisted_only() {
         // Persisted operations are not stored yet, so such a key can run nothing ad hoc.
         return refuse(
             media,

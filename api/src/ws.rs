@@ -108,7 +108,7 @@ fn watch_credential(
             }
         });
     }
-    let (Actor::ApiKey { id, .. }, Some(key)) = (&tenant.actor, api_key) else {
+    let (Actor::ApiKey { id, .. }, Some(key)) = (&tenant.actor(), api_key) else {
         return;
     };
     let wanted = ils_kernel::id::encode(ils_tenancy::graphql::types::API_KEY, *id).0;
@@ -125,8 +125,12 @@ fn watch_credential(
         loop {
             let still_valid = tokio::select! {
                 ev = events.recv() => match ev {
-                    Ok(ev) => !(ev.event_type == <ils_tenancy::events::ApiKeyRevoked as ils_kernel::DomainEvent>::TYPE
-                        && ev.data.get("apiKeyId").and_then(|v| v.as_str()) == Some(wanted.as_str())),
+                    Ok(ev) => match ev.decode::<ils_tenancy::events::ApiKeyRevoked>() {
+                        Ok(Some(revoked)) => revoked.api_key_id.as_str() != wanted,
+                        Ok(None) => true,
+                        // An event this release cannot read: ask the database.
+                        Err(_) => key_valid().await,
+                    },
                     // Missed events: ask the database.
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => key_valid().await,
                     Err(_) => return,
@@ -206,12 +210,12 @@ pub async fn handler(
                 {
                     return Err(async_graphql::Error::new("authentication required"));
                 }
-                if tenant.persisted_only {
+                if tenant.is_persisted_only() {
                     return Err(async_graphql::Error::new(
                         "this API key may run persisted operations only",
                     ));
                 }
-                if let Some(company) = tenant.company_id {
+                if let Some(company) = tenant.company_id() {
                     match app.sockets.try_open(company, app.config.ws_max_per_company) {
                         Some(s) => {
                             *init_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);

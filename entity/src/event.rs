@@ -18,6 +18,8 @@ pub struct Model {
     /// The event's JSON payload.
     #[sea_orm(column_type = "Text")]
     pub data: String,
+    /// The version of the payload's shape (its serde type's `VERSION`).
+    pub version: i32,
     pub occurred_at: DateTimeUtc,
     pub dispatched_at: Option<DateTimeUtc>,
 }

@@ -11,6 +11,8 @@ pub struct Model {
     pub kind: String,
     #[sea_orm(column_type = "Text")]
     pub payload: String,
+    /// The version of the payload's shape (its serde type's `VERSION`).
+    pub version: i32,
     /// QUEUED, RUNNING, SUCCEEDED, DEAD or DISCARDED.
     pub state: String,
     /// Higher runs first.

@@ -15,6 +15,7 @@ mod m0007_order_files;
 mod m0008_inventory;
 mod m0009_data_imports;
 mod m0010_one_open_count;
+mod m0011_payload_versions;
 pub mod rls;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_inventory::Migration),
             Box::new(m0009_data_imports::Migration),
             Box::new(m0010_one_open_count::Migration),
+            Box::new(m0011_payload_versions::Migration),
         ]
     }
 }

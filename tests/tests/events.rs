@@ -4,7 +4,8 @@
 //! through Redis.
 #![allow(clippy::disallowed_methods)] // the tests read the outbox below the guard on purpose
 
-use ils_kernel::{DomainEvent, TenantContext};
+use ils_kernel::DomainEvent;
+use ils_kernel::system::act_for;
 use ils_tests::receiver::Receiver;
 use ils_tests::ws;
 use ils_tests::{Session, TestServer, company_uuid, create_key, email, fresh_database, redis_url};
@@ -202,7 +203,7 @@ async fn the_types_filter_selects_exact_types_and_families() {
 }
 
 /// An event only these tests emit.
-#[derive(Serialize)]
+#[derive(Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ProbeEvent {
     marker: String,
@@ -216,13 +217,11 @@ impl DomainEvent for ProbeEvent {
 /// marker for `company`; returns the marker.
 async fn probe_sentinel(s: &TestServer, company: Uuid) -> String {
     let marker = format!("sentinel-{}", Uuid::new_v4().simple());
-    let tx = s
-        .server
-        .state
-        .db
-        .tenant(&TenantContext::system_for(Some(company)))
+    let db = &s.server.state.db;
+    let ctx = act_for(db, company, "tests.probe", "emit a sentinel event")
         .await
-        .expect("a transaction");
+        .expect("a context");
+    let tx = db.tenant(&ctx).await.expect("a transaction");
     tx.emit(
         &ProbeEvent {
             marker: marker.clone(),
@@ -246,7 +245,9 @@ async fn events_of_a_rolled_back_transaction_are_never_delivered() {
     .await;
 
     let db = &s.server.state.db;
-    let ctx = TenantContext::system_for(Some(company));
+    let ctx = act_for(db, company, "tests.probe", "emit an event and roll back")
+        .await
+        .expect("a context");
     let tx = db.tenant(&ctx).await.expect("a transaction");
     let rolled_back = tx
         .emit(

@@ -1433,7 +1433,7 @@ async fn reconciliation_reports_drift_and_a_manager_approves_the_fix() {
         .unwrap();
     ils_kernel::jobs::enqueue_system(
         &s.server.state.db,
-        ils_kernel::NewJob::new(ils_inventory::reconcile::RECONCILE_ALL, json!({})),
+        ils_kernel::NewJob::of(&ils_inventory::reconcile::ReconcileAll {}),
     )
     .await
     .unwrap();

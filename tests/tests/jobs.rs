@@ -5,11 +5,11 @@
 #![allow(clippy::disallowed_methods)] // the tests read the jobs table below the guard
 
 use ils_entity::job;
+use ils_kernel::Db;
 use ils_kernel::jobs::{
     self, JobError, JobKind, JobRun, NewJob, Registry, Resources, Schedule, WorkerConfig, claim,
     enqueue_system, handler, run_scheduler, run_workers,
 };
-use ils_kernel::{Db, TenantContext};
 use ils_tests::receiver::Receiver;
 use ils_tests::{Session, TestServer, company_uuid, email, eventually, nodes, staff_of};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -131,7 +131,7 @@ async fn a_job_whose_worker_died_runs_again_after_its_lease() {
 
     // While a lease holds, nobody else gets the job (the lease is far longer than the test).
     assert!(
-        enqueue_system(&db, NewJob::new("test.held", json!({})))
+        enqueue_system(&db, NewJob::untyped("test.held", json!({})))
             .await
             .unwrap()
     );
@@ -147,7 +147,7 @@ async fn a_job_whose_worker_died_runs_again_after_its_lease() {
 
     // Once a lease expires, the job runs again.
     assert!(
-        enqueue_system(&db, NewJob::new("test.once", json!({ "n": 1 })))
+        enqueue_system(&db, NewJob::untyped("test.once", json!({ "n": 1 })))
             .await
             .unwrap()
     );
@@ -204,7 +204,7 @@ async fn two_workers_run_fifty_jobs_each_exactly_once() {
     let mut ids = vec![];
     for n in 0..50 {
         assert!(
-            enqueue_system(&db, NewJob::new("test.count", json!({ "n": n })))
+            enqueue_system(&db, NewJob::untyped("test.count", json!({ "n": n })))
                 .await
                 .unwrap()
         );
@@ -261,7 +261,7 @@ async fn a_failing_job_is_retried_with_backoff_then_dead() {
     let reg = Arc::new(reg);
     let db = s.server.state.db.clone().with_registry(reg.clone());
     assert!(
-        enqueue_system(&db, NewJob::new("test.fail", json!({})))
+        enqueue_system(&db, NewJob::untyped("test.fail", json!({})))
             .await
             .unwrap()
     );
@@ -298,7 +298,7 @@ async fn run_at_priority_and_idempotency_keys() {
     // Not before its time: a job due in an hour is not claimed now…
     let at = chrono::Utc::now() + chrono::Duration::hours(1);
     assert!(
-        enqueue_system(&db, NewJob::new("test.later", json!({})).run_at(at))
+        enqueue_system(&db, NewJob::untyped("test.later", json!({})).run_at(at))
             .await
             .unwrap()
     );
@@ -310,7 +310,7 @@ async fn run_at_priority_and_idempotency_keys() {
     // …and a job due in a second is claimed once it is due, not before.
     let at = chrono::Utc::now() + chrono::Duration::seconds(1);
     assert!(
-        enqueue_system(&db, NewJob::new("test.soon", json!({})).run_at(at))
+        enqueue_system(&db, NewJob::untyped("test.soon", json!({})).run_at(at))
             .await
             .unwrap()
     );
@@ -337,7 +337,7 @@ async fn run_at_priority_and_idempotency_keys() {
         assert!(
             enqueue_system(
                 &db,
-                NewJob::new("test.prio", json!({ "tag": tag })).priority(p)
+                NewJob::untyped("test.prio", json!({ "tag": tag })).priority(p)
             )
             .await
             .unwrap()
@@ -356,7 +356,7 @@ async fn run_at_priority_and_idempotency_keys() {
     assert!(
         enqueue_system(
             &db,
-            NewJob::new("test.key", json!({ "n": 1 })).key("once-only")
+            NewJob::untyped("test.key", json!({ "n": 1 })).key("once-only")
         )
         .await
         .unwrap()
@@ -364,7 +364,7 @@ async fn run_at_priority_and_idempotency_keys() {
     assert!(
         !enqueue_system(
             &db,
-            NewJob::new("test.key", json!({ "n": 2 })).key("once-only")
+            NewJob::untyped("test.key", json!({ "n": 2 })).key("once-only")
         )
         .await
         .unwrap(),
@@ -385,7 +385,7 @@ async fn cron_schedules_make_one_job_per_occurrence_even_with_two_schedulers() {
     reg.schedule(Schedule {
         name: "tick",
         cron: "*/1 * * * * *",
-        job: || NewJob::new("test.tick", json!({})),
+        job: || NewJob::untyped("test.tick", json!({})),
     });
     let reg = Arc::new(reg);
     let db = s.server.state.db.clone().with_registry(reg.clone());
@@ -487,15 +487,15 @@ async fn job_admin_over_graphql_is_per_company() {
     let enqueue_for = |company: Uuid, job: NewJob| {
         let db = db.clone();
         async move {
-            let tx = db
-                .tenant(&TenantContext::system_for(Some(company)))
+            let ctx = ils_kernel::system::act_for(&db, company, "tests.enqueue", "enqueue a job")
                 .await
-                .expect("tx");
+                .expect("a context");
+            let tx = db.tenant(&ctx).await.expect("tx");
             assert!(tx.enqueue(job).await.expect("enqueue"));
             tx.commit().await.expect("commit");
         }
     };
-    enqueue_for(ca, NewJob::new("test.fail", json!({}))).await;
+    enqueue_for(ca, NewJob::untyped("test.fail", json!({}))).await;
     // Only the failing kind is worked on: it dies at once (one attempt).
     let mut only_fail = Registry::default();
     only_fail.add(failing);
@@ -505,9 +505,9 @@ async fn job_admin_over_graphql_is_per_company() {
     wait_all(&db, "test.fail", 1, jobs::DEAD).await;
     stop.cancel();
     w.await.unwrap();
-    enqueue_for(ca, NewJob::new("noop", json!({ "n": 1 })).priority(3)).await;
-    enqueue_for(ca, NewJob::new("noop", json!({ "n": 2 }))).await;
-    enqueue_for(cb, NewJob::new("noop", json!({ "n": 3 }))).await;
+    enqueue_for(ca, NewJob::untyped("noop", json!({ "n": 1 })).priority(3)).await;
+    enqueue_for(ca, NewJob::untyped("noop", json!({ "n": 2 }))).await;
+    enqueue_for(cb, NewJob::untyped("noop", json!({ "n": 3 }))).await;
 
     let sa = stats(&s, &a).await;
     assert_eq!(sa["QUEUED"], 2, "{sa:?}");

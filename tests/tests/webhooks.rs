@@ -663,7 +663,7 @@ async fn the_prune_job_drops_deliveries_past_their_retention() {
     }
     ils_kernel::jobs::enqueue_system(
         &s.server.state.db,
-        ils_kernel::NewJob::new("webhook.prune", json!({})),
+        ils_kernel::NewJob::of(&ils_backbone::webhooks::PruneDeliveries {}),
     )
     .await
     .unwrap();

@@ -39,6 +39,14 @@ impl ils_kernel::Module for Backbone {
             mail::send_kind(),
         ]
     }
+
+    fn tables() -> Vec<ils_kernel::module::Table> {
+        use ils_entity::*;
+        vec![
+            ils_kernel::module::Table::of::<webhook_endpoint::Entity>(),
+            ils_kernel::module::Table::of::<webhook_delivery::Entity>(),
+        ]
+    }
 }
 
 /// The tenant context and database of a resolver.

@@ -76,8 +76,7 @@ pub fn send_kind() -> JobKind {
     JobKind::new(
         SEND_MAIL,
         handler(|run: JobRun| async move {
-            let mail: Mail = serde_json::from_value(run.payload.clone())
-                .map_err(|e| JobError::permanent(format!("not a mail payload: {e}")))?;
+            let mail: Mail = run.payload()?;
             run.resources.need::<Mailer>()?.send(&mail).await
         }),
     )

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use ils_entity::{webhook_delivery, webhook_endpoint};
 use ils_kernel::authz::require_role;
-use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, backoff_delay, handler};
+use ils_kernel::jobs::{JobError, JobKind, JobPayload, JobRun, NewJob, backoff_delay, handler};
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::pagination::paginate;
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx, id};
@@ -625,10 +625,29 @@ async fn change_endpoint(
     Ok(endpoint)
 }
 
+/// One delivery's attempts.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+pub struct Deliver {
+    pub delivery_id: Uuid,
+}
+
+impl JobPayload for Deliver {
+    const KIND: &'static str = DELIVER;
+}
+
+ils_kernel::empty_job_payload!(
+    /// Prunes old deliveries.
+    PruneDeliveries,
+    PRUNE
+);
+
 fn deliver_job(delivery: Uuid, series: &str, max_attempts: i32) -> NewJob {
-    NewJob::new(DELIVER, serde_json::json!({ "deliveryId": delivery }))
-        .key(format!("{DELIVER}:{delivery}:{series}"))
-        .max_attempts(max_attempts)
+    NewJob::of(&Deliver {
+        delivery_id: delivery,
+    })
+    .key(format!("{DELIVER}:{delivery}:{series}"))
+    .max_attempts(max_attempts)
 }
 
 pub const PRUNE: &str = "webhook.prune";
@@ -663,7 +682,7 @@ pub fn prune_schedule() -> ils_kernel::jobs::Schedule {
     ils_kernel::jobs::Schedule {
         name: "webhook-deliveries",
         cron: "41 3 * * *",
-        job: || NewJob::new(PRUNE, serde_json::json!({})),
+        job: || NewJob::of(&PruneDeliveries {}),
     }
 }
 
@@ -683,10 +702,15 @@ pub fn fanout_kind() -> JobKind {
             })
             .to_string();
             for company in &ev.audience {
-                let tx = run
-                    .db
-                    .tenant(&TenantContext::system_for(Some(*company)))
-                    .await?;
+                #[allow(clippy::disallowed_methods)] // each company's own endpoints
+                let ctx = ils_kernel::system::act_for(
+                    &run.db,
+                    *company,
+                    "webhooks.fanout",
+                    "deliver an event to the company's webhook endpoints",
+                )
+                .await?;
+                let tx = run.db.tenant(&ctx).await?;
                 let endpoints = tx
                     .select::<webhook_endpoint::Entity>()
                     .filter(webhook_endpoint::Column::Enabled.eq(true))
@@ -745,12 +769,7 @@ pub fn deliver_kind() -> JobKind {
         DELIVER,
         handler(|run: JobRun| async move {
             let settings = run.resources.need::<WebhookSettings>()?.clone();
-            let did: Uuid = run
-                .payload
-                .get("deliveryId")
-                .and_then(|v| v.as_str())
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| JobError::permanent("no deliveryId"))?;
+            let did = run.payload::<Deliver>()?.delivery_id;
             let tenant = run.tenant();
             // Read, then let go of the database while the receiver answers.
             let tx = run.db.tenant(&tenant).await?;
@@ -876,13 +895,8 @@ pub fn deliver_kind() -> JobKind {
     // A last attempt that died without recording (its worker stopped, it timed out) still
     // leaves the delivery DEAD in the log, like its job.
     .on_dead(handler(|run: JobRun| async move {
-        let did: Option<Uuid> = run.payload["payload"]["deliveryId"]
-            .as_str()
-            .and_then(|s| s.parse().ok());
-        let Some(did) = did else {
-            return Ok(());
-        };
-        let error = run.payload["error"].as_str().unwrap_or("failed").to_owned();
+        let did = run.payload::<Deliver>()?.delivery_id;
+        let error = run.dead_error().unwrap_or("failed").to_owned();
         let tx = run.db.tenant(&run.tenant()).await?;
         tx.update_many::<webhook_delivery::Entity>(
             vec![

@@ -54,6 +54,14 @@ impl ils_kernel::Module for Inventory {
     /// Low stock and purchase events reach clients through the events subscription.
     type Subscription = InventorySubscription;
 
+    fn node_types() -> Vec<ils_kernel::node::NodeType> {
+        node::node_types()
+    }
+
+    fn fetch_nodes(req: ils_kernel::node::NodeRequest<'_>) -> ils_kernel::node::NodeFetch<'_> {
+        Box::pin(node::fetch_many(req))
+    }
+
     fn jobs() -> Vec<ils_kernel::JobKind> {
         vec![
             reconcile::reconcile_kind(),
@@ -64,5 +72,21 @@ impl ils_kernel::Module for Inventory {
 
     fn schedules() -> Vec<ils_kernel::jobs::Schedule> {
         vec![reconcile::reconcile_schedule()]
+    }
+
+    fn tables() -> Vec<ils_kernel::module::Table> {
+        use ils_entity::*;
+        vec![
+            ils_kernel::module::Table::of::<stock_location::Entity>(),
+            ils_kernel::module::Table::of::<product::Entity>(),
+            ils_kernel::module::Table::of::<stock_balance::Entity>(),
+            ils_kernel::module::Table::of::<stock_movement::Entity>(),
+            ils_kernel::module::Table::of::<inventory_settings::Entity>(),
+            ils_kernel::module::Table::of::<purchase_order::Entity>(),
+            ils_kernel::module::Table::of::<purchase_order_line::Entity>(),
+            ils_kernel::module::Table::of::<stock_count::Entity>(),
+            ils_kernel::module::Table::of::<stock_count_line::Entity>(),
+            ils_kernel::module::Table::of::<stock_discrepancy::Entity>(),
+        ]
     }
 }

@@ -4,92 +4,75 @@ use crate::import::{IMPORT, ProductImport, Products};
 use crate::products::{PRODUCT, Product};
 use crate::purchasing::{PURCHASE_ORDER, PurchaseOrder};
 use ils_entity::{product, purchase_order, purchase_order_line};
-use ils_kernel::{AppResult, Db, TenantContext};
+use ils_kernel::AppResult;
+use ils_kernel::node::{AnyNode, Found, NodeRequest, NodeType};
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
-use uuid::Uuid;
 
-#[derive(Clone)]
-#[allow(clippy::large_enum_variant)] // short-lived resolver values; boxing buys nothing
-pub enum InventoryNode {
-    Product(Product),
-    PurchaseOrder(PurchaseOrder),
-    Import(ProductImport),
+pub const TYPES: [&str; 3] = [PRODUCT, PURCHASE_ORDER, IMPORT];
+
+/// The node types this module resolves.
+pub fn node_types() -> Vec<NodeType> {
+    vec![
+        NodeType::of::<Product>(),
+        NodeType::of::<PurchaseOrder>(),
+        NodeType::of::<ProductImport>(),
+    ]
 }
 
 /// The rows named by (type, id), in the order asked; `None` where a row does not exist or
 /// is not the caller's.
-pub async fn fetch_many(
-    db: &Db,
-    ctx: &TenantContext,
-    ids: &[(String, Uuid)],
-) -> AppResult<Vec<Option<InventoryNode>>> {
-    let mut out: Vec<Option<InventoryNode>> = ids.iter().map(|_| None).collect();
-    let wanted = |ty: &str| -> Vec<Uuid> {
-        ids.iter()
-            .filter(|(t, _)| t == ty)
-            .map(|(_, id)| *id)
-            .collect()
-    };
-    let (products, orders, imports) = (wanted(PRODUCT), wanted(PURCHASE_ORDER), wanted(IMPORT));
-    if (products.is_empty() && orders.is_empty() && imports.is_empty()) || ctx.company_id.is_none()
-    {
-        return Ok(out);
+pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>> {
+    if !req.asks_for(&TYPES) || req.tenant.company_id().is_none() {
+        return Ok(req.none_found());
     }
-    let tx = db.tenant(ctx).await?;
-    let mut found = Vec::new();
+    let (products, orders, imports) = (
+        req.ids_of(PRODUCT),
+        req.ids_of(PURCHASE_ORDER),
+        req.ids_of(IMPORT),
+    );
+    let tx = req.db.tenant(req.tenant).await?;
+    let mut found = Found::default();
     if !products.is_empty() {
-        found = tx
+        for p in tx
             .select::<product::Entity>()
             .filter(product::Column::Id.is_in(products))
             .all(tx.conn())
-            .await?;
+            .await?
+        {
+            found.insert(PRODUCT, p.id, Product(p));
+        }
     }
-    let mut found_orders = Vec::new();
-    let mut lines = Vec::new();
     if !orders.is_empty() {
-        found_orders = tx
+        let found_orders = tx
             .select::<purchase_order::Entity>()
             .filter(purchase_order::Column::Id.is_in(orders.clone()))
             .all(tx.conn())
             .await?;
-        lines = tx
+        let lines = tx
             .select::<purchase_order_line::Entity>()
             .filter(purchase_order_line::Column::OrderId.is_in(orders))
             .order_by_asc(purchase_order_line::Column::Id)
             .all(tx.conn())
             .await?;
+        for row in found_orders {
+            let order_lines = lines
+                .iter()
+                .filter(|l| l.order_id == row.id)
+                .cloned()
+                .collect();
+            found.insert(
+                PURCHASE_ORDER,
+                row.id,
+                PurchaseOrder {
+                    row,
+                    lines: order_lines,
+                },
+            );
+        }
     }
-    let found_imports = ils_marketplace::imports::by_ids::<Products>(&tx, imports).await?;
+    for i in ils_marketplace::imports::by_ids::<Products>(&tx, imports).await? {
+        found.insert(IMPORT, i.0.id, i);
+    }
     tx.commit().await?;
-    for (slot, (ty, id)) in out.iter_mut().zip(ids) {
-        *slot = match ty.as_str() {
-            PRODUCT => found
-                .iter()
-                .find(|p| p.id == *id)
-                .cloned()
-                .map(|p| InventoryNode::Product(Product(p))),
-            PURCHASE_ORDER => found_orders
-                .iter()
-                .find(|o| o.id == *id)
-                .cloned()
-                .map(|row| {
-                    let order_lines = lines
-                        .iter()
-                        .filter(|l| l.order_id == row.id)
-                        .cloned()
-                        .collect();
-                    InventoryNode::PurchaseOrder(PurchaseOrder {
-                        row,
-                        lines: order_lines,
-                    })
-                }),
-            IMPORT => found_imports
-                .iter()
-                .find(|i| i.0.id == *id)
-                .cloned()
-                .map(InventoryNode::Import),
-            _ => None,
-        };
-    }
-    Ok(out)
+    Ok(req.answer(found))
 }

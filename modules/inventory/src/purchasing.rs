@@ -27,7 +27,7 @@ use ils_tenancy::model::CompanyType;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -53,7 +53,7 @@ ils_kernel::string_enum!(
 );
 
 /// What every purchase order event says.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct PurchaseOrderChange {
     pub purchase_order_id: ID,
@@ -126,7 +126,10 @@ impl PurchaseOrderLine {
     }
     /// The buyer's product the line is received as (the buyer only).
     async fn product_id(&self, ctx: &Context<'_>) -> Option<ID> {
-        let me = ctx.data::<TenantContext>().ok().and_then(|t| t.company_id);
+        let me = ctx
+            .data::<TenantContext>()
+            .ok()
+            .and_then(|t| t.company_id());
         (me == Some(self.0.company_id)).then(|| id::encode(PRODUCT, self.0.product_id))
     }
     async fn sku(&self) -> &str {
@@ -180,7 +183,10 @@ impl PurchaseOrder {
         &self.row.supplier_name
     }
     async fn location_id(&self, ctx: &Context<'_>) -> Option<ID> {
-        let me = ctx.data::<TenantContext>().ok().and_then(|t| t.company_id);
+        let me = ctx
+            .data::<TenantContext>()
+            .ok()
+            .and_then(|t| t.company_id());
         (me == Some(self.row.company_id)).then(|| id::encode(LOCATION, self.row.location_id))
     }
     async fn lines(&self) -> Vec<PurchaseOrderLine> {
@@ -480,7 +486,15 @@ pub async fn system_draft(
     company: Uuid,
     input: PurchaseOrderInput,
 ) -> AppResult<PurchaseOrder> {
-    create_draft(db, &TenantContext::system_for(Some(company)), input, true).await
+    #[allow(clippy::disallowed_methods)] // the draft is the company's own, waiting for approval
+    let ctx = ils_kernel::system::act_for(
+        db,
+        company,
+        "inventory.system_draft",
+        "draft a purchase order for a person to approve",
+    )
+    .await?;
+    create_draft(db, &ctx, input, true).await
 }
 
 /// Applies one status change on the version the caller saw, with extra columns; CONFLICT

@@ -25,6 +25,17 @@ pub const DISCREPANCY: &str = "StockDiscrepancy";
 pub const RECONCILE: &str = "inventory.reconcile";
 pub const RECONCILE_ALL: &str = "inventory.reconcile_all";
 
+ils_kernel::empty_job_payload!(
+    /// One company's reconciliation (the job's company).
+    Reconcile,
+    RECONCILE
+);
+ils_kernel::empty_job_payload!(
+    /// Enqueues every company's reconciliation.
+    ReconcileAll,
+    RECONCILE_ALL
+);
+
 ils_kernel::string_enum!(DiscrepancyStatus { Open = "OPEN", Approved = "APPROVED", Resolved = "RESOLVED" });
 
 ils_kernel::domain_event!(DiscrepancyFound, "inventory.discrepancy_found", admins_only: false {
@@ -351,10 +362,12 @@ pub fn reconcile_kind() -> JobKind {
     JobKind::new(
         RECONCILE,
         handler(|run: JobRun| async move {
-            let company = run
-                .company_id
-                .ok_or_else(|| JobError::permanent("a reconciliation names its company"))?;
-            reconcile(&run.db, &TenantContext::system_for(Some(company))).await?;
+            if run.company_id.is_none() {
+                return Err(JobError::permanent("a reconciliation names its company"));
+            }
+            // The job was enqueued for this company (by `reconcile_all` or a manager): it
+            // acts in the job's own context.
+            reconcile(&run.db, &run.tenant()).await?;
             Ok(())
         }),
     )
@@ -382,8 +395,7 @@ pub fn reconcile_all_kind() -> JobKind {
             for company in companies {
                 tx.enqueue_for_company(
                     company,
-                    NewJob::new(RECONCILE, serde_json::json!({}))
-                        .key(format!("{RECONCILE}:{company}:{night}")),
+                    NewJob::of(&Reconcile {}).key(format!("{RECONCILE}:{company}:{night}")),
                 )
                 .await?;
             }
@@ -398,7 +410,7 @@ pub fn reconcile_schedule() -> Schedule {
     Schedule {
         name: "inventory-reconciliation",
         cron: "17 2 * * *",
-        job: || NewJob::new(RECONCILE_ALL, serde_json::json!({})),
+        job: || NewJob::of(&ReconcileAll {}),
     }
 }
 

@@ -21,7 +21,7 @@ pub struct AuditEntry {
 }
 
 fn row(ctx: &TenantContext, client: &ClientInfo, e: &AuditEntry) -> audit_entry::ActiveModel {
-    let (kind, user, key) = match ctx.actor {
+    let (kind, user, key) = match ctx.actor() {
         Actor::User(u) => ("USER", Some(u), None),
         Actor::ApiKey { id, created_by } => ("API_KEY", Some(created_by), Some(id)),
         Actor::System => ("SYSTEM", None, None),
@@ -30,7 +30,7 @@ fn row(ctx: &TenantContext, client: &ClientInfo, e: &AuditEntry) -> audit_entry:
     let cap = |s: &Option<String>, n: usize| s.as_ref().map(|v| v.chars().take(n).collect());
     audit_entry::ActiveModel {
         id: Set(Uuid::now_v7()),
-        company_id: Set(ctx.company_id),
+        company_id: Set(ctx.company_id()),
         actor_kind: Set(kind.into()),
         actor_user_id: Set(user),
         actor_api_key_id: Set(key),

@@ -15,14 +15,14 @@ pub fn require_member(ctx: &TenantContext) -> AppResult<Uuid> {
     if ctx.is_anonymous() {
         return Err(AppError::unauthenticated());
     }
-    ctx.company_id
+    ctx.company_id()
         .ok_or_else(|| AppError::forbidden("only company members may do this"))
 }
 
 /// The acting company, when the actor currently holds `role` in it.
 pub async fn require_role(tx: &Tx, ctx: &TenantContext, role: Role) -> AppResult<Uuid> {
     let company = require_member(ctx)?;
-    let holds = match ctx.actor {
+    let holds = match ctx.actor() {
         // An API key's role was read from its row when the request authenticated.
         Actor::ApiKey { .. } => ctx.has_role(role),
         Actor::User(id) => {
@@ -43,14 +43,14 @@ pub async fn require_role(tx: &Tx, ctx: &TenantContext, role: Role) -> AppResult
 
 /// Passes only a platform admin whose account is still active.
 pub async fn require_platform_admin(tx: &Tx, ctx: &TenantContext) -> AppResult<()> {
-    let Actor::User(id) = ctx.actor else {
+    let Actor::User(id) = ctx.actor() else {
         return Err(if ctx.is_anonymous() {
             AppError::unauthenticated()
         } else {
             AppError::forbidden("only platform admins may do this")
         });
     };
-    if !ctx.platform_admin || !current_user(tx, id).await?.is_platform_admin {
+    if !ctx.is_platform_admin() || !current_user(tx, id).await?.is_platform_admin {
         return Err(AppError::forbidden("only platform admins may do this"));
     }
     Ok(())
@@ -68,7 +68,7 @@ async fn current_user(tx: &Tx, id: Uuid) -> AppResult<user::Model> {
 /// A company admin (for their own company's rows) or a platform admin (for every
 /// company's, where the table's policy lets the platform see them).
 pub async fn require_admin_or_platform(tx: &Tx, ctx: &TenantContext) -> AppResult<()> {
-    if ctx.platform_admin {
+    if ctx.is_platform_admin() {
         require_platform_admin(tx, ctx).await
     } else {
         require_role(tx, ctx, Role::CompanyAdmin).await.map(|_| ())
@@ -78,7 +78,7 @@ pub async fn require_admin_or_platform(tx: &Tx, ctx: &TenantContext) -> AppResul
 /// A person (not an API key) who currently holds `role`: team and key management create
 /// people and credentials that outlive any key, so a key may not do them.
 pub async fn require_user_role(tx: &Tx, ctx: &TenantContext, role: Role) -> AppResult<Uuid> {
-    if matches!(ctx.actor, Actor::ApiKey { .. }) {
+    if matches!(ctx.actor(), Actor::ApiKey { .. }) {
         return Err(AppError::forbidden(
             "API keys cannot manage the team or other keys; sign in as a person",
         ));
@@ -89,7 +89,7 @@ pub async fn require_user_role(tx: &Tx, ctx: &TenantContext, role: Role) -> AppR
 /// The acting company, when the actor currently holds one of `roles` in it.
 pub async fn require_any_role(tx: &Tx, ctx: &TenantContext, roles: &[Role]) -> AppResult<Uuid> {
     let company = require_member(ctx)?;
-    let holds = match ctx.actor {
+    let holds = match ctx.actor() {
         Actor::ApiKey { .. } => roles.iter().any(|r| ctx.has_role(*r)),
         Actor::User(id) => {
             let me = current_user(tx, id).await?;

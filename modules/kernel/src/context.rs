@@ -29,7 +29,7 @@ impl Role {
 }
 
 /// Who is acting.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Actor {
     Anonymous,
     User(Uuid),
@@ -42,15 +42,17 @@ pub enum Actor {
 }
 
 /// Everything the data layer needs to know about the caller of one request. Built once by
-/// `api` from the credentials presented; domain crates only read it.
+/// the credential flows (`for_user`, `for_api_key`: banned by clippy elsewhere); domain
+/// crates only read it. Background work acting for a company gets its context from
+/// `ils_kernel::system::act_for`, which names who acts and why in the audit log.
 #[derive(Clone, Debug)]
 pub struct TenantContext {
-    pub company_id: Option<Uuid>,
-    pub actor: Actor,
-    pub roles: Vec<Role>,
-    pub platform_admin: bool,
+    company_id: Option<Uuid>,
+    actor: Actor,
+    roles: Vec<Role>,
+    platform_admin: bool,
     /// An API key limited to persisted operations.
-    pub persisted_only: bool,
+    persisted_only: bool,
 }
 
 impl TenantContext {
@@ -64,13 +66,74 @@ impl TenantContext {
         }
     }
 
-    /// The context of background work for `company` (no person, no roles).
-    pub fn system_for(company: Option<Uuid>) -> Self {
+    /// A signed-in user: a member of `company` with `roles`, or (with no company) the
+    /// platform operator when `platform_admin`.
+    pub fn for_user(
+        company: Option<Uuid>,
+        user: Uuid,
+        roles: Vec<Role>,
+        platform_admin: bool,
+    ) -> Self {
+        TenantContext {
+            company_id: company,
+            actor: Actor::User(user),
+            roles,
+            platform_admin: platform_admin && company.is_none(),
+            persisted_only: false,
+        }
+    }
+
+    /// An API key of `company`, made by `created_by`, acting with `roles`.
+    pub fn for_api_key(
+        company: Uuid,
+        key: Uuid,
+        created_by: Uuid,
+        roles: Vec<Role>,
+        persisted_only: bool,
+    ) -> Self {
+        TenantContext {
+            company_id: Some(company),
+            actor: Actor::ApiKey {
+                id: key,
+                created_by,
+            },
+            roles,
+            platform_admin: false,
+            persisted_only,
+        }
+    }
+
+    /// The context of background work for `company` (no person, no roles). Kernel only:
+    /// a job's own company (`JobRun::tenant`), or `system::act_for`, which audits it.
+    pub(crate) fn system_for(company: Option<Uuid>) -> Self {
         TenantContext {
             company_id: company,
             actor: Actor::System,
             ..TenantContext::anonymous()
         }
+    }
+
+    /// The acting company, if any.
+    pub fn company_id(&self) -> Option<Uuid> {
+        self.company_id
+    }
+
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    /// The platform operator (never a member of a company at the same time).
+    pub fn is_platform_admin(&self) -> bool {
+        self.platform_admin
+    }
+
+    /// An API key limited to persisted operations.
+    pub fn is_persisted_only(&self) -> bool {
+        self.persisted_only
     }
 
     pub fn is_anonymous(&self) -> bool {

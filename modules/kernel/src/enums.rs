@@ -46,7 +46,7 @@ macro_rules! string_enum {
 #[macro_export]
 macro_rules! domain_event {
     ($name:ident, $ty:literal, admins_only: $admins:literal { $($field:ident : $t:ty),* $(,)? }) => {
-        #[derive(serde::Serialize, Debug, Clone)]
+        #[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
         #[serde(rename_all = "camelCase")]
         pub struct $name { $(pub $field: $t),* }
         impl $crate::DomainEvent for $name {
@@ -55,7 +55,7 @@ macro_rules! domain_event {
         }
     };
     ($name:ident, $ty:literal, admins_only: $admins:literal, $payload:ty) => {
-        #[derive(serde::Serialize, Debug, Clone)]
+        #[derive(serde::Serialize, serde::Deserialize, Debug, Clone)]
         pub struct $name(pub $payload);
         impl $crate::DomainEvent for $name {
             const TYPE: &'static str = $ty;

@@ -11,18 +11,27 @@ use chrono::{DateTime, Utc};
 use ils_entity::event;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 /// A typed domain event. `TYPE` is its stable name (`connection.accepted`); the value is
-/// serialised as the event's `data`.
-pub trait DomainEvent: Serialize {
+/// serialised as the event's `data`, and read back with `Event::decode`.
+pub trait DomainEvent: Serialize + DeserializeOwned {
     const TYPE: &'static str;
+    /// The version of `data`'s shape; raise it when the shape changes incompatibly. A
+    /// consumer decodes only the version it knows.
+    const VERSION: i32 = 1;
     /// Only the audience's company admins may see it (team and credential events: an
     /// invitee's address, a new API key); others see every event of their company.
     const ADMINS_ONLY: bool = false;
+}
+
+/// The type and data version an event of `E` is recorded with.
+pub fn signature<E: DomainEvent>() -> (&'static str, i32) {
+    (E::TYPE, E::VERSION)
 }
 
 /// An event as delivered.
@@ -39,11 +48,59 @@ pub struct Event {
     /// Only the audience's company admins may see it.
     #[serde(default)]
     pub admins_only: bool,
+    /// The version of `data`'s shape (its type's `DomainEvent::VERSION`).
+    #[serde(default = "first_version")]
+    pub version: i32,
     pub data: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
 }
 
+fn first_version() -> i32 {
+    1
+}
+
 impl Event {
+    /// The event's data as `E`, when the event is of `E`'s type (`None` for another type).
+    /// Data of another version than `E::VERSION`, or not of `E`'s shape, is an error that
+    /// names the event: a consumer never acts on a payload it misread.
+    pub fn decode<E: DomainEvent>(&self) -> AppResult<Option<E>> {
+        self.decode_as(&[signature::<E>()])
+    }
+
+    /// The data of an event of any type in `family` (types sharing one payload, such as
+    /// every order event), read as `P`: `None` for an event of another type; an error for
+    /// one of the family at a version other than its signature's, or not of `P`'s shape.
+    pub fn decode_as<P: DeserializeOwned>(
+        &self,
+        family: &[(&'static str, i32)],
+    ) -> AppResult<Option<P>> {
+        let Some((_, version)) = family.iter().find(|(t, _)| *t == self.event_type) else {
+            return Ok(None);
+        };
+        if self.version != *version {
+            return Err(AppError::internal(format!(
+                "event {} ({}) has data version {}; this release reads version {version}",
+                self.id, self.event_type, self.version
+            )));
+        }
+        serde_json::from_value(self.data.clone())
+            .map(Some)
+            .map_err(|e| {
+                AppError::internal(format!(
+                    "event {} ({}) does not fit its type: {e}",
+                    self.id, self.event_type
+                ))
+            })
+    }
+
+    /// `decode_as` for a live stream: a misread event is logged and skipped.
+    pub fn read_as<P: DeserializeOwned>(&self, family: &[(&'static str, i32)]) -> Option<P> {
+        self.decode_as(family)
+            .inspect_err(|e| tracing::warn!(error = ?e, "an event could not be read"))
+            .ok()
+            .flatten()
+    }
+
     /// Whether a member of `company` (an admin or not) may see it.
     pub fn visible_to(&self, company: Uuid, admin: bool) -> bool {
         self.audience.contains(&company) && (admin || !self.admins_only)
@@ -62,6 +119,7 @@ impl Event {
             audience: serde_json::from_str(&row.audience)
                 .map_err(|e| AppError::internal(format!("bad event audience: {e}")))?,
             admins_only: row.admins_only,
+            version: row.version,
             data: serde_json::from_str(&row.data)
                 .map_err(|e| AppError::internal(format!("bad event data: {e}")))?,
             occurred_at: row.occurred_at,
@@ -126,6 +184,7 @@ impl Tx {
             company_id: Set(self.scope().company()),
             audience: Set(serde_json::to_string(&audience).unwrap_or_else(|_| "[]".into())),
             admins_only: Set(E::ADMINS_ONLY),
+            version: Set(E::VERSION),
             data: Set(data),
             occurred_at: Set(Utc::now()),
             dispatched_at: Set(None),
@@ -268,7 +327,7 @@ pub async fn dispatch_once(
         for kind in registry.handlers_for(&ev.event_type) {
             let payload = serde_json::to_value(&ev)
                 .map_err(|e| AppError::internal(format!("event not serialisable: {e}")))?;
-            jobs.push(NewJob::new(kind, payload).key(format!("{kind}:{}", ev.id)));
+            jobs.push(NewJob::untyped(kind, payload).key(format!("{kind}:{}", ev.id)));
         }
         live.push(ev);
     }
@@ -345,6 +404,7 @@ mod tests {
             company_id: None,
             audience,
             admins_only: false,
+            version: 1,
             data: serde_json::json!({}),
             occurred_at: Utc::now(),
         };
@@ -370,6 +430,7 @@ mod tests {
             company_id: None,
             audience: vec![],
             admins_only: false,
+            version: 1,
             data: serde_json::json!({"a": 1}),
             occurred_at: Utc::now(),
         };

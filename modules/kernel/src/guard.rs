@@ -51,10 +51,10 @@ pub struct Scope {
 impl Scope {
     pub fn of(ctx: &TenantContext) -> Scope {
         Scope {
-            company: ctx.company_id,
+            company: ctx.company_id(),
             // Only a signed-in user has "own rows"; an API key acts for its company alone.
             user: ctx.user_id(),
-            platform: ctx.platform_admin,
+            platform: ctx.is_platform_admin(),
             ..Scope::default()
         }
     }

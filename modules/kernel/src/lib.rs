@@ -15,8 +15,10 @@ pub mod id;
 pub mod jobs;
 pub mod mail;
 pub mod module;
+pub mod node;
 pub mod pagination;
 pub mod policy;
+pub mod system;
 pub mod throttle;
 
 pub use context::{Actor, ClientInfo, Role, TenantContext};

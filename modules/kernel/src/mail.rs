@@ -2,7 +2,7 @@
 //! transaction of the write that calls for it, and the mail job (backbone module) sends it
 //! by SMTP or writes it to the mail folder.
 
-use crate::jobs::NewJob;
+use crate::jobs::{JobPayload, NewJob};
 use crate::{AppResult, Tx};
 use serde::{Deserialize, Serialize};
 
@@ -16,16 +16,18 @@ pub struct Mail {
     pub text: String,
 }
 
+impl JobPayload for Mail {
+    const KIND: &'static str = SEND_MAIL;
+}
+
 /// Sends `mail` once the transaction commits.
 pub async fn send_later(tx: &Tx, mail: &Mail) -> AppResult<()> {
-    let payload = serde_json::to_value(mail).unwrap_or_default();
-    tx.enqueue(NewJob::new(SEND_MAIL, payload)).await?;
+    tx.enqueue(NewJob::of(mail)).await?;
     Ok(())
 }
 
 /// [`send_later`], at most once for `key`: a retried job that mails again cannot send
 /// the same message twice.
 pub async fn send_once(tx: &Tx, mail: &Mail, key: &str) -> AppResult<bool> {
-    let payload = serde_json::to_value(mail).unwrap_or_default();
-    tx.enqueue(NewJob::new(SEND_MAIL, payload).key(key)).await
+    tx.enqueue(NewJob::of(mail).key(key)).await
 }

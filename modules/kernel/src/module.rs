@@ -1,16 +1,45 @@
 use crate::jobs::{JobKind, Schedule};
-use async_graphql::{ObjectType, SubscriptionType};
+use crate::node::{NodeFetch, NodeRequest, NodeType};
+use crate::policy::Guarded;
+use async_graphql::registry::{MetaType, Registry};
+use async_graphql::{Context, ObjectType, Response, SubscriptionType};
+use futures_util::Stream;
+use std::borrow::Cow;
+use std::pin::Pin;
 
-/// What a domain crate hands the server. `api` merges every module's parts into one schema
-/// (`MergedObject` / `MergedSubscription`) and every module's job kinds, event handlers and
-/// schedules into one registry; a new domain is one crate, one line in the merge and one
-/// line in the module list.
+/// What a domain crate hands the server, all in one place: its GraphQL roots, the object
+/// types it resolves from a global ID, its tenant tables, its job kinds (a kind with
+/// `on_events` is an event handler) and its schedules. `api` lists every module once (`modules!` in
+/// `api/src/schema.rs`) and takes each part from there; a new domain is its crate, its
+/// Cargo dependency and one line in that list.
 pub trait Module: Send + Sync + 'static {
     /// A short name for logs and metrics.
     const NAME: &'static str;
     type Query: ObjectType + Default + 'static;
     type Mutation: ObjectType + Default + 'static;
+    /// `NoSubscription` for a module without subscriptions.
     type Subscription: SubscriptionType + Default + 'static;
+
+    /// The object types this module resolves by global ID; `api` makes each implement
+    /// the `Node` interface.
+    fn node_types() -> Vec<NodeType> {
+        Vec::new()
+    }
+
+    /// Loads the objects of this module's node types named in `req` through the guard,
+    /// one slot per ID (`None` for the IDs of other modules, of missing rows and of rows
+    /// the caller may not see).
+    fn fetch_nodes(req: NodeRequest<'_>) -> NodeFetch<'_> {
+        let none = req.none_found();
+        Box::pin(async move { Ok(none) })
+    }
+
+    /// The tenant tables this module owns, each behind its guard policy (`Table::of`
+    /// compiles only for an entity with one). The row-level-security test checks every
+    /// one of them on PostgreSQL, and that no tenant table is left without a module.
+    fn tables() -> Vec<Table> {
+        Vec::new()
+    }
 
     /// The module's job kinds; a kind with `on_events` also handles those events.
     fn jobs() -> Vec<JobKind> {
@@ -21,4 +50,68 @@ pub trait Module: Send + Sync + 'static {
     fn schedules() -> Vec<Schedule> {
         Vec::new()
     }
+}
+
+/// The subscription root of a module that has none. Unlike async-graphql's
+/// `EmptySubscription`, it answers no field (rather than every field with an error), so
+/// merged with other modules' roots it leaves their fields to them.
+#[derive(Default, Clone, Copy)]
+pub struct NoSubscription;
+
+impl SubscriptionType for NoSubscription {
+    fn type_name() -> Cow<'static, str> {
+        Cow::Borrowed("NoSubscription")
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        registry.create_subscription_type::<Self, _>(|_| MetaType::Object {
+            name: "NoSubscription".to_string(),
+            description: None,
+            fields: Default::default(),
+            cache_control: Default::default(),
+            extends: false,
+            shareable: false,
+            resolvable: true,
+            keys: None,
+            visible: None,
+            inaccessible: false,
+            interface_object: false,
+            tags: Default::default(),
+            is_subscription: true,
+            rust_typename: Some(std::any::type_name::<Self>()),
+            directive_invocations: Default::default(),
+            requires_scopes: Default::default(),
+        })
+    }
+
+    fn create_field_stream<'a>(
+        &'a self,
+        _ctx: &'a Context<'_>,
+    ) -> Option<Pin<Box<dyn Stream<Item = Response> + Send + 'a>>> {
+        None
+    }
+}
+
+/// A tenant table a module owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub name: &'static str,
+}
+
+impl Table {
+    /// The table of an entity that has a guard policy.
+    pub fn of<E: Guarded + Default>() -> Table {
+        Table {
+            name: E::default().table_name(),
+        }
+    }
+}
+
+/// The kernel's own tenant tables (the job queue and the audit log).
+pub fn kernel_tables() -> Vec<Table> {
+    use ils_entity::{audit_entry, job};
+    vec![
+        Table::of::<job::Entity>(),
+        Table::of::<audit_entry::Entity>(),
+    ]
 }

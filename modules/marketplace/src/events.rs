@@ -4,10 +4,10 @@
 
 use async_graphql::ID;
 use ils_kernel::domain_event;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What every connection event says: which connection, between whom, in which state now.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionChange {
     pub connection_id: ID,

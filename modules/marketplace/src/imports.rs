@@ -19,7 +19,7 @@ use futures_util::{Stream, StreamExt};
 use ils_entity::data_import as import;
 use ils_kernel::authz::require_member;
 use ils_kernel::files::Files;
-use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, handler};
+use ils_kernel::jobs::{JobError, JobKind, JobPayload, JobRun, NewJob, handler};
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Bus, Db, DomainEvent, TenantContext, Tx, id};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select};
@@ -334,15 +334,28 @@ fn progress<T: ImportTarget>(m: &import::Model) -> AppResult<ImportProgress<T>> 
 }
 
 /// The import events: one type per report kind, named by the target.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(transparent, bound = "")]
 struct Progressed<T: ImportTarget>(ImportProgress<T>);
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(transparent, bound = "")]
 struct Completed<T: ImportTarget>(ImportProgress<T>);
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(transparent, bound = "")]
 struct Failed<T: ImportTarget>(ImportProgress<T>);
+
+impl<T: ImportTarget> ImportProgress<T> {
+    /// What an import event of `T` reports; `None` for other events (and for one this
+    /// release cannot read, which is logged).
+    fn of(ev: &ils_kernel::Event) -> Option<ImportProgress<T>> {
+        use ils_kernel::events::signature;
+        ev.read_as(&[
+            signature::<Progressed<T>>(),
+            signature::<Completed<T>>(),
+            signature::<Failed<T>>(),
+        ])
+    }
+}
 
 impl<T: ImportTarget> DomainEvent for Progressed<T> {
     const TYPE: &'static str = T::PROGRESS_EVENT;
@@ -482,11 +495,8 @@ pub async fn start<T: ImportTarget>(
                 AppError::Conflict(_) => AppError::Conflict(T::BUSY.into()),
                 e => e,
             })?;
-        tx.enqueue(
-            NewJob::new(T::JOB, serde_json::json!({ "importId": id }))
-                .key(format!("{}:{id}", T::JOB)),
-        )
-        .await?;
+        tx.enqueue(NewJob::of(&ImportJob::<T>::new(id)).key(format!("{}:{id}", T::JOB)))
+            .await?;
         tx.commit().await?;
         Ok::<_, AppError>(row)
     }
@@ -524,9 +534,7 @@ pub async fn watch<T: ImportTarget>(
     let first = read_progress::<T>(db, tenant, row_id).await?;
     let wanted = first.import_id.clone();
     let updates = live.filter_map(move |ev| {
-        let p = serde_json::from_value::<ImportProgress<T>>(ev.data.clone())
-            .ok()
-            .filter(|p| p.import_id == wanted);
+        let p = ImportProgress::<T>::of(&ev).filter(|p| p.import_id == wanted);
         async move { p }
     });
     let state = Watch {
@@ -605,29 +613,42 @@ pub fn job_kind<T: ImportTarget>() -> JobKind {
         // A job that dies without reporting (a timeout, a panic, a stopped worker) must
         // not leave its import RUNNING for ever.
         .on_dead(handler(|run: JobRun| async move {
-            if let Some(id) = import_id(&run.payload["payload"]) {
-                fail::<T>(
-                    &run.db,
-                    &run.tenant(),
-                    id,
-                    "the import stopped on an internal error",
-                )
-                .await;
-            }
+            let id = run.payload::<ImportJob<T>>()?.import_id;
+            fail::<T>(
+                &run.db,
+                &run.tenant(),
+                id,
+                "the import stopped on an internal error",
+            )
+            .await;
             Ok(())
         }))
 }
 
-fn import_id(payload: &serde_json::Value) -> Option<Uuid> {
-    payload
-        .get("importId")
-        .and_then(|v| v.as_str())
-        .and_then(|s| Uuid::parse_str(s).ok())
+/// The payload of an import job of `T`: the import to run.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", bound = "")]
+pub struct ImportJob<T> {
+    pub import_id: Uuid,
+    #[serde(skip)]
+    target: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> ImportJob<T> {
+    pub fn new(import_id: Uuid) -> Self {
+        ImportJob {
+            import_id,
+            target: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: ImportTarget> JobPayload for ImportJob<T> {
+    const KIND: &'static str = T::JOB;
 }
 
 async fn run_import<T: ImportTarget>(run: JobRun) -> Result<(), JobError> {
-    let id = import_id(&run.payload)
-        .ok_or_else(|| JobError::permanent("payload without an importId"))?;
+    let id = run.payload::<ImportJob<T>>()?.import_id;
     let files = run.resources.need::<Files>()?.clone();
     let ctx = run.tenant();
     match import::<T>(&run.db, &ctx, &files, id).await {

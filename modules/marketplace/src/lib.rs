@@ -41,7 +41,25 @@ impl ils_kernel::Module for Marketplace {
     type Mutation = MarketplaceMutation;
     type Subscription = MarketplaceSubscription;
 
+    fn node_types() -> Vec<ils_kernel::node::NodeType> {
+        node::node_types()
+    }
+
+    fn fetch_nodes(req: ils_kernel::node::NodeRequest<'_>) -> ils_kernel::node::NodeFetch<'_> {
+        Box::pin(node::fetch_many(req))
+    }
+
     fn jobs() -> Vec<ils_kernel::JobKind> {
         vec![profile::sync_kind(), catalog::import::import_kind()]
+    }
+
+    fn tables() -> Vec<ils_kernel::module::Table> {
+        use ils_entity::*;
+        vec![
+            ils_kernel::module::Table::of::<marketplace_profile::Entity>(),
+            ils_kernel::module::Table::of::<trade_connection::Entity>(),
+            ils_kernel::module::Table::of::<catalog_item::Entity>(),
+            ils_kernel::module::Table::of::<data_import::Entity>(),
+        ]
     }
 }

@@ -6,44 +6,34 @@ use crate::catalog::items::{self, CatalogItem, ITEM};
 use crate::connections::{self, CONNECTION, TradeConnection};
 use crate::profile::{MarketplaceProfile, PROFILE};
 use ils_entity::marketplace_profile;
-use ils_kernel::{AppResult, Db, TenantContext};
+use ils_kernel::AppResult;
+use ils_kernel::node::{AnyNode, Found, NodeRequest, NodeType};
 use sea_orm::{ColumnTrait, QueryFilter};
-use std::collections::HashMap;
-use uuid::Uuid;
-
-#[derive(Clone)]
-pub enum MarketplaceNode {
-    Profile(MarketplaceProfile),
-    Connection(TradeConnection),
-    Item(CatalogItem),
-    Import(CatalogImport),
-}
 
 pub const TYPES: [&str; 4] = [PROFILE, CONNECTION, ITEM, IMPORT];
 
+/// The node types this module resolves.
+pub fn node_types() -> Vec<NodeType> {
+    vec![
+        NodeType::of::<MarketplaceProfile>(),
+        NodeType::of::<TradeConnection>(),
+        NodeType::of::<CatalogItem>(),
+        NodeType::of::<CatalogImport>(),
+    ]
+}
+
 /// The rows named by (type, id), in the order asked; `None` where a row does not exist or
-/// is not visible. One transaction and one query per type asked for.
-pub async fn fetch_many(
-    db: &Db,
-    ctx: &TenantContext,
-    ids: &[(String, Uuid)],
-) -> AppResult<Vec<Option<MarketplaceNode>>> {
-    let mut out: Vec<Option<MarketplaceNode>> = ids.iter().map(|_| None).collect();
-    let Some(me) = ctx.company_id else {
-        return Ok(out);
+/// is not visible.
+pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>> {
+    let Some(me) = req.tenant.company_id() else {
+        return Ok(req.none_found());
     };
-    if !ids.iter().any(|(t, _)| TYPES.contains(&t.as_str())) {
-        return Ok(out);
+    if !req.asks_for(&TYPES) {
+        return Ok(req.none_found());
     }
-    let wanted = |ty: &str| -> Vec<Uuid> {
-        ids.iter()
-            .filter(|(t, _)| t == ty)
-            .map(|(_, id)| *id)
-            .collect()
-    };
-    let tx = db.tenant(ctx).await?;
-    let mut found: HashMap<(&str, Uuid), MarketplaceNode> = HashMap::new();
-    let profiles = wanted(PROFILE);
+    let tx = req.db.tenant(req.tenant).await?;
+    let mut found = Found::default();
+    let profiles = req.ids_of(PROFILE);
     if !profiles.is_empty() {
         for p in tx
             .select::<marketplace_profile::Entity>()
@@ -51,27 +41,18 @@ pub async fn fetch_many(
             .all(tx.conn())
             .await?
         {
-            found.insert(
-                (PROFILE, p.company_id),
-                MarketplaceNode::Profile(MarketplaceProfile(p)),
-            );
+            found.insert(PROFILE, p.company_id, MarketplaceProfile(p));
         }
     }
-    for c in connections::by_ids(&tx, me, wanted(CONNECTION)).await? {
-        found.insert((CONNECTION, c.row.id), MarketplaceNode::Connection(c));
+    for c in connections::by_ids(&tx, me, req.ids_of(CONNECTION)).await? {
+        found.insert(CONNECTION, c.row.id, c);
     }
-    for i in items::by_ids(&tx, me, wanted(ITEM)).await? {
-        found.insert((ITEM, i.0.id), MarketplaceNode::Item(i));
+    for i in items::by_ids(&tx, me, req.ids_of(ITEM)).await? {
+        found.insert(ITEM, i.0.id, i);
     }
-    for i in crate::imports::by_ids::<Catalog>(&tx, wanted(IMPORT)).await? {
-        found.insert((IMPORT, i.0.id), MarketplaceNode::Import(i));
+    for i in crate::imports::by_ids::<Catalog>(&tx, req.ids_of(IMPORT)).await? {
+        found.insert(IMPORT, i.0.id, i);
     }
     tx.commit().await?;
-    for (slot, (ty, id)) in out.iter_mut().zip(ids) {
-        let key = TYPES.iter().find(|t| **t == ty.as_str());
-        if let Some(t) = key {
-            *slot = found.get(&(*t, *id)).cloned();
-        }
-    }
-    Ok(out)
+    Ok(req.answer(found))
 }

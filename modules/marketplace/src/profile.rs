@@ -437,7 +437,14 @@ async fn sync_from_event(run: JobRun) -> Result<(), JobError> {
 pub async fn refresh(db: &Db, company_id: Uuid) -> AppResult<()> {
     use ils_entity::trade_connection as conn;
     use sea_orm::sea_query::Expr;
-    let ctx = TenantContext::system_for(Some(company_id));
+    #[allow(clippy::disallowed_methods)] // a company's own copy, refreshed for the directory
+    let ctx = ils_kernel::system::act_for(
+        db,
+        company_id,
+        "marketplace.profile_sync",
+        "copy the company's name, type and status into its profile and connections",
+    )
+    .await?;
     let tx = db.tenant(&ctx).await?;
     let c = tx.get::<company::Entity>(company_id).await?;
     let found = tx

@@ -45,7 +45,26 @@ impl ils_kernel::Module for Orders {
     type Mutation = OrdersMutation;
     type Subscription = OrdersSubscription;
 
+    fn node_types() -> Vec<ils_kernel::node::NodeType> {
+        node::node_types()
+    }
+
+    fn fetch_nodes(req: ils_kernel::node::NodeRequest<'_>) -> ils_kernel::node::NodeFetch<'_> {
+        Box::pin(node::fetch_many(req))
+    }
+
     fn jobs() -> Vec<ils_kernel::JobKind> {
         vec![notify::mail_kind()]
+    }
+
+    fn tables() -> Vec<ils_kernel::module::Table> {
+        use ils_entity::*;
+        vec![
+            ils_kernel::module::Table::of::<patient::Entity>(),
+            ils_kernel::module::Table::of::<prescription::Entity>(),
+            ils_kernel::module::Table::of::<lab_turnaround::Entity>(),
+            ils_kernel::module::Table::of::<lens_order::Entity>(),
+            ils_kernel::module::Table::of::<order_status_change::Entity>(),
+        ]
     }
 }

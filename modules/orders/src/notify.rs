@@ -6,11 +6,11 @@
 //! active, to the practice's admins. It names the patient by reference only: mail is not
 //! a place for health data.
 
-use crate::orders::{ORDER, OrderStatus};
+use crate::orders::{ORDER, OrderChange, OrderStatus};
 use ils_entity::{lens_order as order, order_status_change as change, user};
 use ils_kernel::jobs::{JobError, JobKind, JobRun, handler};
 use ils_kernel::mail::{Mail, send_once};
-use ils_kernel::{AppResult, TenantContext, id};
+use ils_kernel::{AppResult, id};
 use ils_tenancy::graphql::types::COMPANY;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -32,11 +32,12 @@ const MAILED: [OrderStatus; 4] = [
 
 async fn mail_practice(run: JobRun) -> Result<(), JobError> {
     let event = run.event()?;
-    let field = |name: &str| event.data.get(name).and_then(|v| v.as_str());
-    let (Some(order_id), Some(practice), Some(status)) = (
-        field("orderId").and_then(|o| id::decode(ORDER, &o.into(), "orderId").ok()),
-        field("practiceId").and_then(|p| id::decode(COMPANY, &p.into(), "practiceId").ok()),
-        field("status").and_then(OrderStatus::parse),
+    let change = OrderChange::of(&event)
+        .ok_or_else(|| JobError::permanent("not an order event this release can read"))?;
+    let (Ok(order_id), Ok(practice), Some(status)) = (
+        id::decode(ORDER, &change.order_id, "orderId"),
+        id::decode(COMPANY, &change.practice_id, "practiceId"),
+        OrderStatus::parse(&change.status),
     ) else {
         return Err(JobError::permanent("an order event without its order"));
     };
@@ -48,7 +49,7 @@ async fn mail_practice(run: JobRun) -> Result<(), JobError> {
     if !wanted {
         return Ok(());
     }
-    let note = field("note").map(str::to_owned);
+    let note = change.note;
     send(&run, event.id, order_id, practice, status, note)
         .await
         .map_err(JobError::from)
@@ -62,7 +63,14 @@ async fn send(
     status: OrderStatus,
     note: Option<String>,
 ) -> AppResult<()> {
-    let ctx = TenantContext::system_for(Some(practice));
+    #[allow(clippy::disallowed_methods)] // mail goes to the practice's own people
+    let ctx = ils_kernel::system::act_for(
+        &run.db,
+        practice,
+        "orders.mail_practice",
+        "mail the practice about its order",
+    )
+    .await?;
     let tx = run.db.tenant(&ctx).await?;
     let row = tx.get::<order::Entity>(order_id).await?;
     let submitter = tx

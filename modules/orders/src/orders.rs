@@ -913,7 +913,7 @@ async fn history(
         lab_company_id: Set(row.lab_company_id),
         from_status: Set(from.map(|f| f.as_str().into())),
         to_status: Set(to.as_str().into()),
-        actor_company_id: Set(ctx.company_id),
+        actor_company_id: Set(ctx.company_id()),
         actor_user_id: Set(ctx.responsible_user()),
         note: Set(note),
         created_at: Set(Utc::now()),
@@ -928,7 +928,7 @@ ils_kernel::domain_event!(OrderShipped, "order.shipped", admins_only: false, Ord
 ils_kernel::domain_event!(OrderMeasured, "order.measurements_updated", admins_only: false, OrderChange);
 
 /// What every order event says.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderChange {
     pub order_id: ID,
@@ -941,6 +941,20 @@ pub struct OrderChange {
     /// reason, as in the order's history.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+impl OrderChange {
+    /// What an order event says, whichever of the order events it is; `None` for other
+    /// events (and for one this release cannot read, which is logged).
+    pub fn of(ev: &ils_kernel::Event) -> Option<OrderChange> {
+        use ils_kernel::events::signature;
+        ev.read_as(&[
+            signature::<OrderSubmitted>(),
+            signature::<OrderStatusChanged>(),
+            signature::<OrderShipped>(),
+            signature::<OrderMeasured>(),
+        ])
+    }
 }
 
 fn order_change(row: &order::Model, note: Option<&str>) -> OrderChange {
@@ -1572,14 +1586,9 @@ impl LensOrdersSubscription {
         let wanted = id.to_string();
         let changes = live.filter_map(move |ev| {
             // order.shipped repeats its status change's version: the version check drops it.
-            let change = (ev.data["orderId"].as_str() == Some(wanted.as_str()))
-                .then(|| {
-                    Some((
-                        OrderStatus::parse(ev.data["status"].as_str()?)?,
-                        ev.data["version"].as_i64()? as i32,
-                    ))
-                })
-                .flatten();
+            let change = OrderChange::of(&ev)
+                .filter(|c| c.order_id.as_str() == wanted)
+                .and_then(|c| Some((OrderStatus::parse(&c.status)?, c.version)));
             let (db, tenant) = (db.clone(), tenant.clone());
             async move {
                 let (status, version) = change?;

@@ -15,5 +15,24 @@ impl ils_kernel::Module for Tenancy {
     const NAME: &'static str = "tenancy";
     type Query = graphql::TenancyQuery;
     type Mutation = graphql::TenancyMutation;
-    type Subscription = async_graphql::EmptySubscription;
+    type Subscription = ils_kernel::module::NoSubscription;
+
+    fn node_types() -> Vec<ils_kernel::node::NodeType> {
+        graphql::node::node_types()
+    }
+
+    fn fetch_nodes(req: ils_kernel::node::NodeRequest<'_>) -> ils_kernel::node::NodeFetch<'_> {
+        Box::pin(graphql::node::fetch_many(req))
+    }
+
+    fn tables() -> Vec<ils_kernel::module::Table> {
+        use ils_entity::*;
+        vec![
+            ils_kernel::module::Table::of::<company::Entity>(),
+            ils_kernel::module::Table::of::<user::Entity>(),
+            ils_kernel::module::Table::of::<invitation::Entity>(),
+            ils_kernel::module::Table::of::<api_key::Entity>(),
+            ils_kernel::module::Table::of::<refresh_token::Entity>(),
+        ]
+    }
 }

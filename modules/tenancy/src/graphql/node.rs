@@ -2,74 +2,62 @@
 
 use super::types::{API_KEY, ApiKey, COMPANY, Company, INVITATION, Invitation, USER, User};
 use ils_entity::{api_key, company, invitation, user};
-use ils_kernel::{AppResult, Db, Guarded, Role, TenantContext, Tx};
+use ils_kernel::node::{AnyNode, Found, NodeRequest, NodeType};
+use ils_kernel::{AppResult, Guarded, Role, Tx};
 use sea_orm::{ColumnTrait, QueryFilter};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-pub enum TenancyNode {
-    User(User),
-    Company(Company),
-    Invitation(Invitation),
-    ApiKey(ApiKey),
-}
-
 pub const TYPES: [&str; 4] = [USER, COMPANY, INVITATION, API_KEY];
+
+/// The node types this module resolves.
+pub fn node_types() -> Vec<NodeType> {
+    vec![
+        NodeType::of::<User>(),
+        NodeType::of::<Company>(),
+        NodeType::of::<Invitation>(),
+        NodeType::of::<ApiKey>(),
+    ]
+}
 
 /// The rows named by global IDs (type name and row id), in the order asked: `None` where
 /// a row does not exist or is not visible to the caller (indistinguishable by design).
 /// One transaction, and one query per type asked for, however many IDs.
-pub async fn fetch_many(
-    db: &Db,
-    ctx: &TenantContext,
-    ids: &[(String, Uuid)],
-) -> AppResult<Vec<Option<TenancyNode>>> {
-    let wanted = |ty: &str| -> Vec<Uuid> {
-        ids.iter()
-            .filter(|(t, _)| t == ty)
-            .map(|(_, id)| *id)
-            .collect()
-    };
-    let mut out: Vec<Option<TenancyNode>> = ids.iter().map(|_| None).collect();
-    if !ids.iter().any(|(t, _)| TYPES.contains(&t.as_str())) {
-        return Ok(out);
+pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>> {
+    if !req.asks_for(&TYPES) {
+        return Ok(req.none_found());
     }
-    let tx = db.tenant(ctx).await?;
-    let users = rows::<user::Entity>(&tx, user::Column::Id, wanted(USER), |m| m.id).await?;
-    let companies =
-        rows::<company::Entity>(&tx, company::Column::Id, wanted(COMPANY), |m| m.id).await?;
+    let ctx = req.tenant;
+    let tx = req.db.tenant(ctx).await?;
+    let mut found = Found::default();
+    for (id, m) in rows::<user::Entity>(&tx, user::Column::Id, req.ids_of(USER), |m| m.id).await? {
+        found.insert(USER, id, User(m));
+    }
+    for (id, m) in
+        rows::<company::Entity>(&tx, company::Column::Id, req.ids_of(COMPANY), |m| m.id).await?
+    {
+        found.insert(COMPANY, id, Company(m));
+    }
     // Invitations and API keys are for company admins, as their lists are.
-    let (want_inv, want_keys) = (wanted(INVITATION), wanted(API_KEY));
+    let (want_inv, want_keys) = (req.ids_of(INVITATION), req.ids_of(API_KEY));
     let admin = (!want_inv.is_empty() || !want_keys.is_empty())
         && ils_kernel::authz::require_role(&tx, ctx, Role::CompanyAdmin)
             .await
             .is_ok();
-    let (mut invitations, mut keys) = (HashMap::new(), HashMap::new());
     if admin {
-        invitations =
-            rows::<invitation::Entity>(&tx, invitation::Column::Id, want_inv, |m| m.id).await?;
-        keys = rows::<api_key::Entity>(&tx, api_key::Column::Id, want_keys, |m| m.id).await?;
+        for (id, m) in
+            rows::<invitation::Entity>(&tx, invitation::Column::Id, want_inv, |m| m.id).await?
+        {
+            found.insert(INVITATION, id, Invitation(m));
+        }
+        for (id, m) in
+            rows::<api_key::Entity>(&tx, api_key::Column::Id, want_keys, |m| m.id).await?
+        {
+            found.insert(API_KEY, id, ApiKey(m));
+        }
     }
     tx.commit().await?;
-    for (slot, (ty, id)) in out.iter_mut().zip(ids) {
-        *slot = match ty.as_str() {
-            USER => users.get(id).cloned().map(|m| TenancyNode::User(User(m))),
-            COMPANY => companies
-                .get(id)
-                .cloned()
-                .map(|m| TenancyNode::Company(Company(m))),
-            INVITATION => invitations
-                .get(id)
-                .cloned()
-                .map(|m| TenancyNode::Invitation(Invitation(m))),
-            API_KEY => keys
-                .get(id)
-                .cloned()
-                .map(|m| TenancyNode::ApiKey(ApiKey(m))),
-            _ => None,
-        };
-    }
-    Ok(out)
+    Ok(req.answer(found))
 }
 
 /// The visible rows of `E` among `ids`, by id; no query when there are none.

@@ -25,7 +25,7 @@ impl TenancyQuery {
         let (tenant, db) = request_parts(ctx)?;
         Ok(auth::me(db, tenant).await?.map(|(user, company)| Me {
             roles: roles_of(&user),
-            platform_admin: tenant.platform_admin,
+            platform_admin: tenant.is_platform_admin(),
             user: User(user),
             company: company.map(Company),
         }))

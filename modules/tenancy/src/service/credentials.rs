@@ -1,21 +1,22 @@
-//! Turning the credentials of a request into a `TenantContext`.
+//! Turning the credentials of a request into a `TenantContext`: the one place a caller's
+//! context is made from what it presented.
+#![allow(clippy::disallowed_methods)] // TenantContext::for_user / for_api_key: this is the credential flow
 
 use crate::model::CompanyStatus;
 use crate::tokens::{TokenSettings, digest};
 use ils_entity::{api_key, company};
-use ils_kernel::{Actor, AppError, AppResult, Db, Role, TenantContext};
+use ils_kernel::{AppError, AppResult, Db, Role, TenantContext};
 use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
 
 /// A bearer access token: verified without touching the database.
 pub fn from_access_token(tokens: &TokenSettings, token: &str) -> AppResult<TenantContext> {
     let claims = tokens.verify_access(token)?;
-    Ok(TenantContext {
-        company_id: claims.cid,
-        actor: Actor::User(claims.sub),
-        roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
-        platform_admin: claims.pa && claims.cid.is_none(),
-        persisted_only: false,
-    })
+    Ok(TenantContext::for_user(
+        claims.cid,
+        claims.sub,
+        claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        claims.pa,
+    ))
 }
 
 /// How stale `last_used_at` may get before a request refreshes it (saves a write per call).
@@ -46,16 +47,13 @@ pub async fn from_api_key(db: &Db, secret: &str) -> AppResult<TenantContext> {
     if company.status != CompanyStatus::Active.as_str() {
         return Err(invalid());
     }
-    let ctx = TenantContext {
-        company_id: Some(key.company_id),
-        actor: Actor::ApiKey {
-            id: key.id,
-            created_by: key.created_by,
-        },
-        roles: Role::parse(&key.role).into_iter().collect(),
-        platform_admin: false,
-        persisted_only: key.persisted_only,
-    };
+    let ctx = TenantContext::for_api_key(
+        key.company_id,
+        key.id,
+        key.created_by,
+        Role::parse(&key.role).into_iter().collect(),
+        key.persisted_only,
+    );
     let now = chrono::Utc::now();
     if key
         .last_used_at
