@@ -6,7 +6,9 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+use async_graphql::{
+    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -178,6 +180,7 @@ pub fn census(doc: &ExecutableDocument) -> Census {
 impl Extension for ProtectionsExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        response.errors = one_error_per_problem(std::mem::take(&mut response.errors));
         for e in &mut response.errors {
             let ext = e.extensions.get_or_insert_with(Default::default);
             if ext.get("code").is_none() {
@@ -293,8 +296,103 @@ pub fn is_request_error(r: &Response) -> bool {
         })
 }
 
+/// A validation that found several problems (`AppError::Invalid`) reports the first as
+/// its error and the rest under `extensions.problems`: each of those becomes an error of
+/// its own here, at the same place in the query, with its own `field`. This is the one
+/// place where that happens, for HTTP and WebSocket alike.
+fn one_error_per_problem(errors: Vec<ServerError>) -> Vec<ServerError> {
+    let mut out = Vec::with_capacity(errors.len());
+    for mut e in errors {
+        let problems = e.extensions.as_mut().and_then(|x| {
+            let found = x.get(ils_kernel::error::PROBLEMS).cloned();
+            x.unset(ils_kernel::error::PROBLEMS);
+            found
+        });
+        let code = e.extensions.as_ref().and_then(|x| x.get("code").cloned());
+        let (path, locations) = (e.path.clone(), e.locations.clone());
+        out.push(e);
+        let Some(async_graphql::Value::List(problems)) = problems else {
+            continue;
+        };
+        for problem in problems {
+            let async_graphql::Value::Object(mut problem) = problem else {
+                continue;
+            };
+            let message = match problem.shift_remove("message") {
+                Some(async_graphql::Value::String(m)) => m,
+                _ => continue,
+            };
+            let mut extensions = ErrorExtensionValues::default();
+            if let Some(code) = &code {
+                extensions.set("code", code.clone());
+            }
+            if let Some(field) = problem.shift_remove("field") {
+                extensions.set("field", field);
+            }
+            let mut extra = ServerError::new(message, None);
+            extra.locations = locations.clone();
+            extra.path = path.clone();
+            extra.extensions = Some(extensions);
+            out.push(extra);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    use ils_kernel::{AppError, FieldError};
+
+    #[test]
+    fn an_invalid_input_becomes_one_error_per_problem() {
+        let problem = |field: &str, message: &str| FieldError {
+            field: field.into(),
+            message: message.into(),
+        };
+        let invalid = AppError::invalid(
+            "order",
+            vec![
+                problem("rx.right.axis", "between 1 and 180 degrees"),
+                problem("lens.index", "one of 1.50, 1.60"),
+                problem("", "incomplete"),
+            ],
+        );
+        let mut first = async_graphql::Error::from(invalid).into_server_error(Default::default());
+        first.path = vec![async_graphql::PathSegment::Field("submitOrder".into())];
+        let errors = one_error_per_problem(vec![first]);
+        let seen: Vec<(String, Value, Value)> = errors
+            .iter()
+            .map(|e| {
+                let x = e.extensions.as_ref().expect("extensions");
+                assert!(x.get(ils_kernel::error::PROBLEMS).is_none());
+                assert_eq!(e.path.len(), 1, "every error keeps its place");
+                (
+                    e.message.clone(),
+                    x.get("code").cloned().expect("code"),
+                    x.get("field").cloned().expect("field"),
+                )
+            })
+            .collect();
+        let code = Value::from("BAD_USER_INPUT");
+        let path = |p: &[&str]| Value::List(p.iter().map(|s| Value::from(*s)).collect());
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    "between 1 and 180 degrees".to_string(),
+                    code.clone(),
+                    path(&["order", "rx", "right", "axis"])
+                ),
+                (
+                    "one of 1.50, 1.60".to_string(),
+                    code.clone(),
+                    path(&["order", "lens", "index"])
+                ),
+                ("incomplete".to_string(), code, path(&["order"])),
+            ]
+        );
+    }
+
     use super::*;
 
     #[test]

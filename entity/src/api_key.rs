@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// A partner's API key: the secret is shown once and stored only as a SHA-256 digest.
@@ -24,3 +25,9 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(Column::CompanyId).with_lookup(Column::KeyHash)
+    }
+}

@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// A tenant: an eye-care practice, a lens lab or a supplier.
@@ -25,3 +26,9 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(Column::Id).with_platform()
+    }
+}

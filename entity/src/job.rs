@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// A durable background job, enqueued in the transaction of the write that needs it.
@@ -35,3 +36,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// Company admins see their company's jobs; platform admins see every job.
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(Column::CompanyId).with_platform()
+    }
+}

@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// A lab's turnaround rules: how many working days it promises, by design and treatment
@@ -16,3 +17,9 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(Column::CompanyId)
+    }
+}

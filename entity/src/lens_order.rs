@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// A spectacle lens job from a practice to a lab: one row both parties see (the practice
@@ -67,3 +68,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// A lens order: the practice owns it; the lab it was sent to is the other party.
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(Column::CompanyId).with_party(Column::LabCompanyId)
+    }
+}

@@ -1,5 +1,6 @@
-//! SeaORM entities, one file per table. No behaviour lives here: the tenant policy of each
-//! table is declared in the kernel, which is the only crate allowed to query them directly.
+//! SeaORM entities, one file per table, each with its tenant policy (`policy::Guarded`)
+//! beside it. No behaviour lives here: the kernel's guard applies the policies and is the
+//! only crate allowed to query the tables directly.
 
 pub mod api_key;
 pub mod audit_entry;
@@ -15,6 +16,7 @@ pub mod lens_order;
 pub mod marketplace_profile;
 pub mod order_status_change;
 pub mod patient;
+pub mod policy;
 pub mod prescription;
 pub mod product;
 pub mod purchase_order;

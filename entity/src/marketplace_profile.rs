@@ -1,3 +1,5 @@
+use crate::policy::{Guarded, Policy};
+use sea_orm::Condition;
 use sea_orm::entity::prelude::*;
 
 /// A company's public face in the marketplace directory. The company's name, type and
@@ -38,3 +40,14 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The directory: a company's own profile, and every listed profile of an ACTIVE company.
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(Column::CompanyId).with_public_read(
+            Condition::all()
+                .add(Column::Listed.eq(true))
+                .add(Column::Status.eq("ACTIVE")),
+        )
+    }
+}

@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// One step of a lens order's history: which status, who moved it, when. Both parties of
@@ -25,3 +26,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// An order's history: both parties read it; each step names both, copied from the order.
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::shared(vec![Column::CompanyId, Column::LabCompanyId])
+    }
+}

@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// A purchase order from a buyer (practice or lab) to a supplier: the buyer owns it; the
@@ -36,3 +37,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// A purchase order: the buyer owns it; the supplier is the other party once submitted.
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(Column::CompanyId).with_party(Column::SupplierCompanyId)
+    }
+}

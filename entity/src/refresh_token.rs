@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// One opaque refresh token (stored hashed). Tokens rotated from one login share a
@@ -21,3 +22,9 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::own_rows(Column::UserId).with_lookup(Column::TokenHash)
+    }
+}

@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// Stock of one product at one location, kept in the transaction of every movement (reads
@@ -22,3 +23,9 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(Column::CompanyId)
+    }
+}

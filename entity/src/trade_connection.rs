@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// A connection between two companies (practice to lab, practice to supplier, lab to
@@ -33,3 +34,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// A connection is one row both parties see and change; the requester creates it.
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(Column::RequesterCompanyId).with_party(Column::ResponderCompanyId)
+    }
+}

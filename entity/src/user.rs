@@ -1,3 +1,4 @@
+use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 /// A person who logs in. A company user belongs to exactly one company (its membership:
@@ -39,3 +40,11 @@ impl Related<super::company::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Guarded for Entity {
+    fn policy() -> Policy<Self> {
+        Policy::owned(Column::CompanyId)
+            .with_own_rows(Column::Id)
+            .with_lookup(Column::Email)
+    }
+}

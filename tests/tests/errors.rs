@@ -61,3 +61,58 @@ async fn an_internal_failure_shows_only_its_code_and_request_id() {
     assert_eq!(me["me"]["company"]["name"], "Broken Optics");
     s.finish().await;
 }
+
+/// A validation that finds several problems reports every one, each as its own
+/// BAD_USER_INPUT error with its full input path, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_problem_of_an_input_is_its_own_error_with_its_path() {
+    let s = TestServer::start().await;
+    let a = s
+        .sign_up("Many Problems Optics", "ECP", &email("problems"))
+        .await;
+    let input = json!({
+        "sku": "NW-BAD-1", "name": "Aviator", "category": "FRAME",
+        "cost": "12.50", "price": "39.90", "currency": "EUR",
+        "frame": { "eyeSize": 200, "bridge": 99, "templeLength": 140, "frameType": "FULL_RIM" }
+    });
+    let (_, body) = s
+        .post(
+            &a.auth(),
+            "mutation($i: ProductInput!) { createProduct(input: $i) { id } }",
+            json!({ "i": input }),
+        )
+        .await;
+    let errors = body["errors"].as_array().expect("errors").clone();
+    let mut fields: Vec<serde_json::Value> = errors
+        .iter()
+        .map(|e| {
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+            assert!(e["extensions"].get("problems").is_none(), "{e}");
+            assert_eq!(e["path"], json!(["createProduct"]), "{e}");
+            assert!(
+                e["message"].as_str().is_some_and(|m| m.contains("between")),
+                "{e}"
+            );
+            e["extensions"]["field"].clone()
+        })
+        .collect();
+    fields.sort_by_key(|f| f.to_string());
+    assert_eq!(
+        fields,
+        vec![
+            json!(["input", "frame", "bridge"]),
+            json!(["input", "frame", "eyeSize"]),
+        ],
+        "{body}"
+    );
+    assert!(body["data"].is_null(), "{body}");
+    let listed = s
+        .ok(
+            &a.auth(),
+            "{ products(first: 5) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(ils_tests::nodes(&listed["products"]).len(), 0, "{listed}");
+    s.finish().await;
+}

@@ -14,7 +14,7 @@ use ils_marketplace::catalog::draft::{
     FrameAttributes, LensBlankAttributes, SpectacleLensAttributes, decimal_to_units,
     price_to_decimal,
 };
-use ils_marketplace::catalog::items::{ITEM, Money, field_errors};
+use ils_marketplace::catalog::items::{ITEM, Money};
 use ils_marketplace::search;
 use rust_decimal::Decimal;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
@@ -326,7 +326,7 @@ pub(crate) fn same(current: &product::Model, c: &Checked) -> bool {
 }
 
 async fn checked(tx: &Tx, input: ProductInput) -> AppResult<Checked> {
-    let mut c = validate(&input).map_err(|errors| field_errors("input", &errors))?;
+    let mut c = validate(&input).map_err(|errors| AppError::invalid("input", errors))?;
     if let Some(item) = &input.supplier_item_id {
         c.supplier_item = Some(supplier_item(tx, item, &c.draft.currency).await?);
     }

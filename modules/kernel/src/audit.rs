@@ -1,12 +1,11 @@
 //! The audit log: who did what, for which company, from where, and how it ended. Rows are
 //! only ever added (no API changes or deletes them; triggers refuse it on both backends,
 //! and on PostgreSQL the application role has no UPDATE or DELETE privilege).
-#![allow(clippy::disallowed_methods)] // appended without RETURNING: anonymous rows are write-only
 
 use crate::{Actor, AppResult, ClientInfo, Db, TenantContext, Tx};
 use chrono::Utc;
 use ils_entity::audit_entry;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::ActiveValue::Set;
 use uuid::Uuid;
 
 /// One thing to record.
@@ -56,7 +55,7 @@ pub async fn record_in(
     client: &ClientInfo,
     e: &AuditEntry,
 ) -> AppResult<()> {
-    audit_entry::Entity::insert(row(ctx, client, e))
+    crate::below::insert_audit(row(ctx, client, e))
         .exec_without_returning(tx.conn())
         .await?;
     Ok(())

@@ -1,5 +1,7 @@
 use async_graphql::ErrorExtensions;
 use sea_orm::{DbErr, SqlErr};
+use serde::{Deserialize, Serialize};
+use std::fmt;
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -15,6 +17,10 @@ pub enum AppError {
     NotFound,
     #[error("{message}")]
     BadUserInput { message: String, field: Vec<String> },
+    /// Every problem a validation found, each at its full input path: reported as one
+    /// BAD_USER_INPUT error per problem, all in the same response.
+    #[error("{}", .0.first().map(|e| e.message.as_str()).unwrap_or("invalid input"))]
+    Invalid(Vec<FieldError>),
     #[error("{0}")]
     Conflict(String),
     #[error("too many attempts; try again in {retry_after_secs} s")]
@@ -29,7 +35,7 @@ impl AppError {
             AppError::Unauthenticated(_) => "UNAUTHENTICATED",
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::NotFound => "NOT_FOUND",
-            AppError::BadUserInput { .. } => "BAD_USER_INPUT",
+            AppError::BadUserInput { .. } | AppError::Invalid(_) => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL",
@@ -42,6 +48,28 @@ impl AppError {
             message: message.into(),
             field: field.split('.').map(str::to_owned).collect(),
         }
+    }
+
+    /// A validation's problems, each at `prefix.<its field>` (`input.frame.eyeSize`).
+    pub fn invalid(prefix: &str, errors: impl IntoIterator<Item = FieldError>) -> Self {
+        let mut errors: Vec<FieldError> = errors
+            .into_iter()
+            .map(|e| FieldError {
+                field: match (prefix.is_empty(), e.field.is_empty()) {
+                    (true, _) => e.field,
+                    (false, true) => prefix.to_owned(),
+                    (false, false) => format!("{prefix}.{}", e.field),
+                },
+                message: e.message,
+            })
+            .collect();
+        if errors.is_empty() {
+            errors.push(FieldError {
+                field: prefix.to_owned(),
+                message: "invalid".into(),
+            });
+        }
+        AppError::Invalid(errors)
     }
 
     pub fn unauthenticated() -> Self {
@@ -63,6 +91,110 @@ impl AppError {
             _ => err.into(),
         }
     }
+}
+
+/// The extension that carries an `Invalid` error's further problems until the response
+/// is finished (`api` turns each into an error of its own).
+pub const PROBLEMS: &str = "problems";
+
+/// Why one input field was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldError {
+    /// The input path as GraphQL names it: `price`, `minOrderQuantity`, `frame.eyeSize`.
+    pub field: String,
+    /// A short message for the user.
+    pub message: String,
+}
+
+impl FieldError {
+    /// The path as `extensions.field` lists it: `["input", "frame", "eyeSize"]`.
+    pub fn path(&self) -> Vec<String> {
+        self.field.split('.').map(str::to_owned).collect()
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// The one accumulator of a validation's problems: every check adds to it, and all of
+/// them are reported at once (`AppError::invalid`). Domain checks wrap it (`Deref`).
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Adds `message` at `field` unless `ok`; returns `ok`.
+    pub fn check(
+        &mut self,
+        ok: bool,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> bool {
+        if !ok {
+            self.add(field, message);
+        }
+        ok
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn extend(&mut self, more: impl IntoIterator<Item = FieldError>) {
+        self.0.extend(more);
+    }
+
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+
+    /// `Ok(value)` when nothing was found, else every problem.
+    pub fn into_result<T>(self, value: T) -> Result<T, Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
+/// Declares a domain's checks over the one accumulator: a newtype of `FieldErrors` (which
+/// it derefs to, so `add` and `check` are there) to which the domain adds its own check
+/// methods (`on_grid`, `eye`, …).
+#[macro_export]
+macro_rules! field_checks {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Default)]
+        struct $name($crate::FieldErrors);
+
+        impl ::std::ops::Deref for $name {
+            type Target = $crate::FieldErrors;
+            fn deref(&self) -> &$crate::FieldErrors {
+                &self.0
+            }
+        }
+
+        impl ::std::ops::DerefMut for $name {
+            fn deref_mut(&mut self) -> &mut $crate::FieldErrors {
+                &mut self.0
+            }
+        }
+    };
 }
 
 impl From<DbErr> for AppError {
@@ -89,6 +221,43 @@ impl From<AppError> for async_graphql::Error {
                 async_graphql::Error::new(err.to_string()).extend_with(move |_, e| {
                     e.set("code", code);
                     e.set("field", field.clone());
+                })
+            }
+            AppError::Invalid(errors) => {
+                // The first problem is this error; the others ride along in `problems`
+                // and become errors of their own where responses are finished (api's
+                // protections extension), so a client sees one error per field.
+                let first = errors.first().cloned().unwrap_or(FieldError {
+                    field: String::new(),
+                    message: "invalid".into(),
+                });
+                let rest: Vec<async_graphql::Value> = errors
+                    .iter()
+                    .skip(1)
+                    .map(|e| {
+                        let mut problem = async_graphql::indexmap::IndexMap::new();
+                        problem.insert(
+                            async_graphql::Name::new("message"),
+                            async_graphql::Value::from(e.message.clone()),
+                        );
+                        problem.insert(
+                            async_graphql::Name::new("field"),
+                            async_graphql::Value::List(
+                                e.path()
+                                    .into_iter()
+                                    .map(async_graphql::Value::from)
+                                    .collect(),
+                            ),
+                        );
+                        async_graphql::Value::Object(problem)
+                    })
+                    .collect();
+                async_graphql::Error::new(first.message.clone()).extend_with(move |_, e| {
+                    e.set("code", code);
+                    e.set("field", first.path());
+                    if !rest.is_empty() {
+                        e.set(PROBLEMS, async_graphql::Value::List(rest.clone()));
+                    }
                 })
             }
             AppError::RateLimited { retry_after_secs } => {

@@ -3,14 +3,13 @@
 //! publishes them on the bus (GraphQL subscriptions, in-process or across replicas through
 //! a relay) and enqueues the jobs of every handler registered for their type. An event of
 //! a rolled-back transaction never existed; consumers are idempotent on the event id.
-#![allow(clippy::disallowed_methods)] // the outbox is read and marked below the guard, here only
 
 use crate::jobs::{NewJob, Registry};
 use crate::{AppError, AppResult, Db, Tx};
 use chrono::{DateTime, Utc};
 use ils_entity::event;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -178,7 +177,7 @@ impl Tx {
         let data = serde_json::to_string(event)
             .map_err(|e| AppError::internal(format!("event not serialisable: {e}")))?;
         // No RETURNING: the application role may add to the outbox but not read it.
-        event::Entity::insert(event::ActiveModel {
+        crate::below::insert_event(event::ActiveModel {
             id: Set(id),
             event_type: Set(E::TYPE.to_owned()),
             company_id: Set(self.scope().company()),
@@ -298,10 +297,10 @@ pub async fn dispatch_once(
     registry: &Registry,
     batch: u64,
 ) -> AppResult<usize> {
-    let tx = db.system().await?;
+    let tx = crate::below::system(db).await?;
     let rows = tx
         .lock_skip_locked(
-            event::Entity::find()
+            crate::below::events()
                 .filter(event::Column::DispatchedAt.is_null())
                 .order_by_asc(event::Column::OccurredAt)
                 .limit(batch),
@@ -327,7 +326,7 @@ pub async fn dispatch_once(
         for kind in registry.handlers_for(&ev.event_type) {
             let payload = serde_json::to_value(&ev)
                 .map_err(|e| AppError::internal(format!("event not serialisable: {e}")))?;
-            jobs.push(NewJob::untyped(kind, payload).key(format!("{kind}:{}", ev.id)));
+            jobs.push(NewJob::envelope(kind, payload).key(format!("{kind}:{}", ev.id)));
         }
         live.push(ev);
     }
@@ -341,7 +340,7 @@ pub async fn dispatch_once(
             tracing::warn!(error = ?e, "could not publish an event to live subscribers");
         }
     }
-    event::Entity::update_many()
+    crate::below::update_events()
         .col_expr(event::Column::DispatchedAt, Expr::value(Utc::now()))
         .filter(event::Column::Id.is_in(ids.clone()))
         .exec(tx.conn())
@@ -353,8 +352,8 @@ pub async fn dispatch_once(
 
 /// Deletes dispatched events older than `keep`; returns how many.
 pub async fn prune(db: &Db, keep: chrono::Duration) -> AppResult<u64> {
-    let tx = db.system().await?;
-    let n = event::Entity::delete_many()
+    let tx = crate::below::system(db).await?;
+    let n = crate::below::delete_events()
         .filter(event::Column::DispatchedAt.lt(Utc::now() - keep))
         .exec(tx.conn())
         .await?

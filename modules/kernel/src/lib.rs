@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod authz;
+mod below;
 pub mod connections;
 pub mod context;
 pub mod enums;
@@ -22,7 +23,7 @@ pub mod system;
 pub mod throttle;
 
 pub use context::{Actor, ClientInfo, Role, TenantContext};
-pub use error::{AppError, AppResult};
+pub use error::{AppError, AppResult, FieldError, FieldErrors};
 pub use events::{Bus, DomainEvent, Event};
 pub use guard::{Db, Scope, Tx};
 pub use jobs::{JobKind, NewJob, Registry, Resources};

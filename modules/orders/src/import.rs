@@ -4,7 +4,7 @@
 //! the labels ILS understands are taken, and the original is kept in the file store.
 
 use crate::dcs::{self, DcsError, DcsFile};
-use crate::orders::{DraftOrderInput, Fit, LensOrder, LensSpec, ORDER, all_errors};
+use crate::orders::{DraftOrderInput, Fit, LensOrder, LensSpec, ORDER};
 use crate::patients::practice_tx;
 use crate::rx::{EyeFit, EyeRx, FrameMeasure, FrameTrace, Rx};
 use async_graphql::{Context, ID, Object, Result, SimpleObject, Upload};
@@ -336,7 +336,7 @@ impl DcsImportMutation {
                     tracing::warn!(error = %e, "an unused DCS upload could not be removed");
                 }
                 return match failed {
-                    Ok(Err(errors)) => Err(all_errors(ctx, "order", errors)),
+                    Ok(Err(errors)) => Err(AppError::invalid("order", errors).into()),
                     Err(e) => Err(e.into()),
                     Ok(Ok(_)) => unreachable!("handled above"),
                 };

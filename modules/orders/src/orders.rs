@@ -7,7 +7,7 @@ use crate::patients::{PATIENT, practice_tx};
 use crate::prescriptions::PRESCRIPTION;
 use crate::rx::{EyeFit, FrameMeasure, Rx, minus_cyl, validate_fit, validate_rx};
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ErrorExtensions, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use ils_entity::prescription;
 use ils_entity::{company, lens_order as order, order_status_change as change, patient};
@@ -354,33 +354,6 @@ impl LensOrder {
             })
             .collect())
     }
-}
-
-/// All of a validation's errors as GraphQL errors, each BAD_USER_INPUT with its field
-/// path: the first is returned, the rest are added to the response.
-pub(crate) fn all_errors(
-    ctx: &Context<'_>,
-    prefix: &str,
-    errors: Vec<FieldError>,
-) -> async_graphql::Error {
-    let mut out: Vec<async_graphql::Error> = errors
-        .into_iter()
-        .map(|e| {
-            async_graphql::Error::from(AppError::bad_input(
-                &format!("{prefix}.{}", e.field),
-                e.message,
-            ))
-        })
-        .collect();
-    let first = if out.is_empty() {
-        AppError::bad_input(prefix, "invalid").into()
-    } else {
-        out.remove(0)
-    };
-    for e in out {
-        ctx.add_error(e.extend().into_server_error(ctx.item.pos));
-    }
-    first
 }
 
 const INDICES: [&str; 7] = ["1.50", "1.53", "1.56", "1.59", "1.60", "1.67", "1.74"];
@@ -1532,7 +1505,7 @@ impl LensOrdersMutation {
                 viewer: row.company_id,
                 row,
             }),
-            Err(errors) => Err(all_errors(ctx, "order", errors)),
+            Err(errors) => Err(AppError::invalid("order", errors).into()),
         }
     }
 

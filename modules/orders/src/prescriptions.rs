@@ -9,7 +9,6 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use ils_entity::{patient, prescription};
 use ils_kernel::{AppError, id, request_parts};
-use ils_marketplace::catalog::items::field_errors;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
@@ -115,7 +114,7 @@ impl PrescriptionsMutation {
         tx.get::<patient::Entity>(pid).await?;
         let errors = validate_rx(&input, None, Utc::now().date_naive());
         if !errors.is_empty() {
-            return Err(field_errors("input", &errors).into());
+            return Err(AppError::invalid("input", errors).into());
         }
         let minus = Rx {
             right: minus_cyl(&input.right),

@@ -210,18 +210,12 @@ mod grids {
     pub const FRAME_DBL: Grid = Grid::mm(1000, 3000);
 }
 
-/// The errors found so far, and the checks that add to them.
-#[derive(Default)]
-struct Errors(Vec<FieldError>);
+ils_kernel::field_checks!(
+    /// The prescription and fit checks, adding to the one accumulator of field errors.
+    Errors
+);
 
 impl Errors {
-    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-
     /// Checks a value against a grid; true when it fits.
     fn on_grid(&mut self, field: &str, value: Decimal, grid: &Grid) -> bool {
         let ok = grid.contains(value);
@@ -396,7 +390,7 @@ pub fn validate_rx(rx: &Rx, design: Option<LensDesign>, today: NaiveDate) -> Vec
     {
         errors.add("prescriber", "at most 200 characters");
     }
-    errors.0
+    errors.0.into_vec()
 }
 
 /// Checks the frame and the lens placement for a design; returns every refused field.
@@ -457,7 +451,7 @@ pub fn validate_fit(
             );
         }
     }
-    errors.0
+    errors.0.into_vec()
 }
 
 /// The smallest uncut lens blank, in mm, for one eye of a frame: ED + 2 x decentration + 2,

@@ -5,7 +5,7 @@
 //! DOMAIN.md's typical promise holds (3 days for stock single vision, more for multifocals
 //! and coatings).
 
-use crate::orders::{LensSpec, all_errors, enc, stored};
+use crate::orders::{LensSpec, enc, stored};
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{Datelike, Duration, NaiveDate, Utc, Weekday};
 use ils_entity::{company, lab_turnaround};
@@ -239,7 +239,7 @@ impl TurnaroundMutation {
         .map_err(AppError::from)?;
         let errors = input.validate();
         if !errors.is_empty() {
-            return Err(all_errors(ctx, "input", errors));
+            return Err(AppError::invalid("input", errors).into());
         }
         let (rules, now) = (enc(&input)?, Utc::now());
         // The owner column is the key here, and the guard never writes an owner column in

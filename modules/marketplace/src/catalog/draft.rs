@@ -404,21 +404,7 @@ pub struct ItemDraft {
     pub attributes: Attributes,
 }
 
-/// Why one input field was refused.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FieldError {
-    /// The input path as GraphQL names it: `price`, `minOrderQuantity`, `frame.eyeSize`.
-    pub field: String,
-    /// A short message for the user.
-    pub message: String,
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
+pub use ils_kernel::FieldError;
 
 /// The largest accepted price.
 fn max_price() -> Decimal {
@@ -519,7 +505,7 @@ pub fn validate(input: CatalogItemInput) -> Result<ItemDraft, Vec<FieldError>> {
     }
 
     match attributes {
-        Some(attributes) if errors.0.is_empty() => Ok(ItemDraft {
+        Some(attributes) if errors.is_empty() => Ok(ItemDraft {
             sku,
             gtin,
             name,
@@ -532,7 +518,7 @@ pub fn validate(input: CatalogItemInput) -> Result<ItemDraft, Vec<FieldError>> {
             active: input.active.unwrap_or(true),
             attributes,
         }),
-        _ => Err(errors.0),
+        _ => Err(errors.0.into_vec()),
     }
 }
 
@@ -601,18 +587,12 @@ fn canonical(value: Decimal, scale: u32) -> Decimal {
     d
 }
 
-/// The errors found so far, and the checks that add to them.
-#[derive(Default)]
-struct Errors(Vec<FieldError>);
+ils_kernel::field_checks!(
+    /// The catalog's checks, adding to the one accumulator of field errors.
+    Errors
+);
 
 impl Errors {
-    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-
     fn int_in(&mut self, field: &str, value: i32, range: RangeInclusive<i32>, unit: &str) {
         if !range.contains(&value) {
             let (min, max) = (range.start(), range.end());

@@ -3,8 +3,8 @@
 //! and lose it the moment the connection ends.
 
 use super::draft::{
-    self, Attributes, CatalogItemInput, Category, ContactLensAttributes, FieldError,
-    FrameAttributes, ItemDraft, LensBlankAttributes, SpectacleLensAttributes,
+    self, Attributes, CatalogItemInput, Category, ContactLensAttributes, FrameAttributes,
+    ItemDraft, LensBlankAttributes, SpectacleLensAttributes,
 };
 use crate::search;
 use async_graphql::connection::Connection;
@@ -243,22 +243,7 @@ pub async fn delete(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<()> {
 
 /// The API's input through the one validation the CSV import uses too.
 fn checked(input: CatalogItemInput) -> AppResult<ItemDraft> {
-    draft::validate(input).map_err(|errors| field_errors("input", &errors))
-}
-
-/// The first of a validation's errors as BAD_USER_INPUT, saying how many more there are.
-pub fn field_errors(prefix: &str, errors: &[FieldError]) -> AppError {
-    let Some(first) = errors.first() else {
-        return AppError::bad_input(prefix, "invalid");
-    };
-    let more = match errors.len() {
-        1 => String::new(),
-        n => format!(" (and {} more problems)", n - 1),
-    };
-    AppError::bad_input(
-        &format!("{prefix}.{}", first.field),
-        format!("{}{more}", first.message),
-    )
+    draft::validate(input).map_err(|errors| AppError::invalid("input", errors))
 }
 
 fn sku_conflict(e: AppError) -> AppError {

@@ -1,6 +1,5 @@
 //! Turning the credentials of a request into a `TenantContext`: the one place a caller's
 //! context is made from what it presented.
-#![allow(clippy::disallowed_methods)] // TenantContext::for_user / for_api_key: this is the credential flow
 
 use crate::model::CompanyStatus;
 use crate::tokens::{TokenSettings, digest};
@@ -11,12 +10,14 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
 /// A bearer access token: verified without touching the database.
 pub fn from_access_token(tokens: &TokenSettings, token: &str) -> AppResult<TenantContext> {
     let claims = tokens.verify_access(token)?;
-    Ok(TenantContext::for_user(
+    #[allow(clippy::disallowed_methods)] // the credential flow: a verified access token
+    let ctx = TenantContext::for_user(
         claims.cid,
         claims.sub,
         claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
         claims.pa,
-    ))
+    );
+    Ok(ctx)
 }
 
 /// How stale `last_used_at` may get before a request refreshes it (saves a write per call).
@@ -47,6 +48,7 @@ pub async fn from_api_key(db: &Db, secret: &str) -> AppResult<TenantContext> {
     if company.status != CompanyStatus::Active.as_str() {
         return Err(invalid());
     }
+    #[allow(clippy::disallowed_methods)] // the credential flow: a live API key
     let ctx = TenantContext::for_api_key(
         key.company_id,
         key.id,

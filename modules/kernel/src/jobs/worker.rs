@@ -1,0 +1,397 @@
+//! Workers: claim due jobs under a lease, run each under its kind's timeout, settle the
+//! outcomes in batches.
+
+use super::*;
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Jobs running at once in this process.
+    pub concurrency: usize,
+    /// How often an idle worker looks for due jobs when nothing wakes it.
+    pub poll: Duration,
+    /// How long a claimed job is held before another worker may take it.
+    pub lease: Duration,
+    pub worker_id: String,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 8,
+            poll: Duration::from_secs(1),
+            lease: Duration::from_secs(120),
+            worker_id: format!("{}-{}", std::process::id(), Uuid::new_v4().simple()),
+        }
+    }
+}
+
+/// Claims up to `n` due jobs of the `kinds` this worker knows (jobs of unknown kinds wait
+/// for a worker that knows them), then, if there is room, jobs whose lease ran out: a
+/// `SELECT … ORDER BY … LIMIT n FOR UPDATE SKIP LOCKED` walking an index in claim order
+/// (`ix_jobs_due`, `ix_jobs_lease`), then an `UPDATE … RETURNING` of those rows.
+pub async fn claim(
+    db: &Db,
+    kinds: &[String],
+    n: u64,
+    cfg: &WorkerConfig,
+) -> AppResult<Vec<job::Model>> {
+    let tx = crate::below::system(db).await?;
+    let now = Utc::now();
+    let due = crate::below::jobs()
+        .select_only()
+        .column(job::Column::Id)
+        .filter(Expr::cust(format!("state = '{QUEUED}'")))
+        .filter(job::Column::RunAt.lte(now))
+        .filter(job::Column::Kind.is_in(kinds.iter().cloned()))
+        .order_by_desc(job::Column::Priority)
+        .order_by_asc(job::Column::RunAt)
+        .limit(n);
+    let mut jobs = take(&tx, due, now, cfg).await?;
+    if (jobs.len() as u64) < n {
+        let expired = crate::below::jobs()
+            .select_only()
+            .column(job::Column::Id)
+            .filter(Expr::cust(format!("state = '{RUNNING}'")))
+            .filter(job::Column::LeaseUntil.lt(now))
+            .filter(job::Column::Kind.is_in(kinds.iter().cloned()))
+            .order_by_asc(job::Column::LeaseUntil)
+            .limit(n - jobs.len() as u64);
+        jobs.extend(take(&tx, expired, now, cfg).await?);
+    }
+    tx.commit().await?;
+    jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)));
+    Ok(jobs)
+}
+
+/// Locks the jobs `ids` selects (skipping rows another worker holds) and marks them as
+/// running for this worker under a fresh lease: two statements, each driven by an index
+/// (the select walks the claim index, the update finds rows by primary key), so a claim
+/// costs the same whatever the table holds and whatever the planner's statistics say.
+async fn take(
+    tx: &Tx,
+    ids: sea_orm::Select<job::Entity>,
+    now: DateTime<Utc>,
+    cfg: &WorkerConfig,
+) -> AppResult<Vec<job::Model>> {
+    let ids: Vec<Uuid> = tx.lock_skip_locked(ids).into_tuple().all(tx.conn()).await?;
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let lease = chrono::Duration::from_std(cfg.lease).unwrap_or(chrono::Duration::minutes(2));
+    Ok(crate::below::update_jobs()
+        .col_expr(job::Column::State, Expr::value(RUNNING))
+        .col_expr(
+            job::Column::Attempts,
+            sea_orm::sea_query::ExprTrait::add(Expr::col(job::Column::Attempts), 1),
+        )
+        .col_expr(job::Column::LockedBy, Expr::value(cfg.worker_id.clone()))
+        .col_expr(job::Column::LeaseUntil, Expr::value(now + lease))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Id.is_in(ids))
+        .exec_with_returning(tx.conn())
+        .await?)
+}
+
+/// The outcome of one attempt.
+pub enum Outcome {
+    Succeeded,
+    Failed(JobError),
+}
+
+/// Records outcomes: every success in one statement, each failure as a retry or a death.
+/// Only jobs this worker still holds are touched (a job whose lease ran out and was
+/// claimed again belongs to its new worker).
+pub async fn settle(
+    db: &Db,
+    registry: &Registry,
+    worker_id: &str,
+    done: Vec<(job::Model, Outcome)>,
+) -> AppResult<()> {
+    let tx = crate::below::system(db).await?;
+    let now = Utc::now();
+    // Only the attempt this worker still holds: the lease may have run out and the job been
+    // claimed again, by another worker or by this one (a later attempt number).
+    let held = |job: &job::Model| {
+        Condition::all()
+            .add(job::Column::State.eq(RUNNING))
+            .add(job::Column::LockedBy.eq(worker_id))
+            .add(job::Column::Attempts.eq(job.attempts))
+    };
+    let released = |update: sea_orm::UpdateMany<job::Entity>| {
+        update
+            .col_expr(job::Column::LockedBy, Expr::value(Option::<String>::None))
+            .col_expr(
+                job::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(job::Column::UpdatedAt, Expr::value(now))
+    };
+    // Successes in one statement per (attempt number, sensitivity): usually one.
+    let mut ok: HashMap<(i32, bool), Vec<Uuid>> = HashMap::new();
+    for (job, outcome) in done {
+        match outcome {
+            Outcome::Succeeded => {
+                metrics::counter!("ils_jobs_total", "kind" => job.kind.clone(), "outcome" => "succeeded").increment(1);
+                let sensitive = registry.kind(&job.kind).is_some_and(|k| k.sensitive);
+                ok.entry((job.attempts, sensitive))
+                    .or_default()
+                    .push(job.id);
+            }
+            Outcome::Failed(err) => {
+                let dead = err.permanent || job.attempts >= job.max_attempts;
+                let outcome = if dead { "dead" } else { "retry" };
+                metrics::counter!("ils_jobs_total", "kind" => job.kind.clone(), "outcome" => outcome).increment(1);
+                let mut update = released(crate::below::update_jobs()).col_expr(
+                    job::Column::LastError,
+                    Expr::value(truncate(&err.message, 2000)),
+                );
+                if dead {
+                    update = update
+                        .col_expr(job::Column::State, Expr::value(DEAD))
+                        .col_expr(job::Column::FinishedAt, Expr::value(now));
+                } else {
+                    let delay = err
+                        .retry_after
+                        .unwrap_or_else(|| match registry.kind(&job.kind) {
+                            Some(k) => backoff_delay(k.backoff, k.backoff_max, job.attempts),
+                            None => Duration::from_secs(60),
+                        });
+                    let at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+                    update = update
+                        .col_expr(job::Column::State, Expr::value(QUEUED))
+                        .col_expr(job::Column::RunAt, Expr::value(at));
+                }
+                update
+                    .filter(job::Column::Id.eq(job.id))
+                    .filter(held(&job))
+                    .exec(tx.conn())
+                    .await?;
+            }
+        }
+    }
+    for ((attempts, sensitive), ids) in ok {
+        let mut update = released(crate::below::update_jobs())
+            .col_expr(job::Column::State, Expr::value(SUCCEEDED))
+            .col_expr(job::Column::FinishedAt, Expr::value(now));
+        if sensitive {
+            // What it carried (a token in a mail) is not kept once it is done.
+            update = update.col_expr(job::Column::Payload, Expr::value(REDACTED));
+        }
+        update
+            .filter(job::Column::Id.is_in(ids))
+            .filter(job::Column::State.eq(RUNNING))
+            .filter(job::Column::LockedBy.eq(worker_id))
+            .filter(job::Column::Attempts.eq(attempts))
+            .exec(tx.conn())
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The payload of a sensitive job once it has succeeded.
+pub const REDACTED: &str = r#"{"redacted":true}"#;
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// Runs one attempt: the handler in its own task (a panic is a failed attempt), under the
+/// kind's timeout, and never longer than the lease (or another worker would take the job
+/// over while it still runs).
+async fn attempt(
+    job: &job::Model,
+    registry: &Registry,
+    db: &Db,
+    resources: &Resources,
+    lease: Duration,
+) -> Outcome {
+    let Some(kind) = registry.kind(&job.kind) else {
+        return Outcome::Failed(JobError::permanent(format!(
+            "unknown job kind {}",
+            job.kind
+        )));
+    };
+    let payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
+    let run = || JobRun {
+        id: job.id,
+        kind: job.kind.clone(),
+        company_id: job.company_id,
+        payload: payload.clone(),
+        version: job.version,
+        dead_error: None,
+        attempt: job.attempts,
+        max_attempts: job.max_attempts,
+        db: db.clone(),
+        resources: resources.clone(),
+    };
+    if job.attempts > job.max_attempts {
+        // Its last worker died mid-attempt and there are no attempts left.
+        let message = "the worker stopped during the last attempt (lease expired)";
+        dead_end(kind, run(), message).await;
+        return Outcome::Failed(JobError::permanent(message));
+    }
+    let fut = (kind.handler)(run());
+    // Finish well inside the lease, counted from the claim: past it another worker may take
+    // the job over.
+    let margin = (lease / 5).min(Duration::from_secs(5));
+    let left = job
+        .lease_until
+        .and_then(|until| (until - Utc::now()).to_std().ok())
+        .unwrap_or(lease);
+    let timeout = kind
+        .timeout
+        .min(left.saturating_sub(margin))
+        .max(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let kind_name = job.kind.clone();
+    let _record = scopeguard_histogram(kind_name, started);
+    let failure = match tokio::spawn(async move { tokio::time::timeout(timeout, fut).await }).await
+    {
+        Ok(Ok(Ok(()))) => return Outcome::Succeeded,
+        Ok(Ok(Err(e))) => return Outcome::Failed(e),
+        Ok(Err(_)) => format!("timed out after {} s", timeout.as_secs_f64()),
+        Err(_) => "the handler panicked".to_owned(),
+    };
+    // The handler could not report this failure itself: on the last attempt, let the kind
+    // record that the job is dead.
+    if job.attempts >= job.max_attempts {
+        dead_end(kind, run(), &failure).await;
+    }
+    Outcome::Failed(JobError::retry(failure))
+}
+
+/// Runs the kind's `on_dead` hook, if any, for a job that died without its handler saying
+/// so (timed out, panicked, or its worker stopped on the last attempt).
+async fn dead_end(kind: &JobKind, run: JobRun, why: &str) {
+    if let Some(hook) = &kind.on_dead {
+        let mut run = run;
+        run.dead_error = Some(why.to_owned());
+        match tokio::time::timeout(Duration::from_secs(30), hook(run)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(kind = kind.name, error = %e.message, "on_dead hook failed")
+            }
+            Err(_) => tracing::warn!(kind = kind.name, "on_dead hook timed out"),
+        }
+    }
+}
+
+/// Records an attempt's duration when dropped (whatever way the attempt ended).
+fn scopeguard_histogram(kind: String, started: std::time::Instant) -> impl Drop {
+    struct Timer(String, std::time::Instant);
+    impl Drop for Timer {
+        fn drop(&mut self) {
+            metrics::histogram!("ils_job_attempt_duration_seconds", "kind" => self.0.clone())
+                .record(self.1.elapsed().as_secs_f64());
+        }
+    }
+    Timer(kind, started)
+}
+
+/// Runs workers until `shutdown`: claims as many due jobs as there are free slots, runs
+/// each in its own task, and settles outcomes in batches. Wakes on a local commit that
+/// enqueued jobs (`Wake`), a remote wake-up, or every `poll`.
+pub async fn run_workers(
+    db: Db,
+    registry: Arc<Registry>,
+    resources: Resources,
+    cfg: WorkerConfig,
+    shutdown: CancellationToken,
+) {
+    let kinds = registry.kind_names();
+    let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(job::Model, Outcome)>();
+    let settler = {
+        let (db, registry, worker) = (db.clone(), registry.clone(), cfg.worker_id.clone());
+        tokio::spawn(async move {
+            while let Some(first) = done_rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < 500 {
+                    match done_rx.try_recv() {
+                        Ok(more) => batch.push(more),
+                        Err(_) => break,
+                    }
+                }
+                let ids: Vec<Uuid> = batch.iter().map(|(j, _)| j.id).collect();
+                if let Err(e) = settle(&db, &registry, &worker, batch).await {
+                    // The jobs stay RUNNING until their lease runs out, then run again.
+                    tracing::error!(error = ?e, jobs = ids.len(), "could not record job outcomes");
+                }
+            }
+        })
+    };
+    let wake = db.wake();
+    let mut failures = 0u32;
+    while !shutdown.is_cancelled() {
+        let free = slots.available_permits();
+        if free == 0 {
+            // Wait for a slot to free up.
+            tokio::select! {
+                p = slots.clone().acquire_owned() => drop(p),
+                _ = shutdown.cancelled() => break,
+            }
+            continue;
+        }
+        let claimed = match claim(&db, &kinds, free as u64, &cfg).await {
+            Ok(c) => {
+                failures = 0;
+                c
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(error = ?e, "could not claim jobs");
+                let pause = Duration::from_millis(200 * u64::from(failures.min(25)));
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+        };
+        if claimed.is_empty() {
+            tokio::select! {
+                _ = wake.jobs.notified() => {}
+                _ = tokio::time::sleep(cfg.poll) => {}
+                _ = shutdown.cancelled() => break,
+            }
+            continue;
+        }
+        for job in claimed {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let (db, registry, resources, done) = (
+                db.clone(),
+                registry.clone(),
+                resources.clone(),
+                done_tx.clone(),
+            );
+            let lease = cfg.lease;
+            tokio::spawn(async move {
+                let outcome = attempt(&job, &registry, &db, &resources, lease).await;
+                if let Outcome::Failed(e) = &outcome {
+                    tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e.message, "job attempt failed");
+                }
+                if done.send((job, outcome)).is_err() {
+                    tracing::error!(
+                        "the job settler stopped; this outcome is lost (the job runs again after its lease)"
+                    );
+                }
+                drop(permit);
+            });
+        }
+    }
+    // Let running attempts finish and their outcomes be recorded.
+    let _ = slots.acquire_many(cfg.concurrency.max(1) as u32).await;
+    drop(done_tx);
+    let _ = settler.await;
+}
