@@ -4,6 +4,7 @@
 #![allow(clippy::disallowed_methods)] // tests inspect the database below the guard on purpose
 
 pub mod imports;
+pub mod process;
 pub mod receiver;
 pub mod ws;
 
@@ -402,6 +403,17 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// How long a negative check watches for something that must NOT happen, where no sentinel
+/// can prove it (see `ws::assert_no_event` for the sentinel way).
+pub const MUST_NOT_HAPPEN: Duration = Duration::from_secs(2);
+
+/// A negative check's window: lets `window` pass so that something that must NOT happen
+/// has had its chance to. Not a wait for anything to happen (that is `eventually`); use it
+/// only where no sentinel can prove the absence.
+pub async fn watch_for_nothing(window: Duration) {
+    tokio::time::sleep(window).await;
 }
 
 /// The nodes of a GraphQL connection (`{ edges { node } }`).

@@ -114,23 +114,25 @@ const APPEND_ONLY: [&str; 4] = [
 
 /// Waits until the company's webhook deliveries exist (the dispatcher makes them).
 async fn wait_for_deliveries(s: &TestServer, admin: &ils_tests::Session) {
-    for _ in 0..150 {
-        let data = s
-            .ok(
-                &admin.auth(),
-                "{ webhookDeliveries(first: 1) { edges { node { id } } } }",
-                json!({}),
-            )
-            .await;
-        if data["webhookDeliveries"]["edges"]
-            .as_array()
-            .is_some_and(|e| !e.is_empty())
-        {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("no webhook delivery was made");
+    ils_tests::eventually(
+        "a webhook delivery is made",
+        std::time::Duration::from_secs(20),
+        || async {
+            let data = s
+                .ok(
+                    &admin.auth(),
+                    "{ webhookDeliveries(first: 1) { edges { node { id } } } }",
+                    json!({}),
+                )
+                .await;
+            if ils_tests::nodes(&data["webhookDeliveries"]).is_empty() {
+                Err(data)
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
