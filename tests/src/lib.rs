@@ -4,6 +4,7 @@
 #![allow(clippy::disallowed_methods)] // tests inspect the database below the guard on purpose
 
 pub mod imports;
+pub mod mail;
 pub mod process;
 pub mod receiver;
 pub mod ws;
@@ -570,23 +571,30 @@ pub async fn approve(s: &TestServer, pa: &Session, company: &Session) {
 /// Invites a member with `role` (STAFF, MANAGER or COMPANY_ADMIN) into the admin's company
 /// and signs them in.
 pub async fn member_of(s: &TestServer, admin: &Session, role: &str) -> Session {
+    member_with_email(s, admin, role).await.0
+}
+
+/// `member_of`, also returning the member's login email (where their mail goes).
+pub async fn member_with_email(s: &TestServer, admin: &Session, role: &str) -> (Session, String) {
+    let address = email("member");
     let inv = s
         .ok(
             &admin.auth(),
             "mutation($e: String!, $r: Role!) { inviteUser(email: $e, role: $r) { token } }",
-            json!({ "e": email("member"), "r": role }),
+            json!({ "e": address, "r": role }),
         )
         .await;
     let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Max\", lastName: \"Moe\") {
         accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
-    Session::from_payload(
+    let session = Session::from_payload(
         &s.ok(
             &Auth::None,
             accept,
             json!({ "t": inv["inviteUser"]["token"], "p": PASSWORD }),
         )
         .await["acceptInvitation"],
-    )
+    );
+    (session, address)
 }
 
 /// A lab or supplier (`kind` LAB or SUPPLIER) that signed up, was approved by the platform
