@@ -5,6 +5,7 @@
 
 pub mod imports;
 pub mod mail;
+pub mod orders;
 pub mod process;
 pub mod receiver;
 pub mod ws;
