@@ -245,19 +245,6 @@ async fn default_location(s: &TestServer, who: &Session) -> Value {
         .clone()
 }
 
-/// A profile save by `who` (an event only `who`'s company gets); returns its company id.
-async fn profile_sentinel(s: &TestServer, who: &Session) -> String {
-    s.ok(
-        &who.auth(),
-        "mutation { updateMarketplaceProfile(input: { description: \"x\" }) { companyId } }",
-        json!({}),
-    )
-    .await["updateMarketplaceProfile"]["companyId"]
-        .as_str()
-        .expect("companyId")
-        .to_owned()
-}
-
 /// Fires `who`'s sentinel and returns every `purchase_order.*` event that arrived on
 /// `socket` before it, as (type, purchaseOrderId, status, version).
 async fn purchase_events_before_sentinel(
@@ -265,7 +252,7 @@ async fn purchase_events_before_sentinel(
     who: &Session,
     socket: &mut ws::Ws,
 ) -> Vec<(String, Value, Value, Value)> {
-    let token = profile_sentinel(s, who).await;
+    let token = ws::profile_saved(s, who).await;
     let mut seen = vec![];
     loop {
         let ev = ws::next_event(socket).await;
@@ -296,11 +283,11 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     // Both parties follow purchase orders live.
     let types: &[&str] = &["purchase_order.*", "marketplace.profile_updated"];
     let mut practice_socket = ws::subscribe_events_ready(&s, &practice.auth(), Some(types), || {
-        profile_sentinel(&s, &practice)
+        ws::profile_saved(&s, &practice)
     })
     .await;
     let mut supplier_socket = ws::subscribe_events_ready(&s, &supplier.auth(), Some(types), || {
-        profile_sentinel(&s, &supplier)
+        ws::profile_saved(&s, &supplier)
     })
     .await;
 
