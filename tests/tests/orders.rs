@@ -339,8 +339,7 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
     let order = ORDERS
         .draft(&s, &practice, progressive_draft("REF-1"))
         .await;
-    let (_, body) = ORDERS.submit(&s, &practice, &order, &lab).await;
-    let order = body["data"]["submitOrder"].clone();
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
 
     // The practice cannot accept for the lab; the lab cannot ship what it has not made.
     let (_, body) = ORDERS
@@ -526,8 +525,7 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     input["patientId"] = patient["createPatient"]["id"].clone();
     let order = ORDERS.draft(&s, &practice, input).await;
     assert_eq!(order["patientRef"], "PMS-9");
-    let (_, body) = ORDERS.submit(&s, &practice, &order, &lab).await;
-    let order = body["data"]["submitOrder"].clone();
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
 
     // The lab: the order, the reference, never the name (not shared on this order).
     let theirs = ORDERS.read(&s, &lab, &order["id"]).await;
@@ -637,8 +635,7 @@ async fn order_updated_streams_every_change_to_both_parties_and_nobody_else() {
     let order = ORDERS
         .draft(&s, &practice, progressive_draft("REF-LIVE"))
         .await;
-    let (_, body) = ORDERS.submit(&s, &practice, &order, &lab).await;
-    let order = body["data"]["submitOrder"].clone();
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
     const LIVE: &str =
         "subscription($id: ID!) { orderUpdated(id: $id) { status version order { id status } } }";
 
@@ -725,8 +722,7 @@ async fn an_order_exports_as_a_dcs_job_for_its_parties_only() {
     let order = ORDERS
         .draft(&s, &practice, progressive_draft("REF7F3A"))
         .await;
-    let (_, body) = ORDERS.submit(&s, &practice, &order, &lab).await;
-    let order = body["data"]["submitOrder"].clone();
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
     let order = ORDERS
         .moved(
             &s,
