@@ -4,6 +4,9 @@
 #![allow(clippy::disallowed_methods)] // tests inspect the database below the guard on purpose
 
 pub mod imports;
+pub mod mail;
+pub mod orders;
+pub mod process;
 pub mod receiver;
 pub mod ws;
 
@@ -404,6 +407,17 @@ where
     }
 }
 
+/// How long a negative check watches for something that must NOT happen, where no sentinel
+/// can prove it (see `ws::assert_no_event` for the sentinel way).
+pub const MUST_NOT_HAPPEN: Duration = Duration::from_secs(2);
+
+/// A negative check's window: lets `window` pass so that something that must NOT happen
+/// has had its chance to. Not a wait for anything to happen (that is `eventually`); use it
+/// only where no sentinel can prove the absence.
+pub async fn watch_for_nothing(window: Duration) {
+    tokio::time::sleep(window).await;
+}
+
 /// The nodes of a GraphQL connection (`{ edges { node } }`).
 pub fn nodes(connection: &Value) -> Vec<Value> {
     connection["edges"]
@@ -558,23 +572,30 @@ pub async fn approve(s: &TestServer, pa: &Session, company: &Session) {
 /// Invites a member with `role` (STAFF, MANAGER or COMPANY_ADMIN) into the admin's company
 /// and signs them in.
 pub async fn member_of(s: &TestServer, admin: &Session, role: &str) -> Session {
+    member_with_email(s, admin, role).await.0
+}
+
+/// `member_of`, also returning the member's login email (where their mail goes).
+pub async fn member_with_email(s: &TestServer, admin: &Session, role: &str) -> (Session, String) {
+    let address = email("member");
     let inv = s
         .ok(
             &admin.auth(),
             "mutation($e: String!, $r: Role!) { inviteUser(email: $e, role: $r) { token } }",
-            json!({ "e": email("member"), "r": role }),
+            json!({ "e": address, "r": role }),
         )
         .await;
     let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Max\", lastName: \"Moe\") {
         accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
-    Session::from_payload(
+    let session = Session::from_payload(
         &s.ok(
             &Auth::None,
             accept,
             json!({ "t": inv["inviteUser"]["token"], "p": PASSWORD }),
         )
         .await["acceptInvitation"],
-    )
+    );
+    (session, address)
 }
 
 /// A lab or supplier (`kind` LAB or SUPPLIER) that signed up, was approved by the platform

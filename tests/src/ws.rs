@@ -19,8 +19,8 @@ pub const LEGACY_WS: &str = "graphql-ws";
 /// How long something that should happen may take.
 pub const SHOULD_HAPPEN: Duration = Duration::from_secs(10);
 /// How long to watch for something that must not happen where no sentinel can prove it
-/// (see `assert_no_event` for the sentinel way).
-pub const MUST_NOT_HAPPEN: Duration = Duration::from_secs(2);
+/// (see `assert_no_event` for the sentinel way, `crate::watch_for_nothing` for the window).
+pub const MUST_NOT_HAPPEN: Duration = crate::MUST_NOT_HAPPEN;
 /// How long a subscription may take to become live (`ready`), sentinels resent included.
 pub const READY: Duration = Duration::from_secs(30);
 /// How long `ready` waits for one sentinel before it sends another.
@@ -333,14 +333,27 @@ pub async fn collect_operation(
     variables: Value,
     wait: Duration,
 ) -> Vec<Value> {
+    start_operation(ws, id, query, variables).await;
+    collect_started(ws, id, wait, usize::MAX).await
+}
+
+/// Starts the operation `id` (graphql-transport-ws `subscribe`) on an acknowledged socket
+/// and returns at once; `collect_started` reads what it sends.
+pub async fn start_operation(ws: &mut Ws, id: &str, query: &str, variables: Value) {
     send(
         ws,
         json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }),
     )
     .await;
+}
+
+/// The messages of the started operation `id`, in order, until its `complete` or `error`
+/// (included as the last message), until `max` messages, or until `wait` has passed in
+/// all. Messages for other operations are skipped; a close panics.
+pub async fn collect_started(ws: &mut Ws, id: &str, wait: Duration, max: usize) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     let mut seen = vec![];
-    loop {
+    while seen.len() < max {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match recv_within(ws, left).await {
             None => return seen,
@@ -359,4 +372,20 @@ pub async fn collect_operation(
             }
         }
     }
+    seen
+}
+
+/// A profile save by `who`: the sentinel for `ready` and `assert_no_event` on `events`
+/// subscriptions selecting `marketplace.profile_updated` (an event only `who`'s company
+/// gets). Returns the company id, which that event's data contains.
+pub async fn profile_saved(s: &TestServer, who: &crate::Session) -> String {
+    s.ok(
+        &who.auth(),
+        "mutation { updateMarketplaceProfile(input: { description: \"x\" }) { companyId } }",
+        json!({}),
+    )
+    .await["updateMarketplaceProfile"]["companyId"]
+        .as_str()
+        .expect("a company id")
+        .to_owned()
 }

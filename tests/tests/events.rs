@@ -333,7 +333,7 @@ async fn events_committed_without_a_dispatcher_are_dispatched_after_a_restart() 
     );
     // Nothing dispatches it while server 1 runs without workers. (No sentinel can prove
     // this: with no dispatcher, a sentinel would not be dispatched either.)
-    tokio::time::sleep(ws::MUST_NOT_HAPPEN).await;
+    ils_tests::watch_for_nothing(ws::MUST_NOT_HAPPEN).await;
     assert_eq!(
         count(&conn, undispatched).await,
         1,

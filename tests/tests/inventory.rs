@@ -285,19 +285,6 @@ async fn assert_balances_equal_the_ledger(s: &TestServer, who: &Session) {
     }
 }
 
-/// A profile save: the sentinel event of the low-stock subscription.
-async fn profile_saved(s: &TestServer, who: &Session) -> String {
-    s.ok(
-        &who.auth(),
-        "mutation { updateMarketplaceProfile(input: { description: \"x\" }) { companyId } }",
-        json!({}),
-    )
-    .await["updateMarketplaceProfile"]["companyId"]
-        .as_str()
-        .expect("a company id")
-        .to_owned()
-}
-
 // ---------------------------------------------------------------------------------------
 // 1. Products
 // ---------------------------------------------------------------------------------------
@@ -1134,9 +1121,9 @@ async fn low_stock_is_announced_once_per_downward_crossing() {
     let main = main_location(&s, &shop).await;
 
     let types: &[&str] = &["inventory.low_stock", "marketplace.profile_updated"];
-    let sentinel = || profile_saved(&s, &shop);
+    let sentinel = || ws::profile_saved(&s, &shop);
     let mut socket = ws::subscribe_events_ready(&s, &shop.auth(), Some(types), sentinel).await;
-    let other_sentinel = || profile_saved(&s, &other);
+    let other_sentinel = || ws::profile_saved(&s, &other);
     let mut bystander =
         ws::subscribe_events_ready(&s, &other.auth(), Some(types), other_sentinel).await;
 

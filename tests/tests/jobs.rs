@@ -622,11 +622,6 @@ async fn job_admin_over_graphql_is_per_company() {
 
 const ILS: &str = env!("CARGO_BIN_EXE_ils-under-test");
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 struct Proc {
     child: tokio::process::Child,
     base: String,
@@ -641,7 +636,7 @@ impl Proc {
 
 /// `ils serve` on `database_url`, with one worker and a 3 s job lease; waits until it answers.
 async fn serve(dir: &tempfile::TempDir, database_url: &str, tag: &str, redis_prefix: &str) -> Proc {
-    let port = free_port();
+    let port = ils_tests::process::free_port();
     let stderr = dir.path().join(format!("stderr-{tag}.log"));
     let mut cmd = tokio::process::Command::new(ILS);
     cmd.env_clear()
@@ -674,24 +669,10 @@ async fn serve(dir: &tempfile::TempDir, database_url: &str, tag: &str, redis_pre
         base: format!("http://127.0.0.1:{port}"),
         stderr,
     };
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = http.get(format!("{}/healthz", p.base)).send().await
-            && r.status().as_u16() == 200
-        {
-            return p;
-        }
-        if let Some(status) = p.child.try_wait().unwrap() {
-            panic!("ils serve exited early ({status}); stderr:\n{}", p.logs());
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "not up after 60 s; stderr:\n{}",
-            p.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let logs = p.stderr.clone();
+    let logs = || std::fs::read_to_string(&logs).unwrap_or_default();
+    ils_tests::process::wait_until_up(&mut p.child, &p.base, logs).await;
+    p
 }
 
 async fn gql(base: &str, token: Option<&str>, query: &str, variables: Value) -> Value {

@@ -1,62 +1,17 @@
 //! Outgoing mail goes through the job queue; with no SMTP server configured, each message
 //! is written as an .eml file into `<data_dir>/mail`.
 
-use base64::Engine;
+use ils_tests::mail::{messages, readable};
 use ils_tests::{TestServer, email, eventually, nodes};
 use serde_json::json;
-use std::path::Path;
 use std::time::Duration;
-
-/// The readable text of a message: headers as they are, the body with quoted-printable
-/// soft breaks and `=3D` undone, and base64 parts decoded.
-fn readable(raw: &str) -> String {
-    let mut out = raw
-        .replace("=\r\n", "")
-        .replace("=\n", "")
-        .replace("=3D", "=");
-    if raw
-        .to_ascii_lowercase()
-        .contains("content-transfer-encoding: base64")
-    {
-        // Decode every run of base64 lines after a blank line.
-        for part in raw.split("\r\n\r\n").chain(raw.split("\n\n")).skip(1) {
-            let b64: String = part
-                .lines()
-                .take_while(|l| !l.starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("");
-            let b64: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) {
-                out.push('\n');
-                out.push_str(&String::from_utf8_lossy(&bytes));
-            }
-        }
-    }
-    out
-}
-
-/// The .eml files in `dir` (none when it does not exist).
-fn messages(dir: &Path) -> Vec<(std::path::PathBuf, String)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return vec![];
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-        .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).ok()?;
-            Some((p, text))
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invitation_is_mailed_through_the_job_queue() {
     let s = TestServer::start().await;
     assert!(s.server.state.config.smtp_url.is_none());
     let admin = s.sign_up("Mail Optical", "ECP", &email("mailer")).await;
-    let mail_dir = s.server.state.config.data_dir.join("mail");
+    let mail_dir = s.mail_dir();
     let invitee = email("invitee");
 
     let inv = s
@@ -226,7 +181,7 @@ async fn with_smtp_configured_an_invitation_goes_out_by_smtp() {
         "the token is not in the message:\n{text}"
     );
     // Nothing was written to the folder instead.
-    let folder = s.server.state.config.data_dir.join("mail");
+    let folder = s.mail_dir();
     assert!(
         messages(&folder).is_empty(),
         "a file was written though SMTP is set"

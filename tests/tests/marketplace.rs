@@ -5,8 +5,8 @@
 
 use ils_tests::ws;
 use ils_tests::{
-    Auth, Session, TestServer, approve, email, eventually, listed_company, member_of, nodes,
-    staff_of,
+    Auth, Session, TestServer, approve, assert_bad_input, email, eventually, listed_company,
+    member_of, nodes, staff_of,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -441,15 +441,7 @@ async fn the_directory_shows_only_listed_active_companies_and_public_fields() {
             json!({ "input": { "listed": true } }),
         )
         .await;
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "{body}"
-    );
-    assert_eq!(
-        body["errors"][0]["extensions"]["field"],
-        json!(["input", "listed"]),
-        "{body}"
-    );
+    assert_bad_input(&body["errors"][0], &["input", "listed"]);
     let mine = s
         .ok(
             &ecp.auth(),

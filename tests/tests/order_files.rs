@@ -4,6 +4,7 @@
 //! file (checked against the job, versioned, followed live); only the parties touch an
 //! order; and the signed download links give back exactly the file they were made for.
 
+use ils_tests::orders::{Orders, connected, outsiders};
 use ils_tests::progressive_draft;
 use ils_tests::ws;
 use ils_tests::{Session, TestServer, email, listed_company, nodes};
@@ -17,9 +18,7 @@ const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version pr
     fit { right { fittingHeight } left { fittingHeight } }
     history { fromStatus toStatus actorCompanyId note } }";
 
-fn q(op: &str) -> String {
-    format!("{op} {FIELDS}")
-}
+const ORDERS: Orders = Orders::new(FIELDS);
 
 /// The radii of the practice's tracer file, in 0.01 mm.
 const TRACER_RADII: [u32; 8] = [2480, 2510, 2545, 2570, 2490, 2455, 2430, 2466];
@@ -52,86 +51,6 @@ fn tracer_text(a: &str, b: &str, dbl: &str, side: char, radii: &[u32]) -> String
     text
 }
 
-async fn draft(s: &TestServer, who: &Session, input: Value) -> Value {
-    s.ok(
-        &who.auth(),
-        &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
-        json!({ "i": input }),
-    )
-    .await["createOrderDraft"]
-        .clone()
-}
-
-async fn update(
-    s: &TestServer,
-    who: &Session,
-    order: &Value,
-    version: i64,
-    input: Value,
-) -> (u16, Value) {
-    s.post(
-        &who.auth(),
-        &q(
-            "mutation($id: ID!, $v: Int!, $i: DraftOrderInput!) { updateOrderDraft(id: $id, version: $v, input: $i) { ...O } }",
-        ),
-        json!({ "id": order["id"], "v": version, "i": input }),
-    )
-    .await
-}
-
-async fn submit(s: &TestServer, who: &Session, order: &Value, lab: &Session) -> (u16, Value) {
-    s.post(
-        &who.auth(),
-        &q("mutation($id: ID!, $lab: ID!) { submitOrder(id: $id, labId: $lab) { ...O } }"),
-        json!({ "id": order["id"], "lab": lab.company_id }),
-    )
-    .await
-}
-
-async fn submitted(s: &TestServer, who: &Session, order: &Value, lab: &Session) -> Value {
-    let (_, body) = submit(s, who, order, lab).await;
-    assert!(body.get("errors").is_none(), "submit: {body}");
-    let order = body["data"]["submitOrder"].clone();
-    assert_eq!(order["status"], "SUBMITTED", "{body}");
-    order
-}
-
-async fn moved(s: &TestServer, who: &Session, order: &Value, to: &str, extra: Value) -> Value {
-    let mut input = json!({ "id": order["id"], "version": order["version"], "to": to });
-    for (k, v) in extra.as_object().unwrap() {
-        input[k] = v.clone();
-    }
-    let (_, body) = s
-        .post(
-            &who.auth(),
-            &q("mutation($i: MoveOrderInput!) { moveOrder(input: $i) { ...O } }"),
-            json!({ "i": input }),
-        )
-        .await;
-    assert!(body.get("errors").is_none(), "{to}: {body}");
-    body["data"]["moveOrder"].clone()
-}
-
-/// The order as `who` reads it (null when they cannot).
-async fn read(s: &TestServer, who: &Session, id: &Value) -> Value {
-    s.ok(
-        &who.auth(),
-        &q("query($id: ID!) { order(id: $id) { ...O } }"),
-        json!({ "id": id }),
-    )
-    .await["order"]
-        .clone()
-}
-
-/// A practice actively connected to a listed, approved lab.
-async fn connected(s: &TestServer) -> (Session, Session, Session) {
-    let pa = s.platform_admin().await;
-    let lab = listed_company(s, &pa, "Tracer Lens Lab", "LAB", json!({})).await;
-    let practice = s.sign_up("Tracer Optics", "ECP", &email("tracer")).await;
-    ils_tests::connect(s, &practice, &lab).await;
-    (pa, practice, lab)
-}
-
 /// `importDcs` of `bytes`, onto `target` (order id and version) when given; returns the
 /// HTTP status and the body.
 async fn import(
@@ -145,7 +64,7 @@ async fn import(
         None => String::new(),
         Some((id, version)) => format!(", orderId: {id}, version: {version}"),
     };
-    let query = q(&format!(
+    let query = ORDERS.q(&format!(
         "mutation($file: Upload!) {{ importDcs(file: $file{args}) {{
             storedAs downloadUrl labelsRead order {{ ...O }} }} }}"
     ));
@@ -368,7 +287,7 @@ async fn assert_signed_link(s: &TestServer, url: &str, expected: &[u8]) -> Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tracer_file_becomes_a_draft_and_the_practice_completes_it() {
     let s = TestServer::start().await;
-    let (_, practice, lab) = connected(&s).await;
+    let (_, practice, lab) = connected(&s, "Tracer").await;
 
     let got = imported(&s, &practice, None, TRACER.as_bytes()).await;
     let order = got["order"].clone();
@@ -396,7 +315,7 @@ async fn a_tracer_file_becomes_a_draft_and_the_practice_completes_it() {
     assert_signed_link(&s, url, TRACER.as_bytes()).await;
 
     // Without a prescription and a lens it cannot go to the lab.
-    let (_, body) = submit(&s, &practice, &order, &lab).await;
+    let (_, body) = ORDERS.submit(&s, &practice, &order, &lab).await;
     let errs = errors(&body);
     assert!(
         errs.iter().all(|(code, _, _)| code == "BAD_USER_INPUT"),
@@ -405,7 +324,7 @@ async fn a_tracer_file_becomes_a_draft_and_the_practice_completes_it() {
     let fields: Vec<&str> = errs.iter().map(|(_, f, _)| f.as_str()).collect();
     assert!(fields.contains(&"order.rx"), "{body}");
     assert!(fields.contains(&"order.lens"), "{body}");
-    let still = read(&s, &practice, &order["id"]).await;
+    let still = ORDERS.read(&s, &practice, &order["id"]).await;
     assert_eq!(still["status"], "DRAFT");
     assert_eq!(still["version"], order["version"]);
 
@@ -413,7 +332,7 @@ async fn a_tracer_file_becomes_a_draft_and_the_practice_completes_it() {
     let mut job = progressive_draft("REF-TRACE");
     job["frame"] = order["frame"].clone();
     let version = order["version"].as_i64().unwrap();
-    let (_, body) = update(&s, &practice, &order, version, job).await;
+    let (_, body) = ORDERS.update(&s, &practice, &order, version, job).await;
     assert!(body.get("errors").is_none(), "{body}");
     let order = body["data"]["updateOrderDraft"].clone();
     assert_eq!(order["version"], json!(version + 1), "{body}");
@@ -423,7 +342,7 @@ async fn a_tracer_file_becomes_a_draft_and_the_practice_completes_it() {
     assert_eq!(order["lens"]["design"], "PROGRESSIVE", "{body}");
     assert_eq!(order["frame"]["trace"]["radii"], json!(TRACER_RADII));
 
-    let order = submitted(&s, &practice, &order, &lab).await;
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
     assert_eq!(order["labId"], json!(lab.company_id));
 
     // The job file carries the trace, and its link gives exactly its content.
@@ -452,7 +371,7 @@ async fn a_tracer_file_becomes_a_draft_and_the_practice_completes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_job_file_becomes_a_complete_draft() {
     let s = TestServer::start().await;
-    let (_, practice, lab) = connected(&s).await;
+    let (_, practice, lab) = connected(&s, "Tracer").await;
 
     let got = imported(&s, &practice, None, FULL_JOB.as_bytes()).await;
     let order = got["order"].clone();
@@ -492,8 +411,8 @@ async fn a_full_job_file_becomes_a_complete_draft() {
     assert_eq!((status, body.as_slice()), (200, FULL_JOB.as_bytes()));
 
     // Complete as read: it goes to the lab as it is.
-    let order = submitted(&s, &practice, &order, &lab).await;
-    let theirs = read(&s, &lab, &order["id"]).await;
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
+    let theirs = ORDERS.read(&s, &lab, &order["id"]).await;
     assert_eq!(theirs["status"], "SUBMITTED");
     assert_eq!(theirs["patientRef"], "REF7F3A");
     s.finish().await;
@@ -502,7 +421,7 @@ async fn a_full_job_file_becomes_a_complete_draft() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_dcs_files_are_refused_whole() {
     let s = TestServer::start().await;
-    let (_, practice, _) = connected(&s).await;
+    let (_, practice, _) = connected(&s, "Tracer").await;
 
     let line_level: [(&str, &[u8], usize); 5] = [
         (
@@ -571,18 +490,16 @@ async fn malformed_dcs_files_are_refused_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lab_updates_measurements_of_a_job_it_holds() {
     let s = TestServer::start().await;
-    let (pa, practice, lab) = connected(&s).await;
-    let other_lab = listed_company(&s, &pa, "Other Lab", "LAB", json!({})).await;
-    let supplier = listed_company(&s, &pa, "Some Supplier", "SUPPLIER", json!({})).await;
-    let other_practice = s.sign_up("Other Optics", "ECP", &email("other")).await;
+    let (pa, practice, lab) = connected(&s, "Tracer").await;
+    let outsiders = outsiders(&s, &pa).await;
 
     // A progressive job whose frame is to come.
     let mut job = progressive_draft("REF-REMEASURE");
     job.as_object_mut().unwrap().remove("frame");
-    let order = draft(&s, &practice, job).await;
+    let order = ORDERS.draft(&s, &practice, job).await;
     assert_eq!(order["frame"], Value::Null, "{order}");
-    let order = submitted(&s, &practice, &order, &lab).await;
-    let order = moved(&s, &lab, &order, "RECEIVED", json!({})).await;
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
+    let order = ORDERS.moved(&s, &lab, &order, "RECEIVED", json!({})).await;
     let id = order["id"].clone();
     let before = order["version"].as_i64().unwrap();
 
@@ -609,17 +526,7 @@ async fn the_lab_updates_measurements_of_a_job_it_holds() {
     // profile save as the sentinel).
     let mut streams = vec![];
     for who in [&practice, &lab] {
-        let sentinel = || async {
-            s.ok(
-                &who.auth(),
-                "mutation { updateMarketplaceProfile(input: { description: \"x\" }) { companyId } }",
-                json!({}),
-            )
-            .await["updateMarketplaceProfile"]["companyId"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
+        let sentinel = || ws::profile_saved(&s, who);
         streams.push(
             ws::subscribe_events_ready(
                 &s,
@@ -670,7 +577,7 @@ async fn the_lab_updates_measurements_of_a_job_it_holds() {
     }
 
     // The practice sees the new frame, and was told live.
-    let mine = read(&s, &practice, &id).await;
+    let mine = ORDERS.read(&s, &practice, &id).await;
     assert_eq!(mine["version"], json!(before + 1));
     assert_eq!(mine["frame"], o["frame"]);
     loop {
@@ -765,44 +672,37 @@ async fn the_lab_updates_measurements_of_a_job_it_holds() {
     assert_refused(&body, "BAD_USER_INPUT", Some("file"), "no HBOX");
     // Outsiders do not find the order.
     for (who, outsider) in [
-        ("another lab", &other_lab),
-        ("a supplier", &supplier),
-        ("another practice", &other_practice),
+        ("another lab", &outsiders.lab),
+        ("a supplier", &outsiders.supplier),
+        ("another practice", &outsiders.practice),
     ] {
         let (_, body) = import(&s, outsider, Some((&id, now)), file.as_bytes()).await;
         assert_refused(&body, "NOT_FOUND", None, who);
     }
     // None of that changed anything.
-    let theirs = read(&s, &lab, &id).await;
+    let theirs = ORDERS.read(&s, &lab, &id).await;
     assert_eq!(theirs["version"], json!(now), "{theirs}");
     assert_eq!(theirs["frame"], o["frame"], "{theirs}");
     assert_eq!(num(&theirs["fit"]["right"]["fittingHeight"]), 19.0);
     assert_eq!(theirs["history"], o["history"], "{theirs}");
 
     // Once shipped, the measurements are final.
-    let o = moved(
-        &s,
-        &lab,
-        &theirs,
-        "IN_PRODUCTION",
-        json!({ "stage": "SURFACING" }),
-    )
-    .await;
-    let o = moved(&s, &lab, &o, "QUALITY_CHECK", json!({})).await;
-    let o = moved(
-        &s,
-        &lab,
-        &o,
-        "SHIPPED",
-        json!({ "carrier": "Royal Mail", "trackingNumber": "RM123456789GB" }),
-    )
-    .await;
+    let o = ORDERS.through_production(&s, &lab, &theirs).await;
+    let o = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &o,
+            "SHIPPED",
+            json!({ "carrier": "Royal Mail", "trackingNumber": "RM123456789GB" }),
+        )
+        .await;
     let shipped = o["version"].as_i64().unwrap();
     let (_, body) = import(&s, &lab, Some((&id, shipped)), file.as_bytes()).await;
     assert_refused(&body, "BAD_USER_INPUT", Some("orderId"), "a shipped order");
 
     // A new draft from a file is the practices' business.
-    for (who, company) in [("a lab", &lab), ("a supplier", &supplier)] {
+    for (who, company) in [("a lab", &lab), ("a supplier", &outsiders.supplier)] {
         let (_, body) = import(&s, company, None, TRACER.as_bytes()).await;
         assert_refused(&body, "FORBIDDEN", None, who);
     }
@@ -812,19 +712,27 @@ async fn the_lab_updates_measurements_of_a_job_it_holds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_practice_updates_only_its_own_drafts() {
     let s = TestServer::start().await;
-    let (pa, practice, lab) = connected(&s).await;
+    let (pa, practice, lab) = connected(&s, "Tracer").await;
     let supplier = listed_company(&s, &pa, "Some Supplier", "SUPPLIER", json!({})).await;
     let other_practice = s.sign_up("Other Optics", "ECP", &email("other")).await;
-    let order = draft(&s, &practice, progressive_draft("REF-EDIT")).await;
+    let order = ORDERS
+        .draft(&s, &practice, progressive_draft("REF-EDIT"))
+        .await;
     let version = order["version"].as_i64().unwrap();
     let job = progressive_draft("REF-EDIT");
 
-    let (_, body) = update(&s, &practice, &order, version + 1, job.clone()).await;
+    let (_, body) = ORDERS
+        .update(&s, &practice, &order, version + 1, job.clone())
+        .await;
     assert_refused(&body, "CONFLICT", None, "a version not yet made");
-    let (_, body) = update(&s, &other_practice, &order, version, job.clone()).await;
+    let (_, body) = ORDERS
+        .update(&s, &other_practice, &order, version, job.clone())
+        .await;
     assert_refused(&body, "NOT_FOUND", None, "another practice");
     for (who, company) in [("a lab", &lab), ("a supplier", &supplier)] {
-        let (_, body) = update(&s, company, &order, version, job.clone()).await;
+        let (_, body) = ORDERS
+            .update(&s, company, &order, version, job.clone())
+            .await;
         assert_refused(&body, "FORBIDDEN", None, who);
     }
 
@@ -836,10 +744,13 @@ async fn a_practice_updates_only_its_own_drafts() {
         json!({ "side": "R", "format": "1", "radii": [2500, 20000, 2500, 2500] });
     for (what, input) in [("no radii", no_radii), ("a radius of 200 mm", huge_radius)] {
         for (_, body) in [
-            update(&s, &practice, &order, version, input.clone()).await,
+            ORDERS
+                .update(&s, &practice, &order, version, input.clone())
+                .await,
             s.post(
                 &practice.auth(),
-                &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+                &ORDERS
+                    .q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
                 json!({ "i": input }),
             )
             .await,
@@ -856,19 +767,20 @@ async fn a_practice_updates_only_its_own_drafts() {
             );
         }
     }
-    let same = read(&s, &practice, &order["id"]).await;
+    let same = ORDERS.read(&s, &practice, &order["id"]).await;
     assert_eq!(same["version"], json!(version), "{same}");
     assert_eq!(same["frame"]["trace"], Value::Null, "{same}");
 
     // The whole job is replaced: what the input leaves out is gone.
-    let (_, body) = update(
-        &s,
-        &practice,
-        &order,
-        version,
-        json!({ "patientRef": "REF-EDIT-2" }),
-    )
-    .await;
+    let (_, body) = ORDERS
+        .update(
+            &s,
+            &practice,
+            &order,
+            version,
+            json!({ "patientRef": "REF-EDIT-2" }),
+        )
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
     let bare = body["data"]["updateOrderDraft"].clone();
     assert_eq!(bare["version"], json!(version + 1), "{body}");
@@ -877,12 +789,16 @@ async fn a_practice_updates_only_its_own_drafts() {
     assert_eq!(bare["lens"], Value::Null, "{body}");
     assert_eq!(bare["frame"], Value::Null, "{body}");
     // The old version is gone too.
-    let (_, body) = update(&s, &practice, &order, version, job.clone()).await;
+    let (_, body) = ORDERS
+        .update(&s, &practice, &order, version, job.clone())
+        .await;
     assert_refused(&body, "CONFLICT", None, "the version before the update");
 
     let mut traced = job.clone();
     traced["frame"]["trace"] = json!({ "side": "L", "format": "1", "radii": TRACER_RADII });
-    let (_, body) = update(&s, &practice, &order, version + 1, traced).await;
+    let (_, body) = ORDERS
+        .update(&s, &practice, &order, version + 1, traced)
+        .await;
     assert!(body.get("errors").is_none(), "{body}");
     let full = body["data"]["updateOrderDraft"].clone();
     assert_eq!(full["version"], json!(version + 2), "{body}");
@@ -891,13 +807,15 @@ async fn a_practice_updates_only_its_own_drafts() {
         json!({ "side": "L", "format": "1", "radii": TRACER_RADII }),
         "{body}"
     );
-    let sent = submitted(&s, &practice, &full, &lab).await;
+    let sent = ORDERS.submitted(&s, &practice, &full, &lab).await;
 
     // Submitted: no longer a draft to edit.
     let sent_version = sent["version"].as_i64().unwrap();
-    let (_, body) = update(&s, &practice, &sent, sent_version, job.clone()).await;
+    let (_, body) = ORDERS
+        .update(&s, &practice, &sent, sent_version, job.clone())
+        .await;
     assert_refused(&body, "CONFLICT", None, "a submitted order");
-    let theirs = read(&s, &lab, &sent["id"]).await;
+    let theirs = ORDERS.read(&s, &lab, &sent["id"]).await;
     assert_eq!(theirs["version"], json!(sent_version));
     assert_eq!(theirs["status"], "SUBMITTED");
     s.finish().await;

@@ -2,10 +2,13 @@
 //! submitted an order whenever the lab does something the practice must know (and never
 //! the patient's name), and due dates that follow the lab's own turnaround rules.
 
-use base64::Engine;
 use chrono::{Datelike, NaiveDate, Weekday};
+use ils_tests::mail::{Mail, all_mail};
+use ils_tests::orders::{Orders, connected};
 use ils_tests::progressive_draft;
-use ils_tests::{Auth, PASSWORD, Session, TestServer, email, eventually, listed_company};
+use ils_tests::{
+    Session, TestServer, assert_bad_input, eventually, listed_company, member_with_email,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -18,9 +21,7 @@ const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version pr
     holdAnswer carrier trackingNumber rejectReason
     history { fromStatus toStatus actorCompanyId note } }";
 
-fn q(op: &str) -> String {
-    format!("{op} {FIELDS}")
-}
+const ORDERS: Orders = Orders::new(FIELDS);
 
 fn single_vision_draft(patient_ref: &str) -> Value {
     json!({
@@ -32,259 +33,6 @@ fn single_vision_draft(patient_ref: &str) -> Value {
         "lens": { "design": "SINGLE_VISION", "index": "1.60", "treatments": [] },
         "frame": { "a": "50", "b": "34", "dbl": "19", "ed": "53" }
     })
-}
-
-async fn draft(s: &TestServer, who: &Session, input: Value) -> Value {
-    s.ok(
-        &who.auth(),
-        &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
-        json!({ "i": input }),
-    )
-    .await["createOrderDraft"]
-        .clone()
-}
-
-async fn submit(s: &TestServer, who: &Session, order: &Value, lab: &Session) -> (u16, Value) {
-    s.post(
-        &who.auth(),
-        &q("mutation($id: ID!, $lab: ID!) { submitOrder(id: $id, labId: $lab) { ...O } }"),
-        json!({ "id": order["id"], "lab": lab.company_id }),
-    )
-    .await
-}
-
-async fn submitted(s: &TestServer, who: &Session, order: &Value, lab: &Session) -> Value {
-    let (_, body) = submit(s, who, order, lab).await;
-    let o = body["data"]["submitOrder"].clone();
-    assert_eq!(o["status"], "SUBMITTED", "{body}");
-    o
-}
-
-async fn mv(s: &TestServer, who: &Session, order: &Value, to: &str, extra: Value) -> (u16, Value) {
-    let mut input = json!({ "id": order["id"], "version": order["version"], "to": to });
-    for (k, v) in extra.as_object().unwrap() {
-        input[k] = v.clone();
-    }
-    s.post(
-        &who.auth(),
-        &q("mutation($i: MoveOrderInput!) { moveOrder(input: $i) { ...O } }"),
-        json!({ "i": input }),
-    )
-    .await
-}
-
-async fn moved(s: &TestServer, who: &Session, order: &Value, to: &str, extra: Value) -> Value {
-    let (_, body) = mv(s, who, order, to, extra).await;
-    assert!(body.get("errors").is_none(), "{to}: {body}");
-    body["data"]["moveOrder"].clone()
-}
-
-/// A practice actively connected to a listed, approved lab.
-async fn connected(s: &TestServer) -> (Session, Session, Session) {
-    let pa = s.platform_admin().await;
-    let lab = listed_company(s, &pa, "Notice Lens Lab", "LAB", json!({})).await;
-    let practice = s.sign_up("Notice Optics", "ECP", &email("notice")).await;
-    ils_tests::connect(s, &practice, &lab).await;
-    (pa, practice, lab)
-}
-
-/// Invites a member with `role` into the admin's company and signs them in; returns the
-/// session and the member's login email.
-async fn member_with_email(s: &TestServer, admin: &Session, role: &str) -> (Session, String) {
-    let address = email("member");
-    let inv = s
-        .ok(
-            &admin.auth(),
-            "mutation($e: String!, $r: Role!) { inviteUser(email: $e, role: $r) { token } }",
-            json!({ "e": address, "r": role }),
-        )
-        .await;
-    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Nora\", lastName: \"Vance\") {
-        accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
-    let session = Session::from_payload(
-        &s.ok(
-            &Auth::None,
-            accept,
-            json!({ "t": inv["inviteUser"]["token"], "p": PASSWORD }),
-        )
-        .await["acceptInvitation"],
-    );
-    (session, address)
-}
-
-// ---------------------------------------------------------------------------------------
-// Reading the mail folder (as tests/tests/mail.rs does).
-
-/// The readable text of a message: headers as they are, the body with quoted-printable
-/// soft breaks and `=3D` undone, and base64 parts decoded.
-fn readable(raw: &str) -> String {
-    let mut out = raw
-        .replace("=\r\n", "")
-        .replace("=\n", "")
-        .replace("=3D", "=");
-    if raw
-        .to_ascii_lowercase()
-        .contains("content-transfer-encoding: base64")
-    {
-        // Decode every run of base64 lines after a blank line.
-        for part in raw.split("\r\n\r\n").chain(raw.split("\n\n")).skip(1) {
-            let b64: String = part
-                .lines()
-                .take_while(|l| !l.starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("");
-            let b64: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) {
-                out.push('\n');
-                out.push_str(&String::from_utf8_lossy(&bytes));
-            }
-        }
-    }
-    out
-}
-
-/// The .eml files in `dir` (none when it does not exist).
-fn messages(dir: &Path) -> Vec<(PathBuf, String)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return vec![];
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-        .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).ok()?;
-            Some((p, text))
-        })
-        .collect()
-}
-
-/// One message as the recipient reads it.
-#[derive(Clone, Debug)]
-struct Mail {
-    path: PathBuf,
-    to: String,
-    subject: String,
-    /// The whole message made readable (headers and decoded body).
-    text: String,
-}
-
-/// Undoes RFC 2047 encoded words (`=?utf-8?B?...?=`, `=?utf-8?Q?...?=`) in a header value.
-fn decode_words(value: &str) -> String {
-    let mut out = String::new();
-    let mut rest = value;
-    let mut last_was_word = false;
-    while let Some(start) = rest.find("=?") {
-        let before = &rest[..start];
-        let after = &rest[start + 2..];
-        let parts: Vec<&str> = after.splitn(3, '?').collect();
-        let decoded = if parts.len() == 3 {
-            let (enc, tail) = (parts[1], parts[2]);
-            tail.find("?=").and_then(|end| {
-                let data = &tail[..end];
-                let bytes = match enc.to_ascii_uppercase().as_str() {
-                    "B" => base64::engine::general_purpose::STANDARD
-                        .decode(data.as_bytes())
-                        .ok()?,
-                    "Q" => qp_bytes(&data.replace('_', " ")),
-                    _ => return None,
-                };
-                let consumed = start + 2 + parts[0].len() + 1 + enc.len() + 1 + end + 2;
-                Some((String::from_utf8_lossy(&bytes).into_owned(), consumed))
-            })
-        } else {
-            None
-        };
-        match decoded {
-            Some((word, consumed)) => {
-                // Whitespace between two encoded words is not part of the text.
-                if !(last_was_word && before.trim().is_empty()) {
-                    out.push_str(before);
-                }
-                out.push_str(&word);
-                rest = &rest[consumed..];
-                last_was_word = true;
-            }
-            None => {
-                out.push_str(&rest[..start + 2]);
-                rest = &rest[start + 2..];
-                last_was_word = false;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Quoted-printable to bytes (soft line breaks removed, `=XX` decoded).
-fn qp_bytes(s: &str) -> Vec<u8> {
-    let s = s.replace("=\r\n", "").replace("=\n", "");
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'='
-            && i + 2 < b.len()
-            && let Ok(hex) = std::str::from_utf8(&b[i + 1..i + 3])
-            && let Ok(v) = u8::from_str_radix(hex, 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    out
-}
-
-/// Parses an .eml file: unfolded headers, decoded subject, and the readable text (the
-/// body decoded by its transfer encoding, appended to `readable`).
-fn parse(path: &Path, raw: &str) -> Mail {
-    let normalised = raw.replace("\r\n", "\n");
-    let (head, body) = normalised
-        .split_once("\n\n")
-        .unwrap_or((normalised.as_str(), ""));
-    let mut headers: Vec<(String, String)> = vec![];
-    for line in head.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = headers.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(line.trim());
-            }
-        } else if let Some((k, v)) = line.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-        }
-    }
-    let get = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let encoding = get("content-transfer-encoding").to_ascii_lowercase();
-    let decoded_body = if encoding == "base64" {
-        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(b64.as_bytes())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    } else if encoding == "quoted-printable" {
-        String::from_utf8_lossy(&qp_bytes(body)).into_owned()
-    } else {
-        body.to_owned()
-    };
-    Mail {
-        path: path.to_owned(),
-        to: decode_words(&get("to")),
-        subject: decode_words(&get("subject")),
-        text: format!("{}\n{}", readable(raw), decoded_body),
-    }
-}
-
-fn all_mail(dir: &Path) -> Vec<Mail> {
-    messages(dir).iter().map(|(p, raw)| parse(p, raw)).collect()
 }
 
 /// Lowercase, with `_` and `-` read as spaces (so ON_HOLD, On-hold and "on hold" match).
@@ -362,8 +110,8 @@ fn date_forms(d: NaiveDate) -> Vec<String> {
 async fn the_practice_is_mailed_about_what_the_lab_does() {
     let s = TestServer::start_with(|c| c.job_poll_ms = 100).await;
     assert!(s.server.state.config.smtp_url.is_none());
-    let mail_dir = s.server.state.config.data_dir.join("mail");
-    let (pa, practice, lab) = connected(&s).await;
+    let mail_dir = s.mail_dir();
+    let (pa, practice, lab) = connected(&s, "Notice").await;
     // The orders are drafted and submitted by a staff member, not the practice's admin:
     // the mail goes to whoever submitted.
     let (optician, optician_email) = member_with_email(&s, &practice, "STAFF").await;
@@ -420,23 +168,24 @@ async fn the_practice_is_mailed_about_what_the_lab_does() {
     };
 
     // Submitted.
-    let order = draft(&s, &optician, from_patient()).await;
+    let order = ORDERS.draft(&s, &optician, from_patient()).await;
     assert_eq!(order["patientRef"], "PMS-4711", "{order}");
     let number = order["orderNumber"].as_str().unwrap().to_owned();
-    let order = submitted(&s, &optician, &order, &lab).await;
+    let order = ORDERS.submitted(&s, &optician, &order, &lab).await;
     let m = mail_about(&mail_dir, &seen, &number, "submitted").await;
     check(&m, &number);
     seen.insert(m.path);
 
     // Received by the lab: its job number and the due date.
-    let order = moved(
-        &s,
-        &lab,
-        &order,
-        "RECEIVED",
-        json!({ "labJobNumber": "LAB-77" }),
-    )
-    .await;
+    let order = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &order,
+            "RECEIVED",
+            json!({ "labJobNumber": "LAB-77" }),
+        )
+        .await;
     let due: NaiveDate = order["dueDate"]
         .as_str()
         .expect("a due date")
@@ -454,40 +203,36 @@ async fn the_practice_is_mailed_about_what_the_lab_does() {
 
     // On hold: the lab's question.
     let question = "Is the left PD really 32.0 mm or 33.0 mm?";
-    let order = moved(&s, &lab, &order, "ON_HOLD", json!({ "question": question })).await;
+    let order = ORDERS
+        .moved(&s, &lab, &order, "ON_HOLD", json!({ "question": question }))
+        .await;
     let m = mail_about(&mail_dir, &seen, &number, "on hold").await;
     check(&m, &number);
     assert!(m.text.contains(question), "no question in:\n{}", m.text);
     seen.insert(m.path);
 
     // The practice answers (its own move: no mail); production and QC: no mail.
-    let order = moved(
-        &s,
-        &optician,
-        &order,
-        "RECEIVED",
-        json!({ "answer": "32.0 mm, measured twice" }),
-    )
-    .await;
-    let order = moved(
-        &s,
-        &lab,
-        &order,
-        "IN_PRODUCTION",
-        json!({ "stage": "SURFACING" }),
-    )
-    .await;
-    let order = moved(&s, &lab, &order, "QUALITY_CHECK", json!({})).await;
+    let order = ORDERS
+        .moved(
+            &s,
+            &optician,
+            &order,
+            "RECEIVED",
+            json!({ "answer": "32.0 mm, measured twice" }),
+        )
+        .await;
+    let order = ORDERS.through_production(&s, &lab, &order).await;
 
     // Shipped: the carrier and the tracking number.
-    let order = moved(
-        &s,
-        &lab,
-        &order,
-        "SHIPPED",
-        json!({ "carrier": "DPD Local", "trackingNumber": "15501234567890" }),
-    )
-    .await;
+    let order = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &order,
+            "SHIPPED",
+            json!({ "carrier": "DPD Local", "trackingNumber": "15501234567890" }),
+        )
+        .await;
     let m = mail_about(&mail_dir, &seen, &number, "shipped").await;
     check(&m, &number);
     assert!(m.text.contains("DPD Local"), "no carrier in:\n{}", m.text);
@@ -499,20 +244,26 @@ async fn the_practice_is_mailed_about_what_the_lab_does() {
     seen.insert(m.path);
 
     // The practice's own moves: no mail.
-    let order = moved(&s, &optician, &order, "ARRIVED", json!({})).await;
-    let order = moved(&s, &optician, &order, "DELIVERED", json!({})).await;
+    let order = ORDERS
+        .moved(&s, &optician, &order, "ARRIVED", json!({}))
+        .await;
+    let order = ORDERS
+        .moved(&s, &optician, &order, "DELIVERED", json!({}))
+        .await;
     assert_eq!(order["status"], "DELIVERED");
 
     // A second order the lab rejects: its submission and the rejection with the reason.
-    let second = draft(&s, &optician, from_patient()).await;
+    let second = ORDERS.draft(&s, &optician, from_patient()).await;
     let second_number = second["orderNumber"].as_str().unwrap().to_owned();
     assert_ne!(second_number, number);
-    let second = submitted(&s, &optician, &second, &lab).await;
+    let second = ORDERS.submitted(&s, &optician, &second, &lab).await;
     let m = mail_about(&mail_dir, &seen, &second_number, "submitted").await;
     check(&m, &second_number);
     seen.insert(m.path);
     let reason = "The frame is too small for this prescription";
-    let second = moved(&s, &lab, &second, "REJECTED", json!({ "reason": reason })).await;
+    let second = ORDERS
+        .moved(&s, &lab, &second, "REJECTED", json!({ "reason": reason }))
+        .await;
     assert_eq!(second["rejectReason"], reason, "{second}");
     let m = mail_about(&mail_dir, &seen, &second_number, "rejected").await;
     check(&m, &second_number);
@@ -626,7 +377,7 @@ fn today() -> NaiveDate {
 /// be `n` working days after the day it was received (either side of a midnight UTC).
 async fn received_due(s: &TestServer, lab: &Session, order: &Value, n: u32) -> NaiveDate {
     let before = today();
-    let o = moved(s, lab, order, "RECEIVED", json!({})).await;
+    let o = ORDERS.moved(s, lab, order, "RECEIVED", json!({})).await;
     let after = today();
     let due: NaiveDate = o["dueDate"]
         .as_str()
@@ -645,7 +396,7 @@ async fn received_due(s: &TestServer, lab: &Session, order: &Value, n: u32) -> N
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lab_sets_its_own_turnaround_and_due_dates_follow_it() {
     let s = TestServer::start().await;
-    let (_, practice, lab) = connected(&s).await;
+    let (_, practice, lab) = connected(&s, "Notice").await;
     let lab_staff = member_with_email(&s, &lab, "STAFF").await.0;
     let lab_manager = member_with_email(&s, &lab, "MANAGER").await.0;
 
@@ -798,45 +549,43 @@ async fn a_lab_sets_its_own_turnaround_and_due_dates_follow_it() {
     let mut tinted = progressive_draft("REF-TAT-1");
     tinted["lens"]["treatments"] = json!(["ANTI_REFLECTIVE", "BLUE_FILTER"]);
     tinted["lens"]["tint"] = json!("Grey 50%");
-    let o = draft(&s, &practice, tinted).await;
-    let o = submitted(&s, &practice, &o, &lab).await;
+    let o = ORDERS.draft(&s, &practice, tinted).await;
+    let o = ORDERS.submitted(&s, &practice, &o, &lab).await;
     received_due(&s, &lab, &o, 11).await;
 
     // A single vision lens without treatments: the base days alone.
-    let o = draft(&s, &practice, single_vision_draft("REF-TAT-2")).await;
-    let o = submitted(&s, &practice, &o, &lab).await;
+    let o = ORDERS
+        .draft(&s, &practice, single_vision_draft("REF-TAT-2"))
+        .await;
+    let o = ORDERS.submitted(&s, &practice, &o, &lab).await;
     received_due(&s, &lab, &o, 5).await;
 
     // An explicit due date in the past is refused; today or later is taken as given.
-    let o = draft(&s, &practice, progressive_draft("REF-TAT-3")).await;
-    let o = submitted(&s, &practice, &o, &lab).await;
+    let o = ORDERS
+        .draft(&s, &practice, progressive_draft("REF-TAT-3"))
+        .await;
+    let o = ORDERS.submitted(&s, &practice, &o, &lab).await;
     let yesterday = today().pred_opt().unwrap();
-    let (_, body) = mv(
-        &s,
-        &lab,
-        &o,
-        "RECEIVED",
-        json!({ "dueDate": yesterday.to_string() }),
-    )
-    .await;
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
-        "{body}"
-    );
-    assert_eq!(
-        body["errors"][0]["extensions"]["field"],
-        json!(["input", "dueDate"]),
-        "{body}"
-    );
+    let (_, body) = ORDERS
+        .mv(
+            &s,
+            &lab,
+            &o,
+            "RECEIVED",
+            json!({ "dueDate": yesterday.to_string() }),
+        )
+        .await;
+    assert_bad_input(&body["errors"][0], &["input", "dueDate"]);
     let later = today() + chrono::Duration::days(30);
-    let o = moved(
-        &s,
-        &lab,
-        &o,
-        "RECEIVED",
-        json!({ "dueDate": later.to_string() }),
-    )
-    .await;
+    let o = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &o,
+            "RECEIVED",
+            json!({ "dueDate": later.to_string() }),
+        )
+        .await;
     assert_eq!(o["dueDate"], later.to_string(), "{o}");
     s.finish().await;
 }
@@ -846,7 +595,7 @@ async fn a_lab_sets_its_own_turnaround_and_due_dates_follow_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_labs_turnaround_is_not_another_labs() {
     let s = TestServer::start().await;
-    let (pa, _, lab) = connected(&s).await;
+    let (pa, _, lab) = connected(&s, "Notice").await;
     let other = listed_company(&s, &pa, "Other Turnaround Lab", "LAB", json!({})).await;
     let before = s.ok(&other.auth(), TURNAROUND, json!({})).await;
     s.ok(

@@ -2,10 +2,11 @@
 //! live events, the checks at submission, the workflow's rules and races, and that nobody
 //! but the two parties sees an order (and the lab never the patient's name).
 
+use ils_tests::orders::{Orders, connected, outsiders};
 use ils_tests::progressive_draft;
 use ils_tests::receiver::{Received, Receiver};
 use ils_tests::ws;
-use ils_tests::{Session, TestServer, approve, email, eventually, listed_company, nodes};
+use ils_tests::{TestServer, approve, email, eventually, listed_company, nodes};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -16,56 +17,7 @@ const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version pr
     rxMinusCyl { right { sphere cylinder axis } }
     history { fromStatus toStatus actorCompanyId note } }";
 
-fn q(op: &str) -> String {
-    format!("{op} {FIELDS}")
-}
-
-async fn draft(s: &TestServer, who: &Session, input: Value) -> Value {
-    s.ok(
-        &who.auth(),
-        &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
-        json!({ "i": input }),
-    )
-    .await["createOrderDraft"]
-        .clone()
-}
-
-async fn submit(s: &TestServer, who: &Session, order: &Value, lab: &Session) -> (u16, Value) {
-    s.post(
-        &who.auth(),
-        &q("mutation($id: ID!, $lab: ID!) { submitOrder(id: $id, labId: $lab) { ...O } }"),
-        json!({ "id": order["id"], "lab": lab.company_id }),
-    )
-    .await
-}
-
-async fn mv(s: &TestServer, who: &Session, order: &Value, to: &str, extra: Value) -> (u16, Value) {
-    let mut input = json!({ "id": order["id"], "version": order["version"], "to": to });
-    for (k, v) in extra.as_object().unwrap() {
-        input[k] = v.clone();
-    }
-    s.post(
-        &who.auth(),
-        &q("mutation($i: MoveOrderInput!) { moveOrder(input: $i) { ...O } }"),
-        json!({ "i": input }),
-    )
-    .await
-}
-
-async fn moved(s: &TestServer, who: &Session, order: &Value, to: &str, extra: Value) -> Value {
-    let (_, body) = mv(s, who, order, to, extra).await;
-    assert!(body.get("errors").is_none(), "{to}: {body}");
-    body["data"]["moveOrder"].clone()
-}
-
-/// A practice actively connected to a listed, approved lab.
-async fn connected(s: &TestServer) -> (Session, Session, Session) {
-    let pa = s.platform_admin().await;
-    let lab = listed_company(s, &pa, "Journey Lens Lab", "LAB", json!({})).await;
-    let practice = s.sign_up("Journey Optics", "ECP", &email("journey")).await;
-    ils_tests::connect(s, &practice, &lab).await;
-    (pa, practice, lab)
-}
+const ORDERS: Orders = Orders::new(FIELDS);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followed_live() {
@@ -75,7 +27,7 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
         c.job_poll_ms = 100;
     })
     .await;
-    let (_, practice, lab) = connected(&s).await;
+    let (_, practice, lab) = connected(&s, "Journey").await;
     // The practice also follows its orders by webhook.
     let rx = Receiver::start().await;
     let hook = s
@@ -99,17 +51,7 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
         "{hook}"
     );
     // Live from here: a profile save is the sentinel that proves the subscription is on.
-    let sentinel = || async {
-        s.ok(
-            &practice.auth(),
-            "mutation { updateMarketplaceProfile(input: { description: \"x\" }) { companyId } }",
-            json!({}),
-        )
-        .await["updateMarketplaceProfile"]["companyId"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let sentinel = || ws::profile_saved(&s, &practice);
     let mut socket = ws::subscribe_events_ready(
         &s,
         &practice.auth(),
@@ -118,14 +60,16 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
     )
     .await;
 
-    let order = draft(&s, &practice, progressive_draft("REF-7F3A")).await;
+    let order = ORDERS
+        .draft(&s, &practice, progressive_draft("REF-7F3A"))
+        .await;
     assert_eq!(order["status"], "DRAFT");
     assert_eq!(order["orderNumber"], "ORD-000001");
     assert_eq!(
         order["rxMinusCyl"]["right"],
         json!({ "sphere": "-2.25", "cylinder": "-0.75", "axis": 175 })
     );
-    let (_, body) = submit(&s, &practice, &order, &lab).await;
+    let (_, body) = ORDERS.submit(&s, &practice, &order, &lab).await;
     let order = body["data"]["submitOrder"].clone();
     assert_eq!(order["status"], "SUBMITTED", "{body}");
     assert_eq!(order["labId"], json!(lab.company_id));
@@ -134,7 +78,7 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
     let inbox = s
         .ok(
             &lab.auth(),
-            &q("{ labOrders(first: 10) { edges { node { ...O } } } }"),
+            &ORDERS.q("{ labOrders(first: 10) { edges { node { ...O } } } }"),
             json!({}),
         )
         .await;
@@ -144,49 +88,57 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
     assert_eq!(seen[0]["patientName"], Value::Null);
     assert_eq!(seen[0]["patientId"], Value::Null);
 
-    let o = moved(
-        &s,
-        &lab,
-        &seen[0],
-        "RECEIVED",
-        json!({ "labJobNumber": "CV-1042" }),
-    )
-    .await;
+    let o = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &seen[0],
+            "RECEIVED",
+            json!({ "labJobNumber": "CV-1042" }),
+        )
+        .await;
     assert_eq!(o["labJobNumber"], "CV-1042");
     assert!(o["dueDate"].is_string(), "{o}");
-    let o = moved(
-        &s,
-        &lab,
-        &o,
-        "ON_HOLD",
-        json!({ "question": "Frame shape trace please?" }),
-    )
-    .await;
-    let o = moved(
-        &s,
-        &practice,
-        &o,
-        "RECEIVED",
-        json!({ "answer": "Sent by post today" }),
-    )
-    .await;
+    let o = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &o,
+            "ON_HOLD",
+            json!({ "question": "Frame shape trace please?" }),
+        )
+        .await;
+    let o = ORDERS
+        .moved(
+            &s,
+            &practice,
+            &o,
+            "RECEIVED",
+            json!({ "answer": "Sent by post today" }),
+        )
+        .await;
     assert_eq!(o["holdAnswer"], "Sent by post today");
     let mut o = o;
     for stage in ["SURFACING", "COATING", "EDGING", "ASSEMBLY"] {
-        o = moved(&s, &lab, &o, "IN_PRODUCTION", json!({ "stage": stage })).await;
+        o = ORDERS
+            .moved(&s, &lab, &o, "IN_PRODUCTION", json!({ "stage": stage }))
+            .await;
         assert_eq!(o["productionStage"], stage);
     }
-    let o = moved(&s, &lab, &o, "QUALITY_CHECK", json!({})).await;
-    let o = moved(
-        &s,
-        &lab,
-        &o,
-        "SHIPPED",
-        json!({ "carrier": "Royal Mail", "trackingNumber": "RM123456789GB" }),
-    )
-    .await;
-    let o = moved(&s, &practice, &o, "ARRIVED", json!({})).await;
-    let o = moved(&s, &practice, &o, "DELIVERED", json!({})).await;
+    let o = ORDERS.moved(&s, &lab, &o, "QUALITY_CHECK", json!({})).await;
+    let o = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &o,
+            "SHIPPED",
+            json!({ "carrier": "Royal Mail", "trackingNumber": "RM123456789GB" }),
+        )
+        .await;
+    let o = ORDERS.moved(&s, &practice, &o, "ARRIVED", json!({})).await;
+    let o = ORDERS
+        .moved(&s, &practice, &o, "DELIVERED", json!({}))
+        .await;
     let steps: Vec<&str> = o["history"]
         .as_array()
         .unwrap()
@@ -305,14 +257,14 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submission_checks_the_whole_job_and_reports_every_problem() {
     let s = TestServer::start().await;
-    let (_, practice, lab) = connected(&s).await;
+    let (_, practice, lab) = connected(&s, "Journey").await;
     let mut bad = progressive_draft("REF-BAD");
     bad["rx"]["right"]["axis"] = Value::Null; // cylinder without axis
     bad["rx"]["left"]["sphere"] = json!("-1.80"); // off the 0.25 grid
     bad["left"] = json!({}); // no fitting height for a progressive
     bad["lens"]["index"] = json!("1.55");
-    let order = draft(&s, &practice, bad).await;
-    let (_, body) = submit(&s, &practice, &order, &lab).await;
+    let order = ORDERS.draft(&s, &practice, bad).await;
+    let (_, body) = ORDERS.submit(&s, &practice, &order, &lab).await;
     let errors = body["errors"].as_array().expect("errors");
     let mut fields: Vec<String> = errors
         .iter()
@@ -338,21 +290,15 @@ async fn submission_checks_the_whole_job_and_reports_every_problem() {
         ],
         "{body}"
     );
-    let still = s
-        .ok(
-            &practice.auth(),
-            &q("query($id: ID!) { order(id: $id) { ...O } }"),
-            json!({ "id": order["id"] }),
-        )
-        .await;
-    assert_eq!(still["order"]["status"], "DRAFT");
+    let still = ORDERS.read(&s, &practice, &order["id"]).await;
+    assert_eq!(still["status"], "DRAFT");
 
     // An expired prescription is refused at submission; absurd numbers already at the draft.
     let mut expired = progressive_draft("REF-OLD");
     expired["rx"]["issuedOn"] = json!("2020-01-01");
     expired["rx"]["expiresOn"] = json!("2022-01-01");
-    let old = draft(&s, &practice, expired).await;
-    let (_, body) = submit(&s, &practice, &old, &lab).await;
+    let old = ORDERS.draft(&s, &practice, expired).await;
+    let (_, body) = ORDERS.submit(&s, &practice, &old, &lab).await;
     assert_eq!(
         body["errors"][0]["extensions"]["field"],
         json!(["order", "rx", "expiresOn"]),
@@ -363,7 +309,7 @@ async fn submission_checks_the_whole_job_and_reports_every_problem() {
     let (_, body) = s
         .post(
             &practice.auth(),
-            &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+            &ORDERS.q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
             json!({ "i": huge }),
         )
         .await;
@@ -374,8 +320,10 @@ async fn submission_checks_the_whole_job_and_reports_every_problem() {
 
     // Only to a lab with an ACTIVE connection.
     let other_lab = s.sign_up("Stranger Lab", "LAB", &email("stranger")).await;
-    let good = draft(&s, &practice, progressive_draft("REF-OK")).await;
-    let (_, body) = submit(&s, &practice, &good, &other_lab).await;
+    let good = ORDERS
+        .draft(&s, &practice, progressive_draft("REF-OK"))
+        .await;
+    let (_, body) = ORDERS.submit(&s, &practice, &good, &other_lab).await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{body}"
@@ -387,13 +335,16 @@ async fn submission_checks_the_whole_job_and_reports_every_problem() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production() {
     let s = TestServer::start().await;
-    let (_, practice, lab) = connected(&s).await;
-    let order = draft(&s, &practice, progressive_draft("REF-1")).await;
-    let (_, body) = submit(&s, &practice, &order, &lab).await;
-    let order = body["data"]["submitOrder"].clone();
+    let (_, practice, lab) = connected(&s, "Journey").await;
+    let order = ORDERS
+        .draft(&s, &practice, progressive_draft("REF-1"))
+        .await;
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
 
     // The practice cannot accept for the lab; the lab cannot ship what it has not made.
-    let (_, body) = mv(&s, &practice, &order, "RECEIVED", json!({})).await;
+    let (_, body) = ORDERS
+        .mv(&s, &practice, &order, "RECEIVED", json!({}))
+        .await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{body}"
@@ -405,21 +356,22 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
             .contains("CANCELLED"),
         "{body}"
     );
-    let (_, body) = mv(
-        &s,
-        &lab,
-        &order,
-        "SHIPPED",
-        json!({ "carrier": "X", "trackingNumber": "Y" }),
-    )
-    .await;
+    let (_, body) = ORDERS
+        .mv(
+            &s,
+            &lab,
+            &order,
+            "SHIPPED",
+            json!({ "carrier": "X", "trackingNumber": "Y" }),
+        )
+        .await;
     let msg = body["errors"][0]["message"].as_str().unwrap();
     assert!(
         msg.contains("RECEIVED") && msg.contains("REJECTED"),
         "{body}"
     );
     // A move needs what it needs.
-    let (_, body) = mv(&s, &lab, &order, "REJECTED", json!({})).await;
+    let (_, body) = ORDERS.mv(&s, &lab, &order, "REJECTED", json!({})).await;
     assert_eq!(
         body["errors"][0]["extensions"]["field"],
         json!(["input", "reason"]),
@@ -428,8 +380,8 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
 
     // Two moves on the same version: one wins, the other is CONFLICT.
     let (a, b) = tokio::join!(
-        mv(&s, &lab, &order, "RECEIVED", json!({})),
-        mv(
+        ORDERS.mv(&s, &lab, &order, "RECEIVED", json!({})),
+        ORDERS.mv(
             &s,
             &practice,
             &order,
@@ -449,38 +401,43 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
     assert!(codes.contains(&Some("CONFLICT".into())), "{codes:?}");
 
     // Cancelling: allowed before production, not after.
-    let o2 = draft(&s, &practice, progressive_draft("REF-2")).await;
-    let (_, body) = submit(&s, &practice, &o2, &lab).await;
-    let o2 = moved(
-        &s,
-        &lab,
-        &body["data"]["submitOrder"],
-        "RECEIVED",
-        json!({}),
-    )
-    .await;
-    let o2 = moved(
-        &s,
-        &lab,
-        &o2,
-        "IN_PRODUCTION",
-        json!({ "stage": "SURFACING" }),
-    )
-    .await;
-    let (_, body) = mv(&s, &practice, &o2, "CANCELLED", json!({})).await;
+    let o2 = ORDERS
+        .draft(&s, &practice, progressive_draft("REF-2"))
+        .await;
+    let (_, body) = ORDERS.submit(&s, &practice, &o2, &lab).await;
+    let o2 = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &body["data"]["submitOrder"],
+            "RECEIVED",
+            json!({}),
+        )
+        .await;
+    let o2 = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &o2,
+            "IN_PRODUCTION",
+            json!({ "stage": "SURFACING" }),
+        )
+        .await;
+    let (_, body) = ORDERS.mv(&s, &practice, &o2, "CANCELLED", json!({})).await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{body}"
     );
     // The same production stage twice is no move.
-    let (_, body) = mv(
-        &s,
-        &lab,
-        &o2,
-        "IN_PRODUCTION",
-        json!({ "stage": "SURFACING" }),
-    )
-    .await;
+    let (_, body) = ORDERS
+        .mv(
+            &s,
+            &lab,
+            &o2,
+            "IN_PRODUCTION",
+            json!({ "stage": "SURFACING" }),
+        )
+        .await;
     assert_eq!(
         body["errors"][0]["extensions"]["field"],
         json!(["input", "stage"]),
@@ -488,16 +445,19 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
     );
 
     // A cancellation keeps its reason apart from a lab's rejection.
-    let o3 = draft(&s, &practice, progressive_draft("REF-3")).await;
-    let (_, body) = submit(&s, &practice, &o3, &lab).await;
-    let o3 = moved(
-        &s,
-        &practice,
-        &body["data"]["submitOrder"],
-        "CANCELLED",
-        json!({ "reason": "the patient moved away" }),
-    )
-    .await;
+    let o3 = ORDERS
+        .draft(&s, &practice, progressive_draft("REF-3"))
+        .await;
+    let (_, body) = ORDERS.submit(&s, &practice, &o3, &lab).await;
+    let o3 = ORDERS
+        .moved(
+            &s,
+            &practice,
+            &body["data"]["submitOrder"],
+            "CANCELLED",
+            json!({ "reason": "the patient moved away" }),
+        )
+        .await;
     assert_eq!(o3["cancelReason"], "the patient moved away");
     assert_eq!(o3["rejectReason"], Value::Null);
 
@@ -512,7 +472,7 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
     let (_, body) = s
         .post(
             &practice.auth(),
-            &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+            &ORDERS.q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
             json!({ "i": remake_of(&o2) }),
         )
         .await;
@@ -521,18 +481,21 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
         json!(["input", "remakeOf"]),
         "{body}"
     );
-    let o2 = moved(&s, &lab, &o2, "QUALITY_CHECK", json!({})).await;
-    let o2 = moved(
-        &s,
-        &lab,
-        &o2,
-        "SHIPPED",
-        json!({ "carrier": "DPD", "trackingNumber": "15501234" }),
-    )
-    .await;
+    let o2 = ORDERS
+        .moved(&s, &lab, &o2, "QUALITY_CHECK", json!({}))
+        .await;
+    let o2 = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &o2,
+            "SHIPPED",
+            json!({ "carrier": "DPD", "trackingNumber": "15501234" }),
+        )
+        .await;
 
     // A remake names its original and a reason.
-    let remake = draft(&s, &practice, remake_of(&o2)).await;
+    let remake = ORDERS.draft(&s, &practice, remake_of(&o2)).await;
     assert_eq!(remake["remakeOf"], o2["id"]);
     assert_eq!(remake["orderNumber"], "ORD-000004");
     assert_eq!(remake["remakeReason"], "NON_ADAPT");
@@ -542,10 +505,8 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     let s = TestServer::start().await;
-    let (pa, practice, lab) = connected(&s).await;
-    let second_lab = listed_company(&s, &pa, "Second Lab", "LAB", json!({})).await;
-    let supplier = listed_company(&s, &pa, "Some Supplier", "SUPPLIER", json!({})).await;
-    let other_practice = s.sign_up("Other Optics", "ECP", &email("other")).await;
+    let (pa, practice, lab) = connected(&s, "Journey").await;
+    let outsiders = outsiders(&s, &pa).await;
     approve(
         &s,
         &pa,
@@ -562,23 +523,16 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     let mut input = progressive_draft("ignored");
     input.as_object_mut().unwrap().remove("patientRef");
     input["patientId"] = patient["createPatient"]["id"].clone();
-    let order = draft(&s, &practice, input).await;
+    let order = ORDERS.draft(&s, &practice, input).await;
     assert_eq!(order["patientRef"], "PMS-9");
-    let (_, body) = submit(&s, &practice, &order, &lab).await;
-    let order = body["data"]["submitOrder"].clone();
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
 
     // The lab: the order, the reference, never the name (not shared on this order).
-    let theirs = s
-        .ok(
-            &lab.auth(),
-            &q("query($id: ID!) { order(id: $id) { ...O } }"),
-            json!({ "id": order["id"] }),
-        )
-        .await;
-    assert_eq!(theirs["order"]["patientRef"], "PMS-9");
-    assert_eq!(theirs["order"]["patientName"], Value::Null);
-    assert_eq!(theirs["order"]["patientBirthDate"], Value::Null);
-    assert_eq!(theirs["order"]["patientId"], Value::Null);
+    let theirs = ORDERS.read(&s, &lab, &order["id"]).await;
+    assert_eq!(theirs["patientRef"], "PMS-9");
+    assert_eq!(theirs["patientName"], Value::Null);
+    assert_eq!(theirs["patientBirthDate"], Value::Null);
+    assert_eq!(theirs["patientId"], Value::Null);
 
     // Shared on purpose, on another order: the name and birth date, never the record's id;
     // sharing what the record does not have is refused.
@@ -594,19 +548,13 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     shared["patientId"] = dated["createPatient"]["id"].clone();
     shared["sharePatientName"] = json!(true);
     shared["sharePatientBirthDate"] = json!(true);
-    let shared = draft(&s, &practice, shared).await;
-    let (_, body) = submit(&s, &practice, &shared, &lab).await;
+    let shared = ORDERS.draft(&s, &practice, shared).await;
+    let (_, body) = ORDERS.submit(&s, &practice, &shared, &lab).await;
     assert!(body["errors"].is_null(), "{body}");
-    let seen = s
-        .ok(
-            &lab.auth(),
-            &q("query($id: ID!) { order(id: $id) { ...O } }"),
-            json!({ "id": shared["id"] }),
-        )
-        .await;
-    assert_eq!(seen["order"]["patientName"], "Grace Hopper");
-    assert_eq!(seen["order"]["patientBirthDate"], "1956-12-09");
-    assert_eq!(seen["order"]["patientId"], Value::Null);
+    let seen = ORDERS.read(&s, &lab, &shared["id"]).await;
+    assert_eq!(seen["patientName"], "Grace Hopper");
+    assert_eq!(seen["patientBirthDate"], "1956-12-09");
+    assert_eq!(seen["patientId"], Value::Null);
     let mut undated = progressive_draft("ignored");
     undated.as_object_mut().unwrap().remove("patientRef");
     undated["patientId"] = patient["createPatient"]["id"].clone();
@@ -614,7 +562,7 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     let (_, body) = s
         .post(
             &practice.auth(),
-            &q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+            &ORDERS.q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
             json!({ "i": undated }),
         )
         .await;
@@ -624,15 +572,9 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
         "{body}"
     );
 
-    for outsider in [&second_lab, &supplier, &other_practice] {
-        let one = s
-            .ok(
-                &outsider.auth(),
-                &q("query($id: ID!) { order(id: $id) { ...O } }"),
-                json!({ "id": order["id"] }),
-            )
-            .await;
-        assert_eq!(one["order"], Value::Null);
+    for outsider in [&outsiders.lab, &outsiders.supplier, &outsiders.practice] {
+        let one = ORDERS.read(&s, outsider, &order["id"]).await;
+        assert_eq!(one, Value::Null);
         let node = s
             .ok(
                 &outsider.auth(),
@@ -651,7 +593,7 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
                 .await;
             assert!(nodes(&l[list]).is_empty(), "{list}: {l}");
         }
-        let (_, body) = mv(&s, outsider, &order, "RECEIVED", json!({})).await;
+        let (_, body) = ORDERS.mv(&s, outsider, &order, "RECEIVED", json!({})).await;
         assert_eq!(
             ils_tests::first_code(&body).as_deref(),
             Some("NOT_FOUND"),
@@ -679,26 +621,21 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
         "{reads}"
     );
     // Nothing moved.
-    let mine = s
-        .ok(
-            &practice.auth(),
-            &q("query($id: ID!) { order(id: $id) { ...O } }"),
-            json!({ "id": order["id"] }),
-        )
-        .await;
-    assert_eq!(mine["order"]["status"], "SUBMITTED");
-    assert_eq!(mine["order"]["version"], order["version"]);
+    let mine = ORDERS.read(&s, &practice, &order["id"]).await;
+    assert_eq!(mine["status"], "SUBMITTED");
+    assert_eq!(mine["version"], order["version"]);
     s.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_updated_streams_every_change_to_both_parties_and_nobody_else() {
     let s = TestServer::start().await;
-    let (pa, practice, lab) = connected(&s).await;
+    let (pa, practice, lab) = connected(&s, "Journey").await;
     let outsider = listed_company(&s, &pa, "Outside Lab", "LAB", json!({})).await;
-    let order = draft(&s, &practice, progressive_draft("REF-LIVE")).await;
-    let (_, body) = submit(&s, &practice, &order, &lab).await;
-    let order = body["data"]["submitOrder"].clone();
+    let order = ORDERS
+        .draft(&s, &practice, progressive_draft("REF-LIVE"))
+        .await;
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
     const LIVE: &str =
         "subscription($id: ID!) { orderUpdated(id: $id) { status version order { id status } } }";
 
@@ -721,47 +658,43 @@ async fn order_updated_streams_every_change_to_both_parties_and_nobody_else() {
     assert_eq!(refused[0]["payload"]["data"], Value::Null, "{refused:?}");
     assert_eq!(refused[1]["type"], "complete", "{refused:?}");
 
-    // Both parties follow it; the lab works while the streams are open.
+    // Both parties follow it. Each stream starts with the order as it is, read after the
+    // subscription listens: once that first update is in, no later change can be missed.
+    let wait = Duration::from_secs(20);
     let mut sockets = vec![];
-    for who in [&practice, &lab] {
+    for (who, id) in [(&practice, "p"), (&lab, "l")] {
         let mut socket = ws::connect(&s, "graphql-transport-ws").await;
         ws::init(&mut socket, &who.auth()).await;
-        sockets.push(socket);
+        ws::start_operation(&mut socket, id, LIVE, json!({ "id": order["id"] })).await;
+        let first = ws::collect_started(&mut socket, id, wait, 1).await;
+        sockets.push((socket, id, first));
     }
-    let (practice_seen, lab_seen, ()) = {
-        let [a, b] = &mut sockets[..] else {
-            unreachable!()
-        };
-        let work = async {
-            // Give the subscriptions a moment to be registered; the stream starts with the
-            // order as it is, so nothing is lost either way.
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            let o = moved(&s, &lab, &order, "RECEIVED", json!({})).await;
-            let o = moved(
-                &s,
-                &lab,
-                &o,
-                "ON_HOLD",
-                json!({ "question": "Which tint?" }),
-            )
-            .await;
-            moved(
-                &s,
-                &practice,
-                &o,
-                "CANCELLED",
-                json!({ "reason": "patient changed mind" }),
-            )
-            .await;
-        };
-        let wait = std::time::Duration::from_secs(20);
-        tokio::join!(
-            ws::collect_operation(a, "p", LIVE, json!({ "id": order["id"] }), wait),
-            ws::collect_operation(b, "l", LIVE, json!({ "id": order["id"] }), wait),
-            work
+    // The lab works while the streams are open.
+    let o = ORDERS.moved(&s, &lab, &order, "RECEIVED", json!({})).await;
+    let o = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &o,
+            "ON_HOLD",
+            json!({ "question": "Which tint?" }),
         )
-    };
-    for seen in [practice_seen, lab_seen] {
+        .await;
+    ORDERS
+        .moved(
+            &s,
+            &practice,
+            &o,
+            "CANCELLED",
+            json!({ "reason": "patient changed mind" }),
+        )
+        .await;
+    let mut streams = vec![];
+    for (mut socket, id, mut seen) in sockets {
+        seen.extend(ws::collect_started(&mut socket, id, wait, usize::MAX).await);
+        streams.push(seen);
+    }
+    for seen in streams {
         let statuses: Vec<&str> = seen
             .iter()
             .filter(|m| m["type"] == "next")
@@ -784,19 +717,21 @@ async fn order_updated_streams_every_change_to_both_parties_and_nobody_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_exports_as_a_dcs_job_for_its_parties_only() {
     let s = TestServer::start().await;
-    let (pa, practice, lab) = connected(&s).await;
+    let (pa, practice, lab) = connected(&s, "Journey").await;
     let outsider = listed_company(&s, &pa, "Outside Lab", "LAB", json!({})).await;
-    let order = draft(&s, &practice, progressive_draft("REF7F3A")).await;
-    let (_, body) = submit(&s, &practice, &order, &lab).await;
-    let order = body["data"]["submitOrder"].clone();
-    let order = moved(
-        &s,
-        &lab,
-        &order,
-        "RECEIVED",
-        json!({ "labJobNumber": "ECP1042-0007" }),
-    )
-    .await;
+    let order = ORDERS
+        .draft(&s, &practice, progressive_draft("REF7F3A"))
+        .await;
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
+    let order = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &order,
+            "RECEIVED",
+            json!({ "labJobNumber": "ECP1042-0007" }),
+        )
+        .await;
     const DCS: &str = "query($id: ID!) { orderDcs(id: $id) { fileName content storedAs } }";
     for who in [&practice, &lab] {
         let got = s.ok(&who.auth(), DCS, json!({ "id": order["id"] })).await;

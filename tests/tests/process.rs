@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
@@ -89,11 +89,6 @@ async fn schema_command_prints_the_checked_in_sdl() {
     );
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 async fn wait_for_exit(child: &mut tokio::process::Child, limit: Duration) -> Option<ExitStatus> {
     tokio::time::timeout(limit, child.wait())
         .await
@@ -104,7 +99,7 @@ async fn wait_for_exit(child: &mut tokio::process::Child, limit: Duration) -> Op
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_uses_sqlite_seeds_demo_data_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = ils_tests::process::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let stderr_path = dir.path().join("stderr.log");
     let mut cmd = ils(&dir);
@@ -130,37 +125,27 @@ async fn serve_uses_sqlite_seeds_demo_data_and_stops_on_sigterm() {
     };
     let logs = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
 
+    ils_tests::process::wait_until_up(&mut child, &base, logs).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
-            && r.status().as_u16() == 200
-        {
-            break;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("ils serve exited early ({status}); stderr:\n{}", logs());
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "not up after 60 s; stderr:\n{}",
-            logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 
-    // The banner follows right after the listener is up; give it a moment to arrive.
-    let waited = Instant::now();
-    let banner = loop {
-        let banner = stdout.lock().unwrap().clone();
-        if banner.contains("brightside-demo-2026") || waited.elapsed() > Duration::from_secs(10) {
-            break banner;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    // The banner follows right after the listener is up; wait for its last line.
+    let banner = ils_tests::eventually(
+        "the start-up banner with the demo logins",
+        Duration::from_secs(10),
+        || {
+            let banner = stdout.lock().unwrap().clone();
+            let result = if banner.contains("brightside-demo-2026") {
+                Ok(banner)
+            } else {
+                Err(banner)
+            };
+            async move { result }
+        },
+    )
+    .await;
     assert!(banner.contains("/playground"), "{banner}");
     assert!(banner.contains(&format!("127.0.0.1:{port}")), "{banner}");
     assert!(banner.contains("admin@brightside.example"), "{banner}");

@@ -147,6 +147,11 @@ async fn done(s: &TestServer, who: &Session, query: &str, vars: Value, field: &s
 }
 
 /// The error code of a purchase order operation as `who`.
+/// The variables `{ id, v }` naming `order` at its current version.
+fn at_version(order: &Value) -> Value {
+    json!({ "id": order["id"], "v": order["version"] })
+}
+
 async fn code_of(s: &TestServer, who: &Session, query: &str, vars: Value) -> String {
     s.error(&who.auth(), &po(query), vars).await["extensions"]["code"]
         .as_str()
@@ -159,14 +164,7 @@ async fn create(s: &TestServer, who: &Session, input: Value) -> Value {
 }
 
 async fn submit(s: &TestServer, who: &Session, order: &Value) -> Value {
-    done(
-        s,
-        who,
-        SUBMIT,
-        json!({ "id": order["id"], "v": order["version"] }),
-        "submitPurchaseOrder",
-    )
-    .await
+    done(s, who, SUBMIT, at_version(order), "submitPurchaseOrder").await
 }
 
 async fn acknowledge(s: &TestServer, who: &Session, order: &Value, reference: &str) -> Value {
@@ -245,19 +243,6 @@ async fn default_location(s: &TestServer, who: &Session) -> Value {
         .clone()
 }
 
-/// A profile save by `who` (an event only `who`'s company gets); returns its company id.
-async fn profile_sentinel(s: &TestServer, who: &Session) -> String {
-    s.ok(
-        &who.auth(),
-        "mutation { updateMarketplaceProfile(input: { description: \"x\" }) { companyId } }",
-        json!({}),
-    )
-    .await["updateMarketplaceProfile"]["companyId"]
-        .as_str()
-        .expect("companyId")
-        .to_owned()
-}
-
 /// Fires `who`'s sentinel and returns every `purchase_order.*` event that arrived on
 /// `socket` before it, as (type, purchaseOrderId, status, version).
 async fn purchase_events_before_sentinel(
@@ -265,7 +250,7 @@ async fn purchase_events_before_sentinel(
     who: &Session,
     socket: &mut ws::Ws,
 ) -> Vec<(String, Value, Value, Value)> {
-    let token = profile_sentinel(s, who).await;
+    let token = ws::profile_saved(s, who).await;
     let mut seen = vec![];
     loop {
         let ev = ws::next_event(socket).await;
@@ -296,11 +281,11 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     // Both parties follow purchase orders live.
     let types: &[&str] = &["purchase_order.*", "marketplace.profile_updated"];
     let mut practice_socket = ws::subscribe_events_ready(&s, &practice.auth(), Some(types), || {
-        profile_sentinel(&s, &practice)
+        ws::profile_saved(&s, &practice)
     })
     .await;
     let mut supplier_socket = ws::subscribe_events_ready(&s, &supplier.auth(), Some(types), || {
-        profile_sentinel(&s, &supplier)
+        ws::profile_saved(&s, &supplier)
     })
     .await;
 
@@ -410,12 +395,8 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     assert!(order["submittedAt"].is_string(), "{order}");
     // Submitted once: again is refused.
     assert_eq!(
-        s.error(
-            &practice.auth(),
-            &po(SUBMIT),
-            json!({ "id": order["id"], "v": order["version"] })
-        )
-        .await["extensions"]["code"],
+        s.error(&practice.auth(), &po(SUBMIT), at_version(&order))
+            .await["extensions"]["code"],
         "BAD_USER_INPUT"
     );
 
@@ -657,7 +638,7 @@ async fn a_third_company_sees_nothing_of_a_purchase_order() {
             assert!(one(&s, who, &o["id"]).await.is_null(), "{o}");
             let node = s.ok(&who.auth(), NODE, json!({ "id": o["id"] })).await;
             assert!(node["node"].is_null(), "{node}");
-            let v = json!({ "id": o["id"], "v": o["version"] });
+            let v = at_version(o);
             for q in [SUBMIT, APPROVE, CANCEL] {
                 assert_eq!(code_of(&s, who, q, v.clone()).await, "NOT_FOUND", "{q}");
             }
@@ -713,7 +694,7 @@ async fn a_third_company_sees_nothing_of_a_purchase_order() {
         assert!(products_of(&s, who).await.is_empty());
         assert!(levels(&s, who, json!({})).await.is_empty());
         assert!(movements(&s, who, json!({})).await.is_empty());
-        let v = json!({ "id": order["id"], "v": order["version"] });
+        let v = at_version(&order);
         assert_eq!(code_of(&s, who, CANCEL, v).await, "NOT_FOUND");
         assert_eq!(
             code_of(&s, who, RECEIVE, receipt(&order, &[(0, 1)], Some(true))).await,
@@ -868,7 +849,7 @@ async fn rejected_and_cancelled_orders() {
     assert_eq!(seen["status"], "REJECTED", "{seen}");
     assert_eq!(seen["rejectReason"], "Discontinued: order AV-DAILY-250");
     // Rejected is final: no acknowledgement, cancellation or receipt.
-    let at = json!({ "id": rejected["id"], "v": rejected["version"] });
+    let at = at_version(&rejected);
     assert_eq!(
         code_of(&s, &supplier, ACKNOWLEDGE, at.clone()).await,
         "BAD_USER_INPUT"
@@ -889,7 +870,7 @@ async fn rejected_and_cancelled_orders() {
         &s,
         &practice,
         CANCEL,
-        json!({ "id": draft["id"], "v": draft["version"] }),
+        at_version(&draft),
         "cancelPurchaseOrder",
     )
     .await;
@@ -897,13 +878,7 @@ async fn rejected_and_cancelled_orders() {
     assert_eq!(draft["version"], 2, "{draft}");
     assert!(one(&s, &supplier, &draft["id"]).await.is_null());
     assert_eq!(
-        code_of(
-            &s,
-            &practice,
-            SUBMIT,
-            json!({ "id": draft["id"], "v": draft["version"] })
-        )
-        .await,
+        code_of(&s, &practice, SUBMIT, at_version(&draft)).await,
         "BAD_USER_INPUT",
         "a cancelled draft is not sent"
     );
@@ -919,7 +894,7 @@ async fn rejected_and_cancelled_orders() {
         &s,
         &practice,
         CANCEL,
-        json!({ "id": withdrawn["id"], "v": withdrawn["version"] }),
+        at_version(&withdrawn),
         "cancelPurchaseOrder",
     )
     .await;
@@ -930,13 +905,7 @@ async fn rejected_and_cancelled_orders() {
         "CANCELLED"
     );
     assert_eq!(
-        code_of(
-            &s,
-            &supplier,
-            ACKNOWLEDGE,
-            json!({ "id": withdrawn["id"], "v": withdrawn["version"] })
-        )
-        .await,
+        code_of(&s, &supplier, ACKNOWLEDGE, at_version(&withdrawn)).await,
         "BAD_USER_INPUT",
         "a cancelled order is not acknowledged"
     );
@@ -950,11 +919,7 @@ async fn rejected_and_cancelled_orders() {
     .await;
     let accepted = acknowledge(&s, &supplier, &accepted, "SO-77").await;
     let err = s
-        .error(
-            &practice.auth(),
-            &po(CANCEL),
-            json!({ "id": accepted["id"], "v": accepted["version"] }),
-        )
+        .error(&practice.auth(), &po(CANCEL), at_version(&accepted))
         .await;
     assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
     assert_eq!(
@@ -1086,7 +1051,7 @@ async fn rejected_and_cancelled_orders() {
         "FORBIDDEN"
     );
     let pending = create(&s, &practice, order_input(&supplier, &both)).await;
-    let at = json!({ "id": pending["id"], "v": pending["version"] });
+    let at = at_version(&pending);
     assert_eq!(code_of(&s, &staff, SUBMIT, at.clone()).await, "FORBIDDEN");
     assert_eq!(code_of(&s, &staff, CANCEL, at).await, "FORBIDDEN");
     let still = one(&s, &practice, &pending["id"]).await;
@@ -1124,11 +1089,7 @@ async fn rejected_and_cancelled_orders() {
     )
     .await;
     let err = s
-        .error(
-            &practice.auth(),
-            &po(SUBMIT),
-            json!({ "id": draft["id"], "v": draft["version"] }),
-        )
+        .error(&practice.auth(), &po(SUBMIT), at_version(&draft))
         .await;
     assert_bad_input(&err, &["id"]);
     assert!(one(&s, &supplier, &draft["id"]).await.is_null());
@@ -1227,18 +1188,14 @@ async fn a_system_draft_waits_for_a_person() {
 
     // It is not sent before a person approved it.
     let err = s
-        .error(
-            &practice.auth(),
-            &po(SUBMIT),
-            json!({ "id": order["id"], "v": order["version"] }),
-        )
+        .error(&practice.auth(), &po(SUBMIT), at_version(&order))
         .await;
     assert_bad_input(&err, &["id"]);
     assert!(inbox_of(&s, &supplier).await.is_empty());
 
     // STAFF may not approve; an admin may, on the version they saw.
     let staff = staff_of(&s, &practice).await;
-    let at = json!({ "id": order["id"], "v": order["version"] });
+    let at = at_version(&order);
     assert_eq!(code_of(&s, &staff, APPROVE, at.clone()).await, "FORBIDDEN");
     assert_eq!(
         code_of(&s, &practice, APPROVE, json!({ "id": order["id"], "v": 5 })).await,
@@ -1259,25 +1216,13 @@ async fn a_system_draft_waits_for_a_person() {
     assert_eq!(approved["createdBySystem"], true, "{approved}");
     // Approved once.
     assert_eq!(
-        code_of(
-            &s,
-            &practice,
-            APPROVE,
-            json!({ "id": approved["id"], "v": approved["version"] })
-        )
-        .await,
+        code_of(&s, &practice, APPROVE, at_version(&approved)).await,
         "CONFLICT"
     );
 
     // Now it is sent, and the supplier has it.
     assert_eq!(
-        code_of(
-            &s,
-            &practice,
-            SUBMIT,
-            json!({ "id": order["id"], "v": order["version"] })
-        )
-        .await,
+        code_of(&s, &practice, SUBMIT, at_version(&order)).await,
         "CONFLICT",
         "the version before the approval is stale"
     );

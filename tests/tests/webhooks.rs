@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(15);
-const QUIET: Duration = Duration::from_millis(1500);
 
 const CREATE: &str = "mutation($url: String!, $types: [String!]!) {
     createWebhookEndpoint(input: { url: $url, eventTypes: $types, description: \"test hook\" }) {
@@ -337,7 +336,7 @@ async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_di
     // Nothing runs it any more. (No sentinel proves a job will never be claimed; this
     // watches for a while.)
     let before = about_key(&rx.requests(), &second_key).len();
-    tokio::time::sleep(QUIET).await;
+    ils_tests::watch_for_nothing(ils_tests::MUST_NOT_HAPPEN).await;
     assert_eq!(about_key(&rx.requests(), &second_key).len(), before);
     assert_eq!(before, 3, "the second event was tried 3 times");
     s.finish().await;

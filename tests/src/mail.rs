@@ -1,0 +1,188 @@
+//! Reading the mail the server writes: with no SMTP server configured, each message is an
+//! .eml file in `<data_dir>/mail`.
+
+use crate::TestServer;
+use base64::Engine;
+use std::path::{Path, PathBuf};
+
+impl TestServer {
+    /// The folder the server writes its mail into (no SMTP server is configured).
+    pub fn mail_dir(&self) -> PathBuf {
+        self.server.state.config.data_dir.join("mail")
+    }
+}
+
+/// The readable text of a message: headers as they are, the body with quoted-printable
+/// soft breaks and `=3D` undone, and base64 parts decoded.
+pub fn readable(raw: &str) -> String {
+    let mut out = raw
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    if raw
+        .to_ascii_lowercase()
+        .contains("content-transfer-encoding: base64")
+    {
+        // Decode every run of base64 lines after a blank line.
+        for part in raw.split("\r\n\r\n").chain(raw.split("\n\n")).skip(1) {
+            let b64: String = part
+                .lines()
+                .take_while(|l| !l.starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("");
+            let b64: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) {
+                out.push('\n');
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
+}
+
+/// The .eml files in `dir` (none when it does not exist).
+pub fn messages(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            Some((p, text))
+        })
+        .collect()
+}
+
+/// One message as the recipient reads it.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub path: PathBuf,
+    pub to: String,
+    pub subject: String,
+    /// The whole message made readable (headers and decoded body).
+    pub text: String,
+}
+
+/// Undoes RFC 2047 encoded words (`=?utf-8?B?...?=`, `=?utf-8?Q?...?=`) in a header value.
+pub fn decode_words(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    let mut last_was_word = false;
+    while let Some(start) = rest.find("=?") {
+        let before = &rest[..start];
+        let after = &rest[start + 2..];
+        let parts: Vec<&str> = after.splitn(3, '?').collect();
+        let decoded = if parts.len() == 3 {
+            let (enc, tail) = (parts[1], parts[2]);
+            tail.find("?=").and_then(|end| {
+                let data = &tail[..end];
+                let bytes = match enc.to_ascii_uppercase().as_str() {
+                    "B" => base64::engine::general_purpose::STANDARD
+                        .decode(data.as_bytes())
+                        .ok()?,
+                    "Q" => qp_bytes(&data.replace('_', " ")),
+                    _ => return None,
+                };
+                let consumed = start + 2 + parts[0].len() + 1 + enc.len() + 1 + end + 2;
+                Some((String::from_utf8_lossy(&bytes).into_owned(), consumed))
+            })
+        } else {
+            None
+        };
+        match decoded {
+            Some((word, consumed)) => {
+                // Whitespace between two encoded words is not part of the text.
+                if !(last_was_word && before.trim().is_empty()) {
+                    out.push_str(before);
+                }
+                out.push_str(&word);
+                rest = &rest[consumed..];
+                last_was_word = true;
+            }
+            None => {
+                out.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+                last_was_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Quoted-printable to bytes (soft line breaks removed, `=XX` decoded).
+pub fn qp_bytes(s: &str) -> Vec<u8> {
+    let s = s.replace("=\r\n", "").replace("=\n", "");
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'='
+            && i + 2 < b.len()
+            && let Ok(hex) = std::str::from_utf8(&b[i + 1..i + 3])
+            && let Ok(v) = u8::from_str_radix(hex, 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Parses an .eml file: unfolded headers, decoded subject, and the readable text (the
+/// body decoded by its transfer encoding, appended to `readable`).
+pub fn parse_mail(path: &Path, raw: &str) -> Mail {
+    let normalised = raw.replace("\r\n", "\n");
+    let (head, body) = normalised
+        .split_once("\n\n")
+        .unwrap_or((normalised.as_str(), ""));
+    let mut headers: Vec<(String, String)> = vec![];
+    for line in head.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = headers.last_mut() {
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let encoding = get("content-transfer-encoding").to_ascii_lowercase();
+    let decoded_body = if encoding == "base64" {
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    } else if encoding == "quoted-printable" {
+        String::from_utf8_lossy(&qp_bytes(body)).into_owned()
+    } else {
+        body.to_owned()
+    };
+    Mail {
+        path: path.to_owned(),
+        to: decode_words(&get("to")),
+        subject: decode_words(&get("subject")),
+        text: format!("{}\n{}", readable(raw), decoded_body),
+    }
+}
+
+pub fn all_mail(dir: &Path) -> Vec<Mail> {
+    messages(dir)
+        .iter()
+        .map(|(p, raw)| parse_mail(p, raw))
+        .collect()
+}
