@@ -3,10 +3,10 @@
 //! carries events and wake-ups between replicas.
 
 use crate::config::Config;
-use crate::modules::ModuleList;
 use ils_backbone::mail::Mailer;
 use ils_backbone::webhooks::WebhookSettings;
 use ils_kernel::jobs::{Registry, Resources, WorkerConfig, run_scheduler, run_workers};
+use ils_kernel::module::ModuleList;
 use ils_kernel::{Bus, Db};
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,7 +107,7 @@ async fn dispatch_loop(
     let wake = db.wake();
     let mut failures = 0u64;
     while !shutdown.is_cancelled() {
-        match ils_kernel::events::dispatch_once(&db, &bus, &registry, 200).await {
+        match ils_kernel::dispatch::dispatch_once(&db, &bus, &registry, 200).await {
             Ok(n) if n > 0 => {
                 failures = 0;
                 continue;

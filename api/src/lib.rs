@@ -18,6 +18,7 @@ pub mod redis_throttle;
 pub mod schema;
 pub mod seed;
 pub mod server;
+pub mod sockets;
 pub mod state;
 pub mod transport;
 pub mod ws;
@@ -28,4 +29,5 @@ pub mod ws;
 pub mod __private {
     pub use async_graphql;
     pub use ils_kernel::Module;
+    pub use ils_kernel::module::{ModuleList, ModuleParts};
 }

@@ -1,7 +1,6 @@
 //! The Relay `Node` interface and its entry points, `node` and `nodes`, over every node
 //! type of a module list.
 
-use crate::modules::ModuleList;
 use async_graphql::parser::types::Field;
 use async_graphql::registry::{MetaField, MetaType, MetaTypeId, Registry};
 use async_graphql::resolver_utils::{ContainerType, Fields, resolve_container};
@@ -9,6 +8,7 @@ use async_graphql::{
     Context, ContextSelectionSet, ID, InterfaceType, Object, OutputType, Positioned, Result,
     ServerResult, Value,
 };
+use ils_kernel::module::ModuleList;
 use ils_kernel::node::{AnyNode, NodeRequest};
 use ils_kernel::{AppError, AppResult, ClientInfo, id, request_parts};
 use std::borrow::Cow;

@@ -23,7 +23,22 @@ pub struct AppState {
     pub resources: ils_kernel::Resources,
     pub redis_client: Option<redis::Client>,
     /// Open WebSockets per company, for the per-company cap.
-    pub sockets: Arc<crate::ws::SocketCounts>,
+    pub sockets: Arc<crate::sockets::SocketCounts>,
     /// The file store, for signed download links.
     pub files: ils_kernel::files::Files,
+}
+
+impl AppState {
+    /// Whether this caller may introspect the schema (`ILS_INTROSPECTION`): `auto` hides
+    /// it from anonymous callers in production.
+    pub fn may_introspect(&self, ctx: &ils_kernel::TenantContext) -> bool {
+        use crate::config::{Environment, Introspection};
+        match self.config.introspection {
+            Introspection::On => true,
+            Introspection::Off => false,
+            Introspection::Auto => {
+                !(self.config.env == Environment::Production && ctx.is_anonymous())
+            }
+        }
+    }
 }

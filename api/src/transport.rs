@@ -3,7 +3,6 @@
 //! each requires, queries only over GET, and the protections async-graphql leaves to the
 //! transport (body size, batching, CSRF-safe content types).
 
-use crate::config::{Environment, Introspection};
 use crate::credentials::{self, Presented};
 use crate::extension::{RequestMeta, is_request_error, stamp_request_id};
 use crate::state::AppState;
@@ -388,14 +387,6 @@ pub async fn post(
     execute(&app, media, &headers, peer, batch, rid, tenant).await
 }
 
-pub fn may_introspect(app: &AppState, ctx: &TenantContext) -> bool {
-    match app.config.introspection {
-        Introspection::On => true,
-        Introspection::Off => false,
-        Introspection::Auto => !(app.config.env == Environment::Production && ctx.is_anonymous()),
-    }
-}
-
 /// The caller behind the request's credentials, or the refusal to send.
 /// How much of a refused body is read and dropped (never kept) so the client can read
 /// the refusal; past it the connection is simply closed.
@@ -476,7 +467,7 @@ async fn execute(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    let introspection = may_introspect(app, &tenant);
+    let introspection = app.may_introspect(&tenant);
     let meta = RequestMeta {
         request_id: rid.clone(),
         introspection,

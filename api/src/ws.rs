@@ -6,6 +6,7 @@
 
 use crate::credentials::{self, Presented};
 use crate::extension::RequestMeta;
+use crate::sockets::SocketSlot;
 use crate::state::AppState;
 use async_graphql::Data;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -14,13 +15,11 @@ use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use ils_kernel::{Actor, ClientInfo, TenantContext};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::{CancellationToken, PollSender};
-use uuid::Uuid;
 
 pub const CLOSE_EXPIRED: u16 = 4401;
 pub const CLOSE_REVOKED: u16 = 4403;
@@ -35,43 +34,6 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often an API-key socket checks that its key is still valid, besides listening for
 /// the revocation event (which a lagging or reconnecting listener could miss).
 const KEY_RECHECK: Duration = Duration::from_secs(30);
-
-/// Open sockets per company in this process.
-#[derive(Default)]
-pub struct SocketCounts(Mutex<HashMap<Uuid, usize>>);
-
-/// One counted socket; dropping it frees the place.
-pub struct SocketSlot {
-    counts: Arc<SocketCounts>,
-    company: Uuid,
-}
-
-impl SocketCounts {
-    fn try_open(self: &Arc<Self>, company: Uuid, max: usize) -> Option<SocketSlot> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let n = map.entry(company).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(SocketSlot {
-            counts: self.clone(),
-            company,
-        })
-    }
-}
-
-impl Drop for SocketSlot {
-    fn drop(&mut self) {
-        let mut map = self.counts.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = map.get_mut(&self.company) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                map.remove(&self.company);
-            }
-        }
-    }
-}
 
 /// The expiry of a bearer token, from the claims the token settings verify.
 fn token_expiry(
@@ -232,7 +194,7 @@ pub async fn handler(
                     }
                 }
                 watch_credential(&app, &tenant, expires, api_key, events, close_tx, init_ended);
-                let introspection = crate::transport::may_introspect(&app, &tenant);
+                let introspection = app.may_introspect(&tenant);
                 let mut data = Data::default();
                 data.insert(tenant);
                 data.insert(ClientInfo {

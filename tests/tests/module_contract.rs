@@ -4,8 +4,8 @@
 
 use async_graphql::{Context, ID, Object, Request, Result as GqlResult, Variables};
 use ils_api::extension::Protections;
-use ils_api::modules::ModuleList;
 use ils_kernel::jobs::{JobKind, JobPayload, JobRun, WorkerConfig, handler};
+use ils_kernel::module::ModuleList;
 use ils_kernel::node::{AnyNode, NodeFetch, NodeRequest, NodeType};
 use ils_kernel::{Bus, DomainEvent, Module, NewJob, Resources, Role, TenantContext, request_parts};
 use ils_tests::{TestServer, company_uuid, eventually};
@@ -205,7 +205,7 @@ async fn a_module_registered_with_one_line_gets_a_field_a_node_a_job_and_a_handl
     assert_eq!(data["ringToyBell"], true);
     assert_eq!(registry.handlers_for(BellRung::TYPE), vec![TOY_HANDLER]);
     let bus = Bus::in_process();
-    let dispatched = ils_kernel::events::dispatch_once(&db, &bus, &registry, 100)
+    let dispatched = ils_kernel::dispatch::dispatch_once(&db, &bus, &registry, 100)
         .await
         .expect("dispatch");
     assert_eq!(dispatched, 1);

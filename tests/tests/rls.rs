@@ -5,7 +5,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ils_api::modules::ModuleList;
+use ils_kernel::module::ModuleList;
 use ils_kernel::{Role, TenantContext};
 use ils_tests::{Auth, PASSWORD, TestServer, email, nodes};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};

@@ -5,11 +5,11 @@
 use crate::stock::StockLevel;
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use bytes::Bytes;
+use ils_common::catalog::draft::price_to_decimal;
 use ils_entity::{product, stock_balance as balance, stock_location as location};
 use ils_kernel::authz::require_member;
 use ils_kernel::files::Files;
 use ils_kernel::{AppError, id, request_parts};
-use ils_marketplace::catalog::draft::price_to_decimal;
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;

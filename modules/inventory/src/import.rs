@@ -1,18 +1,17 @@
 //! Products from a CSV file, through the marketplace's import pipeline
-//! ([`ils_marketplace::imports`]): the file is checked whole, then imported by a job in
+//! ([`ils_common::imports`]): the file is checked whole, then imported by a job in
 //! batches, upserting by SKU with an error per bad row, and the same file twice changes
 //! nothing. A row is checked exactly like `createProduct`'s input (the catalog's columns and
 //! category attributes, plus cost and the reorder settings).
 
 use crate::products::{self, Checked, ProductInput};
-use crate::stock;
 use chrono::Utc;
+use ils_common::catalog::csv::{self, Cells, Column, Layout, RowError};
+use ils_common::catalog::draft::FieldError;
+use ils_common::imports::{self, Applied, Import, ImportProgress, ImportTarget};
 use ils_entity::{catalog_item, product};
 use ils_kernel::authz::require_manager;
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
-use ils_marketplace::catalog::csv::{self, Cells, Column, Layout, RowError};
-use ils_marketplace::catalog::draft::FieldError;
-use ils_marketplace::imports::{self, Applied, Import, ImportProgress, ImportTarget};
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -196,7 +195,7 @@ impl ImportTarget for Products {
             if (row.reorder_point, row.min_quantity)
                 != (current.reorder_point, current.min_quantity)
             {
-                stock::refresh_low(tx, &row).await?;
+                crate::low::refresh_low(tx, &row).await?;
             }
             applied.updated += 1;
         }
@@ -211,7 +210,7 @@ impl ImportTarget for Products {
     }
 }
 
-ils_marketplace::import_fields! {
+ils_common::import_fields! {
     target: Products,
     what: "product",
     query: ProductImportQuery { product_import, product_imports },

@@ -7,6 +7,7 @@ pub mod export;
 pub mod import;
 pub mod ledger;
 pub mod locations;
+pub mod low;
 pub mod node;
 pub mod planning;
 pub mod products;

@@ -3,10 +3,10 @@
 
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use ils_common::validate;
 use ils_entity::{company, stock_location as location};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::{AppError, AppResult, Tx, id, request_parts};
-use ils_tenancy::service::validate;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 

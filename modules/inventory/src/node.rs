@@ -70,7 +70,7 @@ pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>>
             );
         }
     }
-    for i in ils_marketplace::imports::by_ids::<Products>(&tx, imports).await? {
+    for i in ils_common::imports::by_ids::<Products>(&tx, imports).await? {
         found.insert(IMPORT, i.0.id, i);
     }
     tx.commit().await?;

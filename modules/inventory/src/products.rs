@@ -5,17 +5,18 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
-use ils_entity::{catalog_item, product};
-use ils_kernel::authz::{require_manager, require_member};
-use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
-use ils_marketplace::catalog::draft::{
+use ils_common::catalog::draft::{
     self, Attributes, CatalogItemInput, Category, ContactLensAttributes, FieldError,
     FrameAttributes, LensBlankAttributes, SpectacleLensAttributes, decimal_to_units,
     price_to_decimal,
 };
-use ils_marketplace::catalog::items::{ITEM, Money};
-use ils_marketplace::search;
+use ils_common::money::Money;
+use ils_common::search;
+use ils_entity::{catalog_item, product};
+use ils_kernel::authz::{require_manager, require_member};
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
+use ils_marketplace::catalog::items::ITEM;
 use rust_decimal::Decimal;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use uuid::Uuid;
@@ -383,7 +384,7 @@ pub async fn update(
     );
     let row = tx.update(row).await.map_err(sku_conflict)?;
     if (row.reorder_point, row.min_quantity) != (current.reorder_point, current.min_quantity) {
-        crate::stock::refresh_low(&tx, &row).await?;
+        crate::low::refresh_low(&tx, &row).await?;
     }
     tx.commit().await?;
     Ok(row)

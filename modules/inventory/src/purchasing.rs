@@ -13,17 +13,18 @@ use crate::stock::{allows_negative, locked_product, post};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
+use ils_common::catalog::draft::price_to_decimal;
+use ils_common::company::COMPANY;
+use ils_common::company::CompanyType;
+use ils_common::money::Money;
+use ils_common::search;
 use ils_entity::{catalog_item, company, product};
 use ils_entity::{purchase_order as po, purchase_order_line as line};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::connections::active_partner;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
-use ils_marketplace::catalog::draft::price_to_decimal;
-use ils_marketplace::catalog::items::{ITEM, Money};
-use ils_marketplace::search;
-use ils_tenancy::graphql::types::COMPANY;
-use ils_tenancy::model::CompanyType;
+use ils_marketplace::catalog::items::ITEM;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder};
@@ -365,8 +366,7 @@ pub async fn create_draft(
             format!("1 to {MAX_LINES} lines"),
         ));
     }
-    let notes =
-        ils_tenancy::service::validate::optional_text(input.notes.as_deref(), "input.notes", 2000)?;
+    let notes = ils_common::validate::optional_text(input.notes.as_deref(), "input.notes", 2000)?;
     // Numbers are taken one at a time per buyer.
     tx.lock_for_update(
         tx.select::<company::Entity>()
@@ -652,11 +652,8 @@ pub async fn answer(
     }
     in_status(&row, &[PurchaseOrderStatus::Submitted], "an answer")?;
     let row = if accept {
-        let reference = ils_tenancy::service::validate::optional_text(
-            text.as_deref(),
-            "supplierReference",
-            100,
-        )?;
+        let reference =
+            ils_common::validate::optional_text(text.as_deref(), "supplierReference", 100)?;
         set_status(
             &tx,
             &row,
@@ -666,8 +663,7 @@ pub async fn answer(
         )
         .await?
     } else {
-        let reason =
-            ils_tenancy::service::validate::text(text.as_deref().unwrap_or(""), "reason", 1000)?;
+        let reason = ils_common::validate::text(text.as_deref().unwrap_or(""), "reason", 1000)?;
         set_status(
             &tx,
             &row,

@@ -9,14 +9,14 @@ use crate::products::{PRODUCT, Product};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use ils_common::catalog::draft::{decimal_to_units, price_to_decimal};
 use ils_entity::{inventory_settings as settings, product, stock_balance as balance};
 use ils_entity::{stock_location as location, stock_movement as movement};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
-use ils_marketplace::catalog::draft::{decimal_to_units, price_to_decimal};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -182,29 +182,7 @@ async fn with_parts(tx: &Tx, rows: &mut [&mut StockLevel]) -> AppResult<()> {
     Ok(())
 }
 
-/// The available stock at or below which a product is low: the larger of its reorder
-/// point and its minimum (none: never low).
-pub fn threshold_of(p: &product::Model) -> Option<i64> {
-    Ord::max(p.reorder_point, p.min_quantity)
-}
-
-/// Re-marks a product's balances low or not after its reorder settings changed (no event:
-/// the event is for stock crossing the threshold, not the threshold moving).
-pub async fn refresh_low(tx: &Tx, p: &product::Model) -> AppResult<()> {
-    let threshold = threshold_of(p);
-    let low: SimpleExpr = match threshold {
-        Some(t) => Expr::col(balance::Column::OnHand)
-            .sub(Expr::col(balance::Column::Reserved))
-            .lte(t),
-        None => Expr::value(false),
-    };
-    tx.update_many::<balance::Entity>(
-        vec![(balance::Column::Low, low)],
-        balance::Column::ProductId.eq(p.id),
-    )
-    .await?;
-    Ok(())
-}
+use crate::low::threshold_of;
 
 /// Whether the company lets stock go below zero.
 pub async fn allows_negative(tx: &Tx, me: Uuid) -> AppResult<bool> {
@@ -228,7 +206,7 @@ fn refused(e: LedgerError, quantity_field: &str) -> AppError {
 }
 
 fn text(v: Option<String>, field: &str, max: usize) -> AppResult<Option<String>> {
-    ils_tenancy::service::validate::optional_text(v.as_deref(), field, max)
+    ils_common::validate::optional_text(v.as_deref(), field, max)
 }
 
 /// The product locked for this transaction: movements of one product take turns, so none

@@ -4,12 +4,10 @@
 //! a relay) and enqueues the jobs of every handler registered for their type. An event of
 //! a rolled-back transaction never existed; consumers are idempotent on the event id.
 
-use crate::jobs::{NewJob, Registry};
 use crate::{AppError, AppResult, Db, Tx};
 use chrono::{DateTime, Utc};
 use ils_entity::event;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -110,7 +108,7 @@ impl Event {
         patterns.iter().any(|p| type_matches(p, &self.event_type))
     }
 
-    fn from_row(row: event::Model) -> AppResult<Event> {
+    pub(crate) fn from_row(row: event::Model) -> AppResult<Event> {
         Ok(Event {
             id: row.id,
             event_type: row.event_type,
@@ -126,42 +124,7 @@ impl Event {
     }
 }
 
-/// Checks event type patterns given by a client: exact types (`api_key.created`), families
-/// (`order.*`) or `*`; at most 50. `field` is the argument path for the error.
-pub fn check_patterns(patterns: &[String], field: &str) -> AppResult<()> {
-    if patterns.is_empty() {
-        return Err(AppError::bad_input(
-            field,
-            "name at least one event type (or \"*\")",
-        ));
-    }
-    if patterns.len() > 50 {
-        return Err(AppError::bad_input(field, "at most 50 event types"));
-    }
-    for t in patterns {
-        let ok = !t.is_empty()
-            && t.len() <= 100
-            && t.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._*".contains(c))
-            && (!t.contains('*') || t == "*" || (t.ends_with(".*") && t.matches('*').count() == 1));
-        if !ok {
-            return Err(AppError::bad_input(
-                field,
-                format!("{t:?} is not an event type, a family such as \"order.*\", or \"*\""),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `*` matches everything, `order.*` every type under `order.`, anything else itself.
-pub fn type_matches(pattern: &str, event_type: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some("") => true,
-        Some(prefix) => event_type.starts_with(prefix),
-        None => pattern == event_type,
-    }
-}
+pub use crate::event_types::{check_patterns, type_matches};
 
 impl Tx {
     /// Records `event` in the outbox, in this transaction. It is seen by the acting company
@@ -281,73 +244,6 @@ impl Bus {
             }
         })
     }
-}
-
-/// Dispatches up to `batch` undelivered events: enqueues the job of every handler
-/// registered for each one's type (platform-owned, idempotent on the event id), publishes
-/// it on the bus and marks it dispatched, in one transaction. On PostgreSQL replicas share
-/// the work through `FOR UPDATE SKIP LOCKED`. If the transaction fails, the events stay for
-/// the next round: delivery is at least once. A failed publish (Redis down) costs only the
-/// live subscribers that event; handlers and webhooks still get it. A row that cannot be
-/// read is set aside (marked dispatched, logged) rather than blocking the outbox. Returns
-/// how many events were taken.
-pub async fn dispatch_once(
-    db: &Db,
-    bus: &Bus,
-    registry: &Registry,
-    batch: u64,
-) -> AppResult<usize> {
-    let tx = crate::below::system(db).await?;
-    let rows = tx
-        .lock_skip_locked(
-            crate::below::events()
-                .filter(event::Column::DispatchedAt.is_null())
-                .order_by_asc(event::Column::OccurredAt)
-                .limit(batch),
-        )
-        .all(tx.conn())
-        .await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut live = vec![];
-    let mut jobs = vec![];
-    for row in rows {
-        let id = row.id;
-        let ev = match Event::from_row(row) {
-            Ok(ev) => ev,
-            Err(e) => {
-                metrics::counter!("ils_events_unreadable_total").increment(1);
-                tracing::error!(event = %id, error = ?e, "an outbox row cannot be read; set aside");
-                continue;
-            }
-        };
-        for kind in registry.handlers_for(&ev.event_type) {
-            let payload = serde_json::to_value(&ev)
-                .map_err(|e| AppError::internal(format!("event not serialisable: {e}")))?;
-            jobs.push(NewJob::envelope(kind, payload).key(format!("{kind}:{}", ev.id)));
-        }
-        live.push(ev);
-    }
-    // Handler jobs are the platform's own work (no company's admin can discard another's
-    // share of it), enqueued for the whole batch in one statement.
-    tx.enqueue_many_for(None, jobs).await?;
-    for ev in live {
-        let sent = tokio::time::timeout(std::time::Duration::from_secs(2), bus.publish(ev)).await;
-        if let Err(e) = sent.unwrap_or_else(|_| Err(AppError::internal("publish timed out"))) {
-            metrics::counter!("ils_events_publish_failures_total").increment(1);
-            tracing::warn!(error = ?e, "could not publish an event to live subscribers");
-        }
-    }
-    crate::below::update_events()
-        .col_expr(event::Column::DispatchedAt, Expr::value(Utc::now()))
-        .filter(event::Column::Id.is_in(ids.clone()))
-        .exec(tx.conn())
-        .await?;
-    tx.commit().await?;
-    metrics::counter!("ils_events_dispatched_total").increment(ids.len() as u64);
-    Ok(ids.len())
 }
 
 /// Deletes dispatched events older than `keep`; returns how many.

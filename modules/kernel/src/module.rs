@@ -1,7 +1,8 @@
-use crate::jobs::{JobKind, Schedule};
-use crate::node::{NodeFetch, NodeRequest, NodeType};
+use crate::AppResult;
+use crate::jobs::{JobKind, Registry, Schedule};
+use crate::node::{AnyNode, NodeFetch, NodeRequest, NodeType};
 use crate::policy::Guarded;
-use async_graphql::registry::{MetaType, Registry};
+use async_graphql::registry::{MetaType, Registry as SchemaRegistry};
 use async_graphql::{Context, ObjectType, Response, SubscriptionType};
 use futures_util::Stream;
 use std::borrow::Cow;
@@ -63,7 +64,7 @@ impl SubscriptionType for NoSubscription {
         Cow::Borrowed("NoSubscription")
     }
 
-    fn create_type_info(registry: &mut Registry) -> String {
+    fn create_type_info(registry: &mut SchemaRegistry) -> String {
         registry.create_subscription_type::<Self, _>(|_| MetaType::Object {
             name: "NoSubscription".to_string(),
             description: None,
@@ -114,4 +115,85 @@ pub fn kernel_tables() -> Vec<Table> {
         Table::of::<job::Entity>(),
         Table::of::<audit_entry::Entity>(),
     ]
+}
+
+/// What the server takes from one module, its types erased.
+pub struct ModuleParts {
+    pub name: &'static str,
+    pub node_types: fn() -> Vec<NodeType>,
+    pub fetch_nodes: for<'a> fn(NodeRequest<'a>) -> NodeFetch<'a>,
+    pub tables: fn() -> Vec<Table>,
+    pub jobs: fn() -> Vec<JobKind>,
+    pub schedules: fn() -> Vec<Schedule>,
+}
+
+impl ModuleParts {
+    pub fn of<M: Module>() -> ModuleParts {
+        ModuleParts {
+            name: M::NAME,
+            node_types: M::node_types,
+            fetch_nodes: M::fetch_nodes,
+            tables: M::tables,
+            jobs: M::jobs,
+            schedules: M::schedules,
+        }
+    }
+}
+
+/// A list of modules, as `modules!` declares it.
+pub trait ModuleList: Send + Sync + 'static {
+    fn parts() -> Vec<ModuleParts>;
+
+    /// Every module's node types, in module order.
+    fn node_types() -> Vec<NodeType> {
+        Self::parts()
+            .iter()
+            .flat_map(|m| (m.node_types)())
+            .collect()
+    }
+
+    /// Every tenant table with the module that owns it (`kernel` for the job queue and
+    /// the audit log).
+    fn tables() -> Vec<(&'static str, Table)> {
+        let mut tables: Vec<(&'static str, Table)> =
+            kernel_tables().into_iter().map(|t| ("kernel", t)).collect();
+        for module in Self::parts() {
+            tables.extend((module.tables)().into_iter().map(|t| (module.name, t)));
+        }
+        tables
+    }
+
+    /// The kernel's built-in jobs, then every module's job kinds, event handlers and
+    /// schedules.
+    fn registry() -> Registry {
+        let mut registry = Registry::with_builtins();
+        for module in Self::parts() {
+            for kind in (module.jobs)() {
+                registry.add(kind);
+            }
+            for schedule in (module.schedules)() {
+                registry.schedule(schedule);
+            }
+        }
+        registry
+    }
+
+    /// The objects named by decoded global IDs, in the order asked: each module loads the
+    /// IDs of its own types through its guard (one pass per module); `None` for the rest.
+    fn fetch_nodes(
+        req: NodeRequest<'_>,
+    ) -> impl std::future::Future<Output = AppResult<Vec<Option<AnyNode>>>> + Send {
+        async move {
+            let mut found = req.none_found();
+            for module in Self::parts() {
+                let loaded = (module.fetch_nodes)(req).await?;
+                for (slot, node) in found.iter_mut().zip(loaded) {
+                    if slot.is_none() {
+                        *slot = node;
+                    }
+                }
+            }
+            Ok(found)
+        }
+    }
 }

@@ -4,11 +4,9 @@
 pub mod catalog;
 pub mod connections;
 pub mod events;
-pub mod grid;
-pub mod imports;
+pub use ils_common::{grid, imports, search};
 pub mod node;
 pub mod profile;
-pub mod search;
 pub mod vocab;
 
 use async_graphql::{MergedObject, MergedSubscription};

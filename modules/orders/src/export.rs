@@ -3,7 +3,8 @@
 //! writer, and kept in the file store beside the order.
 
 use crate::dcs::{DcsFile, LineEnding};
-use crate::orders::{Fit, LensSpec, ORDER, stored};
+use crate::json::stored;
+use crate::orders::{Fit, LensSpec, ORDER};
 use crate::rx::{EyeRx, FrameMeasure, Rx};
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use bytes::Bytes;

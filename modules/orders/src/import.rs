@@ -9,10 +9,10 @@ use crate::patients::practice_tx;
 use crate::rx::{EyeFit, EyeRx, FrameMeasure, FrameTrace, Rx};
 use async_graphql::{Context, ID, Object, Result, SimpleObject, Upload};
 use bytes::Bytes;
+use ils_common::catalog::draft::{LensDesign, LensTreatment};
 use ils_kernel::authz::require_member;
 use ils_kernel::files::Files;
 use ils_kernel::{AppError, AppResult, id, request_parts};
-use ils_marketplace::catalog::draft::{LensDesign, LensTreatment};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use uuid::Uuid;
@@ -359,9 +359,7 @@ async fn write(
     job: &DcsJob,
     target: Option<(Uuid, i32)>,
     key: &str,
-) -> AppResult<
-    Result<ils_entity::lens_order::Model, Vec<ils_marketplace::catalog::draft::FieldError>>,
-> {
+) -> AppResult<Result<ils_entity::lens_order::Model, Vec<ils_common::catalog::draft::FieldError>>> {
     match target {
         None => {
             let input = DraftOrderInput {

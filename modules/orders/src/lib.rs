@@ -5,6 +5,8 @@
 pub mod dcs;
 pub mod export;
 pub mod import;
+mod json;
+pub mod lens;
 pub mod node;
 pub mod notify;
 pub mod orders;

@@ -7,11 +7,11 @@
 //! a place for health data.
 
 use crate::orders::{ORDER, OrderChange, OrderStatus};
+use ils_common::company::COMPANY;
 use ils_entity::{lens_order as order, order_status_change as change, user};
 use ils_kernel::jobs::{JobError, JobKind, JobRun, handler};
 use ils_kernel::mail::{Mail, send_once};
 use ils_kernel::{AppResult, id};
-use ils_tenancy::graphql::types::COMPANY;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 

@@ -3,23 +3,25 @@
 //! (the guard's parties and, on PostgreSQL, row-level security); every move names the
 //! version it saw, so two racing moves cannot both win; every move is kept in the history.
 
+use crate::json::{enc, stored};
+pub use crate::lens::LensSpec;
 use crate::patients::{PATIENT, practice_tx};
 use crate::prescriptions::PRESCRIPTION;
 use crate::rx::{EyeFit, FrameMeasure, Rx, minus_cyl, validate_fit, validate_rx};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
+use ils_common::catalog::draft::{FieldError, LensDesign};
+use ils_common::company::COMPANY;
+use ils_common::company::{CompanyStatus, CompanyType};
+use ils_common::search;
+use ils_common::validate;
 use ils_entity::prescription;
 use ils_entity::{company, lens_order as order, order_status_change as change, patient};
 use ils_kernel::authz::require_member;
 use ils_kernel::connections::active_partner;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, ClientInfo, Db, TenantContext, Tx, id, request_parts};
-use ils_marketplace::catalog::draft::{FieldError, LensDesign, LensTreatment};
-use ils_marketplace::search;
-use ils_tenancy::graphql::types::COMPANY;
-use ils_tenancy::model::{CompanyStatus, CompanyType};
-use ils_tenancy::service::validate;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder};
@@ -108,24 +110,6 @@ pub fn allowed(from: OrderStatus, party: Party) -> Vec<OrderStatus> {
         .collect()
 }
 
-/// The lens of a job.
-#[derive(SimpleObject, InputObject, Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[graphql(input_name = "LensSpecInput")]
-#[serde(rename_all = "camelCase")]
-pub struct LensSpec {
-    pub design: LensDesign,
-    /// Refractive index: 1.50, 1.53, 1.56, 1.59, 1.60, 1.67 or 1.74.
-    pub index: Decimal,
-    /// Coatings and treatments (none when left out).
-    #[serde(default)]
-    #[graphql(default)]
-    pub treatments: Vec<LensTreatment>,
-    /// A tint, as the lab names it.
-    pub tint: Option<String>,
-    /// The lab's own lens code, when known.
-    pub product_code: Option<String>,
-}
-
 /// Fitting heights per eye.
 #[derive(SimpleObject, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -200,11 +184,6 @@ pub struct StatusChange {
     pub actor_company_id: Option<ID>,
     pub note: Option<String>,
     pub at: DateTime<Utc>,
-}
-
-/// A value of a JSON text column (what `enc` wrote).
-pub(crate) fn stored<T: for<'a> Deserialize<'a>>(text: &str) -> AppResult<T> {
-    serde_json::from_str(text).map_err(|e| AppError::internal(format!("stored json: {e}")))
 }
 
 #[Object]
@@ -867,10 +846,6 @@ fn measures_out_of_range(
 }
 
 /// A value for a JSON text column.
-pub(crate) fn enc<T: Serialize>(v: &T) -> AppResult<String> {
-    serde_json::to_string(v).map_err(|e| AppError::internal(format!("json: {e}")))
-}
-
 async fn history(
     tx: &Tx,
     ctx: &TenantContext,

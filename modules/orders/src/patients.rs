@@ -5,14 +5,14 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
+use ils_common::company::CompanyType;
+use ils_common::search;
+use ils_common::validate;
 use ils_entity::{company, patient};
 use ils_kernel::audit::{AuditEntry, record_in};
 use ils_kernel::authz::require_member;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, ClientInfo, Db, TenantContext, Tx, id, request_parts};
-use ils_marketplace::search;
-use ils_tenancy::model::CompanyType;
-use ils_tenancy::service::validate;
 use sea_orm::{ActiveValue::Set, QueryFilter};
 use uuid::Uuid;
 

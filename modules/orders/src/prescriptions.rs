@@ -2,7 +2,7 @@
 //! with its minus-cylinder form (how labs work). Health data like the patient: the
 //! practice's only, every read audited.
 
-use crate::orders::{enc, stored};
+use crate::json::{enc, stored};
 use crate::patients::{PATIENT, Patient, audit_read, practice_tx};
 use crate::rx::{Rx, minus_cyl, validate_rx};
 use async_graphql::{Context, ID, Object, Result, SimpleObject};

@@ -12,11 +12,11 @@
 
 use async_graphql::{InputObject, SimpleObject};
 use chrono::NaiveDate;
-use ils_marketplace::grid::Grid;
+use ils_common::grid::Grid;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use ils_marketplace::catalog::draft::{FieldError, LensDesign};
+pub use ils_common::catalog::draft::{FieldError, LensDesign};
 
 /// What a lens design asks of a prescription and a fitting.
 pub trait LensDesignExt {

@@ -5,14 +5,15 @@
 //! DOMAIN.md's typical promise holds (3 days for stock single vision, more for multifocals
 //! and coatings).
 
-use crate::orders::{LensSpec, enc, stored};
+use crate::json::{enc, stored};
+use crate::lens::LensSpec;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{Datelike, Duration, NaiveDate, Utc, Weekday};
+use ils_common::catalog::draft::{FieldError, LensDesign, LensTreatment};
+use ils_common::company::CompanyType;
 use ils_entity::{company, lab_turnaround};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::{AppError, AppResult, Tx, request_parts};
-use ils_marketplace::catalog::draft::{FieldError, LensDesign, LensTreatment};
-use ils_tenancy::model::CompanyType;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, QueryFilter};

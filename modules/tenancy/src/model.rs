@@ -1,33 +1,32 @@
 //! The tenancy vocabulary, shared by services and the GraphQL types.
 
+pub use ils_common::company::{COMPANY, CompanyStatus, CompanyType};
 use ils_kernel::string_enum;
 
-string_enum!(CompanyType { Ecp = "ECP", Lab = "LAB", Supplier = "SUPPLIER" });
-string_enum!(CompanyStatus {
-    Active = "ACTIVE",
-    PendingApproval = "PENDING_APPROVAL",
-    Rejected = "REJECTED",
-});
 string_enum!(Plan { FreeEcp = "FREE_ECP", FreeLab = "FREE_LAB", FreeSupplier = "FREE_SUPPLIER" });
 string_enum!(UserStatus { Active = "ACTIVE", Deactivated = "DEACTIVATED" });
+
+/// Global ID type names of this module's objects.
+pub const USER: &str = "User";
+pub const INVITATION: &str = "Invitation";
+pub const API_KEY: &str = "ApiKey";
 
 /// The marker stored in `users.role` for the platform operator.
 pub const PLATFORM_ADMIN_ROLE: &str = "PLATFORM_ADMIN";
 
-impl CompanyType {
-    /// Practices start at once; labs and suppliers wait for the platform's approval.
-    pub fn initial_status(self) -> CompanyStatus {
-        match self {
-            CompanyType::Ecp => CompanyStatus::Active,
-            _ => CompanyStatus::PendingApproval,
-        }
+/// Practices start at once; labs and suppliers wait for the platform's approval.
+pub fn initial_status(kind: CompanyType) -> CompanyStatus {
+    match kind {
+        CompanyType::Ecp => CompanyStatus::Active,
+        _ => CompanyStatus::PendingApproval,
     }
+}
 
-    pub fn initial_plan(self) -> Plan {
-        match self {
-            CompanyType::Ecp => Plan::FreeEcp,
-            CompanyType::Lab => Plan::FreeLab,
-            CompanyType::Supplier => Plan::FreeSupplier,
-        }
+/// The plan a new company of `kind` starts on.
+pub fn initial_plan(kind: CompanyType) -> Plan {
+    match kind {
+        CompanyType::Ecp => Plan::FreeEcp,
+        CompanyType::Lab => Plan::FreeLab,
+        CompanyType::Supplier => Plan::FreeSupplier,
     }
 }

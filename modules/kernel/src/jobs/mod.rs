@@ -21,7 +21,7 @@ pub use admin::*;
 pub use scheduler::*;
 pub use worker::*;
 
-use crate::events::type_matches;
+use crate::event_types::type_matches;
 use crate::{AppError, AppResult, Db, TenantContext, Tx};
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;

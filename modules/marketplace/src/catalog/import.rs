@@ -86,7 +86,7 @@ impl ImportTarget for Catalog {
     }
 }
 
-crate::import_fields! {
+ils_common::import_fields! {
     target: Catalog,
     what: "catalog",
     query: ImportQuery { catalog_import, catalog_imports },

@@ -8,7 +8,7 @@ use super::draft::{
 };
 use crate::search;
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use ils_entity::{catalog_item as item, company};
 use ils_kernel::authz::{require_manager, require_member};
@@ -17,18 +17,12 @@ use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
 use ils_tenancy::graphql::types::COMPANY;
 use ils_tenancy::model::CompanyType;
-use rust_decimal::Decimal;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select};
 use uuid::Uuid;
 
 pub const ITEM: &str = "CatalogItem";
 
-/// An amount of money: an exact decimal and its ISO 4217 currency.
-#[derive(SimpleObject, Clone)]
-pub struct Money {
-    pub amount: Decimal,
-    pub currency: String,
-}
+pub use ils_common::money::Money;
 
 #[derive(Clone)]
 pub struct CatalogItem(pub item::Model);

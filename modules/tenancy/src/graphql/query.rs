@@ -41,7 +41,7 @@ impl TenancyQuery {
         before: Option<String>,
     ) -> Result<Connection<String, User>> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(team::users(db, tenant, PageArgs::new(first, after, last, before)).await?)
+        Ok(team::users(db, tenant, PageArgs::new(first, after, last, before), User).await?)
     }
 
     /// Invitations of the acting company (company admins).
@@ -54,7 +54,13 @@ impl TenancyQuery {
         before: Option<String>,
     ) -> Result<Connection<String, Invitation>> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(team::invitations(db, tenant, PageArgs::new(first, after, last, before)).await?)
+        Ok(team::invitations(
+            db,
+            tenant,
+            PageArgs::new(first, after, last, before),
+            Invitation,
+        )
+        .await?)
     }
 
     /// API keys of the acting company, without their secrets (company admins).
@@ -67,7 +73,13 @@ impl TenancyQuery {
         before: Option<String>,
     ) -> Result<Connection<String, ApiKey>> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(api_keys::list(db, tenant, PageArgs::new(first, after, last, before)).await?)
+        Ok(api_keys::list(
+            db,
+            tenant,
+            PageArgs::new(first, after, last, before),
+            ApiKey,
+        )
+        .await?)
     }
 
     /// Every company on the platform (platform admins only).
@@ -92,6 +104,7 @@ impl TenancyQuery {
             tenant,
             filter,
             PageArgs::new(first, after, last, before),
+            Company,
         )
         .await?)
     }

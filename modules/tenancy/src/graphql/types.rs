@@ -4,10 +4,7 @@ use chrono::{DateTime, Utc};
 use ils_entity::{api_key, company, invitation, user};
 use ils_kernel::{Role, id};
 
-pub const USER: &str = "User";
-pub const COMPANY: &str = "Company";
-pub const INVITATION: &str = "Invitation";
-pub const API_KEY: &str = "ApiKey";
+pub use crate::model::{API_KEY, COMPANY, INVITATION, USER};
 
 /// A person who signs in to ILS.
 pub struct User(pub user::Model);

@@ -42,7 +42,7 @@ pub async fn create(
         .await?;
     tx.emit(
         &crate::events::ApiKeyCreated {
-            api_key_id: ils_kernel::id::encode(crate::graphql::types::API_KEY, key.id),
+            api_key_id: ils_kernel::id::encode(crate::model::API_KEY, key.id),
             name: key.name.clone(),
             role: key.role.clone(),
         },
@@ -53,11 +53,12 @@ pub async fn create(
     Ok((key, secret))
 }
 
-pub async fn list(
+pub async fn list<T: async_graphql::OutputType>(
     db: &Db,
     ctx: &TenantContext,
     page: PageArgs,
-) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::ApiKey>> {
+    map: impl Fn(api_key::Model) -> T,
+) -> AppResult<async_graphql::connection::Connection<String, T>> {
     let tx = db.tenant(ctx).await?;
     require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let conn = paginate(
@@ -66,7 +67,7 @@ pub async fn list(
         api_key::Column::Id,
         page,
         |k| k.id,
-        crate::graphql::types::ApiKey,
+        map,
     )
     .await?;
     tx.commit().await?;
@@ -85,7 +86,7 @@ pub async fn revoke(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<api_key
     let key = tx.update(model).await?;
     tx.emit(
         &crate::events::ApiKeyRevoked {
-            api_key_id: ils_kernel::id::encode(crate::graphql::types::API_KEY, key.id),
+            api_key_id: ils_kernel::id::encode(crate::model::API_KEY, key.id),
         },
         &[],
     )

@@ -40,8 +40,12 @@ pub async fn sign_up(db: &Db, tokens: &TokenSettings, input: SignUp) -> AppResul
             id: Set(company_id),
             name: Set(company_name),
             company_type: Set(input.company_type.as_str().into()),
-            status: Set(input.company_type.initial_status().as_str().into()),
-            plan: Set(input.company_type.initial_plan().as_str().into()),
+            status: Set(crate::model::initial_status(input.company_type)
+                .as_str()
+                .into()),
+            plan: Set(crate::model::initial_plan(input.company_type)
+                .as_str()
+                .into()),
             rejection_reason: Set(None),
             address: Set(None),
             phone: Set(None),

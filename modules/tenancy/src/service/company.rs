@@ -47,7 +47,7 @@ pub async fn update_profile(
     let company = tx.update(model).await?;
     tx.emit(
         &crate::events::CompanyUpdated {
-            company_id: ils_kernel::id::encode(crate::graphql::types::COMPANY, company.id),
+            company_id: ils_kernel::id::encode(crate::model::COMPANY, company.id),
         },
         &[],
     )

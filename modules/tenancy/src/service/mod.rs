@@ -8,7 +8,7 @@ pub mod credentials;
 pub mod platform;
 mod scope;
 pub mod team;
-pub mod validate;
+pub use ils_common::validate;
 
 use crate::model::{PLATFORM_ADMIN_ROLE, UserStatus};
 use crate::tokens::{TokenSettings, digest, random_secret};

@@ -16,12 +16,13 @@ pub struct CompanyFilter {
     pub search: Option<String>,
 }
 
-pub async fn companies(
+pub async fn companies<T: async_graphql::OutputType>(
     db: &Db,
     ctx: &TenantContext,
     filter: CompanyFilter,
     page: PageArgs,
-) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::Company>> {
+    map: impl Fn(company::Model) -> T,
+) -> AppResult<async_graphql::connection::Connection<String, T>> {
     let tx = db.tenant(ctx).await?;
     super::require_platform_admin(&tx, ctx).await?;
     let mut select = tx.select::<company::Entity>();
@@ -51,15 +52,7 @@ pub async fn companies(
             .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
         );
     }
-    let conn = paginate(
-        tx.conn(),
-        select,
-        company::Column::Id,
-        page,
-        |c| c.id,
-        crate::graphql::types::Company,
-    )
-    .await?;
+    let conn = paginate(tx.conn(), select, company::Column::Id, page, |c| c.id, map).await?;
     tx.commit().await?;
     Ok(conn)
 }
@@ -101,12 +94,12 @@ pub async fn decide(
     let company = tx.update(model).await?;
     if approve {
         let ev = crate::events::CompanyApproved {
-            company_id: ils_kernel::id::encode(crate::graphql::types::COMPANY, company.id),
+            company_id: ils_kernel::id::encode(crate::model::COMPANY, company.id),
         };
         tx.emit(&ev, &[company.id]).await?;
     } else {
         let ev = crate::events::CompanyRejected {
-            company_id: ils_kernel::id::encode(crate::graphql::types::COMPANY, company.id),
+            company_id: ils_kernel::id::encode(crate::model::COMPANY, company.id),
         };
         tx.emit(&ev, &[company.id]).await?;
     }

@@ -61,7 +61,7 @@ pub async fn invite(
         .await?;
     tx.emit(
         &crate::events::UserInvited {
-            invitation_id: ils_kernel::id::encode(crate::graphql::types::INVITATION, inv.id),
+            invitation_id: ils_kernel::id::encode(crate::model::INVITATION, inv.id),
             email: inv.email.clone(),
             role: inv.role.clone(),
         },
@@ -170,7 +170,7 @@ pub async fn accept(db: &Db, tokens: &TokenSettings, input: Acceptance) -> AppRe
         .await?;
     tx.emit(
         &crate::events::UserJoined {
-            user_id: ils_kernel::id::encode(crate::graphql::types::USER, user.id),
+            user_id: ils_kernel::id::encode(crate::model::USER, user.id),
             email: user.email.clone(),
         },
         &[],
@@ -181,11 +181,12 @@ pub async fn accept(db: &Db, tokens: &TokenSettings, input: Acceptance) -> AppRe
     Ok(session)
 }
 
-pub async fn users(
+pub async fn users<T: async_graphql::OutputType>(
     db: &Db,
     ctx: &TenantContext,
     page: PageArgs,
-) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::User>> {
+    map: impl Fn(user::Model) -> T,
+) -> AppResult<async_graphql::connection::Connection<String, T>> {
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let conn = paginate(
@@ -194,18 +195,19 @@ pub async fn users(
         user::Column::Id,
         page,
         |u| u.id,
-        crate::graphql::types::User,
+        map,
     )
     .await?;
     tx.commit().await?;
     Ok(conn)
 }
 
-pub async fn invitations(
+pub async fn invitations<T: async_graphql::OutputType>(
     db: &Db,
     ctx: &TenantContext,
     page: PageArgs,
-) -> AppResult<async_graphql::connection::Connection<String, crate::graphql::types::Invitation>> {
+    map: impl Fn(invitation::Model) -> T,
+) -> AppResult<async_graphql::connection::Connection<String, T>> {
     let tx = db.tenant(ctx).await?;
     require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let conn = paginate(
@@ -214,7 +216,7 @@ pub async fn invitations(
         invitation::Column::Id,
         page,
         |i| i.id,
-        crate::graphql::types::Invitation,
+        map,
     )
     .await?;
     tx.commit().await?;
@@ -239,7 +241,7 @@ pub async fn change_role(
     let user = tx.update(model).await?;
     tx.emit(
         &crate::events::UserRoleChanged {
-            user_id: ils_kernel::id::encode(crate::graphql::types::USER, user.id),
+            user_id: ils_kernel::id::encode(crate::model::USER, user.id),
             role: user.role.clone(),
         },
         &[],
@@ -262,7 +264,7 @@ pub async fn deactivate(db: &Db, ctx: &TenantContext, user_id: Uuid) -> AppResul
     let user = tx.update(model).await?;
     tx.emit(
         &crate::events::UserDeactivated {
-            user_id: ils_kernel::id::encode(crate::graphql::types::USER, user.id),
+            user_id: ils_kernel::id::encode(crate::model::USER, user.id),
         },
         &[],
     )
