@@ -140,6 +140,19 @@ pub struct GetParams {
     extensions: Option<String>,
 }
 
+/// The response media type the client accepts, or the 406 that says which it may ask for.
+fn negotiate_or_refuse(headers: &HeaderMap, rid: &str) -> Result<MediaType, Box<Response>> {
+    negotiate(headers).ok_or_else(|| {
+        Box::new(refuse(
+            MediaType::Json,
+            StatusCode::NOT_ACCEPTABLE,
+            "BAD_REQUEST",
+            "acceptable response types: application/graphql-response+json, application/json",
+            rid,
+        ))
+    })
+}
+
 pub async fn get(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -147,14 +160,9 @@ pub async fn get(
     params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let rid = request_id(&headers);
-    let Some(media) = negotiate(&headers) else {
-        return refuse(
-            MediaType::Json,
-            StatusCode::NOT_ACCEPTABLE,
-            "BAD_REQUEST",
-            "acceptable response types: application/graphql-response+json, application/json",
-            &rid,
-        );
+    let media = match negotiate_or_refuse(&headers, &rid) {
+        Ok(media) => media,
+        Err(refusal) => return *refusal,
     };
     let Ok(Query(params)) = params else {
         return refuse(
@@ -242,14 +250,9 @@ pub async fn post(
     body: Body,
 ) -> Response {
     let rid = request_id(&headers);
-    let Some(media) = negotiate(&headers) else {
-        return refuse(
-            MediaType::Json,
-            StatusCode::NOT_ACCEPTABLE,
-            "BAD_REQUEST",
-            "acceptable response types: application/graphql-response+json, application/json",
-            &rid,
-        );
+    let media = match negotiate_or_refuse(&headers, &rid) {
+        Ok(media) => media,
+        Err(refusal) => return *refusal,
     };
     let content_type = headers
         .get(header::CONTENT_TYPE)

@@ -1,246 +1,13 @@
-//! Purchase orders from a buyer (practice or lab) to a supplier it is actively connected
-//! with, with lines from that supplier's catalog: DRAFT -> SUBMITTED -> ACKNOWLEDGED or
-//! REJECTED by the supplier -> PARTIALLY_RECEIVED -> RECEIVED as the buyer receives stock
-//! (RECEIPT movements at the agreed price, so the moving average follows). A draft made by
-//! the system (the assistant) waits for a person's approval before it can be submitted.
-//! One row both parties see once submitted, like a lens order; every change names the
-//! version it saw.
-
-use crate::ledger::{Movement, MovementKind};
-use crate::locations::{LOCATION, location_of};
-use crate::products::PRODUCT;
-use crate::stock::{allows_negative, locked_product, post};
-use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, Result};
-use chrono::{DateTime, Utc};
-use ils_common::catalog::draft::price_to_decimal;
-use ils_common::company::COMPANY;
-use ils_common::company::CompanyType;
-use ils_common::money::Money;
-use ils_common::search;
-use ils_entity::{catalog_item, company, product};
-use ils_entity::{purchase_order as po, purchase_order_line as line};
-use ils_kernel::authz::{require_manager, require_member};
-use ils_kernel::connections::active_partner;
-use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
-use ils_marketplace::catalog::items::ITEM;
-use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder};
-use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use uuid::Uuid;
-
-pub const PURCHASE_ORDER: &str = "PurchaseOrder";
-pub const LINE: &str = "PurchaseOrderLine";
-
-/// The most units one line may order.
-const MAX_LINE_QUANTITY: i64 = 1_000_000;
-/// The most lines one order may have.
-const MAX_LINES: usize = 200;
-
-ils_kernel::string_enum!(
-    /// Where a purchase order stands.
-    PurchaseOrderStatus {
-        Draft = "DRAFT",
-        Submitted = "SUBMITTED",
-        Acknowledged = "ACKNOWLEDGED",
-        Rejected = "REJECTED",
-        PartiallyReceived = "PARTIALLY_RECEIVED",
-        Received = "RECEIVED",
-        Cancelled = "CANCELLED",
-    }
-);
-
-/// What every purchase order event says.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-#[serde(rename_all = "camelCase")]
-pub struct PurchaseOrderChange {
-    pub purchase_order_id: ID,
-    pub po_number: String,
-    pub status: String,
-    pub version: i32,
-    pub buyer_id: ID,
-    pub supplier_id: ID,
-}
-
-ils_kernel::domain_event!(PoSubmitted, "purchase_order.submitted", admins_only: false, PurchaseOrderChange);
-ils_kernel::domain_event!(PoAcknowledged, "purchase_order.acknowledged", admins_only: false, PurchaseOrderChange);
-ils_kernel::domain_event!(PoRejected, "purchase_order.rejected", admins_only: false, PurchaseOrderChange);
-ils_kernel::domain_event!(PoReceived, "purchase_order.received", admins_only: false, PurchaseOrderChange);
-ils_kernel::domain_event!(PoCancelled, "purchase_order.cancelled", admins_only: false, PurchaseOrderChange);
-
-fn change(row: &po::Model) -> PurchaseOrderChange {
-    PurchaseOrderChange {
-        purchase_order_id: id::encode(PURCHASE_ORDER, row.id),
-        po_number: row.po_number.clone(),
-        status: row.status.clone(),
-        version: row.version,
-        buyer_id: id::encode(COMPANY, row.company_id),
-        supplier_id: id::encode(COMPANY, row.supplier_id),
-    }
-}
-
-/// Both parties once submitted; the buyer alone before.
-fn parties(row: &po::Model) -> Vec<Uuid> {
-    std::iter::once(row.company_id)
-        .chain(row.supplier_company_id)
-        .collect()
-}
-
-#[derive(InputObject, Clone)]
-pub struct PurchaseLineInput {
-    /// An active item of the supplier's catalog.
-    pub catalog_item_id: ID,
-    /// Units, at least the item's minimum order quantity.
-    pub quantity: i64,
-}
-
-#[derive(InputObject)]
-pub struct PurchaseOrderInput {
-    /// A supplier your company has an ACTIVE connection with.
-    pub supplier_id: ID,
-    /// Where the stock will be received (your default location when left out).
-    pub location_id: Option<ID>,
-    pub lines: Vec<PurchaseLineInput>,
-    pub notes: Option<String>,
-}
-
-#[derive(InputObject)]
-pub struct ReceiptLineInput {
-    pub line_id: ID,
-    /// Units received now, more than 0.
-    pub quantity: i64,
-}
-
-#[derive(Clone)]
-pub struct PurchaseOrderLine(pub line::Model, pub String);
-
-#[Object]
-impl PurchaseOrderLine {
-    async fn id(&self) -> ID {
-        id::encode(LINE, self.0.id)
-    }
-    async fn catalog_item_id(&self) -> ID {
-        id::encode(ITEM, self.0.catalog_item_id)
-    }
-    /// The buyer's product the line is received as (the buyer only).
-    async fn product_id(&self, ctx: &Context<'_>) -> Option<ID> {
-        let me = ctx
-            .data::<TenantContext>()
-            .ok()
-            .and_then(|t| t.company_id());
-        (me == Some(self.0.company_id)).then(|| id::encode(PRODUCT, self.0.product_id))
-    }
-    async fn sku(&self) -> &str {
-        &self.0.sku
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    async fn quantity(&self) -> i64 {
-        self.0.quantity
-    }
-    async fn unit_price(&self) -> Money {
-        Money {
-            amount: price_to_decimal(self.0.unit_price),
-            currency: self.1.clone(),
-        }
-    }
-    async fn received_quantity(&self) -> i64 {
-        self.0.received_quantity
-    }
-}
-
-#[derive(Clone)]
-pub struct PurchaseOrder {
-    pub row: po::Model,
-    pub lines: Vec<line::Model>,
-}
-
-#[Object]
-impl PurchaseOrder {
-    pub async fn id(&self) -> ID {
-        id::encode(PURCHASE_ORDER, self.row.id)
-    }
-    async fn po_number(&self) -> &str {
-        &self.row.po_number
-    }
-    async fn status(&self) -> Option<PurchaseOrderStatus> {
-        PurchaseOrderStatus::parse(&self.row.status)
-    }
-    /// Name it in every change.
-    async fn version(&self) -> i32 {
-        self.row.version
-    }
-    async fn buyer_id(&self) -> ID {
-        id::encode(COMPANY, self.row.company_id)
-    }
-    async fn supplier_id(&self) -> ID {
-        id::encode(COMPANY, self.row.supplier_id)
-    }
-    async fn supplier_name(&self) -> &str {
-        &self.row.supplier_name
-    }
-    async fn location_id(&self, ctx: &Context<'_>) -> Option<ID> {
-        let me = ctx
-            .data::<TenantContext>()
-            .ok()
-            .and_then(|t| t.company_id());
-        (me == Some(self.row.company_id)).then(|| id::encode(LOCATION, self.row.location_id))
-    }
-    async fn lines(&self) -> Vec<PurchaseOrderLine> {
-        self.lines
-            .iter()
-            .cloned()
-            .map(|l| PurchaseOrderLine(l, self.row.currency.clone()))
-            .collect()
-    }
-    /// The sum of the lines at their agreed prices.
-    async fn total(&self) -> Money {
-        let units: i128 = self
-            .lines
-            .iter()
-            .map(|l| i128::from(l.quantity) * i128::from(l.unit_price))
-            .sum();
-        Money {
-            amount: Decimal::from_i128_with_scale(units, 4),
-            currency: self.row.currency.clone(),
-        }
-    }
-    async fn currency(&self) -> &str {
-        &self.row.currency
-    }
-    /// Drafted by the system: it needs a person's approval before submission.
-    async fn created_by_system(&self) -> bool {
-        self.row.created_by_system
-    }
-    async fn approved_at(&self) -> Option<DateTime<Utc>> {
-        self.row.approved_at
-    }
-    async fn submitted_at(&self) -> Option<DateTime<Utc>> {
-        self.row.submitted_at
-    }
-    async fn supplier_reference(&self) -> Option<&str> {
-        self.row.supplier_reference.as_deref()
-    }
-    async fn reject_reason(&self) -> Option<&str> {
-        self.row.reject_reason.as_deref()
-    }
-    async fn notes(&self) -> Option<&str> {
-        self.row.notes.as_deref()
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.row.created_at
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.row.updated_at
-    }
-}
+//! The work: drafts (a person's or the system's), approval, submission, the supplier's
+//! answer, cancellation, receipts, lists, through the guard.
+#[allow(unused_imports)]
+use super::*;
 
 /// The lines of these orders, in one statement.
-async fn lines_of(tx: &Tx, orders: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<line::Model>>> {
+pub(crate) async fn lines_of(
+    tx: &Tx,
+    orders: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<line::Model>>> {
     let mut out: HashMap<Uuid, Vec<line::Model>> = HashMap::new();
     if orders.is_empty() {
         return Ok(out);
@@ -257,7 +24,14 @@ async fn lines_of(tx: &Tx, orders: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<line:
     Ok(out)
 }
 
-async fn load(tx: &Tx, order_id: Uuid) -> AppResult<PurchaseOrder> {
+/// The order as it stands in `tx`, once `tx` has committed.
+pub(crate) async fn committed(tx: Tx, order_id: Uuid) -> AppResult<PurchaseOrder> {
+    let order = load(&tx, order_id).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+pub(crate) async fn load(tx: &Tx, order_id: Uuid) -> AppResult<PurchaseOrder> {
     let row = tx.get::<po::Entity>(order_id).await?;
     let lines = lines_of(tx, &[row.id])
         .await?
@@ -268,13 +42,17 @@ async fn load(tx: &Tx, order_id: Uuid) -> AppResult<PurchaseOrder> {
 
 /// The supplier's name on the ACTIVE connection between `me` and `supplier`, when the
 /// supplier side of it is a supplier.
-async fn connected_supplier(tx: &Tx, me: Uuid, supplier: Uuid) -> AppResult<Option<String>> {
+pub(crate) async fn connected_supplier(
+    tx: &Tx,
+    me: Uuid,
+    supplier: Uuid,
+) -> AppResult<Option<String>> {
     active_partner(tx, me, supplier, CompanyType::Supplier.as_str()).await
 }
 
 /// The buyer's product for a supplier item: the one linked to it, else a new one made from
 /// the item (its SKU, name, category, attributes, the price as cost).
-async fn product_for(
+pub(crate) async fn product_for(
     tx: &Tx,
     item: &catalog_item::Model,
     field: &str,
@@ -499,7 +277,7 @@ pub async fn system_draft(
 
 /// Applies one status change on the version the caller saw, with extra columns; CONFLICT
 /// when the order changed meanwhile.
-async fn set_status(
+pub(crate) async fn set_status(
     tx: &Tx,
     row: &po::Model,
     version: i32,
@@ -529,7 +307,7 @@ async fn set_status(
 }
 
 /// The order as its buyer sees it; NOT_FOUND for anyone else.
-async fn buyers(tx: &Tx, me: Uuid, order_id: Uuid) -> AppResult<po::Model> {
+pub(crate) async fn buyers(tx: &Tx, me: Uuid, order_id: Uuid) -> AppResult<po::Model> {
     let row = tx.get::<po::Entity>(order_id).await?;
     if row.company_id != me {
         return Err(AppError::NotFound);
@@ -537,7 +315,11 @@ async fn buyers(tx: &Tx, me: Uuid, order_id: Uuid) -> AppResult<po::Model> {
     Ok(row)
 }
 
-fn in_status(row: &po::Model, allowed: &[PurchaseOrderStatus], what: &str) -> AppResult<()> {
+pub(crate) fn in_status(
+    row: &po::Model,
+    allowed: &[PurchaseOrderStatus],
+    what: &str,
+) -> AppResult<()> {
     if allowed.iter().any(|s| s.as_str() == row.status) {
         return Ok(());
     }
@@ -579,9 +361,7 @@ pub async fn approve(
         ],
     )
     .await?;
-    let order = load(&tx, order_id).await?;
-    tx.commit().await?;
-    Ok(order)
+    committed(tx, order_id).await
 }
 
 pub async fn submit(
@@ -630,9 +410,7 @@ pub async fn submit(
     )
     .await?;
     tx.emit(&PoSubmitted(change(&row)), &parties(&row)).await?;
-    let order = load(&tx, order_id).await?;
-    tx.commit().await?;
-    Ok(order)
+    committed(tx, order_id).await
 }
 
 /// The supplier's answer: acknowledged (with its reference) or rejected (with a reason).
@@ -679,9 +457,7 @@ pub async fn answer(
     } else {
         tx.emit(&PoRejected(change(&row)), &parties(&row)).await?;
     }
-    let order = load(&tx, order_id).await?;
-    tx.commit().await?;
-    Ok(order)
+    committed(tx, order_id).await
 }
 
 pub async fn cancel(
@@ -700,9 +476,7 @@ pub async fn cancel(
     )?;
     let row = set_status(&tx, &row, version, PurchaseOrderStatus::Cancelled, vec![]).await?;
     tx.emit(&PoCancelled(change(&row)), &parties(&row)).await?;
-    let order = load(&tx, order_id).await?;
-    tx.commit().await?;
-    Ok(order)
+    committed(tx, order_id).await
 }
 
 /// Stock arriving for an acknowledged order: RECEIPT movements at the agreed prices, into
@@ -816,9 +590,7 @@ pub async fn receive(
     };
     let row = set_status(&tx, &row, version, to, vec![]).await?;
     tx.emit(&PoReceived(change(&row)), &parties(&row)).await?;
-    let order = load(&tx, order_id).await?;
-    tx.commit().await?;
-    Ok(order)
+    committed(tx, order_id).await
 }
 
 #[derive(InputObject, Default)]
@@ -826,7 +598,7 @@ pub struct PurchaseOrderFilter {
     pub statuses: Option<Vec<PurchaseOrderStatus>>,
 }
 
-async fn list(
+pub(crate) async fn list(
     db: &Db,
     ctx: &TenantContext,
     as_supplier: bool,
@@ -859,168 +631,4 @@ async fn list(
     }
     tx.commit().await?;
     Ok(conn)
-}
-
-#[derive(Default)]
-pub struct PurchasingQuery;
-
-#[Object]
-impl PurchasingQuery {
-    /// Your company's purchase orders (as the buyer).
-    async fn purchase_orders(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<PurchaseOrderFilter>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<String, PurchaseOrder>> {
-        let (tenant, db) = request_parts(ctx)?;
-        let page = PageArgs::new(first, after, last, before);
-        Ok(list(db, tenant, false, filter.unwrap_or_default(), page).await?)
-    }
-
-    /// Purchase orders sent to your company (as the supplier): the inbox.
-    async fn supplier_purchase_orders(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<PurchaseOrderFilter>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<String, PurchaseOrder>> {
-        let (tenant, db) = request_parts(ctx)?;
-        let page = PageArgs::new(first, after, last, before);
-        Ok(list(db, tenant, true, filter.unwrap_or_default(), page).await?)
-    }
-
-    /// A purchase order of yours, as buyer or supplier.
-    async fn purchase_order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PurchaseOrder>> {
-        let (tenant, db) = request_parts(ctx)?;
-        require_member(tenant)?;
-        let order_id = id::decode(PURCHASE_ORDER, &id, "id")?;
-        let tx = db.tenant(tenant).await?;
-        let found = match load(&tx, order_id).await {
-            Ok(o) => Some(o),
-            Err(AppError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
-        tx.commit().await?;
-        Ok(found)
-    }
-}
-
-#[derive(Default)]
-pub struct PurchasingMutation;
-
-#[Object]
-impl PurchasingMutation {
-    /// A draft purchase order to a supplier you are actively connected to, with lines from
-    /// its catalog at its prices (admins and managers). Each line is received as your
-    /// product linked to the item, made from the item when you have none.
-    async fn create_purchase_order(
-        &self,
-        ctx: &Context<'_>,
-        input: PurchaseOrderInput,
-    ) -> Result<PurchaseOrder> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(create_draft(db, tenant, input, false).await?)
-    }
-
-    /// A person's approval of a draft the system made (admins and managers).
-    async fn approve_purchase_order(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        version: i32,
-    ) -> Result<PurchaseOrder> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(approve(db, tenant, id::decode(PURCHASE_ORDER, &id, "id")?, version).await?)
-    }
-
-    /// Sends a draft to its supplier (admins and managers).
-    async fn submit_purchase_order(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        version: i32,
-    ) -> Result<PurchaseOrder> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(submit(db, tenant, id::decode(PURCHASE_ORDER, &id, "id")?, version).await?)
-    }
-
-    /// The supplier accepts a submitted order, with its own reference.
-    async fn acknowledge_purchase_order(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        version: i32,
-        supplier_reference: Option<String>,
-    ) -> Result<PurchaseOrder> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(answer(
-            db,
-            tenant,
-            id::decode(PURCHASE_ORDER, &id, "id")?,
-            version,
-            true,
-            supplier_reference,
-        )
-        .await?)
-    }
-
-    /// The supplier turns a submitted order down, saying why.
-    async fn reject_purchase_order(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        version: i32,
-        reason: String,
-    ) -> Result<PurchaseOrder> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(answer(
-            db,
-            tenant,
-            id::decode(PURCHASE_ORDER, &id, "id")?,
-            version,
-            false,
-            Some(reason),
-        )
-        .await?)
-    }
-
-    /// The buyer withdraws a draft or a submitted order not yet answered.
-    async fn cancel_purchase_order(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        version: i32,
-    ) -> Result<PurchaseOrder> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(cancel(db, tenant, id::decode(PURCHASE_ORDER, &id, "id")?, version).await?)
-    }
-
-    /// Stock that arrived for an acknowledged order: RECEIPT movements at the agreed
-    /// prices; more than ordered only with `allowOverReceipt`.
-    async fn receive_purchase_order(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        version: i32,
-        lines: Vec<ReceiptLineInput>,
-        allow_over_receipt: Option<bool>,
-    ) -> Result<PurchaseOrder> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(receive(
-            db,
-            tenant,
-            id::decode(PURCHASE_ORDER, &id, "id")?,
-            version,
-            lines,
-            allow_over_receipt.unwrap_or(false),
-        )
-        .await?)
-    }
 }
