@@ -2,41 +2,84 @@
 //! operations, webhooks (endpoints, signed deliveries with retries, redelivery), the mail
 //! job, and the audit log reader. The mechanisms themselves (outbox, queue, bus) live in
 //! the kernel; this crate is what companies and the platform operator see of them.
+//!
+//! `graphql` holds the types and thin resolvers, `service` the work (and the job kinds),
+//! `model` the stored vocabularies both use.
 
-pub mod audit;
-pub mod events;
-pub mod jobs;
-pub mod mail;
-pub mod webhooks;
+pub mod graphql;
+pub mod model;
+pub mod service;
 
 use async_graphql::MergedObject;
 use ils_kernel::{AppError, TenantContext};
+
+/// The paths of the job queue's GraphQL face before the crate was split.
+pub mod jobs {
+    pub use crate::graphql::jobs::{JOB, Job, JobFilter, JobStateCount, JobsMutation, JobsQuery};
+    pub use crate::model::JobState;
+}
+
+/// The paths of the audit log's GraphQL face before the crate was split.
+pub mod audit {
+    pub use crate::graphql::audit::{AUDIT_ENTRY, AuditEntry, AuditLogFilter, AuditQuery};
+    pub use crate::model::AuditOutcome;
+}
+
+/// The paths of the `events` subscription before the crate was split.
+pub mod events {
+    pub use crate::graphql::events::{DomainEventView, EventsSubscription};
+}
+
+/// The paths of the mail job before the crate was split.
+pub mod mail {
+    pub use crate::service::mail::{Mailer, send_kind};
+}
+
+/// The paths of webhooks before the crate was split: settings, the address check,
+/// signing, the GraphQL types and resolvers, and the jobs with their payloads.
+pub mod webhooks {
+    pub use crate::graphql::webhooks::{
+        CreateWebhookEndpointInput, UpdateWebhookEndpointInput, WebhookDelivery,
+        WebhookDeliveryFilter, WebhookEndpoint, WebhookEndpointWithSecret, WebhooksMutation,
+        WebhooksQuery,
+    };
+    pub use crate::model::WebhookDeliveryStatus;
+    pub use crate::service::webhooks::{
+        DELIVER, DELIVERY, Deliver, ENDPOINT, FANOUT, KEEP_DELIVERIES_DAYS, PRUNE, PruneDeliveries,
+        WebhookSettings, check_url, deliver_kind, fanout_kind, is_public, prune_kind,
+        prune_schedule, signature,
+    };
+}
 
 /// The backbone module, as the server assembles it.
 pub struct Backbone;
 
 #[derive(MergedObject, Default)]
-pub struct BackboneQuery(jobs::JobsQuery, webhooks::WebhooksQuery, audit::AuditQuery);
+pub struct BackboneQuery(
+    graphql::JobsQuery,
+    graphql::WebhooksQuery,
+    graphql::AuditQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct BackboneMutation(jobs::JobsMutation, webhooks::WebhooksMutation);
+pub struct BackboneMutation(graphql::JobsMutation, graphql::WebhooksMutation);
 
 impl ils_kernel::Module for Backbone {
     const NAME: &'static str = "backbone";
     type Query = BackboneQuery;
     type Mutation = BackboneMutation;
-    type Subscription = events::EventsSubscription;
+    type Subscription = graphql::EventsSubscription;
 
     fn schedules() -> Vec<ils_kernel::jobs::Schedule> {
-        vec![webhooks::prune_schedule()]
+        vec![service::webhooks::prune_schedule()]
     }
 
     fn jobs() -> Vec<ils_kernel::JobKind> {
         vec![
-            webhooks::fanout_kind(),
-            webhooks::deliver_kind(),
-            webhooks::prune_kind(),
-            mail::send_kind(),
+            service::webhooks::fanout_kind(),
+            service::webhooks::deliver_kind(),
+            service::webhooks::prune_kind(),
+            service::mail::send_kind(),
         ]
     }
 

@@ -1,25 +1,17 @@
-//! `auditLog(filter)`: a company admin reads their own company's audit trail (platform
-//! admins read every company's). Nothing here or anywhere else changes or deletes entries.
+//! `auditLog(filter)`: the audit trail as company admins (their company's) and platform
+//! admins (every company's) read it.
 
+use crate::model::AuditOutcome;
 use crate::parts;
+use crate::service::audit;
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_entity::audit_entry;
-use ils_kernel::authz::require_admin_or_platform;
 use ils_kernel::id;
 use ils_kernel::pagination::PageArgs;
-use ils_kernel::pagination::paginate;
-use sea_orm::{ColumnTrait, QueryFilter};
 
 pub const AUDIT_ENTRY: &str = "AuditEntry";
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
-pub enum AuditOutcome {
-    Success,
-    Failure,
-}
 
 /// One audited action.
 #[derive(SimpleObject)]
@@ -57,11 +49,7 @@ impl From<audit_entry::Model> for AuditEntry {
                 .collect(),
             client_address: a.client_address,
             user_agent: a.user_agent,
-            outcome: if a.outcome == "SUCCESS" {
-                AuditOutcome::Success
-            } else {
-                AuditOutcome::Failure
-            },
+            outcome: AuditOutcome::of(&a.outcome),
             error_code: a.error_code,
             occurred_at: a.occurred_at,
         }
@@ -95,42 +83,18 @@ impl AuditQuery {
     ) -> Result<Connection<String, AuditEntry>> {
         let (tenant, db) = parts(ctx)?;
         let filter = filter.unwrap_or_default();
-        let actor = match &filter.actor_user_id {
+        let actor_user_id = match &filter.actor_user_id {
             Some(u) => Some(id::decode("User", u, "filter.actorUserId")?),
             None => None,
         };
-        let tx = db.tenant(tenant).await?;
-        require_admin_or_platform(&tx, tenant).await?;
-        let mut select = tx.select::<audit_entry::Entity>();
-        if let Some(op) = filter.operation {
-            select = select.filter(audit_entry::Column::Operation.eq(op));
-        }
-        if let Some(o) = filter.outcome {
-            let word = match o {
-                AuditOutcome::Success => "SUCCESS",
-                AuditOutcome::Failure => "FAILURE",
-            };
-            select = select.filter(audit_entry::Column::Outcome.eq(word));
-        }
-        if let Some(u) = actor {
-            select = select.filter(audit_entry::Column::ActorUserId.eq(u));
-        }
-        if let Some(t) = filter.since {
-            select = select.filter(audit_entry::Column::OccurredAt.gte(t));
-        }
-        if let Some(t) = filter.until {
-            select = select.filter(audit_entry::Column::OccurredAt.lt(t));
-        }
-        let conn = paginate(
-            tx.conn(),
-            select,
-            audit_entry::Column::Id,
-            PageArgs::new(first, after, last, before),
-            |a| a.id,
-            AuditEntry::from,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(conn)
+        let filter = audit::Filter {
+            operation: filter.operation,
+            outcome: filter.outcome,
+            actor_user_id,
+            since: filter.since,
+            until: filter.until,
+        };
+        let page = PageArgs::new(first, after, last, before);
+        Ok(audit::list(db, tenant, filter, page).await?)
     }
 }

@@ -1,9 +1,9 @@
 //! `events(types:)`: the live stream of the caller's company's domain events.
 
+use crate::service::events;
 use async_graphql::{Context, Json, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
-use ils_kernel::authz::require_member;
 use ils_kernel::{AppError, Bus, Event};
 
 #[derive(Default)]
@@ -45,17 +45,9 @@ impl EventsSubscription {
         let tenant = ctx
             .data::<ils_kernel::TenantContext>()
             .map_err(|_| AppError::internal("request has no tenant context"))?;
-        let company = require_member(tenant)?;
         let bus = ctx
             .data::<Bus>()
             .map_err(|_| AppError::internal("schema has no event bus"))?;
-        let types = types.unwrap_or_else(|| vec!["*".into()]);
-        ils_kernel::events::check_patterns(&types, "types")?;
-        // Admins-only events (team, credentials) go to sockets of a company admin (the role
-        // the credential carried when the socket opened; it closes when that expires).
-        let admin = tenant.has_role(ils_kernel::Role::CompanyAdmin);
-        Ok(bus
-            .visible_stream(company, admin, types)
-            .map(|ev| DomainEventView::from(ev.as_ref())))
+        Ok(events::stream(tenant, bus, types)?.map(|ev| DomainEventView::from(ev.as_ref())))
     }
 }

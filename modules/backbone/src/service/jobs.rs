@@ -1,0 +1,85 @@
+//! The job queue as company admins (their company's jobs) and platform admins (every job)
+//! see it: counts by state, failed and dead jobs with their last error, retry and discard.
+
+use crate::graphql::jobs::Job;
+use crate::model::JobState;
+use async_graphql::connection::Connection;
+use ils_entity::job;
+use ils_kernel::authz::require_admin_or_platform;
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppResult, Db, TenantContext};
+use sea_orm::{ColumnTrait, QueryFilter};
+use uuid::Uuid;
+
+/// Which jobs to list; every field narrows.
+#[derive(Default)]
+pub struct Filter {
+    pub states: Option<Vec<JobState>>,
+    pub kind: Option<String>,
+    /// Only jobs with a failed attempt (retrying, dead, or recovered), or only the others.
+    pub failed: Option<bool>,
+}
+
+/// How many jobs are in each state.
+pub async fn stats(db: &Db, tenant: &TenantContext) -> AppResult<Vec<(JobState, i64)>> {
+    let tx = db.tenant(tenant).await?;
+    require_admin_or_platform(&tx, tenant).await?;
+    let counts = ils_kernel::jobs::counts(&tx).await?;
+    tx.commit().await?;
+    Ok(counts
+        .into_iter()
+        .map(|(s, n)| (JobState::of(&s), n))
+        .collect())
+}
+
+/// Jobs, oldest first.
+pub async fn list(
+    db: &Db,
+    tenant: &TenantContext,
+    filter: Filter,
+    page: PageArgs,
+) -> AppResult<Connection<String, Job>> {
+    let tx = db.tenant(tenant).await?;
+    require_admin_or_platform(&tx, tenant).await?;
+    let mut select = tx.select::<job::Entity>();
+    if let Some(states) = filter.states {
+        select = select.filter(job::Column::State.is_in(states.iter().map(|s| s.as_str())));
+    }
+    if let Some(kind) = filter.kind {
+        select = select.filter(job::Column::Kind.eq(kind));
+    }
+    match filter.failed {
+        Some(true) => select = select.filter(job::Column::LastError.is_not_null()),
+        Some(false) => select = select.filter(job::Column::LastError.is_null()),
+        None => {}
+    }
+    let conn = paginate(
+        tx.conn(),
+        select,
+        job::Column::Id,
+        page,
+        |j| j.id,
+        Job::from,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(conn)
+}
+
+/// Puts a DEAD job back in the queue with a fresh set of attempts.
+pub async fn retry(db: &Db, tenant: &TenantContext, job_id: Uuid) -> AppResult<job::Model> {
+    let tx = db.tenant(tenant).await?;
+    require_admin_or_platform(&tx, tenant).await?;
+    let job = ils_kernel::jobs::retry(&tx, job_id).await?;
+    tx.commit().await?;
+    Ok(job)
+}
+
+/// Gives up on a QUEUED or DEAD job.
+pub async fn discard(db: &Db, tenant: &TenantContext, job_id: Uuid) -> AppResult<job::Model> {
+    let tx = db.tenant(tenant).await?;
+    require_admin_or_platform(&tx, tenant).await?;
+    let job = ils_kernel::jobs::discard(&tx, job_id).await?;
+    tx.commit().await?;
+    Ok(job)
+}
