@@ -95,6 +95,6 @@ impl AuditQuery {
             until: filter.until,
         };
         let page = PageArgs::new(first, after, last, before);
-        Ok(audit::list(db, tenant, filter, page).await?)
+        Ok(audit::list(db, tenant, filter, page, AuditEntry::from).await?)
     }
 }

@@ -96,7 +96,7 @@ impl JobsQuery {
             failed: filter.failed,
         };
         let page = PageArgs::new(first, after, last, before);
-        Ok(jobs::list(db, tenant, filter, page).await?)
+        Ok(jobs::list(db, tenant, filter, page, Job::from).await?)
     }
 }
 

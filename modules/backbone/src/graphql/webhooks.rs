@@ -131,7 +131,13 @@ impl WebhooksQuery {
         before: Option<String>,
     ) -> Result<Connection<String, WebhookEndpoint>> {
         let (tenant, db) = parts(ctx)?;
-        Ok(endpoints::list(db, tenant, PageArgs::new(first, after, last, before)).await?)
+        Ok(endpoints::list(
+            db,
+            tenant,
+            PageArgs::new(first, after, last, before),
+            WebhookEndpoint::from,
+        )
+        .await?)
     }
 
     /// Deliveries to your endpoints, oldest first (`last: N` for the newest).
@@ -156,7 +162,7 @@ impl WebhooksQuery {
             event_type: filter.event_type,
         };
         let page = PageArgs::new(first, after, last, before);
-        Ok(deliveries::list(db, tenant, filter, page).await?)
+        Ok(deliveries::list(db, tenant, filter, page, WebhookDelivery::from).await?)
     }
 }
 

@@ -1,7 +1,6 @@
 //! The audit log reader: a company admin reads their own company's audit trail (platform
 //! admins read every company's). Nothing here or anywhere else changes or deletes entries.
 
-use crate::graphql::audit::AuditEntry;
 use crate::model::AuditOutcome;
 use async_graphql::connection::Connection;
 use chrono::{DateTime, Utc};
@@ -24,12 +23,13 @@ pub struct Filter {
 }
 
 /// The company's audit log, oldest first.
-pub async fn list(
+pub async fn list<T: async_graphql::OutputType>(
     db: &Db,
     tenant: &TenantContext,
     filter: Filter,
     page: PageArgs,
-) -> AppResult<Connection<String, AuditEntry>> {
+    map: impl Fn(ils_entity::audit_entry::Model) -> T,
+) -> AppResult<Connection<String, T>> {
     let tx = db.tenant(tenant).await?;
     require_admin_or_platform(&tx, tenant).await?;
     let mut select = tx.select::<audit_entry::Entity>();
@@ -54,7 +54,7 @@ pub async fn list(
         audit_entry::Column::Id,
         page,
         |a| a.id,
-        AuditEntry::from,
+        map,
     )
     .await?;
     tx.commit().await?;

@@ -1,7 +1,6 @@
 //! The job queue as company admins (their company's jobs) and platform admins (every job)
 //! see it: counts by state, failed and dead jobs with their last error, retry and discard.
 
-use crate::graphql::jobs::Job;
 use crate::model::JobState;
 use async_graphql::connection::Connection;
 use ils_entity::job;
@@ -33,12 +32,13 @@ pub async fn stats(db: &Db, tenant: &TenantContext) -> AppResult<Vec<(JobState, 
 }
 
 /// Jobs, oldest first.
-pub async fn list(
+pub async fn list<T: async_graphql::OutputType>(
     db: &Db,
     tenant: &TenantContext,
     filter: Filter,
     page: PageArgs,
-) -> AppResult<Connection<String, Job>> {
+    map: impl Fn(ils_entity::job::Model) -> T,
+) -> AppResult<Connection<String, T>> {
     let tx = db.tenant(tenant).await?;
     require_admin_or_platform(&tx, tenant).await?;
     let mut select = tx.select::<job::Entity>();
@@ -53,15 +53,7 @@ pub async fn list(
         Some(false) => select = select.filter(job::Column::LastError.is_null()),
         None => {}
     }
-    let conn = paginate(
-        tx.conn(),
-        select,
-        job::Column::Id,
-        page,
-        |j| j.id,
-        Job::from,
-    )
-    .await?;
+    let conn = paginate(tx.conn(), select, job::Column::Id, page, |j| j.id, map).await?;
     tx.commit().await?;
     Ok(conn)
 }

@@ -2,7 +2,6 @@
 
 use super::admin_tx;
 use super::deliver::deliver_job;
-use crate::graphql::webhooks::WebhookDelivery;
 use crate::model::WebhookDeliveryStatus;
 use async_graphql::connection::Connection;
 use chrono::Utc;
@@ -22,12 +21,13 @@ pub struct Filter {
 }
 
 /// Deliveries to the company's endpoints, oldest first.
-pub async fn list(
+pub async fn list<T: async_graphql::OutputType>(
     db: &Db,
     tenant: &TenantContext,
     filter: Filter,
     page: PageArgs,
-) -> AppResult<Connection<String, WebhookDelivery>> {
+    map: impl Fn(ils_entity::webhook_delivery::Model) -> T,
+) -> AppResult<Connection<String, T>> {
     let tx = admin_tx(db, tenant).await?;
     let mut select = tx.select::<webhook_delivery::Entity>();
     if let Some(e) = filter.endpoint_id {
@@ -45,7 +45,7 @@ pub async fn list(
         webhook_delivery::Column::Id,
         page,
         |d| d.id,
-        WebhookDelivery::from,
+        map,
     )
     .await?;
     tx.commit().await?;

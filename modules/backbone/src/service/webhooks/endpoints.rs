@@ -3,7 +3,6 @@
 use super::signing::new_secret;
 use super::ssrf::check_url;
 use super::{WebhookSettings, admin_tx};
-use crate::graphql::webhooks::WebhookEndpoint;
 use async_graphql::connection::Connection;
 use chrono::Utc;
 use ils_entity::{webhook_delivery, webhook_endpoint};
@@ -47,11 +46,12 @@ fn check_description(description: &str) -> AppResult<()> {
 }
 
 /// The company's endpoints.
-pub async fn list(
+pub async fn list<T: async_graphql::OutputType>(
     db: &Db,
     tenant: &TenantContext,
     page: PageArgs,
-) -> AppResult<Connection<String, WebhookEndpoint>> {
+    map: impl Fn(ils_entity::webhook_endpoint::Model) -> T,
+) -> AppResult<Connection<String, T>> {
     let tx = admin_tx(db, tenant).await?;
     let conn = paginate(
         tx.conn(),
@@ -59,7 +59,7 @@ pub async fn list(
         webhook_endpoint::Column::Id,
         page,
         |e| e.id,
-        WebhookEndpoint::from,
+        map,
     )
     .await?;
     tx.commit().await?;
