@@ -9,14 +9,14 @@ use crate::vocab::Specialty;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
+use ils_common::company::COMPANY;
+use ils_common::company::{CompanyStatus, CompanyType};
+use ils_common::validate;
 use ils_entity::{company, marketplace_profile as profile};
 use ils_kernel::authz::{require_member, require_role};
 use ils_kernel::jobs::{JobError, JobKind, JobRun, handler};
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx, id, request_parts};
-use ils_tenancy::graphql::types::COMPANY;
-use ils_tenancy::model::{CompanyStatus, CompanyType};
-use ils_tenancy::service::validate;
 use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 

@@ -1,8 +1,8 @@
 //! The marketplace's words: connection states, directory specialties.
 
+use ils_common::company::CompanyType;
 pub use ils_kernel::connections::ConnectionState;
 use ils_kernel::string_enum;
-use ils_tenancy::model::CompanyType;
 
 string_enum!(
     /// Which side of a connection the caller is on.

@@ -10,13 +10,13 @@ use crate::search;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
+use ils_common::company::COMPANY;
+use ils_common::company::CompanyType;
 use ils_entity::{catalog_item as item, company};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::connections::active_between;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
-use ils_tenancy::graphql::types::COMPANY;
-use ils_tenancy::model::CompanyType;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select};
 use uuid::Uuid;
 
