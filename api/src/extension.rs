@@ -3,7 +3,8 @@
 //! its stable `extensions.code`.
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+    NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
@@ -178,9 +179,20 @@ pub fn census(doc: &ExecutableDocument) -> Census {
 
 #[async_trait::async_trait]
 impl Extension for ProtectionsExtension {
+    /// Every execution, over HTTP and over the WebSocket (which skips `request`).
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        response.errors = one_error_per_problem(std::mem::take(&mut response.errors));
+        response
+    }
+
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        response.errors = one_error_per_problem(std::mem::take(&mut response.errors));
         for e in &mut response.errors {
             let ext = e.extensions.get_or_insert_with(Default::default);
             if ext.get("code").is_none() {

@@ -2,7 +2,7 @@
 //! nothing else: no SQL, no table names, no stack.
 #![allow(clippy::disallowed_methods)] // the test breaks the database below the guard on purpose
 
-use ils_tests::{TestServer, email, first_code};
+use ils_tests::{TestServer, email, first_code, ws};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
@@ -75,13 +75,40 @@ async fn every_problem_of_an_input_is_its_own_error_with_its_path() {
         "cost": "12.50", "price": "39.90", "currency": "EUR",
         "frame": { "eyeSize": 200, "bridge": 99, "templeLength": 140, "frameType": "FULL_RIM" }
     });
-    let (_, body) = s
-        .post(
+    let create = "mutation($i: ProductInput!) { createProduct(input: $i) { id } }";
+    let (_, body) = s.post(&a.auth(), create, json!({ "i": input })).await;
+    assert_one_error_per_frame_problem(&body);
+    assert!(body["data"].is_null(), "{body}");
+    // The same over the WebSocket, which runs operations without the HTTP request hooks.
+    let mut socket = ws::connect(&s, ws::TRANSPORT_WS).await;
+    ws::init(&mut socket, &a.auth()).await;
+    let messages = ws::collect_operation(
+        &mut socket,
+        "create",
+        create,
+        json!({ "i": input }),
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    let answer = messages
+        .iter()
+        .find(|m| m["type"] == "next")
+        .unwrap_or_else(|| panic!("no result over the WebSocket: {messages:?}"));
+    assert_one_error_per_frame_problem(&answer["payload"]);
+    let listed = s
+        .ok(
             &a.auth(),
-            "mutation($i: ProductInput!) { createProduct(input: $i) { id } }",
-            json!({ "i": input }),
+            "{ products(first: 5) { edges { node { id } } } }",
+            json!({}),
         )
         .await;
+    assert_eq!(ils_tests::nodes(&listed["products"]).len(), 0, "{listed}");
+    s.finish().await;
+}
+
+/// The createProduct answer above: one BAD_USER_INPUT error for each bad frame size, each
+/// with its own input path and no internal `problems` list.
+fn assert_one_error_per_frame_problem(body: &serde_json::Value) {
     let errors = body["errors"].as_array().expect("errors").clone();
     let mut fields: Vec<serde_json::Value> = errors
         .iter()
@@ -105,14 +132,4 @@ async fn every_problem_of_an_input_is_its_own_error_with_its_path() {
         ],
         "{body}"
     );
-    assert!(body["data"].is_null(), "{body}");
-    let listed = s
-        .ok(
-            &a.auth(),
-            "{ products(first: 5) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(ils_tests::nodes(&listed["products"]).len(), 0, "{listed}");
-    s.finish().await;
 }

@@ -44,7 +44,10 @@ pub enum Actor {
 /// Everything the data layer needs to know about the caller of one request. Built once by
 /// the credential flows (`for_user`, `for_api_key`: banned by clippy elsewhere); domain
 /// crates only read it. Background work acting for a company gets its context from
-/// `ils_kernel::system::act_for`, which names who acts and why in the audit log.
+/// the kernel: an event handler for a company its event was addressed to
+/// (`Event::act_for_audience`), a job for its own company (`JobRun::tenant`), anything
+/// else through `ils_kernel::system::act_for`, which names who acts and why in the audit
+/// log.
 #[derive(Clone, Debug)]
 pub struct TenantContext {
     company_id: Option<Uuid>,
@@ -104,7 +107,8 @@ impl TenantContext {
     }
 
     /// The context of background work for `company` (no person, no roles). Kernel only:
-    /// a job's own company (`JobRun::tenant`), or `system::act_for`, which audits it.
+    /// a job's own company (`JobRun::tenant`), an event's audience
+    /// (`Event::act_for_audience`), or `system::act_for`, which audits it.
     pub(crate) fn system_for(company: Option<Uuid>) -> Self {
         TenantContext {
             company_id: company,

@@ -4,7 +4,7 @@
 //! a relay) and enqueues the jobs of every handler registered for their type. An event of
 //! a rolled-back transaction never existed; consumers are idempotent on the event id.
 
-use crate::{AppError, AppResult, Db, Tx};
+use crate::{AppError, AppResult, Db, TenantContext, Tx};
 use chrono::{DateTime, Utc};
 use ils_entity::event;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
@@ -96,6 +96,19 @@ impl Event {
             .inspect_err(|e| tracing::warn!(error = ?e, "an event could not be read"))
             .ok()
             .flatten()
+    }
+
+    /// The context an event handler acts in for `company`, one of the companies the event
+    /// was addressed to (its audience): the event itself is the record of why. Any other
+    /// company is refused; a handler that must act elsewhere uses `system::act_for`.
+    pub fn act_for_audience(&self, company: Uuid) -> AppResult<TenantContext> {
+        if !self.audience.contains(&company) {
+            return Err(AppError::internal(format!(
+                "event {} ({}) was not addressed to company {company}",
+                self.id, self.event_type
+            )));
+        }
+        Ok(TenantContext::system_for(Some(company)))
     }
 
     /// Whether a member of `company` (an admin or not) may see it.

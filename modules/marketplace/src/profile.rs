@@ -10,7 +10,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use ils_common::company::COMPANY;
-use ils_common::company::{CompanyStatus, CompanyType};
+use ils_common::company::{CompanyChange, CompanyStatus, CompanyType};
 use ils_common::validate;
 use ils_entity::{company, marketplace_profile as profile};
 use ils_kernel::authz::{require_member, require_role};
@@ -420,32 +420,27 @@ pub fn sync_kind() -> JobKind {
 
 async fn sync_from_event(run: JobRun) -> Result<(), JobError> {
     let event = run.event()?;
-    let Some(company_id) = event
-        .data
-        .get("companyId")
-        .and_then(|v| v.as_str())
-        .and_then(|g| id::decode(COMPANY, &ID::from(g), "companyId").ok())
-    else {
-        return Err(JobError::permanent("event without a company id"));
+    let Some(change) = CompanyChange::of(&event) else {
+        return Err(JobError::permanent(
+            "not a company event this release can read",
+        ));
     };
-    refresh(&run.db, company_id).await.map_err(JobError::from)
+    let company_id = id::decode(COMPANY, &change.company_id, "companyId")
+        .map_err(|_| JobError::permanent("event without a company id"))?;
+    // The company the event concerns is in its audience: it reads and writes its own copy.
+    let ctx = event.act_for_audience(company_id)?;
+    refresh(&run.db, &ctx, company_id)
+        .await
+        .map_err(JobError::from)
 }
 
 /// Copies the company's current name, type and status into its profile (if it has one)
 /// and its name into its side of its connections. Only the copied columns are written, on
 /// the locked profile row, so a profile edit made meanwhile is never overwritten.
-pub async fn refresh(db: &Db, company_id: Uuid) -> AppResult<()> {
+pub async fn refresh(db: &Db, ctx: &TenantContext, company_id: Uuid) -> AppResult<()> {
     use ils_entity::trade_connection as conn;
     use sea_orm::sea_query::Expr;
-    #[allow(clippy::disallowed_methods)] // a company's own copy, refreshed for the directory
-    let ctx = ils_kernel::system::act_for(
-        db,
-        company_id,
-        "marketplace.profile_sync",
-        "copy the company's name, type and status into its profile and connections",
-    )
-    .await?;
-    let tx = db.tenant(&ctx).await?;
+    let tx = db.tenant(ctx).await?;
     let c = tx.get::<company::Entity>(company_id).await?;
     let found = tx
         .lock_for_update(

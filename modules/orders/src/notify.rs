@@ -50,27 +50,22 @@ async fn mail_practice(run: JobRun) -> Result<(), JobError> {
         return Ok(());
     }
     let note = change.note;
-    send(&run, event.id, order_id, practice, status, note)
+    send(&run, &event, order_id, practice, status, note)
         .await
         .map_err(JobError::from)
 }
 
 async fn send(
     run: &JobRun,
-    event_id: Uuid,
+    event: &ils_kernel::Event,
     order_id: Uuid,
     practice: Uuid,
     status: OrderStatus,
     note: Option<String>,
 ) -> AppResult<()> {
-    #[allow(clippy::disallowed_methods)] // mail goes to the practice's own people
-    let ctx = ils_kernel::system::act_for(
-        &run.db,
-        practice,
-        "orders.mail_practice",
-        "mail the practice about its order",
-    )
-    .await?;
+    // The practice is one of the order event's two parties: mail goes to its own people.
+    let event_id = event.id;
+    let ctx = event.act_for_audience(practice)?;
     let tx = run.db.tenant(&ctx).await?;
     let row = tx.get::<order::Entity>(order_id).await?;
     let submitter = tx

@@ -12,6 +12,4 @@ domain_event!(UserRoleChanged, "user.role_changed", admins_only: true { user_id:
 domain_event!(UserDeactivated, "user.deactivated", admins_only: true { user_id: ID });
 domain_event!(ApiKeyCreated, "api_key.created", admins_only: true { api_key_id: ID, name: String, role: String });
 domain_event!(ApiKeyRevoked, "api_key.revoked", admins_only: true { api_key_id: ID });
-domain_event!(CompanyUpdated, "company.updated", admins_only: false { company_id: ID });
-domain_event!(CompanyApproved, "company.approved", admins_only: false { company_id: ID });
-domain_event!(CompanyRejected, "company.rejected", admins_only: false { company_id: ID });
+pub use ils_common::company::{CompanyApproved, CompanyChange, CompanyRejected, CompanyUpdated};

@@ -441,7 +441,7 @@ pub struct JobKind {
     /// Its payload holds secrets (a mailed token): blanked once the job has succeeded.
     pub sensitive: bool,
     /// Called when a job dies without its handler reporting the last failure (a timeout,
-    /// a panic, a worker that stopped): the run's payload is `{"payload": …, "error": …}`.
+    /// a panic, a worker that stopped): the run carries the job's payload, and `dead_error()`.
     pub on_dead: Option<Handler>,
     pub handler: Handler,
 }

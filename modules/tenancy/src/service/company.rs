@@ -46,9 +46,9 @@ pub async fn update_profile(
     model.updated_at = Set(chrono::Utc::now());
     let company = tx.update(model).await?;
     tx.emit(
-        &crate::events::CompanyUpdated {
+        &crate::events::CompanyUpdated(crate::events::CompanyChange {
             company_id: ils_kernel::id::encode(crate::model::COMPANY, company.id),
-        },
+        }),
         &[],
     )
     .await?;

@@ -93,14 +93,14 @@ pub async fn decide(
     model.updated_at = Set(chrono::Utc::now());
     let company = tx.update(model).await?;
     if approve {
-        let ev = crate::events::CompanyApproved {
+        let ev = crate::events::CompanyApproved(crate::events::CompanyChange {
             company_id: ils_kernel::id::encode(crate::model::COMPANY, company.id),
-        };
+        });
         tx.emit(&ev, &[company.id]).await?;
     } else {
-        let ev = crate::events::CompanyRejected {
+        let ev = crate::events::CompanyRejected(crate::events::CompanyChange {
             company_id: ils_kernel::id::encode(crate::model::COMPANY, company.id),
-        };
+        });
         tx.emit(&ev, &[company.id]).await?;
     }
     tx.commit().await?;

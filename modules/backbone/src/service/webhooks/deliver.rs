@@ -168,7 +168,10 @@ pub fn deliver_kind() -> JobKind {
     // A last attempt that died without recording (its worker stopped, it timed out) still
     // leaves the delivery DEAD in the log, like its job.
     .on_dead(handler(|run: JobRun| async move {
-        let did = run.payload::<Deliver>()?.delivery_id;
+        // A payload this release cannot read names no delivery: nothing to mark.
+        let Ok(Deliver { delivery_id: did }) = run.payload::<Deliver>() else {
+            return Ok(());
+        };
         let error = run.dead_error().unwrap_or("failed").to_owned();
         let tx = run.db.tenant(&run.tenant()).await?;
         tx.update_many::<webhook_delivery::Entity>(

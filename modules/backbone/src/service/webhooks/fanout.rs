@@ -28,14 +28,8 @@ pub fn fanout_kind() -> JobKind {
             })
             .to_string();
             for company in &ev.audience {
-                #[allow(clippy::disallowed_methods)] // each company's own endpoints
-                let ctx = ils_kernel::system::act_for(
-                    &run.db,
-                    *company,
-                    "webhooks.fanout",
-                    "deliver an event to the company's webhook endpoints",
-                )
-                .await?;
+                // Each company the event was addressed to, reading its own endpoints.
+                let ctx = ev.act_for_audience(*company)?;
                 let tx = run.db.tenant(&ctx).await?;
                 let endpoints = tx
                     .select::<webhook_endpoint::Entity>()
