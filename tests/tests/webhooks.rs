@@ -199,6 +199,15 @@ async fn failed_deliveries_are_retried_signed_and_can_be_redelivered() {
         assert!(names_key(&body["data"]["apiKeyId"], &key_id), "{body}");
         assert_eq!(body["data"]["name"], "Connector", "{body}");
         assert_eq!(body["data"]["role"], "STAFF", "{body}");
+        // The documented shape, and nothing more: the envelope's four keys, the event's
+        // own data (no payload version or other internals leak into a delivery).
+        let keys = |v: &Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&body), ["data", "id", "occurredAt", "type"], "{body}");
+        assert_eq!(keys(&body["data"]), ["apiKeyId", "name", "role"], "{body}");
     }
 
     assert_eq!(delivered["endpointId"], endpoint_id, "{delivered}");
