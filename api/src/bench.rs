@@ -82,9 +82,7 @@ pub async fn jobs(config: Config, count: usize, batch: usize) -> anyhow::Result<
 /// which must change nothing; then the file with every price changed (every row an update). A benchmark, not a test: release mode, a throwaway database.
 pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
     use ils_entity::data_import;
-    use ils_kernel::{Role, TenantContext};
     use ils_tenancy::model::CompanyType;
-    use ils_tenancy::service::auth::{SignUp, sign_up};
     let err = |e: ils_kernel::AppError| anyhow::anyhow!("{e:?}");
     let (state, _) = server::build(Config {
         seed_demo: false,
@@ -92,28 +90,7 @@ pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
     })
     .await?;
     let db = state.db.clone();
-    let run = uuid::Uuid::now_v7().simple().to_string();
-    let session = sign_up(
-        &db,
-        &state.tokens,
-        SignUp {
-            company_name: format!("Bench Supplies {run}"),
-            company_type: CompanyType::Supplier,
-            email: format!("bench-{run}@bench.example"),
-            password: "bench-catalog-import-2026".into(),
-            first_name: "Bench".into(),
-            last_name: "Mark".into(),
-        },
-    )
-    .await
-    .map_err(err)?;
-    #[allow(clippy::disallowed_methods)] // the bench acts as the admin it just signed up
-    let ctx = TenantContext::for_user(
-        session.user.company_id,
-        session.user.id,
-        vec![Role::CompanyAdmin],
-        false,
-    );
+    let (ctx, _) = bench_company(&state, "Bench Supplies", CompanyType::Supplier).await?;
     let passes = [
         ("first import", bench_csv(rows, 0)),
         ("same file again", bench_csv(rows, 0)),
@@ -205,9 +182,7 @@ pub async fn inventory(
     samples: usize,
 ) -> anyhow::Result<()> {
     use ils_entity::{product, stock_balance, stock_location, stock_movement};
-    use ils_kernel::{Role, TenantContext};
     use ils_tenancy::model::CompanyType;
-    use ils_tenancy::service::auth::{SignUp, sign_up};
     use sea_orm::ActiveValue::Set;
     let err = |e: ils_kernel::AppError| anyhow::anyhow!("{e:?}");
     let products = products.max(1);
@@ -217,29 +192,7 @@ pub async fn inventory(
     })
     .await?;
     let db = state.db.clone();
-    let run = uuid::Uuid::now_v7().simple().to_string();
-    let session = sign_up(
-        &db,
-        &state.tokens,
-        SignUp {
-            company_name: format!("Bench Optics {run}"),
-            company_type: CompanyType::Ecp,
-            email: format!("bench-{run}@bench.example"),
-            password: "bench-inventory-2026".into(),
-            first_name: "Bench".into(),
-            last_name: "Mark".into(),
-        },
-    )
-    .await
-    .map_err(err)?;
-    let company = session.user.company_id.expect("a company");
-    #[allow(clippy::disallowed_methods)] // the bench acts as the admin it just signed up
-    let ctx = TenantContext::for_user(
-        Some(company),
-        session.user.id,
-        vec![Role::CompanyAdmin],
-        false,
-    );
+    let (ctx, company) = bench_company(&state, "Bench Optics", CompanyType::Ecp).await?;
     // The seed: products, one location, the ledger and its balances.
     let started = Instant::now();
     let now = chrono::Utc::now();
@@ -435,4 +388,41 @@ pub async fn inventory(
     }
     report("postStockMovement", times, counter.get() - before);
     Ok(())
+}
+
+/// A new company of `kind` for one benchmark run, and its admin's context.
+async fn bench_company(
+    state: &crate::state::AppState,
+    name: &str,
+    kind: ils_tenancy::model::CompanyType,
+) -> anyhow::Result<(ils_kernel::TenantContext, uuid::Uuid)> {
+    use ils_kernel::{Role, TenantContext};
+    use ils_tenancy::service::auth::{SignUp, sign_up};
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let session = sign_up(
+        &state.db,
+        &state.tokens,
+        SignUp {
+            company_name: format!("{name} {run}"),
+            company_type: kind,
+            email: format!("bench-{run}@bench.example"),
+            password: format!("bench-{run}"),
+            first_name: "Bench".into(),
+            last_name: "Mark".into(),
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let company = session
+        .user
+        .company_id
+        .ok_or_else(|| anyhow::anyhow!("a bench company"))?;
+    #[allow(clippy::disallowed_methods)] // the bench acts as the admin it just signed up
+    let ctx = TenantContext::for_user(
+        Some(company),
+        session.user.id,
+        vec![Role::CompanyAdmin],
+        false,
+    );
+    Ok((ctx, company))
 }
