@@ -18,9 +18,6 @@ crate::modules! {
 
 pub use platform::{AppSchema, Modules, Mutation, Query, Subscription};
 
-/// The `Node` interface of the platform's schema.
-pub type Node = crate::node::Node<Modules>;
-
 /// A schema of `Query`, `Mutation` and `Subscription` roots (the platform's, or a test's
 /// own list) with the limits; `data` is added by the caller (database, token settings…).
 pub fn builder<Q, M, S>(limits: &Protections) -> SchemaBuilder<Q, M, S>

@@ -133,47 +133,18 @@ impl FieldErrors {
         });
     }
 
-    /// Adds `message` at `field` unless `ok`; returns `ok`.
-    pub fn check(
-        &mut self,
-        ok: bool,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> bool {
-        if !ok {
-            self.add(field, message);
-        }
-        ok
-    }
-
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn extend(&mut self, more: impl IntoIterator<Item = FieldError>) {
-        self.0.extend(more);
     }
 
     pub fn into_vec(self) -> Vec<FieldError> {
         self.0
     }
 
-    /// `Ok(value)` when nothing was found, else every problem.
-    pub fn into_result<T>(self, value: T) -> Result<T, Vec<FieldError>> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.0)
-        }
-    }
 }
 
 /// Declares a domain's checks over the one accumulator: a newtype of `FieldErrors` (which
-/// it derefs to, so `add` and `check` are there) to which the domain adds its own check
+/// it derefs to, so `add` is there) to which the domain adds its own check
 /// methods (`on_grid`, `eye`, …).
 #[macro_export]
 macro_rules! field_checks {
