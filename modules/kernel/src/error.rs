@@ -140,7 +140,6 @@ impl FieldErrors {
     pub fn into_vec(self) -> Vec<FieldError> {
         self.0
     }
-
 }
 
 /// Declares a domain's checks over the one accumulator: a newtype of `FieldErrors` (which
