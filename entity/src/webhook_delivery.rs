@@ -1,6 +1,16 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
+crate::string_enum!(WebhookDeliveryStatus {
+    /// Waiting for its first attempt.
+    Pending = "PENDING",
+    Delivered = "DELIVERED",
+    /// The last attempt failed; it will be retried.
+    Failed = "FAILED",
+    /// Every attempt failed; `redeliverWebhook` sends it again.
+    Dead = "DEAD",
+});
+
 /// One event sent (or being sent) to one endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhook_deliveries")]
@@ -14,8 +24,7 @@ pub struct Model {
     /// The exact body that is POSTed.
     #[sea_orm(column_type = "Text")]
     pub body: String,
-    /// PENDING, DELIVERED, FAILED (retrying) or DEAD.
-    pub status: String,
+    pub status: WebhookDeliveryStatus,
     pub attempts: i32,
     pub last_status_code: Option<i32>,
     #[sea_orm(column_type = "Text", nullable)]

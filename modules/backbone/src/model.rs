@@ -3,15 +3,7 @@
 
 use ils_kernel::string_enum;
 
-string_enum!(WebhookDeliveryStatus {
-    /// Waiting for its first attempt.
-    Pending = "PENDING",
-    Delivered = "DELIVERED",
-    /// The last attempt failed; it will be retried.
-    Failed = "FAILED",
-    /// Every attempt failed; `redeliverWebhook` sends it again.
-    Dead = "DEAD",
-});
+pub use ils_entity::webhook_delivery::WebhookDeliveryStatus;
 
 // The kernel's queue writes these (`ils_kernel::jobs::STATES`); the test below keeps the
 // two lists the same.
@@ -25,13 +17,6 @@ string_enum!(JobState {
 
 // The kernel's audit log writes these.
 string_enum!(AuditOutcome { Success = "SUCCESS", Failure = "FAILURE" });
-
-impl WebhookDeliveryStatus {
-    /// The status of a stored delivery (an unknown text reads as PENDING, as it always has).
-    pub fn of(stored: &str) -> Self {
-        Self::parse(stored).unwrap_or(WebhookDeliveryStatus::Pending)
-    }
-}
 
 impl JobState {
     /// The state of a stored job (an unknown text reads as QUEUED, as it always has).
@@ -59,10 +44,6 @@ mod tests {
 
     #[test]
     fn unknown_texts_read_as_before() {
-        assert_eq!(
-            WebhookDeliveryStatus::of("?"),
-            WebhookDeliveryStatus::Pending
-        );
         assert_eq!(JobState::of("?"), JobState::Queued);
         assert_eq!(AuditOutcome::of("?"), AuditOutcome::Failure);
     }

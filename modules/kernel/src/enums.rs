@@ -1,40 +1,5 @@
-//! `string_enum!`: the one way a module declares a closed vocabulary stored as text (a
-//! state, a type, a role). It derives the GraphQL enum, serde with the same names, and
-//! `as_str` / `parse` for the database column.
-
-/// ```ignore
-/// ils_kernel::string_enum!(
-///     /// Where a connection stands.
-///     ConnectionState { Pending = "PENDING", Active = "ACTIVE" }
-/// );
-/// ```
-#[macro_export]
-macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(
-            async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash,
-            serde::Serialize, serde::Deserialize,
-        )]
-        pub enum $name {
-            $($(#[$vm])* #[graphql(name = $text)] #[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The stored and GraphQL name.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            /// The value with this stored name.
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
+//! `domain_event!`. (`string_enum!` lives in the entity crate, where the status columns
+//! use it; the kernel re-exports it.)
 
 /// `domain_event!`: declares a domain event type, either with its own fields or wrapping a
 /// payload that several events share (serialised as the payload itself).

@@ -9,6 +9,8 @@ pub mod connections;
 pub mod context;
 pub mod dispatch;
 pub mod enums;
+/// Closed vocabularies stored as text (see `ils_entity::enums`).
+pub use ils_entity::string_enum;
 pub mod error;
 pub mod event_types;
 pub mod events;

@@ -60,7 +60,7 @@ impl From<webhook_delivery::Model> for WebhookDelivery {
             endpoint_id: id::encode(ENDPOINT, d.endpoint_id),
             event_id: d.event_id.to_string(),
             event_type: d.event_type,
-            status: WebhookDeliveryStatus::of(&d.status),
+            status: d.status,
             attempts: d.attempts,
             last_status_code: d.last_status_code,
             last_error: d.last_error,

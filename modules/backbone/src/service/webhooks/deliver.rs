@@ -178,16 +178,14 @@ pub fn deliver_kind() -> JobKind {
             vec![
                 (
                     webhook_delivery::Column::Status,
-                    Expr::value(WebhookDeliveryStatus::Dead.as_str()),
+                    Expr::value(WebhookDeliveryStatus::Dead),
                 ),
                 (webhook_delivery::Column::LastError, Expr::value(error)),
                 (webhook_delivery::Column::UpdatedAt, Expr::value(Utc::now())),
             ],
             sea_orm::Condition::all()
                 .add(webhook_delivery::Column::Id.eq(did))
-                .add(
-                    webhook_delivery::Column::Status.ne(WebhookDeliveryStatus::Delivered.as_str()),
-                ),
+                .add(webhook_delivery::Column::Status.ne(WebhookDeliveryStatus::Delivered)),
         )
         .await?;
         tx.commit().await?;
@@ -224,7 +222,7 @@ async fn record(
     am.updated_at = Set(now);
     match &error {
         None => {
-            am.status = Set(WebhookDeliveryStatus::Delivered.as_str().into());
+            am.status = Set(WebhookDeliveryStatus::Delivered);
             am.delivered_at = Set(Some(now));
             am.last_error = Set(None);
         }
@@ -234,7 +232,7 @@ async fn record(
             } else {
                 WebhookDeliveryStatus::Failed
             };
-            am.status = Set(status.as_str().into());
+            am.status = Set(status);
             am.last_error = Set(Some(e.clone()));
         }
     }

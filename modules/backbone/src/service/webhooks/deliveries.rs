@@ -34,7 +34,7 @@ pub async fn list<T: async_graphql::OutputType>(
         select = select.filter(webhook_delivery::Column::EndpointId.eq(e));
     }
     if let Some(s) = filter.status {
-        select = select.filter(webhook_delivery::Column::Status.eq(s.as_str()));
+        select = select.filter(webhook_delivery::Column::Status.eq(s));
     }
     if let Some(t) = filter.event_type {
         select = select.filter(webhook_delivery::Column::EventType.eq(t));
@@ -68,15 +68,15 @@ pub async fn redeliver(
             vec![
                 (
                     webhook_delivery::Column::Status,
-                    Expr::value(WebhookDeliveryStatus::Pending.as_str()),
+                    Expr::value(WebhookDeliveryStatus::Pending),
                 ),
                 (webhook_delivery::Column::UpdatedAt, Expr::value(Utc::now())),
             ],
             sea_orm::Condition::all()
                 .add(webhook_delivery::Column::Id.eq(delivery_id))
                 .add(webhook_delivery::Column::Status.is_in([
-                    WebhookDeliveryStatus::Dead.as_str(),
-                    WebhookDeliveryStatus::Delivered.as_str(),
+                    WebhookDeliveryStatus::Dead,
+                    WebhookDeliveryStatus::Delivered,
                 ])),
         )
         .await?;
@@ -86,7 +86,7 @@ pub async fn redeliver(
             "deliveryId",
             format!(
                 "the delivery is {} and still being tried; only DEAD or DELIVERED deliveries can be redelivered",
-                delivery.status
+                delivery.status.as_str()
             ),
         ));
     }

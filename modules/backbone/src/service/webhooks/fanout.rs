@@ -62,7 +62,7 @@ pub fn fanout_kind() -> JobKind {
                             event_id: Set(ev.id),
                             event_type: Set(ev.event_type.clone()),
                             body: Set(body.clone()),
-                            status: Set(WebhookDeliveryStatus::Pending.as_str().into()),
+                            status: Set(WebhookDeliveryStatus::Pending),
                             attempts: Set(0),
                             last_status_code: Set(None),
                             last_error: Set(None),
