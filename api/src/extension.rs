@@ -1,6 +1,7 @@
 //! The GraphQL-level protections async-graphql lacks (document-wide alias and directive
-//! limits, introspection refused with an error) and the one place where every error gets
-//! its stable `extensions.code`.
+//! limits, introspection refused with an error, depth and complexity measured with
+//! introspection against its own limits) and the one place where every error gets its
+//! stable `extensions.code`.
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
@@ -60,6 +61,84 @@ impl ExtensionFactory for ProtectionsFactory {
 
 struct ProtectionsExtension(Protections);
 
+/// Depth and complexity, measured after validation by kind of document. Registered after
+/// the audit extension, so a refused mutation is audited as every other refusal is.
+pub struct MeasureFactory(pub Protections);
+
+impl ExtensionFactory for MeasureFactory {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(MeasureExtension {
+            limits: self.0.clone(),
+            introspection_only: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+}
+
+/// One per request: the parse hook notes what the document is, the validation hook
+/// measures it against the matching limits.
+struct MeasureExtension {
+    limits: Protections,
+    introspection_only: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Extension for MeasureExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        self.introspection_only.store(
+            census(&doc).introspection_only(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        // async-graphql computes depth and complexity for every document; the schema sets
+        // no limits of its own so that they are applied here, by kind of document.
+        let (max_depth, max_complexity) = if self
+            .introspection_only
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            (INTROSPECTION_MAX_DEPTH, INTROSPECTION_MAX_COMPLEXITY)
+        } else {
+            (self.limits.max_depth, self.limits.max_complexity)
+        };
+        let refuse = |message: &str| {
+            Err(vec![with_code(
+                ServerError::new(message, None),
+                VALIDATION_FAILED,
+            )])
+        };
+        if result.complexity > max_complexity {
+            return refuse("Query is too complex.");
+        }
+        if result.depth > max_depth {
+            return refuse("Query is nested too deep.");
+        }
+        Ok(result)
+    }
+}
+
+/// The limits a document that asks only for the schema (`__schema`, `__type`,
+/// `__typename` at its root) is measured against. Introspection reads the schema held in
+/// memory, never the database, but nests deeply: GraphiQL's and graphql-codegen's queries
+/// follow `ofType` nine levels (depth 13 in all) and select about 100 fields. The data
+/// limits (`ILS_MAX_DEPTH`, default 12) would refuse them; these are sized to admit the
+/// standard queries with room, and still bound a document built to be expensive.
+pub const INTROSPECTION_MAX_DEPTH: usize = 20;
+pub const INTROSPECTION_MAX_COMPLEXITY: usize = 500;
+
 fn with_code(mut e: ServerError, code: &str) -> ServerError {
     let ext = e.extensions.get_or_insert_with(Default::default);
     if ext.get("code").is_none() {
@@ -76,6 +155,27 @@ pub struct Census {
     pub directives: usize,
     /// `__schema` or `__type` anywhere.
     pub introspection: bool,
+    /// A root selection other than `__schema`, `__type` and `__typename` in some
+    /// operation (a fragment spread at the root counts as one: it is not looked into).
+    pub data: bool,
+}
+
+impl Census {
+    /// The document asks only about the schema.
+    pub fn introspection_only(&self) -> bool {
+        self.introspection && !self.data
+    }
+}
+
+fn asks_for_data(set: &SelectionSet) -> bool {
+    set.items.iter().any(|s| match &s.node {
+        Selection::Field(f) => !matches!(
+            f.node.name.node.as_str(),
+            "__schema" | "__type" | "__typename"
+        ),
+        Selection::InlineFragment(i) => asks_for_data(&i.node.selection_set.node),
+        Selection::FragmentSpread(_) => true,
+    })
 }
 
 fn walk(set: &SelectionSet, c: &mut Census) {
@@ -168,6 +268,7 @@ pub fn census(doc: &ExecutableDocument) -> Census {
     let mut c = Census::default();
     for (_, op) in doc.operations.iter() {
         c.directives += op.node.directives.len();
+        c.data |= asks_for_data(&op.node.selection_set.node);
         walk(&op.node.selection_set.node, &mut c);
     }
     for f in doc.fragments.values() {

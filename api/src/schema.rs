@@ -26,13 +26,14 @@ where
     M: ObjectType + Default + 'static,
     S: SubscriptionType + Default + 'static,
 {
+    // Depth and complexity are measured by the protections extension, which holds
+    // introspection to its own limits (async-graphql's would refuse GraphiQL's query).
     Schema::build(Q::default(), M::default(), S::default())
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
         .limit_recursive_depth(limits.max_depth.max(32))
         .extension(crate::extension::ProtectionsFactory(limits.clone()))
         .extension(crate::audit::AuditFactory)
+        .extension(crate::extension::MeasureFactory(limits.clone()))
 }
 
 /// The platform's schema with its limits.

@@ -33,26 +33,33 @@ fn introspection_depth(of_types: usize) -> String {
     format!("{{ __schema {{ types {{ fields {{ type {{ {inner} }} }} }} }} }}")
 }
 
+/// The same nesting beside a data field: the document is measured by the data limits.
+fn mixed_depth(of_types: usize) -> String {
+    introspection_depth(of_types).replacen("{ __schema", "{ me { user { id } } __schema", 1)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn depth_limit() {
     let s = TestServer::start().await;
+    let session = s.sign_up("Deep Optics", "ECP", &email("depth")).await;
     // 12 levels: at the limit, allowed.
-    let data = s.ok(&Auth::None, &introspection_depth(7), json!({})).await;
+    let data = s.ok(&session.auth(), &mixed_depth(7), json!({})).await;
     assert!(
         data["__schema"]["types"]
             .as_array()
             .is_some_and(|t| !t.is_empty())
     );
+    assert!(data["me"]["user"]["id"].is_string(), "{data}");
 
     for of_types in [8, 10, 40] {
         let (_, body) = s
-            .post(&Auth::None, &introspection_depth(of_types), json!({}))
+            .post(&session.auth(), &mixed_depth(of_types), json!({}))
             .await;
         assert_refused(&body, &format!("depth {}", 5 + of_types));
     }
 
     // The same bomb through a chain of fragments.
-    let mut doc = "{ __schema { types { ...F0 } } }".to_owned();
+    let mut doc = "{ me { user { id } } __schema { types { ...F0 } } }".to_owned();
     for i in 0..12 {
         doc.push_str(&format!(
             " fragment F{i} on __Type {{ name ofType {{ ...F{} }} }}",
@@ -65,7 +72,6 @@ async fn depth_limit() {
     assert_refused(&body, "depth through fragments");
 
     // The Relay shapes of the schema stay well within the limit.
-    let session = s.sign_up("Deep Optics", "ECP", &email("depth")).await;
     let data = s
         .ok(
             &session.auth(),
@@ -81,13 +87,58 @@ async fn depth_limit() {
         .http
         .post(s.url("/graphql"))
         .header("accept", "application/graphql-response+json")
-        .json(&json!({ "query": introspection_depth(10) }))
+        .json(&json!({ "query": mixed_depth(10) }))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_refused(&body, "depth, graphql-response+json");
+    s.finish().await;
+}
+
+/// The query GraphiQL and graphql-codegen send (graphql-js 16's `getIntrospectionQuery`
+/// with every option on): 13 levels deep, about 100 fields.
+const STANDARD_INTROSPECTION: &str =
+    include_str!("../fixtures/graphql/introspection-query.graphql");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_has_limits_of_its_own() {
+    let s = TestServer::start().await;
+    // A default development server answers the standard query to anyone, in full.
+    let (status, body) = s.post(&Auth::None, STANDARD_INTROSPECTION, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    let types = body["data"]["__schema"]["types"].as_array().expect("types");
+    assert!(types.iter().any(|t| t["name"] == "LensOrder"), "{body}");
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+
+    // Pure introspection up to 20 levels is answered; beyond, refused.
+    let data = s.ok(&Auth::None, &introspection_depth(15), json!({})).await;
+    assert!(data["__schema"]["types"].is_array());
+    for of_types in [16, 40] {
+        let (_, body) = s
+            .post(&Auth::None, &introspection_depth(of_types), json!({}))
+            .await;
+        assert_refused(&body, &format!("introspection depth {}", 5 + of_types));
+    }
+
+    // Its complexity is bounded too: 40 spreads of a 15-field fragment (600) is refused.
+    let doc = format!(
+        "{{ __schema {{ {} }} }} fragment F on __Schema {{ {} }}",
+        "...F ".repeat(40),
+        "types { name kind description } ".repeat(5)
+    );
+    let (_, body) = s.post(&Auth::None, &doc, json!({})).await;
+    assert_refused(&body, "introspection complexity");
+
+    // A root fragment spread is not looked into: measured as data, refused at depth 13.
+    let doc = format!(
+        "{{ ...Q }} fragment Q on Query {{ {} }}",
+        &introspection_depth(8)[2..introspection_depth(8).len() - 2]
+    );
+    let (_, body) = s.post(&Auth::None, &doc, json!({})).await;
+    assert_refused(&body, "introspection behind a root spread, depth 13");
     s.finish().await;
 }
 
