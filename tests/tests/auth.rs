@@ -26,8 +26,39 @@ async fn sign_up_log_in_and_me() {
     assert_eq!(me["me"]["roles"], json!(["COMPANY_ADMIN"]));
     assert_eq!(me["me"]["platformAdmin"], false);
 
-    let anonymous = s.ok(&Auth::None, ME, json!({})).await;
-    assert_eq!(anonymous["me"], serde_json::Value::Null);
+    let (_, anonymous) = s.post(&Auth::None, ME, json!({})).await;
+    assert_eq!(
+        anonymous["data"]["me"],
+        serde_json::Value::Null,
+        "{anonymous}"
+    );
+    assert_eq!(first_code(&anonymous).as_deref(), Some("UNAUTHENTICATED"));
+
+    // An API key is its company, acting with the key's role.
+    let data = s
+        .ok(
+            &session.auth(),
+            "mutation { createApiKey(name: \"me\", role: STAFF) { apiKey { id } secret } }",
+            json!({}),
+        )
+        .await;
+    let key = Auth::ApiKey(data["createApiKey"]["secret"].as_str().unwrap().to_owned());
+    let me = s
+        .ok(
+            &key,
+            "{ me { user { id } apiKey { id name } company { name } roles platformAdmin } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me["me"]["user"], serde_json::Value::Null);
+    assert_eq!(
+        me["me"]["apiKey"]["id"],
+        data["createApiKey"]["apiKey"]["id"]
+    );
+    assert_eq!(me["me"]["apiKey"]["name"], "me");
+    assert_eq!(me["me"]["company"]["name"], "Brightside Optometry");
+    assert_eq!(me["me"]["roles"], json!(["STAFF"]));
+    assert_eq!(me["me"]["platformAdmin"], false);
     s.finish().await;
 }
 
@@ -470,7 +501,7 @@ async fn api_keys_authenticate_until_revoked() {
         "the key acts for its company"
     );
     assert_eq!(
-        users["me"],
+        users["me"]["user"],
         serde_json::Value::Null,
         "an API key is not a user"
     );

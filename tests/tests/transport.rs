@@ -199,6 +199,7 @@ async fn get_runs_queries() {
     assert!(content_type(&h).starts_with("application/json"));
     assert_eq!(body["data"]["__typename"], "Query");
     assert!(body["data"]["me"].is_null(), "anonymous me: {body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
 
     // Variables and operationName travel as query parameters.
     let (status, _, body) = send(s.http.get(s.url("/graphql")).query(&[

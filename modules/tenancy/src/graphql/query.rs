@@ -1,6 +1,6 @@
 use super::types::{ApiKey, Company, Invitation, Me, User};
 use crate::model::{CompanyStatus, CompanyType};
-use crate::service::{api_keys, auth, platform, roles_of, team};
+use crate::service::{api_keys, auth, platform, team};
 use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, Result};
 use ils_kernel::pagination::PageArgs;
@@ -20,14 +20,18 @@ pub struct CompanyFilter {
 
 #[Object]
 impl TenancyQuery {
-    /// The signed-in user, their company and roles; null when anonymous or for API keys.
+    /// The caller: the signed-in user (with their company and roles) or the API key (with
+    /// its company and roles). Anonymous callers get an UNAUTHENTICATED error (the field
+    /// is nullable only so that the rest of a query still answers).
     async fn me(&self, ctx: &Context<'_>) -> Result<Option<Me>> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(auth::me(db, tenant).await?.map(|(user, company)| Me {
-            roles: roles_of(&user),
+        let caller = auth::me(db, tenant).await?;
+        Ok(Some(Me {
+            roles: caller.roles,
             platform_admin: tenant.is_platform_admin(),
-            user: User(user),
-            company: company.map(Company),
+            user: caller.user.map(User),
+            api_key: caller.api_key.map(ApiKey),
+            company: caller.company.map(Company),
         }))
     }
 

@@ -176,10 +176,14 @@ impl From<crate::service::Session> for AuthPayload {
     }
 }
 
-/// The signed-in user.
+/// The caller of the request: a signed-in user or an API key, with the company it acts
+/// for and the roles it acts with.
 #[derive(SimpleObject)]
 pub struct Me {
-    pub user: User,
+    /// The signed-in user; null when the caller is an API key.
+    pub user: Option<User>,
+    /// The API key making the request; null for a signed-in user.
+    pub api_key: Option<ApiKey>,
     pub company: Option<Company>,
     pub roles: Vec<Role>,
     pub platform_admin: bool,

@@ -1,13 +1,13 @@
 //! Sign-up, log-in, session rotation and log-out.
 
 use super::scope::{assume, open_acting, open_lookup};
-use super::{Session, load_user_and_company, start_session, validate};
+use super::{Session, load_user_and_company, roles_of, start_session, validate};
 use crate::model::{CompanyStatus, CompanyType, UserStatus};
 use crate::password;
 use crate::tokens::{TokenSettings, digest};
-use ils_entity::{company, refresh_token, user};
+use ils_entity::{api_key, company, refresh_token, user};
 use ils_kernel::throttle::Throttle;
-use ils_kernel::{AppError, AppResult, ClientInfo, Db, Role, TenantContext, Tx};
+use ils_kernel::{Actor, AppError, AppResult, ClientInfo, Db, Role, TenantContext, Tx};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter};
 use std::time::Duration;
@@ -288,16 +288,44 @@ pub async fn log_out_everywhere(db: &Db, ctx: &TenantContext) -> AppResult<bool>
     Ok(true)
 }
 
-/// The signed-in user, their company and roles; `None` for anonymous callers and API keys.
-pub async fn me(
-    db: &Db,
-    ctx: &TenantContext,
-) -> AppResult<Option<(user::Model, Option<company::Model>)>> {
-    let Some(user_id) = ctx.user_id() else {
-        return Ok(None);
-    };
+/// The caller: a signed-in user with their company and roles, or an API key with its
+/// company and roles. Anonymous callers are refused (UNAUTHENTICATED).
+pub async fn me(db: &Db, ctx: &TenantContext) -> AppResult<Caller> {
     let tx = db.tenant(ctx).await?;
-    let found = load_user_and_company(&tx, user_id).await?;
+    let caller = match ctx.actor() {
+        Actor::User(user_id) => {
+            let (user, company) = load_user_and_company(&tx, user_id).await?;
+            Caller {
+                roles: roles_of(&user),
+                user: Some(user),
+                api_key: None,
+                company,
+            }
+        }
+        Actor::ApiKey { id, .. } => {
+            let key = tx.get::<api_key::Entity>(id).await?;
+            let company = match ctx.company_id() {
+                Some(c) => Some(tx.get::<company::Entity>(c).await?),
+                None => None,
+            };
+            Caller {
+                roles: ctx.roles().to_vec(),
+                user: None,
+                api_key: Some(key),
+                company,
+            }
+        }
+        Actor::Anonymous | Actor::System => return Err(AppError::unauthenticated()),
+    };
     tx.commit().await?;
-    Ok(Some(found))
+    Ok(caller)
+}
+
+/// Who is calling: a signed-in user (with their company, if any) or an API key (with its
+/// company), and the roles the request acts with.
+pub struct Caller {
+    pub user: Option<user::Model>,
+    pub api_key: Option<api_key::Model>,
+    pub company: Option<company::Model>,
+    pub roles: Vec<Role>,
 }
