@@ -2,7 +2,7 @@
 
 use crate::config::{Config, ConfigError, LogFormat};
 use crate::{db, schema, seed, server};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -55,12 +55,15 @@ enum Command {
     Schema,
     /// Seed demo data into an empty database.
     Seed,
-    /// Create a platform admin account.
+    /// Create a platform admin account. The password is read from standard input (one
+    /// line), or from a file with --password-file; never from the command line, where
+    /// other users and the shell history would see it.
     CreatePlatformAdmin {
         #[arg(long)]
         email: String,
+        /// A file holding the password (its first line).
         #[arg(long)]
-        password: String,
+        password_file: Option<std::path::PathBuf>,
         #[arg(long, default_value = "Platform")]
         first_name: String,
         #[arg(long, default_value = "Admin")]
@@ -68,8 +71,44 @@ enum Command {
     },
 }
 
+/// The settings, for `ils --help`.
+fn settings_help() -> String {
+    use crate::config::{OTHER_VARIABLES, VARIABLES};
+    let mut out = String::from(
+        "Settings (environment variables; in ils.toml the same names in lower case without ILS_):\n",
+    );
+    for (name, what) in VARIABLES.iter().chain(OTHER_VARIABLES) {
+        out.push_str(&format!("  {name:<30} {what}\n"));
+    }
+    out.push_str("An unknown ILS_ variable or ils.toml key stops the server (exit 2).");
+    out
+}
+
+/// The password for `create-platform-admin`: the first line of the file, or of standard
+/// input.
+fn read_password(file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    let text = match file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line
+        }
+    };
+    let password = text.lines().next().unwrap_or("").to_owned();
+    if password.is_empty() {
+        anyhow::bail!("no password given (one line on standard input, or --password-file)");
+    }
+    Ok(password)
+}
+
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().after_help(settings_help()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     if let Some(Command::Schema) = cli.command {
         println!("{}", schema::sdl());
         return ExitCode::SUCCESS;
@@ -109,6 +148,14 @@ pub fn run() -> ExitCode {
                 Ok(())
             }
             Command::Seed => {
+                if config.env == crate::config::Environment::Production {
+                    return Err(ConfigError(
+                        "ils seed adds demo companies with known passwords; it is refused when \
+                         ILS_ENV=production"
+                            .into(),
+                    )
+                    .into());
+                }
                 let (state, _) = server::build(Config {
                     seed_demo: false,
                     ..config
@@ -129,10 +176,11 @@ pub fn run() -> ExitCode {
             }
             Command::CreatePlatformAdmin {
                 email,
-                password,
+                password_file,
                 first_name,
                 last_name,
             } => {
+                let password = read_password(password_file.as_deref())?;
                 let (state, _) = server::build(Config {
                     seed_demo: false,
                     ..config

@@ -92,6 +92,219 @@ pub struct Config {
     pub mail_from: String,
     /// Open WebSockets per company in this process.
     pub ws_max_per_company: usize,
+    /// `ILS_CORS_ORIGINS`: browser origins allowed to call the API from another site
+    /// (comma-separated, e.g. `https://app.example.com,http://localhost:5173`); none by
+    /// default, and `*` is refused in production.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub cors_origins: Vec<String>,
+    /// `ILS_METRICS_LISTEN`: serve `/metrics` on this address only (not on `listen`).
+    pub metrics_listen: Option<SocketAddr>,
+    /// `ILS_METRICS_TOKEN`: `/metrics` on the main address asks for this bearer token.
+    pub metrics_token: Option<String>,
+}
+
+/// A list given either as a list (TOML) or as one comma-separated string (environment).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(l) => l,
+        Either::Text(t) => t
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+/// Every setting, as its environment variable, with what it does: `ils --help` prints
+/// this table and a unit test keeps it equal to the fields of `Config`. In `ils.toml` a
+/// setting's key is the variable's name without `ILS_`, in lower case (`max_depth`);
+/// `DATABASE_URL` and `REDIS_URL` are `database_url` and `redis_url`.
+pub const VARIABLES: &[(&str, &str)] = &[
+    (
+        "ILS_LISTEN",
+        "address to serve on (default 127.0.0.1:8080; PORT=n alone means 0.0.0.0:n)",
+    ),
+    (
+        "DATABASE_URL",
+        "sqlite://file?mode=rwc (default sqlite://ils.db?mode=rwc) or postgres://…",
+    ),
+    (
+        "REDIS_URL",
+        "redis://… for the shared bus, throttles and sockets; unset: in-process",
+    ),
+    (
+        "ILS_REDIS_PREFIX",
+        "prefix of every Redis key (default ils)",
+    ),
+    ("ILS_ENV", "development (default) or production"),
+    (
+        "ILS_DATA_DIR",
+        "folder for files the server keeps (default .ils)",
+    ),
+    (
+        "ILS_JWT_SECRET",
+        "token signing secret, 32+ characters; required in production",
+    ),
+    ("ILS_JWT_ISSUER", "token issuer (default ils)"),
+    ("ILS_JWT_AUDIENCE", "token audience (default ils-api)"),
+    (
+        "ILS_ACCESS_TOKEN_TTL_SECS",
+        "access token lifetime (default 900)",
+    ),
+    (
+        "ILS_REFRESH_TOKEN_TTL_SECS",
+        "refresh token lifetime (default 30 days)",
+    ),
+    (
+        "ILS_DB_APP_ROLE",
+        "PostgreSQL role guarded transactions run as",
+    ),
+    ("ILS_DB_MAX_CONNECTIONS", "database pool size (default 10)"),
+    (
+        "ILS_SEED_DEMO",
+        "seed demo companies into an empty database (development; default true)",
+    ),
+    (
+        "ILS_MAX_DEPTH",
+        "deepest query (default 12; introspection has its own limit of 20)",
+    ),
+    (
+        "ILS_MAX_COMPLEXITY",
+        "most fields a query may select (default 1000)",
+    ),
+    ("ILS_MAX_ALIASES", "most aliases in a document (default 30)"),
+    (
+        "ILS_MAX_DIRECTIVES",
+        "most directives in a document (default 50)",
+    ),
+    ("ILS_MAX_BODY_BYTES", "largest request body (default 1 MiB)"),
+    (
+        "ILS_MAX_UPLOAD_BYTES",
+        "largest multipart upload (default 16 MiB)",
+    ),
+    (
+        "ILS_FILES_URL",
+        "file store: file:///path or memory:///; default DATA_DIR/files",
+    ),
+    (
+        "ILS_MAX_BATCH",
+        "most operations in a batched request; 0 refuses batches (default)",
+    ),
+    (
+        "ILS_INTROSPECTION",
+        "auto (default: not for anonymous callers in production), on, off",
+    ),
+    ("ILS_REQUEST_TIMEOUT_SECS", "longest request (default 30)"),
+    (
+        "ILS_HEADER_READ_TIMEOUT_SECS",
+        "longest wait for request headers (default 10)",
+    ),
+    (
+        "ILS_SHUTDOWN_GRACE_SECS",
+        "time given to running work at shutdown (default 20)",
+    ),
+    ("ILS_LOG_FORMAT", "text (default) or json"),
+    (
+        "ILS_WORKERS",
+        "jobs run at once by this process; 0: none here (default 8)",
+    ),
+    (
+        "ILS_JOB_POLL_MS",
+        "how often idle workers look for due jobs (default 1000)",
+    ),
+    (
+        "ILS_JOB_LEASE_SECS",
+        "how long a claimed job is held (default 120)",
+    ),
+    (
+        "ILS_WEBHOOK_TIMEOUT_MS",
+        "webhook request timeout (default 10000)",
+    ),
+    (
+        "ILS_WEBHOOK_MAX_ATTEMPTS",
+        "attempts per webhook delivery (default 14)",
+    ),
+    (
+        "ILS_WEBHOOK_RETRY_BASE_MS",
+        "first webhook retry delay, doubling (default 20000)",
+    ),
+    (
+        "ILS_WEBHOOK_RETRY_MAX_MS",
+        "longest webhook retry delay (default 6 h)",
+    ),
+    (
+        "ILS_WEBHOOK_ALLOW_PRIVATE",
+        "allow private webhook targets in production (default false)",
+    ),
+    (
+        "ILS_SMTP_URL",
+        "smtp://user:pass@host:587 or smtps://…; unset: mail kept in DATA_DIR/mail",
+    ),
+    (
+        "ILS_MAIL_FROM",
+        "sender of mail (default ILS <no-reply@ils.example>)",
+    ),
+    (
+        "ILS_WS_MAX_PER_COMPANY",
+        "open WebSockets per company and process (default 100)",
+    ),
+    (
+        "ILS_CORS_ORIGINS",
+        "comma-separated browser origins allowed cross-site; none by default",
+    ),
+    ("ILS_METRICS_LISTEN", "serve /metrics only on this address"),
+    (
+        "ILS_METRICS_TOKEN",
+        "bearer token /metrics asks for on the main address",
+    ),
+];
+
+/// `ILS_` variables that are not settings, read by the log filter and the tooling.
+pub const OTHER_VARIABLES: &[(&str, &str)] = &[
+    (
+        "ILS_CONFIG",
+        "the TOML file to read (default ils.toml when present)",
+    ),
+    ("ILS_LOG", "log filter, e.g. info,ils_api=debug"),
+    (
+        "PORT",
+        "port to serve on, on all interfaces, when ILS_LISTEN is unset",
+    ),
+    (
+        "ILS_REQUIRE_BROWSER",
+        "test suite: fail, not skip, when the browser test cannot run",
+    ),
+    ("ILS_CI_CACHE", ".ci/run: where the build cache lives"),
+];
+
+/// The `ils.toml` key of a variable.
+fn key_of(variable: &str) -> String {
+    variable.trim_start_matches("ILS_").to_ascii_lowercase()
+}
+
+/// The known name closest to `unknown`, for the error message.
+fn closest<'a>(unknown: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .map(|k| (strsim::levenshtein(unknown, k), k))
+        .filter(|(d, k)| *d <= (k.len() / 2).max(3))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn unknown(what: &str, name: &str, known: &[String]) -> ConfigError {
+    match closest(name, known.iter().map(String::as_str)) {
+        Some(k) => ConfigError(format!("unknown {what} {name}; did you mean {k}?")),
+        None => ConfigError(format!(
+            "unknown {what} {name}; `ils --help` lists the settings"
+        )),
+    }
 }
 
 impl Default for Config {
@@ -136,6 +349,9 @@ impl Default for Config {
             smtp_url: None,
             mail_from: "ILS <no-reply@ils.example>".into(),
             ws_max_per_company: 100,
+            cors_origins: Vec::new(),
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }
@@ -157,14 +373,61 @@ impl Config {
             )));
         }
         let file = file.unwrap_or_else(|| PathBuf::from("ils.toml"));
-        let config: Config = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(file))
-            .merge(Env::prefixed("ILS_").ignore(&["config"]))
-            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+        Self::refuse_unknown(&file, std::env::vars())?;
+        let mut figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("ILS_").ignore(&["config", "log"]))
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]));
+        // A platform's PORT (Heroku, Render, Cloud Run…) when nothing else names the address.
+        if std::env::var_os("ILS_LISTEN").is_none()
+            && !Figment::from(Toml::file(&file)).contains("listen")
+            && let Ok(port) = std::env::var("PORT")
+        {
+            let port: u16 = port
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError(format!("PORT must be a port number, not {port:?}")))?;
+            figment = figment.merge(Serialized::default(
+                "listen",
+                SocketAddr::from(([0, 0, 0, 0], port)),
+            ));
+        }
+        let config: Config = figment
             .extract()
             .map_err(|e| ConfigError(e.to_string().replace('\n', " ")))?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Refuses keys of `file` and `ILS_*` variables that name no setting, with the
+    /// closest known name: a misspelt setting must not be silently ignored.
+    pub fn refuse_unknown(
+        file: &std::path::Path,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        let variables: Vec<String> = VARIABLES
+            .iter()
+            .chain(OTHER_VARIABLES)
+            .map(|(v, _)| v.to_string())
+            .collect();
+        for (name, _) in vars {
+            if name.starts_with("ILS_") && !variables.contains(&name) {
+                return Err(unknown("variable", &name, &variables));
+            }
+        }
+        if file.exists() {
+            let keys: Vec<String> = VARIABLES.iter().map(|(v, _)| key_of(v)).collect();
+            let table: std::collections::BTreeMap<String, figment::value::Value> =
+                Figment::from(Toml::file(file))
+                    .extract()
+                    .map_err(|e| ConfigError(format!("{}: {e}", file.display())))?;
+            for key in table.keys() {
+                if !keys.contains(key) {
+                    return Err(unknown(&format!("key in {}:", file.display()), key, &keys));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -243,6 +506,33 @@ impl Config {
             if v == 0 {
                 return Err(ConfigError(format!("{name} must be positive")));
             }
+        }
+        for origin in &self.cors_origins {
+            if origin == "*" {
+                if self.env == Environment::Production {
+                    return Err(ConfigError(
+                        "ILS_CORS_ORIGINS: `*` is refused in production; list the origins".into(),
+                    ));
+                }
+                continue;
+            }
+            let ok = url::Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+                    && !origin.ends_with('/')
+            });
+            if !ok {
+                return Err(ConfigError(format!(
+                    "ILS_CORS_ORIGINS: {origin:?} is not an origin (scheme://host[:port], no path)"
+                )));
+            }
+        }
+        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError(
+                "ILS_METRICS_TOKEN must have at least 16 characters".into(),
+            ));
         }
         if !self
             .db_app_role
@@ -336,5 +626,82 @@ mod tests {
             ..Config::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn the_variables_table_names_every_setting() {
+        let fields: Vec<String> = serde_json::to_value(Config::default())
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let mut listed: Vec<String> = VARIABLES.iter().map(|(v, _)| key_of(v)).collect();
+        let mut fields = fields;
+        fields.sort();
+        listed.sort();
+        assert_eq!(listed, fields);
+    }
+
+    #[test]
+    fn unknown_variables_and_keys_are_refused_with_the_closest_name() {
+        let none = std::path::Path::new("/nonexistent/ils.toml");
+        let vars = |n: &str| vec![(n.to_owned(), "1".to_owned())].into_iter();
+        let e = Config::refuse_unknown(none, vars("ILS_MAX_DEPHT")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "configuration error: unknown variable ILS_MAX_DEPHT; did you mean ILS_MAX_DEPTH?"
+        );
+        assert!(Config::refuse_unknown(none, vars("ILS_MAX_DEPTH")).is_ok());
+        assert!(Config::refuse_unknown(none, vars("ILS_LOG")).is_ok());
+        assert!(Config::refuse_unknown(none, vars("HOME")).is_ok());
+        let e = Config::refuse_unknown(none, vars("ILS_ZZZZZZZZZZZZZZZZZZZZ")).unwrap_err();
+        assert!(e.to_string().contains("ils --help"), "{e}");
+
+        let dir = std::env::temp_dir().join(format!("ils-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ils.toml");
+        std::fs::write(&file, "max_depth = 9\nworkerz = 2\n").unwrap();
+        let e = Config::refuse_unknown(&file, std::iter::empty()).unwrap_err();
+        assert!(e.to_string().contains("unknown key"), "{e}");
+        assert!(
+            e.to_string().ends_with("workerz; did you mean workers?"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let with = |origins: &[&str], env| Config {
+            cors_origins: origins.iter().map(|s| s.to_string()).collect(),
+            env,
+            jwt_secret: Some("x".repeat(32)),
+            ..Config::default()
+        };
+        let dev = Environment::Development;
+        let prod = Environment::Production;
+        assert!(
+            with(&["https://app.example.com", "http://localhost:5173"], prod)
+                .validate()
+                .is_ok()
+        );
+        assert!(with(&["*"], dev).validate().is_ok());
+        assert!(
+            with(&["*"], prod)
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("refused in production")
+        );
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/",
+            "https://a.com/path",
+            "ftp://a.com",
+        ] {
+            assert!(with(&[bad], dev).validate().is_err(), "{bad}");
+        }
     }
 }

@@ -24,7 +24,44 @@ pub async fn connect(
     config: &Config,
     counter: &StatementCounter,
 ) -> anyhow::Result<DatabaseConnection> {
+    if !config.is_sqlite() {
+        probe_postgres(&config.database_url).await?;
+    }
     connect_pool(config, counter, config.db_max_connections, "requests").await
+}
+
+/// How long the first connection to PostgreSQL may take before start-up gives up.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One connection, made directly before any pool: an unreachable or misconfigured server
+/// is reported at once, in one line that names the host and the cause (a pool would wait
+/// out its acquire timeout and say only "pool timed out").
+async fn probe_postgres(url: &str) -> anyhow::Result<()> {
+    use sea_orm::sqlx::{Connection, postgres::PgConnection};
+    let where_ = url::Url::parse(url)
+        .ok()
+        .map(|u| {
+            format!(
+                "{}:{}",
+                u.host_str().unwrap_or("localhost"),
+                u.port().unwrap_or(5432)
+            )
+        })
+        .unwrap_or_else(|| "the configured host".into());
+    match tokio::time::timeout(PROBE_TIMEOUT, PgConnection::connect(url)).await {
+        Ok(Ok(conn)) => {
+            conn.close().await.ok();
+            Ok(())
+        }
+        Ok(Err(e)) => Err(anyhow::anyhow!(
+            "cannot connect to PostgreSQL at {where_}: {}",
+            e.to_string().replace('\n', " ")
+        )),
+        Err(_) => Err(anyhow::anyhow!(
+            "cannot connect to PostgreSQL at {where_}: no answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        )),
+    }
 }
 
 /// The background work's own pool (dispatcher, workers, scheduler, audit writes stay on

@@ -258,9 +258,28 @@ async fn run_in(
     args: &[&str],
     vars: &[(&str, &str)],
 ) -> (ExitStatus, String, String) {
+    run_with_input(dir, args, vars, "").await
+}
+
+/// `run_in`, with `input` on standard input.
+async fn run_with_input(
+    dir: &tempfile::TempDir,
+    args: &[&str],
+    vars: &[(&str, &str)],
+    input: &str,
+) -> (ExitStatus, String, String) {
+    use tokio::io::AsyncWriteExt;
     let mut cmd = ils(dir);
-    cmd.args(args).envs(vars.iter().copied());
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+    cmd.args(args)
+        .envs(vars.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("the binary ran");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
         .expect("the binary finished within 60 s")
         .expect("the binary ran");
@@ -289,27 +308,147 @@ async fn migrate_seed_and_create_platform_admin_commands() {
         "seeding twice must not duplicate: {stdout}"
     );
 
-    let args = [
-        "create-platform-admin",
-        "--email",
-        "ops@ils.example",
-        "--password",
-        "Operator-Pass-77",
-    ];
-    let (status, stdout, stderr) = run_in(&dir, &args, &[]).await;
+    // The password comes from standard input…
+    let args = ["create-platform-admin", "--email", "ops@ils.example"];
+    let (status, stdout, stderr) = run_with_input(&dir, &args, &[], "Operator-Pass-77\n").await;
     assert!(status.success(), "{stderr}");
     assert!(stdout.contains("ops@ils.example"), "{stdout}");
-    let (status, _, stderr) = run_in(&dir, &args, &[]).await;
+    assert!(!stdout.contains("Operator-Pass-77"), "{stdout}");
+    let (status, _, stderr) = run_with_input(&dir, &args, &[], "Operator-Pass-77\n").await;
     assert!(!status.success(), "the same email twice must fail");
     assert!(stderr.contains("already exists"), "{stderr}");
-    let weak = [
-        "create-platform-admin",
-        "--email",
-        "weak@ils.example",
-        "--password",
-        "short",
-    ];
-    let (status, _, stderr) = run_in(&dir, &weak, &[]).await;
+    let weak = ["create-platform-admin", "--email", "weak@ils.example"];
+    let (status, _, stderr) = run_with_input(&dir, &weak, &[], "short\n").await;
     assert!(!status.success());
     assert!(stderr.contains("at least 10"), "{stderr}");
+    let (status, _, stderr) = run_in(&dir, &weak, &[]).await;
+    assert!(!status.success(), "no password on stdin");
+    assert!(stderr.contains("no password given"), "{stderr}");
+
+    // …or from a file; never from the command line.
+    let file = dir.path().join("admin-password");
+    std::fs::write(&file, "File-Pass-8888\n").unwrap();
+    let (status, stdout, stderr) = run_in(
+        &dir,
+        &[
+            "create-platform-admin",
+            "--email",
+            "file@ils.example",
+            "--password-file",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("file@ils.example"), "{stdout}");
+    let (status, _, stderr) = run_in(
+        &dir,
+        &[
+            "create-platform-admin",
+            "--email",
+            "x@ils.example",
+            "--password",
+            "Xx-123456789",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--password"), "{stderr}");
+
+    // Demo data (known passwords) is never seeded into production.
+    let (status, stdout, stderr) = run_in(
+        &dir,
+        &["seed"],
+        &[
+            ("ILS_ENV", "production"),
+            ("ILS_JWT_SECRET", &"s".repeat(40)),
+        ],
+    )
+    .await;
+    assert_eq!(status.code(), Some(2), "{stdout} {stderr}");
+    assert!(
+        stderr.contains("refused when ILS_ENV=production"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_settings_are_refused_with_the_closest_name() {
+    assert_config_error(&[("ILS_MAX_DEPHT", "9")], "did you mean ILS_MAX_DEPTH?").await;
+    assert_config_error(
+        &[("ILS_CORS_ORIGIN", "https://a.example")],
+        "ILS_CORS_ORIGINS",
+    )
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ils.toml"), "max_depth = 9\nworkerz = 2\n").unwrap();
+    let (status, stdout, stderr) = run_in(&dir, &[], &[]).await;
+    assert_eq!(status.code(), Some(2), "{stdout} {stderr}");
+    assert!(
+        stderr.contains("workerz; did you mean workers?"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("listening"), "{stdout}");
+
+    // --help lists every setting.
+    let (status, stdout, _) = run(&["--help"], &[]).await;
+    assert!(status.success());
+    for name in [
+        "ILS_LISTEN",
+        "DATABASE_URL",
+        "ILS_CORS_ORIGINS",
+        "ILS_METRICS_TOKEN",
+        "PORT",
+    ] {
+        assert!(stdout.contains(name), "--help lacks {name}: {stdout}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_postgres_is_one_line_naming_host_and_cause() {
+    let started = std::time::Instant::now();
+    let (status, stdout, stderr) = run(
+        &[],
+        &[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/test")],
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!status.success(), "{stdout}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("ils: cannot connect to PostgreSQL at 127.0.0.1:1: "),
+        "{stderr}"
+    );
+    assert!(lines[0].to_lowercase().contains("refused"), "{stderr}");
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_is_honoured_when_ils_listen_is_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = ils_tests::process::free_port();
+    let mut child = ils(&dir)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("a first line within 60 s")
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(first, format!("ILS is listening on http://0.0.0.0:{port}"));
+    let base = format!("http://127.0.0.1:{port}");
+    ils_tests::process::wait_until_up(&mut child, &base, String::new).await;
+    child.kill().await.ok();
 }
