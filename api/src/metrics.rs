@@ -19,18 +19,95 @@ pub fn handle() -> PrometheusHandle {
             // Another recorder may already be installed (an embedding program); then ours
             // still renders what it records, which is nothing, and that is visible.
             let _ = metrics::set_global_recorder(recorder);
+            describe();
             handle
         })
         .clone()
 }
 
+/// The process's own figures (CPU seconds, resident and virtual memory, open and maximum
+/// file descriptors, threads, start time), read from the OS at each scrape.
+fn process() -> &'static metrics_process::Collector {
+    static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+    PROCESS.get_or_init(|| {
+        let c = metrics_process::Collector::default();
+        c.describe();
+        c
+    })
+}
+
+/// The text of a scrape: every family with its `# HELP`.
+pub fn render() -> String {
+    let handle = handle();
+    process().collect();
+    handle.render()
+}
+
+/// `# HELP` for every family the server records (a unit test checks that none is left
+/// without one).
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "ils_graphql_requests_total",
+        "GraphQL requests by operation name (a bounded set; others are `other`) and HTTP status"
+    );
+    describe_histogram!(
+        "ils_graphql_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer a GraphQL request, by operation name"
+    );
+    describe_counter!(
+        "ils_graphql_errors_total",
+        "GraphQL errors returned, by extensions.code"
+    );
+    describe_counter!(
+        "ils_sql_statements_total",
+        "SQL statements run, by pool (requests, background) and whether they failed"
+    );
+    describe_histogram!(
+        "ils_sql_statement_duration_seconds",
+        Unit::Seconds,
+        "Time one SQL statement took"
+    );
+    describe_gauge!(
+        "ils_db_pool_connections",
+        "Connections of the request pool, open and idle"
+    );
+    describe_counter!(
+        "ils_jobs_total",
+        "Background job attempts, by kind and outcome"
+    );
+    describe_histogram!(
+        "ils_job_attempt_duration_seconds",
+        Unit::Seconds,
+        "Time one job attempt took, by kind"
+    );
+    describe_counter!(
+        "ils_events_dispatched_total",
+        "Outbox events published to the bus"
+    );
+    describe_counter!(
+        "ils_events_publish_failures_total",
+        "Outbox dispatch rounds that failed to publish"
+    );
+    describe_counter!(
+        "ils_events_unreadable_total",
+        "Outbox rows that could not be decoded"
+    );
+    describe_counter!(
+        "ils_audit_failures_total",
+        "Audit records that could not be written"
+    );
+}
+
 /// Operation names become label values; a client could send endless distinct names, so
-/// only the first few hundred get their own series.
+/// only the first `MAX_OPERATION_NAMES` get their own series and the rest share `other`.
+/// (Each name costs about 20 series: a request counter per status and a histogram.)
 pub struct OperationNames {
     seen: Mutex<HashSet<String>>,
 }
 
-const MAX_OPERATION_NAMES: usize = 500;
+pub const MAX_OPERATION_NAMES: usize = 50;
 
 impl Default for OperationNames {
     fn default() -> Self {

@@ -183,11 +183,49 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ));
+    let cors = cors_layer(&state.config.cors_origins);
     let app = Router::new()
         .route("/graphql/ws", get(ws::handler))
         .merge(http)
         .with_state(state);
+    let app = match cors {
+        Some(c) => app.layer(c),
+        None => app,
+    };
     with_request_layers(app)
+}
+
+/// CORS for the configured origins (`ILS_CORS_ORIGINS`); none configured, no CORS headers
+/// (browsers then keep other sites out). A listed origin may send credentials; `*`
+/// (development only) may not, as the Fetch standard requires.
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderValue, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(600));
+    Some(if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        layer
+            .allow_origin(AllowOrigin::list(list))
+            .allow_credentials(true)
+    })
 }
 
 /// What every route gets: a request id (the caller's when plain, else a fresh one), a
@@ -195,10 +233,21 @@ pub fn router(state: AppState) -> Router {
 /// error shape with that id.
 fn with_request_layers(app: Router) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    app.layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-        let rid = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-        tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path())
-    }))
+    // One log line per request, refused ones (400, 401, 405, 413, 429…) included.
+    app.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|req: &axum::http::Request<_>| {
+                let rid = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path())
+            })
+            .on_request(())
+            .on_response(
+                |res: &Response, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+                },
+            )
+            .on_failure(()),
+    )
     .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
     .layer(axum::middleware::from_fn(explain_transport_errors))
     .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -306,9 +355,37 @@ async fn readyz(State(app): State<AppState>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn metrics_page(State(app): State<AppState>) -> Response {
+/// `/metrics` on the main address: open in development; with `ILS_METRICS_TOKEN` it asks
+/// for that bearer token; in production without a token it is not served here (only on
+/// `ILS_METRICS_LISTEN`, when set).
+async fn metrics_page(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let served_here = app.config.metrics_listen.is_none()
+        && (app.config.metrics_token.is_some() || app.config.env == Environment::Development);
+    if !served_here {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(token) = &app.config.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        use subtle::ConstantTimeEq;
+        if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need the bearer token (ILS_METRICS_TOKEN)",
+            )
+                .into_response();
+        }
+    }
+    metrics_text(&app)
+}
+
+fn metrics_text(app: &AppState) -> Response {
     pool_gauges(&app.db);
-    let text = m::handle().render();
+    let text = m::render();
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -374,6 +451,8 @@ pub async fn start_background(state: &AppState, shutdown: &CancellationToken) ->
 /// A server running in this process (tests start one per test on a free port).
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served alone (`ILS_METRICS_LISTEN`), when set.
+    pub metrics_addr: Option<SocketAddr>,
     pub statements: StatementCounter,
     pub state: AppState,
     shutdown: CancellationToken,
@@ -405,9 +484,39 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let metrics_listener = match config.metrics_listen {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .with_context(|| format!("cannot listen on {a} (ILS_METRICS_LISTEN)"))?,
+        ),
+        None => None,
+    };
+    let metrics_addr = match &metrics_listener {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let (state, statements) = build(config).await?;
     let shutdown = CancellationToken::new();
     let background = start_background(&state, &shutdown).await;
+    if let Some(l) = metrics_listener {
+        let metrics_only = with_request_layers(
+            Router::new()
+                .route(
+                    "/metrics",
+                    get(|State(app): State<AppState>| async move { metrics_text(&app) }),
+                )
+                .with_state(state.clone()),
+        );
+        tokio::spawn(serve(
+            l,
+            metrics_only,
+            state.config.clone(),
+            shutdown.clone(),
+        ));
+    } else if state.config.env == Environment::Production && state.config.metrics_token.is_none() {
+        tracing::info!("/metrics is not served: set ILS_METRICS_LISTEN or ILS_METRICS_TOKEN");
+    }
     let done = tokio::spawn(serve(
         listener,
         router(state.clone()),
@@ -416,6 +525,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     ));
     Ok(RunningServer {
         addr,
+        metrics_addr,
         statements,
         state,
         shutdown,

@@ -211,6 +211,57 @@ async fn serve_uses_sqlite_seeds_demo_data_and_stops_on_sigterm() {
         .unwrap();
     assert!(html.contains("admin@brightside.example"), "{html}");
 
+    // Refused requests are logged too, each with its request id and status.
+    let refused = [
+        (http.put(format!("{base}/graphql")), "log-probe-405", 405),
+        (
+            http.post(format!("{base}/graphql"))
+                .header("content-type", "application/json")
+                .body(vec![b' '; 2 * 1024 * 1024]),
+            "log-probe-413",
+            413,
+        ),
+        (
+            http.post(format!("{base}/graphql"))
+                .header("content-type", "application/json")
+                .body("{not json"),
+            "log-probe-400",
+            400,
+        ),
+        (
+            http.post(format!("{base}/graphql"))
+                .header("accept", "application/graphql-response+json")
+                .header("x-api-key", "ils_nonsense")
+                .json(&json!({ "query": "{ __typename }" })),
+            "log-probe-401",
+            401,
+        ),
+    ];
+    for (req, id, status) in refused {
+        let resp = req.header("x-request-id", id).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{id}");
+    }
+    let log = ils_tests::eventually("refused requests logged", Duration::from_secs(10), || {
+        let log = logs();
+        let missing: Vec<&str> = ["405", "413", "400", "401"]
+            .into_iter()
+            .filter(|code| {
+                !log.lines().any(|l| {
+                    l.contains(&format!("request_id=log-probe-{code}"))
+                        && l.contains(&format!("status={code}"))
+                })
+            })
+            .collect();
+        let result = if missing.is_empty() {
+            Ok(log)
+        } else {
+            Err(format!("{missing:?}\n{log}"))
+        };
+        async move { result }
+    })
+    .await;
+    assert!(!log.contains("ils_nonsense"), "an API key reached the log");
+
     let killed = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(pid.to_string())
