@@ -55,11 +55,28 @@ pub struct ProtectionsFactory(pub Protections);
 
 impl ExtensionFactory for ProtectionsFactory {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ProtectionsExtension(self.0.clone()))
+        Arc::new(ProtectionsExtension {
+            limits: self.0.clone(),
+            document: std::sync::Mutex::new(None),
+        })
     }
 }
 
-struct ProtectionsExtension(Protections);
+struct ProtectionsExtension {
+    limits: Protections,
+    /// The parsed document, kept to put the response's keys in its order
+    /// (`crate::order`).
+    document: std::sync::Mutex<Option<Arc<ExecutableDocument>>>,
+}
+
+impl ProtectionsExtension {
+    fn document(&self) -> Option<Arc<ExecutableDocument>> {
+        self.document
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
 
 /// Depth and complexity, measured after validation by kind of document. Registered after
 /// the audit extension, so a refused mutation is audited as every other refusal is.
@@ -289,7 +306,36 @@ impl Extension for ProtectionsExtension {
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
         response.errors = one_error_per_problem(std::mem::take(&mut response.errors));
+        if let Some(doc) = self.document()
+            && let Some(op) = crate::order::operation(&doc, operation_name)
+        {
+            crate::order::reorder(&mut response.data, &doc, op);
+        }
         response
+    }
+
+    /// Each event of a subscription, in the order of its selection set too.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: futures_util::stream::BoxStream<'s, Response>,
+        next: async_graphql::extensions::NextSubscribe<'_>,
+    ) -> futures_util::stream::BoxStream<'s, Response> {
+        use futures_util::StreamExt;
+        let doc = self.document();
+        let stream = next.run(ctx, stream);
+        match doc {
+            None => stream,
+            Some(doc) => stream
+                .map(move |mut response| {
+                    // A document with one operation (what subscription clients send).
+                    if let Some(op) = crate::order::operation(&doc, None) {
+                        crate::order::reorder(&mut response.data, &doc, op);
+                    }
+                    response
+                })
+                .boxed(),
+        }
     }
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
@@ -341,8 +387,9 @@ impl Extension for ProtectionsExtension {
             .run(ctx, query, variables)
             .await
             .map_err(|e| with_code(e, PARSE_FAILED))?;
+        *self.document.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(doc.clone()));
         let c = census(&doc);
-        let limits = &self.0;
+        let limits = &self.limits;
         if c.aliases > limits.max_aliases {
             return refuse(format!(
                 "Query has too many aliases ({}; at most {})",

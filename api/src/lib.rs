@@ -12,6 +12,7 @@ pub mod extension;
 pub mod metrics;
 pub mod modules;
 pub mod node;
+pub mod order;
 pub mod playground;
 pub mod redis_bus;
 pub mod redis_throttle;

@@ -942,3 +942,127 @@ async fn choosing_a_missing_operation_is_a_request_error() {
     );
     s.finish().await;
 }
+
+/// The keys of a JSON object as they appear in the text.
+fn keys_in_text_order(text: &str, path: &[&str]) -> Vec<String> {
+    // serde_json's Value sorts keys; read the raw text with an order-keeping visitor.
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v: indexmap_json::Ordered = serde::Deserialize::deserialize(&mut de).unwrap();
+    v.keys_at(path)
+}
+
+/// Just enough of an order-keeping JSON tree to read key order.
+mod indexmap_json {
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    pub enum Ordered {
+        Object(Vec<(String, Ordered)>),
+        List(Vec<Ordered>),
+        Other,
+    }
+
+    impl Ordered {
+        pub fn keys_at(&self, path: &[&str]) -> Vec<String> {
+            match (self, path.split_first()) {
+                (Ordered::Object(entries), None) => {
+                    entries.iter().map(|(k, _)| k.clone()).collect()
+                }
+                (Ordered::Object(entries), Some((first, rest))) => entries
+                    .iter()
+                    .find(|(k, _)| k == first)
+                    .map(|(_, v)| v.keys_at(rest))
+                    .unwrap_or_default(),
+                _ => vec![],
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Ordered {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Ordered;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("JSON")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Ordered, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, v)) = m.next_entry::<String, Ordered>()? {
+                        out.push((k, v));
+                    }
+                    Ok(Ordered::Object(out))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Ordered, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some(v) = s.next_element::<Ordered>()? {
+                        out.push(v);
+                    }
+                    Ok(Ordered::List(out))
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<Ordered, E> {
+                    Ok(Ordered::Other)
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<Ordered, E> {
+                    Ok(Ordered::Other)
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<Ordered, E> {
+                    Ok(Ordered::Other)
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<Ordered, E> {
+                    Ok(Ordered::Other)
+                }
+                fn visit_str<E>(self, _: &str) -> Result<Ordered, E> {
+                    Ok(Ordered::Other)
+                }
+                fn visit_unit<E>(self) -> Result<Ordered, E> {
+                    Ok(Ordered::Other)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_keys_follow_the_selection_set_every_time() {
+    let s = TestServer::start().await;
+    let session = s.sign_up("Ordered Optics", "ECP", &email("ordered")).await;
+    let query = "{ users(first: 5) { edges { node { email id role } } }
+                   me { roles company { name id type } ...Who }
+                   apiKeys { pageInfo { hasNextPage } edges { cursor } }
+                   invitations { edges { cursor } } __typename }
+                 fragment Who on Me { user { lastName email id } platformAdmin }";
+    let mut bodies = Vec::new();
+    for _ in 0..10 {
+        let resp = s
+            .http
+            .post(s.url("/graphql"))
+            .bearer_auth(&session.access)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        bodies.push(resp.text().await.unwrap());
+    }
+    for b in &bodies {
+        assert_eq!(b, &bodies[0], "two identical requests answered differently");
+    }
+    let text = &bodies[0];
+    assert_eq!(
+        keys_in_text_order(text, &["data"]),
+        ["users", "me", "apiKeys", "invitations", "__typename"],
+        "{text}"
+    );
+    assert_eq!(
+        keys_in_text_order(text, &["data", "me"]),
+        ["roles", "company", "user", "platformAdmin"],
+        "{text}"
+    );
+    assert_eq!(
+        keys_in_text_order(text, &["data", "me", "user"]),
+        ["lastName", "email", "id"],
+        "{text}"
+    );
+    s.finish().await;
+}
