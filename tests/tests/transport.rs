@@ -957,7 +957,7 @@ mod indexmap_json {
 
     pub enum Ordered {
         Object(Vec<(String, Ordered)>),
-        List(Vec<Ordered>),
+        List,
         Other,
     }
 
@@ -993,11 +993,8 @@ mod indexmap_json {
                     Ok(Ordered::Object(out))
                 }
                 fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Ordered, A::Error> {
-                    let mut out = Vec::new();
-                    while let Some(v) = s.next_element::<Ordered>()? {
-                        out.push(v);
-                    }
-                    Ok(Ordered::List(out))
+                    while s.next_element::<Ordered>()?.is_some() {}
+                    Ok(Ordered::List)
                 }
                 fn visit_bool<E>(self, _: bool) -> Result<Ordered, E> {
                     Ok(Ordered::Other)
