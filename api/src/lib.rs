@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod dev_sink;
 pub mod extension;
 pub mod metrics;
 pub mod modules;

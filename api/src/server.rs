@@ -108,6 +108,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         resources,
         redis_client,
         sockets: Arc::default(),
+        webhook_sink: Arc::default(),
         files,
     };
     Ok((state, counter))
@@ -179,6 +180,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
         .route("/files/{*key}", get(download))
+        .route(
+            "/dev/webhook-sink",
+            get(crate::dev_sink::list).post(crate::dev_sink::receive),
+        )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,

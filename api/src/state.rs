@@ -26,6 +26,8 @@ pub struct AppState {
     pub sockets: Arc<crate::sockets::SocketCounts>,
     /// The file store, for signed download links.
     pub files: ils_kernel::files::Files,
+    /// What `/dev/webhook-sink` received (development only).
+    pub webhook_sink: Arc<crate::dev_sink::Sink>,
 }
 
 impl AppState {

@@ -719,3 +719,61 @@ async fn a_last_attempt_cut_off_leaves_the_delivery_dead() {
     assert_eq!(job["attempts"], 1, "{job}");
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_development_sink_receives_signed_deliveries_and_lists_them() {
+    let s = hook_server().await;
+    let admin = s.sign_up("Sink Optics", "ECP", &email("sink")).await;
+    let sink = s.url("/dev/webhook-sink");
+    create_endpoint(&s, &admin, &sink, &["api_key.*"]).await;
+    let key_id = create_key(&s, &admin, "sink probe").await;
+
+    let listed = eventually("the sink lists the delivery", WAIT, || {
+        let req = s.http.get(&sink).send();
+        async move {
+            let body: Value = req
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let found = body["deliveries"].as_array().and_then(|all| {
+                all.iter()
+                    .find(|d| d["body"]["type"] == "api_key.created")
+                    .cloned()
+            });
+            found.ok_or_else(|| body.to_string())
+        }
+    })
+    .await;
+    assert!(listed["headers"]["x-ils-signature"].is_string(), "{listed}");
+    assert_eq!(
+        listed["headers"]["x-ils-event-type"], "api_key.created",
+        "{listed}"
+    );
+    assert_eq!(
+        listed["body"]["data"]["apiKeyId"],
+        key_id.as_str(),
+        "{listed}"
+    );
+    let delivered = wait_delivery(&s, &admin, "delivered to the sink", |d| {
+        d["status"] == "DELIVERED"
+    })
+    .await;
+    assert_eq!(delivered["lastStatusCode"], 204, "{delivered}");
+    s.finish().await;
+
+    // Production has no sink.
+    let s = production_server().await;
+    let resp = s
+        .http
+        .post(s.url("/dev/webhook-sink"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let resp = s.http.get(s.url("/dev/webhook-sink")).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    s.finish().await;
+}
