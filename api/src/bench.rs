@@ -130,7 +130,7 @@ pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
             done.updated_count,
             done.unchanged_count,
             done.error_count,
-            done.status,
+            done.status.as_str(),
         );
     }
     shutdown.cancel();

@@ -70,7 +70,7 @@ impl TradeConnection {
         id::encode(CONNECTION, self.row.id)
     }
     async fn state(&self) -> Option<ConnectionState> {
-        ConnectionState::parse(&self.row.state)
+        Some(self.row.state)
     }
     /// OUTGOING when your company asked, INCOMING when it was asked.
     async fn direction(&self) -> ConnectionDirection {
@@ -201,7 +201,7 @@ fn change(row: &conn::Model) -> ConnectionChange {
         connection_id: id::encode(CONNECTION, row.id),
         requester_company_id: id::encode(COMPANY, row.requester_company_id),
         responder_company_id: id::encode(COMPANY, row.responder_company_id),
-        state: row.state.clone(),
+        state: row.state,
     }
 }
 
@@ -266,16 +266,13 @@ pub async fn request(
     let open = tx
         .select::<conn::Entity>()
         .filter(conn::Column::PairKey.eq(key.clone()))
-        .filter(conn::Column::State.is_in([
-            ConnectionState::Pending.as_str(),
-            ConnectionState::Active.as_str(),
-        ]))
+        .filter(conn::Column::State.is_in([ConnectionState::Pending, ConnectionState::Active]))
         .one(tx.conn())
         .await?;
     if let Some(open) = open {
         return Err(AppError::Conflict(format!(
             "these companies already have a {} connection",
-            open.state.to_lowercase()
+            open.state.as_str().to_lowercase()
         )));
     }
     let now = Utc::now();
@@ -289,7 +286,7 @@ pub async fn request(
             responder_name: Set(theirs.name),
             responder_type: Set(theirs.company_type),
             pair_key: Set(key),
-            state: Set(ConnectionState::Pending.as_str().into()),
+            state: Set(ConnectionState::Pending),
             message: Set(message),
             requested_by: Set(ctx.responsible_user()),
             responded_at: Set(None),
@@ -321,14 +318,14 @@ async fn transition(
     mut sets: Vec<(conn::Column, sea_orm::sea_query::SimpleExpr)>,
 ) -> AppResult<conn::Model> {
     let now = Utc::now();
-    sets.push((conn::Column::State, Expr::value(to.as_str())));
+    sets.push((conn::Column::State, Expr::value(to)));
     sets.push((conn::Column::UpdatedAt, Expr::value(now)));
     let n = tx
         .update_many::<conn::Entity>(
             sets,
             Condition::all()
                 .add(conn::Column::Id.eq(row.id))
-                .add(conn::Column::State.is_in(from.iter().map(|s| s.as_str()))),
+                .add(conn::Column::State.is_in(from.iter().copied())),
         )
         .await?;
     if n == 0 {
@@ -336,7 +333,7 @@ async fn transition(
         let now = tx.get::<conn::Entity>(row.id).await?;
         return Err(AppError::Conflict(format!(
             "the connection is {}, so it cannot become {}",
-            now.state,
+            now.state.as_str(),
             to.as_str()
         )));
     }
@@ -409,7 +406,7 @@ pub async fn list(
     let tx = db.tenant(ctx).await?;
     let mut select = tx.select::<conn::Entity>();
     if let Some(states) = f.states.filter(|s| !s.is_empty()) {
-        select = select.filter(conn::Column::State.is_in(states.iter().map(|s| s.as_str())));
+        select = select.filter(conn::Column::State.is_in(states));
     }
     match f.direction {
         Some(ConnectionDirection::Outgoing) => {

@@ -3,6 +3,7 @@
 //! global IDs the API returns.
 
 use async_graphql::ID;
+use ils_kernel::connections::ConnectionState;
 use ils_kernel::domain_event;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,7 @@ pub struct ConnectionChange {
     pub connection_id: ID,
     pub requester_company_id: ID,
     pub responder_company_id: ID,
-    pub state: String,
+    pub state: ConnectionState,
 }
 
 domain_event!(ConnectionRequested, "connection.requested", admins_only: false, ConnectionChange);
