@@ -2,8 +2,8 @@
 //! are named by each import target (see [`crate::imports`]). IDs in event data are the
 //! global IDs the API returns.
 
+use crate::vocab::ConnectionState;
 use async_graphql::ID;
-use ils_kernel::connections::ConnectionState;
 use ils_kernel::domain_event;
 use serde::{Deserialize, Serialize};
 

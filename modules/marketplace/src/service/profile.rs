@@ -7,8 +7,7 @@ use crate::events::MarketplaceProfileUpdated;
 use crate::search;
 use crate::vocab::Specialty;
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, Result};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use ils_common::company::COMPANY;
 use ils_common::company::{CompanyChange, CompanyStatus, CompanyType};
 use ils_common::validate;
@@ -16,66 +15,39 @@ use ils_entity::{company, marketplace_profile as profile};
 use ils_kernel::authz::{require_member, require_role};
 use ils_kernel::jobs::{JobError, JobKind, JobRun, handler};
 use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx, id, request_parts};
+use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx, id};
 use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
-pub const PROFILE: &str = "MarketplaceProfile";
 pub const SYNC: &str = "marketplace.sync_profile";
 
-/// A company as the marketplace shows it: public fields only.
-#[derive(Clone)]
-pub struct MarketplaceProfile(pub profile::Model);
-
-#[Object]
-impl MarketplaceProfile {
-    pub async fn id(&self) -> ID {
-        id::encode(PROFILE, self.0.company_id)
-    }
-    /// The company's global ID (what `requestConnection` takes).
-    async fn company_id(&self) -> ID {
-        id::encode(COMPANY, self.0.company_id)
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    #[graphql(name = "type")]
-    async fn company_type(&self) -> Option<CompanyType> {
-        CompanyType::parse(&self.0.company_type)
-    }
-    /// Whether the company shows in the directory.
-    async fn listed(&self) -> bool {
-        self.0.listed
-    }
-    async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-    async fn city(&self) -> Option<&str> {
-        self.0.city.as_deref()
-    }
-    async fn region(&self) -> Option<&str> {
-        self.0.region.as_deref()
-    }
+/// One change to a profile (a field absent from an update is no change); an empty text
+/// clears the field.
+pub enum ProfileEdit {
+    /// Show the company in the directory (labs and suppliers only).
+    Listed(bool),
+    Description(String),
+    City(String),
+    Region(String),
     /// ISO 3166-1 alpha-2.
-    async fn country(&self) -> Option<&str> {
-        self.0.country.as_deref()
-    }
-    /// Where the company delivers or serves (regions, postcodes, countries), as it says.
-    async fn service_areas(&self) -> Vec<String> {
-        serde_json::from_str(&self.0.service_areas).unwrap_or_default()
-    }
-    async fn specialties(&self) -> Vec<Specialty> {
-        specialties_of(&self.0)
-    }
-    async fn logo_url(&self) -> Option<&str> {
-        self.0.logo_url.as_deref()
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
+    Country(String),
+    ServiceAreas(Vec<String>),
+    Specialties(Vec<Specialty>),
+    LogoUrl(String),
 }
 
-fn specialties_of(p: &profile::Model) -> Vec<Specialty> {
+/// One condition of a directory search; a profile is listed when it meets them all.
+pub enum DirectoryCriterion {
+    /// Words to find in the name, description or specialties.
+    Text(String),
+    Specialty(Specialty),
+    /// ISO 3166-1 alpha-2.
+    Country(String),
+    Region(String),
+}
+
+/// The specialties a profile lists (unknown codes are skipped).
+pub fn specialties_of(p: &profile::Model) -> Vec<Specialty> {
     serde_json::from_str::<Vec<String>>(&p.specialties)
         .unwrap_or_default()
         .iter()
@@ -83,108 +55,13 @@ fn specialties_of(p: &profile::Model) -> Vec<Specialty> {
         .collect()
 }
 
-/// A partial update: an absent field stays as it is; an empty string clears a text.
-#[derive(InputObject, Default)]
-pub struct MarketplaceProfileInput {
-    /// Show the company in the directory (labs and suppliers only).
-    pub listed: Option<bool>,
-    pub description: Option<String>,
-    pub city: Option<String>,
-    pub region: Option<String>,
-    /// ISO 3166-1 alpha-2, e.g. "GB".
-    pub country: Option<String>,
-    pub service_areas: Option<Vec<String>>,
-    pub specialties: Option<Vec<Specialty>>,
-    pub logo_url: Option<String>,
-}
-
-#[derive(InputObject, Default)]
-pub struct DirectoryFilter {
-    /// Words to find in the name, description or specialties (any case; every word must
-    /// match; on PostgreSQL a full-text prefix search).
-    pub text: Option<String>,
-    pub specialty: Option<Specialty>,
-    /// ISO 3166-1 alpha-2.
-    pub country: Option<String>,
-    pub region: Option<String>,
-}
-
-#[derive(Default)]
-pub struct ProfileQuery;
-
-#[Object]
-impl ProfileQuery {
-    /// Your company's marketplace profile (unlisted defaults until you save one).
-    async fn my_marketplace_profile(&self, ctx: &Context<'_>) -> Result<MarketplaceProfile> {
-        let (tenant, db) = request_parts(ctx)?;
-        let company = require_member(tenant)?;
-        let tx = db.tenant(tenant).await?;
-        let p = current(&tx, company).await?;
-        tx.commit().await?;
-        Ok(MarketplaceProfile(p))
-    }
-
-    /// Listed, active labs: public profile fields only.
-    #[allow(clippy::too_many_arguments)]
-    async fn marketplace_labs(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<DirectoryFilter>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<String, MarketplaceProfile>> {
-        let (tenant, db) = request_parts(ctx)?;
-        let page = PageArgs::new(first, after, last, before);
-        Ok(directory(
-            db,
-            tenant,
-            CompanyType::Lab,
-            filter.unwrap_or_default(),
-            page,
-        )
-        .await?)
-    }
-
-    /// Listed, active suppliers: public profile fields only.
-    #[allow(clippy::too_many_arguments)]
-    async fn marketplace_suppliers(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<DirectoryFilter>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<String, MarketplaceProfile>> {
-        let (tenant, db) = request_parts(ctx)?;
-        let page = PageArgs::new(first, after, last, before);
-        Ok(directory(
-            db,
-            tenant,
-            CompanyType::Supplier,
-            filter.unwrap_or_default(),
-            page,
-        )
-        .await?)
-    }
-}
-
-#[derive(Default)]
-pub struct ProfileMutation;
-
-#[Object]
-impl ProfileMutation {
-    /// Edits your company's marketplace profile (company admins).
-    async fn update_marketplace_profile(
-        &self,
-        ctx: &Context<'_>,
-        input: MarketplaceProfileInput,
-    ) -> Result<MarketplaceProfile> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(MarketplaceProfile(update(db, tenant, input).await?))
-    }
+/// The caller's company's profile (unlisted defaults until it saves one).
+pub async fn mine(db: &Db, ctx: &TenantContext) -> AppResult<profile::Model> {
+    let company = require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let p = current(&tx, company).await?;
+    tx.commit().await?;
+    Ok(p)
 }
 
 /// The company's profile as stored, or the unlisted defaults built from its company row.
@@ -232,10 +109,11 @@ fn country(value: &str, field: &str) -> AppResult<Option<String>> {
     }
 }
 
+/// Saves the caller's company's profile with `edits` applied, in order (company admins).
 pub async fn update(
     db: &Db,
     ctx: &TenantContext,
-    input: MarketplaceProfileInput,
+    edits: Vec<ProfileEdit>,
 ) -> AppResult<profile::Model> {
     let tx = db.tenant(ctx).await?;
     let company_id = require_role(&tx, ctx, Role::CompanyAdmin).await?;
@@ -256,66 +134,8 @@ pub async fn update(
     let kind = CompanyType::parse(&c.company_type)
         .ok_or_else(|| AppError::internal("company without a known type"))?;
     (p.name, p.company_type, p.status) = (c.name, c.company_type, c.status);
-    if let Some(listed) = input.listed {
-        if listed && kind == CompanyType::Ecp {
-            return Err(AppError::bad_input(
-                "input.listed",
-                "practices are not listed in the directory; labs and suppliers are",
-            ));
-        }
-        p.listed = listed;
-    }
-    if let Some(d) = input.description {
-        p.description = validate::optional_text(Some(&d), "input.description", 2000)?;
-    }
-    if let Some(v) = input.city {
-        p.city = validate::optional_text(Some(&v), "input.city", 100)?;
-    }
-    if let Some(v) = input.region {
-        p.region = validate::optional_text(Some(&v), "input.region", 100)?;
-    }
-    if let Some(v) = input.country {
-        p.country = country(&v, "input.country")?;
-    }
-    if let Some(areas) = input.service_areas {
-        if areas.len() > 50 {
-            return Err(AppError::bad_input(
-                "input.serviceAreas",
-                "at most 50 areas",
-            ));
-        }
-        let mut clean = Vec::new();
-        for (i, a) in areas.iter().enumerate() {
-            let field = format!("input.serviceAreas.{i}");
-            if let Some(a) = validate::optional_text(Some(a), &field, 100)?
-                && !clean.contains(&a)
-            {
-                clean.push(a);
-            }
-        }
-        p.service_areas = serde_json::to_string(&clean).unwrap_or_else(|_| "[]".into());
-    }
-    if let Some(list) = input.specialties {
-        let mut clean: Vec<&str> = Vec::new();
-        for (i, s) in list.iter().enumerate() {
-            if !s.fits(kind) {
-                return Err(AppError::bad_input(
-                    &format!("input.specialties.{i}"),
-                    format!(
-                        "{} is not a specialty a {} lists",
-                        s.as_str(),
-                        kind.as_str()
-                    ),
-                ));
-            }
-            if !clean.contains(&s.as_str()) {
-                clean.push(s.as_str());
-            }
-        }
-        p.specialties = serde_json::to_string(&clean).unwrap_or_else(|_| "[]".into());
-    }
-    if let Some(url) = input.logo_url {
-        p.logo_url = validate::website(Some(&url), "input.logoUrl")?;
+    for edit in edits {
+        apply(&mut p, kind, edit)?;
     }
     p.search_text = search_text(&p);
     p.updated_at = Utc::now();
@@ -334,6 +154,74 @@ pub async fn update(
     .await?;
     tx.commit().await?;
     Ok(saved)
+}
+
+/// One edit, checked, on the profile of a company of `kind`.
+fn apply(p: &mut profile::Model, kind: CompanyType, edit: ProfileEdit) -> AppResult<()> {
+    match edit {
+        ProfileEdit::Listed(listed) => {
+            if listed && kind == CompanyType::Ecp {
+                return Err(AppError::bad_input(
+                    "input.listed",
+                    "practices are not listed in the directory; labs and suppliers are",
+                ));
+            }
+            p.listed = listed;
+        }
+        ProfileEdit::Description(d) => {
+            p.description = validate::optional_text(Some(&d), "input.description", 2000)?;
+        }
+        ProfileEdit::City(v) => {
+            p.city = validate::optional_text(Some(&v), "input.city", 100)?;
+        }
+        ProfileEdit::Region(v) => {
+            p.region = validate::optional_text(Some(&v), "input.region", 100)?;
+        }
+        ProfileEdit::Country(v) => {
+            p.country = country(&v, "input.country")?;
+        }
+        ProfileEdit::ServiceAreas(areas) => {
+            if areas.len() > 50 {
+                return Err(AppError::bad_input(
+                    "input.serviceAreas",
+                    "at most 50 areas",
+                ));
+            }
+            let mut clean = Vec::new();
+            for (i, a) in areas.iter().enumerate() {
+                let field = format!("input.serviceAreas.{i}");
+                if let Some(a) = validate::optional_text(Some(a), &field, 100)?
+                    && !clean.contains(&a)
+                {
+                    clean.push(a);
+                }
+            }
+            p.service_areas = serde_json::to_string(&clean).unwrap_or_else(|_| "[]".into());
+        }
+        ProfileEdit::Specialties(list) => {
+            let mut clean: Vec<&str> = Vec::new();
+            for (i, s) in list.iter().enumerate() {
+                if !s.fits(kind) {
+                    return Err(AppError::bad_input(
+                        &format!("input.specialties.{i}"),
+                        format!(
+                            "{} is not a specialty a {} lists",
+                            s.as_str(),
+                            kind.as_str()
+                        ),
+                    ));
+                }
+                if !clean.contains(&s.as_str()) {
+                    clean.push(s.as_str());
+                }
+            }
+            p.specialties = serde_json::to_string(&clean).unwrap_or_else(|_| "[]".into());
+        }
+        ProfileEdit::LogoUrl(url) => {
+            p.logo_url = validate::website(Some(&url), "input.logoUrl")?;
+        }
+    }
+    Ok(())
 }
 
 /// Every column of a profile built in memory, to insert.
@@ -364,13 +252,15 @@ fn search_text(p: &profile::Model) -> String {
     search::text_of(parts)
 }
 
-async fn directory(
+/// One page of the listed, active companies of `kind` that meet every criterion.
+pub async fn directory<T: async_graphql::OutputType>(
     db: &Db,
     ctx: &TenantContext,
     kind: CompanyType,
-    f: DirectoryFilter,
+    criteria: Vec<DirectoryCriterion>,
     page: PageArgs,
-) -> AppResult<Connection<String, MarketplaceProfile>> {
+    map: impl Fn(profile::Model) -> T,
+) -> AppResult<Connection<String, T>> {
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     use profile::Column as C;
@@ -379,33 +269,44 @@ async fn directory(
         .filter(C::CompanyType.eq(kind.as_str()))
         .filter(C::Listed.eq(true))
         .filter(C::Status.eq(CompanyStatus::Active.as_str()));
-    if let Some(text) = f.text.as_deref()
-        && let Some(cond) = search::condition(db.backend(), text)
-    {
-        select = select.filter(cond);
+    for criterion in criteria {
+        match criterion {
+            DirectoryCriterion::Text(text) => {
+                if let Some(cond) = search::condition(db.backend(), &text) {
+                    select = select.filter(cond);
+                }
+            }
+            DirectoryCriterion::Specialty(s) => {
+                select = select.filter(C::Specialties.contains(format!("\"{}\"", s.as_str())));
+            }
+            DirectoryCriterion::Country(c) => {
+                if let Some(c) = country(&c, "filter.country")? {
+                    select = select.filter(C::Country.eq(c));
+                }
+            }
+            DirectoryCriterion::Region(r) => {
+                let r = r.trim();
+                if !r.is_empty() {
+                    select = select.filter(search::equals_any_case(C::Region, r));
+                }
+            }
+        }
     }
-    if let Some(s) = f.specialty {
-        select = select.filter(C::Specialties.contains(format!("\"{}\"", s.as_str())));
-    }
-    if let Some(c) = f.country.as_deref()
-        && let Some(c) = country(c, "filter.country")?
-    {
-        select = select.filter(C::Country.eq(c));
-    }
-    if let Some(r) = f.region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-        select = select.filter(search::equals_any_case(C::Region, r));
-    }
-    let conn = paginate(
-        tx.conn(),
-        select,
-        C::CompanyId,
-        page,
-        |p| p.company_id,
-        MarketplaceProfile,
-    )
-    .await?;
+    let conn = paginate(tx.conn(), select, C::CompanyId, page, |p| p.company_id, map).await?;
     tx.commit().await?;
     Ok(conn)
+}
+
+/// The profiles of the companies among `ids` the caller may see, for `node`/`nodes`.
+pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<profile::Model>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(tx
+        .select::<profile::Entity>()
+        .filter(profile::Column::CompanyId.is_in(ids))
+        .all(tx.conn())
+        .await?)
 }
 
 /// Refreshes a profile's copy of its company (name, type, status) after tenancy reports a
