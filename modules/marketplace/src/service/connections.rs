@@ -97,7 +97,7 @@ pub async fn request(
         .select::<profile::Entity>()
         .filter(profile::Column::CompanyId.eq(target))
         .filter(profile::Column::Listed.eq(true))
-        .filter(profile::Column::Status.eq(CompanyStatus::Active.as_str()))
+        .filter(profile::Column::Status.eq(CompanyStatus::Active))
         .one(tx.conn())
         .await?
         .ok_or(AppError::NotFound)?;

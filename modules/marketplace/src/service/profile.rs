@@ -68,19 +68,27 @@ pub async fn mine(db: &Db, ctx: &TenantContext) -> AppResult<profile::Model> {
 async fn current(tx: &Tx, company_id: Uuid) -> AppResult<profile::Model> {
     match tx.find::<profile::Entity>(company_id).await? {
         Some(p) => Ok(p),
-        None => Ok(defaults(&tx.get::<company::Entity>(company_id).await?)),
+        None => defaults(&tx.get::<company::Entity>(company_id).await?),
     }
 }
 
+/// What a profile copies of its company: its name, type and status.
+fn copy_of(c: &company::Model) -> AppResult<(String, String, CompanyStatus)> {
+    let status = CompanyStatus::parse(&c.status)
+        .ok_or_else(|| AppError::internal("company without a known status"))?;
+    Ok((c.name.clone(), c.company_type.clone(), status))
+}
+
 /// An unlisted profile for a company that has not saved one.
-fn defaults(c: &company::Model) -> profile::Model {
+fn defaults(c: &company::Model) -> AppResult<profile::Model> {
     let now = Utc::now();
-    profile::Model {
+    let (name, company_type, status) = copy_of(c)?;
+    Ok(profile::Model {
         company_id: c.id,
         search_text: search::text_of([c.name.as_str()]),
-        name: c.name.clone(),
-        company_type: c.company_type.clone(),
-        status: c.status.clone(),
+        name,
+        company_type,
+        status,
         listed: false,
         description: None,
         city: None,
@@ -91,7 +99,7 @@ fn defaults(c: &company::Model) -> profile::Model {
         logo_url: None,
         created_at: now,
         updated_at: now,
-    }
+    })
 }
 
 fn country(value: &str, field: &str) -> AppResult<Option<String>> {
@@ -129,11 +137,14 @@ pub async fn update(
         .ok_or(AppError::NotFound)?;
     let stored = tx.find::<profile::Entity>(company_id).await?;
     let exists = stored.is_some();
-    let mut p = stored.unwrap_or_else(|| defaults(&c));
+    let mut p = match stored {
+        Some(p) => p,
+        None => defaults(&c)?,
+    };
     // The copy of the company is refreshed on every save.
     let kind = CompanyType::parse(&c.company_type)
         .ok_or_else(|| AppError::internal("company without a known type"))?;
-    (p.name, p.company_type, p.status) = (c.name, c.company_type, c.status);
+    (p.name, p.company_type, p.status) = copy_of(&c)?;
     for edit in edits {
         apply(&mut p, kind, edit)?;
     }
@@ -268,7 +279,7 @@ pub async fn directory<T: async_graphql::OutputType>(
         .select::<profile::Entity>()
         .filter(C::CompanyType.eq(kind.as_str()))
         .filter(C::Listed.eq(true))
-        .filter(C::Status.eq(CompanyStatus::Active.as_str()));
+        .filter(C::Status.eq(CompanyStatus::Active));
     for criterion in criteria {
         match criterion {
             DirectoryCriterion::Text(text) => {
@@ -352,8 +363,7 @@ pub async fn refresh(db: &Db, ctx: &TenantContext, company_id: Uuid) -> AppResul
         .await?;
     if let Some(p) = found {
         let mut next = p.clone();
-        (next.name, next.company_type, next.status) =
-            (c.name.clone(), c.company_type.clone(), c.status.clone());
+        (next.name, next.company_type, next.status) = copy_of(&c)?;
         next.search_text = search_text(&next);
         if next != p {
             use profile::Column as P;
