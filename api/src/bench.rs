@@ -101,7 +101,7 @@ pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
     let tracker = server::start_background(&state, &shutdown).await;
     for (pass, csv) in passes {
         let started = Instant::now();
-        let queued = ils_marketplace::imports::start::<ils_marketplace::catalog::import::Catalog>(
+        let queued = ils_marketplace::imports::start::<ils_marketplace::service::import::Catalog>(
             &db,
             &ctx,
             &files,
@@ -130,7 +130,7 @@ pub async fn catalog_import(config: Config, rows: usize) -> anyhow::Result<()> {
             done.updated_count,
             done.unchanged_count,
             done.error_count,
-            done.status,
+            done.status.as_str(),
         );
     }
     shutdown.cancel();

@@ -127,20 +127,19 @@ async fn seed_marketplace(
     use ils_marketplace::catalog::draft::{
         CatalogItemInput, Category, ContactLensAttributes, FrameAttributes,
     };
-    use ils_marketplace::profile::{MarketplaceProfileInput, update};
+    use ils_marketplace::service::profile::{ProfileEdit as E, update};
+    use ils_marketplace::service::{catalog, connections};
     use ils_marketplace::vocab::Specialty as S;
-    use ils_marketplace::{catalog::items, connections};
     let profile = |description: &str, city: &str, region: &str, specialties: Vec<S>| {
-        MarketplaceProfileInput {
-            listed: Some(true),
-            description: Some(description.into()),
-            city: Some(city.into()),
-            region: Some(region.into()),
-            country: Some("GB".into()),
-            service_areas: Some(vec!["England".into(), "Wales".into()]),
-            specialties: Some(specialties),
-            logo_url: None,
-        }
+        vec![
+            E::Listed(true),
+            E::Description(description.into()),
+            E::City(city.into()),
+            E::Region(region.into()),
+            E::Country("GB".into()),
+            E::ServiceAreas(vec!["England".into(), "Wales".into()]),
+            E::Specialties(specialties),
+        ]
     };
     update(
         db,
@@ -253,7 +252,7 @@ async fn seed_marketplace(
         },
     ];
     for item in items {
-        items::create(db, supplier, item).await?;
+        catalog::create(db, supplier, item).await?;
     }
     Ok(())
 }

@@ -1,6 +1,13 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
+// Where a company's account stands (no doc comment: the GraphQL enum has no description).
+crate::string_enum!(CompanyStatus {
+    Active = "ACTIVE",
+    PendingApproval = "PENDING_APPROVAL",
+    Rejected = "REJECTED",
+});
+
 /// A tenant: an eye-care practice, a lens lab or a supplier.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "companies")]

@@ -1,6 +1,22 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
+crate::string_enum!(
+    /// Where an import stands.
+    ImportStatus {
+        Queued = "QUEUED",
+        Running = "RUNNING",
+        Completed = "COMPLETED",
+        Failed = "FAILED",
+    }
+);
+
+impl ImportStatus {
+    pub fn finished(self) -> bool {
+        matches!(self, ImportStatus::Completed | ImportStatus::Failed)
+    }
+}
+
 /// One CSV upload to import (a supplier's catalog, a company's products) and the
 /// background job's progress through it.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,8 +31,7 @@ pub struct Model {
     /// Where the uploaded file is kept (object store key).
     pub object_key: String,
     pub byte_size: i64,
-    /// QUEUED | RUNNING | COMPLETED | FAILED
-    pub status: String,
+    pub status: ImportStatus,
     pub total_rows: i32,
     pub processed_rows: i32,
     pub created_count: i32,

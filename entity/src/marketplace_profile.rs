@@ -1,3 +1,4 @@
+use crate::company::CompanyStatus;
 use crate::policy::{Guarded, Policy};
 use sea_orm::Condition;
 use sea_orm::entity::prelude::*;
@@ -14,8 +15,8 @@ pub struct Model {
     pub name: String,
     /// ECP | LAB | SUPPLIER
     pub company_type: String,
-    /// The company's status (ACTIVE | PENDING_APPROVAL | REJECTED); only ACTIVE is listed.
-    pub status: String,
+    /// The company's status; only ACTIVE is listed.
+    pub status: CompanyStatus,
     pub listed: bool,
     pub description: Option<String>,
     pub city: Option<String>,
@@ -47,7 +48,7 @@ impl Guarded for Entity {
         Policy::owned(Column::CompanyId).with_public_read(
             Condition::all()
                 .add(Column::Listed.eq(true))
-                .add(Column::Status.eq("ACTIVE")),
+                .add(Column::Status.eq(CompanyStatus::Active)),
         )
     }
 }

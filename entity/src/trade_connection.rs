@@ -1,6 +1,16 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
+crate::string_enum!(
+    /// Where a connection between two companies stands.
+    ConnectionState {
+        Pending = "PENDING",
+        Active = "ACTIVE",
+        Rejected = "REJECTED",
+        Ended = "ENDED",
+    }
+);
+
 /// A connection between two companies (practice to lab, practice to supplier, lab to
 /// supplier): one row both parties see. The requester owns it; the responder is the other
 /// party. Names and types are copied at request time, since neither side may read the
@@ -19,8 +29,7 @@ pub struct Model {
     /// The two company ids in order, so a pair has one key whichever side asked: at most
     /// one PENDING or ACTIVE connection per pair (a partial unique index).
     pub pair_key: String,
-    /// PENDING | ACTIVE | REJECTED | ENDED
-    pub state: String,
+    pub state: ConnectionState,
     pub message: Option<String>,
     pub requested_by: Option<Uuid>,
     pub responded_at: Option<DateTimeUtc>,

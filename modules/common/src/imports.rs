@@ -33,6 +33,7 @@ use uuid::Uuid;
 
 pub use async_graphql::connection::Connection as ImportConnection;
 pub use futures_util::Stream as ProgressStream;
+pub use ils_entity::data_import::ImportStatus;
 pub use ils_kernel::pagination::PageArgs as ImportPage;
 
 /// The GraphQL fields of one import target `$target` (the `what` of its docs): a query
@@ -173,22 +174,6 @@ pub struct Applied {
     pub refused: Vec<RowError>,
 }
 
-ils_kernel::string_enum!(
-    /// Where an import stands.
-    ImportStatus {
-        Queued = "QUEUED",
-        Running = "RUNNING",
-        Completed = "COMPLETED",
-        Failed = "FAILED",
-    }
-);
-
-impl ImportStatus {
-    pub fn finished(self) -> bool {
-        matches!(self, ImportStatus::Completed | ImportStatus::Failed)
-    }
-}
-
 /// A row the import could not take, and why.
 #[derive(SimpleObject, Clone)]
 #[graphql(name_type)]
@@ -236,7 +221,7 @@ impl<T: ImportTarget> Import<T> {
         self.0.byte_size
     }
     async fn status(&self) -> Option<ImportStatus> {
-        ImportStatus::parse(&self.0.status)
+        Some(self.0.status)
     }
     /// Data rows in the file.
     async fn total_rows(&self) -> i32 {
@@ -318,11 +303,10 @@ impl<T: ImportTarget> TypeName for ImportProgress<T> {
     }
 }
 
-fn progress<T: ImportTarget>(m: &import::Model) -> AppResult<ImportProgress<T>> {
-    Ok(ImportProgress {
+fn progress<T: ImportTarget>(m: &import::Model) -> ImportProgress<T> {
+    ImportProgress {
         import_id: id::encode(T::NAME, m.id),
-        status: ImportStatus::parse(&m.status)
-            .ok_or_else(|| AppError::internal(format!("import status {}", m.status)))?,
+        status: m.status,
         total_rows: m.total_rows,
         processed_rows: m.processed_rows,
         created: m.created_count,
@@ -330,7 +314,7 @@ fn progress<T: ImportTarget>(m: &import::Model) -> AppResult<ImportProgress<T>> 
         unchanged: m.unchanged_count,
         failed: m.error_count,
         target: PhantomData,
-    })
+    }
 }
 
 /// The import events: one type per report kind, named by the target.
@@ -476,7 +460,7 @@ pub async fn start<T: ImportTarget>(
                 }),
                 object_key: Set(key.clone()),
                 byte_size: Set(size),
-                status: Set(ImportStatus::Queued.as_str().into()),
+                status: Set(ImportStatus::Queued),
                 total_rows: Set(i32::try_from(rows).unwrap_or(i32::MAX)),
                 processed_rows: Set(0),
                 created_count: Set(0),
@@ -602,7 +586,7 @@ async fn read_progress<T: ImportTarget>(
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    progress(&row)
+    Ok(progress(&row))
 }
 
 /// The job kind that runs imports of `T`.
@@ -667,7 +651,7 @@ async fn run_import<T: ImportTarget>(run: JobRun) -> Result<(), JobError> {
 }
 
 async fn emit_progress<T: ImportTarget>(tx: &Tx, row: &import::Model) -> AppResult<()> {
-    let p = progress::<T>(row)?;
+    let p = progress::<T>(row);
     match p.status {
         ImportStatus::Completed => tx.emit(&Completed(p), &[]).await?,
         ImportStatus::Failed => tx.emit(&Failed(p), &[]).await?,
@@ -681,14 +665,14 @@ async fn fail<T: ImportTarget>(db: &Db, ctx: &TenantContext, id: Uuid, why: &str
     let result = async {
         let tx = db.tenant(ctx).await?;
         let mut row = locked::<T>(&tx, id).await?;
-        if ImportStatus::parse(&row.status).is_some_and(ImportStatus::finished) {
+        if row.status.finished() {
             return Ok(());
         }
         let now = Utc::now();
         row = tx
             .update(import::ActiveModel {
                 id: sea_orm::ActiveValue::Unchanged(id),
-                status: Set(ImportStatus::Failed.as_str().into()),
+                status: Set(ImportStatus::Failed),
                 failure: Set(Some(why.into())),
                 updated_at: Set(now),
                 finished_at: Set(Some(now)),
@@ -728,7 +712,7 @@ async fn import<T: ImportTarget>(
         .await?
         .ok_or(AppError::NotFound)?;
     tx.commit().await?;
-    if ImportStatus::parse(&row.status).is_some_and(ImportStatus::finished) {
+    if row.status.finished() {
         return Ok(());
     }
     let bytes = files.get(&row.object_key).await?;
@@ -744,17 +728,16 @@ async fn import<T: ImportTarget>(
     loop {
         let tx = db.tenant(ctx).await?;
         let row = locked::<T>(&tx, id).await?;
-        let status = ImportStatus::parse(&row.status);
-        if status.is_some_and(ImportStatus::finished) {
+        if row.status.finished() {
             return Ok(()); // another run finished it
         }
         let done = row.processed_rows.max(0) as usize;
-        if first && status != Some(ImportStatus::Running) {
+        if first && row.status != ImportStatus::Running {
             // QUEUED -> RUNNING, reported before the first batch.
             let row = tx
                 .update(import::ActiveModel {
                     id: sea_orm::ActiveValue::Unchanged(id),
-                    status: Set(ImportStatus::Running.as_str().into()),
+                    status: Set(ImportStatus::Running),
                     total_rows: Set(i32::try_from(rows.len()).unwrap_or(i32::MAX)),
                     updated_at: Set(Utc::now()),
                     ..Default::default()
@@ -779,9 +762,7 @@ async fn import<T: ImportTarget>(
                     ImportStatus::Completed
                 } else {
                     ImportStatus::Running
-                }
-                .as_str()
-                .into()),
+                }),
                 processed_rows: Set(processed as i32),
                 created_count: Set(row.created_count + c),
                 updated_count: Set(row.updated_count + u),

@@ -2,6 +2,7 @@
 //! are named by each import target (see [`crate::imports`]). IDs in event data are the
 //! global IDs the API returns.
 
+use crate::vocab::ConnectionState;
 use async_graphql::ID;
 use ils_kernel::domain_event;
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ pub struct ConnectionChange {
     pub connection_id: ID,
     pub requester_company_id: ID,
     pub responder_company_id: ID,
-    pub state: String,
+    pub state: ConnectionState,
 }
 
 domain_event!(ConnectionRequested, "connection.requested", admins_only: false, ConnectionChange);

@@ -1,7 +1,7 @@
 //! The marketplace's words: connection states, directory specialties.
 
 use ils_common::company::CompanyType;
-pub use ils_kernel::connections::ConnectionState;
+pub use ils_entity::trade_connection::ConnectionState;
 use ils_kernel::string_enum;
 
 string_enum!(

@@ -8,8 +8,7 @@ use crate::events::{
 };
 use crate::vocab::{ConnectionDirection, ConnectionState, may_request};
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use ils_common::company::COMPANY;
 use ils_common::company::{CompanyStatus, CompanyType};
 use ils_common::validate;
@@ -17,182 +16,25 @@ use ils_entity::{company, marketplace_profile as profile, trade_connection as co
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::connections::pair_key;
 use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppError, AppResult, Db, DomainEvent, TenantContext, Tx, id, request_parts};
+use ils_kernel::{AppError, AppResult, Db, DomainEvent, TenantContext, Tx, id};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter};
 use uuid::Uuid;
 
 pub const CONNECTION: &str = "TradeConnection";
 
-/// One side of a connection, as the other side may see it.
-#[derive(SimpleObject, Clone)]
-pub struct ConnectionParty {
-    /// The company's global ID.
-    pub company_id: ID,
-    pub name: String,
-    #[graphql(name = "type")]
-    pub company_type: Option<CompanyType>,
-}
-
-/// A connection between the caller's company and another, seen from the caller's side.
+/// A connection as one of its two parties sees it.
 #[derive(Clone)]
-pub struct TradeConnection {
+pub struct Seen {
     pub row: conn::Model,
     /// The company looking at it (one of the two parties).
     pub viewer: Uuid,
 }
 
-impl TradeConnection {
-    fn requester_party(&self) -> ConnectionParty {
-        ConnectionParty {
-            company_id: id::encode(COMPANY, self.row.requester_company_id),
-            name: self.row.requester_name.clone(),
-            company_type: CompanyType::parse(&self.row.requester_type),
-        }
-    }
-
-    fn responder_party(&self) -> ConnectionParty {
-        ConnectionParty {
-            company_id: id::encode(COMPANY, self.row.responder_company_id),
-            name: self.row.responder_name.clone(),
-            company_type: CompanyType::parse(&self.row.responder_type),
-        }
-    }
-
-    fn outgoing(&self) -> bool {
+impl Seen {
+    /// Whether the viewer asked (rather than was asked).
+    pub fn outgoing(&self) -> bool {
         self.row.requester_company_id == self.viewer
-    }
-}
-
-#[Object]
-impl TradeConnection {
-    pub async fn id(&self) -> ID {
-        id::encode(CONNECTION, self.row.id)
-    }
-    async fn state(&self) -> Option<ConnectionState> {
-        ConnectionState::parse(&self.row.state)
-    }
-    /// OUTGOING when your company asked, INCOMING when it was asked.
-    async fn direction(&self) -> ConnectionDirection {
-        if self.outgoing() {
-            ConnectionDirection::Outgoing
-        } else {
-            ConnectionDirection::Incoming
-        }
-    }
-    /// The other company.
-    async fn counterparty(&self) -> ConnectionParty {
-        if self.outgoing() {
-            self.responder_party()
-        } else {
-            self.requester_party()
-        }
-    }
-    async fn requester(&self) -> ConnectionParty {
-        self.requester_party()
-    }
-    async fn responder(&self) -> ConnectionParty {
-        self.responder_party()
-    }
-    /// What the requester wrote with the request.
-    async fn message(&self) -> Option<&str> {
-        self.row.message.as_deref()
-    }
-    async fn requested_at(&self) -> DateTime<Utc> {
-        self.row.created_at
-    }
-    async fn responded_at(&self) -> Option<DateTime<Utc>> {
-        self.row.responded_at
-    }
-    async fn ended_at(&self) -> Option<DateTime<Utc>> {
-        self.row.ended_at
-    }
-    /// Which company ended it.
-    async fn ended_by_company_id(&self) -> Option<ID> {
-        self.row.ended_by_company_id.map(|c| id::encode(COMPANY, c))
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.row.updated_at
-    }
-}
-
-#[derive(InputObject, Default)]
-pub struct ConnectionFilter {
-    pub states: Option<Vec<ConnectionState>>,
-    pub direction: Option<ConnectionDirection>,
-}
-
-#[derive(Default)]
-pub struct ConnectionsQuery;
-
-#[Object]
-impl ConnectionsQuery {
-    /// Your company's connections, oldest first (`last: N` for the newest).
-    async fn connections(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<ConnectionFilter>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<String, TradeConnection>> {
-        let (tenant, db) = request_parts(ctx)?;
-        let page = PageArgs::new(first, after, last, before);
-        Ok(list(db, tenant, filter.unwrap_or_default(), page).await?)
-    }
-
-    /// One of your company's connections; null when it is not yours.
-    async fn connection(&self, ctx: &Context<'_>, id: ID) -> Result<Option<TradeConnection>> {
-        let (tenant, db) = request_parts(ctx)?;
-        let viewer = require_member(tenant)?;
-        let row_id = id::decode(CONNECTION, &id, "id")?;
-        let tx = db.tenant(tenant).await?;
-        let found = tx
-            .find::<conn::Entity>(row_id)
-            .await?
-            .map(|row| TradeConnection { row, viewer });
-        tx.commit().await?;
-        Ok(found)
-    }
-}
-
-#[derive(Default)]
-pub struct ConnectionsMutation;
-
-#[Object]
-impl ConnectionsMutation {
-    /// Asks a listed lab or supplier to connect (admins and managers). Practices ask labs
-    /// and suppliers; labs ask suppliers.
-    async fn request_connection(
-        &self,
-        ctx: &Context<'_>,
-        company_id: ID,
-        message: Option<String>,
-    ) -> Result<TradeConnection> {
-        let (tenant, db) = request_parts(ctx)?;
-        let target = id::decode(COMPANY, &company_id, "companyId")?;
-        Ok(request(db, tenant, target, message).await?)
-    }
-
-    /// Accepts or rejects a pending request made to your company (admins and managers).
-    async fn respond_to_connection(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        accept: bool,
-    ) -> Result<TradeConnection> {
-        let (tenant, db) = request_parts(ctx)?;
-        let row_id = id::decode(CONNECTION, &id, "id")?;
-        Ok(respond(db, tenant, row_id, accept).await?)
-    }
-
-    /// Ends an active connection, or withdraws a pending one (either party; admins and
-    /// managers). Ordering and the catalog close at once.
-    async fn end_connection(&self, ctx: &Context<'_>, id: ID) -> Result<TradeConnection> {
-        let (tenant, db) = request_parts(ctx)?;
-        let row_id = id::decode(CONNECTION, &id, "id")?;
-        Ok(end(db, tenant, row_id).await?)
     }
 }
 
@@ -201,7 +43,7 @@ fn change(row: &conn::Model) -> ConnectionChange {
         connection_id: id::encode(CONNECTION, row.id),
         requester_company_id: id::encode(COMPANY, row.requester_company_id),
         responder_company_id: id::encode(COMPANY, row.responder_company_id),
-        state: row.state.clone(),
+        state: row.state,
     }
 }
 
@@ -215,12 +57,25 @@ async fn emit<E: DomainEvent>(tx: &Tx, row: &conn::Model, event: E) -> AppResult
     Ok(())
 }
 
+/// One of the caller's company's connections; `None` when it is not theirs.
+pub async fn find(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<Option<Seen>> {
+    let viewer = require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let found = tx
+        .find::<conn::Entity>(id)
+        .await?
+        .map(|row| Seen { row, viewer });
+    tx.commit().await?;
+    Ok(found)
+}
+
+/// Asks the listed, active company `target` to connect (admins and managers).
 pub async fn request(
     db: &Db,
     ctx: &TenantContext,
     target: Uuid,
     message: Option<String>,
-) -> AppResult<TradeConnection> {
+) -> AppResult<Seen> {
     let tx = db.tenant(ctx).await?;
     let me = require_manager(&tx, ctx).await?;
     let mine = tx.get::<company::Entity>(me).await?;
@@ -242,7 +97,7 @@ pub async fn request(
         .select::<profile::Entity>()
         .filter(profile::Column::CompanyId.eq(target))
         .filter(profile::Column::Listed.eq(true))
-        .filter(profile::Column::Status.eq(CompanyStatus::Active.as_str()))
+        .filter(profile::Column::Status.eq(CompanyStatus::Active))
         .one(tx.conn())
         .await?
         .ok_or(AppError::NotFound)?;
@@ -266,16 +121,13 @@ pub async fn request(
     let open = tx
         .select::<conn::Entity>()
         .filter(conn::Column::PairKey.eq(key.clone()))
-        .filter(conn::Column::State.is_in([
-            ConnectionState::Pending.as_str(),
-            ConnectionState::Active.as_str(),
-        ]))
+        .filter(conn::Column::State.is_in([ConnectionState::Pending, ConnectionState::Active]))
         .one(tx.conn())
         .await?;
     if let Some(open) = open {
         return Err(AppError::Conflict(format!(
             "these companies already have a {} connection",
-            open.state.to_lowercase()
+            open.state.as_str().to_lowercase()
         )));
     }
     let now = Utc::now();
@@ -289,7 +141,7 @@ pub async fn request(
             responder_name: Set(theirs.name),
             responder_type: Set(theirs.company_type),
             pair_key: Set(key),
-            state: Set(ConnectionState::Pending.as_str().into()),
+            state: Set(ConnectionState::Pending),
             message: Set(message),
             requested_by: Set(ctx.responsible_user()),
             responded_at: Set(None),
@@ -308,7 +160,7 @@ pub async fn request(
         })?;
     emit(&tx, &row, ConnectionRequested(change(&row))).await?;
     tx.commit().await?;
-    Ok(TradeConnection { row, viewer: me })
+    Ok(Seen { row, viewer: me })
 }
 
 /// Moves a connection from `from` to a new state with `sets`, if it is still in `from`
@@ -321,14 +173,14 @@ async fn transition(
     mut sets: Vec<(conn::Column, sea_orm::sea_query::SimpleExpr)>,
 ) -> AppResult<conn::Model> {
     let now = Utc::now();
-    sets.push((conn::Column::State, Expr::value(to.as_str())));
+    sets.push((conn::Column::State, Expr::value(to)));
     sets.push((conn::Column::UpdatedAt, Expr::value(now)));
     let n = tx
         .update_many::<conn::Entity>(
             sets,
             Condition::all()
                 .add(conn::Column::Id.eq(row.id))
-                .add(conn::Column::State.is_in(from.iter().map(|s| s.as_str()))),
+                .add(conn::Column::State.is_in(from.iter().copied())),
         )
         .await?;
     if n == 0 {
@@ -336,19 +188,15 @@ async fn transition(
         let now = tx.get::<conn::Entity>(row.id).await?;
         return Err(AppError::Conflict(format!(
             "the connection is {}, so it cannot become {}",
-            now.state,
+            now.state.as_str(),
             to.as_str()
         )));
     }
     tx.get::<conn::Entity>(row.id).await
 }
 
-pub async fn respond(
-    db: &Db,
-    ctx: &TenantContext,
-    id: Uuid,
-    accept: bool,
-) -> AppResult<TradeConnection> {
+/// Accepts or rejects a pending request made to the caller's company (admins and managers).
+pub async fn respond(db: &Db, ctx: &TenantContext, id: Uuid, accept: bool) -> AppResult<Seen> {
     let tx = db.tenant(ctx).await?;
     let me = require_manager(&tx, ctx).await?;
     let row = tx.get::<conn::Entity>(id).await?;
@@ -376,10 +224,11 @@ pub async fn respond(
         emit(&tx, &row, ConnectionRejected(change(&row))).await?;
     }
     tx.commit().await?;
-    Ok(TradeConnection { row, viewer: me })
+    Ok(Seen { row, viewer: me })
 }
 
-pub async fn end(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<TradeConnection> {
+/// Ends an active connection, or withdraws a pending one (either party).
+pub async fn end(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<Seen> {
     let tx = db.tenant(ctx).await?;
     let me = require_manager(&tx, ctx).await?;
     let row = tx.get::<conn::Entity>(id).await?;
@@ -396,22 +245,26 @@ pub async fn end(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<TradeConne
     .await?;
     emit(&tx, &row, ConnectionEnded(change(&row))).await?;
     tx.commit().await?;
-    Ok(TradeConnection { row, viewer: me })
+    Ok(Seen { row, viewer: me })
 }
 
-pub async fn list(
+/// One page of the caller's company's connections in any of `states` (all when empty),
+/// in `direction` (both when `None`), oldest first.
+pub async fn list<T: async_graphql::OutputType>(
     db: &Db,
     ctx: &TenantContext,
-    f: ConnectionFilter,
+    states: Vec<ConnectionState>,
+    direction: Option<ConnectionDirection>,
     page: PageArgs,
-) -> AppResult<Connection<String, TradeConnection>> {
+    map: impl Fn(Seen) -> T,
+) -> AppResult<Connection<String, T>> {
     let viewer = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let mut select = tx.select::<conn::Entity>();
-    if let Some(states) = f.states.filter(|s| !s.is_empty()) {
-        select = select.filter(conn::Column::State.is_in(states.iter().map(|s| s.as_str())));
+    if !states.is_empty() {
+        select = select.filter(conn::Column::State.is_in(states));
     }
-    match f.direction {
+    match direction {
         Some(ConnectionDirection::Outgoing) => {
             select = select.filter(conn::Column::RequesterCompanyId.eq(viewer))
         }
@@ -426,7 +279,7 @@ pub async fn list(
         conn::Column::Id,
         page,
         |r| r.id,
-        |row| TradeConnection { row, viewer },
+        |row| map(Seen { row, viewer }),
     )
     .await?;
     tx.commit().await?;
@@ -434,7 +287,7 @@ pub async fn list(
 }
 
 /// The connections among `ids` the caller is a party to, for `node`/`nodes`.
-pub async fn by_ids(tx: &Tx, viewer: Uuid, ids: Vec<Uuid>) -> AppResult<Vec<TradeConnection>> {
+pub async fn by_ids(tx: &Tx, viewer: Uuid, ids: Vec<Uuid>) -> AppResult<Vec<Seen>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -444,6 +297,6 @@ pub async fn by_ids(tx: &Tx, viewer: Uuid, ids: Vec<Uuid>) -> AppResult<Vec<Trad
         .all(tx.conn())
         .await?
         .into_iter()
-        .map(|row| TradeConnection { row, viewer })
+        .map(|row| Seen { row, viewer })
         .collect())
 }

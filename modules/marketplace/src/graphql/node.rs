@@ -1,14 +1,16 @@
 //! Resolving the marketplace's objects by global ID, through the guard: what a `node`
 //! query may return is exactly what the module's own queries would.
 
-use crate::catalog::import::{Catalog, CatalogImport, IMPORT};
-use crate::catalog::items::{self, CatalogItem, ITEM};
-use crate::connections::{self, CONNECTION, TradeConnection};
-use crate::profile::{MarketplaceProfile, PROFILE};
-use ils_entity::marketplace_profile;
+use super::catalog::CatalogItem;
+use super::connections::TradeConnection;
+use super::import::CatalogImport;
+use super::profile::{MarketplaceProfile, PROFILE};
+use crate::service::catalog::{self, ITEM};
+use crate::service::connections::{self, CONNECTION};
+use crate::service::import::{Catalog, IMPORT};
+use crate::service::profile;
 use ils_kernel::AppResult;
 use ils_kernel::node::{AnyNode, Found, NodeRequest, NodeType};
-use sea_orm::{ColumnTrait, QueryFilter};
 
 pub const TYPES: [&str; 4] = [PROFILE, CONNECTION, ITEM, IMPORT];
 
@@ -33,22 +35,14 @@ pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>>
     }
     let tx = req.db.tenant(req.tenant).await?;
     let mut found = Found::default();
-    let profiles = req.ids_of(PROFILE);
-    if !profiles.is_empty() {
-        for p in tx
-            .select::<marketplace_profile::Entity>()
-            .filter(marketplace_profile::Column::CompanyId.is_in(profiles))
-            .all(tx.conn())
-            .await?
-        {
-            found.insert(PROFILE, p.company_id, MarketplaceProfile(p));
-        }
+    for p in profile::by_ids(&tx, req.ids_of(PROFILE)).await? {
+        found.insert(PROFILE, p.company_id, MarketplaceProfile(p));
     }
     for c in connections::by_ids(&tx, me, req.ids_of(CONNECTION)).await? {
-        found.insert(CONNECTION, c.row.id, c);
+        found.insert(CONNECTION, c.row.id, TradeConnection(c));
     }
-    for i in items::by_ids(&tx, me, req.ids_of(ITEM)).await? {
-        found.insert(ITEM, i.0.id, i);
+    for i in catalog::by_ids(&tx, me, req.ids_of(ITEM)).await? {
+        found.insert(ITEM, i.id, CatalogItem(i));
     }
     for i in crate::imports::by_ids::<Catalog>(&tx, req.ids_of(IMPORT)).await? {
         found.insert(IMPORT, i.0.id, i);

@@ -1,10 +1,10 @@
 //! CSV import of a supplier's catalog, through the import pipeline ([`crate::imports`]):
 //! the rows are catalog items checked like `createCatalogItem`'s, upserted by SKU.
 
-use super::csv::{CATALOG, Layout};
-use super::draft::ItemDraft;
-use super::items::{changed_row, new_row, same, supplier_tx};
-use crate::imports::{self, Applied, ImportProgress, ImportTarget};
+use super::catalog::{changed_row, new_row, same, supplier_tx};
+use crate::imports::{self, Applied, ImportTarget};
+use ils_common::catalog::csv::{CATALOG, Layout};
+use ils_common::catalog::draft::ItemDraft;
 use ils_entity::catalog_item as item;
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -13,9 +13,6 @@ use std::collections::{HashMap, HashSet};
 /// A supplier's catalog as an import target.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Catalog;
-
-pub type CatalogImport = imports::Import<Catalog>;
-pub type CatalogImportProgress = ImportProgress<Catalog>;
 
 pub const IMPORT: &str = Catalog::NAME;
 pub const IMPORT_JOB: &str = Catalog::JOB;
@@ -86,23 +83,7 @@ impl ImportTarget for Catalog {
     }
 }
 
-ils_common::import_fields! {
-    target: Catalog,
-    what: "catalog",
-    query: ImportQuery { catalog_import, catalog_imports },
-    mutation: ImportMutation {
-        /// Imports your catalog from a CSV file sent as a GraphQL multipart request
-        /// (suppliers; admins and managers). The file is checked first: one that is not a
-        /// catalog CSV is refused with BAD_USER_INPUT and nothing is stored. Otherwise the
-        /// import is queued and its progress can be followed with `catalogImport` or
-        /// `catalogImportProgress`. Columns: sku, name, category, price, currency
-        /// (required), gtin (or upc / ean), brand, min_order_quantity, lead_time_days,
-        /// active, and the category's attributes.
-        import_catalog
-    },
-    subscription: ImportSubscription { catalog_import_progress },
-}
-
+/// The job kind that runs catalog imports.
 pub fn import_kind() -> ils_kernel::JobKind {
     imports::job_kind::<Catalog>()
 }
