@@ -38,10 +38,38 @@ where
 
 /// The platform's schema with its limits.
 pub fn platform_builder(limits: &Protections) -> SchemaBuilder<Query, Mutation, Subscription> {
-    builder(limits)
+    described_scalars(builder(limits))
 }
 
-/// The SDL that `schema.graphql` must equal.
+/// The standard scalars, described for clients (async-graphql's own texts name Rust
+/// types). `specifiedByURL` is set where a specification exists.
+fn described_scalars<Q, M, S>(b: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    b.override_output_type_description::<chrono::DateTime<chrono::Utc>>(
+        "An instant in time: an RFC 3339 date-time with an offset, written by the server in \
+         UTC (`2026-12-05T09:30:00.123Z`).",
+    )
+    .override_output_type_description::<rust_decimal::Decimal>(
+        "A decimal number, exact, written as a string without exponent (`12.50`, `-0.25`). \
+         Inputs may be a string or a number.",
+    )
+    .override_output_type_description::<async_graphql::Json<serde_json::Value>>(
+        "Any JSON value (RFC 8259).",
+    )
+    .override_input_type_description::<async_graphql::Upload>(
+        "A file sent with the request as a part of a multipart request (the GraphQL \
+         multipart request specification).",
+    )
+}
+
+/// The SDL that `schema.graphql` must equal (with `@specifiedBy` where a scalar has a
+/// specification).
 pub fn sdl() -> String {
-    platform_builder(&Protections::default()).finish().sdl()
+    platform_builder(&Protections::default())
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }

@@ -75,7 +75,10 @@ fn everything_is_described() {
         for f in fields(t) {
             check(format!("{name}.{}", f.name.node), &f.description);
             for a in &f.arguments {
-                check(format!("{name}.{}({})", f.name.node, a.node.name.node), &a.node.description);
+                check(
+                    format!("{name}.{}({})", f.name.node, a.node.name.node),
+                    &a.node.description,
+                );
             }
         }
         for f in input_fields(t) {
@@ -89,7 +92,10 @@ fn everything_is_described() {
     }
     let coverage = 100.0 * (total - missing.len()) as f64 / total as f64;
     println!("descriptions: {coverage:.1} % of {total}");
-    assert_none(&format!("every element described ({coverage:.1} % of {total})"), missing);
+    assert_none(
+        &format!("every element described ({coverage:.1} % of {total})"),
+        missing,
+    );
 }
 
 /// Every mutation takes one argument, `input: …Input!` (or none), and returns a non-null
@@ -98,7 +104,10 @@ fn everything_is_described() {
 fn mutations_take_one_input_and_return_a_payload() {
     let doc = schema();
     let mut broken = Vec::new();
-    for t in types(&doc).into_iter().filter(|t| t.name.node == "Mutation") {
+    for t in types(&doc)
+        .into_iter()
+        .filter(|t| t.name.node == "Mutation")
+    {
         for f in fields(t) {
             let name = f.name.node.as_str();
             let args: Vec<_> = f.arguments.iter().map(|a| &a.node).collect();
@@ -158,9 +167,9 @@ fn every_connection_has_a_total_count() {
         if !name.ends_with("Connection") || !matches!(t.kind, TypeKind::Object(_)) {
             continue;
         }
-        let ok = fields(t)
-            .iter()
-            .any(|f| f.name.node == "totalCount" && type_name(&f.ty.node) == "Int" && !f.ty.node.nullable);
+        let ok = fields(t).iter().any(|f| {
+            f.name.node == "totalCount" && type_name(&f.ty.node) == "Int" && !f.ty.node.nullable
+        });
         if !ok {
             broken.push(name.to_owned());
         }
@@ -174,11 +183,14 @@ fn every_global_id_type_is_a_node() {
     let doc = schema();
     let mut broken = Vec::new();
     for t in types(&doc) {
-        let TypeKind::Object(o) = &t.kind else { continue };
-        let has_id = o
-            .fields
-            .iter()
-            .any(|f| f.node.name.node == "id" && type_name(&f.node.ty.node) == "ID" && !f.node.ty.node.nullable);
+        let TypeKind::Object(o) = &t.kind else {
+            continue;
+        };
+        let has_id = o.fields.iter().any(|f| {
+            f.node.name.node == "id"
+                && type_name(&f.node.ty.node) == "ID"
+                && !f.node.ty.node.nullable
+        });
         let is_node = o.implements.iter().any(|i| i.node == "Node");
         if has_id && !is_node {
             broken.push(t.name.node.to_string());
@@ -217,8 +229,19 @@ fn no_rust_names_in_the_schema() {
         if name.starts_with("Naive") || name.contains("Utc") {
             broken.push(format!("type {name}"));
         }
-        let text = t.description.as_ref().map(|d| d.node.as_str()).unwrap_or("");
-        for rust in ["<Utc>", "NaiveDate", "chrono", "rust_decimal", "Option<", "Vec<"] {
+        let text = t
+            .description
+            .as_ref()
+            .map(|d| d.node.as_str())
+            .unwrap_or("");
+        for rust in [
+            "<Utc>",
+            "NaiveDate",
+            "chrono",
+            "rust_decimal",
+            "Option<",
+            "Vec<",
+        ] {
             if text.contains(rust) {
                 broken.push(format!("description of {name} mentions {rust}"));
             }
@@ -237,11 +260,17 @@ fn money_is_money() {
         let all: Vec<(&str, &Type)> = fields(t)
             .into_iter()
             .map(|f| (f.name.node.as_str(), &f.ty.node))
-            .chain(input_fields(t).into_iter().map(|f| (f.name.node.as_str(), &f.ty.node)))
+            .chain(
+                input_fields(t)
+                    .into_iter()
+                    .map(|f| (f.name.node.as_str(), &f.ty.node)),
+            )
             .collect();
         for (name, ty) in all {
             let lower = name.to_lowercase();
-            let money_name = ["price", "cost", "amount"].iter().any(|w| lower.contains(w));
+            let money_name = ["price", "cost", "amount"]
+                .iter()
+                .any(|w| lower.contains(w));
             if money_name && type_name(ty) != "Money" && type_name(ty) != "MoneyInput" {
                 broken.push(format!("{tname}.{name}: {ty}"));
             }
@@ -256,7 +285,9 @@ fn references_are_objects() {
     let doc = schema();
     let mut broken = Vec::new();
     for t in types(&doc) {
-        let TypeKind::Object(_) = &t.kind else { continue };
+        let TypeKind::Object(_) = &t.kind else {
+            continue;
+        };
         let tname = t.name.node.as_str();
         if tname.ends_with("Payload") || tname.ends_with("Edge") {
             continue;
