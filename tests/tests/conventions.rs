@@ -257,6 +257,9 @@ fn money_is_money() {
     let mut broken = Vec::new();
     for t in types(&doc) {
         let tname = t.name.node.as_str();
+        if tname == "Money" || tname == "MoneyInput" {
+            continue;
+        }
         let all: Vec<(&str, &Type)> = fields(t)
             .into_iter()
             .map(|f| (f.name.node.as_str(), &f.ty.node))
