@@ -41,15 +41,15 @@ impl From<Suggestion> for ReorderSuggestion {
             product: Product(s.product),
             available: s.available,
             on_order: s.on_order,
-            mean_daily_demand: s.mean_daily_demand,
-            demand_std_dev: s.demand_std_dev,
+            mean_daily_demand: s.demand.mean,
+            demand_std_dev: s.demand.std_dev,
             lead_time_days: s.lead_time_days,
-            safety_stock: s.safety_stock,
-            reorder_point: s.reorder_point,
-            economic_order_quantity: s.economic_order_quantity,
-            order_up_to: s.order_up_to,
-            reorder_now: s.reorder_now,
-            suggested_quantity: s.suggested_quantity,
+            safety_stock: s.plan.safety_stock,
+            reorder_point: s.plan.reorder_point,
+            economic_order_quantity: s.plan.eoq,
+            order_up_to: s.plan.order_up_to,
+            reorder_now: s.plan.reorder_now,
+            suggested_quantity: s.plan.suggested,
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::ledger::MovementKind;
 use crate::model::PurchaseOrderStatus;
-use crate::reorder::{self, AbcClass, ServiceLevel};
+use crate::reorder::{self, AbcClass, DemandStats, Plan, ServiceLevel};
 use chrono::{Duration, NaiveDate, Utc};
 use ils_entity::{product, stock_balance as balance, stock_movement as movement};
 use ils_kernel::authz::require_member;
@@ -112,20 +112,17 @@ fn check_days(days: i32) -> AppResult<i32> {
     Ok(days)
 }
 
-/// A product's reorder plan (the GraphQL `ReorderSuggestion` says what each number is).
+/// A product's reorder plan, with what it was made from.
 pub struct Suggestion {
     pub product: product::Model,
+    /// Available now over all locations.
     pub available: i64,
+    /// Ordered and not yet received.
     pub on_order: i64,
-    pub mean_daily_demand: f64,
-    pub demand_std_dev: f64,
+    /// Daily sales over the period.
+    pub demand: DemandStats,
     pub lead_time_days: Option<i32>,
-    pub safety_stock: Option<i64>,
-    pub reorder_point: Option<i64>,
-    pub economic_order_quantity: Option<i64>,
-    pub order_up_to: Option<i64>,
-    pub reorder_now: bool,
-    pub suggested_quantity: i64,
+    pub plan: Plan,
 }
 
 /// A product's place in the ABC classification (the GraphQL `AbcEntry` says what each
@@ -189,43 +186,20 @@ pub async fn suggestions(
         let on_order = ordered.get(&p.id).copied().unwrap_or(0);
         let position = available + on_order;
         let lead = p.lead_time_days.map(f64::from);
-        let safety = lead.map(|l| reorder::safety_stock(z, stats.std_dev, l));
-        let rop = lead
-            .zip(safety)
-            .map(|(l, ss)| reorder::reorder_point(stats.mean, l, ss));
-        let eoq = match (order_cost, p.cost_units) {
-            (Some(s), Some(cost)) if cost > 0 => {
-                reorder::eoq(stats.mean * 365.0, s, holding_rate * cost as f64 / 10_000.0)
-            }
+        // A year's holding cost of a unit: its cost (in ten-thousandths) at the rate.
+        let costs = match (order_cost, p.cost_units) {
+            (Some(s), Some(cost)) if cost > 0 => Some((s, holding_rate * cost as f64 / 10_000.0)),
             _ => None,
         };
-        let up_to = p
-            .min_quantity
-            .zip(p.max_quantity)
-            .and_then(|(min, max)| reorder::order_up_to(position, min, max));
-        let threshold = Ord::max(rop, p.min_quantity);
-        let reorder_now = threshold.is_some_and(|t| position <= t);
-        let suggested = if !reorder_now {
-            0
-        } else if let Some(q) = up_to {
-            q
-        } else {
-            let gap = rop.map_or(0, |r| r + 1 - position).max(0);
-            eoq.unwrap_or(0).max(gap)
-        };
+        let (min, max) = (p.min_quantity, p.max_quantity);
+        let plan = reorder::plan(&stats, z, lead, position, min, max, costs);
         out.push(Suggestion {
+            lead_time_days: lead.map(|l| l as i32),
             product: p,
             available,
             on_order,
-            mean_daily_demand: stats.mean,
-            demand_std_dev: stats.std_dev,
-            lead_time_days: lead.map(|l| l as i32),
-            safety_stock: safety.map(|s| s.ceil() as i64),
-            reorder_point: rop,
-            economic_order_quantity: eoq,
-            order_up_to: up_to,
-            reorder_now,
-            suggested_quantity: suggested,
+            demand: stats,
+            plan,
         });
     }
     Ok(out)
