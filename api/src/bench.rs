@@ -369,8 +369,7 @@ pub async fn inventory(
 
     let post = "mutation($i: MovementInput!) { postStockMovement(input: $i) { id onHandAfter } }"
         .to_owned();
-    let gid =
-        |p: uuid::Uuid| ils_kernel::id::encode(ils_inventory::products::PRODUCT, p).to_string();
+    let gid = |p: uuid::Uuid| ils_kernel::id::encode(ils_inventory::model::PRODUCT, p).to_string();
     for i in 0..20 {
         let vars = serde_json::json!({ "i": { "productId": gid(product_ids[i % products]), "kind": "SALE", "quantity": 1 } });
         run_op(post.clone(), vars).await?;

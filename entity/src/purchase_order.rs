@@ -1,6 +1,19 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
+crate::string_enum!(
+    /// Where a purchase order stands.
+    PurchaseOrderStatus {
+        Draft = "DRAFT",
+        Submitted = "SUBMITTED",
+        Acknowledged = "ACKNOWLEDGED",
+        Rejected = "REJECTED",
+        PartiallyReceived = "PARTIALLY_RECEIVED",
+        Received = "RECEIVED",
+        Cancelled = "CANCELLED",
+    }
+);
+
 /// A purchase order from a buyer (practice or lab) to a supplier: the buyer owns it; the
 /// supplier is its other party from submission on (`supplier_company_id` is filled then).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,7 +29,7 @@ pub struct Model {
     pub supplier_company_id: Option<Uuid>,
     pub supplier_name: String,
     pub po_number: String,
-    pub status: String,
+    pub status: PurchaseOrderStatus,
     pub version: i32,
     pub currency: String,
     /// Where received stock goes (the buyer's location).

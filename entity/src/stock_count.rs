@@ -1,6 +1,12 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
+crate::string_enum!(StockCountStatus {
+    Open = "OPEN",
+    Posted = "POSTED",
+    Cancelled = "CANCELLED",
+});
+
 /// A stock count of one location: OPEN while quantities are recorded, POSTED once its
 /// differences became adjustments (once).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,7 +16,7 @@ pub struct Model {
     pub id: Uuid,
     pub company_id: Uuid,
     pub location_id: Uuid,
-    pub status: String,
+    pub status: StockCountStatus,
     pub posted_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

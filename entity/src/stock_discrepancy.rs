@@ -1,6 +1,8 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
+crate::string_enum!(DiscrepancyStatus { Open = "OPEN", Approved = "APPROVED", Resolved = "RESOLVED" });
+
 /// A balance that disagrees with its ledger, found by reconciliation: OPEN until a manager
 /// approves the correcting ADJUSTMENT (or it is found to agree again: RESOLVED).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,7 +17,7 @@ pub struct Model {
     pub ledger_on_hand: i64,
     pub balance_reserved: i64,
     pub ledger_reserved: i64,
-    pub status: String,
+    pub status: DiscrepancyStatus,
     pub found_at: DateTimeUtc,
     pub resolved_at: Option<DateTimeUtc>,
     pub resolved_by: Option<Uuid>,

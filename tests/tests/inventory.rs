@@ -1420,7 +1420,7 @@ async fn reconciliation_reports_drift_and_a_manager_approves_the_fix() {
         .unwrap();
     ils_kernel::jobs::enqueue_system(
         &s.server.state.db,
-        ils_kernel::NewJob::of(&ils_inventory::reconcile::ReconcileAll {}),
+        ils_kernel::NewJob::of(&ils_inventory::service::reconcile::ReconcileAll {}),
     )
     .await
     .unwrap();

@@ -5,7 +5,7 @@
 //! that waits for a person's approval, a stock count whose differences are posted once
 //! as adjustments, and concurrent drafts and receipts that take turns.
 
-use ils_inventory::purchasing::{PurchaseLineInput, PurchaseOrderInput, system_draft};
+use ils_inventory::service::purchasing::{NewLine, NewOrder, system_draft};
 use ils_tests::ws;
 use ils_tests::{
     Auth, Session, TestServer, assert_bad_input, company_uuid, dec, email, listed_company, nodes,
@@ -1123,10 +1123,10 @@ async fn a_system_draft_waits_for_a_person() {
     let pa = s.platform_admin().await;
     let (supplier, practice, sundry, _lens) = trading_pair(&s, &pa).await;
 
-    let input = |supplier: &Session, item: &Value, quantity: i64| PurchaseOrderInput {
+    let input = |supplier: &Session, item: &Value, quantity: i64| NewOrder {
         supplier_id: cid(supplier).to_owned().into(),
         location_id: None,
-        lines: vec![PurchaseLineInput {
+        lines: vec![NewLine {
             catalog_item_id: item["id"].as_str().expect("item id").to_owned().into(),
             quantity,
         }],
@@ -1142,7 +1142,7 @@ async fn a_system_draft_waits_for_a_person() {
     assert!(drafted.row.created_by_system);
     assert_eq!(drafted.row.company_id, company_uuid(&practice));
     assert_eq!(drafted.row.po_number, "PO-000001");
-    assert_eq!(drafted.row.status, "DRAFT");
+    assert_eq!(drafted.row.status.as_str(), "DRAFT");
     assert!(drafted.row.approved_at.is_none());
     // The system keeps to the same rules as a person: below the minimum is refused, and
     // only for a supplier the company is actively connected with.

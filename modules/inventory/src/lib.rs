@@ -1,20 +1,18 @@
 //! Inventory and purchasing: every company's products and locations, a perpetual stock
 //! ledger with balances kept in the same transaction, reorder points, purchase orders to
 //! suppliers and stock counts.
+//!
+//! `graphql` holds the types and thin resolvers, `service` the work (and the job kinds),
+//! `model` the names and stored vocabularies both use (with a purchase order's status
+//! moves), `events` what changes announce; `ledger` (a movement's effect on a balance)
+//! and `reorder` (demand statistics, reorder points, EOQ, ABC) are pure arithmetic.
 
-pub mod counts;
-pub mod export;
-pub mod import;
+pub mod events;
+pub mod graphql;
 pub mod ledger;
-pub mod locations;
-pub mod low;
-pub mod node;
-pub mod planning;
-pub mod products;
-pub mod purchasing;
-pub mod reconcile;
+pub mod model;
 pub mod reorder;
-pub mod stock;
+pub mod service;
 
 use async_graphql::{MergedObject, MergedSubscription};
 
@@ -23,30 +21,30 @@ pub struct Inventory;
 
 #[derive(MergedObject, Default)]
 pub struct InventoryQuery(
-    counts::CountsQuery,
-    import::ProductImportQuery,
-    locations::LocationsQuery,
-    planning::PlanningQuery,
-    products::ProductsQuery,
-    purchasing::PurchasingQuery,
-    reconcile::ReconcileQuery,
-    stock::StockQuery,
+    graphql::CountsQuery,
+    graphql::ProductImportQuery,
+    graphql::LocationsQuery,
+    graphql::PlanningQuery,
+    graphql::ProductsQuery,
+    graphql::PurchasingQuery,
+    graphql::ReconcileQuery,
+    graphql::StockQuery,
 );
 
 #[derive(MergedObject, Default)]
 pub struct InventoryMutation(
-    counts::CountsMutation,
-    export::ExportMutation,
-    import::ProductImportMutation,
-    locations::LocationsMutation,
-    products::ProductsMutation,
-    purchasing::PurchasingMutation,
-    reconcile::ReconcileMutation,
-    stock::StockMutation,
+    graphql::CountsMutation,
+    graphql::ExportMutation,
+    graphql::ProductImportMutation,
+    graphql::LocationsMutation,
+    graphql::ProductsMutation,
+    graphql::PurchasingMutation,
+    graphql::ReconcileMutation,
+    graphql::StockMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct InventorySubscription(import::ProductImportSubscription);
+pub struct InventorySubscription(graphql::ProductImportSubscription);
 
 impl ils_kernel::Module for Inventory {
     const NAME: &'static str = "inventory";
@@ -56,23 +54,23 @@ impl ils_kernel::Module for Inventory {
     type Subscription = InventorySubscription;
 
     fn node_types() -> Vec<ils_kernel::node::NodeType> {
-        node::node_types()
+        graphql::node::node_types()
     }
 
     fn fetch_nodes(req: ils_kernel::node::NodeRequest<'_>) -> ils_kernel::node::NodeFetch<'_> {
-        Box::pin(node::fetch_many(req))
+        Box::pin(graphql::node::fetch_many(req))
     }
 
     fn jobs() -> Vec<ils_kernel::JobKind> {
         vec![
-            reconcile::reconcile_kind(),
-            reconcile::reconcile_all_kind(),
-            import::import_kind(),
+            service::reconcile::reconcile_kind(),
+            service::reconcile::reconcile_all_kind(),
+            service::import::import_kind(),
         ]
     }
 
     fn schedules() -> Vec<ils_kernel::jobs::Schedule> {
-        vec![reconcile::reconcile_schedule()]
+        vec![service::reconcile::reconcile_schedule()]
     }
 
     fn tables() -> Vec<ils_kernel::module::Table> {

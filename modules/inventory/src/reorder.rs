@@ -1,5 +1,6 @@
 //! When and how much to reorder: demand statistics, safety stock, reorder points, the
-//! economic order quantity, min/max and ABC classification. Pure functions, no database.
+//! economic order quantity, min/max, a product's plan made of them, and ABC
+//! classification. Pure functions, no database.
 //!
 //! These are statistics, so they work in `f64`; the quantities they return are whole units,
 //! rounded up where falling short would be the worse mistake (a reorder point or an order
@@ -175,6 +176,64 @@ pub fn abc<K: Clone>(items: &[(K, f64)]) -> Vec<(K, AbcClass, f64)> {
         .collect()
 }
 
+/// What planning says of one product: the numbers of its reorder suggestion.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Plan {
+    /// The safety stock in units, rounded up; `None` without a lead time.
+    pub safety_stock: Option<i64>,
+    /// `None` without a lead time.
+    pub reorder_point: Option<i64>,
+    /// `None` without an order cost and a unit cost.
+    pub eoq: Option<i64>,
+    /// What min/max orders; `None` without both, or above the minimum.
+    pub order_up_to: Option<i64>,
+    /// The stock position is at or below the reorder point (or the minimum).
+    pub reorder_now: bool,
+    /// The min/max quantity, else the EOQ but at least what takes the position above the
+    /// reorder point; 0 when it is not time to reorder.
+    pub suggested: i64,
+}
+
+/// A product's plan from its daily demand, the service level's quantile `z`, its lead
+/// time, its stock position (available plus on order), its min/max, and `costs`: the cost
+/// of placing an order and of holding one unit for a year, when both are known (EOQ).
+pub fn plan(
+    demand: &DemandStats,
+    z: f64,
+    lead_time_days: Option<f64>,
+    position: i64,
+    min_quantity: Option<i64>,
+    max_quantity: Option<i64>,
+    costs: Option<(f64, f64)>,
+) -> Plan {
+    let safety = lead_time_days.map(|l| safety_stock(z, demand.std_dev, l));
+    let rop = lead_time_days
+        .zip(safety)
+        .map(|(l, ss)| reorder_point(demand.mean, l, ss));
+    let eoq = costs.and_then(|(order, holding)| eoq(demand.mean * 365.0, order, holding));
+    let up_to = min_quantity
+        .zip(max_quantity)
+        .and_then(|(min, max)| order_up_to(position, min, max));
+    let threshold = Ord::max(rop, min_quantity);
+    let reorder_now = threshold.is_some_and(|t| position <= t);
+    let suggested = if !reorder_now {
+        0
+    } else if let Some(q) = up_to {
+        q
+    } else {
+        let gap = rop.map_or(0, |r| r + 1 - position).max(0);
+        eoq.unwrap_or(0).max(gap)
+    };
+    Plan {
+        safety_stock: safety.map(|s| s.ceil() as i64),
+        reorder_point: rop,
+        eoq,
+        order_up_to: up_to,
+        reorder_now,
+        suggested,
+    }
+}
+
 /// `x` when it is a finite number above 0, else 0.
 fn non_negative(x: f64) -> f64 {
     if x.is_finite() && x > 0.0 { x } else { 0.0 }
@@ -284,6 +343,50 @@ mod tests {
         assert_eq!(order_up_to(5, 5, 5), None);
         assert_eq!(order_up_to(5, 10, 4), None);
         assert_eq!(order_up_to(i64::MIN, 0, 1), Some(i64::MAX));
+    }
+
+    #[test]
+    fn plans() {
+        // 4 a day, sigma 2, 9 days' lead, 95 %: SS 9.87, ROP 46; 40 in position.
+        let demand = DemandStats {
+            days: 30,
+            mean: 4.0,
+            std_dev: 2.0,
+        };
+        let z = ServiceLevel::P95.z();
+        let base = plan(&demand, z, Some(9.0), 40, None, None, None);
+        assert_eq!(
+            base,
+            Plan {
+                safety_stock: Some(10),
+                reorder_point: Some(46),
+                eoq: None,
+                order_up_to: None,
+                reorder_now: true,
+                suggested: 7,
+            }
+        );
+        // sqrt(2 x 1460 x 50 / 2) = 270.2: the EOQ when it is more than the gap
+        let costed = plan(&demand, z, Some(9.0), 40, None, None, Some((50.0, 2.0)));
+        assert_eq!(costed.eoq, Some(271));
+        assert_eq!(costed.suggested, 271);
+        // min/max comes first
+        let min_max = plan(
+            &demand,
+            z,
+            Some(9.0),
+            40,
+            Some(45),
+            Some(100),
+            Some((50.0, 2.0)),
+        );
+        assert_eq!((min_max.order_up_to, min_max.suggested), (Some(60), 60));
+        // without a lead time only the minimum says when
+        let no_lead = plan(&demand, z, None, 50, Some(45), Some(100), None);
+        assert_eq!((no_lead.reorder_point, no_lead.safety_stock), (None, None));
+        assert!(!no_lead.reorder_now);
+        assert_eq!(no_lead.suggested, 0);
+        assert!(plan(&demand, z, None, 45, Some(45), Some(100), None).reorder_now);
     }
 
     fn classes<K>(ranked: &[(K, AbcClass, f64)]) -> String {

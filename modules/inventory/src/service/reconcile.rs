@@ -4,24 +4,22 @@
 //! manager approves, never a silent overwrite. It runs on demand (`reconcileInventory`)
 //! and nightly for every company (a recurring job of the event backbone).
 
+use crate::events::DiscrepancyFound;
 use crate::ledger::MovementKind;
-use crate::locations::LOCATION;
-use crate::products::PRODUCT;
-use crate::stock::locked_product;
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use crate::model::{DISCREPANCY, DiscrepancyStatus, LOCATION, PRODUCT};
+use crate::service::stock::locked_product;
+use chrono::Utc;
 use ils_entity::{
     stock_balance as balance, stock_discrepancy as discrepancy, stock_movement as movement,
 };
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, Schedule, handler};
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-pub const DISCREPANCY: &str = "StockDiscrepancy";
 pub const RECONCILE: &str = "inventory.reconcile";
 pub const RECONCILE_ALL: &str = "inventory.reconcile_all";
 
@@ -36,59 +34,12 @@ ils_kernel::empty_job_payload!(
     RECONCILE_ALL
 );
 
-ils_kernel::string_enum!(DiscrepancyStatus { Open = "OPEN", Approved = "APPROVED", Resolved = "RESOLVED" });
-
-ils_kernel::domain_event!(DiscrepancyFound, "inventory.discrepancy_found", admins_only: false {
-    discrepancy_id: ID,
-    product_id: ID,
-    location_id: ID,
-    difference: i64,
-});
-
-#[derive(Clone)]
-pub struct StockDiscrepancy(pub discrepancy::Model);
-
-#[Object]
-impl StockDiscrepancy {
-    async fn id(&self) -> ID {
-        id::encode(DISCREPANCY, self.0.id)
-    }
-    async fn product_id(&self) -> ID {
-        id::encode(PRODUCT, self.0.product_id)
-    }
-    async fn location_id(&self) -> ID {
-        id::encode(LOCATION, self.0.location_id)
-    }
-    async fn balance_on_hand(&self) -> i64 {
-        self.0.balance_on_hand
-    }
-    /// On hand as the ledger adds up.
-    async fn ledger_on_hand(&self) -> i64 {
-        self.0.ledger_on_hand
-    }
-    async fn balance_reserved(&self) -> i64 {
-        self.0.balance_reserved
-    }
-    async fn ledger_reserved(&self) -> i64 {
-        self.0.ledger_reserved
-    }
-    async fn status(&self) -> Option<DiscrepancyStatus> {
-        DiscrepancyStatus::parse(&self.0.status)
-    }
-    async fn found_at(&self) -> DateTime<Utc> {
-        self.0.found_at
-    }
-    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
-        self.0.resolved_at
-    }
-}
-
-#[derive(SimpleObject)]
-pub struct ReconciliationReport {
+/// What a reconciliation found.
+pub struct Report {
     /// Balances compared with their ledger.
     pub balances_checked: i64,
     /// Every balance that disagrees now (open discrepancies, new or earlier).
-    pub discrepancies: Vec<StockDiscrepancy>,
+    pub discrepancies: Vec<discrepancy::Model>,
 }
 
 type Key = (Uuid, Uuid);
@@ -141,7 +92,7 @@ async fn recheck(tx: &Tx, key: Key) -> AppResult<Option<Compared>> {
         .select::<discrepancy::Entity>()
         .filter(discrepancy::Column::LocationId.eq(key.0))
         .filter(discrepancy::Column::ProductId.eq(key.1))
-        .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str()))
+        .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open))
         .one(tx.conn())
         .await?;
     Ok(b.map(|b| (b, sums.get(&key).copied().unwrap_or((0, 0)), open)))
@@ -153,14 +104,14 @@ async fn recheck(tx: &Tx, key: Key) -> AppResult<Option<Compared>> {
 /// movement committing between them could make a drift appear or vanish, so each
 /// disagreement, and each agreement that would close an open discrepancy, is read again
 /// under its product's lock (products in id order) before it is believed.
-pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<ReconciliationReport> {
+pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Report> {
     let tx = db.tenant(ctx).await?;
     let sums = ledger_sums(&tx, None).await?;
     let mut balances = tx.select::<balance::Entity>().all(tx.conn()).await?;
     let checked = balances.len() as i64;
     let open = tx
         .select::<discrepancy::Entity>()
-        .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str()))
+        .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open))
         .all(tx.conn())
         .await?;
     let open: HashMap<Key, discrepancy::Model> = open
@@ -185,20 +136,23 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
             }
         };
         let earlier = earlier.as_ref();
+        // (Still open: an approval that committed meanwhile stands.)
+        let still_open = |d: &discrepancy::Model| {
+            discrepancy::Column::Id
+                .eq(d.id)
+                .and(discrepancy::Column::Status.eq(DiscrepancyStatus::Open))
+        };
         if on == b.on_hand && res == b.reserved {
             if let Some(d) = earlier {
                 tx.update_many::<discrepancy::Entity>(
                     vec![
                         (
                             discrepancy::Column::Status,
-                            Expr::value(DiscrepancyStatus::Resolved.as_str()),
+                            Expr::value(DiscrepancyStatus::Resolved),
                         ),
                         (discrepancy::Column::ResolvedAt, Expr::value(now)),
                     ],
-                    // (Still open: an approval that committed meanwhile stands.)
-                    discrepancy::Column::Id
-                        .eq(d.id)
-                        .and(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str())),
+                    still_open(d),
                 )
                 .await?;
             }
@@ -225,10 +179,7 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
                         (discrepancy::Column::LedgerReserved, Expr::value(res)),
                         (discrepancy::Column::FoundAt, Expr::value(now)),
                     ],
-                    // (Still open: an approval that committed meanwhile stands.)
-                    discrepancy::Column::Id
-                        .eq(d.id)
-                        .and(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str())),
+                    still_open(d),
                 )
                 .await?;
                 tx.get::<discrepancy::Entity>(d.id).await?
@@ -244,7 +195,7 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
                         ledger_on_hand: Set(on),
                         balance_reserved: Set(b.reserved),
                         ledger_reserved: Set(res),
-                        status: Set(DiscrepancyStatus::Open.as_str().into()),
+                        status: Set(DiscrepancyStatus::Open),
                         found_at: Set(now),
                         resolved_at: Set(None),
                         resolved_by: Set(None),
@@ -263,13 +214,35 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Reconciliation
                 row
             }
         };
-        found.push(StockDiscrepancy(row));
+        found.push(row);
     }
     tx.commit().await?;
-    Ok(ReconciliationReport {
+    Ok(Report {
         balances_checked: checked,
         discrepancies: found,
     })
+}
+
+/// A manager's reconciliation, now: [`reconcile`] once the caller is an admin or manager.
+pub async fn reconcile_now(db: &Db, ctx: &TenantContext) -> AppResult<Report> {
+    let tx = db.tenant(ctx).await?;
+    require_manager(&tx, ctx).await?;
+    tx.commit().await?;
+    reconcile(db, ctx).await
+}
+
+/// The company's open discrepancies, oldest first.
+pub async fn open(db: &Db, ctx: &TenantContext) -> AppResult<Vec<discrepancy::Model>> {
+    require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let rows = tx
+        .select::<discrepancy::Entity>()
+        .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open))
+        .order_by_asc(discrepancy::Column::Id)
+        .all(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// A manager's approval: the ledger gets an ADJUSTMENT that brings it to the balance (the
@@ -279,14 +252,14 @@ pub async fn approve(
     db: &Db,
     ctx: &TenantContext,
     discrepancy_id: Uuid,
-) -> AppResult<StockDiscrepancy> {
+) -> AppResult<discrepancy::Model> {
     let tx = db.tenant(ctx).await?;
     require_manager(&tx, ctx).await?;
     let d = tx.get::<discrepancy::Entity>(discrepancy_id).await?;
-    if d.status != DiscrepancyStatus::Open.as_str() {
+    if d.status != DiscrepancyStatus::Open {
         return Err(AppError::Conflict(format!(
             "the discrepancy is {}",
-            d.status
+            d.status.as_str()
         )));
     }
     locked_product(&tx, d.product_id).await?;
@@ -341,7 +314,7 @@ pub async fn approve(
         vec![
             (
                 discrepancy::Column::Status,
-                Expr::value(DiscrepancyStatus::Approved.as_str()),
+                Expr::value(DiscrepancyStatus::Approved),
             ),
             (discrepancy::Column::ResolvedAt, Expr::value(now)),
             (
@@ -354,7 +327,7 @@ pub async fn approve(
     .await?;
     let row = tx.get::<discrepancy::Entity>(d.id).await?;
     tx.commit().await?;
-    Ok(StockDiscrepancy(row))
+    Ok(row)
 }
 
 /// One company's nightly reconciliation.
@@ -411,53 +384,5 @@ pub fn reconcile_schedule() -> Schedule {
         name: "inventory-reconciliation",
         cron: "17 2 * * *",
         job: || NewJob::of(&ReconcileAll {}),
-    }
-}
-
-#[derive(Default)]
-pub struct ReconcileQuery;
-
-#[Object]
-impl ReconcileQuery {
-    /// Open discrepancies between balances and the ledger, oldest first.
-    async fn stock_discrepancies(&self, ctx: &Context<'_>) -> Result<Vec<StockDiscrepancy>> {
-        let (tenant, db) = request_parts(ctx)?;
-        require_member(tenant)?;
-        let tx = db.tenant(tenant).await?;
-        let rows = tx
-            .select::<discrepancy::Entity>()
-            .filter(discrepancy::Column::Status.eq(DiscrepancyStatus::Open.as_str()))
-            .order_by_asc(discrepancy::Column::Id)
-            .all(tx.conn())
-            .await
-            .map_err(AppError::from)?;
-        tx.commit().await?;
-        Ok(rows.into_iter().map(StockDiscrepancy).collect())
-    }
-}
-
-#[derive(Default)]
-pub struct ReconcileMutation;
-
-#[Object]
-impl ReconcileMutation {
-    /// Recomputes every balance from the ledger now (admins and managers) and reports
-    /// the disagreements; nothing is corrected without approval.
-    async fn reconcile_inventory(&self, ctx: &Context<'_>) -> Result<ReconciliationReport> {
-        let (tenant, db) = request_parts(ctx)?;
-        let tx = db.tenant(tenant).await?;
-        require_manager(&tx, tenant).await?;
-        tx.commit().await?;
-        Ok(reconcile(db, tenant).await?)
-    }
-
-    /// Approves the correcting ADJUSTMENT of an open discrepancy (admins and managers).
-    async fn approve_stock_discrepancy(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> Result<StockDiscrepancy> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(approve(db, tenant, id::decode(DISCREPANCY, &id, "id")?).await?)
     }
 }

@@ -4,90 +4,41 @@
 //! (counted less expected) becomes an ADJUSTMENT in one transaction, so movements since
 //! the counting stand, and a count is posted once; or cancel it.
 
-use crate::ledger::{Movement, MovementKind};
-use crate::locations::{LOCATION, location_of};
-use crate::products::PRODUCT;
-use crate::stock::{locked_product, post};
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use crate::ledger::{MAX_QUANTITY, Movement, MovementKind};
+use crate::model::{COUNT, PRODUCT, StockCountStatus};
+use crate::service::by_global_id;
+use crate::service::locations::location_of;
+use crate::service::stock::{locked_product, post};
+use async_graphql::ID;
+use chrono::Utc;
 use ils_entity::{
     product, stock_balance as balance, stock_count as count, stock_count_line as cline,
 };
 use ils_kernel::authz::{require_manager, require_member};
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-pub const COUNT: &str = "StockCount";
-
 /// The most lines one recording may carry.
 const MAX_LINES: usize = 1000;
 
-ils_kernel::string_enum!(StockCountStatus {
-    Open = "OPEN",
-    Posted = "POSTED",
-    Cancelled = "CANCELLED",
-});
-
-#[derive(InputObject)]
-pub struct CountedInput {
-    /// The product, or its SKU, or its barcode (GTIN): exactly one.
-    pub product_id: Option<ID>,
-    pub sku: Option<String>,
-    pub barcode: Option<String>,
-    /// Units found, 0 or more.
-    pub counted: i64,
-}
-
-#[derive(SimpleObject, Clone)]
-pub struct CountLine {
-    pub product_id: ID,
-    pub counted: i64,
-    /// On hand by the books when the product was first recorded in this count (a later
-    /// recording corrects the count, not the moment).
-    pub expected: Option<i64>,
-    /// Counted less expected: the ADJUSTMENT that posting writes.
-    pub difference: Option<i64>,
-}
-
+/// A count with its lines.
 #[derive(Clone)]
-pub struct StockCount {
+pub struct Count {
     pub row: count::Model,
     pub lines: Vec<cline::Model>,
 }
 
-#[Object]
-impl StockCount {
-    async fn id(&self) -> ID {
-        id::encode(COUNT, self.row.id)
-    }
-    async fn location_id(&self) -> ID {
-        id::encode(LOCATION, self.row.location_id)
-    }
-    async fn status(&self) -> Option<StockCountStatus> {
-        StockCountStatus::parse(&self.row.status)
-    }
-    async fn lines(&self) -> Vec<CountLine> {
-        self.lines
-            .iter()
-            .map(|l| CountLine {
-                product_id: id::encode(PRODUCT, l.product_id),
-                counted: l.counted,
-                expected: l.expected,
-                difference: l.expected.map(|e| l.counted - e),
-            })
-            .collect()
-    }
-    async fn posted_at(&self) -> Option<DateTime<Utc>> {
-        self.row.posted_at
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.row.created_at
-    }
+/// One product as counted: named by exactly one of its ID, its SKU or its barcode.
+pub struct Counted {
+    pub product_id: Option<ID>,
+    pub sku: Option<String>,
+    pub barcode: Option<String>,
+    pub counted: i64,
 }
 
-async fn load(tx: &Tx, count_id: Uuid) -> AppResult<StockCount> {
+async fn load(tx: &Tx, count_id: Uuid) -> AppResult<Count> {
     let row = tx.get::<count::Entity>(count_id).await?;
     let lines = tx
         .select::<cline::Entity>()
@@ -95,11 +46,18 @@ async fn load(tx: &Tx, count_id: Uuid) -> AppResult<StockCount> {
         .order_by_asc(cline::Column::Id)
         .all(tx.conn())
         .await?;
-    Ok(StockCount { row, lines })
+    Ok(Count { row, lines })
+}
+
+/// The count as it stands in `tx`, once `tx` has committed.
+async fn committed(tx: Tx, count_id: Uuid) -> AppResult<Count> {
+    let count = load(&tx, count_id).await?;
+    tx.commit().await?;
+    Ok(count)
 }
 
 /// The product a counted line names.
-async fn product_of(tx: &Tx, c: &CountedInput, field: &str) -> AppResult<product::Model> {
+async fn product_of(tx: &Tx, c: &Counted, field: &str) -> AppResult<product::Model> {
     let given = [c.product_id.is_some(), c.sku.is_some(), c.barcode.is_some()];
     if given.iter().filter(|g| **g).count() != 1 {
         return Err(AppError::bad_input(
@@ -145,21 +103,76 @@ async fn open_count(tx: &Tx, count_id: Uuid) -> AppResult<count::Model> {
         .one(tx.conn())
         .await?
         .ok_or(AppError::NotFound)?;
-    if row.status != StockCountStatus::Open.as_str() {
+    if row.status != StockCountStatus::Open {
         return Err(AppError::Conflict(format!(
             "the count is {} already",
-            row.status.to_lowercase()
+            row.status.as_str().to_lowercase()
         )));
     }
     Ok(row)
 }
 
+/// One of the company's counts; `None` when it has no such count.
+pub async fn get(db: &Db, ctx: &TenantContext, count: &ID) -> AppResult<Option<Count>> {
+    by_global_id(db, ctx, COUNT, count, load).await
+}
+
+/// Starts counting a location (the default one when `None`); CONFLICT while the location
+/// has an open count.
+pub async fn start(db: &Db, ctx: &TenantContext, location_id: Option<&ID>) -> AppResult<Count> {
+    let me = require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let location = location_of(&tx, me, location_id, "locationId").await?;
+    let now = Utc::now();
+    let row = tx
+        .insert(count::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: sea_orm::ActiveValue::NotSet,
+            location_id: Set(location.id),
+            status: Set(StockCountStatus::Open),
+            posted_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .await
+        .map_err(|e| match e {
+            AppError::Conflict(_) => AppError::Conflict(
+                "this location has an open count: post or cancel it first".into(),
+            ),
+            e => e,
+        })?;
+    tx.commit().await?;
+    Ok(Count { row, lines: vec![] })
+}
+
+/// Cancels an open count (admins and managers): nothing is adjusted.
+pub async fn cancel(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResult<Count> {
+    let tx = db.tenant(ctx).await?;
+    require_manager(&tx, ctx).await?;
+    let c = open_count(&tx, count_id).await?;
+    let now = Utc::now();
+    tx.update_many::<count::Entity>(
+        vec![
+            (
+                count::Column::Status,
+                Expr::value(StockCountStatus::Cancelled),
+            ),
+            (count::Column::UpdatedAt, Expr::value(now)),
+        ],
+        count::Column::Id.eq(c.id),
+    )
+    .await?;
+    committed(tx, count_id).await
+}
+
+/// Records counted quantities (any member); a product's first recording keeps what the
+/// books say at that moment, and recording it again corrects its count.
 pub async fn record(
     db: &Db,
     ctx: &TenantContext,
     count_id: Uuid,
-    lines: Vec<CountedInput>,
-) -> AppResult<StockCount> {
+    lines: Vec<Counted>,
+) -> AppResult<Count> {
     require_member(ctx)?;
     if lines.is_empty() || lines.len() > MAX_LINES {
         return Err(AppError::bad_input(
@@ -172,7 +185,7 @@ pub async fn record(
     let now = Utc::now();
     for (i, l) in lines.iter().enumerate() {
         let field = format!("lines.{i}");
-        if !(0..=crate::ledger::MAX_QUANTITY).contains(&l.counted) {
+        if !(0..=MAX_QUANTITY).contains(&l.counted) {
             return Err(AppError::bad_input(
                 &format!("{field}.counted"),
                 "0 or more",
@@ -209,9 +222,7 @@ pub async fn record(
             .await?;
         }
     }
-    let out = load(&tx, count_id).await?;
-    tx.commit().await?;
-    Ok(out)
+    committed(tx, count_id).await
 }
 
 /// On hand at `location` by the books (0 before the product's first movement there).
@@ -225,12 +236,12 @@ async fn on_hand(tx: &Tx, location: Uuid, product: Uuid) -> AppResult<i64> {
         .map_or(0, |b| b.on_hand))
 }
 
-/// Posts a count: it is marked POSTED first (a second posting finds it so: CONFLICT),
-/// then each counted product's difference (counted less what the books said when it was
-/// counted) is written as an ADJUSTMENT, all in one transaction; movements since the
-/// counting stand. A count records what is physically there, so its adjustments are taken
-/// even where reservations exceed the stock found.
-pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResult<StockCount> {
+/// Posts a count (admins and managers): it is marked POSTED first (a second posting finds
+/// it so: CONFLICT), then each counted product's difference (counted less what the books
+/// said when it was counted) is written as an ADJUSTMENT, all in one transaction;
+/// movements since the counting stand. A count records what is physically there, so its
+/// adjustments are taken even where reservations exceed the stock found.
+pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResult<Count> {
     let tx = db.tenant(ctx).await?;
     require_manager(&tx, ctx).await?;
     let c = open_count(&tx, count_id).await?;
@@ -238,16 +249,13 @@ pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResu
     let n = tx
         .update_many::<count::Entity>(
             vec![
-                (
-                    count::Column::Status,
-                    Expr::value(StockCountStatus::Posted.as_str()),
-                ),
+                (count::Column::Status, Expr::value(StockCountStatus::Posted)),
                 (count::Column::PostedAt, Expr::value(now)),
                 (count::Column::UpdatedAt, Expr::value(now)),
             ],
             Condition::all()
                 .add(count::Column::Id.eq(c.id))
-                .add(count::Column::Status.eq(StockCountStatus::Open.as_str())),
+                .add(count::Column::Status.eq(StockCountStatus::Open)),
         )
         .await?;
     if n == 0 {
@@ -304,112 +312,5 @@ pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResu
             .await?;
         }
     }
-    let out = load(&tx, count_id).await?;
-    tx.commit().await?;
-    Ok(out)
-}
-
-#[derive(Default)]
-pub struct CountsQuery;
-
-#[Object]
-impl CountsQuery {
-    async fn stock_count(&self, ctx: &Context<'_>, id: ID) -> Result<Option<StockCount>> {
-        let (tenant, db) = request_parts(ctx)?;
-        require_member(tenant)?;
-        let count_id = id::decode(COUNT, &id, "id")?;
-        let tx = db.tenant(tenant).await?;
-        let found = match load(&tx, count_id).await {
-            Ok(c) => Some(c),
-            Err(AppError::NotFound) => None,
-            Err(e) => return Err(e.into()),
-        };
-        tx.commit().await?;
-        Ok(found)
-    }
-}
-
-#[derive(Default)]
-pub struct CountsMutation;
-
-#[Object]
-impl CountsMutation {
-    /// Starts counting a location (your default one when left out). A location has one
-    /// open count at a time: while one is open, CONFLICT (post or cancel it first).
-    async fn start_stock_count(
-        &self,
-        ctx: &Context<'_>,
-        location_id: Option<ID>,
-    ) -> Result<StockCount> {
-        let (tenant, db) = request_parts(ctx)?;
-        let me = require_member(tenant)?;
-        let tx = db.tenant(tenant).await?;
-        let location = location_of(&tx, me, location_id.as_ref(), "locationId").await?;
-        let now = Utc::now();
-        let row = tx
-            .insert(count::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                company_id: sea_orm::ActiveValue::NotSet,
-                location_id: Set(location.id),
-                status: Set(StockCountStatus::Open.as_str().into()),
-                posted_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            })
-            .await
-            .map_err(|e| match e {
-                AppError::Conflict(_) => AppError::Conflict(
-                    "this location has an open count: post or cancel it first".into(),
-                ),
-                e => e,
-            })?;
-        tx.commit().await?;
-        Ok(StockCount { row, lines: vec![] })
-    }
-
-    /// Cancels an open count (admins and managers): nothing is adjusted, and the location
-    /// can be counted again.
-    async fn cancel_stock_count(&self, ctx: &Context<'_>, id: ID) -> Result<StockCount> {
-        let (tenant, db) = request_parts(ctx)?;
-        let count_id = id::decode(COUNT, &id, "id")?;
-        let tx = db.tenant(tenant).await?;
-        require_manager(&tx, tenant).await?;
-        let c = open_count(&tx, count_id).await?;
-        let now = Utc::now();
-        tx.update_many::<count::Entity>(
-            vec![
-                (
-                    count::Column::Status,
-                    Expr::value(StockCountStatus::Cancelled.as_str()),
-                ),
-                (count::Column::UpdatedAt, Expr::value(now)),
-            ],
-            count::Column::Id.eq(c.id),
-        )
-        .await?;
-        let out = load(&tx, count_id).await?;
-        tx.commit().await?;
-        Ok(out)
-    }
-
-    /// Records counted quantities (any member); a product's first recording keeps what the
-    /// books say at that moment, and recording it again corrects its count.
-    async fn record_stock_count(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        lines: Vec<CountedInput>,
-    ) -> Result<StockCount> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(record(db, tenant, id::decode(COUNT, &id, "id")?, lines).await?)
-    }
-
-    /// Posts a count (admins and managers): each product's difference (counted less what
-    /// the books said when it was counted) becomes an ADJUSTMENT movement, all in one
-    /// transaction, so sales and receipts since the counting stand; a count is posted once
-    /// (again: CONFLICT).
-    async fn post_stock_count(&self, ctx: &Context<'_>, id: ID) -> Result<StockCount> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(post_count(db, tenant, id::decode(COUNT, &id, "id")?).await?)
-    }
+    committed(tx, count_id).await
 }

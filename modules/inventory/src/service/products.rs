@@ -2,64 +2,44 @@
 //! attributes (one validation for both), cost and price as exact decimals, and its reorder
 //! settings.
 
+use crate::model::PRODUCT;
+use crate::service::by_global_id;
+use crate::service::stock::refresh_low;
+use async_graphql::ID;
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, Result};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use ils_common::catalog::draft::{
-    self, Attributes, CatalogItemInput, Category, ContactLensAttributes, FieldError,
-    FrameAttributes, LensBlankAttributes, SpectacleLensAttributes, decimal_to_units,
-    price_to_decimal,
+    self, Attributes, CatalogItemInput, Category, FieldError, decimal_to_units,
 };
-use ils_common::money::Money;
 use ils_common::search;
 use ils_entity::{catalog_item, product};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id, request_parts};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
 use ils_marketplace::catalog::items::ITEM;
 use rust_decimal::Decimal;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use uuid::Uuid;
 
-pub const PRODUCT: &str = "Product";
-
 /// The largest reorder quantity a product may name.
 const MAX_UNITS: i64 = 1_000_000_000;
 
-/// A product as entered. Exactly the attribute block of its category is given (none for
-/// sundries), as for a supplier's catalog item.
-#[derive(InputObject, Clone)]
-pub struct ProductInput {
-    /// Your article number, unique in your company: 1..64 letters, digits or `- _ . /`.
-    pub sku: String,
-    /// UPC-A, EAN-13, EAN-8 or GTIN-14, with a correct check digit.
-    pub gtin: Option<String>,
-    pub name: String,
-    pub brand: Option<String>,
-    pub category: Category,
-    /// What a unit costs you (at least 0, at most 4 decimal places).
-    pub cost: Option<Decimal>,
-    /// What you sell a unit for.
+/// A product as entered (through `createProduct` / `updateProduct`, or as a row of a
+/// product file): the catalog's fields and the product's own.
+#[derive(Clone)]
+pub struct ProductFields {
+    /// SKU, GTIN, name, brand, category with its attribute block, currency, lead time and
+    /// active, checked as for a catalog item (its price and minimum order quantity are not
+    /// read: a product has its own optional price).
+    pub item: CatalogItemInput,
     pub price: Option<Decimal>,
-    /// ISO 4217 code of cost and price.
-    pub currency: String,
-    pub frame: Option<FrameAttributes>,
-    pub spectacle_lens: Option<SpectacleLensAttributes>,
-    pub lens_blank: Option<LensBlankAttributes>,
-    pub contact_lens: Option<ContactLensAttributes>,
-    /// Reorder when available stock is at or below this.
+    pub cost: Option<Decimal>,
     pub reorder_point: Option<i64>,
-    /// Min/max policy: when available stock is at or below `minQuantity`, order up to
-    /// `maxQuantity`.
     pub min_quantity: Option<i64>,
     pub max_quantity: Option<i64>,
-    /// Days from order to arrival, 0..365.
-    pub lead_time_days: Option<i32>,
     pub safety_stock: Option<i64>,
-    /// The connected supplier's catalog item you buy this as.
+    /// The connected supplier's catalog item the product is bought as.
     pub supplier_item_id: Option<ID>,
-    /// Whether you still stock it (default true).
-    pub active: Option<bool>,
 }
 
 /// A product, checked and ready to store.
@@ -77,23 +57,12 @@ pub struct Checked {
 
 /// Every rule at once: the catalog's (SKU, GTIN, name, category attributes, currency) and
 /// the product's own (cost, price, reorder settings).
-pub(crate) fn validate(input: &ProductInput) -> Result<Checked, Vec<FieldError>> {
+pub(crate) fn validate(input: &ProductFields) -> Result<Checked, Vec<FieldError>> {
     let mut errors = Vec::new();
     let as_item = CatalogItemInput {
-        sku: input.sku.clone(),
-        gtin: input.gtin.clone(),
-        name: input.name.clone(),
-        brand: input.brand.clone(),
-        category: input.category,
         price: input.price.unwrap_or(Decimal::ZERO),
-        currency: input.currency.clone(),
         min_order_quantity: None,
-        lead_time_days: input.lead_time_days,
-        active: input.active,
-        frame: input.frame.clone(),
-        spectacle_lens: input.spectacle_lens.clone(),
-        lens_blank: input.lens_blank.clone(),
-        contact_lens: input.contact_lens.clone(),
+        ..input.item.clone()
     };
     let draft = match draft::validate(as_item) {
         Ok(d) => Some(d),
@@ -159,94 +128,11 @@ pub(crate) fn validate(input: &ProductInput) -> Result<Checked, Vec<FieldError>>
             reorder_point,
             min_quantity,
             max_quantity,
-            lead_time_days: input.lead_time_days,
+            lead_time_days: input.item.lead_time_days,
             safety_stock,
             supplier_item: None,
         }),
         _ => Err(errors),
-    }
-}
-
-#[derive(Clone)]
-pub struct Product(pub product::Model);
-
-impl Product {
-    fn attributes(&self) -> Option<Attributes> {
-        Attributes::stored(&self.0.category, &self.0.attributes)
-    }
-    fn money(&self, units: Option<i64>) -> Option<Money> {
-        units.map(|u| Money {
-            amount: price_to_decimal(u),
-            currency: self.0.currency.clone(),
-        })
-    }
-}
-
-#[Object]
-impl Product {
-    pub async fn id(&self) -> ID {
-        id::encode(PRODUCT, self.0.id)
-    }
-    async fn sku(&self) -> &str {
-        &self.0.sku
-    }
-    async fn gtin(&self) -> Option<&str> {
-        self.0.gtin.as_deref()
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    async fn brand(&self) -> Option<&str> {
-        self.0.brand.as_deref()
-    }
-    async fn category(&self) -> Option<Category> {
-        Category::parse(&self.0.category)
-    }
-    async fn cost(&self) -> Option<Money> {
-        self.money(self.0.cost_units)
-    }
-    async fn price(&self) -> Option<Money> {
-        self.money(self.0.price_units)
-    }
-    async fn frame(&self) -> Option<FrameAttributes> {
-        self.attributes().and_then(Attributes::frame)
-    }
-    async fn spectacle_lens(&self) -> Option<SpectacleLensAttributes> {
-        self.attributes().and_then(Attributes::spectacle_lens)
-    }
-    async fn lens_blank(&self) -> Option<LensBlankAttributes> {
-        self.attributes().and_then(Attributes::lens_blank)
-    }
-    async fn contact_lens(&self) -> Option<ContactLensAttributes> {
-        self.attributes().and_then(Attributes::contact_lens)
-    }
-    async fn reorder_point(&self) -> Option<i64> {
-        self.0.reorder_point
-    }
-    async fn min_quantity(&self) -> Option<i64> {
-        self.0.min_quantity
-    }
-    async fn max_quantity(&self) -> Option<i64> {
-        self.0.max_quantity
-    }
-    async fn lead_time_days(&self) -> Option<i32> {
-        self.0.lead_time_days
-    }
-    async fn safety_stock(&self) -> Option<i64> {
-        self.0.safety_stock
-    }
-    /// The supplier catalog item this product is bought as.
-    async fn supplier_item_id(&self) -> Option<ID> {
-        self.0.supplier_item_id.map(|i| id::encode(ITEM, i))
-    }
-    async fn active(&self) -> bool {
-        self.0.active
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
     }
 }
 
@@ -326,7 +212,7 @@ pub(crate) fn same(current: &product::Model, c: &Checked) -> bool {
         && current.active == d.active
 }
 
-async fn checked(tx: &Tx, input: ProductInput) -> AppResult<Checked> {
+async fn checked(tx: &Tx, input: ProductFields) -> AppResult<Checked> {
     let mut c = validate(&input).map_err(|errors| AppError::invalid("input", errors))?;
     if let Some(item) = &input.supplier_item_id {
         c.supplier_item = Some(supplier_item(tx, item, &c.draft.currency).await?);
@@ -343,10 +229,11 @@ fn sku_conflict(e: AppError) -> AppError {
     }
 }
 
+/// Adds a product (admins and managers).
 pub async fn create(
     db: &Db,
     ctx: &TenantContext,
-    input: ProductInput,
+    input: ProductFields,
 ) -> AppResult<product::Model> {
     let tx = db.tenant(ctx).await?;
     require_manager(&tx, ctx).await?;
@@ -365,11 +252,13 @@ pub async fn create(
     Ok(row)
 }
 
+/// Replaces a product's details (admins and managers); its stock is not touched, its
+/// balances' low-stock flags follow new reorder settings.
 pub async fn update(
     db: &Db,
     ctx: &TenantContext,
     product_id: Uuid,
-    input: ProductInput,
+    input: ProductFields,
 ) -> AppResult<product::Model> {
     let tx = db.tenant(ctx).await?;
     require_manager(&tx, ctx).await?;
@@ -384,100 +273,54 @@ pub async fn update(
     );
     let row = tx.update(row).await.map_err(sku_conflict)?;
     if (row.reorder_point, row.min_quantity) != (current.reorder_point, current.min_quantity) {
-        crate::low::refresh_low(&tx, &row).await?;
+        refresh_low(&tx, &row).await?;
     }
     tx.commit().await?;
     Ok(row)
 }
 
-#[derive(InputObject, Default)]
-pub struct ProductFilter {
-    /// Words in the SKU, name, brand or barcode (every word must match).
-    pub text: Option<String>,
-    pub category: Option<Category>,
-    /// Only active (true) or inactive (false) products.
-    pub active: Option<bool>,
+/// The company's products: words in the SKU, name, brand or barcode (every word must
+/// match), a category, active or not; every filter given narrows.
+pub async fn list<T: async_graphql::OutputType>(
+    db: &Db,
+    ctx: &TenantContext,
+    text: Option<&str>,
+    category: Option<Category>,
+    active: Option<bool>,
+    page: PageArgs,
+    map: impl Fn(product::Model) -> T,
+) -> AppResult<Connection<String, T>> {
+    require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let mut select = tx.select::<product::Entity>();
+    if let Some(cond) = text.and_then(|t| search::condition(db.backend(), t)) {
+        select = select.filter(cond);
+    }
+    if let Some(c) = category {
+        select = select.filter(product::Column::Category.eq(c.as_str()));
+    }
+    if let Some(a) = active {
+        select = select.filter(product::Column::Active.eq(a));
+    }
+    let conn = paginate(tx.conn(), select, product::Column::Id, page, |p| p.id, map).await?;
+    tx.commit().await?;
+    Ok(conn)
 }
 
-#[derive(Default)]
-pub struct ProductsQuery;
-
-#[Object]
-impl ProductsQuery {
-    /// Your company's products.
-    async fn products(
-        &self,
-        ctx: &Context<'_>,
-        filter: Option<ProductFilter>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-    ) -> Result<Connection<String, Product>> {
-        let (tenant, db) = request_parts(ctx)?;
-        require_member(tenant)?;
-        let f = filter.unwrap_or_default();
-        let tx = db.tenant(tenant).await?;
-        let mut select = tx.select::<product::Entity>();
-        if let Some(cond) = f
-            .text
-            .as_deref()
-            .and_then(|t| search::condition(db.backend(), t))
-        {
-            select = select.filter(cond);
-        }
-        if let Some(c) = f.category {
-            select = select.filter(product::Column::Category.eq(c.as_str()));
-        }
-        if let Some(a) = f.active {
-            select = select.filter(product::Column::Active.eq(a));
-        }
-        let page = PageArgs::new(first, after, last, before);
-        let conn = paginate(
-            tx.conn(),
-            select,
-            product::Column::Id,
-            page,
-            |p| p.id,
-            Product,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(conn)
-    }
-
-    async fn product(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Product>> {
-        let (tenant, db) = request_parts(ctx)?;
-        require_member(tenant)?;
-        let product_id = id::decode(PRODUCT, &id, "id")?;
-        let tx = db.tenant(tenant).await?;
-        let row = tx.find::<product::Entity>(product_id).await?;
-        tx.commit().await?;
-        Ok(row.map(Product))
-    }
+/// One of the company's products; `None` when it has no such product.
+pub async fn get(db: &Db, ctx: &TenantContext, product: &ID) -> AppResult<Option<product::Model>> {
+    let load = async |tx: &Tx, product_id| tx.get::<product::Entity>(product_id).await;
+    by_global_id(db, ctx, PRODUCT, product, load).await
 }
 
-#[derive(Default)]
-pub struct ProductsMutation;
-
-#[Object]
-impl ProductsMutation {
-    /// Adds a product (admins and managers).
-    async fn create_product(&self, ctx: &Context<'_>, input: ProductInput) -> Result<Product> {
-        let (tenant, db) = request_parts(ctx)?;
-        Ok(Product(create(db, tenant, input).await?))
+/// The products among `ids` the caller can see.
+pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<product::Model>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
     }
-
-    /// Replaces a product's details with `input` (admins and managers); its stock is not
-    /// touched.
-    async fn update_product(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        input: ProductInput,
-    ) -> Result<Product> {
-        let (tenant, db) = request_parts(ctx)?;
-        let product_id = id::decode(PRODUCT, &id, "id")?;
-        Ok(Product(update(db, tenant, product_id, input).await?))
-    }
+    Ok(tx
+        .select::<product::Entity>()
+        .filter(product::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?)
 }

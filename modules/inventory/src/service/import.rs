@@ -4,11 +4,13 @@
 //! nothing. A row is checked exactly like `createProduct`'s input (the catalog's columns and
 //! category attributes, plus cost and the reorder settings).
 
-use crate::products::{self, Checked, ProductInput};
+use crate::model::IMPORT;
+use crate::service::products::{self, Checked, ProductFields};
+use crate::service::stock::refresh_low;
 use chrono::Utc;
 use ils_common::catalog::csv::{self, Cells, Column, Layout, RowError};
 use ils_common::catalog::draft::FieldError;
-use ils_common::imports::{self, Applied, Import, ImportProgress, ImportTarget};
+use ils_common::imports::{self, Applied, ImportTarget};
 use ils_entity::{catalog_item, product};
 use ils_kernel::authz::require_manager;
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
@@ -19,11 +21,6 @@ use uuid::Uuid;
 /// A company's products as an import target.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Products;
-
-pub type ProductImport = Import<Products>;
-pub type ProductImportProgress = ImportProgress<Products>;
-
-pub const IMPORT: &str = Products::NAME;
 
 pub const COST: Column = Column::new("cost", &["cost"]);
 pub const REORDER_POINT: Column = Column::new("reorder_point", &["reorderPoint"]);
@@ -56,33 +53,21 @@ pub const PRODUCTS: Layout<Checked> = Layout {
 
 fn read_product(cells: &mut Cells<'_>) -> Result<Checked, Vec<FieldError>> {
     cells.require(&[&csv::CATEGORY], "required");
-    let item = cells.item();
-    let input = ProductInput {
-        sku: item.sku,
-        gtin: item.gtin,
-        name: item.name,
-        brand: item.brand,
-        category: item.category,
+    let input = ProductFields {
+        item: cells.item(),
         cost: cells.decimal(&COST),
         price: cells.decimal(&csv::PRICE),
-        currency: item.currency,
-        frame: item.frame,
-        spectacle_lens: item.spectacle_lens,
-        lens_blank: item.lens_blank,
-        contact_lens: item.contact_lens,
         reorder_point: cells.whole(&REORDER_POINT),
         min_quantity: cells.whole(&MIN_QUANTITY),
         max_quantity: cells.whole(&MAX_QUANTITY),
-        lead_time_days: item.lead_time_days,
         safety_stock: cells.whole(&SAFETY_STOCK),
         supplier_item_id: None,
-        active: item.active,
     };
     products::validate(&input)
 }
 
 impl ImportTarget for Products {
-    const NAME: &'static str = "ProductImport";
+    const NAME: &'static str = IMPORT;
     const ERROR_NAME: &'static str = "ProductImportError";
     const PROGRESS_NAME: &'static str = "ProductImportProgress";
     const TARGET: &'static str = "PRODUCTS";
@@ -195,7 +180,7 @@ impl ImportTarget for Products {
             if (row.reorder_point, row.min_quantity)
                 != (current.reorder_point, current.min_quantity)
             {
-                crate::low::refresh_low(tx, &row).await?;
+                refresh_low(tx, &row).await?;
             }
             applied.updated += 1;
         }
@@ -208,28 +193,6 @@ impl ImportTarget for Products {
         })?;
         Ok(applied)
     }
-}
-
-ils_common::import_fields! {
-    target: Products,
-    what: "product",
-    query: ProductImportQuery { product_import, product_imports },
-    mutation: ProductImportMutation {
-        /// Imports products from a CSV file sent as a GraphQL multipart request (admins and
-        /// managers), upserting by SKU. The file is checked first: one that is not a
-        /// product CSV is refused with BAD_USER_INPUT and nothing is stored. Otherwise the
-        /// import is queued and its progress can be followed with `productImport` or
-        /// `productImportProgress`; a bad row is reported with its line and column and does
-        /// not stop the others. Columns: sku, name, category, currency (required), gtin (or
-        /// upc / ean), brand, cost, price, reorder_point, min_quantity, max_quantity,
-        /// lead_time_days, safety_stock, active, and the category's attributes (as in a
-        /// catalog file). Like `updateProduct`, a row replaces a product's details (a column
-        /// left out or empty clears that detail, `active` defaults to true), but the
-        /// product's supplier link stays, and the row must keep the currency of the
-        /// supplier item it is bought as.
-        import_products
-    },
-    subscription: ProductImportSubscription { product_import_progress },
 }
 
 pub fn import_kind() -> ils_kernel::JobKind {

@@ -1,13 +1,94 @@
-//! The work: drafts (a person's or the system's), approval, submission, the supplier's
-//! answer, cancellation, receipts, lists, through the guard.
-#[allow(unused_imports)]
-use super::*;
+//! Purchase orders from a buyer (practice or lab) to a supplier it is actively connected
+//! with, with lines from that supplier's catalog: drafts (a person's, or the system's,
+//! which wait for a person's approval before they can be submitted), submission, the
+//! supplier's answer, cancellation, and receipts (RECEIPT movements at the agreed price,
+//! so the moving average follows), each a move of [`OrderMove`] on the version the caller
+//! saw. One row both parties see once submitted, like a lens order.
+
+use crate::events::{
+    PoAcknowledged, PoCancelled, PoReceived, PoRejected, PoSubmitted, change, parties,
+};
+use crate::ledger::{Movement, MovementKind};
+use crate::model::{LINE, OrderMove, PURCHASE_ORDER, PurchaseOrderStatus};
+use crate::service::locations::location_of;
+use crate::service::stock::{allows_negative, locked_product, post};
+use crate::service::{by_global_id, lock_company};
+use async_graphql::ID;
+use async_graphql::connection::Connection;
+use chrono::Utc;
+use ils_common::company::{COMPANY, CompanyType};
+use ils_common::search;
+use ils_entity::{catalog_item, product};
+use ils_entity::{purchase_order as po, purchase_order_line as line};
+use ils_kernel::authz::{require_manager, require_member};
+use ils_kernel::connections::active_partner;
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
+use ils_marketplace::catalog::items::ITEM;
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The most units one line may order.
+pub(crate) const MAX_LINE_QUANTITY: i64 = 1_000_000;
+/// The most lines one order may have.
+pub(crate) const MAX_LINES: usize = 200;
+
+/// A purchase order with its lines.
+#[derive(Clone)]
+pub struct Order {
+    pub row: po::Model,
+    pub lines: Vec<line::Model>,
+}
+
+/// A new order as the buyer (or the system) asks for it.
+pub struct NewOrder {
+    /// A supplier the buyer has an ACTIVE connection with.
+    pub supplier_id: ID,
+    /// Where the stock will be received (the default location when `None`).
+    pub location_id: Option<ID>,
+    pub lines: Vec<NewLine>,
+    pub notes: Option<String>,
+}
+
+/// One line of a new order: an active item of the supplier's catalog and its units.
+pub struct NewLine {
+    pub catalog_item_id: ID,
+    pub quantity: i64,
+}
+
+/// Units of one line that arrived.
+pub struct Receipt {
+    pub line_id: ID,
+    pub quantity: i64,
+}
+
+/// A change of an order's status other than a receipt, with what it carries.
+pub enum StatusChange {
+    Approve,
+    Submit,
+    /// The supplier's own reference, if it gives one.
+    Acknowledge(Option<String>),
+    /// Why the supplier turns the order down.
+    Reject(String),
+    Cancel,
+}
+
+impl StatusChange {
+    fn step(&self) -> OrderMove {
+        match self {
+            Self::Approve => OrderMove::Approve,
+            Self::Submit => OrderMove::Submit,
+            Self::Acknowledge(_) => OrderMove::Acknowledge,
+            Self::Reject(_) => OrderMove::Reject,
+            Self::Cancel => OrderMove::Cancel,
+        }
+    }
+}
 
 /// The lines of these orders, in one statement.
-pub(crate) async fn lines_of(
-    tx: &Tx,
-    orders: &[Uuid],
-) -> AppResult<HashMap<Uuid, Vec<line::Model>>> {
+async fn lines_of(tx: &Tx, orders: &[Uuid]) -> AppResult<HashMap<Uuid, Vec<line::Model>>> {
     let mut out: HashMap<Uuid, Vec<line::Model>> = HashMap::new();
     if orders.is_empty() {
         return Ok(out);
@@ -25,34 +106,50 @@ pub(crate) async fn lines_of(
 }
 
 /// The order as it stands in `tx`, once `tx` has committed.
-pub(crate) async fn committed(tx: Tx, order_id: Uuid) -> AppResult<PurchaseOrder> {
+async fn committed(tx: Tx, order_id: Uuid) -> AppResult<Order> {
     let order = load(&tx, order_id).await?;
     tx.commit().await?;
     Ok(order)
 }
 
-pub(crate) async fn load(tx: &Tx, order_id: Uuid) -> AppResult<PurchaseOrder> {
+async fn load(tx: &Tx, order_id: Uuid) -> AppResult<Order> {
     let row = tx.get::<po::Entity>(order_id).await?;
     let lines = lines_of(tx, &[row.id])
         .await?
         .remove(&row.id)
         .unwrap_or_default();
-    Ok(PurchaseOrder { row, lines })
+    Ok(Order { row, lines })
+}
+
+/// The orders among `ids` the caller can see, with their lines.
+pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Order>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = tx
+        .select::<po::Entity>()
+        .filter(po::Column::Id.is_in(ids.clone()))
+        .all(tx.conn())
+        .await?;
+    let mut lines = lines_of(tx, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Order {
+            lines: lines.remove(&row.id).unwrap_or_default(),
+            row,
+        })
+        .collect())
 }
 
 /// The supplier's name on the ACTIVE connection between `me` and `supplier`, when the
 /// supplier side of it is a supplier.
-pub(crate) async fn connected_supplier(
-    tx: &Tx,
-    me: Uuid,
-    supplier: Uuid,
-) -> AppResult<Option<String>> {
+async fn connected_supplier(tx: &Tx, me: Uuid, supplier: Uuid) -> AppResult<Option<String>> {
     active_partner(tx, me, supplier, CompanyType::Supplier.as_str()).await
 }
 
 /// The buyer's product for a supplier item: the one linked to it, else a new one made from
 /// the item (its SKU, name, category, attributes, the price as cost).
-pub(crate) async fn product_for(
+async fn product_for(
     tx: &Tx,
     item: &catalog_item::Model,
     field: &str,
@@ -118,13 +215,15 @@ pub(crate) async fn product_for(
     })
 }
 
-/// A new draft for the acting buyer; `by_system` marks a draft that waits for approval.
+/// A new draft for the acting buyer (its admins and managers), lines from the supplier's
+/// catalog at its prices; `by_system` marks a draft that waits for a person's approval
+/// (the system acts as a member).
 pub async fn create_draft(
     db: &Db,
     ctx: &TenantContext,
-    input: PurchaseOrderInput,
+    input: NewOrder,
     by_system: bool,
-) -> AppResult<PurchaseOrder> {
+) -> AppResult<Order> {
     let tx = db.tenant(ctx).await?;
     let me = if by_system {
         require_member(ctx)?
@@ -146,12 +245,7 @@ pub async fn create_draft(
     }
     let notes = ils_common::validate::optional_text(input.notes.as_deref(), "input.notes", 2000)?;
     // Numbers are taken one at a time per buyer.
-    tx.lock_for_update(
-        tx.select::<company::Entity>()
-            .filter(company::Column::Id.eq(me)),
-    )
-    .one(tx.conn())
-    .await?;
+    lock_company(&tx, me).await?;
     let location = location_of(&tx, me, input.location_id.as_ref(), "input.locationId").await?;
     let mut currency: Option<String> = None;
     let mut lines = Vec::new();
@@ -218,7 +312,7 @@ pub async fn create_draft(
             supplier_company_id: Set(None),
             supplier_name: Set(supplier_name),
             po_number: Set(format!("PO-{:06}", n + 1)),
-            status: Set(PurchaseOrderStatus::Draft.as_str().into()),
+            status: Set(PurchaseOrderStatus::Draft),
             version: Set(1),
             currency: Set(currency.unwrap_or_default()),
             location_id: Set(location.id),
@@ -252,18 +346,12 @@ pub async fn create_draft(
             .collect(),
     )
     .await?;
-    let order = load(&tx, row.id).await?;
-    tx.commit().await?;
-    Ok(order)
+    committed(tx, row.id).await
 }
 
 /// A draft purchase order made by the system for `company` (the assistant, reorder
 /// suggestions): it waits for a person's approval before it can be submitted.
-pub async fn system_draft(
-    db: &Db,
-    company: Uuid,
-    input: PurchaseOrderInput,
-) -> AppResult<PurchaseOrder> {
+pub async fn system_draft(db: &Db, company: Uuid, input: NewOrder) -> AppResult<Order> {
     #[allow(clippy::disallowed_methods)] // the draft is the company's own, waiting for approval
     let ctx = ils_kernel::system::act_for(
         db,
@@ -275,16 +363,25 @@ pub async fn system_draft(
     create_draft(db, &ctx, input, true).await
 }
 
+/// CONFLICT: the order is no longer at the version the caller named.
+fn stale(now: &po::Model, version: i32) -> AppError {
+    AppError::Conflict(format!(
+        "the purchase order changed: it is {} at version {} (you named version {version})",
+        now.status.as_str(),
+        now.version
+    ))
+}
+
 /// Applies one status change on the version the caller saw, with extra columns; CONFLICT
 /// when the order changed meanwhile.
-pub(crate) async fn set_status(
+async fn set_status(
     tx: &Tx,
     row: &po::Model,
     version: i32,
     to: PurchaseOrderStatus,
     mut sets: Vec<(po::Column, SimpleExpr)>,
 ) -> AppResult<po::Model> {
-    sets.push((po::Column::Status, Expr::value(to.as_str())));
+    sets.push((po::Column::Status, Expr::value(to)));
     sets.push((po::Column::Version, Expr::col(po::Column::Version).add(1)));
     sets.push((po::Column::UpdatedAt, Expr::value(Utc::now())));
     let n = tx
@@ -293,221 +390,148 @@ pub(crate) async fn set_status(
             Condition::all()
                 .add(po::Column::Id.eq(row.id))
                 .add(po::Column::Version.eq(version))
-                .add(po::Column::Status.eq(row.status.clone())),
+                .add(po::Column::Status.eq(row.status)),
         )
         .await?;
     if n == 0 {
         let now = tx.get::<po::Entity>(row.id).await?;
-        return Err(AppError::Conflict(format!(
-            "the purchase order changed: it is {} at version {} (you named version {version})",
-            now.status, now.version
-        )));
+        return Err(stale(&now, version));
     }
     tx.get::<po::Entity>(row.id).await
 }
 
-/// The order as its buyer sees it; NOT_FOUND for anyone else.
-pub(crate) async fn buyers(tx: &Tx, me: Uuid, order_id: Uuid) -> AppResult<po::Model> {
+/// The order as the party making `step` sees it (the buyer, or for an answer the
+/// supplier); NOT_FOUND for anyone else.
+async fn party_row(tx: &Tx, me: Uuid, order_id: Uuid, step: OrderMove) -> AppResult<po::Model> {
     let row = tx.get::<po::Entity>(order_id).await?;
-    if row.company_id != me {
+    let party = if step.by_supplier() {
+        row.supplier_company_id
+    } else {
+        Some(row.company_id)
+    };
+    if party != Some(me) {
         return Err(AppError::NotFound);
     }
     Ok(row)
 }
 
-pub(crate) fn in_status(
-    row: &po::Model,
-    allowed: &[PurchaseOrderStatus],
-    what: &str,
-) -> AppResult<()> {
-    if allowed.iter().any(|s| s.as_str() == row.status) {
-        return Ok(());
-    }
-    let list: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-    Err(AppError::bad_input(
-        "id",
-        format!(
-            "{what} needs the order to be {}; it is {}",
-            list.join(" or "),
-            row.status
-        ),
-    ))
+/// BAD_USER_INPUT on `id` when the order's status does not allow `step`.
+fn may(row: &po::Model, step: OrderMove) -> AppResult<()> {
+    step.check(row.status)
+        .map_err(|message| AppError::bad_input("id", message))
 }
 
-pub async fn approve(
+/// One status change of an order on the version the caller saw, by the admins and
+/// managers of the party that makes it: a person's approval of the system's draft, the
+/// buyer's submission or cancellation, the supplier's answer. Both parties hear of every
+/// change but an approval.
+pub async fn change_status(
     db: &Db,
     ctx: &TenantContext,
     order_id: Uuid,
     version: i32,
-) -> AppResult<PurchaseOrder> {
+    change_to: StatusChange,
+) -> AppResult<Order> {
+    let step = change_to.step();
     let tx = db.tenant(ctx).await?;
     let me = require_manager(&tx, ctx).await?;
-    let row = buyers(&tx, me, order_id).await?;
-    in_status(&row, &[PurchaseOrderStatus::Draft], "approval")?;
-    if row.approved_at.is_some() {
-        return Err(AppError::Conflict("the order is approved already".into()));
-    }
-    let person = ctx
-        .responsible_user()
-        .ok_or_else(|| AppError::forbidden("a person approves a purchase order"))?;
-    set_status(
-        &tx,
-        &row,
-        version,
-        PurchaseOrderStatus::Draft,
-        vec![
-            (po::Column::ApprovedBy, Expr::value(person)),
-            (po::Column::ApprovedAt, Expr::value(Utc::now())),
-        ],
-    )
-    .await?;
-    committed(tx, order_id).await
-}
-
-pub async fn submit(
-    db: &Db,
-    ctx: &TenantContext,
-    order_id: Uuid,
-    version: i32,
-) -> AppResult<PurchaseOrder> {
-    let tx = db.tenant(ctx).await?;
-    let me = require_manager(&tx, ctx).await?;
-    let row = buyers(&tx, me, order_id).await?;
-    in_status(&row, &[PurchaseOrderStatus::Draft], "submission")?;
-    if row.created_by_system && row.approved_at.is_none() {
-        return Err(AppError::bad_input(
-            "id",
-            "the system drafted this order: a person approves it (approvePurchaseOrder) before it is sent",
-        ));
-    }
-    if connected_supplier(&tx, me, row.supplier_id)
-        .await?
-        .is_none()
-    {
-        return Err(AppError::bad_input(
-            "id",
-            "your company no longer has an ACTIVE connection with this supplier",
-        ));
-    }
-    let now = Utc::now();
-    let row = set_status(
-        &tx,
-        &row,
-        version,
-        PurchaseOrderStatus::Submitted,
-        vec![
-            (po::Column::SupplierCompanyId, Expr::value(row.supplier_id)),
-            (po::Column::SubmittedAt, Expr::value(now)),
-        ],
-    )
-    .await?;
-    tx.update_many::<line::Entity>(
-        vec![(
-            line::Column::SupplierCompanyId,
-            Expr::value(row.supplier_id),
-        )],
-        line::Column::OrderId.eq(row.id),
-    )
-    .await?;
-    tx.emit(&PoSubmitted(change(&row)), &parties(&row)).await?;
-    committed(tx, order_id).await
-}
-
-/// The supplier's answer: acknowledged (with its reference) or rejected (with a reason).
-pub async fn answer(
-    db: &Db,
-    ctx: &TenantContext,
-    order_id: Uuid,
-    version: i32,
-    accept: bool,
-    text: Option<String>,
-) -> AppResult<PurchaseOrder> {
-    let tx = db.tenant(ctx).await?;
-    let me = require_manager(&tx, ctx).await?;
-    let row = tx.get::<po::Entity>(order_id).await?;
-    if row.supplier_company_id != Some(me) {
-        return Err(AppError::NotFound);
-    }
-    in_status(&row, &[PurchaseOrderStatus::Submitted], "an answer")?;
-    let row = if accept {
-        let reference =
-            ils_common::validate::optional_text(text.as_deref(), "supplierReference", 100)?;
-        set_status(
-            &tx,
-            &row,
-            version,
-            PurchaseOrderStatus::Acknowledged,
-            vec![(po::Column::SupplierReference, Expr::value(reference))],
-        )
-        .await?
-    } else {
-        let reason = ils_common::validate::text(text.as_deref().unwrap_or(""), "reason", 1000)?;
-        set_status(
-            &tx,
-            &row,
-            version,
-            PurchaseOrderStatus::Rejected,
-            vec![(po::Column::RejectReason, Expr::value(reason))],
-        )
-        .await?
+    let row = party_row(&tx, me, order_id, step).await?;
+    may(&row, step)?;
+    let sets = match change_to {
+        StatusChange::Approve => {
+            if row.approved_at.is_some() {
+                return Err(AppError::Conflict("the order is approved already".into()));
+            }
+            let person = ctx
+                .responsible_user()
+                .ok_or_else(|| AppError::forbidden("a person approves a purchase order"))?;
+            vec![
+                (po::Column::ApprovedBy, Expr::value(person)),
+                (po::Column::ApprovedAt, Expr::value(Utc::now())),
+            ]
+        }
+        StatusChange::Submit => {
+            if row.created_by_system && row.approved_at.is_none() {
+                return Err(AppError::bad_input(
+                    "id",
+                    "the system drafted this order: a person approves it (approvePurchaseOrder) before it is sent",
+                ));
+            }
+            if connected_supplier(&tx, me, row.supplier_id)
+                .await?
+                .is_none()
+            {
+                return Err(AppError::bad_input(
+                    "id",
+                    "your company no longer has an ACTIVE connection with this supplier",
+                ));
+            }
+            vec![
+                (po::Column::SupplierCompanyId, Expr::value(row.supplier_id)),
+                (po::Column::SubmittedAt, Expr::value(Utc::now())),
+            ]
+        }
+        StatusChange::Acknowledge(reference) => {
+            let reference = ils_common::validate::optional_text(
+                reference.as_deref(),
+                "supplierReference",
+                100,
+            )?;
+            vec![(po::Column::SupplierReference, Expr::value(reference))]
+        }
+        StatusChange::Reject(reason) => {
+            let reason = ils_common::validate::text(&reason, "reason", 1000)?;
+            vec![(po::Column::RejectReason, Expr::value(reason))]
+        }
+        StatusChange::Cancel => vec![],
     };
-    if accept {
-        tx.emit(&PoAcknowledged(change(&row)), &parties(&row))
+    let row = set_status(&tx, &row, version, step.to(false), sets).await?;
+    let (said, to) = (change(&row), parties(&row));
+    match step {
+        OrderMove::Approve | OrderMove::Receive => {}
+        OrderMove::Submit => {
+            tx.update_many::<line::Entity>(
+                vec![(
+                    line::Column::SupplierCompanyId,
+                    Expr::value(row.supplier_id),
+                )],
+                line::Column::OrderId.eq(row.id),
+            )
             .await?;
-    } else {
-        tx.emit(&PoRejected(change(&row)), &parties(&row)).await?;
+            tx.emit(&PoSubmitted(said), &to).await?;
+        }
+        OrderMove::Acknowledge => {
+            tx.emit(&PoAcknowledged(said), &to).await?;
+        }
+        OrderMove::Reject => {
+            tx.emit(&PoRejected(said), &to).await?;
+        }
+        OrderMove::Cancel => {
+            tx.emit(&PoCancelled(said), &to).await?;
+        }
     }
     committed(tx, order_id).await
 }
 
-pub async fn cancel(
-    db: &Db,
-    ctx: &TenantContext,
-    order_id: Uuid,
-    version: i32,
-) -> AppResult<PurchaseOrder> {
-    let tx = db.tenant(ctx).await?;
-    let me = require_manager(&tx, ctx).await?;
-    let row = buyers(&tx, me, order_id).await?;
-    in_status(
-        &row,
-        &[PurchaseOrderStatus::Draft, PurchaseOrderStatus::Submitted],
-        "cancelling",
-    )?;
-    let row = set_status(&tx, &row, version, PurchaseOrderStatus::Cancelled, vec![]).await?;
-    tx.emit(&PoCancelled(change(&row)), &parties(&row)).await?;
-    committed(tx, order_id).await
-}
-
-/// Stock arriving for an acknowledged order: RECEIPT movements at the agreed prices, into
-/// the order's location, all in one transaction with the order's new status. More than
-/// ordered needs `allow_over_receipt`.
+/// Stock arriving for an acknowledged order (any member of the buyer): RECEIPT movements
+/// at the agreed prices, into the order's location, all in one transaction with the
+/// order's new status. More than ordered needs `allow_over_receipt`.
 pub async fn receive(
     db: &Db,
     ctx: &TenantContext,
     order_id: Uuid,
     version: i32,
-    receipts: Vec<ReceiptLineInput>,
+    receipts: Vec<Receipt>,
     allow_over_receipt: bool,
-) -> AppResult<PurchaseOrder> {
+) -> AppResult<Order> {
     let me = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
-    let row = buyers(&tx, me, order_id).await?;
+    let row = party_row(&tx, me, order_id, OrderMove::Receive).await?;
     // A stale version first: the order may have moved on since (received in full, say).
     if row.version != version {
-        return Err(AppError::Conflict(format!(
-            "the purchase order changed: it is {} at version {} (you named version {version})",
-            row.status, row.version
-        )));
+        return Err(stale(&row, version));
     }
-    in_status(
-        &row,
-        &[
-            PurchaseOrderStatus::Acknowledged,
-            PurchaseOrderStatus::PartiallyReceived,
-        ],
-        "receiving",
-    )?;
+    may(&row, OrderMove::Receive)?;
     if receipts.is_empty() || receipts.len() > MAX_LINES {
         return Err(AppError::bad_input(
             "lines",
@@ -583,28 +607,26 @@ pub async fn receive(
         l.received_quantity = total;
     }
     let done = lines.iter().all(|l| l.received_quantity >= l.quantity);
-    let to = if done {
-        PurchaseOrderStatus::Received
-    } else {
-        PurchaseOrderStatus::PartiallyReceived
-    };
-    let row = set_status(&tx, &row, version, to, vec![]).await?;
+    let row = set_status(&tx, &row, version, OrderMove::Receive.to(done), vec![]).await?;
     tx.emit(&PoReceived(change(&row)), &parties(&row)).await?;
     committed(tx, order_id).await
 }
 
-#[derive(InputObject, Default)]
-pub struct PurchaseOrderFilter {
-    pub statuses: Option<Vec<PurchaseOrderStatus>>,
+/// One of the caller's orders, as buyer or supplier; `None` when it has no such order.
+pub async fn get(db: &Db, ctx: &TenantContext, order: &ID) -> AppResult<Option<Order>> {
+    by_global_id(db, ctx, PURCHASE_ORDER, order, load).await
 }
 
-pub(crate) async fn list(
+/// The company's orders as the buyer, or (`as_supplier`) those sent to it, each with its
+/// lines; `statuses` narrows.
+pub async fn list<T: async_graphql::OutputType + AsMut<Order>>(
     db: &Db,
     ctx: &TenantContext,
     as_supplier: bool,
-    f: PurchaseOrderFilter,
+    statuses: Option<Vec<PurchaseOrderStatus>>,
     page: PageArgs,
-) -> AppResult<Connection<String, PurchaseOrder>> {
+    map: impl Fn(Order) -> T,
+) -> AppResult<Connection<String, T>> {
     let me = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let mut select = tx.select::<po::Entity>().filter(if as_supplier {
@@ -612,8 +634,8 @@ pub(crate) async fn list(
     } else {
         po::Column::CompanyId.eq(me)
     });
-    if let Some(statuses) = f.statuses {
-        select = select.filter(po::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+    if let Some(statuses) = statuses {
+        select = select.filter(po::Column::Status.is_in(statuses));
     }
     let mut conn = paginate(
         tx.conn(),
@@ -621,13 +643,18 @@ pub(crate) async fn list(
         po::Column::Id,
         page,
         |r| r.id,
-        |row| PurchaseOrder { row, lines: vec![] },
+        |row| map(Order { row, lines: vec![] }),
     )
     .await?;
-    let ids: Vec<Uuid> = conn.edges.iter().map(|e| e.node.row.id).collect();
+    let ids: Vec<Uuid> = conn
+        .edges
+        .iter_mut()
+        .map(|e| e.node.as_mut().row.id)
+        .collect();
     let mut lines = lines_of(&tx, &ids).await?;
     for e in conn.edges.iter_mut() {
-        e.node.lines = lines.remove(&e.node.row.id).unwrap_or_default();
+        let order = e.node.as_mut();
+        order.lines = lines.remove(&order.row.id).unwrap_or_default();
     }
     tx.commit().await?;
     Ok(conn)

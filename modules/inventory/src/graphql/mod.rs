@@ -1,0 +1,23 @@
+//! The inventory's GraphQL face: object, input and enum types, and thin resolvers that
+//! call `crate::service`, one file per area.
+
+pub mod counts;
+pub mod export;
+pub mod import;
+pub mod locations;
+pub mod node;
+pub mod planning;
+pub mod products;
+pub mod purchasing;
+pub mod reconcile;
+pub mod stock;
+
+pub use counts::{CountsMutation, CountsQuery};
+pub use export::ExportMutation;
+pub use import::{ProductImportMutation, ProductImportQuery, ProductImportSubscription};
+pub use locations::{LocationsMutation, LocationsQuery};
+pub use planning::PlanningQuery;
+pub use products::{ProductsMutation, ProductsQuery};
+pub use purchasing::{PurchasingMutation, PurchasingQuery};
+pub use reconcile::{ReconcileMutation, ReconcileQuery};
+pub use stock::{StockMutation, StockQuery};
