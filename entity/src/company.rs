@@ -1,6 +1,12 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
+crate::string_enum!(CompanyStatus {
+    Active = "ACTIVE",
+    PendingApproval = "PENDING_APPROVAL",
+    Rejected = "REJECTED",
+});
+
 /// A tenant: an eye-care practice, a lens lab or a supplier.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "companies")]
@@ -10,8 +16,7 @@ pub struct Model {
     pub name: String,
     /// ECP | LAB | SUPPLIER
     pub company_type: String,
-    /// ACTIVE | PENDING_APPROVAL | REJECTED
-    pub status: String,
+    pub status: CompanyStatus,
     pub plan: String,
     pub rejection_reason: Option<String>,
     pub address: Option<String>,

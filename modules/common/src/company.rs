@@ -7,11 +7,7 @@ use ils_kernel::string_enum;
 pub const COMPANY: &str = "Company";
 
 string_enum!(CompanyType { Ecp = "ECP", Lab = "LAB", Supplier = "SUPPLIER" });
-string_enum!(CompanyStatus {
-    Active = "ACTIVE",
-    PendingApproval = "PENDING_APPROVAL",
-    Rejected = "REJECTED",
-});
+pub use ils_entity::company::CompanyStatus;
 
 /// What every company event says: which company changed. The events are tenancy's to
 /// emit; the marketplace keeps its directory copy from them.

@@ -257,7 +257,7 @@ pub async fn submit(
 ) -> AppResult<Result<order::Model, Vec<FieldError>>> {
     let (tx, me) = practice_tx(db, ctx).await?;
     let mine = tx.get::<company::Entity>(me).await?;
-    if mine.status != CompanyStatus::Active.as_str() {
+    if mine.status != CompanyStatus::Active {
         return Err(AppError::forbidden("your company is not active"));
     }
     let row = own_draft(&tx, me, order_id, "").await?;
