@@ -6,7 +6,8 @@
 //! active, to the practice's admins. It names the patient by reference only: mail is not
 //! a place for health data.
 
-use crate::orders::{ORDER, OrderChange, OrderStatus};
+use crate::events::OrderChange;
+use crate::model::{ORDER, OrderStatus};
 use ils_common::company::COMPANY;
 use ils_entity::user::UserStatus;
 use ils_entity::{lens_order as order, order_status_change as change, user};
