@@ -93,10 +93,7 @@ pub async fn seed_if_empty(db: &Db, tokens: &TokenSettings) -> AppResult<bool> {
         if let Some(c) = s.company {
             let tx = db.system().await?;
             tx.update_many::<company::Entity>(
-                vec![(
-                    company::Column::Status,
-                    Expr::value(CompanyStatus::Active.as_str()),
-                )],
+                vec![(company::Column::Status, Expr::value(CompanyStatus::Active))],
                 company::Column::Id.eq(c.id),
             )
             .await?;
@@ -277,7 +274,7 @@ pub async fn create_platform_admin(
         first_name: Set(first.into()),
         last_name: Set(last.into()),
         role: Set(PLATFORM_ADMIN_ROLE.into()),
-        status: Set(UserStatus::Active.as_str().into()),
+        status: Set(UserStatus::Active),
         is_platform_admin: Set(true),
         created_at: Set(now),
         updated_at: Set(now),

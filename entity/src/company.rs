@@ -17,8 +17,7 @@ pub struct Model {
     pub name: String,
     /// ECP | LAB | SUPPLIER
     pub company_type: String,
-    /// ACTIVE | PENDING_APPROVAL | REJECTED
-    pub status: String,
+    pub status: CompanyStatus,
     pub plan: String,
     pub rejection_reason: Option<String>,
     pub address: Option<String>,

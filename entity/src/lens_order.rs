@@ -1,6 +1,57 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
+crate::string_enum!(
+    /// Where a lens order stands. The practice drafts, submits, may cancel before
+    /// production, and marks the job ARRIVED and DELIVERED (to the patient); the lab
+    /// RECEIVES it (accepts, with its job number and due date), may put it ON_HOLD with a
+    /// question or REJECT it, then moves it through production and quality check and SHIPS it.
+    OrderStatus {
+        Draft = "DRAFT",
+        Submitted = "SUBMITTED",
+        Received = "RECEIVED",
+        OnHold = "ON_HOLD",
+        InProduction = "IN_PRODUCTION",
+        QualityCheck = "QUALITY_CHECK",
+        Shipped = "SHIPPED",
+        Arrived = "ARRIVED",
+        Delivered = "DELIVERED",
+        Cancelled = "CANCELLED",
+        Rejected = "REJECTED",
+    }
+);
+
+impl OrderStatus {
+    /// Whether nothing more happens to an order in this status.
+    pub fn finished(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Delivered | OrderStatus::Cancelled | OrderStatus::Rejected
+        )
+    }
+}
+
+crate::string_enum!(JobType { New = "NEW", Remake = "REMAKE" });
+
+crate::string_enum!(
+    /// Why a job is made again.
+    RemakeReason {
+        LabError = "LAB_ERROR",
+        PractitionerError = "PRACTITIONER_ERROR",
+        Warranty = "WARRANTY",
+        NonAdapt = "NON_ADAPT",
+    }
+);
+
+crate::string_enum!(
+    ProductionStage {
+        Surfacing = "SURFACING",
+        Coating = "COATING",
+        Edging = "EDGING",
+        Assembly = "ASSEMBLY",
+    }
+);
+
 /// A spectacle lens job from a practice to a lab: one row both parties see (the practice
 /// owns it; the lab is a party once the order is submitted to it).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,7 +67,7 @@ pub struct Model {
     pub lab_name: Option<String>,
     /// Human-readable, per practice: `ORD-000042`.
     pub order_number: String,
-    pub status: String,
+    pub status: OrderStatus,
     /// Bumped by every change: a move names the version it saw (optimistic locking).
     pub version: i32,
     pub patient_id: Option<Uuid>,
@@ -40,16 +91,15 @@ pub struct Model {
     /// Fitting heights per eye (JSON).
     #[sea_orm(column_type = "Text")]
     pub fit: String,
-    /// NEW | REMAKE
-    pub job_type: String,
+    pub job_type: JobType,
     pub remake_of: Option<Uuid>,
-    pub remake_reason: Option<String>,
+    pub remake_reason: Option<RemakeReason>,
     pub requested_date: Option<Date>,
     #[sea_orm(column_type = "Text", nullable)]
     pub notes: Option<String>,
     pub lab_job_number: Option<String>,
     pub due_date: Option<Date>,
-    pub production_stage: Option<String>,
+    pub production_stage: Option<ProductionStage>,
     #[sea_orm(column_type = "Text", nullable)]
     pub hold_question: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]

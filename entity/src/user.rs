@@ -1,6 +1,8 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
+crate::string_enum!(UserStatus { Active = "ACTIVE", Deactivated = "DEACTIVATED" });
+
 /// A person who logs in. A company user belongs to exactly one company (its membership:
 /// `company_id` + `role`); a platform admin belongs to none (`company_id` is null).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -16,8 +18,7 @@ pub struct Model {
     pub last_name: String,
     /// COMPANY_ADMIN | MANAGER | STAFF, or PLATFORM_ADMIN for the operator
     pub role: String,
-    /// ACTIVE | DEACTIVATED
-    pub status: String,
+    pub status: UserStatus,
     pub is_platform_admin: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -1,19 +1,21 @@
 //! Lens orders between practices and labs: patients and prescriptions (the practice's
 //! health data), validated orders, the lab's workflow, live tracking, and DCS (OMA) job
 //! files.
+//!
+//! `graphql` holds the types and thin resolvers, `service` the work (and the mail job),
+//! `model` the domain without the database (the order's lifecycle, the job's checks, a
+//! lab's turnaround rules, orders as DCS files), `events` what order changes announce.
+//! The optical maths (`rx`), the lens (`lens`) and the lossless DCS file parser (`dcs`)
+//! are pure too.
 
 pub mod dcs;
-pub mod export;
-pub mod import;
+pub mod events;
+pub mod graphql;
 mod json;
 pub mod lens;
-pub mod node;
-pub mod notify;
-pub mod orders;
-pub mod patients;
-pub mod prescriptions;
+pub mod model;
 pub mod rx;
-pub mod turnaround;
+pub mod service;
 
 use async_graphql::{MergedObject, MergedSubscription};
 
@@ -22,24 +24,24 @@ pub struct Orders;
 
 #[derive(MergedObject, Default)]
 pub struct OrdersQuery(
-    orders::LensOrdersQuery,
-    export::ExportQuery,
-    patients::PatientsQuery,
-    prescriptions::PrescriptionsQuery,
-    turnaround::TurnaroundQuery,
+    graphql::LensOrdersQuery,
+    graphql::ExportQuery,
+    graphql::PatientsQuery,
+    graphql::PrescriptionsQuery,
+    graphql::TurnaroundQuery,
 );
 
 #[derive(MergedObject, Default)]
 pub struct OrdersMutation(
-    orders::LensOrdersMutation,
-    patients::PatientsMutation,
-    prescriptions::PrescriptionsMutation,
-    import::DcsImportMutation,
-    turnaround::TurnaroundMutation,
+    graphql::LensOrdersMutation,
+    graphql::PatientsMutation,
+    graphql::PrescriptionsMutation,
+    graphql::DcsImportMutation,
+    graphql::TurnaroundMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct OrdersSubscription(orders::LensOrdersSubscription);
+pub struct OrdersSubscription(graphql::LensOrdersSubscription);
 
 impl ils_kernel::Module for Orders {
     const NAME: &'static str = "orders";
@@ -48,15 +50,15 @@ impl ils_kernel::Module for Orders {
     type Subscription = OrdersSubscription;
 
     fn node_types() -> Vec<ils_kernel::node::NodeType> {
-        node::node_types()
+        graphql::node::node_types()
     }
 
     fn fetch_nodes(req: ils_kernel::node::NodeRequest<'_>) -> ils_kernel::node::NodeFetch<'_> {
-        Box::pin(node::fetch_many(req))
+        Box::pin(graphql::node::fetch_many(req))
     }
 
     fn jobs() -> Vec<ils_kernel::JobKind> {
-        vec![notify::mail_kind()]
+        vec![service::notify::mail_kind()]
     }
 
     fn tables() -> Vec<ils_kernel::module::Table> {

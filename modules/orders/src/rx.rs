@@ -524,6 +524,15 @@ pub fn minus_cyl(eye: &EyeRx) -> EyeRx {
     }
 }
 
+/// The whole prescription in minus-cylinder form (both eyes; the rest as it is).
+pub fn rx_minus_cyl(rx: &Rx) -> Rx {
+    Rx {
+        right: minus_cyl(&rx.right),
+        left: minus_cyl(&rx.left),
+        ..rx.clone()
+    }
+}
+
 /// The eye in plus-cylinder form: transposed when the cylinder is negative, unchanged
 /// otherwise.
 pub fn plus_cyl(eye: &EyeRx) -> EyeRx {

@@ -4,7 +4,7 @@ pub use ils_common::company::{COMPANY, CompanyStatus, CompanyType};
 use ils_kernel::string_enum;
 
 string_enum!(Plan { FreeEcp = "FREE_ECP", FreeLab = "FREE_LAB", FreeSupplier = "FREE_SUPPLIER" });
-string_enum!(UserStatus { Active = "ACTIVE", Deactivated = "DEACTIVATED" });
+pub use ils_entity::user::UserStatus;
 
 /// Global ID type names of this module's objects.
 pub const USER: &str = "User";

@@ -79,7 +79,7 @@ pub async fn request(
     let tx = db.tenant(ctx).await?;
     let me = require_manager(&tx, ctx).await?;
     let mine = tx.get::<company::Entity>(me).await?;
-    if mine.status != CompanyStatus::Active.as_str() {
+    if mine.status != CompanyStatus::Active {
         return Err(AppError::forbidden(
             "your company is not active yet: it can connect once the platform approves it",
         ));

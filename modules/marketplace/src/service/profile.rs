@@ -74,9 +74,7 @@ async fn current(tx: &Tx, company_id: Uuid) -> AppResult<profile::Model> {
 
 /// What a profile copies of its company: its name, type and status.
 fn copy_of(c: &company::Model) -> AppResult<(String, String, CompanyStatus)> {
-    let status = CompanyStatus::parse(&c.status)
-        .ok_or_else(|| AppError::internal("company without a known status"))?;
-    Ok((c.name.clone(), c.company_type.clone(), status))
+    Ok((c.name.clone(), c.company_type.clone(), c.status))
 }
 
 /// An unlisted profile for a company that has not saved one.

@@ -28,7 +28,7 @@ impl User {
         Role::parse(&self.0.role)
     }
     async fn status(&self) -> Option<UserStatus> {
-        UserStatus::parse(&self.0.status)
+        Some(self.0.status)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -51,7 +51,7 @@ impl Company {
         CompanyType::parse(&self.0.company_type)
     }
     async fn status(&self) -> Option<CompanyStatus> {
-        CompanyStatus::parse(&self.0.status)
+        Some(self.0.status)
     }
     async fn plan(&self) -> Option<Plan> {
         Plan::parse(&self.0.plan)

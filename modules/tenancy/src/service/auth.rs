@@ -40,9 +40,7 @@ pub async fn sign_up(db: &Db, tokens: &TokenSettings, input: SignUp) -> AppResul
             id: Set(company_id),
             name: Set(company_name),
             company_type: Set(input.company_type.as_str().into()),
-            status: Set(crate::model::initial_status(input.company_type)
-                .as_str()
-                .into()),
+            status: Set(crate::model::initial_status(input.company_type)),
             plan: Set(crate::model::initial_plan(input.company_type)
                 .as_str()
                 .into()),
@@ -89,7 +87,7 @@ pub(crate) fn new_user(
         first_name: Set(first),
         last_name: Set(last),
         role: Set(role.into()),
-        status: Set(UserStatus::Active.as_str().into()),
+        status: Set(UserStatus::Active),
         is_platform_admin: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
@@ -153,7 +151,7 @@ pub async fn log_in(
     let verified =
         password::verify(password, found.as_ref().map(|u| u.password_hash.as_str())).await;
     let user = match found {
-        Some(u) if verified && u.status == UserStatus::Active.as_str() => u,
+        Some(u) if verified && u.status == UserStatus::Active => u,
         _ => return Err(AppError::Unauthenticated("wrong email or password".into())),
     };
     throttle.clear(&email_key).await;
@@ -163,7 +161,7 @@ pub async fn log_in(
     let (user, company) = load_user_and_company(&tx, user.id).await?;
     if company
         .as_ref()
-        .is_some_and(|c| c.status == CompanyStatus::Rejected.as_str())
+        .is_some_and(|c| c.status == CompanyStatus::Rejected)
     {
         return Err(AppError::forbidden(
             "this company's registration was rejected",
@@ -221,7 +219,7 @@ pub async fn refresh(db: &Db, tokens: &TokenSettings, refresh_token: &str) -> Ap
         .map_err(|_| invalid_refresh())?;
     if company
         .as_ref()
-        .is_some_and(|c| c.status == CompanyStatus::Rejected.as_str())
+        .is_some_and(|c| c.status == CompanyStatus::Rejected)
     {
         return Err(invalid_refresh());
     }

@@ -45,7 +45,7 @@ pub async fn from_api_key(db: &Db, secret: &str) -> AppResult<TenantContext> {
         .one(tx.conn())
         .await?
         .ok_or_else(invalid)?;
-    if company.status != CompanyStatus::Active.as_str() {
+    if company.status != CompanyStatus::Active {
         return Err(invalid());
     }
     #[allow(clippy::disallowed_methods)] // the credential flow: a live API key

@@ -72,7 +72,7 @@ pub(crate) async fn load_user_and_company(
         .filter(user::Column::Id.eq(user_id))
         .one(tx.conn())
         .await?
-        .filter(|(u, _)| u.status == UserStatus::Active.as_str())
+        .filter(|(u, _)| u.status == UserStatus::Active)
         .ok_or_else(|| AppError::Unauthenticated("this account is not active".into()))
 }
 

@@ -27,7 +27,7 @@ pub async fn companies<T: async_graphql::OutputType>(
     super::require_platform_admin(&tx, ctx).await?;
     let mut select = tx.select::<company::Entity>();
     if let Some(s) = filter.status {
-        select = select.filter(company::Column::Status.eq(s.as_str()));
+        select = select.filter(company::Column::Status.eq(s));
     }
     if let Some(t) = filter.company_type {
         select = select.filter(company::Column::CompanyType.eq(t.as_str()));
@@ -75,10 +75,10 @@ pub async fn decide(
     let tx = db.tenant(ctx).await?;
     super::require_platform_admin(&tx, ctx).await?;
     let company = tx.get::<company::Entity>(id).await?;
-    if company.status != CompanyStatus::PendingApproval.as_str() {
+    if company.status != CompanyStatus::PendingApproval {
         return Err(AppError::Conflict(format!(
             "this company is {}, not pending approval",
-            company.status
+            company.status.as_str()
         )));
     }
     let mut model = company.into_active_model();
@@ -86,9 +86,7 @@ pub async fn decide(
         CompanyStatus::Active
     } else {
         CompanyStatus::Rejected
-    }
-    .as_str()
-    .into());
+    });
     model.rejection_reason = Set(reason);
     model.updated_at = Set(chrono::Utc::now());
     let company = tx.update(model).await?;

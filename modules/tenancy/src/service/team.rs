@@ -255,11 +255,11 @@ pub async fn deactivate(db: &Db, ctx: &TenantContext, user_id: Uuid) -> AppResul
     let tx = db.tenant(ctx).await?;
     require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     let target = find_member(&tx, user_id).await?;
-    if target.role == Role::CompanyAdmin.as_str() && target.status == UserStatus::Active.as_str() {
+    if target.role == Role::CompanyAdmin.as_str() && target.status == UserStatus::Active {
         ensure_another_admin(&tx, target.id).await?;
     }
     let mut model = target.into_active_model();
-    model.status = Set(UserStatus::Deactivated.as_str().into());
+    model.status = Set(UserStatus::Deactivated);
     model.updated_at = Set(chrono::Utc::now());
     let user = tx.update(model).await?;
     tx.emit(
@@ -292,7 +292,7 @@ async fn ensure_another_admin(tx: &Tx, leaving: Uuid) -> AppResult<()> {
         .lock_for_update(
             tx.select::<user::Entity>()
                 .filter(user::Column::Role.eq(Role::CompanyAdmin.as_str()))
-                .filter(user::Column::Status.eq(UserStatus::Active.as_str())),
+                .filter(user::Column::Status.eq(UserStatus::Active)),
         )
         .all(tx.conn())
         .await?;

@@ -5,20 +5,11 @@
 //! DOMAIN.md's typical promise holds (3 days for stock single vision, more for multifocals
 //! and coatings).
 
-use crate::json::{enc, stored};
 use crate::lens::LensSpec;
-use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
-use chrono::{Datelike, Duration, NaiveDate, Utc, Weekday};
+use async_graphql::{InputObject, SimpleObject};
+use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use ils_common::catalog::draft::{FieldError, LensDesign, LensTreatment};
-use ils_common::company::CompanyType;
-use ils_entity::{company, lab_turnaround};
-use ils_kernel::authz::{require_manager, require_member};
-use ils_kernel::{AppError, AppResult, Tx, request_parts};
-use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// The most days any one rule may add.
 const MAX_DAYS: i32 = 60;
@@ -178,93 +169,6 @@ pub fn add_working_days(day: NaiveDate, n: i64) -> NaiveDate {
         }
     }
     d
-}
-
-/// The rules of the lab acting in `tx` (its own row, or the defaults).
-pub async fn rules_of(tx: &Tx, lab: Uuid) -> AppResult<LabTurnaround> {
-    match tx.find::<lab_turnaround::Entity>(lab).await? {
-        Some(row) => stored(&row.rules),
-        None => Ok(LabTurnaround::default()),
-    }
-}
-
-/// The acting company, which must be a lab.
-async fn lab_of(tx: &Tx, me: Uuid) -> AppResult<()> {
-    let c = tx.get::<company::Entity>(me).await?;
-    if c.company_type != CompanyType::Lab.as_str() {
-        return Err(AppError::forbidden("only labs have turnaround rules"));
-    }
-    Ok(())
-}
-
-#[derive(Default)]
-pub struct TurnaroundQuery;
-
-#[Object]
-impl TurnaroundQuery {
-    /// Your lab's turnaround rules (the defaults until you set them).
-    async fn lab_turnaround(&self, ctx: &Context<'_>) -> Result<LabTurnaround> {
-        let (tenant, db) = request_parts(ctx)?;
-        let me = require_member(tenant)?;
-        let tx = db.tenant(tenant).await?;
-        lab_of(&tx, me).await?;
-        let rules = rules_of(&tx, me).await?;
-        tx.commit().await?;
-        Ok(rules)
-    }
-}
-
-#[derive(Default)]
-pub struct TurnaroundMutation;
-
-#[Object]
-impl TurnaroundMutation {
-    /// Replaces your lab's turnaround rules (admins and managers); they set the due date of
-    /// every job you receive from now on without a date of your own.
-    async fn update_lab_turnaround(
-        &self,
-        ctx: &Context<'_>,
-        input: LabTurnaround,
-    ) -> Result<LabTurnaround> {
-        let (tenant, db) = request_parts(ctx)?;
-        let tx = db.tenant(tenant).await?;
-        let me = require_manager(&tx, tenant).await?;
-        lab_of(&tx, me).await?;
-        // Saves of one lab's rules take turns (the first two at once would both insert).
-        tx.lock_for_update(
-            tx.select::<company::Entity>()
-                .filter(company::Column::Id.eq(me)),
-        )
-        .one(tx.conn())
-        .await
-        .map_err(AppError::from)?;
-        let errors = input.validate();
-        if !errors.is_empty() {
-            return Err(AppError::invalid("input", errors).into());
-        }
-        let (rules, now) = (enc(&input)?, Utc::now());
-        // The owner column is the key here, and the guard never writes an owner column in
-        // an update: the row is replaced by its key instead.
-        let updated = tx
-            .update_many::<lab_turnaround::Entity>(
-                vec![
-                    (lab_turnaround::Column::Rules, Expr::value(rules.clone())),
-                    (lab_turnaround::Column::UpdatedAt, Expr::value(now)),
-                ],
-                lab_turnaround::Column::CompanyId.eq(me),
-            )
-            .await?;
-        if updated == 0 {
-            tx.insert(lab_turnaround::ActiveModel {
-                company_id: Set(me),
-                rules: Set(rules),
-                updated_at: Set(now),
-            })
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(input)
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,13 @@
-//! What the order events say.
-#[allow(unused_imports)]
-use super::*;
+//! What the order events say: one payload for every order event, with both parties as
+//! the audience.
+
+use crate::model::ORDER;
+use async_graphql::ID;
+use ils_common::company::COMPANY;
+use ils_entity::lens_order as order;
+use ils_kernel::id;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 ils_kernel::domain_event!(OrderSubmitted, "order.submitted", admins_only: false, OrderChange);
 ils_kernel::domain_event!(OrderStatusChanged, "order.status_changed", admins_only: false, OrderChange);
@@ -41,7 +48,7 @@ pub(crate) fn order_change(row: &order::Model, note: Option<&str>) -> OrderChang
     OrderChange {
         order_id: id::encode(ORDER, row.id),
         order_number: row.order_number.clone(),
-        status: row.status.clone(),
+        status: row.status.as_str().to_owned(),
         version: row.version,
         practice_id: id::encode(COMPANY, row.company_id),
         lab_id: row.lab_company_id.map(|l| id::encode(COMPANY, l)),

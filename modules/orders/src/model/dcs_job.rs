@@ -1,24 +1,19 @@
-//! DCS ("OMA") files into orders: a practice's tracer or practice system file becomes a
-//! draft, or re-measures a draft; a lab's tracer file re-measures a job it holds (a frame
-//! that was to come, traced at the lab). The file is read with the lossless parser, only
-//! the labels ILS understands are taken, and the original is kept in the file store.
+//! An order's job and DCS ("OMA") files, both ways. Reading: the labels ILS understands
+//! are taken from a parsed file (a practice's tracer or practice system file, a lab's
+//! tracer file) as the parts of a job. Writing: an order as the job file a lab's machines
+//! read, from its minus-cylinder prescription, lens, frame and fitting. The files
+//! themselves are read and written losslessly by `crate::dcs`.
 
-use crate::dcs::{self, DcsError, DcsFile};
-use crate::orders::{DraftOrderInput, Fit, LensOrder, LensSpec, ORDER};
-use crate::patients::practice_tx;
+use super::Fit;
+use crate::dcs::{self, DcsError, DcsFile, LineEnding};
+use crate::json::stored;
+use crate::lens::LensSpec;
 use crate::rx::{EyeFit, EyeRx, FrameMeasure, FrameTrace, Rx};
-use async_graphql::{Context, ID, Object, Result, SimpleObject, Upload};
-use bytes::Bytes;
 use ils_common::catalog::draft::{LensDesign, LensTreatment};
-use ils_kernel::authz::require_member;
-use ils_kernel::files::Files;
-use ils_kernel::{AppError, AppResult, id, request_parts};
+use ils_entity::lens_order as order;
+use ils_kernel::{AppError, AppResult};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use uuid::Uuid;
-
-/// How long a download link stays good.
-pub const LINK_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// What ILS takes from a DCS file.
 #[derive(Debug, Default, PartialEq)]
@@ -252,163 +247,6 @@ fn pair(file: &DcsFile, label: &str) -> Result<(Option<Decimal>, Option<Decimal>
     }
 }
 
-/// A DCS file read into ILS.
-#[derive(SimpleObject)]
-pub struct DcsImport {
-    /// The order created or re-measured.
-    pub order: LensOrder,
-    /// Where the uploaded file is kept in the file store.
-    pub stored_as: String,
-    /// A link to download the uploaded file (good for 15 minutes, no login needed).
-    pub download_url: String,
-    /// The labels ILS took from the file.
-    pub labels_read: Vec<String>,
-}
-
-#[derive(Default)]
-pub struct DcsImportMutation;
-
-#[Object]
-impl DcsImportMutation {
-    /// Reads a DCS (OMA) file, uploaded as a GraphQL multipart request. Without `orderId`
-    /// (practices) it becomes a new draft: the patient reference (CLIENT, else JOB), the
-    /// prescription, the lens (when LDNAM names an ILS design and LIND the index), the
-    /// frame with its trace, and the fitting heights, as far as the file has them. With
-    /// `orderId` and `version` it re-measures an order (frame and trace; fitting heights when
-    /// given): your practice's own draft, or, for a lab, a job it holds (RECEIVED, ON_HOLD,
-    /// IN_PRODUCTION), checked against the job, kept in its history and announced to the
-    /// practice. A malformed file is BAD_USER_INPUT on `file`, naming the line.
-    async fn import_dcs(
-        &self,
-        ctx: &Context<'_>,
-        file: Upload,
-        order_id: Option<ID>,
-        version: Option<i32>,
-    ) -> Result<DcsImport> {
-        let (tenant, db) = request_parts(ctx)?;
-        let me = require_member(tenant)?;
-        let files = ctx
-            .data::<Files>()
-            .map_err(|_| AppError::internal("schema has no file store"))?;
-        // Authorised before the file is read: a new draft is a practice's; an order to
-        // re-measure must be one the caller is a party to.
-        let target = match (&order_id, version) {
-            (Some(o), Some(v)) => {
-                let order_id = id::decode(ORDER, o, "orderId")?;
-                let tx = db.tenant(tenant).await?;
-                tx.get::<ils_entity::lens_order::Entity>(order_id).await?;
-                tx.commit().await?;
-                Some((order_id, v))
-            }
-            (Some(_), None) => {
-                return Err(AppError::bad_input("version", "name the version you saw").into());
-            }
-            (None, Some(_)) => {
-                return Err(
-                    AppError::bad_input("orderId", "a version goes with an orderId").into(),
-                );
-            }
-            (None, None) => {
-                let (tx, _) = practice_tx(db, tenant).await?;
-                tx.commit().await?;
-                None
-            }
-        };
-        let (_, bytes) = Files::read_upload(ctx, file, "file").await?;
-        let job = read_file(&bytes)?;
-        if target.is_some() && job.frame.is_none() {
-            return Err(AppError::bad_input(
-                "file",
-                "re-measuring needs the frame's box: HBOX, VBOX and DBL",
-            )
-            .into());
-        }
-
-        // The original is kept before the order names it, and removed again if the order
-        // is not written.
-        let key = format!("dcs-imports/{me}/{}.oma", Uuid::now_v7());
-        files.put(&key, Bytes::from(bytes)).await?;
-        let written = write(db, tenant, &job, target, &key).await;
-        let row = match written {
-            Ok(Ok(row)) => row,
-            failed => {
-                if let Err(e) = files.delete(&key).await {
-                    tracing::warn!(error = %e, "an unused DCS upload could not be removed");
-                }
-                return match failed {
-                    Ok(Err(errors)) => Err(AppError::invalid("order", errors).into()),
-                    Err(e) => Err(e.into()),
-                    Ok(Ok(_)) => unreachable!("handled above"),
-                };
-            }
-        };
-        Ok(DcsImport {
-            download_url: files.link(&key, LINK_TTL)?,
-            stored_as: key,
-            labels_read: job.labels_read,
-            order: LensOrder { row, viewer: me },
-        })
-    }
-}
-
-/// The order a read file makes or re-measures; problems with the job, every one, as
-/// `Ok(Err(_))`. A draft's input problems are reported on `file` (the file is the input).
-async fn write(
-    db: &ils_kernel::Db,
-    tenant: &ils_kernel::TenantContext,
-    job: &DcsJob,
-    target: Option<(Uuid, i32)>,
-    key: &str,
-) -> AppResult<Result<ils_entity::lens_order::Model, Vec<ils_common::catalog::draft::FieldError>>> {
-    match target {
-        None => {
-            let input = DraftOrderInput {
-                patient_id: None,
-                patient_ref: Some(job.patient_ref.clone().unwrap_or_else(|| {
-                    format!("DCS-{}", &Uuid::new_v4().simple().to_string()[..8])
-                })),
-                share_patient_name: None,
-                share_patient_birth_date: None,
-                prescription_id: None,
-                rx: job.rx.clone(),
-                lens: job.lens.clone(),
-                frame: job.frame.clone(),
-                right: job.fit.as_ref().map(|f| f.right.clone()),
-                left: job.fit.as_ref().map(|f| f.left.clone()),
-                job_type: None,
-                remake_of: None,
-                remake_reason: None,
-                requested_date: None,
-                notes: None,
-            };
-            let note = Some(format!("from the DCS file {key}"));
-            crate::orders::draft(db, tenant, input, note)
-                .await
-                .map(Ok)
-                .map_err(|e| match e {
-                    AppError::BadUserInput { message, field }
-                        if field.first().is_some_and(|f| f == "input") =>
-                    {
-                        AppError::bad_input("file", format!("{}: {message}", field[1..].join(".")))
-                    }
-                    e => e,
-                })
-        }
-        Some((order_id, version)) => {
-            let frame = job
-                .frame
-                .clone()
-                .ok_or_else(|| AppError::bad_input("file", "the file has no frame box"))?;
-            let note = format!(
-                "measurements from the DCS file {key} ({})",
-                job.labels_read.join(", ")
-            );
-            crate::orders::remeasure(db, tenant, order_id, version, frame, job.fit.clone(), note)
-                .await
-        }
-    }
-}
-
 /// A DCS upload as text, parsed and read; BAD_USER_INPUT on `file` otherwise.
 pub fn read_file(bytes: &[u8]) -> AppResult<DcsJob> {
     if bytes.is_empty() {
@@ -418,6 +256,103 @@ pub fn read_file(bytes: &[u8]) -> AppResult<DcsJob> {
         .map_err(|_| AppError::bad_input("file", "a DCS file is text (UTF-8 or ASCII)"))?;
     let parsed = dcs::parse(text).map_err(|e| AppError::bad_input("file", e.to_string()))?;
     job_of(&parsed).map_err(|e| AppError::bad_input("file", e.to_string()))
+}
+
+/// Two decimals, as DCS writes powers and millimetres.
+fn d2(v: Decimal) -> String {
+    format!("{:.2}", v.round_dp(2))
+}
+
+/// The DCS text of an order.
+pub fn dcs_of(row: &order::Model) -> AppResult<String> {
+    let rx: Rx = stored::<Option<Rx>>(&row.rx_minus_cyl)?.unwrap_or_default();
+    let lens: Option<LensSpec> = stored(&row.lens)?;
+    let fit: Fit = stored(&row.fit)?;
+    let frame: Option<FrameMeasure> = row.frame.as_deref().map(stored).transpose()?;
+    let mut f = DcsFile::new(LineEnding::CrLf);
+    let bad = |e: DcsError| AppError::internal(format!("dcs: {e}"));
+    let job = row.lab_job_number.as_deref().unwrap_or(&row.order_number);
+    f.set("JOB", job).map_err(bad)?;
+    f.set("DO", "B").map_err(bad)?;
+    f.set("CLIENT", &row.patient_ref).map_err(bad)?;
+    let has_rx = row.rx_minus_cyl != "null";
+    let pair = |f: &mut DcsFile, label: &str, get: &dyn Fn(&EyeRx) -> Option<String>| {
+        if !has_rx {
+            return Ok(());
+        }
+        let (r, l) = (get(&rx.right), get(&rx.left));
+        if r.is_some() || l.is_some() {
+            f.set_pair(label, r.as_deref(), l.as_deref()).map_err(bad)?;
+        }
+        Ok::<_, AppError>(())
+    };
+    if let Some(code) = lens.as_ref().and_then(|l| l.product_code.as_ref()) {
+        f.set_pair("LNAM", Some(code), Some(code)).map_err(bad)?;
+    }
+    pair(&mut f, "SPH", &|e| Some(d2(e.sphere)))?;
+    pair(&mut f, "CYL", &|e| e.cylinder.map(d2))?;
+    pair(&mut f, "AX", &|e| e.axis.map(|a| a.to_string()))?;
+    pair(&mut f, "ADD", &|e| e.add.map(d2))?;
+    pair(&mut f, "IPD", &|e| e.distance_pd.map(d2))?;
+    pair(&mut f, "NPD", &|e| e.near_pd.map(d2))?;
+    let (r, l) = (
+        fit.right.fitting_height.map(d2),
+        fit.left.fitting_height.map(d2),
+    );
+    if r.is_some() || l.is_some() {
+        f.set_pair("SEGHT", r.as_deref(), l.as_deref())
+            .map_err(bad)?;
+    }
+    if let Some(fr) = &frame {
+        f.set_pair("HBOX", Some(&d2(fr.a)), Some(&d2(fr.a)))
+            .map_err(bad)?;
+        f.set_pair("VBOX", Some(&d2(fr.b)), Some(&d2(fr.b)))
+            .map_err(bad)?;
+        f.set("DBL", &d2(fr.dbl)).map_err(bad)?;
+        if let Some(ed) = fr.ed {
+            f.set_pair("FED", Some(&d2(ed)), Some(&d2(ed)))
+                .map_err(bad)?;
+        }
+    }
+    let Some(lens) = lens else {
+        write_trace(&mut f, frame.as_ref()).map_err(bad)?;
+        return Ok(f.write());
+    };
+    let index = d2(lens.index);
+    f.set_pair("LIND", Some(&index), Some(&index))
+        .map_err(bad)?;
+    f.set_pair(
+        "LDNAM",
+        Some(lens.design.as_str()),
+        Some(lens.design.as_str()),
+    )
+    .map_err(bad)?;
+    if !lens.treatments.is_empty() {
+        let coat: Vec<&str> = lens.treatments.iter().map(|t| t.as_str()).collect();
+        let coat = coat.join(",");
+        f.set_pair("ACOAT", Some(&coat), Some(&coat)).map_err(bad)?;
+    }
+    if let Some(t) = &lens.tint {
+        f.set_pair("TINT", Some(t), Some(t)).map_err(bad)?;
+    }
+    write_trace(&mut f, frame.as_ref()).map_err(bad)?;
+    Ok(f.write())
+}
+
+/// A frame's trace as a `TRCFMT` block: absolute radii, equally spaced, ten per `R=` line.
+fn write_trace(f: &mut DcsFile, frame: Option<&FrameMeasure>) -> Result<(), DcsError> {
+    let Some(trace) = frame.and_then(|fr| fr.trace.as_ref()) else {
+        return Ok(());
+    };
+    f.push(
+        "TRCFMT",
+        &format!("{};{};E;{};F", trace.format, trace.radii.len(), trace.side),
+    )?;
+    for chunk in trace.radii.chunks(10) {
+        let line: Vec<String> = chunk.iter().map(i32::to_string).collect();
+        f.push("R", &line.join(";"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

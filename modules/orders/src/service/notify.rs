@@ -6,8 +6,10 @@
 //! active, to the practice's admins. It names the patient by reference only: mail is not
 //! a place for health data.
 
-use crate::orders::{ORDER, OrderChange, OrderStatus};
+use crate::events::OrderChange;
+use crate::model::{ORDER, OrderStatus};
 use ils_common::company::COMPANY;
+use ils_entity::user::UserStatus;
 use ils_entity::{lens_order as order, order_status_change as change, user};
 use ils_kernel::jobs::{JobError, JobKind, JobRun, handler};
 use ils_kernel::mail::{Mail, send_once};
@@ -76,7 +78,7 @@ async fn send(
         .one(tx.conn())
         .await?
         .and_then(|c| c.actor_user_id);
-    let active = |u: &user::Model| u.status == "ACTIVE" && u.company_id == Some(practice);
+    let active = |u: &user::Model| u.status == UserStatus::Active && u.company_id == Some(practice);
     let mut to: Vec<user::Model> = match submitter {
         Some(uid) => tx
             .find::<user::Entity>(uid)

@@ -1,0 +1,75 @@
+//! `importDcs`: a DCS (OMA) file uploaded into a new draft or new measurements.
+
+use super::orders::LensOrder;
+use crate::model::ORDER;
+use crate::service::import;
+use async_graphql::{Context, ID, Object, Result, SimpleObject, Upload};
+use ils_kernel::authz::require_member;
+use ils_kernel::files::Files;
+use ils_kernel::{AppError, id, request_parts};
+
+/// A DCS file read into ILS.
+#[derive(SimpleObject)]
+pub struct DcsImport {
+    /// The order created or re-measured.
+    pub order: LensOrder,
+    /// Where the uploaded file is kept in the file store.
+    pub stored_as: String,
+    /// A link to download the uploaded file (good for 15 minutes, no login needed).
+    pub download_url: String,
+    /// The labels ILS took from the file.
+    pub labels_read: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct DcsImportMutation;
+
+#[Object]
+impl DcsImportMutation {
+    /// Reads a DCS (OMA) file, uploaded as a GraphQL multipart request. Without `orderId`
+    /// (practices) it becomes a new draft: the patient reference (CLIENT, else JOB), the
+    /// prescription, the lens (when LDNAM names an ILS design and LIND the index), the
+    /// frame with its trace, and the fitting heights, as far as the file has them. With
+    /// `orderId` and `version` it re-measures an order (frame and trace; fitting heights when
+    /// given): your practice's own draft, or, for a lab, a job it holds (RECEIVED, ON_HOLD,
+    /// IN_PRODUCTION), checked against the job, kept in its history and announced to the
+    /// practice. A malformed file is BAD_USER_INPUT on `file`, naming the line.
+    async fn import_dcs(
+        &self,
+        ctx: &Context<'_>,
+        file: Upload,
+        order_id: Option<ID>,
+        version: Option<i32>,
+    ) -> Result<DcsImport> {
+        let (tenant, db) = request_parts(ctx)?;
+        let me = require_member(tenant)?;
+        let files = ctx
+            .data::<Files>()
+            .map_err(|_| AppError::internal("schema has no file store"))?;
+        let target = match (&order_id, version) {
+            (Some(o), Some(v)) => Some((id::decode(ORDER, o, "orderId")?, v)),
+            (Some(_), None) => {
+                return Err(AppError::bad_input("version", "name the version you saw").into());
+            }
+            (None, Some(_)) => {
+                return Err(
+                    AppError::bad_input("orderId", "a version goes with an orderId").into(),
+                );
+            }
+            (None, None) => None,
+        };
+        // Authorised before the file is read.
+        import::check_may_import(db, tenant, target.map(|(o, _)| o)).await?;
+        let (_, bytes) = Files::read_upload(ctx, file, "file").await?;
+        let done = import::import(db, tenant, files, bytes, target).await?;
+        Ok(DcsImport {
+            order: LensOrder {
+                row: done.row,
+                viewer: me,
+            },
+            stored_as: done.stored_as,
+            download_url: done.download_url,
+            labels_read: done.labels_read,
+        })
+    }
+}

@@ -1,0 +1,46 @@
+//! Orders services: plain async functions over the tenant guard, and the mail job.
+//! Resolvers call these and do nothing else; nothing here knows GraphQL beyond the
+//! `Connection` that pagination returns.
+
+pub mod export;
+pub mod import;
+pub mod lookup;
+pub mod notify;
+pub mod orders;
+pub mod patients;
+pub mod prescriptions;
+pub mod turnaround;
+
+use async_graphql::OutputType;
+use async_graphql::connection::Connection;
+use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::{AppResult, Tx};
+use sea_orm::{EntityTrait, Select};
+use std::sync::Mutex;
+use uuid::Uuid;
+
+/// How long a download link to a stored DCS file stays good.
+pub const LINK_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// One page of `select`, each row mapped by `map`, with the global IDs `audited` names
+/// among the page's rows (in page order): what a read of patient data must audit.
+pub(crate) async fn audited_page<E: EntityTrait, T: OutputType>(
+    tx: &Tx,
+    select: Select<E>,
+    id: E::Column,
+    page: PageArgs,
+    id_of: impl Fn(&E::Model) -> Uuid,
+    audited: impl Fn(&E::Model) -> Option<String>,
+    map: impl Fn(E::Model) -> T,
+) -> AppResult<(Connection<String, T>, Vec<String>)> {
+    let read = Mutex::new(Vec::new());
+    let conn = paginate(tx.conn(), select, id, page, id_of, |row| {
+        if let Some(id) = audited(&row) {
+            read.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+        }
+        map(row)
+    })
+    .await?;
+    let read = read.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok((conn, read))
+}

@@ -1,0 +1,216 @@
+//! Reading orders: a party's list, one order, its history, and one order followed live.
+//! Orders that name a patient are patient data, and their reads are audited.
+
+use crate::events::OrderChange;
+use crate::model::{ORDER, OrderStatus, Party};
+use crate::service::audited_page;
+use crate::service::patients::audit_read;
+use chrono::NaiveDate;
+use futures_util::{Stream, StreamExt};
+use ils_common::search;
+use ils_entity::{lens_order as order, order_status_change as change};
+use ils_kernel::authz::require_member;
+use ils_kernel::pagination::PageArgs;
+use ils_kernel::{AppError, AppResult, Bus, ClientInfo, Db, TenantContext, Tx, id};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+/// Which orders to list; every field narrows.
+#[derive(Default)]
+pub struct Filter {
+    /// In one of these statuses (any status when empty).
+    pub statuses: Option<Vec<OrderStatus>>,
+    pub due_before: Option<NaiveDate>,
+    /// Every word in the order number, the patient reference or the lab job number.
+    pub text: Option<String>,
+}
+
+/// One page of the acting company's orders on `side` (a practice's own, or a lab's
+/// inbox), oldest first; the identified ones read are audited.
+pub async fn list<T: async_graphql::OutputType>(
+    db: &Db,
+    ctx: &TenantContext,
+    client: &ClientInfo,
+    side: Party,
+    f: Filter,
+    page: PageArgs,
+    map: impl Fn(order::Model) -> T,
+) -> AppResult<async_graphql::connection::Connection<String, T>> {
+    let me = require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let mut select = tx.select::<order::Entity>();
+    select = match side {
+        Party::Practice => select.filter(order::Column::CompanyId.eq(me)),
+        // A lab's inbox: what was sent to it (never another practice's drafts).
+        Party::Lab => select.filter(order::Column::LabCompanyId.eq(me)),
+    };
+    if let Some(states) = f.statuses.filter(|s| !s.is_empty()) {
+        select = select.filter(order::Column::Status.is_in(states));
+    }
+    if let Some(d) = f.due_before {
+        select = select.filter(order::Column::DueDate.lte(d));
+    }
+    if let Some(t) = f.text {
+        let words = search::words(&t);
+        for w in words {
+            let like = format!("%{w}%");
+            select = select.filter(
+                Condition::any()
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(order::Column::OrderNumber)))
+                            .like(like.clone()),
+                    )
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(order::Column::PatientRef)))
+                            .like(like.clone()),
+                    )
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(order::Column::LabJobNumber))).like(like),
+                    ),
+            );
+        }
+    }
+    let (conn, read) = audited_page(
+        &tx,
+        select,
+        order::Column::Id,
+        page,
+        |r| r.id,
+        identified,
+        map,
+    )
+    .await?;
+    audit_read(&tx, ctx, client, read).await?;
+    tx.commit().await?;
+    Ok(conn)
+}
+
+/// One order the acting company is a party to; `None` otherwise (the read is audited
+/// when the order names a patient).
+pub async fn find(
+    db: &Db,
+    ctx: &TenantContext,
+    client: &ClientInfo,
+    order_id: Uuid,
+) -> AppResult<Option<order::Model>> {
+    require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let found = tx.find::<order::Entity>(order_id).await?;
+    audit_identified(&tx, ctx, client, found.iter()).await?;
+    tx.commit().await?;
+    Ok(found)
+}
+
+/// One order the acting company is a party to; NOT_FOUND otherwise.
+pub async fn read(db: &Db, ctx: &TenantContext, order_id: Uuid) -> AppResult<order::Model> {
+    require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let row = tx.get::<order::Entity>(order_id).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Every step of an order's history, oldest first.
+pub async fn history_of(
+    db: &Db,
+    ctx: &TenantContext,
+    order_id: Uuid,
+) -> AppResult<Vec<change::Model>> {
+    let tx = db.tenant(ctx).await?;
+    let rows = tx
+        .select::<change::Entity>()
+        .filter(change::Column::OrderId.eq(order_id))
+        .order_by_asc(change::Column::Id)
+        .all(tx.conn())
+        .await
+        .map_err(AppError::from)?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// The global ID of an order that names a patient (linked to the practice's record, or
+/// with the name or birth date shared): reading it is reading patient data.
+fn identified(r: &order::Model) -> Option<String> {
+    (r.patient_id.is_some() || r.patient_name.is_some() || r.patient_birth_date.is_some())
+        .then(|| id::encode(ORDER, r.id).to_string())
+}
+
+/// Orders that name a patient (linked to the practice's record, or with the name shared)
+/// are patient data: reading them is audited like reading the record.
+pub async fn audit_identified<'a>(
+    tx: &Tx,
+    ctx: &TenantContext,
+    client: &ClientInfo,
+    rows: impl Iterator<Item = &'a order::Model>,
+) -> AppResult<()> {
+    let ids: Vec<String> = rows.filter_map(identified).collect();
+    audit_read(tx, ctx, client, ids).await
+}
+
+/// One change of an order, as it is followed live.
+pub struct Update {
+    /// The status this change moved the order to.
+    pub status: OrderStatus,
+    /// The version this change made.
+    pub version: i32,
+    /// The order as read when the update is sent (it may be further along).
+    pub row: order::Model,
+}
+
+/// One of the acting company's orders, live: its state now, then one update per change by
+/// either party, in order; the stream ends after a final status. NOT_FOUND for an order
+/// the company is not a party to.
+pub async fn updates(
+    db: &Db,
+    ctx: &TenantContext,
+    bus: &Bus,
+    order_id: Uuid,
+) -> AppResult<impl Stream<Item = Update> + Send + use<>> {
+    let me = require_member(ctx)?;
+    // Listening before reading, so no change falls between the two.
+    let live = bus.visible_stream(me, false, vec!["order.*".into()]);
+    let now = read(db, ctx, order_id).await?;
+    let first = Update {
+        status: now.status,
+        version: now.version,
+        row: now,
+    };
+    let (db, ctx) = (db.clone(), ctx.clone());
+    let wanted = id::encode(ORDER, order_id).to_string();
+    let changes = live.filter_map(move |ev| {
+        // order.shipped repeats its status change's version: the version check drops it.
+        let change = OrderChange::of(&ev)
+            .filter(|c| c.order_id.as_str() == wanted)
+            .and_then(|c| Some((OrderStatus::parse(&c.status)?, c.version)));
+        let (db, ctx) = (db.clone(), ctx.clone());
+        async move {
+            let (status, version) = change?;
+            let row = read(&db, &ctx, order_id).await.ok()?;
+            Some(Update {
+                status,
+                version,
+                row,
+            })
+        }
+    });
+    let stream = futures_util::stream::once(async move { first }).chain(changes);
+    // One update per version, in order; stop after a final status.
+    Ok(futures_util::stream::unfold(
+        (Box::pin(stream), 0, false),
+        |(mut s, mut seen, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                let u = s.next().await?;
+                if u.version <= seen {
+                    continue;
+                }
+                seen = u.version;
+                let finished = u.status.finished();
+                return Some((u, (s, seen, finished)));
+            }
+        },
+    ))
+}
