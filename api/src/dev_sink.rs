@@ -4,15 +4,9 @@
 //! the ILS headers) and answers 204; `GET` lists the last deliveries, newest first. In
 //! production neither exists (404).
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use std::collections::VecDeque;
 use std::sync::Mutex;
-
-use crate::config::Environment;
-use crate::state::AppState;
 
 /// How many deliveries the sink keeps (older ones are dropped).
 pub const KEEP: usize = 100;
@@ -22,6 +16,30 @@ pub const KEEP: usize = 100;
 pub struct Sink(Mutex<VecDeque<serde_json::Value>>);
 
 impl Sink {
+    /// Keeps a delivery: its body (as JSON when it is JSON) and the ILS headers.
+    pub fn receive(&self, headers: &HeaderMap, body: &[u8]) {
+        let kept: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .filter(|(name, _)| {
+                let n = name.as_str();
+                n.starts_with("x-ils") || n == "content-type" || n == "user-agent"
+            })
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    serde_json::Value::String(value.to_str().unwrap_or("").to_owned()),
+                )
+            })
+            .collect();
+        let text = String::from_utf8_lossy(body).into_owned();
+        let parsed = serde_json::from_str::<serde_json::Value>(&text).ok();
+        self.record(serde_json::json!({
+            "receivedAt": chrono::Utc::now().to_rfc3339(),
+            "headers": kept,
+            "body": parsed.unwrap_or(serde_json::Value::String(text)),
+        }));
+    }
+
     fn record(&self, entry: serde_json::Value) {
         let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if all.len() == KEEP {
@@ -30,45 +48,9 @@ impl Sink {
         all.push_front(entry);
     }
 
-    fn list(&self) -> Vec<serde_json::Value> {
+    /// The kept deliveries, newest first.
+    pub fn list(&self) -> Vec<serde_json::Value> {
         let all = self.0.lock().unwrap_or_else(|e| e.into_inner());
         all.iter().cloned().collect()
     }
-}
-
-pub async fn receive(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if app.config.env != Environment::Development {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    let kept: serde_json::Map<String, serde_json::Value> = headers
-        .iter()
-        .filter(|(name, _)| {
-            let n = name.as_str();
-            n.starts_with("ils-")
-                || n.starts_with("x-ils")
-                || n == "content-type"
-                || n == "user-agent"
-        })
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                serde_json::Value::String(value.to_str().unwrap_or("").to_owned()),
-            )
-        })
-        .collect();
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let parsed = serde_json::from_str::<serde_json::Value>(&text).ok();
-    app.webhook_sink.record(serde_json::json!({
-        "receivedAt": chrono::Utc::now().to_rfc3339(),
-        "headers": kept,
-        "body": parsed.unwrap_or(serde_json::Value::String(text)),
-    }));
-    StatusCode::NO_CONTENT.into_response()
-}
-
-pub async fn list(State(app): State<AppState>) -> Response {
-    if app.config.env != Environment::Development {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    axum::Json(serde_json::json!({ "deliveries": app.webhook_sink.list() })).into_response()
 }

@@ -180,10 +180,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_page))
         .route("/files/{*key}", get(download))
-        .route(
-            "/dev/webhook-sink",
-            get(crate::dev_sink::list).post(crate::dev_sink::receive),
-        )
+        .route("/dev/webhook-sink", get(sink_list).post(sink_receive))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -326,6 +323,27 @@ async fn explain_transport_errors(
         );
     }
     res
+}
+
+/// `POST /dev/webhook-sink` (development only; see `dev_sink`).
+async fn sink_receive(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if app.config.env != Environment::Development {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    app.webhook_sink.receive(&headers, &body);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /dev/webhook-sink`: what the sink kept, newest first (development only).
+async fn sink_list(State(app): State<AppState>) -> Response {
+    if app.config.env != Environment::Development {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    axum::Json(serde_json::json!({ "deliveries": app.webhook_sink.list() })).into_response()
 }
 
 async fn playground_page(State(app): State<AppState>) -> Response {
