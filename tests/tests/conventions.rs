@@ -1,6 +1,11 @@
 //! The schema's conventions, checked mechanically on the SDL the code generates (the same
 //! text as `schema.graphql`). `docs/conventions.md` explains each rule; a rule broken
 //! here names every place that breaks it.
+//!
+//! `tests/conventions-pending.txt` lists the places that broke a rule when the rule came
+//! and are still to be brought in line, one `<rule> <place>` per line. It only shrinks: a
+//! new break fails, and so does a listed place that no longer breaks its rule (take the
+//! line out).
 
 use async_graphql::parser::parse_schema;
 use async_graphql::parser::types::{
@@ -48,12 +53,38 @@ fn described(d: &Option<async_graphql::Positioned<String>>) -> bool {
     d.as_ref().is_some_and(|d| !d.node.trim().is_empty())
 }
 
+/// The places of `rule` still waiting to be brought in line.
+fn pending(rule: &str) -> Vec<String> {
+    let text = include_str!("../conventions-pending.txt");
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(r, _)| *r == rule)
+        .map(|(_, place)| place.to_owned())
+        .collect()
+}
+
 fn assert_none(rule: &str, broken: Vec<String>) {
+    let key = rule.split(':').next().unwrap_or(rule);
+    let waiting = pending(key);
+    let new: Vec<&String> = broken.iter().filter(|b| !waiting.contains(b)).collect();
+    let fixed: Vec<&String> = waiting.iter().filter(|w| !broken.contains(w)).collect();
     assert!(
-        broken.is_empty(),
+        new.is_empty(),
         "{rule}: {} place(s) break it:\n  {}",
-        broken.len(),
-        broken.join("\n  ")
+        new.len(),
+        new.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+    assert!(
+        fixed.is_empty(),
+        "{rule}: in line now, take these out of tests/conventions-pending.txt:\n  {}",
+        fixed
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n  ")
     );
 }
 
@@ -93,7 +124,7 @@ fn everything_is_described() {
     let coverage = 100.0 * (total - missing.len()) as f64 / total as f64;
     println!("descriptions: {coverage:.1} % of {total}");
     assert_none(
-        &format!("every element described ({coverage:.1} % of {total})"),
+        &format!("described: every element described ({coverage:.1} % of {total})"),
         missing,
     );
 }
@@ -125,7 +156,7 @@ fn mutations_take_one_input_and_return_a_payload() {
             }
         }
     }
-    assert_none("mutations take one input and return a payload", broken);
+    assert_none("mutation: takes one input and returns a payload", broken);
 }
 
 /// `status`, never `state`; and status, category, kind and type fields are non-null.
@@ -154,7 +185,7 @@ fn status_is_one_word_and_always_there() {
             }
         }
     }
-    assert_none("status is one word and non-null", broken);
+    assert_none("status: one word and non-null", broken);
 }
 
 /// Every connection counts its items.
@@ -174,7 +205,7 @@ fn every_connection_has_a_total_count() {
             broken.push(name.to_owned());
         }
     }
-    assert_none("every connection has totalCount: Int!", broken);
+    assert_none("total-count: every connection has totalCount: Int!", broken);
 }
 
 /// Every object with a global ID is a `Node` (and so loads through `node(id:)`).
@@ -196,7 +227,7 @@ fn every_global_id_type_is_a_node() {
             broken.push(t.name.node.to_string());
         }
     }
-    assert_none("every type with `id: ID!` implements Node", broken);
+    assert_none("node: every type with `id: ID!` implements Node", broken);
 }
 
 /// One filter naming: an argument called `filter` takes a `…Filter`, and a `…Filter`
@@ -215,7 +246,7 @@ fn filters_have_one_name() {
             }
         }
     }
-    assert_none("filters are `filter: …Filter`", broken);
+    assert_none("filter: filters are `filter: …Filter`", broken);
 }
 
 /// No Rust type names reach clients: scalars are named for what they hold, and no
@@ -247,7 +278,7 @@ fn no_rust_names_in_the_schema() {
             }
         }
     }
-    assert_none("no Rust names", broken);
+    assert_none("rust-name: no Rust names", broken);
 }
 
 /// Amounts of money are `Money` (amount and currency), never a bare Decimal.
@@ -279,7 +310,7 @@ fn money_is_money() {
             }
         }
     }
-    assert_none("money is Money", broken);
+    assert_none("money: money is Money", broken);
 }
 
 /// A reference to an object the caller can read is that object, not a bare `…Id`.
@@ -302,5 +333,5 @@ fn references_are_objects() {
             }
         }
     }
-    assert_none("references are objects", broken);
+    assert_none("reference: references are objects", broken);
 }
