@@ -652,7 +652,7 @@ pub async fn connect(s: &TestServer, asker: &Session, target: &Session) -> Value
     id
 }
 
-/// A valid progressive lens order for a practice to draft (DOMAIN.md's example job):
+/// A valid progressive lens order for a practice to draft (docs/domain.md's example job):
 /// Rx with cylinder, add and mono PDs, a measured frame and fitting heights.
 pub fn progressive_draft(patient_ref: &str) -> Value {
     json!({

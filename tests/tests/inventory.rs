@@ -1554,7 +1554,7 @@ const SUGGESTIONS: &str = "query($d: Int, $s: ServiceLevel, $c: Decimal) {
     economicOrderQuantity orderUpTo reorderNow suggestedQuantity } }";
 const ABC: &str = "{ abcClassification { product { sku } annualValue cumulativeShare class } }";
 
-/// Reorder points from the sales history (DOMAIN.md: ROP = d x L + z x sigma x sqrt(L)),
+/// Reorder points from the sales history (docs/domain.md: ROP = d x L + z x sigma x sqrt(L)),
 /// EOQ from costs, min/max, and the ABC ranking by consumption value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reorder_points_and_abc_come_from_the_sales_history() {

@@ -28,7 +28,7 @@ const TRACER: &str = "CLIENT=REF-TRACE\r\nHBOX=52.00;52.00\r\nVBOX=36.00;36.00\r
     DBL=18.00\r\nFED=55.00;55.00\r\n_ABC=xyz\r\nTRCFMT=1;8;E;R;F\r\n\
     R=2480;2510;2545;2570\r\nR=2490;2455;2430;2466\r\n";
 
-/// DOMAIN.md's example job, with the lens named by design and index.
+/// docs/domain.md's example job, with the lens named by design and index.
 const FULL_JOB: &str = "JOB=ECP1042-0007\r\nDO=B\r\nCLIENT=REF7F3A\r\nLNAM=PAL-A;PAL-A\r\n\
     SPH=-2.25;-1.75\r\nCYL=-0.75;-0.50\r\nAX=175;10\r\nADD=2.00;2.00\r\nIPD=31.50;32.00\r\n\
     SEGHT=19.00;19.00\r\nHBOX=52.00;52.00\r\nVBOX=36.00;36.00\r\nDBL=18.00\r\n\

@@ -736,7 +736,7 @@ async fn an_order_exports_as_a_dcs_job_for_its_parties_only() {
     for who in [&practice, &lab] {
         let got = s.ok(&who.auth(), DCS, json!({ "id": order["id"] })).await;
         let text = got["orderDcs"]["content"].as_str().unwrap();
-        // The file reads back with the DCS parser, and says what DOMAIN.md's example says.
+        // The file reads back with the DCS parser, and says what docs/domain.md's example says.
         let file = ils_orders::dcs::parse(text).expect("a valid DCS file");
         assert_eq!(file.get("JOB"), Some("ECP1042-0007"));
         assert_eq!(file.get("CLIENT"), Some("REF7F3A"));

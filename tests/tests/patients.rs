@@ -214,7 +214,7 @@ async fn prescriptions_are_checked_kept_in_minus_cylinder_form_and_read_with_an_
     let practice = s.sign_up("Rx Optics", "ECP", &email("rx")).await;
     let other = s.sign_up("Nosy Optics", "ECP", &email("nosy")).await;
     let ada = create(&s, &practice, ada_input()).await;
-    // DOMAIN.md's example: -3.00 +2.00 x30 is -1.00 -2.00 x120 in minus-cyl form.
+    // docs/domain.md's example: -3.00 +2.00 x30 is -1.00 -2.00 x120 in minus-cyl form.
     let rx = json!({
         "right": { "sphere": "-3.00", "cylinder": "+2.00", "axis": 30, "add": "2.00" },
         "left": { "sphere": "-1.75", "cylinder": "-0.50", "axis": 10, "add": "2.00" },

@@ -1681,7 +1681,7 @@ async fn concurrent_orders_get_their_own_numbers_and_a_receipt_is_taken_once() {
     s.finish().await;
 }
 
-/// DOMAIN.md's available stock counts what is on order: an open purchase order keeps the
+/// docs/domain.md's available stock counts what is on order: an open purchase order keeps the
 /// reorder plan from ordering the same stock twice, until it is received or cancelled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_on_order_counts_in_the_reorder_plan() {

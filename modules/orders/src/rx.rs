@@ -455,7 +455,7 @@ pub fn validate_fit(
 }
 
 /// The smallest uncut lens blank, in mm, for one eye of a frame: ED + 2 x decentration + 2,
-/// with decentration = (A + DBL - 2 x monoPD) / 2, i.e. DOMAIN's (A + DBL - PD) / 2 with the
+/// with decentration = (A + DBL - 2 x monoPD) / 2, i.e. docs/domain.md's (A + DBL - PD) / 2 with the
 /// binocular PD taken as twice this eye's mono PD, so each eye gets its own blank. The
 /// decentration counts by its size (a pupil outside the box centre needs as much extra
 /// blank as one inside). `None` when the frame's ED is not measured.

@@ -28,7 +28,7 @@ pub struct ReorderSuggestion {
     /// Min/max policy: what to order to reach the maximum, when available <= min.
     pub order_up_to: Option<i64>,
     /// Available stock plus what is on order is at or below the computed reorder point
-    /// (or the min): DOMAIN.md's available = on hand + on order - reserved.
+    /// (or the min): docs/domain.md's available = on hand + on order - reserved.
     pub reorder_now: bool,
     /// What to order now: the min/max quantity, else the EOQ (at least what brings stock
     /// back above the reorder point), else nothing.

@@ -1,6 +1,6 @@
 //! Reorder planning from the company's own sales history: reorder points with safety
 //! stock for a chosen service level, EOQ where cost data exists, the min/max policy, and
-//! the ABC classification by annual consumption value (DOMAIN.md's formulas, in
+//! the ABC classification by annual consumption value (docs/domain.md's formulas, in
 //! `reorder.rs`). Reads the ledger's SALE lines of the period once, and the balances.
 
 use crate::ledger::MovementKind;

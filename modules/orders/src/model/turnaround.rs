@@ -2,7 +2,7 @@
 //! (Monday to Friday) after the day of receipt: a base, plus the design's extra days, plus
 //! the largest extra among the lens's treatments (they run together in one coating run),
 //! plus the tint's days when the lens is tinted. Each lab sets its own; until it does,
-//! DOMAIN.md's typical promise holds (3 days for stock single vision, more for multifocals
+//! docs/domain.md's typical promise holds (3 days for stock single vision, more for multifocals
 //! and coatings).
 
 use crate::lens::LensSpec;
