@@ -269,10 +269,11 @@ pub async fn drop_database(url: &str) {
     }
 }
 
-/// Asserts `err` is BAD_USER_INPUT naming `field`.
+/// Asserts `err` is BAD_USER_INPUT naming `field` (its path's parts; `extensions.field`
+/// is their dotted join).
 pub fn assert_bad_input(err: &Value, field: &[&str]) {
     assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
-    assert_eq!(err["extensions"]["field"], json!(field), "{err}");
+    assert_eq!(err["extensions"]["field"], json!(field.join(".")), "{err}");
 }
 
 /// A Decimal scalar (a string such as "2.75", "0.4500" or "-11.0000") in ten-thousandths,

@@ -126,10 +126,7 @@ fn assert_one_error_per_frame_problem(body: &serde_json::Value) {
     fields.sort_by_key(|f| f.to_string());
     assert_eq!(
         fields,
-        vec![
-            json!(["input", "frame", "bridge"]),
-            json!(["input", "frame", "eyeSize"]),
-        ],
+        vec![json!("input.frame.bridge"), json!("input.frame.eyeSize"),],
         "{body}"
     );
 }

@@ -386,14 +386,24 @@ async fn products_are_checked_and_kept_per_company() {
     for (vars, field) in cases {
         let err = s.error(&shop.auth(), &create, vars.clone()).await;
         assert_bad_input(&err, &field);
-        assert_eq!(err["extensions"]["field"][0], "input", "{err}");
+        assert!(
+            err["extensions"]["field"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("input.")),
+            "{err}"
+        );
     }
     // A missing attribute block is refused too (whatever field it names, under input).
     let err = s
         .error(&shop.auth(), &create, bad(&|i| i["frame"] = Value::Null))
         .await;
     assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
-    assert_eq!(err["extensions"]["field"][0], "input", "{err}");
+    assert!(
+        err["extensions"]["field"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("input.")),
+        "{err}"
+    );
 
     // One SKU per company.
     let mut dup = contact_lens_input("NW-AVI-52");
@@ -703,7 +713,11 @@ async fn movements_keep_balances_equal_to_the_ledger() {
             err["extensions"]["code"], "BAD_USER_INPUT",
             "{input}: {err}"
         );
-        assert_eq!(err["extensions"]["field"], json!(field), "{input}: {err}");
+        assert_eq!(
+            err["extensions"]["field"],
+            json!(field.join(".")),
+            "{input}: {err}"
+        );
     }
     // A receipt without its unit cost.
     let err = refused(
@@ -713,7 +727,12 @@ async fn movements_keep_balances_equal_to_the_ledger() {
     )
     .await;
     assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
-    assert_eq!(err["extensions"]["field"][0], "input", "{err}");
+    assert!(
+        err["extensions"]["field"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("input.")),
+        "{err}"
+    );
     assert_level(
         &level(&s, &shop, &lens, &main).await,
         36,
@@ -1008,7 +1027,11 @@ async fn transfers_move_stock_atomically() {
             err["extensions"]["code"], "BAD_USER_INPUT",
             "{input}: {body}"
         );
-        assert_eq!(err["extensions"]["field"], json!(field), "{input}: {body}");
+        assert_eq!(
+            err["extensions"]["field"],
+            json!(field.join(".")),
+            "{input}: {body}"
+        );
         assert_eq!(body["data"], Value::Null, "{input}: {body}");
     }
     // Transfers have their own mutation.

@@ -291,7 +291,7 @@ async fn ids_are_typed_and_opaque() {
         body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{body}"
     );
-    assert_eq!(body["errors"][0]["extensions"]["field"], json!(["id"]));
+    assert_eq!(body["errors"][0]["extensions"]["field"], json!("id"));
     let (_, body) = s
         .post(
             &a.auth(),

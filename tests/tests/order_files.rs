@@ -97,17 +97,9 @@ fn errors(body: &Value) -> Vec<(String, String, String)> {
         .iter()
         .map(|e| {
             let field = e["extensions"]["field"]
-                .as_array()
-                .map(|path| {
-                    path.iter()
-                        .map(|p| match p {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(".")
-                })
-                .unwrap_or_default();
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             (
                 e["extensions"]["code"].as_str().unwrap_or("").to_owned(),
                 field,

@@ -388,7 +388,7 @@ async fn only_managers_import_and_nobody_else_sees_a_companys_imports() {
     ] {
         let e = PRODUCTS.refused(&s, &shop.auth(), file).await.1["errors"][0].clone();
         assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{case}: {e}");
-        assert_eq!(e["extensions"]["field"], json!(["file"]), "{case}: {e}");
+        assert_eq!(e["extensions"]["field"], json!("file"), "{case}: {e}");
     }
     assert!(
         PRODUCTS.ids(&s, &shop).await.is_empty(),

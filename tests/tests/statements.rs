@@ -54,6 +54,33 @@ async fn a_page_of_users_costs_the_same_whatever_its_size() {
     assert_eq!(one, all, "page of 1: {one} statements, page of 13: {all}");
     assert!(all <= 2, "{all}");
 
+    // totalCount costs one more statement, and only when it is selected; it counts every
+    // page (the filter applies, the cursor does not).
+    let counted = cost(
+        &s,
+        &a.auth(),
+        "{ users(first: 1) { totalCount edges { node { id email } } pageInfo { hasNextPage } } }",
+    )
+    .await;
+    assert_eq!(counted, one + 1, "{counted} statements with totalCount");
+    let page = s
+        .ok(
+            &a.auth(),
+            "{ users(first: 2) { totalCount edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(page["users"]["totalCount"], 13);
+    let cursor = page["users"]["edges"][1]["cursor"].clone();
+    let later = s
+        .ok(
+            &a.auth(),
+            "query($a: String) { users(first: 2, after: $a) { totalCount edges { cursor } } }",
+            json!({ "a": cursor }),
+        )
+        .await;
+    assert_eq!(later["users"]["totalCount"], 13);
+
     // Walking the pages in both directions visits every member once.
     let mut seen = vec![];
     let mut after: Option<String> = None;

@@ -11,7 +11,6 @@
 //! [`import_fields!`](crate::import_fields) gives it its GraphQL fields.
 
 use crate::catalog::csv::{self, Layout, RowError};
-use async_graphql::connection::Connection;
 use async_graphql::{ID, Object, SimpleObject, TypeName};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -20,6 +19,7 @@ use ils_entity::data_import as import;
 use ils_kernel::authz::require_member;
 use ils_kernel::files::Files;
 use ils_kernel::jobs::{JobError, JobKind, JobPayload, JobRun, NewJob, handler};
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Bus, Db, DomainEvent, TenantContext, Tx, id};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select};
@@ -31,9 +31,9 @@ use std::marker::PhantomData;
 use std::time::Duration;
 use uuid::Uuid;
 
-pub use async_graphql::connection::Connection as ImportConnection;
 pub use futures_util::Stream as ProgressStream;
 pub use ils_entity::data_import::ImportStatus;
+pub use ils_kernel::pagination::Page as ImportConnection;
 pub use ils_kernel::pagination::PageArgs as ImportPage;
 
 /// The GraphQL fields of one import target `$target` (the `what` of its docs): a query
@@ -73,9 +73,9 @@ macro_rules! import_fields {
                 last: Option<i32>,
                 before: Option<String>,
             ) -> ::async_graphql::Result<
-                $crate::imports::ImportConnection<String, $crate::imports::Import<$target>>,
+                $crate::imports::ImportConnection<$crate::imports::Import<$target>>,
             > {
-                let page = $crate::imports::ImportPage::new(first, after, last, before);
+                let page = $crate::imports::ImportPage::new(ctx, first, after, last, before);
                 Ok($crate::imports::list::<$target>(ctx, page).await?)
             }
         }
@@ -393,7 +393,7 @@ pub async fn by_ids<T: ImportTarget>(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<I
 pub async fn list<T: ImportTarget>(
     ctx: &async_graphql::Context<'_>,
     page: PageArgs,
-) -> AppResult<Connection<String, Import<T>>> {
+) -> AppResult<Page<Import<T>>> {
     let (ctx, db) = ils_kernel::request_parts(ctx)?;
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;

@@ -16,7 +16,8 @@ pub enum AppError {
     #[error("not found")]
     NotFound,
     #[error("{message}")]
-    BadUserInput { message: String, field: Vec<String> },
+    /// `field` is the input path, dotted from the argument (`input.frame.eyeSize`, `id`).
+    BadUserInput { message: String, field: String },
     /// Every problem a validation found, each at its full input path: reported as one
     /// BAD_USER_INPUT error per problem, all in the same response.
     #[error("{}", .0.first().map(|e| e.message.as_str()).unwrap_or("invalid input"))]
@@ -46,7 +47,7 @@ impl AppError {
     pub fn bad_input(field: &str, message: impl Into<String>) -> Self {
         AppError::BadUserInput {
             message: message.into(),
-            field: field.split('.').map(str::to_owned).collect(),
+            field: field.to_owned(),
         }
     }
 
@@ -105,13 +106,6 @@ pub struct FieldError {
     pub field: String,
     /// A short message for the user.
     pub message: String,
-}
-
-impl FieldError {
-    /// The path as `extensions.field` lists it: `["input", "frame", "eyeSize"]`.
-    pub fn path(&self) -> Vec<String> {
-        self.field.split('.').map(str::to_owned).collect()
-    }
 }
 
 impl fmt::Display for FieldError {
@@ -212,19 +206,14 @@ impl From<AppError> for async_graphql::Error {
                         );
                         problem.insert(
                             async_graphql::Name::new("field"),
-                            async_graphql::Value::List(
-                                e.path()
-                                    .into_iter()
-                                    .map(async_graphql::Value::from)
-                                    .collect(),
-                            ),
+                            async_graphql::Value::from(e.field.clone()),
                         );
                         async_graphql::Value::Object(problem)
                     })
                     .collect();
                 async_graphql::Error::new(first.message.clone()).extend_with(move |_, e| {
                     e.set("code", code);
-                    e.set("field", first.path());
+                    e.set("field", first.field.clone());
                     if !rest.is_empty() {
                         e.set(PROBLEMS, async_graphql::Value::List(rest.clone()));
                     }
@@ -261,7 +250,7 @@ mod tests {
         let e: async_graphql::Error = AppError::bad_input("input.password", "too short").into();
         let ext = format!("{:?}", e.extensions);
         assert!(ext.contains("BAD_USER_INPUT"));
-        assert!(ext.contains("password"));
+        assert!(ext.contains("\"input.password\""), "{ext}");
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! cursor" is "id greater than", and a page is one indexed range scan.
 
 use crate::{AppError, AppResult};
-use async_graphql::OutputType;
 use async_graphql::connection::{Connection, Edge};
+use async_graphql::{OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{
@@ -11,21 +11,40 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+/// Items in a page when neither `first` nor `last` is given.
 pub const DEFAULT_PAGE: u64 = 20;
+/// The most `first` or `last` may ask for.
 pub const MAX_PAGE: u64 = 100;
 
-/// The four Relay arguments, as GraphQL received them.
+/// What every connection adds to Relay's `edges`, `nodes` and `pageInfo`.
+#[derive(SimpleObject, Clone, Copy, Debug, Default)]
+pub struct Counted {
+    /// How many items match, over all pages (the filter applies, the cursors do not).
+    /// Counted only when selected.
+    pub total_count: i64,
+}
+
+/// A page of a Relay connection: the one list shape of the API (`edges`, `nodes`,
+/// `pageInfo`, `totalCount`).
+pub type Page<T> = Connection<String, T, Counted>;
+
+/// The four Relay arguments, as GraphQL received them, and whether the caller selected
+/// `totalCount`.
 #[derive(Clone, Debug, Default)]
 pub struct PageArgs {
     pub first: Option<i32>,
     pub after: Option<String>,
     pub last: Option<i32>,
     pub before: Option<String>,
+    /// Run the count (`totalCount` is in the selection).
+    pub count: bool,
 }
 
 impl PageArgs {
-    /// The four arguments as a resolver receives them.
+    /// The four arguments as a resolver receives them; `ctx` tells whether `totalCount`
+    /// is selected, so the count runs only when a client asks for it.
     pub fn new(
+        ctx: &async_graphql::Context<'_>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
@@ -36,6 +55,16 @@ impl PageArgs {
             after,
             last,
             before,
+            count: ctx.look_ahead().field("totalCount").exists(),
+        }
+    }
+
+    /// The arguments of a page asked for from code (no count).
+    pub fn plain(first: Option<i32>, after: Option<String>) -> PageArgs {
+        PageArgs {
+            first,
+            after,
+            ..PageArgs::default()
         }
     }
 }
@@ -73,9 +102,10 @@ pub async fn paginate<E, C, T, F>(
     args: PageArgs,
     id_of: impl Fn(&E::Model) -> Uuid,
     map: F,
-) -> AppResult<Connection<String, T>>
+) -> AppResult<Page<T>>
 where
     E: EntityTrait,
+    E::Model: Sync,
     C: ConnectionTrait,
     T: OutputType,
     F: Fn(E::Model) -> T,
@@ -88,6 +118,11 @@ where
             "use either first or last, not both",
         ));
     }
+    let total_count = if args.count {
+        sea_orm::PaginatorTrait::count(select.clone(), conn).await? as i64
+    } else {
+        0
+    };
     let mut select = select;
     if let Some(after) = &args.after {
         select = select.filter(id.gt(decode_cursor(after, "after")?));
@@ -113,7 +148,8 @@ where
     } else {
         (args.after.is_some(), more)
     };
-    let mut connection = Connection::new(has_previous, has_next);
+    let mut connection =
+        Connection::with_additional_fields(has_previous, has_next, Counted { total_count });
     connection.edges.extend(rows.into_iter().map(|row| {
         let cursor = encode_cursor(id_of(&row));
         Edge::new(cursor, map(row))

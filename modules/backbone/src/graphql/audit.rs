@@ -4,11 +4,11 @@
 use crate::model::AuditOutcome;
 use crate::parts;
 use crate::service::audit;
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_entity::audit_entry;
 use ils_kernel::id;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 
 pub const AUDIT_ENTRY: &str = "AuditEntry";
@@ -80,7 +80,7 @@ impl AuditQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, AuditEntry>> {
+    ) -> Result<Page<AuditEntry>> {
         let (tenant, db) = parts(ctx)?;
         let filter = filter.unwrap_or_default();
         let actor_user_id = match &filter.actor_user_id {
@@ -94,7 +94,7 @@ impl AuditQuery {
             since: filter.since,
             until: filter.until,
         };
-        let page = PageArgs::new(first, after, last, before);
+        let page = PageArgs::new(ctx, first, after, last, before);
         Ok(audit::list(db, tenant, filter, page, AuditEntry::from).await?)
     }
 }

@@ -4,11 +4,11 @@
 use crate::model::JobState;
 use crate::parts;
 use crate::service::jobs;
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_entity::job;
 use ils_kernel::id;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 
 pub const JOB: &str = "Job";
@@ -87,7 +87,7 @@ impl JobsQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, Job>> {
+    ) -> Result<Page<Job>> {
         let (tenant, db) = parts(ctx)?;
         let filter = filter.unwrap_or_default();
         let filter = jobs::Filter {
@@ -95,7 +95,7 @@ impl JobsQuery {
             kind: filter.kind,
             failed: filter.failed,
         };
-        let page = PageArgs::new(first, after, last, before);
+        let page = PageArgs::new(ctx, first, after, last, before);
         Ok(jobs::list(db, tenant, filter, page, Job::from).await?)
     }
 }

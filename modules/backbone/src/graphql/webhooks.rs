@@ -3,10 +3,10 @@
 use crate::model::WebhookDeliveryStatus;
 use crate::parts;
 use crate::service::webhooks::{DELIVERY, ENDPOINT, WebhookSettings, deliveries, endpoints};
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_entity::{webhook_delivery, webhook_endpoint};
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::{AppError, AppResult, id};
 
@@ -129,12 +129,12 @@ impl WebhooksQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, WebhookEndpoint>> {
+    ) -> Result<Page<WebhookEndpoint>> {
         let (tenant, db) = parts(ctx)?;
         Ok(endpoints::list(
             db,
             tenant,
-            PageArgs::new(first, after, last, before),
+            PageArgs::new(ctx, first, after, last, before),
             WebhookEndpoint::from,
         )
         .await?)
@@ -149,7 +149,7 @@ impl WebhooksQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, WebhookDelivery>> {
+    ) -> Result<Page<WebhookDelivery>> {
         let (tenant, db) = parts(ctx)?;
         let filter = filter.unwrap_or_default();
         let endpoint_id = match &filter.endpoint_id {
@@ -161,7 +161,7 @@ impl WebhooksQuery {
             status: filter.status,
             event_type: filter.event_type,
         };
-        let page = PageArgs::new(first, after, last, before);
+        let page = PageArgs::new(ctx, first, after, last, before);
         Ok(deliveries::list(db, tenant, filter, page, WebhookDelivery::from).await?)
     }
 }

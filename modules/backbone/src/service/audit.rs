@@ -2,10 +2,10 @@
 //! admins read every company's). Nothing here or anywhere else changes or deletes entries.
 
 use crate::model::AuditOutcome;
-use async_graphql::connection::Connection;
 use chrono::{DateTime, Utc};
 use ils_entity::audit_entry;
 use ils_kernel::authz::require_admin_or_platform;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppResult, Db, TenantContext};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -29,7 +29,7 @@ pub async fn list<T: async_graphql::OutputType>(
     filter: Filter,
     page: PageArgs,
     map: impl Fn(ils_entity::audit_entry::Model) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let tx = db.tenant(tenant).await?;
     require_admin_or_platform(&tx, tenant).await?;
     let mut select = tx.select::<audit_entry::Entity>();

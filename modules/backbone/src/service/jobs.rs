@@ -2,9 +2,9 @@
 //! see it: counts by state, failed and dead jobs with their last error, retry and discard.
 
 use crate::model::JobState;
-use async_graphql::connection::Connection;
 use ils_entity::job;
 use ils_kernel::authz::require_admin_or_platform;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppResult, Db, TenantContext};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -38,7 +38,7 @@ pub async fn list<T: async_graphql::OutputType>(
     filter: Filter,
     page: PageArgs,
     map: impl Fn(ils_entity::job::Model) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let tx = db.tenant(tenant).await?;
     require_admin_or_platform(&tx, tenant).await?;
     let mut select = tx.select::<job::Entity>();

@@ -2,7 +2,6 @@
 
 use crate::model::PRODUCT;
 use crate::service::products::{self, ProductFields};
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use ils_common::catalog::draft::{
@@ -11,6 +10,7 @@ use ils_common::catalog::draft::{
 };
 use ils_common::money::Money;
 use ils_entity::product;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::{id, request_parts};
 use ils_marketplace::catalog::items::ITEM;
@@ -188,10 +188,10 @@ impl ProductsQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, Product>> {
+    ) -> Result<Page<Product>> {
         let (tenant, db) = request_parts(ctx)?;
         let f = filter.unwrap_or_default();
-        let page = PageArgs::new(first, after, last, before);
+        let page = PageArgs::new(ctx, first, after, last, before);
         let text = f.text.as_deref();
         Ok(products::list(db, tenant, text, f.category, f.active, page, Product).await?)
     }

@@ -3,13 +3,13 @@
 
 use crate::model::{LINE, LOCATION, PRODUCT, PURCHASE_ORDER, PurchaseOrderStatus};
 use crate::service::purchasing::{self, NewLine, NewOrder, Order, Receipt, StatusChange};
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use ils_common::catalog::draft::price_to_decimal;
 use ils_common::company::COMPANY;
 use ils_common::money::Money;
 use ils_entity::purchase_order_line as line;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::{TenantContext, id, request_parts};
 use ils_marketplace::catalog::items::ITEM;
@@ -209,8 +209,8 @@ impl PurchasingQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, PurchaseOrder>> {
-        let page = PageArgs::new(first, after, last, before);
+    ) -> Result<Page<PurchaseOrder>> {
+        let page = PageArgs::new(ctx, first, after, last, before);
         list(ctx, false, filter, page).await
     }
 
@@ -223,8 +223,8 @@ impl PurchasingQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, PurchaseOrder>> {
-        let page = PageArgs::new(first, after, last, before);
+    ) -> Result<Page<PurchaseOrder>> {
+        let page = PageArgs::new(ctx, first, after, last, before);
         list(ctx, true, filter, page).await
     }
 
@@ -241,7 +241,7 @@ async fn list(
     as_supplier: bool,
     filter: Option<PurchaseOrderFilter>,
     page: PageArgs,
-) -> Result<Connection<String, PurchaseOrder>> {
+) -> Result<Page<PurchaseOrder>> {
     let (tenant, db) = request_parts(ctx)?;
     let statuses = filter.and_then(|f| f.statuses);
     Ok(purchasing::list(db, tenant, as_supplier, statuses, page, PurchaseOrder).await?)

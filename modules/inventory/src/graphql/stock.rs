@@ -6,11 +6,11 @@ use crate::graphql::products::Product;
 use crate::ledger::MovementKind;
 use crate::model::{BALANCE, LOCATION, MOVEMENT, PRODUCT};
 use crate::service::stock::{self, Level, NewMovement, NewTransfer};
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_common::catalog::draft::price_to_decimal;
 use ils_entity::stock_movement as movement;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::{id, request_parts};
 use rust_decimal::Decimal;
@@ -176,12 +176,12 @@ impl StockQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, StockLevel>> {
+    ) -> Result<Page<StockLevel>> {
         let (tenant, db) = request_parts(ctx)?;
         let f = filter.unwrap_or_default();
         let (location, product) = (f.location_id.as_ref(), f.product_id.as_ref());
         let low_only = f.low_only == Some(true);
-        let page = PageArgs::new(first, after, last, before);
+        let page = PageArgs::new(ctx, first, after, last, before);
         Ok(stock::levels(db, tenant, location, product, low_only, page, StockLevel).await?)
     }
 
@@ -191,7 +191,7 @@ impl StockQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, StockLevel>> {
+    ) -> Result<Page<StockLevel>> {
         self.stock_levels(
             ctx,
             Some(StockFilter {
@@ -215,12 +215,12 @@ impl StockQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, StockMovement>> {
+    ) -> Result<Page<StockMovement>> {
         let (tenant, db) = request_parts(ctx)?;
         let f = filter.unwrap_or_default();
         let (product, location) = (f.product_id.as_ref(), f.location_id.as_ref());
         let kinds = f.kinds.as_deref();
-        let page = PageArgs::new(first, after, last, before);
+        let page = PageArgs::new(ctx, first, after, last, before);
         Ok(stock::movements(db, tenant, product, location, kinds, page, StockMovement).await?)
     }
 

@@ -6,7 +6,6 @@ use crate::model::PRODUCT;
 use crate::service::by_global_id;
 use crate::service::stock::refresh_low;
 use async_graphql::ID;
-use async_graphql::connection::Connection;
 use chrono::Utc;
 use ils_common::catalog::draft::{
     self, Attributes, CatalogItemInput, Category, FieldError, decimal_to_units,
@@ -14,6 +13,7 @@ use ils_common::catalog::draft::{
 use ils_common::search;
 use ils_entity::{catalog_item, product};
 use ils_kernel::authz::{require_manager, require_member};
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
 use ils_marketplace::catalog::items::ITEM;
@@ -289,7 +289,7 @@ pub async fn list<T: async_graphql::OutputType>(
     active: Option<bool>,
     page: PageArgs,
     map: impl Fn(product::Model) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let mut select = tx.select::<product::Entity>();

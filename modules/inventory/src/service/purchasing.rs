@@ -14,7 +14,6 @@ use crate::service::locations::location_of;
 use crate::service::stock::{allows_negative, locked_product, post};
 use crate::service::{by_global_id, lock_company};
 use async_graphql::ID;
-use async_graphql::connection::Connection;
 use chrono::Utc;
 use ils_common::company::{COMPANY, CompanyType};
 use ils_common::search;
@@ -22,6 +21,7 @@ use ils_entity::{catalog_item, product};
 use ils_entity::{purchase_order as po, purchase_order_line as line};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::connections::active_partner;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
 use ils_marketplace::catalog::items::ITEM;
@@ -626,7 +626,7 @@ pub async fn list<T: async_graphql::OutputType + AsMut<Order>>(
     statuses: Option<Vec<PurchaseOrderStatus>>,
     page: PageArgs,
     map: impl Fn(Order) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let me = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let mut select = tx.select::<po::Entity>().filter(if as_supplier {

@@ -8,12 +8,12 @@ use crate::ledger::{self, Balance, LedgerError, Movement, MovementKind};
 use crate::model::{LOCATION, PRODUCT};
 use crate::service::locations::location_of;
 use async_graphql::ID;
-use async_graphql::connection::Connection;
 use chrono::Utc;
 use ils_common::catalog::draft::decimal_to_units;
 use ils_entity::{inventory_settings as settings, product, stock_balance as balance};
 use ils_entity::{stock_location as location, stock_movement as movement};
 use ils_kernel::authz::{require_manager, require_member};
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
 use rust_decimal::Decimal;
@@ -365,7 +365,7 @@ pub async fn levels<T: async_graphql::OutputType + AsMut<Level>>(
     low_only: bool,
     page: PageArgs,
     map: impl Fn(Level) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let mut select = tx.select::<balance::Entity>();
@@ -440,7 +440,7 @@ pub async fn movements<T: async_graphql::OutputType>(
     kinds: Option<&[MovementKind]>,
     page: PageArgs,
     map: impl Fn(movement::Model) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let mut select = tx.select::<movement::Entity>();

@@ -1,7 +1,6 @@
 //! Catalog items as suppliers edit them and connected buyers browse them.
 
 use crate::service::catalog::{self, CatalogCriterion, ITEM};
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use ils_common::catalog::draft::{
@@ -11,6 +10,7 @@ use ils_common::catalog::draft::{
 use ils_common::company::COMPANY;
 use ils_common::money::Money;
 use ils_entity::catalog_item;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::{id, request_parts};
 
@@ -129,8 +129,8 @@ impl CatalogQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, CatalogItem>> {
-        let page = PageArgs::new(first, after, last, before);
+    ) -> Result<Page<CatalogItem>> {
+        let page = PageArgs::new(ctx, first, after, last, before);
         browse(ctx, None, filter, page).await
     }
 
@@ -146,9 +146,9 @@ impl CatalogQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, CatalogItem>> {
+    ) -> Result<Page<CatalogItem>> {
         let supplier = id::decode(COMPANY, &supplier_id, "supplierId")?;
-        let page = PageArgs::new(first, after, last, before);
+        let page = PageArgs::new(ctx, first, after, last, before);
         browse(ctx, Some(supplier), filter, page).await
     }
 }
@@ -159,7 +159,7 @@ async fn browse(
     supplier: Option<uuid::Uuid>,
     filter: Option<CatalogFilter>,
     page: PageArgs,
-) -> Result<Connection<String, CatalogItem>> {
+) -> Result<Page<CatalogItem>> {
     let (tenant, db) = request_parts(ctx)?;
     let criteria = filter.unwrap_or_default().criteria();
     Ok(catalog::browse(db, tenant, supplier, criteria, page, CatalogItem).await?)

@@ -3,11 +3,11 @@
 
 use crate::service::connections::{self, CONNECTION, Seen};
 use crate::vocab::{ConnectionDirection, ConnectionState};
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_common::company::{COMPANY, CompanyType};
 use ils_kernel::authz::require_member;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::{id, request_parts};
 use uuid::Uuid;
@@ -131,9 +131,9 @@ impl ConnectionsQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, TradeConnection>> {
+    ) -> Result<Page<TradeConnection>> {
         let (tenant, db) = request_parts(ctx)?;
-        let page = PageArgs::new(first, after, last, before);
+        let page = PageArgs::new(ctx, first, after, last, before);
         let f = filter.unwrap_or_default();
         let states = f.states.unwrap_or_default();
         Ok(connections::list(db, tenant, states, f.direction, page, TradeConnection).await?)

@@ -3,11 +3,11 @@
 
 use crate::service::profile::{self, DirectoryCriterion, ProfileEdit, specialties_of};
 use crate::vocab::Specialty;
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use ils_common::company::{COMPANY, CompanyType};
 use ils_entity::marketplace_profile;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::{id, request_parts};
 
@@ -149,8 +149,8 @@ impl ProfileQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, MarketplaceProfile>> {
-        let page = PageArgs::new(first, after, last, before);
+    ) -> Result<Page<MarketplaceProfile>> {
+        let page = PageArgs::new(ctx, first, after, last, before);
         directory(ctx, CompanyType::Lab, filter, page).await
     }
 
@@ -164,8 +164,8 @@ impl ProfileQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, MarketplaceProfile>> {
-        let page = PageArgs::new(first, after, last, before);
+    ) -> Result<Page<MarketplaceProfile>> {
+        let page = PageArgs::new(ctx, first, after, last, before);
         directory(ctx, CompanyType::Supplier, filter, page).await
     }
 }
@@ -176,7 +176,7 @@ async fn directory(
     kind: CompanyType,
     filter: Option<DirectoryFilter>,
     page: PageArgs,
-) -> Result<Connection<String, MarketplaceProfile>> {
+) -> Result<Page<MarketplaceProfile>> {
     let (tenant, db) = request_parts(ctx)?;
     let criteria = filter.unwrap_or_default().criteria();
     Ok(profile::directory(db, tenant, kind, criteria, page, MarketplaceProfile).await?)

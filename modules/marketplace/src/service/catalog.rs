@@ -4,13 +4,13 @@
 //! uses too ([`ils_common::catalog::draft`]).
 
 use crate::search;
-use async_graphql::connection::Connection;
 use chrono::Utc;
 use ils_common::catalog::draft::{self, Attributes, CatalogItemInput, Category, ItemDraft};
 use ils_common::company::CompanyType;
 use ils_entity::{catalog_item as item, company};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::connections::active_between;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, Select};
@@ -170,7 +170,7 @@ pub async fn browse<T: async_graphql::OutputType>(
     criteria: Vec<CatalogCriterion>,
     page: PageArgs,
     map: impl Fn(item::Model) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let me = require_member(ctx)?;
     let supplier = supplier.unwrap_or(me);
     let tx = db.tenant(ctx).await?;

@@ -7,7 +7,6 @@ use crate::events::{
     ConnectionAccepted, ConnectionChange, ConnectionEnded, ConnectionRejected, ConnectionRequested,
 };
 use crate::vocab::{ConnectionDirection, ConnectionState, may_request};
-use async_graphql::connection::Connection;
 use chrono::Utc;
 use ils_common::company::COMPANY;
 use ils_common::company::{CompanyStatus, CompanyType};
@@ -15,6 +14,7 @@ use ils_common::validate;
 use ils_entity::{company, marketplace_profile as profile, trade_connection as conn};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::connections::pair_key;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, DomainEvent, TenantContext, Tx, id};
 use sea_orm::sea_query::Expr;
@@ -257,7 +257,7 @@ pub async fn list<T: async_graphql::OutputType>(
     direction: Option<ConnectionDirection>,
     page: PageArgs,
     map: impl Fn(Seen) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let viewer = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let mut select = tx.select::<conn::Entity>();

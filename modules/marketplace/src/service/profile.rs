@@ -6,7 +6,6 @@
 use crate::events::MarketplaceProfileUpdated;
 use crate::search;
 use crate::vocab::Specialty;
-use async_graphql::connection::Connection;
 use chrono::Utc;
 use ils_common::company::COMPANY;
 use ils_common::company::{CompanyChange, CompanyStatus, CompanyType};
@@ -14,6 +13,7 @@ use ils_common::validate;
 use ils_entity::{company, marketplace_profile as profile};
 use ils_kernel::authz::{require_member, require_role};
 use ils_kernel::jobs::{JobError, JobKind, JobRun, handler};
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx, id};
 use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter};
@@ -269,7 +269,7 @@ pub async fn directory<T: async_graphql::OutputType>(
     criteria: Vec<DirectoryCriterion>,
     page: PageArgs,
     map: impl Fn(profile::Model) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     use profile::Column as C;

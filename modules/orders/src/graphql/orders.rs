@@ -9,12 +9,12 @@ use crate::model::{
 };
 use crate::rx::{EyeFit, FrameMeasure, Rx};
 use crate::service::orders::{self, DraftJob, Move};
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use ils_common::company::COMPANY;
 use ils_entity::lens_order as order;
 use ils_kernel::authz::require_member;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::{AppError, id, request_parts};
 use uuid::Uuid;
@@ -304,7 +304,7 @@ async fn list(
     side: Party,
     filter: Option<OrderFilter>,
     page: PageArgs,
-) -> Result<Connection<String, LensOrder>> {
+) -> Result<Page<LensOrder>> {
     let (tenant, db) = request_parts(ctx)?;
     let me = require_member(tenant)?;
     let filter = filter.map(Into::into).unwrap_or_default();
@@ -329,8 +329,8 @@ impl LensOrdersQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, LensOrder>> {
-        let page = PageArgs::new(first, after, last, before);
+    ) -> Result<Page<LensOrder>> {
+        let page = PageArgs::new(ctx, first, after, last, before);
         list(ctx, Party::Practice, filter, page).await
     }
 
@@ -343,8 +343,8 @@ impl LensOrdersQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, LensOrder>> {
-        let page = PageArgs::new(first, after, last, before);
+    ) -> Result<Page<LensOrder>> {
+        let page = PageArgs::new(ctx, first, after, last, before);
         list(ctx, Party::Lab, filter, page).await
     }
 

@@ -3,10 +3,10 @@
 
 use crate::model::PATIENT;
 use crate::service::patients::{self, Details};
-use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use ils_entity::patient;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::{id, request_parts};
 
@@ -89,10 +89,10 @@ impl PatientsQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, Patient>> {
+    ) -> Result<Page<Patient>> {
         let (tenant, db) = request_parts(ctx)?;
         let text = filter.and_then(|f| f.text);
-        let page = PageArgs::new(first, after, last, before);
+        let page = PageArgs::new(ctx, first, after, last, before);
         let client = ils_kernel::client_info(ctx);
         Ok(patients::list(db, tenant, &client, text, page, Patient).await?)
     }

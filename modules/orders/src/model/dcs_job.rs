@@ -431,7 +431,7 @@ mod tests {
             let AppError::BadUserInput { message, field } = e else {
                 panic!("{text}: {e:?}")
             };
-            assert_eq!(field, ["file"]);
+            assert_eq!(field, "file");
             assert!(message.starts_with(line), "{text}: {message}");
         }
         assert!(read_file(b"").is_err());

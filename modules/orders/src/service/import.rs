@@ -119,10 +119,11 @@ async fn write(
                 .await
                 .map(Ok)
                 .map_err(|e| match e {
-                    AppError::BadUserInput { message, field }
-                        if field.first().is_some_and(|f| f == "input") =>
-                    {
-                        AppError::bad_input("file", format!("{}: {message}", field[1..].join(".")))
+                    AppError::BadUserInput { message, field } if field.starts_with("input.") => {
+                        AppError::bad_input(
+                            "file",
+                            format!("{}: {message}", &field["input.".len()..]),
+                        )
                     }
                     e => e,
                 })

@@ -12,7 +12,7 @@ pub mod prescriptions;
 pub mod turnaround;
 
 use async_graphql::OutputType;
-use async_graphql::connection::Connection;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppResult, Tx};
 use sea_orm::{EntityTrait, Select};
@@ -24,7 +24,7 @@ pub const LINK_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60
 
 /// One page of `select`, each row mapped by `map`, with the global IDs `audited` names
 /// among the page's rows (in page order): what a read of patient data must audit.
-pub(crate) async fn audited_page<E: EntityTrait, T: OutputType>(
+pub(crate) async fn audited_page<E: EntityTrait<Model: Sync>, T: OutputType>(
     tx: &Tx,
     select: Select<E>,
     id: E::Column,
@@ -32,7 +32,7 @@ pub(crate) async fn audited_page<E: EntityTrait, T: OutputType>(
     id_of: impl Fn(&E::Model) -> Uuid,
     audited: impl Fn(&E::Model) -> Option<String>,
     map: impl Fn(E::Model) -> T,
-) -> AppResult<(Connection<String, T>, Vec<String>)> {
+) -> AppResult<(Page<T>, Vec<String>)> {
     let read = Mutex::new(Vec::new());
     let conn = paginate(tx.conn(), select, id, page, id_of, |row| {
         if let Some(id) = audited(&row) {

@@ -11,7 +11,7 @@ use ils_common::validate;
 use ils_entity::{company, patient};
 use ils_kernel::audit::{AuditEntry, record_in};
 use ils_kernel::authz::require_member;
-use ils_kernel::pagination::PageArgs;
+use ils_kernel::pagination::{Page, PageArgs};
 use ils_kernel::{AppError, AppResult, ClientInfo, Db, TenantContext, Tx, id};
 use sea_orm::{ActiveValue::Set, QueryFilter};
 use uuid::Uuid;
@@ -112,7 +112,7 @@ pub async fn list<T: async_graphql::OutputType>(
     text: Option<String>,
     page: PageArgs,
     map: impl Fn(patient::Model) -> T,
-) -> AppResult<async_graphql::connection::Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let (tx, _) = practice_tx(db, ctx).await?;
     let mut select = tx.select::<patient::Entity>();
     if let Some(text) = text

@@ -1,8 +1,8 @@
 use super::types::{ApiKey, Company, Invitation, Me, User};
 use crate::model::{CompanyStatus, CompanyType};
 use crate::service::{api_keys, auth, platform, team};
-use async_graphql::connection::Connection;
 use async_graphql::{Context, InputObject, Object, Result};
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
 use ils_kernel::request_parts;
 
@@ -43,9 +43,15 @@ impl TenancyQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, User>> {
+    ) -> Result<Page<User>> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(team::users(db, tenant, PageArgs::new(first, after, last, before), User).await?)
+        Ok(team::users(
+            db,
+            tenant,
+            PageArgs::new(ctx, first, after, last, before),
+            User,
+        )
+        .await?)
     }
 
     /// Invitations of the acting company (company admins).
@@ -56,12 +62,12 @@ impl TenancyQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, Invitation>> {
+    ) -> Result<Page<Invitation>> {
         let (tenant, db) = request_parts(ctx)?;
         Ok(team::invitations(
             db,
             tenant,
-            PageArgs::new(first, after, last, before),
+            PageArgs::new(ctx, first, after, last, before),
             Invitation,
         )
         .await?)
@@ -75,12 +81,12 @@ impl TenancyQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, ApiKey>> {
+    ) -> Result<Page<ApiKey>> {
         let (tenant, db) = request_parts(ctx)?;
         Ok(api_keys::list(
             db,
             tenant,
-            PageArgs::new(first, after, last, before),
+            PageArgs::new(ctx, first, after, last, before),
             ApiKey,
         )
         .await?)
@@ -95,7 +101,7 @@ impl TenancyQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<Connection<String, Company>> {
+    ) -> Result<Page<Company>> {
         let (tenant, db) = request_parts(ctx)?;
         let f = filter.unwrap_or_default();
         let filter = platform::CompanyFilter {
@@ -107,7 +113,7 @@ impl TenancyQuery {
             db,
             tenant,
             filter,
-            PageArgs::new(first, after, last, before),
+            PageArgs::new(ctx, first, after, last, before),
             Company,
         )
         .await?)

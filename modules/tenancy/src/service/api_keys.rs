@@ -3,7 +3,7 @@
 use super::{require_role, require_user_role, validate};
 use crate::tokens::{digest, random_secret};
 use ils_entity::api_key;
-use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::pagination::{Page, PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext};
 use sea_orm::{ActiveValue::Set, IntoActiveModel};
 use uuid::Uuid;
@@ -58,7 +58,7 @@ pub async fn list<T: async_graphql::OutputType>(
     ctx: &TenantContext,
     page: PageArgs,
     map: impl Fn(api_key::Model) -> T,
-) -> AppResult<async_graphql::connection::Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let tx = db.tenant(ctx).await?;
     require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let conn = paginate(

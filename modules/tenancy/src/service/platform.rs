@@ -2,7 +2,7 @@
 
 use crate::model::{CompanyStatus, CompanyType};
 use ils_entity::company;
-use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::pagination::{Page, PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext};
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
@@ -22,7 +22,7 @@ pub async fn companies<T: async_graphql::OutputType>(
     filter: CompanyFilter,
     page: PageArgs,
     map: impl Fn(company::Model) -> T,
-) -> AppResult<async_graphql::connection::Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let tx = db.tenant(ctx).await?;
     super::require_platform_admin(&tx, ctx).await?;
     let mut select = tx.select::<company::Entity>();

@@ -8,7 +8,7 @@ use crate::model::UserStatus;
 use crate::password;
 use crate::tokens::{TokenSettings, digest, random_secret};
 use ils_entity::{company, invitation, user};
-use ils_kernel::pagination::{PageArgs, paginate};
+use ils_kernel::pagination::{Page, PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx};
 use sea_orm::Condition;
 use sea_orm::sea_query::Expr;
@@ -186,7 +186,7 @@ pub async fn users<T: async_graphql::OutputType>(
     ctx: &TenantContext,
     page: PageArgs,
     map: impl Fn(user::Model) -> T,
-) -> AppResult<async_graphql::connection::Connection<String, T>> {
+) -> AppResult<Page<T>> {
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let conn = paginate(
@@ -207,7 +207,7 @@ pub async fn invitations<T: async_graphql::OutputType>(
     ctx: &TenantContext,
     page: PageArgs,
     map: impl Fn(invitation::Model) -> T,
-) -> AppResult<async_graphql::connection::Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let tx = db.tenant(ctx).await?;
     require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let conn = paginate(

@@ -3,9 +3,9 @@
 use super::admin_tx;
 use super::deliver::deliver_job;
 use crate::model::WebhookDeliveryStatus;
-use async_graphql::connection::Connection;
 use chrono::Utc;
 use ils_entity::webhook_delivery;
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext};
 use sea_orm::sea_query::Expr;
@@ -27,7 +27,7 @@ pub async fn list<T: async_graphql::OutputType>(
     filter: Filter,
     page: PageArgs,
     map: impl Fn(ils_entity::webhook_delivery::Model) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let tx = admin_tx(db, tenant).await?;
     let mut select = tx.select::<webhook_delivery::Entity>();
     if let Some(e) = filter.endpoint_id {

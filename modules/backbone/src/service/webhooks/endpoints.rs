@@ -3,9 +3,9 @@
 use super::signing::new_secret;
 use super::ssrf::check_url;
 use super::{WebhookSettings, admin_tx};
-use async_graphql::connection::Connection;
 use chrono::Utc;
 use ils_entity::{webhook_delivery, webhook_endpoint};
+use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, TenantContext};
 use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
@@ -51,7 +51,7 @@ pub async fn list<T: async_graphql::OutputType>(
     tenant: &TenantContext,
     page: PageArgs,
     map: impl Fn(ils_entity::webhook_endpoint::Model) -> T,
-) -> AppResult<Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let tx = admin_tx(db, tenant).await?;
     let conn = paginate(
         tx.conn(),

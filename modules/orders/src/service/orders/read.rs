@@ -10,7 +10,7 @@ use futures_util::{Stream, StreamExt};
 use ils_common::search;
 use ils_entity::{lens_order as order, order_status_change as change};
 use ils_kernel::authz::require_member;
-use ils_kernel::pagination::PageArgs;
+use ils_kernel::pagination::{Page, PageArgs};
 use ils_kernel::{AppError, AppResult, Bus, ClientInfo, Db, TenantContext, Tx, id};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder};
@@ -36,7 +36,7 @@ pub async fn list<T: async_graphql::OutputType>(
     f: Filter,
     page: PageArgs,
     map: impl Fn(order::Model) -> T,
-) -> AppResult<async_graphql::connection::Connection<String, T>> {
+) -> AppResult<Page<T>> {
     let me = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let mut select = tx.select::<order::Entity>();
