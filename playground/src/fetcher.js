@@ -15,7 +15,10 @@ function wsUrl() {
   return `${scheme}://${window.location.host}${GRAPHQL_PATH}/ws`;
 }
 
-/** POSTs an operation; resolves to the parsed answer (or an error-shaped object). */
+/**
+ * POSTs an operation; resolves to the parsed answer (or an error-shaped object). The
+ * HTTP status is kept beside it (not enumerable), for a token the server refuses (401).
+ */
 async function post(body, headers = {}) {
   const response = await fetch(GRAPHQL_PATH, {
     method: 'POST',
@@ -28,11 +31,14 @@ async function post(body, headers = {}) {
     credentials: 'same-origin',
   });
   const text = await response.text();
+  let result;
   try {
-    return JSON.parse(text);
+    result = JSON.parse(text);
   } catch {
-    return { errors: [{ message: `HTTP ${response.status}: ${text.slice(0, 500)}` }] };
+    result = { errors: [{ message: `HTTP ${response.status}: ${text.slice(0, 500)}` }] };
   }
+  if (result && typeof result === 'object') Object.defineProperty(result, 'status', { value: response.status });
+  return result;
 }
 
 function firstError(result) {
@@ -119,20 +125,54 @@ export async function logOut() {
   }
 }
 
-/** Trades the refresh token for a new session shortly before the access token expires. */
-async function refreshIfDue() {
-  const current = session.get();
-  if (!current || !current.refreshToken || !current.expiresAt) return;
-  if (current.expiresAt - Date.now() > REFRESH_MARGIN_MS) return;
+/** Trades the refresh token for a new session; whether that worked. */
+async function refresh(current) {
   const result = await post({
     query: `mutation PlaygroundRefresh($refreshToken: String!) {
       refreshSession(refreshToken: $refreshToken) { ${AUTH_FIELDS} } }`,
     operationName: 'PlaygroundRefresh',
     variables: { refreshToken: current.refreshToken },
   });
-  if (session.get() !== current) return;
+  if (session.get() !== current) return true; // replaced meanwhile
   const auth = result && result.data && result.data.refreshSession;
   session.set(auth ? sessionFromAuth(auth, current.source) : { ...current, refreshToken: null, problem: firstError(result) });
+  return !!auth;
+}
+
+/** Refreshes the session shortly before (or after) its access token expires. */
+async function refreshIfDue() {
+  const current = session.get();
+  if (!current || !current.refreshToken || !current.expiresAt) return;
+  if (current.expiresAt - Date.now() > REFRESH_MARGIN_MS) return;
+  await refresh(current);
+}
+
+/**
+ * The server refused the page's token (401: expired, or a server restarted with fresh
+ * data). Refresh it, or log in again with the demo or SignUp credentials it came from;
+ * otherwise log out (a pasted token stays, marked as refused). Whether to retry.
+ */
+async function renew(refused, demoLogins) {
+  if (session.get() !== refused) return true; // replaced meanwhile
+  if (refused.refreshToken && (await refresh(refused))) return true;
+  if (refused.source === 'token') {
+    session.set({ ...refused, problem: 'the server refuses this token' });
+    return false;
+  }
+  const m = memory.get();
+  const known =
+    demoLogins.find((l) => l.email === refused.email) ||
+    (m.signedUpEmail === refused.email ? { email: m.signedUpEmail, password: m.signedUpPassword } : null);
+  if (known) {
+    try {
+      await logIn(known.email, known.password, refused.source);
+      return true;
+    } catch {
+      /* fall through: log out */
+    }
+  }
+  session.set(null);
+  return true;
 }
 
 /**
@@ -166,8 +206,8 @@ async function ensureRunner(step, demoLogins) {
   await logIn(runner.email, runner.password, 'demo');
 }
 
-function authHeaders(tabHeaders) {
-  const current = session.get();
+function authHeaders(tabHeaders, withToken = true) {
+  const current = withToken ? session.get() : null;
   const headers = {};
   if (current && current.token) headers.Authorization = `Bearer ${current.token}`;
   if (tabHeaders && typeof tabHeaders === 'object' && !Array.isArray(tabHeaders)) {
@@ -272,7 +312,13 @@ export function createFetcher(demoLogins) {
       };
     }
 
-    const result = await post(params, headers);
+    let result = await post(params, headers);
+    const sent = session.get();
+    if (result && result.status === 401 && sent && headers.Authorization === `Bearer ${sent.token}`) {
+      if (await renew(sent, demoLogins)) result = await post(params, authHeaders(opts.headers));
+      // The docs need the schema even while a pasted token is refused.
+      else if (isIntrospection) result = await post(params, authHeaders(opts.headers, false));
+    }
     observe(result, step, params.variables);
     return result;
   };
