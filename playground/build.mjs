@@ -1,6 +1,7 @@
-// Bundles the playground into dist/: one JS file, one CSS file, index.html.
-// Run through build.sh (which runs `npm ci` first).
-import { readFile, writeFile, mkdir, rm, copyFile, stat } from 'node:fs/promises';
+// Bundles the playground into dist/: index.html, and in assets/ the page's JS and CSS,
+// Monaco's web workers (one file each) and Monaco's codicon font. Everything the page
+// loads comes from the ILS server. Run through build.sh (which runs `npm ci` first).
+import { readFile, readdir, mkdir, rm, copyFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -25,15 +26,30 @@ const latinFontsOnly = {
   },
 };
 
-await rm(dist, { recursive: true, force: true });
-await mkdir(assets, { recursive: true });
+// `import operations from 'ils:operations'`: { '<file>.graphql': '<text>' } for every
+// file in operations/ (src/tour.js says which file is which tab).
+const operationsModule = {
+  name: 'ils-operations',
+  setup(build) {
+    build.onResolve({ filter: /^ils:operations$/ }, () => ({ path: 'operations', namespace: 'ils' }));
+    build.onLoad({ filter: /.*/, namespace: 'ils' }, async () => {
+      const dir = path.join(root, 'operations');
+      const files = (await readdir(dir)).filter((f) => f.endsWith('.graphql')).sort();
+      const texts = {};
+      for (const f of files) texts[f] = await readFile(path.join(dir, f), 'utf8');
+      return {
+        contents: `export default ${JSON.stringify(texts)};`,
+        loader: 'js',
+        watchFiles: files.map((f) => path.join(dir, f)),
+        watchDirs: [dir],
+      };
+    });
+  },
+};
 
-await esbuild.build({
+const common = {
   absWorkingDir: root,
-  entryPoints: ['src/main.jsx'],
-  outfile: path.join(assets, 'graphiql.js'), // the imported CSS goes to graphiql.css beside it
   bundle: true,
-  splitting: false, // dynamic import()s are inlined: one JS file
   format: 'iife',
   platform: 'browser',
   target: 'es2020',
@@ -41,25 +57,72 @@ await esbuild.build({
   sourcemap: false,
   charset: 'utf8',
   legalComments: 'eof',
-  jsx: 'automatic',
-  loader: { '.graphql': 'text' },
   define: { 'process.env.NODE_ENV': '"production"' },
-  plugins: [latinFontsOnly],
   logLevel: 'warning',
+};
+
+await rm(dist, { recursive: true, force: true });
+await mkdir(assets, { recursive: true });
+
+// The page. splitting is off: GraphiQL's dynamic import()s of Monaco are inlined.
+await esbuild.build({
+  ...common,
+  entryPoints: ['src/main.jsx'],
+  outfile: path.join(assets, 'graphiql.js'), // the imported CSS goes to graphiql.css beside it
+  splitting: false,
+  jsx: 'automatic',
+  loader: { '.ttf': 'file' },
+  assetNames: '[name]', // codicon.ttf, referenced from graphiql.css as ./codicon.ttf
+  plugins: [latinFontsOnly, operationsModule],
+});
+
+// Monaco's workers, as src/workers.js names them.
+const WORKERS = {
+  'editor.worker': 'monaco-editor/esm/vs/editor/editor.worker.js',
+  'json.worker': 'monaco-editor/esm/vs/language/json/json.worker.js',
+  'graphql.worker': 'monaco-graphql/esm/graphql.worker.js',
+};
+await esbuild.build({
+  ...common,
+  entryPoints: Object.fromEntries(Object.entries(WORKERS).map(([name, mod]) => [name, mod])),
+  outdir: assets,
+  entryNames: '[name]',
 });
 
 await copyFile(path.join(root, 'index.html'), path.join(dist, 'index.html'));
 
-// Guard against anything that would load code or styles from elsewhere.
-const js = await readFile(path.join(assets, 'graphiql.js'), 'utf8');
-const css = await readFile(path.join(assets, 'graphiql.css'), 'utf8');
+// Guard against anything that would load code, workers or styles from elsewhere.
+const files = (await readdir(assets)).sort();
+const read = (f) => readFile(path.join(assets, f), 'utf8');
+const js = await read('graphiql.js');
+const css = await read('graphiql.css');
 const html = await readFile(path.join(dist, 'index.html'), 'utf8');
 const problems = [];
-if (/new\s+(Shared)?Worker\s*\(/.test(js)) problems.push('graphiql.js creates a web worker');
-if (/importScripts\s*\(/.test(js)) problems.push('graphiql.js calls importScripts');
+const expected = ['codicon.ttf', 'graphiql.css', 'graphiql.js', ...Object.keys(WORKERS).map((w) => `${w}.js`)].sort();
+if (JSON.stringify(files) !== JSON.stringify(expected)) {
+  problems.push(`assets/ holds ${files.join(', ')}; expected ${expected.join(', ')}`);
+}
+for (const f of files.filter((name) => name.endsWith('.js'))) {
+  const text = f === 'graphiql.js' ? js : await read(f);
+  // Monaco's fallback worker factory (a blob: worker calling importScripts) stays in
+  // graphiql.js but is never used: src/workers.js sets MonacoEnvironment.getWorker, and
+  // the page's CSP allows no blob: workers. The workers themselves import nothing.
+  if (f !== 'graphiql.js' && /importScripts\s*\(/.test(text)) problems.push(`${f} calls importScripts`);
+  if (/importScripts\s*\(\s*['"`](https?:)?\/\//.test(text)) problems.push(`${f} imports a script from another host`);
+  if (/esm\.sh|unpkg\.com|jsdelivr|cdnjs|fonts\.googleapis/.test(text)) problems.push(`${f} names a CDN`);
+  if (/\?worker\b/.test(text)) problems.push(`${f} still has a bundler ?worker import`);
+}
+for (const w of Object.keys(WORKERS)) {
+  if (!js.includes(`${w}.js`) && !(await readFile(path.join(root, 'src/workers.js'), 'utf8')).includes(`${w}.js`)) {
+    problems.push(`nothing starts ${w}.js`);
+  }
+}
 if (/@import/.test(css)) problems.push('graphiql.css still has an @import');
 const cssUrls = [...css.matchAll(/url\(\s*['"]?([^'")]+)/g)].map((m) => m[1]).filter((u) => !u.startsWith('data:') && !u.startsWith('#'));
-if (cssUrls.length) problems.push(`graphiql.css references external URLs: ${cssUrls.slice(0, 5).join(', ')}`);
+for (const u of cssUrls) {
+  const local = u.replace(/^\.\//, '');
+  if (/^[a-z]+:|^\/\//i.test(u) || !files.includes(local)) problems.push(`graphiql.css references ${u}, not a file beside it`);
+}
 if (!html.includes('<!--ILS_CONFIG-->')) problems.push('index.html lacks the <!--ILS_CONFIG--> placeholder');
 if (/(src|href)=["'](https?:)?\/\//i.test(html)) problems.push('index.html loads something from another host');
 if (problems.length) {
@@ -67,7 +130,7 @@ if (problems.length) {
   process.exit(1);
 }
 
-for (const f of ['index.html', 'assets/graphiql.js', 'assets/graphiql.css']) {
+for (const f of ['index.html', ...files.map((name) => `assets/${name}`)]) {
   const { size } = await stat(path.join(dist, f));
   console.log(`dist/${f}  ${(size / 1024).toFixed(1)} KiB`);
 }

@@ -1,5 +1,6 @@
 //! The offline playground: a GraphiQL bundle built from npm (see playground/README.md) and
-//! embedded in the binary. It loads nothing from the internet.
+//! embedded in the binary: the page's script and styles, Monaco's web workers (scripts of
+//! their own) and its icon font. It loads nothing from the internet.
 
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -10,9 +11,9 @@ use rust_embed::RustEmbed;
 #[folder = "$CARGO_MANIFEST_DIR/../playground/dist"]
 struct Assets;
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-font-src 'self' data:; img-src 'self' data:; connect-src 'self' ws: wss:; base-uri 'none'; \
-frame-ancestors 'none'; form-action 'none'";
+const CSP: &str = "default-src 'self'; script-src 'self'; worker-src 'self'; \
+style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; \
+connect-src 'self' ws: wss:; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
 #[derive(serde::Serialize)]
 pub struct DemoLogin {
@@ -62,6 +63,7 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     let mime = match name.rsplit('.').next() {
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
+        Some("ttf") => "font/ttf",
         _ => "application/octet-stream",
     };
     (

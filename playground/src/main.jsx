@@ -1,31 +1,21 @@
-// ILS GraphQL playground: GraphiQL 3 (CodeMirror 5), bundled by esbuild into
-// one JS file and one CSS file. Nothing is loaded from outside the server.
-import React, { useCallback } from 'react';
+// ILS GraphQL playground: GraphiQL 5 (Monaco editor) bundled by esbuild with its web
+// workers; nothing is loaded from outside the server. Above GraphiQL: one login for the
+// whole page, and a line about the example tab in front (who runs it, where its
+// variables come from).
+import './workers.js';
+import React, { useEffect, useRef, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { GraphiQLProvider, GraphiQLInterface } from 'graphiql';
-import { useEditorContext } from '@graphiql/react';
-import { createGraphiQLFetcher } from '@graphiql/toolkit';
+import { GraphiQLProvider, useGraphiQL, useGraphiQLActions } from '@graphiql/react';
+import { GraphiQL, GraphiQLInterface } from 'graphiql';
+import { DOC_EXPLORER_PLUGIN, DocExplorerStore } from '@graphiql/plugin-doc-explorer';
+import { HISTORY_PLUGIN, HistoryStore } from '@graphiql/plugin-history';
+import operations from 'ils:operations';
 
-import signUpOperation from '../operations/sign-up.graphql';
-import logInOperation from '../operations/log-in.graphql';
-import meOperation from '../operations/me.graphql';
-import eventsOperation from '../operations/events.graphql';
-import webhooksOperations from '../operations/webhooks.graphql';
-import jobsOperations from '../operations/jobs.graphql';
-import auditLogOperation from '../operations/audit-log.graphql';
-import marketplaceOperations from '../operations/marketplace.graphql';
-import catalogOperations from '../operations/catalog.graphql';
-import patientsOperations from '../operations/patients.graphql';
-import ordersOperations from '../operations/orders.graphql';
-import inventoryOperations from '../operations/inventory.graphql';
+import { STEPS, stepOf, variablesOf, isPlaceholder } from './tour.js';
+import { session, memory, useSession, useMemory } from './state.js';
+import { createFetcher, logIn, logOut, applyToken, runnerOf, switchNeeded } from './fetcher.js';
 
 import './style.css';
-
-export const PLACEHOLDER_HEADERS = JSON.stringify(
-  { Authorization: 'Bearer <paste accessToken from logIn>' },
-  null,
-  2,
-);
 
 /** Reads the JSON the server injects as <script id="ils-config" type="application/json">. */
 function readConfig() {
@@ -48,198 +38,318 @@ function demoLoginsFrom(config) {
   );
 }
 
+const CONFIG = readConfig();
+const DEMO_LOGINS = demoLoginsFrom(CONFIG);
+const ENV = typeof CONFIG.env === 'string' ? CONFIG.env : '';
+const CTX = {
+  origin: window.location.origin,
+  login: (email) => DEMO_LOGINS.find((l) => l.email === email),
+};
+
+// Stable references: GraphiQLProvider resets the visible plugin when these change.
+const PLUGINS = [DOC_EXPLORER_PLUGIN, HISTORY_PLUGIN];
+
+function hash(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
+}
+
 /**
- * Drops an Authorization header whose value still holds the "<...>" placeholder
- * (or is empty), so the server never sees the literal placeholder text.
+ * GraphiQL keeps tabs in localStorage. The keys carry a hash of the examples, so a
+ * playground with changed examples starts from its new example tabs; older versions'
+ * keys are dropped.
  */
-export function sanitizeHeaders(headers) {
-  if (!headers || typeof headers !== 'object') return headers;
-  const out = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.toLowerCase() === 'authorization') {
-      const v = value == null ? '' : String(value).trim();
-      if (v === '' || v.includes('<') || /^bearer$/i.test(v)) continue;
+function versionedStorage(version) {
+  const prefix = `ils-playground:${version}:`;
+  let ls = null;
+  try {
+    ls = window.localStorage;
+    for (const key of Object.keys(ls)) {
+      if (key.startsWith('ils-playground:') && !key.startsWith(prefix)) ls.removeItem(key);
     }
-    out[name] = value;
+  } catch {
+    return null; // no localStorage: GraphiQL keeps nothing
   }
-  return out;
-}
-
-function makeFetcher() {
-  const wsScheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
-  const base = createGraphiQLFetcher({
-    url: '/graphql',
-    // graphql-ws ("graphql-transport-ws" subprotocol). The headers from the
-    // Headers tab are sent as the connection_init payload.
-    subscriptionUrl: `${wsScheme}://${window.location.host}/graphql/ws`,
-    // Plain JSON POSTs (no multipart/mixed incremental delivery).
-    enableIncrementalDelivery: false,
-  });
-  return (params, opts) =>
-    base(params, opts ? { ...opts, headers: sanitizeHeaders(opts.headers) } : opts);
-}
-
-function gqlString(s) {
-  return JSON.stringify(String(s));
-}
-
-function logInMutationFor(login) {
-  return `# Demo login${login.label ? `: ${login.label}` : ''}
-# Run it, then paste accessToken into the Headers tab below as
-#   {"Authorization": "Bearer <accessToken>"}
-mutation LogIn {
-  logIn(email: ${gqlString(login.email)}, password: ${gqlString(login.password)}) {
-    accessToken
-    refreshToken
-    expiresIn
-    user {
-      id
-      email
-      firstName
-      lastName
-    }
-    company {
-      id
-      name
-      type
-      status
-    }
-  }
-}
-`;
-}
-
-function DemoLoginBar({ logins, env }) {
-  const editor = useEditorContext({ nonNull: true });
-  const open = useCallback(
-    (login) => {
-      const query = logInMutationFor(login);
-      editor.addTab();
-      // addTab resets the shared editors to the new tab's (default) values when
-      // React processes the state update; fill the query after that.
-      setTimeout(() => {
-        if (editor.queryEditor) {
-          editor.queryEditor.setValue(query);
-          editor.queryEditor.focus();
-        } else {
-          editor.updateActiveTabValues({ query });
-        }
-      }, 0);
+  const own = () => Object.keys(ls).filter((k) => k.startsWith(prefix));
+  return {
+    getItem: (key) => ls.getItem(prefix + key),
+    setItem: (key, value) => ls.setItem(prefix + key, value),
+    removeItem: (key) => ls.removeItem(prefix + key),
+    get length() {
+      return own().length;
     },
-    [editor],
-  );
+    clear() {
+      for (const key of own()) ls.removeItem(key);
+    },
+  };
+}
+
+function variablesText(step, mem) {
+  const vars = variablesOf(step, mem, CTX);
+  return vars ? JSON.stringify(vars, null, 2) : undefined;
+}
+
+const DEFAULT_TABS = STEPS.map((step) => ({
+  query: operations[step.file],
+  variables: variablesText(step, memory.get()),
+}));
+const STORAGE = versionedStorage(hash(STEPS.map((s) => operations[s.file]).join('\n')));
+
+function useActiveTab() {
+  return useGraphiQL((s) => s.tabs[s.activeTabIndex]);
+}
+
+/** Who the page is logged in as, in words. */
+function describeSession(s) {
+  if (!s) return null;
+  const who = s.apiKey ? `API key “${s.apiKey}”` : s.name ? `${s.name} <${s.email}>` : s.email || 'a pasted token';
+  const where = s.company ? `${s.company}${s.companyType ? ` (${s.companyType})` : ''}` : s.platformAdmin ? 'platform admin' : '';
+  return where ? `${who} · ${where}` : who;
+}
+
+function LoginBar() {
+  const current = useSession();
+  const [token, setToken] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState(null);
+
+  const act = async (work) => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      await work();
+    } catch (err) {
+      setProblem(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
   return (
-    <div className="ils-demo-logins" role="region" aria-label="Demo logins">
-      <span className="ils-demo-title">
-        Demo logins{env ? ` (${env})` : ''}:
+    <div className="ils-bar ils-login-bar" role="region" aria-label="Login">
+      <span className="ils-brand">ILS playground{ENV ? ` · ${ENV}` : ''}</span>
+      <span className="ils-who" data-testid="ils-who">
+        {current ? (
+          <>
+            Logged in as <strong>{describeSession(current)}</strong>
+            {current.problem ? <span className="ils-problem"> ({current.problem})</span> : null}
+          </>
+        ) : (
+          'Not logged in'
+        )}
       </span>
-      {logins.map((login, i) => (
-        <button
-          key={`${login.email}-${i}`}
-          type="button"
-          className="ils-demo-login"
-          title="Open a new tab with a logIn mutation for this user"
-          onClick={() => open(login)}
-        >
-          {login.label ? <span className="ils-demo-label">{login.label}</span> : null}
-          <span className="ils-demo-email">{login.email}</span>
-          <span className="ils-demo-sep">/</span>
-          <code className="ils-demo-password">{login.password}</code>
+      {current ? (
+        <button type="button" className="ils-button" disabled={busy} onClick={() => act(logOut)}>
+          Log out
         </button>
-      ))}
-      <span className="ils-demo-hint">click one to open a logIn tab</span>
+      ) : null}
+      {DEMO_LOGINS.length > 0 ? (
+        <span className="ils-demo-logins" role="group" aria-label="Demo logins">
+          <span className="ils-label">Log in as</span>
+          {DEMO_LOGINS.map((login) => (
+            <button
+              key={login.email}
+              type="button"
+              className={`ils-button ils-demo-login${current && current.email === login.email ? ' ils-current' : ''}`}
+              title={`${login.email} / ${login.password}`}
+              disabled={busy}
+              onClick={() => act(() => logIn(login.email, login.password, 'demo'))}
+            >
+              {login.label || login.email}
+            </button>
+          ))}
+        </span>
+      ) : null}
+      <form
+        className="ils-token-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const value = token;
+          setToken('');
+          act(() => applyToken(value));
+        }}
+      >
+        <input
+          className="ils-token"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          placeholder="or paste an access token"
+          aria-label="Access token for every tab"
+          value={token}
+          onChange={(e) => setToken(e.target.value)}
+        />
+        <button type="submit" className="ils-button" disabled={busy || !token.trim()}>
+          Use token
+        </button>
+      </form>
+      {problem ? <span className="ils-problem" role="alert">{problem}</span> : null}
     </div>
   );
 }
 
-// The first tabs of a fresh playground (GraphiQL keeps the user's tabs in
-// localStorage afterwards). The variables prefill the operations that take an id.
-const DEFAULT_TABS = [
-  { query: signUpOperation },
-  { query: logInOperation },
-  { query: meOperation },
-  { query: eventsOperation },
-  {
-    query: webhooksOperations,
-    variables: JSON.stringify({ deliveryId: '<paste a delivery id from WebhookDeliveries>' }, null, 2),
-  },
-  {
-    query: jobsOperations,
-    variables: JSON.stringify({ id: '<paste a job id from DeadJobs>' }, null, 2),
-  },
-  { query: auditLogOperation },
-  {
-    query: marketplaceOperations,
-    variables: JSON.stringify(
-      { companyId: '<paste a companyId from FindLabs>', connectionId: '<paste an id from MyConnections>' },
-      null,
-      2,
-    ),
-  },
-  {
-    query: catalogOperations,
-    variables: JSON.stringify(
-      { supplierId: '<paste a companyId from FindSuppliers>', importId: '<paste an import id>' },
-      null,
-      2,
-    ),
-  },
-  {
-    query: patientsOperations,
-    variables: JSON.stringify({ patientId: '<paste an id from FindPatients>' }, null, 2),
-  },
-  {
-    query: ordersOperations,
-    variables: JSON.stringify(
-      { orderId: '<paste an id from DraftOrder>', labId: '<paste a companyId from FindLabs>', version: 1 },
-      null,
-      2,
-    ),
-  },
-  {
-    query: inventoryOperations,
-    variables: JSON.stringify(
-      {
-        productId: '<paste an id from AddFrameProduct>',
-        countId: '<paste an id from StartCount>',
-        supplierId: '<paste a companyId from FindSuppliers>',
-        itemId: '<paste an item id from BrowseSupplierCatalog>',
-        poId: '<paste an id from DraftPurchaseOrder>',
-        version: 1,
-      },
-      null,
-      2,
-    ),
-  },
-];
+/** The line about the example in front: its place, who runs it, what it still needs. */
+function StepBar() {
+  const tab = useActiveTab();
+  const activeTabIndex = useGraphiQL((s) => s.activeTabIndex);
+  const tabCount = useGraphiQL((s) => s.tabs.length);
+  const { changeTab } = useGraphiQLActions();
+  useSession();
+  useMemory();
+  const [problem, setProblem] = useState(null);
+  const step = tab ? stepOf(tab.title) : undefined;
+  useEffect(() => setProblem(null), [tab && tab.id]);
+  if (!step) {
+    return (
+      <div className="ils-bar ils-step-bar" data-testid="ils-step">
+        <span>Your own tab: it runs as whoever is logged in.</span>
+      </div>
+    );
+  }
+  const runner = runnerOf(step, DEMO_LOGINS);
+  const needsSwitch = switchNeeded(step, DEMO_LOGINS);
+  const pasted = session.get() && session.get().source === 'token';
+  const vars = variablesOf(step, memory.get(), CTX) || {};
+  const missing = Object.values(vars).filter(isPlaceholder);
+  return (
+    <div className="ils-bar ils-step-bar" data-testid="ils-step">
+      <span className="ils-step-no">
+        Example {STEPS.indexOf(step) + 1} of {STEPS.length}
+      </span>
+      <span>
+        {runner ? (
+          <>
+            Runs as <strong>{runner.label}</strong>
+            {needsSwitch ? ': running it logs the page in as them first' : null}
+            {!needsSwitch && pasted && runner.email && session.get().email !== runner.email
+              ? ' (you use a pasted token: log in as them to run it as written)'
+              : null}
+          </>
+        ) : (
+          'Runs as whoever is logged in (or nobody)'
+        )}
+      </span>
+      {runner && runner.email && (needsSwitch || pasted) && session.get()?.email !== runner.email ? (
+        <button
+          type="button"
+          className="ils-button"
+          onClick={() => logIn(runner.email, runner.password, 'demo').catch((e) => setProblem(e.message))}
+        >
+          Log in now
+        </button>
+      ) : null}
+      {missing.length ? (
+        <span className="ils-problem">Needs answers from earlier tabs: {missing.join(', ')}</span>
+      ) : step.variables ? (
+        <span className="ils-hint">Variables filled in by the page</span>
+      ) : null}
+      {step.live ? <span className="ils-hint">Waits for events: switching tabs stops it</span> : null}
+      {problem ? <span className="ils-problem">{problem}</span> : null}
+      <span className="ils-spacer" />
+      <button
+        type="button"
+        className="ils-button"
+        disabled={activeTabIndex === 0}
+        onClick={() => changeTab(activeTabIndex - 1)}
+      >
+        ← Previous tab
+      </button>
+      <button
+        type="button"
+        className="ils-button"
+        disabled={activeTabIndex >= tabCount - 1}
+        onClick={() => changeTab(activeTabIndex + 1)}
+      >
+        Next tab →
+      </button>
+    </div>
+  );
+}
 
-function App({ config }) {
-  const logins = demoLoginsFrom(config);
-  const fetcher = React.useMemo(makeFetcher, []);
-  const defaultTabs = DEFAULT_TABS.map((tab) => ({ ...tab, headers: PLACEHOLDER_HEADERS }));
+function same(a, b) {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Fills the Variables tab of the example in front from the answers so far, whenever the
+ * tab comes to the front or a new answer arrives. A value the user typed over (this
+ * page session) is left alone; a placeholder or the page's own earlier value is replaced.
+ */
+function VariablesSync() {
+  const tab = useActiveTab();
+  const variableEditor = useGraphiQL((s) => s.variableEditor);
+  const mem = useMemory();
+  const filled = useRef(new Map()); // tab id -> { variable: value the page put there }
+  const tabId = tab ? tab.id : null;
+  const title = tab ? tab.title : null;
+  useEffect(() => {
+    if (!variableEditor || !tabId) return;
+    const step = stepOf(title);
+    if (!step || !step.variables) return;
+    const wanted = variablesOf(step, mem, CTX);
+    const text = variableEditor.getValue();
+    let current = {};
+    if (text.trim()) {
+      try {
+        current = JSON.parse(text);
+      } catch {
+        return; // being edited: leave it
+      }
+      if (!current || typeof current !== 'object' || Array.isArray(current)) return;
+    }
+    const ours = filled.current.get(tabId);
+    const next = { ...current };
+    for (const [key, value] of Object.entries(wanted)) {
+      const have = current[key];
+      const replace =
+        have === undefined ||
+        isPlaceholder(have) ||
+        (ours ? key in ours && same(have, ours[key]) : !isPlaceholder(value));
+      if (replace) next[key] = value;
+    }
+    filled.current.set(tabId, { ...(ours || {}), ...Object.fromEntries(Object.keys(wanted).map((k) => [k, next[k]])) });
+    if (!same(next, current) || !text.trim()) variableEditor.setValue(JSON.stringify(next, null, 2));
+  }, [tabId, title, variableEditor, mem]);
+  return null;
+}
+
+function App() {
+  const fetcher = React.useMemo(() => createFetcher(DEMO_LOGINS), []);
   return (
     <GraphiQLProvider
       fetcher={fetcher}
-      defaultTabs={defaultTabs}
-      defaultQuery={meOperation}
-      defaultHeaders={PLACEHOLDER_HEADERS}
+      defaultTabs={DEFAULT_TABS}
+      defaultHeaders=""
       shouldPersistHeaders={false}
+      plugins={PLUGINS}
+      referencePlugin={DOC_EXPLORER_PLUGIN}
+      visiblePlugin={DOC_EXPLORER_PLUGIN}
+      storage={STORAGE}
     >
-      <div className="ils-playground">
-        {logins.length > 0 ? (
-          <DemoLoginBar logins={logins} env={typeof config.env === 'string' ? config.env : ''} />
-        ) : null}
-        <div className="ils-graphiql">
-          <GraphiQLInterface
-            defaultEditorToolsVisibility="headers"
-            isHeadersEditorEnabled
-            showPersistHeadersSettings={false}
-          />
-        </div>
-      </div>
+      <HistoryStore>
+        <DocExplorerStore>
+          <div className="ils-playground">
+            <LoginBar />
+            <StepBar />
+            <VariablesSync />
+            <div className="ils-graphiql">
+              <GraphiQLInterface
+                defaultEditorToolsVisibility="variables"
+                isHeadersEditorEnabled
+                showPersistHeadersSettings={false}
+              >
+                <GraphiQL.Logo>ILS</GraphiQL.Logo>
+              </GraphiQLInterface>
+            </div>
+          </div>
+        </DocExplorerStore>
+      </HistoryStore>
     </GraphiQLProvider>
   );
 }
 
-const container = document.getElementById('graphiql');
-createRoot(container).render(<App config={readConfig()} />);
+createRoot(document.getElementById('graphiql')).render(<App />);

@@ -1,5 +1,8 @@
-//! The playground in a real browser: headless Chromium opens /playground, runs
-//! `{ __typename }` and sees the answer, loading nothing from another host.
+//! The playground in a real browser, on the demo data: headless Chromium opens
+//! /playground, waits for the docs explorer to list `Query`, then runs every example tab
+//! in the order shown, as it stands (the page logs in as each tab says and fills its
+//! variables from earlier answers), and fails on any GraphQL error, console error or
+//! request to another host (see playground/test/browser.mjs).
 //! Needs Node, `npm ci` in playground/ and Chromium; `.ci/run` provides them and sets
 //! ILS_REQUIRE_BROWSER=1 so that a missing browser fails instead of skipping.
 
@@ -7,7 +10,7 @@ use ils_tests::TestServer;
 use std::path::Path;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_playground_runs_a_query_in_chromium() {
+async fn every_playground_example_runs_in_chromium() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let script = root.join("playground/test/browser.mjs");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());

@@ -762,20 +762,33 @@ async fn health_ready_metrics_and_playground() {
     assert_eq!(config["env"], "development", "{config}");
     assert!(config["demoLogins"].is_array(), "{config}");
 
-    let resp = s
-        .http
-        .get(s.url("/playground/assets/graphiql.js"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/javascript")
-    );
-    assert!(!resp.bytes().await.unwrap().is_empty());
+    // The page's script and styles, Monaco's web workers and its icon font, each with
+    // its content type (the page loads nothing from elsewhere).
+    for (asset, content_type) in [
+        ("graphiql.js", "text/javascript"),
+        ("graphiql.css", "text/css"),
+        ("editor.worker.js", "text/javascript"),
+        ("json.worker.js", "text/javascript"),
+        ("graphql.worker.js", "text/javascript"),
+        ("codicon.ttf", "font/ttf"),
+    ] {
+        let resp = s
+            .http
+            .get(s.url(&format!("/playground/assets/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{asset}");
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(content_type),
+            "{asset}: {:?}",
+            resp.headers()["content-type"]
+        );
+        assert!(!resp.bytes().await.unwrap().is_empty(), "{asset}");
+    }
 
     let resp = s
         .http

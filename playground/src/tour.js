@@ -1,0 +1,348 @@
+// The example tabs, in the order shown: one operation per tab (operations/<file>), who
+// runs it, how its variables are filled from earlier answers, and what its answer gives
+// the tabs after it. Plain JavaScript without imports, so that test/operations.mjs and
+// test/browser.mjs can read it with Node.
+//
+//   file       operations/<file>, holding exactly one operation, named `op`
+//   as         who runs it: a demo login's email, SIGNED_UP (the company the SignUp tab
+//              made) or null (whoever is logged in, or nobody). Running the tab logs the
+//              page in as that user first, unless a pasted token is in use.
+//   variables  (memory, ctx) => the Variables tab; undefined values are not known yet
+//              and show as "(run <tab> first)"
+//   gives      memory keys the answer sets (for that placeholder)
+//   remember   (data, variables, memory) => memory keys to set from a successful answer
+
+export const PRACTICE = 'admin@brightside.example';
+export const LAB = 'admin@clearview.example';
+export const SUPPLIER = 'admin@northwind.example';
+export const PLATFORM = 'platform@ils.example';
+export const SIGNED_UP = 'signed-up';
+
+const SIGN_UP_PASSWORD = 'change-me-please-123';
+
+/** A value no earlier run of `op` used: the page's random tag and the run count. */
+function fresh(memory, op) {
+  return `${memory.tag || 'x'}${(memory.runs && memory.runs[op]) || 0}`;
+}
+
+function nodes(connection) {
+  return (connection && Array.isArray(connection.nodes) && connection.nodes) || [];
+}
+
+export const STEPS = [
+  {
+    file: '01-sign-up.graphql',
+    op: 'SignUp',
+    as: null,
+    variables: (m) => ({
+      email: `owner+${fresh(m, 'SignUp').toLowerCase()}@acme.example`,
+      password: SIGN_UP_PASSWORD,
+    }),
+    gives: ['signedUpEmail', 'signedUpPassword'],
+    remember: (_d, v) => ({ signedUpEmail: v.email, signedUpPassword: v.password }),
+  },
+  {
+    file: '02-log-in.graphql',
+    op: 'LogIn',
+    as: null,
+    variables: (m, ctx) => {
+      if (m.signedUpEmail) return { email: m.signedUpEmail, password: m.signedUpPassword };
+      const demo = ctx.login(PRACTICE);
+      return { email: demo ? demo.email : undefined, password: demo ? demo.password : undefined };
+    },
+  },
+  { file: '03-me.graphql', op: 'Me', as: null },
+  {
+    file: '04-directory.graphql',
+    op: 'Directory',
+    as: null,
+    gives: ['labId', 'supplierId'],
+    remember: (d) => {
+      const labs = nodes(d.labs);
+      const suppliers = nodes(d.suppliers);
+      const lab = labs.find((l) => /clearview/i.test(l.name)) || labs[0];
+      const supplier = suppliers.find((s) => /northwind/i.test(s.name)) || suppliers[0];
+      return { labId: lab && lab.companyId, supplierId: supplier && supplier.companyId };
+    },
+  },
+  {
+    file: '05-request-connection.graphql',
+    op: 'RequestConnection',
+    as: SIGNED_UP,
+    variables: (m) => ({ labId: m.labId }),
+    gives: ['connectionId'],
+    remember: (d) => ({ connectionId: d.requestConnection.id }),
+  },
+  {
+    file: '06-accept-connection.graphql',
+    op: 'AcceptConnection',
+    as: LAB,
+    variables: (m) => ({ connectionId: m.connectionId }),
+  },
+  { file: '07-lab-connections.graphql', op: 'LabConnections', as: LAB },
+  {
+    file: '08-create-webhook-endpoint.graphql',
+    op: 'CreateWebhookEndpoint',
+    as: PRACTICE,
+    variables: (_m, ctx) => ({ url: `${ctx.origin}/dev/webhook-sink` }),
+    gives: ['endpointId'],
+    remember: (d) => ({ endpointId: d.createWebhookEndpoint.endpoint.id }),
+  },
+  {
+    file: '09-browse-supplier-catalog.graphql',
+    op: 'BrowseSupplierCatalog',
+    as: PRACTICE,
+    variables: (m) => ({ supplierId: m.supplierId }),
+    gives: ['itemId'],
+    remember: (d) => {
+      const first = nodes(d.supplierCatalog)[0];
+      return { itemId: first && first.id };
+    },
+  },
+  {
+    file: '10-add-catalog-item.graphql',
+    op: 'AddCatalogItem',
+    as: SUPPLIER,
+    variables: (m) => ({ sku: `NW-MONTHLY-M300-6-${fresh(m, 'AddCatalogItem').toUpperCase()}` }),
+  },
+  { file: '11-my-catalog.graphql', op: 'MyCatalog', as: SUPPLIER },
+  {
+    file: '12-add-patient.graphql',
+    op: 'AddPatient',
+    as: PRACTICE,
+    gives: ['patientId'],
+    remember: (d) => ({ patientId: d.createPatient.id }),
+  },
+  {
+    file: '13-add-prescription.graphql',
+    op: 'AddPrescription',
+    as: PRACTICE,
+    variables: (m) => ({ patientId: m.patientId }),
+    gives: ['prescriptionId'],
+    remember: (d) => ({ prescriptionId: d.createPrescription.id }),
+  },
+  {
+    file: '14-patient-record.graphql',
+    op: 'PatientRecord',
+    as: PRACTICE,
+    variables: (m) => ({ patientId: m.patientId }),
+  },
+  {
+    file: '15-draft-order.graphql',
+    op: 'DraftOrder',
+    as: PRACTICE,
+    variables: (m) => ({ patientId: m.patientId, prescriptionId: m.prescriptionId }),
+    gives: ['orderId', 'orderVersion'],
+    remember: (d) => ({ orderId: d.createOrderDraft.id, orderVersion: d.createOrderDraft.version }),
+  },
+  {
+    file: '16-complete-draft.graphql',
+    op: 'CompleteDraft',
+    as: PRACTICE,
+    variables: (m) => ({
+      orderId: m.orderId,
+      version: m.orderVersion,
+      patientId: m.patientId,
+      prescriptionId: m.prescriptionId,
+    }),
+    remember: (d) => ({ orderVersion: d.updateOrderDraft.version }),
+  },
+  {
+    file: '17-submit-order.graphql',
+    op: 'SubmitOrder',
+    as: PRACTICE,
+    variables: (m) => ({ orderId: m.orderId, labId: m.labId }),
+    remember: (d) => ({ orderVersion: d.submitOrder.version }),
+  },
+  {
+    file: '18-watch-order.graphql',
+    op: 'WatchOrder',
+    as: PRACTICE,
+    variables: (m) => ({ orderId: m.orderId }),
+    remember: (d) => ({ orderVersion: d.orderUpdated.version }),
+  },
+  { file: '19-set-turnaround.graphql', op: 'SetTurnaround', as: LAB },
+  {
+    file: '20-lab-inbox.graphql',
+    op: 'LabInbox',
+    as: LAB,
+    remember: (d, _v, m) => {
+      const all = nodes(d.labOrders);
+      const order = all.find((o) => o.id === m.orderId);
+      return order ? { orderVersion: order.version } : {};
+    },
+  },
+  {
+    file: '21-accept-order.graphql',
+    op: 'AcceptOrder',
+    as: LAB,
+    variables: (m) => ({ orderId: m.orderId, version: m.orderVersion }),
+    remember: (d) => ({ orderVersion: d.moveOrder.version }),
+  },
+  {
+    file: '22-order-dcs.graphql',
+    op: 'OrderDcs',
+    as: LAB,
+    variables: (m) => ({ orderId: m.orderId }),
+  },
+  { file: '23-my-orders.graphql', op: 'MyOrders', as: PRACTICE },
+  {
+    file: '24-add-frame-product.graphql',
+    op: 'AddFrameProduct',
+    as: PRACTICE,
+    variables: (m) => ({ sku: `BS-AVIATOR-52-${fresh(m, 'AddFrameProduct').toUpperCase()}` }),
+    gives: ['productId', 'productSku'],
+    remember: (d) => ({ productId: d.createProduct.id, productSku: d.createProduct.sku }),
+  },
+  {
+    file: '25-receive-and-sell.graphql',
+    op: 'ReceiveAndSell',
+    as: PRACTICE,
+    variables: (m) => ({ productId: m.productId }),
+  },
+  {
+    file: '26-start-count.graphql',
+    op: 'StartCount',
+    as: PRACTICE,
+    gives: ['countId'],
+    remember: (d) => ({ countId: d.startStockCount.id }),
+  },
+  {
+    file: '27-record-count.graphql',
+    op: 'RecordCount',
+    as: PRACTICE,
+    variables: (m) => ({ countId: m.countId, sku: m.productSku }),
+  },
+  {
+    file: '28-post-count.graphql',
+    op: 'PostCount',
+    as: PRACTICE,
+    variables: (m) => ({ countId: m.countId }),
+  },
+  {
+    file: '29-stock-report.graphql',
+    op: 'StockReport',
+    as: PRACTICE,
+    variables: (m) => ({ productId: m.productId }),
+  },
+  { file: '30-reorder-plan.graphql', op: 'ReorderPlan', as: PRACTICE },
+  { file: '31-reconcile-and-export.graphql', op: 'ReconcileAndExport', as: PRACTICE },
+  {
+    file: '32-draft-purchase-order.graphql',
+    op: 'DraftPurchaseOrder',
+    as: PRACTICE,
+    variables: (m) => ({ supplierId: m.supplierId, itemId: m.itemId }),
+    gives: ['poId', 'poVersion', 'poLineId'],
+    remember: (d) => {
+      const po = d.createPurchaseOrder;
+      return { poId: po.id, poVersion: po.version, poLineId: po.lines[0] && po.lines[0].id };
+    },
+  },
+  {
+    file: '33-submit-purchase-order.graphql',
+    op: 'SubmitPurchaseOrder',
+    as: PRACTICE,
+    variables: (m) => ({ poId: m.poId, version: m.poVersion }),
+    remember: (d) => ({ poVersion: d.submitPurchaseOrder.version }),
+  },
+  {
+    file: '34-purchase-order-inbox.graphql',
+    op: 'PurchaseOrderInbox',
+    as: SUPPLIER,
+    remember: (d, _v, m) => {
+      const po = nodes(d.supplierPurchaseOrders).find((p) => p.id === m.poId);
+      return po ? { poVersion: po.version } : {};
+    },
+  },
+  {
+    file: '35-acknowledge-purchase-order.graphql',
+    op: 'AcknowledgePurchaseOrder',
+    as: SUPPLIER,
+    variables: (m) => ({ poId: m.poId, version: m.poVersion }),
+    remember: (d) => ({ poVersion: d.acknowledgePurchaseOrder.version }),
+  },
+  {
+    file: '36-receive-purchase-order.graphql',
+    op: 'ReceivePurchaseOrder',
+    as: PRACTICE,
+    variables: (m) => ({ poId: m.poId, version: m.poVersion, lineId: m.poLineId }),
+    remember: (d) => ({ poVersion: d.receivePurchaseOrder.version }),
+  },
+  { file: '37-events.graphql', op: 'Events', as: PRACTICE, live: true },
+  { file: '38-create-api-key.graphql', op: 'CreateApiKey', as: PRACTICE },
+  {
+    file: '39-webhook-deliveries.graphql',
+    op: 'WebhookDeliveries',
+    as: PRACTICE,
+    gives: ['deliveryId'],
+    remember: (d) => {
+      const done = nodes(d.webhookDeliveries)
+        .slice()
+        .reverse()
+        .find((x) => x.status === 'DELIVERED' || x.status === 'DEAD');
+      return done ? { deliveryId: done.id } : {};
+    },
+  },
+  {
+    file: '40-redeliver-webhook.graphql',
+    op: 'RedeliverWebhook',
+    as: PRACTICE,
+    variables: (m) => ({ deliveryId: m.deliveryId }),
+  },
+  { file: '41-jobs.graphql', op: 'Jobs', as: PRACTICE },
+  { file: '42-audit-log.graphql', op: 'AuditLog', as: PRACTICE },
+  { file: '43-companies.graphql', op: 'Companies', as: PLATFORM },
+];
+
+/** The step of an operation name, or undefined. */
+export function stepOf(operationName) {
+  return STEPS.find((s) => s.op === operationName);
+}
+
+/** The first step whose answer gives `key` (for "(run X first)"). */
+export function sourceOf(key) {
+  const step = STEPS.find((s) => s.gives && s.gives.includes(key));
+  return step ? step.op : null;
+}
+
+export const PLACEHOLDER_PREFIX = '(run ';
+
+/** A placeholder for a value an earlier tab gives. */
+export function placeholderFor(key) {
+  const source = sourceOf(key);
+  return source ? `${PLACEHOLDER_PREFIX}${source} first)` : `${PLACEHOLDER_PREFIX}the tabs before first)`;
+}
+
+/**
+ * The variables of a step from the memory; values not known yet as placeholders.
+ * Returns null for a step without variables.
+ */
+export function variablesOf(step, memory, ctx) {
+  if (!step.variables) return null;
+  const raw = step.variables(memory, ctx);
+  const out = {};
+  for (const [key, value] of Object.entries(raw)) {
+    out[key] = value === undefined || value === null ? placeholderFor(memoryKeyOf(step, key)) : value;
+  }
+  return out;
+}
+
+// The memory key behind a variable, for its placeholder (most share the name).
+const VARIABLE_SOURCES = {
+  version: { CompleteDraft: 'orderVersion', AcceptOrder: 'orderVersion' },
+  sku: { RecordCount: 'productSku' },
+  email: { LogIn: 'signedUpEmail' },
+  password: { LogIn: 'signedUpPassword' },
+};
+
+function memoryKeyOf(step, variable) {
+  const special = VARIABLE_SOURCES[variable] && VARIABLE_SOURCES[variable][step.op];
+  if (special) return special;
+  if (variable === 'version') return 'poVersion';
+  return variable;
+}
+
+/** Whether a variable value is a placeholder (the tab cannot run as it stands). */
+export function isPlaceholder(value) {
+  return typeof value === 'string' && value.startsWith(PLACEHOLDER_PREFIX);
+}
