@@ -309,7 +309,7 @@ impl Extension for ProtectionsExtension {
         if let Some(doc) = self.document()
             && let Some(op) = crate::order::operation(&doc, operation_name)
         {
-            crate::order::reorder(&mut response.data, &doc, op);
+            crate::order::reorder(&mut response.data, &doc, op, Some(&ctx.schema_env.registry));
         }
         response
     }
@@ -323,6 +323,7 @@ impl Extension for ProtectionsExtension {
     ) -> futures_util::stream::BoxStream<'s, Response> {
         use futures_util::StreamExt;
         let doc = self.document();
+        let schema = ctx.schema_env.clone();
         let stream = next.run(ctx, stream);
         match doc {
             None => stream,
@@ -330,7 +331,7 @@ impl Extension for ProtectionsExtension {
                 .map(move |mut response| {
                     // A document with one operation (what subscription clients send).
                     if let Some(op) = crate::order::operation(&doc, None) {
-                        crate::order::reorder(&mut response.data, &doc, op);
+                        crate::order::reorder(&mut response.data, &doc, op, Some(&schema.registry));
                     }
                     response
                 })

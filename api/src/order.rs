@@ -4,6 +4,10 @@
 //! specification asks for the order of the query ("Serialized Map Ordering"); clients
 //! that compare responses, snapshot them or parse them as streams rely on it. This puts
 //! every object of a response back in that order, once, after execution.
+//!
+//! The same walk knows each value's type from the schema, and writes every `Decimal` in
+//! one canonical spelling (async-graphql writes a decimal with the scale it was stored
+//! with: `12.50` and `12.5` for the same amount).
 
 use async_graphql::parser::types::{
     ExecutableDocument, OperationDefinition, Selection, SelectionSet,
@@ -27,29 +31,65 @@ pub fn operation<'d>(
     }
 }
 
-/// Reorders `data` (the response of `op`) to follow its selection set.
-pub fn reorder(data: &mut Value, doc: &ExecutableDocument, op: &OperationDefinition) {
-    reorder_value(data, doc, &[&op.selection_set.node]);
+/// The schema's types, to know what a response value is (optional: without them the
+/// response is only reordered).
+pub type Types<'r> = Option<&'r async_graphql::registry::Registry>;
+
+/// Reorders `data` (the response of `op`) to follow its selection set, and writes every
+/// `Decimal` in canonical form (`crate::order::canonical_decimal`).
+pub fn reorder(data: &mut Value, doc: &ExecutableDocument, op: &OperationDefinition, types: Types) {
+    use async_graphql::parser::types::OperationType;
+    let root = types.and_then(|r| match op.ty {
+        OperationType::Query => Some(r.query_type.as_str()),
+        OperationType::Mutation => r.mutation_type.as_deref(),
+        OperationType::Subscription => r.subscription_type.as_deref(),
+    });
+    reorder_value(data, doc, &[(&op.selection_set.node, root)], types);
 }
 
-fn reorder_value(value: &mut Value, doc: &ExecutableDocument, sets: &[&SelectionSet]) {
+/// A selection set and the type its fields are looked up in (when known).
+type Scope<'d> = (&'d SelectionSet, Option<&'d str>);
+
+fn reorder_value<'d>(
+    value: &mut Value,
+    doc: &'d ExecutableDocument,
+    sets: &[Scope<'d>],
+    types: Types<'d>,
+) {
     match value {
         Value::List(items) => {
             for item in items {
-                reorder_value(item, doc, sets);
+                reorder_value(item, doc, sets, types);
             }
         }
         Value::Object(map) => {
             // The response keys in the order CollectFields meets them, with every field
             // selection of each key (a key may be selected in several fragments).
-            let mut keys: Vec<(Name, Vec<&SelectionSet>)> = Vec::new();
-            for set in sets {
-                collect(set, doc, &mut keys, 0);
+            let mut keys: Vec<(Name, Vec<Field<'d>>)> = Vec::new();
+            for (set, ty) in sets {
+                collect(set, *ty, doc, &mut keys, 0);
             }
             let mut old = std::mem::take(map);
-            for (key, sub) in keys {
+            for (key, fields) in keys {
                 if let Some(mut v) = old.shift_remove(&key) {
-                    reorder_value(&mut v, doc, &sub);
+                    let field_type = types.and_then(|r| {
+                        fields.iter().find_map(|f| {
+                            let parent = r.types.get(f.parent?)?;
+                            let meta = parent.field_by_name(f.name)?;
+                            Some(async_graphql::registry::MetaTypeName::concrete_typename(
+                                &meta.ty,
+                            ))
+                        })
+                    });
+                    if field_type == Some("Decimal") {
+                        canonical_decimals(&mut v);
+                    } else {
+                        let subs: Vec<Scope<'d>> = fields
+                            .iter()
+                            .map(|f| (f.selection_set, field_type))
+                            .collect();
+                        reorder_value(&mut v, doc, &subs, types);
+                    }
                     map.insert(key, v);
                 }
             }
@@ -61,14 +101,42 @@ fn reorder_value(value: &mut Value, doc: &ExecutableDocument, sets: &[&Selection
     }
 }
 
+/// One field selection: its name, the type it is looked up in, and its own selections.
+struct Field<'d> {
+    name: &'d str,
+    parent: Option<&'d str>,
+    selection_set: &'d SelectionSet,
+}
+
+/// A decimal in canonical form: no exponent, no trailing zeros, no negative zero
+/// (`12.50` → `12.5`, `-0.000` → `0`, `3.0` → `3`). One value has one spelling, so
+/// clients can compare and cache them as text.
+pub fn canonical_decimal(text: &str) -> Option<String> {
+    let d: rust_decimal::Decimal = text.parse().ok()?;
+    Some(d.normalize().to_string())
+}
+
+fn canonical_decimals(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Some(c) = canonical_decimal(s) {
+                *s = c;
+            }
+        }
+        Value::List(items) => items.iter_mut().for_each(canonical_decimals),
+        _ => {}
+    }
+}
+
 /// Fragments nest at most this deep here; validation refuses cycles and the depth limits
 /// bound real documents far below it.
 const MAX_FRAGMENT_NESTING: usize = 64;
 
 fn collect<'d>(
     set: &'d SelectionSet,
+    parent: Option<&'d str>,
     doc: &'d ExecutableDocument,
-    keys: &mut Vec<(Name, Vec<&'d SelectionSet>)>,
+    keys: &mut Vec<(Name, Vec<Field<'d>>)>,
     nesting: usize,
 ) {
     if nesting > MAX_FRAGMENT_NESTING {
@@ -78,18 +146,29 @@ fn collect<'d>(
         match &s.node {
             Selection::Field(f) => {
                 let key = f.node.response_key().node.clone();
-                let sub = &f.node.selection_set.node;
+                let field = Field {
+                    name: f.node.name.node.as_str(),
+                    parent,
+                    selection_set: &f.node.selection_set.node,
+                };
                 match keys.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, subs)) => subs.push(sub),
-                    None => keys.push((key, vec![sub])),
+                    Some((_, fields)) => fields.push(field),
+                    None => keys.push((key, vec![field])),
                 }
             }
             Selection::InlineFragment(i) => {
-                collect(&i.node.selection_set.node, doc, keys, nesting + 1)
+                let on = i
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map(|t| t.node.on.node.as_str())
+                    .or(parent);
+                collect(&i.node.selection_set.node, on, doc, keys, nesting + 1)
             }
             Selection::FragmentSpread(spread) => {
                 if let Some(frag) = doc.fragments.get(&spread.node.fragment_name.node) {
-                    collect(&frag.node.selection_set.node, doc, keys, nesting + 1);
+                    let on = Some(frag.node.type_condition.node.on.node.as_str());
+                    collect(&frag.node.selection_set.node, on, doc, keys, nesting + 1);
                 }
             }
         }
@@ -121,7 +200,7 @@ mod tests {
         }))
         .unwrap();
         let op = operation(&doc, Some("Q")).unwrap();
-        reorder(&mut data, &doc, op);
+        reorder(&mut data, &doc, op, None);
         assert_eq!(keys(&data), ["b", "orders"]);
         // async-graphql's Value serialises its objects in their order.
         let text = serde_json::to_string(&data).unwrap();
@@ -129,6 +208,25 @@ mod tests {
             text,
             r#"{"b":{"z":2,"a":1,"m":{"q":2,"p":1}},"orders":{"edges":[{"node":{"y":3,"x":2,"w":1}},{"node":{"y":3,"x":2}}]}}"#
         );
+    }
+
+    #[test]
+    fn decimals_have_one_spelling() {
+        for (given, canonical) in [
+            ("12.50", "12.5"),
+            ("3.0", "3"),
+            ("-0.000", "0"),
+            ("100", "100"),
+            ("0.0001", "0.0001"),
+            ("-2.250", "-2.25"),
+        ] {
+            assert_eq!(
+                canonical_decimal(given).as_deref(),
+                Some(canonical),
+                "{given}"
+            );
+        }
+        assert_eq!(canonical_decimal("not a number"), None);
     }
 
     #[test]

@@ -54,8 +54,9 @@ where
          UTC (`2026-12-05T09:30:00.123Z`).",
     )
     .override_output_type_description::<rust_decimal::Decimal>(
-        "A decimal number, exact, written as a string without exponent (`12.50`, `-0.25`). \
-         Inputs may be a string or a number.",
+        "A decimal number, exact, written as a string in canonical form: no exponent, no \
+         trailing zeros, no negative zero (`12.5`, `-0.25`, `3`), so one value has one \
+         spelling. Inputs may be a string or a number, in any spelling.",
     )
     .override_output_type_description::<async_graphql::Json<serde_json::Value>>(
         "Any JSON value (RFC 8259).",
