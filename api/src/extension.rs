@@ -535,7 +535,7 @@ mod tests {
             })
             .collect();
         let code = Value::from("BAD_USER_INPUT");
-        let path = |p: &[&str]| Value::List(p.iter().map(|s| Value::from(*s)).collect());
+        let path = |p: &[&str]| Value::from(p.join("."));
         assert_eq!(
             seen,
             vec![

@@ -41,6 +41,58 @@ pub fn platform_builder(limits: &Protections) -> SchemaBuilder<Query, Mutation, 
     described_scalars(builder(limits))
 }
 
+/// Describes every Relay connection type (async-graphql leaves them without a
+/// description). Registered after the roots, its `create_type_info` sees every type the
+/// schema holds; it adds no type of its own.
+struct DescribeConnections;
+
+impl async_graphql::OutputType for DescribeConnections {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        "Query".into()
+    }
+
+    fn create_type_info(registry: &mut async_graphql::registry::Registry) -> String {
+        use async_graphql::registry::MetaType;
+        let pages: Vec<(String, String)> = registry
+            .types
+            .iter()
+            .filter_map(|(name, ty)| match ty {
+                MetaType::Object {
+                    fields,
+                    description: None,
+                    ..
+                } if fields.contains_key("edges") && fields.contains_key("pageInfo") => {
+                    let node = fields
+                        .get("nodes")
+                        .map(|f| async_graphql::registry::MetaTypeName::concrete_typename(&f.ty))
+                        .unwrap_or("item")
+                        .to_owned();
+                    Some((name.clone(), node))
+                }
+                _ => None,
+            })
+            .collect();
+        for (name, node) in pages {
+            registry.set_description(
+                &name,
+                format!(
+                    "A page of `{node}` items (Relay connection): `edges` with their cursors, \
+                     `nodes`, `pageInfo` and `totalCount`."
+                ),
+            );
+        }
+        "Query".into()
+    }
+
+    async fn resolve(
+        &self,
+        _ctx: &async_graphql::ContextSelectionSet<'_>,
+        _field: &async_graphql::Positioned<async_graphql::parser::types::Field>,
+    ) -> async_graphql::ServerResult<async_graphql::Value> {
+        Ok(async_graphql::Value::Null)
+    }
+}
+
 /// The standard scalars, described for clients (async-graphql's own texts name Rust
 /// types). `specifiedByURL` is set where a specification exists.
 fn described_scalars<Q, M, S>(b: SchemaBuilder<Q, M, S>) -> SchemaBuilder<Q, M, S>
@@ -49,22 +101,23 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    b.override_output_type_description::<chrono::DateTime<chrono::Utc>>(
-        "An instant in time: an RFC 3339 date-time with an offset, written by the server in \
+    b.register_output_type::<DescribeConnections>()
+        .override_output_type_description::<chrono::DateTime<chrono::Utc>>(
+            "An instant in time: an RFC 3339 date-time with an offset, written by the server in \
          UTC (`2026-12-05T09:30:00.123Z`).",
-    )
-    .override_output_type_description::<rust_decimal::Decimal>(
-        "A decimal number, exact, written as a string in canonical form: no exponent, no \
+        )
+        .override_output_type_description::<rust_decimal::Decimal>(
+            "A decimal number, exact, written as a string in canonical form: no exponent, no \
          trailing zeros, no negative zero (`12.5`, `-0.25`, `3`), so one value has one \
          spelling. Inputs may be a string or a number, in any spelling.",
-    )
-    .override_output_type_description::<async_graphql::Json<serde_json::Value>>(
-        "Any JSON value (RFC 8259).",
-    )
-    .override_input_type_description::<async_graphql::Upload>(
-        "A file sent with the request as a part of a multipart request (the GraphQL \
+        )
+        .override_output_type_description::<async_graphql::Json<serde_json::Value>>(
+            "Any JSON value (RFC 8259).",
+        )
+        .override_input_type_description::<async_graphql::Upload>(
+            "A file sent with the request as a part of a multipart request (the GraphQL \
          multipart request specification).",
-    )
+        )
 }
 
 /// The SDL that `schema.graphql` must equal (with `@specifiedBy` where a scalar has a

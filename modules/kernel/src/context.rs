@@ -4,8 +4,13 @@ use uuid::Uuid;
 #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
+    /// Runs the company's account: members, roles, API keys, webhooks, settings, and
+    /// everything a manager may do.
     CompanyAdmin,
+    /// Runs the daily trade: orders, purchasing, stock settings and counts, and
+    /// everything staff may do.
     Manager,
+    /// Works with the company's data: patients, order drafts, stock movements.
     Staff,
 }
 
