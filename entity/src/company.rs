@@ -1,12 +1,20 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
-// Where a company's account stands (no doc comment: the GraphQL enum has no description).
-crate::string_enum!(CompanyStatus {
-    Active = "ACTIVE",
-    PendingApproval = "PENDING_APPROVAL",
-    Rejected = "REJECTED",
-});
+crate::string_enum!(
+    /// Where a company's registration stands.
+    CompanyStatus {
+        /// The company works on ILS: practices from sign-up, labs and suppliers once approved.
+        Active = "ACTIVE",
+        /// A lab or supplier waiting for the platform's approval: its users can log in and
+        /// prepare (such as the marketplace profile), but it is not listed in the directory
+        /// and cannot connect or trade yet.
+        PendingApproval = "PENDING_APPROVAL",
+        /// The platform refused the registration (see `rejectionReason`); its users cannot
+        /// log in.
+        Rejected = "REJECTED",
+    }
+);
 
 /// A tenant: an eye-care practice, a lens lab or a supplier.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

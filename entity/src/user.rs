@@ -1,7 +1,16 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
-crate::string_enum!(UserStatus { Active = "ACTIVE", Deactivated = "DEACTIVATED" });
+crate::string_enum!(
+    /// Whether a user may log in.
+    UserStatus {
+        /// The user can log in.
+        Active = "ACTIVE",
+        /// A company admin deactivated the user: they can no longer log in or refresh a
+        /// session.
+        Deactivated = "DEACTIVATED",
+    }
+);
 
 /// A person who logs in. A company user belongs to exactly one company (its membership:
 /// `company_id` + `role`); a platform admin belongs to none (`company_id` is null).

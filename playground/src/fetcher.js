@@ -48,7 +48,7 @@ function firstError(result) {
 const AUTH_FIELDS = `accessToken refreshToken expiresIn
   user { email firstName lastName } company { name type }`;
 
-/** Makes a session from an AuthPayload (logIn, signUp, refreshSession, acceptInvitation). */
+/** Makes a session from a session payload (logIn, signUp, refreshSession, acceptInvitation). */
 function sessionFromAuth(auth, source) {
   const user = auth.user || {};
   const company = auth.company || null;
@@ -69,7 +69,7 @@ function sessionFromAuth(auth, source) {
 export async function logIn(email, password, source = 'demo') {
   const result = await post({
     query: `mutation PlaygroundLogIn($email: String!, $password: String!) {
-      logIn(email: $email, password: $password) { ${AUTH_FIELDS} } }`,
+      logIn(input: { email: $email, password: $password }) { ${AUTH_FIELDS} } }`,
     operationName: 'PlaygroundLogIn',
     variables: { email, password },
   });
@@ -118,7 +118,7 @@ export async function logOut() {
   session.set(null);
   if (current && current.refreshToken) {
     await post({
-      query: 'mutation PlaygroundLogOut($refreshToken: String!) { logOut(refreshToken: $refreshToken) }',
+      query: 'mutation PlaygroundLogOut($refreshToken: String!) { logOut(input: { refreshToken: $refreshToken }) { loggedOut } }',
       operationName: 'PlaygroundLogOut',
       variables: { refreshToken: current.refreshToken },
     }).catch(() => {});
@@ -129,7 +129,7 @@ export async function logOut() {
 async function refresh(current) {
   const result = await post({
     query: `mutation PlaygroundRefresh($refreshToken: String!) {
-      refreshSession(refreshToken: $refreshToken) { ${AUTH_FIELDS} } }`,
+      refreshSession(input: { refreshToken: $refreshToken }) { ${AUTH_FIELDS} } }`,
     operationName: 'PlaygroundRefresh',
     variables: { refreshToken: current.refreshToken },
   });

@@ -352,10 +352,10 @@ try {
       await page.locator('button.graphiql-execute-button').click();
       await page.waitForTimeout(1_000);
       const auth = await gql(
-        'mutation ($email: String!, $password: String!) { logIn(email: $email, password: $password) { accessToken } }',
+        'mutation ($email: String!, $password: String!) { logIn(input: { email: $email, password: $password }) { accessToken } }',
         { email: brightside.email, password: brightside.password },
       );
-      await gql('mutation { createApiKey(name: "browser test event", role: STAFF) { apiKey { id } } }', {}, auth.logIn.accessToken);
+      await gql('mutation { createApiKey(input: { name: "browser test event", role: STAFF }) { apiKey { id } } }', {}, auth.logIn.accessToken);
       try {
         answer = await answered;
       } catch (err) {
@@ -398,7 +398,7 @@ try {
   const supplier = demoLogins.find((l) => /northwind/.test(l.email));
   if (supplier) {
     const auth = await gql(
-      'mutation ($email: String!, $password: String!) { logIn(email: $email, password: $password) { accessToken } }',
+      'mutation ($email: String!, $password: String!) { logIn(input: { email: $email, password: $password }) { accessToken } }',
       { email: supplier.email, password: supplier.password },
     );
     await page.getByLabel('Access token for every tab').fill(auth.logIn.accessToken);

@@ -315,12 +315,12 @@ pub fn sign_up_input(company: &str, kind: &str, email: &str) -> Value {
 }
 
 /// A log-in small enough (depth 2, complexity 2) to pass the lowered limits some tests use.
-pub const TINY_LOG_IN: &str = "mutation($email: String!, $password: String!) { logIn(email: $email, password: $password) { accessToken } }";
+pub const TINY_LOG_IN: &str = "mutation($email: String!, $password: String!) { logIn(input: { email: $email, password: $password }) { accessToken } }";
 
 pub const SIGN_UP: &str = "mutation($input: SignUpInput!) { signUp(input: $input) {
     accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
 pub const LOG_IN: &str =
-    "mutation($email: String!, $password: String!) { logIn(email: $email, password: $password) {
+    "mutation($email: String!, $password: String!) { logIn(input: { email: $email, password: $password }) {
     accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
 
 /// A signed-in session, as the client keeps it.
@@ -434,14 +434,14 @@ pub async fn staff_of(s: &TestServer, admin: &Session) -> Session {
     let inv = s
         .ok(
             &admin.auth(),
-            "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
+            "mutation($e: String!) { inviteUser(input: { email: $e, role: STAFF }) { token } }",
             json!({ "e": email("staff") }),
         )
         .await;
     let token = inv["inviteUser"]["token"]
         .as_str()
         .expect("invitation token");
-    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\") {
+    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(input: { token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\" }) {
         accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
     Session::from_payload(
         &s.ok(&Auth::None, accept, json!({ "t": token, "p": PASSWORD }))
@@ -455,7 +455,7 @@ pub async fn create_api_key(s: &TestServer, who: &Session, name: &str) -> (Strin
     let data = s
         .ok(
             &who.auth(),
-            "mutation($n: String!) { createApiKey(name: $n, role: STAFF) { secret apiKey { id } } }",
+            "mutation($n: String!) { createApiKey(input: { name: $n, role: STAFF }) { secret apiKey { id } } }",
             json!({ "n": name }),
         )
         .await;
@@ -563,11 +563,14 @@ pub async fn approve(s: &TestServer, pa: &Session, company: &Session) {
     let data = s
         .ok(
             &pa.auth(),
-            "mutation($id: ID!) { approveCompany(id: $id) { status } }",
+            "mutation($id: ID!) { approveCompany(input: { id: $id }) { company { status } } }",
             json!({ "id": company.company_id }),
         )
         .await;
-    assert_eq!(data["approveCompany"]["status"], "ACTIVE", "{data}");
+    assert_eq!(
+        data["approveCompany"]["company"]["status"], "ACTIVE",
+        "{data}"
+    );
 }
 
 /// Invites a member with `role` (STAFF, MANAGER or COMPANY_ADMIN) into the admin's company
@@ -582,11 +585,11 @@ pub async fn member_with_email(s: &TestServer, admin: &Session, role: &str) -> (
     let inv = s
         .ok(
             &admin.auth(),
-            "mutation($e: String!, $r: Role!) { inviteUser(email: $e, role: $r) { token } }",
+            "mutation($e: String!, $r: Role!) { inviteUser(input: { email: $e, role: $r }) { token } }",
             json!({ "e": address, "r": role }),
         )
         .await;
-    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Max\", lastName: \"Moe\") {
+    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(input: { token: $t, password: $p, firstName: \"Max\", lastName: \"Moe\" }) {
         accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
     let session = Session::from_payload(
         &s.ok(

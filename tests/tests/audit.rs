@@ -45,7 +45,7 @@ async fn mutations_are_audited_per_company() {
     let made = post_ua(
         &s,
         &a.auth(),
-        "mutation { createApiKey(name: \"Audited\", role: COMPANY_ADMIN) { secret apiKey { id } } }",
+        "mutation { createApiKey(input: { name: \"Audited\", role: COMPANY_ADMIN }) { secret apiKey { id } } }",
         json!({}),
     )
     .await;
@@ -65,7 +65,7 @@ async fn mutations_are_audited_per_company() {
     let failed = post_ua(
         &s,
         &a.auth(),
-        "mutation($u: ID!) { changeUserRole(userId: $u, role: STAFF) { id } }",
+        "mutation($u: ID!) { changeUserRole(input: { userId: $u, role: STAFF }) { user { id } } }",
         json!({ "u": nobody }),
     )
     .await;
@@ -127,11 +127,14 @@ async fn mutations_are_audited_per_company() {
     let by_key = s
         .ok(
             &key,
-            "mutation { updateCompanyProfile(input: { phone: \"+44 20 7946 0002\" }) { phone } }",
+            "mutation { updateCompanyProfile(input: { phone: \"+44 20 7946 0002\" }) { company { phone } } }",
             json!({}),
         )
         .await;
-    assert_eq!(by_key["updateCompanyProfile"]["phone"], "+44 20 7946 0002");
+    assert_eq!(
+        by_key["updateCompanyProfile"]["company"]["phone"],
+        "+44 20 7946 0002"
+    );
     let log = audit_log(
         &s,
         &a.auth(),

@@ -38,7 +38,7 @@ async fn sign_up_log_in_and_me() {
     let data = s
         .ok(
             &session.auth(),
-            "mutation { createApiKey(name: \"me\", role: STAFF) { apiKey { id } secret } }",
+            "mutation { createApiKey(input: { name: \"me\", role: STAFF }) { apiKey { id } secret } }",
             json!({}),
         )
         .await;
@@ -73,7 +73,8 @@ async fn labs_and_suppliers_wait_for_approval() {
     assert_eq!(supplier.company_status.as_deref(), Some("PENDING_APPROVAL"));
 
     // Only the platform admin decides.
-    let approve = "mutation($id: ID!) { approveCompany(id: $id) { id status } }";
+    let approve =
+        "mutation($id: ID!) { approveCompany(input: { id: $id }) { company { id status } } }";
     let id = json!({ "id": lab.company_id });
     assert_eq!(
         s.error_code(&lab.auth(), approve, id.clone()).await,
@@ -95,14 +96,31 @@ async fn labs_and_suppliers_wait_for_approval() {
     assert_eq!(nodes(&pending["companies"]).len(), 2);
 
     let approved = s.ok(&pa.auth(), approve, id.clone()).await;
-    assert_eq!(approved["approveCompany"]["status"], "ACTIVE");
+    assert_eq!(approved["approveCompany"]["company"]["status"], "ACTIVE");
+    assert_eq!(
+        approved["approveCompany"]["company"]["id"],
+        json!(lab.company_id)
+    );
     assert_eq!(
         s.error_code(&pa.auth(), approve, id).await,
         "CONFLICT",
         "approving twice is a conflict"
     );
 
-    let reject = "mutation($id: ID!, $r: String!) { rejectCompany(id: $id, reason: $r) { status rejectionReason } }";
+    let reject = "mutation($id: ID!, $r: String!) { rejectCompany(input: { id: $id, reason: $r }) { company { status rejectionReason } } }";
+    // A reason is required, and a problem in the input names its path.
+    let err = s
+        .error(
+            &pa.auth(),
+            reject,
+            json!({ "id": supplier.company_id, "r": "  " }),
+        )
+        .await;
+    ils_tests::assert_bad_input(&err, &["input", "reason"]);
+    let err = s
+        .error(&pa.auth(), approve, json!({ "id": "not-an-id" }))
+        .await;
+    ils_tests::assert_bad_input(&err, &["input", "id"]);
     let rejected = s
         .ok(
             &pa.auth(),
@@ -110,9 +128,9 @@ async fn labs_and_suppliers_wait_for_approval() {
             json!({ "id": supplier.company_id, "r": "No trading licence" }),
         )
         .await;
-    assert_eq!(rejected["rejectCompany"]["status"], "REJECTED");
+    assert_eq!(rejected["rejectCompany"]["company"]["status"], "REJECTED");
     assert_eq!(
-        rejected["rejectCompany"]["rejectionReason"],
+        rejected["rejectCompany"]["company"]["rejectionReason"],
         "No trading licence"
     );
 
@@ -250,7 +268,7 @@ async fn repeated_failures_are_throttled() {
     s.finish().await;
 }
 
-const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+const REFRESH: &str = "mutation($t: String!) { refreshSession(input: { refreshToken: $t }) { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
 
 async fn refresh(s: &TestServer, token: &str) -> Result<Session, String> {
     let (_, body) = s.post(&Auth::None, REFRESH, json!({ "t": token })).await;
@@ -309,11 +327,11 @@ async fn log_out_and_log_out_everywhere() {
     let out = s
         .ok(
             &Auth::None,
-            "mutation($t: String!) { logOut(refreshToken: $t) }",
+            "mutation($t: String!) { logOut(input: { refreshToken: $t }) { loggedOut } }",
             json!({ "t": a.refresh }),
         )
         .await;
-    assert_eq!(out["logOut"], true);
+    assert_eq!(out["logOut"]["loggedOut"], true);
     assert_eq!(
         refresh(&s, &a.refresh).await.unwrap_err(),
         "UNAUTHENTICATED"
@@ -321,14 +339,22 @@ async fn log_out_and_log_out_everywhere() {
     assert!(refresh(&s, &b.refresh).await.is_ok(), "other sessions stay");
 
     assert_eq!(
-        s.error_code(&Auth::None, "mutation { logOutEverywhere }", json!({}))
-            .await,
+        s.error_code(
+            &Auth::None,
+            "mutation { logOutEverywhere { loggedOut } }",
+            json!({})
+        )
+        .await,
         "UNAUTHENTICATED"
     );
     let all = s
-        .ok(&c.auth(), "mutation { logOutEverywhere }", json!({}))
+        .ok(
+            &c.auth(),
+            "mutation { logOutEverywhere { loggedOut } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(all["logOutEverywhere"], true);
+    assert_eq!(all["logOutEverywhere"]["loggedOut"], true);
     assert_eq!(
         refresh(&s, &c.refresh).await.unwrap_err(),
         "UNAUTHENTICATED"
@@ -340,7 +366,7 @@ async fn log_out_and_log_out_everywhere() {
 async fn team_invitations_roles_and_the_last_admin() {
     let s = TestServer::start().await;
     let admin = s.sign_up("Team Optical", "ECP", &email("boss")).await;
-    let invite = "mutation($e: String!, $r: Role!) { inviteUser(email: $e, role: $r) { token invitation { id email role status } } }";
+    let invite = "mutation($e: String!, $r: Role!) { inviteUser(input: { email: $e, role: $r }) { token invitation { id email role status } } }";
     let staff_mail = email("staff");
     let inv = s
         .ok(
@@ -352,18 +378,28 @@ async fn team_invitations_roles_and_the_last_admin() {
     assert_eq!(inv["inviteUser"]["invitation"]["status"], "PENDING");
     let token = inv["inviteUser"]["token"].as_str().unwrap().to_owned();
 
-    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\") { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(input: { token: $t, password: $p, firstName: \"Sam\", lastName: \"Lee\" }) { accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
     let staff = Session::from_payload(
         &s.ok(&Auth::None, accept, json!({ "t": token, "p": PASSWORD }))
             .await["acceptInvitation"],
     );
     assert_eq!(staff.company_id, admin.company_id);
-    assert_eq!(
-        s.error_code(&Auth::None, accept, json!({ "t": token, "p": PASSWORD }))
-            .await,
-        "BAD_USER_INPUT",
-        "an invitation works once"
-    );
+    let again = s
+        .error(&Auth::None, accept, json!({ "t": token, "p": PASSWORD }))
+        .await;
+    ils_tests::assert_bad_input(&again, &["input", "token"]);
+    let weak = s
+        .error(&Auth::None, accept, json!({ "t": token, "p": "short" }))
+        .await;
+    ils_tests::assert_bad_input(&weak, &["input", "password"]);
+    let bad_mail = s
+        .error(
+            &admin.auth(),
+            invite,
+            json!({ "e": "not-an-email", "r": "STAFF" }),
+        )
+        .await;
+    ils_tests::assert_bad_input(&bad_mail, &["input", "email"]);
 
     // Staff cannot manage the team.
     assert_eq!(
@@ -385,8 +421,13 @@ async fn team_invitations_roles_and_the_last_admin() {
     assert_eq!(nodes(&users["users"]).len(), 2);
 
     // The last admin can be neither demoted nor deactivated.
-    let role = "mutation($u: ID!, $r: Role!) { changeUserRole(userId: $u, role: $r) { role } }";
-    let deactivate = "mutation($u: ID!) { deactivateUser(userId: $u) { status } }";
+    let role = "mutation($u: ID!, $r: Role!) { changeUserRole(input: { userId: $u, role: $r }) { user { id role } } }";
+    let deactivate =
+        "mutation($u: ID!) { deactivateUser(input: { userId: $u }) { user { id status } } }";
+    let err = s
+        .error(&admin.auth(), deactivate, json!({ "u": admin.company_id }))
+        .await;
+    ils_tests::assert_bad_input(&err, &["input", "userId"]);
     assert_eq!(
         s.error_code(
             &admin.auth(),
@@ -409,7 +450,11 @@ async fn team_invitations_roles_and_the_last_admin() {
             json!({ "u": staff.user_id, "r": "COMPANY_ADMIN" }),
         )
         .await;
-    assert_eq!(promoted["changeUserRole"]["role"], "COMPANY_ADMIN");
+    assert_eq!(promoted["changeUserRole"]["user"]["role"], "COMPANY_ADMIN");
+    assert_eq!(
+        promoted["changeUserRole"]["user"]["id"],
+        json!(staff.user_id)
+    );
     let demoted = s
         .ok(
             &admin.auth(),
@@ -417,13 +462,13 @@ async fn team_invitations_roles_and_the_last_admin() {
             json!({ "u": admin.user_id, "r": "MANAGER" }),
         )
         .await;
-    assert_eq!(demoted["changeUserRole"]["role"], "MANAGER");
+    assert_eq!(demoted["changeUserRole"]["user"]["role"], "MANAGER");
 
     // A deactivated user can no longer log in or refresh.
     let gone = s
         .ok(&staff.auth(), deactivate, json!({ "u": admin.user_id }))
         .await;
-    assert_eq!(gone["deactivateUser"]["status"], "DEACTIVATED");
+    assert_eq!(gone["deactivateUser"]["user"]["status"], "DEACTIVATED");
     assert_eq!(
         refresh(&s, &admin.refresh).await.unwrap_err(),
         "UNAUTHENTICATED"
@@ -435,14 +480,21 @@ async fn team_invitations_roles_and_the_last_admin() {
 async fn company_profile_updates_and_validates() {
     let s = TestServer::start().await;
     let admin = s.sign_up("Profile Optical", "ECP", &email("prof")).await;
-    let update = "mutation($i: UpdateCompanyProfileInput!) { updateCompanyProfile(input: $i) { name address phone website openingHours } }";
+    let update = "mutation($i: UpdateCompanyProfileInput!) { updateCompanyProfile(input: $i) { company { id name address phone website openingHours } } }";
     let done = s
         .ok(&admin.auth(), update, json!({ "i": { "name": "Profile Optical Ltd", "phone": "+44 20 7946 0000",
             "website": "https://profile.example", "openingHours": "Mon-Fri 9-17", "address": "1 High St" } }))
         .await;
-    assert_eq!(done["updateCompanyProfile"]["name"], "Profile Optical Ltd");
     assert_eq!(
-        done["updateCompanyProfile"]["website"],
+        done["updateCompanyProfile"]["company"]["name"],
+        "Profile Optical Ltd"
+    );
+    assert_eq!(
+        done["updateCompanyProfile"]["company"]["id"],
+        json!(admin.company_id)
+    );
+    assert_eq!(
+        done["updateCompanyProfile"]["company"]["website"],
         "https://profile.example"
     );
     let (_, bad) = s
@@ -469,7 +521,7 @@ async fn company_profile_updates_and_validates() {
 async fn api_keys_authenticate_until_revoked() {
     let s = TestServer::start().await;
     let admin = s.sign_up("Partner Optical", "ECP", &email("keys")).await;
-    let create = "mutation { createApiKey(name: \"LMS connector\", role: STAFF) { secret apiKey { id name role prefix persistedOnly } } }";
+    let create = "mutation { createApiKey(input: { name: \"LMS connector\", role: STAFF }) { secret apiKey { id name role prefix persistedOnly } } }";
     let created = s.ok(&admin.auth(), create, json!({})).await;
     let secret = created["createApiKey"]["secret"]
         .as_str()
@@ -527,11 +579,12 @@ async fn api_keys_authenticate_until_revoked() {
     let revoked = s
         .ok(
             &admin.auth(),
-            "mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }",
+            "mutation($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id revokedAt } } }",
             json!({ "id": key_id }),
         )
         .await;
-    assert!(revoked["revokeApiKey"]["revokedAt"].is_string());
+    assert!(revoked["revokeApiKey"]["apiKey"]["revokedAt"].is_string());
+    assert_eq!(revoked["revokeApiKey"]["apiKey"]["id"], json!(key_id));
     let (status, body) = s
         .post(&key, "{ users { edges { node { email } } } }", json!({}))
         .await;
@@ -540,7 +593,8 @@ async fn api_keys_authenticate_until_revoked() {
     assert!(body.get("data").is_none_or(|d| d.is_null()));
 
     // A persisted-only key cannot run ad-hoc operations.
-    let po = s.ok(&admin.auth(), "mutation { createApiKey(name: \"Locked\", role: STAFF, persistedOnly: true) { secret } }", json!({})).await;
+    let po = s.ok(&admin.auth(), "mutation { createApiKey(input: { name: \"Locked\", role: STAFF, persistedOnly: true }) { secret apiKey { persistedOnly } } }", json!({})).await;
+    assert_eq!(po["createApiKey"]["apiKey"]["persistedOnly"], true);
     let po = Auth::ApiKey(po["createApiKey"]["secret"].as_str().unwrap().to_owned());
     assert_eq!(
         s.error_code(&po, "{ users { edges { node { email } } } }", json!({}))
@@ -557,7 +611,7 @@ async fn an_admin_api_key_cannot_manage_people_or_keys() {
     let made = s
         .ok(
             &admin.auth(),
-            "mutation { createApiKey(name: \"LMS\", role: COMPANY_ADMIN) { secret } }",
+            "mutation { createApiKey(input: { name: \"LMS\", role: COMPANY_ADMIN }) { secret } }",
             json!({}),
         )
         .await;
@@ -566,15 +620,18 @@ async fn an_admin_api_key_cannot_manage_people_or_keys() {
     let renamed = s
         .ok(
             &key,
-            "mutation { updateCompanyProfile(input: { phone: \"+44 20 7946 0001\" }) { phone } }",
+            "mutation { updateCompanyProfile(input: { phone: \"+44 20 7946 0001\" }) { company { phone } } }",
             json!({}),
         )
         .await;
-    assert_eq!(renamed["updateCompanyProfile"]["phone"], "+44 20 7946 0001");
+    assert_eq!(
+        renamed["updateCompanyProfile"]["company"]["phone"],
+        "+44 20 7946 0001"
+    );
     // ... but cannot create people or credentials that would outlive it.
     for q in [
-        "mutation { inviteUser(email: \"x@keyed.example\", role: COMPANY_ADMIN) { token } }",
-        "mutation { createApiKey(name: \"child\", role: COMPANY_ADMIN) { secret } }",
+        "mutation { inviteUser(input: { email: \"x@keyed.example\", role: COMPANY_ADMIN }) { token } }",
+        "mutation { createApiKey(input: { name: \"child\", role: COMPANY_ADMIN }) { secret } }",
     ] {
         assert_eq!(s.error_code(&key, q, json!({})).await, "FORBIDDEN", "{q}");
     }
@@ -586,19 +643,22 @@ async fn an_admin_api_key_cannot_manage_people_or_keys() {
         )
         .await["apiKeys"]["edges"][0]["node"]["id"]
         .clone();
-    let inv = s.ok(&admin.auth(), "mutation { inviteUser(email: \"y@keyed.example\", role: STAFF) { invitation { id } } }", json!({})).await;
+    let inv = s.ok(&admin.auth(), "mutation { inviteUser(input: { email: \"y@keyed.example\", role: STAFF }) { invitation { id } } }", json!({})).await;
     for (q, id) in [
         (
-            "mutation($u: ID!) { changeUserRole(userId: $u, role: STAFF) { id } }",
+            "mutation($u: ID!) { changeUserRole(input: { userId: $u, role: STAFF }) { user { id } } }",
             json!(admin.user_id),
         ),
         (
-            "mutation($u: ID!) { deactivateUser(userId: $u) { id } }",
+            "mutation($u: ID!) { deactivateUser(input: { userId: $u }) { user { id } } }",
             json!(admin.user_id),
         ),
-        ("mutation($u: ID!) { revokeApiKey(id: $u) { id } }", own_key),
         (
-            "mutation($u: ID!) { revokeInvitation(id: $u) { id } }",
+            "mutation($u: ID!) { revokeApiKey(input: { id: $u }) { apiKey { id } } }",
+            own_key,
+        ),
+        (
+            "mutation($u: ID!) { revokeInvitation(input: { id: $u }) { invitation { id } } }",
             inv["inviteUser"]["invitation"]["id"].clone(),
         ),
     ] {
@@ -629,7 +689,7 @@ async fn a_rejected_company_cannot_refresh_its_sessions() {
     let s = TestServer::start().await;
     let lab = s.sign_up("Doomed Lab", "LAB", &email("doomed")).await;
     let pa = s.platform_admin().await;
-    let reject = "mutation($id: ID!) { rejectCompany(id: $id, reason: \"Unverified\") { status } }";
+    let reject = "mutation($id: ID!) { rejectCompany(input: { id: $id, reason: \"Unverified\" }) { company { status } } }";
     s.ok(&pa.auth(), reject, json!({ "id": lab.company_id }))
         .await;
     assert_eq!(

@@ -16,9 +16,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use uuid::Uuid;
 
-const REVOKE_KEY: &str = "mutation($id: ID!) { revokeApiKey(id: $id) { id } }";
+const REVOKE_KEY: &str =
+    "mutation($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } } }";
 const INVITE: &str =
-    "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { invitation { id } } }";
+    "mutation($e: String!) { inviteUser(input: { email: $e, role: STAFF }) { invitation { id } } }";
 
 /// A sentinel for unfiltered and `api_key.*` subscriptions: creates an API key (one
 /// `api_key.created`); returns its id.

@@ -15,13 +15,12 @@ struct CompanyA {
 
 async fn company_a(s: &TestServer) -> CompanyA {
     let admin = s.sign_up("Alpha Optics", "ECP", &email("alpha")).await;
-    let invite =
-        "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token invitation { id } } }";
+    let invite = "mutation($e: String!) { inviteUser(input: { email: $e, role: STAFF }) { token invitation { id } } }";
     let member_email = email("alpha-staff");
     let inv = s
         .ok(&admin.auth(), invite, json!({ "e": member_email }))
         .await;
-    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p, firstName: \"M\", lastName: \"A\") { user { id } } }";
+    let accept = "mutation($t: String!, $p: String!) { acceptInvitation(input: { token: $t, password: $p, firstName: \"M\", lastName: \"A\" }) { user { id } } }";
     let member = s
         .ok(
             &Auth::None,
@@ -36,7 +35,7 @@ async fn company_a(s: &TestServer) -> CompanyA {
             json!({ "e": email("alpha-pending") }),
         )
         .await;
-    let key = s.ok(&admin.auth(), "mutation { createApiKey(name: \"Alpha LMS\", role: COMPANY_ADMIN) { secret apiKey { id } } }", json!({})).await;
+    let key = s.ok(&admin.auth(), "mutation { createApiKey(input: { name: \"Alpha LMS\", role: COMPANY_ADMIN }) { secret apiKey { id } } }", json!({})).await;
     CompanyA {
         member_id: member["acceptInvitation"]["user"]["id"]
             .as_str()
@@ -87,7 +86,7 @@ async fn company_b_sees_nothing_of_company_a() {
     let b_key = s
         .ok(
             &b.auth(),
-            "mutation { createApiKey(name: \"Beta\", role: COMPANY_ADMIN) { secret } }",
+            "mutation { createApiKey(input: { name: \"Beta\", role: COMPANY_ADMIN }) { secret } }",
             json!({}),
         )
         .await;
@@ -139,27 +138,27 @@ async fn company_b_sees_nothing_of_company_a() {
         // Updates and deletes of A's rows answer NOT_FOUND, exactly as for missing rows.
         for (q, var, id) in [
             (
-                "mutation($id: ID!) { changeUserRole(userId: $id, role: STAFF) { id } }",
+                "mutation($id: ID!) { changeUserRole(input: { userId: $id, role: STAFF }) { user { id } } }",
                 "id",
                 &a.member_id,
             ),
             (
-                "mutation($id: ID!) { changeUserRole(userId: $id, role: STAFF) { id } }",
+                "mutation($id: ID!) { changeUserRole(input: { userId: $id, role: STAFF }) { user { id } } }",
                 "id",
                 &a.admin.user_id,
             ),
             (
-                "mutation($id: ID!) { deactivateUser(userId: $id) { id } }",
+                "mutation($id: ID!) { deactivateUser(input: { userId: $id }) { user { id } } }",
                 "id",
                 &a.member_id,
             ),
             (
-                "mutation($id: ID!) { revokeInvitation(id: $id) { id } }",
+                "mutation($id: ID!) { revokeInvitation(input: { id: $id }) { invitation { id } } }",
                 "id",
                 &a.invitation_id,
             ),
             (
-                "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+                "mutation($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } } }",
                 "id",
                 &a.key_id,
             ),
@@ -181,11 +180,14 @@ async fn company_b_sees_nothing_of_company_a() {
         let renamed = s
             .ok(
                 &who,
-                "mutation { updateCompanyProfile(input: { name: \"Beta Renamed\" }) { id name } }",
+                "mutation { updateCompanyProfile(input: { name: \"Beta Renamed\" }) { company { id name } } }",
                 json!({}),
             )
             .await;
-        assert_eq!(renamed["updateCompanyProfile"]["id"], json!(b.company_id));
+        assert_eq!(
+            renamed["updateCompanyProfile"]["company"]["id"],
+            json!(b.company_id)
+        );
     }
 
     // A's rows are all still there, unchanged.
@@ -273,7 +275,7 @@ async fn ids_are_typed_and_opaque() {
     let (_, body) = s
         .post(
             &a.auth(),
-            "mutation($id: ID!) { approveCompany(id: $id) { id } }",
+            "mutation($id: ID!) { approveCompany(input: { id: $id }) { company { id } } }",
             json!({ "id": a.user_id }),
         )
         .await;
@@ -283,7 +285,7 @@ async fn ids_are_typed_and_opaque() {
     let (_, body) = s
         .post(
             &pa.auth(),
-            "mutation($id: ID!) { approveCompany(id: $id) { id } }",
+            "mutation($id: ID!) { approveCompany(input: { id: $id }) { company { id } } }",
             json!({ "id": a.user_id }),
         )
         .await;
@@ -291,11 +293,11 @@ async fn ids_are_typed_and_opaque() {
         body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{body}"
     );
-    assert_eq!(body["errors"][0]["extensions"]["field"], json!("id"));
+    assert_eq!(body["errors"][0]["extensions"]["field"], json!("input.id"));
     let (_, body) = s
         .post(
             &a.auth(),
-            "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+            "mutation($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } } }",
             json!({ "id": a.user_id }),
         )
         .await;

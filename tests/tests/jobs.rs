@@ -718,7 +718,7 @@ async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
     gql(
         &first.base,
         Some(&token),
-        "mutation { createApiKey(name: \"Crash\", role: STAFF) { secret } }",
+        "mutation { createApiKey(input: { name: \"Crash\", role: STAFF }) { secret } }",
         json!({}),
     )
     .await;

@@ -310,8 +310,8 @@ async fn circular_fragments_are_refused() {
         .post(
             &Auth::None,
             "mutation($input: SignUpInput!) { signUp(input: $input) { ...P } }
-             fragment P on AuthPayload { accessToken ...Q }
-             fragment Q on AuthPayload { refreshToken ...P }",
+             fragment P on SignUpPayload { accessToken ...Q }
+             fragment Q on SignUpPayload { refreshToken ...P }",
             sign_up_input("Limits Optics", "ECP", &mail),
         )
         .await;

@@ -17,7 +17,7 @@ async fn an_invitation_is_mailed_through_the_job_queue() {
     let inv = s
         .ok(
             &admin.auth(),
-            "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token invitation { id } } }",
+            "mutation($e: String!) { inviteUser(input: { email: $e, role: STAFF }) { token invitation { id } } }",
             json!({ "e": invitee }),
         )
         .await;
@@ -160,7 +160,7 @@ async fn with_smtp_configured_an_invitation_goes_out_by_smtp() {
     let inv = s
         .ok(
             &admin.auth(),
-            "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
+            "mutation($e: String!) { inviteUser(input: { email: $e, role: STAFF }) { token } }",
             json!({ "e": invitee }),
         )
         .await;

@@ -1417,13 +1417,13 @@ async fn a_renamed_company_shows_its_new_name_in_the_directory_and_its_connectio
     let asked = request(&s, &practice, cid(&lab), None).await;
     s.ok(
         &lab.auth(),
-        "mutation { updateCompanyProfile(input: { name: \"New Name Lab\" }) { name } }",
+        "mutation { updateCompanyProfile(input: { name: \"New Name Lab\" }) { company { name } } }",
         json!({}),
     )
     .await;
     s.ok(
         &practice.auth(),
-        "mutation { updateCompanyProfile(input: { name: \"Renamed Optics\" }) { name } }",
+        "mutation { updateCompanyProfile(input: { name: \"Renamed Optics\" }) { company { name } } }",
         json!({}),
     )
     .await;

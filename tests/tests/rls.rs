@@ -159,13 +159,13 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
         .await;
         s.ok(
             &admin.auth(),
-            "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
+            "mutation($e: String!) { inviteUser(input: { email: $e, role: STAFF }) { token } }",
             json!({ "e": email(name) }),
         )
         .await;
         s.ok(
             &admin.auth(),
-            "mutation { createApiKey(name: \"k\", role: STAFF) { secret } }",
+            "mutation { createApiKey(input: { name: \"k\", role: STAFF }) { secret } }",
             json!({}),
         )
         .await;
@@ -416,7 +416,7 @@ async fn guarded_work_runs_as_the_app_role_and_survives_a_missing_filter() {
     let b = s.sign_up("Beta Optics", "ECP", &email("b")).await;
     s.ok(
         &b.auth(),
-        "mutation { createApiKey(name: \"b\", role: STAFF) { secret } }",
+        "mutation { createApiKey(input: { name: \"b\", role: STAFF }) { secret } }",
         json!({}),
     )
     .await;
@@ -566,7 +566,7 @@ async fn the_outbox_and_the_audit_log_are_append_only() {
     for admin in [&a, &b] {
         s.ok(
             &admin.auth(),
-            "mutation { createApiKey(name: \"k\", role: STAFF) { secret } }",
+            "mutation { createApiKey(input: { name: \"k\", role: STAFF }) { secret } }",
             json!({}),
         )
         .await;
@@ -675,7 +675,7 @@ async fn marketplace_reads_open_only_through_listing_and_active_connections() {
     for c in [&supplier, &lab] {
         s.ok(
             &platform.auth(),
-            "mutation($id: ID!) { approveCompany(id: $id) { status } }",
+            "mutation($id: ID!) { approveCompany(input: { id: $id }) { company { status } } }",
             json!({ "id": c.company_id }),
         )
         .await;

@@ -28,13 +28,13 @@ async fn a_page_of_users_costs_the_same_whatever_its_size() {
         let inv = s
             .ok(
                 &a.auth(),
-                "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { token } }",
+                "mutation($e: String!) { inviteUser(input: { email: $e, role: STAFF }) { token } }",
                 json!({ "e": email(&format!("p{i}")) }),
             )
             .await;
         s.ok(
             &Auth::None,
-            "mutation($t: String!) { acceptInvitation(token: $t, password: \"Correct-Horse-42\", firstName: \"P\", lastName: \"Q\") { user { id } } }",
+            "mutation($t: String!) { acceptInvitation(input: { token: $t, password: \"Correct-Horse-42\", firstName: \"P\", lastName: \"Q\" }) { user { id } } }",
             json!({ "t": inv["inviteUser"]["token"] }),
         )
         .await;
@@ -142,7 +142,7 @@ async fn nodes_cost_one_query_per_type_whatever_the_number_of_ids() {
     let mut ids = vec![a.user_id.clone()];
     for i in 0..12 {
         let inv = s
-            .ok(&a.auth(), "mutation($e: String!) { inviteUser(email: $e, role: STAFF) { invitation { id } } }", json!({ "e": email(&format!("n{i}")) }))
+            .ok(&a.auth(), "mutation($e: String!) { inviteUser(input: { email: $e, role: STAFF }) { invitation { id } } }", json!({ "e": email(&format!("n{i}")) }))
             .await;
         ids.push(
             inv["inviteUser"]["invitation"]["id"]

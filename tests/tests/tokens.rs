@@ -139,14 +139,14 @@ async fn forged_expired_and_garbage_tokens_are_refused() {
     let made = s
         .ok(
             &a.auth(),
-            "mutation { createApiKey(name: \"gone\", role: STAFF) { secret apiKey { id } } }",
+            "mutation { createApiKey(input: { name: \"gone\", role: STAFF }) { secret apiKey { id } } }",
             json!({}),
         )
         .await;
     let secret = made["createApiKey"]["secret"].as_str().unwrap().to_owned();
     s.ok(
         &a.auth(),
-        "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+        "mutation($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } } }",
         json!({ "id": made["createApiKey"]["apiKey"]["id"] }),
     )
     .await;

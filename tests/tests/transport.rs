@@ -654,12 +654,12 @@ async fn errors_never_reveal_sql() {
         ),
         (
             session.auth(),
-            "mutation { changeUserRole(userId: \"' OR 1=1 --\", role: STAFF) { id } }",
+            "mutation { changeUserRole(input: { userId: \"' OR 1=1 --\", role: STAFF }) { user { id } } }",
             json!({}),
         ),
         (
             session.auth(),
-            "mutation { revokeApiKey(id: \"QXBpS2V5OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA==\") { id } }",
+            "mutation { revokeApiKey(input: { id: \"QXBpS2V5OjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMA==\" }) { apiKey { id } } }",
             json!({}),
         ),
         (
@@ -670,7 +670,7 @@ async fn errors_never_reveal_sql() {
         // A NUL character, which PostgreSQL text cannot hold.
         (
             session.auth(),
-            "mutation($a: String) { updateCompanyProfile(input: { address: $a }) { address } }",
+            "mutation($a: String) { updateCompanyProfile(input: { address: $a }) { company { address } } }",
             json!({ "a": "Main St\u{0}1" }),
         ),
         (

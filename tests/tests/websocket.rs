@@ -95,7 +95,7 @@ async fn api_keys_authenticate_in_connection_init() {
     let data = s
         .ok(
             &session.auth(),
-            "mutation { createApiKey(name: \"socket\", role: STAFF) { secret } }",
+            "mutation { createApiKey(input: { name: \"socket\", role: STAFF }) { secret } }",
             json!({}),
         )
         .await;
@@ -128,7 +128,7 @@ async fn api_keys_authenticate_in_connection_init() {
     let data = s
         .ok(
             &session.auth(),
-            "mutation { createApiKey(name: \"persisted\", role: STAFF, persistedOnly: true) { secret } }",
+            "mutation { createApiKey(input: { name: \"persisted\", role: STAFF, persistedOnly: true }) { secret } }",
             json!({}),
         )
         .await;
@@ -448,7 +448,7 @@ async fn api_key_sockets_close_with_4403_when_the_key_is_revoked() {
 
     s.ok(
         &session.auth(),
-        "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+        "mutation($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } } }",
         json!({ "id": key_id }),
     )
     .await;

@@ -6,7 +6,20 @@ use ils_kernel::string_enum;
 /// The global ID type name of a company.
 pub const COMPANY: &str = "Company";
 
-string_enum!(CompanyType { Ecp = "ECP", Lab = "LAB", Supplier = "SUPPLIER" });
+string_enum!(
+    /// What kind of business a company is; it decides what the company can do on ILS.
+    CompanyType {
+        /// An eye-care practice (optometrist, optician): keeps patients and prescriptions,
+        /// sends lens orders to labs, buys from suppliers.
+        Ecp = "ECP",
+        /// A lens lab: produces practices' lens orders and ships them back; buys from
+        /// suppliers.
+        Lab = "LAB",
+        /// A supplier of frames, lenses, blanks, contact lenses or sundries: publishes a
+        /// catalog and answers purchase orders.
+        Supplier = "SUPPLIER",
+    }
+);
 pub use ils_entity::company::CompanyStatus;
 
 /// What every company event says: which company changed. The events are tenancy's to

@@ -3,7 +3,17 @@
 pub use ils_common::company::{COMPANY, CompanyStatus, CompanyType};
 use ils_kernel::string_enum;
 
-string_enum!(Plan { FreeEcp = "FREE_ECP", FreeLab = "FREE_LAB", FreeSupplier = "FREE_SUPPLIER" });
+string_enum!(
+    /// A company's subscription plan.
+    Plan {
+        /// The free plan for eye-care practices.
+        FreeEcp = "FREE_ECP",
+        /// The free plan for lens labs.
+        FreeLab = "FREE_LAB",
+        /// The free plan for suppliers.
+        FreeSupplier = "FREE_SUPPLIER",
+    }
+);
 pub use ils_entity::user::UserStatus;
 
 /// Global ID type names of this module's objects.

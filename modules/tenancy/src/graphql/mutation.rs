@@ -1,6 +1,9 @@
 use super::types::{
-    API_KEY, ApiKey, AuthPayload, COMPANY, Company, CreateApiKeyPayload, INVITATION, Invitation,
-    InviteUserPayload, USER, User,
+    API_KEY, AcceptInvitationPayload, ApiKey, ApproveCompanyPayload, COMPANY,
+    ChangeUserRolePayload, Company, CreateApiKeyPayload, DeactivateUserPayload, INVITATION,
+    Invitation, InviteUserPayload, LogInPayload, LogOutEverywherePayload, LogOutPayload,
+    RefreshSessionPayload, RejectCompanyPayload, RevokeApiKeyPayload, RevokeInvitationPayload,
+    SignUpPayload, USER, UpdateCompanyProfilePayload, User,
 };
 use crate::model::CompanyType;
 use crate::service::{api_keys, auth, company, platform, team};
@@ -13,25 +16,143 @@ use std::sync::Arc;
 #[derive(Default)]
 pub struct TenancyMutation;
 
+/// A new company and its first user, who becomes its COMPANY_ADMIN.
 #[derive(InputObject)]
 pub struct SignUpInput {
+    /// The company's trading name (at most 200 characters).
     pub company_name: String,
+    /// What the company is: ECP (a practice, active at once), LAB or SUPPLIER (both wait
+    /// for the platform's approval). It never changes.
     pub company_type: CompanyType,
+    /// The admin's log-in email; must not belong to another account.
     pub email: String,
     /// At least 10 characters, and not a commonly used password.
     pub password: String,
+    /// The admin's given name (at most 100 characters).
     pub first_name: String,
+    /// The admin's family name (at most 100 characters).
     pub last_name: String,
+}
+
+/// Credentials to log in with.
+#[derive(InputObject)]
+pub struct LogInInput {
+    /// The account's email, in any case.
+    pub email: String,
+    /// The account's password.
+    pub password: String,
+}
+
+/// The refresh token to trade for a new session.
+#[derive(InputObject)]
+pub struct RefreshSessionInput {
+    /// The `refreshToken` of the last session payload; it works once.
+    pub refresh_token: String,
+}
+
+/// The session to end.
+#[derive(InputObject)]
+pub struct LogOutInput {
+    /// The `refreshToken` of the session to end.
+    pub refresh_token: String,
+}
+
+/// Whom to invite, and as what.
+#[derive(InputObject)]
+pub struct InviteUserInput {
+    /// The invitee's email: the token is mailed there, and it becomes their log-in email.
+    /// It must not have another pending invitation.
+    pub email: String,
+    /// The role the invitee gets on accepting.
+    pub role: Role,
+}
+
+/// The invitation to withdraw.
+#[derive(InputObject)]
+pub struct RevokeInvitationInput {
+    /// The invitation's ID; an accepted one cannot be revoked.
+    pub id: ID,
+}
+
+/// An invitation token and the new member's account details.
+#[derive(InputObject)]
+pub struct AcceptInvitationInput {
+    /// The token from the invitation email (or `inviteUser`'s answer).
+    pub token: String,
+    /// The new account's password: at least 10 characters, not a commonly used one.
+    pub password: String,
+    /// The new member's given name (at most 100 characters).
+    pub first_name: String,
+    /// The new member's family name (at most 100 characters).
+    pub last_name: String,
+}
+
+/// The member whose role changes, and the new role.
+#[derive(InputObject)]
+pub struct ChangeUserRoleInput {
+    /// The member's user ID (a member of the acting company).
+    pub user_id: ID,
+    /// The new role.
+    pub role: Role,
+}
+
+/// The member to deactivate.
+#[derive(InputObject)]
+pub struct DeactivateUserInput {
+    /// The member's user ID (a member of the acting company).
+    pub user_id: ID,
 }
 
 /// Fields to change; omitted fields stay as they are, an empty string clears one.
 #[derive(InputObject)]
 pub struct UpdateCompanyProfileInput {
+    /// The trading name (at most 200 characters; cannot be cleared).
     pub name: Option<String>,
+    /// Postal address, free text (at most 500 characters).
     pub address: Option<String>,
+    /// Phone number: at least 5 digits, and only digits, spaces and `+-().` (at most 40
+    /// characters).
     pub phone: Option<String>,
+    /// Web site: an `http://` or `https://` URL (at most 300 characters).
     pub website: Option<String>,
+    /// Opening hours, free text (at most 1000 characters).
     pub opening_hours: Option<String>,
+}
+
+/// The API key to create.
+#[derive(InputObject)]
+pub struct CreateApiKeyInput {
+    /// A label for people, such as the connected system's name (at most 100 characters).
+    pub name: String,
+    /// The role requests made with the key act with.
+    pub role: Role,
+    /// Limit the key to persisted operations (false when omitted). Persisted operations
+    /// are not built yet, so such a key is refused on every request for now.
+    #[graphql(default = false)]
+    pub persisted_only: bool,
+}
+
+/// The API key to revoke.
+#[derive(InputObject)]
+pub struct RevokeApiKeyInput {
+    /// The key's ID. Revoking a revoked key changes nothing.
+    pub id: ID,
+}
+
+/// The registration to approve.
+#[derive(InputObject)]
+pub struct ApproveCompanyInput {
+    /// The company's ID; it must be PENDING_APPROVAL.
+    pub id: ID,
+}
+
+/// The registration to reject, and why.
+#[derive(InputObject)]
+pub struct RejectCompanyInput {
+    /// The company's ID; it must be PENDING_APPROVAL.
+    pub id: ID,
+    /// Why, shown to the company as `rejectionReason` (at most 1000 characters).
+    pub reason: String,
 }
 
 fn tokens<'a>(ctx: &Context<'a>) -> Result<&'a TokenSettings> {
@@ -43,7 +164,11 @@ fn tokens<'a>(ctx: &Context<'a>) -> Result<&'a TokenSettings> {
 impl TenancyMutation {
     /// Registers a company with its first admin and signs that admin in. Practices are
     /// active at once; labs and suppliers wait for the platform's approval.
-    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
+    async fn sign_up(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The company and its first admin.")] input: SignUpInput,
+    ) -> Result<SignUpPayload> {
         let (_, db) = request_parts(ctx)?;
         let session = auth::sign_up(
             db,
@@ -61,14 +186,13 @@ impl TenancyMutation {
         Ok(session.into())
     }
 
-    /// Signs in. An unknown email and a wrong password fail alike; repeated failures are
-    /// throttled per email and per client address.
+    /// Signs in. An unknown email and a wrong password fail alike (UNAUTHENTICATED);
+    /// repeated failures are throttled per email and per client address (RATE_LIMITED).
     async fn log_in(
         &self,
         ctx: &Context<'_>,
-        email: String,
-        password: String,
-    ) -> Result<AuthPayload> {
+        #[graphql(desc = "Email and password.")] input: LogInInput,
+    ) -> Result<LogInPayload> {
         let (_, db) = request_parts(ctx)?;
         let throttle = ctx
             .data::<Arc<dyn Throttle>>()
@@ -79,97 +203,117 @@ impl TenancyMutation {
             tokens(ctx)?,
             throttle.as_ref(),
             &client,
-            &email,
-            &password,
+            &input.email,
+            &input.password,
         )
         .await?;
         Ok(session.into())
     }
 
-    /// Trades a refresh token for a new session; each refresh token works once.
+    /// Trades a refresh token for a new session; each refresh token works once, and
+    /// presenting a used one ends the whole log-in (UNAUTHENTICATED).
     async fn refresh_session(
         &self,
         ctx: &Context<'_>,
-        refresh_token: String,
-    ) -> Result<AuthPayload> {
+        #[graphql(desc = "The refresh token to trade.")] input: RefreshSessionInput,
+    ) -> Result<RefreshSessionPayload> {
         let (_, db) = request_parts(ctx)?;
-        Ok(auth::refresh(db, tokens(ctx)?, &refresh_token)
+        Ok(auth::refresh(db, tokens(ctx)?, &input.refresh_token)
             .await?
             .into())
     }
 
     /// Ends the session of this refresh token.
-    async fn log_out(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool> {
+    async fn log_out(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The session's refresh token.")] input: LogOutInput,
+    ) -> Result<LogOutPayload> {
         let (_, db) = request_parts(ctx)?;
-        Ok(auth::log_out(db, &refresh_token).await?)
+        let logged_out = auth::log_out(db, &input.refresh_token).await?;
+        Ok(LogOutPayload { logged_out })
     }
 
     /// Ends every session of the signed-in user.
-    async fn log_out_everywhere(&self, ctx: &Context<'_>) -> Result<bool> {
+    async fn log_out_everywhere(&self, ctx: &Context<'_>) -> Result<LogOutEverywherePayload> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(auth::log_out_everywhere(db, tenant).await?)
+        let logged_out = auth::log_out_everywhere(db, tenant).await?;
+        Ok(LogOutEverywherePayload { logged_out })
     }
 
-    /// Invites someone to the company (company admins).
+    /// Invites someone to the company by email (company admins).
     async fn invite_user(
         &self,
         ctx: &Context<'_>,
-        email: String,
-        role: Role,
+        #[graphql(desc = "The invitee's email and role.")] input: InviteUserInput,
     ) -> Result<InviteUserPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let (inv, token) = team::invite(db, tenant, &email, role).await?;
+        let (inv, token) = team::invite(db, tenant, &input.email, input.role).await?;
         Ok(InviteUserPayload {
             invitation: Invitation(inv),
             token,
         })
     }
 
-    async fn revoke_invitation(&self, ctx: &Context<'_>, id: ID) -> Result<Invitation> {
+    /// Withdraws a pending invitation, so its token no longer works (company admins).
+    async fn revoke_invitation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The invitation to withdraw.")] input: RevokeInvitationInput,
+    ) -> Result<RevokeInvitationPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let id = id::decode(INVITATION, &id, "id")?;
-        Ok(Invitation(team::revoke_invitation(db, tenant, id).await?))
+        let id = id::decode(INVITATION, &input.id, "input.id")?;
+        let invitation = Invitation(team::revoke_invitation(db, tenant, id).await?);
+        Ok(RevokeInvitationPayload { invitation })
     }
 
-    /// Joins the inviting company and signs in.
+    /// Joins the inviting company with a new account and signs in.
     async fn accept_invitation(
         &self,
         ctx: &Context<'_>,
-        token: String,
-        password: String,
-        first_name: String,
-        last_name: String,
-    ) -> Result<AuthPayload> {
+        #[graphql(desc = "The invitation token and the new account.")] input: AcceptInvitationInput,
+    ) -> Result<AcceptInvitationPayload> {
         let (_, db) = request_parts(ctx)?;
         let input = team::Acceptance {
-            token,
-            password,
-            first_name,
-            last_name,
+            token: input.token,
+            password: input.password,
+            first_name: input.first_name,
+            last_name: input.last_name,
         };
         Ok(team::accept(db, tokens(ctx)?, input).await?.into())
     }
 
     /// Changes a member's role (company admins; the last admin cannot be demoted).
-    async fn change_user_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
+    async fn change_user_role(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The member and their new role.")] input: ChangeUserRoleInput,
+    ) -> Result<ChangeUserRolePayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let user_id = id::decode(USER, &user_id, "userId")?;
-        Ok(User(team::change_role(db, tenant, user_id, role).await?))
+        let user_id = id::decode(USER, &input.user_id, "input.userId")?;
+        let user = User(team::change_role(db, tenant, user_id, input.role).await?);
+        Ok(ChangeUserRolePayload { user })
     }
 
-    /// Deactivates a member (company admins; the last admin cannot be deactivated).
-    async fn deactivate_user(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+    /// Deactivates a member, who can no longer log in (company admins; the last admin
+    /// cannot be deactivated).
+    async fn deactivate_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The member to deactivate.")] input: DeactivateUserInput,
+    ) -> Result<DeactivateUserPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let user_id = id::decode(USER, &user_id, "userId")?;
-        Ok(User(team::deactivate(db, tenant, user_id).await?))
+        let user_id = id::decode(USER, &input.user_id, "input.userId")?;
+        let user = User(team::deactivate(db, tenant, user_id).await?);
+        Ok(DeactivateUserPayload { user })
     }
 
     /// Updates the acting company's profile (company admins).
     async fn update_company_profile(
         &self,
         ctx: &Context<'_>,
-        input: UpdateCompanyProfileInput,
-    ) -> Result<Company> {
+        #[graphql(desc = "The profile fields to change.")] input: UpdateCompanyProfileInput,
+    ) -> Result<UpdateCompanyProfilePayload> {
         let (tenant, db) = request_parts(ctx)?;
         let change = company::ProfileChange {
             name: input.name,
@@ -178,44 +322,61 @@ impl TenancyMutation {
             website: input.website,
             opening_hours: input.opening_hours,
         };
-        Ok(Company(company::update_profile(db, tenant, change).await?))
+        let company = Company(company::update_profile(db, tenant, change).await?);
+        Ok(UpdateCompanyProfilePayload { company })
     }
 
-    /// Creates an API key for a partner; the secret is in the answer and nowhere else.
+    /// Creates an API key for a partner (company admins); the secret is in the answer and
+    /// nowhere else.
     async fn create_api_key(
         &self,
         ctx: &Context<'_>,
-        name: String,
-        role: Role,
-        #[graphql(default = false)] persisted_only: bool,
+        #[graphql(desc = "The key's name, role and limits.")] input: CreateApiKeyInput,
     ) -> Result<CreateApiKeyPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let (key, secret) = api_keys::create(db, tenant, &name, role, persisted_only).await?;
+        let (key, secret) =
+            api_keys::create(db, tenant, &input.name, input.role, input.persisted_only).await?;
         Ok(CreateApiKeyPayload {
             api_key: ApiKey(key),
             secret,
         })
     }
 
-    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<ApiKey> {
+    /// Revokes an API key: requests with it are refused from now on, and its open
+    /// WebSocket connections close (company admins).
+    async fn revoke_api_key(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key to revoke.")] input: RevokeApiKeyInput,
+    ) -> Result<RevokeApiKeyPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let id = id::decode(API_KEY, &id, "id")?;
-        Ok(ApiKey(api_keys::revoke(db, tenant, id).await?))
+        let id = id::decode(API_KEY, &input.id, "input.id")?;
+        let api_key = ApiKey(api_keys::revoke(db, tenant, id).await?);
+        Ok(RevokeApiKeyPayload { api_key })
     }
 
     /// Approves a lab or supplier's registration (platform admins).
-    async fn approve_company(&self, ctx: &Context<'_>, id: ID) -> Result<Company> {
+    async fn approve_company(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The company to approve.")] input: ApproveCompanyInput,
+    ) -> Result<ApproveCompanyPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let id = id::decode(COMPANY, &id, "id")?;
-        Ok(Company(platform::decide(db, tenant, id, true, None).await?))
+        let id = id::decode(COMPANY, &input.id, "input.id")?;
+        let company = Company(platform::decide(db, tenant, id, true, None).await?);
+        Ok(ApproveCompanyPayload { company })
     }
 
-    /// Rejects a registration with a reason the company will see (platform admins).
-    async fn reject_company(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<Company> {
+    /// Rejects a registration with a reason the company will see (platform admins). Its
+    /// users can no longer log in.
+    async fn reject_company(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The company to reject, and why.")] input: RejectCompanyInput,
+    ) -> Result<RejectCompanyPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let id = id::decode(COMPANY, &id, "id")?;
-        Ok(Company(
-            platform::decide(db, tenant, id, false, Some(reason)).await?,
-        ))
+        let id = id::decode(COMPANY, &input.id, "input.id")?;
+        let company = Company(platform::decide(db, tenant, id, false, Some(input.reason)).await?);
+        Ok(RejectCompanyPayload { company })
     }
 }

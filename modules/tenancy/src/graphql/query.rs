@@ -9,9 +9,12 @@ use ils_kernel::request_parts;
 #[derive(Default)]
 pub struct TenancyQuery;
 
+/// Which companies to list: every given field must match.
 #[derive(InputObject, Default)]
 pub struct CompanyFilter {
+    /// Only companies with this status (PENDING_APPROVAL: those waiting for a decision).
     pub status: Option<CompanyStatus>,
+    /// Only companies of this type.
     #[graphql(name = "type")]
     pub company_type: Option<CompanyType>,
     /// Part of the name, any case.
@@ -35,13 +38,18 @@ impl TenancyQuery {
         }))
     }
 
-    /// The members of the acting company.
+    /// The members of the acting company, active and deactivated, oldest first.
     async fn users(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
         before: Option<String>,
     ) -> Result<Page<User>> {
         let (tenant, db) = request_parts(ctx)?;
@@ -58,9 +66,14 @@ impl TenancyQuery {
     async fn invitations(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
         before: Option<String>,
     ) -> Result<Page<Invitation>> {
         let (tenant, db) = request_parts(ctx)?;
@@ -77,9 +90,14 @@ impl TenancyQuery {
     async fn api_keys(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
         before: Option<String>,
     ) -> Result<Page<ApiKey>> {
         let (tenant, db) = request_parts(ctx)?;
@@ -92,14 +110,21 @@ impl TenancyQuery {
         .await?)
     }
 
-    /// Every company on the platform (platform admins only).
+    /// Every company on the platform, oldest first (platform admins only).
     async fn companies(
         &self,
         ctx: &Context<'_>,
-        filter: Option<CompanyFilter>,
+        #[graphql(desc = "Only the companies that match; all when omitted.")] filter: Option<
+            CompanyFilter,
+        >,
+        #[graphql(
+            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
         before: Option<String>,
     ) -> Result<Page<Company>> {
         let (tenant, db) = request_parts(ctx)?;

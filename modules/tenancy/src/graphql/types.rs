@@ -1,25 +1,37 @@
 use crate::model::{CompanyStatus, CompanyType, Plan, UserStatus};
-use async_graphql::{ID, Object, SimpleObject};
+use async_graphql::{ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_entity::{api_key, company, invitation, user};
-use ils_kernel::{Role, id};
+use ils_kernel::{AppError, Role, id};
 
 pub use crate::model::{API_KEY, COMPANY, INVITATION, USER};
 
-/// A person who signs in to ILS.
+/// A role stored on a row that always has one (an invitation, an API key).
+fn stored_role(text: &str) -> Result<Role> {
+    Role::parse(text)
+        .ok_or_else(|| AppError::internal(format!("unknown stored role {text}")).into())
+}
+
+/// The `User` row, as GraphQL shows it.
 pub struct User(pub user::Model);
 
+/// A person who signs in to ILS: a member of one company, with a role there, or a platform
+/// admin, who belongs to no company.
 #[Object]
 impl User {
+    /// The user's global ID (opaque; `node(id:)` loads it).
     pub async fn id(&self) -> ID {
         id::encode(USER, self.0.id)
     }
+    /// The address the user logs in with, lower-cased; unique on the platform.
     async fn email(&self) -> &str {
         &self.0.email
     }
+    /// Given name, as entered at sign-up or when accepting the invitation.
     async fn first_name(&self) -> &str {
         &self.0.first_name
     }
+    /// Family name, as entered at sign-up or when accepting the invitation.
     async fn last_name(&self) -> &str {
         &self.0.last_name
     }
@@ -27,78 +39,109 @@ impl User {
     async fn role(&self) -> Option<Role> {
         Role::parse(&self.0.role)
     }
-    async fn status(&self) -> Option<UserStatus> {
-        Some(self.0.status)
+    /// Whether the user may log in: ACTIVE, or DEACTIVATED by a company admin.
+    async fn status(&self) -> UserStatus {
+        self.0.status
     }
+    /// When the account was made (by sign-up or by accepting an invitation).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// An eye-care practice, lens lab or supplier.
+/// The `Company` row, as GraphQL shows it.
 pub struct Company(pub company::Model);
 
+/// An eye-care practice, lens lab or supplier: a tenant of ILS, whose members, data and
+/// API keys are its own.
 #[Object]
 impl Company {
+    /// The company's global ID (opaque; `node(id:)` loads it).
     pub async fn id(&self) -> ID {
         id::encode(COMPANY, self.0.id)
     }
+    /// The trading name partners see (at most 200 characters).
     async fn name(&self) -> &str {
         &self.0.name
     }
+    /// What the company is (practice, lab or supplier); chosen at sign-up, never changes.
     #[graphql(name = "type")]
-    async fn company_type(&self) -> Option<CompanyType> {
-        CompanyType::parse(&self.0.company_type)
+    async fn company_type(&self) -> Result<CompanyType> {
+        CompanyType::parse(&self.0.company_type).ok_or_else(|| {
+            AppError::internal(format!("unknown company type {}", self.0.company_type)).into()
+        })
     }
-    async fn status(&self) -> Option<CompanyStatus> {
-        Some(self.0.status)
+    /// Where the registration stands: practices are ACTIVE at once; labs and suppliers
+    /// are PENDING_APPROVAL until the platform approves (ACTIVE) or rejects (REJECTED)
+    /// them.
+    async fn status(&self) -> CompanyStatus {
+        self.0.status
     }
-    async fn plan(&self) -> Option<Plan> {
+    /// The subscription plan; a new company starts on the free plan of its type.
+    async fn plan(&self) -> Result<Plan> {
         Plan::parse(&self.0.plan)
+            .ok_or_else(|| AppError::internal(format!("unknown plan {}", self.0.plan)).into())
     }
-    /// Why the platform rejected the registration, when it did.
+    /// Why the platform rejected the registration; null unless the status is REJECTED.
     async fn rejection_reason(&self) -> Option<&str> {
         self.0.rejection_reason.as_deref()
     }
+    /// Postal address, free text (at most 500 characters, may hold line breaks); null
+    /// when not given.
     async fn address(&self) -> Option<&str> {
         self.0.address.as_deref()
     }
+    /// Phone number as entered (digits, spaces and `+-().`); null when not given.
     async fn phone(&self) -> Option<&str> {
         self.0.phone.as_deref()
     }
+    /// Web site, an `http://` or `https://` URL; null when not given.
     async fn website(&self) -> Option<&str> {
         self.0.website.as_deref()
     }
+    /// Opening hours, free text such as "Mon-Fri 9:00-17:30"; null when not given.
     async fn opening_hours(&self) -> Option<&str> {
         self.0.opening_hours.as_deref()
     }
+    /// When the company signed up.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
+/// Where an invitation stands.
 #[derive(async_graphql::Enum, Copy, Clone, PartialEq, Eq)]
 pub enum InvitationStatus {
+    /// Sent and still usable: its token can be passed to `acceptInvitation`.
     Pending,
+    /// Used: the invitee joined the company.
     Accepted,
+    /// Withdrawn by a company admin with `revokeInvitation`; its token no longer works.
     Revoked,
+    /// Not accepted within 7 days; its token no longer works.
     Expired,
 }
 
-/// An invitation to join the company.
+/// The `Invitation` row, as GraphQL shows it.
 pub struct Invitation(pub invitation::Model);
 
+/// An invitation to join the company, sent by email with a one-time token.
 #[Object]
 impl Invitation {
+    /// The invitation's global ID (opaque; `node(id:)` loads it for company admins).
     pub async fn id(&self) -> ID {
         id::encode(INVITATION, self.0.id)
     }
+    /// The invitee's address, lower-cased: the token is mailed there, and it becomes the
+    /// new user's log-in email.
     async fn email(&self) -> &str {
         &self.0.email
     }
-    async fn role(&self) -> Option<Role> {
-        Role::parse(&self.0.role)
+    /// The role the invitee gets on accepting.
+    async fn role(&self) -> Result<Role> {
+        stored_role(&self.0.role)
     }
+    /// Where the invitation stands: PENDING, ACCEPTED, REVOKED or EXPIRED.
     async fn status(&self) -> InvitationStatus {
         let i = &self.0;
         if i.accepted_at.is_some() {
@@ -111,27 +154,34 @@ impl Invitation {
             InvitationStatus::Pending
         }
     }
+    /// When the token stops working unless accepted before (7 days after sending).
     async fn expires_at(&self) -> DateTime<Utc> {
         self.0.expires_at
     }
+    /// When the invitation was sent.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// A partner's API key. The secret itself is shown only once, when it is created.
+/// The `ApiKey` row, as GraphQL shows it.
 pub struct ApiKey(pub api_key::Model);
 
+/// A partner's API key, sent as the `X-Api-Key` header; it acts for the company that made
+/// it, with its own role. The secret itself is shown only once, when it is created.
 #[Object]
 impl ApiKey {
+    /// The key's global ID (opaque; `node(id:)` loads it for company admins).
     pub async fn id(&self) -> ID {
         id::encode(API_KEY, self.0.id)
     }
+    /// A label for people, such as the connected system's name (at most 100 characters).
     async fn name(&self) -> &str {
         &self.0.name
     }
-    async fn role(&self) -> Option<Role> {
-        Role::parse(&self.0.role)
+    /// The role requests made with this key act with.
+    async fn role(&self) -> Result<Role> {
+        stored_role(&self.0.role)
     }
     /// The key may run only persisted operations.
     async fn persisted_only(&self) -> bool {
@@ -141,40 +191,74 @@ impl ApiKey {
     async fn prefix(&self) -> &str {
         &self.0.key_prefix
     }
+    /// When the key was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When a request last used the key; null if none has.
     async fn last_used_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_used_at
     }
+    /// When the key was revoked (it is refused from then on); null while it works.
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
         self.0.revoked_at
     }
 }
 
-/// A new session: send `accessToken` as `Authorization: Bearer …`; trade `refreshToken`
-/// for a new pair with `refreshSession` before `expiresIn` seconds pass.
-#[derive(SimpleObject)]
-pub struct AuthPayload {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub expires_in: i64,
-    pub user: User,
-    /// Null for platform admins.
-    pub company: Option<Company>,
+/// A payload that starts a session: the same fields for `signUp`, `logIn`,
+/// `refreshSession` and `acceptInvitation`.
+macro_rules! session_payload {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        ///
+        /// Send `accessToken` as `Authorization: Bearer …`; trade `refreshToken` for a new
+        /// pair with `refreshSession` before `expiresIn` seconds pass.
+        #[derive(SimpleObject)]
+        pub struct $name {
+            /// A signed token for the `Authorization: Bearer …` header (HTTP and the
+            /// WebSocket's `connection_init`); valid for `expiresIn` seconds.
+            pub access_token: String,
+            /// An opaque token for `refreshSession` (which rotates it: each works once) and
+            /// `logOut`; keep it secret. Valid for 30 days by default.
+            pub refresh_token: String,
+            /// Seconds until `accessToken` expires (900 by default).
+            pub expires_in: i64,
+            /// The signed-in user.
+            pub user: User,
+            /// The user's company; null for platform admins.
+            pub company: Option<Company>,
+        }
+
+        impl From<crate::service::Session> for $name {
+            fn from(s: crate::service::Session) -> Self {
+                $name {
+                    access_token: s.access_token,
+                    refresh_token: s.refresh_token,
+                    expires_in: s.expires_in,
+                    user: User(s.user),
+                    company: s.company.map(Company),
+                }
+            }
+        }
+    };
 }
 
-impl From<crate::service::Session> for AuthPayload {
-    fn from(s: crate::service::Session) -> Self {
-        AuthPayload {
-            access_token: s.access_token,
-            refresh_token: s.refresh_token,
-            expires_in: s.expires_in,
-            user: User(s.user),
-            company: s.company.map(Company),
-        }
-    }
-}
+session_payload!(
+    /// What `signUp` gives: a session for the new company's first admin.
+    SignUpPayload
+);
+session_payload!(
+    /// What `logIn` gives: a new session.
+    LogInPayload
+);
+session_payload!(
+    /// What `refreshSession` gives: the next session of the same log-in.
+    RefreshSessionPayload
+);
+session_payload!(
+    /// What `acceptInvitation` gives: a session for the new member.
+    AcceptInvitationPayload
+);
 
 /// The caller of the request: a signed-in user or an API key, with the company it acts
 /// for and the roles it acts with.
@@ -184,21 +268,95 @@ pub struct Me {
     pub user: Option<User>,
     /// The API key making the request; null for a signed-in user.
     pub api_key: Option<ApiKey>,
+    /// The company the caller acts for; null for platform admins.
     pub company: Option<Company>,
+    /// The roles the caller acts with: the user's or the key's role; empty for platform
+    /// admins.
     pub roles: Vec<Role>,
+    /// Whether the caller is the platform operator (who approves companies and sees no
+    /// company's data).
     pub platform_admin: bool,
 }
 
+/// What `createApiKey` gives.
 #[derive(SimpleObject)]
 pub struct CreateApiKeyPayload {
+    /// The new key.
     pub api_key: ApiKey,
     /// The secret, shown this once. Send it as the `X-Api-Key` header.
     pub secret: String,
 }
 
+/// What `revokeApiKey` gives.
+#[derive(SimpleObject)]
+pub struct RevokeApiKeyPayload {
+    /// The key, now revoked (`revokedAt` set).
+    pub api_key: ApiKey,
+}
+
+/// What `inviteUser` gives.
 #[derive(SimpleObject)]
 pub struct InviteUserPayload {
+    /// The new invitation, PENDING.
     pub invitation: Invitation,
     /// The token the invitee passes to `acceptInvitation`, shown this once.
     pub token: String,
+}
+
+/// What `revokeInvitation` gives.
+#[derive(SimpleObject)]
+pub struct RevokeInvitationPayload {
+    /// The invitation, now REVOKED.
+    pub invitation: Invitation,
+}
+
+/// What `changeUserRole` gives.
+#[derive(SimpleObject)]
+pub struct ChangeUserRolePayload {
+    /// The member with their new role.
+    pub user: User,
+}
+
+/// What `deactivateUser` gives.
+#[derive(SimpleObject)]
+pub struct DeactivateUserPayload {
+    /// The member, now DEACTIVATED.
+    pub user: User,
+}
+
+/// What `updateCompanyProfile` gives.
+#[derive(SimpleObject)]
+pub struct UpdateCompanyProfilePayload {
+    /// The company with its updated profile.
+    pub company: Company,
+}
+
+/// What `approveCompany` gives.
+#[derive(SimpleObject)]
+pub struct ApproveCompanyPayload {
+    /// The company, now ACTIVE.
+    pub company: Company,
+}
+
+/// What `rejectCompany` gives.
+#[derive(SimpleObject)]
+pub struct RejectCompanyPayload {
+    /// The company, now REJECTED, with its `rejectionReason`.
+    pub company: Company,
+}
+
+/// What `logOut` gives.
+#[derive(SimpleObject)]
+pub struct LogOutPayload {
+    /// Always true: the session of the refresh token is ended (an unknown or already
+    /// ended one too). Its access token works until it expires.
+    pub logged_out: bool,
+}
+
+/// What `logOutEverywhere` gives.
+#[derive(SimpleObject)]
+pub struct LogOutEverywherePayload {
+    /// Always true: every session of the signed-in user is ended. Access tokens already
+    /// issued work until they expire.
+    pub logged_out: bool,
 }

@@ -18,7 +18,7 @@ pub async fn create(
     role: Role,
     persisted_only: bool,
 ) -> AppResult<(api_key::Model, String)> {
-    let name = validate::text(name, "name", 100)?;
+    let name = validate::text(name, "input.name", 100)?;
     let creator = ctx
         .responsible_user()
         .ok_or_else(AppError::unauthenticated)?;

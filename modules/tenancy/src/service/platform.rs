@@ -67,7 +67,7 @@ pub async fn decide(
     let reason = match (approve, reason) {
         (false, r) => Some(super::validate::text(
             r.as_deref().unwrap_or(""),
-            "reason",
+            "input.reason",
             1000,
         )?),
         (true, _) => None,

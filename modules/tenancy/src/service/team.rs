@@ -24,7 +24,7 @@ pub async fn invite(
     email: &str,
     role: Role,
 ) -> AppResult<(invitation::Model, String)> {
-    let email = validate::email(email, "email")?;
+    let email = validate::email(email, "input.email")?;
     let inviter = ctx
         .responsible_user()
         .ok_or_else(AppError::unauthenticated)?;
@@ -120,10 +120,11 @@ pub struct Acceptance {
 
 /// Accepts an invitation: creates the user in the inviting company and signs them in.
 pub async fn accept(db: &Db, tokens: &TokenSettings, input: Acceptance) -> AppResult<Session> {
-    let first_name = validate::text(&input.first_name, "firstName", 100)?;
-    let last_name = validate::text(&input.last_name, "lastName", 100)?;
-    password::validate(&input.password, "password")?;
-    let invalid = || AppError::bad_input("token", "this invitation is invalid or has expired");
+    let first_name = validate::text(&input.first_name, "input.firstName", 100)?;
+    let last_name = validate::text(&input.last_name, "input.lastName", 100)?;
+    password::validate(&input.password, "input.password")?;
+    let invalid =
+        || AppError::bad_input("input.token", "this invitation is invalid or has expired");
     let digest = digest(&input.token);
     let tx = open_lookup(db, &digest).await?;
     let inv = tx
