@@ -526,7 +526,10 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     input["patientId"] = patient["createPatient"]["patient"]["id"].clone();
     let order = ORDERS.draft(&s, &practice, input).await;
     assert_eq!(order["patientRef"], "PMS-9");
-    assert_eq!(order["patient"]["id"], patient["createPatient"]["patient"]["id"]);
+    assert_eq!(
+        order["patient"]["id"],
+        patient["createPatient"]["patient"]["id"]
+    );
     let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
 
     // The lab: the order, the reference, never the name (not shared on this order).
@@ -631,6 +634,48 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
             .any(|e| e["targetIds"] == json!([patient["createPatient"]["patient"]["id"]])),
         "{reads}"
     );
+    // A page of orders loads its patients together: one read, one audit entry naming them.
+    let page = s
+        .ok(
+            &practice.auth(),
+            "{ orders(first: 10) { edges { node { patient { id } } } } }",
+            json!({}),
+        )
+        .await;
+    let ada = patient["createPatient"]["patient"]["id"].clone();
+    let grace = dated["createPatient"]["patient"]["id"].clone();
+    let patients: Vec<Value> = nodes(&page["orders"])
+        .iter()
+        .map(|o| o["patient"]["id"].clone())
+        .collect();
+    assert_eq!(patients, [ada.clone(), grace.clone()], "{page}");
+    let reads = s
+        .ok(
+            &practice.auth(),
+            "{ auditLog(filter: { operation: \"patient.read\" }, last: 2) { edges { node { targetIds } } } }",
+            json!({}),
+        )
+        .await;
+    let newest: Vec<Value> = nodes(&reads["auditLog"])
+        .iter()
+        .map(|e| e["targetIds"].clone())
+        .collect();
+    assert_eq!(
+        newest,
+        [json!([order["id"], shared["id"]]), json!([ada, grace])],
+        "{reads}"
+    );
+    // The lab's inbox never loads a patient record.
+    let inbox = s
+        .ok(
+            &lab.auth(),
+            "{ labOrders(first: 10) { edges { node { patient { id } } } } }",
+            json!({}),
+        )
+        .await;
+    let seen = nodes(&inbox["labOrders"]);
+    assert_eq!(seen.len(), 2, "{inbox}");
+    assert!(seen.iter().all(|o| o["patient"].is_null()), "{inbox}");
     // Nothing moved.
     let mine = ORDERS.read(&s, &practice, &order["id"]).await;
     assert_eq!(mine["status"], "SUBMITTED");
