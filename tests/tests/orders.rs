@@ -665,6 +665,31 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
         [json!([order["id"], shared["id"]]), json!([ada, grace])],
         "{reads}"
     );
+    // So do orders read together by `nodes`.
+    let both = s
+        .ok(
+            &practice.auth(),
+            "query($ids: [ID!]!) { nodes(ids: $ids) { ... on LensOrder { patient { id } } } }",
+            json!({ "ids": [order["id"], shared["id"]] }),
+        )
+        .await;
+    assert_eq!(
+        both["nodes"],
+        json!([{ "patient": { "id": ada } }, { "patient": { "id": grace } }]),
+        "{both}"
+    );
+    let reads = s
+        .ok(
+            &practice.auth(),
+            "{ auditLog(filter: { operation: \"patient.read\" }, last: 1) { edges { node { targetIds } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        nodes(&reads["auditLog"])[0]["targetIds"],
+        json!([ada, grace]),
+        "{reads}"
+    );
     // The lab's inbox never loads a patient record.
     let inbox = s
         .ok(

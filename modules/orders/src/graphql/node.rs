@@ -8,6 +8,7 @@ use crate::model::{ORDER, PATIENT, PRESCRIPTION};
 use crate::service::lookup;
 use ils_kernel::AppResult;
 use ils_kernel::node::{AnyNode, Found, NodeRequest, NodeType};
+use std::sync::Arc;
 
 pub const TYPES: [&str; 3] = [PATIENT, ORDER, PRESCRIPTION];
 
@@ -42,8 +43,9 @@ pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>>
     for p in rows.patients {
         found.insert(PATIENT, p.id, Patient(p));
     }
+    let patients = Arc::default();
     for row in rows.orders {
-        found.insert(ORDER, row.id, LensOrder::new(row, me));
+        found.insert(ORDER, row.id, LensOrder::in_batch(row, me, &patients));
     }
     for row in rows.prescriptions {
         found.insert(PRESCRIPTION, row.id, Prescription::new(row));

@@ -213,8 +213,13 @@ impl LensOrder {
         Self::new(row, viewer)
     }
 
-    /// One of several orders read together (a page): their patients load together.
-    fn in_batch(row: order::Model, viewer: Uuid, patients: &Arc<PatientBatch>) -> LensOrder {
+    /// One of several orders read together (a page, a `nodes` call): their patients load
+    /// together.
+    pub(crate) fn in_batch(
+        row: order::Model,
+        viewer: Uuid,
+        patients: &Arc<PatientBatch>,
+    ) -> LensOrder {
         if viewer == row.company_id
             && let Some(p) = row.patient_id
         {
@@ -231,7 +236,7 @@ impl LensOrder {
 /// The patients of orders read together: their IDs, and the records read (once, in one
 /// audited read) when the first order's `patient` is resolved.
 #[derive(Default)]
-struct PatientBatch {
+pub(crate) struct PatientBatch {
     ids: Mutex<Vec<Uuid>>,
     loaded: OnceCell<HashMap<Uuid, patient::Model>>,
 }
