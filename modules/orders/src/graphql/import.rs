@@ -11,8 +11,8 @@ use ils_kernel::{AppError, id, request_parts};
 /// A DCS (OMA) file to read into a new draft, or into an order's measurements.
 #[derive(InputObject)]
 pub struct ImportDcsInput {
-    /// The file, a part of the GraphQL multipart request (map it to
-    /// `variables.input.file`).
+    /// The file: a part of the GraphQL multipart request, whose `map` names the variable
+    /// that carries it.
     pub file: Upload,
     /// The order to re-measure; leave out to make a new draft from the file.
     pub order_id: Option<ID>,

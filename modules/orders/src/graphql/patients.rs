@@ -66,7 +66,7 @@ pub struct CreatePatientInput {
     pub first_name: String,
     /// The last (family) name, 1 to 100 characters.
     pub last_name: String,
-    /// The birth date: in the past, not before 1900.
+    /// The birth date: not in the future, not before 1900.
     pub date_of_birth: Option<Date>,
     /// An email address (a blank one is none).
     pub email: Option<String>,
