@@ -7,16 +7,28 @@ crate::string_enum!(
     /// RECEIVES it (accepts, with its job number and due date), may put it ON_HOLD with a
     /// question or REJECT it, then moves it through production and quality check and SHIPS it.
     OrderStatus {
+        /// Being written by the practice; only the practice sees it, and its job may still
+        /// change (`updateOrderDraft`).
         Draft = "DRAFT",
+        /// Sent to the lab, checked, waiting for the lab to accept or reject it.
         Submitted = "SUBMITTED",
+        /// Accepted by the lab, with its job number and due date.
         Received = "RECEIVED",
+        /// The lab asked the practice a question (`holdQuestion`) and waits for the answer.
         OnHold = "ON_HOLD",
+        /// Being made; `productionStage` says where.
         InProduction = "IN_PRODUCTION",
+        /// Made, being inspected by the lab.
         QualityCheck = "QUALITY_CHECK",
+        /// On its way to the practice (`carrier`, `trackingNumber`).
         Shipped = "SHIPPED",
+        /// Received by the practice.
         Arrived = "ARRIVED",
+        /// Handed to the patient: the order is finished.
         Delivered = "DELIVERED",
+        /// Withdrawn by the practice before production (`cancelReason`): finished.
         Cancelled = "CANCELLED",
+        /// Refused by the lab (`rejectReason`): finished.
         Rejected = "REJECTED",
     }
 );
@@ -31,23 +43,40 @@ impl OrderStatus {
     }
 }
 
-crate::string_enum!(JobType { New = "NEW", Remake = "REMAKE" });
+crate::string_enum!(
+    /// Whether a job is a first pair or a lens made again.
+    JobType {
+        /// A new job.
+        New = "NEW",
+        /// A job made again for an earlier order (`remakeOf`), for a `remakeReason`.
+        Remake = "REMAKE",
+    }
+);
 
 crate::string_enum!(
     /// Why a job is made again.
     RemakeReason {
+        /// The lab made the lens wrong.
         LabError = "LAB_ERROR",
+        /// The practice measured or ordered wrong.
         PractitionerError = "PRACTITIONER_ERROR",
+        /// A fault covered by the lens's warranty (coating failure, say).
         Warranty = "WARRANTY",
+        /// The patient cannot get used to the lens (a progressive, typically).
         NonAdapt = "NON_ADAPT",
     }
 );
 
 crate::string_enum!(
+    /// Where an order IN_PRODUCTION is in the lab.
     ProductionStage {
+        /// The lens's powers are ground and polished into the blank.
         Surfacing = "SURFACING",
+        /// Treatments (anti-reflective, hard coat, tint…) are applied.
         Coating = "COATING",
+        /// The lens is cut to the frame's shape.
         Edging = "EDGING",
+        /// The lenses are fitted into the frame.
         Assembly = "ASSEMBLY",
     }
 );

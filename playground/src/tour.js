@@ -111,7 +111,7 @@ export const STEPS = [
     op: 'AddPatient',
     as: PRACTICE,
     gives: ['patientId'],
-    remember: (d) => ({ patientId: d.createPatient.id }),
+    remember: (d) => ({ patientId: d.createPatient.patient.id }),
   },
   {
     file: '13-add-prescription.graphql',
@@ -119,7 +119,7 @@ export const STEPS = [
     as: PRACTICE,
     variables: (m) => ({ patientId: m.patientId }),
     gives: ['prescriptionId'],
-    remember: (d) => ({ prescriptionId: d.createPrescription.id }),
+    remember: (d) => ({ prescriptionId: d.createPrescription.prescription.id }),
   },
   {
     file: '14-patient-record.graphql',
@@ -133,7 +133,10 @@ export const STEPS = [
     as: PRACTICE,
     variables: (m) => ({ patientId: m.patientId, prescriptionId: m.prescriptionId }),
     gives: ['orderId', 'orderVersion'],
-    remember: (d) => ({ orderId: d.createOrderDraft.id, orderVersion: d.createOrderDraft.version }),
+    remember: (d) => ({
+      orderId: d.createOrderDraft.order.id,
+      orderVersion: d.createOrderDraft.order.version,
+    }),
   },
   {
     file: '16-complete-draft.graphql',
@@ -145,14 +148,14 @@ export const STEPS = [
       patientId: m.patientId,
       prescriptionId: m.prescriptionId,
     }),
-    remember: (d) => ({ orderVersion: d.updateOrderDraft.version }),
+    remember: (d) => ({ orderVersion: d.updateOrderDraft.order.version }),
   },
   {
     file: '17-submit-order.graphql',
     op: 'SubmitOrder',
     as: PRACTICE,
     variables: (m) => ({ orderId: m.orderId, labId: m.labId }),
-    remember: (d) => ({ orderVersion: d.submitOrder.version }),
+    remember: (d) => ({ orderVersion: d.submitOrder.order.version }),
   },
   {
     file: '18-watch-order.graphql',
@@ -177,7 +180,7 @@ export const STEPS = [
     op: 'AcceptOrder',
     as: LAB,
     variables: (m) => ({ orderId: m.orderId, version: m.orderVersion }),
-    remember: (d) => ({ orderVersion: d.moveOrder.version }),
+    remember: (d) => ({ orderVersion: d.moveOrder.order.version }),
   },
   {
     file: '22-order-dcs.graphql',

@@ -26,15 +26,17 @@ impl Orders {
     pub async fn draft(&self, s: &TestServer, who: &Session, input: Value) -> Value {
         s.ok(
             &who.auth(),
-            &self.q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+            &self.q(
+                "mutation($i: CreateOrderDraftInput!) { createOrderDraft(input: $i) { order { ...O } } }",
+            ),
             json!({ "i": input }),
         )
-        .await["createOrderDraft"]
+        .await["createOrderDraft"]["order"]
             .clone()
     }
 
-    /// `updateOrderDraft` of `order` at `version` with `input`; returns the HTTP status and
-    /// the body.
+    /// `updateOrderDraft` of `order` at `version` with `input` (the job's fields); returns
+    /// the HTTP status and the body (the order at `data.updateOrderDraft.order`).
     pub async fn update(
         &self,
         s: &TestServer,
@@ -43,17 +45,21 @@ impl Orders {
         version: i64,
         input: Value,
     ) -> (u16, Value) {
+        let mut input = input;
+        input["id"] = order["id"].clone();
+        input["version"] = json!(version);
         s.post(
             &who.auth(),
             &self.q(
-                "mutation($id: ID!, $v: Int!, $i: DraftOrderInput!) { updateOrderDraft(id: $id, version: $v, input: $i) { ...O } }",
+                "mutation($i: UpdateOrderDraftInput!) { updateOrderDraft(input: $i) { order { ...O } } }",
             ),
-            json!({ "id": order["id"], "v": version, "i": input }),
+            json!({ "i": input }),
         )
         .await
     }
 
-    /// `submitOrder` of `order` to `lab`; returns the HTTP status and the body.
+    /// `submitOrder` of `order` to `lab`; returns the HTTP status and the body (the order at
+    /// `data.submitOrder.order`).
     pub async fn submit(
         &self,
         s: &TestServer,
@@ -63,8 +69,9 @@ impl Orders {
     ) -> (u16, Value) {
         s.post(
             &who.auth(),
-            &self.q("mutation($id: ID!, $lab: ID!) { submitOrder(id: $id, labId: $lab) { ...O } }"),
-            json!({ "id": order["id"], "lab": lab.company_id }),
+            &self
+                .q("mutation($i: SubmitOrderInput!) { submitOrder(input: $i) { order { ...O } } }"),
+            json!({ "i": { "id": order["id"], "labId": lab.company_id } }),
         )
         .await
     }
@@ -79,13 +86,14 @@ impl Orders {
     ) -> Value {
         let (_, body) = self.submit(s, who, order, lab).await;
         assert!(body.get("errors").is_none(), "submit: {body}");
-        let order = body["data"]["submitOrder"].clone();
+        let order = body["data"]["submitOrder"]["order"].clone();
         assert_eq!(order["status"], "SUBMITTED", "{body}");
         order
     }
 
     /// `moveOrder` of `order` (at its version) to `to`, with the other `MoveOrderInput`
-    /// fields in `extra` (an object); returns the HTTP status and the body.
+    /// fields in `extra` (an object); returns the HTTP status and the body (the order at
+    /// `data.moveOrder.order`).
     pub async fn mv(
         &self,
         s: &TestServer,
@@ -100,7 +108,7 @@ impl Orders {
         }
         s.post(
             &who.auth(),
-            &self.q("mutation($i: MoveOrderInput!) { moveOrder(input: $i) { ...O } }"),
+            &self.q("mutation($i: MoveOrderInput!) { moveOrder(input: $i) { order { ...O } } }"),
             json!({ "i": input }),
         )
         .await
@@ -117,7 +125,7 @@ impl Orders {
     ) -> Value {
         let (_, body) = self.mv(s, who, order, to, extra).await;
         assert!(body.get("errors").is_none(), "{to}: {body}");
-        body["data"]["moveOrder"].clone()
+        body["data"]["moveOrder"]["order"].clone()
     }
 
     /// `order` (RECEIVED) through one production stage (SURFACING) to QUALITY_CHECK, moved

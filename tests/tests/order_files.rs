@@ -65,13 +65,13 @@ async fn import(
         Some((id, version)) => format!(", orderId: {id}, version: {version}"),
     };
     let query = ORDERS.q(&format!(
-        "mutation($file: Upload!) {{ importDcs(file: $file{args}) {{
+        "mutation($file: Upload!) {{ importDcs(input: {{ file: $file{args} }}) {{
             storedAs downloadUrl labelsRead order {{ ...O }} }} }}"
     ));
     s.upload(&who.auth(), &query, "job.oma", bytes).await
 }
 
-/// A successful `importDcs`: its `DcsImport`.
+/// A successful `importDcs`: its `ImportDcsPayload`.
 async fn imported(
     s: &TestServer,
     who: &Session,
@@ -326,7 +326,7 @@ async fn a_tracer_file_becomes_a_draft_and_the_practice_completes_it() {
     let version = order["version"].as_i64().unwrap();
     let (_, body) = ORDERS.update(&s, &practice, &order, version, job).await;
     assert!(body.get("errors").is_none(), "{body}");
-    let order = body["data"]["updateOrderDraft"].clone();
+    let order = body["data"]["updateOrderDraft"]["order"].clone();
     assert_eq!(order["version"], json!(version + 1), "{body}");
     assert_eq!(order["version"], 2, "{body}");
     assert_eq!(order["status"], "DRAFT", "{body}");
@@ -444,7 +444,7 @@ async fn malformed_dcs_files_are_refused_whole() {
     ];
     for (what, bytes, line) in line_level {
         let (_, body) = import(&s, &practice, None, bytes).await;
-        assert_refused(&body, "BAD_USER_INPUT", Some("file"), what);
+        assert_refused(&body, "BAD_USER_INPUT", Some("input.file"), what);
         let message = &errors(&body)[0].2;
         let needle = format!("line {line}");
         let at = message
@@ -464,7 +464,7 @@ async fn malformed_dcs_files_are_refused_whole() {
     ];
     for (what, bytes) in whole_file {
         let (_, body) = import(&s, &practice, None, bytes).await;
-        assert_refused(&body, "BAD_USER_INPUT", Some("file"), what);
+        assert_refused(&body, "BAD_USER_INPUT", Some("input.file"), what);
     }
 
     // Nothing was written.
@@ -661,7 +661,7 @@ async fn the_lab_updates_measurements_of_a_job_it_holds() {
         b"VBOX=38.00;38.00\r\nDBL=17.00\r\n",
     )
     .await;
-    assert_refused(&body, "BAD_USER_INPUT", Some("file"), "no HBOX");
+    assert_refused(&body, "BAD_USER_INPUT", Some("input.file"), "no HBOX");
     // Outsiders do not find the order.
     for (who, outsider) in [
         ("another lab", &outsiders.lab),
@@ -691,7 +691,12 @@ async fn the_lab_updates_measurements_of_a_job_it_holds() {
         .await;
     let shipped = o["version"].as_i64().unwrap();
     let (_, body) = import(&s, &lab, Some((&id, shipped)), file.as_bytes()).await;
-    assert_refused(&body, "BAD_USER_INPUT", Some("orderId"), "a shipped order");
+    assert_refused(
+        &body,
+        "BAD_USER_INPUT",
+        Some("input.orderId"),
+        "a shipped order",
+    );
 
     // A new draft from a file is the practices' business.
     for (who, company) in [("a lab", &lab), ("a supplier", &outsiders.supplier)] {
@@ -741,8 +746,9 @@ async fn a_practice_updates_only_its_own_drafts() {
                 .await,
             s.post(
                 &practice.auth(),
-                &ORDERS
-                    .q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+                &ORDERS.q(
+                    "mutation($i: CreateOrderDraftInput!) { createOrderDraft(input: $i) { order { ...O } } }",
+                ),
                 json!({ "i": input }),
             )
             .await,
@@ -774,7 +780,7 @@ async fn a_practice_updates_only_its_own_drafts() {
         )
         .await;
     assert!(body.get("errors").is_none(), "{body}");
-    let bare = body["data"]["updateOrderDraft"].clone();
+    let bare = body["data"]["updateOrderDraft"]["order"].clone();
     assert_eq!(bare["version"], json!(version + 1), "{body}");
     assert_eq!(bare["patientRef"], "REF-EDIT-2", "{body}");
     assert_eq!(bare["rx"], Value::Null, "{body}");
@@ -792,7 +798,7 @@ async fn a_practice_updates_only_its_own_drafts() {
         .update(&s, &practice, &order, version + 1, traced)
         .await;
     assert!(body.get("errors").is_none(), "{body}");
-    let full = body["data"]["updateOrderDraft"].clone();
+    let full = body["data"]["updateOrderDraft"]["order"].clone();
     assert_eq!(full["version"], json!(version + 2), "{body}");
     assert_eq!(
         full["frame"]["trace"],

@@ -17,7 +17,7 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(30);
 
 const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version practiceId labId
-    patientId patientRef patientName labJobNumber dueDate productionStage holdQuestion
+    patient { id } patientRef patientName labJobNumber dueDate productionStage holdQuestion
     holdAnswer carrier trackingNumber rejectReason
     history { fromStatus toStatus actorCompanyId note } }";
 
@@ -133,10 +133,10 @@ async fn the_practice_is_mailed_about_what_the_lab_does() {
     let patient = s
         .ok(
             &optician.auth(),
-            "mutation { createPatient(input: { firstName: \"Philippa\", lastName: \"Quennell\", externalRef: \"PMS-4711\" }) { id } }",
+            "mutation { createPatient(input: { firstName: \"Philippa\", lastName: \"Quennell\", externalRef: \"PMS-4711\" }) { patient { id } } }",
             json!({}),
         )
-        .await["createPatient"]["id"]
+        .await["createPatient"]["patient"]["id"]
         .clone();
     let from_patient = || {
         let mut input = progressive_draft("ignored");
@@ -328,8 +328,8 @@ async fn the_practice_is_mailed_about_what_the_lab_does() {
 const TURNAROUND: &str = "{ labTurnaround { baseDays tintDays
     designDays { design days } treatmentDays { treatment days } } }";
 const UPDATE_TURNAROUND: &str =
-    "mutation($i: LabTurnaroundInput!) { updateLabTurnaround(input: $i) {
-    baseDays tintDays designDays { design days } treatmentDays { treatment days } } }";
+    "mutation($i: UpdateLabTurnaroundInput!) { updateLabTurnaround(input: $i) { labTurnaround {
+    baseDays tintDays designDays { design days } treatmentDays { treatment days } } } }";
 
 /// A turnaround with its lists sorted (the API does not promise an order).
 fn normalised(t: &Value) -> Value {
@@ -502,8 +502,8 @@ async fn a_lab_sets_its_own_turnaround_and_due_dates_follow_it() {
         .await;
     assert_eq!(
         (
-            &set["updateLabTurnaround"]["baseDays"],
-            &set["updateLabTurnaround"]["tintDays"]
+            &set["updateLabTurnaround"]["labTurnaround"]["baseDays"],
+            &set["updateLabTurnaround"]["labTurnaround"]["tintDays"]
         ),
         (&json!(0), &json!(60)),
         "{set}"
@@ -516,7 +516,7 @@ async fn a_lab_sets_its_own_turnaround_and_due_dates_follow_it() {
             UPDATE_TURNAROUND,
             json!({ "i": valid }),
         )
-        .await["updateLabTurnaround"]
+        .await["updateLabTurnaround"]["labTurnaround"]
         .clone();
     let now = normalised(&updated);
     assert_eq!(now["baseDays"], 5, "{updated}");

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 const FIELDS: &str = "fragment O on LensOrder { id orderNumber status version practiceId labId
-    patientId patientRef patientName labJobNumber dueDate productionStage holdQuestion
-    holdAnswer carrier trackingNumber rejectReason cancelReason jobType remakeOf remakeReason
+    patient { id } patientRef patientName labJobNumber dueDate productionStage holdQuestion
+    holdAnswer carrier trackingNumber rejectReason cancelReason jobType remakeOf { id } remakeReason
     patientBirthDate
     rxMinusCyl { right { sphere cylinder axis } }
     history { fromStatus toStatus actorCompanyId note } }";
@@ -70,7 +70,7 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
         json!({ "sphere": "-2.25", "cylinder": "-0.75", "axis": 175 })
     );
     let (_, body) = ORDERS.submit(&s, &practice, &order, &lab).await;
-    let order = body["data"]["submitOrder"].clone();
+    let order = body["data"]["submitOrder"]["order"].clone();
     assert_eq!(order["status"], "SUBMITTED", "{body}");
     assert_eq!(order["labId"], json!(lab.company_id));
 
@@ -86,7 +86,7 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0]["patientRef"], "REF-7F3A");
     assert_eq!(seen[0]["patientName"], Value::Null);
-    assert_eq!(seen[0]["patientId"], Value::Null);
+    assert_eq!(seen[0]["patient"], Value::Null);
 
     let o = ORDERS
         .moved(
@@ -303,7 +303,9 @@ async fn submission_checks_the_whole_job_and_reports_every_problem() {
     let (_, body) = s
         .post(
             &practice.auth(),
-            &ORDERS.q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+            &ORDERS.q(
+                "mutation($i: CreateOrderDraftInput!) { createOrderDraft(input: $i) { order { ...O } } }",
+            ),
             json!({ "i": huge }),
         )
         .await;
@@ -322,7 +324,10 @@ async fn submission_checks_the_whole_job_and_reports_every_problem() {
         body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
         "{body}"
     );
-    assert_eq!(body["errors"][0]["extensions"]["field"], json!("labId"));
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"],
+        json!("input.labId")
+    );
     s.finish().await;
 }
 
@@ -403,7 +408,7 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
         .moved(
             &s,
             &lab,
-            &body["data"]["submitOrder"],
+            &body["data"]["submitOrder"]["order"],
             "RECEIVED",
             json!({}),
         )
@@ -447,7 +452,7 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
         .moved(
             &s,
             &practice,
-            &body["data"]["submitOrder"],
+            &body["data"]["submitOrder"]["order"],
             "CANCELLED",
             json!({ "reason": "the patient moved away" }),
         )
@@ -459,20 +464,22 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
     let remake_of = |original: &Value| {
         let mut r = progressive_draft("REF-2");
         r["jobType"] = json!("REMAKE");
-        r["remakeOf"] = original["id"].clone();
+        r["remakeOfId"] = original["id"].clone();
         r["remakeReason"] = json!("NON_ADAPT");
         r
     };
     let (_, body) = s
         .post(
             &practice.auth(),
-            &ORDERS.q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+            &ORDERS.q(
+                "mutation($i: CreateOrderDraftInput!) { createOrderDraft(input: $i) { order { ...O } } }",
+            ),
             json!({ "i": remake_of(&o2) }),
         )
         .await;
     assert_eq!(
         body["errors"][0]["extensions"]["field"],
-        json!("input.remakeOf"),
+        json!("input.remakeOfId"),
         "{body}"
     );
     let o2 = ORDERS
@@ -490,7 +497,7 @@ async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production
 
     // A remake names its original and a reason.
     let remake = ORDERS.draft(&s, &practice, remake_of(&o2)).await;
-    assert_eq!(remake["remakeOf"], o2["id"]);
+    assert_eq!(remake["remakeOf"]["id"], o2["id"]);
     assert_eq!(remake["orderNumber"], "ORD-000004");
     assert_eq!(remake["remakeReason"], "NON_ADAPT");
     s.finish().await;
@@ -510,15 +517,19 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     let patient = s
         .ok(
             &practice.auth(),
-            "mutation { createPatient(input: { firstName: \"Ada\", lastName: \"Lovelace\", externalRef: \"PMS-9\" }) { id } }",
+            "mutation { createPatient(input: { firstName: \"Ada\", lastName: \"Lovelace\", externalRef: \"PMS-9\" }) { patient { id } } }",
             json!({}),
         )
         .await;
     let mut input = progressive_draft("ignored");
     input.as_object_mut().unwrap().remove("patientRef");
-    input["patientId"] = patient["createPatient"]["id"].clone();
+    input["patientId"] = patient["createPatient"]["patient"]["id"].clone();
     let order = ORDERS.draft(&s, &practice, input).await;
     assert_eq!(order["patientRef"], "PMS-9");
+    assert_eq!(
+        order["patient"]["id"],
+        patient["createPatient"]["patient"]["id"]
+    );
     let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
 
     // The lab: the order, the reference, never the name (not shared on this order).
@@ -526,20 +537,20 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     assert_eq!(theirs["patientRef"], "PMS-9");
     assert_eq!(theirs["patientName"], Value::Null);
     assert_eq!(theirs["patientBirthDate"], Value::Null);
-    assert_eq!(theirs["patientId"], Value::Null);
+    assert_eq!(theirs["patient"], Value::Null);
 
     // Shared on purpose, on another order: the name and birth date, never the record's id;
     // sharing what the record does not have is refused.
     let dated = s
         .ok(
             &practice.auth(),
-            "mutation { createPatient(input: { firstName: \"Grace\", lastName: \"Hopper\", dateOfBirth: \"1956-12-09\", externalRef: \"PMS-10\" }) { id } }",
+            "mutation { createPatient(input: { firstName: \"Grace\", lastName: \"Hopper\", dateOfBirth: \"1956-12-09\", externalRef: \"PMS-10\" }) { patient { id } } }",
             json!({}),
         )
         .await;
     let mut shared = progressive_draft("ignored");
     shared.as_object_mut().unwrap().remove("patientRef");
-    shared["patientId"] = dated["createPatient"]["id"].clone();
+    shared["patientId"] = dated["createPatient"]["patient"]["id"].clone();
     shared["sharePatientName"] = json!(true);
     shared["sharePatientBirthDate"] = json!(true);
     let shared = ORDERS.draft(&s, &practice, shared).await;
@@ -548,15 +559,17 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     let seen = ORDERS.read(&s, &lab, &shared["id"]).await;
     assert_eq!(seen["patientName"], "Grace Hopper");
     assert_eq!(seen["patientBirthDate"], "1956-12-09");
-    assert_eq!(seen["patientId"], Value::Null);
+    assert_eq!(seen["patient"], Value::Null);
     let mut undated = progressive_draft("ignored");
     undated.as_object_mut().unwrap().remove("patientRef");
-    undated["patientId"] = patient["createPatient"]["id"].clone();
+    undated["patientId"] = patient["createPatient"]["patient"]["id"].clone();
     undated["sharePatientBirthDate"] = json!(true);
     let (_, body) = s
         .post(
             &practice.auth(),
-            &ORDERS.q("mutation($i: DraftOrderInput!) { createOrderDraft(input: $i) { ...O } }"),
+            &ORDERS.q(
+                "mutation($i: CreateOrderDraftInput!) { createOrderDraft(input: $i) { order { ...O } } }",
+            ),
             json!({ "i": undated }),
         )
         .await;
@@ -597,7 +610,7 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
     // The practice's read of an order that names its patient is in its audit log.
     s.ok(
         &practice.auth(),
-        "query($id: ID!) { order(id: $id) { patientId } }",
+        "query($id: ID!) { order(id: $id) { patient { id } } }",
         json!({ "id": order["id"] }),
     )
     .await;
@@ -614,6 +627,80 @@ async fn nobody_but_the_practice_and_its_lab_sees_an_order() {
             .any(|e| e["targetIds"] == json!([order["id"]])),
         "{reads}"
     );
+    // So is its read of the patient record through the order.
+    assert!(
+        nodes(&reads["auditLog"])
+            .iter()
+            .any(|e| e["targetIds"] == json!([patient["createPatient"]["patient"]["id"]])),
+        "{reads}"
+    );
+    // A page of orders loads its patients together: one read, one audit entry naming them.
+    let page = s
+        .ok(
+            &practice.auth(),
+            "{ orders(first: 10) { edges { node { patient { id } } } } }",
+            json!({}),
+        )
+        .await;
+    let ada = patient["createPatient"]["patient"]["id"].clone();
+    let grace = dated["createPatient"]["patient"]["id"].clone();
+    let patients: Vec<Value> = nodes(&page["orders"])
+        .iter()
+        .map(|o| o["patient"]["id"].clone())
+        .collect();
+    assert_eq!(patients, [ada.clone(), grace.clone()], "{page}");
+    let reads = s
+        .ok(
+            &practice.auth(),
+            "{ auditLog(filter: { operation: \"patient.read\" }, last: 2) { edges { node { targetIds } } } }",
+            json!({}),
+        )
+        .await;
+    let newest: Vec<Value> = nodes(&reads["auditLog"])
+        .iter()
+        .map(|e| e["targetIds"].clone())
+        .collect();
+    assert_eq!(
+        newest,
+        [json!([order["id"], shared["id"]]), json!([ada, grace])],
+        "{reads}"
+    );
+    // So do orders read together by `nodes`.
+    let both = s
+        .ok(
+            &practice.auth(),
+            "query($ids: [ID!]!) { nodes(ids: $ids) { ... on LensOrder { patient { id } } } }",
+            json!({ "ids": [order["id"], shared["id"]] }),
+        )
+        .await;
+    assert_eq!(
+        both["nodes"],
+        json!([{ "patient": { "id": ada } }, { "patient": { "id": grace } }]),
+        "{both}"
+    );
+    let reads = s
+        .ok(
+            &practice.auth(),
+            "{ auditLog(filter: { operation: \"patient.read\" }, last: 1) { edges { node { targetIds } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        nodes(&reads["auditLog"])[0]["targetIds"],
+        json!([ada, grace]),
+        "{reads}"
+    );
+    // The lab's inbox never loads a patient record.
+    let inbox = s
+        .ok(
+            &lab.auth(),
+            "{ labOrders(first: 10) { edges { node { patient { id } } } } }",
+            json!({}),
+        )
+        .await;
+    let seen = nodes(&inbox["labOrders"]);
+    assert_eq!(seen.len(), 2, "{inbox}");
+    assert!(seen.iter().all(|o| o["patient"].is_null()), "{inbox}");
     // Nothing moved.
     let mine = ORDERS.read(&s, &practice, &order["id"]).await;
     assert_eq!(mine["status"], "SUBMITTED");

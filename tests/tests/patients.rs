@@ -4,11 +4,11 @@
 use ils_tests::{Auth, Session, TestServer, assert_bad_input, email, nodes};
 use serde_json::{Value, json};
 
-const CREATE: &str = "mutation($input: PatientInput!) { createPatient(input: $input) {
-    id firstName lastName dateOfBirth email phone externalRef } }";
-const UPDATE: &str =
-    "mutation($id: ID!, $input: PatientInput!) { updatePatient(id: $id, input: $input) {
-    id firstName lastName externalRef } }";
+const CREATE: &str =
+    "mutation($input: CreatePatientInput!) { createPatient(input: $input) { patient {
+    id firstName lastName dateOfBirth email phone externalRef } } }";
+const UPDATE: &str = "mutation($input: UpdatePatientInput!) { updatePatient(input: $input) {
+    patient { id firstName lastName externalRef } } }";
 const LIST: &str = "query($filter: PatientFilter) { patients(filter: $filter, first: 50) {
     edges { node { id firstName lastName externalRef } } } }";
 const ONE: &str = "query($id: ID!) { patient(id: $id) { id firstName } }";
@@ -23,7 +23,7 @@ fn ada_input() -> Value {
 }
 
 async fn create(s: &TestServer, who: &Session, input: Value) -> Value {
-    s.ok(&who.auth(), CREATE, json!({ "input": input })).await["createPatient"].clone()
+    s.ok(&who.auth(), CREATE, json!({ "input": input })).await["createPatient"]["patient"].clone()
 }
 
 async fn audited_reads(s: &TestServer, admin: &Session) -> Vec<Vec<String>> {
@@ -92,10 +92,10 @@ async fn a_practice_keeps_its_patients_and_every_read_is_audited() {
         .ok(
             &practice.auth(),
             UPDATE,
-            json!({ "id": grace["id"], "input": { "firstName": "Grace", "lastName": "Hopper", "externalRef": "PMS-8" } }),
+            json!({ "input": { "id": grace["id"], "firstName": "Grace", "lastName": "Hopper", "externalRef": "PMS-8" } }),
         )
         .await;
-    assert_eq!(updated["updatePatient"]["externalRef"], "PMS-8");
+    assert_eq!(updated["updatePatient"]["patient"]["externalRef"], "PMS-8");
 
     // Four reads with patients in them, each naming what it returned, oldest first.
     let (a, g) = (
@@ -140,6 +140,36 @@ async fn patient_input_is_checked() {
             .await;
         assert_bad_input(&body["errors"][0], &["input", field]);
     }
+    // Every problem at once, one error each.
+    let (_, body) = s
+        .post(
+            &practice.auth(),
+            CREATE,
+            json!({ "input": { "firstName": " ", "lastName": "", "email": "nope",
+                               "dateOfBirth": "1850-01-01", "phone": "call me" } }),
+        )
+        .await;
+    let mut fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("errors: {body}"))
+        .iter()
+        .map(|e| {
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+            e["extensions"]["field"].as_str().unwrap()
+        })
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "input.dateOfBirth",
+            "input.email",
+            "input.firstName",
+            "input.lastName",
+            "input.phone"
+        ],
+        "{body}"
+    );
     let list = s.ok(&practice.auth(), LIST, json!({})).await;
     assert!(nodes(&list["patients"]).is_empty(), "nothing was written");
     s.finish().await;
@@ -172,7 +202,7 @@ async fn no_other_company_reaches_a_practices_patients_by_any_path() {
         .error_code(
             &other.auth(),
             UPDATE,
-            json!({ "id": id, "input": { "firstName": "X", "lastName": "Y" } }),
+            json!({ "input": { "id": id, "firstName": "X", "lastName": "Y" } }),
         )
         .await;
     assert_eq!(code, "NOT_FOUND");
@@ -201,12 +231,29 @@ async fn no_other_company_reaches_a_practices_patients_by_any_path() {
 }
 
 const PRESCRIBE: &str =
-    "mutation($p: ID!, $rx: RxInput!) { createPrescription(patientId: $p, input: $rx) {
-    id patientId issuedOn prescriber
+    "mutation($input: CreatePrescriptionInput!) { createPrescription(input: $input) {
+    prescription { id patient { id } issuedOn prescriber
     rx { right { sphere cylinder axis add } left { sphere cylinder axis add } binocularPd }
-    minusCyl { right { sphere cylinder axis } left { sphere cylinder axis } } } }";
+    minusCyl { right { sphere cylinder axis } left { sphere cylinder axis } } } } }";
 const RECORD: &str = "query($p: ID!) { patientRecord(patientId: $p) {
     patient { id firstName } prescriptions { id rx { right { sphere } } } } }";
+const PRESCRIPTION_NODE: &str = "query($id: ID!) { node(id: $id) { id
+    ... on Prescription { issuedOn prescriber patient { id } rx { right { sphere } } } } }";
+
+/// The fields of every error of a response, sorted; each must be BAD_USER_INPUT.
+fn bad_fields(body: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("expected errors, got {body}"))
+        .iter()
+        .map(|e| {
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+            e["extensions"]["field"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    fields.sort();
+    fields
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prescriptions_are_checked_kept_in_minus_cylinder_form_and_read_with_an_audit() {
@@ -224,11 +271,12 @@ async fn prescriptions_are_checked_kept_in_minus_cylinder_form_and_read_with_an_
         .ok(
             &practice.auth(),
             PRESCRIBE,
-            json!({ "p": ada["id"], "rx": rx }),
+            json!({ "input": { "patientId": ada["id"], "rx": rx } }),
         )
-        .await["createPrescription"]
+        .await["createPrescription"]["prescription"]
         .clone();
-    assert_eq!(made["patientId"], ada["id"]);
+    assert_eq!(made["patient"]["id"], ada["id"]);
+    assert_eq!(made["issuedOn"], "2026-01-15");
     assert_eq!(made["rx"]["right"]["cylinder"], "2");
     assert_eq!(
         made["minusCyl"]["right"],
@@ -249,10 +297,11 @@ async fn prescriptions_are_checked_kept_in_minus_cylinder_form_and_read_with_an_
             .post(
                 &practice.auth(),
                 PRESCRIBE,
-                json!({ "p": ada["id"], "rx": { "right": eye, "left": { "sphere": "0.00" } } }),
+                json!({ "input": { "patientId": ada["id"],
+                                   "rx": { "right": eye, "left": { "sphere": "0.00" } } } }),
             )
             .await;
-        assert_bad_input(&body["errors"][0], &["input", "right", field]);
+        assert_bad_input(&body["errors"][0], &["input", "rx", "right", field]);
     }
 
     let record = s
@@ -263,10 +312,14 @@ async fn prescriptions_are_checked_kept_in_minus_cylinder_form_and_read_with_an_
     let reads = audited_reads(&s, &practice).await;
     assert_eq!(
         reads,
-        vec![vec![
-            ada["id"].as_str().unwrap().to_owned(),
-            made["id"].as_str().unwrap().to_owned()
-        ]]
+        vec![
+            // Reading the patient of the new prescription (`prescription { patient }`).
+            vec![ada["id"].as_str().unwrap().to_owned()],
+            vec![
+                ada["id"].as_str().unwrap().to_owned(),
+                made["id"].as_str().unwrap().to_owned()
+            ]
+        ]
     );
 
     // Another practice: no record, no prescribing for someone else's patient.
@@ -276,9 +329,133 @@ async fn prescriptions_are_checked_kept_in_minus_cylinder_form_and_read_with_an_
         .error_code(
             &other.auth(),
             PRESCRIBE,
-            json!({ "p": ada["id"], "rx": rx }),
+            json!({ "input": { "patientId": ada["id"], "rx": rx } }),
         )
         .await;
     assert_eq!(code, "NOT_FOUND");
+    s.finish().await;
+}
+
+/// A prescription with several problems gets one BAD_USER_INPUT error per problem, each at
+/// its path in the input, all in the same response; nothing is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prescription_reports_every_problem_at_once() {
+    let s = TestServer::start().await;
+    let practice = s.sign_up("Many Optics", "ECP", &email("many")).await;
+    let ada = create(&s, &practice, ada_input()).await;
+    let bad = json!({
+        // Off the 0.25 grid; a cylinder without an axis; an add out of range.
+        "right": { "sphere": "-1.10", "cylinder": "-0.75", "add": "9.00" },
+        // An axis without a cylinder; a prism without its base.
+        "left": { "sphere": "-1.00", "axis": 90, "prismHorizontal": "1.00" },
+        "binocularPd": "12.0",
+        "issuedOn": "2026-01-15",
+        "expiresOn": "2025-01-15"
+    });
+    let (_, body) = s
+        .post(
+            &practice.auth(),
+            PRESCRIBE,
+            json!({ "input": { "patientId": ada["id"], "rx": bad } }),
+        )
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert_eq!(
+        bad_fields(&body),
+        [
+            "input.rx.binocularPd",
+            "input.rx.expiresOn",
+            "input.rx.left.axis",
+            "input.rx.left.prismHorizontalBase",
+            "input.rx.right.add",
+            "input.rx.right.axis",
+            "input.rx.right.sphere",
+        ],
+        "{body}"
+    );
+    // A malformed patient ID is one more problem of the same input, reported with the rest.
+    let (_, body) = s
+        .post(
+            &practice.auth(),
+            PRESCRIBE,
+            json!({ "input": { "patientId": "not-an-id",
+                               "rx": { "right": { "sphere": "-1.10" }, "left": { "sphere": "0.00" } } } }),
+        )
+        .await;
+    assert_eq!(
+        bad_fields(&body),
+        ["input.patientId", "input.rx.right.sphere"],
+        "{body}"
+    );
+    let record = s
+        .ok(&practice.auth(), RECORD, json!({ "p": ada["id"] }))
+        .await;
+    assert_eq!(
+        record["patientRecord"]["prescriptions"],
+        json!([]),
+        "nothing was kept"
+    );
+    s.finish().await;
+}
+
+/// A prescription loads through `node(id:)` for its practice (audited like the record),
+/// and is null for any other company.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prescription_is_a_node_of_its_practice_only() {
+    let s = TestServer::start().await;
+    let practice = s.sign_up("Node Optics", "ECP", &email("node")).await;
+    let other = s.sign_up("Other Optics", "ECP", &email("other")).await;
+    let lab = s.sign_up("Node Lab", "LAB", &email("nodelab")).await;
+    let ada = create(&s, &practice, ada_input()).await;
+    let made = s
+        .ok(
+            &practice.auth(),
+            "mutation($input: CreatePrescriptionInput!) { createPrescription(input: $input) {
+                prescription { id } } }",
+            json!({ "input": { "patientId": ada["id"], "rx": {
+                "right": { "sphere": "-2.00" }, "left": { "sphere": "-2.25" },
+                "issuedOn": "2026-02-01", "prescriber": "Dr Node" } } }),
+        )
+        .await["createPrescription"]["prescription"]
+        .clone();
+    let id = &made["id"];
+
+    let node = s
+        .ok(&practice.auth(), PRESCRIPTION_NODE, json!({ "id": id }))
+        .await;
+    assert_eq!(node["node"]["id"], *id, "{node}");
+    assert_eq!(node["node"]["issuedOn"], "2026-02-01", "{node}");
+    assert_eq!(node["node"]["prescriber"], "Dr Node", "{node}");
+    assert_eq!(node["node"]["patient"]["id"], ada["id"], "{node}");
+    assert_eq!(node["node"]["rx"]["right"]["sphere"], "-2.00", "{node}");
+    let (p, a) = (
+        ada["id"].as_str().unwrap().to_owned(),
+        id.as_str().unwrap().to_owned(),
+    );
+    assert_eq!(
+        audited_reads(&s, &practice).await,
+        vec![vec![a.clone()], vec![p]],
+        "the prescription and its patient, each read audited"
+    );
+
+    for outsider in [&other, &lab] {
+        let node = s
+            .ok(&outsider.auth(), PRESCRIPTION_NODE, json!({ "id": id }))
+            .await;
+        assert_eq!(node["node"], Value::Null, "{node}");
+        let nodes_q = s
+            .ok(
+                &outsider.auth(),
+                "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+                json!({ "ids": [id] }),
+            )
+            .await;
+        assert_eq!(nodes_q["nodes"], json!([null]), "{nodes_q}");
+    }
+    assert_eq!(
+        audited_reads(&s, &practice).await.len(),
+        2,
+        "no read by others"
+    );
     s.finish().await;
 }

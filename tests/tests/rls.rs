@@ -899,14 +899,14 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
     let draft = s
         .ok(
             &practice.auth(),
-            "mutation { createOrderDraft(input: { patientRef: \"R1\", rx: { right: { sphere: \"-1.00\" }, left: { sphere: \"-1.00\" } }, lens: { design: SINGLE_VISION, index: \"1.50\" } }) { id } }",
+            "mutation { createOrderDraft(input: { patientRef: \"R1\", rx: { right: { sphere: \"-1.00\" }, left: { sphere: \"-1.00\" } }, lens: { design: SINGLE_VISION, index: \"1.50\" } }) { order { id } } }",
             json!({}),
         )
         .await;
     s.ok(
         &practice.auth(),
-        "mutation($id: ID!, $lab: ID!) { submitOrder(id: $id, labId: $lab) { status } }",
-        json!({ "id": draft["createOrderDraft"]["id"], "lab": lab.company_id }),
+        "mutation($id: ID!, $lab: ID!) { submitOrder(input: { id: $id, labId: $lab }) { order { status } } }",
+        json!({ "id": draft["createOrderDraft"]["order"]["id"], "lab": lab.company_id }),
     )
     .await;
     let (ecp, lab_id, other) = (
@@ -983,8 +983,8 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
     }
     s.ok(
         &lab.auth(),
-        "mutation($id: ID!) { moveOrder(input: { id: $id, version: 2, to: RECEIVED }) { status } }",
-        json!({ "id": draft["createOrderDraft"]["id"] }),
+        "mutation($id: ID!) { moveOrder(input: { id: $id, version: 2, to: RECEIVED }) { order { status } } }",
+        json!({ "id": draft["createOrderDraft"]["order"]["id"] }),
     )
     .await;
     assert_eq!(write_as(&s, lab_id, measure).await, Ok(1));
@@ -1053,7 +1053,7 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
     )
     .await;
     assert_eq!(forged, Ok(1), "its own order's step, as itself, is fine");
-    let order_id = uuid_of(draft["createOrderDraft"]["id"].as_str().unwrap());
+    let order_id = uuid_of(draft["createOrderDraft"]["order"]["id"].as_str().unwrap());
     let forged = write_as(
         &s,
         other,

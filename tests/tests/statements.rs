@@ -234,14 +234,14 @@ async fn a_page_of_orders_costs_the_same_whatever_its_size() {
         let d = s
             .ok(
                 &practice.auth(),
-                "mutation($r: String!) { createOrderDraft(input: { patientRef: $r, rx: { right: { sphere: \"-1.00\" }, left: { sphere: \"-1.25\" } }, lens: { design: SINGLE_VISION, index: \"1.50\" } }) { id } }",
+                "mutation($r: String!) { createOrderDraft(input: { patientRef: $r, rx: { right: { sphere: \"-1.00\" }, left: { sphere: \"-1.25\" } }, lens: { design: SINGLE_VISION, index: \"1.50\" } }) { order { id } } }",
                 json!({ "r": format!("REF-{i}") }),
             )
             .await;
         s.ok(
             &practice.auth(),
-            "mutation($id: ID!, $lab: ID!) { submitOrder(id: $id, labId: $lab) { status } }",
-            json!({ "id": d["createOrderDraft"]["id"], "lab": lab.company_id }),
+            "mutation($id: ID!, $lab: ID!) { submitOrder(input: { id: $id, labId: $lab }) { order { status } } }",
+            json!({ "id": d["createOrderDraft"]["order"]["id"], "lab": lab.company_id }),
         )
         .await;
     }

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 #[graphql(input_name = "LensSpecInput")]
 #[serde(rename_all = "camelCase")]
 pub struct LensSpec {
+    /// The lens design (single vision, progressive…): it decides what the prescription
+    /// and the fitting must give at submission.
     pub design: LensDesign,
     /// Refractive index: 1.50, 1.53, 1.56, 1.59, 1.60, 1.67 or 1.74.
     pub index: Decimal,

@@ -13,6 +13,7 @@
 use async_graphql::{InputObject, SimpleObject};
 use chrono::NaiveDate;
 use ils_common::grid::Grid;
+use ils_kernel::scalars::Date;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -95,9 +96,9 @@ pub struct Rx {
     /// Near binocular PD in mm, 40.0..80.0 in 0.5 steps, less than `binocularPd`.
     pub near_binocular_pd: Option<Decimal>,
     /// When the Rx was written; not in the future.
-    pub issued_on: Option<NaiveDate>,
+    pub issued_on: Option<Date>,
     /// When the Rx expires; after `issuedOn`.
-    pub expires_on: Option<NaiveDate>,
+    pub expires_on: Option<Date>,
     /// Who wrote the Rx, at most 200 characters.
     pub prescriber: Option<String>,
 }
@@ -372,12 +373,12 @@ pub fn validate_rx(rx: &Rx, design: Option<LensDesign>, today: NaiveDate) -> Vec
     );
     errors.near_below_distance("nearBinocularPd", near, far);
 
-    if let Some(issued) = rx.issued_on
+    if let Some(Date(issued)) = rx.issued_on
         && issued > today
     {
         errors.add("issuedOn", "must not be in the future");
     }
-    if let (Some(issued), Some(expires)) = (rx.issued_on, rx.expires_on)
+    if let (Some(Date(issued)), Some(Date(expires))) = (rx.issued_on, rx.expires_on)
         && expires <= issued
     {
         errors.add(
@@ -588,8 +589,8 @@ mod tests {
             },
             binocular_pd: Some(d("63.5")),
             near_binocular_pd: Some(d("60.5")),
-            issued_on: Some(date(2025, 5, 20)),
-            expires_on: Some(date(2027, 5, 20)),
+            issued_on: Some(Date(date(2025, 5, 20))),
+            expires_on: Some(Date(date(2027, 5, 20))),
             prescriber: Some("Dr. A. Optom".to_owned()),
         }
     }
@@ -678,7 +679,7 @@ mod tests {
             },
             binocular_pd: Some(d("80")),
             near_binocular_pd: Some(d("40")),
-            issued_on: Some(today()),
+            issued_on: Some(Date(today())),
             ..Rx::default()
         };
         assert_eq!(validate_rx(&edges, Some(LensDesign::Reading), today()), []);
@@ -900,15 +901,15 @@ mod tests {
     #[test]
     fn dates_and_prescriber() {
         assert_eq!(
-            rx_fields(None, |rx| rx.issued_on = Some(date(2025, 6, 2))),
+            rx_fields(None, |rx| rx.issued_on = Some(Date(date(2025, 6, 2)))),
             ["issuedOn"]
         );
         assert_eq!(
-            rx_fields(None, |rx| rx.expires_on = Some(date(2025, 5, 20))),
+            rx_fields(None, |rx| rx.expires_on = Some(Date(date(2025, 5, 20)))),
             ["expiresOn"]
         );
         assert_eq!(
-            rx_fields(None, |rx| rx.expires_on = Some(date(2025, 5, 1))),
+            rx_fields(None, |rx| rx.expires_on = Some(Date(date(2025, 5, 1)))),
             ["expiresOn"]
         );
         // An expiry without an issue date is accepted; so is an expired Rx.
@@ -917,7 +918,7 @@ mod tests {
             Vec::<String>::new()
         );
         assert_eq!(
-            rx_fields(None, |rx| rx.expires_on = Some(date(2025, 5, 31))),
+            rx_fields(None, |rx| rx.expires_on = Some(Date(date(2025, 5, 31)))),
             Vec::<String>::new()
         );
         assert_eq!(
@@ -942,8 +943,8 @@ mod tests {
             },
             binocular_pd: Some(d("90")),
             near_binocular_pd: Some(d("41")),
-            issued_on: Some(date(2026, 1, 1)),
-            expires_on: Some(date(2025, 1, 1)),
+            issued_on: Some(Date(date(2026, 1, 1))),
+            expires_on: Some(Date(date(2025, 1, 1))),
             prescriber: None,
         };
         let errors = validate_rx(&rx, Some(LensDesign::Progressive), today());

@@ -7,9 +7,10 @@ use ils_kernel::authz::require_member;
 use ils_kernel::files::Files;
 use ils_kernel::{AppError, id, request_parts};
 
-/// A DCS job file.
+/// An order as a DCS (OMA) job file, for a lab's machines.
 #[derive(SimpleObject)]
 pub struct DcsJobFile {
+    /// A file name for the download: the order number with `.oma`.
     pub file_name: String,
     /// The file's text (`LABEL=value` lines, right;left pairs).
     pub content: String,
@@ -26,7 +27,11 @@ pub struct ExportQuery;
 impl ExportQuery {
     /// An order as a DCS (OMA) job file, for either party; also kept in the file store.
     /// NOT_FOUND for an order you are not a party to.
-    async fn order_dcs(&self, ctx: &Context<'_>, id: ID) -> Result<DcsJobFile> {
+    async fn order_dcs(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The order's global ID.")] id: ID,
+    ) -> Result<DcsJobFile> {
         let (tenant, db) = request_parts(ctx)?;
         require_member(tenant)?;
         let order_id = id::decode(ORDER, &id, "id")?;

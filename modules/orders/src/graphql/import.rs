@@ -3,14 +3,26 @@
 use super::orders::LensOrder;
 use crate::model::ORDER;
 use crate::service::import;
-use async_graphql::{Context, ID, Object, Result, SimpleObject, Upload};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Upload};
 use ils_kernel::authz::require_member;
 use ils_kernel::files::Files;
 use ils_kernel::{AppError, id, request_parts};
 
-/// A DCS file read into ILS.
+/// A DCS (OMA) file to read into a new draft, or into an order's measurements.
+#[derive(InputObject)]
+pub struct ImportDcsInput {
+    /// The file: a part of the GraphQL multipart request, whose `map` names the variable
+    /// that carries it.
+    pub file: Upload,
+    /// The order to re-measure; leave out to make a new draft from the file.
+    pub order_id: Option<ID>,
+    /// With `orderId`: the version you saw (a changed order is CONFLICT).
+    pub version: Option<i32>,
+}
+
+/// A DCS file read into ILS: what `importDcs` gives back.
 #[derive(SimpleObject)]
-pub struct DcsImport {
+pub struct ImportDcsPayload {
     /// The order created or re-measured.
     pub order: LensOrder,
     /// Where the uploaded file is kept in the file store.
@@ -32,41 +44,39 @@ impl DcsImportMutation {
     /// frame with its trace, and the fitting heights, as far as the file has them. With
     /// `orderId` and `version` it re-measures an order (frame and trace; fitting heights when
     /// given): your practice's own draft, or, for a lab, a job it holds (RECEIVED, ON_HOLD,
-    /// IN_PRODUCTION), checked against the job, kept in its history and announced to the
-    /// practice. A malformed file is BAD_USER_INPUT on `file`, naming the line.
+    /// IN_PRODUCTION), checked against the job (every problem at its path in the order,
+    /// `order.frame.a`), kept in its history and announced to the practice. A malformed
+    /// file is BAD_USER_INPUT on `input.file`, naming the line.
     async fn import_dcs(
         &self,
         ctx: &Context<'_>,
-        file: Upload,
-        order_id: Option<ID>,
-        version: Option<i32>,
-    ) -> Result<DcsImport> {
+        #[graphql(desc = "The file, and the order to re-measure if any.")] input: ImportDcsInput,
+    ) -> Result<ImportDcsPayload> {
         let (tenant, db) = request_parts(ctx)?;
         let me = require_member(tenant)?;
         let files = ctx
             .data::<Files>()
             .map_err(|_| AppError::internal("schema has no file store"))?;
-        let target = match (&order_id, version) {
-            (Some(o), Some(v)) => Some((id::decode(ORDER, o, "orderId")?, v)),
+        let target = match (&input.order_id, input.version) {
+            (Some(o), Some(v)) => Some((id::decode(ORDER, o, "input.orderId")?, v)),
             (Some(_), None) => {
-                return Err(AppError::bad_input("version", "name the version you saw").into());
+                return Err(
+                    AppError::bad_input("input.version", "name the version you saw").into(),
+                );
             }
             (None, Some(_)) => {
                 return Err(
-                    AppError::bad_input("orderId", "a version goes with an orderId").into(),
+                    AppError::bad_input("input.orderId", "a version goes with an orderId").into(),
                 );
             }
             (None, None) => None,
         };
         // Authorised before the file is read.
         import::check_may_import(db, tenant, target.map(|(o, _)| o)).await?;
-        let (_, bytes) = Files::read_upload(ctx, file, "file").await?;
+        let (_, bytes) = Files::read_upload(ctx, input.file, "input.file").await?;
         let done = import::import(db, tenant, files, bytes, target).await?;
-        Ok(DcsImport {
-            order: LensOrder {
-                row: done.row,
-                viewer: me,
-            },
+        Ok(ImportDcsPayload {
+            order: LensOrder::new(done.row, me),
             stored_as: done.stored_as,
             download_url: done.download_url,
             labels_read: done.labels_read,

@@ -3,36 +3,52 @@
 
 use super::orders::LensOrder;
 use super::patients::Patient;
-use crate::model::{ORDER, PATIENT};
+use super::prescriptions::Prescription;
+use crate::model::{ORDER, PATIENT, PRESCRIPTION};
 use crate::service::lookup;
 use ils_kernel::AppResult;
 use ils_kernel::node::{AnyNode, Found, NodeRequest, NodeType};
+use std::sync::Arc;
 
-pub const TYPES: [&str; 2] = [PATIENT, ORDER];
+pub const TYPES: [&str; 3] = [PATIENT, ORDER, PRESCRIPTION];
 
 /// The node types this module resolves.
 pub fn node_types() -> Vec<NodeType> {
-    vec![NodeType::of::<Patient>(), NodeType::of::<LensOrder>()]
+    vec![
+        NodeType::of::<Patient>(),
+        NodeType::of::<LensOrder>(),
+        NodeType::of::<Prescription>(),
+    ]
 }
 
 /// The rows named by (type, id), in the order asked; `None` where a row does not exist or
-/// is not visible. Patient reads are audited like `patient(id)`.
+/// is not visible. Patient and prescription reads are audited like `patientRecord`.
 pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>> {
-    let (patients, orders) = (req.ids_of(PATIENT), req.ids_of(ORDER));
     let Some(me) = req.tenant.company_id() else {
         return Ok(req.none_found());
     };
-    if patients.is_empty() && orders.is_empty() {
+    if !req.asks_for(&TYPES) {
         return Ok(req.none_found());
     }
-    let (patients, orders) =
-        lookup::patients_and_orders(req.db, req.tenant, req.client, patients, orders).await?;
+    let rows = lookup::nodes(
+        req.db,
+        req.tenant,
+        req.client,
+        req.ids_of(PATIENT),
+        req.ids_of(ORDER),
+        req.ids_of(PRESCRIPTION),
+    )
+    .await?;
     let mut found = Found::default();
-    for p in patients {
+    for p in rows.patients {
         found.insert(PATIENT, p.id, Patient(p));
     }
-    for row in orders {
-        found.insert(ORDER, row.id, LensOrder { row, viewer: me });
+    let patients = Arc::default();
+    for row in rows.orders {
+        found.insert(ORDER, row.id, LensOrder::in_batch(row, me, &patients));
+    }
+    for row in rows.prescriptions {
+        found.insert(PRESCRIPTION, row.id, Prescription::new(row));
     }
     Ok(req.answer(found))
 }

@@ -5,50 +5,97 @@ use super::patients::Patient;
 use crate::json::stored;
 use crate::model::{PATIENT, PRESCRIPTION};
 use crate::rx::Rx;
-use crate::service::prescriptions;
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
-use ils_entity::prescription;
+use crate::service::{patients, prescriptions};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use ils_entity::{patient, prescription};
+use ils_kernel::scalars::Date;
 use ils_kernel::{id, request_parts};
 
+/// A prescription, as its practice reads it.
 #[derive(Clone)]
-pub struct Prescription(pub prescription::Model);
+pub struct Prescription {
+    row: prescription::Model,
+    /// The patient, when the read that found the prescription read (and audited) it too.
+    patient: Option<patient::Model>,
+}
 
+impl Prescription {
+    /// A prescription whose patient is read when asked for.
+    pub fn new(row: prescription::Model) -> Prescription {
+        Prescription { row, patient: None }
+    }
+}
+
+/// A patient's spectacle prescription, kept as entered and in minus-cylinder form. Health
+/// data like the patient: your practice's only, every read audited.
 #[Object]
 impl Prescription {
+    /// The prescription's global ID.
     pub async fn id(&self) -> ID {
-        id::encode(PRESCRIPTION, self.0.id)
+        id::encode(PRESCRIPTION, self.row.id)
     }
-    async fn patient_id(&self) -> ID {
-        id::encode(PATIENT, self.0.patient_id)
+    /// The patient it was written for. Reading it is audited like `patient(id)`, unless
+    /// it came with the patient (`patientRecord`).
+    async fn patient(&self, ctx: &Context<'_>) -> Result<Patient> {
+        if let Some(p) = &self.patient {
+            return Ok(Patient(p.clone()));
+        }
+        let (tenant, db) = request_parts(ctx)?;
+        let client = ils_kernel::client_info(ctx);
+        let found = patients::find(db, tenant, &client, self.row.patient_id).await?;
+        Ok(Patient(found.ok_or(ils_kernel::AppError::NotFound)?))
     }
-    /// As entered.
+    /// The prescription as entered.
     async fn rx(&self) -> Result<Rx> {
-        Ok(stored(&self.0.rx)?)
+        Ok(stored(&self.row.rx)?)
     }
-    /// The same prescription in minus-cylinder form.
+    /// The same prescription in minus-cylinder form, as labs work.
     async fn minus_cyl(&self) -> Result<Rx> {
-        Ok(stored(&self.0.rx_minus_cyl)?)
+        Ok(stored(&self.row.rx_minus_cyl)?)
     }
-    async fn issued_on(&self) -> Option<NaiveDate> {
-        self.0.issued_on
+    /// When the prescription was written (`rx.issuedOn`), if given.
+    async fn issued_on(&self) -> Option<Date> {
+        self.row.issued_on.map(Date)
     }
-    async fn expires_on(&self) -> Option<NaiveDate> {
-        self.0.expires_on
+    /// When the prescription expires (`rx.expiresOn`), if given. An expired prescription
+    /// is kept, but an order with it is refused at submission.
+    async fn expires_on(&self) -> Option<Date> {
+        self.row.expires_on.map(Date)
     }
+    /// Who wrote the prescription (`rx.prescriber`), if given.
     async fn prescriber(&self) -> Option<&str> {
-        self.0.prescriber.as_deref()
+        self.row.prescriber.as_deref()
     }
+    /// When the prescription was recorded.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 }
 
 /// A patient with their prescriptions (newest first), read and audited together.
 #[derive(SimpleObject)]
 pub struct PatientRecord {
+    /// The patient.
     pub patient: Patient,
+    /// Every prescription of the patient's, newest first.
     pub prescriptions: Vec<Prescription>,
+}
+
+/// A prescription to record for one of your patients.
+#[derive(InputObject)]
+pub struct CreatePrescriptionInput {
+    /// The patient (one of your practice's).
+    pub patient_id: ID,
+    /// The prescription, as the prescriber wrote it.
+    pub rx: Rx,
+}
+
+/// What `createPrescription` gives back.
+#[derive(SimpleObject)]
+pub struct CreatePrescriptionPayload {
+    /// The prescription recorded, with its minus-cylinder form.
+    pub prescription: Prescription,
 }
 
 #[derive(Default)]
@@ -61,15 +108,21 @@ impl PrescriptionsQuery {
     async fn patient_record(
         &self,
         ctx: &Context<'_>,
-        patient_id: ID,
+        #[graphql(desc = "The patient's global ID.")] patient_id: ID,
     ) -> Result<Option<PatientRecord>> {
         let (tenant, db) = request_parts(ctx)?;
         let pid = id::decode(PATIENT, &patient_id, "patientId")?;
         let client = ils_kernel::client_info(ctx);
         let record = prescriptions::record(db, tenant, &client, pid).await?;
         Ok(record.map(|(p, rxs)| PatientRecord {
+            prescriptions: rxs
+                .into_iter()
+                .map(|row| Prescription {
+                    row,
+                    patient: Some(p.clone()),
+                })
+                .collect(),
             patient: Patient(p),
-            prescriptions: rxs.into_iter().map(Prescription).collect(),
         }))
     }
 }
@@ -81,17 +134,19 @@ pub struct PrescriptionsMutation;
 impl PrescriptionsMutation {
     /// Records a prescription for one of your patients (practices only). Every value is
     /// checked: sphere and cylinder on 0.25 D steps, an axis exactly when there is a
-    /// cylinder, add, prism with its base, PDs, dates.
+    /// cylinder, add, prism with its base, PDs, dates. Every problem is its own
+    /// BAD_USER_INPUT error with its path (`input.rx.right.axis`), all reported at once;
+    /// NOT_FOUND for a patient that is not yours.
     async fn create_prescription(
         &self,
         ctx: &Context<'_>,
-        patient_id: ID,
-        input: Rx,
-    ) -> Result<Prescription> {
+        #[graphql(desc = "The patient and the prescription.")] input: CreatePrescriptionInput,
+    ) -> Result<CreatePrescriptionPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let pid = id::decode(PATIENT, &patient_id, "patientId")?;
-        Ok(Prescription(
-            prescriptions::create(db, tenant, pid, input).await?,
-        ))
+        let pid = id::decode(PATIENT, &input.patient_id, "input.patientId");
+        let row = prescriptions::create(db, tenant, pid, input.rx).await?;
+        Ok(CreatePrescriptionPayload {
+            prescription: Prescription::new(row),
+        })
     }
 }

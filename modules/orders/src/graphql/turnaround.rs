@@ -2,8 +2,15 @@
 
 use crate::model::LabTurnaround;
 use crate::service::turnaround;
-use async_graphql::{Context, Object, Result};
+use async_graphql::{Context, Object, Result, SimpleObject};
 use ils_kernel::request_parts;
+
+/// What `updateLabTurnaround` gives back.
+#[derive(SimpleObject)]
+pub struct UpdateLabTurnaroundPayload {
+    /// Your lab's turnaround rules as now kept.
+    pub lab_turnaround: LabTurnaround,
+}
 
 #[derive(Default)]
 pub struct TurnaroundQuery;
@@ -23,13 +30,17 @@ pub struct TurnaroundMutation;
 #[Object]
 impl TurnaroundMutation {
     /// Replaces your lab's turnaround rules (admins and managers); they set the due date of
-    /// every job you receive from now on without a date of your own.
+    /// every job you receive from now on without a date of your own. Every refused value
+    /// is its own BAD_USER_INPUT error (`input.designDays.0.days`), all at once.
     async fn update_lab_turnaround(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The whole set of rules (what is left out of a list adds no days).")]
         input: LabTurnaround,
-    ) -> Result<LabTurnaround> {
+    ) -> Result<UpdateLabTurnaroundPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(turnaround::update(db, tenant, input).await?)
+        Ok(UpdateLabTurnaroundPayload {
+            lab_turnaround: turnaround::update(db, tenant, input).await?,
+        })
     }
 }

@@ -247,15 +247,15 @@ fn pair(file: &DcsFile, label: &str) -> Result<(Option<Decimal>, Option<Decimal>
     }
 }
 
-/// A DCS upload as text, parsed and read; BAD_USER_INPUT on `file` otherwise.
+/// A DCS upload as text, parsed and read; BAD_USER_INPUT on `input.file` otherwise.
 pub fn read_file(bytes: &[u8]) -> AppResult<DcsJob> {
     if bytes.is_empty() {
-        return Err(AppError::bad_input("file", "the file is empty"));
+        return Err(AppError::bad_input("input.file", "the file is empty"));
     }
     let text = std::str::from_utf8(bytes)
-        .map_err(|_| AppError::bad_input("file", "a DCS file is text (UTF-8 or ASCII)"))?;
-    let parsed = dcs::parse(text).map_err(|e| AppError::bad_input("file", e.to_string()))?;
-    job_of(&parsed).map_err(|e| AppError::bad_input("file", e.to_string()))
+        .map_err(|_| AppError::bad_input("input.file", "a DCS file is text (UTF-8 or ASCII)"))?;
+    let parsed = dcs::parse(text).map_err(|e| AppError::bad_input("input.file", e.to_string()))?;
+    job_of(&parsed).map_err(|e| AppError::bad_input("input.file", e.to_string()))
 }
 
 /// Two decimals, as DCS writes powers and millimetres.
@@ -431,7 +431,7 @@ mod tests {
             let AppError::BadUserInput { message, field } = e else {
                 panic!("{text}: {e:?}")
             };
-            assert_eq!(field, "file");
+            assert_eq!(field, "input.file");
             assert!(message.starts_with(line), "{text}: {message}");
         }
         assert!(read_file(b"").is_err());

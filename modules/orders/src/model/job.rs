@@ -14,11 +14,13 @@ use ils_kernel::AppError;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// Fitting heights per eye.
+/// How each lens is placed in the frame: the fitting heights per eye.
 #[derive(SimpleObject, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Fit {
+    /// The right eye's lens (OD).
     pub right: EyeFit,
+    /// The left eye's lens (OS).
     pub left: EyeFit,
 }
 
@@ -65,7 +67,7 @@ pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>
         }
     };
     let mut errors = prefixed("rx.", validate_rx(&rx, Some(lens.design), today));
-    if rx.expires_on.is_some_and(|d| d < today) {
+    if rx.expires_on.is_some_and(|d| d.0 < today) {
         errors.push(FieldError {
             field: "rx.expiresOn".into(),
             message: "the prescription has expired".into(),

@@ -17,19 +17,23 @@ const MAX_DAYS: i32 = 60;
 /// The most entries a list of rules may have (there are six designs and six treatments).
 const MAX_RULES: usize = 6;
 
+/// The working days a lens design adds to a lab's base turnaround.
 #[derive(SimpleObject, InputObject, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[graphql(input_name = "DesignDaysInput")]
 #[serde(rename_all = "camelCase")]
 pub struct DesignDays {
+    /// The design these days are for (each design at most once).
     pub design: LensDesign,
     /// Extra working days, 0..60.
     pub days: i32,
 }
 
+/// The working days a lens treatment adds to a lab's base turnaround.
 #[derive(SimpleObject, InputObject, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[graphql(input_name = "TreatmentDaysInput")]
 #[serde(rename_all = "camelCase")]
 pub struct TreatmentDays {
+    /// The treatment these days are for (each treatment at most once).
     pub treatment: LensTreatment,
     /// Extra working days, 0..60.
     pub days: i32,
@@ -37,7 +41,7 @@ pub struct TreatmentDays {
 
 /// How many working days a lab promises.
 #[derive(SimpleObject, InputObject, Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[graphql(input_name = "LabTurnaroundInput")]
+#[graphql(input_name = "UpdateLabTurnaroundInput")]
 #[serde(rename_all = "camelCase")]
 pub struct LabTurnaround {
     /// Working days for a stock single-vision job, 0..60.

@@ -49,7 +49,7 @@ pub async fn check_may_import(
 
 /// Reads an uploaded DCS file into a new draft (no `target`) or new measurements for the
 /// order and version in `target`, keeping the original in the file store. A malformed
-/// file is BAD_USER_INPUT on `file`, naming the line; problems with the job are every one
+/// file is BAD_USER_INPUT on `input.file`, naming the line; problems with the job are every one
 /// reported, on `order`.
 pub async fn import(
     db: &Db,
@@ -62,7 +62,7 @@ pub async fn import(
     let job = read_file(&bytes)?;
     if target.is_some() && job.frame.is_none() {
         return Err(AppError::bad_input(
-            "file",
+            "input.file",
             "re-measuring needs the frame's box: HBOX, VBOX and DBL",
         ));
     }
@@ -94,7 +94,7 @@ pub async fn import(
 }
 
 /// The order a read file makes or re-measures; problems with the job, every one, as
-/// `Ok(Err(_))`. A draft's input problems are reported on `file` (the file is the input).
+/// `Ok(Err(_))`. A draft's input problems are reported on `input.file` (the file is the input).
 async fn write(
     db: &Db,
     ctx: &TenantContext,
@@ -121,7 +121,7 @@ async fn write(
                 .map_err(|e| match e {
                     AppError::BadUserInput { message, field } if field.starts_with("input.") => {
                         AppError::bad_input(
-                            "file",
+                            "input.file",
                             format!("{}: {message}", &field["input.".len()..]),
                         )
                     }
@@ -132,7 +132,7 @@ async fn write(
             let frame = job
                 .frame
                 .clone()
-                .ok_or_else(|| AppError::bad_input("file", "the file has no frame box"))?;
+                .ok_or_else(|| AppError::bad_input("input.file", "the file has no frame box"))?;
             let note = format!(
                 "measurements from the DCS file {key} ({})",
                 job.labels_read.join(", ")

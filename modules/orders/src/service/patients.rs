@@ -12,7 +12,7 @@ use ils_entity::{company, patient};
 use ils_kernel::audit::{AuditEntry, record_in};
 use ils_kernel::authz::require_member;
 use ils_kernel::pagination::{Page, PageArgs};
-use ils_kernel::{AppError, AppResult, ClientInfo, Db, TenantContext, Tx, id};
+use ils_kernel::{AppError, AppResult, ClientInfo, Db, FieldErrors, TenantContext, Tx, id};
 use sea_orm::{ActiveValue::Set, QueryFilter};
 use uuid::Uuid;
 
@@ -62,29 +62,47 @@ pub async fn audit_read(
     record_in(tx, ctx, client, &entry).await
 }
 
+/// The details, checked: every refused field at once, at `input.<field>`.
 fn checked(input: Details, today: NaiveDate) -> AppResult<patient::ActiveModel> {
-    let first = validate::text(&input.first_name, "input.firstName", 100)?;
-    let last = validate::text(&input.last_name, "input.lastName", 100)?;
-    if let Some(dob) = input.date_of_birth
-        && (dob > today || dob < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(dob))
-    {
-        return Err(AppError::bad_input(
-            "input.dateOfBirth",
-            "must be a past date after 1900",
-        ));
-    }
+    let mut errors = FieldErrors::default();
+    let mut take = |field: &str, checked: AppResult<_>| match checked {
+        Ok(v) => Ok(v),
+        Err(AppError::BadUserInput { message, .. }) => {
+            errors.add(field, message);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    };
+    let first = take(
+        "firstName",
+        validate::text(&input.first_name, "firstName", 100).map(Some),
+    )?;
+    let last = take(
+        "lastName",
+        validate::text(&input.last_name, "lastName", 100).map(Some),
+    )?;
     let email = match input
         .email
         .as_deref()
         .map(str::trim)
         .filter(|e| !e.is_empty())
     {
-        Some(e) => Some(validate::email(e, "input.email")?),
+        Some(e) => take("email", validate::email(e, "email").map(Some))?,
         None => None,
     };
-    let phone = validate::phone(input.phone.as_deref(), "input.phone")?;
-    let external_ref =
-        validate::optional_text(input.external_ref.as_deref(), "input.externalRef", 64)?;
+    let phone = take("phone", validate::phone(input.phone.as_deref(), "phone"))?;
+    let external_ref = take(
+        "externalRef",
+        validate::optional_text(input.external_ref.as_deref(), "externalRef", 64),
+    )?;
+    if let Some(dob) = input.date_of_birth
+        && (dob > today || dob < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(dob))
+    {
+        errors.add("dateOfBirth", "must be a past date after 1900");
+    }
+    let (Some(first), Some(last), true) = (first, last, errors.is_empty()) else {
+        return Err(AppError::invalid("input", errors.into_vec()));
+    };
     let search_text = search::text_of([
         first.as_str(),
         last.as_str(),

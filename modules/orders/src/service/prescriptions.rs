@@ -3,8 +3,9 @@
 //! practice's only, every read audited.
 
 use crate::json::enc;
+use crate::model::job::prefixed;
 use crate::model::{PATIENT, PRESCRIPTION};
-use crate::rx::{Rx, rx_minus_cyl, validate_rx};
+use crate::rx::{FieldError, Rx, rx_minus_cyl, validate_rx};
 use crate::service::patients::{audit_read, practice_tx};
 use chrono::Utc;
 use ils_entity::{patient, prescription};
@@ -42,32 +43,48 @@ pub async fn record(
     Ok(Some((p, rxs)))
 }
 
-/// Records a prescription for one of the practice's patients; every refused value at
-/// once.
+/// Records a prescription for one of the practice's patients. Every problem of the input
+/// is reported at once, at its path in the input (`input.patientId` when the ID is
+/// malformed, `input.rx.right.axis`); a patient that is not the practice's is NOT_FOUND.
 pub async fn create(
     db: &Db,
     ctx: &TenantContext,
-    patient_id: Uuid,
-    input: Rx,
+    patient_id: AppResult<Uuid>,
+    rx: Rx,
 ) -> AppResult<prescription::Model> {
     let (tx, _) = practice_tx(db, ctx).await?;
-    tx.get::<patient::Entity>(patient_id).await?;
-    let errors = validate_rx(&input, None, Utc::now().date_naive());
-    if !errors.is_empty() {
+    let mut errors = Vec::new();
+    let patient_id = match patient_id {
+        Ok(p) => Some(p),
+        Err(AppError::BadUserInput { message, .. }) => {
+            errors.push(FieldError {
+                field: "patientId".into(),
+                message,
+            });
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    errors.extend(prefixed(
+        "rx.",
+        validate_rx(&rx, None, Utc::now().date_naive()),
+    ));
+    let (Some(patient_id), true) = (patient_id, errors.is_empty()) else {
         return Err(AppError::invalid("input", errors));
-    }
-    let minus = rx_minus_cyl(&input);
+    };
+    tx.get::<patient::Entity>(patient_id).await?;
+    let minus = rx_minus_cyl(&rx);
     let now = Utc::now();
     let row = tx
         .insert(prescription::ActiveModel {
             id: Set(Uuid::now_v7()),
             company_id: sea_orm::ActiveValue::NotSet,
             patient_id: Set(patient_id),
-            rx: Set(enc(&input)?),
+            rx: Set(enc(&rx)?),
             rx_minus_cyl: Set(enc(&minus)?),
-            issued_on: Set(input.issued_on),
-            expires_on: Set(input.expires_on),
-            prescriber: Set(input.prescriber.clone()),
+            issued_on: Set(rx.issued_on.map(|d| d.0)),
+            expires_on: Set(rx.expires_on.map(|d| d.0)),
+            prescriber: Set(rx.prescriber.clone()),
             created_at: Set(now),
             updated_at: Set(now),
         })

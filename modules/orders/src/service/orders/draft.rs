@@ -122,7 +122,7 @@ pub async fn update_draft(
     let job = job_of(&tx, me, input).await?;
     if job.remake_of == Some(order_id) {
         return Err(AppError::bad_input(
-            "input.remakeOf",
+            "input.remakeOfId",
             "an order cannot remake itself",
         ));
     }
@@ -349,13 +349,13 @@ async fn job_of(tx: &Tx, me: Uuid, input: DraftJob) -> AppResult<Job> {
                 .await?;
             let Some(found) = found else {
                 return Err(AppError::bad_input(
-                    "input.remakeOf",
+                    "input.remakeOfId",
                     "no such order of yours",
                 ));
             };
             if !REMADE_FROM.contains(&found.status) {
                 return Err(AppError::bad_input(
-                    "input.remakeOf",
+                    "input.remakeOfId",
                     format!(
                         "{} is {}: only a shipped, arrived or delivered order is remade",
                         found.order_number,
@@ -367,14 +367,14 @@ async fn job_of(tx: &Tx, me: Uuid, input: DraftJob) -> AppResult<Job> {
         }
         (JobType::Remake, _, _) => {
             return Err(AppError::bad_input(
-                "input.remakeOf",
+                "input.remakeOfId",
                 "a remake names the earlier order and a reason",
             ));
         }
         (JobType::New, _, _) => {
             return Err(AppError::bad_input(
                 "input.jobType",
-                "remakeOf and remakeReason are for REMAKE jobs",
+                "remakeOfId and remakeReason are for REMAKE jobs",
             ));
         }
     };

@@ -44,7 +44,7 @@ pub async fn submit(
     // the connection says what it is; the lab's own rows are not the practice's to read).
     let Some(lab_name) = active_partner(&tx, me, lab, CompanyType::Lab.as_str()).await? else {
         return Err(AppError::bad_input(
-            "labId",
+            "input.labId",
             "not a lab your practice has an ACTIVE connection with",
         ));
     };
@@ -318,7 +318,7 @@ pub async fn remeasure(
     };
     if !open {
         return Err(AppError::bad_input(
-            "orderId",
+            "input.orderId",
             match party {
                 Party::Practice => format!(
                     "the order is {}: after submission only the lab re-measures it",
