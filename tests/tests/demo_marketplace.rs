@@ -63,7 +63,7 @@ async fn the_marketplace_examples_work_on_the_demo_data() {
         .map(|c| {
             (
                 c["counterparty"]["name"].as_str().unwrap().to_owned(),
-                c["state"].as_str().unwrap().to_owned(),
+                c["status"].as_str().unwrap().to_owned(),
             )
         })
         .collect();
@@ -117,7 +117,10 @@ async fn the_marketplace_examples_work_on_the_demo_data() {
     let own = run(&s, &supplier, &catalog, "MyCatalog", json!({})).await;
     assert_eq!(edges(&own["catalogItems"]).len(), 2);
     let added = run(&s, &supplier, &catalog, "AddContactLens", json!({})).await;
-    assert_eq!(added["createCatalogItem"]["price"]["amount"], "14.90");
+    assert_eq!(
+        added["createCatalogItem"]["catalogItem"]["price"]["amount"],
+        "14.90"
+    );
     s.finish().await;
 }
 
@@ -344,7 +347,7 @@ async fn the_inventory_examples_work_on_the_demo_data() {
     let (status, body) = s
         .upload(
             &practice,
-            "mutation($file: Upload!) { importProducts(file: $file) { id status totalRows } }",
+            "mutation($file: Upload!) { importProducts(input: { file: $file }) { productImport { id status totalRows } } }",
             "products.csv",
             b"sku,name,category,currency,price,reorder_point
 DEMO-CLOTH,Lens cloth,SUNDRY,GBP,2.50,10
@@ -352,7 +355,7 @@ DEMO-CLOTH,Lens cloth,SUNDRY,GBP,2.50,10
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let import_id = body["data"]["importProducts"]["id"].clone();
+    let import_id = body["data"]["importProducts"]["productImport"]["id"].clone();
     assert!(import_id.is_string(), "{body}");
     let done = ils_tests::eventually(
         "the product import",
