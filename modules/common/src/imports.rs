@@ -93,8 +93,8 @@ macro_rules! import_fields {
         #[derive(::async_graphql::InputObject)]
         #[graphql(name_type)]
         pub struct UploadInput {
-            /// The CSV file (UTF-8, comma or semicolon separated, a header row first), sent
-            /// as a part of a GraphQL multipart request.
+            /// The CSV file (UTF-8, a header row first; comma, semicolon or tab separated),
+            /// sent as a part of a GraphQL multipart request.
             pub file: ::async_graphql::Upload,
         }
 
