@@ -2,11 +2,16 @@ use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 crate::string_enum!(
-    /// Where an import stands.
+    /// Where an import stands: QUEUED, then RUNNING, then COMPLETED or FAILED.
     ImportStatus {
+        /// The file was checked and stored; the import waits for a worker.
         Queued = "QUEUED",
+        /// Rows are being imported, batch by batch (`processedRows` grows).
         Running = "RUNNING",
+        /// Every row was processed; rows that could not be imported are in `errors`.
         Completed = "COMPLETED",
+        /// The import stopped as a whole (`failure` says why); rows of batches already
+        /// committed stay imported.
         Failed = "FAILED",
     }
 );

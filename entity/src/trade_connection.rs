@@ -2,14 +2,22 @@ use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 crate::string_enum!(
-    /// Where a connection between two companies stands.
-    ConnectionState {
+    /// Where a connection between two companies stands. Only an ACTIVE connection opens
+    /// ordering and the supplier's private catalog.
+    ConnectionStatus {
+        /// Asked for, waiting for the company asked to accept or reject it.
         Pending = "PENDING",
+        /// Accepted: the two companies trade (orders, purchase orders, catalog).
         Active = "ACTIVE",
+        /// Declined by the company asked. The requester may ask again.
         Rejected = "REJECTED",
+        /// Ended by either company (or withdrawn while pending); either may ask again.
         Ended = "ENDED",
     }
 );
+
+/// The name the kernel's connection checks use (`ils_kernel::connections`).
+pub use self::ConnectionStatus as ConnectionState;
 
 /// A connection between two companies (practice to lab, practice to supplier, lab to
 /// supplier): one row both parties see. The requester owns it; the responder is the other
@@ -29,7 +37,8 @@ pub struct Model {
     /// The two company ids in order, so a pair has one key whichever side asked: at most
     /// one PENDING or ACTIVE connection per pair (a partial unique index).
     pub pair_key: String,
-    pub state: ConnectionState,
+    /// The connection's status (the column keeps its first name, `state`).
+    pub state: ConnectionStatus,
     pub message: Option<String>,
     pub requested_by: Option<Uuid>,
     pub responded_at: Option<DateTimeUtc>,

@@ -71,7 +71,7 @@ export const STEPS = [
     as: SIGNED_UP,
     variables: (m) => ({ labId: m.labId }),
     gives: ['connectionId'],
-    remember: (d) => ({ connectionId: d.requestConnection.id }),
+    remember: (d) => ({ connectionId: d.requestConnection.connection.id }),
   },
   {
     file: '06-accept-connection.graphql',

@@ -13,13 +13,14 @@ pub const WAIT: Duration = Duration::from_secs(60);
 pub const FIELDS: &str = "id fileName byteSize status totalRows processedRows created updated
     unchanged failed errors(first: 1000) { row column message } failure createdAt finishedAt";
 
-/// Every field of a progress report.
+/// Every field of a progress report (the import it is about by its ID).
 pub const PROGRESS_FIELDS: &str =
-    "importId status totalRows processedRows created updated unchanged failed";
+    "import { id } status totalRows processedRows created updated unchanged failed";
 
 /// One import API: its mutation, query and subscription fields.
 pub struct Imports {
-    /// The mutation taking `file: Upload!` (`importCatalog`).
+    /// The mutation taking `input: { file: Upload! }` (`importCatalog`); its payload
+    /// holds the import under `one`'s name.
     pub upload: &'static str,
     /// The query of one import by `id` (`catalogImport`).
     pub one: &'static str,
@@ -44,12 +45,17 @@ pub const PRODUCTS: Imports = Imports {
 };
 
 impl Imports {
-    /// The upload mutation, selecting every field.
+    /// The upload mutation, selecting every field of the import.
     pub fn upload_query(&self) -> String {
         format!(
-            "mutation($file: Upload!) {{ {}(file: $file) {{ {FIELDS} }} }}",
-            self.upload
+            "mutation($file: Upload!) {{ {}(input: {{ file: $file }}) {{ {} {{ {FIELDS} }} }} }}",
+            self.upload, self.one
         )
+    }
+
+    /// The import in an upload mutation's `data` (null when refused).
+    pub fn uploaded<'a>(&self, data: &'a Value) -> &'a Value {
+        &data[self.upload][self.one]
     }
 
     /// The progress subscription of `$id`, selecting every field.
@@ -77,7 +83,7 @@ impl Imports {
             "{}({file_name}) failed: {status} {body}",
             self.upload
         );
-        let imp = body["data"][self.upload].clone();
+        let imp = self.uploaded(&body["data"]).clone();
         assert!(imp["id"].is_string(), "{body}");
         imp
     }

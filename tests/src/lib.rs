@@ -604,7 +604,7 @@ pub async fn member_with_email(s: &TestServer, admin: &Session, role: &str) -> (
 
 /// A lab or supplier (`kind` LAB or SUPPLIER) that signed up, was approved by the platform
 /// admin `pa`, then saved a listed marketplace profile with the other
-/// `MarketplaceProfileInput` fields in `profile` (an object, or null): it shows in the
+/// `UpdateMarketplaceProfileInput` fields in `profile` (an object, or null): it shows in the
 /// directory at once. Returns its admin's session.
 pub async fn listed_company(
     s: &TestServer,
@@ -623,11 +623,14 @@ pub async fn listed_company(
     let saved = s
         .ok(
             &admin.auth(),
-            "mutation($input: MarketplaceProfileInput!) { updateMarketplaceProfile(input: $input) { listed } }",
+            "mutation($input: UpdateMarketplaceProfileInput!) { updateMarketplaceProfile(input: $input) { marketplaceProfile { listed } } }",
             json!({ "input": input }),
         )
         .await;
-    assert_eq!(saved["updateMarketplaceProfile"]["listed"], true, "{saved}");
+    assert_eq!(
+        saved["updateMarketplaceProfile"]["marketplaceProfile"]["listed"], true,
+        "{saved}"
+    );
     admin
 }
 
@@ -637,20 +640,20 @@ pub async fn connect(s: &TestServer, asker: &Session, target: &Session) -> Value
     let asked = s
         .ok(
             &asker.auth(),
-            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
+            "mutation($c: ID!) { requestConnection(input: { companyId: $c }) { connection { id } } }",
             json!({ "c": target.company_id }),
         )
         .await;
-    let id = asked["requestConnection"]["id"].clone();
+    let id = asked["requestConnection"]["connection"]["id"].clone();
     let answered = s
         .ok(
             &target.auth(),
-            "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
+            "mutation($id: ID!) { respondToConnection(input: { id: $id, accept: true }) { connection { status } } }",
             json!({ "id": id }),
         )
         .await;
     assert_eq!(
-        answered["respondToConnection"]["state"], "ACTIVE",
+        answered["respondToConnection"]["connection"]["status"], "ACTIVE",
         "{answered}"
     );
     id

@@ -381,10 +381,10 @@ pub async fn collect_started(ws: &mut Ws, id: &str, wait: Duration, max: usize) 
 pub async fn profile_saved(s: &TestServer, who: &crate::Session) -> String {
     s.ok(
         &who.auth(),
-        "mutation { updateMarketplaceProfile(input: { description: \"x\" }) { companyId } }",
+        "mutation { updateMarketplaceProfile(input: { description: \"x\" }) { marketplaceProfile { companyId } } }",
         json!({}),
     )
-    .await["updateMarketplaceProfile"]["companyId"]
+    .await["updateMarketplaceProfile"]["marketplaceProfile"]["companyId"]
         .as_str()
         .expect("a company id")
         .to_owned()

@@ -215,7 +215,11 @@ fn assert_bad_file(body: &Value, case: &str) {
         err["extensions"]["code"], "BAD_USER_INPUT",
         "{case}: {body}"
     );
-    assert_eq!(err["extensions"]["field"], json!("file"), "{case}: {body}");
+    assert_eq!(
+        err["extensions"]["field"],
+        json!("input.file"),
+        "{case}: {body}"
+    );
     assert!(
         err["message"]
             .as_str()
@@ -758,7 +762,7 @@ async fn progress_streams_batch_by_batch_and_ends_with_the_completed_import() {
         })
         .collect();
     for p in &payloads {
-        assert_eq!(p["importId"], id.as_str(), "{p}");
+        assert_eq!(p["import"]["id"], id.as_str(), "{p}");
         assert_eq!(p["totalRows"], N, "{p}");
         let processed = p["processedRows"].as_i64().expect("processedRows");
         assert!(
@@ -985,7 +989,10 @@ async fn uploads_may_exceed_the_plain_body_limit_only_for_signed_in_members() {
         .upload(&sup.auth(), &CATALOG.upload_query(), "big.csv", &big)
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"]["importCatalog"]["totalRows"], 3000, "{body}");
+    assert_eq!(
+        body["data"]["importCatalog"]["catalogImport"]["totalRows"], 3000,
+        "{body}"
+    );
     s.finish().await;
 }
 
@@ -999,7 +1006,7 @@ async fn a_second_import_waits_for_the_first_to_finish() {
         .await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(
-        first["data"]["importCatalog"]["status"], "QUEUED",
+        first["data"]["importCatalog"]["catalogImport"]["status"], "QUEUED",
         "{first}"
     );
     let (_, second) = s
@@ -1021,7 +1028,10 @@ async fn a_second_import_waits_for_the_first_to_finish() {
         )
         .await;
     assert_eq!(status, 200, "{third}");
-    assert!(third["data"]["importCatalog"]["id"].is_string(), "{third}");
+    assert!(
+        third["data"]["importCatalog"]["catalogImport"]["id"].is_string(),
+        "{third}"
+    );
     assert_eq!(CATALOG.ids(&s, &sup).await.len(), 1);
     s.finish().await;
 }

@@ -16,8 +16,9 @@ use std::time::Duration;
 // Shared fixtures
 // ---------------------------------------------------------------------------------------
 
-const UPDATE_PROFILE: &str = "mutation($input: MarketplaceProfileInput!) {
-    updateMarketplaceProfile(input: $input) { id companyId name type listed description city region country specialties } }";
+const UPDATE_PROFILE: &str = "mutation($input: UpdateMarketplaceProfileInput!) {
+    updateMarketplaceProfile(input: $input) { marketplaceProfile {
+        id companyId name type listed description city region country specialties } } }";
 
 const LABS: &str = "query($filter: DirectoryFilter, $first: Int, $after: String) {
     marketplaceLabs(filter: $filter, first: $first, after: $after) {
@@ -29,7 +30,7 @@ const SUPPLIERS: &str = "query($filter: DirectoryFilter) {
 
 /// Every field of a connection, as the caller sees it.
 const CONNECTION_FIELDS: &str = "fragment C on TradeConnection {
-    id state direction message requestedAt respondedAt endedAt endedByCompanyId updatedAt
+    id status direction message requestedAt respondedAt endedAt endedBy { companyId name type } updatedAt
     counterparty { companyId name type } requester { companyId name type } responder { companyId name type } }";
 
 const ITEM_FIELDS: &str = "fragment I on CatalogItem {
@@ -70,15 +71,16 @@ async fn supplier_names(s: &TestServer, who: &Session, filter: Value) -> BTreeSe
 
 async fn save_profile(s: &TestServer, who: &Session, input: Value) -> Value {
     s.ok(&who.auth(), UPDATE_PROFILE, json!({ "input": input }))
-        .await["updateMarketplaceProfile"]
+        .await["updateMarketplaceProfile"]["marketplaceProfile"]
         .clone()
 }
 
-const REQUEST: &str =
-    "mutation($c: ID!, $m: String) { requestConnection(companyId: $c, message: $m) { ...C } }";
-const RESPOND: &str =
-    "mutation($id: ID!, $a: Boolean!) { respondToConnection(id: $id, accept: $a) { ...C } }";
-const END: &str = "mutation($id: ID!) { endConnection(id: $id) { ...C } }";
+const REQUEST: &str = "mutation($c: ID!, $m: String) {
+    requestConnection(input: { companyId: $c, message: $m }) { connection { ...C } } }";
+const RESPOND: &str = "mutation($id: ID!, $a: Boolean!) {
+    respondToConnection(input: { id: $id, accept: $a }) { connection { ...C } } }";
+const END: &str =
+    "mutation($id: ID!) { endConnection(input: { id: $id }) { connection { ...C } } }";
 const CONNECTION: &str = "query($id: ID!) { connection(id: $id) { ...C } }";
 const CONNECTIONS: &str =
     "query($f: ConnectionFilter) { connections(filter: $f) { edges { node { ...C } } } }";
@@ -100,7 +102,7 @@ async fn request(
         &with_c(REQUEST),
         json!({ "c": target_company, "m": message }),
     )
-    .await["requestConnection"]
+    .await["requestConnection"]["connection"]
         .clone()
 }
 
@@ -120,7 +122,7 @@ async fn respond(s: &TestServer, who: &Session, id: &Value, accept: bool) -> Val
         &with_c(RESPOND),
         json!({ "id": id, "a": accept }),
     )
-    .await["respondToConnection"]
+    .await["respondToConnection"]["connection"]
         .clone()
 }
 
@@ -134,7 +136,8 @@ async fn respond_code(s: &TestServer, who: &Session, id: &Value, accept: bool) -
 }
 
 async fn end(s: &TestServer, who: &Session, id: &Value) -> Value {
-    s.ok(&who.auth(), &with_c(END), json!({ "id": id })).await["endConnection"].clone()
+    s.ok(&who.auth(), &with_c(END), json!({ "id": id })).await["endConnection"]["connection"]
+        .clone()
 }
 
 async fn end_code(s: &TestServer, who: &Session, id: &Value) -> String {
@@ -184,7 +187,7 @@ async fn connected_buyer(s: &TestServer, supplier: &Session, name: &str) -> (Ses
     let buyer = s.sign_up(name, "ECP", &email("buyer")).await;
     let c = request(s, &buyer, cid(supplier), None).await;
     let c = respond(s, supplier, &c["id"], true).await;
-    assert_eq!(c["state"], "ACTIVE", "{c}");
+    assert_eq!(c["status"], "ACTIVE", "{c}");
     (buyer, c["id"].clone())
 }
 
@@ -199,10 +202,12 @@ async fn connection_sentinel(s: &TestServer, pa: &Session, who: &Session) -> Str
         .to_owned()
 }
 
-const CREATE_ITEM: &str =
-    "mutation($input: CatalogItemInput!) { createCatalogItem(input: $input) { ...I } }";
-const UPDATE_ITEM: &str = "mutation($id: ID!, $input: CatalogItemInput!) { updateCatalogItem(id: $id, input: $input) { ...I } }";
-const DELETE_ITEM: &str = "mutation($id: ID!) { deleteCatalogItem(id: $id) }";
+const CREATE_ITEM: &str = "mutation($input: CreateCatalogItemInput!) {
+    createCatalogItem(input: $input) { catalogItem { ...I } } }";
+const UPDATE_ITEM: &str = "mutation($input: UpdateCatalogItemInput!) {
+    updateCatalogItem(input: $input) { catalogItem { ...I } } }";
+const DELETE_ITEM: &str =
+    "mutation($id: ID!) { deleteCatalogItem(input: { id: $id }) { deletedId } }";
 const MY_CATALOG: &str =
     "query($f: CatalogFilter) { catalogItems(filter: $f) { edges { node { ...I } } } }";
 const SUPPLIER_CATALOG: &str = "query($s: ID!, $f: CatalogFilter) { supplierCatalog(supplierId: $s, filter: $f) { edges { node { ...I } } } }";
@@ -212,11 +217,17 @@ fn with_i(query: &str) -> String {
     format!("{query} {ITEM_FIELDS}")
 }
 
-/// A titanium aviator frame (price "12.5", currency "eur" as typed).
+/// The variables of `UPDATE_ITEM`: the item `id` and its fields anew.
+fn update_vars(id: &Value, mut fields: Value) -> Value {
+    fields["id"] = id.clone();
+    json!({ "input": fields })
+}
+
+/// A titanium aviator frame (price 12.5 "eur" as typed).
 fn frame_input(sku: &str) -> Value {
     json!({
         "sku": sku, "gtin": "4006381333931", "name": "Aviator Classic Gold", "brand": "Northwind",
-        "category": "FRAME", "price": "12.5", "currency": "eur", "minOrderQuantity": 2, "leadTimeDays": 3,
+        "category": "FRAME", "price": { "amount": "12.5", "currency": "eur" }, "minOrderQuantity": 2, "leadTimeDays": 3,
         "frame": { "model": "NW-100", "colour": "Gold", "eyeSize": 52, "bridge": 18, "templeLength": 140,
                    "bSize": 40, "frameType": "FULL_RIM", "material": "Titanium" }
     })
@@ -226,7 +237,7 @@ fn frame_input(sku: &str) -> Value {
 fn contact_lens_input(sku: &str) -> Value {
     json!({
         "sku": sku, "name": "Daily Comfort Moist", "brand": "AquaVue", "category": "CONTACT_LENS",
-        "price": "24.90", "currency": "EUR",
+        "price": { "amount": "24.90", "currency": "EUR" },
         "contactLens": { "baseCurve": "8.6", "diameter": "14.2", "power": "-2.25", "packSize": 30, "wearSchedule": "DAILY" }
     })
 }
@@ -235,13 +246,13 @@ fn contact_lens_input(sku: &str) -> Value {
 fn sundry_input(sku: &str) -> Value {
     json!({
         "sku": sku, "name": "Microfibre Cleaning Cloth", "brand": "Northwind", "category": "SUNDRY",
-        "price": "0.80", "currency": "EUR"
+        "price": { "amount": "0.80", "currency": "EUR" }
     })
 }
 
 async fn create_item(s: &TestServer, who: &Session, input: Value) -> Value {
     s.ok(&who.auth(), &with_i(CREATE_ITEM), json!({ "input": input }))
-        .await["createCatalogItem"]
+        .await["createCatalogItem"]["catalogItem"]
         .clone()
 }
 
@@ -654,7 +665,7 @@ async fn a_connection_is_requested_accepted_ended_and_can_be_requested_again() {
     // Requested: PENDING, outgoing for the practice, incoming for the lab.
     let c = request(&s, &ecp, cid(&lab), Some("We would like to order from you")).await;
     let id = c["id"].clone();
-    assert_eq!(c["state"], "PENDING", "{c}");
+    assert_eq!(c["status"], "PENDING", "{c}");
     assert_eq!(c["direction"], "OUTGOING", "{c}");
     assert_eq!(c["counterparty"], lab_party, "{c}");
     assert_eq!(c["requester"], ecp_party, "{c}");
@@ -663,8 +674,9 @@ async fn a_connection_is_requested_accepted_ended_and_can_be_requested_again() {
     assert!(c["requestedAt"].is_string(), "{c}");
     assert_eq!(c["respondedAt"], Value::Null, "{c}");
     assert_eq!(c["endedAt"], Value::Null, "{c}");
+    assert_eq!(c["endedBy"], Value::Null, "{c}");
     let seen_by_lab = connection(&s, &lab, &id).await;
-    assert_eq!(seen_by_lab["state"], "PENDING", "{seen_by_lab}");
+    assert_eq!(seen_by_lab["status"], "PENDING", "{seen_by_lab}");
     assert_eq!(seen_by_lab["direction"], "INCOMING", "{seen_by_lab}");
     assert_eq!(seen_by_lab["counterparty"], ecp_party, "{seen_by_lab}");
     assert_eq!(seen_by_lab["requester"], ecp_party, "{seen_by_lab}");
@@ -679,7 +691,7 @@ async fn a_connection_is_requested_accepted_ended_and_can_be_requested_again() {
     let outgoing = connections(
         &s,
         &ecp,
-        json!({ "direction": "OUTGOING", "states": ["PENDING"] }),
+        json!({ "direction": "OUTGOING", "statuses": ["PENDING"] }),
     )
     .await;
     assert_eq!(outgoing.len(), 1);
@@ -700,15 +712,15 @@ async fn a_connection_is_requested_accepted_ended_and_can_be_requested_again() {
 
     // Only the company asked answers.
     assert_eq!(respond_code(&s, &ecp, &id, true).await, "FORBIDDEN");
-    assert_eq!(connection(&s, &ecp, &id).await["state"], "PENDING");
+    assert_eq!(connection(&s, &ecp, &id).await["status"], "PENDING");
 
     // Accepted: ACTIVE for both.
     let c = respond(&s, &lab, &id, true).await;
-    assert_eq!(c["state"], "ACTIVE", "{c}");
+    assert_eq!(c["status"], "ACTIVE", "{c}");
     assert_eq!(c["direction"], "INCOMING", "{c}");
     assert!(c["respondedAt"].is_string(), "{c}");
     let c = connection(&s, &ecp, &id).await;
-    assert_eq!(c["state"], "ACTIVE", "{c}");
+    assert_eq!(c["status"], "ACTIVE", "{c}");
     assert_eq!(c["direction"], "OUTGOING", "{c}");
     // Answered once only; and no second request while it is active.
     assert_eq!(respond_code(&s, &lab, &id, true).await, "CONFLICT");
@@ -717,29 +729,29 @@ async fn a_connection_is_requested_accepted_ended_and_can_be_requested_again() {
 
     // Ended by the lab (either party may end).
     let c = end(&s, &lab, &id).await;
-    assert_eq!(c["state"], "ENDED", "{c}");
+    assert_eq!(c["status"], "ENDED", "{c}");
     assert!(c["endedAt"].is_string(), "{c}");
-    assert_eq!(c["endedByCompanyId"], json!(cid(&lab)), "{c}");
-    assert_eq!(connection(&s, &ecp, &id).await["state"], "ENDED");
+    assert_eq!(c["endedBy"], lab_party, "{c}");
+    assert_eq!(connection(&s, &ecp, &id).await["status"], "ENDED");
     assert_eq!(end_code(&s, &ecp, &id).await, "CONFLICT");
     assert_eq!(respond_code(&s, &lab, &id, true).await, "CONFLICT");
 
     // After ENDED a new request is allowed: a new connection.
     let again = request(&s, &ecp, cid(&lab), None).await;
-    assert_eq!(again["state"], "PENDING", "{again}");
+    assert_eq!(again["status"], "PENDING", "{again}");
     assert_ne!(again["id"], id, "a new connection");
     assert_eq!(again["message"], Value::Null, "{again}");
     // Rejected...
     let c = respond(&s, &lab, &again["id"], false).await;
-    assert_eq!(c["state"], "REJECTED", "{c}");
+    assert_eq!(c["status"], "REJECTED", "{c}");
     assert_eq!(end_code(&s, &ecp, &again["id"]).await, "CONFLICT");
     assert_eq!(respond_code(&s, &lab, &again["id"], true).await, "CONFLICT");
     // ...and after REJECTED a new request is allowed too, which the requester withdraws.
     let third = request(&s, &ecp, cid(&lab), None).await;
-    assert_eq!(third["state"], "PENDING", "{third}");
+    assert_eq!(third["status"], "PENDING", "{third}");
     let c = end(&s, &ecp, &third["id"]).await;
-    assert_eq!(c["state"], "ENDED", "{c}");
-    assert_eq!(c["endedByCompanyId"], json!(cid(&ecp)), "{c}");
+    assert_eq!(c["status"], "ENDED", "{c}");
+    assert_eq!(c["endedBy"], ecp_party, "{c}");
 
     // The history, from both sides.
     assert_eq!(connections(&s, &ecp, json!({})).await.len(), 3);
@@ -756,19 +768,19 @@ async fn a_connection_is_requested_accepted_ended_and_can_be_requested_again() {
         0
     );
     assert_eq!(
-        connections(&s, &ecp, json!({ "states": ["ENDED"] }))
+        connections(&s, &ecp, json!({ "statuses": ["ENDED"] }))
             .await
             .len(),
         2
     );
     assert_eq!(
-        connections(&s, &lab, json!({ "states": ["REJECTED"] }))
+        connections(&s, &lab, json!({ "statuses": ["REJECTED"] }))
             .await
             .len(),
         1
     );
     assert_eq!(
-        connections(&s, &lab, json!({ "states": ["PENDING", "ACTIVE"] }))
+        connections(&s, &lab, json!({ "statuses": ["PENDING", "ACTIVE"] }))
             .await
             .len(),
         0
@@ -795,12 +807,12 @@ async fn only_admins_and_managers_of_active_companies_request_and_answer_connect
     );
     let manager = member_of(&s, &ecp, "MANAGER").await;
     let c = request(&s, &manager, cid(&lab), None).await;
-    assert_eq!(c["state"], "PENDING", "{c}");
+    assert_eq!(c["status"], "PENDING", "{c}");
     assert_eq!(c["requester"]["companyId"], json!(cid(&ecp)), "{c}");
     // The connection is the company's: staff can read it, not answer or end it.
     let lab_staff = staff_of(&s, &lab).await;
     assert_eq!(
-        connection(&s, &lab_staff, &c["id"]).await["state"],
+        connection(&s, &lab_staff, &c["id"]).await["status"],
         "PENDING"
     );
     assert_eq!(
@@ -811,7 +823,7 @@ async fn only_admins_and_managers_of_active_companies_request_and_answer_connect
     // The lab's manager answers.
     let lab_manager = member_of(&s, &lab, "MANAGER").await;
     assert_eq!(
-        respond(&s, &lab_manager, &c["id"], true).await["state"],
+        respond(&s, &lab_manager, &c["id"], true).await["status"],
         "ACTIVE"
     );
 
@@ -827,7 +839,7 @@ async fn only_admins_and_managers_of_active_companies_request_and_answer_connect
     // Once approved, it can.
     approve(&s, &pa, &pending).await;
     let c = request(&s, &pending, cid(&supplier), None).await;
-    assert_eq!(c["state"], "PENDING", "{c}");
+    assert_eq!(c["status"], "PENDING", "{c}");
     assert_eq!(
         c["counterparty"],
         party(&supplier, "Northwind Frames", "SUPPLIER")
@@ -849,13 +861,16 @@ async fn connections_go_from_practices_to_labs_and_suppliers_and_labs_to_supplie
     let supplier = listed_supplier(&s, &pa, "Northwind Frames").await;
 
     // The allowed directions.
-    assert_eq!(request(&s, &ecp, cid(&lab), None).await["state"], "PENDING");
     assert_eq!(
-        request(&s, &ecp, cid(&supplier), None).await["state"],
+        request(&s, &ecp, cid(&lab), None).await["status"],
+        "PENDING"
+    );
+    assert_eq!(
+        request(&s, &ecp, cid(&supplier), None).await["status"],
         "PENDING"
     );
     let c = request(&s, &lab, cid(&supplier), None).await;
-    assert_eq!(c["state"], "PENDING", "{c}");
+    assert_eq!(c["status"], "PENDING", "{c}");
     assert_eq!(c["requester"], party(&lab, "Clearview Lens Lab", "LAB"));
 
     // A practice is never in the directory, so asking one answers as for a company that
@@ -869,6 +884,28 @@ async fn connections_go_from_practices_to_labs_and_suppliers_and_labs_to_supplie
     );
     assert_eq!(request_code(&s, &ecp, cid(&ecp)).await, "BAD_USER_INPUT");
     assert_eq!(request_code(&s, &lab, cid(&lab)).await, "BAD_USER_INPUT");
+    // The problem is named at its input path; so is an ID that is not a company's or a
+    // connection's.
+    let (_, body) = s
+        .post(&lab.auth(), &with_c(REQUEST), json!({ "c": cid(&lab) }))
+        .await;
+    assert_bad_input(&body["errors"][0], &["input", "companyId"]);
+    let (_, body) = s
+        .post(&ecp.auth(), &with_c(REQUEST), json!({ "c": "not-an-id" }))
+        .await;
+    assert_bad_input(&body["errors"][0], &["input", "companyId"]);
+    let (_, body) = s
+        .post(
+            &lab.auth(),
+            &with_c(RESPOND),
+            json!({ "id": cid(&ecp), "a": true }),
+        )
+        .await;
+    assert_bad_input(&body["errors"][0], &["input", "id"]);
+    let (_, body) = s
+        .post(&ecp.auth(), &with_c(END), json!({ "id": "not-an-id" }))
+        .await;
+    assert_bad_input(&body["errors"][0], &["input", "id"]);
 
     // A company not in the directory answers as one that does not exist: unlisted, or
     // listed but not yet approved.
@@ -961,11 +998,11 @@ async fn a_third_company_sees_nothing_of_a_connection_by_any_path() {
         let n = s
             .ok(
                 &who.auth(),
-                "query($id: ID!) { node(id: $id) { id ... on TradeConnection { state } } }",
+                "query($id: ID!) { node(id: $id) { id ... on TradeConnection { status } } }",
                 json!({ "id": id }),
             )
             .await;
-        assert_eq!(n["node"], json!({ "id": id, "state": "ACTIVE" }));
+        assert_eq!(n["node"], json!({ "id": id, "status": "ACTIVE" }));
     }
 
     // C: nothing, by any path.
@@ -1000,7 +1037,7 @@ async fn a_third_company_sees_nothing_of_a_connection_by_any_path() {
     assert_eq!(respond_code(&s, &other_lab, &id, false).await, "NOT_FOUND");
     assert_eq!(end_code(&s, &other_lab, &id).await, "NOT_FOUND");
     // Nothing changed.
-    assert_eq!(connection(&s, &a, &id).await["state"], "ACTIVE");
+    assert_eq!(connection(&s, &a, &id).await["status"], "ACTIVE");
 
     // C heard nothing of it; the parties nothing more.
     ws::assert_no_event(
@@ -1102,6 +1139,41 @@ async fn suppliers_create_update_and_delete_their_catalog_items() {
         json!("input.frame.eyeSize"),
         "{err}"
     );
+    // The price is Money: each problem at its own path, all in one response.
+    let mut bad_price = frame_input("FR-1009");
+    bad_price["price"] = json!({ "amount": "-1", "currency": "EURO" });
+    let (_, body) = s
+        .post(
+            &supplier.auth(),
+            &with_i(CREATE_ITEM),
+            json!({ "input": bad_price }),
+        )
+        .await;
+    let fields: BTreeSet<String> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+            e["extensions"]["field"]
+                .as_str()
+                .expect("a field")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        set(&["input.price.amount", "input.price.currency"]),
+        "{body}"
+    );
+    let mut not_iso = sundry_input("SU-3009");
+    not_iso["price"]["currency"] = json!("XYZ");
+    let err = create_item_error(&s, &supplier, not_iso).await;
+    assert_eq!(
+        err["extensions"]["field"],
+        json!("input.price.currency"),
+        "{err}"
+    );
     let mut missing_block = frame_input("FR-1009");
     missing_block["frame"] = Value::Null;
     let err = create_item_error(&s, &supplier, missing_block).await;
@@ -1139,15 +1211,14 @@ async fn suppliers_create_update_and_delete_their_catalog_items() {
 
     // Update replaces the item: a new price.
     let mut input = frame_input("FR-1001");
-    input["price"] = json!("15");
-    input["currency"] = json!("EUR");
+    input["price"] = json!({ "amount": "15", "currency": "EUR" });
     let updated = s
         .ok(
             &supplier.auth(),
             &with_i(UPDATE_ITEM),
-            json!({ "id": frame["id"], "input": input }),
+            update_vars(&frame["id"], input),
         )
-        .await["updateCatalogItem"]
+        .await["updateCatalogItem"]["catalogItem"]
         .clone();
     assert_eq!(updated["id"], frame["id"]);
     assert_eq!(
@@ -1170,7 +1241,7 @@ async fn suppliers_create_update_and_delete_their_catalog_items() {
         .post(
             &supplier.auth(),
             &with_i(UPDATE_ITEM),
-            json!({ "id": frame["id"], "input": sundry_input("SU-3001") }),
+            update_vars(&frame["id"], sundry_input("SU-3001")),
         )
         .await;
     assert_eq!(
@@ -1182,7 +1253,7 @@ async fn suppliers_create_update_and_delete_their_catalog_items() {
     let deleted = s
         .ok(&supplier.auth(), DELETE_ITEM, json!({ "id": sundry["id"] }))
         .await;
-    assert_eq!(deleted["deleteCatalogItem"], sundry["id"]);
+    assert_eq!(deleted["deleteCatalogItem"]["deletedId"], sundry["id"]);
     assert_eq!(
         my_skus(&s, &supplier, json!({})).await,
         set(&["FR-1001", "CL-2001", "SU-3002"])
@@ -1297,7 +1368,7 @@ async fn only_actively_connected_buyers_see_a_suppliers_active_items() {
         .post(
             &buyer.auth(),
             &with_i(UPDATE_ITEM),
-            json!({ "id": frame["id"], "input": frame_input("FR-1001") }),
+            update_vars(&frame["id"], frame_input("FR-1001")),
         )
         .await;
     assert_eq!(
@@ -1315,7 +1386,7 @@ async fn only_actively_connected_buyers_see_a_suppliers_active_items() {
         .post(
             &rival.auth(),
             &with_i(UPDATE_ITEM),
-            json!({ "id": frame["id"], "input": frame_input("FR-1001") }),
+            update_vars(&frame["id"], frame_input("FR-1001")),
         )
         .await;
     assert_eq!(
@@ -1357,11 +1428,11 @@ async fn only_actively_connected_buyers_see_a_suppliers_active_items() {
 
     // The supplier's changes reach the buyer.
     let mut input = frame_input("FR-1001");
-    input["price"] = json!("13.75");
+    input["price"]["amount"] = json!("13.75");
     s.ok(
         &supplier.auth(),
         &with_i(UPDATE_ITEM),
-        json!({ "id": frame["id"], "input": input }),
+        update_vars(&frame["id"], input),
     )
     .await;
     s.ok(&supplier.auth(), DELETE_ITEM, json!({ "id": sundry["id"] }))
@@ -1383,7 +1454,7 @@ async fn only_actively_connected_buyers_see_a_suppliers_active_items() {
 
     // Ended: the catalog closes at once.
     let ended = end(&s, &buyer, &c["id"]).await;
-    assert_eq!(ended["state"], "ENDED");
+    assert_eq!(ended["status"], "ENDED");
     assert_eq!(
         supplier_catalog_code(&s, &buyer, &supplier).await,
         "NOT_FOUND"

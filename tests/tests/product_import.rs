@@ -120,7 +120,7 @@ async fn a_product_file_lands_with_its_reorder_settings_and_reports_progress() {
         .map(|m| &m["payload"]["data"]["productImportProgress"])
         .collect();
     let last = reports.last().expect("a progress report");
-    assert_eq!(last["importId"], id.as_str(), "{last}");
+    assert_eq!(last["import"]["id"], id.as_str(), "{last}");
     assert_eq!(last["status"], "COMPLETED", "{last}");
     assert_eq!(
         (&last["processedRows"], &last["created"], &last["failed"]),
@@ -294,10 +294,11 @@ async fn an_import_keeps_a_products_supplier_link_and_its_currency() {
     let item = s
         .ok(
             &supplier.auth(),
-            "mutation($i: CatalogItemInput!) { createCatalogItem(input: $i) { id } }",
-            json!({ "i": { "sku": "LS-CLOTH", "name": "Cloth", "category": "SUNDRY", "price": "0.45", "currency": "GBP" } }),
+            "mutation($i: CreateCatalogItemInput!) { createCatalogItem(input: $i) { catalogItem { id } } }",
+            json!({ "i": { "sku": "LS-CLOTH", "name": "Cloth", "category": "SUNDRY",
+                           "price": { "amount": "0.45", "currency": "GBP" } } }),
         )
-        .await["createCatalogItem"]
+        .await["createCatalogItem"]["catalogItem"]
         .clone();
     let shop = s
         .sign_up("Linked Opticians", "ECP", &email("prod-imp-link"))
@@ -388,7 +389,7 @@ async fn only_managers_import_and_nobody_else_sees_a_companys_imports() {
     ] {
         let e = PRODUCTS.refused(&s, &shop.auth(), file).await.1["errors"][0].clone();
         assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{case}: {e}");
-        assert_eq!(e["extensions"]["field"], json!("file"), "{case}: {e}");
+        assert_eq!(e["extensions"]["field"], json!("input.file"), "{case}: {e}");
     }
     assert!(
         PRODUCTS.ids(&s, &shop).await.is_empty(),

@@ -42,8 +42,8 @@ const INBOX: &str = "{ supplierPurchaseOrders(first: 100) { edges { node { ...PO
 const ONE: &str = "query($id: ID!) { purchaseOrder(id: $id) { ...PO } }";
 const NODE: &str = "query($id: ID!) { node(id: $id) { id ... on PurchaseOrder { poNumber status version lines { sku productId } } } }";
 
-const CREATE_ITEM: &str =
-    "mutation($i: CatalogItemInput!) { createCatalogItem(input: $i) { id sku } }";
+const CREATE_ITEM: &str = "mutation($i: CreateCatalogItemInput!) {
+    createCatalogItem(input: $i) { catalogItem { id sku } } }";
 const CREATE_PRODUCT: &str =
     "mutation($i: ProductInput!) { createProduct(input: $i) { id sku gtin } }";
 const PRODUCTS: &str = "{ products(first: 100) { edges { node { id sku supplierItemId } } } }";
@@ -85,7 +85,7 @@ fn cid(who: &Session) -> &str {
 fn sundry_item(sku: &str) -> Value {
     json!({
         "sku": sku, "name": "Microfibre Cleaning Cloth", "brand": "Northwind", "category": "SUNDRY",
-        "price": "0.45", "currency": "GBP", "minOrderQuantity": 10, "leadTimeDays": 2
+        "price": { "amount": "0.45", "currency": "GBP" }, "minOrderQuantity": 10, "leadTimeDays": 2
     })
 }
 
@@ -93,7 +93,7 @@ fn sundry_item(sku: &str) -> Value {
 fn lens_item(sku: &str) -> Value {
     json!({
         "sku": sku, "name": "Daily Comfort Moist", "brand": "AquaVue", "category": "CONTACT_LENS",
-        "price": "14.90", "currency": "GBP",
+        "price": { "amount": "14.90", "currency": "GBP" },
         "contactLens": { "baseCurve": "8.6", "diameter": "14.2", "power": "-2.25", "packSize": 30, "wearSchedule": "DAILY" }
     })
 }
@@ -101,7 +101,7 @@ fn lens_item(sku: &str) -> Value {
 /// Creates a catalog item of the supplier; returns `{ id sku }`.
 async fn create_item(s: &TestServer, supplier: &Session, input: Value) -> Value {
     s.ok(&supplier.auth(), CREATE_ITEM, json!({ "i": input }))
-        .await["createCatalogItem"]
+        .await["createCatalogItem"]["catalogItem"]
         .clone()
 }
 
@@ -980,7 +980,7 @@ async fn rejected_and_cancelled_orders() {
     // A connection asked for but not answered is not enough.
     s.ok(
         &practice.auth(),
-        "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
+        "mutation($c: ID!) { requestConnection(input: { companyId: $c }) { connection { id } } }",
         json!({ "c": cid(&stranger) }),
     )
     .await;
@@ -1018,7 +1018,7 @@ async fn rejected_and_cancelled_orders() {
         .await;
     assert_bad_input(&err, &["input", "lines", "1", "catalogItemId"]);
     let mut in_euros = lens_item("AV-DAILY-300");
-    in_euros["currency"] = json!("EUR");
+    in_euros["price"]["currency"] = json!("EUR");
     let euro_item = create_item(&s, &supplier, in_euros).await;
     let err = s
         .error(
@@ -1074,17 +1074,17 @@ async fn rejected_and_cancelled_orders() {
     let link = nodes(
         &s.ok(
             &practice.auth(),
-            "{ connections(first: 100) { edges { node { id state counterparty { companyId } } } } }",
+            "{ connections(first: 100) { edges { node { id status counterparty { companyId } } } } }",
             json!({}),
         )
         .await["connections"],
     )
     .into_iter()
-    .find(|c| c["counterparty"]["companyId"] == cid(&supplier) && c["state"] == "ACTIVE")
+    .find(|c| c["counterparty"]["companyId"] == cid(&supplier) && c["status"] == "ACTIVE")
     .expect("the ACTIVE connection with the supplier");
     s.ok(
         &supplier.auth(),
-        "mutation($id: ID!) { endConnection(id: $id) { state } }",
+        "mutation($id: ID!) { endConnection(input: { id: $id }) { connection { status } } }",
         json!({ "id": link["id"] }),
     )
     .await;

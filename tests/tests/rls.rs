@@ -171,20 +171,20 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
         .await;
         s.ok(
             &admin.auth(),
-            "mutation { updateMarketplaceProfile(input: { description: \"walled\" }) { listed } }",
+            "mutation { updateMarketplaceProfile(input: { description: \"walled\" }) { marketplaceProfile { listed } } }",
             json!({}),
         )
         .await;
         let (_, imported) = s
             .upload(
                 &admin.auth(),
-                "mutation($file: Upload!) { importCatalog(file: $file) { id } }",
+                "mutation($file: Upload!) { importCatalog(input: { file: $file }) { catalogImport { id } } }",
                 "catalog.csv",
                 b"sku,name,category,price,currency\nCLOTH-1,Cloth,SUNDRY,0.45,GBP\n",
             )
             .await;
         assert!(
-            imported["data"]["importCatalog"]["id"].is_string(),
+            imported["data"]["importCatalog"]["catalogImport"]["id"].is_string(),
             "{imported}"
         );
         ils_tests::eventually(
@@ -682,30 +682,30 @@ async fn marketplace_reads_open_only_through_listing_and_active_connections() {
     }
     s.ok(
         &supplier.auth(),
-        "mutation { updateMarketplaceProfile(input: { listed: true, description: \"frames\" }) { listed } }",
+        "mutation { updateMarketplaceProfile(input: { listed: true, description: \"frames\" }) { marketplaceProfile { listed } } }",
         json!({}),
     )
     .await;
     s.ok(
         &lab.auth(),
-        "mutation { updateMarketplaceProfile(input: { listed: false, description: \"private lab\" }) { listed } }",
+        "mutation { updateMarketplaceProfile(input: { listed: false, description: \"private lab\" }) { marketplaceProfile { listed } } }",
         json!({}),
     )
     .await;
     s.ok(
         &supplier.auth(),
-        "mutation { createCatalogItem(input: { sku: \"CLOTH-1\", name: \"Cloth\", category: SUNDRY, price: \"0.45\", currency: \"GBP\" }) { id } }",
+        "mutation { createCatalogItem(input: { sku: \"CLOTH-1\", name: \"Cloth\", category: SUNDRY, price: { amount: \"0.45\", currency: \"GBP\" } }) { catalogItem { id } } }",
         json!({}),
     )
     .await;
     let asked = s
         .ok(
             &buyer.auth(),
-            "mutation($c: ID!) { requestConnection(companyId: $c) { id } }",
+            "mutation($c: ID!) { requestConnection(input: { companyId: $c }) { connection { id } } }",
             json!({ "c": supplier.company_id }),
         )
         .await;
-    let connection = asked["requestConnection"]["id"].clone();
+    let connection = asked["requestConnection"]["connection"]["id"].clone();
     let (sup, lab_id, buy, other) = (
         uuid_of(supplier.company_id.as_deref().unwrap()),
         uuid_of(lab.company_id.as_deref().unwrap()),
@@ -779,7 +779,7 @@ async fn marketplace_reads_open_only_through_listing_and_active_connections() {
         .await;
     s.ok(
         &pending.auth(),
-        "mutation { updateMarketplaceProfile(input: { description: \"soon\" }) { listed } }",
+        "mutation { updateMarketplaceProfile(input: { description: \"soon\" }) { marketplaceProfile { listed } } }",
         json!({}),
     )
     .await;
@@ -805,7 +805,7 @@ async fn marketplace_reads_open_only_through_listing_and_active_connections() {
     assert_eq!(write_as(&s, pend, &ok).await, Ok(1));
     s.ok(
         &supplier.auth(),
-        "mutation($id: ID!) { respondToConnection(id: $id, accept: true) { state } }",
+        "mutation($id: ID!) { respondToConnection(input: { id: $id, accept: true }) { connection { status } } }",
         json!({ "id": connection }),
     )
     .await;
@@ -873,7 +873,7 @@ async fn marketplace_reads_open_only_through_listing_and_active_connections() {
     // Ending the connection closes the catalog at the next statement.
     s.ok(
         &buyer.auth(),
-        "mutation($id: ID!) { endConnection(id: $id) { state } }",
+        "mutation($id: ID!) { endConnection(input: { id: $id }) { connection { status } } }",
         json!({ "id": connection }),
     )
     .await;
@@ -1117,10 +1117,10 @@ async fn a_purchase_order_is_walled_to_its_buyer_and_its_supplier() {
     let item = s
         .ok(
             &supplier.auth(),
-            "mutation { createCatalogItem(input: { sku: \"CLOTH-1\", name: \"Cloth\", category: SUNDRY, price: \"0.45\", currency: \"GBP\" }) { id } }",
+            "mutation { createCatalogItem(input: { sku: \"CLOTH-1\", name: \"Cloth\", category: SUNDRY, price: { amount: \"0.45\", currency: \"GBP\" } }) { catalogItem { id } } }",
             json!({}),
         )
-        .await["createCatalogItem"]["id"]
+        .await["createCatalogItem"]["catalogItem"]["id"]
         .clone();
     let po = s
         .ok(

@@ -190,7 +190,7 @@ async fn catalog_and_directory_pages_cost_the_same_whatever_their_size() {
     for i in 0..30 {
         s.ok(
             &supplier.auth(),
-            "mutation($sku: String!) { createCatalogItem(input: { sku: $sku, name: \"Cloth\", category: SUNDRY, price: \"0.45\", currency: \"GBP\" }) { id } }",
+            "mutation($sku: String!) { createCatalogItem(input: { sku: $sku, name: \"Cloth\", category: SUNDRY, price: { amount: \"0.45\", currency: \"GBP\" } }) { catalogItem { id } } }",
             json!({ "sku": format!("CLOTH-{i}") }),
         )
         .await;

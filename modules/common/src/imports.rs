@@ -11,7 +11,7 @@
 //! [`import_fields!`](crate::import_fields) gives it its GraphQL fields.
 
 use crate::catalog::csv::{self, Layout, RowError};
-use async_graphql::{ID, Object, SimpleObject, TypeName};
+use async_graphql::{ComplexObject, ID, Object, SimpleObject, TypeName};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
@@ -38,9 +38,12 @@ pub use ils_kernel::pagination::PageArgs as ImportPage;
 
 /// The GraphQL fields of one import target `$target` (the `what` of its docs): a query
 /// object `$query` with `$one(id)` and `$list(first, after, last, before)`, a mutation
-/// object `$mutation` with `$upload(file)` (its docs given before it), and a subscription
-/// object `$subscription` with `$progress(importId)`, each a thin resolver over
-/// [`imports`](crate::imports).
+/// object `$mutation` with `$upload(input: { file })` (its docs given before it) returning
+/// a payload that holds the new import under `$one`, and a subscription object
+/// `$subscription` with `$progress(importId)`, each a thin resolver over
+/// [`imports`](crate::imports). The mutation's input and payload are named for it
+/// (`importCatalog` → `ImportCatalogInput`, `ImportCatalogPayload`); in Rust they are the
+/// calling module's `UploadInput` and `UploadPayload`.
 #[macro_export]
 macro_rules! import_fields {
     (
@@ -59,7 +62,7 @@ macro_rules! import_fields {
             async fn $one(
                 &self,
                 ctx: &::async_graphql::Context<'_>,
-                id: ::async_graphql::ID,
+                #[graphql(desc = "The import's global ID.")] id: ::async_graphql::ID,
             ) -> ::async_graphql::Result<Option<$crate::imports::Import<$target>>> {
                 Ok($crate::imports::find::<$target>(ctx, &id).await?)
             }
@@ -68,15 +71,50 @@ macro_rules! import_fields {
             async fn $list(
                 &self,
                 ctx: &::async_graphql::Context<'_>,
+                #[graphql(
+                    desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
+                )]
                 first: Option<i32>,
+                #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
                 after: Option<String>,
+                #[graphql(desc = "Items from the end, or before `before`: at most 100.")]
                 last: Option<i32>,
+                #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
                 before: Option<String>,
             ) -> ::async_graphql::Result<
                 $crate::imports::ImportConnection<$crate::imports::Import<$target>>,
             > {
                 let page = $crate::imports::ImportPage::new(ctx, first, after, last, before);
                 Ok($crate::imports::list::<$target>(ctx, page).await?)
+            }
+        }
+
+        #[doc = concat!("What the ", $what, " import's upload mutation takes: the file.")]
+        #[derive(::async_graphql::InputObject)]
+        #[graphql(name_type)]
+        pub struct UploadInput {
+            /// The CSV file (UTF-8, a header row first; comma, semicolon or tab separated),
+            /// sent as a part of a GraphQL multipart request.
+            pub file: ::async_graphql::Upload,
+        }
+
+        impl ::async_graphql::TypeName for UploadInput {
+            fn type_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Owned($crate::imports::mutation_type(stringify!($upload), "Input"))
+            }
+        }
+
+        #[doc = concat!("What the ", $what, " import's upload mutation returns.")]
+        #[derive(::async_graphql::SimpleObject)]
+        #[graphql(name_type)]
+        pub struct UploadPayload {
+            #[doc = concat!("The new ", $what, " import, QUEUED (or already under way).")]
+            pub $one: $crate::imports::Import<$target>,
+        }
+
+        impl ::async_graphql::TypeName for UploadPayload {
+            fn type_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Owned($crate::imports::mutation_type(stringify!($upload), "Payload"))
             }
         }
 
@@ -89,9 +127,11 @@ macro_rules! import_fields {
             async fn $upload(
                 &self,
                 ctx: &::async_graphql::Context<'_>,
-                file: ::async_graphql::Upload,
-            ) -> ::async_graphql::Result<$crate::imports::Import<$target>> {
-                Ok($crate::imports::upload::<$target>(ctx, file).await?)
+                #[graphql(desc = "The CSV file to import.")] input: UploadInput,
+            ) -> ::async_graphql::Result<UploadPayload> {
+                Ok(UploadPayload {
+                    $one: $crate::imports::upload::<$target>(ctx, input.file).await?,
+                })
             }
         }
 
@@ -102,11 +142,12 @@ macro_rules! import_fields {
         impl $subscription {
             #[doc = concat!(
                 "The progress of one of your company's ", $what,
-                " imports: its state now, then\nafter every batch, ending with COMPLETED or FAILED."
+                " imports: its status now, then\nafter every batch, ending with COMPLETED or FAILED."
             )]
             async fn $progress(
                 &self,
                 ctx: &::async_graphql::Context<'_>,
+                #[graphql(desc = "The global ID of the import to follow (one of your company's).")]
                 import_id: ::async_graphql::ID,
             ) -> ::async_graphql::Result<
                 impl $crate::imports::ProgressStream<Item = $crate::imports::ImportProgress<$target>>
@@ -116,6 +157,23 @@ macro_rules! import_fields {
             }
         }
     };
+}
+
+/// The GraphQL type name of an upload mutation's input or payload: the mutation's Rust
+/// name in PascalCase and `suffix` (`import_catalog`, `Input` → `ImportCatalogInput`).
+pub fn mutation_type(mutation: &str, suffix: &str) -> String {
+    let mut name: String = mutation
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    name.push_str(suffix);
+    name
 }
 
 /// Rows per transaction (and per progress report).
@@ -182,6 +240,7 @@ pub struct ImportRowError<T: ImportTarget> {
     pub row: i32,
     /// The CSV column, when the problem is in one cell.
     pub column: Option<String>,
+    /// What is wrong, for the user (`"required"`, `"at most 64 characters"`).
     pub message: String,
     #[graphql(skip)]
     target: PhantomData<T>,
@@ -209,24 +268,31 @@ impl<T: ImportTarget> TypeName for Import<T> {
     }
 }
 
+/// One upload of a CSV file and the background import of its rows: upserted by SKU in
+/// batches, with per-row errors that never stop the valid rows.
 #[Object(name_type)]
 impl<T: ImportTarget> Import<T> {
+    /// The import's global ID.
     pub async fn id(&self) -> ID {
         id::encode(T::NAME, self.0.id)
     }
+    /// The uploaded file's name, as the client sent it.
     async fn file_name(&self) -> &str {
         &self.0.file_name
     }
+    /// The file's size in bytes.
     async fn byte_size(&self) -> i64 {
         self.0.byte_size
     }
-    async fn status(&self) -> Option<ImportStatus> {
-        Some(self.0.status)
+    /// Where the import stands: QUEUED, RUNNING, then COMPLETED or FAILED.
+    async fn status(&self) -> ImportStatus {
+        self.0.status
     }
     /// Data rows in the file.
     async fn total_rows(&self) -> i32 {
         self.0.total_rows
     }
+    /// Rows handled so far (imported or failed); equals `totalRows` when COMPLETED.
     async fn processed_rows(&self) -> i32 {
         self.0.processed_rows
     }
@@ -249,7 +315,12 @@ impl<T: ImportTarget> Import<T> {
     /// The rows not imported and why, in file order (the first 1,000 are kept).
     async fn errors(
         &self,
-        #[graphql(default = 100, validator(minimum = 0, maximum = 1000))] first: i32,
+        #[graphql(
+            default = 100,
+            validator(minimum = 0, maximum = 1000),
+            desc = "How many errors to return, from the first: 0..1000 (default 100)."
+        )]
+        first: i32,
     ) -> Vec<ImportRowError<T>> {
         kept_errors(&self.0)
             .into_iter()
@@ -266,9 +337,11 @@ impl<T: ImportTarget> Import<T> {
     async fn failure(&self) -> Option<&str> {
         self.0.failure.as_deref()
     }
+    /// When the file was uploaded.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When the import COMPLETED or FAILED; null until then.
     async fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.0.finished_at
     }
@@ -279,22 +352,41 @@ fn kept_errors(m: &import::Model) -> Vec<RowError> {
 }
 
 /// How far an import has got: what the progress subscription streams and the import
-/// events carry.
+/// events carry (the events name the import by `importId`).
 #[derive(SimpleObject, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[graphql(name_type)]
+#[graphql(name_type, complex)]
 #[serde(rename_all = "camelCase", bound = "")]
 pub struct ImportProgress<T: ImportTarget> {
+    #[graphql(skip)]
     pub import_id: ID,
+    /// Where the import stands: QUEUED, RUNNING, then COMPLETED or FAILED.
     pub status: ImportStatus,
+    /// Data rows in the file.
     pub total_rows: i32,
+    /// Rows handled so far (imported or failed).
     pub processed_rows: i32,
+    /// Rows added so far.
     pub created: i32,
+    /// Rows so far that changed what was stored.
     pub updated: i32,
+    /// Rows so far that matched what was stored already.
     pub unchanged: i32,
+    /// Rows not imported so far (the import's `errors` say why).
     pub failed: i32,
     #[graphql(skip)]
     #[serde(skip)]
     target: PhantomData<T>,
+}
+
+#[ComplexObject]
+impl<T: ImportTarget> ImportProgress<T> {
+    /// The import this report is about, as it is when read (one lookup, made only when
+    /// selected).
+    async fn import(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Import<T>> {
+        Ok(find::<T>(ctx, &self.import_id)
+            .await?
+            .ok_or(AppError::NotFound)?)
+    }
 }
 
 impl<T: ImportTarget> TypeName for ImportProgress<T> {
@@ -421,15 +513,15 @@ pub async fn upload<T: ImportTarget>(
         .data::<Files>()
         .map_err(|_| AppError::internal("schema has no file store"))?;
     T::authorise(db, tenant).await?.commit().await?;
-    let (file_name, bytes) = Files::read_upload(ctx, file, "file").await?;
+    let (file_name, bytes) = Files::read_upload(ctx, file, "input.file").await?;
     Ok(Import::new(
         start::<T>(db, tenant, files, file_name, Bytes::from(bytes)).await?,
     ))
 }
 
 /// Checks a file whole, stores it and queues its import, in that order: a file that is
-/// not a CSV of the target's layout is refused (BAD_USER_INPUT on `file`) before anything
-/// is written, and if the queueing fails the stored file is removed again.
+/// not a CSV of the target's layout is refused (BAD_USER_INPUT on `input.file`) before
+/// anything is written, and if the queueing fails the stored file is removed again.
 pub async fn start<T: ImportTarget>(
     db: &Db,
     ctx: &TenantContext,
@@ -438,7 +530,7 @@ pub async fn start<T: ImportTarget>(
     bytes: Bytes,
 ) -> AppResult<import::Model> {
     let rows = csv::open(&bytes, T::layout())
-        .map_err(|msg| AppError::bad_input("file", msg))?
+        .map_err(|msg| AppError::bad_input("input.file", msg))?
         .len();
     let company = require_member(ctx)?;
     let id = Uuid::now_v7();

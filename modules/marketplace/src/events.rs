@@ -2,19 +2,20 @@
 //! are named by each import target (see [`crate::imports`]). IDs in event data are the
 //! global IDs the API returns.
 
-use crate::vocab::ConnectionState;
+use crate::vocab::ConnectionStatus;
 use async_graphql::ID;
 use ils_kernel::domain_event;
 use serde::{Deserialize, Serialize};
 
-/// What every connection event says: which connection, between whom, in which state now.
+/// What every connection event says: which connection, between whom, in which status now
+/// (under `state`: the event data keeps its first shape).
 #[derive(Serialize, Deserialize, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionChange {
     pub connection_id: ID,
     pub requester_company_id: ID,
     pub responder_company_id: ID,
-    pub state: ConnectionState,
+    pub state: ConnectionStatus,
 }
 
 domain_event!(ConnectionRequested, "connection.requested", admins_only: false, ConnectionChange);

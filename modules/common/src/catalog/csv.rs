@@ -1199,7 +1199,11 @@ mod tests {
                     "price",
                     "\"12,50\" is not a number: use a point for decimals"
                 ),
-                err(10, "currency", "a 3-letter currency code such as EUR"),
+                err(
+                    10,
+                    "currency",
+                    "not an ISO 4217 currency code (such as EUR, USD, GBP)"
+                ),
             ]
         );
     }

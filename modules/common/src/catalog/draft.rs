@@ -129,8 +129,11 @@ impl Category {
 code_enum! {
     /// How the frame holds the lenses.
     FrameType {
+        /// A full rim around each lens.
         FullRim = "FULL_RIM",
+        /// A rim along the top only; the lens is held below by a nylon cord (supra).
         SemiRimless = "SEMI_RIMLESS",
+        /// No rim: the lenses are drilled and screwed to the bridge and temples.
         Rimless = "RIMLESS",
     }
 }
@@ -138,11 +141,17 @@ code_enum! {
 code_enum! {
     /// The optical design of a lens or blank.
     LensDesign {
+        /// One power over the whole lens.
         SingleVision = "SINGLE_VISION",
+        /// Two zones (distance and near) with a visible segment.
         Bifocal = "BIFOCAL",
+        /// Three zones (distance, intermediate and near) with visible segments.
         Trifocal = "TRIFOCAL",
+        /// Varifocal: the power changes gradually from distance to near, with no line.
         Progressive = "PROGRESSIVE",
+        /// Single vision for near work only.
         Reading = "READING",
+        /// Occupational: intermediate and near vision (screens, desks).
         Office = "OFFICE",
     }
 }
@@ -157,11 +166,17 @@ impl Default for LensDesign {
 code_enum! {
     /// A treatment or coating included in a spectacle lens.
     LensTreatment {
+        /// Scratch-resistant hard coating.
         HardCoat = "HARD_COAT",
+        /// Anti-reflective (AR) multi-coating.
         AntiReflective = "ANTI_REFLECTIVE",
+        /// Filters part of the blue light (screens).
         BlueFilter = "BLUE_FILTER",
+        /// Darkens in UV light, clears indoors.
         Photochromic = "PHOTOCHROMIC",
+        /// A fixed tint (sun or fashion).
         Tint = "TINT",
+        /// Polarised: cuts glare reflected from flat surfaces.
         Polarised = "POLARISED",
     }
 }
@@ -169,9 +184,13 @@ code_enum! {
 code_enum! {
     /// How long a contact lens is worn before it is replaced.
     WearSchedule {
+        /// A new pair every day (daily disposables).
         Daily = "DAILY",
+        /// Replaced every two weeks.
         TwoWeekly = "TWO_WEEKLY",
+        /// Replaced every month.
         Monthly = "MONTHLY",
+        /// Extended wear: may be worn overnight, replaced as the maker says.
         Extended = "EXTENDED",
     }
 }
@@ -263,8 +282,9 @@ pub struct ContactLensAttributes {
     pub wear_schedule: Option<WearSchedule>,
 }
 
-/// A catalog item as entered. Exactly the attribute block of its category is given
-/// (none for sundries).
+/// A catalog item as entered: a CSV row, a product's catalog fields, or (with its price
+/// as one `MoneyInput`) `createCatalogItem`'s input. Exactly the attribute block of its
+/// category is given (none for sundries). Errors name `price` and `currency` apart.
 #[derive(InputObject, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogItemInput {
@@ -280,7 +300,7 @@ pub struct CatalogItemInput {
     pub category: Category,
     /// Unit price, at least 0, at most 4 decimal places.
     pub price: Decimal,
-    /// ISO 4217 currency code, e.g. EUR.
+    /// ISO 4217 currency code, e.g. EUR (any case).
     pub currency: String,
     /// Smallest quantity per order, 1..100000 (default 1).
     pub min_order_quantity: Option<i32>,
@@ -457,13 +477,9 @@ pub fn validate(input: CatalogItemInput) -> Result<ItemDraft, Vec<FieldError>> {
         }
     }
 
-    let currency = input.currency.trim();
-    if currency.is_empty() {
-        errors.add("currency", "required");
-    } else if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
-        errors.add("currency", "a 3-letter currency code such as EUR");
-    }
-    let currency = currency.to_ascii_uppercase();
+    let currency = crate::money::currency(&input.currency)
+        .map_err(|message| errors.add("currency", message))
+        .unwrap_or_default();
 
     let min_order_quantity = input.min_order_quantity.unwrap_or(1);
     errors.int_in("minOrderQuantity", min_order_quantity, 1..=100_000, "");
@@ -944,15 +960,31 @@ mod tests {
             (|i| i.currency = "".into(), ("currency", "required")),
             (
                 |i| i.currency = "EURO".into(),
-                ("currency", "a 3-letter currency code such as EUR"),
+                (
+                    "currency",
+                    "not an ISO 4217 currency code (such as EUR, USD, GBP)",
+                ),
             ),
             (
                 |i| i.currency = "E1R".into(),
-                ("currency", "a 3-letter currency code such as EUR"),
+                (
+                    "currency",
+                    "not an ISO 4217 currency code (such as EUR, USD, GBP)",
+                ),
+            ),
+            (
+                |i| i.currency = "XYZ".into(),
+                (
+                    "currency",
+                    "not an ISO 4217 currency code (such as EUR, USD, GBP)",
+                ),
             ),
             (
                 |i| i.currency = "ÉUR".into(),
-                ("currency", "a 3-letter currency code such as EUR"),
+                (
+                    "currency",
+                    "not an ISO 4217 currency code (such as EUR, USD, GBP)",
+                ),
             ),
             (
                 |i| i.min_order_quantity = Some(0),

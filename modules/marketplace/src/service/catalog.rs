@@ -79,9 +79,21 @@ pub async fn delete(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<()> {
     tx.commit().await
 }
 
-/// The API's input through the one validation the CSV import uses too.
+/// The API's input through the one validation the CSV import uses too. The API takes the
+/// price as one `MoneyInput`, so its problems are reported at `input.price.amount` and
+/// `input.price.currency`.
 fn checked(input: CatalogItemInput) -> AppResult<ItemDraft> {
-    draft::validate(input).map_err(|errors| AppError::invalid("input", errors))
+    draft::validate(input).map_err(|errors| {
+        let errors = errors.into_iter().map(|mut e| {
+            match e.field.as_str() {
+                "price" => e.field = "price.amount".into(),
+                "currency" => e.field = "price.currency".into(),
+                _ => {}
+            }
+            e
+        });
+        AppError::invalid("input", errors)
+    })
 }
 
 fn sku_conflict(e: AppError) -> AppError {

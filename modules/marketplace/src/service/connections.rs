@@ -6,7 +6,7 @@
 use crate::events::{
     ConnectionAccepted, ConnectionChange, ConnectionEnded, ConnectionRejected, ConnectionRequested,
 };
-use crate::vocab::{ConnectionDirection, ConnectionState, may_request};
+use crate::vocab::{ConnectionDirection, ConnectionStatus, may_request};
 use chrono::Utc;
 use ils_common::company::COMPANY;
 use ils_common::company::{CompanyStatus, CompanyType};
@@ -86,11 +86,11 @@ pub async fn request(
     }
     if target == me {
         return Err(AppError::bad_input(
-            "companyId",
+            "input.companyId",
             "a company cannot connect to itself",
         ));
     }
-    let message = validate::optional_text(message.as_deref(), "message", 1000)?;
+    let message = validate::optional_text(message.as_deref(), "input.message", 1000)?;
     // The company asked must be in the directory: listed and active. Anything else
     // answers as a company that does not exist.
     let theirs = tx
@@ -109,7 +109,7 @@ pub async fn request(
     };
     if !may_request(from, to) {
         return Err(AppError::bad_input(
-            "companyId",
+            "input.companyId",
             format!(
                 "a {} cannot ask a {} to connect (practices ask labs and suppliers, labs ask suppliers)",
                 from.as_str(),
@@ -121,7 +121,7 @@ pub async fn request(
     let open = tx
         .select::<conn::Entity>()
         .filter(conn::Column::PairKey.eq(key.clone()))
-        .filter(conn::Column::State.is_in([ConnectionState::Pending, ConnectionState::Active]))
+        .filter(conn::Column::State.is_in([ConnectionStatus::Pending, ConnectionStatus::Active]))
         .one(tx.conn())
         .await?;
     if let Some(open) = open {
@@ -141,7 +141,7 @@ pub async fn request(
             responder_name: Set(theirs.name),
             responder_type: Set(theirs.company_type),
             pair_key: Set(key),
-            state: Set(ConnectionState::Pending),
+            state: Set(ConnectionStatus::Pending),
             message: Set(message),
             requested_by: Set(ctx.responsible_user()),
             responded_at: Set(None),
@@ -163,13 +163,13 @@ pub async fn request(
     Ok(Seen { row, viewer: me })
 }
 
-/// Moves a connection from `from` to a new state with `sets`, if it is still in `from`
+/// Moves a connection from `from` to a new status with `sets`, if it is still in `from`
 /// (a conditional update, so two racing answers cannot both win); CONFLICT otherwise.
 async fn transition(
     tx: &Tx,
     row: &conn::Model,
-    from: &[ConnectionState],
-    to: ConnectionState,
+    from: &[ConnectionStatus],
+    to: ConnectionStatus,
     mut sets: Vec<(conn::Column, sea_orm::sea_query::SimpleExpr)>,
 ) -> AppResult<conn::Model> {
     let now = Utc::now();
@@ -206,14 +206,14 @@ pub async fn respond(db: &Db, ctx: &TenantContext, id: Uuid, accept: bool) -> Ap
         ));
     }
     let to = if accept {
-        ConnectionState::Active
+        ConnectionStatus::Active
     } else {
-        ConnectionState::Rejected
+        ConnectionStatus::Rejected
     };
     let row = transition(
         &tx,
         &row,
-        &[ConnectionState::Pending],
+        &[ConnectionStatus::Pending],
         to,
         vec![(conn::Column::RespondedAt, Expr::value(Utc::now()))],
     )
@@ -235,8 +235,8 @@ pub async fn end(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<Seen> {
     let row = transition(
         &tx,
         &row,
-        &[ConnectionState::Pending, ConnectionState::Active],
-        ConnectionState::Ended,
+        &[ConnectionStatus::Pending, ConnectionStatus::Active],
+        ConnectionStatus::Ended,
         vec![
             (conn::Column::EndedAt, Expr::value(Utc::now())),
             (conn::Column::EndedByCompanyId, Expr::value(me)),
@@ -248,12 +248,12 @@ pub async fn end(db: &Db, ctx: &TenantContext, id: Uuid) -> AppResult<Seen> {
     Ok(Seen { row, viewer: me })
 }
 
-/// One page of the caller's company's connections in any of `states` (all when empty),
+/// One page of the caller's company's connections in any of `statuses` (all when empty),
 /// in `direction` (both when `None`), oldest first.
 pub async fn list<T: async_graphql::OutputType>(
     db: &Db,
     ctx: &TenantContext,
-    states: Vec<ConnectionState>,
+    statuses: Vec<ConnectionStatus>,
     direction: Option<ConnectionDirection>,
     page: PageArgs,
     map: impl Fn(Seen) -> T,
@@ -261,8 +261,8 @@ pub async fn list<T: async_graphql::OutputType>(
     let viewer = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let mut select = tx.select::<conn::Entity>();
-    if !states.is_empty() {
-        select = select.filter(conn::Column::State.is_in(states));
+    if !statuses.is_empty() {
+        select = select.filter(conn::Column::State.is_in(statuses));
     }
     match direction {
         Some(ConnectionDirection::Outgoing) => {
