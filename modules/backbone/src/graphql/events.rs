@@ -45,7 +45,7 @@ impl EventsSubscription {
         &self,
         ctx: &Context<'_>,
         #[graphql(
-            desc = "Event types to receive: exact types (`order.submitted`), families (`order.*`) or everything (`*`, the default)."
+            desc = "Event types to receive, at most 50: exact types (`order.submitted`), families (`order.*`) or everything (`*`, the default)."
         )]
         types: Option<Vec<String>>,
     ) -> Result<impl Stream<Item = DomainEventView> + use<>> {

@@ -130,11 +130,11 @@ impl WebhookDelivery {
 /// A receiver to register.
 #[derive(InputObject)]
 pub struct CreateWebhookEndpointInput {
-    /// Where to POST the events: an http(s) URL; in production loopback, private and
-    /// link-local addresses are refused.
+    /// Where to POST the events: an http(s) URL of at most 2,000 characters; in
+    /// production loopback, private and link-local addresses are refused.
     pub url: String,
-    /// Event types to receive: exact types (`order.submitted`), families (`order.*`) or
-    /// everything (`*`); at least one.
+    /// Event types to receive, 1 to 50: exact types (`order.submitted`), families
+    /// (`order.*`) or everything (`*`).
     pub event_types: Vec<String>,
     /// A note on what the endpoint is for, at most 500 characters.
     pub description: Option<String>,
@@ -157,7 +157,8 @@ pub struct UpdateWebhookEndpointInput {
     pub id: ID,
     /// A new URL, checked as when registering.
     pub url: Option<String>,
-    /// New event types (they replace the old ones): exact types, `prefix.*` or `*`.
+    /// New event types (they replace the old ones), 1 to 50: exact types, `prefix.*` or
+    /// `*`.
     pub event_types: Option<Vec<String>>,
     /// A new note, at most 500 characters.
     pub description: Option<String>,
