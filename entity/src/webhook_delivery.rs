@@ -1,15 +1,19 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
-crate::string_enum!(WebhookDeliveryStatus {
-    /// Waiting for its first attempt.
-    Pending = "PENDING",
-    Delivered = "DELIVERED",
-    /// The last attempt failed; it will be retried.
-    Failed = "FAILED",
-    /// Every attempt failed; `redeliverWebhook` sends it again.
-    Dead = "DEAD",
-});
+crate::string_enum!(
+    /// Where a webhook delivery is: being tried, accepted, or given up.
+    WebhookDeliveryStatus {
+        /// Waiting for its first attempt (or, after `redeliverWebhook`, for the next one).
+        Pending = "PENDING",
+        /// The endpoint accepted it (answered 2xx).
+        Delivered = "DELIVERED",
+        /// The last attempt failed; it will be retried.
+        Failed = "FAILED",
+        /// Every attempt failed; `redeliverWebhook` sends it again.
+        Dead = "DEAD",
+    }
+);
 
 /// One event sent (or being sent) to one endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

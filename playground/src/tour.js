@@ -86,7 +86,7 @@ export const STEPS = [
     as: PRACTICE,
     variables: (_m, ctx) => ({ url: `${ctx.origin}/dev/webhook-sink` }),
     gives: ['endpointId'],
-    remember: (d) => ({ endpointId: d.createWebhookEndpoint.endpoint.id }),
+    remember: (d) => ({ endpointId: d.createWebhookEndpoint.webhookEndpoint.id }),
   },
   {
     file: '09-browse-supplier-catalog.graphql',

@@ -174,8 +174,34 @@ async fn mutations_are_audited_per_company() {
     let all = audit_log(&s, &pa.auth(), json!({ "operation": "createApiKey" })).await;
     assert!(all.iter().any(|x| x["id"] == e["id"]), "{all:#?}");
 
-    // A STAFF member may not read it; neither may anybody anonymous.
+    // An entry loads by ID for A and the platform admin; B, A's STAFF and nobody get null.
+    let node = "query($id: ID!) { node(id: $id) { id __typename
+        ... on AuditEntry { operation actorKind actorUserId outcome } } }";
+    for who in [a.auth(), pa.auth()] {
+        let n = s.ok(&who, node, json!({ "id": e["id"] })).await;
+        assert_eq!(n["node"]["__typename"], "AuditEntry", "{n}");
+        assert_eq!(n["node"]["id"], e["id"], "{n}");
+        assert_eq!(n["node"]["operation"], "createApiKey", "{n}");
+        assert_eq!(n["node"]["actorUserId"], a.user_id, "{n}");
+        assert_eq!(n["node"]["outcome"], "SUCCESS", "{n}");
+    }
     let staff = staff_of(&s, &a).await;
+    for who in [b.auth(), staff.auth(), Auth::None] {
+        let n = s.ok(&who, node, json!({ "id": e["id"] })).await;
+        assert_eq!(n["node"], Value::Null, "{n}");
+    }
+    // The actor IDs are those of the user and the key, which A's admin can load.
+    let actors = s
+        .ok(
+            &a.auth(),
+            "query($u: ID!, $k: ID!) { u: node(id: $u) { __typename id } k: node(id: $k) { __typename id } }",
+            json!({ "u": e["actorUserId"], "k": key_id }),
+        )
+        .await;
+    assert_eq!(actors["u"]["__typename"], "User", "{actors}");
+    assert_eq!(actors["k"]["__typename"], "ApiKey", "{actors}");
+
+    // A STAFF member may not read it; neither may anybody anonymous.
     assert_eq!(
         s.error_code(&staff.auth(), LOG, json!({ "f": null })).await,
         "FORBIDDEN"

@@ -318,7 +318,7 @@ async fn events_committed_without_a_dispatcher_are_dispatched_after_a_restart() 
     let receiver = Receiver::start().await;
     s1.ok(
         &a.auth(),
-        "mutation($url: String!) { createWebhookEndpoint(input: { url: $url, eventTypes: [\"api_key.*\"] }) { secret endpoint { id } } }",
+        "mutation($url: String!) { createWebhookEndpoint(input: { url: $url, eventTypes: [\"api_key.*\"] }) { secret webhookEndpoint { id } } }",
         json!({ "url": receiver.url("/hook") }),
     )
     .await;

@@ -442,17 +442,19 @@ async fn cron_schedules_make_one_job_per_occurrence_even_with_two_schedulers() {
 }
 
 const JOBS: &str = "{ jobs(first: 100) { edges { node {
-    id kind state priority attempts maxAttempts runAt lastError createdAt updatedAt finishedAt } } } }";
-const STATS: &str = "{ jobStats { state count } }";
+    id kind status priority attempts maxAttempts runAt lastError createdAt updatedAt finishedAt } } } }";
+const STATS: &str = "{ jobStats { status count } }";
+const JOB_NODE: &str =
+    "query($id: ID!) { node(id: $id) { id __typename ... on Job { kind status lastError } } }";
 
 async fn stats(s: &TestServer, who: &Session) -> HashMap<String, i64> {
     let data = s.ok(&who.auth(), STATS, json!({})).await;
     let rows = data["jobStats"].as_array().expect("jobStats").clone();
-    assert_eq!(rows.len(), 5, "one row per state: {data}");
+    assert_eq!(rows.len(), 5, "one row per status: {data}");
     rows.iter()
         .map(|r| {
             (
-                r["state"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
                 r["count"].as_i64().unwrap(),
             )
         })
@@ -528,7 +530,7 @@ async fn job_admin_over_graphql_is_per_company() {
     assert!(ids(&lb).iter().all(|id| !ids(&la).contains(id)));
     let dead = la
         .iter()
-        .find(|j| j["state"] == "DEAD")
+        .find(|j| j["status"] == "DEAD")
         .expect("a dead job")
         .clone();
     assert_eq!(dead["kind"], "test.fail");
@@ -536,7 +538,7 @@ async fn job_admin_over_graphql_is_per_company() {
     assert_eq!(dead["maxAttempts"], 1);
     assert_eq!(dead["lastError"], "always fails (test)");
     assert!(dead["finishedAt"].is_string());
-    let queued: Vec<&Value> = la.iter().filter(|j| j["state"] == "QUEUED").collect();
+    let queued: Vec<&Value> = la.iter().filter(|j| j["status"] == "QUEUED").collect();
     assert_eq!(queued.len(), 2);
     assert!(
         queued
@@ -548,16 +550,29 @@ async fn job_admin_over_graphql_is_per_company() {
     let filtered = nodes(
         &s.ok(
             &a.auth(),
-            "{ jobs(filter: { states: [QUEUED], kind: \"noop\" }, first: 10) { edges { node { id state kind } } } }",
+            "{ jobs(filter: { statuses: [QUEUED], kind: \"noop\" }, first: 10) { edges { node { id status kind } } } }",
             json!({}),
         )
         .await["jobs"],
     );
     assert_eq!(filtered.len(), 2, "{filtered:#?}");
 
+    // A loads its job by ID; B and nobody get null (A's STAFF: below), the platform
+    // admin gets it.
+    let node = s.ok(&a.auth(), JOB_NODE, json!({ "id": dead["id"] })).await;
+    assert_eq!(node["node"]["__typename"], "Job", "{node}");
+    assert_eq!(node["node"]["id"], dead["id"], "{node}");
+    assert_eq!(node["node"]["status"], "DEAD", "{node}");
+    assert_eq!(node["node"]["lastError"], "always fails (test)", "{node}");
+    for who in [b.auth(), ils_tests::Auth::None] {
+        let node = s.ok(&who, JOB_NODE, json!({ "id": dead["id"] })).await;
+        assert_eq!(node["node"], Value::Null, "{node}");
+    }
+
     // B cannot act on A's jobs.
-    let retry = "mutation($id: ID!) { retryJob(id: $id) { id state attempts } }";
-    let discard = "mutation($id: ID!) { discardJob(id: $id) { id state } }";
+    let retry =
+        "mutation($id: ID!) { retryJob(input: { id: $id }) { job { id status attempts } } }";
+    let discard = "mutation($id: ID!) { discardJob(input: { id: $id }) { job { id status } } }";
     assert_eq!(
         s.error_code(&b.auth(), retry, json!({ "id": dead["id"] }))
             .await,
@@ -578,28 +593,50 @@ async fn job_admin_over_graphql_is_per_company() {
     }
     let sp = stats(&s, &pa).await;
     assert!(sp["QUEUED"] >= 3 && sp["DEAD"] >= 1, "{sp:?}");
+    let node = s
+        .ok(&pa.auth(), JOB_NODE, json!({ "id": dead["id"] }))
+        .await;
+    assert_eq!(node["node"]["id"], dead["id"], "{node}");
 
     // A retries its dead job and discards a queued one.
     let r = s.ok(&a.auth(), retry, json!({ "id": dead["id"] })).await;
-    assert_eq!(r["retryJob"]["state"], "QUEUED", "{r}");
-    assert_eq!(r["retryJob"]["attempts"], 0, "{r}");
+    assert_eq!(r["retryJob"]["job"]["id"], dead["id"], "{r}");
+    assert_eq!(r["retryJob"]["job"]["status"], "QUEUED", "{r}");
+    assert_eq!(r["retryJob"]["job"]["attempts"], 0, "{r}");
     let d = s.ok(&a.auth(), discard, json!({ "id": queued_id })).await;
-    assert_eq!(d["discardJob"]["state"], "DISCARDED", "{d}");
+    assert_eq!(d["discardJob"]["job"]["status"], "DISCARDED", "{d}");
     let sa = stats(&s, &a).await;
     assert_eq!(
         (sa["QUEUED"], sa["DEAD"], sa["DISCARDED"]),
         (2, 0, 1),
         "{sa:?}"
     );
+    let (_, refused) = s.post(&a.auth(), retry, json!({ "id": queued_id })).await;
     assert_eq!(
-        s.error_code(&a.auth(), retry, json!({ "id": queued_id }))
-            .await,
-        "BAD_USER_INPUT",
-        "only DEAD jobs can be retried"
+        refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "only DEAD jobs can be retried: {refused}"
+    );
+    assert_eq!(
+        refused["errors"][0]["extensions"]["field"], "input.id",
+        "{refused}"
+    );
+    // An ID of another type is refused at `input.id` before anything is looked up.
+    let (_, wrong) = s.post(&a.auth(), discard, json!({ "id": a.user_id })).await;
+    assert_eq!(
+        wrong["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{wrong}"
+    );
+    assert_eq!(
+        wrong["errors"][0]["extensions"]["field"], "input.id",
+        "{wrong}"
     );
 
     // Neither a STAFF member nor an anonymous caller sees jobs.
     let staff = staff_of(&s, &a).await;
+    let node = s
+        .ok(&staff.auth(), JOB_NODE, json!({ "id": dead["id"] }))
+        .await;
+    assert_eq!(node["node"], Value::Null, "{node}");
     assert_eq!(
         s.error_code(&staff.auth(), JOBS, json!({})).await,
         "FORBIDDEN"
@@ -757,18 +794,18 @@ async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
     .await;
     assert_eq!(delivery["eventId"], event_id);
     assert_eq!(delivery["lastStatusCode"], 200);
-    // The job took two attempts: the killed one and the second process's. (Its state is
+    // The job took two attempts: the killed one and the second process's. (Its status is
     // settled after the handler returns, so it may trail the delivery's.)
     let jobs = eventually("the webhook job SUCCEEDED", WAIT, || async {
         let data = gql(
             &second.base,
             Some(&token),
-            "{ jobs(filter: { kind: \"webhook.deliver\" }, first: 10) { edges { node { id state attempts } } } }",
+            "{ jobs(filter: { kind: \"webhook.deliver\" }, first: 10) { edges { node { id status attempts } } } }",
             json!({}),
         )
         .await;
         let jobs = nodes(&data["jobs"]);
-        if jobs.iter().any(|j| j["state"] == "SUCCEEDED") {
+        if jobs.iter().any(|j| j["status"] == "SUCCEEDED") {
             Ok(jobs)
         } else {
             Err(jobs)

@@ -59,7 +59,7 @@ async fn an_invitation_is_mailed_through_the_job_queue() {
         let jobs = s
             .ok(
                 &admin.auth(),
-                "{ jobs(filter: { states: [SUCCEEDED], kind: \"mail.send\" }, first: 10) { edges { node { id kind attempts } } } }",
+                "{ jobs(filter: { statuses: [SUCCEEDED], kind: \"mail.send\" }, first: 10) { edges { node { id kind attempts } } } }",
                 json!({}),
             )
             .await;

@@ -78,13 +78,13 @@ async fn mail_about(
 async fn queue_idle(s: &TestServer, pa: &Session) {
     eventually("the job queue is idle", WAIT, || async {
         let stats = s
-            .ok(&pa.auth(), "{ jobStats { state count } }", json!({}))
+            .ok(&pa.auth(), "{ jobStats { status count } }", json!({}))
             .await;
         let busy: i64 = stats["jobStats"]
             .as_array()
             .expect("jobStats")
             .iter()
-            .filter(|r| r["state"] == "QUEUED" || r["state"] == "RUNNING")
+            .filter(|r| r["status"] == "QUEUED" || r["status"] == "RUNNING")
             .map(|r| r["count"].as_i64().unwrap())
             .sum();
         if busy == 0 { Ok(()) } else { Err(stats) }

@@ -35,7 +35,7 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
             &practice.auth(),
             "mutation($url: String!, $types: [String!]!) {
                 createWebhookEndpoint(input: { url: $url, eventTypes: $types }) {
-                    secret endpoint { id eventTypes enabled } } }",
+                    secret webhookEndpoint { id eventTypes enabled } } }",
             json!({
                 "url": rx.url("/hooks/orders"),
                 "types": ["order.submitted", "order.status_changed", "order.shipped"]
@@ -47,7 +47,7 @@ async fn a_practices_first_order_goes_through_the_lab_to_shipment_and_is_followe
         .expect("a webhook secret")
         .to_owned();
     assert_eq!(
-        hook["createWebhookEndpoint"]["endpoint"]["enabled"], true,
+        hook["createWebhookEndpoint"]["webhookEndpoint"]["enabled"], true,
         "{hook}"
     );
     // Live from here: a profile save is the sentinel that proves the subscription is on.

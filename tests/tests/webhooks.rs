@@ -11,18 +11,27 @@ const WAIT: Duration = Duration::from_secs(15);
 
 const CREATE: &str = "mutation($url: String!, $types: [String!]!) {
     createWebhookEndpoint(input: { url: $url, eventTypes: $types, description: \"test hook\" }) {
-        secret endpoint { id url description eventTypes enabled createdAt updatedAt } } }";
+        secret webhookEndpoint { id url description eventTypes enabled createdAt updatedAt } } }";
 const ENDPOINTS: &str =
     "{ webhookEndpoints(first: 50) { edges { node { id url description eventTypes enabled } } } }";
 const DELIVERIES: &str = "{ webhookDeliveries(first: 100) { edges { node {
-    id endpointId eventId eventType status attempts lastStatusCode lastError lastLatencyMs
-    createdAt updatedAt deliveredAt } } } }";
-const REDELIVER: &str =
-    "mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { id status attempts eventId } }";
-const JOBS_DEAD: &str = "{ jobs(filter: { states: [DEAD] }, first: 100) { edges { node {
-    id kind state attempts maxAttempts lastError finishedAt } } } }";
-const RETRY_JOB: &str = "mutation($id: ID!) { retryJob(id: $id) { id state attempts } }";
-const DISCARD_JOB: &str = "mutation($id: ID!) { discardJob(id: $id) { id state } }";
+    id endpoint { id url } eventId eventType status attempts lastStatusCode lastError
+    lastLatencyMs createdAt updatedAt deliveredAt } } } }";
+const REDELIVER: &str = "mutation($id: ID!) { redeliverWebhook(input: { deliveryId: $id }) {
+    webhookDelivery { id status attempts eventId endpoint { id } } } }";
+const JOBS_DEAD: &str = "{ jobs(filter: { statuses: [DEAD] }, first: 100) { edges { node {
+    id kind status attempts maxAttempts lastError finishedAt } } } }";
+const RETRY_JOB: &str =
+    "mutation($id: ID!) { retryJob(input: { id: $id }) { job { id status attempts } } }";
+const DISCARD_JOB: &str =
+    "mutation($id: ID!) { discardJob(input: { id: $id }) { job { id status } } }";
+const DELETE: &str =
+    "mutation($id: ID!) { deleteWebhookEndpoint(input: { id: $id }) { deletedId } }";
+const ROTATE: &str = "mutation($id: ID!) { rotateWebhookSecret(input: { id: $id }) {
+    secret webhookEndpoint { id enabled } } }";
+const NODE: &str = "query($id: ID!) { node(id: $id) { id __typename
+    ... on WebhookEndpoint { url enabled }
+    ... on WebhookDelivery { eventId status endpoint { id } } } }";
 
 async fn hook_server() -> TestServer {
     hook_server_with(|_| {}).await
@@ -52,22 +61,17 @@ async fn create_endpoint(
     let made = &data["createWebhookEndpoint"];
     let secret = made["secret"].as_str().expect("a secret").to_owned();
     assert!(secret.starts_with("whsec_"), "{secret}");
-    assert_eq!(made["endpoint"]["url"], url, "{made}");
-    assert_eq!(made["endpoint"]["eventTypes"], json!(types), "{made}");
-    assert_eq!(made["endpoint"]["enabled"], true, "{made}");
-    assert_eq!(made["endpoint"]["description"], "test hook", "{made}");
-    (made["endpoint"]["id"].as_str().unwrap().to_owned(), secret)
+    let endpoint = &made["webhookEndpoint"];
+    assert_eq!(endpoint["url"], url, "{made}");
+    assert_eq!(endpoint["eventTypes"], json!(types), "{made}");
+    assert_eq!(endpoint["enabled"], true, "{made}");
+    assert_eq!(endpoint["description"], "test hook", "{made}");
+    (endpoint["id"].as_str().unwrap().to_owned(), secret)
 }
 
 async fn delete_endpoint(s: &TestServer, who: &Session, id: &str) {
-    let del = s
-        .ok(
-            &who.auth(),
-            "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
-            json!({ "id": id }),
-        )
-        .await;
-    assert_eq!(del["deleteWebhookEndpoint"], id, "{del}");
+    let del = s.ok(&who.auth(), DELETE, json!({ "id": id })).await;
+    assert_eq!(del["deleteWebhookEndpoint"]["deletedId"], id, "{del}");
 }
 
 async fn deliveries(s: &TestServer, who: &Session) -> Vec<Value> {
@@ -92,18 +96,18 @@ async fn wait_delivery(
     .await
 }
 
-/// Polls the company's jobs in `state` until one satisfies `pred`; returns it.
+/// Polls the company's jobs in `status` until one satisfies `pred`; returns it.
 async fn wait_job(
     s: &TestServer,
     who: &Session,
-    state: &str,
+    status: &str,
     pred: impl Fn(&Value) -> bool,
 ) -> Value {
     let q = format!(
-        "{{ jobs(filter: {{ states: [{state}] }}, first: 100) {{ edges {{ node {{
-            id kind state attempts maxAttempts lastError finishedAt }} }} }} }}"
+        "{{ jobs(filter: {{ statuses: [{status}] }}, first: 100) {{ edges {{ node {{
+            id kind status attempts maxAttempts lastError finishedAt }} }} }} }}"
     );
-    eventually(&format!("a {state} job"), WAIT, || async {
+    eventually(&format!("a {status} job"), WAIT, || async {
         let jobs = nodes(&s.ok(&who.auth(), &q, json!({})).await["jobs"]);
         jobs.iter().find(|j| pred(j)).cloned().ok_or(jobs)
     })
@@ -210,7 +214,12 @@ async fn failed_deliveries_are_retried_signed_and_can_be_redelivered() {
         assert_eq!(keys(&body["data"]), ["apiKeyId", "name", "role"], "{body}");
     }
 
-    assert_eq!(delivered["endpointId"], endpoint_id, "{delivered}");
+    assert_eq!(delivered["endpoint"]["id"], endpoint_id, "{delivered}");
+    assert_eq!(
+        delivered["endpoint"]["url"],
+        rx.url("/hooks/ils"),
+        "{delivered}"
+    );
     assert_eq!(delivered["eventId"], event_id, "{delivered}");
     assert_eq!(delivered["eventType"], "api_key.created", "{delivered}");
     assert_eq!(delivered["attempts"], 3, "{delivered}");
@@ -227,8 +236,11 @@ async fn failed_deliveries_are_retried_signed_and_can_be_redelivered() {
     let again = s
         .ok(&a.auth(), REDELIVER, json!({ "id": delivered["id"] }))
         .await;
-    assert_eq!(again["redeliverWebhook"]["id"], delivered["id"], "{again}");
-    assert_eq!(again["redeliverWebhook"]["eventId"], event_id, "{again}");
+    let again = &again["redeliverWebhook"]["webhookDelivery"];
+    assert_eq!(again["id"], delivered["id"], "{again}");
+    assert_eq!(again["eventId"], event_id, "{again}");
+    assert_eq!(again["status"], "PENDING", "{again}");
+    assert_eq!(again["endpoint"]["id"], endpoint_id, "{again}");
     let got = rx.wait_for(4, WAIT).await;
     let fourth = &got[3];
     assert_eq!(fourth.event_id(), Some(event_id.as_str()));
@@ -262,17 +274,17 @@ async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_di
     let first_key = create_key(&s, &a, "First").await;
 
     let dead = wait_delivery(&s, &a, "DEAD", |d| d["status"] == "DEAD").await;
-    assert_eq!(dead["endpointId"], endpoint_id);
+    assert_eq!(dead["endpoint"]["id"], endpoint_id);
     assert_eq!(dead["attempts"], 3, "{dead}");
     assert_eq!(dead["lastStatusCode"], 500, "{dead}");
     assert!(dead["deliveredAt"].is_null(), "{dead}");
-    // The dead webhook job is in the dead-letter list, with the reason. (The job's state is
+    // The dead webhook job is in the dead-letter list, with the reason. (The job's status is
     // settled after its handler returns, so it may trail the delivery's.)
     let job = wait_job(&s, &a, "DEAD", |_| true).await;
     let dead_jobs = nodes(&s.ok(&a.auth(), JOBS_DEAD, json!({})).await["jobs"]);
     assert_eq!(dead_jobs.len(), 1, "{dead_jobs:#?}");
     assert!(job["kind"].as_str().unwrap().contains("webhook"), "{job}");
-    assert_eq!(job["state"], "DEAD");
+    assert_eq!(job["status"], "DEAD");
     assert_eq!(job["attempts"], 3, "{job}");
     assert_eq!(job["maxAttempts"], 3, "{job}");
     assert!(job["finishedAt"].is_string(), "{job}");
@@ -289,9 +301,9 @@ async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_di
     // Retried, the job runs again; the receiver now accepts.
     rx.set_script(&[], 200);
     let retried = s.ok(&a.auth(), RETRY_JOB, json!({ "id": job_id })).await;
-    assert_eq!(retried["retryJob"]["id"], job_id);
-    assert_eq!(retried["retryJob"]["state"], "QUEUED", "{retried}");
-    assert_eq!(retried["retryJob"]["attempts"], 0, "{retried}");
+    assert_eq!(retried["retryJob"]["job"]["id"], job_id);
+    assert_eq!(retried["retryJob"]["job"]["status"], "QUEUED", "{retried}");
+    assert_eq!(retried["retryJob"]["job"]["attempts"], 0, "{retried}");
     let ok = wait_delivery(&s, &a, "DELIVERED after retryJob", |d| {
         d["id"] == dead["id"] && d["status"] == "DELIVERED"
     })
@@ -326,7 +338,10 @@ async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_di
     let discarded = s
         .ok(&a.auth(), DISCARD_JOB, json!({ "id": second_job }))
         .await;
-    assert_eq!(discarded["discardJob"]["state"], "DISCARDED", "{discarded}");
+    assert_eq!(
+        discarded["discardJob"]["job"]["status"], "DISCARDED",
+        "{discarded}"
+    );
     assert_eq!(
         s.error_code(&a.auth(), RETRY_JOB, json!({ "id": second_job }))
             .await,
@@ -336,7 +351,7 @@ async fn deliveries_that_keep_failing_are_dead_lettered_and_can_be_retried_or_di
     let listed = nodes(
         &s.ok(
             &a.auth(),
-            "{ jobs(filter: { states: [DISCARDED] }, first: 100) { edges { node { id state } } } }",
+            "{ jobs(filter: { statuses: [DISCARDED] }, first: 100) { edges { node { id status } } } }",
             json!({}),
         )
         .await["jobs"],
@@ -439,11 +454,12 @@ async fn endpoints_are_managed_and_isolated_per_company() {
     let upd = s
         .ok(
             &a.auth(),
-            "mutation($id: ID!, $url: String!) { updateWebhookEndpoint(id: $id, input: { url: $url, eventTypes: [\"api_key.*\"] }) { id url eventTypes enabled description } }",
+            "mutation($id: ID!, $url: String!) { updateWebhookEndpoint(input: { id: $id, url: $url, eventTypes: [\"api_key.*\"] }) { webhookEndpoint { id url eventTypes enabled description } } }",
             json!({ "id": ep, "url": rx.url("/second") }),
         )
         .await;
-    let upd = &upd["updateWebhookEndpoint"];
+    let upd = &upd["updateWebhookEndpoint"]["webhookEndpoint"];
+    assert_eq!(upd["id"], ep, "{upd}");
     assert_eq!(upd["url"], rx.url("/second"), "{upd}");
     assert_eq!(upd["eventTypes"], json!(["api_key.*"]), "{upd}");
     assert_eq!(upd["enabled"], true, "{upd}");
@@ -466,11 +482,14 @@ async fn endpoints_are_managed_and_isolated_per_company() {
     let dis = s
         .ok(
             &a.auth(),
-            "mutation($id: ID!) { disableWebhookEndpoint(id: $id) { id enabled } }",
+            "mutation($id: ID!) { disableWebhookEndpoint(input: { id: $id }) { webhookEndpoint { id enabled } } }",
             json!({ "id": ep }),
         )
         .await;
-    assert_eq!(dis["disableWebhookEndpoint"]["enabled"], false);
+    assert_eq!(
+        dis["disableWebhookEndpoint"]["webhookEndpoint"]["enabled"],
+        false
+    );
     assert_eq!(endpoints(&s, &a).await[0]["enabled"], false);
     let w = witness(&s, &a, &rx, "/witness").await;
     let k2 = create_key(&s, &a, "Two").await;
@@ -479,7 +498,7 @@ async fn endpoints_are_managed_and_isolated_per_company() {
         !deliveries(&s, &a)
             .await
             .iter()
-            .any(|d| d["endpointId"] == ep && d["eventId"] == k2_event),
+            .any(|d| d["endpoint"]["id"] == ep && d["eventId"] == k2_event),
         "a delivery to a disabled endpoint was made"
     );
     assert!(
@@ -494,25 +513,26 @@ async fn endpoints_are_managed_and_isolated_per_company() {
     let en = s
         .ok(
             &a.auth(),
-            "mutation($id: ID!) { enableWebhookEndpoint(id: $id) { id enabled } }",
+            "mutation($id: ID!) { enableWebhookEndpoint(input: { id: $id }) { webhookEndpoint { id enabled } } }",
             json!({ "id": ep }),
         )
         .await;
-    assert_eq!(en["enableWebhookEndpoint"]["enabled"], true);
-    let rot = s
-        .ok(
-            &a.auth(),
-            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { id enabled } } }",
-            json!({ "id": ep }),
-        )
-        .await;
+    assert_eq!(
+        en["enableWebhookEndpoint"]["webhookEndpoint"]["enabled"],
+        true
+    );
+    let rot = s.ok(&a.auth(), ROTATE, json!({ "id": ep })).await;
     let new_secret = rot["rotateWebhookSecret"]["secret"]
         .as_str()
         .unwrap()
         .to_owned();
     assert!(new_secret.starts_with("whsec_"), "{new_secret}");
     assert_ne!(new_secret, old_secret);
-    assert_eq!(rot["rotateWebhookSecret"]["endpoint"]["id"], ep);
+    assert_eq!(rot["rotateWebhookSecret"]["webhookEndpoint"]["id"], ep);
+    assert_eq!(
+        rot["rotateWebhookSecret"]["webhookEndpoint"]["enabled"],
+        true
+    );
     let k3 = create_key(&s, &a, "Three").await;
     let got = rx
         .wait_until(WAIT, "the third key's event", |r| {
@@ -532,25 +552,40 @@ async fn endpoints_are_managed_and_isolated_per_company() {
     let a_deliveries = deliveries(&s, &a).await;
     assert!(!a_deliveries.is_empty());
     let a_delivery = a_deliveries[0]["id"].clone();
+    // A loads its endpoint and a delivery by ID; B, A's STAFF, the platform admin and
+    // nobody get null, as for a row that does not exist.
+    let node = s.ok(&a.auth(), NODE, json!({ "id": ep })).await;
+    assert_eq!(node["node"]["__typename"], "WebhookEndpoint", "{node}");
+    assert_eq!(node["node"]["id"], ep, "{node}");
+    assert_eq!(node["node"]["url"], rx.url("/second"), "{node}");
+    let node = s.ok(&a.auth(), NODE, json!({ "id": a_delivery })).await;
+    assert_eq!(node["node"]["__typename"], "WebhookDelivery", "{node}");
+    assert_eq!(node["node"]["id"], a_delivery, "{node}");
+    assert_eq!(
+        node["node"]["endpoint"]["id"], a_deliveries[0]["endpoint"]["id"],
+        "{node}"
+    );
+    let staff = staff_of(&s, &a).await;
+    let pa = s.platform_admin().await;
+    for who in [b.auth(), staff.auth(), pa.auth(), ils_tests::Auth::None] {
+        for id in [&json!(ep), &a_delivery] {
+            let node = s.ok(&who, NODE, json!({ "id": id })).await;
+            assert_eq!(node["node"], Value::Null, "{id}: {node}");
+        }
+    }
     for (q, vars) in [
         (
-            "mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: { url: \"http://127.0.0.1:1/evil\" }) { id } }",
+            "mutation($id: ID!) { updateWebhookEndpoint(input: { id: $id, url: \"http://127.0.0.1:1/evil\" }) { webhookEndpoint { id } } }",
+            json!({ "id": ep }),
+        ),
+        (DELETE, json!({ "id": ep })),
+        (ROTATE, json!({ "id": ep })),
+        (
+            "mutation($id: ID!) { disableWebhookEndpoint(input: { id: $id }) { webhookEndpoint { id } } }",
             json!({ "id": ep }),
         ),
         (
-            "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
-            json!({ "id": ep }),
-        ),
-        (
-            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
-            json!({ "id": ep }),
-        ),
-        (
-            "mutation($id: ID!) { disableWebhookEndpoint(id: $id) { id } }",
-            json!({ "id": ep }),
-        ),
-        (
-            "mutation($id: ID!) { enableWebhookEndpoint(id: $id) { id } }",
+            "mutation($id: ID!) { enableWebhookEndpoint(input: { id: $id }) { webhookEndpoint { id } } }",
             json!({ "id": ep }),
         ),
         (REDELIVER, json!({ "id": a_delivery })),
@@ -567,19 +602,12 @@ async fn endpoints_are_managed_and_isolated_per_company() {
     assert_eq!(still[0]["enabled"], true);
 
     // A STAFF member of A may not manage webhooks.
-    let staff = staff_of(&s, &a).await;
     for (q, vars) in [
         (ENDPOINTS, json!({})),
         (DELIVERIES, json!({})),
         (CREATE, json!({ "url": rx.url("/staff"), "types": ["*"] })),
-        (
-            "mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }",
-            json!({ "id": ep }),
-        ),
-        (
-            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
-            json!({ "id": ep }),
-        ),
+        (DELETE, json!({ "id": ep })),
+        (ROTATE, json!({ "id": ep })),
         (REDELIVER, json!({ "id": a_delivery })),
     ] {
         assert_eq!(
@@ -600,7 +628,7 @@ async fn endpoints_are_managed_and_isolated_per_company() {
         !deliveries(&s, &a)
             .await
             .iter()
-            .any(|d| d["endpointId"] == ep && d["eventId"] == k4_event),
+            .any(|d| d["endpoint"]["id"] == ep && d["eventId"] == k4_event),
         "a delivery to a deleted endpoint was made"
     );
     let all = rx.requests();
@@ -614,14 +642,11 @@ async fn endpoints_are_managed_and_isolated_per_company() {
     );
     assert!(all.iter().all(|r| r.path != "/staff" && r.path != "/evil"));
     assert_eq!(
-        s.error_code(
-            &a.auth(),
-            "mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
-            json!({ "id": ep })
-        )
-        .await,
+        s.error_code(&a.auth(), ROTATE, json!({ "id": ep })).await,
         "NOT_FOUND"
     );
+    let node = s.ok(&a.auth(), NODE, json!({ "id": ep })).await;
+    assert_eq!(node["node"], Value::Null, "a deleted endpoint: {node}");
     s.finish().await;
 }
 

@@ -15,8 +15,11 @@ use ils_kernel::{AppError, TenantContext};
 
 /// The paths of the job queue's GraphQL face before the crate was split.
 pub mod jobs {
-    pub use crate::graphql::jobs::{JOB, Job, JobFilter, JobStateCount, JobsMutation, JobsQuery};
-    pub use crate::model::JobState;
+    pub use crate::graphql::jobs::{
+        DiscardJobInput, DiscardJobPayload, JOB, Job, JobFilter, JobStatusCount, JobsMutation,
+        JobsQuery, RetryJobInput, RetryJobPayload,
+    };
+    pub use crate::model::JobStatus;
 }
 
 /// The paths of the audit log's GraphQL face before the crate was split.
@@ -39,9 +42,12 @@ pub mod mail {
 /// signing, the GraphQL types and resolvers, and the jobs with their payloads.
 pub mod webhooks {
     pub use crate::graphql::webhooks::{
-        CreateWebhookEndpointInput, UpdateWebhookEndpointInput, WebhookDelivery,
-        WebhookDeliveryFilter, WebhookEndpoint, WebhookEndpointWithSecret, WebhooksMutation,
-        WebhooksQuery,
+        CreateWebhookEndpointInput, CreateWebhookEndpointPayload, DeleteWebhookEndpointInput,
+        DeleteWebhookEndpointPayload, DisableWebhookEndpointInput, DisableWebhookEndpointPayload,
+        EnableWebhookEndpointInput, EnableWebhookEndpointPayload, RedeliverWebhookInput,
+        RedeliverWebhookPayload, RotateWebhookSecretInput, RotateWebhookSecretPayload,
+        UpdateWebhookEndpointInput, UpdateWebhookEndpointPayload, WebhookDelivery,
+        WebhookDeliveryFilter, WebhookEndpoint, WebhooksMutation, WebhooksQuery,
     };
     pub use crate::model::WebhookDeliveryStatus;
     pub use crate::service::webhooks::{
@@ -69,6 +75,14 @@ impl ils_kernel::Module for Backbone {
     type Query = BackboneQuery;
     type Mutation = BackboneMutation;
     type Subscription = graphql::EventsSubscription;
+
+    fn node_types() -> Vec<ils_kernel::node::NodeType> {
+        graphql::node::node_types()
+    }
+
+    fn fetch_nodes(req: ils_kernel::node::NodeRequest<'_>) -> ils_kernel::node::NodeFetch<'_> {
+        Box::pin(graphql::node::fetch_many(req))
+    }
 
     fn schedules() -> Vec<ils_kernel::jobs::Schedule> {
         vec![service::webhooks::prune_schedule()]

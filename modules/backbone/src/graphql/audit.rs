@@ -13,24 +13,43 @@ use ils_kernel::pagination::PageArgs;
 
 pub const AUDIT_ENTRY: &str = "AuditEntry";
 
-/// One audited action.
+/// One audited action: every mutation (whether it succeeded or not) and every read of
+/// patient data, with who did it, from where and how it ended. Entries are never changed
+/// or deleted. Company admins read their company's; platform admins read every company's.
 #[derive(SimpleObject)]
 pub struct AuditEntry {
+    /// The entry's global ID.
     pub id: ID,
-    /// USER, API_KEY, SYSTEM or ANONYMOUS.
+    /// Who acted: USER (a signed-in person), API_KEY (an API key, on behalf of the user
+    /// who created it), SYSTEM (the server itself) or ANONYMOUS (no credentials, such as
+    /// a failed log-in).
     pub actor_kind: String,
-    /// The user who acted (for an API key: the person who created it).
+    /// The global ID of the `User` who acted (for an API key: the person who created it);
+    /// null for SYSTEM and ANONYMOUS. An ID rather than the `User` itself: platform
+    /// admins, who read every company's log, may not read companies' users. A company
+    /// admin can load the user with `node(id:)`.
     pub actor_user_id: Option<ID>,
+    /// The global ID of the `ApiKey` that acted, when `actorKind` is API_KEY; null
+    /// otherwise. An ID rather than the `ApiKey` itself: platform admins may not read
+    /// companies' API keys. A company admin can load it (revoked or not) with `node(id:)`.
     pub actor_api_key_id: Option<ID>,
-    /// The mutation fields, or a named read of patient data.
+    /// What was done: the mutation's field name (`createApiKey`; several, comma-separated,
+    /// for a request with several mutations), a named read of patient data
+    /// (`patient.read`), or, for SYSTEM, `system:<actor>: <reason>` (a step the platform
+    /// took in the company's data).
     pub operation: String,
     /// The global IDs the operation named or returned.
     pub target_ids: Vec<ID>,
+    /// The IP address the request came from (the direct peer: a proxy's address behind
+    /// one); null when unknown.
     pub client_address: Option<String>,
+    /// The client's `User-Agent` header, at most 300 characters; null when it sent none.
     pub user_agent: Option<String>,
+    /// Whether the operation succeeded.
     pub outcome: AuditOutcome,
-    /// The error code of a failure.
+    /// The error code (`extensions.code`, such as FORBIDDEN) of a failure; null on success.
     pub error_code: Option<String>,
+    /// When it happened.
     pub occurred_at: DateTime<Utc>,
 }
 
@@ -56,13 +75,18 @@ impl From<audit_entry::Model> for AuditEntry {
     }
 }
 
+/// Which entries `auditLog` lists; every field given narrows the list.
 #[derive(InputObject, Default)]
 pub struct AuditLogFilter {
-    /// Exact operation name, such as `createApiKey`.
+    /// Exact operation name, such as `createApiKey` or `patient.read`.
     pub operation: Option<String>,
+    /// Only successes, or only failures.
     pub outcome: Option<AuditOutcome>,
+    /// Only what this user did (a `User` global ID), themselves or through their API keys.
     pub actor_user_id: Option<ID>,
+    /// Only entries at or after this instant.
     pub since: Option<DateTime<Utc>>,
+    /// Only entries before this instant.
     pub until: Option<DateTime<Utc>>,
 }
 
@@ -71,14 +95,22 @@ pub struct AuditQuery;
 
 #[Object]
 impl AuditQuery {
-    /// Your company's audit log, oldest first (`last: N` for the newest N).
+    /// Your company's audit log, oldest first (`last: N` for the newest N); platform
+    /// admins read every company's. Company admins and platform admins only.
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        filter: Option<AuditLogFilter>,
+        #[graphql(desc = "Which entries: every field given narrows the list.")] filter: Option<
+            AuditLogFilter,
+        >,
+        #[graphql(
+            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
         before: Option<String>,
     ) -> Result<Page<AuditEntry>> {
         let (tenant, db) = parts(ctx)?;

@@ -15,9 +15,13 @@ pub struct EventsSubscription;
 pub struct DomainEventView {
     /// The event id; consumers de-duplicate on it (delivery is at least once).
     pub id: String,
+    /// What happened, such as `order.submitted` or `api_key.created`.
     #[graphql(name = "type")]
     pub event_type: String,
+    /// When it happened.
     pub occurred_at: DateTime<Utc>,
+    /// The event's details; their fields depend on `type` (a webhook delivery's body
+    /// carries the same `data`).
     pub data: Json<serde_json::Value>,
 }
 
@@ -40,6 +44,9 @@ impl EventsSubscription {
     async fn events(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Event types to receive, at most 50: exact types (`order.submitted`), families (`order.*`) or everything (`*`, the default)."
+        )]
         types: Option<Vec<String>>,
     ) -> Result<impl Stream<Item = DomainEventView> + use<>> {
         let tenant = ctx

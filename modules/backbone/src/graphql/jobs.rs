@@ -1,7 +1,7 @@
-//! The job queue's admin face: counts by state, jobs with their last error, retry and
+//! The job queue's admin face: counts by status, jobs with their last error, retry and
 //! discard.
 
-use crate::model::JobState;
+use crate::model::JobStatus;
 use crate::parts;
 use crate::service::jobs;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
@@ -13,21 +13,33 @@ use ils_kernel::pagination::PageArgs;
 
 pub const JOB: &str = "Job";
 
-/// A background job.
+/// A background job: work the server does after the request that asked for it (webhook
+/// deliveries, mail, imports, scheduled clean-ups), retried with backoff when an attempt
+/// fails. Company admins see their company's jobs; platform admins see every job.
 #[derive(SimpleObject)]
 pub struct Job {
+    /// The job's global ID.
     pub id: ID,
+    /// What the job does, such as `webhook.deliver`, `mail.send` or `marketplace.catalog_import`.
     pub kind: String,
-    pub state: JobState,
+    /// Where it is in its life: QUEUED, RUNNING, SUCCEEDED, DEAD or DISCARDED.
+    pub status: JobStatus,
     /// Higher runs first.
     pub priority: i32,
+    /// Attempts started so far (0 until it first runs; `retryJob` starts again from 0).
     pub attempts: i32,
+    /// Attempts allowed before the job is DEAD.
     pub max_attempts: i32,
     /// Not before this time (the next retry, for a failed attempt).
     pub run_at: DateTime<Utc>,
+    /// Why the last failed attempt failed; null when no attempt has failed. Kept when a
+    /// later attempt succeeds.
     pub last_error: Option<String>,
+    /// When the job was enqueued.
     pub created_at: DateTime<Utc>,
+    /// When the job last changed (claimed, attempted, retried, discarded).
     pub updated_at: DateTime<Utc>,
+    /// When it reached SUCCEEDED, DEAD or DISCARDED; null while QUEUED or RUNNING.
     pub finished_at: Option<DateTime<Utc>>,
 }
 
@@ -36,7 +48,7 @@ impl From<job::Model> for Job {
         Job {
             id: id::encode(JOB, j.id),
             kind: j.kind,
-            state: JobState::of(&j.state),
+            status: JobStatus::of(&j.state),
             priority: j.priority,
             attempts: j.attempts,
             max_attempts: j.max_attempts,
@@ -49,15 +61,21 @@ impl From<job::Model> for Job {
     }
 }
 
+/// How many of the caller's jobs have one status.
 #[derive(SimpleObject)]
-pub struct JobStateCount {
-    pub state: JobState,
+pub struct JobStatusCount {
+    /// The status counted.
+    pub status: JobStatus,
+    /// How many jobs have it (0 included).
     pub count: i64,
 }
 
+/// Which jobs `jobs` lists; every field given narrows the list.
 #[derive(InputObject, Default)]
 pub struct JobFilter {
-    pub states: Option<Vec<JobState>>,
+    /// Only jobs with one of these statuses.
+    pub statuses: Option<Vec<JobStatus>>,
+    /// Only jobs of this exact kind, such as `mail.send`.
     pub kind: Option<String>,
     /// Only jobs with a failed attempt (retrying, dead, or recovered), or only the others.
     pub failed: Option<bool>,
@@ -68,30 +86,39 @@ pub struct JobsQuery;
 
 #[Object]
 impl JobsQuery {
-    /// How many jobs are in each state.
-    async fn job_stats(&self, ctx: &Context<'_>) -> Result<Vec<JobStateCount>> {
+    /// How many jobs have each status, one entry per status (company admins: their
+    /// company's jobs; platform admins: every job).
+    async fn job_stats(&self, ctx: &Context<'_>) -> Result<Vec<JobStatusCount>> {
         let (tenant, db) = parts(ctx)?;
         Ok(jobs::stats(db, tenant)
             .await?
             .into_iter()
-            .map(|(state, count)| JobStateCount { state, count })
+            .map(|(status, count)| JobStatusCount { status, count })
             .collect())
     }
 
-    /// Jobs, oldest first; filter by state (for example DEAD) and kind.
+    /// Jobs, oldest first (`last: N` for the newest N); filter by status (for example
+    /// DEAD) and kind. Company admins see their company's jobs, platform admins every job.
     async fn jobs(
         &self,
         ctx: &Context<'_>,
-        filter: Option<JobFilter>,
+        #[graphql(desc = "Which jobs: every field given narrows the list.")] filter: Option<
+            JobFilter,
+        >,
+        #[graphql(
+            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
         before: Option<String>,
     ) -> Result<Page<Job>> {
         let (tenant, db) = parts(ctx)?;
         let filter = filter.unwrap_or_default();
         let filter = jobs::Filter {
-            states: filter.states,
+            statuses: filter.statuses,
             kind: filter.kind,
             failed: filter.failed,
         };
@@ -100,22 +127,62 @@ impl JobsQuery {
     }
 }
 
+/// The job to put back in the queue.
+#[derive(InputObject)]
+pub struct RetryJobInput {
+    /// The global ID of a DEAD job.
+    pub id: ID,
+}
+
+/// The job, queued again.
+#[derive(SimpleObject)]
+pub struct RetryJobPayload {
+    /// The job, now QUEUED with its attempts back at 0 and `runAt` now.
+    pub job: Job,
+}
+
+/// The job to give up.
+#[derive(InputObject)]
+pub struct DiscardJobInput {
+    /// The global ID of a QUEUED or DEAD job.
+    pub id: ID,
+}
+
+/// The job, given up.
+#[derive(SimpleObject)]
+pub struct DiscardJobPayload {
+    /// The job, now DISCARDED.
+    pub job: Job,
+}
+
 #[derive(Default)]
 pub struct JobsMutation;
 
 #[Object]
 impl JobsMutation {
-    /// Puts a DEAD job back in the queue with a fresh set of attempts.
-    async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> Result<Job> {
+    /// Puts a DEAD job back in the queue with a fresh set of attempts. A job in another
+    /// status is refused (BAD_USER_INPUT on `input.id`).
+    async fn retry_job(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The DEAD job to queue again.")] input: RetryJobInput,
+    ) -> Result<RetryJobPayload> {
         let (tenant, db) = parts(ctx)?;
-        let job_id = id::decode(JOB, &id, "id")?;
-        Ok(jobs::retry(db, tenant, job_id).await?.into())
+        let job_id = id::decode(JOB, &input.id, "input.id")?;
+        let job = jobs::retry(db, tenant, job_id).await?.into();
+        Ok(RetryJobPayload { job })
     }
 
-    /// Gives up on a QUEUED or DEAD job.
-    async fn discard_job(&self, ctx: &Context<'_>, id: ID) -> Result<Job> {
+    /// Gives up on a QUEUED or DEAD job for good. A job in another status is refused
+    /// (BAD_USER_INPUT on `input.id`).
+    async fn discard_job(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The QUEUED or DEAD job to give up.")] input: DiscardJobInput,
+    ) -> Result<DiscardJobPayload> {
         let (tenant, db) = parts(ctx)?;
-        let job_id = id::decode(JOB, &id, "id")?;
-        Ok(jobs::discard(db, tenant, job_id).await?.into())
+        let job_id = id::decode(JOB, &input.id, "input.id")?;
+        let job = jobs::discard(db, tenant, job_id).await?.into();
+        Ok(DiscardJobPayload { job })
     }
 }

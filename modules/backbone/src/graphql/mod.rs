@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod events;
 pub mod jobs;
+pub mod node;
 pub mod webhooks;
 
 pub use audit::AuditQuery;

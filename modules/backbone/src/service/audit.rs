@@ -7,7 +7,7 @@ use ils_entity::audit_entry;
 use ils_kernel::authz::require_admin_or_platform;
 use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppResult, Db, TenantContext};
+use ils_kernel::{AppResult, Db, TenantContext, Tx};
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -59,4 +59,21 @@ pub async fn list<T: async_graphql::OutputType>(
     .await?;
     tx.commit().await?;
     Ok(conn)
+}
+
+/// The entries among `ids` that the caller may read (as `list` would show them: company
+/// admins their company's, platform admins every company's); none for anybody else.
+pub async fn by_ids(
+    tx: &Tx,
+    tenant: &TenantContext,
+    ids: Vec<Uuid>,
+) -> AppResult<Vec<audit_entry::Model>> {
+    if ids.is_empty() || require_admin_or_platform(tx, tenant).await.is_err() {
+        return Ok(vec![]);
+    }
+    Ok(tx
+        .select::<audit_entry::Entity>()
+        .filter(audit_entry::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?)
 }

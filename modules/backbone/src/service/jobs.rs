@@ -1,33 +1,33 @@
 //! The job queue as company admins (their company's jobs) and platform admins (every job)
-//! see it: counts by state, failed and dead jobs with their last error, retry and discard.
+//! see it: counts by status, failed and dead jobs with their last error, retry and discard.
 
-use crate::model::JobState;
+use crate::model::JobStatus;
 use ils_entity::job;
 use ils_kernel::authz::require_admin_or_platform;
 use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppResult, Db, TenantContext};
+use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
 
 /// Which jobs to list; every field narrows.
 #[derive(Default)]
 pub struct Filter {
-    pub states: Option<Vec<JobState>>,
+    pub statuses: Option<Vec<JobStatus>>,
     pub kind: Option<String>,
     /// Only jobs with a failed attempt (retrying, dead, or recovered), or only the others.
     pub failed: Option<bool>,
 }
 
-/// How many jobs are in each state.
-pub async fn stats(db: &Db, tenant: &TenantContext) -> AppResult<Vec<(JobState, i64)>> {
+/// How many jobs have each status.
+pub async fn stats(db: &Db, tenant: &TenantContext) -> AppResult<Vec<(JobStatus, i64)>> {
     let tx = db.tenant(tenant).await?;
     require_admin_or_platform(&tx, tenant).await?;
     let counts = ils_kernel::jobs::counts(&tx).await?;
     tx.commit().await?;
     Ok(counts
         .into_iter()
-        .map(|(s, n)| (JobState::of(&s), n))
+        .map(|(s, n)| (JobStatus::of(&s), n))
         .collect())
 }
 
@@ -42,8 +42,8 @@ pub async fn list<T: async_graphql::OutputType>(
     let tx = db.tenant(tenant).await?;
     require_admin_or_platform(&tx, tenant).await?;
     let mut select = tx.select::<job::Entity>();
-    if let Some(states) = filter.states {
-        select = select.filter(job::Column::State.is_in(states.iter().map(|s| s.as_str())));
+    if let Some(statuses) = filter.statuses {
+        select = select.filter(job::Column::State.is_in(statuses.iter().map(|s| s.as_str())));
     }
     if let Some(kind) = filter.kind {
         select = select.filter(job::Column::Kind.eq(kind));
@@ -58,11 +58,26 @@ pub async fn list<T: async_graphql::OutputType>(
     Ok(conn)
 }
 
+/// The jobs among `ids` that the caller may see (as `list` would show them: company
+/// admins their company's, platform admins every one); none for anybody else.
+pub async fn by_ids(tx: &Tx, tenant: &TenantContext, ids: Vec<Uuid>) -> AppResult<Vec<job::Model>> {
+    if ids.is_empty() || require_admin_or_platform(tx, tenant).await.is_err() {
+        return Ok(vec![]);
+    }
+    Ok(tx
+        .select::<job::Entity>()
+        .filter(job::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?)
+}
+
 /// Puts a DEAD job back in the queue with a fresh set of attempts.
 pub async fn retry(db: &Db, tenant: &TenantContext, job_id: Uuid) -> AppResult<job::Model> {
     let tx = db.tenant(tenant).await?;
     require_admin_or_platform(&tx, tenant).await?;
-    let job = ils_kernel::jobs::retry(&tx, job_id).await?;
+    let job = ils_kernel::jobs::retry(&tx, job_id)
+        .await
+        .map_err(in_input)?;
     tx.commit().await?;
     Ok(job)
 }
@@ -71,7 +86,20 @@ pub async fn retry(db: &Db, tenant: &TenantContext, job_id: Uuid) -> AppResult<j
 pub async fn discard(db: &Db, tenant: &TenantContext, job_id: Uuid) -> AppResult<job::Model> {
     let tx = db.tenant(tenant).await?;
     require_admin_or_platform(&tx, tenant).await?;
-    let job = ils_kernel::jobs::discard(&tx, job_id).await?;
+    let job = ils_kernel::jobs::discard(&tx, job_id)
+        .await
+        .map_err(in_input)?;
     tx.commit().await?;
     Ok(job)
+}
+
+/// The kernel names the job it refuses `id`; the mutations take it as `input.id`.
+fn in_input(e: AppError) -> AppError {
+    match e {
+        AppError::BadUserInput { message, field } if field == "id" => AppError::BadUserInput {
+            message,
+            field: "input.id".into(),
+        },
+        e => e,
+    }
 }

@@ -7,7 +7,7 @@ use chrono::Utc;
 use ils_entity::{webhook_delivery, webhook_endpoint};
 use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppError, AppResult, Db, TenantContext};
+use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx};
 use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
 use uuid::Uuid;
 
@@ -64,6 +64,27 @@ pub async fn list<T: async_graphql::OutputType>(
     .await?;
     tx.commit().await?;
     Ok(conn)
+}
+
+/// The endpoints among `ids` that the caller may see (a company admin: their company's);
+/// none for anybody else.
+pub async fn by_ids(
+    tx: &Tx,
+    tenant: &TenantContext,
+    ids: Vec<Uuid>,
+) -> AppResult<Vec<webhook_endpoint::Model>> {
+    if ids.is_empty()
+        || ils_kernel::authz::require_role(tx, tenant, Role::CompanyAdmin)
+            .await
+            .is_err()
+    {
+        return Ok(vec![]);
+    }
+    Ok(tx
+        .select::<webhook_endpoint::Entity>()
+        .filter(webhook_endpoint::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?)
 }
 
 /// Registers a receiver; returns it with its signing secret.
