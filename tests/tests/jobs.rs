@@ -744,7 +744,7 @@ async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
     let made = gql(
         &first.base,
         Some(&token),
-        "mutation($url: String!) { createWebhookEndpoint(input: { url: $url, eventTypes: [\"api_key.*\"] }) { secret endpoint { id } } }",
+        "mutation($url: String!) { createWebhookEndpoint(input: { url: $url, eventTypes: [\"api_key.*\"] }) { secret webhookEndpoint { id } } }",
         json!({ "url": rx.url("/crash") }),
     )
     .await;

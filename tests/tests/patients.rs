@@ -427,7 +427,7 @@ async fn a_prescription_is_a_node_of_its_practice_only() {
     assert_eq!(node["node"]["issuedOn"], "2026-02-01", "{node}");
     assert_eq!(node["node"]["prescriber"], "Dr Node", "{node}");
     assert_eq!(node["node"]["patient"]["id"], ada["id"], "{node}");
-    assert_eq!(node["node"]["rx"]["right"]["sphere"], "-2.00", "{node}");
+    assert_eq!(node["node"]["rx"]["right"]["sphere"], "-2", "{node}");
     let (p, a) = (
         ada["id"].as_str().unwrap().to_owned(),
         id.as_str().unwrap().to_owned(),
