@@ -279,7 +279,7 @@ mod tests {
         assert_eq!(
             said,
             vec![
-                (Some("cost"), "at least 0"),
+                (Some("cost"), "must not be negative"),
                 (Some("max_quantity"), "at least minQuantity"),
                 (Some("reorder_point"), "\"x\" is not a number"),
                 (Some("bridge"), "required for FRAME items"),
