@@ -2048,5 +2048,40 @@ async fn stock_objects_load_by_global_id_for_their_company_only() {
             .all(Value::is_null),
         "{theirs}"
     );
+    // A counterpart read on its own finds its other half again.
+    let round = s
+        .ok(
+            &shop.auth(),
+            "query($id: ID!) { node(id: $id) { ... on StockMovement { counterpart { counterpart { id } } } } }",
+            json!({ "id": inn["id"] }),
+        )
+        .await;
+    assert_eq!(
+        round["node"]["counterpart"]["counterpart"]["id"], inn["id"],
+        "{round}"
+    );
+
+    // Inputs that name a location or a name are refused at their path under `input`.
+    for (query, field) in [
+        (
+            "mutation { startStockCount(input: { locationId: \"bm9wZQ\" }) { stockCount { id } } }",
+            "input.locationId",
+        ),
+        (
+            "mutation { exportStockLevels(input: { locationId: \"bm9wZQ\" }) { stockExport { rows } } }",
+            "input.locationId",
+        ),
+        (
+            "mutation { createStockLocation(input: { name: \"  \" }) { stockLocation { id } } }",
+            "input.name",
+        ),
+    ] {
+        let err = s.error(&shop.auth(), query, json!({})).await;
+        assert_eq!(
+            err["extensions"]["code"], "BAD_USER_INPUT",
+            "{query}: {err}"
+        );
+        assert_eq!(err["extensions"]["field"], field, "{query}: {err}");
+    }
     s.finish().await;
 }
