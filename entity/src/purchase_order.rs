@@ -2,14 +2,24 @@ use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
 crate::string_enum!(
-    /// Where a purchase order stands.
+    /// Where a purchase order stands: DRAFT -> SUBMITTED -> ACKNOWLEDGED or REJECTED by the
+    /// supplier -> PARTIALLY_RECEIVED -> RECEIVED as the buyer receives stock; the buyer may
+    /// cancel until the supplier answers.
     PurchaseOrderStatus {
+        /// Being prepared by the buyer; only the buyer sees it. A draft the system made
+        /// needs a person's approval before it can be submitted.
         Draft = "DRAFT",
+        /// Sent to the supplier, who now sees it and answers it.
         Submitted = "SUBMITTED",
+        /// Accepted by the supplier: stock can be received against it.
         Acknowledged = "ACKNOWLEDGED",
+        /// Turned down by the supplier (see `rejectReason`). Final.
         Rejected = "REJECTED",
+        /// Some stock has arrived, not all of every line yet.
         PartiallyReceived = "PARTIALLY_RECEIVED",
+        /// Every line has arrived in full. Final.
         Received = "RECEIVED",
+        /// Withdrawn by the buyer before the supplier answered. Final.
         Cancelled = "CANCELLED",
     }
 );

@@ -1,11 +1,17 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
-crate::string_enum!(StockCountStatus {
-    Open = "OPEN",
-    Posted = "POSTED",
-    Cancelled = "CANCELLED",
-});
+crate::string_enum!(
+    /// Where a stock count stands.
+    StockCountStatus {
+        /// Counted quantities are being recorded; the location has no other open count.
+        Open = "OPEN",
+        /// Its differences were written as ADJUSTMENT movements (once). Final.
+        Posted = "POSTED",
+        /// Dropped without adjusting anything. Final.
+        Cancelled = "CANCELLED",
+    }
+);
 
 /// A stock count of one location: OPEN while quantities are recorded, POSTED once its
 /// differences became adjustments (once).

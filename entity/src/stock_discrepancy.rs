@@ -1,7 +1,18 @@
 use crate::policy::{Guarded, Policy};
 use sea_orm::entity::prelude::*;
 
-crate::string_enum!(DiscrepancyStatus { Open = "OPEN", Approved = "APPROVED", Resolved = "RESOLVED" });
+crate::string_enum!(
+    /// Where a stock discrepancy stands.
+    DiscrepancyStatus {
+        /// The balance and its ledger disagree; waiting for a manager's approval of the
+        /// correcting ADJUSTMENT.
+        Open = "OPEN",
+        /// A manager approved the correction: the ledger got an ADJUSTMENT. Final.
+        Approved = "APPROVED",
+        /// A later reconciliation found the balance and its ledger agreeing again. Final.
+        Resolved = "RESOLVED",
+    }
+);
 
 /// A balance that disagrees with its ledger, found by reconciliation: OPEN until a manager
 /// approves the correcting ADJUSTMENT (or it is found to agree again: RESOLVED).

@@ -195,7 +195,10 @@ export const STEPS = [
     as: PRACTICE,
     variables: (m) => ({ sku: `BS-AVIATOR-52-${fresh(m, 'AddFrameProduct').toUpperCase()}` }),
     gives: ['productId', 'productSku'],
-    remember: (d) => ({ productId: d.createProduct.id, productSku: d.createProduct.sku }),
+    remember: (d) => ({
+      productId: d.createProduct.product.id,
+      productSku: d.createProduct.product.sku,
+    }),
   },
   {
     file: '25-receive-and-sell.graphql',
@@ -208,7 +211,7 @@ export const STEPS = [
     op: 'StartCount',
     as: PRACTICE,
     gives: ['countId'],
-    remember: (d) => ({ countId: d.startStockCount.id }),
+    remember: (d) => ({ countId: d.startStockCount.stockCount.id }),
   },
   {
     file: '27-record-count.graphql',
@@ -237,7 +240,7 @@ export const STEPS = [
     variables: (m) => ({ supplierId: m.supplierId, itemId: m.itemId }),
     gives: ['poId', 'poVersion', 'poLineId'],
     remember: (d) => {
-      const po = d.createPurchaseOrder;
+      const po = d.createPurchaseOrder.purchaseOrder;
       return { poId: po.id, poVersion: po.version, poLineId: po.lines[0] && po.lines[0].id };
     },
   },
@@ -246,7 +249,7 @@ export const STEPS = [
     op: 'SubmitPurchaseOrder',
     as: PRACTICE,
     variables: (m) => ({ poId: m.poId, version: m.poVersion }),
-    remember: (d) => ({ poVersion: d.submitPurchaseOrder.version }),
+    remember: (d) => ({ poVersion: d.submitPurchaseOrder.purchaseOrder.version }),
   },
   {
     file: '34-purchase-order-inbox.graphql',
@@ -262,14 +265,14 @@ export const STEPS = [
     op: 'AcknowledgePurchaseOrder',
     as: SUPPLIER,
     variables: (m) => ({ poId: m.poId, version: m.poVersion }),
-    remember: (d) => ({ poVersion: d.acknowledgePurchaseOrder.version }),
+    remember: (d) => ({ poVersion: d.acknowledgePurchaseOrder.purchaseOrder.version }),
   },
   {
     file: '36-receive-purchase-order.graphql',
     op: 'ReceivePurchaseOrder',
     as: PRACTICE,
     variables: (m) => ({ poId: m.poId, version: m.poVersion, lineId: m.poLineId }),
-    remember: (d) => ({ poVersion: d.receivePurchaseOrder.version }),
+    remember: (d) => ({ poVersion: d.receivePurchaseOrder.purchaseOrder.version }),
   },
   { file: '37-events.graphql', op: 'Events', as: PRACTICE, live: true },
   { file: '38-create-api-key.graphql', op: 'CreateApiKey', as: PRACTICE },

@@ -72,10 +72,12 @@ async fn every_problem_of_an_input_is_its_own_error_with_its_path() {
         .await;
     let input = json!({
         "sku": "NW-BAD-1", "name": "Aviator", "category": "FRAME",
-        "cost": "12.50", "price": "39.90", "currency": "EUR",
+        "cost": { "amount": "12.50", "currency": "EUR" },
+        "price": { "amount": "39.90", "currency": "EUR" }, "currency": "EUR",
         "frame": { "eyeSize": 200, "bridge": 99, "templeLength": 140, "frameType": "FULL_RIM" }
     });
-    let create = "mutation($i: ProductInput!) { createProduct(input: $i) { id } }";
+    let create =
+        "mutation($i: CreateProductInput!) { createProduct(input: $i) { product { id } } }";
     let (_, body) = s.post(&a.auth(), create, json!({ "i": input })).await;
     assert_one_error_per_frame_problem(&body);
     assert!(body["data"].is_null(), "{body}");

@@ -20,20 +20,25 @@ const PRODUCT_FIELDS: &str = "fragment P on Product { id sku gtin name brand cat
     reorderPoint minQuantity maxQuantity leadTimeDays safetyStock supplierItemId active }";
 
 const LEVEL_FIELDS: &str = "fragment L on StockLevel { id onHand reserved available
-    averageCost value low product { id sku } location { id name isDefault } }";
+    averageCost { amount currency } value { amount currency } low product { id sku }
+    location { id name isDefault } }";
 
-const MOVEMENT_FIELDS: &str = "fragment M on StockMovement { id kind productId locationId
-    quantity reservedChange unitCost onHandAfter averageCostAfter transferId reference note }";
+const MOVEMENT_FIELDS: &str = "fragment M on StockMovement { id kind product { id } location { id }
+    quantity reservedChange unitCost { amount currency } onHandAfter
+    averageCostAfter { amount currency } counterpart { id kind location { id } } reference note }";
 
-const CREATE_PRODUCT: &str = "mutation($i: ProductInput!) { createProduct(input: $i) { ...P } }";
+const CREATE_PRODUCT: &str =
+    "mutation($i: CreateProductInput!) { createProduct(input: $i) { product { ...P } } }";
 const UPDATE_PRODUCT: &str =
-    "mutation($id: ID!, $i: ProductInput!) { updateProduct(id: $id, input: $i) { ...P } }";
+    "mutation($i: UpdateProductInput!) { updateProduct(input: $i) { product { ...P } } }";
 const PRODUCTS: &str =
     "query($f: ProductFilter) { products(filter: $f, first: 100) { edges { node { ...P } } } }";
 const PRODUCT: &str = "query($id: ID!) { product(id: $id) { ...P } }";
 const NODE: &str = "query($id: ID!) { node(id: $id) { id ... on Product { sku } } }";
-const POST: &str = "mutation($i: MovementInput!) { postStockMovement(input: $i) { ...M } }";
-const TRANSFER: &str = "mutation($i: TransferInput!) { transferStock(input: $i) { ...M } }";
+const POST: &str = "mutation($i: PostStockMovementInput!) {
+    postStockMovement(input: $i) { stockMovement { ...M } } }";
+const TRANSFER: &str = "mutation($i: TransferStockInput!) {
+    transferStock(input: $i) { stockMovements { ...M } } }";
 const LEVELS: &str =
     "query($f: StockFilter, $after: String) { stockLevels(filter: $f, first: 100, after: $after) {
     pageInfo { hasNextPage endCursor } edges { node { ...L } } } }";
@@ -41,13 +46,26 @@ const LOW_STOCK: &str = "{ lowStock(first: 100) { edges { node { ...L } } } }";
 const MOVEMENTS: &str = "query($f: MovementFilter, $after: String) { stockMovements(filter: $f, first: 100, after: $after) {
     pageInfo { hasNextPage endCursor } edges { node { ...M } } } }";
 const LOCATIONS: &str = "{ stockLocations { id name isDefault } }";
-const CREATE_LOCATION: &str =
-    "mutation($n: String!) { createStockLocation(name: $n) { id name isDefault } }";
+const CREATE_LOCATION: &str = "mutation($n: String!) {
+    createStockLocation(input: { name: $n }) { stockLocation { id name isDefault } } }";
 const SETTINGS: &str = "{ inventorySettings { allowNegativeStock } }";
-const UPDATE_SETTINGS: &str = "mutation($a: Boolean!) { updateInventorySettings(allowNegativeStock: $a) { allowNegativeStock } }";
+const UPDATE_SETTINGS: &str = "mutation($a: Boolean!) {
+    updateInventorySettings(input: { allowNegativeStock: $a }) { inventorySettings { allowNegativeStock } } }";
 
 fn with(query: &str, fragment: &str) -> String {
     format!("{query} {fragment}")
+}
+
+/// An amount in euros, as `MoneyInput`.
+fn eur(amount: &str) -> Value {
+    json!({ "amount": amount, "currency": "EUR" })
+}
+
+/// The variables of `UPDATE_PRODUCT`: the product's ID and its new details.
+fn update_vars(id: &Value, details: Value) -> Value {
+    let mut input = details;
+    input["id"] = id.clone();
+    json!({ "i": input })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -58,7 +76,7 @@ fn with(query: &str, fragment: &str) -> String {
 fn frame_input(sku: &str) -> Value {
     json!({
         "sku": sku, "gtin": "4006381333931", "name": "Aviator Classic Gold", "brand": "Northwind",
-        "category": "FRAME", "cost": "12.50", "price": "39.90", "currency": "EUR",
+        "category": "FRAME", "cost": eur("12.50"), "price": eur("39.90"), "currency": "EUR",
         "reorderPoint": 3, "leadTimeDays": 5,
         "frame": { "model": "NW-100", "colour": "Gold", "eyeSize": 52, "bridge": 18, "templeLength": 140,
                    "bSize": 40, "frameType": "FULL_RIM", "material": "Titanium" }
@@ -69,7 +87,7 @@ fn frame_input(sku: &str) -> Value {
 fn contact_lens_input(sku: &str) -> Value {
     json!({
         "sku": sku, "name": "Daily Comfort Moist", "brand": "AquaVue", "category": "CONTACT_LENS",
-        "cost": "8.2500", "price": "24.90", "currency": "EUR",
+        "cost": eur("8.2500"), "price": eur("24.90"), "currency": "EUR",
         "minQuantity": 4, "maxQuantity": 20, "safetyStock": 2,
         "contactLens": { "baseCurve": "8.6", "diameter": "14.2", "power": "-2.25", "packSize": 30, "wearSchedule": "DAILY" }
     })
@@ -79,7 +97,7 @@ fn contact_lens_input(sku: &str) -> Value {
 fn sundry_input(sku: &str) -> Value {
     json!({
         "sku": sku, "name": "Microfibre Cleaning Cloth", "category": "SUNDRY",
-        "cost": "0.40", "price": "2.00", "currency": "EUR"
+        "cost": eur("0.40"), "price": eur("2.00"), "currency": "EUR"
     })
 }
 
@@ -89,7 +107,7 @@ async fn create_product(s: &TestServer, who: &Session, input: Value) -> Value {
         &with(CREATE_PRODUCT, PRODUCT_FIELDS),
         json!({ "i": input }),
     )
-    .await["createProduct"]
+    .await["createProduct"]["product"]
         .clone()
 }
 
@@ -121,7 +139,7 @@ fn mv(product: &Value, kind: &str, quantity: i64) -> Value {
 
 /// A receipt of `quantity` at `unit_cost` (default location).
 fn receipt(product: &Value, quantity: i64, unit_cost: &str) -> Value {
-    json!({ "productId": product["id"], "kind": "RECEIPT", "quantity": quantity, "unitCost": unit_cost })
+    json!({ "productId": product["id"], "kind": "RECEIPT", "quantity": quantity, "unitCost": eur(unit_cost) })
 }
 
 /// Posts a movement that must be accepted; returns it.
@@ -131,7 +149,7 @@ async fn posted(s: &TestServer, who: &Session, input: Value) -> Value {
         &with(POST, MOVEMENT_FIELDS),
         json!({ "i": input }),
     )
-    .await["postStockMovement"]
+    .await["postStockMovement"]["stockMovement"]
         .clone()
 }
 
@@ -214,9 +232,10 @@ fn assert_level(l: &Value, on_hand: i64, reserved: i64, avg: &str, what: &str) {
     assert_eq!(l["onHand"], on_hand, "{what}: {l}");
     assert_eq!(l["reserved"], reserved, "{what}: {l}");
     assert_eq!(l["available"], on_hand - reserved, "{what}: {l}");
-    assert_eq!(units(&l["averageCost"]), dec(avg), "{what}: {l}");
+    assert_eq!(units(&l["averageCost"]["amount"]), dec(avg), "{what}: {l}");
+    assert_eq!(l["averageCost"]["currency"], "EUR", "{what}: {l}");
     assert_eq!(
-        units(&l["value"]),
+        units(&l["value"]["amount"]),
         dec(avg) * i128::from(on_hand),
         "{what}: {l}"
     );
@@ -253,8 +272,8 @@ async fn assert_balances_equal_the_ledger(s: &TestServer, who: &Session) {
     let mut sums: HashMap<(String, String), (i64, i64, i64, usize)> = HashMap::new();
     for m in &all_moves {
         let key = (
-            m["productId"].as_str().unwrap().to_owned(),
-            m["locationId"].as_str().unwrap().to_owned(),
+            m["product"]["id"].as_str().unwrap().to_owned(),
+            m["location"]["id"].as_str().unwrap().to_owned(),
         );
         let e = sums.entry(key).or_default();
         e.0 += m["quantity"].as_i64().unwrap();
@@ -361,10 +380,26 @@ async fn products_are_checked_and_kept_per_company() {
             bad(&|i| i["gtin"] = json!("4006381333932")),
             vec!["input", "gtin"],
         ),
-        (bad(&|i| i["cost"] = json!("-1.00")), vec!["input", "cost"]),
         (
-            bad(&|i| i["cost"] = json!("1.23456")),
-            vec!["input", "cost"],
+            bad(&|i| i["cost"] = eur("-1.00")),
+            vec!["input", "cost", "amount"],
+        ),
+        (
+            bad(&|i| i["cost"] = eur("1.23456")),
+            vec!["input", "cost", "amount"],
+        ),
+        (
+            bad(&|i| i["price"] = eur("39.90001")),
+            vec!["input", "price", "amount"],
+        ),
+        // Cost and price are in the product's currency, an ISO 4217 one.
+        (
+            bad(&|i| i["cost"] = json!({ "amount": "12.50", "currency": "USD" })),
+            vec!["input", "cost", "currency"],
+        ),
+        (
+            bad(&|i| i["price"] = json!({ "amount": "39.90", "currency": "EURO" })),
+            vec!["input", "price", "currency"],
         ),
         (
             bad(&|i| i["frame"]["eyeSize"] = json!(90)),
@@ -430,7 +465,7 @@ async fn products_are_checked_and_kept_per_company() {
         .error_code(
             &staff.auth(),
             &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
-            json!({ "id": frame["id"], "i": sundry_input("CLOTH-1") }),
+            update_vars(&frame["id"], sundry_input("CLOTH-1")),
         )
         .await;
     assert_eq!(code, "FORBIDDEN");
@@ -473,16 +508,16 @@ async fn products_are_checked_and_kept_per_company() {
     // An update replaces the product: what is left out is cleared.
     let replacement = json!({
         "sku": "NW-AVI-52S", "name": "Aviator Classic Silver", "category": "FRAME",
-        "cost": "13.00", "currency": "EUR", "active": false,
+        "cost": eur("13.00"), "currency": "EUR", "active": false,
         "frame": { "colour": "Silver", "eyeSize": 54, "bridge": 17, "templeLength": 145 }
     });
     let updated = s
         .ok(
             &shop.auth(),
             &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
-            json!({ "id": frame["id"], "i": replacement }),
+            update_vars(&frame["id"], replacement),
         )
-        .await["updateProduct"]
+        .await["updateProduct"]["product"]
         .clone();
     assert_eq!(updated["id"], frame["id"], "{updated}");
     assert_eq!(updated["sku"], "NW-AVI-52S", "{updated}");
@@ -533,7 +568,7 @@ async fn products_are_checked_and_kept_per_company() {
         .error(
             &shop.auth(),
             &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
-            json!({ "id": frame["id"], "i": clash }),
+            update_vars(&frame["id"], clash),
         )
         .await;
     assert_eq!(err["extensions"]["code"], "CONFLICT", "{err}");
@@ -579,7 +614,7 @@ async fn products_are_checked_and_kept_per_company() {
         .error(
             &other.auth(),
             &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
-            json!({ "id": frame["id"], "i": sundry_input("TAKEN-OVER") }),
+            update_vars(&frame["id"], sundry_input("TAKEN-OVER")),
         )
         .await;
     assert_ne!(err["extensions"]["code"], Value::Null, "{err}");
@@ -653,13 +688,18 @@ async fn movements_keep_balances_equal_to_the_ledger() {
         let what = format!("step {n}: {input}");
         let m = posted(&s, who, input.clone()).await;
         assert_eq!(m["kind"], input["kind"], "{what}: {m}");
-        assert_eq!(m["productId"], lens["id"], "{what}: {m}");
-        assert_eq!(m["locationId"], main["id"], "{what}: {m}");
+        assert_eq!(m["product"]["id"], lens["id"], "{what}: {m}");
+        assert_eq!(m["location"]["id"], main["id"], "{what}: {m}");
         assert_eq!(m["quantity"], quantity, "{what}: {m}");
         assert_eq!(m["reservedChange"], reserved_change, "{what}: {m}");
         assert_eq!(m["onHandAfter"], on_hand, "{what}: {m}");
-        assert_eq!(units(&m["averageCostAfter"]), dec(avg), "{what}: {m}");
-        assert_eq!(m["transferId"], Value::Null, "{what}: {m}");
+        assert_eq!(
+            units(&m["averageCostAfter"]["amount"]),
+            dec(avg),
+            "{what}: {m}"
+        );
+        assert_eq!(m["averageCostAfter"]["currency"], "EUR", "{what}: {m}");
+        assert_eq!(m["counterpart"], Value::Null, "{what}: {m}");
         assert_eq!(
             m["reference"],
             input.get("reference").cloned().unwrap_or(Value::Null),
@@ -672,10 +712,13 @@ async fn movements_keep_balances_equal_to_the_ledger() {
         );
         if input["kind"] == "RECEIPT" {
             assert_eq!(
-                units(&m["unitCost"]),
-                units(&input["unitCost"]),
+                units(&m["unitCost"]["amount"]),
+                units(&input["unitCost"]["amount"]),
                 "{what}: {m}"
             );
+            assert_eq!(m["unitCost"]["currency"], "EUR", "{what}: {m}");
+        } else {
+            assert_eq!(m["unitCost"], Value::Null, "{what}: {m}");
         }
         let l = level(&s, &shop, &lens, &main).await;
         assert_level(&l, on_hand, reserved, avg, &what);
@@ -699,8 +742,25 @@ async fn movements_keep_balances_equal_to_the_ledger() {
         (mv(&lens, "RESERVE", 0), vec!["input", "quantity"]),
         (mv(&lens, "RELEASE", 0), vec!["input", "quantity"]),
         (receipt(&lens, 0, "2.00"), vec!["input", "quantity"]),
-        (receipt(&lens, 1, "-2.00"), vec!["input", "unitCost"]),
-        (receipt(&lens, 1, "2.00001"), vec!["input", "unitCost"]),
+        (
+            receipt(&lens, 1, "-2.00"),
+            vec!["input", "unitCost", "amount"],
+        ),
+        (
+            receipt(&lens, 1, "2.00001"),
+            vec!["input", "unitCost", "amount"],
+        ),
+        // A cost is in the product's currency, an ISO 4217 one.
+        (
+            json!({ "productId": lens["id"], "kind": "RECEIPT", "quantity": 1,
+                    "unitCost": { "amount": "2.00", "currency": "USD" } }),
+            vec!["input", "unitCost", "currency"],
+        ),
+        (
+            json!({ "productId": lens["id"], "kind": "RECEIPT", "quantity": 1,
+                    "unitCost": { "amount": "2.00", "currency": "EURO" } }),
+            vec!["input", "unitCost", "currency"],
+        ),
         // 36 on hand + 10^9 is more than a location may hold.
         (
             receipt(&lens, 1_000_000_000, "2.00"),
@@ -762,7 +822,10 @@ async fn movements_keep_balances_equal_to_the_ledger() {
     let set = s
         .ok(&shop.auth(), UPDATE_SETTINGS, json!({ "a": true }))
         .await;
-    assert_eq!(set["updateInventorySettings"]["allowNegativeStock"], true);
+    assert_eq!(
+        set["updateInventorySettings"]["inventorySettings"]["allowNegativeStock"],
+        true
+    );
     let settings = s.ok(&staff.auth(), SETTINGS, json!({})).await;
     assert_eq!(settings["inventorySettings"]["allowNegativeStock"], true);
 
@@ -796,7 +859,10 @@ async fn movements_keep_balances_equal_to_the_ledger() {
     let set = s
         .ok(&shop.auth(), UPDATE_SETTINGS, json!({ "a": false }))
         .await;
-    assert_eq!(set["updateInventorySettings"]["allowNegativeStock"], false);
+    assert_eq!(
+        set["updateInventorySettings"]["inventorySettings"]["allowNegativeStock"],
+        false
+    );
     let settings = s.ok(&staff.auth(), SETTINGS, json!({})).await;
     assert_eq!(settings["inventorySettings"]["allowNegativeStock"], false);
     assert_bad_input(
@@ -872,7 +938,7 @@ async fn transfers_move_stock_atomically() {
     // A second location; names are unique, and only admins and managers add one.
     let van = s
         .ok(&shop.auth(), CREATE_LOCATION, json!({ "n": "Van" }))
-        .await["createStockLocation"]
+        .await["createStockLocation"]["stockLocation"]
         .clone();
     assert_eq!(van["name"], "Van", "{van}");
     assert_eq!(van["isDefault"], false, "{van}");
@@ -915,7 +981,7 @@ async fn transfers_move_stock_atomically() {
     input["reference"] = json!("VAN-STOCK-1");
     let (_, body) = transfer(&s, &staff, input).await;
     assert!(body.get("errors").is_none(), "{body}");
-    let halves = body["data"]["transferStock"]
+    let halves = body["data"]["transferStock"]["stockMovements"]
         .as_array()
         .expect("the two halves")
         .clone();
@@ -923,25 +989,31 @@ async fn transfers_move_stock_atomically() {
     let (out, inn) = (&halves[0], &halves[1]);
     assert_eq!(out["kind"], "TRANSFER_OUT", "{out}");
     assert_eq!(out["quantity"], -4, "{out}");
-    assert_eq!(out["locationId"], main["id"], "{out}");
+    assert_eq!(out["location"]["id"], main["id"], "{out}");
     assert_eq!(out["onHandAfter"], 16, "{out}");
     assert_eq!(inn["kind"], "TRANSFER_IN", "{inn}");
     assert_eq!(inn["quantity"], 4, "{inn}");
-    assert_eq!(inn["locationId"], van["id"], "{inn}");
+    assert_eq!(inn["location"]["id"], van["id"], "{inn}");
     assert_eq!(inn["onHandAfter"], 4, "{inn}");
-    assert_eq!(units(&inn["unitCost"]), dec("2.50"), "{inn}");
+    assert_eq!(units(&inn["unitCost"]["amount"]), dec("2.50"), "{inn}");
     for half in [out, inn] {
-        assert_eq!(half["productId"], frame["id"], "{half}");
+        assert_eq!(half["product"]["id"], frame["id"], "{half}");
         assert_eq!(half["reservedChange"], 0, "{half}");
         assert_eq!(half["reference"], "VAN-STOCK-1", "{half}");
     }
-    assert!(out["transferId"].is_string(), "{out}");
-    assert_eq!(out["transferId"], inn["transferId"]);
+    // Each half names the other.
+    assert_eq!(out["counterpart"]["id"], inn["id"], "{out}");
+    assert_eq!(out["counterpart"]["kind"], "TRANSFER_IN", "{out}");
+    assert_eq!(out["counterpart"]["location"]["id"], van["id"], "{out}");
+    assert_eq!(inn["counterpart"]["id"], out["id"], "{inn}");
     let from = level(&s, &shop, &frame, &main).await;
     let to = level(&s, &shop, &frame, &van).await;
     assert_level(&from, 16, 0, "2.50", "main after the transfer");
     assert_level(&to, 4, 0, "2.50", "van after the transfer");
-    assert_eq!(units(&to["averageCost"]), units(&from["averageCost"]));
+    assert_eq!(
+        units(&to["averageCost"]["amount"]),
+        units(&from["averageCost"]["amount"])
+    );
     assert_eq!(to["location"]["name"], "Van", "{to}");
     let ledger = movements(
         &s,
@@ -950,8 +1022,13 @@ async fn transfers_move_stock_atomically() {
     )
     .await;
     assert_eq!(ledger.len(), 2, "{ledger:?}");
-    assert!(
-        ledger.iter().all(|m| m["transferId"] == out["transferId"]),
+    // The ledger names each half's counterpart too (read as a page).
+    assert_eq!(
+        ledger[0]["counterpart"]["id"], ledger[1]["id"],
+        "{ledger:?}"
+    );
+    assert_eq!(
+        ledger[1]["counterpart"]["id"], ledger[0]["id"],
         "{ledger:?}"
     );
     let at_van = movements(&s, &shop, json!({ "locationId": van["id"] })).await;
@@ -1039,7 +1116,7 @@ async fn transfers_move_stock_atomically() {
         let err = refused(
             &s,
             &staff,
-            json!({ "productId": frame["id"], "kind": kind, "quantity": 1, "unitCost": "2.00" }),
+            json!({ "productId": frame["id"], "kind": kind, "quantity": 1, "unitCost": eur("2.00") }),
         )
         .await;
         assert_bad_input(&err, &["input", "kind"]);
@@ -1075,14 +1152,24 @@ async fn transfers_move_stock_atomically() {
         .map(|l| l["onHand"].as_i64().unwrap())
         .sum();
     assert_eq!(total, 24);
-    let transfer_ids: std::collections::BTreeSet<String> = movements(
+    // Three transfers: each movement and its counterpart make one pair.
+    let transfer_ids: std::collections::BTreeSet<(String, String)> = movements(
         &s,
         &shop,
         json!({ "kinds": ["TRANSFER_OUT", "TRANSFER_IN"] }),
     )
     .await
     .iter()
-    .map(|m| m["transferId"].as_str().unwrap().to_owned())
+    .map(|m| {
+        let pair = [
+            m["id"].as_str().unwrap().to_owned(),
+            m["counterpart"]["id"].as_str().unwrap().to_owned(),
+        ];
+        (
+            pair.iter().min().unwrap().clone(),
+            pair.iter().max().unwrap().clone(),
+        )
+    })
     .collect();
     assert_eq!(transfer_ids.len(), 3, "three transfers of two halves each");
     assert_eq!(
@@ -1240,7 +1327,8 @@ async fn concurrent_movements_never_lose_an_update() {
                 let input = if i % 3 == 2 {
                     json!({ "productId": product, "kind": "SALE", "quantity": 1, "reference": reference })
                 } else {
-                    json!({ "productId": product, "kind": "RECEIPT", "quantity": 3, "unitCost": "2.00", "reference": reference })
+                    json!({ "productId": product, "kind": "RECEIPT", "quantity": 3,
+                            "unitCost": { "amount": "2.00", "currency": "EUR" }, "reference": reference })
                 };
                 let req = http
                     .post(&url)
@@ -1277,7 +1365,8 @@ async fn concurrent_movements_never_lose_an_update() {
                     .json::<Value>()
                     .await
                     .unwrap_or(Value::Null);
-                let found = &body["data"]["reconcileInventory"]["discrepancies"];
+                let found =
+                    &body["data"]["reconcileInventory"]["reconciliationReport"]["discrepancies"];
                 if found != &json!([]) {
                     false_alarms.push(body);
                 }
@@ -1328,7 +1417,7 @@ async fn concurrent_movements_never_lose_an_update() {
     for m in &all {
         running += m["quantity"].as_i64().unwrap();
         assert_eq!(m["onHandAfter"], running, "{m}");
-        assert_eq!(units(&m["averageCostAfter"]), dec("2.00"), "{m}");
+        assert_eq!(units(&m["averageCostAfter"]["amount"]), dec("2.00"), "{m}");
     }
     let references: std::collections::BTreeSet<&str> =
         all.iter().filter_map(|m| m["reference"].as_str()).collect();
@@ -1345,11 +1434,12 @@ async fn concurrent_movements_never_lose_an_update() {
 // Reconciliation, and what follows the reorder settings
 // ---------------------------------------------------------------------------------------
 
-const RECONCILE: &str = "mutation { reconcileInventory { balancesChecked discrepancies {
-    id productId locationId balanceOnHand ledgerOnHand balanceReserved ledgerReserved status } } }";
+const RECONCILE: &str = "mutation { reconcileInventory { reconciliationReport {
+    balancesChecked discrepancies { id product { id } location { id } balanceOnHand ledgerOnHand
+    balanceReserved ledgerReserved status } } } }";
 const DISCREPANCIES: &str = "{ stockDiscrepancies { id status balanceOnHand ledgerOnHand } }";
-const APPROVE: &str =
-    "mutation($id: ID!) { approveStockDiscrepancy(id: $id) { id status resolvedAt } }";
+const APPROVE: &str = "mutation($id: ID!) {
+    approveStockDiscrepancy(input: { id: $id }) { stockDiscrepancy { id status resolvedAt } } }";
 
 /// A balance that drifted from its ledger (written below the guard, as a bug or a hand
 /// edit would) is reported, not overwritten; the approved fix is an ADJUSTMENT in the
@@ -1366,8 +1456,14 @@ async fn reconciliation_reports_drift_and_a_manager_approves_the_fix() {
 
     // All agree at first.
     let report = s.ok(&admin.auth(), RECONCILE, json!({})).await;
-    assert_eq!(report["reconcileInventory"]["balancesChecked"], 1);
-    assert_eq!(report["reconcileInventory"]["discrepancies"], json!([]));
+    assert_eq!(
+        report["reconcileInventory"]["reconciliationReport"]["balancesChecked"],
+        1
+    );
+    assert_eq!(
+        report["reconcileInventory"]["reconciliationReport"]["discrepancies"],
+        json!([])
+    );
     assert_eq!(
         s.error_code(&staff.auth(), RECONCILE, json!({})).await,
         "FORBIDDEN"
@@ -1384,13 +1480,13 @@ async fn reconciliation_reports_drift_and_a_manager_approves_the_fix() {
     owner.execute_unprepared(sql).await.unwrap();
 
     let report = s.ok(&admin.auth(), RECONCILE, json!({})).await;
-    let found = report["reconcileInventory"]["discrepancies"]
+    let found = report["reconcileInventory"]["reconciliationReport"]["discrepancies"]
         .as_array()
         .unwrap()
         .clone();
     assert_eq!(found.len(), 1, "{report}");
     let d = &found[0];
-    assert_eq!(d["productId"], p["id"]);
+    assert_eq!(d["product"]["id"], p["id"]);
     assert_eq!(
         (d["balanceOnHand"].clone(), d["ledgerOnHand"].clone()),
         (json!(12), json!(7))
@@ -1402,7 +1498,7 @@ async fn reconciliation_reports_drift_and_a_manager_approves_the_fix() {
     // A second run reports the same discrepancy, not a new one.
     let again = s.ok(&admin.auth(), RECONCILE, json!({})).await;
     assert_eq!(
-        again["reconcileInventory"]["discrepancies"][0]["id"],
+        again["reconcileInventory"]["reconciliationReport"]["discrepancies"][0]["id"],
         d["id"]
     );
     let open = s.ok(&admin.auth(), DISCREPANCIES, json!({})).await;
@@ -1415,7 +1511,10 @@ async fn reconciliation_reports_drift_and_a_manager_approves_the_fix() {
         "FORBIDDEN"
     );
     let approved = s.ok(&admin.auth(), APPROVE, json!({ "id": d["id"] })).await;
-    assert_eq!(approved["approveStockDiscrepancy"]["status"], "APPROVED");
+    assert_eq!(
+        approved["approveStockDiscrepancy"]["stockDiscrepancy"]["status"],
+        "APPROVED"
+    );
     assert_eq!(
         s.error_code(&admin.auth(), APPROVE, json!({ "id": d["id"] }))
             .await,
@@ -1428,7 +1527,10 @@ async fn reconciliation_reports_drift_and_a_manager_approves_the_fix() {
     let sum: i64 = ledger.iter().map(|m| m["quantity"].as_i64().unwrap()).sum();
     assert_eq!(sum, 12);
     let report = s.ok(&admin.auth(), RECONCILE, json!({})).await;
-    assert_eq!(report["reconcileInventory"]["discrepancies"], json!([]));
+    assert_eq!(
+        report["reconcileInventory"]["reconciliationReport"]["discrepancies"],
+        json!([])
+    );
     let open = s.ok(&admin.auth(), DISCREPANCIES, json!({})).await;
     assert_eq!(open["stockDiscrepancies"], json!([]));
 
@@ -1501,7 +1603,7 @@ async fn concurrent_reconciliations_record_each_drift_once() {
     let mut reported = std::collections::BTreeSet::new();
     for run in runs {
         let body = run.await.expect("a reconcile task");
-        let found = body["data"]["reconcileInventory"]["discrepancies"]
+        let found = body["data"]["reconcileInventory"]["reconciliationReport"]["discrepancies"]
             .as_array()
             .unwrap_or_else(|| panic!("{body}"));
         assert_eq!(found.len(), PRODUCTS, "every drift reported: {body}");
@@ -1539,7 +1641,7 @@ async fn reorder_settings_and_costs_are_kept_straight() {
     s.ok(
         &admin.auth(),
         &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
-        json!({ "id": p["id"], "i": input }),
+        update_vars(&p["id"], input.clone()),
     )
     .await;
     assert_eq!(
@@ -1554,7 +1656,7 @@ async fn reorder_settings_and_costs_are_kept_straight() {
     s.ok(
         &admin.auth(),
         &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
-        json!({ "id": p["id"], "i": input }),
+        update_vars(&p["id"], input.clone()),
     )
     .await;
     assert_eq!(
@@ -1565,17 +1667,17 @@ async fn reorder_settings_and_costs_are_kept_straight() {
     let err = refused(&s, &admin, mv(&p, "RECEIPT", 1)).await;
     assert_bad_input(&err, &["input", "unitCost"]);
     let mut sale = mv(&p, "SALE", 1);
-    sale["unitCost"] = json!("9.99");
+    sale["unitCost"] = eur("9.99");
     let err = refused(&s, &admin, sale).await;
     assert_bad_input(&err, &["input", "unitCost"]);
     s.finish().await;
 }
 
-const SUGGESTIONS: &str = "query($d: Int, $s: ServiceLevel, $c: Decimal) {
+const SUGGESTIONS: &str = "query($d: Int, $s: ServiceLevel, $c: MoneyInput) {
     reorderSuggestions(days: $d, serviceLevel: $s, orderCost: $c) {
     product { sku } available meanDailyDemand demandStdDev leadTimeDays safetyStock reorderPoint
     economicOrderQuantity orderUpTo reorderNow suggestedQuantity } }";
-const ABC: &str = "{ abcClassification { product { sku } annualValue cumulativeShare class } }";
+const ABC: &str = "{ abcClassification { product { sku } annualValue { amount currency } cumulativeShare class } }";
 
 /// Reorder points from the sales history (docs/domain.md: ROP = d x L + z x sigma x sqrt(L)),
 /// EOQ from costs, min/max, and the ABC ranking by consumption value.
@@ -1585,7 +1687,7 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
     let admin = s.sign_up("Plan Optics", "ECP", &email("plan")).await;
     let mut steady = sundry_input("STEADY");
     steady["leadTimeDays"] = json!(3);
-    steady["cost"] = json!("10.00");
+    steady["cost"] = eur("10.00");
     let steady = create_product(&s, &admin, steady).await;
     posted(&s, &admin, receipt(&steady, 10, "10.00")).await;
     // Seven days of 2 sales a day, written into the ledger's past below the guard.
@@ -1635,7 +1737,7 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
         .ok(
             &admin.auth(),
             SUGGESTIONS,
-            json!({ "d": 7, "s": "P95", "c": "50.00" }),
+            json!({ "d": 7, "s": "P95", "c": eur("50.00") }),
         )
         .await;
     let plan = got["reorderSuggestions"]
@@ -1660,7 +1762,7 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
         .ok(
             &admin.auth(),
             SUGGESTIONS,
-            json!({ "d": 7, "s": "P95", "c": "50.00" }),
+            json!({ "d": 7, "s": "P95", "c": eur("50.00") }),
         )
         .await;
     let plan = got["reorderSuggestions"]
@@ -1727,7 +1829,8 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
     assert_eq!(classes["MINMAX"], "C", "{ranked}");
     let first = &ranked["abcClassification"][0];
     assert_eq!(first["product"]["sku"], "ABC-A");
-    assert_eq!(dec(first["annualValue"].as_str().unwrap()), dec("800.00"));
+    assert_eq!(units(&first["annualValue"]["amount"]), dec("800.00"));
+    assert_eq!(first["annualValue"]["currency"], "EUR");
     s.finish().await;
 }
 
@@ -1744,11 +1847,11 @@ async fn stock_levels_export_to_csv() {
     let got = s
         .ok(
             &admin.auth(),
-            "mutation { exportStockLevels { fileName rows storedAs downloadUrl } }",
+            "mutation { exportStockLevels(input: {}) { stockExport { fileName rows storedAs downloadUrl } } }",
             json!({}),
         )
         .await;
-    let e = &got["exportStockLevels"];
+    let e = &got["exportStockLevels"]["stockExport"];
     assert_eq!(e["rows"], 2, "{got}");
     let url = s.url(e["downloadUrl"].as_str().unwrap());
     let res = reqwest::get(&url).await.unwrap();
@@ -1798,7 +1901,7 @@ async fn discrepancies_and_settings_are_kept_per_company() {
         .await
         .unwrap();
     let report = s.ok(&admin.auth(), RECONCILE, json!({})).await;
-    let d = report["reconcileInventory"]["discrepancies"][0].clone();
+    let d = report["reconcileInventory"]["reconciliationReport"]["discrepancies"][0].clone();
     assert_eq!(d["status"], "OPEN", "{report}");
     // The other company: nothing to see, nothing to approve, nothing of its own found.
     let theirs = s.ok(&other.auth(), DISCREPANCIES, json!({})).await;
@@ -1809,7 +1912,10 @@ async fn discrepancies_and_settings_are_kept_per_company() {
         "NOT_FOUND"
     );
     let theirs = s.ok(&other.auth(), RECONCILE, json!({})).await;
-    assert_eq!(theirs["reconcileInventory"]["balancesChecked"], 0);
+    assert_eq!(
+        theirs["reconcileInventory"]["reconciliationReport"]["balancesChecked"],
+        0
+    );
     let still = s.ok(&admin.auth(), DISCREPANCIES, json!({})).await;
     assert_eq!(still["stockDiscrepancies"][0]["status"], "OPEN");
 
@@ -1820,5 +1926,162 @@ async fn discrepancies_and_settings_are_kept_per_company() {
     assert_eq!(mine["inventorySettings"]["allowNegativeStock"], true);
     let theirs = s.ok(&other.auth(), SETTINGS, json!({})).await;
     assert_eq!(theirs["inventorySettings"]["allowNegativeStock"], false);
+    s.finish().await;
+}
+
+const START_COUNT: &str = "mutation { startStockCount(input: {}) { stockCount { id } } }";
+const NODE_OF_ANY: &str = "query($id: ID!) { node(id: $id) { __typename id
+    ... on StockLocation { name }
+    ... on StockLevel { onHand product { sku } location { name } }
+    ... on StockMovement { kind product { sku } location { name } counterpart { id } }
+    ... on StockCount { status location { name } }
+    ... on StockDiscrepancy { status product { sku } location { name } } } }";
+const NODES_OF_ANY: &str = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }";
+
+/// Stock locations, levels, movements, counts and discrepancies load through `node(id:)`
+/// and `nodes(ids:)` for their own company, with their product and location; for another
+/// company every one of them is null.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_objects_load_by_global_id_for_their_company_only() {
+    let s = TestServer::start().await;
+    let shop = s.sign_up("Node Opticians", "ECP", &email("inv-node")).await;
+    let other = s.sign_up("Nosy Opticians", "ECP", &email("inv-nosy")).await;
+    let p = create_product(&s, &shop, sundry_input("NODE-1")).await;
+    let main = main_location(&s, &shop).await;
+    let van = s
+        .ok(&shop.auth(), CREATE_LOCATION, json!({ "n": "Van" }))
+        .await["createStockLocation"]["stockLocation"]
+        .clone();
+    let received = posted(&s, &shop, receipt(&p, 10, "1.00")).await;
+    let (_, body) = transfer(&s, &shop, transfer_input(&p, &main, &van, 2)).await;
+    let halves = body["data"]["transferStock"]["stockMovements"].clone();
+    let (out, inn) = (&halves[0], &halves[1]);
+    let level = level(&s, &shop, &p, &main).await;
+    let count =
+        s.ok(&shop.auth(), START_COUNT, json!({})).await["startStockCount"]["stockCount"].clone();
+    // A drift below the guard, found by a reconciliation.
+    let owner = s.owner_connection().await;
+    use sea_orm::ConnectionTrait;
+    owner
+        .execute_unprepared(if s.is_postgres() {
+            "SELECT set_config('app.system', 'on', false); UPDATE stock_balances SET on_hand = on_hand + 1"
+        } else {
+            "UPDATE stock_balances SET on_hand = on_hand + 1"
+        })
+        .await
+        .unwrap();
+    let report = s.ok(&shop.auth(), RECONCILE, json!({})).await;
+    let drift = report["reconcileInventory"]["reconciliationReport"]["discrepancies"][0].clone();
+    assert!(drift["id"].is_string(), "{report}");
+
+    let cases = [
+        (&van, "StockLocation"),
+        (&level, "StockLevel"),
+        (&received, "StockMovement"),
+        (out, "StockMovement"),
+        (&count, "StockCount"),
+        (&drift, "StockDiscrepancy"),
+    ];
+    for (object, type_name) in cases {
+        let got = s
+            .ok(&shop.auth(), NODE_OF_ANY, json!({ "id": object["id"] }))
+            .await["node"]
+            .clone();
+        assert_eq!(got["__typename"], type_name, "{got}");
+        assert_eq!(got["id"], object["id"], "{got}");
+        let theirs = s
+            .ok(&other.auth(), NODE_OF_ANY, json!({ "id": object["id"] }))
+            .await;
+        assert_eq!(theirs["node"], Value::Null, "{type_name}: {theirs}");
+    }
+    // What each node carries: its parts, read with it.
+    let node = |id: &Value| {
+        let (s, auth) = (&s, shop.auth());
+        let id = id.clone();
+        async move { s.ok(&auth, NODE_OF_ANY, json!({ "id": id })).await["node"].clone() }
+    };
+    assert_eq!(node(&van["id"]).await["name"], "Van");
+    let l = node(&level["id"]).await;
+    assert_eq!(
+        (&l["product"]["sku"], &l["location"]["name"]),
+        (&json!("NODE-1"), &json!("Main")),
+        "{l}"
+    );
+    let m = node(&out["id"]).await;
+    assert_eq!(m["kind"], "TRANSFER_OUT", "{m}");
+    assert_eq!(m["counterpart"]["id"], inn["id"], "{m}");
+    assert_eq!(m["product"]["sku"], "NODE-1", "{m}");
+    let m = node(&received["id"]).await;
+    assert_eq!(m["counterpart"], Value::Null, "{m}");
+    let c = node(&count["id"]).await;
+    assert_eq!(
+        (&c["status"], &c["location"]["name"]),
+        (&json!("OPEN"), &json!("Main")),
+        "{c}"
+    );
+    let d = node(&drift["id"]).await;
+    assert_eq!(
+        (&d["status"], &d["product"]["sku"], &d["location"]["name"]),
+        (&json!("OPEN"), &json!("NODE-1"), &json!("Main")),
+        "{d}"
+    );
+    // All at once: the owner gets each, in the order asked; the other company none.
+    let ids: Vec<Value> = cases.iter().map(|(o, _)| o["id"].clone()).collect();
+    let mine = s
+        .ok(&shop.auth(), NODES_OF_ANY, json!({ "ids": ids }))
+        .await;
+    let got: Vec<Value> = mine["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].clone())
+        .collect();
+    assert_eq!(got, ids, "{mine}");
+    let theirs = s
+        .ok(&other.auth(), NODES_OF_ANY, json!({ "ids": ids }))
+        .await;
+    assert!(
+        theirs["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(Value::is_null),
+        "{theirs}"
+    );
+    // A counterpart read on its own finds its other half again.
+    let round = s
+        .ok(
+            &shop.auth(),
+            "query($id: ID!) { node(id: $id) { ... on StockMovement { counterpart { counterpart { id } } } } }",
+            json!({ "id": inn["id"] }),
+        )
+        .await;
+    assert_eq!(
+        round["node"]["counterpart"]["counterpart"]["id"], inn["id"],
+        "{round}"
+    );
+
+    // Inputs that name a location or a name are refused at their path under `input`.
+    for (query, field) in [
+        (
+            "mutation { startStockCount(input: { locationId: \"bm9wZQ\" }) { stockCount { id } } }",
+            "input.locationId",
+        ),
+        (
+            "mutation { exportStockLevels(input: { locationId: \"bm9wZQ\" }) { stockExport { rows } } }",
+            "input.locationId",
+        ),
+        (
+            "mutation { createStockLocation(input: { name: \"  \" }) { stockLocation { id } } }",
+            "input.name",
+        ),
+    ] {
+        let err = s.error(&shop.auth(), query, json!({})).await;
+        assert_eq!(
+            err["extensions"]["code"], "BAD_USER_INPUT",
+            "{query}: {err}"
+        );
+        assert_eq!(err["extensions"]["field"], field, "{query}: {err}");
+    }
     s.finish().await;
 }

@@ -212,7 +212,7 @@ async fn bad_rows_are_reported_the_rest_land_and_the_same_file_again_changes_not
     let imp = imported(&s, &shop, file.as_bytes(), (2, 0, 0, 6)).await;
     let errors = errors_of(&imp);
     let want = [
-        err(3, "cost", "at least 0"),
+        err(3, "cost", "must not be negative"),
         err(4, "bridge", "required for FRAME items"),
         err(4, "power", "not used for FRAME items"),
         err(5, "sku", "SKU OK-1 is already on line 2"),
@@ -254,8 +254,9 @@ async fn bad_rows_are_reported_the_rest_land_and_the_same_file_again_changes_not
     let cloth = &products["OK-1"];
     s.ok(
         &shop.auth(),
-        "mutation($i: MovementInput!) { postStockMovement(input: $i) { id } }",
-        json!({ "i": { "productId": cloth["id"], "kind": "RECEIPT", "quantity": 4, "unitCost": "0.40" } }),
+        "mutation($i: PostStockMovementInput!) { postStockMovement(input: $i) { stockMovement { id } } }",
+        json!({ "i": { "productId": cloth["id"], "kind": "RECEIPT", "quantity": 4,
+                       "unitCost": { "amount": "0.40", "currency": "EUR" } } }),
     )
     .await;
     const LOW: &str = "{ lowStock(first: 10) { edges { node { product { sku } available } } } }";
@@ -309,7 +310,7 @@ async fn an_import_keeps_a_products_supplier_link_and_its_currency() {
     let (_, body) = s
         .post(
             &shop.auth(),
-            "mutation($i: ProductInput!) { createProduct(input: $i) { id } }",
+            "mutation($i: CreateProductInput!) { createProduct(input: $i) { product { id } } }",
             json!({ "i": { "sku": "CLOTH", "name": "Cloth", "category": "SUNDRY", "currency": "EUR",
                            "supplierItemId": item["id"] } }),
         )
@@ -322,11 +323,11 @@ async fn an_import_keeps_a_products_supplier_link_and_its_currency() {
     let product = s
         .ok(
             &shop.auth(),
-            "mutation($i: ProductInput!) { createProduct(input: $i) { id supplierItemId } }",
+            "mutation($i: CreateProductInput!) { createProduct(input: $i) { product { id supplierItemId } } }",
             json!({ "i": { "sku": "CLOTH", "name": "Cloth", "category": "SUNDRY", "currency": "GBP",
                            "supplierItemId": item["id"] } }),
         )
-        .await["createProduct"]
+        .await["createProduct"]["product"]
         .clone();
     assert_eq!(product["supplierItemId"], item["id"], "{product}");
 

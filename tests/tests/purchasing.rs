@@ -19,50 +19,55 @@ use std::collections::BTreeMap;
 // ---------------------------------------------------------------------------------------
 
 const PO_FIELDS: &str = "fragment PO on PurchaseOrder { id poNumber status version buyerId
-    supplierId supplierName locationId currency createdBySystem approvedAt submittedAt
+    supplierId supplierName location { id } currency createdBySystem approvedAt submittedAt
     supplierReference rejectReason notes total { amount currency }
-    lines { id catalogItemId productId sku name quantity unitPrice { amount currency } receivedQuantity } }";
+    lines { id catalogItemId product { id } sku name quantity unitPrice { amount currency } receivedQuantity } }";
 
-const CREATE: &str =
-    "mutation($i: PurchaseOrderInput!) { createPurchaseOrder(input: $i) { ...PO } }";
-const APPROVE: &str =
-    "mutation($id: ID!, $v: Int!) { approvePurchaseOrder(id: $id, version: $v) { ...PO } }";
-const SUBMIT: &str =
-    "mutation($id: ID!, $v: Int!) { submitPurchaseOrder(id: $id, version: $v) { ...PO } }";
+const CREATE: &str = "mutation($i: CreatePurchaseOrderInput!) {
+    createPurchaseOrder(input: $i) { purchaseOrder { ...PO } } }";
+const APPROVE: &str = "mutation($id: ID!, $v: Int!) {
+    approvePurchaseOrder(input: { id: $id, version: $v }) { purchaseOrder { ...PO } } }";
+const SUBMIT: &str = "mutation($id: ID!, $v: Int!) {
+    submitPurchaseOrder(input: { id: $id, version: $v }) { purchaseOrder { ...PO } } }";
 const ACKNOWLEDGE: &str = "mutation($id: ID!, $v: Int!, $r: String) {
-    acknowledgePurchaseOrder(id: $id, version: $v, supplierReference: $r) { ...PO } }";
+    acknowledgePurchaseOrder(input: { id: $id, version: $v, supplierReference: $r }) {
+    purchaseOrder { ...PO } } }";
 const REJECT: &str = "mutation($id: ID!, $v: Int!, $r: String!) {
-    rejectPurchaseOrder(id: $id, version: $v, reason: $r) { ...PO } }";
-const CANCEL: &str =
-    "mutation($id: ID!, $v: Int!) { cancelPurchaseOrder(id: $id, version: $v) { ...PO } }";
+    rejectPurchaseOrder(input: { id: $id, version: $v, reason: $r }) { purchaseOrder { ...PO } } }";
+const CANCEL: &str = "mutation($id: ID!, $v: Int!) {
+    cancelPurchaseOrder(input: { id: $id, version: $v }) { purchaseOrder { ...PO } } }";
 const RECEIVE: &str = "mutation($id: ID!, $v: Int!, $l: [ReceiptLineInput!]!, $over: Boolean) {
-    receivePurchaseOrder(id: $id, version: $v, lines: $l, allowOverReceipt: $over) { ...PO } }";
+    receivePurchaseOrder(input: { id: $id, version: $v, lines: $l, allowOverReceipt: $over }) {
+    purchaseOrder { ...PO } } }";
 const ORDERS: &str = "{ purchaseOrders(first: 100) { edges { node { ...PO } } } }";
 const INBOX: &str = "{ supplierPurchaseOrders(first: 100) { edges { node { ...PO } } } }";
 const ONE: &str = "query($id: ID!) { purchaseOrder(id: $id) { ...PO } }";
-const NODE: &str = "query($id: ID!) { node(id: $id) { id ... on PurchaseOrder { poNumber status version lines { sku productId } } } }";
+const NODE: &str = "query($id: ID!) { node(id: $id) { id ... on PurchaseOrder { poNumber status version lines { sku product { id } } } } }";
 
 const CREATE_ITEM: &str = "mutation($i: CreateCatalogItemInput!) {
     createCatalogItem(input: $i) { catalogItem { id sku } } }";
 const CREATE_PRODUCT: &str =
-    "mutation($i: ProductInput!) { createProduct(input: $i) { id sku gtin } }";
+    "mutation($i: CreateProductInput!) { createProduct(input: $i) { product { id sku gtin } } }";
 const PRODUCTS: &str = "{ products(first: 100) { edges { node { id sku supplierItemId } } } }";
-const POST_MOVEMENT: &str = "mutation($i: MovementInput!) { postStockMovement(input: $i) { id kind quantity onHandAfter } }";
+const POST_MOVEMENT: &str = "mutation($i: PostStockMovementInput!) {
+    postStockMovement(input: $i) { stockMovement { id kind quantity onHandAfter } } }";
 const LEVELS: &str = "query($f: StockFilter) { stockLevels(filter: $f, first: 100) { edges { node {
-    id onHand reserved averageCost product { id sku } location { id isDefault } } } } }";
+    id onHand reserved averageCost { amount currency } product { id sku } location { id isDefault } } } } }";
 const MOVEMENTS: &str =
     "query($f: MovementFilter) { stockMovements(filter: $f, first: 100) { edges { node {
-    id kind productId locationId quantity unitCost onHandAfter reference note } } } }";
+    id kind product { id } location { id } quantity unitCost { amount currency } onHandAfter reference note } } } }";
 const LOCATIONS: &str = "{ stockLocations { id name isDefault } }";
 
-const COUNT_FIELDS: &str = "fragment SC on StockCount { id locationId status postedAt
-    lines { productId counted expected difference } }";
-const START_COUNT: &str = "mutation { startStockCount { ...SC } }";
-const RECORD_COUNT: &str =
-    "mutation($id: ID!, $l: [CountedInput!]!) { recordStockCount(id: $id, lines: $l) { ...SC } }";
-const POST_COUNT: &str = "mutation($id: ID!) { postStockCount(id: $id) { ...SC } }";
+const COUNT_FIELDS: &str = "fragment SC on StockCount { id location { id } status postedAt
+    lines { product { id } counted expected difference } }";
+const START_COUNT: &str = "mutation { startStockCount(input: {}) { stockCount { ...SC } } }";
+const RECORD_COUNT: &str = "mutation($id: ID!, $l: [CountedInput!]!) {
+    recordStockCount(input: { id: $id, lines: $l }) { stockCount { ...SC } } }";
+const POST_COUNT: &str =
+    "mutation($id: ID!) { postStockCount(input: { id: $id }) { stockCount { ...SC } } }";
 const ONE_COUNT: &str = "query($id: ID!) { stockCount(id: $id) { ...SC } }";
-const CANCEL_COUNT: &str = "mutation($id: ID!) { cancelStockCount(id: $id) { ...SC } }";
+const CANCEL_COUNT: &str =
+    "mutation($id: ID!) { cancelStockCount(input: { id: $id }) { stockCount { ...SC } } }";
 
 fn po(query: &str) -> String {
     format!("{query} {PO_FIELDS}")
@@ -141,9 +146,11 @@ async fn post_as(s: &TestServer, who: &Session, query: String, vars: Value) -> (
     s.post(&who.auth(), &query, vars).await
 }
 
-/// `query` as `who`, which must succeed; returns `data[field]`.
-async fn done(s: &TestServer, who: &Session, query: &str, vars: Value, field: &str) -> Value {
-    s.ok(&who.auth(), &po(query), vars).await[field].clone()
+/// `query` as `who`, which must succeed; returns `data` at `path` (dotted: a payload's
+/// field).
+async fn done(s: &TestServer, who: &Session, query: &str, vars: Value, path: &str) -> Value {
+    let data = s.ok(&who.auth(), &po(query), vars).await;
+    path.split('.').fold(data, |v, key| v[key].clone())
 }
 
 /// The error code of a purchase order operation as `who`.
@@ -160,11 +167,25 @@ async fn code_of(s: &TestServer, who: &Session, query: &str, vars: Value) -> Str
 }
 
 async fn create(s: &TestServer, who: &Session, input: Value) -> Value {
-    done(s, who, CREATE, json!({ "i": input }), "createPurchaseOrder").await
+    done(
+        s,
+        who,
+        CREATE,
+        json!({ "i": input }),
+        "createPurchaseOrder.purchaseOrder",
+    )
+    .await
 }
 
 async fn submit(s: &TestServer, who: &Session, order: &Value) -> Value {
-    done(s, who, SUBMIT, at_version(order), "submitPurchaseOrder").await
+    done(
+        s,
+        who,
+        SUBMIT,
+        at_version(order),
+        "submitPurchaseOrder.purchaseOrder",
+    )
+    .await
 }
 
 async fn acknowledge(s: &TestServer, who: &Session, order: &Value, reference: &str) -> Value {
@@ -173,7 +194,7 @@ async fn acknowledge(s: &TestServer, who: &Session, order: &Value, reference: &s
         who,
         ACKNOWLEDGE,
         json!({ "id": order["id"], "v": order["version"], "r": reference }),
-        "acknowledgePurchaseOrder",
+        "acknowledgePurchaseOrder.purchaseOrder",
     )
     .await
 }
@@ -192,7 +213,7 @@ fn receipt(order: &Value, lines: &[(usize, i64)], over: Option<bool>) -> Value {
 }
 
 async fn receive(s: &TestServer, who: &Session, vars: Value) -> Value {
-    done(s, who, RECEIVE, vars, "receivePurchaseOrder").await
+    done(s, who, RECEIVE, vars, "receivePurchaseOrder.purchaseOrder").await
 }
 
 /// `who`'s purchase orders as the buyer.
@@ -324,7 +345,7 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
         "20 x 0.45 + 3 x 14.90: {order}"
     );
     assert_eq!(
-        order["locationId"],
+        order["location"]["id"],
         default_location(&s, &practice).await,
         "received at the default location: {order}"
     );
@@ -351,7 +372,7 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
             .get(sku)
             .unwrap_or_else(|| panic!("a product {sku}: {products:?}"));
         assert_eq!(p["supplierItemId"], item["id"], "{p}");
-        assert_eq!(order["lines"][i]["productId"], p["id"], "{order}");
+        assert_eq!(order["lines"][i]["product"]["id"], p["id"], "{order}");
     }
 
     // By global ID, for the buyer.
@@ -362,7 +383,7 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     assert_eq!(node["poNumber"], "PO-000001", "{node}");
     assert_eq!(node["status"], "DRAFT", "{node}");
     assert_eq!(
-        node["lines"][0]["productId"], order["lines"][0]["productId"],
+        node["lines"][0]["product"]["id"], order["lines"][0]["product"]["id"],
         "{node}"
     );
 
@@ -410,14 +431,14 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     assert_eq!(theirs["status"], "SUBMITTED", "{theirs}");
     assert_eq!(theirs["buyerId"], cid(&practice), "{theirs}");
     assert_eq!(units(&theirs["total"]["amount"]), dec("53.70"));
-    assert!(theirs["locationId"].is_null(), "{theirs}");
+    assert!(theirs["location"].is_null(), "{theirs}");
     let their_lines = theirs["lines"].as_array().expect("lines");
     assert_eq!(their_lines.len(), 2, "{theirs}");
     assert_eq!(their_lines[0]["sku"], "NW-CLOTH-01", "{theirs}");
     assert_eq!(their_lines[0]["quantity"], 20, "{theirs}");
     assert_eq!(their_lines[1]["sku"], "AV-DAILY-225", "{theirs}");
     assert!(
-        their_lines.iter().all(|l| l["productId"].is_null()),
+        their_lines.iter().all(|l| l["product"].is_null()),
         "{theirs}"
     );
     assert_eq!(one(&s, &supplier, &order["id"]).await["id"], order["id"]);
@@ -427,7 +448,7 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
         .clone();
     assert_eq!(node["status"], "SUBMITTED", "{node}");
     assert_eq!(node["lines"][1]["sku"], "AV-DAILY-225", "{node}");
-    assert!(node["lines"][0]["productId"].is_null(), "{node}");
+    assert!(node["lines"][0]["product"].is_null(), "{node}");
     // The supplier's inbox is not the practice's list, and the other way round.
     assert!(orders_of(&s, &supplier).await.is_empty());
     assert!(inbox_of(&s, &practice).await.is_empty());
@@ -488,15 +509,26 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     assert_eq!(order["lines"][1]["receivedQuantity"], 0, "{order}");
     let level = level_of(&s, &practice, &cloth).await.expect("cloth stock");
     assert_eq!(level["onHand"], 8, "{level}");
-    assert_eq!(units(&level["averageCost"]), dec("0.45"), "{level}");
+    assert_eq!(
+        units(&level["averageCost"]["amount"]),
+        dec("0.45"),
+        "{level}"
+    );
     assert_eq!(level["location"]["isDefault"], true, "{level}");
     let moved = movements(&s, &practice, json!({ "productId": cloth })).await;
     assert_eq!(moved.len(), 1, "{moved:?}");
     assert_eq!(moved[0]["kind"], "RECEIPT", "{moved:?}");
     assert_eq!(moved[0]["quantity"], 8, "{moved:?}");
     assert_eq!(moved[0]["reference"], "PO-000001", "{moved:?}");
-    assert_eq!(units(&moved[0]["unitCost"]), dec("0.45"), "{moved:?}");
-    assert_eq!(moved[0]["locationId"], order["locationId"], "{moved:?}");
+    assert_eq!(
+        units(&moved[0]["unitCost"]["amount"]),
+        dec("0.45"),
+        "{moved:?}"
+    );
+    assert_eq!(
+        moved[0]["location"]["id"], order["location"]["id"],
+        "{moved:?}"
+    );
 
     // More than ordered, without saying so: refused, and nothing of the receipt stays
     // (not even its first, acceptable line).
@@ -507,7 +539,7 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
             receipt(&order, &[(1, 3), (0, 13)], None),
         )
         .await;
-    assert_bad_input(&err, &["lines", "1", "quantity"]);
+    assert_bad_input(&err, &["input", "lines", "1", "quantity"]);
     let unchanged = one(&s, &practice, &order["id"]).await;
     assert_eq!(unchanged["version"], 4, "{unchanged}");
     assert_eq!(unchanged["status"], "PARTIALLY_RECEIVED", "{unchanged}");
@@ -533,7 +565,11 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
     assert_eq!(order["lines"][0]["receivedQuantity"], 21, "{order}");
     let level = level_of(&s, &practice, &cloth).await.expect("cloth stock");
     assert_eq!(level["onHand"], 21, "{level}");
-    assert_eq!(units(&level["averageCost"]), dec("0.45"), "{level}");
+    assert_eq!(
+        units(&level["averageCost"]["amount"]),
+        dec("0.45"),
+        "{level}"
+    );
 
     // The lenses complete the order.
     let order = receive(&s, &practice, receipt(&order, &[(1, 3)], None)).await;
@@ -544,7 +580,11 @@ async fn a_purchase_order_goes_from_practice_to_supplier_and_is_received_in_part
         .await
         .expect("lens stock");
     assert_eq!(level["onHand"], 3, "{level}");
-    assert_eq!(units(&level["averageCost"]), dec("14.90"), "{level}");
+    assert_eq!(
+        units(&level["averageCost"]["amount"]),
+        dec("14.90"),
+        "{level}"
+    );
     let receipts = movements(&s, &practice, json!({ "kinds": ["RECEIPT"] })).await;
     assert_eq!(receipts.len(), 3, "{receipts:?}");
     assert!(
@@ -718,7 +758,7 @@ async fn a_third_company_sees_nothing_of_a_purchase_order() {
         "one product per buyer"
     );
     assert_eq!(
-        theirs["lines"][0]["productId"],
+        theirs["lines"][0]["product"]["id"],
         their_products["NW-CLOTH-01"]["id"]
     );
     // The other practice's draft is not the supplier's to see either.
@@ -768,7 +808,7 @@ async fn rejected_and_cancelled_orders() {
             CREATE_PRODUCT,
             json!({ "i": own.clone() }),
         )
-        .await["createProduct"]
+        .await["createProduct"]["product"]
         .clone();
     let err = s
         .error(
@@ -785,11 +825,12 @@ async fn rejected_and_cancelled_orders() {
         "the lens product of the refused order is not kept"
     );
     let mut linked = own;
+    linked["id"] = mine["id"].clone();
     linked["supplierItemId"] = sundry["id"].clone();
     s.ok(
         &practice.auth(),
-        "mutation($id: ID!, $i: ProductInput!) { updateProduct(id: $id, input: $i) { id supplierItemId } }",
-        json!({ "id": mine["id"], "i": linked }),
+        "mutation($i: UpdateProductInput!) { updateProduct(input: $i) { product { id supplierItemId } } }",
+        json!({ "i": linked }),
     )
     .await;
 
@@ -808,7 +849,7 @@ async fn rejected_and_cancelled_orders() {
                 json!({ "id": rejected["id"], "v": rejected["version"], "r": reason }),
             )
             .await;
-        assert_bad_input(&err, &["reason"]);
+        assert_bad_input(&err, &["input", "reason"]);
     }
     assert_eq!(
         code_of(
@@ -836,7 +877,7 @@ async fn rejected_and_cancelled_orders() {
         &supplier,
         REJECT,
         json!({ "id": rejected["id"], "v": rejected["version"], "r": "Discontinued: order AV-DAILY-250" }),
-        "rejectPurchaseOrder",
+        "rejectPurchaseOrder.purchaseOrder",
     )
     .await;
     assert_eq!(rejected["status"], "REJECTED", "{rejected}");
@@ -871,7 +912,7 @@ async fn rejected_and_cancelled_orders() {
         &practice,
         CANCEL,
         at_version(&draft),
-        "cancelPurchaseOrder",
+        "cancelPurchaseOrder.purchaseOrder",
     )
     .await;
     assert_eq!(draft["status"], "CANCELLED", "{draft}");
@@ -895,7 +936,7 @@ async fn rejected_and_cancelled_orders() {
         &practice,
         CANCEL,
         at_version(&withdrawn),
-        "cancelPurchaseOrder",
+        "cancelPurchaseOrder.purchaseOrder",
     )
     .await;
     assert_eq!(withdrawn["status"], "CANCELLED", "{withdrawn}");
@@ -943,7 +984,7 @@ async fn rejected_and_cancelled_orders() {
     assert_eq!(products_of(&s, &practice).await.len(), 2);
     for o in orders_of(&s, &practice).await {
         assert_eq!(
-            o["lines"][0]["productId"], mine["id"],
+            o["lines"][0]["product"]["id"], mine["id"],
             "the linked product: {o}"
         );
     }
@@ -1091,7 +1132,7 @@ async fn rejected_and_cancelled_orders() {
     let err = s
         .error(&practice.auth(), &po(SUBMIT), at_version(&draft))
         .await;
-    assert_bad_input(&err, &["id"]);
+    assert_bad_input(&err, &["input", "id"]);
     assert!(one(&s, &supplier, &draft["id"]).await.is_null());
     let err = s
         .error(
@@ -1190,7 +1231,7 @@ async fn a_system_draft_waits_for_a_person() {
     let err = s
         .error(&practice.auth(), &po(SUBMIT), at_version(&order))
         .await;
-    assert_bad_input(&err, &["id"]);
+    assert_bad_input(&err, &["input", "id"]);
     assert!(inbox_of(&s, &supplier).await.is_empty());
 
     // STAFF may not approve; an admin may, on the version they saw.
@@ -1205,7 +1246,14 @@ async fn a_system_draft_waits_for_a_person() {
         code_of(&s, &supplier, APPROVE, at.clone()).await,
         "NOT_FOUND"
     );
-    let approved = done(&s, &practice, APPROVE, at, "approvePurchaseOrder").await;
+    let approved = done(
+        &s,
+        &practice,
+        APPROVE,
+        at,
+        "approvePurchaseOrder.purchaseOrder",
+    )
+    .await;
     assert_eq!(approved["status"], "DRAFT", "{approved}");
     assert!(approved["approvedAt"].is_string(), "{approved}");
     assert_eq!(
@@ -1255,35 +1303,37 @@ async fn a_stock_count_posts_its_differences_once() {
             &admin.auth(),
             CREATE_PRODUCT,
             json!({ "i": { "sku": "CLOTH-01", "name": "Microfibre Cleaning Cloth",
-                           "category": "SUNDRY", "cost": "0.40", "currency": "GBP" } }),
+                           "category": "SUNDRY", "cost": { "amount": "0.40", "currency": "GBP" }, "currency": "GBP" } }),
         )
-        .await["createProduct"]
+        .await["createProduct"]["product"]
         .clone();
     let spray = s
         .ok(
             &admin.auth(),
             CREATE_PRODUCT,
             json!({ "i": { "sku": "SPRAY-30", "gtin": "4006381333931", "name": "Lens Cleaning Spray 30 ml",
-                           "category": "SUNDRY", "cost": "1.20", "currency": "GBP" } }),
+                           "category": "SUNDRY", "cost": { "amount": "1.20", "currency": "GBP" }, "currency": "GBP" } }),
         )
-        .await["createProduct"]
+        .await["createProduct"]["product"]
         .clone();
     let received = s
         .ok(
             &admin.auth(),
             POST_MOVEMENT,
-            json!({ "i": { "productId": cloth["id"], "kind": "RECEIPT", "quantity": 10, "unitCost": "0.40" } }),
+            json!({ "i": { "productId": cloth["id"], "kind": "RECEIPT", "quantity": 10, "unitCost": { "amount": "0.40", "currency": "GBP" } } }),
         )
         .await;
     assert_eq!(
-        received["postStockMovement"]["onHandAfter"], 10,
+        received["postStockMovement"]["stockMovement"]["onHandAfter"], 10,
         "{received}"
     );
 
     // A count of the default location.
-    let count = s.ok(&admin.auth(), &sc(START_COUNT), json!({})).await["startStockCount"].clone();
+    let count =
+        s.ok(&admin.auth(), &sc(START_COUNT), json!({})).await["startStockCount"]["stockCount"]
+            .clone();
     assert_eq!(count["status"], "OPEN", "{count}");
-    assert_eq!(count["locationId"], main, "{count}");
+    assert_eq!(count["location"]["id"], main, "{count}");
     assert_eq!(count["lines"], json!([]), "{count}");
     assert!(count["postedAt"].is_null(), "{count}");
     let id = count["id"].clone();
@@ -1297,10 +1347,10 @@ async fn a_stock_count_posts_its_differences_once() {
     // 7 cloths by product, then 8 by SKU (the last one counts), and the spray by barcode
     // (STAFF count too).
     let (_, body) = record(&admin, json!([{ "productId": cloth["id"], "counted": 7 }])).await;
-    let lines = &body["data"]["recordStockCount"]["lines"];
+    let lines = &body["data"]["recordStockCount"]["stockCount"]["lines"];
     assert_eq!(
         lines,
-        &json!([{ "productId": cloth["id"], "counted": 7, "expected": 10, "difference": -3 }]),
+        &json!([{ "product": { "id": cloth["id"] }, "counted": 7, "expected": 10, "difference": -3 }]),
         "{body}"
     );
     let (_, body) = record(&staff, json!([{ "sku": "CLOTH-01", "counted": 8 }])).await;
@@ -1310,12 +1360,12 @@ async fn a_stock_count_posts_its_differences_once() {
         json!([{ "barcode": "4006381333931", "counted": 3 }]),
     )
     .await;
-    let lines = &body["data"]["recordStockCount"]["lines"];
+    let lines = &body["data"]["recordStockCount"]["stockCount"]["lines"];
     assert_eq!(
         lines,
         &json!([
-            { "productId": cloth["id"], "counted": 8, "expected": 10, "difference": -2 },
-            { "productId": spray["id"], "counted": 3, "expected": 0, "difference": 3 },
+            { "product": { "id": cloth["id"] }, "counted": 8, "expected": 10, "difference": -2 },
+            { "product": { "id": spray["id"] }, "counted": 3, "expected": 0, "difference": 3 },
         ]),
         "{body}"
     );
@@ -1324,20 +1374,20 @@ async fn a_stock_count_posts_its_differences_once() {
     for (bad, field) in [
         (
             json!({ "productId": cloth["id"], "sku": "CLOTH-01", "counted": 1 }),
-            vec!["lines", "0"],
+            vec!["input", "lines", "0"],
         ),
         (
             json!({ "sku": "CLOTH-01", "barcode": "4006381333931", "counted": 1 }),
-            vec!["lines", "0"],
+            vec!["input", "lines", "0"],
         ),
-        (json!({ "counted": 1 }), vec!["lines", "0"]),
+        (json!({ "counted": 1 }), vec!["input", "lines", "0"]),
         (
             json!({ "sku": "NO-SUCH-SKU", "counted": 1 }),
-            vec!["lines", "0"],
+            vec!["input", "lines", "0"],
         ),
         (
             json!({ "sku": "CLOTH-01", "counted": -1 }),
-            vec!["lines", "0", "counted"],
+            vec!["input", "lines", "0", "counted"],
         ),
     ] {
         let (_, body) = record(&admin, json!([bad])).await;
@@ -1346,14 +1396,14 @@ async fn a_stock_count_posts_its_differences_once() {
     }
     // An empty recording says nothing.
     let (_, body) = record(&admin, json!([])).await;
-    assert_bad_input(&body["errors"][0], &["lines"]);
+    assert_bad_input(&body["errors"][0], &["input", "lines"]);
     // A refused recording changed nothing (not even its good lines).
     let (_, body) = record(
         &admin,
         json!([{ "sku": "CLOTH-01", "counted": 50 }, { "counted": 1 }]),
     )
     .await;
-    assert_bad_input(&body["errors"][0], &["lines", "1"]);
+    assert_bad_input(&body["errors"][0], &["input", "lines", "1"]);
     let now = s
         .ok(&admin.auth(), &sc(ONE_COUNT), json!({ "id": id }))
         .await["stockCount"]
@@ -1379,8 +1429,8 @@ async fn a_stock_count_posts_its_differences_once() {
     .await;
     let (_, body) = record(&staff, json!([{ "sku": "CLOTH-01", "counted": 8 }])).await;
     assert_eq!(
-        body["data"]["recordStockCount"]["lines"][0],
-        json!({ "productId": cloth["id"], "counted": 8, "expected": 10, "difference": -2 }),
+        body["data"]["recordStockCount"]["stockCount"]["lines"][0],
+        json!({ "product": { "id": cloth["id"] }, "counted": 8, "expected": 10, "difference": -2 }),
         "{body}"
     );
 
@@ -1398,15 +1448,15 @@ async fn a_stock_count_posts_its_differences_once() {
     // (8 counted, 1 sold since).
     let posted = s
         .ok(&admin.auth(), &sc(POST_COUNT), json!({ "id": id }))
-        .await["postStockCount"]
+        .await["postStockCount"]["stockCount"]
         .clone();
     assert_eq!(posted["status"], "POSTED", "{posted}");
     assert!(posted["postedAt"].is_string(), "{posted}");
     assert_eq!(
         posted["lines"],
         json!([
-            { "productId": cloth["id"], "counted": 8, "expected": 10, "difference": -2 },
-            { "productId": spray["id"], "counted": 3, "expected": 0, "difference": 3 },
+            { "product": { "id": cloth["id"] }, "counted": 8, "expected": 10, "difference": -2 },
+            { "product": { "id": spray["id"] }, "counted": 3, "expected": 0, "difference": 3 },
         ]),
         "{posted}"
     );
@@ -1415,7 +1465,7 @@ async fn a_stock_count_posts_its_differences_once() {
         .expect("cloth stock");
     assert_eq!(cloth_level["onHand"], 7, "{cloth_level}");
     assert_eq!(
-        units(&cloth_level["averageCost"]),
+        units(&cloth_level["averageCost"]["amount"]),
         dec("0.40"),
         "an adjustment leaves the average: {cloth_level}"
     );
@@ -1428,12 +1478,12 @@ async fn a_stock_count_posts_its_differences_once() {
     assert_eq!(adjustments.len(), 2, "{adjustments:?}");
     let by_product: BTreeMap<String, &Value> = adjustments
         .iter()
-        .map(|m| (m["productId"].as_str().unwrap().to_owned(), m))
+        .map(|m| (m["product"]["id"].as_str().unwrap().to_owned(), m))
         .collect();
     let c = by_product[cloth["id"].as_str().unwrap()];
     assert_eq!(c["quantity"], -2, "{c}");
     assert_eq!(c["onHandAfter"], 7, "{c}");
-    assert_eq!(c["locationId"], main, "{c}");
+    assert_eq!(c["location"]["id"], main, "{c}");
     let p = by_product[spray["id"].as_str().unwrap()];
     assert_eq!(p["quantity"], 3, "{p}");
     assert_eq!(p["onHandAfter"], 3, "{p}");
@@ -1481,7 +1531,7 @@ async fn a_stock_count_posts_its_differences_once() {
 
     // Two managers posting one count at once: it is posted once.
     let second =
-        s.ok(&admin.auth(), &sc(START_COUNT), json!({})).await["startStockCount"]["id"].clone();
+        s.ok(&admin.auth(), &sc(START_COUNT), json!({})).await["startStockCount"]["stockCount"]["id"].clone();
     let (_, body) = s
         .post(
             &admin.auth(),
@@ -1523,7 +1573,7 @@ async fn a_stock_count_posts_its_differences_once() {
     // One open count per location: another is CONFLICT until it is posted or cancelled;
     // a cancelled count adjusts nothing and takes no more recordings.
     let third =
-        s.ok(&admin.auth(), &sc(START_COUNT), json!({})).await["startStockCount"]["id"].clone();
+        s.ok(&admin.auth(), &sc(START_COUNT), json!({})).await["startStockCount"]["stockCount"]["id"].clone();
     let (_, body) = s.post(&staff.auth(), &sc(START_COUNT), json!({})).await;
     assert_eq!(
         ils_tests::first_code(&body).as_deref(),
@@ -1548,7 +1598,7 @@ async fn a_stock_count_posts_its_differences_once() {
     );
     let cancelled = s
         .ok(&admin.auth(), &sc(CANCEL_COUNT), json!({ "id": third }))
-        .await["cancelStockCount"]
+        .await["cancelStockCount"]["stockCount"]
         .clone();
     assert_eq!(cancelled["status"], "CANCELLED", "{cancelled}");
     for q in [CANCEL_COUNT, POST_COUNT] {
@@ -1576,7 +1626,7 @@ async fn a_stock_count_posts_its_differences_once() {
         .await;
     assert!(theirs["stockCount"].is_null(), "{theirs}");
     let open =
-        s.ok(&admin.auth(), &sc(START_COUNT), json!({})).await["startStockCount"]["id"].clone();
+        s.ok(&admin.auth(), &sc(START_COUNT), json!({})).await["startStockCount"]["stockCount"]["id"].clone();
     for q in [RECORD_COUNT, POST_COUNT] {
         let (_, body) = s
             .post(
@@ -1621,7 +1671,7 @@ async fn concurrent_orders_get_their_own_numbers_and_a_receipt_is_taken_once() {
         .iter()
         .map(|(_, body)| {
             assert!(body.get("errors").is_none(), "{body}");
-            body["data"]["createPurchaseOrder"]["poNumber"]
+            body["data"]["createPurchaseOrder"]["purchaseOrder"]["poNumber"]
                 .as_str()
                 .expect("a number")
                 .to_owned()
@@ -1636,7 +1686,7 @@ async fn concurrent_orders_get_their_own_numbers_and_a_receipt_is_taken_once() {
 
     // One of them, acknowledged, received in part by four people at once on the same
     // version: one receipt is taken, the others are told the order changed.
-    let order = made[0].1["data"]["createPurchaseOrder"].clone();
+    let order = made[0].1["data"]["createPurchaseOrder"]["purchaseOrder"].clone();
     let order = submit(&s, &practice, &order).await;
     let order = acknowledge(&s, &supplier, &order, "SO-9").await;
     let staff = staff_of(&s, &practice).await;
@@ -1673,7 +1723,7 @@ async fn concurrent_orders_get_their_own_numbers_and_a_receipt_is_taken_once() {
     let receipts = movements(&s, &practice, json!({ "kinds": ["RECEIPT"] })).await;
     assert_eq!(receipts.len(), 2, "{receipts:?}");
     for (line, qty) in [(0, 4), (1, 1)] {
-        let level = level_of(&s, &practice, &now["lines"][line]["productId"])
+        let level = level_of(&s, &practice, &now["lines"][line]["product"]["id"])
             .await
             .expect("stock");
         assert_eq!(level["onHand"], qty, "{level}");
@@ -1696,7 +1746,7 @@ async fn stock_on_order_counts_in_the_reorder_plan() {
     let product = nodes(&products["products"])[0].clone();
     s.ok(
         &practice.auth(),
-        "mutation($id: ID!) { updateProduct(id: $id, input: { sku: \"NW-CLOTH-01\", name: \"Cloth\", category: SUNDRY, currency: \"GBP\", minQuantity: 5, maxQuantity: 30 }) { id } }",
+        "mutation($id: ID!) { updateProduct(input: { id: $id, sku: \"NW-CLOTH-01\", name: \"Cloth\", category: SUNDRY, currency: \"GBP\", minQuantity: 5, maxQuantity: 30 }) { product { id } } }",
         json!({ "id": product["id"] }),
     )
     .await;
@@ -1714,5 +1764,57 @@ async fn stock_on_order_counts_in_the_reorder_plan() {
         "20 on order is above the minimum: {after}"
     );
     assert_eq!(after["suggestedQuantity"], 0, "{after}");
+    s.finish().await;
+}
+
+const LINE_NODE: &str = "query($id: ID!) { node(id: $id) { __typename id ... on PurchaseOrderLine {
+    sku quantity receivedQuantity catalogItemId product { id sku } unitPrice { amount currency } } } }";
+
+/// A purchase order line loads through `node(id:)`: for the buyer with its product; for
+/// the supplier once the order is submitted, without the buyer's product; for anyone
+/// else never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_lines_load_by_global_id_for_the_parties_only() {
+    let s = TestServer::start().await;
+    let pa = s.platform_admin().await;
+    let (supplier, practice, sundry, _lens) = trading_pair(&s, &pa).await;
+    let stranger = s
+        .sign_up("Passing Opticians", "ECP", &email("line-stranger"))
+        .await;
+    let order = create(&s, &practice, order_input(&supplier, &[(&sundry, 10)])).await;
+    let line = order["lines"][0].clone();
+    let node_as = |who: &Session| {
+        let (s, auth, id) = (&s, who.auth(), line["id"].clone());
+        async move { s.ok(&auth, LINE_NODE, json!({ "id": id })).await["node"].clone() }
+    };
+
+    let mine = node_as(&practice).await;
+    assert_eq!(mine["__typename"], "PurchaseOrderLine", "{mine}");
+    assert_eq!(mine["id"], line["id"], "{mine}");
+    assert_eq!(mine["sku"], "NW-CLOTH-01", "{mine}");
+    assert_eq!(mine["catalogItemId"], sundry["id"], "{mine}");
+    assert_eq!(mine["product"]["id"], line["product"]["id"], "{mine}");
+    assert_eq!(mine["product"]["sku"], "NW-CLOTH-01", "{mine}");
+    assert_eq!(
+        (
+            units(&mine["unitPrice"]["amount"]),
+            &mine["unitPrice"]["currency"]
+        ),
+        (dec("0.45"), &json!("GBP")),
+        "{mine}"
+    );
+    // A draft's lines are the buyer's alone.
+    assert!(node_as(&supplier).await.is_null());
+    assert!(node_as(&stranger).await.is_null());
+
+    submit(&s, &practice, &order).await;
+    let theirs = node_as(&supplier).await;
+    assert_eq!(theirs["id"], line["id"], "{theirs}");
+    assert_eq!(theirs["quantity"], 10, "{theirs}");
+    assert!(
+        theirs["product"].is_null(),
+        "not the buyer's product: {theirs}"
+    );
+    assert!(node_as(&stranger).await.is_null());
     s.finish().await;
 }

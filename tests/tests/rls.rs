@@ -1125,10 +1125,10 @@ async fn a_purchase_order_is_walled_to_its_buyer_and_its_supplier() {
     let po = s
         .ok(
             &buyer.auth(),
-            "mutation($s: ID!, $i: ID!) { createPurchaseOrder(input: { supplierId: $s, lines: [{ catalogItemId: $i, quantity: 10 }] }) { id version } }",
+            "mutation($s: ID!, $i: ID!) { createPurchaseOrder(input: { supplierId: $s, lines: [{ catalogItemId: $i, quantity: 10 }] }) { purchaseOrder { id version } } }",
             json!({ "s": supplier.company_id, "i": item }),
         )
-        .await["createPurchaseOrder"]
+        .await["createPurchaseOrder"]["purchaseOrder"]
         .clone();
     let (b, sup, other) = (
         uuid_of(buyer.company_id.as_deref().unwrap()),
@@ -1148,7 +1148,7 @@ async fn a_purchase_order_is_walled_to_its_buyer_and_its_supplier() {
     }
     s.ok(
         &buyer.auth(),
-        "mutation($id: ID!, $v: Int!) { submitPurchaseOrder(id: $id, version: $v) { status } }",
+        "mutation($id: ID!, $v: Int!) { submitPurchaseOrder(input: { id: $id, version: $v }) { purchaseOrder { status } } }",
         json!({ "id": po["id"], "v": po["version"] }),
     )
     .await;
@@ -1238,7 +1238,7 @@ async fn a_purchase_order_is_walled_to_its_buyer_and_its_supplier() {
     // What the buyer does do still works: receiving adds up, once the supplier answered.
     s.ok(
         &supplier.auth(),
-        "mutation($id: ID!) { acknowledgePurchaseOrder(id: $id, version: 2) { status } }",
+        "mutation($id: ID!) { acknowledgePurchaseOrder(input: { id: $id, version: 2 }) { purchaseOrder { status } } }",
         json!({ "id": po["id"] }),
     )
     .await;

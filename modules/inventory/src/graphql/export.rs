@@ -1,14 +1,17 @@
 //! Exporting stock levels as a CSV file.
 
 use crate::service::export::{self, Exported};
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use ils_kernel::files::Files;
 use ils_kernel::{AppError, request_parts};
 
+/// A CSV file of stock levels, written to the file store: columns sku, name, location,
+/// on_hand, reserved, available, average_cost, value, currency, low.
 #[derive(SimpleObject)]
 pub struct StockExport {
+    /// The file's name (`stock-20261205-093000.csv`).
     pub file_name: String,
-    /// Rows written (one per product and location).
+    /// Rows written (one per product and location), the header not counted.
     pub rows: i64,
     /// Where the file is kept in the file store.
     pub stored_as: String,
@@ -27,26 +30,40 @@ impl From<Exported> for StockExport {
     }
 }
 
+/// What `exportStockLevels` takes.
+#[derive(InputObject, Default)]
+pub struct ExportStockLevelsInput {
+    /// Only the stock at this location (a `StockLocation` ID of yours); every location's
+    /// when left out.
+    pub location_id: Option<ID>,
+}
+
+/// What `exportStockLevels` gives back.
+#[derive(SimpleObject)]
+pub struct ExportStockLevelsPayload {
+    /// The file written, with its download link.
+    pub stock_export: StockExport,
+}
+
 #[derive(Default)]
 pub struct ExportMutation;
 
 #[Object]
 impl ExportMutation {
     /// Writes your stock levels (of one location, or all) as a CSV file and returns a link
-    /// to download it.
+    /// to download it (any member).
     async fn export_stock_levels(
         &self,
         ctx: &Context<'_>,
-        location_id: Option<ID>,
-    ) -> Result<StockExport> {
+        #[graphql(desc = "Which stock to export.")] input: ExportStockLevelsInput,
+    ) -> Result<ExportStockLevelsPayload> {
         let (tenant, db) = request_parts(ctx)?;
         let files = ctx
             .data::<Files>()
             .map_err(|_| AppError::internal("schema has no file store"))?;
-        Ok(
-            export::stock_levels(db, tenant, files, location_id.as_ref())
-                .await?
-                .into(),
-        )
+        let exported = export::stock_levels(db, tenant, files, input.location_id.as_ref()).await?;
+        Ok(ExportStockLevelsPayload {
+            stock_export: exported.into(),
+        })
     }
 }

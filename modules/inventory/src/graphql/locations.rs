@@ -2,24 +2,30 @@
 
 use crate::model::LOCATION;
 use crate::service::locations;
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_entity::stock_location as location;
 use ils_kernel::{id, request_parts};
 
+/// A place where your company keeps stock (a shop, a stockroom, a van). Every company has
+/// a default location, "Main".
 #[derive(SimpleObject, Clone)]
 #[graphql(complex, name = "StockLocation")]
 pub struct Location {
     #[graphql(skip)]
     pub row: location::Model,
+    /// The location's name, unique in your company.
     pub name: String,
-    /// The location movements go to when none is named.
+    /// Whether this is the location movements, counts and purchase orders use when none
+    /// is named.
     pub is_default: bool,
+    /// When the location was added.
     pub created_at: DateTime<Utc>,
 }
 
 #[async_graphql::ComplexObject]
 impl Location {
+    /// The location's global ID.
     async fn id(&self) -> ID {
         id::encode(LOCATION, self.row.id)
     }
@@ -34,6 +40,20 @@ impl From<location::Model> for Location {
             row,
         }
     }
+}
+
+/// What `createStockLocation` takes.
+#[derive(InputObject)]
+pub struct CreateStockLocationInput {
+    /// The new location's name: 1..100 characters, unique in your company.
+    pub name: String,
+}
+
+/// What `createStockLocation` gives back.
+#[derive(SimpleObject)]
+pub struct CreateStockLocationPayload {
+    /// The location added.
+    pub stock_location: Location,
 }
 
 #[derive(Default)]
@@ -54,9 +74,16 @@ pub struct LocationsMutation;
 
 #[Object]
 impl LocationsMutation {
-    /// Adds a stock location (admins and managers); names are unique in your company.
-    async fn create_stock_location(&self, ctx: &Context<'_>, name: String) -> Result<Location> {
+    /// Adds a stock location (admins and managers); a name already used is CONFLICT.
+    async fn create_stock_location(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The new location.")] input: CreateStockLocationInput,
+    ) -> Result<CreateStockLocationPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(locations::create(db, tenant, &name).await?.into())
+        let row = locations::create(db, tenant, &input.name).await?;
+        Ok(CreateStockLocationPayload {
+            stock_location: row.into(),
+        })
     }
 }

@@ -21,3 +21,10 @@ pub use products::{ProductsMutation, ProductsQuery};
 pub use purchasing::{PurchasingMutation, PurchasingQuery};
 pub use reconcile::{ReconcileMutation, ReconcileQuery};
 pub use stock::{StockMutation, StockQuery};
+
+/// A part read with its object (a movement's product, a count's location): always there
+/// for rows of the caller's own, so one missing is a fault on our side.
+pub(crate) fn loaded<'a, T>(part: &'a Option<T>, what: &str) -> async_graphql::Result<&'a T> {
+    part.as_ref()
+        .ok_or_else(|| ils_kernel::AppError::internal(format!("{what} was not read")).into())
+}

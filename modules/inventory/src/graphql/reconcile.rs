@@ -1,65 +1,96 @@
 //! Reconciliation: discrepancies, the report, running one and approving a correction.
 
-use crate::model::{DISCREPANCY, DiscrepancyStatus, LOCATION, PRODUCT};
-use crate::service::reconcile::{self, Report};
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use crate::graphql::loaded;
+use crate::graphql::locations::Location;
+use crate::graphql::products::Product;
+use crate::model::{DISCREPANCY, DiscrepancyStatus};
+use crate::service::reconcile::{self, Discrepancy};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use ils_entity::stock_discrepancy as discrepancy;
 use ils_kernel::{id, request_parts};
 
 #[derive(Clone)]
-pub struct StockDiscrepancy(pub discrepancy::Model);
+pub struct StockDiscrepancy(pub Discrepancy);
 
+/// A stock level that disagrees with its ledger, found by reconciliation. Nothing is
+/// corrected until a manager approves the correcting ADJUSTMENT, which brings the ledger
+/// to the balance (the stock people have acted on).
 #[Object]
 impl StockDiscrepancy {
+    /// The discrepancy's global ID.
     async fn id(&self) -> ID {
-        id::encode(DISCREPANCY, self.0.id)
+        id::encode(DISCREPANCY, self.0.row.id)
     }
-    async fn product_id(&self) -> ID {
-        id::encode(PRODUCT, self.0.product_id)
+    /// The product whose stock disagrees.
+    async fn product(&self) -> Result<Product> {
+        Ok(Product(
+            loaded(&self.0.product, "a discrepancy's product")?.clone(),
+        ))
     }
-    async fn location_id(&self) -> ID {
-        id::encode(LOCATION, self.0.location_id)
+    /// Where its stock disagrees.
+    async fn location(&self) -> Result<Location> {
+        Ok(loaded(&self.0.location, "a discrepancy's location")?
+            .clone()
+            .into())
     }
+    /// On hand as the stock level says, in units (what approval keeps).
     async fn balance_on_hand(&self) -> i64 {
-        self.0.balance_on_hand
+        self.0.row.balance_on_hand
     }
-    /// On hand as the ledger adds up.
+    /// On hand as the ledger adds up, in units.
     async fn ledger_on_hand(&self) -> i64 {
-        self.0.ledger_on_hand
+        self.0.row.ledger_on_hand
     }
+    /// Reserved as the stock level says, in units.
     async fn balance_reserved(&self) -> i64 {
-        self.0.balance_reserved
+        self.0.row.balance_reserved
     }
+    /// Reserved as the ledger adds up, in units.
     async fn ledger_reserved(&self) -> i64 {
-        self.0.ledger_reserved
+        self.0.row.ledger_reserved
     }
-    async fn status(&self) -> Option<DiscrepancyStatus> {
-        Some(self.0.status)
+    /// Where the discrepancy stands.
+    async fn status(&self) -> DiscrepancyStatus {
+        self.0.row.status
     }
+    /// When a reconciliation last found it (as it is now).
     async fn found_at(&self) -> DateTime<Utc> {
-        self.0.found_at
+        self.0.row.found_at
     }
+    /// When it was approved or found resolved; null while OPEN.
     async fn resolved_at(&self) -> Option<DateTime<Utc>> {
-        self.0.resolved_at
+        self.0.row.resolved_at
     }
 }
 
+/// What a reconciliation found.
 #[derive(SimpleObject)]
 pub struct ReconciliationReport {
-    /// Balances compared with their ledger.
+    /// Stock levels compared with their ledger.
     pub balances_checked: i64,
-    /// Every balance that disagrees now (open discrepancies, new or earlier).
+    /// Every stock level that disagrees now (open discrepancies, new or earlier).
     pub discrepancies: Vec<StockDiscrepancy>,
 }
 
-impl From<Report> for ReconciliationReport {
-    fn from(r: Report) -> Self {
-        ReconciliationReport {
-            balances_checked: r.balances_checked,
-            discrepancies: r.discrepancies.into_iter().map(StockDiscrepancy).collect(),
-        }
-    }
+/// What `reconcileInventory` gives back.
+#[derive(SimpleObject)]
+pub struct ReconcileInventoryPayload {
+    /// What the reconciliation found.
+    pub reconciliation_report: ReconciliationReport,
+}
+
+/// What `approveStockDiscrepancy` takes.
+#[derive(InputObject)]
+pub struct ApproveStockDiscrepancyInput {
+    /// The OPEN discrepancy whose correction you approve (a `StockDiscrepancy` ID).
+    pub id: ID,
+}
+
+/// What `approveStockDiscrepancy` gives back.
+#[derive(SimpleObject)]
+pub struct ApproveStockDiscrepancyPayload {
+    /// The discrepancy, APPROVED.
+    pub stock_discrepancy: StockDiscrepancy,
 }
 
 #[derive(Default)]
@@ -67,11 +98,11 @@ pub struct ReconcileQuery;
 
 #[Object]
 impl ReconcileQuery {
-    /// Open discrepancies between balances and the ledger, oldest first.
+    /// Your open discrepancies between stock levels and the ledger, oldest first.
     async fn stock_discrepancies(&self, ctx: &Context<'_>) -> Result<Vec<StockDiscrepancy>> {
         let (tenant, db) = request_parts(ctx)?;
-        let rows = reconcile::open(db, tenant).await?;
-        Ok(rows.into_iter().map(StockDiscrepancy).collect())
+        let found = reconcile::open(db, tenant).await?;
+        Ok(found.into_iter().map(StockDiscrepancy).collect())
     }
 }
 
@@ -80,23 +111,31 @@ pub struct ReconcileMutation;
 
 #[Object]
 impl ReconcileMutation {
-    /// Recomputes every balance from the ledger now (admins and managers) and reports
+    /// Recomputes every stock level from the ledger now (admins and managers) and reports
     /// the disagreements; nothing is corrected without approval.
-    async fn reconcile_inventory(&self, ctx: &Context<'_>) -> Result<ReconciliationReport> {
+    async fn reconcile_inventory(&self, ctx: &Context<'_>) -> Result<ReconcileInventoryPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(reconcile::reconcile_now(db, tenant).await?.into())
+        let (checked, found) = reconcile::reconcile_now(db, tenant).await?;
+        Ok(ReconcileInventoryPayload {
+            reconciliation_report: ReconciliationReport {
+                balances_checked: checked,
+                discrepancies: found.into_iter().map(StockDiscrepancy).collect(),
+            },
+        })
     }
 
-    /// Approves the correcting ADJUSTMENT of an open discrepancy (admins and managers).
+    /// Approves the correcting ADJUSTMENT of an open discrepancy (admins and managers);
+    /// CONFLICT when the stock changed since it was found (reconcile again).
     async fn approve_stock_discrepancy(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-    ) -> Result<StockDiscrepancy> {
+        #[graphql(desc = "The discrepancy to approve.")] input: ApproveStockDiscrepancyInput,
+    ) -> Result<ApproveStockDiscrepancyPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let discrepancy_id = id::decode(DISCREPANCY, &id, "id")?;
-        Ok(StockDiscrepancy(
-            reconcile::approve(db, tenant, discrepancy_id).await?,
-        ))
+        let discrepancy_id = id::decode(DISCREPANCY, &input.id, "input.id")?;
+        let found = reconcile::approve(db, tenant, discrepancy_id).await?;
+        Ok(ApproveStockDiscrepancyPayload {
+            stock_discrepancy: StockDiscrepancy(found),
+        })
     }
 }

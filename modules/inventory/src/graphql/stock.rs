@@ -1,99 +1,170 @@
 //! Stock: the ledger's movements, the levels (balances), posting and transferring, and
 //! the inventory settings.
 
+use crate::graphql::loaded;
 use crate::graphql::locations::Location;
 use crate::graphql::products::Product;
 use crate::ledger::MovementKind;
-use crate::model::{BALANCE, LOCATION, MOVEMENT, PRODUCT};
-use crate::service::stock::{self, Level, NewMovement, NewTransfer};
+use crate::model::{BALANCE, MOVEMENT};
+use crate::service::stock::{self, Level, Moved, NewMovement, NewTransfer};
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_common::catalog::draft::price_to_decimal;
-use ils_entity::stock_movement as movement;
+use ils_common::money::{Money, MoneyInput};
+use ils_entity::product;
 use ils_kernel::pagination::Page;
 use ils_kernel::pagination::PageArgs;
-use ils_kernel::{id, request_parts};
+use ils_kernel::{AppError, id, request_parts};
 use rust_decimal::Decimal;
 
-/// One movement as a client posts it. Transfers have their own mutation.
+/// An amount in ten-thousandths of the product's currency unit, as money.
+fn money_of(product: &product::Model, units: i64) -> Money {
+    Money {
+        amount: price_to_decimal(units),
+        currency: product.currency.clone(),
+    }
+}
+
+/// What `postStockMovement` takes: one movement. Transfers have their own mutation
+/// (`transferStock`).
 #[derive(InputObject)]
-pub struct MovementInput {
+pub struct PostStockMovementInput {
+    /// The product that moves (a `Product` ID of yours).
     pub product_id: ID,
-    /// The default location when left out.
+    /// Where it moves (a `StockLocation` ID of yours); your default location when left out.
     pub location_id: Option<ID>,
-    /// RECEIPT, SALE, ADJUSTMENT, BREAKAGE, RETURN, RESERVE or RELEASE.
+    /// What happened: RECEIPT, SALE, ADJUSTMENT, BREAKAGE, RETURN, RESERVE or RELEASE
+    /// (TRANSFER_IN and TRANSFER_OUT are refused: use `transferStock`).
     pub kind: MovementKind,
-    /// Units: more than 0, except an ADJUSTMENT, which is signed.
+    /// Units: more than 0, except for an ADJUSTMENT, which is signed (negative takes stock
+    /// away).
     pub quantity: i64,
-    /// What a unit cost (RECEIPT), at most 4 decimal places.
-    pub unit_cost: Option<Decimal>,
+    /// What a unit cost: required for a RECEIPT (it blends into the moving average cost),
+    /// refused for every other kind. In the product's currency, at least 0, at most 4
+    /// decimal places.
+    pub unit_cost: Option<MoneyInput>,
     /// Your reference (a sale, a delivery note, a lab job), at most 100 characters.
     pub reference: Option<String>,
+    /// A free note, at most 1000 characters.
     pub note: Option<String>,
 }
 
+/// What `postStockMovement` gives back.
+#[derive(SimpleObject)]
+pub struct PostStockMovementPayload {
+    /// The ledger line written, with the stock after it.
+    pub stock_movement: StockMovement,
+}
+
+/// What `transferStock` takes: stock moved from one of your locations to another.
 #[derive(InputObject)]
-pub struct TransferInput {
+pub struct TransferStockInput {
+    /// The product that moves (a `Product` ID of yours).
     pub product_id: ID,
+    /// The location it leaves (a `StockLocation` ID of yours).
     pub from_location_id: ID,
+    /// The location it arrives at: another of your locations.
     pub to_location_id: ID,
     /// Units, more than 0.
     pub quantity: i64,
+    /// Your reference, at most 100 characters, written on both halves.
     pub reference: Option<String>,
 }
 
-/// One line of the stock ledger.
-#[derive(Clone)]
-pub struct StockMovement(pub movement::Model);
+/// What `transferStock` gives back.
+#[derive(SimpleObject)]
+pub struct TransferStockPayload {
+    /// The two halves of the transfer: the TRANSFER_OUT at the source first, then the
+    /// TRANSFER_IN at the destination (valued at the source's average cost).
+    pub stock_movements: Vec<StockMovement>,
+}
 
-#[Object]
-impl StockMovement {
-    async fn id(&self) -> ID {
-        id::encode(MOVEMENT, self.0.id)
-    }
-    async fn kind(&self) -> Option<MovementKind> {
-        MovementKind::parse(&self.0.kind)
-    }
-    async fn product_id(&self) -> ID {
-        id::encode(PRODUCT, self.0.product_id)
-    }
-    async fn location_id(&self) -> ID {
-        id::encode(LOCATION, self.0.location_id)
-    }
-    /// The signed change of on-hand stock.
-    async fn quantity(&self) -> i64 {
-        self.0.quantity
-    }
-    /// The signed change of reserved stock.
-    async fn reserved_change(&self) -> i64 {
-        self.0.reserved_delta
-    }
-    async fn unit_cost(&self) -> Option<Decimal> {
-        self.0.unit_cost.map(price_to_decimal)
-    }
-    /// On-hand stock after this movement.
-    async fn on_hand_after(&self) -> i64 {
-        self.0.on_hand_after
-    }
-    async fn average_cost_after(&self) -> Decimal {
-        price_to_decimal(self.0.avg_cost_after)
-    }
-    /// Shared by the two halves of a transfer.
-    async fn transfer_id(&self) -> Option<ID> {
-        self.0.transfer_id.map(|t| ID(t.to_string()))
-    }
-    async fn reference(&self) -> Option<&str> {
-        self.0.reference.as_deref()
-    }
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+#[derive(Clone)]
+pub struct StockMovement(pub Moved);
+
+impl AsMut<Moved> for StockMovement {
+    fn as_mut(&mut self) -> &mut Moved {
+        &mut self.0
     }
 }
 
-/// Stock of one product at one location.
+impl StockMovement {
+    fn product_row(&self) -> Result<&product::Model> {
+        loaded(&self.0.product, "a movement's product")
+    }
+}
+
+/// One line of the stock ledger: a change of one product's stock at one location. The
+/// ledger only grows; a correction is a new line.
+#[Object]
+impl StockMovement {
+    /// The movement's global ID.
+    async fn id(&self) -> ID {
+        id::encode(MOVEMENT, self.0.row.id)
+    }
+    /// What happened (a receipt, a sale, half of a transfer, …).
+    async fn kind(&self) -> Result<MovementKind> {
+        Ok(MovementKind::parse(&self.0.row.kind)
+            .ok_or_else(|| AppError::internal("a movement of an unknown kind"))?)
+    }
+    /// The product whose stock changed.
+    async fn product(&self) -> Result<Product> {
+        Ok(Product(self.product_row()?.clone()))
+    }
+    /// Where its stock changed.
+    async fn location(&self) -> Result<Location> {
+        Ok(loaded(&self.0.location, "a movement's location")?
+            .clone()
+            .into())
+    }
+    /// The signed change of on-hand stock, in units (negative: stock left).
+    async fn quantity(&self) -> i64 {
+        self.0.row.quantity
+    }
+    /// The signed change of reserved stock, in units (RESERVE and RELEASE; 0 otherwise).
+    async fn reserved_change(&self) -> i64 {
+        self.0.row.reserved_delta
+    }
+    /// What a unit cost, in the product's currency: given with a RECEIPT, the source's
+    /// average cost for a TRANSFER_IN; null for movements that carry no cost of their own.
+    async fn unit_cost(&self) -> Result<Option<Money>> {
+        let product = self.product_row()?;
+        Ok(self.0.row.unit_cost.map(|u| money_of(product, u)))
+    }
+    /// On-hand stock at the location after this movement, in units.
+    async fn on_hand_after(&self) -> i64 {
+        self.0.row.on_hand_after
+    }
+    /// The moving average cost of a unit at the location after this movement, in the
+    /// product's currency.
+    async fn average_cost_after(&self) -> Result<Money> {
+        Ok(money_of(self.product_row()?, self.0.row.avg_cost_after))
+    }
+    /// The other half of a transfer (the TRANSFER_IN of a TRANSFER_OUT, and the other way
+    /// round); null for a movement that is not part of a transfer.
+    async fn counterpart(&self, ctx: &Context<'_>) -> Result<Option<StockMovement>> {
+        if let Some(other) = &self.0.counterpart {
+            return Ok(Some(StockMovement((**other).clone())));
+        }
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(stock::counterpart(db, tenant, &self.0)
+            .await?
+            .map(StockMovement))
+    }
+    /// Your reference (a sale, a delivery note, a purchase order's number, a count).
+    async fn reference(&self) -> Option<&str> {
+        self.0.row.reference.as_deref()
+    }
+    /// A free note.
+    async fn note(&self) -> Option<&str> {
+        self.0.row.note.as_deref()
+    }
+    /// When the movement was posted.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.row.created_at
+    }
+}
+
 #[derive(Clone)]
 pub struct StockLevel(pub Level);
 
@@ -103,63 +174,110 @@ impl AsMut<Level> for StockLevel {
     }
 }
 
+impl StockLevel {
+    fn product_row(&self) -> Result<&product::Model> {
+        loaded(&self.0.product, "a stock level's product")
+    }
+}
+
+/// Stock of one product at one location: what is on hand, reserved and available, and
+/// its value at the moving average cost.
 #[Object]
 impl StockLevel {
+    /// The stock level's global ID (one per product and location).
     async fn id(&self) -> ID {
         id::encode(BALANCE, self.0.row.id)
     }
-    async fn product(&self) -> Option<Product> {
-        self.0.product.clone().map(Product)
+    /// The product stocked.
+    async fn product(&self) -> Result<Product> {
+        Ok(Product(self.product_row()?.clone()))
     }
-    async fn location(&self) -> Option<Location> {
-        self.0.location.clone().map(Location::from)
+    /// Where it is stocked.
+    async fn location(&self) -> Result<Location> {
+        Ok(loaded(&self.0.location, "a stock level's location")?
+            .clone()
+            .into())
     }
+    /// Units on hand (negative only when your company allows negative stock).
     async fn on_hand(&self) -> i64 {
         self.0.row.on_hand
     }
+    /// Units on hand set aside for jobs (RESERVE less RELEASE).
     async fn reserved(&self) -> i64 {
         self.0.row.reserved
     }
-    /// On hand less reserved.
+    /// Units on hand less reserved: what can still be sold or reserved.
     async fn available(&self) -> i64 {
         self.0.row.on_hand - self.0.row.reserved
     }
-    /// The moving average cost of a unit.
-    async fn average_cost(&self) -> Decimal {
-        price_to_decimal(self.0.row.avg_cost)
+    /// The moving average cost of a unit, in the product's currency.
+    async fn average_cost(&self) -> Result<Money> {
+        Ok(money_of(self.product_row()?, self.0.row.avg_cost))
     }
-    /// On hand at the average cost.
-    async fn value(&self) -> Option<Decimal> {
-        price_to_decimal(self.0.row.avg_cost).checked_mul(Decimal::from(self.0.row.on_hand))
+    /// On hand at the average cost, in the product's currency; null when it is too large
+    /// to compute exactly.
+    async fn value(&self) -> Result<Option<Money>> {
+        let product = self.product_row()?;
+        Ok(price_to_decimal(self.0.row.avg_cost)
+            .checked_mul(Decimal::from(self.0.row.on_hand))
+            .map(|amount| Money {
+                amount,
+                currency: product.currency.clone(),
+            }))
     }
-    /// At or below the product's reorder threshold.
+    /// Whether available stock is at or below the product's reorder threshold (the larger
+    /// of its reorder point and its minimum).
     async fn low(&self) -> bool {
         self.0.row.low
     }
+    /// When the stock last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.row.updated_at
     }
 }
 
+/// Narrows `stockLevels`: every field given must match.
 #[derive(InputObject, Default)]
 pub struct StockFilter {
+    /// Only stock at this location (a `StockLocation` ID).
     pub location_id: Option<ID>,
+    /// Only stock of this product (a `Product` ID).
     pub product_id: Option<ID>,
-    /// Only stock at or below its product's reorder threshold.
+    /// Only stock at or below its product's reorder threshold (true); left out or false:
+    /// all stock.
     pub low_only: Option<bool>,
 }
 
+/// Narrows `stockMovements`: every field given must match.
 #[derive(InputObject, Default)]
 pub struct MovementFilter {
+    /// Only movements of this product (a `Product` ID).
     pub product_id: Option<ID>,
+    /// Only movements at this location (a `StockLocation` ID).
     pub location_id: Option<ID>,
+    /// Only movements of these kinds.
     pub kinds: Option<Vec<MovementKind>>,
 }
 
+/// Your company's inventory settings.
 #[derive(SimpleObject)]
 pub struct InventorySettings {
     /// Whether stock may go below zero (otherwise such a movement is BAD_USER_INPUT).
     pub allow_negative_stock: bool,
+}
+
+/// What `updateInventorySettings` takes.
+#[derive(InputObject)]
+pub struct UpdateInventorySettingsInput {
+    /// Whether stock may go below zero.
+    pub allow_negative_stock: bool,
+}
+
+/// What `updateInventorySettings` gives back.
+#[derive(SimpleObject)]
+pub struct UpdateInventorySettingsPayload {
+    /// The settings now.
+    pub inventory_settings: InventorySettings,
 }
 
 #[derive(Default)]
@@ -167,14 +285,22 @@ pub struct StockQuery;
 
 #[Object]
 impl StockQuery {
-    /// Your stock, one entry per product and location that has seen a movement.
+    /// Your stock, one entry per product and location that has seen a movement, oldest
+    /// first.
     async fn stock_levels(
         &self,
         ctx: &Context<'_>,
-        filter: Option<StockFilter>,
+        #[graphql(desc = "Only the stock that matches (all of it when left out).")] filter: Option<
+            StockFilter,
+        >,
+        #[graphql(
+            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
         before: Option<String>,
     ) -> Result<Page<StockLevel>> {
         let (tenant, db) = request_parts(ctx)?;
@@ -185,35 +311,37 @@ impl StockQuery {
         Ok(stock::levels(db, tenant, location, product, low_only, page, StockLevel).await?)
     }
 
-    /// Products whose available stock is at or below their reorder point or minimum.
+    /// Stock whose available units are at or below its product's reorder point or minimum
+    /// (as `stockLevels` with `lowOnly`).
     async fn low_stock(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
     ) -> Result<Page<StockLevel>> {
-        self.stock_levels(
-            ctx,
-            Some(StockFilter {
-                low_only: Some(true),
-                ..StockFilter::default()
-            }),
-            first,
-            after,
-            None,
-            None,
-        )
-        .await
+        let (tenant, db) = request_parts(ctx)?;
+        let page = PageArgs::new(ctx, first, after, None, None);
+        Ok(stock::levels(db, tenant, None, None, true, page, StockLevel).await?)
     }
 
     /// The stock ledger, oldest first (`last: N` for the newest).
     async fn stock_movements(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only the movements that match (all of them when left out).")]
         filter: Option<MovementFilter>,
+        #[graphql(
+            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
+        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
         before: Option<String>,
     ) -> Result<Page<StockMovement>> {
         let (tenant, db) = request_parts(ctx)?;
@@ -224,6 +352,7 @@ impl StockQuery {
         Ok(stock::movements(db, tenant, product, location, kinds, page, StockMovement).await?)
     }
 
+    /// Your company's inventory settings (any member).
     async fn inventory_settings(&self, ctx: &Context<'_>) -> Result<InventorySettings> {
         let (tenant, db) = request_parts(ctx)?;
         Ok(InventorySettings {
@@ -242,8 +371,8 @@ impl StockMutation {
     async fn post_stock_movement(
         &self,
         ctx: &Context<'_>,
-        input: MovementInput,
-    ) -> Result<StockMovement> {
+        #[graphql(desc = "The movement.")] input: PostStockMovementInput,
+    ) -> Result<PostStockMovementPayload> {
         let (tenant, db) = request_parts(ctx)?;
         let input = NewMovement {
             product_id: input.product_id,
@@ -254,17 +383,18 @@ impl StockMutation {
             reference: input.reference,
             note: input.note,
         };
-        Ok(StockMovement(
-            stock::post_movement(db, tenant, input).await?,
-        ))
+        let moved = stock::post_movement(db, tenant, input).await?;
+        Ok(PostStockMovementPayload {
+            stock_movement: StockMovement(moved),
+        })
     }
 
-    /// Moves stock between two of your locations: both halves or neither.
+    /// Moves stock between two of your locations (any member): both halves or neither.
     async fn transfer_stock(
         &self,
         ctx: &Context<'_>,
-        input: TransferInput,
-    ) -> Result<Vec<StockMovement>> {
+        #[graphql(desc = "The transfer.")] input: TransferStockInput,
+    ) -> Result<TransferStockPayload> {
         let (tenant, db) = request_parts(ctx)?;
         let input = NewTransfer {
             product_id: input.product_id,
@@ -274,18 +404,23 @@ impl StockMutation {
             reference: input.reference,
         };
         let moved = stock::transfer(db, tenant, input).await?;
-        Ok(moved.into_iter().map(StockMovement).collect())
+        Ok(TransferStockPayload {
+            stock_movements: moved.into_iter().map(StockMovement).collect(),
+        })
     }
 
-    /// Company admins and managers.
+    /// Changes your company's inventory settings (admins and managers).
     async fn update_inventory_settings(
         &self,
         ctx: &Context<'_>,
-        allow_negative_stock: bool,
-    ) -> Result<InventorySettings> {
+        #[graphql(desc = "The settings.")] input: UpdateInventorySettingsInput,
+    ) -> Result<UpdateInventorySettingsPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        Ok(InventorySettings {
-            allow_negative_stock: stock::allow_negative(db, tenant, allow_negative_stock).await?,
+        let allow = stock::allow_negative(db, tenant, input.allow_negative_stock).await?;
+        Ok(UpdateInventorySettingsPayload {
+            inventory_settings: InventorySettings {
+                allow_negative_stock: allow,
+            },
         })
     }
 }

@@ -8,26 +8,30 @@ use crate::ledger::{MAX_QUANTITY, Movement, MovementKind};
 use crate::model::{COUNT, PRODUCT, StockCountStatus};
 use crate::service::by_global_id;
 use crate::service::locations::location_of;
-use crate::service::stock::{locked_product, post};
+use crate::service::stock::{locked_product, parts, post};
 use async_graphql::ID;
 use chrono::Utc;
 use ils_entity::{
     product, stock_balance as balance, stock_count as count, stock_count_line as cline,
+    stock_location as location,
 };
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter, QueryOrder};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// The most lines one recording may carry.
 const MAX_LINES: usize = 1000;
 
-/// A count with its lines.
+/// A count with its lines, its location and the lines' products.
 #[derive(Clone)]
 pub struct Count {
     pub row: count::Model,
     pub lines: Vec<cline::Model>,
+    pub location: Option<location::Model>,
+    pub products: HashMap<Uuid, product::Model>,
 }
 
 /// One product as counted: named by exactly one of its ID, its SKU or its barcode.
@@ -40,13 +44,58 @@ pub struct Counted {
 
 async fn load(tx: &Tx, count_id: Uuid) -> AppResult<Count> {
     let row = tx.get::<count::Entity>(count_id).await?;
-    let lines = tx
+    let mut counts = complete(tx, vec![row]).await?;
+    counts.pop().ok_or(AppError::NotFound)
+}
+
+/// These counts with their lines, locations and products: three statements, whatever the
+/// number.
+async fn complete(tx: &Tx, rows: Vec<count::Model>) -> AppResult<Vec<Count>> {
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut lines: HashMap<Uuid, Vec<cline::Model>> = HashMap::new();
+    for l in tx
         .select::<cline::Entity>()
-        .filter(cline::Column::CountId.eq(count_id))
+        .filter(cline::Column::CountId.is_in(rows.iter().map(|r| r.id)))
         .order_by_asc(cline::Column::Id)
         .all(tx.conn())
+        .await?
+    {
+        lines.entry(l.count_id).or_default().push(l);
+    }
+    let products = lines.values().flatten().map(|l| l.product_id).collect();
+    let locations = rows.iter().map(|r| r.location_id).collect();
+    let (products, locations) = parts(tx, Some((products, locations))).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let lines = lines.remove(&row.id).unwrap_or_default();
+            Count {
+                products: lines
+                    .iter()
+                    .filter_map(|l| products.get(&l.product_id))
+                    .map(|p| (p.id, p.clone()))
+                    .collect(),
+                location: locations.get(&row.location_id).cloned(),
+                lines,
+                row,
+            }
+        })
+        .collect())
+}
+
+/// The counts among `ids` the caller can see, complete.
+pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Count>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = tx
+        .select::<count::Entity>()
+        .filter(count::Column::Id.is_in(ids))
+        .all(tx.conn())
         .await?;
-    Ok(Count { row, lines })
+    complete(tx, rows).await
 }
 
 /// The count as it stands in `tx`, once `tx` has committed.
@@ -122,7 +171,7 @@ pub async fn get(db: &Db, ctx: &TenantContext, count: &ID) -> AppResult<Option<C
 pub async fn start(db: &Db, ctx: &TenantContext, location_id: Option<&ID>) -> AppResult<Count> {
     let me = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
-    let location = location_of(&tx, me, location_id, "locationId").await?;
+    let location = location_of(&tx, me, location_id, "input.locationId").await?;
     let now = Utc::now();
     let row = tx
         .insert(count::ActiveModel {
@@ -142,7 +191,12 @@ pub async fn start(db: &Db, ctx: &TenantContext, location_id: Option<&ID>) -> Ap
             e => e,
         })?;
     tx.commit().await?;
-    Ok(Count { row, lines: vec![] })
+    Ok(Count {
+        row,
+        lines: vec![],
+        location: Some(location),
+        products: HashMap::new(),
+    })
 }
 
 /// Cancels an open count (admins and managers): nothing is adjusted.
@@ -176,7 +230,7 @@ pub async fn record(
     require_member(ctx)?;
     if lines.is_empty() || lines.len() > MAX_LINES {
         return Err(AppError::bad_input(
-            "lines",
+            "input.lines",
             format!("1 to {MAX_LINES} lines"),
         ));
     }
@@ -184,7 +238,7 @@ pub async fn record(
     let c = open_count(&tx, count_id).await?;
     let now = Utc::now();
     for (i, l) in lines.iter().enumerate() {
-        let field = format!("lines.{i}");
+        let field = format!("input.lines.{i}");
         if !(0..=MAX_QUANTITY).contains(&l.counted) {
             return Err(AppError::bad_input(
                 &format!("{field}.counted"),
@@ -288,7 +342,7 @@ pub async fn post_count(db: &Db, ctx: &TenantContext, count_id: Uuid) -> AppResu
                     quantity: diff,
                     unit_cost: None,
                 },
-                "id",
+                "input.id",
                 true,
                 None,
                 Some(reference.clone()),

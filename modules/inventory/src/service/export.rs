@@ -85,8 +85,11 @@ pub async fn stock_levels(
         .select::<balance::Entity>()
         .order_by_asc(balance::Column::Id);
     if let Some(l) = location_id {
-        select =
-            select.filter(balance::Column::LocationId.eq(id::decode(LOCATION, l, "locationId")?));
+        select = select.filter(balance::Column::LocationId.eq(id::decode(
+            LOCATION,
+            l,
+            "input.locationId",
+        )?));
     }
     let balances = select.all(tx.conn()).await?;
     // Every product and location of the company, not a list of ids: the file may name

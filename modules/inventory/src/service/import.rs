@@ -11,9 +11,11 @@ use chrono::Utc;
 use ils_common::catalog::csv::{self, Cells, Column, Layout, RowError};
 use ils_common::catalog::draft::FieldError;
 use ils_common::imports::{self, Applied, ImportTarget};
+use ils_common::money::MoneyInput;
 use ils_entity::{catalog_item, product};
 use ils_kernel::authz::require_manager;
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
+use rust_decimal::Decimal;
 use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -53,17 +55,36 @@ pub const PRODUCTS: Layout<Checked> = Layout {
 
 fn read_product(cells: &mut Cells<'_>) -> Result<Checked, Vec<FieldError>> {
     cells.require(&[&csv::CATEGORY], "required");
+    let item = cells.item();
+    // A row's amounts are in its currency.
+    let money = |amount: Option<Decimal>| {
+        amount.map(|amount| MoneyInput {
+            amount,
+            currency: item.currency.clone(),
+        })
+    };
     let input = ProductFields {
-        item: cells.item(),
-        cost: cells.decimal(&COST),
-        price: cells.decimal(&csv::PRICE),
+        cost: money(cells.decimal(&COST)),
+        price: money(cells.decimal(&csv::PRICE)),
+        item,
         reorder_point: cells.whole(&REORDER_POINT),
         min_quantity: cells.whole(&MIN_QUANTITY),
         max_quantity: cells.whole(&MAX_QUANTITY),
         safety_stock: cells.whole(&SAFETY_STOCK),
         supplier_item_id: None,
     };
-    products::validate(&input)
+    products::validate(&input).map_err(|errors| errors.into_iter().map(in_file).collect())
+}
+
+/// A problem as the file has it: an amount is its column (`cost.amount` is `cost`), a
+/// currency the row's `currency`.
+fn in_file(e: FieldError) -> FieldError {
+    let field = match e.field.split_once('.') {
+        Some((money @ ("cost" | "price"), "amount")) => money.to_owned(),
+        Some(("cost" | "price", "currency")) => "currency".to_owned(),
+        _ => e.field,
+    };
+    FieldError { field, ..e }
 }
 
 impl ImportTarget for Products {
@@ -258,7 +279,7 @@ mod tests {
         assert_eq!(
             said,
             vec![
-                (Some("cost"), "at least 0"),
+                (Some("cost"), "must not be negative"),
                 (Some("max_quantity"), "at least minQuantity"),
                 (Some("reorder_point"), "\"x\" is not a number"),
                 (Some("bridge"), "required for FRAME items"),

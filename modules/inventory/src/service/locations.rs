@@ -78,7 +78,7 @@ pub async fn list(db: &Db, ctx: &TenantContext) -> AppResult<Vec<location::Model
 pub async fn create(db: &Db, ctx: &TenantContext, name: &str) -> AppResult<location::Model> {
     let tx = db.tenant(ctx).await?;
     let me = require_manager(&tx, ctx).await?;
-    let name = validate::text(name, "name", 100)?;
+    let name = validate::text(name, "input.name", 100)?;
     main_location(&tx, me).await?;
     let now = Utc::now();
     let row = tx
@@ -99,4 +99,16 @@ pub async fn create(db: &Db, ctx: &TenantContext, name: &str) -> AppResult<locat
         })?;
     tx.commit().await?;
     Ok(row)
+}
+
+/// The locations among `ids` the caller can see.
+pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<location::Model>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(tx
+        .select::<location::Entity>()
+        .filter(location::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?)
 }

@@ -7,9 +7,10 @@ use crate::ledger::MovementKind;
 use crate::model::PurchaseOrderStatus;
 use crate::reorder::{self, AbcClass, DemandStats, Plan, ServiceLevel};
 use chrono::{Duration, NaiveDate, Utc};
+use ils_common::money::MoneyInput;
 use ils_entity::{product, stock_balance as balance, stock_movement as movement};
 use ils_kernel::authz::require_member;
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
+use ils_kernel::{AppError, AppResult, Db, FieldErrors, TenantContext, Tx};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
@@ -136,14 +137,14 @@ pub struct Ranked {
 
 /// Reorder points, safety stock and order quantities of the company's active products,
 /// from the last `days` of sales (default 90) at a service level (default P95). EOQ uses
-/// `order_cost` (per order) and `holding_rate` (a year's holding cost as a share of the
-/// unit cost, default 0.25).
+/// `order_cost` (per order, for the products kept in its currency) and `holding_rate` (a
+/// year's holding cost as a share of the unit cost, default 0.25).
 pub async fn suggestions(
     db: &Db,
     ctx: &TenantContext,
     days: Option<i32>,
     service_level: Option<ServiceLevel>,
-    order_cost: Option<Decimal>,
+    order_cost: Option<MoneyInput>,
     holding_rate: Option<f64>,
 ) -> AppResult<Vec<Suggestion>> {
     let me = require_member(ctx)?;
@@ -154,10 +155,14 @@ pub async fn suggestions(
         return Err(AppError::bad_input("holdingRate", "more than 0, at most 5"));
     }
     let order_cost = match order_cost {
-        Some(c) if c.is_sign_negative() => {
-            return Err(AppError::bad_input("orderCost", "at least 0"));
+        None => None,
+        Some(c) => {
+            let mut errors = FieldErrors::default();
+            let Some(c) = c.check("orderCost", false, &mut errors) else {
+                return Err(AppError::invalid("", errors.into_vec()));
+            };
+            c.amount.to_f64().map(|amount| (amount, c.currency))
         }
-        c => c.and_then(|c| c.to_f64()),
     };
     let tx = db.tenant(ctx).await?;
     let products = tx
@@ -187,8 +192,10 @@ pub async fn suggestions(
         let position = available + on_order;
         let lead = p.lead_time_days.map(f64::from);
         // A year's holding cost of a unit: its cost (in ten-thousandths) at the rate.
-        let costs = match (order_cost, p.cost_units) {
-            (Some(s), Some(cost)) if cost > 0 => Some((s, holding_rate * cost as f64 / 10_000.0)),
+        let costs = match (&order_cost, p.cost_units) {
+            (Some((s, currency)), Some(cost)) if cost > 0 && *currency == p.currency => {
+                Some((*s, holding_rate * cost as f64 / 10_000.0))
+            }
             _ => None,
         };
         let (min, max) = (p.min_quantity, p.max_quantity);

@@ -10,12 +10,13 @@ use chrono::Utc;
 use ils_common::catalog::draft::{
     self, Attributes, CatalogItemInput, Category, FieldError, decimal_to_units,
 };
+use ils_common::money::MoneyInput;
 use ils_common::search;
 use ils_entity::{catalog_item, product};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
+use ils_kernel::{AppError, AppResult, Db, FieldErrors, TenantContext, Tx, id};
 use ils_marketplace::catalog::items::ITEM;
 use rust_decimal::Decimal;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
@@ -32,8 +33,10 @@ pub struct ProductFields {
     /// active, checked as for a catalog item (its price and minimum order quantity are not
     /// read: a product has its own optional price).
     pub item: CatalogItemInput,
-    pub price: Option<Decimal>,
-    pub cost: Option<Decimal>,
+    /// What a unit sells for, in the product's currency (`item.currency`).
+    pub price: Option<MoneyInput>,
+    /// What a unit costs, in the product's currency.
+    pub cost: Option<MoneyInput>,
     pub reorder_point: Option<i64>,
     pub min_quantity: Option<i64>,
     pub max_quantity: Option<i64>,
@@ -56,40 +59,54 @@ pub struct Checked {
 }
 
 /// Every rule at once: the catalog's (SKU, GTIN, name, category attributes, currency) and
-/// the product's own (cost, price, reorder settings).
+/// the product's own (cost and price in the product's currency, reorder settings). Paths
+/// are the API's: `cost.amount`, `price.currency`, `frame.eyeSize`.
 pub(crate) fn validate(input: &ProductFields) -> Result<Checked, Vec<FieldError>> {
-    let mut errors = Vec::new();
+    let mut errors = FieldErrors::default();
+    let currency = input.item.currency.trim().to_ascii_uppercase();
+    // An amount given as money: an ISO 4217 currency, the product's, and not negative.
+    let mut amount = |field: &str, m: &Option<MoneyInput>| {
+        let money = m.as_ref()?.check(field, false, &mut errors)?;
+        if money.currency != currency {
+            errors.add(
+                format!("{field}.currency"),
+                format!("a product's cost and price are in its currency ({currency})"),
+            );
+        }
+        Some(money.amount)
+    };
+    let cost = amount("cost", &input.cost);
+    let price = amount("price", &input.price);
+    let mut errors = errors.into_vec();
     let as_item = CatalogItemInput {
-        price: input.price.unwrap_or(Decimal::ZERO),
+        price: price.unwrap_or(Decimal::ZERO),
         min_order_quantity: None,
         ..input.item.clone()
     };
     let draft = match draft::validate(as_item) {
         Ok(d) => Some(d),
         Err(e) => {
-            errors.extend(e);
+            // The catalog's price is a bare amount; a product's is money.
+            errors.extend(e.into_iter().map(|e| match e.field.as_str() {
+                "price" => FieldError {
+                    field: "price.amount".into(),
+                    ..e
+                },
+                _ => e,
+            }));
             None
         }
     };
-    let money = |field: &str, v: Option<Decimal>, errors: &mut Vec<FieldError>| match v {
-        None => None,
-        Some(v) if v.is_sign_negative() => {
+    let cost_units = cost.and_then(|v| {
+        decimal_to_units(v).or_else(|| {
             errors.push(FieldError {
-                field: field.into(),
-                message: "at least 0".into(),
-            });
-            None
-        }
-        Some(v) => decimal_to_units(v).or_else(|| {
-            errors.push(FieldError {
-                field: field.into(),
+                field: "cost.amount".into(),
                 message: "at most 4 decimal places and 999,999,999".into(),
             });
             None
-        }),
-    };
-    let cost_units = money("cost", input.cost, &mut errors);
-    let price_units = if input.price.is_some() {
+        })
+    });
+    let price_units = if price.is_some() {
         draft.as_ref().map(|d| d.price_units)
     } else {
         None

@@ -11,13 +11,13 @@ use crate::events::{
 use crate::ledger::{Movement, MovementKind};
 use crate::model::{LINE, OrderMove, PURCHASE_ORDER, PurchaseOrderStatus};
 use crate::service::locations::location_of;
-use crate::service::stock::{allows_negative, locked_product, post};
+use crate::service::stock::{allows_negative, locked_product, parts, post};
 use crate::service::{by_global_id, lock_company};
 use async_graphql::ID;
 use chrono::Utc;
 use ils_common::company::{COMPANY, CompanyType};
 use ils_common::search;
-use ils_entity::{catalog_item, product};
+use ils_entity::{catalog_item, product, stock_location as location};
 use ils_entity::{purchase_order as po, purchase_order_line as line};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::connections::active_partner;
@@ -35,11 +35,14 @@ pub(crate) const MAX_LINE_QUANTITY: i64 = 1_000_000;
 /// The most lines one order may have.
 pub(crate) const MAX_LINES: usize = 200;
 
-/// A purchase order with its lines.
+/// A purchase order with its lines; for the buyer also its location and the lines'
+/// products (the supplier cannot read those: `None` and empty).
 #[derive(Clone)]
 pub struct Order {
     pub row: po::Model,
     pub lines: Vec<line::Model>,
+    pub location: Option<location::Model>,
+    pub products: HashMap<Uuid, product::Model>,
 }
 
 /// A new order as the buyer (or the system) asks for it.
@@ -114,29 +117,113 @@ async fn committed(tx: Tx, order_id: Uuid) -> AppResult<Order> {
 
 async fn load(tx: &Tx, order_id: Uuid) -> AppResult<Order> {
     let row = tx.get::<po::Entity>(order_id).await?;
-    let lines = lines_of(tx, &[row.id])
+    complete(tx, vec![row])
         .await?
-        .remove(&row.id)
-        .unwrap_or_default();
-    Ok(Order { row, lines })
+        .pop()
+        .ok_or(AppError::NotFound)
 }
 
-/// The orders among `ids` the caller can see, with their lines.
+/// These orders with their lines and, for the buyer's own, the location and the lines'
+/// products: at most three statements, whatever the number.
+async fn complete(tx: &Tx, rows: Vec<po::Model>) -> AppResult<Vec<Order>> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut lines = lines_of(tx, &ids).await?;
+    // What only the buyer reads (the guard would hide it from the supplier anyway).
+    let me = tx.scope().company();
+    let mine = |r: &&po::Model| Some(r.company_id) == me;
+    let products: Vec<Uuid> = rows
+        .iter()
+        .filter(mine)
+        .flat_map(|r| lines.get(&r.id).into_iter().flatten().map(|l| l.product_id))
+        .collect();
+    let locations: Vec<Uuid> = rows.iter().filter(mine).map(|r| r.location_id).collect();
+    let (products, locations) = if locations.is_empty() {
+        Default::default()
+    } else {
+        parts(tx, Some((products, locations))).await?
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let lines = lines.remove(&row.id).unwrap_or_default();
+            Order {
+                products: lines
+                    .iter()
+                    .filter_map(|l| products.get(&l.product_id))
+                    .map(|p| (p.id, p.clone()))
+                    .collect(),
+                location: locations.get(&row.location_id).cloned(),
+                lines,
+                row,
+            }
+        })
+        .collect())
+}
+
+/// The orders among `ids` the caller can see, complete.
 pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Order>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
     let rows = tx
         .select::<po::Entity>()
-        .filter(po::Column::Id.is_in(ids.clone()))
+        .filter(po::Column::Id.is_in(ids))
         .all(tx.conn())
         .await?;
-    let mut lines = lines_of(tx, &ids).await?;
+    complete(tx, rows).await
+}
+
+/// An order line with what it is read with: its order's currency and, for the buyer, its
+/// product.
+#[derive(Clone)]
+pub struct Line {
+    pub row: line::Model,
+    pub currency: String,
+    pub product: Option<product::Model>,
+}
+
+/// The order lines among `ids` the caller can see (as buyer or supplier), each with its
+/// order's currency and, for the buyer, its product.
+pub async fn lines_by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Line>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = tx
+        .select::<line::Entity>()
+        .filter(line::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?;
+    let orders = tx
+        .select::<po::Entity>()
+        .filter(po::Column::Id.is_in(rows.iter().map(|l| l.order_id)))
+        .all(tx.conn())
+        .await?;
+    let currency: HashMap<Uuid, String> = orders.into_iter().map(|o| (o.id, o.currency)).collect();
+    let me = tx.scope().company();
+    let products: Vec<Uuid> = rows
+        .iter()
+        .filter(|l| Some(l.company_id) == me)
+        .map(|l| l.product_id)
+        .collect();
+    let products: HashMap<Uuid, product::Model> = if products.is_empty() {
+        HashMap::new()
+    } else {
+        tx.select::<product::Entity>()
+            .filter(product::Column::Id.is_in(products))
+            .all(tx.conn())
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect()
+    };
     Ok(rows
         .into_iter()
-        .map(|row| Order {
-            lines: lines.remove(&row.id).unwrap_or_default(),
-            row,
+        .filter_map(|row| {
+            Some(Line {
+                currency: currency.get(&row.order_id)?.clone(),
+                product: products.get(&row.product_id).cloned(),
+                row,
+            })
         })
         .collect())
 }
@@ -415,10 +502,10 @@ async fn party_row(tx: &Tx, me: Uuid, order_id: Uuid, step: OrderMove) -> AppRes
     Ok(row)
 }
 
-/// BAD_USER_INPUT on `id` when the order's status does not allow `step`.
+/// BAD_USER_INPUT on `input.id` when the order's status does not allow `step`.
 fn may(row: &po::Model, step: OrderMove) -> AppResult<()> {
     step.check(row.status)
-        .map_err(|message| AppError::bad_input("id", message))
+        .map_err(|message| AppError::bad_input("input.id", message))
 }
 
 /// One status change of an order on the version the caller saw, by the admins and
@@ -453,7 +540,7 @@ pub async fn change_status(
         StatusChange::Submit => {
             if row.created_by_system && row.approved_at.is_none() {
                 return Err(AppError::bad_input(
-                    "id",
+                    "input.id",
                     "the system drafted this order: a person approves it (approvePurchaseOrder) before it is sent",
                 ));
             }
@@ -462,7 +549,7 @@ pub async fn change_status(
                 .is_none()
             {
                 return Err(AppError::bad_input(
-                    "id",
+                    "input.id",
                     "your company no longer has an ACTIVE connection with this supplier",
                 ));
             }
@@ -474,13 +561,13 @@ pub async fn change_status(
         StatusChange::Acknowledge(reference) => {
             let reference = ils_common::validate::optional_text(
                 reference.as_deref(),
-                "supplierReference",
+                "input.supplierReference",
                 100,
             )?;
             vec![(po::Column::SupplierReference, Expr::value(reference))]
         }
         StatusChange::Reject(reason) => {
-            let reason = ils_common::validate::text(&reason, "reason", 1000)?;
+            let reason = ils_common::validate::text(&reason, "input.reason", 1000)?;
             vec![(po::Column::RejectReason, Expr::value(reason))]
         }
         StatusChange::Cancel => vec![],
@@ -534,7 +621,7 @@ pub async fn receive(
     may(&row, OrderMove::Receive)?;
     if receipts.is_empty() || receipts.len() > MAX_LINES {
         return Err(AppError::bad_input(
-            "lines",
+            "input.lines",
             format!("say what arrived: 1 to {MAX_LINES} lines"),
         ));
     }
@@ -553,7 +640,7 @@ pub async fn receive(
     }
     let allow_negative = allows_negative(&tx, me).await?;
     for (i, r) in receipts.iter().enumerate() {
-        let field = format!("lines.{i}");
+        let field = format!("input.lines.{i}");
         let line_id = id::decode(LINE, &r.line_id, &format!("{field}.lineId"))?;
         let Some(l) = lines.iter_mut().find(|l| l.id == line_id) else {
             return Err(AppError::bad_input(
@@ -643,18 +730,23 @@ pub async fn list<T: async_graphql::OutputType + AsMut<Order>>(
         po::Column::Id,
         page,
         |r| r.id,
-        |row| map(Order { row, lines: vec![] }),
+        |row| {
+            map(Order {
+                row,
+                lines: vec![],
+                location: None,
+                products: HashMap::new(),
+            })
+        },
     )
     .await?;
-    let ids: Vec<Uuid> = conn
+    let rows: Vec<po::Model> = conn
         .edges
         .iter_mut()
-        .map(|e| e.node.as_mut().row.id)
+        .map(|e| e.node.as_mut().row.clone())
         .collect();
-    let mut lines = lines_of(&tx, &ids).await?;
-    for e in conn.edges.iter_mut() {
-        let order = e.node.as_mut();
-        order.lines = lines.remove(&order.row.id).unwrap_or_default();
+    for (e, order) in conn.edges.iter_mut().zip(complete(&tx, rows).await?) {
+        *e.node.as_mut() = order;
     }
     tx.commit().await?;
     Ok(conn)

@@ -7,10 +7,11 @@
 use crate::events::DiscrepancyFound;
 use crate::ledger::MovementKind;
 use crate::model::{DISCREPANCY, DiscrepancyStatus, LOCATION, PRODUCT};
-use crate::service::stock::locked_product;
+use crate::service::stock::{locked_product, parts};
 use chrono::Utc;
 use ils_entity::{
-    stock_balance as balance, stock_discrepancy as discrepancy, stock_movement as movement,
+    product, stock_balance as balance, stock_discrepancy as discrepancy,
+    stock_location as location, stock_movement as movement,
 };
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, Schedule, handler};
@@ -40,6 +41,45 @@ pub struct Report {
     pub balances_checked: i64,
     /// Every balance that disagrees now (open discrepancies, new or earlier).
     pub discrepancies: Vec<discrepancy::Model>,
+}
+
+/// A discrepancy with its product and location.
+#[derive(Clone)]
+pub struct Discrepancy {
+    pub row: discrepancy::Model,
+    pub product: Option<product::Model>,
+    pub location: Option<location::Model>,
+}
+
+/// These discrepancies with their products and locations: two statements.
+async fn complete(tx: &Tx, rows: Vec<discrepancy::Model>) -> AppResult<Vec<Discrepancy>> {
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let products = rows.iter().map(|r| r.product_id).collect();
+    let locations = rows.iter().map(|r| r.location_id).collect();
+    let (products, locations) = parts(tx, Some((products, locations))).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Discrepancy {
+            product: products.get(&row.product_id).cloned(),
+            location: locations.get(&row.location_id).cloned(),
+            row,
+        })
+        .collect())
+}
+
+/// The discrepancies among `ids` the caller can see, with their parts.
+pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Discrepancy>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = tx
+        .select::<discrepancy::Entity>()
+        .filter(discrepancy::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?;
+    complete(tx, rows).await
 }
 
 type Key = (Uuid, Uuid);
@@ -223,16 +263,21 @@ pub async fn reconcile(db: &Db, ctx: &TenantContext) -> AppResult<Report> {
     })
 }
 
-/// A manager's reconciliation, now: [`reconcile`] once the caller is an admin or manager.
-pub async fn reconcile_now(db: &Db, ctx: &TenantContext) -> AppResult<Report> {
+/// A manager's reconciliation, now: [`reconcile`] once the caller is an admin or manager;
+/// the discrepancies with their products and locations.
+pub async fn reconcile_now(db: &Db, ctx: &TenantContext) -> AppResult<(i64, Vec<Discrepancy>)> {
     let tx = db.tenant(ctx).await?;
     require_manager(&tx, ctx).await?;
     tx.commit().await?;
-    reconcile(db, ctx).await
+    let report = reconcile(db, ctx).await?;
+    let tx = db.tenant(ctx).await?;
+    let found = complete(&tx, report.discrepancies).await?;
+    tx.commit().await?;
+    Ok((report.balances_checked, found))
 }
 
 /// The company's open discrepancies, oldest first.
-pub async fn open(db: &Db, ctx: &TenantContext) -> AppResult<Vec<discrepancy::Model>> {
+pub async fn open(db: &Db, ctx: &TenantContext) -> AppResult<Vec<Discrepancy>> {
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let rows = tx
@@ -241,18 +286,15 @@ pub async fn open(db: &Db, ctx: &TenantContext) -> AppResult<Vec<discrepancy::Mo
         .order_by_asc(discrepancy::Column::Id)
         .all(tx.conn())
         .await?;
+    let found = complete(&tx, rows).await?;
     tx.commit().await?;
-    Ok(rows)
+    Ok(found)
 }
 
 /// A manager's approval: the ledger gets an ADJUSTMENT that brings it to the balance (the
 /// balance itself is not touched), after checking, under the product's lock, that the
 /// two still disagree by what was reported.
-pub async fn approve(
-    db: &Db,
-    ctx: &TenantContext,
-    discrepancy_id: Uuid,
-) -> AppResult<discrepancy::Model> {
+pub async fn approve(db: &Db, ctx: &TenantContext, discrepancy_id: Uuid) -> AppResult<Discrepancy> {
     let tx = db.tenant(ctx).await?;
     require_manager(&tx, ctx).await?;
     let d = tx.get::<discrepancy::Entity>(discrepancy_id).await?;
@@ -326,8 +368,9 @@ pub async fn approve(
     )
     .await?;
     let row = tx.get::<discrepancy::Entity>(d.id).await?;
+    let found = complete(&tx, vec![row]).await?;
     tx.commit().await?;
-    Ok(row)
+    found.into_iter().next().ok_or(AppError::NotFound)
 }
 
 /// One company's nightly reconciliation.

@@ -10,12 +10,13 @@ use crate::service::locations::location_of;
 use async_graphql::ID;
 use chrono::Utc;
 use ils_common::catalog::draft::decimal_to_units;
+use ils_common::money::MoneyInput;
 use ils_entity::{inventory_settings as settings, product, stock_balance as balance};
 use ils_entity::{stock_location as location, stock_movement as movement};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::pagination::Page;
 use ils_kernel::pagination::{PageArgs, paginate};
-use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
+use ils_kernel::{AppError, AppResult, Db, FieldErrors, TenantContext, Tx, id};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter};
@@ -29,7 +30,8 @@ pub struct NewMovement {
     pub location_id: Option<ID>,
     pub kind: MovementKind,
     pub quantity: i64,
-    pub unit_cost: Option<Decimal>,
+    /// What a unit cost (a RECEIPT), in the product's currency.
+    pub unit_cost: Option<MoneyInput>,
     pub reference: Option<String>,
     pub note: Option<String>,
 }
@@ -41,6 +43,33 @@ pub struct NewTransfer {
     pub to_location_id: ID,
     pub quantity: i64,
     pub reference: Option<String>,
+}
+
+/// A line of the ledger with its product and location, and the other half of a transfer
+/// when read with it (`None`: not a transfer, or not read).
+#[derive(Clone)]
+pub struct Moved {
+    pub row: movement::Model,
+    pub product: Option<product::Model>,
+    pub location: Option<location::Model>,
+    pub counterpart: Option<Box<Moved>>,
+}
+
+impl Moved {
+    /// The row alone, its parts to be attached.
+    pub fn bare(row: movement::Model) -> Moved {
+        Moved {
+            row,
+            product: None,
+            location: None,
+            counterpart: None,
+        }
+    }
+
+    fn attach(&mut self, (products, locations): &Parts) {
+        self.product = products.get(&self.row.product_id).cloned();
+        self.location = locations.get(&self.row.location_id).cloned();
+    }
 }
 
 /// Stock of one product at one location, with the product and the location when read
@@ -93,7 +122,7 @@ pub async fn allows_negative(tx: &Tx, me: Uuid) -> AppResult<bool> {
 }
 
 /// A refused movement as BAD_USER_INPUT on the caller's `quantity_field` (or its sibling
-/// `unitCost` for a cost).
+/// `unitCost` for a missing cost).
 fn refused(e: LedgerError, quantity_field: &str) -> AppError {
     let field = match e {
         LedgerError::BadCost(_) => match quantity_field.rsplit_once('.') {
@@ -224,12 +253,9 @@ pub(crate) async fn post(
 }
 
 /// Posts one stock movement (any member). Stock may not go below zero unless the company
-/// allows it; a reservation never exceeds available stock.
-pub async fn post_movement(
-    db: &Db,
-    ctx: &TenantContext,
-    input: NewMovement,
-) -> AppResult<movement::Model> {
+/// allows it; a reservation never exceeds available stock. A cost is in the product's
+/// currency.
+pub async fn post_movement(db: &Db, ctx: &TenantContext, input: NewMovement) -> AppResult<Moved> {
     let me = require_member(ctx)?;
     if matches!(
         input.kind,
@@ -241,7 +267,7 @@ pub async fn post_movement(
         ));
     }
     let product_id = id::decode(PRODUCT, &input.product_id, "input.productId")?;
-    let unit_cost = match input.unit_cost {
+    let cost = match &input.unit_cost {
         None => None,
         Some(_) if !input.kind.takes_cost() => {
             return Err(AppError::bad_input(
@@ -249,21 +275,39 @@ pub async fn post_movement(
                 format!("a {} carries no cost of its own", input.kind.as_str()),
             ));
         }
-        Some(c) if c.is_sign_negative() => {
-            return Err(AppError::bad_input("input.unitCost", "at least 0"));
+        Some(m) => {
+            let mut errors = FieldErrors::default();
+            let Some(cost) = m.check("input.unitCost", false, &mut errors) else {
+                return Err(AppError::invalid("", errors.into_vec()));
+            };
+            Some(cost)
         }
-        Some(c) if c > Decimal::from(999_999_999) => {
-            return Err(AppError::bad_input("input.unitCost", "at most 999,999,999"));
+    };
+    let unit_cost = match &cost {
+        None => None,
+        Some(c) if c.amount > Decimal::from(999_999_999) => {
+            return Err(AppError::bad_input(
+                "input.unitCost.amount",
+                "at most 999,999,999",
+            ));
         }
-        Some(c) => Some(
-            decimal_to_units(c)
-                .ok_or_else(|| AppError::bad_input("input.unitCost", "at most 4 decimal places"))?,
-        ),
+        Some(c) => Some(decimal_to_units(c.amount).ok_or_else(|| {
+            AppError::bad_input("input.unitCost.amount", "at most 4 decimal places")
+        })?),
     };
     let reference = text(input.reference, "input.reference", 100)?;
     let note = text(input.note, "input.note", 1000)?;
     let tx = db.tenant(ctx).await?;
     let product = locked_product(&tx, product_id).await?;
+    if let Some(c) = cost.filter(|c| c.currency != product.currency) {
+        return Err(AppError::bad_input(
+            "input.unitCost.currency",
+            format!(
+                "the product is kept in {}: give its cost in {} (not {})",
+                product.currency, product.currency, c.currency
+            ),
+        ));
+    }
     let location = location_of(&tx, me, input.location_id.as_ref(), "input.locationId").await?;
     let allow = allows_negative(&tx, me).await?;
     let m = Movement {
@@ -285,16 +329,17 @@ pub async fn post_movement(
     )
     .await?;
     tx.commit().await?;
-    Ok(row)
+    Ok(Moved {
+        row,
+        product: Some(product),
+        location: Some(location),
+        counterpart: None,
+    })
 }
 
 /// Moves stock between two of the company's locations: the issue and the receipt (at the
 /// source's average cost) are written together or not at all.
-pub async fn transfer(
-    db: &Db,
-    ctx: &TenantContext,
-    input: NewTransfer,
-) -> AppResult<Vec<movement::Model>> {
+pub async fn transfer(db: &Db, ctx: &TenantContext, input: NewTransfer) -> AppResult<Vec<Moved>> {
     let me = require_member(ctx)?;
     let product_id = id::decode(PRODUCT, &input.product_id, "input.productId")?;
     let reference = text(input.reference, "input.reference", 100)?;
@@ -351,7 +396,17 @@ pub async fn transfer(
     )
     .await?;
     tx.commit().await?;
-    Ok(vec![out, received])
+    // Each half with its location, and the other half.
+    let half = |row: &movement::Model, location: &location::Model| Moved {
+        row: row.clone(),
+        product: Some(product.clone()),
+        location: Some(location.clone()),
+        counterpart: None,
+    };
+    let (mut out_half, mut in_half) = (half(&out, &from), half(&received, &to));
+    out_half.counterpart = Some(Box::new(in_half.clone()));
+    in_half.counterpart = Some(Box::new(half(&out, &from)));
+    Ok(vec![out_half, in_half])
 }
 
 /// The company's stock, one entry per product and location that has seen a movement,
@@ -431,15 +486,17 @@ pub(crate) async fn parts(tx: &Tx, only: Option<(Vec<Uuid>, Vec<Uuid>)>) -> AppR
     ))
 }
 
-/// The stock ledger, oldest first; a product, a location and kinds narrow.
-pub async fn movements<T: async_graphql::OutputType>(
+/// The stock ledger, oldest first; a product, a location and kinds narrow. Each line
+/// comes with its product, location and other half (a transfer's): three statements
+/// besides the page's, whatever its size.
+pub async fn movements<T: async_graphql::OutputType + AsMut<Moved>>(
     db: &Db,
     ctx: &TenantContext,
     product_id: Option<&ID>,
     location_id: Option<&ID>,
     kinds: Option<&[MovementKind]>,
     page: PageArgs,
-    map: impl Fn(movement::Model) -> T,
+    map: impl Fn(Moved) -> T,
 ) -> AppResult<Page<T>> {
     require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
@@ -455,9 +512,124 @@ pub async fn movements<T: async_graphql::OutputType>(
     if let Some(kinds) = kinds {
         select = select.filter(movement::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
     }
-    let conn = paginate(tx.conn(), select, movement::Column::Id, page, |m| m.id, map).await?;
+    let mut conn = paginate(
+        tx.conn(),
+        select,
+        movement::Column::Id,
+        page,
+        |m| m.id,
+        |row| map(Moved::bare(row)),
+    )
+    .await?;
+    let mut rows: Vec<&mut Moved> = conn.edges.iter_mut().map(|e| e.node.as_mut()).collect();
+    complete(&tx, &mut rows).await?;
     tx.commit().await?;
     Ok(conn)
+}
+
+/// Each movement's product, location and, for a transfer, its other half (with its
+/// location): at most three statements, whatever the number.
+async fn complete(tx: &Tx, moved: &mut [&mut Moved]) -> AppResult<()> {
+    if moved.is_empty() {
+        return Ok(());
+    }
+    let transfers: Vec<Uuid> = moved.iter().filter_map(|m| m.row.transfer_id).collect();
+    let halves = if transfers.is_empty() {
+        vec![]
+    } else {
+        tx.select::<movement::Entity>()
+            .filter(movement::Column::TransferId.is_in(transfers))
+            .all(tx.conn())
+            .await?
+    };
+    let products = moved.iter().map(|m| m.row.product_id).collect();
+    let locations = moved
+        .iter()
+        .map(|m| m.row.location_id)
+        .chain(halves.iter().map(|h| h.location_id))
+        .collect();
+    let parts = parts(tx, Some((products, locations))).await?;
+    for m in moved.iter_mut() {
+        m.attach(&parts);
+        let Some(transfer) = m.row.transfer_id else {
+            continue;
+        };
+        m.counterpart = halves
+            .iter()
+            .find(|h| h.transfer_id == Some(transfer) && h.id != m.row.id)
+            .map(|h| {
+                let mut other = Moved::bare(h.clone());
+                other.attach(&parts);
+                Box::new(other)
+            });
+    }
+    Ok(())
+}
+
+/// The movements among `ids` the caller can see, each with its parts.
+pub async fn movements_by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Moved>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut moved: Vec<Moved> = tx
+        .select::<movement::Entity>()
+        .filter(movement::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Moved::bare)
+        .collect();
+    complete(tx, &mut moved.iter_mut().collect::<Vec<_>>()).await?;
+    Ok(moved)
+}
+
+/// The other half of a transfer (any member), with its parts; `None` for a movement that
+/// is not a transfer.
+pub async fn counterpart(db: &Db, ctx: &TenantContext, m: &Moved) -> AppResult<Option<Moved>> {
+    let Some(transfer) = m.row.transfer_id else {
+        return Ok(None);
+    };
+    require_member(ctx)?;
+    let tx = db.tenant(ctx).await?;
+    let mut other: Vec<Moved> = tx
+        .select::<movement::Entity>()
+        .filter(movement::Column::TransferId.eq(transfer))
+        .filter(movement::Column::Id.ne(m.row.id))
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(Moved::bare)
+        .collect();
+    complete(&tx, &mut other.iter_mut().collect::<Vec<_>>()).await?;
+    tx.commit().await?;
+    Ok(other.into_iter().next())
+}
+
+/// The balances among `ids` the caller can see, each with its product and location.
+pub async fn levels_by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Level>> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let rows = tx
+        .select::<balance::Entity>()
+        .filter(balance::Column::Id.is_in(ids))
+        .all(tx.conn())
+        .await?;
+    let products = rows.iter().map(|r| r.product_id).collect();
+    let locations = rows.iter().map(|r| r.location_id).collect();
+    let parts = parts(tx, Some((products, locations))).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut level = Level {
+                row,
+                product: None,
+                location: None,
+            };
+            level.attach(&parts);
+            level
+        })
+        .collect())
 }
 
 /// Whether the company lets stock go below zero (any member may ask).
