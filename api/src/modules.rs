@@ -26,21 +26,21 @@ macro_rules! modules {
                 }
             }
 
+            /// What can be read: every module's queries, and `node`/`nodes` for any object by
+            /// its global ID.
             #[derive(async_graphql::MergedObject, Default)]
             pub struct Query(
                 $crate::node::NodeQuery<Modules>,
                 $(<$module as $crate::__private::Module>::Query),+
             );
 
+            /// What can be changed: every module's mutations, each taking one `input` and
+            /// returning a payload with what it changed.
             #[derive(async_graphql::MergedObject, Default)]
             pub struct Mutation($(<$module as $crate::__private::Module>::Mutation),+);
 
-            // The description predates `NoSubscription` (every module now takes part); it
-            // stays word for word so that the published SDL does not change under a
-            // refactoring, and goes with the next change that reworks the schema's docs.
-            /// Only modules that have subscriptions take part: async-graphql's `EmptySubscription`
-            /// (tenancy's) answers every field with an error, which would end the merged lookup before
-            /// the modules after it are asked.
+            /// What can be followed live over the WebSocket (`/graphql/ws`): every module's
+            /// subscriptions.
             #[derive(async_graphql::MergedSubscription, Default)]
             pub struct Subscription($(<$module as $crate::__private::Module>::Subscription),+);
 

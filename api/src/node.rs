@@ -57,7 +57,7 @@ impl<L: ModuleList> OutputType for Node<L> {
                 "id".to_string(),
                 MetaField {
                     name: "id".to_string(),
-                    description: None,
+                    description: Some("The object's global ID: opaque, stable, and naming its type; `node(id:)` loads it.".to_string()),
                     args: Default::default(),
                     ty: <ID as OutputType>::create_type_info(registry),
                     deprecation: Default::default(),
@@ -115,12 +115,20 @@ impl<L> Default for NodeQuery<L> {
 #[Object]
 impl<L: ModuleList> NodeQuery<L> {
     /// Any object by its global ID; null when it does not exist or is not yours.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node<L>>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID, as any object's `id` gives it.")] id: ID,
+    ) -> Result<Option<Node<L>>> {
         Ok(resolve_nodes::<L>(ctx, &[id]).await?.pop().flatten())
     }
 
     /// Several objects by global ID, in the order asked; null for each one not found.
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node<L>>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global IDs, at most 100.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node<L>>>> {
         if ids.len() > MAX_NODES {
             return Err(AppError::bad_input("ids", format!("at most {MAX_NODES} IDs")).into());
         }

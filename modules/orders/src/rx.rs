@@ -44,7 +44,16 @@ impl LensDesignExt for LensDesign {
 ils_kernel::string_enum!(
     /// Where a prism's base points, seen from the wearer: IN (towards the nose) or OUT for
     /// a horizontal prism, UP or DOWN for a vertical one.
-    PrismBase { Up = "UP", Down = "DOWN", In = "IN", Out = "OUT" }
+    PrismBase {
+        /// Base up (vertical prism).
+        Up = "UP",
+        /// Base down (vertical prism).
+        Down = "DOWN",
+        /// Base in, towards the nose (horizontal prism).
+        In = "IN",
+        /// Base out, towards the temple (horizontal prism).
+        Out = "OUT",
+    }
 );
 
 impl PrismBase {
