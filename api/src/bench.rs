@@ -354,7 +354,7 @@ pub async fn inventory(
         );
     };
     let page = "query($after: String) { stockLevels(first: 50, after: $after) { pageInfo { endCursor hasNextPage } \
-                edges { node { onHand reserved available averageCost value low product { sku name } location { name } } } } }"
+                edges { node { onHand reserved available averageCost { amount currency } value { amount currency } low product { sku name } location { name } } } } }"
         .to_owned();
     // Warm up, then walk pages (starting over at the end).
     for _ in 0..20 {
@@ -367,7 +367,7 @@ pub async fn inventory(
     }
     report("stockLevels page of 50", times, counter.get() - before);
 
-    let post = "mutation($i: MovementInput!) { postStockMovement(input: $i) { id onHandAfter } }"
+    let post = "mutation($i: PostStockMovementInput!) { postStockMovement(input: $i) { stockMovement { id onHandAfter } } }"
         .to_owned();
     let gid = |p: uuid::Uuid| ils_kernel::id::encode(ils_inventory::model::PRODUCT, p).to_string();
     for i in 0..20 {
@@ -379,7 +379,7 @@ pub async fn inventory(
     for i in 0..samples {
         let p = product_ids[(i * 7919) % products];
         let vars = if i % 5 == 0 {
-            serde_json::json!({ "i": { "productId": gid(p), "kind": "RECEIPT", "quantity": 10, "unitCost": "1.00" } })
+            serde_json::json!({ "i": { "productId": gid(p), "kind": "RECEIPT", "quantity": 10, "unitCost": { "amount": "1.00", "currency": "GBP" } } })
         } else {
             serde_json::json!({ "i": { "productId": gid(p), "kind": "SALE", "quantity": 1 } })
         };
