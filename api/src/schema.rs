@@ -42,9 +42,31 @@ pub fn platform_builder(limits: &Protections) -> SchemaBuilder<Query, Mutation, 
 }
 
 /// Describes every Relay connection type (async-graphql leaves them without a
-/// description). Registered after the roots, its `create_type_info` sees every type the
-/// schema holds; it adds no type of its own.
+/// description) and the four Relay arguments of every field that returns one, in one
+/// place rather than at each resolver. Registered after the roots, its
+/// `create_type_info` sees every type the schema holds; it adds no type of its own.
 struct DescribeConnections;
+
+/// What the Relay arguments of every connection field say (the page sizes are
+/// `ils_kernel::pagination::DEFAULT_PAGE` and `MAX_PAGE`).
+const PAGE_ARGUMENTS: &[(&str, &str)] = &[
+    (
+        "first",
+        "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given).",
+    ),
+    (
+        "after",
+        "A cursor from `pageInfo.endCursor` or an edge: items after it.",
+    ),
+    (
+        "last",
+        "Items from the end, or before `before`: at most 100.",
+    ),
+    (
+        "before",
+        "A cursor from `pageInfo.startCursor` or an edge: items before it.",
+    ),
+];
 
 impl async_graphql::OutputType for DescribeConnections {
     fn type_name() -> std::borrow::Cow<'static, str> {
@@ -72,6 +94,25 @@ impl async_graphql::OutputType for DescribeConnections {
                 _ => None,
             })
             .collect();
+        let page_types: Vec<String> = pages.iter().map(|(name, _)| name.clone()).collect();
+        for ty in registry.types.values_mut() {
+            let MetaType::Object { fields, .. } = ty else {
+                continue;
+            };
+            for field in fields.values_mut() {
+                let returns = async_graphql::registry::MetaTypeName::concrete_typename(&field.ty);
+                if !page_types.iter().any(|p| p == returns) {
+                    continue;
+                }
+                for (arg, text) in PAGE_ARGUMENTS {
+                    if let Some(a) = field.args.get_mut(*arg)
+                        && a.description.is_none()
+                    {
+                        a.description = Some((*text).to_owned());
+                    }
+                }
+            }
+        }
         for (name, node) in pages {
             registry.set_description(
                 &name,

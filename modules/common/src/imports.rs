@@ -71,15 +71,9 @@ macro_rules! import_fields {
             async fn $list(
                 &self,
                 ctx: &::async_graphql::Context<'_>,
-                #[graphql(
-                    desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-                )]
                 first: Option<i32>,
-                #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
                 after: Option<String>,
-                #[graphql(desc = "Items from the end, or before `before`: at most 100.")]
                 last: Option<i32>,
-                #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
                 before: Option<String>,
             ) -> ::async_graphql::Result<
                 $crate::imports::ImportConnection<$crate::imports::Import<$target>>,

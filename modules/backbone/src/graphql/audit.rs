@@ -103,14 +103,9 @@ impl AuditQuery {
         #[graphql(desc = "Which entries: every field given narrows the list.")] filter: Option<
             AuditLogFilter,
         >,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<AuditEntry>> {
         let (tenant, db) = parts(ctx)?;

@@ -105,14 +105,9 @@ impl JobsQuery {
         #[graphql(desc = "Which jobs: every field given narrows the list.")] filter: Option<
             JobFilter,
         >,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<Job>> {
         let (tenant, db) = parts(ctx)?;

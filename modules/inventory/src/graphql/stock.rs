@@ -293,14 +293,9 @@ impl StockQuery {
         #[graphql(desc = "Only the stock that matches (all of it when left out).")] filter: Option<
             StockFilter,
         >,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<StockLevel>> {
         let (tenant, db) = request_parts(ctx)?;
@@ -316,11 +311,7 @@ impl StockQuery {
     async fn low_stock(
         &self,
         ctx: &Context<'_>,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
     ) -> Result<Page<StockLevel>> {
         let (tenant, db) = request_parts(ctx)?;
@@ -334,14 +325,9 @@ impl StockQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Only the movements that match (all of them when left out).")]
         filter: Option<MovementFilter>,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<StockMovement>> {
         let (tenant, db) = request_parts(ctx)?;

@@ -150,14 +150,9 @@ impl CatalogQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Which items: by category, brand, words and active; all when absent.")]
         filter: Option<CatalogFilter>,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<CatalogItem>> {
         let page = PageArgs::new(ctx, first, after, last, before);
@@ -176,14 +171,9 @@ impl CatalogQuery {
             desc = "Which items: by category, brand and words; all active items when absent."
         )]
         filter: Option<CatalogFilter>,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<CatalogItem>> {
         let supplier = id::decode(COMPANY, &supplier_id, "supplierId")?;

@@ -184,14 +184,9 @@ impl ProfileQuery {
             desc = "Which companies: by words, specialty, country and region; all when absent."
         )]
         filter: Option<DirectoryFilter>,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<MarketplaceProfile>> {
         let page = PageArgs::new(ctx, first, after, last, before);
@@ -207,14 +202,9 @@ impl ProfileQuery {
             desc = "Which companies: by words, specialty, country and region; all when absent."
         )]
         filter: Option<DirectoryFilter>,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<MarketplaceProfile>> {
         let page = PageArgs::new(ctx, first, after, last, before);

@@ -42,14 +42,9 @@ impl TenancyQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<User>> {
         let (tenant, db) = request_parts(ctx)?;
@@ -66,14 +61,9 @@ impl TenancyQuery {
     async fn invitations(
         &self,
         ctx: &Context<'_>,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<Invitation>> {
         let (tenant, db) = request_parts(ctx)?;
@@ -90,14 +80,9 @@ impl TenancyQuery {
     async fn api_keys(
         &self,
         ctx: &Context<'_>,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<ApiKey>> {
         let (tenant, db) = request_parts(ctx)?;
@@ -117,14 +102,9 @@ impl TenancyQuery {
         #[graphql(desc = "Only the companies that match; all when omitted.")] filter: Option<
             CompanyFilter,
         >,
-        #[graphql(
-            desc = "Items from the start, or after `after`: at most 100 (20 when neither `first` nor `last` is given)."
-        )]
         first: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.endCursor` or an edge: items after it.")]
         after: Option<String>,
-        #[graphql(desc = "Items from the end, or before `before`: at most 100.")] last: Option<i32>,
-        #[graphql(desc = "A cursor from `pageInfo.startCursor` or an edge: items before it.")]
+        last: Option<i32>,
         before: Option<String>,
     ) -> Result<Page<Company>> {
         let (tenant, db) = request_parts(ctx)?;
