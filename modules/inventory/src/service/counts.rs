@@ -13,7 +13,6 @@ use async_graphql::ID;
 use chrono::Utc;
 use ils_entity::{
     product, stock_balance as balance, stock_count as count, stock_count_line as cline,
-    stock_location as location,
 };
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
@@ -26,12 +25,19 @@ use uuid::Uuid;
 const MAX_LINES: usize = 1000;
 
 /// A count with its lines, its location and the lines' products.
-#[derive(Clone)]
-pub struct Count {
-    pub row: count::Model,
-    pub lines: Vec<cline::Model>,
-    pub location: Option<location::Model>,
-    pub products: HashMap<Uuid, product::Model>,
+pub type Count = super::WithLines<count::Model, cline::Model>;
+
+impl super::HasLines for count::Model {
+    type Line = cline::Model;
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn location_id(&self) -> Uuid {
+        self.location_id
+    }
+    fn product_of(line: &cline::Model) -> Uuid {
+        line.product_id
+    }
 }
 
 /// One product as counted: named by exactly one of its ID, its SKU or its barcode.
@@ -67,34 +73,12 @@ async fn complete(tx: &Tx, rows: Vec<count::Model>) -> AppResult<Vec<Count>> {
     let products = lines.values().flatten().map(|l| l.product_id).collect();
     let locations = rows.iter().map(|r| r.location_id).collect();
     let (products, locations) = parts(tx, Some((products, locations))).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let lines = lines.remove(&row.id).unwrap_or_default();
-            Count {
-                products: lines
-                    .iter()
-                    .filter_map(|l| products.get(&l.product_id))
-                    .map(|p| (p.id, p.clone()))
-                    .collect(),
-                location: locations.get(&row.location_id).cloned(),
-                lines,
-                row,
-            }
-        })
-        .collect())
+    Ok(super::with_lines(rows, lines, &products, &locations))
 }
 
 /// The counts among `ids` the caller can see, complete.
 pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Count>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let rows = tx
-        .select::<count::Entity>()
-        .filter(count::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?;
+    let rows = super::rows_by_ids::<count::Entity>(tx, count::Column::Id, ids).await?;
     complete(tx, rows).await
 }
 

@@ -14,10 +14,11 @@ pub mod reconcile;
 pub mod stock;
 
 use async_graphql::ID;
-use ils_entity::company;
+use ils_entity::{company, product, stock_location as location};
 use ils_kernel::authz::require_member;
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
 use sea_orm::{ColumnTrait, QueryFilter};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A read by global ID (any member): what `load` makes of the row, or `None` when the ID
@@ -51,4 +52,67 @@ pub(crate) async fn lock_company(tx: &Tx, me: Uuid) -> AppResult<()> {
     .one(tx.conn())
     .await?;
     Ok(())
+}
+
+/// A row with its lines, its location and the products its lines name: a stock count, a
+/// purchase order.
+#[derive(Clone)]
+pub struct WithLines<R, L> {
+    pub row: R,
+    pub lines: Vec<L>,
+    pub location: Option<location::Model>,
+    pub products: HashMap<Uuid, product::Model>,
+}
+
+/// What `WithLines` needs to know of a row and of a line.
+pub(crate) trait HasLines {
+    type Line;
+    fn id(&self) -> Uuid;
+    fn location_id(&self) -> Uuid;
+    fn product_of(line: &Self::Line) -> Uuid;
+}
+
+/// Puts `rows` together with their `lines` (by row ID) and the `products` and
+/// `locations` loaded for them; a row without lines gets none.
+pub(crate) fn with_lines<R: HasLines>(
+    rows: Vec<R>,
+    mut lines: HashMap<Uuid, Vec<R::Line>>,
+    products: &HashMap<Uuid, product::Model>,
+    locations: &HashMap<Uuid, location::Model>,
+) -> Vec<WithLines<R, R::Line>> {
+    rows.into_iter()
+        .map(|row| {
+            let lines = lines.remove(&row.id()).unwrap_or_default();
+            WithLines {
+                products: lines
+                    .iter()
+                    .filter_map(|l| products.get(&R::product_of(l)))
+                    .map(|p| (p.id, p.clone()))
+                    .collect(),
+                location: locations.get(&row.location_id()).cloned(),
+                lines,
+                row,
+            }
+        })
+        .collect()
+}
+
+/// The rows of `E` among `ids` that the caller can see (one statement; none for no IDs).
+pub(crate) async fn rows_by_ids<E>(
+    tx: &Tx,
+    id: E::Column,
+    ids: Vec<Uuid>,
+) -> AppResult<Vec<E::Model>>
+where
+    E: ils_kernel::Guarded,
+    E::Model: Sync,
+{
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(tx
+        .select::<E>()
+        .filter(id.is_in(ids))
+        .all(tx.conn())
+        .await?)
 }

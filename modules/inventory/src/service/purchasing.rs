@@ -17,7 +17,7 @@ use async_graphql::ID;
 use chrono::Utc;
 use ils_common::company::{COMPANY, CompanyType};
 use ils_common::search;
-use ils_entity::{catalog_item, product, stock_location as location};
+use ils_entity::{catalog_item, product};
 use ils_entity::{purchase_order as po, purchase_order_line as line};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::connections::active_partner;
@@ -37,12 +37,19 @@ pub(crate) const MAX_LINES: usize = 200;
 
 /// A purchase order with its lines; for the buyer also its location and the lines'
 /// products (the supplier cannot read those: `None` and empty).
-#[derive(Clone)]
-pub struct Order {
-    pub row: po::Model,
-    pub lines: Vec<line::Model>,
-    pub location: Option<location::Model>,
-    pub products: HashMap<Uuid, product::Model>,
+pub type Order = super::WithLines<po::Model, line::Model>;
+
+impl super::HasLines for po::Model {
+    type Line = line::Model;
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn location_id(&self) -> Uuid {
+        self.location_id
+    }
+    fn product_of(line: &line::Model) -> Uuid {
+        line.product_id
+    }
 }
 
 /// A new order as the buyer (or the system) asks for it.
@@ -127,7 +134,7 @@ async fn load(tx: &Tx, order_id: Uuid) -> AppResult<Order> {
 /// products: at most three statements, whatever the number.
 async fn complete(tx: &Tx, rows: Vec<po::Model>) -> AppResult<Vec<Order>> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let mut lines = lines_of(tx, &ids).await?;
+    let lines = lines_of(tx, &ids).await?;
     // What only the buyer reads (the guard would hide it from the supplier anyway).
     let me = tx.scope().company();
     let mine = |r: &&po::Model| Some(r.company_id) == me;
@@ -142,34 +149,12 @@ async fn complete(tx: &Tx, rows: Vec<po::Model>) -> AppResult<Vec<Order>> {
     } else {
         parts(tx, Some((products, locations))).await?
     };
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let lines = lines.remove(&row.id).unwrap_or_default();
-            Order {
-                products: lines
-                    .iter()
-                    .filter_map(|l| products.get(&l.product_id))
-                    .map(|p| (p.id, p.clone()))
-                    .collect(),
-                location: locations.get(&row.location_id).cloned(),
-                lines,
-                row,
-            }
-        })
-        .collect())
+    Ok(super::with_lines(rows, lines, &products, &locations))
 }
 
 /// The orders among `ids` the caller can see, complete.
 pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Order>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let rows = tx
-        .select::<po::Entity>()
-        .filter(po::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?;
+    let rows = super::rows_by_ids::<po::Entity>(tx, po::Column::Id, ids).await?;
     complete(tx, rows).await
 }
 
