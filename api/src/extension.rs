@@ -109,7 +109,7 @@ impl Extension for MeasureExtension {
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
         self.introspection_only.store(
-            census(&doc).introspection_only(),
+            introspection_only(&doc),
             std::sync::atomic::Ordering::Relaxed,
         );
         Ok(doc)
@@ -172,27 +172,36 @@ pub struct Census {
     pub directives: usize,
     /// `__schema` or `__type` anywhere.
     pub introspection: bool,
-    /// A root selection other than `__schema`, `__type` and `__typename` in some
-    /// operation (a fragment spread at the root counts as one: it is not looked into).
-    pub data: bool,
 }
 
-impl Census {
-    /// The document asks only about the schema.
-    pub fn introspection_only(&self) -> bool {
-        self.introspection && !self.data
+/// The document asks only about the schema: every operation's root selections are
+/// `__schema`, `__type` or `__typename`, and one is `__schema` or `__type` (they exist
+/// only at the root, so the roots are all that is looked at; a fragment spread at the
+/// root counts as data: it is not looked into).
+pub fn introspection_only(doc: &ExecutableDocument) -> bool {
+    #[derive(Default)]
+    struct Roots {
+        data: bool,
+        schema: bool,
     }
-}
-
-fn asks_for_data(set: &SelectionSet) -> bool {
-    set.items.iter().any(|s| match &s.node {
-        Selection::Field(f) => !matches!(
-            f.node.name.node.as_str(),
-            "__schema" | "__type" | "__typename"
-        ),
-        Selection::InlineFragment(i) => asks_for_data(&i.node.selection_set.node),
-        Selection::FragmentSpread(_) => true,
-    })
+    fn look(set: &SelectionSet, r: &mut Roots) {
+        for s in &set.items {
+            match &s.node {
+                Selection::Field(f) => match f.node.name.node.as_str() {
+                    "__schema" | "__type" => r.schema = true,
+                    "__typename" => {}
+                    _ => r.data = true,
+                },
+                Selection::InlineFragment(i) => look(&i.node.selection_set.node, r),
+                Selection::FragmentSpread(_) => r.data = true,
+            }
+        }
+    }
+    let mut r = Roots::default();
+    for (_, op) in doc.operations.iter() {
+        look(&op.node.selection_set.node, &mut r);
+    }
+    r.schema && !r.data
 }
 
 fn walk(set: &SelectionSet, c: &mut Census) {
@@ -285,7 +294,6 @@ pub fn census(doc: &ExecutableDocument) -> Census {
     let mut c = Census::default();
     for (_, op) in doc.operations.iter() {
         c.directives += op.node.directives.len();
-        c.data |= asks_for_data(&op.node.selection_set.node);
         walk(&op.node.selection_set.node, &mut c);
     }
     for f in doc.fragments.values() {

@@ -9,7 +9,7 @@
 /// ```ignore
 /// ils_entity::string_enum!(
 ///     /// Where a connection stands.
-///     ConnectionState { Pending = "PENDING", Active = "ACTIVE" }
+///     ConnectionStatus { Pending = "PENDING", Active = "ACTIVE" }
 /// );
 /// ```
 #[macro_export]

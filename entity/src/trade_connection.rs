@@ -16,9 +16,6 @@ crate::string_enum!(
     }
 );
 
-/// The name the kernel's connection checks use (`ils_kernel::connections`).
-pub use self::ConnectionStatus as ConnectionState;
-
 /// A connection between two companies (practice to lab, practice to supplier, lab to
 /// supplier): one row both parties see. The requester owns it; the responder is the other
 /// party. Names and types are copied at request time, since neither side may read the

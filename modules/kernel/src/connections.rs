@@ -8,7 +8,7 @@ use sea_orm::sea_query::{IntoCondition, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
-pub use ils_entity::trade_connection::ConnectionState;
+pub use ils_entity::trade_connection::ConnectionStatus;
 
 /// One key per unordered pair of companies, whichever side asked.
 pub fn pair_key(a: Uuid, b: Uuid) -> String {
@@ -22,7 +22,7 @@ pub async fn active_between(tx: &Tx, a: Uuid, b: Uuid) -> AppResult<bool> {
     let n = tx
         .select::<trade_connection::Entity>()
         .filter(C::PairKey.eq(pair_key(a, b)))
-        .filter(C::State.eq(ConnectionState::Active))
+        .filter(C::State.eq(ConnectionStatus::Active))
         .count(tx.conn())
         .await?;
     Ok(n > 0)
@@ -41,7 +41,7 @@ pub async fn active_partner(
     let link = tx
         .select::<trade_connection::Entity>()
         .filter(C::PairKey.eq(pair_key(me, other)))
-        .filter(C::State.eq(ConnectionState::Active))
+        .filter(C::State.eq(ConnectionStatus::Active))
         .one(tx.conn())
         .await?;
     Ok(link.and_then(|c| {
@@ -61,7 +61,7 @@ pub(crate) fn connected_to<Col: ColumnTrait>(column: Col, company: Uuid) -> Cond
         let sub = Query::select()
             .column(theirs)
             .from(trade_connection::Entity)
-            .and_where(C::State.eq(ConnectionState::Active))
+            .and_where(C::State.eq(ConnectionStatus::Active))
             .and_where(mine.eq(company))
             .to_owned();
         column.in_subquery(sub)

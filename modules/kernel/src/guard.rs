@@ -305,6 +305,27 @@ impl Tx {
         Ok(self.select::<E>().filter(key.eq(id)).one(&self.tx).await?)
     }
 
+    /// The rows with these primary keys that the scope may read, in one statement (none
+    /// for no keys): what `node`/`nodes` and batch loads read.
+    pub async fn find_many<E: Guarded>(
+        &self,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> AppResult<Vec<E::Model>> {
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = E::PrimaryKey::iter()
+            .next()
+            .map(|k| k.into_column())
+            .ok_or_else(|| AppError::internal("entity without a primary key"))?;
+        Ok(self
+            .select::<E>()
+            .filter(key.is_in(ids))
+            .all(&self.tx)
+            .await?)
+    }
+
     /// The row with this primary key if the scope may read it; NOT_FOUND otherwise.
     pub async fn get<E: Guarded>(&self, id: Uuid) -> AppResult<E::Model> {
         self.find::<E>(id).await?.ok_or(AppError::NotFound)

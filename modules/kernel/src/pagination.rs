@@ -58,15 +58,6 @@ impl PageArgs {
             count: ctx.look_ahead().field("totalCount").exists(),
         }
     }
-
-    /// The arguments of a page asked for from code (no count).
-    pub fn plain(first: Option<i32>, after: Option<String>) -> PageArgs {
-        PageArgs {
-            first,
-            after,
-            ..PageArgs::default()
-        }
-    }
 }
 
 fn encode_cursor(id: Uuid) -> String {

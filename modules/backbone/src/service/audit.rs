@@ -71,9 +71,5 @@ pub async fn by_ids(
     if ids.is_empty() || require_admin_or_platform(tx, tenant).await.is_err() {
         return Ok(vec![]);
     }
-    Ok(tx
-        .select::<audit_entry::Entity>()
-        .filter(audit_entry::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?)
+    tx.find_many::<audit_entry::Entity>(ids).await
 }

@@ -64,11 +64,7 @@ pub async fn by_ids(tx: &Tx, tenant: &TenantContext, ids: Vec<Uuid>) -> AppResul
     if ids.is_empty() || require_admin_or_platform(tx, tenant).await.is_err() {
         return Ok(vec![]);
     }
-    Ok(tx
-        .select::<job::Entity>()
-        .filter(job::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?)
+    tx.find_many::<job::Entity>(ids).await
 }
 
 /// Puts a DEAD job back in the queue with a fresh set of attempts.

@@ -78,7 +78,7 @@ async fn complete(tx: &Tx, rows: Vec<count::Model>) -> AppResult<Vec<Count>> {
 
 /// The counts among `ids` the caller can see, complete.
 pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Count>> {
-    let rows = super::rows_by_ids::<count::Entity>(tx, count::Column::Id, ids).await?;
+    let rows = tx.find_many::<count::Entity>(ids).await?;
     complete(tx, rows).await
 }
 

@@ -103,12 +103,5 @@ pub async fn create(db: &Db, ctx: &TenantContext, name: &str) -> AppResult<locat
 
 /// The locations among `ids` the caller can see.
 pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<location::Model>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    Ok(tx
-        .select::<location::Entity>()
-        .filter(location::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?)
+    tx.find_many::<location::Entity>(ids).await
 }

@@ -96,23 +96,3 @@ pub(crate) fn with_lines<R: HasLines>(
         })
         .collect()
 }
-
-/// The rows of `E` among `ids` that the caller can see (one statement; none for no IDs).
-pub(crate) async fn rows_by_ids<E>(
-    tx: &Tx,
-    id: E::Column,
-    ids: Vec<Uuid>,
-) -> AppResult<Vec<E::Model>>
-where
-    E: ils_kernel::Guarded,
-    E::Model: Sync,
-{
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    Ok(tx
-        .select::<E>()
-        .filter(id.is_in(ids))
-        .all(tx.conn())
-        .await?)
-}

@@ -332,12 +332,5 @@ pub async fn get(db: &Db, ctx: &TenantContext, product: &ID) -> AppResult<Option
 
 /// The products among `ids` the caller can see.
 pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<product::Model>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    Ok(tx
-        .select::<product::Entity>()
-        .filter(product::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?)
+    tx.find_many::<product::Entity>(ids).await
 }

@@ -154,7 +154,7 @@ async fn complete(tx: &Tx, rows: Vec<po::Model>) -> AppResult<Vec<Order>> {
 
 /// The orders among `ids` the caller can see, complete.
 pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Order>> {
-    let rows = super::rows_by_ids::<po::Entity>(tx, po::Column::Id, ids).await?;
+    let rows = tx.find_many::<po::Entity>(ids).await?;
     complete(tx, rows).await
 }
 
@@ -173,11 +173,7 @@ pub async fn lines_by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Line>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let rows = tx
-        .select::<line::Entity>()
-        .filter(line::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?;
+    let rows = tx.find_many::<line::Entity>(ids).await?;
     let orders = tx
         .select::<po::Entity>()
         .filter(po::Column::Id.is_in(rows.iter().map(|l| l.order_id)))

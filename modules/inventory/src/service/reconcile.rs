@@ -74,11 +74,7 @@ pub async fn by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Discrepancy>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let rows = tx
-        .select::<discrepancy::Entity>()
-        .filter(discrepancy::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?;
+    let rows = tx.find_many::<discrepancy::Entity>(ids).await?;
     complete(tx, rows).await
 }
 

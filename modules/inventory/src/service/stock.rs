@@ -572,9 +572,7 @@ pub async fn movements_by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Moved>> 
         return Ok(vec![]);
     }
     let mut moved: Vec<Moved> = tx
-        .select::<movement::Entity>()
-        .filter(movement::Column::Id.is_in(ids))
-        .all(tx.conn())
+        .find_many::<movement::Entity>(ids)
         .await?
         .into_iter()
         .map(Moved::bare)
@@ -610,11 +608,7 @@ pub async fn levels_by_ids(tx: &Tx, ids: Vec<Uuid>) -> AppResult<Vec<Level>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let rows = tx
-        .select::<balance::Entity>()
-        .filter(balance::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?;
+    let rows = tx.find_many::<balance::Entity>(ids).await?;
     let products = rows.iter().map(|r| r.product_id).collect();
     let locations = rows.iter().map(|r| r.location_id).collect();
     let parts = parts(tx, Some((products, locations))).await?;

@@ -234,13 +234,8 @@ fn filtered(
 /// The items among `ids` the caller may see, for `node`/`nodes`: own items, and active
 /// items of actively connected suppliers.
 pub async fn by_ids(tx: &Tx, me: Uuid, ids: Vec<Uuid>) -> AppResult<Vec<item::Model>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
     Ok(tx
-        .select::<item::Entity>()
-        .filter(item::Column::Id.is_in(ids))
-        .all(tx.conn())
+        .find_many::<item::Entity>(ids)
         .await?
         .into_iter()
         .filter(|r| r.company_id == me || r.active)

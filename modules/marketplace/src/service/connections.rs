@@ -288,13 +288,8 @@ pub async fn list<T: async_graphql::OutputType>(
 
 /// The connections among `ids` the caller is a party to, for `node`/`nodes`.
 pub async fn by_ids(tx: &Tx, viewer: Uuid, ids: Vec<Uuid>) -> AppResult<Vec<Seen>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
     Ok(tx
-        .select::<conn::Entity>()
-        .filter(conn::Column::Id.is_in(ids))
-        .all(tx.conn())
+        .find_many::<conn::Entity>(ids)
         .await?
         .into_iter()
         .map(|row| Seen { row, viewer })

@@ -85,11 +85,7 @@ async fn patients_in(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let found = tx
-        .select::<patient::Entity>()
-        .filter(patient::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?;
+    let found = tx.find_many::<patient::Entity>(ids).await?;
     let read: Vec<String> = found
         .iter()
         .map(|p| id::encode(PATIENT, p.id).to_string())

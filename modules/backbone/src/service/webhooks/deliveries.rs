@@ -33,9 +33,7 @@ async fn attach<'a>(
     ids.sort();
     ids.dedup();
     let endpoints: HashMap<Uuid, webhook_endpoint::Model> = tx
-        .select::<webhook_endpoint::Entity>()
-        .filter(webhook_endpoint::Column::Id.is_in(ids))
-        .all(tx.conn())
+        .find_many::<webhook_endpoint::Entity>(ids)
         .await?
         .into_iter()
         .map(|e| (e.id, e))
@@ -103,9 +101,7 @@ pub async fn by_ids(tx: &Tx, tenant: &TenantContext, ids: Vec<Uuid>) -> AppResul
         return Ok(vec![]);
     }
     let mut found: Vec<Delivery> = tx
-        .select::<webhook_delivery::Entity>()
-        .filter(webhook_delivery::Column::Id.is_in(ids))
-        .all(tx.conn())
+        .find_many::<webhook_delivery::Entity>(ids)
         .await?
         .into_iter()
         .map(|row| Delivery {

@@ -80,11 +80,7 @@ pub async fn by_ids(
     {
         return Ok(vec![]);
     }
-    Ok(tx
-        .select::<webhook_endpoint::Entity>()
-        .filter(webhook_endpoint::Column::Id.is_in(ids))
-        .all(tx.conn())
-        .await?)
+    tx.find_many::<webhook_endpoint::Entity>(ids).await
 }
 
 /// Registers a receiver; returns it with its signing secret.
