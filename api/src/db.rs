@@ -6,17 +6,48 @@ use anyhow::Context as _;
 use ils_migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Counts every SQL statement the server sends (transaction control aside), for
-/// `/metrics` and for tests that count what an operation costs.
+/// `/metrics` and for tests that count what an operation costs; tests can also have the
+/// statements themselves kept, to read their plans.
 #[derive(Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+pub struct StatementCounter {
+    count: Arc<AtomicU64>,
+    recording: Arc<AtomicBool>,
+    recorded: Arc<Mutex<Vec<sea_orm::Statement>>>,
+}
 
 impl StatementCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Keeps every statement sent from now on (with its values), until `take_recorded`.
+    pub fn record(&self) {
+        self.recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.recording.store(true, Ordering::SeqCst);
+    }
+
+    /// The statements kept since `record`; stops keeping them.
+    pub fn take_recorded(&self) -> Vec<sea_orm::Statement> {
+        self.recording.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *self.recorded.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn counted(&self, statement: &sea_orm::Statement) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if self.recording.load(Ordering::Relaxed) {
+            self.recorded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(statement.clone());
+        }
     }
 }
 
@@ -80,6 +111,11 @@ async fn connect_pool(
 ) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(config.database_url.clone());
     opts.sqlx_logging(false)
+        // The pool checks a connection when it comes back (and flushes a read-only
+        // transaction's queued ROLLBACK then); checking it again on every checkout would
+        // cost each transaction one more round trip. A connection idle for a while is
+        // still checked before use.
+        .test_before_acquire_if_idle_for(Duration::from_secs(5))
         .max_connections(size)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10));
@@ -94,9 +130,9 @@ async fn connect_pool(
     let mut conn = Database::connect(opts)
         .await
         .context("cannot connect to the database")?;
-    let c = counter.0.clone();
+    let c = counter.clone();
     conn.set_metric_callback(move |info| {
-        c.fetch_add(1, Ordering::Relaxed);
+        c.counted(info.statement);
         metrics::counter!("ils_sql_statements_total", "pool" => pool, "failed" => if info.failed { "true" } else { "false" }).increment(1);
         metrics::histogram!("ils_sql_statement_duration_seconds").record(info.elapsed.as_secs_f64());
     });

@@ -16,6 +16,7 @@ mod m0008_inventory;
 mod m0009_data_imports;
 mod m0010_one_open_count;
 mod m0011_payload_versions;
+mod m0012_list_indexes;
 pub mod rls;
 
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_data_imports::Migration),
             Box::new(m0010_one_open_count::Migration),
             Box::new(m0011_payload_versions::Migration),
+            Box::new(m0012_list_indexes::Migration),
         ]
     }
 }

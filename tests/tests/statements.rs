@@ -265,5 +265,39 @@ async fn a_page_of_orders_costs_the_same_whatever_its_size() {
             .iter()
             .all(|n| n["labName"] == "Counting Lab" && n["status"] == "SUBMITTED")
     );
+
+    // The job's documents (Rx, lens, frame, fit) are read only when their fields are
+    // selected, whether through `nodes`, `edges { node }` or a fragment.
+    let columns = |sql: &str| -> Vec<&'static str> {
+        ["rx", "rx_minus_cyl", "lens", "frame", "fit", "notes"]
+            .into_iter()
+            .filter(|c| sql.contains(&format!("\"lens_orders\".\"{c}\"")))
+            .collect()
+    };
+    let read = |query: &'static str| {
+        let s = &s;
+        let practice = &practice;
+        async move {
+            s.server.statements.record();
+            let data = s.ok(&practice.auth(), query, json!({})).await;
+            let sent = s.server.statements.take_recorded();
+            let page: Vec<_> = sent
+                .iter()
+                .filter(|st| st.sql.contains("FROM \"lens_orders\"") && st.sql.contains(" LIMIT "))
+                .collect();
+            assert_eq!(page.len(), 1, "{sent:#?}");
+            (data, columns(&page[0].sql))
+        }
+    };
+    let (_, none) = read("{ orders(last: 50) { nodes { id orderNumber status labName } } }").await;
+    assert_eq!(none, Vec::<&str>::new());
+    let (data, some) = read(
+        "{ orders(last: 50) { edges { node { id ...Eyes } } } } fragment Eyes on LensOrder { rx { right { sphere } left { sphere } } lens { index } }",
+    )
+    .await;
+    assert_eq!(some, vec!["rx", "lens"]);
+    let first = &data["orders"]["edges"][0]["node"];
+    assert_eq!(first["rx"]["left"]["sphere"], "-1.25", "{data}");
+    assert_eq!(first["lens"]["index"], "1.5", "{data}");
     s.finish().await;
 }

@@ -482,7 +482,7 @@ pub async fn list<T: ImportTarget>(
 ) -> AppResult<Page<Import<T>>> {
     let (ctx, db) = ils_kernel::request_parts(ctx)?;
     require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let page = paginate(
         tx.conn(),
         imports_of::<T>(&tx),

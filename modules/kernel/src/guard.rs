@@ -126,10 +126,11 @@ impl Db {
         self.wake.clone()
     }
 
-    fn tx(&self, tx: DatabaseTransaction, scope: Scope) -> Tx {
+    fn tx(&self, tx: DatabaseTransaction, scope: Scope, read_only: bool) -> Tx {
         Tx {
             tx,
             scope,
+            read_only,
             app_role: self.app_role.clone(),
             wake: self.wake.clone(),
             registry: self.registry.clone(),
@@ -147,9 +148,20 @@ impl Db {
         self.open(Scope::of(ctx)).await
     }
 
+    /// A read-only transaction scoped to the caller of a request, for work that writes
+    /// nothing: it takes no write lock (SQLite), PostgreSQL refuses any write in it, and
+    /// ending it costs no round trip of its own (`commit` leaves the rollback queued; the
+    /// pool sends it with the check it makes when the connection comes back). The guard's
+    /// write methods refuse to run in it on both backends.
+    pub async fn read(&self, ctx: &TenantContext) -> AppResult<Tx> {
+        let tx = self.tx(self.begin(true).await?, Scope::of(ctx), true);
+        tx.apply_scope().await?;
+        Ok(tx)
+    }
+
     /// A transaction with an explicit scope: only for the credential flows (clippy).
     pub async fn open(&self, scope: Scope) -> AppResult<Tx> {
-        let tx = self.tx(self.begin().await?, scope);
+        let tx = self.tx(self.begin(false).await?, scope, false);
         tx.apply_scope().await?;
         Ok(tx)
     }
@@ -162,16 +174,17 @@ impl Db {
             system: true,
             ..Scope::default()
         };
-        let tx = self.tx(self.begin().await?, scope);
+        let tx = self.tx(self.begin(false).await?, scope, false);
         tx.apply_scope().await?;
         Ok(tx)
     }
 
-    async fn begin(&self) -> AppResult<DatabaseTransaction> {
-        // SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
-        // writes fails with SQLITE_BUSY when another writer committed in between.
+    async fn begin(&self, read_only: bool) -> AppResult<DatabaseTransaction> {
+        // SQLite: a transaction that may write takes the write lock at BEGIN (a deferred one
+        // that reads and then writes fails with SQLITE_BUSY when another writer committed in
+        // between); a read-only one stays deferred, so readers never queue behind writers.
         let mode = match self.backend() {
-            DbBackend::Sqlite => Some(SqliteTransactionMode::Immediate),
+            DbBackend::Sqlite if !read_only => Some(SqliteTransactionMode::Immediate),
             _ => None,
         };
         let options = TransactionOptions {
@@ -197,6 +210,8 @@ impl Db {
 pub struct Tx {
     tx: DatabaseTransaction,
     scope: Scope,
+    /// Opened by `Db::read`: no write may run in it, and it ends without a COMMIT.
+    read_only: bool,
     app_role: Option<String>,
     wake: Arc<Wake>,
     registry: Option<Arc<Registry>>,
@@ -214,8 +229,14 @@ impl Tx {
         &self.tx
     }
 
-    /// Commits; then wakes the dispatcher and workers if events or jobs were written.
+    /// Commits; then wakes the dispatcher and workers if events or jobs were written. A
+    /// read-only transaction has nothing to commit: it is dropped, which queues its
+    /// ROLLBACK for the connection's next trip (the pool's check on release), so the
+    /// caller does not wait for a round trip.
     pub async fn commit(self) -> AppResult<()> {
+        if self.read_only {
+            return Ok(());
+        }
         let (emitted, enqueued) = (
             self.emitted.load(Ordering::Relaxed),
             self.enqueued.load(Ordering::Relaxed),
@@ -273,13 +294,15 @@ impl Tx {
                 DbBackend::Postgres,
                 "SELECT set_config('role', $1, true), set_config('app.company_id', $2, true), \
                  set_config('app.user_id', $3, true), set_config('app.lookup', $4, true), \
-                 set_config('app.platform_admin', $5, true)",
+                 set_config('app.platform_admin', $5, true), \
+                 set_config('transaction_read_only', $6, true)",
                 [
                     Value::from(role.clone()),
                     text(s.company.map(|c| c.to_string())),
                     text(s.user.map(|u| u.to_string())),
                     text(s.lookup.clone()),
                     Value::from(if s.platform { "on" } else { "off" }),
+                    Value::from(if self.read_only { "on" } else { "off" }),
                 ],
             ))
             .await?;
@@ -293,6 +316,17 @@ impl Tx {
 
     pub fn select<E: Guarded>(&self) -> Select<E> {
         E::find().filter(self.condition::<E>())
+    }
+
+    /// The rows of `E` in which the scope's company stands in `party`, one of the policy's
+    /// party columns (the owner, or another party): a practice's own orders
+    /// (`company_id`), a lab's inbox (`lab_company_id`). That is one branch of the guard's
+    /// condition, so it needs no other: the statement names one column and one value,
+    /// PostgreSQL estimates it right, and a list over it is one index range on
+    /// `(party, id)`. Without a company in scope, or for a column that is not a party,
+    /// it is the guard's condition and the column's (no row is ever added).
+    pub fn select_as<E: Guarded>(&self, party: E::Column) -> Select<E> {
+        select_as::<E>(&self.scope, party)
     }
 
     /// The row with this primary key if the scope may read it; `None` otherwise, the same
@@ -371,6 +405,15 @@ impl Tx {
         }
     }
 
+    /// Refuses a write in a transaction opened by `Db::read` (PostgreSQL would refuse it
+    /// too; SQLite would roll it back silently at the end).
+    fn writable(&self) -> AppResult<()> {
+        if self.read_only {
+            return Err(AppError::internal("a write in a read-only transaction"));
+        }
+        Ok(())
+    }
+
     /// The owner column of `E` and the company an insert must put in it: the scope's
     /// company, whatever the model says (none for system work or an unowned table).
     fn owner_of<E: Guarded>(&self) -> AppResult<Option<(E::Column, Uuid)>> {
@@ -393,6 +436,7 @@ impl Tx {
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
         E::Model: IntoActiveModel<A>,
     {
+        self.writable()?;
         if let Some((col, company)) = self.owner_of::<E>()? {
             model.set(col, company.into());
         }
@@ -407,6 +451,7 @@ impl Tx {
         E: Guarded,
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
     {
+        self.writable()?;
         if models.is_empty() {
             return Ok(());
         }
@@ -432,6 +477,7 @@ impl Tx {
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
         E::Model: IntoActiveModel<A>,
     {
+        self.writable()?;
         // No update moves a row between tenants: a changed owner or party column is
         // dropped (the companies table, whose owner is its key, passes its id unchanged).
         let p = E::policy();
@@ -453,6 +499,7 @@ impl Tx {
         sets: Vec<(E::Column, SimpleExpr)>,
         filter: impl IntoCondition,
     ) -> AppResult<u64> {
+        self.writable()?;
         // The owner never changes. Another party column may be filled once (an order is
         // sent to a lab), never moved: setting one only touches rows where it is empty.
         let p = E::policy();
@@ -482,6 +529,7 @@ impl Tx {
     }
 
     pub fn delete_many<E: Guarded>(&self) -> DeleteMany<E> {
+        debug_assert!(!self.read_only, "a delete in a read-only transaction");
         E::delete_many().filter(condition::<E>(&self.scope, Access::Write))
     }
 }
@@ -489,6 +537,19 @@ impl Tx {
 /// A unique-constraint violation is a CONFLICT the caller can act on; the rest is internal.
 fn write_error(err: sea_orm::DbErr) -> AppError {
     AppError::from_db_conflict(err, "a record with this value already exists")
+}
+
+fn select_as<E: Guarded>(scope: &Scope, party: E::Column) -> Select<E> {
+    let is_party = E::policy()
+        .parties
+        .iter()
+        .any(|p| p.as_str() == party.as_str());
+    let guarded = || E::find().filter(condition::<E>(scope, Access::Read));
+    match scope.company {
+        Some(company) if is_party && !scope.system => E::find().filter(party.eq(company)),
+        Some(company) => guarded().filter(party.eq(company)),
+        None => guarded().filter(Expr::cust("1 = 0")),
+    }
 }
 
 fn condition<E: Guarded>(scope: &Scope, access: Access) -> Condition {
@@ -528,12 +589,47 @@ fn condition<E: Guarded>(scope: &Scope, access: Access) -> Condition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ils_entity::{api_key, company, user};
+    use ils_entity::{api_key, company, lens_order, user};
     use sea_orm::QueryTrait;
 
     fn sql<E: Guarded>(scope: &Scope, access: Access) -> String {
         E::find()
             .filter(condition::<E>(scope, access))
+            .build(DbBackend::Postgres)
+            .to_string()
+    }
+
+    #[test]
+    fn select_as_a_party_names_that_column_alone() {
+        let c = Uuid::now_v7();
+        let tx_scope = Scope::acting(Some(c), None);
+        // The guard's condition for an order is either party; `select_as` is one branch.
+        let guard = sql::<lens_order::Entity>(&tx_scope, Access::Read);
+        assert!(guard.contains(" OR "), "{guard}");
+        for party in [
+            lens_order::Column::CompanyId,
+            lens_order::Column::LabCompanyId,
+        ] {
+            let s = select_as_sql::<lens_order::Entity>(&tx_scope, party);
+            assert!(!s.contains(" OR "), "{s}");
+            assert!(
+                s.ends_with(&format!(
+                    "WHERE \"lens_orders\".\"{}\" = '{c}'",
+                    party.as_str()
+                )),
+                "{s}"
+            );
+        }
+        // A column that is not a party keeps the guard's condition; no company sees nothing.
+        let s = select_as_sql::<lens_order::Entity>(&tx_scope, lens_order::Column::PatientId);
+        assert!(s.contains(" OR ") && s.contains("\"patient_id\" ="), "{s}");
+        let none =
+            select_as_sql::<lens_order::Entity>(&Scope::default(), lens_order::Column::CompanyId);
+        assert!(none.contains("1 = 0"), "{none}");
+    }
+
+    fn select_as_sql<E: Guarded>(scope: &Scope, party: E::Column) -> String {
+        select_as::<E>(scope, party)
             .build(DbBackend::Postgres)
             .to_string()
     }

@@ -6,9 +6,12 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, Order, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
+use std::collections::HashSet;
 use uuid::Uuid;
 
 /// Items in a page when neither `first` nor `last` is given.
@@ -38,6 +41,10 @@ pub struct PageArgs {
     pub before: Option<String>,
     /// Run the count (`totalCount` is in the selection).
     pub count: bool,
+    /// The fields the query selects on the connection's nodes (at `nodes { … }` and
+    /// `edges { node { … } }`, fragments included): a page reads its large columns only
+    /// when their fields are asked for (`PageArgs::lazy`).
+    pub node_fields: HashSet<String>,
 }
 
 impl PageArgs {
@@ -50,13 +57,51 @@ impl PageArgs {
         last: Option<i32>,
         before: Option<String>,
     ) -> PageArgs {
+        let mut node_fields = HashSet::new();
+        let mut collect = |node: async_graphql::SelectionField<'_>| {
+            node_fields.extend(node.selection_set().map(|f| f.name().to_owned()));
+        };
+        for f in ctx.field().selection_set() {
+            match f.name() {
+                "nodes" => collect(f),
+                "edges" => f
+                    .selection_set()
+                    .filter(|e| e.name() == "node")
+                    .for_each(&mut collect),
+                _ => {}
+            }
+        }
         PageArgs {
             first,
             after,
             last,
             before,
             count: ctx.look_ahead().field("totalCount").exists(),
+            node_fields,
         }
+    }
+
+    /// `select` reading each of the `lazy` columns (large text: JSON documents, notes)
+    /// only when the field named with it is selected on the nodes; the others come back
+    /// as empty text, which no resolver reads because their fields are not asked for.
+    pub fn lazy<E: EntityTrait>(&self, select: Select<E>, lazy: &[(&str, E::Column)]) -> Select<E> {
+        let skipped: Vec<&str> = lazy
+            .iter()
+            .filter(|(field, _)| !self.node_fields.contains(*field))
+            .map(|(_, col)| col.as_str())
+            .collect();
+        if skipped.is_empty() {
+            return select;
+        }
+        let mut select = select.select_only();
+        for col in E::Column::iter() {
+            select = if skipped.contains(&col.as_str()) {
+                select.column_as(Expr::val(""), col.as_str())
+            } else {
+                select.column(col)
+            };
+        }
+        select
     }
 }
 

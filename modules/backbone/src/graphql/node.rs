@@ -31,7 +31,7 @@ pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>>
         return Ok(req.none_found());
     }
     let tenant = req.tenant;
-    let tx = req.db.tenant(tenant).await?;
+    let tx = req.db.read(tenant).await?;
     let mut found = Found::default();
     for j in jobs::by_ids(&tx, tenant, req.ids_of(JOB)).await? {
         found.insert(JOB, j.id, Job::from(j));

@@ -30,7 +30,7 @@ pub async fn list<T: async_graphql::OutputType>(
     page: PageArgs,
     map: impl Fn(ils_entity::audit_entry::Model) -> T,
 ) -> AppResult<Page<T>> {
-    let tx = db.tenant(tenant).await?;
+    let tx = db.read(tenant).await?;
     require_admin_or_platform(&tx, tenant).await?;
     let mut select = tx.select::<audit_entry::Entity>();
     if let Some(op) = filter.operation {

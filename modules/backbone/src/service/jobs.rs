@@ -39,7 +39,7 @@ pub async fn list<T: async_graphql::OutputType>(
     page: PageArgs,
     map: impl Fn(ils_entity::job::Model) -> T,
 ) -> AppResult<Page<T>> {
-    let tx = db.tenant(tenant).await?;
+    let tx = db.read(tenant).await?;
     require_admin_or_platform(&tx, tenant).await?;
     let mut select = tx.select::<job::Entity>();
     if let Some(statuses) = filter.statuses {

@@ -49,7 +49,7 @@ pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>>
     if !req.asks_for(&TYPES) || req.tenant.company_id().is_none() {
         return Ok(req.none_found());
     }
-    let tx = req.db.tenant(req.tenant).await?;
+    let tx = req.db.read(req.tenant).await?;
     let mut found = Found::default();
     for p in products::by_ids(&tx, req.ids_of(PRODUCT)).await? {
         found.insert(PRODUCT, p.id, Product(p));

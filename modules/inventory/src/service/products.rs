@@ -308,7 +308,7 @@ pub async fn list<T: async_graphql::OutputType>(
     map: impl Fn(product::Model) -> T,
 ) -> AppResult<Page<T>> {
     require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let mut select = tx.select::<product::Entity>();
     if let Some(cond) = text.and_then(|t| search::condition(db.backend(), t)) {
         select = select.filter(cond);

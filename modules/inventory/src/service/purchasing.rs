@@ -696,7 +696,7 @@ pub async fn list<T: async_graphql::OutputType + AsMut<Order>>(
     map: impl Fn(Order) -> T,
 ) -> AppResult<Page<T>> {
     let me = require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let mut select = tx.select::<po::Entity>().filter(if as_supplier {
         po::Column::SupplierCompanyId.eq(me)
     } else {

@@ -422,7 +422,7 @@ pub async fn levels<T: async_graphql::OutputType + AsMut<Level>>(
     map: impl Fn(Level) -> T,
 ) -> AppResult<Page<T>> {
     require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let mut select = tx.select::<balance::Entity>();
     if let Some(l) = location_id {
         let l = id::decode(LOCATION, l, "filter.locationId")?;
@@ -499,7 +499,7 @@ pub async fn movements<T: async_graphql::OutputType + AsMut<Moved>>(
     map: impl Fn(Moved) -> T,
 ) -> AppResult<Page<T>> {
     require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let mut select = tx.select::<movement::Entity>();
     if let Some(l) = location_id {
         let l = id::decode(LOCATION, l, "filter.locationId")?;

@@ -33,7 +33,7 @@ pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>>
     if !req.asks_for(&TYPES) {
         return Ok(req.none_found());
     }
-    let tx = req.db.tenant(req.tenant).await?;
+    let tx = req.db.read(req.tenant).await?;
     let mut found = Found::default();
     for p in profile::by_ids(&tx, req.ids_of(PROFILE)).await? {
         found.insert(PROFILE, p.company_id, MarketplaceProfile(p));

@@ -185,7 +185,7 @@ pub async fn browse<T: async_graphql::OutputType>(
 ) -> AppResult<Page<T>> {
     let me = require_member(ctx)?;
     let supplier = supplier.unwrap_or(me);
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let mut select = tx
         .select::<item::Entity>()
         .filter(item::Column::CompanyId.eq(supplier));

@@ -259,7 +259,7 @@ pub async fn list<T: async_graphql::OutputType>(
     map: impl Fn(Seen) -> T,
 ) -> AppResult<Page<T>> {
     let viewer = require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let mut select = tx.select::<conn::Entity>();
     if !statuses.is_empty() {
         select = select.filter(conn::Column::State.is_in(statuses));

@@ -271,7 +271,7 @@ pub async fn directory<T: async_graphql::OutputType>(
     map: impl Fn(profile::Model) -> T,
 ) -> AppResult<Page<T>> {
     require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     use profile::Column as C;
     let mut select = tx
         .select::<profile::Entity>()

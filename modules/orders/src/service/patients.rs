@@ -62,6 +62,23 @@ pub async fn audit_read(
     record_in(tx, ctx, client, &entry).await
 }
 
+/// Audits reads made in a read-only transaction (`Db::read`), in a transaction of its
+/// own, opened only when something identified was read. The data reaches the caller
+/// only once its audit entry is committed.
+pub async fn audit_reads(
+    db: &Db,
+    ctx: &TenantContext,
+    client: &ClientInfo,
+    ids: Vec<String>,
+) -> AppResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let tx = db.tenant(ctx).await?;
+    audit_read(&tx, ctx, client, ids).await?;
+    tx.commit().await
+}
+
 /// The details, checked: every refused field at once, at `input.<field>`.
 fn checked(input: Details, today: NaiveDate) -> AppResult<patient::ActiveModel> {
     let mut errors = FieldErrors::default();

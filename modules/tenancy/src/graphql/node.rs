@@ -25,7 +25,7 @@ pub async fn fetch_many(req: NodeRequest<'_>) -> AppResult<Vec<Option<AnyNode>>>
         return Ok(req.none_found());
     }
     let ctx = req.tenant;
-    let tx = req.db.tenant(ctx).await?;
+    let tx = req.db.read(ctx).await?;
     let mut found = Found::default();
     for m in tx.find_many::<user::Entity>(req.ids_of(USER)).await? {
         found.insert(USER, m.id, User(m));

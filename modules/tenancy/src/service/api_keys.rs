@@ -59,7 +59,7 @@ pub async fn list<T: async_graphql::OutputType>(
     page: PageArgs,
     map: impl Fn(api_key::Model) -> T,
 ) -> AppResult<Page<T>> {
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let conn = paginate(
         tx.conn(),

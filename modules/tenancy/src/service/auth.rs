@@ -289,7 +289,7 @@ pub async fn log_out_everywhere(db: &Db, ctx: &TenantContext) -> AppResult<bool>
 /// The caller: a signed-in user with their company and roles, or an API key with its
 /// company and roles. Anonymous callers are refused (UNAUTHENTICATED).
 pub async fn me(db: &Db, ctx: &TenantContext) -> AppResult<Caller> {
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let caller = match ctx.actor() {
         Actor::User(user_id) => {
             let (user, company) = load_user_and_company(&tx, user_id).await?;

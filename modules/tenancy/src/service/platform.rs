@@ -23,7 +23,7 @@ pub async fn companies<T: async_graphql::OutputType>(
     page: PageArgs,
     map: impl Fn(company::Model) -> T,
 ) -> AppResult<Page<T>> {
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     super::require_platform_admin(&tx, ctx).await?;
     let mut select = tx.select::<company::Entity>();
     if let Some(s) = filter.status {

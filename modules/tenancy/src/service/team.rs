@@ -189,10 +189,10 @@ pub async fn users<T: async_graphql::OutputType>(
     map: impl Fn(user::Model) -> T,
 ) -> AppResult<Page<T>> {
     require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let conn = paginate(
         tx.conn(),
-        tx.select::<user::Entity>(),
+        tx.select_as::<user::Entity>(user::Column::CompanyId),
         user::Column::Id,
         page,
         |u| u.id,
@@ -209,7 +209,7 @@ pub async fn invitations<T: async_graphql::OutputType>(
     page: PageArgs,
     map: impl Fn(invitation::Model) -> T,
 ) -> AppResult<Page<T>> {
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     require_role(&tx, ctx, Role::CompanyAdmin).await?;
     let conn = paginate(
         tx.conn(),

@@ -4,7 +4,7 @@
 use crate::events::OrderChange;
 use crate::model::{ORDER, OrderStatus, Party};
 use crate::service::audited_page;
-use crate::service::patients::audit_read;
+use crate::service::patients::{audit_read, audit_reads};
 use chrono::NaiveDate;
 use futures_util::{Stream, StreamExt};
 use ils_common::search;
@@ -37,14 +37,13 @@ pub async fn list<T: async_graphql::OutputType>(
     page: PageArgs,
     map: impl Fn(order::Model) -> T,
 ) -> AppResult<Page<T>> {
-    let me = require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
-    let mut select = tx.select::<order::Entity>();
-    select = match side {
-        Party::Practice => select.filter(order::Column::CompanyId.eq(me)),
+    require_member(ctx)?;
+    let tx = db.read(ctx).await?;
+    let mut select = tx.select_as::<order::Entity>(match side {
+        Party::Practice => order::Column::CompanyId,
         // A lab's inbox: what was sent to it (never another practice's drafts).
-        Party::Lab => select.filter(order::Column::LabCompanyId.eq(me)),
-    };
+        Party::Lab => order::Column::LabCompanyId,
+    });
     if let Some(states) = f.statuses.filter(|s| !s.is_empty()) {
         select = select.filter(order::Column::Status.is_in(states));
     }
@@ -71,6 +70,18 @@ pub async fn list<T: async_graphql::OutputType>(
             );
         }
     }
+    // The job's documents are read only for the fields that show them.
+    let select = page.lazy(
+        select,
+        &[
+            ("rx", order::Column::Rx),
+            ("rxMinusCyl", order::Column::RxMinusCyl),
+            ("lens", order::Column::Lens),
+            ("frame", order::Column::Frame),
+            ("fit", order::Column::Fit),
+            ("notes", order::Column::Notes),
+        ],
+    );
     let (conn, read) = audited_page(
         &tx,
         select,
@@ -81,8 +92,8 @@ pub async fn list<T: async_graphql::OutputType>(
         map,
     )
     .await?;
-    audit_read(&tx, ctx, client, read).await?;
     tx.commit().await?;
+    audit_reads(db, ctx, client, read).await?;
     Ok(conn)
 }
 
@@ -95,10 +106,16 @@ pub async fn find(
     order_id: Uuid,
 ) -> AppResult<Option<order::Model>> {
     require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let found = tx.find::<order::Entity>(order_id).await?;
-    audit_identified(&tx, ctx, client, found.iter()).await?;
     tx.commit().await?;
+    audit_reads(
+        db,
+        ctx,
+        client,
+        found.iter().filter_map(identified).collect(),
+    )
+    .await?;
     Ok(found)
 }
 
