@@ -1,7 +1,9 @@
-//! `ils bench-jobs`: job-queue throughput on the configured database. It enqueues no-op
-//! jobs (in batches, as a busy server would), then runs the real workers until every one
-//! has succeeded and reports jobs per second. A benchmark, not a test: run it on an idle
-//! machine, in release mode, against a throwaway database.
+//! The benchmark commands. `ils bench-jobs`: job-queue throughput on the configured
+//! database. It enqueues no-op jobs (in batches, as a busy server would), then runs the
+//! real workers until every one has succeeded and reports jobs per second. A benchmark,
+//! not a test: run it on an idle machine, in release mode, against a throwaway database.
+//! `ils bench-catalog-import` and `ils bench-inventory` measure one feature each, and
+//! `ils bench-seed` writes the load benchmark's data set (`bench/run`).
 
 use crate::config::Config;
 use crate::server;
@@ -424,4 +426,519 @@ async fn bench_company(
         false,
     );
     Ok((ctx, company))
+}
+
+/// What `ils bench-seed` writes: the load benchmark's data set (`bench/run`), the shape of
+/// the peer's (`bench/peer/dataset.sql`) in ILS's own schema.
+pub struct SeedShape {
+    pub practices: usize,
+    pub labs: usize,
+    pub suppliers: usize,
+    pub orders_per_practice: usize,
+    /// Every seeded admin's password.
+    pub password: String,
+}
+
+/// The seeded admins' password unless `--password` says otherwise (a benchmark's
+/// throwaway database only).
+pub const SEED_PASSWORD: &str = "bench-password-2026";
+
+/// The statuses the seeded orders cycle through (the peer's: order `g` of a practice is
+/// `STATUSES[g % 5]`), with the version each has reached through the real workflow.
+const SEED_STATUSES: [(&str, i32); 5] = [
+    ("SUBMITTED", 2),
+    ("RECEIVED", 3),
+    ("IN_PRODUCTION", 4),
+    ("SHIPPED", 6),
+    ("DELIVERED", 8),
+];
+
+/// The peer's spheres (-2.25 to -1.25 in quarter steps, each eye its own).
+const SEED_SPHERES: [&str; 5] = ["-2.25", "-2.00", "-1.75", "-1.50", "-1.25"];
+
+/// The job columns of the seeded orders, written by the same serde types the orders
+/// service writes them with: every right/left pair of `SEED_SPHERES` (cylinder -0.75,
+/// axis 90, add +2.00, as the peer's lines), and one progressive lens, frame and fit.
+struct SeedJob {
+    /// (rx, rx_minus_cyl) per sphere pair.
+    rx: Vec<(String, String)>,
+    lens: String,
+    frame: String,
+    fit: String,
+}
+
+fn seed_job() -> anyhow::Result<SeedJob> {
+    use ils_marketplace::catalog::draft::LensTreatment;
+    use ils_orders::lens::LensSpec;
+    use ils_orders::model::Fit;
+    use ils_orders::rx::{EyeFit, EyeRx, FrameMeasure, LensDesign, Rx, rx_minus_cyl};
+    use rust_decimal::Decimal;
+    let d = |s: &str| {
+        s.parse::<Decimal>()
+            .map_err(|e| anyhow::anyhow!("{s}: {e}"))
+    };
+    let eye = |sphere: &str| -> anyhow::Result<EyeRx> {
+        Ok(EyeRx {
+            sphere: d(sphere)?,
+            cylinder: Some(d("-0.75")?),
+            axis: Some(90),
+            add: Some(d("2.00")?),
+            distance_pd: Some(d("31.5")?),
+            ..EyeRx::default()
+        })
+    };
+    let lens = LensSpec {
+        design: LensDesign::Progressive,
+        index: d("1.60")?,
+        treatments: vec![LensTreatment::HardCoat, LensTreatment::AntiReflective],
+        tint: None,
+        product_code: Some("PAL-A".into()),
+    };
+    let frame = FrameMeasure {
+        a: d("52")?,
+        b: d("38")?,
+        dbl: d("18")?,
+        ed: Some(d("56")?),
+        trace: None,
+    };
+    let height = EyeFit {
+        fitting_height: Some(d("20")?),
+    };
+    let fit = Fit {
+        right: height.clone(),
+        left: height,
+    };
+    // As the service writes the columns: `Option`s of the values, encoded by serde_json.
+    fn enc<T: serde::Serialize>(v: &T) -> anyhow::Result<String> {
+        Ok(serde_json::to_string(v)?)
+    }
+    let mut rx = Vec::new();
+    for right in SEED_SPHERES {
+        for left in SEED_SPHERES {
+            let r = Rx {
+                right: eye(right)?,
+                left: eye(left)?,
+                ..Rx::default()
+            };
+            let minus = rx_minus_cyl(&r);
+            rx.push((enc(&Some(r))?, enc(&Some(minus))?));
+        }
+    }
+    Ok(SeedJob {
+        rx,
+        lens: enc(&Some(lens))?,
+        frame: enc(&Some(frame))?,
+        fit: enc(&fit)?,
+    })
+}
+
+/// A UUIDv7 for the time `ts` (an SQL expression), in SQL: the 48-bit Unix milliseconds,
+/// then a random v4's bits with the version nibble turned from 4 into 7, so ids grow
+/// with their rows' times as the application's `Uuid::now_v7()` ids do.
+fn uuid7_sql(ts: &str) -> String {
+    format!(
+        "encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) placing \
+         substring(int8send(floor(extract(epoch from {ts}) * 1000)::bigint) from 3) from 1 for 6), \
+         52, 1), 53, 1), 'hex')::uuid"
+    )
+}
+
+/// An SQL string literal.
+fn sql_text(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+#[allow(clippy::disallowed_methods)] // the data set is written below the guard, as a migration would
+async fn exec(tx: &ils_kernel::Tx, sql: &str) -> anyhow::Result<u64> {
+    use sea_orm::ConnectionTrait;
+    let done = tx
+        .conn()
+        .execute_unprepared(sql)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(done.rows_affected())
+}
+
+#[allow(clippy::disallowed_methods)] // the checks read below the guard, as the seed writes
+async fn count(tx: &ils_kernel::Tx, sql: &str) -> anyhow::Result<i64> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = tx
+        .conn()
+        .query_one_raw(Statement::from_string(
+            tx.conn().get_database_backend(),
+            sql,
+        ))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("no row from {sql}"))?;
+    row.try_get_by_index::<i64>(0)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `ils bench-seed`: the load benchmark's data set in ILS's own schema, on an empty
+/// PostgreSQL database: `practices` practices, `labs` labs and `suppliers` suppliers (all
+/// ACTIVE), one admin per company (`Practice 12` is `admin@practice-12.bench.example`)
+/// with `password` (hashed once), an ACTIVE connection between each practice and every lab
+/// its orders go to, and `orders_per_practice` submitted lens orders per practice: order
+/// `g` (1 = the newest) goes to lab `1 + (practice + g) % labs` with status
+/// `SEED_STATUSES[g % 5]`, created `g` hours ago (as the peer's `dataset.sql`), numbered
+/// `ORD-000001` for the oldest, two eyes in its Rx. Set-based SQL (`INSERT … SELECT
+/// generate_series`), one transaction, then ANALYZE; then one page is read back through the
+/// real schema as Practice 1's admin. The orders carry no status history (the page does
+/// not read it).
+#[allow(clippy::disallowed_methods)] // the data set is written below the guard, as a migration would
+pub async fn seed(config: Config, shape: SeedShape) -> anyhow::Result<()> {
+    use ils_entity::{company, lens_order, user};
+    use ils_tenancy::model::{CompanyStatus, CompanyType, Plan};
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let err = |e: ils_kernel::AppError| anyhow::anyhow!("{e:?}");
+    let db_err = |e: sea_orm::DbErr| anyhow::anyhow!("{e}");
+    if config.is_sqlite() {
+        anyhow::bail!(
+            "bench-seed writes with PostgreSQL's set-based SQL: DATABASE_URL must be postgres://…"
+        );
+    }
+    let SeedShape {
+        practices,
+        labs,
+        suppliers,
+        orders_per_practice: per,
+        password,
+    } = shape;
+    if practices == 0 || labs == 0 || per == 0 {
+        anyhow::bail!("--practices, --labs and --orders-per-practice must be at least 1");
+    }
+    if per > 999_999 || practices > 99_999 || labs > 99_999 || suppliers > 99_999 {
+        anyhow::bail!(
+            "at most 999,999 orders per practice (ORD-000001) and 99,999 companies of a kind"
+        );
+    }
+    ils_tenancy::password::validate(&password, "--password").map_err(err)?;
+    let job = seed_job()?;
+    // The seeded job is one `submitOrder` accepts, so every move of the workflow works on
+    // the seeded orders as on real ones.
+    {
+        let now = chrono::Utc::now();
+        let probe = lens_order::Model {
+            id: uuid::Uuid::now_v7(),
+            company_id: uuid::Uuid::now_v7(),
+            lab_company_id: None,
+            lab_name: None,
+            order_number: "ORD-000001".into(),
+            status: lens_order::OrderStatus::Draft,
+            version: 1,
+            patient_id: None,
+            patient_ref: "REF1".into(),
+            patient_name: None,
+            patient_birth_date: None,
+            rx: job.rx[0].0.clone(),
+            rx_minus_cyl: job.rx[0].1.clone(),
+            lens: job.lens.clone(),
+            frame: Some(job.frame.clone()),
+            fit: job.fit.clone(),
+            job_type: lens_order::JobType::New,
+            remake_of: None,
+            remake_reason: None,
+            requested_date: None,
+            notes: None,
+            lab_job_number: None,
+            due_date: None,
+            production_stage: None,
+            hold_question: None,
+            hold_answer: None,
+            carrier: None,
+            tracking_number: None,
+            reject_reason: None,
+            cancel_reason: None,
+            submitted_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let problems = ils_orders::model::check_job(&probe, now.date_naive()).map_err(err)?;
+        if !problems.is_empty() {
+            let list: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{}: {}", p.field, p.message))
+                .collect();
+            anyhow::bail!(
+                "the seeded job would not pass submission: {}",
+                list.join("; ")
+            );
+        }
+    }
+    let started = Instant::now();
+    let (state, _) = server::build(Config {
+        seed_demo: false,
+        ..config
+    })
+    .await?;
+    let db = state.db.clone();
+    {
+        let tx = db.system().await.map_err(err)?;
+        let n = tx
+            .select::<company::Entity>()
+            .count(tx.conn())
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(err)?;
+        if n > 0 {
+            anyhow::bail!(
+                "the database already has {n} companies: bench-seed writes into an empty one \
+                 (create a fresh database; the migrations run first)"
+            );
+        }
+    }
+    let hash = ils_tenancy::password::hash(&password).await.map_err(err)?;
+    println!(
+        "seeding {practices} practices, {labs} labs, {suppliers} suppliers, {} orders",
+        practices * per
+    );
+
+    let tx = db.system().await.map_err(err)?;
+    // Companies and their admins, from one list of (kind, number, ids, name, email, time).
+    exec(
+        &tx,
+        "CREATE TEMP TABLE bench_companies (kind text NOT NULL, rn int NOT NULL, id uuid NOT NULL, \
+         user_id uuid NOT NULL, name text NOT NULL, email text NOT NULL, plan text NOT NULL, \
+         created timestamptz NOT NULL) ON COMMIT DROP",
+    )
+    .await?;
+    let kinds = [
+        (CompanyType::Ecp, Plan::FreeEcp, "Practice", practices),
+        (CompanyType::Lab, Plan::FreeLab, "Lab", labs),
+        (
+            CompanyType::Supplier,
+            Plan::FreeSupplier,
+            "Supplier",
+            suppliers,
+        ),
+    ];
+    let values: Vec<String> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, (kind, plan, label, n))| {
+            format!(
+                "({}, {}, {}, {i}, {n})",
+                sql_text(kind.as_str()),
+                sql_text(plan.as_str()),
+                sql_text(label)
+            )
+        })
+        .collect();
+    // Companies exist a day before their oldest order; each has its own millisecond.
+    let born = format!("now() - interval '{} hours'", per + 24);
+    exec(
+        &tx,
+        &format!(
+            "INSERT INTO bench_companies (kind, rn, id, user_id, name, email, plan, created) \
+             SELECT k.kind, g, {id}, {uid}, k.label || ' ' || g, \
+                    'admin@' || lower(k.label) || '-' || g || '.bench.example', k.plan, t.c \
+             FROM (VALUES {values}) AS k(kind, plan, label, ord, n) \
+             CROSS JOIN LATERAL generate_series(1, k.n) AS g \
+             CROSS JOIN LATERAL (SELECT {born} + (k.ord * 100000 + g) * interval '1 millisecond' AS c) AS t",
+            id = uuid7_sql("t.c"),
+            uid = uuid7_sql("t.c"),
+            values = values.join(", "),
+        ),
+    )
+    .await?;
+    exec(
+        &tx,
+        &format!(
+            "INSERT INTO companies (id, name, company_type, status, plan, rejection_reason, address, \
+             phone, website, opening_hours, created_at, updated_at) \
+             SELECT id, name, kind, {active}, plan, NULL, NULL, NULL, NULL, NULL, created, created \
+             FROM bench_companies",
+            active = sql_text(CompanyStatus::Active.as_str()),
+        ),
+    )
+    .await?;
+    exec(
+        &tx,
+        &format!(
+            "INSERT INTO users (id, company_id, email, password_hash, first_name, last_name, role, \
+             status, is_platform_admin, created_at, updated_at) \
+             SELECT user_id, id, email, {hash}, 'Bench', 'Admin', {role}, {active}, false, created, created \
+             FROM bench_companies",
+            hash = sql_text(&hash),
+            role = sql_text(ils_kernel::Role::CompanyAdmin.as_str()),
+            active = sql_text(ils_tenancy::model::UserStatus::Active.as_str()),
+        ),
+    )
+    .await?;
+    // An ACTIVE connection from each practice to every lab its orders go to: order g goes
+    // to lab 1 + (practice + g) % labs, so g = 1..min(orders, labs) names them all.
+    let connections = exec(
+        &tx,
+        &format!(
+            "INSERT INTO connections (id, requester_company_id, responder_company_id, requester_name, \
+             requester_type, responder_name, responder_type, pair_key, state, message, requested_by, \
+             responded_at, ended_at, ended_by_company_id, created_at, updated_at) \
+             SELECT {id}, e.id, l.id, e.name, e.kind, l.name, l.kind, \
+                    least(e.id, l.id)::text || ':' || greatest(e.id, l.id)::text, 'ACTIVE', NULL, \
+                    e.user_id, t.c, NULL, NULL, t.c, t.c \
+             FROM bench_companies e \
+             CROSS JOIN LATERAL generate_series(1, {pairs}) AS g \
+             JOIN bench_companies l ON l.kind = 'LAB' AND l.rn = 1 + (e.rn + g) % {labs} \
+             CROSS JOIN LATERAL (SELECT l.created + interval '1 hour' + e.rn * interval '1 millisecond' AS c) AS t \
+             WHERE e.kind = 'ECP'",
+            id = uuid7_sql("t.c"),
+            pairs = per.min(labs),
+        ),
+    )
+    .await?;
+    // The job columns: 25 prescriptions (each eye its own sphere), one lens, frame, fit.
+    exec(
+        &tx,
+        "CREATE TEMP TABLE bench_rx (v int PRIMARY KEY, rx text NOT NULL, rx_minus_cyl text NOT NULL) \
+         ON COMMIT DROP",
+    )
+    .await?;
+    let rx_rows: Vec<String> = job
+        .rx
+        .iter()
+        .enumerate()
+        .map(|(i, (rx, minus))| format!("({i}, {}, {})", sql_text(rx), sql_text(minus)))
+        .collect();
+    exec(
+        &tx,
+        &format!("INSERT INTO bench_rx VALUES {}", rx_rows.join(", ")),
+    )
+    .await?;
+    let statuses: Vec<String> = SEED_STATUSES
+        .iter()
+        .enumerate()
+        .map(|(k, (status, version))| format!("({k}, {}, {version})", sql_text(status)))
+        .collect();
+    // The orders, a batch of practices per statement. Order g of practice p was created g
+    // hours and p seconds before an hour ago: every order has its own millisecond, so ids
+    // grow with created_at.
+    let batch = (100_000 / per).max(1);
+    let orders_started = Instant::now();
+    let mut orders = 0u64;
+    let mut first = 1;
+    while first <= practices {
+        let last = (first + batch - 1).min(practices);
+        orders += exec(
+            &tx,
+            &format!(
+                "INSERT INTO lens_orders (id, company_id, lab_company_id, lab_name, order_number, status, \
+                 version, patient_id, patient_ref, patient_name, patient_birth_date, rx, rx_minus_cyl, \
+                 lens, frame, fit, job_type, remake_of, remake_reason, requested_date, notes, \
+                 lab_job_number, due_date, production_stage, hold_question, hold_answer, carrier, \
+                 tracking_number, reject_reason, cancel_reason, submitted_at, created_at, updated_at) \
+                 SELECT o.id, o.practice, o.lab, o.lab_name, 'ORD-' || lpad(({per} + 1 - o.g)::text, 6, '0'), \
+                        s.status, s.version, NULL, 'REF' || o.g, NULL, NULL, x.rx, x.rx_minus_cyl, \
+                        {lens}, {frame}, {fit}, 'NEW', NULL, NULL, NULL, NULL, \
+                        CASE WHEN s.version > 2 THEN 'J-' || right(replace(o.id::text, '-', ''), 8) END, \
+                        CASE WHEN s.version > 2 THEN (o.ts + interval '3 days')::date END, \
+                        CASE WHEN s.status = 'IN_PRODUCTION' THEN 'SURFACING' END, NULL, NULL, \
+                        CASE WHEN s.version > 4 THEN 'Royal Mail' END, \
+                        CASE WHEN s.version > 4 THEN 'RM' || upper(left(md5(o.id::text), 10)) END, \
+                        NULL, NULL, o.ts + interval '10 minutes', o.ts, \
+                        o.ts + (s.version - 1) * interval '10 minutes' \
+                 FROM ( \
+                   SELECT {id} AS id, e.id AS practice, l.id AS lab, l.name AS lab_name, g, t.ts, \
+                          floor(random() * {variants})::int AS v \
+                   FROM bench_companies e \
+                   CROSS JOIN LATERAL generate_series(1, {per}) AS g \
+                   JOIN bench_companies l ON l.kind = 'LAB' AND l.rn = 1 + (e.rn + g) % {labs} \
+                   CROSS JOIN LATERAL (SELECT now() - interval '1 hour' - g * interval '1 hour' \
+                                       - e.rn * interval '1 second' AS ts) AS t \
+                   WHERE e.kind = 'ECP' AND e.rn BETWEEN {first} AND {last} \
+                 ) AS o \
+                 JOIN (VALUES {statuses}) AS s(k, status, version) ON s.k = o.g % 5 \
+                 JOIN bench_rx x ON x.v = o.v",
+                id = uuid7_sql("t.ts"),
+                lens = sql_text(&job.lens),
+                frame = sql_text(&job.frame),
+                fit = sql_text(&job.fit),
+                variants = job.rx.len(),
+                statuses = statuses.join(", "),
+            ),
+        )
+        .await?;
+        println!(
+            "  orders: {orders} of {} ({:.1} s)",
+            practices * per,
+            orders_started.elapsed().as_secs_f64()
+        );
+        first = last + 1;
+    }
+    // The checks: every order there, and ids in the order of their times.
+    let expected = (practices * per) as i64;
+    let written = count(&tx, "SELECT count(*) FROM lens_orders").await?;
+    if written != expected {
+        anyhow::bail!("{written} orders written, {expected} expected");
+    }
+    let backwards = count(
+        &tx,
+        "SELECT count(*) FROM (SELECT created_at < lag(created_at) OVER (ORDER BY id) AS back \
+         FROM lens_orders) AS x WHERE back",
+    )
+    .await?;
+    if backwards != 0 {
+        anyhow::bail!("{backwards} orders have an id that does not grow with created_at");
+    }
+    tx.commit().await.map_err(err)?;
+    let analyze = db.system().await.map_err(err)?;
+    exec(&analyze, "ANALYZE").await?;
+    analyze.commit().await.map_err(err)?;
+    println!(
+        "seeded {} companies (one admin each), {connections} connections and {orders} orders in {:.1} s \
+         (orders {:.1} s); ANALYZE done",
+        practices + labs + suppliers,
+        started.elapsed().as_secs_f64(),
+        orders_started.elapsed().as_secs_f64()
+    );
+
+    // Read back through the real schema, as Practice 1's admin: the newest page.
+    let tx = db.system().await.map_err(err)?;
+    let practice = tx
+        .select::<company::Entity>()
+        .filter(company::Column::Name.eq("Practice 1"))
+        .one(tx.conn())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| anyhow::anyhow!("Practice 1 is missing"))?;
+    let admin = tx
+        .select::<user::Entity>()
+        .filter(user::Column::CompanyId.eq(practice.id))
+        .one(tx.conn())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| anyhow::anyhow!("Practice 1 has no admin"))?;
+    tx.commit().await.map_err(err)?;
+    let ctx = ils_kernel::TenantContext::for_user(
+        Some(practice.id),
+        admin.id,
+        vec![ils_kernel::Role::CompanyAdmin],
+        false,
+    );
+    let req = async_graphql::Request::new(
+        "{ orders(last: 50) { edges { node { orderNumber status labName \
+         rx { right { sphere cylinder axis } left { sphere cylinder axis } } } } } }",
+    )
+    .data(ctx)
+    .data(ils_kernel::ClientInfo::default());
+    let res = state.schema.execute(req).await;
+    if !res.errors.is_empty() {
+        anyhow::bail!("reading the seeded orders back: {:?}", res.errors);
+    }
+    let data = res.data.into_json()?;
+    let edges = data["orders"]["edges"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let newest = edges.last().map(|e| e["node"].clone()).unwrap_or_default();
+    println!(
+        "read back as {}: {} orders on the newest page; the newest is {} ({}, {}, right sphere {})",
+        admin.email,
+        edges.len(),
+        newest["orderNumber"],
+        newest["status"],
+        newest["labName"],
+        newest["rx"]["right"]["sphere"],
+    );
+    Ok(())
 }

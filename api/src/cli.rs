@@ -49,6 +49,26 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         samples: usize,
     },
+    /// Write the load benchmark's data set (bench/run) into an empty PostgreSQL database
+    /// (PostgreSQL only: set-based SQL): ACTIVE practices, labs and suppliers named
+    /// `Practice 1`, `Lab 1`, `Supplier 1`…, one admin each (`Practice 12` logs in as
+    /// admin@practice-12.bench.example with --password), an ACTIVE connection from each
+    /// practice to the labs its orders go to, and submitted lens orders (two eyes each,
+    /// statuses and times spread as the peer's bench/peer/dataset.sql), then ANALYZE.
+    /// 1.5 million orders take a few minutes.
+    BenchSeed {
+        #[arg(long, default_value_t = 150)]
+        practices: usize,
+        #[arg(long, default_value_t = 40)]
+        labs: usize,
+        #[arg(long, default_value_t = 10)]
+        suppliers: usize,
+        #[arg(long, default_value_t = 1_000)]
+        orders_per_practice: usize,
+        /// Every seeded admin's password (hashed once).
+        #[arg(long, default_value = crate::bench::SEED_PASSWORD)]
+        password: String,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Print the GraphQL schema (SDL).
@@ -140,6 +160,25 @@ pub fn run() -> ExitCode {
             } => crate::bench::inventory(config, rows, products, samples).await,
             Command::BenchCatalogImport { rows } => {
                 crate::bench::catalog_import(config, rows).await
+            }
+            Command::BenchSeed {
+                practices,
+                labs,
+                suppliers,
+                orders_per_practice,
+                password,
+            } => {
+                crate::bench::seed(
+                    config,
+                    crate::bench::SeedShape {
+                        practices,
+                        labs,
+                        suppliers,
+                        orders_per_practice,
+                        password,
+                    },
+                )
+                .await
             }
             Command::Migrate => {
                 let conn = db::connect(&config, &Default::default()).await?;

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Helpers of bench/run (standard library only).
+
+  tools.py size SIZE                      150k -> "150000 150 ils_bench_150k"
+  tools.py free-port                      a free TCP port on 127.0.0.1
+  tools.py login URL EMAIL PASSWORD       the access token of a logIn over GraphQL
+  tools.py gql URL TOKEN QUERY            runs one query; prints its data as JSON
+  tools.py lua FILE TOKEN QUERY           a wrk script POSTing QUERY (TOKEN may be "-")
+  tools.py check URL LUA_BODY_FILE TOKEN PATH N
+                                          runs the query once, fails on errors, and checks
+                                          that the list at PATH (dotted) has N items
+  tools.py table RESULTS_DIR              the summary table of a run (also table.txt)
+"""
+import json
+import os
+import re
+import socket
+import statistics
+import sys
+import urllib.request
+
+
+def size(text):
+    m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([kKmM]?)", text)
+    if not m:
+        sys.exit(f"bench: size {text!r}: a number with k or M, such as 150k or 1.5M")
+    orders = round(float(m.group(1)) * {"": 1, "k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6}[m.group(2)])
+    if orders < 1000 or orders % 1000:
+        sys.exit(f"bench: size {text!r}: a whole number of thousands (1,000 orders per practice)")
+    practices = orders // 1000
+    print(orders, practices, f"ils_bench_{practices}k")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    print(s.getsockname()[1])
+    s.close()
+
+
+def post(url, query, variables=None, token=None):
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    if token and token != "-":
+        req.add_header("authorization", "Bearer " + token)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        out = json.load(r)
+    if out.get("errors"):
+        sys.exit(f"bench: {query[:80]}…: {json.dumps(out['errors'])[:500]}")
+    return out["data"]
+
+
+def login(url, email, password):
+    data = post(url, "mutation($i: LogInInput!) { logIn(input: $i) { accessToken } }",
+                {"i": {"email": email, "password": password}})
+    print(data["logIn"]["accessToken"])
+
+
+def gql(url, token, query):
+    print(json.dumps(post(url, query, token=token)))
+
+
+def lua(path, token, query):
+    lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
+    if token != "-":
+        lines.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
+    # The body is JSON, written as a Lua string literal (JSON's escapes are Lua's too).
+    lines.append("wrk.body = " + json.dumps(json.dumps({"query": query})))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def check(url, lua_path, token, path, n):
+    text = open(lua_path).read()
+    body = json.loads(json.loads(re.search(r"^wrk\.body\s*=\s*(.*)$", text, re.M).group(1)))
+    data = post(url, body["query"], token=token)
+    node = data
+    for part in path.split("."):
+        node = node[part]
+    have = len(node) if isinstance(node, list) else (1 if node else 0)
+    if have != int(n):
+        sys.exit(f"bench: {url}: {path} has {have} items, {n} expected")
+    print(f"checked {url}: {path} has {have}")
+
+
+# --- the table ---------------------------------------------------------------------------
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def ms(text):
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text)
+    return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+
+
+def wrk(path):
+    """Requests/sec, p50 and p99 in ms, and errors (non-2xx, socket errors) of one wrk run."""
+    if not os.path.exists(path):
+        return None
+    text = open(path).read()
+    rps = re.search(r"Requests/sec:\s+([0-9.]+)", text)
+    p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+    return {
+        "rps": float(rps.group(1)) if rps else float("nan"),
+        "p50": ms(p50.group(1)) if p50 else float("nan"),
+        "p99": ms(p99.group(1)) if p99 else float("nan"),
+        "errors": errors,
+    }
+
+
+def fmt_rps(values):
+    if not values:
+        return "-"
+    lo, hi = min(values), max(values)
+    return f"{lo:,.0f}" if round(lo) == round(hi) else f"{lo:,.0f}–{hi:,.0f}"
+
+
+def fmt_ms(values):
+    if not values:
+        return "-"
+    v = statistics.median(values)
+    return f"{v:.2f} ms" if v < 10 else f"{v:.1f} ms" if v < 100 else f"{v:.0f} ms"
+
+
+def fmt_ratio(values):
+    if not values:
+        return "-"
+    mid = f"{statistics.median(values):.2f}"
+    if len(values) == 1:
+        return mid
+    return f"{mid} ({min(values):.2f}–{max(values):.2f})"
+
+
+def fields(path):
+    """KEY=VALUE pairs of the line starting with a tag (FANOUT, IDLE) in a tool's output."""
+    if not os.path.exists(path):
+        return None
+    for line in open(path):
+        if line.startswith(("FANOUT ", "IDLE ")):
+            return dict(p.split("=", 1) for p in line.split()[1:])
+    return None
+
+
+def table(results):
+    meta = json.load(open(os.path.join(results, "run.json")))
+    rounds, sizes = int(meta["rounds"]), meta["sizes"]
+    base = sizes[0]
+    rows = []
+    errors = []
+
+    def runs(name):
+        out = []
+        for r in range(1, rounds + 1):
+            w = wrk(os.path.join(results, f"r{r}-{name}.txt"))
+            if w:
+                out.append(w)
+                if w["errors"]:
+                    errors.append(f"r{r}-{name}: {w['errors']} non-2xx responses or socket errors")
+        return out
+
+    def row(label, ils_name, peer_name):
+        ils = runs(ils_name)
+        peer = runs(peer_name) if peer_name else []
+        by_round = {}
+        for r in range(1, rounds + 1):
+            i = wrk(os.path.join(results, f"r{r}-{ils_name}.txt"))
+            p = wrk(os.path.join(results, f"r{r}-{peer_name}.txt")) if peer_name else None
+            if i and p and p["rps"] > 0:
+                by_round[r] = i["rps"] / p["rps"]
+        rows.append([
+            label,
+            fmt_rps([w["rps"] for w in ils]), fmt_ms([w["p50"] for w in ils]), fmt_ms([w["p99"] for w in ils]),
+            fmt_rps([w["rps"] for w in peer]), fmt_ms([w["p50"] for w in peer]), fmt_ms([w["p99"] for w in peer]),
+            fmt_ratio(list(by_round.values())),
+        ])
+        return ils
+
+    base_page = row(f"page of 50, {base['label']} orders", "ils-page", "peer-page")
+    row("one row: me { company }", "ils-me", "peer-one")
+    row("one row: node(id) Company", "ils-node", "peer-one")
+    flat = []
+    for s in sizes[1:]:
+        other = row(f"page of 50, {s['label']} orders", f"ils-page-{s['db']}", None)
+        if base_page and other:
+            flat.append((s["label"], statistics.median([w["p50"] for w in other])
+                         / statistics.median([w["p50"] for w in base_page])))
+
+    head = ["scenario", "ILS req/s", "p50", "p99", "peer req/s", "p50", "p99", "ILS/peer"]
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+    line = lambda r: "  ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i])
+                               for i, c in enumerate(r))
+    out = [
+        f"ILS {meta['ils_commit']} vs PostGraphile 4.14.1: {rounds} round(s) interleaved, "
+        f"wrk -t1 -c{meta['conns']} -d{meta['duration']}, {meta['cores']} cores, {meta['started']}",
+        "req/s: min–max over rounds; p50, p99: median over rounds; ILS/peer: req/s ratio of "
+        "each round, median (min–max)",
+        "",
+        line(head),
+        line(["-" * w for w in widths]),
+    ]
+    out += [line(r) for r in rows]
+    out.append("")
+    pg = os.path.join(results, "pgbench.txt")
+    if os.path.exists(pg):
+        m = re.search(r"tps = ([0-9.]+)", open(pg).read())
+        out.append(f"pgbench -S (8 clients, prepared, {meta['duration']}): "
+                   + (f"{float(m.group(1)):,.0f} TPS" if m else "no figure (see pgbench.txt)"))
+    for label, ratio in flat:
+        out.append(f"page p50 at {label} / at {base['label']} orders: {ratio:.2f}")
+    f = fields(os.path.join(results, "fanout.txt"))
+    if f:
+        out.append(
+            f"fan-out: {f['sockets']} sockets x {f['events']} orderUpdated events: p50 {f['p50_ms']} ms, "
+            f"p99 {f['p99_ms']} ms, max {f['max_ms']} ms over {f['deliveries']} deliveries; "
+            f"missed {f['missed']} (moveOrder p50 {f['mutation_p50_ms']} ms)")
+    elif os.path.exists(os.path.join(results, "fanout.txt")):
+        out.append("fan-out: failed (see fanout.txt)")
+    f = fields(os.path.join(results, "idle.txt"))
+    if f:
+        grown = (int(f["rss_after_kb"]) - int(f["rss_before_kb"])) / 1024
+        out.append(
+            f"idle sockets: {f['open']} open (of {f['sockets']}; {f['failed']} failed): server RSS "
+            f"{int(f['rss_before_kb']) / 1024:,.0f} -> {int(f['rss_after_kb']) / 1024:,.0f} MB "
+            f"(+{grown:,.0f} MB), {f['kb_per_socket']} KB per socket")
+    elif os.path.exists(os.path.join(results, "idle.txt")):
+        out.append("idle sockets: failed (see idle.txt)")
+    for s in sizes:
+        seeded = s.get("seeded")
+        if seeded:
+            out.append(f"seed {s['db']}: {seeded}")
+    if errors:
+        out.append("")
+        out += ["ERRORS: " + e for e in errors]
+    text = "\n".join(out)
+    print(text)
+    with open(os.path.join(results, "table.txt"), "w") as f:
+        f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {
+        "size": size, "free-port": free_port, "login": login, "gql": gql, "lua": lua,
+        "check": check, "table": table,
+    }[cmd](*args)
