@@ -34,6 +34,17 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often an API-key socket checks that its key is still valid, besides listening for
 /// the revocation event (which a lagging or reconnecting listener could miss).
 const KEY_RECHECK: Duration = Duration::from_secs(30);
+/// The socket's read buffer. tungstenite allocates it up front and zero-fills all of it
+/// before every read (also on the reads that find nothing, each time the socket's task
+/// wakes to send an event), so its default of 128 KiB made an idle socket cost about
+/// 150 KiB and every delivery a 128 KiB `memset`. Client messages are small
+/// (`connection_init`, `subscribe`, `complete`); a larger one still arrives whole: the
+/// buffer grows to the frame's length (up to `max_frame_size`) and is read 4 KiB at a time.
+const READ_BUFFER: usize = 4 * 1024;
+/// Outgoing frames are written to the TCP socket once this much is buffered, and at each
+/// flush; every send here is followed by a flush, so nothing waits. (The buffer allocates
+/// nothing up front; a frame is encoded into it whatever its size.)
+const WRITE_BUFFER: usize = 4 * 1024;
 
 /// The expiry of a bearer token, from the claims the token settings verify.
 fn token_expiry(
@@ -132,7 +143,12 @@ pub async fn handler(
         .map(|v| v.chars().take(300).collect::<String>());
     // The same cap as an HTTP body: axum's default would take 64 MiB messages.
     let max = app.config.max_body_bytes;
+    // No `max_write_buffer_size`: the write buffer holds at most the one message being
+    // sent (each send is flushed, one at a time, within SEND_TIMEOUT), and an answer may
+    // be larger than any bound on what clients send.
     upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(max)
         .max_frame_size(max)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
