@@ -314,6 +314,32 @@ impl Bus {
     }
 }
 
+/// One event fanned out to many sockets is executed once, not once per socket, where a
+/// subscription's result depends on nothing but the event: the stream of such a
+/// subscription (`events`) offers each event here just before GraphQL executes it, and the
+/// transport's execution hook takes it and shares one execution among every subscription
+/// with the same document, variables and visibility (company, admin). A stream that offers
+/// nothing is executed per subscription, as usual.
+///
+/// The transport puts one in the request data of every subscription it may share (as an
+/// `Arc<SharedDelivery>`); each event's execution takes what was offered for it (the
+/// next event is not read before that execution ends).
+#[derive(Default, Debug)]
+pub struct SharedDelivery(Mutex<Option<Arc<Event>>>);
+
+impl SharedDelivery {
+    /// The event about to be executed; its result must depend on the event alone (and the
+    /// document, variables and visibility).
+    pub fn offer(&self, event: &Arc<Event>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(event.clone());
+    }
+
+    /// The event offered for the execution starting now, if any.
+    pub fn take(&self) -> Option<Arc<Event>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
 /// Deletes dispatched events older than `keep`; returns how many.
 pub async fn prune(db: &Db, keep: chrono::Duration) -> AppResult<u64> {
     let tx = crate::below::system(db).await?;
