@@ -3,14 +3,18 @@
 //! introspection against its own limits) and the one place where every error gets its
 //! stable `extensions.code`.
 
+use crate::shared::{self, SharedResponses};
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
-    NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextRequest, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
-    ErrorExtensionValues, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value,
+    Variables,
 };
+use ils_kernel::events::SharedDelivery;
+use ils_kernel::{Role, TenantContext};
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -51,13 +55,28 @@ pub struct RequestMeta {
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
-pub struct ProtectionsFactory(pub Protections);
+pub struct ProtectionsFactory {
+    limits: Protections,
+    /// The results of events executed once for every subscription (`crate::shared`).
+    shared: Arc<SharedResponses>,
+}
+
+impl ProtectionsFactory {
+    pub fn new(limits: Protections) -> ProtectionsFactory {
+        ProtectionsFactory {
+            limits,
+            shared: Arc::default(),
+        }
+    }
+}
 
 impl ExtensionFactory for ProtectionsFactory {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(ProtectionsExtension {
-            limits: self.0.clone(),
+            limits: self.limits.clone(),
             document: std::sync::Mutex::new(None),
+            sharing: std::sync::Mutex::new(Sharing::default()),
+            shared: self.shared.clone(),
         })
     }
 }
@@ -67,6 +86,17 @@ struct ProtectionsExtension {
     /// The parsed document, kept to put the response's keys in its order
     /// (`crate::order`).
     document: std::sync::Mutex<Option<Arc<ExecutableDocument>>>,
+    /// What this request's subscription shares with others (`crate::shared`).
+    sharing: std::sync::Mutex<Sharing>,
+    shared: Arc<SharedResponses>,
+}
+
+/// A subscription's part in sharing executions: where its stream offers each event, and
+/// the key of its document (set only when the document can be shared).
+#[derive(Default)]
+struct Sharing {
+    delivery: Option<Arc<SharedDelivery>>,
+    document: Option<Arc<str>>,
 }
 
 impl ProtectionsExtension {
@@ -75,6 +105,21 @@ impl ProtectionsExtension {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// The key of the execution starting now, when its stream offered an event and the
+    /// document can be shared. The offered event is taken either way.
+    fn shared_key(&self, ctx: &ExtensionContext<'_>) -> Option<shared::Key> {
+        let sharing = self.sharing.lock().unwrap_or_else(|e| e.into_inner());
+        let event = sharing.delivery.as_ref()?.take()?;
+        let document = sharing.document.clone()?;
+        let tenant = ctx.data_opt::<TenantContext>()?;
+        Some(shared::Key {
+            event: event.id,
+            document,
+            company: tenant.company_id()?,
+            admin: tenant.has_role(Role::CompanyAdmin),
+        })
     }
 }
 
@@ -305,13 +350,21 @@ pub fn census(doc: &ExecutableDocument) -> Census {
 
 #[async_trait::async_trait]
 impl Extension for ProtectionsExtension {
-    /// Every execution, over HTTP and over the WebSocket (which skips `request`).
+    /// Every execution, over HTTP and over the WebSocket (which skips `request`), and each
+    /// event of a subscription (async-graphql runs this hook once per event).
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
+        // An event another subscription with the same key executed already.
+        let key = self.shared_key(ctx);
+        if let Some(key) = &key
+            && let Some(response) = self.shared.get(key)
+        {
+            return response;
+        }
         let mut response = next.run(ctx, operation_name).await;
         response.errors = one_error_per_problem(std::mem::take(&mut response.errors));
         if let Some(doc) = self.document()
@@ -319,32 +372,33 @@ impl Extension for ProtectionsExtension {
         {
             crate::order::reorder(&mut response.data, &doc, op, Some(&ctx.schema_env.registry));
         }
+        if let Some(key) = key {
+            self.shared.put(key, &response);
+        }
         response
     }
 
-    /// Each event of a subscription, in the order of its selection set too.
-    fn subscribe<'s>(
+    /// A subscription gets a place where its stream can offer the events it is about to
+    /// execute (`SharedDelivery`); whether its document can share them is known once it is
+    /// parsed.
+    async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        stream: futures_util::stream::BoxStream<'s, Response>,
-        next: async_graphql::extensions::NextSubscribe<'_>,
-    ) -> futures_util::stream::BoxStream<'s, Response> {
-        use futures_util::StreamExt;
-        let doc = self.document();
-        let schema = ctx.schema_env.clone();
-        let stream = next.run(ctx, stream);
-        match doc {
-            None => stream,
-            Some(doc) => stream
-                .map(move |mut response| {
-                    // A document with one operation (what subscription clients send).
-                    if let Some(op) = crate::order::operation(&doc, None) {
-                        crate::order::reorder(&mut response.data, &doc, op, Some(&schema.registry));
-                    }
-                    response
-                })
-                .boxed(),
-        }
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // A cheap first look; the parsed document decides.
+        let request = if request.query.contains("subscription") {
+            let delivery = Arc::new(SharedDelivery::default());
+            self.sharing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .delivery = Some(delivery.clone());
+            request.data(delivery)
+        } else {
+            request
+        };
+        next.run(ctx, request).await
     }
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
@@ -397,6 +451,12 @@ impl Extension for ProtectionsExtension {
             .await
             .map_err(|e| with_code(e, PARSE_FAILED))?;
         *self.document.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(doc.clone()));
+        {
+            let mut sharing = self.sharing.lock().unwrap_or_else(|e| e.into_inner());
+            if sharing.delivery.is_some() {
+                sharing.document = shared::document_key(&doc, query, variables);
+            }
+        }
         let c = census(&doc);
         let limits = &self.limits;
         if c.aliases > limits.max_aliases {

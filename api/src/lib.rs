@@ -20,6 +20,7 @@ pub mod redis_throttle;
 pub mod schema;
 pub mod seed;
 pub mod server;
+pub mod shared;
 pub mod sockets;
 pub mod state;
 pub mod transport;

@@ -83,7 +83,9 @@ fn reorder_value<'d>(
                     });
                     if field_type == Some("Decimal") {
                         canonical_decimals(&mut v);
-                    } else {
+                    } else if fields.iter().any(|f| !f.selection_set.items.is_empty()) {
+                        // (A field without a selection set is a leaf: a `JSON` object's
+                        // keys are its own, and are left as they are, unwalked.)
                         let subs: Vec<Scope<'d>> = fields
                             .iter()
                             .map(|f| (f.selection_set, field_type))

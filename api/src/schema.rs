@@ -31,7 +31,7 @@ where
     Schema::build(Q::default(), M::default(), S::default())
         .limit_directives(limits.max_directives)
         .limit_recursive_depth(limits.max_depth.max(32))
-        .extension(crate::extension::ProtectionsFactory(limits.clone()))
+        .extension(crate::extension::ProtectionsFactory::new(limits.clone()))
         .extension(crate::audit::AuditFactory)
         .extension(crate::extension::MeasureFactory(limits.clone()))
 }

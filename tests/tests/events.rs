@@ -456,3 +456,106 @@ async fn events_cross_replicas_through_redis() {
     s2.server.stop().await;
     s1.finish().await;
 }
+
+/// A socket of `who` subscribed (as operation `events`) with `query`.
+async fn subscribe_with(s: &TestServer, who: &Session, query: &str) -> ws::Ws {
+    let mut w = ws::connect(s, ws::TRANSPORT_WS).await;
+    ws::init(&mut w, &who.auth()).await;
+    ws::subscribe(&mut w, "events", query, json!({})).await;
+    w
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(v: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = v
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+/// One event fanned out to many sockets is executed once per document and company and
+/// shared (`ils_api::shared`): every socket still gets exactly the fields its own document
+/// asks for, a document with two root fields gets each field's own
+/// result, and another company's socket with the same document gets nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_execution_gives_every_socket_its_own_shape() {
+    let s = TestServer::start().await;
+    let a = s.sign_up("Shared Optics", "ECP", &email("ev-sh-a")).await;
+    let b = s.sign_up("Apart Optics", "ECP", &email("ev-sh-b")).await;
+    const RENAMED: &str = "subscription { events(types: [\"api_key.*\"]) { data kind: type id } }";
+    const TWO_ROOTS: &str = "subscription { events { id type data } other: events { id } }";
+
+    let mut same1 = ws::subscribe_events(&s, &a.auth(), None).await;
+    let mut same2 = ws::subscribe_events(&s, &a.auth(), None).await;
+    let mut renamed = subscribe_with(&s, &a, RENAMED).await;
+    let mut two_roots = subscribe_with(&s, &a, TWO_ROOTS).await;
+    let mut apart = ws::subscribe_events(&s, &b.auth(), None).await;
+    ws::ready(
+        &mut [&mut same1, &mut same2, &mut renamed, &mut two_roots],
+        || key_sentinel(&s, &a),
+    )
+    .await;
+    ws::ready(&mut [&mut apart], || key_sentinel(&s, &b)).await;
+
+    let key = create_key(&s, &a, "shared key").await;
+    let first = ws::next_event(&mut same1).await;
+    assert_eq!(
+        keys(&first),
+        ["data", "id", "occurredAt", "type"],
+        "{first}"
+    );
+    assert_eq!(first["type"], "api_key.created", "{first}");
+    assert!(same_id(&first["data"]["apiKeyId"], &key), "{first}");
+    assert_event_shape(&first);
+    let second = ws::next_event(&mut same2).await;
+    assert_eq!(second, first, "the same document gets the same result");
+
+    let r = ws::next_event(&mut renamed).await;
+    assert_eq!(keys(&r), ["data", "id", "kind"], "{r}");
+    assert_eq!(r["kind"], "api_key.created", "{r}");
+    assert_eq!(r["id"], first["id"], "{r}");
+    assert_eq!(r["data"], first["data"], "{r}");
+
+    // Two root fields are two streams: one result each, each with only its own field
+    // (results of the sentinels before are skipped).
+    let mut results = vec![];
+    while results.len() < 2 {
+        match ws::recv(&mut two_roots).await {
+            ils_tests::ws::Event::Json(msg) => {
+                assert_eq!(msg["type"], "next", "{msg}");
+                let data = msg["payload"]["data"].clone();
+                if data.to_string().contains(&key) || data["other"]["id"] == first["id"] {
+                    results.push(data);
+                }
+            }
+            ils_tests::ws::Event::Closed(code) => panic!("closed ({code:?})"),
+        }
+    }
+    results.sort_by_key(|d| keys(d).join(","));
+    assert_eq!(keys(&results[0]), ["events"], "{results:?}");
+    assert_eq!(
+        keys(&results[0]["events"]),
+        ["data", "id", "type"],
+        "{results:?}"
+    );
+    assert_eq!(results[0]["events"]["id"], first["id"]);
+    assert_eq!(keys(&results[1]), ["other"], "{results:?}");
+    assert_eq!(
+        results[1]["other"],
+        json!({ "id": first["id"] }),
+        "{results:?}"
+    );
+
+    ws::assert_no_event(
+        &mut [&mut apart],
+        "another company saw the shared event",
+        || key_sentinel(&s, &b),
+    )
+    .await;
+    for w in [same1, same2, renamed, two_roots, apart].iter_mut() {
+        w.close(None).await.ok();
+    }
+    s.finish().await;
+}

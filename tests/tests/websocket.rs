@@ -550,3 +550,55 @@ async fn a_socket_without_connection_init_is_closed_with_4408() {
     assert_eq!(code, Some(4408), "{seen:?}");
     s.finish().await;
 }
+
+/// A socket reads into a small buffer (4 KiB), yet a message far larger arrives whole: a
+/// subscription whose `subscribe` message is 600 KB is accepted and delivers events like
+/// one of normal size, and a 900 KB query runs. A message over the cap
+/// (`ILS_MAX_BODY_BYTES`, 1 MiB) is refused by closing the socket, unanswered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_messages_arrive_whole_and_over_the_cap_close_the_socket() {
+    let s = TestServer::start().await;
+    let session = s.sign_up("Bulky Optics", "ECP", &email("ws-big")).await;
+    let mut normal = connect(&s, TRANSPORT_WS).await;
+    init(&mut normal, &session.auth()).await;
+    ils_tests::ws::subscribe(&mut normal, "events", ils_tests::ws::EVENTS, json!({})).await;
+
+    let mut big = connect(&s, TRANSPORT_WS).await;
+    init(&mut big, &session.auth()).await;
+    let padded = format!("{}\n# {}\n", ils_tests::ws::EVENTS, "x".repeat(600 * 1024));
+    ils_tests::ws::subscribe(&mut big, "events", &padded, json!({})).await;
+    ils_tests::ws::ready(&mut [&mut normal, &mut big], || {
+        ils_tests::create_key(&s, &session, "sentinel")
+    })
+    .await;
+    let key = ils_tests::create_key(&s, &session, "after").await;
+    for ws in [&mut normal, &mut big] {
+        let ev = ils_tests::ws::next_event(ws).await;
+        assert_eq!(ev["data"]["apiKeyId"], key.as_str(), "{ev}");
+    }
+
+    let query = format!("{{ __typename }}\n# {}\n", "y".repeat(900 * 1024));
+    let payload = run(&mut big, TRANSPORT_WS, "q", &query).await;
+    assert_eq!(payload["data"]["__typename"], "Query", "{payload}");
+
+    let over = format!("{{ __typename }}\n# {}\n", "z".repeat(1024 * 1024));
+    send(
+        &mut big,
+        json!({ "id": "over", "type": "subscribe", "payload": { "query": over } }),
+    )
+    .await;
+    let (seen, _) = until_closed(&mut big).await;
+    assert!(
+        !seen.iter().any(|m| m["id"] == "over"),
+        "a message over the cap was answered: {seen:?}"
+    );
+    // The other socket is unaffected.
+    let payload = run(&mut normal, TRANSPORT_WS, "n", "{ me { roles } }").await;
+    assert_eq!(
+        payload["data"]["me"]["roles"],
+        json!(["COMPANY_ADMIN"]),
+        "{payload}"
+    );
+    normal.close(None).await.ok();
+    s.finish().await;
+}

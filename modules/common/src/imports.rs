@@ -604,7 +604,12 @@ pub async fn watch<T: ImportTarget>(
     let first = read_progress::<T>(db, tenant, row_id).await?;
     let wanted = first.import_id.clone();
     let updates = live.filter_map(move |ev| {
-        let p = ImportProgress::<T>::of(&ev).filter(|p| p.import_id == wanted);
+        // Only the events about this import are decoded (they name it by `importId`).
+        let about_this = ev.data.get("importId").and_then(|v| v.as_str()) == Some(wanted.as_str());
+        let p = about_this
+            .then(|| ImportProgress::<T>::of(&ev))
+            .flatten()
+            .filter(|p| p.import_id == wanted);
         async move { p }
     });
     let state = Watch {

@@ -10,7 +10,8 @@ use ils_entity::event;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -181,10 +182,32 @@ pub trait Relay: Send + Sync {
 /// Where live events flow to subscriptions. Without a relay it is one process's broadcast
 /// channel; with one, every event goes out through the relay and comes back in through
 /// each replica's listener, this one included, so there is one path and no duplicates.
+///
+/// Besides the channel of every event, each company with live subscribers has a channel of
+/// its own that carries only the events addressed to it (its audience), so a subscription
+/// wakes only for events its company may see: with many tenants' sockets open, one event
+/// costs the sockets of its audience, not every socket of the process.
 #[derive(Clone)]
 pub struct Bus {
     local: broadcast::Sender<Arc<Event>>,
+    companies: Arc<Mutex<Companies>>,
     relay: Option<Arc<dyn Relay>>,
+}
+
+/// How many events the channel of every event holds for a subscriber that has not read
+/// them yet.
+const BUS_CAPACITY: usize = 4096;
+/// The same for one company's channel: a subscriber further behind than this many of its
+/// company's events skips them (logged). Its slots are allocated when the company's first
+/// subscriber arrives (about 40 bytes each) and freed with its last.
+const COMPANY_CAPACITY: usize = 256;
+
+/// The channels of the companies with live subscribers.
+#[derive(Default)]
+struct Companies {
+    channels: HashMap<Uuid, broadcast::Sender<Arc<Event>>>,
+    /// The number of channels after the last sweep of those without subscribers.
+    swept: usize,
 }
 
 impl Default for Bus {
@@ -196,7 +219,8 @@ impl Default for Bus {
 impl Bus {
     pub fn in_process() -> Bus {
         Bus {
-            local: broadcast::channel(4096).0,
+            local: broadcast::channel(BUS_CAPACITY).0,
+            companies: Arc::default(),
             relay: None,
         }
     }
@@ -218,14 +242,45 @@ impl Bus {
         }
     }
 
-    /// Hands an event to this process's subscribers.
+    /// Hands an event to this process's subscribers: once to the channel of every event,
+    /// and once to the channel of each company of its audience that has subscribers (the
+    /// same `Arc`, never a copy of the event).
     pub fn deliver_local(&self, event: Event) {
+        let event = Arc::new(event);
         // No receivers is fine: nobody is listening right now.
-        let _ = self.local.send(Arc::new(event));
+        let _ = self.local.send(event.clone());
+        let mut companies = self.companies.lock().unwrap_or_else(|e| e.into_inner());
+        for company in &event.audience {
+            if let Some(tx) = companies.channels.get(company)
+                && tx.send(event.clone()).is_err()
+            {
+                // Its last subscriber has gone.
+                companies.channels.remove(company);
+            }
+        }
     }
 
+    /// Every event of this process, whoever it is addressed to.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.local.subscribe()
+    }
+
+    /// The events addressed to `company` (its audience names it), in the order they were
+    /// delivered. An event delivered before this call is not among them.
+    pub fn subscribe_company(&self, company: Uuid) -> broadcast::Receiver<Arc<Event>> {
+        let mut companies = self.companies.lock().unwrap_or_else(|e| e.into_inner());
+        // Channels whose subscribers all left are dropped at their company's next event;
+        // a company that gets none is swept here, once the map has doubled since the last
+        // sweep (so the sweeps cost O(1) a subscription).
+        if companies.channels.len() > 2 * companies.swept.max(32) {
+            companies.channels.retain(|_, tx| tx.receiver_count() > 0);
+            companies.swept = companies.channels.len();
+        }
+        companies
+            .channels
+            .entry(company)
+            .or_insert_with(|| broadcast::channel(COMPANY_CAPACITY).0)
+            .subscribe()
     }
 
     /// The live events `company` may see whose type matches `patterns`: what every
@@ -238,13 +293,13 @@ impl Bus {
         admin: bool,
         patterns: Vec<String>,
     ) -> impl futures_util::Stream<Item = Arc<Event>> + Send + 'static + use<> {
-        futures_util::stream::unfold(self.subscribe(), move |mut rx| {
-            let patterns = patterns.clone();
-            async move {
+        futures_util::stream::unfold(
+            (self.subscribe_company(company), patterns),
+            move |(mut rx, patterns)| async move {
                 loop {
                     match rx.recv().await {
                         Ok(ev) if ev.visible_to(company, admin) && ev.matches(&patterns) => {
-                            return Some((ev, rx));
+                            return Some((ev, (rx, patterns)));
                         }
                         Ok(_) => continue,
                         Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -254,8 +309,34 @@ impl Bus {
                         Err(broadcast::error::RecvError::Closed) => return None,
                     }
                 }
-            }
-        })
+            },
+        )
+    }
+}
+
+/// One event fanned out to many sockets is executed once, not once per socket, where a
+/// subscription's result depends on nothing but the event: the stream of such a
+/// subscription (`events`) offers each event here just before GraphQL executes it, and the
+/// transport's execution hook takes it and shares one execution among every subscription
+/// with the same document, variables and visibility (company, admin). A stream that offers
+/// nothing is executed per subscription, as usual.
+///
+/// The transport puts one in the request data of every subscription it may share (as an
+/// `Arc<SharedDelivery>`); each event's execution takes what was offered for it (the
+/// next event is not read before that execution ends).
+#[derive(Default, Debug)]
+pub struct SharedDelivery(Mutex<Option<Arc<Event>>>);
+
+impl SharedDelivery {
+    /// The event about to be executed; its result must depend on the event alone (and the
+    /// document, variables and visibility).
+    pub fn offer(&self, event: &Arc<Event>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(event.clone());
+    }
+
+    /// The event offered for the execution starting now, if any.
+    pub fn take(&self) -> Option<Arc<Event>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 
@@ -326,6 +407,53 @@ mod tests {
         let mine = ev("order.shipped", vec![b, a]);
         bus.publish(mine.clone()).await.unwrap();
         assert_eq!(*stream.next().await.unwrap(), mine);
+    }
+
+    #[tokio::test]
+    async fn company_channels_carry_only_their_audiences_events_and_go_with_their_subscribers() {
+        let bus = Bus::in_process();
+        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let ev = |audience: Vec<Uuid>| Event {
+            id: Uuid::now_v7(),
+            event_type: "t.x".into(),
+            company_id: None,
+            audience,
+            admins_only: false,
+            version: 1,
+            data: serde_json::json!({}),
+            occurred_at: Utc::now(),
+        };
+        let mut ra = bus.subscribe_company(a);
+        let mut rb = bus.subscribe_company(b);
+        let (to_b, to_ab, to_c) = (ev(vec![b]), ev(vec![c, a, b]), ev(vec![c]));
+        for e in [&to_b, &to_ab, &to_c] {
+            bus.publish(e.clone()).await.unwrap();
+        }
+        assert_eq!(*ra.recv().await.unwrap(), to_ab);
+        assert!(ra.try_recv().is_err(), "a saw another company's event");
+        assert_eq!(*rb.recv().await.unwrap(), to_b);
+        assert_eq!(*rb.recv().await.unwrap(), to_ab);
+        assert!(rb.try_recv().is_err());
+        // One event, one allocation: both companies hold the same Arc.
+        let (mut ra2, mut rb2) = (bus.subscribe_company(a), bus.subscribe_company(b));
+        bus.publish(ev(vec![a, b])).await.unwrap();
+        assert!(Arc::ptr_eq(
+            &ra2.recv().await.unwrap(),
+            &rb2.recv().await.unwrap()
+        ));
+
+        // A company whose subscribers left loses its channel at its next event, and the
+        // sweep drops the channels of companies that get none.
+        drop((ra, ra2));
+        bus.publish(ev(vec![a])).await.unwrap();
+        assert!(!bus.companies.lock().unwrap().channels.contains_key(&a));
+        let many: Vec<Uuid> = (0..200).map(|_| Uuid::now_v7()).collect();
+        for m in &many {
+            drop(bus.subscribe_company(*m));
+        }
+        assert!(bus.companies.lock().unwrap().channels.len() < 100);
+        assert!(bus.companies.lock().unwrap().channels.contains_key(&b));
+        drop((rb, rb2));
     }
 
     #[tokio::test]

@@ -1,38 +1,46 @@
 //! `events(types:)`: the live stream of the caller's company's domain events.
 
 use crate::service::events;
-use async_graphql::{Context, Json, Result, SimpleObject, Subscription};
+use async_graphql::{Context, Json, Object, Result, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
+use ils_kernel::events::SharedDelivery;
 use ils_kernel::{AppError, Bus, Event};
+use std::sync::Arc;
 
 #[derive(Default)]
 pub struct EventsSubscription;
 
+/// A domain event as a subscriber sees it: the event itself, shared by every socket it
+/// goes to (one `Arc` from the bus); each field is made from it only when selected. Its
+/// fields must depend on the event alone (not on who subscribed), since one execution of
+/// an event is shared by the subscribers of a company (`SharedDelivery`).
+#[derive(Clone)]
+pub struct DomainEventView(pub Arc<Event>);
+
 /// A domain event as a subscriber sees it.
-#[derive(SimpleObject, Clone)]
-#[graphql(name = "DomainEvent")]
-pub struct DomainEventView {
+#[Object(name = "DomainEvent")]
+impl DomainEventView {
     /// The event id; consumers de-duplicate on it (delivery is at least once).
-    pub id: String,
+    async fn id(&self) -> String {
+        self.0.id.to_string()
+    }
+
     /// What happened, such as `order.submitted` or `api_key.created`.
     #[graphql(name = "type")]
-    pub event_type: String,
+    async fn event_type(&self) -> &str {
+        &self.0.event_type
+    }
+
     /// When it happened.
-    pub occurred_at: DateTime<Utc>,
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+
     /// The event's details; their fields depend on `type` (a webhook delivery's body
     /// carries the same `data`).
-    pub data: Json<serde_json::Value>,
-}
-
-impl From<&Event> for DomainEventView {
-    fn from(e: &Event) -> Self {
-        DomainEventView {
-            id: e.id.to_string(),
-            event_type: e.event_type.clone(),
-            occurred_at: e.occurred_at,
-            data: Json(e.data.clone()),
-        }
+    async fn data(&self) -> Json<serde_json::Value> {
+        Json(self.0.data.clone())
     }
 }
 
@@ -55,6 +63,14 @@ impl EventsSubscription {
         let bus = ctx
             .data::<Bus>()
             .map_err(|_| AppError::internal("schema has no event bus"))?;
-        Ok(events::stream(tenant, bus, types)?.map(|ev| DomainEventView::from(ev.as_ref())))
+        // Every field of DomainEvent depends on the event alone, so one execution of an
+        // event serves every socket with the same document and visibility.
+        let shared = ctx.data_opt::<Arc<SharedDelivery>>().cloned();
+        Ok(events::stream(tenant, bus, types)?.map(move |ev| {
+            if let Some(shared) = &shared {
+                shared.offer(&ev);
+            }
+            DomainEventView(ev)
+        }))
     }
 }

@@ -196,8 +196,13 @@ pub async fn updates(
     let (db, ctx) = (db.clone(), ctx.clone());
     let wanted = id::encode(ORDER, order_id).to_string();
     let changes = live.filter_map(move |ev| {
-        // order.shipped repeats its status change's version: the version check drops it.
-        let change = OrderChange::of(&ev)
+        // Every socket following one of the company's orders sees each of its order
+        // events: only the ones about this order are decoded (order events name it by
+        // `orderId`). order.shipped repeats its status change's version: the version check
+        // drops it.
+        let change = (ev.data.get("orderId").and_then(|v| v.as_str()) == Some(wanted.as_str()))
+            .then(|| OrderChange::of(&ev))
+            .flatten()
             .filter(|c| c.order_id.as_str() == wanted)
             .and_then(|c| Some((OrderStatus::parse(&c.status)?, c.version)));
         let (db, ctx) = (db.clone(), ctx.clone());
