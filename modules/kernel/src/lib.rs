@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod authz;
 mod below;
+pub mod coalesce;
 pub mod connections;
 pub mod context;
 pub mod dispatch;

@@ -10,6 +10,7 @@ use futures_util::{Stream, StreamExt};
 use ils_common::search;
 use ils_entity::{lens_order as order, order_status_change as change};
 use ils_kernel::authz::require_member;
+use ils_kernel::coalesce::Coalesce;
 use ils_kernel::pagination::{Page, PageArgs};
 use ils_kernel::{AppError, AppResult, Bus, ClientInfo, Db, TenantContext, Tx, id};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -122,7 +123,7 @@ pub async fn find(
 /// One order the acting company is a party to; NOT_FOUND otherwise.
 pub async fn read(db: &Db, ctx: &TenantContext, order_id: Uuid) -> AppResult<order::Model> {
     require_member(ctx)?;
-    let tx = db.tenant(ctx).await?;
+    let tx = db.read(ctx).await?;
     let row = tx.get::<order::Entity>(order_id).await?;
     tx.commit().await?;
     Ok(row)
@@ -175,6 +176,10 @@ pub struct Update {
     pub row: order::Model,
 }
 
+/// The rows of followed orders being delivered: (order, version, reading company).
+static FOLLOWED: std::sync::LazyLock<Coalesce<(Uuid, i32, Uuid), order::Model>> =
+    std::sync::LazyLock::new(|| Coalesce::new(1024));
+
 /// One of the acting company's orders, live: its state now, then one update per change by
 /// either party, in order; the stream ends after a final status. NOT_FOUND for an order
 /// the company is not a party to.
@@ -208,7 +213,13 @@ pub async fn updates(
         let (db, ctx) = (db.clone(), ctx.clone());
         async move {
             let (status, version) = change?;
-            let row = read(&db, &ctx, order_id).await.ok()?;
+            // Every socket of the company following this order reads the same row for
+            // this version: one read serves them all (a lens order's visibility depends on
+            // the company alone, never on the user or role).
+            let row = FOLLOWED
+                .get_or_try((order_id, version, me), || read(&db, &ctx, order_id))
+                .await
+                .ok()?;
             Some(Update {
                 status,
                 version,
