@@ -108,6 +108,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         resources,
         redis_client,
         sockets: Arc::default(),
+        key_watchers: Arc::default(),
         webhook_sink: Arc::default(),
         files,
     };

@@ -24,6 +24,11 @@ pub struct AppState {
     pub redis_client: Option<redis::Client>,
     /// Open WebSockets per company, for the per-company cap.
     pub sockets: Arc<crate::sockets::SocketCounts>,
+    /// The revocation watcher of each API key with open sockets: its status (`true` once
+    /// revoked), one per key whatever the number of its sockets (`crate::ws`).
+    pub key_watchers: Arc<
+        std::sync::Mutex<std::collections::HashMap<uuid::Uuid, tokio::sync::watch::Sender<bool>>>,
+    >,
     /// The file store, for signed download links.
     pub files: ils_kernel::files::Files,
     /// What `/dev/webhook-sink` received (development only).

@@ -14,12 +14,13 @@ use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use ils_kernel::{Actor, ClientInfo, TenantContext};
+use ils_kernel::{Actor, ClientInfo};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::{CancellationToken, PollSender};
+use tokio_util::sync::PollSender;
+use uuid::Uuid;
 
 pub const CLOSE_EXPIRED: u16 = 4401;
 pub const CLOSE_REVOKED: u16 = 4403;
@@ -56,17 +57,19 @@ fn token_expiry(
     chrono::DateTime::from_timestamp(claims.exp, 0)
 }
 
-type Closer = watch::Sender<Option<(u16, &'static str)>>;
-
 /// Where a socket's set-up stands, for the loop that forwards its messages.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone)]
 enum Phase {
     /// Waiting for `connection_init` (at most INIT_TIMEOUT).
     Opened,
     /// `connection_init` arrived; its credentials are being checked.
     Initialising,
-    /// Acknowledged; the socket closes with 4401 at the token's expiry, if it has one.
-    Live(Option<tokio::time::Instant>),
+    /// Acknowledged: the socket closes with 4401 at the token's expiry, if it has one, and
+    /// with 4403 when its API key's watcher says the key was revoked.
+    Live {
+        expires: Option<tokio::time::Instant>,
+        key: Option<watch::Receiver<bool>>,
+    },
 }
 
 /// What an event says about the API key `wanted` (a global ID): `Some(true)` when it
@@ -80,85 +83,121 @@ fn revokes(ev: &ils_kernel::Event, wanted: &str) -> Option<bool> {
     }
 }
 
-/// Closes an API-key socket when its key is revoked: the revocation event (addressed to
-/// the key's company), plus a periodic re-check of the key. `early` was subscribed to
-/// every event before the key was checked, so a revocation in between is seen: it is read
-/// here up to the moment the company's own channel is subscribed, then dropped, so the
-/// watcher wakes only for its company's events. (A token's expiry is kept by the
-/// forwarding loop, without a task of its own.)
-fn watch_api_key(
-    app: &AppState,
-    tenant: &TenantContext,
-    api_key: Option<String>,
-    early: Option<tokio::sync::broadcast::Receiver<Arc<ils_kernel::Event>>>,
-    close: Closer,
-    ended: CancellationToken,
-) {
-    let (Actor::ApiKey { id, .. }, Some(key), Some(mut early), Some(company)) =
-        (&tenant.actor(), api_key, early, tenant.company_id())
-    else {
-        return;
-    };
-    let wanted = ils_kernel::id::encode(ils_tenancy::graphql::types::API_KEY, *id).0;
-    let mut events = app.bus.subscribe_company(company);
-    // What reached `early` before the company's channel existed: Some(false) when it
-    // certainly did not revoke the key, None when the database must say.
-    let mut before = Some(false);
-    loop {
-        use tokio::sync::broadcast::error::TryRecvError;
-        match early.try_recv() {
-            Ok(ev) => match revokes(&ev, &wanted) {
-                Some(true) => {
-                    before = Some(true);
-                    break;
-                }
-                Some(false) => {}
-                None => before = None,
-            },
-            Err(TryRecvError::Lagged(_)) => before = None,
-            Err(_) => break,
-        }
+/// An API key's global ID, as its events name it.
+fn key_global_id(key_id: Uuid) -> String {
+    ils_kernel::id::encode(ils_tenancy::graphql::types::API_KEY, key_id).0
+}
+
+/// Whether the API key `secret` is still valid, asking the database.
+async fn key_valid(app: &AppState, secret: &str) -> bool {
+    ils_tenancy::service::credentials::from_api_key(&app.db, secret.trim())
+        .await
+        .is_ok()
+}
+
+/// What an API-key socket learns of its key: `true` once the key is revoked. One watcher
+/// per key in this process, however many sockets the key has open (a partner's one key
+/// may hold thousands): it listens for the revocation event on the key's company's
+/// channel, re-checks the key in the database every KEY_RECHECK (and when it may have
+/// missed an event), and stops when the key's last socket has gone.
+///
+/// The watcher of a key that had none is subscribed to the company's channel before this
+/// returns, so the caller can read what came before from its own earlier receiver.
+fn key_status(app: &AppState, key_id: Uuid, company: Uuid, secret: &str) -> watch::Receiver<bool> {
+    let mut watchers = app.key_watchers.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(status) = watchers.get(&key_id) {
+        return status.subscribe();
     }
-    drop(early);
-    let app = app.clone();
+    let (status, socket) = watch::channel(false);
+    watchers.insert(key_id, status.clone());
+    drop(watchers);
+    let mut events = app.bus.subscribe_company(company);
+    let (app, secret) = (app.clone(), secret.to_owned());
+    let wanted = key_global_id(key_id);
     tokio::spawn(async move {
-        let revoked = || close.send(Some((CLOSE_REVOKED, "the API key was revoked")));
-        let key_valid = || async {
-            ils_tenancy::service::credentials::from_api_key(&app.db, key.trim())
-                .await
-                .is_ok()
+        // Leaves the registry (after saying the key was revoked, if it was), unless the
+        // key is valid and a socket arrived meanwhile; true when it left.
+        let leave = |revoked: bool| {
+            let mut watchers = app.key_watchers.lock().unwrap_or_else(|e| e.into_inner());
+            if revoked {
+                let _ = status.send(true);
+            } else if status.receiver_count() > 0 {
+                return false;
+            }
+            watchers.remove(&key_id);
+            true
         };
-        let valid_now = match before {
-            Some(revoked) => !revoked,
-            None => key_valid().await,
-        };
-        if !valid_now {
-            let _ = revoked();
-            return;
-        }
         let mut recheck = tokio::time::interval(KEY_RECHECK);
         recheck.tick().await;
+        let mut bus_open = true;
         loop {
             let still_valid = tokio::select! {
-                ev = events.recv() => match ev {
+                ev = events.recv(), if bus_open => match ev {
                     Ok(ev) => match revokes(&ev, &wanted) {
                         Some(revoked) => !revoked,
                         // An event this release cannot read: ask the database.
-                        None => key_valid().await,
+                        None => key_valid(&app, &secret).await,
                     },
                     // Missed events: ask the database.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => key_valid().await,
-                    Err(_) => return,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        key_valid(&app, &secret).await
+                    }
+                    // (The bus never closes while the server runs.)
+                    Err(_) => {
+                        bus_open = false;
+                        true
+                    }
                 },
-                _ = recheck.tick() => key_valid().await,
-                _ = ended.cancelled() => return,
+                _ = recheck.tick() => key_valid(&app, &secret).await,
+                // The key's last socket has gone.
+                _ = status.closed() => {
+                    if leave(false) {
+                        return;
+                    }
+                    continue;
+                }
             };
             if !still_valid {
-                let _ = revoked();
+                leave(true);
                 return;
             }
         }
     });
+    socket
+}
+
+/// Whether something that reached `early` (every event, subscribed before the key was
+/// checked) revoked the key `key_id`: `Some(true)` or `Some(false)`, or `None` when the
+/// database must say (an event that could not be read, or events missed).
+fn revoked_before(
+    mut early: tokio::sync::broadcast::Receiver<Arc<ils_kernel::Event>>,
+    key_id: Uuid,
+) -> Option<bool> {
+    let wanted = &key_global_id(key_id);
+    let mut before = Some(false);
+    loop {
+        use tokio::sync::broadcast::error::TryRecvError;
+        match early.try_recv() {
+            Ok(ev) => match revokes(&ev, wanted) {
+                Some(true) => return Some(true),
+                Some(false) => {}
+                None => before = None,
+            },
+            Err(TryRecvError::Lagged(_)) => before = None,
+            Err(_) => return before,
+        }
+    }
+}
+
+/// Resolves when `key` (an API-key socket's status) says the key was revoked; never for
+/// other sockets.
+async fn revoked(key: Option<&mut watch::Receiver<bool>>) {
+    if let Some(key) = key
+        && key.wait_for(|revoked| *revoked).await.is_ok()
+    {
+        return;
+    }
+    std::future::pending::<()>().await
 }
 
 /// Sends one message, giving up after SEND_TIMEOUT (a client that stopped reading).
@@ -198,13 +237,10 @@ pub async fn handler(
             let (mut sink, stream) = socket.split();
             let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
             let (close_tx, mut close_rx) = watch::channel::<Option<(u16, &'static str)>>(None);
-            let ended = CancellationToken::new();
-            let _ended_guard = ended.clone().drop_guard();
             let slot: Arc<Mutex<Option<SocketSlot>>> = Arc::default();
 
             let schema = app.schema.clone();
             let init_slot = slot.clone();
-            let init_ended = ended.clone();
             let (phase_tx, mut phase_rx) = watch::channel(Phase::Opened);
             let graphql =
                 GraphQLWebSocket::new_with_pair(PollSender::new(out_tx), stream, schema, protocol)
@@ -213,13 +249,15 @@ pub async fn handler(
                         let presented = Presented::from_json(&payload);
                         let expires = token_expiry(&app, presented.authorization.as_deref());
                         let api_key = presented.api_key.clone();
-                        // Subscribed before the key is checked, so a revocation in between is seen.
+                        // Subscribed before the key is checked, so a revocation in between
+                        // is seen.
                         let early = api_key.is_some().then(|| app.bus.subscribe());
                         let tenant = credentials::resolve(&app, presented)
                             .await
                             .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-                        // Introspection and hints are off for anonymous callers in production, and
-                        // a socket cannot switch them per operation, so such sockets are refused.
+                        // Introspection and hints are off for anonymous callers in
+                        // production, and a socket cannot switch them per operation, so such
+                        // sockets are refused.
                         if tenant.is_anonymous()
                             && app.config.env == crate::config::Environment::Production
                             && app.config.introspection != crate::config::Introspection::On
@@ -247,12 +285,30 @@ pub async fn handler(
                                 }
                             }
                         }
-                        watch_api_key(&app, &tenant, api_key, early, close_tx, init_ended);
+                        // An API key's socket follows its key's watcher; what was revoked
+                        // between `early` and the watcher's own subscription is read from
+                        // `early`.
+                        let key = match (tenant.actor(), api_key, early, tenant.company_id()) {
+                            (Actor::ApiKey { id, .. }, Some(secret), Some(early), Some(co)) => {
+                                let status = key_status(&app, id, co, &secret);
+                                let valid = match revoked_before(early, id) {
+                                    Some(revoked) => !revoked,
+                                    None => key_valid(&app, &secret).await,
+                                };
+                                if !valid {
+                                    let why = "the API key was revoked";
+                                    let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
+                                    return Err(async_graphql::Error::new(why));
+                                }
+                                Some(status)
+                            }
+                            _ => None,
+                        };
                         let expires = expires.map(|at| {
                             let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
                             tokio::time::Instant::now() + left
                         });
-                        let _ = phase_tx.send(Phase::Live(expires));
+                        let _ = phase_tx.send(Phase::Live { expires, key });
                         let introspection = app.may_introspect(&tenant);
                         let mut data = Data::default();
                         data.insert(tenant);
@@ -276,10 +332,18 @@ pub async fn handler(
                 let deadline = tokio::time::sleep(INIT_TIMEOUT);
                 tokio::pin!(deadline);
                 let mut phase = Phase::Opened;
+                let mut key: Option<watch::Receiver<bool>> = None;
                 let mut closer_alive = true;
                 let mut phase_alive = true;
                 loop {
-                    let timed = matches!(phase, Phase::Opened | Phase::Live(Some(_)));
+                    let timed = matches!(
+                        phase,
+                        Phase::Opened
+                            | Phase::Live {
+                                expires: Some(_),
+                                ..
+                            }
+                    );
                     let close = tokio::select! {
                         biased;
                         changed = close_rx.changed(), if closer_alive => {
@@ -294,11 +358,17 @@ pub async fn handler(
                                 phase_alive = false;
                                 continue;
                             }
-                            phase = *phase_rx.borrow();
-                            if let Phase::Live(Some(at)) = phase {
-                                deadline.as_mut().reset(at);
+                            phase = phase_rx.borrow().clone();
+                            if let Phase::Live { expires, key: status } = &mut phase {
+                                if let Some(at) = expires {
+                                    deadline.as_mut().reset(*at);
+                                }
+                                key = status.take();
                             }
                             continue;
+                        }
+                        _ = revoked(key.as_mut()) => {
+                            Some((CLOSE_REVOKED, "the API key was revoked"))
                         }
                         _ = &mut deadline, if timed => match phase {
                             Phase::Opened => {

@@ -602,3 +602,51 @@ async fn large_messages_arrive_whole_and_over_the_cap_close_the_socket() {
     normal.close(None).await.ok();
     s.finish().await;
 }
+
+/// One revocation watcher serves every socket of an API key: when the key is revoked all
+/// its sockets close with 4403, and only those; a key whose sockets all closed gets a
+/// watcher again with its next socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_socket_of_a_revoked_key_closes_with_4403_and_only_those() {
+    const REVOKE: &str =
+        "mutation($id: ID!) { revokeApiKey(input: { id: $id }) { apiKey { id } } }";
+    let s = TestServer::start().await;
+    let session = s.sign_up("Keyring Optics", "ECP", &email("ws-keys")).await;
+    let (doomed_id, doomed) = create_api_key(&s, &session, "doomed").await;
+    let (kept_id, kept) = create_api_key(&s, &session, "kept").await;
+    let open = |secret: String| {
+        let s = &s;
+        async move {
+            let mut ws = connect(s, TRANSPORT_WS).await;
+            init(&mut ws, &Auth::ApiKey(secret)).await;
+            ils_tests::ws::subscribe(&mut ws, "events", ils_tests::ws::EVENTS, json!({})).await;
+            ws
+        }
+    };
+    let mut doomed_sockets = vec![open(doomed.clone()).await, open(doomed.clone()).await];
+    let mut kept_socket = open(kept.clone()).await;
+
+    s.ok(&session.auth(), REVOKE, json!({ "id": doomed_id }))
+        .await;
+    for ws in &mut doomed_sockets {
+        let (seen, code) = until_closed(ws).await;
+        assert_eq!(code, Some(4403), "closed with {code:?} after {seen:?}");
+    }
+    let payload = run(&mut kept_socket, TRANSPORT_WS, "u", "{ me { roles } }").await;
+    assert_eq!(
+        payload["data"]["me"]["roles"],
+        json!(["STAFF"]),
+        "{payload}"
+    );
+
+    // The kept key's last socket closes; its next socket is watched all the same.
+    kept_socket.close(None).await.ok();
+    let (_, code) = until_closed(&mut kept_socket).await;
+    assert!(code.is_none() || code == Some(1000), "{code:?}");
+    let mut again = open(kept.clone()).await;
+    s.ok(&session.auth(), REVOKE, json!({ "id": kept_id }))
+        .await;
+    let (seen, code) = until_closed(&mut again).await;
+    assert_eq!(code, Some(4403), "closed with {code:?} after {seen:?}");
+    s.finish().await;
+}
