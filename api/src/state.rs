@@ -25,7 +25,8 @@ pub struct AppState {
     /// Open WebSockets per company, for the per-company cap.
     pub sockets: Arc<crate::sockets::SocketCounts>,
     /// The revocation watcher of each API key with open sockets: its status (`true` once
-    /// revoked), one per key whatever the number of its sockets (`crate::ws`).
+    /// revoked), one per key whatever the number of its sockets (kept by the WebSocket
+    /// handler).
     pub key_watchers: Arc<
         std::sync::Mutex<std::collections::HashMap<uuid::Uuid, tokio::sync::watch::Sender<bool>>>,
     >,
