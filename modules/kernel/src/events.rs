@@ -381,13 +381,9 @@ mod tests {
         assert!(!type_matches("order.shipped", "order.submitted"));
     }
 
-    #[tokio::test]
-    async fn visible_streams_carry_only_the_companys_matching_events() {
-        use futures_util::StreamExt;
-        let bus = Bus::in_process();
-        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        let mut stream = Box::pin(bus.visible_stream(a, false, vec!["order.*".into()]));
-        let ev = |ty: &str, audience: Vec<Uuid>| Event {
+    /// An event of type `ty` for `audience`, with nothing else in it.
+    fn event_to(ty: &str, audience: Vec<Uuid>) -> Event {
+        Event {
             id: Uuid::now_v7(),
             event_type: ty.into(),
             company_id: None,
@@ -396,7 +392,16 @@ mod tests {
             version: 1,
             data: serde_json::json!({}),
             occurred_at: Utc::now(),
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn visible_streams_carry_only_the_companys_matching_events() {
+        use futures_util::StreamExt;
+        let bus = Bus::in_process();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut stream = Box::pin(bus.visible_stream(a, false, vec!["order.*".into()]));
+        let ev = event_to;
         bus.publish(ev("order.shipped", vec![b])).await.unwrap();
         bus.publish(ev("user.invited", vec![a])).await.unwrap();
         let secret = Event {
@@ -413,16 +418,7 @@ mod tests {
     async fn company_channels_carry_only_their_audiences_events_and_go_with_their_subscribers() {
         let bus = Bus::in_process();
         let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let ev = |audience: Vec<Uuid>| Event {
-            id: Uuid::now_v7(),
-            event_type: "t.x".into(),
-            company_id: None,
-            audience,
-            admins_only: false,
-            version: 1,
-            data: serde_json::json!({}),
-            occurred_at: Utc::now(),
-        };
+        let ev = |audience: Vec<Uuid>| event_to("t.x", audience);
         let mut ra = bus.subscribe_company(a);
         let mut rb = bus.subscribe_company(b);
         let (to_b, to_ab, to_c) = (ev(vec![b]), ev(vec![c, a, b]), ev(vec![c]));
