@@ -181,7 +181,7 @@ pub fn run() -> ExitCode {
                 .await
             }
             Command::Migrate => {
-                let conn = db::connect(&config, &Default::default()).await?;
+                let (conn, _) = db::connect(&config, &Default::default()).await?;
                 db::migrate(&conn).await?;
                 println!("migrations applied");
                 Ok(())

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use anyhow::Context as _;
+use ils_kernel::StatementObserver;
 use ils_migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use std::sync::Arc;
@@ -51,14 +52,17 @@ impl StatementCounter {
     }
 }
 
+/// The request pool, and what observes its statements (for the guard's transactions too).
 pub async fn connect(
     config: &Config,
     counter: &StatementCounter,
-) -> anyhow::Result<DatabaseConnection> {
+) -> anyhow::Result<(DatabaseConnection, StatementObserver)> {
     if !config.is_sqlite() {
         probe_postgres(&config.database_url).await?;
     }
-    connect_pool(config, counter, config.db_max_connections, "requests").await
+    let observe = observer(counter, "requests");
+    let conn = connect_pool(config, observe.clone(), config.db_max_connections).await?;
+    Ok((conn, observe))
 }
 
 /// How long the first connection to PostgreSQL may take before start-up gives up.
@@ -98,16 +102,32 @@ async fn probe_postgres(url: &str) -> anyhow::Result<()> {
 /// The background work's own pool (dispatcher, workers, scheduler, audit writes stay on
 /// the request pool): busy jobs cannot starve requests, and statement counts of requests
 /// stay exact while workers poll.
-pub async fn connect_background(config: &Config) -> anyhow::Result<DatabaseConnection> {
+pub async fn connect_background(
+    config: &Config,
+) -> anyhow::Result<(DatabaseConnection, StatementObserver)> {
     let size = (config.workers as u32).clamp(1, config.db_max_connections) + 2;
-    connect_pool(config, &StatementCounter::default(), size, "background").await
+    let observe = observer(&StatementCounter::default(), "background");
+    let conn = connect_pool(config, observe.clone(), size).await?;
+    Ok((conn, observe))
+}
+
+/// What sees each statement sent on a pool: the counter (and its recording) and the
+/// `ils_sql_statements_total` and duration metrics, labelled with the pool's name. SeaORM's
+/// connection and the guard's own PostgreSQL transactions both report to it.
+fn observer(counter: &StatementCounter, pool: &'static str) -> StatementObserver {
+    let c = counter.clone();
+    Arc::new(move |info: &sea_orm::metric::Info<'_>| {
+        c.counted(info.statement);
+        metrics::counter!("ils_sql_statements_total", "pool" => pool, "failed" => if info.failed { "true" } else { "false" }).increment(1);
+        metrics::histogram!("ils_sql_statement_duration_seconds")
+            .record(info.elapsed.as_secs_f64());
+    })
 }
 
 async fn connect_pool(
     config: &Config,
-    counter: &StatementCounter,
+    observe: StatementObserver,
     size: u32,
-    pool: &'static str,
 ) -> anyhow::Result<DatabaseConnection> {
     let mut opts = ConnectOptions::new(config.database_url.clone());
     opts.sqlx_logging(false)
@@ -130,12 +150,7 @@ async fn connect_pool(
     let mut conn = Database::connect(opts)
         .await
         .context("cannot connect to the database")?;
-    let c = counter.clone();
-    conn.set_metric_callback(move |info| {
-        c.counted(info.statement);
-        metrics::counter!("ils_sql_statements_total", "pool" => pool, "failed" => if info.failed { "true" } else { "false" }).increment(1);
-        metrics::histogram!("ils_sql_statement_duration_seconds").record(info.elapsed.as_secs_f64());
-    });
+    conn.set_metric_callback(move |info| observe(info));
     Ok(conn)
 }
 

@@ -31,10 +31,12 @@ use tower_http::trace::TraceLayer;
 pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter)> {
     m::handle(); // install the recorder before anything records
     let counter = StatementCounter::default();
-    let conn = db::connect(&config, &counter).await?;
+    let (conn, observer) = db::connect(&config, &counter).await?;
     db::migrate(&conn).await?;
     let registry = Arc::new(crate::background::registry());
-    let db = Db::new(conn, Some(config.db_app_role.clone())).with_registry(registry.clone());
+    let db = Db::new(conn, Some(config.db_app_role.clone()))
+        .with_registry(registry.clone())
+        .observed_by(observer);
     let tokens = TokenSettings {
         secret: config.signing_secret()?,
         issuer: config.jwt_issuer.clone(),
@@ -67,7 +69,8 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         }
         None => ils_kernel::Bus::in_process(),
     };
-    let background_db = db.on_connection(db::connect_background(&config).await?);
+    let (background, observer) = db::connect_background(&config).await?;
+    let background_db = db.on_connection(background, observer);
     let webhooks = crate::background::webhook_settings(&config)?;
     let files = config.files()?.with_link_secret(&tokens.secret);
     let resources = crate::background::resources(&config, webhooks.clone(), files.clone())?;

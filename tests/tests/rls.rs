@@ -25,7 +25,7 @@ fn postgres_or_skip(name: &str) -> bool {
     pg
 }
 
-async fn count(tx: &DatabaseTransaction, sql: &str) -> i64 {
+async fn count(tx: &impl ConnectionTrait, sql: &str) -> i64 {
     let row = tx
         .query_one_raw(Statement::from_string(DbBackend::Postgres, sql.to_owned()))
         .await

@@ -14,9 +14,69 @@ async fn me_costs_at_most_two_statements() {
     let s = TestServer::start_with(|c| c.workers = 0).await;
     let a = s.sign_up("Counting Optics", "ECP", &email("count")).await;
     let n = cost(&s, &a.auth(), "{ me { user { id email firstName lastName } company { id name type status plan } roles } }").await;
-    // PostgreSQL: the tenant settings (one statement) and one join; SQLite: the join only.
+    // PostgreSQL: the tenant settings (sent with BEGIN, one message) and one join; SQLite:
+    // the join only.
     let expected = if s.is_postgres() { 2 } else { 1 };
     assert_eq!(n, expected, "me cost {n} statements");
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_scope_travels_with_begin_and_a_typed_credential_is_bound() {
+    let s = TestServer::start_with(|c| c.workers = 0).await;
+    if !s.is_postgres() {
+        eprintln!("the scope's settings are PostgreSQL's; nothing to check on SQLite");
+        s.finish().await;
+        return;
+    }
+    let mail = email("o'begin");
+    let a = s.sign_up("Begin Optics", "ECP", &mail).await;
+    s.server.statements.record();
+    s.ok(&a.auth(), "{ me { company { name type } } }", json!({}))
+        .await;
+    let sent = s.server.statements.take_recorded();
+    // One message opens the transaction with every setting inlined; nothing else sets
+    // the scope, and the query follows: two round trips before the answer, not three.
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    let opening = &sent[0].sql;
+    assert!(
+        opening.starts_with("BEGIN; SELECT set_config('role', E'ils_app', true), "),
+        "{opening}"
+    );
+    for setting in [
+        "app.company_id",
+        "app.user_id",
+        "app.lookup",
+        "app.platform_admin",
+        "transaction_read_only', E'on'",
+    ] {
+        assert!(opening.contains(setting), "{setting} in {opening}");
+    }
+    assert!(sent[0].values.is_none(), "inlined, not bound");
+    assert!(!sent[1].sql.contains("set_config"), "{}", sent[1].sql);
+
+    // A log-in looks up an email the caller typed: that scope is set with bound values,
+    // never inlined into SQL text.
+    s.server.statements.record();
+    let data = s
+        .ok(
+            &Auth::None,
+            ils_tests::TINY_LOG_IN,
+            json!({ "email": mail, "password": ils_tests::PASSWORD }),
+        )
+        .await;
+    assert!(data["logIn"]["accessToken"].is_string(), "{data}");
+    let sent = s.server.statements.take_recorded();
+    assert!(
+        sent.iter()
+            .all(|st| !st.sql.contains("o''begin") && !st.sql.contains("o'begin")),
+        "the email appears in SQL text: {sent:#?}"
+    );
+    assert!(
+        sent.iter()
+            .any(|st| st.sql.starts_with("SELECT set_config('role', $1, true)")),
+        "{sent:#?}"
+    );
     s.finish().await;
 }
 

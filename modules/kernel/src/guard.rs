@@ -4,18 +4,20 @@
 //! deletes get the scope's filter from the entity's `Policy`; inserts get the owner column
 //! from the scope, and no write can change it. On PostgreSQL the transaction also switches
 //! to the application role and sets the scope as transaction-local settings, so row-level
-//! security enforces the same rule a second time (one statement per transaction).
+//! security enforces the same rule a second time. The settings travel with `BEGIN`, in
+//! one message (`tx_conn`), so the scope costs no round trip of its own.
 #![allow(clippy::disallowed_methods)] // the one place allowed to call SeaORM directly
 
 use crate::jobs::{Registry, Wake};
 use crate::policy::Guarded;
+use crate::tx_conn::{PgTx, StatementObserver, TxConn, literal};
 use crate::{AppError, AppResult, TenantContext};
 use sea_orm::sea_query::{Expr, IntoCondition, SimpleExpr};
 use sea_orm::{
     AccessMode, ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, DbBackend, DeleteMany, EntityTrait, IdenStatic,
-    IntoActiveModel, Iterable, PrimaryKeyToColumn, QueryFilter, Related, Select, SelectTwo,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
+    DatabaseConnection, DbBackend, DeleteMany, EntityTrait, IdenStatic, IntoActiveModel, Iterable,
+    PrimaryKeyToColumn, QueryFilter, Related, Select, SelectTwo, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait, Value,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +33,9 @@ pub struct Db {
     wake: Arc<Wake>,
     /// The job kinds enqueues are checked against (every module's).
     registry: Option<Arc<Registry>>,
+    /// Sees the statements of guarded transactions on PostgreSQL (SeaORM's metric callback
+    /// sees the others).
+    observer: Option<StatementObserver>,
 }
 
 /// What one transaction may see. Built from a request's `TenantContext`, or by the few
@@ -85,6 +90,29 @@ impl Scope {
     }
 }
 
+/// The transaction-local settings that carry a scope to PostgreSQL's policies: none
+/// without an application role (SQLite, or a database used as its owner).
+fn scope_settings(
+    app_role: Option<&str>,
+    s: &Scope,
+    read_only: bool,
+) -> Option<Vec<(&'static str, String)>> {
+    let role = app_role?;
+    if s.system {
+        return Some(vec![("app.system", "on".to_owned())]);
+    }
+    let text = |v: Option<String>| v.unwrap_or_default();
+    let switch = |on: bool| if on { "on" } else { "off" }.to_owned();
+    Some(vec![
+        ("role", role.to_owned()),
+        ("app.company_id", text(s.company.map(|c| c.to_string()))),
+        ("app.user_id", text(s.user.map(|u| u.to_string()))),
+        ("app.lookup", text(s.lookup.clone())),
+        ("app.platform_admin", switch(s.platform)),
+        ("transaction_read_only", switch(read_only)),
+    ])
+}
+
 /// Whether a condition is for reading or for changing rows: credential look-ups only read.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Access {
@@ -104,7 +132,15 @@ impl Db {
             app_role,
             wake: Arc::default(),
             registry: None,
+            observer: None,
         }
+    }
+
+    /// The same database, showing every statement of its guarded transactions to
+    /// `observer` (as `DatabaseConnection::set_metric_callback` does for SeaORM's).
+    pub fn observed_by(mut self, observer: StatementObserver) -> Db {
+        self.observer = Some(observer);
+        self
     }
 
     /// The same database, checking enqueued jobs against `registry`.
@@ -113,10 +149,12 @@ impl Db {
         self
     }
 
-    /// The same database (scope rules, registry, wake-ups) over another connection pool.
-    pub fn on_connection(&self, conn: DatabaseConnection) -> Db {
+    /// The same database (scope rules, registry, wake-ups) over another connection pool,
+    /// observed by `observer`.
+    pub fn on_connection(&self, conn: DatabaseConnection, observer: StatementObserver) -> Db {
         Db {
             conn,
+            observer: Some(observer),
             ..self.clone()
         }
     }
@@ -126,9 +164,48 @@ impl Db {
         self.wake.clone()
     }
 
-    fn tx(&self, tx: DatabaseTransaction, scope: Scope, read_only: bool) -> Tx {
-        Tx {
-            tx,
+    /// Opens a transaction for `scope`. On PostgreSQL its settings are sent with the
+    /// `BEGIN`, inlined as literals (a role name, ids and switches); a credential look-up's
+    /// value is text a caller typed, so that scope is set after `BEGIN` with bound values.
+    async fn begin(&self, scope: Scope, read_only: bool) -> AppResult<Tx> {
+        let settings = scope_settings(self.app_role.as_deref(), &scope, read_only);
+        let (conn, set_after_begin) = match self.backend() {
+            DbBackend::Postgres => {
+                let inline = match &settings {
+                    Some(settings) if scope.lookup.is_none() => {
+                        let calls = settings
+                            .iter()
+                            .map(|(name, value)| {
+                                literal(value).map(|v| format!("set_config('{name}', {v}, true)"))
+                            })
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or_else(|| AppError::internal("a NUL in a scope setting"))?;
+                        Some(format!("SELECT {}", calls.join(", ")))
+                    }
+                    _ => None,
+                };
+                let pool = self.conn.get_postgres_connection_pool();
+                let pg = PgTx::begin(pool, inline.as_deref(), self.observer.clone()).await?;
+                (TxConn::Pg(pg), inline.is_none())
+            }
+            backend => {
+                // SQLite: a transaction that may write takes the write lock at BEGIN (a
+                // deferred one that reads and then writes fails with SQLITE_BUSY when
+                // another writer committed in between); a read-only one stays deferred, so
+                // readers never queue behind writers.
+                let mode = (backend == DbBackend::Sqlite && !read_only)
+                    .then_some(SqliteTransactionMode::Immediate);
+                let options = TransactionOptions {
+                    isolation_level: None,
+                    access_mode: None::<AccessMode>,
+                    sqlite_transaction_mode: mode,
+                };
+                let orm = self.conn.begin_with_options(options).await?;
+                (TxConn::Orm(orm), true)
+            }
+        };
+        let tx = Tx {
+            tx: conn,
             scope,
             read_only,
             app_role: self.app_role.clone(),
@@ -136,7 +213,11 @@ impl Db {
             registry: self.registry.clone(),
             emitted: AtomicBool::new(false),
             enqueued: AtomicBool::new(false),
+        };
+        if set_after_begin {
+            tx.apply_scope().await?;
         }
+        Ok(tx)
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -154,16 +235,12 @@ impl Db {
     /// pool sends it with the check it makes when the connection comes back). The guard's
     /// write methods refuse to run in it on both backends.
     pub async fn read(&self, ctx: &TenantContext) -> AppResult<Tx> {
-        let tx = self.tx(self.begin(true).await?, Scope::of(ctx), true);
-        tx.apply_scope().await?;
-        Ok(tx)
+        self.begin(Scope::of(ctx), true).await
     }
 
     /// A transaction with an explicit scope: only for the credential flows (clippy).
     pub async fn open(&self, scope: Scope) -> AppResult<Tx> {
-        let tx = self.tx(self.begin(false).await?, scope, false);
-        tx.apply_scope().await?;
-        Ok(tx)
+        self.begin(scope, false).await
     }
 
     /// A transaction that sees every tenant: only for the command line, seeding and
@@ -174,25 +251,7 @@ impl Db {
             system: true,
             ..Scope::default()
         };
-        let tx = self.tx(self.begin(false).await?, scope, false);
-        tx.apply_scope().await?;
-        Ok(tx)
-    }
-
-    async fn begin(&self, read_only: bool) -> AppResult<DatabaseTransaction> {
-        // SQLite: a transaction that may write takes the write lock at BEGIN (a deferred one
-        // that reads and then writes fails with SQLITE_BUSY when another writer committed in
-        // between); a read-only one stays deferred, so readers never queue behind writers.
-        let mode = match self.backend() {
-            DbBackend::Sqlite if !read_only => Some(SqliteTransactionMode::Immediate),
-            _ => None,
-        };
-        let options = TransactionOptions {
-            isolation_level: None,
-            access_mode: None::<AccessMode>,
-            sqlite_transaction_mode: mode,
-        };
-        Ok(self.conn.begin_with_options(options).await?)
+        self.begin(scope, false).await
     }
 
     /// Reachability, for `/readyz`.
@@ -208,7 +267,7 @@ impl Db {
 
 /// One guarded transaction. Dropped without `commit`, it rolls back.
 pub struct Tx {
-    tx: DatabaseTransaction,
+    tx: TxConn,
     scope: Scope,
     /// Opened by `Db::read`: no write may run in it, and it ends without a COMMIT.
     read_only: bool,
@@ -225,7 +284,7 @@ impl Tx {
     }
 
     /// The connection to run guarded statements on (`.all(tx.conn())`).
-    pub fn conn(&self) -> &DatabaseTransaction {
+    pub fn conn(&self) -> &TxConn {
         &self.tx
     }
 
@@ -277,33 +336,21 @@ impl Tx {
         self.apply_scope().await
     }
 
+    /// Sets the scope inside the open transaction, with bound values.
     async fn apply_scope(&self) -> AppResult<()> {
-        let Some(role) = &self.app_role else {
+        let settings = scope_settings(self.app_role.as_deref(), &self.scope, self.read_only);
+        let Some(settings) = settings else {
             return Ok(());
         };
-        let s = &self.scope;
-        if s.system {
-            self.tx
-                .execute_unprepared("SELECT set_config('app.system', 'on', true)")
-                .await?;
-            return Ok(());
-        }
-        let text = |v: Option<String>| Value::from(v.unwrap_or_default());
-        self.tx
+        let calls: Vec<String> = (1..=settings.len())
+            .zip(&settings)
+            .map(|(i, (name, _))| format!("set_config('{name}', ${i}, true)"))
+            .collect();
+        self.conn()
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT set_config('role', $1, true), set_config('app.company_id', $2, true), \
-                 set_config('app.user_id', $3, true), set_config('app.lookup', $4, true), \
-                 set_config('app.platform_admin', $5, true), \
-                 set_config('transaction_read_only', $6, true)",
-                [
-                    Value::from(role.clone()),
-                    text(s.company.map(|c| c.to_string())),
-                    text(s.user.map(|u| u.to_string())),
-                    text(s.lookup.clone()),
-                    Value::from(if s.platform { "on" } else { "off" }),
-                    Value::from(if self.read_only { "on" } else { "off" }),
-                ],
+                format!("SELECT {}", calls.join(", ")),
+                settings.into_iter().map(|(_, v)| Value::from(v)),
             ))
             .await?;
         Ok(())
@@ -336,7 +383,11 @@ impl Tx {
             .next()
             .map(|k| k.into_column())
             .ok_or_else(|| AppError::internal("entity without a primary key"))?;
-        Ok(self.select::<E>().filter(key.eq(id)).one(&self.tx).await?)
+        Ok(self
+            .select::<E>()
+            .filter(key.eq(id))
+            .one(self.conn())
+            .await?)
     }
 
     /// The rows with these primary keys that the scope may read, in one statement (none
@@ -356,7 +407,7 @@ impl Tx {
         Ok(self
             .select::<E>()
             .filter(key.is_in(ids))
-            .all(&self.tx)
+            .all(self.conn())
             .await?)
     }
 
@@ -385,7 +436,7 @@ impl Tx {
     /// transactions hold the write lock from BEGIN anyway.
     pub fn lock_for_update<E: EntityTrait>(&self, select: Select<E>) -> Select<E> {
         use sea_orm::QuerySelect;
-        match self.tx.get_database_backend() {
+        match self.conn().get_database_backend() {
             DbBackend::Postgres => select.lock_exclusive(),
             _ => select,
         }
@@ -397,7 +448,7 @@ impl Tx {
     pub fn lock_skip_locked<E: EntityTrait>(&self, select: Select<E>) -> Select<E> {
         use sea_orm::QuerySelect;
         use sea_orm::sea_query::{LockBehavior, LockType};
-        match self.tx.get_database_backend() {
+        match self.conn().get_database_backend() {
             DbBackend::Postgres => {
                 select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             }
@@ -440,7 +491,7 @@ impl Tx {
         if let Some((col, company)) = self.owner_of::<E>()? {
             model.set(col, company.into());
         }
-        model.insert(&self.tx).await.map_err(write_error)
+        model.insert(self.conn()).await.map_err(write_error)
     }
 
     /// Inserts several rows in one statement, each owned as `insert` owns one. Callers
@@ -463,7 +514,7 @@ impl Tx {
             m
         });
         E::insert_many(models)
-            .exec_without_returning(&self.tx)
+            .exec_without_returning(self.conn())
             .await
             .map_err(write_error)?;
         Ok(())
@@ -489,7 +540,7 @@ impl Tx {
         let update = E::update(model)
             .validate()?
             .filter(condition::<E>(&self.scope, Access::Write));
-        update.exec(&self.tx).await.map_err(write_error)
+        update.exec(self.conn()).await.map_err(write_error)
     }
 
     /// Sets columns on every row matching `filter` that the scope may change; returns how
@@ -522,7 +573,7 @@ impl Tx {
             update = update.col_expr(col, value);
         }
         Ok(update
-            .exec(&self.tx)
+            .exec(self.conn())
             .await
             .map_err(write_error)?
             .rows_affected)

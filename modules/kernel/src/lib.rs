@@ -27,6 +27,7 @@ pub mod policy;
 pub mod scalars;
 pub mod system;
 pub mod throttle;
+mod tx_conn;
 
 pub use context::{Actor, ClientInfo, Role, TenantContext};
 pub use error::{AppError, AppResult, FieldError, FieldErrors};
@@ -35,6 +36,7 @@ pub use guard::{Db, Scope, Tx};
 pub use jobs::{JobKind, NewJob, Registry, Resources};
 pub use module::Module;
 pub use policy::{Guarded, Policy};
+pub use tx_conn::{StatementObserver, TxConn};
 
 /// The tenant context and guarded database of a GraphQL resolver. `api` puts both into
 /// every request's data; a resolver without them is a bug, reported as INTERNAL.
