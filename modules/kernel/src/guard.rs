@@ -185,7 +185,11 @@ impl Db {
                     _ => None,
                 };
                 let pool = self.conn.get_postgres_connection_pool();
-                let pg = PgTx::begin(pool, inline.as_deref(), self.observer.clone()).await?;
+                // Boxed: sqlx's acquire and BEGIN futures are kilobytes, and every future
+                // that opens a transaction would carry them inline, a subscription's
+                // stream for as long as its socket stays open.
+                let begin = PgTx::begin(pool, inline.as_deref(), self.observer.clone());
+                let pg = Box::pin(begin).await?;
                 (TxConn::Pg(pg), inline.is_none())
             }
             backend => {

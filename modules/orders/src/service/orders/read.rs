@@ -211,7 +211,9 @@ pub async fn updates(
             .filter(|c| c.order_id.as_str() == wanted)
             .and_then(|c| Some((OrderStatus::parse(&c.status)?, c.version)));
         let (db, ctx) = (db.clone(), ctx.clone());
-        async move {
+        // Boxed: the stream holds this future between polls, and a read's future is large;
+        // an idle socket's stream should weigh what it waits with, not what it once read.
+        Box::pin(async move {
             let (status, version) = change?;
             // Every socket of the company following this order reads the same row for
             // this version: one read serves them all (a lens order's visibility depends on
@@ -225,7 +227,7 @@ pub async fn updates(
                 version,
                 row,
             })
-        }
+        })
     });
     let stream = futures_util::stream::once(async move { first }).chain(changes);
     // One update per version, in order; stop after a final status.
