@@ -484,6 +484,7 @@ fn seed_job() -> anyhow::Result<SeedJob> {
             axis: Some(90),
             add: Some(d("2.00")?),
             distance_pd: Some(d("31.5")?),
+            near_pd: Some(d("30.0")?),
             ..EyeRx::default()
         })
     };

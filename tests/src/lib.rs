@@ -660,13 +660,14 @@ pub async fn connect(s: &TestServer, asker: &Session, target: &Session) -> Value
 }
 
 /// A valid progressive lens order for a practice to draft (docs/domain.md's example job):
-/// Rx with cylinder, add and mono PDs, a measured frame and fitting heights.
+/// Rx with cylinder, add and mono PDs (distance and near), a measured frame and fitting
+/// heights.
 pub fn progressive_draft(patient_ref: &str) -> Value {
     json!({
         "patientRef": patient_ref,
         "rx": {
-            "right": { "sphere": "-2.25", "cylinder": "-0.75", "axis": 175, "add": "2.00", "distancePd": "31.5" },
-            "left": { "sphere": "-1.75", "cylinder": "-0.50", "axis": 10, "add": "2.00", "distancePd": "32.0" }
+            "right": { "sphere": "-2.25", "cylinder": "-0.75", "axis": 175, "add": "2.00", "distancePd": "31.5", "nearPd": "30.0" },
+            "left": { "sphere": "-1.75", "cylinder": "-0.50", "axis": 10, "add": "2.00", "distancePd": "32.0", "nearPd": "30.5" }
         },
         "lens": { "design": "PROGRESSIVE", "index": "1.67", "treatments": ["ANTI_REFLECTIVE"] },
         "frame": { "a": "52", "b": "36", "dbl": "18", "ed": "55" },

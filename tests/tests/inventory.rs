@@ -1679,6 +1679,82 @@ const SUGGESTIONS: &str = "query($d: Int, $s: ServiceLevel, $c: MoneyInput) {
     economicOrderQuantity orderUpTo reorderNow suggestedQuantity } }";
 const ABC: &str = "{ abcClassification { product { sku } annualValue { amount currency } cumulativeShare class } }";
 
+/// The one plan of `reorderSuggestions` for `sku`.
+async fn suggestion_for(s: &TestServer, who: &Session, sku: &str) -> Value {
+    let got = s.ok(&who.auth(), SUGGESTIONS, json!({})).await;
+    got["reorderSuggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"]["sku"] == sku)
+        .unwrap_or_else(|| panic!("no suggestion for {sku}: {got}"))
+        .clone()
+}
+
+/// Issue 16: one rule decides "needs reordering" for `lowStock` and `reorderSuggestions`.
+/// A product with its own reorder point 10 (safety stock 4, no lead time, no sales) and 5
+/// on hand is low, and the planner orders it back above that reorder point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn low_stock_and_reorder_suggestions_follow_one_rule() {
+    let s = TestServer::start().await;
+    let admin = s.sign_up("Rule Optics", "ECP", &email("rule")).await;
+    let mut input = sundry_input("OWN-ROP");
+    input["reorderPoint"] = json!(10);
+    input["safetyStock"] = json!(4);
+    let product = create_product(&s, &admin, input).await;
+    posted(&s, &admin, receipt(&product, 5, "0.40")).await;
+    assert_eq!(low_skus(&s, &admin).await, ["OWN-ROP"]);
+    let plan = suggestion_for(&s, &admin, "OWN-ROP").await;
+    assert_eq!(plan["leadTimeDays"], Value::Null, "{plan}");
+    assert_eq!(plan["available"], 5, "{plan}");
+    assert_eq!(plan["reorderPoint"], 10, "the product's own: {plan}");
+    assert_eq!(plan["reorderNow"], true, "{plan}");
+    // Back above the reorder point: 10 + 1 - 5.
+    assert_eq!(plan["suggestedQuantity"], 6, "{plan}");
+
+    // Received up to the reorder point it is still low and still due; one more, neither.
+    posted(&s, &admin, receipt(&product, 5, "0.40")).await;
+    assert_eq!(low_skus(&s, &admin).await, ["OWN-ROP"]);
+    let plan = suggestion_for(&s, &admin, "OWN-ROP").await;
+    assert_eq!(
+        (&plan["reorderNow"], &plan["suggestedQuantity"]),
+        (&json!(true), &json!(1)),
+        "{plan}"
+    );
+    posted(&s, &admin, receipt(&product, 1, "0.40")).await;
+    assert!(low_skus(&s, &admin).await.is_empty());
+    let plan = suggestion_for(&s, &admin, "OWN-ROP").await;
+    assert_eq!(
+        (&plan["reorderNow"], &plan["suggestedQuantity"]),
+        (&json!(false), &json!(0)),
+        "{plan}"
+    );
+
+    // The product's own reorder point wins over the computed one: with a lead time and
+    // no sales the computed point would be 0, and 11 on hand would not be due.
+    s.ok(
+        &admin.auth(),
+        &with(UPDATE_PRODUCT, PRODUCT_FIELDS),
+        update_vars(
+            &product["id"],
+            json!({ "sku": "OWN-ROP", "name": "Cloth", "category": "SUNDRY", "currency": "EUR",
+                    "reorderPoint": 12, "leadTimeDays": 5 }),
+        ),
+    )
+    .await;
+    assert_eq!(low_skus(&s, &admin).await, ["OWN-ROP"]);
+    let plan = suggestion_for(&s, &admin, "OWN-ROP").await;
+    assert_eq!(plan["leadTimeDays"], 5, "{plan}");
+    assert_eq!(plan["safetyStock"], 0, "{plan}");
+    assert_eq!(plan["reorderPoint"], 12, "{plan}");
+    assert_eq!(
+        (&plan["reorderNow"], &plan["suggestedQuantity"]),
+        (&json!(true), &json!(2)),
+        "{plan}"
+    );
+    s.finish().await;
+}
+
 /// Reorder points from the sales history (docs/domain.md: ROP = d x L + z x sigma x sqrt(L)),
 /// EOQ from costs, min/max, and the ABC ranking by consumption value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

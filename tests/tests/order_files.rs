@@ -31,7 +31,7 @@ const TRACER: &str = "CLIENT=REF-TRACE\r\nHBOX=52.00;52.00\r\nVBOX=36.00;36.00\r
 /// docs/domain.md's example job, with the lens named by design and index.
 const FULL_JOB: &str = "JOB=ECP1042-0007\r\nDO=B\r\nCLIENT=REF7F3A\r\nLNAM=PAL-A;PAL-A\r\n\
     SPH=-2.25;-1.75\r\nCYL=-0.75;-0.50\r\nAX=175;10\r\nADD=2.00;2.00\r\nIPD=31.50;32.00\r\n\
-    SEGHT=19.00;19.00\r\nHBOX=52.00;52.00\r\nVBOX=36.00;36.00\r\nDBL=18.00\r\n\
+    NPD=30.00;30.50\r\nSEGHT=19.00;19.00\r\nHBOX=52.00;52.00\r\nVBOX=36.00;36.00\r\nDBL=18.00\r\n\
     ACOAT=ANTI_REFLECTIVE;ANTI_REFLECTIVE\r\nLDNAM=PROGRESSIVE;PROGRESSIVE\r\nLIND=1.60;1.60\r\n";
 
 /// A tracer file with boxing `a` x `b`, bridge `dbl` and one trace of `radii` on `side`.

@@ -331,6 +331,210 @@ async fn submission_checks_the_whole_job_and_reports_every_problem() {
     s.finish().await;
 }
 
+/// Drafts `job` and submits it to `lab`: `Ok` with the SUBMITTED order, or `Err` with every
+/// refusal as (field, message), sorted by field; each must be BAD_USER_INPUT, nothing
+/// answered, and the draft still a DRAFT.
+async fn submitted_or_refused(
+    s: &TestServer,
+    practice: &ils_tests::Session,
+    lab: &ils_tests::Session,
+    job: Value,
+) -> Result<Value, Vec<(String, String)>> {
+    let order = ORDERS.draft(s, practice, job).await;
+    let (_, body) = ORDERS.submit(s, practice, &order, lab).await;
+    let Some(errors) = body["errors"].as_array() else {
+        let order = body["data"]["submitOrder"]["order"].clone();
+        assert_eq!(order["status"], "SUBMITTED", "{body}");
+        return Ok(order);
+    };
+    assert_eq!(body["data"], Value::Null, "{body}");
+    let mut refused: Vec<(String, String)> = errors
+        .iter()
+        .map(|e| {
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+            assert!(e["extensions"].get("problems").is_none(), "{e}");
+            (
+                e["extensions"]["field"]
+                    .as_str()
+                    .expect("a field")
+                    .to_owned(),
+                e["message"].as_str().expect("a message").to_owned(),
+            )
+        })
+        .collect();
+    refused.sort();
+    let still = ORDERS.read(s, practice, &order["id"]).await;
+    assert_eq!(still["status"], "DRAFT", "{body}");
+    Err(refused)
+}
+
+/// The fields of `submitted_or_refused`'s refusals.
+fn refused_fields(got: &Result<Value, Vec<(String, String)>>) -> Vec<&str> {
+    match got {
+        Ok(order) => panic!("submitted: {order}"),
+        Err(refused) => refused.iter().map(|(f, _)| f.as_str()).collect(),
+    }
+}
+
+/// Issue 16: every job needs its distance PD (binocular, or both monos), multifocal and
+/// reading jobs their near PD too, and a binocular PD must agree with the monos' sum
+/// within 1 mm; each problem is its own BAD_USER_INPUT error at its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_needs_the_pupillary_distances_the_lens_needs() {
+    let s = TestServer::start().await;
+    let (_, practice, lab) = connected(&s, "Pupil").await;
+    let job = |design: &str, rx: Value| json!({ "patientRef": "REF-PD", "rx": rx, "lens": { "design": design, "index": "1.50" } });
+    let sv = |right: Value, left: Value, extra: Value| {
+        let mut rx = json!({ "right": right, "left": left });
+        for (k, v) in extra.as_object().unwrap() {
+            rx[k] = v.clone();
+        }
+        job("SINGLE_VISION", rx)
+    };
+    let eye = |pd: Option<&str>| match pd {
+        Some(pd) => json!({ "sphere": "-1.00", "distancePd": pd }),
+        None => json!({ "sphere": "-1.00" }),
+    };
+
+    // A single-vision job with no PD at all: refused on the binocular PD.
+    let got = submitted_or_refused(&s, &practice, &lab, sv(eye(None), eye(None), json!({}))).await;
+    assert_eq!(refused_fields(&got), ["order.rx.binocularPd"], "{got:?}");
+    let message = &got.as_ref().unwrap_err()[0].1;
+    assert!(
+        message.contains("distance PD is required")
+            && message.contains("right.distancePd")
+            && message.contains("left.distancePd"),
+        "{message}"
+    );
+    // The right mono PD but not the left: refused on the left one.
+    let got = submitted_or_refused(
+        &s,
+        &practice,
+        &lab,
+        sv(eye(Some("31.5")), eye(None), json!({})),
+    )
+    .await;
+    assert_eq!(
+        refused_fields(&got),
+        ["order.rx.left.distancePd"],
+        "{got:?}"
+    );
+    assert!(
+        got.as_ref().unwrap_err()[0].1.contains("right.distancePd"),
+        "{got:?}"
+    );
+    // Both monos, or the binocular PD alone: submitted.
+    submitted_or_refused(
+        &s,
+        &practice,
+        &lab,
+        sv(eye(Some("31.5")), eye(Some("32.0")), json!({})),
+    )
+    .await
+    .expect("both mono PDs");
+    submitted_or_refused(
+        &s,
+        &practice,
+        &lab,
+        sv(eye(None), eye(None), json!({ "binocularPd": "63.5" })),
+    )
+    .await
+    .expect("a binocular PD");
+    // Binocular 66 against monos 31.5 + 32.0 = 63.5: the three fields are refused, each
+    // naming the others; within 1 mm (64.5) it goes.
+    let got = submitted_or_refused(
+        &s,
+        &practice,
+        &lab,
+        sv(
+            eye(Some("31.5")),
+            eye(Some("32.0")),
+            json!({ "binocularPd": "66.0" }),
+        ),
+    )
+    .await;
+    assert_eq!(
+        refused_fields(&got),
+        [
+            "order.rx.binocularPd",
+            "order.rx.left.distancePd",
+            "order.rx.right.distancePd"
+        ],
+        "{got:?}"
+    );
+    let refused = got.unwrap_err();
+    assert_eq!(
+        refused[0].1,
+        "66.0 mm differs by more than 1 mm from right.distancePd + left.distancePd \
+         (31.5 + 32.0 = 63.5 mm)"
+    );
+    assert!(
+        refused[1].1.contains("binocularPd (66.0 mm)"),
+        "{refused:?}"
+    );
+    submitted_or_refused(
+        &s,
+        &practice,
+        &lab,
+        sv(
+            eye(Some("31.5")),
+            eye(Some("32.0")),
+            json!({ "binocularPd": "64.5" }),
+        ),
+    )
+    .await
+    .expect("within 1 mm");
+
+    // A reading job needs the near PD too: binocular, or both monos.
+    let reading = |extra: Value| {
+        let mut rx = json!({
+            "right": { "sphere": "1.00", "add": "2.00" },
+            "left": { "sphere": "1.00", "add": "2.00" },
+            "binocularPd": "63.0"
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            rx[k] = v.clone();
+        }
+        job("READING", rx)
+    };
+    let got = submitted_or_refused(&s, &practice, &lab, reading(json!({}))).await;
+    assert_eq!(
+        refused_fields(&got),
+        ["order.rx.nearBinocularPd"],
+        "{got:?}"
+    );
+    assert!(
+        got.as_ref().unwrap_err()[0]
+            .1
+            .starts_with("for READING lenses the near PD is required"),
+        "{got:?}"
+    );
+    submitted_or_refused(
+        &s,
+        &practice,
+        &lab,
+        reading(json!({ "nearBinocularPd": "60.0" })),
+    )
+    .await
+    .expect("a near binocular PD");
+    // No PD at all on a reading job: both are named, at once.
+    let mut none = reading(json!({}));
+    none["rx"].as_object_mut().unwrap().remove("binocularPd");
+    let got = submitted_or_refused(&s, &practice, &lab, none).await;
+    assert_eq!(
+        refused_fields(&got),
+        ["order.rx.binocularPd", "order.rx.nearBinocularPd"],
+        "{got:?}"
+    );
+
+    // The standard progressive job with one near mono PD left out: that eye's.
+    let mut pal = progressive_draft("REF-PD-PAL");
+    pal["rx"]["left"].as_object_mut().unwrap().remove("nearPd");
+    let got = submitted_or_refused(&s, &practice, &lab, pal).await;
+    assert_eq!(refused_fields(&got), ["order.rx.left.nearPd"], "{got:?}");
+    s.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn illegal_and_racing_moves_are_refused_and_cancelling_stops_at_production() {
     let s = TestServer::start().await;

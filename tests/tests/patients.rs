@@ -398,6 +398,76 @@ async fn a_prescription_reports_every_problem_at_once() {
     s.finish().await;
 }
 
+/// Issue 16: three problems are three errors, each BAD_USER_INPUT at its own field with
+/// its own message (as `submitOrder` reports), never one error "and 2 more problems". A
+/// binocular PD that disagrees with the monos is one of them; a prescription without PDs
+/// is kept (they are required when an order is submitted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_prescription_problems_are_three_errors_each_at_its_field() {
+    let s = TestServer::start().await;
+    let practice = s.sign_up("Three Optics", "ECP", &email("three")).await;
+    let ada = create(&s, &practice, ada_input()).await;
+    let bad = json!({
+        // Off the 0.25 grid; an axis without a cylinder; a binocular PD 3 mm from the monos.
+        "right": { "sphere": "-1.10", "distancePd": "31.5" },
+        "left": { "sphere": "-1.00", "axis": 90, "distancePd": "32.0" },
+        "binocularPd": "66.5"
+    });
+    let (_, body) = s
+        .post(
+            &practice.auth(),
+            PRESCRIBE,
+            json!({ "input": { "patientId": ada["id"], "rx": bad } }),
+        )
+        .await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    let errors = body["errors"].as_array().expect("errors");
+    let mut got: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| {
+            assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+            assert!(e["extensions"].get("problems").is_none(), "{e}");
+            let message = e["message"].as_str().unwrap();
+            assert!(!message.contains("more problem"), "{e}");
+            (e["extensions"]["field"].as_str().unwrap(), message)
+        })
+        .collect();
+    got.sort();
+    let fields: Vec<&str> = got.iter().map(|(f, _)| *f).collect();
+    assert_eq!(
+        fields,
+        [
+            "input.rx.binocularPd",
+            "input.rx.left.axis",
+            "input.rx.left.distancePd",
+            "input.rx.right.distancePd",
+            "input.rx.right.sphere",
+        ],
+        "{body}"
+    );
+    assert_eq!(
+        got[0].1,
+        "66.5 mm differs by more than 1 mm from right.distancePd + left.distancePd \
+         (31.5 + 32.0 = 63.5 mm)"
+    );
+    assert_eq!(got[1].1, "only with a cylinder other than 0", "{body}");
+
+    // Without any PD (measured later, at dispensing) it is kept.
+    let made = s
+        .ok(
+            &practice.auth(),
+            PRESCRIBE,
+            json!({ "input": { "patientId": ada["id"],
+                               "rx": { "right": { "sphere": "-1.00" }, "left": { "sphere": "-1.25" } } } }),
+        )
+        .await;
+    assert!(
+        made["createPrescription"]["prescription"]["id"].is_string(),
+        "{made}"
+    );
+    s.finish().await;
+}
+
 /// A prescription loads through `node(id:)` for its practice (audited like the record),
 /// and is null for any other company.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

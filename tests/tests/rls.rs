@@ -899,7 +899,7 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
     let draft = s
         .ok(
             &practice.auth(),
-            "mutation { createOrderDraft(input: { patientRef: \"R1\", rx: { right: { sphere: \"-1.00\" }, left: { sphere: \"-1.00\" } }, lens: { design: SINGLE_VISION, index: \"1.50\" } }) { order { id } } }",
+            "mutation { createOrderDraft(input: { patientRef: \"R1\", rx: { right: { sphere: \"-1.00\" }, left: { sphere: \"-1.00\" }, binocularPd: \"63.0\" }, lens: { design: SINGLE_VISION, index: \"1.50\" } }) { order { id } } }",
             json!({}),
         )
         .await;

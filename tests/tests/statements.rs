@@ -294,7 +294,7 @@ async fn a_page_of_orders_costs_the_same_whatever_its_size() {
         let d = s
             .ok(
                 &practice.auth(),
-                "mutation($r: String!) { createOrderDraft(input: { patientRef: $r, rx: { right: { sphere: \"-1.00\" }, left: { sphere: \"-1.25\" } }, lens: { design: SINGLE_VISION, index: \"1.50\" } }) { order { id } } }",
+                "mutation($r: String!) { createOrderDraft(input: { patientRef: $r, rx: { right: { sphere: \"-1.00\" }, left: { sphere: \"-1.25\" }, binocularPd: \"63.0\" }, lens: { design: SINGLE_VISION, index: \"1.50\" } }) { order { id } } }",
                 json!({ "r": format!("REF-{i}") }),
             )
             .await;

@@ -176,52 +176,103 @@ pub fn abc<K: Clone>(items: &[(K, f64)]) -> Vec<(K, AbcClass, f64)> {
         .collect()
 }
 
+/// The one rule that decides whether a product needs reordering, shared by the low-stock
+/// state (`lowStock`, `inventory.low_stock`) and the planner (`reorderSuggestions`).
+///
+/// The reorder point is the product's own `reorderPoint` when it has one (what the company
+/// decided), else the one computed from its demand and lead time (planning only: the
+/// low-stock state, kept at every movement, has no demand to compute from). The threshold is
+/// the larger of the reorder point and the product's `minQuantity`; stock at or below it
+/// needs reordering. Neither: never.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReorderRule {
+    /// The reorder point the rule uses: the product's own, else the computed one.
+    pub reorder_point: Option<i64>,
+    /// The product's minimum (min/max policy).
+    pub min_quantity: Option<i64>,
+}
+
+impl ReorderRule {
+    /// The rule for a product with its own reorder point and minimum, and the reorder
+    /// point computed from its demand when there is one.
+    pub fn new(own_reorder_point: Option<i64>, computed: Option<i64>, min: Option<i64>) -> Self {
+        ReorderRule {
+            reorder_point: own_reorder_point.or(computed),
+            min_quantity: min,
+        }
+    }
+
+    /// The stock at or below which the product needs reordering; `None`: never.
+    pub fn threshold(&self) -> Option<i64> {
+        Ord::max(self.reorder_point, self.min_quantity)
+    }
+
+    /// Whether `stock` (available units, or the inventory position) needs reordering.
+    pub fn needs_reorder(&self, stock: i64) -> bool {
+        self.threshold().is_some_and(|t| stock <= t)
+    }
+}
+
+/// A product's reorder settings, as stored on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Settings {
+    /// Its own reorder point, which wins over the computed one.
+    pub reorder_point: Option<i64>,
+    pub min_quantity: Option<i64>,
+    pub max_quantity: Option<i64>,
+    /// Its lead time in days: without it no safety stock or reorder point is computed.
+    pub lead_time_days: Option<f64>,
+}
+
 /// What planning says of one product: the numbers of its reorder suggestion.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Plan {
     /// The safety stock in units, rounded up; `None` without a lead time.
     pub safety_stock: Option<i64>,
-    /// `None` without a lead time.
+    /// The product's own reorder point, else the computed one; `None` without either.
     pub reorder_point: Option<i64>,
     /// `None` without an order cost and a unit cost.
     pub eoq: Option<i64>,
     /// What min/max orders; `None` without both, or above the minimum.
     pub order_up_to: Option<i64>,
-    /// The stock position is at or below the reorder point (or the minimum).
+    /// The stock position needs reordering ([`ReorderRule`]).
     pub reorder_now: bool,
     /// The min/max quantity, else the EOQ but at least what takes the position above the
     /// reorder point; 0 when it is not time to reorder.
     pub suggested: i64,
 }
 
-/// A product's plan from its daily demand, the service level's quantile `z`, its lead
-/// time, its stock position (available plus on order), its min/max, and `costs`: the cost
-/// of placing an order and of holding one unit for a year, when both are known (EOQ).
+/// A product's plan from its daily demand, the service level's quantile `z`, its reorder
+/// settings, its stock position (available plus on order), and `costs`: the cost of placing
+/// an order and of holding one unit for a year, when both are known (EOQ).
 pub fn plan(
     demand: &DemandStats,
     z: f64,
-    lead_time_days: Option<f64>,
+    settings: &Settings,
     position: i64,
-    min_quantity: Option<i64>,
-    max_quantity: Option<i64>,
     costs: Option<(f64, f64)>,
 ) -> Plan {
+    let lead_time_days = settings.lead_time_days;
     let safety = lead_time_days.map(|l| safety_stock(z, demand.std_dev, l));
-    let rop = lead_time_days
+    let computed = lead_time_days
         .zip(safety)
         .map(|(l, ss)| reorder_point(demand.mean, l, ss));
+    let rule = ReorderRule::new(settings.reorder_point, computed, settings.min_quantity);
+    let rop = rule.reorder_point;
     let eoq = costs.and_then(|(order, holding)| eoq(demand.mean * 365.0, order, holding));
-    let up_to = min_quantity
-        .zip(max_quantity)
+    let up_to = settings
+        .min_quantity
+        .zip(settings.max_quantity)
         .and_then(|(min, max)| order_up_to(position, min, max));
-    let threshold = Ord::max(rop, min_quantity);
-    let reorder_now = threshold.is_some_and(|t| position <= t);
+    let reorder_now = rule.needs_reorder(position);
     let suggested = if !reorder_now {
         0
     } else if let Some(q) = up_to {
         q
     } else {
-        let gap = rop.map_or(0, |r| r + 1 - position).max(0);
+        let gap = rop
+            .map_or(0, |r| r.saturating_add(1).saturating_sub(position))
+            .max(0);
         eoq.unwrap_or(0).max(gap)
     };
     Plan {
@@ -354,7 +405,11 @@ mod tests {
             std_dev: 2.0,
         };
         let z = ServiceLevel::P95.z();
-        let base = plan(&demand, z, Some(9.0), 40, None, None, None);
+        let lead = |lead_time_days| Settings {
+            lead_time_days,
+            ..Settings::default()
+        };
+        let base = plan(&demand, z, &lead(Some(9.0)), 40, None);
         assert_eq!(
             base,
             Plan {
@@ -367,26 +422,143 @@ mod tests {
             }
         );
         // sqrt(2 x 1460 x 50 / 2) = 270.2: the EOQ when it is more than the gap
-        let costed = plan(&demand, z, Some(9.0), 40, None, None, Some((50.0, 2.0)));
+        let costed = plan(&demand, z, &lead(Some(9.0)), 40, Some((50.0, 2.0)));
         assert_eq!(costed.eoq, Some(271));
         assert_eq!(costed.suggested, 271);
         // min/max comes first
-        let min_max = plan(
-            &demand,
-            z,
-            Some(9.0),
-            40,
-            Some(45),
-            Some(100),
-            Some((50.0, 2.0)),
-        );
+        let min_max_of = |lead_time_days| Settings {
+            min_quantity: Some(45),
+            max_quantity: Some(100),
+            lead_time_days,
+            ..Settings::default()
+        };
+        let min_max = plan(&demand, z, &min_max_of(Some(9.0)), 40, Some((50.0, 2.0)));
         assert_eq!((min_max.order_up_to, min_max.suggested), (Some(60), 60));
         // without a lead time only the minimum says when
-        let no_lead = plan(&demand, z, None, 50, Some(45), Some(100), None);
+        let no_lead = plan(&demand, z, &min_max_of(None), 50, None);
         assert_eq!((no_lead.reorder_point, no_lead.safety_stock), (None, None));
         assert!(!no_lead.reorder_now);
         assert_eq!(no_lead.suggested, 0);
-        assert!(plan(&demand, z, None, 45, Some(45), Some(100), None).reorder_now);
+        assert!(plan(&demand, z, &min_max_of(None), 45, None).reorder_now);
+    }
+
+    #[test]
+    fn the_products_own_reorder_point_decides() {
+        // Issue 16's product: own reorder point 10, 5 in position, no lead time, no sales.
+        let own = Settings {
+            reorder_point: Some(10),
+            ..Settings::default()
+        };
+        let quiet = DemandStats::default();
+        let z = ServiceLevel::P95.z();
+        let p = plan(&quiet, z, &own, 5, None);
+        assert_eq!(
+            p,
+            Plan {
+                safety_stock: None,
+                reorder_point: Some(10),
+                eoq: None,
+                order_up_to: None,
+                reorder_now: true,
+                // back above the reorder point: 10 + 1 - 5
+                suggested: 6,
+            }
+        );
+        // At the reorder point it is due; above it, not.
+        assert!(plan(&quiet, z, &own, 10, None).reorder_now);
+        assert_eq!(plan(&quiet, z, &own, 11, None).suggested, 0);
+        // It wins over the computed one (46 here), either way.
+        let demand = DemandStats {
+            days: 30,
+            mean: 4.0,
+            std_dev: 2.0,
+        };
+        let with_lead = Settings {
+            lead_time_days: Some(9.0),
+            ..own
+        };
+        let p = plan(&demand, z, &with_lead, 20, None);
+        assert_eq!((p.reorder_point, p.reorder_now), (Some(10), false));
+        let p = plan(
+            &demand,
+            z,
+            &Settings {
+                reorder_point: Some(60),
+                ..with_lead
+            },
+            50,
+            None,
+        );
+        assert_eq!(
+            (p.reorder_point, p.reorder_now, p.suggested),
+            (Some(60), true, 11)
+        );
+        // The minimum still counts when it is higher.
+        let p = plan(
+            &quiet,
+            z,
+            &Settings {
+                min_quantity: Some(12),
+                max_quantity: Some(30),
+                ..own
+            },
+            11,
+            None,
+        );
+        assert_eq!((p.reorder_now, p.suggested), (true, 19));
+    }
+
+    #[test]
+    fn one_rule_for_low_stock_and_planning() {
+        // The low-stock state has no demand: the product's own settings.
+        let settings_only = ReorderRule::new(Some(10), None, Some(4));
+        assert_eq!(settings_only.threshold(), Some(10));
+        assert!(settings_only.needs_reorder(5));
+        assert!(settings_only.needs_reorder(10));
+        assert!(!settings_only.needs_reorder(11));
+        // The planner's computed point only stands in for a missing own one.
+        assert_eq!(
+            ReorderRule::new(Some(10), Some(46), None).threshold(),
+            Some(10)
+        );
+        assert_eq!(ReorderRule::new(None, Some(46), None).threshold(), Some(46));
+        assert_eq!(
+            ReorderRule::new(None, Some(3), Some(8)).threshold(),
+            Some(8)
+        );
+        // Nothing set: never.
+        let never = ReorderRule::new(None, None, None);
+        assert_eq!(never.threshold(), None);
+        assert!(!never.needs_reorder(i64::MIN));
+    }
+
+    proptest! {
+        /// Whatever the demand, a product with its own settings is due in planning exactly
+        /// when the low-stock rule says so for the same stock.
+        #[test]
+        fn planning_agrees_with_the_low_stock_rule(
+            own in prop::option::of(0i64..100),
+            min in prop::option::of(0i64..100),
+            lead in prop::option::of(0.0f64..60.0),
+            mean in 0.0f64..20.0,
+            sigma in 0.0f64..10.0,
+            position in -50i64..200,
+        ) {
+            prop_assume!(own.is_some() || lead.is_none());
+            let settings = Settings {
+                reorder_point: own,
+                min_quantity: min,
+                max_quantity: None,
+                lead_time_days: lead,
+            };
+            let demand = DemandStats { days: 30, mean, std_dev: sigma };
+            let p = plan(&demand, ServiceLevel::P95.z(), &settings, position, None);
+            let low = ReorderRule::new(own, None, min).needs_reorder(position);
+            prop_assert_eq!(p.reorder_now, low);
+            if !low {
+                prop_assert_eq!(p.suggested, 0);
+            }
+        }
     }
 
     fn classes<K>(ranked: &[(K, AbcClass, f64)]) -> String {

@@ -100,9 +100,11 @@ pub struct Rx {
     pub right: EyeRx,
     /// Left eye (OS).
     pub left: EyeRx,
-    /// Distance binocular PD in mm, 40.0..80.0 in 0.5 steps.
+    /// Distance binocular PD in mm, 40.0..80.0 in 0.5 steps; within 1 mm of the two eyes'
+    /// `distancePd` added up, when both are given.
     pub binocular_pd: Option<Decimal>,
-    /// Near binocular PD in mm, 40.0..80.0 in 0.5 steps, less than `binocularPd`.
+    /// Near binocular PD in mm, 40.0..80.0 in 0.5 steps, less than `binocularPd`; within
+    /// 1 mm of the two eyes' `nearPd` added up, when both are given.
     pub near_binocular_pd: Option<Decimal>,
     /// When the Rx was written; not in the future.
     pub issued_on: Option<Date>,
@@ -193,6 +195,10 @@ pub struct EyeFit {
 /// at about 14 mm).
 pub const MIN_PROGRESSIVE_FITTING_HEIGHT_MM: i64 = 14;
 
+/// How far, in mm, a binocular PD may be from the sum of the two mono PDs (distance or
+/// near) when all three are given: further, one of them is mis-measured or mis-typed.
+pub const MAX_PD_SUM_DIFFERENCE_MM: i64 = 1;
+
 /// The grids prescriptions and fittings are checked on.
 mod grids {
     use super::Grid;
@@ -254,6 +260,70 @@ impl Errors {
                 field,
                 format!("must be less than the distance PD ({far} mm)"),
             );
+        }
+    }
+
+    /// A binocular PD (already valid) must be within [`MAX_PD_SUM_DIFFERENCE_MM`] of the
+    /// sum of the two mono PDs (each on its grid) when all three are given: the
+    /// binocular field and both mono fields are refused, each message naming the others.
+    fn pd_sum(
+        &mut self,
+        (binocular_field, binocular): (&str, Option<Decimal>),
+        (mono_name, right, left): (&str, Option<Decimal>, Option<Decimal>),
+    ) {
+        let on = |v: Option<Decimal>| v.filter(|v| grids::MONO_PD.contains(*v));
+        let (Some(binocular), Some(right), Some(left)) = (binocular, on(right), on(left)) else {
+            return;
+        };
+        let sum = right + left;
+        if (binocular - sum).abs() <= Decimal::from(MAX_PD_SUM_DIFFERENCE_MM) {
+            return;
+        }
+        let (r, l) = (format!("right.{mono_name}"), format!("left.{mono_name}"));
+        self.add(
+            binocular_field,
+            format!(
+                "{binocular} mm differs by more than {MAX_PD_SUM_DIFFERENCE_MM} mm from \
+                 {r} + {l} ({right} + {left} = {sum} mm)"
+            ),
+        );
+        for (field, other) in [(&r, &l), (&l, &r)] {
+            self.add(
+                field.as_str(),
+                format!(
+                    "with {other}, adds up to {sum} mm: more than \
+                     {MAX_PD_SUM_DIFFERENCE_MM} mm from {binocular_field} ({binocular} mm)"
+                ),
+            );
+        }
+    }
+
+    /// A PD the job needs: the binocular one, or both monos. Nothing given is refused on
+    /// the binocular field; one mono alone on the other eye's mono field.
+    fn pd_needed(
+        &mut self,
+        what: &str,
+        (binocular_field, binocular): (&str, Option<Decimal>),
+        (mono_name, right, left): (&str, Option<Decimal>, Option<Decimal>),
+    ) {
+        if binocular.is_some() {
+            return;
+        }
+        let (r, l) = (format!("right.{mono_name}"), format!("left.{mono_name}"));
+        match (right, left) {
+            (Some(_), Some(_)) => {}
+            (None, None) => self.add(
+                binocular_field,
+                format!("{what} is required: give {binocular_field}, or both {r} and {l}"),
+            ),
+            (Some(_), None) => self.add(
+                l.as_str(),
+                format!("required with {r} (both mono PDs), or give {binocular_field}"),
+            ),
+            (None, Some(_)) => self.add(
+                r.as_str(),
+                format!("required with {l} (both mono PDs), or give {binocular_field}"),
+            ),
         }
     }
 
@@ -381,6 +451,14 @@ pub fn validate_rx(rx: &Rx, design: Option<LensDesign>, today: NaiveDate) -> Vec
         &grids::BINOCULAR_PD,
     );
     errors.near_below_distance("nearBinocularPd", near, far);
+    errors.pd_sum(
+        ("binocularPd", far),
+        ("distancePd", rx.right.distance_pd, rx.left.distance_pd),
+    );
+    errors.pd_sum(
+        ("nearBinocularPd", near),
+        ("nearPd", rx.right.near_pd, rx.left.near_pd),
+    );
 
     if let Some(Date(issued)) = rx.issued_on
         && issued > today
@@ -405,26 +483,24 @@ pub fn validate_rx(rx: &Rx, design: Option<LensDesign>, today: NaiveDate) -> Vec
 
 /// Checks the frame and the lens placement for a design; returns every refused field.
 ///
-/// Paths are relative to an order input holding `frame`, `right`, `left` (the [`EyeFit`]s)
-/// and `rx`: `frame.a`, `right.fittingHeight`, `rx.left.distancePd`.
+/// Paths are relative to an order input holding `frame`, `right` and `left` (the
+/// [`EyeFit`]s): `frame.a`, `right.fittingHeight`.
 /// - Multifocal designs need a fitting height on each eye; any fitting height given must be
 ///   more than 0, at most the frame's B (when the frame is measured and its B valid), to
 ///   0.01 mm, and for PROGRESSIVE at least [`MIN_PROGRESSIVE_FITTING_HEIGHT_MM`].
-/// - PROGRESSIVE and OFFICE lenses need each eye's distance mono PD in the Rx (the
-///   corridor is centred on each pupil; a binocular PD cannot tell an asymmetric face).
-/// - The blank size is not checked here (see [`min_blank_mm`]).
+/// - The PDs the design needs are [`validate_pd`]'s; the blank size is not checked here
+///   (see [`min_blank_mm`]).
 pub fn validate_fit(
     design: LensDesign,
     frame: Option<&FrameMeasure>,
     right: &EyeFit,
     left: &EyeFit,
-    rx: &Rx,
 ) -> Vec<FieldError> {
     let mut errors = Errors::default();
     let b = frame.and_then(|frame| errors.frame(frame));
     let min_progressive = Decimal::from(MIN_PROGRESSIVE_FITTING_HEIGHT_MM);
 
-    for (side, fit, eye) in [("right", right, &rx.right), ("left", left, &rx.left)] {
+    for (side, fit) in [("right", right), ("left", left)] {
         let field = format!("{side}.fittingHeight");
         match fit.fitting_height {
             None if design.multifocal() => {
@@ -452,14 +528,52 @@ pub fn validate_fit(
                 }
             }
         }
-        if matches!(design, LensDesign::Progressive | LensDesign::Office)
-            && eye.distance_pd.is_none()
-        {
-            errors.add(
-                format!("rx.{side}.distancePd"),
-                format!("required for {design} lenses (mono PD per eye)"),
-            );
+    }
+    errors.0.into_vec()
+}
+
+/// Whether a design needs each eye's own distance mono PD: a PROGRESSIVE or OFFICE
+/// corridor is centred on each pupil, and a binocular PD cannot tell an asymmetric face.
+pub fn needs_mono_pd(design: LensDesign) -> bool {
+    matches!(design, LensDesign::Progressive | LensDesign::Office)
+}
+
+/// The PDs a job needs; returns every missing one, at its path in the Rx (`binocularPd`,
+/// `left.distancePd`). `design` is the lens ordered, when known.
+/// - Every job needs the distance PD: `binocularPd`, or both eyes' `distancePd`
+///   (PROGRESSIVE and OFFICE: both eyes' `distancePd`, see [`needs_mono_pd`]).
+/// - Multifocal and READING designs ([`LensDesignExt::needs_add`]) also need the near PD:
+///   `nearBinocularPd`, or both eyes' `nearPd`.
+///
+/// Nothing given is refused on the binocular field; one mono PD without the other on the
+/// missing eye's field. The values themselves, and a binocular PD against the sum of the
+/// monos, are [`validate_rx`]'s.
+pub fn validate_pd(rx: &Rx, design: Option<LensDesign>) -> Vec<FieldError> {
+    let mut errors = Errors::default();
+    match design {
+        Some(design) if needs_mono_pd(design) => {
+            for (side, eye) in [("right", &rx.right), ("left", &rx.left)] {
+                if eye.distance_pd.is_none() {
+                    errors.add(
+                        format!("{side}.distancePd"),
+                        format!("required for {design} lenses (mono PD per eye)"),
+                    );
+                }
+            }
         }
+        _ => errors.pd_needed(
+            "the distance PD",
+            ("binocularPd", rx.binocular_pd),
+            ("distancePd", rx.right.distance_pd, rx.left.distance_pd),
+        ),
+    }
+    if design.is_some_and(|d| d.needs_add()) {
+        let design = design.map(|d| d.to_string()).unwrap_or_default();
+        errors.pd_needed(
+            &format!("for {design} lenses the near PD"),
+            ("nearBinocularPd", rx.near_binocular_pd),
+            ("nearPd", rx.right.near_pd, rx.left.near_pd),
+        );
     }
     errors.0.into_vec()
 }
@@ -885,20 +999,35 @@ mod tests {
             rx_fields(None, |rx| rx.near_binocular_pd = Some(d("80.5"))),
             ["nearBinocularPd"]
         );
-        // Near not less than distance.
+        // Near not less than distance (without the other near PDs, which would not add up).
+        let near_monos_only = |rx: &mut Rx| rx.near_binocular_pd = None;
+        let near_binocular_only = |rx: &mut Rx| {
+            rx.right.near_pd = None;
+            rx.left.near_pd = None;
+        };
         assert_eq!(
-            rx_fields(None, |rx| rx.right.near_pd = Some(d("32"))),
+            rx_fields(None, |rx| {
+                near_monos_only(rx);
+                rx.right.near_pd = Some(d("32"));
+            }),
             ["right.nearPd"]
         );
         assert_eq!(
-            rx_fields(None, |rx| rx.left.near_pd = Some(d("33"))),
+            rx_fields(None, |rx| {
+                near_monos_only(rx);
+                rx.left.near_pd = Some(d("33"));
+            }),
             ["left.nearPd"]
         );
         assert_eq!(
-            rx_fields(None, |rx| rx.near_binocular_pd = Some(d("64"))),
+            rx_fields(None, |rx| {
+                near_binocular_only(rx);
+                rx.near_binocular_pd = Some(d("64"));
+            }),
             ["nearBinocularPd"]
         );
         let mut rx = single_vision();
+        near_binocular_only(&mut rx);
         rx.near_binocular_pd = Some(d("63.5"));
         let errors = validate_rx(&rx, None, today());
         assert_eq!(
@@ -1002,32 +1131,19 @@ mod tests {
 
     #[test]
     fn good_fittings_pass() {
-        let rx = progressive();
         let f = frame();
         assert_eq!(
-            validate_fit(
-                LensDesign::Progressive,
-                Some(&f),
-                &fit("18"),
-                &fit("18.5"),
-                &rx
-            ),
+            validate_fit(LensDesign::Progressive, Some(&f), &fit("18"), &fit("18.5")),
             []
         );
         assert_eq!(
-            validate_fit(LensDesign::Bifocal, Some(&f), &fit("12"), &fit("12"), &rx),
+            validate_fit(LensDesign::Bifocal, Some(&f), &fit("12"), &fit("12")),
             []
         );
         // Single vision needs no height, and no frame measurements.
         let none = EyeFit::default();
         assert_eq!(
-            validate_fit(
-                LensDesign::SingleVision,
-                None,
-                &none,
-                &none,
-                &single_vision()
-            ),
+            validate_fit(LensDesign::SingleVision, None, &none, &none),
             []
         );
         // A height equal to B, and ED at either end.
@@ -1036,13 +1152,7 @@ mod tests {
             ..frame()
         };
         assert_eq!(
-            validate_fit(
-                LensDesign::Progressive,
-                Some(&edge),
-                &fit("36"),
-                &fit("14"),
-                &rx
-            ),
+            validate_fit(LensDesign::Progressive, Some(&edge), &fit("36"), &fit("14")),
             []
         );
     }
@@ -1050,11 +1160,10 @@ mod tests {
     #[test]
     fn fitting_heights() {
         use LensDesign::*;
-        let rx = progressive();
         let f = frame();
         let none = EyeFit::default();
         let check = |design, right: &EyeFit, left: &EyeFit| {
-            validate_fit(design, Some(&f), right, left, &rx)
+            validate_fit(design, Some(&f), right, left)
                 .into_iter()
                 .map(|e| e.field)
                 .collect::<Vec<_>>()
@@ -1095,36 +1204,199 @@ mod tests {
             check(Office, &fit("13.5"), &fit("13.5")),
             Vec::<String>::new()
         );
-        let errors = validate_fit(Progressive, Some(&f), &fit("18"), &fit("40"), &rx);
+        let errors = validate_fit(Progressive, Some(&f), &fit("18"), &fit("40"));
         assert_eq!(errors[0].message, "at most the frame's B (36 mm)");
-        let errors = validate_fit(Progressive, Some(&f), &fit("13"), &fit("18"), &rx);
+        let errors = validate_fit(Progressive, Some(&f), &fit("13"), &fit("18"));
         assert!(errors[0].message.starts_with("at least 14 mm"));
         // Without a frame only the lower bounds apply.
+        assert_eq!(validate_fit(Progressive, None, &fit("50"), &fit("50")), []);
+    }
+
+    /// The PD fields `validate_pd` refuses for `rx` changed by `change`.
+    fn pd_fields(design: Option<LensDesign>, change: impl FnOnce(&mut Rx)) -> Vec<String> {
+        let mut rx = progressive();
+        change(&mut rx);
+        validate_pd(&rx, design)
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn every_job_needs_the_distance_pd() {
+        use LensDesign::*;
+        let none: Vec<String> = Vec::new();
+        let no_pd = |rx: &mut Rx| {
+            rx.binocular_pd = None;
+            rx.right.distance_pd = None;
+            rx.left.distance_pd = None;
+        };
+        // Binocular, both monos, or all three: enough.
+        assert_eq!(pd_fields(Some(SingleVision), |_| {}), none);
+        assert_eq!(pd_fields(None, |rx| rx.binocular_pd = None), none);
         assert_eq!(
-            validate_fit(Progressive, None, &fit("50"), &fit("50"), &rx),
-            []
+            pd_fields(Some(SingleVision), |rx| {
+                rx.right.distance_pd = None;
+                rx.left.distance_pd = None;
+            }),
+            none
+        );
+        // No PD at all: refused on the binocular field, whatever the design (or none).
+        for design in [None, Some(SingleVision), Some(Reading), Some(Bifocal)] {
+            assert_eq!(pd_fields(design, no_pd), ["binocularPd"], "{design:?}");
+        }
+        let mut rx = progressive();
+        no_pd(&mut rx);
+        let errors = validate_pd(&rx, Some(SingleVision));
+        assert_eq!(
+            errors[0].message,
+            "the distance PD is required: give binocularPd, or both right.distancePd and \
+             left.distancePd"
+        );
+        // One mono alone: refused on the other eye's.
+        let right_only = |rx: &mut Rx| {
+            rx.binocular_pd = None;
+            rx.left.distance_pd = None;
+        };
+        assert_eq!(
+            pd_fields(Some(SingleVision), right_only),
+            ["left.distancePd"]
+        );
+        assert_eq!(
+            pd_fields(Some(SingleVision), |rx| {
+                rx.binocular_pd = None;
+                rx.right.distance_pd = None;
+            }),
+            ["right.distancePd"]
+        );
+        rx = progressive();
+        right_only(&mut rx);
+        assert_eq!(
+            validate_pd(&rx, Some(SingleVision))[0].message,
+            "required with right.distancePd (both mono PDs), or give binocularPd"
+        );
+        // PROGRESSIVE and OFFICE: each eye's own mono PD, a binocular one is not enough.
+        for design in [Progressive, Office] {
+            assert_eq!(
+                pd_fields(Some(design), |rx| rx.left.distance_pd = None),
+                ["left.distancePd"]
+            );
+            assert_eq!(
+                pd_fields(Some(design), no_pd),
+                ["right.distancePd", "left.distancePd"]
+            );
+        }
+        assert_eq!(
+            pd_fields(Some(Bifocal), |rx| rx.left.distance_pd = None),
+            none
         );
     }
 
     #[test]
-    fn progressive_and_office_need_mono_pd() {
-        let mut rx = progressive();
-        rx.left.distance_pd = None;
-        let f = frame();
-        for design in [LensDesign::Progressive, LensDesign::Office] {
-            let errors = validate_fit(design, Some(&f), &fit("18"), &fit("18"), &rx);
-            assert_eq!(fields(&errors), ["rx.left.distancePd"]);
+    fn multifocal_and_reading_need_the_near_pd() {
+        use LensDesign::*;
+        let none: Vec<String> = Vec::new();
+        let no_near = |rx: &mut Rx| {
+            rx.near_binocular_pd = None;
+            rx.right.near_pd = None;
+            rx.left.near_pd = None;
+        };
+        for design in [Bifocal, Trifocal, Progressive, Office, Reading] {
+            assert_eq!(
+                pd_fields(Some(design), no_near),
+                ["nearBinocularPd"],
+                "{design}"
+            );
+            assert_eq!(
+                pd_fields(Some(design), |rx| {
+                    rx.near_binocular_pd = None;
+                    rx.right.near_pd = None;
+                }),
+                ["right.nearPd"],
+                "{design}"
+            );
+            assert_eq!(
+                pd_fields(Some(design), |rx| rx.near_binocular_pd = None),
+                none
+            );
+            assert_eq!(
+                pd_fields(Some(design), |rx| {
+                    rx.right.near_pd = None;
+                    rx.left.near_pd = None;
+                }),
+                none
+            );
         }
-        let errors = validate_fit(LensDesign::Bifocal, Some(&f), &fit("18"), &fit("18"), &rx);
-        assert_eq!(errors, []);
+        // Single vision, or a design not known yet: no near PD needed.
+        assert_eq!(pd_fields(Some(SingleVision), no_near), none);
+        assert_eq!(pd_fields(None, no_near), none);
+        let mut rx = progressive();
+        no_near(&mut rx);
+        assert_eq!(
+            validate_pd(&rx, Some(Reading))[0].message,
+            "for READING lenses the near PD is required: give nearBinocularPd, or both \
+             right.nearPd and left.nearPd"
+        );
+    }
+
+    #[test]
+    fn binocular_pd_must_match_the_monos() {
+        let none: Vec<String> = Vec::new();
+        // 32.0 + 31.5 = 63.5: up to 1 mm either way is accepted.
+        for pd in ["62.5", "63", "64", "64.5"] {
+            assert_eq!(
+                rx_fields(None, |rx| rx.binocular_pd = Some(d(pd))),
+                none,
+                "{pd}"
+            );
+        }
+        assert_eq!(
+            rx_fields(None, |rx| rx.binocular_pd = Some(d("65"))),
+            ["binocularPd", "right.distancePd", "left.distancePd"]
+        );
+        let mut rx = single_vision();
+        rx.binocular_pd = Some(d("62"));
+        let errors = validate_rx(&rx, None, today());
+        assert_eq!(
+            errors[0].message,
+            "62 mm differs by more than 1 mm from right.distancePd + left.distancePd \
+             (32.0 + 31.5 = 63.5 mm)"
+        );
+        assert_eq!(
+            errors[1].message,
+            "with left.distancePd, adds up to 63.5 mm: more than 1 mm from binocularPd (62 mm)"
+        );
+        // The near PDs likewise: 30.5 + 30 = 60.5.
+        assert_eq!(
+            rx_fields(None, |rx| rx.near_binocular_pd = Some(d("59"))),
+            ["nearBinocularPd", "right.nearPd", "left.nearPd"]
+        );
+        // Not compared while a mono is missing or any of the three is off its grid.
+        assert_eq!(
+            rx_fields(None, |rx| {
+                rx.binocular_pd = Some(d("70"));
+                rx.left.distance_pd = None;
+            }),
+            none
+        );
+        assert_eq!(
+            rx_fields(None, |rx| {
+                rx.binocular_pd = Some(d("70"));
+                rx.left.distance_pd = Some(d("31.3"));
+            }),
+            ["left.distancePd"]
+        );
+        assert_eq!(
+            rx_fields(None, |rx| rx.binocular_pd = Some(d("90"))),
+            ["binocularPd"]
+        );
     }
 
     #[test]
     fn frame_measurements() {
-        let rx = single_vision();
         let none = EyeFit::default();
         let check = |frame: FrameMeasure| {
-            validate_fit(LensDesign::SingleVision, Some(&frame), &none, &none, &rx)
+            validate_fit(LensDesign::SingleVision, Some(&frame), &none, &none)
                 .into_iter()
                 .map(|e| e.field)
                 .collect::<Vec<_>>()
@@ -1209,7 +1481,7 @@ mod tests {
             ed: Some(d("79")),
             trace: None,
         };
-        let errors = validate_fit(LensDesign::Progressive, Some(&bad), &none, &fit("5"), &rx);
+        let errors = validate_fit(LensDesign::Progressive, Some(&bad), &none, &fit("5"));
         assert_eq!(
             fields(&errors),
             [

@@ -24,7 +24,8 @@ pub struct ReorderSuggestion {
     pub lead_time_days: Option<i32>,
     /// z x sigma x sqrt(lead time), in units (rounded up); null without a lead time.
     pub safety_stock: Option<i64>,
-    /// Mean demand x lead time + safety stock, in units; null without a lead time.
+    /// The product's own reorder point when it has one, else mean demand x lead time +
+    /// safety stock, in units; null without either.
     pub reorder_point: Option<i64>,
     /// The economic order quantity in units, when the product has a cost and an order cost
     /// in its currency is given; null otherwise.
@@ -32,8 +33,9 @@ pub struct ReorderSuggestion {
     /// Min/max policy: what to order to reach the maximum, when available <= min; null
     /// otherwise.
     pub order_up_to: Option<i64>,
-    /// Available stock plus what is on order is at or below the computed reorder point
-    /// (or the min): docs/domain.md's available = on hand + on order - reserved.
+    /// Available stock plus what is on order is at or below the larger of `reorderPoint`
+    /// and the product's min (docs/domain.md's available = on hand + on order - reserved):
+    /// the rule `lowStock` follows too.
     pub reorder_now: bool,
     /// What to order now, in units: the min/max quantity, else the EOQ (at least what
     /// brings stock back above the reorder point), else nothing (0).

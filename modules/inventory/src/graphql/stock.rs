@@ -306,8 +306,9 @@ impl StockQuery {
         Ok(stock::levels(db, tenant, location, product, low_only, page, StockLevel).await?)
     }
 
-    /// Stock whose available units are at or below its product's reorder point or minimum
-    /// (as `stockLevels` with `lowOnly`).
+    /// Stock whose available units at a location are at or below its product's reorder
+    /// point or minimum, whichever is larger (as `stockLevels` with `lowOnly`): the rule
+    /// `reorderSuggestions` decides by, with the product's own reorder point.
     async fn low_stock(
         &self,
         ctx: &Context<'_>,

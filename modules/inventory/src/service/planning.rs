@@ -190,7 +190,12 @@ pub async fn suggestions(
         let available = stock.get(&p.id).copied().unwrap_or(0);
         let on_order = ordered.get(&p.id).copied().unwrap_or(0);
         let position = available + on_order;
-        let lead = p.lead_time_days.map(f64::from);
+        let settings = reorder::Settings {
+            reorder_point: p.reorder_point,
+            min_quantity: p.min_quantity,
+            max_quantity: p.max_quantity,
+            lead_time_days: p.lead_time_days.map(f64::from),
+        };
         // A year's holding cost of a unit: its cost (in ten-thousandths) at the rate.
         let costs = match (&order_cost, p.cost_units) {
             (Some((s, currency)), Some(cost)) if cost > 0 && *currency == p.currency => {
@@ -198,10 +203,9 @@ pub async fn suggestions(
             }
             _ => None,
         };
-        let (min, max) = (p.min_quantity, p.max_quantity);
-        let plan = reorder::plan(&stats, z, lead, position, min, max, costs);
+        let plan = reorder::plan(&stats, z, &settings, position, costs);
         out.push(Suggestion {
-            lead_time_days: lead.map(|l| l as i32),
+            lead_time_days: p.lead_time_days,
             product: p,
             available,
             on_order,

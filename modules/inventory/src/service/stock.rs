@@ -6,6 +6,7 @@
 use crate::events::LowStock;
 use crate::ledger::{self, Balance, LedgerError, Movement, MovementKind};
 use crate::model::{LOCATION, PRODUCT};
+use crate::reorder::ReorderRule;
 use crate::service::locations::location_of;
 use async_graphql::ID;
 use chrono::Utc;
@@ -89,10 +90,16 @@ impl Level {
     }
 }
 
-/// The available stock at or below which a product is low: the larger of its reorder
-/// point and its minimum (none: never low).
+/// The reorder rule the low-stock state follows: the product's own reorder point and
+/// minimum (`reorder::ReorderRule`, the rule `reorderSuggestions` decides by too; there
+/// is no demand here to compute a reorder point from).
+pub fn rule_of(p: &product::Model) -> ReorderRule {
+    ReorderRule::new(p.reorder_point, None, p.min_quantity)
+}
+
+/// The available stock at or below which a product is low (none: never low).
 pub fn threshold_of(p: &product::Model) -> Option<i64> {
-    Ord::max(p.reorder_point, p.min_quantity)
+    rule_of(p).threshold()
 }
 
 /// Re-marks a product's balances low or not after its reorder settings changed (no event:
@@ -182,9 +189,10 @@ pub(crate) async fn post(
     let now = Utc::now();
     // The low-stock state: set on a downward crossing (announced once), cleared when
     // stock is above the threshold again.
-    let threshold = threshold_of(product);
+    let rule = rule_of(product);
+    let threshold = rule.threshold();
     let was_low = current.as_ref().is_some_and(|b| b.low);
-    let low = threshold.is_some_and(|t| after.available() <= t);
+    let low = rule.needs_reorder(after.available());
     match &current {
         Some(b) => {
             tx.update_many::<balance::Entity>(

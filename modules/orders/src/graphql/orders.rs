@@ -596,9 +596,11 @@ impl LensOrdersMutation {
     }
 
     /// Sends a draft to a lab your practice has an ACTIVE connection with. The whole job is
-    /// checked first; every problem is its own BAD_USER_INPUT error with its path in the
-    /// order (`order.rx.right.axis`, `order.right.fittingHeight`, `order.lens.index`), all
-    /// reported at once.
+    /// checked first, its PDs included: every job needs the distance PD (`binocularPd`, or
+    /// both eyes' `distancePd`; PROGRESSIVE and OFFICE both monos), multifocal and READING
+    /// designs the near PD too (`nearBinocularPd`, or both eyes' `nearPd`). Every problem
+    /// is its own BAD_USER_INPUT error with its path in the order (`order.rx.right.axis`,
+    /// `order.right.fittingHeight`, `order.lens.index`), all reported at once.
     async fn submit_order(
         &self,
         ctx: &Context<'_>,

@@ -4,7 +4,8 @@
 use crate::json::stored;
 use crate::lens::LensSpec;
 use crate::rx::{
-    EyeFit, FrameMeasure, Rx, validate_blank, validate_fit, validate_rx, validate_trace,
+    EyeFit, FrameMeasure, Rx, validate_blank, validate_fit, validate_pd, validate_rx,
+    validate_trace,
 };
 use async_graphql::SimpleObject;
 use chrono::NaiveDate;
@@ -27,7 +28,9 @@ pub struct Fit {
 /// The refractive indices a lens may have.
 pub(crate) const INDICES: [&str; 7] = ["1.50", "1.53", "1.56", "1.59", "1.60", "1.67", "1.74"];
 
-/// Everything `submitOrder` checks, all at once, with input paths.
+/// Everything `submitOrder` checks, all at once, with input paths: the prescription's
+/// values, the PDs the lens design needs (`validate_pd`), the fitting, the blank and the
+/// index.
 pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>, AppError> {
     let rx: Option<Rx> = stored(&row.rx)?;
     let lens: Option<LensSpec> = stored(&row.lens)?;
@@ -51,22 +54,20 @@ pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>
             }
             // What can be checked without the missing part is checked too.
             if let Some(rx) = &rx {
+                // Without a lens: the PDs every job needs, not a design's.
                 missing.extend(prefixed("rx.", validate_rx(rx, None, today)));
+                missing.extend(prefixed("rx.", validate_pd(rx, None)));
             }
             if let Some(frame) = &frame {
-                let fit_errors = validate_fit(
-                    LensDesign::SingleVision,
-                    Some(frame),
-                    &fit.right,
-                    &fit.left,
-                    &Rx::default(),
-                );
+                let fit_errors =
+                    validate_fit(LensDesign::SingleVision, Some(frame), &fit.right, &fit.left);
                 missing.extend(fit_errors);
             }
             return Ok(missing);
         }
     };
     let mut errors = prefixed("rx.", validate_rx(&rx, Some(lens.design), today));
+    errors.extend(prefixed("rx.", validate_pd(&rx, Some(lens.design))));
     if rx.expires_on.is_some_and(|d| d.0 < today) {
         errors.push(FieldError {
             field: "rx.expiresOn".into(),
@@ -78,7 +79,6 @@ pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>
         frame.as_ref(),
         &fit.right,
         &fit.left,
-        &rx,
     ));
     if let Some(frame) = &frame {
         errors.extend(validate_blank(frame, &rx));
