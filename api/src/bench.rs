@@ -504,6 +504,7 @@ fn seed_job() -> anyhow::Result<SeedJob> {
     };
     let height = EyeFit {
         fitting_height: Some(d("20")?),
+        ..EyeFit::default()
     };
     let fit = Fit {
         right: height.clone(),
@@ -643,6 +644,9 @@ pub async fn seed(config: Config, shape: SeedShape) -> anyhow::Result<()> {
             requested_date: None,
             notes: None,
             lab_job_number: None,
+            external_ref: None,
+            dcs_source: None,
+            eyes: lens_order::Eyes::Both,
             due_date: None,
             production_stage: None,
             hold_question: None,

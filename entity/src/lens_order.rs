@@ -68,6 +68,18 @@ crate::string_enum!(
 );
 
 crate::string_enum!(
+    /// Which lenses a job is for: a pair, or one eye's (a DCS file's `DO=B`, `DO=R`, `DO=L`).
+    Eyes {
+        /// Both lenses (a pair).
+        Both = "BOTH",
+        /// The right lens only (OD).
+        Right = "RIGHT",
+        /// The left lens only (OS).
+        Left = "LEFT",
+    }
+);
+
+crate::string_enum!(
     /// Where an order IN_PRODUCTION is in the lab.
     ProductionStage {
         /// The lens's powers are ground and polished into the blank.
@@ -127,6 +139,15 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub notes: Option<String>,
     pub lab_job_number: Option<String>,
+    /// The practice's own reference for the job (a DCS file's `JOB=`), written back as
+    /// `JOB=` in the order's DCS file.
+    pub external_ref: Option<String>,
+    /// The DCS file the order was made from (its text), whose records the order's DCS file
+    /// keeps: unknown and vendor labels verbatim, with the order's own fields overlaid.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub dcs_source: Option<String>,
+    /// Which lenses the job is for.
+    pub eyes: Eyes,
     pub due_date: Option<Date>,
     pub production_stage: Option<ProductionStage>,
     #[sea_orm(column_type = "Text", nullable)]

@@ -17,6 +17,7 @@ mod m0009_data_imports;
 mod m0010_one_open_count;
 mod m0011_payload_versions;
 mod m0012_list_indexes;
+mod m0013_dcs_job_source;
 pub mod rls;
 
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_one_open_count::Migration),
             Box::new(m0011_payload_versions::Migration),
             Box::new(m0012_list_indexes::Migration),
+            Box::new(m0013_dcs_job_source::Migration),
         ]
     }
 }

@@ -15,7 +15,7 @@ pub struct Migration;
 /// lab re-measures while it holds the job; the lab's own fields (job number, due date,
 /// stage, question, shipment, rejection) are written by the lab only, a cancellation's
 /// reason by the practice only.
-fn order_rules(app: &str) -> String {
+pub(crate) fn order_rules(app: &str) -> String {
     format!(
         "CREATE OR REPLACE FUNCTION ils_lens_order_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
          DECLARE me uuid := nullif(current_setting('app.company_id', true), '')::uuid;\n\

@@ -1011,10 +1011,34 @@ async fn a_lens_order_is_walled_to_its_practice_and_its_lab() {
             lab_id,
             "UPDATE lens_orders SET cancel_reason = 'X', version = version + 1",
         ),
+        // The practice's job reference and the eyes are the job (m0013).
+        (
+            ecp,
+            "UPDATE lens_orders SET external_ref = 'X', version = version + 1",
+        ),
+        (
+            lab_id,
+            "UPDATE lens_orders SET eyes = 'LEFT', version = version + 1",
+        ),
+        // The DCS file measured from goes with the measurements: the lab's while it holds
+        // the job.
+        (
+            ecp,
+            "UPDATE lens_orders SET dcs_source = 'JOB=1', version = version + 1",
+        ),
     ] {
         let r = write_as(&s, who, sql).await;
         assert!(r.is_err(), "RECEIVED, {sql}: {r:?}");
     }
+    assert_eq!(
+        write_as(
+            &s,
+            lab_id,
+            "UPDATE lens_orders SET dcs_source = 'JOB=1', version = version + 1"
+        )
+        .await,
+        Ok(1)
+    );
     assert_eq!(
         write_as(
             &s,

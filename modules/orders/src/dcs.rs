@@ -367,33 +367,90 @@ impl DcsFile {
         Ok(())
     }
 
-    /// The traces in file order. A trace block is a `TRCFMT=format;count;spacing;side[;…]`
-    /// record followed by `R=` lines (`;`-separated radii, 0.01 mm); `Z=` and `A=` lines
-    /// inside the block are skipped; any other label ends it. Errors: malformed TRCFMT, a
-    /// non-numeric radius, an `R=` outside a block, or a radius count differing from the
-    /// TRCFMT count (named at the TRCFMT line).
-    pub fn traces(&self) -> Result<Vec<Trace>, DcsError> {
-        let mut traces = Vec::new();
-        let mut current: Option<(usize, Trace)> = None;
+    /// The datasets in file order. A dataset is a header record whose label ends in `FMT`
+    /// (`TRCFMT` frame/lens traces, `STHKFMT` thickness, `ZFMT`, any other) followed by
+    /// its data records (`R=`, `A=`, `Z=`, `T=`); any other label ends it. An `R=` record
+    /// outside a dataset is an error naming its line; `A=`, `Z=` and `T=` outside one are
+    /// ordinary records.
+    pub fn datasets(&self) -> Result<Vec<Dataset>, DcsError> {
+        let mut out: Vec<Dataset> = Vec::new();
+        let mut open = false;
         for (i, record) in self.records.iter().enumerate() {
-            let line = i + 1;
-            match record.label.as_str() {
-                "TRCFMT" => {
-                    finish_trace(current.take(), &mut traces)?;
-                    current = Some((line, parse_trcfmt(&record.value, line)?));
+            let label = record.label.as_str();
+            if is_dataset_header(label) {
+                out.push(Dataset {
+                    start: i,
+                    end: i + 1,
+                });
+                open = true;
+            } else if open && DATA_LABELS.contains(&label) {
+                if let Some(last) = out.last_mut() {
+                    last.end = i + 1;
                 }
-                "R" => match current.as_mut() {
-                    Some((_, trace)) => parse_radii(&record.value, line, &mut trace.radii)?,
-                    None => {
-                        return Err(DcsError::new(line, "R record outside a trace block"));
-                    }
-                },
-                "Z" | "A" => {}
-                _ => finish_trace(current.take(), &mut traces)?,
+            } else {
+                open = false;
+                if label == "R" {
+                    return Err(DcsError::new(i + 1, "R record outside a trace block"));
+                }
             }
         }
-        finish_trace(current, &mut traces)?;
+        Ok(out)
+    }
+
+    /// The traces ILS reads, in file order: `TRCFMT=format;count;spacing;side[;type]`
+    /// datasets in format `1` (ASCII absolute radii, 0.01 mm) with equal spacing (`E`),
+    /// their `R=` records decoded (`;`-separated; `A=` and `Z=` records skipped). Every
+    /// `TRCFMT` header is checked (count, side; fields may be space-padded); the datasets
+    /// of other formats (packed, vendor: `TRCFMT=6` carries hex) and of other kinds
+    /// (`STHKFMT`, whose `R=`/`T=` records are thickness data) are not decoded here: they
+    /// stay records of the file. Errors: malformed TRCFMT, a non-numeric radius, an `R=`
+    /// outside a dataset, or a radius count differing from the TRCFMT count (named at the
+    /// TRCFMT line).
+    pub fn traces(&self) -> Result<Vec<Trace>, DcsError> {
+        let mut traces = Vec::new();
+        for set in self.datasets()? {
+            let header = &self.records[set.start];
+            if header.label != "TRCFMT" {
+                continue;
+            }
+            let line = set.start + 1;
+            let (mut trace, spacing) = parse_trcfmt(&header.value, line)?;
+            if trace.format != "1" || spacing != "E" {
+                continue;
+            }
+            for (i, record) in self.records[set.start + 1..set.end].iter().enumerate() {
+                if record.label == "R" {
+                    parse_radii(&record.value, set.start + 2 + i, &mut trace.radii)?;
+                }
+            }
+            if trace.radii.len() != trace.count {
+                return Err(DcsError::new(
+                    line,
+                    format!(
+                        "TRCFMT declares {} radii but {} were read",
+                        trace.count,
+                        trace.radii.len()
+                    ),
+                ));
+            }
+            traces.push(trace);
+        }
         Ok(traces)
+    }
+
+    /// A document of `records` written with `line_ending`, a final newline and no BOM;
+    /// fails, naming the record's line, on a label or value [`parse`] would refuse.
+    pub fn from_records(line_ending: LineEnding, records: Vec<Record>) -> Result<Self, DcsError> {
+        for (i, r) in records.iter().enumerate() {
+            check_label(&r.label, i + 1)?;
+            check_text(&r.value, i + 1)?;
+        }
+        Ok(Self {
+            records,
+            line_ending,
+            final_newline: true,
+            bom: false,
+        })
     }
 
     fn position(&self, label: &str) -> Option<usize> {
@@ -401,25 +458,25 @@ impl DcsFile {
     }
 }
 
-fn finish_trace(current: Option<(usize, Trace)>, out: &mut Vec<Trace>) -> Result<(), DcsError> {
-    if let Some((line, trace)) = current {
-        if trace.radii.len() != trace.count {
-            return Err(DcsError::new(
-                line,
-                format!(
-                    "TRCFMT declares {} radii but {} were read",
-                    trace.count,
-                    trace.radii.len()
-                ),
-            ));
-        }
-        out.push(trace);
-    }
-    Ok(())
+/// Whether a label announces a dataset (`TRCFMT`, `STHKFMT`, `ZFMT`…).
+pub fn is_dataset_header(label: &str) -> bool {
+    label.len() > 3 && label.ends_with("FMT")
 }
 
-fn parse_trcfmt(value: &str, line: usize) -> Result<Trace, DcsError> {
-    let fields: Vec<&str> = value.split(';').collect();
+/// The labels of a dataset's data records.
+pub const DATA_LABELS: [&str; 4] = ["R", "A", "Z", "T"];
+
+/// A dataset's records: the header at `start`, its data records up to `end` (exclusive),
+/// as indexes into [`DcsFile::records`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dataset {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A TRCFMT header as a trace without radii, and its spacing field.
+fn parse_trcfmt(value: &str, line: usize) -> Result<(Trace, String), DcsError> {
+    let fields: Vec<&str> = value.split(';').map(|f| f.trim_matches(' ')).collect();
     if fields.len() < 4 {
         return Err(DcsError::new(
             line,
@@ -452,12 +509,63 @@ fn parse_trcfmt(value: &str, line: usize) -> Result<Trace, DcsError> {
             ));
         }
     };
-    Ok(Trace {
-        side,
-        format: format.to_owned(),
-        count,
-        radii: Vec::new(),
+    Ok((
+        Trace {
+            side,
+            format: format.to_owned(),
+            count,
+            radii: Vec::new(),
+        },
+        fields[2].to_owned(),
+    ))
+}
+
+/// The boxing of an equally spaced trace (radius *i* of *n* at 360·i/n degrees from the
+/// box centre, in 0.01 mm): the width and height in mm of the rectangle bounding its
+/// points, as DCS `HBOX` and `VBOX` give them. `None` for an empty trace.
+pub fn trace_box(radii: &[u32]) -> Option<(f64, f64)> {
+    let points = trace_points(radii);
+    if points.is_empty() {
+        return None;
+    }
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (x, y) in &points {
+        x0 = x0.min(*x);
+        x1 = x1.max(*x);
+        y0 = y0.min(*y);
+        y1 = y1.max(*y);
+    }
+    Some((x1 - x0, y1 - y0))
+}
+
+/// The circumference in mm of an equally spaced trace: the perimeter of the closed
+/// polygon through its points (a 2-D circumference, as `CIRC` may give it). `None` for
+/// an empty trace.
+pub fn trace_circumference(radii: &[u32]) -> Option<f64> {
+    let points = trace_points(radii);
+    let n = points.len();
+    (n > 0).then(|| {
+        (0..n)
+            .map(|i| {
+                let (a, b) = (points[i], points[(i + 1) % n]);
+                (a.0 - b.0).hypot(a.1 - b.1)
+            })
+            .sum()
     })
+}
+
+/// The points of an equally spaced trace, in mm.
+fn trace_points(radii: &[u32]) -> Vec<(f64, f64)> {
+    let n = radii.len() as f64;
+    radii
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let angle = std::f64::consts::TAU * i as f64 / n;
+            let r = f64::from(*r) / 100.0;
+            (r * angle.cos(), r * angle.sin())
+        })
+        .collect()
 }
 
 fn parse_radii(value: &str, line: usize, radii: &mut Vec<u32>) -> Result<(), DcsError> {
@@ -628,6 +736,80 @@ mod tests {
     }
 
     #[test]
+    fn datasets_of_every_kind_are_kept_apart() {
+        // A thickness dataset (R then T records) before the traces; a vendor encoding; a
+        // space-padded header.
+        let text = "JOB=1\nSTHKFMT=1;4;E;R\nR=2574;2659;2745;2838\nT=0346;0338;0327;0330\n\
+            TRCFMT=1;3;E;R;F\nR=10;20;30\nTRCFMT=6;360;E;L;F\nR=6167514141436D71\n\
+            ZFMT=1;3;E;R\nZ=1;2;3\nTRCFMT=  1;2 ;E; L;P\nR=5;6\nT=7\nUNI=0;0\n";
+        let file = parse(text).unwrap();
+        assert_eq!(file.write(), text);
+        let sets: Vec<(usize, usize)> = file
+            .datasets()
+            .unwrap()
+            .iter()
+            .map(|d| (d.start, d.end))
+            .collect();
+        assert_eq!(sets, [(1, 4), (4, 6), (6, 8), (8, 10), (10, 13)]);
+        let traces = file.traces().unwrap();
+        assert_eq!(traces.len(), 2);
+        assert_eq!(
+            (traces[0].side, &traces[0].radii[..]),
+            ('R', &[10, 20, 30][..])
+        );
+        assert_eq!((traces[1].side, &traces[1].radii[..]), ('L', &[5, 6][..]));
+        // T, A and Z outside a dataset are ordinary records; R is not.
+        assert_eq!(parse("T=1\nZ=2\n").unwrap().datasets().unwrap(), []);
+        let e = parse("JOB=1\nR=1\n").unwrap().datasets().unwrap_err();
+        assert_eq!(e.line, 2);
+        // A vendor trace is not decoded, so a payload that is no radius list is no error.
+        assert_eq!(
+            parse("TRCFMT=6;2;E;R;F\nR=ZZ\n").unwrap().traces().unwrap(),
+            []
+        );
+    }
+
+    #[test]
+    fn the_box_and_circumference_of_known_shapes() {
+        // A circle of radius 25 mm, 360 points: a 50 x 50 box; the polygon's perimeter
+        // is 720 x 25 x sin(0.5 degrees).
+        let circle = vec![2500u32; 360];
+        let (w, h) = trace_box(&circle).unwrap();
+        assert!(
+            (w - 50.0).abs() < 1e-9 && (h - 50.0).abs() < 1e-9,
+            "{w} x {h}"
+        );
+        let c = trace_circumference(&circle).unwrap();
+        let expected = 720.0 * 25.0 * 0.5f64.to_radians().sin();
+        assert!((c - expected).abs() < 1e-9, "{c}");
+        assert!((c - std::f64::consts::PI * 50.0).abs() < 0.01);
+        // A 50 x 30 mm rectangle centred on the origin, radius by radius (0.01 mm, cut
+        // down so no point lies outside): the box is exactly the rectangle (the points at
+        // 0, 90, 180 and 270 degrees touch its sides).
+        let rectangle: Vec<u32> = (0..360)
+            .map(|i| {
+                let t = f64::from(i).to_radians();
+                let r = (25.0 / t.cos().abs()).min(15.0 / t.sin().abs());
+                (r * 100.0).floor() as u32
+            })
+            .collect();
+        let (w, h) = trace_box(&rectangle).unwrap();
+        assert!(
+            (w - 50.0).abs() < 1e-9 && (h - 30.0).abs() < 1e-9,
+            "{w} x {h}"
+        );
+        let c = trace_circumference(&rectangle).unwrap();
+        assert!(c < 160.0 && c > 159.8, "{c}"); // corners cut between two points
+        // Four points: a diamond of half-diagonal 10 mm.
+        let (w, h) = trace_box(&[1000, 1000, 1000, 1000]).unwrap();
+        assert!((w - 20.0).abs() < 1e-9 && (h - 20.0).abs() < 1e-9);
+        let c = trace_circumference(&[1000, 1000, 1000, 1000]).unwrap();
+        assert!((c - 40.0 * 2f64.sqrt()).abs() < 1e-9);
+        assert_eq!(trace_box(&[]), None);
+        assert_eq!(trace_circumference(&[]), None);
+    }
+
+    #[test]
     fn malformed_lines_name_their_line() {
         assert_eq!(err_line("JOB=1\nSPH -2.25\n"), 2);
         assert_eq!(err_line("JOB=1\n=x\n"), 2);
@@ -707,10 +889,9 @@ mod tests {
             ])
             .prop_map(str::to_owned),
             "_[A-Z0-9_]{0,8}",
-            "[A-Z0-9][A-Z0-9_]{0,8}".prop_filter("trace labels", |l| !matches!(
-                l.as_str(),
-                "TRCFMT" | "R" | "Z" | "A"
-            )),
+            "[A-Z0-9][A-Z0-9_]{0,8}".prop_filter("dataset labels", |l| {
+                !is_dataset_header(l) && !DATA_LABELS.contains(&l.as_str())
+            }),
         ]
     }
 

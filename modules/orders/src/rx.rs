@@ -188,6 +188,12 @@ pub struct EyeFit {
     /// of a BIFOCAL or TRIFOCAL, the optical centre height otherwise. More than 0, at most
     /// the frame's B, and at least [`MIN_PROGRESSIVE_FITTING_HEIGHT_MM`] for a PROGRESSIVE.
     pub fitting_height: Option<Decimal>,
+    /// Millimetres up from the lowest point of the lens shape to the optical centre (the
+    /// prism reference point), to at most 0.01 mm, when it is measured apart from the
+    /// fitting height (a DCS file's `OCHT`, beside `SEGHT`). More than 0, at most the
+    /// frame's B.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optical_centre_height: Option<Decimal>,
 }
 
 /// The lowest fitting height a progressive lens accepts, in mm: below it the corridor from
@@ -528,6 +534,19 @@ pub fn validate_fit(
                 }
             }
         }
+        if let Some(height) = fit.optical_centre_height {
+            let field = format!("{side}.opticalCentreHeight");
+            if height <= Decimal::ZERO {
+                errors.add(field.as_str(), "must be more than 0 mm");
+            } else if !hundredths(height) {
+                errors.add(field.as_str(), "at most 2 decimal places (0.01 mm)");
+            }
+            if let Some(b) = b
+                && height > b
+            {
+                errors.add(field, format!("at most the frame's B ({b} mm)"));
+            }
+        }
     }
     errors.0.into_vec()
 }
@@ -742,6 +761,7 @@ mod tests {
     fn fit(height: &str) -> EyeFit {
         EyeFit {
             fitting_height: Some(d(height)),
+            ..EyeFit::default()
         }
     }
 

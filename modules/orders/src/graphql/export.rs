@@ -26,7 +26,9 @@ pub struct ExportQuery;
 #[Object]
 impl ExportQuery {
     /// An order as a DCS (OMA) job file, for either party; also kept in the file store.
-    /// NOT_FOUND for an order you are not a party to.
+    /// An order made from a DCS file is written as that file, every record kept in order,
+    /// with only the records of what changed on the order replaced (and JOB, HBOX, VBOX,
+    /// CIRC added when the file has none). NOT_FOUND for an order you are not a party to.
     async fn order_dcs(
         &self,
         ctx: &Context<'_>,

@@ -39,14 +39,18 @@ pub struct DcsImportMutation;
 #[Object]
 impl DcsImportMutation {
     /// Reads a DCS (OMA) file, uploaded as a GraphQL multipart request. Without `orderId`
-    /// (practices) it becomes a new draft: the patient reference (CLIENT, else JOB), the
-    /// prescription, the lens (when LDNAM names an ILS design and LIND the index), the
-    /// frame with its trace, and the fitting heights, as far as the file has them. With
-    /// `orderId` and `version` it re-measures an order (frame and trace; fitting heights when
-    /// given): your practice's own draft, or, for a lab, a job it holds (RECEIVED, ON_HOLD,
-    /// IN_PRODUCTION), checked against the job (every problem at its path in the order,
-    /// `order.frame.a`), kept in its history and announced to the practice. A malformed
-    /// file is BAD_USER_INPUT on `input.file`, naming the line.
+    /// (practices) it becomes a new draft: your job reference (JOB, as `externalRef`), the
+    /// patient reference (CLIENT, else JOB), the eyes (DO), the prescription (with PRVM/PRVA
+    /// prism), the lens (when LDNAM names an ILS design and LIND the index), the frame with
+    /// its trace (the box computed from the trace when HBOX/VBOX are absent; a frame needs
+    /// DBL), and the fitting heights (SEGHT, OCHT), as far as the file has them; the file is
+    /// kept with the order, and `orderDcs` writes it back record for record. With `orderId`
+    /// and `version` it re-measures an order (frame and trace; fitting heights when given;
+    /// the order's DBL when the file has none): your practice's own draft, or, for a lab, a
+    /// job it holds (RECEIVED, ON_HOLD, IN_PRODUCTION), checked against the job (every
+    /// problem at its path in the order, `order.frame.a`), kept in its history and
+    /// announced to the practice. A malformed file is BAD_USER_INPUT on `input.file`,
+    /// naming the line.
     async fn import_dcs(
         &self,
         ctx: &Context<'_>,

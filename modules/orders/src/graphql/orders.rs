@@ -14,6 +14,7 @@ use crate::service::orders::{self, DraftJob, Move};
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_common::company::COMPANY;
+use ils_entity::lens_order::Eyes;
 use ils_entity::{lens_order as order, patient};
 use ils_kernel::authz::require_member;
 use ils_kernel::pagination::Page;
@@ -64,6 +65,12 @@ pub struct CreateOrderDraftInput {
     pub requested_date: Option<Date>,
     /// Notes for the lab, at most 2,000 characters.
     pub notes: Option<String>,
+    /// Your own reference for the job (a DCS file's `JOB=`), at most 64 characters: the
+    /// order's DCS file names the job by it.
+    pub external_ref: Option<String>,
+    /// Which lenses the job is for: BOTH (the default), or one eye's (RIGHT, LEFT); the
+    /// other eye's prescription and fitting are then not checked.
+    pub eyes: Option<Eyes>,
 }
 
 impl CreateOrderDraftInput {
@@ -89,6 +96,9 @@ impl CreateOrderDraftInput {
             remake_reason: self.remake_reason,
             requested_date: self.requested_date.map(|d| d.0),
             notes: self.notes,
+            external_ref: self.external_ref,
+            eyes: self.eyes,
+            dcs_source: None,
         }
     }
 }
@@ -386,6 +396,15 @@ impl LensOrder {
     /// The practice's notes for the lab.
     async fn notes(&self) -> Option<&str> {
         self.row.notes.as_deref()
+    }
+    /// The practice's own reference for the job (a DCS file's `JOB=`); the order's DCS
+    /// file names the job by it (else by `labJobNumber`, else `orderNumber`).
+    async fn external_ref(&self) -> Option<&str> {
+        self.row.external_ref.as_deref()
+    }
+    /// Which lenses the job is for: BOTH, or one eye's.
+    async fn eyes(&self) -> Eyes {
+        self.row.eyes
     }
     /// The lab's own job number, set when it accepts the order (RECEIVED).
     async fn lab_job_number(&self) -> Option<&str> {

@@ -10,7 +10,7 @@ use crate::rx::{
 use async_graphql::SimpleObject;
 use chrono::NaiveDate;
 use ils_common::catalog::draft::{FieldError, LensDesign};
-use ils_entity::lens_order as order;
+use ils_entity::lens_order::{self as order, Eyes};
 use ils_kernel::AppError;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -30,8 +30,26 @@ pub(crate) const INDICES: [&str; 7] = ["1.50", "1.53", "1.56", "1.59", "1.60", "
 
 /// Everything `submitOrder` checks, all at once, with input paths: the prescription's
 /// values, the PDs the lens design needs (`validate_pd`), the fitting, the blank and the
-/// index.
+/// index. A one-eye job (`eyes` RIGHT or LEFT) is not checked for the other eye's
+/// prescription, PDs and fitting.
 pub fn check_job(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>, AppError> {
+    let other = match row.eyes {
+        Eyes::Both => return check_pair(row, today),
+        Eyes::Right => "left.",
+        Eyes::Left => "right.",
+    };
+    let errors = check_pair(row, today)?;
+    Ok(errors
+        .into_iter()
+        .filter(|e| {
+            let path = e.field.strip_prefix("rx.").unwrap_or(&e.field);
+            !path.starts_with(other)
+        })
+        .collect())
+}
+
+/// [`check_job`] for a pair of lenses.
+fn check_pair(row: &order::Model, today: NaiveDate) -> Result<Vec<FieldError>, AppError> {
     let rx: Option<Rx> = stored(&row.rx)?;
     let lens: Option<LensSpec> = stored(&row.lens)?;
     let fit: Fit = stored(&row.fit)?;
@@ -125,6 +143,9 @@ pub fn measures_out_of_range(
     for (side, fit) in [("right", right), ("left", left)] {
         if let Some(h) = fit.and_then(|f| f.fitting_height) {
             values.push((format!("{side}.fittingHeight"), h));
+        }
+        if let Some(h) = fit.and_then(|f| f.optical_centre_height) {
+            values.push((format!("{side}.opticalCentreHeight"), h));
         }
     }
     if let Some((field, _)) = values.into_iter().find(|(_, v)| v.abs() > limit) {

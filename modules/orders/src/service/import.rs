@@ -4,7 +4,9 @@
 //! the labels ILS understands are taken, and the original is kept in the file store.
 
 use super::LINK_TTL;
-use crate::model::dcs_job::{DcsJob, read_file};
+use crate::json::stored;
+use crate::model::dcs_job::{DcsJob, FRAME_LABELS, read_text};
+use crate::rx::FrameMeasure;
 use crate::service::orders::{self, DraftJob};
 use crate::service::patients::practice_tx;
 use bytes::Bytes;
@@ -59,19 +61,26 @@ pub async fn import(
     target: Option<(Uuid, i32)>,
 ) -> AppResult<Imported> {
     let me = require_member(ctx)?;
-    let job = read_file(&bytes)?;
+    let (text, mut job) = read_text(&bytes)?;
+    let text = text.to_owned();
     if target.is_some() && job.frame.is_none() {
         return Err(AppError::bad_input(
             "input.file",
-            "re-measuring needs the frame's box: HBOX, VBOX and DBL",
+            "re-measuring needs the frame: its box (HBOX and VBOX) or a trace (TRCFMT)",
         ));
+    }
+    if target.is_none() && job.frame.as_ref().is_some_and(|f| f.dbl.is_none()) {
+        // A draft's frame needs its bridge; the file's frame records are still kept.
+        job.frame = None;
+        job.labels_read
+            .retain(|l| !FRAME_LABELS.contains(&l.as_str()));
     }
 
     // The original is kept before the order names it, and removed again if the order
     // is not written.
     let key = format!("dcs-imports/{me}/{}.oma", Uuid::now_v7());
     files.put(&key, Bytes::from(bytes)).await?;
-    let written = write(db, ctx, &job, target, &key).await;
+    let written = write(db, ctx, &job, target, &key, text).await;
     let row = match written {
         Ok(Ok(row)) => row,
         failed => {
@@ -95,12 +104,15 @@ pub async fn import(
 
 /// The order a read file makes or re-measures; problems with the job, every one, as
 /// `Ok(Err(_))`. A draft's input problems are reported on `input.file` (the file is the input).
+/// A new draft keeps the file's text (`text`) for its DCS file, as does an order re-measured
+/// that was not made from a file.
 async fn write(
     db: &Db,
     ctx: &TenantContext,
     job: &DcsJob,
     target: Option<(Uuid, i32)>,
     key: &str,
+    text: String,
 ) -> AppResult<Result<order::Model, Vec<FieldError>>> {
     match target {
         None => {
@@ -110,8 +122,11 @@ async fn write(
                 })),
                 rx: job.rx.clone(),
                 lens: job.lens.clone(),
-                frame: job.frame.clone(),
+                frame: job.frame.as_ref().and_then(|f| f.measure()),
                 fit: job.fit.clone().unwrap_or_default(),
+                external_ref: job.external_ref.clone(),
+                eyes: Some(job.eyes),
+                dcs_source: Some(text),
                 ..DraftJob::default()
             };
             let note = Some(format!("from the DCS file {key}"));
@@ -129,15 +144,39 @@ async fn write(
                 })
         }
         Some((order_id, version)) => {
-            let frame = job
+            let reading = job
                 .frame
                 .clone()
                 .ok_or_else(|| AppError::bad_input("input.file", "the file has no frame box"))?;
+            // A file without the bridge keeps the order's.
+            let frame = match reading.dbl {
+                Some(_) => reading.measure(),
+                None => {
+                    let tx = db.tenant(ctx).await?;
+                    let row = tx.get::<order::Entity>(order_id).await?;
+                    tx.commit().await?;
+                    let kept: Option<FrameMeasure> =
+                        row.frame.as_deref().map(stored).transpose()?;
+                    kept.map(|k| reading.with_dbl(k.dbl))
+                }
+            }
+            .ok_or_else(|| {
+                AppError::bad_input(
+                    "input.file",
+                    "the file has no DBL and the order no frame to take it from",
+                )
+            })?;
             let note = format!(
                 "measurements from the DCS file {key} ({})",
                 job.labels_read.join(", ")
             );
-            orders::remeasure(db, ctx, order_id, version, frame, job.fit.clone(), note).await
+            let measured = orders::Measured {
+                frame,
+                fit: job.fit.clone(),
+                note,
+                source: Some(text),
+            };
+            orders::remeasure(db, ctx, order_id, version, measured).await
         }
     }
 }

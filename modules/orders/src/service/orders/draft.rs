@@ -9,6 +9,7 @@ use crate::rx::{FrameMeasure, Rx, rx_minus_cyl};
 use crate::service::patients::practice_tx;
 use chrono::{NaiveDate, Utc};
 use ils_common::validate;
+use ils_entity::lens_order::Eyes;
 use ils_entity::{company, lens_order as order, patient, prescription};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
 use rust_decimal::Decimal;
@@ -40,6 +41,13 @@ pub struct DraftJob {
     pub remake_reason: Option<RemakeReason>,
     pub requested_date: Option<NaiveDate>,
     pub notes: Option<String>,
+    /// The practice's own reference for the job (a DCS file's `JOB=`).
+    pub external_ref: Option<String>,
+    /// BOTH when not given.
+    pub eyes: Option<Eyes>,
+    /// The DCS file a new draft is made from (its text), kept for the order's DCS file;
+    /// ignored when a draft is replaced (the file stays the one the draft came from).
+    pub dcs_source: Option<String>,
 }
 
 /// A new draft for the acting practice; `note` goes on its first history step (where it
@@ -89,6 +97,7 @@ async fn new_draft(
         status: Set(OrderStatus::Draft),
         version: Set(1),
         lab_job_number: Set(None),
+        dcs_source: Set(job.dcs_source.clone()),
         due_date: Set(None),
         production_stage: Set(None),
         hold_question: Set(None),
@@ -233,6 +242,9 @@ struct Job {
     remake_reason: Option<RemakeReason>,
     requested_date: Option<NaiveDate>,
     notes: Option<String>,
+    external_ref: Option<String>,
+    eyes: Eyes,
+    dcs_source: Option<String>,
 }
 
 impl Job {
@@ -255,6 +267,8 @@ impl Job {
             (C::RemakeReason, self.remake_reason.into()),
             (C::RequestedDate, self.requested_date.into()),
             (C::Notes, self.notes.clone().into()),
+            (C::ExternalRef, self.external_ref.clone().into()),
+            (C::Eyes, self.eyes.into()),
         ])
     }
 }
@@ -392,5 +406,8 @@ async fn job_of(tx: &Tx, me: Uuid, input: DraftJob) -> AppResult<Job> {
         remake_reason: input.remake_reason,
         requested_date: input.requested_date,
         notes: text(input.notes, "input.notes", 2000)?,
+        external_ref: text(input.external_ref, "input.externalRef", 64)?,
+        eyes: input.eyes.unwrap_or(Eyes::Both),
+        dcs_source: input.dcs_source,
     })
 }

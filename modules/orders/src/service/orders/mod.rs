@@ -12,7 +12,7 @@ mod workflow;
 
 pub use draft::{DraftJob, draft, update_draft};
 pub use read::{Filter, Update, audit_identified, find, history_of, list, read, updates};
-pub use workflow::{Move, move_order, remeasure, submit};
+pub use workflow::{Measured, Move, move_order, remeasure, submit};
 
 use crate::model::{OrderStatus, Party};
 use chrono::Utc;

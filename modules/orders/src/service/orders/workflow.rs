@@ -294,6 +294,18 @@ pub async fn move_order(
     Ok(row)
 }
 
+/// New measurements of an order, and where they come from.
+pub struct Measured {
+    pub frame: FrameMeasure,
+    /// The fitting heights, when measured (an eye left out keeps its own).
+    pub fit: Option<Fit>,
+    /// For the order's history.
+    pub note: String,
+    /// The text of the DCS file measured from: kept as the order's DCS source when the
+    /// order was not made from a file.
+    pub source: Option<String>,
+}
+
 /// New measurements (the frame, and the fitting heights when given) for the practice's
 /// own draft, or for a job the acting lab holds. For the lab they are checked against the
 /// job at once (every problem, with its path) and the change is kept in the history and
@@ -303,10 +315,14 @@ pub async fn remeasure(
     ctx: &TenantContext,
     order_id: Uuid,
     version: i32,
-    frame: FrameMeasure,
-    fit: Option<Fit>,
-    note: String,
+    measured: Measured,
 ) -> AppResult<Result<order::Model, Vec<FieldError>>> {
+    let Measured {
+        frame,
+        fit,
+        note,
+        source,
+    } = measured;
     let me = require_member(ctx)?;
     let tx = db.tenant(ctx).await?;
     let row = tx.get::<order::Entity>(order_id).await?;
@@ -341,9 +357,17 @@ pub async fn remeasure(
         Some(f) => Fit {
             right: EyeFit {
                 fitting_height: f.right.fitting_height.or(kept.right.fitting_height),
+                optical_centre_height: f
+                    .right
+                    .optical_centre_height
+                    .or(kept.right.optical_centre_height),
             },
             left: EyeFit {
                 fitting_height: f.left.fitting_height.or(kept.left.fitting_height),
+                optical_centre_height: f
+                    .left
+                    .optical_centre_height
+                    .or(kept.left.optical_centre_height),
             },
         },
         None => kept,
@@ -369,17 +393,24 @@ pub async fn remeasure(
             return Ok(Err(errors));
         }
     }
+    let mut sets = vec![
+        (order::Column::Frame, Expr::value(measured.frame.clone())),
+        (order::Column::Fit, Expr::value(measured.fit.clone())),
+        (
+            order::Column::Version,
+            Expr::col(order::Column::Version).add(1),
+        ),
+        (order::Column::UpdatedAt, Expr::value(Utc::now())),
+    ];
+    // The measuring file becomes the order's DCS source when it was not made from one.
+    if row.dcs_source.is_none()
+        && let Some(source) = source
+    {
+        sets.push((order::Column::DcsSource, Expr::value(source)));
+    }
     let n = tx
         .update_many::<order::Entity>(
-            vec![
-                (order::Column::Frame, Expr::value(measured.frame.clone())),
-                (order::Column::Fit, Expr::value(measured.fit.clone())),
-                (
-                    order::Column::Version,
-                    Expr::col(order::Column::Version).add(1),
-                ),
-                (order::Column::UpdatedAt, Expr::value(Utc::now())),
-            ],
+            sets,
             Condition::all()
                 .add(order::Column::Id.eq(order_id))
                 .add(order::Column::Version.eq(version))
