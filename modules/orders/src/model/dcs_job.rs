@@ -676,7 +676,8 @@ pub fn dcs_of(row: &order::Model) -> AppResult<String> {
     let bad = |e: DcsError| AppError::internal(format!("dcs: {e}"));
     let parts = JobParts::of_row(row)?;
     let fresh = records_of(&parts).map_err(bad)?;
-    let records = match row.dcs_source.as_deref() {
+    // Empty is no file (a page leaves the column out as '': see `read::list`).
+    let records = match row.dcs_source.as_deref().filter(|text| !text.is_empty()) {
         None => fresh,
         Some(text) => {
             let source = dcs::parse(text).map_err(bad)?;

@@ -81,6 +81,9 @@ pub async fn list<T: async_graphql::OutputType>(
             ("frame", order::Column::Frame),
             ("fit", order::Column::Fit),
             ("notes", order::Column::Notes),
+            // The DCS file an order came from is read by `orderDcs` alone (by id), never
+            // for a page: no field has this name, so a page never reads it.
+            ("dcsSource", order::Column::DcsSource),
         ],
     );
     let (conn, read) = audited_page(
