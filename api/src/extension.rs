@@ -100,6 +100,23 @@ struct Sharing {
 }
 
 impl ProtectionsExtension {
+    /// Executes, with every problem its own error and the data in the document's order.
+    async fn run(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        response.errors = one_error_per_problem(std::mem::take(&mut response.errors));
+        if let Some(doc) = self.document()
+            && let Some(op) = crate::order::operation(&doc, operation_name)
+        {
+            crate::order::reorder(&mut response.data, &doc, op, Some(&ctx.schema_env.registry));
+        }
+        response
+    }
+
     fn document(&self) -> Option<Arc<ExecutableDocument>> {
         self.document
             .lock()
@@ -358,22 +375,16 @@ impl Extension for ProtectionsExtension {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        // An event another subscription with the same key executed already.
-        let key = self.shared_key(ctx);
-        if let Some(key) = &key
-            && let Some(response) = self.shared.get(key)
-        {
-            return response;
-        }
-        let mut response = next.run(ctx, operation_name).await;
-        response.errors = one_error_per_problem(std::mem::take(&mut response.errors));
-        if let Some(doc) = self.document()
-            && let Some(op) = crate::order::operation(&doc, operation_name)
-        {
-            crate::order::reorder(&mut response.data, &doc, op, Some(&ctx.schema_env.registry));
-        }
-        if let Some(key) = key {
-            self.shared.put(key, &response);
+        // An event that subscriptions with the same key share: executed once, by the first.
+        let Some(key) = self.shared_key(ctx) else {
+            return self.run(ctx, operation_name, next).await;
+        };
+        let (response, shared) = self
+            .shared
+            .get_or_execute(key, || self.run(ctx, operation_name, next))
+            .await;
+        if shared {
+            metrics::counter!("ils_subscription_shared_results_total").increment(1);
         }
         response
     }

@@ -61,6 +61,11 @@ fn describe() {
         "GraphQL errors returned, by extensions.code"
     );
     describe_counter!(
+        "ils_subscription_shared_results_total",
+        "Subscription events answered with the result another socket's execution of the same \
+         event, document and visibility made (instead of executing again)"
+    );
+    describe_counter!(
         "ils_sql_statements_total",
         "SQL statements run, by pool (requests, background) and whether they failed"
     );

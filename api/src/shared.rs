@@ -13,8 +13,10 @@
 //! between companies, so even a field that came to depend on the company could not leak.
 
 use async_graphql::Response;
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use ils_kernel::coalesce::Coalesce;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
 /// What one shared result is filed under.
@@ -27,41 +29,42 @@ pub struct Key {
     pub admin: bool,
 }
 
-/// The results of the last events executed, shared by every subscription of the schema.
-/// Holds at most `CAPACITY` results, dropping the oldest first (a result is wanted only
-/// while its event is being fanned out, a few milliseconds).
-#[derive(Default)]
-pub struct SharedResponses(Mutex<Inner>);
+/// The results of the last events executed, shared by every subscription of the schema:
+/// the first subscription to reach an event executes it and the others that reach it
+/// meanwhile wait for that execution (sockets of one company get an event at the same
+/// moment, so without waiting they would all execute it). Holds the last `CAPACITY` keys
+/// (a result is wanted while its event is being fanned out, a few milliseconds).
+pub struct SharedResponses(Coalesce<Key, Arc<Response>>);
 
-#[derive(Default)]
-struct Inner {
-    results: HashMap<Key, Response>,
-    /// Keys in the order they were filed.
-    order: VecDeque<Key>,
+impl Default for SharedResponses {
+    fn default() -> Self {
+        SharedResponses(Coalesce::new(CAPACITY))
+    }
 }
 
 const CAPACITY: usize = 256;
 
 impl SharedResponses {
-    /// A copy of the result filed under `key`.
-    pub fn get(&self, key: &Key) -> Option<Response> {
-        let inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        inner.results.get(key).map(copy)
-    }
-
-    /// Files a copy of `response` under `key` (the first one filed stays).
-    pub fn put(&self, key: Key, response: &Response) {
-        let mut inner = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if inner.results.contains_key(&key) {
-            return;
-        }
-        while inner.order.len() >= CAPACITY {
-            if let Some(old) = inner.order.pop_front() {
-                inner.results.remove(&old);
-            }
-        }
-        inner.order.push_back(key.clone());
-        inner.results.insert(key, copy(response));
+    /// The result filed under `key`, executed by `execute` if no subscription has executed
+    /// it (or is executing it); and whether it was shared rather than executed here.
+    pub async fn get_or_execute<F, Fut>(&self, key: Key, execute: F) -> (Response, bool)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Response>,
+    {
+        let executed = AtomicBool::new(false);
+        let shared = self
+            .0
+            .get_or_try(key, || async {
+                executed.store(true, Ordering::Relaxed);
+                Ok::<_, Infallible>(Arc::new(execute().await))
+            })
+            .await;
+        let response = match shared {
+            Ok(r) => copy(&r),
+            Err(never) => match never {},
+        };
+        (response, !executed.load(Ordering::Relaxed))
     }
 }
 
@@ -127,8 +130,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn results_are_filed_by_the_whole_key_and_the_oldest_go_first() {
+    #[tokio::test]
+    async fn results_are_filed_by_the_whole_key_and_executed_once_per_key() {
         let shared = SharedResponses::default();
         let k = |event: Uuid, company: Uuid, admin: bool| Key {
             event,
@@ -137,23 +140,34 @@ mod tests {
             admin,
         };
         let (e, a, b) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        shared.put(k(e, a, false), &Response::new(Value::from("for a")));
-        assert_eq!(
-            shared.get(&k(e, a, false)).unwrap().data,
-            Value::from("for a")
-        );
-        assert!(shared.get(&k(e, b, false)).is_none(), "another company");
-        assert!(shared.get(&k(e, a, true)).is_none(), "an admin");
-        assert!(
-            shared.get(&k(Uuid::now_v7(), a, false)).is_none(),
-            "another event"
-        );
-        for _ in 0..CAPACITY {
-            shared.put(k(Uuid::now_v7(), a, false), &Response::new(Value::Null));
+        let run = |v: &'static str| move || async move { Response::new(Value::from(v)) };
+        let (r, was_shared) = shared.get_or_execute(k(e, a, false), run("for a")).await;
+        assert_eq!((r.data, was_shared), (Value::from("for a"), false));
+        let (r, was_shared) = shared.get_or_execute(k(e, a, false), run("again")).await;
+        assert_eq!((r.data, was_shared), (Value::from("for a"), true));
+        for (other, why) in [
+            (k(e, b, false), "another company"),
+            (k(e, a, true), "an admin"),
+            (k(Uuid::now_v7(), a, false), "another event"),
+        ] {
+            let (r, was_shared) = shared.get_or_execute(other, run("own")).await;
+            assert_eq!((r.data, was_shared), (Value::from("own"), false), "{why}");
         }
-        assert!(
-            shared.get(&k(e, a, false)).is_none(),
-            "the oldest was dropped"
+        // Concurrent askers of one key wait for the one execution.
+        let key = k(Uuid::now_v7(), a, false);
+        let slow = || async {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Response::new(Value::from("once"))
+        };
+        let results = futures_util::future::join_all(
+            (0..5).map(|_| shared.get_or_execute(key.clone(), slow)),
+        )
+        .await;
+        assert_eq!(
+            results.iter().filter(|(_, s)| !s).count(),
+            1,
+            "one execution"
         );
+        assert!(results.iter().all(|(r, _)| r.data == Value::from("once")));
     }
 }

@@ -1043,3 +1043,104 @@ async fn an_order_exports_as_a_dcs_job_for_its_parties_only() {
     assert_eq!(code, "NOT_FOUND");
     s.finish().await;
 }
+
+/// `ils_subscription_shared_results_total` now (the server's metrics are the process's).
+async fn shared_results(s: &TestServer) -> u64 {
+    let text = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("ils_subscription_shared_results_total "))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// Sockets of one company following one order with the same document share one execution
+/// of each change (counted), and each still gets the whole update; a document that reads
+/// the patient's record is executed for each socket (those reads are audited per user).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_following_one_order_share_each_change_unless_it_reads_audited_records() {
+    let s = TestServer::start().await;
+    let (_, practice, lab) = connected(&s, "Shared").await;
+    let order = ORDERS
+        .draft(&s, &practice, progressive_draft("REF-SHARE"))
+        .await;
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
+    const PLAIN: &str = "subscription($id: ID!) { orderUpdated(id: $id) { status version order { id status labName history { toStatus } } } }";
+    const AUDITED: &str = "subscription($id: ID!) { orderUpdated(id: $id) { status version order { id status patient { id } } } }";
+    let wait = Duration::from_secs(20);
+
+    let open = |doc: &'static str| {
+        let (s, practice, id) = (&s, &practice, order["id"].clone());
+        async move {
+            let mut socket = ws::connect(s, "graphql-transport-ws").await;
+            ws::init(&mut socket, &practice.auth()).await;
+            ws::start_operation(&mut socket, "o", doc, json!({ "id": id })).await;
+            let first = ws::collect_started(&mut socket, "o", wait, 1).await;
+            assert_eq!(first[0]["type"], "next", "{doc}: {first:?}");
+            assert!(
+                first[0]["payload"].get("errors").is_none(),
+                "{doc}: {first:?}"
+            );
+            socket
+        }
+    };
+    let mut plain = vec![open(PLAIN).await, open(PLAIN).await, open(PLAIN).await];
+    let before = shared_results(&s).await;
+    let o = ORDERS.moved(&s, &lab, &order, "RECEIVED", json!({})).await;
+    let mut updates = vec![];
+    for socket in plain.iter_mut() {
+        let got = ws::collect_started(socket, "o", wait, 1).await;
+        assert_eq!(got[0]["type"], "next", "{got:?}");
+        updates.push(got[0]["payload"].clone());
+    }
+    assert_eq!(updates[0]["data"]["orderUpdated"]["status"], "RECEIVED");
+    let history = &updates[0]["data"]["orderUpdated"]["order"]["history"];
+    assert!(
+        history.as_array().is_some_and(|h| h.len() >= 2),
+        "{updates:?}"
+    );
+    assert!(updates.iter().all(|u| *u == updates[0]), "{updates:?}");
+    assert_eq!(
+        shared_results(&s).await - before,
+        2,
+        "three sockets, one execution"
+    );
+    for mut socket in plain {
+        socket.close(None).await.ok();
+    }
+
+    let mut audited = vec![open(AUDITED).await, open(AUDITED).await];
+    let before = shared_results(&s).await;
+    ORDERS
+        .moved(
+            &s,
+            &lab,
+            &o,
+            "IN_PRODUCTION",
+            json!({ "stage": "SURFACING" }),
+        )
+        .await;
+    for socket in audited.iter_mut() {
+        let got = ws::collect_started(socket, "o", wait, 1).await;
+        assert_eq!(
+            got[0]["payload"]["data"]["orderUpdated"]["status"], "IN_PRODUCTION",
+            "{got:?}"
+        );
+    }
+    assert_eq!(
+        shared_results(&s).await - before,
+        0,
+        "a document reading the patient's record is executed per socket"
+    );
+    for mut socket in audited {
+        socket.close(None).await.ok();
+    }
+    s.finish().await;
+}

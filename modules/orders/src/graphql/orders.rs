@@ -678,10 +678,26 @@ impl LensOrdersSubscription {
             .data::<ils_kernel::Bus>()
             .map_err(|_| AppError::internal("schema has no event bus"))?;
         let updates = orders::updates(db, tenant, bus, order_id).await?;
-        Ok(updates.map(move |u| OrderUpdate {
-            status: u.status,
-            version: u.version,
-            order: LensOrder::new(u.row, me),
+        // An update's result depends on its event and the reading company alone (the row
+        // is read once per version and company), so every socket following the order with
+        // the same document shares one execution of it, as `events` does. Not when the
+        // selection reads a patient's record or an earlier order: those reads are audited
+        // for each user who makes them.
+        let order = ctx.look_ahead().field("order");
+        let audited = order.field("patient").exists() || order.field("remakeOf").exists();
+        let shared = ctx
+            .data_opt::<std::sync::Arc<ils_kernel::events::SharedDelivery>>()
+            .filter(|_| !audited)
+            .cloned();
+        Ok(updates.map(move |u| {
+            if let (Some(shared), Some(event)) = (&shared, &u.event) {
+                shared.offer(event);
+            }
+            OrderUpdate {
+                status: u.status,
+                version: u.version,
+                order: LensOrder::new(u.row, me),
+            }
         }))
     }
 }

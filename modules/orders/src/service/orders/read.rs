@@ -12,9 +12,10 @@ use ils_entity::{lens_order as order, order_status_change as change};
 use ils_kernel::authz::require_member;
 use ils_kernel::coalesce::Coalesce;
 use ils_kernel::pagination::{Page, PageArgs};
-use ils_kernel::{AppError, AppResult, Bus, ClientInfo, Db, TenantContext, Tx, id};
+use ils_kernel::{AppError, AppResult, Bus, ClientInfo, Db, Event, TenantContext, Tx, id};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, Condition, QueryFilter, QueryOrder};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Which orders to list; every field narrows.
@@ -177,6 +178,9 @@ pub struct Update {
     pub version: i32,
     /// The order as read when the update is sent (it may be further along).
     pub row: order::Model,
+    /// The event that made this update (none for the state at subscription): what lets
+    /// the sockets that follow the order share one execution of it.
+    pub event: Option<Arc<Event>>,
 }
 
 /// The rows of followed orders being delivered: (order, version, reading company).
@@ -200,6 +204,7 @@ pub async fn updates(
         status: now.status,
         version: now.version,
         row: now,
+        event: None,
     };
     let (db, ctx) = (db.clone(), ctx.clone());
     let wanted = id::encode(ORDER, order_id).to_string();
@@ -213,7 +218,7 @@ pub async fn updates(
             .flatten()
             .filter(|c| c.order_id.as_str() == wanted)
             .and_then(|c| Some((OrderStatus::parse(&c.status)?, c.version)));
-        let (db, ctx) = (db.clone(), ctx.clone());
+        let (db, ctx, event) = (db.clone(), ctx.clone(), ev.clone());
         // Boxed: the stream holds this future between polls, and a read's future is large;
         // an idle socket's stream should weigh what it waits with, not what it once read.
         Box::pin(async move {
@@ -229,6 +234,7 @@ pub async fn updates(
                 status,
                 version,
                 row,
+                event: Some(event),
             })
         })
     });
