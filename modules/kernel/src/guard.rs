@@ -113,6 +113,21 @@ fn scope_settings(
     ])
 }
 
+/// The statement that sets `settings`: `SELECT set_config('name', <value>, true), …`, each
+/// value written by `value` from its 1-based place and text (a bound `$n` or a literal;
+/// `None` refuses the whole statement).
+fn set_configs(
+    settings: &[(&'static str, String)],
+    value: impl Fn(usize, &str) -> Option<String>,
+) -> Option<String> {
+    let calls = settings
+        .iter()
+        .enumerate()
+        .map(|(i, (name, v))| Some(format!("set_config('{name}', {}, true)", value(i + 1, v)?)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(format!("SELECT {}", calls.join(", ")))
+}
+
 /// Whether a condition is for reading or for changing rows: credential look-ups only read.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Access {
@@ -172,16 +187,10 @@ impl Db {
         let (conn, set_after_begin) = match self.backend() {
             DbBackend::Postgres => {
                 let inline = match &settings {
-                    Some(settings) if scope.lookup.is_none() => {
-                        let calls = settings
-                            .iter()
-                            .map(|(name, value)| {
-                                literal(value).map(|v| format!("set_config('{name}', {v}, true)"))
-                            })
-                            .collect::<Option<Vec<_>>>()
-                            .ok_or_else(|| AppError::internal("a NUL in a scope setting"))?;
-                        Some(format!("SELECT {}", calls.join(", ")))
-                    }
+                    Some(settings) if scope.lookup.is_none() => Some(
+                        set_configs(settings, |_, value| literal(value))
+                            .ok_or_else(|| AppError::internal("a NUL in a scope setting"))?,
+                    ),
                     _ => None,
                 };
                 let pool = self.conn.get_postgres_connection_pool();
@@ -346,14 +355,12 @@ impl Tx {
         let Some(settings) = settings else {
             return Ok(());
         };
-        let calls: Vec<String> = (1..=settings.len())
-            .zip(&settings)
-            .map(|(i, (name, _))| format!("set_config('{name}', ${i}, true)"))
-            .collect();
+        let sql = set_configs(&settings, |i, _| Some(format!("${i}")))
+            .ok_or_else(|| AppError::internal("scope settings"))?;
         self.conn()
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                format!("SELECT {}", calls.join(", ")),
+                sql,
                 settings.into_iter().map(|(_, v)| Value::from(v)),
             ))
             .await?;
