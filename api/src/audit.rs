@@ -142,10 +142,19 @@ impl Extension for AuditExtension {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await;
-        if result.is_err() {
+        if let Err(errors) = &result {
+            // The refusal's own code (a text refused by `text_input` is BAD_USER_INPUT).
+            let code = errors
+                .first()
+                .and_then(|e| e.extensions.as_ref())
+                .and_then(|x| match x.get("code") {
+                    Some(Value::String(c)) => Some(c.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| crate::extension::VALIDATION_FAILED.to_owned());
             let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
             for (_, p) in pending {
-                write(ctx, p, Some(crate::extension::VALIDATION_FAILED.to_owned())).await;
+                write(ctx, p, Some(code.clone())).await;
             }
         }
         result

@@ -150,7 +150,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "ILS_JWT_SECRET",
-        "token signing secret, 32+ characters; required in production",
+        "token signing secret, 32+ characters (random-looking in production); required in production",
     ),
     ("ILS_JWT_ISSUER", "token issuer (default ils)"),
     ("ILS_JWT_AUDIENCE", "token audience (default ils-api)"),
@@ -460,6 +460,16 @@ impl Config {
                     "ILS_JWT_SECRET must have at least 32 characters".into(),
                 ));
             }
+            // Length alone lets `aaaa…` through; in production the secret must also look
+            // random (development keeps any 32 characters, for local set-ups).
+            if self.env == Environment::Production && secret_entropy_bits(s) < MIN_SECRET_BITS {
+                return Err(ConfigError(format!(
+                    "ILS_JWT_SECRET looks guessable in production (about {:.0} bits estimated, at \
+                     least {MIN_SECRET_BITS:.0} needed): use random bytes, such as \
+                     `openssl rand -base64 48`",
+                    secret_entropy_bits(s)
+                )));
+            }
         } else if self.env == Environment::Production {
             return Err(ConfigError(
                 "ILS_JWT_SECRET is required when ILS_ENV=production".into(),
@@ -592,6 +602,39 @@ impl Config {
     }
 }
 
+/// The least estimated entropy, in bits, of a production signing secret. 32 random hex
+/// digits (128 real bits) estimate at about 115; a repeated word far lower.
+pub const MIN_SECRET_BITS: f64 = 96.0;
+
+/// An estimate of a secret's entropy in bits: its Shannon entropy per character (from the
+/// frequencies of its own characters) times its length, and 0 for a secret that is one
+/// shorter pattern repeated (`abcabcabc…`). It cannot see that a phrase is a phrase, but it
+/// refuses the weak secrets people type: one character, a short pattern, a word repeated.
+pub fn secret_entropy_bits(secret: &str) -> f64 {
+    let chars: Vec<char> = secret.chars().collect();
+    let n = chars.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let repeats = (1..=n / 2)
+        .any(|period| n % period == 0 && chars.chunks(period).all(|c| c == &chars[..period]));
+    if repeats {
+        return 0.0;
+    }
+    let mut counts = std::collections::HashMap::new();
+    for c in &chars {
+        *counts.entry(*c).or_insert(0usize) += 1;
+    }
+    let per_char: f64 = counts
+        .values()
+        .map(|&k| {
+            let p = k as f64 / n as f64;
+            -p * p.log2()
+        })
+        .sum();
+    per_char * n as f64
+}
+
 fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
@@ -626,6 +669,50 @@ mod tests {
             ..Config::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    /// 48 random bytes in base64, as `openssl rand -base64 48` makes them.
+    const STRONG_SECRET: &str = "q3Vb8T0nJ6yXw1mP4kZr9sLd2hGf7cNa5eUi0oQxRtYz3BvKj8WlMp6Hs1DgFaCe";
+
+    #[test]
+    fn a_production_secret_must_look_random() {
+        let with = |secret: &str, env| Config {
+            env,
+            jwt_secret: Some(secret.into()),
+            ..Config::default()
+        };
+        let prod = Environment::Production;
+        for weak in [
+            "a".repeat(32),
+            "ab".repeat(16),
+            "s".repeat(40),
+            "passwordpasswordpasswordpassword".to_owned(),
+            "0123456789".repeat(4),
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab".to_owned(),
+        ] {
+            let e = with(&weak, prod).validate().unwrap_err().to_string();
+            assert!(e.contains("guessable"), "{weak}: {e}");
+            // Development takes any 32 characters.
+            assert!(with(&weak, Environment::Development).validate().is_ok());
+        }
+        assert!(with(STRONG_SECRET, prod).validate().is_ok());
+        // 32 random hex digits (`openssl rand -hex 16`) pass.
+        assert!(
+            with("9f86d081884c7d659a2feaa0c55ad015", prod)
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            with("3b5e0a91c7d24f68e1a0b9c83d7f2e46", prod)
+                .validate()
+                .is_ok()
+        );
+        // Too short is refused before entropy is looked at.
+        let e = with("Zx8#", prod).validate().unwrap_err().to_string();
+        assert!(e.contains("at least 32"), "{e}");
+        assert_eq!(secret_entropy_bits(""), 0.0);
+        assert_eq!(secret_entropy_bits(&"xyz".repeat(20)), 0.0);
+        assert!(secret_entropy_bits(STRONG_SECRET) > 200.0);
     }
 
     #[test]
@@ -677,7 +764,7 @@ mod tests {
         let with = |origins: &[&str], env| Config {
             cors_origins: origins.iter().map(|s| s.to_string()).collect(),
             env,
-            jwt_secret: Some("x".repeat(32)),
+            jwt_secret: Some(STRONG_SECRET.into()),
             ..Config::default()
         };
         let dev = Environment::Development;

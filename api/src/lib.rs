@@ -23,6 +23,7 @@ pub mod server;
 pub mod shared;
 pub mod sockets;
 pub mod state;
+pub mod text_input;
 pub mod transport;
 pub mod ws;
 

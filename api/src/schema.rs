@@ -34,6 +34,8 @@ where
         .extension(crate::extension::ProtectionsFactory::new(limits.clone()))
         .extension(crate::audit::AuditFactory)
         .extension(crate::extension::MeasureFactory(limits.clone()))
+        // After the audit extension, as the limits are: a refused text is audited.
+        .extension(crate::text_input::TextInputsFactory)
 }
 
 /// The platform's schema with its limits.

@@ -233,38 +233,146 @@ async fn unknown_email_and_wrong_password_answer_alike() {
     s.finish().await;
 }
 
+/// A client whose requests come from `ip`: every 127.x.y.z address reaches the test
+/// server's loopback, so one machine can play several client addresses.
+fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Logs in through `client`; returns the response body.
+async fn log_in_from(
+    s: &TestServer,
+    client: &reqwest::Client,
+    mail: &str,
+    password: &str,
+) -> serde_json::Value {
+    client
+        .post(s.url("/graphql"))
+        .json(&json!({
+            "query": ils_tests::TINY_LOG_IN,
+            "variables": { "email": mail, "password": password },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn retry_after(body: &serde_json::Value) -> u64 {
+    assert_eq!(first_code(body).as_deref(), Some("RATE_LIMITED"), "{body}");
+    assert_eq!(body["data"], serde_json::Value::Null, "{body}");
+    body["errors"][0]["extensions"]["retryAfter"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no retryAfter: {body}"))
+}
+
+/// Five wrong passwords from one address no longer lock the account: from there, each
+/// further attempt must wait, the wait doubling (1 s, 2 s, …), while the owner logs in
+/// from another address at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_failures_are_throttled() {
+async fn repeated_failures_slow_that_address_down_and_never_lock_the_owner_out() {
     let s = TestServer::start().await;
     let mail = email("throttled");
     s.sign_up("Throttle Optical", "ECP", &mail).await;
-    let q = ils_tests::LOG_IN;
+    let stranger = client_from([127, 0, 0, 2]);
+    let owner = client_from([127, 0, 0, 3]);
+    let wrong = "Wrong-Password-1";
     for _ in 0..5 {
-        let code = s
-            .error_code(
-                &Auth::None,
-                q,
-                json!({ "email": mail, "password": "Wrong-Password-1" }),
-            )
-            .await;
-        assert_eq!(code, "UNAUTHENTICATED");
+        let body = log_in_from(&s, &stranger, &mail, wrong).await;
+        assert_eq!(
+            first_code(&body).as_deref(),
+            Some("UNAUTHENTICATED"),
+            "{body}"
+        );
     }
-    // Now even the right password is refused for this email until the window ends.
-    let (_, body) = s
-        .post(
+    // The sixth attempt is allowed and takes a one-second turn; the next one within it is
+    // refused, even with the right password.
+    let body = log_in_from(&s, &stranger, &mail, wrong).await;
+    assert_eq!(
+        first_code(&body).as_deref(),
+        Some("UNAUTHENTICATED"),
+        "{body}"
+    );
+    assert_eq!(
+        retry_after(&log_in_from(&s, &stranger, &mail, PASSWORD).await),
+        1
+    );
+
+    // The owner, from another address, is not held back at all.
+    let body = log_in_from(&s, &owner, &mail, PASSWORD).await;
+    assert!(body["data"]["logIn"]["accessToken"].is_string(), "{body}");
+
+    // Once the turn has passed the stranger may try again, and the wait doubles.
+    let body = ils_tests::eventually(
+        "the stranger's next turn",
+        std::time::Duration::from_secs(10),
+        || async {
+            let body = log_in_from(&s, &stranger, &mail, wrong).await;
+            match first_code(&body).as_deref() {
+                Some("RATE_LIMITED") => Err(body),
+                _ => Ok(body),
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        first_code(&body).as_deref(),
+        Some("UNAUTHENTICATED"),
+        "{body}"
+    );
+    assert_eq!(
+        retry_after(&log_in_from(&s, &stranger, &mail, wrong).await),
+        2
+    );
+    s.finish().await;
+}
+
+/// A 200,000-character email is refused for its shape before it is counted or stored
+/// anywhere; on Redis no throttle key is longer than a digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_email_is_refused_before_anything_is_stored() {
+    let s = TestServer::start().await;
+    let huge = format!("{}@example.com", "a".repeat(200_000));
+    let err = s
+        .error(
             &Auth::None,
-            q,
-            json!({ "email": mail, "password": PASSWORD }),
+            ils_tests::TINY_LOG_IN,
+            json!({ "email": huge, "password": "Wrong-Password-1" }),
         )
         .await;
-    assert_eq!(first_code(&body).as_deref(), Some("RATE_LIMITED"), "{body}");
-    assert!(
-        body["errors"][0]["extensions"]["retryAfter"]
-            .as_u64()
-            .unwrap()
-            > 0
-    );
-    assert_eq!(body["data"], serde_json::Value::Null);
+    assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
+    assert_eq!(err["extensions"]["field"], "input.email", "{err}");
+    // A real (failed) attempt next to it, so the throttle has keys to look at.
+    let mail = email("keyed");
+    let code = s
+        .error_code(
+            &Auth::None,
+            ils_tests::TINY_LOG_IN,
+            json!({ "email": mail, "password": "Wrong-Password-1" }),
+        )
+        .await;
+    assert_eq!(code, "UNAUTHENTICATED");
+    if let Some(url) = ils_tests::redis_url() {
+        let client = redis::Client::open(url).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let pattern = format!("{}:throttle:*", s.server.state.config.redis_prefix);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(&pattern)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        assert!(!keys.is_empty(), "no throttle keys under {pattern}");
+        for k in &keys {
+            assert!(k.len() < 150, "a throttle key of {} bytes", k.len());
+            assert!(!k.contains("aaaaaaaa") && !k.contains("keyed-"), "{k}");
+        }
+    }
     s.finish().await;
 }
 

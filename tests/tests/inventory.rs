@@ -1953,6 +1953,79 @@ async fn stock_levels_export_to_csv() {
     s.finish().await;
 }
 
+/// The export's text cells cannot become spreadsheet formulas: a name, SKU or location
+/// starting with `=`, `+`, `-` or `@` is written with a leading `'`; numbers (a negative
+/// quantity too) stay numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_export_cells_cannot_become_formulas() {
+    let s = TestServer::start().await;
+    let admin = s.sign_up("Formula Optics", "ECP", &email("formula")).await;
+    s.ok(
+        &admin.auth(),
+        "mutation { updateInventorySettings(input: { allowNegativeStock: true }) { inventorySettings { allowNegativeStock } } }",
+        json!({}),
+    )
+    .await;
+    let mut input = sundry_input("-SKU1");
+    input["name"] = json!("=HYPERLINK(\"http://evil.example\",\"x\")");
+    let p = create_product(&s, &admin, input).await;
+    posted(&s, &admin, mv(&p, "SALE", 3)).await;
+    let mut plain = sundry_input("PLAIN-1");
+    plain["name"] = json!("Cloth @ 2 for 1");
+    let q = create_product(&s, &admin, plain).await;
+    posted(&s, &admin, receipt(&q, 2, "1.00")).await;
+    let got = s
+        .ok(
+            &admin.auth(),
+            "mutation { exportStockLevels(input: {}) { stockExport { downloadUrl } } }",
+            json!({}),
+        )
+        .await;
+    let url = s.url(
+        got["exportStockLevels"]["stockExport"]["downloadUrl"]
+            .as_str()
+            .unwrap(),
+    );
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert!(
+        rows.contains(
+            &"'-SKU1,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",Main,-3,0,-3,0.00,0.00,EUR,false"
+        ),
+        "{text}"
+    );
+    assert!(
+        rows.contains(&"PLAIN-1,Cloth @ 2 for 1,Main,2,0,2,1.00,2.00,EUR,false"),
+        "{text}"
+    );
+    s.finish().await;
+}
+
+/// Exporting another company's location is NOT_FOUND, as every other ID of another
+/// company is (it used to answer an empty file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporting_another_companys_location_is_not_found() {
+    let s = TestServer::start().await;
+    let mine = s.sign_up("Export Mine", "ECP", &email("exp-mine")).await;
+    let theirs = s
+        .sign_up("Export Theirs", "ECP", &email("exp-theirs"))
+        .await;
+    let p = create_product(&s, &theirs, sundry_input("THEIRS-1")).await;
+    posted(&s, &theirs, receipt(&p, 5, "1.00")).await;
+    let their_main = main_location(&s, &theirs).await;
+    let query = "mutation($l: ID!) { exportStockLevels(input: { locationId: $l }) { stockExport { rows } } }";
+    let err = s
+        .error(&mine.auth(), query, json!({ "l": their_main["id"] }))
+        .await;
+    assert_eq!(err["extensions"]["code"], "NOT_FOUND", "{err}");
+    // The owner exports it.
+    let got = s
+        .ok(&theirs.auth(), query, json!({ "l": their_main["id"] }))
+        .await;
+    assert_eq!(got["exportStockLevels"]["stockExport"]["rows"], 1, "{got}");
+    s.finish().await;
+}
+
 /// Discrepancies and inventory settings are each company's own: another company neither
 /// lists nor approves the first one's discrepancy, and keeps its own settings.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

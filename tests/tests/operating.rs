@@ -89,7 +89,7 @@ async fn metrics_describe_every_family_and_bound_the_operation_label() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_in_production_need_a_token_or_their_own_address() {
-    let secret = "s".repeat(40);
+    let secret = ils_tests::JWT_SECRET.to_owned();
     let production = |c: &mut ils_api::config::Config| {
         c.env = Environment::Production;
         c.jwt_secret = Some(secret.clone());

@@ -56,6 +56,18 @@ async fn production_without_a_jwt_secret_exits_2() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_with_a_guessable_jwt_secret_exits_2() {
+    // Long enough, but one letter: refused in production, whatever its length.
+    for weak in ["a".repeat(32), "secret".repeat(8)] {
+        assert_config_error(
+            &[("ILS_ENV", "production"), ("ILS_JWT_SECRET", &weak)],
+            "guessable",
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unsupported_database_url_exits_2() {
     assert_config_error(&[("DATABASE_URL", "mysql://x")], "DATABASE_URL").await;
 }
@@ -414,7 +426,7 @@ async fn migrate_seed_and_create_platform_admin_commands() {
         &["seed"],
         &[
             ("ILS_ENV", "production"),
-            ("ILS_JWT_SECRET", &"s".repeat(40)),
+            ("ILS_JWT_SECRET", ils_tests::JWT_SECRET),
         ],
     )
     .await;

@@ -2,9 +2,17 @@
 
 use ils_kernel::{AppError, AppResult};
 
+/// An email address: trimmed and lower-cased, at most 254 characters (RFC 5321's limit),
+/// one `@`, a dotted domain, no whitespace and no control characters.
 pub fn email(value: &str, field: &str) -> AppResult<String> {
+    let invalid = || AppError::bad_input(field, "not a valid email address");
+    // Far too long is refused before anything is made of it.
+    if value.len() > 4 * 254 {
+        return Err(invalid());
+    }
     let e = value.trim().to_lowercase();
-    let ok = e.len() <= 254
+    let ok = e.chars().count() <= 254
+        && !e.chars().any(char::is_control)
         && e.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && domain.contains('.')
@@ -13,11 +21,7 @@ pub fn email(value: &str, field: &str) -> AppResult<String> {
                 && !e.contains(char::is_whitespace)
                 && e.matches('@').count() == 1
         });
-    if ok {
-        Ok(e)
-    } else {
-        Err(AppError::bad_input(field, "not a valid email address"))
-    }
+    if ok { Ok(e) } else { Err(invalid()) }
 }
 
 /// A required line of text: trimmed, not empty, at most `max` characters, no control
@@ -94,9 +98,15 @@ mod tests {
             "a b@c.com",
             "a@b@c.com",
             "a@.com",
+            "a\0@b.com",
+            "a@b.com\u{7}",
         ] {
             assert!(email(bad, "e").is_err(), "{bad}");
         }
+        let long = format!("{}@example.com", "a".repeat(243));
+        assert!(email(&long, "e").is_err(), "255 characters");
+        assert!(email(&long[1..], "e").is_ok(), "254 characters");
+        assert!(email(&"a".repeat(200_000), "e").is_err());
     }
 
     #[test]

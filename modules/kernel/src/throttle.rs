@@ -16,6 +16,11 @@ pub trait Throttle: Send + Sync {
     async fn clear(&self, key: &str);
     /// Takes one attempt back (a log-in that succeeded), without starting a window.
     async fn forgive(&self, key: &str);
+    /// Whether the throttle runs on a fallback (a shared store is unreachable and each
+    /// process counts alone), for readiness checks.
+    fn degraded(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Default)]
@@ -49,7 +54,11 @@ impl Throttle for MemoryThrottle {
     async fn count(&self, key: &str) -> (u64, u64) {
         let map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         match map.get(key) {
-            Some(e) if Self::live(e) => (e.0, e.2.saturating_sub(e.1.elapsed()).as_secs().max(1)),
+            // Rounded up: a caller told to retry after this many seconds must not be early.
+            Some(e) if Self::live(e) => (
+                e.0,
+                (e.2.saturating_sub(e.1.elapsed()).as_secs_f64().ceil() as u64).max(1),
+            ),
             _ => (0, 0),
         }
     }

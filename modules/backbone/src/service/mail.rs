@@ -47,7 +47,8 @@ impl Mailer {
         let to: Mailbox = mail
             .to
             .parse()
-            .map_err(|e| JobError::permanent(format!("bad recipient {}: {e}", mail.to)))?;
+            // The address stays out of the error: job errors are logged and shown to admins.
+            .map_err(|e| JobError::permanent(format!("bad recipient address: {e}")))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -65,7 +66,9 @@ impl Mailer {
                     .send(message)
                     .await
                     .map_err(|e| JobError::retry(format!("mail folder: {e}")))?;
-                tracing::info!(to = %mail.to, subject = %mail.subject, file = %folder.join(format!("{id}.eml")).display(), "mail written to the mail folder");
+                // Named by its message id (the file's name), never by its recipient: log
+                // lines travel to places mail addresses should not.
+                tracing::info!(message_id = %id, file = %folder.join(format!("{id}.eml")).display(), "mail written to the mail folder");
             }
         }
         Ok(())
@@ -84,4 +87,62 @@ pub fn send_kind() -> JobKind {
     .backoff(Duration::from_secs(30), Duration::from_secs(3600))
     // Messages carry tokens (invitations): blanked once sent.
     .sensitive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// A log sink the test can read.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_mail_folder_log_line_names_the_message_not_the_recipient() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(None, "ILS <no-reply@ils.example>", dir.path().into()).unwrap();
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        mailer
+            .send(&Mail {
+                to: "ann.lee@brightside.example".into(),
+                subject: "You are invited to ILS".into(),
+                text: "hello".into(),
+            })
+            .await
+            .unwrap();
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let file = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .file_name()
+            .into_string()
+            .unwrap();
+        let id = file.trim_end_matches(".eml");
+        assert!(log.contains(&format!("message_id={id}")), "{log}");
+        assert!(!log.contains("ann.lee"), "the recipient is logged: {log}");
+        assert!(
+            !log.contains("brightside"),
+            "the recipient is logged: {log}"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use crate::service::stock::{Level, parts};
 use async_graphql::ID;
 use bytes::Bytes;
 use ils_common::catalog::draft::price_to_decimal;
+use ils_common::csv_cell;
 use ils_entity::stock_balance as balance;
 use ils_kernel::authz::require_member;
 use ils_kernel::files::Files;
@@ -27,7 +28,9 @@ pub struct Exported {
     pub download_url: String,
 }
 
-/// The CSV text of these levels, header first; money as exact decimals.
+/// The CSV text of these levels, header first; money as exact decimals. Text cells (SKU,
+/// name, location, currency) are neutralised against spreadsheet formulas
+/// (`ils_common::csv_cell`); numeric cells are numbers and stay as they are.
 pub fn csv_of(levels: &[Level]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
@@ -49,13 +52,11 @@ pub fn csv_of(levels: &[Level]) -> Result<String, csv::Error> {
             .as_ref()
             .map(|p| (p.sku.as_str(), p.name.as_str(), p.currency.as_str()))
             .unwrap_or(("", "", ""));
+        let location = l.location.as_ref().map(|x| x.name.as_str()).unwrap_or("");
         w.write_record([
-            sku.to_owned(),
-            name.to_owned(),
-            l.location
-                .as_ref()
-                .map(|x| x.name.clone())
-                .unwrap_or_default(),
+            csv_cell::text(sku).into_owned(),
+            csv_cell::text(name).into_owned(),
+            csv_cell::text(location).into_owned(),
             l.row.on_hand.to_string(),
             l.row.reserved.to_string(),
             (l.row.on_hand - l.row.reserved).to_string(),
@@ -63,7 +64,7 @@ pub fn csv_of(levels: &[Level]) -> Result<String, csv::Error> {
             avg.checked_mul(Decimal::from(l.row.on_hand))
                 .map(|v| v.to_string())
                 .unwrap_or_default(),
-            currency.to_owned(),
+            csv_cell::text(currency).into_owned(),
             l.row.low.to_string(),
         ])?;
     }
@@ -85,11 +86,12 @@ pub async fn stock_levels(
         .select::<balance::Entity>()
         .order_by_asc(balance::Column::Id);
     if let Some(l) = location_id {
-        select = select.filter(balance::Column::LocationId.eq(id::decode(
-            LOCATION,
-            l,
-            "input.locationId",
-        )?));
+        let location = id::decode(LOCATION, l, "input.locationId")?;
+        // Another company's location (or none) is NOT_FOUND, as every other ID is; an
+        // empty file would say it exists and holds nothing.
+        tx.get::<ils_entity::stock_location::Entity>(location)
+            .await?;
+        select = select.filter(balance::Column::LocationId.eq(location));
     }
     let balances = select.all(tx.conn()).await?;
     // Every product and location of the company, not a list of ids: the file may name

@@ -477,6 +477,22 @@ fn d2(v: Decimal) -> String {
     format!("{:.2}", v.round_dp(2))
 }
 
+/// `text` as a DCS value: every control character (a line break would end the record, a
+/// NUL or other control character is refused by readers) becomes a space, and `;` (which
+/// separates the eyes of a per-eye record) a `,`. Inputs refuse these characters; this
+/// keeps text stored before that from turning an export into an error.
+pub fn dcs_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            c if c.is_control() => ' ',
+            ';' => ',',
+            c => c,
+        })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
 /// What an order's DCS file says: the parts of a job ILS writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobParts {
@@ -494,19 +510,27 @@ pub struct JobParts {
 }
 
 impl JobParts {
-    /// The parts of a stored order.
+    /// The parts of a stored order, its texts made fit for a DCS record ([`dcs_text`]):
+    /// a line break stored before inputs were refused it must not break the file.
     pub fn of_row(row: &order::Model) -> AppResult<JobParts> {
         let rx: Option<Rx> = stored(&row.rx_minus_cyl)?;
+        let lens: Option<LensSpec> = stored(&row.lens)?;
+        let lens = lens.map(|mut l| {
+            l.tint = l.tint.as_deref().map(dcs_text);
+            l.product_code = l.product_code.as_deref().map(dcs_text);
+            l
+        });
         Ok(JobParts {
-            job: row
-                .external_ref
-                .clone()
-                .or_else(|| row.lab_job_number.clone())
-                .unwrap_or_else(|| row.order_number.clone()),
-            patient_ref: row.patient_ref.clone(),
+            job: dcs_text(
+                row.external_ref
+                    .as_deref()
+                    .or(row.lab_job_number.as_deref())
+                    .unwrap_or(&row.order_number),
+            ),
+            patient_ref: dcs_text(&row.patient_ref),
             eyes: row.eyes,
             rx,
-            lens: stored(&row.lens)?,
+            lens,
             frame: row.frame.as_deref().map(stored).transpose()?,
             fit: stored(&row.fit)?,
         })
@@ -680,12 +704,21 @@ pub fn dcs_of(row: &order::Model) -> AppResult<String> {
     let records = match row.dcs_source.as_deref().filter(|text| !text.is_empty()) {
         None => fresh,
         Some(text) => {
-            let source = dcs::parse(text).map_err(bad)?;
-            let job = job_of(&source).map_err(bad)?;
-            let baseline = records_of(&JobParts::of_job(&job, &parts)).map_err(bad)?;
-            let mut records = overlay(&source, &baseline, &fresh).map_err(bad)?;
-            add_missing(&mut records, &parts.job).map_err(bad)?;
-            records
+            let from_source = || -> Result<Vec<Record>, DcsError> {
+                let source = dcs::parse(text)?;
+                let job = job_of(&source)?;
+                let baseline = records_of(&JobParts::of_job(&job, &parts))?;
+                let mut records = overlay(&source, &baseline, &fresh)?;
+                add_missing(&mut records, &parts.job)?;
+                DcsFile::from_records(LineEnding::CrLf, records.clone())?;
+                Ok(records)
+            };
+            // A stored file that no longer reads (it was checked when imported) costs its
+            // verbatim records, not the export: the order's own records are written.
+            from_source().unwrap_or_else(|e| {
+                tracing::warn!(order = %row.id, error = %e, "the order's DCS source does not read; writing the order's own records");
+                fresh
+            })
         }
     };
     Ok(DcsFile::from_records(LineEnding::CrLf, records)
@@ -927,6 +960,21 @@ mod tests {
         files.sort();
         assert_eq!(files.len(), 10, "the field corpus has 10 files");
         files
+    }
+
+    #[test]
+    fn stored_text_with_line_breaks_still_writes_a_file() {
+        assert_eq!(dcs_text(" A\nB\r\0C;D\t"), "A B  C,D");
+        let mut parts = order_parts();
+        parts.patient_ref = dcs_text("DOE\nJANE");
+        parts.job = dcs_text("LAB\r\n42");
+        let records = records_of(&parts).unwrap();
+        let text = DcsFile::from_records(LineEnding::CrLf, records)
+            .unwrap()
+            .write();
+        assert!(text.contains("CLIENT=DOE JANE\r\n"), "{text}");
+        assert!(text.starts_with("JOB=LAB  42\r\n"), "{text}");
+        dcs::parse(&text).unwrap();
     }
 
     fn corpus_file(name: &str) -> String {

@@ -186,8 +186,11 @@ impl TenancyMutation {
         Ok(session.into())
     }
 
-    /// Signs in. An unknown email and a wrong password fail alike (UNAUTHENTICATED);
-    /// repeated failures are throttled per email and per client address (RATE_LIMITED).
+    /// Signs in. An unknown email and a wrong password fail alike (UNAUTHENTICATED); a
+    /// malformed email is BAD_USER_INPUT. After five failures for one email from one
+    /// client address, each further attempt from there waits 1 s, then 2, 4, … up to
+    /// 15 minutes (RATE_LIMITED with `retryAfter`); other addresses are not held back. A
+    /// client address may fail 100 times in 15 minutes over all emails.
     async fn log_in(
         &self,
         ctx: &Context<'_>,

@@ -105,11 +105,55 @@ pub(crate) fn conflict_on_email(e: AppError) -> AppError {
     }
 }
 
-/// Attempts allowed per email and per client address in one window; past them log-in is
-/// refused until the window ends.
-pub const MAX_ATTEMPTS_PER_EMAIL: u64 = 5;
-pub const MAX_ATTEMPTS_PER_ADDRESS: u64 = 30;
-pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Log-in throttling. An email alone is never locked: a stranger who types a colleague's
+/// address five times must not lock the colleague out. Attempts are counted per (email,
+/// client address) pair, where the first `FREE_ATTEMPTS` failures cost nothing and every
+/// further attempt must wait `FIRST_DELAY`, then twice that, and so on up to `MAX_DELAY`
+/// (RATE_LIMITED with `retryAfter`) while the owner, from any other address, logs in as
+/// usual. A client address has a generous cap of its own over all emails, checked first.
+/// Every key is a SHA-256 digest (of the address, or of the normalised email with the
+/// address), so what a caller types never becomes a key of its size in Redis.
+pub const FREE_ATTEMPTS: u64 = 5;
+pub const FIRST_DELAY: Duration = Duration::from_secs(1);
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+/// A pair's failures are forgotten this long after its first one (or at a success).
+pub const PAIR_WINDOW: Duration = Duration::from_secs(60 * 60);
+pub const MAX_ATTEMPTS_PER_ADDRESS: u64 = 100;
+pub const ADDRESS_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// How long the pair must wait before its attempt number `attempt` (counting from 1):
+/// nothing for the free attempts, then `FIRST_DELAY`, doubling, at most `MAX_DELAY`.
+pub fn delay_before(attempt: u64) -> Duration {
+    if attempt <= FREE_ATTEMPTS {
+        return Duration::ZERO;
+    }
+    let doublings = (attempt - FREE_ATTEMPTS - 1).min(32) as u32;
+    FIRST_DELAY
+        .saturating_mul(2u32.saturating_pow(doublings))
+        .min(MAX_DELAY)
+}
+
+/// The throttle keys of an (email, client address) pair: its failure count and its wait.
+struct LogInKeys {
+    failures: String,
+    wait: String,
+}
+
+impl LogInKeys {
+    fn new(email: &str, address: &str) -> LogInKeys {
+        let pair = digest(&format!("{email}\n{address}"));
+        LogInKeys {
+            failures: format!("login:fail:{pair}"),
+            wait: format!("login:wait:{pair}"),
+        }
+    }
+}
+
+fn rate_limited(retry_after_secs: u64) -> AppError {
+    AppError::RateLimited {
+        retry_after_secs: retry_after_secs.max(1),
+    }
+}
 
 pub async fn log_in(
     db: &Db,
@@ -119,25 +163,24 @@ pub async fn log_in(
     email: &str,
     password: &str,
 ) -> AppResult<Session> {
-    let email = email.trim().to_lowercase();
-    let email_key = format!("login:email:{email}");
-    let address_key = format!(
-        "login:addr:{}",
-        client.address.as_deref().unwrap_or("unknown")
-    );
-    // Counted before the password is checked, so a burst of parallel guesses cannot all
-    // slip in under the limit; a success gives its attempt back.
-    let by_email = throttle.hit(&email_key, ATTEMPT_WINDOW).await;
-    let by_address = throttle.hit(&address_key, ATTEMPT_WINDOW).await;
-    for (count, max, key) in [
-        (by_email, MAX_ATTEMPTS_PER_EMAIL, &email_key),
-        (by_address, MAX_ATTEMPTS_PER_ADDRESS, &address_key),
-    ] {
-        if count > max {
-            return Err(AppError::RateLimited {
-                retry_after_secs: throttle.count(key).await.1.max(1),
-            });
-        }
+    let address = client.address.as_deref().unwrap_or("unknown");
+    let address_key = format!("login:addr:{}", digest(address));
+    // The address first, before anything is keyed by what the caller typed. Counted before
+    // the password is checked, so a burst of parallel guesses cannot all slip in under the
+    // limit; a success gives its attempt back.
+    if throttle.hit(&address_key, ADDRESS_WINDOW).await > MAX_ATTEMPTS_PER_ADDRESS {
+        return Err(rate_limited(throttle.count(&address_key).await.1));
+    }
+    // Then the email's shape (at most 254 characters), before it names any key.
+    let email = validate::email(email, "input.email")?;
+    let keys = LogInKeys::new(&email, address);
+    let attempt = throttle.hit(&keys.failures, PAIR_WINDOW).await;
+    let delay = delay_before(attempt);
+    // Past the free attempts, each attempt takes the pair's turn for `delay`; a second
+    // attempt within it (a retry too soon, or a parallel guess) is refused and not counted.
+    if !delay.is_zero() && throttle.hit(&keys.wait, delay).await > 1 {
+        throttle.forgive(&keys.failures).await;
+        return Err(rate_limited(throttle.count(&keys.wait).await.1));
     }
 
     // The hash is checked outside any transaction: it is slow on purpose.
@@ -154,7 +197,8 @@ pub async fn log_in(
         Some(u) if verified && u.status == UserStatus::Active => u,
         _ => return Err(AppError::Unauthenticated("wrong email or password".into())),
     };
-    throttle.clear(&email_key).await;
+    throttle.clear(&keys.failures).await;
+    throttle.clear(&keys.wait).await;
     throttle.forgive(&address_key).await;
 
     let tx = open_acting(db, user.company_id, Some(user.id)).await?;
@@ -326,4 +370,38 @@ pub struct Caller {
     pub api_key: Option<api_key::Model>,
     pub company: Option<company::Model>,
     pub roles: Vec<Role>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_doubles_after_the_free_attempts_up_to_the_maximum() {
+        for attempt in 1..=FREE_ATTEMPTS {
+            assert_eq!(delay_before(attempt), Duration::ZERO, "{attempt}");
+        }
+        let secs = |a| delay_before(a).as_secs();
+        assert_eq!(
+            (6..=11).map(secs).collect::<Vec<_>>(),
+            vec![1, 2, 4, 8, 16, 32]
+        );
+        assert_eq!(delay_before(16), MAX_DELAY);
+        assert_eq!(delay_before(u64::MAX), MAX_DELAY);
+    }
+
+    #[test]
+    fn throttle_keys_are_digests_of_bounded_size() {
+        let long = format!("{}@example.com", "a".repeat(200_000));
+        let keys = LogInKeys::new(&long, "203.0.113.7");
+        for k in [&keys.failures, &keys.wait] {
+            assert!(k.len() < 80, "{k}");
+            assert!(!k.contains("aaaa") && !k.contains("203.0"), "{k}");
+        }
+        // The same email from another address is another pair.
+        assert_ne!(
+            LogInKeys::new("a@b.example", "203.0.113.7").failures,
+            LogInKeys::new("a@b.example", "203.0.113.8").failures
+        );
+    }
 }
