@@ -1990,7 +1990,7 @@ async fn stock_export_cells_cannot_become_formulas() {
     let rows: Vec<&str> = text.lines().skip(1).collect();
     assert!(
         rows.contains(
-            &"'-SKU1,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",Main,-3,0,-3,0.00,0.00,EUR,false"
+            &"'-SKU1,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",Main,-3,0,-3,0.00,0,EUR,false"
         ),
         "{text}"
     );

@@ -24,8 +24,8 @@ pub fn email(value: &str, field: &str) -> AppResult<String> {
     if ok { Ok(e) } else { Err(invalid()) }
 }
 
-/// A required line of text: trimmed, not empty, at most `max` characters, no control
-/// characters.
+/// A required text: trimmed, not empty, at most `max` characters, no control characters
+/// but line breaks and tabs.
 pub fn text(value: &str, field: &str, max: usize) -> AppResult<String> {
     let t = value.trim();
     if t.is_empty() {
@@ -44,7 +44,12 @@ pub fn optional_text(value: Option<&str>, field: &str, max: usize) -> AppResult<
             format!("must have at most {max} characters"),
         ));
     }
-    if t.chars().any(|c| c.is_control() && c != '\n') {
+    // Line breaks and tabs are for the fields meant for several lines; the transport
+    // refuses them in every other field (`api/src/text_input.rs`), so here, the second
+    // check, only the other control characters are refused.
+    if t.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(AppError::bad_input(
             field,
             "must not contain control characters",
