@@ -24,9 +24,9 @@ pub struct AppState {
     pub redis_client: Option<redis::Client>,
     /// Open WebSockets per company, for the per-company cap.
     pub sockets: Arc<crate::sockets::SocketCounts>,
-    /// The revocation watcher of each API key with open sockets: its status (`true` once
-    /// revoked), one per key whatever the number of its sockets (kept by the WebSocket
-    /// handler).
+    /// The watcher of each API key and each user with open sockets: its status (`true`
+    /// once the key is revoked or the user deactivated), one per key or user whatever the
+    /// number of its sockets (kept by the WebSocket handler), by key or user id.
     pub key_watchers: Arc<
         std::sync::Mutex<std::collections::HashMap<uuid::Uuid, tokio::sync::watch::Sender<bool>>>,
     >,

@@ -1,7 +1,8 @@
 //! `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws, authenticated in
 //! `connection_init` with the same credentials as HTTP. A socket lives no longer than its
 //! credential: it is closed with 4401 when its access token expires and with 4403 when its
-//! API key is revoked. Each company may hold a limited number of sockets per process
+//! API key is revoked (or its creator deactivated, or its rights narrowed with its
+//! creator's role) or its user deactivated. Each company may hold a limited number of sockets per process
 //! (4429 beyond that).
 
 use crate::credentials::{self, Presented};
@@ -14,7 +15,7 @@ use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use ils_kernel::{Actor, ClientInfo};
+use ils_kernel::{Actor, AppError, ClientInfo, TenantContext};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,8 +33,9 @@ pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one message may take to reach a client that stopped reading.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often an API-key socket checks that its key is still valid, besides listening for
-/// the revocation event (which a lagging or reconnecting listener could miss).
+/// How often a socket's credential (API key or user) is checked in the database, besides
+/// listening for the events that end it (which a lagging or reconnecting listener could
+/// miss).
 const KEY_RECHECK: Duration = Duration::from_secs(30);
 /// The socket's read buffer. tungstenite allocates it up front and zero-fills all of it
 /// before every read (also on the reads that find nothing, each time the socket's task
@@ -74,14 +76,74 @@ enum Phase {
     },
 }
 
-/// What an event says about the API key `wanted` (a global ID): `Some(true)` when it
-/// revokes it, `Some(false)` when it does not, `None` when this release cannot read it
-/// (then the database is asked).
-fn revokes(ev: &ils_kernel::Event, wanted: &str) -> Option<bool> {
-    match ev.decode::<ils_tenancy::events::ApiKeyRevoked>() {
-        Ok(Some(revoked)) => Some(revoked.api_key_id.as_str() == wanted),
-        Ok(None) => Some(false),
-        Err(_) => None,
+/// The credential a socket follows, and closes with when it ends: its API key (revoked,
+/// its creator deactivated, or its rights changed with its creator's role) or its user
+/// (deactivated).
+#[derive(Clone)]
+enum Followed {
+    Key {
+        id: Uuid,
+        secret: String,
+        /// The roles the key acted with when the watcher started.
+        roles: Vec<ils_kernel::Role>,
+    },
+    User(TenantContext),
+}
+
+impl Followed {
+    /// The watcher's key in `AppState::key_watchers` (key and user ids are distinct
+    /// UUIDs).
+    fn id(&self) -> Uuid {
+        match self {
+            Followed::Key { id, .. } => *id,
+            Followed::User(ctx) => ctx.user_id().unwrap_or_default(),
+        }
+    }
+
+    /// What an event says: `Some(true)` when it ends the credential, `Some(false)` when
+    /// it does not concern it, `None` when the database must say (an event about the
+    /// team, or one this release cannot read).
+    fn verdict(&self, ev: &ils_kernel::Event) -> Option<bool> {
+        use ils_tenancy::events::{ApiKeyRevoked, UserDeactivated, UserRoleChanged};
+        let team = |ev: &ils_kernel::Event| {
+            ev.event_type == <UserDeactivated as ils_kernel::DomainEvent>::TYPE
+                || ev.event_type == <UserRoleChanged as ils_kernel::DomainEvent>::TYPE
+        };
+        match self {
+            Followed::Key { id, .. } => match ev.decode::<ApiKeyRevoked>() {
+                Ok(Some(revoked)) => Some(revoked.api_key_id.as_str() == key_global_id(*id)),
+                // The creator's deactivation or new role: the key's row and its creator's
+                // are read again.
+                Ok(None) if team(ev) => None,
+                Ok(None) => Some(false),
+                Err(_) => None,
+            },
+            Followed::User(ctx) => match ev.decode::<UserDeactivated>() {
+                Ok(Some(gone)) => Some(
+                    ctx.user_id()
+                        .is_some_and(|u| gone.user_id.as_str() == user_global_id(u)),
+                ),
+                Ok(None) => Some(false),
+                Err(_) => None,
+            },
+        }
+    }
+
+    /// Whether the credential is still good, asking the database.
+    async fn still_valid(&self, app: &AppState) -> bool {
+        match self {
+            Followed::Key { secret, roles, .. } => {
+                match ils_tenancy::service::credentials::from_api_key(&app.db, secret.trim()).await
+                {
+                    Ok(ctx) => ctx.roles() == roles.as_slice(),
+                    Err(_) => false,
+                }
+            }
+            // A database that cannot be reached says nothing about the user.
+            Followed::User(ctx) => {
+                !matches!(app.db.read(ctx).await, Err(AppError::Unauthenticated(_)))
+            }
+        }
     }
 }
 
@@ -90,43 +152,42 @@ fn key_global_id(key_id: Uuid) -> String {
     ils_kernel::id::encode(ils_tenancy::graphql::types::API_KEY, key_id).0
 }
 
-/// Whether the API key `secret` is still valid, asking the database.
-async fn key_valid(app: &AppState, secret: &str) -> bool {
-    ils_tenancy::service::credentials::from_api_key(&app.db, secret.trim())
-        .await
-        .is_ok()
+/// A user's global ID, as its events name it.
+fn user_global_id(user_id: Uuid) -> String {
+    ils_kernel::id::encode(ils_tenancy::model::USER, user_id).0
 }
 
-/// What an API-key socket learns of its key: `true` once the key is revoked. One watcher
-/// per key in this process, however many sockets the key has open (a partner's one key
-/// may hold thousands): it listens for the revocation event on the key's company's
-/// channel, re-checks the key in the database every KEY_RECHECK (and when it may have
-/// missed an event), and stops when the key's last socket has gone.
+/// What a socket learns of the credential it follows: `true` once it has ended. One
+/// watcher per API key or user in this process, however many sockets it has open (a
+/// partner's one key may hold thousands): it listens for the events that end it on its
+/// company's channel, re-checks it in the database every KEY_RECHECK (and when it may
+/// have missed an event), and stops when the last socket has gone.
 ///
-/// The watcher of a key that had none is subscribed to the company's channel before this
-/// returns, so the caller can read what came before from its own earlier receiver.
-fn key_status(app: &AppState, key_id: Uuid, company: Uuid, secret: &str) -> watch::Receiver<bool> {
+/// The watcher of a credential that had none is subscribed to the company's channel
+/// before this returns, so the caller can read what came before from its own earlier
+/// receiver, or check the database once after this.
+fn credential_status(app: &AppState, followed: Followed, company: Uuid) -> watch::Receiver<bool> {
+    let watched = followed.id();
     let mut watchers = app.key_watchers.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(status) = watchers.get(&key_id) {
+    if let Some(status) = watchers.get(&watched) {
         return status.subscribe();
     }
     let (status, socket) = watch::channel(false);
-    watchers.insert(key_id, status.clone());
+    watchers.insert(watched, status.clone());
     drop(watchers);
     let mut events = app.bus.subscribe_company(company);
-    let (app, secret) = (app.clone(), secret.to_owned());
-    let wanted = key_global_id(key_id);
+    let app = app.clone();
     tokio::spawn(async move {
-        // Leaves the registry (after saying the key was revoked, if it was), unless the
-        // key is valid and a socket arrived meanwhile; true when it left.
-        let leave = |revoked: bool| {
+        // Leaves the registry (after saying the credential ended, if it did), unless it
+        // is valid and a socket arrived meanwhile; true when it left.
+        let leave = |ended: bool| {
             let mut watchers = app.key_watchers.lock().unwrap_or_else(|e| e.into_inner());
-            if revoked {
+            if ended {
                 let _ = status.send(true);
             } else if status.receiver_count() > 0 {
                 return false;
             }
-            watchers.remove(&key_id);
+            watchers.remove(&watched);
             true
         };
         let mut recheck = tokio::time::interval(KEY_RECHECK);
@@ -135,14 +196,13 @@ fn key_status(app: &AppState, key_id: Uuid, company: Uuid, secret: &str) -> watc
         loop {
             let still_valid = tokio::select! {
                 ev = events.recv(), if bus_open => match ev {
-                    Ok(ev) => match revokes(&ev, &wanted) {
-                        Some(revoked) => !revoked,
-                        // An event this release cannot read: ask the database.
-                        None => key_valid(&app, &secret).await,
+                    Ok(ev) => match followed.verdict(&ev) {
+                        Some(ended) => !ended,
+                        None => followed.still_valid(&app).await,
                     },
                     // Missed events: ask the database.
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        key_valid(&app, &secret).await
+                        followed.still_valid(&app).await
                     }
                     // (The bus never closes while the server runs.)
                     Err(_) => {
@@ -150,8 +210,8 @@ fn key_status(app: &AppState, key_id: Uuid, company: Uuid, secret: &str) -> watc
                         true
                     }
                 },
-                _ = recheck.tick() => key_valid(&app, &secret).await,
-                // The key's last socket has gone.
+                _ = recheck.tick() => followed.still_valid(&app).await,
+                // The last socket has gone.
                 _ = status.closed() => {
                     if leave(false) {
                         return;
@@ -168,19 +228,18 @@ fn key_status(app: &AppState, key_id: Uuid, company: Uuid, secret: &str) -> watc
     socket
 }
 
-/// Whether something that reached `early` (every event, subscribed before the key was
-/// checked) revoked the key `key_id`: `Some(true)` or `Some(false)`, or `None` when the
+/// Whether something that reached `early` (every event, subscribed before the credential
+/// was checked) ended `followed`: `Some(true)` or `Some(false)`, or `None` when the
 /// database must say (an event that could not be read, or events missed).
-fn revoked_before(
+fn ended_before(
     mut early: tokio::sync::broadcast::Receiver<Arc<ils_kernel::Event>>,
-    key_id: Uuid,
+    followed: &Followed,
 ) -> Option<bool> {
-    let wanted = &key_global_id(key_id);
     let mut before = Some(false);
     loop {
         use tokio::sync::broadcast::error::TryRecvError;
         match early.try_recv() {
-            Ok(ev) => match revokes(&ev, wanted) {
+            Ok(ev) => match followed.verdict(&ev) {
                 Some(true) => return Some(true),
                 Some(false) => {}
                 None => before = None,
@@ -287,18 +346,35 @@ pub async fn handler(
                                 }
                             }
                         }
-                        // An API key's socket follows its key's watcher; what was revoked
-                        // between `early` and the watcher's own subscription is read from
-                        // `early`.
+                        // A socket follows its API key's or its user's watcher. For a key,
+                        // what ended it between `early` and the watcher's own subscription
+                        // is read from `early`; a user's token was checked without the
+                        // database, so the user's row is read once, after the watcher
+                        // subscribed.
                         let key = match (tenant.actor(), api_key, early, tenant.company_id()) {
                             (Actor::ApiKey { id, .. }, Some(secret), Some(early), Some(co)) => {
-                                let status = key_status(&app, id, co, &secret);
-                                let valid = match revoked_before(early, id) {
-                                    Some(revoked) => !revoked,
-                                    None => key_valid(&app, &secret).await,
+                                let followed = Followed::Key {
+                                    id,
+                                    secret,
+                                    roles: tenant.roles().to_vec(),
+                                };
+                                let status = credential_status(&app, followed.clone(), co);
+                                let valid = match ended_before(early, &followed) {
+                                    Some(ended) => !ended,
+                                    None => followed.still_valid(&app).await,
                                 };
                                 if !valid {
                                     let why = "the API key was revoked";
+                                    let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
+                                    return Err(async_graphql::Error::new(why));
+                                }
+                                Some(status)
+                            }
+                            (Actor::User(_), _, _, Some(co)) => {
+                                let followed = Followed::User(tenant.clone());
+                                let status = credential_status(&app, followed.clone(), co);
+                                if !followed.still_valid(&app).await {
+                                    let why = "this account is not active";
                                     let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
                                     return Err(async_graphql::Error::new(why));
                                 }
@@ -370,7 +446,7 @@ pub async fn handler(
                             continue;
                         }
                         _ = revoked(key.as_mut()) => {
-                            Some((CLOSE_REVOKED, "the API key was revoked"))
+                            Some((CLOSE_REVOKED, "the credential was revoked"))
                         }
                         _ = &mut deadline, if timed => match phase {
                             Phase::Opened => {

@@ -14,9 +14,9 @@ async fn me_costs_at_most_two_statements() {
     let s = TestServer::start_with(|c| c.workers = 0).await;
     let a = s.sign_up("Counting Optics", "ECP", &email("count")).await;
     let n = cost(&s, &a.auth(), "{ me { user { id email firstName lastName } company { id name type status plan } roles } }").await;
-    // PostgreSQL: the tenant settings (sent with BEGIN, one message) and one join; SQLite:
-    // the join only.
-    let expected = if s.is_postgres() { 2 } else { 1 };
+    // PostgreSQL: the tenant settings and the check that the user is still active (sent
+    // with BEGIN, one message) and one join; SQLite: the user's check and the join.
+    let expected = 2;
     assert_eq!(n, expected, "me cost {n} statements");
     s.finish().await;
 }
@@ -49,6 +49,8 @@ async fn the_tenant_scope_travels_with_begin_and_a_typed_credential_is_bound() {
         "app.lookup",
         "app.platform_admin",
         "transaction_read_only', E'on'",
+        // The user's active check travels in the same message, after the scope.
+        "; SELECT ils_require_active_user('",
     ] {
         assert!(opening.contains(setting), "{setting} in {opening}");
     }
@@ -238,7 +240,7 @@ async fn nodes_cost_one_query_per_type_whatever_the_number_of_ids() {
 }
 
 /// A connected buyer's page of a supplier's catalog: the connection check and one page
-/// query (plus the tenant settings on PostgreSQL), whether the page holds 1 item or 30; the
+/// query (plus the scope: the tenant settings and user check), whether the page holds 1 item or 30; the
 /// directory: one page query.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_and_directory_pages_cost_the_same_whatever_their_size() {
@@ -264,7 +266,9 @@ async fn catalog_and_directory_pages_cost_the_same_whatever_their_size() {
     };
     let one = cost(&s, &buyer.auth(), &page(1)).await;
     let thirty = cost(&s, &buyer.auth(), &page(30)).await;
-    let settings = u64::from(s.is_postgres());
+    // The scope: PostgreSQL's settings with the user's active check (one message with
+    // BEGIN), or SQLite's check of the user alone.
+    let settings = 1;
     assert_eq!(
         one, thirty,
         "page of 1: {one} statements, page of 30: {thirty}"
@@ -282,7 +286,7 @@ async fn catalog_and_directory_pages_cost_the_same_whatever_their_size() {
 }
 
 /// The practice's page of orders with the lab's name, the patient reference and the
-/// status: one page query (plus the tenant settings on PostgreSQL), for 1 order or 50.
+/// status: one page query (plus the scope: the tenant settings and user check), for 1 order or 50.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_of_orders_costs_the_same_whatever_its_size() {
     let s = TestServer::start_with(|c| c.workers = 0).await;
@@ -316,7 +320,9 @@ async fn a_page_of_orders_costs_the_same_whatever_its_size() {
         one, fifty,
         "page of 1: {one} statements, page of 50: {fifty}"
     );
-    assert_eq!(fifty, 1 + u64::from(s.is_postgres()), "{fifty}");
+    // The page query and the scope (PostgreSQL's settings with the user's check, sent with
+    // BEGIN; SQLite's check of the user).
+    assert_eq!(fifty, 2, "{fifty}");
     let listed = s.ok(&practice.auth(), &page(50), json!({})).await;
     let nodes = ils_tests::nodes(&listed["orders"]);
     assert_eq!(nodes.len(), 50);

@@ -51,6 +51,11 @@ pub struct Scope {
     platform: bool,
     /// Sees everything: for the command line, seeding and cross-tenant workers.
     system: bool,
+    /// A signed-in user acting through a request's credentials: the transaction first
+    /// checks that the user is still active (an access token outlives a deactivation by
+    /// up to its lifetime otherwise). The credential flows, which establish a user
+    /// themselves, do not set it.
+    require_active_user: Option<Uuid>,
 }
 
 impl Scope {
@@ -60,6 +65,7 @@ impl Scope {
             // Only a signed-in user has "own rows"; an API key acts for its company alone.
             user: ctx.user_id(),
             platform: ctx.is_platform_admin(),
+            require_active_user: ctx.user_id(),
             ..Scope::default()
         }
     }
@@ -128,6 +134,31 @@ fn set_configs(
     Some(format!("SELECT {}", calls.join(", ")))
 }
 
+/// The PostgreSQL function that raises SQLSTATE 28000 for a user who is not active
+/// (migration m0014).
+const REQUIRE_ACTIVE_USER: &str = "ils_require_active_user";
+
+/// The SQLSTATE that function raises.
+const NOT_ACTIVE_STATE: &str = "28000";
+
+fn not_active() -> AppError {
+    AppError::Unauthenticated("this account is not active".into())
+}
+
+/// Whether `e` is the active-user check's refusal.
+fn is_not_active(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|c| c == NOT_ACTIVE_STATE),
+        _ => false,
+    }
+}
+
 /// Whether a condition is for reading or for changing rows: credential look-ups only read.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Access {
@@ -187,10 +218,17 @@ impl Db {
         let (conn, set_after_begin) = match self.backend() {
             DbBackend::Postgres => {
                 let inline = match &settings {
-                    Some(settings) if scope.lookup.is_none() => Some(
-                        set_configs(settings, |_, value| literal(value))
-                            .ok_or_else(|| AppError::internal("a NUL in a scope setting"))?,
-                    ),
+                    Some(settings) if scope.lookup.is_none() => {
+                        let mut sql = set_configs(settings, |_, value| literal(value))
+                            .ok_or_else(|| AppError::internal("a NUL in a scope setting"))?;
+                        // The user's check goes in the same message, after the scope.
+                        if let Some(user) = scope.require_active_user {
+                            sql.push_str(&format!(
+                                "; SELECT {REQUIRE_ACTIVE_USER}('{user}'::uuid)"
+                            ));
+                        }
+                        Some(sql)
+                    }
                     _ => None,
                 };
                 let pool = self.conn.get_postgres_connection_pool();
@@ -198,7 +236,13 @@ impl Db {
                 // that opens a transaction would carry them inline, a subscription's
                 // stream for as long as its socket stays open.
                 let begin = PgTx::begin(pool, inline.as_deref(), self.observer.clone());
-                let pg = Box::pin(begin).await?;
+                let pg = Box::pin(begin).await.map_err(|e| {
+                    if is_not_active(&e) {
+                        not_active()
+                    } else {
+                        AppError::from(e)
+                    }
+                })?;
                 (TxConn::Pg(pg), inline.is_none())
             }
             backend => {
@@ -229,6 +273,9 @@ impl Db {
         };
         if set_after_begin {
             tx.apply_scope().await?;
+            if let Some(user) = tx.scope.require_active_user {
+                tx.require_active_user(user).await?;
+            }
         }
         Ok(tx)
     }
@@ -347,6 +394,25 @@ impl Tx {
             ..Scope::default()
         };
         self.apply_scope().await
+    }
+
+    /// Refuses (UNAUTHENTICATED) when `user` is no longer active: one statement, for the
+    /// backends where the check cannot travel with `BEGIN`.
+    async fn require_active_user(&self, user: Uuid) -> AppResult<()> {
+        use ils_entity::user as u;
+        use sea_orm::{PaginatorTrait, QuerySelect};
+        let active = self
+            .select::<u::Entity>()
+            .select_only()
+            .column(u::Column::Id)
+            .filter(u::Column::Id.eq(user))
+            .filter(u::Column::Status.eq("ACTIVE"))
+            .count(self.conn())
+            .await?;
+        if active == 0 {
+            return Err(not_active());
+        }
+        Ok(())
     }
 
     /// Sets the scope inside the open transaction, with bound values.

@@ -73,9 +73,16 @@ impl PgTx {
             });
         }
         if let Err(e) = begun {
-            // A statement after BEGIN failed: the connection may be left in an aborted
-            // transaction that sqlx has not counted as begun, so it must not be reused.
-            conn.close_on_drop();
+            // A statement after BEGIN failed: the connection is left in an aborted
+            // transaction that sqlx has not counted as begun. It goes back to the pool only
+            // if a ROLLBACK ends that transaction (a refused check, such as a deactivated
+            // user's, must not cost a connection); otherwise it is closed.
+            let rolled_back = sqlx::Executor::execute(&mut *conn, "ROLLBACK")
+                .await
+                .is_ok();
+            if !rolled_back {
+                conn.close_on_drop();
+            }
             return Err(DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))));
         }
         Ok(PgTx {

@@ -1,9 +1,9 @@
 //! Turning the credentials of a request into a `TenantContext`: the one place a caller's
 //! context is made from what it presented.
 
-use crate::model::CompanyStatus;
+use crate::model::{CompanyStatus, UserStatus};
 use crate::tokens::{TokenSettings, digest};
-use ils_entity::{api_key, company};
+use ils_entity::{api_key, company, user};
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext};
 use sea_orm::{ActiveValue::Set, ColumnTrait, IntoActiveModel, QueryFilter};
 
@@ -48,12 +48,24 @@ pub async fn from_api_key(db: &Db, secret: &str) -> AppResult<TenantContext> {
     if company.status != CompanyStatus::Active {
         return Err(invalid());
     }
+    // A key acts for the person who made it, and never for more than they may do now: a
+    // deactivated creator's keys stop working, a demoted creator's keys are narrowed to
+    // the creator's current role (and widen again if they are promoted back).
+    let creator = tx
+        .select::<user::Entity>()
+        .filter(user::Column::Id.eq(key.created_by))
+        .filter(user::Column::CompanyId.eq(key.company_id))
+        .one(tx.conn())
+        .await?
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or_else(invalid)?;
+    let role = effective_key_role(&key.role, &creator.role).ok_or_else(invalid)?;
     #[allow(clippy::disallowed_methods)] // the credential flow: a live API key
     let ctx = TenantContext::for_api_key(
         key.company_id,
         key.id,
         key.created_by,
-        Role::parse(&key.role).into_iter().collect(),
+        vec![role],
         key.persisted_only,
     );
     let now = chrono::Utc::now();
@@ -67,4 +79,42 @@ pub async fn from_api_key(db: &Db, secret: &str) -> AppResult<TenantContext> {
     }
     tx.commit().await?;
     Ok(ctx)
+}
+
+/// The role an API key acts with: its own, or its creator's current role when that is
+/// lower (`None` when either is not a role).
+pub fn effective_key_role(key_role: &str, creator_role: &str) -> Option<Role> {
+    let (key, creator) = (Role::parse(key_role)?, Role::parse(creator_role)?);
+    Some(if rank(creator) < rank(key) {
+        creator
+    } else {
+        key
+    })
+}
+
+/// Company roles from least to most rights.
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Staff => 0,
+        Role::Manager => 1,
+        Role::CompanyAdmin => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_acts_with_the_lower_of_its_role_and_its_creators() {
+        let r = |k, c| effective_key_role(k, c);
+        assert_eq!(
+            r("COMPANY_ADMIN", "COMPANY_ADMIN"),
+            Some(Role::CompanyAdmin)
+        );
+        assert_eq!(r("COMPANY_ADMIN", "MANAGER"), Some(Role::Manager));
+        assert_eq!(r("MANAGER", "STAFF"), Some(Role::Staff));
+        assert_eq!(r("STAFF", "COMPANY_ADMIN"), Some(Role::Staff));
+        assert_eq!(r("STAFF", "PLATFORM_ADMIN"), None);
+    }
 }
