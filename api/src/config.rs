@@ -92,6 +92,8 @@ pub struct Config {
     pub mail_from: String,
     /// Open WebSockets per company in this process.
     pub ws_max_per_company: usize,
+    /// Sign-ups one client address may attempt per hour.
+    pub sign_ups_per_address: u64,
     /// `ILS_CORS_ORIGINS`: browser origins allowed to call the API from another site
     /// (comma-separated, e.g. `https://app.example.com,http://localhost:5173`); none by
     /// default, and `*` is refused in production.
@@ -256,6 +258,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "open WebSockets per company and process (default 100)",
     ),
     (
+        "ILS_SIGN_UPS_PER_ADDRESS",
+        "sign-ups one client address may attempt per hour (default 10)",
+    ),
+    (
         "ILS_CORS_ORIGINS",
         "comma-separated browser origins allowed cross-site; none by default",
     ),
@@ -349,6 +355,7 @@ impl Default for Config {
             smtp_url: None,
             mail_from: "ILS <no-reply@ils.example>".into(),
             ws_max_per_company: 100,
+            sign_ups_per_address: 10,
             cors_origins: Vec::new(),
             metrics_listen: None,
             metrics_token: None,
@@ -512,6 +519,10 @@ impl Config {
                 self.webhook_retry_base_ms as usize,
             ),
             ("ILS_WS_MAX_PER_COMPANY", self.ws_max_per_company),
+            (
+                "ILS_SIGN_UPS_PER_ADDRESS",
+                self.sign_ups_per_address as usize,
+            ),
         ] {
             if v == 0 {
                 return Err(ConfigError(format!("{name} must be positive")));

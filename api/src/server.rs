@@ -93,6 +93,9 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         .data(db.clone())
         .data(tokens.clone())
         .data(throttle)
+        .data(ils_tenancy::service::auth::SignUpLimit(
+            config.sign_ups_per_address,
+        ))
         .data(bus.clone())
         .data(webhooks)
         .data(files.clone())

@@ -75,6 +75,8 @@ pub fn test_config(database_url: String, dir: &tempfile::TempDir) -> Config {
         jwt_secret: Some(JWT_SECRET.into()),
         seed_demo: false,
         db_max_connections: 5,
+        // Tests sign many companies up from one address.
+        sign_ups_per_address: 10_000,
         ..Config::default()
     }
 }

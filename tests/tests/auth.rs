@@ -333,6 +333,41 @@ async fn repeated_failures_slow_that_address_down_and_never_lock_the_owner_out()
     s.finish().await;
 }
 
+/// Sign-ups are throttled per client address (`ILS_SIGN_UPS_PER_ADDRESS` an hour): past
+/// the limit an address is RATE_LIMITED, taken emails and new ones alike, while another
+/// address signs up as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ups_are_throttled_per_client_address() {
+    let s = TestServer::start_with(|c| c.sign_ups_per_address = 2).await;
+    let busy = client_from([127, 0, 0, 4]);
+    let other = client_from([127, 0, 0, 5]);
+    let sign_up = |client: &reqwest::Client, mail: String| {
+        let req = client
+            .post(s.url("/graphql"))
+            .json(&json!({ "query": SIGN_UP, "variables": ils_tests::sign_up_input("Busy Optics", "ECP", &mail) }));
+        async move {
+            req.send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let taken = email("busy");
+    for mail in [taken.clone(), email("busy")] {
+        let body = sign_up(&busy, mail).await;
+        assert!(body["data"]["signUp"]["accessToken"].is_string(), "{body}");
+    }
+    for mail in [email("busy"), taken] {
+        let body = sign_up(&busy, mail).await;
+        assert!(retry_after(&body) > 0, "{body}");
+    }
+    let body = sign_up(&other, email("other")).await;
+    assert!(body["data"]["signUp"]["accessToken"].is_string(), "{body}");
+    s.finish().await;
+}
+
 /// A 200,000-character email is refused for its shape before it is counted or stored
 /// anywhere; on Redis no throttle key is longer than a digest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

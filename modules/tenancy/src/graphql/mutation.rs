@@ -163,13 +163,23 @@ fn tokens<'a>(ctx: &Context<'a>) -> Result<&'a TokenSettings> {
 #[Object]
 impl TenancyMutation {
     /// Registers a company with its first admin and signs that admin in. Practices are
-    /// active at once; labs and suppliers wait for the platform's approval.
+    /// active at once; labs and suppliers wait for the platform's approval. One client
+    /// address may attempt 10 sign-ups an hour (`ILS_SIGN_UPS_PER_ADDRESS`; RATE_LIMITED
+    /// with `retryAfter` beyond).
     async fn sign_up(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The company and its first admin.")] input: SignUpInput,
     ) -> Result<SignUpPayload> {
         let (_, db) = request_parts(ctx)?;
+        let throttle = ctx
+            .data::<Arc<dyn Throttle>>()
+            .map_err(|_| AppError::internal("no throttle"))?;
+        let limit = ctx
+            .data_opt::<auth::SignUpLimit>()
+            .copied()
+            .unwrap_or_default();
+        auth::count_sign_up(throttle.as_ref(), &ils_kernel::client_info(ctx), limit).await?;
         let session = auth::sign_up(
             db,
             tokens(ctx)?,

@@ -22,6 +22,36 @@ pub struct SignUp {
     pub last_name: String,
 }
 
+/// How many sign-ups one client address may attempt per `SIGN_UP_WINDOW`
+/// (`ILS_SIGN_UPS_PER_ADDRESS`), put in the schema's data by the server.
+#[derive(Clone, Copy, Debug)]
+pub struct SignUpLimit(pub u64);
+
+impl Default for SignUpLimit {
+    fn default() -> Self {
+        SignUpLimit(10)
+    }
+}
+
+pub const SIGN_UP_WINDOW: Duration = Duration::from_secs(60 * 60);
+
+/// Counts a sign-up attempt against the client address (`limit` per hour), before
+/// anything else: past the limit, RATE_LIMITED. A burst of sign-ups (which also tells
+/// which emails have accounts) is slowed down. The seeding and benchmark commands create
+/// companies without it.
+pub async fn count_sign_up(
+    throttle: &dyn Throttle,
+    client: &ClientInfo,
+    limit: SignUpLimit,
+) -> AppResult<()> {
+    let address = client.address.as_deref().unwrap_or("unknown");
+    let key = format!("signup:addr:{}", digest(address));
+    if throttle.hit(&key, SIGN_UP_WINDOW).await > limit.0 {
+        return Err(rate_limited(throttle.count(&key).await.1));
+    }
+    Ok(())
+}
+
 /// Creates a company, its first user and that user's COMPANY_ADMIN membership in one
 /// transaction, and signs the user in.
 pub async fn sign_up(db: &Db, tokens: &TokenSettings, input: SignUp) -> AppResult<Session> {
