@@ -627,8 +627,9 @@ pub fn secret_entropy_bits(secret: &str) -> f64 {
     if n == 0 {
         return 0.0;
     }
-    let repeats = (1..=n / 2)
-        .any(|period| n % period == 0 && chars.chunks(period).all(|c| c == &chars[..period]));
+    let repeats = (1..=n / 2).any(|period| {
+        n.is_multiple_of(period) && chars.chunks(period).all(|c| c == &chars[..period])
+    });
     if repeats {
         return 0.0;
     }
