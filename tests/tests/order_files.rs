@@ -852,3 +852,42 @@ async fn a_download_link_opens_only_its_own_file() {
     }
     s.finish().await;
 }
+
+/// Text stored before inputs refused line breaks (a patient reference, a lab job number
+/// with a line feed) no longer makes `orderDcs` fail: the file is written, each such text
+/// on its one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_line_breaks_never_break_the_dcs_export() {
+    let s = TestServer::start().await;
+    let (_, practice, _) = connected(&s, "Stored Breaks").await;
+    let mut input = progressive_draft("CLEAN-REF");
+    input["lens"]["tint"] = json!("Grey 85");
+    let draft = ORDERS.draft(&s, &practice, input).await;
+    // What an older release let through, written below the API.
+    let owner = s.owner_connection().await;
+    use sea_orm::ConnectionTrait;
+    let lf = if s.is_postgres() { "chr(10)" } else { "char(10)" };
+    let corrupt = format!(
+        "UPDATE lens_orders SET patient_ref = 'DOE' || {lf} || 'JANE', \
+         lab_job_number = 'LAB' || {lf} || '7', lens = replace(lens, 'Grey 85', 'Grey;' || {lf} || '85')"
+    );
+    let sql = if s.is_postgres() {
+        format!("SELECT set_config('app.system', 'on', false); {corrupt}")
+    } else {
+        corrupt
+    };
+    owner.execute_unprepared(&sql).await.unwrap();
+    let got = s
+        .ok(
+            &practice.auth(),
+            "query($id: ID!) { orderDcs(id: $id) { content } }",
+            json!({ "id": draft["id"] }),
+        )
+        .await;
+    let content = got["orderDcs"]["content"].as_str().expect("content");
+    let file = ils_orders::dcs::parse(content).expect("a valid DCS file");
+    assert_eq!(file.get("CLIENT"), Some("DOE JANE"), "{content}");
+    assert_eq!(file.get("JOB"), Some("LAB 7"), "{content}");
+    assert_eq!(file.get("TINT"), Some("Grey, 85;Grey, 85"), "{content}");
+    s.finish().await;
+}
