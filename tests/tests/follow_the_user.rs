@@ -138,10 +138,18 @@ async fn sockets_of_a_deactivated_user_and_of_their_keys_close_with_4403() {
 
     let mut as_user = connect(&s, TRANSPORT_WS).await;
     init(&mut as_user, &member.auth()).await;
-    ils_tests::ws::subscribe(&mut as_user, "events", ils_tests::ws::EVENTS, json!({})).await;
+    // Order events only: the team's own events of the set-up must not arrive first.
+    let orders = json!({ "types": ["order.*"] });
+    ils_tests::ws::subscribe(
+        &mut as_user,
+        "events",
+        ils_tests::ws::EVENTS,
+        orders.clone(),
+    )
+    .await;
     let mut as_key = connect(&s, TRANSPORT_WS).await;
     init(&mut as_key, &key).await;
-    ils_tests::ws::subscribe(&mut as_key, "events", ils_tests::ws::EVENTS, json!({})).await;
+    ils_tests::ws::subscribe(&mut as_key, "events", ils_tests::ws::EVENTS, orders).await;
     // The admin's own socket stays open.
     let mut survivor = connect(&s, TRANSPORT_WS).await;
     init(&mut survivor, &admin.auth()).await;

@@ -859,17 +859,22 @@ async fn a_download_link_opens_only_its_own_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stored_line_breaks_never_break_the_dcs_export() {
     let s = TestServer::start().await;
-    let (_, practice, _) = connected(&s, "Stored Breaks").await;
+    let (_, practice, _) = connected(&s, "Breaks").await;
     let mut input = progressive_draft("CLEAN-REF");
     input["lens"]["tint"] = json!("Grey 85");
     let draft = ORDERS.draft(&s, &practice, input).await;
-    // What an older release let through, written below the API.
+    // What an older release let through, written below the API (the lens is JSON text,
+    // where a line feed is written `\n`).
     let owner = s.owner_connection().await;
     use sea_orm::ConnectionTrait;
-    let lf = if s.is_postgres() { "chr(10)" } else { "char(10)" };
+    let lf = if s.is_postgres() {
+        "chr(10)"
+    } else {
+        "char(10)"
+    };
     let corrupt = format!(
         "UPDATE lens_orders SET patient_ref = 'DOE' || {lf} || 'JANE', \
-         lab_job_number = 'LAB' || {lf} || '7', lens = replace(lens, 'Grey 85', 'Grey;' || {lf} || '85')"
+         lab_job_number = 'LAB' || {lf} || '7', lens = replace(lens, 'Grey 85', 'Grey;\\n85')"
     );
     let sql = if s.is_postgres() {
         format!("SELECT set_config('app.system', 'on', false); {corrupt}")
