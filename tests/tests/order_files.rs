@@ -881,6 +881,7 @@ async fn stored_line_breaks_never_break_the_dcs_export() {
     } else {
         corrupt
     };
+    #[allow(clippy::disallowed_methods)] // old data is written below the guard on purpose
     owner.execute_unprepared(&sql).await.unwrap();
     let got = s
         .ok(
