@@ -499,7 +499,7 @@ async fn execute(
             } else {
                 StatusCode::OK
             };
-            let body = serde_json::to_string(&resp);
+            let body = serde_json::to_string(&Wire(&resp));
             (status, body, vec![resp])
         }
         BatchRequest::Batch(rs) => {
@@ -509,7 +509,12 @@ async fn execute(
                 BatchResponse::Single(r) => stamp_request_id(r, &rid),
                 BatchResponse::Batch(rs) => rs.iter_mut().for_each(|r| stamp_request_id(r, &rid)),
             }
-            let body = serde_json::to_string(&resp);
+            let body = match &resp {
+                BatchResponse::Single(r) => serde_json::to_string(&Wire(r)),
+                BatchResponse::Batch(rs) => {
+                    serde_json::to_string(&rs.iter().map(Wire).collect::<Vec<_>>())
+                }
+            };
             let list = match resp {
                 BatchResponse::Single(r) => vec![r],
                 BatchResponse::Batch(rs) => rs,
@@ -547,6 +552,29 @@ async fn execute(
                 &rid,
             )
         }
+    }
+}
+
+/// A response as it is written: one that failed before execution (a request error: the
+/// document did not parse or validate) has no `data` entry at all, as the GraphQL
+/// specification says ("If an error was raised before execution begins, the data entry
+/// should not be present in the result") and GraphQL over HTTP repeats; async-graphql
+/// would write `"data": null`. Any other response is written as async-graphql writes it.
+struct Wire<'a>(&'a GqlResponse);
+
+impl serde::Serialize for Wire<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.0;
+        if !is_request_error(r) {
+            return r.serialize(s);
+        }
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("errors", &r.errors)?;
+        if !r.extensions.is_empty() {
+            map.serialize_entry("extensions", &r.extensions)?;
+        }
+        map.end()
     }
 }
 
