@@ -26,6 +26,7 @@ pub mod sockets;
 pub mod state;
 pub mod transport;
 pub mod ws;
+pub mod ws_protocol;
 
 /// What `modules!` expands to refers to these, so a crate using the macro needs no more
 /// than `ils-api` and `async-graphql`.

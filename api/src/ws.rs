@@ -1,14 +1,15 @@
-//! `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws, authenticated in
-//! `connection_init` with the same credentials as HTTP. A socket lives no longer than its
-//! credential: it is closed with 4401 when its access token expires and with 4403 when its
-//! API key is revoked. Each company may hold a limited number of sockets per process
-//! (4429 beyond that).
+//! `/graphql/ws`: graphql-transport-ws (served by `crate::ws_protocol`) and the legacy
+//! graphql-ws (served by async-graphql), authenticated in `connection_init` with the same
+//! credentials as HTTP. A socket lives no longer than its credential: it is closed with
+//! 4401 when its access token expires and with 4403 when its API key is revoked. Each
+//! company may hold a limited number of sockets per process (4429 beyond that).
 
 use crate::credentials::{self, Presented};
 use crate::extension::RequestMeta;
 use crate::sockets::SocketSlot;
 use crate::state::AppState;
 use async_graphql::Data;
+use async_graphql::http::WebSocketProtocols;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
@@ -220,6 +221,16 @@ pub async fn handler(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // The subprotocol `protocol` holds (the client's first known one), named.
+    let transport_ws = headers
+        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|offered| {
+            offered
+                .split(',')
+                .find_map(|p| p.trim().parse::<WebSocketProtocols>().ok())
+        })
+        == Some(WebSocketProtocols::GraphQLWS);
     let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -244,87 +255,100 @@ pub async fn handler(
             let schema = app.schema.clone();
             let init_slot = slot.clone();
             let (phase_tx, mut phase_rx) = watch::channel(Phase::Opened);
-            let graphql =
-                GraphQLWebSocket::new_with_pair(PollSender::new(out_tx), stream, schema, protocol)
-                    .on_connection_init(move |payload| async move {
-                        let _ = phase_tx.send(Phase::Initialising);
-                        let presented = Presented::from_json(&payload);
-                        let expires = token_expiry(&app, presented.authorization.as_deref());
-                        let api_key = presented.api_key.clone();
-                        // Subscribed before the key is checked, so a revocation in between
-                        // is seen.
-                        let early = api_key.is_some().then(|| app.bus.subscribe());
-                        let tenant = credentials::resolve(&app, presented)
-                            .await
-                            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-                        // Introspection and hints are off for anonymous callers in
-                        // production, and a socket cannot switch them per operation, so such
-                        // sockets are refused.
-                        if tenant.is_anonymous()
-                            && app.config.env == crate::config::Environment::Production
-                            && app.config.introspection != crate::config::Introspection::On
-                        {
-                            return Err(async_graphql::Error::new("authentication required"));
+            let on_init = move |payload: serde_json::Value| async move {
+                let _ = phase_tx.send(Phase::Initialising);
+                let presented = Presented::from_json(&payload);
+                let expires = token_expiry(&app, presented.authorization.as_deref());
+                let api_key = presented.api_key.clone();
+                // Subscribed before the key is checked, so a revocation in between
+                // is seen.
+                let early = api_key.is_some().then(|| app.bus.subscribe());
+                let tenant = credentials::resolve(&app, presented)
+                    .await
+                    .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                // Introspection and hints are off for anonymous callers in
+                // production, and a socket cannot switch them per operation, so such
+                // sockets are refused.
+                if tenant.is_anonymous()
+                    && app.config.env == crate::config::Environment::Production
+                    && app.config.introspection != crate::config::Introspection::On
+                {
+                    return Err(async_graphql::Error::new("authentication required"));
+                }
+                if tenant.is_persisted_only() {
+                    return Err(async_graphql::Error::new(
+                        "this API key may run persisted operations only",
+                    ));
+                }
+                if let Some(company) = tenant.company_id() {
+                    match app.sockets.try_open(company, app.config.ws_max_per_company) {
+                        Some(s) => {
+                            *init_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
                         }
-                        if tenant.is_persisted_only() {
+                        None => {
+                            let _ = close_tx.send(Some((
+                                CLOSE_TOO_MANY,
+                                "too many open sockets for this company",
+                            )));
                             return Err(async_graphql::Error::new(
-                                "this API key may run persisted operations only",
+                                "too many open sockets for this company",
                             ));
                         }
-                        if let Some(company) = tenant.company_id() {
-                            match app.sockets.try_open(company, app.config.ws_max_per_company) {
-                                Some(s) => {
-                                    *init_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
-                                }
-                                None => {
-                                    let _ = close_tx.send(Some((
-                                        CLOSE_TOO_MANY,
-                                        "too many open sockets for this company",
-                                    )));
-                                    return Err(async_graphql::Error::new(
-                                        "too many open sockets for this company",
-                                    ));
-                                }
-                            }
-                        }
-                        // An API key's socket follows its key's watcher; what was revoked
-                        // between `early` and the watcher's own subscription is read from
-                        // `early`.
-                        let key = match (tenant.actor(), api_key, early, tenant.company_id()) {
-                            (Actor::ApiKey { id, .. }, Some(secret), Some(early), Some(co)) => {
-                                let status = key_status(&app, id, co, &secret);
-                                let valid = match revoked_before(early, id) {
-                                    Some(revoked) => !revoked,
-                                    None => key_valid(&app, &secret).await,
-                                };
-                                if !valid {
-                                    let why = "the API key was revoked";
-                                    let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
-                                    return Err(async_graphql::Error::new(why));
-                                }
-                                Some(status)
-                            }
-                            _ => None,
+                    }
+                }
+                // An API key's socket follows its key's watcher; what was revoked
+                // between `early` and the watcher's own subscription is read from
+                // `early`.
+                let key = match (tenant.actor(), api_key, early, tenant.company_id()) {
+                    (Actor::ApiKey { id, .. }, Some(secret), Some(early), Some(co)) => {
+                        let status = key_status(&app, id, co, &secret);
+                        let valid = match revoked_before(early, id) {
+                            Some(revoked) => !revoked,
+                            None => key_valid(&app, &secret).await,
                         };
-                        let expires = expires.map(|at| {
-                            let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
-                            tokio::time::Instant::now() + left
-                        });
-                        let _ = phase_tx.send(Phase::Live { expires, key });
-                        let introspection = app.may_introspect(&tenant);
-                        let mut data = Data::default();
-                        data.insert(tenant);
-                        data.insert(ClientInfo {
-                            address: Some(peer.ip().to_string()),
-                            user_agent,
-                        });
-                        data.insert(RequestMeta {
-                            request_id: uuid::Uuid::now_v7().to_string(),
-                            introspection,
-                        });
-                        Ok(data)
-                    })
-                    .serve();
+                        if !valid {
+                            let why = "the API key was revoked";
+                            let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
+                            return Err(async_graphql::Error::new(why));
+                        }
+                        Some(status)
+                    }
+                    _ => None,
+                };
+                let expires = expires.map(|at| {
+                    let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+                    tokio::time::Instant::now() + left
+                });
+                let _ = phase_tx.send(Phase::Live { expires, key });
+                let introspection = app.may_introspect(&tenant);
+                let mut data = Data::default();
+                data.insert(tenant);
+                data.insert(ClientInfo {
+                    address: Some(peer.ip().to_string()),
+                    user_agent,
+                });
+                data.insert(RequestMeta {
+                    request_id: uuid::Uuid::now_v7().to_string(),
+                    introspection,
+                });
+                Ok(data)
+            };
+            // graphql-transport-ws is served by `crate::ws_protocol`, the legacy graphql-ws
+            // by async-graphql.
+            let graphql: futures_util::future::BoxFuture<'static, ()> = if transport_ws {
+                Box::pin(crate::ws_protocol::serve(schema, stream, out_tx, on_init))
+            } else {
+                Box::pin(
+                    GraphQLWebSocket::new_with_pair(
+                        PollSender::new(out_tx),
+                        stream,
+                        schema,
+                        protocol,
+                    )
+                    .on_connection_init(on_init)
+                    .serve(),
+                )
+            };
 
             // Everything the protocol sends passes here, so a close of ours can cut in. A
             // client that stops reading is dropped after SEND_TIMEOUT; one that never sends

@@ -148,6 +148,37 @@ pub async fn run(ws: &mut Ws, protocol: &str, id: &str, query: &str) -> Value {
     msg["payload"].clone()
 }
 
+/// Runs an operation that must fail before execution (its document does not parse or
+/// validate) and returns its errors. graphql-transport-ws answers one `error` message with
+/// the errors and nothing after it for that id (checked with a probe on the same socket);
+/// the legacy protocol a `data` result holding the errors and no data, then `complete`.
+pub async fn request_errors(ws: &mut Ws, protocol: &str, id: &str, query: &str) -> Value {
+    if protocol != TRANSPORT_WS {
+        let payload = run(ws, protocol, id, query).await;
+        assert!(
+            payload["data"].is_null(),
+            "data despite a request error: {payload}"
+        );
+        return payload["errors"].clone();
+    }
+    send(
+        ws,
+        json!({ "id": id, "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+    let msg = recv_json(ws).await;
+    assert_eq!(
+        (msg["type"].as_str(), msg["id"].as_str()),
+        (Some("error"), Some(id)),
+        "{msg}"
+    );
+    assert!(msg["payload"].is_array(), "{msg}");
+    // Nothing more for `id`: the probe's answer comes next, and the id may be used again.
+    let probe = run(ws, protocol, id, "{ __typename }").await;
+    assert_eq!(probe["data"]["__typename"], "Query", "{probe}");
+    msg["payload"].clone()
+}
+
 /// Collects what the server sends until it closes (at most 10 s per message).
 pub async fn until_closed(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
     until_closed_within(ws, SHOULD_HAPPEN).await
