@@ -80,6 +80,11 @@ pub struct Config {
     pub job_poll_ms: u64,
     /// How long a claimed job is held before another worker may take it over.
     pub job_lease_secs: u64,
+    /// How long published events are kept for subscribers resuming with `after:`.
+    pub event_retention_days: u64,
+    /// The longest a request or the dispatcher waits on one Redis command (or on connecting
+    /// to it) before treating Redis as away.
+    pub redis_timeout_ms: u64,
     pub webhook_timeout_ms: u64,
     pub webhook_max_attempts: i32,
     /// First retry delay of a webhook delivery; doubles per attempt up to the maximum.
@@ -224,6 +229,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "how long a claimed job is held (default 120)",
     ),
     (
+        "ILS_EVENT_RETENTION_DAYS",
+        "how long events are kept for subscribers resuming with `after:` (default 7)",
+    ),
+    (
+        "ILS_REDIS_TIMEOUT_MS",
+        "longest wait for one Redis command or connection (default 500)",
+    ),
+    (
         "ILS_WEBHOOK_TIMEOUT_MS",
         "webhook request timeout (default 10000)",
     ),
@@ -340,6 +353,8 @@ impl Default for Config {
             workers: 8,
             job_poll_ms: 1000,
             job_lease_secs: 120,
+            event_retention_days: 7,
+            redis_timeout_ms: 500,
             webhook_timeout_ms: 10_000,
             // 20 s doubling to 6 h: the 14th attempt comes about a day after the first.
             webhook_max_attempts: 14,
@@ -496,6 +511,11 @@ impl Config {
             ("ILS_MAX_UPLOAD_BYTES", self.max_upload_bytes),
             ("ILS_JOB_POLL_MS", self.job_poll_ms as usize),
             ("ILS_JOB_LEASE_SECS", self.job_lease_secs as usize),
+            (
+                "ILS_EVENT_RETENTION_DAYS",
+                self.event_retention_days as usize,
+            ),
+            ("ILS_REDIS_TIMEOUT_MS", self.redis_timeout_ms as usize),
             ("ILS_WEBHOOK_TIMEOUT_MS", self.webhook_timeout_ms as usize),
             (
                 "ILS_WEBHOOK_RETRY_BASE_MS",

@@ -48,9 +48,12 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         Some(url) => {
             let client =
                 redis::Client::open(url.as_str()).context("REDIS_URL is not a valid Redis URL")?;
-            let conn = redis::aio::ConnectionManager::new(client.clone())
-                .await
-                .context("cannot connect to Redis")?;
+            let conn = crate::redis_bus::connect(
+                client.clone(),
+                Duration::from_millis(config.redis_timeout_ms),
+            )
+            .await
+            .context("cannot connect to Redis")?;
             (Some(conn), Some(client))
         }
         None => (None, None),
@@ -358,16 +361,24 @@ async fn playground_page(State(app): State<AppState>) -> Response {
     playground::page(&app.demo_logins, env)
 }
 
+/// Whether the database and Redis answer, within 1 s whatever is down: each is asked at
+/// once, for at most 900 ms.
 async fn readyz(State(app): State<AppState>) -> Response {
-    let database = app.db.ping().await.is_ok();
-    let redis = match &app.redis {
-        None => None,
-        Some(c) => {
-            let mut c = c.clone();
-            let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut c).await;
-            Some(pong.is_ok())
-        }
+    const WITHIN: Duration = Duration::from_millis(900);
+    let database = async {
+        tokio::time::timeout(WITHIN, app.db.ping())
+            .await
+            .is_ok_and(|r| r.is_ok())
     };
+    let redis = async {
+        let mut c = app.redis.clone()?;
+        let pong = tokio::time::timeout(WITHIN, async {
+            redis::cmd("PING").query_async::<String>(&mut c).await
+        })
+        .await;
+        Some(pong.is_ok_and(|r| r.is_ok()))
+    };
+    let (database, redis) = tokio::join!(database, redis);
     let ok = database && redis.unwrap_or(true);
     let word = |b: bool| if b { "ok" } else { "unavailable" };
     let body = serde_json::json!({
@@ -451,7 +462,9 @@ pub async fn start_background(state: &AppState, shutdown: &CancellationToken) ->
             client.clone(),
             state.config.redis_prefix.clone(),
             state.bus.clone(),
+            state.background_db.clone(),
             state.background_db.wake(),
+            Duration::from_millis(state.config.redis_timeout_ms),
             shutdown.clone(),
             Some(ready_tx),
         ));

@@ -200,8 +200,7 @@ pub async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) {
 }
 
 /// The `events` subscription selecting every field of a `DomainEvent`.
-pub const EVENTS: &str =
-    "subscription($types: [String!]) { events(types: $types) { id type occurredAt data } }";
+pub const EVENTS: &str = "subscription($types: [String!], $after: String) { events(types: $types, after: $after) { id type occurredAt data cursor } }";
 
 /// Opens a graphql-transport-ws socket as `auth` and subscribes to `events(types:)` under
 /// the operation id `"events"` (accepted, not necessarily live yet: see `ready`).

@@ -181,6 +181,9 @@ pub struct Update {
     /// The event that made this update (none for the state at subscription): what lets
     /// the sockets that follow the order share one execution of it.
     pub event: Option<Arc<Event>>,
+    /// Where the update is in the stream of events: resuming `after` it sends the changes
+    /// that followed.
+    pub cursor: i64,
 }
 
 /// The rows of followed orders being delivered: (order, version, reading company).
@@ -189,23 +192,35 @@ static FOLLOWED: std::sync::LazyLock<Coalesce<(Uuid, i32, Uuid), order::Model>> 
 
 /// One of the acting company's orders, live: its state now, then one update per change by
 /// either party, in order; the stream ends after a final status. NOT_FOUND for an order
-/// the company is not a party to.
+/// the company is not a party to. With `after` (a cursor an earlier update carried), the
+/// changes since that cursor come first instead of the state now, then the live ones.
 pub async fn updates(
     db: &Db,
     ctx: &TenantContext,
     bus: &Bus,
     order_id: Uuid,
+    after: Option<i64>,
 ) -> AppResult<impl Stream<Item = Update> + Send + use<>> {
     let me = require_member(ctx)?;
+    if let Some(after) = after {
+        ils_kernel::events::check_cursor(db, after, "after").await?;
+    }
+    // Where the stream is now, read before listening: an event dispatched in between is
+    // both after this cursor and live, and comes once.
+    let head = match after {
+        Some(_) => None,
+        None => Some(ils_kernel::events::head(db).await?),
+    };
     // Listening before reading, so no change falls between the two.
-    let live = bus.visible_stream(me, false, vec!["order.*".into()]);
+    let live = bus.resumable_stream(db.clone(), me, false, vec!["order.*".into()], after);
     let now = read(db, ctx, order_id).await?;
-    let first = Update {
+    let first = head.map(|cursor| Update {
         status: now.status,
         version: now.version,
         row: now,
         event: None,
-    };
+        cursor,
+    });
     let (db, ctx) = (db.clone(), ctx.clone());
     let wanted = id::encode(ORDER, order_id).to_string();
     let changes = live.filter_map(move |ev| {
@@ -234,11 +249,12 @@ pub async fn updates(
                 status,
                 version,
                 row,
+                cursor: event.seq.unwrap_or_default(),
                 event: Some(event),
             })
         })
     });
-    let stream = futures_util::stream::once(async move { first }).chain(changes);
+    let stream = futures_util::stream::iter(first).chain(changes);
     // One update per version, in order; stop after a final status.
     Ok(futures_util::stream::unfold(
         (Box::pin(stream), 0, false),
