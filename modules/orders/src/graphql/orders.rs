@@ -684,7 +684,7 @@ impl LensOrdersSubscription {
             .data::<ils_kernel::Bus>()
             .map_err(|_| AppError::internal("schema has no event bus"))?;
         let after = after
-            .map(|c| ils_kernel::events::Cursor::decode(&c, "after"))
+            .map(|c| orders::UpdateCursor::decode(&c, "after"))
             .transpose()?;
         let updates = orders::updates(db, tenant, bus, order_id, after).await?;
         // An update's result depends on its event and the reading company alone (the row
@@ -705,7 +705,7 @@ impl LensOrdersSubscription {
             OrderUpdate {
                 status: u.status,
                 version: u.version,
-                cursor: ils_kernel::events::Cursor::encode(u.cursor),
+                cursor: u.cursor.encode(),
                 order: LensOrder::new(u.row, me),
             }
         }))
