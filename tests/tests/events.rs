@@ -694,3 +694,62 @@ async fn a_subscriber_resumes_after_its_cursor_with_no_gap_and_no_repeat() {
     assert!(bad(&before[0].1).await.contains("no longer kept"));
     s.finish().await;
 }
+
+/// Events dispatched in one batch get consecutive cursors in the order they were recorded,
+/// and each is marked published once the bus took it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_events_gets_consecutive_cursors_in_commit_order() {
+    let db_dir = tempfile::tempdir().expect("temp dir");
+    let url = fresh_database(&db_dir).await;
+    let s1 =
+        TestServer::start_at(url.clone(), tempfile::tempdir().unwrap(), |c| c.workers = 0).await;
+    let a = s1.sign_up("Batch Optics", "ECP", &email("ev-batch")).await;
+    for i in 0..5 {
+        create_key(&s1, &a, &format!("batched {i}")).await;
+    }
+    s1.server.stop().await;
+    let s2 = TestServer::start_at(url, tempfile::tempdir().unwrap(), |c| c.job_poll_ms = 200).await;
+    let conn = s2.owner_connection().await;
+    ils_tests::eventually(
+        "every event is published",
+        Duration::from_secs(10),
+        || async {
+            match count(
+                &conn,
+                "SELECT COUNT(*) AS n FROM events WHERE published_at IS NULL",
+            )
+            .await
+            {
+                0 => Ok(()),
+                n => Err(n),
+            }
+        },
+    )
+    .await;
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT seq, data FROM events WHERE event_type = 'api_key.created' ORDER BY seq",
+        ))
+        .await
+        .unwrap();
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let data: String = r.try_get("", "data").unwrap();
+            serde_json::from_str::<Value>(&data).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.try_get("", "seq").unwrap()).collect();
+    assert_eq!(
+        names,
+        (0..5).map(|i| format!("batched {i}")).collect::<Vec<_>>()
+    );
+    assert!(seqs.windows(2).all(|p| p[1] == p[0] + 1), "{seqs:?}");
+    conn.close().await.ok();
+    s2.finish().await;
+    drop(db_dir);
+}

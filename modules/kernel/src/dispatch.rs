@@ -79,28 +79,30 @@ async fn assign(db: &Db, registry: &Registry, batch: u64) -> AppResult<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut next = last_seq(&tx).await?.unwrap_or(0);
+    let first = last_seq(&tx).await?.unwrap_or(0) + 1;
+    // One statement for the batch: each row's cursor by its place in it.
+    let mut seq = sea_orm::sea_query::CaseStatement::new();
     let mut jobs = vec![];
-    let now = Utc::now();
-    for row in &rows {
-        next += 1;
-        crate::below::update_events()
-            .col_expr(event::Column::DispatchedAt, Expr::value(now))
-            .col_expr(event::Column::Seq, Expr::value(next))
-            .filter(event::Column::Id.eq(row.id))
-            .exec(tx.conn())
-            .await?;
+    for (i, row) in rows.iter().enumerate() {
+        let n = first + i as i64;
+        seq = seq.case(event::Column::Id.eq(row.id), n);
         // An unreadable row gets no jobs; publishing sets it aside (counted, logged).
         let Ok(mut ev) = Event::from_row(row.clone()) else {
             continue;
         };
-        ev.seq = Some(next);
+        ev.seq = Some(n);
         for kind in registry.handlers_for(&ev.event_type) {
             let payload = serde_json::to_value(&ev)
                 .map_err(|e| AppError::internal(format!("event not serialisable: {e}")))?;
             jobs.push(NewJob::envelope(kind, payload).key(format!("{kind}:{}", ev.id)));
         }
     }
+    crate::below::update_events()
+        .col_expr(event::Column::DispatchedAt, Expr::value(Utc::now()))
+        .col_expr(event::Column::Seq, seq.into())
+        .filter(event::Column::Id.is_in(rows.iter().map(|r| r.id)))
+        .exec(tx.conn())
+        .await?;
     // Handler jobs are the platform's own work (no company's admin can discard another's
     // share of it), enqueued for the whole batch in one statement.
     tx.enqueue_many_for(None, jobs).await?;
