@@ -96,10 +96,10 @@ impl Listened {
     /// Hands `ev` to this replica's subscribers unless it was handed already (events are
     /// published in cursor order, so anything at or before `last` is a repeat).
     fn deliver(&mut self, bus: &Bus, ev: Event) {
-        if let (Some(seq), Some(last)) = (ev.seq, self.last) {
-            if seq <= last {
-                return;
-            }
+        if let (Some(seq), Some(last)) = (ev.seq, self.last)
+            && seq <= last
+        {
+            return;
         }
         if ev.seq.is_some() {
             self.last = ev.seq;
@@ -149,19 +149,36 @@ impl Listened {
     }
 }
 
+/// A replica's listener on Redis: what it hands events and wake-ups to.
+pub struct Listener {
+    pub client: redis::Client,
+    pub prefix: String,
+    /// This replica's subscribers.
+    pub bus: Bus,
+    /// The outbox, read to catch up after an outage.
+    pub db: Db,
+    /// This replica's idle workers.
+    pub wake: Arc<Wake>,
+    /// The longest wait for connecting and subscribing.
+    pub timeout: Duration,
+}
+
 /// Listens until `shutdown`, reconnecting after errors. `ready` fires once subscribed.
 /// Each event is handed to this replica's subscribers once, in cursor order; after Redis
-/// was away, what was published meanwhile is read from the outbox (`db`).
+/// was away, what was published meanwhile is read from the outbox.
 pub async fn listen(
-    client: redis::Client,
-    prefix: String,
-    bus: Bus,
-    db: Db,
-    wake: Arc<Wake>,
-    timeout: Duration,
+    listener: Listener,
     shutdown: CancellationToken,
     ready: Option<tokio::sync::oneshot::Sender<()>>,
 ) {
+    let Listener {
+        client,
+        prefix,
+        bus,
+        db,
+        wake,
+        timeout,
+    } = listener;
     let (events, jobs) = (events_channel(&prefix), jobs_channel(&prefix));
     let mut ready = ready;
     let mut listened = Listened::default();

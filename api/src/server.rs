@@ -458,13 +458,16 @@ pub async fn start_background(state: &AppState, shutdown: &CancellationToken) ->
     let tracker = TaskTracker::new();
     if let Some(client) = &state.redis_client {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let listener = crate::redis_bus::Listener {
+            client: client.clone(),
+            prefix: state.config.redis_prefix.clone(),
+            bus: state.bus.clone(),
+            db: state.background_db.clone(),
+            wake: state.background_db.wake(),
+            timeout: Duration::from_millis(state.config.redis_timeout_ms),
+        };
         tracker.spawn(crate::redis_bus::listen(
-            client.clone(),
-            state.config.redis_prefix.clone(),
-            state.bus.clone(),
-            state.background_db.clone(),
-            state.background_db.wake(),
-            Duration::from_millis(state.config.redis_timeout_ms),
+            listener,
             shutdown.clone(),
             Some(ready_tx),
         ));

@@ -28,16 +28,11 @@ pub struct Dispatched {
     pub publish_failed: bool,
 }
 
-/// The advisory lock key that makes replicas' dispatchers take turns ("ILSDISP").
-const DISPATCH_LOCK: i64 = 0x494c_5344_4953_50;
-
 /// Takes the dispatcher's turn across replicas for the rest of `tx` (PostgreSQL; SQLite
 /// has one process, whose mutex suffices).
 async fn take_turn(tx: &Tx) -> AppResult<()> {
     if tx.conn().get_database_backend() == DbBackend::Postgres {
-        tx.conn()
-            .execute_unprepared(&format!("SELECT pg_advisory_xact_lock({DISPATCH_LOCK})"))
-            .await?;
+        crate::below::take_dispatch_lock(tx).await?;
     }
     Ok(())
 }

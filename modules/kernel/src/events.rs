@@ -475,10 +475,10 @@ impl Bus {
                     }
                     match st.rx.recv().await {
                         Ok(ev) => {
-                            if let (Some(seq), Some(last)) = (ev.seq, st.last) {
-                                if seq <= last {
-                                    continue; // replayed already
-                                }
+                            if let (Some(seq), Some(last)) = (ev.seq, st.last)
+                                && seq <= last
+                            {
+                                continue; // replayed already
                             }
                             if ev.seq.is_some() {
                                 st.last = ev.seq;
@@ -667,6 +667,7 @@ mod tests {
             version: 1,
             data: serde_json::json!({"a": 1}),
             occurred_at: Utc::now(),
+            seq: Some(7),
         };
         bus.publish(ev.clone()).await.unwrap();
         assert_eq!(*rx.recv().await.unwrap(), ev);
