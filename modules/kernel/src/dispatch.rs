@@ -74,7 +74,7 @@ async fn assign(db: &Db, registry: &Registry, batch: u64) -> AppResult<usize> {
     if rows.is_empty() {
         return Ok(0);
     }
-    let first = last_seq(&tx).await?.unwrap_or(0) + 1;
+    let first = crate::events::last_seq(&tx).await?.unwrap_or(0) + 1;
     // One statement for the batch: each row's cursor by its place in it.
     let mut seq = sea_orm::sea_query::CaseStatement::new();
     let mut jobs = vec![];
@@ -104,17 +104,6 @@ async fn assign(db: &Db, registry: &Registry, batch: u64) -> AppResult<usize> {
     tx.commit().await?;
     metrics::counter!("ils_events_dispatched_total").increment(rows.len() as u64);
     Ok(rows.len())
-}
-
-/// The highest cursor given so far.
-pub(crate) async fn last_seq(tx: &Tx) -> AppResult<Option<i64>> {
-    Ok(crate::below::events()
-        .select_only()
-        .column_as(event::Column::Seq.max(), "seq")
-        .into_tuple::<Option<i64>>()
-        .one(tx.conn())
-        .await?
-        .flatten())
 }
 
 async fn publish(db: &Db, bus: &Bus, batch: u64, timeout: Duration) -> AppResult<(usize, bool)> {

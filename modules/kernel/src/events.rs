@@ -344,6 +344,17 @@ impl Cursor {
     }
 }
 
+/// The highest cursor given so far.
+pub(crate) async fn last_seq(tx: &Tx) -> AppResult<Option<i64>> {
+    Ok(crate::below::events()
+        .select_only()
+        .column_as(event::Column::Seq.max(), "seq")
+        .into_tuple::<Option<i64>>()
+        .one(tx.conn())
+        .await?
+        .flatten())
+}
+
 /// How many events one read of the outbox replays.
 const REPLAY_PAGE: u64 = 500;
 
@@ -376,7 +387,7 @@ pub async fn check_cursor(db: &Db, after: i64, field: &str) -> AppResult<()> {
 /// that starts now would resume from.
 pub async fn head(db: &Db) -> AppResult<i64> {
     let tx = crate::below::system(db).await?;
-    let last = crate::dispatch::last_seq(&tx).await?;
+    let last = last_seq(&tx).await?;
     tx.commit().await?;
     Ok(last.unwrap_or(0))
 }
@@ -537,7 +548,7 @@ impl SharedDelivery {
 /// from it.
 pub async fn prune(db: &Db, keep: chrono::Duration) -> AppResult<u64> {
     let tx = crate::below::system(db).await?;
-    let last = crate::dispatch::last_seq(&tx).await?.unwrap_or(0);
+    let last = last_seq(&tx).await?.unwrap_or(0);
     let n = crate::below::delete_events()
         .filter(event::Column::DispatchedAt.lt(Utc::now() - keep))
         .filter(event::Column::PublishedAt.is_not_null())
