@@ -2,7 +2,9 @@
 //! `connection_init` with the same credentials as HTTP. A socket lives no longer than its
 //! credential: it is closed with 4401 when its access token expires and with 4403 when its
 //! API key is revoked. Each company may hold a limited number of sockets per process
-//! (4429 beyond that).
+//! (4429 beyond that). When the server shuts down, every socket is closed with 1012
+//! (service restart), so clients reconnect (to another replica, or this one restarted)
+//! and subscribe again.
 
 use crate::credentials::{self, Presented};
 use crate::extension::RequestMeta;
@@ -27,6 +29,8 @@ pub const CLOSE_REVOKED: u16 = 4403;
 pub const CLOSE_TOO_MANY: u16 = 4429;
 /// graphql-transport-ws: no `connection_init` in time.
 pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// RFC 6455 "Service Restart": the server is shutting down; reconnect and resubscribe.
+pub const CLOSE_RESTART: u16 = 1012;
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -235,7 +239,10 @@ pub async fn handler(
         .max_message_size(max)
         .max_frame_size(max)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
+        .on_upgrade(move |socket| {
+            let tasks = app.socket_tasks.clone();
+            let shutdown = app.shutdown.clone();
+            tasks.track_future(async move {
             let (mut sink, stream) = socket.split();
             let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
             let (close_tx, mut close_rx) = watch::channel::<Option<(u16, &'static str)>>(None);
@@ -372,6 +379,9 @@ pub async fn handler(
                         _ = revoked(key.as_mut()) => {
                             Some((CLOSE_REVOKED, "the API key was revoked"))
                         }
+                        () = shutdown.cancelled() => {
+                            Some((CLOSE_RESTART, "the server is restarting; reconnect"))
+                        }
                         _ = &mut deadline, if timed => match phase {
                             Phase::Opened => {
                                 let frame = Message::Close(Some(CloseFrame {
@@ -415,5 +425,6 @@ pub async fn handler(
                 _ = &mut forward => {}
             }
             drop(slot);
+            })
         })
 }
