@@ -1050,9 +1050,7 @@ async fn an_import_that_outlives_the_job_lease_completes_in_one_attempt() {
     let sup = supplier(&s, "Long Import Frames").await;
     let rows = 40_000;
     let started = std::time::Instant::now();
-    let imp = CATALOG
-        .start(&s, &sup, "long.csv", &sundries(rows))
-        .await;
+    let imp = CATALOG.start(&s, &sup, "long.csv", &sundries(rows)).await;
     let id = imp["id"].as_str().unwrap().to_owned();
     CATALOG
         .completed(&s, &sup, &id, (rows as i64, 0, 0, 0))

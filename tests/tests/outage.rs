@@ -112,9 +112,18 @@ async fn while_postgres_is_down_requests_answer_503_and_the_server_recovers_by_i
     if !ils_tests::private::require() {
         return;
     }
-    let pg = Arc::new(tokio::task::spawn_blocking(PrivatePostgres::start).await.unwrap());
-    let admin = Database::connect(pg.admin_url()).await.expect("private PostgreSQL");
-    admin.execute_unprepared("CREATE DATABASE ils").await.unwrap();
+    let pg = Arc::new(
+        tokio::task::spawn_blocking(PrivatePostgres::start)
+            .await
+            .unwrap(),
+    );
+    let admin = Database::connect(pg.admin_url())
+        .await
+        .expect("private PostgreSQL");
+    admin
+        .execute_unprepared("CREATE DATABASE ils")
+        .await
+        .unwrap();
     admin.close().await.ok();
     let url = format!("postgres://postgres@127.0.0.1:{}/ils", pg.port);
     let s = TestServer::start_at(url, tempfile::tempdir().unwrap(), |c| {
@@ -165,14 +174,18 @@ async fn while_postgres_is_down_requests_answer_503_and_the_server_recovers_by_i
         tokio::task::spawn_blocking(move || p.up()).await.unwrap();
         let up_at = Instant::now();
         // The same server, not restarted, answers again.
-        let back = eventually("requests succeed again", Duration::from_secs(15), || async {
-            let a = send(&s, &who, KEYS, json!({ "after": null })).await;
-            if a.status == 200 && a.body.get("errors").is_none() {
-                Ok(a)
-            } else {
-                Err(a)
-            }
-        })
+        let back = eventually(
+            "requests succeed again",
+            Duration::from_secs(15),
+            || async {
+                let a = send(&s, &who, KEYS, json!({ "after": null })).await;
+                if a.status == 200 && a.body.get("errors").is_none() {
+                    Ok(a)
+                } else {
+                    Err(a)
+                }
+            },
+        )
         .await;
         assert!(back.body["data"]["apiKeys"].is_object(), "{back:?}");
         let recovered_in = up_at.elapsed();
@@ -190,7 +203,10 @@ async fn while_postgres_is_down_requests_answer_503_and_the_server_recovers_by_i
     for (name, a) in &log {
         if a.status == 200 && a.body.get("errors").is_none() {
             acknowledged += 1;
-            assert_eq!(a.body["data"]["createApiKey"]["apiKey"]["name"], json!(name));
+            assert_eq!(
+                a.body["data"]["createApiKey"]["apiKey"]["name"],
+                json!(name)
+            );
             assert!(
                 stored.contains(name),
                 "{name} was acknowledged but is not stored"
@@ -213,7 +229,10 @@ async fn while_postgres_is_down_requests_answer_503_and_the_server_recovers_by_i
     );
     assert!(acknowledged > 0 && refused > 0, "{log:?}");
     // No probe written while the database was down.
-    assert!(!stored.iter().any(|n| n.starts_with("probe-")), "{stored:?}");
+    assert!(
+        !stored.iter().any(|n| n.starts_with("probe-")),
+        "{stored:?}"
+    );
     s.server.stop().await;
 }
 

@@ -22,8 +22,7 @@ enum Outcome {
     Failed(String),
 }
 
-const CREATE: &str =
-    "mutation($name: String!) { createApiKey(input: { name: $name, role: STAFF }) { apiKey { name } } }";
+const CREATE: &str = "mutation($name: String!) { createApiKey(input: { name: $name, role: STAFF }) { apiKey { name } } }";
 
 /// One keep-alive client: its own connection pool, writing key `c<n>-<i>` after key until
 /// `stop`, or until requests fail several times in a row (the server is gone).

@@ -30,7 +30,10 @@ pub enum AppError {
     /// restarting, or every connection is busy past the acquire timeout): nothing is wrong
     /// with the request, and the same request may succeed a moment later. The detail goes
     /// to the log; HTTP answers 503 with `Retry-After`.
-    #[error("the database is unavailable; try again in {} s", RETRY_UNAVAILABLE_SECS)]
+    #[error(
+        "the database is unavailable; try again in {} s",
+        RETRY_UNAVAILABLE_SECS
+    )]
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
@@ -380,7 +383,9 @@ mod tests {
 
     #[test]
     fn database_codes_that_mean_not_now() {
-        for code in ["08006", "08001", "08003", "57P01", "57P02", "57P03", "53300"] {
+        for code in [
+            "08006", "08001", "08003", "57P01", "57P02", "57P03", "53300",
+        ] {
             assert!(unavailable_code(false, code), "{code}");
         }
         // Syntax, undefined table, unique violation, RLS refusal, serialization: not ours.
@@ -398,7 +403,8 @@ mod tests {
 
     #[test]
     fn unavailable_says_when_to_retry_and_hides_its_detail() {
-        let e: async_graphql::Error = AppError::Unavailable("connection refused 10.0.0.7".into()).into();
+        let e: async_graphql::Error =
+            AppError::Unavailable("connection refused 10.0.0.7".into()).into();
         let ext = format!("{:?}", e.extensions);
         assert!(ext.contains(SERVICE_UNAVAILABLE), "{ext}");
         assert!(ext.contains("retryAfter"), "{ext}");
