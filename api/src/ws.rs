@@ -348,6 +348,9 @@ pub async fn handler(
                     let mut key: Option<watch::Receiver<bool>> = None;
                     let mut closer_alive = true;
                     let mut phase_alive = true;
+                    // One waiter for the whole life of the socket, not one per message.
+                    let stopping = shutdown.cancelled_owned();
+                    tokio::pin!(stopping);
                     loop {
                         let timed = matches!(
                             phase,
@@ -383,7 +386,7 @@ pub async fn handler(
                             _ = revoked(key.as_mut()) => {
                                 Some((CLOSE_REVOKED, "the API key was revoked"))
                             }
-                            () = shutdown.cancelled() => {
+                            () = &mut stopping => {
                                 Some((CLOSE_RESTART, "the server is restarting; reconnect"))
                             }
                             _ = &mut deadline, if timed => match phase {
