@@ -54,6 +54,9 @@ pub struct Config {
     /// The PostgreSQL role guarded transactions run as (created by the migrations).
     pub db_app_role: String,
     pub db_max_connections: u32,
+    /// How long a request waits for a database connection (or for the database to accept
+    /// one) before it is answered SERVICE_UNAVAILABLE (HTTP 503).
+    pub db_acquire_timeout_secs: u64,
     /// Seed demo companies on a fresh database (development only).
     pub seed_demo: bool,
     pub max_depth: usize,
@@ -172,6 +175,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "PostgreSQL role guarded transactions run as",
     ),
     ("ILS_DB_MAX_CONNECTIONS", "database pool size (default 10)"),
+    (
+        "ILS_DB_ACQUIRE_TIMEOUT_SECS",
+        "longest wait for a database connection before 503 (default 2)",
+    ),
     (
         "ILS_SEED_DEMO",
         "seed demo companies into an empty database (development; default true)",
@@ -336,6 +343,7 @@ impl Default for Config {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             db_app_role: ils_migration::rls::APP_ROLE.into(),
             db_max_connections: 10,
+            db_acquire_timeout_secs: 2,
             seed_demo: true,
             max_depth: 12,
             max_complexity: 1000,
@@ -516,6 +524,10 @@ impl Config {
                 self.event_retention_days as usize,
             ),
             ("ILS_REDIS_TIMEOUT_MS", self.redis_timeout_ms as usize),
+            (
+                "ILS_DB_ACQUIRE_TIMEOUT_SECS",
+                self.db_acquire_timeout_secs as usize,
+            ),
             ("ILS_WEBHOOK_TIMEOUT_MS", self.webhook_timeout_ms as usize),
             (
                 "ILS_WEBHOOK_RETRY_BASE_MS",

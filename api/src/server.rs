@@ -117,6 +117,8 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         key_watchers: Arc::default(),
         webhook_sink: Arc::default(),
         files,
+        shutdown: CancellationToken::new(),
+        socket_tasks: TaskTracker::new(),
     };
     Ok((state, counter))
 }
@@ -508,11 +510,25 @@ impl RunningServer {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Shuts down gracefully: the listener closes at once (new connections are refused,
+    /// not left waiting in its backlog), requests in flight are answered and their
+    /// connections closed (an idle keep-alive connection is closed before another request
+    /// is read from it), every WebSocket gets a close frame with 1012 (service restart),
+    /// and background work finishes its jobs, all within `shutdown_grace_secs`.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        let _ = self.done.await;
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
-        if tokio::time::timeout(grace, self.background.wait())
+        let deadline = tokio::time::Instant::now() + grace;
+        let _ = self.done.await;
+        let sockets = &self.state.socket_tasks;
+        sockets.close();
+        if tokio::time::timeout_at(deadline, sockets.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("WebSockets still open after the shutdown grace period");
+        }
+        if tokio::time::timeout_at(deadline, self.background.wait())
             .await
             .is_err()
         {
@@ -540,7 +556,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         None => None,
     };
     let (state, statements) = build(config).await?;
-    let shutdown = CancellationToken::new();
+    let shutdown = state.shutdown.clone();
     let background = start_background(&state, &shutdown).await;
     if let Some(l) = metrics_listener {
         let metrics_only = with_request_layers(
@@ -623,6 +639,9 @@ async fn serve(
             }
         });
     }
+    // Stop listening now: a connection attempt during the drain is refused at once, where
+    // one left in the backlog would send its request and then be reset unanswered.
+    drop(listener);
     tracker.close();
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {

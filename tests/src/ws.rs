@@ -36,7 +36,12 @@ pub enum Event {
 
 /// Opens `/graphql/ws` with `protocol` and checks the server picked it.
 pub async fn connect(s: &TestServer, protocol: &str) -> Ws {
-    let url = s.url("/graphql/ws").replacen("http://", "ws://", 1);
+    connect_to(&s.url(""), protocol).await
+}
+
+/// `connect` to the server at `base` (`http://127.0.0.1:port`), a child process perhaps.
+pub async fn connect_to(base: &str, protocol: &str) -> Ws {
+    let url = format!("{base}/graphql/ws").replacen("http://", "ws://", 1);
     let mut req = url.into_client_request().expect("a WebSocket request");
     req.headers_mut().insert(
         "Sec-WebSocket-Protocol",
