@@ -18,6 +18,7 @@ mod m0010_one_open_count;
 mod m0011_payload_versions;
 mod m0012_list_indexes;
 mod m0013_dcs_job_source;
+mod m0014_event_cursors;
 pub mod rls;
 
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_payload_versions::Migration),
             Box::new(m0012_list_indexes::Migration),
             Box::new(m0013_dcs_job_source::Migration),
+            Box::new(m0014_event_cursors::Migration),
         ]
     }
 }

@@ -36,7 +36,12 @@ pub enum Event {
 
 /// Opens `/graphql/ws` with `protocol` and checks the server picked it.
 pub async fn connect(s: &TestServer, protocol: &str) -> Ws {
-    let url = s.url("/graphql/ws").replacen("http://", "ws://", 1);
+    connect_to(&s.url(""), protocol).await
+}
+
+/// `connect` to the server at `base` (`http://127.0.0.1:port`), a child process perhaps.
+pub async fn connect_to(base: &str, protocol: &str) -> Ws {
+    let url = format!("{base}/graphql/ws").replacen("http://", "ws://", 1);
     let mut req = url.into_client_request().expect("a WebSocket request");
     req.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -231,8 +236,7 @@ pub async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) {
 }
 
 /// The `events` subscription selecting every field of a `DomainEvent`.
-pub const EVENTS: &str =
-    "subscription($types: [String!]) { events(types: $types) { id type occurredAt data } }";
+pub const EVENTS: &str = "subscription($types: [String!], $after: String) { events(types: $types, after: $after) { id type occurredAt data cursor } }";
 
 /// Opens a graphql-transport-ws socket as `auth` and subscribes to `events(types:)` under
 /// the operation id `"events"` (accepted, not necessarily live yet: see `ready`).

@@ -36,6 +36,9 @@ pub struct Db {
     /// Sees the statements of guarded transactions on PostgreSQL (SeaORM's metric callback
     /// sees the others).
     observer: Option<StatementObserver>,
+    /// The outbox dispatcher's turn in this process (every copy of this `Db`, and the same
+    /// database over another pool, share it): one dispatcher at a time.
+    dispatch_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What one transaction may see. Built from a request's `TenantContext`, or by the few
@@ -148,6 +151,7 @@ impl Db {
             wake: Arc::default(),
             registry: None,
             observer: None,
+            dispatch_turn: Arc::default(),
         }
     }
 
@@ -172,6 +176,11 @@ impl Db {
             observer: Some(observer),
             ..self.clone()
         }
+    }
+
+    /// Waits for the outbox dispatcher's turn in this process.
+    pub(crate) async fn dispatch_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.dispatch_turn.lock().await
     }
 
     /// What commits that emitted events or enqueued jobs wake.
