@@ -197,6 +197,10 @@ impl Extension for AuditExtension {
 
 /// Records one audited mutation in its own transaction, in the caller's scope. A failure to
 /// write is logged and counted (`ils_audit_failures_total`); the caller's answer stands.
+///
+/// A mutation refused because the database is unavailable is recorded in the background:
+/// its client gets the 503 at once instead of waiting out the pool's acquire timeout a
+/// second time for the audit entry, which is written if the database is back by then.
 async fn write(ctx: &ExtensionContext<'_>, pending: Pending, error_code: Option<String>) {
     let (Some(tenant), Some(db)) = (ctx.data_opt::<TenantContext>(), ctx.data_opt::<Db>()) else {
         return;
@@ -207,7 +211,16 @@ async fn write(ctx: &ExtensionContext<'_>, pending: Pending, error_code: Option<
         target_ids: pending.targets,
         error_code,
     };
-    if let Err(e) = record(db, tenant, &client, &entry).await {
+    if entry.error_code.as_deref() == Some(ils_kernel::error::SERVICE_UNAVAILABLE) {
+        let (db, tenant) = (db.clone(), tenant.clone());
+        tokio::spawn(async move { write_entry(&db, &tenant, &client, &entry).await });
+        return;
+    }
+    write_entry(db, tenant, &client, &entry).await;
+}
+
+async fn write_entry(db: &Db, tenant: &TenantContext, client: &ClientInfo, entry: &AuditEntry) {
+    if let Err(e) = record(db, tenant, client, entry).await {
         metrics::counter!("ils_audit_failures_total").increment(1);
         tracing::error!(error = ?e, operation = %entry.operation, "could not write the audit log");
     }

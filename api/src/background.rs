@@ -49,6 +49,10 @@ pub fn resources(
         .with(mailer)
         .with(webhooks)
         .with(files)
+        .with(ils_kernel::jobs::Retention {
+            events: chrono::Duration::days(config.event_retention_days as i64),
+            ..Default::default()
+        })
         .build())
 }
 
@@ -77,6 +81,7 @@ pub fn spawn_workers(
         bus.clone(),
         registry.clone(),
         poll,
+        Duration::from_millis(config.redis_timeout_ms),
         shutdown.clone(),
     ));
     let cfg = WorkerConfig {
@@ -97,18 +102,27 @@ pub fn spawn_workers(
 
 /// Dispatches the outbox: at once after a local commit that emitted events, otherwise
 /// every `poll` (events committed by other replicas, or left by a process that died).
+/// While the bus refuses events (Redis away), it tries again with a growing pause, up to
+/// 2 s, so events go out soon after Redis returns.
 async fn dispatch_loop(
     db: Db,
     bus: Bus,
     registry: Arc<Registry>,
     poll: Duration,
+    publish_timeout: Duration,
     shutdown: CancellationToken,
 ) {
     let wake = db.wake();
     let mut failures = 0u64;
     while !shutdown.is_cancelled() {
-        match ils_kernel::dispatch::dispatch_once(&db, &bus, &registry, 200).await {
-            Ok(n) if n > 0 => {
+        let round =
+            ils_kernel::dispatch::dispatch_once(&db, &bus, &registry, 200, publish_timeout).await;
+        let pause = match round {
+            Ok(d) if d.publish_failed => {
+                failures += 1;
+                Duration::from_millis(100 * failures.min(20))
+            }
+            Ok(d) if d.taken > 0 || d.published > 0 => {
                 failures = 0;
                 continue;
             }
@@ -119,15 +133,17 @@ async fn dispatch_loop(
                     _ = tokio::time::sleep(poll) => {}
                     _ = shutdown.cancelled() => break,
                 }
+                continue;
             }
             Err(e) => {
                 failures += 1;
                 tracing::warn!(error = ?e, "could not dispatch events; will retry");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(200 * failures.min(25))) => {}
-                    _ = shutdown.cancelled() => break,
-                }
+                Duration::from_millis(200 * failures.min(25))
             }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = shutdown.cancelled() => break,
         }
     }
 }

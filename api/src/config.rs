@@ -54,6 +54,9 @@ pub struct Config {
     /// The PostgreSQL role guarded transactions run as (created by the migrations).
     pub db_app_role: String,
     pub db_max_connections: u32,
+    /// How long a request waits for a database connection (or for the database to accept
+    /// one) before it is answered SERVICE_UNAVAILABLE (HTTP 503).
+    pub db_acquire_timeout_secs: u64,
     /// Seed demo companies on a fresh database (development only).
     pub seed_demo: bool,
     pub max_depth: usize,
@@ -80,6 +83,11 @@ pub struct Config {
     pub job_poll_ms: u64,
     /// How long a claimed job is held before another worker may take it over.
     pub job_lease_secs: u64,
+    /// How long published events are kept for subscribers resuming with `after:`.
+    pub event_retention_days: u64,
+    /// The longest a request or the dispatcher waits on one Redis command (or on connecting
+    /// to it) before treating Redis as away.
+    pub redis_timeout_ms: u64,
     pub webhook_timeout_ms: u64,
     pub webhook_max_attempts: i32,
     /// First retry delay of a webhook delivery; doubles per attempt up to the maximum.
@@ -170,6 +178,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     ("ILS_DB_MAX_CONNECTIONS", "database pool size (default 10)"),
     (
+        "ILS_DB_ACQUIRE_TIMEOUT_SECS",
+        "longest wait for a database connection before 503 (default 2)",
+    ),
+    (
         "ILS_SEED_DEMO",
         "seed demo companies into an empty database (development; default true)",
     ),
@@ -224,6 +236,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "ILS_JOB_LEASE_SECS",
         "how long a claimed job is held (default 120)",
+    ),
+    (
+        "ILS_EVENT_RETENTION_DAYS",
+        "how long events are kept for subscribers resuming with `after:` (default 7)",
+    ),
+    (
+        "ILS_REDIS_TIMEOUT_MS",
+        "longest wait for one Redis command or connection (default 500)",
     ),
     (
         "ILS_WEBHOOK_TIMEOUT_MS",
@@ -329,6 +349,7 @@ impl Default for Config {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             db_app_role: ils_migration::rls::APP_ROLE.into(),
             db_max_connections: 10,
+            db_acquire_timeout_secs: 2,
             seed_demo: true,
             max_depth: 12,
             max_complexity: 1000,
@@ -346,6 +367,8 @@ impl Default for Config {
             workers: 8,
             job_poll_ms: 1000,
             job_lease_secs: 120,
+            event_retention_days: 7,
+            redis_timeout_ms: 500,
             webhook_timeout_ms: 10_000,
             // 20 s doubling to 6 h: the 14th attempt comes about a day after the first.
             webhook_max_attempts: 14,
@@ -513,6 +536,15 @@ impl Config {
             ("ILS_MAX_UPLOAD_BYTES", self.max_upload_bytes),
             ("ILS_JOB_POLL_MS", self.job_poll_ms as usize),
             ("ILS_JOB_LEASE_SECS", self.job_lease_secs as usize),
+            (
+                "ILS_EVENT_RETENTION_DAYS",
+                self.event_retention_days as usize,
+            ),
+            ("ILS_REDIS_TIMEOUT_MS", self.redis_timeout_ms as usize),
+            (
+                "ILS_DB_ACQUIRE_TIMEOUT_SECS",
+                self.db_acquire_timeout_secs as usize,
+            ),
             ("ILS_WEBHOOK_TIMEOUT_MS", self.webhook_timeout_ms as usize),
             (
                 "ILS_WEBHOOK_RETRY_BASE_MS",

@@ -129,6 +129,7 @@ async fn connect_pool(
     observe: StatementObserver,
     size: u32,
 ) -> anyhow::Result<DatabaseConnection> {
+    let acquire = Duration::from_secs(config.db_acquire_timeout_secs);
     let mut opts = ConnectOptions::new(config.database_url.clone());
     opts.sqlx_logging(false)
         // The pool checks a connection when it comes back (and flushes a read-only
@@ -137,8 +138,12 @@ async fn connect_pool(
         // still checked before use.
         .test_before_acquire_if_idle_for(Duration::from_secs(5))
         .max_connections(size)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
+        // With the database down (or every connection busy) a request gives up after
+        // this and answers SERVICE_UNAVAILABLE with HTTP 503: a load balancer or client
+        // retries it, instead of each request holding a client for long and piling up.
+        // The pool opens connections again by itself when the database is back.
+        .connect_timeout(acquire)
+        .acquire_timeout(acquire);
     if config.is_sqlite() {
         opts.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

@@ -77,6 +77,7 @@ impl ExtensionFactory for ProtectionsFactory {
             document: std::sync::Mutex::new(None),
             sharing: std::sync::Mutex::new(Sharing::default()),
             shared: self.shared.clone(),
+            inputs: std::sync::Mutex::new(Inputs::default()),
         })
     }
 }
@@ -89,6 +90,15 @@ struct ProtectionsExtension {
     /// What this request's subscription shares with others (`crate::shared`).
     sharing: std::sync::Mutex<Sharing>,
     shared: Arc<SharedResponses>,
+    /// What validation needs of the request besides the document (`crate::int_range`).
+    inputs: std::sync::Mutex<Inputs>,
+}
+
+/// The request's operation name and, when its document declares variables, their values.
+#[derive(Default)]
+struct Inputs {
+    operation_name: Option<String>,
+    variables: Option<Variables>,
 }
 
 /// A subscription's part in sharing executions: where its stream offers each event, and
@@ -398,6 +408,11 @@ impl Extension for ProtectionsExtension {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        self.inputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .operation_name
+            .clone_from(&request.operation_name);
         // A cheap first look; the parsed document decides.
         let request = if request.query.contains("subscription") {
             let delivery = Arc::new(SharedDelivery::default());
@@ -414,23 +429,7 @@ impl Extension for ProtectionsExtension {
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        for e in &mut response.errors {
-            let ext = e.extensions.get_or_insert_with(Default::default);
-            if ext.get("code").is_none() {
-                // What reaches here without a code is async-graphql's own: choosing the
-                // operation (a request error), or coercing arguments and variables.
-                let choosing = e.message.starts_with("Unknown operation named")
-                    || e.message.starts_with("Operation name required");
-                ext.set(
-                    "code",
-                    if choosing {
-                        VALIDATION_FAILED
-                    } else {
-                        "BAD_USER_INPUT"
-                    },
-                );
-            }
-        }
+        assign_codes(&mut response);
         response
     }
 
@@ -462,6 +461,16 @@ impl Extension for ProtectionsExtension {
             .await
             .map_err(|e| with_code(e, PARSE_FAILED))?;
         *self.document.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(doc.clone()));
+        if doc
+            .operations
+            .iter()
+            .any(|(_, op)| !op.node.variable_definitions.is_empty())
+        {
+            self.inputs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .variables = Some(variables.clone());
+        }
         {
             let mut sharing = self.sharing.lock().unwrap_or_else(|e| e.into_inner());
             if sharing.delivery.is_some() {
@@ -499,7 +508,7 @@ impl Extension for ProtectionsExtension {
         let hints = ctx
             .data_opt::<RequestMeta>()
             .is_none_or(|m| m.introspection);
-        next.run(ctx).await.map_err(|errs| {
+        let result = next.run(ctx).await.map_err(|errs| {
             errs.into_iter()
                 .map(|mut e| {
                     if !hints && let Some(i) = e.message.find(" Did you mean") {
@@ -507,8 +516,50 @@ impl Extension for ProtectionsExtension {
                     }
                     with_code(e, VALIDATION_FAILED)
                 })
-                .collect()
-        })
+                .collect::<Vec<_>>()
+        })?;
+        // A valid document may still hold an `Int` past 32 bits, which async-graphql lets
+        // through to execution.
+        if let Some(doc) = self.document() {
+            let inputs = self.inputs.lock().unwrap_or_else(|e| e.into_inner());
+            let none = Variables::default();
+            let out_of_range = crate::int_range::out_of_range(
+                &ctx.schema_env.registry,
+                &doc,
+                inputs.operation_name.as_deref(),
+                inputs.variables.as_ref().unwrap_or(&none),
+            );
+            if !out_of_range.is_empty() {
+                return Err(out_of_range
+                    .into_iter()
+                    .map(|e| with_code(e, VALIDATION_FAILED))
+                    .collect());
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// Gives every error of `response` that has no `extensions.code` yet its code. What has
+/// none by then is async-graphql's own: choosing the operation (a request error), or
+/// coercing arguments and variables. The `request` hook applies this to every HTTP
+/// response; a WebSocket's operations skip that hook, so the graphql-transport-ws server
+/// applies it to each of theirs.
+pub fn assign_codes(response: &mut Response) {
+    for e in &mut response.errors {
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            let choosing = e.message.starts_with("Unknown operation named")
+                || e.message.starts_with("Operation name required");
+            ext.set(
+                "code",
+                if choosing {
+                    VALIDATION_FAILED
+                } else {
+                    "BAD_USER_INPUT"
+                },
+            );
+        }
     }
 }
 

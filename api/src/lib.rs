@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod db;
 pub mod dev_sink;
 pub mod extension;
+pub mod int_range;
 pub mod metrics;
 pub mod modules;
 pub mod node;
@@ -26,6 +27,7 @@ pub mod state;
 pub mod text_input;
 pub mod transport;
 pub mod ws;
+pub mod ws_protocol;
 
 /// What `modules!` expands to refers to these, so a crate using the macro needs no more
 /// than `ils-api` and `async-graphql`.

@@ -48,9 +48,12 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         Some(url) => {
             let client =
                 redis::Client::open(url.as_str()).context("REDIS_URL is not a valid Redis URL")?;
-            let conn = redis::aio::ConnectionManager::new(client.clone())
-                .await
-                .context("cannot connect to Redis")?;
+            let conn = crate::redis_bus::connect(
+                client.clone(),
+                Duration::from_millis(config.redis_timeout_ms),
+            )
+            .await
+            .context("cannot connect to Redis")?;
             (Some(conn), Some(client))
         }
         None => (None, None),
@@ -117,6 +120,8 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         key_watchers: Arc::default(),
         webhook_sink: Arc::default(),
         files,
+        shutdown: CancellationToken::new(),
+        socket_tasks: TaskTracker::new(),
     };
     Ok((state, counter))
 }
@@ -361,16 +366,24 @@ async fn playground_page(State(app): State<AppState>) -> Response {
     playground::page(&app.demo_logins, env)
 }
 
+/// Whether the database and Redis answer, within 1 s whatever is down: each is asked at
+/// once, for at most 900 ms.
 async fn readyz(State(app): State<AppState>) -> Response {
-    let database = app.db.ping().await.is_ok();
-    let redis = match &app.redis {
-        None => None,
-        Some(c) => {
-            let mut c = c.clone();
-            let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut c).await;
-            Some(pong.is_ok())
-        }
+    const WITHIN: Duration = Duration::from_millis(900);
+    let database = async {
+        tokio::time::timeout(WITHIN, app.db.ping())
+            .await
+            .is_ok_and(|r| r.is_ok())
     };
+    let redis = async {
+        let mut c = app.redis.clone()?;
+        let pong = tokio::time::timeout(WITHIN, async {
+            redis::cmd("PING").query_async::<String>(&mut c).await
+        })
+        .await;
+        Some(pong.is_ok_and(|r| r.is_ok()))
+    };
+    let (database, redis) = tokio::join!(database, redis);
     let ok = database && redis.unwrap_or(true);
     let word = |b: bool| if b { "ok" } else { "unavailable" };
     let body = serde_json::json!({
@@ -450,11 +463,16 @@ pub async fn start_background(state: &AppState, shutdown: &CancellationToken) ->
     let tracker = TaskTracker::new();
     if let Some(client) = &state.redis_client {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let listener = crate::redis_bus::Listener {
+            client: client.clone(),
+            prefix: state.config.redis_prefix.clone(),
+            bus: state.bus.clone(),
+            db: state.background_db.clone(),
+            wake: state.background_db.wake(),
+            timeout: Duration::from_millis(state.config.redis_timeout_ms),
+        };
         tracker.spawn(crate::redis_bus::listen(
-            client.clone(),
-            state.config.redis_prefix.clone(),
-            state.bus.clone(),
-            state.background_db.wake(),
+            listener,
             shutdown.clone(),
             Some(ready_tx),
         ));
@@ -495,11 +513,25 @@ impl RunningServer {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Shuts down gracefully: the listener closes at once (new connections are refused,
+    /// not left waiting in its backlog), requests in flight are answered and their
+    /// connections closed (an idle keep-alive connection is closed before another request
+    /// is read from it), every WebSocket gets a close frame with 1012 (service restart),
+    /// and background work finishes its jobs, all within `shutdown_grace_secs`.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        let _ = self.done.await;
         let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
-        if tokio::time::timeout(grace, self.background.wait())
+        let deadline = tokio::time::Instant::now() + grace;
+        let _ = self.done.await;
+        let sockets = &self.state.socket_tasks;
+        sockets.close();
+        if tokio::time::timeout_at(deadline, sockets.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("WebSockets still open after the shutdown grace period");
+        }
+        if tokio::time::timeout_at(deadline, self.background.wait())
             .await
             .is_err()
         {
@@ -527,7 +559,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         None => None,
     };
     let (state, statements) = build(config).await?;
-    let shutdown = CancellationToken::new();
+    let shutdown = state.shutdown.clone();
     let background = start_background(&state, &shutdown).await;
     if let Some(l) = metrics_listener {
         let metrics_only = with_request_layers(
@@ -610,6 +642,9 @@ async fn serve(
             }
         });
     }
+    // Stop listening now: a connection attempt during the drain is refused at once, where
+    // one left in the backlog would send its request and then be reset unanswered.
+    drop(listener);
     tracker.close();
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {

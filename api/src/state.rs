@@ -34,6 +34,12 @@ pub struct AppState {
     pub files: ils_kernel::files::Files,
     /// What `/dev/webhook-sink` received (development only).
     pub webhook_sink: Arc<crate::dev_sink::Sink>,
+    /// Cancelled when the server shuts down: the listener stops accepting, connections
+    /// drain, and every open WebSocket is closed with 1012 (service restart).
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// The open WebSockets' tasks (an upgraded connection leaves the HTTP server's
+    /// connection tracking), so shutdown waits until each has sent its close frame.
+    pub socket_tasks: tokio_util::task::TaskTracker,
 }
 
 impl AppState {

@@ -118,6 +118,10 @@ fn refuse_app(media: MediaType, err: AppError, request_id: &str) -> Response {
         AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Unavailable(ref detail) => {
+            tracing::warn!(%detail, "database unavailable before execution");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         AppError::Internal(ref detail) => {
             tracing::error!(%detail, "internal error before execution");
             StatusCode::INTERNAL_SERVER_ERROR
@@ -128,7 +132,31 @@ fn refuse_app(media: MediaType, err: AppError, request_id: &str) -> Response {
         AppError::Internal(_) => "internal error".to_owned(),
         ref other => other.to_string(),
     };
-    refuse(media, status, err.code(), &message, request_id)
+    let mut res = refuse(media, status, err.code(), &message, request_id);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        set_retry_after(&mut res);
+    }
+    res
+}
+
+/// `Retry-After` on a 503: when the database is expected back.
+fn set_retry_after(res: &mut Response) {
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(ils_kernel::error::RETRY_UNAVAILABLE_SECS),
+    );
+}
+
+/// Whether any error of these responses says the database is unavailable: then the whole
+/// answer is a 503 with `Retry-After`, so clients, proxies and load balancers retry it
+/// (later, or on another replica) instead of taking it for a fault of the request.
+fn unavailable(responses: &[GqlResponse]) -> bool {
+    responses.iter().flat_map(|r| &r.errors).any(|e| {
+        e.extensions.as_ref().and_then(|x| x.get("code"))
+            == Some(&async_graphql::Value::from(
+                ils_kernel::error::SERVICE_UNAVAILABLE,
+            ))
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -499,7 +527,7 @@ async fn execute(
             } else {
                 StatusCode::OK
             };
-            let body = serde_json::to_string(&resp);
+            let body = serde_json::to_string(&Wire(&resp));
             (status, body, vec![resp])
         }
         BatchRequest::Batch(rs) => {
@@ -509,13 +537,23 @@ async fn execute(
                 BatchResponse::Single(r) => stamp_request_id(r, &rid),
                 BatchResponse::Batch(rs) => rs.iter_mut().for_each(|r| stamp_request_id(r, &rid)),
             }
-            let body = serde_json::to_string(&resp);
+            let body = match &resp {
+                BatchResponse::Single(r) => serde_json::to_string(&Wire(r)),
+                BatchResponse::Batch(rs) => {
+                    serde_json::to_string(&rs.iter().map(Wire).collect::<Vec<_>>())
+                }
+            };
             let list = match resp {
                 BatchResponse::Single(r) => vec![r],
                 BatchResponse::Batch(rs) => rs,
             };
             (StatusCode::OK, body, list)
         }
+    };
+    let status = if unavailable(&responses) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        status
     };
     record(&names, &responses, status, started);
     // One line per request: the span around it carries the request id. Variables and
@@ -528,15 +566,21 @@ async fn execute(
         "graphql"
     );
     match body {
-        Ok(body) => (
-            status,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(media.as_str()),
-            )],
-            body,
-        )
-            .into_response(),
+        Ok(body) => {
+            let mut res = (
+                status,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(media.as_str()),
+                )],
+                body,
+            )
+                .into_response();
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                set_retry_after(&mut res);
+            }
+            res
+        }
         Err(e) => {
             tracing::error!(error = %e, "response serialisation failed");
             refuse(
@@ -547,6 +591,29 @@ async fn execute(
                 &rid,
             )
         }
+    }
+}
+
+/// A response as it is written: one that failed before execution (a request error: the
+/// document did not parse or validate) has no `data` entry at all, as the GraphQL
+/// specification says ("If an error was raised before execution begins, the data entry
+/// should not be present in the result") and GraphQL over HTTP repeats; async-graphql
+/// would write `"data": null`. Any other response is written as async-graphql writes it.
+struct Wire<'a>(&'a GqlResponse);
+
+impl serde::Serialize for Wire<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = self.0;
+        if !is_request_error(r) {
+            return r.serialize(s);
+        }
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("errors", &r.errors)?;
+        if !r.extensions.is_empty() {
+            map.serialize_entry("extensions", &r.extensions)?;
+        }
+        map.end()
     }
 }
 

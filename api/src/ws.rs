@@ -1,15 +1,19 @@
-//! `/graphql/ws`: graphql-transport-ws and the legacy graphql-ws, authenticated in
-//! `connection_init` with the same credentials as HTTP. A socket lives no longer than its
-//! credential: it is closed with 4401 when its access token expires and with 4403 when its
-//! API key is revoked (or its creator deactivated, or its rights narrowed with its
-//! creator's role) or its user deactivated. Each company may hold a limited number of sockets per process
-//! (4429 beyond that).
+//! `/graphql/ws`: graphql-transport-ws (served by `crate::ws_protocol`) and the legacy
+//! graphql-ws (served by async-graphql), authenticated in `connection_init` with the same
+//! credentials as HTTP. A socket lives no longer than its credential: it is closed with
+//! 4401 when its access token expires and with 4403 when its API key is revoked (or its
+//! creator deactivated, or its rights narrowed with its creator's role) or its user
+//! deactivated. Each company may hold a limited number of sockets per process (4429
+//! beyond that). When the server shuts down, every socket is closed with 1012 (service
+//! restart), so clients reconnect (to another replica, or this one restarted) and resume
+//! with their cursors.
 
 use crate::credentials::{self, Presented};
 use crate::extension::RequestMeta;
 use crate::sockets::SocketSlot;
 use crate::state::AppState;
 use async_graphql::Data;
+use async_graphql::http::WebSocketProtocols;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message};
 use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
@@ -28,6 +32,8 @@ pub const CLOSE_REVOKED: u16 = 4403;
 pub const CLOSE_TOO_MANY: u16 = 4429;
 /// graphql-transport-ws: no `connection_init` in time.
 pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
+/// RFC 6455 "Service Restart": the server is shutting down; reconnect and resubscribe.
+pub const CLOSE_RESTART: u16 = 1012;
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -279,6 +285,16 @@ pub async fn handler(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // The subprotocol `protocol` holds (the client's first known one), named.
+    let transport_ws = headers
+        .get(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|offered| {
+            offered
+                .split(',')
+                .find_map(|p| p.trim().parse::<WebSocketProtocols>().ok())
+        })
+        == Some(WebSocketProtocols::GraphQLWS);
     let user_agent = headers
         .get(axum::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -294,202 +310,225 @@ pub async fn handler(
         .max_message_size(max)
         .max_frame_size(max)
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let (mut sink, stream) = socket.split();
-            let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
-            let (close_tx, mut close_rx) = watch::channel::<Option<(u16, &'static str)>>(None);
-            let slot: Arc<Mutex<Option<SocketSlot>>> = Arc::default();
+        .on_upgrade(move |socket| {
+            let tasks = app.socket_tasks.clone();
+            let shutdown = app.shutdown.clone();
+            tasks.track_future(async move {
+                let (mut sink, stream) = socket.split();
+                let (out_tx, mut out_rx) = mpsc::channel::<Message>(64);
+                let (close_tx, mut close_rx) = watch::channel::<Option<(u16, &'static str)>>(None);
+                let slot: Arc<Mutex<Option<SocketSlot>>> = Arc::default();
 
-            let schema = app.schema.clone();
-            let init_slot = slot.clone();
-            let (phase_tx, mut phase_rx) = watch::channel(Phase::Opened);
-            let graphql =
-                GraphQLWebSocket::new_with_pair(PollSender::new(out_tx), stream, schema, protocol)
-                    .on_connection_init(move |payload| async move {
-                        let _ = phase_tx.send(Phase::Initialising);
-                        let presented = Presented::from_json(&payload);
-                        let expires = token_expiry(&app, presented.authorization.as_deref());
-                        let api_key = presented.api_key.clone();
-                        // Subscribed before the key is checked, so a revocation in between
-                        // is seen.
-                        let early = api_key.is_some().then(|| app.bus.subscribe());
-                        let tenant = credentials::resolve(&app, presented)
-                            .await
-                            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-                        // Introspection and hints are off for anonymous callers in
-                        // production, and a socket cannot switch them per operation, so such
-                        // sockets are refused.
-                        if tenant.is_anonymous()
-                            && app.config.env == crate::config::Environment::Production
-                            && app.config.introspection != crate::config::Introspection::On
-                        {
-                            return Err(async_graphql::Error::new("authentication required"));
-                        }
-                        if tenant.is_persisted_only() {
-                            return Err(async_graphql::Error::new(
-                                "this API key may run persisted operations only",
-                            ));
-                        }
-                        if let Some(company) = tenant.company_id() {
-                            match app.sockets.try_open(company, app.config.ws_max_per_company) {
-                                Some(s) => {
-                                    *init_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
-                                }
-                                None => {
-                                    let _ = close_tx.send(Some((
-                                        CLOSE_TOO_MANY,
-                                        "too many open sockets for this company",
-                                    )));
-                                    return Err(async_graphql::Error::new(
-                                        "too many open sockets for this company",
-                                    ));
-                                }
-                            }
-                        }
-                        // A socket follows its API key's or its user's watcher. For a key,
-                        // what ended it between `early` and the watcher's own subscription
-                        // is read from `early`; a user's token was checked without the
-                        // database, so the user's row is read once, after the watcher
-                        // subscribed.
-                        let key = match (tenant.actor(), api_key, early, tenant.company_id()) {
-                            (Actor::ApiKey { id, .. }, Some(secret), Some(early), Some(co)) => {
-                                let followed = Followed::Key {
-                                    id,
-                                    secret,
-                                    roles: tenant.roles().to_vec(),
-                                };
-                                let status = credential_status(&app, followed.clone(), co);
-                                let valid = match ended_before(early, &followed) {
-                                    Some(ended) => !ended,
-                                    None => followed.still_valid(&app).await,
-                                };
-                                if !valid {
-                                    let why = "the API key was revoked";
-                                    let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
-                                    return Err(async_graphql::Error::new(why));
-                                }
-                                Some(status)
-                            }
-                            (Actor::User(_), _, _, Some(co)) => {
-                                let followed = Followed::User(tenant.clone());
-                                let status = credential_status(&app, followed.clone(), co);
-                                if !followed.still_valid(&app).await {
-                                    let why = "this account is not active";
-                                    let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
-                                    return Err(async_graphql::Error::new(why));
-                                }
-                                Some(status)
-                            }
-                            _ => None,
-                        };
-                        let expires = expires.map(|at| {
-                            let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
-                            tokio::time::Instant::now() + left
-                        });
-                        let _ = phase_tx.send(Phase::Live { expires, key });
-                        let introspection = app.may_introspect(&tenant);
-                        let mut data = Data::default();
-                        data.insert(tenant);
-                        data.insert(ClientInfo {
-                            address: Some(peer.ip().to_string()),
-                            user_agent,
-                        });
-                        data.insert(RequestMeta {
-                            request_id: uuid::Uuid::now_v7().to_string(),
-                            introspection,
-                        });
-                        Ok(data)
-                    })
-                    .serve();
-
-            // Everything the protocol sends passes here, so a close of ours can cut in. A
-            // client that stops reading is dropped after SEND_TIMEOUT; one that never sends
-            // `connection_init` after INIT_TIMEOUT; a token's socket at its expiry.
-            let forward = async move {
-                // One timer: the deadline for `connection_init`, then the token's expiry.
-                let deadline = tokio::time::sleep(INIT_TIMEOUT);
-                tokio::pin!(deadline);
-                let mut phase = Phase::Opened;
-                let mut key: Option<watch::Receiver<bool>> = None;
-                let mut closer_alive = true;
-                let mut phase_alive = true;
-                loop {
-                    let timed = matches!(
-                        phase,
-                        Phase::Opened
-                            | Phase::Live {
-                                expires: Some(_),
-                                ..
-                            }
-                    );
-                    let close = tokio::select! {
-                        biased;
-                        changed = close_rx.changed(), if closer_alive => {
-                            if changed.is_err() {
-                                closer_alive = false;
-                                continue;
-                            }
-                            *close_rx.borrow()
-                        }
-                        changed = phase_rx.changed(), if phase_alive => {
-                            if changed.is_err() {
-                                phase_alive = false;
-                                continue;
-                            }
-                            phase = phase_rx.borrow().clone();
-                            if let Phase::Live { expires, key: status } = &mut phase {
-                                if let Some(at) = expires {
-                                    deadline.as_mut().reset(*at);
-                                }
-                                key = status.take();
-                            }
-                            continue;
-                        }
-                        _ = revoked(key.as_mut()) => {
-                            Some((CLOSE_REVOKED, "the credential was revoked"))
-                        }
-                        _ = &mut deadline, if timed => match phase {
-                            Phase::Opened => {
-                                let frame = Message::Close(Some(CloseFrame {
-                                    code: CLOSE_INIT_TIMEOUT,
-                                    reason: "Connection initialisation timeout".into(),
-                                }));
-                                let _ = send_within(&mut sink, frame).await;
-                                return;
-                            }
-                            _ => Some((CLOSE_EXPIRED, "the access token expired")),
-                        },
-                        msg = out_rx.recv() => match msg {
-                            Some(msg) => {
-                                if send_within(&mut sink, msg).await.is_err() {
-                                    return;
-                                }
-                                continue;
+                let schema = app.schema.clone();
+                let init_slot = slot.clone();
+                let (phase_tx, mut phase_rx) = watch::channel(Phase::Opened);
+                let on_init = move |payload: serde_json::Value| async move {
+                    let _ = phase_tx.send(Phase::Initialising);
+                    let presented = Presented::from_json(&payload);
+                    let expires = token_expiry(&app, presented.authorization.as_deref());
+                    let api_key = presented.api_key.clone();
+                    // Subscribed before the key is checked, so a revocation in between
+                    // is seen.
+                    let early = api_key.is_some().then(|| app.bus.subscribe());
+                    let tenant = credentials::resolve(&app, presented)
+                        .await
+                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                    // Introspection and hints are off for anonymous callers in
+                    // production, and a socket cannot switch them per operation, so such
+                    // sockets are refused.
+                    if tenant.is_anonymous()
+                        && app.config.env == crate::config::Environment::Production
+                        && app.config.introspection != crate::config::Introspection::On
+                    {
+                        return Err(async_graphql::Error::new("authentication required"));
+                    }
+                    if tenant.is_persisted_only() {
+                        return Err(async_graphql::Error::new(
+                            "this API key may run persisted operations only",
+                        ));
+                    }
+                    if let Some(company) = tenant.company_id() {
+                        match app.sockets.try_open(company, app.config.ws_max_per_company) {
+                            Some(s) => {
+                                *init_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
                             }
                             None => {
-                                let _ = tokio::time::timeout(SEND_TIMEOUT, sink.close()).await;
-                                return;
+                                let _ = close_tx.send(Some((
+                                    CLOSE_TOO_MANY,
+                                    "too many open sockets for this company",
+                                )));
+                                return Err(async_graphql::Error::new(
+                                    "too many open sockets for this company",
+                                ));
                             }
-                        },
-                    };
-                    if let Some((code, reason)) = close {
-                        let frame = Message::Close(Some(CloseFrame {
-                            code,
-                            reason: reason.into(),
-                        }));
-                        let _ = send_within(&mut sink, frame).await;
-                        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.close()).await;
-                        return;
+                        }
                     }
+                    // A socket follows its API key's or its user's watcher. For a key,
+                    // what ended it between `early` and the watcher's own subscription
+                    // is read from `early`; a user's token was checked without the
+                    // database, so the user's row is read once, after the watcher
+                    // subscribed.
+                    let key = match (tenant.actor(), api_key, early, tenant.company_id()) {
+                        (Actor::ApiKey { id, .. }, Some(secret), Some(early), Some(co)) => {
+                            let followed = Followed::Key {
+                                id,
+                                secret,
+                                roles: tenant.roles().to_vec(),
+                            };
+                            let status = credential_status(&app, followed.clone(), co);
+                            let valid = match ended_before(early, &followed) {
+                                Some(ended) => !ended,
+                                None => followed.still_valid(&app).await,
+                            };
+                            if !valid {
+                                let why = "the API key was revoked";
+                                let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
+                                return Err(async_graphql::Error::new(why));
+                            }
+                            Some(status)
+                        }
+                        (Actor::User(_), _, _, Some(co)) => {
+                            let followed = Followed::User(tenant.clone());
+                            let status = credential_status(&app, followed.clone(), co);
+                            if !followed.still_valid(&app).await {
+                                let why = "this account is not active";
+                                let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
+                                return Err(async_graphql::Error::new(why));
+                            }
+                            Some(status)
+                        }
+                        _ => None,
+                    };
+                    let expires = expires.map(|at| {
+                        let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+                        tokio::time::Instant::now() + left
+                    });
+                    let _ = phase_tx.send(Phase::Live { expires, key });
+                    let introspection = app.may_introspect(&tenant);
+                    let mut data = Data::default();
+                    data.insert(tenant);
+                    data.insert(ClientInfo {
+                        address: Some(peer.ip().to_string()),
+                        user_agent,
+                    });
+                    data.insert(RequestMeta {
+                        request_id: uuid::Uuid::now_v7().to_string(),
+                        introspection,
+                    });
+                    Ok(data)
+                };
+                // graphql-transport-ws is served by `crate::ws_protocol`, the legacy graphql-ws
+                // by async-graphql.
+                let graphql: futures_util::future::BoxFuture<'static, ()> = if transport_ws {
+                    Box::pin(crate::ws_protocol::serve(schema, stream, out_tx, on_init))
+                } else {
+                    Box::pin(
+                        GraphQLWebSocket::new_with_pair(
+                            PollSender::new(out_tx),
+                            stream,
+                            schema,
+                            protocol,
+                        )
+                        .on_connection_init(on_init)
+                        .serve(),
+                    )
+                };
+
+                // Everything the protocol sends passes here, so a close of ours can cut in. A
+                // client that stops reading is dropped after SEND_TIMEOUT; one that never sends
+                // `connection_init` after INIT_TIMEOUT; a token's socket at its expiry.
+                let forward = async move {
+                    // One timer: the deadline for `connection_init`, then the token's expiry.
+                    let deadline = tokio::time::sleep(INIT_TIMEOUT);
+                    tokio::pin!(deadline);
+                    let mut phase = Phase::Opened;
+                    let mut key: Option<watch::Receiver<bool>> = None;
+                    let mut closer_alive = true;
+                    let mut phase_alive = true;
+                    // One waiter for the whole life of the socket, not one per message.
+                    let stopping = shutdown.cancelled_owned();
+                    tokio::pin!(stopping);
+                    loop {
+                        let timed = matches!(
+                            phase,
+                            Phase::Opened
+                                | Phase::Live {
+                                    expires: Some(_),
+                                    ..
+                                }
+                        );
+                        let close = tokio::select! {
+                            biased;
+                            changed = close_rx.changed(), if closer_alive => {
+                                if changed.is_err() {
+                                    closer_alive = false;
+                                    continue;
+                                }
+                                *close_rx.borrow()
+                            }
+                            changed = phase_rx.changed(), if phase_alive => {
+                                if changed.is_err() {
+                                    phase_alive = false;
+                                    continue;
+                                }
+                                phase = phase_rx.borrow().clone();
+                                if let Phase::Live { expires, key: status } = &mut phase {
+                                    if let Some(at) = expires {
+                                        deadline.as_mut().reset(*at);
+                                    }
+                                    key = status.take();
+                                }
+                                continue;
+                            }
+                            _ = revoked(key.as_mut()) => {
+                                Some((CLOSE_REVOKED, "the credential was revoked"))
+                            }
+                            () = &mut stopping => {
+                                Some((CLOSE_RESTART, "the server is restarting; reconnect"))
+                            }
+                            _ = &mut deadline, if timed => match phase {
+                                Phase::Opened => {
+                                    let frame = Message::Close(Some(CloseFrame {
+                                        code: CLOSE_INIT_TIMEOUT,
+                                        reason: "Connection initialisation timeout".into(),
+                                    }));
+                                    let _ = send_within(&mut sink, frame).await;
+                                    return;
+                                }
+                                _ => Some((CLOSE_EXPIRED, "the access token expired")),
+                            },
+                            msg = out_rx.recv() => match msg {
+                                Some(msg) => {
+                                    if send_within(&mut sink, msg).await.is_err() {
+                                        return;
+                                    }
+                                    continue;
+                                }
+                                None => {
+                                    let _ = tokio::time::timeout(SEND_TIMEOUT, sink.close()).await;
+                                    return;
+                                }
+                            },
+                        };
+                        if let Some((code, reason)) = close {
+                            let frame = Message::Close(Some(CloseFrame {
+                                code,
+                                reason: reason.into(),
+                            }));
+                            let _ = send_within(&mut sink, frame).await;
+                            let _ = tokio::time::timeout(SEND_TIMEOUT, sink.close()).await;
+                            return;
+                        }
+                    }
+                };
+                tokio::pin!(graphql, forward);
+                tokio::select! {
+                    // The protocol ended (the client left, or its init was refused): what it
+                    // queued last (a close frame, an error) still goes out.
+                    _ = &mut graphql => forward.await,
+                    _ = &mut forward => {}
                 }
-            };
-            tokio::pin!(graphql, forward);
-            tokio::select! {
-                // The protocol ended (the client left, or its init was refused): what it
-                // queued last (a close frame, an error) still goes out.
-                _ = &mut graphql => forward.await,
-                _ = &mut forward => {}
-            }
-            drop(slot);
+                drop(slot);
+            })
         })
 }

@@ -22,6 +22,11 @@ pub struct Model {
     pub version: i32,
     pub occurred_at: DateTimeUtc,
     pub dispatched_at: Option<DateTimeUtc>,
+    /// Its place in dispatch order (commit order): what a subscriber's cursor names.
+    /// Given at dispatch; none before.
+    pub seq: Option<i64>,
+    /// When the bus took it for live subscribers; until then the dispatcher tries again.
+    pub published_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,7 +18,8 @@ mod m0010_one_open_count;
 mod m0011_payload_versions;
 mod m0012_list_indexes;
 mod m0013_dcs_job_source;
-pub mod m0014_active_user_check;
+mod m0014_event_cursors;
+mod m0015_active_user_check;
 pub mod rls;
 
 pub struct Migrator;
@@ -40,7 +41,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_payload_versions::Migration),
             Box::new(m0012_list_indexes::Migration),
             Box::new(m0013_dcs_job_source::Migration),
-            Box::new(m0014_active_user_check::Migration),
+            Box::new(m0014_event_cursors::Migration),
+            Box::new(m0015_active_user_check::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
 pub mod imports;
 pub mod mail;
 pub mod orders;
+pub mod private;
 pub mod process;
 pub mod receiver;
 pub mod ws;

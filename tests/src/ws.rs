@@ -36,7 +36,12 @@ pub enum Event {
 
 /// Opens `/graphql/ws` with `protocol` and checks the server picked it.
 pub async fn connect(s: &TestServer, protocol: &str) -> Ws {
-    let url = s.url("/graphql/ws").replacen("http://", "ws://", 1);
+    connect_to(&s.url(""), protocol).await
+}
+
+/// `connect` to the server at `base` (`http://127.0.0.1:port`), a child process perhaps.
+pub async fn connect_to(base: &str, protocol: &str) -> Ws {
+    let url = format!("{base}/graphql/ws").replacen("http://", "ws://", 1);
     let mut req = url.into_client_request().expect("a WebSocket request");
     req.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -148,6 +153,37 @@ pub async fn run(ws: &mut Ws, protocol: &str, id: &str, query: &str) -> Value {
     msg["payload"].clone()
 }
 
+/// Runs an operation that must fail before execution (its document does not parse or
+/// validate) and returns its errors. graphql-transport-ws answers one `error` message with
+/// the errors and nothing after it for that id (checked with a probe on the same socket);
+/// the legacy protocol a `data` result holding the errors and no data, then `complete`.
+pub async fn request_errors(ws: &mut Ws, protocol: &str, id: &str, query: &str) -> Value {
+    if protocol != TRANSPORT_WS {
+        let payload = run(ws, protocol, id, query).await;
+        assert!(
+            payload["data"].is_null(),
+            "data despite a request error: {payload}"
+        );
+        return payload["errors"].clone();
+    }
+    send(
+        ws,
+        json!({ "id": id, "type": "subscribe", "payload": { "query": query } }),
+    )
+    .await;
+    let msg = recv_json(ws).await;
+    assert_eq!(
+        (msg["type"].as_str(), msg["id"].as_str()),
+        (Some("error"), Some(id)),
+        "{msg}"
+    );
+    assert!(msg["payload"].is_array(), "{msg}");
+    // Nothing more for `id`: the probe's answer comes next, and the id may be used again.
+    let probe = run(ws, protocol, id, "{ __typename }").await;
+    assert_eq!(probe["data"]["__typename"], "Query", "{probe}");
+    msg["payload"].clone()
+}
+
 /// Collects what the server sends until it closes (at most 10 s per message).
 pub async fn until_closed(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
     until_closed_within(ws, SHOULD_HAPPEN).await
@@ -200,8 +236,7 @@ pub async fn subscribe(ws: &mut Ws, id: &str, query: &str, variables: Value) {
 }
 
 /// The `events` subscription selecting every field of a `DomainEvent`.
-pub const EVENTS: &str =
-    "subscription($types: [String!]) { events(types: $types) { id type occurredAt data } }";
+pub const EVENTS: &str = "subscription($types: [String!], $after: String) { events(types: $types, after: $after) { id type occurredAt data cursor } }";
 
 /// Opens a graphql-transport-ws socket as `auth` and subscribes to `events(types:)` under
 /// the operation id `"events"` (accepted, not necessarily live yet: see `ready`).

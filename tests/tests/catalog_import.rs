@@ -1035,3 +1035,47 @@ async fn a_second_import_waits_for_the_first_to_finish() {
     assert_eq!(CATALOG.ids(&s, &sup).await.len(), 1);
     s.finish().await;
 }
+
+/// An import that runs longer than the job lease finishes in one attempt: its worker
+/// extends the lease while it works. (Each attempt used to be cut at the lease, so a long
+/// import resumed over several attempts.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_that_outlives_the_job_lease_completes_in_one_attempt() {
+    let lease = std::time::Duration::from_secs(1);
+    let s = TestServer::start_with(|c| {
+        c.job_lease_secs = lease.as_secs();
+        c.job_poll_ms = 100;
+    })
+    .await;
+    let sup = supplier(&s, "Long Import Frames").await;
+    let rows = 40_000;
+    let started = std::time::Instant::now();
+    let imp = CATALOG.start(&s, &sup, "long.csv", &sundries(rows)).await;
+    let id = imp["id"].as_str().unwrap().to_owned();
+    CATALOG
+        .completed(&s, &sup, &id, (rows as i64, 0, 0, 0))
+        .await;
+    let took = started.elapsed();
+    println!("{rows} rows imported in {took:?} under a {lease:?} lease");
+    assert!(
+        took > lease * 2,
+        "the import took {took:?}, not longer than two leases: the test needs more rows"
+    );
+    // The job's own outcome is recorded just after the import's last batch.
+    let jobs = ils_tests::eventually("the job is settled", std::time::Duration::from_secs(10), || async {
+        let jobs = s
+            .ok(
+                &sup.auth(),
+                "{ jobs(filter: { kind: \"marketplace.catalog_import\" }, first: 10) { edges { node { status attempts lastError } } } }",
+                json!({}),
+            )
+            .await;
+        let jobs = nodes(&jobs["jobs"]);
+        if jobs.iter().any(|j| j["status"] == "RUNNING") { Err(jobs) } else { Ok(jobs) }
+    })
+    .await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["status"], "SUCCEEDED", "{jobs:?}");
+    assert_eq!(jobs[0]["attempts"], 1, "{jobs:?}");
+    s.finish().await;
+}

@@ -389,6 +389,21 @@ async fn events_committed_without_a_dispatcher_are_dispatched_after_a_restart() 
     let conn = s2.owner_connection().await;
     assert_eq!(count(&conn, undispatched).await, 0, "still undispatched");
     assert_eq!(count(&conn, dispatched).await, 1, "not marked dispatched");
+    // Handler jobs may run before the event is published to live subscribers (both follow
+    // its dispatch): a socket opened before then would receive it live.
+    ils_tests::eventually(
+        "the event is published",
+        Duration::from_secs(10),
+        || async {
+            let n = count(
+                &conn,
+                "SELECT COUNT(*) AS n FROM events WHERE published_at IS NULL",
+            )
+            .await;
+            if n == 0 { Ok(()) } else { Err(n) }
+        },
+    )
+    .await;
     conn.close().await.ok();
 
     // Server 2's live path works too.
@@ -503,7 +518,7 @@ async fn a_shared_execution_gives_every_socket_its_own_shape() {
     let first = ws::next_event(&mut same1).await;
     assert_eq!(
         keys(&first),
-        ["data", "id", "occurredAt", "type"],
+        ["cursor", "data", "id", "occurredAt", "type"],
         "{first}"
     );
     assert_eq!(first["type"], "api_key.created", "{first}");
@@ -558,4 +573,183 @@ async fn a_shared_execution_gives_every_socket_its_own_shape() {
         w.close(None).await.ok();
     }
     s.finish().await;
+}
+
+/// The `api_key.created` events on `w` until one names `last`: (key id, cursor) each.
+async fn keys_until(w: &mut ws::Ws, last: &str) -> Vec<(String, String)> {
+    let mut seen = vec![];
+    loop {
+        let ev = ws::next_event(w).await;
+        assert_eq!(ev["type"], "api_key.created", "{ev}");
+        let key = ev["data"]["apiKeyId"].as_str().unwrap().to_string();
+        let cursor = ev["cursor"].as_str().unwrap().to_string();
+        let done = key == last;
+        seen.push((key, cursor));
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// A subscriber that comes back with `after:` the last cursor it received gets every event
+/// it may see that followed, in order, each once, then the live ones: nothing another
+/// company caused, nothing twice. A cursor that names nothing is BAD_USER_INPUT, and so is
+/// one whose followers were pruned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_resumes_after_its_cursor_with_no_gap_and_no_repeat() {
+    let s = TestServer::start().await;
+    let a = s.sign_up("Resume Optics", "ECP", &email("ev-res-a")).await;
+    let b = s.sign_up("Other Resume", "ECP", &email("ev-res-b")).await;
+    let types = Some(&["api_key.created"][..]);
+    let mut w = ws::subscribe_events_ready(&s, &a.auth(), types, || key_sentinel(&s, &a)).await;
+    let mut made = vec![];
+    for i in 0..3 {
+        made.push(create_key(&s, &a, &format!("before {i}")).await);
+    }
+    let before = keys_until(&mut w, &made[2]).await;
+    assert_eq!(
+        before.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        made
+    );
+    let cursors: Vec<i64> = before.iter().map(|(_, c)| c.parse().unwrap()).collect();
+    assert!(cursors.windows(2).all(|p| p[0] < p[1]), "{cursors:?}");
+    w.close(None).await.ok();
+
+    // While A is away: two keys of A's, one of B's.
+    for i in 0..2 {
+        made.push(create_key(&s, &a, &format!("away {i}")).await);
+    }
+    let theirs = create_key(&s, &b, "not for A").await;
+    // The events are dispatched (the keys' events have cursors) before A comes back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut back = ws::connect(&s, ws::TRANSPORT_WS).await;
+    ws::init(&mut back, &a.auth()).await;
+    let resume_from = &before[0].1;
+    // (Replayed events may come at once, so no probe as `ws::subscribe` sends.)
+    ws::send(
+        &mut back,
+        json!({ "id": "events", "type": "subscribe", "payload": {
+            "query": ws::EVENTS, "variables": { "types": types, "after": resume_from } } }),
+    )
+    .await;
+    let replayed = keys_until(&mut back, &made[4]).await;
+    let live = create_key(&s, &a, "live").await;
+    made.push(live.clone());
+    let got = keys_until(&mut back, &live).await;
+    let got_keys: Vec<String> = replayed
+        .iter()
+        .chain(&got)
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(
+        got_keys,
+        made[1..].to_vec(),
+        "replayed, then live, each once"
+    );
+    assert!(!got_keys.contains(&theirs));
+    ws::assert_no_event(&mut [&mut back], "an event came twice", || {
+        key_sentinel(&s, &a)
+    })
+    .await;
+    back.close(None).await.ok();
+
+    let bad = |after: &str| {
+        let (s, a) = (&s, &a);
+        let after = after.to_string();
+        async move {
+            let mut w = ws::connect(s, ws::TRANSPORT_WS).await;
+            ws::init(&mut w, &a.auth()).await;
+            ws::send(
+                &mut w,
+                json!({ "id": "e", "type": "subscribe", "payload": { "query": ws::EVENTS, "variables": { "after": after } } }),
+            )
+            .await;
+            // An execution error: a `next` with the error, then `complete`.
+            let msg = ws::recv_json(&mut w).await;
+            assert_eq!(msg["type"], "next", "{msg}");
+            assert_eq!(msg["payload"]["data"], Value::Null, "{msg}");
+            let err = &msg["payload"]["errors"][0];
+            assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{msg}");
+            err["message"].as_str().unwrap().to_string()
+        }
+    };
+    assert!(bad("not-a-cursor").await.contains("not an event cursor"));
+    assert!(
+        bad("999999999")
+            .await
+            .contains("not a cursor of this server")
+    );
+    // The events after the first cursor are pruned (as the daily pruning does after the
+    // retention): resuming from it would have a gap, so it is refused.
+    let owner = s.owner_connection().await;
+    owner
+        .execute_unprepared(&format!(
+            "DELETE FROM events WHERE seq > {} AND seq <= {}",
+            cursors[0] - 5,
+            cursors[1]
+        ))
+        .await
+        .unwrap();
+    assert!(bad(&before[0].1).await.contains("no longer kept"));
+    s.finish().await;
+}
+
+/// Events dispatched in one batch get consecutive cursors in the order they were recorded,
+/// and each is marked published once the bus took it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_events_gets_consecutive_cursors_in_commit_order() {
+    let db_dir = tempfile::tempdir().expect("temp dir");
+    let url = fresh_database(&db_dir).await;
+    let s1 =
+        TestServer::start_at(url.clone(), tempfile::tempdir().unwrap(), |c| c.workers = 0).await;
+    let a = s1.sign_up("Batch Optics", "ECP", &email("ev-batch")).await;
+    for i in 0..5 {
+        create_key(&s1, &a, &format!("batched {i}")).await;
+    }
+    s1.server.stop().await;
+    let s2 = TestServer::start_at(url, tempfile::tempdir().unwrap(), |c| c.job_poll_ms = 200).await;
+    let conn = s2.owner_connection().await;
+    ils_tests::eventually(
+        "every event is published",
+        Duration::from_secs(10),
+        || async {
+            match count(
+                &conn,
+                "SELECT COUNT(*) AS n FROM events WHERE published_at IS NULL",
+            )
+            .await
+            {
+                0 => Ok(()),
+                n => Err(n),
+            }
+        },
+    )
+    .await;
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT seq, data FROM events WHERE event_type = 'api_key.created' ORDER BY seq",
+        ))
+        .await
+        .unwrap();
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let data: String = r.try_get("", "data").unwrap();
+            serde_json::from_str::<Value>(&data).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.try_get("", "seq").unwrap()).collect();
+    assert_eq!(
+        names,
+        (0..5).map(|i| format!("batched {i}")).collect::<Vec<_>>()
+    );
+    assert!(seqs.windows(2).all(|p| p[1] == p[0] + 1), "{seqs:?}");
+    conn.close().await.ok();
+    s2.finish().await;
+    drop(db_dir);
 }

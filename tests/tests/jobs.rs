@@ -192,6 +192,115 @@ async fn a_job_whose_worker_died_runs_again_after_its_lease() {
     s.finish().await;
 }
 
+/// A job that runs for several leases is not taken over while its worker lives: the
+/// worker's heartbeat extends the lease, so a second worker waiting for it gets nothing,
+/// and the job succeeds in one attempt. The kind's own timeout still cuts an attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_job_keeps_its_lease_and_finishes_in_one_attempt() {
+    let s = quiet_server().await;
+    let seen: Seen = Arc::default();
+    let lease = Duration::from_secs(1);
+    let mut reg = Registry::default();
+    {
+        let seen = seen.clone();
+        reg.add(JobKind::new(
+            "test.slow",
+            handler(move |run: JobRun| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .entry(run.id)
+                        .or_default()
+                        .push(run.attempt);
+                    // Four leases.
+                    tokio::time::sleep(Duration::from_secs(4)).await;
+                    Ok(())
+                }
+            }),
+        ));
+    }
+    reg.add(
+        JobKind::new(
+            "test.stuck",
+            handler(|_| async {
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                Ok(())
+            }),
+        )
+        .max_attempts(1)
+        .timeout(Duration::from_secs(2)),
+    );
+    let reg = Arc::new(reg);
+    let db = s.server.state.db.clone().with_registry(reg.clone());
+    assert!(
+        enqueue_system(&db, NewJob::untyped("test.slow", json!({})))
+            .await
+            .unwrap()
+    );
+    let id = jobs_of(&db, "test.slow").await[0].id;
+    let stop = CancellationToken::new();
+    let first = spawn_workers(&db, &reg, worker("first", lease), &stop);
+    eventually("the first worker runs the job", WAIT, || async {
+        let j = job_by_id(&db, id).await;
+        if j.state == jobs::RUNNING {
+            Ok(j)
+        } else {
+            Err(j)
+        }
+    })
+    .await;
+    // A second worker polls all along; the lease runs out three times over meanwhile.
+    let second = spawn_workers(&db, &reg, worker("second", lease), &stop);
+    let mut extended = 0;
+    let mut last_until = None;
+    let deadline = Instant::now() + WAIT;
+    let done = loop {
+        let j = job_by_id(&db, id).await;
+        if j.state == jobs::SUCCEEDED {
+            break j;
+        }
+        assert_eq!(j.state, jobs::RUNNING, "{j:?}");
+        assert_eq!(j.locked_by.as_deref(), Some("first"), "taken over: {j:?}");
+        if j.lease_until != last_until {
+            extended += 1;
+            last_until = j.lease_until;
+        }
+        assert!(Instant::now() < deadline, "not done: {j:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(done.attempts, 1, "{done:?}");
+    assert_eq!(seen.lock().unwrap().get(&id), Some(&vec![1]), "ran once");
+    assert!(
+        extended >= 3,
+        "the lease was extended while it ran ({extended} leases seen)"
+    );
+
+    // The kind's timeout is the limit of an attempt, apart from the lease.
+    assert!(
+        enqueue_system(&db, NewJob::untyped("test.stuck", json!({})))
+            .await
+            .unwrap()
+    );
+    let stuck = jobs_of(&db, "test.stuck").await[0].id;
+    let dead = eventually("the stuck job is cut at its timeout", WAIT, || async {
+        let j = job_by_id(&db, stuck).await;
+        if j.state == jobs::DEAD { Ok(j) } else { Err(j) }
+    })
+    .await;
+    assert!(
+        dead.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("timed out after 2"),
+        "{dead:?}"
+    );
+    stop.cancel();
+    first.await.unwrap();
+    second.await.unwrap();
+    s.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_run_fifty_jobs_each_exactly_once() {
     let s = quiet_server().await;
@@ -673,6 +782,17 @@ impl Proc {
 
 /// `ils serve` on `database_url`, with one worker and a 3 s job lease; waits until it answers.
 async fn serve(dir: &tempfile::TempDir, database_url: &str, tag: &str, redis_prefix: &str) -> Proc {
+    serve_with(dir, database_url, tag, redis_prefix, &[]).await
+}
+
+/// `serve`, with `vars` set too.
+async fn serve_with(
+    dir: &tempfile::TempDir,
+    database_url: &str,
+    tag: &str,
+    redis_prefix: &str,
+    vars: &[(&str, &str)],
+) -> Proc {
     let port = ils_tests::process::free_port();
     let stderr = dir.path().join(format!("stderr-{tag}.log"));
     let mut cmd = tokio::process::Command::new(ILS);
@@ -695,6 +815,7 @@ async fn serve(dir: &tempfile::TempDir, database_url: &str, tag: &str, redis_pre
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&stderr).unwrap())
+        .envs(vars.iter().copied())
         .kill_on_drop(true);
     if let Some(r) = ils_tests::redis_url() {
         cmd.env("REDIS_URL", r)
@@ -760,15 +881,39 @@ async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
     )
     .await;
 
-    // The first process is in the middle of the delivery (the receiver does not answer)…
+    // The first process is in the middle of the delivery (the receiver does not answer).
     let got = rx.wait_for(1, Duration::from_secs(20)).await;
     let event_id = got[0].event_id().expect("event id").to_owned();
-    // …when it is killed.
+    // A second process's worker polls beside it; while the first lives, its heartbeat
+    // keeps the job's lease, which runs out twice over meanwhile: nothing is taken over.
+    let second = serve(&dir, &url, "second", &prefix).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(
+        rx.count(),
+        1,
+        "the delivery was attempted again while its first worker still ran it:\nfirst:\n{}\nsecond:\n{}",
+        first.logs(),
+        second.logs()
+    );
+    let data = gql(
+        &second.base,
+        Some(&token),
+        "{ jobs(filter: { kind: \"webhook.deliver\" }, first: 10) { edges { node { status attempts lastError } } } }",
+        json!({}),
+    )
+    .await;
+    let running = nodes(&data["jobs"]);
+    assert_eq!(running.len(), 1, "{running:#?}");
+    assert_eq!(running[0]["status"], "RUNNING", "{running:#?}");
+    assert_eq!(running[0]["attempts"], 1, "{running:#?}");
+    assert!(running[0]["lastError"].is_null(), "cut off: {running:#?}");
+    // Then the first process is killed (SIGKILL: no heartbeat any more)…
+    let killed_at = std::time::Instant::now();
     first.child.kill().await.expect("SIGKILL");
     let _ = first.child.wait().await;
     let first_logs = first.logs();
 
-    let second = serve(&dir, &url, "second", &prefix).await;
+    // …and the second takes the job over once the lease has run out.
     let got = rx
         .wait_until(
             Duration::from_secs(30),
@@ -778,6 +923,10 @@ async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
         .await;
     assert_eq!(got[1].event_id(), Some(event_id.as_str()));
     assert!(got[1].verifies(&secret), "{:?}", got[1].headers);
+    println!(
+        "taken over {:?} after the SIGKILL (lease 3 s)",
+        killed_at.elapsed()
+    );
 
     let q = "{ webhookDeliveries(first: 10) { edges { node { id eventId status attempts lastStatusCode } } } }";
     let delivery = eventually("the delivery is DELIVERED", WAIT, || async {
@@ -820,6 +969,91 @@ async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
     // The delivery log counts every request sent, the killed process's one included (an
     // attempt is counted before its request leaves).
     assert_eq!(delivery["attempts"], 2, "{delivery}");
+    drop(second);
+    drop(rx);
+    ils_tests::drop_database(&url).await;
+}
+
+/// A last attempt cut off without an outcome (its process killed mid-delivery) still leaves
+/// the delivery DEAD in the log, like its job: the worker that finds the job after the
+/// lease has no attempt left and runs the kind's `on_dead` hook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_last_delivery_attempt_cut_off_by_a_killed_process_leaves_it_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = ils_tests::fresh_database(&dir).await;
+    let prefix = format!("ils-test-{}", Uuid::new_v4().simple());
+    let rx = Receiver::start().await;
+    rx.hang_first(1);
+    let once = [("ILS_WEBHOOK_MAX_ATTEMPTS", "1")];
+    let mut first = serve_with(&dir, &url, "first", &prefix, &once).await;
+    let signed = gql(
+        &first.base,
+        None,
+        ils_tests::SIGN_UP,
+        ils_tests::sign_up_input("Cutoff Optical", "ECP", &email("cutoff")),
+    )
+    .await;
+    let token = signed["signUp"]["accessToken"].as_str().unwrap().to_owned();
+    gql(
+        &first.base,
+        Some(&token),
+        "mutation($url: String!) { createWebhookEndpoint(input: { url: $url, eventTypes: [\"api_key.*\"] }) { secret } }",
+        json!({ "url": rx.url("/cutoff") }),
+    )
+    .await;
+    gql(
+        &first.base,
+        Some(&token),
+        "mutation { createApiKey(input: { name: \"Cutoff\", role: STAFF }) { secret } }",
+        json!({}),
+    )
+    .await;
+    rx.wait_for(1, Duration::from_secs(20)).await;
+    first.child.kill().await.expect("SIGKILL");
+    let _ = first.child.wait().await;
+
+    let second = serve_with(&dir, &url, "second", &prefix, &once).await;
+    let q = "{ webhookDeliveries(first: 10) { edges { node { status attempts lastError } } } }";
+    let dead = eventually("the delivery is DEAD", Duration::from_secs(30), || async {
+        let data = gql(&second.base, Some(&token), q, json!({})).await;
+        let list = nodes(&data["webhookDeliveries"]);
+        match list.iter().find(|d| d["status"] == "DEAD") {
+            Some(d) => Ok(d.clone()),
+            None => Err(format!("{list:#?}\nsecond:\n{}", second.logs())),
+        }
+    })
+    .await;
+    assert_eq!(dead["attempts"], 1, "{dead}");
+    assert!(
+        dead["lastError"]
+            .as_str()
+            .unwrap_or("")
+            .contains("worker stopped"),
+        "{dead}"
+    );
+    // The job is settled after its `on_dead` hook marked the delivery: it may trail.
+    let jobs = eventually("the webhook job DEAD", WAIT, || async {
+        let data = gql(
+            &second.base,
+            Some(&token),
+            "{ jobs(filter: { kind: \"webhook.deliver\" }, first: 10) { edges { node { status attempts } } } }",
+            json!({}),
+        )
+        .await;
+        let jobs = nodes(&data["jobs"]);
+        if jobs.len() == 1 && jobs[0]["status"] == "DEAD" {
+            Ok(jobs)
+        } else {
+            Err(jobs)
+        }
+    })
+    .await;
+    assert_eq!(
+        jobs[0]["attempts"], 2,
+        "the killed attempt and the one that found it"
+    );
+    // Nothing more was sent: the cut-off request was the only attempt.
+    assert_eq!(rx.count(), 1);
     drop(second);
     drop(rx);
     ils_tests::drop_database(&url).await;

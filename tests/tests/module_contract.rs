@@ -205,10 +205,11 @@ async fn a_module_registered_with_one_line_gets_a_field_a_node_a_job_and_a_handl
     assert_eq!(data["ringToyBell"], true);
     assert_eq!(registry.handlers_for(BellRung::TYPE), vec![TOY_HANDLER]);
     let bus = Bus::in_process();
-    let dispatched = ils_kernel::dispatch::dispatch_once(&db, &bus, &registry, 100)
-        .await
-        .expect("dispatch");
-    assert_eq!(dispatched, 1);
+    let dispatched =
+        ils_kernel::dispatch::dispatch_once(&db, &bus, &registry, 100, Duration::from_secs(1))
+            .await
+            .expect("dispatch");
+    assert_eq!((dispatched.taken, dispatched.published), (1, 1));
     let shutdown = CancellationToken::new();
     let workers = tokio::spawn(ils_kernel::jobs::run_workers(
         db.clone(),

@@ -1144,3 +1144,84 @@ async fn sockets_following_one_order_share_each_change_unless_it_reads_audited_r
     }
     s.finish().await;
 }
+
+/// A party that stops following an order and comes back with `after:` the cursor of the
+/// last update it received gets every change since, in order, in place of the state now,
+/// then the live ones; each update carries its cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_updated_resumes_after_a_cursor_with_the_changes_missed() {
+    let s = TestServer::start().await;
+    let (_pa, practice, lab) = connected(&s, "Resume").await;
+    let order = ORDERS
+        .draft(&s, &practice, progressive_draft("REF-RESUME"))
+        .await;
+    let order = ORDERS.submitted(&s, &practice, &order, &lab).await;
+    const LIVE: &str = "subscription($id: ID!, $after: String) { orderUpdated(id: $id, after: $after) { status version cursor } }";
+    let wait = Duration::from_secs(20);
+    let mut socket = ws::connect(&s, "graphql-transport-ws").await;
+    ws::init(&mut socket, &practice.auth()).await;
+    ws::start_operation(&mut socket, "p", LIVE, json!({ "id": order["id"] })).await;
+    let first = ws::collect_started(&mut socket, "p", wait, 1).await;
+    let first = &first[0]["payload"]["data"]["orderUpdated"];
+    assert_eq!(first["status"], "SUBMITTED", "{first}");
+    let cursor = first["cursor"].as_str().expect("a cursor").to_string();
+    socket.close(None).await.ok();
+
+    // While the practice is away the lab receives the order and puts it on hold.
+    let o = ORDERS.moved(&s, &lab, &order, "RECEIVED", json!({})).await;
+    let o = ORDERS
+        .moved(
+            &s,
+            &lab,
+            &o,
+            "ON_HOLD",
+            json!({ "question": "Which tint?" }),
+        )
+        .await;
+
+    let mut back = ws::connect(&s, "graphql-transport-ws").await;
+    ws::init(&mut back, &practice.auth()).await;
+    ws::start_operation(
+        &mut back,
+        "p",
+        LIVE,
+        json!({ "id": order["id"], "after": cursor }),
+    )
+    .await;
+    let missed = ws::collect_started(&mut back, "p", wait, 2).await;
+    ORDERS
+        .moved(
+            &s,
+            &practice,
+            &o,
+            "CANCELLED",
+            json!({ "reason": "changed mind" }),
+        )
+        .await;
+    let live = ws::collect_started(&mut back, "p", wait, usize::MAX).await;
+    let updates: Vec<&Value> = missed
+        .iter()
+        .chain(&live)
+        .filter(|m| m["type"] == "next")
+        .map(|m| &m["payload"]["data"]["orderUpdated"])
+        .collect();
+    let statuses: Vec<&str> = updates
+        .iter()
+        .map(|u| u["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["RECEIVED", "ON_HOLD", "CANCELLED"],
+        "{updates:?}"
+    );
+    // (`<event cursor>:<version>`, opaque to clients.)
+    let seq = |c: &str| c.split_once(':').unwrap().0.parse::<i64>().unwrap();
+    let cursors: Vec<i64> = updates
+        .iter()
+        .map(|u| seq(u["cursor"].as_str().unwrap()))
+        .collect();
+    assert!(cursors[0] > seq(&cursor), "{cursors:?}");
+    assert!(cursors.windows(2).all(|p| p[0] < p[1]), "{cursors:?}");
+    assert_eq!(live.last().unwrap()["type"], "complete", "{live:?}");
+    s.finish().await;
+}

@@ -4,7 +4,7 @@
 use futures_util::{SinkExt, StreamExt};
 use ils_api::config::{Environment, Introspection};
 use ils_tests::ws::{
-    Event, LEGACY_WS, TRANSPORT_WS, Ws, connect, init, init_raw, recv, recv_json, run, send,
+    Event, LEGACY_WS, TRANSPORT_WS, Ws, connect, init, init_raw, recv, request_errors, run, send,
     until_closed, until_closed_within,
 };
 use ils_tests::{Auth, TestServer, create_api_key, email, eventually};
@@ -163,13 +163,20 @@ async fn refused(s: &TestServer, protocol: &str, payload: Value) {
         !seen.iter().any(|m| m["type"] == "connection_ack"),
         "{protocol} acknowledged {payload}: {seen:?}"
     );
-    let errored = seen
-        .iter()
-        .any(|m| m["type"] == "connection_error" || m["type"] == "error");
-    assert!(
-        errored || code.is_some_and(|c| c == 4403 || c == 1002 || c == 4401),
-        "{protocol}: refused without an error message or a close code: {seen:?} {code:?}"
-    );
+    if protocol == TRANSPORT_WS {
+        // graphql-transport-ws: 4403 Forbidden, nothing else.
+        assert!(seen.is_empty(), "{protocol}: {seen:?}");
+        assert_eq!(
+            code,
+            Some(4403),
+            "{protocol}: refused {payload} with {code:?}"
+        );
+    } else {
+        assert!(
+            seen.iter().any(|m| m["type"] == "connection_error"),
+            "{protocol}: refused without a connection_error: {seen:?} {code:?}"
+        );
+    }
     // Nothing can run on the refused connection.
     let _ = send_and_expect_nothing(&mut ws, protocol).await;
 }
@@ -245,10 +252,15 @@ async fn operations_before_connection_init_do_not_run() {
                 .any(|m| matches!(m["type"].as_str(), Some("next" | "data"))),
             "{protocol}: ran before connection_init: {seen:?}"
         );
-        assert!(
-            code.is_some() || !seen.is_empty(),
-            "{protocol}: closed silently"
-        );
+        if protocol == TRANSPORT_WS {
+            // graphql-transport-ws: 4401 Unauthorized.
+            assert_eq!(code, Some(4401), "{protocol}: {seen:?}");
+        } else {
+            assert!(
+                code.is_some() || !seen.is_empty(),
+                "{protocol}: closed silently"
+            );
+        }
     }
     s.finish().await;
 }
@@ -339,16 +351,17 @@ async fn introspection_off_holds_over_websocket() {
     for protocol in [TRANSPORT_WS, LEGACY_WS] {
         let mut ws = connect(&s, protocol).await;
         init(&mut ws, &session.auth()).await;
-        let payload = run(
+        // Refused before execution: an `error` (transport-ws), a result without data (legacy).
+        let errors = request_errors(
             &mut ws,
             protocol,
             "i",
             "{ __schema { queryType { name } } }",
         )
         .await;
-        if !payload["data"]["__schema"].is_null() {
+        if errors[0]["extensions"]["code"] != "GRAPHQL_VALIDATION_FAILED" {
             problems.push(format!(
-                "{protocol}: introspection with introspection = off: {payload}"
+                "{protocol}: introspection with introspection = off: {errors}"
             ));
         }
         ws.close(None).await.ok();
@@ -367,30 +380,10 @@ async fn limits_apply_over_websocket() {
             .map(|i| format!("a{i}: __typename"))
             .collect::<Vec<_>>()
             .join(" ");
-        let start = if protocol == TRANSPORT_WS {
-            "subscribe"
-        } else {
-            "start"
-        };
-        send(
-            &mut ws,
-            json!({ "id": "l", "type": start, "payload": { "query": format!("{{ {aliases} }}") } }),
-        )
-        .await;
-        // Either an `error` message or a result carrying errors, never data.
-        let msg = recv_json(&mut ws).await;
-        let errors = if msg["type"] == "error" {
-            msg["payload"].clone()
-        } else {
-            assert!(
-                msg["payload"]["data"].is_null(),
-                "{protocol}: data despite the alias limit: {msg}"
-            );
-            msg["payload"]["errors"].clone()
-        };
+        let errors = request_errors(&mut ws, protocol, "l", &format!("{{ {aliases} }}")).await;
         assert_eq!(
             errors[0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
-            "{protocol}: {msg}"
+            "{protocol}: {errors}"
         );
         ws.close(None).await.ok();
     }
@@ -648,5 +641,173 @@ async fn every_socket_of_a_revoked_key_closes_with_4403_and_only_those() {
         .await;
     let (seen, code) = until_closed(&mut again).await;
     assert_eq!(code, Some(4403), "closed with {code:?} after {seen:?}");
+    s.finish().await;
+}
+
+/// The close frame the server sends (its code and reason), collecting what came before.
+async fn close_frame(ws: &mut Ws) -> (Vec<Value>, Option<(u16, String)>) {
+    let mut seen = vec![];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the server answered within 10 s")
+        {
+            Some(Ok(Message::Close(frame))) => {
+                return (
+                    seen,
+                    frame.map(|f| (u16::from(f.code), f.reason.as_str().to_owned())),
+                );
+            }
+            Some(Ok(Message::Text(t))) => seen.push(serde_json::from_str(t.as_str()).unwrap()),
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => return (seen, None),
+        }
+    }
+}
+
+/// graphql-transport-ws: an operation id in use may not start another operation (4409,
+/// as the protocol words it); once the client completed it, or it completed, it may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_operation_id_closes_with_4409_and_a_finished_one_is_free() {
+    let s = TestServer::start().await;
+    let session = s.sign_up("Twice Optics", "ECP", &email("ws-dup")).await;
+    let mut ws = connect(&s, TRANSPORT_WS).await;
+    init(&mut ws, &session.auth()).await;
+    let subscribe = |id: &str| json!({ "id": id, "type": "subscribe", "payload": { "query": ils_tests::ws::EVENTS } });
+    // Completed by the client, then by the server: each id is free again.
+    send(&mut ws, subscribe("a")).await;
+    send(&mut ws, json!({ "id": "a", "type": "complete" })).await;
+    send(&mut ws, subscribe("a")).await;
+    let payload = run(&mut ws, TRANSPORT_WS, "q", "{ __typename }").await;
+    assert_eq!(payload["data"]["__typename"], "Query", "{payload}");
+    let payload = run(&mut ws, TRANSPORT_WS, "q", "{ __typename }").await;
+    assert_eq!(payload["data"]["__typename"], "Query", "{payload}");
+    // "a" is running: a second one closes the socket.
+    send(&mut ws, subscribe("a")).await;
+    let (seen, frame) = close_frame(&mut ws).await;
+    assert_eq!(
+        frame,
+        Some((4409, "Subscriber for a already exists".to_owned())),
+        "{seen:?}"
+    );
+    s.finish().await;
+}
+
+/// graphql-transport-ws: a message the protocol does not have (or one missing its parts)
+/// closes with 4400; a second `connection_init` with 4429; `subscribe` before the
+/// acknowledgement with 4401 Unauthorized; refused credentials with 4403 Forbidden.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_violations_close_with_the_protocols_codes() {
+    let s = TestServer::start().await;
+    let session = s.sign_up("Strict Optics", "ECP", &email("ws-strict")).await;
+    for bad in [
+        Message::text("not json"),
+        Message::text(json!({ "type": "nonsense" }).to_string()),
+        Message::text(json!({ "type": "subscribe", "id": "x" }).to_string()),
+        Message::text(
+            json!({ "type": "subscribe", "id": "", "payload": { "query": "{ __typename }" } })
+                .to_string(),
+        ),
+        // The legacy protocol's message types are not this protocol's.
+        Message::text(
+            json!({ "type": "start", "id": "x", "payload": { "query": "{ __typename }" } })
+                .to_string(),
+        ),
+    ] {
+        let mut ws = connect(&s, TRANSPORT_WS).await;
+        init(&mut ws, &session.auth()).await;
+        ws.send(bad.clone()).await.unwrap();
+        let (seen, frame) = close_frame(&mut ws).await;
+        assert_eq!(frame.map(|f| f.0), Some(4400), "{bad:?}: {seen:?}");
+    }
+
+    let mut ws = connect(&s, TRANSPORT_WS).await;
+    init(&mut ws, &session.auth()).await;
+    send(
+        &mut ws,
+        json!({ "type": "connection_init", "payload": session.auth().init_payload() }),
+    )
+    .await;
+    let (_, frame) = close_frame(&mut ws).await;
+    assert_eq!(
+        frame,
+        Some((4429, "Too many initialisation requests".to_owned()))
+    );
+
+    let mut ws = connect(&s, TRANSPORT_WS).await;
+    send(
+        &mut ws,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "{ __typename }" } }),
+    )
+    .await;
+    let (seen, frame) = close_frame(&mut ws).await;
+    assert_eq!(frame, Some((4401, "Unauthorized".to_owned())), "{seen:?}");
+
+    let mut ws = connect(&s, TRANSPORT_WS).await;
+    send(
+        &mut ws,
+        json!({ "type": "connection_init", "payload": Auth::Bearer("nope".into()).init_payload() }),
+    )
+    .await;
+    let (seen, frame) = close_frame(&mut ws).await;
+    let (code, reason) = frame.expect("a close frame");
+    assert_eq!(code, 4403, "{seen:?}");
+    assert!(reason.starts_with("Forbidden"), "{reason}");
+    s.finish().await;
+}
+
+/// graphql-transport-ws: a document that fails to parse or validate gets one `error`
+/// message (the errors, with their codes) instead of a result, and nothing after it; the
+/// socket stays open. Operations that run and fail still answer `next` with the errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_errors_arrive_as_error_messages() {
+    let s = TestServer::start().await;
+    let session = s.sign_up("Erring Optics", "ECP", &email("ws-err")).await;
+    let mut ws = connect(&s, TRANSPORT_WS).await;
+    init(&mut ws, &session.auth()).await;
+    for (query, code) in [
+        ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{", "GRAPHQL_PARSE_FAILED"),
+        (
+            "subscription { events(types: 5) { id } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "{ users(first: 2147483648) { totalCount } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        // Choosing the operation is async-graphql's own error, coded all the same.
+        (
+            "query A { __typename } query B { __typename }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ] {
+        let errors = request_errors(&mut ws, TRANSPORT_WS, "e", query).await;
+        assert_eq!(errors[0]["extensions"]["code"], code, "{query}: {errors}");
+    }
+    // An error during execution is a result.
+    let payload = run(
+        &mut ws,
+        TRANSPORT_WS,
+        "f",
+        "{ companies { edges { cursor } } }",
+    )
+    .await;
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{payload}"
+    );
+    // `ping` is answered with `pong`, with its payload.
+    send(&mut ws, json!({ "type": "ping", "payload": { "n": 1 } })).await;
+    let pong = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("a pong within 10 s");
+    let Some(Ok(Message::Text(pong))) = pong else {
+        panic!("{pong:?}")
+    };
+    assert_eq!(
+        serde_json::from_str::<Value>(pong.as_str()).unwrap(),
+        json!({ "type": "pong", "payload": { "n": 1 } })
+    );
     s.finish().await;
 }

@@ -40,6 +40,16 @@ pub(crate) async fn analyze_jobs(tx: &Tx) -> AppResult<()> {
     Ok(())
 }
 
+/// The advisory lock that makes replicas' outbox dispatchers take turns ("ILSDISP"), held
+/// until `tx` ends (PostgreSQL only).
+pub(crate) async fn take_dispatch_lock(tx: &Tx) -> AppResult<()> {
+    const KEY: i64 = 0x0049_4c53_4449_5350;
+    tx.conn()
+        .execute_unprepared(&format!("SELECT pg_advisory_xact_lock({KEY})"))
+        .await?;
+    Ok(())
+}
+
 pub(crate) fn events() -> Select<event::Entity> {
     event::Entity::find()
 }

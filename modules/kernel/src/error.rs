@@ -1,5 +1,5 @@
 use async_graphql::ErrorExtensions;
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -26,6 +26,15 @@ pub enum AppError {
     Conflict(String),
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// The database could not be reached, or dropped the connection (it is down,
+    /// restarting, or every connection is busy past the acquire timeout): nothing is wrong
+    /// with the request, and the same request may succeed a moment later. The detail goes
+    /// to the log; HTTP answers 503 with `Retry-After`.
+    #[error(
+        "the database is unavailable; try again in {} s",
+        RETRY_UNAVAILABLE_SECS
+    )]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -39,6 +48,7 @@ impl AppError {
             AppError::BadUserInput { .. } | AppError::Invalid(_) => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Unavailable(_) => SERVICE_UNAVAILABLE,
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -92,6 +102,54 @@ impl AppError {
             _ => err.into(),
         }
     }
+}
+
+/// The code of `AppError::Unavailable`; the transport answers HTTP 503 when any error of a
+/// response has it.
+pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+
+/// What `Retry-After` (and `extensions.retryAfter`) says when the database is unavailable:
+/// long enough for a restarting server or a failover to come back, short enough that a
+/// client does not wait much past it.
+pub const RETRY_UNAVAILABLE_SECS: u64 = 2;
+
+/// Whether `err` says the database could not be reached or lost the connection rather than
+/// that a statement was wrong: a pool that timed out or was closed, a refused, reset or
+/// broken connection, PostgreSQL's connection-exception class (`08…`), a server shutting
+/// down (`57P01` "terminating connection due to administrator command", `57P02`, `57P03`)
+/// or out of connection slots (`53300`), and SQLite's BUSY ("database is locked" after the
+/// busy timeout). Every other error, a bad statement above all, stays internal: calling a
+/// bug "try again later" would hide it.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as E;
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => true,
+            E::Database(db) => {
+                let sqlite = db
+                    .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                    .is_some();
+                db.code()
+                    .is_some_and(|code| unavailable_code(sqlite, code.as_ref()))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether a database error code (SQLSTATE on PostgreSQL, the extended result code on
+/// SQLite) means "not now" rather than "not this".
+fn unavailable_code(sqlite: bool, code: &str) -> bool {
+    if sqlite {
+        // The primary result code is the low byte: SQLITE_BUSY (5) and its extended
+        // forms (BUSY_RECOVERY 261, BUSY_SNAPSHOT 517, BUSY_TIMEOUT 773).
+        return code.parse::<i32>().is_ok_and(|c| c & 0xff == 5);
+    }
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 /// The extension that carries an `Invalid` error's further problems until the response
@@ -165,6 +223,7 @@ impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
         match err {
             DbErr::RecordNotFound(_) | DbErr::RecordNotUpdated => AppError::NotFound,
+            other if is_unavailable(&other) => AppError::Unavailable(other.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -225,6 +284,15 @@ impl From<AppError> for async_graphql::Error {
                     e.set("retryAfter", retry_after_secs);
                 })
             }
+            AppError::Unavailable(ref detail) => {
+                // Not a bug: a warning, with the cause (refused, reset, timed out), which
+                // the client does not see.
+                tracing::warn!(%detail, "database unavailable");
+                async_graphql::Error::new(err.to_string()).extend_with(move |_, e| {
+                    e.set("code", code);
+                    e.set("retryAfter", RETRY_UNAVAILABLE_SECS);
+                })
+            }
             other => {
                 async_graphql::Error::new(other.to_string()).extend_with(|_, e| e.set("code", code))
             }
@@ -251,6 +319,96 @@ mod tests {
         let ext = format!("{:?}", e.extensions);
         assert!(ext.contains("BAD_USER_INPUT"));
         assert!(ext.contains("\"input.password\""), "{ext}");
+    }
+
+    fn sqlx(e: sea_orm::sqlx::Error) -> std::sync::Arc<sea_orm::sqlx::Error> {
+        std::sync::Arc::new(e)
+    }
+
+    #[test]
+    fn connection_failures_are_unavailable_and_bad_statements_internal() {
+        use sea_orm::ConnAcquireErr;
+        use sea_orm::sqlx::Error as E;
+        let refused = || std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let reset = || std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for (err, code) in [
+            (
+                DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+                SERVICE_UNAVAILABLE,
+            ),
+            (
+                DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+                SERVICE_UNAVAILABLE,
+            ),
+            // The guard's PostgreSQL transaction maps its acquire errors to `Conn`.
+            (
+                DbErr::Conn(RuntimeErr::SqlxError(sqlx(E::PoolTimedOut))),
+                SERVICE_UNAVAILABLE,
+            ),
+            (
+                DbErr::Conn(RuntimeErr::SqlxError(sqlx(E::PoolClosed))),
+                SERVICE_UNAVAILABLE,
+            ),
+            (
+                DbErr::Conn(RuntimeErr::SqlxError(sqlx(E::Io(refused())))),
+                SERVICE_UNAVAILABLE,
+            ),
+            (
+                DbErr::Query(RuntimeErr::SqlxError(sqlx(E::Io(reset())))),
+                SERVICE_UNAVAILABLE,
+            ),
+            (
+                DbErr::Exec(RuntimeErr::SqlxError(sqlx(E::Io(reset())))),
+                SERVICE_UNAVAILABLE,
+            ),
+            // Not the connection's fault: still INTERNAL.
+            (
+                DbErr::Exec(RuntimeErr::SqlxError(sqlx(E::Protocol("bad".into())))),
+                "INTERNAL",
+            ),
+            (
+                DbErr::Query(RuntimeErr::SqlxError(sqlx(E::ColumnNotFound("x".into())))),
+                "INTERNAL",
+            ),
+            (
+                DbErr::Exec(RuntimeErr::Internal("syntax error".into())),
+                "INTERNAL",
+            ),
+            (DbErr::Custom("x".into()), "INTERNAL"),
+        ] {
+            let shown = err.to_string();
+            assert_eq!(AppError::from(err).code(), code, "{shown}");
+        }
+    }
+
+    #[test]
+    fn database_codes_that_mean_not_now() {
+        for code in [
+            "08006", "08001", "08003", "57P01", "57P02", "57P03", "53300",
+        ] {
+            assert!(unavailable_code(false, code), "{code}");
+        }
+        // Syntax, undefined table, unique violation, RLS refusal, serialization: not ours.
+        for code in ["42601", "42P01", "23505", "42501", "40001", "57014"] {
+            assert!(!unavailable_code(false, code), "{code}");
+        }
+        for code in ["5", "261", "517", "773"] {
+            assert!(unavailable_code(true, code), "{code}");
+        }
+        // SQLITE_ERROR, SQLITE_LOCKED (a conflict inside one connection), CONSTRAINT.
+        for code in ["1", "6", "2067", "19"] {
+            assert!(!unavailable_code(true, code), "{code}");
+        }
+    }
+
+    #[test]
+    fn unavailable_says_when_to_retry_and_hides_its_detail() {
+        let e: async_graphql::Error =
+            AppError::Unavailable("connection refused 10.0.0.7".into()).into();
+        let ext = format!("{:?}", e.extensions);
+        assert!(ext.contains(SERVICE_UNAVAILABLE), "{ext}");
+        assert!(ext.contains("retryAfter"), "{ext}");
+        assert!(!e.message.contains("10.0.0.7"), "{}", e.message);
     }
 
     #[test]

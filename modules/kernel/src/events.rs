@@ -7,7 +7,7 @@
 use crate::{AppError, AppResult, Db, TenantContext, Tx};
 use chrono::{DateTime, Utc};
 use ils_entity::event;
-use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QuerySelect};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -51,6 +51,9 @@ pub struct Event {
     pub version: i32,
     pub data: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
+    /// Its place in dispatch order, given when it is dispatched (none before): its cursor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
 }
 
 fn first_version() -> i32 {
@@ -134,7 +137,13 @@ impl Event {
             data: serde_json::from_str(&row.data)
                 .map_err(|e| AppError::internal(format!("bad event data: {e}")))?,
             occurred_at: row.occurred_at,
+            seq: row.seq,
         })
+    }
+
+    /// The cursor a subscriber resumes after (`after:`), once the event is dispatched.
+    pub fn cursor(&self) -> Option<String> {
+        self.seq.map(Cursor::encode)
     }
 }
 
@@ -164,6 +173,8 @@ impl Tx {
             data: Set(data),
             occurred_at: Set(Utc::now()),
             dispatched_at: Set(None),
+            seq: Set(None),
+            published_at: Set(None),
         })
         .exec_without_returning(self.conn())
         .await?;
@@ -314,6 +325,198 @@ impl Bus {
     }
 }
 
+/// A subscriber's place in the stream of events, as clients hold it: opaque to them, it
+/// names an event's `seq`.
+pub struct Cursor;
+
+impl Cursor {
+    pub fn encode(seq: i64) -> String {
+        format!("{seq}")
+    }
+
+    /// The `seq` a client's cursor names; BAD_USER_INPUT on `field` for anything else.
+    pub fn decode(cursor: &str, field: &str) -> AppResult<i64> {
+        cursor
+            .parse::<i64>()
+            .ok()
+            .filter(|s| *s >= 0)
+            .ok_or_else(|| AppError::bad_input(field, "not an event cursor"))
+    }
+}
+
+/// The highest cursor given so far.
+pub(crate) async fn last_seq(tx: &Tx) -> AppResult<Option<i64>> {
+    Ok(crate::below::events()
+        .select_only()
+        .column_as(event::Column::Seq.max(), "seq")
+        .into_tuple::<Option<i64>>()
+        .one(tx.conn())
+        .await?
+        .flatten())
+}
+
+/// How many events one read of the outbox replays.
+const REPLAY_PAGE: u64 = 500;
+
+/// Checks that events after `after` can still be replayed: the cursor was given by this
+/// server (not past the last event), and nothing after it has been pruned.
+pub async fn check_cursor(db: &Db, after: i64, field: &str) -> AppResult<()> {
+    let tx = crate::below::system(db).await?;
+    let (first, last) = crate::below::events()
+        .select_only()
+        .column_as(event::Column::Seq.min(), "first")
+        .column_as(event::Column::Seq.max(), "last")
+        .into_tuple::<(Option<i64>, Option<i64>)>()
+        .one(tx.conn())
+        .await?
+        .unwrap_or((None, None));
+    tx.commit().await?;
+    if after > last.unwrap_or(0) {
+        return Err(AppError::bad_input(field, "not a cursor of this server"));
+    }
+    if first.is_some_and(|first| after + 1 < first) {
+        return Err(AppError::bad_input(
+            field,
+            "events after this cursor are no longer kept: read the current state, then subscribe without `after`",
+        ));
+    }
+    Ok(())
+}
+
+/// The cursor of the last dispatched event (0 when there is none): where a subscriber
+/// that starts now would resume from.
+pub async fn head(db: &Db) -> AppResult<i64> {
+    let tx = crate::below::system(db).await?;
+    let last = last_seq(&tx).await?;
+    tx.commit().await?;
+    Ok(last.unwrap_or(0))
+}
+
+/// Up to `limit` dispatched events after `after`, in cursor order, addressed to `company`
+/// when one is given (its audience names it), every company's otherwise (a replica's
+/// relay listener catching up after Redis came back).
+pub async fn after(
+    db: &Db,
+    company: Option<Uuid>,
+    after: i64,
+    limit: u64,
+) -> AppResult<Vec<Event>> {
+    use sea_orm::QueryOrder;
+    let tx = crate::below::system(db).await?;
+    let mut q = crate::below::events()
+        .filter(event::Column::Seq.gt(after))
+        .order_by_asc(event::Column::Seq)
+        .limit(limit);
+    if let Some(company) = company {
+        // The audience is a JSON array of ids; an id's text appears in no other id.
+        q = q.filter(event::Column::Audience.contains(company.to_string()));
+    }
+    let rows = q.all(tx.conn()).await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let id = row.id;
+            Event::from_row(row)
+                .inspect_err(
+                    |e| tracing::warn!(event = %id, error = ?e, "an outbox row cannot be read"),
+                )
+                .ok()
+        })
+        .collect())
+}
+
+/// Where a resumable stream is.
+struct Resume {
+    rx: broadcast::Receiver<Arc<Event>>,
+    patterns: Vec<String>,
+    /// The cursor of the last event looked at (delivered, or replayed past).
+    last: Option<i64>,
+    /// Replayed events not yet handed out.
+    backlog: std::collections::VecDeque<Arc<Event>>,
+    /// Whether the outbox still holds events after `last` that the live channel will not bring.
+    replaying: bool,
+}
+
+impl Bus {
+    /// `visible_stream` with no gap and no duplicate: the events after `after` are replayed
+    /// from the outbox first, then the live ones follow; a subscriber that fell behind the
+    /// live channel is replayed what it missed. Events come in cursor order, each once. The
+    /// stream ends if the outbox cannot be read (the client resumes from its last cursor).
+    pub fn resumable_stream(
+        &self,
+        db: Db,
+        company: Uuid,
+        admin: bool,
+        patterns: Vec<String>,
+        after: Option<i64>,
+    ) -> impl futures_util::Stream<Item = Arc<Event>> + Send + 'static + use<> {
+        let state = Resume {
+            // Listening before replaying, so nothing falls between the two.
+            rx: self.subscribe_company(company),
+            patterns,
+            last: after,
+            backlog: Default::default(),
+            replaying: after.is_some(),
+        };
+        futures_util::stream::unfold(state, move |mut st| {
+            let db = db.clone();
+            async move {
+                loop {
+                    if let Some(ev) = st.backlog.pop_front() {
+                        return Some((ev, st));
+                    }
+                    if st.replaying {
+                        let from = st.last.unwrap_or(0);
+                        let rows = match self::after(&db, Some(company), from, REPLAY_PAGE).await {
+                            Ok(rows) => rows,
+                            Err(e) => {
+                                tracing::warn!(error = ?e, "could not replay events; the stream ends");
+                                return None;
+                            }
+                        };
+                        st.replaying = rows.len() as u64 == REPLAY_PAGE;
+                        for ev in rows {
+                            st.last = ev.seq.max(st.last);
+                            if ev.visible_to(company, admin) && ev.matches(&st.patterns) {
+                                st.backlog.push_back(Arc::new(ev));
+                            }
+                        }
+                        continue;
+                    }
+                    match st.rx.recv().await {
+                        Ok(ev) => {
+                            if let (Some(seq), Some(last)) = (ev.seq, st.last)
+                                && seq <= last
+                            {
+                                continue; // replayed already
+                            }
+                            if ev.seq.is_some() {
+                                st.last = ev.seq;
+                            }
+                            if ev.visible_to(company, admin) && ev.matches(&st.patterns) {
+                                return Some((ev, st));
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            if st.last.is_some() {
+                                tracing::debug!(missed = n, "a subscriber fell behind; replaying");
+                                st.replaying = true;
+                            } else {
+                                tracing::warn!(
+                                    missed = n,
+                                    "a subscriber fell behind; events skipped"
+                                );
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            }
+        })
+    }
+}
+
 /// One event fanned out to many sockets is executed once, not once per socket, where a
 /// subscription's result depends on nothing but the event: the stream of such a
 /// subscription (`events`) offers each event here just before GraphQL executes it, and the
@@ -340,11 +543,20 @@ impl SharedDelivery {
     }
 }
 
-/// Deletes dispatched events older than `keep`; returns how many.
+/// Deletes published events older than `keep` (the retention of resume cursors); returns
+/// how many. The last event stays whatever its age: the cursors of later events count on
+/// from it.
 pub async fn prune(db: &Db, keep: chrono::Duration) -> AppResult<u64> {
     let tx = crate::below::system(db).await?;
+    let last = last_seq(&tx).await?.unwrap_or(0);
     let n = crate::below::delete_events()
         .filter(event::Column::DispatchedAt.lt(Utc::now() - keep))
+        .filter(event::Column::PublishedAt.is_not_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(event::Column::Seq.is_null())
+                .add(event::Column::Seq.lt(last)),
+        )
         .exec(tx.conn())
         .await?
         .rows_affected;
@@ -392,6 +604,7 @@ mod tests {
             version: 1,
             data: serde_json::json!({}),
             occurred_at: Utc::now(),
+            seq: None,
         }
     }
 
@@ -465,6 +678,7 @@ mod tests {
             version: 1,
             data: serde_json::json!({"a": 1}),
             occurred_at: Utc::now(),
+            seq: Some(7),
         };
         bus.publish(ev.clone()).await.unwrap();
         assert_eq!(*rx.recv().await.unwrap(), ev);

@@ -36,6 +36,9 @@ pub struct Db {
     /// Sees the statements of guarded transactions on PostgreSQL (SeaORM's metric callback
     /// sees the others).
     observer: Option<StatementObserver>,
+    /// The outbox dispatcher's turn in this process (every copy of this `Db`, and the same
+    /// database over another pool, share it): one dispatcher at a time.
+    dispatch_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What one transaction may see. Built from a request's `TenantContext`, or by the few
@@ -135,7 +138,7 @@ fn set_configs(
 }
 
 /// The PostgreSQL function that raises SQLSTATE 28000 for a user who is not active
-/// (migration m0014).
+/// (migration m0015).
 const REQUIRE_ACTIVE_USER: &str = "ils_require_active_user";
 
 /// The SQLSTATE that function raises.
@@ -179,6 +182,7 @@ impl Db {
             wake: Arc::default(),
             registry: None,
             observer: None,
+            dispatch_turn: Arc::default(),
         }
     }
 
@@ -203,6 +207,11 @@ impl Db {
             observer: Some(observer),
             ..self.clone()
         }
+    }
+
+    /// Waits for the outbox dispatcher's turn in this process.
+    pub(crate) async fn dispatch_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.dispatch_turn.lock().await
     }
 
     /// What commits that emitted events or enqueued jobs wake.

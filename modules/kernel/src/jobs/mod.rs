@@ -518,9 +518,13 @@ impl Registry {
             JobKind::new(
                 PRUNE,
                 handler(|run: JobRun| async move {
-                    let keep = chrono::Duration::days(KEEP_DAYS);
-                    prune(&run.db, keep).await?;
-                    crate::events::prune(&run.db, keep).await?;
+                    let keep = run
+                        .resources
+                        .get::<Retention>()
+                        .copied()
+                        .unwrap_or_default();
+                    prune(&run.db, keep.jobs).await?;
+                    crate::events::prune(&run.db, keep.events).await?;
                     Ok(())
                 }),
             )
@@ -570,7 +574,24 @@ impl Registry {
 }
 
 const PRUNE: &str = "maintenance.prune";
-const KEEP_DAYS: i64 = 7;
+
+/// How long the daily pruning keeps finished jobs and published events (a resource the
+/// server provides from its configuration; 7 days each by default). Events are what
+/// subscribers resume from: a cursor older than their retention can no longer be resumed.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub jobs: chrono::Duration,
+    pub events: chrono::Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            jobs: chrono::Duration::days(7),
+            events: chrono::Duration::days(7),
+        }
+    }
+}
 
 /// The delay before attempt `attempt + 1`: `first × 2^(attempt-1)`, at most `max`, with
 /// ±20 % jitter so retries of many jobs do not arrive together.

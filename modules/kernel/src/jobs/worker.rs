@@ -1,5 +1,5 @@
-//! Workers: claim due jobs under a lease, run each under its kind's timeout, settle the
-//! outcomes in batches.
+//! Workers: claim due jobs under a lease, run each under its kind's timeout while a
+//! heartbeat keeps the lease, settle the outcomes in batches.
 
 use super::*;
 
@@ -10,7 +10,9 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// How often an idle worker looks for due jobs when nothing wakes it.
     pub poll: Duration,
-    /// How long a claimed job is held before another worker may take it.
+    /// How long a claimed job is held before another worker may take it. While an attempt
+    /// runs, its worker extends the lease every third of it (`heartbeat`), so the lease
+    /// runs out only when the worker is gone (killed, crashed, cut off from the database).
     pub lease: Duration,
     pub worker_id: String,
 }
@@ -204,15 +206,67 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_owned()
 }
 
+/// Extends the lease of the attempt `job` (as claimed by `worker_id`) to `lease` from now.
+/// `Ok(false)` when the worker no longer holds it: its lease ran out (while the database
+/// was unreachable, say) and another worker, or a later attempt, took the job over.
+pub async fn extend_lease(
+    db: &Db,
+    job: &job::Model,
+    worker_id: &str,
+    lease: Duration,
+) -> AppResult<bool> {
+    let tx = crate::below::system(db).await?;
+    let now = Utc::now();
+    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(2));
+    let extended = crate::below::update_jobs()
+        .col_expr(job::Column::LeaseUntil, Expr::value(now + lease))
+        .filter(job::Column::Id.eq(job.id))
+        .filter(job::Column::State.eq(RUNNING))
+        .filter(job::Column::LockedBy.eq(worker_id))
+        .filter(job::Column::Attempts.eq(job.attempts))
+        .exec(tx.conn())
+        .await?
+        .rows_affected;
+    tx.commit().await?;
+    Ok(extended == 1)
+}
+
+/// How often a running attempt's lease is extended: three times per lease, so two
+/// heartbeats in a row may fail (a database that restarts) before it runs out.
+pub fn heartbeat_every(lease: Duration) -> Duration {
+    (lease / 3).max(Duration::from_millis(100))
+}
+
+/// Keeps `job`'s lease while its attempt runs; returns only when the lease was lost (the
+/// job now belongs to another attempt), so the attempt can stop. A heartbeat that fails
+/// (the database unreachable) is tried again at the next beat; the lease runs out only if
+/// none gets through before it does.
+async fn heartbeat(db: Db, job: job::Model, worker_id: String, lease: Duration) {
+    let every = heartbeat_every(lease);
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        beat.tick().await;
+        match extend_lease(&db, &job, &worker_id, lease).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(job = %job.id, kind = %job.kind, error = ?e, "could not extend a job's lease; will retry")
+            }
+        }
+    }
+}
+
 /// Runs one attempt: the handler in its own task (a panic is a failed attempt), under the
-/// kind's timeout, and never longer than the lease (or another worker would take the job
-/// over while it still runs).
+/// kind's timeout, with a heartbeat that extends the lease while it runs. The lease limits
+/// how long a dead worker holds a job, not how long a live one may work on it: that is the
+/// kind's timeout.
 async fn attempt(
     job: &job::Model,
     registry: &Registry,
     db: &Db,
     resources: &Resources,
-    lease: Duration,
+    cfg: &WorkerConfig,
 ) -> Outcome {
     let Some(kind) = registry.kind(&job.kind) else {
         return Outcome::Failed(JobError::permanent(format!(
@@ -240,22 +294,23 @@ async fn attempt(
         return Outcome::Failed(JobError::permanent(message));
     }
     let fut = (kind.handler)(run());
-    // Finish well inside the lease, counted from the claim: past it another worker may take
-    // the job over.
-    let margin = (lease / 5).min(Duration::from_secs(5));
-    let left = job
-        .lease_until
-        .and_then(|until| (until - Utc::now()).to_std().ok())
-        .unwrap_or(lease);
-    let timeout = kind
-        .timeout
-        .min(left.saturating_sub(margin))
-        .max(Duration::from_millis(100));
+    let timeout = kind.timeout;
     let started = std::time::Instant::now();
     let kind_name = job.kind.clone();
     let _record = scopeguard_histogram(kind_name, started);
-    let failure = match tokio::spawn(async move { tokio::time::timeout(timeout, fut).await }).await
-    {
+    let mut handler = tokio::spawn(async move { tokio::time::timeout(timeout, fut).await });
+    let kept = heartbeat(db.clone(), job.clone(), cfg.worker_id.clone(), cfg.lease);
+    let ended = tokio::select! {
+        ended = &mut handler => ended,
+        () = kept => {
+            // Another attempt holds the job now: this one stops, and its outcome is not
+            // recorded (`settle` touches only attempts their worker still holds).
+            handler.abort();
+            tracing::warn!(job = %job.id, kind = %job.kind, "a job's lease was lost while it ran; this attempt stops");
+            return Outcome::Failed(JobError::retry("the lease was lost (taken over by another worker)"));
+        }
+    };
+    let failure = match ended {
         Ok(Ok(Ok(()))) => return Outcome::Succeeded,
         Ok(Ok(Err(e))) => return Outcome::Failed(e),
         Ok(Err(_)) => format!("timed out after {} s", timeout.as_secs_f64()),
@@ -375,9 +430,9 @@ pub async fn run_workers(
                 resources.clone(),
                 done_tx.clone(),
             );
-            let lease = cfg.lease;
+            let cfg = cfg.clone();
             tokio::spawn(async move {
-                let outcome = attempt(&job, &registry, &db, &resources, lease).await;
+                let outcome = attempt(&job, &registry, &db, &resources, &cfg).await;
                 if let Outcome::Failed(e) = &outcome {
                     tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e.message, "job attempt failed");
                 }

@@ -663,12 +663,18 @@ impl LensOrdersSubscription {
     /// One of your orders, live: its state now, then one update per change by either
     /// party, in order (`status` and `version` say which change; `order` is the order as
     /// read when the update is sent). The stream ends after the order is delivered,
-    /// cancelled or rejected. NOT_FOUND for an order you are not a party to. Live streams
-    /// are not durable: the order's `history` has every step.
+    /// cancelled or rejected. NOT_FOUND for an order you are not a party to. Each update
+    /// carries its `cursor`: subscribe with `after:` the last one you received (after a
+    /// dropped connection, an outage or a deploy) to get every change since, in order, in
+    /// place of the state now, then the live ones (cursors are kept 7 days by default).
     async fn order_updated(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The order's global ID.")] id: ID,
+        #[graphql(
+            desc = "Resume after this update's `cursor`: the changes that followed it are sent first."
+        )]
+        after: Option<String>,
     ) -> Result<impl futures_util::Stream<Item = OrderUpdate> + use<>> {
         use futures_util::StreamExt;
         let (tenant, db) = request_parts(ctx)?;
@@ -677,7 +683,10 @@ impl LensOrdersSubscription {
         let bus = ctx
             .data::<ils_kernel::Bus>()
             .map_err(|_| AppError::internal("schema has no event bus"))?;
-        let updates = orders::updates(db, tenant, bus, order_id).await?;
+        let after = after
+            .map(|c| orders::UpdateCursor::decode(&c, "after"))
+            .transpose()?;
+        let updates = orders::updates(db, tenant, bus, order_id, after).await?;
         // An update's result depends on its event and the reading company alone (the row
         // is read once per version and company), so every socket following the order with
         // the same document shares one execution of it, as `events` does. Not when the
@@ -696,6 +705,7 @@ impl LensOrdersSubscription {
             OrderUpdate {
                 status: u.status,
                 version: u.version,
+                cursor: u.cursor.encode(),
                 order: LensOrder::new(u.row, me),
             }
         }))
@@ -709,6 +719,8 @@ pub struct OrderUpdate {
     pub status: OrderStatus,
     /// The version this change made.
     pub version: i32,
+    /// Where this update is in the stream of events: `orderUpdated(after:)` resumes after it.
+    pub cursor: String,
     /// The order as read when the update was sent (it may be further along).
     pub order: LensOrder,
 }

@@ -11,7 +11,9 @@ mod read;
 mod workflow;
 
 pub use draft::{DraftJob, draft, update_draft};
-pub use read::{Filter, Update, audit_identified, find, history_of, list, read, updates};
+pub use read::{
+    Filter, Update, UpdateCursor, audit_identified, find, history_of, list, read, updates,
+};
 pub use workflow::{Measured, Move, move_order, remeasure, submit};
 
 use crate::model::{OrderStatus, Party};

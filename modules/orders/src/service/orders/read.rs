@@ -181,6 +181,42 @@ pub struct Update {
     /// The event that made this update (none for the state at subscription): what lets
     /// the sockets that follow the order share one execution of it.
     pub event: Option<Arc<Event>>,
+    /// Where the update is: resuming `after` it sends the changes that followed.
+    pub cursor: UpdateCursor,
+}
+
+/// Where an `orderUpdated` stream is: the cursor of the last event it looked at, and the
+/// order's version it last sent. The version matters for the first update (the state at
+/// subscription), which may already show changes whose events are dispatched after the
+/// cursor was read: resuming skips them, as the stream itself would have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpdateCursor {
+    pub seq: i64,
+    pub version: i32,
+}
+
+impl UpdateCursor {
+    /// `<seq>:<version>`, opaque to clients.
+    pub fn encode(&self) -> String {
+        format!(
+            "{}:{}",
+            ils_kernel::events::Cursor::encode(self.seq),
+            self.version
+        )
+    }
+
+    /// BAD_USER_INPUT on `field` for anything but a cursor an update carried.
+    pub fn decode(cursor: &str, field: &str) -> AppResult<UpdateCursor> {
+        let (seq, version) = cursor
+            .split_once(':')
+            .ok_or_else(|| ils_kernel::AppError::bad_input(field, "not an order update cursor"))?;
+        Ok(UpdateCursor {
+            seq: ils_kernel::events::Cursor::decode(seq, field)?,
+            version: version.parse().map_err(|_| {
+                ils_kernel::AppError::bad_input(field, "not an order update cursor")
+            })?,
+        })
+    }
 }
 
 /// The rows of followed orders being delivered: (order, version, reading company).
@@ -189,23 +225,44 @@ static FOLLOWED: std::sync::LazyLock<Coalesce<(Uuid, i32, Uuid), order::Model>> 
 
 /// One of the acting company's orders, live: its state now, then one update per change by
 /// either party, in order; the stream ends after a final status. NOT_FOUND for an order
-/// the company is not a party to.
+/// the company is not a party to. With `after` (a cursor an earlier update carried), the
+/// changes since that cursor come first instead of the state now, then the live ones.
 pub async fn updates(
     db: &Db,
     ctx: &TenantContext,
     bus: &Bus,
     order_id: Uuid,
+    after: Option<UpdateCursor>,
 ) -> AppResult<impl Stream<Item = Update> + Send + use<>> {
     let me = require_member(ctx)?;
+    if let Some(after) = after {
+        ils_kernel::events::check_cursor(db, after.seq, "after").await?;
+    }
+    // Where the stream is now, read before listening: an event dispatched in between is
+    // both after this cursor and live, and comes once.
+    let head = match after {
+        Some(_) => None,
+        None => Some(ils_kernel::events::head(db).await?),
+    };
     // Listening before reading, so no change falls between the two.
-    let live = bus.visible_stream(me, false, vec!["order.*".into()]);
+    let live = bus.resumable_stream(
+        db.clone(),
+        me,
+        false,
+        vec!["order.*".into()],
+        after.map(|a| a.seq),
+    );
     let now = read(db, ctx, order_id).await?;
-    let first = Update {
+    let first = head.map(|seq| Update {
         status: now.status,
         version: now.version,
+        cursor: UpdateCursor {
+            seq,
+            version: now.version,
+        },
         row: now,
         event: None,
-    };
+    });
     let (db, ctx) = (db.clone(), ctx.clone());
     let wanted = id::encode(ORDER, order_id).to_string();
     let changes = live.filter_map(move |ev| {
@@ -234,14 +291,18 @@ pub async fn updates(
                 status,
                 version,
                 row,
+                cursor: UpdateCursor {
+                    seq: event.seq.unwrap_or_default(),
+                    version,
+                },
                 event: Some(event),
             })
         })
     });
-    let stream = futures_util::stream::once(async move { first }).chain(changes);
+    let stream = futures_util::stream::iter(first).chain(changes);
     // One update per version, in order; stop after a final status.
     Ok(futures_util::stream::unfold(
-        (Box::pin(stream), 0, false),
+        (Box::pin(stream), after.map_or(0, |a| a.version), false),
         |(mut s, mut seen, done)| async move {
             if done {
                 return None;
