@@ -95,7 +95,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
     let schema = schema::platform_builder(&Protections::from(&config))
         .data(db.clone())
         .data(tokens.clone())
-        .data(throttle)
+        .data(throttle.clone())
         .data(ils_tenancy::service::auth::SignUpLimit(
             config.sign_ups_per_address,
         ))
@@ -110,6 +110,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         background_db,
         tokens,
         redis,
+        throttle,
         operation_names: Arc::new(m::OperationNames::default()),
         demo_logins: Arc::new(demo_logins),
         bus,
@@ -386,9 +387,16 @@ async fn readyz(State(app): State<AppState>) -> Response {
     let (database, redis) = tokio::join!(database, redis);
     let ok = database && redis.unwrap_or(true);
     let word = |b: bool| if b { "ok" } else { "unavailable" };
+    // While Redis is away each process throttles log-ins on its own counts.
+    let throttle = if app.throttle.degraded() {
+        "degraded: counting per process"
+    } else {
+        "ok"
+    };
     let body = serde_json::json!({
         "database": word(database),
         "redis": redis.map(word).unwrap_or("not configured"),
+        "throttle": throttle,
     });
     let status = if ok {
         StatusCode::OK

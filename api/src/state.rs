@@ -15,6 +15,9 @@ pub struct AppState {
     pub background_db: Db,
     pub tokens: TokenSettings,
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// The log-in and sign-up throttle; `/readyz` reports it degraded while it counts per
+    /// process because Redis is away.
+    pub throttle: Arc<dyn ils_kernel::throttle::Throttle>,
     pub operation_names: Arc<OperationNames>,
     pub demo_logins: Arc<Vec<crate::playground::DemoLogin>>,
     /// Live events for subscriptions (in-process, or relayed through Redis).

@@ -103,6 +103,13 @@ async fn a_redis_outage_loses_no_live_event_and_blocks_no_request() {
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["redis"], "unavailable", "{body}");
     assert_eq!(body["database"], "ok", "{body}");
+    // The log-in above was throttled on this process's own counts.
+    let (t1, r1) = (s1.http.clone(), s2.url("/readyz"));
+    let b2: serde_json::Value = t1.get(r1).send().await.unwrap().json().await.unwrap();
+    assert!(
+        b2["throttle"].as_str().unwrap().starts_with("degraded"),
+        "{b2}"
+    );
     assert!(log_in < Duration::from_secs(2), "log-in took {log_in:?}");
     assert!(readyz < Duration::from_secs(1), "/readyz took {readyz:?}");
 
@@ -118,6 +125,19 @@ async fn a_redis_outage_loses_no_live_event_and_blocks_no_request() {
         made.push(create_key(&s2, &a, &format!("after {i}")).await);
     }
     let last = made.last().unwrap().clone();
+    // Back on Redis: the throttle shares its counts again.
+    s2.log_in(&owner_email, PASSWORD).await;
+    let ready: serde_json::Value = s2
+        .http
+        .get(s2.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["throttle"], "ok", "{ready}");
+    assert_eq!(ready["redis"], "ok", "{ready}");
 
     let mut delivered = 0;
     for (n, w) in sockets.iter_mut().enumerate() {
