@@ -700,14 +700,18 @@ async fn a_file_that_is_not_a_catalog_csv_is_refused_whole_and_leaves_no_trace()
 }
 
 /// A sentinel for `catalog.import.*` subscriptions: imports a one-row file (which emits
-/// that import's events); returns the import's id, which their data carries.
+/// that import's events) and waits until it has finished, so that the company's next
+/// import is not refused as one already under way (its first event may come before its
+/// end); returns the import's id, which their data carries.
 async fn import_sentinel(s: &TestServer, who: &Session) -> String {
     let sku = format!("SENT-{}", uuid::Uuid::new_v4().simple());
     let bytes = format!("sku,name,category,price,currency\n{sku},Sentinel,SUNDRY,1.00,EUR\n");
     let imp = CATALOG
         .start(s, who, "sentinel.csv", bytes.as_bytes())
         .await;
-    imp["id"].as_str().unwrap().to_owned()
+    let id = imp["id"].as_str().unwrap().to_owned();
+    CATALOG.completed(s, who, &id, (1, 0, 0, 0)).await;
+    id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1041,14 +1045,17 @@ async fn a_second_import_waits_for_the_first_to_finish() {
 /// import resumed over several attempts.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_that_outlives_the_job_lease_completes_in_one_attempt() {
-    let lease = std::time::Duration::from_secs(1);
+    // (A lease of a few seconds: a heartbeat is a write, and on SQLite it waits behind the
+    // import's own batches for the one write lock.)
+    let lease = std::time::Duration::from_secs(2);
     let s = TestServer::start_with(|c| {
         c.job_lease_secs = lease.as_secs();
         c.job_poll_ms = 100;
     })
     .await;
     let sup = supplier(&s, "Long Import Frames").await;
-    let rows = 40_000;
+    // Enough rows to outlive the lease on each backend (SQLite imports faster).
+    let rows = if s.is_postgres() { 40_000 } else { 100_000 };
     let started = std::time::Instant::now();
     let imp = CATALOG.start(&s, &sup, "long.csv", &sundries(rows)).await;
     let id = imp["id"].as_str().unwrap().to_owned();
@@ -1058,8 +1065,8 @@ async fn an_import_that_outlives_the_job_lease_completes_in_one_attempt() {
     let took = started.elapsed();
     println!("{rows} rows imported in {took:?} under a {lease:?} lease");
     assert!(
-        took > lease * 2,
-        "the import took {took:?}, not longer than two leases: the test needs more rows"
+        took > lease,
+        "the import took {took:?}, not longer than its lease: the test needs more rows"
     );
     // The job's own outcome is recorded just after the import's last batch.
     let jobs = ils_tests::eventually("the job is settled", std::time::Duration::from_secs(10), || async {
