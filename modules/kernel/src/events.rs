@@ -468,7 +468,10 @@ impl Bus {
                     }
                     if st.replaying {
                         let from = st.last.unwrap_or(0);
-                        let rows = match self::after(&db, Some(company), from, REPLAY_PAGE).await {
+                        // Boxed: the stream is held between polls, and a read's future is
+                        // large; an idle socket's stream should weigh what it waits with.
+                        let read = Box::pin(self::after(&db, Some(company), from, REPLAY_PAGE));
+                        let rows = match read.await {
                             Ok(rows) => rows,
                             Err(e) => {
                                 tracing::warn!(error = ?e, "could not replay events; the stream ends");
