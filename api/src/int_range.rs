@@ -9,7 +9,7 @@
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{
-    Directive, ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
+    Directive, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
 };
 use async_graphql::registry::{MetaInputValue, MetaType, MetaTypeName, Registry};
 use async_graphql::{Name, Pos, Positioned, ServerError, Value, Variables};
@@ -47,25 +47,9 @@ pub fn out_of_range(
     variables: &Variables,
 ) -> Vec<ServerError> {
     let mut found = Vec::new();
-    for (_, op) in doc.operations.iter() {
-        let root = match op.node.ty {
-            OperationType::Query => Some(registry.query_type.as_str()),
-            OperationType::Mutation => registry.mutation_type.as_deref(),
-            OperationType::Subscription => registry.subscription_type.as_deref(),
-        };
-        directives(registry, &op.node.directives, &mut found);
-        selections(registry, &op.node.selection_set.node, root, 0, &mut found);
-    }
-    for fragment in doc.fragments.values() {
-        let on = fragment.node.type_condition.node.on.node.as_str();
-        directives(registry, &fragment.node.directives, &mut found);
-        selections(
-            registry,
-            &fragment.node.selection_set.node,
-            Some(on),
-            0,
-            &mut found,
-        );
+    for (set, parent, on) in crate::order::roots(doc, registry) {
+        directives(registry, on, &mut found);
+        selections(registry, set, parent, 0, &mut found);
     }
     if let Some(op) = crate::order::operation(doc, operation_name) {
         variable_values(registry, op, variables, &mut found);

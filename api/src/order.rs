@@ -10,9 +10,37 @@
 //! with: `12.50` and `12.5` for the same amount).
 
 use async_graphql::parser::types::{
-    ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+    Directive, ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{Name, Value};
+use async_graphql::registry::Registry;
+use async_graphql::{Name, Positioned, Value};
+
+/// A selection set to walk, the type it selects on (when the schema knows it) and the
+/// directives written on its operation or fragment.
+pub type Root<'d> = (
+    &'d SelectionSet,
+    Option<&'d str>,
+    &'d [Positioned<Directive>],
+);
+
+/// Where every walk of a document's inputs starts: each operation's selection set with its
+/// root type, and each fragment's with its type condition (so a fragment is walked once,
+/// from its definition), with the directives written on it.
+pub fn roots<'d>(doc: &'d ExecutableDocument, registry: &'d Registry) -> Vec<Root<'d>> {
+    let operations = doc.operations.iter().map(|(_, op)| {
+        let root = match op.node.ty {
+            OperationType::Query => Some(registry.query_type.as_str()),
+            OperationType::Mutation => registry.mutation_type.as_deref(),
+            OperationType::Subscription => registry.subscription_type.as_deref(),
+        };
+        (&op.node.selection_set.node, root, &op.node.directives[..])
+    });
+    let fragments = doc.fragments.values().map(|f| {
+        let on = f.node.type_condition.node.on.node.as_str();
+        (&f.node.selection_set.node, Some(on), &f.node.directives[..])
+    });
+    operations.chain(fragments).collect()
+}
 
 /// The operation a request runs: the named one, or the only one.
 pub fn operation<'d>(

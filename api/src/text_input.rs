@@ -18,7 +18,7 @@
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::registry::{MetaType, MetaTypeName, Registry};
 use async_graphql::{Name, Pos, ServerError, ServerResult, ValidationResult, Value, Variables};
 use std::sync::{Arc, Mutex};
@@ -185,17 +185,8 @@ pub fn check(doc: &ExecutableDocument, variables: &Variables, registry: &Registr
         variables,
         refused: Vec::new(),
     };
-    for (_, op) in doc.operations.iter() {
-        let root = match op.node.ty {
-            OperationType::Query => Some(registry.query_type.as_str()),
-            OperationType::Mutation => registry.mutation_type.as_deref(),
-            OperationType::Subscription => registry.subscription_type.as_deref(),
-        };
-        walk.selection_set(&op.node.selection_set.node, root);
-    }
-    for fragment in doc.fragments.values() {
-        let on = fragment.node.type_condition.node.on.node.as_str();
-        walk.selection_set(&fragment.node.selection_set.node, Some(on));
+    for (set, parent, _) in crate::order::roots(doc, registry) {
+        walk.selection_set(set, parent);
     }
     walk.refused
 }
