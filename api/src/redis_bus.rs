@@ -96,15 +96,9 @@ impl Listened {
     /// Hands `ev` to this replica's subscribers unless it was handed already (events are
     /// published in cursor order, so anything at or before `last` is a repeat).
     fn deliver(&mut self, bus: &Bus, ev: Event) {
-        if let (Some(seq), Some(last)) = (ev.seq, self.last)
-            && seq <= last
-        {
-            return;
+        if ev.moves_on(&mut self.last) {
+            bus.deliver_local(ev);
         }
-        if ev.seq.is_some() {
-            self.last = ev.seq;
-        }
-        bus.deliver_local(ev);
     }
 
     /// After (re)subscribing: the first time, notes where the stream is; after an outage,

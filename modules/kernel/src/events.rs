@@ -141,6 +141,21 @@ impl Event {
         })
     }
 
+    /// Whether this event comes after `last` (the cursor of the last one a reader of the
+    /// ordered stream handled), moving `last` on to it if so. Events are published in
+    /// cursor order, so one at or before `last` is a repeat; one without a cursor (not
+    /// dispatched) always counts.
+    pub fn moves_on(&self, last: &mut Option<i64>) -> bool {
+        match (self.seq, *last) {
+            (Some(seq), Some(l)) if seq <= l => false,
+            (Some(_), _) => {
+                *last = self.seq;
+                true
+            }
+            (None, _) => true,
+        }
+    }
+
     /// The cursor a subscriber resumes after (`after:`), once the event is dispatched.
     pub fn cursor(&self) -> Option<String> {
         self.seq.map(Cursor::encode)
@@ -489,13 +504,8 @@ impl Bus {
                     }
                     match st.rx.recv().await {
                         Ok(ev) => {
-                            if let (Some(seq), Some(last)) = (ev.seq, st.last)
-                                && seq <= last
-                            {
+                            if !ev.moves_on(&mut st.last) {
                                 continue; // replayed already
-                            }
-                            if ev.seq.is_some() {
-                                st.last = ev.seq;
                             }
                             if ev.visible_to(company, admin) && ev.matches(&st.patterns) {
                                 return Some((ev, st));
