@@ -398,9 +398,9 @@ async fn bench_company(
     kind: ils_tenancy::model::CompanyType,
 ) -> anyhow::Result<(ils_kernel::TenantContext, uuid::Uuid)> {
     use ils_kernel::{Role, TenantContext};
-    use ils_tenancy::service::auth::{SignUp, sign_up};
+    use ils_tenancy::service::auth::{SignUp, register};
     let run = uuid::Uuid::now_v7().simple().to_string();
-    let session = sign_up(
+    let session = register(
         &state.db,
         &state.tokens,
         SignUp {

@@ -5,7 +5,7 @@ use crate::playground::DemoLogin;
 use ils_entity::{company, user};
 use ils_kernel::{AppResult, Db, Role, TenantContext};
 use ils_tenancy::model::{CompanyStatus, CompanyType, PLATFORM_ADMIN_ROLE, UserStatus};
-use ils_tenancy::service::auth::{SignUp, sign_up};
+use ils_tenancy::service::auth::{SignUp, register};
 use ils_tenancy::tokens::TokenSettings;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, PaginatorTrait};
@@ -77,7 +77,7 @@ pub async fn seed_if_empty(db: &Db, tokens: &TokenSettings) -> AppResult<bool> {
     }
     let mut admins = Vec::new();
     for d in &DEMOS {
-        let s = sign_up(
+        let s = register(
             db,
             tokens,
             SignUp {

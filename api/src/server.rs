@@ -194,6 +194,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_page))
         .route("/files/{*key}", get(download))
         .route("/dev/webhook-sink", get(sink_list).post(sink_receive))
+        .route("/dev/mail", get(dev_mailbox))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -357,6 +358,32 @@ async fn sink_list(State(app): State<AppState>) -> Response {
         return StatusCode::NOT_FOUND.into_response();
     }
     axum::Json(serde_json::json!({ "deliveries": app.webhook_sink.list() })).into_response()
+}
+
+/// `GET /dev/mail?to=ADDRESS`: the messages this process wrote to the mail folder for
+/// that address, newest first (development only, and only without SMTP: the mailbox a
+/// developer trying sign-up or invitations would otherwise open as .eml files). The
+/// playground reads the sign-up token from it.
+async fn dev_mailbox(
+    State(app): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if app.config.env != Environment::Development {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let Some(to) = q.get("to").filter(|t| !t.trim().is_empty()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": "name the recipient: /dev/mail?to=ADDRESS" })),
+        )
+            .into_response();
+    };
+    let messages = app
+        .resources
+        .get::<ils_backbone::service::mail::Mailer>()
+        .map(|m| m.kept_for(to))
+        .unwrap_or_default();
+    axum::Json(serde_json::json!({ "messages": messages })).into_response()
 }
 
 async fn playground_page(State(app): State<AppState>) -> Response {

@@ -23,6 +23,7 @@ pub mod product;
 pub mod purchase_order;
 pub mod purchase_order_line;
 pub mod refresh_token;
+pub mod sign_up_request;
 pub mod stock_balance;
 pub mod stock_count;
 pub mod stock_count_line;

@@ -20,6 +20,7 @@ mod m0012_list_indexes;
 mod m0013_dcs_job_source;
 mod m0014_event_cursors;
 mod m0015_active_user_check;
+mod m0016_sign_up_requests;
 pub mod rls;
 
 pub struct Migrator;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_dcs_job_source::Migration),
             Box::new(m0014_event_cursors::Migration),
             Box::new(m0015_active_user_check::Migration),
+            Box::new(m0016_sign_up_requests::Migration),
         ]
     }
 }

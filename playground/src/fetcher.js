@@ -48,7 +48,7 @@ function firstError(result) {
 const AUTH_FIELDS = `accessToken refreshToken expiresIn
   user { email firstName lastName } company { name type }`;
 
-/** Makes a session from a session payload (logIn, signUp, refreshSession, acceptInvitation). */
+/** Makes a session from a session payload (logIn, confirmSignUp, refreshSession, acceptInvitation). */
 function sessionFromAuth(auth, source) {
   const user = auth.user || {};
   const company = auth.company || null;
@@ -240,11 +240,11 @@ function operationOf(query, operationName) {
   return op ? { name: op.name ? op.name.value : null, kind: op.operation } : null;
 }
 
-/** Keeps what an answer gives: a new session (logIn, signUp, ...) and the step's values. */
+/** Keeps what an answer gives: a new session (logIn, confirmSignUp, ...) and the step's values. */
 function observe(result, step, variables) {
   const data = result && result.data;
   if (!data || typeof data !== 'object') return;
-  const auth = data.logIn || data.signUp || data.refreshSession || data.acceptInvitation;
+  const auth = data.logIn || data.confirmSignUp || data.refreshSession || data.acceptInvitation;
   if (auth && auth.accessToken) session.set(sessionFromAuth(auth, 'login'));
   if (!step || (result.errors && result.errors.length)) return;
   let values = {};
@@ -254,6 +254,48 @@ function observe(result, step, variables) {
     console.warn(`ILS playground: could not read the answer of ${step.op}`, err);
   }
   remember(step.op, values);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The newest token mailed to `email`, read from the development server's mailbox
+ * (/dev/mail; mail goes out through a job, so it is asked a few times for up to 10 s).
+ * Undefined where there is no such mailbox (production, or mail sent by SMTP): the token
+ * is then in the recipient's inbox.
+ */
+async function mailedToken(email) {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    let res;
+    try {
+      res = await fetch(`/dev/mail?to=${encodeURIComponent(email)}`);
+    } catch {
+      return undefined;
+    }
+    if (res.status === 404) return undefined;
+    if (res.ok) {
+      const { messages } = await res.json();
+      for (const message of messages || []) {
+        const lines = String(message.text).split('\n').map((l) => l.trim());
+        const at = lines.findIndex((l) => l.endsWith('token:'));
+        const token = at >= 0 ? lines.slice(at + 1).find((l) => l) : undefined;
+        if (token) return token;
+      }
+    }
+    await sleep(250);
+  }
+  return undefined;
+}
+
+/** Runs a step's `afterwards` on a successful answer and keeps what it gives. */
+async function afterwards(result, step, variables) {
+  const data = result && result.data;
+  if (!step || !step.afterwards || !data || (result.errors && result.errors.length)) return;
+  try {
+    remember(null, (await step.afterwards(data, variables || {}, { mailedToken })) || {});
+  } catch (err) {
+    console.warn(`ILS playground: could not finish ${step.op}`, err);
+  }
 }
 
 /** The error GraphiQL shows for a failed WebSocket. */
@@ -320,6 +362,7 @@ export function createFetcher(demoLogins) {
       else if (isIntrospection) result = await post(params, authHeaders(opts.headers, false));
     }
     observe(result, step, params.variables);
+    await afterwards(result, step, params.variables);
     return result;
   };
 }

@@ -4,13 +4,15 @@
 // test/browser.mjs can read it with Node.
 //
 //   file       operations/<file>, holding exactly one operation, named `op`
-//   as         who runs it: a demo login's email, SIGNED_UP (the company the SignUp tab
+//   as         who runs it: a demo login's email, SIGNED_UP (the company SignUp and ConfirmSignUp
 //              made) or null (whoever is logged in, or nobody). Running the tab logs the
 //              page in as that user first, unless a pasted token is in use.
 //   variables  (memory, ctx) => the Variables tab; undefined values are not known yet
 //              and show as "(run <tab> first)"
 //   gives      memory keys the answer sets (for that placeholder)
 //   remember   (data, variables, memory) => memory keys to set from a successful answer
+//   afterwards async (data, variables, ctx) => more memory keys, awaited before the answer
+//              shows (ctx.mailedToken(email): the newest token mailed there, in development)
 
 export const PRACTICE = 'admin@brightside.example';
 export const LAB = 'admin@clearview.example';
@@ -38,11 +40,25 @@ export const STEPS = [
       email: `owner+${fresh(m, 'SignUp').toLowerCase()}@acme.example`,
       password: SIGN_UP_PASSWORD,
     }),
-    gives: ['signedUpEmail', 'signedUpPassword'],
-    remember: (_d, v) => ({ signedUpEmail: v.email, signedUpPassword: v.password }),
+    gives: ['signUpToken'],
+    remember: (_d, v) => ({ pendingEmail: v.email, pendingPassword: v.password }),
+    // The token is mailed. In development the server keeps what it mailed at
+    // /dev/mail, and the page reads the token from there (elsewhere: from your inbox).
+    afterwards: async (_d, v, ctx) => ({ signUpToken: await ctx.mailedToken(v.email) }),
   },
   {
-    file: '02-log-in.graphql',
+    file: '02-confirm-sign-up.graphql',
+    op: 'ConfirmSignUp',
+    as: null,
+    variables: (m) => ({ token: m.signUpToken }),
+    gives: ['signedUpEmail', 'signedUpPassword'],
+    remember: (d, _v, m) => ({
+      signedUpEmail: d.confirmSignUp.user.email,
+      signedUpPassword: m.pendingPassword,
+    }),
+  },
+  {
+    file: '03-log-in.graphql',
     op: 'LogIn',
     as: null,
     variables: (m, ctx) => {
@@ -51,9 +67,9 @@ export const STEPS = [
       return { email: demo ? demo.email : undefined, password: demo ? demo.password : undefined };
     },
   },
-  { file: '03-me.graphql', op: 'Me', as: null },
+  { file: '04-me.graphql', op: 'Me', as: null },
   {
-    file: '04-directory.graphql',
+    file: '05-directory.graphql',
     op: 'Directory',
     as: null,
     gives: ['labId', 'supplierId'],
@@ -66,7 +82,7 @@ export const STEPS = [
     },
   },
   {
-    file: '05-request-connection.graphql',
+    file: '06-request-connection.graphql',
     op: 'RequestConnection',
     as: SIGNED_UP,
     variables: (m) => ({ labId: m.labId }),
@@ -74,14 +90,14 @@ export const STEPS = [
     remember: (d) => ({ connectionId: d.requestConnection.connection.id }),
   },
   {
-    file: '06-accept-connection.graphql',
+    file: '07-accept-connection.graphql',
     op: 'AcceptConnection',
     as: LAB,
     variables: (m) => ({ connectionId: m.connectionId }),
   },
-  { file: '07-lab-connections.graphql', op: 'LabConnections', as: LAB },
+  { file: '08-lab-connections.graphql', op: 'LabConnections', as: LAB },
   {
-    file: '08-create-webhook-endpoint.graphql',
+    file: '09-create-webhook-endpoint.graphql',
     op: 'CreateWebhookEndpoint',
     as: PRACTICE,
     variables: (_m, ctx) => ({ url: `${ctx.origin}/dev/webhook-sink` }),
@@ -89,7 +105,7 @@ export const STEPS = [
     remember: (d) => ({ endpointId: d.createWebhookEndpoint.webhookEndpoint.id }),
   },
   {
-    file: '09-browse-supplier-catalog.graphql',
+    file: '10-browse-supplier-catalog.graphql',
     op: 'BrowseSupplierCatalog',
     as: PRACTICE,
     variables: (m) => ({ supplierId: m.supplierId }),
@@ -100,21 +116,21 @@ export const STEPS = [
     },
   },
   {
-    file: '10-add-catalog-item.graphql',
+    file: '11-add-catalog-item.graphql',
     op: 'AddCatalogItem',
     as: SUPPLIER,
     variables: (m) => ({ sku: `NW-MONTHLY-M300-6-${fresh(m, 'AddCatalogItem').toUpperCase()}` }),
   },
-  { file: '11-my-catalog.graphql', op: 'MyCatalog', as: SUPPLIER },
+  { file: '12-my-catalog.graphql', op: 'MyCatalog', as: SUPPLIER },
   {
-    file: '12-add-patient.graphql',
+    file: '13-add-patient.graphql',
     op: 'AddPatient',
     as: PRACTICE,
     gives: ['patientId'],
     remember: (d) => ({ patientId: d.createPatient.patient.id }),
   },
   {
-    file: '13-add-prescription.graphql',
+    file: '14-add-prescription.graphql',
     op: 'AddPrescription',
     as: PRACTICE,
     variables: (m) => ({ patientId: m.patientId }),
@@ -122,13 +138,13 @@ export const STEPS = [
     remember: (d) => ({ prescriptionId: d.createPrescription.prescription.id }),
   },
   {
-    file: '14-patient-record.graphql',
+    file: '15-patient-record.graphql',
     op: 'PatientRecord',
     as: PRACTICE,
     variables: (m) => ({ patientId: m.patientId }),
   },
   {
-    file: '15-draft-order.graphql',
+    file: '16-draft-order.graphql',
     op: 'DraftOrder',
     as: PRACTICE,
     variables: (m) => ({ patientId: m.patientId, prescriptionId: m.prescriptionId }),
@@ -139,7 +155,7 @@ export const STEPS = [
     }),
   },
   {
-    file: '16-complete-draft.graphql',
+    file: '17-complete-draft.graphql',
     op: 'CompleteDraft',
     as: PRACTICE,
     variables: (m) => ({
@@ -151,22 +167,22 @@ export const STEPS = [
     remember: (d) => ({ orderVersion: d.updateOrderDraft.order.version }),
   },
   {
-    file: '17-submit-order.graphql',
+    file: '18-submit-order.graphql',
     op: 'SubmitOrder',
     as: PRACTICE,
     variables: (m) => ({ orderId: m.orderId, labId: m.labId }),
     remember: (d) => ({ orderVersion: d.submitOrder.order.version }),
   },
   {
-    file: '18-watch-order.graphql',
+    file: '19-watch-order.graphql',
     op: 'WatchOrder',
     as: PRACTICE,
     variables: (m) => ({ orderId: m.orderId }),
     remember: (d) => ({ orderVersion: d.orderUpdated.version }),
   },
-  { file: '19-set-turnaround.graphql', op: 'SetTurnaround', as: LAB },
+  { file: '20-set-turnaround.graphql', op: 'SetTurnaround', as: LAB },
   {
-    file: '20-lab-inbox.graphql',
+    file: '21-lab-inbox.graphql',
     op: 'LabInbox',
     as: LAB,
     remember: (d, _v, m) => {
@@ -176,21 +192,21 @@ export const STEPS = [
     },
   },
   {
-    file: '21-accept-order.graphql',
+    file: '22-accept-order.graphql',
     op: 'AcceptOrder',
     as: LAB,
     variables: (m) => ({ orderId: m.orderId, version: m.orderVersion }),
     remember: (d) => ({ orderVersion: d.moveOrder.order.version }),
   },
   {
-    file: '22-order-dcs.graphql',
+    file: '23-order-dcs.graphql',
     op: 'OrderDcs',
     as: LAB,
     variables: (m) => ({ orderId: m.orderId }),
   },
-  { file: '23-my-orders.graphql', op: 'MyOrders', as: PRACTICE },
+  { file: '24-my-orders.graphql', op: 'MyOrders', as: PRACTICE },
   {
-    file: '24-add-frame-product.graphql',
+    file: '25-add-frame-product.graphql',
     op: 'AddFrameProduct',
     as: PRACTICE,
     variables: (m) => ({ sku: `BS-AVIATOR-52-${fresh(m, 'AddFrameProduct').toUpperCase()}` }),
@@ -201,40 +217,40 @@ export const STEPS = [
     }),
   },
   {
-    file: '25-receive-and-sell.graphql',
+    file: '26-receive-and-sell.graphql',
     op: 'ReceiveAndSell',
     as: PRACTICE,
     variables: (m) => ({ productId: m.productId }),
   },
   {
-    file: '26-start-count.graphql',
+    file: '27-start-count.graphql',
     op: 'StartCount',
     as: PRACTICE,
     gives: ['countId'],
     remember: (d) => ({ countId: d.startStockCount.stockCount.id }),
   },
   {
-    file: '27-record-count.graphql',
+    file: '28-record-count.graphql',
     op: 'RecordCount',
     as: PRACTICE,
     variables: (m) => ({ countId: m.countId, sku: m.productSku }),
   },
   {
-    file: '28-post-count.graphql',
+    file: '29-post-count.graphql',
     op: 'PostCount',
     as: PRACTICE,
     variables: (m) => ({ countId: m.countId }),
   },
   {
-    file: '29-stock-report.graphql',
+    file: '30-stock-report.graphql',
     op: 'StockReport',
     as: PRACTICE,
     variables: (m) => ({ productId: m.productId }),
   },
-  { file: '30-reorder-plan.graphql', op: 'ReorderPlan', as: PRACTICE },
-  { file: '31-reconcile-and-export.graphql', op: 'ReconcileAndExport', as: PRACTICE },
+  { file: '31-reorder-plan.graphql', op: 'ReorderPlan', as: PRACTICE },
+  { file: '32-reconcile-and-export.graphql', op: 'ReconcileAndExport', as: PRACTICE },
   {
-    file: '32-draft-purchase-order.graphql',
+    file: '33-draft-purchase-order.graphql',
     op: 'DraftPurchaseOrder',
     as: PRACTICE,
     variables: (m) => ({ supplierId: m.supplierId, itemId: m.itemId }),
@@ -245,14 +261,14 @@ export const STEPS = [
     },
   },
   {
-    file: '33-submit-purchase-order.graphql',
+    file: '34-submit-purchase-order.graphql',
     op: 'SubmitPurchaseOrder',
     as: PRACTICE,
     variables: (m) => ({ poId: m.poId, version: m.poVersion }),
     remember: (d) => ({ poVersion: d.submitPurchaseOrder.purchaseOrder.version }),
   },
   {
-    file: '34-purchase-order-inbox.graphql',
+    file: '35-purchase-order-inbox.graphql',
     op: 'PurchaseOrderInbox',
     as: SUPPLIER,
     remember: (d, _v, m) => {
@@ -261,23 +277,23 @@ export const STEPS = [
     },
   },
   {
-    file: '35-acknowledge-purchase-order.graphql',
+    file: '36-acknowledge-purchase-order.graphql',
     op: 'AcknowledgePurchaseOrder',
     as: SUPPLIER,
     variables: (m) => ({ poId: m.poId, version: m.poVersion }),
     remember: (d) => ({ poVersion: d.acknowledgePurchaseOrder.purchaseOrder.version }),
   },
   {
-    file: '36-receive-purchase-order.graphql',
+    file: '37-receive-purchase-order.graphql',
     op: 'ReceivePurchaseOrder',
     as: PRACTICE,
     variables: (m) => ({ poId: m.poId, version: m.poVersion, lineId: m.poLineId }),
     remember: (d) => ({ poVersion: d.receivePurchaseOrder.purchaseOrder.version }),
   },
-  { file: '37-events.graphql', op: 'Events', as: PRACTICE, live: true },
-  { file: '38-create-api-key.graphql', op: 'CreateApiKey', as: PRACTICE },
+  { file: '38-events.graphql', op: 'Events', as: PRACTICE, live: true },
+  { file: '39-create-api-key.graphql', op: 'CreateApiKey', as: PRACTICE },
   {
-    file: '39-webhook-deliveries.graphql',
+    file: '40-webhook-deliveries.graphql',
     op: 'WebhookDeliveries',
     as: PRACTICE,
     gives: ['deliveryId'],
@@ -290,14 +306,14 @@ export const STEPS = [
     },
   },
   {
-    file: '40-redeliver-webhook.graphql',
+    file: '41-redeliver-webhook.graphql',
     op: 'RedeliverWebhook',
     as: PRACTICE,
     variables: (m) => ({ deliveryId: m.deliveryId }),
   },
-  { file: '41-jobs.graphql', op: 'Jobs', as: PRACTICE },
-  { file: '42-audit-log.graphql', op: 'AuditLog', as: PRACTICE },
-  { file: '43-companies.graphql', op: 'Companies', as: PLATFORM },
+  { file: '42-jobs.graphql', op: 'Jobs', as: PRACTICE },
+  { file: '43-audit-log.graphql', op: 'AuditLog', as: PRACTICE },
+  { file: '44-companies.graphql', op: 'Companies', as: PLATFORM },
 ];
 
 /** The step of an operation name, or undefined. */

@@ -186,16 +186,72 @@ impl TestServer {
         first_code(&body).unwrap_or_else(|| panic!("expected an error, got {body}"))
     }
 
-    /// Signs up a company and returns its admin's session.
+    /// Signs up a company as a person would: `signUp`, the token from the mail it sends,
+    /// then `confirmSignUp`. Returns the new admin's session.
     pub async fn sign_up(&self, company: &str, kind: &str, email: &str) -> Session {
         let data = self
             .ok(&Auth::None, SIGN_UP, sign_up_input(company, kind, email))
             .await;
-        Session::from_payload(&data["signUp"])
+        assert_eq!(data["signUp"]["email"], *email, "{data}");
+        let token = self.sign_up_token(email).await;
+        self.confirm_sign_up(&token).await
     }
 
-    /// Asserts nobody can log in as `email` (a sign-up that would have created it never ran).
+    /// Creates a company and its admin directly, with no sign-up mail (as the demo data
+    /// and the benchmark do): for tests that count a company's jobs or mail.
+    pub async fn register(&self, company: &str, kind: &str, email: &str) -> Session {
+        let state = &self.server.state;
+        ils_tenancy::service::auth::register(
+            &state.db,
+            &state.tokens,
+            ils_tenancy::service::auth::SignUp {
+                company_name: company.into(),
+                company_type: ils_tenancy::model::CompanyType::parse(kind).expect("a company type"),
+                email: email.into(),
+                password: PASSWORD.into(),
+                first_name: "Test".into(),
+                last_name: "Admin".into(),
+            },
+        )
+        .await
+        .expect("company registered");
+        self.log_in(email, PASSWORD).await
+    }
+
+    /// Trades a sign-up token for the new company's admin session.
+    pub async fn confirm_sign_up(&self, token: &str) -> Session {
+        let data = self
+            .ok(&Auth::None, CONFIRM_SIGN_UP, json!({ "token": token }))
+            .await;
+        Session::from_payload(&data["confirmSignUp"])
+    }
+
+    /// The newest sign-up token mailed to `email`.
+    pub async fn sign_up_token(&self, email: &str) -> String {
+        let mail = self
+            .mails_to(email)
+            .await
+            .into_iter()
+            .find(|m| m.subject == SIGN_UP_SUBJECT)
+            .unwrap_or_else(|| panic!("no sign-up mail to {email}"));
+        token_in(&mail.body).unwrap_or_else(|| panic!("no token in {mail:?}"))
+    }
+
+    /// Every message to `to`, sent or still queued (`mail::mailbox`).
+    pub async fn mails_to(&self, to: &str) -> Vec<mail::Mail> {
+        mail::mailbox(&self.database_url, &self.mail_dir(), to).await
+    }
+
+    /// Asserts nobody can log in as `email` and nothing was mailed to it: a sign-up for it
+    /// never ran.
     pub async fn assert_no_account(&self, email: &str) {
+        let mailed = self.mails_to(email).await;
+        assert!(mailed.is_empty(), "mail to {email}: {mailed:?}");
+        self.assert_account_missing(email).await;
+    }
+
+    /// Asserts nobody can log in as `email`.
+    pub async fn assert_account_missing(&self, email: &str) {
         let code = self
             .error_code(
                 &Auth::None,
@@ -320,8 +376,58 @@ pub fn sign_up_input(company: &str, kind: &str, email: &str) -> Value {
 /// A log-in small enough (depth 2, complexity 2) to pass the lowered limits some tests use.
 pub const TINY_LOG_IN: &str = "mutation($email: String!, $password: String!) { logIn(input: { email: $email, password: $password }) { accessToken } }";
 
-pub const SIGN_UP: &str = "mutation($input: SignUpInput!) { signUp(input: $input) {
+pub const SIGN_UP: &str =
+    "mutation($input: SignUpInput!) { signUp(input: $input) { email expiresIn } }";
+/// A sign-up confirmation small enough (depth 2, complexity 2) for the lowered limits.
+pub const TINY_CONFIRM_SIGN_UP: &str =
+    "mutation($token: String!) { confirmSignUp(input: { token: $token }) { accessToken } }";
+/// The subject of the mail that carries a sign-up token.
+pub const SIGN_UP_SUBJECT: &str = "Confirm your ILS sign-up";
+/// The subject of the notice to an address that already has an account.
+pub const SIGN_UP_TAKEN_SUBJECT: &str = "Someone tried to sign up to ILS with your address";
+pub const CONFIRM_SIGN_UP: &str =
+    "mutation($token: String!) { confirmSignUp(input: { token: $token }) {
     accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";
+
+/// Signs a company up through the server at `base` (its database at `database_url`, its
+/// mail folder `mail_dir`), as
+/// a person would: `signUp`, the token from the mail, `confirmSignUp`. Returns the
+/// `confirmSignUp` payload.
+pub async fn sign_up_at(
+    base: &str,
+    database_url: &str,
+    mail_dir: &std::path::Path,
+    company: &str,
+    email: &str,
+) -> Value {
+    let http = reqwest::Client::new();
+    let post = |query: &'static str, variables: Value| {
+        let req = http
+            .post(format!("{base}/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        async move {
+            let body: Value = req.send().await.expect("sent").json().await.expect("JSON");
+            assert!(body.get("errors").is_none(), "{query}: {body}");
+            body["data"].clone()
+        }
+    };
+    post(SIGN_UP, sign_up_input(company, "ECP", email)).await;
+    let mail = mail::mailbox(database_url, mail_dir, email)
+        .await
+        .into_iter()
+        .find(|m| m.subject == SIGN_UP_SUBJECT)
+        .unwrap_or_else(|| panic!("no sign-up mail to {email}"));
+    let token = token_in(&mail.body).unwrap_or_else(|| panic!("no token in {mail:?}"));
+    post(CONFIRM_SIGN_UP, json!({ "token": token })).await["confirmSignUp"].clone()
+}
+
+/// The token in a mail's body: the line after the one that names it (`...token:`), as
+/// the sign-up and invitation mails write it.
+pub fn token_in(text: &str) -> Option<String> {
+    let mut lines = text.lines().map(str::trim);
+    lines.find(|l| l.ends_with("token:"))?;
+    lines.find(|l| !l.is_empty()).map(str::to_owned)
+}
 pub const LOG_IN: &str =
     "mutation($email: String!, $password: String!) { logIn(input: { email: $email, password: $password }) {
     accessToken refreshToken expiresIn user { id email } company { id name type status plan } } }";

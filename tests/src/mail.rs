@@ -64,6 +64,8 @@ pub struct Mail {
     pub subject: String,
     /// The whole message made readable (headers and decoded body).
     pub text: String,
+    /// The body alone, decoded, with `\n` line ends.
+    pub body: String,
 }
 
 /// Undoes RFC 2047 encoded words (`=?utf-8?B?...?=`, `=?utf-8?Q?...?=`) in a header value.
@@ -177,6 +179,7 @@ pub fn parse_mail(path: &Path, raw: &str) -> Mail {
         to: decode_words(&get("to")),
         subject: decode_words(&get("subject")),
         text: format!("{}\n{}", readable(raw), decoded_body),
+        body: decoded_body.replace("\r\n", "\n").trim_end().to_owned(),
     }
 }
 
@@ -185,4 +188,51 @@ pub fn all_mail(dir: &Path) -> Vec<Mail> {
         .iter()
         .map(|(p, raw)| parse_mail(p, raw))
         .collect()
+}
+
+/// Every message to `to` from the server with database `database_url` and mail folder
+/// `mail_dir`, whether sent or not: the .eml files written to the folder, and the
+/// messages still waiting in the job queue (read as the database's owner), so a message
+/// is there the moment the request that sent it has answered, whether or not any worker
+/// runs. A sent message's job no longer holds its text (the queue forgets tokens once
+/// they are mailed), and a message caught in both places is listed once.
+pub async fn mailbox(database_url: &str, mail_dir: &Path, to: &str) -> Vec<Mail> {
+    use ils_entity::job;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    // The queue first: a message sent after this read is in the folder by the next one.
+    let conn = sea_orm::Database::connect(database_url)
+        .await
+        .expect("database reachable");
+    #[allow(clippy::disallowed_methods)] // the test reads the queue below the guard
+    let jobs = job::Entity::find()
+        .filter(job::Column::Kind.eq(ils_kernel::mail::SEND_MAIL))
+        .order_by_asc(job::Column::CreatedAt)
+        .all(&conn)
+        .await
+        .expect("jobs readable");
+    let _ = conn.close().await;
+    let mut found: Vec<Mail> = all_mail(mail_dir)
+        .into_iter()
+        .filter(|m| m.to == to)
+        .collect();
+    for queued in jobs
+        .iter()
+        .filter_map(|j| serde_json::from_str::<ils_kernel::mail::Mail>(&j.payload).ok())
+        .filter(|m| m.to == to)
+    {
+        let body = queued.text.replace("\r\n", "\n").trim_end().to_owned();
+        if !found
+            .iter()
+            .any(|m| m.subject == queued.subject && m.body == body)
+        {
+            found.push(Mail {
+                path: PathBuf::new(),
+                to: queued.to,
+                subject: queued.subject,
+                text: queued.text,
+                body,
+            });
+        }
+    }
+    found
 }

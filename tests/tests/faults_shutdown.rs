@@ -105,18 +105,15 @@ async fn sigterm_under_load_answers_what_it_read_and_closes_sockets_with_1012() 
     let logs = || std::fs::read_to_string(&stderr).unwrap_or_default();
     ils_tests::process::wait_until_up(&mut child, &base, logs).await;
 
-    let http = reqwest::Client::new();
-    let signed: Value = http
-        .post(format!("{base}/graphql"))
-        .json(&json!({ "query": ils_tests::SIGN_UP,
-            "variables": ils_tests::sign_up_input("Shutdown Optical", "ECP", &email("term")) }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = signed["data"]["signUp"]["accessToken"]
+    let signed = ils_tests::sign_up_at(
+        &base,
+        &url,
+        &dir.path().join("data/mail"),
+        "Shutdown Optical",
+        &email("term"),
+    )
+    .await;
+    let token = signed["accessToken"]
         .as_str()
         .unwrap_or_else(|| panic!("{signed}"))
         .to_owned();

@@ -583,8 +583,9 @@ fn ids(list: &[Value]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_admin_over_graphql_is_per_company() {
     let s = quiet_server().await;
-    let a = s.sign_up("Jobs A Optical", "ECP", &email("ja")).await;
-    let b = s.sign_up("Jobs B Optical", "ECP", &email("jb")).await;
+    // Registered directly: a sign-up's confirmation mail would be each company's job too.
+    let a = s.register("Jobs A Optical", "ECP", &email("ja")).await;
+    let b = s.register("Jobs B Optical", "ECP", &email("jb")).await;
     let (ca, cb) = (company_uuid(&a), company_uuid(&b));
 
     let mut full = Registry::with_builtins();
@@ -854,14 +855,15 @@ async fn a_delivery_cut_off_by_a_killed_process_is_finished_by_another() {
     rx.hang_first(1);
 
     let mut first = serve(&dir, &url, "first", &prefix).await;
-    let signed = gql(
+    let signed = ils_tests::sign_up_at(
         &first.base,
-        None,
-        ils_tests::SIGN_UP,
-        ils_tests::sign_up_input("Crash Optical", "ECP", &email("crash")),
+        &url,
+        &dir.path().join("data/mail"),
+        "Crash Optical",
+        &email("crash"),
     )
     .await;
-    let token = signed["signUp"]["accessToken"].as_str().unwrap().to_owned();
+    let token = signed["accessToken"].as_str().unwrap().to_owned();
     let made = gql(
         &first.base,
         Some(&token),
@@ -986,14 +988,15 @@ async fn a_last_delivery_attempt_cut_off_by_a_killed_process_leaves_it_dead() {
     rx.hang_first(1);
     let once = [("ILS_WEBHOOK_MAX_ATTEMPTS", "1")];
     let mut first = serve_with(&dir, &url, "first", &prefix, &once).await;
-    let signed = gql(
+    let signed = ils_tests::sign_up_at(
         &first.base,
-        None,
-        ils_tests::SIGN_UP,
-        ils_tests::sign_up_input("Cutoff Optical", "ECP", &email("cutoff")),
+        &url,
+        &dir.path().join("data/mail"),
+        "Cutoff Optical",
+        &email("cutoff"),
     )
     .await;
-    let token = signed["signUp"]["accessToken"].as_str().unwrap().to_owned();
+    let token = signed["accessToken"].as_str().unwrap().to_owned();
     gql(
         &first.base,
         Some(&token),

@@ -10,7 +10,8 @@ use std::time::Duration;
 async fn an_invitation_is_mailed_through_the_job_queue() {
     let s = TestServer::start().await;
     assert!(s.server.state.config.smtp_url.is_none());
-    let admin = s.sign_up("Mail Optical", "ECP", &email("mailer")).await;
+    // Registered directly, so the invitation is the only mail.
+    let admin = s.register("Mail Optical", "ECP", &email("mailer")).await;
     let mail_dir = s.mail_dir();
     let invitee = email("invitee");
 
@@ -155,7 +156,22 @@ async fn with_smtp_configured_an_invitation_goes_out_by_smtp() {
         c.mail_from = "ILS Test <no-reply@ils.test>".into();
     })
     .await;
-    let admin = s.sign_up("Smtp Optical", "ECP", &email("smtp")).await;
+    // The sign-up itself goes out by SMTP: its token comes from the SMTP server.
+    let owner = email("smtp");
+    s.ok(
+        &ils_tests::Auth::None,
+        ils_tests::SIGN_UP,
+        ils_tests::sign_up_input("Smtp Optical", "ECP", &owner),
+    )
+    .await;
+    let (rcpt, data) = tokio::time::timeout(Duration::from_secs(15), received.recv())
+        .await
+        .expect("the sign-up mail reached the SMTP server within 15 s")
+        .expect("the SMTP server is running");
+    assert_eq!(rcpt, vec![owner.clone()]);
+    let body = ils_tests::mail::parse_mail(std::path::Path::new("smtp"), &data).body;
+    let token = ils_tests::token_in(&body).unwrap_or_else(|| panic!("no token in {data}"));
+    let admin = s.confirm_sign_up(&token).await;
     let invitee = email("smtp-invitee");
     let inv = s
         .ok(

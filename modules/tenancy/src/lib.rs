@@ -33,6 +33,7 @@ impl ils_kernel::Module for Tenancy {
             ils_kernel::module::Table::of::<invitation::Entity>(),
             ils_kernel::module::Table::of::<api_key::Entity>(),
             ils_kernel::module::Table::of::<refresh_token::Entity>(),
+            ils_kernel::module::Table::of::<sign_up_request::Entity>(),
         ]
     }
 }

@@ -13,10 +13,27 @@ enum Transport {
     Folder(AsyncFileTransport<Tokio1Executor>, PathBuf),
 }
 
+/// How many messages written to the mail folder the mailer also keeps in memory, for the
+/// development mailbox (`/dev/mail`).
+pub const KEEP: usize = 100;
+
+/// One message written to the mail folder, as the development mailbox shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Kept {
+    pub message_id: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub sent_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Sends mail; one per server, shared by the mail jobs.
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
+    /// The last `KEEP` messages written to the folder, newest first (none with SMTP).
+    kept: std::sync::Mutex<std::collections::VecDeque<Kept>>,
 }
 
 impl Mailer {
@@ -40,7 +57,21 @@ impl Mailer {
                 Transport::Folder(AsyncFileTransport::new(&folder), folder)
             }
         };
-        Ok(Mailer { transport, from })
+        Ok(Mailer {
+            transport,
+            from,
+            kept: Default::default(),
+        })
+    }
+
+    /// The messages this process wrote to the mail folder for `to` (any case), newest
+    /// first: what a developer's mailbox would hold. Empty when mail goes by SMTP.
+    pub fn kept_for(&self, to: &str) -> Vec<Kept> {
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter()
+            .filter(|m| m.to.eq_ignore_ascii_case(to.trim()))
+            .cloned()
+            .collect()
     }
 
     pub async fn send(&self, mail: &Mail) -> Result<(), JobError> {
@@ -69,6 +100,17 @@ impl Mailer {
                 // Named by its message id (the file's name), never by its recipient: log
                 // lines travel to places mail addresses should not.
                 tracing::info!(message_id = %id, file = %folder.join(format!("{id}.eml")).display(), "mail written to the mail folder");
+                let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+                if kept.len() == KEEP {
+                    kept.pop_back();
+                }
+                kept.push_front(Kept {
+                    message_id: id.to_string(),
+                    to: mail.to.clone(),
+                    subject: mail.subject.clone(),
+                    text: mail.text.clone(),
+                    sent_at: chrono::Utc::now(),
+                });
             }
         }
         Ok(())

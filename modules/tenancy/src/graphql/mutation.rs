@@ -1,9 +1,10 @@
 use super::types::{
     API_KEY, AcceptInvitationPayload, ApiKey, ApproveCompanyPayload, COMPANY,
-    ChangeUserRolePayload, Company, CreateApiKeyPayload, DeactivateUserPayload, INVITATION,
-    Invitation, InviteUserPayload, LogInPayload, LogOutEverywherePayload, LogOutPayload,
-    RefreshSessionPayload, RejectCompanyPayload, RevokeApiKeyPayload, RevokeInvitationPayload,
-    SignUpPayload, USER, UpdateCompanyProfilePayload, User,
+    ChangeUserRolePayload, Company, ConfirmSignUpPayload, CreateApiKeyPayload,
+    DeactivateUserPayload, INVITATION, Invitation, InviteUserPayload, LogInPayload,
+    LogOutEverywherePayload, LogOutPayload, RefreshSessionPayload, RejectCompanyPayload,
+    RevokeApiKeyPayload, RevokeInvitationPayload, SignUpPayload, USER, UpdateCompanyProfilePayload,
+    User,
 };
 use crate::model::CompanyType;
 use crate::service::{api_keys, auth, company, platform, team};
@@ -24,7 +25,8 @@ pub struct SignUpInput {
     /// What the company is: ECP (a practice, active at once), LAB or SUPPLIER (both wait
     /// for the platform's approval). It never changes.
     pub company_type: CompanyType,
-    /// The admin's log-in email; must not belong to another account.
+    /// The admin's log-in email, where the sign-up token is mailed; it must not belong to
+    /// another account by the time the sign-up is confirmed.
     pub email: String,
     /// At least 10 characters, and not a commonly used password.
     pub password: String,
@@ -32,6 +34,13 @@ pub struct SignUpInput {
     pub first_name: String,
     /// The admin's family name (at most 100 characters).
     pub last_name: String,
+}
+
+/// The sign-up token `signUp` mailed.
+#[derive(InputObject)]
+pub struct ConfirmSignUpInput {
+    /// The token from the mail; it works once, for a day.
+    pub token: String,
 }
 
 /// Credentials to log in with.
@@ -162,8 +171,11 @@ fn tokens<'a>(ctx: &Context<'a>) -> Result<&'a TokenSettings> {
 
 #[Object]
 impl TenancyMutation {
-    /// Registers a company with its first admin and signs that admin in. Practices are
-    /// active at once; labs and suppliers wait for the platform's approval. One client
+    /// Asks to register a company with its first admin. ILS mails the address a sign-up
+    /// token, which `confirmSignUp` trades for the new company and a session; nothing is
+    /// created before. The answer is the same whether or not the address already has an
+    /// account (that address gets a notice instead of a token), so it tells nobody which
+    /// addresses have accounts. Malformed input is BAD_USER_INPUT as usual. One client
     /// address may attempt 10 sign-ups an hour (`ILS_SIGN_UPS_PER_ADDRESS`; RATE_LIMITED
     /// with `retryAfter` beyond).
     async fn sign_up(
@@ -180,9 +192,8 @@ impl TenancyMutation {
             .copied()
             .unwrap_or_default();
         auth::count_sign_up(throttle.as_ref(), &ils_kernel::client_info(ctx), limit).await?;
-        let session = auth::sign_up(
+        let requested = auth::request_sign_up(
             db,
-            tokens(ctx)?,
             auth::SignUp {
                 company_name: input.company_name,
                 company_type: input.company_type,
@@ -193,6 +204,23 @@ impl TenancyMutation {
             },
         )
         .await?;
+        Ok(SignUpPayload {
+            email: requested.email,
+            expires_in: requested.expires_in,
+        })
+    }
+
+    /// Confirms a sign-up with the token mailed by `signUp`: creates the company and its
+    /// first admin, and signs the admin in. Practices are active at once; labs and
+    /// suppliers wait for the platform's approval. A token works once, for a day; an
+    /// unknown, used or expired one is BAD_USER_INPUT on `input.token`.
+    async fn confirm_sign_up(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The sign-up token from the mail.")] input: ConfirmSignUpInput,
+    ) -> Result<ConfirmSignUpPayload> {
+        let (_, db) = request_parts(ctx)?;
+        let session = auth::confirm_sign_up(db, tokens(ctx)?, &input.token).await?;
         Ok(session.into())
     }
 

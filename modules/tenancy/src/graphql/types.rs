@@ -205,7 +205,7 @@ impl ApiKey {
     }
 }
 
-/// A payload that starts a session: the same fields for `signUp`, `logIn`,
+/// A payload that starts a session: the same fields for `confirmSignUp`, `logIn`,
 /// `refreshSession` and `acceptInvitation`.
 macro_rules! session_payload {
     ($(#[$doc:meta])* $name:ident) => {
@@ -243,9 +243,20 @@ macro_rules! session_payload {
     };
 }
 
+/// What `signUp` gives: where the confirmation went. The answer is the same whether or
+/// not the address already has an account; only the mail says which.
+#[derive(SimpleObject)]
+pub struct SignUpPayload {
+    /// The address the mail went to. It holds a sign-up token for `confirmSignUp`, or, when
+    /// the address already has an account, a notice saying so.
+    pub email: String,
+    /// Seconds a sign-up token works (86,400: one day).
+    pub expires_in: i64,
+}
+
 session_payload!(
-    /// What `signUp` gives: a session for the new company's first admin.
-    SignUpPayload
+    /// What `confirmSignUp` gives: a session for the new company's first admin.
+    ConfirmSignUpPayload
 );
 session_payload!(
     /// What `logIn` gives: a new session.

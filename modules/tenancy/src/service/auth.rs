@@ -5,7 +5,7 @@ use super::{Session, load_user_and_company, roles_of, start_session, validate};
 use crate::model::{CompanyStatus, CompanyType, UserStatus};
 use crate::password;
 use crate::tokens::{TokenSettings, digest};
-use ils_entity::{api_key, company, refresh_token, user};
+use ils_entity::{api_key, company, refresh_token, sign_up_request, user};
 use ils_kernel::throttle::Throttle;
 use ils_kernel::{Actor, AppError, AppResult, ClientInfo, Db, Role, TenantContext, Tx};
 use sea_orm::sea_query::Expr;
@@ -52,9 +52,24 @@ pub async fn count_sign_up(
     Ok(())
 }
 
-/// Creates a company, its first user and that user's COMPANY_ADMIN membership in one
-/// transaction, and signs the user in.
-pub async fn sign_up(db: &Db, tokens: &TokenSettings, input: SignUp) -> AppResult<Session> {
+/// How long a sign-up's confirmation token works.
+pub const SIGN_UP_TTL: chrono::Duration = chrono::Duration::hours(24);
+
+/// What `signUp` answers, the same whether or not the address already has an account.
+pub struct SignUpRequested {
+    /// The address the mail went to (as given, trimmed).
+    pub email: String,
+    /// Seconds a confirmation token works.
+    pub expires_in: i64,
+}
+
+/// Asks the owner of the email address to confirm a sign-up, and answers alike whether or
+/// not the address already has an account: a new address gets a confirmation token
+/// (`confirm_sign_up` creates the company), an address with an account gets a notice that
+/// someone tried to sign up with it. Both paths validate, hash the password, look the
+/// address up and write one transaction, so neither the answer nor its timing tells them
+/// apart; only the mailbox learns which.
+pub async fn request_sign_up(db: &Db, input: SignUp) -> AppResult<SignUpRequested> {
     let company_name = validate::text(&input.company_name, "input.companyName", 200)?;
     let email = validate::email(&input.email, "input.email")?;
     let first_name = validate::text(&input.first_name, "input.firstName", 100)?;
@@ -62,18 +77,178 @@ pub async fn sign_up(db: &Db, tokens: &TokenSettings, input: SignUp) -> AppResul
     password::validate(&input.password, "input.password")?;
     let hash = password::hash(&input.password).await?;
 
+    let tx = open_lookup(db, &email).await?;
+    let taken = tx
+        .select::<user::Entity>()
+        .filter(user::Column::Email.eq(&email))
+        .one(tx.conn())
+        .await?
+        .is_some();
+    tx.commit().await?;
+
+    // The request belongs to the company its confirmation creates; the mail job too.
     let (company_id, user_id) = (Uuid::now_v7(), Uuid::now_v7());
     let now = chrono::Utc::now();
+    let expires_at = now + SIGN_UP_TTL;
+    let tx = open_acting(db, Some(company_id), None).await?;
+    let mail = if taken {
+        ils_kernel::mail::Mail {
+            to: email.clone(),
+            subject: "Someone tried to sign up to ILS with your address".into(),
+            text: "Someone asked to sign up a new company on ILS with this email address, \
+                   which already has an account. Nothing was created.\n\n\
+                   If it was you, log in with your password instead (the logIn operation). \
+                   If it was not you, you need do nothing."
+                .into(),
+        }
+    } else {
+        let token = crate::tokens::random_secret();
+        tx.insert(sign_up_request::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: sea_orm::ActiveValue::NotSet,
+            user_id: Set(user_id),
+            company_name: Set(company_name.clone()),
+            company_type: Set(input.company_type.as_str().into()),
+            email: Set(email.clone()),
+            password_hash: Set(hash),
+            first_name: Set(first_name),
+            last_name: Set(last_name),
+            token_hash: Set(digest(&token)),
+            expires_at: Set(expires_at),
+            confirmed_at: Set(None),
+            created_at: Set(now),
+        })
+        .await?;
+        ils_kernel::mail::Mail {
+            to: email.clone(),
+            subject: "Confirm your ILS sign-up".into(),
+            text: format!(
+                "Someone (we hope you) asked to sign up {company_name} on ILS with this email \
+                 address.\n\n\
+                 Confirm with the confirmSignUp operation and this sign-up token:\n\n{token}\n\n\
+                 The token expires on {}. If it was not you, ignore this mail: nothing is \
+                 created until the token is used.",
+                expires_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        }
+    };
+    ils_kernel::mail::send_later(&tx, &mail).await?;
+    tx.commit().await?;
+    Ok(SignUpRequested {
+        email,
+        expires_in: SIGN_UP_TTL.num_seconds(),
+    })
+}
+
+/// Confirms a sign-up with the token mailed to its address: creates the company and its
+/// first admin (once, however often the token is sent) and signs the admin in.
+pub async fn confirm_sign_up(db: &Db, tokens: &TokenSettings, token: &str) -> AppResult<Session> {
+    let invalid = || {
+        AppError::bad_input(
+            "input.token",
+            "this sign-up token is invalid or has expired",
+        )
+    };
+    let hash = digest(token);
+    let tx = open_lookup(db, &hash).await?;
+    let request = tx
+        .select::<sign_up_request::Entity>()
+        .filter(sign_up_request::Column::TokenHash.eq(&hash))
+        .one(tx.conn())
+        .await?
+        .ok_or_else(invalid)?;
+    tx.commit().await?;
+    let company_type = CompanyType::parse(&request.company_type).ok_or_else(|| {
+        AppError::internal(format!("sign-up request of type {}", request.company_type))
+    })?;
+
+    let tx = open_acting(db, Some(request.company_id), Some(request.user_id)).await?;
+    let now = chrono::Utc::now();
+    // Claimed first, so a token makes at most one company.
+    let claimed = tx
+        .update_many::<sign_up_request::Entity>(
+            vec![(sign_up_request::Column::ConfirmedAt, Expr::value(now))],
+            Condition::all()
+                .add(sign_up_request::Column::Id.eq(request.id))
+                .add(sign_up_request::Column::ConfirmedAt.is_null())
+                .add(sign_up_request::Column::ExpiresAt.gt(now)),
+        )
+        .await?;
+    if claimed == 0 {
+        return Err(invalid());
+    }
+    let session = create_company(
+        &tx,
+        tokens,
+        NewCompany {
+            company_id: request.company_id,
+            user_id: request.user_id,
+            company_name: request.company_name,
+            company_type,
+            email: request.email,
+            password_hash: request.password_hash,
+            first_name: request.first_name,
+            last_name: request.last_name,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+/// Creates a company and its first admin at once, without a confirmation mail: for the
+/// operator's own tools (demo data, the benchmark's seeding), never for the API.
+pub async fn register(db: &Db, tokens: &TokenSettings, input: SignUp) -> AppResult<Session> {
+    let company_name = validate::text(&input.company_name, "input.companyName", 200)?;
+    let email = validate::email(&input.email, "input.email")?;
+    let first_name = validate::text(&input.first_name, "input.firstName", 100)?;
+    let last_name = validate::text(&input.last_name, "input.lastName", 100)?;
+    password::validate(&input.password, "input.password")?;
+    let password_hash = password::hash(&input.password).await?;
+    let (company_id, user_id) = (Uuid::now_v7(), Uuid::now_v7());
     let tx = open_acting(db, Some(company_id), Some(user_id)).await?;
+    let session = create_company(
+        &tx,
+        tokens,
+        NewCompany {
+            company_id,
+            user_id,
+            company_name,
+            company_type: input.company_type,
+            email,
+            password_hash,
+            first_name,
+            last_name,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+/// A company about to be created with its first admin, from validated input.
+struct NewCompany {
+    company_id: Uuid,
+    user_id: Uuid,
+    company_name: String,
+    company_type: CompanyType,
+    email: String,
+    password_hash: String,
+    first_name: String,
+    last_name: String,
+}
+
+/// Inserts the company, its first user with the COMPANY_ADMIN role, and a session, in `tx`
+/// (which acts for that company and user).
+async fn create_company(tx: &Tx, tokens: &TokenSettings, new: NewCompany) -> AppResult<Session> {
+    let now = chrono::Utc::now();
     let company = tx
         .insert(company::ActiveModel {
-            id: Set(company_id),
-            name: Set(company_name),
-            company_type: Set(input.company_type.as_str().into()),
-            status: Set(crate::model::initial_status(input.company_type)),
-            plan: Set(crate::model::initial_plan(input.company_type)
-                .as_str()
-                .into()),
+            id: Set(new.company_id),
+            name: Set(new.company_name),
+            company_type: Set(new.company_type.as_str().into()),
+            status: Set(crate::model::initial_status(new.company_type)),
+            plan: Set(crate::model::initial_plan(new.company_type).as_str().into()),
             rejection_reason: Set(None),
             address: Set(None),
             phone: Set(None),
@@ -85,18 +260,16 @@ pub async fn sign_up(db: &Db, tokens: &TokenSettings, input: SignUp) -> AppResul
         .await?;
     let user = tx
         .insert(new_user(
-            user_id,
-            email,
-            hash,
-            first_name,
-            last_name,
+            new.user_id,
+            new.email,
+            new.password_hash,
+            new.first_name,
+            new.last_name,
             Role::CompanyAdmin.as_str(),
         ))
         .await
         .map_err(conflict_on_email)?;
-    let session = start_session(&tx, tokens, user, Some(company), None).await?;
-    tx.commit().await?;
-    Ok(session)
+    start_session(tx, tokens, user, Some(company), None).await
 }
 
 /// A new active company user; the guard sets `company_id` from the transaction's scope.
