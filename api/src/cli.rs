@@ -72,7 +72,12 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate,
     /// Print the GraphQL schema (SDL).
-    Schema,
+    Schema {
+        /// Print the Apollo Federation v2 subgraph SDL instead (what `/subgraph` answers
+        /// to `_service { sdl }`), for composing a supergraph from a file.
+        #[arg(long)]
+        subgraph: bool,
+    },
     /// Seed demo data into an empty database.
     Seed,
     /// Create a platform admin account. The password is read from standard input (one
@@ -129,8 +134,12 @@ pub fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    if let Some(Command::Schema) = cli.command {
-        println!("{}", schema::sdl());
+    if let Some(Command::Schema { subgraph }) = cli.command {
+        if subgraph {
+            println!("{}", schema::subgraph_sdl());
+        } else {
+            println!("{}", schema::sdl());
+        }
         return ExitCode::SUCCESS;
     }
     let config = match Config::load() {
@@ -231,7 +240,7 @@ pub fn run() -> ExitCode {
                 println!("platform admin {email} created");
                 Ok(())
             }
-            Command::Schema => unreachable!("handled above"),
+            Command::Schema { .. } => unreachable!("handled above"),
         }
     });
     match result {

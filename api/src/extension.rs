@@ -242,7 +242,7 @@ fn with_code(mut e: ServerError, code: &str) -> ServerError {
 pub struct Census {
     pub aliases: usize,
     pub directives: usize,
-    /// `__schema` or `__type` anywhere.
+    /// `__schema`, `__type` or `_service` (the subgraph's SDL) anywhere.
     pub introspection: bool,
 }
 
@@ -283,7 +283,9 @@ fn walk(set: &SelectionSet, c: &mut Census) {
                 let f = &f.node;
                 c.aliases += usize::from(f.alias.is_some());
                 c.directives += f.directives.len();
-                c.introspection |= matches!(f.name.node.as_str(), "__schema" | "__type");
+                // The subgraph's `_service { sdl }` is the whole schema too.
+                c.introspection |=
+                    matches!(f.name.node.as_str(), "__schema" | "__type" | "_service");
                 walk(&f.selection_set.node, c);
             }
             Selection::InlineFragment(i) => {

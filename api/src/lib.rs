@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod db;
 pub mod dev_sink;
 pub mod extension;
+pub mod federation;
 pub mod int_range;
 pub mod metrics;
 pub mod modules;

@@ -31,7 +31,10 @@ macro_rules! modules {
             #[derive(async_graphql::MergedObject, Default)]
             pub struct Query(
                 $crate::node::NodeQuery<Modules>,
-                $(<$module as $crate::__private::Module>::Query),+
+                $(<$module as $crate::__private::Module>::Query,)+
+                // Last, so asked first: it answers every representation (the derived
+                // roots would refuse one without `__typename` in async-graphql's words).
+                $crate::federation::Entities<Modules>,
             );
 
             /// What can be changed: every module's mutations, each taking one `input` and

@@ -20,6 +20,12 @@ pub const MAX_NODES: usize = 100;
 /// Every type with a global ID: the `Node` interface of the modules in `L`.
 pub struct Node<L>(AnyNode, PhantomData<L>);
 
+impl<L> Node<L> {
+    pub(crate) fn new(node: AnyNode) -> Self {
+        Node(node, PhantomData)
+    }
+}
+
 impl<L: ModuleList> ContainerType for Node<L> {
     async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
         self.0.resolve_field(ctx).await
@@ -155,8 +161,5 @@ async fn resolve_nodes<L: ModuleList>(
         ids: &decoded,
     })
     .await?;
-    Ok(found
-        .into_iter()
-        .map(|n| n.map(|n| Node(n, PhantomData)))
-        .collect())
+    Ok(found.into_iter().map(|n| n.map(Node::new)).collect())
 }

@@ -43,6 +43,12 @@ pub fn platform_builder(limits: &Protections) -> SchemaBuilder<Query, Mutation, 
     described_scalars(builder(limits))
 }
 
+/// The platform's schema as an Apollo Federation v2 subgraph (served on `/subgraph`):
+/// the same types and limits, with `_service`, `_entities` and the entities' `@key`s.
+pub fn subgraph_builder(limits: &Protections) -> SchemaBuilder<Query, Mutation, Subscription> {
+    crate::federation::federate::<Modules, _, _, _>(platform_builder(limits))
+}
+
 /// Describes every Relay connection type (async-graphql leaves them without a
 /// description) and the four Relay arguments of every field that returns one, in one
 /// place rather than at each resolver. Registered after the roots, its
@@ -169,4 +175,9 @@ pub fn sdl() -> String {
     platform_builder(&Protections::default())
         .finish()
         .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
+}
+
+/// The subgraph's SDL, as `_service { sdl }` gives it to a gateway.
+pub fn subgraph_sdl() -> String {
+    crate::federation::subgraph_sdl(&subgraph_builder(&Protections::default()).finish())
 }

@@ -92,20 +92,26 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         }
         demo_logins = seed::demo_logins();
     }
-    let schema = schema::platform_builder(&Protections::from(&config))
-        .data(db.clone())
-        .data(tokens.clone())
-        .data(throttle.clone())
-        .data(ils_tenancy::service::auth::SignUpLimit(
-            config.sign_ups_per_address,
-        ))
-        .data(bus.clone())
-        .data(webhooks)
-        .data(files.clone())
-        .finish();
+    // The public schema and the federation subgraph: the same types, limits and data.
+    let with_data = |b: async_graphql::SchemaBuilder<_, _, _>| {
+        b.data(db.clone())
+            .data(tokens.clone())
+            .data(throttle.clone())
+            .data(ils_tenancy::service::auth::SignUpLimit(
+                config.sign_ups_per_address,
+            ))
+            .data(bus.clone())
+            .data(webhooks.clone())
+            .data(files.clone())
+            .finish()
+    };
+    let limits = Protections::from(&config);
+    let schema = with_data(schema::platform_builder(&limits));
+    let subgraph = with_data(schema::subgraph_builder(&limits));
     let state = AppState {
         config: Arc::new(config),
         schema,
+        subgraph,
         db,
         background_db,
         tokens,
@@ -186,6 +192,10 @@ pub fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     let http = Router::new()
         .route("/graphql", get(transport::get).post(transport::post))
+        .route(
+            "/subgraph",
+            get(transport::get_subgraph).post(transport::post_subgraph),
+        )
         .route("/playground", get(playground_page))
         .route("/playground/", get(playground_page))
         .route("/playground/assets/{name}", get(playground::asset))

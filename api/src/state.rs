@@ -10,6 +10,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub config: Arc<Config>,
     pub schema: AppSchema,
+    /// The same schema as an Apollo Federation v2 subgraph (`/subgraph`).
+    pub subgraph: AppSchema,
     pub db: Db,
     /// The same database over the background work's own pool.
     pub background_db: Db,

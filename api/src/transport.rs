@@ -181,9 +181,36 @@ fn negotiate_or_refuse(headers: &HeaderMap, rid: &str) -> Result<MediaType, Box<
     })
 }
 
+/// Which schema a request runs against: the public one (`/graphql`) or the federation
+/// subgraph (`/subgraph`). Both go through the same credentials, limits and guard.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    Api,
+    Subgraph,
+}
+
 pub async fn get(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    get_on(Surface::Api, app, peer, headers, params).await
+}
+
+pub async fn get_subgraph(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    get_on(Surface::Subgraph, app, peer, headers, params).await
+}
+
+async fn get_on(
+    surface: Surface,
+    app: AppState,
+    peer: SocketAddr,
     headers: HeaderMap,
     params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -261,6 +288,7 @@ pub async fn get(
     }
     execute(
         &app,
+        surface,
         media,
         &headers,
         peer,
@@ -274,6 +302,25 @@ pub async fn get(
 pub async fn post(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    post_on(Surface::Api, app, peer, headers, body).await
+}
+
+pub async fn post_subgraph(
+    State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    post_on(Surface::Subgraph, app, peer, headers, body).await
+}
+
+async fn post_on(
+    surface: Surface,
+    app: AppState,
+    peer: SocketAddr,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -415,7 +462,7 @@ pub async fn post(
             );
         }
     }
-    execute(&app, media, &headers, peer, batch, rid, tenant).await
+    execute(&app, surface, media, &headers, peer, batch, rid, tenant).await
 }
 
 /// The caller behind the request's credentials, or the refusal to send.
@@ -464,8 +511,10 @@ async fn authenticate(
 }
 
 /// Runs the request for `tenant` (resolved from the headers when not given).
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     app: &AppState,
+    surface: Surface,
     media: MediaType,
     headers: &HeaderMap,
     peer: SocketAddr,
@@ -507,9 +556,22 @@ async fn execute(
         if !introspection {
             r = r.disable_introspection();
         }
-        r.data(tenant.clone())
+        r = r
+            .data(tenant.clone())
             .data(client.clone())
-            .data(meta.clone())
+            .data(meta.clone());
+        if surface == Surface::Subgraph {
+            r = r.data(crate::federation::entity_loader::<crate::schema::Modules>(
+                app.db.clone(),
+                tenant.clone(),
+                client.clone(),
+            ));
+        }
+        r
+    };
+    let schema = match surface {
+        Surface::Api => &app.schema,
+        Surface::Subgraph => &app.subgraph,
     };
     let names: Vec<String> = match &batch {
         BatchRequest::Single(r) => vec![app.operation_names.label(r.operation_name.as_deref())],
@@ -520,7 +582,7 @@ async fn execute(
     };
     let (status, body, responses) = match batch {
         BatchRequest::Single(r) => {
-            let mut resp = app.schema.execute(prepare(r)).await;
+            let mut resp = schema.execute(prepare(r)).await;
             stamp_request_id(&mut resp, &rid);
             let status = if media == MediaType::GraphQLResponse && is_request_error(&resp) {
                 StatusCode::BAD_REQUEST
@@ -532,7 +594,7 @@ async fn execute(
         }
         BatchRequest::Batch(rs) => {
             let batch = BatchRequest::Batch(rs.into_iter().map(prepare).collect());
-            let mut resp = app.schema.execute_batch(batch).await;
+            let mut resp = schema.execute_batch(batch).await;
             match &mut resp {
                 BatchResponse::Single(r) => stamp_request_id(r, &rid),
                 BatchResponse::Batch(rs) => rs.iter_mut().for_each(|r| stamp_request_id(r, &rid)),

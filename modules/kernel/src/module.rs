@@ -22,7 +22,8 @@ pub trait Module: Send + Sync + 'static {
     type Subscription: SubscriptionType + Default + 'static;
 
     /// The object types this module resolves by global ID; `api` makes each implement
-    /// the `Node` interface.
+    /// the `Node` interface. Those marked `.federated()` are also entities of the
+    /// federation subgraph, looked up by `fetch_nodes` as well.
     fn node_types() -> Vec<NodeType> {
         Vec::new()
     }
@@ -149,6 +150,15 @@ pub trait ModuleList: Send + Sync + 'static {
         Self::parts()
             .iter()
             .flat_map(|m| (m.node_types)())
+            .collect()
+    }
+
+    /// The node types offered as federation entities (`NodeType::federated`), in module
+    /// order.
+    fn entity_types() -> Vec<NodeType> {
+        Self::node_types()
+            .into_iter()
+            .filter(|t| t.federated)
             .collect()
     }
 

@@ -22,6 +22,10 @@ pub struct NodeType {
     pub name: fn() -> Cow<'static, str>,
     /// Registers the object (and what it uses) in the schema; returns its type reference.
     pub register: fn(&mut Registry) -> String,
+    /// Offered to an Apollo Federation gateway as an entity keyed by its global ID
+    /// (`@key(fields: "id")` on the subgraph endpoint), looked up by the same
+    /// `Module::fetch_nodes` as `node(id:)`.
+    pub federated: bool,
 }
 
 impl NodeType {
@@ -29,6 +33,16 @@ impl NodeType {
         NodeType {
             name: <T as OutputType>::type_name,
             register: <T as OutputType>::create_type_info,
+            federated: false,
+        }
+    }
+
+    /// The same node type, also a federation entity: another subgraph may extend it and
+    /// reference it by `id`.
+    pub fn federated(self) -> NodeType {
+        NodeType {
+            federated: true,
+            ..self
         }
     }
 }

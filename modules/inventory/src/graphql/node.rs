@@ -30,8 +30,8 @@ pub const TYPES: [&str; 9] = [
 /// The node types this module resolves.
 pub fn node_types() -> Vec<NodeType> {
     vec![
-        NodeType::of::<Product>(),
-        NodeType::of::<PurchaseOrder>(),
+        NodeType::of::<Product>().federated(),
+        NodeType::of::<PurchaseOrder>().federated(),
         NodeType::of::<PurchaseOrderLine>(),
         NodeType::of::<ProductImport>(),
         NodeType::of::<Location>(),

@@ -19,7 +19,7 @@ pub fn node_types() -> Vec<NodeType> {
     vec![
         NodeType::of::<MarketplaceProfile>(),
         NodeType::of::<TradeConnection>(),
-        NodeType::of::<CatalogItem>(),
+        NodeType::of::<CatalogItem>().federated(),
         NodeType::of::<CatalogImport>(),
     ]
 }

@@ -16,7 +16,7 @@ pub const TYPES: [&str; 3] = [PATIENT, ORDER, PRESCRIPTION];
 pub fn node_types() -> Vec<NodeType> {
     vec![
         NodeType::of::<Patient>(),
-        NodeType::of::<LensOrder>(),
+        NodeType::of::<LensOrder>().federated(),
         NodeType::of::<Prescription>(),
     ]
 }

@@ -11,7 +11,7 @@ pub const TYPES: [&str; 4] = [USER, COMPANY, INVITATION, API_KEY];
 pub fn node_types() -> Vec<NodeType> {
     vec![
         NodeType::of::<User>(),
-        NodeType::of::<Company>(),
+        NodeType::of::<Company>().federated(),
         NodeType::of::<Invitation>(),
         NodeType::of::<ApiKey>(),
     ]
