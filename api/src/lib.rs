@@ -15,6 +15,7 @@ pub mod int_range;
 pub mod metrics;
 pub mod modules;
 pub mod node;
+pub mod operations;
 pub mod order;
 pub mod playground;
 pub mod redis_bus;
