@@ -78,6 +78,11 @@ enum Command {
         #[arg(long)]
         subgraph: bool,
     },
+    /// Persisted operations (trusted documents) for partners.
+    Operations {
+        #[command(subcommand)]
+        command: OperationsCommand,
+    },
     /// Seed demo data into an empty database.
     Seed,
     /// Create a platform admin account. The password is read from standard input (one
@@ -94,6 +99,27 @@ enum Command {
         #[arg(long, default_value = "Admin")]
         last_name: String,
     },
+}
+
+#[derive(Subcommand)]
+enum OperationsCommand {
+    /// Publish a manifest as the next version of a platform list (any company may grant
+    /// it to its API keys): an Apollo persisted query manifest, a `{ "<sha256>": "<document>" }`
+    /// map (graphql-codegen's client preset, Relay), one .graphql file, or a folder of
+    /// .graphql files (each file one document). Every document is checked against this
+    /// build's schema and limits first; one problem refuses the whole manifest (exit 1,
+    /// every problem listed, nothing stored).
+    Publish {
+        /// The list's name (e.g. acme-pms).
+        #[arg(long)]
+        list: String,
+        /// The manifest file, or a folder of .graphql files.
+        path: std::path::PathBuf,
+    },
+    /// Check every ACTIVE list version's documents against this build's schema and limits
+    /// (exit 1, listing each broken document, when a schema change would break an
+    /// operation a partner runs).
+    Check,
 }
 
 /// The settings, for `ils --help`.
@@ -240,6 +266,14 @@ pub fn run() -> ExitCode {
                 println!("platform admin {email} created");
                 Ok(())
             }
+            Command::Operations { command } => {
+                let (state, _) = server::build(Config {
+                    seed_demo: false,
+                    ..config
+                })
+                .await?;
+                crate::operations::cli(&state, command_of(command)).await
+            }
             Command::Schema { .. } => unreachable!("handled above"),
         }
     });
@@ -330,4 +364,13 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+fn command_of(c: OperationsCommand) -> crate::operations::Command {
+    match c {
+        OperationsCommand::Publish { list, path } => {
+            crate::operations::Command::Publish { list, path }
+        }
+        OperationsCommand::Check => crate::operations::Command::Check,
+    }
 }

@@ -24,6 +24,20 @@ pub enum Introspection {
     Off,
 }
 
+/// `ILS_OPERATIONS`: how first-party callers may send query text (persisted operations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationsMode {
+    /// Any text runs.
+    Off,
+    /// Any text runs; text no published list holds is logged.
+    LogUnknown,
+    /// Text runs only when it matches a published document.
+    Safelist,
+    /// Only documents by ID run.
+    RequireId,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -72,6 +86,8 @@ pub struct Config {
     /// 0 refuses batched (array) requests.
     pub max_batch: usize,
     pub introspection: Introspection,
+    /// `ILS_OPERATIONS`; unset: `off` in development, `log_unknown` in production.
+    pub operations: Option<OperationsMode>,
     pub request_timeout_secs: u64,
     pub header_read_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
@@ -214,6 +230,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     (
         "ILS_INTROSPECTION",
         "auto (default: not for anonymous callers in production), on, off",
+    ),
+    (
+        "ILS_OPERATIONS",
+        "query text from signed-in users and anonymous callers: off (development default), log_unknown (production default), safelist, require_id",
     ),
     ("ILS_REQUEST_TIMEOUT_SECS", "longest request (default 30)"),
     (
@@ -360,6 +380,7 @@ impl Default for Config {
             files_url: None,
             max_batch: 0,
             introspection: Introspection::Auto,
+            operations: None,
             request_timeout_secs: 30,
             header_read_timeout_secs: 10,
             shutdown_grace_secs: 20,
@@ -601,6 +622,19 @@ impl Config {
     }
 
     /// The file store this configuration names.
+    /// The persisted-operations mode for first-party traffic (`ILS_OPERATIONS`).
+    pub fn operations_mode(&self) -> crate::operations::runtime::Mode {
+        use crate::operations::runtime::Mode;
+        match self.operations {
+            Some(OperationsMode::Off) => Mode::Off,
+            Some(OperationsMode::LogUnknown) => Mode::LogUnknown,
+            Some(OperationsMode::Safelist) => Mode::Safelist,
+            Some(OperationsMode::RequireId) => Mode::RequireId,
+            None if self.env == Environment::Production => Mode::LogUnknown,
+            None => Mode::Off,
+        }
+    }
+
     pub fn files(&self) -> Result<ils_kernel::files::Files, ConfigError> {
         match &self.files_url {
             Some(url) => ils_kernel::files::Files::from_url(url),

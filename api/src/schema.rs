@@ -13,6 +13,7 @@ crate::modules! {
         ils_marketplace::Marketplace,
         ils_orders::Orders,
         ils_inventory::Inventory,
+        crate::operations::Operations,
     }
 }
 
@@ -36,6 +37,24 @@ where
         .extension(crate::extension::MeasureFactory(limits.clone()))
         // After the audit extension, as the limits are: a refused text is audited.
         .extension(crate::text_input::TextInputsFactory)
+}
+
+/// The platform's schema as publishing checks documents against it: the same types,
+/// limits and input checks, no audit, and every request ends after validation
+/// (`operations::check`).
+pub fn validation_schema(limits: &Protections) -> AppSchema {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .extension(crate::operations::check::StopAfterValidation)
+    .limit_directives(limits.max_directives)
+    .limit_recursive_depth(limits.max_depth.max(32))
+    .extension(crate::extension::ProtectionsFactory::new(limits.clone()))
+    .extension(crate::extension::MeasureFactory(limits.clone()))
+    .extension(crate::text_input::TextInputsFactory)
+    .finish()
 }
 
 /// The platform's schema with its limits.

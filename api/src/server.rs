@@ -92,6 +92,12 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         }
         demo_logins = seed::demo_logins();
     }
+    let limits = Protections::from(&config);
+    let operations = Arc::new(crate::operations::runtime::Runtime::new(
+        config.operations_mode(),
+        redis.clone().map(|c| (c, config.redis_prefix.clone())),
+    ));
+    let checker = Arc::new(crate::operations::check::Checker::new(&limits));
     // The public schema and the federation subgraph: the same types, limits and data.
     let with_data = |b: async_graphql::SchemaBuilder<_, _, _>| {
         b.data(db.clone())
@@ -103,15 +109,17 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
             .data(bus.clone())
             .data(webhooks.clone())
             .data(files.clone())
+            .data(operations.clone())
+            .data(checker.clone())
             .finish()
     };
-    let limits = Protections::from(&config);
     let schema = with_data(schema::platform_builder(&limits));
     let subgraph = with_data(schema::subgraph_builder(&limits));
     let state = AppState {
         config: Arc::new(config),
         schema,
         subgraph,
+        operations,
         db,
         background_db,
         tokens,
@@ -506,6 +514,26 @@ fn pool_gauges(db: &Db) {
 /// listener is subscribed, so no event published after start-up is missed.
 pub async fn start_background(state: &AppState, shutdown: &CancellationToken) -> TaskTracker {
     let tracker = TaskTracker::new();
+    // Persisted operations' usage counts, written every 2 s and once more at shutdown.
+    {
+        let (operations, db, stop) = (
+            state.operations.clone(),
+            state.background_db.clone(),
+            shutdown.clone(),
+        );
+        tracker.spawn(async move {
+            loop {
+                let stopping = tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => false,
+                    _ = stop.cancelled() => true,
+                };
+                operations.flush(&db).await;
+                if stopping {
+                    break;
+                }
+            }
+        });
+    }
     if let Some(client) = &state.redis_client {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let listener = crate::redis_bus::Listener {

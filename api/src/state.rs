@@ -12,6 +12,9 @@ pub struct AppState {
     pub schema: AppSchema,
     /// The same schema as an Apollo Federation v2 subgraph (`/subgraph`).
     pub subgraph: AppSchema,
+    /// Persisted operations: documents parsed once, what each caller may run, automatic
+    /// persisted queries, usage counts.
+    pub operations: Arc<crate::operations::runtime::Runtime>,
     pub db: Db,
     /// The same database over the background work's own pool.
     pub background_db: Db,

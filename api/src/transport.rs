@@ -166,6 +166,9 @@ pub struct GetParams {
     #[serde(rename = "operationName")]
     operation_name: Option<String>,
     extensions: Option<String>,
+    /// A persisted document's ID (GraphQL over HTTP's persisted documents).
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
 }
 
 /// The response media type the client accepts, or the 406 that says which it may ask for.
@@ -228,15 +231,21 @@ async fn get_on(
             &rid,
         );
     };
-    let Some(query) = params.query.filter(|q| !q.trim().is_empty()) else {
+    let query = params.query.clone().unwrap_or_default();
+    let by_id = params.document_id.is_some()
+        || params
+            .extensions
+            .as_deref()
+            .is_some_and(|e| e.contains("persistedQuery"));
+    if query.trim().is_empty() && !by_id {
         return refuse(
             media,
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
-            "the `query` parameter is required",
+            "the `query` parameter is required (or a `documentId`)",
             &rid,
         );
-    };
+    }
     let mut request = Request::new(query.clone());
     if let Some(name) = &params.operation_name {
         request = request.operation_name(name.clone());
@@ -257,6 +266,12 @@ async fn get_on(
             };
             if what == "variables" {
                 request.variables = async_graphql::Variables::from_json(value);
+            } else if let serde_json::Value::Object(map) = value {
+                for (k, v) in map {
+                    request
+                        .extensions
+                        .insert(k, async_graphql::Value::from_json(v).unwrap_or_default());
+                }
             }
         }
     }
@@ -293,10 +308,46 @@ async fn get_on(
         &headers,
         peer,
         BatchRequest::Single(request),
+        Sent {
+            document_ids: vec![params.document_id],
+            get: true,
+        },
         rid,
         None,
     )
     .await
+}
+
+/// What the transport learnt of a request beyond async-graphql's `Request`: each
+/// operation's `documentId` (in batch order), and whether it came by GET (which may run
+/// queries only, and whose persisted answers may be cached).
+struct Sent {
+    document_ids: Vec<Option<String>>,
+    get: bool,
+}
+
+/// The `documentId` of each request of a JSON body (in batch order), read only when the
+/// body names one (async-graphql's `Request` has no such field).
+fn document_ids(bytes: &[u8], count: usize) -> Vec<Option<String>> {
+    #[derive(serde::Deserialize)]
+    struct WithId {
+        #[serde(rename = "documentId")]
+        document_id: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Ids {
+        One(WithId),
+        Many(Vec<WithId>),
+    }
+    if !bytes.windows(10).any(|w| w == b"documentId") {
+        return vec![None; count];
+    }
+    match serde_json::from_slice::<Ids>(bytes) {
+        Ok(Ids::One(one)) => vec![one.document_id],
+        Ok(Ids::Many(many)) => many.into_iter().map(|w| w.document_id).collect(),
+        Err(_) => vec![None; count],
+    }
 }
 
 pub async fn post(
@@ -428,16 +479,20 @@ async fn post_on(
             );
         }
     };
-    let queries: Vec<&str> = match &batch {
-        BatchRequest::Single(r) => vec![r.query.as_str()],
-        BatchRequest::Batch(rs) => rs.iter().map(|r| r.query.as_str()).collect(),
+    let requests: Vec<&Request> = match &batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(rs) => rs.iter().collect(),
     };
-    if queries.is_empty() || queries.iter().any(|q| q.trim().is_empty()) {
+    let ids = document_ids(&bytes, requests.len());
+    let missing = |(r, id): (&&Request, &Option<String>)| {
+        r.query.trim().is_empty() && crate::operations::gate::named_id(r, id.as_deref()).is_none()
+    };
+    if requests.is_empty() || requests.iter().zip(ids.iter()).any(missing) {
         return refuse(
             media,
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
-            "every request needs a non-empty `query`",
+            "every request needs a non-empty `query` (or a `documentId`)",
             &rid,
         );
     }
@@ -462,7 +517,14 @@ async fn post_on(
             );
         }
     }
-    execute(&app, surface, media, &headers, peer, batch, rid, tenant).await
+    let sent = Sent {
+        document_ids: ids,
+        get: false,
+    };
+    execute(
+        &app, surface, media, &headers, peer, batch, sent, rid, tenant,
+    )
+    .await
 }
 
 /// The caller behind the request's credentials, or the refusal to send.
@@ -510,6 +572,30 @@ async fn authenticate(
         .map_err(|e| refuse_app(media, e, rid))
 }
 
+/// The answer to a request the persisted-operations gate refused.
+fn refuse_persisted(
+    media: MediaType,
+    refusal: crate::operations::gate::Refusal,
+    rid: &str,
+) -> Response {
+    use crate::operations::gate::{NOT_FOUND_CODE, NOT_FOUND_MESSAGE, Refusal};
+    match refusal {
+        // A client retries with the text (Apollo) or reports it: a request error, 200 for
+        // application/json as Apollo's clients expect, 400 for the GraphQL media type.
+        Refusal::NotFound => {
+            let status = if media == MediaType::GraphQLResponse {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            refuse(media, status, NOT_FOUND_CODE, NOT_FOUND_MESSAGE, rid)
+        }
+        Refusal::Forbidden(m) => refuse(media, StatusCode::FORBIDDEN, "FORBIDDEN", &m, rid),
+        Refusal::BadRequest(m) => refuse(media, StatusCode::BAD_REQUEST, "BAD_REQUEST", &m, rid),
+        Refusal::Failed(e) => refuse_app(media, e, rid),
+    }
+}
+
 /// Runs the request for `tenant` (resolved from the headers when not given).
 #[allow(clippy::too_many_arguments)]
 async fn execute(
@@ -519,6 +605,7 @@ async fn execute(
     headers: &HeaderMap,
     peer: SocketAddr,
     batch: BatchRequest,
+    sent: Sent,
     rid: String,
     tenant: Option<TenantContext>,
 ) -> Response {
@@ -530,16 +617,51 @@ async fn execute(
             Err(refused) => return refused,
         },
     };
-    if tenant.is_persisted_only() {
-        // Persisted operations are not stored yet, so such a key can run nothing ad hoc.
-        return refuse(
-            media,
-            StatusCode::FORBIDDEN,
-            "FORBIDDEN",
-            "this API key may run persisted operations only",
-            &rid,
-        );
+    // What each request runs: a persisted document by ID, or text where text may run.
+    let mut batch = batch;
+    let mut hashes: Vec<Option<String>> = vec![];
+    {
+        let requests: Vec<&mut Request> = match &mut batch {
+            BatchRequest::Single(r) => vec![r],
+            BatchRequest::Batch(rs) => rs.iter_mut().collect(),
+        };
+        for (i, r) in requests.into_iter().enumerate() {
+            let id = sent.document_ids.get(i).cloned().flatten();
+            match crate::operations::gate::admit(
+                &app.operations,
+                &app.db,
+                &tenant,
+                r,
+                id.as_deref(),
+            )
+            .await
+            {
+                Ok(hash) => {
+                    if hash.is_some() && sent.get {
+                        let name = r.operation_name.clone();
+                        let kind = r.parsed_query().ok().and_then(|doc| {
+                            crate::operations::runtime::operation_type(doc, name.as_deref())
+                        });
+                        if !matches!(kind, Some(OperationType::Query)) {
+                            let mut res = refuse(
+                                media,
+                                StatusCode::METHOD_NOT_ALLOWED,
+                                "BAD_REQUEST",
+                                "only queries may be sent with GET; use POST",
+                                &rid,
+                            );
+                            res.headers_mut()
+                                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                            return res;
+                        }
+                    }
+                    hashes.push(hash);
+                }
+                Err(refusal) => return refuse_persisted(media, refusal, &rid),
+            }
+        }
     }
+    let persisted_get = sent.get && hashes.iter().any(Option::is_some);
     let client = ClientInfo {
         address: Some(peer.ip().to_string()),
         user_agent: headers
@@ -618,6 +740,11 @@ async fn execute(
         status
     };
     record(&names, &responses, status, started);
+    for (hash, resp) in hashes.iter().zip(&responses) {
+        if let Some(hash) = hash {
+            app.operations.count(&tenant, hash, !resp.errors.is_empty());
+        }
+    }
     // One line per request: the span around it carries the request id. Variables and
     // credentials are never logged (they hold passwords, tokens and patient data).
     tracing::info!(
@@ -640,6 +767,23 @@ async fn execute(
                 .into_response();
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 set_retry_after(&mut res);
+            }
+            if persisted_get && status == StatusCode::OK {
+                // A persisted query by GET is addressable, so caches may keep it: a shared
+                // cache only what nobody signed in asked; one person's or key's answer only
+                // in that client's own cache, checked again each time. Either way the
+                // answer depends on the credentials.
+                let control = if tenant.is_anonymous() {
+                    "public, max-age=60"
+                } else {
+                    "private, no-cache"
+                };
+                let h = res.headers_mut();
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static(control));
+                h.insert(
+                    header::VARY,
+                    HeaderValue::from_static("Accept, Authorization, X-Api-Key"),
+                );
             }
             res
         }

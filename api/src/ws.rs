@@ -320,6 +320,7 @@ pub async fn handler(
                 let slot: Arc<Mutex<Option<SocketSlot>>> = Arc::default();
 
                 let schema = app.schema.clone();
+                let admit = admit_on(&app);
                 let init_slot = slot.clone();
                 let (phase_tx, mut phase_rx) = watch::channel(Phase::Opened);
                 let on_init = move |payload: serde_json::Value| async move {
@@ -342,9 +343,12 @@ pub async fn handler(
                     {
                         return Err(async_graphql::Error::new("authentication required"));
                     }
-                    if tenant.is_persisted_only() {
+                    // Persisted documents run over graphql-transport-ws only; the legacy
+                    // protocol (async-graphql's own loop) would run any text.
+                    if tenant.is_persisted_only() && !transport_ws {
                         return Err(async_graphql::Error::new(
-                            "this API key may run persisted operations only",
+                            "this API key may run persisted operations only, which need the \
+                             graphql-transport-ws protocol",
                         ));
                     }
                     if let Some(company) = tenant.company_id() {
@@ -420,7 +424,9 @@ pub async fn handler(
                 // graphql-transport-ws is served by `crate::ws_protocol`, the legacy graphql-ws
                 // by async-graphql.
                 let graphql: futures_util::future::BoxFuture<'static, ()> = if transport_ws {
-                    Box::pin(crate::ws_protocol::serve(schema, stream, out_tx, on_init))
+                    Box::pin(crate::ws_protocol::serve(
+                        schema, stream, out_tx, on_init, admit,
+                    ))
                 } else {
                     Box::pin(
                         GraphQLWebSocket::new_with_pair(
@@ -531,4 +537,52 @@ pub async fn handler(
                 drop(slot);
             })
         })
+}
+
+/// The persisted-operations gate for a socket's `subscribe` messages: the same decision
+/// as over HTTP (`operations::gate`), for the socket's caller.
+fn admit_on(app: &AppState) -> crate::ws_protocol::Admit {
+    let app = app.clone();
+    Arc::new(move |mut request, document_id, data| {
+        let app = app.clone();
+        Box::pin(async move {
+            use crate::operations::gate::{NOT_FOUND_CODE, NOT_FOUND_MESSAGE, Refusal, admit};
+            let tenant = data
+                .get(&std::any::TypeId::of::<TenantContext>())
+                .and_then(|d| d.downcast_ref::<TenantContext>())
+                .cloned()
+                .unwrap_or_else(TenantContext::anonymous);
+            let coded = |message: &str, code: &str| {
+                let mut e = async_graphql::ServerError::new(message, None);
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", code);
+                vec![e]
+            };
+            match admit(
+                &app.operations,
+                &app.db,
+                &tenant,
+                &mut request,
+                document_id.as_deref(),
+            )
+            .await
+            {
+                Ok(hash) => {
+                    if let Some(hash) = hash {
+                        app.operations.count(&tenant, &hash, false);
+                    }
+                    Ok(request)
+                }
+                Err(Refusal::NotFound) => Err(coded(NOT_FOUND_MESSAGE, NOT_FOUND_CODE)),
+                Err(Refusal::Forbidden(m)) => Err(coded(&m, "FORBIDDEN")),
+                Err(Refusal::BadRequest(m)) => Err(coded(&m, "BAD_REQUEST")),
+                Err(Refusal::Failed(ils_kernel::AppError::Internal(detail))) => {
+                    tracing::error!(%detail, "persisted document look-up failed");
+                    Err(coded("internal error", "INTERNAL"))
+                }
+                Err(Refusal::Failed(e)) => Err(coded(&e.to_string(), e.code())),
+            }
+        })
+    })
 }

@@ -61,12 +61,35 @@ enum ClientMessage {
     },
     Subscribe {
         id: String,
-        payload: Box<async_graphql::Request>,
+        payload: Box<SubscribePayload>,
     },
     Complete {
         id: String,
     },
 }
+
+/// A `subscribe` message's payload: a GraphQL request, or a persisted document's ID.
+#[derive(serde::Deserialize)]
+struct SubscribePayload {
+    #[serde(flatten)]
+    request: async_graphql::Request,
+    #[serde(rename = "documentId", default)]
+    document_id: Option<String>,
+}
+
+/// Decides what a `subscribe` runs, given the socket's session data: the request as sent,
+/// or with a persisted document filled in; or the errors to answer instead.
+pub type Admit = Arc<
+    dyn Fn(
+            async_graphql::Request,
+            Option<String>,
+            Arc<Data>,
+        ) -> futures_util::future::BoxFuture<
+            'static,
+            Result<async_graphql::Request, Vec<ServerError>>,
+        > + Send
+        + Sync,
+>;
 
 /// What the server sends.
 #[derive(serde::Serialize)]
@@ -111,6 +134,7 @@ pub async fn serve<In, Init, InitFut>(
     mut input: In,
     out: mpsc::Sender<Message>,
     on_init: Init,
+    admit: Admit,
 ) where
     In: Stream<Item = Result<Message, axum::Error>> + Unpin,
     Init: FnOnce(serde_json::Value) -> InitFut,
@@ -179,10 +203,25 @@ pub async fn serve<In, Init, InitFut>(
                             let why = format!("Subscriber for {id} already exists");
                             return close(&out, Close(CLOSE_SUBSCRIBER_EXISTS, why)).await;
                         }
+                        let SubscribePayload {
+                            request,
+                            document_id,
+                        } = *payload;
+                        let request = match admit(request, document_id, data.clone()).await {
+                            Ok(r) => r,
+                            Err(errors) => {
+                                let payload = &errors;
+                                let message = ServerMessage::Error { id: &id, payload };
+                                if send(&out, &message).await.is_err() {
+                                    return;
+                                }
+                                continue;
+                            }
+                        };
                         let (handle, registration) = AbortHandle::new_pair();
                         let key: Arc<str> = Arc::from(id.as_str());
                         let steps = schema
-                            .execute_stream_with_session_data(*payload, data.clone())
+                            .execute_stream_with_session_data(request, data.clone())
                             .map(Some)
                             .chain(stream::once(std::future::ready(None)));
                         // Stopped (by `complete`, or after an `error`), it yields nothing more.

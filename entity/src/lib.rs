@@ -3,6 +3,7 @@
 //! only crate allowed to query the tables directly.
 
 pub mod api_key;
+pub mod api_key_operation_list;
 pub mod audit_entry;
 pub mod catalog_item;
 pub mod company;
@@ -15,8 +16,12 @@ pub mod job;
 pub mod lab_turnaround;
 pub mod lens_order;
 pub mod marketplace_profile;
+pub mod operation_list;
+pub mod operation_list_version;
+pub mod operation_usage;
 pub mod order_status_change;
 pub mod patient;
+pub mod persisted_document;
 pub mod policy;
 pub mod prescription;
 pub mod product;

@@ -104,6 +104,19 @@ impl<E: EntityTrait> Policy<E> {
     }
 }
 
+/// A table of rows either a company owns or the platform publishes (`column` null): a
+/// company reads its own and the platform's and writes its own; platform admins read and
+/// write all (their rows get a null owner). Operation lists and their documents.
+pub fn platform_or_owned<E: EntityTrait>(column: E::Column) -> Policy<E>
+where
+    E::Column: sea_orm::ColumnTrait,
+{
+    use sea_orm::ColumnTrait;
+    Policy::owned(column)
+        .with_public_read(Condition::all().add(column.is_null()))
+        .with_platform()
+}
+
 pub trait Guarded: EntityTrait {
     fn policy() -> Policy<Self>;
 }

@@ -21,6 +21,7 @@ mod m0013_dcs_job_source;
 mod m0014_event_cursors;
 mod m0015_active_user_check;
 mod m0016_sign_up_requests;
+mod m0017_persisted_operations;
 pub mod rls;
 
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_event_cursors::Migration),
             Box::new(m0015_active_user_check::Migration),
             Box::new(m0016_sign_up_requests::Migration),
+            Box::new(m0017_persisted_operations::Migration),
         ]
     }
 }

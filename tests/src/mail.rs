@@ -190,13 +190,13 @@ pub fn all_mail(dir: &Path) -> Vec<Mail> {
         .collect()
 }
 
-/// Every message to `to` from the server with database `database_url` and mail folder
-/// `mail_dir`, whether sent or not: the .eml files written to the folder, and the
+/// Every message to `to` from the servers of database `database_url` (mail folders
+/// `mail_dirs`), whether sent or not: the .eml files written to the folder, and the
 /// messages still waiting in the job queue (read as the database's owner), so a message
 /// is there the moment the request that sent it has answered, whether or not any worker
 /// runs. A sent message's job no longer holds its text (the queue forgets tokens once
 /// they are mailed), and a message caught in both places is listed once.
-pub async fn mailbox(database_url: &str, mail_dir: &Path, to: &str) -> Vec<Mail> {
+pub async fn mailbox(database_url: &str, mail_dirs: &[PathBuf], to: &str) -> Vec<Mail> {
     use ils_entity::job;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     // The queue first: a message sent after this read is in the folder by the next one.
@@ -211,8 +211,9 @@ pub async fn mailbox(database_url: &str, mail_dir: &Path, to: &str) -> Vec<Mail>
         .await
         .expect("jobs readable");
     let _ = conn.close().await;
-    let mut found: Vec<Mail> = all_mail(mail_dir)
-        .into_iter()
+    let mut found: Vec<Mail> = mail_dirs
+        .iter()
+        .flat_map(|d| all_mail(d))
         .filter(|m| m.to == to)
         .collect();
     for queued in jobs
@@ -235,4 +236,27 @@ pub async fn mailbox(database_url: &str, mail_dir: &Path, to: &str) -> Vec<Mail>
         }
     }
     found
+}
+
+/// The mail folders of every server a test started on each database: a job queued through
+/// one server may be sent by another.
+static FOLDERS: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes that a server of `database_url` writes its mail into `dir`.
+pub fn add_folder(database_url: &str, dir: PathBuf) {
+    FOLDERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((database_url.to_owned(), dir));
+}
+
+/// The mail folders of the servers of `database_url`.
+pub fn folders_of(database_url: &str) -> Vec<PathBuf> {
+    FOLDERS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|(url, _)| url == database_url)
+        .map(|(_, dir)| dir.clone())
+        .collect()
 }

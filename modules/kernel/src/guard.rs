@@ -554,7 +554,14 @@ impl Tx {
     /// The owner column of `E` and the company an insert must put in it: the scope's
     /// company, whatever the model says (none for system work or an unowned table).
     fn owner_of<E: Guarded>(&self) -> AppResult<Option<(E::Column, Uuid)>> {
-        match E::policy().owner {
+        let p = E::policy();
+        // A platform admin acting for no company writes the platform's own rows (a null
+        // owner) where the policy lets platform admins see every row, as row-level
+        // security's `OR platform` check does.
+        if self.scope.platform && p.platform_visible && self.scope.company.is_none() {
+            return Ok(None);
+        }
+        match p.owner {
             Some(col) if !self.scope.system => {
                 let company = self
                     .scope

@@ -3,8 +3,8 @@ use super::types::{
     ChangeUserRolePayload, Company, ConfirmSignUpPayload, CreateApiKeyPayload,
     DeactivateUserPayload, INVITATION, Invitation, InviteUserPayload, LogInPayload,
     LogOutEverywherePayload, LogOutPayload, RefreshSessionPayload, RejectCompanyPayload,
-    RevokeApiKeyPayload, RevokeInvitationPayload, SignUpPayload, USER, UpdateCompanyProfilePayload,
-    User,
+    RevokeApiKeyPayload, RevokeInvitationPayload, SetApiKeyOperationListsPayload, SignUpPayload,
+    USER, UpdateCompanyProfilePayload, User,
 };
 use crate::model::CompanyType;
 use crate::service::{api_keys, auth, company, platform, team};
@@ -135,10 +135,24 @@ pub struct CreateApiKeyInput {
     pub name: String,
     /// The role requests made with the key act with.
     pub role: Role,
-    /// Limit the key to persisted operations (false when omitted). Persisted operations
-    /// are not built yet, so such a key is refused on every request for now.
+    /// Limit the key to persisted operations (false when omitted): it then runs only the
+    /// documents of its `operationLists`, by ID, and any query text is FORBIDDEN.
     #[graphql(default = false)]
     pub persisted_only: bool,
+    /// The operation lists the key may run by ID (every ACTIVE version of each): your
+    /// company's own list of that name, or else the platform's. None when omitted.
+    #[graphql(default)]
+    pub operation_lists: Vec<String>,
+}
+
+/// The operation lists an API key may run.
+#[derive(InputObject)]
+pub struct SetApiKeyOperationListsInput {
+    /// The key's ID.
+    pub api_key_id: ID,
+    /// The lists, by name (your company's own, or else the platform's); they replace the
+    /// key's lists. An empty list takes them all away.
+    pub lists: Vec<String>,
 }
 
 /// The API key to revoke.
@@ -375,11 +389,33 @@ impl TenancyMutation {
         #[graphql(desc = "The key's name, role and limits.")] input: CreateApiKeyInput,
     ) -> Result<CreateApiKeyPayload> {
         let (tenant, db) = request_parts(ctx)?;
-        let (key, secret) =
-            api_keys::create(db, tenant, &input.name, input.role, input.persisted_only).await?;
+        let (key, secret) = api_keys::create(
+            db,
+            tenant,
+            &input.name,
+            input.role,
+            input.persisted_only,
+            &input.operation_lists,
+        )
+        .await?;
         Ok(CreateApiKeyPayload {
             api_key: ApiKey(key),
             secret,
+        })
+    }
+
+    /// Sets the operation lists an API key may run by ID (company admins); a persisted-only
+    /// key runs nothing else. Takes effect within a second on every server.
+    async fn set_api_key_operation_lists(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The key and its lists.")] input: SetApiKeyOperationListsInput,
+    ) -> Result<SetApiKeyOperationListsPayload> {
+        let (tenant, db) = request_parts(ctx)?;
+        let id = id::decode(API_KEY, &input.api_key_id, "input.apiKeyId")?;
+        let (key, _) = api_keys::set_operation_lists(db, tenant, id, &input.lists).await?;
+        Ok(SetApiKeyOperationListsPayload {
+            api_key: ApiKey(key),
         })
     }
 

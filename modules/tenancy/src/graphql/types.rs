@@ -1,5 +1,5 @@
 use crate::model::{CompanyStatus, CompanyType, Plan, UserStatus};
-use async_graphql::{ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use ils_entity::{api_key, company, invitation, user};
 use ils_kernel::{AppError, Role, id};
@@ -203,6 +203,18 @@ impl ApiKey {
     async fn revoked_at(&self) -> Option<DateTime<Utc>> {
         self.0.revoked_at
     }
+    /// The names of the operation lists the key may run by ID.
+    async fn operation_lists(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        let (tenant, db) = ils_kernel::request_parts(ctx)?;
+        let lists = crate::service::api_keys::granted_lists(db, tenant, self.0.id).await?;
+        Ok(lists.into_iter().map(|l| l.name).collect())
+    }
+}
+
+/// What `setApiKeyOperationLists` gives: the key, with its lists.
+#[derive(SimpleObject)]
+pub struct SetApiKeyOperationListsPayload {
+    pub api_key: ApiKey,
 }
 
 /// A payload that starts a session: the same fields for `confirmSignUp`, `logIn`,

@@ -1,0 +1,344 @@
+//! What the request path keeps about persisted operations: each document parsed once (by
+//! its hash, which names its text), which documents each caller may run (asked of the
+//! database at most once a second per caller and document, so a retired version or a
+//! changed grant stops working within a second on every server), the automatic persisted
+//! queries of signed-in users, and the usage counts waiting to be written.
+
+use super::store;
+use async_graphql::parser::types::{ExecutableDocument, OperationType};
+use ils_kernel::{Actor, AppError, AppResult, Db, TenantContext};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// How long an answer about what a caller may run is trusted.
+pub const PERMIT_TTL: Duration = Duration::from_secs(1);
+/// Entries kept per cache before it starts afresh.
+const CACHE_LIMIT: usize = 50_000;
+/// Automatic persisted queries kept in process (without Redis).
+const APQ_LIMIT: usize = 10_000;
+/// How long Redis keeps an automatic persisted query.
+const APQ_TTL_SECS: u64 = 24 * 60 * 60;
+
+/// `ILS_OPERATIONS`: how first-party callers (people signed in, and nobody) may send
+/// query text. API keys are governed by their own `persistedOnly` flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Any text runs (the development default).
+    #[default]
+    Off,
+    /// Any text runs; text that matches no published document is logged.
+    LogUnknown,
+    /// Text runs only when it matches a published document, whitespace and definition
+    /// order aside.
+    Safelist,
+    /// Only documents by ID run.
+    RequireId,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "off" => Mode::Off,
+            "log_unknown" => Mode::LogUnknown,
+            "safelist" => Mode::Safelist,
+            "require_id" => Mode::RequireId,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::LogUnknown => "log_unknown",
+            Mode::Safelist => "safelist",
+            Mode::RequireId => "require_id",
+        }
+    }
+}
+
+/// A trusted document ready to run: parsed once.
+pub struct Prepared {
+    pub hash: String,
+    pub body: String,
+    pub doc: ExecutableDocument,
+}
+
+impl Prepared {
+    pub fn parse(hash: String, body: String) -> AppResult<Prepared> {
+        let doc = async_graphql::parser::parse_query(&body)
+            .map_err(|e| AppError::internal(format!("a stored document does not parse: {e}")))?;
+        Ok(Prepared { hash, body, doc })
+    }
+
+    /// The type of the operation `name` picks (or the only one).
+    pub fn kind(&self, name: Option<&str>) -> Option<OperationType> {
+        operation_type(&self.doc, name)
+    }
+}
+
+/// The type of the operation `name` picks in `doc` (or its only one).
+pub fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match name {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name))
+            .map(|(_, o)| o.node.ty),
+        None => doc.operations.iter().next().map(|(_, o)| o.node.ty),
+    }
+}
+
+/// Whose permissions an answer is about: an API key, or everyone else (the platform's
+/// lists).
+#[derive(Clone, Copy, Hash, PartialEq, Eq, Debug)]
+enum Caller {
+    Key(Uuid),
+    FirstParty,
+}
+
+fn caller(ctx: &TenantContext) -> Caller {
+    match ctx.actor() {
+        Actor::ApiKey { id, .. } => Caller::Key(id),
+        _ => Caller::FirstParty,
+    }
+}
+
+/// Answers kept for `PERMIT_TTL`, at most `CACHE_LIMIT` of them (then it starts afresh).
+struct Fresh<K, V>(Mutex<HashMap<K, (Instant, V)>>);
+
+impl<K: std::hash::Hash + Eq, V: Clone> Fresh<K, V> {
+    fn new() -> Self {
+        Fresh(Mutex::new(HashMap::new()))
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < PERMIT_TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: K, value: V) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(key, (Instant::now(), value));
+    }
+
+    fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+#[derive(Default)]
+struct Usage {
+    ctx: Option<TenantContext>,
+    runs: i64,
+    errors: i64,
+    last: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The persisted-operation state of one server.
+pub struct Runtime {
+    pub mode: Mode,
+    redis: Option<(redis::aio::ConnectionManager, String)>,
+    /// What each caller may run: the versions, and per document the answer.
+    versions: Fresh<Caller, Arc<Vec<Uuid>>>,
+    permits: Fresh<(Caller, String), Option<Arc<Prepared>>>,
+    /// Every document seen, by hash (the hash names the text, so this is never stale).
+    parsed: Mutex<HashMap<String, Arc<Prepared>>>,
+    apq: Mutex<HashMap<String, Arc<Prepared>>>,
+    usage: Mutex<HashMap<(Uuid, Caller, Uuid, String), Usage>>,
+}
+
+impl Runtime {
+    pub fn new(mode: Mode, redis: Option<(redis::aio::ConnectionManager, String)>) -> Runtime {
+        Runtime {
+            mode,
+            redis,
+            versions: Fresh::new(),
+            permits: Fresh::new(),
+            parsed: Default::default(),
+            apq: Default::default(),
+            usage: Default::default(),
+        }
+    }
+
+    /// Forgets every answer about permissions (after a publish, a retirement or a new
+    /// grant on this server; other servers notice within `PERMIT_TTL`).
+    pub fn forget(&self) {
+        self.versions.clear();
+        self.permits.clear();
+    }
+
+    async fn versions(&self, db: &Db, ctx: &TenantContext) -> AppResult<Arc<Vec<Uuid>>> {
+        let who = caller(ctx);
+        if let Some(v) = self.versions.get(&who) {
+            return Ok(v);
+        }
+        let v = Arc::new(store::runnable_versions(db, ctx).await?);
+        self.versions.put(who, v.clone());
+        Ok(v)
+    }
+
+    /// The document `hash` names, if `ctx` may run it (an API key: its lists; anyone
+    /// else: the platform's lists); None otherwise, whether it exists or not.
+    pub async fn trusted(
+        &self,
+        db: &Db,
+        ctx: &TenantContext,
+        hash: &str,
+    ) -> AppResult<Option<Arc<Prepared>>> {
+        let key = (caller(ctx), hash.to_owned());
+        if let Some(found) = self.permits.get(&key) {
+            return Ok(found);
+        }
+        let versions = self.versions(db, ctx).await?;
+        let found = match store::find(db, ctx, &versions, hash).await? {
+            Some(doc) => Some(self.parsed(doc.hash, doc.body)?),
+            None => None,
+        };
+        self.permits.put(key, found.clone());
+        Ok(found)
+    }
+
+    /// The published document `text` matches (whitespace and definition order aside),
+    /// among those `ctx` may run: the safelist.
+    pub async fn matching(
+        &self,
+        db: &Db,
+        ctx: &TenantContext,
+        text: &str,
+    ) -> AppResult<Option<Arc<Prepared>>> {
+        let Some(canonical) = super::manifest::canonical(text) else {
+            return Ok(None);
+        };
+        let key = (
+            caller(ctx),
+            format!("canonical:{}", super::manifest::sha256_hex(&canonical)),
+        );
+        if let Some(found) = self.permits.get(&key) {
+            return Ok(found);
+        }
+        let versions = self.versions(db, ctx).await?;
+        let found = match store::find_canonical(db, ctx, &versions, &canonical).await? {
+            Some(doc) => Some(self.parsed(doc.hash, doc.body)?),
+            None => None,
+        };
+        self.permits.put(key, found.clone());
+        Ok(found)
+    }
+
+    fn parsed(&self, hash: String, body: String) -> AppResult<Arc<Prepared>> {
+        if let Some(p) = self
+            .parsed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&hash)
+        {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(Prepared::parse(hash.clone(), body)?);
+        let mut map = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(hash, p.clone());
+        Ok(p)
+    }
+
+    /// An automatic persisted query registered earlier (by any server, with Redis).
+    pub async fn apq_get(&self, hash: &str) -> Option<Arc<Prepared>> {
+        if let Some(p) = self.apq.lock().unwrap_or_else(|e| e.into_inner()).get(hash) {
+            return Some(p.clone());
+        }
+        let (conn, prefix) = self.redis.as_ref()?;
+        let mut conn = conn.clone();
+        let body: Option<String> = redis::cmd("GET")
+            .arg(format!("{prefix}:apq:{hash}"))
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+        let body = body?;
+        // What Redis holds is checked like anything a client sends.
+        if super::manifest::sha256_hex(&body) != hash {
+            return None;
+        }
+        let p = Arc::new(Prepared::parse(hash.to_owned(), body).ok()?);
+        self.keep_apq(p.clone());
+        Some(p)
+    }
+
+    /// Registers an automatic persisted query: `text`, whose SHA-256 the caller said is
+    /// `hash` (checked by the caller of this).
+    pub async fn apq_put(&self, hash: &str, text: &str) {
+        let Ok(p) = Prepared::parse(hash.to_owned(), text.to_owned()) else {
+            return;
+        };
+        self.keep_apq(Arc::new(p));
+        if let Some((conn, prefix)) = &self.redis {
+            let mut conn = conn.clone();
+            let stored: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(format!("{prefix}:apq:{hash}"))
+                .arg(text)
+                .arg("EX")
+                .arg(APQ_TTL_SECS)
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = stored {
+                tracing::warn!(error = %e, "could not keep an automatic persisted query in Redis");
+            }
+        }
+    }
+
+    fn keep_apq(&self, p: Arc<Prepared>) {
+        let mut map = self.apq.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= APQ_LIMIT {
+            map.clear();
+        }
+        map.insert(p.hash.clone(), p);
+    }
+
+    /// Counts one run of `hash` by `ctx` (written by `flush`).
+    pub fn count(&self, ctx: &TenantContext, hash: &str, failed: bool) {
+        let Some(company) = ctx.company_id() else {
+            return;
+        };
+        let person = ctx.user_id().unwrap_or_default();
+        let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = usage
+            .entry((company, caller(ctx), person, hash.to_owned()))
+            .or_default();
+        if entry.ctx.is_none() {
+            entry.ctx = Some(ctx.clone());
+        }
+        entry.runs += 1;
+        entry.errors += i64::from(failed);
+        entry.last = Some(chrono::Utc::now());
+    }
+
+    /// Writes the counts gathered since the last flush, each in its caller's own scope (a
+    /// caller whose access ended meanwhile loses its counts).
+    pub async fn flush(&self, db: &Db) {
+        let taken = std::mem::take(&mut *self.usage.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut by_caller: HashMap<(Uuid, Caller, Uuid), (TenantContext, Vec<_>)> = HashMap::new();
+        for ((company, who, person, hash), u) in taken {
+            let (Some(ctx), Some(last)) = (u.ctx, u.last) else {
+                continue;
+            };
+            by_caller
+                .entry((company, who, person))
+                .or_insert_with(|| (ctx, vec![]))
+                .1
+                .push((hash, u.runs, u.errors, last));
+        }
+        for (_, (ctx, rows)) in by_caller {
+            if let Err(e) = store::add_usage(db, &ctx, rows).await {
+                tracing::warn!(error = ?e, "could not record persisted operation usage");
+            }
+        }
+    }
+}
