@@ -947,3 +947,98 @@ pub async fn seed(config: Config, shape: SeedShape) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `ils bench-operations`: publishing `documents` distinct operations as one list version
+/// (manifest read, every document validated, stored), then looking IDs up the way the
+/// request path does: the first look-up of each ID (the database) and `lookups` repeated
+/// ones (the cache), p50/p99 of each.
+pub async fn operations(config: Config, documents: usize, lookups: usize) -> anyhow::Result<()> {
+    use crate::operations::{manifest, store};
+    let (state, _) = server::build(Config {
+        seed_demo: false,
+        ..config
+    })
+    .await?;
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    // Distinct, valid documents shaped like a partner's: a named query with a variable.
+    let map: serde_json::Map<String, serde_json::Value> = (0..documents)
+        .map(|i| {
+            let body = format!(
+                "query Op{i}_{run}($first: Int) {{ me {{ user {{ id email }} company {{ id name }} }} \
+                 users(first: $first) {{ nodes {{ id email role }} }} }}"
+            );
+            (manifest::sha256_hex(&body), serde_json::Value::String(body))
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&map)?;
+    let checker = crate::schema::checker(&crate::extension::Protections::from(&*state.config));
+    let started = Instant::now();
+    let docs = manifest::parse(&bytes).map_err(|p| anyhow::anyhow!("{} problems", p.len()))?;
+    let parsed = started.elapsed();
+    let checked = checker
+        .check(docs)
+        .await
+        .map_err(|p| anyhow::anyhow!("{} problems: {:?}", p.len(), p.first()))?;
+    let validated = started.elapsed();
+    let name = format!("bench-{run}");
+    store::publish(&state.db, store::Publisher::Operator, &name, &checked)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let published = started.elapsed();
+    println!(
+        "publish {documents} documents ({} KB manifest): {:.2} s in all (read {:.2} s, validate {:.2} s, store {:.2} s)",
+        bytes.len() / 1024,
+        published.as_secs_f64(),
+        parsed.as_secs_f64(),
+        (validated - parsed).as_secs_f64(),
+        (published - validated).as_secs_f64()
+    );
+
+    // A person's look-ups (platform lists); the first of each ID reads the database.
+    let ctx = ils_kernel::TenantContext::anonymous();
+    let rt = &state.operations;
+    let ids: Vec<String> = map.keys().take(1_000).cloned().collect();
+    let mut cold = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let t = Instant::now();
+        let found = rt
+            .trusted(&state.db, &ctx, id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        cold.push(t.elapsed());
+        anyhow::ensure!(found.is_some(), "a published document was not found");
+    }
+    let mut warm = Vec::with_capacity(lookups);
+    let started = Instant::now();
+    for i in 0..lookups {
+        let id = &ids[(i * 7919) % ids.len()];
+        let t = Instant::now();
+        let found = rt
+            .trusted(&state.db, &ctx, id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        warm.push(t.elapsed());
+        anyhow::ensure!(found.is_some(), "a published document was not found");
+        // The cache trusts an answer for a second: keep to look-ups it answers.
+        if started.elapsed() > Duration::from_millis(900) {
+            break;
+        }
+    }
+    let pct = |v: &mut Vec<Duration>, p: f64| {
+        v.sort();
+        v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+    };
+    println!(
+        "ID look-up, first time ({} IDs, the database): p50 {:?}, p99 {:?}",
+        cold.len(),
+        pct(&mut cold, 0.50),
+        pct(&mut cold, 0.99)
+    );
+    println!(
+        "ID look-up, cached ({} look-ups): p50 {:?}, p99 {:?}",
+        warm.len(),
+        pct(&mut warm, 0.50),
+        pct(&mut warm, 0.99)
+    );
+    Ok(())
+}

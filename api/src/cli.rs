@@ -31,6 +31,14 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         batch: usize,
     },
+    /// Measure persisted operations: publishing a list of --documents operations, and
+    /// looking their IDs up as the request path does (first time and cached), p50/p99.
+    BenchOperations {
+        #[arg(long, default_value_t = 10_000)]
+        documents: usize,
+        #[arg(long, default_value_t = 200_000)]
+        lookups: usize,
+    },
     /// Measure a supplier's CSV catalog import: upload to COMPLETED, then the same file
     /// again (nothing changes).
     BenchCatalogImport {
@@ -188,6 +196,9 @@ pub fn run() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Worker => worker(config).await,
             Command::BenchJobs { jobs, batch } => crate::bench::jobs(config, jobs, batch).await,
+            Command::BenchOperations { documents, lookups } => {
+                crate::bench::operations(config, documents, lookups).await
+            }
             Command::BenchInventory {
                 rows,
                 products,
@@ -272,7 +283,8 @@ pub fn run() -> ExitCode {
                     ..config
                 })
                 .await?;
-                crate::operations::cli(&state, command_of(command)).await
+                let checker = schema::checker(&crate::extension::Protections::from(&*state.config));
+                crate::operations::cli(&state.db, &checker, command_of(command)).await
             }
             Command::Schema { .. } => unreachable!("handled above"),
         }

@@ -622,16 +622,13 @@ impl Config {
     }
 
     /// The file store this configuration names.
-    /// The persisted-operations mode for first-party traffic (`ILS_OPERATIONS`).
-    pub fn operations_mode(&self) -> crate::operations::runtime::Mode {
-        use crate::operations::runtime::Mode;
+    /// The persisted-operations mode for first-party traffic (`ILS_OPERATIONS`): as set,
+    /// else `off` in development and `log_unknown` in production.
+    pub fn operations_mode(&self) -> OperationsMode {
         match self.operations {
-            Some(OperationsMode::Off) => Mode::Off,
-            Some(OperationsMode::LogUnknown) => Mode::LogUnknown,
-            Some(OperationsMode::Safelist) => Mode::Safelist,
-            Some(OperationsMode::RequireId) => Mode::RequireId,
-            None if self.env == Environment::Production => Mode::LogUnknown,
-            None => Mode::Off,
+            Some(mode) => mode,
+            None if self.env == Environment::Production => OperationsMode::LogUnknown,
+            None => OperationsMode::Off,
         }
     }
 

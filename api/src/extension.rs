@@ -219,6 +219,11 @@ impl Extension for MeasureExtension {
     }
 }
 
+/// Marks a request whose document was measured when it was published (a persisted
+/// operation, which comes parsed): the checks that would parse its text again are skipped.
+#[derive(Clone, Copy)]
+pub struct Trusted;
+
 /// The limits a document that asks only for the schema (`__schema`, `__type`,
 /// `__typename` at its root) is measured against. Introspection reads the schema held in
 /// memory, never the database, but nests deeply: GraphiQL's and graphql-codegen's queries
@@ -446,7 +451,7 @@ impl Extension for ProtectionsExtension {
         // async-graphql's own parse step walks fragment spreads without memoising (for its
         // recursion and directive checks), so the size is measured on a plain parse first;
         // a persisted document was measured when it was published (and comes parsed).
-        let trusted = ctx.data_opt::<crate::operations::gate::Trusted>().is_some();
+        let trusted = ctx.data_opt::<Trusted>().is_some();
         if !trusted && let Ok(plain) = async_graphql::parser::parse_query(query) {
             let fields = expanded_fields(&plain);
             if fields > MAX_EXPANDED_FIELDS {

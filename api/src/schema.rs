@@ -39,10 +39,14 @@ where
         .extension(crate::text_input::TextInputsFactory)
 }
 
-/// The platform's schema as publishing checks documents against it: the same types,
+/// What publishing checks documents with: the platform's schema with the same types,
 /// limits and input checks, no audit, and every request ends after validation
 /// (`operations::check`).
-pub fn validation_schema(limits: &Protections) -> AppSchema {
+pub fn checker(limits: &Protections) -> crate::operations::check::Checker {
+    crate::operations::check::Checker::new(validation_schema(limits))
+}
+
+fn validation_schema(limits: &Protections) -> AppSchema {
     Schema::build(
         Query::default(),
         Mutation::default(),

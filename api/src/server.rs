@@ -97,7 +97,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         config.operations_mode(),
         redis.clone().map(|c| (c, config.redis_prefix.clone())),
     ));
-    let checker = Arc::new(crate::operations::check::Checker::new(&limits));
+    let checker = Arc::new(schema::checker(&limits));
     // The public schema and the federation subgraph: the same types, limits and data.
     let with_data = |b: async_graphql::SchemaBuilder<_, _, _>| {
         b.data(db.clone())

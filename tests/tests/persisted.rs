@@ -379,7 +379,7 @@ async fn a_version_in_use_is_retired_only_by_force_and_then_stops_on_every_serve
         let d = s1
             .ok(
                 &admin.auth(),
-                "{ operationLists { versions { documents { id name usage { apiKeyId count errors lastSeenAt } } } } }",
+                "{ operationLists { versions { documents { id name usage { apiKey { name } count errors lastSeenAt } } } } }",
                 json!({}),
             )
             .await;
@@ -388,7 +388,7 @@ async fn a_version_in_use_is_retired_only_by_force_and_then_stops_on_every_serve
         if total == 2 { Ok(usage) } else { Err(d) }
     })
     .await;
-    assert!(usage[0]["apiKeyId"].is_string(), "{usage}");
+    assert_eq!(usage[0]["apiKey"]["name"], "partner", "{usage}");
     assert_eq!(usage[0]["errors"], 0, "{usage}");
 
     let err = s1
@@ -567,8 +567,13 @@ async fn first_party_modes_safelist_and_require_id() {
         // the publishing mutation, being text, would itself have to be published first).
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("me.graphql"), ME).unwrap();
+        std::fs::write(dir.path().join("log-in.graphql"), ils_tests::TINY_LOG_IN).unwrap();
+        let state = &s.server.state;
+        let checker =
+            ils_api::schema::checker(&ils_api::extension::Protections::from(&*state.config));
         ils_api::operations::cli(
-            &s.server.state,
+            &state.db,
+            &checker,
             ils_api::operations::Command::Publish {
                 list: "first-party".into(),
                 path: dir.path().to_owned(),
@@ -593,6 +598,19 @@ async fn first_party_modes_safelist_and_require_id() {
         .await
         .unwrap();
         let person = Auth::Bearer(session.access_token);
+        // Nobody signed in logs in by ID: the platform's lists are everyone's.
+        let login = post_json(
+            &s,
+            &Auth::None,
+            json!({ "documentId": sha(ils_tests::TINY_LOG_IN),
+                    "variables": { "email": session.user.email, "password": ils_tests::PASSWORD } }),
+        )
+        .await
+        .1;
+        assert!(
+            login["data"]["logIn"]["accessToken"].is_string(),
+            "{mode:?}: {login}"
+        );
         let by_id = post_json(&s, &person, json!({ "documentId": sha(ME) }))
             .await
             .1;
@@ -635,4 +653,137 @@ async fn first_party_modes_safelist_and_require_id() {
         }
         s.finish().await;
     }
+}
+
+const ILS: &str = env!("CARGO_BIN_EXE_ils-under-test");
+
+/// Runs `ils` with `args` on the database `url` (data in `dir`); exit code, stdout, stderr.
+async fn ils(dir: &std::path::Path, url: &str, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = tokio::process::Command::new(ILS);
+    cmd.env_clear()
+        .current_dir(dir)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("ILS_JWT_SECRET", ils_tests::JWT_SECRET)
+        .env("ILS_DATA_DIR", dir.join("data"))
+        .env("ILS_SEED_DEMO", "false")
+        .env("ILS_LOG_FORMAT", "text");
+    if let Some(r) = ils_tests::redis_url() {
+        cmd.env("REDIS_URL", r).env(
+            "ILS_REDIS_PREFIX",
+            format!("ils-test-{}", uuid::Uuid::new_v4().simple()),
+        );
+    }
+    let out = cmd.output().await.expect("ils runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `ils operations publish` takes the playground's folder of operations; `ils operations
+/// check` passes them against this build's schema, and fails (naming it) on a document
+/// the schema no longer serves, as a schema change that breaks a partner's operation
+/// would make it fail in CI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_publishes_a_folder_and_checks_every_active_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = ils_tests::fresh_database(&dir).await;
+    let playground =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playground/operations");
+    let files = std::fs::read_dir(&playground)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "graphql")
+        })
+        .count();
+    let (code, out, err) = ils(
+        dir.path(),
+        &url,
+        &[
+            "operations",
+            "publish",
+            "--list",
+            "playground",
+            playground.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "published playground version 1 ({files} documents"
+        )),
+        "{out}"
+    );
+    let (code, out, err) = ils(dir.path(), &url, &["operations", "check"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(&format!("all {files} active documents pass")),
+        "{out}"
+    );
+
+    // A manifest with a bad document is refused whole, listing it.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, map_of(&[ME, "query Gone { me { shoeSize } }"])).unwrap();
+    let (code, out, err) = ils(
+        dir.path(),
+        &url,
+        &[
+            "operations",
+            "publish",
+            "--list",
+            "playground",
+            bad.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("Gone") && err.contains("shoeSize"), "{err}");
+
+    // A document published against an earlier schema, whose field is gone now.
+    {
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+        let conn = sea_orm::Database::connect(&url).await.unwrap();
+        #[allow(clippy::disallowed_methods)] // the test plants an old row below the guard
+        let doc = ils_entity::persisted_document::Entity::find()
+            .filter(ils_entity::persisted_document::Column::Name.eq("Me"))
+            .one(&conn)
+            .await
+            .unwrap()
+            .expect("the playground's Me");
+        let body = "query Old { me { shoeSize } }".to_owned();
+        #[allow(clippy::disallowed_methods)]
+        ils_entity::persisted_document::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            version_id: Set(doc.version_id),
+            company_id: Set(None),
+            hash: Set(sha(&body)),
+            name: Set(Some("Old".into())),
+            kind: Set("QUERY".into()),
+            canonical: Set(body.clone()),
+            body: Set(body),
+            created_at: Set(chrono::Utc::now()),
+        }
+        .insert(&conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let (code, out, err) = ils(dir.path(), &url, &["operations", "check"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("playground version 1") && err.contains("Old"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("1 of {} active documents", files + 1)),
+        "{err}"
+    );
+    ils_tests::drop_database(&url).await;
 }

@@ -7,11 +7,6 @@ use super::runtime::{Mode, Runtime};
 use async_graphql::Request;
 use ils_kernel::{Actor, AppError, Db, TenantContext};
 
-/// Marks a request whose document was checked when it was published: the request path
-/// skips the checks that need the text parsed again.
-#[derive(Clone, Copy)]
-pub struct Trusted;
-
 /// Why a request does not run.
 #[derive(Debug)]
 pub enum Refusal {
@@ -94,7 +89,7 @@ pub async fn admit(
         };
         request.query = p.body.clone();
         request.set_parsed_query(p.doc.clone());
-        request.data.insert(Trusted);
+        request.data.insert(crate::extension::Trusted);
         return Ok(Some(p.hash.clone()));
     }
     text_allowed(rt, db, tenant, request).await

@@ -40,6 +40,17 @@ impl ils_kernel::Module for Operations {
     type Mutation = OperationsMutation;
     type Subscription = ils_kernel::module::NoSubscription;
 
+    fn node_types() -> Vec<ils_kernel::node::NodeType> {
+        vec![
+            ils_kernel::node::NodeType::of::<OperationList>(),
+            ils_kernel::node::NodeType::of::<OperationListVersion>(),
+        ]
+    }
+
+    fn fetch_nodes(req: ils_kernel::node::NodeRequest<'_>) -> ils_kernel::node::NodeFetch<'_> {
+        Box::pin(fetch_nodes(req))
+    }
+
     fn tables() -> Vec<ils_kernel::module::Table> {
         use ils_entity::*;
         vec![
@@ -86,9 +97,11 @@ pub enum Command {
 }
 
 /// `ils operations publish|check`, on the server's database, as the operator.
-pub async fn cli(state: &crate::state::AppState, command: Command) -> anyhow::Result<()> {
-    let limits = crate::extension::Protections::from(&*state.config);
-    let checker = check::Checker::new(&limits);
+pub async fn cli(
+    db: &ils_kernel::Db,
+    checker: &check::Checker,
+    command: Command,
+) -> anyhow::Result<()> {
     let report = |problems: &[manifest::Problem]| {
         for p in problems {
             eprintln!("  {p}");
@@ -125,10 +138,9 @@ pub async fn cli(state: &crate::state::AppState, command: Command) -> anyhow::Re
                     );
                 }
             };
-            let (list, version) =
-                store::publish(&state.db, store::Publisher::Operator, &name, &checked)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (list, version) = store::publish(db, store::Publisher::Operator, &name, &checked)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "published {} version {} ({} documents, {} ms); grant it to an API key as {:?}",
                 list.name,
@@ -140,7 +152,7 @@ pub async fn cli(state: &crate::state::AppState, command: Command) -> anyhow::Re
             Ok(())
         }
         Command::Check => {
-            let active = store::active_documents(&state.db)
+            let active = store::active_documents(db)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let total = active.len();
@@ -182,6 +194,7 @@ fn runtime<'a>(ctx: &Context<'a>) -> Result<&'a Arc<runtime::Runtime>> {
         .map_err(|_| AppError::internal("no operations runtime").into())
 }
 
+/// The operation lists you can read.
 #[derive(Default)]
 pub struct OperationsQuery;
 
@@ -226,16 +239,20 @@ pub struct RetireOperationListVersionInput {
 /// What `publishOperations` gives: the list and its new version.
 #[derive(SimpleObject)]
 pub struct PublishOperationsPayload {
+    /// The list (made by its first publish).
     pub list: OperationList,
+    /// The version just published, ACTIVE.
     pub version: OperationListVersion,
 }
 
 /// What `retireOperationListVersion` gives: the version, RETIRED.
 #[derive(SimpleObject)]
 pub struct RetireOperationListVersionPayload {
+    /// The version, RETIRED.
     pub version: OperationListVersion,
 }
 
+/// Publishing and retiring operation lists.
 #[derive(Default)]
 pub struct OperationsMutation;
 
@@ -292,6 +309,31 @@ impl OperationsMutation {
     }
 }
 
+/// Lists and versions by global ID, through the guard (one query per type).
+async fn fetch_nodes(
+    req: ils_kernel::node::NodeRequest<'_>,
+) -> ils_kernel::AppResult<Vec<Option<ils_kernel::node::AnyNode>>> {
+    if !req.asks_for(&[OPERATION_LIST, OPERATION_LIST_VERSION]) {
+        return Ok(req.none_found());
+    }
+    let tx = req.db.read(req.tenant).await?;
+    let mut found = ils_kernel::node::Found::default();
+    for m in tx
+        .find_many::<operation_list::Entity>(req.ids_of(OPERATION_LIST))
+        .await?
+    {
+        found.insert(OPERATION_LIST, m.id, OperationList(m));
+    }
+    for m in tx
+        .find_many::<operation_list_version::Entity>(req.ids_of(OPERATION_LIST_VERSION))
+        .await?
+    {
+        found.insert(OPERATION_LIST_VERSION, m.id, OperationListVersion(m));
+    }
+    tx.commit().await?;
+    Ok(req.answer(found))
+}
+
 /// A valid list name, trimmed.
 pub fn list_name(name: &str) -> std::result::Result<String, AppError> {
     let name = name.trim();
@@ -309,11 +351,15 @@ pub fn list_name(name: &str) -> std::result::Result<String, AppError> {
     }
 }
 
-/// A named list of trusted operations, with its versions.
+/// A named list of trusted operations (a partner application's), with its versions. API
+/// keys granted it run the documents of its ACTIVE versions by ID.
 pub struct OperationList(pub operation_list::Model);
 
+/// A named list of trusted operations (a partner application's), with its versions. API
+/// keys granted it run the documents of its ACTIVE versions by ID.
 #[Object]
 impl OperationList {
+    /// The list's global ID.
     async fn id(&self) -> ID {
         id::encode(OPERATION_LIST, self.0.id)
     }
@@ -325,6 +371,7 @@ impl OperationList {
     async fn platform(&self) -> bool {
         self.0.company_id.is_none()
     }
+    /// When its first version was published.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -339,11 +386,13 @@ impl OperationList {
     }
 }
 
-/// One published version of a list.
+/// One published version of a list: the documents of one manifest.
 pub struct OperationListVersion(pub operation_list_version::Model);
 
+/// One published version of a list: the documents of one manifest.
 #[Object]
 impl OperationListVersion {
+    /// The version's global ID (for `retireOperationListVersion`).
     async fn id(&self) -> ID {
         id::encode(OPERATION_LIST_VERSION, self.0.id)
     }
@@ -355,12 +404,15 @@ impl OperationListVersion {
     async fn status(&self) -> &str {
         &self.0.status
     }
+    /// How many documents it holds.
     async fn document_count(&self) -> i32 {
         self.0.document_count
     }
+    /// When it was published.
     async fn published_at(&self) -> DateTime<Utc> {
         self.0.published_at
     }
+    /// When it was retired; null while ACTIVE.
     async fn retired_at(&self) -> Option<DateTime<Utc>> {
         self.0.retired_at
     }
@@ -368,7 +420,12 @@ impl OperationListVersion {
     async fn documents(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 100, validator(minimum = 1, maximum = 1000))] first: i32,
+        #[graphql(
+            default = 100,
+            validator(minimum = 1, maximum = 1000),
+            desc = "How many documents (1 to 1000; 100 when omitted)."
+        )]
+        first: i32,
     ) -> Result<Vec<PersistedDocument>> {
         let (tenant, db) = request_parts(ctx)?;
         Ok(store::documents(db, tenant, self.0.id, first as u64)
@@ -379,9 +436,10 @@ impl OperationListVersion {
     }
 }
 
-/// One trusted document.
+/// One trusted document of a list version.
 pub struct PersistedDocument(pub persisted_document::Model);
 
+/// One trusted document of a list version.
 #[Object]
 impl PersistedDocument {
     /// The document's ID: the SHA-256 of its text, in hex. Send it as `documentId`
@@ -415,12 +473,29 @@ impl PersistedDocument {
 /// How often one caller ran one document.
 pub struct OperationUsage(pub operation_usage::Model);
 
+/// How often one caller ran one document.
 #[Object]
 impl OperationUsage {
-    /// The API key that ran it; null for people signed in.
-    async fn api_key_id(&self) -> Option<ID> {
-        (!self.0.api_key_id.is_nil()).then(|| id::encode("ApiKey", self.0.api_key_id))
+    /// The API key that ran it (visible to its company's admins); null for people signed
+    /// in, and for another company's key.
+    async fn api_key(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<ils_tenancy::graphql::types::ApiKey>> {
+        if self.0.api_key_id.is_nil() {
+            return Ok(None);
+        }
+        let (tenant, db) = request_parts(ctx)?;
+        let tx = db.read(tenant).await?;
+        let key = tx
+            .find_many::<ils_entity::api_key::Entity>(vec![self.0.api_key_id])
+            .await?
+            .into_iter()
+            .next();
+        tx.commit().await?;
+        Ok(key.map(ils_tenancy::graphql::types::ApiKey))
     }
+    /// How many times it ran.
     async fn count(&self) -> i64 {
         self.0.count
     }
@@ -428,6 +503,7 @@ impl OperationUsage {
     async fn errors(&self) -> i64 {
         self.0.errors
     }
+    /// When it last ran.
     async fn last_seen_at(&self) -> DateTime<Utc> {
         self.0.last_seen_at
     }

@@ -21,42 +21,7 @@ const APQ_LIMIT: usize = 10_000;
 /// How long Redis keeps an automatic persisted query.
 const APQ_TTL_SECS: u64 = 24 * 60 * 60;
 
-/// `ILS_OPERATIONS`: how first-party callers (people signed in, and nobody) may send
-/// query text. API keys are governed by their own `persistedOnly` flag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// Any text runs (the development default).
-    #[default]
-    Off,
-    /// Any text runs; text that matches no published document is logged.
-    LogUnknown,
-    /// Text runs only when it matches a published document, whitespace and definition
-    /// order aside.
-    Safelist,
-    /// Only documents by ID run.
-    RequireId,
-}
-
-impl Mode {
-    pub fn parse(s: &str) -> Option<Mode> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "off" => Mode::Off,
-            "log_unknown" => Mode::LogUnknown,
-            "safelist" => Mode::Safelist,
-            "require_id" => Mode::RequireId,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Off => "off",
-            Mode::LogUnknown => "log_unknown",
-            Mode::Safelist => "safelist",
-            Mode::RequireId => "require_id",
-        }
-    }
-}
+pub use crate::config::OperationsMode as Mode;
 
 /// A trusted document ready to run: parsed once.
 pub struct Prepared {

@@ -286,10 +286,31 @@ pub async fn usage(
     Ok(rows)
 }
 
+/// Where the request path reads what `ctx` may run. An API key reads through its own
+/// scope (its grants, its company's lists and the platform's). Everyone else runs the
+/// platform's lists only, and may have no company (nobody signed in, platform admins),
+/// whose scope sees no list: they read below the guard, every query of theirs filtered
+/// to the platform's rows (`company_id IS NULL`), which belong to no tenant.
+async fn reader(db: &Db, ctx: &TenantContext) -> AppResult<Tx> {
+    match ctx.actor() {
+        Actor::ApiKey { .. } => db.read(ctx).await,
+        #[allow(clippy::disallowed_methods)] // the platform's own rows, filtered below
+        _ => db.system().await,
+    }
+}
+
+/// No filter for an API key (its scope decides); the platform's rows for anyone else.
+fn platform_only(ctx: &TenantContext) -> Condition {
+    match ctx.actor() {
+        Actor::ApiKey { .. } => Condition::all(),
+        _ => Condition::all().add(persisted_document::Column::CompanyId.is_null()),
+    }
+}
+
 /// The ACTIVE versions `ctx` may run: an API key's granted lists; for anyone else (people
 /// signed in, and nobody) the platform's lists.
 pub async fn runnable_versions(db: &Db, ctx: &TenantContext) -> AppResult<Vec<Uuid>> {
-    let tx = db.read(ctx).await?;
+    let tx = reader(db, ctx).await?;
     let lists: Vec<Uuid> = match ctx.actor() {
         Actor::ApiKey { id, .. } => {
             tx.select::<api_key_operation_list::Entity>()
@@ -336,11 +357,12 @@ pub async fn find(
     if versions.is_empty() {
         return Ok(None);
     }
-    let tx = db.read(ctx).await?;
+    let tx = reader(db, ctx).await?;
     let doc = tx
         .select::<persisted_document::Entity>()
         .filter(persisted_document::Column::Hash.eq(hash))
         .filter(persisted_document::Column::VersionId.is_in(versions.iter().copied()))
+        .filter(platform_only(ctx))
         .one(tx.conn())
         .await?;
     tx.commit().await?;
@@ -357,11 +379,12 @@ pub async fn find_canonical(
     if versions.is_empty() {
         return Ok(None);
     }
-    let tx = db.read(ctx).await?;
+    let tx = reader(db, ctx).await?;
     let doc = tx
         .select::<persisted_document::Entity>()
         .filter(persisted_document::Column::Canonical.eq(canonical))
         .filter(persisted_document::Column::VersionId.is_in(versions.iter().copied()))
+        .filter(platform_only(ctx))
         .one(tx.conn())
         .await?;
     tx.commit().await?;

@@ -214,6 +214,7 @@ impl ApiKey {
 /// What `setApiKeyOperationLists` gives: the key, with its lists.
 #[derive(SimpleObject)]
 pub struct SetApiKeyOperationListsPayload {
+    /// The key, with its new lists.
     pub api_key: ApiKey,
 }
 
