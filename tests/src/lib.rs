@@ -154,6 +154,15 @@ impl TestServer {
         (status, body)
     }
 
+    /// POSTs `body` (any GraphQL request object: `documentId`, `extensions`…) as JSON
+    /// with `auth`; returns the HTTP status and the JSON body.
+    pub async fn post_body(&self, auth: &Auth, body: Value) -> (u16, Value) {
+        let req = self.http.post(self.url("/graphql")).json(&body);
+        let resp = auth.apply(req).send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
     /// The `data` of a successful operation; panics with the errors otherwise.
     pub async fn ok(&self, auth: &Auth, query: &str, variables: Value) -> Value {
         let (status, body) = self.post(auth, query, variables).await;

@@ -72,13 +72,7 @@ async fn persisted_key_as(s: &TestServer, admin: &Session, lists: &[&str], role:
 
 /// POSTs `body` as JSON with `auth`.
 async fn post_json(s: &TestServer, auth: &Auth, body: Value) -> (u16, Value) {
-    let resp = auth
-        .apply(s.http.post(s.url("/graphql")).json(&body))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    s.post_body(auth, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
