@@ -7,6 +7,26 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
+/// The playground's example operations, one per file: in development the server publishes
+/// them as the platform's operation list `playground`, so each tab can also run by ID.
+#[derive(RustEmbed)]
+#[folder = "$CARGO_MANIFEST_DIR/../playground/operations"]
+struct Examples;
+
+/// The example operations, `(file name, text)`, by file name.
+pub fn examples() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Examples::iter()
+        .filter(|name| name.ends_with(".graphql"))
+        .filter_map(|name| {
+            let file = Examples::get(&name)?;
+            let text = String::from_utf8(file.data.into_owned()).ok()?;
+            Some((name.to_string(), text))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 #[derive(RustEmbed)]
 #[folder = "$CARGO_MANIFEST_DIR/../playground/dist"]
 struct Assets;

@@ -98,6 +98,17 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         redis.clone().map(|c| (c, config.redis_prefix.clone())),
     ));
     let checker = Arc::new(schema::checker(&limits));
+    if demo
+        && crate::operations::publish_examples(
+            &db,
+            &checker,
+            "playground",
+            &crate::playground::examples(),
+        )
+        .await?
+    {
+        tracing::info!("published the playground's examples as the operation list `playground`");
+    }
     // The public schema and the federation subgraph: the same types, limits and data.
     let with_data = |b: async_graphql::SchemaBuilder<_, _, _>| {
         b.data(db.clone())

@@ -298,6 +298,23 @@ async function afterwards(result, step, variables) {
   }
 }
 
+/** Lowercase hex SHA-256 of a text (the Web Crypto API). */
+async function sha256Hex(text) {
+  const digest = await window.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The request as sent: with "Run by ID" on, a persisted operation's ID (the SHA-256 of
+ * the tab's exact text, as `documentId`) in place of the text. The schema's own
+ * introspection always goes as text.
+ */
+async function byId(params) {
+  if (!memory.get().byId || params.operationName === 'IntrospectionQuery') return params;
+  const { query, ...rest } = params;
+  return { ...rest, documentId: `sha256:${await sha256Hex(query)}` };
+}
+
 /** The error GraphiQL shows for a failed WebSocket. */
 function wsError(err) {
   if (Array.isArray(err)) return new Error(err.map((e) => e.message).join('; '));
@@ -327,9 +344,12 @@ export function createFetcher(demoLogins) {
             lazy: true,
             retryAttempts: 0,
           });
-          const dispose = client.subscribe(
-            { query: params.query, variables: params.variables, operationName: params.operationName },
-            {
+          const payload = byId({ query: params.query, variables: params.variables, operationName: params.operationName });
+          let dispose = () => {};
+          let stopped = false;
+          payload.then((p) => {
+            if (stopped) return;
+            dispose = client.subscribe(p, {
               next(result) {
                 observe(result, step, params.variables);
                 sink.next(result);
@@ -342,10 +362,11 @@ export function createFetcher(demoLogins) {
                 sink.complete();
                 client.dispose();
               },
-            },
-          );
+            });
+          });
           return {
             unsubscribe() {
+              stopped = true;
               dispose();
               client.dispose();
             },
@@ -354,10 +375,10 @@ export function createFetcher(demoLogins) {
       };
     }
 
-    let result = await post(params, headers);
+    let result = await post(await byId(params), headers);
     const sent = session.get();
     if (result && result.status === 401 && sent && headers.Authorization === `Bearer ${sent.token}`) {
-      if (await renew(sent, demoLogins)) result = await post(params, authHeaders(opts.headers));
+      if (await renew(sent, demoLogins)) result = await post(await byId(params), authHeaders(opts.headers));
       // The docs need the schema even while a pasted token is refused.
       else if (isIntrospection) result = await post(params, authHeaders(opts.headers, false));
     }

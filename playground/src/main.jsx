@@ -250,6 +250,17 @@ function StepBar() {
       {step.live ? <span className="ils-hint">Waits for events: switching tabs stops it</span> : null}
       {problem ? <span className="ils-problem">{problem}</span> : null}
       <span className="ils-spacer" />
+      <label
+        className="ils-by-id"
+        title="Send the tab as a persisted operation: its documentId (the SHA-256 of the tab's exact text) instead of the text. The examples are published as the operation list “playground” in development; an edited tab has an unknown ID (PERSISTED_QUERY_NOT_FOUND)."
+      >
+        <input
+          type="checkbox"
+          checked={!!memory.get().byId}
+          onChange={(e) => memory.set({ ...memory.get(), byId: e.target.checked })}
+        />{' '}
+        Run by ID
+      </label>
       <button
         type="button"
         className="ils-button"

@@ -165,7 +165,7 @@ try {
     const problem = answerProblem(json);
     log.push(`  -> ${op}: ${problem || 'ok'}`);
     if (problem) problems.push(`${op} (HTTP): ${problem}`);
-    noteAnswer({ op, json, auth: req.headers().authorization || null, transport: 'http' });
+    noteAnswer({ op, json, auth: req.headers().authorization || null, transport: 'http', body });
   });
   page.on('websocket', (ws) => {
     log.push(`WEBSOCKET ${ws.url()}`);
@@ -417,6 +417,22 @@ try {
       await finish(1, `Me with a pasted token answered ${JSON.stringify(answer.json)}`);
     }
     console.log('ok   a pasted token: Me answers for it');
+
+    // "Run by ID": the tab goes as its documentId (the examples are published in
+    // development as the list "playground"), and answers the same.
+    await page.getByLabel('Run by ID').check();
+    const byId = await run(STEPS[me]);
+    const sentId = byId.body && byId.body.documentId;
+    if (!/^sha256:[0-9a-f]{64}$/.test(sentId || '') || 'query' in (byId.body || {})) {
+      await finish(1, `Me by ID sent ${JSON.stringify(byId.body)}`);
+    }
+    if (!JSON.stringify(byId.json).includes(supplier.email)) {
+      await finish(1, `Me by ID answered ${JSON.stringify(byId.json)}`);
+    }
+    const shownById = await checkResponsePane('Me');
+    if (shownById) await finish(1, `Me by ID: ${shownById}`);
+    await page.getByLabel('Run by ID').uncheck();
+    console.log(`ok   run by ID: Me went as ${sentId.slice(0, 20)}… and answered for ${supplier.email}`);
   }
 
   // Let late console errors or requests surface before judging.

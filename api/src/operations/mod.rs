@@ -87,6 +87,54 @@ pub fn refused(problems: Vec<manifest::Problem>) -> async_graphql::Error {
     .into()
 }
 
+/// Publishes `examples` (`(name, text)`) as the platform's list `name`, unless an ACTIVE
+/// version of it already holds every one: development's playground list, kept in step
+/// with the examples the server embeds. Returns whether it published.
+pub async fn publish_examples(
+    db: &ils_kernel::Db,
+    checker: &check::Checker,
+    name: &str,
+    examples: &[(String, String)],
+) -> anyhow::Result<bool> {
+    let active: std::collections::HashSet<String> = store::active_documents(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .into_iter()
+        .filter(|(list, _, _)| list.name == name && list.company_id.is_none())
+        .map(|(_, _, doc)| doc.hash)
+        .collect();
+    let docs: Vec<manifest::Document> = examples
+        .iter()
+        .map(|(_, text)| manifest::Document {
+            id: manifest::sha256_hex(text),
+            body: text.clone(),
+            name: async_graphql::parser::parse_query(text).ok().and_then(|d| {
+                d.operations
+                    .iter()
+                    .next()
+                    .and_then(|(n, _)| n.map(|n| n.to_string()))
+            }),
+        })
+        .collect();
+    if docs.iter().all(|d| active.contains(&d.id)) {
+        return Ok(false);
+    }
+    let checked = checker.check(docs).await.map_err(|problems| {
+        anyhow::anyhow!(
+            "the examples do not pass against the schema: {}",
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    store::publish(db, store::Publisher::Operator, name, &checked)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(true)
+}
+
 /// What `ils operations` does.
 pub enum Command {
     Publish {
