@@ -11,6 +11,7 @@
                                           that the list at PATH (dotted) has N items
   tools.py table RESULTS_DIR              the summary table of a run (also table.txt)
 """
+import hashlib
 import json
 import os
 import re
@@ -39,14 +40,20 @@ def free_port():
 
 
 def post(url, query, variables=None, token=None):
-    body = json.dumps({"query": query, "variables": variables or {}}).encode()
-    req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    return post_body(url, {"query": query, "variables": variables or {}}, token)
+
+
+def post_body(url, body, token=None):
+    """POSTs a GraphQL request object (text or `documentId`); its data, or exits."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                 headers={"content-type": "application/json"})
     if token and token != "-":
         req.add_header("authorization", "Bearer " + token)
     with urllib.request.urlopen(req, timeout=60) as r:
         out = json.load(r)
     if out.get("errors"):
-        sys.exit(f"bench: {query[:80]}…: {json.dumps(out['errors'])[:500]}")
+        what = body.get("query") or body.get("documentId") or "?"
+        sys.exit(f"bench: {what[:80]}…: {json.dumps(out['errors'])[:500]}")
     return out["data"]
 
 
@@ -60,12 +67,16 @@ def gql(url, token, query):
     print(json.dumps(post(url, query, token=token)))
 
 
-def lua(path, token, query):
+def lua(path, token, query, form="text"):
+    """A wrk script POSTing `query` as text, or (form `id`) as its persisted document's ID."""
     lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
     if token != "-":
         lines.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
+    body = {"query": query}
+    if form == "id":
+        body = {"documentId": "sha256:" + hashlib.sha256(query.encode()).hexdigest()}
     # The body is JSON, written as a Lua string literal (JSON's escapes are Lua's too).
-    lines.append("wrk.body = " + json.dumps(json.dumps({"query": query})))
+    lines.append("wrk.body = " + json.dumps(json.dumps(body)))
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -73,7 +84,7 @@ def lua(path, token, query):
 def check(url, lua_path, token, path, n):
     text = open(lua_path).read()
     body = json.loads(json.loads(re.search(r"^wrk\.body\s*=\s*(.*)$", text, re.M).group(1)))
-    data = post(url, body["query"], token=token)
+    data = post_body(url, body, token=token)
     node = data
     for part in path.split("."):
         node = node[part]
@@ -180,7 +191,9 @@ def table(results):
         return ils
 
     base_page = row(f"page of 50, {base['label']} orders", "ils-page", "peer-page")
+    row("  the same page by ID (persisted)", "ils-page-id", "peer-page")
     row("one row: me { company }", "ils-me", "peer-one")
+    row("  the same me by ID (persisted)", "ils-me-id", "peer-one")
     row("one row: node(id) Company", "ils-node", "peer-one")
     flat = []
     for s in sizes[1:]:
@@ -211,6 +224,15 @@ def table(results):
         m = re.search(r"tps = ([0-9.]+)", open(pg).read())
         out.append(f"pgbench -S (8 clients, prepared, {meta['duration']}): "
                    + (f"{float(m.group(1)):,.0f} TPS" if m else "no figure (see pgbench.txt)"))
+    for label, text_name, id_name in [("page", "ils-page", "ils-page-id"), ("me", "ils-me", "ils-me-id")]:
+        ratios = []
+        for r in range(1, rounds + 1):
+            t = wrk(os.path.join(results, f"r{r}-{text_name}.txt"))
+            i = wrk(os.path.join(results, f"r{r}-{id_name}.txt"))
+            if t and i and t["rps"] > 0:
+                ratios.append(i["rps"] / t["rps"])
+        if ratios:
+            out.append(f"{label} by ID / as text (req/s, each round): {fmt_ratio(ratios)}")
     for label, ratio in flat:
         out.append(f"page p50 at {label} / at {base['label']} orders: {ratio:.2f}")
     f = fields(os.path.join(results, "fanout.txt"))

@@ -120,11 +120,15 @@ async fn text_allowed(
                 .await
                 .map_err(Refusal::Failed)?;
             if found.is_none() {
-                tracing::warn!(
-                    operation = request.operation_name.as_deref().unwrap_or("(anonymous)"),
-                    hash = %manifest::sha256_hex(&request.query),
-                    "an operation no published list holds (ILS_OPERATIONS=log_unknown; safelist would refuse it)"
-                );
+                let hash = manifest::sha256_hex(&request.query);
+                if rt.first_report(&hash) {
+                    tracing::warn!(
+                        operation = request.operation_name.as_deref().unwrap_or("(anonymous)"),
+                        %hash,
+                        "an operation no published list holds (ILS_OPERATIONS=log_unknown: \
+                         safelist would refuse it; reported once per text)"
+                    );
+                }
             }
             Ok(found.map(|p| p.hash.clone()))
         }

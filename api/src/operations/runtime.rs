@@ -116,6 +116,8 @@ pub struct Runtime {
     /// Every document seen, by hash (the hash names the text, so this is never stale).
     parsed: Mutex<HashMap<String, Arc<Prepared>>>,
     apq: Mutex<HashMap<String, Arc<Prepared>>>,
+    /// The unpublished texts already reported (log_unknown), by hash: each once.
+    reported: Mutex<std::collections::HashSet<String>>,
     usage: Mutex<HashMap<(Uuid, Caller, Uuid, String), Usage>>,
 }
 
@@ -128,6 +130,7 @@ impl Runtime {
             permits: Fresh::new(),
             parsed: Default::default(),
             apq: Default::default(),
+            reported: Default::default(),
             usage: Default::default(),
         }
     }
@@ -213,6 +216,16 @@ impl Runtime {
         }
         map.insert(hash, p.clone());
         Ok(p)
+    }
+
+    /// Whether the unpublished text `hash` is reported for the first time (log_unknown
+    /// says each once per process, not once per request).
+    pub fn first_report(&self, hash: &str) -> bool {
+        let mut seen = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= CACHE_LIMIT {
+            seen.clear();
+        }
+        seen.insert(hash.to_owned())
     }
 
     /// An automatic persisted query registered earlier (by any server, with Redis).
