@@ -10,7 +10,7 @@
 use crate::node::{MAX_NODES, Node};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::parser::types::Field;
-use async_graphql::registry::{MetaType, MetaTypeId, Registry};
+use async_graphql::registry::{MetaTypeId, Registry};
 use async_graphql::resolver_utils::ContainerType;
 use async_graphql::{
     Context, ContextSelectionSet, ObjectType, OutputType, Positioned, SchemaBuilder, ServerResult,
@@ -121,23 +121,8 @@ impl<L: ModuleList> OutputType for Entities<L> {
     }
 
     fn create_type_info(registry: &mut Registry) -> String {
-        registry.create_output_type::<Self, _>(MetaTypeId::Object, |_| MetaType::Object {
-            name: Self::type_name().into_owned(),
-            description: None,
-            fields: Default::default(),
-            cache_control: Default::default(),
-            extends: false,
-            shareable: false,
-            resolvable: true,
-            keys: None,
-            visible: None,
-            inaccessible: false,
-            interface_object: false,
-            tags: Default::default(),
-            is_subscription: false,
-            rust_typename: Some(std::any::type_name::<Self>()),
-            directive_invocations: Default::default(),
-            requires_scopes: Default::default(),
+        registry.create_output_type::<Self, _>(MetaTypeId::Object, |_| {
+            ils_kernel::module::empty_object::<Self>(&Self::type_name(), false)
         })
     }
 

@@ -160,17 +160,8 @@ impl Runtime {
         ctx: &TenantContext,
         hash: &str,
     ) -> AppResult<Option<Arc<Prepared>>> {
-        let key = (caller(ctx), hash.to_owned());
-        if let Some(found) = self.permits.get(&key) {
-            return Ok(found);
-        }
-        let versions = self.versions(db, ctx).await?;
-        let found = match store::find(db, ctx, &versions, hash).await? {
-            Some(doc) => Some(self.parsed(doc.hash, doc.body)?),
-            None => None,
-        };
-        self.permits.put(key, found.clone());
-        Ok(found)
+        self.find(db, ctx, hash.to_owned(), store::Match::Hash(hash))
+            .await
     }
 
     /// The published document `text` matches (whitespace and definition order aside),
@@ -184,15 +175,26 @@ impl Runtime {
         let Some(canonical) = super::manifest::canonical(text) else {
             return Ok(None);
         };
-        let key = (
-            caller(ctx),
-            format!("canonical:{}", super::manifest::sha256_hex(&canonical)),
-        );
+        let key = format!("canonical:{}", super::manifest::sha256_hex(&canonical));
+        self.find(db, ctx, key, store::Match::Canonical(&canonical))
+            .await
+    }
+
+    /// The document `by` picks among what `ctx` may run, answered from `permits` (under
+    /// `key`) for a second at a time.
+    async fn find(
+        &self,
+        db: &Db,
+        ctx: &TenantContext,
+        key: String,
+        by: store::Match<'_>,
+    ) -> AppResult<Option<Arc<Prepared>>> {
+        let key = (caller(ctx), key);
         if let Some(found) = self.permits.get(&key) {
             return Ok(found);
         }
         let versions = self.versions(db, ctx).await?;
-        let found = match store::find_canonical(db, ctx, &versions, &canonical).await? {
+        let found = match store::find(db, ctx, &versions, by).await? {
             Some(doc) => Some(self.parsed(doc.hash, doc.body)?),
             None => None,
         };

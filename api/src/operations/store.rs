@@ -347,42 +347,31 @@ pub async fn runnable_versions(db: &Db, ctx: &TenantContext) -> AppResult<Vec<Uu
     Ok(versions)
 }
 
-/// The documents with `hash` among `versions` (the same text, as the hash names it).
+/// How a document is looked for: by its ID, or (the safelist) by its canonical form.
+#[derive(Clone, Copy)]
+pub enum Match<'a> {
+    Hash(&'a str),
+    Canonical(&'a str),
+}
+
+/// The first document among `versions` that `by` picks.
 pub async fn find(
     db: &Db,
     ctx: &TenantContext,
     versions: &[Uuid],
-    hash: &str,
+    by: Match<'_>,
 ) -> AppResult<Option<persisted_document::Model>> {
     if versions.is_empty() {
         return Ok(None);
     }
+    let picked = match by {
+        Match::Hash(hash) => persisted_document::Column::Hash.eq(hash),
+        Match::Canonical(text) => persisted_document::Column::Canonical.eq(text),
+    };
     let tx = reader(db, ctx).await?;
     let doc = tx
         .select::<persisted_document::Entity>()
-        .filter(persisted_document::Column::Hash.eq(hash))
-        .filter(persisted_document::Column::VersionId.is_in(versions.iter().copied()))
-        .filter(platform_only(ctx))
-        .one(tx.conn())
-        .await?;
-    tx.commit().await?;
-    Ok(doc)
-}
-
-/// The first document among `versions` whose canonical form is `canonical` (the safelist).
-pub async fn find_canonical(
-    db: &Db,
-    ctx: &TenantContext,
-    versions: &[Uuid],
-    canonical: &str,
-) -> AppResult<Option<persisted_document::Model>> {
-    if versions.is_empty() {
-        return Ok(None);
-    }
-    let tx = reader(db, ctx).await?;
-    let doc = tx
-        .select::<persisted_document::Entity>()
-        .filter(persisted_document::Column::Canonical.eq(canonical))
+        .filter(picked)
         .filter(persisted_document::Column::VersionId.is_in(versions.iter().copied()))
         .filter(platform_only(ctx))
         .one(tx.conn())

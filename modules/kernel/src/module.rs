@@ -66,24 +66,8 @@ impl SubscriptionType for NoSubscription {
     }
 
     fn create_type_info(registry: &mut SchemaRegistry) -> String {
-        registry.create_subscription_type::<Self, _>(|_| MetaType::Object {
-            name: "NoSubscription".to_string(),
-            description: None,
-            fields: Default::default(),
-            cache_control: Default::default(),
-            extends: false,
-            shareable: false,
-            resolvable: true,
-            keys: None,
-            visible: None,
-            inaccessible: false,
-            interface_object: false,
-            tags: Default::default(),
-            is_subscription: true,
-            rust_typename: Some(std::any::type_name::<Self>()),
-            directive_invocations: Default::default(),
-            requires_scopes: Default::default(),
-        })
+        registry
+            .create_subscription_type::<Self, _>(|_| empty_object::<Self>("NoSubscription", true))
     }
 
     fn create_field_stream<'a>(
@@ -91,6 +75,30 @@ impl SubscriptionType for NoSubscription {
         _ctx: &'a Context<'_>,
     ) -> Option<Pin<Box<dyn Stream<Item = Response> + Send + 'a>>> {
         None
+    }
+}
+
+/// The type of a root part without fields of its own (a module's missing subscription
+/// root, the federation part that only resolves `_entities`): merged with the other
+/// parts, it leaves every field to them.
+pub fn empty_object<T>(name: &str, is_subscription: bool) -> MetaType {
+    MetaType::Object {
+        name: name.to_owned(),
+        description: None,
+        fields: Default::default(),
+        cache_control: Default::default(),
+        extends: false,
+        shareable: false,
+        resolvable: true,
+        keys: None,
+        visible: None,
+        inaccessible: false,
+        interface_object: false,
+        tags: Default::default(),
+        is_subscription,
+        rust_typename: Some(std::any::type_name::<T>()),
+        directive_invocations: Default::default(),
+        requires_scopes: Default::default(),
     }
 }
 
