@@ -86,7 +86,7 @@ pub struct Config {
     /// 0 refuses batched (array) requests.
     pub max_batch: usize,
     pub introspection: Introspection,
-    /// `ILS_OPERATIONS`; unset: `off` in development, `log_unknown` in production.
+    /// `ILS_OPERATIONS`; unset: `off`.
     pub operations: Option<OperationsMode>,
     pub request_timeout_secs: u64,
     pub header_read_timeout_secs: u64,
@@ -233,7 +233,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "ILS_OPERATIONS",
-        "query text from signed-in users and anonymous callers: off (development default), log_unknown (production default), safelist, require_id",
+        "query text from signed-in users and anonymous callers: off (default), log_unknown, safelist, require_id",
     ),
     ("ILS_REQUEST_TIMEOUT_SECS", "longest request (default 30)"),
     (
@@ -622,14 +622,10 @@ impl Config {
     }
 
     /// The file store this configuration names.
-    /// The persisted-operations mode for first-party traffic (`ILS_OPERATIONS`): as set,
-    /// else `off` in development and `log_unknown` in production.
+    /// The persisted-operations mode for first-party traffic (`ILS_OPERATIONS`, `off`
+    /// unless set).
     pub fn operations_mode(&self) -> OperationsMode {
-        match self.operations {
-            Some(mode) => mode,
-            None if self.env == Environment::Production => OperationsMode::LogUnknown,
-            None => OperationsMode::Off,
-        }
+        self.operations.unwrap_or(OperationsMode::Off)
     }
 
     pub fn files(&self) -> Result<ils_kernel::files::Files, ConfigError> {

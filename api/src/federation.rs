@@ -168,6 +168,14 @@ async fn find<L: ModuleList>(
         return Ok(None);
     };
     if let Some(loader) = ctx.data_opt::<DataLoader<EntityLoader<L>>>() {
+        // As `nodes(ids:)`: one request resolves at most MAX_NODES entities.
+        let seen = loader
+            .loader()
+            .seen
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if seen >= MAX_NODES {
+            return Err(bad(format!("at most {MAX_NODES} representations per request")).into());
+        }
         return loader.load_one(key).await;
     }
     let (tenant, db) = request_parts(ctx)?;
@@ -191,6 +199,8 @@ pub struct EntityLoader<L> {
     db: Db,
     tenant: TenantContext,
     client: ClientInfo,
+    /// Representations asked for so far in this request.
+    seen: std::sync::atomic::AtomicUsize,
     modules: PhantomData<fn() -> L>,
 }
 
@@ -205,6 +215,7 @@ pub fn entity_loader<L: ModuleList>(
             db,
             tenant,
             client,
+            seen: Default::default(),
             modules: PhantomData,
         },
         tokio::spawn,

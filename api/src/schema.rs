@@ -27,13 +27,34 @@ where
     M: ObjectType + Default + 'static,
     S: SubscriptionType + Default + 'static,
 {
+    with_limits(
+        Schema::build(Q::default(), M::default(), S::default()),
+        limits,
+        true,
+    )
+}
+
+/// The limits and input checks on a schema's requests, audited or not.
+fn with_limits<Q, M, S>(
+    builder: SchemaBuilder<Q, M, S>,
+    limits: &Protections,
+    audited: bool,
+) -> SchemaBuilder<Q, M, S>
+where
+    Q: ObjectType + Default + 'static,
+    M: ObjectType + Default + 'static,
+    S: SubscriptionType + Default + 'static,
+{
     // Depth and complexity are measured by the protections extension, which holds
     // introspection to its own limits (async-graphql's would refuse GraphiQL's query).
-    Schema::build(Q::default(), M::default(), S::default())
+    let mut builder = builder
         .limit_directives(limits.max_directives)
         .limit_recursive_depth(limits.max_depth.max(32))
-        .extension(crate::extension::ProtectionsFactory::new(limits.clone()))
-        .extension(crate::audit::AuditFactory)
+        .extension(crate::extension::ProtectionsFactory::new(limits.clone()));
+    if audited {
+        builder = builder.extension(crate::audit::AuditFactory);
+    }
+    builder
         .extension(crate::extension::MeasureFactory(limits.clone()))
         // After the audit extension, as the limits are: a refused text is audited.
         .extension(crate::text_input::TextInputsFactory)
@@ -47,18 +68,13 @@ pub fn checker(limits: &Protections) -> crate::operations::check::Checker {
 }
 
 fn validation_schema(limits: &Protections) -> AppSchema {
-    Schema::build(
+    let roots = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
     )
-    .extension(crate::operations::check::StopAfterValidation)
-    .limit_directives(limits.max_directives)
-    .limit_recursive_depth(limits.max_depth.max(32))
-    .extension(crate::extension::ProtectionsFactory::new(limits.clone()))
-    .extension(crate::extension::MeasureFactory(limits.clone()))
-    .extension(crate::text_input::TextInputsFactory)
-    .finish()
+    .extension(crate::operations::check::StopAfterValidation);
+    with_limits(roots, limits, false).finish()
 }
 
 /// The platform's schema with its limits.

@@ -275,32 +275,6 @@ async fn get_on(
             }
         }
     }
-    // Only queries may run over GET: a GET must never change anything.
-    if let Ok(doc) = async_graphql::parser::parse_query(&query) {
-        let op = match &params.operation_name {
-            Some(name) => doc
-                .operations
-                .iter()
-                .find(|(n, _)| n.map(|n| n.as_str()) == Some(name.as_str()))
-                .map(|(_, o)| o.node.ty),
-            None => doc.operations.iter().next().map(|(_, o)| o.node.ty),
-        };
-        if matches!(
-            op,
-            Some(OperationType::Mutation | OperationType::Subscription)
-        ) {
-            let mut r = refuse(
-                media,
-                StatusCode::METHOD_NOT_ALLOWED,
-                "BAD_REQUEST",
-                "only queries may be sent with GET; use POST",
-                &rid,
-            );
-            r.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return r;
-        }
-    }
     execute(
         &app,
         surface,
@@ -578,21 +552,25 @@ fn refuse_persisted(
     refusal: crate::operations::gate::Refusal,
     rid: &str,
 ) -> Response {
-    use crate::operations::gate::{NOT_FOUND_CODE, NOT_FOUND_MESSAGE, Refusal};
-    match refusal {
+    use crate::operations::gate::Refusal;
+    let status = match &refusal {
         // A client retries with the text (Apollo) or reports it: a request error, 200 for
         // application/json as Apollo's clients expect, 400 for the GraphQL media type.
-        Refusal::NotFound => {
-            let status = if media == MediaType::GraphQLResponse {
-                StatusCode::BAD_REQUEST
-            } else {
-                StatusCode::OK
-            };
-            refuse(media, status, NOT_FOUND_CODE, NOT_FOUND_MESSAGE, rid)
-        }
-        Refusal::Forbidden(m) => refuse(media, StatusCode::FORBIDDEN, "FORBIDDEN", &m, rid),
-        Refusal::BadRequest(m) => refuse(media, StatusCode::BAD_REQUEST, "BAD_REQUEST", &m, rid),
-        Refusal::Failed(e) => refuse_app(media, e, rid),
+        Refusal::NotFound if media == MediaType::GraphQLResponse => StatusCode::BAD_REQUEST,
+        Refusal::NotFound => StatusCode::OK,
+        Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
+        Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+        Refusal::Failed(_) => return refuse_app(media, failed(refusal), rid),
+    };
+    let (code, message) = refusal.code_and_message();
+    refuse(media, status, code, &message, rid)
+}
+
+/// The error inside a `Refusal::Failed`.
+fn failed(refusal: crate::operations::gate::Refusal) -> AppError {
+    match refusal {
+        crate::operations::gate::Refusal::Failed(e) => e,
+        other => AppError::internal(format!("not a failure: {other:?}")),
     }
 }
 
@@ -619,7 +597,7 @@ async fn execute(
     };
     // What each request runs: a persisted document by ID, or text where text may run.
     let mut batch = batch;
-    let mut hashes: Vec<Option<String>> = vec![];
+    let mut admissions: Vec<crate::operations::gate::Admission> = vec![];
     {
         let requests: Vec<&mut Request> = match &mut batch {
             BatchRequest::Single(r) => vec![r],
@@ -636,13 +614,17 @@ async fn execute(
             )
             .await
             {
-                Ok(hash) => {
-                    if hash.is_some() && sent.get {
+                Ok(admission) => {
+                    // Only queries may run over GET: a GET must never change anything.
+                    if sent.get {
                         let name = r.operation_name.clone();
                         let kind = r.parsed_query().ok().and_then(|doc| {
                             crate::operations::runtime::operation_type(doc, name.as_deref())
                         });
-                        if !matches!(kind, Some(OperationType::Query)) {
+                        if matches!(
+                            kind,
+                            Some(OperationType::Mutation | OperationType::Subscription)
+                        ) {
                             let mut res = refuse(
                                 media,
                                 StatusCode::METHOD_NOT_ALLOWED,
@@ -655,13 +637,25 @@ async fn execute(
                             return res;
                         }
                     }
-                    hashes.push(hash);
+                    admissions.push(admission);
                 }
                 Err(refusal) => return refuse_persisted(media, refusal, &rid),
             }
         }
     }
-    let persisted_get = sent.get && hashes.iter().any(Option::is_some);
+    let persisted_get = sent.get && admissions.iter().any(|a| a.published.is_some());
+    // The texts of automatic persisted queries, kept once their requests pass.
+    let registering: Vec<Option<(String, String)>> = {
+        let requests: Vec<&Request> = match &batch {
+            BatchRequest::Single(r) => vec![r],
+            BatchRequest::Batch(rs) => rs.iter().collect(),
+        };
+        admissions
+            .iter()
+            .zip(requests)
+            .map(|(a, r)| a.register.clone().map(|h| (h, r.query.clone())))
+            .collect()
+    };
     let client = ClientInfo {
         address: Some(peer.ip().to_string()),
         user_agent: headers
@@ -740,9 +734,16 @@ async fn execute(
         status
     };
     record(&names, &responses, status, started);
-    for (hash, resp) in hashes.iter().zip(&responses) {
-        if let Some(hash) = hash {
+    for ((admission, register), resp) in admissions.iter().zip(&registering).zip(&responses) {
+        if let Some(hash) = &admission.published {
             app.operations.count(&tenant, hash, !resp.errors.is_empty());
+        }
+        if let Some((hash, text)) = register
+            && !is_request_error(resp)
+        {
+            app.operations
+                .apq_put(tenant.company_id(), hash, text)
+                .await;
         }
     }
     // One line per request: the span around it carries the request id. Variables and

@@ -343,11 +343,16 @@ pub async fn handler(
                     {
                         return Err(async_graphql::Error::new("authentication required"));
                     }
-                    // Persisted documents run over graphql-transport-ws only; the legacy
-                    // protocol (async-graphql's own loop) would run any text.
-                    if tenant.is_persisted_only() && !transport_ws {
+                    // Persisted documents and the first-party modes are enforced over
+                    // graphql-transport-ws only: the legacy protocol (async-graphql's own
+                    // loop) would run any text, so it is refused to callers whose text is
+                    // limited.
+                    let key = matches!(tenant.actor(), Actor::ApiKey { .. });
+                    let limited = tenant.is_persisted_only()
+                        || (!key && app.operations.mode != crate::config::OperationsMode::Off);
+                    if limited && !transport_ws {
                         return Err(async_graphql::Error::new(
-                            "this API key may run persisted operations only, which need the \
+                            "persisted operations and ILS_OPERATIONS need the \
                              graphql-transport-ws protocol",
                         ));
                     }
@@ -546,21 +551,14 @@ fn admit_on(app: &AppState) -> crate::ws_protocol::Admit {
     Arc::new(move |mut request, document_id, data| {
         let app = app.clone();
         Box::pin(async move {
-            use crate::operations::gate::{NOT_FOUND_CODE, NOT_FOUND_MESSAGE, Refusal, admit};
             let tenant = data
                 .get(&std::any::TypeId::of::<TenantContext>())
                 .and_then(|d| d.downcast_ref::<TenantContext>())
                 .cloned()
                 .unwrap_or_else(TenantContext::anonymous);
-            let coded = |message: &str, code: &str| {
-                let mut e = async_graphql::ServerError::new(message, None);
-                e.extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", code);
-                vec![e]
-            };
-            match admit(
-                &app.operations,
+            let gate = &app.operations;
+            match crate::operations::gate::admit(
+                gate,
                 &app.db,
                 &tenant,
                 &mut request,
@@ -568,20 +566,21 @@ fn admit_on(app: &AppState) -> crate::ws_protocol::Admit {
             )
             .await
             {
-                Ok(hash) => {
-                    if let Some(hash) = hash {
-                        app.operations.count(&tenant, &hash, false);
+                // (An automatic persisted query is registered over HTTP only.)
+                Ok(admission) => {
+                    if let Some(hash) = admission.published {
+                        gate.count(&tenant, &hash, false);
                     }
                     Ok(request)
                 }
-                Err(Refusal::NotFound) => Err(coded(NOT_FOUND_MESSAGE, NOT_FOUND_CODE)),
-                Err(Refusal::Forbidden(m)) => Err(coded(&m, "FORBIDDEN")),
-                Err(Refusal::BadRequest(m)) => Err(coded(&m, "BAD_REQUEST")),
-                Err(Refusal::Failed(ils_kernel::AppError::Internal(detail))) => {
-                    tracing::error!(%detail, "persisted document look-up failed");
-                    Err(coded("internal error", "INTERNAL"))
+                Err(refusal) => {
+                    let (code, message) = refusal.code_and_message();
+                    let mut e = async_graphql::ServerError::new(message, None);
+                    e.extensions
+                        .get_or_insert_with(Default::default)
+                        .set("code", code);
+                    Err(vec![e])
                 }
-                Err(Refusal::Failed(e)) => Err(coded(&e.to_string(), e.code())),
             }
         })
     })

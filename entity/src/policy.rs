@@ -20,6 +20,9 @@ pub struct Policy<E: EntityTrait> {
     pub lookup: Option<E::Column>,
     /// Platform admins see every row (companies only).
     pub platform_visible: bool,
+    /// Platform admins acting for no company write the platform's own rows (a null owner):
+    /// published operation lists.
+    pub platform_rows: bool,
     /// Rows any signed-in company may read (never change): what a company publishes.
     pub public_read: Option<Condition>,
     /// Rows readable (never changeable) by every company with an ACTIVE connection to
@@ -37,6 +40,7 @@ impl<E: EntityTrait> Policy<E> {
             own_rows_writable: false,
             lookup: None,
             platform_visible: false,
+            platform_rows: false,
             public_read: None,
             connected_read: None,
         }
@@ -112,9 +116,11 @@ where
     E::Column: sea_orm::ColumnTrait,
 {
     use sea_orm::ColumnTrait;
-    Policy::owned(column)
+    let mut p = Policy::owned(column)
         .with_public_read(Condition::all().add(column.is_null()))
-        .with_platform()
+        .with_platform();
+    p.platform_rows = true;
+    p
 }
 
 pub trait Guarded: EntityTrait {

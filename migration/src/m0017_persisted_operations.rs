@@ -177,15 +177,23 @@ impl MigrationTrait for Migration {
             .await?;
         if m.get_database_backend() == DbBackend::Postgres {
             let conn = m.get_connection();
-            let read = format!("company_id = {COMPANY} OR company_id IS NULL OR {PLATFORM}");
+            // A company reads, changes and deletes its own rows; platform admins all of
+            // them; every company may also read the platform's rows (null owner), never
+            // change them.
             let write = format!("company_id = {COMPANY} OR {PLATFORM}");
             for table in PUBLISHED {
                 conn.execute_unprepared(&rls::protect(&Wall {
                     table,
-                    using: read.clone(),
+                    using: write.clone(),
                     check: write.clone(),
                     lookup: None,
                 }))
+                .await?;
+                conn.execute_unprepared(&rls::also_readable(
+                    table,
+                    "platform_rows",
+                    "company_id IS NULL",
+                ))
                 .await?;
             }
             let owned = rls::owned("company_id");

@@ -383,6 +383,18 @@ async fn a_version_in_use_is_retired_only_by_force_and_then_stops_on_every_serve
     })
     .await;
     assert_eq!(usage[0]["apiKey"]["name"], "partner", "{usage}");
+    // Keys are for admins: a STAFF member sees the counts, not the key.
+    let staff = ils_tests::staff_of(&s1, &admin).await;
+    let seen = s1
+        .ok(
+            &staff.auth(),
+            "{ operationLists { versions { documents { usage { apiKey { name } count } } } } }",
+            json!({}),
+        )
+        .await;
+    let staff_usage = &seen["operationLists"][0]["versions"][0]["documents"][0]["usage"][0];
+    assert_eq!(staff_usage["apiKey"], Value::Null, "{seen}");
+    assert!(staff_usage["count"].as_i64().unwrap() >= 1, "{seen}");
     assert_eq!(usage[0]["errors"], 0, "{usage}");
 
     let err = s1
@@ -529,6 +541,30 @@ async fn automatic_persisted_queries_serve_people_signed_in_only() {
         Some("PERSISTED_QUERY_NOT_FOUND"),
         "{body}"
     );
+    // A text refused by the limits (here 31 aliases; at most 30) is not kept: its hash
+    // alone stays unknown, so nothing gets past the limits by hash.
+    let aliases: String = (0..31).map(|i| format!(" a{i}: __typename")).collect();
+    let wide = format!("query Wide {{{aliases} }}");
+    let (_, body) = post_json(&s, &admin.auth(), pq(Some(&wide), &sha(&wide))).await;
+    assert_eq!(
+        first_code(&body).as_deref(),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{body}"
+    );
+    let (_, body) = post_json(&s, &admin.auth(), pq(None, &sha(&wide))).await;
+    assert_eq!(
+        first_code(&body).as_deref(),
+        Some("PERSISTED_QUERY_NOT_FOUND"),
+        "{body}"
+    );
+    // Each company has its own: another company's person cannot probe for a text.
+    let other_admin = s.sign_up("Other Apq", "ECP", &email("apq-2")).await;
+    let (_, body) = post_json(&s, &other_admin.auth(), pq(None, &sha(ME))).await;
+    assert_eq!(
+        first_code(&body).as_deref(),
+        Some("PERSISTED_QUERY_NOT_FOUND"),
+        "{body}"
+    );
     // Never for API keys: a key's lists are the whole of what it runs by ID.
     let (_, secret) = ils_tests::create_api_key(&s, &admin, "plain").await;
     let plain = Auth::ApiKey(secret);
@@ -616,6 +652,17 @@ async fn first_party_modes_safelist_and_require_id() {
         let reformatted = "query Me {\n  me {\n    user { email }\n    company { name }\n  }\n}";
         let text = post_json(&s, &person, json!({ "query": reformatted })).await;
         let other = post_json(&s, &person, json!({ "query": "{ me { roles } }" })).await;
+        // The legacy WebSocket protocol cannot enforce a mode: refused where text is limited.
+        let mut legacy = ils_tests::ws::connect(&s, ils_tests::ws::LEGACY_WS).await;
+        ils_tests::ws::send(
+            &mut legacy,
+            json!({ "type": "connection_init", "payload": person.init_payload() }),
+        )
+        .await;
+        let (seen, _) =
+            ils_tests::ws::until_closed_within(&mut legacy, Duration::from_secs(2)).await;
+        let acked = seen.iter().any(|m| m["type"] == "connection_ack");
+        assert_eq!(acked, mode == OperationsMode::Off, "{mode:?}: {seen:?}");
         match mode {
             OperationsMode::Safelist => {
                 assert_eq!(

@@ -1277,3 +1277,95 @@ async fn a_purchase_order_is_walled_to_its_buyer_and_its_supplier() {
     );
     s.finish().await;
 }
+
+/// Operation lists in the database alone: a company reads its own lists and the
+/// platform's, never another company's, and changes or deletes only its own; the
+/// platform's rows (null owner) are read-only to every company.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operation_lists_are_walled_and_the_platforms_are_read_only() {
+    if !postgres_or_skip("operation_lists_are_walled_and_the_platforms_are_read_only") {
+        return;
+    }
+    let s = TestServer::start().await;
+    let a = s.sign_up("Lists A", "ECP", &email("ol-a")).await;
+    let b = s.sign_up("Lists B", "ECP", &email("ol-b")).await;
+    let pa = s.platform_admin().await;
+    for (who, list) in [(&a, "a-own"), (&b, "b-own"), (&pa, "platform")] {
+        let doc = format!("query Q_{} {{ me {{ roles }} }}", list.replace('-', "_"));
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(doc.as_bytes()));
+        let manifest = serde_json::to_vec(&json!({ hash: doc })).unwrap();
+        let (status, body) = s
+            .upload(
+                &who.auth(),
+                &format!("mutation($file: Upload!) {{ publishOperations(input: {{ list: \"{list}\", manifest: $file }}) {{ version {{ id }} }} }}"),
+                "m.json",
+                &manifest,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let ca = uuid_of(a.company_id.as_deref().unwrap());
+    for table in [
+        "operation_lists",
+        "operation_list_versions",
+        "persisted_documents",
+    ] {
+        // Its own and the platform's.
+        assert_eq!(
+            count_as(&s, ca, &format!("SELECT count(*) AS n FROM {table}")).await,
+            2,
+            "{table}"
+        );
+        // The platform's rows: readable, never changed or deleted by a company.
+        assert_eq!(
+            write_as(
+                &s,
+                ca,
+                &format!("DELETE FROM {table} WHERE company_id IS NULL")
+            )
+            .await,
+            Ok(0),
+            "{table}"
+        );
+        // Another company's: neither.
+        assert_eq!(
+            write_as(
+                &s,
+                ca,
+                &format!("DELETE FROM {table} WHERE company_id <> '{ca}'")
+            )
+            .await,
+            Ok(0),
+            "{table}"
+        );
+    }
+    assert_eq!(
+        write_as(
+            &s,
+            ca,
+            "UPDATE operation_lists SET name = 'stolen' WHERE company_id IS NULL"
+        )
+        .await,
+        Ok(0)
+    );
+    // A company cannot write a platform row (a null owner) either.
+    let refused = write_as(
+        &s,
+        ca,
+        &format!("INSERT INTO operation_lists (id, company_id, name, created_at) VALUES ('{}', NULL, 'mine', now())", Uuid::now_v7()),
+    )
+    .await;
+    assert!(refused.is_err(), "{refused:?}");
+    // Its own it may delete.
+    assert_eq!(
+        write_as(
+            &s,
+            ca,
+            &format!("DELETE FROM persisted_documents WHERE company_id = '{ca}'")
+        )
+        .await,
+        Ok(1)
+    );
+    s.finish().await;
+}

@@ -24,6 +24,23 @@ pub const NOT_FOUND_CODE: &str = "PERSISTED_QUERY_NOT_FOUND";
 pub const NOT_FOUND_MESSAGE: &str =
     "PersistedQueryNotFound: no persisted document with this ID is available to you";
 
+impl Refusal {
+    /// The error's code and message as a client sees it (a failure's detail stays in the
+    /// log).
+    pub fn code_and_message(&self) -> (&'static str, String) {
+        match self {
+            Refusal::NotFound => (NOT_FOUND_CODE, NOT_FOUND_MESSAGE.into()),
+            Refusal::Forbidden(m) => ("FORBIDDEN", m.clone()),
+            Refusal::BadRequest(m) => ("BAD_REQUEST", m.clone()),
+            Refusal::Failed(AppError::Internal(detail)) => {
+                tracing::error!(%detail, "persisted document look-up failed");
+                ("INTERNAL", "internal error".into())
+            }
+            Refusal::Failed(e) => (e.code(), e.to_string()),
+        }
+    }
+}
+
 /// The ID a request names: `documentId`, or Apollo's `extensions.persistedQuery`
 /// (`{"version":1,"sha256Hash":"…"}`); with which of the two.
 pub fn named_id(request: &Request, document_id: Option<&str>) -> Option<(String, bool)> {
@@ -40,16 +57,25 @@ pub fn named_id(request: &Request, document_id: Option<&str>) -> Option<(String,
     }
 }
 
+/// What a request was admitted as.
+#[derive(Default, Debug)]
+pub struct Admission {
+    /// A published document's hash, to count its use.
+    pub published: Option<String>,
+    /// An automatic persisted query to keep under this hash once the request has passed
+    /// parsing, validation and the limits (`Runtime::apq_put`).
+    pub register: Option<String>,
+}
+
 /// Decides what `request` runs for `tenant`, filling in a persisted document's text and
-/// parsed form. Ok(Some(hash)) for a persisted document (to count its use), Ok(None) for
-/// text.
+/// parsed form.
 pub async fn admit(
     rt: &Runtime,
     db: &Db,
     tenant: &TenantContext,
     request: &mut Request,
     document_id: Option<&str>,
-) -> Result<Option<String>, Refusal> {
+) -> Result<Admission, Refusal> {
     let person = matches!(tenant.actor(), Actor::User(_));
     if let Some((id, apollo)) = named_id(request, document_id) {
         let Some(hash) = manifest::parse_id(&id) else {
@@ -69,30 +95,48 @@ pub async fn admit(
                         .into(),
                 ));
             }
-            text_allowed(rt, db, tenant, request).await?;
-            if person {
-                rt.apq_put(&hash, &request.query).await;
-            }
-            return Ok(None);
+            let published = text_allowed(rt, db, tenant, request).await?;
+            return Ok(Admission {
+                published,
+                register: (person && apq_allowed(rt)).then_some(hash),
+            });
         }
-        let mut found = rt
+        if let Some(p) = rt
             .trusted(db, tenant, &hash)
             .await
-            .map_err(Refusal::Failed)?;
-        // Automatic persisted queries are for people signed in only (never for API keys,
-        // whose lists are the whole of what they run), and only where text may run.
-        if found.is_none() && apollo && person && rt.mode == Mode::Off {
-            found = rt.apq_get(&hash).await;
+            .map_err(Refusal::Failed)?
+        {
+            // Published: checked when it was, so the limits need not measure it again.
+            request.query = p.body.clone();
+            request.set_parsed_query(p.doc.clone());
+            request.data.insert(crate::extension::Trusted);
+            return Ok(Admission {
+                published: Some(p.hash.clone()),
+                register: None,
+            });
         }
-        let Some(p) = found else {
-            return Err(Refusal::NotFound);
-        };
-        request.query = p.body.clone();
-        request.set_parsed_query(p.doc.clone());
-        request.data.insert(crate::extension::Trusted);
-        return Ok(Some(p.hash.clone()));
+        // Automatic persisted queries are for people signed in only (never for API keys,
+        // whose lists are the whole of what they run), and only where text may run. Their
+        // text is measured and validated like any text.
+        if apollo
+            && person
+            && apq_allowed(rt)
+            && let Some(text) = rt.apq_get(tenant.company_id(), &hash).await
+        {
+            request.query = text;
+            return Ok(Admission::default());
+        }
+        return Err(Refusal::NotFound);
     }
-    text_allowed(rt, db, tenant, request).await
+    Ok(Admission {
+        published: text_allowed(rt, db, tenant, request).await?,
+        register: None,
+    })
+}
+
+/// Whether automatic persisted queries work: where first-party text may run.
+fn apq_allowed(rt: &Runtime) -> bool {
+    matches!(rt.mode, Mode::Off | Mode::LogUnknown)
 }
 
 /// Whether `request`'s text may run for `tenant`; Ok(Some(hash)) when it ran as a

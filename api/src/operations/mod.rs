@@ -535,6 +535,13 @@ impl OperationUsage {
         }
         let (tenant, db) = request_parts(ctx)?;
         let tx = db.read(tenant).await?;
+        // Keys are for company admins, as their list is.
+        if ils_kernel::authz::require_role(&tx, tenant, ils_kernel::Role::CompanyAdmin)
+            .await
+            .is_err()
+        {
+            return Ok(None);
+        }
         let key = tx
             .find_many::<ils_entity::api_key::Entity>(vec![self.0.api_key_id])
             .await?

@@ -55,6 +55,14 @@ pub fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<Op
     }
 }
 
+/// Where an automatic persisted query is kept: per company (or none), per hash.
+fn apq_key(company: Option<Uuid>, hash: &str) -> String {
+    match company {
+        Some(c) => format!("{}:{hash}", c.simple()),
+        None => format!("-:{hash}"),
+    }
+}
+
 /// Whose permissions an answer is about: an API key, or everyone else (the platform's
 /// lists).
 #[derive(Clone, Copy, Hash, PartialEq, Eq, Debug)]
@@ -79,18 +87,24 @@ impl<K: std::hash::Hash + Eq, V: Clone> Fresh<K, V> {
     }
 
     fn get(&self, key: &K) -> Option<V> {
+        self.get_dated(key).map(|(_, v)| v)
+    }
+
+    /// The answer and when it was read, while fresh.
+    fn get_dated(&self, key: &K) -> Option<(Instant, V)> {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.get(key)
             .filter(|(at, _)| at.elapsed() < PERMIT_TTL)
-            .map(|(_, v)| v.clone())
+            .map(|(at, v)| (*at, v.clone()))
     }
 
-    fn put(&self, key: K, value: V) {
+    /// Keeps an answer as of `at` (an answer drawn from another is as old as that one).
+    fn put(&self, key: K, value: V, at: Instant) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= CACHE_LIMIT {
             map.clear();
         }
-        map.insert(key, (Instant::now(), value));
+        map.insert(key, (at, value));
     }
 
     fn clear(&self) {
@@ -115,7 +129,7 @@ pub struct Runtime {
     permits: Fresh<(Caller, String), Option<Arc<Prepared>>>,
     /// Every document seen, by hash (the hash names the text, so this is never stale).
     parsed: Mutex<HashMap<String, Arc<Prepared>>>,
-    apq: Mutex<HashMap<String, Arc<Prepared>>>,
+    apq: Mutex<HashMap<String, String>>,
     /// The unpublished texts already reported (log_unknown), by hash: each once.
     reported: Mutex<std::collections::HashSet<String>>,
     usage: Mutex<HashMap<(Uuid, Caller, Uuid, String), Usage>>,
@@ -142,14 +156,16 @@ impl Runtime {
         self.permits.clear();
     }
 
-    async fn versions(&self, db: &Db, ctx: &TenantContext) -> AppResult<Arc<Vec<Uuid>>> {
+    /// The versions `ctx` may run, and when they were read.
+    async fn versions(&self, db: &Db, ctx: &TenantContext) -> AppResult<(Instant, Arc<Vec<Uuid>>)> {
         let who = caller(ctx);
-        if let Some(v) = self.versions.get(&who) {
-            return Ok(v);
+        if let Some(dated) = self.versions.get_dated(&who) {
+            return Ok(dated);
         }
+        let at = Instant::now();
         let v = Arc::new(store::runnable_versions(db, ctx).await?);
-        self.versions.put(who, v.clone());
-        Ok(v)
+        self.versions.put(who, v.clone(), at);
+        Ok((at, v))
     }
 
     /// The document `hash` names, if `ctx` may run it (an API key: its lists; anyone
@@ -193,12 +209,14 @@ impl Runtime {
         if let Some(found) = self.permits.get(&key) {
             return Ok(found);
         }
-        let versions = self.versions(db, ctx).await?;
+        let (at, versions) = self.versions(db, ctx).await?;
         let found = match store::find(db, ctx, &versions, by).await? {
             Some(doc) => Some(self.parsed(doc.hash, doc.body)?),
             None => None,
         };
-        self.permits.put(key, found.clone());
+        // As old as the versions it was drawn from: a retirement is seen within
+        // PERMIT_TTL of it, not twice that.
+        self.permits.put(key, found.clone(), at);
         Ok(found)
     }
 
@@ -230,39 +248,39 @@ impl Runtime {
         seen.insert(hash.to_owned())
     }
 
-    /// An automatic persisted query registered earlier (by any server, with Redis).
-    pub async fn apq_get(&self, hash: &str) -> Option<Arc<Prepared>> {
-        if let Some(p) = self.apq.lock().unwrap_or_else(|e| e.into_inner()).get(hash) {
-            return Some(p.clone());
+    /// The text of an automatic persisted query that someone of `company` registered
+    /// (on any server, with Redis). Each company has its own: nobody learns whether
+    /// another company ran a text.
+    pub async fn apq_get(&self, company: Option<Uuid>, hash: &str) -> Option<String> {
+        let key = apq_key(company, hash);
+        if let Some(text) = self.apq.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Some(text.clone());
         }
         let (conn, prefix) = self.redis.as_ref()?;
         let mut conn = conn.clone();
-        let body: Option<String> = redis::cmd("GET")
-            .arg(format!("{prefix}:apq:{hash}"))
+        let text: Option<String> = redis::cmd("GET")
+            .arg(format!("{prefix}:apq:{key}"))
             .query_async(&mut conn)
             .await
             .ok()?;
-        let body = body?;
+        let text = text?;
         // What Redis holds is checked like anything a client sends.
-        if super::manifest::sha256_hex(&body) != hash {
+        if super::manifest::sha256_hex(&text) != hash {
             return None;
         }
-        let p = Arc::new(Prepared::parse(hash.to_owned(), body).ok()?);
-        self.keep_apq(p.clone());
-        Some(p)
+        self.keep_apq(key, text.clone());
+        Some(text)
     }
 
-    /// Registers an automatic persisted query: `text`, whose SHA-256 the caller said is
-    /// `hash` (checked by the caller of this).
-    pub async fn apq_put(&self, hash: &str, text: &str) {
-        let Ok(p) = Prepared::parse(hash.to_owned(), text.to_owned()) else {
-            return;
-        };
-        self.keep_apq(Arc::new(p));
+    /// Keeps an automatic persisted query for `company`: `text`, whose SHA-256 is `hash`
+    /// (checked before), once its request passed parsing, validation and the limits.
+    pub async fn apq_put(&self, company: Option<Uuid>, hash: &str, text: &str) {
+        let key = apq_key(company, hash);
+        self.keep_apq(key.clone(), text.to_owned());
         if let Some((conn, prefix)) = &self.redis {
             let mut conn = conn.clone();
             let stored: redis::RedisResult<()> = redis::cmd("SET")
-                .arg(format!("{prefix}:apq:{hash}"))
+                .arg(format!("{prefix}:apq:{key}"))
                 .arg(text)
                 .arg("EX")
                 .arg(APQ_TTL_SECS)
@@ -274,12 +292,12 @@ impl Runtime {
         }
     }
 
-    fn keep_apq(&self, p: Arc<Prepared>) {
+    fn keep_apq(&self, key: String, text: String) {
         let mut map = self.apq.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= APQ_LIMIT {
             map.clear();
         }
-        map.insert(p.hash.clone(), p);
+        map.insert(key, text);
     }
 
     /// Counts one run of `hash` by `ctx` (written by `flush`).
@@ -315,9 +333,22 @@ impl Runtime {
                 .1
                 .push((hash, u.runs, u.errors, last));
         }
-        for (_, (ctx, rows)) in by_caller {
-            if let Err(e) = store::add_usage(db, &ctx, rows).await {
-                tracing::warn!(error = ?e, "could not record persisted operation usage");
+        for ((company, who, person), (ctx, rows)) in by_caller {
+            if let Err(e) = store::add_usage(db, &ctx, rows.clone()).await {
+                // Kept for the next flush (another server may have just made the row), unless
+                // the caller's access has ended.
+                tracing::warn!(error = ?e, "could not record persisted operation usage yet");
+                if matches!(e, ils_kernel::AppError::Unauthenticated(_)) {
+                    continue;
+                }
+                let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+                for (hash, runs, errors, last) in rows {
+                    let entry = usage.entry((company, who, person, hash)).or_default();
+                    entry.ctx.get_or_insert_with(|| ctx.clone());
+                    entry.runs += runs;
+                    entry.errors += errors;
+                    entry.last = entry.last.max(Some(last));
+                }
             }
         }
     }

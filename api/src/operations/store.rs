@@ -145,8 +145,9 @@ pub async fn publish(
 }
 
 /// Retires a list version: its documents stop running (unless another ACTIVE version the
-/// caller may run holds them). CONFLICT when one of them ran in the last 7 days, unless
-/// `force`.
+/// caller may run holds them). CONFLICT when one of those that stop ran in the last 7
+/// days, unless `force`. Platform admins may retire any list's version (the operator's
+/// power over what runs); a company admin only the company's own.
 pub async fn retire(
     db: &Db,
     who: Publisher<'_>,
@@ -170,14 +171,32 @@ pub async fn retire(
         return Ok(version);
     }
     if !force {
-        let hashes = tx
-            .select::<persisted_document::Entity>()
+        // The documents that stop with it: those no other ACTIVE version of the list holds.
+        let hashes_of = |versions: Vec<Uuid>| {
+            tx.select::<persisted_document::Entity>()
+                .select_only()
+                .column(persisted_document::Column::Hash)
+                .filter(persisted_document::Column::VersionId.is_in(versions))
+                .into_tuple::<String>()
+                .all(tx.conn())
+        };
+        let others: Vec<Uuid> = tx
+            .select::<operation_list_version::Entity>()
             .select_only()
-            .column(persisted_document::Column::Hash)
-            .filter(persisted_document::Column::VersionId.eq(version.id))
-            .into_tuple::<String>()
+            .column(operation_list_version::Column::Id)
+            .filter(operation_list_version::Column::ListId.eq(version.list_id))
+            .filter(operation_list_version::Column::Status.eq(ACTIVE))
+            .filter(operation_list_version::Column::Id.ne(version.id))
+            .into_tuple()
             .all(tx.conn())
             .await?;
+        let kept: std::collections::HashSet<String> =
+            hashes_of(others).await?.into_iter().collect();
+        let hashes: Vec<String> = hashes_of(vec![version.id])
+            .await?
+            .into_iter()
+            .filter(|h| !kept.contains(h))
+            .collect();
         let since = chrono::Utc::now() - RECENT_USE;
         let mut used = 0;
         for chunk in hashes.chunks(BATCH) {

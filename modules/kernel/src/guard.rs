@@ -556,9 +556,9 @@ impl Tx {
     fn owner_of<E: Guarded>(&self) -> AppResult<Option<(E::Column, Uuid)>> {
         let p = E::policy();
         // A platform admin acting for no company writes the platform's own rows (a null
-        // owner) where the policy lets platform admins see every row, as row-level
-        // security's `OR platform` check does.
-        if self.scope.platform && p.platform_visible && self.scope.company.is_none() {
+        // owner) where the policy has such rows, as row-level security's `OR platform`
+        // check lets it.
+        if self.scope.platform && p.platform_rows && self.scope.company.is_none() {
             return Ok(None);
         }
         match p.owner {

@@ -67,15 +67,19 @@ pub struct SignUpRequested {
 /// not the address already has an account: a new address gets a confirmation token
 /// (`confirm_sign_up` creates the company), an address with an account gets a notice that
 /// someone tried to sign up with it. Both paths validate, hash the password, look the
-/// address up and write one transaction, so neither the answer nor its timing tells them
-/// apart; only the mailbox learns which.
+/// address up and write one transaction (a new address's also stores the request), so
+/// the answer is the same and its time nearly so; only the mailbox learns which.
 pub async fn request_sign_up(db: &Db, input: SignUp) -> AppResult<SignUpRequested> {
-    let company_name = validate::text(&input.company_name, "input.companyName", 200)?;
-    let email = validate::email(&input.email, "input.email")?;
-    let first_name = validate::text(&input.first_name, "input.firstName", 100)?;
-    let last_name = validate::text(&input.last_name, "input.lastName", 100)?;
-    password::validate(&input.password, "input.password")?;
-    let hash = password::hash(&input.password).await?;
+    let NewCompany {
+        company_id,
+        user_id,
+        company_name,
+        company_type,
+        email,
+        password_hash: hash,
+        first_name,
+        last_name,
+    } = NewCompany::checked(input).await?;
 
     let tx = open_lookup(db, &email).await?;
     let taken = tx
@@ -87,7 +91,6 @@ pub async fn request_sign_up(db: &Db, input: SignUp) -> AppResult<SignUpRequeste
     tx.commit().await?;
 
     // The request belongs to the company its confirmation creates; the mail job too.
-    let (company_id, user_id) = (Uuid::now_v7(), Uuid::now_v7());
     let now = chrono::Utc::now();
     let expires_at = now + SIGN_UP_TTL;
     let tx = open_acting(db, Some(company_id), None).await?;
@@ -108,7 +111,7 @@ pub async fn request_sign_up(db: &Db, input: SignUp) -> AppResult<SignUpRequeste
             company_id: sea_orm::ActiveValue::NotSet,
             user_id: Set(user_id),
             company_name: Set(company_name.clone()),
-            company_type: Set(input.company_type.as_str().into()),
+            company_type: Set(company_type.as_str().into()),
             email: Set(email.clone()),
             password_hash: Set(hash),
             first_name: Set(first_name),
@@ -199,31 +202,33 @@ pub async fn confirm_sign_up(db: &Db, tokens: &TokenSettings, token: &str) -> Ap
 /// Creates a company and its first admin at once, without a confirmation mail: for the
 /// operator's own tools (demo data, the benchmark's seeding), never for the API.
 pub async fn register(db: &Db, tokens: &TokenSettings, input: SignUp) -> AppResult<Session> {
-    let company_name = validate::text(&input.company_name, "input.companyName", 200)?;
-    let email = validate::email(&input.email, "input.email")?;
-    let first_name = validate::text(&input.first_name, "input.firstName", 100)?;
-    let last_name = validate::text(&input.last_name, "input.lastName", 100)?;
-    password::validate(&input.password, "input.password")?;
-    let password_hash = password::hash(&input.password).await?;
-    let (company_id, user_id) = (Uuid::now_v7(), Uuid::now_v7());
-    let tx = open_acting(db, Some(company_id), Some(user_id)).await?;
-    let session = create_company(
-        &tx,
-        tokens,
-        NewCompany {
-            company_id,
-            user_id,
+    let new = NewCompany::checked(input).await?;
+    let tx = open_acting(db, Some(new.company_id), Some(new.user_id)).await?;
+    let session = create_company(&tx, tokens, new).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+impl NewCompany {
+    /// The sign-up's fields checked (BAD_USER_INPUT naming the first bad one), the
+    /// password hashed, and new IDs for the company and its admin.
+    async fn checked(input: SignUp) -> AppResult<NewCompany> {
+        let company_name = validate::text(&input.company_name, "input.companyName", 200)?;
+        let email = validate::email(&input.email, "input.email")?;
+        let first_name = validate::text(&input.first_name, "input.firstName", 100)?;
+        let last_name = validate::text(&input.last_name, "input.lastName", 100)?;
+        password::validate(&input.password, "input.password")?;
+        Ok(NewCompany {
+            company_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
             company_name,
             company_type: input.company_type,
             email,
-            password_hash,
+            password_hash: password::hash(&input.password).await?,
             first_name,
             last_name,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(session)
+        })
+    }
 }
 
 /// A company about to be created with its first admin, from validated input.
