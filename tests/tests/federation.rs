@@ -140,6 +140,11 @@ async fn a_representation_the_subgraph_cannot_answer_is_bad_user_input() {
             "a `LensOrder` representation needs its `id`",
         ),
         (json!([{ "id": own }]), "needs its `__typename`"),
+        // As `nodes(ids:)`: at most 100 entities a request.
+        (
+            Value::Array((0..101).map(|_| order_ref(&own)).collect()),
+            "at most 100 representations per request",
+        ),
     ] {
         let (status, body) = subgraph(&s, &a.auth(), ENTITIES_QUERY, json!({ "r": reps })).await;
         assert_eq!(status, 200, "{body}");
