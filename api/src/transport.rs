@@ -308,20 +308,22 @@ fn document_ids(bytes: &[u8], count: usize) -> Vec<Option<String>> {
         #[serde(rename = "documentId")]
         document_id: Option<String>,
     }
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Ids {
-        One(WithId),
-        Many(Vec<WithId>),
-    }
     if !bytes.windows(10).any(|w| w == b"documentId") {
         return vec![None; count];
     }
-    match serde_json::from_slice::<Ids>(bytes) {
-        Ok(Ids::One(one)) => vec![one.document_id],
-        Ok(Ids::Many(many)) => many.into_iter().map(|w| w.document_id).collect(),
-        Err(_) => vec![None; count],
-    }
+    // One object or a batch, told by the first character (an untagged enum would buffer
+    // the whole body first); every other field is skipped unread.
+    let batch = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'[');
+    let ids = if batch {
+        serde_json::from_slice::<Vec<WithId>>(bytes)
+            .map(|many| many.into_iter().map(|w| w.document_id).collect())
+    } else {
+        serde_json::from_slice::<WithId>(bytes).map(|one| vec![one.document_id])
+    };
+    ids.unwrap_or_else(|_| vec![None; count])
 }
 
 pub async fn post(
