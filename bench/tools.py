@@ -123,6 +123,18 @@ def wrk(path):
     }
 
 
+def cpu_per_request(results, name):
+    """The ILS server's CPU time per request over one wrk run, in microseconds."""
+    cpu, txt = os.path.join(results, f"{name}.cpu"), os.path.join(results, f"{name}.txt")
+    if not (os.path.exists(cpu) and os.path.exists(txt)):
+        return None
+    ticks, hz = map(int, open(cpu).read().split())
+    m = re.search(r"(\d+) requests in", open(txt).read())
+    if not m or int(m.group(1)) == 0:
+        return None
+    return ticks / hz * 1e6 / int(m.group(1))
+
+
 def fmt_rps(values):
     if not values:
         return "-"
@@ -233,6 +245,12 @@ def table(results):
                 ratios.append(i["rps"] / t["rps"])
         if ratios:
             out.append(f"{label} by ID / as text (req/s, each round): {fmt_ratio(ratios)}")
+        cpu_t = [c for r in range(1, rounds + 1) if (c := cpu_per_request(results, f"r{r}-{text_name}"))]
+        cpu_i = [c for r in range(1, rounds + 1) if (c := cpu_per_request(results, f"r{r}-{id_name}"))]
+        if cpu_t and cpu_i:
+            out.append(f"{label}: ILS server CPU per request, as text {statistics.median(cpu_t):.0f} µs, "
+                       f"by ID {statistics.median(cpu_i):.0f} µs (median of rounds; "
+                       f"{min(cpu_t):.0f}–{max(cpu_t):.0f} / {min(cpu_i):.0f}–{max(cpu_i):.0f})")
     for label, ratio in flat:
         out.append(f"page p50 at {label} / at {base['label']} orders: {ratio:.2f}")
     f = fields(os.path.join(results, "fanout.txt"))
