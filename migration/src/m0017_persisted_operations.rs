@@ -178,8 +178,8 @@ impl MigrationTrait for Migration {
         if m.get_database_backend() == DbBackend::Postgres {
             let conn = m.get_connection();
             // A company reads, changes and deletes its own rows; platform admins all of
-            // them; every company may also read the platform's rows (null owner), never
-            // change them.
+            // them; every company (not a scope without one) may also read the platform's
+            // rows (null owner), never change them.
             let write = format!("company_id = {COMPANY} OR {PLATFORM}");
             for table in PUBLISHED {
                 conn.execute_unprepared(&rls::protect(&Wall {
@@ -192,7 +192,7 @@ impl MigrationTrait for Migration {
                 conn.execute_unprepared(&rls::also_readable(
                     table,
                     "platform_rows",
-                    "company_id IS NULL",
+                    &format!("company_id IS NULL AND {COMPANY} IS NOT NULL"),
                 ))
                 .await?;
             }

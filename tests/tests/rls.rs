@@ -141,6 +141,24 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
         return;
     }
     let s = TestServer::start().await;
+    // A platform operation list every company may run by ID.
+    let platform_doc = "query RlsPlatform { me { roles } }";
+    let platform_hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        platform_doc.as_bytes(),
+    ));
+    let pa = s.platform_admin().await;
+    let (status, published) = s
+        .upload(
+            &pa.auth(),
+            "mutation($file: Upload!) { publishOperations(input: { list: \"rls-platform\", manifest: $file }) { version { id } } }",
+            "m.json",
+            &serde_json::to_vec(&json!({ platform_hash.clone(): platform_doc })).unwrap(),
+        )
+        .await;
+    assert!(
+        status == 200 && published.get("errors").is_none(),
+        "{published}"
+    );
     let mut ids = vec![];
     for name in ["Alpha", "Beta"] {
         let mail = email(name);
@@ -163,10 +181,58 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
             json!({ "e": email(name) }),
         )
         .await;
-        s.ok(
-            &admin.auth(),
-            "mutation { createApiKey(input: { name: \"k\", role: STAFF }) { secret } }",
-            json!({}),
+        // An operation list of its own, a key granted it, and a run by ID (usage).
+        let doc = format!("query Rls{name} {{ me {{ roles }} }}");
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(doc.as_bytes()));
+        let (status, published) = s
+            .upload(
+                &admin.auth(),
+                "mutation($file: Upload!) { publishOperations(input: { list: \"walled\", manifest: $file }) { version { id } } }",
+                "m.json",
+                &serde_json::to_vec(&json!({ hash.clone(): doc })).unwrap(),
+            )
+            .await;
+        assert!(
+            status == 200 && published.get("errors").is_none(),
+            "{published}"
+        );
+        let made = s
+            .ok(
+                &admin.auth(),
+                "mutation { createApiKey(input: { name: \"k\", role: STAFF, operationLists: [\"walled\"] }) { secret } }",
+                json!({}),
+            )
+            .await;
+        assert!(made["createApiKey"]["secret"].is_string(), "{made}");
+        // (The supplier waits for approval, so its key does not work yet: the admin runs
+        // the platform's document by ID, which counts for the company.)
+        let (_, ran) = s
+            .post_body(&admin.auth(), json!({ "documentId": platform_hash }))
+            .await;
+        assert!(ran["data"]["me"].is_object(), "{ran}");
+        ils_tests::eventually(
+            "the run's usage",
+            std::time::Duration::from_secs(10),
+            || async {
+                let d = s
+                    .ok(
+                        &admin.auth(),
+                        "{ operationLists { name versions { documents { usage { count } } } } }",
+                        json!({}),
+                    )
+                    .await;
+                let used = d["operationLists"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|l| {
+                        l["name"] == "rls-platform"
+                            && l["versions"][0]["documents"][0]["usage"]
+                                .as_array()
+                                .is_some_and(|u| !u.is_empty())
+                    });
+                if used { Ok(()) } else { Err(d) }
+            },
         )
         .await;
         s.ok(
