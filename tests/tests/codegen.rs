@@ -7,19 +7,28 @@
 use ils_tests::TestServer;
 use std::path::Path;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn codegen_types_every_scalar_from_a_default_server() {
+/// The repository, clients/codegen and its graphql-codegen command, when `package` is
+/// installed there; None (the test does not run) otherwise, unless ILS_REQUIRE_CODEGEN.
+fn codegen(package: &str) -> Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = root.join("clients/codegen");
     let cli = dir.join("node_modules/.bin/graphql-codegen");
-    if !cli.exists() {
+    if !cli.exists() || !dir.join("node_modules").join(package).exists() {
         assert!(
             std::env::var("ILS_REQUIRE_CODEGEN").is_err(),
-            "ILS_REQUIRE_CODEGEN is set but clients/codegen/node_modules is missing"
+            "ILS_REQUIRE_CODEGEN is set but clients/codegen/node_modules lacks {package}"
         );
         eprintln!("codegen test not run: needs `npm ci` in clients/codegen");
-        return;
+        return None;
     }
+    Some((root, dir, cli))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codegen_types_every_scalar_from_a_default_server() {
+    let Some((root, dir, cli)) = codegen("@graphql-codegen/cli") else {
+        return;
+    };
     let s = TestServer::start().await;
     let out_dir = tempfile::tempdir().unwrap();
     let config = std::fs::read_to_string(dir.join("codegen.yml")).unwrap();
@@ -107,21 +116,9 @@ async fn the_client_presets_persisted_documents_run_by_id() {
     use ils_tests::ws::{self, TRANSPORT_WS};
     use ils_tests::{Auth, email};
     use serde_json::{Value, json};
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = root.join("clients/codegen");
-    let cli = dir.join("node_modules/.bin/graphql-codegen");
-    if !cli.exists()
-        || !dir
-            .join("node_modules/@graphql-codegen/client-preset")
-            .exists()
-    {
-        assert!(
-            std::env::var("ILS_REQUIRE_CODEGEN").is_err(),
-            "ILS_REQUIRE_CODEGEN is set but clients/codegen/node_modules is missing"
-        );
-        eprintln!("client preset test not run: needs `npm ci` in clients/codegen");
+    let Some((root, dir, cli)) = codegen("@graphql-codegen/client-preset") else {
         return;
-    }
+    };
     let s = TestServer::start().await;
     let out_dir = tempfile::tempdir().unwrap();
     let config = std::fs::read_to_string(dir.join("persisted.yml"))

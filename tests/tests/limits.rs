@@ -157,22 +157,7 @@ async fn depth_limit_refuses_a_mutation_without_running_it() {
     s.assert_no_account(&mail).await;
 
     // Within the limit the same mutation runs.
-    let (_, body) = s
-        .post(
-            &Auth::None,
-            "mutation($input: SignUpInput!) { signUp(input: $input) { email } }",
-            sign_up_input("Limits Optics", "ECP", &mail),
-        )
-        .await;
-    assert_eq!(body["data"]["signUp"]["email"], json!(mail), "{body}");
-    let token = s.sign_up_token(&mail).await;
-    s.ok(
-        &Auth::None,
-        ils_tests::TINY_CONFIRM_SIGN_UP,
-        json!({ "token": token }),
-    )
-    .await;
-    s.assert_account(&mail).await;
+    sign_up_within_tiny_limits(&s, &mail).await;
     s.finish().await;
 }
 
@@ -396,22 +381,7 @@ async fn complexity_limit_refuses_a_mutation_without_running_it() {
     assert_eq!(refused, 1, "the refused mutation is audited");
 
     // Within the limit the same mutation runs.
-    let (_, body) = s
-        .post(
-            &Auth::None,
-            "mutation($input: SignUpInput!) { signUp(input: $input) { email } }",
-            sign_up_input("Limits Optics", "ECP", &mail),
-        )
-        .await;
-    assert_eq!(body["data"]["signUp"]["email"], json!(mail), "{body}");
-    let token = s.sign_up_token(&mail).await;
-    s.ok(
-        &Auth::None,
-        ils_tests::TINY_CONFIRM_SIGN_UP,
-        json!({ "token": token }),
-    )
-    .await;
-    s.assert_account(&mail).await;
+    sign_up_within_tiny_limits(&s, &mail).await;
     s.finish().await;
 }
 
@@ -674,4 +644,25 @@ async fn doubling_into_an_unknown_fragment_and_long_chains_are_refused() {
         "Query"
     );
     s.finish().await;
+}
+
+/// Signs `mail` up with documents small enough for the lowered limits (depth 2, complexity
+/// 2 each), and checks the account exists: the mutation a refused document held runs.
+async fn sign_up_within_tiny_limits(s: &TestServer, mail: &str) {
+    let (_, body) = s
+        .post(
+            &Auth::None,
+            "mutation($input: SignUpInput!) { signUp(input: $input) { email } }",
+            sign_up_input("Limits Optics", "ECP", mail),
+        )
+        .await;
+    assert_eq!(body["data"]["signUp"]["email"], json!(mail), "{body}");
+    let token = s.sign_up_token(mail).await;
+    s.ok(
+        &Auth::None,
+        ils_tests::TINY_CONFIRM_SIGN_UP,
+        json!({ "token": token }),
+    )
+    .await;
+    s.assert_account(mail).await;
 }

@@ -723,6 +723,21 @@ async fn ils(dir: &std::path::Path, url: &str, args: &[&str]) -> (i32, String, S
     )
 }
 
+/// `ils operations publish --list playground PATH`.
+async fn publish_cli(
+    dir: &std::path::Path,
+    url: &str,
+    path: &std::path::Path,
+) -> (i32, String, String) {
+    let path = path.to_str().unwrap();
+    ils(
+        dir,
+        url,
+        &["operations", "publish", "--list", "playground", path],
+    )
+    .await
+}
+
 /// `ils operations publish` takes the playground's folder of operations; `ils operations
 /// check` passes them against this build's schema, and fails (naming it) on a document
 /// the schema no longer serves, as a schema change that breaks a partner's operation
@@ -743,18 +758,7 @@ async fn the_command_line_publishes_a_folder_and_checks_every_active_document() 
                 .is_some_and(|x| x == "graphql")
         })
         .count();
-    let (code, out, err) = ils(
-        dir.path(),
-        &url,
-        &[
-            "operations",
-            "publish",
-            "--list",
-            "playground",
-            playground.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let (code, out, err) = publish_cli(dir.path(), &url, &playground).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains(&format!(
@@ -772,18 +776,7 @@ async fn the_command_line_publishes_a_folder_and_checks_every_active_document() 
     // A manifest with a bad document is refused whole, listing it.
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, map_of(&[ME, "query Gone { me { shoeSize } }"])).unwrap();
-    let (code, out, err) = ils(
-        dir.path(),
-        &url,
-        &[
-            "operations",
-            "publish",
-            "--list",
-            "playground",
-            bad.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let (code, out, err) = publish_cli(dir.path(), &url, &bad).await;
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("Gone") && err.contains("shoeSize"), "{err}");
 

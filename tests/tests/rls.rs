@@ -147,18 +147,7 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
         platform_doc.as_bytes(),
     ));
     let pa = s.platform_admin().await;
-    let (status, published) = s
-        .upload(
-            &pa.auth(),
-            "mutation($file: Upload!) { publishOperations(input: { list: \"rls-platform\", manifest: $file }) { version { id } } }",
-            "m.json",
-            &serde_json::to_vec(&json!({ platform_hash.clone(): platform_doc })).unwrap(),
-        )
-        .await;
-    assert!(
-        status == 200 && published.get("errors").is_none(),
-        "{published}"
-    );
+    publish_one(&s, &pa, "rls-platform", platform_doc).await;
     let mut ids = vec![];
     for name in ["Alpha", "Beta"] {
         let mail = email(name);
@@ -182,20 +171,13 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
         )
         .await;
         // An operation list of its own, a key granted it, and a run by ID (usage).
-        let doc = format!("query Rls{name} {{ me {{ roles }} }}");
-        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(doc.as_bytes()));
-        let (status, published) = s
-            .upload(
-                &admin.auth(),
-                "mutation($file: Upload!) { publishOperations(input: { list: \"walled\", manifest: $file }) { version { id } } }",
-                "m.json",
-                &serde_json::to_vec(&json!({ hash.clone(): doc })).unwrap(),
-            )
-            .await;
-        assert!(
-            status == 200 && published.get("errors").is_none(),
-            "{published}"
-        );
+        publish_one(
+            &s,
+            &admin,
+            "walled",
+            &format!("query Rls{name} {{ me {{ roles }} }}"),
+        )
+        .await;
         let made = s
             .ok(
                 &admin.auth(),
@@ -1358,18 +1340,7 @@ async fn operation_lists_are_walled_and_the_platforms_are_read_only() {
     let pa = s.platform_admin().await;
     for (who, list) in [(&a, "a-own"), (&b, "b-own"), (&pa, "platform")] {
         let doc = format!("query Q_{} {{ me {{ roles }} }}", list.replace('-', "_"));
-        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(doc.as_bytes()));
-        let manifest = serde_json::to_vec(&json!({ hash: doc })).unwrap();
-        let (status, body) = s
-            .upload(
-                &who.auth(),
-                &format!("mutation($file: Upload!) {{ publishOperations(input: {{ list: \"{list}\", manifest: $file }}) {{ version {{ id }} }} }}"),
-                "m.json",
-                &manifest,
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        assert!(body.get("errors").is_none(), "{body}");
+        publish_one(&s, who, list, &doc).await;
     }
     let ca = uuid_of(a.company_id.as_deref().unwrap());
     for table in [
@@ -1434,4 +1405,18 @@ async fn operation_lists_are_walled_and_the_platforms_are_read_only() {
         Ok(1)
     );
     s.finish().await;
+}
+
+/// Publishes `doc` as the only document of `who`'s operation list `list`.
+async fn publish_one(s: &TestServer, who: &ils_tests::Session, list: &str, doc: &str) {
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(doc.as_bytes()));
+    let (status, body) = s
+        .upload(
+            &who.auth(),
+            &format!("mutation($file: Upload!) {{ publishOperations(input: {{ list: \"{list}\", manifest: $file }}) {{ version {{ id }} }} }}"),
+            "m.json",
+            &serde_json::to_vec(&json!({ hash: doc })).unwrap(),
+        )
+        .await;
+    assert!(status == 200 && body.get("errors").is_none(), "{body}");
 }
