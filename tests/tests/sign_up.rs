@@ -295,3 +295,60 @@ async fn the_development_mailbox_holds_the_token_and_production_has_none() {
     assert_eq!(resp.status().as_u16(), 404);
     s.finish().await;
 }
+
+/// Spent sign-up requests (they hold a password hash) are deleted by the nightly prune job a
+/// day after they expire or were confirmed; pending ones stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spent_sign_up_requests_are_pruned() {
+    use ils_entity::sign_up_request as req;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let s = TestServer::start().await;
+    let (spent, confirmed, pending) = (email("spent"), email("confirmed"), email("pending"));
+    for address in [&spent, &confirmed, &pending] {
+        s.ok(
+            &Auth::None,
+            SIGN_UP,
+            sign_up_input("Prune Optics", "ECP", address),
+        )
+        .await;
+    }
+    s.confirm_sign_up(&s.sign_up_token(&confirmed).await).await;
+    let conn = s.owner_connection().await;
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(3);
+    #[allow(clippy::disallowed_methods)] // the test ages rows below the guard
+    {
+        req::Entity::update_many()
+            .col_expr(req::Column::ExpiresAt, Expr::value(long_ago))
+            .filter(req::Column::Email.eq(&spent))
+            .exec(&conn)
+            .await
+            .unwrap();
+        req::Entity::update_many()
+            .col_expr(req::Column::ConfirmedAt, Expr::value(long_ago))
+            .filter(req::Column::Email.eq(&confirmed))
+            .exec(&conn)
+            .await
+            .unwrap();
+    }
+    ils_kernel::jobs::enqueue_system(
+        &s.server.state.db,
+        ils_kernel::jobs::NewJob::of(&ils_tenancy::service::prune::PruneCredentials {}),
+    )
+    .await
+    .unwrap();
+    let left = eventually("the prune job ran", Duration::from_secs(15), || {
+        let conn = conn.clone();
+        async move {
+            #[allow(clippy::disallowed_methods)]
+            let n = req::Entity::find().count(&conn).await.unwrap();
+            if n == 1 { Ok(n) } else { Err(n) }
+        }
+    })
+    .await;
+    assert_eq!(left, 1);
+    #[allow(clippy::disallowed_methods)]
+    let kept = req::Entity::find().one(&conn).await.unwrap().unwrap();
+    assert_eq!(kept.email, pending);
+    s.finish().await;
+}

@@ -25,6 +25,14 @@ impl ils_kernel::Module for Tenancy {
         Box::pin(graphql::node::fetch_many(req))
     }
 
+    fn jobs() -> Vec<ils_kernel::JobKind> {
+        vec![service::prune::prune_kind()]
+    }
+
+    fn schedules() -> Vec<ils_kernel::jobs::Schedule> {
+        vec![service::prune::prune_schedule()]
+    }
+
     fn tables() -> Vec<ils_kernel::module::Table> {
         use ils_entity::*;
         vec![

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod company;
 pub mod credentials;
 pub mod platform;
+pub mod prune;
 mod scope;
 pub mod team;
 pub use ils_common::validate;
