@@ -4,7 +4,7 @@
 
 use super::Checked;
 use ils_entity::{
-    api_key_operation_list, operation_list, operation_list_version, operation_usage,
+    api_key, api_key_operation_list, operation_list, operation_list_version, operation_usage,
     persisted_document,
 };
 use ils_kernel::authz::{require_platform_admin, require_user_role};
@@ -292,7 +292,7 @@ pub async fn usage(
     db: &Db,
     ctx: &TenantContext,
     hash: &str,
-) -> AppResult<Vec<operation_usage::Model>> {
+) -> AppResult<Vec<(operation_usage::Model, Option<api_key::Model>)>> {
     let tx = db.read(ctx).await?;
     let rows = tx
         .select::<operation_usage::Entity>()
@@ -301,8 +301,30 @@ pub async fn usage(
         .limit(100)
         .all(tx.conn())
         .await?;
+    // The keys, in one read, for company admins only (as their list is): one role check and
+    // one query for every row, not one each.
+    let ids: Vec<Uuid> = rows
+        .iter()
+        .map(|r| r.api_key_id)
+        .filter(|id| !id.is_nil())
+        .collect();
+    let keys = if ids.is_empty()
+        || ils_kernel::authz::require_role(&tx, ctx, Role::CompanyAdmin)
+            .await
+            .is_err()
+    {
+        vec![]
+    } else {
+        tx.find_many::<api_key::Entity>(ids).await?
+    };
     tx.commit().await?;
-    Ok(rows)
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let key = keys.iter().find(|k| k.id == r.api_key_id).cloned();
+            (r, key)
+        })
+        .collect())
 }
 
 /// Where the request path reads what `ctx` may run. An API key reads through its own
