@@ -74,7 +74,7 @@ impl ExtensionFactory for ProtectionsFactory {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(ProtectionsExtension {
             limits: self.limits.clone(),
-            document: std::sync::Mutex::new(None),
+            document: Arc::default(),
             sharing: std::sync::Mutex::new(Sharing::default()),
             shared: self.shared.clone(),
             inputs: std::sync::Mutex::new(Inputs::default()),
@@ -85,13 +85,29 @@ impl ExtensionFactory for ProtectionsFactory {
 struct ProtectionsExtension {
     limits: Protections,
     /// The parsed document, kept to put the response's keys in its order
-    /// (`crate::order`).
-    document: std::sync::Mutex<Option<Arc<ExecutableDocument>>>,
+    /// (`crate::order`), and put in the request's data for the checks of the extensions
+    /// after this one (`crate::text_input`), which so need no copy of their own.
+    document: Arc<ParsedDocument>,
     /// What this request's subscription shares with others (`crate::shared`).
     sharing: std::sync::Mutex<Sharing>,
     shared: Arc<SharedResponses>,
     /// What validation needs of the request besides the document (`crate::int_range`).
     inputs: std::sync::Mutex<Inputs>,
+}
+
+/// One request's parsed document, as the protections extension kept it once parsing
+/// succeeded; in the request's data for the checks that run after validation.
+#[derive(Default)]
+pub struct ParsedDocument(std::sync::Mutex<Option<Arc<ExecutableDocument>>>);
+
+impl ParsedDocument {
+    pub fn get(&self) -> Option<Arc<ExecutableDocument>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, doc: Arc<ExecutableDocument>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(doc);
+    }
 }
 
 /// The request's operation name and, when its document declares variables, their values.
@@ -128,10 +144,7 @@ impl ProtectionsExtension {
     }
 
     fn document(&self) -> Option<Arc<ExecutableDocument>> {
-        self.document
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.document.get()
     }
 
     /// The key of the execution starting now, when its stream offered an event and the
@@ -420,6 +433,7 @@ impl Extension for ProtectionsExtension {
             .unwrap_or_else(|e| e.into_inner())
             .operation_name
             .clone_from(&request.operation_name);
+        let request = request.data(self.document.clone());
         // A cheap first look; the parsed document decides.
         let request = if request.query.contains("subscription") {
             let delivery = Arc::new(SharedDelivery::default());
@@ -469,7 +483,7 @@ impl Extension for ProtectionsExtension {
             .run(ctx, query, variables)
             .await
             .map_err(|e| with_code(e, PARSE_FAILED))?;
-        *self.document.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(doc.clone()));
+        self.document.set(Arc::new(doc.clone()));
         if doc
             .operations
             .iter()

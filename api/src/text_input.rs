@@ -199,10 +199,11 @@ impl ExtensionFactory for TextInputsFactory {
     }
 }
 
-/// One per request: the parse hook keeps the document and variables, the validation hook
-/// checks them once the document is valid.
+/// One per request: the parse hook keeps the variables when the document declares any,
+/// the validation hook checks the document (as the protections extension kept it,
+/// `ParsedDocument`) once it is valid.
 #[derive(Default)]
-struct TextInputs(Mutex<Option<(Arc<ExecutableDocument>, Variables)>>);
+struct TextInputs(Mutex<Variables>);
 
 #[async_trait::async_trait]
 impl Extension for TextInputs {
@@ -214,8 +215,13 @@ impl Extension for TextInputs {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((Arc::new(doc.clone()), variables.clone()));
+        if doc
+            .operations
+            .iter()
+            .any(|(_, op)| !op.node.variable_definitions.is_empty())
+        {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = variables.clone();
+        }
         Ok(doc)
     }
 
@@ -225,20 +231,31 @@ impl Extension for TextInputs {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
-        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some((doc, variables)) = kept {
-            let refused = check(&doc, &variables, &ctx.schema_env.registry);
-            if !refused.is_empty() {
-                return Err(refused
-                    .into_iter()
-                    .map(|r| {
-                        async_graphql::Error::from(ils_kernel::AppError::bad_input(
-                            &r.field, r.message,
-                        ))
+        // The protections extension (always registered first) keeps the document; without
+        // it nothing would be checked, so its absence refuses the request.
+        let Some(doc) = ctx
+            .data_opt::<Arc<crate::extension::ParsedDocument>>()
+            .and_then(|p| p.get())
+        else {
+            tracing::error!(
+                "the input checks found no parsed document: is the protections extension registered first?"
+            );
+            let mut e = ServerError::new("internal error", None);
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "INTERNAL");
+            return Err(vec![e]);
+        };
+        let variables = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let refused = check(&doc, &variables, &ctx.schema_env.registry);
+        if !refused.is_empty() {
+            return Err(refused
+                .into_iter()
+                .map(|r| {
+                    async_graphql::Error::from(ils_kernel::AppError::bad_input(&r.field, r.message))
                         .into_server_error(r.pos)
-                    })
-                    .collect());
-            }
+                })
+                .collect());
         }
         Ok(result)
     }
