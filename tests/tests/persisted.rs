@@ -340,6 +340,22 @@ async fn another_companys_list_is_neither_visible_nor_grantable_nor_runnable() {
         )
         .await;
     assert_eq!(err["extensions"]["code"], "NOT_FOUND", "{err}");
+    // Nor read A's list or version by ID (its documents and usage hang below them); A can.
+    let versions = s
+        .ok(
+            &a.auth(),
+            "{ operationLists { id versions { id } } }",
+            json!({}),
+        )
+        .await;
+    let a_list = versions["operationLists"][0]["id"].clone();
+    for id in [&a_list, &a_version] {
+        let query = "query($id: ID!) { node(id: $id) { id } }";
+        let seen = s.ok(&b.auth(), query, json!({ "id": id })).await;
+        assert_eq!(seen["node"], Value::Null, "{seen}");
+        let own = s.ok(&a.auth(), query, json!({ "id": id })).await;
+        assert_eq!(own["node"]["id"], *id, "{own}");
+    }
     s.finish().await;
 }
 
