@@ -87,27 +87,12 @@ struct ProtectionsExtension {
     /// The parsed document, kept to put the response's keys in its order
     /// (`crate::order`), and put in the request's data for the checks of the extensions
     /// after this one (`crate::text_input`), which so need no copy of their own.
-    document: Arc<ParsedDocument>,
+    document: Arc<crate::text_input::ParsedDocument>,
     /// What this request's subscription shares with others (`crate::shared`).
     sharing: std::sync::Mutex<Sharing>,
     shared: Arc<SharedResponses>,
     /// What validation needs of the request besides the document (`crate::int_range`).
     inputs: std::sync::Mutex<Inputs>,
-}
-
-/// One request's parsed document, as the protections extension kept it once parsing
-/// succeeded; in the request's data for the checks that run after validation.
-#[derive(Default)]
-pub struct ParsedDocument(std::sync::Mutex<Option<Arc<ExecutableDocument>>>);
-
-impl ParsedDocument {
-    pub fn get(&self) -> Option<Arc<ExecutableDocument>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn set(&self, doc: Arc<ExecutableDocument>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(doc);
-    }
 }
 
 /// The request's operation name and, when its document declares variables, their values.

@@ -199,6 +199,21 @@ impl ExtensionFactory for TextInputsFactory {
     }
 }
 
+/// One request's parsed document, as the protections extension kept it once parsing
+/// succeeded; in the request's data for the checks that run after validation.
+#[derive(Default)]
+pub struct ParsedDocument(std::sync::Mutex<Option<Arc<ExecutableDocument>>>);
+
+impl ParsedDocument {
+    pub fn get(&self) -> Option<Arc<ExecutableDocument>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set(&self, doc: Arc<ExecutableDocument>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(doc);
+    }
+}
+
 /// One per request: the parse hook keeps the variables when the document declares any,
 /// the validation hook checks the document (as the protections extension kept it,
 /// `ParsedDocument`) once it is valid.
@@ -233,10 +248,7 @@ impl Extension for TextInputs {
         let result = next.run(ctx).await?;
         // The protections extension (always registered first) keeps the document; without
         // it nothing would be checked, so its absence refuses the request.
-        let Some(doc) = ctx
-            .data_opt::<Arc<crate::extension::ParsedDocument>>()
-            .and_then(|p| p.get())
-        else {
+        let Some(doc) = ctx.data_opt::<Arc<ParsedDocument>>().and_then(|p| p.get()) else {
             tracing::error!(
                 "the input checks found no parsed document: is the protections extension registered first?"
             );
