@@ -2,6 +2,11 @@
 //! beside it. No behaviour lives here: the kernel's guard applies the policies and is the
 //! only crate allowed to query the tables directly.
 
+pub mod ai_answer;
+pub mod ai_conversation;
+pub mod ai_message;
+pub mod ai_settings;
+pub mod ai_usage;
 pub mod api_key;
 pub mod api_key_operation_list;
 pub mod audit_entry;

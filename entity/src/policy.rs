@@ -28,6 +28,10 @@ pub struct Policy<E: EntityTrait> {
     /// Rows readable (never changeable) by every company with an ACTIVE connection to
     /// the company this column names: a supplier's catalog for its connected buyers.
     pub connected_read: Option<E::Column>,
+    /// On top of the rest, a row is visible and writable only by the user this column
+    /// names (set from the acting user on insert): a person's own assistant
+    /// conversations, which not even the company's admins read.
+    pub private_to: Option<E::Column>,
 }
 
 impl<E: EntityTrait> Policy<E> {
@@ -43,6 +47,7 @@ impl<E: EntityTrait> Policy<E> {
             platform_rows: false,
             public_read: None,
             connected_read: None,
+            private_to: None,
         }
     }
 
@@ -52,6 +57,15 @@ impl<E: EntityTrait> Policy<E> {
             owner: Some(column),
             parties: vec![column],
             ..Policy::none()
+        }
+    }
+
+    /// Rows owned by the company in `company` and, within it, private to the user in
+    /// `user`: only that user of that company reads or changes them.
+    pub fn private(company: E::Column, user: E::Column) -> Self {
+        Policy {
+            private_to: Some(user),
+            ..Policy::owned(company)
         }
     }
 

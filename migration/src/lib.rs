@@ -22,6 +22,7 @@ mod m0014_event_cursors;
 mod m0015_active_user_check;
 mod m0016_sign_up_requests;
 mod m0017_persisted_operations;
+mod m0018_assistant;
 pub mod rls;
 
 pub struct Migrator;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_active_user_check::Migration),
             Box::new(m0016_sign_up_requests::Migration),
             Box::new(m0017_persisted_operations::Migration),
+            Box::new(m0018_assistant::Migration),
         ]
     }
 }

@@ -26,6 +26,10 @@ pub enum AppError {
     Conflict(String),
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A spending limit is reached (the company's monthly assistant budget): refused
+    /// before anything is spent.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// The database could not be reached, or dropped the connection (it is down,
     /// restarting, or every connection is busy past the acquire timeout): nothing is wrong
     /// with the request, and the same request may succeed a moment later. The detail goes
@@ -48,6 +52,7 @@ impl AppError {
             AppError::BadUserInput { .. } | AppError::Invalid(_) => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             AppError::Unavailable(_) => SERVICE_UNAVAILABLE,
             AppError::Internal(_) => "INTERNAL",
         }

@@ -573,7 +573,23 @@ impl Tx {
         }
     }
 
-    /// Inserts a row; the owner column is set from the scope, whatever the model says.
+    /// The user a private row of `E` belongs to: the acting user (none for a table
+    /// without private rows, or for the system).
+    fn private_owner_of<E: Guarded>(&self) -> AppResult<Option<(E::Column, Uuid)>> {
+        match E::policy().private_to {
+            Some(col) if !self.scope.system => {
+                let user = self
+                    .scope
+                    .user
+                    .ok_or_else(|| AppError::forbidden("only a signed-in person has these"))?;
+                Ok(Some((col, user)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Inserts a row; the owner column (and a private row's user) is set from the scope,
+    /// whatever the model says.
     pub async fn insert<E, A>(&self, mut model: A) -> AppResult<E::Model>
     where
         E: Guarded,
@@ -583,6 +599,9 @@ impl Tx {
         self.writable()?;
         if let Some((col, company)) = self.owner_of::<E>()? {
             model.set(col, company.into());
+        }
+        if let Some((col, user)) = self.private_owner_of::<E>()? {
+            model.set(col, user.into());
         }
         model.insert(self.conn()).await.map_err(write_error)
     }
@@ -600,9 +619,13 @@ impl Tx {
             return Ok(());
         }
         let owner = self.owner_of::<E>()?;
+        let private = self.private_owner_of::<E>()?;
         let models = models.into_iter().map(|mut m| {
             if let Some((col, company)) = owner {
                 m.set(col, company.into());
+            }
+            if let Some((col, user)) = private {
+                m.set(col, user.into());
             }
             m
         });
@@ -625,7 +648,12 @@ impl Tx {
         // No update moves a row between tenants: a changed owner or party column is
         // dropped (the companies table, whose owner is its key, passes its id unchanged).
         let p = E::policy();
-        for col in p.owner.iter().chain(p.parties.iter()) {
+        for col in p
+            .owner
+            .iter()
+            .chain(p.parties.iter())
+            .chain(p.private_to.iter())
+        {
             if model.get(*col).is_set() {
                 model.not_set(*col);
             }
@@ -648,7 +676,11 @@ impl Tx {
         // sent to a lab), never moved: setting one only touches rows where it is empty.
         let p = E::policy();
         let owner = p.owner.map(|c| c.as_str());
-        if sets.iter().any(|(col, _)| Some(col.as_str()) == owner) {
+        let private = p.private_to.map(|c| c.as_str());
+        if sets
+            .iter()
+            .any(|(col, _)| Some(col.as_str()) == owner || Some(col.as_str()) == private)
+        {
             return Err(AppError::internal(format!(
                 "update_many would move rows of {} between tenants",
                 E::default().table_name()
@@ -684,10 +716,9 @@ fn write_error(err: sea_orm::DbErr) -> AppError {
 }
 
 fn select_as<E: Guarded>(scope: &Scope, party: E::Column) -> Select<E> {
-    let is_party = E::policy()
-        .parties
-        .iter()
-        .any(|p| p.as_str() == party.as_str());
+    let p = E::policy();
+    // A private table always goes through the whole condition (its user's column).
+    let is_party = p.private_to.is_none() && p.parties.iter().any(|p| p.as_str() == party.as_str());
     let guarded = || E::find().filter(condition::<E>(scope, Access::Read));
     match scope.company {
         Some(company) if is_party && !scope.system => E::find().filter(party.eq(company)),
@@ -727,7 +758,12 @@ fn condition<E: Guarded>(scope: &Scope, access: Access) -> Condition {
         // Nothing in scope matches: a condition no row satisfies.
         return Expr::cust("1 = 0").into_condition();
     }
-    any
+    match (p.private_to, scope.user) {
+        (None, _) => any,
+        // A private row is its user's alone, on top of its company's wall.
+        (Some(col), Some(user)) => Condition::all().add(any).add(col.eq(user)),
+        (Some(_), None) => Expr::cust("1 = 0").into_condition(),
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod policy;
 pub mod scalars;
 pub mod system;
 pub mod throttle;
+pub mod tools;
 mod tx_conn;
 
 pub use context::{Actor, ClientInfo, Role, TenantContext};

@@ -2,6 +2,7 @@ use crate::AppResult;
 use crate::jobs::{JobKind, Registry, Schedule};
 use crate::node::{AnyNode, NodeFetch, NodeRequest, NodeType};
 use crate::policy::Guarded;
+use crate::tools::Tool;
 use async_graphql::registry::{MetaType, Registry as SchemaRegistry};
 use async_graphql::{Context, ObjectType, Response, SubscriptionType};
 use futures_util::Stream;
@@ -50,6 +51,12 @@ pub trait Module: Send + Sync + 'static {
 
     /// Recurring jobs (cron).
     fn schedules() -> Vec<Schedule> {
+        Vec::new()
+    }
+
+    /// What the assistant may call on the asking user's behalf (reads, and drafts a
+    /// person approves).
+    fn tools() -> Vec<Tool> {
         Vec::new()
     }
 }
@@ -134,6 +141,7 @@ pub struct ModuleParts {
     pub tables: fn() -> Vec<Table>,
     pub jobs: fn() -> Vec<JobKind>,
     pub schedules: fn() -> Vec<Schedule>,
+    pub tools: fn() -> Vec<Tool>,
 }
 
 impl ModuleParts {
@@ -145,6 +153,7 @@ impl ModuleParts {
             tables: M::tables,
             jobs: M::jobs,
             schedules: M::schedules,
+            tools: M::tools,
         }
     }
 }
@@ -194,6 +203,11 @@ pub trait ModuleList: Send + Sync + 'static {
             }
         }
         registry
+    }
+
+    /// Every module's assistant tools, in module order.
+    fn tools() -> Vec<Tool> {
+        Self::parts().iter().flat_map(|m| (m.tools)()).collect()
     }
 
     /// The objects named by decoded global IDs, in the order asked: each module loads the

@@ -1,0 +1,144 @@
+//! The assistant's tools: what a domain module lets the assistant read (and draft) on the
+//! asking user's behalf. Each module hands its tools over through `Module::tools`, the
+//! server gathers them into one `Toolbox`, and the assistant (`ils_ai`) calls them by name
+//! with the asking user's `TenantContext`: the same role checks and tenant guard as the
+//! GraphQL fields, because a tool calls the same service functions.
+
+use crate::{AppError, AppResult, ClientInfo, Db, TenantContext};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// What running a tool may change. There is no third kind: the assistant never submits,
+/// approves or deletes anything; a person acts on the drafts it prepares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Reads only.
+    Read,
+    /// Prepares a draft (a draft purchase order) that a person reviews and submits.
+    Draft,
+}
+
+/// One call of a tool, as the assistant makes it.
+pub struct ToolCall<'a> {
+    pub db: &'a Db,
+    /// The asking user's context: the tool acts as that user, never as the system.
+    pub ctx: &'a TenantContext,
+    pub client: &'a ClientInfo,
+    /// The arguments the model (or the built-in assistant) chose, checked by the tool.
+    pub args: serde_json::Value,
+}
+
+pub type ToolFuture<'a> = Pin<Box<dyn Future<Output = AppResult<serde_json::Value>> + Send + 'a>>;
+
+/// A tool: a name models call it by, what it does (told to the model), the JSON schema of
+/// its arguments, and its handler.
+#[derive(Clone)]
+pub struct Tool {
+    /// Letters, digits and underscores (what every provider accepts), unique platform-wide.
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The JSON schema of the arguments (an object schema).
+    pub parameters: fn() -> serde_json::Value,
+    pub effect: Effect,
+    /// The keys in its result that hold patient data (names, birth dates, contact
+    /// details): replaced before a result leaves for an external model unless the
+    /// company shares patient data with it.
+    pub personal: &'static [&'static str],
+    pub run: for<'a> fn(ToolCall<'a>) -> ToolFuture<'a>,
+}
+
+impl std::fmt::Debug for Tool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tool")
+            .field("name", &self.name)
+            .field("effect", &self.effect)
+            .finish()
+    }
+}
+
+/// Every module's tools by name: what the server puts into each request's data for the
+/// assistant.
+#[derive(Clone, Debug, Default)]
+pub struct Toolbox(Arc<BTreeMap<&'static str, Tool>>);
+
+impl Toolbox {
+    /// The toolbox of `tools`. Two tools of one name, or a name a provider would refuse,
+    /// are a programming error, reported here rather than at the first question.
+    pub fn new(tools: Vec<Tool>) -> AppResult<Toolbox> {
+        let mut map = BTreeMap::new();
+        for tool in tools {
+            let valid = !tool.name.is_empty()
+                && tool.name.len() <= 64
+                && tool
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid {
+                return Err(AppError::internal(format!("bad tool name {:?}", tool.name)));
+            }
+            if map.insert(tool.name, tool).is_some() {
+                return Err(AppError::internal("two tools share a name"));
+            }
+        }
+        Ok(Toolbox(Arc::new(map)))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Tool> {
+        self.0.get(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Tool> {
+        self.0.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Reads a tool's arguments into `T`; what does not fit is a BAD_USER_INPUT the model is
+/// told about (it may try again).
+pub fn args<T: serde::de::DeserializeOwned>(call: &ToolCall<'_>) -> AppResult<T> {
+    let value = if call.args.is_null() {
+        serde_json::Value::Object(Default::default())
+    } else {
+        call.args.clone()
+    };
+    serde_json::from_value(value)
+        .map_err(|e| AppError::bad_input("arguments", format!("do not fit the tool: {e}")))
+}
+
+/// A result as JSON.
+pub fn json<T: serde::Serialize>(value: &T) -> AppResult<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| AppError::internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(name: &'static str) -> Tool {
+        Tool {
+            name,
+            description: "",
+            parameters: || serde_json::json!({"type": "object"}),
+            effect: Effect::Read,
+            personal: &[],
+            run: |_| Box::pin(async { Ok(serde_json::Value::Null) }),
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_plain() {
+        assert!(Toolbox::new(vec![tool("a_b1"), tool("c")]).is_ok());
+        assert!(Toolbox::new(vec![tool("a"), tool("a")]).is_err());
+        assert!(Toolbox::new(vec![tool("a.b")]).is_err());
+        assert!(Toolbox::new(vec![tool("")]).is_err());
+    }
+}
