@@ -39,6 +39,8 @@ fn assistant<'a>(ctx: &Context<'a>) -> Result<&'a Assistant, AppError> {
 /// included, can read it).
 pub struct AiConversation(pub conversation::Model);
 
+/// A conversation with the assistant: yours alone (nobody else in your company, admins
+/// included, can read it).
 #[Object]
 impl AiConversation {
     /// The conversation's global ID.
@@ -87,6 +89,7 @@ pub enum AiMessageRole {
 /// One message of a conversation.
 pub struct AiMessage(pub message::Model);
 
+/// One message of a conversation: a question, a tool call with its result, or an answer.
 #[Object]
 impl AiMessage {
     /// The message's global ID.
@@ -306,7 +309,11 @@ impl AiQuery {
     }
 
     /// One of your conversations; null for anyone else's.
-    async fn ai_conversation(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AiConversation>> {
+    async fn ai_conversation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversation's global ID.")] id: ID,
+    ) -> Result<Option<AiConversation>> {
         let (tenant, db) = request_parts(ctx)?;
         ils_kernel::authz::require_member(tenant)?;
         let Ok(row_id) = id::decode(CONVERSATION, &id, "id") else {
@@ -379,7 +386,13 @@ impl AiQuery {
 
     /// The assistant's usage over a period (this month by default): your company's for a
     /// company admin, every company's for a platform admin.
-    async fn ai_usage(&self, ctx: &Context<'_>, period: Option<AiUsagePeriod>) -> Result<AiUsage> {
+    async fn ai_usage(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The period; this calendar month (UTC) when left out.")] period: Option<
+            AiUsagePeriod,
+        >,
+    ) -> Result<AiUsage> {
         let (tenant, db) = request_parts(ctx)?;
         let (from, to) = period_of(period)?;
         let lines = spend::report(db, tenant, from, to).await?;
@@ -468,6 +481,7 @@ impl AiMutation {
     async fn ask_assistant(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The question, and the conversation it continues.")]
         input: AskAssistantInput,
     ) -> Result<AskAssistantPayload> {
         let (tenant, db) = request_parts(ctx)?;
@@ -500,7 +514,7 @@ impl AiMutation {
     async fn update_ai_settings(
         &self,
         ctx: &Context<'_>,
-        input: UpdateAiSettingsInput,
+        #[graphql(desc = "The settings to change.")] input: UpdateAiSettingsInput,
     ) -> Result<UpdateAiSettingsPayload> {
         let (tenant, db) = request_parts(ctx)?;
         let platform = assistant(ctx)?.settings().monthly_cap_micros;
@@ -587,7 +601,7 @@ impl AiSubscription {
     async fn assistant_reply(
         &self,
         ctx: &Context<'_>,
-        conversation_id: ID,
+        #[graphql(desc = "One of your conversations.")] conversation_id: ID,
     ) -> Result<impl Stream<Item = AssistantReplyChunk> + use<>> {
         let (tenant, db) = request_parts(ctx)?;
         ils_kernel::authz::require_member(tenant)?;
