@@ -119,6 +119,21 @@ pub fn json<T: serde::Serialize>(value: &T) -> AppResult<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| AppError::internal(e.to_string()))
 }
 
+/// The most rows a tool returns, whatever it is asked: models pay per token.
+pub const MAX_ROWS: usize = 50;
+
+/// How many rows to return: `asked` (default `default`), 1..=[`MAX_ROWS`].
+pub fn limit(asked: Option<u32>, default: usize) -> usize {
+    asked.map_or(default, |n| n as usize).clamp(1, MAX_ROWS)
+}
+
+/// Whether `name` contains `part`, ignoring case and surrounding blanks (an empty `part`
+/// matches every name): how tools match a partner named in a question.
+pub fn name_matches(name: &str, part: &str) -> bool {
+    let part = part.trim().to_lowercase();
+    part.is_empty() || name.to_lowercase().contains(&part)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +155,15 @@ mod tests {
         assert!(Toolbox::new(vec![tool("a"), tool("a")]).is_err());
         assert!(Toolbox::new(vec![tool("a.b")]).is_err());
         assert!(Toolbox::new(vec![tool("")]).is_err());
+    }
+
+    #[test]
+    fn limits_and_names() {
+        assert_eq!(limit(None, 20), 20);
+        assert_eq!(limit(Some(0), 20), 1);
+        assert_eq!(limit(Some(500), 20), MAX_ROWS);
+        assert!(name_matches("Clearview Lens Lab", " clearview "));
+        assert!(name_matches("Clearview Lens Lab", ""));
+        assert!(!name_matches("Clearview Lens Lab", "northwind"));
     }
 }
