@@ -12,6 +12,7 @@ use crate::service::planning::{self, Suggestion};
 use crate::service::purchasing::{self, NewLine, NewOrder, Order};
 use crate::service::{products, stock};
 use chrono::{Duration, NaiveDate, Utc};
+use ils_common::catalog::draft::Category;
 use ils_common::company::COMPANY;
 use ils_entity::{catalog_item, product, trade_connection};
 use ils_kernel::authz::{require_manager, require_member};
@@ -179,6 +180,17 @@ fn money(units: i128) -> String {
         .to_string()
 }
 
+/// The words of a search without the ones that name a category, and the first such
+/// category: the second try of a search that found nothing.
+fn category_search(words: &str) -> Option<(String, Category)> {
+    let category = words.split(' ').find_map(Category::from_word)?;
+    let rest: Vec<&str> = words
+        .split(' ')
+        .filter(|w| !w.is_empty() && Category::from_word(w).is_none())
+        .collect();
+    Some((rest.join(" "), category))
+}
+
 /// Whether a product matches the words of `query` (every word in its SKU, name or brand).
 fn product_matches(p: &product::Model, query: &str) -> bool {
     let hay = format!("{} {} {}", p.sku, p.name, p.brand.as_deref().unwrap_or("")).to_lowercase();
@@ -215,9 +227,27 @@ async fn run_stock(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
         .as_deref()
         .map(search_words)
         .filter(|w| !w.is_empty());
-    let (found, more_products) =
+    let (mut found, mut more_products) =
         every(|page| products::list(db, ctx, words.as_deref(), None, Some(true), page, Product))
             .await?;
+    // "tortoise frames": a word that names a category is tried as the category.
+    if found.is_empty()
+        && let Some((rest, category)) = words.as_deref().and_then(category_search)
+    {
+        let rest = (!rest.is_empty()).then_some(rest);
+        (found, more_products) = every(|page| {
+            products::list(
+                db,
+                ctx,
+                rest.as_deref(),
+                Some(category),
+                Some(true),
+                page,
+                Product,
+            )
+        })
+        .await?;
+    }
     let (levels, more_levels) =
         every(|page| stock::levels(db, ctx, None, None, false, page, StockLevel)).await?;
     let mut totals: HashMap<Uuid, (i64, i64)> = HashMap::new();
@@ -683,6 +713,15 @@ mod tests {
         );
         assert!(po_statuses(Some(vec!["LOST".into()]), false).is_err());
         assert_eq!(money(1_234_500), "123.45");
+    }
+
+    #[test]
+    fn a_category_word_becomes_the_category() {
+        assert_eq!(
+            category_search("tortoise frame"),
+            Some(("tortoise".to_owned(), Category::Frame))
+        );
+        assert_eq!(category_search("solution"), None);
     }
 
     #[test]

@@ -168,18 +168,7 @@ pub fn specialty_of(word: &str) -> Option<Specialty> {
 
 /// A catalog category as a question names it.
 pub fn category_of(word: &str) -> Option<Category> {
-    let c = code(word);
-    if let Some(cat) = Category::parse(&c) {
-        return Some(cat);
-    }
-    Some(match c.trim_end_matches('S') {
-        "FRAME" => Category::Frame,
-        "BLANK" | "LENS_BLANK" => Category::LensBlank,
-        "CONTACT" | "CONTACT_LENS" | "CONTACT_LENSE" => Category::ContactLens,
-        "SPECTACLE_LENS" | "SPECTACLE_LENSE" => Category::SpectacleLens,
-        "SUNDRY" | "SUNDRIE" => Category::Sundry,
-        _ => return None,
-    })
+    Category::from_word(word)
 }
 
 fn money(units: i64) -> String {

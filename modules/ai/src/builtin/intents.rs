@@ -117,6 +117,19 @@ impl Q {
 
 /// Words that never name a partner or a product.
 const FILLER: &[&str] = &[
+    "patient",
+    "patients",
+    "ref",
+    "reference",
+    "acknowledge",
+    "approve",
+    "approval",
+    "accept",
+    "answer",
+    "confirm",
+    "send",
+    "sent",
+    "be",
     "the",
     "a",
     "an",
@@ -307,7 +320,7 @@ fn partner(q: &Q, markers: &[&str]) -> Option<String> {
                 .find(|w| {
                     !FILLER.contains(w)
                         && !is_time_word(w)
-                        && !w.chars().all(|c| c.is_ascii_digit())
+                        && !w.chars().any(|c| c.is_ascii_digit())
                 });
             if let Some(name) = name
                 && best.as_ref().is_none_or(|(b, _)| at < *b)
@@ -499,7 +512,13 @@ fn order_statuses(q: &Q) -> Vec<&'static str> {
         "SUBMITTED",
     );
     add(
-        q.any(&["accepted", "received"]) && !q.has("not yet accepted") && !q.has("not accepted"),
+        q.any(&["accepted", "received"])
+            && !q.any(&[
+                "not yet accepted",
+                "not accepted",
+                "to be accepted",
+                "to accept",
+            ]),
         "RECEIVED",
     );
     add(
@@ -686,8 +705,10 @@ fn draft_lines(question: &str) -> Vec<Value> {
         .filter(|w| !w.is_empty())
         .collect();
     let is_sku = |w: &str| {
-        w.chars().any(|c| c.is_ascii_digit())
-            && (w.chars().any(|c| c.is_ascii_alphabetic()) || w.contains('-'))
+        let alpha = w.chars().any(|c| c.is_ascii_alphabetic());
+        let digit = w.chars().any(|c| c.is_ascii_digit());
+        ((alpha && digit)
+            || (alpha && w.contains('-') && w.chars().any(|c| c.is_ascii_uppercase())))
             && w.parse::<f64>().is_err()
             && !["x", "of", "units", "pcs"].contains(&w.to_lowercase().as_str())
     };
@@ -1150,8 +1171,8 @@ pub fn recognise(question: &str, today: NaiveDate) -> Option<Plan> {
         );
     }
 
-    // Counts.
-    if q.any(&[
+    // Counts (unless statuses are named: "how many are on hold" lists them).
+    if (q.any(&[
         "how many",
         "count",
         "counts",
@@ -1169,7 +1190,8 @@ pub fn recognise(question: &str, today: NaiveDate) -> Option<Plan> {
         "month to date",
         "this week",
         "this year",
-    ]) {
+    ])) && order_statuses(&q).is_empty()
+    {
         let (args, name) = period(&q, today);
         return plan(
             Intent::OrderCounts { period: name },
@@ -1198,7 +1220,9 @@ pub fn recognise(question: &str, today: NaiveDate) -> Option<Plan> {
         args["open"] = json!(true);
         what.push("open".into());
     }
-    if let Some(p) = partner(&q, &["at", "with", "from", "for", "to"]) {
+    if args.get("text").is_none()
+        && let Some(p) = partner(&q, &["at", "with", "from", "for", "to"])
+    {
         args["partner"] = json!(p);
     }
     plan(
@@ -1749,6 +1773,14 @@ mod tests {
             json!(["SHIPPED"])
         );
         assert_eq!(args_of("Where is ORD-000042?")["text"], "ORD-000042");
+        assert_eq!(
+            args_of("Where is the job for patient BSP-106?"),
+            json!({"limit": 20, "text": "BSP-106"})
+        );
+        assert_eq!(
+            args_of("How many new orders are waiting to be accepted?")["statuses"],
+            json!(["SUBMITTED"])
+        );
         assert_eq!(args_of("status of order ORD-000003")["text"], "ORD-000003");
         assert_eq!(
             args_of("What orders do we have with Clearview?")["open"],
