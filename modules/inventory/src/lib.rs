@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod model;
 pub mod reorder;
 pub mod service;
+pub mod tools;
 
 use async_graphql::{MergedObject, MergedSubscription};
 
@@ -67,6 +68,10 @@ impl ils_kernel::Module for Inventory {
             service::reconcile::reconcile_all_kind(),
             service::import::import_kind(),
         ]
+    }
+
+    fn tools() -> Vec<ils_kernel::tools::Tool> {
+        tools::tools()
     }
 
     fn schedules() -> Vec<ils_kernel::jobs::Schedule> {

@@ -5,7 +5,7 @@
 use crate::{AppResult, Tx};
 use ils_entity::trade_connection::{self, Column as C};
 use sea_orm::sea_query::{IntoCondition, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 pub use ils_entity::trade_connection::ConnectionStatus;
@@ -52,6 +52,30 @@ pub async fn active_partner(
         };
         (their_id == other && their_type == kind).then_some(their_name)
     }))
+}
+
+/// A company's trade partners as its connections name them (any status, the latest
+/// connection's name winning): partner company -> (name, type). What the assistant's tools
+/// show for "the practice" of a lab's order or "the buyer" of a supplier's purchase order,
+/// since neither side may read the other's company row.
+pub async fn partner_names(
+    tx: &Tx,
+    me: Uuid,
+) -> AppResult<std::collections::HashMap<Uuid, (String, String)>> {
+    let rows = tx
+        .select::<trade_connection::Entity>()
+        .order_by_asc(C::Id)
+        .all(tx.conn())
+        .await?;
+    let mut out = std::collections::HashMap::new();
+    for c in rows {
+        if c.requester_company_id == me {
+            out.insert(c.responder_company_id, (c.responder_name, c.responder_type));
+        } else if c.responder_company_id == me {
+            out.insert(c.requester_company_id, (c.requester_name, c.requester_type));
+        }
+    }
+    Ok(out)
 }
 
 /// The rows whose `column` names a company with an ACTIVE connection to `company`: two

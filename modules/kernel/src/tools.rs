@@ -119,6 +119,45 @@ pub fn json<T: serde::Serialize>(value: &T) -> AppResult<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| AppError::internal(e.to_string()))
 }
 
+/// The most rows a tool returns, whatever it is asked: models pay per token.
+pub const MAX_ROWS: usize = 50;
+
+/// How many rows to return: `asked` (default `default`), 1..=[`MAX_ROWS`].
+pub fn limit(asked: Option<u32>, default: usize) -> usize {
+    asked.map_or(default, |n| n as usize).clamp(1, MAX_ROWS)
+}
+
+/// Whether `name` contains `part`, ignoring case and surrounding blanks (an empty `part`
+/// matches every name): how tools match a partner named in a question.
+pub fn name_matches(name: &str, part: &str) -> bool {
+    let part = part.trim().to_lowercase();
+    part.is_empty() || name.to_lowercase().contains(&part)
+}
+
+/// The words of a product search as a person types them ("1.67 blanks", "the tortoise
+/// frames"), made to find stored names: filler words dropped and plurals made singular
+/// ("blanks" finds "Blank", "lenses" finds "Lens"), since every word must match.
+pub fn search_words(text: &str) -> String {
+    const FILLER: &[&str] = &[
+        "a", "an", "the", "of", "any", "some", "our", "my", "we", "do", "for", "in", "and", "or",
+        "with", "all", "stock", "item", "items", "product", "products",
+    ];
+    text.split(|c: char| !(c.is_alphanumeric() || c == '.'))
+        .map(|w| w.trim_matches('.').to_lowercase())
+        .filter(|w| !w.is_empty() && !FILLER.contains(&w.as_str()))
+        .map(|w| {
+            if w.len() > 4 && w.ends_with("ses") {
+                w[..w.len() - 2].to_owned()
+            } else if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
+                w[..w.len() - 1].to_owned()
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +179,23 @@ mod tests {
         assert!(Toolbox::new(vec![tool("a"), tool("a")]).is_err());
         assert!(Toolbox::new(vec![tool("a.b")]).is_err());
         assert!(Toolbox::new(vec![tool("")]).is_err());
+    }
+
+    #[test]
+    fn limits_and_names() {
+        assert_eq!(limit(None, 20), 20);
+        assert_eq!(limit(Some(0), 20), 1);
+        assert_eq!(limit(Some(500), 20), MAX_ROWS);
+        assert!(name_matches("Clearview Lens Lab", " clearview "));
+        assert!(name_matches("Clearview Lens Lab", ""));
+        assert!(!name_matches("Clearview Lens Lab", "northwind"));
+    }
+
+    #[test]
+    fn search_words_find_singular_names() {
+        assert_eq!(search_words("1.67 blanks"), "1.67 blank");
+        assert_eq!(search_words("the tortoise frames"), "tortoise frame");
+        assert_eq!(search_words("Lenses, glasses"), "lens glass");
+        assert_eq!(search_words("any stock"), "");
     }
 }

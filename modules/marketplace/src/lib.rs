@@ -7,6 +7,7 @@
 pub mod events;
 pub mod graphql;
 pub mod service;
+pub mod tools;
 pub mod vocab;
 
 pub use ils_common::{grid, imports, search};
@@ -66,6 +67,10 @@ impl ils_kernel::Module for Marketplace {
             service::profile::sync_kind(),
             service::import::import_kind(),
         ]
+    }
+
+    fn tools() -> Vec<ils_kernel::tools::Tool> {
+        tools::tools()
     }
 
     fn tables() -> Vec<ils_kernel::module::Table> {

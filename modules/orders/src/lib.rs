@@ -16,6 +16,7 @@ pub mod lens;
 pub mod model;
 pub mod rx;
 pub mod service;
+pub mod tools;
 
 use async_graphql::{MergedObject, MergedSubscription};
 
@@ -59,6 +60,10 @@ impl ils_kernel::Module for Orders {
 
     fn jobs() -> Vec<ils_kernel::JobKind> {
         vec![service::notify::mail_kind()]
+    }
+
+    fn tools() -> Vec<ils_kernel::tools::Tool> {
+        tools::tools()
     }
 
     fn tables() -> Vec<ils_kernel::module::Table> {

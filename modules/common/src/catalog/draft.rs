@@ -113,6 +113,23 @@ code_enum! {
 }
 
 impl Category {
+    /// The category a word of a question names ("frames", "blank", "contacts",
+    /// "LENS_BLANK"), if any: how the assistant's searches read product words.
+    pub fn from_word(word: &str) -> Option<Category> {
+        let code = word.trim().to_uppercase().replace([' ', '-'], "_");
+        if let Some(c) = Category::parse(&code) {
+            return Some(c);
+        }
+        Some(match code.trim_end_matches('S') {
+            "FRAME" => Category::Frame,
+            "BLANK" | "LENS_BLANK" => Category::LensBlank,
+            "CONTACT" | "CONTACT_LENS" | "CONTACT_LENSE" => Category::ContactLens,
+            "SPECTACLE_LENS" | "SPECTACLE_LENSE" => Category::SpectacleLens,
+            "SUNDRY" | "SUNDRIE" => Category::Sundry,
+            _ => return None,
+        })
+    }
+
     /// The input field holding this category's attributes (`None` for sundries, which
     /// have none), e.g. `spectacleLens`.
     pub fn attributes_field(self) -> Option<&'static str> {
