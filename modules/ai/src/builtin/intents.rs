@@ -117,6 +117,18 @@ impl Q {
 
 /// Words that never name a partner or a product.
 const FILLER: &[&str] = &[
+    "accepted",
+    "received",
+    "shipped",
+    "delivered",
+    "approved",
+    "submitted",
+    "rejected",
+    "cancelled",
+    "arrived",
+    "finished",
+    "done",
+    "made",
     "patient",
     "patients",
     "ref",
@@ -1778,8 +1790,8 @@ mod tests {
             json!({"limit": 20, "text": "BSP-106"})
         );
         assert_eq!(
-            args_of("How many new orders are waiting to be accepted?")["statuses"],
-            json!(["SUBMITTED"])
+            args_of("How many new orders are waiting to be accepted?"),
+            json!({"limit": 20, "statuses": ["SUBMITTED"]})
         );
         assert_eq!(args_of("status of order ORD-000003")["text"], "ORD-000003");
         assert_eq!(
