@@ -220,6 +220,7 @@ async fn backdate_due(s: &TestServer, patient_ref: &str, days: i64) {
         ""
     };
     let cast = if s.is_postgres() { "::date" } else { "" };
+    #[allow(clippy::disallowed_methods)] // the test's own set-up, as the database's owner
     owner
         .execute_unprepared(&format!(
             "{system}UPDATE lens_orders SET due_date = '{due}'{cast} WHERE patient_ref = '{patient_ref}'"

@@ -392,16 +392,15 @@ fn number(w: &str) -> Option<i64> {
 fn horizon(q: &Q, today: NaiveDate) -> Option<Value> {
     for (i, w) in q.words.iter().enumerate() {
         let prev = if i > 0 { q.words[i - 1].as_str() } else { "" };
-        if let Some(day) = weekday(w) {
-            if ["before", "by", "until", "till", "for", "on", "next", "this"].contains(&prev)
-                || i + 1 == q.words.len()
-            {
-                let ahead = (7 + day.num_days_from_monday() as i64
-                    - today.weekday().num_days_from_monday() as i64)
-                    % 7;
-                let ahead = if ahead == 0 { 7 } else { ahead };
-                return Some(json!({"before": (today + Duration::days(ahead)).to_string()}));
-            }
+        if let Some(day) = weekday(w)
+            && (["before", "by", "until", "till", "for", "on", "next", "this"].contains(&prev)
+                || i + 1 == q.words.len())
+        {
+            let ahead = (7 + day.num_days_from_monday() as i64
+                - today.weekday().num_days_from_monday() as i64)
+                % 7;
+            let ahead = if ahead == 0 { 7 } else { ahead };
+            return Some(json!({"before": (today + Duration::days(ahead)).to_string()}));
         }
         if let Some(n) = number(w).filter(|n| *n > 0 && *n <= 3650) {
             let unit = q.words.get(i + 1).map(String::as_str).unwrap_or("");
