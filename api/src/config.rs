@@ -127,6 +127,24 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// `ILS_METRICS_TOKEN`: `/metrics` on the main address asks for this bearer token.
     pub metrics_token: Option<String>,
+    /// `ILS_AI_PROVIDERS`: the assistant's model providers in the order tried
+    /// (`anthropic:claude-sonnet-4-5,openai:gpt-4o-mini,builtin`); `builtin` alone (the
+    /// default) needs no key and no network.
+    pub ai_providers: String,
+    /// `ILS_AI_PRICES`: `model=input/output` in USD per million tokens, comma-separated,
+    /// added to (or replacing) the built-in price table.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub ai_prices: Vec<String>,
+    /// Each company's monthly assistant budget in USD (a company may set a lower one).
+    pub ai_monthly_cap_usd: f64,
+    /// The built-in assistant answers the questions it recognises before any model.
+    pub ai_builtin_first: bool,
+    /// A provider's timeout when its entry names none.
+    pub ai_timeout_ms: u64,
+    pub ai_openai_base_url: String,
+    pub ai_openai_api_key: Option<String>,
+    pub ai_anthropic_base_url: String,
+    pub ai_anthropic_api_key: Option<String>,
 }
 
 /// A list given either as a list (TOML) or as one comma-separated string (environment).
@@ -310,6 +328,39 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "ILS_METRICS_TOKEN",
         "bearer token /metrics asks for on the main address",
     ),
+    (
+        "ILS_AI_PROVIDERS",
+        "assistant model providers in order, e.g. anthropic:claude-sonnet-4-5,openai:gpt-4o-mini,builtin (default builtin: no model, no network)",
+    ),
+    (
+        "ILS_AI_PRICES",
+        "extra model prices, model=input/output in USD per million tokens, comma-separated",
+    ),
+    (
+        "ILS_AI_MONTHLY_CAP_USD",
+        "each company's monthly assistant budget in USD (default 50)",
+    ),
+    (
+        "ILS_AI_BUILTIN_FIRST",
+        "the built-in assistant answers what it recognises before any model (default true)",
+    ),
+    (
+        "ILS_AI_TIMEOUT_MS",
+        "a model provider's timeout unless its entry sets one (default 30000)",
+    ),
+    (
+        "ILS_AI_OPENAI_BASE_URL",
+        "OpenAI-compatible base URL (default https://api.openai.com/v1; Ollama, vLLM, llama.cpp work too)",
+    ),
+    ("ILS_AI_OPENAI_API_KEY", "API key for the openai provider"),
+    (
+        "ILS_AI_ANTHROPIC_BASE_URL",
+        "Anthropic base URL (default https://api.anthropic.com)",
+    ),
+    (
+        "ILS_AI_ANTHROPIC_API_KEY",
+        "API key for the anthropic provider",
+    ),
 ];
 
 /// `ILS_` variables that are not settings, read by the log filter and the tooling.
@@ -328,6 +379,15 @@ pub const OTHER_VARIABLES: &[(&str, &str)] = &[
         "test suite: fail, not skip, when the browser test cannot run",
     ),
     ("ILS_CI_CACHE", ".ci/run: where the build cache lives"),
+    (
+        "ILS_TEST_LLM_URL",
+        "test suite: a local model server (llama-server) for the provider tests",
+    ),
+    ("ILS_TEST_LLM_MODEL", "test suite: that server's model name"),
+    (
+        "ILS_REQUIRE_LLM",
+        "test suite: fail, not skip, when the local model server is absent",
+    ),
 ];
 
 /// The `ils.toml` key of a variable.
@@ -403,6 +463,15 @@ impl Default for Config {
             cors_origins: Vec::new(),
             metrics_listen: None,
             metrics_token: None,
+            ai_providers: "builtin".into(),
+            ai_prices: vec![],
+            ai_monthly_cap_usd: 50.0,
+            ai_builtin_first: true,
+            ai_timeout_ms: 30_000,
+            ai_openai_base_url: "https://api.openai.com/v1".into(),
+            ai_openai_api_key: None,
+            ai_anthropic_base_url: "https://api.anthropic.com".into(),
+            ai_anthropic_api_key: None,
         }
     }
 }
@@ -624,6 +693,27 @@ impl Config {
     /// The file store this configuration names.
     /// The persisted-operations mode for first-party traffic (`ILS_OPERATIONS`, `off`
     /// unless set).
+    /// The assistant's settings.
+    pub fn ai_settings(&self) -> Result<ils_ai::AiSettings, ConfigError> {
+        let bad = |e: String| ConfigError(format!("assistant: {e}"));
+        if !(self.ai_monthly_cap_usd >= 0.0 && self.ai_monthly_cap_usd < 1e9) {
+            return Err(bad(
+                "ILS_AI_MONTHLY_CAP_USD must be between 0 and 1e9".into()
+            ));
+        }
+        Ok(ils_ai::AiSettings {
+            providers: ils_ai::config::parse_providers(&self.ai_providers).map_err(bad)?,
+            openai_base_url: self.ai_openai_base_url.clone(),
+            openai_api_key: self.ai_openai_api_key.clone(),
+            anthropic_base_url: self.ai_anthropic_base_url.clone(),
+            anthropic_api_key: self.ai_anthropic_api_key.clone(),
+            timeout: std::time::Duration::from_millis(self.ai_timeout_ms.max(1)),
+            prices: ils_ai::config::PriceTable::with(&self.ai_prices).map_err(bad)?,
+            monthly_cap_micros: (self.ai_monthly_cap_usd * 1_000_000.0).round() as i64,
+            builtin_first: self.ai_builtin_first,
+        })
+    }
+
     pub fn operations_mode(&self) -> OperationsMode {
         self.operations.unwrap_or(OperationsMode::Off)
     }

@@ -13,6 +13,7 @@ crate::modules! {
         ils_marketplace::Marketplace,
         ils_orders::Orders,
         ils_inventory::Inventory,
+        ils_ai::Ai,
         crate::operations::Operations,
     }
 }

@@ -109,6 +109,17 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
     {
         tracing::info!("published the playground's examples as the operation list `playground`");
     }
+    let assistant = ils_ai::Assistant::new(
+        config.ai_settings()?,
+        bus.clone(),
+        reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()?,
+    )
+    .map_err(|e| anyhow::anyhow!("assistant: {e}"))?;
+    let toolbox = ils_kernel::tools::Toolbox::new(
+        <schema::Modules as ils_kernel::module::ModuleList>::tools(),
+    )?;
     // The public schema and the federation subgraph: the same types, limits and data.
     let with_data = |b: async_graphql::SchemaBuilder<_, _, _>| {
         b.data(db.clone())
@@ -122,6 +133,8 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
             .data(files.clone())
             .data(operations.clone())
             .data(checker.clone())
+            .data(assistant.clone())
+            .data(toolbox.clone())
             .finish()
     };
     let schema = with_data(schema::platform_builder(&limits));

@@ -5,6 +5,7 @@
 
 pub mod imports;
 pub mod mail;
+pub mod model_server;
 pub mod orders;
 pub mod private;
 pub mod process;

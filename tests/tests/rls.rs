@@ -326,6 +326,30 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
         .await
         .unwrap();
     }
+    // The assistant's tables: settings, usage and the answer cache are the company's; a
+    // conversation and its messages are also private to their person.
+    for (company, user) in [(a, a_user), (b, b_user)] {
+        let conversation = Uuid::now_v7();
+        let message = Uuid::now_v7();
+        seed.execute_unprepared(&format!(
+            "INSERT INTO ai_settings (company_id, share_patient_data, updated_at) VALUES ('{company}', false, now());\n\
+             INSERT INTO ai_conversations (id, company_id, user_id, title, created_at, updated_at) \
+             VALUES ('{conversation}', '{company}', '{user}', 'walled', now(), now());\n\
+             INSERT INTO ai_messages (id, company_id, user_id, conversation_id, role, content, tool_failed, \
+             input_tokens, output_tokens, cost_micros, created_at) VALUES ('{message}', '{company}', '{user}', \
+             '{conversation}', 'USER', 'walled question', false, 0, 0, 0, now());\n\
+             INSERT INTO ai_usage (id, company_id, user_id, message_id, provider, model, input_tokens, \
+             output_tokens, cost_micros, created_at) VALUES ('{}', '{company}', '{user}', '{message}', \
+             'openai', 'm', 1, 1, 1, now());\n\
+             INSERT INTO ai_answers (id, company_id, question_hash, tool_calls, fingerprint, answer, provider, \
+             model, hits, created_at) VALUES ('{}', '{company}', 'h', '[]', 'f', 'walled answer', 'openai', 'm', \
+             0, now());",
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+        ))
+        .await
+        .unwrap();
+    }
     seed.commit().await.unwrap();
     let tx = conn.begin().await.unwrap();
     // The append-only tables have walls of their own, tested below.
@@ -434,6 +458,24 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
         0
     );
     assert_eq!(count(&tx, "SELECT count(*) FROM refresh_tokens").await, 2);
+    // Another person of A's own company sees none of A's conversations or messages.
+    tx.execute_unprepared(&format!(
+        "SAVEPOINT colleague; SELECT set_config('app.user_id', '{}', true)",
+        Uuid::now_v7()
+    ))
+    .await
+    .unwrap();
+    for t in ["ai_conversations", "ai_messages"] {
+        assert_eq!(
+            count(&tx, &format!("SELECT count(*) FROM {t}")).await,
+            0,
+            "{t}: a colleague reads another person's conversation"
+        );
+    }
+    assert_eq!(count(&tx, "SELECT count(*) FROM ai_usage").await, 1);
+    tx.execute_unprepared("ROLLBACK TO SAVEPOINT colleague")
+        .await
+        .unwrap();
 
     // Writing a row for B is refused by the policy's check.
     tx.execute_unprepared("SAVEPOINT before_insert")

@@ -1,0 +1,81 @@
+//! The company's answer cache. An answer a model gave to a conversation's first question
+//! is kept under the normalised question's digest with the tool calls it was built from
+//! and a digest of what they returned. Asked again, the calls run again as the asking
+//! person (so their role checks apply); when what they return is unchanged, the kept
+//! answer is given and no model is paid. Rows are the company's (the guard and RLS wall
+//! them in), never shared.
+
+use crate::provider::ToolCall;
+use ils_entity::ai_answer as answer;
+use ils_kernel::{AppResult, Db, TenantContext, Tx};
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub fn digest(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The digest of tool outcomes, in call order.
+pub fn fingerprint(outcomes: &[String]) -> String {
+    let mut h = Sha256::new();
+    for o in outcomes {
+        h.update((o.len() as u64).to_le_bytes());
+        h.update(o.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+pub async fn find(tx: &Tx, question_hash: &str) -> AppResult<Option<answer::Model>> {
+    Ok(tx
+        .select::<answer::Entity>()
+        .filter(answer::Column::QuestionHash.eq(question_hash))
+        .one(tx.conn())
+        .await?)
+}
+
+pub fn calls_of(row: &answer::Model) -> Vec<ToolCall> {
+    serde_json::from_str(&row.tool_calls).unwrap_or_default()
+}
+
+/// Counts a hit.
+pub async fn hit(db: &Db, ctx: &TenantContext, row: &answer::Model) -> AppResult<()> {
+    let tx = db.tenant(ctx).await?;
+    let mut am: answer::ActiveModel = row.clone().into();
+    am.hits = Set(row.hits + 1);
+    tx.update(am).await?;
+    tx.commit().await
+}
+
+/// What to keep.
+pub struct Keep<'a> {
+    pub question_hash: String,
+    pub calls: &'a [ToolCall],
+    pub fingerprint: String,
+    pub answer: &'a str,
+    pub provider: &'a str,
+    pub model: &'a str,
+}
+
+/// Keeps an answer, replacing the one kept for the same question.
+pub async fn keep(db: &Db, ctx: &TenantContext, k: Keep<'_>) -> AppResult<()> {
+    let tx = db.tenant(ctx).await?;
+    tx.delete_many::<answer::Entity>()
+        .filter(answer::Column::QuestionHash.eq(&k.question_hash))
+        .exec(tx.conn())
+        .await?;
+    tx.insert(answer::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(Uuid::nil()),
+        question_hash: Set(k.question_hash),
+        tool_calls: Set(serde_json::to_string(k.calls).unwrap_or_else(|_| "[]".into())),
+        fingerprint: Set(k.fingerprint),
+        answer: Set(k.answer.into()),
+        provider: Set(k.provider.into()),
+        model: Set(k.model.into()),
+        hits: Set(0),
+        created_at: Set(chrono::Utc::now()),
+    })
+    .await?;
+    tx.commit().await
+}
