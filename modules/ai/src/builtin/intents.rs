@@ -117,6 +117,18 @@ impl Q {
 
 /// Words that never name a partner or a product.
 const FILLER: &[&str] = &[
+    "accepted",
+    "received",
+    "shipped",
+    "delivered",
+    "approved",
+    "submitted",
+    "rejected",
+    "cancelled",
+    "arrived",
+    "finished",
+    "done",
+    "made",
     "patient",
     "patients",
     "ref",
@@ -380,16 +392,15 @@ fn number(w: &str) -> Option<i64> {
 fn horizon(q: &Q, today: NaiveDate) -> Option<Value> {
     for (i, w) in q.words.iter().enumerate() {
         let prev = if i > 0 { q.words[i - 1].as_str() } else { "" };
-        if let Some(day) = weekday(w) {
-            if ["before", "by", "until", "till", "for", "on", "next", "this"].contains(&prev)
-                || i + 1 == q.words.len()
-            {
-                let ahead = (7 + day.num_days_from_monday() as i64
-                    - today.weekday().num_days_from_monday() as i64)
-                    % 7;
-                let ahead = if ahead == 0 { 7 } else { ahead };
-                return Some(json!({"before": (today + Duration::days(ahead)).to_string()}));
-            }
+        if let Some(day) = weekday(w)
+            && (["before", "by", "until", "till", "for", "on", "next", "this"].contains(&prev)
+                || i + 1 == q.words.len())
+        {
+            let ahead = (7 + day.num_days_from_monday() as i64
+                - today.weekday().num_days_from_monday() as i64)
+                % 7;
+            let ahead = if ahead == 0 { 7 } else { ahead };
+            return Some(json!({"before": (today + Duration::days(ahead)).to_string()}));
         }
         if let Some(n) = number(w).filter(|n| *n > 0 && *n <= 3650) {
             let unit = q.words.get(i + 1).map(String::as_str).unwrap_or("");
@@ -1778,8 +1789,8 @@ mod tests {
             json!({"limit": 20, "text": "BSP-106"})
         );
         assert_eq!(
-            args_of("How many new orders are waiting to be accepted?")["statuses"],
-            json!(["SUBMITTED"])
+            args_of("How many new orders are waiting to be accepted?"),
+            json!({"limit": 20, "statuses": ["SUBMITTED"]})
         );
         assert_eq!(args_of("status of order ORD-000003")["text"], "ORD-000003");
         assert_eq!(
