@@ -83,7 +83,7 @@ llama__build() (
     || { llama__say "could not unpack the sdist"; exit 1; }
   src="$tmp/llama_cpp_python-$LLAMA_CI_PY_VERSION/vendor/llama.cpp"
   # No network at build time (no prebuilt web UI, no npm, no HTTPS), static, only the server.
-  llama__say "building llama-server (~6 min on 2 cores; log: only on failure)"
+  llama__say "building llama-server (6-10 min on 2 cores; its log is shown only on failure)"
   if ! { "$cmake" -S "$src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
            -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF \
            -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
@@ -135,13 +135,15 @@ EOF
   mv -f "$LLAMA_CI_MODEL.tmp.$$" "$LLAMA_CI_MODEL" || exit 1
 )
 
-# Stops a server this shell started: SIGTERM, then SIGKILL after 10 s.
+# Stops a server this shell started: SIGTERM, then SIGKILL after 10 s. Every command
+# may fail without consequence: it runs from an EXIT trap under set -e, where a failing
+# command would replace the script's exit status.
 llama__kill() {
   local i
   kill "$1" 2>/dev/null || return 0
   for i in $(seq 1 20); do kill -0 "$1" 2>/dev/null || break; sleep 0.5; done
-  kill -9 "$1" 2>/dev/null
-  wait "$1" 2>/dev/null
+  kill -9 "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
   return 0
 }
 
@@ -171,7 +173,7 @@ llama_ci_start() {
   local port pid i
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
     || { llama__fail "no free port"; return 1; }
-  LLAMA_CI_LOG=$(mktemp "${TMPDIR:-/tmp}/ils-llama-server.XXXXXX") || { llama__fail "no temp file"; return 1; }
+  LLAMA_CI_LOG="$LLAMA_CI_DIR/server.log"
   # Two requests at once sharing one 8192-token KV cache (SmolLM2's training context);
   # --jinja (the default in this version) applies the model's chat template, tools included.
   "$LLAMA_CI_BIN" -m "$LLAMA_CI_MODEL" --alias "$LLAMA_CI_ALIAS" --host 127.0.0.1 --port "$port" \
@@ -206,7 +208,7 @@ llama_ci_start() {
 # For `trap llama_ci_stop EXIT`: stops the server this shell started, if any.
 llama_ci_stop() {
   if [ -n "${LLAMA_SERVER_PID:-}" ]; then
-    llama__kill "$LLAMA_SERVER_PID"
+    llama__kill "$LLAMA_SERVER_PID" || true
     LLAMA_SERVER_PID=""
   fi
   return 0
