@@ -20,6 +20,8 @@ pub struct Turn {
     pub usage: Usage,
     /// Waits this long first (a slow model).
     pub delay_ms: u64,
+    /// Waits this long before each word of the text (a model writing at its pace).
+    pub word_delay_ms: u64,
     /// Fails instead: `timeout`, `429` or an HTTP status such as `500`.
     pub fail: Option<String>,
 }
@@ -111,6 +113,12 @@ impl ChatModel for Scripted {
             }
         }
         for word in turn.text.split_inclusive(' ') {
+            if turn.word_delay_ms > 0 {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(ProviderError::Cancelled),
+                    _ = tokio::time::sleep(Duration::from_millis(turn.word_delay_ms)) => {}
+                }
+            }
             deltas.send(word);
         }
         Ok(ChatResponse {
