@@ -314,6 +314,12 @@ export const STEPS = [
   { file: '42-jobs.graphql', op: 'Jobs', as: PRACTICE },
   { file: '43-audit-log.graphql', op: 'AuditLog', as: PRACTICE },
   { file: '44-companies.graphql', op: 'Companies', as: PLATFORM },
+  {
+    file: '45-ask-assistant.graphql',
+    op: 'AskAssistant',
+    as: PRACTICE,
+    variables: () => ({ message: 'Which of my orders are late?' }),
+  },
 ];
 
 /** The step of an operation name, or undefined. */

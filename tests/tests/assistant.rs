@@ -536,6 +536,18 @@ async fn patient_names_reach_an_external_model_only_when_the_company_shares_them
             .unwrap()
             .contains("Lovelace")
     );
+    // The tool's read of the patient is audited like any other.
+    let reads = s
+        .ok(
+            &a.auth(),
+            "{ auditLog(filter: { operation: \"patient.read\" }, first: 100) { edges { node { operation } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        !reads["auditLog"]["edges"].as_array().unwrap().is_empty(),
+        "the tool's patient read is in the audit log: {reads}"
+    );
     s.ok(
         &a.auth(),
         UPDATE_SETTINGS,
