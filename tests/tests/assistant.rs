@@ -626,3 +626,62 @@ async fn text_planted_in_a_catalog_is_data_and_approves_nothing() {
     );
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_who_arrives_mid_answer_gets_the_text_so_far_first() {
+    let words: Vec<String> = (1..=30).map(|i| format!("word{i}")).collect();
+    let text = words.join(" ");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("turns.json");
+    std::fs::write(
+        &script,
+        json!([{ "text": text, "wordDelayMs": 40, "usage": { "input_tokens": 10, "output_tokens": 30 } }])
+            .to_string(),
+    )
+    .unwrap();
+    let providers = format!("scripted;script={}", script.display());
+    let s = TestServer::start_with(move |c| {
+        c.ai_providers = providers;
+        c.ai_builtin_first = false;
+    })
+    .await;
+    let a = company(&s, "Late Follower Optics").await;
+    let first = ask(&s, &a, "Start a conversation", None).await;
+    let conv = first["conversation"]["id"].as_str().unwrap().to_owned();
+    let auth = a.auth();
+    let vars = json!({ "m": "Tell me thirty words", "c": conv });
+    let asking = s.ok(&auth, ASK, vars);
+    let follow = async {
+        // About 15 of the 30 words are written by then.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let mut socket = ws::connect(&s, TRANSPORT_WS).await;
+        ws::init(&mut socket, &a.auth()).await;
+        ws::send(
+            &mut socket,
+            json!({ "id": "reply", "type": "subscribe", "payload": {
+                "query": "subscription($c: ID!) { assistantReply(conversationId: $c) { delta done } }",
+                "variables": { "c": conv } } }),
+        )
+        .await;
+        let mut got = String::new();
+        let mut first_delta = None;
+        loop {
+            let msg = ws::recv_json(&mut socket).await;
+            let chunk = &msg["payload"]["data"]["assistantReply"];
+            if chunk["done"] == true {
+                return (got, first_delta.unwrap_or_default());
+            }
+            let d = chunk["delta"].as_str().unwrap().to_owned();
+            first_delta.get_or_insert(d.clone());
+            got.push_str(&d);
+        }
+    };
+    let (asked, (got, first_delta)) = tokio::join!(asking, follow);
+    assert_eq!(asked["askAssistant"]["answer"]["content"], text.as_str());
+    assert_eq!(got, text, "nothing missed, nothing twice");
+    assert!(
+        first_delta.split_whitespace().count() > 1,
+        "the first chunk carried what was written before: {first_delta:?}"
+    );
+    s.finish().await;
+}

@@ -47,7 +47,15 @@ struct Inner {
     chain: Chain,
     builtin: Arc<Builtin>,
     bus: Bus,
-    followers: Mutex<HashMap<Uuid, broadcast::Sender<Chunk>>>,
+    followers: Mutex<Followers>,
+}
+
+/// This process's followers by conversation, and the text of every answer being written
+/// (so a follower who arrives mid-answer starts from what was written so far).
+#[derive(Default)]
+struct Followers {
+    channels: HashMap<Uuid, broadcast::Sender<Chunk>>,
+    writing: HashMap<Uuid, (Uuid, String)>,
 }
 
 impl Assistant {
@@ -147,24 +155,44 @@ impl Assistant {
         }
     }
 
-    /// The chunks of `conversation`'s answers from now on.
-    pub fn follow(&self, conversation: Uuid) -> broadcast::Receiver<Chunk> {
+    /// The chunks of `conversation`'s answers from now on, and the text of the answer
+    /// being written now, if one is (with its person), taken at the same instant: nothing
+    /// is missed or seen twice.
+    pub fn follow(
+        &self,
+        conversation: Uuid,
+    ) -> (broadcast::Receiver<Chunk>, Option<(Uuid, String)>) {
         let mut f = self
             .inner
             .followers
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        f.retain(|_, tx| tx.receiver_count() > 0);
-        f.entry(conversation)
+        f.channels.retain(|_, tx| tx.receiver_count() > 0);
+        let rx = f
+            .channels
+            .entry(conversation)
             .or_insert_with(|| broadcast::channel(1024).0)
-            .subscribe()
+            .subscribe();
+        (rx, f.writing.get(&conversation).cloned())
     }
 }
 
 impl Inner {
     fn hand_over(&self, chunk: Chunk) {
-        let f = self.followers.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = f.get(&chunk.conversation_id) {
+        let mut f = self.followers.lock().unwrap_or_else(|e| e.into_inner());
+        if chunk.done {
+            f.writing.remove(&chunk.conversation_id);
+        } else {
+            let (_, text) = f
+                .writing
+                .entry(chunk.conversation_id)
+                .or_insert_with(|| (chunk.user_id, String::new()));
+            if chunk.restart {
+                text.clear();
+            }
+            text.push_str(&chunk.delta);
+        }
+        if let Some(tx) = f.channels.get(&chunk.conversation_id) {
             let _ = tx.send(chunk);
         }
     }

@@ -595,9 +595,9 @@ pub struct AiSubscription;
 #[Subscription]
 impl AiSubscription {
     /// The assistant's answers in one of your conversations, token by token, as they are
-    /// written (subscribe before asking: text written before the subscription is not
-    /// replayed; the stored answer is in `aiConversation`). NOT_FOUND for anyone else's
-    /// conversation.
+    /// written. Subscribing mid-answer, the first chunk carries the text written so far;
+    /// the stored answers are in `aiConversation`. The subscription goes on answer after
+    /// answer. NOT_FOUND for anyone else's conversation.
     async fn assistant_reply(
         &self,
         ctx: &Context<'_>,
@@ -612,8 +612,18 @@ impl AiSubscription {
         let tx = db.read(tenant).await?;
         let conv = store::conversation(&tx, row_id).await?;
         tx.commit().await?;
-        let rx = assistant(ctx)?.follow(conv.id);
-        Ok(futures_util::stream::unfold(
+        let (rx, so_far) = assistant(ctx)?.follow(conv.id);
+        // Mid-answer, the text written so far comes first.
+        let first = so_far
+            .filter(|(person, text)| *person == user && !text.is_empty())
+            .map(|(_, text)| AssistantReplyChunk {
+                conversation: AiConversation(conv.clone()),
+                delta: text,
+                restart: false,
+                done: false,
+                message_id: None,
+            });
+        let live = futures_util::stream::unfold(
             (rx, conv, false),
             move |(mut rx, conv, finished)| async move {
                 if finished {
@@ -642,6 +652,10 @@ impl AiSubscription {
                     }
                 }
             },
+        );
+        Ok(futures_util::StreamExt::chain(
+            futures_util::stream::iter(first),
+            live,
         ))
     }
 }
