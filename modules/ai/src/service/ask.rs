@@ -187,14 +187,19 @@ pub async fn ask(
     } else {
         match run.models(messages).await? {
             Some(a) => {
-                if first_question && a.tools.iter().all(|t| t.cacheable) {
+                // Only answers built from data are kept (one with no tool call may
+                // depend on the day, the model's mood…), and only when every call was a
+                // plain successful read without patient data.
+                if first_question && !a.tools.is_empty() && a.tools.iter().all(|t| t.cacheable) {
                     let calls: Vec<ToolCall> = a.tools.iter().map(|t| t.call.clone()).collect();
                     let outcomes: Vec<String> = a
                         .tools
                         .iter()
                         .map(|t| tool_message_content(&t.call.name, &t.outcome))
                         .collect();
-                    cache::keep(
+                    // Losing a cache entry (two people keeping one at once) costs a
+                    // later model call, never this answer.
+                    if let Err(e) = cache::keep(
                         db,
                         ctx,
                         cache::Keep {
@@ -206,7 +211,10 @@ pub async fn ask(
                             model: &a.model,
                         },
                     )
-                    .await?;
+                    .await
+                    {
+                        tracing::warn!(error = ?e, "an answer could not be kept in the cache");
+                    }
                 }
                 a
             }
@@ -431,7 +439,9 @@ impl Run<'_> {
         if cache::fingerprint(&outcomes) != row.fingerprint {
             return Ok(None);
         }
-        cache::hit(self.db, self.ctx, &row).await?;
+        if let Err(e) = cache::hit(self.db, self.ctx, &row).await {
+            tracing::warn!(error = ?e, "a cache hit could not be counted");
+        }
         let _ = self.deltas.send(row.answer.clone());
         Ok(Some(Answered {
             text: row.answer,
@@ -452,6 +462,11 @@ impl Run<'_> {
         let mut cost = 0;
         let mut tools = Vec::new();
         for round in 0..MAX_ROUNDS {
+            // The answer is the last round's text: what an earlier round wrote ("let me
+            // look") is void for a follower too.
+            if round > 0 {
+                let _ = self.deltas.send(RESTART.into());
+            }
             let req = ChatRequest {
                 messages: messages.clone(),
                 // The last round may not call tools: it must answer.
@@ -479,9 +494,7 @@ impl Run<'_> {
                 if !failed.is_empty() {
                     tracing::warn!(attempts = ?failed, "no model answered; the built-in assistant takes the question");
                 }
-                if round > 0 {
-                    let _ = self.deltas.send(RESTART.into());
-                }
+                let _ = self.deltas.send(RESTART.into());
                 return Ok(None);
             };
             let call_cost = prices.cost_micros(&answer.model, answer.usage);
