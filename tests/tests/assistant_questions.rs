@@ -576,10 +576,9 @@ async fn the_builtin_assistant_answers_three_quarters_of_the_question_set() {
     }
     let rate = correct as f64 / questions.len() as f64;
     println!(
-        "assistant question set: {correct}/{} answered correctly by the built-in assistant ({:.0} %), through {}",
+        "assistant question set: {correct}/{} answered correctly by the built-in assistant ({:.0} %), through askAssistant",
         questions.len(),
         rate * 100.0,
-        "askAssistant"
     );
     for f in &failures {
         println!("MISS {f}");
