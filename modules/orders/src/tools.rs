@@ -211,14 +211,57 @@ async fn run_list(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
     };
     let mut matched: Vec<(Party, order::Model)> = Vec::new();
     let mut truncated = false;
+    // Matches counted by the database (the fast path), and whether any side was scanned.
+    let mut counted = 0;
+    let mut scanned = false;
     for side in sides(a.side.as_deref())? {
         let filter = || orders::Filter {
             statuses: statuses.clone(),
             due_before: late_only.then(|| today.pred_opt().unwrap_or(today)),
             text: a.text.clone().filter(|t| !t.trim().is_empty()),
         };
+        // Without a partner to match by name, the database does all the filtering: one
+        // page of the newest matches and their count (and only those orders' patients
+        // are read and audited), not a scan of the company's orders.
+        if a.partner.is_none() {
+            let mut f = filter();
+            if open_only && f.statuses.is_none() {
+                f.statuses = Some(
+                    OrderStatus::ALL
+                        .iter()
+                        .copied()
+                        .filter(|st| {
+                            !st.finished()
+                                && !(late_only
+                                    && side == Party::Practice
+                                    && *st == OrderStatus::Arrived)
+                        })
+                        .collect(),
+                );
+            }
+            let page = PageArgs {
+                last: Some(limit(a.limit, 20) as i32),
+                count: true,
+                ..PageArgs::default()
+            };
+            let conn = orders::list(call.db, call.ctx, call.client, side, f, page, |row| {
+                LensOrder::new(row, me)
+            })
+            .await?;
+            counted += conn.additional_fields.total_count.max(0) as usize;
+            for row in conn.edges.into_iter().map(|e| e.node.row) {
+                if (open_only && row.status.finished())
+                    || (late_only && !is_late(&row, side, today))
+                {
+                    continue;
+                }
+                matched.push((side, row));
+            }
+            continue;
+        }
         let (rows, more) = scan(call.db, call.ctx, call.client, side, filter, me).await?;
         truncated |= more;
+        scanned = true;
         for row in rows {
             if open_only && row.status.finished() {
                 continue;
@@ -240,7 +283,11 @@ async fn run_list(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
     } else {
         matched.sort_by(|(_, a), (_, b)| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
     }
-    let count = matched.len();
+    let count = if scanned {
+        matched.len()
+    } else {
+        counted.max(matched.len())
+    };
     let n = limit(a.limit, 20);
     truncated |= count > n;
     matched.truncate(n);
