@@ -231,10 +231,9 @@ async fn run_list(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
                         .iter()
                         .copied()
                         .filter(|st| {
-                            !st.finished()
-                                && !(late_only
-                                    && side == Party::Practice
-                                    && *st == OrderStatus::Arrived)
+                            let arrived_counts_as_done =
+                                late_only && side == Party::Practice && *st == OrderStatus::Arrived;
+                            !(st.finished() || arrived_counts_as_done)
                         })
                         .collect(),
                 );
