@@ -27,6 +27,9 @@ pub struct Model {
     pub output_tokens: i64,
     /// What answering cost, in micro-units of the price table's currency (USD).
     pub cost_micros: i64,
+    /// An ASSISTANT message written from patient data sent to a model while the company
+    /// shared it: withheld from models once it no longer does.
+    pub patient_data: bool,
     pub created_at: DateTimeUtc,
 }
 

@@ -55,6 +55,7 @@ impl MigrationTrait for Migration {
                 .col(big_integer("input_tokens"))
                 .col(big_integer("output_tokens"))
                 .col(big_integer("cost_micros"))
+                .col(boolean("patient_data").default(false))
                 .col(timestamp_with_time_zone("created_at"))
                 .foreign_key(&mut fk(
                     "ai_messages",

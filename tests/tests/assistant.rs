@@ -685,3 +685,85 @@ async fn a_follower_who_arrives_mid_answer_gets_the_text_so_far_first() {
     );
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_runs_at_most_eight_calls_and_one_draft_per_question() {
+    let mut calls: Vec<(&str, Value)> = vec![("marketplace_connections", json!({})); 7];
+    calls.push((
+        "inventory_draft_purchase_order",
+        json!({ "supplier": "Nobody", "lines": [{ "sku": "X", "quantity": 1 }] }),
+    ));
+    calls.push((
+        "inventory_draft_purchase_order",
+        json!({ "supplier": "Nobody", "lines": [{ "sku": "Y", "quantity": 1 }] }),
+    ));
+    calls.push(("marketplace_connections", json!({})));
+    let model = ModelServer::start(vec![Reply::calls(&calls), Reply::text("Done.")]).await;
+    let s = with_model("openai", &model, "").await;
+    let a = company(&s, "Busy Optics").await;
+    let out = ask(&s, &a, "Do everything at once", None).await;
+    let runs = out["toolCalls"].as_array().unwrap();
+    assert_eq!(runs.len(), 10, "{out}");
+    // The ninth and tenth are refused: at most eight a round.
+    for r in &runs[8..] {
+        assert_eq!(r["toolFailed"], true);
+        assert!(r["content"].as_str().unwrap().contains("at most 8"), "{r}");
+    }
+    let first_draft = runs[7]["content"].as_str().unwrap();
+    assert!(!first_draft.contains("at most 1 draft"), "{first_draft}");
+    let model_saw = &model.requests()[1].2;
+    assert_eq!(
+        model_saw["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "tool")
+            .count(),
+        10
+    );
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_and_settings_refuse_bad_input_without_panicking() {
+    let s = TestServer::start().await;
+    let a = company(&s, "Careful Input Optics").await;
+    let staff = member_of(&s, &a, "STAFF").await;
+    let q = "query($p: AiUsagePeriod) { aiUsage(period: $p) { calls } }";
+    // Signed out: refused before the period is even read.
+    let err = s
+        .error(
+            &ils_tests::Auth::None,
+            q,
+            json!({ "p": { "month": "+262142-12" } }),
+        )
+        .await;
+    assert_eq!(err["extensions"]["code"], "UNAUTHENTICATED", "{err}");
+    for month in ["+262142-12", "2026-13", "26-12", "2026-1", "abcd-ef"] {
+        let err = s
+            .error(&a.auth(), q, json!({ "p": { "month": month } }))
+            .await;
+        assert_eq!(
+            err["extensions"]["code"], "BAD_USER_INPUT",
+            "{month}: {err}"
+        );
+    }
+    let ok = s
+        .ok(&a.auth(), q, json!({ "p": { "month": "2026-12" } }))
+        .await;
+    assert_eq!(ok["aiUsage"]["calls"], 0);
+    let huge = json!({ "i": { "monthlyCap": { "amount": "99999999999999999999999999", "currency": "USD" } } });
+    let err = s.error(&staff.auth(), UPDATE_SETTINGS, huge.clone()).await;
+    assert_eq!(err["extensions"]["code"], "FORBIDDEN", "{err}");
+    let err = s.error(&a.auth(), UPDATE_SETTINGS, huge).await;
+    assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
+    let err = s
+        .error(
+            &a.auth(),
+            UPDATE_SETTINGS,
+            json!({ "i": { "monthlyCap": { "amount": "5", "currency": "EUR" } } }),
+        )
+        .await;
+    assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
+    s.finish().await;
+}

@@ -28,12 +28,17 @@ pub const REPLY_EVENT: &str = "ai.reply";
 pub struct Chunk {
     pub conversation_id: Uuid,
     pub user_id: Uuid,
+    /// The answer being written (its message ID once stored).
+    pub answer_id: Uuid,
     /// The text added.
     pub delta: String,
     /// The text so far is void (a provider failed mid-answer; the next one starts over).
     pub restart: bool,
-    /// The answer is complete (`message_id` names it).
+    /// The answer ended: complete (`message_id` names it), or `failed`.
     pub done: bool,
+    /// The answer could not be completed (an error, the asker gone): nothing was stored
+    /// as the answer.
+    pub failed: bool,
     pub message_id: Option<Uuid>,
 }
 
@@ -55,8 +60,20 @@ struct Inner {
 #[derive(Default)]
 struct Followers {
     channels: HashMap<Uuid, broadcast::Sender<Chunk>>,
-    writing: HashMap<Uuid, (Uuid, String)>,
+    writing: HashMap<Uuid, Writing>,
 }
+
+/// An answer being written.
+struct Writing {
+    user: Uuid,
+    answer: Uuid,
+    text: String,
+    since: std::time::Instant,
+}
+
+/// An answer still being written after this long has lost its end (its replica died):
+/// what was written is forgotten.
+const FORGET_AFTER: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Assistant {
     /// The assistant of `settings`; answer chunks travel over `bus`. Starts the task that
@@ -173,7 +190,12 @@ impl Assistant {
             .entry(conversation)
             .or_insert_with(|| broadcast::channel(1024).0)
             .subscribe();
-        (rx, f.writing.get(&conversation).cloned())
+        let so_far = f
+            .writing
+            .get(&conversation)
+            .filter(|w| w.since.elapsed() < FORGET_AFTER)
+            .map(|w| (w.user, w.text.clone()));
+        (rx, so_far)
     }
 }
 
@@ -183,14 +205,31 @@ impl Inner {
         if chunk.done {
             f.writing.remove(&chunk.conversation_id);
         } else {
-            let (_, text) = f
+            if !f.writing.contains_key(&chunk.conversation_id) && f.writing.len() >= 64 {
+                f.writing.retain(|_, w| w.since.elapsed() < FORGET_AFTER);
+            }
+            let w = f
                 .writing
                 .entry(chunk.conversation_id)
-                .or_insert_with(|| (chunk.user_id, String::new()));
-            if chunk.restart {
-                text.clear();
+                .or_insert_with(|| Writing {
+                    user: chunk.user_id,
+                    answer: chunk.answer_id,
+                    text: String::new(),
+                    since: std::time::Instant::now(),
+                });
+            // Another answer in the conversation: what is kept is its text alone.
+            if w.answer != chunk.answer_id {
+                *w = Writing {
+                    user: chunk.user_id,
+                    answer: chunk.answer_id,
+                    text: String::new(),
+                    since: std::time::Instant::now(),
+                };
             }
-            text.push_str(&chunk.delta);
+            if chunk.restart {
+                w.text.clear();
+            }
+            w.text.push_str(&chunk.delta);
         }
         if let Some(tx) = f.channels.get(&chunk.conversation_id) {
             let _ = tx.send(chunk);

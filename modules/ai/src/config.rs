@@ -8,7 +8,7 @@ use std::time::Duration;
 /// `anthropic:claude-sonnet-4-5`, `openai:llama3;base_url=http://127.0.0.1:11434/v1`,
 /// `scripted;script=/path/turns.json`, `builtin`. Options: `base_url`, `api_key`,
 /// `timeout_ms`, `script` (a scripted model's turns, a JSON file).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProviderSpec {
     pub kind: Kind,
     pub model: String,
@@ -16,6 +16,19 @@ pub struct ProviderSpec {
     pub api_key: Option<String>,
     pub timeout: Option<Duration>,
     pub script: Option<String>,
+}
+
+impl std::fmt::Debug for ProviderSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderSpec")
+            .field("kind", &self.kind)
+            .field("model", &self.model)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "(set)"))
+            .field("timeout", &self.timeout)
+            .field("script", &self.script)
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,7 +94,7 @@ pub fn parse_providers(spec: &str) -> Result<Vec<ProviderSpec>, String> {
         for option in parts.map(str::trim).filter(|o| !o.is_empty()) {
             let (key, value) = option
                 .split_once('=')
-                .ok_or_else(|| format!("provider option {option:?} is not key=value"))?;
+                .ok_or_else(|| "a provider option is not key=value".to_owned())?;
             let value = value.trim().to_owned();
             match key.trim() {
                 "base_url" => p.base_url = Some(value),
@@ -186,7 +199,14 @@ impl PriceTable {
     /// What `usage` of `model` cost, in micro-dollars (rounded up: a call is never free
     /// by rounding). An unpriced model costs nothing.
     pub fn cost_micros(&self, model: &str, usage: crate::provider::Usage) -> i64 {
-        match self.price_of(model) {
+        self.cost_of(&[model], usage)
+    }
+
+    /// The cost by the first of `names` that has a price: the name a provider reported,
+    /// then the name it was configured with (a local server may report any name).
+    pub fn cost_of(&self, names: &[&str], usage: crate::provider::Usage) -> i64 {
+        let usage = usage.bounded();
+        match names.iter().find_map(|n| self.price_of(n)) {
             None => 0,
             Some(p) => (usage.input_tokens as f64 * p.input_per_million
                 + usage.output_tokens as f64 * p.output_per_million)
@@ -199,8 +219,8 @@ impl PriceTable {
     }
 }
 
-/// Everything the assistant is configured with.
-#[derive(Clone, Debug)]
+/// Everything the assistant is configured with (its `Debug` hides the API keys).
+#[derive(Clone)]
 pub struct AiSettings {
     pub providers: Vec<ProviderSpec>,
     /// Per provider kind, when an entry names none: base URL and API key.
@@ -215,6 +235,19 @@ pub struct AiSettings {
     pub monthly_cap_micros: i64,
     /// The built-in assistant answers what it recognises before any model is asked.
     pub builtin_first: bool,
+}
+
+impl std::fmt::Debug for AiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AiSettings")
+            .field("providers", &self.providers)
+            .field("openai_base_url", &self.openai_base_url)
+            .field("anthropic_base_url", &self.anthropic_base_url)
+            .field("timeout", &self.timeout)
+            .field("monthly_cap_micros", &self.monthly_cap_micros)
+            .field("builtin_first", &self.builtin_first)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for AiSettings {

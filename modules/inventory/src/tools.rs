@@ -309,7 +309,8 @@ fn runs_out(available: i64, mean: f64, today: NaiveDate) -> Option<(f64, NaiveDa
         return None;
     }
     let left = (available.max(0) as f64 / mean).max(0.0);
-    let on = today + Duration::days(left.floor() as i64);
+    // Stock for longer than the calendar can count never runs out, as far as anyone asks.
+    let on = today.checked_add_days(chrono::Days::new(left.floor().min(1e6) as u64))?;
     Some(((left * 10.0).floor() / 10.0, on))
 }
 
@@ -321,6 +322,9 @@ fn horizon(days: Option<i64>, before: Option<NaiveDate>, today: NaiveDate) -> Ap
         (None, d) => Ok(today + Duration::days(d.unwrap_or(14))),
     }
 }
+
+/// The most lines a drafted purchase order may have.
+const MAX_DRAFT_LINES: usize = 50;
 
 async fn run_runs_out(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
     let a: RunsOutArgs = args(&call)?;
@@ -602,6 +606,12 @@ async fn run_draft(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
             ));
         }
     };
+    if a.lines.is_empty() || a.lines.len() > MAX_DRAFT_LINES {
+        return Err(AppError::bad_input(
+            "lines",
+            format!("1 to {MAX_DRAFT_LINES} lines"),
+        ));
+    }
     // Each SKU: the supplier's catalog SKU, else the buyer's product linked to its item.
     let mut lines = Vec::new();
     for (i, l) in a.lines.iter().enumerate() {

@@ -263,19 +263,36 @@ pub struct AiUsagePeriod {
 
 fn period_of(p: Option<AiUsagePeriod>) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
     use chrono::{Months, NaiveDate, TimeZone};
+    let bad_month = || AppError::bad_input("period.month", "YYYY-MM, e.g. 2026-12");
     let month = |start: NaiveDate| {
-        let from = Utc.from_utc_datetime(&start.and_hms_opt(0, 0, 0).unwrap_or_default());
-        (from, from + Months::new(1))
+        let from = Utc.from_utc_datetime(&start.and_hms_opt(0, 0, 0)?);
+        Some((from, from.checked_add_months(Months::new(1))?))
     };
     match p {
-        None => Ok(month(spend::month_start(Utc::now()).date_naive())),
+        None => month(spend::month_start(Utc::now()).date_naive())
+            .ok_or_else(|| AppError::internal("this month has no end")),
         Some(AiUsagePeriod {
             month: Some(m),
             from: None,
             to: None,
-        }) => NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
-            .map(month)
-            .map_err(|_| AppError::bad_input("period.month", "YYYY-MM, e.g. 2026-12")),
+        }) => {
+            // Exactly four digits, a dash, two digits (chrono alone takes "+262142-12").
+            let plain = m.len() == 7
+                && m.bytes().enumerate().all(|(i, b)| {
+                    if i == 4 {
+                        b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            if !plain {
+                return Err(bad_month());
+            }
+            NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+                .ok()
+                .and_then(month)
+                .ok_or_else(bad_month)
+        }
         Some(AiUsagePeriod {
             month: None,
             from: Some(from),
@@ -394,6 +411,7 @@ impl AiQuery {
         >,
     ) -> Result<AiUsage> {
         let (tenant, db) = request_parts(ctx)?;
+        spend::may_read_usage(tenant)?;
         let (from, to) = period_of(period)?;
         let lines = spend::report(db, tenant, from, to).await?;
         Ok(AiUsage {
@@ -517,6 +535,7 @@ impl AiMutation {
         #[graphql(desc = "The settings to change.")] input: UpdateAiSettingsInput,
     ) -> Result<UpdateAiSettingsPayload> {
         let (tenant, db) = request_parts(ctx)?;
+        spend::may_change_settings(tenant)?;
         let platform = assistant(ctx)?.settings().monthly_cap_micros;
         let cap = match &input.monthly_cap {
             None => None,
@@ -532,11 +551,13 @@ impl AiMutation {
                     )
                     .into());
                 }
-                let micros = (m.amount * Decimal::new(1_000_000, 0)).trunc();
-                Some(
-                    i64::try_from(micros)
-                        .map_err(|_| AppError::bad_input("input.monthlyCap.amount", "too large"))?,
-                )
+                let too_large = || AppError::bad_input("input.monthlyCap.amount", "too large");
+                let micros = m
+                    .amount
+                    .checked_mul(Decimal::new(1_000_000, 0))
+                    .ok_or_else(too_large)?
+                    .trunc();
+                Some(i64::try_from(micros).map_err(|_| too_large())?)
             }
         };
         let s = spend::update(
@@ -568,8 +589,11 @@ pub struct AssistantReplyChunk {
     /// Discard the text received so far: a model failed mid-answer and the next one
     /// starts again.
     pub restart: bool,
-    /// The answer is complete; `message` is the stored answer.
+    /// The answer ended: `message` is the stored answer, unless `failed`.
     pub done: bool,
+    /// The answer could not be completed (an error, or the asker went away before it
+    /// was written); nothing was stored as the answer.
+    pub failed: bool,
     #[graphql(skip)]
     pub message_id: Option<uuid::Uuid>,
 }
@@ -621,6 +645,7 @@ impl AiSubscription {
                 delta: text,
                 restart: false,
                 done: false,
+                failed: false,
                 message_id: None,
             });
         let live = futures_util::stream::unfold(
@@ -637,6 +662,7 @@ impl AiSubscription {
                                 delta: c.delta,
                                 restart: c.restart,
                                 done: c.done,
+                                failed: c.failed,
                                 message_id: c.message_id,
                             };
                             // The stream goes on after an answer: the next question's

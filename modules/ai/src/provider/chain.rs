@@ -55,7 +55,7 @@ impl Provider {
             Err(e) => {
                 h.failures += 1;
                 h.consecutive_failures += 1;
-                h.last_error = Some(e.to_string());
+                h.last_error = Some(e.summary());
                 h.last_error_at = Some(chrono::Utc::now());
                 if h.consecutive_failures >= FAILURES_TO_OPEN {
                     h.open_until = Some(Instant::now() + open_for);

@@ -73,10 +73,24 @@ pub struct Usage {
     pub output_tokens: u64,
 }
 
+/// The most tokens one call is believed to have used: a provider reporting more is wrong,
+/// and its figure must not overflow a sum.
+pub const MAX_TOKENS_PER_CALL: u64 = 10_000_000;
+
+impl Usage {
+    /// The usage with each count held to `MAX_TOKENS_PER_CALL`.
+    pub fn bounded(self) -> Usage {
+        Usage {
+            input_tokens: self.input_tokens.min(MAX_TOKENS_PER_CALL),
+            output_tokens: self.output_tokens.min(MAX_TOKENS_PER_CALL),
+        }
+    }
+}
+
 impl std::ops::AddAssign for Usage {
     fn add_assign(&mut self, other: Usage) {
-        self.input_tokens += other.input_tokens;
-        self.output_tokens += other.output_tokens;
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
     }
 }
 
@@ -107,6 +121,23 @@ pub enum ProviderError {
     /// The built-in assistant does not know this question.
     #[error("not understood")]
     NotUnderstood,
+}
+
+impl ProviderError {
+    /// What `aiProviders` shows of the error: its kind and status, never a provider's
+    /// message (which may echo a request, possibly another company's). The whole error
+    /// goes to the log.
+    pub fn summary(&self) -> String {
+        match self {
+            ProviderError::Timeout(d) => format!("timed out after {d:?}"),
+            ProviderError::RateLimited => "rate limited (429)".into(),
+            ProviderError::Status { status, .. } => format!("HTTP {status}"),
+            ProviderError::Transport(_) => "could not reach the provider".into(),
+            ProviderError::Protocol(_) => "unexpected answer".into(),
+            ProviderError::Cancelled => "cancelled".into(),
+            ProviderError::NotUnderstood => "not understood".into(),
+        }
+    }
 }
 
 /// Where a streamed answer's text goes as it arrives (nowhere for a call nobody follows).
@@ -153,13 +184,24 @@ pub trait ChatModel: Send + Sync {
 }
 
 /// A provider's HTTP settings.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HttpSettings {
     pub model: String,
     pub base_url: String,
     pub api_key: Option<String>,
     /// For the whole call, first byte to last.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSettings")
+            .field("model", &self.model)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "(set)"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// An HTTP status as the chain sees it.

@@ -10,6 +10,9 @@ pub struct SseEvent {
     pub data: String,
 }
 
+/// The longest line an event may have (a model's answer arrives in small pieces).
+const MAX_LINE: usize = 1 << 20;
+
 /// Splits a byte stream into events; lines may be cut anywhere between chunks.
 #[derive(Default)]
 pub struct SseParser {
@@ -80,6 +83,11 @@ where
     futures_util::pin_mut!(body);
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(&on_error)?;
+        if parser.buffer.len() + chunk.len() > MAX_LINE {
+            return Err(crate::provider::ProviderError::Protocol(
+                "an event line longer than 1 MiB".into(),
+            ));
+        }
         for event in parser.push(&chunk) {
             if !each(event)? {
                 return Ok(());

@@ -47,7 +47,43 @@ struct Answered {
     usage: Usage,
     cost_micros: i64,
     tools: Vec<ToolRun>,
+    /// Patient data went to a model for it (the company shares it): kept out of the
+    /// history models see once sharing is off.
+    patient_data: bool,
 }
+
+/// What the models did before none could go on.
+struct Partial {
+    tools: Vec<ToolRun>,
+    usage: Usage,
+    cost_micros: i64,
+    patient_data: bool,
+}
+
+/// Tells the followers an answer ended: as it was written (`done`), or, if this is
+/// dropped first (an error, the client gone, a panic), that it failed.
+struct Finish {
+    assistant: Assistant,
+    chunk: Option<Chunk>,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        if let Some(chunk) = self.chunk.take() {
+            let assistant = self.assistant.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move { assistant.publish(chunk).await });
+            }
+        }
+    }
+}
+
+/// Tool calls of one round that are run; more are answered with an error.
+pub const MAX_CALLS_PER_ROUND: usize = 8;
+/// Tool calls run at once.
+const CALLS_AT_ONCE: usize = 4;
+/// Drafts one question may prepare.
+const DRAFTS_PER_QUESTION: usize = 1;
 
 /// One tool call and what it gave.
 struct ToolRun {
@@ -55,6 +91,8 @@ struct ToolRun {
     outcome: Outcome,
     /// Read-only, it succeeded, and it returned no patient data: fit for the cache.
     cacheable: bool,
+    /// It returned patient data.
+    personal: bool,
 }
 
 /// Everything one question needs.
@@ -68,6 +106,10 @@ struct Run<'a> {
     answer_id: Uuid,
     deltas: mpsc::UnboundedSender<String>,
     cancel: CancellationToken,
+    /// What the company may still spend this month, in micro-dollars.
+    budget_left: i64,
+    /// Drafts prepared for this question.
+    drafts: std::sync::atomic::AtomicUsize,
 }
 
 /// The marker a restarted attempt sends ahead of its text.
@@ -132,7 +174,9 @@ pub async fn ask(
     store::touch(&tx, &conv).await?;
     tx.commit().await?;
 
-    // Text goes to the conversation's followers as it comes.
+    // Text goes to the conversation's followers as it comes; however this ends (an
+    // answer, an error, the client gone), they are told it ended (`Finish`).
+    let answer_id = Uuid::now_v7();
     let (deltas, mut rx) = mpsc::unbounded_channel::<String>();
     let follower = {
         let assistant = assistant.clone();
@@ -144,14 +188,29 @@ pub async fn ask(
                     .publish(Chunk {
                         conversation_id,
                         user_id: user,
+                        answer_id,
                         delta: if restart { String::new() } else { d },
                         restart,
                         done: false,
+                        failed: false,
                         message_id: None,
                     })
                     .await;
             }
         })
+    };
+    let mut finish = Finish {
+        assistant: assistant.clone(),
+        chunk: Some(Chunk {
+            conversation_id: conv.id,
+            user_id: user,
+            answer_id,
+            delta: String::new(),
+            restart: false,
+            done: true,
+            failed: true,
+            message_id: None,
+        }),
     };
     let run = Run {
         db,
@@ -160,9 +219,11 @@ pub async fn ask(
         assistant,
         toolbox,
         share_patient_data: company.share_patient_data,
-        answer_id: Uuid::now_v7(),
+        answer_id,
         deltas,
         cancel: CancellationToken::new(),
+        budget_left: cap - spent,
+        drafts: std::sync::atomic::AtomicUsize::new(0),
     };
     // Dropped (the client went away): the provider call stops.
     let _stop = run.cancel.clone().drop_guard();
@@ -172,7 +233,7 @@ pub async fn ask(
     let mut messages = vec![Message::System {
         content: format!("{SYSTEM_PROMPT} Today is {today}."),
     }];
-    messages.extend(history_messages(&history));
+    messages.extend(history_messages(&history, company.share_patient_data));
     messages.push(Message::User {
         content: question.to_owned(),
     });
@@ -186,7 +247,7 @@ pub async fn ask(
         hit
     } else {
         match run.models(messages).await? {
-            Some(a) => {
+            Ok(a) => {
                 // Only answers built from data are kept (one with no tool call may
                 // depend on the day, the model's mood…), and only when every call was a
                 // plain successful read without patient data.
@@ -218,18 +279,31 @@ pub async fn ask(
                 }
                 a
             }
-            None if understood => run.builtin(question).await?,
-            None => {
-                let text = builtin::NOT_UNDERSTOOD.to_owned();
-                let _ = run.deltas.send(text.clone());
-                Answered {
-                    text,
-                    provider: "builtin".into(),
-                    model: "builtin".into(),
-                    usage: Usage::default(),
-                    cost_micros: 0,
-                    tools: vec![],
-                }
+            // What the models did before they failed (their tool calls, a draft among
+            // them; their cost) stays on the answer.
+            Err(partial) => {
+                let mut a = if understood {
+                    run.builtin(question).await?
+                } else {
+                    let text = builtin::NOT_UNDERSTOOD.to_owned();
+                    let _ = run.deltas.send(text.clone());
+                    Answered {
+                        text,
+                        provider: "builtin".into(),
+                        model: "builtin".into(),
+                        usage: Usage::default(),
+                        cost_micros: 0,
+                        tools: vec![],
+                        patient_data: false,
+                    }
+                };
+                let mut tools = partial.tools;
+                tools.append(&mut a.tools);
+                a.tools = tools;
+                a.usage += partial.usage;
+                a.cost_micros = a.cost_micros.saturating_add(partial.cost_micros);
+                a.patient_data |= partial.patient_data;
+                a
             }
         }
     };
@@ -266,9 +340,10 @@ pub async fn ask(
             content: answered.text,
             provider: Some(answered.provider),
             model: Some(answered.model),
-            input_tokens: answered.usage.input_tokens as i64,
-            output_tokens: answered.usage.output_tokens as i64,
+            input_tokens: answered.usage.input_tokens.min(i64::MAX as u64) as i64,
+            output_tokens: answered.usage.output_tokens.min(i64::MAX as u64) as i64,
             cost_micros: answered.cost_micros,
+            patient_data: answered.patient_data,
             ..NewMessage::default()
         },
     )
@@ -277,16 +352,11 @@ pub async fn ask(
     let Run { deltas, .. } = run;
     drop(deltas);
     let _ = follower.await;
-    assistant
-        .publish(Chunk {
-            conversation_id: conv.id,
-            user_id: user,
-            delta: String::new(),
-            restart: false,
-            done: true,
-            message_id: Some(answer.id),
-        })
-        .await;
+    if let Some(mut last) = finish.chunk.take() {
+        last.failed = false;
+        last.message_id = Some(answer.id);
+        assistant.publish(last).await;
+    }
     Ok(Asked {
         conversation: conv,
         question: question_row,
@@ -295,8 +365,10 @@ pub async fn ask(
     })
 }
 
-/// The earlier questions and answers, as the models see them (tool calls left out).
-fn history_messages(history: &[message::Model]) -> Vec<Message> {
+/// The earlier questions and answers, as the models see them (tool calls left out). An
+/// answer written from patient data while the company shared it is withheld once it no
+/// longer does.
+fn history_messages(history: &[message::Model], share_patient_data: bool) -> Vec<Message> {
     history
         .iter()
         .filter_map(|m| match m.role.as_str() {
@@ -304,7 +376,11 @@ fn history_messages(history: &[message::Model]) -> Vec<Message> {
                 content: m.content.clone(),
             }),
             store::ASSISTANT => Some(Message::Assistant {
-                content: m.content.clone(),
+                content: if m.patient_data && !share_patient_data {
+                    "(an earlier answer with patient data, withheld)".into()
+                } else {
+                    m.content.clone()
+                },
                 tool_calls: vec![],
             }),
             _ => None,
@@ -326,13 +402,25 @@ impl Run<'_> {
 
     /// Runs one tool as the asking person.
     async fn tool(&self, call: &ToolCall) -> ToolRun {
-        let Some(tool) = self.toolbox.get(&call.name) else {
-            return ToolRun {
-                call: call.clone(),
-                outcome: Err(format!("there is no tool called {:?}", call.name)),
-                cacheable: false,
-            };
+        let refused = |why: String| ToolRun {
+            call: call.clone(),
+            outcome: Err(why),
+            cacheable: false,
+            personal: false,
         };
+        let Some(tool) = self.toolbox.get(&call.name) else {
+            return refused(format!("there is no tool called {:?}", call.name));
+        };
+        if tool.effect == Effect::Draft
+            && self
+                .drafts
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                >= DRAFTS_PER_QUESTION
+        {
+            return refused(format!(
+                "at most {DRAFTS_PER_QUESTION} draft per question: ask the person to review this one first"
+            ));
+        }
         let outcome = (tool.run)(ils_kernel::tools::ToolCall {
             db: self.db,
             ctx: self.ctx,
@@ -355,21 +443,36 @@ impl Run<'_> {
         ToolRun {
             call: call.clone(),
             cacheable: tool.effect == Effect::Read && outcome.is_ok() && !personal,
+            personal,
             outcome,
         }
     }
 
-    /// The calls of one round, at once.
+    /// The calls of one round, a few at once, in their order; past
+    /// `MAX_CALLS_PER_ROUND` they are refused (the model may ask again).
     async fn tools(&self, calls: &[ToolCall]) -> Vec<ToolRun> {
-        futures_util::future::join_all(calls.iter().map(|c| self.tool(c))).await
+        let (run, refused) = calls.split_at(calls.len().min(MAX_CALLS_PER_ROUND));
+        let mut out = Vec::with_capacity(calls.len());
+        for batch in run.chunks(CALLS_AT_ONCE) {
+            out.extend(futures_util::future::join_all(batch.iter().map(|c| self.tool(c))).await);
+        }
+        out.extend(refused.iter().map(|c| ToolRun {
+            call: c.clone(),
+            outcome: Err(format!(
+                "at most {MAX_CALLS_PER_ROUND} tool calls at once; ask again for the rest"
+            )),
+            cacheable: false,
+            personal: false,
+        }));
+        out
     }
 
-    /// What a tool's outcome says to `model`: patient data withheld from an external one
-    /// unless the company shares it.
-    fn for_model(&self, model: &dyn ChatModel, run: &ToolRun) -> String {
+    /// What a tool's outcome says to the models: patient data withheld unless the
+    /// company shares it. Whichever model asked, the chat may go on with another (the
+    /// next round, a fallback), so it is withheld from all of them alike.
+    fn for_models(&self, run: &ToolRun) -> String {
         let mut outcome = run.outcome.clone();
-        if model.external()
-            && !self.share_patient_data
+        if !self.share_patient_data
             && let (Ok(v), Some(tool)) = (&mut outcome, self.toolbox.get(&run.call.name))
         {
             redact(v, tool.personal);
@@ -402,6 +505,7 @@ impl Run<'_> {
                     usage: Usage::default(),
                     cost_micros: 0,
                     tools,
+                    patient_data: false,
                 });
             }
             let runs = self.tools(&answer.tool_calls).await;
@@ -450,22 +554,38 @@ impl Run<'_> {
             usage: Usage::default(),
             cost_micros: 0,
             tools: runs,
+            patient_data: false,
         }))
     }
 
     /// The models' answer (tools called as needed), or `None` when none answered.
-    async fn models(&self, mut messages: Vec<Message>) -> AppResult<Option<Answered>> {
+    /// The models' answer (tools called as needed), or what they did before none could
+    /// go on (none answered, or the budget ran out between rounds).
+    async fn models(&self, mut messages: Vec<Message>) -> AppResult<Result<Answered, Partial>> {
         let chain = self.assistant.chain();
         let prices = &self.assistant.settings().prices;
         let specs = self.tool_specs();
         let mut usage = Usage::default();
-        let mut cost = 0;
-        let mut tools = Vec::new();
+        let mut cost: i64 = 0;
+        let mut tools: Vec<ToolRun> = Vec::new();
+        // Patient data went into the chat (the company shares it, or it would be withheld).
+        let patient_data =
+            |tools: &[ToolRun]| self.share_patient_data && tools.iter().any(|t| t.personal);
         for round in 0..MAX_ROUNDS {
             // The answer is the last round's text: what an earlier round wrote ("let me
             // look") is void for a follower too.
             if round > 0 {
                 let _ = self.deltas.send(RESTART.into());
+                // The budget is checked before every round, not only before the first.
+                if cost >= self.budget_left {
+                    tracing::info!("the monthly budget ran out between two rounds");
+                    return Ok(Err(Partial {
+                        patient_data: patient_data(&tools),
+                        tools,
+                        usage,
+                        cost_micros: cost,
+                    }));
+                }
             }
             let req = ChatRequest {
                 messages: messages.clone(),
@@ -495,9 +615,20 @@ impl Run<'_> {
                     tracing::warn!(attempts = ?failed, "no model answered; the built-in assistant takes the question");
                 }
                 let _ = self.deltas.send(RESTART.into());
-                return Ok(None);
+                return Ok(Err(Partial {
+                    patient_data: patient_data(&tools),
+                    tools,
+                    usage,
+                    cost_micros: cost,
+                }));
             };
-            let call_cost = prices.cost_micros(&answer.model, answer.usage);
+            let call_usage = answer.usage.bounded();
+            // Priced by the name the provider reported, else the name it was configured
+            // with (a local server may report any name).
+            let call_cost = prices.cost_of(&[&answer.model, model.model()], call_usage);
+            if call_cost == 0 && (call_usage.input_tokens > 0 || call_usage.output_tokens > 0) {
+                tracing::debug!(model = %answer.model, "a model with no price: its calls cost nothing");
+            }
             spend::record(
                 self.db,
                 self.ctx,
@@ -505,15 +636,15 @@ impl Run<'_> {
                     message_id: self.answer_id,
                     provider: model.provider(),
                     model: &answer.model,
-                    usage: answer.usage,
+                    usage: call_usage,
                     cost_micros: call_cost,
                 },
             )
             .await?;
-            usage += answer.usage;
-            cost += call_cost;
+            usage += call_usage;
+            cost = cost.saturating_add(call_cost);
             if answer.tool_calls.is_empty() || round + 1 == MAX_ROUNDS {
-                return Ok(Some(Answered {
+                return Ok(Ok(Answered {
                     text: if answer.text.trim().is_empty() {
                         "The model gave no answer.".into()
                     } else {
@@ -523,6 +654,7 @@ impl Run<'_> {
                     model: answer.model,
                     usage,
                     cost_micros: cost,
+                    patient_data: patient_data(&tools),
                     tools,
                 }));
             }
@@ -535,11 +667,16 @@ impl Run<'_> {
                 messages.push(Message::Tool {
                     call_id: r.call.id.clone(),
                     name: r.call.name.clone(),
-                    content: self.for_model(model.as_ref(), r),
+                    content: self.for_models(r),
                 });
             }
             tools.extend(runs);
         }
-        Ok(None)
+        Ok(Err(Partial {
+            patient_data: patient_data(&tools),
+            tools,
+            usage,
+            cost_micros: cost,
+        }))
     }
 }

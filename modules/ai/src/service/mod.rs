@@ -7,16 +7,18 @@ pub mod redact;
 pub mod spend;
 pub mod store;
 
-/// The normalised form of a question: lower case, words only, single spaces. Two ways of
-/// typing the same question meet in the cache.
+/// The normalised form of a question: lower case, runs of white space as one space, and
+/// no closing punctuation ("?", "!", "."). Everything else is kept: "+2.00" and "-2.00"
+/// are different lenses, so different questions.
 pub fn normalise(question: &str) -> String {
-    question
-        .to_lowercase()
-        .split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-'))
-        .map(|w| w.trim_matches(|c| c == '.' || c == '-'))
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
+    let lower = question.to_lowercase();
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    words
         .join(" ")
+        .trim_end_matches(|c: char| {
+            matches!(c, '?' | '!' | '.' | ',' | ';' | ':') || c.is_whitespace()
+        })
+        .to_owned()
 }
 
 #[cfg(test)]

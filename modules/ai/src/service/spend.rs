@@ -30,6 +30,32 @@ pub async fn settings(tx: &Tx) -> AppResult<Settings> {
     })
 }
 
+/// Whether the caller may change the assistant's settings (a company admin; checked
+/// again against the database when changing them).
+pub fn may_change_settings(ctx: &TenantContext) -> AppResult<()> {
+    require_member(ctx)?;
+    if !ctx.has_role(Role::CompanyAdmin) {
+        return Err(AppError::forbidden(
+            "only company admins change the assistant's settings",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the caller may read the assistant's usage (a company admin, checked again
+/// against the database, or a platform admin).
+pub fn may_read_usage(ctx: &TenantContext) -> AppResult<()> {
+    if ctx.is_anonymous() {
+        return Err(AppError::unauthenticated());
+    }
+    if !ctx.is_platform_admin() && !ctx.has_role(Role::CompanyAdmin) {
+        return Err(AppError::forbidden(
+            "only company admins read the assistant's usage",
+        ));
+    }
+    Ok(())
+}
+
 /// Changes the company's settings (company admins only). A cap above the platform's is
 /// refused; `None` for a field leaves it as it is; `clear_cap` goes back to the
 /// platform's cap.
@@ -41,12 +67,7 @@ pub async fn update(
     cap: Option<i64>,
     clear_cap: bool,
 ) -> AppResult<Settings> {
-    require_member(ctx)?;
-    if !ctx.has_role(Role::CompanyAdmin) {
-        return Err(AppError::forbidden(
-            "only company admins change the assistant's settings",
-        ));
-    }
+    may_change_settings(ctx)?;
     if let Some(c) = cap
         && !(0..=platform_cap).contains(&c)
     {
@@ -164,14 +185,7 @@ pub async fn report(
     from: chrono::DateTime<chrono::Utc>,
     to: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<Vec<Line>> {
-    if ctx.is_anonymous() {
-        return Err(AppError::unauthenticated());
-    }
-    if !ctx.is_platform_admin() && !ctx.has_role(Role::CompanyAdmin) {
-        return Err(AppError::forbidden(
-            "only company admins read the assistant's usage",
-        ));
-    }
+    may_read_usage(ctx)?;
     let tx = db.read(ctx).await?;
     if !ctx.is_platform_admin() {
         ils_kernel::authz::require_role(&tx, ctx, Role::CompanyAdmin).await?;

@@ -53,6 +53,7 @@ pub struct NewMessage {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cost_micros: i64,
+    pub patient_data: bool,
 }
 
 pub async fn add(tx: &Tx, conversation: Uuid, m: NewMessage) -> AppResult<message::Model> {
@@ -71,6 +72,7 @@ pub async fn add(tx: &Tx, conversation: Uuid, m: NewMessage) -> AppResult<messag
         input_tokens: Set(m.input_tokens),
         output_tokens: Set(m.output_tokens),
         cost_micros: Set(m.cost_micros),
+        patient_data: Set(m.patient_data),
         created_at: Set(chrono::Utc::now()),
     })
     .await
