@@ -7,7 +7,7 @@
 
 use crate::provider::ToolCall;
 use ils_entity::ai_answer as answer;
-use ils_kernel::{AppResult, Db, TenantContext, Tx};
+use ils_kernel::{AppResult, Tx};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -38,13 +38,12 @@ pub fn calls_of(row: &answer::Model) -> Vec<ToolCall> {
     serde_json::from_str(&row.tool_calls).unwrap_or_default()
 }
 
-/// Counts a hit.
-pub async fn hit(db: &Db, ctx: &TenantContext, row: &answer::Model) -> AppResult<()> {
-    let tx = db.tenant(ctx).await?;
+/// Counts a hit (in the transaction that stores the answer).
+pub async fn hit(tx: &Tx, row: &answer::Model) -> AppResult<()> {
     let mut am: answer::ActiveModel = row.clone().into();
     am.hits = Set(row.hits + 1);
     tx.update(am).await?;
-    tx.commit().await
+    Ok(())
 }
 
 /// What to keep.
@@ -57,9 +56,9 @@ pub struct Keep<'a> {
     pub model: &'a str,
 }
 
-/// Keeps an answer, replacing the one kept for the same question.
-pub async fn keep(db: &Db, ctx: &TenantContext, k: Keep<'_>) -> AppResult<()> {
-    let tx = db.tenant(ctx).await?;
+/// Keeps an answer, replacing the one kept for the same question (in the transaction that
+/// stores the answer).
+pub async fn keep(tx: &Tx, k: Keep<'_>) -> AppResult<()> {
     tx.delete_many::<answer::Entity>()
         .filter(answer::Column::QuestionHash.eq(&k.question_hash))
         .exec(tx.conn())
@@ -77,5 +76,5 @@ pub async fn keep(db: &Db, ctx: &TenantContext, k: Keep<'_>) -> AppResult<()> {
         created_at: Set(chrono::Utc::now()),
     })
     .await?;
-    tx.commit().await
+    Ok(())
 }
