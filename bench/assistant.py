@@ -104,8 +104,11 @@ def table(results):
         ("cache", f"cache hit (one question repeated), -c{meta['conns']}"),
         ("builtin", f"built-in answer (builtin-first on), -c{meta['conns']}"),
     ]
-    head = ["scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "SQL/ask", "CPU ms/ask", "bad"]
+    head = ["scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "SQL/ask", "commits/ask",
+            "CPU ms/ask", "bad"]
     rows, detail, errors = [], [], []
+    if os.path.exists(os.path.join(results, "r1-async.txt")):
+        scenarios.insert(1, ("async", "  the same, synchronous_commit off (diagnostic)"))
     for name, label in scenarios:
         runs = []
         for r in range(1, rounds + 1):
@@ -118,14 +121,16 @@ def table(results):
             bad = int(f["non200"] + f["gql_errors"] + f["wrong_provider"] + f["socket_errors"])
             if bad:
                 errors.append(f"r{r}-{name}: {bad} bad responses of {int(f['requests'])}")
-            st, cpu = read_pair(base + ".stmts"), read_pair(base + ".cpu")
+            st, cpu, xa = read_pair(base + ".stmts"), read_pair(base + ".cpu"), read_pair(base + ".xacts")
+            f["xacts"] = (xa[1] - xa[0]) / f["requests"] if xa and f["requests"] else float("nan")
             f["sql"] = (st[1] - st[0]) / f["requests"] if st and f["requests"] else float("nan")
             f["cpu"] = cpu[0] / cpu[1] * 1e3 / f["requests"] if cpu and f["requests"] else float("nan")
             f["bad"] = bad
             runs.append(f)
             detail.append(f"  r{r} {name:<8} {f['rps']:7.1f} req/s  p50 {f['p50_ms']:6.2f}  "
                           f"p95 {f['p95_ms']:6.2f}  p99 {f['p99_ms']:6.2f}  max {f['max_ms']:7.2f} ms  "
-                          f"{f['sql']:.1f} SQL/ask  {f['cpu']:.2f} CPU ms/ask  "
+                          f"{f['sql']:.1f} SQL/ask  {f['xacts']:.1f} commits/ask  "
+                          f"{f['cpu']:.2f} CPU ms/ask  "
                           f"{int(f['good'])}/{int(f['requests'])} good")
         if not runs:
             continue
@@ -135,7 +140,8 @@ def table(results):
             f"{min(rps):,.0f}–{max(rps):,.0f}" if len(rps) > 1 else f"{rps[0]:,.0f}",
             spread([f["p50_ms"] for f in runs]), spread([f["p95_ms"] for f in runs]),
             spread([f["p99_ms"] for f in runs]), spread([f["sql"] for f in runs]),
-            spread([f["cpu"] for f in runs], "{:.2f}"), str(sum(f["bad"] for f in runs)),
+            spread([f["xacts"] for f in runs]), spread([f["cpu"] for f in runs], "{:.2f}"),
+            str(sum(f["bad"] for f in runs)),
         ])
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     line = lambda r: "  ".join(str(c).ljust(widths[i]) if i == 0 else str(c).rjust(widths[i])
@@ -146,7 +152,8 @@ def table(results):
         "askAssistant over HTTP, production mode, PostgreSQL + Redis, scripted model (a tool call, "
         "then a 40-word answer; 0 ms model time in the wrk runs)",
         "req/s: min–max over rounds; the rest: median (min–max) over rounds; SQL/ask: "
-        "ils_sql_statements_total over the run / requests; CPU: the server's, from /proc",
+        "ils_sql_statements_total over the run / requests; commits: pg_stat_database.xact_commit "
+        "/ requests; CPU: the server's, from /proc",
         "",
         line(head),
         line(["-" * w for w in widths]),
@@ -158,6 +165,14 @@ def table(results):
     if idle:
         out.append(f"  idle server: {idle[1] - idle[0]:.0f} SQL statements in {meta['idle_secs']} s "
                    "(background work, included in SQL/ask above)")
+    for r in range(1, rounds + 1):
+        path = os.path.join(results, f"r{r}-spend.txt")
+        if os.path.exists(path):
+            lines = open(path).read().split("\n")
+            took = re.search(r"([0-9.]+) ms", lines[1]) if len(lines) > 1 else None
+            out.append(f"  before r{r}: ai_usage has {lines[0]} rows; the cap check's sum over "
+                       f"Practice 1's month takes {took.group(1) if took else '?'} ms "
+                       "(EXPLAIN ANALYZE, no RLS)")
     streams = []
     for r in range(1, rounds + 1):
         f = fields(os.path.join(results, f"r{r}-stream.txt"), "STREAM")

@@ -145,11 +145,7 @@ impl Api {
         conversation: Option<&str>,
     ) -> Result<(String, String, String)> {
         let data = self
-            .run(
-                Some(token),
-                ASK,
-                json!({ "m": message, "c": conversation }),
-            )
+            .run(Some(token), ASK, json!({ "m": message, "c": conversation }))
             .await?;
         let a = &data["askAssistant"];
         let text = |v: &Value| v.as_str().map(str::to_owned).ok_or("no value");
@@ -287,7 +283,11 @@ fn cpu_ticks(pid: u32) -> Result<u64> {
     // The fields after the command's closing parenthesis; utime and stime are 14 and 15.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let get = |n: usize| f.get(n - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let get = |n: usize| {
+        f.get(n - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     Ok(get(14) + get(15))
 }
 
@@ -375,11 +375,12 @@ async fn run(args: Vec<String>) -> Result<bool> {
     );
     tokio::time::sleep(settle).await;
     // Nothing may have arrived yet: no question is being answered.
-    while let Ok((i, s)) = seen.try_recv() {
-        if let Seen::Ended(why) = s {
-            return Err(format!("socket {i} ended before the asks: {why}").into());
+    if let Ok((i, s)) = seen.try_recv() {
+        return Err(match s {
+            Seen::Ended(why) => format!("socket {i} ended before the asks: {why}"),
+            Seen::Chunk { .. } => format!("socket {i} received a chunk before the asks"),
         }
-        return Err(format!("socket {i} received a chunk before the asks").into());
+        .into());
     }
 
     // The server's memory, sampled while the answers stream.
