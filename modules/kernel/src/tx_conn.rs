@@ -49,7 +49,7 @@ impl PgTx {
         then: Option<&str>,
         observer: Option<StatementObserver>,
     ) -> Result<PgTx, DbErr> {
-        let mut conn = pool
+        let conn = pool
             .acquire()
             .await
             .map_err(|e| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))))?;
@@ -58,8 +58,13 @@ impl PgTx {
             None => "BEGIN".to_owned(),
         };
         let started = Instant::now();
+        // Should this future be dropped while BEGIN is under way (the client went away),
+        // sqlx has queued the BEGIN but not counted the transaction, so nothing would roll
+        // it back: the connection would go back to the pool inside a transaction carrying
+        // this request's scope. It is closed instead.
+        let mut beginning = Beginning(Some(conn));
         let begun = Manager::begin(
-            &mut conn,
+            beginning.conn(),
             Some(sqlx::AssertSqlSafe(sql.clone()).into_sql_str()),
         )
         .await;
@@ -77,16 +82,16 @@ impl PgTx {
             // transaction that sqlx has not counted as begun. It goes back to the pool only
             // if a ROLLBACK ends that transaction (a refused check, such as a deactivated
             // user's, must not cost a connection); otherwise it is closed.
-            let rolled_back = sqlx::Executor::execute(&mut *conn, "ROLLBACK")
+            let rolled_back = sqlx::Executor::execute(&mut **beginning.conn(), "ROLLBACK")
                 .await
                 .is_ok();
-            if !rolled_back {
-                conn.close_on_drop();
+            if rolled_back {
+                drop(beginning.done());
             }
             return Err(DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))));
         }
         Ok(PgTx {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(beginning.done()),
             observer,
         })
     }
@@ -113,6 +118,27 @@ impl Drop for PgTx {
     /// its own transactions. After a COMMIT there is no transaction and nothing is queued.
     fn drop(&mut self) {
         Manager::start_rollback(self.conn.get_mut());
+    }
+}
+
+/// A connection whose `BEGIN` is under way: closed, not pooled, if dropped before `done`.
+struct Beginning(Option<PoolConnection<Postgres>>);
+
+impl Beginning {
+    fn conn(&mut self) -> &mut PoolConnection<Postgres> {
+        self.0.as_mut().expect("a connection until done")
+    }
+
+    fn done(mut self) -> PoolConnection<Postgres> {
+        self.0.take().expect("a connection until done")
+    }
+}
+
+impl Drop for Beginning {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
     }
 }
 

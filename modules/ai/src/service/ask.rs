@@ -13,7 +13,7 @@ use crate::provider::{ChatModel, ChatRequest, Deltas, Message, ToolCall, ToolSpe
 use crate::service::redact::redact;
 use crate::service::store::{self, NewMessage};
 use crate::service::{cache, normalise, spend};
-use ils_entity::{ai_conversation as conversation, ai_message as message};
+use ils_entity::{ai_answer as answer, ai_conversation as conversation, ai_message as message};
 use ils_kernel::authz::require_member;
 use ils_kernel::tools::{Effect, Toolbox};
 use ils_kernel::{AppError, AppResult, ClientInfo, Db, TenantContext};
@@ -142,11 +142,15 @@ pub async fn ask(
     // The conversation, its history, the company's settings and spend; the question is
     // stored unless it is refused.
     let tx = db.tenant(ctx).await?;
-    let conv = match conversation_id {
-        Some(id) => store::conversation(&tx, id).await?,
-        None => store::start(&tx, question).await?,
+    let (conv, history) = match conversation_id {
+        Some(id) => {
+            let conv = store::conversation(&tx, id).await?;
+            let history = store::messages(&tx, conv.id, HISTORY).await?;
+            (conv, history)
+        }
+        // A conversation started now has no history to read.
+        None => (store::start(&tx, question).await?, Vec::new()),
     };
-    let history = store::messages(&tx, conv.id, HISTORY).await?;
     let company = spend::settings(&tx).await?;
     let spent = spend::spent_since(&tx, spend::month_start(chrono::Utc::now())).await?;
     let cap = company
@@ -171,7 +175,18 @@ pub async fn ask(
         },
     )
     .await?;
-    store::touch(&tx, &conv).await?;
+    // A conversation started now was written with this time already.
+    if conversation_id.is_some() {
+        store::touch(&tx, &conv).await?;
+    }
+    let first_question = history.is_empty();
+    let question_hash = cache::digest(&normalise(question));
+    let builtin_answers = understood && (settings.builtin_first || capped);
+    // The answer kept for a first question, read in the same transaction.
+    let kept = match first_question && !builtin_answers {
+        true => cache::find(&tx, &question_hash).await?,
+        false => None,
+    };
     tx.commit().await?;
 
     // Text goes to the conversation's followers as it comes; however this ends (an
@@ -228,8 +243,6 @@ pub async fn ask(
     // Dropped (the client went away): the provider call stops.
     let _stop = run.cancel.clone().drop_guard();
 
-    let first_question = history.is_empty();
-    let question_hash = cache::digest(&normalise(question));
     let mut messages = vec![Message::System {
         content: format!("{SYSTEM_PROMPT} Today is {today}."),
     }];
@@ -238,12 +251,16 @@ pub async fn ask(
         content: question.to_owned(),
     });
 
-    let answered = if understood && (settings.builtin_first || capped) {
+    // A cache hit to count, or a model's answer to keep, with the answer (below).
+    let mut hit_row = None;
+    let mut to_keep = None;
+    let answered = if builtin_answers {
         run.builtin(question).await?
-    } else if let Some(hit) = match first_question {
-        true => run.cached(&question_hash).await?,
-        false => None,
+    } else if let Some((hit, row)) = match kept {
+        Some(row) => run.cached(row).await?,
+        None => None,
     } {
+        hit_row = Some(row);
         hit
     } else {
         match run.models(messages).await? {
@@ -258,24 +275,7 @@ pub async fn ask(
                         .iter()
                         .map(|t| tool_message_content(&t.call.name, &t.outcome))
                         .collect();
-                    // Losing a cache entry (two people keeping one at once) costs a
-                    // later model call, never this answer.
-                    if let Err(e) = cache::keep(
-                        db,
-                        ctx,
-                        cache::Keep {
-                            question_hash,
-                            calls: &calls,
-                            fingerprint: cache::fingerprint(&outcomes),
-                            answer: &a.text,
-                            provider: &a.provider,
-                            model: &a.model,
-                        },
-                    )
-                    .await
-                    {
-                        tracing::warn!(error = ?e, "an answer could not be kept in the cache");
-                    }
+                    to_keep = Some((calls, cache::fingerprint(&outcomes)));
                 }
                 a
             }
@@ -308,8 +308,23 @@ pub async fn ask(
         }
     };
 
-    // The answer and the tool calls behind it, in one transaction.
+    // The answer and the tool calls behind it, in one transaction, with a cache hit
+    // counted (an increment: it cannot fail on a concurrent one).
     let tx = db.tenant(ctx).await?;
+    if let Some(row) = &hit_row {
+        cache::hit(&tx, row).await?;
+    }
+    // A model's answer is kept after it is stored, on its own: two people keeping one
+    // answer at once may collide, which costs a later model call, never this answer.
+    let keep = to_keep.map(|(calls, fingerprint)| {
+        (
+            calls,
+            fingerprint,
+            answered.text.clone(),
+            answered.provider.clone(),
+            answered.model.clone(),
+        )
+    });
     let mut tool_messages = Vec::new();
     for t in &answered.tools {
         tool_messages.push(
@@ -349,6 +364,27 @@ pub async fn ask(
     )
     .await?;
     tx.commit().await?;
+    if let Some((calls, fingerprint, text, provider, model)) = keep {
+        let kept = async {
+            let tx = db.tenant(ctx).await?;
+            cache::keep(
+                &tx,
+                cache::Keep {
+                    question_hash,
+                    calls: &calls,
+                    fingerprint,
+                    answer: &text,
+                    provider: &provider,
+                    model: &model,
+                },
+            )
+            .await?;
+            tx.commit().await
+        };
+        if let Err(e) = kept.await {
+            tracing::warn!(error = ?e, "an answer could not be kept in the cache");
+        }
+    }
     let Run { deltas, .. } = run;
     drop(deltas);
     let _ = follower.await;
@@ -525,12 +561,9 @@ impl Run<'_> {
         Err(AppError::internal("the built-in assistant did not finish"))
     }
 
-    /// The kept answer, when the data behind it is unchanged.
-    async fn cached(&self, question_hash: &str) -> AppResult<Option<Answered>> {
-        let tx = self.db.read(self.ctx).await?;
-        let row = cache::find(&tx, question_hash).await?;
-        tx.commit().await?;
-        let Some(row) = row else { return Ok(None) };
+    /// The kept answer `row`, when the data behind it is unchanged (with the row, whose
+    /// hit is counted when the answer is stored).
+    async fn cached(&self, row: answer::Model) -> AppResult<Option<(Answered, answer::Model)>> {
         let calls = cache::calls_of(&row);
         let runs = self.tools(&calls).await;
         if !runs.iter().all(|r| r.cacheable) {
@@ -543,22 +576,21 @@ impl Run<'_> {
         if cache::fingerprint(&outcomes) != row.fingerprint {
             return Ok(None);
         }
-        if let Err(e) = cache::hit(self.db, self.ctx, &row).await {
-            tracing::warn!(error = ?e, "a cache hit could not be counted");
-        }
         let _ = self.deltas.send(row.answer.clone());
-        Ok(Some(Answered {
-            text: row.answer,
-            provider: "cache".into(),
-            model: row.model,
-            usage: Usage::default(),
-            cost_micros: 0,
-            tools: runs,
-            patient_data: false,
-        }))
+        Ok(Some((
+            Answered {
+                text: row.answer.clone(),
+                provider: "cache".into(),
+                model: row.model.clone(),
+                usage: Usage::default(),
+                cost_micros: 0,
+                tools: runs,
+                patient_data: false,
+            },
+            row,
+        )))
     }
 
-    /// The models' answer (tools called as needed), or `None` when none answered.
     /// The models' answer (tools called as needed), or what they did before none could
     /// go on (none answered, or the budget ran out between rounds).
     async fn models(&self, mut messages: Vec<Message>) -> AppResult<Result<Answered, Partial>> {

@@ -7,7 +7,7 @@
 
 use crate::provider::ToolCall;
 use ils_entity::ai_answer as answer;
-use ils_kernel::{AppResult, Db, TenantContext, Tx};
+use ils_kernel::{AppResult, Tx};
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -38,13 +38,16 @@ pub fn calls_of(row: &answer::Model) -> Vec<ToolCall> {
     serde_json::from_str(&row.tool_calls).unwrap_or_default()
 }
 
-/// Counts a hit.
-pub async fn hit(db: &Db, ctx: &TenantContext, row: &answer::Model) -> AppResult<()> {
-    let tx = db.tenant(ctx).await?;
-    let mut am: answer::ActiveModel = row.clone().into();
-    am.hits = Set(row.hits + 1);
-    tx.update(am).await?;
-    tx.commit().await
+/// Counts a hit (in the transaction that stores the answer): an increment, so two hits
+/// at once both count and neither fails.
+pub async fn hit(tx: &Tx, row: &answer::Model) -> AppResult<()> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    tx.update_many::<answer::Entity>(
+        vec![(answer::Column::Hits, Expr::col(answer::Column::Hits).add(1))],
+        answer::Column::Id.eq(row.id),
+    )
+    .await?;
+    Ok(())
 }
 
 /// What to keep.
@@ -57,9 +60,9 @@ pub struct Keep<'a> {
     pub model: &'a str,
 }
 
-/// Keeps an answer, replacing the one kept for the same question.
-pub async fn keep(db: &Db, ctx: &TenantContext, k: Keep<'_>) -> AppResult<()> {
-    let tx = db.tenant(ctx).await?;
+/// Keeps an answer, replacing the one kept for the same question (in the transaction that
+/// stores the answer).
+pub async fn keep(tx: &Tx, k: Keep<'_>) -> AppResult<()> {
     tx.delete_many::<answer::Entity>()
         .filter(answer::Column::QuestionHash.eq(&k.question_hash))
         .exec(tx.conn())
@@ -77,5 +80,5 @@ pub async fn keep(db: &Db, ctx: &TenantContext, k: Keep<'_>) -> AppResult<()> {
         created_at: Set(chrono::Utc::now()),
     })
     .await?;
-    tx.commit().await
+    Ok(())
 }
