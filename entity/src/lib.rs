@@ -6,6 +6,7 @@ pub mod ai_answer;
 pub mod ai_conversation;
 pub mod ai_message;
 pub mod ai_settings;
+pub mod ai_spend;
 pub mod ai_usage;
 pub mod api_key;
 pub mod api_key_operation_list;

@@ -1,7 +1,7 @@
 //! The assistant (issue 19): each company's settings, its people's conversations and their
 //! messages (private to the person: the company's wall and the user's), every model call's
-//! usage and cost (the company's, readable by platform admins), and the company's cache of
-//! answers.
+//! usage and cost (the company's, readable by platform admins), each month's running total
+//! of that cost, and the company's cache of answers.
 
 use crate::m0001_tenancy::fk;
 use crate::rls::{self, COMPANY, PLATFORM, USER, Wall};
@@ -99,6 +99,18 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_table(
+            Table::create()
+                .table("ai_spend")
+                .col(pk_uuid("id"))
+                .col(uuid("company_id"))
+                .col(string("month"))
+                .col(big_integer("cost_micros"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .foreign_key(&mut fk("ai_spend", "company_id", "companies"))
+                .to_owned(),
+        )
+        .await?;
         for (name, table, cols, unique) in [
             (
                 "ix_ai_conversations_owner",
@@ -117,6 +129,12 @@ impl MigrationTrait for Migration {
                 "ai_usage",
                 &["company_id", "created_at"][..],
                 false,
+            ),
+            (
+                "ux_ai_spend_month",
+                "ai_spend",
+                &["company_id", "month"][..],
+                true,
             ),
             (
                 "ux_ai_answers_question",
@@ -141,6 +159,7 @@ impl MigrationTrait for Migration {
             for (table, using, check) in [
                 ("ai_settings", owned.clone(), owned.clone()),
                 ("ai_answers", owned.clone(), owned.clone()),
+                ("ai_spend", owned.clone(), owned.clone()),
                 ("ai_conversations", private.clone(), private.clone()),
                 ("ai_messages", private.clone(), private.clone()),
                 (
@@ -163,6 +182,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            "ai_spend",
             "ai_answers",
             "ai_usage",
             "ai_messages",

@@ -341,9 +341,12 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
              INSERT INTO ai_usage (id, company_id, user_id, message_id, provider, model, input_tokens, \
              output_tokens, cost_micros, created_at) VALUES ('{}', '{company}', '{user}', '{message}', \
              'openai', 'm', 1, 1, 1, now());\n\
+             INSERT INTO ai_spend (id, company_id, month, cost_micros, updated_at) \
+             VALUES ('{}', '{company}', '2026-12', 1, now());\n\
              INSERT INTO ai_answers (id, company_id, question_hash, tool_calls, fingerprint, answer, provider, \
              model, hits, created_at) VALUES ('{}', '{company}', 'h', '[]', 'f', 'walled answer', 'openai', 'm', \
              0, now());",
+            Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),
         ))

@@ -42,6 +42,7 @@ impl ils_kernel::Module for Ai {
             Table::of::<ai_conversation::Entity>(),
             Table::of::<ai_message::Entity>(),
             Table::of::<ai_usage::Entity>(),
+            Table::of::<ai_spend::Entity>(),
             Table::of::<ai_answer::Entity>(),
         ]
     }

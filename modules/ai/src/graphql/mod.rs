@@ -396,7 +396,7 @@ impl AiQuery {
         let platform = assistant(ctx)?.settings().monthly_cap_micros;
         let tx = db.read(tenant).await?;
         let s = spend::settings(&tx).await?;
-        let spent = spend::spent_since(&tx, spend::month_start(Utc::now())).await?;
+        let spent = spend::spent_in_month(&tx, Utc::now()).await?;
         tx.commit().await?;
         Ok(settings_view(s, platform, spent))
     }
@@ -570,7 +570,7 @@ impl AiMutation {
         )
         .await?;
         let tx = db.read(tenant).await?;
-        let spent = spend::spent_since(&tx, spend::month_start(Utc::now())).await?;
+        let spent = spend::spent_in_month(&tx, Utc::now()).await?;
         tx.commit().await?;
         Ok(UpdateAiSettingsPayload {
             ai_settings: settings_view(s, platform, spent),

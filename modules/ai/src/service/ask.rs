@@ -152,7 +152,7 @@ pub async fn ask(
         None => (store::start(&tx, question).await?, Vec::new()),
     };
     let company = spend::settings(&tx).await?;
-    let spent = spend::spent_since(&tx, spend::month_start(chrono::Utc::now())).await?;
+    let spent = spend::spent_in_month(&tx, chrono::Utc::now()).await?;
     let cap = company
         .monthly_cap_micros
         .map_or(settings.monthly_cap_micros, |c| {

@@ -1,7 +1,7 @@
 //! What the assistant costs: every model call's tokens and cost (`ai_usage`), the
 //! company's spend this month against its cap, and the company's settings.
 
-use ils_entity::{ai_settings as settings, ai_usage as usage};
+use ils_entity::{ai_settings as settings, ai_spend as spend, ai_usage as usage};
 use ils_kernel::authz::require_member;
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext, Tx};
 use sea_orm::sea_query::{Alias, Expr, Func};
@@ -121,20 +121,19 @@ pub fn month_start(now: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chron
         .unwrap_or(now)
 }
 
-/// What the acting company spent since `since`, in micro-dollars.
-pub async fn spent_since(tx: &Tx, since: chrono::DateTime<chrono::Utc>) -> AppResult<i64> {
-    let total: Option<Option<i64>> = tx
-        .select::<usage::Entity>()
-        .select_only()
-        .expr(Func::cast_as(
-            Func::sum(Expr::col(usage::Column::CostMicros)),
-            Alias::new("BIGINT"),
-        ))
-        .filter(usage::Column::CreatedAt.gte(since))
-        .into_tuple()
+/// A month's key in `ai_spend`: `YYYY-MM` (UTC).
+pub fn month_key(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m").to_string()
+}
+
+/// What the acting company spent in the calendar month of `at`, in micro-dollars: one row.
+pub async fn spent_in_month(tx: &Tx, at: chrono::DateTime<chrono::Utc>) -> AppResult<i64> {
+    let row = tx
+        .select::<spend::Entity>()
+        .filter(spend::Column::Month.eq(month_key(at)))
         .one(tx.conn())
         .await?;
-    Ok(total.flatten().unwrap_or(0))
+    Ok(row.map_or(0, |r| r.cost_micros))
 }
 
 /// One model call to record.
@@ -146,7 +145,22 @@ pub struct Call<'a> {
     pub cost_micros: i64,
 }
 
+/// Records a call and adds its cost to the month's total, in one transaction. Two first
+/// calls of a month at once may both try to start the total; the loser tries again.
 pub async fn record(db: &Db, ctx: &TenantContext, call: Call<'_>) -> AppResult<()> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match record_once(db, ctx, &call).await {
+            Err(AppError::Conflict(_)) if attempt < 3 => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn record_once(db: &Db, ctx: &TenantContext, call: &Call<'_>) -> AppResult<()> {
+    use sea_orm::sea_query::ExprTrait;
+    let now = chrono::Utc::now();
     let tx = db.tenant(ctx).await?;
     tx.insert(usage::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -155,12 +169,35 @@ pub async fn record(db: &Db, ctx: &TenantContext, call: Call<'_>) -> AppResult<(
         message_id: Set(call.message_id),
         provider: Set(call.provider.into()),
         model: Set(call.model.into()),
-        input_tokens: Set(call.usage.input_tokens as i64),
-        output_tokens: Set(call.usage.output_tokens as i64),
+        input_tokens: Set(Ord::min(call.usage.input_tokens, i64::MAX as u64) as i64),
+        output_tokens: Set(Ord::min(call.usage.output_tokens, i64::MAX as u64) as i64),
         cost_micros: Set(call.cost_micros),
-        created_at: Set(chrono::Utc::now()),
+        created_at: Set(now),
     })
     .await?;
+    let month = month_key(now);
+    let added = tx
+        .update_many::<spend::Entity>(
+            vec![
+                (
+                    spend::Column::CostMicros,
+                    Expr::col(spend::Column::CostMicros).add(call.cost_micros),
+                ),
+                (spend::Column::UpdatedAt, Expr::value(now)),
+            ],
+            spend::Column::Month.eq(month.clone()),
+        )
+        .await?;
+    if added == 0 {
+        tx.insert(spend::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: Set(Uuid::nil()),
+            month: Set(month),
+            cost_micros: Set(call.cost_micros),
+            updated_at: Set(now),
+        })
+        .await?;
+    }
     tx.commit().await
 }
 
