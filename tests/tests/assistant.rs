@@ -767,3 +767,52 @@ async fn usage_and_settings_refuse_bad_input_without_panicking() {
     assert_eq!(err["extensions"]["code"], "BAD_USER_INPUT", "{err}");
     s.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counting_orders_reads_no_patient_and_audits_nothing() {
+    let s = TestServer::start().await;
+    let a = company(&s, "Counting Optics").await;
+    let patient = s
+        .ok(
+            &a.auth(),
+            "mutation($i: CreatePatientInput!) { createPatient(input: $i) { patient { id } } }",
+            json!({ "i": { "firstName": "Grace", "lastName": "Hopper", "externalRef": "PMS-7" } }),
+        )
+        .await["createPatient"]["patient"]["id"]
+        .clone();
+    let mut draft = ils_tests::progressive_draft("PMS-7");
+    draft["patientId"] = patient;
+    s.ok(
+        &a.auth(),
+        "mutation($i: CreateOrderDraftInput!) { createOrderDraft(input: $i) { order { id } } }",
+        json!({ "i": draft }),
+    )
+    .await;
+    let reads = || async {
+        s.ok(
+            &a.auth(),
+            "{ auditLog(filter: { operation: \"patient.read\" }, first: 100) { totalCount } }",
+            json!({}),
+        )
+        .await["auditLog"]["totalCount"]
+            .as_i64()
+            .unwrap()
+    };
+    let before = reads().await;
+    let out = ask(&s, &a, "How many orders did we create this month?", None).await;
+    assert_eq!(out["answer"]["provider"], "builtin", "{out}");
+    assert_eq!(out["toolCalls"][0]["toolName"], "orders_counts", "{out}");
+    assert!(
+        out["toolCalls"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("\"created\":1"),
+        "{out}"
+    );
+    assert_eq!(
+        reads().await,
+        before,
+        "a count names no patient: nothing to audit"
+    );
+    s.finish().await;
+}

@@ -12,7 +12,8 @@ mod workflow;
 
 pub use draft::{DraftJob, draft, update_draft};
 pub use read::{
-    Filter, Update, UpdateCursor, audit_identified, find, history_of, list, read, updates,
+    Filter, Standing, Update, UpdateCursor, audit_identified, find, history_of, list, read,
+    standings, updates,
 };
 pub use workflow::{Measured, Move, move_order, remeasure, submit};
 

@@ -102,6 +102,70 @@ pub async fn list<T: async_graphql::OutputType>(
     Ok(conn)
 }
 
+/// Where one order stands, without anything that names its patient: what counting needs.
+#[derive(Clone, Debug)]
+pub struct Standing {
+    pub status: OrderStatus,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub submitted_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub due_date: Option<NaiveDate>,
+}
+
+/// Every order of the acting company on `side`, as `Standing` only (status and dates, at
+/// most `limit`, newest first): no patient is read, so nothing is audited. `true` when
+/// there were more.
+pub async fn standings(
+    db: &Db,
+    ctx: &TenantContext,
+    side: Party,
+    limit: u64,
+) -> AppResult<(Vec<Standing>, bool)> {
+    use sea_orm::QuerySelect;
+    require_member(ctx)?;
+    let tx = db.read(ctx).await?;
+    type Row = (
+        OrderStatus,
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+        chrono::DateTime<chrono::Utc>,
+        Option<NaiveDate>,
+    );
+    let rows: Vec<Row> = tx
+        .select_as::<order::Entity>(match side {
+            Party::Practice => order::Column::CompanyId,
+            Party::Lab => order::Column::LabCompanyId,
+        })
+        .select_only()
+        .column(order::Column::Status)
+        .column(order::Column::CreatedAt)
+        .column(order::Column::SubmittedAt)
+        .column(order::Column::UpdatedAt)
+        .column(order::Column::DueDate)
+        .order_by_desc(order::Column::Id)
+        .limit(limit + 1)
+        .into_tuple()
+        .all(tx.conn())
+        .await?;
+    tx.commit().await?;
+    let more = rows.len() as u64 > limit;
+    Ok((
+        rows.into_iter()
+            .take(limit as usize)
+            .map(
+                |(status, created_at, submitted_at, updated_at, due_date)| Standing {
+                    status,
+                    created_at,
+                    submitted_at,
+                    updated_at,
+                    due_date,
+                },
+            )
+            .collect(),
+        more,
+    ))
+}
+
 /// One order the acting company is a party to; `None` otherwise (the read is audited
 /// when the order names a patient).
 pub async fn find(
