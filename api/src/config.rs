@@ -141,6 +141,8 @@ pub struct Config {
     pub ai_builtin_first: bool,
     /// A provider's timeout when its entry names none.
     pub ai_timeout_ms: u64,
+    /// The most tokens a model may write in one round of an answer.
+    pub ai_max_output_tokens: u32,
     pub ai_openai_base_url: String,
     pub ai_openai_api_key: Option<String>,
     pub ai_anthropic_base_url: String,
@@ -349,6 +351,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "a model provider's timeout unless its entry sets one (default 30000)",
     ),
     (
+        "ILS_AI_MAX_OUTPUT_TOKENS",
+        "the most tokens a model may write in one round of an answer (default 1024)",
+    ),
+    (
         "ILS_AI_OPENAI_BASE_URL",
         "OpenAI-compatible base URL (default https://api.openai.com/v1; Ollama, vLLM, llama.cpp work too)",
     ),
@@ -468,6 +474,7 @@ impl Default for Config {
             ai_monthly_cap_usd: 50.0,
             ai_builtin_first: true,
             ai_timeout_ms: 30_000,
+            ai_max_output_tokens: 1024,
             ai_openai_base_url: "https://api.openai.com/v1".into(),
             ai_openai_api_key: None,
             ai_anthropic_base_url: "https://api.anthropic.com".into(),
@@ -711,6 +718,7 @@ impl Config {
             prices: ils_ai::config::PriceTable::with(&self.ai_prices).map_err(bad)?,
             monthly_cap_micros: (self.ai_monthly_cap_usd * 1_000_000.0).round() as i64,
             builtin_first: self.ai_builtin_first,
+            max_output_tokens: self.ai_max_output_tokens.clamp(1, 100_000),
         })
     }
 

@@ -235,6 +235,8 @@ pub struct AiSettings {
     pub monthly_cap_micros: i64,
     /// The built-in assistant answers what it recognises before any model is asked.
     pub builtin_first: bool,
+    /// The most tokens a model may write in one round.
+    pub max_output_tokens: u32,
 }
 
 impl std::fmt::Debug for AiSettings {
@@ -269,6 +271,7 @@ impl Default for AiSettings {
             prices: PriceTable::default(),
             monthly_cap_micros: 50_000_000,
             builtin_first: true,
+            max_output_tokens: 1024,
         }
     }
 }
