@@ -17,8 +17,9 @@ use ils_common::company::COMPANY;
 use ils_entity::{catalog_item, product, trade_connection};
 use ils_kernel::authz::{require_manager, require_member};
 use ils_kernel::connections::{ConnectionStatus, partner_names};
-use ils_kernel::pagination::{Page, PageArgs};
-use ils_kernel::tools::{Effect, Tool, ToolCall, args, json, limit, name_matches, search_words};
+use ils_kernel::tools::{
+    Effect, Tool, ToolCall, args, every, json, limit, name_matches, search_words,
+};
 use ils_kernel::{AppError, AppResult, id};
 use ils_marketplace::catalog::items::ITEM;
 use rust_decimal::Decimal;
@@ -26,7 +27,6 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
 use uuid::Uuid;
 
 /// The most rows one tool call reads (pages of 100).
@@ -145,34 +145,6 @@ fn draft_schema() -> serde_json::Value {
     })
 }
 
-/// Every row of a paged service call, up to [`MAX_SCANNED`]; `true` when there were more.
-async fn every<T, F, Fut>(mut page: F) -> AppResult<(Vec<T>, bool)>
-where
-    F: FnMut(PageArgs) -> Fut,
-    Fut: Future<Output = AppResult<Page<T>>>,
-    T: async_graphql::OutputType,
-{
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let conn = page(PageArgs {
-            first: Some(100),
-            after: after.take(),
-            ..PageArgs::default()
-        })
-        .await?;
-        let more = conn.has_next_page;
-        after = conn.edges.last().map(|e| e.cursor.clone());
-        out.extend(conn.edges.into_iter().map(|e| e.node));
-        if !more || after.is_none() {
-            return Ok((out, false));
-        }
-        if out.len() >= MAX_SCANNED {
-            return Ok((out, true));
-        }
-    }
-}
-
 /// An amount in ten-thousandths as a decimal text with two places ("12.50").
 fn money(units: i128) -> String {
     Decimal::from_i128_with_scale(units, 4)
@@ -227,15 +199,16 @@ async fn run_stock(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
         .as_deref()
         .map(search_words)
         .filter(|w| !w.is_empty());
-    let (mut found, mut more_products) =
-        every(|page| products::list(db, ctx, words.as_deref(), None, Some(true), page, Product))
-            .await?;
+    let (mut found, mut more_products) = every(MAX_SCANNED, |page| {
+        products::list(db, ctx, words.as_deref(), None, Some(true), page, Product)
+    })
+    .await?;
     // "tortoise frames": a word that names a category is tried as the category.
     if found.is_empty()
         && let Some((rest, category)) = words.as_deref().and_then(category_search)
     {
         let rest = (!rest.is_empty()).then_some(rest);
-        (found, more_products) = every(|page| {
+        (found, more_products) = every(MAX_SCANNED, |page| {
             products::list(
                 db,
                 ctx,
@@ -248,8 +221,10 @@ async fn run_stock(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
         })
         .await?;
     }
-    let (levels, more_levels) =
-        every(|page| stock::levels(db, ctx, None, None, false, page, StockLevel)).await?;
+    let (levels, more_levels) = every(MAX_SCANNED, |page| {
+        stock::levels(db, ctx, None, None, false, page, StockLevel)
+    })
+    .await?;
     let mut totals: HashMap<Uuid, (i64, i64)> = HashMap::new();
     for l in levels {
         let t = totals.entry(l.0.row.product_id).or_default();
@@ -487,7 +462,7 @@ async fn run_purchase_orders(call: ToolCall<'_>) -> AppResult<serde_json::Value>
     let mut rows: Vec<(Order, bool)> = Vec::new();
     let mut truncated = false;
     for as_supplier in [false, true] {
-        let (found, more) = every(|page| {
+        let (found, more) = every(MAX_SCANNED, |page| {
             purchasing::list(db, ctx, as_supplier, statuses.clone(), page, PurchaseOrder)
         })
         .await?;

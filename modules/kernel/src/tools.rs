@@ -114,6 +114,36 @@ pub fn args<T: serde::de::DeserializeOwned>(call: &ToolCall<'_>) -> AppResult<T>
         .map_err(|e| AppError::bad_input("arguments", format!("do not fit the tool: {e}")))
 }
 
+/// Every row of a paged service call (pages of 100, through the caller's own list
+/// function, so its guard, role checks and audit apply), up to about `max` rows; `true`
+/// when there were more.
+pub async fn every<T, F, Fut>(max: usize, mut page: F) -> AppResult<(Vec<T>, bool)>
+where
+    F: FnMut(crate::pagination::PageArgs) -> Fut,
+    Fut: Future<Output = AppResult<crate::pagination::Page<T>>>,
+    T: async_graphql::OutputType,
+{
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let conn = page(crate::pagination::PageArgs {
+            first: Some(100),
+            after: after.take(),
+            ..Default::default()
+        })
+        .await?;
+        let more = conn.has_next_page;
+        after = conn.edges.last().map(|e| e.cursor.clone());
+        out.extend(conn.edges.into_iter().map(|e| e.node));
+        if !more || after.is_none() {
+            return Ok((out, false));
+        }
+        if out.len() >= max {
+            return Ok((out, true));
+        }
+    }
+}
+
 /// A result as JSON.
 pub fn json<T: serde::Serialize>(value: &T) -> AppResult<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| AppError::internal(e.to_string()))

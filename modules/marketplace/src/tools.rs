@@ -15,13 +15,13 @@ use ils_common::catalog::draft::Category;
 use ils_common::company::CompanyType;
 use ils_kernel::authz::require_member;
 use ils_kernel::connections::partner_names;
-use ils_kernel::pagination::{Page, PageArgs};
-use ils_kernel::tools::{Effect, Tool, ToolCall, args, json, limit, name_matches, search_words};
+use ils_kernel::tools::{
+    Effect, Tool, ToolCall, args, every, json, limit, name_matches, search_words,
+};
 use ils_kernel::{AppError, AppResult};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::future::Future;
 use uuid::Uuid;
 
 /// The most rows one tool call reads (pages of 100).
@@ -94,34 +94,6 @@ fn catalog_schema() -> serde_json::Value {
         },
         "additionalProperties": false
     })
-}
-
-/// Every row of a paged service call, up to [`MAX_SCANNED`]; `true` when there were more.
-async fn every<T, F, Fut>(mut page: F) -> AppResult<(Vec<T>, bool)>
-where
-    F: FnMut(PageArgs) -> Fut,
-    Fut: Future<Output = AppResult<Page<T>>>,
-    T: async_graphql::OutputType,
-{
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let conn = page(PageArgs {
-            first: Some(100),
-            after: after.take(),
-            ..PageArgs::default()
-        })
-        .await?;
-        let more = conn.has_next_page;
-        after = conn.edges.last().map(|e| e.cursor.clone());
-        out.extend(conn.edges.into_iter().map(|e| e.node));
-        if !more || after.is_none() {
-            return Ok((out, false));
-        }
-        if out.len() >= MAX_SCANNED {
-            return Ok((out, true));
-        }
-    }
 }
 
 /// A code as people write it: `on hold` -> `ON_HOLD`, `1.67` -> `1_67`.
@@ -208,9 +180,10 @@ async fn run_connections(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
         })
         .collect::<AppResult<Vec<_>>>()?;
     let (db, ctx) = (call.db, call.ctx);
-    let (found, more) =
-        every(|page| connections::list(db, ctx, statuses.clone(), None, page, TradeConnection))
-            .await?;
+    let (found, more) = every(MAX_SCANNED, |page| {
+        connections::list(db, ctx, statuses.clone(), None, page, TradeConnection)
+    })
+    .await?;
     let kind = a.partner_type.as_deref().map(code);
     let mut rows: Vec<ConnectionRow> = found
         .into_iter()
@@ -332,9 +305,10 @@ async fn run_directory(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
             }
             c
         };
-        let (found, more) =
-            every(|page| profile::directory(db, ctx, kind, criteria(), page, MarketplaceProfile))
-                .await?;
+        let (found, more) = every(MAX_SCANNED, |page| {
+            profile::directory(db, ctx, kind, criteria(), page, MarketplaceProfile)
+        })
+        .await?;
         truncated |= more;
         rows.extend(found.into_iter().map(|MarketplaceProfile(p)| {
             DirectoryRow {
@@ -411,7 +385,7 @@ async fn run_catalog(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
         })
         .transpose()?;
     // The suppliers the company may order from: its ACTIVE connections to suppliers.
-    let (links, _) = every(|page| {
+    let (links, _) = every(MAX_SCANNED, |page| {
         connections::list(
             db,
             ctx,
@@ -450,7 +424,7 @@ async fn run_catalog(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
                 }
                 c
             };
-            let (found, more) = every(|page| {
+            let (found, more) = every(MAX_SCANNED, |page| {
                 catalog::browse(db, ctx, Some(*supplier), criteria(), page, CatalogItem)
             })
             .await?;

@@ -10,7 +10,7 @@ use ils_entity::lens_order as order;
 use ils_kernel::authz::require_member;
 use ils_kernel::connections::partner_names;
 use ils_kernel::pagination::PageArgs;
-use ils_kernel::tools::{Effect, Tool, ToolCall, args, json, limit, name_matches};
+use ils_kernel::tools::{Effect, Tool, ToolCall, args, every, json, limit, name_matches};
 use ils_kernel::{AppError, AppResult, ClientInfo, Db, TenantContext};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -153,28 +153,13 @@ async fn scan(
     filter: impl Fn() -> orders::Filter,
     me: Uuid,
 ) -> AppResult<(Vec<order::Model>, bool)> {
-    let mut out = Vec::new();
-    let mut after = None;
-    loop {
-        let page = PageArgs {
-            first: Some(100),
-            after: after.take(),
-            ..PageArgs::default()
-        };
-        let conn = orders::list(db, ctx, client, side, filter(), page, |row| {
+    let (found, more) = every(MAX_SCANNED, |page| {
+        orders::list(db, ctx, client, side, filter(), page, |row| {
             LensOrder::new(row, me)
         })
-        .await?;
-        let more = conn.has_next_page;
-        after = conn.edges.last().map(|e| e.cursor.clone());
-        out.extend(conn.edges.into_iter().map(|e| e.node.row));
-        if !more || after.is_none() {
-            return Ok((out, false));
-        }
-        if out.len() >= MAX_SCANNED {
-            return Ok((out, true));
-        }
-    }
+    })
+    .await?;
+    Ok((found.into_iter().map(|o| o.row).collect(), more))
 }
 
 /// The names of the practice's patients among `rows` (one audited read), by patient ID.

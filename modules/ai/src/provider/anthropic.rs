@@ -2,10 +2,9 @@
 //! goes apart, tool results travel in a user turn as `tool_result` blocks (consecutive
 //! ones merged into one turn), tool calls come back as `tool_use` blocks.
 
-use super::sse;
 use super::{
     ChatModel, ChatRequest, ChatResponse, Deltas, HttpSettings, Message, ProviderError, ToolCall,
-    Usage, bounded, status_error, transport_error,
+    Usage, arguments_of, bounded, send_streamed,
 };
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -185,11 +184,7 @@ impl Reader {
                         id
                     },
                     name,
-                    arguments: if input.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(&input).unwrap_or_else(|_| json!({"_unparsed": input}))
-                    },
+                    arguments: arguments_of(input),
                 }),
                 _ => None,
             })
@@ -238,21 +233,10 @@ impl ChatModel for Anthropic {
             if let Some(key) = &s.api_key {
                 call = call.header("x-api-key", key);
             }
-            let res = call
-                .send()
-                .await
-                .map_err(|e| transport_error(e, s.timeout))?;
-            let status = res.status();
-            if !status.is_success() {
-                let text = res.text().await.unwrap_or_default();
-                return Err(status_error(status, &text));
-            }
             let mut reader = Reader::default();
-            sse::for_each(
-                res.bytes_stream(),
-                |event| reader.take(event.event.as_deref(), &event.data, deltas),
-                |e| transport_error(e, s.timeout),
-            )
+            send_streamed(call, s.timeout, |event| {
+                reader.take(event.event.as_deref(), &event.data, deltas)
+            })
             .await?;
             Ok(reader.finish(&s.model))
         })

@@ -227,6 +227,32 @@ fn transport_error(e: reqwest::Error, timeout: Duration) -> ProviderError {
     }
 }
 
+/// Sends `call` and hands each server-sent event of a successful answer to `each` (until
+/// it returns `false`); an error status, a failed connection or a broken stream is the
+/// chain's kind of error.
+async fn send_streamed(
+    call: reqwest::RequestBuilder,
+    timeout: Duration,
+    each: impl FnMut(sse::SseEvent) -> Result<bool, ProviderError>,
+) -> Result<(), ProviderError> {
+    let res = call.send().await.map_err(|e| transport_error(e, timeout))?;
+    let status = res.status();
+    if !status.is_success() {
+        let text = res.text().await.unwrap_or_default();
+        return Err(status_error(status, &text));
+    }
+    sse::for_each(res.bytes_stream(), each, |e| transport_error(e, timeout)).await
+}
+
+/// A tool call's arguments from the JSON text a model streamed: `{}` for none; text that
+/// is not JSON is kept under `_unparsed` (the tool refuses it, and the model sees why).
+fn arguments_of(text: String) -> serde_json::Value {
+    if text.trim().is_empty() {
+        return serde_json::json!({});
+    }
+    serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({ "_unparsed": text }))
+}
+
 /// Runs `call` under the provider's timeout and the caller's cancellation.
 async fn bounded<F>(
     timeout: Duration,

@@ -3,10 +3,9 @@
 //! `POST {base_url}/chat/completions`, streamed (`stream_options.include_usage` for the
 //! token counts in the last chunk).
 
-use super::sse;
 use super::{
     ChatModel, ChatRequest, ChatResponse, Deltas, HttpSettings, Message, ProviderError, ToolCall,
-    Usage, bounded, status_error, transport_error,
+    Usage, arguments_of, bounded, send_streamed,
 };
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -147,12 +146,7 @@ impl Reader {
             if p.name.is_empty() {
                 continue;
             }
-            let arguments = if p.arguments.trim().is_empty() {
-                json!({})
-            } else {
-                serde_json::from_str(&p.arguments)
-                    .unwrap_or_else(|_| json!({"_unparsed": p.arguments}))
-            };
+            let arguments = arguments_of(p.arguments);
             tool_calls.push(ToolCall {
                 id: if p.id.is_empty() {
                     format!("call_{i}")
@@ -203,22 +197,8 @@ impl ChatModel for OpenAi {
             if let Some(key) = &s.api_key {
                 call = call.bearer_auth(key);
             }
-            let res = call
-                .send()
-                .await
-                .map_err(|e| transport_error(e, s.timeout))?;
-            let status = res.status();
-            if !status.is_success() {
-                let text = res.text().await.unwrap_or_default();
-                return Err(status_error(status, &text));
-            }
             let mut reader = Reader::default();
-            sse::for_each(
-                res.bytes_stream(),
-                |event| reader.take(&event.data, deltas),
-                |e| transport_error(e, s.timeout),
-            )
-            .await?;
+            send_streamed(call, s.timeout, |event| reader.take(&event.data, deltas)).await?;
             reader.finish(&s.model)
         })
         .await
