@@ -636,6 +636,77 @@ impl Tx {
         Ok(())
     }
 
+    /// Inserts a row owned as `insert` owns one or, when the scope's company already has a
+    /// row with the same `key` (a unique index on the owner column and `key`, in that
+    /// order), sets `on_conflict` on that row instead: nothing when it is empty. The
+    /// conflict target always begins with the owner column, set from the scope, so the row
+    /// changed is the scope's own, never another tenant's; and a conflict is not an error,
+    /// so two writers at once both succeed without failing the transaction. In
+    /// `on_conflict`, `Tx::existing` names the row's current value and `Tx::proposed` the
+    /// inserted one. The owner, party and private columns cannot be set.
+    pub async fn upsert<E, A>(
+        &self,
+        mut model: A,
+        key: &[E::Column],
+        on_conflict: Vec<(E::Column, SimpleExpr)>,
+    ) -> AppResult<()>
+    where
+        E: Guarded,
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
+    {
+        use sea_orm::sea_query::OnConflict;
+        self.writable()?;
+        let p = E::policy();
+        let protected = |c: &E::Column| {
+            p.owner
+                .iter()
+                .chain(p.parties.iter())
+                .chain(p.private_to.iter())
+                .any(|o| o.as_str() == c.as_str())
+        };
+        if on_conflict.iter().any(|(c, _)| protected(c)) {
+            return Err(AppError::internal(format!(
+                "an upsert would move rows of {} between tenants",
+                E::default().table_name()
+            )));
+        }
+        let owner = self.owner_of::<E>()?;
+        if let Some((col, company)) = owner {
+            model.set(col, company.into());
+        }
+        if let Some((col, user)) = self.private_owner_of::<E>()? {
+            model.set(col, user.into());
+        }
+        // Without an owner column (or for the system) the key alone is the target.
+        let target: Vec<E::Column> = p.owner.into_iter().chain(key.iter().copied()).collect();
+        let mut conflict = OnConflict::columns(target);
+        if on_conflict.is_empty() {
+            conflict.do_nothing();
+        } else {
+            for (col, value) in on_conflict {
+                conflict.value(col, value);
+            }
+        }
+        let result = E::insert(model)
+            .on_conflict(conflict)
+            .exec_without_returning(self.conn())
+            .await;
+        match result {
+            Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => Ok(()),
+            Err(e) => Err(write_error(e)),
+        }
+    }
+
+    /// In an upsert's `on_conflict`: the value `col` has in the row already there.
+    pub fn existing<E: Guarded>(col: E::Column) -> SimpleExpr {
+        Expr::col((E::default(), col))
+    }
+
+    /// In an upsert's `on_conflict`: the value `col` has in the row proposed for insertion.
+    pub fn proposed<E: Guarded>(col: E::Column) -> SimpleExpr {
+        Expr::col((sea_orm::sea_query::Alias::new("excluded"), col))
+    }
+
     /// Updates one row the scope may change; another tenant's row is NOT_FOUND. The owner
     /// column is never changed.
     pub async fn update<E, A>(&self, mut model: A) -> AppResult<E::Model>
