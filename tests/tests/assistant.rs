@@ -173,6 +173,21 @@ async fn an_openai_format_model_runs_a_tool_loop_as_the_asking_person() {
     );
     let assistant_turn = msgs.iter().find(|m| m["role"] == "assistant").unwrap();
     assert_eq!(assistant_turn["tool_calls"].as_array().unwrap().len(), 2);
+    // The conversation keeps them in the order they happened.
+    let conv = s
+        .ok(
+            &a.auth(),
+            CONVERSATION,
+            json!({ "id": out["conversation"]["id"] }),
+        )
+        .await;
+    let roles: Vec<&str> = conv["aiConversation"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["USER", "TOOL", "TOOL", "TOOL", "ASSISTANT"]);
     // The usage is the company admin's to read.
     let usage = s.ok(&a.auth(), USAGE, json!({})).await;
     assert_eq!(usage["aiUsage"]["calls"], 3);
@@ -331,6 +346,11 @@ async fn the_monthly_cap_refuses_before_any_provider_is_called() {
     let b = company(&s, "Uncapped Optics").await;
     let other = ask(&s, &b, "Write me a poem about lenses", None).await;
     assert_eq!(other["answer"]["provider"], "openai");
+    // Each company's month has its own running total (the same month key, two rows).
+    let theirs = s.ok(&b.auth(), SETTINGS, json!({})).await["aiSettings"].clone();
+    assert_eq!(theirs["spentThisMonth"]["amount"], "0.07", "{theirs}");
+    let ours = s.ok(&a.auth(), SETTINGS, json!({})).await["aiSettings"].clone();
+    assert_eq!(ours["spentThisMonth"]["amount"], "0.14", "{ours}");
     s.finish().await;
 }
 
@@ -683,6 +703,78 @@ async fn a_follower_who_arrives_mid_answer_gets_the_text_so_far_first() {
         first_delta.split_whitespace().count() > 1,
         "the first chunk carried what was written before: {first_delta:?}"
     );
+    s.finish().await;
+}
+
+/// Usage is recorded with the answer, in its transaction; a model call whose answer is
+/// never stored (the client went away) is still recorded, on its own, and counts against
+/// the cap, while the call cut off mid-stream stops and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_is_paid_for_when_the_client_goes_away_before_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("turns.json");
+    let words: Vec<String> = (1..=30).map(|i| format!("word{i}")).collect();
+    std::fs::write(
+        &script,
+        json!([
+            { "toolCalls": [{ "name": "marketplace_connections", "arguments": {} }],
+              "usage": { "input_tokens": 100, "output_tokens": 10 } },
+            { "text": words.join(" "), "wordDelayMs": 100,
+              "usage": { "input_tokens": 200, "output_tokens": 30 } }
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let providers = format!("scripted;script={}", script.display());
+    let s = TestServer::start_with(move |c| {
+        c.ai_providers = providers;
+        c.ai_builtin_first = false;
+        c.ai_prices = vec!["scripted=1000/2000".into()];
+    })
+    .await;
+    let a = company(&s, "Impatient Optics").await;
+    // The first round (a tool call) ends at once; the answer would take 3 s.
+    let gone = a
+        .auth()
+        .apply(
+            s.http
+                .post(s.url("/graphql"))
+                .timeout(Duration::from_millis(800))
+                .json(&json!({ "query": ASK, "variables": { "m": "Who are my partners?" } })),
+        )
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client gave up first: {gone:?}");
+    let mut usage = Value::Null;
+    for _ in 0..50 {
+        usage = s.ok(&a.auth(), USAGE, json!({})).await["aiUsage"].clone();
+        if usage["calls"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(usage["calls"], 1, "the finished call was recorded: {usage}");
+    assert_eq!(usage["lines"][0]["inputTokens"], 100, "{usage}");
+    assert_eq!(usage["lines"][0]["outputTokens"], 10, "{usage}");
+    // 100 in and 10 out at 1000/2000 per million.
+    assert_eq!(usage["totalCost"]["amount"], "0.12", "{usage}");
+    let settings = s.ok(&a.auth(), SETTINGS, json!({})).await["aiSettings"].clone();
+    assert_eq!(settings["spentThisMonth"]["amount"], "0.12", "{settings}");
+    // Past the time the answer would have taken: the cut call stopped, and recorded
+    // nothing it did not finish, nor any answer.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let usage = s.ok(&a.auth(), USAGE, json!({})).await["aiUsage"].clone();
+    assert_eq!(usage["calls"], 1, "{usage}");
+    let convs = s.ok(&a.auth(), CONVERSATIONS, json!({})).await["aiConversations"].clone();
+    let convs = convs.as_array().unwrap();
+    assert_eq!(convs.len(), 1, "{convs:?}");
+    let roles: Vec<&str> = convs[0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["USER"], "the question, and no answer");
     s.finish().await;
 }
 

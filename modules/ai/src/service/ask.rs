@@ -5,7 +5,8 @@
 //! next on an error, a timeout or a 429), calling tools as the asking person for up to
 //! `MAX_ROUNDS` rounds; when no model answers (none configured, all failing) or the cap is
 //! reached, the built-in assistant answers what it can, and a question it does not know is
-//! refused with QUOTA_EXCEEDED at the cap. Every model call's tokens and cost are recorded.
+//! refused with QUOTA_EXCEEDED at the cap. Every model call's tokens and cost are recorded with the
+//! answer, in its transaction, or on their own when the answer is never stored.
 
 use crate::assistant::{Assistant, Chunk};
 use crate::builtin::{self, Builtin, Outcome, tool_message_content};
@@ -76,6 +77,62 @@ impl Drop for Finish {
     }
 }
 
+/// The model calls made for one question and not yet recorded. They are recorded with
+/// the answer, in its transaction; when the answer is never stored (an error, the client
+/// gone), in a transaction of their own as this is dropped: a call is paid for whether
+/// or not its answer arrives.
+struct Unrecorded {
+    db: Db,
+    ctx: TenantContext,
+    /// The answer's id on the stream, named by calls recorded without a stored answer
+    /// (a stored answer gets an id after its tool calls').
+    answer_id: Uuid,
+    calls: std::sync::Mutex<Vec<spend::Call>>,
+}
+
+impl Unrecorded {
+    fn push(&self, call: spend::Call) {
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(call);
+    }
+
+    fn pending(&self) -> Vec<spend::Call> {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The pending calls were recorded with the answer.
+    fn recorded(&self) {
+        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl Drop for Unrecorded {
+    fn drop(&mut self) {
+        let calls = std::mem::take(self.calls.get_mut().unwrap_or_else(|e| e.into_inner()));
+        if calls.is_empty() {
+            return;
+        }
+        let (db, ctx, answer_id) = (self.db.clone(), self.ctx.clone(), self.answer_id);
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = spend::record_apart(&db, &ctx, answer_id, &calls).await {
+                        tracing::error!(error = ?e, calls = calls.len(), "model calls could not be recorded");
+                    }
+                });
+            }
+            Err(_) => {
+                tracing::error!(
+                    calls = calls.len(),
+                    "model calls could not be recorded (no runtime)"
+                )
+            }
+        }
+    }
+}
+
 /// Tool calls of one round that are run; more are answered with an error.
 pub const MAX_CALLS_PER_ROUND: usize = 8;
 /// Tool calls run at once.
@@ -101,13 +158,14 @@ struct Run<'a> {
     assistant: &'a Assistant,
     toolbox: &'a Toolbox,
     share_patient_data: bool,
-    answer_id: Uuid,
     deltas: mpsc::UnboundedSender<String>,
     cancel: CancellationToken,
     /// What the company may still spend this month, in micro-dollars.
     budget_left: i64,
     /// Drafts prepared for this question.
     drafts: std::sync::atomic::AtomicUsize,
+    /// The model calls not yet recorded.
+    calls: Unrecorded,
 }
 
 /// The marker a restarted attempt sends ahead of its text.
@@ -232,11 +290,16 @@ pub async fn ask(
         assistant,
         toolbox,
         share_patient_data: company.share_patient_data,
-        answer_id,
         deltas,
         cancel: CancellationToken::new(),
         budget_left: cap - spent,
         drafts: std::sync::atomic::AtomicUsize::new(0),
+        calls: Unrecorded {
+            db: db.clone(),
+            ctx: ctx.clone(),
+            answer_id,
+            calls: std::sync::Mutex::new(Vec::new()),
+        },
     };
     // Dropped (the client went away): the provider call stops.
     let _stop = run.cancel.clone().drop_guard();
@@ -306,83 +369,57 @@ pub async fn ask(
         }
     };
 
-    // The answer and the tool calls behind it, in one transaction, with a cache hit
-    // counted (an increment: it cannot fail on a concurrent one).
+    // One transaction stores the tool calls and the answer (in this order: their ids
+    // rise), records the model calls' usage and cost, and counts a cache hit or keeps a
+    // model's answer (an upsert: two people keeping one answer at once both succeed).
     let tx = db.tenant(ctx).await?;
     if let Some(row) = &hit_row {
         cache::hit(&tx, row).await?;
     }
-    // A model's answer is kept after it is stored, on its own: two people keeping one
-    // answer at once may collide, which costs a later model call, never this answer.
-    let keep = to_keep.map(|(calls, fingerprint)| {
-        (
-            calls,
-            fingerprint,
-            answered.text.clone(),
-            answered.provider.clone(),
-            answered.model.clone(),
-        )
-    });
-    let mut tool_messages = Vec::new();
-    for t in &answered.tools {
-        tool_messages.push(
-            store::add(
-                &tx,
-                conv.id,
-                NewMessage {
-                    role: store::TOOL,
-                    content: match &t.outcome {
-                        Ok(v) => v.to_string(),
-                        Err(e) => e.clone(),
-                    },
-                    tool_name: Some(t.call.name.clone()),
-                    tool_arguments: Some(t.call.arguments.to_string()),
-                    tool_failed: t.outcome.is_err(),
-                    ..NewMessage::default()
-                },
-            )
-            .await?,
-        );
-    }
-    let answer = store::add(
-        &tx,
-        conv.id,
-        NewMessage {
-            id: Some(run.answer_id),
-            role: store::ASSISTANT,
-            content: answered.text,
-            provider: Some(answered.provider),
-            model: Some(answered.model),
-            input_tokens: answered.usage.input_tokens.min(i64::MAX as u64) as i64,
-            output_tokens: answered.usage.output_tokens.min(i64::MAX as u64) as i64,
-            cost_micros: answered.cost_micros,
-            patient_data: answered.patient_data,
+    let mut new: Vec<NewMessage> = answered
+        .tools
+        .iter()
+        .map(|t| NewMessage {
+            role: store::TOOL,
+            content: match &t.outcome {
+                Ok(v) => v.to_string(),
+                Err(e) => e.clone(),
+            },
+            tool_name: Some(t.call.name.clone()),
+            tool_arguments: Some(t.call.arguments.to_string()),
+            tool_failed: t.outcome.is_err(),
             ..NewMessage::default()
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    if let Some((calls, fingerprint, text, provider, model)) = keep {
-        let kept = async {
-            let tx = db.tenant(ctx).await?;
-            cache::keep(
-                &tx,
-                cache::Keep {
-                    question_hash,
-                    calls: &calls,
-                    fingerprint,
-                    answer: &text,
-                    provider: &provider,
-                    model: &model,
-                },
-            )
-            .await?;
-            tx.commit().await
-        };
-        if let Err(e) = kept.await {
-            tracing::warn!(error = ?e, "an answer could not be kept in the cache");
-        }
+        })
+        .collect();
+    let keep = to_keep.map(|(calls, fingerprint)| cache::Keep {
+        question_hash,
+        calls,
+        fingerprint,
+        answer: answered.text.clone(),
+        provider: answered.provider.clone(),
+        model: answered.model.clone(),
+    });
+    new.push(NewMessage {
+        role: store::ASSISTANT,
+        content: answered.text,
+        provider: Some(answered.provider),
+        model: Some(answered.model),
+        input_tokens: answered.usage.input_tokens.min(i64::MAX as u64) as i64,
+        output_tokens: answered.usage.output_tokens.min(i64::MAX as u64) as i64,
+        cost_micros: answered.cost_micros,
+        patient_data: answered.patient_data,
+        ..NewMessage::default()
+    });
+    let mut tool_messages = store::add_many(&tx, conv.id, new).await?;
+    let answer = tool_messages
+        .pop()
+        .ok_or_else(|| AppError::internal("the answer was not stored"))?;
+    spend::record(&tx, answer.id, &run.calls.pending()).await?;
+    if let Some(k) = keep {
+        cache::keep(&tx, k).await?;
     }
+    tx.commit().await?;
+    run.calls.recorded();
     let Run { deltas, .. } = run;
     drop(deltas);
     let _ = follower.await;
@@ -659,18 +696,13 @@ impl Run<'_> {
             if call_cost == 0 && (call_usage.input_tokens > 0 || call_usage.output_tokens > 0) {
                 tracing::debug!(model = %answer.model, "a model with no price: its calls cost nothing");
             }
-            spend::record(
-                self.db,
-                self.ctx,
-                spend::Call {
-                    message_id: self.answer_id,
-                    provider: model.provider(),
-                    model: &answer.model,
-                    usage: call_usage,
-                    cost_micros: call_cost,
-                },
-            )
-            .await?;
+            self.calls.push(spend::Call {
+                provider: model.provider().to_owned(),
+                model: answer.model.clone(),
+                usage: call_usage,
+                cost_micros: call_cost,
+                at: chrono::Utc::now(),
+            });
             usage += call_usage;
             cost = cost.saturating_add(call_cost);
             if answer.tool_calls.is_empty() || round + 1 == MAX_ROUNDS {

@@ -51,34 +51,43 @@ pub async fn hit(tx: &Tx, row: &answer::Model) -> AppResult<()> {
 }
 
 /// What to keep.
-pub struct Keep<'a> {
+pub struct Keep {
     pub question_hash: String,
-    pub calls: &'a [ToolCall],
+    pub calls: Vec<ToolCall>,
     pub fingerprint: String,
-    pub answer: &'a str,
-    pub provider: &'a str,
-    pub model: &'a str,
+    pub answer: String,
+    pub provider: String,
+    pub model: String,
 }
 
 /// Keeps an answer, replacing the one kept for the same question (in the transaction that
-/// stores the answer).
-pub async fn keep(tx: &Tx, k: Keep<'_>) -> AppResult<()> {
-    tx.delete_many::<answer::Entity>()
-        .filter(answer::Column::QuestionHash.eq(&k.question_hash))
-        .exec(tx.conn())
-        .await?;
-    tx.insert(answer::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        company_id: Set(Uuid::nil()),
-        question_hash: Set(k.question_hash),
-        tool_calls: Set(serde_json::to_string(k.calls).unwrap_or_else(|_| "[]".into())),
-        fingerprint: Set(k.fingerprint),
-        answer: Set(k.answer.into()),
-        provider: Set(k.provider.into()),
-        model: Set(k.model.into()),
-        hits: Set(0),
-        created_at: Set(chrono::Utc::now()),
-    })
-    .await?;
-    Ok(())
+/// stores the answer: an upsert, so two people keeping one answer at once both succeed,
+/// the later one's kept).
+pub async fn keep(tx: &Tx, k: Keep) -> AppResult<()> {
+    let proposed = |c: answer::Column| (c, Tx::proposed::<answer::Entity>(c));
+    tx.upsert::<answer::Entity, _>(
+        answer::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: Set(Uuid::nil()),
+            question_hash: Set(k.question_hash),
+            tool_calls: Set(serde_json::to_string(&k.calls).unwrap_or_else(|_| "[]".into())),
+            fingerprint: Set(k.fingerprint),
+            answer: Set(k.answer),
+            provider: Set(k.provider),
+            model: Set(k.model),
+            hits: Set(0),
+            created_at: Set(chrono::Utc::now()),
+        },
+        &[answer::Column::QuestionHash],
+        vec![
+            proposed(answer::Column::ToolCalls),
+            proposed(answer::Column::Fingerprint),
+            proposed(answer::Column::Answer),
+            proposed(answer::Column::Provider),
+            proposed(answer::Column::Model),
+            proposed(answer::Column::Hits),
+            proposed(answer::Column::CreatedAt),
+        ],
+    )
+    .await
 }

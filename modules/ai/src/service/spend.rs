@@ -137,67 +137,91 @@ pub async fn spent_in_month(tx: &Tx, at: chrono::DateTime<chrono::Utc>) -> AppRe
 }
 
 /// One model call to record.
-pub struct Call<'a> {
-    pub message_id: Uuid,
-    pub provider: &'a str,
-    pub model: &'a str,
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub provider: String,
+    pub model: String,
     pub usage: crate::provider::Usage,
     pub cost_micros: i64,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Records a call and adds its cost to the month's total, in one transaction. Two first
-/// calls of a month at once may both try to start the total; the loser tries again.
-pub async fn record(db: &Db, ctx: &TenantContext, call: Call<'_>) -> AppResult<()> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match record_once(db, ctx, &call).await {
-            Err(AppError::Conflict(_)) if attempt < 3 => continue,
-            other => return other,
+/// Records calls in `tx` (the one that stores their answer): a usage row each, in one
+/// statement, and their cost added to the month's running total, started when it is the
+/// month's first (an upsert: two first calls at once both count, neither fails).
+/// `message_id` is the answer's.
+pub async fn record(tx: &Tx, message_id: Uuid, calls: &[Call]) -> AppResult<()> {
+    let Some(last) = calls.last() else {
+        return Ok(());
+    };
+    let user = tx.scope().user().unwrap_or_default();
+    tx.insert_many::<usage::Entity, _>(
+        calls
+            .iter()
+            .map(|c| usage::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                company_id: Set(Uuid::nil()),
+                user_id: Set(user),
+                message_id: Set(message_id),
+                provider: Set(c.provider.clone()),
+                model: Set(c.model.clone()),
+                input_tokens: Set(Ord::min(c.usage.input_tokens, i64::MAX as u64) as i64),
+                output_tokens: Set(Ord::min(c.usage.output_tokens, i64::MAX as u64) as i64),
+                cost_micros: Set(c.cost_micros),
+                created_at: Set(c.at),
+            })
+            .collect(),
+    )
+    .await?;
+    // Each month's calls go to that month's total (an answer may straddle midnight).
+    let mut months: Vec<(String, i64)> = Vec::new();
+    for c in calls {
+        let month = month_key(c.at);
+        match months.iter_mut().find(|(m, _)| *m == month) {
+            Some((_, cost)) => *cost = cost.saturating_add(c.cost_micros),
+            None => months.push((month, c.cost_micros)),
         }
     }
-}
-
-async fn record_once(db: &Db, ctx: &TenantContext, call: &Call<'_>) -> AppResult<()> {
-    use sea_orm::sea_query::ExprTrait;
-    let now = chrono::Utc::now();
-    let tx = db.tenant(ctx).await?;
-    tx.insert(usage::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        company_id: Set(Uuid::nil()),
-        user_id: Set(ctx.user_id().unwrap_or_default()),
-        message_id: Set(call.message_id),
-        provider: Set(call.provider.into()),
-        model: Set(call.model.into()),
-        input_tokens: Set(Ord::min(call.usage.input_tokens, i64::MAX as u64) as i64),
-        output_tokens: Set(Ord::min(call.usage.output_tokens, i64::MAX as u64) as i64),
-        cost_micros: Set(call.cost_micros),
-        created_at: Set(now),
-    })
-    .await?;
-    let month = month_key(now);
-    let added = tx
-        .update_many::<spend::Entity>(
+    for (month, cost) in months {
+        use sea_orm::sea_query::ExprTrait;
+        tx.upsert::<spend::Entity, _>(
+            spend::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                company_id: Set(Uuid::nil()),
+                month: Set(month),
+                cost_micros: Set(cost),
+                updated_at: Set(last.at),
+            },
+            &[spend::Column::Month],
             vec![
                 (
                     spend::Column::CostMicros,
-                    Expr::col(spend::Column::CostMicros).add(call.cost_micros),
+                    Tx::existing::<spend::Entity>(spend::Column::CostMicros).add(Tx::proposed::<
+                        spend::Entity,
+                    >(
+                        spend::Column::CostMicros,
+                    )),
                 ),
-                (spend::Column::UpdatedAt, Expr::value(now)),
+                (
+                    spend::Column::UpdatedAt,
+                    Tx::proposed::<spend::Entity>(spend::Column::UpdatedAt),
+                ),
             ],
-            spend::Column::Month.eq(month.clone()),
         )
         .await?;
-    if added == 0 {
-        tx.insert(spend::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            company_id: Set(Uuid::nil()),
-            month: Set(month),
-            cost_micros: Set(call.cost_micros),
-            updated_at: Set(now),
-        })
-        .await?;
     }
+    Ok(())
+}
+
+/// Records calls in a transaction of their own (calls whose answer was never stored).
+pub async fn record_apart(
+    db: &Db,
+    ctx: &TenantContext,
+    message_id: Uuid,
+    calls: &[Call],
+) -> AppResult<()> {
+    let tx = db.tenant(ctx).await?;
+    record(&tx, message_id, calls).await?;
     tx.commit().await
 }
 

@@ -78,6 +78,44 @@ pub async fn add(tx: &Tx, conversation: Uuid, m: NewMessage) -> AppResult<messag
     .await
 }
 
+/// Adds messages in one statement, in their order (their ids rise in it), and gives them
+/// back as stored: the guard sets the owner and the person from the scope, as here.
+pub async fn add_many(
+    tx: &Tx,
+    conversation: Uuid,
+    messages: Vec<NewMessage>,
+) -> AppResult<Vec<message::Model>> {
+    let company = tx.scope().company().unwrap_or_default();
+    let user = tx.scope().user().unwrap_or_default();
+    let now = chrono::Utc::now();
+    let rows: Vec<message::Model> = messages
+        .into_iter()
+        .map(|m| message::Model {
+            id: m.id.unwrap_or_else(Uuid::now_v7),
+            company_id: company,
+            user_id: user,
+            conversation_id: conversation,
+            role: m.role.into(),
+            content: m.content,
+            tool_name: m.tool_name,
+            tool_arguments: m.tool_arguments,
+            tool_failed: m.tool_failed,
+            provider: m.provider,
+            model: m.model,
+            input_tokens: m.input_tokens,
+            output_tokens: m.output_tokens,
+            cost_micros: m.cost_micros,
+            patient_data: m.patient_data,
+            created_at: now,
+        })
+        .collect();
+    tx.insert_many::<message::Entity, message::ActiveModel>(
+        rows.iter().cloned().map(Into::into).collect(),
+    )
+    .await?;
+    Ok(rows)
+}
+
 /// The messages of a conversation, oldest first (at most `limit`, the latest ones).
 pub async fn messages(tx: &Tx, conversation: Uuid, limit: u64) -> AppResult<Vec<message::Model>> {
     let mut rows = tx
