@@ -5,6 +5,8 @@
 --   ASK_QUESTION  the question's text (no quotes or backslashes)
 --   ASK_MODE      unique: each request's question ends with a counter (no cache hit);
 --                 same: every request asks ASK_QUESTION as it is
+--                 me: not the assistant: `{ me { user { id } } }`, the same HTTP, JWT and GraphQL
+--                 work around no assistant (a good answer names the person)
 --   ASK_EXPECT    the provider every answer must come from (scripted, cache, builtin)
 --   ASK_RUN       a tag making this run's questions differ from any other run's
 --
@@ -26,6 +28,10 @@ local query = "mutation($m: String!) { askAssistant(input: { message: $m }) "
   .. "{ conversation { id } answer { id content provider } } }"
 local wanted = '"provider":"' .. expect .. '"'
 local fixed = '{"query":"' .. query .. '","variables":{"m":"' .. question .. '"}}'
+if mode == "me" then
+  wanted = '"me":{"user":{"id":"'
+  fixed = '{"query":"{ me { user { id } } }"}'
+end
 
 local threads = {}
 
@@ -45,7 +51,7 @@ end
 
 function request()
   n = n + 1
-  if mode == "same" then
+  if mode == "same" or mode == "me" then
     return wrk.format(nil, nil, nil, fixed)
   end
   local m = question .. " (" .. tag .. " " .. tid .. " " .. n .. ")?"

@@ -11,7 +11,6 @@
 """
 import json
 import os
-import re
 import statistics
 import sys
 import urllib.request
@@ -99,7 +98,9 @@ def table(results):
     meta = json.load(open(os.path.join(results, "run.json")))
     rounds = int(meta["rounds"])
     scenarios = [
+        ("me", f"`{{ me {{ user {{ id }} }} }}` (HTTP, JWT, GraphQL alone), -c{meta['conns']}"),
         ("overhead", f"model path, unique questions, -c{meta['conns']}"),
+        ("load", f"model path, unique questions, -c{meta.get('load_conns', '?')}"),
         ("busy", f"model path, unique questions, -c{meta['busy_conns']}"),
         ("cache", f"cache hit (one question repeated), -c{meta['conns']}"),
         ("builtin", f"built-in answer (builtin-first on), -c{meta['conns']}"),
@@ -108,7 +109,7 @@ def table(results):
             "CPU ms/ask", "bad"]
     rows, detail, errors = [], [], []
     if os.path.exists(os.path.join(results, "r1-async.txt")):
-        scenarios.insert(1, ("async", "  the same, synchronous_commit off (diagnostic)"))
+        scenarios.insert(2, ("async", "  the same, synchronous_commit off (diagnostic)"))
     for name, label in scenarios:
         runs = []
         for r in range(1, rounds + 1):
@@ -168,11 +169,9 @@ def table(results):
     for r in range(1, rounds + 1):
         path = os.path.join(results, f"r{r}-spend.txt")
         if os.path.exists(path):
-            lines = open(path).read().split("\n")
-            took = re.search(r"([0-9.]+) ms", lines[1]) if len(lines) > 1 else None
-            out.append(f"  before r{r}: ai_usage has {lines[0]} rows; the cap check's sum over "
-                       f"Practice 1's month takes {took.group(1) if took else '?'} ms "
-                       "(EXPLAIN ANALYZE, no RLS)")
+            rows = open(path).read().split("\n")[0]
+            out.append(f"  before r{r}: ai_usage has {rows} rows (the cap check reads one "
+                       "running total whatever their number)")
     streams = []
     for r in range(1, rounds + 1):
         f = fields(os.path.join(results, f"r{r}-stream.txt"), "STREAM")
