@@ -4,10 +4,12 @@
 //!
 //! `graphql` holds the types and thin resolvers, `service` the work (and the job kinds),
 //! `model` the names and stored vocabularies both use (with a purchase order's status
-//! moves), `events` what changes announce; `ledger` (a movement's effect on a balance)
-//! and `reorder` (demand statistics, reorder points, EOQ, ABC) are pure arithmetic.
+//! moves), `events` what changes announce; `ledger` (a movement's effect on a balance),
+//! `reorder` (demand statistics, reorder points, EOQ, ABC) and `forecast` (demand
+//! forecasting methods, their backtest and the choice between them) are pure arithmetic.
 
 pub mod events;
+pub mod forecast;
 pub mod graphql;
 pub mod ledger;
 pub mod model;
