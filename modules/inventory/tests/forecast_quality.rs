@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+mod common;
+
+use common::weekly_demand;
 use ils_inventory::forecast::{self, Method};
 
 /// Weeks forecast from each origin: about a month, a typical reorder horizon.
@@ -16,40 +18,6 @@ const HORIZON: usize = 4;
 /// Holt-Winters would take a yearly season of weekly data, but the year of data holds
 /// less than two, so it is never a candidate here.
 const PERIOD: usize = 52;
-
-/// Weekly demand per model: quantity summed per 7-day bucket from the first order date,
-/// weeks without sales as 0, every model over every week of the data.
-fn weekly_demand() -> (usize, BTreeMap<String, Vec<f64>>) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/forecast/bike_sales_sample.csv"
-    );
-    let mut reader = csv::Reader::from_path(path).expect("the fixture opens");
-    let headers = reader.headers().expect("a header row").clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .unwrap_or_else(|| panic!("no column {name}"))
-    };
-    let (date, quantity, model) = (column("order_date"), column("quantity"), column("model"));
-    let mut lines = vec![];
-    for record in reader.records() {
-        let record = record.expect("a well-formed line");
-        let day = NaiveDate::parse_from_str(&record[date], "%Y-%m-%d").expect("a date");
-        let units: f64 = record[quantity].parse().expect("a quantity");
-        lines.push((record[model].to_string(), day, units));
-    }
-    assert_eq!(lines.len(), 2466, "order lines");
-    let first = lines.iter().map(|(_, day, _)| *day).min().unwrap();
-    let week = |day: NaiveDate| ((day - first).num_days() / 7) as usize;
-    let weeks = lines.iter().map(|(_, day, _)| week(*day)).max().unwrap() + 1;
-    let mut demand: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for (model, day, units) in lines {
-        demand.entry(model).or_insert_with(|| vec![0.0; weeks])[week(day)] += units;
-    }
-    (weeks, demand)
-}
 
 /// One method's record over every model and origin.
 #[derive(Default)]
@@ -222,13 +190,23 @@ fn chosen_forecasts_beat_naive_and_match_sba_on_bike_sales() {
 }
 
 /// The bias gate, within ±10 %. It fails on this data, for every method but naive
-/// (SBA(0.1) itself is at about +35 %, the chosen forecasts at about +29 %): demand peaks
-/// in spring (about 74 units a week over all models in the first half of the year, 54 in
-/// the second), so any level learnt before an origin in the second half is too high. That
-/// is a yearly season, and a year of weekly data holds less than the two seasons
-/// Holt-Winters needs to learn it. Kept, and kept failing, so the gap stays in sight.
+/// (SBA(0.1) itself is at +35.1 %, the chosen forecasts at +28.5 %): demand peaks in
+/// spring (about 74 units a week over all models in the first half of the year, 54 in the
+/// second), so any level learnt before an origin in the second half is too high. That is a
+/// yearly season, and a year of weekly data holds less than the two seasons Holt-Winters
+/// needs to learn it. Kept, and kept failing, so the gap stays in sight.
+///
+/// Other ways of choosing do not close it (tests/forecast_selection.rs scores each as this
+/// gate does): fitting α per product over 0.05-0.5 (+24.4 %), ranking by RMSSE and bias
+/// together (+25.5 to +28.9 %, and 3-5 % worse than SBA), by the window total's error
+/// (+30.7 to +32.7 %), weighing recent origins more (+17.3 to +24.2 %, but 2.1-2.2 % worse
+/// than SBA), the mean of the best 2 or 3 (+26.8 to +30.8 %), all three together (+19.6 %,
+/// the best that keeps the accuracy gates, but found by trying rules on this very window,
+/// so not adopted), scaling by the backtest's own bias (+40.2 %). None can: what `choose`
+/// picks is +1.4 % biased on its own backtest before each origin and +28.5 % on the weeks
+/// after it, so the weeks before an origin hold no sign of the over-forecast to come.
 #[test]
-#[ignore = "fails on this data (chosen +29 %, SBA(0.1) +35 %): a yearly season that 51 weeks cannot teach"]
+#[ignore = "fails on this data (chosen +28.5 %, SBA(0.1) +35.1 %): a yearly season that 51 weeks cannot teach; tests/forecast_selection.rs holds what else was tried"]
 fn chosen_bias_is_within_ten_percent_on_bike_sales() {
     let gate = evaluate();
     assert!(
