@@ -293,6 +293,7 @@ pub async fn inventory(
             .zip(&on_hand)
             .filter(|(_, q)| **q != 0)
             .map(|(p, q)| stock_balance::ActiveModel {
+                spike: Set(false),
                 id: Set(uuid::Uuid::now_v7()),
                 company_id: Set(company),
                 location_id: Set(location),

@@ -14,6 +14,7 @@ pub mod audit_entry;
 pub mod catalog_item;
 pub mod company;
 pub mod data_import;
+pub mod demand_daily;
 pub mod enums;
 pub mod event;
 pub mod inventory_settings;

@@ -16,6 +16,9 @@ pub struct Model {
     pub avg_cost: i64,
     /// At or below the product's threshold since the last downward crossing.
     pub low: bool,
+    /// Selling at least three times its usual rate since a sale found it so (announced
+    /// once per spike).
+    pub spike: bool,
     pub updated_at: DateTimeUtc,
 }
 

@@ -23,6 +23,7 @@ mod m0015_active_user_check;
 mod m0016_sign_up_requests;
 mod m0017_persisted_operations;
 mod m0018_assistant;
+mod m0019_demand;
 pub mod rls;
 
 pub struct Migrator;
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_sign_up_requests::Migration),
             Box::new(m0017_persisted_operations::Migration),
             Box::new(m0018_assistant::Migration),
+            Box::new(m0019_demand::Migration),
         ]
     }
 }

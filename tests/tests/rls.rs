@@ -309,7 +309,10 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
              VALUES ('{}', '{count}', '{company}', '{product}', 4, now());\n\
              INSERT INTO stock_discrepancies (id, company_id, location_id, product_id, balance_on_hand, \
              ledger_on_hand, balance_reserved, ledger_reserved, status, found_at) VALUES ('{}', '{company}', \
-             '{location}', '{product}', 6, 5, 0, 0, 'OPEN', now());",
+             '{location}', '{product}', 6, 5, 0, 0, 'OPEN', now());\n\
+             INSERT INTO demand_daily (id, company_id, product_id, location_id, day, units) \
+             VALUES ('{}', '{company}', '{product}', '{location}', '2026-12-01', 3);",
+            Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),

@@ -18,6 +18,16 @@ domain_event!(LowStock, "inventory.low_stock", admins_only: false {
     threshold: i64,
 });
 
+domain_event!(DemandSpike, "inventory.demand_spike", admins_only: false {
+    product_id: ID,
+    sku: String,
+    location_id: ID,
+    recent_units: i64,
+    recent_daily_rate: f64,
+    usual_daily_rate: f64,
+    ratio: f64,
+});
+
 domain_event!(DiscrepancyFound, "inventory.discrepancy_found", admins_only: false {
     discrepancy_id: ID,
     product_id: ID,

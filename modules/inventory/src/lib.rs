@@ -93,6 +93,7 @@ impl ils_kernel::Module for Inventory {
             ils_kernel::module::Table::of::<stock_count::Entity>(),
             ils_kernel::module::Table::of::<stock_count_line::Entity>(),
             ils_kernel::module::Table::of::<stock_discrepancy::Entity>(),
+            ils_kernel::module::Table::of::<demand_daily::Entity>(),
         ]
     }
 }

@@ -4,6 +4,7 @@
 //! `ID`s that inputs carry (decoded here, so each refusal names its input path).
 
 pub mod counts;
+pub mod demand;
 pub mod export;
 pub mod import;
 pub mod locations;

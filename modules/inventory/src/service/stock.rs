@@ -3,10 +3,11 @@
 //! company when stock crosses its reorder threshold downwards. Reads of stock read the
 //! balances, never the ledger. Also the company's inventory settings.
 
-use crate::events::LowStock;
+use crate::events::{DemandSpike, LowStock};
 use crate::ledger::{self, Balance, LedgerError, Movement, MovementKind};
 use crate::model::{LOCATION, PRODUCT};
 use crate::reorder::ReorderRule;
+use crate::service::demand;
 use crate::service::locations::location_of;
 use async_graphql::ID;
 use chrono::Utc;
@@ -193,6 +194,20 @@ pub(crate) async fn post(
     let threshold = rule.threshold();
     let was_low = current.as_ref().is_some_and(|b| b.low);
     let low = rule.needs_reorder(after.available());
+    // A sale adds to its day's demand and may start (or end) a spike, announced once;
+    // other movements leave the spike state as it is.
+    let was_spike = current.as_ref().is_some_and(|b| b.spike);
+    let spike = match m.kind {
+        MovementKind::Sale => {
+            demand::record_sale(tx, product.id, location, -effect.on_hand, now).await?;
+            demand::spike_of(tx, product, location).await?
+        }
+        _ => None,
+    };
+    let spiking = match m.kind {
+        MovementKind::Sale => spike.is_some(),
+        _ => was_spike,
+    };
     match &current {
         Some(b) => {
             tx.update_many::<balance::Entity>(
@@ -201,6 +216,7 @@ pub(crate) async fn post(
                     (balance::Column::Reserved, Expr::value(after.reserved)),
                     (balance::Column::AvgCost, Expr::value(after.avg_cost)),
                     (balance::Column::Low, Expr::value(low)),
+                    (balance::Column::Spike, Expr::value(spiking)),
                     (balance::Column::UpdatedAt, Expr::value(now)),
                 ],
                 Condition::all().add(balance::Column::Id.eq(b.id)),
@@ -217,6 +233,7 @@ pub(crate) async fn post(
                 reserved: Set(after.reserved),
                 avg_cost: Set(after.avg_cost),
                 low: Set(low),
+                spike: Set(spiking),
                 updated_at: Set(now),
             })
             .await?;
@@ -241,6 +258,24 @@ pub(crate) async fn post(
             created_at: Set(now),
         })
         .await?;
+    if let Some(s) = spike
+        && !was_spike
+    {
+        let round = |x: f64| (x * 100.0).round() / 100.0;
+        tx.emit(
+            &DemandSpike {
+                product_id: id::encode(PRODUCT, product.id),
+                sku: product.sku.clone(),
+                location_id: id::encode(LOCATION, location),
+                recent_units: s.recent_units as i64,
+                recent_daily_rate: round(s.recent_rate),
+                usual_daily_rate: round(s.usual_rate),
+                ratio: round(s.ratio),
+            },
+            &[],
+        )
+        .await?;
+    }
     if low
         && !was_low
         && let Some(t) = threshold
