@@ -320,6 +320,12 @@ export const STEPS = [
     as: PRACTICE,
     variables: () => ({ message: 'Which of my orders are late?' }),
   },
+  {
+    file: '46-demand-forecast.graphql',
+    op: 'DemandForecast',
+    as: PRACTICE,
+    variables: (m) => ({ productId: m.productId }),
+  },
 ];
 
 /** The step of an operation name, or undefined. */
