@@ -62,10 +62,13 @@ impl MigrationTrait for Migration {
         )
         .await?;
         let conn = m.get_connection();
-        // A sale's quantity is the (negative) change of stock on hand.
+        // A sale's quantity is the (negative) change of stock on hand. On PostgreSQL the
+        // ledger's row-level security is forced on its owner too: the backfill reads it in
+        // the system scope, set for this statement's transaction only.
         let backfill = match m.get_database_backend() {
             DbBackend::Postgres => {
-                "INSERT INTO demand_daily (id, company_id, product_id, location_id, day, units) \
+                "SELECT set_config('app.system', 'on', true); \
+                 INSERT INTO demand_daily (id, company_id, product_id, location_id, day, units) \
                  SELECT gen_random_uuid(), company_id, product_id, location_id, \
                  (created_at AT TIME ZONE 'UTC')::date, -SUM(quantity) FROM stock_movements \
                  WHERE kind = 'SALE' \

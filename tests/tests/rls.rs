@@ -9,7 +9,7 @@ use ils_kernel::module::ModuleList;
 use ils_kernel::{Role, TenantContext};
 use ils_tests::{Auth, PASSWORD, TestServer, email, nodes};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 fn uuid_of(global_id: &str) -> Uuid {
@@ -635,6 +635,47 @@ async fn an_owner_without_superuser_or_bypassrls_runs_the_server() {
         )
         .await;
     assert_eq!(nodes(&all["companies"]).len(), 3);
+    // A sale, then the demand history's migration again (down and up) as this owner: its
+    // backfill reads the ledger through the forced wall and finds the sale.
+    let product = s
+        .ok(
+            &lab.auth(),
+            "mutation { createProduct(input: { sku: \"BLANK-1\", name: \"Blank\", category: SUNDRY, currency: \"EUR\" }) { product { id } } }",
+            json!({}),
+        )
+        .await["createProduct"]["product"]["id"]
+        .clone();
+    for (kind, q) in [("RECEIPT", 10), ("SALE", 4)] {
+        let cost = if kind == "RECEIPT" {
+            json!({ "amount": "1.00", "currency": "EUR" })
+        } else {
+            Value::Null
+        };
+        s.ok(
+            &lab.auth(),
+            "mutation($i: PostStockMovementInput!) { postStockMovement(input: $i) { stockMovement { id } } }",
+            json!({ "i": { "productId": product, "kind": kind, "quantity": q, "unitCost": cost } }),
+        )
+        .await;
+    }
+    {
+        use ils_migration::{Migrator, MigratorTrait};
+        let conn = s.owner_connection().await;
+        Migrator::down(&conn, Some(1)).await.unwrap();
+        Migrator::up(&conn, None).await.unwrap();
+        conn.close().await.ok();
+    }
+    let got = s
+        .ok(
+            &lab.auth(),
+            "query($p: ID!) { demandForecast(productId: $p) { recentDemand { units } } }",
+            json!({ "p": product }),
+        )
+        .await;
+    assert_eq!(
+        got["demandForecast"]["recentDemand"][27]["units"], 4,
+        "today's sale, backfilled: {got}"
+    );
     // And without the system flag the owner itself sees nothing (RLS is forced).
     let conn = s.owner_connection().await;
     let tx = conn.begin().await.unwrap();

@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 
+/// Keys per statement in `Tx::find_many`.
+pub const FIND_MANY_CHUNK: usize = 5_000;
+
 /// The database, as the modules see it: it only opens guarded transactions.
 #[derive(Clone)]
 pub struct Db {
@@ -476,13 +479,17 @@ impl Tx {
             .await?)
     }
 
-    /// The rows with these primary keys that the scope may read, in one statement (none
-    /// for no keys): what `node`/`nodes` and batch loads read.
+    /// The rows with these primary keys that the scope may read (each once, however often
+    /// its key is given), in one statement per `FIND_MANY_CHUNK` keys (none for no keys):
+    /// what `node`/`nodes` and batch loads read. Chunks keep every statement under the
+    /// drivers' bound-value limits (32,766 on SQLite, 65,535 on PostgreSQL).
     pub async fn find_many<E: Guarded>(
         &self,
         ids: impl IntoIterator<Item = Uuid>,
     ) -> AppResult<Vec<E::Model>> {
-        let ids: Vec<Uuid> = ids.into_iter().collect();
+        let mut ids: Vec<Uuid> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -490,11 +497,16 @@ impl Tx {
             .next()
             .map(|k| k.into_column())
             .ok_or_else(|| AppError::internal("entity without a primary key"))?;
-        Ok(self
-            .select::<E>()
-            .filter(key.is_in(ids))
-            .all(self.conn())
-            .await?)
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(FIND_MANY_CHUNK) {
+            out.extend(
+                self.select::<E>()
+                    .filter(key.is_in(chunk.iter().copied()))
+                    .all(self.conn())
+                    .await?,
+            );
+        }
+        Ok(out)
     }
 
     /// The row with this primary key if the scope may read it; NOT_FOUND otherwise.
@@ -638,10 +650,12 @@ impl Tx {
 
     /// Inserts a row owned as `insert` owns one or, when the scope's company already has a
     /// row with the same `key` (a unique index on the owner column and `key`, in that
-    /// order), sets `on_conflict` on that row instead: nothing when it is empty. The
-    /// conflict target always begins with the owner column, set from the scope, so the row
-    /// changed is the scope's own, never another tenant's; and a conflict is not an error,
-    /// so two writers at once both succeed without failing the transaction. In
+    /// order), sets `on_conflict` on that row instead: nothing when it is empty. Only for
+    /// tables with an owner column and no private rows, in a company's scope (or the
+    /// system's). The conflict target begins with the owner column, set from the scope,
+    /// and the update carries the guard's write condition too, so the row changed is the
+    /// scope's own, never another tenant's, on SQLite as on PostgreSQL. A conflict is not
+    /// an error, so two writers at once both succeed without failing the transaction. In
     /// `on_conflict`, `Tx::existing` names the row's current value and `Tx::proposed` the
     /// inserted one. The owner, party and private columns cannot be set.
     pub async fn upsert<E, A>(
@@ -670,21 +684,37 @@ impl Tx {
                 E::default().table_name()
             )));
         }
+        // The target pins the row to one company only where there is an owner column
+        // set from the scope (a private row's person is not in the target: refused too).
         let owner = self.owner_of::<E>()?;
+        let Some(owner_col) = p.owner else {
+            return Err(AppError::internal(format!(
+                "an upsert needs an owner column ({} has none)",
+                E::default().table_name()
+            )));
+        };
+        if p.private_to.is_some() || (owner.is_none() && !self.scope.system) {
+            return Err(AppError::internal(format!(
+                "an upsert of {} in this scope could reach another owner's row",
+                E::default().table_name()
+            )));
+        }
         if let Some((col, company)) = owner {
             model.set(col, company.into());
         }
-        if let Some((col, user)) = self.private_owner_of::<E>()? {
-            model.set(col, user.into());
-        }
-        // Without an owner column (or for the system) the key alone is the target.
-        let target: Vec<E::Column> = p.owner.into_iter().chain(key.iter().copied()).collect();
+        let target: Vec<E::Column> = std::iter::once(owner_col)
+            .chain(key.iter().copied())
+            .collect();
         let mut conflict = OnConflict::columns(target);
         if on_conflict.is_empty() {
             conflict.do_nothing();
         } else {
             for (col, value) in on_conflict {
                 conflict.value(col, value);
+            }
+            let write = condition::<E>(&self.scope, Access::Write);
+            if !write.is_empty() {
+                conflict.action_and_where(write.into());
             }
         }
         let result = E::insert(model)

@@ -98,13 +98,9 @@ impl Unrecorded {
             .push(call);
     }
 
-    fn pending(&self) -> Vec<spend::Call> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// The pending calls were recorded with the answer.
-    fn recorded(&self) {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    /// The calls not yet recorded, now the caller's to record.
+    fn take(&self) -> Vec<spend::Call> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -372,10 +368,6 @@ pub async fn ask(
     // One transaction stores the tool calls and the answer (in this order: their ids
     // rise), records the model calls' usage and cost, and counts a cache hit or keeps a
     // model's answer (an upsert: two people keeping one answer at once both succeed).
-    let tx = db.tenant(ctx).await?;
-    if let Some(row) = &hit_row {
-        cache::hit(&tx, row).await?;
-    }
     let mut new: Vec<NewMessage> = answered
         .tools
         .iter()
@@ -410,16 +402,42 @@ pub async fn ask(
         patient_data: answered.patient_data,
         ..NewMessage::default()
     });
-    let mut tool_messages = store::add_many(&tx, conv.id, new).await?;
-    let answer = tool_messages
-        .pop()
-        .ok_or_else(|| AppError::internal("the answer was not stored"))?;
-    spend::record(&tx, answer.id, &run.calls.pending()).await?;
-    if let Some(k) = keep {
-        cache::keep(&tx, k).await?;
-    }
-    tx.commit().await?;
-    run.calls.recorded();
+    // The calls are that transaction's to record from here. It runs as a task of its
+    // own, so a client going away mid-commit cannot leave them recorded both with the
+    // answer and again on their own; if it fails, the task records them on their own.
+    let calls = run.calls.take();
+    let stored = tokio::spawn({
+        let (db, ctx, conversation) = (db.clone(), ctx.clone(), conv.id);
+        async move {
+            let result = async {
+                let tx = db.tenant(&ctx).await?;
+                if let Some(row) = &hit_row {
+                    cache::hit(&tx, row).await?;
+                }
+                let mut rows = store::add_many(&tx, conversation, new).await?;
+                let answer = rows
+                    .pop()
+                    .ok_or_else(|| AppError::internal("the answer was not stored"))?;
+                spend::record(&tx, answer.id, &calls).await?;
+                if let Some(k) = keep {
+                    cache::keep(&tx, k).await?;
+                }
+                tx.commit().await?;
+                Ok::<_, AppError>((rows, answer))
+            }
+            .await;
+            if result.is_err()
+                && !calls.is_empty()
+                && let Err(e) = spend::record_apart(&db, &ctx, answer_id, &calls).await
+            {
+                tracing::error!(error = ?e, calls = calls.len(), "model calls could not be recorded");
+            }
+            result
+        }
+    });
+    let (tool_messages, answer) = stored
+        .await
+        .map_err(|e| AppError::internal(format!("storing the answer: {e}")))??;
     let Run { deltas, .. } = run;
     drop(deltas);
     let _ = follower.await;

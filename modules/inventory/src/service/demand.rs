@@ -199,22 +199,30 @@ fn own_start(days: &[f64], first: NaiveDate, added: NaiveDate) -> usize {
         .map_or(added, |sold| sold.min(added))
 }
 
-/// The spike of one product at one location as of today (its sales up to now included).
+/// The spike of one product at one location as of today (its sales up to now included,
+/// `just_sold` of them by the sale being posted), and whether it was spiking just before
+/// that sale.
 pub(crate) async fn spike_of(
     tx: &Tx,
     product: &ils_entity::product::Model,
     location: Uuid,
-) -> AppResult<Option<Spike>> {
+    just_sold: i64,
+) -> AppResult<(Option<Spike>, bool)> {
     let series = Series::ending(
         Utc::now().date_naive(),
         SPIKE_RECENT_DAYS + SPIKE_USUAL_DAYS,
     );
-    let days = daily(tx, &series, Some(product.id), Some(location))
+    let mut days = daily(tx, &series, Some(product.id), Some(location))
         .await?
         .remove(&product.id)
-        .unwrap_or_default();
+        .unwrap_or_else(|| vec![0.0; series.days]);
     let start = own_start(&days, series.first, product.created_at.date_naive());
-    Ok(spike(&days[start..]))
+    let now = spike(&days[start..]);
+    if let Some(today) = days.last_mut() {
+        *today -= just_sold as f64;
+    }
+    let before = spike(&days[start..]).is_some();
+    Ok((now, before))
 }
 
 /// A product spiking at a location now.

@@ -194,13 +194,18 @@ pub(crate) async fn post(
     let threshold = rule.threshold();
     let was_low = current.as_ref().is_some_and(|b| b.low);
     let low = rule.needs_reorder(after.available());
-    // A sale adds to its day's demand and may start (or end) a spike, announced once;
-    // other movements leave the spike state as it is.
-    let was_spike = current.as_ref().is_some_and(|b| b.spike);
+    // A sale adds to its day's demand and may start (or end) a spike, announced once: on
+    // the sale that starts it, unless the balance was spiking and still was just before
+    // this sale (a spike that faded with no sale is over). Other movements leave the
+    // spike state as it is.
+    let mut was_spike = current.as_ref().is_some_and(|b| b.spike);
     let spike = match m.kind {
         MovementKind::Sale => {
-            demand::record_sale(tx, product.id, location, -effect.on_hand, now).await?;
-            demand::spike_of(tx, product, location).await?
+            let sold = -effect.on_hand;
+            demand::record_sale(tx, product.id, location, sold, now).await?;
+            let (spike, before) = demand::spike_of(tx, product, location, sold).await?;
+            was_spike &= before;
+            spike
         }
         _ => None,
     };
