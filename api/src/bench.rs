@@ -286,6 +286,27 @@ pub async fn inventory(
         tx.commit().await.map_err(err)?;
         written += n;
     }
+    // The demand history the sales make (all of today), as posting them would keep it.
+    for (c, chunk) in product_ids.chunks(5_000).enumerate() {
+        let tx = db.system().await.map_err(err)?;
+        let days: Vec<ils_entity::demand_daily::ActiveModel> = chunk
+            .iter()
+            .zip(&on_hand[c * 5_000..])
+            .filter(|(_, q)| **q > 0 && **q < 1_000_000)
+            .map(|(p, q)| ils_entity::demand_daily::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                company_id: Set(company),
+                product_id: Set(*p),
+                location_id: Set(location),
+                day: Set(now.date_naive()),
+                units: Set(1_000_000 - q),
+            })
+            .collect();
+        tx.insert_many::<ils_entity::demand_daily::Entity, _>(days)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+    }
     {
         let tx = db.system().await.map_err(err)?;
         let balances: Vec<stock_balance::ActiveModel> = product_ids
