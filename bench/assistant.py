@@ -11,9 +11,10 @@
 """
 import json
 import os
-import statistics
 import sys
 import urllib.request
+
+from tools import spread  # bench/tools.py, beside this file
 
 ANSWER = ("You are connected to two labs: Lab 1 and Lab 2. Both connections are active, "
           "and your newest orders went to Lab 1 this week. Ask me about one order, "
@@ -75,16 +76,6 @@ def fields(path, tag):
                     out[k] = v
             return out
     return None
-
-
-def spread(values, fmt="{:.1f}"):
-    """median (min–max) of a list of numbers."""
-    if not values:
-        return "-"
-    mid = fmt.format(statistics.median(values))
-    if len(values) == 1:
-        return mid
-    return f"{mid} ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
 
 def read_pair(path):

@@ -149,13 +149,18 @@ def fmt_ms(values):
     return f"{v:.2f} ms" if v < 10 else f"{v:.1f} ms" if v < 100 else f"{v:.0f} ms"
 
 
-def fmt_ratio(values):
+def spread(values, fmt="{:.1f}"):
+    """median (min–max) of a list of numbers (bench/assistant.py's tables use it too)."""
     if not values:
         return "-"
-    mid = f"{statistics.median(values):.2f}"
+    mid = fmt.format(statistics.median(values))
     if len(values) == 1:
         return mid
-    return f"{mid} ({min(values):.2f}–{max(values):.2f})"
+    return f"{mid} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def fmt_ratio(values):
+    return spread(values, "{:.2f}")
 
 
 def fields(path):

@@ -131,6 +131,16 @@ impl TestServer {
         self.database_url.starts_with("postgres")
     }
 
+    /// A UUID as an SQL literal of this test's database, for rows written below the
+    /// guard: SQLite keeps UUIDs as 16-byte blobs, PostgreSQL as uuid.
+    pub fn sql_uuid(&self, u: uuid::Uuid) -> String {
+        if self.is_postgres() {
+            format!("'{u}'")
+        } else {
+            format!("X'{}'", u.simple())
+        }
+    }
+
     /// SQL statements the server has sent so far.
     pub fn statements(&self) -> u64 {
         self.server.statements.get()

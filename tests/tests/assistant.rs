@@ -37,6 +37,26 @@ async fn ask(s: &TestServer, who: &Session, question: &str, conversation: Option
     data["askAssistant"].clone()
 }
 
+/// A patient of `who`'s practice and a draft order for them.
+async fn patient_order(s: &TestServer, who: &Session, first: &str, last: &str, reference: &str) {
+    let patient = s
+        .ok(
+            &who.auth(),
+            "mutation($i: CreatePatientInput!) { createPatient(input: $i) { patient { id } } }",
+            json!({ "i": { "firstName": first, "lastName": last, "externalRef": reference } }),
+        )
+        .await["createPatient"]["patient"]["id"]
+        .clone();
+    let mut draft = ils_tests::progressive_draft(reference);
+    draft["patientId"] = patient;
+    s.ok(
+        &who.auth(),
+        "mutation($i: CreateOrderDraftInput!) { createOrderDraft(input: $i) { order { id } } }",
+        json!({ "i": draft }),
+    )
+    .await;
+}
+
 async fn company(s: &TestServer, name: &str) -> Session {
     s.sign_up(name, "ECP", &email("ai")).await
 }
@@ -512,22 +532,7 @@ async fn patient_names_reach_an_external_model_only_when_the_company_shares_them
     .await;
     let s = with_model("openai", &model, "").await;
     let a = company(&s, "Patient Optics").await;
-    let patient = s
-        .ok(
-            &a.auth(),
-            "mutation($i: CreatePatientInput!) { createPatient(input: $i) { patient { id } } }",
-            json!({ "i": { "firstName": "Ada", "lastName": "Lovelace", "externalRef": "PMS-1042" } }),
-        )
-        .await["createPatient"]["patient"]["id"]
-        .clone();
-    let mut draft = ils_tests::progressive_draft("PMS-1042");
-    draft["patientId"] = patient;
-    s.ok(
-        &a.auth(),
-        "mutation($i: CreateOrderDraftInput!) { createOrderDraft(input: $i) { order { id } } }",
-        json!({ "i": draft }),
-    )
-    .await;
+    patient_order(&s, &a, "Ada", "Lovelace", "PMS-1042").await;
     let tool_content = |i: usize| {
         let req = &model.requests()[i].2;
         req["messages"]
@@ -864,22 +869,7 @@ async fn usage_and_settings_refuse_bad_input_without_panicking() {
 async fn counting_orders_reads_no_patient_and_audits_nothing() {
     let s = TestServer::start().await;
     let a = company(&s, "Counting Optics").await;
-    let patient = s
-        .ok(
-            &a.auth(),
-            "mutation($i: CreatePatientInput!) { createPatient(input: $i) { patient { id } } }",
-            json!({ "i": { "firstName": "Grace", "lastName": "Hopper", "externalRef": "PMS-7" } }),
-        )
-        .await["createPatient"]["patient"]["id"]
-        .clone();
-    let mut draft = ils_tests::progressive_draft("PMS-7");
-    draft["patientId"] = patient;
-    s.ok(
-        &a.auth(),
-        "mutation($i: CreateOrderDraftInput!) { createOrderDraft(input: $i) { order { id } } }",
-        json!({ "i": draft }),
-    )
-    .await;
+    patient_order(&s, &a, "Grace", "Hopper", "PMS-7").await;
     let reads = || async {
         s.ok(
             &a.auth(),

@@ -44,6 +44,20 @@ async fn product(s: &TestServer, who: &Session, sku: &str) -> Value {
         .clone()
 }
 
+/// Posts a movement of `q` units of `product` at the main location (a receipt at 0.40).
+async fn post(s: &TestServer, who: &Session, product: &Value, kind: &str, q: i64) {
+    let cost = match kind {
+        "RECEIPT" => json!({ "amount": "0.40", "currency": "EUR" }),
+        _ => Value::Null,
+    };
+    s.ok(
+        &who.auth(),
+        POST,
+        json!({ "i": { "productId": product["id"], "kind": kind, "quantity": q, "unitCost": cost } }),
+    )
+    .await;
+}
+
 fn uuid_of(v: &Value) -> uuid::Uuid {
     ils_kernel::id::decode_any(v.as_str().unwrap()).unwrap().1
 }
@@ -66,14 +80,7 @@ async fn backdate_units(
 ) {
     use sea_orm::ConnectionTrait;
     let owner = s.owner_connection().await;
-    // SQLite keeps UUIDs as 16-byte blobs, PostgreSQL as uuid.
-    let lit = |u: uuid::Uuid| {
-        if s.is_postgres() {
-            format!("'{u}'")
-        } else {
-            format!("X'{}'", u.simple())
-        }
-    };
+    let lit = |u: uuid::Uuid| s.sql_uuid(u);
     let today = chrono::Utc::now().date_naive();
     let mut values = Vec::new();
     for (i, &units) in units.iter().enumerate() {
@@ -117,20 +124,9 @@ async fn a_forecast_learns_from_the_products_days_and_says_why() {
     backdate(&s, &shop, &cloth, &main, 120).await;
     // Today's sales count as they are posted (two sales of one day add up), and show as
     // today's demand; they are not history until the day is over.
-    s.ok(
-        &shop.auth(),
-        POST,
-        json!({ "i": { "productId": cloth["id"], "kind": "RECEIPT", "quantity": 50,
-            "unitCost": { "amount": "0.40", "currency": "EUR" } } }),
-    )
-    .await;
+    post(&s, &shop, &cloth, "RECEIPT", 50).await;
     for q in [2, 1] {
-        s.ok(
-            &shop.auth(),
-            POST,
-            json!({ "i": { "productId": cloth["id"], "kind": "SALE", "quantity": q } }),
-        )
-        .await;
+        post(&s, &shop, &cloth, "SALE", q).await;
     }
 
     let got = s
@@ -323,30 +319,13 @@ async fn the_upgrade_sums_the_sales_already_in_the_ledger() {
     let shop = s.sign_up("Upgraded Optics", "ECP", &email("fc")).await;
     let cloth = product(&s, &shop, "CLOTH").await;
     let main = s.ok(&shop.auth(), LOCATIONS, json!({})).await["stockLocations"][0].clone();
-    s.ok(
-        &shop.auth(),
-        POST,
-        json!({ "i": { "productId": cloth["id"], "kind": "RECEIPT", "quantity": 50,
-            "unitCost": { "amount": "0.40", "currency": "EUR" } } }),
-    )
-    .await;
+    post(&s, &shop, &cloth, "RECEIPT", 50).await;
     for q in [2, 1] {
-        s.ok(
-            &shop.auth(),
-            POST,
-            json!({ "i": { "productId": cloth["id"], "kind": "SALE", "quantity": q } }),
-        )
-        .await;
+        post(&s, &shop, &cloth, "SALE", q).await;
     }
     // Sales of three and four days ago, in the ledger only (as before the upgrade).
     let owner = s.owner_connection().await;
-    let lit = |u: uuid::Uuid| {
-        if s.is_postgres() {
-            format!("'{u}'")
-        } else {
-            format!("X'{}'", u.simple())
-        }
-    };
+    let lit = |u: uuid::Uuid| s.sql_uuid(u);
     for (days, q) in [(3, 4), (3, 1), (4, 6)] {
         let when = if s.is_postgres() {
             format!("now() - interval '{days} days'")
@@ -403,21 +382,8 @@ async fn a_demand_spike_is_announced_once_and_listed() {
     let main = s.ok(&shop.auth(), LOCATIONS, json!({})).await["stockLocations"][0].clone();
     // One a day for 103 days: 13 in the recent days (today's to come), 90 usual.
     backdate_units(&s, &shop, &frame, &main, &[1; 103]).await;
-    s.ok(
-        &shop.auth(),
-        POST,
-        json!({ "i": { "productId": frame["id"], "kind": "RECEIPT", "quantity": 100,
-            "unitCost": { "amount": "0.40", "currency": "EUR" } } }),
-    )
-    .await;
-    let auth = shop.auth();
-    let sell = |q: i64| {
-        s.ok(
-            &auth,
-            POST,
-            json!({ "i": { "productId": frame["id"], "kind": "SALE", "quantity": q } }),
-        )
-    };
+    post(&s, &shop, &frame, "RECEIPT", 100).await;
+    let sell = |q: i64| post(&s, &shop, &frame, "SALE", q);
     let types: &[&str] = &["inventory.demand_spike", "marketplace.profile_updated"];
     let sentinel = || ws::profile_saved(&s, &shop);
     let mut socket = ws::subscribe_events_ready(&s, &shop.auth(), Some(types), sentinel).await;

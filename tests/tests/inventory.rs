@@ -1777,14 +1777,7 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
     let (product_id, location_id) = (uuid(&steady["id"]), uuid(&location));
     let owner = s.owner_connection().await;
     use sea_orm::ConnectionTrait;
-    // SQLite keeps UUIDs as 16-byte blobs, PostgreSQL as uuid.
-    let lit = |u: uuid::Uuid| {
-        if s.is_postgres() {
-            format!("'{u}'")
-        } else {
-            format!("X'{}'", u.simple())
-        }
-    };
+    let lit = |u: uuid::Uuid| s.sql_uuid(u);
     for day in 0..7 {
         let when = if s.is_postgres() {
             format!("now() - interval '{day} days'")

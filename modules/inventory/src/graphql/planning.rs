@@ -111,7 +111,7 @@ pub struct ForecastRange {
 
 impl ForecastRange {
     fn of(units: f64, i: &Intervals) -> Self {
-        let r = |x: f64| (x * 100.0).round() / 100.0;
+        let r = demand::hundredths;
         let (
             Interval {
                 lower: l80,
@@ -253,7 +253,7 @@ pub struct SpikeEntry {
 
 impl From<Spiking> for SpikeEntry {
     fn from(s: Spiking) -> Self {
-        let round = |x: f64| (x * 100.0).round() / 100.0;
+        let round = demand::hundredths;
         SpikeEntry {
             product: Product(s.product),
             location: Location::from(s.location),

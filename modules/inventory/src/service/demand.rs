@@ -128,6 +128,11 @@ pub async fn daily_by_location(
     Ok(series_by(series, rows, |p, l| (p, l)))
 }
 
+/// A rate or quantity as shown (events, GraphQL): rounded to hundredths.
+pub(crate) fn hundredths(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
 /// Days of the recent rate a spike compares (today included).
 pub const SPIKE_RECENT_DAYS: usize = 14;
 /// Days of the usual rate, just before the recent ones.

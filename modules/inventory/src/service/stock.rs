@@ -266,7 +266,7 @@ pub(crate) async fn post(
     if let Some(s) = spike
         && !was_spike
     {
-        let round = |x: f64| (x * 100.0).round() / 100.0;
+        let round = demand::hundredths;
         tx.emit(
             &DemandSpike {
                 product_id: id::encode(PRODUCT, product.id),
