@@ -413,6 +413,335 @@ pub async fn inventory(
     Ok(())
 }
 
+/// What `ils bench-agent` seeds.
+pub struct AgentShape {
+    pub products: usize,
+    pub suppliers: usize,
+    pub days: usize,
+    pub email: String,
+    pub password: String,
+    pub ids: Option<std::path::PathBuf>,
+}
+
+/// A small deterministic generator (splitmix64), so every run seeds the same history.
+struct Mix(u64);
+
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A Poisson draw of mean `rate` (Knuth's method; the rates here are small).
+    fn poisson(&mut self, rate: f64) -> i64 {
+        let limit = (-rate).exp();
+        let mut k = 0;
+        let mut p = self.unit();
+        while p > limit {
+            k += 1;
+            p *= self.unit();
+        }
+        k
+    }
+}
+
+/// `ils bench-agent`: one practice with `products` products bought from `suppliers`
+/// ACTIVELY connected suppliers (an item each, 14 days' lead time, at least 5, in fives),
+/// `days` days of sales history per product (daily sales drawn from a Poisson law of a
+/// rate between 0.05 and 5 a day, log-uniform across products, with a weekly pattern:
+/// fast and intermittent sellers alike), and stock of 3 to 60 days of its rate, all
+/// written below the guard as a migration would; then the purchasing agent twice, as
+/// the nightly job runs it (the first drafts, the second finds its drafts already say
+/// what is needed). Reports each run's time, SQL statements, drafts and lines.
+#[allow(clippy::disallowed_methods)] // the seed is written below the guard, as a migration would
+pub async fn agent(config: Config, shape: AgentShape) -> anyhow::Result<()> {
+    use ils_entity::{catalog_item, company, demand_daily, product, stock_balance};
+    use ils_entity::{stock_location, trade_connection};
+    use ils_tenancy::model::{CompanyStatus, CompanyType};
+    use ils_tenancy::service::auth::{SignUp, register};
+    use sea_orm::ActiveValue::Set;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, ConnectionTrait};
+    let err = |e: ils_kernel::AppError| anyhow::anyhow!("{e:?}");
+    let products = shape.products.max(1);
+    let suppliers = shape.suppliers.clamp(1, products);
+    let (state, counter) = server::build(Config {
+        seed_demo: false,
+        ..config
+    })
+    .await?;
+    let db = state.db.clone();
+    let started = Instant::now();
+    let sign_up = |name: String, kind: CompanyType, email: String| SignUp {
+        company_name: name,
+        company_type: kind,
+        email,
+        password: shape.password.clone(),
+        first_name: "Bench".into(),
+        last_name: "Mark".into(),
+    };
+    let practice = register(
+        &db,
+        &state.tokens,
+        sign_up(
+            "Agent Bench Optics".into(),
+            CompanyType::Ecp,
+            shape.email.clone(),
+        ),
+    )
+    .await
+    .map_err(err)?
+    .user
+    .company_id
+    .ok_or_else(|| anyhow::anyhow!("a practice"))?;
+    let mut supplier_ids = Vec::with_capacity(suppliers);
+    for i in 1..=suppliers {
+        let s = register(
+            &db,
+            &state.tokens,
+            sign_up(
+                format!("Agent Bench Supplier {i}"),
+                CompanyType::Supplier,
+                format!("supplier-{i}-{}", shape.email),
+            ),
+        )
+        .await
+        .map_err(err)?;
+        supplier_ids.push(
+            s.user
+                .company_id
+                .ok_or_else(|| anyhow::anyhow!("a supplier"))?,
+        );
+    }
+    let now = chrono::Utc::now();
+    let today = now.date_naive();
+    let mut mix = Mix(0x11_5EED);
+    // Per product: its supplier, item, rate and stock.
+    let rates: Vec<f64> = (0..products)
+        .map(|_| (0.05f64.ln() + mix.unit() * (5.0f64.ln() - 0.05f64.ln())).exp())
+        .collect();
+    let item_ids: Vec<uuid::Uuid> = (0..products).map(|_| uuid::Uuid::now_v7()).collect();
+    let product_ids: Vec<uuid::Uuid> = (0..products).map(|_| uuid::Uuid::now_v7()).collect();
+    let supplier_of = |i: usize| supplier_ids[i % suppliers];
+    let location = uuid::Uuid::now_v7();
+    {
+        let tx = db.system().await.map_err(err)?;
+        tx.update_many::<company::Entity>(
+            vec![(company::Column::Status, Expr::value(CompanyStatus::Active))],
+            company::Column::Id.is_in(supplier_ids.clone()),
+        )
+        .await
+        .map_err(err)?;
+        tx.insert_many::<trade_connection::Entity, _>(
+            supplier_ids
+                .iter()
+                .enumerate()
+                .map(|(i, s)| trade_connection::ActiveModel {
+                    id: Set(uuid::Uuid::now_v7()),
+                    requester_company_id: Set(practice),
+                    responder_company_id: Set(*s),
+                    requester_name: Set("Agent Bench Optics".into()),
+                    requester_type: Set(CompanyType::Ecp.as_str().into()),
+                    responder_name: Set(format!("Agent Bench Supplier {}", i + 1)),
+                    responder_type: Set(CompanyType::Supplier.as_str().into()),
+                    pair_key: Set(ils_kernel::connections::pair_key(practice, *s)),
+                    state: Set(trade_connection::ConnectionStatus::Active),
+                    message: Set(None),
+                    requested_by: Set(None),
+                    responded_at: Set(Some(now)),
+                    ended_at: Set(None),
+                    ended_by_company_id: Set(None),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                })
+                .collect(),
+        )
+        .await
+        .map_err(err)?;
+        tx.insert_many::<stock_location::Entity, _>(vec![stock_location::ActiveModel {
+            id: Set(location),
+            company_id: Set(practice),
+            name: Set("Main".into()),
+            is_default: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }])
+        .await
+        .map_err(err)?;
+        for chunk in (0..products).collect::<Vec<_>>().chunks(1_000) {
+            tx.insert_many::<catalog_item::Entity, _>(
+                chunk
+                    .iter()
+                    .map(|&i| catalog_item::ActiveModel {
+                        id: Set(item_ids[i]),
+                        company_id: Set(supplier_of(i)),
+                        sku: Set(format!("ITEM-{i:05}")),
+                        gtin: Set(None),
+                        name: Set(format!("Item {i}")),
+                        brand: Set(None),
+                        category: Set("SUNDRY".into()),
+                        price_units: Set(50_000),
+                        currency: Set("GBP".into()),
+                        min_order_quantity: Set(5),
+                        lead_time_days: Set(14),
+                        order_multiple: Set(5),
+                        active: Set(true),
+                        attributes: Set("{}".into()),
+                        search_text: Set(format!("item-{i:05} item {i}")),
+                        created_at: Set(now),
+                        updated_at: Set(now),
+                    })
+                    .collect(),
+            )
+            .await
+            .map_err(err)?;
+            tx.insert_many::<product::Entity, _>(
+                chunk
+                    .iter()
+                    .map(|&i| product::ActiveModel {
+                        id: Set(product_ids[i]),
+                        company_id: Set(practice),
+                        sku: Set(format!("ITEM-{i:05}")),
+                        gtin: Set(None),
+                        name: Set(format!("Item {i}")),
+                        brand: Set(None),
+                        category: Set("SUNDRY".into()),
+                        attributes: Set("{}".into()),
+                        cost_units: Set(Some(50_000)),
+                        price_units: Set(Some(120_000)),
+                        currency: Set("GBP".into()),
+                        reorder_point: Set(None),
+                        min_quantity: Set(None),
+                        max_quantity: Set(None),
+                        lead_time_days: Set(None),
+                        safety_stock: Set(None),
+                        supplier_item_id: Set(Some(item_ids[i])),
+                        supplier_company_id: Set(Some(supplier_of(i))),
+                        active: Set(true),
+                        search_text: Set(format!("item-{i:05} item {i}")),
+                        created_at: Set(now - chrono::Duration::days(shape.days as i64 + 1)),
+                        updated_at: Set(now),
+                    })
+                    .collect(),
+            )
+            .await
+            .map_err(err)?;
+        }
+        let balances: Vec<stock_balance::ActiveModel> = (0..products)
+            .map(|i| stock_balance::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                company_id: Set(practice),
+                location_id: Set(location),
+                product_id: Set(product_ids[i]),
+                on_hand: Set((rates[i] * (3.0 + 57.0 * mix.unit())).round() as i64),
+                reserved: Set(0),
+                avg_cost: Set(50_000),
+                low: Set(false),
+                spike: Set(false),
+                updated_at: Set(now),
+            })
+            .collect();
+        for chunk in balances.chunks(1_000) {
+            tx.insert_many::<stock_balance::Entity, _>(chunk.to_vec())
+                .await
+                .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
+    }
+    // The history: a batch of days per statement, a few statements per transaction.
+    const WEEK: [f64; 7] = [1.1, 1.0, 1.0, 1.1, 1.4, 0.9, 0.5];
+    let mut rows = 0usize;
+    let mut batch: Vec<demand_daily::ActiveModel> = Vec::with_capacity(5_000);
+    let mut tx = db.system().await.map_err(err)?;
+    let mut in_tx = 0usize;
+    for i in 0..products {
+        for back in 1..=shape.days {
+            let day = today - chrono::Duration::days(back as i64);
+            let weekday = chrono::Datelike::weekday(&day).num_days_from_monday() as usize;
+            let units = mix.poisson(rates[i] * WEEK[weekday]);
+            if units == 0 {
+                continue;
+            }
+            batch.push(demand_daily::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                company_id: Set(practice),
+                product_id: Set(product_ids[i]),
+                location_id: Set(location),
+                day: Set(day),
+                units: Set(units),
+            });
+            if batch.len() == 5_000 {
+                rows += batch.len();
+                tx.insert_many::<demand_daily::Entity, _>(std::mem::take(&mut batch))
+                    .await
+                    .map_err(err)?;
+                in_tx += 1;
+                if in_tx == 20 {
+                    tx.commit().await.map_err(err)?;
+                    tx = db.system().await.map_err(err)?;
+                    in_tx = 0;
+                }
+            }
+        }
+    }
+    rows += batch.len();
+    if !batch.is_empty() {
+        tx.insert_many::<demand_daily::Entity, _>(batch)
+            .await
+            .map_err(err)?;
+    }
+    tx.commit().await.map_err(err)?;
+    if db.backend() == sea_orm::DbBackend::Postgres {
+        let tx = db.system().await.map_err(err)?;
+        tx.conn()
+            .execute_unprepared(
+                "ANALYZE demand_daily; ANALYZE products; ANALYZE catalog_items; ANALYZE stock_balances",
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tx.commit().await.map_err(err)?;
+    }
+    println!(
+        "seeded {products} products from {suppliers} suppliers with {} days of history ({rows} days sold) in {:.1} s",
+        shape.days,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &shape.ids {
+        let gids: Vec<String> = product_ids
+            .iter()
+            .map(|p| ils_kernel::id::encode(ils_inventory::model::PRODUCT, *p).to_string())
+            .collect();
+        std::fs::write(path, gids.join("\n") + "\n")?;
+    }
+    for (run, what) in [(1, "drafts"), (2, "finds its drafts current")] {
+        let before = counter.get();
+        let t = Instant::now();
+        let done = ils_inventory::service::agent::run_for(&db, practice, "benchmark")
+            .await
+            .map_err(err)?;
+        let took = t.elapsed();
+        let lines: usize = done.drafts.iter().map(|d| d.lines.len()).sum();
+        println!(
+            "agent run {run} ({what}): {:.2} s, {} SQL statements; {} products considered, {} drafts with {lines} lines, {} unchanged, {} skipped",
+            took.as_secs_f64(),
+            counter.get() - before,
+            done.considered,
+            done.drafts.len(),
+            done.unchanged,
+            done.skipped.len(),
+        );
+    }
+    Ok(())
+}
+
 /// A new company of `kind` for one benchmark run, and its admin's context.
 async fn bench_company(
     state: &crate::state::AppState,

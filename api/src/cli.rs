@@ -39,6 +39,27 @@ enum Command {
         #[arg(long, default_value_t = 200_000)]
         lookups: usize,
     },
+    /// Measure the purchasing agent: seed one practice with `products` products from
+    /// `suppliers` ACTIVELY connected suppliers and `days` days of daily sales history
+    /// (below the guard), then run the agent twice (drafting, then finding nothing new)
+    /// and report each run's time and SQL statements. The practice's admin logs in as
+    /// --email with --password; its product IDs are written to --ids (for bench/agent's
+    /// demandForecast load run).
+    BenchAgent {
+        #[arg(long, default_value_t = 10_000)]
+        products: usize,
+        #[arg(long, default_value_t = 20)]
+        suppliers: usize,
+        #[arg(long, default_value_t = 730)]
+        days: usize,
+        #[arg(long, default_value = "admin@agent.bench.example")]
+        email: String,
+        #[arg(long, default_value = crate::bench::SEED_PASSWORD)]
+        password: String,
+        /// Where to write the products' global IDs, one a line.
+        #[arg(long)]
+        ids: Option<std::path::PathBuf>,
+    },
     /// Measure a supplier's CSV catalog import: upload to COMPLETED, then the same file
     /// again (nothing changes).
     BenchCatalogImport {
@@ -204,6 +225,27 @@ pub fn run() -> ExitCode {
                 products,
                 samples,
             } => crate::bench::inventory(config, rows, products, samples).await,
+            Command::BenchAgent {
+                products,
+                suppliers,
+                days,
+                email,
+                password,
+                ids,
+            } => {
+                crate::bench::agent(
+                    config,
+                    crate::bench::AgentShape {
+                        products,
+                        suppliers,
+                        days,
+                        email,
+                        password,
+                        ids,
+                    },
+                )
+                .await
+            }
             Command::BenchCatalogImport { rows } => {
                 crate::bench::catalog_import(config, rows).await
             }

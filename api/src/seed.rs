@@ -189,6 +189,7 @@ async fn seed_marketplace(
         currency: "GBP".into(),
         min_order_quantity: None,
         lead_time_days: Some(2),
+        order_multiple: None,
         active: None,
         frame: None,
         spectacle_lens: None,
@@ -248,10 +249,117 @@ async fn seed_marketplace(
             )
         },
     ];
+    let mut created = Vec::new();
     for item in items {
-        catalog::create(db, supplier, item).await?;
+        created.push(catalog::create(db, supplier, item).await?);
+    }
+    if let Some(frame) = created.first() {
+        seed_sales(db, practice, frame).await?;
     }
     Ok(())
+}
+
+/// The practice's stock of the supplier's first frame: a product linked to the item, four
+/// months of daily sales (about one a day, then three times that over the last two weeks)
+/// and 8 left, so that `demandForecast` has a history to learn from, `demandSpikes` lists
+/// it, and `runPurchasingAgent` drafts a purchase order for a manager to approve (the
+/// playground's forecast and approval tabs). The past days are written into the demand
+/// history directly: the ledger cannot be posted to in the past.
+async fn seed_sales(
+    db: &Db,
+    practice: &TenantContext,
+    item: &ils_entity::catalog_item::Model,
+) -> AppResult<()> {
+    use ils_inventory::ledger::MovementKind;
+    use ils_inventory::service::{locations, products, stock};
+    use ils_marketplace::catalog::draft::{CatalogItemInput, Category, FrameAttributes};
+    use sea_orm::ActiveValue::{NotSet, Set};
+    let product = products::create(
+        db,
+        practice,
+        products::ProductFields {
+            item: CatalogItemInput {
+                sku: "HARBOUR-TORT-52".into(),
+                gtin: None,
+                name: "Harbour acetate frame, tortoise 52".into(),
+                brand: Some("Northwind".into()),
+                category: Category::Frame,
+                price: Default::default(),
+                currency: item.currency.clone(),
+                min_order_quantity: None,
+                lead_time_days: None,
+                order_multiple: None,
+                active: None,
+                frame: Some(FrameAttributes {
+                    model: Some("Harbour".into()),
+                    colour: Some("Tortoise".into()),
+                    eye_size: 52,
+                    bridge: 18,
+                    temple_length: 140,
+                    ..Default::default()
+                }),
+                spectacle_lens: None,
+                lens_blank: None,
+                contact_lens: None,
+            },
+            price: None,
+            cost: None,
+            reorder_point: None,
+            min_quantity: None,
+            max_quantity: None,
+            safety_stock: None,
+            supplier_item_id: Some(ils_kernel::id::encode(
+                ils_marketplace::catalog::items::ITEM,
+                item.id,
+            )),
+        },
+    )
+    .await?;
+    let product_id = ils_kernel::id::encode(ils_inventory::model::PRODUCT, product.id);
+    stock::post_movement(
+        db,
+        practice,
+        stock::NewMovement {
+            product_id,
+            location_id: None,
+            kind: MovementKind::Receipt,
+            quantity: 8,
+            unit_cost: Some(ils_common::money::MoneyInput {
+                amount: rust_decimal::Decimal::new(item.price_units, 4),
+                currency: item.currency.clone(),
+            }),
+            reference: Some("Opening stock".into()),
+            note: None,
+        },
+    )
+    .await?;
+    let location = locations::list(db, practice)
+        .await?
+        .into_iter()
+        .find(|l| l.is_default)
+        .ok_or_else(|| ils_kernel::AppError::internal("the demo practice has no location"))?;
+    // Units by weekday (Monday first), three times as many over the last 13 days.
+    const WEEK: [i64; 7] = [1, 0, 1, 2, 1, 3, 0];
+    let today = chrono::Utc::now().date_naive();
+    let days: Vec<ils_entity::demand_daily::ActiveModel> = (1..=120)
+        .filter_map(|back| {
+            let day = today - chrono::Duration::days(back);
+            let weekday = chrono::Datelike::weekday(&day).num_days_from_monday() as usize;
+            let units = WEEK[weekday] * if back <= 13 { 3 } else { 1 };
+            (units > 0).then(|| ils_entity::demand_daily::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                company_id: NotSet,
+                product_id: Set(product.id),
+                location_id: Set(location.id),
+                day: Set(day),
+                units: Set(units),
+            })
+        })
+        .collect();
+    let tx = db.tenant(practice).await?;
+    tx.insert_many::<ils_entity::demand_daily::Entity, _>(days)
+        .await?;
+    tx.commit().await
 }
 
 pub async fn create_platform_admin(

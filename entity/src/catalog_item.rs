@@ -22,6 +22,9 @@ pub struct Model {
     /// ISO 4217, upper case.
     pub currency: String,
     pub min_order_quantity: i32,
+    /// The item is sold in multiples of this many units (its pack or carton); the
+    /// purchasing agent rounds up to it.
+    pub order_multiple: i32,
     pub lead_time_days: i32,
     pub active: bool,
     /// The category's attributes, as JSON.

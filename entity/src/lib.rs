@@ -2,6 +2,7 @@
 //! beside it. No behaviour lives here: the kernel's guard applies the policies and is the
 //! only crate allowed to query the tables directly.
 
+pub mod agent_settings;
 pub mod ai_answer;
 pub mod ai_conversation;
 pub mod ai_message;

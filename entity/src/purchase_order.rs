@@ -51,6 +51,10 @@ pub struct Model {
     pub submitted_at: Option<DateTimeUtc>,
     pub supplier_reference: Option<String>,
     pub reject_reason: Option<String>,
+    /// The person who cancelled the order (none: not cancelled, or by the system).
+    pub cancelled_by: Option<Uuid>,
+    /// Why it was cancelled, as the person said.
+    pub cancel_reason: Option<String>,
     pub notes: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -18,6 +18,10 @@ pub struct Model {
     pub quantity: i64,
     pub unit_price: i64,
     pub received_quantity: i64,
+    /// Why the purchasing agent drafted the line (JSON: its numbers and a sentence); none
+    /// on a person's line.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub rationale: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -24,6 +24,7 @@ mod m0016_sign_up_requests;
 mod m0017_persisted_operations;
 mod m0018_assistant;
 mod m0019_demand;
+mod m0020_purchasing_agent;
 pub mod rls;
 
 pub struct Migrator;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_persisted_operations::Migration),
             Box::new(m0018_assistant::Migration),
             Box::new(m0019_demand::Migration),
+            Box::new(m0020_purchasing_agent::Migration),
         ]
     }
 }

@@ -247,7 +247,18 @@ export const STEPS = [
     as: PRACTICE,
     variables: (m) => ({ productId: m.productId }),
   },
-  { file: '31-reorder-plan.graphql', op: 'ReorderPlan', as: PRACTICE },
+  {
+    file: '31-reorder-plan.graphql',
+    op: 'ReorderPlan',
+    as: PRACTICE,
+    gives: ['busiestProductId'],
+    remember: (d) => {
+      const fastest = (d.reorderSuggestions || [])
+        .slice()
+        .sort((a, b) => b.meanDailyDemand - a.meanDailyDemand)[0];
+      return fastest ? { busiestProductId: fastest.product.id } : {};
+    },
+  },
   { file: '32-reconcile-and-export.graphql', op: 'ReconcileAndExport', as: PRACTICE },
   {
     file: '33-draft-purchase-order.graphql',
@@ -324,7 +335,33 @@ export const STEPS = [
     file: '46-demand-forecast.graphql',
     op: 'DemandForecast',
     as: PRACTICE,
-    variables: (m) => ({ productId: m.productId }),
+    variables: (m) => ({ productId: m.busiestProductId }),
+  },
+  {
+    file: '47-purchasing-agent.graphql',
+    op: 'RunPurchasingAgent',
+    as: PRACTICE,
+    gives: ['pendingPoId', 'pendingPoVersion'],
+    remember: (d) => {
+      const draft = d.runPurchasingAgent.agentRun.drafts[0];
+      return draft ? { pendingPoId: draft.id, pendingPoVersion: draft.version } : {};
+    },
+  },
+  {
+    file: '48-pending-approvals.graphql',
+    op: 'PendingApprovals',
+    as: PRACTICE,
+    gives: ['pendingPoId', 'pendingPoVersion'],
+    remember: (d) => {
+      const draft = d.pendingApprovals[0];
+      return draft ? { pendingPoId: draft.id, pendingPoVersion: draft.version } : {};
+    },
+  },
+  {
+    file: '49-approve-agent-draft.graphql',
+    op: 'ApproveAgentDraft',
+    as: PRACTICE,
+    variables: (m) => ({ id: m.pendingPoId, version: m.pendingPoVersion }),
   },
 ];
 

@@ -141,6 +141,56 @@ impl TestServer {
         }
     }
 
+    /// Writes a sales history below the guard, as if a product had sold for months:
+    /// `units[i]` as the units `who`'s company sold of `product` at `location` (global IDs)
+    /// `i + 1` days before today (yesterday first; no row for 0).
+    pub async fn backdate_demand(
+        &self,
+        who: &Session,
+        product: &Value,
+        location: &Value,
+        units: &[i64],
+    ) {
+        use sea_orm::ConnectionTrait;
+        let uuid = |v: &Value| {
+            ils_kernel::id::decode_any(v.as_str().expect("a global ID"))
+                .expect("a global ID")
+                .1
+        };
+        let today = chrono::Utc::now().date_naive();
+        let values: Vec<String> = units
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| **u != 0)
+            .map(|(i, u)| {
+                format!(
+                    "({}, {}, {}, {}, '{}', {u})",
+                    self.sql_uuid(uuid::Uuid::now_v7()),
+                    self.sql_uuid(company_uuid(who)),
+                    self.sql_uuid(uuid(product)),
+                    self.sql_uuid(uuid(location)),
+                    today - chrono::Duration::days(i as i64 + 1),
+                )
+            })
+            .collect();
+        if values.is_empty() {
+            return;
+        }
+        let system = if self.is_postgres() {
+            "SELECT set_config('app.system', 'on', false); "
+        } else {
+            ""
+        };
+        self.owner_connection()
+            .await
+            .execute_unprepared(&format!(
+                "{system}INSERT INTO demand_daily (id, company_id, product_id, location_id, day, units) VALUES {}",
+                values.join(", ")
+            ))
+            .await
+            .expect("the history is written");
+    }
+
     /// SQL statements the server has sent so far.
     pub fn statements(&self) -> u64 {
         self.server.statements.get()

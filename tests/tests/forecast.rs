@@ -67,48 +67,8 @@ async fn backdate(s: &TestServer, who: &Session, product: &Value, location: &Val
     let units: Vec<i64> = (1..=days)
         .map(|back| WEEK[((days - back) % 7) as usize])
         .collect();
-    backdate_units(s, who, product, location, &units).await;
-}
-
-/// Writes `units[i]` as the sales of `i + 1` days before today (no row for 0).
-async fn backdate_units(
-    s: &TestServer,
-    who: &Session,
-    product: &Value,
-    location: &Value,
-    units: &[i64],
-) {
-    use sea_orm::ConnectionTrait;
-    let owner = s.owner_connection().await;
-    let lit = |u: uuid::Uuid| s.sql_uuid(u);
-    let today = chrono::Utc::now().date_naive();
-    let mut values = Vec::new();
-    for (i, &units) in units.iter().enumerate() {
-        let back = i as i64 + 1;
-        if units == 0 {
-            continue; // a day without sales has no row
-        }
-        values.push(format!(
-            "({}, {}, {}, {}, '{}', {units})",
-            lit(uuid::Uuid::now_v7()),
-            lit(ils_tests::company_uuid(who)),
-            lit(uuid_of(&product["id"])),
-            lit(uuid_of(&location["id"])),
-            today - chrono::Duration::days(back),
-        ));
-    }
-    let system = if s.is_postgres() {
-        "SELECT set_config('app.system', 'on', false); "
-    } else {
-        ""
-    };
-    owner
-        .execute_unprepared(&format!(
-            "{system}INSERT INTO demand_daily (id, company_id, product_id, location_id, day, units) VALUES {}",
-            values.join(", ")
-        ))
-        .await
-        .unwrap();
+    s.backdate_demand(who, &product["id"], &location["id"], &units)
+        .await;
 }
 
 fn f(v: &Value) -> f64 {
@@ -226,7 +186,8 @@ async fn a_forecast_learns_from_the_products_days_and_says_why() {
         )
         .await["createStockLocation"]["stockLocation"]
         .clone();
-    backdate_units(&s, &shop, &cloth, &van, &[10; 30]).await;
+    s.backdate_demand(&shop, &cloth["id"], &van["id"], &[10; 30])
+        .await;
     let main_yesterday = WEEK[(120 - 1) % 7];
     assert_eq!(
         yesterday_at(&s, &shop, json!({ "p": cloth["id"], "l": van["id"] })).await,
@@ -352,8 +313,9 @@ async fn the_upgrade_sums_the_sales_already_in_the_ledger() {
             .await
             .unwrap();
     }
-    // Back to before the demand history, and up again: the upgrade.
-    Migrator::down(&owner, Some(1)).await.unwrap();
+    // Back to before the demand history (and the agent after it), and up again: the
+    // upgrade.
+    Migrator::down(&owner, Some(2)).await.unwrap();
     Migrator::up(&owner, None).await.unwrap();
     let got = s
         .ok(&shop.auth(), FORECAST, json!({ "p": cloth["id"] }))
@@ -381,7 +343,8 @@ async fn a_demand_spike_is_announced_once_and_listed() {
     let frame = product(&s, &shop, "FRAME").await;
     let main = s.ok(&shop.auth(), LOCATIONS, json!({})).await["stockLocations"][0].clone();
     // One a day for 103 days: 13 in the recent days (today's to come), 90 usual.
-    backdate_units(&s, &shop, &frame, &main, &[1; 103]).await;
+    s.backdate_demand(&shop, &frame["id"], &main["id"], &[1; 103])
+        .await;
     post(&s, &shop, &frame, "RECEIPT", 100).await;
     let sell = |q: i64| post(&s, &shop, &frame, "SALE", q);
     let types: &[&str] = &["inventory.demand_spike", "marketplace.profile_updated"];

@@ -311,7 +311,9 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
              ledger_on_hand, balance_reserved, ledger_reserved, status, found_at) VALUES ('{}', '{company}', \
              '{location}', '{product}', 6, 5, 0, 0, 'OPEN', now());\n\
              INSERT INTO demand_daily (id, company_id, product_id, location_id, day, units) \
-             VALUES ('{}', '{company}', '{product}', '{location}', '2026-12-01', 3);",
+             VALUES ('{}', '{company}', '{product}', '{location}', '2026-12-01', 3);\n\
+             INSERT INTO agent_settings (company_id, enabled, review_days, decline_memory_days, updated_at) \
+             VALUES ('{company}', true, 7, 30, now());",
             Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),
@@ -636,7 +638,8 @@ async fn an_owner_without_superuser_or_bypassrls_runs_the_server() {
         .await;
     assert_eq!(nodes(&all["companies"]).len(), 3);
     // A sale, then the demand history's migration again (down and up) as this owner: its
-    // backfill reads the ledger through the forced wall and finds the sale.
+    // backfill reads the ledger through the forced wall and finds the sale (the agent's
+    // migration after it goes down and up too).
     let product = s
         .ok(
             &lab.auth(),
@@ -661,7 +664,7 @@ async fn an_owner_without_superuser_or_bypassrls_runs_the_server() {
     {
         use ils_migration::{Migrator, MigratorTrait};
         let conn = s.owner_connection().await;
-        Migrator::down(&conn, Some(1)).await.unwrap();
+        Migrator::down(&conn, Some(2)).await.unwrap();
         Migrator::up(&conn, None).await.unwrap();
         conn.close().await.ok();
     }

@@ -53,6 +53,17 @@ domain_event!(PoRejected, "purchase_order.rejected", admins_only: false, Purchas
 domain_event!(PoReceived, "purchase_order.received", admins_only: false, PurchaseOrderChange);
 domain_event!(PoCancelled, "purchase_order.cancelled", admins_only: false, PurchaseOrderChange);
 
+domain_event!(PoDrafted, "purchase_order.drafted", admins_only: false {
+    purchase_order_id: ID,
+    po_number: String,
+    version: i32,
+    supplier_name: String,
+    lines: i64,
+    total: String,
+    currency: String,
+    updated: bool,
+});
+
 pub(crate) fn change(row: &po::Model) -> PurchaseOrderChange {
     PurchaseOrderChange {
         purchase_order_id: id::encode(PURCHASE_ORDER, row.id),

@@ -478,6 +478,12 @@ pub fn choose(history: &[f64], horizon: usize, period: Option<usize>) -> Forecas
 }
 
 impl Forecast {
+    /// The standard deviation of the error of [`Forecast::total`] (what its 95 % interval
+    /// is made of): what safety stock over the whole horizon covers.
+    pub fn total_sigma(&self) -> f64 {
+        (self.total_intervals.p95.upper - self.total).max(0.0) / Z95
+    }
+
     /// The chosen method's backtest RMSSE, when it was chosen by backtest.
     pub fn rmsse(&self) -> Option<f64> {
         self.backtest.map(|b| b.rmsse)

@@ -24,6 +24,7 @@ pub struct Inventory;
 
 #[derive(MergedObject, Default)]
 pub struct InventoryQuery(
+    graphql::AgentQuery,
     graphql::CountsQuery,
     graphql::ProductImportQuery,
     graphql::LocationsQuery,
@@ -36,6 +37,7 @@ pub struct InventoryQuery(
 
 #[derive(MergedObject, Default)]
 pub struct InventoryMutation(
+    graphql::AgentMutation,
     graphql::CountsMutation,
     graphql::ExportMutation,
     graphql::ProductImportMutation,
@@ -69,6 +71,8 @@ impl ils_kernel::Module for Inventory {
             service::reconcile::reconcile_kind(),
             service::reconcile::reconcile_all_kind(),
             service::import::import_kind(),
+            service::agent::agent_kind(),
+            service::agent::agent_all_kind(),
         ]
     }
 
@@ -77,7 +81,10 @@ impl ils_kernel::Module for Inventory {
     }
 
     fn schedules() -> Vec<ils_kernel::jobs::Schedule> {
-        vec![service::reconcile::reconcile_schedule()]
+        vec![
+            service::reconcile::reconcile_schedule(),
+            service::agent::agent_schedule(),
+        ]
     }
 
     fn tables() -> Vec<ils_kernel::module::Table> {
@@ -94,6 +101,7 @@ impl ils_kernel::Module for Inventory {
             ils_kernel::module::Table::of::<stock_count_line::Entity>(),
             ils_kernel::module::Table::of::<stock_discrepancy::Entity>(),
             ils_kernel::module::Table::of::<demand_daily::Entity>(),
+            ils_kernel::module::Table::of::<agent_settings::Entity>(),
         ]
     }
 }

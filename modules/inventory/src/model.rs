@@ -94,6 +94,14 @@ impl OrderMove {
     }
 }
 
+/// Whether `order` waits for a person's approval: a DRAFT the system made that nobody
+/// approved yet.
+pub fn awaiting_approval(order: &ils_entity::purchase_order::Model) -> bool {
+    order.status == PurchaseOrderStatus::Draft
+        && order.created_by_system
+        && order.approved_at.is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -220,8 +220,16 @@ pub struct Settings {
     pub reorder_point: Option<i64>,
     pub min_quantity: Option<i64>,
     pub max_quantity: Option<i64>,
-    /// Its lead time in days: without it no safety stock or reorder point is computed.
-    pub lead_time_days: Option<f64>,
+}
+
+/// Demand over a replenishment lead time, as a forecast says it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LeadTimeDemand {
+    /// The units expected over the lead time.
+    pub units: f64,
+    /// The standard deviation of the forecast's error over the lead time, in units (from
+    /// its backtest): what the safety stock covers.
+    pub sigma: f64,
 }
 
 /// What planning says of one product: the numbers of its reorder suggestion.
@@ -242,24 +250,26 @@ pub struct Plan {
     pub suggested: i64,
 }
 
-/// A product's plan from its daily demand, the service level's quantile `z`, its reorder
-/// settings, its stock position (available plus on order), and `costs`: the cost of placing
-/// an order and of holding one unit for a year, when both are known (EOQ).
+/// A product's plan from its expected daily demand (`daily`, for the EOQ's annual
+/// demand), its demand over the lead time when it has one (`lead`: the reorder point is
+/// `ceil(units + z x sigma)`, the safety stock `z x sigma`), the service level's quantile
+/// `z`, its reorder settings, its stock position (available plus on order), and `costs`:
+/// the cost of placing an order and of holding one unit for a year, when both are known.
 pub fn plan(
-    demand: &DemandStats,
+    daily: f64,
+    lead: Option<LeadTimeDemand>,
     z: f64,
     settings: &Settings,
     position: i64,
     costs: Option<(f64, f64)>,
 ) -> Plan {
-    let lead_time_days = settings.lead_time_days;
-    let safety = lead_time_days.map(|l| safety_stock(z, demand.std_dev, l));
-    let computed = lead_time_days
+    let safety = lead.map(|l| non_negative(z) * non_negative(l.sigma));
+    let computed = lead
         .zip(safety)
-        .map(|(l, ss)| reorder_point(demand.mean, l, ss));
+        .map(|(l, ss)| reorder_point(l.units, 1.0, ss));
     let rule = ReorderRule::new(settings.reorder_point, computed, settings.min_quantity);
     let rop = rule.reorder_point;
-    let eoq = costs.and_then(|(order, holding)| eoq(demand.mean * 365.0, order, holding));
+    let eoq = costs.and_then(|(order, holding)| eoq(daily * 365.0, order, holding));
     let up_to = settings
         .min_quantity
         .zip(settings.max_quantity)
@@ -276,13 +286,34 @@ pub fn plan(
         eoq.unwrap_or(0).max(gap)
     };
     Plan {
-        safety_stock: safety.map(|s| s.ceil() as i64),
+        safety_stock: safety.map(ceil_units),
         reorder_point: rop,
         eoq,
         order_up_to: up_to,
         reorder_now,
         suggested,
     }
+}
+
+/// `units` rounded up to what a supplier sells: at least `min_order`, in whole multiples
+/// of `multiple` (both at least 1); 0 stays 0 (nothing to order).
+pub fn order_quantity(units: f64, min_order: i64, multiple: i64) -> i64 {
+    let units = ceil_units(non_negative(units));
+    if units == 0 {
+        return 0;
+    }
+    let multiple = multiple.max(1);
+    let wanted = units.max(min_order.max(1));
+    let packs = wanted / multiple + i64::from(wanted % multiple != 0);
+    packs.saturating_mul(multiple)
+}
+
+/// The most of `limit` units a supplier can be ordered: the largest multiple of
+/// `multiple` at most `limit`, if it is at least `min_order`; `None`: nothing fits.
+pub fn at_most(limit: i64, min_order: i64, multiple: i64) -> Option<i64> {
+    let multiple = multiple.max(1);
+    let q = limit.max(0) / multiple * multiple;
+    (q >= min_order.max(1)).then_some(q)
 }
 
 /// `x` when it is a finite number above 0, else 0.
@@ -398,18 +429,15 @@ mod tests {
 
     #[test]
     fn plans() {
-        // 4 a day, sigma 2, 9 days' lead, 95 %: SS 9.87, ROP 46; 40 in position.
-        let demand = DemandStats {
-            days: 30,
-            mean: 4.0,
-            std_dev: 2.0,
-        };
+        // 4 a day over 9 days' lead: 36, error sigma 6 (2 a day, sqrt(9)), 95 %: SS 9.87,
+        // ROP 46; 40 in position.
+        let lead = Some(LeadTimeDemand {
+            units: 36.0,
+            sigma: 6.0,
+        });
         let z = ServiceLevel::P95.z();
-        let lead = |lead_time_days| Settings {
-            lead_time_days,
-            ..Settings::default()
-        };
-        let base = plan(&demand, z, &lead(Some(9.0)), 40, None);
+        let none = Settings::default();
+        let base = plan(4.0, lead, z, &none, 40, None);
         assert_eq!(
             base,
             Plan {
@@ -422,24 +450,23 @@ mod tests {
             }
         );
         // sqrt(2 x 1460 x 50 / 2) = 270.2: the EOQ when it is more than the gap
-        let costed = plan(&demand, z, &lead(Some(9.0)), 40, Some((50.0, 2.0)));
+        let costed = plan(4.0, lead, z, &none, 40, Some((50.0, 2.0)));
         assert_eq!(costed.eoq, Some(271));
         assert_eq!(costed.suggested, 271);
         // min/max comes first
-        let min_max_of = |lead_time_days| Settings {
+        let min_max_of = Settings {
             min_quantity: Some(45),
             max_quantity: Some(100),
-            lead_time_days,
             ..Settings::default()
         };
-        let min_max = plan(&demand, z, &min_max_of(Some(9.0)), 40, Some((50.0, 2.0)));
+        let min_max = plan(4.0, lead, z, &min_max_of, 40, Some((50.0, 2.0)));
         assert_eq!((min_max.order_up_to, min_max.suggested), (Some(60), 60));
         // without a lead time only the minimum says when
-        let no_lead = plan(&demand, z, &min_max_of(None), 50, None);
+        let no_lead = plan(4.0, None, z, &min_max_of, 50, None);
         assert_eq!((no_lead.reorder_point, no_lead.safety_stock), (None, None));
         assert!(!no_lead.reorder_now);
         assert_eq!(no_lead.suggested, 0);
-        assert!(plan(&demand, z, &min_max_of(None), 45, None).reorder_now);
+        assert!(plan(4.0, None, z, &min_max_of, 45, None).reorder_now);
     }
 
     #[test]
@@ -449,9 +476,8 @@ mod tests {
             reorder_point: Some(10),
             ..Settings::default()
         };
-        let quiet = DemandStats::default();
         let z = ServiceLevel::P95.z();
-        let p = plan(&quiet, z, &own, 5, None);
+        let p = plan(0.0, None, z, &own, 5, None);
         assert_eq!(
             p,
             Plan {
@@ -465,47 +491,52 @@ mod tests {
             }
         );
         // At the reorder point it is due; above it, not.
-        assert!(plan(&quiet, z, &own, 10, None).reorder_now);
-        assert_eq!(plan(&quiet, z, &own, 11, None).suggested, 0);
+        assert!(plan(0.0, None, z, &own, 10, None).reorder_now);
+        assert_eq!(plan(0.0, None, z, &own, 11, None).suggested, 0);
         // It wins over the computed one (46 here), either way.
-        let demand = DemandStats {
-            days: 30,
-            mean: 4.0,
-            std_dev: 2.0,
-        };
-        let with_lead = Settings {
-            lead_time_days: Some(9.0),
+        let lead = Some(LeadTimeDemand {
+            units: 36.0,
+            sigma: 6.0,
+        });
+        let p = plan(4.0, lead, z, &own, 20, None);
+        assert_eq!((p.reorder_point, p.reorder_now), (Some(10), false));
+        let higher = Settings {
+            reorder_point: Some(60),
             ..own
         };
-        let p = plan(&demand, z, &with_lead, 20, None);
-        assert_eq!((p.reorder_point, p.reorder_now), (Some(10), false));
-        let p = plan(
-            &demand,
-            z,
-            &Settings {
-                reorder_point: Some(60),
-                ..with_lead
-            },
-            50,
-            None,
-        );
+        let p = plan(4.0, lead, z, &higher, 50, None);
         assert_eq!(
             (p.reorder_point, p.reorder_now, p.suggested),
             (Some(60), true, 11)
         );
         // The minimum still counts when it is higher.
-        let p = plan(
-            &quiet,
-            z,
-            &Settings {
-                min_quantity: Some(12),
-                max_quantity: Some(30),
-                ..own
-            },
-            11,
-            None,
-        );
+        let min_max = Settings {
+            min_quantity: Some(12),
+            max_quantity: Some(30),
+            ..own
+        };
+        let p = plan(0.0, None, z, &min_max, 11, None);
         assert_eq!((p.reorder_now, p.suggested), (true, 19));
+    }
+
+    #[test]
+    fn quantities_a_supplier_sells() {
+        // 37.2 units, sold in 10s, at least 20: 40
+        assert_eq!(order_quantity(37.2, 20, 10), 40);
+        // the minimum first, then whole packs: 5 wanted, at least 12, packs of 5 -> 15
+        assert_eq!(order_quantity(5.0, 12, 5), 15);
+        assert_eq!(order_quantity(3.0, 1, 1), 3);
+        assert_eq!(order_quantity(0.0, 10, 6), 0);
+        assert_eq!(order_quantity(-4.0, 10, 6), 0);
+        assert_eq!(order_quantity(f64::NAN, 10, 6), 0);
+        // a nonsense multiple or minimum counts as 1
+        assert_eq!(order_quantity(7.0, 0, 0), 7);
+        // the largest whole packs within a limit, if the minimum fits
+        assert_eq!(at_most(47, 20, 10), Some(40));
+        assert_eq!(at_most(47, 1, 1), Some(47));
+        assert_eq!(at_most(9, 1, 10), None);
+        assert_eq!(at_most(30, 40, 10), None);
+        assert_eq!(at_most(-5, 1, 1), None);
     }
 
     #[test]
@@ -549,10 +580,9 @@ mod tests {
                 reorder_point: own,
                 min_quantity: min,
                 max_quantity: None,
-                lead_time_days: lead,
             };
-            let demand = DemandStats { days: 30, mean, std_dev: sigma };
-            let p = plan(&demand, ServiceLevel::P95.z(), &settings, position, None);
+            let lead = lead.map(|l| LeadTimeDemand { units: mean * l, sigma: sigma * l.sqrt() });
+            let p = plan(mean, lead, ServiceLevel::P95.z(), &settings, position, None);
             let low = ReorderRule::new(own, None, min).needs_reorder(position);
             prop_assert_eq!(p.reorder_now, low);
             if !low {
@@ -667,6 +697,25 @@ mod tests {
                 prop_assert_eq!(ranked[0].1, AbcClass::A);
             } else {
                 prop_assert!(ranked.iter().all(|(_, c, s)| *c == AbcClass::C && *s == 0.0));
+            }
+        }
+
+        #[test]
+        fn order_quantities_are_whole_packs_covering_the_need(
+            units in 0.0f64..10_000.0,
+            min in 1i64..500,
+            multiple in 1i64..100,
+        ) {
+            let q = order_quantity(units, min, multiple);
+            if units <= 1e-6 {
+                prop_assert_eq!(q, 0);
+            } else {
+                prop_assert!(q % multiple == 0 && q >= min && q as f64 >= units - 1e-6);
+                // no more than one pack beyond what the need or the minimum asks
+                prop_assert!(q < (units.ceil() as i64).max(min) + multiple);
+            }
+            if let Some(cut) = at_most(q / 2, min, multiple) {
+                prop_assert!(cut <= q / 2 && cut % multiple == 0 && cut >= min);
             }
         }
 

@@ -309,13 +309,13 @@ async fn run_runs_out(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
     let mut rows: Vec<RunsOutRow> = plans
         .into_iter()
         .filter_map(|s| {
-            let (days_left, on) = runs_out(s.available, s.demand.mean, today)?;
+            let (days_left, on) = runs_out(s.available, s.daily, today)?;
             (on <= until).then(|| RunsOutRow {
                 sku: s.product.sku,
                 name: s.product.name,
                 available: s.available,
                 on_order: s.on_order,
-                mean_daily_demand: (s.demand.mean * 100.0).round() / 100.0,
+                mean_daily_demand: (s.daily * 100.0).round() / 100.0,
                 days_left,
                 runs_out_on: on,
             })
@@ -436,9 +436,7 @@ fn po_statuses(
 }
 
 fn awaiting_approval(o: &Order) -> bool {
-    o.row.status == PurchaseOrderStatus::Draft
-        && o.row.created_by_system
-        && o.row.approved_by.is_none()
+    crate::model::awaiting_approval(&o.row)
 }
 
 fn total_of(o: &Order) -> i128 {

@@ -357,6 +357,7 @@ pub const PRICE: Column = Column::new("price", &["price"]);
 pub const CURRENCY: Column = Column::new("currency", &["currency"]);
 pub const MIN_ORDER_QUANTITY: Column = Column::new("min_order_quantity", &["minOrderQuantity"]);
 pub const LEAD_TIME_DAYS: Column = Column::new("lead_time_days", &["leadTimeDays"]);
+pub const ORDER_MULTIPLE: Column = Column::new("order_multiple", &["orderMultiple"]);
 pub const ACTIVE: Column = Column::new("active", &["active"]);
 pub const MODEL: Column = Column::new("model", &["frame.model"]);
 pub const COLOUR: Column = Column {
@@ -443,6 +444,7 @@ pub const CATALOG: Layout<ItemDraft> = Layout {
         &CURRENCY,
         &MIN_ORDER_QUANTITY,
         &LEAD_TIME_DAYS,
+        &ORDER_MULTIPLE,
         &ACTIVE,
     ],
     required: &[&SKU, &NAME, &CATEGORY, &PRICE, &CURRENCY],
@@ -590,6 +592,7 @@ impl<'a> Cells<'a> {
             currency: self.text(&CURRENCY).unwrap_or_default(),
             min_order_quantity: self.parse(&MIN_ORDER_QUANTITY, parse_int),
             lead_time_days: self.parse(&LEAD_TIME_DAYS, parse_int),
+            order_multiple: self.parse(&ORDER_MULTIPLE, parse_int),
             active: self.parse(&ACTIVE, parse_bool),
             frame: None,
             spectacle_lens: None,

@@ -323,6 +323,9 @@ pub struct CatalogItemInput {
     pub min_order_quantity: Option<i32>,
     /// Days between order and dispatch, 0..365 (default 0).
     pub lead_time_days: Option<i32>,
+    /// The item is sold in multiples of this many units (its pack or carton), 1..10000
+    /// (default 1).
+    pub order_multiple: Option<i32>,
     /// Whether the item can be ordered (default true).
     pub active: Option<bool>,
     /// Attributes of a FRAME item.
@@ -437,6 +440,7 @@ pub struct ItemDraft {
     pub currency: String,
     pub min_order_quantity: i32,
     pub lead_time_days: i32,
+    pub order_multiple: i32,
     pub active: bool,
     pub attributes: Attributes,
 }
@@ -502,6 +506,8 @@ pub fn validate(input: CatalogItemInput) -> Result<ItemDraft, Vec<FieldError>> {
     errors.int_in("minOrderQuantity", min_order_quantity, 1..=100_000, "");
     let lead_time_days = input.lead_time_days.unwrap_or(0);
     errors.int_in("leadTimeDays", lead_time_days, 0..=365, " days");
+    let order_multiple = input.order_multiple.unwrap_or(1);
+    errors.int_in("orderMultiple", order_multiple, 1..=10_000, "");
 
     let category = input.category;
     let blocks = [
@@ -548,6 +554,7 @@ pub fn validate(input: CatalogItemInput) -> Result<ItemDraft, Vec<FieldError>> {
             currency,
             min_order_quantity,
             lead_time_days,
+            order_multiple,
             active: input.active.unwrap_or(true),
             attributes,
         }),
@@ -776,6 +783,7 @@ mod tests {
             currency: "EUR".to_owned(),
             min_order_quantity: None,
             lead_time_days: None,
+            order_multiple: None,
             active: None,
             frame: None,
             spectacle_lens: None,
@@ -863,6 +871,7 @@ mod tests {
                 currency: "EUR".to_owned(),
                 min_order_quantity: 1,
                 lead_time_days: 0,
+                order_multiple: 1,
                 active: true,
                 attributes: Attributes::Frame(frame()),
             }

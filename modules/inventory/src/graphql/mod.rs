@@ -1,6 +1,7 @@
 //! The inventory's GraphQL face: object, input and enum types, and thin resolvers that
 //! call `crate::service`, one file per area.
 
+pub mod agent;
 pub mod counts;
 pub mod export;
 pub mod import;
@@ -12,6 +13,7 @@ pub mod purchasing;
 pub mod reconcile;
 pub mod stock;
 
+pub use agent::{AgentMutation, AgentQuery};
 pub use counts::{CountsMutation, CountsQuery};
 pub use export::ExportMutation;
 pub use import::{ProductImportMutation, ProductImportQuery, ProductImportSubscription};

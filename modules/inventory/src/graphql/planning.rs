@@ -11,7 +11,7 @@ use ils_common::money::{Money, MoneyInput};
 use ils_kernel::request_parts;
 use ils_kernel::scalars::Date;
 
-/// A product's reorder plan, from its sales over the period asked.
+/// A product's reorder plan, from its demand forecast over its lead time.
 #[derive(SimpleObject)]
 pub struct ReorderSuggestion {
     /// The product planned.
@@ -20,15 +20,21 @@ pub struct ReorderSuggestion {
     pub available: i64,
     /// Ordered from suppliers and not yet received, in units.
     pub on_order: i64,
-    /// Units sold a day on average over the period.
+    /// Units a day the product's demand forecast expects over its lead time (over the
+    /// next day without one).
     pub mean_daily_demand: f64,
-    /// The standard deviation of daily sales over the period, in units.
+    /// The standard deviation of daily sales over the history read, in units.
     pub demand_std_dev: f64,
+    /// The forecasting method chosen for the product (as `demandForecast` names it).
+    pub forecast_method: String,
+    /// Units the forecast expects over the lead time; null without a lead time.
+    pub lead_time_demand: Option<f64>,
     /// The product's lead time in days (null: not set, so no reorder point is computed).
     pub lead_time_days: Option<i32>,
-    /// z x sigma x sqrt(lead time), in units (rounded up); null without a lead time.
+    /// z x the standard deviation of the forecast's error over the lead time (from its
+    /// backtest), in units (rounded up); null without a lead time.
     pub safety_stock: Option<i64>,
-    /// The product's own reorder point when it has one, else mean demand x lead time +
+    /// The product's own reorder point when it has one, else the lead-time demand plus
     /// safety stock, in units; null without either.
     pub reorder_point: Option<i64>,
     /// The economic order quantity in units, when the product has a cost and an order cost
@@ -52,8 +58,10 @@ impl From<Suggestion> for ReorderSuggestion {
             product: Product(s.product),
             available: s.available,
             on_order: s.on_order,
-            mean_daily_demand: s.demand.mean,
-            demand_std_dev: s.demand.std_dev,
+            mean_daily_demand: demand::hundredths(s.daily),
+            demand_std_dev: demand::hundredths(s.spread),
+            forecast_method: s.method.code().to_owned(),
+            lead_time_demand: s.lead_time_demand.map(demand::hundredths),
             lead_time_days: s.lead_time_days,
             safety_stock: s.plan.safety_stock,
             reorder_point: s.plan.reorder_point,
@@ -271,11 +279,11 @@ pub struct PlanningQuery;
 #[Object]
 impl PlanningQuery {
     /// Reorder points, safety stock and order quantities of your active products, from
-    /// their sales (any member).
+    /// their demand forecasts over their lead times (any member).
     async fn reorder_suggestions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Days of sales to learn demand from, 7..730 (default 90).")] days: Option<
+        #[graphql(desc = "Days of sales to learn demand from, 7..730 (default 365).")] days: Option<
             i32,
         >,
         #[graphql(desc = "How sure to be of not running out during a lead time (default P95).")]

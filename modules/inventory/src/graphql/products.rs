@@ -110,6 +110,7 @@ impl From<ProductInput> for ProductFields {
                 currency: input.currency,
                 min_order_quantity: None,
                 lead_time_days: input.lead_time_days,
+                order_multiple: None,
                 active: input.active,
                 frame: input.frame,
                 spectacle_lens: input.spectacle_lens,

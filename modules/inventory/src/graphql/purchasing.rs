@@ -125,6 +125,14 @@ impl PurchaseOrderLine {
     async fn received_quantity(&self) -> i64 {
         self.0.row.received_quantity
     }
+    /// Why the purchasing agent drafted the line, in numbers and one sentence; null on a
+    /// person's line, and for the supplier (it tells the buyer's stock).
+    async fn rationale(&self) -> Option<crate::graphql::agent::DraftRationale> {
+        self.0.product.as_ref()?;
+        let r: crate::service::agent::Rationale =
+            serde_json::from_str(self.0.row.rationale.as_deref()?).ok()?;
+        Some(r.into())
+    }
 }
 
 #[derive(Clone)]
@@ -227,6 +235,16 @@ impl PurchaseOrder {
     async fn reject_reason(&self) -> Option<&str> {
         self.0.row.reject_reason.as_deref()
     }
+    /// Why the buyer cancelled the order, as it said; null otherwise.
+    async fn cancel_reason(&self) -> Option<&str> {
+        self.0.row.cancel_reason.as_deref()
+    }
+
+    /// Whether the order waits for a person's approval: a DRAFT the system made that
+    /// nobody approved yet (what `pendingApprovals` lists).
+    async fn awaiting_approval(&self) -> bool {
+        crate::model::awaiting_approval(&self.0.row)
+    }
     /// The buyer's notes for the supplier.
     async fn notes(&self) -> Option<&str> {
         self.0.row.notes.as_deref()
@@ -293,7 +311,12 @@ status_change!(
 status_change!(
     "cancelPurchaseOrder",
     CancelPurchaseOrderInput,
-    CancelPurchaseOrderPayload {}
+    CancelPurchaseOrderPayload {
+        /// Why, at most 1000 characters. Declining a draft the purchasing agent made: the
+        /// agent leaves its products alone for `agentSettings.declineMemoryDays` and shows
+        /// this reason.
+        reason: Option<String>,
+    }
 );
 status_change!(
     "receivePurchaseOrder",
@@ -456,13 +479,15 @@ impl PurchasingMutation {
     }
 
     /// The buyer withdraws a draft or a submitted order not yet answered (admins and
-    /// managers): CANCELLED.
+    /// managers): CANCELLED. This is also how a person declines a draft the purchasing
+    /// agent made.
     async fn cancel_purchase_order(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The order and its version.")] input: CancelPurchaseOrderInput,
     ) -> Result<CancelPurchaseOrderPayload> {
-        let order = change(ctx, &input.id, input.version, StatusChange::Cancel).await?;
+        let to = StatusChange::Cancel(input.reason);
+        let order = change(ctx, &input.id, input.version, to).await?;
         Ok(CancelPurchaseOrderPayload {
             purchase_order: order,
         })

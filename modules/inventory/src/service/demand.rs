@@ -194,6 +194,11 @@ pub fn spike(daily: &[f64]) -> Option<Spike> {
     })
 }
 
+/// A product's own days of `days` (a series starting on `first`): from [`own_start`].
+pub fn own_days(days: &[f64], first: NaiveDate, added: NaiveDate) -> &[f64] {
+    &days[own_start(days, first, added)..]
+}
+
 /// Where a product's days begin in `days` (a series starting on `first`): the day it was
 /// added, or its first sale when that is earlier (sales imported with it). Days before
 /// are not days without sales.

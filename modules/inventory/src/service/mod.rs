@@ -3,6 +3,7 @@
 //! `Connection` that pagination returns (built by the caller's mapping) and the global
 //! `ID`s that inputs carry (decoded here, so each refusal names its input path).
 
+pub mod agent;
 pub mod counts;
 pub mod demand;
 pub mod export;

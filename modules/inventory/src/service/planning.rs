@@ -1,12 +1,16 @@
-//! Reorder planning from the company's own sales history: reorder points with safety
-//! stock for a chosen service level, EOQ where cost data exists, the min/max policy, and
-//! the ABC classification by annual consumption value (docs/domain.md's formulas, in
-//! `reorder.rs`). Reads the ledger's SALE lines of the period once, and the balances.
+//! Reorder planning from the company's own sales history: reorder points from each
+//! product's demand forecast over its lead time, with safety stock from the forecast's
+//! backtest error at a chosen service level, EOQ where cost data exists, the min/max
+//! policy, and the ABC classification by annual consumption value (docs/domain.md's
+//! formulas, in `reorder.rs` and `forecast.rs`). Reads the demand history of the period
+//! once (the ABC the ledger's SALE lines, for their cost), and the balances.
 
+use crate::forecast::{self, Method};
 use crate::ledger::MovementKind;
 use crate::model::PurchaseOrderStatus;
-use crate::reorder::{self, AbcClass, DemandStats, Plan, ServiceLevel};
-use chrono::{Duration, NaiveDate, Utc};
+use crate::reorder::{self, AbcClass, LeadTimeDemand, Plan, ServiceLevel};
+use crate::service::demand::{self, Series};
+use chrono::{Duration, Utc};
 use ils_common::money::MoneyInput;
 use ils_entity::{product, stock_balance as balance, stock_movement as movement};
 use ils_kernel::authz::require_member;
@@ -20,42 +24,31 @@ use uuid::Uuid;
 /// The longest history a plan reads, in days.
 const MAX_DAYS: i32 = 730;
 
-/// Per product: units sold per day of the period (zero days included) and the cost of
-/// what was sold (units x the average cost at the time, in ten-thousandths).
-struct Sales {
-    daily: HashMap<NaiveDate, f64>,
-    value_units: i128,
-}
-
-async fn sales(tx: &Tx, days: i32) -> AppResult<HashMap<Uuid, Sales>> {
+/// Per product, the cost of what was sold over the last `days` (units x the average cost
+/// at the time, in ten-thousandths): the ledger's SALE lines, which carry the cost.
+async fn sold_value(tx: &Tx, days: i32) -> AppResult<HashMap<Uuid, i128>> {
     let since = Utc::now() - Duration::days(i64::from(days));
-    let rows: Vec<(Uuid, i64, i64, chrono::DateTime<Utc>)> = tx
+    let rows: Vec<(Uuid, i64, i64)> = tx
         .select::<movement::Entity>()
         .select_only()
         .column(movement::Column::ProductId)
         .column(movement::Column::Quantity)
         .column(movement::Column::AvgCostAfter)
-        .column(movement::Column::CreatedAt)
         .filter(movement::Column::Kind.eq(MovementKind::Sale.as_str()))
         .filter(movement::Column::CreatedAt.gte(since))
         .into_tuple()
         .all(tx.conn())
         .await?;
-    let mut out: HashMap<Uuid, Sales> = HashMap::new();
-    for (product, qty, cost, at) in rows {
-        let s = out.entry(product).or_insert_with(|| Sales {
-            daily: HashMap::new(),
-            value_units: 0,
-        });
-        let sold = -qty; // a sale's quantity is the negative change of stock
-        *s.daily.entry(at.date_naive()).or_default() += sold as f64;
-        s.value_units += i128::from(sold) * i128::from(cost);
+    let mut out: HashMap<Uuid, i128> = HashMap::new();
+    for (product, qty, cost) in rows {
+        // a sale's quantity is the negative change of stock
+        *out.entry(product).or_default() += i128::from(-qty) * i128::from(cost);
     }
     Ok(out)
 }
 
 /// Available stock per product over all locations (balances, not the ledger).
-async fn available(tx: &Tx) -> AppResult<HashMap<Uuid, i64>> {
+pub(crate) async fn available(tx: &Tx) -> AppResult<HashMap<Uuid, i64>> {
     let rows: Vec<(Uuid, i64, i64)> = tx
         .select::<balance::Entity>()
         .select_only()
@@ -74,7 +67,7 @@ async fn available(tx: &Tx) -> AppResult<HashMap<Uuid, i64>> {
 
 /// Units on order per product: what open purchase orders (submitted, acknowledged, partly
 /// received) of the company have not delivered yet.
-async fn on_order(tx: &Tx, me: Uuid) -> AppResult<HashMap<Uuid, i64>> {
+pub(crate) async fn on_order(tx: &Tx, me: Uuid) -> AppResult<HashMap<Uuid, i64>> {
     use PurchaseOrderStatus as S;
     use ils_entity::{purchase_order as po, purchase_order_line as line};
     let open: Vec<Uuid> = tx
@@ -120,8 +113,14 @@ pub struct Suggestion {
     pub available: i64,
     /// Ordered and not yet received.
     pub on_order: i64,
-    /// Daily sales over the period.
-    pub demand: DemandStats,
+    /// Units a day the forecast expects over the lead time (the next day without one).
+    pub daily: f64,
+    /// The standard deviation of daily sales over the history read.
+    pub spread: f64,
+    /// The forecasting method chosen for the product.
+    pub method: Method,
+    /// Units the forecast expects over the lead time; `None` without one.
+    pub lead_time_demand: Option<f64>,
     pub lead_time_days: Option<i32>,
     pub plan: Plan,
 }
@@ -136,7 +135,9 @@ pub struct Ranked {
 }
 
 /// Reorder points, safety stock and order quantities of the company's active products,
-/// from the last `days` of sales (default 90) at a service level (default P95). EOQ uses
+/// from their demand forecasts over their lead times, learnt from the last `days` of sales
+/// (default 365, complete days: today's sales so far are not history yet), at a service
+/// level (default P95). EOQ uses
 /// `order_cost` (per order, for the products kept in its currency) and `holding_rate` (a
 /// year's holding cost as a share of the unit cost, default 0.25).
 pub async fn suggestions(
@@ -148,7 +149,7 @@ pub async fn suggestions(
     holding_rate: Option<f64>,
 ) -> AppResult<Vec<Suggestion>> {
     let me = require_member(ctx)?;
-    let days = check_days(days.unwrap_or(90))?;
+    let days = check_days(days.unwrap_or(365))?;
     let z = service_level.unwrap_or(ServiceLevel::P95).z();
     let holding_rate = holding_rate.unwrap_or(0.25);
     if !(holding_rate > 0.0 && holding_rate <= 5.0) {
@@ -170,23 +171,32 @@ pub async fn suggestions(
         .filter(product::Column::Active.eq(true))
         .all(tx.conn())
         .await?;
-    let sales = sales(&tx, days).await?;
+    let today = Utc::now().date_naive();
+    // Complete days only: today's sales so far are not history yet.
+    let read = Series::ending(today - Duration::days(1), days as usize);
+    let sold = demand::daily(&tx, &read, None, None).await?;
     let stock = available(&tx).await?;
     let ordered = on_order(&tx, me).await?;
     tx.commit().await?;
-    let today = Utc::now().date_naive();
+    let none = vec![0.0; read.days];
     let mut out = Vec::new();
     for p in products {
-        let series: Vec<f64> = (0..days)
-            .map(|d| {
-                let day = today - Duration::days(i64::from(d));
-                sales
-                    .get(&p.id)
-                    .and_then(|s| s.daily.get(&day).copied())
-                    .unwrap_or(0.0)
-            })
-            .collect();
-        let stats = reorder::demand_stats(&series);
+        let all = sold.get(&p.id).unwrap_or(&none);
+        let history = demand::own_days(all, read.first, p.created_at.date_naive());
+        let lead = p.lead_time_days.map(|l| l.max(0) as usize);
+        let horizon = lead.unwrap_or(1).max(1);
+        let f = forecast::choose(history, horizon, Some(7));
+        let lead_demand = lead.map(|l| {
+            if l == 0 {
+                LeadTimeDemand::default()
+            } else {
+                LeadTimeDemand {
+                    units: f.total,
+                    sigma: f.total_sigma(),
+                }
+            }
+        });
+        let daily = f.total / horizon as f64;
         let available = stock.get(&p.id).copied().unwrap_or(0);
         let on_order = ordered.get(&p.id).copied().unwrap_or(0);
         let position = available + on_order;
@@ -194,7 +204,6 @@ pub async fn suggestions(
             reorder_point: p.reorder_point,
             min_quantity: p.min_quantity,
             max_quantity: p.max_quantity,
-            lead_time_days: p.lead_time_days.map(f64::from),
         };
         // A year's holding cost of a unit: its cost (in ten-thousandths) at the rate.
         let costs = match (&order_cost, p.cost_units) {
@@ -203,13 +212,16 @@ pub async fn suggestions(
             }
             _ => None,
         };
-        let plan = reorder::plan(&stats, z, &settings, position, costs);
+        let plan = reorder::plan(daily, lead_demand, z, &settings, position, costs);
         out.push(Suggestion {
             lead_time_days: p.lead_time_days,
             product: p,
             available,
             on_order,
-            demand: stats,
+            daily,
+            spread: reorder::demand_stats(history).std_dev,
+            method: f.method,
+            lead_time_demand: lead_demand.map(|l| l.units),
             plan,
         });
     }
@@ -223,13 +235,13 @@ pub async fn abc(db: &Db, ctx: &TenantContext, days: Option<i32>) -> AppResult<V
     let days = check_days(days.unwrap_or(365))?;
     let tx = db.tenant(ctx).await?;
     let products = tx.select::<product::Entity>().all(tx.conn()).await?;
-    let sales = sales(&tx, days).await?;
+    let sales = sold_value(&tx, days).await?;
     tx.commit().await?;
     let scale = 365.0 / f64::from(days);
     let values: Vec<(Uuid, f64)> = products
         .iter()
         .map(|p| {
-            let units = sales.get(&p.id).map_or(0, |s| s.value_units);
+            let units = sales.get(&p.id).copied().unwrap_or(0);
             (p.id, units as f64 / 10_000.0 * scale)
         })
         .collect();

@@ -82,7 +82,9 @@ pub enum StatusChange {
     Acknowledge(Option<String>),
     /// Why the supplier turns the order down.
     Reject(String),
-    Cancel,
+    /// Why the buyer withdraws it, if it says (a person declining a system draft: the
+    /// purchasing agent leaves its products alone for a while).
+    Cancel(Option<String>),
 }
 
 impl StatusChange {
@@ -92,7 +94,7 @@ impl StatusChange {
             Self::Submit => OrderMove::Submit,
             Self::Acknowledge(_) => OrderMove::Acknowledge,
             Self::Reject(_) => OrderMove::Reject,
-            Self::Cancel => OrderMove::Cancel,
+            Self::Cancel(_) => OrderMove::Cancel,
         }
     }
 }
@@ -366,6 +368,74 @@ pub async fn create_draft(
         let product = product_for(&tx, &item, &field).await?;
         lines.push((item, l.quantity, product));
     }
+    let lines = lines
+        .into_iter()
+        .map(|(item, quantity, product)| DraftLine {
+            item,
+            product,
+            quantity,
+            rationale: None,
+        })
+        .collect();
+    let head = Head {
+        supplier,
+        supplier_name,
+        location: location.id,
+        currency: currency.unwrap_or_default(),
+        by_system,
+        notes,
+    };
+    let row = insert_order(&tx, me, head, lines).await?;
+    committed(tx, row.id).await
+}
+
+/// What a new order is, apart from its lines.
+pub(crate) struct Head {
+    pub supplier: Uuid,
+    pub supplier_name: String,
+    pub location: Uuid,
+    pub currency: String,
+    pub by_system: bool,
+    pub notes: Option<String>,
+}
+
+/// One line of a draft being written: the supplier's item, the buyer's product it is
+/// received as, the units, and (the agent's lines) why.
+pub(crate) struct DraftLine {
+    pub item: catalog_item::Model,
+    pub product: product::Model,
+    pub quantity: i64,
+    pub rationale: Option<String>,
+}
+
+fn line_rows(order: Uuid, lines: &[DraftLine]) -> Vec<line::ActiveModel> {
+    lines
+        .iter()
+        .map(|l| line::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            order_id: Set(order),
+            company_id: sea_orm::ActiveValue::NotSet,
+            supplier_company_id: Set(None),
+            catalog_item_id: Set(l.item.id),
+            product_id: Set(l.product.id),
+            sku: Set(l.item.sku.clone()),
+            name: Set(l.item.name.clone()),
+            quantity: Set(l.quantity),
+            unit_price: Set(l.item.price_units),
+            received_quantity: Set(0),
+            rationale: Set(l.rationale.clone()),
+        })
+        .collect()
+}
+
+/// Writes a new DRAFT with its next number and its lines (the caller holds the
+/// company's lock, so numbers are taken one at a time).
+pub(crate) async fn insert_order(
+    tx: &Tx,
+    me: Uuid,
+    head: Head,
+    lines: Vec<DraftLine>,
+) -> AppResult<po::Model> {
     let n = tx
         .select::<po::Entity>()
         .filter(po::Column::CompanyId.eq(me))
@@ -376,45 +446,69 @@ pub async fn create_draft(
         .insert(po::ActiveModel {
             id: Set(Uuid::now_v7()),
             company_id: sea_orm::ActiveValue::NotSet,
-            supplier_id: Set(supplier),
+            supplier_id: Set(head.supplier),
             supplier_company_id: Set(None),
-            supplier_name: Set(supplier_name),
+            supplier_name: Set(head.supplier_name),
             po_number: Set(format!("PO-{:06}", n + 1)),
             status: Set(PurchaseOrderStatus::Draft),
             version: Set(1),
-            currency: Set(currency.unwrap_or_default()),
-            location_id: Set(location.id),
-            created_by_system: Set(by_system),
+            currency: Set(head.currency),
+            location_id: Set(head.location),
+            created_by_system: Set(head.by_system),
             approved_by: Set(None),
             approved_at: Set(None),
             submitted_at: Set(None),
             supplier_reference: Set(None),
             reject_reason: Set(None),
-            notes: Set(notes),
+            cancelled_by: Set(None),
+            cancel_reason: Set(None),
+            notes: Set(head.notes),
             created_at: Set(now),
             updated_at: Set(now),
         })
         .await?;
-    tx.insert_many::<line::Entity, _>(
-        lines
-            .iter()
-            .map(|(item, qty, product)| line::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                order_id: Set(row.id),
-                company_id: sea_orm::ActiveValue::NotSet,
-                supplier_company_id: Set(None),
-                catalog_item_id: Set(item.id),
-                product_id: Set(product.id),
-                sku: Set(item.sku.clone()),
-                name: Set(item.name.clone()),
-                quantity: Set(*qty),
-                unit_price: Set(item.price_units),
-                received_quantity: Set(0),
-            })
-            .collect(),
+    tx.insert_many::<line::Entity, _>(line_rows(row.id, &lines))
+        .await?;
+    Ok(row)
+}
+
+/// Rewrites the lines of `order`, a system draft nobody approved yet, on the version it
+/// was read at: its lines are replaced and its version moves on (CONFLICT when a person
+/// approved or changed it meanwhile).
+pub(crate) async fn replace_lines(
+    tx: &Tx,
+    order: &po::Model,
+    lines: Vec<DraftLine>,
+    notes: Option<String>,
+) -> AppResult<po::Model> {
+    let row = set_status(
+        tx,
+        order,
+        order.version,
+        PurchaseOrderStatus::Draft,
+        vec![(po::Column::Notes, Expr::value(notes))],
     )
     .await?;
-    committed(tx, row.id).await
+    tx.delete_many::<line::Entity>()
+        .filter(line::Column::OrderId.eq(order.id))
+        .exec(tx.conn())
+        .await?;
+    tx.insert_many::<line::Entity, _>(line_rows(order.id, &lines))
+        .await?;
+    Ok(row)
+}
+
+/// Cancels `order`, a system draft nobody approved, because nothing on it is needed any
+/// more (no person cancelled it: nothing is remembered as declined).
+pub(crate) async fn withdraw(tx: &Tx, order: &po::Model, reason: &str) -> AppResult<po::Model> {
+    set_status(
+        tx,
+        order,
+        order.version,
+        PurchaseOrderStatus::Cancelled,
+        vec![(po::Column::CancelReason, Expr::value(reason))],
+    )
+    .await
 }
 
 /// A draft purchase order made by the system for `company` (the assistant, reorder
@@ -551,7 +645,14 @@ pub async fn change_status(
             let reason = ils_common::validate::text(&reason, "input.reason", 1000)?;
             vec![(po::Column::RejectReason, Expr::value(reason))]
         }
-        StatusChange::Cancel => vec![],
+        StatusChange::Cancel(reason) => {
+            let reason =
+                ils_common::validate::optional_text(reason.as_deref(), "input.reason", 1000)?;
+            vec![
+                (po::Column::CancelledBy, Expr::value(ctx.responsible_user())),
+                (po::Column::CancelReason, Expr::value(reason)),
+            ]
+        }
     };
     let row = set_status(&tx, &row, version, step.to(false), sets).await?;
     let (said, to) = (change(&row), parties(&row));

@@ -78,6 +78,11 @@ impl CatalogItem {
     async fn lead_time_days(&self) -> i32 {
         self.0.lead_time_days
     }
+
+    /// The item is sold in multiples of this many units (its pack or carton).
+    async fn order_multiple(&self) -> i32 {
+        self.0.order_multiple
+    }
     /// Whether the item can be ordered. Buyers see active items only; the supplier sees
     /// both.
     async fn active(&self) -> bool {
@@ -219,6 +224,9 @@ pub struct CatalogItemFields {
     pub min_order_quantity: Option<i32>,
     /// Days between order and dispatch, 0..365 (default 0).
     pub lead_time_days: Option<i32>,
+    /// The item is sold in multiples of this many units (its pack or carton), 1..10000
+    /// (default 1). The purchasing agent rounds what it drafts up to it.
+    pub order_multiple: Option<i32>,
     /// Whether the item can be ordered (default true).
     pub active: Option<bool>,
     /// The attributes of a FRAME item (required for one, refused for others).
@@ -243,6 +251,7 @@ impl From<CatalogItemFields> for CatalogItemInput {
             currency: f.price.currency,
             min_order_quantity: f.min_order_quantity,
             lead_time_days: f.lead_time_days,
+            order_multiple: f.order_multiple,
             active: f.active,
             frame: f.frame,
             spectacle_lens: f.spectacle_lens,

@@ -141,6 +141,7 @@ pub fn new_row(d: &ItemDraft) -> item::ActiveModel {
         currency: Set(d.currency.clone()),
         min_order_quantity: Set(d.min_order_quantity),
         lead_time_days: Set(d.lead_time_days),
+        order_multiple: Set(d.order_multiple),
         active: Set(d.active),
         attributes: Set(d.attributes.to_json()),
         search_text: Set(draft::search_text(d)),
@@ -168,6 +169,7 @@ pub fn same(current: &item::Model, d: &ItemDraft) -> bool {
         && current.currency == d.currency
         && current.min_order_quantity == d.min_order_quantity
         && current.lead_time_days == d.lead_time_days
+        && current.order_multiple == d.order_multiple
         && current.active == d.active
         && Attributes::from_json(d.category, &current.attributes).as_ref() == Some(&d.attributes)
 }
