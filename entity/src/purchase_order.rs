@@ -44,8 +44,11 @@ pub struct Model {
     pub currency: String,
     /// Where received stock goes (the buyer's location).
     pub location_id: Uuid,
-    /// Drafted by the system (the assistant); a person must approve it before submission.
+    /// Drafted by the system (the assistant, the purchasing agent); a person must approve
+    /// it before submission.
     pub created_by_system: bool,
+    /// Drafted by the purchasing agent (which updates or withdraws only its own drafts).
+    pub drafted_by_agent: bool,
     pub approved_by: Option<Uuid>,
     pub approved_at: Option<DateTimeUtc>,
     pub submitted_at: Option<DateTimeUtc>,

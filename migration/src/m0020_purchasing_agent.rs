@@ -53,6 +53,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // The agent's own drafts, apart from other system drafts (the assistant's, made at
+        // a person's request), which the agent never updates, withdraws or counts.
+        m.alter_table(
+            Table::alter()
+                .table("purchase_orders")
+                .add_column(boolean("drafted_by_agent").default(false))
+                .to_owned(),
+        )
+        .await?;
         m.alter_table(
             Table::alter()
                 .table("purchase_orders")
@@ -62,20 +71,70 @@ impl MigrationTrait for Migration {
         .await?;
         if m.get_database_backend() == DbBackend::Postgres {
             let owned = rls::owned("company_id");
-            m.get_connection()
-                .execute_unprepared(&rls::protect(&Wall {
-                    table: "agent_settings",
-                    using: owned.clone(),
-                    check: owned,
-                    lookup: None,
-                }))
-                .await?;
+            let conn = m.get_connection();
+            conn.execute_unprepared(&rls::protect(&Wall {
+                table: "agent_settings",
+                using: owned.clone(),
+                check: owned,
+                lookup: None,
+            }))
+            .await?;
+            // The new columns under the purchase order's rules (m0008's triggers): who
+            // cancelled and why are written by the buyer's cancelling only; whether the
+            // agent drafted an order never changes; a line's rationale is fixed once its
+            // order leaves DRAFT.
+            let app = rls::APP_ROLE;
+            conn.execute_unprepared(&format!(
+                "CREATE OR REPLACE FUNCTION ils_purchase_order_agent_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                 DECLARE me uuid := nullif(current_setting('app.company_id', true), '')::uuid;\n\
+                 BEGIN\n\
+                   IF current_user <> '{app}' THEN RETURN NEW; END IF;\n\
+                   IF NEW.drafted_by_agent <> OLD.drafted_by_agent THEN\n\
+                     RAISE EXCEPTION 'who drafted a purchase order cannot change';\n\
+                   END IF;\n\
+                   IF (NEW.cancelled_by IS DISTINCT FROM OLD.cancelled_by\n\
+                        OR NEW.cancel_reason IS DISTINCT FROM OLD.cancel_reason) AND NOT (\n\
+                        me IS NOT DISTINCT FROM OLD.company_id AND OLD.status IN ('DRAFT', 'SUBMITTED')\n\
+                        AND NEW.status = 'CANCELLED') THEN\n\
+                     RAISE EXCEPTION 'who cancelled and why is written when the buyer cancels';\n\
+                   END IF;\n\
+                   RETURN NEW;\n\
+                 END $$;\n\
+                 DROP TRIGGER IF EXISTS purchase_orders_agent_rules ON purchase_orders;\n\
+                 CREATE TRIGGER purchase_orders_agent_rules BEFORE UPDATE ON purchase_orders \
+                 FOR EACH ROW EXECUTE FUNCTION ils_purchase_order_agent_rules();\n\
+                 CREATE OR REPLACE FUNCTION ils_purchase_order_line_agent_rules() RETURNS trigger LANGUAGE plpgsql AS $$\n\
+                 DECLARE st text;\n\
+                 BEGIN\n\
+                   IF current_user <> '{app}' THEN RETURN NEW; END IF;\n\
+                   SELECT status INTO st FROM purchase_orders WHERE id = OLD.order_id;\n\
+                   IF NEW.rationale IS DISTINCT FROM OLD.rationale AND st IS DISTINCT FROM 'DRAFT' THEN\n\
+                     RAISE EXCEPTION 'a line is fixed once its order is submitted';\n\
+                   END IF;\n\
+                   RETURN NEW;\n\
+                 END $$;\n\
+                 DROP TRIGGER IF EXISTS purchase_order_lines_agent_rules ON purchase_order_lines;\n\
+                 CREATE TRIGGER purchase_order_lines_agent_rules BEFORE UPDATE ON purchase_order_lines \
+                 FOR EACH ROW EXECUTE FUNCTION ils_purchase_order_line_agent_rules();"
+            ))
+            .await?;
         }
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        if m.get_database_backend() == DbBackend::Postgres {
+            m.get_connection()
+                .execute_unprepared(
+                    "DROP TRIGGER IF EXISTS purchase_orders_agent_rules ON purchase_orders;\n\
+                     DROP FUNCTION IF EXISTS ils_purchase_order_agent_rules();\n\
+                     DROP TRIGGER IF EXISTS purchase_order_lines_agent_rules ON purchase_order_lines;\n\
+                     DROP FUNCTION IF EXISTS ils_purchase_order_line_agent_rules();",
+                )
+                .await?;
+        }
         for (table, column) in [
+            ("purchase_orders", "drafted_by_agent"),
             ("purchase_orders", "cancel_reason"),
             ("purchase_orders", "cancelled_by"),
             ("purchase_order_lines", "rationale"),

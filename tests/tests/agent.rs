@@ -576,8 +576,9 @@ async fn the_nightly_run_drafts_for_the_companies_that_enabled_it() {
     let item = frame_item(&s, &supplier, "HB-NIGHT", "20.00").await;
     let wary = s.sign_up("Wary Optics", "ECP", &email("wary")).await;
     ils_tests::connect(&s, &wary, &supplier).await;
-    for who in [&keen, &wary] {
-        selling(&s, who, &item, "NIGHT", 3, (2, 2)).await;
+    // The same product at both, different stock: the agent sees its own company's only.
+    for (who, stock) in [(&keen, 3), (&wary, 7)] {
+        selling(&s, who, &item, "NIGHT", stock, (2, 2)).await;
     }
     settings(&s, &keen, json!({ "enabled": true })).await;
     settings(&s, &wary, json!({ "enabled": false })).await;
@@ -593,6 +594,10 @@ async fn the_nightly_run_drafts_for_the_companies_that_enabled_it() {
     })
     .await;
     assert_eq!(drafted[0]["lines"][0]["sku"], "HB-NIGHT");
+    assert_eq!(
+        drafted[0]["lines"][0]["rationale"]["available"], 3,
+        "{drafted:?}"
+    );
     let audit = s.ok(&keen.auth(), AUDIT, json!({})).await;
     assert!(
         audit["auditLog"]["nodes"]
@@ -614,6 +619,127 @@ async fn the_nightly_run_drafts_for_the_companies_that_enabled_it() {
                 .as_str()
                 .is_some_and(|o| o.starts_with("system:inventory.purchasing_agent"))),
         "{theirs}"
+    );
+    s.finish().await;
+}
+
+/// A draft the assistant made at a person's request is never the agent's to change: it
+/// counts as on order. The agent's own draft is announced (`purchase_order.drafted`), and
+/// withdrawn once stock covers what it ordered, without that counting as a decline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_drafts_are_left_alone_and_a_draft_no_longer_needed_is_withdrawn() {
+    use ils_inventory::service::purchasing::{NewLine, NewOrder, system_draft};
+    use ils_tests::ws;
+    let s = TestServer::start().await;
+    let pa = s.platform_admin().await;
+    let (supplier, buyer) = trading(&s, &pa, "Careful Optics").await;
+    let asked = frame_item(&s, &supplier, "HB-ASKED", "20.00").await;
+    let own = frame_item(&s, &supplier, "HB-OWN", "20.00").await;
+    selling(&s, &buyer, &asked, "ASKED", 4, (3, 3)).await;
+    let (own_p, _) = selling(&s, &buyer, &own, "OWN", 4, (3, 3)).await;
+    // The assistant's draft of 10 of ASKED, waiting for approval.
+    let assistant = system_draft(
+        &s.server.state.db,
+        ils_tests::company_uuid(&buyer),
+        NewOrder {
+            supplier_id: supplier.company_id.clone().unwrap().into(),
+            location_id: None,
+            lines: vec![NewLine {
+                catalog_item_id: asked["id"].as_str().unwrap().into(),
+                quantity: 10,
+            }],
+            notes: None,
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the assistant's draft: {e:?}"));
+    let types: &[&str] = &[
+        "purchase_order.drafted",
+        "purchase_order.cancelled",
+        "marketplace.profile_updated",
+    ];
+    let sentinel = || ws::profile_saved(&s, &buyer);
+    let mut socket = ws::subscribe_events_ready(&s, &buyer.auth(), Some(types), sentinel).await;
+
+    let done = run(&s, &buyer).await;
+    let draft = done["drafts"][0].clone();
+    let assistant_id = ils_kernel::id::encode("PurchaseOrder", assistant.row.id).to_string();
+    assert_ne!(draft["id"], json!(assistant_id));
+    let lines = draft["lines"].as_array().unwrap();
+    let asked_line = lines
+        .iter()
+        .find(|l| l["sku"] == "HB-ASKED")
+        .expect("ASKED drafted");
+    assert_eq!(asked_line["rationale"]["onOrder"], 10, "{draft}");
+    let ev = ws::next_event(&mut socket).await;
+    assert_eq!(ev["type"], "purchase_order.drafted", "{ev}");
+    assert_eq!(ev["data"]["purchaseOrderId"], draft["id"], "{ev}");
+    assert_eq!(ev["data"]["poNumber"], draft["poNumber"], "{ev}");
+    assert_eq!(ev["data"]["lines"], 2, "{ev}");
+    assert_eq!(ev["data"]["updated"], false, "{ev}");
+    // Both wait for approval; the assistant's is as it was.
+    let waiting = pending(&s, &buyer).await;
+    assert_eq!(waiting.len(), 2);
+    let theirs = waiting
+        .iter()
+        .find(|p| p["id"] != draft["id"])
+        .expect("the assistant's draft");
+    assert_eq!(
+        (
+            theirs["version"].clone(),
+            theirs["lines"][0]["quantity"].clone()
+        ),
+        (json!(1), json!(10))
+    );
+    assert_eq!(theirs["lines"][0]["rationale"], Value::Null);
+
+    // Plenty arrives outside any order: the agent's draft is no longer needed, and goes.
+    post(&s, &buyer, &own_p, "RECEIPT", 500).await;
+    let products = s
+        .ok(
+            &buyer.auth(),
+            "{ products(first: 10) { edges { node { id sku } } } }",
+            json!({}),
+        )
+        .await;
+    let asked_p = nodes(&products["products"])
+        .into_iter()
+        .find(|p| p["sku"] == "ASKED")
+        .unwrap();
+    post(&s, &buyer, &asked_p, "RECEIPT", 500).await;
+    let later = run(&s, &buyer).await;
+    assert_eq!(later["withdrawn"], json!([draft["poNumber"]]), "{later}");
+    assert_eq!(later["drafts"], json!([]), "{later}");
+    let ev = ws::next_event(&mut socket).await;
+    assert_eq!(ev["type"], "purchase_order.cancelled", "{ev}");
+    let gone = s
+        .ok(
+            &buyer.auth(),
+            &format!("query($id: ID!) {{ purchaseOrder(id: $id) {{ {PO} }} }}"),
+            json!({ "id": draft["id"] }),
+        )
+        .await["purchaseOrder"]
+        .clone();
+    assert_eq!(gone["status"], "CANCELLED");
+    assert_eq!(
+        gone["cancelReason"],
+        "no longer needed: nothing on it needs ordering now"
+    );
+    // The assistant's draft is still there, untouched.
+    let still = pending(&s, &buyer).await;
+    assert_eq!(still.len(), 1);
+    assert_eq!(still[0]["version"], 1);
+    // Withdrawn is not declined: selling it all again drafts again, with no skip.
+    post(&s, &buyer, &own_p, "SALE", 504).await;
+    let again = run(&s, &buyer).await;
+    assert_eq!(again["skipped"], json!([]), "{again}");
+    assert!(
+        again["drafts"][0]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["sku"] == "HB-OWN"),
+        "{again}"
     );
     s.finish().await;
 }

@@ -1673,9 +1673,9 @@ async fn reorder_settings_and_costs_are_kept_straight() {
     s.finish().await;
 }
 
-const SUGGESTIONS: &str = "query($d: Int, $s: ServiceLevel, $c: MoneyInput) {
-    reorderSuggestions(days: $d, serviceLevel: $s, orderCost: $c) {
-    product { sku } available meanDailyDemand demandStdDev forecastMethod leadTimeDemand leadTimeDays safetyStock reorderPoint
+const SUGGESTIONS: &str = "query($d: Int, $r: Int, $s: ServiceLevel, $c: MoneyInput) {
+    reorderSuggestions(days: $d, reviewDays: $r, serviceLevel: $s, orderCost: $c) {
+    product { sku } available meanDailyDemand demandStdDev forecastMethod leadTimeDemand leadTimeDays reviewDays safetyStock reorderPoint
     economicOrderQuantity orderUpTo reorderNow suggestedQuantity } }";
 const ABC: &str = "{ abcClassification { product { sku } annualValue { amount currency } cumulativeShare class } }";
 
@@ -1810,7 +1810,7 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
         .ok(
             &admin.auth(),
             SUGGESTIONS,
-            json!({ "d": 7, "s": "P95", "c": eur("50.00") }),
+            json!({ "d": 7, "r": 0, "s": "P95", "c": eur("50.00") }),
         )
         .await;
     let plan = got["reorderSuggestions"]
@@ -1833,13 +1833,31 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
     assert_eq!(plan["available"], 10);
     assert_eq!(plan["reorderNow"], false, "{plan}");
     assert_eq!(plan["suggestedQuantity"], 0);
+    // By default stock must also last the review period (agentSettings.reviewDays, 7):
+    // 2 a day over 3 + 7 days.
+    let got = s.ok(&admin.auth(), SUGGESTIONS, json!({ "d": 7 })).await;
+    let plan = got["reorderSuggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"]["sku"] == "STEADY")
+        .unwrap()
+        .clone();
+    assert_eq!(plan["reviewDays"], 7, "{plan}");
+    assert_eq!(plan["leadTimeDemand"], 20.0, "{plan}");
+    assert_eq!(plan["reorderPoint"], 20, "{plan}");
+    assert_eq!(plan["reorderNow"], true, "{plan}");
+    let err = s
+        .error(&admin.auth(), SUGGESTIONS, json!({ "r": 61 }))
+        .await;
+    assert_bad_input(&err, &["reviewDays"]);
     // Sold down to 5: at or below the reorder point, order the EOQ.
     posted(&s, &admin, mv(&steady, "SALE", 5)).await;
     let got = s
         .ok(
             &admin.auth(),
             SUGGESTIONS,
-            json!({ "d": 7, "s": "P95", "c": eur("50.00") }),
+            json!({ "d": 7, "r": 0, "s": "P95", "c": eur("50.00") }),
         )
         .await;
     let plan = got["reorderSuggestions"]

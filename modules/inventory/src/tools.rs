@@ -305,7 +305,7 @@ async fn run_runs_out(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
     let a: RunsOutArgs = args(&call)?;
     let today = Utc::now().date_naive();
     let until = horizon(a.days, a.before, today)?;
-    let plans = planning::suggestions(call.db, call.ctx, Some(90), None, None, None).await?;
+    let plans = planning::suggestions(call.db, call.ctx, Some(90), None, None, None, None).await?;
     let mut rows: Vec<RunsOutRow> = plans
         .into_iter()
         .filter_map(|s| {
@@ -358,7 +358,7 @@ struct ReorderRow {
 
 async fn run_reorder(call: ToolCall<'_>) -> AppResult<serde_json::Value> {
     let a: ReorderArgs = args(&call)?;
-    let plans = planning::suggestions(call.db, call.ctx, Some(90), None, None, None).await?;
+    let plans = planning::suggestions(call.db, call.ctx, Some(90), None, None, None, None).await?;
     let mut rows: Vec<ReorderRow> = plans
         .into_iter()
         .filter(|s: &Suggestion| s.plan.reorder_now)

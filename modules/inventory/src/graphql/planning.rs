@@ -20,22 +20,26 @@ pub struct ReorderSuggestion {
     pub available: i64,
     /// Ordered from suppliers and not yet received, in units.
     pub on_order: i64,
-    /// Units a day the product's demand forecast expects over its lead time (over the
-    /// next day without one).
+    /// Units a day the product's demand forecast expects over its lead time plus review
+    /// (over the next day without a lead time).
     pub mean_daily_demand: f64,
     /// The standard deviation of daily sales over the history read, in units.
     pub demand_std_dev: f64,
     /// The forecasting method chosen for the product (as `demandForecast` names it).
     pub forecast_method: String,
-    /// Units the forecast expects over the lead time; null without a lead time.
+    /// Units the forecast expects over the lead time plus the review period; null without
+    /// a lead time.
     pub lead_time_demand: Option<f64>,
-    /// The product's lead time in days (null: not set, so no reorder point is computed).
+    /// The lead time in days: the product's, else its linked supplier item's (null:
+    /// neither, so no reorder point is computed).
     pub lead_time_days: Option<i32>,
-    /// z x the standard deviation of the forecast's error over the lead time (from its
-    /// backtest), in units (rounded up); null without a lead time.
+    /// The review period planned with, in days.
+    pub review_days: i32,
+    /// z x the standard deviation of the forecast's error over the lead time plus review
+    /// (from its backtest), in units (rounded up); null without a lead time.
     pub safety_stock: Option<i64>,
-    /// The product's own reorder point when it has one, else the lead-time demand plus
-    /// safety stock, in units; null without either.
+    /// The product's own reorder point when it has one, else `leadTimeDemand` plus safety
+    /// stock, in units; null without either.
     pub reorder_point: Option<i64>,
     /// The economic order quantity in units, when the product has a cost and an order cost
     /// in its currency is given; null otherwise.
@@ -63,6 +67,7 @@ impl From<Suggestion> for ReorderSuggestion {
             forecast_method: s.method.code().to_owned(),
             lead_time_demand: s.lead_time_demand.map(demand::hundredths),
             lead_time_days: s.lead_time_days,
+            review_days: s.review_days,
             safety_stock: s.plan.safety_stock,
             reorder_point: s.plan.reorder_point,
             economic_order_quantity: s.plan.eoq,
@@ -279,13 +284,17 @@ pub struct PlanningQuery;
 #[Object]
 impl PlanningQuery {
     /// Reorder points, safety stock and order quantities of your active products, from
-    /// their demand forecasts over their lead times (any member).
+    /// their demand forecasts over their lead times plus the review period (any member).
     async fn reorder_suggestions(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Days of sales to learn demand from, 7..730 (default 365).")] days: Option<
             i32,
         >,
+        #[graphql(
+            desc = "Days between two orders of a product (the review period), 0..60: stock must last the lead time plus these. Default: your agentSettings.reviewDays."
+        )]
+        review_days: Option<i32>,
         #[graphql(desc = "How sure to be of not running out during a lead time (default P95).")]
         service_level: Option<ServiceLevel>,
         #[graphql(
@@ -298,9 +307,16 @@ impl PlanningQuery {
         holding_rate: Option<f64>,
     ) -> Result<Vec<ReorderSuggestion>> {
         let (tenant, db) = request_parts(ctx)?;
-        let plans =
-            planning::suggestions(db, tenant, days, service_level, order_cost, holding_rate)
-                .await?;
+        let plans = planning::suggestions(
+            db,
+            tenant,
+            days,
+            review_days,
+            service_level,
+            order_cost,
+            holding_rate,
+        )
+        .await?;
         Ok(plans.into_iter().map(ReorderSuggestion::from).collect())
     }
 

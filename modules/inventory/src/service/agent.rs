@@ -19,8 +19,9 @@ use crate::model::{PURCHASE_ORDER, PurchaseOrderStatus, awaiting_approval};
 use crate::reorder::{self, ServiceLevel};
 use crate::service::demand::{self, HISTORY_DAYS, Series};
 use crate::service::locations::main_location;
+use crate::service::lock_company;
+use crate::service::position;
 use crate::service::purchasing::{self, DraftLine, Head, Order};
-use crate::service::{lock_company, planning};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use ils_common::catalog::draft::price_to_decimal;
 use ils_common::company::CompanyType;
@@ -35,7 +36,9 @@ use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, Schedule, handler};
 use ils_kernel::mail::{Mail, send_once};
 use ils_kernel::{AppError, AppResult, ClientInfo, Db, FieldErrors, Role, TenantContext, Tx, id};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
@@ -132,7 +135,7 @@ fn in_range<T: PartialOrd + std::fmt::Display>(
     }
 }
 
-async fn load_settings(tx: &Tx, me: Uuid) -> AppResult<AgentSettings> {
+pub(crate) async fn load_settings(tx: &Tx, me: Uuid) -> AppResult<AgentSettings> {
     Ok(tx
         .find::<settings::Entity>(me)
         .await?
@@ -312,7 +315,11 @@ pub async fn run_now(db: &Db, ctx: &TenantContext) -> AppResult<Run> {
     let tx = db.read(ctx).await?;
     let me = require_manager(&tx, ctx).await?;
     tx.commit().await?;
-    run_for(db, me, "run on a manager's request").await
+    let who = ctx
+        .responsible_user()
+        .map(|u| id::encode("User", u).to_string())
+        .unwrap_or_else(|| "a manager".into());
+    run_for(db, me, &format!("run at the request of {who}")).await
 }
 
 /// One run for `company`, as its system actor (recorded in its audit log).
@@ -357,22 +364,27 @@ async fn position(
     settings: &AgentSettings,
     now: DateTime<Utc>,
 ) -> AppResult<Position> {
-    let available = planning::available(tx).await?;
-    let mut on_order = planning::on_order(tx, me).await?;
+    let available = position::available(tx).await?;
+    let mut on_order = position::on_order(tx, me).await?;
     let drafts = tx
         .select::<po::Entity>()
         .filter(po::Column::CompanyId.eq(me))
         .filter(po::Column::Status.eq(PurchaseOrderStatus::Draft))
+        .order_by_asc(po::Column::Id)
         .all(tx.conn())
         .await?;
     let since = now - Duration::days(i64::from(settings.decline_memory_days));
+    // A person cancelling the agent's draft before approving it declines its products
+    // (the latest decline first).
     let declined_orders = if settings.decline_memory_days > 0 {
         tx.select::<po::Entity>()
             .filter(po::Column::CompanyId.eq(me))
-            .filter(po::Column::CreatedBySystem.eq(true))
+            .filter(po::Column::DraftedByAgent.eq(true))
+            .filter(po::Column::ApprovedAt.is_null())
             .filter(po::Column::Status.eq(PurchaseOrderStatus::Cancelled))
             .filter(po::Column::CancelledBy.is_not_null())
             .filter(po::Column::UpdatedAt.gte(since))
+            .order_by_desc(po::Column::UpdatedAt)
             .all(tx.conn())
             .await?
     } else {
@@ -397,10 +409,11 @@ async fn position(
     let mut open: HashMap<Uuid, (po::Model, Vec<line::Model>)> = HashMap::new();
     for d in drafts {
         let its = lines.remove(&d.id).unwrap_or_default();
-        if awaiting_approval(&d) && !open.contains_key(&d.supplier_id) {
+        if d.drafted_by_agent && awaiting_approval(&d) && !open.contains_key(&d.supplier_id) {
             open.insert(d.supplier_id, (d, its));
         } else {
-            // A person's draft, or one a person approved: as good as on order.
+            // A person's draft, one a person approved, or one the assistant made at a
+            // person's request: as good as on order, and never the agent's to change.
             for l in its {
                 *on_order.entry(l.product_id).or_default() += l.quantity;
             }
@@ -426,7 +439,7 @@ async fn position(
     let made_today = tx
         .select::<po::Entity>()
         .filter(po::Column::CompanyId.eq(me))
-        .filter(po::Column::CreatedBySystem.eq(true))
+        .filter(po::Column::DraftedByAgent.eq(true))
         .filter(po::Column::CreatedAt.gte(midnight))
         .count(tx.conn())
         .await?;
@@ -495,7 +508,9 @@ fn need(
         return None;
     }
     let position = available + on_order;
-    let mut cum = 0.0;
+    // Today's forecast is a whole day; what sold today already left `available`.
+    let sold_today = days.last().copied().unwrap_or(0.0);
+    let mut cum = -sold_today.min(f.points.first().copied().unwrap_or(0.0));
     let runs_out = if position <= 0 {
         Some(0)
     } else {
@@ -583,7 +598,13 @@ fn within_limits(
         .max_order_value
         .as_ref()
         .map(|(v, _)| i128::from(*v));
-    let currency = wants.first().map(|w| w.item.currency.clone());
+    // One currency a draft: the value limit's when there is one, else the most urgent
+    // line's.
+    let currency = match &settings.max_order_value {
+        Some((_, c)) => Some(c.clone()),
+        None => wants.first().map(|w| w.item.currency.clone()),
+    };
+    let mut items: HashSet<Uuid> = HashSet::new();
     for mut w in wants {
         let mut skip = |w: Want, reason: String| {
             skipped.push(Skipped {
@@ -592,20 +613,24 @@ fn within_limits(
             })
         };
         if Some(&w.item.currency) != currency.as_ref() {
-            let reason = format!(
-                "the supplier's other items on this draft are in {}; this one is in {}",
-                currency.as_deref().unwrap_or(""),
-                w.item.currency
-            );
+            let reason = match &settings.max_order_value {
+                Some((_, c)) => format!(
+                    "the order value limit is in {c}; the item is sold in {}",
+                    w.item.currency
+                ),
+                None => format!(
+                    "the supplier's other items on this draft are in {}; this one is in {}",
+                    currency.as_deref().unwrap_or(""),
+                    w.item.currency
+                ),
+            };
             skip(w, reason);
             continue;
         }
-        if let Some((_, limit_currency)) = &settings.max_order_value
-            && *limit_currency != w.item.currency
-        {
+        if !items.insert(w.item.id) {
             let reason = format!(
-                "the order value limit is in {limit_currency}; the item is sold in {}",
-                w.item.currency
+                "another of your products is linked to the supplier's item {} too",
+                w.item.sku
             );
             skip(w, reason);
             continue;
@@ -615,16 +640,20 @@ fn within_limits(
             skip(w, reason);
             continue;
         }
-        if let Some(max) = settings.max_units_per_line {
-            let why = format!("at most {max} units a line");
-            if !cut_to(&mut w, max, &why) {
-                let reason = format!(
-                    "{why}, and the supplier sells it in at least {} (multiples of {})",
-                    w.item.min_order_quantity, w.item.order_multiple
-                );
-                skip(w, reason);
-                continue;
-            }
+        let (max, why) = match settings.max_units_per_line {
+            Some(max) => (max, format!("at most {max} units a line")),
+            None => (
+                purchasing::MAX_LINE_QUANTITY,
+                format!("a line orders at most {}", purchasing::MAX_LINE_QUANTITY),
+            ),
+        };
+        if !cut_to(&mut w, max, &why) {
+            let reason = format!(
+                "{why}, and the supplier sells it in at least {} (multiples of {})",
+                w.item.min_order_quantity, w.item.order_multiple
+            );
+            skip(w, reason);
+            continue;
         }
         if let Some(left) = value_left.as_mut() {
             let price = i128::from(w.item.price_units);
@@ -754,21 +783,28 @@ async fn plan_and_write(
         .collect();
     for s in idle {
         if let Some((order, _)) = open.remove(&s) {
-            purchasing::withdraw(
-                tx,
-                &order,
-                "no longer needed: stock covers lead time and review",
-            )
-            .await?;
+            let why = "no longer needed: nothing on it needs ordering now";
+            withdraw(tx, ctx, &order, why).await?;
             run.withdrawn.push(order.po_number);
         }
     }
+    // The most urgent supplier first (its soonest stock-out), so that a limit on new
+    // drafts leaves out the least urgent.
+    let mut by_supplier: Vec<(Uuid, Vec<Want>)> = by_supplier.into_iter().collect();
+    let soonest = |wants: &[Want]| {
+        wants
+            .iter()
+            .map(|w| w.rationale.runs_out_in_days)
+            .min()
+            .unwrap_or(i64::MAX)
+    };
+    by_supplier.sort_by_key(|(_, wants)| soonest(wants));
     for (supplier, wants) in by_supplier {
         let wants = within_limits(wants, settings, &mut run.skipped);
         let existing = open.remove(&supplier);
         if wants.is_empty() {
             if let Some((order, _)) = existing {
-                purchasing::withdraw(tx, &order, "nothing on it fits the limits any more").await?;
+                withdraw(tx, ctx, &order, "nothing on it fits the limits any more").await?;
                 run.withdrawn.push(order.po_number);
             }
             continue;
@@ -790,10 +826,11 @@ async fn plan_and_write(
                 run.unchanged += 1;
                 continue;
             }
-            Some((order, _)) => (
-                purchasing::replace_lines(tx, &order, lines, notes).await?,
-                true,
-            ),
+            Some((order, _)) => {
+                let currency = wants[0].item.currency.clone();
+                let row = purchasing::replace_lines(tx, &order, &currency, lines, notes).await?;
+                (row, true)
+            }
             None => {
                 if let Some(max) = settings.max_drafts_per_day
                     && made_today >= max.max(0) as u64
@@ -819,6 +856,7 @@ async fn plan_and_write(
                     location: location.unwrap_or_default(),
                     currency: wants[0].item.currency.clone(),
                     by_system: true,
+                    by_agent: true,
                     notes,
                 };
                 made_today += 1;
@@ -849,19 +887,12 @@ async fn plan_and_write(
             )
             .await?;
         }
-        record_in(
+        let what = if updated { "updated" } else { "drafted" };
+        audit(
             tx,
             ctx,
-            &ClientInfo::default(),
-            &AuditEntry {
-                operation: format!(
-                    "system:{AGENT}: {} {} for approval",
-                    if updated { "updated" } else { "drafted" },
-                    row.po_number
-                ),
-                target_ids: vec![drafted.purchase_order_id.to_string()],
-                error_code: None,
-            },
+            &format!("{what} {} for approval", row.po_number),
+            row.id,
         )
         .await?;
         run.drafts.push(Order {
@@ -872,6 +903,34 @@ async fn plan_and_write(
         });
     }
     Ok(run)
+}
+
+/// Records what the agent did to an order in the company's audit log, the agent named as
+/// its author.
+async fn audit(tx: &Tx, ctx: &TenantContext, what: &str, order: Uuid) -> AppResult<()> {
+    record_in(
+        tx,
+        ctx,
+        &ClientInfo::default(),
+        &AuditEntry {
+            operation: format!("system:{AGENT}: {what}"),
+            target_ids: vec![id::encode(PURCHASE_ORDER, order).to_string()],
+            error_code: None,
+        },
+    )
+    .await
+}
+
+/// Withdraws the agent's own draft, saying why, in the audit log too.
+async fn withdraw(tx: &Tx, ctx: &TenantContext, order: &po::Model, why: &str) -> AppResult<()> {
+    purchasing::withdraw(tx, order, why).await?;
+    audit(
+        tx,
+        ctx,
+        &format!("withdrew {}: {why}", order.po_number),
+        order.id,
+    )
+    .await
 }
 
 /// The company's active admins and managers: who approves a draft.

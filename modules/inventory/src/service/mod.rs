@@ -10,6 +10,7 @@ pub mod export;
 pub mod import;
 pub mod locations;
 pub mod planning;
+pub mod position;
 pub mod products;
 pub mod purchasing;
 pub mod reconcile;

@@ -7,12 +7,12 @@
 
 use crate::forecast::{self, Method};
 use crate::ledger::MovementKind;
-use crate::model::PurchaseOrderStatus;
 use crate::reorder::{self, AbcClass, LeadTimeDemand, Plan, ServiceLevel};
 use crate::service::demand::{self, Series};
+use crate::service::position::{available, on_order};
 use chrono::{Duration, Utc};
 use ils_common::money::MoneyInput;
-use ils_entity::{product, stock_balance as balance, stock_movement as movement};
+use ils_entity::{catalog_item, product, stock_movement as movement};
 use ils_kernel::authz::require_member;
 use ils_kernel::{AppError, AppResult, Db, FieldErrors, TenantContext, Tx};
 use rust_decimal::Decimal;
@@ -47,58 +47,6 @@ async fn sold_value(tx: &Tx, days: i32) -> AppResult<HashMap<Uuid, i128>> {
     Ok(out)
 }
 
-/// Available stock per product over all locations (balances, not the ledger).
-pub(crate) async fn available(tx: &Tx) -> AppResult<HashMap<Uuid, i64>> {
-    let rows: Vec<(Uuid, i64, i64)> = tx
-        .select::<balance::Entity>()
-        .select_only()
-        .column(balance::Column::ProductId)
-        .column(balance::Column::OnHand)
-        .column(balance::Column::Reserved)
-        .into_tuple()
-        .all(tx.conn())
-        .await?;
-    let mut out: HashMap<Uuid, i64> = HashMap::new();
-    for (p, on, res) in rows {
-        *out.entry(p).or_default() += on - res;
-    }
-    Ok(out)
-}
-
-/// Units on order per product: what open purchase orders (submitted, acknowledged, partly
-/// received) of the company have not delivered yet.
-pub(crate) async fn on_order(tx: &Tx, me: Uuid) -> AppResult<HashMap<Uuid, i64>> {
-    use PurchaseOrderStatus as S;
-    use ils_entity::{purchase_order as po, purchase_order_line as line};
-    let open: Vec<Uuid> = tx
-        .select::<po::Entity>()
-        .select_only()
-        .column(po::Column::Id)
-        .filter(po::Column::CompanyId.eq(me))
-        .filter(po::Column::Status.is_in([S::Submitted, S::Acknowledged, S::PartiallyReceived]))
-        .into_tuple()
-        .all(tx.conn())
-        .await?;
-    let mut out: HashMap<Uuid, i64> = HashMap::new();
-    if open.is_empty() {
-        return Ok(out);
-    }
-    let rows: Vec<(Uuid, i64, i64)> = tx
-        .select::<line::Entity>()
-        .select_only()
-        .column(line::Column::ProductId)
-        .column(line::Column::Quantity)
-        .column(line::Column::ReceivedQuantity)
-        .filter(line::Column::OrderId.is_in(open))
-        .into_tuple()
-        .all(tx.conn())
-        .await?;
-    for (p, ordered, received) in rows {
-        *out.entry(p).or_default() += (ordered - received).max(0);
-    }
-    Ok(out)
-}
-
 fn check_days(days: i32) -> AppResult<i32> {
     if !(7..=MAX_DAYS).contains(&days) {
         return Err(AppError::bad_input("days", format!("7..{MAX_DAYS}")));
@@ -119,9 +67,13 @@ pub struct Suggestion {
     pub spread: f64,
     /// The forecasting method chosen for the product.
     pub method: Method,
-    /// Units the forecast expects over the lead time; `None` without one.
+    /// Units the forecast expects over the lead time plus the review period; `None`
+    /// without a lead time.
     pub lead_time_demand: Option<f64>,
+    /// The product's lead time, else its linked supplier item's.
     pub lead_time_days: Option<i32>,
+    /// The review period planned with.
+    pub review_days: i32,
     pub plan: Plan,
 }
 
@@ -135,15 +87,17 @@ pub struct Ranked {
 }
 
 /// Reorder points, safety stock and order quantities of the company's active products,
-/// from their demand forecasts over their lead times, learnt from the last `days` of sales
-/// (default 365, complete days: today's sales so far are not history yet), at a service
-/// level (default P95). EOQ uses
+/// from their demand forecasts over their lead times plus the review period
+/// (`review_days`, 0..=60; default the company's agent setting), learnt from the last
+/// `days` of sales (default 365, complete days: today's sales so far are not history yet),
+/// at a service level (default P95). EOQ uses
 /// `order_cost` (per order, for the products kept in its currency) and `holding_rate` (a
 /// year's holding cost as a share of the unit cost, default 0.25).
 pub async fn suggestions(
     db: &Db,
     ctx: &TenantContext,
     days: Option<i32>,
+    review_days: Option<i32>,
     service_level: Option<ServiceLevel>,
     order_cost: Option<MoneyInput>,
     holding_rate: Option<f64>,
@@ -165,12 +119,38 @@ pub async fn suggestions(
             c.amount.to_f64().map(|amount| (amount, c.currency))
         }
     };
+    if let Some(r) = review_days
+        && !(0..=60).contains(&r)
+    {
+        return Err(AppError::bad_input("reviewDays", "0..60"));
+    }
     let tx = db.tenant(ctx).await?;
+    let review = match review_days {
+        Some(r) => r,
+        None => {
+            crate::service::agent::load_settings(&tx, me)
+                .await?
+                .review_days
+        }
+    };
     let products = tx
         .select::<product::Entity>()
         .filter(product::Column::Active.eq(true))
         .all(tx.conn())
         .await?;
+    // A product without its own lead time takes its supplier item's, as the agent does.
+    let item_lead: HashMap<Uuid, i32> = tx
+        .find_many::<catalog_item::Entity>(
+            products
+                .iter()
+                .filter(|p| p.lead_time_days.is_none())
+                .filter_map(|p| p.supplier_item_id)
+                .collect::<Vec<_>>(),
+        )
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i.lead_time_days))
+        .collect();
     let today = Utc::now().date_naive();
     // Complete days only: today's sales so far are not history yet.
     let read = Series::ending(today - Duration::days(1), days as usize);
@@ -183,7 +163,10 @@ pub async fn suggestions(
     for p in products {
         let all = sold.get(&p.id).unwrap_or(&none);
         let history = demand::own_days(all, read.first, p.created_at.date_naive());
-        let lead = p.lead_time_days.map(|l| l.max(0) as usize);
+        let lead_time_days = p
+            .lead_time_days
+            .or_else(|| p.supplier_item_id.and_then(|i| item_lead.get(&i).copied()));
+        let lead = lead_time_days.map(|l| (l.max(0) + review) as usize);
         let horizon = lead.unwrap_or(1).max(1);
         let f = forecast::choose(history, horizon, Some(7));
         let lead_demand = lead.map(|l| {
@@ -214,7 +197,8 @@ pub async fn suggestions(
         };
         let plan = reorder::plan(daily, lead_demand, z, &settings, position, costs);
         out.push(Suggestion {
-            lead_time_days: p.lead_time_days,
+            lead_time_days,
+            review_days: review,
             product: p,
             available,
             on_order,

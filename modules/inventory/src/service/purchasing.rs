@@ -383,6 +383,7 @@ pub async fn create_draft(
         location: location.id,
         currency: currency.unwrap_or_default(),
         by_system,
+        by_agent: false,
         notes,
     };
     let row = insert_order(&tx, me, head, lines).await?;
@@ -396,6 +397,8 @@ pub(crate) struct Head {
     pub location: Uuid,
     pub currency: String,
     pub by_system: bool,
+    /// The purchasing agent's own draft.
+    pub by_agent: bool,
     pub notes: Option<String>,
 }
 
@@ -454,7 +457,8 @@ pub(crate) async fn insert_order(
             version: Set(1),
             currency: Set(head.currency),
             location_id: Set(head.location),
-            created_by_system: Set(head.by_system),
+            created_by_system: Set(head.by_system || head.by_agent),
+            drafted_by_agent: Set(head.by_agent),
             approved_by: Set(None),
             approved_at: Set(None),
             submitted_at: Set(None),
@@ -478,6 +482,7 @@ pub(crate) async fn insert_order(
 pub(crate) async fn replace_lines(
     tx: &Tx,
     order: &po::Model,
+    currency: &str,
     lines: Vec<DraftLine>,
     notes: Option<String>,
 ) -> AppResult<po::Model> {
@@ -486,7 +491,10 @@ pub(crate) async fn replace_lines(
         order,
         order.version,
         PurchaseOrderStatus::Draft,
-        vec![(po::Column::Notes, Expr::value(notes))],
+        vec![
+            (po::Column::Notes, Expr::value(notes)),
+            (po::Column::Currency, Expr::value(currency)),
+        ],
     )
     .await?;
     tx.delete_many::<line::Entity>()
@@ -499,16 +507,19 @@ pub(crate) async fn replace_lines(
 }
 
 /// Cancels `order`, a system draft nobody approved, because nothing on it is needed any
-/// more (no person cancelled it: nothing is remembered as declined).
+/// more (no person cancelled it: nothing is remembered as declined); the buyer hears of it
+/// as of any cancellation.
 pub(crate) async fn withdraw(tx: &Tx, order: &po::Model, reason: &str) -> AppResult<po::Model> {
-    set_status(
+    let row = set_status(
         tx,
         order,
         order.version,
         PurchaseOrderStatus::Cancelled,
         vec![(po::Column::CancelReason, Expr::value(reason))],
     )
-    .await
+    .await?;
+    tx.emit(&PoCancelled(change(&row)), &parties(&row)).await?;
+    Ok(row)
 }
 
 /// A draft purchase order made by the system for `company` (the assistant, reorder
