@@ -43,6 +43,7 @@ pub fn resources(
         config.smtp_url.as_deref(),
         &config.mail_from,
         config.data_dir.join("mail"),
+        &config.public_url(),
     )
     .map_err(anyhow::Error::msg)?;
     Ok(Resources::builder()

@@ -114,6 +114,9 @@ pub struct Config {
     /// `smtp://user:pass@host:587` or `smtps://…`; unset writes mail to `data_dir/mail`.
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    /// `ILS_PUBLIC_URL`: where people reach this server (`https://ils.example.com`), for
+    /// links in mail; unset: `http://` and the listening address.
+    pub public_url: Option<String>,
     /// Open WebSockets per company in this process.
     pub ws_max_per_company: usize,
     /// Sign-ups one client address may attempt per hour.
@@ -314,6 +317,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "sender of mail (default ILS <no-reply@ils.example>)",
     ),
     (
+        "ILS_PUBLIC_URL",
+        "where people reach this server, for links in mail (default http:// and ILS_LISTEN)",
+    ),
+    (
         "ILS_WS_MAX_PER_COMPANY",
         "open WebSockets per company and process (default 100)",
     ),
@@ -464,6 +471,7 @@ impl Default for Config {
             webhook_allow_private: false,
             smtp_url: None,
             mail_from: "ILS <no-reply@ils.example>".into(),
+            public_url: None,
             ws_max_per_company: 100,
             sign_ups_per_address: 10,
             cors_origins: Vec::new(),
@@ -489,6 +497,21 @@ impl Default for Config {
 pub struct ConfigError(pub String);
 
 impl Config {
+    /// Where people reach this server: `ILS_PUBLIC_URL`, else `http://` and the listening
+    /// address (127.0.0.1 for an unspecified one).
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let mut at = self.listen;
+                if at.ip().is_unspecified() {
+                    at.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                format!("http://{at}")
+            }
+        }
+    }
+
     pub fn load() -> Result<Config, ConfigError> {
         let file = std::env::var("ILS_CONFIG").ok().map(PathBuf::from);
         if let Some(f) = &file
@@ -614,6 +637,13 @@ impl Config {
         {
             return Err(ConfigError(
                 "ILS_SMTP_URL must start with smtp:// or smtps://".into(),
+            ));
+        }
+        if let Some(u) = &self.public_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(ConfigError(
+                "ILS_PUBLIC_URL must start with http:// or https://".into(),
             ));
         }
         if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {

@@ -638,11 +638,13 @@ impl RunningServer {
 }
 
 /// Builds the application and serves it until `shutdown` is cancelled.
-pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+pub async fn start(mut config: Config) -> anyhow::Result<RunningServer> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    // The address bound (port 0 asks for any): what links in mail are made on by default.
+    config.listen = addr;
     let metrics_listener = match config.metrics_listen {
         Some(a) => Some(
             TcpListener::bind(a)

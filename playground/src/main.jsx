@@ -328,6 +328,24 @@ function VariablesSync() {
   return null;
 }
 
+/**
+ * Opens the example named in the address (`/playground?tab=PendingApprovals`, the link
+ * in a mail) once, when the page loads.
+ */
+function TabFromAddress() {
+  const tabs = useGraphiQL((s) => s.tabs);
+  const { changeTab } = useGraphiQLActions();
+  const done = useRef(false);
+  useEffect(() => {
+    if (done.current || !tabs.length) return;
+    done.current = true;
+    const wanted = new URLSearchParams(window.location.search).get('tab');
+    const index = wanted ? tabs.findIndex((t) => t.title === wanted) : -1;
+    if (index >= 0) changeTab(index);
+  }, [tabs, changeTab]);
+  return null;
+}
+
 function App() {
   const fetcher = React.useMemo(() => createFetcher(DEMO_LOGINS), []);
   return (
@@ -347,6 +365,7 @@ function App() {
             <LoginBar />
             <StepBar />
             <VariablesSync />
+            <TabFromAddress />
             <div className="ils-graphiql">
               <GraphiQLInterface
                 defaultEditorToolsVisibility="variables"

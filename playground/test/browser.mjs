@@ -435,6 +435,23 @@ try {
     console.log(`ok   run by ID: Me went as ${sentId.slice(0, 20)}… and answered for ${supplier.email}`);
   }
 
+  // A link in a mail names an example (`?tab=PendingApprovals`): the page opens it.
+  const linked = STEPS.findIndex((x) => x.op === 'PendingApprovals');
+  if (linked >= 0) {
+    const url = new URL(pageUrl);
+    url.searchParams.set('tab', 'PendingApprovals');
+    await page.goto(url.toString(), { waitUntil: 'load', timeout: 30_000 });
+    try {
+      await page
+        .locator('[data-testid="ils-step"]', { hasText: `Example ${linked + 1} of ${STEPS.length}` })
+        .waitFor({ timeout: 15_000 });
+    } catch {
+      const shown = await page.locator('[data-testid="ils-step"]').innerText().catch(() => '(no step bar)');
+      await finish(1, `?tab=PendingApprovals did not open that example; the step bar says ${JSON.stringify(shown)}`);
+    }
+    console.log('ok   ?tab=PendingApprovals opens that example (the approval mail\'s link)');
+  }
+
   // Let late console errors or requests surface before judging.
   await page.waitForTimeout(500);
   if (process.env.SCREENSHOT_END) {

@@ -9,11 +9,16 @@ use serde::{Deserialize, Serialize};
 /// The job kind that sends one message.
 pub const SEND_MAIL: &str = "mail.send";
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
     pub text: String,
+    /// A page of this server the message points to, as a path (`/playground?tab=…`): the
+    /// mailer ends the text with it as a link on the server's public address
+    /// (`ILS_PUBLIC_URL`), which modules do not know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 impl JobPayload for Mail {

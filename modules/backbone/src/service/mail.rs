@@ -32,14 +32,21 @@ pub struct Kept {
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
+    /// Where people reach this server (`ILS_PUBLIC_URL`): a message's link is made on it.
+    public_url: String,
     /// The last `KEEP` messages written to the folder, newest first (none with SMTP).
     kept: std::sync::Mutex<std::collections::VecDeque<Kept>>,
 }
 
 impl Mailer {
     /// SMTP when `smtp_url` is given (`smtp://user:pass@host:587?tls=required`,
-    /// `smtps://…`), otherwise the folder.
-    pub fn new(smtp_url: Option<&str>, from: &str, folder: PathBuf) -> Result<Mailer, String> {
+    /// `smtps://…`), otherwise the folder. A message's link is made on `public_url`.
+    pub fn new(
+        smtp_url: Option<&str>,
+        from: &str,
+        folder: PathBuf,
+        public_url: &str,
+    ) -> Result<Mailer, String> {
         let from: Mailbox = from
             .parse()
             .map_err(|e| format!("the mail sender address is invalid: {e}"))?;
@@ -60,6 +67,7 @@ impl Mailer {
         Ok(Mailer {
             transport,
             from,
+            public_url: public_url.trim_end_matches('/').to_owned(),
             kept: Default::default(),
         })
     }
@@ -74,7 +82,16 @@ impl Mailer {
             .collect()
     }
 
+    /// The text as sent: the message's own, then its link on the public address.
+    pub fn text_of(&self, mail: &Mail) -> String {
+        match &mail.link {
+            Some(path) => format!("{}\n\n{}{path}\n", mail.text.trim_end(), self.public_url),
+            None => mail.text.clone(),
+        }
+    }
+
     pub async fn send(&self, mail: &Mail) -> Result<(), JobError> {
+        let text = self.text_of(mail);
         let to: Mailbox = mail
             .to
             .parse()
@@ -84,7 +101,7 @@ impl Mailer {
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())
-            .body(mail.text.clone())
+            .body(text.clone())
             .map_err(|e| JobError::permanent(format!("cannot build the message: {e}")))?;
         match &self.transport {
             Transport::Smtp(t) => {
@@ -108,7 +125,7 @@ impl Mailer {
                     message_id: id.to_string(),
                     to: mail.to.clone(),
                     subject: mail.subject.clone(),
-                    text: mail.text.clone(),
+                    text,
                     sent_at: chrono::Utc::now(),
                 });
             }
@@ -151,10 +168,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_link_is_made_on_the_public_address_at_the_end_of_the_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(
+            None,
+            "ILS <no-reply@ils.example>",
+            dir.path().into(),
+            "https://ils.example.com/",
+        )
+        .unwrap();
+        let mut mail = Mail {
+            to: "ann.lee@brightside.example".into(),
+            subject: "PO-000001 is drafted for your approval".into(),
+            text: "Approve it here:\n".into(),
+            link: Some("/playground?tab=PendingApprovals".into()),
+        };
+        assert_eq!(
+            mailer.text_of(&mail),
+            "Approve it here:\n\nhttps://ils.example.com/playground?tab=PendingApprovals\n"
+        );
+        mail.link = None;
+        assert_eq!(mailer.text_of(&mail), "Approve it here:\n");
+    }
+
     #[tokio::test]
     async fn the_mail_folder_log_line_names_the_message_not_the_recipient() {
         let dir = tempfile::tempdir().unwrap();
-        let mailer = Mailer::new(None, "ILS <no-reply@ils.example>", dir.path().into()).unwrap();
+        let mailer = Mailer::new(
+            None,
+            "ILS <no-reply@ils.example>",
+            dir.path().into(),
+            "https://ils.example.com/",
+        )
+        .unwrap();
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -167,6 +214,7 @@ mod tests {
                 to: "ann.lee@brightside.example".into(),
                 subject: "You are invited to ILS".into(),
                 text: "hello".into(),
+                link: None,
             })
             .await
             .unwrap();

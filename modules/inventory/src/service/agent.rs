@@ -946,6 +946,9 @@ async fn managers(tx: &Tx, me: Uuid) -> AppResult<Vec<user::Model>> {
         .collect())
 }
 
+/// Where the approval mail points: the playground's pending-approvals example.
+pub const PENDING_APPROVALS_LINK: &str = "/playground?tab=PendingApprovals";
+
 /// The mail that asks a manager to approve a draft.
 fn approval_mail(person: &user::Model, row: &po::Model, wants: &[Want], e: &PoDrafted) -> Mail {
     let mut text = format!(
@@ -968,15 +971,16 @@ fn approval_mail(person: &user::Model, row: &po::Model, wants: &[Want], e: &PoDr
         text.push_str(&format!("- and {} more line(s)\n", wants.len() - 20));
     }
     text.push_str(
-        "\nNothing is sent to the supplier until a manager approves it. Review it in ILS: \
-         the pendingApprovals query lists the drafts waiting for you (in the playground, \
-         /playground, the \"Pending approvals\" tab), then approvePurchaseOrder and \
-         submitPurchaseOrder send it, or cancelPurchaseOrder with a reason declines it.\n",
+        "\nNothing is sent to the supplier until a manager approves it. The \
+         pendingApprovals query lists the drafts waiting for you; approvePurchaseOrder then \
+         submitPurchaseOrder send one, cancelPurchaseOrder with a reason declines it. In \
+         the playground:\n",
     );
     Mail {
         to: person.email.clone(),
         subject: format!("{} is drafted for your approval", row.po_number),
         text,
+        link: Some(PENDING_APPROVALS_LINK.into()),
     }
 }
 

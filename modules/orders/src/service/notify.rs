@@ -168,5 +168,6 @@ pub fn message(row: &order::Model, status: OrderStatus, note: Option<&str>) -> M
         // The number and the status first, so a mail rule can sort them.
         subject: format!("Order {number} {}: {subject}", status.as_str()),
         text: format!("{what}\n\nPatient reference: {reference}\n"),
+        link: None,
     }
 }

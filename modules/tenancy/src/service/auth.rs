@@ -103,6 +103,7 @@ pub async fn request_sign_up(db: &Db, input: SignUp) -> AppResult<SignUpRequeste
                    If it was you, log in with your password instead (the logIn operation). \
                    If it was not you, you need do nothing."
                 .into(),
+            link: None,
         }
     } else {
         let token = crate::tokens::random_secret();
@@ -133,6 +134,7 @@ pub async fn request_sign_up(db: &Db, input: SignUp) -> AppResult<SignUpRequeste
                  created until the token is used.",
                 expires_at.format("%Y-%m-%d %H:%M UTC")
             ),
+            link: None,
         }
     };
     ils_kernel::mail::send_later(&tx, &mail).await?;

@@ -80,6 +80,7 @@ pub async fn invite(
                 inv.role,
                 inv.expires_at.format("%Y-%m-%d %H:%M UTC")
             ),
+            link: None,
         },
     )
     .await?;
