@@ -43,7 +43,7 @@ pub fn resources(
         config.smtp_url.as_deref(),
         &config.mail_from,
         config.data_dir.join("mail"),
-        &config.public_url(),
+        config.public_url().as_deref(),
     )
     .map_err(anyhow::Error::msg)?;
     Ok(Resources::builder()

@@ -318,7 +318,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     (
         "ILS_PUBLIC_URL",
-        "where people reach this server, for links in mail (default http:// and ILS_LISTEN)",
+        "where people reach this server, for links in mail (development default: http:// and ILS_LISTEN)",
     ),
     (
         "ILS_WS_MAX_PER_COMPANY",
@@ -497,17 +497,20 @@ impl Default for Config {
 pub struct ConfigError(pub String);
 
 impl Config {
-    /// Where people reach this server: `ILS_PUBLIC_URL`, else `http://` and the listening
-    /// address (127.0.0.1 for an unspecified one).
-    pub fn public_url(&self) -> String {
+    /// Where people reach this server: `ILS_PUBLIC_URL`; in development without it,
+    /// `http://` and the listening address (127.0.0.1 for an unspecified one). `None` in
+    /// production without it: behind a proxy or on another machine the listening address
+    /// is no link, so mail names the path alone.
+    pub fn public_url(&self) -> Option<String> {
         match &self.public_url {
-            Some(u) => u.trim_end_matches('/').to_owned(),
+            Some(u) => Some(u.trim_end_matches('/').to_owned()),
+            None if self.env == Environment::Production => None,
             None => {
                 let mut at = self.listen;
                 if at.ip().is_unspecified() {
                     at.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
                 }
-                format!("http://{at}")
+                Some(format!("http://{at}"))
             }
         }
     }

@@ -275,7 +275,8 @@ async fn seed_journey_5_from_sales_to_a_draft_to_recovered_stock() {
             .mails_to(&manager_email)
             .await
             .into_iter()
-            .filter(|m| m.subject == subject)
+            // Sent (in the mail folder), not only queued: the mailer adds the link.
+            .filter(|m| m.subject == subject && !m.path.as_os_str().is_empty())
             .collect();
         if m.is_empty() { Err("none yet") } else { Ok(m) }
     })
@@ -291,6 +292,12 @@ async fn seed_journey_5_from_sales_to_a_draft_to_recovered_stock() {
         mails[0].text
     );
     assert!(mails[0].text.contains("HB-TORT-52"), "{}", mails[0].text);
+    // The link, on the server's address.
+    let link = format!(
+        "{}/playground?tab=PendingApprovals",
+        s.url("").trim_end_matches('/')
+    );
+    assert!(mails[0].text.contains(&link), "{link} in {}", mails[0].text);
     // The audit log names the agent as the author.
     let audit = s.ok(&buyer.auth(), AUDIT, json!({})).await;
     let entries = audit["auditLog"]["nodes"].as_array().unwrap();

@@ -19,8 +19,14 @@
 //!   the release's secret, the release and the cell: asking again gives the same figure,
 //!   and nobody without the secret can predict or remove it.
 //!
-//! What this does not do: it never sees company names or IDs (contributions come as
-//! plain numbers, one per company), and it does not store releases.
+//! What this does not do, yet: it never sees company names or IDs (contributions come as
+//! plain numbers, one per company, already clipped by the caller), so a total counts
+//! contributions, not companies, and a company in two cells of a row counts twice there;
+//! it checks the one-line attack (a total less the cells shown), not a full audit of the
+//! table's equations: several totals combined (two rows less two columns around a block
+//! of hidden cells) can still isolate a cell in some patterns; and the noise's budget
+//! counts cells, not the totals a company also feeds. These are to be closed before any
+//! release is published; it does not store releases either.
 
 use sha2::{Digest, Sha256};
 
@@ -58,19 +64,21 @@ pub enum Suppression {
 
 /// Primary suppression of one cell from its contributions, one per company (each already
 /// summed over the company's rows and clipped): `None` when it may be published.
-/// Negative and non-finite contributions count as 0.
+/// Negative and non-finite contributions count as 0, and a company contributing 0 is not
+/// a contributor.
 pub fn primary(contributions: &[f64], rules: &Rules) -> Option<Suppression> {
-    if contributions.len() < rules.min_contributors {
+    // A company that added nothing does not make a cell safer.
+    let contributing = contributions
+        .iter()
+        .filter(|v| non_negative(**v) > 0.0)
+        .count();
+    if contributing < rules.min_contributors {
         return Some(Suppression::TooFewContributors);
     }
     let mut values: Vec<f64> = contributions.iter().map(|v| non_negative(*v)).collect();
     values.sort_by(|a, b| b.total_cmp(a));
     let total: f64 = values.iter().sum();
-    if total <= 0.0 {
-        // Nothing to reveal: no company contributed a positive amount.
-        return None;
-    }
-    let top1 = values[0];
+    let top1 = values.first().copied().unwrap_or(0.0);
     let top2 = top1 + values.get(1).copied().unwrap_or(0.0);
     // At a limit is within it: float noise of a part in a billion is forgiven.
     let over = |part: f64, share: f64| part > (share + 1e-9) * total;
@@ -228,9 +236,10 @@ fn uniform(secret: &[u8; 32], release: &str, cell: &str) -> f64 {
     let digest = h.finalize();
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
-    // 53 random bits, then the middle of their interval: never exactly -0.5 or 0.5.
-    let bits = u64::from_le_bytes(bytes) >> 11;
-    (bits as f64 + 0.5) / (1u64 << 53) as f64 - 0.5
+    // 52 random bits, then the middle of their interval: exact in an f64, so never
+    // -0.5 or 0.5 (where the Laplace draw would be infinite).
+    let bits = u64::from_le_bytes(bytes) >> 12;
+    (bits as f64 + 0.5) / (1u64 << 52) as f64 - 0.5
 }
 
 /// The Laplace distribution's inverse CDF at `u` in (-0.5, 0.5), scale `b`.
@@ -280,8 +289,13 @@ mod tests {
         let total: f64 = at.iter().sum();
         let scaled: Vec<f64> = at.iter().map(|v| v * 100.0 / total).collect();
         assert_eq!(primary(&scaled, &rules), None, "{scaled:?}");
-        // Nothing positive: nothing to reveal.
-        assert_eq!(primary(&[0.0; 12], &rules), None);
+        // Companies that added nothing are not contributors: 10 and two zeros are too few.
+        let mut zeros = even(10);
+        zeros.extend([0.0, 0.0]);
+        assert_eq!(
+            primary(&zeros, &rules),
+            Some(Suppression::TooFewContributors)
+        );
     }
 
     /// A 2 x 3 table: one cell has 10 companies; the rest 12 each.

@@ -32,8 +32,9 @@ pub struct Kept {
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
-    /// Where people reach this server (`ILS_PUBLIC_URL`): a message's link is made on it.
-    public_url: String,
+    /// Where people reach this server (`ILS_PUBLIC_URL`): a message's link is made on it;
+    /// without it the link is the path alone.
+    public_url: Option<String>,
     /// The last `KEEP` messages written to the folder, newest first (none with SMTP).
     kept: std::sync::Mutex<std::collections::VecDeque<Kept>>,
 }
@@ -45,7 +46,7 @@ impl Mailer {
         smtp_url: Option<&str>,
         from: &str,
         folder: PathBuf,
-        public_url: &str,
+        public_url: Option<&str>,
     ) -> Result<Mailer, String> {
         let from: Mailbox = from
             .parse()
@@ -67,7 +68,7 @@ impl Mailer {
         Ok(Mailer {
             transport,
             from,
-            public_url: public_url.trim_end_matches('/').to_owned(),
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             kept: Default::default(),
         })
     }
@@ -84,9 +85,12 @@ impl Mailer {
 
     /// The text as sent: the message's own, then its link on the public address.
     pub fn text_of(&self, mail: &Mail) -> String {
-        match &mail.link {
-            Some(path) => format!("{}\n\n{}{path}\n", mail.text.trim_end(), self.public_url),
-            None => mail.text.clone(),
+        match (&mail.link, &self.public_url) {
+            (Some(path), Some(at)) => format!("{}\n\n{at}{path}\n", mail.text.trim_end()),
+            (Some(path), None) => {
+                format!("{}\n\n{path} (on your ILS server)\n", mail.text.trim_end())
+            }
+            (None, _) => mail.text.clone(),
         }
     }
 
@@ -175,7 +179,7 @@ mod tests {
             None,
             "ILS <no-reply@ils.example>",
             dir.path().into(),
-            "https://ils.example.com/",
+            Some("https://ils.example.com/"),
         )
         .unwrap();
         let mut mail = Mail {
@@ -188,6 +192,13 @@ mod tests {
             mailer.text_of(&mail),
             "Approve it here:\n\nhttps://ils.example.com/playground?tab=PendingApprovals\n"
         );
+        // Without a public address (production, unset), the path alone.
+        let pathless =
+            Mailer::new(None, "ILS <no-reply@ils.example>", dir.path().into(), None).unwrap();
+        assert_eq!(
+            pathless.text_of(&mail),
+            "Approve it here:\n\n/playground?tab=PendingApprovals (on your ILS server)\n"
+        );
         mail.link = None;
         assert_eq!(mailer.text_of(&mail), "Approve it here:\n");
     }
@@ -199,7 +210,7 @@ mod tests {
             None,
             "ILS <no-reply@ils.example>",
             dir.path().into(),
-            "https://ils.example.com/",
+            Some("https://ils.example.com/"),
         )
         .unwrap();
         let captured = Captured::default();

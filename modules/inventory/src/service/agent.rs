@@ -508,9 +508,12 @@ fn need(
         return None;
     }
     let position = available + on_order;
-    // Today's forecast is a whole day; what sold today already left `available`.
+    // Today's forecast is a whole day; what sold today already left `available`, so
+    // only the rest of today's forecast is still to come.
     let sold_today = days.last().copied().unwrap_or(0.0);
-    let mut cum = -sold_today.min(f.points.first().copied().unwrap_or(0.0));
+    let sold = sold_today.min(f.points.first().copied().unwrap_or(0.0));
+    let to_come = f.total - sold;
+    let mut cum = -sold;
     let runs_out = if position <= 0 {
         Some(0)
     } else {
@@ -521,7 +524,7 @@ fn need(
     }? as i64;
     let safety = (SERVICE_LEVEL.z() * f.total_sigma()).ceil() as i64;
     let needed = reorder::order_quantity(
-        f.total + safety as f64 - position as f64,
+        to_come + safety as f64 - position as f64,
         i64::from(item.min_order_quantity),
         i64::from(item.order_multiple),
     );
@@ -546,7 +549,7 @@ fn need(
         runs_out_in_days: runs_out,
         lead_time_days: lead,
         review_days,
-        forecast_units: demand::hundredths(f.total),
+        forecast_units: demand::hundredths(to_come),
         safety_stock: safety,
         method: f.method.code().to_owned(),
         needed,
@@ -627,7 +630,7 @@ fn within_limits(
             skip(w, reason);
             continue;
         }
-        if !items.insert(w.item.id) {
+        if items.contains(&w.item.id) {
             let reason = format!(
                 "another of your products is linked to the supplier's item {} too",
                 w.item.sku
@@ -671,6 +674,7 @@ fn within_limits(
             }
             *left -= price * i128::from(w.rationale.quantity);
         }
+        items.insert(w.item.id);
         kept.push(w);
     }
     kept
@@ -678,15 +682,18 @@ fn within_limits(
 
 /// Whether `lines` already order exactly what `wants` would.
 fn same_lines(lines: &[line::Model], wants: &[Want]) -> bool {
-    let have: BTreeMap<Uuid, i64> = lines
+    let have: BTreeMap<Uuid, (Uuid, i64, i64)> = lines
         .iter()
-        .map(|l| (l.catalog_item_id, l.quantity))
+        .map(|l| (l.catalog_item_id, (l.product_id, l.quantity, l.unit_price)))
         .collect();
-    let want: BTreeMap<Uuid, i64> = wants
+    let want: BTreeMap<Uuid, (Uuid, i64, i64)> = wants
         .iter()
-        .map(|w| (w.item.id, w.rationale.quantity))
+        .map(|w| {
+            let line = (w.product.id, w.rationale.quantity, w.item.price_units);
+            (w.item.id, line)
+        })
         .collect();
-    have == want
+    lines.len() == have.len() && have == want
 }
 
 async fn plan_and_write(
