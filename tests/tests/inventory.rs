@@ -1681,7 +1681,12 @@ const ABC: &str = "{ abcClassification { product { sku } annualValue { amount cu
 
 /// The one plan of `reorderSuggestions` for `sku`.
 async fn suggestion_for(s: &TestServer, who: &Session, sku: &str) -> Value {
-    let got = s.ok(&who.auth(), SUGGESTIONS, json!({})).await;
+    suggestion_with(s, who, sku, json!({})).await
+}
+
+/// The plan of `reorderSuggestions` for `sku`, asked with `vars`.
+async fn suggestion_with(s: &TestServer, who: &Session, sku: &str, vars: Value) -> Value {
+    let got = s.ok(&who.auth(), SUGGESTIONS, vars).await;
     got["reorderSuggestions"]
         .as_array()
         .unwrap()
@@ -1806,20 +1811,13 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
     // not history yet): 2 a day for the 6 days before today.
     s.backdate_demand(&admin, &steady["id"], &location, &[2; 6])
         .await;
-    let got = s
-        .ok(
-            &admin.auth(),
-            SUGGESTIONS,
-            json!({ "d": 7, "r": 0, "s": "P95", "c": eur("50.00") }),
-        )
-        .await;
-    let plan = got["reorderSuggestions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["product"]["sku"] == "STEADY")
-        .unwrap()
-        .clone();
+    let plan = suggestion_with(
+        &s,
+        &admin,
+        "STEADY",
+        json!({ "d": 7, "r": 0, "s": "P95", "c": eur("50.00") }),
+    )
+    .await;
     // Too short a history to compare methods: the default, SES, which forecasts 2 a day;
     // no error seen, so no safety stock.
     assert_eq!(plan["meanDailyDemand"], 2.0, "{plan}");
@@ -1835,14 +1833,7 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
     assert_eq!(plan["suggestedQuantity"], 0);
     // By default stock must also last the review period (agentSettings.reviewDays, 7):
     // 2 a day over 3 + 7 days.
-    let got = s.ok(&admin.auth(), SUGGESTIONS, json!({ "d": 7 })).await;
-    let plan = got["reorderSuggestions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["product"]["sku"] == "STEADY")
-        .unwrap()
-        .clone();
+    let plan = suggestion_with(&s, &admin, "STEADY", json!({ "d": 7 })).await;
     assert_eq!(plan["reviewDays"], 7, "{plan}");
     assert_eq!(plan["leadTimeDemand"], 20.0, "{plan}");
     assert_eq!(plan["reorderPoint"], 20, "{plan}");
@@ -1853,20 +1844,13 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
     assert_bad_input(&err, &["reviewDays"]);
     // Sold down to 5: at or below the reorder point, order the EOQ.
     posted(&s, &admin, mv(&steady, "SALE", 5)).await;
-    let got = s
-        .ok(
-            &admin.auth(),
-            SUGGESTIONS,
-            json!({ "d": 7, "r": 0, "s": "P95", "c": eur("50.00") }),
-        )
-        .await;
-    let plan = got["reorderSuggestions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["product"]["sku"] == "STEADY")
-        .unwrap()
-        .clone();
+    let plan = suggestion_with(
+        &s,
+        &admin,
+        "STEADY",
+        json!({ "d": 7, "r": 0, "s": "P95", "c": eur("50.00") }),
+    )
+    .await;
     // Today's sale is not history yet: the forecast stands, the stock does not.
     assert_eq!(plan["reorderNow"], true, "{plan}");
     assert_eq!(plan["meanDailyDemand"], 2.0, "{plan}");
@@ -1890,14 +1874,7 @@ async fn reorder_points_and_abc_come_from_the_sales_history() {
     minmax["maxQuantity"] = json!(20);
     let minmax = create_product(&s, &admin, minmax).await;
     posted(&s, &admin, receipt(&minmax, 3, "1.00")).await;
-    let got = s.ok(&admin.auth(), SUGGESTIONS, json!({})).await;
-    let plan = got["reorderSuggestions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["product"]["sku"] == "MINMAX")
-        .unwrap()
-        .clone();
+    let plan = suggestion_with(&s, &admin, "MINMAX", json!({})).await;
     assert_eq!(plan["orderUpTo"], 17, "{plan}");
     assert_eq!(plan["suggestedQuantity"], 17, "{plan}");
 

@@ -44,14 +44,47 @@ pub async fn active_partner(
         .filter(C::State.eq(ConnectionStatus::Active))
         .one(tx.conn())
         .await?;
-    Ok(link.and_then(|c| {
-        let (their_id, their_type, their_name) = if c.requester_company_id == other {
-            (c.requester_company_id, c.requester_type, c.requester_name)
-        } else {
-            (c.responder_company_id, c.responder_type, c.responder_name)
-        };
-        (their_id == other && their_type == kind).then_some(their_name)
-    }))
+    Ok(link
+        .and_then(|c| other_side(c, me))
+        .filter(|(id, their_type, _)| *id == other && their_type == kind)
+        .map(|(_, _, name)| name))
+}
+
+/// [`active_partner`] for every partner of `kind` at once, in one statement: partner
+/// company -> the name it goes by on its ACTIVE connection with `me`.
+pub async fn active_partners(
+    tx: &Tx,
+    me: Uuid,
+    kind: &str,
+) -> AppResult<std::collections::HashMap<Uuid, String>> {
+    let rows = tx
+        .select::<trade_connection::Entity>()
+        .filter(C::State.eq(ConnectionStatus::Active))
+        .filter(
+            Condition::any()
+                .add(C::RequesterCompanyId.eq(me))
+                .add(C::ResponderCompanyId.eq(me)),
+        )
+        .all(tx.conn())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|c| other_side(c, me))
+        .filter(|(_, their_type, _)| their_type == kind)
+        .map(|(id, _, name)| (id, name))
+        .collect())
+}
+
+/// The other company of a connection `me` is one side of: (its id, type, name as the
+/// connection records them); `None` when `me` is neither side.
+fn other_side(c: trade_connection::Model, me: Uuid) -> Option<(Uuid, String, String)> {
+    if c.requester_company_id == me {
+        Some((c.responder_company_id, c.responder_type, c.responder_name))
+    } else if c.responder_company_id == me {
+        Some((c.requester_company_id, c.requester_type, c.requester_name))
+    } else {
+        None
+    }
 }
 
 /// A company's trade partners as its connections name them (any status, the latest
@@ -67,15 +100,11 @@ pub async fn partner_names(
         .order_by_asc(C::Id)
         .all(tx.conn())
         .await?;
-    let mut out = std::collections::HashMap::new();
-    for c in rows {
-        if c.requester_company_id == me {
-            out.insert(c.responder_company_id, (c.responder_name, c.responder_type));
-        } else if c.responder_company_id == me {
-            out.insert(c.requester_company_id, (c.requester_name, c.requester_type));
-        }
-    }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .filter_map(|c| other_side(c, me))
+        .map(|(id, their_type, name)| (id, (name, their_type)))
+        .collect())
 }
 
 /// The rows whose `column` names a company with an ACTIVE connection to `company`: two

@@ -194,6 +194,21 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Adds "between MIN and MAX" (and `unit`, e.g. " days") for `field` when `value` is
+    /// outside `range`.
+    pub fn in_range<T: PartialOrd + std::fmt::Display>(
+        &mut self,
+        field: &str,
+        value: T,
+        range: std::ops::RangeInclusive<T>,
+        unit: &str,
+    ) {
+        if !range.contains(&value) {
+            let (min, max) = (range.start(), range.end());
+            self.add(field, format!("between {min} and {max}{unit}"));
+        }
+    }
+
     pub fn into_vec(self) -> Vec<FieldError> {
         self.0
     }

@@ -634,10 +634,7 @@ ils_kernel::field_checks!(
 
 impl Errors {
     fn int_in(&mut self, field: &str, value: i32, range: RangeInclusive<i32>, unit: &str) {
-        if !range.contains(&value) {
-            let (min, max) = (range.start(), range.end());
-            self.add(field, format!("between {min} and {max}{unit}"));
-        }
+        self.0.in_range(field, value, range, unit);
     }
 
     /// Checks a value against a grid; returns it in canonical form when it fits.

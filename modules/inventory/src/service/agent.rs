@@ -31,7 +31,7 @@ use ils_entity::{agent_settings as settings, catalog_item, product, user};
 use ils_entity::{purchase_order as po, purchase_order_line as line};
 use ils_kernel::audit::{AuditEntry, record_in};
 use ils_kernel::authz::{require_manager, require_member};
-use ils_kernel::connections::active_partner;
+use ils_kernel::connections::active_partners;
 use ils_kernel::jobs::{JobError, JobKind, JobRun, NewJob, Schedule, handler};
 use ils_kernel::mail::{Mail, send_once};
 use ils_kernel::{AppError, AppResult, ClientInfo, Db, FieldErrors, Role, TenantContext, Tx, id};
@@ -121,20 +121,6 @@ pub struct SettingsInput {
     pub decline_memory_days: Option<i32>,
 }
 
-/// Adds "between min and max" for `field` when `value` is outside `range`.
-fn in_range<T: PartialOrd + std::fmt::Display>(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: T,
-    range: std::ops::RangeInclusive<T>,
-    unit: &str,
-) {
-    if !range.contains(&value) {
-        let (min, max) = (range.start(), range.end());
-        errors.add(field, format!("between {min} and {max}{unit}"));
-    }
-}
-
 pub(crate) async fn load_settings(tx: &Tx, me: Uuid) -> AppResult<AgentSettings> {
     Ok(tx
         .find::<settings::Entity>(me)
@@ -176,8 +162,7 @@ pub async fn update_settings(
             }),
     };
     if let Some(n) = input.max_units_per_line {
-        in_range(
-            &mut errors,
+        errors.in_range(
             "input.maxUnitsPerLine",
             n,
             1..=purchasing::MAX_LINE_QUANTITY,
@@ -185,26 +170,14 @@ pub async fn update_settings(
         );
     }
     if let Some(n) = input.max_drafts_per_day {
-        in_range(&mut errors, "input.maxDraftsPerDay", n, 0..=100, "");
+        errors.in_range("input.maxDraftsPerDay", n, 0..=100, "");
     }
     let review_days = input.review_days.unwrap_or(DEFAULT_REVIEW_DAYS);
-    in_range(
-        &mut errors,
-        "input.reviewDays",
-        review_days,
-        1..=60,
-        " days",
-    );
+    errors.in_range("input.reviewDays", review_days, 1..=60, " days");
     let memory = input
         .decline_memory_days
         .unwrap_or(DEFAULT_DECLINE_MEMORY_DAYS);
-    in_range(
-        &mut errors,
-        "input.declineMemoryDays",
-        memory,
-        0..=365,
-        " days",
-    );
+    errors.in_range("input.declineMemoryDays", memory, 0..=365, " days");
     if !errors.is_empty() {
         return Err(AppError::invalid("", errors.into_vec()));
     }
@@ -721,11 +694,7 @@ async fn plan_and_write(
         .filter(|i| i.active)
         .map(|i| (i.id, i))
         .collect();
-    let mut suppliers: HashMap<Uuid, Option<String>> = HashMap::new();
-    for s in items.values().map(|i| i.company_id).collect::<HashSet<_>>() {
-        let name = active_partner(tx, me, s, CompanyType::Supplier.as_str()).await?;
-        suppliers.insert(s, name);
-    }
+    let suppliers = active_partners(tx, me, CompanyType::Supplier.as_str()).await?;
     let pos = position(tx, me, settings, now).await?;
     let today = now.date_naive();
     let read = Series::ending(today, HISTORY_DAYS + 1);
@@ -746,7 +715,7 @@ async fn plan_and_write(
         let Some(item) = p.supplier_item_id.and_then(|i| items.get(&i)) else {
             continue;
         };
-        if !suppliers.get(&item.company_id).is_some_and(|n| n.is_some()) {
+        if !suppliers.contains_key(&item.company_id) {
             continue;
         }
         run.considered += 1;
@@ -855,11 +824,7 @@ async fn plan_and_write(
                 }
                 let head = Head {
                     supplier,
-                    supplier_name: suppliers
-                        .get(&supplier)
-                        .cloned()
-                        .flatten()
-                        .unwrap_or_default(),
+                    supplier_name: suppliers.get(&supplier).cloned().unwrap_or_default(),
                     location: location.unwrap_or_default(),
                     currency: wants[0].item.currency.clone(),
                     by_system: true,
@@ -1057,14 +1022,7 @@ pub fn agent_all_kind() -> JobKind {
                 .all(tx.conn())
                 .await
                 .map_err(AppError::from)?;
-            let night = Utc::now().format("%Y-%m-%d");
-            for company in companies {
-                tx.enqueue_for_company(
-                    company,
-                    NewJob::of(&RunAgent {}).key(format!("{AGENT}:{company}:{night}")),
-                )
-                .await?;
-            }
+            tx.enqueue_tonight_for(companies, &RunAgent {}).await?;
             tx.commit().await?;
             Ok(())
         }),

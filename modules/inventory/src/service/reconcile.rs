@@ -403,14 +403,7 @@ pub fn reconcile_all_kind() -> JobKind {
                 .all(tx.conn())
                 .await
                 .map_err(AppError::from)?;
-            let night = Utc::now().format("%Y-%m-%d");
-            for company in companies {
-                tx.enqueue_for_company(
-                    company,
-                    NewJob::of(&Reconcile {}).key(format!("{RECONCILE}:{company}:{night}")),
-                )
-                .await?;
-            }
+            tx.enqueue_tonight_for(companies, &Reconcile {}).await?;
             tx.commit().await?;
             Ok(())
         }),

@@ -214,6 +214,23 @@ impl Tx {
         self.enqueue_for(Some(company), job).await
     }
 
+    /// A nightly fan-out's one step: enqueues `payload` once for each of `companies` from
+    /// a system transaction, keyed by the job's kind, the company and today's date (UTC), so
+    /// that the same night's fan-out run again adds nothing.
+    pub async fn enqueue_tonight_for<P: JobPayload>(
+        &self,
+        companies: impl IntoIterator<Item = Uuid>,
+        payload: &P,
+    ) -> AppResult<()> {
+        let night = chrono::Utc::now().format("%Y-%m-%d");
+        for company in companies {
+            let key = format!("{}:{company}:{night}", P::KIND);
+            self.enqueue_for_company(company, NewJob::of(payload).key(key))
+                .await?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn enqueue_for(&self, company: Option<Uuid>, job: NewJob) -> AppResult<bool> {
         Ok(self.enqueue_many_for(company, vec![job]).await? == 1)
     }
