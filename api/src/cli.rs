@@ -107,6 +107,11 @@ enum Command {
         #[arg(long)]
         subgraph: bool,
     },
+    /// Analytics: the rollups behind every company's dashboard.
+    Analytics {
+        #[command(subcommand)]
+        command: AnalyticsCommand,
+    },
     /// Persisted operations (trusted documents) for partners.
     Operations {
         #[command(subcommand)]
@@ -128,6 +133,14 @@ enum Command {
         #[arg(long, default_value = "Admin")]
         last_name: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AnalyticsCommand {
+    /// Recompute every company's dashboard rollups from the lens orders and purchase
+    /// orders, in one transaction (after an upgrade that adds a figure, or to check the
+    /// kept ones: the result is what the event handler keeps).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -327,6 +340,28 @@ pub fn run() -> ExitCode {
                 .await?;
                 let checker = schema::checker(&crate::extension::Protections::from(&*state.config));
                 crate::operations::cli(&state.db, &checker, command_of(command)).await
+            }
+            Command::Analytics {
+                command: AnalyticsCommand::Rebuild,
+            } => {
+                let (state, _) = server::build(Config {
+                    seed_demo: false,
+                    ..config
+                })
+                .await?;
+                let started = std::time::Instant::now();
+                let done = ils_analytics::rollup::rebuild(&state.db)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                println!(
+                    "rollups rebuilt in {:.1} s: {} lens orders and {} purchase orders, {} day rows for {} companies",
+                    started.elapsed().as_secs_f64(),
+                    done.orders,
+                    done.purchase_orders,
+                    done.day_rows,
+                    done.companies
+                );
+                Ok(())
             }
             Command::Schema { .. } => unreachable!("handled above"),
         }

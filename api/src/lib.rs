@@ -1,5 +1,8 @@
 //! The `ils` server: configuration, transport, credentials and schema assembly. Domain
 //! logic lives in the module crates; this crate only wires them to HTTP.
+// Eight modules merged into one schema nest async-graphql's resolver futures deeper than
+// the compiler's default query depth (128) allows.
+#![recursion_limit = "256"]
 
 pub mod audit;
 pub mod background;

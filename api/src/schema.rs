@@ -14,6 +14,7 @@ crate::modules! {
         ils_orders::Orders,
         ils_inventory::Inventory,
         ils_ai::Ai,
+        ils_analytics::Analytics,
         crate::operations::Operations,
     }
 }

@@ -9,6 +9,8 @@ pub mod ai_message;
 pub mod ai_settings;
 pub mod ai_spend;
 pub mod ai_usage;
+pub mod analytics_daily;
+pub mod analytics_source;
 pub mod api_key;
 pub mod api_key_operation_list;
 pub mod audit_entry;

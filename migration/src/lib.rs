@@ -25,6 +25,7 @@ mod m0017_persisted_operations;
 mod m0018_assistant;
 mod m0019_demand;
 mod m0020_purchasing_agent;
+mod m0021_analytics;
 pub mod rls;
 
 pub struct Migrator;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_assistant::Migration),
             Box::new(m0019_demand::Migration),
             Box::new(m0020_purchasing_agent::Migration),
+            Box::new(m0021_analytics::Migration),
         ]
     }
 }

@@ -313,7 +313,13 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
              INSERT INTO demand_daily (id, company_id, product_id, location_id, day, units) \
              VALUES ('{}', '{company}', '{product}', '{location}', '2026-12-01', 3);\n\
              INSERT INTO agent_settings (company_id, enabled, review_days, decline_memory_days, updated_at) \
-             VALUES ('{company}', true, 7, 30, now());",
+             VALUES ('{company}', true, 7, 30, now());\n\
+             INSERT INTO analytics_daily (id, company_id, metric, dim, day, value, count) \
+             VALUES ('{}', '{company}', 'orders', '', '2026-12-01', 1, 1);\n\
+             INSERT INTO analytics_sources (id, company_id, source_id, facts, updated_at) \
+             VALUES ('{}', '{company}', '{order}', '[]', now());",
+            Uuid::now_v7(),
+            Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),

@@ -53,6 +53,21 @@ domain_event!(PoRejected, "purchase_order.rejected", admins_only: false, Purchas
 domain_event!(PoReceived, "purchase_order.received", admins_only: false, PurchaseOrderChange);
 domain_event!(PoCancelled, "purchase_order.cancelled", admins_only: false, PurchaseOrderChange);
 
+impl PurchaseOrderChange {
+    /// What a purchase order event says, whichever of the status events it is; `None` for
+    /// other events (and for one this release cannot read, which is logged).
+    pub fn of(ev: &ils_kernel::Event) -> Option<PurchaseOrderChange> {
+        use ils_kernel::events::signature;
+        ev.read_as(&[
+            signature::<PoSubmitted>(),
+            signature::<PoAcknowledged>(),
+            signature::<PoRejected>(),
+            signature::<PoReceived>(),
+            signature::<PoCancelled>(),
+        ])
+    }
+}
+
 domain_event!(PoDrafted, "purchase_order.drafted", admins_only: false {
     purchase_order_id: ID,
     po_number: String,

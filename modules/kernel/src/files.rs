@@ -19,6 +19,20 @@ pub struct Files {
     link_key: Option<Arc<[u8]>>,
 }
 
+/// How long an export's download link works.
+pub const EXPORT_LINK_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// An export kept in the file store, with its download link.
+#[derive(Clone, Debug)]
+pub struct Exported {
+    pub file_name: String,
+    /// Rows written, a header not counted.
+    pub rows: i64,
+    /// Where the file is kept in the store.
+    pub stored_as: String,
+    pub download_url: String,
+}
+
 /// The path download links start with.
 pub const LINK_PREFIX: &str = "/files/";
 
@@ -88,6 +102,27 @@ impl Files {
         mac.update(b"\n");
         mac.update(expires.to_string().as_bytes());
         Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// Keeps an export (a CSV file, say) made for `owner` under `folder`, named
+    /// `file_name`, and returns it with a download link good for `EXPORT_LINK_TTL`: how
+    /// every export is handed out.
+    pub async fn export(
+        &self,
+        folder: &str,
+        owner: uuid::Uuid,
+        file_name: String,
+        text: String,
+        rows: i64,
+    ) -> AppResult<Exported> {
+        let key = format!("{folder}/{owner}/{}/{file_name}", uuid::Uuid::now_v7());
+        self.put(&key, Bytes::from(text)).await?;
+        Ok(Exported {
+            download_url: self.link(&key, EXPORT_LINK_TTL)?,
+            file_name,
+            rows,
+            stored_as: key,
+        })
     }
 
     /// A download link for `key` (a path from the server's root) that works until `ttl`

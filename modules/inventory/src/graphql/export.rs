@@ -1,7 +1,8 @@
 //! Exporting stock levels as a CSV file.
 
-use crate::service::export::{self, Exported};
+use crate::service::export;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use ils_kernel::files::Exported;
 use ils_kernel::files::Files;
 use ils_kernel::{AppError, request_parts};
 

@@ -5,28 +5,14 @@
 use crate::model::LOCATION;
 use crate::service::stock::{Level, parts};
 use async_graphql::ID;
-use bytes::Bytes;
 use ils_common::catalog::draft::price_to_decimal;
 use ils_common::csv_cell;
 use ils_entity::stock_balance as balance;
 use ils_kernel::authz::require_member;
-use ils_kernel::files::Files;
+use ils_kernel::files::{Exported, Files};
 use ils_kernel::{AppError, AppResult, Db, TenantContext, id};
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
-use uuid::Uuid;
-
-/// How long a download link stays good.
-const LINK_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
-/// A written export: its name, its rows, its key in the file store and a download link
-/// good for [`LINK_TTL`].
-pub struct Exported {
-    pub file_name: String,
-    pub rows: i64,
-    pub stored_as: String,
-    pub download_url: String,
-}
 
 /// The CSV text of these levels, header first; money as exact decimals. Text cells (SKU,
 /// name, location, currency) are neutralised against spreadsheet formulas
@@ -112,12 +98,7 @@ pub async fn stock_levels(
         .collect();
     let text = csv_of(&levels).map_err(|e| AppError::internal(format!("csv: {e}")))?;
     let file_name = format!("stock-{}.csv", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
-    let key = format!("stock-exports/{me}/{}/{file_name}", Uuid::now_v7());
-    files.put(&key, Bytes::from(text)).await?;
-    Ok(Exported {
-        file_name,
-        rows: levels.len() as i64,
-        download_url: files.link(&key, LINK_TTL)?,
-        stored_as: key,
-    })
+    files
+        .export("stock-exports", me, file_name, text, levels.len() as i64)
+        .await
 }

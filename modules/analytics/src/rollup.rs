@@ -1,0 +1,325 @@
+//! The rollups behind every dashboard, kept from the outbox and rebuilt from scratch.
+//!
+//! One job kind handles every lens order and purchase order event. For each party the
+//! event was addressed to, it reads the record as that party (through the guard), computes
+//! the party's figures from it (`facts`), and applies to `analytics_daily` only the
+//! difference from what the record added before (kept in `analytics_sources`, locked while
+//! it changes). The figures depend on the record as it is, not on the event, so an event
+//! delivered twice, late or out of order changes nothing the second time, and the rollups
+//! always equal a computation from scratch: `rebuild` is that computation.
+
+use crate::facts::{self, Amount, ByCompany, Facts, Key};
+use chrono::Utc;
+use ils_entity::{
+    analytics_daily as daily, analytics_source as source, lens_order, order_status_change,
+    purchase_order, purchase_order_line,
+};
+use ils_inventory::events::PurchaseOrderChange;
+use ils_inventory::model::PURCHASE_ORDER;
+use ils_kernel::jobs::{JobError, JobKind, JobRun, handler};
+use ils_kernel::{AppError, AppResult, Db, Event, Tx, id};
+use ils_orders::events::OrderChange;
+use ils_orders::model::ORDER;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+pub const ROLLUP: &str = "analytics.rollup";
+
+/// The event handler that keeps the rollups.
+pub fn rollup_kind() -> JobKind {
+    JobKind::new(ROLLUP, handler(roll)).on_events(&["order.*", "purchase_order.*"])
+}
+
+/// The record an event is about.
+#[derive(Clone, Copy, Debug)]
+enum Source {
+    Order(Uuid),
+    PurchaseOrder(Uuid),
+}
+
+fn source_of(event: &Event) -> Result<Option<Source>, JobError> {
+    if let Some(change) = OrderChange::of(event) {
+        let id = id::decode(ORDER, &change.order_id, "orderId")
+            .map_err(|_| JobError::permanent("an order event without its order"))?;
+        return Ok(Some(Source::Order(id)));
+    }
+    if let Some(change) = PurchaseOrderChange::of(event) {
+        let id = id::decode(PURCHASE_ORDER, &change.purchase_order_id, "purchaseOrderId")
+            .map_err(|_| JobError::permanent("a purchase order event without its order"))?;
+        return Ok(Some(Source::PurchaseOrder(id)));
+    }
+    // Drafts (`purchase_order.drafted`) and events of other shapes add nothing.
+    Ok(None)
+}
+
+async fn roll(run: JobRun) -> Result<(), JobError> {
+    let event = run.event()?;
+    let Some(source) = source_of(&event)? else {
+        return Ok(());
+    };
+    for &company in &event.audience {
+        let ctx = event.act_for_audience(company)?;
+        let tx = run.db.tenant(&ctx).await?;
+        let (source_id, mut by_company) = match source {
+            Source::Order(id) => (id, order_facts(&tx, id).await?),
+            Source::PurchaseOrder(id) => (id, purchase_order_facts(&tx, id).await?),
+        };
+        let mine = by_company.remove(&company).unwrap_or_default();
+        apply(&tx, company, source_id, mine).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// A lens order's figures, read as the scope sees it (nothing when it cannot).
+async fn order_facts(tx: &Tx, order_id: Uuid) -> AppResult<ByCompany> {
+    let Some(order) = tx.find::<lens_order::Entity>(order_id).await? else {
+        return Ok(ByCompany::new());
+    };
+    let steps = tx
+        .select::<order_status_change::Entity>()
+        .filter(order_status_change::Column::OrderId.eq(order_id))
+        .all(tx.conn())
+        .await?;
+    Ok(facts::order_facts(&order, &steps))
+}
+
+/// A purchase order's figures, read as the scope sees it (nothing when it cannot).
+async fn purchase_order_facts(tx: &Tx, po_id: Uuid) -> AppResult<ByCompany> {
+    let Some(po) = tx.find::<purchase_order::Entity>(po_id).await? else {
+        return Ok(ByCompany::new());
+    };
+    let lines = tx
+        .select::<purchase_order_line::Entity>()
+        .filter(purchase_order_line::Column::OrderId.eq(po_id))
+        .all(tx.conn())
+        .await?;
+    Ok(facts::purchase_order_facts(&po, &lines))
+}
+
+/// Makes `company`'s rollups hold `new` as the figures of `source_id`: the difference from
+/// what the source added before is added to the day rows, under a lock on the source's row.
+async fn apply(tx: &Tx, company: Uuid, source_id: Uuid, new: Facts) -> AppResult<()> {
+    let existing = || {
+        tx.select::<source::Entity>()
+            .filter(source::Column::SourceId.eq(source_id))
+    };
+    let mut row = tx.lock_for_update(existing()).one(tx.conn()).await?;
+    if row.is_none() {
+        if new.is_empty() {
+            return Ok(());
+        }
+        // Two first events of one record at once: one inserts, the other finds it.
+        tx.upsert::<source::Entity, _>(
+            source::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                company_id: Set(company),
+                source_id: Set(source_id),
+                facts: Set("[]".into()),
+                updated_at: Set(Utc::now()),
+            },
+            &[source::Column::SourceId],
+            vec![],
+        )
+        .await?;
+        row = tx.lock_for_update(existing()).one(tx.conn()).await?;
+    }
+    let row = row.ok_or_else(|| AppError::internal("an analytics source row vanished"))?;
+    let old = facts::from_json(&row.facts)
+        .ok_or_else(|| AppError::internal("an analytics source row this release cannot read"))?;
+    let change = facts::difference(&old, &new);
+    if change.is_empty() {
+        return Ok(());
+    }
+    for (key, amount) in &change {
+        add_to_day(tx, company, key, *amount).await?;
+    }
+    tx.update_many::<source::Entity>(
+        vec![
+            (source::Column::Facts, facts::to_json(&new).into()),
+            (source::Column::UpdatedAt, Utc::now().into()),
+        ],
+        sea_orm::Condition::all().add(source::Column::Id.eq(row.id)),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn add_to_day(tx: &Tx, company: Uuid, key: &Key, amount: Amount) -> AppResult<()> {
+    let sum =
+        |c: daily::Column| Tx::existing::<daily::Entity>(c).add(Tx::proposed::<daily::Entity>(c));
+    tx.upsert::<daily::Entity, _>(
+        day_row(company, key, amount),
+        &[
+            daily::Column::Metric,
+            daily::Column::Dim,
+            daily::Column::Day,
+        ],
+        vec![
+            (daily::Column::Value, sum(daily::Column::Value)),
+            (daily::Column::Count, sum(daily::Column::Count)),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn day_row(company: Uuid, key: &Key, amount: Amount) -> daily::ActiveModel {
+    daily::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(company),
+        metric: Set(key.metric.clone()),
+        dim: Set(key.dim.clone()),
+        day: Set(key.day),
+        value: Set(amount.value),
+        count: Set(amount.count),
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Default)]
+pub struct Rebuilt {
+    pub orders: usize,
+    pub purchase_orders: usize,
+    pub companies: usize,
+    pub day_rows: usize,
+}
+
+const PAGE: u64 = 500;
+
+/// Recomputes every company's rollups from the lens orders and purchase orders, in one
+/// transaction of the system scope: the old rows go, every record's figures are computed
+/// as the event handler computes them, and their sums are written. Events handled
+/// meanwhile wait for it (their source rows are locked) and then apply their differences
+/// to the rebuilt rows.
+pub async fn rebuild(db: &Db) -> AppResult<Rebuilt> {
+    // A cross-tenant worker by nature (every company's records, run from the command
+    // line): each figure still goes to the company the record's party column names.
+    #[allow(clippy::disallowed_methods)]
+    let tx = db.system().await?;
+    tx.delete_many::<daily::Entity>().exec(tx.conn()).await?;
+    tx.delete_many::<source::Entity>().exec(tx.conn()).await?;
+    let mut totals: BTreeMap<(Uuid, Key), Amount> = BTreeMap::new();
+    let mut done = Rebuilt::default();
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut page = tx
+            .select::<lens_order::Entity>()
+            .filter(lens_order::Column::SubmittedAt.is_not_null())
+            .order_by_asc(lens_order::Column::Id)
+            .limit(PAGE);
+        if let Some(a) = after {
+            page = page.filter(lens_order::Column::Id.gt(a));
+        }
+        let orders = page.all(tx.conn()).await?;
+        let Some(last) = orders.last() else { break };
+        after = Some(last.id);
+        let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
+        let mut steps: BTreeMap<Uuid, Vec<order_status_change::Model>> = BTreeMap::new();
+        for s in tx
+            .select::<order_status_change::Entity>()
+            .filter(order_status_change::Column::OrderId.is_in(ids))
+            .all(tx.conn())
+            .await?
+        {
+            steps.entry(s.order_id).or_default().push(s);
+        }
+        let mut sources = Vec::new();
+        for o in &orders {
+            let f = facts::order_facts(o, steps.get(&o.id).map(Vec::as_slice).unwrap_or(&[]));
+            keep(&mut totals, &mut sources, o.id, f);
+        }
+        insert_sources(&tx, sources).await?;
+        done.orders += orders.len();
+    }
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut page = tx
+            .select::<purchase_order::Entity>()
+            .filter(purchase_order::Column::SubmittedAt.is_not_null())
+            .order_by_asc(purchase_order::Column::Id)
+            .limit(PAGE);
+        if let Some(a) = after {
+            page = page.filter(purchase_order::Column::Id.gt(a));
+        }
+        let pos = page.all(tx.conn()).await?;
+        let Some(last) = pos.last() else { break };
+        after = Some(last.id);
+        let ids: Vec<Uuid> = pos.iter().map(|o| o.id).collect();
+        let mut lines: BTreeMap<Uuid, Vec<purchase_order_line::Model>> = BTreeMap::new();
+        for l in tx
+            .select::<purchase_order_line::Entity>()
+            .filter(purchase_order_line::Column::OrderId.is_in(ids))
+            .all(tx.conn())
+            .await?
+        {
+            lines.entry(l.order_id).or_default().push(l);
+        }
+        let mut sources = Vec::new();
+        for po in &pos {
+            let f = facts::purchase_order_facts(
+                po,
+                lines.get(&po.id).map(Vec::as_slice).unwrap_or(&[]),
+            );
+            keep(&mut totals, &mut sources, po.id, f);
+        }
+        insert_sources(&tx, sources).await?;
+        done.purchase_orders += pos.len();
+    }
+    let mut companies = std::collections::BTreeSet::new();
+    let rows: Vec<daily::ActiveModel> = totals
+        .iter()
+        .filter(|(_, a)| **a != Amount::default())
+        .map(|((company, key), amount)| {
+            companies.insert(*company);
+            day_row(*company, key, *amount)
+        })
+        .collect();
+    done.day_rows = rows.len();
+    done.companies = companies.len();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<_> = rows.by_ref().take(PAGE as usize).collect();
+        tx.insert_many::<daily::Entity, _>(batch).await?;
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Adds one record's figures to the running totals and queues its source rows.
+fn keep(
+    totals: &mut BTreeMap<(Uuid, Key), Amount>,
+    sources: &mut Vec<source::ActiveModel>,
+    source_id: Uuid,
+    by_company: ByCompany,
+) {
+    let now = Utc::now();
+    for (company, f) in by_company {
+        if f.is_empty() {
+            continue;
+        }
+        for (key, amount) in &f {
+            let slot = totals.entry((company, key.clone())).or_default();
+            slot.value += amount.value;
+            slot.count += amount.count;
+        }
+        sources.push(source::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: Set(company),
+            source_id: Set(source_id),
+            facts: Set(facts::to_json(&f)),
+            updated_at: Set(now),
+        });
+    }
+}
+
+async fn insert_sources(tx: &Tx, sources: Vec<source::ActiveModel>) -> AppResult<()> {
+    let mut sources = sources.into_iter().peekable();
+    while sources.peek().is_some() {
+        let batch: Vec<_> = sources.by_ref().take(PAGE as usize).collect();
+        tx.insert_many::<source::Entity, _>(batch).await?;
+    }
+    Ok(())
+}
