@@ -26,6 +26,7 @@ mod m0018_assistant;
 mod m0019_demand;
 mod m0020_purchasing_agent;
 mod m0021_analytics;
+mod m0022_insights;
 pub mod rls;
 
 pub struct Migrator;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0019_demand::Migration),
             Box::new(m0020_purchasing_agent::Migration),
             Box::new(m0021_analytics::Migration),
+            Box::new(m0022_insights::Migration),
         ]
     }
 }

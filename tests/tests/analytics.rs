@@ -5,7 +5,7 @@
 //! staff, anonymous callers and other companies read nothing of them.
 #![allow(clippy::disallowed_methods)] // the job queue is read and replayed below the guard on purpose
 
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, Utc};
 use ils_tests::orders::{Orders, connected};
 use ils_tests::{
     Session, TestServer, email, eventually, listed_company, progressive_draft, staff_of,
@@ -64,7 +64,8 @@ fn now_figure(d: &Value, key: &str, dimension: Option<&str>) -> Value {
         .clone()
 }
 
-/// Waits until no rollup job is queued or running (the handler has seen every event).
+/// Waits until every event is dispatched and no rollup job is queued or running (the
+/// handler has seen every event).
 async fn rollups_settled(s: &TestServer) {
     let db = s.owner_connection().await;
     eventually(
@@ -76,8 +77,9 @@ async fn rollups_settled(s: &TestServer) {
                 let row = db
                     .query_one_raw(sea_orm::Statement::from_string(
                         db.get_database_backend(),
-                        "SELECT COUNT(*) AS n FROM jobs WHERE kind = 'analytics.rollup' \
-                     AND state IN ('QUEUED', 'RUNNING')",
+                        "SELECT (SELECT COUNT(*) FROM jobs WHERE kind = 'analytics.rollup' \
+                     AND state IN ('QUEUED', 'RUNNING')) \
+                     + (SELECT COUNT(*) FROM events WHERE dispatched_at IS NULL) AS n",
                     ))
                     .await
                     .map_err(|e| e.to_string())?
@@ -86,7 +88,7 @@ async fn rollups_settled(s: &TestServer) {
                 if n == 0 {
                     Ok(())
                 } else {
-                    Err(format!("{n} rollup jobs left"))
+                    Err(format!("{n} events or rollup jobs left"))
                 }
             }
         },
@@ -438,5 +440,233 @@ async fn a_dashboard_is_for_its_company_managers_and_exports_as_csv() {
     assert_eq!(total(&d, "orders", None), 0.0, "{d}");
     assert!(series(&d, "turnaround_days", None).is_empty(), "{d}");
     assert!(series(&d, "orders_by_status", None).is_empty(), "{d}");
+    s.finish().await;
+}
+
+const RELEASE: &str =
+    "mutation($m: Date!) { publishInsightRelease(input: { month: $m }) { release {
+    month epsilon contributors createdAt
+    cells { measure label unit dimensions { name value } value margin suppressed }
+    peers { companyType key quartiles suppressed } } } }";
+
+const PEERS: &str = "query($m: Date) { peerBenchmarks(month: $m) {
+    contributing month benchmarks { key label unit yours quartiles suppressed } } }";
+
+/// Sets the region of `who`'s marketplace profile.
+async fn in_region(s: &TestServer, who: &Session, region: &str) {
+    s.ok(
+        &who.auth(),
+        "mutation($i: UpdateMarketplaceProfileInput!) { updateMarketplaceProfile(input: $i) { marketplaceProfile { region } } }",
+        json!({ "i": { "region": region } }),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn market_insights_publish_only_what_reveals_no_company_and_peers_see_quartiles() {
+    let s = TestServer::start().await;
+    let (pa, first, lab) = connected(&s, "Insight").await;
+    // Twelve practices in the North (two orders each), one in the South (three), and one
+    // in the North that does not contribute (five).
+    let mut north = vec![first];
+    for i in 1..12 {
+        north.push(
+            s.sign_up(
+                &format!("North Optics {i}"),
+                "ECP",
+                &email(&format!("north{i}")),
+            )
+            .await,
+        );
+    }
+    let south = s.sign_up("South Optics", "ECP", &email("south")).await;
+    let shy = s.sign_up("Shy Optics", "ECP", &email("shy")).await;
+    let off = s
+        .ok(
+            &shy.auth(),
+            "mutation { updateAnalyticsSettings(input: { contributeToInsights: false }) { analyticsSettings { contributeToInsights } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        off["updateAnalyticsSettings"]["analyticsSettings"]["contributeToInsights"],
+        false
+    );
+    let orders = north
+        .iter()
+        .map(|p| (p, "North", 2))
+        .chain([(&south, "South", 3), (&shy, "North", 5)]);
+    for (who, region, n) in orders {
+        in_region(&s, who, region).await;
+        if who.company_id != north[0].company_id {
+            ils_tests::connect(&s, who, &lab).await;
+        }
+        for k in 0..n {
+            let o = ORDERS
+                .draft(&s, who, progressive_draft(&format!("I-{k}")))
+                .await;
+            ORDERS.submitted(&s, who, &o, &lab).await;
+        }
+    }
+    rollups_settled(&s).await;
+
+    // Only a month that has ended is released; only platform admins publish.
+    let today = Utc::now().date_naive();
+    let err = s
+        .error(&pa.auth(), RELEASE, json!({ "m": today.to_string() }))
+        .await;
+    ils_tests::assert_bad_input(&err, &["input", "month"]);
+    let err = s
+        .error(&north[0].auth(), RELEASE, json!({ "m": "2026-01-15" }))
+        .await;
+    assert_eq!(err["extensions"]["code"], "FORBIDDEN", "{err}");
+
+    // The trade moves to last month (below the guard), and the rollups are rebuilt.
+    let last = today.with_day(1).unwrap() - Duration::days(1);
+    let day = format!("{}", last.with_day(3).unwrap());
+    let db = s.owner_connection().await;
+    for sql in [
+        format!(
+            "UPDATE lens_orders SET submitted_at = '{day}T10:00:00+00:00' WHERE submitted_at IS NOT NULL"
+        ),
+        format!("UPDATE order_status_changes SET created_at = '{day}T10:00:00+00:00'"),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    ils_analytics::rollup::rebuild(&s.server.state.db)
+        .await
+        .unwrap();
+
+    let release = s
+        .ok(&pa.auth(), RELEASE, json!({ "m": last.to_string() }))
+        .await["publishInsightRelease"]["release"]
+        .clone();
+    assert_eq!(release["epsilon"], 1.0, "{release}");
+    let text = release.to_string();
+    // No company is named or identified anywhere in it.
+    for who in north.iter().chain([&south, &shy, &lab]) {
+        let id = who.company_id.as_deref().unwrap();
+        assert!(!text.contains(id), "{id} in {text}");
+        assert!(!text.contains(&ils_tests::company_uuid(who).to_string()));
+    }
+    for name in ["North Optics", "South Optics", "Shy Optics", "Insight"] {
+        assert!(!text.contains(name), "{name} in {text}");
+    }
+    let cell = |region: Option<&str>| {
+        release["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                c["measure"] == "practice_orders"
+                    && c["dimensions"] == json!([{ "name": "region", "value": region }])
+            })
+            .unwrap_or_else(|| panic!("practice_orders {region:?} in {release}"))
+            .clone()
+    };
+    // A region of one practice is suppressed, and the total over regions cannot give it
+    // away: the North or the total goes too.
+    assert_eq!(
+        cell(Some("South"))["suppressed"],
+        "TOO_FEW_CONTRIBUTORS",
+        "{release}"
+    );
+    assert!(cell(Some("South"))["value"].is_null());
+    let published = [cell(Some("North")), cell(None)]
+        .iter()
+        .filter(|c| c["value"].is_number())
+        .count();
+    assert!(
+        published <= 1,
+        "North and the total together give the South away: {release}"
+    );
+    // Every published figure says how far its noise goes.
+    for c in release["cells"].as_array().unwrap() {
+        assert_eq!(c["value"].is_number(), c["margin"].is_number(), "{c}");
+        assert_eq!(c["value"].is_null(), c["suppressed"].is_string(), "{c}");
+    }
+
+    // Practices see their place among their peers: 13 contributing practices.
+    let peers = s.ok(&south.auth(), PEERS, json!({})).await["peerBenchmarks"].clone();
+    assert_eq!(peers["contributing"], true, "{peers}");
+    assert_eq!(
+        peers["month"],
+        json!(last.with_day(1).unwrap().to_string()),
+        "{peers}"
+    );
+    let orders = peers["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["key"] == "orders")
+        .unwrap_or_else(|| panic!("{peers}"));
+    assert_eq!(orders["yours"], 3.0, "{peers}");
+    let q: Vec<f64> = orders["quartiles"]
+        .as_array()
+        .unwrap_or_else(|| panic!("published: {peers}"))
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        q[0] <= q[1] && q[1] <= q[2] && q[2] <= 400.0 && q[0] >= 0.0,
+        "{q:?}"
+    );
+    let remakes = peers["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["key"] == "remake_rate")
+        .unwrap();
+    assert_eq!(remakes["yours"], 0.0, "{peers}");
+    // The lab is one lab: its distribution is not published.
+    let lab_peers = s.ok(&lab.auth(), PEERS, json!({})).await["peerBenchmarks"].clone();
+    for b in lab_peers["benchmarks"].as_array().unwrap() {
+        assert_eq!(b["suppressed"], "TOO_FEW_CONTRIBUTORS", "{lab_peers}");
+        assert!(b["quartiles"].is_null(), "{lab_peers}");
+    }
+    // A company that does not contribute sees no peer figures.
+    let none = s.ok(&shy.auth(), PEERS, json!({})).await["peerBenchmarks"].clone();
+    assert_eq!(
+        none,
+        json!({ "contributing": false, "month": null, "benchmarks": [] })
+    );
+    // Market insights are the platform's: a practice reads none.
+    let err = s
+        .error(
+            &south.auth(),
+            "query($m: Date!) { marketInsights(month: $m) { month } }",
+            json!({ "m": last.to_string() }),
+        )
+        .await;
+    assert_eq!(err["extensions"]["code"], "FORBIDDEN", "{err}");
+
+    // Asking again gives the same release, even after more trade and a change of heart.
+    s.ok(
+        &shy.auth(),
+        "mutation { updateAnalyticsSettings(input: { contributeToInsights: true }) { analyticsSettings { contributeToInsights } } }",
+        json!({}),
+    )
+    .await;
+    let again = s
+        .ok(&pa.auth(), RELEASE, json!({ "m": last.to_string() }))
+        .await["publishInsightRelease"]["release"]
+        .clone();
+    assert_eq!(again, release);
+    let read = s
+        .ok(
+            &pa.auth(),
+            "query($m: Date!) { marketInsights(month: $m) { month contributors } insightReleases { month } }",
+            json!({ "m": last.to_string() }),
+        )
+        .await;
+    assert_eq!(
+        read["marketInsights"]["contributors"], release["contributors"],
+        "{read}"
+    );
+    assert_eq!(
+        read["insightReleases"].as_array().unwrap().len(),
+        1,
+        "{read}"
+    );
     s.finish().await;
 }

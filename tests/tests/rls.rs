@@ -317,7 +317,9 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
              INSERT INTO analytics_daily (id, company_id, metric, dim, day, value, count) \
              VALUES ('{}', '{company}', 'orders', '', '2026-12-01', 1, 1);\n\
              INSERT INTO analytics_sources (id, company_id, source_id, facts, updated_at) \
-             VALUES ('{}', '{company}', '{order}', '[]', now());",
+             VALUES ('{}', '{company}', '{order}', '[]', now());\n\
+             INSERT INTO analytics_settings (company_id, contribute, updated_at) \
+             VALUES ('{company}', true, now());",
             Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),
@@ -337,6 +339,14 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
         .await
         .unwrap();
     }
+    // A release of market insights is the platform's row: every company reads it.
+    seed.execute_unprepared(&format!(
+        "INSERT INTO insight_releases (id, company_id, month, epsilon, contributors, body, created_at) \
+         VALUES ('{}', NULL, '2026-11-01', 1, 0, '{{}}', now())",
+        Uuid::now_v7()
+    ))
+    .await
+    .unwrap();
     // The assistant's tables: settings, usage and the answer cache are the company's; a
     // conversation and its messages are also private to their person.
     for (company, user) in [(a, a_user), (b, b_user)] {
@@ -432,6 +442,26 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
             }
         }
     }
+    // A release of market insights (the platform's row): A reads it, never changes it.
+    for sql in [
+        "UPDATE insight_releases SET epsilon = 99",
+        "DELETE FROM insight_releases",
+    ] {
+        let done = tx.execute_unprepared(sql).await.unwrap();
+        assert_eq!(done.rows_affected(), 0, "{sql}");
+    }
+    tx.execute_unprepared("SAVEPOINT release").await.unwrap();
+    let forged = tx
+        .execute_unprepared(&format!(
+            "INSERT INTO insight_releases (id, company_id, month, epsilon, contributors, body, created_at) \
+             VALUES ('{}', NULL, '2026-10-01', 1, 0, '{{}}', now())",
+            Uuid::now_v7()
+        ))
+        .await;
+    assert!(forged.is_err(), "a company published a release: {forged:?}");
+    tx.execute_unprepared("ROLLBACK TO SAVEPOINT release")
+        .await
+        .unwrap();
     // The stock ledger: A reads its own lines only, and nobody rewrites one.
     assert_eq!(
         count(

@@ -255,10 +255,10 @@ impl From<dashboard::Dashboard> for Dashboard {
 }
 
 #[derive(Default)]
-pub struct AnalyticsQuery;
+pub struct DashboardQuery;
 
 #[Object]
-impl AnalyticsQuery {
+impl DashboardQuery {
     /// Your company's dashboard over a period (company admins and managers): series ready
     /// to chart, figures as they stand now and rankings, all read from rollups kept as
     /// orders and purchase orders change.
@@ -309,10 +309,10 @@ pub struct ExportDashboardSeriesPayload {
 }
 
 #[derive(Default)]
-pub struct AnalyticsMutation;
+pub struct DashboardMutation;
 
 #[Object]
-impl AnalyticsMutation {
+impl DashboardMutation {
     /// Writes the series of your dashboard with one key as a CSV file and returns a link
     /// to download it (company admins and managers).
     async fn export_dashboard_series(
@@ -345,6 +345,302 @@ impl AnalyticsMutation {
                 file_name,
                 rows,
                 download_url,
+            },
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Market insights and peer figures
+// ---------------------------------------------------------------------------------------
+
+/// Why a figure of a release is not published.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum SuppressionReason {
+    /// Fewer than 11 companies contribute to it.
+    TooFewContributors,
+    /// One company holds over 50 % of it, or two over 67 %.
+    Dominated,
+    /// Published, it would let a suppressed figure be worked out from a total.
+    Complementary,
+}
+
+fn suppression(s: Option<&str>) -> Option<SuppressionReason> {
+    match s? {
+        "TOO_FEW_CONTRIBUTORS" => Some(SuppressionReason::TooFewContributors),
+        "DOMINATED" => Some(SuppressionReason::Dominated),
+        _ => Some(SuppressionReason::Complementary),
+    }
+}
+
+/// One dimension of a published figure.
+#[derive(SimpleObject)]
+pub struct InsightDimension {
+    /// `region`, `index`, `material`, `currency`, `brand` or `design`.
+    pub name: String,
+    /// Its value; null for a total over every value of the dimension.
+    pub value: Option<String>,
+}
+
+/// One figure of a release.
+#[derive(SimpleObject)]
+pub struct InsightCell {
+    /// `lens_price`, `frame_brand_units`, `lab_turnaround_days`, `lab_remake_rate` or
+    /// `practice_orders`.
+    pub measure: String,
+    /// What it measures, in words.
+    pub label: String,
+    /// What the value counts.
+    pub unit: MetricUnit,
+    /// Where in the measure's table the figure sits.
+    pub dimensions: Vec<InsightDimension>,
+    /// The figure with its noise; null when suppressed.
+    pub value: Option<f64>,
+    /// The noise stays within ± this 95 % of the time; null when suppressed.
+    pub margin: Option<f64>,
+    /// Why the figure is not published; null when it is.
+    pub suppressed: Option<SuppressionReason>,
+}
+
+/// Quartiles of one figure among the contributing companies of one type.
+#[derive(SimpleObject)]
+pub struct PeerDistribution {
+    /// ECP, LAB or SUPPLIER.
+    pub company_type: String,
+    /// `remake_rate`, `orders`, `turnaround_days`, `on_time_rate` or `fill_rate`.
+    pub key: String,
+    /// The 25th, 50th and 75th percentiles (with noise); null when suppressed.
+    pub quartiles: Option<Vec<f64>>,
+    /// Why it is not published; null when it is.
+    pub suppressed: Option<SuppressionReason>,
+}
+
+/// A monthly release of market insights (platform admins). Built once; asking again gives
+/// the same numbers. No company is named in it.
+#[derive(SimpleObject)]
+pub struct InsightRelease {
+    /// The first day of the month it covers.
+    pub month: Date,
+    /// The privacy budget the release spent.
+    pub epsilon: f64,
+    /// How many companies contributed.
+    pub contributors: i32,
+    /// When it was built.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Every figure, published or suppressed.
+    pub cells: Vec<InsightCell>,
+    /// The peer distributions companies compare themselves with.
+    pub peers: Vec<PeerDistribution>,
+}
+
+impl From<crate::insights::Release> for InsightRelease {
+    fn from(r: crate::insights::Release) -> Self {
+        let measure = |key: &str| crate::insights::MEASURES.iter().find(|m| m.key == key);
+        InsightRelease {
+            month: r.month.into(),
+            epsilon: r.epsilon,
+            contributors: r.contributors,
+            created_at: r.created_at,
+            cells: r
+                .body
+                .cells
+                .into_iter()
+                .map(|c| InsightCell {
+                    label: measure(&c.measure).map(|m| m.label).unwrap_or("").into(),
+                    unit: measure(&c.measure)
+                        .map(|m| m.unit)
+                        .unwrap_or(Unit::Count)
+                        .into(),
+                    suppressed: suppression(c.suppressed.as_deref()),
+                    measure: c.measure,
+                    dimensions: c
+                        .dims
+                        .into_iter()
+                        .map(|(name, value)| InsightDimension { name, value })
+                        .collect(),
+                    value: c.value,
+                    margin: c.margin,
+                })
+                .collect(),
+            peers: r
+                .body
+                .peers
+                .into_iter()
+                .map(|p| PeerDistribution {
+                    suppressed: suppression(p.suppressed.as_deref()),
+                    company_type: p.company_type,
+                    key: p.key,
+                    quartiles: p.quartiles.map(|q| q.to_vec()),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One of your company's figures beside its peers'.
+#[derive(SimpleObject)]
+pub struct PeerBenchmark {
+    /// `remake_rate`, `orders` (practices); `turnaround_days`, `on_time_rate`,
+    /// `remake_rate` (labs); `fill_rate` (suppliers).
+    pub key: String,
+    /// What it measures, in words.
+    pub label: String,
+    /// What the values count.
+    pub unit: MetricUnit,
+    /// Your company's own figure for the month; null when it had nothing to count.
+    pub yours: Option<f64>,
+    /// Your peers' 25th, 50th and 75th percentiles (with noise); null when suppressed.
+    pub quartiles: Option<Vec<f64>>,
+    /// Why the peers' figure is not published; null when it is.
+    pub suppressed: Option<SuppressionReason>,
+}
+
+/// Where your company stands among its peers in a monthly release.
+#[derive(SimpleObject)]
+pub struct PeerBenchmarks {
+    /// Whether your company contributes to market insights; one that does not sees no
+    /// peer figures.
+    pub contributing: bool,
+    /// The release's month; null when there is none yet (or you do not contribute).
+    pub month: Option<Date>,
+    /// Your figures beside your peers', for your company's type.
+    pub benchmarks: Vec<PeerBenchmark>,
+}
+
+/// Your company's analytics choices.
+#[derive(SimpleObject)]
+pub struct AnalyticsSettings {
+    /// Whether your company's records count towards the platform's anonymised market
+    /// insights (true unless an admin opted out). A company that does not contribute sees
+    /// no peer figures.
+    pub contribute_to_insights: bool,
+}
+
+#[derive(Default)]
+pub struct InsightsQuery;
+
+#[Object]
+impl InsightsQuery {
+    /// The market insights of a month, if released (platform admins).
+    async fn market_insights(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Any day of the month.")] month: Date,
+    ) -> Result<Option<InsightRelease>> {
+        let (tenant, db) = request_parts(ctx)?;
+        crate::insights::require_platform(db, tenant).await?;
+        Ok(crate::insights::release(db, month.0).await?.map(Into::into))
+    }
+
+    /// Every release of market insights, newest first (platform admins).
+    async fn insight_releases(&self, ctx: &Context<'_>) -> Result<Vec<InsightRelease>> {
+        let (tenant, db) = request_parts(ctx)?;
+        crate::insights::require_platform(db, tenant).await?;
+        Ok(crate::insights::releases(db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Where your company stands among its peers (company admins and managers), in the
+    /// release of a month, or the latest.
+    async fn peer_benchmarks(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Any day of the release's month; the latest release when left out.")]
+        month: Option<Date>,
+    ) -> Result<PeerBenchmarks> {
+        let (tenant, db) = request_parts(ctx)?;
+        let s = crate::insights::standing(db, tenant, month.map(|m| m.0)).await?;
+        Ok(PeerBenchmarks {
+            contributing: s.contributing,
+            month: s.month.map(Into::into),
+            benchmarks: s
+                .benchmarks
+                .into_iter()
+                .map(|b| PeerBenchmark {
+                    key: b.key.into(),
+                    label: b.label.into(),
+                    unit: b.unit.into(),
+                    yours: b.yours,
+                    quartiles: b.quartiles.map(|q| q.to_vec()),
+                    suppressed: suppression(b.suppressed.as_deref()),
+                })
+                .collect(),
+        })
+    }
+
+    /// Your company's analytics choices (any member).
+    async fn analytics_settings(&self, ctx: &Context<'_>) -> Result<AnalyticsSettings> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(AnalyticsSettings {
+            contribute_to_insights: crate::insights::contributes(db, tenant).await?,
+        })
+    }
+}
+
+/// What `publishInsightRelease` takes.
+#[derive(InputObject)]
+pub struct PublishInsightReleaseInput {
+    /// Any day of the month to release; it must have ended.
+    pub month: Date,
+    /// The privacy budget to spend (1 when left out); ignored when the month is already
+    /// released.
+    pub epsilon: Option<f64>,
+}
+
+/// What `publishInsightRelease` gives back.
+#[derive(SimpleObject)]
+pub struct PublishInsightReleasePayload {
+    /// The month's release: built now, or the one kept.
+    pub release: InsightRelease,
+}
+
+/// What `updateAnalyticsSettings` takes.
+#[derive(InputObject)]
+pub struct UpdateAnalyticsSettingsInput {
+    /// Whether your company's records count towards market insights from the next release.
+    pub contribute_to_insights: bool,
+}
+
+/// What `updateAnalyticsSettings` gives back.
+#[derive(SimpleObject)]
+pub struct UpdateAnalyticsSettingsPayload {
+    /// The settings now.
+    pub analytics_settings: AnalyticsSettings,
+}
+
+#[derive(Default)]
+pub struct InsightsMutation;
+
+#[Object]
+impl InsightsMutation {
+    /// Builds a month's release of market insights, or gives back the one already built
+    /// (platform admins). The monthly job releases each month on the 2nd by itself.
+    async fn publish_insight_release(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The month to release.")] input: PublishInsightReleaseInput,
+    ) -> Result<PublishInsightReleasePayload> {
+        let (tenant, db) = request_parts(ctx)?;
+        crate::insights::require_platform(db, tenant).await?;
+        let epsilon = input.epsilon.unwrap_or(crate::insights::DEFAULT_EPSILON);
+        let r = crate::insights::build(db, input.month.0, epsilon).await?;
+        Ok(PublishInsightReleasePayload { release: r.into() })
+    }
+
+    /// Whether your company contributes to market insights (company admins).
+    async fn update_analytics_settings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The choice.")] input: UpdateAnalyticsSettingsInput,
+    ) -> Result<UpdateAnalyticsSettingsPayload> {
+        let (tenant, db) = request_parts(ctx)?;
+        let c = crate::insights::set_contributes(db, tenant, input.contribute_to_insights).await?;
+        Ok(UpdateAnalyticsSettingsPayload {
+            analytics_settings: AnalyticsSettings {
+                contribute_to_insights: c,
             },
         })
     }
