@@ -1393,3 +1393,169 @@ pub async fn operations(config: Config, documents: usize, lookups: usize) -> any
     );
     Ok(())
 }
+
+/// What rollup maintenance adds to order submission (issue 21): as "Practice 1" of a
+/// database `bench-seed` wrote, `orders` drafts are made, then each is submitted through
+/// the real schema (timed, statements counted: the request's work), and then the
+/// analytics handler is run over each submission's event (timed, statements counted: the
+/// work a job worker does later, off the request). No background workers run meanwhile.
+#[allow(clippy::disallowed_methods)] // the benchmark acts as Practice 1's admin and reads the outbox below the guard
+pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
+    use ils_entity::{company, trade_connection as conn, user};
+    use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, Statement};
+    let err = |e: ils_kernel::AppError| anyhow::anyhow!("{e:?}");
+    let (state, counter) = server::build(Config {
+        seed_demo: false,
+        ..config
+    })
+    .await?;
+    let db = state.db.clone();
+    let tx = db.system().await.map_err(err)?;
+    let practice = tx
+        .select::<company::Entity>()
+        .filter(company::Column::Name.eq("Practice 1"))
+        .one(tx.conn())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("Practice 1 is missing: run bench-seed first"))?;
+    let admin = tx
+        .select::<user::Entity>()
+        .filter(user::Column::CompanyId.eq(practice.id))
+        .one(tx.conn())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("Practice 1 has no admin"))?;
+    let lab = tx
+        .select::<conn::Entity>()
+        .filter(conn::Column::RequesterCompanyId.eq(practice.id))
+        .filter(conn::Column::State.eq(conn::ConnectionStatus::Active))
+        .one(tx.conn())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("Practice 1 has no lab"))?
+        .responder_company_id;
+    tx.commit().await.map_err(err)?;
+    let ctx = ils_kernel::TenantContext::for_user(
+        Some(practice.id),
+        admin.id,
+        vec![ils_kernel::Role::CompanyAdmin],
+        false,
+    );
+    let run = |query: &'static str, vars: serde_json::Value| {
+        let req = async_graphql::Request::new(query)
+            .variables(async_graphql::Variables::from_json(vars))
+            .data(ctx.clone())
+            .data(ils_kernel::ClientInfo::default());
+        let schema = state.schema.clone();
+        async move {
+            let res = schema.execute(req).await;
+            if !res.errors.is_empty() {
+                anyhow::bail!("{:?}", res.errors);
+            }
+            Ok(res.data.into_json()?)
+        }
+    };
+    let mut drafts = Vec::with_capacity(orders);
+    for i in 0..orders {
+        let d = run(
+            "mutation($i: CreateOrderDraftInput!) { createOrderDraft(input: $i) { order { id } } }",
+            serde_json::json!({ "i": {
+                "patientRef": format!("BENCH-{i}"),
+                "rx": {
+                    "right": { "sphere": "-2.25", "cylinder": "-0.75", "axis": 175, "add": "2.00", "distancePd": "31.5", "nearPd": "30.0" },
+                    "left": { "sphere": "-1.75", "cylinder": "-0.50", "axis": 10, "add": "2.00", "distancePd": "32.0", "nearPd": "30.5" }
+                },
+                "lens": { "design": "PROGRESSIVE", "index": "1.67", "treatments": ["ANTI_REFLECTIVE"] },
+                "frame": { "a": "52", "b": "36", "dbl": "18", "ed": "55" },
+                "right": { "fittingHeight": "19" },
+                "left": { "fittingHeight": "19" }
+            } }),
+        )
+        .await?;
+        drafts.push(d["createOrderDraft"]["order"]["id"].clone());
+    }
+    let lab_id = ils_kernel::id::encode(ils_common::company::COMPANY, lab);
+    let first_event = chrono::Utc::now();
+    let mut submit_times = Vec::with_capacity(orders);
+    let before = counter.get();
+    for id in &drafts {
+        let started = Instant::now();
+        run(
+            "mutation($i: SubmitOrderInput!) { submitOrder(input: $i) { order { id status } } }",
+            serde_json::json!({ "i": { "id": id, "labId": lab_id } }),
+        )
+        .await?;
+        submit_times.push(started.elapsed());
+    }
+    let submit_statements = counter.get() - before;
+    // The submissions' events, as the dispatcher would hand them to the handler.
+    let rows = db
+        .raw_connection()
+        .query_all_raw(Statement::from_string(
+            db.backend(),
+            format!(
+                "SELECT id, event_type, company_id, audience, admins_only, data, version, occurred_at \
+                 FROM events WHERE event_type = 'order.submitted' AND occurred_at >= '{}' ORDER BY occurred_at",
+                first_event.to_rfc3339()
+            ),
+        ))
+        .await?;
+    let mut events = Vec::new();
+    for r in rows {
+        let audience: String = r.try_get("", "audience")?;
+        let data: String = r.try_get("", "data")?;
+        events.push(ils_kernel::Event {
+            id: r.try_get("", "id")?,
+            event_type: r.try_get("", "event_type")?,
+            company_id: r.try_get("", "company_id")?,
+            audience: serde_json::from_str(&audience)?,
+            admins_only: r.try_get("", "admins_only")?,
+            version: r.try_get("", "version")?,
+            data: serde_json::from_str(&data)?,
+            occurred_at: r.try_get("", "occurred_at")?,
+            seq: None,
+        });
+    }
+    if events.len() != orders {
+        anyhow::bail!(
+            "{} order.submitted events for {orders} submissions",
+            events.len()
+        );
+    }
+    let mut roll_times = Vec::with_capacity(orders);
+    let before = counter.get();
+    for e in &events {
+        let started = Instant::now();
+        ils_analytics::rollup::handle(&db, e)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        roll_times.push(started.elapsed());
+    }
+    let roll_statements = counter.get() - before;
+    let summary = |what: &str, mut times: Vec<Duration>, statements: u64| -> f64 {
+        times.sort();
+        let at =
+            |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
+        let mean = times.iter().map(Duration::as_secs_f64).sum::<f64>() / times.len() as f64;
+        println!(
+            "{what}: {} samples, mean {:.2} ms, p50 {:.2} ms, p95 {:.2} ms, {:.1} SQL statements each",
+            times.len(),
+            mean * 1000.0,
+            at(0.50).as_secs_f64() * 1000.0,
+            at(0.95).as_secs_f64() * 1000.0,
+            statements as f64 / times.len() as f64,
+        );
+        mean
+    };
+    let submit = summary("submitOrder (the request)", submit_times, submit_statements);
+    let roll = summary(
+        "analytics rollup of its event (a job, off the request)",
+        roll_times,
+        roll_statements,
+    );
+    println!(
+        "rollup maintenance: {:.1} % of the submission's time, in a worker after the request",
+        100.0 * roll / submit
+    );
+    Ok(())
+}

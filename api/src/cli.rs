@@ -60,6 +60,13 @@ enum Command {
         #[arg(long)]
         ids: Option<std::path::PathBuf>,
     },
+    /// Measure what rollup maintenance adds to order submission, in a database
+    /// `bench-seed` wrote: `orders` drafts of Practice 1 submitted through the schema
+    /// (timed), then the analytics handler run over each submission's event (timed).
+    BenchAnalytics {
+        #[arg(long, default_value_t = 500)]
+        orders: usize,
+    },
     /// Measure a supplier's CSV catalog import: upload to COMPLETED, then the same file
     /// again (nothing changes).
     BenchCatalogImport {
@@ -141,6 +148,16 @@ enum AnalyticsCommand {
     /// orders, in one transaction (after an upgrade that adds a figure, or to check the
     /// kept ones: the result is what the event handler keeps).
     Rebuild,
+    /// Build the market insights release of a month that has ended (the monthly job does
+    /// this on the 2nd), or show the one kept; prints how long it took.
+    Release {
+        /// Any day of the month (YYYY-MM-DD); last month when left out.
+        #[arg(long)]
+        month: Option<chrono::NaiveDate>,
+        /// The privacy budget of a new release.
+        #[arg(long, default_value_t = ils_analytics::insights::DEFAULT_EPSILON)]
+        epsilon: f64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -259,6 +276,7 @@ pub fn run() -> ExitCode {
                 )
                 .await
             }
+            Command::BenchAnalytics { orders } => crate::bench::analytics(config, orders).await,
             Command::BenchCatalogImport { rows } => {
                 crate::bench::catalog_import(config, rows).await
             }
@@ -340,6 +358,35 @@ pub fn run() -> ExitCode {
                 .await?;
                 let checker = schema::checker(&crate::extension::Protections::from(&*state.config));
                 crate::operations::cli(&state.db, &checker, command_of(command)).await
+            }
+            Command::Analytics {
+                command: AnalyticsCommand::Release { month, epsilon },
+            } => {
+                let (state, _) = server::build(Config {
+                    seed_demo: false,
+                    ..config
+                })
+                .await?;
+                let month = month.unwrap_or_else(|| {
+                    ils_analytics::insights::month_of(chrono::Utc::now().date_naive()).0
+                        - chrono::Duration::days(1)
+                });
+                let started = std::time::Instant::now();
+                let r = ils_analytics::insights::build(&state.db, month, epsilon)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let published = r.body.cells.iter().filter(|c| c.value.is_some()).count();
+                println!(
+                    "release {} (ε {}): {} contributing companies, {} figures of which {} published, {} peer distributions; {:.1} s",
+                    r.month.format("%Y-%m"),
+                    r.epsilon,
+                    r.contributors,
+                    r.body.cells.len(),
+                    published,
+                    r.body.peers.len(),
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(())
             }
             Command::Analytics {
                 command: AnalyticsCommand::Rebuild,

@@ -27,6 +27,17 @@ function fresh(memory, op) {
   return `${memory.tag || 'x'}${(memory.runs && memory.runs[op]) || 0}`;
 }
 
+/** The date `days` days before today (UTC), as YYYY-MM-DD. */
+function daysAgo(days) {
+  return new Date(Date.now() - days * 86400000).toISOString().slice(0, 10);
+}
+
+/** A day of last month (UTC), as YYYY-MM-DD. */
+function lastMonth() {
+  const d = new Date();
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 0)).toISOString().slice(0, 10);
+}
+
 function nodes(connection) {
   return (connection && Array.isArray(connection.nodes) && connection.nodes) || [];
 }
@@ -363,6 +374,33 @@ export const STEPS = [
     as: PRACTICE,
     variables: (m) => ({ id: m.pendingPoId, version: m.pendingPoVersion }),
   },
+  {
+    file: '50-practice-dashboard.graphql',
+    op: 'PracticeDashboard',
+    as: PRACTICE,
+    variables: () => ({ period: { from: daysAgo(90), to: daysAgo(0) }, granularity: 'WEEK' }),
+  },
+  {
+    file: '51-lab-dashboard.graphql',
+    op: 'LabDashboard',
+    as: LAB,
+    variables: () => ({ period: { from: daysAgo(90), to: daysAgo(0) }, granularity: 'MONTH' }),
+  },
+  {
+    file: '52-export-dashboard-series.graphql',
+    op: 'ExportDashboardSeries',
+    as: PRACTICE,
+    variables: () => ({
+      input: { period: { from: daysAgo(30), to: daysAgo(0) }, granularity: 'DAY', key: 'orders' },
+    }),
+  },
+  {
+    file: '53-publish-insight-release.graphql',
+    op: 'PublishInsightRelease',
+    as: PLATFORM,
+    variables: () => ({ month: lastMonth() }),
+  },
+  { file: '54-peer-benchmarks.graphql', op: 'PeerBenchmarks', as: PRACTICE },
 ];
 
 /** The step of an operation name, or undefined. */

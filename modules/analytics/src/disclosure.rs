@@ -19,14 +19,16 @@
 //!   the release's secret, the release and the cell: asking again gives the same figure,
 //!   and nobody without the secret can predict or remove it.
 //!
-//! What this does not do, yet: it never sees company names or IDs (contributions come as
-//! plain numbers, one per company, already clipped by the caller), so a total counts
-//! contributions, not companies, and a company in two cells of a row counts twice there;
-//! it checks the one-line attack (a total less the cells shown), not a full audit of the
-//! table's equations: several totals combined (two rows less two columns around a block
-//! of hidden cells) can still isolate a cell in some patterns; and the noise's budget
-//! counts cells, not the totals a company also feeds. These are to be closed before any
-//! release is published; it does not store releases either.
+//! It never sees company names or IDs: contributions come tagged with opaque numbers, so
+//! that a total sums each company's contributions before it is checked (a company in
+//! eleven cells of a row is one contributor of the row's total, not eleven). The caller
+//! spends the noise budget on every figure a company feeds, totals included
+//! (`insights`). What it does not do: complementary suppression checks the one-line
+//! attack (a total less the cells shown), not a full audit of the table's equations;
+//! several totals combined (two rows less two columns around a block of hidden cells) can
+//! isolate a sum of hidden cells in some patterns. Every figure carries noise, so such a
+//! combination gives an estimate no better than the noise of the figures it combines,
+//! never the exact value.
 
 use sha2::{Digest, Sha256};
 
@@ -88,13 +90,47 @@ pub fn primary(contributions: &[f64], rules: &Rules) -> Option<Suppression> {
     None
 }
 
-/// A table to publish: per cell its contributions (one per company); rows and columns
-/// are published with totals over all their companies.
+/// A table to publish: per cell its contributions, each tagged with an opaque number
+/// standing for its company (never a name or an ID); rows and columns are published with
+/// totals over all their companies, where a company's contributions are summed first.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table {
-    /// `cells[row][column]`: the contributions of the companies in that cell (empty: no
-    /// company). Every row has the same number of columns.
-    pub cells: Vec<Vec<Vec<f64>>>,
+    /// `cells[row][column]`: `(company number, contribution)` of the companies in that
+    /// cell (empty: no company). Every row has the same number of columns.
+    pub cells: Vec<Vec<Vec<(u32, f64)>>>,
+}
+
+impl Table {
+    /// A table whose every contribution is a different company's.
+    pub fn distinct(cells: Vec<Vec<Vec<f64>>>) -> Table {
+        let mut n = 0u32;
+        Table {
+            cells: cells
+                .into_iter()
+                .map(|row| {
+                    row.into_iter()
+                        .map(|cell| {
+                            cell.into_iter()
+                                .map(|v| {
+                                    n += 1;
+                                    (n, v)
+                                })
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One contribution per company: each company's contributions summed.
+fn per_company<'a>(entries: impl Iterator<Item = &'a (u32, f64)>) -> Vec<f64> {
+    let mut sums: std::collections::BTreeMap<u32, f64> = std::collections::BTreeMap::new();
+    for (company, v) in entries {
+        *sums.entry(*company).or_default() += non_negative(*v);
+    }
+    sums.into_values().collect()
 }
 
 /// What may be published of a [`Table`]: each cell, row total and column total, or why
@@ -111,34 +147,30 @@ fn sum(values: &[f64]) -> f64 {
     values.iter().map(|v| non_negative(*v)).sum()
 }
 
-/// Primary and complementary suppression of a table. A total's contributions are all of
-/// its cells' (a company in two cells of a row is two contributions there; callers that
-/// can should sum a company's contributions per total first, which the dominance rule
-/// then sees as one company). Row and column totals are themselves checked with
-/// [`primary`].
+/// Primary and complementary suppression of a table. Cells, row totals and column totals
+/// are each checked with [`primary`] over one contribution per company: a company in two
+/// cells of a row counts once in the row's total, with both contributions summed, so it
+/// neither makes the total look safer nor hides its share of it.
 pub fn protect(table: &Table, rules: &Rules) -> Published {
     let rows = table.cells.len();
     let columns = table.cells.first().map_or(0, Vec::len);
     let cell = |r: usize, c: usize| table.cells[r].get(c).map_or(&[][..], Vec::as_slice);
-    let mut cells: Vec<Vec<Result<f64, Suppression>>> = (0..rows)
-        .map(|r| {
-            (0..columns)
-                .map(|c| match primary(cell(r, c), rules) {
-                    None => Ok(sum(cell(r, c))),
-                    Some(why) => Err(why),
-                })
-                .collect()
-        })
-        .collect();
-    let total_of = |values: Vec<f64>| match primary(&values, rules) {
+    let checked = |values: Vec<f64>| match primary(&values, rules) {
         None => Ok(sum(&values)),
         Some(why) => Err(why),
     };
+    let mut cells: Vec<Vec<Result<f64, Suppression>>> = (0..rows)
+        .map(|r| {
+            (0..columns)
+                .map(|c| checked(per_company(cell(r, c).iter())))
+                .collect()
+        })
+        .collect();
     let mut row_totals: Vec<Result<f64, Suppression>> = (0..rows)
-        .map(|r| total_of((0..columns).flat_map(|c| cell(r, c).to_vec()).collect()))
+        .map(|r| checked(per_company((0..columns).flat_map(|c| cell(r, c).iter()))))
         .collect();
     let mut column_totals: Vec<Result<f64, Suppression>> = (0..columns)
-        .map(|c| total_of((0..rows).flat_map(|r| cell(r, c).to_vec()).collect()))
+        .map(|c| checked(per_company((0..rows).flat_map(|r| cell(r, c).iter()))))
         .collect();
     // A published total with exactly one suppressed cell under it gives that cell away:
     // suppress the smallest shown cell beside it (or the total, when none is shown), and
@@ -300,12 +332,10 @@ mod tests {
 
     /// A 2 x 3 table: one cell has 10 companies; the rest 12 each.
     fn table_with_one_small_cell() -> Table {
-        Table {
-            cells: vec![
-                vec![even(12), vec![7.0; 10], even(12)],
-                vec![even(12), vec![9.0; 12], even(12)],
-            ],
-        }
+        Table::distinct(vec![
+            vec![even(12), vec![7.0; 10], even(12)],
+            vec![even(12), vec![9.0; 12], even(12)],
+        ])
     }
 
     #[test]
@@ -331,11 +361,30 @@ mod tests {
     }
 
     #[test]
+    fn a_company_in_many_cells_is_one_contributor_of_their_total() {
+        // One company in each of eleven cells of a row: every cell is suppressed (one
+        // contributor), and the row's total, one company's total, must be too.
+        let table = Table {
+            cells: vec![(0..11).map(|_| vec![(7, 5.0)]).collect()],
+        };
+        let published = protect(&table, &Rules::default());
+        assert_eq!(
+            published.row_totals[0],
+            Err(Suppression::TooFewContributors)
+        );
+        // Eleven companies, one of which is in two cells with 60 % of the total between
+        // them: dominated, though no single contribution is over half.
+        let mut row: Vec<Vec<(u32, f64)>> = (1..=10).map(|n| vec![(n, 4.0)]).collect();
+        row[0].push((99, 30.0));
+        row[1].push((99, 30.0));
+        let published = protect(&Table { cells: vec![row] }, &Rules::default());
+        assert_eq!(published.row_totals[0], Err(Suppression::Dominated));
+    }
+
+    #[test]
     fn a_lone_cell_under_a_total_takes_the_total_with_it() {
         // One column: the row total is the cell itself.
-        let table = Table {
-            cells: vec![vec![vec![5.0; 10]], vec![even(12)]],
-        };
+        let table = Table::distinct(vec![vec![vec![5.0; 10]], vec![even(12)]]);
         let published = protect(&table, &Rules::default());
         assert_eq!(published.cells[0][0], Err(Suppression::TooFewContributors));
         // Its row total is primary-suppressed too (10 companies); the column total (22
@@ -450,8 +499,7 @@ mod tests {
             seed in prop::collection::vec((0usize..16, 0.0f64..100.0, 0.0f64..1.0), 25),
         ) {
             let (rows, columns) = shape;
-            let table = Table {
-                cells: (0..rows)
+            let table = Table::distinct((0..rows)
                     .map(|r| {
                         (0..columns)
                             .map(|c| {
@@ -464,14 +512,14 @@ mod tests {
                             })
                             .collect()
                     })
-                    .collect(),
-            };
+                    .collect());
             let rules = Rules::default();
             let published = protect(&table, &rules);
             for r in 0..rows {
                 for c in 0..columns {
                     if published.cells[r][c].is_ok() {
-                        prop_assert_eq!(primary(&table.cells[r][c], &rules), None);
+                        let values: Vec<f64> = table.cells[r][c].iter().map(|(_, v)| *v).collect();
+                        prop_assert_eq!(primary(&values, &rules), None);
                     }
                 }
             }

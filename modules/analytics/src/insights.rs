@@ -283,12 +283,15 @@ pub fn publish_measure(
         .into_iter()
         .collect();
     let part = epsilon / PARTS;
+    // Every cell a company feeds is published with its row's and its column's totals: the
+    // company's budget covers those figures too.
+    let figures_per_cell = 1 + usize::from(measure.rows != "all") + 1;
     // An average spends half its cell's budget on the sum and half on the count.
     let share = if measure.mean { part / 2.0 } else { part };
     let sums = Noise {
         epsilon: share,
         clip: measure.clip,
-        cells_per_company: measure.max_cells,
+        cells_per_company: measure.max_cells * figures_per_cell,
         secret,
     };
     let counts = Noise {
@@ -301,7 +304,7 @@ pub fn publish_measure(
     let mut heads = Table {
         cells: vec![vec![Vec::new(); columns.len()]; rows.len()],
     };
-    for cells in per.values() {
+    for (number, cells) in per.values().enumerate() {
         let mut mine: Vec<(&(String, String), f64)> =
             cells.iter().map(|(k, v)| (k, sums.clipped(*v))).collect();
         mine.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -309,12 +312,19 @@ pub fn publish_measure(
             let (Ok(r), Ok(c)) = (rows.binary_search(row), columns.binary_search(column)) else {
                 continue;
             };
-            table.cells[r][c].push(v);
-            heads.cells[r][c].push(1.0);
+            table.cells[r][c].push((number as u32, v));
+            heads.cells[r][c].push((number as u32, 1.0));
         }
     }
     let published = disclosure::protect(&table, rules);
-    let n_of = |cells: &[&Vec<f64>]| cells.iter().map(|v| v.len()).sum::<usize>() as f64;
+    // Companies under a figure (each once, however many of its cells it feeds).
+    let n_of = |cells: &[&Vec<(u32, f64)>]| {
+        cells
+            .iter()
+            .flat_map(|v| v.iter().map(|(n, _)| *n))
+            .collect::<BTreeSet<u32>>()
+            .len() as f64
+    };
     let mut out = Vec::new();
     let name = |row: Option<&str>, column: Option<&str>| -> Vec<(String, Option<String>)> {
         let mut dims = Vec::new();
@@ -387,13 +397,13 @@ pub fn publish_measure(
     // A one-row table's column totals are its cells; a one-column table's row totals too.
     if rows.len() > 1 {
         for (c, column) in columns.iter().enumerate() {
-            let heads_c: Vec<&Vec<f64>> = heads.cells.iter().map(|r| &r[c]).collect();
+            let heads_c: Vec<&Vec<(u32, f64)>> = heads.cells.iter().map(|r| &r[c]).collect();
             emit(name(None, Some(column)), &column_totals[c], n_of(&heads_c));
         }
     }
     if columns.len() > 1 {
         for (r, row) in rows.iter().enumerate() {
-            let heads_r: Vec<&Vec<f64>> = heads.cells[r].iter().collect();
+            let heads_r: Vec<&Vec<(u32, f64)>> = heads.cells[r].iter().collect();
             emit(name(Some(row), None), &row_totals[r], n_of(&heads_r));
         }
     }
@@ -1107,9 +1117,10 @@ mod tests {
         );
         let shown: Vec<&&Cell> = others.iter().filter(|c| c.value.is_some()).collect();
         assert!(!shown.is_empty(), "{cells:?}");
-        // A sum's noise: scale clip / (ε / 5) = 300 / 0.2 = 1500.
+        // A sum's noise: scale clip / (ε / 5 / 2 figures a company feeds: its region and
+        // the total) = 300 / 0.1 = 3000.
         for c in shown {
-            assert!((c.margin.unwrap() - 1_500.0 * 20f64.ln()).abs() < 1e-6);
+            assert!((c.margin.unwrap() - 3_000.0 * 20f64.ln()).abs() < 1e-6);
         }
         // No figure names a company.
         let text = serde_json::to_string(&cells).unwrap();

@@ -55,13 +55,18 @@ fn source_of(event: &Event) -> Result<Option<Source>, JobError> {
 }
 
 async fn roll(run: JobRun) -> Result<(), JobError> {
-    let event = run.event()?;
-    let Some(source) = source_of(&event)? else {
+    handle(&run.db, &run.event()?).await
+}
+
+/// What the handler does with one event: every party's rollups brought up to the record's
+/// figures now (also called by `ils bench-analytics`, which times it).
+pub async fn handle(db: &Db, event: &Event) -> Result<(), JobError> {
+    let Some(source) = source_of(event)? else {
         return Ok(());
     };
     for &company in &event.audience {
         let ctx = event.act_for_audience(company)?;
-        let tx = run.db.tenant(&ctx).await?;
+        let tx = db.tenant(&ctx).await?;
         let (source_id, mut by_company) = match source {
             Source::Order(id) => (id, order_facts(&tx, id).await?),
             Source::PurchaseOrder(id) => (id, purchase_order_facts(&tx, id).await?),
