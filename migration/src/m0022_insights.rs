@@ -1,11 +1,11 @@
 //! Market insights (issue 21): each company's choice to contribute (or not, and then to see
 //! no peer figures), and the monthly releases: every published figure and peer
 //! distribution after disclosure control and noise, fixed once built so that asking again
-//! gives the same numbers. A release is the platform's row (no owner): platform admins
-//! write it, every company may read it (its peer figures come from it).
+//! gives the same numbers. A release is the platform's row (no owner): only the system
+//! scope writes it, every company may read it (its peer figures come from it).
 
 use crate::m0001_tenancy::fk;
-use crate::rls::{self, COMPANY, PLATFORM, Wall};
+use crate::rls::{self, COMPANY, Wall};
 use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -49,13 +49,14 @@ impl MigrationTrait for Migration {
                 lookup: None,
             }))
             .await?;
-            // As the platform's published operation lists: platform admins write them;
-            // every company (not a scope without one) reads them, never changes them.
-            let write = format!("company_id = {COMPANY} OR {PLATFORM}");
+            // Only the system scope (the monthly job, the command line, a platform admin's
+            // request built as the system) writes a release; every company (not a scope
+            // without one) reads the platform's, never changes them, and none has rows of
+            // its own.
             conn.execute_unprepared(&rls::protect(&Wall {
                 table: "insight_releases",
-                using: write.clone(),
-                check: write,
+                using: "false".into(),
+                check: "false".into(),
                 lookup: None,
             }))
             .await?;

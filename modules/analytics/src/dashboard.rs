@@ -217,7 +217,7 @@ pub async fn dashboard(
                     Unit::Count,
                 )
             }));
-            series.push(b.ratio("remake_rate", "Remake rate", m::REMAKES, m::ORDERS));
+            series.push(b.ratio("remake_rate", "Remake rate", m::REMAKES, m::MADE));
             series.extend(b.each_dim(m::REMAKES, |dim| {
                 b.sum(
                     "remakes",

@@ -19,9 +19,13 @@ use uuid::Uuid;
 pub mod metric {
     /// Practice: orders submitted (by submission day).
     pub const ORDERS: &str = "orders";
+    /// Practice: orders neither cancelled nor rejected (the remake rate's base), by
+    /// submission day.
+    pub const MADE: &str = "orders_made";
     /// Practice: orders by their status now (dimension), by submission day.
     pub const ORDERS_BY_STATUS: &str = "orders_by_status";
-    /// Practice and lab: remakes by reason (dimension), by submission day.
+    /// Practice and lab: remakes (neither cancelled nor rejected) by reason (dimension), by
+    /// submission day.
     pub const REMAKES: &str = "remakes";
     /// Practice (by lab) and lab: days from submission to shipping, by shipping day.
     pub const TURNAROUND: &str = "turnaround_days";
@@ -31,16 +35,18 @@ pub mod metric {
     /// Practice (by lab) and lab: jobs shipped by their due date (value) among those
     /// shipped with one (count), by shipping day.
     pub const ON_TIME: &str = "on_time";
-    /// Lab: jobs received, by practice (dimension) and submission day.
+    /// Lab: jobs received and neither cancelled nor rejected, by practice (dimension) and
+    /// submission day.
     pub const JOBS: &str = "jobs";
     /// Lab: jobs not yet shipped, by status (and production stage), by submission day.
     pub const WIP: &str = "wip";
-    /// Buyer: the value of purchase orders submitted (not rejected or cancelled), by
+    /// Buyer: the value of purchase orders submitted (neither rejected nor cancelled), by
     /// supplier and currency (`<supplier>|<currency>`), by submission day.
     pub const SPEND: &str = "spend";
-    /// Supplier: purchase orders received (count) and their value, by currency.
+    /// Supplier: purchase orders received and not turned down or withdrawn (count) and
+    /// their value, by currency.
     pub const PURCHASE_ORDERS: &str = "purchase_orders";
-    /// Supplier: units ordered on purchase orders it did not reject.
+    /// Supplier: units ordered on those purchase orders.
     pub const UNITS_ORDERED: &str = "units_ordered";
     /// Supplier: of those, units the buyer has received.
     pub const UNITS_RECEIVED: &str = "units_received";
@@ -109,6 +115,13 @@ pub fn order_facts(order: &lens_order::Model, steps: &[order_status_change::Mode
         submitted,
         one(1),
     );
+    // A job cancelled or rejected was never made: it is no job of the lab's and no remake,
+    // so neither party can move the other's rates with orders that end unmade.
+    let ended = matches!(order.status, OrderStatus::Cancelled | OrderStatus::Rejected);
+    if ended {
+        return out;
+    }
+    add(&mut out, practice, metric::MADE, "", submitted, one(1));
     if order.job_type == JobType::Remake {
         let reason = order
             .remake_reason
@@ -196,19 +209,21 @@ pub fn purchase_order_facts(
         .fold(0i64, i64::saturating_add);
     let ordered: i64 = lines.iter().map(|l| l.quantity).sum();
     let received: i64 = lines.iter().map(|l| l.received_quantity).sum();
-    let turned_down = matches!(po.status, S::Rejected | S::Cancelled);
-    let supplier = po.supplier_company_id;
-    if !turned_down {
-        let dim = format!("{}|{}", supplier.unwrap_or(po.supplier_id), po.currency);
-        add(
-            &mut out,
-            po.company_id,
-            metric::SPEND,
-            &dim,
-            submitted,
-            one(value),
-        );
+    // An order the supplier turned down or the buyer withdrew counts for neither party:
+    // one cannot move the other's figures with orders that never went ahead.
+    if matches!(po.status, S::Rejected | S::Cancelled) {
+        return out;
     }
+    let supplier = po.supplier_company_id;
+    let dim = format!("{}|{}", supplier.unwrap_or(po.supplier_id), po.currency);
+    add(
+        &mut out,
+        po.company_id,
+        metric::SPEND,
+        &dim,
+        submitted,
+        one(value),
+    );
     let Some(supplier) = supplier else {
         return out;
     };
@@ -220,9 +235,6 @@ pub fn purchase_order_facts(
         submitted,
         one(value),
     );
-    if po.status == S::Rejected {
-        return out;
-    }
     add(
         &mut out,
         supplier,
@@ -436,6 +448,26 @@ mod tests {
             get(&f, 20, metric::JOBS, &Uuid::from_u128(10).to_string(), 2),
             Some(one(1))
         );
+    }
+
+    #[test]
+    fn an_order_that_ends_unmade_moves_neither_partys_rates() {
+        // A practice cannot raise its lab's remake rate with remakes it then cancels, nor
+        // a lab the practice's with orders it rejects.
+        for status in [OrderStatus::Cancelled, OrderStatus::Rejected] {
+            let mut o = order(status);
+            o.job_type = JobType::Remake;
+            o.remake_reason = Some(RemakeReason::LabError);
+            let f = order_facts(&o, &[]);
+            assert_eq!(get(&f, 10, metric::ORDERS, "", 2), Some(one(1)));
+            assert_eq!(
+                get(&f, 10, metric::ORDERS_BY_STATUS, status.as_str(), 2),
+                Some(one(1))
+            );
+            assert_eq!(get(&f, 10, metric::MADE, "", 2), None);
+            assert_eq!(get(&f, 10, metric::REMAKES, "LAB_ERROR", 2), None);
+            assert!(!f.contains_key(&Uuid::from_u128(20)), "the lab: {f:?}");
+        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ use uuid::Uuid;
 /// The parts of a release one company can be in at most: the budget is split over them.
 const PARTS: f64 = 5.0;
 /// Bins of a peer histogram.
-const BINS: usize = 40;
+const BINS: usize = 10;
 
 /// The default privacy budget of a release.
 pub const DEFAULT_EPSILON: f64 = 1.0;
@@ -252,8 +252,19 @@ fn margin95(b: f64) -> f64 {
     b * 20f64.ln()
 }
 
-/// Publishes one measure: its cells, row totals and column totals, each checked, noised
-/// and named by its dimensions. `release` names the release in the noise's key.
+/// Publishes one measure, each figure checked, noised and named by its dimensions
+/// (`release` names the release in the noise's key):
+///
+/// - a sum measure: its cells, row totals and column totals through `disclosure::protect`
+///   (primary and complementary suppression);
+/// - an average: its cells only, each the average over its companies of each company's
+///   value, published when at least `min_contributors` companies are in it (a company's
+///   weight in an average is one, so no company dominates one that has enough of them).
+///   Totals of averages are not published: nothing can be worked out from them.
+///
+/// A row or column whose label fewer than `min_contributors` companies share anywhere in
+/// the measure is left out altogether (a brand or a region of one company would name it);
+/// its figures still count in the totals they fall under.
 pub fn publish_measure(
     measure: &Measure,
     contributions: &[Contribution],
@@ -270,24 +281,25 @@ pub fn publish_measure(
             .entry((c.row.clone(), c.column.clone()))
             .or_default() += c.value;
     }
-    let rows: Vec<String> = contributions
-        .iter()
-        .map(|c| c.row.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let columns: Vec<String> = contributions
-        .iter()
-        .map(|c| c.column.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let labels = |pick: fn(&Contribution) -> &String| -> Vec<String> {
+        contributions
+            .iter()
+            .map(|c| pick(c).clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let rows = labels(|c| &c.row);
+    let columns = labels(|c| &c.column);
     let part = epsilon / PARTS;
-    // Every cell a company feeds is published with its row's and its column's totals: the
-    // company's budget covers those figures too.
-    let figures_per_cell = 1 + usize::from(measure.rows != "all") + 1;
-    // An average spends half its cell's budget on the sum and half on the count.
-    let share = if measure.mean { part / 2.0 } else { part };
+    // Every figure a company feeds spends from its budget: its cells, and for a sum its
+    // cells' row and column totals too; an average spends half on the sum, half on the
+    // count.
+    let (figures_per_cell, share) = if measure.mean {
+        (1, part / 2.0)
+    } else {
+        (1 + usize::from(measure.rows != "all") + 1, part)
+    };
     let sums = Noise {
         epsilon: share,
         clip: measure.clip,
@@ -316,14 +328,44 @@ pub fn publish_measure(
             heads.cells[r][c].push((number as u32, 1.0));
         }
     }
-    let published = disclosure::protect(&table, rules);
-    // Companies under a figure (each once, however many of its cells it feeds).
-    let n_of = |cells: &[&Vec<(u32, f64)>]| {
+    // Companies under some cells (each once, however many of them it feeds).
+    let companies = |cells: Vec<&Vec<(u32, f64)>>| {
         cells
             .iter()
             .flat_map(|v| v.iter().map(|(n, _)| *n))
             .collect::<BTreeSet<u32>>()
-            .len() as f64
+            .len()
+    };
+    let row_cells = |r: usize| heads.cells[r].iter().collect::<Vec<_>>();
+    let column_cells = |c: usize| heads.cells.iter().map(|row| &row[c]).collect::<Vec<_>>();
+    let shown_row: Vec<bool> = (0..rows.len())
+        .map(|r| companies(row_cells(r)) >= rules.min_contributors)
+        .collect();
+    let shown_column: Vec<bool> = (0..columns.len())
+        .map(|c| companies(column_cells(c)) >= rules.min_contributors)
+        .collect();
+    let published = if measure.mean {
+        // Cells only, each checked on its companies (one weight each).
+        Published {
+            cells: heads
+                .cells
+                .iter()
+                .zip(&table.cells)
+                .map(|(h, t)| {
+                    h.iter()
+                        .zip(t)
+                        .map(|(h, t)| match disclosure::primary(&weights(h), rules) {
+                            None => Ok(t.iter().map(|(_, v)| *v).sum()),
+                            Some(why) => Err(why),
+                        })
+                        .collect()
+                })
+                .collect(),
+            row_totals: Vec::new(),
+            column_totals: Vec::new(),
+        }
+    } else {
+        disclosure::protect(&table, rules)
     };
     let mut out = Vec::new();
     let name = |row: Option<&str>, column: Option<&str>| -> Vec<(String, Option<String>)> {
@@ -341,15 +383,10 @@ pub fn publish_measure(
         dims
     };
     let mut emit =
-        |dims: Vec<(String, Option<String>)>, figure: &Result<f64, Suppression>, n: f64| {
-            let key = format!(
-                "{}/{}",
-                measure.key,
-                dims.iter()
-                    .map(|(_, v)| v.as_deref().unwrap_or("*"))
-                    .collect::<Vec<_>>()
-                    .join("/")
-            );
+        |dims: Vec<(String, Option<String>)>, figure: &Result<f64, Suppression>, n: usize| {
+            // The figure's name in the noise's key: its measure and dimensions as JSON, so
+            // no two figures share a key whatever their labels hold.
+            let key = serde_json::to_string(&(measure.key, &dims)).unwrap_or_default();
             let cell = match figure {
                 Err(why) => Cell {
                     measure: measure.key.to_owned(),
@@ -361,7 +398,9 @@ pub fn publish_measure(
                 Ok(sum) => {
                     let noisy_sum = sums.publish(release, &format!("{key}/sum"), *sum).max(0.0);
                     let (value, margin) = if measure.mean {
-                        let noisy_n = counts.publish(release, &format!("{key}/n"), n).max(1.0);
+                        let noisy_n = counts
+                            .publish(release, &format!("{key}/n"), n as f64)
+                            .max(1.0);
                         (noisy_sum / noisy_n, margin95(sums.scale()) / noisy_n)
                     } else {
                         (noisy_sum, margin95(sums.scale()))
@@ -384,34 +423,50 @@ pub fn publish_measure(
     } = &published;
     for (r, row) in rows.iter().enumerate() {
         for (c, column) in columns.iter().enumerate() {
-            if heads.cells[r][c].is_empty() {
+            if heads.cells[r][c].is_empty() || !shown_row[r] || !shown_column[c] {
                 continue;
             }
             emit(
                 name(Some(row), Some(column)),
                 &cells[r][c],
-                n_of(&[&heads.cells[r][c]]),
+                companies(vec![&heads.cells[r][c]]),
             );
         }
     }
     // A one-row table's column totals are its cells; a one-column table's row totals too.
     if rows.len() > 1 {
         for (c, column) in columns.iter().enumerate() {
-            let heads_c: Vec<&Vec<(u32, f64)>> = heads.cells.iter().map(|r| &r[c]).collect();
-            emit(name(None, Some(column)), &column_totals[c], n_of(&heads_c));
+            if let (Some(total), true) = (column_totals.get(c), shown_column[c]) {
+                emit(name(None, Some(column)), total, companies(column_cells(c)));
+            }
         }
     }
     if columns.len() > 1 {
         for (r, row) in rows.iter().enumerate() {
-            let heads_r: Vec<&Vec<(u32, f64)>> = heads.cells[r].iter().collect();
-            emit(name(Some(row), None), &row_totals[r], n_of(&heads_r));
+            if let (Some(total), true) = (row_totals.get(r), shown_row[r]) {
+                emit(name(Some(row), None), total, companies(row_cells(r)));
+            }
         }
     }
     out
 }
 
+/// One weight per company of a cell (its contributions' companies, each once).
+fn weights(cell: &[(u32, f64)]) -> Vec<f64> {
+    cell.iter()
+        .map(|(n, _)| *n)
+        .collect::<BTreeSet<u32>>()
+        .into_iter()
+        .map(|_| 1.0)
+        .collect()
+}
+
 /// Quartiles of `values` (each clipped to `[0, top]`) read from a histogram of `BINS` bins
-/// with Laplace noise of scale 1/ε on every count; `None` for fewer than 11 companies.
+/// with Laplace noise of scale 1/ε on every count: the noisy counts are summed as they are
+/// (clamping each at 0 would add phantom companies and pull the quartiles towards the
+/// middle of the range), the running sum made non-decreasing, and each quartile read
+/// where it crosses its share, linearly within the bin. Suppressed for fewer than 11
+/// companies (the count itself is not published).
 pub fn peer_quartiles(
     values: &[f64],
     top: f64,
@@ -440,24 +495,30 @@ pub fn peer_quartiles(
         cells_per_company: 1,
         secret,
     };
-    let noisy: Vec<f64> = counts
-        .iter()
-        .enumerate()
-        .map(|(i, c)| noise.publish(name, &format!("bin{i}"), *c).max(0.0))
-        .collect();
-    let total: f64 = noisy.iter().sum();
-    let mut out = [0f64; 3];
+    let mut running = 0f64;
+    let mut cumulative = [0f64; BINS];
+    let mut highest = 0f64;
+    for (i, c) in counts.iter().enumerate() {
+        running += noise.publish(name, &format!("bin{i}"), *c);
+        highest = highest.max(running);
+        cumulative[i] = highest;
+    }
+    let total = cumulative[BINS - 1].max(1.0);
+    let mut out = [top; 3];
     for (q, slot) in [0.25, 0.5, 0.75].iter().zip(out.iter_mut()) {
         let want = q * total;
-        let mut seen = 0.0;
-        *slot = top;
-        for (i, c) in noisy.iter().enumerate() {
-            if seen + c >= want && *c > 0.0 {
-                let within = ((want - seen) / c).clamp(0.0, 1.0);
+        let mut before = 0f64;
+        for (i, at) in cumulative.iter().enumerate() {
+            if *at >= want {
+                let within = if at > &before {
+                    ((want - before) / (at - before)).clamp(0.0, 1.0)
+                } else {
+                    1.0
+                };
                 *slot = (i as f64 + within) * width;
                 break;
             }
-            seen += c;
+            before = *at;
         }
     }
     Ok(out)
@@ -479,7 +540,7 @@ pub fn peer_values(
     match kind {
         CompanyType::Ecp => {
             let orders = get(m::ORDERS).0;
-            push("remake_rate", ratio(get(m::REMAKES).0, orders));
+            push("remake_rate", ratio(get(m::REMAKES).0, get(m::MADE).0));
             push("orders", (orders > 0).then_some(orders as f64));
         }
         CompanyType::Lab => {
@@ -505,6 +566,7 @@ pub async fn release(db: &Db, month: NaiveDate) -> AppResult<Option<Release>> {
     let tx = db.system().await?;
     let row = tx
         .select::<release::Entity>()
+        .filter(release::Column::CompanyId.is_null())
         .filter(release::Column::Month.eq(month_of(month).0))
         .one(tx.conn())
         .await?;
@@ -519,6 +581,7 @@ pub async fn releases(db: &Db) -> AppResult<Vec<Release>> {
     let tx = db.system().await?;
     let rows = tx
         .select::<release::Entity>()
+        .filter(release::Column::CompanyId.is_null())
         .order_by_desc(release::Column::Month)
         .all(tx.conn())
         .await?;
@@ -695,6 +758,7 @@ async fn rollup_sums(tx: &Tx, first: NaiveDate, next: NaiveDate) -> AppResult<Su
         .await?;
     let known = [
         m::ORDERS,
+        m::MADE,
         m::REMAKES,
         m::TURNAROUND,
         m::ON_TIME,
@@ -1092,7 +1156,7 @@ mod tests {
     const SECRET: [u8; 32] = [7; 32];
 
     #[test]
-    fn a_cell_of_ten_companies_is_suppressed_and_cannot_be_had_from_the_total() {
+    fn a_region_of_ten_companies_is_not_shown_and_cannot_be_had_from_the_total() {
         let practice = &MEASURES[4];
         let mut c = contributions(10, "all", "North", 20.0);
         c.extend(contributions(12, "all", "South", 30.0));
@@ -1102,13 +1166,14 @@ mod tests {
             cells
                 .iter()
                 .find(|c| c.dims == vec![("region".to_owned(), r.map(str::to_owned))])
-                .unwrap_or_else(|| panic!("{r:?} in {cells:?}"))
         };
-        let north = region(Some("North"));
-        assert_eq!(north.suppressed.as_deref(), Some("TOO_FEW_CONTRIBUTORS"));
-        assert_eq!(north.value, None);
-        // The total over regions less South and East would be North: one of them goes too.
-        let others = [region(Some("South")), region(Some("East")), region(None)];
+        // A region of ten practices is not even named: its label would say it exists.
+        assert!(region(Some("North")).is_none(), "{cells:?}");
+        // The total over regions less South and East would be North: one of them goes.
+        let others: Vec<&Cell> = [region(Some("South")), region(Some("East")), region(None)]
+            .into_iter()
+            .map(|c| c.unwrap_or_else(|| panic!("{cells:?}")))
+            .collect();
         assert!(
             others
                 .iter()
@@ -1155,30 +1220,39 @@ mod tests {
     }
 
     #[test]
-    fn a_suppressed_cell_cannot_be_derived_from_its_row_total() {
-        // Region North: PROGRESSIVE with 12 labs, SINGLE_VISION with 5 (suppressed). The
-        // row total would give it away with the published PROGRESSIVE cell: one of the two
-        // goes too.
+    fn an_average_of_too_few_labs_is_suppressed_and_averages_have_no_totals() {
+        // Region North: PROGRESSIVE with 12 labs, SINGLE_VISION with 5; South: 12 each.
+        // Averages are published cell by cell: no total of averages to work one out from.
         let measure = &MEASURES[2];
         let mut c = contributions(12, "North", "PROGRESSIVE", 6.0);
         c.extend(contributions(5, "North", "SINGLE_VISION", 3.0));
         c.extend(contributions(12, "South", "PROGRESSIVE", 5.0));
         c.extend(contributions(12, "South", "SINGLE_VISION", 2.0));
         let cells = publish_measure(measure, &c, &Rules::default(), 1.0, SECRET, "2026-11");
-        let north: Vec<&Cell> = cells
-            .iter()
-            .filter(|c| c.dims[0].1.as_deref() == Some("North"))
-            .collect();
-        let hidden = north.iter().filter(|c| c.suppressed.is_some()).count();
         assert!(
-            hidden >= 2,
-            "the lone suppressed cell is protected: {north:?}"
+            cells
+                .iter()
+                .all(|c| c.dims.iter().all(|(_, v)| v.is_some())),
+            "{cells:?}"
         );
-        let single = north
-            .iter()
-            .find(|c| c.dims[1].1.as_deref() == Some("SINGLE_VISION"))
-            .unwrap();
-        assert_eq!(single.suppressed.as_deref(), Some("TOO_FEW_CONTRIBUTORS"));
+        let at = |region: &str, design: &str| {
+            cells
+                .iter()
+                .find(|c| {
+                    c.dims[0].1.as_deref() == Some(region) && c.dims[1].1.as_deref() == Some(design)
+                })
+                .unwrap_or_else(|| panic!("{region} {design} in {cells:?}"))
+        };
+        assert_eq!(
+            at("North", "SINGLE_VISION").suppressed.as_deref(),
+            Some("TOO_FEW_CONTRIBUTORS")
+        );
+        // Labs whose turnaround is 0 days still count as labs: a cell of twelve is shown.
+        let mut zero = contributions(12, "North", "PROGRESSIVE", 0.0);
+        zero.extend(contributions(12, "South", "PROGRESSIVE", 0.0));
+        let cells = publish_measure(measure, &zero, &Rules::default(), 1.0, SECRET, "2026-11");
+        assert!(cells.iter().all(|c| c.value.is_some()), "{cells:?}");
+        assert_eq!(at("South", "PROGRESSIVE").suppressed, None);
     }
 
     #[test]
@@ -1196,6 +1270,26 @@ mod tests {
             assert!((got - want).abs() < 1.5, "{q:?}");
         }
         assert!(q[0] <= q[1] && q[1] <= q[2], "{q:?}");
+    }
+
+    #[test]
+    fn peer_quartiles_of_few_companies_are_not_pulled_to_the_middle() {
+        // Fifteen practices with a remake rate of 1 % (top of the histogram 20 %): the
+        // median read over 500 releases (each its own secret) stays near the truth on
+        // average. Clamping every noisy bin at 0 before summing, as a first version did,
+        // put it near 7 %: the phantom counts of the empty bins pull it up.
+        let rules = Rules::default();
+        let values = vec![1.0; 15];
+        let mut medians = Vec::new();
+        for k in 0..500u32 {
+            let mut secret = [0u8; 32];
+            secret[..4].copy_from_slice(&k.to_le_bytes());
+            let q = peer_quartiles(&values, 20.0, &rules, 0.2, secret, "x").unwrap();
+            assert!(q[0] <= q[1] && q[1] <= q[2], "{q:?}");
+            medians.push(q[1]);
+        }
+        let mean = medians.iter().sum::<f64>() / medians.len() as f64;
+        assert!(mean < 4.0, "mean median {mean}");
     }
 
     #[test]

@@ -67,12 +67,19 @@ pub async fn handle(db: &Db, event: &Event) -> Result<(), JobError> {
     for &company in &event.audience {
         let ctx = event.act_for_audience(company)?;
         let tx = db.tenant(&ctx).await?;
-        let (source_id, mut by_company) = match source {
-            Source::Order(id) => (id, order_facts(&tx, id).await?),
-            Source::PurchaseOrder(id) => (id, purchase_order_facts(&tx, id).await?),
+        let source_id = match source {
+            Source::Order(id) | Source::PurchaseOrder(id) => id,
+        };
+        // The source's row is locked before the record is read: two events of one record
+        // handled at once take turns, and the second reads what the first saw or later,
+        // so the figures kept are never an older version's.
+        let kept = lock_source(&tx, company, source_id).await?;
+        let mut by_company = match source {
+            Source::Order(id) => order_facts(&tx, id).await?,
+            Source::PurchaseOrder(id) => purchase_order_facts(&tx, id).await?,
         };
         let mine = by_company.remove(&company).unwrap_or_default();
-        apply(&tx, company, source_id, mine).await?;
+        apply(&tx, company, kept, mine).await?;
         tx.commit().await?;
     }
     Ok(())
@@ -104,34 +111,34 @@ async fn purchase_order_facts(tx: &Tx, po_id: Uuid) -> AppResult<ByCompany> {
     Ok(facts::purchase_order_facts(&po, &lines))
 }
 
-/// Makes `company`'s rollups hold `new` as the figures of `source_id`: the difference from
-/// what the source added before is added to the day rows, under a lock on the source's row.
-async fn apply(tx: &Tx, company: Uuid, source_id: Uuid, new: Facts) -> AppResult<()> {
-    let existing = || {
+/// The source's row of figures, made when missing (as none yet) and locked until commit
+/// (PostgreSQL; SQLite has one writer at a time anyway).
+async fn lock_source(tx: &Tx, company: Uuid, source_id: Uuid) -> AppResult<source::Model> {
+    // Two first events of one record at once: one inserts, the other finds it.
+    tx.upsert::<source::Entity, _>(
+        source::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            company_id: Set(company),
+            source_id: Set(source_id),
+            facts: Set("[]".into()),
+            updated_at: Set(Utc::now()),
+        },
+        &[source::Column::SourceId],
+        vec![],
+    )
+    .await?;
+    tx.lock_for_update(
         tx.select::<source::Entity>()
-            .filter(source::Column::SourceId.eq(source_id))
-    };
-    let mut row = tx.lock_for_update(existing()).one(tx.conn()).await?;
-    if row.is_none() {
-        if new.is_empty() {
-            return Ok(());
-        }
-        // Two first events of one record at once: one inserts, the other finds it.
-        tx.upsert::<source::Entity, _>(
-            source::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                company_id: Set(company),
-                source_id: Set(source_id),
-                facts: Set("[]".into()),
-                updated_at: Set(Utc::now()),
-            },
-            &[source::Column::SourceId],
-            vec![],
-        )
-        .await?;
-        row = tx.lock_for_update(existing()).one(tx.conn()).await?;
-    }
-    let row = row.ok_or_else(|| AppError::internal("an analytics source row vanished"))?;
+            .filter(source::Column::SourceId.eq(source_id)),
+    )
+    .one(tx.conn())
+    .await?
+    .ok_or_else(|| AppError::internal("an analytics source row vanished"))
+}
+
+/// Makes `company`'s rollups hold `new` as the figures of the (locked) source `row`: the
+/// difference from what the source added before is added to the day rows.
+async fn apply(tx: &Tx, company: Uuid, row: source::Model, new: Facts) -> AppResult<()> {
     let old = facts::from_json(&row.facts)
         .ok_or_else(|| AppError::internal("an analytics source row this release cannot read"))?;
     let change = facts::difference(&old, &new);
@@ -196,16 +203,21 @@ const PAGE: u64 = 500;
 
 /// Recomputes every company's rollups from the lens orders and purchase orders, in one
 /// transaction of the system scope: the old rows go, every record's figures are computed
-/// as the event handler computes them, and their sums are written. Events handled
-/// meanwhile wait for it (their source rows are locked) and then apply their differences
-/// to the rebuilt rows.
+/// as the event handler computes them, and their sums are written. On PostgreSQL both
+/// tables are locked against other writers first: events handled meanwhile wait for it
+/// and then apply their differences to the rebuilt rows.
 pub async fn rebuild(db: &Db) -> AppResult<Rebuilt> {
     // A cross-tenant worker by nature (every company's records, run from the command
     // line): each figure still goes to the company the record's party column names.
     #[allow(clippy::disallowed_methods)]
     let tx = db.system().await?;
-    tx.delete_many::<daily::Entity>().exec(tx.conn()).await?;
+    // Handlers lock a source row, then write day rows: the rebuild takes both tables in
+    // that order, and every handler waits for it to end, then applies its difference to
+    // the rebuilt rows.
+    tx.lock_table::<source::Entity>().await?;
+    tx.lock_table::<daily::Entity>().await?;
     tx.delete_many::<source::Entity>().exec(tx.conn()).await?;
+    tx.delete_many::<daily::Entity>().exec(tx.conn()).await?;
     let mut totals: BTreeMap<(Uuid, Key), Amount> = BTreeMap::new();
     let mut done = Rebuilt::default();
     let mut after: Option<Uuid> = None;

@@ -540,6 +540,26 @@ impl Tx {
         }
     }
 
+    /// Keeps every other writer of `E`'s table waiting until this transaction ends, while
+    /// readers go on (PostgreSQL's EXCLUSIVE mode; SQLite has one writer at a time anyway):
+    /// for a system-scope rebuild of a table that handlers keep. Refused outside the
+    /// system scope, where one tenant would hold up every other.
+    pub async fn lock_table<E: Guarded>(&self) -> AppResult<()> {
+        use sea_orm::ConnectionTrait;
+        if !self.scope.system {
+            return Err(AppError::internal("a table lock outside the system scope"));
+        }
+        if self.conn().get_database_backend() == DbBackend::Postgres {
+            self.conn()
+                .execute_unprepared(&format!(
+                    "LOCK TABLE {} IN EXCLUSIVE MODE",
+                    E::default().table_name()
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Locks the selected rows until commit, skipping rows another transaction holds
     /// (PostgreSQL), so several workers share a queue without waiting on each other; SQLite
     /// has one writer at a time anyway.
