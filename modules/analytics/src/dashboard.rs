@@ -409,13 +409,24 @@ impl Build<'_> {
     /// The dimensions `metric` has in the period, in order.
     fn dims(&self, metric: &str) -> Vec<String> {
         let mut out: Vec<String> = self
-            .rows
-            .keys()
-            .filter(|(mm, _, _)| mm == metric)
-            .map(|(_, d, _)| d.clone())
+            .of_metric(metric)
+            .map(|((_, d, _), _)| d.clone())
             .collect();
         out.dedup();
         out
+    }
+
+    /// The rows of `metric` (at `dim`, when given): one range of the ordered rows, not a
+    /// scan of all of them, however many series a dashboard has.
+    fn of_metric<'r>(
+        &'r self,
+        metric: &str,
+    ) -> impl Iterator<Item = (&'r (String, String, NaiveDate), &'r (i64, i64))> + 'r {
+        let metric = metric.to_owned();
+        let start = (metric.clone(), String::new(), NaiveDate::MIN);
+        self.rows
+            .range(start..)
+            .take_while(move |((mm, _, _), _)| *mm == metric)
     }
 
     fn each_dim(&self, metric: &str, f: impl Fn(&str) -> Series) -> Vec<Series> {
@@ -427,17 +438,28 @@ impl Build<'_> {
     fn collect(&self, metric: &str, dim: Option<&str>) -> (Vec<(i64, i64)>, (i64, i64)) {
         let mut per = vec![(0i64, 0i64); self.buckets.len()];
         let mut total = (0i64, 0i64);
-        for ((mm, d, day), (v, c)) in self.rows {
-            if mm != metric || dim.is_some_and(|want| want != d) {
-                continue;
-            }
-            let b = self.granularity.bucket(*day);
+        let mut add = |day: NaiveDate, (v, c): (i64, i64)| {
+            let b = self.granularity.bucket(day);
             if let Ok(i) = self.buckets.binary_search(&b) {
                 per[i].0 += v;
                 per[i].1 += c;
             }
             total.0 += v;
             total.1 += c;
+        };
+        match dim {
+            Some(dim) => {
+                let from = (metric.to_owned(), dim.to_owned(), NaiveDate::MIN);
+                let to = (metric.to_owned(), dim.to_owned(), NaiveDate::MAX);
+                for ((_, _, day), x) in self.rows.range(from..=to) {
+                    add(*day, *x);
+                }
+            }
+            None => {
+                for ((_, _, day), x) in self.of_metric(metric) {
+                    add(*day, *x);
+                }
+            }
         }
         (per, total)
     }

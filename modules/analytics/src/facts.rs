@@ -139,8 +139,10 @@ pub fn order_facts(order: &lens_order::Model, steps: &[order_status_change::Mode
             add(&mut out, lab, metric::REMAKES, reason, submitted, one(1));
         }
     }
+    // Only a job that has shipped has a turnaround (its history is not read otherwise).
     let shipped = steps
         .iter()
+        .filter(|_| has_shipped(order.status))
         .filter(|s| s.to_status == OrderStatus::Shipped.as_str())
         .map(|s| s.created_at)
         .min();
@@ -173,6 +175,14 @@ pub fn order_facts(order: &lens_order::Model, steps: &[order_status_change::Mode
         }
     }
     out
+}
+
+/// Whether a job in `status` has shipped (its history then holds the day it did).
+pub fn has_shipped(status: OrderStatus) -> bool {
+    matches!(
+        status,
+        OrderStatus::Shipped | OrderStatus::Arrived | OrderStatus::Delivered
+    )
 }
 
 /// Where a job stands at its lab while the lab still has it: its status, with the

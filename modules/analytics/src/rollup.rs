@@ -90,11 +90,15 @@ async fn order_facts(tx: &Tx, order_id: Uuid) -> AppResult<ByCompany> {
     let Some(order) = tx.find::<lens_order::Entity>(order_id).await? else {
         return Ok(ByCompany::new());
     };
-    let steps = tx
-        .select::<order_status_change::Entity>()
-        .filter(order_status_change::Column::OrderId.eq(order_id))
-        .all(tx.conn())
-        .await?;
+    // The history matters only once the job has shipped (the day it did).
+    let steps = if facts::has_shipped(order.status) {
+        tx.select::<order_status_change::Entity>()
+            .filter(order_status_change::Column::OrderId.eq(order_id))
+            .all(tx.conn())
+            .await?
+    } else {
+        Vec::new()
+    };
     Ok(facts::order_facts(&order, &steps))
 }
 
