@@ -1513,12 +1513,14 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
     // job workers do: what maintenance adds to the submission path when both run at once.
     let (tick, mut ticks) = tokio::sync::mpsc::unbounded_channel::<()>();
     let worker_db = db.clone();
-    let since = chrono::Utc::now();
+    let mut since = chrono::Utc::now();
     let worker = tokio::spawn(async move {
         let mut seen = std::collections::HashSet::new();
         let mut handled = 0usize;
         while ticks.recv().await.is_some() {
+            // Only the events since the last one handled, as the dispatcher reads on.
             for e in submitted_events(&worker_db, since).await? {
+                since = since.max(e.occurred_at);
                 if seen.insert(e.id) {
                     ils_analytics::rollup::handle(&worker_db, &e)
                         .await
