@@ -18,8 +18,10 @@ use ils_entity::{
 use ils_kernel::authz::require_manager;
 use ils_kernel::connections::partner_names;
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
-use sea_orm::{ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
@@ -698,11 +700,12 @@ async fn stock_figures(tx: &Tx) -> AppResult<Vec<Figure>> {
         .await?;
     // The currency of every product in stock, in one statement without a bound value per
     // product (a list of thousands of IDs costs the driver more than the query).
-    let in_stock = Query::select()
+    let in_stock = tx
+        .select::<stock_balance::Entity>()
+        .select_only()
         .column(stock_balance::Column::ProductId)
-        .from(stock_balance::Entity)
-        .and_where(stock_balance::Column::OnHand.gt(0))
-        .to_owned();
+        .filter(stock_balance::Column::OnHand.gt(0))
+        .into_query();
     let currencies: HashMap<Uuid, String> = tx
         .select::<product::Entity>()
         .select_only()

@@ -28,7 +28,11 @@
 //! several totals combined (two rows less two columns around a block of hidden cells) can
 //! isolate a sum of hidden cells in some patterns. Every figure carries noise, so such a
 //! combination gives an estimate no better than the noise of the figures it combines,
-//! never the exact value.
+//! never the exact value. It also counts suppressed cells, not their companies: a total
+//! less its shown cells gives the (noisy) sum of two or more hidden cells, whose
+//! companies together may be fewer than 11; and an empty cell counts as suppressed, which
+//! matters where a reader can tell it is empty. The releases' tables of sums have one row
+//! and never show an empty cell; a two-dimensional one would need both closed first.
 
 use sha2::{Digest, Sha256};
 

@@ -923,7 +923,16 @@ async fn lab_figures(
         .all(tx.conn())
         .await?;
     let mut jobs: BTreeMap<(Uuid, String, String), (f64, f64)> = BTreeMap::new();
-    for o in &submitted {
+    // A job cancelled or rejected was never made: no job of the lab's and no remake (as
+    // on the dashboards), so a practice cannot raise a lab's rate with remakes it cancels.
+    let made = submitted.iter().filter(|o| {
+        !matches!(
+            o.status,
+            ils_entity::lens_order::OrderStatus::Cancelled
+                | ils_entity::lens_order::OrderStatus::Rejected
+        )
+    });
+    for o in made {
         if let Some((lab, region)) = lab_region(o) {
             let slot = jobs.entry((lab, region, design(o))).or_default();
             slot.1 += 1.0;

@@ -29,7 +29,13 @@ pub const ROLLUP: &str = "analytics.rollup";
 
 /// The event handler that keeps the rollups.
 pub fn rollup_kind() -> JobKind {
-    JobKind::new(ROLLUP, handler(roll)).on_events(&["order.*", "purchase_order.*"])
+    // An event handled while `rebuild` holds the rollup tables waits for it to end (a
+    // rebuild of a million orders took six minutes): the attempt's time and the attempts
+    // outlast that, so no event's difference is lost to a timeout meanwhile.
+    JobKind::new(ROLLUP, handler(roll))
+        .on_events(&["order.*", "purchase_order.*"])
+        .timeout(std::time::Duration::from_secs(30 * 60))
+        .max_attempts(10)
 }
 
 /// The record an event is about.
