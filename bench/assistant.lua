@@ -11,8 +11,8 @@
 --   ASK_RUN       a tag making this run's questions differ from any other run's
 --
 -- A response counts as good when it is HTTP 200, carries no GraphQL error and its answer's
--- provider is ASK_EXPECT. `done` prints one line, ASK key=value…, with the latency
--- percentiles (ms) and the counts of bad responses, then the first bad body.
+-- provider is ASK_EXPECT; bench/check.lua checks it and prints one line, ASK key=value…,
+-- with the latency percentiles (ms) and the counts of bad responses.
 
 local token = os.getenv("ASK_TOKEN") or error("ASK_TOKEN is required")
 local question = os.getenv("ASK_QUESTION") or "Which labs am I connected to"
@@ -33,21 +33,13 @@ if mode == "me" then
   fixed = '{"query":"{ me { user { id } } }"}'
 end
 
-local threads = {}
-
-function setup(thread)
-  thread:set("tid", #threads + 1)
-  table.insert(threads, thread)
-end
-
-function init(args)
+check_label = "ASK"
+check_wanted = wanted
+check_wrong = "wrong_provider"
+on_init = function()
   n = 0
-  good = 0
-  non200 = 0
-  gql_errors = 0
-  wrong_provider = 0
-  first_bad = ""
 end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "check.lua")
 
 function request()
   n = n + 1
@@ -57,45 +49,4 @@ function request()
   local m = question .. " (" .. tag .. " " .. tid .. " " .. n .. ")?"
   return wrk.format(nil, nil, nil,
     '{"query":"' .. query .. '","variables":{"m":"' .. m .. '"}}')
-end
-
-function response(status, headers, body)
-  local bad = false
-  if status ~= 200 then
-    non200 = non200 + 1
-    bad = true
-  elseif body:find('"errors"', 1, true) then
-    gql_errors = gql_errors + 1
-    bad = true
-  elseif not body:find(wanted, 1, true) then
-    wrong_provider = wrong_provider + 1
-    bad = true
-  else
-    good = good + 1
-  end
-  if bad and first_bad == "" then
-    first_bad = status .. " " .. string.sub(body, 1, 400)
-  end
-end
-
-function done(summary, latency, requests)
-  local g, s, e, w, bad = 0, 0, 0, 0, ""
-  for _, t in ipairs(threads) do
-    g = g + t:get("good")
-    s = s + t:get("non200")
-    e = e + t:get("gql_errors")
-    w = w + t:get("wrong_provider")
-    if bad == "" then bad = t:get("first_bad") end
-  end
-  local errs = summary.errors
-  local ms = function(p) return latency:percentile(p) / 1000.0 end
-  io.write(string.format(
-    "ASK requests=%d good=%d non200=%d gql_errors=%d wrong_provider=%d socket_errors=%d "
-      .. "rps=%.1f mean_ms=%.2f p50_ms=%.2f p90_ms=%.2f p95_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
-    summary.requests, g, s, e, w, errs.connect + errs.read + errs.write + errs.timeout,
-    summary.requests / (summary.duration / 1e6), latency.mean / 1000.0,
-    ms(50), ms(90), ms(95), ms(99), latency.max / 1000.0))
-  if bad ~= "" then
-    io.write("FIRST_BAD " .. bad .. "\n")
-  end
 end

@@ -9,9 +9,8 @@
 --                     JWT and GraphQL work around one row, for scale
 --
 -- A response counts as good when it is HTTP 200, carries no GraphQL error and names the
--- method chosen (or, for me, the person). `done` prints one line, FORECAST key=value…,
--- with the latency percentiles (ms) and the counts of bad responses, then the first bad
--- body.
+-- method chosen (or, for me, the person); bench/check.lua checks it and prints one line,
+-- FORECAST key=value…, with the latency percentiles (ms) and the counts of bad responses.
 
 local token = os.getenv("FORECAST_TOKEN") or error("FORECAST_TOKEN is required")
 local mode = os.getenv("FORECAST_MODE") or "forecast"
@@ -40,21 +39,12 @@ if mode ~= "me" then
   if #ids == 0 then error("no IDs in " .. path) end
 end
 
-local threads = {}
-
-function setup(thread)
-  thread:set("tid", #threads + 1)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  good = 0
-  non200 = 0
-  gql_errors = 0
-  wrong = 0
-  first_bad = ""
+check_label = "FORECAST"
+check_wanted = wanted
+on_init = function()
   math.randomseed(os.time() + tid)
 end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "check.lua")
 
 function request()
   if fixed then
@@ -63,45 +53,4 @@ function request()
   local id = ids[math.random(#ids)]
   return wrk.format(nil, nil, nil,
     '{"query":"' .. query .. '","variables":{"p":"' .. id .. '","h":' .. horizon .. '}}')
-end
-
-function response(status, headers, body)
-  local bad = false
-  if status ~= 200 then
-    non200 = non200 + 1
-    bad = true
-  elseif body:find('"errors"', 1, true) then
-    gql_errors = gql_errors + 1
-    bad = true
-  elseif not body:find(wanted, 1, true) then
-    wrong = wrong + 1
-    bad = true
-  else
-    good = good + 1
-  end
-  if bad and first_bad == "" then
-    first_bad = status .. " " .. string.sub(body, 1, 400)
-  end
-end
-
-function done(summary, latency, requests)
-  local g, s, e, w, bad = 0, 0, 0, 0, ""
-  for _, t in ipairs(threads) do
-    g = g + t:get("good")
-    s = s + t:get("non200")
-    e = e + t:get("gql_errors")
-    w = w + t:get("wrong")
-    if bad == "" then bad = t:get("first_bad") end
-  end
-  local errs = summary.errors
-  local ms = function(p) return latency:percentile(p) / 1000.0 end
-  io.write(string.format(
-    "FORECAST requests=%d good=%d non200=%d gql_errors=%d wrong=%d socket_errors=%d "
-      .. "rps=%.1f mean_ms=%.2f p50_ms=%.2f p90_ms=%.2f p95_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
-    summary.requests, g, s, e, w, errs.connect + errs.read + errs.write + errs.timeout,
-    summary.requests / (summary.duration / 1e6), latency.mean / 1000.0,
-    ms(50), ms(90), ms(95), ms(99), latency.max / 1000.0))
-  if bad ~= "" then
-    io.write("FIRST_BAD " .. bad .. "\n")
-  end
 end

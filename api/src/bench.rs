@@ -364,19 +364,6 @@ pub async fn inventory(
             Ok::<Duration, anyhow::Error>(took)
         }
     };
-    let report = |what: &str, mut times: Vec<Duration>, statements: u64| {
-        times.sort();
-        let at =
-            |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
-        println!(
-            "{what}: {} samples, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, {:.1} SQL statements each",
-            times.len(),
-            at(0.50).as_secs_f64() * 1000.0,
-            at(0.95).as_secs_f64() * 1000.0,
-            at(0.99).as_secs_f64() * 1000.0,
-            statements as f64 / times.len() as f64,
-        );
-    };
     let page = "query($after: String) { stockLevels(first: 50, after: $after) { pageInfo { endCursor hasNextPage } \
                 edges { node { onHand reserved available averageCost { amount currency } value { amount currency } low product { sku name } location { name } } } } }"
         .to_owned();
@@ -389,7 +376,11 @@ pub async fn inventory(
     for _ in 0..samples {
         times.push(run_op(page.clone(), serde_json::json!({})).await?);
     }
-    report("stockLevels page of 50", times, counter.get() - before);
+    report(
+        "stockLevels page of 50",
+        times,
+        Some(counter.get() - before),
+    );
 
     let post = "mutation($i: PostStockMovementInput!) { postStockMovement(input: $i) { stockMovement { id onHandAfter } } }"
         .to_owned();
@@ -409,7 +400,7 @@ pub async fn inventory(
         };
         times.push(run_op(post.clone(), vars).await?);
     }
-    report("postStockMovement", times, counter.get() - before);
+    report("postStockMovement", times, Some(counter.get() - before));
     Ok(())
 }
 
@@ -941,9 +932,9 @@ async fn count(tx: &ils_kernel::Tx, sql: &str) -> anyhow::Result<i64> {
 /// not read it).
 #[allow(clippy::disallowed_methods)] // the data set is written below the guard, as a migration would
 pub async fn seed(config: Config, shape: SeedShape) -> anyhow::Result<()> {
-    use ils_entity::{company, lens_order, user};
+    use ils_entity::{company, lens_order};
     use ils_tenancy::model::{CompanyStatus, CompanyType, Plan};
-    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    use sea_orm::PaginatorTrait;
     let err = |e: ils_kernel::AppError| anyhow::anyhow!("{e:?}");
     let db_err = |e: sea_orm::DbErr| anyhow::anyhow!("{e}");
     if config.is_sqlite() {
@@ -1249,28 +1240,7 @@ pub async fn seed(config: Config, shape: SeedShape) -> anyhow::Result<()> {
     );
 
     // Read back through the real schema, as Practice 1's admin: the newest page.
-    let tx = db.system().await.map_err(err)?;
-    let practice = tx
-        .select::<company::Entity>()
-        .filter(company::Column::Name.eq("Practice 1"))
-        .one(tx.conn())
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| anyhow::anyhow!("Practice 1 is missing"))?;
-    let admin = tx
-        .select::<user::Entity>()
-        .filter(user::Column::CompanyId.eq(practice.id))
-        .one(tx.conn())
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| anyhow::anyhow!("Practice 1 has no admin"))?;
-    tx.commit().await.map_err(err)?;
-    let ctx = ils_kernel::TenantContext::for_user(
-        Some(practice.id),
-        admin.id,
-        vec![ils_kernel::Role::CompanyAdmin],
-        false,
-    );
+    let (_, admin, ctx) = practice_one(&db).await?;
     let req = async_graphql::Request::new(
         "{ orders(last: 50) { edges { node { orderNumber status labName \
          rx { right { sphere cylinder axis } left { sphere cylinder axis } } } } } }",
@@ -1401,7 +1371,7 @@ pub async fn operations(config: Config, documents: usize, lookups: usize) -> any
 /// work a job worker does later, off the request). No background workers run meanwhile.
 #[allow(clippy::disallowed_methods)] // the benchmark acts as Practice 1's admin and reads the outbox below the guard
 pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
-    use ils_entity::{company, trade_connection as conn, user};
+    use ils_entity::trade_connection as conn;
     use sea_orm::{ColumnTrait, QueryFilter};
     let err = |e: ils_kernel::AppError| anyhow::anyhow!("{e:?}");
     let (state, counter) = server::build(Config {
@@ -1410,21 +1380,8 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
     })
     .await?;
     let db = state.db.clone();
+    let (practice, _, ctx) = practice_one(&db).await?;
     let tx = db.system().await.map_err(err)?;
-    let practice = tx
-        .select::<company::Entity>()
-        .filter(company::Column::Name.eq("Practice 1"))
-        .one(tx.conn())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .ok_or_else(|| anyhow::anyhow!("Practice 1 is missing: run bench-seed first"))?;
-    let admin = tx
-        .select::<user::Entity>()
-        .filter(user::Column::CompanyId.eq(practice.id))
-        .one(tx.conn())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .ok_or_else(|| anyhow::anyhow!("Practice 1 has no admin"))?;
     let lab = tx
         .select::<conn::Entity>()
         .filter(conn::Column::RequesterCompanyId.eq(practice.id))
@@ -1435,12 +1392,6 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("Practice 1 has no lab"))?
         .responder_company_id;
     tx.commit().await.map_err(err)?;
-    let ctx = ils_kernel::TenantContext::for_user(
-        Some(practice.id),
-        admin.id,
-        vec![ils_kernel::Role::CompanyAdmin],
-        false,
-    );
     let run = |query: &'static str, vars: serde_json::Value| {
         let req = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(vars))
@@ -1543,31 +1494,21 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
     if handled != orders {
         anyhow::bail!("the worker handled {handled} of {orders} events");
     }
-    let summary = |what: &str, mut times: Vec<Duration>, statements: u64| -> f64 {
-        times.sort();
-        let at =
-            |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
-        let mean = times.iter().map(Duration::as_secs_f64).sum::<f64>() / times.len() as f64;
-        println!(
-            "{what}: {} samples, mean {:.2} ms, p50 {:.2} ms, p95 {:.2} ms, {:.1} SQL statements each",
-            times.len(),
-            mean * 1000.0,
-            at(0.50).as_secs_f64() * 1000.0,
-            at(0.95).as_secs_f64() * 1000.0,
-            statements as f64 / times.len() as f64,
-        );
-        mean
-    };
-    let alone = summary("submitOrder (the request)", submit_times, submit_statements);
-    let roll = summary(
+    let alone = report(
+        "submitOrder (the request)",
+        submit_times,
+        Some(submit_statements),
+    );
+    let roll = report(
         "analytics rollup of its event (a job, off the request)",
         roll_times,
-        roll_statements,
+        Some(roll_statements),
     );
-    let with = summary(
+    // The worker's statements run at the same time: none are counted here.
+    let with = report(
         "submitOrder with the rollup handled beside it",
         beside_times,
-        0,
+        None,
     );
     println!(
         "rollup maintenance: {:.1} % of the submission's own work, done in a worker after the \
@@ -1576,6 +1517,67 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
         100.0 * (with - alone) / alone
     );
     Ok(())
+}
+
+/// "Practice 1" of a database `bench-seed` wrote, its admin, and the context of acting as
+/// that admin (as a request with their token would).
+#[allow(clippy::disallowed_methods)] // the benchmark finds its company below the guard and acts as its admin
+async fn practice_one(
+    db: &ils_kernel::Db,
+) -> anyhow::Result<(
+    ils_entity::company::Model,
+    ils_entity::user::Model,
+    ils_kernel::TenantContext,
+)> {
+    use ils_entity::{company, user};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let tx = db.system().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let practice = tx
+        .select::<company::Entity>()
+        .filter(company::Column::Name.eq("Practice 1"))
+        .one(tx.conn())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("Practice 1 is missing: run bench-seed first"))?;
+    let admin = tx
+        .select::<user::Entity>()
+        .filter(user::Column::CompanyId.eq(practice.id))
+        .one(tx.conn())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("Practice 1 has no admin"))?;
+    tx.commit().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let ctx = ils_kernel::TenantContext::for_user(
+        Some(practice.id),
+        admin.id,
+        vec![ils_kernel::Role::CompanyAdmin],
+        false,
+    );
+    Ok((practice, admin, ctx))
+}
+
+/// Prints the samples' mean, p50, p95 and p99 (and `statements` per sample, when counted);
+/// returns the mean in milliseconds.
+fn report(what: &str, mut times: Vec<Duration>, statements: Option<u64>) -> f64 {
+    times.sort();
+    let n = times.len().max(1);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let at = |p: f64| {
+        times
+            .get(((n as f64 * p).ceil() as usize).clamp(1, n) - 1)
+            .copied()
+            .unwrap_or_default()
+    };
+    let mean = times.iter().map(|d| ms(*d)).sum::<f64>() / n as f64;
+    let counted = statements
+        .map(|s| format!(", {:.1} SQL statements each", s as f64 / n as f64))
+        .unwrap_or_default();
+    println!(
+        "{what}: {} samples, mean {mean:.2} ms, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms{counted}",
+        times.len(),
+        ms(at(0.50)),
+        ms(at(0.95)),
+        ms(at(0.99)),
+    );
+    mean
 }
 
 /// The `order.submitted` events since `since`, as the dispatcher hands them to handlers.

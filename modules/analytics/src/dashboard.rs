@@ -18,7 +18,7 @@ use ils_entity::{
 use ils_kernel::authz::require_manager;
 use ils_kernel::connections::partner_names;
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx, id};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
@@ -593,8 +593,14 @@ async fn period_rows(tx: &Tx, from: NaiveDate, to: NaiveDate, except: &[&str]) -
         .collect())
 }
 
-fn sum_expr(c: daily::Column) -> sea_orm::sea_query::SimpleExpr {
-    Func::cast_as(Func::sum(Expr::col(c)), Alias::new("BIGINT")).into()
+/// `SUM(expr)` as a BIGINT: PostgreSQL sums BIGINT to NUMERIC, which does not decode as
+/// an `i64`. How every sum of the analytics queries is read.
+pub(crate) fn bigint_sum(expr: impl Into<SimpleExpr>) -> SimpleExpr {
+    Func::cast_as(Func::sum(expr.into()), Alias::new("BIGINT")).into()
+}
+
+fn sum_expr(c: daily::Column) -> SimpleExpr {
+    bigint_sum(Expr::col(c))
 }
 
 /// `metric` over every dimension, per day of the period.
@@ -682,11 +688,8 @@ async fn work_in_progress(tx: &Tx) -> AppResult<Vec<Figure>> {
 
 /// Stock on hand at average cost (per currency) and the number of low stock levels.
 async fn stock_figures(tx: &Tx) -> AppResult<Vec<Figure>> {
-    let value = Func::cast_as(
-        Func::sum(
-            Expr::col(stock_balance::Column::OnHand).mul(Expr::col(stock_balance::Column::AvgCost)),
-        ),
-        Alias::new("BIGINT"),
+    let value = bigint_sum(
+        Expr::col(stock_balance::Column::OnHand).mul(Expr::col(stock_balance::Column::AvgCost)),
     );
     let by_product: Vec<(Uuid, Option<i64>)> = tx
         .select::<stock_balance::Entity>()
@@ -752,10 +755,7 @@ async fn stock_figures(tx: &Tx) -> AppResult<Vec<Figure>> {
 
 /// The practice's best sellers by units sold in the period (from the daily demand history).
 async fn top_sellers(tx: &Tx, from: NaiveDate, to: NaiveDate) -> AppResult<Ranking> {
-    let units = Func::cast_as(
-        Func::sum(Expr::col(demand_daily::Column::Units)),
-        Alias::new("BIGINT"),
-    );
+    let units = bigint_sum(Expr::col(demand_daily::Column::Units));
     let rows: Vec<(Uuid, Option<i64>)> = tx
         .select::<demand_daily::Entity>()
         .select_only()

@@ -31,6 +31,7 @@
 //! does not contribute sees no peer figures.
 
 use crate::dashboard::Unit;
+use crate::dashboard::bigint_sum;
 use crate::disclosure::{self, Noise, Published, Rules, Suppression, Table};
 use crate::facts::metric as m;
 use chrono::{Datelike, Duration, NaiveDate, Utc};
@@ -41,7 +42,7 @@ use ils_entity::{
     insight_release as release, lens_order, marketplace_profile, order_status_change, product,
 };
 use ils_kernel::{AppError, AppResult, Db, Tx};
-use sea_orm::sea_query::{Alias, Expr, Func};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -741,7 +742,7 @@ type Sums = HashMap<Uuid, HashMap<&'static str, (i64, i64)>>;
 
 /// Every company's rollup sums of the month, by metric.
 async fn rollup_sums(tx: &Tx, first: NaiveDate, next: NaiveDate) -> AppResult<Sums> {
-    let sum = |c: daily::Column| Func::cast_as(Func::sum(Expr::col(c)), Alias::new("BIGINT"));
+    let sum = |c: daily::Column| bigint_sum(Expr::col(c));
     let rows: Vec<(Uuid, String, Option<i64>, Option<i64>)> = tx
         .select::<daily::Entity>()
         .select_only()
@@ -829,10 +830,7 @@ async fn frame_brands(
     first: NaiveDate,
     next: NaiveDate,
 ) -> AppResult<Vec<Contribution>> {
-    let units = Func::cast_as(
-        Func::sum(Expr::col(demand_daily::Column::Units)),
-        Alias::new("BIGINT"),
-    );
+    let units = bigint_sum(Expr::col(demand_daily::Column::Units));
     let sold: Vec<(Uuid, Uuid, Option<i64>)> = tx
         .select::<demand_daily::Entity>()
         .select_only()
