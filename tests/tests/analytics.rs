@@ -364,6 +364,65 @@ async fn dashboards_follow_the_trade_count_each_event_once_and_equal_a_rebuild()
         assert_eq!(&dashboard(&s, who).await, was, "an event counted twice");
     }
 
+    // Handling a submission's event for both its parties is one transaction of a fixed
+    // number of statements: the source rows taken and locked, the order read, the day
+    // rows and the source rows written (here it has been handled: nothing to write).
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT id, event_type, company_id, audience, admins_only, data, version, \
+             occurred_at FROM events WHERE event_type = 'order.submitted' ORDER BY occurred_at",
+        ))
+        .await
+        .unwrap()
+        .expect("an order.submitted event");
+    let text = |c: &str| -> String { row.try_get("", c).unwrap() };
+    let event = ils_kernel::Event {
+        id: row.try_get("", "id").unwrap(),
+        event_type: text("event_type"),
+        company_id: row.try_get("", "company_id").unwrap(),
+        audience: serde_json::from_str(&text("audience")).unwrap(),
+        admins_only: row.try_get("", "admins_only").unwrap(),
+        version: row.try_get("", "version").unwrap(),
+        data: serde_json::from_str(&text("data")).unwrap(),
+        occurred_at: row.try_get("", "occurred_at").unwrap(),
+        seq: None,
+    };
+    assert_eq!(event.audience.len(), 2, "{event:?}");
+    s.server.statements.record();
+    ils_analytics::rollup::handle(&s.server.state.db, &event)
+        .await
+        .unwrap();
+    let sent: Vec<String> = s
+        .server
+        .statements
+        .take_recorded()
+        .into_iter()
+        .map(|st| st.sql)
+        .filter(|sql| !sql.contains("\"jobs\"") && !sql.contains("\"events\""))
+        // PostgreSQL's BEGIN goes with the scope's setting in one round trip.
+        .filter(|sql| !sql.starts_with("BEGIN"))
+        .collect();
+    assert!(
+        sent[0].starts_with("INSERT INTO \"analytics_sources\"") && sent[0].contains("RETURNING"),
+        "the source rows are taken first: {sent:#?}"
+    );
+    let reads = ["lens_orders", "order_status_changes"];
+    assert!(
+        sent[1..]
+            .iter()
+            .all(|sql| sql.starts_with("SELECT") && reads.iter().any(|t| sql.contains(t))),
+        "then the order is read, and nothing is left to write: {sent:#?}"
+    );
+    assert!(sent.len() <= 3, "{} statements: {sent:#?}", sent.len());
+    for who in [&practice, &lab, &supplier, &other].iter().zip(&before) {
+        assert_eq!(
+            &dashboard(&s, who.0).await,
+            who.1,
+            "a handled event counted again"
+        );
+    }
+
     // `ils analytics rebuild` computes the same from scratch.
     let data = tempfile::tempdir().unwrap();
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ils-under-test"))

@@ -1,10 +1,9 @@
 //! The rollups behind every dashboard, kept from the outbox and rebuilt from scratch.
 //!
-//! One job kind handles every lens order and purchase order event. For each party the
-//! event was addressed to, it reads the record as that party (through the guard), computes
-//! the party's figures from it (`facts`), and applies to `analytics_daily` only the
-//! difference from what the record added before (kept in `analytics_sources`, locked while
-//! it changes). The figures depend on the record as it is, not on the event, so an event
+//! One job kind handles every lens order and purchase order event. It reads the record,
+//! computes the figures of each party the event was addressed to (`facts`, from the
+//! record's own party columns), and applies to `analytics_daily` only the difference from
+//! what the record added before (kept in `analytics_sources`, locked while it changes). The figures depend on the record as it is, not on the event, so an event
 //! delivered twice, late or out of order changes nothing the second time, and the rollups
 //! always equal a computation from scratch: `rebuild` is that computation.
 
@@ -66,32 +65,93 @@ async fn roll(run: JobRun) -> Result<(), JobError> {
 
 /// What the handler does with one event: every party's rollups brought up to the record's
 /// figures now (also called by `ils bench-analytics`, which times it).
+///
+/// One transaction of the system scope serves every party the event was addressed to,
+/// where one per party would commit twice as often: its source rows are taken (made when
+/// missing) and locked in one statement, the record is read, and every party's day rows
+/// and source rows are written in one statement each. The figures of a company come from
+/// the record's own party columns (`facts`), as in `rebuild`, and only companies the event
+/// was addressed to are written.
 pub async fn handle(db: &Db, event: &Event) -> Result<(), JobError> {
     let Some(source) = source_of(event)? else {
         return Ok(());
     };
-    for &company in &event.audience {
-        let ctx = event.act_for_audience(company)?;
-        let tx = db.tenant(&ctx).await?;
-        let source_id = match source {
-            Source::Order(id) | Source::PurchaseOrder(id) => id,
-        };
-        // The source's row is locked before the record is read: two events of one record
-        // handled at once take turns, and the second reads what the first saw or later,
-        // so the figures kept are never an older version's.
-        let kept = lock_source(&tx, company, source_id).await?;
-        let mut by_company = match source {
-            Source::Order(id) => order_facts(&tx, id).await?,
-            Source::PurchaseOrder(id) => purchase_order_facts(&tx, id).await?,
-        };
-        let mine = by_company.remove(&company).unwrap_or_default();
-        apply(&tx, company, kept, mine).await?;
-        tx.commit().await?;
+    let source_id = match source {
+        Source::Order(id) | Source::PurchaseOrder(id) => id,
+    };
+    let mut parties = event.audience.clone();
+    parties.sort_unstable();
+    parties.dedup();
+    if parties.is_empty() {
+        return Ok(());
     }
+    // A cross-tenant worker by nature (the parties of one record): each figure goes to the
+    // company the record's party column names, and only to the event's audience.
+    #[allow(clippy::disallowed_methods)]
+    let tx = db.system().await?;
+    // The source rows are locked before the record is read: two events of one record
+    // handled at once take turns, and the second reads what the first saw or later, so
+    // the figures kept are never an older version's.
+    let kept = lock_sources(&tx, &parties, source_id).await?;
+    let mut by_company = match source {
+        Source::Order(id) => order_facts(&tx, id).await?,
+        Source::PurchaseOrder(id) => purchase_order_facts(&tx, id).await?,
+    };
+    let mut days: BTreeMap<(Uuid, Key), Amount> = BTreeMap::new();
+    let mut changed = Vec::new();
+    for row in kept {
+        let new = by_company.remove(&row.company_id).unwrap_or_default();
+        let old = facts::from_json(&row.facts).ok_or_else(|| {
+            AppError::internal("an analytics source row this release cannot read")
+        })?;
+        let change = facts::difference(&old, &new);
+        if change.is_empty() {
+            continue;
+        }
+        for (key, amount) in change {
+            days.insert((row.company_id, key), amount);
+        }
+        changed.push(source_row(row.company_id, source_id, &new));
+    }
+    // Day rows in (company, key) order, as every handler writes them: two handlers that
+    // meet on a day wait for each other instead of deadlocking.
+    let sum =
+        |c: daily::Column| Tx::existing::<daily::Entity>(c).add(Tx::proposed::<daily::Entity>(c));
+    tx.upsert_many::<daily::Entity, _>(
+        days.iter()
+            .map(|((company, key), amount)| day_row(*company, key, *amount))
+            .collect(),
+        &[
+            daily::Column::Metric,
+            daily::Column::Dim,
+            daily::Column::Day,
+        ],
+        vec![
+            (daily::Column::Value, sum(daily::Column::Value)),
+            (daily::Column::Count, sum(daily::Column::Count)),
+        ],
+    )
+    .await?;
+    tx.upsert_many::<source::Entity, _>(
+        changed,
+        &[source::Column::SourceId],
+        vec![
+            (
+                source::Column::Facts,
+                Tx::proposed::<source::Entity>(source::Column::Facts),
+            ),
+            (
+                source::Column::UpdatedAt,
+                Tx::proposed::<source::Entity>(source::Column::UpdatedAt),
+            ),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// A lens order's figures, read as the scope sees it (nothing when it cannot).
+/// A lens order's figures, by party (nothing when it is gone).
 async fn order_facts(tx: &Tx, order_id: Uuid) -> AppResult<ByCompany> {
     let Some(order) = tx.find::<lens_order::Entity>(order_id).await? else {
         return Ok(ByCompany::new());
@@ -108,7 +168,7 @@ async fn order_facts(tx: &Tx, order_id: Uuid) -> AppResult<ByCompany> {
     Ok(facts::order_facts(&order, &steps))
 }
 
-/// A purchase order's figures, read as the scope sees it (nothing when it cannot).
+/// A purchase order's figures, by party (nothing when it is gone).
 async fn purchase_order_facts(tx: &Tx, po_id: Uuid) -> AppResult<ByCompany> {
     let Some(po) = tx.find::<purchase_order::Entity>(po_id).await? else {
         return Ok(ByCompany::new());
@@ -121,71 +181,31 @@ async fn purchase_order_facts(tx: &Tx, po_id: Uuid) -> AppResult<ByCompany> {
     Ok(facts::purchase_order_facts(&po, &lines))
 }
 
-/// The source's row of figures, made when missing (as none yet) and locked until commit
-/// (PostgreSQL; SQLite has one writer at a time anyway).
-async fn lock_source(tx: &Tx, company: Uuid, source_id: Uuid) -> AppResult<source::Model> {
-    // Two first events of one record at once: one inserts, the other finds it.
-    tx.upsert::<source::Entity, _>(
-        source::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            company_id: Set(company),
-            source_id: Set(source_id),
-            facts: Set("[]".into()),
-            updated_at: Set(Utc::now()),
-        },
+/// The source's row of figures of each of `companies` (sorted), made when missing (as
+/// none yet) and locked until commit.
+async fn lock_sources(
+    tx: &Tx,
+    companies: &[Uuid],
+    source_id: Uuid,
+) -> AppResult<Vec<source::Model>> {
+    tx.upsert_locked::<source::Entity, _>(
+        companies
+            .iter()
+            .map(|&company| source_row(company, source_id, &Facts::default()))
+            .collect(),
         &[source::Column::SourceId],
-        vec![],
     )
-    .await?;
-    tx.lock_for_update(
-        tx.select::<source::Entity>()
-            .filter(source::Column::SourceId.eq(source_id)),
-    )
-    .one(tx.conn())
-    .await?
-    .ok_or_else(|| AppError::internal("an analytics source row vanished"))
+    .await
 }
 
-/// Makes `company`'s rollups hold `new` as the figures of the (locked) source `row`: the
-/// difference from what the source added before is added to the day rows.
-async fn apply(tx: &Tx, company: Uuid, row: source::Model, new: Facts) -> AppResult<()> {
-    let old = facts::from_json(&row.facts)
-        .ok_or_else(|| AppError::internal("an analytics source row this release cannot read"))?;
-    let change = facts::difference(&old, &new);
-    if change.is_empty() {
-        return Ok(());
+fn source_row(company: Uuid, source_id: Uuid, f: &Facts) -> source::ActiveModel {
+    source::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        company_id: Set(company),
+        source_id: Set(source_id),
+        facts: Set(facts::to_json(f)),
+        updated_at: Set(Utc::now()),
     }
-    for (key, amount) in &change {
-        add_to_day(tx, company, key, *amount).await?;
-    }
-    tx.update_many::<source::Entity>(
-        vec![
-            (source::Column::Facts, facts::to_json(&new).into()),
-            (source::Column::UpdatedAt, Utc::now().into()),
-        ],
-        sea_orm::Condition::all().add(source::Column::Id.eq(row.id)),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn add_to_day(tx: &Tx, company: Uuid, key: &Key, amount: Amount) -> AppResult<()> {
-    let sum =
-        |c: daily::Column| Tx::existing::<daily::Entity>(c).add(Tx::proposed::<daily::Entity>(c));
-    tx.upsert::<daily::Entity, _>(
-        day_row(company, key, amount),
-        &[
-            daily::Column::Metric,
-            daily::Column::Dim,
-            daily::Column::Day,
-        ],
-        vec![
-            (daily::Column::Value, sum(daily::Column::Value)),
-            (daily::Column::Count, sum(daily::Column::Count)),
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
 fn day_row(company: Uuid, key: &Key, amount: Amount) -> daily::ActiveModel {
@@ -322,7 +342,6 @@ fn keep(
     source_id: Uuid,
     by_company: ByCompany,
 ) {
-    let now = Utc::now();
     for (company, f) in by_company {
         if f.is_empty() {
             continue;
@@ -332,13 +351,7 @@ fn keep(
             slot.value += amount.value;
             slot.count += amount.count;
         }
-        sources.push(source::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            company_id: Set(company),
-            source_id: Set(source_id),
-            facts: Set(facts::to_json(&f)),
-            updated_at: Set(now),
-        });
+        sources.push(source_row(company, source_id, &f));
     }
 }
 

@@ -680,10 +680,81 @@ impl Tx {
     /// inserted one. The owner, party and private columns cannot be set.
     pub async fn upsert<E, A>(
         &self,
-        mut model: A,
+        model: A,
         key: &[E::Column],
         on_conflict: Vec<(E::Column, SimpleExpr)>,
     ) -> AppResult<()>
+    where
+        E: Guarded,
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
+    {
+        self.upsert_many(vec![model], key, on_conflict).await
+    }
+
+    /// `upsert` of several rows in one statement (a few hundred at most, as for
+    /// `insert_many`). Two of them must not share a key. Writers that may meet on the same
+    /// rows pass them in one order (sorted by key, say), so they wait for each other
+    /// rather than deadlock.
+    pub async fn upsert_many<E, A>(
+        &self,
+        models: Vec<A>,
+        key: &[E::Column],
+        on_conflict: Vec<(E::Column, SimpleExpr)>,
+    ) -> AppResult<()>
+    where
+        E: Guarded,
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
+    {
+        let Some(insert) = self.upsert_statement(models, key, on_conflict)? else {
+            return Ok(());
+        };
+        match insert.exec_without_returning(self.conn()).await {
+            Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => Ok(()),
+            Err(e) => Err(write_error(e)),
+        }
+    }
+
+    /// The rows with these keys, each inserted as given when missing, all locked until
+    /// commit (PostgreSQL; SQLite has one writer at a time anyway), in one statement: an
+    /// `upsert_many` whose conflict rewrites the first `key` column with itself and
+    /// returns every row. Rows already there come back as they are. For a handler that
+    /// must hold a row before it reads what the row keeps.
+    pub async fn upsert_locked<E, A>(
+        &self,
+        models: Vec<A>,
+        key: &[E::Column],
+    ) -> AppResult<Vec<E::Model>>
+    where
+        E: Guarded,
+        A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
+    {
+        let Some(&first) = key.first() else {
+            return Err(AppError::internal("a locking upsert without a key"));
+        };
+        let Some(insert) =
+            self.upsert_statement(models, key, vec![(first, Self::proposed::<E>(first))])?
+        else {
+            return Ok(Vec::new());
+        };
+        // SeaORM returns rows from an insert only where its SQLite feature for it is on;
+        // SQLite has RETURNING since 3.35 (the bundled one is newer), so the statement is
+        // built with it and read as a select on both backends.
+        let mut query = sea_orm::QueryTrait::into_query(insert);
+        query.returning_all();
+        let statement = self.conn().get_database_backend().build(&query);
+        #[allow(clippy::disallowed_methods)] // the statement is the guarded upsert above
+        let rows = E::find().from_raw_sql(statement).all(self.conn()).await;
+        rows.map_err(write_error)
+    }
+
+    /// The insert of `upsert_many`, its rows owned by the scope and its conflict action
+    /// pinned to the scope's own rows; none when there are no rows.
+    fn upsert_statement<E, A>(
+        &self,
+        models: Vec<A>,
+        key: &[E::Column],
+        on_conflict: Vec<(E::Column, SimpleExpr)>,
+    ) -> AppResult<Option<sea_orm::InsertMany<A>>>
     where
         E: Guarded,
         A: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
@@ -719,9 +790,15 @@ impl Tx {
                 E::default().table_name()
             )));
         }
-        if let Some((col, company)) = owner {
-            model.set(col, company.into());
+        if models.is_empty() {
+            return Ok(None);
         }
+        let models = models.into_iter().map(|mut m| {
+            if let Some((col, company)) = owner {
+                m.set(col, company.into());
+            }
+            m
+        });
         let target: Vec<E::Column> = std::iter::once(owner_col)
             .chain(key.iter().copied())
             .collect();
@@ -737,14 +814,7 @@ impl Tx {
                 conflict.action_and_where(write.into());
             }
         }
-        let result = E::insert(model)
-            .on_conflict(conflict)
-            .exec_without_returning(self.conn())
-            .await;
-        match result {
-            Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => Ok(()),
-            Err(e) => Err(write_error(e)),
-        }
+        Ok(Some(E::insert_many(models).on_conflict(conflict)))
     }
 
     /// In an upsert's `on_conflict`: the value `col` has in the row already there.
