@@ -1052,13 +1052,8 @@ pub async fn seed(config: Config, shape: SeedShape) -> anyhow::Result<()> {
     .await?;
     let kinds = [
         (CompanyType::Ecp, Plan::FreeEcp, "Practice", practices),
-        (CompanyType::Lab, Plan::FreeLab, "Lab", labs),
-        (
-            CompanyType::Supplier,
-            Plan::FreeSupplier,
-            "Supplier",
-            suppliers,
-        ),
+        (CompanyType::Lab, Plan::Full, "Lab", labs),
+        (CompanyType::Supplier, Plan::Full, "Supplier", suppliers),
     ];
     let values: Vec<String> = kinds
         .iter()
@@ -1093,10 +1088,11 @@ pub async fn seed(config: Config, shape: SeedShape) -> anyhow::Result<()> {
         &tx,
         &format!(
             "INSERT INTO companies (id, name, company_type, status, plan, rejection_reason, address, \
-             phone, website, opening_hours, created_at, updated_at) \
-             SELECT id, name, kind, {active}, plan, NULL, NULL, NULL, NULL, NULL, created, created \
-             FROM bench_companies",
+             phone, website, opening_hours, rate_overrides, created_at, updated_at) \
+             SELECT id, name, kind, {active}, plan, NULL, NULL, NULL, NULL, NULL, {budgets}, created, \
+             created FROM bench_companies",
             active = sql_text(CompanyStatus::Active.as_str()),
+            budgets = sql_text(BENCH_BUDGETS),
         ),
     )
     .await?;
@@ -1364,11 +1360,18 @@ pub async fn operations(config: Config, documents: usize, lookups: usize) -> any
     Ok(())
 }
 
+/// The rate budgets of every benchmark company (its overrides): far above what one
+/// machine can send, so the load runs through the limiter (which it measures) and is
+/// never refused by it.
+const BENCH_BUDGETS: &str = r#"{"apiKey":{"requestsPerMinute":100000000,"costPerMinute":100000000000},"user":{"requestsPerMinute":100000000,"costPerMinute":100000000000},"company":{"requestsPerMinute":100000000,"costPerMinute":100000000000}}"#;
+
 /// What rollup maintenance adds to order submission (issue 21): as "Practice 1" of a
-/// database `bench-seed` wrote, `orders` drafts are made, then each is submitted through
-/// the real schema (timed, statements counted: the request's work), and then the
-/// analytics handler is run over each submission's event (timed, statements counted: the
-/// work a job worker does later, off the request). No background workers run meanwhile.
+/// database `bench-seed` wrote, `2 × orders` drafts are made; half are submitted through
+/// the real schema alone (timed, statements counted: the request's work), the analytics
+/// handler then run over each one's event (timed, statements counted: the work a job
+/// worker does later, off the request), and the other half submitted with a worker
+/// handling each event as it comes (timed), in blocks taken in turn. No background
+/// workers of the server run meanwhile.
 #[allow(clippy::disallowed_methods)] // the benchmark acts as Practice 1's admin and reads the outbox below the guard
 pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
     use ils_entity::trade_connection as conn;
@@ -1434,63 +1437,73 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
             serde_json::json!({ "i": { "id": id, "labId": lab_id } }),
         )
     };
-    let first_event = chrono::Utc::now();
+    // Blocks of each kind of run taken in turn, so the machine's drift (and the tables'
+    // growth) falls on both alike: a block of submissions alone, then the rollup handler
+    // over their events (nothing else running), then a block of submissions with a
+    // worker handling each one's event as it comes, as the job workers do: what
+    // maintenance adds to the submission path when both run at once.
+    const BLOCK: usize = 50;
     let mut submit_times = Vec::with_capacity(orders);
-    let before = counter.get();
-    for id in &drafts {
-        let started = Instant::now();
-        submit(id.clone()).await?;
-        submit_times.push(started.elapsed());
-    }
-    let submit_statements = counter.get() - before;
-    let events = submitted_events(&db, first_event).await?;
-    if events.len() != orders {
-        anyhow::bail!(
-            "{} order.submitted events for {orders} submissions",
-            events.len()
-        );
-    }
     let mut roll_times = Vec::with_capacity(orders);
-    let before = counter.get();
-    for e in &events {
-        let started = Instant::now();
-        ils_analytics::rollup::handle(&db, e)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        roll_times.push(started.elapsed());
-    }
-    let roll_statements = counter.get() - before;
-    // The same submissions with a worker handling each one's event as it comes, as the
-    // job workers do: what maintenance adds to the submission path when both run at once.
-    let (tick, mut ticks) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let worker_db = db.clone();
-    let mut since = chrono::Utc::now();
-    let worker = tokio::spawn(async move {
-        let mut seen = std::collections::HashSet::new();
-        let mut handled = 0usize;
-        while ticks.recv().await.is_some() {
-            // Only the events since the last one handled, as the dispatcher reads on.
-            for e in submitted_events(&worker_db, since).await? {
-                since = since.max(e.occurred_at);
-                if seen.insert(e.id) {
-                    ils_analytics::rollup::handle(&worker_db, &e)
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                    handled += 1;
+    let mut beside_times = Vec::with_capacity(orders);
+    let (mut submit_statements, mut roll_statements) = (0u64, 0u64);
+    let mut handled = 0usize;
+    for (alone_ids, beside_ids) in drafts.chunks(BLOCK).zip(beside.chunks(BLOCK)) {
+        let first_event = uuid::Uuid::now_v7();
+        let before = counter.get();
+        for id in alone_ids {
+            let started = Instant::now();
+            submit(id.clone()).await?;
+            submit_times.push(started.elapsed());
+        }
+        submit_statements += counter.get() - before;
+        let events = submitted_events(&db, first_event).await?;
+        if events.len() != alone_ids.len() {
+            anyhow::bail!(
+                "{} order.submitted events for {} submissions",
+                events.len(),
+                alone_ids.len()
+            );
+        }
+        let before = counter.get();
+        for e in &events {
+            let started = Instant::now();
+            ils_analytics::rollup::handle(&db, e)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            roll_times.push(started.elapsed());
+        }
+        roll_statements += counter.get() - before;
+        let (tick, mut ticks) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let worker_db = db.clone();
+        let mut after = uuid::Uuid::now_v7();
+        let worker = tokio::spawn(async move {
+            let mut seen = std::collections::HashSet::new();
+            let mut handled = 0usize;
+            while ticks.recv().await.is_some() {
+                // Only the events since the last one handled, as the dispatcher reads on.
+                for e in submitted_events(&worker_db, after).await? {
+                    after = after.max(e.id);
+                    if seen.insert(e.id) {
+                        ils_analytics::rollup::handle(&worker_db, &e)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                        handled += 1;
+                    }
                 }
             }
+            Ok::<usize, anyhow::Error>(handled)
+        });
+        for id in beside_ids {
+            let started = Instant::now();
+            submit(id.clone()).await?;
+            beside_times.push(started.elapsed());
+            let _ = tick.send(());
         }
-        Ok::<usize, anyhow::Error>(handled)
-    });
-    let mut beside_times = Vec::with_capacity(orders);
-    for id in &beside {
-        let started = Instant::now();
-        submit(id.clone()).await?;
-        beside_times.push(started.elapsed());
-        let _ = tick.send(());
+        drop(tick);
+        // The worker finishes its block before the next block alone begins.
+        handled += worker.await??;
     }
-    drop(tick);
-    let handled = worker.await??;
     if handled != orders {
         anyhow::bail!("the worker handled {handled} of {orders} events");
     }
@@ -1516,6 +1529,65 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
         100.0 * roll / alone,
         100.0 * (with - alone) / alone
     );
+    Ok(())
+}
+
+/// The rate limiter's own cost per request (issue 22): a request draws twice (a request
+/// on arrival, its cost once validated), each on a user's and a company's budgets at
+/// once; this times `requests` such pairs against Redis (one script call each) and in
+/// process, with budgets far above what is drawn, so every draw passes and counts.
+pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
+    use ils_kernel::ratelimit::{Draw, MemoryRateStore, Quota, RateStore};
+    let url = config
+        .redis_url
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("bench-limiter needs REDIS_URL"))?;
+    let client = redis::Client::open(url.as_str())?;
+    let conn =
+        crate::redis_bus::connect(client, Duration::from_millis(config.redis_timeout_ms)).await?;
+    let prefix = format!("ils-bench-limiter-{}", uuid::Uuid::new_v4().simple());
+    let redis = crate::redis_ratelimit::RedisRateStore::new(conn, &prefix);
+    let memory = MemoryRateStore::default();
+    let stores: [(&str, &dyn RateStore); 2] = [("redis", &redis), ("in process", &memory)];
+    let big = Quota::per_minute(1_000_000_000);
+    let pair = |i: usize, tag: &str, cost: u64| {
+        vec![
+            Draw {
+                key: format!("user:{}:{tag}", i % 100),
+                quota: big,
+                cost,
+            },
+            Draw {
+                key: format!("co:{}:{tag}", i % 10),
+                quota: big,
+                cost,
+            },
+        ]
+    };
+    for (name, store) in stores {
+        // A warm-up (connection, script cached in Redis), then the timed requests.
+        for i in 0..500 {
+            store.take(&pair(i, "r", 1)).await;
+        }
+        let mut times = Vec::with_capacity(requests);
+        for i in 0..requests {
+            let started = Instant::now();
+            let a = store.take(&pair(i, "r", 1)).await;
+            let b = store.take(&pair(i, "c", 7)).await;
+            times.push(started.elapsed());
+            if !a.iter().chain(&b).all(|v| v.allowed) {
+                anyhow::bail!("{name}: a draw far within its budget was refused");
+            }
+        }
+        report(
+            &format!("the limiter per request ({name}: two draws on two budgets)"),
+            times,
+            None,
+        );
+    }
+    if redis.degraded() {
+        anyhow::bail!("Redis was unreachable during the run: the figures are the fallback's");
+    }
     Ok(())
 }
 
@@ -1580,11 +1652,13 @@ fn report(what: &str, mut times: Vec<Duration>, statements: Option<u64>) -> f64 
     mean
 }
 
-/// The `order.submitted` events since `since`, as the dispatcher hands them to handlers.
+/// The `order.submitted` events after the event ID `after` (IDs are UUIDv7, in the order
+/// they were made), as the dispatcher hands them to handlers: a range of the primary key,
+/// as cheap as the dispatcher's own indexed read, whatever the outbox holds.
 #[allow(clippy::disallowed_methods)] // the benchmark reads the outbox below the guard
 async fn submitted_events(
     db: &ils_kernel::Db,
-    since: chrono::DateTime<chrono::Utc>,
+    after: uuid::Uuid,
 ) -> anyhow::Result<Vec<ils_kernel::Event>> {
     use sea_orm::{ConnectionTrait, Statement};
     let rows = db
@@ -1593,8 +1667,7 @@ async fn submitted_events(
             db.backend(),
             format!(
                 "SELECT id, event_type, company_id, audience, admins_only, data, version, occurred_at \
-                 FROM events WHERE event_type = 'order.submitted' AND occurred_at >= '{}' ORDER BY occurred_at",
-                since.to_rfc3339()
+                 FROM events WHERE id > '{after}' AND event_type = 'order.submitted' ORDER BY id"
             ),
         ))
         .await?;

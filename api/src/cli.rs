@@ -67,6 +67,13 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         orders: usize,
     },
+    /// Measure the rate limiter's own cost per request: `requests` draws of a request
+    /// and of a cost on a user's and a company's budgets (what a request makes), in Redis
+    /// (`REDIS_URL`, required) and in process.
+    BenchLimiter {
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+    },
     /// Measure a supplier's CSV catalog import: upload to COMPLETED, then the same file
     /// again (nothing changes).
     BenchCatalogImport {
@@ -277,6 +284,7 @@ pub fn run() -> ExitCode {
                 .await
             }
             Command::BenchAnalytics { orders } => crate::bench::analytics(config, orders).await,
+            Command::BenchLimiter { requests } => crate::bench::limiter(config, requests).await,
             Command::BenchCatalogImport { rows } => {
                 crate::bench::catalog_import(config, rows).await
             }

@@ -121,6 +121,13 @@ pub struct Config {
     pub ws_max_per_company: usize,
     /// Sign-ups one client address may attempt per hour.
     pub sign_ups_per_address: u64,
+    /// `ILS_RATE_LIMITS`: whether requests draw on rate and cost budgets (README, "Fair
+    /// use"); on by default.
+    pub rate_limits: bool,
+    /// Requests a minute one anonymous client address may send.
+    pub anonymous_requests_per_minute: u64,
+    /// Cost points (query complexity) a minute one anonymous client address may spend.
+    pub anonymous_cost_per_minute: u64,
     /// `ILS_CORS_ORIGINS`: browser origins allowed to call the API from another site
     /// (comma-separated, e.g. `https://app.example.com,http://localhost:5173`); none by
     /// default, and `*` is refused in production.
@@ -325,6 +332,18 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "open WebSockets per company and process (default 100)",
     ),
     (
+        "ILS_RATE_LIMITS",
+        "rate and cost budgets per key, user, company and anonymous address (default true)",
+    ),
+    (
+        "ILS_ANONYMOUS_REQUESTS_PER_MINUTE",
+        "requests a minute per anonymous client address (default 120)",
+    ),
+    (
+        "ILS_ANONYMOUS_COST_PER_MINUTE",
+        "cost points (query complexity) a minute per anonymous client address (default 12000)",
+    ),
+    (
         "ILS_SIGN_UPS_PER_ADDRESS",
         "sign-ups one client address may attempt per hour (default 10)",
     ),
@@ -474,6 +493,9 @@ impl Default for Config {
             public_url: None,
             ws_max_per_company: 100,
             sign_ups_per_address: 10,
+            rate_limits: true,
+            anonymous_requests_per_minute: 120,
+            anonymous_cost_per_minute: 12_000,
             cors_origins: Vec::new(),
             metrics_listen: None,
             metrics_token: None,
@@ -684,6 +706,14 @@ impl Config {
             (
                 "ILS_SIGN_UPS_PER_ADDRESS",
                 self.sign_ups_per_address as usize,
+            ),
+            (
+                "ILS_ANONYMOUS_REQUESTS_PER_MINUTE",
+                self.anonymous_requests_per_minute as usize,
+            ),
+            (
+                "ILS_ANONYMOUS_COST_PER_MINUTE",
+                self.anonymous_cost_per_minute as usize,
             ),
         ] {
             if v == 0 {

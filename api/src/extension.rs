@@ -148,8 +148,9 @@ impl ProtectionsExtension {
     }
 }
 
-/// Depth and complexity, measured after validation by kind of document. Registered after
-/// the audit extension, so a refused mutation is audited as every other refusal is.
+/// Depth and complexity, measured after validation by kind of document, then drawn on the
+/// caller's cost budget (`crate::ratelimit`), and the request's usage counted. Registered
+/// after the audit extension, so a refused mutation is audited as every other refusal is.
 pub struct MeasureFactory(pub Protections);
 
 impl ExtensionFactory for MeasureFactory {
@@ -157,19 +158,90 @@ impl ExtensionFactory for MeasureFactory {
         Arc::new(MeasureExtension {
             limits: self.0.clone(),
             introspection_only: std::sync::atomic::AtomicBool::new(false),
+            operation: std::sync::Mutex::new(None),
+            cost: std::sync::atomic::AtomicU64::new(0),
         })
     }
 }
 
 /// One per request: the parse hook notes what the document is, the validation hook
-/// measures it against the matching limits.
+/// measures it against the matching limits and the caller's cost budget, the execution
+/// hooks count its usage.
 struct MeasureExtension {
     limits: Protections,
     introspection_only: std::sync::atomic::AtomicBool,
+    /// The operation's name, as the client gave it.
+    operation: std::sync::Mutex<Option<String>>,
+    /// The cost points the document measured.
+    cost: std::sync::atomic::AtomicU64,
+}
+
+impl MeasureExtension {
+    /// Counts the request in its company's usage (the limiter's counts), when it has one.
+    fn count(&self, ctx: &ExtensionContext<'_>, counts: crate::usage::Counts) {
+        let (Some(limiter), Some(tenant)) = (
+            ctx.data_opt::<Arc<crate::ratelimit::Limiter>>(),
+            ctx.data_opt::<TenantContext>(),
+        ) else {
+            return;
+        };
+        let operation = self
+            .operation
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        limiter.usage.add(tenant, operation.as_deref(), counts);
+    }
 }
 
 #[async_trait::async_trait]
 impl Extension for MeasureExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        *self.operation.lock().unwrap_or_else(|p| p.into_inner()) = request.operation_name.clone();
+        next.run(ctx, request).await
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let response = next.run(ctx, operation_name).await;
+        self.count(
+            ctx,
+            crate::usage::Counts {
+                requests: 1,
+                cost: self.cost.load(std::sync::atomic::Ordering::Relaxed) as i64,
+                errors: i64::from(!response.errors.is_empty()),
+                refusals: 0,
+            },
+        );
+        response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: futures_util::stream::BoxStream<'s, Response>,
+        next: async_graphql::extensions::NextSubscribe<'_>,
+    ) -> futures_util::stream::BoxStream<'s, Response> {
+        self.count(
+            ctx,
+            crate::usage::Counts {
+                requests: 1,
+                cost: self.cost.load(std::sync::atomic::Ordering::Relaxed) as i64,
+                ..Default::default()
+            },
+        );
+        next.run(ctx, stream)
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -182,6 +254,16 @@ impl Extension for MeasureExtension {
             introspection_only(&doc),
             std::sync::atomic::Ordering::Relaxed,
         );
+        // Usage is counted by operation: the name the request gave, or else the name of
+        // the document's one operation.
+        let mut operation = self.operation.lock().unwrap_or_else(|p| p.into_inner());
+        if operation.is_none()
+            && let async_graphql::parser::types::DocumentOperations::Multiple(ops) = &doc.operations
+            && ops.len() == 1
+        {
+            *operation = ops.keys().next().map(|n| n.to_string());
+        }
+        drop(operation);
         Ok(doc)
     }
 
@@ -190,7 +272,18 @@ impl Extension for MeasureExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
+        let result = match next.run(ctx).await {
+            Ok(r) => r,
+            Err(errors) => {
+                let counts = crate::usage::Counts {
+                    requests: 1,
+                    errors: 1,
+                    ..Default::default()
+                };
+                self.count(ctx, counts);
+                return Err(errors);
+            }
+        };
         // async-graphql computes depth and complexity for every document; the schema sets
         // no limits of its own so that they are applied here, by kind of document.
         let (max_depth, max_complexity) = if self
@@ -207,11 +300,49 @@ impl Extension for MeasureExtension {
                 VALIDATION_FAILED,
             )])
         };
+        let refused = |e| {
+            let errors = crate::usage::Counts {
+                requests: 1,
+                errors: 1,
+                ..Default::default()
+            };
+            self.count(ctx, errors);
+            e
+        };
         if result.complexity > max_complexity {
-            return refuse("Query is too complex.");
+            return refused(refuse("Query is too complex."));
         }
         if result.depth > max_depth {
-            return refuse("Query is nested too deep.");
+            return refused(refuse("Query is nested too deep."));
+        }
+        // The cost budget, drawn once the cost is known and before anything runs.
+        let cost = result.complexity as u64;
+        self.cost.store(cost, std::sync::atomic::Ordering::Relaxed);
+        if let (Some(limiter), Some(tenant)) = (
+            ctx.data_opt::<Arc<crate::ratelimit::Limiter>>(),
+            ctx.data_opt::<TenantContext>(),
+        ) {
+            let address = ctx
+                .data_opt::<ils_kernel::ClientInfo>()
+                .and_then(|c| c.address.as_deref());
+            let charged = limiter
+                .charge(tenant, address, crate::ratelimit::Measure::Cost, cost)
+                .await;
+            if let Some(slot) = ctx.data_opt::<crate::ratelimit::RateSlot>() {
+                slot.with(|l| {
+                    l.cost = charged.or(l.cost);
+                    l.cost_points += cost;
+                });
+            }
+            if let Some(refusal) = charged.and_then(|c| c.refused) {
+                let counts = crate::usage::Counts {
+                    requests: 1,
+                    refusals: 1,
+                    ..Default::default()
+                };
+                self.count(ctx, counts);
+                return Err(vec![refusal.error()]);
+            }
         }
         Ok(result)
     }
@@ -590,7 +721,11 @@ pub fn is_request_error(r: &Response) -> bool {
                 .as_ref()
                 .and_then(|x| x.get("code"))
                 .is_some_and(|c| {
-                    *c == Value::from(PARSE_FAILED) || *c == Value::from(VALIDATION_FAILED)
+                    *c == Value::from(PARSE_FAILED)
+                        || *c == Value::from(VALIDATION_FAILED)
+                        // A cost budget's refusal, before anything ran (a field's own
+                        // RATE_LIMITED, such as a throttled log-in, has a path).
+                        || (*c == Value::from("RATE_LIMITED") && e.path.is_empty())
                 })
         })
 }

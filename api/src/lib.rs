@@ -21,7 +21,9 @@ pub mod node;
 pub mod operations;
 pub mod order;
 pub mod playground;
+pub mod ratelimit;
 pub mod redis_bus;
+pub mod redis_ratelimit;
 pub mod redis_throttle;
 pub mod schema;
 pub mod seed;
@@ -31,6 +33,7 @@ pub mod sockets;
 pub mod state;
 pub mod text_input;
 pub mod transport;
+pub mod usage;
 pub mod ws;
 pub mod ws_protocol;
 

@@ -91,9 +91,17 @@ pub async fn seed_if_empty(db: &Db, tokens: &TokenSettings) -> AppResult<bool> {
         )
         .await?;
         if let Some(c) = s.company {
+            // Every demo company is approved and on the full plan (the practice as one that
+            // upgraded), so the playground shows every feature.
             let tx = db.system().await?;
             tx.update_many::<company::Entity>(
-                vec![(company::Column::Status, Expr::value(CompanyStatus::Active))],
+                vec![
+                    (company::Column::Status, Expr::value(CompanyStatus::Active)),
+                    (
+                        company::Column::Plan,
+                        Expr::value(ils_common::plan::Plan::Full.as_str()),
+                    ),
+                ],
                 company::Column::Id.eq(c.id),
             )
             .await?;

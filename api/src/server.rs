@@ -81,6 +81,19 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         Some(conn) => Arc::new(RedisThrottle::new(conn.clone(), &config.redis_prefix)),
         None => Arc::new(MemoryThrottle::default()),
     };
+    let rate_store: Arc<dyn ils_kernel::ratelimit::RateStore> = match &redis {
+        Some(conn) => Arc::new(crate::redis_ratelimit::RedisRateStore::new(
+            conn.clone(),
+            &config.redis_prefix,
+        )),
+        None => Arc::new(ils_kernel::ratelimit::MemoryRateStore::default()),
+    };
+    let limiter = Arc::new(crate::ratelimit::Limiter::new(
+        rate_store,
+        db.clone(),
+        &config,
+        Arc::default(),
+    ));
     let demo = config.seed_demo && config.env == Environment::Development;
     let mut demo_logins = vec![];
     if demo {
@@ -149,6 +162,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         tokens,
         redis,
         throttle,
+        limiter,
         operation_names: Arc::new(m::OperationNames::default()),
         demo_logins: Arc::new(demo_logins),
         bus,
@@ -462,10 +476,19 @@ async fn readyz(State(app): State<AppState>) -> Response {
     } else {
         "ok"
     };
+    // And keeps rate budgets on its own.
+    let rate_limits = if !app.config.rate_limits {
+        "off"
+    } else if app.limiter.degraded() {
+        "degraded: budgets per process"
+    } else {
+        "ok"
+    };
     let body = serde_json::json!({
         "database": word(database),
         "redis": redis.map(word).unwrap_or("not configured"),
         "throttle": throttle,
+        "rateLimits": rate_limits,
     });
     let status = if ok {
         StatusCode::OK
@@ -554,6 +577,41 @@ pub async fn start_background(state: &AppState, shutdown: &CancellationToken) ->
                 operations.flush(&db).await;
                 if stopping {
                     break;
+                }
+            }
+        });
+    }
+    tracker.spawn(crate::usage::run(
+        state.limiter.usage.clone(),
+        state.background_db.clone(),
+        shutdown.clone(),
+    ));
+    // A company's plan or budgets changed (here or on another replica): its next request
+    // reads them again.
+    {
+        let (limiter, mut events, stop) = (
+            state.limiter.clone(),
+            state.bus.subscribe(),
+            shutdown.clone(),
+        );
+        tracker.spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    e = events.recv() => e,
+                    _ = stop.cancelled() => break,
+                };
+                match event {
+                    Ok(e) if e.event_type.starts_with("company.") => {
+                        e.audience.iter().for_each(|c| limiter.forget(*c));
+                        if let Some(c) = e.company_id {
+                            limiter.forget(c);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        limiter.forget_all();
+                    }
+                    Err(_) => break,
                 }
             }
         });

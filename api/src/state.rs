@@ -23,6 +23,9 @@ pub struct AppState {
     /// The log-in and sign-up throttle; `/readyz` reports it degraded while it counts per
     /// process because Redis is away.
     pub throttle: Arc<dyn ils_kernel::throttle::Throttle>,
+    /// Rate and cost budgets, and the usage counts (`/readyz` reports the budgets
+    /// degraded while each process keeps them alone because Redis is away).
+    pub limiter: Arc<crate::ratelimit::Limiter>,
     pub operation_names: Arc<OperationNames>,
     pub demo_logins: Arc<Vec<crate::playground::DemoLogin>>,
     /// Live events for subscriptions (in-process, or relayed through Redis).

@@ -139,6 +139,47 @@ fn refuse_app(media: MediaType, err: AppError, request_id: &str) -> Response {
     res
 }
 
+/// The answer to a request a rate budget refused on arrival: 429 with `Retry-After`, the
+/// rate-limit headers, and the GraphQL error (`RATE_LIMITED`, `retryAfter`, `limit`,
+/// `budget`).
+fn rate_limited(
+    media: MediaType,
+    refusal: &crate::ratelimit::Refusal,
+    request_id: &str,
+    ledger: &crate::ratelimit::Ledger,
+) -> Response {
+    metrics::counter!("ils_graphql_errors_total", "code" => "RATE_LIMITED").increment(1);
+    let mut error = refusal.error();
+    if let Some(ext) = error.extensions.as_mut() {
+        ext.set("requestId", request_id);
+    }
+    let body = serde_json::json!({ "errors": [error] });
+    let mut res = (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(media.as_str()),
+        )],
+        body.to_string(),
+    )
+        .into_response();
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(refusal.retry_after_secs),
+    );
+    set_rate_headers(&mut res, ledger);
+    res
+}
+
+/// The IETF `RateLimit-Policy` and `RateLimit` headers of the budgets a request drew on.
+fn set_rate_headers(res: &mut Response, ledger: &crate::ratelimit::Ledger) {
+    for (name, value) in crate::ratelimit::headers(ledger) {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            res.headers_mut().insert(name, v);
+        }
+    }
+}
+
 /// `Retry-After` on a 503: when the database is expected back.
 fn set_retry_after(res: &mut Response) {
     res.headers_mut().insert(
@@ -597,6 +638,38 @@ async fn execute(
             Err(refused) => return refused,
         },
     };
+    // Each request of the body draws one request on the caller's budgets, before anything
+    // else is read of it; its cost is drawn once its document is validated (the
+    // extension, which notes it in `slot`).
+    let slot = crate::ratelimit::RateSlot::default();
+    {
+        let operations: Vec<Option<String>> = match &batch {
+            BatchRequest::Single(r) => vec![r.operation_name.clone()],
+            BatchRequest::Batch(rs) => rs.iter().map(|r| r.operation_name.clone()).collect(),
+        };
+        let address = peer.ip().to_string();
+        let entry = app
+            .limiter
+            .charge(
+                &tenant,
+                Some(&address),
+                crate::ratelimit::Measure::Requests,
+                operations.len() as u64,
+            )
+            .await;
+        slot.with(|l| l.requests = entry);
+        if let Some(refusal) = entry.and_then(|c| c.refused) {
+            for name in &operations {
+                let counts = crate::usage::Counts {
+                    requests: 1,
+                    refusals: 1,
+                    ..Default::default()
+                };
+                app.limiter.usage.add(&tenant, name.as_deref(), counts);
+            }
+            return slot.with(|l| rate_limited(media, &refusal, &rid, l));
+        }
+    }
     // What each request runs: a persisted document by ID, or text where text may run.
     let mut batch = batch;
     let mut admissions: Vec<crate::operations::gate::Admission> = vec![];
@@ -636,12 +709,17 @@ async fn execute(
                             );
                             res.headers_mut()
                                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                            slot.with(|l| set_rate_headers(&mut res, l));
                             return res;
                         }
                     }
                     admissions.push(admission);
                 }
-                Err(refusal) => return refuse_persisted(media, refusal, &rid),
+                Err(refusal) => {
+                    let mut res = refuse_persisted(media, refusal, &rid);
+                    slot.with(|l| set_rate_headers(&mut res, l));
+                    return res;
+                }
             }
         }
     }
@@ -677,7 +755,9 @@ async fn execute(
         r = r
             .data(tenant.clone())
             .data(client.clone())
-            .data(meta.clone());
+            .data(meta.clone())
+            .data(app.limiter.clone())
+            .data(slot.clone());
         if surface == Surface::Subgraph {
             r = r.data(crate::federation::entity_loader::<crate::schema::Modules>(
                 app.db.clone(),
@@ -730,8 +810,26 @@ async fn execute(
             (StatusCode::OK, body, list)
         }
     };
+    // Refused by a cost budget: 429 when every request of the body was.
+    let retry_after = responses
+        .iter()
+        .map(|r| {
+            r.errors.iter().find_map(|e| {
+                let ext = e.extensions.as_ref()?;
+                (ext.get("code")? == &async_graphql::Value::from("RATE_LIMITED")).then(|| match ext
+                    .get("retryAfter")
+                {
+                    Some(async_graphql::Value::Number(n)) => n.as_u64().unwrap_or(1),
+                    _ => 1,
+                })
+            })
+        })
+        .collect::<Option<Vec<u64>>>()
+        .and_then(|all| all.into_iter().max());
     let status = if unavailable(&responses) {
         StatusCode::SERVICE_UNAVAILABLE
+    } else if retry_after.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
     } else {
         status
     };
@@ -771,6 +869,11 @@ async fn execute(
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 set_retry_after(&mut res);
             }
+            if let Some(secs) = retry_after {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            slot.with(|l| set_rate_headers(&mut res, l));
             if persisted_get && status == StatusCode::OK {
                 // A persisted query by GET is addressable, so caches may keep it: a shared
                 // cache only what nobody signed in asked; one person's or key's answer only

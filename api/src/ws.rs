@@ -416,6 +416,7 @@ pub async fn handler(
                     let introspection = app.may_introspect(&tenant);
                     let mut data = Data::default();
                     data.insert(tenant);
+                    data.insert(app.limiter.clone());
                     data.insert(ClientInfo {
                         address: Some(peer.ip().to_string()),
                         user_agent,
@@ -556,6 +557,33 @@ fn admit_on(app: &AppState) -> crate::ws_protocol::Admit {
                 .and_then(|d| d.downcast_ref::<TenantContext>())
                 .cloned()
                 .unwrap_or_else(TenantContext::anonymous);
+            // Each `subscribe` draws one request on the socket's caller's budgets (its
+            // cost is drawn once validated, as over HTTP); over the budget, the client
+            // gets an `error` message for that id, never a silent drop.
+            let address = data
+                .get(&std::any::TypeId::of::<ClientInfo>())
+                .and_then(|d| d.downcast_ref::<ClientInfo>())
+                .and_then(|c| c.address.clone());
+            let entry = app
+                .limiter
+                .charge(
+                    &tenant,
+                    address.as_deref(),
+                    crate::ratelimit::Measure::Requests,
+                    1,
+                )
+                .await;
+            if let Some(refusal) = entry.and_then(|c| c.refused) {
+                let counts = crate::usage::Counts {
+                    requests: 1,
+                    refusals: 1,
+                    ..Default::default()
+                };
+                app.limiter
+                    .usage
+                    .add(&tenant, request.operation_name.as_deref(), counts);
+                return Err(vec![refusal.error()]);
+            }
             let gate = &app.operations;
             match crate::operations::gate::admit(
                 gate,

@@ -32,6 +32,10 @@ pub struct Model {
     pub phone: Option<String>,
     pub website: Option<String>,
     pub opening_hours: Option<String>,
+    /// The plan the company asked for, until a platform admin decides.
+    pub requested_plan: Option<String>,
+    /// Rate budgets other than the plan's, set by platform admins (JSON).
+    pub rate_overrides: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -48,6 +48,7 @@ pub mod stock_discrepancy;
 pub mod stock_location;
 pub mod stock_movement;
 pub mod trade_connection;
+pub mod usage_daily;
 pub mod user;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;

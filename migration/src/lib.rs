@@ -27,6 +27,7 @@ mod m0019_demand;
 mod m0020_purchasing_agent;
 mod m0021_analytics;
 mod m0022_insights;
+mod m0023_plans;
 pub mod rls;
 
 pub struct Migrator;
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0020_purchasing_agent::Migration),
             Box::new(m0021_analytics::Migration),
             Box::new(m0022_insights::Migration),
+            Box::new(m0023_plans::Migration),
         ]
     }
 }

@@ -79,6 +79,9 @@ pub fn test_config(database_url: String, dir: &tempfile::TempDir) -> Config {
         db_max_connections: 5,
         // Tests sign many companies up from one address.
         sign_ups_per_address: 10_000,
+        // Tests send requests as fast as the machine allows; the rate limits have tests
+        // of their own (`fair_use.rs`), which turn them on.
+        rate_limits: false,
         ..Config::default()
     }
 }
@@ -258,8 +261,17 @@ impl TestServer {
     }
 
     /// Signs up a company as a person would: `signUp`, the token from the mail it sends,
-    /// then `confirmSignUp`. Returns the new admin's session.
+    /// then `confirmSignUp`; then puts it on the full plan, so that what a test does is
+    /// not held to the free plan's limits (the plans have their own tests, which use
+    /// `sign_up_free`). Returns the new admin's session.
     pub async fn sign_up(&self, company: &str, kind: &str, email: &str) -> Session {
+        let session = self.sign_up_free(company, kind, email).await;
+        on_full_plan(self, &session).await;
+        session
+    }
+
+    /// `sign_up`, the company left on the plan it starts on (a practice: FREE_ECP).
+    pub async fn sign_up_free(&self, company: &str, kind: &str, email: &str) -> Session {
         let data = self
             .ok(&Auth::None, SIGN_UP, sign_up_input(company, kind, email))
             .await;
@@ -288,7 +300,9 @@ impl TestServer {
         )
         .await
         .expect("company registered");
-        self.log_in(email, PASSWORD).await
+        let session = self.log_in(email, PASSWORD).await;
+        on_full_plan(self, &session).await;
+        session
     }
 
     /// Trades a sign-up token for the new company's admin session.
@@ -500,7 +514,12 @@ pub async fn sign_up_at(
         .find(|m| m.subject == SIGN_UP_SUBJECT)
         .unwrap_or_else(|| panic!("no sign-up mail to {to}"));
     let token = token_in(&mail.body).unwrap_or_else(|| panic!("no token in {mail:?}"));
-    post(CONFIRM_SIGN_UP, json!({ "token": token })).await["confirmSignUp"].clone()
+    let signed = post(CONFIRM_SIGN_UP, json!({ "token": token })).await["confirmSignUp"].clone();
+    // On the full plan, as `TestServer::sign_up` puts its companies.
+    let id = signed["company"]["id"].as_str().expect("a company");
+    let (_, company) = ils_kernel::id::decode_any(id).expect("a global id");
+    full_plan_in(database_url, company).await;
+    signed
 }
 
 /// The token in a mail's body: the line after the one that names it (`...token:`), as
@@ -865,4 +884,30 @@ pub fn progressive_draft(patient_ref: &str) -> Value {
         "right": { "fittingHeight": "19" },
         "left": { "fittingHeight": "19" }
     })
+}
+
+/// Puts `who`'s company on the full plan (as a practice that upgraded and was approved),
+/// below the guard: for tests of features the free plan leaves out.
+pub async fn on_full_plan(s: &TestServer, who: &Session) {
+    full_plan_in(&s.database_url, company_uuid(who)).await;
+}
+
+/// Puts `company` on the full plan in the database at `database_url`, below the guard.
+#[allow(clippy::disallowed_methods)] // a test's setup, below the guard on purpose
+pub async fn full_plan_in(database_url: &str, company: uuid::Uuid) {
+    use sea_orm::ConnectionTrait;
+    let id = if database_url.starts_with("postgres") {
+        format!("'{company}'")
+    } else {
+        format!("X'{}'", company.simple())
+    };
+    let db = Database::connect(database_url)
+        .await
+        .expect("database reachable");
+    db.execute_unprepared(&format!(
+        "UPDATE companies SET plan = 'FULL' WHERE id = {id}"
+    ))
+    .await
+    .expect("plan set");
+    db.close().await.ok();
 }

@@ -9,7 +9,7 @@ const ME: &str = "{ me { user { id email firstName lastName } company { id name 
 async fn sign_up_log_in_and_me() {
     let s = TestServer::start().await;
     let mail = email("ann");
-    let signed = s.sign_up("Brightside Optometry", "ECP", &mail).await;
+    let signed = s.sign_up_free("Brightside Optometry", "ECP", &mail).await;
     assert_eq!(
         signed.company_status.as_deref(),
         Some("ACTIVE"),

@@ -319,7 +319,10 @@ async fn raw_sql_as_the_app_role_sees_no_other_tenant() {
              INSERT INTO analytics_sources (id, company_id, source_id, facts, updated_at) \
              VALUES ('{}', '{company}', '{order}', '[]', now());\n\
              INSERT INTO analytics_settings (company_id, contribute, updated_at) \
-             VALUES ('{company}', true, now());",
+             VALUES ('{company}', true, now());\n\
+             INSERT INTO usage_daily (id, company_id, day, caller, operation, requests, cost, \
+             refusals, errors) VALUES ('{}', '{company}', '2026-12-01', 'user:{company}', 'Me', 1, 1, 0, 0);",
+            Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),
             Uuid::now_v7(),

@@ -179,6 +179,10 @@ pub async fn dashboard(
     let tx = db.read(ctx).await?;
     let me = require_manager(&tx, ctx).await?;
     let mine = tx.get::<company::Entity>(me).await?;
+    ils_common::plan::check_feature(
+        ils_common::plan::Plan::parse(&mine.plan).unwrap_or(ils_common::plan::Plan::FreeEcp),
+        ils_common::plan::Feature::Analytics,
+    )?;
     let kind = match CompanyType::parse(&mine.company_type) {
         Some(CompanyType::Lab) => Kind::Lab,
         Some(CompanyType::Supplier) => Kind::Supplier,

@@ -1082,6 +1082,7 @@ pub async fn standing(
     use sea_orm::QueryOrder;
     let tx = db.read(ctx).await?;
     let me = ils_kernel::authz::require_manager(&tx, ctx).await?;
+    ils_common::plan::require(&tx, me, ils_common::plan::Feature::Analytics).await?;
     let contributing = tx
         .find::<settings::Entity>(me)
         .await?

@@ -10,5 +10,6 @@ pub mod csv_cell;
 pub mod grid;
 pub mod imports;
 pub mod money;
+pub mod plan;
 pub mod search;
 pub mod validate;

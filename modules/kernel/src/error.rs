@@ -30,6 +30,16 @@ pub enum AppError {
     /// before anything is spent.
     #[error("{0}")]
     QuotaExceeded(String),
+    /// An action beyond the company's plan: which limit (`limit`), its size (`max`, none
+    /// for a feature the plan leaves out) and the plan that lifts it (`plan`, none when
+    /// no plan does). Reads are never refused for a plan.
+    #[error("{message}")]
+    PlanLimit {
+        message: String,
+        limit: String,
+        max: Option<u64>,
+        plan: Option<String>,
+    },
     /// The database could not be reached, or dropped the connection (it is down,
     /// restarting, or every connection is busy past the acquire timeout): nothing is wrong
     /// with the request, and the same request may succeed a moment later. The detail goes
@@ -53,6 +63,7 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
+            AppError::PlanLimit { .. } => "PLAN_LIMIT",
             AppError::Unavailable(_) => SERVICE_UNAVAILABLE,
             AppError::Internal(_) => "INTERNAL",
         }
@@ -302,6 +313,24 @@ impl From<AppError> for async_graphql::Error {
                 async_graphql::Error::new(err.to_string()).extend_with(move |_, e| {
                     e.set("code", code);
                     e.set("retryAfter", retry_after_secs);
+                })
+            }
+            AppError::PlanLimit {
+                ref limit,
+                max,
+                ref plan,
+                ..
+            } => {
+                let (limit, plan) = (limit.clone(), plan.clone());
+                async_graphql::Error::new(err.to_string()).extend_with(move |_, e| {
+                    e.set("code", code);
+                    e.set("limit", limit.clone());
+                    if let Some(max) = max {
+                        e.set("max", max);
+                    }
+                    if let Some(plan) = &plan {
+                        e.set("plan", plan.clone());
+                    }
                 })
             }
             AppError::Unavailable(ref detail) => {

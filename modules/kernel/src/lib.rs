@@ -24,6 +24,7 @@ pub mod module;
 pub mod node;
 pub mod pagination;
 pub mod policy;
+pub mod ratelimit;
 pub mod scalars;
 pub mod system;
 pub mod throttle;

@@ -42,6 +42,7 @@ impl ils_kernel::Module for Tenancy {
             ils_kernel::module::Table::of::<api_key::Entity>(),
             ils_kernel::module::Table::of::<refresh_token::Entity>(),
             ils_kernel::module::Table::of::<sign_up_request::Entity>(),
+            ils_kernel::module::Table::of::<usage_daily::Entity>(),
         ]
     }
 }

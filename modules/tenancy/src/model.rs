@@ -1,19 +1,8 @@
 //! The tenancy vocabulary, shared by services and the GraphQL types.
 
 pub use ils_common::company::{COMPANY, CompanyStatus, CompanyType};
-use ils_kernel::string_enum;
 
-string_enum!(
-    /// A company's subscription plan.
-    Plan {
-        /// The free plan for eye-care practices.
-        FreeEcp = "FREE_ECP",
-        /// The free plan for lens labs.
-        FreeLab = "FREE_LAB",
-        /// The free plan for suppliers.
-        FreeSupplier = "FREE_SUPPLIER",
-    }
-);
+pub use ils_common::plan::Plan;
 pub use ils_entity::user::UserStatus;
 
 /// Global ID type names of this module's objects.
@@ -32,11 +21,11 @@ pub fn initial_status(kind: CompanyType) -> CompanyStatus {
     }
 }
 
-/// The plan a new company of `kind` starts on.
+/// The plan a new company of `kind` starts on: practices on the free plan (approved at
+/// once), labs and suppliers on the full plan (approved by the platform).
 pub fn initial_plan(kind: CompanyType) -> Plan {
     match kind {
         CompanyType::Ecp => Plan::FreeEcp,
-        CompanyType::Lab => Plan::FreeLab,
-        CompanyType::Supplier => Plan::FreeSupplier,
+        CompanyType::Lab | CompanyType::Supplier => Plan::Full,
     }
 }

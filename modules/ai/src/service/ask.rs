@@ -211,6 +211,26 @@ pub async fn ask(
             c.min(settings.monthly_cap_micros)
         });
     let capped = spent >= cap;
+    // The language model is a feature of the full plan: on another, the built-in
+    // assistant answers what it knows, and a question only a model could answer is
+    // refused with what lifts it (where a model is configured at all).
+    let plan = match ctx.company_id() {
+        Some(c)
+            if settings
+                .providers
+                .iter()
+                .any(|p| p.kind != crate::config::Kind::Builtin) =>
+        {
+            ils_common::plan::require(&tx, c, ils_common::plan::Feature::AssistantModel).await
+        }
+        _ => Ok(()),
+    };
+    let model_refused = match plan {
+        Ok(()) => false,
+        Err(e) if !understood => return Err(e),
+        Err(_) => true,
+    };
+    let no_model = capped || model_refused;
     if capped && !understood {
         return Err(AppError::QuotaExceeded(format!(
             "your company's assistant budget for this month ({}) is spent; the built-in assistant still answers the questions it knows",
@@ -233,7 +253,7 @@ pub async fn ask(
     }
     let first_question = history.is_empty();
     let question_hash = cache::digest(&normalise(question));
-    let builtin_answers = understood && (settings.builtin_first || capped);
+    let builtin_answers = understood && (settings.builtin_first || no_model);
     // The answer kept for a first question, read in the same transaction.
     let kept = match first_question && !builtin_answers {
         true => cache::find(&tx, &question_hash).await?,

@@ -39,6 +39,17 @@ pub async fn create(
     // Who may, before what: a caller without the right learns nothing from validation.
     let tx = supplier_tx(db, ctx).await?;
     let d = checked(input)?;
+    {
+        use sea_orm::PaginatorTrait;
+        let me = require_member(ctx)?;
+        let items = tx
+            .select::<item::Entity>()
+            .filter(item::Column::CompanyId.eq(me))
+            .count(tx.conn())
+            .await?;
+        ils_common::plan::allow_one_more(&tx, me, ils_common::plan::Counted::CatalogItems, items)
+            .await?;
+    }
     let row = tx.insert(new_row(&d)).await.map_err(sku_conflict)?;
     tx.commit().await?;
     Ok(row)

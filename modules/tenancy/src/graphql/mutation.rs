@@ -3,11 +3,12 @@ use super::types::{
     ChangeUserRolePayload, Company, ConfirmSignUpPayload, CreateApiKeyPayload,
     DeactivateUserPayload, INVITATION, Invitation, InviteUserPayload, LogInPayload,
     LogOutEverywherePayload, LogOutPayload, RefreshSessionPayload, RejectCompanyPayload,
-    RevokeApiKeyPayload, RevokeInvitationPayload, SetApiKeyOperationListsPayload, SignUpPayload,
-    USER, UpdateCompanyProfilePayload, User,
+    RequestPlanChangePayload, RevokeApiKeyPayload, RevokeInvitationPayload,
+    SetApiKeyOperationListsPayload, SetCompanyPlanPayload, SetCompanyRateLimitsPayload,
+    SignUpPayload, USER, UpdateCompanyProfilePayload, User,
 };
-use crate::model::CompanyType;
-use crate::service::{api_keys, auth, company, platform, team};
+use crate::model::{CompanyType, Plan};
+use crate::service::{api_keys, auth, company, plans, platform, team};
 use crate::tokens::TokenSettings;
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use ils_kernel::throttle::Throttle;
@@ -16,6 +17,51 @@ use std::sync::Arc;
 
 #[derive(Default)]
 pub struct TenancyMutation;
+
+/// The plan a company admin asks for.
+#[derive(InputObject)]
+pub struct RequestPlanChangeInput {
+    /// FREE_ECP (practices only) applies at once; FULL waits for a platform admin.
+    pub plan: Plan,
+}
+
+/// A company's plan, set by a platform admin.
+#[derive(InputObject)]
+pub struct SetCompanyPlanInput {
+    /// The company's ID.
+    pub company_id: ID,
+    /// The plan (FREE_ECP is for practices only).
+    pub plan: Plan,
+}
+
+/// One rate budget a platform admin gives a company's callers.
+#[derive(InputObject, Clone, Copy)]
+pub struct RateBudgetInput {
+    /// Requests a minute (positive).
+    pub requests_per_minute: u64,
+    /// Cost points (query complexity) a minute (positive).
+    pub points_per_minute: u64,
+}
+
+impl From<RateBudgetInput> for ils_common::plan::Budget {
+    fn from(b: RateBudgetInput) -> Self {
+        ils_common::plan::Budget::new(b.requests_per_minute, b.points_per_minute)
+    }
+}
+
+/// A company's rate budgets in place of its plan's: each one left out (or null) is the
+/// plan's.
+#[derive(InputObject)]
+pub struct SetCompanyRateLimitsInput {
+    /// The company's ID.
+    pub company_id: ID,
+    /// Each API key's budget.
+    pub api_key: Option<RateBudgetInput>,
+    /// Each signed-in user's budget.
+    pub user: Option<RateBudgetInput>,
+    /// The company's budget, all callers together.
+    pub company: Option<RateBudgetInput>,
+}
 
 /// A new company and its first user, who becomes its COMPANY_ADMIN.
 #[derive(InputObject)]
@@ -430,6 +476,58 @@ impl TenancyMutation {
         let id = id::decode(API_KEY, &input.id, "input.id")?;
         let api_key = ApiKey(api_keys::revoke(db, tenant, id).await?);
         Ok(RevokeApiKeyPayload { api_key })
+    }
+
+    /// Asks for another plan (company admins). A smaller plan applies at once and keeps
+    /// everything the company has (only new use beyond it is refused); a bigger one waits
+    /// in `requestedPlan` until a platform admin sets it. Asking for the current plan
+    /// withdraws a pending request.
+    async fn request_plan_change(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The plan asked for.")] input: RequestPlanChangeInput,
+    ) -> Result<RequestPlanChangePayload> {
+        let (tenant, db) = request_parts(ctx)?;
+        Ok(match plans::request_change(db, tenant, input.plan).await? {
+            plans::Requested::Changed(c) => RequestPlanChangePayload {
+                company: Company(c),
+                pending: false,
+            },
+            plans::Requested::Pending(c) => RequestPlanChangePayload {
+                company: Company(c),
+                pending: true,
+            },
+        })
+    }
+
+    /// Sets a company's plan (platform admins); clears what it asked for.
+    async fn set_company_plan(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The company and its plan.")] input: SetCompanyPlanInput,
+    ) -> Result<SetCompanyPlanPayload> {
+        let (tenant, db) = request_parts(ctx)?;
+        let id = id::decode(COMPANY, &input.company_id, "input.companyId")?;
+        let company = Company(plans::set_plan(db, tenant, id, input.plan).await?);
+        Ok(SetCompanyPlanPayload { company })
+    }
+
+    /// Gives a company rate budgets in place of its plan's (platform admins); every
+    /// replica applies them within 30 s, this one at once.
+    async fn set_company_rate_limits(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The company and its budgets.")] input: SetCompanyRateLimitsInput,
+    ) -> Result<SetCompanyRateLimitsPayload> {
+        let (tenant, db) = request_parts(ctx)?;
+        let id = id::decode(COMPANY, &input.company_id, "input.companyId")?;
+        let overrides = ils_common::plan::Overrides {
+            api_key: input.api_key.map(Into::into),
+            user: input.user.map(Into::into),
+            company: input.company.map(Into::into),
+        };
+        let company = Company(plans::set_rate_limits(db, tenant, id, overrides).await?);
+        Ok(SetCompanyRateLimitsPayload { company })
     }
 
     /// Approves a lab or supplier's registration (platform admins).

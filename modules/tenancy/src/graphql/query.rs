@@ -21,8 +21,41 @@ pub struct CompanyFilter {
     pub search: Option<String>,
 }
 
+/// The days a usage read covers.
+#[derive(async_graphql::InputObject)]
+pub struct UsagePeriodInput {
+    /// The first day (UTC).
+    pub from: ils_kernel::scalars::Date,
+    /// The last day (UTC), included.
+    pub to: ils_kernel::scalars::Date,
+}
+
 #[Object]
 impl TenancyQuery {
+    /// What the company's callers asked of the API over a period (at most 366 days,
+    /// UTC days, both ends included), per caller and operation: requests, cost points,
+    /// refusals by the rate limits, and errors. Company admins see every caller; an API
+    /// key sees its own use only. Counts reach it within a few seconds.
+    async fn usage(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The days to read.")] period: UsagePeriodInput,
+    ) -> Result<Vec<super::types::UsageEntry>> {
+        let (tenant, db) = request_parts(ctx)?;
+        let entries = crate::service::usage::read(db, tenant, period.from.0, period.to.0).await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(super::types::UsageEntry::of)
+            .collect())
+    }
+
+    /// Every plan and what it includes (anyone may ask: it is the price list).
+    async fn plans(&self) -> Vec<super::types::PlanIncludes> {
+        crate::model::Plan::iter()
+            .map(|p| super::types::PlanIncludes::of(p, &Default::default()))
+            .collect()
+    }
+
     /// The caller: the signed-in user (with their company and roles) or the API key (with
     /// its company and roles). Anonymous callers get an UNAUTHENTICATED error (the field
     /// is nullable only so that the rest of a query still answers).

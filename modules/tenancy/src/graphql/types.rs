@@ -77,10 +77,24 @@ impl Company {
     async fn status(&self) -> CompanyStatus {
         self.0.status
     }
-    /// The subscription plan; a new company starts on the free plan of its type.
+    /// The plan: practices start on FREE_ECP, labs and suppliers on FULL. What it
+    /// includes is `includes` (and `plans` lists every plan).
     async fn plan(&self) -> Result<Plan> {
         Plan::parse(&self.0.plan)
             .ok_or_else(|| AppError::internal(format!("unknown plan {}", self.0.plan)).into())
+    }
+    /// The plan the company asked for with `requestPlanChange`, until a platform admin
+    /// sets it; null when none is pending.
+    async fn requested_plan(&self) -> Option<Plan> {
+        self.0.requested_plan.as_deref().and_then(Plan::parse)
+    }
+    /// What the company's plan includes, with the rate budgets a platform admin set for
+    /// this company in place of the plan's.
+    async fn includes(&self) -> Result<PlanIncludes> {
+        let plan = Plan::parse(&self.0.plan)
+            .ok_or_else(|| AppError::internal(format!("unknown plan {}", self.0.plan)))?;
+        let overrides = ils_common::plan::Overrides::parse(self.0.rate_overrides.as_deref());
+        Ok(PlanIncludes::of(plan, &overrides))
     }
     /// Why the platform rejected the registration; null unless the status is REJECTED.
     async fn rejection_reason(&self) -> Option<&str> {
@@ -383,4 +397,153 @@ pub struct LogOutEverywherePayload {
     /// Always true: every session of the signed-in user is ended. Access tokens already
     /// issued work until they expire.
     pub logged_out: bool,
+}
+
+/// One rate budget: requests and cost points (query complexity) a minute.
+#[derive(SimpleObject, Clone, Copy)]
+pub struct RateBudget {
+    /// Requests a minute.
+    pub requests_per_minute: u64,
+    /// Cost points a minute: each request spends its query's complexity.
+    pub points_per_minute: u64,
+}
+
+impl From<ils_common::plan::Budget> for RateBudget {
+    fn from(b: ils_common::plan::Budget) -> Self {
+        RateBudget {
+            requests_per_minute: b.requests_per_minute,
+            points_per_minute: b.cost_per_minute,
+        }
+    }
+}
+
+/// What a plan includes. A null limit is no limit. An action beyond it answers
+/// `PLAN_LIMIT` (with `limit`, `max` and the `plan` that lifts it); reads never do.
+#[derive(SimpleObject)]
+pub struct PlanIncludes {
+    /// The plan.
+    pub plan: Plan,
+    /// Users, active and invited.
+    pub users: Option<u64>,
+    /// Active API keys.
+    pub api_keys: Option<u64>,
+    /// Webhook endpoints.
+    pub webhook_endpoints: Option<u64>,
+    /// Lens orders submitted in a calendar month (UTC).
+    pub monthly_orders: Option<u64>,
+    /// Catalog items.
+    pub catalog_items: Option<u64>,
+    /// The budget of each API key.
+    pub api_key_budget: RateBudget,
+    /// The budget of each signed-in user.
+    pub user_budget: RateBudget,
+    /// The budget of the company as a whole (every key and user together).
+    pub company_budget: RateBudget,
+    /// Whether the assistant may ask a language model (its built-in answers are in every
+    /// plan).
+    pub assistant_model: bool,
+    /// Whether dashboards, their exports and peer benchmarks are included.
+    pub analytics: bool,
+    /// Whether API keys may be limited to lists of persisted operations (partner
+    /// integrations).
+    pub partner_operations: bool,
+}
+
+impl PlanIncludes {
+    pub fn of(plan: Plan, overrides: &ils_common::plan::Overrides) -> PlanIncludes {
+        let i = ils_common::plan::includes(plan);
+        let b = i.budgets.with(overrides);
+        PlanIncludes {
+            plan,
+            users: i.users,
+            api_keys: i.api_keys,
+            webhook_endpoints: i.webhook_endpoints,
+            monthly_orders: i.monthly_orders,
+            catalog_items: i.catalog_items,
+            api_key_budget: b.api_key.into(),
+            user_budget: b.user.into(),
+            company_budget: b.company.into(),
+            assistant_model: i.assistant_model,
+            analytics: i.analytics,
+            partner_operations: i.partner_operations,
+        }
+    }
+}
+
+/// What `requestPlanChange` gives.
+#[derive(SimpleObject)]
+pub struct RequestPlanChangePayload {
+    /// The company: on the smaller plan at once, or with the bigger plan in
+    /// `requestedPlan` until a platform admin sets it.
+    pub company: Company,
+    /// Whether the change waits for a platform admin.
+    pub pending: bool,
+}
+
+/// What `setCompanyPlan` gives.
+#[derive(SimpleObject)]
+pub struct SetCompanyPlanPayload {
+    /// The company, on its new plan.
+    pub company: Company,
+}
+
+/// What `setCompanyRateLimits` gives.
+#[derive(SimpleObject)]
+pub struct SetCompanyRateLimitsPayload {
+    /// The company, with its budgets in `includes`.
+    pub company: Company,
+}
+
+/// Who made the requests of a usage entry.
+#[derive(async_graphql::Enum, Copy, Clone, PartialEq, Eq)]
+pub enum UsageCaller {
+    /// An API key (`apiKeyId`).
+    ApiKey,
+    /// A signed-in user (`userId`).
+    User,
+}
+
+/// One caller's use of one operation over a period.
+#[derive(SimpleObject)]
+pub struct UsageEntry {
+    /// An API key or a user.
+    pub caller: UsageCaller,
+    /// The API key that called (null for a person). An ID rather than the key: a key
+    /// revoked since still has its usage.
+    pub api_key_id: Option<ID>,
+    /// The person who called (null for a key). An ID rather than the user: one who left
+    /// still has their usage.
+    pub user_id: Option<ID>,
+    /// The operation's name as the client sent it ("(anonymous operation)" for none).
+    pub operation: String,
+    /// Requests, refused ones included.
+    pub requests: i64,
+    /// Cost points spent (each request's query complexity).
+    pub points: i64,
+    /// Requests the rate limits refused.
+    pub refusals: i64,
+    /// Requests that ended with errors.
+    pub errors: i64,
+}
+
+impl UsageEntry {
+    pub fn of(e: crate::service::usage::Entry) -> Option<UsageEntry> {
+        let (kind, id) = e.caller.split_once(':')?;
+        let id = uuid::Uuid::parse_str(id).ok()?;
+        let (caller, api_key_id, user_id) = match kind {
+            "key" => (UsageCaller::ApiKey, Some(id::encode(API_KEY, id)), None),
+            "user" => (UsageCaller::User, None, Some(id::encode(USER, id))),
+            _ => return None,
+        };
+        Some(UsageEntry {
+            caller,
+            api_key_id,
+            user_id,
+            operation: e.operation,
+            requests: e.requests,
+            points: e.cost,
+            refusals: e.refusals,
+            errors: e.errors,
+        })
+    }
 }

@@ -2,6 +2,7 @@
 
 use super::{require_role, require_user_role, validate};
 use crate::tokens::{digest, random_secret};
+use ils_common::plan;
 use ils_entity::{api_key, api_key_operation_list, operation_list};
 use ils_kernel::pagination::{Page, PageArgs, paginate};
 use ils_kernel::{AppError, AppResult, Db, Role, TenantContext};
@@ -25,7 +26,19 @@ pub async fn create(
         .ok_or_else(AppError::unauthenticated)?;
     let secret = format!("{KEY_PREFIX}{}", random_secret());
     let tx = db.tenant(ctx).await?;
-    require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
+    let company = require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
+    {
+        use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+        let active = tx
+            .select::<api_key::Entity>()
+            .filter(api_key::Column::RevokedAt.is_null())
+            .count(tx.conn())
+            .await?;
+        plan::allow_one_more(&tx, company, plan::Counted::ApiKeys, active).await?;
+    }
+    if !operation_lists.is_empty() {
+        plan::require(&tx, company, plan::Feature::PartnerOperations).await?;
+    }
     let key = tx
         .insert(api_key::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -107,7 +120,10 @@ pub async fn set_operation_lists(
 ) -> AppResult<(api_key::Model, Vec<operation_list::Model>)> {
     use sea_orm::{ColumnTrait, QueryFilter};
     let tx = db.tenant(ctx).await?;
-    require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
+    let company = require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
+    if !operation_lists.is_empty() {
+        plan::require(&tx, company, plan::Feature::PartnerOperations).await?;
+    }
     let key = tx.get::<api_key::Entity>(key_id).await?;
     tx.delete_many::<api_key_operation_list::Entity>()
         .filter(api_key_operation_list::Column::ApiKeyId.eq(key.id))

@@ -261,6 +261,8 @@ async fn create_company(tx: &Tx, tokens: &TokenSettings, new: NewCompany) -> App
             phone: Set(None),
             website: Set(None),
             opening_hours: Set(None),
+            requested_plan: Set(None),
+            rate_overrides: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         })

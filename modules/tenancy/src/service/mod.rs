@@ -5,10 +5,12 @@ pub mod api_keys;
 pub mod auth;
 pub mod company;
 pub mod credentials;
+pub mod plans;
 pub mod platform;
 pub mod prune;
 mod scope;
 pub mod team;
+pub mod usage;
 pub use ils_common::validate;
 
 use crate::model::{PLATFORM_ADMIN_ROLE, UserStatus};

@@ -102,6 +102,20 @@ pub async fn create(
     let secret = new_secret();
     let now = Utc::now();
     let tx = admin_tx(db, tenant).await?;
+    if let Some(company) = tenant.company_id() {
+        use sea_orm::PaginatorTrait;
+        let endpoints = tx
+            .select::<webhook_endpoint::Entity>()
+            .count(tx.conn())
+            .await?;
+        ils_common::plan::allow_one_more(
+            &tx,
+            company,
+            ils_common::plan::Counted::WebhookEndpoints,
+            endpoints,
+        )
+        .await?;
+    }
     let endpoint = tx
         .insert(webhook_endpoint::ActiveModel {
             id: Set(Uuid::now_v7()),

@@ -14,7 +14,7 @@ use crate::model::{
 use crate::rx::{EyeFit, FrameMeasure};
 use crate::service::patients::practice_tx;
 use crate::service::turnaround::rules_of;
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use ils_common::catalog::draft::FieldError;
 use ils_common::company::{CompanyStatus, CompanyType};
 use ils_common::validate;
@@ -40,6 +40,25 @@ pub async fn submit(
         return Err(AppError::forbidden("your company is not active"));
     }
     let row = own_draft(&tx, me, order_id, "").await?;
+    // The plan's orders a month: counted only where the plan has a limit.
+    let plan = ils_common::plan::Plan::parse(&mine.plan).unwrap_or(ils_common::plan::Plan::FreeEcp);
+    if ils_common::plan::includes(plan).monthly_orders.is_some() {
+        use sea_orm::{PaginatorTrait, QueryFilter};
+        let today = Utc::now().date_naive();
+        let month_start = today
+            .with_day(1)
+            .unwrap_or(today)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        let this_month = tx
+            .select::<order::Entity>()
+            .filter(order::Column::CompanyId.eq(me))
+            .filter(order::Column::SubmittedAt.gte(month_start))
+            .count(tx.conn())
+            .await?;
+        ils_common::plan::check_count(plan, ils_common::plan::Counted::MonthlyOrders, this_month)?;
+    }
     // The lab: an ACTIVE connection with a company that was asked as a lab (its side of
     // the connection says what it is; the lab's own rows are not the practice's to read).
     let Some(lab_name) = active_partner(&tx, me, lab, CompanyType::Lab.as_str()).await? else {

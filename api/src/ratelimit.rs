@@ -1,0 +1,439 @@
+//! Fair use: which rate budgets a request draws on, the refusal when one is spent, and the
+//! IETF `RateLimit-Policy` / `RateLimit` headers every answer carries.
+//!
+//! Every caller has two budgets a minute, requests and cost points (a request's query
+//! complexity, as the limits measure it):
+//! - an API key: its own, and its company's;
+//! - a signed-in user: their own, and their company's;
+//! - a platform admin: their own (the platform's budget);
+//! - an anonymous caller: its IP address's.
+//!
+//! A request draws one request on arrival (before its document is even read, so a flood
+//! of junk is refused too) and its cost once its document is validated, before anything
+//! runs. Each draw is on all of the caller's budgets at once, all or nothing (the kernel's
+//! GCRA, in Redis when it is configured, so every replica shares one budget). The sizes
+//! come from the company's plan (`ils_common::plan`), with the overrides a platform admin
+//! set, read once every `PLAN_TTL` per company.
+
+use crate::usage::Usage;
+use ils_common::plan::{self, Budget, Budgets, Caller, Overrides, Plan};
+use ils_entity::company;
+use ils_kernel::ratelimit::{Draw, Quota, RateStore, Verdict};
+use ils_kernel::{Actor, Db, TenantContext};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// How long a company's budgets are kept before its plan is read again: a plan change or
+/// an override reaches every replica within this.
+pub const PLAN_TTL: Duration = Duration::from_secs(30);
+
+/// Which caller's budget refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    ApiKey,
+    User,
+    Company,
+    Anonymous,
+    Platform,
+}
+
+impl Limit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::ApiKey => "API_KEY",
+            Limit::User => "USER",
+            Limit::Company => "COMPANY",
+            Limit::Anonymous => "ANONYMOUS",
+            Limit::Platform => "PLATFORM",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Limit::ApiKey => "this API key",
+            Limit::User => "this user",
+            Limit::Company => "this company",
+            Limit::Anonymous => "this address",
+            Limit::Platform => "this platform admin",
+        }
+    }
+}
+
+/// Which of a caller's two budgets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    Requests,
+    Cost,
+}
+
+impl Measure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Requests => "requests",
+            Measure::Cost => "cost",
+        }
+    }
+}
+
+/// A refusal: whose budget, which one, its size and when to come back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub limit: Limit,
+    pub measure: Measure,
+    pub quota: Quota,
+    pub retry_after_secs: u64,
+}
+
+impl Refusal {
+    pub fn message(&self) -> String {
+        let unit = match self.measure {
+            Measure::Requests => "requests",
+            Measure::Cost => "cost points",
+        };
+        format!(
+            "rate limit reached: {} {unit} a minute for {}; try again in {} s",
+            self.quota.limit,
+            self.limit.describe(),
+            self.retry_after_secs
+        )
+    }
+
+    /// The GraphQL error: `RATE_LIMITED`, with `retryAfter` (seconds), `limit` and
+    /// `budget`.
+    pub fn error(&self) -> async_graphql::ServerError {
+        let mut e = async_graphql::ServerError::new(self.message(), None);
+        let mut ext = async_graphql::ErrorExtensionValues::default();
+        ext.set("code", "RATE_LIMITED");
+        ext.set("retryAfter", self.retry_after_secs);
+        ext.set("limit", self.limit.as_str());
+        ext.set("budget", self.measure.as_str());
+        e.extensions = Some(ext);
+        e
+    }
+}
+
+/// What one draw said: the tightest of the caller's budgets (for the headers), and the
+/// refusal if any budget refused.
+#[derive(Clone, Copy, Debug)]
+pub struct Charged {
+    pub measure: Measure,
+    pub quota: Quota,
+    pub verdict: Verdict,
+    pub refused: Option<Refusal>,
+}
+
+/// What a request's draws said, kept for its answer's headers and its usage record.
+#[derive(Default, Debug)]
+pub struct Ledger {
+    pub requests: Option<Charged>,
+    pub cost: Option<Charged>,
+    /// The cost points the request's documents measured.
+    pub cost_points: u64,
+}
+
+/// One per HTTP request (in its data and in every request of a batch): the extension
+/// notes the cost draw in it, the transport reads it for the headers.
+#[derive(Clone, Default)]
+pub struct RateSlot(pub Arc<Mutex<Ledger>>);
+
+impl RateSlot {
+    pub fn with<T>(&self, f: impl FnOnce(&mut Ledger) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The limiter: the store, the sizes and the plans read.
+pub struct Limiter {
+    store: Arc<dyn RateStore>,
+    db: Db,
+    enabled: bool,
+    anonymous: Budget,
+    platform: Budget,
+    plans: Mutex<HashMap<Uuid, (Instant, Budgets)>>,
+    pub usage: Arc<Usage>,
+}
+
+impl Limiter {
+    pub fn new(
+        store: Arc<dyn RateStore>,
+        db: Db,
+        config: &crate::config::Config,
+        usage: Arc<Usage>,
+    ) -> Limiter {
+        Limiter {
+            store,
+            db,
+            enabled: config.rate_limits,
+            anonymous: Budget::new(
+                config.anonymous_requests_per_minute,
+                config.anonymous_cost_per_minute,
+            ),
+            platform: plan::includes(Plan::Full).budgets.user,
+            plans: Mutex::new(HashMap::new()),
+            usage,
+        }
+    }
+
+    pub fn degraded(&self) -> bool {
+        self.store.degraded()
+    }
+
+    /// A company's budgets: its plan's, with its overrides (kept `PLAN_TTL`).
+    async fn budgets(&self, company: Uuid, tenant: &TenantContext) -> Budgets {
+        if let Some((at, b)) = self
+            .plans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&company)
+            && at.elapsed() < PLAN_TTL
+        {
+            return *b;
+        }
+        let read = async {
+            let tx = self.db.read(tenant).await?;
+            let row = tx.find::<company::Entity>(company).await?;
+            tx.commit().await?;
+            Ok::<_, ils_kernel::AppError>(row)
+        };
+        let budgets = match read.await {
+            Ok(Some(row)) => {
+                let plan = Plan::parse(&row.plan).unwrap_or(Plan::FreeEcp);
+                plan::includes(plan)
+                    .budgets
+                    .with(&Overrides::parse(row.rate_overrides.as_deref()))
+            }
+            // A company that cannot be read (the database is away, say) is held to the
+            // smallest plan's budgets until it can be, rather than to none.
+            Ok(None) => plan::includes(Plan::FreeEcp).budgets,
+            Err(e) => {
+                tracing::warn!(error = ?e, "rate limits: a company's plan could not be read");
+                return plan::includes(Plan::FreeEcp).budgets;
+            }
+        };
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        if plans.len() > 100_000 {
+            plans.retain(|_, (at, _)| at.elapsed() < PLAN_TTL);
+        }
+        plans.insert(company, (Instant::now(), budgets));
+        budgets
+    }
+
+    /// Forgets a company's budgets, so its next request reads its plan again (after a
+    /// plan change or an override, in this process; other replicas within `PLAN_TTL`).
+    pub fn forget(&self, company: Uuid) {
+        self.plans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&company);
+    }
+
+    /// Forgets every company's budgets (missed news of some change).
+    pub fn forget_all(&self) {
+        self.plans.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// The budgets `tenant` draws on, with who each is for.
+    async fn budgets_of(
+        &self,
+        tenant: &TenantContext,
+        address: Option<&str>,
+    ) -> Vec<(Limit, String, Budget)> {
+        let company = tenant.company_id();
+        let plan = match company {
+            Some(c) => Some(self.budgets(c, tenant).await),
+            None => None,
+        };
+        let mut out = Vec::with_capacity(2);
+        match (tenant.actor(), plan) {
+            (Actor::ApiKey { id, .. }, Some(b)) => {
+                out.push((Limit::ApiKey, format!("key:{id}"), b.of(Caller::ApiKey)));
+            }
+            (Actor::User(id), Some(b)) => {
+                out.push((Limit::User, format!("user:{id}"), b.of(Caller::User)));
+            }
+            (Actor::User(id), None) => {
+                out.push((Limit::Platform, format!("user:{id}"), self.platform));
+            }
+            _ => {
+                let ip = address.unwrap_or("unknown");
+                out.push((Limit::Anonymous, format!("ip:{ip}"), self.anonymous));
+            }
+        }
+        if let (Some(c), Some(b)) = (company, plan) {
+            out.push((Limit::Company, format!("co:{c}"), b.of(Caller::Company)));
+        }
+        out
+    }
+
+    /// Draws `amount` of `measure` on every budget of the caller at once. `None` when
+    /// limits are off.
+    pub async fn charge(
+        &self,
+        tenant: &TenantContext,
+        address: Option<&str>,
+        measure: Measure,
+        amount: u64,
+    ) -> Option<Charged> {
+        if !self.enabled || matches!(tenant.actor(), Actor::System) {
+            return None;
+        }
+        let budgets = self.budgets_of(tenant, address).await;
+        let draws: Vec<Draw> = budgets
+            .iter()
+            .map(|(_, key, b)| {
+                let (tag, per_minute) = match measure {
+                    Measure::Requests => ("r", b.requests_per_minute),
+                    Measure::Cost => ("c", b.cost_per_minute),
+                };
+                Draw {
+                    key: format!("{key}:{tag}"),
+                    quota: Quota::per_minute(per_minute),
+                    cost: amount,
+                }
+            })
+            .collect();
+        let verdicts = self.store.take(&draws).await;
+        let refused = budgets
+            .iter()
+            .zip(&draws)
+            .zip(&verdicts)
+            .find(|(_, v)| !v.allowed)
+            .map(|(((limit, _, _), d), v)| Refusal {
+                limit: *limit,
+                measure,
+                quota: d.quota,
+                retry_after_secs: v.retry_after_secs,
+            });
+        if let Some(r) = &refused {
+            metrics::counter!(
+                "ils_rate_limited_total",
+                "limit" => r.limit.as_str(),
+                "budget" => measure.as_str()
+            )
+            .increment(1);
+        }
+        // The budget the headers describe: the refusing one, or the one with least left.
+        let (quota, verdict) = draws
+            .iter()
+            .zip(&verdicts)
+            .min_by_key(|(_, v)| (v.allowed, v.remaining))
+            .map(|(d, v)| (d.quota, *v))?;
+        Some(Charged {
+            measure,
+            quota,
+            verdict,
+            refused,
+        })
+    }
+}
+
+/// The IETF rate-limit headers (draft-ietf-httpapi-ratelimit-headers): the policies and
+/// what is left of them, one item per budget the request drew on.
+pub fn headers(ledger: &Ledger) -> Vec<(&'static str, String)> {
+    let charged: Vec<&Charged> = [&ledger.requests, &ledger.cost]
+        .into_iter()
+        .flatten()
+        .collect();
+    if charged.is_empty() {
+        return Vec::new();
+    }
+    let policy = charged
+        .iter()
+        .map(|c| {
+            let unit = match c.measure {
+                Measure::Requests => ";qu=\"requests\"",
+                Measure::Cost => "",
+            };
+            format!(
+                "\"{}\";q={};w={}{unit}",
+                c.measure.as_str(),
+                c.quota.limit,
+                c.quota.window.as_secs()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let state = charged
+        .iter()
+        .map(|c| {
+            format!(
+                "\"{}\";r={};t={}",
+                c.measure.as_str(),
+                c.verdict.remaining,
+                c.verdict.reset_secs
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    vec![("ratelimit-policy", policy), ("ratelimit", state)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_name_each_budget_its_size_and_what_is_left() {
+        let c = |measure, limit, remaining, reset| Charged {
+            measure,
+            quota: Quota::per_minute(limit),
+            verdict: Verdict {
+                allowed: true,
+                remaining,
+                reset_secs: reset,
+                retry_after_secs: 0,
+            },
+            refused: None,
+        };
+        let ledger = Ledger {
+            requests: Some(c(Measure::Requests, 300, 299, 1)),
+            cost: Some(c(Measure::Cost, 30_000, 29_990, 1)),
+            cost_points: 10,
+        };
+        let h = headers(&ledger);
+        assert_eq!(
+            h,
+            vec![
+                (
+                    "ratelimit-policy",
+                    "\"requests\";q=300;w=60;qu=\"requests\", \"cost\";q=30000;w=60".to_owned()
+                ),
+                (
+                    "ratelimit",
+                    "\"requests\";r=299;t=1, \"cost\";r=29990;t=1".to_owned()
+                ),
+            ]
+        );
+        assert!(headers(&Ledger::default()).is_empty());
+    }
+
+    #[test]
+    fn a_refusal_says_whose_budget_and_when_to_come_back() {
+        let r = Refusal {
+            limit: Limit::ApiKey,
+            measure: Measure::Cost,
+            quota: Quota::per_minute(12_000),
+            retry_after_secs: 7,
+        };
+        assert_eq!(
+            r.message(),
+            "rate limit reached: 12000 cost points a minute for this API key; try again in 7 s"
+        );
+        let e = r.error();
+        let ext = e.extensions.unwrap();
+        assert_eq!(
+            ext.get("code"),
+            Some(&async_graphql::Value::from("RATE_LIMITED"))
+        );
+        assert_eq!(
+            ext.get("retryAfter"),
+            Some(&async_graphql::Value::from(7u64))
+        );
+        assert_eq!(
+            ext.get("limit"),
+            Some(&async_graphql::Value::from("API_KEY"))
+        );
+    }
+}

@@ -1,0 +1,567 @@
+//! Fair use (issue 22): rate and cost budgets per API key, user, company and anonymous
+//! address, answered with 429, `RATE_LIMITED`, `retryAfter`, `Retry-After` and the IETF
+//! `RateLimit-Policy` / `RateLimit` headers; over a WebSocket an `error` message; one
+//! budget shared by replicas through Redis, and per process (never none) while Redis is
+//! away. Plans: what each includes, `PLAN_LIMIT` beyond it, changes asked for and set.
+
+use ils_tests::private::{self, PrivateRedis};
+use ils_tests::{Auth, Session, TestServer, create_api_key, create_key, email, ws};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const ME: &str = "{ me { company { id } } }";
+
+/// One POST of `query`: status, the two rate-limit headers, `Retry-After`, and the body.
+struct Answer {
+    status: u16,
+    policy: Option<String>,
+    state: Option<String>,
+    retry_after: Option<String>,
+    body: Value,
+}
+
+async fn ask(s: &TestServer, auth: &Auth, query: &str) -> Answer {
+    let req = s
+        .http
+        .post(s.url("/graphql"))
+        .json(&json!({ "query": query }));
+    let resp = auth.apply(req).send().await.expect("request sent");
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (policy, state, retry_after) = (
+        header("ratelimit-policy"),
+        header("ratelimit"),
+        header("retry-after"),
+    );
+    Answer {
+        status: resp.status().as_u16(),
+        policy,
+        state,
+        retry_after,
+        body: resp.json().await.unwrap_or(Value::Null),
+    }
+}
+
+/// `r=` of the `requests` item of a `RateLimit` header.
+fn requests_left(state: &str) -> u64 {
+    let item = state
+        .split(", ")
+        .find(|i| i.starts_with("\"requests\""))
+        .unwrap_or_else(|| panic!("no requests item in {state}"));
+    item.split(';')
+        .find_map(|p| p.strip_prefix("r="))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn started(adjust: impl FnOnce(&mut ils_api::config::Config)) -> TestServer {
+    TestServer::start_with(|c| {
+        c.rate_limits = true;
+        adjust(c);
+    })
+    .await
+}
+
+/// Sets `company`'s budgets (platform admin) and waits until its requests are drawn on
+/// them (the change reaches the limiter through the event bus).
+async fn set_budgets(s: &TestServer, pa: &Session, who: &Session, budgets: Value, policy: &str) {
+    let mut input = budgets;
+    input["companyId"] = json!(who.company_id.clone().unwrap());
+    s.ok(
+        &pa.auth(),
+        "mutation($i: SetCompanyRateLimitsInput!) { setCompanyRateLimits(input: $i) { company { id } } }",
+        json!({ "i": input }),
+    )
+    .await;
+    ils_tests::eventually("the new budgets apply", Duration::from_secs(10), || async {
+        let a = ask(s, &who.auth(), "{ __typename }").await;
+        match a.policy {
+            Some(p) if p.contains(policy) => Ok(()),
+            other => Err(format!("policy {other:?}")),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_spent_request_budget_is_429_with_when_to_come_back_and_others_go_on() {
+    let s = started(|_| {}).await;
+    let pa = s.platform_admin().await;
+    let a = s.sign_up("Budget Optics", "ECP", &email("budget-a")).await;
+    let b = s
+        .sign_up_free("Other Optics", "ECP", &email("budget-b"))
+        .await;
+    set_budgets(
+        &s,
+        &pa,
+        &a,
+        json!({ "user": { "requestsPerMinute": 6, "pointsPerMinute": 100000 } }),
+        "\"requests\";q=6;w=60",
+    )
+    .await;
+    // The budget refills a request every 10 s: what the wait above left is spent now.
+    let mut refused = None;
+    for _ in 0..8 {
+        let answer = ask(&s, &a.auth(), ME).await;
+        if answer.status == 429 {
+            refused = Some(answer);
+            break;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let state = answer.state.expect("RateLimit on every answer");
+        assert!(answer.policy.unwrap().contains("\"cost\";q=100000;w=60"));
+        assert!(requests_left(&state) < 6, "{state}");
+    }
+    let refused = refused.expect("the seventh request in a minute is refused");
+    let e = &refused.body["errors"][0];
+    assert_eq!(e["extensions"]["code"], "RATE_LIMITED", "{}", refused.body);
+    assert_eq!(e["extensions"]["limit"], "USER");
+    assert_eq!(e["extensions"]["budget"], "requests");
+    let retry = e["extensions"]["retryAfter"].as_u64().unwrap();
+    assert!((1..=10).contains(&retry), "{retry}");
+    assert_eq!(
+        refused.retry_after.as_deref(),
+        Some(retry.to_string().as_str())
+    );
+    assert!(refused.body.get("data").is_none(), "{}", refused.body);
+    assert_eq!(requests_left(&refused.state.unwrap()), 0);
+
+    // Another company's caller is not held up: its own budget, untouched.
+    let other = ask(&s, &b.auth(), ME).await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    assert!(other.policy.unwrap().contains("\"requests\";q=300;w=60"));
+    assert_eq!(requests_left(&other.state.unwrap()), 299);
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn a_query_costlier_than_what_is_left_is_refused_before_it_runs() {
+    let s = started(|_| {}).await;
+    let pa = s.platform_admin().await;
+    let a = s.sign_up("Cost Optics", "ECP", &email("cost")).await;
+    set_budgets(
+        &s,
+        &pa,
+        &a,
+        json!({ "user": { "requestsPerMinute": 1000, "pointsPerMinute": 60 } }),
+        "\"cost\";q=60;w=60",
+    )
+    .await;
+    // Ten aliases of `me`'s company: 40 points. The first passes; the second costs more
+    // than the 20 or so left of 60 a minute.
+    let costly = format!(
+        "{{ {} }}",
+        (0..10)
+            .map(|i| format!("a{i}: me {{ company {{ id name }} }}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let first = ask(&s, &a.auth(), &costly).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let state = first.state.unwrap();
+    assert!(state.contains("\"cost\";r="), "{state}");
+    let answer = ask(&s, &a.auth(), &costly).await;
+    assert_eq!(answer.status, 429, "{}", answer.body);
+    let e = &answer.body["errors"][0];
+    assert_eq!(e["extensions"]["code"], "RATE_LIMITED", "{}", answer.body);
+    assert_eq!(e["extensions"]["budget"], "cost");
+    assert!(answer.retry_after.is_some());
+    assert!(
+        answer.body.get("data").is_none(),
+        "it did not run: {}",
+        answer.body
+    );
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn anonymous_callers_share_their_address_budget() {
+    let s = started(|c| c.anonymous_requests_per_minute = 3).await;
+    for i in 0..3 {
+        let a = ask(&s, &Auth::None, "{ __typename }").await;
+        assert_eq!(a.status, 200, "request {i}: {}", a.body);
+    }
+    let a = ask(&s, &Auth::None, "{ __typename }").await;
+    assert_eq!(a.status, 429, "{}", a.body);
+    assert_eq!(a.body["errors"][0]["extensions"]["limit"], "ANONYMOUS");
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn an_api_key_at_its_limit_leaves_other_keys_their_own_budget() {
+    let s = started(|_| {}).await;
+    let pa = s.platform_admin().await;
+    let a = s.sign_up("Keyed Optics", "ECP", &email("keyed")).await;
+    set_budgets(
+        &s,
+        &pa,
+        &a,
+        json!({ "apiKey": { "requestsPerMinute": 2, "pointsPerMinute": 100000 } }),
+        "\"requests\"",
+    )
+    .await;
+    let (k1, k2) = (
+        Auth::ApiKey(create_api_key(&s, &a, "one").await.1),
+        Auth::ApiKey(create_api_key(&s, &a, "two").await.1),
+    );
+    for _ in 0..2 {
+        assert_eq!(ask(&s, &k1, ME).await.status, 200);
+    }
+    let refused = ask(&s, &k1, ME).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.body["errors"][0]["extensions"]["limit"], "API_KEY");
+    let other = ask(&s, &k2, ME).await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    assert_eq!(requests_left(&other.state.unwrap()), 1);
+    s.finish().await;
+}
+
+#[tokio::test]
+async fn a_socket_over_its_budget_gets_an_error_message() {
+    let s = started(|_| {}).await;
+    let pa = s.platform_admin().await;
+    let a = s.sign_up("Socket Optics", "ECP", &email("socket")).await;
+    set_budgets(
+        &s,
+        &pa,
+        &a,
+        json!({ "user": { "requestsPerMinute": 3, "pointsPerMinute": 100000 } }),
+        "\"requests\";q=3;w=60",
+    )
+    .await;
+    let mut w = ws::connect(&s, ws::TRANSPORT_WS).await;
+    ws::init(&mut w, &a.auth()).await;
+    // Whatever the wait left, the budget is spent within three subscribes.
+    let mut error = None;
+    for i in 0..4 {
+        let id = format!("q{i}");
+        ws::send(
+            &mut w,
+            json!({ "id": id, "type": "subscribe", "payload": { "query": ME } }),
+        )
+        .await;
+        let msg = ws::recv_json(&mut w).await;
+        if msg["type"] == "error" {
+            error = Some(msg);
+            break;
+        }
+        assert_eq!(msg["type"], "next", "{msg}");
+        assert_eq!(ws::recv_json(&mut w).await["type"], "complete");
+    }
+    let msg = error.expect("an error message once the budget is spent");
+    assert_eq!(
+        msg["payload"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{msg}"
+    );
+    assert!(
+        msg["payload"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    s.finish().await;
+}
+
+/// Two replicas on one database and one Redis: one budget, not one each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_sharing_redis_keep_one_budget() {
+    let Some(redis) = ils_tests::redis_url() else {
+        eprintln!("TEST_REDIS_URL not set: replicas share budgets only through Redis");
+        return;
+    };
+    let prefix = format!("ils-test-{}", uuid::Uuid::new_v4().simple());
+    let p1 = prefix.clone();
+    let s1 = started(move |c| c.redis_prefix = p1).await;
+    let (url, r2, p2) = (s1.database_url.clone(), redis.clone(), prefix.clone());
+    let s2 = TestServer::start_at(url, tempfile::tempdir().unwrap(), move |c| {
+        c.rate_limits = true;
+        c.redis_url = Some(r2);
+        c.redis_prefix = p2;
+        c.workers = 0;
+    })
+    .await;
+    let pa = s1.platform_admin().await;
+    let a = s1.sign_up("Shared Optics", "ECP", &email("shared")).await;
+    const LIMIT: u64 = 200;
+    set_budgets(
+        &s1,
+        &pa,
+        &a,
+        json!({ "user": { "requestsPerMinute": LIMIT, "pointsPerMinute": 10000000 } }),
+        "\"requests\";q=200;w=60",
+    )
+    .await;
+    // Both replicas read the new budgets (the second within its plan cache's 30 s).
+    ils_tests::eventually(
+        "replica 2 applies them",
+        Duration::from_secs(40),
+        || async {
+            match ask(&s2, &a.auth(), "{ __typename }").await.policy {
+                Some(p) if p.contains("q=200;") => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    // Spent down to nothing, then 3 × LIMIT requests alternating between the replicas
+    // as fast as they answer: what passes is what refills meanwhile (200 a minute).
+    while ask(&s1, &a.auth(), "{ __typename }").await.status == 200 {}
+    let started_at = std::time::Instant::now();
+    let mut passed = 0u64;
+    for i in 0..3 * LIMIT {
+        let s = if i % 2 == 0 { &s1 } else { &s2 };
+        if ask(s, &a.auth(), "{ __typename }").await.status == 200 {
+            passed += 1;
+        }
+    }
+    let secs = started_at.elapsed().as_secs_f64();
+    let refilled = LIMIT as f64 * secs / 60.0;
+    // One budget: what refilled, ±5 % of the limit (and 1 for the moment of each ends).
+    let slack = 0.05 * LIMIT as f64 + 1.0;
+    eprintln!(
+        "{passed} of {} passed in {secs:.1} s; {refilled:.1} refilled",
+        3 * LIMIT
+    );
+    assert!(
+        (passed as f64 - refilled).abs() <= slack,
+        "{passed} passed, {refilled:.1} refilled in {secs:.1} s: not one shared budget"
+    );
+    s2.finish().await;
+    s1.finish().await;
+}
+
+/// Redis gone: each process keeps budgets alone (logged, `/readyz` says so), never none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_redis_budgets_are_per_process_never_none() {
+    if !private::require() {
+        return;
+    }
+    let mut redis = PrivateRedis::start();
+    let r = redis.url();
+    let s = started(move |c| {
+        c.redis_url = Some(r);
+        c.anonymous_requests_per_minute = 4;
+    })
+    .await;
+    for _ in 0..4 {
+        assert_eq!(ask(&s, &Auth::None, "{ __typename }").await.status, 200);
+    }
+    assert_eq!(ask(&s, &Auth::None, "{ __typename }").await.status, 429);
+    redis.down();
+    // The fallback starts with whole budgets: 4 pass, then it refuses.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(ask(&s, &Auth::None, "{ __typename }").await.status);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
+    let ready: Value = s
+        .http
+        .get(s.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["rateLimits"], "degraded: budgets per process",
+        "{ready}"
+    );
+    s.finish().await;
+}
+
+const KEY: &str = "mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { apiKey { id } } }";
+
+async fn plan_of(s: &TestServer, who: &Session) -> Value {
+    s.ok(
+        &who.auth(),
+        "{ me { company { plan requestedPlan includes { apiKeys analytics apiKeyBudget { requestsPerMinute } } } } }",
+        json!({}),
+    )
+    .await["me"]["company"]
+        .clone()
+}
+
+#[tokio::test]
+async fn plans_limit_new_use_name_what_lifts_it_and_never_break_reads() {
+    let s = TestServer::start().await;
+    let pa = s.platform_admin().await;
+    let p = s.sign_up_free("Plan Optics", "ECP", &email("plan")).await;
+    let lab = s.sign_up("Plan Lab", "LAB", &email("plan-lab")).await;
+
+    // The price list, for anyone.
+    let plans = s
+        .ok(
+            &Auth::None,
+            "{ plans { plan users apiKeys monthlyOrders analytics } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(plans["plans"][0]["plan"], "FREE_ECP");
+    assert_eq!(plans["plans"][0]["apiKeys"], 2);
+    assert_eq!(plans["plans"][1]["plan"], "FULL");
+    assert_eq!(plans["plans"][1]["monthlyOrders"], Value::Null);
+
+    let c = plan_of(&s, &p).await;
+    assert_eq!(c["plan"], "FREE_ECP");
+    assert_eq!(c["includes"]["apiKeys"], 2);
+    assert_eq!(plan_of(&s, &lab).await["plan"], "FULL");
+
+    // Two keys on the free plan; the third is PLAN_LIMIT, naming the plan that lifts it.
+    for n in ["a", "b"] {
+        create_key(&s, &p, n).await;
+    }
+    let input = json!({ "i": { "name": "c", "role": "STAFF" } });
+    let e = s.error(&p.auth(), KEY, input.clone()).await;
+    assert_eq!(e["extensions"]["code"], "PLAN_LIMIT", "{e}");
+    assert_eq!(e["extensions"]["limit"], "apiKeys");
+    assert_eq!(e["extensions"]["max"], 2);
+    assert_eq!(e["extensions"]["plan"], "FULL");
+    // A feature of the full plan: dashboards.
+    let e = s
+        .error(
+            &p.auth(),
+            "{ dashboard(period: { from: \"2026-01-01\", to: \"2026-01-31\" }) { kind } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(e["extensions"]["code"], "PLAN_LIMIT", "{e}");
+    assert_eq!(e["extensions"]["limit"], "analytics");
+
+    // Asking for the full plan waits for a platform admin.
+    const REQUEST: &str = "mutation($i: RequestPlanChangeInput!) { requestPlanChange(input: $i) { pending company { plan requestedPlan } } }";
+    let r = s
+        .ok(&p.auth(), REQUEST, json!({ "i": { "plan": "FULL" } }))
+        .await;
+    assert_eq!(r["requestPlanChange"]["pending"], true);
+    assert_eq!(r["requestPlanChange"]["company"]["plan"], "FREE_ECP");
+    assert_eq!(r["requestPlanChange"]["company"]["requestedPlan"], "FULL");
+    // Only a platform admin sets it.
+    const SET: &str = "mutation($i: SetCompanyPlanInput!) { setCompanyPlan(input: $i) { company { plan requestedPlan } } }";
+    let set = json!({ "i": { "companyId": p.company_id, "plan": "FULL" } });
+    assert_eq!(s.error_code(&p.auth(), SET, set.clone()).await, "FORBIDDEN");
+    let r = s.ok(&pa.auth(), SET, set).await;
+    assert_eq!(r["setCompanyPlan"]["company"]["plan"], "FULL");
+    assert_eq!(r["setCompanyPlan"]["company"]["requestedPlan"], Value::Null);
+    s.ok(&p.auth(), KEY, input.clone()).await;
+    s.ok(
+        &p.auth(),
+        "{ dashboard(period: { from: \"2026-01-01\", to: \"2026-01-31\" }) { kind } }",
+        json!({}),
+    )
+    .await;
+
+    // Back to the free plan: at once, and the three keys are still there.
+    let r = s
+        .ok(&p.auth(), REQUEST, json!({ "i": { "plan": "FREE_ECP" } }))
+        .await;
+    assert_eq!(r["requestPlanChange"]["pending"], false);
+    assert_eq!(r["requestPlanChange"]["company"]["plan"], "FREE_ECP");
+    let keys = s
+        .ok(&p.auth(), "{ apiKeys { nodes { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        keys["apiKeys"]["nodes"].as_array().unwrap().len(),
+        3,
+        "{keys}"
+    );
+    let e = s
+        .error(
+            &p.auth(),
+            KEY,
+            json!({ "i": { "name": "d", "role": "STAFF" } }),
+        )
+        .await;
+    assert_eq!(e["extensions"]["code"], "PLAN_LIMIT", "{e}");
+
+    // The free plan is for practices.
+    let e = s
+        .error(&lab.auth(), REQUEST, json!({ "i": { "plan": "FREE_ECP" } }))
+        .await;
+    assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+    let e = s
+        .error(
+            &pa.auth(),
+            SET,
+            json!({ "i": { "companyId": lab.company_id, "plan": "FREE_ECP" } }),
+        )
+        .await;
+    assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+    s.finish().await;
+}
+
+const USAGE: &str = "query($p: UsagePeriodInput!) { usage(period: $p) {
+    caller apiKeyId userId operation requests points refusals errors } }";
+
+#[tokio::test]
+async fn usage_is_counted_per_caller_and_operation_and_each_sees_only_its_own() {
+    let s = started(|_| {}).await;
+    let a = s.sign_up("Usage Optics", "ECP", &email("usage-a")).await;
+    let b = s.sign_up("Nosy Optics", "ECP", &email("usage-b")).await;
+    let (key_id, secret) = create_api_key(&s, &a, "partner").await;
+    let key = Auth::ApiKey(secret);
+    let named = |name: &str| format!("query {name} {{ me {{ company {{ id }} }} }}");
+    for _ in 0..3 {
+        assert_eq!(ask(&s, &a.auth(), &named("Mine")).await.status, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(ask(&s, &key, &named("Partner")).await.status, 200);
+    }
+    // A document that fails is an error of its operation.
+    ask(&s, &key, "query Broken { me { nope } }").await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    let period = json!({ "p": { "from": today, "to": today } });
+    let entries = |v: &Value| v["usage"].as_array().unwrap().clone();
+    let all = ils_tests::eventually(
+        "the counts are flushed",
+        Duration::from_secs(20),
+        || async {
+            let u = entries(&s.ok(&a.auth(), USAGE, period.clone()).await);
+            let partner = u.iter().find(|e| e["operation"] == "Partner");
+            match partner {
+                Some(p) if p["requests"] == 2 => Ok(u),
+                _ => Err(format!("{u:?}")),
+            }
+        },
+    )
+    .await;
+    let mine = all.iter().find(|e| e["operation"] == "Mine").expect("Mine");
+    assert_eq!(mine["caller"], "USER");
+    assert_eq!(mine["userId"], a.user_id.as_str());
+    assert_eq!(mine["requests"], 3);
+    assert!(mine["points"].as_i64().unwrap() >= 9, "{mine}");
+    assert_eq!(
+        (mine["refusals"].as_i64(), mine["errors"].as_i64()),
+        (Some(0), Some(0))
+    );
+    let partner = all.iter().find(|e| e["operation"] == "Partner").unwrap();
+    assert_eq!(partner["caller"], "API_KEY");
+    assert_eq!(partner["apiKeyId"], key_id.as_str());
+    let broken = all
+        .iter()
+        .find(|e| e["operation"] == "Broken")
+        .expect("Broken");
+    assert_eq!(broken["errors"], 1, "{broken}");
+
+    // The key sees its own use only; another company sees none of it; staff nothing.
+    let own = entries(&s.ok(&key, USAGE, period.clone()).await);
+    assert!(
+        !own.is_empty() && own.iter().all(|e| e["apiKeyId"] == key_id.as_str()),
+        "{own:?}"
+    );
+    let theirs = entries(&s.ok(&b.auth(), USAGE, period.clone()).await);
+    assert!(
+        theirs.iter().all(|e| e["userId"] == b.user_id.as_str()),
+        "another company's usage leaked: {theirs:?}"
+    );
+    let staff = ils_tests::staff_of(&s, &a).await;
+    assert_eq!(
+        s.error_code(&staff.auth(), USAGE, period).await,
+        "FORBIDDEN"
+    );
+    s.finish().await;
+}
