@@ -160,6 +160,7 @@ impl ExtensionFactory for MeasureFactory {
             introspection_only: std::sync::atomic::AtomicBool::new(false),
             operation: std::sync::Mutex::new(None),
             cost: std::sync::atomic::AtomicU64::new(0),
+            subscription: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }
@@ -174,6 +175,9 @@ struct MeasureExtension {
     operation: std::sync::Mutex<Option<String>>,
     /// The cost points the document measured.
     cost: std::sync::atomic::AtomicU64,
+    /// Whether the operation run is a subscription: counted once, when it starts (each
+    /// event it delivers runs the `execute` hook again).
+    subscription: std::sync::atomic::AtomicBool,
 }
 
 impl MeasureExtension {
@@ -213,6 +217,9 @@ impl Extension for MeasureExtension {
         next: NextExecute<'_>,
     ) -> Response {
         let response = next.run(ctx, operation_name).await;
+        if self.subscription.load(std::sync::atomic::Ordering::Relaxed) {
+            return response;
+        }
         self.count(
             ctx,
             crate::usage::Counts {
@@ -225,23 +232,6 @@ impl Extension for MeasureExtension {
         response
     }
 
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: futures_util::stream::BoxStream<'s, Response>,
-        next: async_graphql::extensions::NextSubscribe<'_>,
-    ) -> futures_util::stream::BoxStream<'s, Response> {
-        self.count(
-            ctx,
-            crate::usage::Counts {
-                requests: 1,
-                cost: self.cost.load(std::sync::atomic::Ordering::Relaxed) as i64,
-                ..Default::default()
-            },
-        );
-        next.run(ctx, stream)
-    }
-
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -252,6 +242,18 @@ impl Extension for MeasureExtension {
         let doc = next.run(ctx, query, variables).await?;
         self.introspection_only.store(
             introspection_only(&doc),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let kind = {
+            let name = self
+                .operation
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            crate::operations::runtime::operation_type(&doc, name.as_deref())
+        };
+        self.subscription.store(
+            kind == Some(async_graphql::parser::types::OperationType::Subscription),
             std::sync::atomic::Ordering::Relaxed,
         );
         // Usage is counted by operation: the name the request gave, or else the name of
@@ -343,6 +345,15 @@ impl Extension for MeasureExtension {
                 self.count(ctx, counts);
                 return Err(vec![refusal.error()]);
             }
+        }
+        // A subscription is counted here, once, as it starts.
+        if self.subscription.load(std::sync::atomic::Ordering::Relaxed) {
+            let counts = crate::usage::Counts {
+                requests: 1,
+                cost: cost as i64,
+                ..Default::default()
+            };
+            self.count(ctx, counts);
         }
         Ok(result)
     }

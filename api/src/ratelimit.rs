@@ -8,9 +8,9 @@
 //! - a platform admin: their own (the platform's budget);
 //! - an anonymous caller: its IP address's.
 //!
-//! A request draws one request on arrival (before its document is even read, so a flood
-//! of junk is refused too) and its cost once its document is validated, before anything
-//! runs. Each draw is on all of the caller's budgets at once, all or nothing (the kernel's
+//! A request draws one request once its body is read and its credentials are checked
+//! (before its operation is looked up or parsed), and its cost once its document is
+//! validated, before anything runs. Each draw is on all of the caller's budgets at once, all or nothing (the kernel's
 //! GCRA, in Redis when it is configured, so every replica shares one budget). The sizes
 //! come from the company's plan (`ils_common::plan`), with the overrides a platform admin
 //! set, read once every `PLAN_TTL` per company.
@@ -295,11 +295,14 @@ impl Limiter {
             })
             .collect();
         let verdicts = self.store.take(&draws).await;
+        // Of several refusing budgets, the one that keeps the caller waiting longest: a
+        // client that waits that long is not refused again by another.
         let refused = budgets
             .iter()
             .zip(&draws)
             .zip(&verdicts)
-            .find(|(_, v)| !v.allowed)
+            .filter(|(_, v)| !v.allowed)
+            .max_by_key(|(_, v)| v.retry_after_secs)
             .map(|(((limit, _, _), d), v)| Refusal {
                 limit: *limit,
                 measure,
@@ -314,11 +317,18 @@ impl Limiter {
             )
             .increment(1);
         }
-        // The budget the headers describe: the refusing one, or the one with least left.
+        // The budget the headers describe: the refusing one with the longest wait, or the
+        // one with least left.
         let (quota, verdict) = draws
             .iter()
             .zip(&verdicts)
-            .min_by_key(|(_, v)| (v.allowed, v.remaining))
+            .min_by_key(|(_, v)| {
+                (
+                    v.allowed,
+                    std::cmp::Reverse(v.retry_after_secs),
+                    v.remaining,
+                )
+            })
             .map(|(d, v)| (d.quota, *v))?;
         Some(Charged {
             measure,

@@ -285,7 +285,12 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
             HeaderName::from_static("x-api-key"),
             HeaderName::from_static("x-request-id"),
         ])
-        .expose_headers([HeaderName::from_static("x-request-id")])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("ratelimit"),
+            HeaderName::from_static("ratelimit-policy"),
+            HeaderName::from_static("retry-after"),
+        ])
         .max_age(Duration::from_secs(600));
     Some(if origins.iter().any(|o| o == "*") {
         layer.allow_origin(AllowOrigin::any())

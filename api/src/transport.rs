@@ -816,12 +816,14 @@ async fn execute(
         .map(|r| {
             r.errors.iter().find_map(|e| {
                 let ext = e.extensions.as_ref()?;
-                (ext.get("code")? == &async_graphql::Value::from("RATE_LIMITED")).then(|| match ext
-                    .get("retryAfter")
-                {
-                    Some(async_graphql::Value::Number(n)) => n.as_u64().unwrap_or(1),
-                    _ => 1,
-                })
+                // A cost budget's refusal: before execution, so no path (a throttled
+                // log-in's RATE_LIMITED is its field's, and the answer stays 200).
+                (e.path.is_empty()
+                    && ext.get("code")? == &async_graphql::Value::from("RATE_LIMITED"))
+                    .then(|| match ext.get("retryAfter") {
+                        Some(async_graphql::Value::Number(n)) => n.as_u64().unwrap_or(1),
+                        _ => 1,
+                    })
             })
         })
         .collect::<Option<Vec<u64>>>()

@@ -16,8 +16,20 @@ use uuid::Uuid;
 
 pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 
-/// The longest operation name kept; longer ones are cut (names are the client's).
+/// The longest operation name kept.
 const NAME_MAX: usize = 100;
+/// The most rows counted between two flushes.
+const PENDING_MAX: usize = 100_000;
+
+/// Whether `s` is a GraphQL name of at most NAME_MAX characters.
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    s.len() <= NAME_MAX
+        && chars
+            .next()
+            .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Row {
@@ -53,19 +65,24 @@ impl Usage {
             Actor::User(id) => format!("user:{id}"),
             _ => return,
         };
-        let operation: String = operation
-            .filter(|o| !o.is_empty())
-            .unwrap_or("(anonymous operation)")
-            .chars()
-            .take(NAME_MAX)
-            .collect();
-        let row = Row {
+        // The name is the client's: kept only when it is a GraphQL name (`[_A-Za-z]
+        // [_0-9A-Za-z]*`, at most NAME_MAX characters), so nothing else reaches a row.
+        let operation = match operation {
+            None | Some("") => "(anonymous operation)",
+            Some(o) if is_name(o) => o,
+            Some(_) => "(invalid operation name)",
+        };
+        let mut row = Row {
             company,
             day: Utc::now().date_naive(),
             caller,
-            operation,
+            operation: operation.to_owned(),
         };
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded between flushes: past PENDING_MAX rows, new names count as "(other)".
+        if pending.len() >= PENDING_MAX && !pending.contains_key(&row) {
+            row.operation = "(other)".to_owned();
+        }
         let c = pending.entry(row).or_default();
         c.requests += counts.requests;
         c.cost += counts.cost;
@@ -158,5 +175,39 @@ pub async fn run(usage: std::sync::Arc<Usage>, db: Db, stop: tokio_util::sync::C
     }
     if let Err(e) = usage.flush(&db).await {
         tracing::warn!(error = ?e, "usage: the last counts could not be written");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_graphql_names_are_kept() {
+        assert!(is_name("Mine"));
+        assert!(is_name("_x9"));
+        for bad in ["", "9a", "a-b", "a\u{0}", "é", &"a".repeat(NAME_MAX + 1)] {
+            assert!(!is_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::disallowed_methods)] // a caller made up for the counter, not a credential
+    fn a_name_that_is_not_a_graphql_name_is_counted_under_a_fixed_one() {
+        let usage = Usage::default();
+        let t = TenantContext::for_user(Some(Uuid::now_v7()), Uuid::now_v7(), vec![], false);
+        let one = Counts {
+            requests: 1,
+            ..Default::default()
+        };
+        usage.add(&t, Some("a\u{0}b"), one);
+        let names: Vec<String> = usage
+            .pending
+            .lock()
+            .unwrap()
+            .keys()
+            .map(|r| r.operation.clone())
+            .collect();
+        assert_eq!(names, ["(invalid operation name)"]);
     }
 }

@@ -454,8 +454,22 @@ async fn plans_limit_new_use_name_what_lifts_it_and_never_break_reads() {
         json!({}),
     )
     .await;
+    // The plan is a person's choice: an API key, even an admin's, cannot change it.
+    let made = s
+        .ok(
+            &p.auth(),
+            "mutation { createApiKey(input: { name: \"admin\", role: COMPANY_ADMIN }) { secret } }",
+            json!({}),
+        )
+        .await;
+    let admin_key = Auth::ApiKey(made["createApiKey"]["secret"].as_str().unwrap().to_owned());
+    assert_eq!(
+        s.error_code(&admin_key, REQUEST, json!({ "i": { "plan": "FREE_ECP" } }))
+            .await,
+        "FORBIDDEN"
+    );
 
-    // Back to the free plan: at once, and the three keys are still there.
+    // Back to the free plan: at once, and the four keys are still there.
     let r = s
         .ok(&p.auth(), REQUEST, json!({ "i": { "plan": "FREE_ECP" } }))
         .await;
@@ -466,7 +480,7 @@ async fn plans_limit_new_use_name_what_lifts_it_and_never_break_reads() {
         .await;
     assert_eq!(
         keys["apiKeys"]["nodes"].as_array().unwrap().len(),
-        3,
+        4,
         "{keys}"
     );
     let e = s

@@ -1,7 +1,8 @@
 //! Plans and what each includes: one table, read by every domain that refuses an action
-//! beyond a plan (`PLAN_LIMIT`) and by the server's rate limiter. Reads never depend on
-//! the plan: a company that moved to a smaller plan keeps and sees everything it has, and
-//! only new use beyond the smaller plan is refused.
+//! beyond a plan (`PLAN_LIMIT`) and by the server's rate limiter. Apart from the features
+//! a plan leaves out (analytics), reads never depend on the plan: a company that moved to
+//! a smaller plan keeps and sees everything it has, and only new use beyond the smaller
+//! plan is refused.
 
 use ils_entity::company;
 use ils_kernel::{AppError, AppResult, Tx, string_enum};

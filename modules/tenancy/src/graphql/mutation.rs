@@ -513,7 +513,8 @@ impl TenancyMutation {
     }
 
     /// Gives a company rate budgets in place of its plan's (platform admins); every
-    /// replica applies them within 30 s, this one at once.
+    /// replica applies them on the `company.updated` event, moments after, and within
+    /// 30 s at most.
     async fn set_company_rate_limits(
         &self,
         ctx: &Context<'_>,

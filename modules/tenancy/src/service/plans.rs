@@ -3,7 +3,7 @@
 //! table. Moving to a smaller plan keeps every row: only new use beyond the smaller plan
 //! is refused (`PLAN_LIMIT`).
 
-use super::{require_platform_admin, require_role};
+use super::{require_platform_admin, require_user_role};
 use crate::model::{CompanyType, Plan};
 use ils_common::plan::Overrides;
 use ils_entity::company;
@@ -34,7 +34,8 @@ pub enum Requested {
 /// (`setCompanyPlan`). Asking for the plan the company is on withdraws a pending request.
 pub async fn request_change(db: &Db, ctx: &TenantContext, plan: Plan) -> AppResult<Requested> {
     let tx = db.tenant(ctx).await?;
-    let company_id = require_role(&tx, ctx, Role::CompanyAdmin).await?;
+    // A person's choice: API keys, whatever their role, cannot change the plan.
+    let company_id = require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     let current = tx.get::<company::Entity>(company_id).await?;
     if !available(kind_of(&current)?, plan) {
         return Err(AppError::bad_input(
