@@ -250,7 +250,7 @@ impl Extension for MeasureExtension {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
-            crate::operations::runtime::operation_type(&doc, name.as_deref())
+            operation_type(&doc, name.as_deref())
         };
         self.subscription.store(
             kind == Some(async_graphql::parser::types::OperationType::Subscription),
@@ -782,6 +782,21 @@ fn one_error_per_problem(errors: Vec<ServerError>) -> Vec<ServerError> {
         }
     }
     out
+}
+
+/// The type of the operation `name` picks in `doc` (or its only one).
+pub fn operation_type(
+    doc: &ExecutableDocument,
+    name: Option<&str>,
+) -> Option<async_graphql::parser::types::OperationType> {
+    match name {
+        Some(name) => doc
+            .operations
+            .iter()
+            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name))
+            .map(|(_, o)| o.node.ty),
+        None => doc.operations.iter().next().map(|(_, o)| o.node.ty),
+    }
 }
 
 #[cfg(test)]

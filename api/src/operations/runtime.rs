@@ -43,17 +43,9 @@ impl Prepared {
     }
 }
 
-/// The type of the operation `name` picks in `doc` (or its only one).
-pub fn operation_type(doc: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
-    match name {
-        Some(name) => doc
-            .operations
-            .iter()
-            .find(|(n, _)| n.map(|n| n.as_str()) == Some(name))
-            .map(|(_, o)| o.node.ty),
-        None => doc.operations.iter().next().map(|(_, o)| o.node.ty),
-    }
-}
+/// The type of the operation `name` picks in `doc` (or its only one); it lives beside the
+/// limits, which need it too.
+pub use crate::extension::operation_type;
 
 /// Where an automatic persisted query is kept: per company (or none), per hash.
 fn apq_key(company: Option<Uuid>, hash: &str) -> String {
