@@ -222,12 +222,10 @@ impl Extension for MeasureExtension {
         }
         self.count(
             ctx,
-            crate::usage::Counts {
-                requests: 1,
-                cost: self.cost.load(std::sync::atomic::Ordering::Relaxed) as i64,
-                errors: i64::from(!response.errors.is_empty()),
-                refusals: 0,
-            },
+            crate::usage::Counts::ran(
+                self.cost.load(std::sync::atomic::Ordering::Relaxed),
+                !response.errors.is_empty(),
+            ),
         );
         response
     }
@@ -277,12 +275,7 @@ impl Extension for MeasureExtension {
         let result = match next.run(ctx).await {
             Ok(r) => r,
             Err(errors) => {
-                let counts = crate::usage::Counts {
-                    requests: 1,
-                    errors: 1,
-                    ..Default::default()
-                };
-                self.count(ctx, counts);
+                self.count(ctx, crate::usage::Counts::invalid());
                 return Err(errors);
             }
         };
@@ -303,12 +296,7 @@ impl Extension for MeasureExtension {
             )])
         };
         let refused = |e| {
-            let errors = crate::usage::Counts {
-                requests: 1,
-                errors: 1,
-                ..Default::default()
-            };
-            self.count(ctx, errors);
+            self.count(ctx, crate::usage::Counts::invalid());
             e
         };
         if result.complexity > max_complexity {
@@ -337,23 +325,13 @@ impl Extension for MeasureExtension {
                 });
             }
             if let Some(refusal) = charged.and_then(|c| c.refused) {
-                let counts = crate::usage::Counts {
-                    requests: 1,
-                    refusals: 1,
-                    ..Default::default()
-                };
-                self.count(ctx, counts);
+                self.count(ctx, crate::usage::Counts::refused());
                 return Err(vec![refusal.error()]);
             }
         }
         // A subscription is counted here, once, as it starts.
         if self.subscription.load(std::sync::atomic::Ordering::Relaxed) {
-            let counts = crate::usage::Counts {
-                requests: 1,
-                cost: cost as i64,
-                ..Default::default()
-            };
-            self.count(ctx, counts);
+            self.count(ctx, crate::usage::Counts::ran(cost, false));
         }
         Ok(result)
     }

@@ -660,12 +660,8 @@ async fn execute(
         slot.with(|l| l.requests = entry);
         if let Some(refusal) = entry.and_then(|c| c.refused) {
             for name in &operations {
-                let counts = crate::usage::Counts {
-                    requests: 1,
-                    refusals: 1,
-                    ..Default::default()
-                };
-                app.limiter.usage.add(&tenant, name.as_deref(), counts);
+                let refused = crate::usage::Counts::refused();
+                app.limiter.usage.add(&tenant, name.as_deref(), refused);
             }
             return slot.with(|l| rate_limited(media, &refusal, &rid, l));
         }

@@ -48,6 +48,45 @@ pub struct Counts {
     pub errors: i64,
 }
 
+impl Counts {
+    /// A request that ran, spending `cost` points, with errors or not.
+    pub fn ran(cost: u64, failed: bool) -> Counts {
+        Counts {
+            requests: 1,
+            cost: cost as i64,
+            errors: i64::from(failed),
+            refusals: 0,
+        }
+    }
+
+    /// A request refused before it ran because its document was not valid.
+    pub fn invalid() -> Counts {
+        Counts {
+            requests: 1,
+            errors: 1,
+            ..Counts::default()
+        }
+    }
+
+    /// A request a rate budget refused.
+    pub fn refused() -> Counts {
+        Counts {
+            requests: 1,
+            refusals: 1,
+            ..Counts::default()
+        }
+    }
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, c: Counts) {
+        self.requests += c.requests;
+        self.cost += c.cost;
+        self.refusals += c.refusals;
+        self.errors += c.errors;
+    }
+}
+
 #[derive(Default)]
 pub struct Usage {
     pending: Mutex<HashMap<Row, Counts>>,
@@ -83,11 +122,7 @@ impl Usage {
         if pending.len() >= PENDING_MAX && !pending.contains_key(&row) {
             row.operation = "(other)".to_owned();
         }
-        let c = pending.entry(row).or_default();
-        c.requests += counts.requests;
-        c.cost += counts.cost;
-        c.refusals += counts.refusals;
-        c.errors += counts.errors;
+        *pending.entry(row).or_default() += counts;
     }
 
     /// Writes the counts so far to the usage rows (adding to what is there) and forgets
@@ -106,11 +141,7 @@ impl Usage {
             Err(e) => {
                 let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
                 for (row, c) in taken {
-                    let p = pending.entry(row).or_default();
-                    p.requests += c.requests;
-                    p.cost += c.cost;
-                    p.refusals += c.refusals;
-                    p.errors += c.errors;
+                    *pending.entry(row).or_default() += c;
                 }
                 Err(e)
             }
@@ -196,11 +227,7 @@ mod tests {
     fn a_name_that_is_not_a_graphql_name_is_counted_under_a_fixed_one() {
         let usage = Usage::default();
         let t = TenantContext::for_user(Some(Uuid::now_v7()), Uuid::now_v7(), vec![], false);
-        let one = Counts {
-            requests: 1,
-            ..Default::default()
-        };
-        usage.add(&t, Some("a\u{0}b"), one);
+        usage.add(&t, Some("a\u{0}b"), Counts::ran(1, false));
         let names: Vec<String> = usage
             .pending
             .lock()

@@ -574,14 +574,10 @@ fn admit_on(app: &AppState) -> crate::ws_protocol::Admit {
                 )
                 .await;
             if let Some(refusal) = entry.and_then(|c| c.refused) {
-                let counts = crate::usage::Counts {
-                    requests: 1,
-                    refusals: 1,
-                    ..Default::default()
-                };
+                let refused = crate::usage::Counts::refused();
                 app.limiter
                     .usage
-                    .add(&tenant, request.operation_name.as_deref(), counts);
+                    .add(&tenant, request.operation_name.as_deref(), refused);
                 return Err(vec![refusal.error()]);
             }
             let gate = &app.operations;

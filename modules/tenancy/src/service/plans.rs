@@ -16,9 +16,17 @@ pub fn available(kind: CompanyType, plan: Plan) -> bool {
     plan != Plan::FreeEcp || kind == CompanyType::Ecp
 }
 
-fn kind_of(c: &company::Model) -> AppResult<CompanyType> {
-    CompanyType::parse(&c.company_type)
-        .ok_or_else(|| AppError::internal(format!("unknown company type {}", c.company_type)))
+/// `BAD_USER_INPUT` on `input.plan` unless company `c` may be on `plan`.
+fn may_be_on(c: &company::Model, plan: Plan) -> AppResult<()> {
+    let kind = CompanyType::parse(&c.company_type)
+        .ok_or_else(|| AppError::internal(format!("unknown company type {}", c.company_type)))?;
+    if available(kind, plan) {
+        return Ok(());
+    }
+    Err(AppError::bad_input(
+        "input.plan",
+        format!("the {} plan is for eye-care practices", plan.as_str()),
+    ))
 }
 
 /// What `requestPlanChange` did.
@@ -37,12 +45,7 @@ pub async fn request_change(db: &Db, ctx: &TenantContext, plan: Plan) -> AppResu
     // A person's choice: API keys, whatever their role, cannot change the plan.
     let company_id = require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     let current = tx.get::<company::Entity>(company_id).await?;
-    if !available(kind_of(&current)?, plan) {
-        return Err(AppError::bad_input(
-            "input.plan",
-            format!("the {} plan is for eye-care practices", plan.as_str()),
-        ));
-    }
+    may_be_on(&current, plan)?;
     let on = Plan::parse(&current.plan).unwrap_or(Plan::FreeEcp);
     let mut model = current.into_active_model();
     let bigger = plan == Plan::Full && on == Plan::FreeEcp;
@@ -73,12 +76,7 @@ pub async fn set_plan(
     let tx = db.tenant(ctx).await?;
     require_platform_admin(&tx, ctx).await?;
     let current = tx.get::<company::Entity>(id).await?;
-    if !available(kind_of(&current)?, plan) {
-        return Err(AppError::bad_input(
-            "input.plan",
-            format!("the {} plan is for eye-care practices", plan.as_str()),
-        ));
-    }
+    may_be_on(&current, plan)?;
     let mut model = current.into_active_model();
     model.plan = Set(plan.as_str().into());
     model.requested_plan = Set(None);
