@@ -133,6 +133,9 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
     let toolbox = ils_kernel::tools::Toolbox::new(
         <schema::Modules as ils_kernel::module::ModuleList>::tools(),
     )?;
+    let checklist = ils_kernel::onboarding::Checklist::new(
+        <schema::Modules as ils_kernel::module::ModuleList>::onboarding(),
+    )?;
     // The public schema and the federation subgraph: the same types, limits and data.
     let with_data = |b: async_graphql::SchemaBuilder<_, _, _>| {
         b.data(db.clone())
@@ -148,6 +151,7 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
             .data(checker.clone())
             .data(assistant.clone())
             .data(toolbox.clone())
+            .data(checklist.clone())
             .finish()
     };
     let schema = with_data(schema::platform_builder(&limits));

@@ -16,6 +16,21 @@ crate::string_enum!(
     }
 );
 
+crate::string_enum!(
+    /// What kind of business a company is; it decides what the company can do on ILS.
+    CompanyType {
+        /// An eye-care practice (optometrist, optician): keeps patients and prescriptions,
+        /// sends lens orders to labs, buys from suppliers.
+        Ecp = "ECP",
+        /// A lens lab: produces practices' lens orders and ships them back; buys from
+        /// suppliers.
+        Lab = "LAB",
+        /// A supplier of frames, lenses, blanks, contact lenses or sundries: publishes a
+        /// catalog and answers purchase orders.
+        Supplier = "SUPPLIER",
+    }
+);
+
 /// A tenant: an eye-care practice, a lens lab or a supplier.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "companies")]

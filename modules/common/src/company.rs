@@ -1,26 +1,10 @@
 //! What kind of company a tenant is and where its account stands: words every domain uses
 //! (who may order from whom, who may import a catalog).
 
-use ils_kernel::string_enum;
-
 /// The global ID type name of a company.
 pub const COMPANY: &str = "Company";
 
-string_enum!(
-    /// What kind of business a company is; it decides what the company can do on ILS.
-    CompanyType {
-        /// An eye-care practice (optometrist, optician): keeps patients and prescriptions,
-        /// sends lens orders to labs, buys from suppliers.
-        Ecp = "ECP",
-        /// A lens lab: produces practices' lens orders and ships them back; buys from
-        /// suppliers.
-        Lab = "LAB",
-        /// A supplier of frames, lenses, blanks, contact lenses or sundries: publishes a
-        /// catalog and answers purchase orders.
-        Supplier = "SUPPLIER",
-    }
-);
-pub use ils_entity::company::CompanyStatus;
+pub use ils_entity::company::{CompanyStatus, CompanyType};
 
 /// What every company event says: which company changed. The events are tenancy's to
 /// emit; the marketplace keeps its directory copy from them.

@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod mail;
 pub mod module;
 pub mod node;
+pub mod onboarding;
 pub mod pagination;
 pub mod policy;
 pub mod ratelimit;

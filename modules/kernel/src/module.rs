@@ -1,6 +1,7 @@
 use crate::AppResult;
 use crate::jobs::{JobKind, Registry, Schedule};
 use crate::node::{AnyNode, NodeFetch, NodeRequest, NodeType};
+use crate::onboarding::Step;
 use crate::policy::Guarded;
 use crate::tools::Tool;
 use async_graphql::registry::{MetaType, Registry as SchemaRegistry};
@@ -57,6 +58,12 @@ pub trait Module: Send + Sync + 'static {
     /// What the assistant may call on the asking user's behalf (reads, and drafts a
     /// person approves).
     fn tools() -> Vec<Tool> {
+        Vec::new()
+    }
+
+    /// The steps of a new company's onboarding checklist whose data this module owns,
+    /// each checked against that data (never a flag a button sets).
+    fn onboarding() -> Vec<Step> {
         Vec::new()
     }
 }
@@ -142,6 +149,7 @@ pub struct ModuleParts {
     pub jobs: fn() -> Vec<JobKind>,
     pub schedules: fn() -> Vec<Schedule>,
     pub tools: fn() -> Vec<Tool>,
+    pub onboarding: fn() -> Vec<Step>,
 }
 
 impl ModuleParts {
@@ -154,6 +162,7 @@ impl ModuleParts {
             jobs: M::jobs,
             schedules: M::schedules,
             tools: M::tools,
+            onboarding: M::onboarding,
         }
     }
 }
@@ -208,6 +217,14 @@ pub trait ModuleList: Send + Sync + 'static {
     /// Every module's assistant tools, in module order.
     fn tools() -> Vec<Tool> {
         Self::parts().iter().flat_map(|m| (m.tools)()).collect()
+    }
+
+    /// Every module's onboarding steps.
+    fn onboarding() -> Vec<Step> {
+        Self::parts()
+            .iter()
+            .flat_map(|m| (m.onboarding)())
+            .collect()
     }
 
     /// The objects named by decoded global IDs, in the order asked: each module loads the

@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod graphql;
+pub mod onboarding;
 pub mod service;
 pub mod tools;
 pub mod vocab;
@@ -71,6 +72,10 @@ impl ils_kernel::Module for Marketplace {
 
     fn tools() -> Vec<ils_kernel::tools::Tool> {
         tools::tools()
+    }
+
+    fn onboarding() -> Vec<ils_kernel::onboarding::Step> {
+        onboarding::steps()
     }
 
     fn tables() -> Vec<ils_kernel::module::Table> {

@@ -14,6 +14,7 @@ pub mod graphql;
 mod json;
 pub mod lens;
 pub mod model;
+pub mod onboarding;
 pub mod rx;
 pub mod service;
 pub mod tools;
@@ -64,6 +65,10 @@ impl ils_kernel::Module for Orders {
 
     fn tools() -> Vec<ils_kernel::tools::Tool> {
         tools::tools()
+    }
+
+    fn onboarding() -> Vec<ils_kernel::onboarding::Step> {
+        onboarding::steps()
     }
 
     fn tables() -> Vec<ils_kernel::module::Table> {

@@ -33,6 +33,10 @@ impl ils_kernel::Module for Tenancy {
         vec![service::prune::prune_schedule()]
     }
 
+    fn onboarding() -> Vec<ils_kernel::onboarding::Step> {
+        service::onboarding::steps()
+    }
+
     fn tables() -> Vec<ils_kernel::module::Table> {
         use ils_entity::*;
         vec![

@@ -49,6 +49,17 @@ impl TenancyQuery {
             .collect())
     }
 
+    /// The onboarding checklist of the caller's company (any member, or the company's API
+    /// key): each step is done when the company has done what it says.
+    async fn onboarding(&self, ctx: &Context<'_>) -> Result<super::types::Onboarding> {
+        let (tenant, db) = request_parts(ctx)?;
+        let checklist = ctx
+            .data::<ils_kernel::onboarding::Checklist>()
+            .map_err(|_| ils_kernel::AppError::internal("schema has no onboarding checklist"))?;
+        let steps = crate::service::onboarding::of_caller(db, tenant, checklist).await?;
+        Ok(super::types::Onboarding::of(steps))
+    }
+
     /// Every plan and what it includes (anyone may ask: it is the price list).
     async fn plans(&self) -> Vec<super::types::PlanIncludes> {
         crate::model::Plan::iter()

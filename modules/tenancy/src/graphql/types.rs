@@ -547,3 +547,49 @@ impl UsageEntry {
         })
     }
 }
+
+/// The onboarding checklist of the caller's company: what a new company does to get going,
+/// each step ticked by the action itself (never by a button).
+#[derive(SimpleObject)]
+pub struct Onboarding {
+    /// The steps for the company's kind, in order.
+    pub steps: Vec<OnboardingStep>,
+    /// How many steps are done.
+    pub completed: i32,
+    /// Whether every step is done.
+    pub done: bool,
+}
+
+impl Onboarding {
+    pub fn of(states: Vec<ils_kernel::onboarding::StepState>) -> Onboarding {
+        let completed = states.iter().filter(|s| s.done).count();
+        Onboarding {
+            done: completed == states.len(),
+            completed: i32::try_from(completed).unwrap_or(i32::MAX),
+            steps: states
+                .into_iter()
+                .map(|s| OnboardingStep {
+                    key: s.key.to_owned(),
+                    title: s.title.to_owned(),
+                    how: s.how.to_owned(),
+                    done: s.done,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One step of the onboarding checklist.
+#[derive(SimpleObject)]
+pub struct OnboardingStep {
+    /// Stable, upper case: PROFILE, LOGO, OPENING_HOURS, COLLEAGUE_INVITED,
+    /// FIRST_CONNECTION, then FIRST_ORDER (practices), FIRST_ORDER_ACCEPTED (labs) or
+    /// CATALOG (suppliers).
+    pub key: String,
+    /// A short title, in English.
+    pub title: String,
+    /// The API call that completes it.
+    pub how: String,
+    /// Whether the company has done it.
+    pub done: bool,
+}

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod company;
 pub mod credentials;
+pub mod onboarding;
 pub mod plans;
 pub mod platform;
 pub mod prune;
