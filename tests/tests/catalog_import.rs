@@ -1086,3 +1086,133 @@ async fn an_import_that_outlives_the_job_lease_completes_in_one_attempt() {
     assert_eq!(jobs[0]["attempts"], 1, "{jobs:?}");
     s.finish().await;
 }
+
+/// Fills `supplier`'s catalog below the guard with copies of its item `sku` until it holds
+/// `total` items (a test's setup: a plan's whole catalog through the API would take
+/// minutes).
+#[allow(clippy::disallowed_methods)] // a test's setup, below the guard on purpose
+async fn fill_catalog(s: &TestServer, sku: &str, total: u64) {
+    use ils_entity::catalog_item::Column;
+    use sea_orm::{ConnectionTrait, Iterable};
+    let db = sea_orm::Database::connect(&s.database_url)
+        .await
+        .expect("database reachable");
+    let postgres = s.database_url.starts_with("postgres");
+    let have: u64 = {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM catalog_items",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap() as u64
+    };
+    let copies = total - have;
+    let columns: Vec<String> = Column::iter()
+        .map(|c| sea_orm::IdenStatic::as_str(&c).to_owned())
+        .collect();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "id" if postgres => "gen_random_uuid()".into(),
+            "id" => "randomblob(16)".into(),
+            "sku" | "search_text" => format!("c.{c} || '-' || s.n"),
+            _ => format!("c.{c}"),
+        })
+        .collect();
+    db.execute_unprepared(&format!(
+        "INSERT INTO catalog_items ({cols})
+         WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {copies})
+         SELECT {vals} FROM catalog_items c, s WHERE c.sku = '{sku}'",
+        cols = columns.join(", "),
+        vals = values.join(", "),
+    ))
+    .await
+    .expect("catalog filled");
+    db.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_adds_items_only_while_the_plan_has_room_and_still_changes_the_rest() {
+    let s = TestServer::start().await;
+    let sup = supplier(&s, "Full Shelves Supply").await;
+    let first = CATALOG
+        .start(
+            &s,
+            &sup,
+            "start.csv",
+            &csv(COLUMNS, &[frame_row("FR-001")], "\n"),
+        )
+        .await;
+    CATALOG
+        .completed(&s, &sup, first["id"].as_str().unwrap(), (1, 0, 0, 0))
+        .await;
+    // The full plan includes 100,000 catalog items: two places are left.
+    fill_catalog(&s, "FR-001", 99_998).await;
+
+    let rows = vec![
+        with(frame_row("FR-001"), "price", "92.00"),
+        frame_row("FR-NEW-1"),
+        frame_row("FR-NEW-2"),
+        frame_row("FR-NEW-3"),
+        frame_row("FR-NEW-4"),
+    ];
+    let imp = CATALOG
+        .start(&s, &sup, "more.csv", &csv(COLUMNS, &rows, "\n"))
+        .await;
+    let done = CATALOG
+        .completed(&s, &sup, imp["id"].as_str().unwrap(), (2, 1, 0, 2))
+        .await;
+    let errors = done["errors"].as_array().unwrap();
+    assert_eq!(
+        errors
+            .iter()
+            .map(|e| e["row"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [5, 6],
+        "{done}"
+    );
+    for e in errors {
+        assert_eq!(e["column"], "sku", "{e}");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .contains("the FULL plan includes 100000 catalog items"),
+            "{e}"
+        );
+    }
+
+    // The catalog is full: one more by hand is PLAN_LIMIT, with the limit and no plan
+    // above; changing an item already there is never refused.
+    let (_, body) = s
+        .post(
+            &sup.auth(),
+            "mutation($i: CreateCatalogItemInput!) { createCatalogItem(input: $i) { catalogItem { id } } }",
+            json!({ "i": { "sku": "BY-HAND", "name": "Cloth", "category": "SUNDRY",
+                "price": { "amount": "1.00", "currency": "EUR" } } }),
+        )
+        .await;
+    let err = &body["errors"][0];
+    assert_eq!(err["extensions"]["code"], "PLAN_LIMIT", "{body}");
+    assert_eq!(err["extensions"]["limit"], "catalogItems", "{body}");
+    assert_eq!(err["extensions"]["max"], 100_000, "{body}");
+    assert!(err["extensions"]["plan"].is_null(), "{body}");
+    let again = CATALOG
+        .start(
+            &s,
+            &sup,
+            "price.csv",
+            &csv(
+                COLUMNS,
+                &[with(frame_row("FR-NEW-1"), "price", "95.00")],
+                "\n",
+            ),
+        )
+        .await;
+    CATALOG
+        .completed(&s, &sup, again["id"].as_str().unwrap(), (0, 1, 0, 0))
+        .await;
+}

@@ -206,6 +206,11 @@ impl Counted {
         }
     }
 
+    /// The most of this a company on `plan` may have (`None`: no limit).
+    pub fn limit(self, plan: Plan) -> Option<u64> {
+        self.of(&includes(plan))
+    }
+
     fn of(self, i: &Includes) -> Option<u64> {
         match self {
             Counted::Users => i.users,

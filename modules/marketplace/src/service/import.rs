@@ -3,8 +3,9 @@
 
 use super::catalog::{changed_row, new_row, same, supplier_tx};
 use crate::imports::{self, Applied, ImportTarget};
-use ils_common::catalog::csv::{CATALOG, Layout};
+use ils_common::catalog::csv::{CATALOG, Layout, RowError};
 use ils_common::catalog::draft::ItemDraft;
+use ils_common::plan::{Counted, Plan, check_count, plan_of};
 use ils_entity::catalog_item as item;
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -67,9 +68,17 @@ impl ImportTarget for Catalog {
         };
         let mut applied = Applied::default();
         let mut created = Vec::new();
-        for (_, d) in rows {
+        let mut room = PlanRoom::of(tx, me).await?;
+        for (line, d) in rows {
             match existing.get(&d.sku) {
-                None => created.push(new_row(d)),
+                None => match room.take() {
+                    Ok(()) => created.push(new_row(d)),
+                    Err(refusal) => applied.refused.push(RowError {
+                        row: *line,
+                        column: Some("sku".into()),
+                        message: refusal.to_string(),
+                    }),
+                },
                 Some(current) if same(current, d) => applied.unchanged += 1,
                 Some(current) => {
                     tx.update(changed_row(current, d)).await?;
@@ -80,6 +89,41 @@ impl ImportTarget for Catalog {
         applied.created = created.len() as i32;
         tx.insert_many(created).await?;
         Ok(applied)
+    }
+}
+
+/// What the supplier's plan leaves room for: new items are taken in file order while it
+/// lasts, and the rest refused with the `PLAN_LIMIT` message (changes to items already in
+/// the catalog are never refused).
+struct PlanRoom {
+    plan: Plan,
+    /// Items in the catalog, counted only when the plan has a limit.
+    used: Option<u64>,
+}
+
+impl PlanRoom {
+    async fn of(tx: &Tx, me: uuid::Uuid) -> AppResult<PlanRoom> {
+        use sea_orm::PaginatorTrait;
+        let plan = plan_of(tx, me).await?;
+        let used = match Counted::CatalogItems.limit(plan) {
+            None => None,
+            Some(_) => Some(
+                tx.select::<item::Entity>()
+                    .filter(item::Column::CompanyId.eq(me))
+                    .count(tx.conn())
+                    .await?,
+            ),
+        };
+        Ok(PlanRoom { plan, used })
+    }
+
+    /// Room for one more new item, taken; or the plan's refusal.
+    fn take(&mut self) -> AppResult<()> {
+        if let Some(used) = &mut self.used {
+            check_count(self.plan, Counted::CatalogItems, *used)?;
+            *used += 1;
+        }
+        Ok(())
     }
 }
 
