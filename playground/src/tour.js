@@ -401,6 +401,26 @@ export const STEPS = [
     variables: () => ({ month: lastMonth() }),
   },
   { file: '54-peer-benchmarks.graphql', op: 'PeerBenchmarks', as: PRACTICE },
+  { file: '55-onboarding.graphql', op: 'Onboarding', as: PRACTICE },
+  {
+    file: '56-plans.graphql',
+    op: 'Plans',
+    as: PRACTICE,
+    gives: ['practiceCompanyId'],
+    remember: (d) => (d.me && d.me.company ? { practiceCompanyId: d.me.company.id } : {}),
+  },
+  {
+    file: '57-usage.graphql',
+    op: 'Usage',
+    as: PRACTICE,
+    variables: () => ({ period: { from: daysAgo(30), to: daysAgo(0) } }),
+  },
+  {
+    file: '58-set-company-plan.graphql',
+    op: 'SetCompanyPlan',
+    as: PLATFORM,
+    variables: (m) => ({ input: { companyId: m.practiceCompanyId, plan: 'FULL' } }),
+  },
 ];
 
 /** The step of an operation name, or undefined. */
