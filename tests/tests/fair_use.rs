@@ -178,6 +178,56 @@ async fn a_query_costlier_than_what_is_left_is_refused_before_it_runs() {
     s.finish().await;
 }
 
+/// A request draws its request with its cost once validated; one that never gets there
+/// (a document that does not parse) still draws its request when its answer is ready, and
+/// is refused like any other once the budget is spent.
+#[tokio::test]
+async fn requests_that_never_reach_validation_still_draw_and_are_refused() {
+    let s = started(|_| {}).await;
+    let pa = s.platform_admin().await;
+    let a = s.sign_up("Junk Optics", "ECP", &email("junk")).await;
+    set_budgets(
+        &s,
+        &pa,
+        &a,
+        json!({ "user": { "requestsPerMinute": 5, "pointsPerMinute": 100000 } }),
+        "\"requests\";q=5;w=60",
+    )
+    .await;
+    let mut left = Vec::new();
+    let mut refused = None;
+    for _ in 0..7 {
+        let answer = ask(&s, &a.auth(), "{ me { company { id } ").await;
+        if answer.status == 429 {
+            refused = Some(answer);
+            break;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(
+            answer.body["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED",
+            "{}",
+            answer.body
+        );
+        left.push(requests_left(
+            &answer.state.expect("RateLimit on a parse error"),
+        ));
+    }
+    assert!(
+        left.windows(2).all(|w| w[1] < w[0]),
+        "each unparsable request drew one: {left:?}"
+    );
+    let refused = refused.expect("the budget of 5 is spent by unparsable requests too");
+    let e = &refused.body["errors"][0];
+    assert_eq!(e["extensions"]["code"], "RATE_LIMITED", "{}", refused.body);
+    assert_eq!(e["extensions"]["budget"], "requests");
+    assert!(refused.retry_after.is_some());
+    // A valid request is refused the same way now, in its one draw with its cost.
+    let valid = ask(&s, &a.auth(), ME).await;
+    assert_eq!(valid.status, 429, "{}", valid.body);
+    assert!(valid.body.get("data").is_none(), "{}", valid.body);
+    s.finish().await;
+}
+
 #[tokio::test]
 async fn anonymous_callers_share_their_address_budget() {
     let s = started(|c| c.anonymous_requests_per_minute = 3).await;
@@ -578,4 +628,80 @@ async fn usage_is_counted_per_caller_and_operation_and_each_sees_only_its_own() 
         "FORBIDDEN"
     );
     s.finish().await;
+}
+
+/// A plan's count is taken under the company's row lock: six API keys asked for at once by
+/// a free practice (two included) give two keys and four PLAN_LIMIT refusals, never three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn additions_at_once_never_pass_the_plan_together() {
+    let s = TestServer::start().await;
+    let a = s
+        .sign_up_free("Racing Optics", "ECP", &email("racing"))
+        .await;
+    let asks = (0..6).map(|i| {
+        let (s, auth) = (&s, a.auth());
+        async move {
+            s.post(
+                &auth,
+                "mutation($n: String!) { createApiKey(input: { name: $n, role: STAFF }) { apiKey { id } } }",
+                json!({ "n": format!("racer {i}") }),
+            )
+            .await
+            .1
+        }
+    });
+    let answers = futures_util::future::join_all(asks).await;
+    let made = answers
+        .iter()
+        .filter(|b| b["data"]["createApiKey"]["apiKey"]["id"].is_string())
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|b| b["errors"][0]["extensions"]["code"] == "PLAN_LIMIT")
+        .count();
+    assert_eq!((made, refused), (2, 4), "{answers:#?}");
+    let keys = s
+        .ok(
+            &a.auth(),
+            "{ apiKeys(first: 10) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        keys["apiKeys"]["nodes"].as_array().unwrap().len(),
+        2,
+        "{keys}"
+    );
+}
+
+/// What makes the test above hold whatever the timing: a count against the plan is taken
+/// under `plan::hold`, and a second holder of the same company waits until the first
+/// transaction ends (PostgreSQL: the company row's lock; SQLite: its one writer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::disallowed_methods)] // two bare transactions hold the same company, below any request
+async fn a_second_count_against_the_plan_waits_for_the_first() {
+    let s = TestServer::start().await;
+    let a = s
+        .sign_up_free("Waiting Optics", "ECP", &email("waiting"))
+        .await;
+    let company = ils_tests::company_uuid(&a);
+    let db = s.server.state.db.clone();
+    let first = db.system().await.unwrap();
+    let plan = ils_common::plan::hold(&first, company).await.unwrap();
+    assert_eq!(plan, ils_common::plan::Plan::FreeEcp);
+    let second = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let tx = db.system().await.unwrap();
+            ils_common::plan::hold(&tx, company).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!second.is_finished(), "the second holder did not wait");
+    first.commit().await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), second)
+        .await
+        .expect("the second holder goes on once the first has ended")
+        .unwrap();
 }

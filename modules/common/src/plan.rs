@@ -287,11 +287,37 @@ pub async fn plan_of(tx: &Tx, company: Uuid) -> AppResult<Plan> {
         .unwrap_or(Plan::FreeEcp))
 }
 
-/// Refuses one more of `counted` when the company has `used` already and its plan allows
-/// no more: `PLAN_LIMIT`, with the limit and the plan that lifts it.
-pub async fn allow_one_more(tx: &Tx, company: Uuid, counted: Counted, used: u64) -> AppResult<()> {
-    let plan = plan_of(tx, company).await?;
-    check_count(plan, counted, used)
+/// A company's plan, its row locked until `tx` ends (PostgreSQL; SQLite's writer holds
+/// the database already): what a count against the plan is taken under, so that two
+/// additions at once cannot both see room for one.
+pub async fn hold(tx: &Tx, company: Uuid) -> AppResult<Plan> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let row = tx
+        .lock_for_update(
+            tx.select::<company::Entity>()
+                .filter(company::Column::Id.eq(company)),
+        )
+        .one(tx.conn())
+        .await?;
+    Ok(row
+        .and_then(|c| Plan::parse(&c.plan))
+        .unwrap_or(Plan::FreeEcp))
+}
+
+/// Refuses one more of `counted` when the company's plan allows no more: `PLAN_LIMIT`,
+/// with the limit and the plan that lifts it. `count` (how many the company has) runs
+/// only when the plan has a limit, under `hold`.
+pub async fn allow_one_more(
+    tx: &Tx,
+    company: Uuid,
+    counted: Counted,
+    count: impl std::future::Future<Output = AppResult<u64>>,
+) -> AppResult<()> {
+    let plan = hold(tx, company).await?;
+    if counted.limit(plan).is_none() {
+        return Ok(());
+    }
+    check_count(plan, counted, count.await?)
 }
 
 /// `allow_one_more` for a known plan (pure).

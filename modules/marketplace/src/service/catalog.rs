@@ -42,11 +42,13 @@ pub async fn create(
     {
         use sea_orm::PaginatorTrait;
         let me = require_member(ctx)?;
-        let items = tx
-            .select::<item::Entity>()
-            .filter(item::Column::CompanyId.eq(me))
-            .count(tx.conn())
-            .await?;
+        let items = async {
+            Ok(tx
+                .select::<item::Entity>()
+                .filter(item::Column::CompanyId.eq(me))
+                .count(tx.conn())
+                .await?)
+        };
         ils_common::plan::allow_one_more(&tx, me, ils_common::plan::Counted::CatalogItems, items)
             .await?;
     }

@@ -29,11 +29,13 @@ pub async fn create(
     let company = require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     {
         use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
-        let active = tx
-            .select::<api_key::Entity>()
-            .filter(api_key::Column::RevokedAt.is_null())
-            .count(tx.conn())
-            .await?;
+        let active = async {
+            Ok(tx
+                .select::<api_key::Entity>()
+                .filter(api_key::Column::RevokedAt.is_null())
+                .count(tx.conn())
+                .await?)
+        };
         plan::allow_one_more(&tx, company, plan::Counted::ApiKeys, active).await?;
     }
     if !operation_lists.is_empty() {

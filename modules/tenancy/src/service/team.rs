@@ -33,19 +33,22 @@ pub async fn invite(
     let tx = db.tenant(ctx).await?;
     let company = require_user_role(&tx, ctx, Role::CompanyAdmin).await?;
     // The plan counts active users and open invitations: each may become a user.
-    let users = tx
-        .select::<user::Entity>()
-        .filter(user::Column::Status.eq(UserStatus::Active))
-        .count(tx.conn())
-        .await?;
-    let open = tx
-        .select::<invitation::Entity>()
-        .filter(invitation::Column::AcceptedAt.is_null())
-        .filter(invitation::Column::RevokedAt.is_null())
-        .filter(invitation::Column::ExpiresAt.gt(now))
-        .count(tx.conn())
-        .await?;
-    ils_common::plan::allow_one_more(&tx, company, ils_common::plan::Counted::Users, users + open)
+    let members = async {
+        let users = tx
+            .select::<user::Entity>()
+            .filter(user::Column::Status.eq(UserStatus::Active))
+            .count(tx.conn())
+            .await?;
+        let open = tx
+            .select::<invitation::Entity>()
+            .filter(invitation::Column::AcceptedAt.is_null())
+            .filter(invitation::Column::RevokedAt.is_null())
+            .filter(invitation::Column::ExpiresAt.gt(now))
+            .count(tx.conn())
+            .await?;
+        Ok(users + open)
+    };
+    ils_common::plan::allow_one_more(&tx, company, ils_common::plan::Counted::Users, members)
         .await?;
     let pending = tx
         .select::<invitation::Entity>()

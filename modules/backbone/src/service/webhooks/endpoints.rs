@@ -104,10 +104,12 @@ pub async fn create(
     let tx = admin_tx(db, tenant).await?;
     if let Some(company) = tenant.company_id() {
         use sea_orm::PaginatorTrait;
-        let endpoints = tx
-            .select::<webhook_endpoint::Entity>()
-            .count(tx.conn())
-            .await?;
+        let endpoints = async {
+            Ok(tx
+                .select::<webhook_endpoint::Entity>()
+                .count(tx.conn())
+                .await?)
+        };
         ils_common::plan::allow_one_more(
             &tx,
             company,

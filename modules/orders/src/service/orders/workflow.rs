@@ -43,6 +43,9 @@ pub async fn submit(
     // The plan's orders a month: counted only where the plan has a limit.
     let plan = ils_common::plan::Plan::parse(&mine.plan).unwrap_or(ils_common::plan::Plan::FreeEcp);
     if ils_common::plan::includes(plan).monthly_orders.is_some() {
+        // Counted under the company's row lock: two submissions at once cannot both take
+        // the month's last place.
+        let plan = ils_common::plan::hold(&tx, me).await?;
         use sea_orm::{PaginatorTrait, QueryFilter};
         let today = Utc::now().date_naive();
         let month_start = today
