@@ -305,26 +305,35 @@ impl Extension for MeasureExtension {
         if result.depth > max_depth {
             return refused(refuse("Query is nested too deep."));
         }
-        // The cost budget, drawn once the cost is known and before anything runs.
+        // The cost budget, drawn once the cost is known and before anything runs, with the
+        // request's own draw when the transport left it to this point (one draw for both).
         let cost = result.complexity as u64;
         self.cost.store(cost, std::sync::atomic::Ordering::Relaxed);
         if let (Some(limiter), Some(tenant)) = (
             ctx.data_opt::<Arc<crate::ratelimit::Limiter>>(),
             ctx.data_opt::<TenantContext>(),
         ) {
+            let slot = ctx.data_opt::<crate::ratelimit::RateSlot>();
+            // An earlier request of the same batch was refused: so is this one.
+            if let Some(refusal) = slot.and_then(|s| s.with(|l| l.refused)) {
+                self.count(ctx, crate::usage::Counts::refused());
+                return Err(vec![refusal.error()]);
+            }
+            let requests = slot.map_or(0, |s| s.take_pending());
             let address = ctx
                 .data_opt::<ils_kernel::ClientInfo>()
                 .and_then(|c| c.address.as_deref());
-            let charged = limiter
-                .charge(tenant, address, crate::ratelimit::Measure::Cost, cost)
-                .await;
-            if let Some(slot) = ctx.data_opt::<crate::ratelimit::RateSlot>() {
+            use crate::ratelimit::Measure;
+            let both = [(Measure::Requests, requests), (Measure::Cost, cost)];
+            let amounts = if requests == 0 { &both[1..] } else { &both[..] };
+            let drawn = limiter.charge(tenant, address, amounts).await;
+            if let Some(slot) = slot {
                 slot.with(|l| {
-                    l.cost = charged.or(l.cost);
+                    l.note(&drawn);
                     l.cost_points += cost;
                 });
             }
-            if let Some(refusal) = charged.and_then(|c| c.refused) {
+            if let Some(refusal) = drawn.refused() {
                 self.count(ctx, crate::usage::Counts::refused());
                 return Err(vec![refusal.error()]);
             }

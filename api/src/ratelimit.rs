@@ -8,10 +8,13 @@
 //! - a platform admin: their own (the platform's budget);
 //! - an anonymous caller: its IP address's.
 //!
-//! A request draws one request once its body is read and its credentials are checked
-//! (before its operation is looked up or parsed), and its cost once its document is
-//! validated, before anything runs. Each draw is on all of the caller's budgets at once, all or nothing (the kernel's
-//! GCRA, in Redis when it is configured, so every replica shares one budget). The sizes
+//! A request draws one request and its cost together, in one draw, once its document is
+//! validated and before anything runs: one round trip to Redis per request. A request
+//! that never reaches validation (a document that does not parse, an unknown persisted
+//! ID, a mutation sent by GET) draws its one request when its answer is ready, and is
+//! answered 429 instead when that draw is refused. Each draw is on all of the caller's
+//! budgets at once, all or nothing (the kernel's GCRA, in Redis when it is configured, so
+//! every replica shares one budget). The sizes
 //! come from the company's plan (`ils_common::plan`), with the overrides a platform admin
 //! set, read once every `PLAN_TTL` per company.
 
@@ -131,16 +134,56 @@ pub struct Ledger {
     pub cost: Option<Charged>,
     /// The cost points the request's documents measured.
     pub cost_points: u64,
+    /// Requests of the body not drawn yet: the first document validated draws them with
+    /// its cost; the transport draws what is left when the answer is ready.
+    pub pending_requests: u64,
+    /// The refusal of an earlier draw of this body: the rest of a batch is refused too.
+    pub refused: Option<Refusal>,
 }
 
-/// One per HTTP request (in its data and in every request of a batch): the extension
-/// notes the cost draw in it, the transport reads it for the headers.
+impl Ledger {
+    /// Notes what a draw said.
+    pub fn note(&mut self, drawn: &Drawn) {
+        self.requests = drawn.requests.or(self.requests);
+        self.cost = drawn.cost.or(self.cost);
+        if self.refused.is_none() {
+            self.refused = drawn.refused();
+        }
+    }
+}
+
+/// One per HTTP request (in its data and in every request of a batch): the transport
+/// notes the requests to draw in it, the extension draws them with the cost, and the
+/// transport reads it for the headers.
 #[derive(Clone, Default)]
 pub struct RateSlot(pub Arc<Mutex<Ledger>>);
 
 impl RateSlot {
     pub fn with<T>(&self, f: impl FnOnce(&mut Ledger) -> T) -> T {
         f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The requests still to draw, now taken.
+    pub fn take_pending(&self) -> u64 {
+        self.with(|l| std::mem::take(&mut l.pending_requests))
+    }
+}
+
+/// What one draw on both budgets said, per measure (`None`: not drawn, or limits off).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Drawn {
+    pub requests: Option<Charged>,
+    pub cost: Option<Charged>,
+}
+
+impl Drawn {
+    /// The refusal that keeps the caller waiting longest, if any budget refused.
+    pub fn refused(&self) -> Option<Refusal> {
+        [self.requests, self.cost]
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.refused)
+            .max_by_key(|r| r.retry_after_secs)
     }
 }
 
@@ -267,76 +310,96 @@ impl Limiter {
         out
     }
 
-    /// Draws `amount` of `measure` on every budget of the caller at once. `None` when
-    /// limits are off.
+    /// Draws every `(measure, amount)` on every budget of the caller at once, in one draw
+    /// (one round trip to Redis), all or nothing. (A zero amount draws nothing but reads
+    /// the budget, for the headers.)
     pub async fn charge(
         &self,
         tenant: &TenantContext,
         address: Option<&str>,
-        measure: Measure,
-        amount: u64,
-    ) -> Option<Charged> {
-        if !self.enabled || matches!(tenant.actor(), Actor::System) {
-            return None;
+        amounts: &[(Measure, u64)],
+    ) -> Drawn {
+        if !self.enabled || matches!(tenant.actor(), Actor::System) || amounts.is_empty() {
+            return Drawn::default();
         }
         let budgets = self.budgets_of(tenant, address).await;
-        let draws: Vec<Draw> = budgets
-            .iter()
-            .map(|(_, key, b)| {
+        let mut lines: Vec<(Measure, Limit)> = Vec::with_capacity(amounts.len() * budgets.len());
+        let mut draws: Vec<Draw> = Vec::with_capacity(lines.capacity());
+        for (measure, amount) in amounts {
+            for (limit, key, b) in &budgets {
                 let (tag, per_minute) = match measure {
                     Measure::Requests => ("r", b.requests_per_minute),
                     Measure::Cost => ("c", b.cost_per_minute),
                 };
-                Draw {
+                lines.push((*measure, *limit));
+                draws.push(Draw {
                     key: format!("{key}:{tag}"),
                     quota: Quota::per_minute(per_minute),
-                    cost: amount,
-                }
-            })
-            .collect();
+                    cost: *amount,
+                });
+            }
+        }
         let verdicts = self.store.take(&draws).await;
-        // Of several refusing budgets, the one that keeps the caller waiting longest: a
-        // client that waits that long is not refused again by another.
-        let refused = budgets
-            .iter()
-            .zip(&draws)
-            .zip(&verdicts)
-            .filter(|(_, v)| !v.allowed)
-            .max_by_key(|(_, v)| v.retry_after_secs)
-            .map(|(((limit, _, _), d), v)| Refusal {
-                limit: *limit,
-                measure,
-                quota: d.quota,
-                retry_after_secs: v.retry_after_secs,
-            });
-        if let Some(r) = &refused {
+        let mut drawn = Drawn::default();
+        for (measure, _) in amounts {
+            let charged = charged(*measure, &lines, &draws, &verdicts);
+            match measure {
+                Measure::Requests => drawn.requests = charged,
+                Measure::Cost => drawn.cost = charged,
+            }
+        }
+        if let Some(r) = drawn.refused() {
             metrics::counter!(
                 "ils_rate_limited_total",
                 "limit" => r.limit.as_str(),
-                "budget" => measure.as_str()
+                "budget" => r.measure.as_str()
             )
             .increment(1);
         }
-        // The budget the headers describe: the refusing one with the longest wait, or the
-        // one with least left.
-        let (quota, verdict) = draws
-            .iter()
-            .zip(&verdicts)
-            .min_by_key(|(_, v)| {
-                (
-                    v.allowed,
-                    std::cmp::Reverse(v.retry_after_secs),
-                    v.remaining,
-                )
-            })
-            .map(|(d, v)| (d.quota, *v))?;
-        Some(Charged {
-            measure,
-            quota,
-            verdict,
-            refused,
-        })
+        drawn
     }
+}
+
+/// What the draws of one measure said: the refusing budget that keeps the caller waiting
+/// longest (a client that waits that long is not refused again by another), and for the
+/// headers that one, or the budget with least left.
+fn charged(
+    measure: Measure,
+    lines: &[(Measure, Limit)],
+    draws: &[Draw],
+    verdicts: &[Verdict],
+) -> Option<Charged> {
+    let of_measure = || {
+        lines
+            .iter()
+            .zip(draws)
+            .zip(verdicts)
+            .filter(move |((line, _), _)| line.0 == measure)
+    };
+    let refused = of_measure()
+        .filter(|(_, v)| !v.allowed)
+        .max_by_key(|(_, v)| v.retry_after_secs)
+        .map(|(((_, limit), d), v)| Refusal {
+            limit: *limit,
+            measure,
+            quota: d.quota,
+            retry_after_secs: v.retry_after_secs,
+        });
+    let (quota, verdict) = of_measure()
+        .min_by_key(|(_, v)| {
+            (
+                v.allowed,
+                std::cmp::Reverse(v.retry_after_secs),
+                v.remaining,
+            )
+        })
+        .map(|((_, d), v)| (d.quota, *v))?;
+    Some(Charged {
+        measure,
+        quota,
+        verdict,
+        refused,
+    })
 }
 
 /// The IETF rate-limit headers (draft-ietf-httpapi-ratelimit-headers): the policies and
@@ -401,6 +464,7 @@ mod tests {
             requests: Some(c(Measure::Requests, 300, 299, 1)),
             cost: Some(c(Measure::Cost, 30_000, 29_990, 1)),
             cost_points: 10,
+            ..Ledger::default()
         };
         let h = headers(&ledger);
         assert_eq!(

@@ -638,34 +638,38 @@ async fn execute(
             Err(refused) => return refused,
         },
     };
-    // Each request of the body draws one request on the caller's budgets, before anything
-    // else is read of it; its cost is drawn once its document is validated (the
-    // extension, which notes it in `slot`).
+    // Each request of the body draws one request on the caller's budgets, with its cost
+    // once its document is validated (the extension, in one draw, noted in `slot`); what
+    // was not drawn by then is drawn when the answer is ready (`settle`).
     let slot = crate::ratelimit::RateSlot::default();
-    {
-        let operations: Vec<Option<String>> = match &batch {
-            BatchRequest::Single(r) => vec![r.operation_name.clone()],
-            BatchRequest::Batch(rs) => rs.iter().map(|r| r.operation_name.clone()).collect(),
-        };
-        let address = peer.ip().to_string();
-        let entry = app
+    let operations: Vec<Option<String>> = match &batch {
+        BatchRequest::Single(r) => vec![r.operation_name.clone()],
+        BatchRequest::Batch(rs) => rs.iter().map(|r| r.operation_name.clone()).collect(),
+    };
+    slot.with(|l| l.pending_requests = operations.len() as u64);
+    let address = peer.ip().to_string();
+    // The requests not drawn yet, drawn now: the refusal to answer instead, if refused.
+    let draw_pending = async || -> Option<Response> {
+        let pending = slot.take_pending();
+        if pending == 0 {
+            return None;
+        }
+        let drawn = app
             .limiter
             .charge(
                 &tenant,
                 Some(&address),
-                crate::ratelimit::Measure::Requests,
-                operations.len() as u64,
+                &[(crate::ratelimit::Measure::Requests, pending)],
             )
             .await;
-        slot.with(|l| l.requests = entry);
-        if let Some(refusal) = entry.and_then(|c| c.refused) {
-            for name in &operations {
-                let refused = crate::usage::Counts::refused();
-                app.limiter.usage.add(&tenant, name.as_deref(), refused);
-            }
-            return slot.with(|l| rate_limited(media, &refusal, &rid, l));
+        slot.with(|l| l.note(&drawn));
+        let refusal = drawn.refused()?;
+        for name in &operations {
+            let refused = crate::usage::Counts::refused();
+            app.limiter.usage.add(&tenant, name.as_deref(), refused);
         }
-    }
+        Some(slot.with(|l| rate_limited(media, &refusal, &rid, l)))
+    };
     // What each request runs: a persisted document by ID, or text where text may run.
     let mut batch = batch;
     let mut admissions: Vec<crate::operations::gate::Admission> = vec![];
@@ -705,6 +709,9 @@ async fn execute(
                             );
                             res.headers_mut()
                                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                            if let Some(refused) = draw_pending().await {
+                                return refused;
+                            }
                             slot.with(|l| set_rate_headers(&mut res, l));
                             return res;
                         }
@@ -712,6 +719,9 @@ async fn execute(
                     admissions.push(admission);
                 }
                 Err(refusal) => {
+                    if let Some(refused) = draw_pending().await {
+                        return refused;
+                    }
                     let mut res = refuse_persisted(media, refusal, &rid);
                     slot.with(|l| set_rate_headers(&mut res, l));
                     return res;
@@ -806,7 +816,12 @@ async fn execute(
             (StatusCode::OK, body, list)
         }
     };
-    // Refused by a cost budget: 429 when every request of the body was.
+    // No document of the body was validated (none parsed, say): its requests are drawn
+    // now, and a refusal answers instead.
+    if let Some(refused) = draw_pending().await {
+        return refused;
+    }
+    // Refused by a budget on validation: 429 when every request of the body was.
     let retry_after = responses
         .iter()
         .map(|r| {

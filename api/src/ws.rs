@@ -564,16 +564,15 @@ fn admit_on(app: &AppState) -> crate::ws_protocol::Admit {
                 .get(&std::any::TypeId::of::<ClientInfo>())
                 .and_then(|d| d.downcast_ref::<ClientInfo>())
                 .and_then(|c| c.address.clone());
-            let entry = app
+            let drawn = app
                 .limiter
                 .charge(
                     &tenant,
                     address.as_deref(),
-                    crate::ratelimit::Measure::Requests,
-                    1,
+                    &[(crate::ratelimit::Measure::Requests, 1)],
                 )
                 .await;
-            if let Some(refusal) = entry.and_then(|c| c.refused) {
+            if let Some(refusal) = drawn.refused() {
                 let refused = crate::usage::Counts::refused();
                 app.limiter
                     .usage
