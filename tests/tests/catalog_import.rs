@@ -1091,18 +1091,24 @@ async fn an_import_that_outlives_the_job_lease_completes_in_one_attempt() {
 /// `total` items (a test's setup: a plan's whole catalog through the API would take
 /// minutes).
 #[allow(clippy::disallowed_methods)] // a test's setup, below the guard on purpose
-async fn fill_catalog(s: &TestServer, sku: &str, total: u64) {
+async fn fill_catalog(s: &TestServer, supplier: &Session, sku: &str, total: u64) {
     use ils_entity::catalog_item::Column;
     use sea_orm::{ConnectionTrait, Iterable};
     let db = sea_orm::Database::connect(&s.database_url)
         .await
         .expect("database reachable");
     let postgres = s.database_url.starts_with("postgres");
+    let id = ils_tests::company_uuid(supplier);
+    let company = if postgres {
+        format!("'{id}'")
+    } else {
+        format!("X'{}'", id.simple())
+    };
     let have: u64 = {
         let row = db
             .query_one_raw(sea_orm::Statement::from_string(
                 db.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM catalog_items",
+                format!("SELECT COUNT(*) AS n FROM catalog_items WHERE company_id = {company}"),
             ))
             .await
             .unwrap()
@@ -1125,7 +1131,7 @@ async fn fill_catalog(s: &TestServer, sku: &str, total: u64) {
     db.execute_unprepared(&format!(
         "INSERT INTO catalog_items ({cols})
          WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {copies})
-         SELECT {vals} FROM catalog_items c, s WHERE c.sku = '{sku}'",
+         SELECT {vals} FROM catalog_items c, s WHERE c.company_id = {company} AND c.sku = '{sku}'",
         cols = columns.join(", "),
         vals = values.join(", "),
     ))
@@ -1150,7 +1156,7 @@ async fn an_import_adds_items_only_while_the_plan_has_room_and_still_changes_the
         .completed(&s, &sup, first["id"].as_str().unwrap(), (1, 0, 0, 0))
         .await;
     // The full plan includes 100,000 catalog items: two places are left.
-    fill_catalog(&s, "FR-001", 99_998).await;
+    fill_catalog(&s, &sup, "FR-001", 99_998).await;
 
     let rows = vec![
         with(frame_row("FR-001"), "price", "92.00"),

@@ -287,13 +287,14 @@ pub async fn plan_of(tx: &Tx, company: Uuid) -> AppResult<Plan> {
         .unwrap_or(Plan::FreeEcp))
 }
 
-/// A company's plan, its row locked until `tx` ends (PostgreSQL; SQLite's writer holds
-/// the database already): what a count against the plan is taken under, so that two
-/// additions at once cannot both see room for one.
+/// A company's plan, its row held until `tx` ends (PostgreSQL; SQLite's writer holds the
+/// database already): what a count against the plan is taken under, so that two
+/// additions at once cannot both see room for one. Inserts elsewhere that merely
+/// reference the company go on (`Tx::hold`).
 pub async fn hold(tx: &Tx, company: Uuid) -> AppResult<Plan> {
     use sea_orm::{ColumnTrait, QueryFilter};
     let row = tx
-        .lock_for_update(
+        .hold(
             tx.select::<company::Entity>()
                 .filter(company::Column::Id.eq(company)),
         )
@@ -305,18 +306,18 @@ pub async fn hold(tx: &Tx, company: Uuid) -> AppResult<Plan> {
 }
 
 /// Refuses one more of `counted` when the company's plan allows no more: `PLAN_LIMIT`,
-/// with the limit and the plan that lifts it. `count` (how many the company has) runs
-/// only when the plan has a limit, under `hold`.
+/// with the limit and the plan that lifts it. When the plan has a limit, `count` (how
+/// many the company has) runs under `hold`; otherwise nothing is held or counted.
 pub async fn allow_one_more(
     tx: &Tx,
     company: Uuid,
     counted: Counted,
     count: impl std::future::Future<Output = AppResult<u64>>,
 ) -> AppResult<()> {
-    let plan = hold(tx, company).await?;
-    if counted.limit(plan).is_none() {
+    if counted.limit(plan_of(tx, company).await?).is_none() {
         return Ok(());
     }
+    let plan = hold(tx, company).await?;
     check_count(plan, counted, count.await?)
 }
 

@@ -540,6 +540,18 @@ impl Tx {
         }
     }
 
+    /// Holds the selected rows until commit so that a second holder waits (PostgreSQL's
+    /// `FOR NO KEY UPDATE`: inserts that only reference the rows by foreign key go on);
+    /// SQLite transactions hold the write lock from BEGIN anyway.
+    pub fn hold<E: EntityTrait>(&self, select: Select<E>) -> Select<E> {
+        use sea_orm::QuerySelect;
+        use sea_orm::sea_query::LockType;
+        match self.conn().get_database_backend() {
+            DbBackend::Postgres => select.lock(LockType::NoKeyUpdate),
+            _ => select,
+        }
+    }
+
     /// Keeps every other writer of `E`'s table waiting until this transaction ends, while
     /// readers go on (PostgreSQL's EXCLUSIVE mode; SQLite has one writer at a time anyway):
     /// for a system-scope rebuild of a table that handlers keep. Refused outside the

@@ -5,7 +5,7 @@ use super::catalog::{changed_row, new_row, same, supplier_tx};
 use crate::imports::{self, Applied, ImportTarget};
 use ils_common::catalog::csv::{CATALOG, Layout, RowError};
 use ils_common::catalog::draft::ItemDraft;
-use ils_common::plan::{Counted, Plan, check_count, hold};
+use ils_common::plan::{Counted, Plan, check_count, hold, plan_of};
 use ils_entity::catalog_item as item;
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -104,15 +104,16 @@ struct PlanRoom {
 impl PlanRoom {
     async fn of(tx: &Tx, me: uuid::Uuid) -> AppResult<PlanRoom> {
         use sea_orm::PaginatorTrait;
-        let plan = hold(tx, me).await?;
+        let mut plan = plan_of(tx, me).await?;
         let used = match Counted::CatalogItems.limit(plan) {
             None => None,
-            Some(_) => Some(
+            Some(_) => Some({
+                plan = hold(tx, me).await?;
                 tx.select::<item::Entity>()
                     .filter(item::Column::CompanyId.eq(me))
                     .count(tx.conn())
-                    .await?,
-            ),
+                    .await?
+            }),
         };
         Ok(PlanRoom { plan, used })
     }
