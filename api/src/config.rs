@@ -128,6 +128,10 @@ pub struct Config {
     pub anonymous_requests_per_minute: u64,
     /// Cost points (query complexity) a minute one anonymous client address may spend.
     pub anonymous_cost_per_minute: u64,
+    /// `ILS_TRUSTED_PROXIES`: the proxies (addresses or networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client (`crate::forwarded`); none by default.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
     /// `ILS_CORS_ORIGINS`: browser origins allowed to call the API from another site
     /// (comma-separated, e.g. `https://app.example.com,http://localhost:5173`); none by
     /// default, and `*` is refused in production.
@@ -348,6 +352,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "sign-ups one client address may attempt per hour (default 10)",
     ),
     (
+        "ILS_TRUSTED_PROXIES",
+        "proxies whose X-Forwarded-For names the client: addresses or networks, comma-separated (default none)",
+    ),
+    (
         "ILS_CORS_ORIGINS",
         "comma-separated browser origins allowed cross-site; none by default",
     ),
@@ -497,6 +505,7 @@ impl Default for Config {
             anonymous_requests_per_minute: 120,
             anonymous_cost_per_minute: 12_000,
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             metrics_listen: None,
             metrics_token: None,
             ai_providers: "builtin".into(),
@@ -720,6 +729,8 @@ impl Config {
                 return Err(ConfigError(format!("{name} must be positive")));
             }
         }
+        crate::forwarded::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| ConfigError(format!("ILS_TRUSTED_PROXIES: {e}")))?;
         for origin in &self.cors_origins {
             if origin == "*" {
                 if self.env == Environment::Production {

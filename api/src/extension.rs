@@ -195,6 +195,9 @@ impl MeasureExtension {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         limiter.usage.add(tenant, operation.as_deref(), counts);
+        if let Some(slot) = ctx.data_opt::<crate::ratelimit::RateSlot>() {
+            slot.with(|l| l.counted += 1);
+        }
     }
 }
 
@@ -314,11 +317,6 @@ impl Extension for MeasureExtension {
             ctx.data_opt::<TenantContext>(),
         ) {
             let slot = ctx.data_opt::<crate::ratelimit::RateSlot>();
-            // An earlier request of the same batch was refused: so is this one.
-            if let Some(refusal) = slot.and_then(|s| s.with(|l| l.refused)) {
-                self.count(ctx, crate::usage::Counts::refused());
-                return Err(vec![refusal.error()]);
-            }
             let requests = slot.map_or(0, |s| s.take_pending());
             let address = ctx
                 .data_opt::<ils_kernel::ClientInfo>()

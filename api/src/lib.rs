@@ -14,6 +14,7 @@ pub mod db;
 pub mod dev_sink;
 pub mod extension;
 pub mod federation;
+pub mod forwarded;
 pub mod int_range;
 pub mod metrics;
 pub mod modules;

@@ -137,8 +137,10 @@ pub struct Ledger {
     /// Requests of the body not drawn yet: the first document validated draws them with
     /// its cost; the transport draws what is left when the answer is ready.
     pub pending_requests: u64,
-    /// The refusal of an earlier draw of this body: the rest of a batch is refused too.
+    /// The refusal of an earlier draw of this body.
     pub refused: Option<Refusal>,
+    /// Requests of the body the usage has counted already (by the extension).
+    pub counted: u64,
 }
 
 impl Ledger {
@@ -300,7 +302,7 @@ impl Limiter {
                 out.push((Limit::Platform, format!("user:{id}"), self.platform));
             }
             _ => {
-                let ip = address.unwrap_or("unknown");
+                let ip = crate::forwarded::budget_key(address.unwrap_or("unknown"));
                 out.push((Limit::Anonymous, format!("ip:{ip}"), self.anonymous));
             }
         }

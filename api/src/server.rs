@@ -770,6 +770,10 @@ async fn serve(
 ) {
     let tracker = TaskTracker::new();
     let header_timeout = Duration::from_secs(config.header_read_timeout_secs);
+    // Checked when the configuration was loaded.
+    let proxies = Arc::new(
+        crate::forwarded::TrustedProxies::parse(&config.trusted_proxies).unwrap_or_default(),
+    );
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -782,10 +786,14 @@ async fn serve(
             },
             _ = shutdown.cancelled() => break,
         };
+        let proxies = proxies.clone();
         let service =
             app.clone()
                 .map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(ConnectInfo(peer));
+                    // The client's address, as the trusted proxies name it.
+                    let client = proxies.client(peer.ip(), req.headers());
+                    req.extensions_mut()
+                        .insert(ConnectInfo(SocketAddr::new(client, peer.port())));
                     req
                 });
         let shutdown = shutdown.clone();

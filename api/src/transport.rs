@@ -638,9 +638,11 @@ async fn execute(
             Err(refused) => return refused,
         },
     };
-    // Each request of the body draws one request on the caller's budgets, with its cost
-    // once its document is validated (the extension, in one draw, noted in `slot`); what
-    // was not drawn by then is drawn when the answer is ready (`settle`).
+    // A request draws its one request with its cost once its document is validated (the
+    // extension, in one draw, noted in `slot`); if it never gets there, its request is
+    // drawn when its answer is ready (`draw_pending`). A batch draws all its requests here,
+    // before anything runs: its documents run at once, and each must know whether the
+    // batch was refused before it runs.
     let slot = crate::ratelimit::RateSlot::default();
     let operations: Vec<Option<String>> = match &batch {
         BatchRequest::Single(r) => vec![r.operation_name.clone()],
@@ -648,7 +650,8 @@ async fn execute(
     };
     slot.with(|l| l.pending_requests = operations.len() as u64);
     let address = peer.ip().to_string();
-    // The requests not drawn yet, drawn now: the refusal to answer instead, if refused.
+    // The requests not drawn yet, drawn now (the refusal to answer instead, if refused),
+    // and counted in the usage unless the extension counted them already.
     let draw_pending = async || -> Option<Response> {
         let pending = slot.take_pending();
         if pending == 0 {
@@ -662,14 +665,26 @@ async fn execute(
                 &[(crate::ratelimit::Measure::Requests, pending)],
             )
             .await;
-        slot.with(|l| l.note(&drawn));
-        let refusal = drawn.refused()?;
-        for name in &operations {
-            let refused = crate::usage::Counts::refused();
-            app.limiter.usage.add(&tenant, name.as_deref(), refused);
+        let counted = slot.with(|l| {
+            l.note(&drawn);
+            l.counted
+        });
+        let refusal = drawn.refused();
+        let counts = match refusal {
+            Some(_) => crate::usage::Counts::refused(),
+            None => crate::usage::Counts::invalid(),
+        };
+        for name in operations.iter().skip(counted as usize) {
+            app.limiter.usage.add(&tenant, name.as_deref(), counts);
         }
+        let refusal = refusal?;
         Some(slot.with(|l| rate_limited(media, &refusal, &rid, l)))
     };
+    if operations.len() > 1
+        && let Some(refused) = draw_pending().await
+    {
+        return refused;
+    }
     // What each request runs: a persisted document by ID, or text where text may run.
     let mut batch = batch;
     let mut admissions: Vec<crate::operations::gate::Admission> = vec![];

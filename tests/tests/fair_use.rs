@@ -21,10 +21,12 @@ struct Answer {
 }
 
 async fn ask(s: &TestServer, auth: &Auth, query: &str) -> Answer {
-    let req = s
-        .http
-        .post(s.url("/graphql"))
-        .json(&json!({ "query": query }));
+    ask_body(s, auth, json!({ "query": query })).await
+}
+
+/// One POST of `body` (a request, or a batch as an array).
+async fn ask_body(s: &TestServer, auth: &Auth, body: Value) -> Answer {
+    let req = s.http.post(s.url("/graphql")).json(&body);
     let resp = auth.apply(req).send().await.expect("request sent");
     let header = |name: &str| {
         resp.headers()
@@ -194,29 +196,39 @@ async fn requests_that_never_reach_validation_still_draw_and_are_refused() {
         "\"requests\";q=5;w=60",
     )
     .await;
+    // By turns: a document that does not parse, and a persisted ID nobody published.
+    let unknown = json!({ "extensions": { "persistedQuery": { "version": 1,
+        "sha256Hash": "0000000000000000000000000000000000000000000000000000000000000000" } } });
     let mut left = Vec::new();
     let mut refused = None;
-    for _ in 0..7 {
-        let answer = ask(&s, &a.auth(), "{ me { company { id } ").await;
+    for i in 0..7 {
+        let (body, code) = if i % 2 == 0 {
+            (
+                json!({ "query": "{ me { company { id } " }),
+                "GRAPHQL_PARSE_FAILED",
+            )
+        } else {
+            (unknown.clone(), "PERSISTED_QUERY_NOT_FOUND")
+        };
+        let answer = ask_body(&s, &a.auth(), body).await;
         if answer.status == 429 {
             refused = Some(answer);
             break;
         }
-        assert_eq!(answer.status, 200, "{}", answer.body);
         assert_eq!(
-            answer.body["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED",
+            answer.body["errors"][0]["extensions"]["code"], code,
             "{}",
             answer.body
         );
         left.push(requests_left(
-            &answer.state.expect("RateLimit on a parse error"),
+            &answer.state.expect("RateLimit on a refused document"),
         ));
     }
     assert!(
         left.windows(2).all(|w| w[1] < w[0]),
-        "each unparsable request drew one: {left:?}"
+        "each of them drew one: {left:?}"
     );
-    let refused = refused.expect("the budget of 5 is spent by unparsable requests too");
+    let refused = refused.expect("the budget of 5 is spent by these requests too");
     let e = &refused.body["errors"][0];
     assert_eq!(e["extensions"]["code"], "RATE_LIMITED", "{}", refused.body);
     assert_eq!(e["extensions"]["budget"], "requests");
@@ -225,6 +237,91 @@ async fn requests_that_never_reach_validation_still_draw_and_are_refused() {
     let valid = ask(&s, &a.auth(), ME).await;
     assert_eq!(valid.status, 429, "{}", valid.body);
     assert!(valid.body.get("data").is_none(), "{}", valid.body);
+    s.finish().await;
+}
+
+/// A batch draws all its requests before any of its documents runs: one that does not fit
+/// in what is left is refused whole, and none of it runs.
+#[tokio::test]
+async fn a_batch_is_drawn_whole_before_it_runs() {
+    let s = started(|c| c.max_batch = 5).await;
+    let pa = s.platform_admin().await;
+    let a = s.sign_up("Batch Optics", "ECP", &email("batch")).await;
+    set_budgets(
+        &s,
+        &pa,
+        &a,
+        json!({ "user": { "requestsPerMinute": 4, "pointsPerMinute": 100000 } }),
+        "\"requests\";q=4;w=60",
+    )
+    .await;
+    // The wait above drew one or more; spend what is left but one.
+    let mut left = requests_left(&ask(&s, &a.auth(), ME).await.state.unwrap());
+    while left > 1 {
+        left = requests_left(&ask(&s, &a.auth(), ME).await.state.unwrap());
+    }
+    let phone = "mutation { updateCompanyProfile(input: { phone: \"+44 20 7946 0999\" }) { company { phone } } }";
+    let batch = json!([{ "query": ME }, { "query": phone }]);
+    let answer = ask_body(&s, &a.auth(), batch).await;
+    assert_eq!(answer.status, 429, "{}", answer.body);
+    assert_eq!(
+        answer.body["errors"][0]["extensions"]["budget"], "requests",
+        "{}",
+        answer.body
+    );
+    // The one request left is still there, and the mutation never ran.
+    let after = ask(&s, &a.auth(), "{ me { company { phone } } }").await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    assert_ne!(
+        after.body["data"]["me"]["company"]["phone"], "+44 20 7946 0999",
+        "{}",
+        after.body
+    );
+    s.finish().await;
+}
+
+/// One anonymous request through a proxy that says the client is `client`.
+async fn via_proxy(s: &TestServer, client: &str) -> u16 {
+    s.http
+        .post(s.url("/graphql"))
+        .header("x-forwarded-for", format!("198.51.100.77, {client}"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("request sent")
+        .status()
+        .as_u16()
+}
+
+/// Behind a proxy the operator trusts (`ILS_TRUSTED_PROXIES`), each client has its own
+/// anonymous budget, by the address the proxy appended (what the client wrote to the
+/// left of it is not believed); from anyone else `X-Forwarded-For` is ignored, so a client
+/// cannot get a fresh budget by writing the header itself.
+#[tokio::test]
+async fn anonymous_budgets_follow_the_client_behind_a_trusted_proxy_only() {
+    let s = started(|c| {
+        c.anonymous_requests_per_minute = 2;
+        c.trusted_proxies = vec!["127.0.0.1".into(), "::1".into()];
+    })
+    .await;
+    assert_eq!(via_proxy(&s, "203.0.113.5").await, 200);
+    assert_eq!(via_proxy(&s, "203.0.113.5").await, 200);
+    assert_eq!(via_proxy(&s, "203.0.113.5").await, 429);
+    assert_eq!(via_proxy(&s, "203.0.113.6").await, 200, "another client");
+    // Two addresses of one IPv6 /64 are one subscriber line: one budget.
+    assert_eq!(via_proxy(&s, "2001:db8:7:7::1").await, 200);
+    assert_eq!(via_proxy(&s, "2001:db8:7:7::2").await, 200);
+    assert_eq!(via_proxy(&s, "2001:db8:7:7::3").await, 429);
+    s.finish().await;
+
+    let s = started(|c| c.anonymous_requests_per_minute = 2).await;
+    assert_eq!(via_proxy(&s, "203.0.113.5").await, 200);
+    assert_eq!(via_proxy(&s, "203.0.113.6").await, 200);
+    assert_eq!(
+        via_proxy(&s, "203.0.113.7").await,
+        429,
+        "no proxy is trusted: every header names the same caller"
+    );
     s.finish().await;
 }
 
@@ -676,7 +773,8 @@ async fn additions_at_once_never_pass_the_plan_together() {
 
 /// What makes the test above hold whatever the timing: a count against the plan is taken
 /// under `plan::hold`, and a second holder of the same company waits until the first
-/// transaction ends (PostgreSQL: the company row's lock; SQLite: its one writer).
+/// transaction ends. On PostgreSQL that is the company row's lock (without it this test
+/// fails); on SQLite the one writer already makes every write transaction wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::disallowed_methods)] // two bare transactions hold the same company, below any request
 async fn a_second_count_against_the_plan_waits_for_the_first() {
