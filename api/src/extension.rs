@@ -317,7 +317,9 @@ impl Extension for MeasureExtension {
             ctx.data_opt::<TenantContext>(),
         ) {
             let slot = ctx.data_opt::<crate::ratelimit::RateSlot>();
-            let requests = slot.map_or(0, |s| s.take_pending());
+            // Without a slot (a subscription over the legacy graphql-ws protocol, whose
+            // messages pass no gate of ours) the request is drawn here too.
+            let requests = slot.map_or(1, |s| s.take_pending());
             let address = ctx
                 .data_opt::<ils_kernel::ClientInfo>()
                 .and_then(|c| c.address.as_deref());

@@ -594,7 +594,8 @@ fn admit_on(app: &AppState) -> crate::ws_protocol::Admit {
                     if let Some(hash) = admission.published {
                         gate.count(&tenant, &hash, false);
                     }
-                    Ok(request)
+                    // Its request is drawn: the extension draws only its cost.
+                    Ok(request.data(crate::ratelimit::RateSlot::default()))
                 }
                 Err(refusal) => {
                     let (code, message) = refusal.code_and_message();
