@@ -410,6 +410,35 @@ async fn a_socket_over_its_budget_gets_an_error_message() {
             .unwrap()
             >= 1
     );
+
+    // The legacy graphql-ws protocol: each `start` draws a request too, and a refused one
+    // is a result of errors without data.
+    let b = s.sign_up("Legacy Optics", "ECP", &email("legacy")).await;
+    set_budgets(
+        &s,
+        &pa,
+        &b,
+        json!({ "user": { "requestsPerMinute": 3, "pointsPerMinute": 100000 } }),
+        "\"requests\";q=3;w=60",
+    )
+    .await;
+    let mut w = ws::connect(&s, ws::LEGACY_WS).await;
+    ws::init(&mut w, &b.auth()).await;
+    let mut refused = None;
+    for i in 0..4 {
+        let payload = ws::run(&mut w, ws::LEGACY_WS, &format!("l{i}"), ME).await;
+        if payload["errors"].is_array() {
+            refused = Some(payload);
+            break;
+        }
+        assert!(payload["data"]["me"].is_object(), "{payload}");
+    }
+    let payload = refused.expect("a refusal once the budget is spent");
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{payload}"
+    );
+    assert!(payload["data"].is_null(), "{payload}");
     s.finish().await;
 }
 
