@@ -650,9 +650,10 @@ async fn execute(
     };
     slot.with(|l| l.pending_requests = operations.len() as u64);
     let address = peer.ip().to_string();
-    // The requests not drawn yet, drawn now (the refusal to answer instead, if refused),
-    // and counted in the usage unless the extension counted them already.
-    let draw_pending = async || -> Option<Response> {
+    // The requests not drawn yet, drawn now (the refusal to answer instead, if refused).
+    // A refusal is counted in the usage; so is a request that was `answered` without the
+    // extension counting it (it never reached validation), as an error.
+    let draw_pending = async |answered: bool| -> Option<Response> {
         let pending = slot.take_pending();
         if pending == 0 {
             return None;
@@ -671,17 +672,20 @@ async fn execute(
         });
         let refusal = drawn.refused();
         let counts = match refusal {
-            Some(_) => crate::usage::Counts::refused(),
-            None => crate::usage::Counts::invalid(),
+            Some(_) => Some(crate::usage::Counts::refused()),
+            None if answered => Some(crate::usage::Counts::invalid()),
+            None => None,
         };
         for name in operations.iter().skip(counted as usize) {
-            app.limiter.usage.add(&tenant, name.as_deref(), counts);
+            if let Some(counts) = counts {
+                app.limiter.usage.add(&tenant, name.as_deref(), counts);
+            }
         }
         let refusal = refusal?;
         Some(slot.with(|l| rate_limited(media, &refusal, &rid, l)))
     };
     if operations.len() > 1
-        && let Some(refused) = draw_pending().await
+        && let Some(refused) = draw_pending(false).await
     {
         return refused;
     }
@@ -724,7 +728,7 @@ async fn execute(
                             );
                             res.headers_mut()
                                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
-                            if let Some(refused) = draw_pending().await {
+                            if let Some(refused) = draw_pending(true).await {
                                 return refused;
                             }
                             slot.with(|l| set_rate_headers(&mut res, l));
@@ -734,7 +738,7 @@ async fn execute(
                     admissions.push(admission);
                 }
                 Err(refusal) => {
-                    if let Some(refused) = draw_pending().await {
+                    if let Some(refused) = draw_pending(true).await {
                         return refused;
                     }
                     let mut res = refuse_persisted(media, refusal, &rid);
@@ -833,7 +837,7 @@ async fn execute(
     };
     // No document of the body was validated (none parsed, say): its requests are drawn
     // now, and a refusal answers instead.
-    if let Some(refused) = draw_pending().await {
+    if let Some(refused) = draw_pending(true).await {
         return refused;
     }
     // Refused by a budget on validation: 429 when every request of the body was.

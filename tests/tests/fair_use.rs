@@ -689,7 +689,7 @@ const USAGE: &str = "query($p: UsagePeriodInput!) { usage(period: $p) {
 
 #[tokio::test]
 async fn usage_is_counted_per_caller_and_operation_and_each_sees_only_its_own() {
-    let s = started(|_| {}).await;
+    let s = started(|c| c.max_batch = 5).await;
     let a = s.sign_up("Usage Optics", "ECP", &email("usage-a")).await;
     let b = s.sign_up("Nosy Optics", "ECP", &email("usage-b")).await;
     let (key_id, secret) = create_api_key(&s, &a, "partner").await;
@@ -703,6 +703,19 @@ async fn usage_is_counted_per_caller_and_operation_and_each_sees_only_its_own() 
     }
     // A document that fails is an error of its operation.
     ask(&s, &key, "query Broken { me { nope } }").await;
+    // One that does not even parse is one too (counted when its request is drawn), and
+    // each request of a batch counts once.
+    ask_body(
+        &s,
+        &a.auth(),
+        json!({ "query": "query Junk { me ", "operationName": "Junk" }),
+    )
+    .await;
+    let batch = json!([
+        { "query": named("BatchOne"), "operationName": "BatchOne" },
+        { "query": named("BatchTwo"), "operationName": "BatchTwo" }
+    ]);
+    assert_eq!(ask_body(&s, &a.auth(), batch).await.status, 200);
     let today = chrono::Utc::now().date_naive().to_string();
     let period = json!({ "p": { "from": today, "to": today } });
     let entries = |v: &Value| v["usage"].as_array().unwrap().clone();
@@ -736,6 +749,24 @@ async fn usage_is_counted_per_caller_and_operation_and_each_sees_only_its_own() 
         .find(|e| e["operation"] == "Broken")
         .expect("Broken");
     assert_eq!(broken["errors"], 1, "{broken}");
+    let junk = all.iter().find(|e| e["operation"] == "Junk").expect("Junk");
+    assert_eq!(
+        (junk["requests"].as_i64(), junk["errors"].as_i64()),
+        (Some(1), Some(1)),
+        "{junk}"
+    );
+    for name in ["BatchOne", "BatchTwo"] {
+        let e = all.iter().find(|e| e["operation"] == name).expect(name);
+        assert_eq!(
+            (
+                e["requests"].as_i64(),
+                e["errors"].as_i64(),
+                e["refusals"].as_i64()
+            ),
+            (Some(1), Some(0), Some(0)),
+            "{e}"
+        );
+    }
 
     // The key sees its own use only; another company sees none of it; staff nothing.
     let own = entries(&s.ok(&key, USAGE, period.clone()).await);
