@@ -314,11 +314,19 @@ pub async fn allow_one_more(
     counted: Counted,
     count: impl std::future::Future<Output = AppResult<u64>>,
 ) -> AppResult<()> {
-    if counted.limit(plan_of(tx, company).await?).is_none() {
-        return Ok(());
+    match hold_if_limited(tx, company, counted).await? {
+        Some(plan) => check_count(plan, counted, count.await?),
+        None => Ok(()),
     }
-    let plan = hold(tx, company).await?;
-    check_count(plan, counted, count.await?)
+}
+
+/// The company's plan, held (`hold`) when it limits `counted`; `None` when it does not
+/// (then nothing is held, and nothing need be counted).
+pub async fn hold_if_limited(tx: &Tx, company: Uuid, counted: Counted) -> AppResult<Option<Plan>> {
+    if counted.limit(plan_of(tx, company).await?).is_none() {
+        return Ok(None);
+    }
+    hold(tx, company).await.map(Some)
 }
 
 /// `allow_one_more` for a known plan (pure).

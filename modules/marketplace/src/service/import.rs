@@ -5,7 +5,7 @@ use super::catalog::{changed_row, new_row, same, supplier_tx};
 use crate::imports::{self, Applied, ImportTarget};
 use ils_common::catalog::csv::{CATALOG, Layout, RowError};
 use ils_common::catalog::draft::ItemDraft;
-use ils_common::plan::{Counted, Plan, check_count, hold, plan_of};
+use ils_common::plan::{Counted, Plan, check_count, hold_if_limited};
 use ils_entity::catalog_item as item;
 use ils_kernel::{AppError, AppResult, Db, TenantContext, Tx};
 use sea_orm::{ColumnTrait, QueryFilter};
@@ -96,33 +96,37 @@ impl ImportTarget for Catalog {
 /// lasts, and the rest refused with the `PLAN_LIMIT` message (changes to items already in
 /// the catalog are never refused).
 struct PlanRoom {
-    plan: Plan,
-    /// Items in the catalog, counted only when the plan has a limit.
-    used: Option<u64>,
+    /// The plan, when it limits catalog items.
+    plan: Option<Plan>,
+    /// Items in the catalog (counted only when the plan has a limit).
+    used: u64,
 }
 
 impl PlanRoom {
     async fn of(tx: &Tx, me: uuid::Uuid) -> AppResult<PlanRoom> {
         use sea_orm::PaginatorTrait;
-        let mut plan = plan_of(tx, me).await?;
-        let used = match Counted::CatalogItems.limit(plan) {
-            None => None,
-            Some(_) => Some({
-                plan = hold(tx, me).await?;
-                tx.select::<item::Entity>()
-                    .filter(item::Column::CompanyId.eq(me))
-                    .count(tx.conn())
-                    .await?
-            }),
+        let Some(plan) = hold_if_limited(tx, me, Counted::CatalogItems).await? else {
+            return Ok(PlanRoom {
+                plan: None,
+                used: 0,
+            });
         };
-        Ok(PlanRoom { plan, used })
+        let used = tx
+            .select::<item::Entity>()
+            .filter(item::Column::CompanyId.eq(me))
+            .count(tx.conn())
+            .await?;
+        Ok(PlanRoom {
+            plan: Some(plan),
+            used,
+        })
     }
 
     /// Room for one more new item, taken; or the plan's refusal.
     fn take(&mut self) -> AppResult<()> {
-        if let Some(used) = &mut self.used {
-            check_count(self.plan, Counted::CatalogItems, *used)?;
-            *used += 1;
+        if let Some(plan) = self.plan {
+            check_count(plan, Counted::CatalogItems, self.used)?;
+            self.used += 1;
         }
         Ok(())
     }
