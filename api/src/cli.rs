@@ -62,9 +62,10 @@ enum Command {
     },
     /// Measure what rollup maintenance adds to order submission, in a database
     /// `bench-seed` wrote: `orders` drafts of Practice 1 submitted through the schema
-    /// (timed), then the analytics handler run over each submission's event (timed).
+    /// (timed), the analytics handler run over their events in batches (timed), and
+    /// `orders` more submitted with a worker handling their events beside them (timed).
     BenchAnalytics {
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 1500)]
         orders: usize,
     },
     /// Measure the rate limiter's own cost per request: `requests` draws of a request

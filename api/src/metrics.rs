@@ -87,6 +87,11 @@ fn describe() {
         Unit::Seconds,
         "Time one job attempt took, by kind"
     );
+    describe_histogram!(
+        "ils_job_batch_size",
+        Unit::Count,
+        "Jobs handled together in one call of a batched kind's handler, by kind"
+    );
     describe_counter!(
         "ils_events_dispatched_total",
         "Outbox events published to the bus"

@@ -1061,3 +1061,150 @@ async fn a_last_delivery_attempt_cut_off_by_a_killed_process_leaves_it_dead() {
     drop(rx);
     ils_tests::drop_database(&url).await;
 }
+
+/// What a batched kind's handlers saw: each call of the batch handler (the ids it was
+/// given, whether it succeeded) and each job run alone.
+#[derive(Default)]
+struct BatchLog {
+    batches: Vec<(Vec<Uuid>, bool)>,
+    alone: Vec<Uuid>,
+}
+
+/// The payload of `test.batch` jobs.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Batched {
+    poison: bool,
+}
+
+impl jobs::JobPayload for Batched {
+    const KIND: &'static str = "test.batch";
+}
+
+/// A batched kind (`JobKind::batched`, batches of up to 10): a job whose payload says
+/// `poison` fails for good when run alone, and fails the batch it is in.
+fn batched_kind(name: &'static str, log: &Arc<Mutex<BatchLog>>) -> JobKind {
+    let poisoned = |run: &JobRun| run.payload::<Batched>().is_ok_and(|p| p.poison);
+    let (one, many) = (log.clone(), log.clone());
+    JobKind::new(
+        name,
+        handler(move |run: JobRun| {
+            let log = one.clone();
+            async move {
+                log.lock().unwrap().alone.push(run.id);
+                if poisoned(&run) {
+                    return Err(JobError::permanent("poisoned"));
+                }
+                Ok(())
+            }
+        }),
+    )
+    .batched(
+        10,
+        Duration::from_millis(300),
+        jobs::batch_handler(move |runs: Vec<JobRun>| {
+            let log = many.clone();
+            async move {
+                let ok = !runs.iter().any(poisoned);
+                let ids = runs.iter().map(|r| r.id).collect();
+                log.lock().unwrap().batches.push((ids, ok));
+                if ok {
+                    Ok(())
+                } else {
+                    Err(JobError::retry("a poisoned job in the batch"))
+                }
+            }
+        }),
+    )
+}
+
+/// A batched kind's due jobs are handled together, up to its batch size, a backlog at once;
+/// a batch that fails is split, so that the one job that cannot succeed dies alone and the
+/// others succeed in the same attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_kind_takes_its_due_jobs_together_and_a_failing_batch_splits() {
+    let s = quiet_server().await;
+    let log: Arc<Mutex<BatchLog>> = Arc::default();
+    let mut reg = Registry::default();
+    reg.add(batched_kind("test.batch", &log));
+    let reg = Arc::new(reg);
+    let db = s.server.state.db.clone().with_registry(reg.clone());
+
+    // Seven jobs due before any worker runs: one call of the batch handler takes them all.
+    for _ in 0..7 {
+        enqueue_system(&db, NewJob::of(&Batched { poison: false }))
+            .await
+            .unwrap();
+    }
+    let stop = CancellationToken::new();
+    let running = spawn_workers(&db, &reg, worker("batcher", Duration::from_secs(60)), &stop);
+    let first = wait_all(&db, "test.batch", 7, "SUCCEEDED").await;
+    stop.cancel();
+    running.await.unwrap();
+    {
+        let log = log.lock().unwrap();
+        assert_eq!(log.batches.len(), 1, "one call for seven due jobs");
+        let mut ids = log.batches[0].0.clone();
+        ids.sort();
+        let mut expected: Vec<Uuid> = first.iter().map(|j| j.id).collect();
+        expected.sort();
+        assert_eq!(ids, expected);
+        assert!(log.alone.is_empty(), "no job was run alone");
+    }
+    *log.lock().unwrap() = BatchLog::default();
+
+    // Twelve more, the oldest poisoned: a full batch of ten (the poisoned one in it) and,
+    // at once since that batch was full, one of two. The failed batch's jobs are run
+    // alone: nine succeed, the poisoned one is dead.
+    let poison = NewJob::of(&Batched { poison: true })
+        .run_at(chrono::Utc::now() - chrono::Duration::seconds(5));
+    enqueue_system(&db, poison).await.unwrap();
+    for _ in 0..11 {
+        enqueue_system(&db, NewJob::of(&Batched { poison: false }))
+            .await
+            .unwrap();
+    }
+    let stop = CancellationToken::new();
+    let running = spawn_workers(&db, &reg, worker("batcher", Duration::from_secs(60)), &stop);
+    let all = eventually("the second round settled", WAIT, || async {
+        let rows = jobs_of(&db, "test.batch").await;
+        let settled = rows
+            .iter()
+            .filter(|j| j.state == "SUCCEEDED" || j.state == "DEAD")
+            .count();
+        if settled == 19 {
+            Ok(rows)
+        } else {
+            Err(settled)
+        }
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap();
+    let dead: Vec<&job::Model> = all.iter().filter(|j| j.state == "DEAD").collect();
+    assert_eq!(dead.len(), 1, "{all:#?}");
+    assert!(
+        dead[0].payload.contains(r#""poison":true"#),
+        "{:?}",
+        dead[0].payload
+    );
+    assert_eq!(dead[0].last_error.as_deref(), Some("poisoned"));
+    let log = log.lock().unwrap();
+    let mut sizes: Vec<(usize, bool)> = log
+        .batches
+        .iter()
+        .map(|(ids, ok)| (ids.len(), *ok))
+        .collect();
+    sizes.sort();
+    assert_eq!(sizes, vec![(2, true), (10, false)], "{sizes:?}");
+    let failed: &Vec<Uuid> = &log.batches.iter().find(|(_, ok)| !ok).unwrap().0;
+    assert!(failed.contains(&dead[0].id));
+    let mut alone = log.alone.clone();
+    alone.sort();
+    let mut failed = failed.clone();
+    failed.sort();
+    assert_eq!(
+        alone, failed,
+        "each job of the failed batch was run alone, once"
+    );
+    s.finish().await;
+}

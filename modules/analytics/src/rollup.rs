@@ -15,7 +15,7 @@ use ils_entity::{
 };
 use ils_inventory::events::PurchaseOrderChange;
 use ils_inventory::model::PURCHASE_ORDER;
-use ils_kernel::jobs::{JobError, JobKind, JobRun, handler};
+use ils_kernel::jobs::{JobError, JobKind, JobRun, batch_handler, handler};
 use ils_kernel::{AppError, AppResult, Db, Event, Tx, id};
 use ils_orders::events::OrderChange;
 use ils_orders::model::ORDER;
@@ -31,11 +31,23 @@ pub fn rollup_kind() -> JobKind {
     // An event handled while `rebuild` holds the rollup tables waits for it to end (a
     // rebuild of a million orders took six minutes): the attempt's time and the attempts
     // outlast that, so no event's difference is lost to a timeout meanwhile.
+    //
+    // Events are taken in batches (up to `BATCH`, at most one batch a second while they
+    // keep coming): a burst of submissions costs one transaction of rollups, and several
+    // events of one record in it are one computation.
     JobKind::new(ROLLUP, handler(roll))
         .on_events(&["order.*", "purchase_order.*"])
         .timeout(std::time::Duration::from_secs(30 * 60))
         .max_attempts(10)
+        .batched(BATCH, BATCH_EVERY, batch_handler(roll_many))
 }
+
+/// The most events one transaction of the handler takes.
+pub const BATCH: usize = 200;
+
+/// While events keep coming, their rollups are kept a batch per second: dashboards are up
+/// to a second behind the trade then (an event after a quiet spell is handled at once).
+pub const BATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The record an event is about.
 #[derive(Clone, Copy, Debug)]
@@ -63,44 +75,90 @@ async fn roll(run: JobRun) -> Result<(), JobError> {
     handle(&run.db, &run.event()?).await
 }
 
+async fn roll_many(runs: Vec<JobRun>) -> Result<(), JobError> {
+    let Some(db) = runs.first().map(|r| r.db.clone()) else {
+        return Ok(());
+    };
+    let events = runs
+        .iter()
+        .map(JobRun::event)
+        .collect::<Result<Vec<_>, _>>()?;
+    handle_many(&db, &events).await
+}
+
 /// What the handler does with one event: every party's rollups brought up to the record's
 /// figures now (also called by `ils bench-analytics`, which times it).
-///
-/// One transaction of the system scope serves every party the event was addressed to,
-/// where one per party would commit twice as often: its source rows are taken (made when
-/// missing) and locked in one statement, the record is read, and every party's day rows
-/// and source rows are written in one statement each. The figures of a company come from
-/// the record's own party columns (`facts`), as in `rebuild`, and only companies the event
-/// was addressed to are written.
 pub async fn handle(db: &Db, event: &Event) -> Result<(), JobError> {
-    let Some(source) = source_of(event)? else {
-        return Ok(());
-    };
-    let source_id = match source {
-        Source::Order(id) | Source::PurchaseOrder(id) => id,
-    };
-    let mut parties = event.audience.clone();
-    parties.sort_unstable();
-    parties.dedup();
-    if parties.is_empty() {
+    handle_many(db, std::slice::from_ref(event)).await
+}
+
+/// What the handler does with events taken together: the rollups of every party of every
+/// record they are about brought up to the record's figures now. Several events of one
+/// record are one computation (the figures depend on the record as it is, not on the
+/// events).
+///
+/// One transaction of the system scope serves them all: the source rows of every (record,
+/// party) are taken (made when missing) and locked in one statement, the records are read
+/// (one statement per kind of record, and one for the shipped orders' steps), and every
+/// party's day rows and source rows are written in one statement each. The figures of a
+/// company come from the record's own party columns (`facts`), as in `rebuild`, and only
+/// companies the record's events were addressed to are written.
+pub async fn handle_many(db: &Db, events: &[Event]) -> Result<(), JobError> {
+    // Each record once, with every party its events were addressed to.
+    let mut records: BTreeMap<Uuid, (Source, Vec<Uuid>)> = BTreeMap::new();
+    for event in events {
+        let Some(source) = source_of(event)? else {
+            continue;
+        };
+        let id = match source {
+            Source::Order(id) | Source::PurchaseOrder(id) => id,
+        };
+        records
+            .entry(id)
+            .or_insert_with(|| (source, Vec::new()))
+            .1
+            .extend(event.audience.iter().copied());
+    }
+    let mut pairs: Vec<(Uuid, Uuid)> = Vec::new();
+    for (id, (_, parties)) in records.iter_mut() {
+        parties.sort_unstable();
+        parties.dedup();
+        pairs.extend(parties.iter().map(|&p| (*id, p)));
+    }
+    if pairs.is_empty() {
         return Ok(());
     }
-    // A cross-tenant worker by nature (the parties of one record): each figure goes to the
-    // company the record's party column names, and only to the event's audience.
+    // A cross-tenant worker by nature (the parties of each record): each figure goes to
+    // the company the record's party column names, and only to the events' audience.
     #[allow(clippy::disallowed_methods)]
     let tx = db.system().await?;
-    // The source rows are locked before the record is read: two events of one record
-    // handled at once take turns, and the second reads what the first saw or later, so
-    // the figures kept are never an older version's.
-    let kept = lock_sources(&tx, &parties, source_id).await?;
-    let mut by_company = match source {
-        Source::Order(id) => order_facts(&tx, id).await?,
-        Source::PurchaseOrder(id) => purchase_order_facts(&tx, id).await?,
-    };
+    // The source rows are locked before the records are read, in (record, company) order
+    // as every handler takes them: two handlers of one record take turns, and the second
+    // reads what the first saw or later, so the figures kept are never an older version's.
+    let kept = lock_sources(&tx, &pairs).await?;
+    let orders: Vec<Uuid> = records
+        .values()
+        .filter_map(|(s, _)| match s {
+            Source::Order(id) => Some(*id),
+            Source::PurchaseOrder(_) => None,
+        })
+        .collect();
+    let purchase_orders: Vec<Uuid> = records
+        .values()
+        .filter_map(|(s, _)| match s {
+            Source::PurchaseOrder(id) => Some(*id),
+            Source::Order(_) => None,
+        })
+        .collect();
+    let mut by_record = order_facts(&tx, &orders).await?;
+    by_record.extend(purchase_order_facts(&tx, &purchase_orders).await?);
     let mut days: BTreeMap<(Uuid, Key), Amount> = BTreeMap::new();
     let mut changed = Vec::new();
     for row in kept {
-        let new = by_company.remove(&row.company_id).unwrap_or_default();
+        let new = by_record
+            .get_mut(&row.source_id)
+            .and_then(|by_company| by_company.remove(&row.company_id))
+            .unwrap_or_default();
         let old = facts::from_json(&row.facts).ok_or_else(|| {
             AppError::internal("an analytics source row this release cannot read")
         })?;
@@ -109,89 +167,126 @@ pub async fn handle(db: &Db, event: &Event) -> Result<(), JobError> {
             continue;
         }
         for (key, amount) in change {
-            days.insert((row.company_id, key), amount);
+            let day = days.entry((row.company_id, key)).or_default();
+            day.value += amount.value;
+            day.count += amount.count;
         }
-        changed.push(source_row(row.company_id, source_id, &new));
+        changed.push(source_row(row.company_id, row.source_id, &new));
     }
+    days.retain(|_, a| *a != Amount::default());
     // Day rows in (company, key) order, as every handler writes them: two handlers that
     // meet on a day wait for each other instead of deadlocking.
     let sum =
         |c: daily::Column| Tx::existing::<daily::Entity>(c).add(Tx::proposed::<daily::Entity>(c));
-    tx.upsert_many::<daily::Entity, _>(
-        days.iter()
-            .map(|((company, key), amount)| day_row(*company, key, *amount))
-            .collect(),
-        &[
-            daily::Column::Metric,
-            daily::Column::Dim,
-            daily::Column::Day,
-        ],
-        vec![
-            (daily::Column::Value, sum(daily::Column::Value)),
-            (daily::Column::Count, sum(daily::Column::Count)),
-        ],
-    )
-    .await?;
-    tx.upsert_many::<source::Entity, _>(
-        changed,
-        &[source::Column::SourceId],
-        vec![
-            (
-                source::Column::Facts,
-                Tx::proposed::<source::Entity>(source::Column::Facts),
-            ),
-            (
-                source::Column::UpdatedAt,
-                Tx::proposed::<source::Entity>(source::Column::UpdatedAt),
-            ),
-        ],
-    )
-    .await?;
+    for chunk in days.into_iter().collect::<Vec<_>>().chunks(WRITE_CHUNK) {
+        tx.upsert_many::<daily::Entity, _>(
+            chunk
+                .iter()
+                .map(|((company, key), amount)| day_row(*company, key, *amount))
+                .collect(),
+            &[
+                daily::Column::Metric,
+                daily::Column::Dim,
+                daily::Column::Day,
+            ],
+            vec![
+                (daily::Column::Value, sum(daily::Column::Value)),
+                (daily::Column::Count, sum(daily::Column::Count)),
+            ],
+        )
+        .await?;
+    }
+    for chunk in changed.chunks(WRITE_CHUNK) {
+        tx.upsert_many::<source::Entity, _>(
+            chunk.to_vec(),
+            &[source::Column::SourceId],
+            vec![
+                (
+                    source::Column::Facts,
+                    Tx::proposed::<source::Entity>(source::Column::Facts),
+                ),
+                (
+                    source::Column::UpdatedAt,
+                    Tx::proposed::<source::Entity>(source::Column::UpdatedAt),
+                ),
+            ],
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(())
 }
 
-/// A lens order's figures, by party (nothing when it is gone).
-async fn order_facts(tx: &Tx, order_id: Uuid) -> AppResult<ByCompany> {
-    let Some(order) = tx.find::<lens_order::Entity>(order_id).await? else {
-        return Ok(ByCompany::new());
-    };
+/// Rows per write statement: seven values a row, within both backends' bound on a
+/// statement's parameters.
+const WRITE_CHUNK: usize = 2_000;
+
+/// The figures of each of `ids` (lens orders), by record and party (nothing for one that
+/// is gone).
+async fn order_facts(tx: &Tx, ids: &[Uuid]) -> AppResult<BTreeMap<Uuid, ByCompany>> {
+    let orders = tx
+        .find_many::<lens_order::Entity>(ids.iter().copied())
+        .await?;
     // The history matters only once the job has shipped (the day it did).
-    let steps = if facts::has_shipped(order.status) {
-        tx.select::<order_status_change::Entity>()
-            .filter(order_status_change::Column::OrderId.eq(order_id))
+    let shipped: Vec<Uuid> = orders
+        .iter()
+        .filter(|o| facts::has_shipped(o.status))
+        .map(|o| o.id)
+        .collect();
+    let mut steps: BTreeMap<Uuid, Vec<order_status_change::Model>> = BTreeMap::new();
+    if !shipped.is_empty() {
+        for s in tx
+            .select::<order_status_change::Entity>()
+            .filter(order_status_change::Column::OrderId.is_in(shipped))
             .all(tx.conn())
             .await?
-    } else {
-        Vec::new()
-    };
-    Ok(facts::order_facts(&order, &steps))
+        {
+            steps.entry(s.order_id).or_default().push(s);
+        }
+    }
+    Ok(orders
+        .iter()
+        .map(|o| {
+            let steps = steps.get(&o.id).map(Vec::as_slice).unwrap_or(&[]);
+            (o.id, facts::order_facts(o, steps))
+        })
+        .collect())
 }
 
-/// A purchase order's figures, by party (nothing when it is gone).
-async fn purchase_order_facts(tx: &Tx, po_id: Uuid) -> AppResult<ByCompany> {
-    let Some(po) = tx.find::<purchase_order::Entity>(po_id).await? else {
-        return Ok(ByCompany::new());
-    };
-    let lines = tx
-        .select::<purchase_order_line::Entity>()
-        .filter(purchase_order_line::Column::OrderId.eq(po_id))
-        .all(tx.conn())
+/// The figures of each of `ids` (purchase orders), by record and party (nothing for one
+/// that is gone).
+async fn purchase_order_facts(tx: &Tx, ids: &[Uuid]) -> AppResult<BTreeMap<Uuid, ByCompany>> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let pos = tx
+        .find_many::<purchase_order::Entity>(ids.iter().copied())
         .await?;
-    Ok(facts::purchase_order_facts(&po, &lines))
+    let mut lines: BTreeMap<Uuid, Vec<purchase_order_line::Model>> = BTreeMap::new();
+    for l in tx
+        .select::<purchase_order_line::Entity>()
+        .filter(purchase_order_line::Column::OrderId.is_in(ids.iter().copied()))
+        .all(tx.conn())
+        .await?
+    {
+        lines.entry(l.order_id).or_default().push(l);
+    }
+    Ok(pos
+        .iter()
+        .map(|po| {
+            let lines = lines.get(&po.id).map(Vec::as_slice).unwrap_or(&[]);
+            (po.id, facts::purchase_order_facts(po, lines))
+        })
+        .collect())
 }
 
-/// The source's row of figures of each of `companies` (sorted), made when missing (as
-/// none yet) and locked until commit.
-async fn lock_sources(
-    tx: &Tx,
-    companies: &[Uuid],
-    source_id: Uuid,
-) -> AppResult<Vec<source::Model>> {
+/// The source rows of every (record, company) of `pairs` (sorted, as every handler takes
+/// them), made when missing (as none yet) and locked until commit.
+async fn lock_sources(tx: &Tx, pairs: &[(Uuid, Uuid)]) -> AppResult<Vec<source::Model>> {
     tx.upsert_locked::<source::Entity, _>(
-        companies
+        pairs
             .iter()
-            .map(|&company| source_row(company, source_id, &Facts::default()))
+            .map(|&(source_id, company)| source_row(company, source_id, &Facts::default()))
             .collect(),
         &[source::Column::SourceId],
     )

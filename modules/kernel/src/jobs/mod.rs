@@ -443,6 +443,31 @@ where
     Arc::new(move |run| Box::pin(f(run)))
 }
 
+/// Handles several jobs of one kind at once (`JobKind::batched`).
+pub type BatchHandler =
+    Arc<dyn Fn(Vec<JobRun>) -> BoxFuture<'static, Result<(), JobError>> + Send + Sync>;
+
+/// Wraps an async function as a batch handler.
+pub fn batch_handler<F, Fut>(f: F) -> BatchHandler
+where
+    F: Fn(Vec<JobRun>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), JobError>> + Send + 'static,
+{
+    Arc::new(move |runs| Box::pin(f(runs)))
+}
+
+/// How a kind's jobs are taken together: a worker claims up to `max` due jobs of the kind
+/// as one unit (one slot, one lease per job, one call of `handler`), and claims the kind
+/// again only `every` later unless its last claim was full (a backlog is taken at once).
+/// A job due after a quiet spell runs at once; under a steady flow the kind's jobs are
+/// handled a batch per `every`.
+#[derive(Clone)]
+pub struct Batch {
+    pub max: usize,
+    pub every: Duration,
+    pub handler: BatchHandler,
+}
+
 /// A kind of job a module handles. A kind with `events` is also an event handler: the
 /// dispatcher enqueues one job of it per matching event (`*`, `prefix.*` or a type).
 #[derive(Clone)]
@@ -461,6 +486,8 @@ pub struct JobKind {
     /// a panic, a worker that stopped): the run carries the job's payload, and `dead_error()`.
     pub on_dead: Option<Handler>,
     pub handler: Handler,
+    /// Jobs of this kind handled together (`batched`); `None`: one at a time.
+    pub batch: Option<Batch>,
 }
 
 impl JobKind {
@@ -475,7 +502,23 @@ impl JobKind {
             sensitive: false,
             on_dead: None,
             handler,
+            batch: None,
         }
+    }
+
+    /// Handles up to `max` due jobs of this kind in one call of `handler` (which must do
+    /// for each job what the kind's own handler does), claiming the kind at most once per
+    /// `every` while its claims are not full (`Batch`). An attempt of a batch succeeds or
+    /// fails for all its jobs; when the batch fails, each of its jobs is tried alone with
+    /// the kind's own handler, so that one job that cannot succeed does not hold up the
+    /// others.
+    pub fn batched(mut self, max: usize, every: Duration, handler: BatchHandler) -> Self {
+        self.batch = Some(Batch {
+            max: max.max(1),
+            every,
+            handler,
+        });
+        self
     }
 
     pub fn on_dead(mut self, hook: Handler) -> Self {

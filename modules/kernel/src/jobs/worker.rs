@@ -237,22 +237,73 @@ pub fn heartbeat_every(lease: Duration) -> Duration {
     (lease / 3).max(Duration::from_millis(100))
 }
 
-/// Keeps `job`'s lease while its attempt runs; returns only when the lease was lost (the
-/// job now belongs to another attempt), so the attempt can stop. A heartbeat that fails
-/// (the database unreachable) is tried again at the next beat; the lease runs out only if
-/// none gets through before it does.
-async fn heartbeat(db: Db, job: job::Model, worker_id: String, lease: Duration) {
+/// Keeps the leases of `jobs` (one attempt's: one job, or a batch) while the attempt runs;
+/// returns only when one was lost (the job now belongs to another attempt), so the attempt
+/// can stop. A heartbeat that fails (the database unreachable) is tried again at the next
+/// beat; a lease runs out only if none gets through before it does.
+async fn heartbeat(db: Db, jobs: Vec<job::Model>, worker_id: String, lease: Duration) {
     let every = heartbeat_every(lease);
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         beat.tick().await;
-        match extend_lease(&db, &job, &worker_id, lease).await {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                tracing::warn!(job = %job.id, kind = %job.kind, error = ?e, "could not extend a job's lease; will retry")
+        for job in &jobs {
+            match extend_lease(&db, job, &worker_id, lease).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(job = %job.id, kind = %job.kind, error = ?e, "could not extend a job's lease; will retry")
+                }
             }
+        }
+    }
+}
+
+/// What a handler is given for `job`.
+fn job_run(job: &job::Model, db: &Db, resources: &Resources) -> JobRun {
+    JobRun {
+        id: job.id,
+        kind: job.kind.clone(),
+        company_id: job.company_id,
+        payload: serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null),
+        version: job.version,
+        dead_error: None,
+        attempt: job.attempts,
+        max_attempts: job.max_attempts,
+        db: db.clone(),
+        resources: resources.clone(),
+    }
+}
+
+/// How a handler's task ended: its result, or why it has none.
+enum Ended {
+    Done(Result<(), JobError>),
+    /// Timed out or panicked: said in words.
+    Broke(String),
+    /// A lease was lost: another attempt holds the job now.
+    LeaseLost,
+}
+
+/// Runs `fut` in its own task (a panic is a failed attempt) under `timeout`, while a
+/// heartbeat keeps the leases of `jobs`.
+async fn supervised(
+    fut: futures_util::future::BoxFuture<'static, Result<(), JobError>>,
+    timeout: Duration,
+    jobs: Vec<job::Model>,
+    db: &Db,
+    cfg: &WorkerConfig,
+) -> Ended {
+    let mut handler = tokio::spawn(async move { tokio::time::timeout(timeout, fut).await });
+    let kept = heartbeat(db.clone(), jobs, cfg.worker_id.clone(), cfg.lease);
+    tokio::select! {
+        ended = &mut handler => match ended {
+            Ok(Ok(result)) => Ended::Done(result),
+            Ok(Err(_)) => Ended::Broke(format!("timed out after {} s", timeout.as_secs_f64())),
+            Err(_) => Ended::Broke("the handler panicked".to_owned()),
+        },
+        () = kept => {
+            handler.abort();
+            Ended::LeaseLost
         }
     }
 }
@@ -274,47 +325,35 @@ async fn attempt(
             job.kind
         )));
     };
-    let payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
-    let run = || JobRun {
-        id: job.id,
-        kind: job.kind.clone(),
-        company_id: job.company_id,
-        payload: payload.clone(),
-        version: job.version,
-        dead_error: None,
-        attempt: job.attempts,
-        max_attempts: job.max_attempts,
-        db: db.clone(),
-        resources: resources.clone(),
-    };
+    let run = || job_run(job, db, resources);
     if job.attempts > job.max_attempts {
         // Its last worker died mid-attempt and there are no attempts left.
         let message = "the worker stopped during the last attempt (lease expired)";
         dead_end(kind, run(), message).await;
         return Outcome::Failed(JobError::permanent(message));
     }
-    let fut = (kind.handler)(run());
-    let timeout = kind.timeout;
     let started = std::time::Instant::now();
-    let kind_name = job.kind.clone();
-    let _record = scopeguard_histogram(kind_name, started);
-    let mut handler = tokio::spawn(async move { tokio::time::timeout(timeout, fut).await });
-    let kept = heartbeat(db.clone(), job.clone(), cfg.worker_id.clone(), cfg.lease);
-    let ended = tokio::select! {
-        ended = &mut handler => ended,
-        () = kept => {
+    let _record = scopeguard_histogram(job.kind.clone(), started);
+    let ended = supervised(
+        (kind.handler)(run()),
+        kind.timeout,
+        vec![job.clone()],
+        db,
+        cfg,
+    )
+    .await;
+    let failure = match ended {
+        Ended::Done(Ok(())) => return Outcome::Succeeded,
+        Ended::Done(Err(e)) => return Outcome::Failed(e),
+        Ended::LeaseLost => {
             // Another attempt holds the job now: this one stops, and its outcome is not
             // recorded (`settle` touches only attempts their worker still holds).
-            handler.abort();
             tracing::warn!(job = %job.id, kind = %job.kind, "a job's lease was lost while it ran; this attempt stops");
-            return Outcome::Failed(JobError::retry("the lease was lost (taken over by another worker)"));
+            return Outcome::Failed(JobError::retry(
+                "the lease was lost (taken over by another worker)",
+            ));
         }
-    };
-    let failure = match ended {
-        Ok(Ok(Ok(()))) => return Outcome::Succeeded,
-        Ok(Ok(Err(e))) => return Outcome::Failed(e),
-        Ok(Err(_)) => format!("timed out after {} s", timeout.as_secs_f64()),
-        Err(_) => "the handler panicked".to_owned(),
+        Ended::Broke(why) => why,
     };
     // The handler could not report this failure itself: on the last attempt, let the kind
     // record that the job is dead.
@@ -322,6 +361,79 @@ async fn attempt(
         dead_end(kind, run(), &failure).await;
     }
     Outcome::Failed(JobError::retry(failure))
+}
+
+/// Runs one attempt of a batch (jobs of one batched kind): the kind's batch handler once
+/// for them all, as `attempt` runs one job. When it fails, each job is tried alone with
+/// the kind's own handler, within this attempt, so that a job that cannot succeed fails
+/// on its own.
+async fn attempt_batch(
+    jobs: Vec<job::Model>,
+    registry: &Registry,
+    db: &Db,
+    resources: &Resources,
+    cfg: &WorkerConfig,
+) -> Vec<(job::Model, Outcome)> {
+    let batch = jobs
+        .first()
+        .and_then(|j| registry.kind(&j.kind))
+        .and_then(|k| k.batch.as_ref().map(|b| (k, b)));
+    let Some((kind, batch)) = batch else {
+        let mut out = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let outcome = attempt(&job, registry, db, resources, cfg).await;
+            out.push((job, outcome));
+        }
+        return out;
+    };
+    let mut out = Vec::with_capacity(jobs.len());
+    let mut live = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if job.attempts > job.max_attempts {
+            // As in `attempt`: its last worker died mid-attempt.
+            let outcome = attempt(&job, registry, db, resources, cfg).await;
+            out.push((job, outcome));
+        } else {
+            live.push(job);
+        }
+    }
+    if live.len() <= 1 {
+        // One job is run as any other, with the kind's own handler.
+        for job in live {
+            let outcome = attempt(&job, registry, db, resources, cfg).await;
+            out.push((job, outcome));
+        }
+        return out;
+    }
+    let started = std::time::Instant::now();
+    let record = scopeguard_histogram(kind.name.to_owned(), started);
+    let runs = live.iter().map(|j| job_run(j, db, resources)).collect();
+    let ended = supervised((batch.handler)(runs), kind.timeout, live.clone(), db, cfg).await;
+    drop(record);
+    metrics::histogram!("ils_job_batch_size", "kind" => kind.name).record(live.len() as f64);
+    let failure = match ended {
+        Ended::Done(Ok(())) => {
+            out.extend(live.into_iter().map(|j| (j, Outcome::Succeeded)));
+            return out;
+        }
+        Ended::LeaseLost => {
+            // As in `attempt`: another attempt holds a job of the batch now.
+            tracing::warn!(kind = %kind.name, jobs = live.len(), "a batch's lease was lost while it ran; this attempt stops");
+            out.extend(live.into_iter().map(|j| {
+                let lost = JobError::retry("the lease was lost (taken over by another worker)");
+                (j, Outcome::Failed(lost))
+            }));
+            return out;
+        }
+        Ended::Done(Err(e)) => e.message,
+        Ended::Broke(why) => why,
+    };
+    tracing::warn!(kind = %kind.name, jobs = live.len(), error = %failure, "a batch failed; its jobs are tried one by one");
+    for job in live {
+        let outcome = attempt(&job, registry, db, resources, cfg).await;
+        out.push((job, outcome));
+    }
+    out
 }
 
 /// Runs the kind's `on_dead` hook, if any, for a job that died without its handler saying
@@ -350,6 +462,64 @@ fn scopeguard_histogram(kind: String, started: std::time::Instant) -> impl Drop 
         }
     }
     Timer(kind, started)
+}
+
+/// Claims work for `free` slots: a unit is one job, or up to `max` jobs of a batched kind
+/// (`JobKind::batched`), which take one slot together. Jobs of kinds taken one at a time
+/// are claimed first, then each batched kind fills a slot while slots are left, unless it
+/// was claimed less than its `every` ago and that claim was not full (`next` holds when each
+/// batched kind may be claimed again).
+async fn claim_units(
+    db: &Db,
+    registry: &Registry,
+    kinds: &[String],
+    free: usize,
+    cfg: &WorkerConfig,
+    next: &mut HashMap<String, tokio::time::Instant>,
+) -> AppResult<Vec<Vec<job::Model>>> {
+    let (batched, single): (Vec<String>, Vec<String>) = kinds
+        .iter()
+        .cloned()
+        .partition(|k| registry.kind(k).is_some_and(|k| k.batch.is_some()));
+    let mut units: Vec<Vec<job::Model>> = Vec::new();
+    if !single.is_empty() {
+        units.extend(
+            claim(db, &single, free as u64, cfg)
+                .await?
+                .into_iter()
+                .map(|j| vec![j]),
+        );
+    }
+    let now = tokio::time::Instant::now();
+    for kind in batched {
+        if units.len() >= free {
+            break;
+        }
+        if next.get(&kind).is_some_and(|at| *at > now) {
+            continue;
+        }
+        let Some(batch) = registry.kind(&kind).and_then(|k| k.batch.as_ref()) else {
+            continue;
+        };
+        let jobs = claim(db, std::slice::from_ref(&kind), batch.max as u64, cfg).await?;
+        if !jobs.is_empty() {
+            if jobs.len() < batch.max {
+                next.insert(kind, now + batch.every);
+            }
+            units.push(jobs);
+        }
+    }
+    Ok(units)
+}
+
+/// How long an idle worker sleeps: its poll, or less when a batched kind may be claimed
+/// again sooner.
+fn idle_for(poll: Duration, next: &HashMap<String, tokio::time::Instant>) -> Duration {
+    let now = tokio::time::Instant::now();
+    next.values()
+        .filter(|at| **at > now)
+        .map(|at| *at - now)
+        .fold(poll, Duration::min)
 }
 
 /// Runs workers until `shutdown`: claims as many due jobs as there are free slots, runs
@@ -386,6 +556,8 @@ pub async fn run_workers(
     };
     let wake = db.wake();
     let mut failures = 0u32;
+    // When each batched kind may be claimed again.
+    let mut next: HashMap<String, tokio::time::Instant> = HashMap::new();
     while !shutdown.is_cancelled() {
         let free = slots.available_permits();
         if free == 0 {
@@ -396,7 +568,7 @@ pub async fn run_workers(
             }
             continue;
         }
-        let claimed = match claim(&db, &kinds, free as u64, &cfg).await {
+        let claimed = match claim_units(&db, &registry, &kinds, free, &cfg, &mut next).await {
             Ok(c) => {
                 failures = 0;
                 c
@@ -415,12 +587,12 @@ pub async fn run_workers(
         if claimed.is_empty() {
             tokio::select! {
                 _ = wake.jobs.notified() => {}
-                _ = tokio::time::sleep(cfg.poll) => {}
+                _ = tokio::time::sleep(idle_for(cfg.poll, &next)) => {}
                 _ = shutdown.cancelled() => break,
             }
             continue;
         }
-        for job in claimed {
+        for unit in claimed {
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 break;
             };
@@ -432,14 +604,16 @@ pub async fn run_workers(
             );
             let cfg = cfg.clone();
             tokio::spawn(async move {
-                let outcome = attempt(&job, &registry, &db, &resources, &cfg).await;
-                if let Outcome::Failed(e) = &outcome {
-                    tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e.message, "job attempt failed");
-                }
-                if done.send((job, outcome)).is_err() {
-                    tracing::error!(
-                        "the job settler stopped; this outcome is lost (the job runs again after its lease)"
-                    );
+                let outcomes = attempt_batch(unit, &registry, &db, &resources, &cfg).await;
+                for (job, outcome) in outcomes {
+                    if let Outcome::Failed(e) = &outcome {
+                        tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempts, error = %e.message, "job attempt failed");
+                    }
+                    if done.send((job, outcome)).is_err() {
+                        tracing::error!(
+                            "the job settler stopped; this outcome is lost (the job runs again after its lease)"
+                        );
+                    }
                 }
                 drop(permit);
             });
