@@ -1411,6 +1411,8 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("Practice 1 has no lab"))?
         .responder_company_id;
     tx.commit().await.map_err(err)?;
+    // Events from here on are this run's own (its drafts and submissions).
+    let run_started = uuid::Uuid::now_v7();
     let run = |query: &'static str, vars: serde_json::Value| {
         let req = async_graphql::Request::new(query)
             .variables(async_graphql::Variables::from_json(vars))
@@ -1477,7 +1479,7 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
     let beside_ids = std::sync::Arc::new(beside_ids);
     // The beside worker's cursor (events of beside submissions handled up to here) and
     // when it may take a batch again.
-    let mut cursor = uuid::Uuid::nil();
+    let mut cursor = run_started;
     let mut next = tokio::time::Instant::now();
     let mut handled = 0usize;
     let mut batches = 0usize;
@@ -1580,6 +1582,18 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
     handled += left.len();
     if handled != orders {
         anyhow::bail!("the worker handled {handled} of {orders} events");
+    }
+    // The run's events were handled here, by the rollup handler, the one this measures;
+    // the server's other handlers (mail, webhooks) would otherwise take them on its next
+    // start, beside whatever is measured then. They are set aside as dispatched.
+    {
+        use sea_orm::ConnectionTrait;
+        db.raw_connection()
+            .execute_unprepared(&format!(
+                "UPDATE events SET dispatched_at = CURRENT_TIMESTAMP \
+                 WHERE id >= '{run_started}' AND dispatched_at IS NULL"
+            ))
+            .await?;
     }
     let alone = report(
         "submitOrder (the request)",

@@ -14,6 +14,11 @@ pub fn handle() -> PrometheusHandle {
                     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ])
                 .expect("static buckets are valid")
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full("ils_job_batch_size".into()),
+                    &[2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 200.0],
+                )
+                .expect("static buckets are valid")
                 .build_recorder();
             let handle = recorder.handle();
             // Another recorder may already be installed (an embedding program); then ours

@@ -39,6 +39,18 @@ pub async fn claim(
     cfg: &WorkerConfig,
 ) -> AppResult<Vec<job::Model>> {
     let tx = crate::below::system(db).await?;
+    let jobs = claim_in(&tx, kinds, n, cfg).await?;
+    tx.commit().await?;
+    Ok(jobs)
+}
+
+/// `claim`, in the caller's transaction.
+async fn claim_in(
+    tx: &Tx,
+    kinds: &[String],
+    n: u64,
+    cfg: &WorkerConfig,
+) -> AppResult<Vec<job::Model>> {
     let now = Utc::now();
     let due = crate::below::jobs()
         .select_only()
@@ -49,7 +61,7 @@ pub async fn claim(
         .order_by_desc(job::Column::Priority)
         .order_by_asc(job::Column::RunAt)
         .limit(n);
-    let mut jobs = take(&tx, due, now, cfg).await?;
+    let mut jobs = take(tx, due, now, cfg).await?;
     if (jobs.len() as u64) < n {
         let expired = crate::below::jobs()
             .select_only()
@@ -59,9 +71,8 @@ pub async fn claim(
             .filter(job::Column::Kind.is_in(kinds.iter().cloned()))
             .order_by_asc(job::Column::LeaseUntil)
             .limit(n - jobs.len() as u64);
-        jobs.extend(take(&tx, expired, now, cfg).await?);
+        jobs.extend(take(tx, expired, now, cfg).await?);
     }
-    tx.commit().await?;
     jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)));
     Ok(jobs)
 }
@@ -386,6 +397,15 @@ async fn attempt_batch(
         }
         return out;
     };
+    // Every job of the unit keeps its lease until the unit's outcomes are settled, whether
+    // it waits for the batch, for its turn alone, or for the others to finish.
+    let keeper = tokio::spawn(heartbeat(
+        db.clone(),
+        jobs.clone(),
+        cfg.worker_id.clone(),
+        cfg.lease,
+    ));
+    let _keeper = AbortOnDrop(keeper);
     let mut out = Vec::with_capacity(jobs.len());
     let mut live = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -416,15 +436,10 @@ async fn attempt_batch(
             out.extend(live.into_iter().map(|j| (j, Outcome::Succeeded)));
             return out;
         }
-        Ended::LeaseLost => {
-            // As in `attempt`: another attempt holds a job of the batch now.
-            tracing::warn!(kind = %kind.name, jobs = live.len(), "a batch's lease was lost while it ran; this attempt stops");
-            out.extend(live.into_iter().map(|j| {
-                let lost = JobError::retry("the lease was lost (taken over by another worker)");
-                (j, Outcome::Failed(lost))
-            }));
-            return out;
-        }
+        // Another attempt holds one of the jobs now: the others are still this worker's,
+        // and are tried one by one as after a failure (the one taken over too: its
+        // outcome is not recorded, `settle` touching only attempts still held).
+        Ended::LeaseLost => "the lease of one of its jobs was lost".to_owned(),
         Ended::Done(Err(e)) => e.message,
         Ended::Broke(why) => why,
     };
@@ -434,6 +449,15 @@ async fn attempt_batch(
         out.push((job, outcome));
     }
     out
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Runs the kind's `on_dead` hook, if any, for a job that died without its handler saying
@@ -465,10 +489,10 @@ fn scopeguard_histogram(kind: String, started: std::time::Instant) -> impl Drop 
 }
 
 /// Claims work for `free` slots: a unit is one job, or up to `max` jobs of a batched kind
-/// (`JobKind::batched`), which take one slot together. Jobs of kinds taken one at a time
-/// are claimed first, then each batched kind fills a slot while slots are left, unless it
-/// was claimed less than its `every` ago and that claim was not full (`next` holds when each
-/// batched kind may be claimed again).
+/// (`JobKind::batched`), which take one slot together. Each batched kind fills a slot
+/// first, unless it was claimed less than its `every` ago and that claim was not full
+/// (`next` holds when each batched kind may be claimed again); jobs of kinds taken one at
+/// a time fill the slots left.
 async fn claim_units(
     db: &Db,
     registry: &Registry,
@@ -481,15 +505,12 @@ async fn claim_units(
         .iter()
         .cloned()
         .partition(|k| registry.kind(k).is_some_and(|k| k.batch.is_some()));
+    // One transaction for the whole claim (on SQLite each is a turn at the one write lock,
+    // which a running job's heartbeat also waits for). Batched kinds first, a slot each at
+    // most, so that a backlog of single jobs does not keep them waiting; then single jobs
+    // in the slots left.
+    let tx = crate::below::system(db).await?;
     let mut units: Vec<Vec<job::Model>> = Vec::new();
-    if !single.is_empty() {
-        units.extend(
-            claim(db, &single, free as u64, cfg)
-                .await?
-                .into_iter()
-                .map(|j| vec![j]),
-        );
-    }
     let now = tokio::time::Instant::now();
     for kind in batched {
         if units.len() >= free {
@@ -501,7 +522,7 @@ async fn claim_units(
         let Some(batch) = registry.kind(&kind).and_then(|k| k.batch.as_ref()) else {
             continue;
         };
-        let jobs = claim(db, std::slice::from_ref(&kind), batch.max as u64, cfg).await?;
+        let jobs = claim_in(&tx, std::slice::from_ref(&kind), batch.max as u64, cfg).await?;
         if !jobs.is_empty() {
             if jobs.len() < batch.max {
                 next.insert(kind, now + batch.every);
@@ -509,6 +530,16 @@ async fn claim_units(
             units.push(jobs);
         }
     }
+    let left = free.saturating_sub(units.len());
+    if !single.is_empty() && left > 0 {
+        units.extend(
+            claim_in(&tx, &single, left as u64, cfg)
+                .await?
+                .into_iter()
+                .map(|j| vec![j]),
+        );
+    }
+    tx.commit().await?;
     Ok(units)
 }
 
