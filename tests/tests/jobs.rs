@@ -1188,23 +1188,25 @@ async fn a_batched_kind_takes_its_due_jobs_together_and_a_failing_batch_splits()
         dead[0].payload
     );
     assert_eq!(dead[0].last_error.as_deref(), Some("poisoned"));
-    let log = log.lock().unwrap();
-    let mut sizes: Vec<(usize, bool)> = log
-        .batches
-        .iter()
-        .map(|(ids, ok)| (ids.len(), *ok))
-        .collect();
-    sizes.sort();
-    assert_eq!(sizes, vec![(2, true), (10, false)], "{sizes:?}");
-    let failed: &Vec<Uuid> = &log.batches.iter().find(|(_, ok)| !ok).unwrap().0;
-    assert!(failed.contains(&dead[0].id));
-    let mut alone = log.alone.clone();
-    alone.sort();
-    let mut failed = failed.clone();
-    failed.sort();
-    assert_eq!(
-        alone, failed,
-        "each job of the failed batch was run alone, once"
-    );
+    {
+        let log = log.lock().unwrap();
+        let mut sizes: Vec<(usize, bool)> = log
+            .batches
+            .iter()
+            .map(|(ids, ok)| (ids.len(), *ok))
+            .collect();
+        sizes.sort();
+        assert_eq!(sizes, vec![(2, true), (10, false)], "{sizes:?}");
+        let failed: &Vec<Uuid> = &log.batches.iter().find(|(_, ok)| !ok).unwrap().0;
+        assert!(failed.contains(&dead[0].id));
+        let mut alone = log.alone.clone();
+        alone.sort();
+        let mut failed = failed.clone();
+        failed.sort();
+        assert_eq!(
+            alone, failed,
+            "each job of the failed batch was run alone, once"
+        );
+    }
     s.finish().await;
 }
