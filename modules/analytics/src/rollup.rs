@@ -150,8 +150,13 @@ pub async fn handle_many(db: &Db, events: &[Event]) -> Result<(), JobError> {
             Source::Order(_) => None,
         })
         .collect();
-    let mut by_record = order_facts(&tx, &orders).await?;
-    by_record.extend(purchase_order_facts(&tx, &purchase_orders).await?);
+    // Records gone since their events have no figures (none are found).
+    let orders = tx.find_many::<lens_order::Entity>(orders).await?;
+    let purchase_orders = tx
+        .find_many::<purchase_order::Entity>(purchase_orders)
+        .await?;
+    let mut by_record = facts_of_orders(&tx, &orders).await?;
+    by_record.extend(facts_of_purchase_orders(&tx, &purchase_orders).await?);
     let mut days: BTreeMap<(Uuid, Key), Amount> = BTreeMap::new();
     let mut changed = Vec::new();
     for row in kept {
@@ -221,13 +226,12 @@ pub async fn handle_many(db: &Db, events: &[Event]) -> Result<(), JobError> {
 /// statement's parameters.
 const WRITE_CHUNK: usize = 2_000;
 
-/// The figures of each of `ids` (lens orders), by record and party (nothing for one that
-/// is gone).
-async fn order_facts(tx: &Tx, ids: &[Uuid]) -> AppResult<BTreeMap<Uuid, ByCompany>> {
-    let orders = tx
-        .find_many::<lens_order::Entity>(ids.iter().copied())
-        .await?;
-    // The history matters only once the job has shipped (the day it did).
+/// The figures of each of `orders`, by record and party: the steps of the shipped ones
+/// (the day each shipped) read in one statement. The handler's and `rebuild`'s.
+async fn facts_of_orders(
+    tx: &Tx,
+    orders: &[lens_order::Model],
+) -> AppResult<BTreeMap<Uuid, ByCompany>> {
     let shipped: Vec<Uuid> = orders
         .iter()
         .filter(|o| facts::has_shipped(o.status))
@@ -253,19 +257,19 @@ async fn order_facts(tx: &Tx, ids: &[Uuid]) -> AppResult<BTreeMap<Uuid, ByCompan
         .collect())
 }
 
-/// The figures of each of `ids` (purchase orders), by record and party (nothing for one
-/// that is gone).
-async fn purchase_order_facts(tx: &Tx, ids: &[Uuid]) -> AppResult<BTreeMap<Uuid, ByCompany>> {
-    if ids.is_empty() {
+/// The figures of each of `pos`, by record and party: their lines read in one statement.
+/// The handler's and `rebuild`'s.
+async fn facts_of_purchase_orders(
+    tx: &Tx,
+    pos: &[purchase_order::Model],
+) -> AppResult<BTreeMap<Uuid, ByCompany>> {
+    if pos.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let pos = tx
-        .find_many::<purchase_order::Entity>(ids.iter().copied())
-        .await?;
     let mut lines: BTreeMap<Uuid, Vec<purchase_order_line::Model>> = BTreeMap::new();
     for l in tx
         .select::<purchase_order_line::Entity>()
-        .filter(purchase_order_line::Column::OrderId.is_in(ids.iter().copied()))
+        .filter(purchase_order_line::Column::OrderId.is_in(pos.iter().map(|po| po.id)))
         .all(tx.conn())
         .await?
     {
@@ -358,20 +362,9 @@ pub async fn rebuild(db: &Db) -> AppResult<Rebuilt> {
         let orders = page.all(tx.conn()).await?;
         let Some(last) = orders.last() else { break };
         after = Some(last.id);
-        let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
-        let mut steps: BTreeMap<Uuid, Vec<order_status_change::Model>> = BTreeMap::new();
-        for s in tx
-            .select::<order_status_change::Entity>()
-            .filter(order_status_change::Column::OrderId.is_in(ids))
-            .all(tx.conn())
-            .await?
-        {
-            steps.entry(s.order_id).or_default().push(s);
-        }
         let mut sources = Vec::new();
-        for o in &orders {
-            let f = facts::order_facts(o, steps.get(&o.id).map(Vec::as_slice).unwrap_or(&[]));
-            keep(&mut totals, &mut sources, o.id, f);
+        for (id, f) in facts_of_orders(&tx, &orders).await? {
+            keep(&mut totals, &mut sources, id, f);
         }
         insert_sources(&tx, sources).await?;
         done.orders += orders.len();
@@ -389,23 +382,9 @@ pub async fn rebuild(db: &Db) -> AppResult<Rebuilt> {
         let pos = page.all(tx.conn()).await?;
         let Some(last) = pos.last() else { break };
         after = Some(last.id);
-        let ids: Vec<Uuid> = pos.iter().map(|o| o.id).collect();
-        let mut lines: BTreeMap<Uuid, Vec<purchase_order_line::Model>> = BTreeMap::new();
-        for l in tx
-            .select::<purchase_order_line::Entity>()
-            .filter(purchase_order_line::Column::OrderId.is_in(ids))
-            .all(tx.conn())
-            .await?
-        {
-            lines.entry(l.order_id).or_default().push(l);
-        }
         let mut sources = Vec::new();
-        for po in &pos {
-            let f = facts::purchase_order_facts(
-                po,
-                lines.get(&po.id).map(Vec::as_slice).unwrap_or(&[]),
-            );
-            keep(&mut totals, &mut sources, po.id, f);
+        for (id, f) in facts_of_purchase_orders(&tx, &pos).await? {
+            keep(&mut totals, &mut sources, id, f);
         }
         insert_sources(&tx, sources).await?;
         done.purchase_orders += pos.len();
