@@ -72,62 +72,93 @@ pub fn reorder(data: &mut Value, doc: &ExecutableDocument, op: &OperationDefinit
         OperationType::Mutation => r.mutation_type.as_deref(),
         OperationType::Subscription => r.subscription_type.as_deref(),
     });
-    reorder_value(data, doc, &[(&op.selection_set.node, root)], types);
+    let plan = Plan::of(doc, &[(&op.selection_set.node, root)], types);
+    plan.apply(data, doc, types);
 }
 
 /// A selection set and the type its fields are looked up in (when known).
 type Scope<'d> = (&'d SelectionSet, Option<&'d str>);
 
-fn reorder_value<'d>(
-    value: &mut Value,
-    doc: &'d ExecutableDocument,
-    sets: &[Scope<'d>],
-    types: Types<'d>,
-) {
-    match value {
-        Value::List(items) => {
-            for item in items {
-                reorder_value(item, doc, sets, types);
-            }
+/// How every object one selection answers is put in order: its response keys in the order
+/// CollectFields meets them, each with what its value needs. A plan is made once per
+/// selection, when a value first needs it, and serves every object of a list (a page of
+/// 50 orders is planned once, not 50 times).
+struct Plan<'d> {
+    keys: Vec<(Name, Step<'d>)>,
+}
+
+enum Step<'d> {
+    /// A leaf, or a `JSON` object (its keys are its own, left as they are, unwalked).
+    Leave,
+    /// A `Decimal` (or a list of them), written in canonical form.
+    Decimal,
+    /// An object (or a list of them) selected by these sets, planned on first use.
+    Select(Vec<Scope<'d>>, std::cell::OnceCell<Plan<'d>>),
+}
+
+impl<'d> Plan<'d> {
+    fn of(doc: &'d ExecutableDocument, sets: &[Scope<'d>], types: Types<'d>) -> Plan<'d> {
+        // Every field selection of each key (a key may be selected in several fragments).
+        let mut keys: Vec<(Name, Vec<Field<'d>>)> = Vec::new();
+        for (set, ty) in sets {
+            collect(set, *ty, doc, &mut keys, 0);
         }
-        Value::Object(map) => {
-            // The response keys in the order CollectFields meets them, with every field
-            // selection of each key (a key may be selected in several fragments).
-            let mut keys: Vec<(Name, Vec<Field<'d>>)> = Vec::new();
-            for (set, ty) in sets {
-                collect(set, *ty, doc, &mut keys, 0);
-            }
-            let mut old = std::mem::take(map);
-            for (key, fields) in keys {
-                if let Some(mut v) = old.shift_remove(&key) {
-                    let field_type = types.and_then(|r| {
-                        fields.iter().find_map(|f| {
-                            let parent = r.types.get(f.parent?)?;
-                            let meta = parent.field_by_name(f.name)?;
-                            Some(async_graphql::registry::MetaTypeName::concrete_typename(
-                                &meta.ty,
-                            ))
-                        })
-                    });
-                    if field_type == Some("Decimal") {
-                        canonical_decimals(&mut v);
-                    } else if fields.iter().any(|f| !f.selection_set.items.is_empty()) {
-                        // (A field without a selection set is a leaf: a `JSON` object's
-                        // keys are its own, and are left as they are, unwalked.)
-                        let subs: Vec<Scope<'d>> = fields
-                            .iter()
-                            .map(|f| (f.selection_set, field_type))
-                            .collect();
-                        reorder_value(&mut v, doc, &subs, types);
-                    }
-                    map.insert(key, v);
+        let keys = keys
+            .into_iter()
+            .map(|(key, fields)| {
+                let field_type = types.and_then(|r| {
+                    fields.iter().find_map(|f| {
+                        let parent = r.types.get(f.parent?)?;
+                        let meta = parent.field_by_name(f.name)?;
+                        Some(async_graphql::registry::MetaTypeName::concrete_typename(
+                            &meta.ty,
+                        ))
+                    })
+                });
+                let step = if field_type == Some("Decimal") {
+                    Step::Decimal
+                } else if fields.iter().any(|f| !f.selection_set.items.is_empty()) {
+                    let subs = fields
+                        .iter()
+                        .map(|f| (f.selection_set, field_type))
+                        .collect();
+                    Step::Select(subs, std::cell::OnceCell::new())
+                } else {
+                    Step::Leave
+                };
+                (key, step)
+            })
+            .collect();
+        Plan { keys }
+    }
+
+    fn apply(&self, value: &mut Value, doc: &'d ExecutableDocument, types: Types<'d>) {
+        match value {
+            Value::List(items) => {
+                for item in items {
+                    self.apply(item, doc, types);
                 }
             }
-            // Anything not found in the document (nothing, in practice) keeps its place
-            // after the rest.
-            map.extend(old);
+            Value::Object(map) => {
+                let mut old = std::mem::take(map);
+                for (key, step) in &self.keys {
+                    if let Some(mut v) = old.shift_remove(key) {
+                        match step {
+                            Step::Leave => {}
+                            Step::Decimal => canonical_decimals(&mut v),
+                            Step::Select(subs, plan) => plan
+                                .get_or_init(|| Plan::of(doc, subs, types))
+                                .apply(&mut v, doc, types),
+                        }
+                        map.insert(key.clone(), v);
+                    }
+                }
+                // Anything not found in the document (nothing, in practice) keeps its
+                // place after the rest.
+                map.extend(old);
+            }
+            _ => {}
         }
-        _ => {}
     }
 }
 
