@@ -1631,7 +1631,8 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
 /// its cost in one draw once validated, on a user's and a company's budgets at once; this
 /// times `requests` such draws against Redis (one script call each) and in process, each
 /// beside the two separate draws the limiter made before, with budgets far above what
-/// is drawn, so every draw passes and counts.
+/// is drawn, so every draw passes and counts. Beside them, a bare Redis round trip on the
+/// same connection: what any use of Redis costs on this machine at that moment.
 pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
     use ils_kernel::ratelimit::{Draw, MemoryRateStore, Quota, RateStore};
     let url = config
@@ -1642,6 +1643,7 @@ pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
     let conn =
         crate::redis_bus::connect(client, Duration::from_millis(config.redis_timeout_ms)).await?;
     let prefix = format!("ils-bench-limiter-{}", uuid::Uuid::new_v4().simple());
+    let mut ping = conn.clone();
     let redis = crate::redis_ratelimit::RedisRateStore::new(conn, &prefix);
     let memory = MemoryRateStore::default();
     let stores: [(&str, &dyn RateStore); 2] = [("redis", &redis), ("in process", &memory)];
@@ -1670,7 +1672,15 @@ pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
         }
         let mut one = Vec::with_capacity(requests);
         let mut two = Vec::with_capacity(requests);
+        // The floor under the Redis figures: a bare round trip (PING) on the same
+        // connection, interleaved, so the machine's loopback at that moment is beside them.
+        let mut bare = Vec::with_capacity(requests);
         for i in 0..requests {
+            if name == "redis" {
+                let started = Instant::now();
+                let _: String = redis::cmd("PING").query_async(&mut ping).await?;
+                bare.push(started.elapsed());
+            }
             let started = Instant::now();
             let mut both = pair(i, "r", 1);
             both.extend(pair(i, "c", 7));
@@ -1696,6 +1706,9 @@ pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
             two,
             None,
         );
+        if !bare.is_empty() {
+            report("  a bare round trip to Redis (PING), for scale", bare, None);
+        }
     }
     if redis.degraded() {
         anyhow::bail!("Redis was unreachable during the run: the figures are the fallback's");
