@@ -271,6 +271,22 @@ mod tests {
         );
     }
 
+    /// A plan made for one item serves every item of a list, whatever keys the first
+    /// item had: lists of lists, missing keys, a null sub-object, an empty list.
+    #[test]
+    fn one_plan_serves_every_item_of_a_list() {
+        let doc = parse_query("{ rows { ... on A { a { q p } } ... on B { b c } } }").unwrap();
+        let mut data = Value::from_json(serde_json::json!({
+            "rows": [[{"a": null}], [{"c": 1, "b": 2, "a": {"p": 1, "q": 2}}], []]
+        }))
+        .unwrap();
+        reorder(&mut data, &doc, operation(&doc, None).unwrap(), None);
+        assert_eq!(
+            serde_json::to_string(&data).unwrap(),
+            r#"{"rows":[[{"a":null}],[{"a":{"q":2,"p":1},"b":2,"c":1}],[]]}"#
+        );
+    }
+
     #[test]
     fn decimals_have_one_spelling() {
         for (given, canonical) in [
