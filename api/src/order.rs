@@ -106,21 +106,30 @@ impl<'d> Plan<'d> {
         let keys = keys
             .into_iter()
             .map(|(key, fields)| {
-                let field_type = types.and_then(|r| {
-                    fields.iter().find_map(|f| {
-                        let parent = r.types.get(f.parent?)?;
-                        let meta = parent.field_by_name(f.name)?;
+                // Each selection's own type: one key may be selected on several types
+                // (`... on A { x: amount } ... on B { x: note }`), and the runtime type of
+                // the object is not known here.
+                let typed: Vec<Option<&'d str>> = fields
+                    .iter()
+                    .map(|f| {
+                        let r = types?;
+                        let meta = r.types.get(f.parent?)?.field_by_name(f.name)?;
                         Some(async_graphql::registry::MetaTypeName::concrete_typename(
                             &meta.ty,
                         ))
                     })
-                });
-                let step = if field_type == Some("Decimal") {
+                    .collect();
+                // A value is rewritten as a decimal only when every selection of its key
+                // that the schema knows is one: text that only looks like a number is left
+                // as it was written.
+                let known = || typed.iter().flatten();
+                let step = if known().next().is_some() && known().all(|t| *t == "Decimal") {
                     Step::Decimal
                 } else if fields.iter().any(|f| !f.selection_set.items.is_empty()) {
                     let subs = fields
                         .iter()
-                        .map(|f| (f.selection_set, field_type))
+                        .zip(&typed)
+                        .map(|(f, t)| (f.selection_set, *t))
                         .collect();
                     Step::Select(subs, std::cell::OnceCell::new())
                 } else {
@@ -284,6 +293,66 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&data).unwrap(),
             r#"{"rows":[[{"a":null}],[{"a":{"q":2,"p":1},"b":2,"c":1}],[]]}"#
+        );
+    }
+
+    /// One response key selected on two types, a decimal on one and text on the other:
+    /// the text is never rewritten, and each sub-selection is read on its own type.
+    #[test]
+    fn a_key_on_two_types_is_a_decimal_only_when_both_say_so() {
+        use async_graphql::{Object, SimpleObject, Union};
+        use rust_decimal::Decimal;
+        #[derive(SimpleObject)]
+        struct Inner {
+            amount: Decimal,
+        }
+        #[derive(SimpleObject)]
+        struct A {
+            amount: Decimal,
+            inner: Inner,
+        }
+        #[derive(SimpleObject)]
+        struct B {
+            note: String,
+            inner: A,
+        }
+        #[derive(Union)]
+        enum Row {
+            A(A),
+            B(B),
+        }
+        struct Query;
+        #[Object]
+        impl Query {
+            async fn rows(&self) -> Vec<Row> {
+                vec![]
+            }
+            async fn a(&self) -> Vec<A> {
+                vec![]
+            }
+        }
+        let mut r = Registry {
+            query_type: "Query".into(),
+            ..Registry::default()
+        };
+        <Query as async_graphql::OutputType>::create_type_info(&mut r);
+        let doc = parse_query(
+            "{ a { amount } rows { ... on A { x: amount y: inner { amount } } \
+             ... on B { x: note y: inner { amount } } } }",
+        )
+        .unwrap();
+        let mut data = Value::from_json(serde_json::json!({
+            "a": [{ "amount": "2.50" }],
+            "rows": [
+                { "x": "12.50", "y": { "amount": "1.10" } },
+                { "x": "7.0", "y": { "amount": "3.30" } }
+            ]
+        }))
+        .unwrap();
+        reorder(&mut data, &doc, operation(&doc, None).unwrap(), Some(&r));
+        assert_eq!(
+            serde_json::to_string(&data).unwrap(),
+            r#"{"a":[{"amount":"2.5"}],"rows":[{"x":"12.50","y":{"amount":"1.1"}},{"x":"7.0","y":{"amount":"3.3"}}]}"#
         );
     }
 
