@@ -42,7 +42,17 @@ pub struct Db {
     /// The outbox dispatcher's turn in this process (every copy of this `Db`, and the same
     /// database over another pool, share it): one dispatcher at a time.
     dispatch_turn: Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, the turn of this process's writing transactions, first come first
+    /// served. SQLite has one write lock, and a writer that finds it taken sleeps and
+    /// retries, so a steady stream of writes (an import's batches) could keep a small one
+    /// (a job's lease heartbeat) out for seconds; queued here, each waits only for the
+    /// writers before it.
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// How long a writing transaction waits for its turn on SQLite before it is told the
+/// database is unavailable, as SQLite's own busy timeout would (`api/src/db.rs`).
+const WRITE_TURN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What one transaction may see. Built from a request's `TenantContext`, or by the few
 /// credential flows that establish who is acting (`Db::open` and `Tx::assume` are banned
@@ -186,6 +196,7 @@ impl Db {
             registry: None,
             observer: None,
             dispatch_turn: Arc::default(),
+            write_turn: Arc::default(),
         }
     }
 
@@ -227,6 +238,7 @@ impl Db {
     /// value is text a caller typed, so that scope is set after `BEGIN` with bound values.
     async fn begin(&self, scope: Scope, read_only: bool) -> AppResult<Tx> {
         let settings = scope_settings(self.app_role.as_deref(), &scope, read_only);
+        let mut write_turn = None;
         let (conn, set_after_begin) = match self.backend() {
             DbBackend::Postgres => {
                 let inline = match &settings {
@@ -264,6 +276,18 @@ impl Db {
                 // readers never queue behind writers.
                 let mode = (backend == DbBackend::Sqlite && !read_only)
                     .then_some(SqliteTransactionMode::Immediate);
+                if mode.is_some() {
+                    let turn = self.write_turn.clone().lock_owned();
+                    write_turn = Some(
+                        tokio::time::timeout(WRITE_TURN_TIMEOUT, turn)
+                            .await
+                            .map_err(|_| {
+                                AppError::Unavailable(
+                                    "waited too long for the SQLite write lock".into(),
+                                )
+                            })?,
+                    );
+                }
                 let options = TransactionOptions {
                     isolation_level: None,
                     access_mode: None::<AccessMode>,
@@ -282,6 +306,7 @@ impl Db {
             registry: self.registry.clone(),
             emitted: AtomicBool::new(false),
             enqueued: AtomicBool::new(false),
+            _write_turn: write_turn,
         };
         if set_after_begin {
             tx.apply_scope().await?;
@@ -348,6 +373,9 @@ pub struct Tx {
     registry: Option<Arc<Registry>>,
     emitted: AtomicBool,
     enqueued: AtomicBool,
+    /// On SQLite, a writing transaction's turn (`Db::write_turn`), given up when the
+    /// transaction ends, however it ends.
+    _write_turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {
