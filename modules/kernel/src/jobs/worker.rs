@@ -217,29 +217,40 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_owned()
 }
 
-/// Extends the lease of the attempt `job` (as claimed by `worker_id`) to `lease` from now.
-/// `Ok(false)` when the worker no longer holds it: its lease ran out (while the database
-/// was unreachable, say) and another worker, or a later attempt, took the job over.
-pub async fn extend_lease(
+/// Extends the leases of the attempts `jobs` (as claimed by `worker_id`) to `lease` from
+/// now, in one statement however many they are. `Ok(false)` when the worker no longer
+/// holds one of them: its lease ran out (while the database was unreachable, say) and
+/// another worker, or a later attempt, took the job over.
+pub async fn extend_leases(
     db: &Db,
-    job: &job::Model,
+    jobs: &[job::Model],
     worker_id: &str,
     lease: Duration,
 ) -> AppResult<bool> {
+    if jobs.is_empty() {
+        return Ok(true);
+    }
     let tx = crate::below::system(db).await?;
     let now = Utc::now();
     let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(2));
+    // Each job as this attempt of it: its id with the attempt count it was claimed at.
+    let attempts = jobs.iter().fold(Condition::any(), |any, job| {
+        any.add(
+            Condition::all()
+                .add(job::Column::Id.eq(job.id))
+                .add(job::Column::Attempts.eq(job.attempts)),
+        )
+    });
     let extended = crate::below::update_jobs()
         .col_expr(job::Column::LeaseUntil, Expr::value(now + lease))
-        .filter(job::Column::Id.eq(job.id))
         .filter(job::Column::State.eq(RUNNING))
         .filter(job::Column::LockedBy.eq(worker_id))
-        .filter(job::Column::Attempts.eq(job.attempts))
+        .filter(attempts)
         .exec(tx.conn())
         .await?
         .rows_affected;
     tx.commit().await?;
-    Ok(extended == 1)
+    Ok(extended == jobs.len() as u64)
 }
 
 /// How often a running attempt's lease is extended: three times per lease, so two
@@ -258,13 +269,12 @@ async fn heartbeat(db: Db, jobs: Vec<job::Model>, worker_id: String, lease: Dura
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         beat.tick().await;
-        for job in &jobs {
-            match extend_lease(&db, job, &worker_id, lease).await {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e) => {
-                    tracing::warn!(job = %job.id, kind = %job.kind, error = ?e, "could not extend a job's lease; will retry")
-                }
+        match extend_leases(&db, &jobs, &worker_id, lease).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                let kind = jobs.first().map(|j| j.kind.as_str()).unwrap_or_default();
+                tracing::warn!(jobs = jobs.len(), kind, error = ?e, "could not extend the leases of a running attempt; will retry")
             }
         }
     }
