@@ -64,6 +64,45 @@ fn now_figure(d: &Value, key: &str, dimension: Option<&str>) -> Value {
         .clone()
 }
 
+/// `d` (by `granularity`) has `by_day`'s series with the same totals, each point at the
+/// start of its bucket, and the points of every sum adding up to the same figure.
+fn same_series_by_bucket(by_day: &Value, d: &Value, granularity: &str) {
+    let (days, buckets) = (
+        by_day["series"].as_array().unwrap(),
+        d["series"].as_array().unwrap(),
+    );
+    assert_eq!(days.len(), buckets.len(), "{granularity}: {d}");
+    assert!(!buckets.is_empty(), "{d}");
+    let sum = |s: &Value| -> f64 {
+        s["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["value"].as_f64())
+            .sum()
+    };
+    for (a, b) in days.iter().zip(buckets) {
+        for k in ["key", "dimension", "unit", "total", "contributions"] {
+            assert_eq!(a[k], b[k], "{granularity} {k}: {a} / {b}");
+        }
+        for p in b["points"].as_array().unwrap() {
+            let start = chrono::NaiveDate::parse_from_str(p["start"].as_str().unwrap(), "%Y-%m-%d")
+                .unwrap();
+            match granularity {
+                "WEEK" => assert_eq!(start.weekday(), chrono::Weekday::Mon, "{b}"),
+                _ => assert_eq!(start.day(), 1, "{b}"),
+            }
+        }
+        if ["COUNT", "MONEY"].contains(&b["unit"].as_str().unwrap()) {
+            assert!((sum(a) - sum(b)).abs() < 1e-9, "{granularity}: {a} / {b}");
+            assert!(
+                (sum(b) - b["total"].as_f64().unwrap()).abs() < 1e-9,
+                "{granularity}: {b}"
+            );
+        }
+    }
+}
+
 /// Waits until every event is dispatched and no rollup job is queued or running (the
 /// handler has seen every event).
 async fn rollups_settled(s: &TestServer) {
@@ -351,6 +390,19 @@ async fn dashboards_follow_the_trade_count_each_event_once_and_equal_a_rebuild()
             );
         }
         assert!(sent.len() <= 12, "{} statements: {sent:#?}", sent.len());
+    }
+
+    // By week and by month: the same series with the same totals, the points summed in
+    // the database by bucket (ISO weeks from Monday, months from the 1st, on both backends).
+    for who in [&practice, &lab, &supplier] {
+        let by_day = dashboard(&s, who).await;
+        for g in ["WEEK", "MONTH"] {
+            let d = s
+                .ok(&who.auth(), DASHBOARD, json!({ "p": period(), "g": g }))
+                .await["dashboard"]
+                .clone();
+            same_series_by_bucket(&by_day, &d, g);
+        }
     }
 
     // The other practice counts its own order only.
