@@ -1,23 +1,14 @@
 //! Every mutation is audited: actor, company, operation (its top-level fields), the global
 //! IDs it named (arguments and variables) or returned, client address, user agent, time and
-//! outcome. An async-graphql extension, so HTTP and WebSocket mutations are covered alike.
+//! outcome. A step of the request pipeline (`extension.rs`, an async-graphql extension),
+//! so HTTP and WebSocket mutations are covered alike.
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
-};
+use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+use async_graphql::{Response, Value, Variables};
 use ils_kernel::audit::{AuditEntry, record};
 use ils_kernel::{ClientInfo, Db, TenantContext, id};
-use std::sync::{Arc, Mutex};
-
-pub struct AuditFactory;
-
-impl ExtensionFactory for AuditFactory {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AuditExtension::default())
-    }
-}
+use std::sync::Mutex;
 
 /// What the parse step learnt about the mutation about to run.
 #[derive(Default)]
@@ -26,8 +17,10 @@ struct Pending {
     targets: Vec<String>,
 }
 
+/// One request's audit, as the request pipeline (`extension.rs`) runs it: the mutations
+/// its document holds, noted once parsed, written once run or refused.
 #[derive(Default)]
-struct AuditExtension(Mutex<Vec<(Option<String>, Pending)>>);
+pub struct Audit(Mutex<Vec<(Option<String>, Pending)>>);
 
 /// At most this many target IDs per entry.
 const MAX_TARGETS: usize = 50;
@@ -112,61 +105,38 @@ fn top_fields(
     }
 }
 
-#[async_trait::async_trait]
-impl Extension for AuditExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        // Which operation runs is known at execution; note every mutation of the document.
+impl Audit {
+    /// Once the document is parsed: which operation runs is known at execution, so every
+    /// mutation of the document is noted.
+    pub fn parsed(&self, doc: &ExecutableDocument, variables: &Variables) {
         let mut pending = vec![];
         for (name, _) in doc.operations.iter() {
             let name = name.map(|n| n.to_string());
-            if let Some(p) = mutation_of(&doc, name.as_deref(), variables) {
+            if let Some(p) = mutation_of(doc, name.as_deref(), variables) {
                 pending.push((name, p));
             }
         }
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = pending;
-        Ok(doc)
     }
 
-    /// A mutation refused by validation (limits, unknown fields, bad variables) never runs,
-    /// but the attempt is audited as a failure.
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await;
-        if let Err(errors) = &result {
-            // The refusal's own code (a text refused by `text_input` is BAD_USER_INPUT).
-            let code = errors
-                .first()
-                .and_then(|e| e.extensions.as_ref())
-                .and_then(|x| match x.get("code") {
-                    Some(Value::String(c)) => Some(c.clone()),
-                    _ => None,
-                })
-                .unwrap_or_else(|| crate::extension::VALIDATION_FAILED.to_owned());
-            let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-            for (_, p) in pending {
-                write(ctx, p, Some(code.clone())).await;
-            }
+    /// A mutation refused in validation (unknown fields, bad variables, depth, complexity,
+    /// cost, the text rule) never runs, but the attempt is audited as a failure, with
+    /// `code`: the refusal's own.
+    pub async fn refused(&self, ctx: &ExtensionContext<'_>, code: &str) {
+        let pending = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, p) in pending {
+            write(ctx, p, Some(code.to_owned())).await;
         }
-        result
     }
 
-    async fn execute(
+    /// Once the operation `operation_name` ran: its entry, when it is a mutation, with the
+    /// IDs it returned and its first error's code.
+    pub async fn executed(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let response = next.run(ctx, operation_name).await;
+        response: &Response,
+    ) {
         let pending = {
             let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
             let found = match operation_name {
@@ -177,7 +147,7 @@ impl Extension for AuditExtension {
             found.map(|i| all.swap_remove(i).1)
         };
         let Some(mut pending) = pending else {
-            return response;
+            return;
         };
         collect_ids(&response.data, &mut pending.targets);
         let error_code = response.errors.first().map(|e| {
@@ -191,7 +161,6 @@ impl Extension for AuditExtension {
                 .unwrap_or_else(|| "INTERNAL".into())
         });
         write(ctx, pending, error_code).await;
-        response
     }
 }
 

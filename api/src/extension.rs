@@ -55,43 +55,169 @@ pub struct RequestMeta {
 pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
-pub struct ProtectionsFactory {
+/// Builds each request's [`Pipeline`].
+pub struct PipelineFactory {
     limits: Protections,
+    /// Whether mutations are audited (the publishing checker's schema runs none).
+    audited: bool,
     /// The results of events executed once for every subscription (`crate::shared`).
     shared: Arc<SharedResponses>,
 }
 
-impl ProtectionsFactory {
-    pub fn new(limits: Protections) -> ProtectionsFactory {
-        ProtectionsFactory {
+impl PipelineFactory {
+    pub fn new(limits: Protections, audited: bool) -> PipelineFactory {
+        PipelineFactory {
             limits,
+            audited,
             shared: Arc::default(),
         }
     }
 }
 
-impl ExtensionFactory for ProtectionsFactory {
+impl ExtensionFactory for PipelineFactory {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ProtectionsExtension {
-            limits: self.limits.clone(),
-            document: Arc::default(),
-            sharing: std::sync::Mutex::new(Sharing::default()),
-            shared: self.shared.clone(),
-            inputs: std::sync::Mutex::new(Inputs::default()),
+        Arc::new(Pipeline {
+            protect: Protect {
+                limits: self.limits.clone(),
+                document: std::sync::Mutex::new(None),
+                sharing: std::sync::Mutex::new(Sharing::default()),
+                shared: self.shared.clone(),
+                inputs: std::sync::Mutex::new(Inputs::default()),
+            },
+            audit: self.audited.then(crate::audit::Audit::default),
+            meter: Meter {
+                limits: self.limits.clone(),
+                introspection_only: std::sync::atomic::AtomicBool::new(false),
+                operation: std::sync::Mutex::new(None),
+                cost: std::sync::atomic::AtomicU64::new(0),
+                subscription: std::sync::atomic::AtomicBool::new(false),
+            },
         })
     }
 }
 
-struct ProtectionsExtension {
+/// Everything ILS does around async-graphql's own steps for one request, as one
+/// extension. Its steps, from the outside in:
+/// - [`Protect`]: the document's size, aliases, directives and introspection, the error
+///   codes, integers past 32 bits, one error per problem, the response in the document's
+///   order, and the executions subscriptions share;
+/// - [`crate::audit::Audit`]: every mutation run, or refused in validation (before the
+///   32-bit `Int` check);
+/// - [`Meter`]: depth, complexity and the caller's cost budget, and the usage counts;
+/// - the text inputs' rule (`crate::text_input`), once the document is valid.
+///
+/// One extension rather than one each: async-graphql passes every field of every response
+/// through each registered extension's `resolve` hook (a boxed future a field even where
+/// the hook does nothing), and none of these needs it.
+struct Pipeline {
+    protect: Protect,
+    audit: Option<crate::audit::Audit>,
+    meter: Meter,
+}
+
+#[async_trait::async_trait]
+impl Extension for Pipeline {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        assign_codes(&mut response);
+        response
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let request = self.protect.prepare(request);
+        self.meter.prepare(&request);
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        self.protect.measure_text(ctx, query)?;
+        let doc = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(|e| with_code(e, PARSE_FAILED))?;
+        self.meter.parsed(&doc);
+        if let Some(audit) = &self.audit {
+            audit.parsed(&doc, variables);
+        }
+        self.protect.parsed(ctx, query, variables, doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next
+            .run(ctx)
+            .await
+            .and_then(|r| self.protect.texts(ctx).map(|()| r));
+        let result = self.meter.validated(ctx, result).await;
+        if let (Some(audit), Err(errors)) = (&self.audit, &result) {
+            // The refusal's own code (a text refused by the text rule is BAD_USER_INPUT);
+            // async-graphql's own validation errors have none yet.
+            let code = errors
+                .first()
+                .and_then(|e| e.extensions.as_ref())
+                .and_then(|x| match x.get("code") {
+                    Some(Value::String(c)) => Some(c.as_str()),
+                    _ => None,
+                })
+                .unwrap_or(VALIDATION_FAILED);
+            audit.refused(ctx, code).await;
+        }
+        self.protect.validated(ctx, result)
+    }
+
+    /// Every execution, over HTTP and over the WebSocket (which skips `request`), and each
+    /// event of a subscription (async-graphql runs this hook once per event).
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let run = || async {
+            let response = next.run(ctx, operation_name).await;
+            self.meter.executed(ctx, &response);
+            if let Some(audit) = &self.audit {
+                audit.executed(ctx, operation_name, &response).await;
+            }
+            self.protect.finish(ctx, operation_name, response)
+        };
+        // An event that subscriptions with the same key share: executed once, by the first.
+        let Some(key) = self.protect.shared_key(ctx) else {
+            return run().await;
+        };
+        let (response, shared) = self.protect.shared.get_or_execute(key, run).await;
+        if shared {
+            metrics::counter!("ils_subscription_shared_results_total").increment(1);
+        }
+        response
+    }
+}
+
+/// The pipeline's protections: see [`Pipeline`].
+struct Protect {
     limits: Protections,
     /// The parsed document, kept to put the response's keys in its order
-    /// (`crate::order`), and put in the request's data for the checks of the extensions
-    /// after this one (`crate::text_input`), which so need no copy of their own.
-    document: Arc<crate::text_input::ParsedDocument>,
+    /// (`crate::order`) and for the checks after validation.
+    document: std::sync::Mutex<Option<Arc<ExecutableDocument>>>,
     /// What this request's subscription shares with others (`crate::shared`).
     sharing: std::sync::Mutex<Sharing>,
     shared: Arc<SharedResponses>,
-    /// What validation needs of the request besides the document (`crate::int_range`).
+    /// What validation needs of the request besides the document (`crate::int_range`,
+    /// `crate::text_input`).
     inputs: std::sync::Mutex<Inputs>,
 }
 
@@ -110,15 +236,179 @@ struct Sharing {
     document: Option<Arc<str>>,
 }
 
-impl ProtectionsExtension {
-    /// Executes, with every problem its own error and the data in the document's order.
-    async fn run(
+impl Protect {
+    /// Notes the operation name; a subscription gets a place where its stream can offer
+    /// the events it is about to execute (`SharedDelivery`); whether its document can
+    /// share them is known once it is parsed.
+    fn prepare(&self, request: Request) -> Request {
+        self.inputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .operation_name
+            .clone_from(&request.operation_name);
+        // A cheap first look; the parsed document decides.
+        if request.query.contains("subscription") {
+            let delivery = Arc::new(SharedDelivery::default());
+            self.sharing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .delivery = Some(delivery.clone());
+            request.data(delivery)
+        } else {
+            request
+        }
+    }
+
+    /// async-graphql's own parse step walks fragment spreads without memoising (for its
+    /// recursion and directive checks), so the size is measured on a plain parse first; a
+    /// persisted document was measured when it was published (and comes parsed).
+    fn measure_text(&self, ctx: &ExtensionContext<'_>, query: &str) -> ServerResult<()> {
+        if ctx.data_opt::<Trusted>().is_some() {
+            return Ok(());
+        }
+        let Ok(plain) = async_graphql::parser::parse_query(query) else {
+            return Ok(());
+        };
+        let fields = expanded_fields(&plain);
+        if fields > MAX_EXPANDED_FIELDS {
+            let size = if fields == usize::MAX {
+                "unbounded".to_owned()
+            } else {
+                fields.to_string()
+            };
+            return Err(refusal(format!(
+                "Query is too large once its fragments are expanded ({size} selections; at most {MAX_EXPANDED_FIELDS})"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Keeps the parsed document (and its variables, when it declares any), and refuses
+    /// it past the alias and directive limits, or for introspection the caller may not do.
+    fn parsed(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        doc: ExecutableDocument,
+    ) -> ServerResult<ExecutableDocument> {
+        *self.document.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(doc.clone()));
+        if doc
+            .operations
+            .iter()
+            .any(|(_, op)| !op.node.variable_definitions.is_empty())
+        {
+            self.inputs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .variables = Some(variables.clone());
+        }
+        {
+            let mut sharing = self.sharing.lock().unwrap_or_else(|e| e.into_inner());
+            if sharing.delivery.is_some() {
+                sharing.document = shared::document_key(&doc, query, variables);
+            }
+        }
+        let c = census(&doc);
+        let limits = &self.limits;
+        if c.aliases > limits.max_aliases {
+            return Err(refusal(format!(
+                "Query has too many aliases ({}; at most {})",
+                c.aliases, limits.max_aliases
+            )));
+        }
+        if c.directives > limits.max_directives {
+            return Err(refusal(format!(
+                "Query has too many directives ({}; at most {})",
+                c.directives, limits.max_directives
+            )));
+        }
+        let introspection = ctx
+            .data_opt::<RequestMeta>()
+            .is_none_or(|m| m.introspection);
+        if c.introspection && !introspection {
+            return Err(refusal(
+                "Introspection is not allowed for this caller".into(),
+            ));
+        }
+        Ok(doc)
+    }
+
+    fn document(&self) -> Option<Arc<ExecutableDocument>> {
+        self.document
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The text inputs' rule (`crate::text_input`) on the valid document.
+    fn texts(&self, ctx: &ExtensionContext<'_>) -> Result<(), Vec<ServerError>> {
+        // Validation runs only on a document the parse step returned, which kept it.
+        let Some(doc) = self.document() else {
+            tracing::error!("the input checks found no parsed document");
+            let mut e = ServerError::new("internal error", None);
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "INTERNAL");
+            return Err(vec![e]);
+        };
+        let inputs = self.inputs.lock().unwrap_or_else(|e| e.into_inner());
+        let none = Variables::default();
+        crate::text_input::refusals(
+            &doc,
+            inputs.variables.as_ref().unwrap_or(&none),
+            &ctx.schema_env.registry,
+        )
+    }
+
+    /// Every validation error with its code (and without "Did you mean …?" for callers
+    /// who may not introspect); a valid document may still hold an `Int` past 32 bits,
+    /// which async-graphql lets through to execution.
+    fn validated(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        result: Result<ValidationResult, Vec<ServerError>>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let hints = ctx
+            .data_opt::<RequestMeta>()
+            .is_none_or(|m| m.introspection);
+        let result = result.map_err(|errs| {
+            errs.into_iter()
+                .map(|mut e| {
+                    if !hints && let Some(i) = e.message.find(" Did you mean") {
+                        e.message.truncate(i);
+                    }
+                    with_code(e, VALIDATION_FAILED)
+                })
+                .collect::<Vec<_>>()
+        })?;
+        if let Some(doc) = self.document() {
+            let inputs = self.inputs.lock().unwrap_or_else(|e| e.into_inner());
+            let none = Variables::default();
+            let out_of_range = crate::int_range::out_of_range(
+                &ctx.schema_env.registry,
+                &doc,
+                inputs.operation_name.as_deref(),
+                inputs.variables.as_ref().unwrap_or(&none),
+            );
+            if !out_of_range.is_empty() {
+                return Err(out_of_range
+                    .into_iter()
+                    .map(|e| with_code(e, VALIDATION_FAILED))
+                    .collect());
+            }
+        }
+        Ok(result)
+    }
+
+    /// An executed response with every problem its own error and the data in the
+    /// document's order.
+    fn finish(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
-        next: NextExecute<'_>,
+        mut response: Response,
     ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
         response.errors = one_error_per_problem(std::mem::take(&mut response.errors));
         if let Some(doc) = self.document()
             && let Some(op) = crate::order::operation(&doc, operation_name)
@@ -126,10 +416,6 @@ impl ProtectionsExtension {
             crate::order::reorder(&mut response.data, &doc, op, Some(&ctx.schema_env.registry));
         }
         response
-    }
-
-    fn document(&self) -> Option<Arc<ExecutableDocument>> {
-        self.document.get()
     }
 
     /// The key of the execution starting now, when its stream offered an event and the
@@ -148,27 +434,15 @@ impl ProtectionsExtension {
     }
 }
 
-/// Depth and complexity, measured after validation by kind of document, then drawn on the
-/// caller's cost budget (`crate::ratelimit`), and the request's usage counted. Registered
-/// after the audit extension, so a refused mutation is audited as every other refusal is.
-pub struct MeasureFactory(pub Protections);
-
-impl ExtensionFactory for MeasureFactory {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(MeasureExtension {
-            limits: self.0.clone(),
-            introspection_only: std::sync::atomic::AtomicBool::new(false),
-            operation: std::sync::Mutex::new(None),
-            cost: std::sync::atomic::AtomicU64::new(0),
-            subscription: std::sync::atomic::AtomicBool::new(false),
-        })
-    }
+/// A refusal of the document's shape, as a validation error.
+fn refusal(message: String) -> ServerError {
+    with_code(ServerError::new(message, None), VALIDATION_FAILED)
 }
 
-/// One per request: the parse hook notes what the document is, the validation hook
-/// measures it against the matching limits and the caller's cost budget, the execution
-/// hooks count its usage.
-struct MeasureExtension {
+/// The pipeline's metering, one per request: the parse step notes what the document is,
+/// the validation step measures it against the matching limits and draws its cost on the
+/// caller's budget (`crate::ratelimit`), the execution step counts its usage.
+struct Meter {
     limits: Protections,
     introspection_only: std::sync::atomic::AtomicBool,
     /// The operation's name, as the client gave it.
@@ -180,7 +454,7 @@ struct MeasureExtension {
     subscription: std::sync::atomic::AtomicBool,
 }
 
-impl MeasureExtension {
+impl Meter {
     /// Counts the request in its company's usage (the limiter's counts), when it has one.
     fn count(&self, ctx: &ExtensionContext<'_>, counts: crate::usage::Counts) {
         let (Some(limiter), Some(tenant)) = (
@@ -199,29 +473,14 @@ impl MeasureExtension {
             slot.with(|l| l.counted += 1);
         }
     }
-}
 
-#[async_trait::async_trait]
-impl Extension for MeasureExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
+    fn prepare(&self, request: &Request) {
         *self.operation.lock().unwrap_or_else(|p| p.into_inner()) = request.operation_name.clone();
-        next.run(ctx, request).await
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let response = next.run(ctx, operation_name).await;
+    fn executed(&self, ctx: &ExtensionContext<'_>, response: &Response) {
         if self.subscription.load(std::sync::atomic::Ordering::Relaxed) {
-            return response;
+            return;
         }
         self.count(
             ctx,
@@ -230,19 +489,11 @@ impl Extension for MeasureExtension {
                 !response.errors.is_empty(),
             ),
         );
-        response
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
+    fn parsed(&self, doc: &ExecutableDocument) {
         self.introspection_only.store(
-            introspection_only(&doc),
+            introspection_only(doc),
             std::sync::atomic::Ordering::Relaxed,
         );
         let kind = {
@@ -251,7 +502,7 @@ impl Extension for MeasureExtension {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
-            operation_type(&doc, name.as_deref())
+            operation_type(doc, name.as_deref())
         };
         self.subscription.store(
             kind == Some(async_graphql::parser::types::OperationType::Subscription),
@@ -266,16 +517,14 @@ impl Extension for MeasureExtension {
         {
             *operation = ops.keys().next().map(|n| n.to_string());
         }
-        drop(operation);
-        Ok(doc)
     }
 
-    async fn validation(
+    async fn validated(
         &self,
         ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
+        result: Result<ValidationResult, Vec<ServerError>>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = match next.run(ctx).await {
+        let result = match result {
             Ok(r) => r,
             Err(errors) => {
                 self.count(ctx, crate::usage::Counts::invalid());
@@ -507,174 +756,6 @@ pub fn census(doc: &ExecutableDocument) -> Census {
         walk(&f.node.selection_set.node, &mut c);
     }
     c
-}
-
-#[async_trait::async_trait]
-impl Extension for ProtectionsExtension {
-    /// Every execution, over HTTP and over the WebSocket (which skips `request`), and each
-    /// event of a subscription (async-graphql runs this hook once per event).
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        // An event that subscriptions with the same key share: executed once, by the first.
-        let Some(key) = self.shared_key(ctx) else {
-            return self.run(ctx, operation_name, next).await;
-        };
-        let (response, shared) = self
-            .shared
-            .get_or_execute(key, || self.run(ctx, operation_name, next))
-            .await;
-        if shared {
-            metrics::counter!("ils_subscription_shared_results_total").increment(1);
-        }
-        response
-    }
-
-    /// A subscription gets a place where its stream can offer the events it is about to
-    /// execute (`SharedDelivery`); whether its document can share them is known once it is
-    /// parsed.
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        self.inputs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .operation_name
-            .clone_from(&request.operation_name);
-        let request = request.data(self.document.clone());
-        // A cheap first look; the parsed document decides.
-        let request = if request.query.contains("subscription") {
-            let delivery = Arc::new(SharedDelivery::default());
-            self.sharing
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .delivery = Some(delivery.clone());
-            request.data(delivery)
-        } else {
-            request
-        };
-        next.run(ctx, request).await
-    }
-
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        assign_codes(&mut response);
-        response
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let refuse = |m: String| Err(with_code(ServerError::new(m, None), VALIDATION_FAILED));
-        // async-graphql's own parse step walks fragment spreads without memoising (for its
-        // recursion and directive checks), so the size is measured on a plain parse first;
-        // a persisted document was measured when it was published (and comes parsed).
-        let trusted = ctx.data_opt::<Trusted>().is_some();
-        if !trusted && let Ok(plain) = async_graphql::parser::parse_query(query) {
-            let fields = expanded_fields(&plain);
-            if fields > MAX_EXPANDED_FIELDS {
-                let size = if fields == usize::MAX {
-                    "unbounded".to_owned()
-                } else {
-                    fields.to_string()
-                };
-                return refuse(format!(
-                    "Query is too large once its fragments are expanded ({size} selections; at most {MAX_EXPANDED_FIELDS})"
-                ));
-            }
-        }
-        let doc = next
-            .run(ctx, query, variables)
-            .await
-            .map_err(|e| with_code(e, PARSE_FAILED))?;
-        self.document.set(Arc::new(doc.clone()));
-        if doc
-            .operations
-            .iter()
-            .any(|(_, op)| !op.node.variable_definitions.is_empty())
-        {
-            self.inputs
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .variables = Some(variables.clone());
-        }
-        {
-            let mut sharing = self.sharing.lock().unwrap_or_else(|e| e.into_inner());
-            if sharing.delivery.is_some() {
-                sharing.document = shared::document_key(&doc, query, variables);
-            }
-        }
-        let c = census(&doc);
-        let limits = &self.limits;
-        if c.aliases > limits.max_aliases {
-            return refuse(format!(
-                "Query has too many aliases ({}; at most {})",
-                c.aliases, limits.max_aliases
-            ));
-        }
-        if c.directives > limits.max_directives {
-            return refuse(format!(
-                "Query has too many directives ({}; at most {})",
-                c.directives, limits.max_directives
-            ));
-        }
-        let introspection = ctx
-            .data_opt::<RequestMeta>()
-            .is_none_or(|m| m.introspection);
-        if c.introspection && !introspection {
-            return refuse("Introspection is not allowed for this caller".into());
-        }
-        Ok(doc)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let hints = ctx
-            .data_opt::<RequestMeta>()
-            .is_none_or(|m| m.introspection);
-        let result = next.run(ctx).await.map_err(|errs| {
-            errs.into_iter()
-                .map(|mut e| {
-                    if !hints && let Some(i) = e.message.find(" Did you mean") {
-                        e.message.truncate(i);
-                    }
-                    with_code(e, VALIDATION_FAILED)
-                })
-                .collect::<Vec<_>>()
-        })?;
-        // A valid document may still hold an `Int` past 32 bits, which async-graphql lets
-        // through to execution.
-        if let Some(doc) = self.document() {
-            let inputs = self.inputs.lock().unwrap_or_else(|e| e.into_inner());
-            let none = Variables::default();
-            let out_of_range = crate::int_range::out_of_range(
-                &ctx.schema_env.registry,
-                &doc,
-                inputs.operation_name.as_deref(),
-                inputs.variables.as_ref().unwrap_or(&none),
-            );
-            if !out_of_range.is_empty() {
-                return Err(out_of_range
-                    .into_iter()
-                    .map(|e| with_code(e, VALIDATION_FAILED))
-                    .collect());
-            }
-        }
-        Ok(result)
-    }
 }
 
 /// Gives every error of `response` that has no `extensions.code` yet its code. What has

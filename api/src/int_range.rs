@@ -15,7 +15,7 @@ use async_graphql::registry::{MetaInputValue, MetaType, MetaTypeName, Registry};
 use async_graphql::{Name, Pos, Positioned, ServerError, Value, Variables};
 
 /// The most nesting of selection sets and input values walked; validation has refused
-/// anything deeper already (`MAX_NESTING` of the protections extension).
+/// anything deeper already (`MAX_NESTING` of the request pipeline, `extension.rs`).
 const MAX_NESTING: usize = 64;
 
 /// Arguments as written, each variable in them standing as null: a variable's value is

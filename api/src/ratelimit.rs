@@ -139,7 +139,7 @@ pub struct Ledger {
     pub pending_requests: u64,
     /// The refusal of an earlier draw of this body.
     pub refused: Option<Refusal>,
-    /// Requests of the body the usage has counted already (by the extension).
+    /// Requests of the body the usage has counted already (by the request pipeline).
     pub counted: u64,
 }
 
@@ -155,7 +155,7 @@ impl Ledger {
 }
 
 /// One per HTTP request (in its data and in every request of a batch): the transport
-/// notes the requests to draw in it, the extension draws them with the cost, and the
+/// notes the requests to draw in it, the request pipeline draws them with the cost, and the
 /// transport reads it for the headers.
 #[derive(Clone, Default)]
 pub struct RateSlot(pub Arc<Mutex<Ledger>>);

@@ -47,19 +47,15 @@ where
     M: ObjectType + Default + 'static,
     S: SubscriptionType + Default + 'static,
 {
-    // Depth and complexity are measured by the protections extension, which holds
+    // Depth and complexity are measured by the request pipeline, which holds
     // introspection to its own limits (async-graphql's would refuse GraphiQL's query).
-    let mut builder = builder
+    builder
         .limit_directives(limits.max_directives)
         .limit_recursive_depth(limits.max_depth.max(32))
-        .extension(crate::extension::ProtectionsFactory::new(limits.clone()));
-    if audited {
-        builder = builder.extension(crate::audit::AuditFactory);
-    }
-    builder
-        .extension(crate::extension::MeasureFactory(limits.clone()))
-        // After the audit extension, as the limits are: a refused text is audited.
-        .extension(crate::text_input::TextInputsFactory)
+        .extension(crate::extension::PipelineFactory::new(
+            limits.clone(),
+            audited,
+        ))
 }
 
 /// What publishing checks documents with: the platform's schema with the same types,

@@ -1,8 +1,9 @@
 //! One execution of an event for every socket it goes to. A subscription whose result
 //! depends on the event alone (`events`) offers each event before it is executed
-//! (`ils_kernel::events::SharedDelivery`); the protections extension then looks the result
-//! up here by event, document (with its variables) and visibility (company, admin), and
-//! executes only when no subscription with the same key has done so already. With 1,000
+//! (`ils_kernel::events::SharedDelivery`); the request pipeline (`extension.rs`) then
+//! looks the result up here by event, document (with its variables) and visibility
+//! (company, admin), and executes only when no subscription with the same key has done so
+//! already. With 1,000
 //! sockets of one company subscribed with the same document, an event is executed once and
 //! copied 999 times, instead of being resolved, measured and reordered 1,000 times.
 //!

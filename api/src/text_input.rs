@@ -15,13 +15,9 @@
 //! step, after the document is known to be valid, so GraphQL's own errors come first and
 //! the audit log records a refused mutation as it records every refusal.
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::registry::{MetaType, MetaTypeName, Registry};
-use async_graphql::{Name, Pos, ServerError, ServerResult, ValidationResult, Value, Variables};
-use std::sync::{Arc, Mutex};
+use async_graphql::{Name, Pos, ServerError, Value, Variables};
 
 /// The input fields that may hold several lines (`Type.field`), where line feed, carriage
 /// return and tab are allowed. Every other text is one line. A test checks that each
@@ -191,86 +187,24 @@ pub fn check(doc: &ExecutableDocument, variables: &Variables, registry: &Registr
     walk.refused
 }
 
-pub struct TextInputsFactory;
-
-impl ExtensionFactory for TextInputsFactory {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(TextInputs::default())
+/// The refused texts of a valid document, one `BAD_USER_INPUT` error each: what the
+/// request pipeline (`extension.rs`) answers once validation has passed.
+pub fn refusals(
+    doc: &ExecutableDocument,
+    variables: &Variables,
+    registry: &Registry,
+) -> Result<(), Vec<ServerError>> {
+    let refused = check(doc, variables, registry);
+    if refused.is_empty() {
+        return Ok(());
     }
-}
-
-/// One request's parsed document, as the protections extension kept it once parsing
-/// succeeded; in the request's data for the checks that run after validation.
-#[derive(Default)]
-pub struct ParsedDocument(std::sync::Mutex<Option<Arc<ExecutableDocument>>>);
-
-impl ParsedDocument {
-    pub fn get(&self) -> Option<Arc<ExecutableDocument>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub(crate) fn set(&self, doc: Arc<ExecutableDocument>) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(doc);
-    }
-}
-
-/// One per request: the parse hook keeps the variables when the document declares any,
-/// the validation hook checks the document (as the protections extension kept it,
-/// `ParsedDocument`) once it is valid.
-#[derive(Default)]
-struct TextInputs(Mutex<Variables>);
-
-#[async_trait::async_trait]
-impl Extension for TextInputs {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        if doc
-            .operations
-            .iter()
-            .any(|(_, op)| !op.node.variable_definitions.is_empty())
-        {
-            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = variables.clone();
-        }
-        Ok(doc)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        // The protections extension (always registered first) keeps the document; without
-        // it nothing would be checked, so its absence refuses the request.
-        let Some(doc) = ctx.data_opt::<Arc<ParsedDocument>>().and_then(|p| p.get()) else {
-            tracing::error!(
-                "the input checks found no parsed document: is the protections extension registered first?"
-            );
-            let mut e = ServerError::new("internal error", None);
-            e.extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "INTERNAL");
-            return Err(vec![e]);
-        };
-        let variables = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        let refused = check(&doc, &variables, &ctx.schema_env.registry);
-        if !refused.is_empty() {
-            return Err(refused
-                .into_iter()
-                .map(|r| {
-                    async_graphql::Error::from(ils_kernel::AppError::bad_input(&r.field, r.message))
-                        .into_server_error(r.pos)
-                })
-                .collect());
-        }
-        Ok(result)
-    }
+    Err(refused
+        .into_iter()
+        .map(|r| {
+            async_graphql::Error::from(ils_kernel::AppError::bad_input(&r.field, r.message))
+                .into_server_error(r.pos)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -594,7 +594,7 @@ fn admit_on(app: &AppState) -> crate::ws_protocol::Admit {
                     if let Some(hash) = admission.published {
                         gate.count(&tenant, &hash, false);
                     }
-                    // Its request is drawn: the extension draws only its cost.
+                    // Its request is drawn: the request pipeline draws only its cost.
                     Ok(request.data(crate::ratelimit::RateSlot::default()))
                 }
                 Err(refusal) => {

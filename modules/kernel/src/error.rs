@@ -279,8 +279,8 @@ impl From<AppError> for async_graphql::Error {
             }
             AppError::Invalid(errors) => {
                 // The first problem is this error; the others ride along in `problems`
-                // and become errors of their own where responses are finished (api's
-                // protections extension), so a client sees one error per field.
+                // and become errors of their own where responses are finished (the request
+                // pipeline, `api/src/extension.rs`), so a client sees one error per field.
                 let first = errors.first().cloned().unwrap_or(FieldError {
                     field: String::new(),
                     message: "invalid".into(),
