@@ -25,13 +25,13 @@ use crate::extension::{assign_codes, is_request_error};
 use crate::schema::AppSchema;
 use async_graphql::{Data, Response, ServerError};
 use axum::extract::ws::{CloseFrame, Message};
+use futures_channel::mpsc;
 use futures_util::stream::{self, AbortHandle, Abortable, BoxStream, SelectAll};
-use futures_util::{Stream, StreamExt};
+use futures_util::{SinkExt, Stream, StreamExt};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 pub const CLOSE_BAD_REQUEST: u16 = 4400;
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
@@ -132,7 +132,7 @@ struct Close(u16, String);
 pub async fn serve<In, Init, InitFut>(
     schema: AppSchema,
     mut input: In,
-    out: mpsc::Sender<Message>,
+    mut out: mpsc::Sender<Message>,
     on_init: Init,
     admit: Admit,
 ) where
@@ -165,7 +165,7 @@ pub async fn serve<In, Init, InitFut>(
                     Ok(m) => m,
                     Err(e) => {
                         let why = format!("Invalid message received: {e}");
-                        return close(&out, Close(CLOSE_BAD_REQUEST, why)).await;
+                        return close(&mut out, Close(CLOSE_BAD_REQUEST, why)).await;
                     }
                 };
                 match message {
@@ -175,33 +175,39 @@ pub async fn serve<In, Init, InitFut>(
                             Some(p @ serde_json::Value::Object(_)) => p,
                             Some(_) => {
                                 let why = "Invalid message received: the connection_init payload is not an object";
-                                return close(&out, Close(CLOSE_BAD_REQUEST, why.into())).await;
+                                return close(&mut out, Close(CLOSE_BAD_REQUEST, why.into())).await;
                             }
                         };
                         let Some(on_init) = on_init.take() else {
                             let why = "Too many initialisation requests";
-                            return close(&out, Close(CLOSE_TOO_MANY_INITIALISATIONS, why.into()))
-                                .await;
+                            return close(
+                                &mut out,
+                                Close(CLOSE_TOO_MANY_INITIALISATIONS, why.into()),
+                            )
+                            .await;
                         };
                         init = Some(Box::pin(on_init(payload)));
                         Ok(())
                     }
                     ClientMessage::Ping { payload } => {
-                        send(&out, &ServerMessage::Pong { payload }).await
+                        send(&mut out, &ServerMessage::Pong { payload }).await
                     }
                     ClientMessage::Pong { .. } => Ok(()),
                     ClientMessage::Subscribe { id, payload } => {
                         let Some(data) = &session else {
-                            return close(&out, Close(CLOSE_UNAUTHORIZED, "Unauthorized".into()))
-                                .await;
+                            return close(
+                                &mut out,
+                                Close(CLOSE_UNAUTHORIZED, "Unauthorized".into()),
+                            )
+                            .await;
                         };
                         if id.is_empty() {
                             let why = "Invalid message received: subscribe needs a non-empty id";
-                            return close(&out, Close(CLOSE_BAD_REQUEST, why.into())).await;
+                            return close(&mut out, Close(CLOSE_BAD_REQUEST, why.into())).await;
                         }
                         if operations.contains_key(&id) {
                             let why = format!("Subscriber for {id} already exists");
-                            return close(&out, Close(CLOSE_SUBSCRIBER_EXISTS, why)).await;
+                            return close(&mut out, Close(CLOSE_SUBSCRIBER_EXISTS, why)).await;
                         }
                         let SubscribePayload {
                             request,
@@ -212,7 +218,7 @@ pub async fn serve<In, Init, InitFut>(
                             Err(errors) => {
                                 let payload = &errors;
                                 let message = ServerMessage::Error { id: &id, payload };
-                                if send(&out, &message).await.is_err() {
+                                if send(&mut out, &message).await.is_err() {
                                     return;
                                 }
                                 continue;
@@ -244,11 +250,11 @@ pub async fn serve<In, Init, InitFut>(
                 match result {
                     Ok(data) => {
                         session = Some(Arc::new(data));
-                        send(&out, &ServerMessage::ConnectionAck).await
+                        send(&mut out, &ServerMessage::ConnectionAck).await
                     }
                     Err(e) => {
                         let why = format!("Forbidden: {}", e.message);
-                        return close(&out, Close(CLOSE_FORBIDDEN, why)).await;
+                        return close(&mut out, Close(CLOSE_FORBIDDEN, why)).await;
                     }
                 }
             }
@@ -260,15 +266,15 @@ pub async fn serve<In, Init, InitFut>(
                         handle.abort();
                     }
                     let payload = &response.errors;
-                    send(&out, &ServerMessage::Error { id: &id, payload }).await
+                    send(&mut out, &ServerMessage::Error { id: &id, payload }).await
                 } else {
                     let payload = &response;
-                    send(&out, &ServerMessage::Next { id: &id, payload }).await
+                    send(&mut out, &ServerMessage::Next { id: &id, payload }).await
                 }
             }
             Wake::Operation(id, None) => {
                 operations.remove(&*id);
-                send(&out, &ServerMessage::Complete { id: &id }).await
+                send(&mut out, &ServerMessage::Complete { id: &id }).await
             }
         };
         if sent.is_err() {
@@ -286,13 +292,13 @@ async fn pending_init<F: Future>(init: &mut Option<Pin<Box<F>>>) -> F::Output {
     }
 }
 
-async fn send(out: &mpsc::Sender<Message>, message: &ServerMessage<'_>) -> Result<(), ()> {
+async fn send(out: &mut mpsc::Sender<Message>, message: &ServerMessage<'_>) -> Result<(), ()> {
     let text = serde_json::to_string(message).map_err(|_| ())?;
     out.send(Message::Text(text.into())).await.map_err(|_| ())
 }
 
 /// Sends the closing frame; the caller then stops serving.
-async fn close(out: &mpsc::Sender<Message>, Close(code, mut reason): Close) {
+async fn close(out: &mut mpsc::Sender<Message>, Close(code, mut reason): Close) {
     if reason.len() > MAX_REASON {
         let mut cut = MAX_REASON;
         while !reason.is_char_boundary(cut) {
@@ -361,9 +367,9 @@ mod tests {
 
     #[tokio::test]
     async fn long_close_reasons_are_cut_to_fit_the_frame() {
-        let (tx, mut rx) = mpsc::channel(1);
-        close(&tx, Close(CLOSE_SUBSCRIBER_EXISTS, "é".repeat(100))).await;
-        let Some(Message::Close(Some(frame))) = rx.recv().await else {
+        let (mut tx, mut rx) = mpsc::channel(1);
+        close(&mut tx, Close(CLOSE_SUBSCRIBER_EXISTS, "é".repeat(100))).await;
+        let Some(Message::Close(Some(frame))) = rx.next().await else {
             panic!("no close frame");
         };
         assert_eq!(frame.code, CLOSE_SUBSCRIBER_EXISTS);
