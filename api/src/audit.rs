@@ -5,7 +5,7 @@
 
 use async_graphql::extensions::ExtensionContext;
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection};
-use async_graphql::{Response, Value, Variables};
+use async_graphql::{Value, Variables};
 use ils_kernel::audit::{AuditEntry, record};
 use ils_kernel::{ClientInfo, Db, TenantContext, id};
 use std::sync::Mutex;
@@ -130,12 +130,13 @@ impl Audit {
     }
 
     /// Once the operation `operation_name` ran: its entry, when it is a mutation, with the
-    /// IDs it returned and its first error's code.
+    /// IDs it returned (in `data`) and its first error's code, if it failed.
     pub async fn executed(
         &self,
         ctx: &ExtensionContext<'_>,
         operation_name: Option<&str>,
-        response: &Response,
+        data: &Value,
+        error_code: Option<&str>,
     ) {
         let pending = {
             let mut all = self.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -149,18 +150,8 @@ impl Audit {
         let Some(mut pending) = pending else {
             return;
         };
-        collect_ids(&response.data, &mut pending.targets);
-        let error_code = response.errors.first().map(|e| {
-            e.extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .and_then(|c| match c {
-                    Value::String(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_else(|| "INTERNAL".into())
-        });
-        write(ctx, pending, error_code).await;
+        collect_ids(data, &mut pending.targets);
+        write(ctx, pending, error_code.map(str::to_owned)).await;
     }
 }
 

@@ -168,11 +168,7 @@ impl Extension for Pipeline {
             // async-graphql's own validation errors have none yet.
             let code = errors
                 .first()
-                .and_then(|e| e.extensions.as_ref())
-                .and_then(|x| match x.get("code") {
-                    Some(Value::String(c)) => Some(c.as_str()),
-                    _ => None,
-                })
+                .and_then(error_code)
                 .unwrap_or(VALIDATION_FAILED);
             audit.refused(ctx, code).await;
         }
@@ -191,7 +187,13 @@ impl Extension for Pipeline {
             let response = next.run(ctx, operation_name).await;
             self.meter.executed(ctx, &response);
             if let Some(audit) = &self.audit {
-                audit.executed(ctx, operation_name, &response).await;
+                let failed = response
+                    .errors
+                    .first()
+                    .map(|e| error_code(e).unwrap_or("INTERNAL"));
+                audit
+                    .executed(ctx, operation_name, &response.data, failed)
+                    .await;
             }
             self.protect.finish(ctx, operation_name, response)
         };
@@ -787,6 +789,14 @@ pub fn stamp_request_id(response: &mut Response, request_id: &str) {
         e.extensions
             .get_or_insert_with(Default::default)
             .set("requestId", request_id);
+    }
+}
+
+/// An error's `extensions.code`, when it has one.
+pub fn error_code(e: &ServerError) -> Option<&str> {
+    match e.extensions.as_ref()?.get("code")? {
+        Value::String(c) => Some(c),
+        _ => None,
     }
 }
 

@@ -4,7 +4,7 @@
 //! transport (body size, batching, CSRF-safe content types).
 
 use crate::credentials::{self, Presented};
-use crate::extension::{RequestMeta, is_request_error, stamp_request_id};
+use crate::extension::{RequestMeta, error_code, is_request_error, stamp_request_id};
 use crate::state::AppState;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Request, Response as GqlResponse};
@@ -968,15 +968,7 @@ fn record(names: &[String], responses: &[GqlResponse], status: StatusCode, start
         metrics::histogram!("ils_graphql_request_duration_seconds", "operation" => name.clone())
             .record(seconds);
         for e in &resp.errors {
-            let code = e
-                .extensions
-                .as_ref()
-                .and_then(|x| x.get("code"))
-                .and_then(|c| match c {
-                    async_graphql::Value::String(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_else(|| "UNKNOWN".into());
+            let code = error_code(e).unwrap_or("UNKNOWN").to_owned();
             metrics::counter!("ils_graphql_errors_total", "code" => code).increment(1);
         }
     }
