@@ -261,7 +261,8 @@ def table(results):
     f = fields(os.path.join(results, "fanout.txt"))
     if f:
         out.append(
-            f"fan-out: {f['sockets']} sockets x {f['events']} orderUpdated events: p50 {f['p50_ms']} ms, "
+            f"fan-out: {f['sockets']} sockets x {f['events']} orderUpdated events "
+            f"(after {f.get('warmup', '0')} warm-up event(s), not counted): p50 {f['p50_ms']} ms, "
             f"p99 {f['p99_ms']} ms, max {f['max_ms']} ms over {f['deliveries']} deliveries; "
             f"missed {f['missed']} (moveOrder p50 {f['mutation_p50_ms']} ms)")
     elif os.path.exists(os.path.join(results, "fanout.txt")):

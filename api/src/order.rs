@@ -149,16 +149,22 @@ impl<'d> Plan<'d> {
                 }
             }
             Value::Object(map) => {
+                // Most objects already are in order (async-graphql writes the fields of
+                // one object as its selection lists them, most of the time): their values
+                // are seen to in place, and only an object out of order is rebuilt.
+                if self.in_order(map) {
+                    let mut planned = self.keys.iter();
+                    for (key, v) in map.iter_mut() {
+                        if let Some((_, step)) = planned.by_ref().find(|(k, _)| k == key) {
+                            self.step(step, v, doc, types);
+                        }
+                    }
+                    return;
+                }
                 let mut old = std::mem::take(map);
                 for (key, step) in &self.keys {
                     if let Some(mut v) = old.shift_remove(key) {
-                        match step {
-                            Step::Leave => {}
-                            Step::Decimal => canonical_decimals(&mut v),
-                            Step::Select(subs, plan) => plan
-                                .get_or_init(|| Plan::of(doc, subs, types))
-                                .apply(&mut v, doc, types),
-                        }
+                        self.step(step, &mut v, doc, types);
                         map.insert(key.clone(), v);
                     }
                 }
@@ -168,6 +174,24 @@ impl<'d> Plan<'d> {
             }
             _ => {}
         }
+    }
+
+    fn step(&self, step: &Step<'d>, v: &mut Value, doc: &'d ExecutableDocument, types: Types<'d>) {
+        match step {
+            Step::Leave => {}
+            Step::Decimal => canonical_decimals(v),
+            Step::Select(subs, plan) => plan
+                .get_or_init(|| Plan::of(doc, subs, types))
+                .apply(v, doc, types),
+        }
+    }
+
+    /// Whether the object's keys come in the plan's order (some may be missing: a field
+    /// of a fragment on another type, or a skipped one).
+    fn in_order(&self, map: &async_graphql::indexmap::IndexMap<Name, Value>) -> bool {
+        let mut planned = self.keys.iter();
+        map.keys()
+            .all(|key| planned.by_ref().any(|(k, _)| k == key))
     }
 }
 
@@ -293,6 +317,28 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&data).unwrap(),
             r#"{"rows":[[{"a":null}],[{"a":{"q":2,"p":1},"b":2,"c":1}],[]]}"#
+        );
+    }
+
+    /// An object already in order (with keys missing) is kept as it is, and what it holds
+    /// is still put in order; a key the document does not name sends it to be rebuilt.
+    #[test]
+    fn objects_in_order_are_walked_in_place() {
+        let doc = parse_query("{ a b { q p } c d }").unwrap();
+        let mut data = Value::from_json(serde_json::json!({
+            "a": 1, "b": { "p": 1, "q": 2 }, "d": 4
+        }))
+        .unwrap();
+        reorder(&mut data, &doc, operation(&doc, None).unwrap(), None);
+        assert_eq!(
+            serde_json::to_string(&data).unwrap(),
+            r#"{"a":1,"b":{"q":2,"p":1},"d":4}"#
+        );
+        let mut data = Value::from_json(serde_json::json!({ "x": 0, "d": 4, "a": 1 })).unwrap();
+        reorder(&mut data, &doc, operation(&doc, None).unwrap(), None);
+        assert_eq!(
+            serde_json::to_string(&data).unwrap(),
+            r#"{"a":1,"d":4,"x":0}"#
         );
     }
 

@@ -7,7 +7,9 @@
 //! has arrived. Then, K times, the order's lab moves the order to its next production
 //! stage (`moveOrder`, over HTTP) and every socket's delivery of that change is timed from
 //! just before the mutation is sent. Prints p50, p99 and max over all deliveries, and how
-//! many were missed (not delivered within the timeout).
+//! many were missed (not delivered within the timeout). The first W moves (`--warmup`, 1
+//! by default) are delivered and printed the same way but left out of the figures: they
+//! are the lab's first requests to this server process, which pay its cold start.
 //!
 //! `ils-fanout idle`: reads the server's VmRSS (`/proc/<pid>/status`), opens M sockets
 //! (connection_init and one `orderUpdated` subscription each, waiting for its first
@@ -33,7 +35,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>
 const USAGE: &str = "usage:
   ils-fanout fanout --url http://127.0.0.1:PORT --email PRACTICE_ADMIN [--password P]
                     [--lab-email LAB_ADMIN] [--sockets 1000] [--events 20] [--gap-ms 250]
-                    [--timeout-s 15] [--connect 200]
+                    [--timeout-s 15] [--connect 200] [--warmup 1]
   ils-fanout idle   --url http://127.0.0.1:PORT --email PRACTICE_ADMIN [--password P]
                     --pid SERVER_PID [--sockets 10000] [--settle-s 3] [--connect 200]
 --password defaults to the bench seed's (bench-password-2026); --connect is how many
@@ -129,6 +131,7 @@ async fn run(args: Vec<String>) -> Result<()> {
                 order,
                 args.number("sockets", 1_000)? as usize,
                 args.number("events", 20)? as usize,
+                args.number("warmup", 1)? as usize,
                 Duration::from_millis(args.number("gap-ms", 250)?),
                 Duration::from_secs(args.number("timeout-s", 15)?),
                 connect,
@@ -357,6 +360,7 @@ async fn fanout(
     order: Order,
     sockets: usize,
     events: usize,
+    warmup: usize,
     gap: Duration,
     timeout: Duration,
     connect: usize,
@@ -385,7 +389,8 @@ async fn fanout(
     let mut mutations: Vec<Duration> = Vec::with_capacity(events);
     let mut missed = 0usize;
     let mut closed = 0usize;
-    for k in 1..=events {
+    for k in 1..=warmup + events {
+        let counted = k > warmup;
         stage = if stage == "SURFACING" {
             "COATING".into()
         } else {
@@ -401,7 +406,7 @@ async fn fanout(
                 json!({ "i": { "id": order.id, "version": version, "to": "IN_PRODUCTION", "stage": stage } }),
             )
             .await?;
-        mutations.push(t0.elapsed());
+        let mutation = t0.elapsed();
         version = data["moveOrder"]["order"]["version"]
             .as_i64()
             .ok_or("moveOrder gave no version")?;
@@ -425,21 +430,30 @@ async fn fanout(
                 Ok(None) | Err(_) => break,
             }
         }
-        missed += sockets - got;
         this.sort();
         println!(
-            "event {k}: {got}/{sockets} delivered, p50 {:.1} ms, max {:.1} ms (mutation {:.1} ms)",
+            "{}: {got}/{sockets} delivered, first {:.1} ms, p50 {:.1} ms, max {:.1} ms (mutation {:.1} ms)",
+            if counted {
+                format!("event {}", k - warmup)
+            } else {
+                format!("warm-up event {k} (not counted)")
+            },
+            quantile_ms(&this, 0.0),
             quantile_ms(&this, 0.50),
             quantile_ms(&this, 1.0),
-            mutations[k - 1].as_secs_f64() * 1000.0
+            mutation.as_secs_f64() * 1000.0
         );
-        latencies.extend(this);
+        if counted {
+            missed += sockets - got;
+            mutations.push(mutation);
+            latencies.extend(this);
+        }
         tokio::time::sleep(gap).await;
     }
     latencies.sort();
     mutations.sort();
     println!(
-        "FANOUT sockets={sockets} events={events} deliveries={} missed={missed} closed={closed} \
+        "FANOUT sockets={sockets} events={events} warmup={warmup} deliveries={} missed={missed} closed={closed} \
          p50_ms={:.1} p99_ms={:.1} max_ms={:.1} mutation_p50_ms={:.1}",
         latencies.len(),
         quantile_ms(&latencies, 0.50),
