@@ -79,6 +79,9 @@ enum Phase {
         expires: Option<tokio::time::Instant>,
         key: Option<watch::Receiver<bool>>,
     },
+    /// Refused (too many sockets, a revoked credential): the socket closes with this code
+    /// and reason, ahead of what the protocol queued.
+    Refused(u16, &'static str),
 }
 
 /// The credential a socket follows, and closes with when it ends: its API key (revoked,
@@ -318,12 +321,13 @@ pub async fn handler(
                 // once written; tokio's allocates 32 slots up front and keeps them, 2 KB of
                 // every idle socket (README, "Benchmark").
                 let (out_tx, mut out_rx) = futures_channel::mpsc::channel::<Message>(64);
-                let (close_tx, mut close_rx) = watch::channel::<Option<(u16, &'static str)>>(None);
                 let slot: Arc<Mutex<Option<SocketSlot>>> = Arc::default();
 
                 let schema = app.schema.clone();
                 let admit = admit_on(&app);
                 let init_slot = slot.clone();
+                // One channel for the socket's phase and its refusal (each watch channel
+                // keeps its own waiters, about 0.4 KB of every idle socket).
                 let (phase_tx, mut phase_rx) = watch::channel(Phase::Opened);
                 let on_init = move |payload: serde_json::Value| async move {
                     let _ = phase_tx.send(Phase::Initialising);
@@ -364,10 +368,10 @@ pub async fn handler(
                                 *init_slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
                             }
                             None => {
-                                let _ = close_tx.send(Some((
+                                let _ = phase_tx.send(Phase::Refused(
                                     CLOSE_TOO_MANY,
                                     "too many open sockets for this company",
-                                )));
+                                ));
                                 return Err(async_graphql::Error::new(
                                     "too many open sockets for this company",
                                 ));
@@ -393,7 +397,7 @@ pub async fn handler(
                             };
                             if !valid {
                                 let why = "the API key was revoked";
-                                let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
+                                let _ = phase_tx.send(Phase::Refused(CLOSE_REVOKED, why));
                                 return Err(async_graphql::Error::new(why));
                             }
                             Some(status)
@@ -403,7 +407,7 @@ pub async fn handler(
                             let status = credential_status(&app, followed.clone(), co);
                             if !followed.still_valid(&app).await {
                                 let why = "this account is not active";
-                                let _ = close_tx.send(Some((CLOSE_REVOKED, why)));
+                                let _ = phase_tx.send(Phase::Refused(CLOSE_REVOKED, why));
                                 return Err(async_graphql::Error::new(why));
                             }
                             Some(status)
@@ -452,7 +456,6 @@ pub async fn handler(
                     tokio::pin!(deadline);
                     let mut phase = Phase::Opened;
                     let mut key: Option<watch::Receiver<bool>> = None;
-                    let mut closer_alive = true;
                     let mut phase_alive = true;
                     // One waiter for the whole life of the socket, not one per message.
                     let stopping = shutdown.cancelled_owned();
@@ -468,26 +471,23 @@ pub async fn handler(
                         );
                         let close = tokio::select! {
                             biased;
-                            changed = close_rx.changed(), if closer_alive => {
-                                if changed.is_err() {
-                                    closer_alive = false;
-                                    continue;
-                                }
-                                *close_rx.borrow()
-                            }
                             changed = phase_rx.changed(), if phase_alive => {
                                 if changed.is_err() {
                                     phase_alive = false;
                                     continue;
                                 }
                                 phase = phase_rx.borrow().clone();
-                                if let Phase::Live { expires, key: status } = &mut phase {
-                                    if let Some(at) = expires {
-                                        deadline.as_mut().reset(*at);
+                                match &mut phase {
+                                    Phase::Refused(code, reason) => Some((*code, *reason)),
+                                    Phase::Live { expires, key: status } => {
+                                        if let Some(at) = expires {
+                                            deadline.as_mut().reset(*at);
+                                        }
+                                        key = status.take();
+                                        continue;
                                     }
-                                    key = status.take();
+                                    Phase::Opened | Phase::Initialising => continue,
                                 }
-                                continue;
                             }
                             _ = revoked(key.as_mut()) => {
                                 Some((CLOSE_REVOKED, "the credential was revoked"))
