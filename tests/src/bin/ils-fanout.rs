@@ -9,7 +9,8 @@
 //! just before the mutation is sent. Prints p50, p99 and max over all deliveries, and how
 //! many were missed (not delivered within the timeout). The first W moves (`--warmup`, 1
 //! by default) are delivered and printed the same way but left out of the figures: they
-//! are the lab's first requests to this server process, which pay its cold start.
+//! are the first `moveOrder`s and the first events sent out by this server process, which
+//! pay its cold start.
 //!
 //! `ils-fanout idle`: reads the server's VmRSS (`/proc/<pid>/status`), opens M sockets
 //! (connection_init and one `orderUpdated` subscription each, waiting for its first
