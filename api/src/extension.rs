@@ -3,6 +3,7 @@
 //! introspection against its own limits) and the one place where every error gets its
 //! stable `extensions.code`.
 
+use crate::ratelimit::Drew;
 use crate::shared::{self, SharedResponses};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
@@ -91,6 +92,8 @@ impl ExtensionFactory for PipelineFactory {
                 operation: std::sync::Mutex::new(None),
                 cost: std::sync::atomic::AtomicU64::new(0),
                 subscription: std::sync::atomic::AtomicBool::new(false),
+                query: std::sync::atomic::AtomicBool::new(false),
+                draw: std::sync::Mutex::new(None),
             },
         })
     }
@@ -172,7 +175,25 @@ impl Extension for Pipeline {
                 .unwrap_or(VALIDATION_FAILED);
             audit.refused(ctx, code).await;
         }
-        self.protect.validated(ctx, result)
+        let result = self.protect.validated(ctx, result);
+        // A query refused by the last check never executes: its draw is settled here, and
+        // a refusal of its budget is the answer, as when the draw came first.
+        match (result, self.meter.take_draw()) {
+            (Err(errors), Some(draw)) => {
+                let started = std::time::Instant::now();
+                let drawn = draw.await;
+                crate::ratelimit::record_wait(&drawn.0, started.elapsed(), Drew::First);
+                match self.meter.settle(ctx, drawn) {
+                    Ok(()) => Err(errors),
+                    Err(refusal) => Err(vec![refusal]),
+                }
+            }
+            (Ok(result), Some(draw)) => {
+                self.meter.keep_draw(draw);
+                Ok(result)
+            }
+            (result, None) => result,
+        }
     }
 
     /// Every execution, over HTTP and over the WebSocket (which skips `request`), and each
@@ -183,19 +204,37 @@ impl Extension for Pipeline {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
+        // A query whose budget is still being drawn runs meanwhile (a query changes
+        // nothing); its answer waits for the verdict, and a refusal replaces it.
+        if let Some(draw) = self.meter.take_draw() {
+            let run = next.run(ctx, operation_name);
+            tokio::pin!(run);
+            let mut draw = draw;
+            let (drawn, ran) = tokio::select! {
+                biased;
+                drawn = &mut draw => {
+                    crate::ratelimit::record_wait(&drawn.0, std::time::Duration::ZERO, Drew::Beside);
+                    (drawn, None)
+                }
+                response = &mut run => {
+                    let answered = std::time::Instant::now();
+                    let drawn = draw.await;
+                    crate::ratelimit::record_wait(&drawn.0, answered.elapsed(), Drew::Beside);
+                    (drawn, Some(response))
+                }
+            };
+            if let Err(refusal) = self.meter.settle(ctx, drawn) {
+                return Response::from_errors(vec![refusal]);
+            }
+            let response = match ran {
+                Some(response) => response,
+                None => run.await,
+            };
+            return self.ran(ctx, operation_name, response).await;
+        }
         let run = || async {
             let response = next.run(ctx, operation_name).await;
-            self.meter.executed(ctx, &response);
-            if let Some(audit) = &self.audit {
-                let failed = response
-                    .errors
-                    .first()
-                    .map(|e| error_code(e).unwrap_or("INTERNAL"));
-                audit
-                    .executed(ctx, operation_name, &response.data, failed)
-                    .await;
-            }
-            self.protect.finish(ctx, operation_name, response)
+            self.ran(ctx, operation_name, response).await
         };
         // An event that subscriptions with the same key share: executed once, by the first.
         let Some(key) = self.protect.shared_key(ctx) else {
@@ -206,6 +245,29 @@ impl Extension for Pipeline {
             metrics::counter!("ils_subscription_shared_results_total").increment(1);
         }
         response
+    }
+}
+
+impl Pipeline {
+    /// What follows an execution: its usage, its audit entry (a mutation's), and the
+    /// response with one error per problem, in the document's order.
+    async fn ran(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        response: Response,
+    ) -> Response {
+        self.meter.executed(ctx, &response);
+        if let Some(audit) = &self.audit {
+            let failed = response
+                .errors
+                .first()
+                .map(|e| error_code(e).unwrap_or("INTERNAL"));
+            audit
+                .executed(ctx, operation_name, &response.data, failed)
+                .await;
+        }
+        self.protect.finish(ctx, operation_name, response)
     }
 }
 
@@ -454,7 +516,16 @@ struct Meter {
     /// Whether the operation run is a subscription: counted once, when it starts (each
     /// event it delivers runs the `execute` hook again).
     subscription: std::sync::atomic::AtomicBool,
+    /// Whether the operation run is a query.
+    query: std::sync::atomic::AtomicBool,
+    /// A query's draw on its budgets, made at validation, sent and settled at execution.
+    draw: std::sync::Mutex<Option<Draw>>,
 }
+
+/// A query's draw on the caller's budgets, sent when the query starts to execute (to Redis,
+/// typically): what it said, with the cost points it drew.
+type Draw = std::pin::Pin<Box<dyn std::future::Future<Output = DrawnCost> + Send>>;
+type DrawnCost = (crate::ratelimit::Drawn, u64);
 
 impl Meter {
     /// Counts the request in its company's usage (the limiter's counts), when it has one.
@@ -473,6 +544,36 @@ impl Meter {
         limiter.usage.add(tenant, operation.as_deref(), counts);
         if let Some(slot) = ctx.data_opt::<crate::ratelimit::RateSlot>() {
             slot.with(|l| l.counted += 1);
+        }
+    }
+
+    fn keep_draw(&self, draw: Draw) {
+        *self.draw.lock().unwrap_or_else(|p| p.into_inner()) = Some(draw);
+    }
+
+    fn take_draw(&self) -> Option<Draw> {
+        self.draw.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Notes what a draw of `cost` points said for the answer's headers and, when it
+    /// refused, counts the refusal and returns its error.
+    fn settle(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        (drawn, cost): DrawnCost,
+    ) -> Result<(), ServerError> {
+        if let Some(slot) = ctx.data_opt::<crate::ratelimit::RateSlot>() {
+            slot.with(|l| {
+                l.note(&drawn);
+                l.cost_points += cost;
+            });
+        }
+        match drawn.refused() {
+            Some(refusal) => {
+                self.count(ctx, crate::usage::Counts::refused());
+                Err(refusal.error())
+            }
+            None => Ok(()),
         }
     }
 
@@ -506,8 +607,13 @@ impl Meter {
                 .clone();
             operation_type(doc, name.as_deref())
         };
+        use async_graphql::parser::types::OperationType;
         self.subscription.store(
-            kind == Some(async_graphql::parser::types::OperationType::Subscription),
+            kind == Some(OperationType::Subscription),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.query.store(
+            kind == Some(OperationType::Query),
             std::sync::atomic::Ordering::Relaxed,
         );
         // Usage is counted by operation: the name the request gave, or else the name of
@@ -559,8 +665,8 @@ impl Meter {
         if result.depth > max_depth {
             return refused(refuse("Query is nested too deep."));
         }
-        // The cost budget, drawn once the cost is known and before anything runs, with the
-        // request's own draw when the transport left it to this point (one draw for both).
+        // The cost budget, drawn once the cost is known, with the request's own draw when
+        // the transport left it to this point (one draw for both).
         let cost = result.complexity as u64;
         self.cost.store(cost, std::sync::atomic::Ordering::Relaxed);
         if let (Some(limiter), Some(tenant)) = (
@@ -577,16 +683,27 @@ impl Meter {
             use crate::ratelimit::Measure;
             let both = [(Measure::Requests, requests), (Measure::Cost, cost)];
             let amounts = if requests == 0 { &both[1..] } else { &both[..] };
-            let drawn = limiter.charge(tenant, address, amounts).await;
-            if let Some(slot) = slot {
-                slot.with(|l| {
-                    l.note(&drawn);
-                    l.cost_points += cost;
-                });
-            }
-            if let Some(refusal) = drawn.refused() {
-                self.count(ctx, crate::usage::Counts::refused());
-                return Err(vec![refusal.error()]);
+            let draw: Draw = {
+                let (limiter, tenant) = (limiter.clone(), tenant.clone());
+                let (address, amounts) = (address.map(str::to_owned), amounts.to_vec());
+                Box::pin(async move {
+                    let drawn = limiter.draw(&tenant, address.as_deref(), &amounts).await;
+                    (drawn, cost)
+                })
+            };
+            // A query runs while its draw is on its way (`Pipeline::execute`): the draw
+            // then costs its latency only when it outlasts the query. Anything else, and
+            // a query of a caller refused within its last retry-after (whose refusals
+            // should cost no work), waits for the verdict first.
+            if self.query.load(std::sync::atomic::Ordering::Relaxed)
+                && !limiter.held(tenant, address)
+            {
+                self.keep_draw(draw);
+            } else {
+                let started = std::time::Instant::now();
+                let drawn = draw.await;
+                crate::ratelimit::record_wait(&drawn.0, started.elapsed(), Drew::First);
+                self.settle(ctx, drawn).map_err(|refusal| vec![refusal])?;
             }
         }
         // A subscription is counted here, once, as it starts.

@@ -15,6 +15,15 @@ pub fn handle() -> PrometheusHandle {
                 ])
                 .expect("static buckets are valid")
                 .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        "ils_rate_limit_wait_seconds".into(),
+                    ),
+                    &[
+                        0.000_05, 0.000_1, 0.000_2, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.05,
+                    ],
+                )
+                .expect("static buckets are valid")
+                .set_buckets_for_metric(
                     metrics_exporter_prometheus::Matcher::Full("ils_job_batch_size".into()),
                     &[2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 200.0],
                 )
@@ -73,6 +82,13 @@ fn describe() {
     describe_counter!(
         "ils_sql_statements_total",
         "SQL statements run, by pool (requests, background) and whether they failed"
+    );
+    describe_histogram!(
+        "ils_rate_limit_wait_seconds",
+        Unit::Seconds,
+        "Time a request's answer waited for its rate-limit draw: `drew` first (the whole draw, \
+         before the operation ran) or beside (a query run during its draw: what the draw \
+         outlasted it by)"
     );
     describe_histogram!(
         "ils_sql_statement_duration_seconds",

@@ -9,7 +9,12 @@
 //! - an anonymous caller: its IP address's.
 //!
 //! A request draws one request and its cost together, in one draw, once its document is
-//! validated and before anything runs: one round trip to Redis per request. A request
+//! validated: one round trip to Redis per request. A mutation or a subscription waits for
+//! the verdict before it runs; a query runs while the draw is on its way, and its answer
+//! waits for the verdict (a refusal replaces it, and a query changes nothing), so the
+//! draw delays a query only by what it outlasts it. A caller refused within its
+//! retry-after is `held`: its queries wait for the verdict too, so a caller that keeps
+//! asking past its budget costs a Redis call a request and no work. A request
 //! that never reaches validation (a document that does not parse, an unknown persisted
 //! ID, a mutation sent by GET) draws its one request when its answer is ready, and is
 //! answered 429 instead when that draw is refused. Each draw is on all of the caller's
@@ -197,7 +202,32 @@ pub struct Limiter {
     anonymous: Budget,
     platform: Budget,
     plans: Mutex<HashMap<Uuid, (Instant, Budgets)>>,
+    /// Callers (`key:…`, `user:…`, `co:…`, `ip:…`) refused recently, until their
+    /// retry-after: their queries wait for the verdict before they run (`held`).
+    holds: Mutex<HashMap<String, Instant>>,
     pub usage: Arc<Usage>,
+}
+
+/// The time a request's answer waited for its draw (`ils_rate_limit_wait_seconds`): the
+/// whole draw when the draw came `First`, only what the draw outlasted a query run
+/// `Beside` it. A request the limits do not apply to (limits off, the system) waited for
+/// nothing and is not recorded.
+pub fn record_wait(drawn: &Drawn, waited: Duration, how: Drew) {
+    if drawn.requests.is_some() || drawn.cost.is_some() {
+        let drew = match how {
+            Drew::First => "first",
+            Drew::Beside => "beside",
+        };
+        metrics::histogram!("ils_rate_limit_wait_seconds", "drew" => drew)
+            .record(waited.as_secs_f64());
+    }
+}
+
+/// Whether a request's draw came before it ran or beside it (a query's).
+#[derive(Clone, Copy, Debug)]
+pub enum Drew {
+    First,
+    Beside,
 }
 
 impl Limiter {
@@ -217,6 +247,7 @@ impl Limiter {
             ),
             platform: plan::includes(Plan::Full).budgets.user,
             plans: Mutex::new(HashMap::new()),
+            holds: Mutex::new(HashMap::new()),
             usage,
         }
     }
@@ -279,43 +310,82 @@ impl Limiter {
         self.plans.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
+    /// Who `tenant`'s budgets are for: the caller (an API key, a user, a platform admin,
+    /// or an anonymous caller's address) and, when it has one, its company.
+    fn parties(tenant: &TenantContext, address: Option<&str>) -> Vec<(Limit, String)> {
+        let company = tenant.company_id();
+        let mut out = Vec::with_capacity(2);
+        match (tenant.actor(), company) {
+            (Actor::ApiKey { id, .. }, Some(_)) => out.push((Limit::ApiKey, format!("key:{id}"))),
+            (Actor::User(id), Some(_)) => out.push((Limit::User, format!("user:{id}"))),
+            (Actor::User(id), None) => out.push((Limit::Platform, format!("user:{id}"))),
+            _ => {
+                let ip = crate::forwarded::budget_key(address.unwrap_or("unknown"));
+                out.push((Limit::Anonymous, format!("ip:{ip}")));
+            }
+        }
+        if let Some(c) = company {
+            out.push((Limit::Company, format!("co:{c}")));
+        }
+        out
+    }
+
     /// The budgets `tenant` draws on, with who each is for.
     async fn budgets_of(
         &self,
         tenant: &TenantContext,
         address: Option<&str>,
     ) -> Vec<(Limit, String, Budget)> {
-        let company = tenant.company_id();
-        let plan = match company {
-            Some(c) => Some(self.budgets(c, tenant).await),
-            None => None,
+        let plan = match tenant.company_id() {
+            Some(c) => self.budgets(c, tenant).await,
+            None => plan::includes(Plan::FreeEcp).budgets,
         };
-        let mut out = Vec::with_capacity(2);
-        match (tenant.actor(), plan) {
-            (Actor::ApiKey { id, .. }, Some(b)) => {
-                out.push((Limit::ApiKey, format!("key:{id}"), b.of(Caller::ApiKey)));
-            }
-            (Actor::User(id), Some(b)) => {
-                out.push((Limit::User, format!("user:{id}"), b.of(Caller::User)));
-            }
-            (Actor::User(id), None) => {
-                out.push((Limit::Platform, format!("user:{id}"), self.platform));
-            }
-            _ => {
-                let ip = crate::forwarded::budget_key(address.unwrap_or("unknown"));
-                out.push((Limit::Anonymous, format!("ip:{ip}"), self.anonymous));
-            }
+        Self::parties(tenant, address)
+            .into_iter()
+            .map(|(limit, key)| {
+                let budget = match limit {
+                    Limit::ApiKey => plan.of(Caller::ApiKey),
+                    Limit::User => plan.of(Caller::User),
+                    Limit::Company => plan.of(Caller::Company),
+                    Limit::Platform => self.platform,
+                    Limit::Anonymous => self.anonymous,
+                };
+                (limit, key, budget)
+            })
+            .collect()
+    }
+
+    /// Whether one of `tenant`'s budgets refused a draw within that refusal's
+    /// retry-after. (It may admit a smaller draw sooner: this only says to wait for the
+    /// verdict before running anything.)
+    pub fn held(&self, tenant: &TenantContext, address: Option<&str>) -> bool {
+        let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        if holds.is_empty() {
+            return false;
         }
-        if let (Some(c), Some(b)) = (company, plan) {
-            out.push((Limit::Company, format!("co:{c}"), b.of(Caller::Company)));
-        }
-        out
+        let now = Instant::now();
+        Self::parties(tenant, address)
+            .iter()
+            .any(|(_, key)| holds.get(key).is_some_and(|until| *until > now))
+    }
+
+    /// Draws as [`Limiter::draw`] does, and records the time waited for it.
+    pub async fn charge(
+        &self,
+        tenant: &TenantContext,
+        address: Option<&str>,
+        amounts: &[(Measure, u64)],
+    ) -> Drawn {
+        let started = Instant::now();
+        let drawn = self.draw(tenant, address, amounts).await;
+        record_wait(&drawn, started.elapsed(), Drew::First);
+        drawn
     }
 
     /// Draws every `(measure, amount)` on every budget of the caller at once, in one draw
     /// (one round trip to Redis), all or nothing. (A zero amount draws nothing but reads
     /// the budget, for the headers.)
-    pub async fn charge(
+    pub async fn draw(
         &self,
         tenant: &TenantContext,
         address: Option<&str>,
@@ -327,6 +397,7 @@ impl Limiter {
         let budgets = self.budgets_of(tenant, address).await;
         let mut lines: Vec<(Measure, Limit)> = Vec::with_capacity(amounts.len() * budgets.len());
         let mut draws: Vec<Draw> = Vec::with_capacity(lines.capacity());
+        let mut owners: Vec<&str> = Vec::with_capacity(lines.capacity());
         for (measure, amount) in amounts {
             for (limit, key, b) in &budgets {
                 let (tag, per_minute) = match measure {
@@ -334,6 +405,7 @@ impl Limiter {
                     Measure::Cost => ("c", b.cost_per_minute),
                 };
                 lines.push((*measure, *limit));
+                owners.push(key);
                 draws.push(Draw {
                     key: format!("{key}:{tag}"),
                     quota: Quota::per_minute(per_minute),
@@ -342,6 +414,24 @@ impl Limiter {
             }
         }
         let verdicts = self.store.take(&draws).await;
+        let refused: Vec<(&str, u64)> = owners
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| !v.allowed)
+            .map(|(party, v)| (*party, v.retry_after_secs))
+            .collect();
+        if !refused.is_empty() {
+            let now = Instant::now();
+            let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+            if holds.len() > 100_000 {
+                holds.retain(|_, until| *until > now);
+            }
+            for (party, secs) in refused {
+                let until = now + Duration::from_secs(secs.max(1));
+                let held = holds.entry(party.to_owned()).or_insert(until);
+                *held = (*held).max(until);
+            }
+        }
         let mut drawn = Drawn::default();
         for (measure, _) in amounts {
             let charged = charged(*measure, &lines, &draws, &verdicts);

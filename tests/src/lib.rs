@@ -590,6 +590,17 @@ impl Auth {
     }
 }
 
+/// The row ID inside a GraphQL ID (`Type:uuid`, base64url).
+pub fn uuid_of(global_id: &str) -> uuid::Uuid {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(global_id)
+        .expect("a GraphQL ID is base64url");
+    let raw = String::from_utf8(raw).expect("a GraphQL ID is UTF-8");
+    let (_, id) = raw.split_once(':').expect("a GraphQL ID is Type:id");
+    uuid::Uuid::parse_str(id).expect("a GraphQL ID holds a UUID")
+}
+
 /// A unique email for one test.
 pub fn email(tag: &str) -> String {
     format!("{tag}-{}@test.example", uuid::Uuid::new_v4().simple())

@@ -141,7 +141,7 @@ async fn a_spent_request_budget_is_429_with_when_to_come_back_and_others_go_on()
 }
 
 #[tokio::test]
-async fn a_query_costlier_than_what_is_left_is_refused_before_it_runs() {
+async fn a_query_costlier_than_what_is_left_is_refused_and_answers_nothing() {
     let s = started(|_| {}).await;
     let pa = s.platform_admin().await;
     let a = s.sign_up("Cost Optics", "ECP", &email("cost")).await;
@@ -174,8 +174,128 @@ async fn a_query_costlier_than_what_is_left_is_refused_before_it_runs() {
     assert!(answer.retry_after.is_some());
     assert!(
         answer.body.get("data").is_none(),
-        "it did not run: {}",
+        "the refusal is the whole answer: {}",
         answer.body
+    );
+    s.finish().await;
+}
+
+/// A query runs while its draw is on its way, and its answer waits for the verdict: a
+/// refusal replaces it. A mutation waits for its verdict before it runs, so a refused one
+/// changes nothing. A caller refused within its retry-after waits for the verdict before
+/// anything runs: its refused queries send no SQL at all.
+#[tokio::test]
+async fn refusals_change_nothing_and_a_refused_caller_runs_nothing_until_it_may() {
+    let s = started(|_| {}).await;
+    let pa = s.platform_admin().await;
+    let a = s.sign_up("Held Optics", "ECP", &email("held")).await;
+    set_budgets(
+        &s,
+        &pa,
+        &a,
+        json!({ "user": { "requestsPerMinute": 6, "pointsPerMinute": 100000 } }),
+        "\"requests\";q=6;w=60",
+    )
+    .await;
+    let user = ils_tests::uuid_of(&a.user_id).to_string();
+    let mine = |sent: &[sea_orm::Statement]| {
+        sent.iter()
+            .filter(|st| format!("{st:?}").contains(&user))
+            .count()
+    };
+    // An answered `me` reads as its user: its statements carry the user's ID.
+    s.server.statements.record();
+    let first = ask(&s, &a.auth(), ME).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let sent = s.server.statements.take_recorded();
+    assert!(mine(&sent) > 0, "{user} in {sent:#?}");
+    let mut refused = false;
+    for _ in 0..8 {
+        let answer = ask(&s, &a.auth(), ME).await;
+        if answer.status == 429 {
+            assert!(answer.body.get("data").is_none(), "{}", answer.body);
+            refused = true;
+            break;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(
+            answer.body["data"]["me"]["company"]["id"],
+            json!(a.company_id)
+        );
+    }
+    assert!(refused, "the seventh request in a minute is refused");
+
+    // Held: refused again, and not one statement read as this user.
+    s.server.statements.record();
+    for _ in 0..3 {
+        let answer = ask(&s, &a.auth(), ME).await;
+        assert_eq!(answer.status, 429, "{}", answer.body);
+        assert_eq!(
+            answer.body["errors"][0]["extensions"]["code"],
+            "RATE_LIMITED"
+        );
+        assert!(answer.body.get("data").is_none(), "{}", answer.body);
+    }
+    let sent = s.server.statements.take_recorded();
+    assert_eq!(mine(&sent), 0, "{sent:#?}");
+
+    // A refused mutation never runs: the one write it causes is its audit entry (the
+    // attempt, refused).
+    s.server.statements.record();
+    let phone = "mutation { updateCompanyProfile(input: { phone: \"+44 20 7946 0003\" }) { company { phone } } }";
+    let mutation = ask(&s, &a.auth(), phone).await;
+    assert_eq!(mutation.status, 429, "{}", mutation.body);
+    assert_eq!(
+        mutation.body["errors"][0]["extensions"]["code"],
+        "RATE_LIMITED"
+    );
+    assert!(mutation.body.get("data").is_none(), "{}", mutation.body);
+    let sent = s.server.statements.take_recorded();
+    let company = ils_tests::uuid_of(a.company_id.as_deref().unwrap()).to_string();
+    let writes: Vec<&str> = sent
+        .iter()
+        .filter(|st| {
+            let st = format!("{st:?}");
+            st.contains(&user) || st.contains(&company)
+        })
+        .map(|st| st.sql.as_str())
+        .filter(|sql| {
+            ["INSERT", "UPDATE", "DELETE"]
+                .iter()
+                .any(|w| sql.starts_with(w))
+        })
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert!(
+        writes[0].starts_with("INSERT INTO \"audit_log\""),
+        "{writes:#?}"
+    );
+
+    // A hold only makes the caller wait for its verdict: with a larger budget its
+    // requests are answered again, and the refused mutation had changed nothing.
+    set_budgets(
+        &s,
+        &pa,
+        &a,
+        json!({ "user": { "requestsPerMinute": 1000, "pointsPerMinute": 100000 } }),
+        "\"requests\";q=1000;w=60",
+    )
+    .await;
+    // (The spent budget's time still counts against the new one: a request is admitted
+    // again within moments.)
+    let company = ils_tests::eventually("answered again", Duration::from_secs(10), || async {
+        let a = ask(&s, &a.auth(), "{ me { company { phone } } }").await;
+        match a.status {
+            200 => Ok(a.body),
+            other => Err(format!("{other}: {}", a.body)),
+        }
+    })
+    .await;
+    assert!(company["data"]["me"]["company"].is_object(), "{company}");
+    assert_ne!(
+        company["data"]["me"]["company"]["phone"],
+        json!("+44 20 7946 0003"),
+        "{company}"
     );
     s.finish().await;
 }

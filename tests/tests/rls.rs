@@ -3,19 +3,12 @@
 //! say so and return.
 #![allow(clippy::disallowed_methods)] // these tests talk SQL below the guard on purpose
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ils_kernel::module::ModuleList;
 use ils_kernel::{Role, TenantContext};
-use ils_tests::{Auth, PASSWORD, TestServer, email, nodes};
+use ils_tests::{Auth, PASSWORD, TestServer, email, nodes, uuid_of};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-fn uuid_of(global_id: &str) -> Uuid {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(global_id).unwrap()).unwrap();
-    Uuid::parse_str(raw.split_once(':').unwrap().1).unwrap()
-}
 
 fn postgres_or_skip(name: &str) -> bool {
     let pg = ils_tests::postgres_admin_url().is_some();
