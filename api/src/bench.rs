@@ -1640,11 +1640,14 @@ pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
         .clone()
         .ok_or_else(|| anyhow::anyhow!("bench-limiter needs REDIS_URL"))?;
     let client = redis::Client::open(url.as_str())?;
-    let conn =
-        crate::redis_bus::connect(client, Duration::from_millis(config.redis_timeout_ms)).await?;
+    let timeout = Duration::from_millis(config.redis_timeout_ms);
+    let mut ping = crate::redis_bus::connect(client.clone(), timeout).await?;
     let prefix = format!("ils-bench-limiter-{}", uuid::Uuid::new_v4().simple());
-    let mut ping = conn.clone();
-    let redis = crate::redis_ratelimit::RedisRateStore::new(conn, &prefix);
+    let redis = crate::redis_ratelimit::RedisRateStore::new(
+        client,
+        crate::redis_bus::manager_config(timeout),
+        &prefix,
+    );
     let memory = MemoryRateStore::default();
     let stores: [(&str, &dyn RateStore); 2] = [("redis", &redis), ("in process", &memory)];
     let big = Quota::per_minute(1_000_000_000);

@@ -74,12 +74,17 @@ pub async fn connect(
     client: redis::Client,
     timeout: Duration,
 ) -> redis::RedisResult<redis::aio::ConnectionManager> {
-    let config = redis::aio::ConnectionManagerConfig::new()
+    redis::aio::ConnectionManager::new_with_config(client, manager_config(timeout)).await
+}
+
+/// How every connection to Redis answers for itself: `timeout` to connect and to answer,
+/// one retry, at most a second between attempts to reconnect.
+pub fn manager_config(timeout: Duration) -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout))
         .set_number_of_retries(1)
-        .set_max_delay(Duration::from_secs(1));
-    redis::aio::ConnectionManager::new_with_config(client, config).await
+        .set_max_delay(Duration::from_secs(1))
 }
 
 /// Where this replica's listener is in the stream of events: the cursor of the last event

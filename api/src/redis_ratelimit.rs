@@ -6,7 +6,7 @@
 //! `degraded` reports it (on `/readyz`).
 
 use ils_kernel::ratelimit::{Draw, MemoryRateStore, RateStore, Verdict};
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// KEYS: the budgets. ARGV: `now` in microseconds (empty: Redis's clock), then per budget
@@ -46,20 +46,67 @@ return out
 ";
 
 pub struct RedisRateStore {
-    conn: ConnectionManager,
+    /// The draws on their way to the limiter's own thread (`RedisRateStore::new`).
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
     prefix: String,
-    script: redis::Script,
     /// The budgets kept while Redis is unreachable.
     fallback: MemoryRateStore,
     degraded: AtomicBool,
 }
 
+/// One draw for the limiter's thread: the script's keys and arguments, and where its
+/// answer goes.
+struct Job {
+    invocation: redis::ScriptInvocation<'static>,
+    answer: tokio::sync::oneshot::Sender<redis::RedisResult<Vec<(i64, i64, i64, i64)>>>,
+}
+
 impl RedisRateStore {
-    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+    /// A store whose round trips to Redis run on a thread of their own, with a connection
+    /// of their own (`config`'s timeouts and retries). Every request waits for its draw,
+    /// so the draw should not queue behind the requests: on the server's runtime, the
+    /// connection's driver task would be woken twice a draw (to write, then to read) and
+    /// wait its turn behind busy request tasks each time, which under load came to more
+    /// than the query the draw runs beside. On its own thread only the answer's hand-back
+    /// waits for the server's runtime. The thread ends when the store is dropped.
+    pub fn new(client: redis::Client, config: ConnectionManagerConfig, prefix: &str) -> Self {
+        let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("ils-limiter".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(error = %e, "rate limits: no runtime for redis; budgets per process");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let conn = match ConnectionManager::new_lazy_with_config(client, config) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::error!(error = %e, "rate limits: no redis connection; budgets per process");
+                            return;
+                        }
+                    };
+                    while let Some(job) = queue.recv().await {
+                        let mut c = conn.clone();
+                        tokio::spawn(async move {
+                            let rows = job.invocation.invoke_async(&mut c).await;
+                            let _ = job.answer.send(rows);
+                        });
+                    }
+                });
+            });
+        if let Err(e) = thread {
+            tracing::error!(error = %e, "rate limits: no thread for redis; budgets per process");
+        }
         RedisRateStore {
-            conn,
+            jobs,
             prefix: format!("{prefix}:rate:"),
-            script: redis::Script::new(SCRIPT),
             fallback: MemoryRateStore::default(),
             degraded: AtomicBool::new(false),
         }
@@ -67,7 +114,9 @@ impl RedisRateStore {
 
     /// The draw on Redis, at `now_us` when given (tests) or by Redis's clock.
     async fn draw(&self, draws: &[Draw], now_us: Option<i64>) -> redis::RedisResult<Vec<Verdict>> {
-        let mut invocation = self.script.prepare_invoke();
+        static DRAW: std::sync::LazyLock<redis::Script> =
+            std::sync::LazyLock::new(|| redis::Script::new(SCRIPT));
+        let mut invocation = DRAW.prepare_invoke();
         invocation.arg(now_us.map(|n| n.to_string()).unwrap_or_default());
         for d in draws {
             invocation
@@ -76,8 +125,13 @@ impl RedisRateStore {
                 .arg(d.quota.window.as_micros() as u64)
                 .arg(d.cost);
         }
-        let mut c = self.conn.clone();
-        let rows: Vec<(i64, i64, i64, i64)> = invocation.invoke_async(&mut c).await?;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let gone =
+            || redis::RedisError::from((redis::ErrorKind::Io, "the limiter's thread is gone"));
+        self.jobs
+            .send(Job { invocation, answer })
+            .map_err(|_| gone())?;
+        let rows = answered.await.map_err(|_| gone())??;
         Ok(rows
             .into_iter()
             .map(|(allowed, remaining, reset, retry)| Verdict {
@@ -122,21 +176,20 @@ impl RateStore for RedisRateStore {
 mod tests {
     use super::*;
     use ils_kernel::ratelimit::Quota;
-    use redis::aio::ConnectionManagerConfig;
     use std::time::Duration;
 
-    fn manager(url: &str) -> ConnectionManager {
+    fn store(url: &str, prefix: &str) -> RedisRateStore {
         let client = redis::Client::open(url).unwrap();
         let config = ConnectionManagerConfig::new()
             .set_number_of_retries(0)
             .set_connection_timeout(Some(Duration::from_millis(300)))
             .set_response_timeout(Some(Duration::from_millis(300)));
-        ConnectionManager::new_lazy_with_config(client, config).unwrap()
+        RedisRateStore::new(client, config, prefix)
     }
 
     #[tokio::test]
     async fn keeps_budgets_per_process_while_redis_is_unreachable() {
-        let store = RedisRateStore::new(manager("redis://127.0.0.1:1/"), "t");
+        let store = store("redis://127.0.0.1:1/", "t");
         assert!(!store.degraded());
         let d = [Draw {
             key: "user:a".into(),
@@ -158,7 +211,7 @@ mod tests {
             return;
         };
         let prefix = format!("ils-test-{}", uuid::Uuid::new_v4().simple());
-        let redis = RedisRateStore::new(manager(&url), &prefix);
+        let redis = store(&url, &prefix);
         let memory = MemoryRateStore::default();
         // A fixed pseudo-random walk of draws on three budgets of different sizes.
         let mut seed = 0x2545_f491_4f6c_dd1du64;

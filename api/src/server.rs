@@ -81,9 +81,10 @@ pub async fn build(config: Config) -> anyhow::Result<(AppState, StatementCounter
         Some(conn) => Arc::new(RedisThrottle::new(conn.clone(), &config.redis_prefix)),
         None => Arc::new(MemoryThrottle::default()),
     };
-    let rate_store: Arc<dyn ils_kernel::ratelimit::RateStore> = match &redis {
-        Some(conn) => Arc::new(crate::redis_ratelimit::RedisRateStore::new(
-            conn.clone(),
+    let rate_store: Arc<dyn ils_kernel::ratelimit::RateStore> = match &redis_client {
+        Some(client) => Arc::new(crate::redis_ratelimit::RedisRateStore::new(
+            client.clone(),
+            crate::redis_bus::manager_config(Duration::from_millis(config.redis_timeout_ms)),
             &config.redis_prefix,
         )),
         None => Arc::new(ils_kernel::ratelimit::MemoryRateStore::default()),
