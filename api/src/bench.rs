@@ -1631,8 +1631,10 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
 /// its cost in one draw once validated, on a user's and a company's budgets at once; this
 /// times `requests` such draws against Redis (one script call each) and in process, each
 /// beside the two separate draws the limiter made before, with budgets far above what
-/// is drawn, so every draw passes and counts. Beside them, a bare Redis round trip on the
-/// same connection: what any use of Redis costs on this machine at that moment.
+/// is drawn, so every draw passes and counts (through the store's own thread and
+/// connection, as the server draws). Beside them, a bare Redis round trip (the server's
+/// other connection, from this runtime): what any use of Redis costs on this machine at
+/// that moment.
 pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
     use ils_kernel::ratelimit::{Draw, MemoryRateStore, Quota, RateStore};
     let url = config
@@ -1675,7 +1677,7 @@ pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
         }
         let mut one = Vec::with_capacity(requests);
         let mut two = Vec::with_capacity(requests);
-        // The floor under the Redis figures: a bare round trip (PING) on the same
+        // The floor under the Redis figures: a bare round trip (PING) on another
         // connection, interleaved, so the machine's loopback at that moment is beside them.
         let mut bare = Vec::with_capacity(requests);
         for i in 0..requests {

@@ -58,8 +58,12 @@ pub struct RedisRateStore {
 /// answer goes.
 struct Job {
     invocation: redis::ScriptInvocation<'static>,
-    answer: tokio::sync::oneshot::Sender<redis::RedisResult<Vec<(i64, i64, i64, i64)>>>,
+    answer: tokio::sync::oneshot::Sender<redis::RedisResult<Vec<Row>>>,
 }
+
+/// The script's answer for one budget: allowed (1 or 0), remaining, reset and retry after
+/// (µs).
+type Row = (i64, i64, i64, i64);
 
 impl RedisRateStore {
     /// A store whose round trips to Redis run on a thread of their own, with a connection
