@@ -10,6 +10,11 @@
                                           runs the query once, fails on errors, and checks
                                           that the list at PATH (dotted) has N items
   tools.py table RESULTS_DIR              the summary table of a run (also table.txt)
+  tools.py waits URL TOKEN [BEFORE_FILE]  the server's ils_rate_limit_wait_seconds buckets
+                                          (cumulative counts, as JSON); with BEFORE_FILE
+                                          (an earlier output), what the requests since then
+                                          waited: their count, the share at most 0.05 and
+                                          0.2 ms, and the bucket that holds their p99
 """
 import hashlib
 import json
@@ -289,9 +294,31 @@ def table(results):
         f.write(text + "\n")
 
 
+def waits(url, token, before_file=None):
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    text = urllib.request.urlopen(req, timeout=10).read().decode()
+    now = {}  # summed over the label `drew` (first / beside)
+    for m in re.finditer(r'^ils_rate_limit_wait_seconds_bucket\{(?:[^}]*,)?le="([^"]+)"\} ([0-9.e+]+)$', text, re.M):
+        now[m.group(1)] = now.get(m.group(1), 0) + float(m.group(2))
+    if not now:
+        sys.exit("bench: /metrics has no ils_rate_limit_wait_seconds (limits off, or no request yet)")
+    if before_file is None:
+        print(json.dumps(now))
+        return
+    before = json.load(open(before_file))
+    since = {le: n - before.get(le, 0) for le, n in now.items()}
+    total = since["+Inf"]
+    if total <= 0:
+        sys.exit("bench: no request drew on a budget since the earlier scrape")
+    bounds = sorted((float(le), n) for le, n in since.items() if le != "+Inf")
+    share = lambda b: 100.0 * next((n for le, n in bounds if abs(le - b) < 1e-12), 0) / total
+    p99 = next((f"<= {le * 1000:g} ms" for le, n in bounds if n >= 0.99 * total), "> the last bucket")
+    print(f"requests={int(total)} le0.05ms={share(0.00005):.2f}% le0.2ms={share(0.0002):.2f}% p99={p99.replace(' ', '')}")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     {
         "size": size, "free-port": free_port, "login": login, "gql": gql, "lua": lua,
-        "check": check, "table": table,
+        "check": check, "table": table, "waits": waits,
     }[cmd](*args)
