@@ -122,6 +122,17 @@ struct Pipeline {
 impl Extension for Pipeline {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        // A query's draw is settled where it runs (`execute`) or where validation refuses
+        // it; should a request end between the two, its draw is made and settled here, so
+        // no request escapes its budget.
+        if let Some(draw) = self.meter.take_draw() {
+            let started = std::time::Instant::now();
+            let drawn = draw.await;
+            crate::ratelimit::record_wait(&drawn.0, started.elapsed(), Drew::First);
+            if let Err(refusal) = self.meter.settle(ctx, drawn) {
+                response = Response::from_errors(vec![refusal]);
+            }
+        }
         assign_codes(&mut response);
         response
     }
@@ -204,8 +215,9 @@ impl Extension for Pipeline {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        // A query whose budget is still being drawn runs meanwhile (a query changes
-        // nothing); its answer waits for the verdict, and a refusal replaces it.
+        // A query whose budget is still being drawn runs meanwhile; its answer waits for
+        // the verdict, and a refusal replaces it. (A query writes nothing but the audit
+        // entry of a patient-data read, which stays: the read did happen.)
         if let Some(draw) = self.meter.take_draw() {
             let run = next.run(ctx, operation_name);
             tokio::pin!(run);
@@ -599,21 +611,26 @@ impl Meter {
             introspection_only(doc),
             std::sync::atomic::Ordering::Relaxed,
         );
-        let kind = {
+        let (kind, picked) = {
             let name = self
                 .operation
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
-            operation_type(doc, name.as_deref())
+            // Without a name, async-graphql runs a document's operation only when it is
+            // the only one (it refuses the others after validation, without executing).
+            let picked = name.is_some() || doc.operations.iter().count() == 1;
+            (operation_type(doc, name.as_deref()), picked)
         };
         use async_graphql::parser::types::OperationType;
         self.subscription.store(
             kind == Some(OperationType::Subscription),
             std::sync::atomic::Ordering::Relaxed,
         );
+        // Only an operation that will run may run beside its draw (`Pipeline::execute`):
+        // a draw left for an execution that never comes would never be made.
         self.query.store(
-            kind == Some(OperationType::Query),
+            picked && kind == Some(OperationType::Query),
             std::sync::atomic::Ordering::Relaxed,
         );
         // Usage is counted by operation: the name the request gave, or else the name of

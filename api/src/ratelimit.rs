@@ -11,10 +11,11 @@
 //! A request draws one request and its cost together, in one draw, once its document is
 //! validated: one round trip to Redis per request. A mutation or a subscription waits for
 //! the verdict before it runs; a query runs while the draw is on its way, and its answer
-//! waits for the verdict (a refusal replaces it, and a query changes nothing), so the
-//! draw delays a query only by what it outlasts it. A caller refused within its
-//! retry-after is `held`: its queries wait for the verdict too, so a caller that keeps
-//! asking past its budget costs a Redis call a request and no work. A request
+//! waits for the verdict (a refusal replaces it; a query writes nothing but the audit entry
+//! of a patient-data read, which stays), so the draw delays a query only by what it
+//! outlasts it. A caller refused within its retry-after is `held`: its queries wait for
+//! the verdict too, so a caller that keeps asking past its budget costs a Redis call a
+//! request and no query work. A request
 //! that never reaches validation (a document that does not parse, an unknown persisted
 //! ID, a mutation sent by GET) draws its one request when its answer is ready, and is
 //! answered 429 instead when that draw is refused. Each draw is on all of the caller's
@@ -36,6 +37,9 @@ use uuid::Uuid;
 /// How long a company's budgets are kept before its plan is read again: a plan change or
 /// an override reaches every replica within this.
 pub const PLAN_TTL: Duration = Duration::from_secs(30);
+
+/// At most this many callers are held at once (`Limiter::held`).
+const HOLDS: usize = 100_000;
 
 /// Which caller's budget refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -423,8 +427,15 @@ impl Limiter {
         if !refused.is_empty() {
             let now = Instant::now();
             let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
-            if holds.len() > 100_000 {
+            // Bounded: past HOLDS entries the lapsed ones go, and if half are still live
+            // (a flood from many addresses), all of them: a hold only saves work, and the
+            // map then takes HOLDS / 2 refusals to fill again (each sweep costs O(1) a
+            // refusal).
+            if holds.len() >= HOLDS {
                 holds.retain(|_, until| *until > now);
+                if holds.len() >= HOLDS / 2 {
+                    holds.clear();
+                }
             }
             for (party, secs) in refused {
                 let until = now + Duration::from_secs(secs.max(1));

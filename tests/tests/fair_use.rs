@@ -185,7 +185,7 @@ async fn a_query_costlier_than_what_is_left_is_refused_and_answers_nothing() {
 /// changes nothing. A caller refused within its retry-after waits for the verdict before
 /// anything runs: its refused queries send no SQL at all.
 #[tokio::test]
-async fn refusals_change_nothing_and_a_refused_caller_runs_nothing_until_it_may() {
+async fn a_refused_mutation_changes_nothing_and_a_held_caller_runs_nothing() {
     let s = started(|_| {}).await;
     let pa = s.platform_admin().await;
     let a = s.sign_up("Held Optics", "ECP", &email("held")).await;
@@ -357,6 +357,58 @@ async fn requests_that_never_reach_validation_still_draw_and_are_refused() {
     let valid = ask(&s, &a.auth(), ME).await;
     assert_eq!(valid.status, 429, "{}", valid.body);
     assert!(valid.body.get("data").is_none(), "{}", valid.body);
+    s.finish().await;
+}
+
+/// A document of several queries sent without an operation name is refused after
+/// validation, without running: it still draws its request, and is refused by its budget
+/// like any other once it is spent.
+#[tokio::test]
+async fn a_document_whose_operation_is_not_named_still_draws() {
+    let s = started(|_| {}).await;
+    let pa = s.platform_admin().await;
+    let a = s.sign_up("Unnamed Optics", "ECP", &email("unnamed")).await;
+    set_budgets(
+        &s,
+        &pa,
+        &a,
+        json!({ "user": { "requestsPerMinute": 5, "pointsPerMinute": 100000 } }),
+        "\"requests\";q=5;w=60",
+    )
+    .await;
+    let two = "query A { me { company { id } } } query B { me { company { name } } }";
+    let mut left = Vec::new();
+    let mut refused = None;
+    for _ in 0..7 {
+        let answer = ask(&s, &a.auth(), two).await;
+        if answer.status == 429 {
+            refused = Some(answer);
+            break;
+        }
+        assert!(
+            answer.body.get("data").is_none_or(Value::is_null),
+            "{}",
+            answer.body
+        );
+        assert!(
+            answer.body["errors"][0]["message"].is_string(),
+            "{}",
+            answer.body
+        );
+        left.push(requests_left(
+            &answer.state.expect("RateLimit on every answer"),
+        ));
+    }
+    assert!(
+        left.windows(2).all(|w| w[1] < w[0]),
+        "each drew one: {left:?}"
+    );
+    let refused = refused.expect("the budget of 5 is spent by these requests too");
+    assert_eq!(
+        refused.body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+        "{}",
+        refused.body
+    );
     s.finish().await;
 }
 
