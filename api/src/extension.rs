@@ -125,13 +125,10 @@ impl Extension for Pipeline {
         // A query's draw is settled where it runs (`execute`) or where validation refuses
         // it; should a request end between the two, its draw is made and settled here, so
         // no request escapes its budget.
-        if let Some(draw) = self.meter.take_draw() {
-            let started = std::time::Instant::now();
-            let drawn = draw.await;
-            crate::ratelimit::record_wait(&drawn.0, started.elapsed(), Drew::First);
-            if let Err(refusal) = self.meter.settle(ctx, drawn) {
-                response = Response::from_errors(vec![refusal]);
-            }
+        if let Some(draw) = self.meter.take_draw()
+            && let Err(refusal) = self.meter.wait_for(ctx, draw).await
+        {
+            response = Response::from_errors(vec![refusal]);
         }
         assign_codes(&mut response);
         response
@@ -190,15 +187,10 @@ impl Extension for Pipeline {
         // A query refused by the last check never executes: its draw is settled here, and
         // a refusal of its budget is the answer, as when the draw came first.
         match (result, self.meter.take_draw()) {
-            (Err(errors), Some(draw)) => {
-                let started = std::time::Instant::now();
-                let drawn = draw.await;
-                crate::ratelimit::record_wait(&drawn.0, started.elapsed(), Drew::First);
-                match self.meter.settle(ctx, drawn) {
-                    Ok(()) => Err(errors),
-                    Err(refusal) => Err(vec![refusal]),
-                }
-            }
+            (Err(errors), Some(draw)) => match self.meter.wait_for(ctx, draw).await {
+                Ok(()) => Err(errors),
+                Err(refusal) => Err(vec![refusal]),
+            },
             (Ok(result), Some(draw)) => {
                 self.meter.keep_draw(draw);
                 Ok(result)
@@ -567,6 +559,15 @@ impl Meter {
         self.draw.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
+    /// Waits for `draw` before anything runs (its whole time is the answer's wait), then
+    /// settles it.
+    async fn wait_for(&self, ctx: &ExtensionContext<'_>, draw: Draw) -> Result<(), ServerError> {
+        let started = std::time::Instant::now();
+        let drawn = draw.await;
+        crate::ratelimit::record_wait(&drawn.0, started.elapsed(), Drew::First);
+        self.settle(ctx, drawn)
+    }
+
     /// Notes what a draw of `cost` points said for the answer's headers and, when it
     /// refused, counts the refusal and returns its error.
     fn settle(
@@ -717,10 +718,9 @@ impl Meter {
             {
                 self.keep_draw(draw);
             } else {
-                let started = std::time::Instant::now();
-                let drawn = draw.await;
-                crate::ratelimit::record_wait(&drawn.0, started.elapsed(), Drew::First);
-                self.settle(ctx, drawn).map_err(|refusal| vec![refusal])?;
+                self.wait_for(ctx, draw)
+                    .await
+                    .map_err(|refusal| vec![refusal])?;
             }
         }
         // A subscription is counted here, once, as it starts.

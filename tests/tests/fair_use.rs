@@ -60,6 +60,33 @@ fn requests_left(state: &str) -> u64 {
         .unwrap()
 }
 
+/// Sends `body(i)` as `who`, for i = 0, 1, …, until the budget refuses one (429; at most
+/// 7 are sent). Each answer before it is checked by `check` and must have drawn one
+/// request: its `RateLimit` shows fewer left than the answer before. Returns the refusal.
+async fn until_refused(
+    s: &TestServer,
+    who: &Session,
+    body: impl Fn(usize) -> Value,
+    check: impl Fn(usize, &Value),
+) -> Answer {
+    let mut left = Vec::new();
+    for i in 0..7 {
+        let answer = ask_body(s, &who.auth(), body(i)).await;
+        if answer.status == 429 {
+            assert!(
+                left.windows(2).all(|w: &[u64]| w[1] < w[0]),
+                "each of them drew one: {left:?}"
+            );
+            return answer;
+        }
+        check(i, &answer.body);
+        left.push(requests_left(
+            &answer.state.expect("RateLimit on every answer"),
+        ));
+    }
+    panic!("the budget is spent by these requests too: {left:?}");
+}
+
 async fn started(adjust: impl FnOnce(&mut ils_api::config::Config)) -> TestServer {
     TestServer::start_with(|c| {
         c.rate_limits = true;
@@ -319,36 +346,23 @@ async fn requests_that_never_reach_validation_still_draw_and_are_refused() {
     // By turns: a document that does not parse, and a persisted ID nobody published.
     let unknown = json!({ "extensions": { "persistedQuery": { "version": 1,
         "sha256Hash": "0000000000000000000000000000000000000000000000000000000000000000" } } });
-    let mut left = Vec::new();
-    let mut refused = None;
-    for i in 0..7 {
-        let (body, code) = if i % 2 == 0 {
+    let kind = |i: usize| {
+        if i.is_multiple_of(2) {
             (
                 json!({ "query": "{ me { company { id } " }),
                 "GRAPHQL_PARSE_FAILED",
             )
         } else {
             (unknown.clone(), "PERSISTED_QUERY_NOT_FOUND")
-        };
-        let answer = ask_body(&s, &a.auth(), body).await;
-        if answer.status == 429 {
-            refused = Some(answer);
-            break;
         }
-        assert_eq!(
-            answer.body["errors"][0]["extensions"]["code"], code,
-            "{}",
-            answer.body
-        );
-        left.push(requests_left(
-            &answer.state.expect("RateLimit on a refused document"),
-        ));
-    }
-    assert!(
-        left.windows(2).all(|w| w[1] < w[0]),
-        "each of them drew one: {left:?}"
-    );
-    let refused = refused.expect("the budget of 5 is spent by these requests too");
+    };
+    let refused = until_refused(
+        &s,
+        &a,
+        |i| kind(i).0,
+        |i, body| assert_eq!(body["errors"][0]["extensions"]["code"], kind(i).1, "{body}"),
+    )
+    .await;
     let e = &refused.body["errors"][0];
     assert_eq!(e["extensions"]["code"], "RATE_LIMITED", "{}", refused.body);
     assert_eq!(e["extensions"]["budget"], "requests");
@@ -377,33 +391,16 @@ async fn a_document_whose_operation_is_not_named_still_draws() {
     )
     .await;
     let two = "query A { me { company { id } } } query B { me { company { name } } }";
-    let mut left = Vec::new();
-    let mut refused = None;
-    for _ in 0..7 {
-        let answer = ask(&s, &a.auth(), two).await;
-        if answer.status == 429 {
-            refused = Some(answer);
-            break;
-        }
-        assert!(
-            answer.body.get("data").is_none_or(Value::is_null),
-            "{}",
-            answer.body
-        );
-        assert!(
-            answer.body["errors"][0]["message"].is_string(),
-            "{}",
-            answer.body
-        );
-        left.push(requests_left(
-            &answer.state.expect("RateLimit on every answer"),
-        ));
-    }
-    assert!(
-        left.windows(2).all(|w| w[1] < w[0]),
-        "each drew one: {left:?}"
-    );
-    let refused = refused.expect("the budget of 5 is spent by these requests too");
+    let refused = until_refused(
+        &s,
+        &a,
+        |_| json!({ "query": two }),
+        |_, body| {
+            assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+            assert!(body["errors"][0]["message"].is_string(), "{body}");
+        },
+    )
+    .await;
     assert_eq!(
         refused.body["errors"][0]["extensions"]["code"], "RATE_LIMITED",
         "{}",
