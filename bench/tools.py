@@ -302,18 +302,25 @@ def waits(url, token, before_file=None):
         now[m.group(1)] = now.get(m.group(1), 0) + float(m.group(2))
     if not now:
         sys.exit("bench: /metrics has no ils_rate_limit_wait_seconds (limits off, or no request yet)")
+    # Draws answered at once from what the process last heard of the budgets, and those
+    # of them that Redis then refused (absent until the first one).
+    for name in ("early", "overruns"):
+        m = re.search(rf'^ils_rate_limit_{name}_total(?:\{{[^}}]*\}})? ([0-9.e+]+)$', text, re.M)
+        now[name] = float(m.group(1)) if m else 0.0
     if before_file is None:
         print(json.dumps(now))
         return
     before = json.load(open(before_file))
     since = {le: n - before.get(le, 0) for le, n in now.items()}
+    early, overruns = since.pop("early"), since.pop("overruns")
     total = since["+Inf"]
     if total <= 0:
         sys.exit("bench: no request drew on a budget since the earlier scrape")
     bounds = sorted((float(le), n) for le, n in since.items() if le != "+Inf")
     share = lambda b: 100.0 * next((n for le, n in bounds if abs(le - b) < 1e-12), 0) / total
     p99 = next((f"<= {le * 1000:g} ms" for le, n in bounds if n >= 0.99 * total), "> the last bucket")
-    print(f"requests={int(total)} le0.05ms={share(0.00005):.2f}% le0.2ms={share(0.0002):.2f}% p99={p99.replace(' ', '')}")
+    print(f"requests={int(total)} le0.05ms={share(0.00005):.2f}% le0.2ms={share(0.0002):.2f}% p99={p99.replace(' ', '')} "
+          f"early_draws={int(early)} overruns={int(overruns)}")
 
 
 if __name__ == "__main__":

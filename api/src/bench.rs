@@ -1628,13 +1628,14 @@ pub async fn analytics(config: Config, orders: usize) -> anyhow::Result<()> {
 }
 
 /// The rate limiter's own cost per request (issue 22): a request draws its request and
-/// its cost in one draw once validated, on a user's and a company's budgets at once; this
-/// times `requests` such draws against Redis (one script call each) and in process, each
-/// beside the two separate draws the limiter made before, with budgets far above what
-/// is drawn, so every draw passes and counts (through the store's own thread and
-/// connection, as the server draws). Beside them, a bare Redis round trip (the server's
-/// other connection, from this runtime): what any use of Redis costs on this machine at
-/// that moment.
+/// its cost in one draw once validated, on a user's and a company's budgets at once. This
+/// times `requests` such draws as a request waits for them (`RateStore::take`: answered at
+/// once while far within the budgets, the round trip going on without it), beside the
+/// same draw waiting for Redis's answer (`RedisRateStore::take_waiting`, what every draw
+/// did before) and in process, with budgets far above what is drawn, so every draw passes
+/// and counts (through the store's own thread and connection, as the server draws).
+/// Beside them, a bare Redis round trip (the server's other connection, from this
+/// runtime): what any use of Redis costs on this machine at that moment.
 pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
     use ils_kernel::ratelimit::{Draw, MemoryRateStore, Quota, RateStore};
     let url = config
@@ -1651,70 +1652,68 @@ pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
         &prefix,
     );
     let memory = MemoryRateStore::default();
-    let stores: [(&str, &dyn RateStore); 2] = [("redis", &redis), ("in process", &memory)];
     let big = Quota::per_minute(1_000_000_000);
-    let pair = |i: usize, tag: &str, cost: u64| {
-        vec![
-            Draw {
-                key: format!("user:{}:{tag}", i % 100),
-                quota: big,
-                cost,
-            },
-            Draw {
-                key: format!("co:{}:{tag}", i % 10),
-                quota: big,
-                cost,
-            },
-        ]
+    // What `Limiter::charge` draws for request `i`: its request and its cost on the
+    // user's and the company's budgets, one draw of four lines.
+    let draws = |i: usize| {
+        [("r", 1), ("c", 7)]
+            .into_iter()
+            .flat_map(|(tag, cost)| {
+                [
+                    format!("user:{}:{tag}", i % 100),
+                    format!("co:{}:{tag}", i % 10),
+                ]
+                .map(|key| Draw {
+                    key,
+                    quota: big,
+                    cost,
+                })
+            })
+            .collect::<Vec<Draw>>()
     };
-    for (name, store) in stores {
-        // A warm-up (connection, script cached in Redis), then the timed requests: each
-        // draws as a request does (`Limiter::charge`: its request and its cost on the
-        // user's and the company's budgets, one draw of four lines), interleaved with the
-        // two separate draws (requests on arrival, cost after validation) it replaced.
-        for i in 0..500 {
-            store.take(&pair(i, "r", 1)).await;
-        }
-        let mut one = Vec::with_capacity(requests);
-        let mut two = Vec::with_capacity(requests);
-        // The floor under the Redis figures: a bare round trip (PING) on another
-        // connection, interleaved, so the machine's loopback at that moment is beside them.
-        let mut bare = Vec::with_capacity(requests);
-        for i in 0..requests {
-            if name == "redis" {
-                let started = Instant::now();
-                let _: String = redis::cmd("PING").query_async(&mut ping).await?;
-                bare.push(started.elapsed());
-            }
-            let started = Instant::now();
-            let mut both = pair(i, "r", 1);
-            both.extend(pair(i, "c", 7));
-            let verdicts = store.take(&both).await;
-            one.push(started.elapsed());
-            let started = Instant::now();
-            let a = store.take(&pair(i, "r", 1)).await;
-            let b = store.take(&pair(i, "c", 7)).await;
-            two.push(started.elapsed());
-            if !verdicts.iter().chain(&a).chain(&b).all(|v| v.allowed) {
-                anyhow::bail!("{name}: a draw far within its budget was refused");
-            }
-        }
-        report(
-            &format!(
-                "the limiter per request ({name}: one draw, requests and cost on two budgets)"
-            ),
-            one,
-            None,
-        );
-        report(
-            &format!("  the same as two draws, as before ({name})"),
-            two,
-            None,
-        );
-        if !bare.is_empty() {
-            report("  a bare round trip to Redis (PING), for scale", bare, None);
-        }
+    // A warm-up (connection, script cached in Redis, every budget heard of once).
+    for i in 0..500 {
+        redis.take_waiting(&draws(i)).await;
+        memory.take(&draws(i)).await;
     }
+    let mut taken = Vec::with_capacity(requests);
+    let mut waiting = Vec::with_capacity(requests);
+    let mut in_process = Vec::with_capacity(requests);
+    // The floor under the Redis figures: a bare round trip (PING) on another connection,
+    // interleaved, so the machine's loopback at that moment is beside them.
+    let mut bare = Vec::with_capacity(requests);
+    let mut passed = true;
+    for i in 0..requests {
+        let started = Instant::now();
+        let _: String = redis::cmd("PING").query_async(&mut ping).await?;
+        bare.push(started.elapsed());
+        let started = Instant::now();
+        let a = redis.take(&draws(i)).await;
+        taken.push(started.elapsed());
+        let started = Instant::now();
+        let b = redis.take_waiting(&draws(i)).await;
+        waiting.push(started.elapsed());
+        let started = Instant::now();
+        let c = memory.take(&draws(i)).await;
+        in_process.push(started.elapsed());
+        passed &= a.iter().chain(&b).chain(&c).all(|v| v.allowed);
+    }
+    if !passed {
+        anyhow::bail!("a draw far within its budget was refused");
+    }
+    report(
+        "the limiter per request (redis: one draw, requests and cost on two budgets, as a \
+         request waits for it)",
+        taken,
+        None,
+    );
+    report(
+        "  the same draw waiting for Redis's answer (redis)",
+        waiting,
+        None,
+    );
+    report("  the same draw in process", in_process, None);
+    report("  a bare round trip to Redis (PING), for scale", bare, None);
     if redis.degraded() {
         anyhow::bail!("Redis was unreachable during the run: the figures are the fallback's");
     }

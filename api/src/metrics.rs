@@ -83,6 +83,16 @@ fn describe() {
         "ils_sql_statements_total",
         "SQL statements run, by pool (requests, background) and whether they failed"
     );
+    describe_counter!(
+        "ils_rate_limit_early_total",
+        "Rate-limit draws answered at once, far within their budgets by what this process last \
+         heard from Redis (the draw still goes to Redis)"
+    );
+    describe_counter!(
+        "ils_rate_limit_overruns_total",
+        "Draws answered at once that Redis then refused: requests let through beyond a shared \
+         budget another replica had spent meanwhile"
+    );
     describe_histogram!(
         "ils_rate_limit_wait_seconds",
         Unit::Seconds,

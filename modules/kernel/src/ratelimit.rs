@@ -33,8 +33,14 @@ impl Quota {
     }
 
     /// Microseconds per unit (at least 1).
-    fn interval_us(self) -> i64 {
+    pub fn interval_us(self) -> i64 {
         (self.window_us() / self.limit.max(1) as i64).max(1)
+    }
+
+    /// How far a draw of `cost` moves the budget's TAT when it passes (a cost above the
+    /// limit counts as the whole limit: see [`gcra`]).
+    pub fn step_us(self, cost: u64) -> i64 {
+        (cost.min(self.limit.max(1)) as i64).saturating_mul(self.interval_us())
     }
 }
 
@@ -70,9 +76,9 @@ fn ceil_secs(us: i64) -> u64 {
 pub fn gcra(tat_us: Option<i64>, now_us: i64, quota: Quota, cost: u64) -> (Verdict, Option<i64>) {
     let window = quota.window_us();
     let interval = quota.interval_us();
-    let cost = cost.min(quota.limit.max(1)) as i64;
+    let step = quota.step_us(cost);
     let tat = tat_us.unwrap_or(now_us).max(now_us);
-    let new_tat = tat.saturating_add(cost.saturating_mul(interval));
+    let new_tat = tat.saturating_add(step);
     let allow_at = new_tat - window;
     if allow_at > now_us {
         let left = (window - (tat - now_us)).max(0) / interval;
