@@ -1688,11 +1688,15 @@ pub async fn limiter(config: Config, requests: usize) -> anyhow::Result<()> {
         let _: String = redis::cmd("PING").query_async(&mut ping).await?;
         bare.push(started.elapsed());
         let started = Instant::now();
-        let a = redis.take(&draws(i)).await;
-        taken.push(started.elapsed());
-        let started = Instant::now();
         let b = redis.take_waiting(&draws(i)).await;
         waiting.push(started.elapsed());
+        let started = Instant::now();
+        let a = redis.take(&draws(i)).await;
+        taken.push(started.elapsed());
+        // The round trip an answer at once left going on, out of the other figures' way.
+        if !redis.settle(Duration::from_secs(5)).await {
+            anyhow::bail!("a draw's answer never came back");
+        }
         let started = Instant::now();
         let c = memory.take(&draws(i)).await;
         in_process.push(started.elapsed());

@@ -91,7 +91,7 @@ fn describe() {
     describe_counter!(
         "ils_rate_limit_overruns_total",
         "Draws answered at once that Redis then refused: requests let through beyond a shared \
-         budget another replica had spent meanwhile"
+         budget that another replica spent after this one last heard of it"
     );
     describe_histogram!(
         "ils_rate_limit_wait_seconds",

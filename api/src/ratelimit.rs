@@ -427,16 +427,8 @@ impl Limiter {
         if !refused.is_empty() {
             let now = Instant::now();
             let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
-            // Bounded: past HOLDS entries the lapsed ones go, and if half are still live
-            // (a flood from many addresses), all of them: a hold only saves work, and the
-            // map then takes HOLDS / 2 refusals to fill again (each sweep costs O(1) a
-            // refusal).
-            if holds.len() >= HOLDS {
-                holds.retain(|_, until| *until > now);
-                if holds.len() >= HOLDS / 2 {
-                    holds.clear();
-                }
-            }
+            // A hold only saves work: in a flood from many addresses they all may go.
+            bound(&mut holds, HOLDS, |until| *until > now, |_| false);
             for (party, secs) in refused {
                 let until = now + Duration::from_secs(secs.max(1));
                 let held = holds.entry(party.to_owned()).or_insert(until);
@@ -460,6 +452,24 @@ impl Limiter {
             .increment(1);
         }
         drawn
+    }
+}
+
+/// Keeps a map of callers that only saves work (holds, the Redis store's mirror) within
+/// `cap` entries: at `cap` the entries no longer `live` go, and if half are still live (a
+/// flood from many addresses), all but those that must be `kept`. The map then takes about
+/// `cap / 2` new entries to fill again, so each sweep costs O(1) an entry.
+pub(crate) fn bound<V>(
+    map: &mut HashMap<String, V>,
+    cap: usize,
+    live: impl Fn(&V) -> bool,
+    kept: impl Fn(&V) -> bool,
+) {
+    if map.len() >= cap {
+        map.retain(|_, v| live(v));
+        if map.len() >= cap / 2 {
+            map.retain(|_, v| kept(v));
+        }
     }
 }
 
@@ -549,6 +559,36 @@ pub fn headers(ledger: &Ledger) -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bounded_map_sheds_what_is_not_live_and_in_a_flood_all_but_what_must_stay() {
+        let fill = |live: usize, kept: usize, other: usize| {
+            let mut m = HashMap::new();
+            for i in 0..live {
+                m.insert(format!("live{i}"), 1);
+            }
+            for i in 0..kept {
+                m.insert(format!("kept{i}"), 2);
+            }
+            for i in 0..other {
+                m.insert(format!("other{i}"), 0);
+            }
+            m
+        };
+        let (live, kept) = (|v: &i32| *v >= 1, |v: &i32| *v == 2);
+        // Under the cap nothing goes.
+        let mut m = fill(3, 1, 5);
+        bound(&mut m, 10, live, kept);
+        assert_eq!(m.len(), 9);
+        // At the cap what is not live goes; the live stay while under half the cap.
+        let mut m = fill(3, 1, 6);
+        bound(&mut m, 10, live, kept);
+        assert_eq!(m.len(), 4);
+        // At the cap with half or more still live: only what must be kept stays.
+        let mut m = fill(5, 1, 4);
+        bound(&mut m, 10, live, kept);
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["kept0"]);
+    }
 
     #[test]
     fn headers_name_each_budget_its_size_and_what_is_left() {

@@ -17,10 +17,16 @@
 use ils_kernel::ratelimit::{Draw, MemoryRateStore, RateStore, Verdict, gcra};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// KEYS: the budgets. ARGV: `now` in microseconds (empty: Redis's clock), then per budget
+/// its limit, window (µs) and cost. Returns per budget {allowed, remaining, reset (µs),
+/// retry after (µs)}, where reset is the budget's TAT less Redis's now (its new TAT when
+/// it allows the draw, its TAT as it stands when it refuses); the TATs are written only
+/// when every budget allows its draw. The arithmetic is `ils_kernel::ratelimit::gcra`'s,
+/// line for line (a test compares them); `Mirror::heard` reads the rows.
 const SCRIPT: &str = r"
 local now = tonumber(ARGV[1])
 if not now then
@@ -76,36 +82,39 @@ struct Job {
 /// (µs).
 type Row = (i64, i64, i64, i64);
 
-/// A draw answered at once must leave each budget at least this share of its limit (and
-/// at least one unit): nearer the end, Redis's own answer decides.
+/// A draw answered at once must leave each budget at least this share of what it holds
+/// (its limit, `Quota::capacity`; and at least one unit): nearer the end, Redis's own
+/// answer decides.
 const HEADROOM_DIVISOR: u64 = 10;
 /// What the mirror heard of a budget is used for this long (µs); after that a draw waits
 /// for Redis again. Another replica may have spent the budget meanwhile.
 const FRESH_US: i64 = 1_000_000;
 /// Budgets the mirror keeps at most; past it the stale ones go (and if half are still
-/// fresh, all of them: the mirror only saves waiting).
+/// fresh, all but those with draws on their way: the mirror only saves waiting).
 const MIRROR_CAP: usize = 100_000;
 
 /// What this process knows of the budgets it draws on: per key, the budget's TAT as Redis
 /// last answered it (on this process's clock), when, and how far the draws sent since and
 /// not yet answered move it. Redis keeps the budgets; this only says when a draw is so far
 /// within them that its answer is known before Redis gives it.
+///
+/// The mirror's TAT is never behind Redis's as far as this process's own draws go: an
+/// answer is read after Redis ran the script (so the TAT, taken relative to now, comes out
+/// a round trip late, never early), a budget's TAT only moves forward (answers handled
+/// out of order keep the latest), and a draw's step stays pending until its answer
+/// arrives, whatever that answer is. So a draw this process answers at once is one Redis
+/// allows, unless another replica drew on the same budget since this one last heard.
 struct Mirror {
     started: Instant,
     budgets: Mutex<HashMap<String, Heard>>,
-    /// Numbers the draws in the order they are sent, so an older answer handled late does
-    /// not overwrite a newer one.
-    sent: AtomicU64,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Heard {
-    /// The TAT Redis last answered (µs on this process's clock; 0: not heard yet).
+    /// The latest TAT Redis answered (µs on this process's clock; 0: not heard yet).
     tat_us: i64,
-    /// When (µs on this process's clock; `i64::MIN`: never).
+    /// When (µs on this process's clock; `i64::MIN`: never, or Redis failed since).
     at_us: i64,
-    /// The number of the draw whose answer that was.
-    draw: u64,
     /// The steps of the draws sent and not answered yet.
     pending_us: i64,
 }
@@ -116,7 +125,6 @@ impl Default for Heard {
         Heard {
             tat_us: 0,
             at_us: i64::MIN,
-            draw: 0,
             pending_us: 0,
         }
     }
@@ -124,7 +132,6 @@ impl Default for Heard {
 
 /// What the limiter's thread tells the mirror when a draw's answer comes back.
 struct Sent {
-    draw: u64,
     keys: Vec<String>,
     steps_us: Vec<i64>,
     /// Answered at once (not waiting for Redis).
@@ -136,7 +143,6 @@ impl Mirror {
         Mirror {
             started: Instant::now(),
             budgets: Mutex::new(HashMap::new()),
-            sent: AtomicU64::new(0),
         }
     }
 
@@ -153,45 +159,56 @@ impl Mirror {
     }
 
     fn send_at(&self, now: i64, draws: &[Draw], may_answer: bool) -> (Sent, Option<Vec<Verdict>>) {
-        let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
-        let early = may_answer
-            .then(|| {
-                draws
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| {
-                        // A key twice in one draw would be counted once here.
-                        if draws[..i].iter().any(|e| e.key == d.key) {
-                            return None;
-                        }
-                        let heard = budgets.get(&d.key)?;
-                        if now.saturating_sub(heard.at_us) > FRESH_US {
-                            return None;
-                        }
-                        let tat = heard.tat_us.max(now).saturating_add(heard.pending_us);
-                        let (verdict, _) = gcra(Some(tat), now, d.quota, d.cost);
-                        let headroom = (d.quota.limit / HEADROOM_DIVISOR).max(1);
-                        (verdict.allowed && verdict.remaining >= headroom).then_some(verdict)
-                    })
-                    .collect::<Option<Vec<Verdict>>>()
-            })
-            .flatten();
-        if budgets.len() >= MIRROR_CAP {
-            budgets.retain(|_, h| h.pending_us > 0 || now.saturating_sub(h.at_us) <= FRESH_US);
-            if budgets.len() >= MIRROR_CAP / 2 {
-                budgets.clear();
-            }
-        }
         let steps_us: Vec<i64> = draws.iter().map(|d| d.quota.step_us(d.cost)).collect();
-        for (d, step) in draws.iter().zip(&steps_us) {
-            let heard = budgets.entry(d.key.clone()).or_default();
-            heard.pending_us = heard.pending_us.saturating_add(*step);
-        }
+        let early = {
+            let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+            let early = may_answer
+                .then(|| {
+                    draws
+                        .iter()
+                        .enumerate()
+                        .map(|(i, d)| {
+                            // A key twice in one draw (which `Limiter::draw` never makes)
+                            // would be counted once here: Redis decides.
+                            if draws[..i].iter().any(|e| e.key == d.key) {
+                                return None;
+                            }
+                            let heard = budgets.get(&d.key)?;
+                            if now.saturating_sub(heard.at_us) > FRESH_US {
+                                return None;
+                            }
+                            let tat = heard.tat_us.max(now).saturating_add(heard.pending_us);
+                            let (verdict, _) = gcra(Some(tat), now, d.quota, d.cost);
+                            let headroom = (d.quota.capacity() / HEADROOM_DIVISOR).max(1);
+                            (verdict.allowed && verdict.remaining >= headroom).then_some(verdict)
+                        })
+                        .collect::<Option<Vec<Verdict>>>()
+                })
+                .flatten();
+            crate::ratelimit::bound(
+                &mut budgets,
+                MIRROR_CAP,
+                |h| h.pending_us > 0 || now.saturating_sub(h.at_us) <= FRESH_US,
+                |h| h.pending_us > 0,
+            );
+            for (d, step) in draws.iter().zip(&steps_us) {
+                match budgets.get_mut(&d.key) {
+                    Some(heard) => heard.pending_us = heard.pending_us.saturating_add(*step),
+                    None => {
+                        let heard = Heard {
+                            pending_us: *step,
+                            ..Heard::default()
+                        };
+                        budgets.insert(d.key.clone(), heard);
+                    }
+                }
+            }
+            early
+        };
         if early.is_some() {
             metrics::counter!("ils_rate_limit_early_total").increment(1);
         }
         let sent = Sent {
-            draw: self.sent.fetch_add(1, Ordering::Relaxed) + 1,
             keys: draws.iter().map(|d| d.key.clone()).collect(),
             steps_us,
             early: early.is_some(),
@@ -199,41 +216,45 @@ impl Mirror {
         (sent, early)
     }
 
-    /// A draw's answer: its steps are no longer pending, and each budget's TAT is what
-    /// Redis said (unless a later draw's answer came first). The whole draw is charged
-    /// only when every budget allowed it; otherwise a budget that allowed it still has
-    /// the TAT before it. No answer (Redis unreachable): the budgets are forgotten, so the
-    /// next draws wait for Redis and meet its failure.
+    /// A draw's answer: its steps are no longer pending, and each budget's TAT moves to
+    /// what Redis said if that is later. The whole draw is charged only when every budget
+    /// allowed it; otherwise a budget that allowed it still has the TAT before it. No
+    /// answer (Redis unreachable): the budgets count as not heard of, so the next draws
+    /// wait for Redis and meet its failure.
     fn heard(&self, sent: &Sent, answer: &redis::RedisResult<Vec<Row>>) {
         self.heard_at(self.now_us(), sent, answer)
     }
 
     fn heard_at(&self, now: i64, sent: &Sent, answer: &redis::RedisResult<Vec<Row>>) {
-        let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
         let rows = match answer {
-            Ok(rows) if rows.len() == sent.keys.len() => rows,
-            _ => {
-                for key in &sent.keys {
-                    budgets.remove(key);
-                }
-                return;
-            }
+            Ok(rows) if rows.len() == sent.keys.len() => Some(rows),
+            _ => None,
         };
-        let charged = rows.iter().all(|r| r.0 == 1);
-        if sent.early && !charged {
+        let charged = rows.is_some_and(|rows| rows.iter().all(|r| r.0 == 1));
+        {
+            let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
+            for (i, (key, step)) in sent.keys.iter().zip(&sent.steps_us).enumerate() {
+                // Gone only if the cap cleared it meanwhile: the next draw starts it again.
+                let Some(heard) = budgets.get_mut(key) else {
+                    continue;
+                };
+                heard.pending_us = heard.pending_us.saturating_sub(*step).max(0);
+                match rows {
+                    Some(rows) => {
+                        let (allowed, _, reset, _) = rows[i];
+                        let uncharged = if !charged && allowed == 1 { *step } else { 0 };
+                        heard.tat_us = heard
+                            .tat_us
+                            .max(now.saturating_add(reset.max(0) - uncharged));
+                        heard.at_us = now;
+                    }
+                    None => heard.at_us = i64::MIN,
+                }
+            }
+        }
+        if sent.early && rows.is_some() && !charged {
             metrics::counter!("ils_rate_limit_overruns_total").increment(1);
             tracing::debug!(keys = ?sent.keys, "rate limits: a draw answered at once was over a shared budget");
-        }
-        for ((key, step), row) in sent.keys.iter().zip(&sent.steps_us).zip(rows) {
-            let uncharged = if !charged && row.0 == 1 { *step } else { 0 };
-            let tat = now.saturating_add(row.2.max(0) - uncharged);
-            let heard = budgets.entry(key.clone()).or_default();
-            heard.pending_us = heard.pending_us.saturating_sub(*step).max(0);
-            if sent.draw > heard.draw {
-                heard.tat_us = tat;
-                heard.at_us = now;
-                heard.draw = sent.draw;
-            }
         }
     }
 }
@@ -249,7 +270,7 @@ impl RedisRateStore {
     pub fn new(client: redis::Client, config: ConnectionManagerConfig, prefix: &str) -> Self {
         let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let mirror = Arc::new(Mirror::new());
-        let heard = mirror.clone();
+        let for_thread = mirror.clone();
         let thread = std::thread::Builder::new()
             .name("ils-limiter".into())
             .spawn(move || {
@@ -273,7 +294,7 @@ impl RedisRateStore {
                     };
                     while let Some(job) = queue.recv().await {
                         let mut c = conn.clone();
-                        let mirror = heard.clone();
+                        let mirror = for_thread.clone();
                         tokio::spawn(async move {
                             let rows = job.invocation.invoke_async(&mut c).await;
                             mirror.heard(&job.sent, &rows);
@@ -296,15 +317,15 @@ impl RedisRateStore {
         }
     }
 
-    /// The draw on Redis, at `now_us` when given (tests) or by Redis's clock. When
-    /// `may_answer`, a draw far within its budgets is answered at once (`Mirror::send`)
-    /// and its round trip goes on without it.
+    /// The draw on Redis, at `now_us` when given (tests) or by Redis's clock, and whether
+    /// the verdicts are Redis's answer. When `may_answer`, a draw far within its budgets
+    /// is answered at once (`Mirror::send`) and its round trip goes on without it.
     async fn draw(
         &self,
         draws: &[Draw],
         now_us: Option<i64>,
         may_answer: bool,
-    ) -> redis::RedisResult<Vec<Verdict>> {
+    ) -> redis::RedisResult<(Vec<Verdict>, bool)> {
         static DRAW: std::sync::LazyLock<redis::Script> =
             std::sync::LazyLock::new(|| redis::Script::new(SCRIPT));
         let mut invocation = DRAW.prepare_invoke();
@@ -326,7 +347,7 @@ impl RedisRateStore {
                 answer: None,
             };
             self.jobs.send(job).map_err(|_| gone())?;
-            return Ok(verdicts);
+            return Ok((verdicts, false));
         }
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job = Job {
@@ -336,7 +357,7 @@ impl RedisRateStore {
         };
         self.jobs.send(job).map_err(|_| gone())?;
         let rows = answered.await.map_err(|_| gone())??;
-        Ok(rows
+        let verdicts = rows
             .into_iter()
             .map(|(allowed, remaining, reset, retry)| Verdict {
                 allowed: allowed == 1,
@@ -348,7 +369,32 @@ impl RedisRateStore {
                     (retry.max(0) as u64).div_ceil(1_000_000).max(1)
                 },
             })
-            .collect())
+            .collect();
+        Ok((verdicts, true))
+    }
+
+    /// Waits (up to `within`) until every draw sent so far has had its answer; whether
+    /// they all did. For measurements and tests: a draw answered at once leaves its round
+    /// trip going on.
+    pub async fn settle(&self, within: std::time::Duration) -> bool {
+        let until = Instant::now() + within;
+        loop {
+            let pending = {
+                let budgets = self
+                    .mirror
+                    .budgets
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                budgets.values().any(|h| h.pending_us > 0)
+            };
+            if !pending {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        }
     }
 }
 
@@ -361,8 +407,9 @@ impl RedisRateStore {
 
     async fn take_with(&self, draws: &[Draw], may_answer: bool) -> Vec<Verdict> {
         match self.draw(draws, None, may_answer).await {
-            Ok(v) => {
-                if self.degraded.swap(false, Ordering::Relaxed) {
+            Ok((v, from_redis)) => {
+                // Only Redis's own answer ends an outage.
+                if from_redis && self.degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!("rate limits: redis reachable again; budgets shared again");
                 }
                 v
@@ -421,27 +468,36 @@ mod tests {
         let (sent, early) = m.send_at(t, &one("k", 100, 1), true);
         assert!(early.is_none());
         m.heard_at(t, &sent, &Ok(vec![answered(true, 100, 600_000)]));
-        // Heard of: 99 left, so the next draws are answered at once, each one fewer left,
-        // whether or not Redis has answered the ones before (their steps are pending).
+        // Not answering at once is what `may_answer: false` asks for.
+        let (sent, early) = m.send_at(t, &one("k", 100, 1), false);
+        assert!(early.is_none());
+        m.heard_at(t, &sent, &Ok(vec![answered(true, 100, 1_200_000)]));
+        // Heard of: 98 left, so the next draws are answered at once, each one fewer left,
+        // none of them answered by Redis yet (their steps are pending).
         let mut left = Vec::new();
-        let mut unanswered = Vec::new();
-        loop {
-            let (sent, early) = m.send_at(t, &one("k", 100, 1), true);
-            match early {
-                Some(v) => {
-                    assert!(v[0].allowed);
-                    left.push(v[0].remaining);
-                    unanswered.push(sent);
-                }
-                None => break,
-            }
+        while let Some(v) = m.send_at(t, &one("k", 100, 1), true).1 {
+            assert!(v[0].allowed);
+            left.push(v[0].remaining);
         }
-        // 98 down to 10, the headroom (a tenth of the limit): then Redis decides.
-        assert_eq!(left.first(), Some(&98));
+        // 97 down to 10, the headroom (a tenth of the limit): then Redis decides.
+        assert_eq!(left.first(), Some(&97));
         assert_eq!(left.last(), Some(&10));
         assert!(left.windows(2).all(|w| w[1] + 1 == w[0]), "{left:?}");
-        // Not answering at once is also what `may_answer: false` asks for.
-        assert!(m.send_at(t, &one("j", 100, 1), false).1.is_none());
+    }
+
+    #[test]
+    fn a_budget_too_large_to_spend_is_answered_at_once_too() {
+        // A billion a minute holds 60 million (a unit a microsecond): its headroom is a
+        // tenth of that, not of the billion it can never hold.
+        let m = Mirror::new();
+        let t = 100 * S;
+        let (sent, _) = m.send_at(t, &one("k", 1_000_000_000, 7), true);
+        m.heard_at(t, &sent, &Ok(vec![(1, 60_000_000 - 7, 7, 0)]));
+        let (_, early) = m.send_at(t, &one("k", 1_000_000_000, 7), true);
+        assert_eq!(
+            early.expect("answered at once")[0].remaining,
+            60_000_000 - 14
+        );
     }
 
     #[test]
@@ -452,12 +508,16 @@ mod tests {
         m.heard_at(t, &sent, &Ok(vec![answered(true, 100, 600_000)]));
         let (sent, early) = m.send_at(t + FRESH_US, &one("k", 100, 1), true);
         assert!(early.is_some(), "within a second");
+        m.heard_at(t + FRESH_US, &sent, &Ok(vec![answered(true, 100, 600_000)]));
+        // Each answer counts from when it came.
+        let (sent, early) = m.send_at(t + 2 * FRESH_US, &one("k", 100, 1), true);
+        assert!(early.is_some(), "within a second of the last answer");
         m.heard_at(
-            t + FRESH_US,
+            t + 2 * FRESH_US,
             &sent,
-            &Ok(vec![answered(true, 100, 1_200_000 - FRESH_US)]),
+            &Ok(vec![answered(true, 100, 600_000)]),
         );
-        let (_, early) = m.send_at(t + 2 * FRESH_US + 1, &one("k", 100, 1), true);
+        let (_, early) = m.send_at(t + 3 * FRESH_US + 1, &one("k", 100, 1), true);
         assert!(
             early.is_none(),
             "past a second another replica may have spent it"
@@ -510,13 +570,15 @@ mod tests {
     }
 
     #[test]
-    fn a_late_answer_does_not_overwrite_a_newer_one_and_an_error_forgets() {
+    fn a_late_answer_does_not_move_a_budget_back_and_an_error_waits_for_redis() {
         let m = Mirror::new();
         let t = 100 * S;
+        // Two draws whose answers are handled in the wrong order (the first reached Redis
+        // second): the TAT stays the later one, with both draws in it.
         let (first, _) = m.send_at(t, &one("k", 100, 1), true);
         let (second, _) = m.send_at(t, &one("k", 100, 1), true);
-        m.heard_at(t, &second, &Ok(vec![answered(true, 100, 1_200_000)]));
-        m.heard_at(t, &first, &Ok(vec![answered(true, 100, 600_000)]));
+        m.heard_at(t, &second, &Ok(vec![answered(true, 100, 600_000)]));
+        m.heard_at(t, &first, &Ok(vec![answered(true, 100, 1_200_000)]));
         let h = m.budgets.lock().unwrap()["k"];
         assert_eq!((h.tat_us, h.pending_us), (t + 1_200_000, 0));
         // A refused draw charged nothing: a budget that allowed it keeps its TAT before it.
@@ -531,15 +593,20 @@ mod tests {
             ]),
         );
         assert_eq!(m.budgets.lock().unwrap()["k"].tat_us, t + 1_200_000);
-        // Redis unreachable: the budgets are forgotten, and the next draw waits for Redis.
-        let (sent, _) = m.send_at(t, &one("k", 100, 1), true);
+        // Redis unreachable: the next draw waits for Redis (and meets its failure), and
+        // the steps of other draws still on their way stay counted.
+        let (other, _) = m.send_at(t, &one("k", 100, 1), true);
+        let (failed, _) = m.send_at(t, &one("k", 100, 1), true);
         m.heard_at(
             t,
-            &sent,
+            &failed,
             &Err(redis::RedisError::from((redis::ErrorKind::Io, "gone"))),
         );
-        assert!(!m.budgets.lock().unwrap().contains_key("k"));
         assert!(m.send_at(t, &one("k", 100, 1), true).1.is_none());
+        let step = Quota::per_minute(100).step_us(1);
+        assert_eq!(m.budgets.lock().unwrap()["k"].pending_us, 2 * step);
+        m.heard_at(t, &other, &Ok(vec![answered(true, 100, 1_800_000)]));
+        assert_eq!(m.budgets.lock().unwrap()["k"].pending_us, step);
     }
 
     fn store(url: &str, prefix: &str) -> RedisRateStore {
@@ -578,22 +645,11 @@ mod tests {
         }]
     }
 
-    /// Until every answer this store is waiting for has come back.
     async fn settled(store: &RedisRateStore) {
-        for _ in 0..5_000 {
-            let pending = store
-                .mirror
-                .budgets
-                .lock()
-                .unwrap()
-                .values()
-                .any(|h| h.pending_us > 0);
-            if !pending {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        panic!("the limiter's thread never answered");
+        assert!(
+            store.settle(Duration::from_secs(5)).await,
+            "the limiter's thread never answered"
+        );
     }
 
     /// Two replicas on one Redis: far within the budget a draw is answered at once (its
@@ -703,7 +759,8 @@ mod tests {
             unique.sort_by(|a, b| a.key.cmp(&b.key));
             unique.dedup_by(|a, b| a.key == b.key);
             let expected = memory.take_at(&unique, now);
-            let got = redis.draw(&unique, Some(now), false).await.unwrap();
+            let (got, from_redis) = redis.draw(&unique, Some(now), false).await.unwrap();
+            assert!(from_redis);
             assert_eq!(got, expected, "step {step}: {unique:?}");
         }
     }

@@ -33,8 +33,15 @@ impl Quota {
     }
 
     /// Microseconds per unit (at least 1).
-    pub fn interval_us(self) -> i64 {
+    fn interval_us(self) -> i64 {
         (self.window_us() / self.limit.max(1) as i64).max(1)
+    }
+
+    /// The units the budget holds when whole: its limit, or fewer when the limit is so
+    /// large that its interval is rounded up to 1 µs (more than 60 million a minute).
+    pub fn capacity(self) -> u64 {
+        self.limit
+            .min((self.window_us() / self.interval_us()) as u64)
     }
 
     /// How far a draw of `cost` moves the budget's TAT when it passes (a cost above the
@@ -229,6 +236,20 @@ mod tests {
         // 100 more units refill in 10 s (10 a second).
         assert_eq!(v[0].retry_after_secs, 10);
         assert!(store.take_at(&[draw("c", 600, 200)], t0 + 10 * S)[0].allowed);
+    }
+
+    #[test]
+    fn a_budget_holds_its_limit_unless_its_interval_is_rounded_up() {
+        assert_eq!(Quota::per_minute(300).capacity(), 300);
+        let seven_a_second = Quota {
+            limit: 7,
+            window: Duration::from_secs(1),
+        };
+        assert_eq!(seven_a_second.capacity(), 7);
+        // A microsecond a unit at most: a minute holds 60 million.
+        assert_eq!(Quota::per_minute(1_000_000_000).capacity(), 60_000_000);
+        let (v, _) = gcra(None, 0, Quota::per_minute(1_000_000_000), 1);
+        assert_eq!(v.remaining, 60_000_000 - 1);
     }
 
     #[test]
