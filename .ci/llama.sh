@@ -35,8 +35,12 @@ LLAMA_CI_LOG=""
 
 llama__say() { echo "llama: $*"; }
 
-# The binary is built with -march=native: it is reused only on a CPU with the same flags.
-llama__cpu_id() { grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | sha256sum | cut -c1-16; }
+# The binary is built with -march=native: it is reused only on a CPU with the same flags
+# and when it was built by this recipe (LLAMA_CI_RECIPE, raised when the build changes).
+LLAMA_CI_RECIPE=2
+llama__cpu_id() {
+  { echo "recipe $LLAMA_CI_RECIPE"; grep -m1 '^flags' /proc/cpuinfo 2>/dev/null; } | sha256sum | cut -c1-16
+}
 
 llama__binary_ok() {
   [ -x "$LLAMA_CI_BIN" ] && [ "$(cat "$LLAMA_CI_BIN.cpu" 2>/dev/null)" = "$(llama__cpu_id)" ] \
@@ -83,11 +87,16 @@ llama__build() (
     || { llama__say "could not unpack the sdist"; exit 1; }
   src="$tmp/llama_cpp_python-$LLAMA_CI_PY_VERSION/vendor/llama.cpp"
   # No network at build time (no prebuilt web UI, no npm, no HTTPS), static, only the server.
+  # Without AMX: on a CPU that reports it (Sapphire Rapids here, in a VM), ggml's AMX
+  # matrix code crashed the server at its first computation (SIGSEGV in
+  # ggml_backend_amx_mul_mat, 2026-12-07); the AVX-512 code serves a 135M model well.
+  local noamx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
   llama__say "building llama-server (~6 min on 2 idle cores; its log is shown only on failure)"
   if ! { "$cmake" -S "$src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
            -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_OPENSSL=OFF \
            -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
            -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DGGML_CCACHE=OFF \
+           -DCMAKE_C_FLAGS="$noamx" -DCMAKE_CXX_FLAGS="$noamx" \
          && "$cmake" --build "$tmp/build" --target llama-server -j "$(nproc 2>/dev/null || echo 2)"; \
        } >"$tmp/build.log" 2>&1; then
     tail -n 40 "$tmp/build.log"

@@ -234,7 +234,8 @@ impl Mirror {
         {
             let mut budgets = self.budgets.lock().unwrap_or_else(|p| p.into_inner());
             for (i, (key, step)) in sent.keys.iter().zip(&sent.steps_us).enumerate() {
-                // Gone only if the cap cleared it meanwhile: the next draw starts it again.
+                // The cap keeps a budget with draws on its way; were it gone, the next draw
+                // would start it again.
                 let Some(heard) = budgets.get_mut(key) else {
                     continue;
                 };
