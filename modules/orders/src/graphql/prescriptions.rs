@@ -43,7 +43,9 @@ impl Prescription {
         }
         let (tenant, db) = request_parts(ctx)?;
         let client = ils_kernel::client_info(ctx);
-        let found = patients::find(db, tenant, &client, self.row.patient_id).await?;
+        // Boxed, so that every field of a list of prescriptions does not carry this read's
+        // future (as `LensOrder::remake_of`).
+        let found = Box::pin(patients::find(db, tenant, &client, self.row.patient_id)).await?;
         Ok(Patient(found.ok_or(ils_kernel::AppError::NotFound)?))
     }
     /// The prescription as entered.
