@@ -164,6 +164,46 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+// Pages of orders decode their rows by position (`by_position!`).
+crate::by_position!(
+    id,
+    company_id,
+    lab_company_id: nullable,
+    lab_name: nullable,
+    order_number,
+    status,
+    version,
+    patient_id: nullable,
+    patient_ref,
+    patient_name: nullable,
+    patient_birth_date: nullable,
+    rx,
+    rx_minus_cyl,
+    lens,
+    frame: nullable,
+    fit,
+    job_type,
+    remake_of: nullable,
+    remake_reason: nullable,
+    requested_date: nullable,
+    notes: nullable,
+    lab_job_number: nullable,
+    external_ref: nullable,
+    dcs_source: nullable,
+    eyes,
+    due_date: nullable,
+    production_stage: nullable,
+    hold_question: nullable,
+    hold_answer: nullable,
+    carrier: nullable,
+    tracking_number: nullable,
+    reject_reason: nullable,
+    cancel_reason: nullable,
+    submitted_at: nullable,
+    created_at,
+    updated_at,
+);
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
@@ -173,5 +213,17 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Guarded for Entity {
     fn policy() -> Policy<Self> {
         Policy::owned(Column::CompanyId).with_party(Column::LabCompanyId)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Iterable;
+
+    #[test]
+    fn a_row_is_read_in_the_order_of_the_columns() {
+        let columns: Vec<&str> = Column::iter().map(|c| c.as_str()).collect();
+        assert_eq!(columns, Model::FIELDS);
     }
 }
