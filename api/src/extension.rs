@@ -140,8 +140,9 @@ impl Extension for Pipeline {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let request = self.protect.prepare(request);
+        let mut request = self.protect.prepare(request);
         self.meter.prepare(&request);
+        self.protect.measure_text(&mut request)?;
         next.run(ctx, request).await
     }
 
@@ -152,7 +153,6 @@ impl Extension for Pipeline {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        self.protect.measure_text(ctx, query)?;
         let doc = next
             .run(ctx, query, variables)
             .await
@@ -327,17 +327,22 @@ impl Protect {
         }
     }
 
-    /// async-graphql's own parse step walks fragment spreads without memoising (for its
-    /// recursion and directive checks), so the size is measured on a plain parse first; a
-    /// persisted document was measured when it was published (and comes parsed).
-    fn measure_text(&self, ctx: &ExtensionContext<'_>, query: &str) -> ServerResult<()> {
-        if ctx.data_opt::<Trusted>().is_some() {
+    /// A text is parsed here, once: async-graphql takes the parsed document instead of
+    /// parsing the text again. Its own parse step walks fragment spreads without
+    /// memoising (for its recursion and directive checks), so the size is measured first;
+    /// a persisted document was measured when it was published (and comes parsed). A text
+    /// that does not parse is left to that step, which reports it.
+    fn measure_text(&self, request: &mut Request) -> ServerResult<()> {
+        if request
+            .data
+            .contains_key(&std::any::TypeId::of::<Trusted>())
+        {
             return Ok(());
         }
-        let Ok(plain) = async_graphql::parser::parse_query(query) else {
+        let Ok(plain) = request.parsed_query() else {
             return Ok(());
         };
-        let fields = expanded_fields(&plain);
+        let fields = expanded_fields(plain);
         if fields > MAX_EXPANDED_FIELDS {
             let size = if fields == usize::MAX {
                 "unbounded".to_owned()
