@@ -53,7 +53,8 @@ pub mod user;
 pub mod webhook_delivery;
 pub mod webhook_endpoint;
 
-/// `Model::from_row`: a model read by the position of its columns, for a select that lists
+/// `Model::from_row` (and `ByPosition`, for `Select::into_model`): a model read by the
+/// position of its columns, for a select that lists
 /// the entity's columns in `Column::iter()` order (as SeaORM's own selects do, and
 /// `PageArgs::lazy`'s); `Model::FIELDS` is the order it reads them in. SeaORM's derived
 /// decoding looks every column up by name (a hash of the name a column) and formats an
@@ -73,6 +74,7 @@ macro_rules! by_position {
             /// order.
             #[allow(unused_assignments)]
             pub fn from_row(row: &sea_orm::QueryResult) -> Result<Model, sea_orm::DbErr> {
+                $crate::columns_are(row, Self::FIELDS)?;
                 let mut at = 0usize;
                 Ok(Model {
                     $($field: {
@@ -81,6 +83,18 @@ macro_rules! by_position {
                         value
                     }),+
                 })
+            }
+        }
+
+        /// The model read by position (`Model::from_row`), for `Select::into_model`.
+        pub struct ByPosition(pub Model);
+
+        impl sea_orm::FromQueryResult for ByPosition {
+            fn from_query_result(
+                row: &sea_orm::QueryResult,
+                _prefix: &str,
+            ) -> Result<Self, sea_orm::DbErr> {
+                Model::from_row(row).map(ByPosition)
             }
         }
     };
@@ -94,6 +108,33 @@ macro_rules! by_position {
     (@read $row:ident, $at:ident) => {
         $row.try_get_by_index($at)?
     };
+}
+
+/// Refuses a row whose columns are not `fields`, in that order: a select that added or
+/// moved a column would otherwise shift every field after it into its neighbour.
+#[doc(hidden)]
+pub fn columns_are(row: &sea_orm::QueryResult, fields: &[&str]) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::sqlx::{Column as _, Row as _};
+    let same = if let Some(row) = row.try_as_pg_row() {
+        row.columns()
+            .iter()
+            .map(|c| c.name())
+            .eq(fields.iter().copied())
+    } else if let Some(row) = row.try_as_sqlite_row() {
+        row.columns()
+            .iter()
+            .map(|c| c.name())
+            .eq(fields.iter().copied())
+    } else {
+        false
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(sea_orm::DbErr::Type(
+            "a row read by position has other columns than its model".to_owned(),
+        ))
+    }
 }
 
 /// Whether the row's column at `at` is NULL (false when there is no such column: reading

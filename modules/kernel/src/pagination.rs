@@ -8,8 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, Order,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, Order,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use std::collections::HashSet;
 use uuid::Uuid;
@@ -146,19 +146,18 @@ where
     T: OutputType,
     F: Fn(E::Model) -> T,
 {
-    let decode = |row: &QueryResult| E::Model::from_query_result(row, "");
-    paginate_rows(conn, select, id, args, id_of, decode, map).await
+    paginate_rows(conn, select, id, args, id_of, std::convert::identity, map).await
 }
 
-/// [`paginate`], with each row read by `decode` (a model's `from_row`, which reads the
-/// columns by position: `ils_entity::by_position!`).
-pub async fn paginate_rows<E, C, T, F>(
+/// [`paginate`], with each row read as `R` and made a model by `model`: an entity's
+/// `ByPosition`, which reads the columns by position (`ils_entity::by_position!`).
+pub async fn paginate_rows<E, C, T, F, R>(
     conn: &C,
     select: Select<E>,
     id: E::Column,
     args: PageArgs,
     id_of: impl Fn(&E::Model) -> Uuid,
-    decode: impl Fn(&QueryResult) -> Result<E::Model, DbErr>,
+    model: impl Fn(R) -> E::Model,
     map: F,
 ) -> AppResult<Page<T>>
 where
@@ -167,6 +166,7 @@ where
     C: ConnectionTrait,
     T: OutputType,
     F: Fn(E::Model) -> T,
+    R: FromQueryResult,
 {
     let first = page_size(args.first, "first")?;
     let last = page_size(args.last, "last")?;
@@ -191,16 +191,15 @@ where
     let backwards = last.is_some();
     let limit = last.or(first).unwrap_or(DEFAULT_PAGE);
     let order = if backwards { Order::Desc } else { Order::Asc };
-    let statement = select
+    let mut rows: Vec<E::Model> = select
         .order_by(id, order)
         .limit(limit + 1)
-        .build(conn.get_database_backend());
-    let mut rows = conn
-        .query_all_raw(statement)
+        .into_model::<R>()
+        .all(conn)
         .await?
-        .iter()
-        .map(decode)
-        .collect::<Result<Vec<_>, DbErr>>()?;
+        .into_iter()
+        .map(model)
+        .collect();
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     if backwards {

@@ -161,7 +161,7 @@ pub async fn list<T: async_graphql::OutputType>(
         patient::Column::Id,
         page,
         |p| p.id,
-        |row| sea_orm::FromQueryResult::from_query_result(row, ""),
+        std::convert::identity,
         |p| Some(id::encode(PATIENT, p.id).to_string()),
         map,
     )

@@ -93,7 +93,7 @@ pub async fn list<T: async_graphql::OutputType>(
         order::Column::Id,
         page,
         |r| r.id,
-        order::Model::from_row,
+        |row: order::ByPosition| row.0,
         identified,
         map,
     )
