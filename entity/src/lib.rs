@@ -54,15 +54,14 @@ pub mod webhook_delivery;
 pub mod webhook_endpoint;
 
 /// `Model::from_row` (and `ByPosition`, for `Select::into_model`): a model read by the
-/// position of its columns, for a select that lists
-/// the entity's columns in `Column::iter()` order (as SeaORM's own selects do, and
-/// `PageArgs::lazy`'s); `Model::FIELDS` is the order it reads them in. SeaORM's derived
-/// decoding looks every column up by name (a hash of the name a column) and formats an
-/// error message for every NULL it reads: 15 % of the server's CPU for a page of 50 orders
-/// (README, "Benchmark"). A nullable field is written `name: nullable`: its NULL is seen
-/// before SeaORM reads it. The fields are named in the model's order: a missing one does not
-/// compile, `nullable` on a field that is not an `Option` does not either, and each entity's test
-/// checks the order.
+/// position of its columns, for a select that lists the entity's columns in
+/// `Column::iter()` order (as SeaORM's own selects do, and `PageArgs::lazy`'s);
+/// `Model::FIELDS` is the order it reads them in. SeaORM's derived decoding looks every
+/// column up by name (a hash of the name a column) and formats an error message for every
+/// NULL it reads: 15 % of the server's CPU for a page of 50 orders (README, "Benchmark"). A
+/// nullable field is written `name: nullable`: its NULL is seen before SeaORM reads it. The
+/// fields are named in the model's order: a missing one does not compile, `nullable` on a
+/// field that is not an `Option` does not either, and each entity's test checks the order.
 #[macro_export]
 macro_rules! by_position {
     ($($field:ident $(: $nullable:ident)?),+ $(,)?) => {
