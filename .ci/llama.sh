@@ -5,6 +5,8 @@
 #   . .ci/llama.sh
 #   trap llama_ci_stop EXIT
 #   if llama_ci_start; then ...; else echo "... ($LLAMA_CI_REASON)"; fi
+# (.ci/run first runs llama_ci_prepare in the background, so the build overlaps cargo's;
+# llama_ci_start then finds the binary and the model in the cache.)
 # llama_ci_start starts llama-server on 127.0.0.1 and a free port, and exports
 # ILS_TEST_LLM_URL (base URL, no /v1), ILS_TEST_LLM_MODEL (the alias), ILS_REQUIRE_LLM=1
 # and LLAMA_SERVER_PID. When anything fails (no registry, build error, server does not
@@ -163,7 +165,9 @@ llama__fail() {
   return 1
 }
 
-llama_ci_start() {
+# Builds (or finds in the cache) the binary and the model, without starting anything: .ci/run
+# runs it in the background while cargo builds, so that the two share the cores' idle time.
+llama_ci_prepare() {
   LLAMA_CI_REASON=""
   mkdir -p "$LLAMA_CI_DIR" || { llama__fail "cannot create $LLAMA_CI_DIR"; return 1; }
   # Left by runs killed mid-build (their own cleanup removes them otherwise), and old logs.
@@ -182,7 +186,10 @@ llama_ci_start() {
   else
     llama__model || { llama__fail "could not get the model"; return 1; }
   fi
+}
 
+llama_ci_start() {
+  llama_ci_prepare || return 1
   local port pid i threads
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') \
     || { llama__fail "no free port"; return 1; }
