@@ -246,6 +246,33 @@ def table(results):
         m = re.search(r"tps = ([0-9.]+)", open(pg).read())
         out.append(f"pgbench -S (8 clients, prepared, {meta['duration']}): "
                    + (f"{float(m.group(1)):,.0f} TPS" if m else "no figure (see pgbench.txt)"))
+    # me's statements replayed in PostgreSQL alone (bench/run's replay): the walled read's
+    # ceiling in the database, whatever the server does.
+    def tps(name, r):
+        path = os.path.join(results, f"r{r}-{name}.txt")
+        m = re.search(r"tps = ([0-9.]+)", open(path).read()) if os.path.exists(path) else None
+        return float(m.group(1)) if m else None
+
+    def all_tps(name):
+        return [t for r in range(1, rounds + 1) if (t := tps(name, r))]
+
+    if all_tps("db-walled"):
+        out.append("me's statements replayed with pgbench (simple protocol, 10 clients; tx/s, "
+                   "min–max over rounds): as ILS sends them " + fmt_rps(all_tps("db-walled"))
+                   + ", the same in one message " + fmt_rps(all_tps("db-one"))
+                   + ", the join alone without walls " + fmt_rps(all_tps("db-bare")))
+        ils_share, peer_share = [], []
+        for r in range(1, rounds + 1):
+            walled = tps("db-walled", r)
+            i = wrk(os.path.join(results, f"r{r}-ils-me.txt"))
+            p = wrk(os.path.join(results, f"r{r}-peer-one.txt"))
+            if walled and i:
+                ils_share.append(i["rps"] / walled)
+            if walled and p:
+                peer_share.append(p["rps"] / walled)
+        out.append("  req/s over the walled replay's tx/s, each round: ILS's me "
+                   + fmt_ratio(ils_share)
+                   + (", the peer's one row " + fmt_ratio(peer_share) if peer_share else ""))
     for label, text_name, id_name in [("page", "ils-page", "ils-page-id"), ("me", "ils-me", "ils-me-id")]:
         ratios = []
         for r in range(1, rounds + 1):
