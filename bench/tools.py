@@ -249,15 +249,24 @@ def table(results):
     # me's statements replayed in PostgreSQL alone (bench/run's replay): the walled read's
     # ceiling in the database, whatever the server does.
     def tps(name, r):
+        """A replay's tx/s, or None (noted under errors) when pgbench failed or aborted."""
         path = os.path.join(results, f"r{r}-{name}.txt")
-        m = re.search(r"tps = ([0-9.]+)", open(path).read()) if os.path.exists(path) else None
-        return float(m.group(1)) if m else None
+        if not os.path.exists(path):
+            return None
+        text = open(path).read()
+        m = re.search(r"tps = ([0-9.]+) \((?:without|excluding)", text)
+        failed = re.search(r"number of failed transactions: ([1-9]\d*)", text)
+        status = re.search(r"exit status (\d+)", text)
+        if not m or failed or "aborted" in text or (status and status.group(1) != "0"):
+            errors.append(f"r{r}-{name}: pgbench failed or aborted (see r{r}-{name}.txt)")
+            return None
+        return float(m.group(1)) or None
 
     def all_tps(name):
         return [t for r in range(1, rounds + 1) if (t := tps(name, r))]
 
-    if all_tps("db-walled"):
-        out.append("me's statements replayed with pgbench (simple protocol, 10 clients; tx/s, "
+    if any(os.path.exists(os.path.join(results, f"r{r}-db-walled.txt")) for r in range(1, rounds + 1)):
+        out.append("me's statements replayed with pgbench (simple protocol, no TLS, 10 clients; tx/s, "
                    "min–max over rounds): as ILS sends them " + fmt_rps(all_tps("db-walled"))
                    + ", the same in one message " + fmt_rps(all_tps("db-one"))
                    + ", the join alone without walls " + fmt_rps(all_tps("db-bare")))
@@ -266,9 +275,9 @@ def table(results):
             walled = tps("db-walled", r)
             i = wrk(os.path.join(results, f"r{r}-ils-me.txt"))
             p = wrk(os.path.join(results, f"r{r}-peer-one.txt"))
-            if walled and i:
+            if walled and i and i["rps"] > 0:
                 ils_share.append(i["rps"] / walled)
-            if walled and p:
+            if walled and p and p["rps"] > 0:
                 peer_share.append(p["rps"] / walled)
         out.append("  req/s over the walled replay's tx/s, each round: ILS's me "
                    + fmt_ratio(ils_share)
