@@ -109,24 +109,27 @@ macro_rules! by_position {
     };
 }
 
+/// `$e` on the sqlx row under a SeaORM `QueryResult`, as `$r`, whichever backend it came
+/// from (false for a row of neither).
+macro_rules! on_sqlx_row {
+    ($row:expr, $r:ident => $e:expr) => {
+        if let Some($r) = $row.try_as_pg_row() {
+            $e
+        } else if let Some($r) = $row.try_as_sqlite_row() {
+            $e
+        } else {
+            false
+        }
+    };
+}
+
 /// Refuses a row whose columns are not `fields`, in that order: a select that added or
 /// moved a column would otherwise shift every field after it into its neighbour.
 #[doc(hidden)]
 pub fn columns_are(row: &sea_orm::QueryResult, fields: &[&str]) -> Result<(), sea_orm::DbErr> {
     use sea_orm::sqlx::{Column as _, Row as _};
-    let same = if let Some(row) = row.try_as_pg_row() {
-        row.columns()
-            .iter()
-            .map(|c| c.name())
-            .eq(fields.iter().copied())
-    } else if let Some(row) = row.try_as_sqlite_row() {
-        row.columns()
-            .iter()
-            .map(|c| c.name())
-            .eq(fields.iter().copied())
-    } else {
-        false
-    };
+    let same =
+        on_sqlx_row!(row, r => r.columns().iter().map(|c| c.name()).eq(fields.iter().copied()));
     if same {
         Ok(())
     } else {
@@ -141,11 +144,5 @@ pub fn columns_are(row: &sea_orm::QueryResult, fields: &[&str]) -> Result<(), se
 #[doc(hidden)]
 pub fn null_at(row: &sea_orm::QueryResult, at: usize) -> bool {
     use sea_orm::sqlx::{Row as _, ValueRef as _};
-    if let Some(row) = row.try_as_pg_row() {
-        return row.try_get_raw(at).is_ok_and(|v| v.is_null());
-    }
-    if let Some(row) = row.try_as_sqlite_row() {
-        return row.try_get_raw(at).is_ok_and(|v| v.is_null());
-    }
-    false
+    on_sqlx_row!(row, r => r.try_get_raw(at).is_ok_and(|v| v.is_null()))
 }
